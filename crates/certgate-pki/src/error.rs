@@ -1,0 +1,156 @@
+//! Why a certificate, CRL or path was rejected, with stable reason codes.
+
+use thiserror::Error;
+
+use crate::oid::Oid;
+
+/// Every reason the validation engine can reject something.
+///
+/// Each variant maps to a stable, kebab-case [`Reason::code`] that the CLI, the sign-in audit
+/// log and HTTP error bodies share. Codes are never reused or renamed; the messages are for
+/// people and may be improved.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    // ---- Encoding -------------------------------------------------------------------------
+    #[error("the certificate is not valid DER X.509: {detail}")]
+    CertificateMalformed { detail: String },
+    #[error("the certificate contains extension {oid} more than once (RFC 5280 §4.2)")]
+    DuplicateExtension { oid: Oid },
+    #[error("the certificate's extension {oid} could not be decoded")]
+    ExtensionMalformed { oid: Oid },
+    #[error("the CRL is not valid DER: {detail}")]
+    CrlMalformed { detail: String },
+
+    // ---- Path building ----------------------------------------------------------------------
+    #[error("no trusted root CA issued this chain: the issuer \"{issuer}\" is neither trusted nor presented; upload the missing root/intermediate CA or send the full chain")]
+    IssuerNotFound { issuer: String },
+    #[error("path building gave up after {budget} steps: the presented chain is hostile or pathological")]
+    PathBudgetExceeded { budget: u32 },
+    #[error("the path has {length} certificates, more than the allowed {max}")]
+    PathTooLong { length: usize, max: usize },
+
+    // ---- Signatures -------------------------------------------------------------------------
+    #[error("the signature on {what} does not verify with its issuer's public key")]
+    SignatureInvalid { what: &'static str },
+    #[error("signature algorithm {oid} is not supported or not allowed by policy")]
+    SignatureAlgorithmUnsupported { oid: Oid },
+    #[error("the {algorithm} key has {bits} bits; the policy requires at least {min_bits}")]
+    WeakKey {
+        algorithm: &'static str,
+        bits: usize,
+        min_bits: usize,
+    },
+    #[error("the public key could not be decoded or is of an unsupported type")]
+    PublicKeyUnsupported,
+
+    // ---- Validity and basic constraints -------------------------------------------------------
+    #[error("the certificate expired at {not_after} (validation time {at})")]
+    Expired { not_after: i64, at: i64 },
+    #[error("the certificate is not valid before {not_before} (validation time {at})")]
+    NotYetValid { not_before: i64, at: i64 },
+    #[error("an issuing certificate is not a CA (basicConstraints cA is absent or false)")]
+    NotCa,
+    #[error("the path has more CA certificates below \"{ca}\" than its pathLenConstraint allows")]
+    PathLengthExceeded { ca: String },
+    #[error("a CA certificate's keyUsage does not allow keyCertSign")]
+    CaKeyUsageMissingKeyCertSign,
+    #[error("the certificate version is not supported, or a v1/v2 certificate is used as an intermediate CA")]
+    UnsupportedVersion,
+    #[error("the certificate has a critical extension {oid} that certgate does not understand (RFC 5280 §4.2)")]
+    UnknownCriticalExtension { oid: Oid },
+
+    // ---- Names, policies, purpose --------------------------------------------------------------
+    #[error("the name {name} is not permitted by a CA's name constraints")]
+    NameConstraintsViolated { name: String },
+    #[error("no acceptable certificate policy: the path requires an explicit policy and the valid policy tree is empty")]
+    PolicyNotAcceptable,
+    #[error("the certificate is not allowed for {purpose} (extendedKeyUsage)")]
+    ExtendedKeyUsageNotPermitted { purpose: String },
+    #[error("the end-entity keyUsage does not allow digitalSignature")]
+    KeyUsageNotPermitted,
+    #[error("the certificate does not name {expected}")]
+    NameMismatch { expected: String },
+
+    // ---- Revocation -------------------------------------------------------------------------
+    #[error(
+        "the certificate with serial {serial} was revoked ({reason}) by CRL number {crl_number}"
+    )]
+    Revoked {
+        serial: String,
+        reason: String,
+        crl_number: String,
+    },
+    #[error("the certificate with serial {serial} is on hold (certificateHold) in CRL number {crl_number}")]
+    OnHold { serial: String, crl_number: String },
+    #[error("no usable CRL from \"{issuer}\" covers this certificate, so its revocation status is unknown")]
+    CrlUnavailable { issuer: String },
+    #[error("the CRL from \"{issuer}\" expired at {next_update} (validation time {at})")]
+    CrlStale {
+        issuer: String,
+        next_update: i64,
+        at: i64,
+    },
+    #[error("the CRL from \"{issuer}\" is not yet effective (thisUpdate {this_update}, validation time {at})")]
+    CrlNotYetValid {
+        issuer: String,
+        this_update: i64,
+        at: i64,
+    },
+    #[error("the CRL's signature does not verify with its issuer's key")]
+    CrlSignatureInvalid,
+    #[error("the CRL has a critical extension {oid} that certgate does not understand")]
+    CrlUnknownCriticalExtension { oid: Oid },
+    #[error("the CRL issuer's certificate is not allowed to sign CRLs (keyUsage cRLSign)")]
+    CrlIssuerNotCrlSigner,
+
+    // ---- Policies (continued) -------------------------------------------------------------
+    #[error("a CA's policyMappings extension maps to or from anyPolicy, which RFC 5280 §6.1.4 (a) forbids")]
+    PolicyMappingInvalid,
+    #[error("certificate policy processing exceeded its limit of {limit} graph nodes and edges: the path's policies or policy mappings are hostile or pathological")]
+    PolicyGraphTooLarge { limit: usize },
+    #[error("a CA's name constraints contain a {form} subtree that certgate cannot evaluate, and the certificate has a name of that form")]
+    NameConstraintsUnsupported { form: String },
+}
+
+impl Reason {
+    /// The stable, machine-readable reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::CertificateMalformed { .. } => "cert-malformed",
+            Reason::DuplicateExtension { .. } => "cert-duplicate-extension",
+            Reason::ExtensionMalformed { .. } => "cert-extension-malformed",
+            Reason::CrlMalformed { .. } => "crl-malformed",
+            Reason::IssuerNotFound { .. } => "chain-incomplete",
+            Reason::PathBudgetExceeded { .. } => "path-budget-exceeded",
+            Reason::PathTooLong { .. } => "path-too-long",
+            Reason::SignatureInvalid { .. } => "signature-invalid",
+            Reason::SignatureAlgorithmUnsupported { .. } => "signature-algorithm-unsupported",
+            Reason::WeakKey { .. } => "weak-key",
+            Reason::PublicKeyUnsupported => "public-key-unsupported",
+            Reason::Expired { .. } => "cert-expired",
+            Reason::NotYetValid { .. } => "cert-not-yet-valid",
+            Reason::NotCa => "issuer-not-ca",
+            Reason::PathLengthExceeded { .. } => "path-length-exceeded",
+            Reason::CaKeyUsageMissingKeyCertSign => "ca-key-usage-invalid",
+            Reason::UnsupportedVersion => "cert-version-unsupported",
+            Reason::UnknownCriticalExtension { .. } => "unknown-critical-extension",
+            Reason::NameConstraintsViolated { .. } => "name-constraints-violated",
+            Reason::PolicyNotAcceptable => "policy-not-acceptable",
+            Reason::ExtendedKeyUsageNotPermitted { .. } => "eku-not-permitted",
+            Reason::KeyUsageNotPermitted => "key-usage-not-permitted",
+            Reason::NameMismatch { .. } => "name-mismatch",
+            Reason::Revoked { .. } => "cert-revoked",
+            Reason::OnHold { .. } => "cert-on-hold",
+            Reason::CrlUnavailable { .. } => "crl-unavailable",
+            Reason::CrlStale { .. } => "crl-stale",
+            Reason::CrlNotYetValid { .. } => "crl-not-yet-valid",
+            Reason::CrlSignatureInvalid => "crl-signature-invalid",
+            Reason::CrlUnknownCriticalExtension { .. } => "crl-unknown-critical-extension",
+            Reason::CrlIssuerNotCrlSigner => "crl-issuer-not-crl-signer",
+            Reason::PolicyMappingInvalid => "policy-mapping-invalid",
+            Reason::PolicyGraphTooLarge { .. } => "policy-graph-too-large",
+            Reason::NameConstraintsUnsupported { .. } => "name-constraints-unsupported",
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! certgate-pki: RFC 5280 certification path validation, CRL revocation checking and the
+//! identity fields of client certificates.
+//!
+//! The crate is pure: no I/O, no clock, no async. Time is always a parameter.
+
+mod certificate;
+mod crl;
+mod encoding;
+mod error;
+mod identity;
+mod name;
+mod name_constraints;
+mod oid;
+mod policy;
+mod revocation;
+mod signature;
+mod trust_store;
+mod validate;
+
+pub use certificate::{
+    AlgorithmIdentifier, AuthorityKeyId, BasicConstraints, Certificate, DistributionPoint,
+    DistributionPointName, Extensions, GeneralName, KeyUsage, NameConstraints, PolicyConstraints,
+    PolicyInformation, PolicyMapping, PublicKeyInfo, ReasonSet, UnixTime,
+};
+pub use crl::Crl;
+pub use encoding::{parse_certificates, parse_crls};
+pub use error::Reason;
+pub use identity::{CertificateUserId, Identity};
+pub use name::{Name, NameAttribute};
+pub use oid::{known, Oid};
+pub use policy::{PolicyOutcome, PolicySettings};
+pub use revocation::RevocationSnapshot;
+pub use signature::{AlgorithmPolicy, LegacyAlgorithms};
+pub use trust_store::{CaKind, TrustStore};
+pub use validate::{
+    validate, validate_explained, Check, ExpectedName, Explanation, MissingEku, PathAttempt,
+    PathBudget, Purpose, Rejection, RevocationDepth, RevocationStatus, ValidatedPath,
+    ValidationPolicy,
+};

@@ -1,0 +1,346 @@
+//! Signature verification for certificates and CRLs (RFC 5280 §4.1.1.2, RFC 4055, RFC 5758,
+//! RFC 8410), with the key-strength policy applied before any cryptography runs.
+
+use aws_lc_rs::digest;
+use aws_lc_rs::signature::{self as sig, UnparsedPublicKey, VerificationAlgorithm};
+use x509_parser::der_parser::asn1_rs::{Any, FromDer, Integer, Oid as ParserOid, Sequence};
+
+use crate::certificate::{AlgorithmIdentifier, PublicKeyInfo};
+use crate::error::Reason;
+use crate::oid::Oid;
+
+/// Whether algorithms kept only for old PKIs (SHA-1 signatures, DSA) are acceptable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegacyAlgorithms {
+    Reject,
+    /// Accepts SHA-1 signatures and DSA keys. Needed for the 2011 NIST PKITS data; never the
+    /// default.
+    AllowInsecure,
+}
+
+/// Which signatures and keys the validator accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlgorithmPolicy {
+    /// Smallest accepted RSA modulus, in bits (default 2048).
+    pub min_rsa_bits: usize,
+    pub legacy: LegacyAlgorithms,
+}
+
+impl Default for AlgorithmPolicy {
+    fn default() -> Self {
+        AlgorithmPolicy {
+            min_rsa_bits: 2048,
+            legacy: LegacyAlgorithms::Reject,
+        }
+    }
+}
+
+const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+const RSA_PSS: &str = "1.2.840.113549.1.1.10";
+const SHA1_WITH_RSA: &str = "1.2.840.113549.1.1.5";
+const SHA256_WITH_RSA: &str = "1.2.840.113549.1.1.11";
+const SHA384_WITH_RSA: &str = "1.2.840.113549.1.1.12";
+const SHA512_WITH_RSA: &str = "1.2.840.113549.1.1.13";
+const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
+const ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
+const ECDSA_SHA512: &str = "1.2.840.10045.4.3.4";
+const CURVE_P256: &str = "1.2.840.10045.3.1.7";
+const CURVE_P384: &str = "1.3.132.0.34";
+const ED25519: &str = "1.3.101.112";
+const DSA_KEY: &str = "1.2.840.10040.4.1";
+const DSA_SHA1: &str = "1.2.840.10040.4.3";
+const DSA_SHA256: &str = "2.16.840.1.101.3.4.3.2";
+const SHA256: &str = "2.16.840.1.101.3.4.2.1";
+const SHA384: &str = "2.16.840.1.101.3.4.2.2";
+const SHA512: &str = "2.16.840.1.101.3.4.2.3";
+const MGF1: &str = "1.2.840.113549.1.1.8";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hash {
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Hash {
+    fn from_oid(oid: &str) -> Option<Hash> {
+        match oid {
+            SHA256 => Some(Hash::Sha256),
+            SHA384 => Some(Hash::Sha384),
+            SHA512 => Some(Hash::Sha512),
+            _ => None,
+        }
+    }
+}
+
+/// Verifies `signature` over `message` with `signer`'s key.
+///
+/// `inherited_parameters` are DSA domain parameters taken from the issuer when the signer's
+/// own SubjectPublicKeyInfo omits them (RFC 5280 §6.1.4 (f), PKITS 4.1.5).
+pub(crate) fn verify_signed_data(
+    signer: &PublicKeyInfo,
+    inherited_parameters: Option<&[u8]>,
+    algorithm: &AlgorithmIdentifier,
+    message: &[u8],
+    signature: &[u8],
+    policy: &AlgorithmPolicy,
+) -> Result<(), Reason> {
+    let unsupported = || Reason::SignatureAlgorithmUnsupported {
+        oid: algorithm.oid.clone(),
+    };
+    let key_oid = signer.algorithm.as_str();
+    let legacy_allowed = policy.legacy == LegacyAlgorithms::AllowInsecure;
+    match algorithm.oid.as_str() {
+        SHA1_WITH_RSA | SHA256_WITH_RSA | SHA384_WITH_RSA | SHA512_WITH_RSA => {
+            require_absent_or_null(algorithm)?;
+            if key_oid != RSA_ENCRYPTION {
+                return Err(Reason::PublicKeyUnsupported);
+            }
+            let bits = rsa_modulus_bits(&signer.key).ok_or(Reason::PublicKeyUnsupported)?;
+            check_rsa_strength(bits, policy)?;
+            let small = bits < 2048;
+            let alg: &'static dyn VerificationAlgorithm = match (algorithm.oid.as_str(), small) {
+                (SHA1_WITH_RSA, _) if !legacy_allowed => return Err(unsupported()),
+                (SHA1_WITH_RSA, true) => &sig::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
+                (SHA1_WITH_RSA, false) => &sig::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+                (SHA256_WITH_RSA, true) => &sig::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+                (SHA256_WITH_RSA, false) => &sig::RSA_PKCS1_2048_8192_SHA256,
+                (SHA384_WITH_RSA, false) => &sig::RSA_PKCS1_2048_8192_SHA384,
+                (SHA512_WITH_RSA, true) => &sig::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
+                (SHA512_WITH_RSA, false) => &sig::RSA_PKCS1_2048_8192_SHA512,
+                _ => return Err(unsupported()),
+            };
+            verify(alg, &signer.key, message, signature)
+        }
+        RSA_PSS => {
+            if key_oid != RSA_ENCRYPTION && key_oid != RSA_PSS {
+                return Err(Reason::PublicKeyUnsupported);
+            }
+            let hash = pss_hash(algorithm.parameters.as_deref()).ok_or_else(unsupported)?;
+            let bits = rsa_modulus_bits(&signer.key).ok_or(Reason::PublicKeyUnsupported)?;
+            check_rsa_strength(bits.max(2048), policy)?;
+            if bits < 2048 {
+                return Err(Reason::WeakKey {
+                    algorithm: "RSA",
+                    bits,
+                    min_bits: 2048,
+                });
+            }
+            let alg: &'static dyn VerificationAlgorithm = match hash {
+                Hash::Sha256 => &sig::RSA_PSS_2048_8192_SHA256,
+                Hash::Sha384 => &sig::RSA_PSS_2048_8192_SHA384,
+                Hash::Sha512 => &sig::RSA_PSS_2048_8192_SHA512,
+                Hash::Sha1 => return Err(unsupported()),
+            };
+            verify(alg, &signer.key, message, signature)
+        }
+        ECDSA_SHA256 | ECDSA_SHA384 | ECDSA_SHA512 => {
+            // RFC 5758 §3.2: the parameters field MUST be absent.
+            if algorithm.parameters.is_some() {
+                return Err(unsupported());
+            }
+            if key_oid != EC_PUBLIC_KEY {
+                return Err(Reason::PublicKeyUnsupported);
+            }
+            let curve =
+                named_curve(signer.parameters.as_deref()).ok_or(Reason::PublicKeyUnsupported)?;
+            let alg: &'static dyn VerificationAlgorithm =
+                match (curve.as_str(), algorithm.oid.as_str()) {
+                    (CURVE_P256, ECDSA_SHA256) => &sig::ECDSA_P256_SHA256_ASN1,
+                    (CURVE_P256, ECDSA_SHA384) => &sig::ECDSA_P256_SHA384_ASN1,
+                    (CURVE_P256, ECDSA_SHA512) => &sig::ECDSA_P256_SHA512_ASN1,
+                    (CURVE_P384, ECDSA_SHA256) => &sig::ECDSA_P384_SHA256_ASN1,
+                    (CURVE_P384, ECDSA_SHA384) => &sig::ECDSA_P384_SHA384_ASN1,
+                    (CURVE_P384, ECDSA_SHA512) => &sig::ECDSA_P384_SHA512_ASN1,
+                    _ => return Err(Reason::PublicKeyUnsupported),
+                };
+            verify(alg, &signer.key, message, signature)
+        }
+        ED25519 => {
+            if algorithm.parameters.is_some() {
+                return Err(unsupported());
+            }
+            if key_oid != ED25519 {
+                return Err(Reason::PublicKeyUnsupported);
+            }
+            verify(&sig::ED25519, &signer.key, message, signature)
+        }
+        DSA_SHA1 | DSA_SHA256 => {
+            if !legacy_allowed {
+                return Err(unsupported());
+            }
+            if key_oid != DSA_KEY {
+                return Err(Reason::PublicKeyUnsupported);
+            }
+            let parameters = signer
+                .parameters
+                .as_deref()
+                .or(inherited_parameters)
+                .ok_or(Reason::PublicKeyUnsupported)?;
+            let hash = if algorithm.oid.as_str() == DSA_SHA1 {
+                Hash::Sha1
+            } else {
+                Hash::Sha256
+            };
+            verify_dsa(parameters, &signer.key, hash, message, signature)
+        }
+        _ => Err(unsupported()),
+    }
+}
+
+fn verify(
+    alg: &'static dyn VerificationAlgorithm,
+    key: &[u8],
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), Reason> {
+    // UnparsedPublicKey needs a sized algorithm reference; go through the trait object.
+    UnparsedPublicKey::new(alg, key)
+        .verify(message, signature)
+        .map_err(|_| Reason::SignatureInvalid { what: "data" })
+}
+
+fn check_rsa_strength(bits: usize, policy: &AlgorithmPolicy) -> Result<(), Reason> {
+    let floor = if policy.legacy == LegacyAlgorithms::AllowInsecure {
+        1024
+    } else {
+        2048
+    };
+    let min_bits = policy.min_rsa_bits.max(floor);
+    if bits < min_bits {
+        return Err(Reason::WeakKey {
+            algorithm: "RSA",
+            bits,
+            min_bits,
+        });
+    }
+    Ok(())
+}
+
+fn require_absent_or_null(algorithm: &AlgorithmIdentifier) -> Result<(), Reason> {
+    match algorithm.parameters.as_deref() {
+        None | Some([0x05, 0x00]) => Ok(()),
+        Some(_) => Err(Reason::SignatureAlgorithmUnsupported {
+            oid: algorithm.oid.clone(),
+        }),
+    }
+}
+
+/// Modulus size of an RSAPublicKey (the subjectPublicKey BIT STRING contents).
+pub(crate) fn rsa_modulus_bits(key: &[u8]) -> Option<usize> {
+    let (rest, seq) = Sequence::from_der(key).ok()?;
+    if !rest.is_empty() {
+        return None;
+    }
+    let (_, modulus) = Integer::from_der(seq.content.as_ref()).ok()?;
+    let bytes = modulus.as_ref();
+    let significant: &[u8] = match bytes.iter().position(|&b| b != 0) {
+        Some(first) => &bytes[first..],
+        None => return None,
+    };
+    let leading = significant
+        .first()
+        .map_or(0, |b| b.leading_zeros() as usize);
+    Some(significant.len() * 8 - leading)
+}
+
+fn named_curve(parameters: Option<&[u8]>) -> Option<Oid> {
+    let (rest, oid) = ParserOid::from_der(parameters?).ok()?;
+    rest.is_empty().then(|| Oid::from_parser(&oid))
+}
+
+/// RSASSA-PSS-params (RFC 4055 §3.1). Only the combinations aws-lc verifies are accepted:
+/// hash H, MGF1 with H, salt length = |H|, trailer field 1.
+fn pss_hash(parameters: Option<&[u8]>) -> Option<Hash> {
+    let (rest, seq) = Sequence::from_der(parameters?).ok()?;
+    if !rest.is_empty() {
+        return None;
+    }
+    let mut content: &[u8] = seq.content.as_ref();
+    let mut hash = None;
+    let mut mgf_hash = None;
+    let mut salt_len = None;
+    while !content.is_empty() {
+        let (next, field) = Any::from_der(content).ok()?;
+        content = next;
+        let (_, inner) = Any::from_der(field.data).ok()?;
+        match field.tag().0 {
+            0 => hash = Some(algorithm_oid(&inner)?),
+            1 => {
+                let (mgf_rest, mgf_oid) = ParserOid::from_der(inner.data).ok()?;
+                if mgf_oid.to_id_string() != MGF1 {
+                    return None;
+                }
+                let (_, mgf_params) = Any::from_der(mgf_rest).ok()?;
+                mgf_hash = Some(algorithm_oid(&mgf_params)?);
+            }
+            2 => salt_len = Some(inner.as_u32().ok()?),
+            3 => {
+                if inner.as_u32().ok()? != 1 {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    let hash_oid = hash?;
+    let parsed = Hash::from_oid(&hash_oid)?;
+    if mgf_hash? != hash_oid {
+        return None;
+    }
+    let expected_salt = match parsed {
+        Hash::Sha256 => 32,
+        Hash::Sha384 => 48,
+        Hash::Sha512 => 64,
+        Hash::Sha1 => return None,
+    };
+    (salt_len? == expected_salt).then_some(parsed)
+}
+
+fn algorithm_oid(any: &Any<'_>) -> Option<String> {
+    let (_, oid) = ParserOid::from_der(any.data).ok()?;
+    Some(oid.to_id_string())
+}
+
+/// DSA (FIPS 186) through RustCrypto's `dsa`: aws-lc-rs has no DSA verification. Only used for
+/// legacy PKIs when the policy allows it.
+fn verify_dsa(
+    parameters: &[u8],
+    key: &[u8],
+    hash: Hash,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), Reason> {
+    use dsa::signature::hazmat::PrehashVerifier;
+    let invalid_key = || Reason::PublicKeyUnsupported;
+    let (rest, params) = Sequence::from_der(parameters).map_err(|_| invalid_key())?;
+    if !rest.is_empty() {
+        return Err(invalid_key());
+    }
+    let mut content: &[u8] = params.content.as_ref();
+    let mut values = Vec::with_capacity(3);
+    for _ in 0..3 {
+        let (next, int) = Integer::from_der(content).map_err(|_| invalid_key())?;
+        values.push(dsa::BigUint::from_bytes_be(int.as_ref()));
+        content = next;
+    }
+    let (_, y) = Integer::from_der(key).map_err(|_| invalid_key())?;
+    let g = values.pop().ok_or_else(invalid_key)?;
+    let q = values.pop().ok_or_else(invalid_key)?;
+    let p = values.pop().ok_or_else(invalid_key)?;
+    let components = dsa::Components::from_components(p, q, g).map_err(|_| invalid_key())?;
+    let verifying_key =
+        dsa::VerifyingKey::from_components(components, dsa::BigUint::from_bytes_be(y.as_ref()))
+            .map_err(|_| invalid_key())?;
+    let parsed_signature = dsa::Signature::try_from(signature)
+        .map_err(|_| Reason::SignatureInvalid { what: "data" })?;
+    let digest = match hash {
+        Hash::Sha1 => digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, message),
+        _ => digest::digest(&digest::SHA256, message),
+    };
+    verifying_key
+        .verify_prehash(digest.as_ref(), &parsed_signature)
+        .map_err(|_| Reason::SignatureInvalid { what: "data" })
+}

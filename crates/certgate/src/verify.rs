@@ -1,0 +1,411 @@
+//! `certgate verify`: the validation engine for people and scripts.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use certgate_pki::{
+    parse_certificates, parse_crls, validate_explained, CaKind, Certificate, ExpectedName,
+    Explanation, Identity, LegacyAlgorithms, MissingEku, Oid, PolicySettings, Purpose, Reason,
+    Rejection, RevocationDepth, RevocationSnapshot, RevocationStatus, TrustStore, UnixTime,
+    ValidatedPath, ValidationPolicy,
+};
+use clap::{Args, ValueEnum};
+use serde_json::{json, Value};
+
+#[derive(Args, Debug)]
+pub(crate) struct VerifyArgs {
+    /// Trusted root CA certificates (PEM bundle or DER). Repeatable.
+    #[arg(long = "trust", value_name = "FILE")]
+    trust: Vec<PathBuf>,
+    /// Trusted intermediate CAs: used to build paths, which must still end at a --trust root.
+    #[arg(long = "trusted-intermediate", value_name = "FILE")]
+    trusted_intermediates: Vec<PathBuf>,
+    /// Untrusted intermediates, as a client would present them. Repeatable.
+    #[arg(long = "untrusted", value_name = "FILE")]
+    untrusted: Vec<PathBuf>,
+    /// CRLs (PEM or DER, base or delta). Repeatable. Turns revocation checking on (chain).
+    #[arg(long = "crl", value_name = "FILE")]
+    crls: Vec<PathBuf>,
+    /// Validation time, RFC 3339 (default: now).
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<String>,
+    #[arg(long, value_enum, default_value_t = PurposeArg::Client)]
+    purpose: PurposeArg,
+    /// Required EKU OIDs (replaces --purpose). Repeatable.
+    #[arg(long = "eku", value_name = "OID")]
+    ekus: Vec<String>,
+    /// Reject an end entity without an extendedKeyUsage extension.
+    #[arg(long)]
+    reject_missing_eku: bool,
+    #[arg(long, value_name = "NAME")]
+    dns: Vec<String>,
+    #[arg(long, value_name = "ADDR")]
+    ip: Vec<IpAddr>,
+    #[arg(long, value_name = "ADDR")]
+    email: Vec<String>,
+    /// Maximum certificates below the trust anchor (end entity included).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    max_depth: usize,
+    /// user-initial-policy-set OIDs (default: anyPolicy). Repeatable.
+    #[arg(long = "policy", value_name = "OID")]
+    policies: Vec<String>,
+    #[arg(long)]
+    explicit_policy: bool,
+    #[arg(long)]
+    inhibit_policy_mapping: bool,
+    #[arg(long)]
+    inhibit_any_policy: bool,
+    /// Which certificates need a good CRL status (default: chain when --crl is given, else off).
+    #[arg(long, value_enum)]
+    revocation: Option<RevocationArg>,
+    /// Accept SHA-1 signatures, DSA keys and RSA keys from 1024 bits (old PKIs such as the
+    /// 2011 NIST PKITS data). Insecure; never use it for sign-in.
+    #[arg(long)]
+    allow_insecure_legacy_algorithms: bool,
+    /// Machine-readable result, with the identity fields.
+    #[arg(long)]
+    json: bool,
+    /// Print every path tried and every check made.
+    #[arg(long)]
+    explain: bool,
+    /// The end-entity certificate (PEM or DER; the first certificate of a PEM bundle, any
+    /// others are treated as untrusted intermediates).
+    leaf: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PurposeArg {
+    Client,
+    Server,
+    Any,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RevocationArg {
+    Off,
+    EndEntity,
+    Chain,
+}
+
+/// An input problem: exit code 2.
+struct UsageError(String);
+
+pub(crate) fn run(args: VerifyArgs) -> ExitCode {
+    match prepare(&args) {
+        Ok(inputs) => report(&args, &inputs),
+        Err(UsageError(message)) => {
+            if args.json {
+                println!(
+                    "{}",
+                    json!({ "valid": false, "code": "usage-error", "message": message })
+                );
+            } else {
+                eprintln!("certgate verify: {message}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+struct Inputs {
+    leaf: Certificate,
+    intermediates: Vec<Certificate>,
+    trust: TrustStore,
+    snapshot: RevocationSnapshot,
+    policy: ValidationPolicy,
+    at: UnixTime,
+    /// CRL files that were read but cannot be used (e.g. an unknown critical extension):
+    /// reported, and left out, so the certificates they cover end up `crl-unavailable`.
+    unusable_crls: Vec<(String, &'static str, String)>,
+}
+
+fn read(path: &PathBuf) -> Result<Vec<u8>, UsageError> {
+    std::fs::read(path).map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))
+}
+
+fn certificates(path: &PathBuf) -> Result<Vec<Certificate>, UsageError> {
+    parse_certificates(&read(path)?).map_err(|reason| {
+        UsageError(format!(
+            "{}: {} ({})",
+            path.display(),
+            reason,
+            reason.code()
+        ))
+    })
+}
+
+fn oid(text: &str) -> Result<Oid, UsageError> {
+    let valid = text.split('.').count() >= 2
+        && text
+            .split('.')
+            .all(|arc| !arc.is_empty() && arc.bytes().all(|b| b.is_ascii_digit()));
+    if valid {
+        Ok(Oid::new(text))
+    } else {
+        Err(UsageError(format!("'{text}' is not a dotted OID")))
+    }
+}
+
+fn prepare(args: &VerifyArgs) -> Result<Inputs, UsageError> {
+    if args.trust.is_empty() {
+        return Err(UsageError("at least one --trust root is required".into()));
+    }
+    let mut leaf_file = certificates(&args.leaf)?.into_iter();
+    let leaf = leaf_file
+        .next()
+        .ok_or_else(|| UsageError("no certificate in the leaf file".into()))?;
+    let mut intermediates: Vec<Certificate> = leaf_file.collect();
+    for path in &args.untrusted {
+        intermediates.extend(certificates(path)?);
+    }
+    let mut trust = TrustStore::new();
+    for path in &args.trust {
+        for cert in certificates(path)? {
+            trust.add(cert, CaKind::Root);
+        }
+    }
+    for path in &args.trusted_intermediates {
+        for cert in certificates(path)? {
+            trust.add(cert, CaKind::Intermediate);
+        }
+    }
+    let mut crls = Vec::new();
+    let mut unusable_crls = Vec::new();
+    for path in &args.crls {
+        match parse_crls(read(path)?) {
+            Ok(parsed) => crls.extend(parsed),
+            // Not a CRL at all: unreadable input.
+            Err(reason @ Reason::CrlMalformed { .. }) => {
+                return Err(UsageError(format!(
+                    "{}: {} ({})",
+                    path.display(),
+                    reason,
+                    reason.code()
+                )))
+            }
+            // A CRL certgate must not use: say so, and validate without it (fails closed).
+            Err(reason) => unusable_crls.push((
+                path.display().to_string(),
+                reason.code(),
+                reason.to_string(),
+            )),
+        }
+    }
+    let at = match &args.at {
+        Some(text) => {
+            let parsed =
+                time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                    .map_err(|e| UsageError(format!("--at '{text}' is not RFC 3339: {e}")))?;
+            UnixTime(parsed.unix_timestamp())
+        }
+        None => UnixTime(time::OffsetDateTime::now_utc().unix_timestamp()),
+    };
+    let purpose = if !args.ekus.is_empty() {
+        Purpose::RequiredEkus(args.ekus.iter().map(|e| oid(e)).collect::<Result<_, _>>()?)
+    } else {
+        match args.purpose {
+            PurposeArg::Client => Purpose::ClientAuth,
+            PurposeArg::Server => Purpose::ServerAuth,
+            PurposeArg::Any => Purpose::Any,
+        }
+    };
+    let revocation = match (args.revocation, crls.is_empty()) {
+        (Some(RevocationArg::Off), _) => RevocationDepth::Off,
+        (Some(RevocationArg::EndEntity), _) => RevocationDepth::EndEntity,
+        (Some(RevocationArg::Chain), _) | (None, false) => RevocationDepth::Chain,
+        (None, true) => RevocationDepth::Off,
+    };
+    let mut expected_names: Vec<ExpectedName> =
+        args.dns.iter().cloned().map(ExpectedName::Dns).collect();
+    expected_names.extend(args.ip.iter().copied().map(ExpectedName::Ip));
+    expected_names.extend(args.email.iter().cloned().map(ExpectedName::Email));
+    let initial_policy_set = if args.policies.is_empty() {
+        PolicySettings::default().initial_policy_set
+    } else {
+        args.policies
+            .iter()
+            .map(|p| oid(p))
+            .collect::<Result<_, _>>()?
+    };
+    let mut policy = ValidationPolicy {
+        purpose,
+        missing_eku: if args.reject_missing_eku {
+            MissingEku::Reject
+        } else {
+            MissingEku::Accept
+        },
+        expected_names,
+        max_depth: args.max_depth,
+        policies: PolicySettings {
+            initial_policy_set,
+            initial_explicit_policy: args.explicit_policy,
+            initial_policy_mapping_inhibit: args.inhibit_policy_mapping,
+            initial_any_policy_inhibit: args.inhibit_any_policy,
+        },
+        revocation,
+        ..ValidationPolicy::default()
+    };
+    if args.allow_insecure_legacy_algorithms {
+        policy.algorithms.legacy = LegacyAlgorithms::AllowInsecure;
+        policy.algorithms.min_rsa_bits = 1024;
+    }
+    Ok(Inputs {
+        leaf,
+        intermediates,
+        trust,
+        snapshot: RevocationSnapshot::new(crls),
+        policy,
+        at,
+        unusable_crls,
+    })
+}
+
+fn report(args: &VerifyArgs, inputs: &Inputs) -> ExitCode {
+    let (result, explanation) = validate_explained(
+        &inputs.leaf,
+        &inputs.intermediates,
+        &inputs.trust,
+        &inputs.snapshot,
+        &inputs.policy,
+        inputs.at,
+    );
+    for (file, code, message) in &inputs.unusable_crls {
+        if !args.json {
+            eprintln!("certgate verify: not using CRL {file}: {message} ({code})");
+        }
+    }
+    if args.json {
+        let mut out = as_json(&inputs.leaf, &result, &explanation, args.explain);
+        out["unusable_crls"] = inputs
+            .unusable_crls
+            .iter()
+            .map(|(file, code, message)| json!({"file": file, "code": code, "message": message}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        if args.explain {
+            print_explanation(&explanation);
+        }
+        match &result {
+            Ok(path) => {
+                println!("{}: OK", args.leaf.display());
+                for (depth, cert) in path.certificates().iter().enumerate() {
+                    println!("  {depth}: {}", cert.subject());
+                }
+            }
+            Err(rejection) => println!("{}: REJECTED {rejection}", args.leaf.display()),
+        }
+    }
+    if result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn print_explanation(explanation: &Explanation) {
+    for (number, attempt) in explanation.attempts.iter().enumerate() {
+        println!("Path {} (end entity first):", number + 1);
+        for (depth, subject) in attempt.subjects.iter().enumerate() {
+            let role = if depth == 0 {
+                "end entity"
+            } else if depth + 1 == attempt.subjects.len() {
+                "trust anchor"
+            } else {
+                "intermediate"
+            };
+            println!("  [{depth}] {subject}  ({role})");
+        }
+        println!("  Checks:");
+        for check in &attempt.checks {
+            let mark = if check.passed { "ok  " } else { "FAIL" };
+            println!(
+                "    {mark} [{}] {:<20} {}",
+                check.depth, check.name, check.detail
+            );
+        }
+        match &attempt.failure {
+            None => println!("  Result: valid"),
+            Some((code, message)) => println!("  Result: rejected, {code}: {message}"),
+        }
+        println!();
+    }
+    if explanation.attempts.is_empty() {
+        println!("No complete path to a trusted root could be built.");
+        println!();
+    }
+}
+
+fn as_json(
+    leaf: &Certificate,
+    result: &Result<ValidatedPath<'_>, Rejection>,
+    explanation: &Explanation,
+    explain: bool,
+) -> Value {
+    let identity = Identity::of(leaf);
+    let identity_json = json!({
+        "upn": identity.upns,
+        "rfc822": identity.rfc822_names,
+        "subject": identity.subject,
+        "issuer": identity.issuer,
+        "serial": identity.serial,
+        "serial_reversed": identity.serial_reversed,
+        "subject_key_identifier": identity.subject_key_id,
+        "sha1_public_key": identity.sha1_public_key,
+        "sha256_thumbprint": identity.sha256_thumbprint,
+        "sha1_thumbprint": identity.sha1_thumbprint,
+        "policy_oids": identity.policy_oids,
+        "certificate_user_ids": identity.certificate_user_ids.iter().map(|id| json!({"field": id.field, "value": id.value})).collect::<Vec<_>>(),
+    });
+    let mut out = match result {
+        Ok(path) => json!({
+            "valid": true,
+            "path": path.certificates().iter().map(|c| c.subject().to_string()).collect::<Vec<_>>(),
+            "revocation": path.revocation().iter().map(status_json).collect::<Vec<_>>(),
+            "user_constrained_policy_set": path.policy().user_constrained_policy_set.iter().map(Oid::to_string).collect::<Vec<_>>(),
+            "identity": identity_json,
+        }),
+        Err(rejection) => json!({
+            "valid": false,
+            "code": rejection.code(),
+            "message": rejection.reason.to_string(),
+            "depth": rejection.depth,
+            "subject": rejection.subject,
+            "identity": identity_json,
+        }),
+    };
+    if explain {
+        out["attempts"] = explanation
+            .attempts
+            .iter()
+            .map(|a| {
+                json!({
+                    "path": a.subjects,
+                    "checks": a.checks.iter().map(|c| json!({"depth": c.depth, "check": c.name, "passed": c.passed, "detail": c.detail})).collect::<Vec<_>>(),
+                    "failure": a.failure.as_ref().map(|(code, message)| json!({"code": code, "message": message})),
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+fn status_json(status: &RevocationStatus) -> Value {
+    match status {
+        RevocationStatus::NotChecked => json!({"status": "not-checked"}),
+        RevocationStatus::Good {
+            crl_number,
+            delta_crl_number,
+        } => json!({
+            "status": "good",
+            "crl_number": hex(crl_number),
+            "delta_crl_number": delta_crl_number.as_deref().map(hex),
+        }),
+        RevocationStatus::Exempt { reason } => json!({"status": "exempt", "reason": reason}),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what certgate's build and tests need on a fresh Debian machine. Idempotent.
+set -euo pipefail
+
+need_apt=()
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]} with apt"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo (Rust) is required: https://rustup.rs" >&2
+  exit 1
+fi
+
+# NIST PKITS data for the conformance suite (certificates and CRLs, DER).
+if ! python3 -c "import cryptography_vectors" >/dev/null 2>&1; then
+  echo "setup: installing cryptography-vectors (NIST PKITS data) with pip"
+  python3 -m pip install --quiet --disable-pip-version-check "cryptography-vectors==50.0.2" 2>&1 \
+    | grep -v "Running pip as the 'root' user" || true
+fi
+python3 -c "import cryptography_vectors" || { echo "setup: cryptography-vectors did not install" >&2; exit 1; }
