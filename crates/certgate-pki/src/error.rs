@@ -83,8 +83,8 @@ pub enum Reason {
     },
     #[error("the certificate with serial {serial} is on hold (certificateHold) in CRL number {crl_number}")]
     OnHold { serial: String, crl_number: String },
-    #[error("no usable CRL from \"{issuer}\" covers this certificate, so its revocation status is unknown")]
-    CrlUnavailable { issuer: String },
+    #[error("no usable CRL from \"{issuer}\" covers this certificate, so its revocation status is unknown: {detail}")]
+    CrlUnavailable { issuer: String, detail: String },
     #[error("the CRL from \"{issuer}\" expired at {next_update} (validation time {at})")]
     CrlStale {
         issuer: String,

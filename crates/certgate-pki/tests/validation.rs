@@ -122,7 +122,7 @@ fn expired_leaf_rejected_with_cert_expired() {
     };
     let r = rejection(validate(
         &f.leaf,
-        &[f.intermediate.clone()],
+        std::slice::from_ref(&f.intermediate),
         &trust(&f.root),
         &snapshot,
         &policy,
@@ -133,7 +133,7 @@ fn expired_leaf_rejected_with_cert_expired() {
     let earlier = UnixTime(instants::LEAF_NOT_BEFORE - 1);
     let r = rejection(validate(
         &f.leaf,
-        &[f.intermediate.clone()],
+        std::slice::from_ref(&f.intermediate),
         &trust(&f.root),
         &snapshot,
         &policy,
@@ -160,7 +160,7 @@ fn revoked_leaf_rejected_with_cert_revoked_at_every_depth_setting() {
         };
         let r = rejection(validate(
             &f.leaf,
-            &[f.intermediate.clone()],
+            std::slice::from_ref(&f.intermediate),
             &trust(&f.root),
             &snapshot,
             &policy,
@@ -175,7 +175,7 @@ fn revoked_leaf_rejected_with_cert_revoked_at_every_depth_setting() {
     };
     assert!(validate(
         &f.leaf,
-        &[f.intermediate.clone()],
+        std::slice::from_ref(&f.intermediate),
         &trust(&f.root),
         &snapshot,
         &off,
@@ -194,7 +194,7 @@ fn missing_crl_fails_closed_unless_the_issuer_is_exempt() {
     let policy = ValidationPolicy::default();
     let r = rejection(validate(
         &f.leaf,
-        &[f.intermediate.clone()],
+        std::slice::from_ref(&f.intermediate),
         &trust(&f.root),
         &root_only,
         &policy,
@@ -233,7 +233,7 @@ fn exemption_does_not_excuse_a_revoked_certificate() {
     };
     let r = rejection(validate(
         &f.leaf,
-        &[f.intermediate.clone()],
+        std::slice::from_ref(&f.intermediate),
         &trust(&f.root),
         &snapshot,
         &exempt,
@@ -254,7 +254,7 @@ fn crl_past_next_update_rejected_with_crl_stale() {
     );
     let r = rejection(validate(
         &f.leaf,
-        &[f.intermediate.clone()],
+        std::slice::from_ref(&f.intermediate),
         &trust(&f.root),
         &snapshot,
         &ValidationPolicy::default(),
@@ -273,7 +273,7 @@ fn wrong_purpose_rejected_with_eku_not_permitted() {
     };
     let r = rejection(validate(
         &f.leaf,
-        &[f.intermediate.clone()],
+        std::slice::from_ref(&f.intermediate),
         &trust(&f.root),
         &snapshot,
         &server,
@@ -287,7 +287,7 @@ fn wrong_purpose_rejected_with_eku_not_permitted() {
     };
     assert!(validate(
         &f.leaf,
-        &[f.intermediate.clone()],
+        std::slice::from_ref(&f.intermediate),
         &trust(&f.root),
         &snapshot,
         &any,
@@ -314,7 +314,7 @@ fn dn(common_name: &str) -> DistinguishedName {
 }
 
 /// Certificates named like the issuing CA but signed by another key.
-fn decoys(f: &Fixture, count: usize, issuer_name: &str) -> Vec<Certificate> {
+fn decoys(count: usize, issuer_name: &str) -> Vec<Certificate> {
     let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("decoy key");
     let mut issuer_params = CertificateParams::default();
     issuer_params.distinguished_name = dn(issuer_name);
@@ -342,7 +342,7 @@ fn ten_thousand_decoy_intermediates_neither_hang_nor_hide_the_real_one() {
     let snapshot = crls(&f, CrlSpec::default());
     let store = trust(&f.root);
     // Decoys claiming to be issued by the trusted root: each costs a signature check.
-    let mut presented = decoys(&f, 10_000, "certgate Test Root CA");
+    let mut presented = decoys(10_000, "certgate Test Root CA");
     presented.push(f.intermediate.clone());
     let policy = ValidationPolicy::default();
     let path =
@@ -364,7 +364,7 @@ fn ten_thousand_decoy_intermediates_neither_hang_nor_hide_the_real_one() {
         "{r}"
     );
     // Decoys issued by an unknown CA cost no signature at all; the step budget ends the search.
-    let unknown = decoys(&f, 10_000, "Nobody");
+    let unknown = decoys(10_000, "Nobody");
     let r = rejection(validate(
         &f.leaf,
         &unknown,
