@@ -3,7 +3,8 @@
 //! signature checks.
 //!
 //! Environment:
-//! - `CERTGATE_BENCH_QUICK=1`: short measurements and a small CRL, a smoke run of a few seconds.
+//! - `CERTGATE_BENCH_QUICK=1`: short measurements and a CRL of 20,000 instead of 600,000
+//!   entries, a smoke run of a few seconds.
 //! - `CERTGATE_BENCH_JSON=path`: where the machine-readable figures go (default:
 //!   `<target dir>/certgate-bench/validation.json`).
 //!
@@ -11,8 +12,10 @@
 //! fails on a missed target, so that a slow shared machine does not break anything.
 
 mod chain;
+mod fixture;
 mod measure;
 mod report;
+mod revocation;
 
 use std::path::PathBuf;
 
@@ -23,6 +26,9 @@ use crate::measure::Budget;
 use crate::report::Report;
 
 fn main() -> Result<()> {
+    if let Some(result) = revocation::child() {
+        return result;
+    }
     let quick = std::env::var_os("CERTGATE_BENCH_QUICK").is_some_and(|v| v != "0" && !v.is_empty());
     let budget = if quick {
         Budget::quick()
@@ -45,6 +51,20 @@ fn main() -> Result<()> {
     );
 
     chain::run(&mut report, budget)?;
+    let settings = if quick {
+        revocation::Settings {
+            entries: 20_000,
+            load_rounds: 2,
+            lookup_serials: 4_096,
+        }
+    } else {
+        revocation::Settings {
+            entries: 600_000,
+            load_rounds: 5,
+            lookup_serials: 4_096,
+        }
+    };
+    revocation::run(&mut report, budget, &settings)?;
 
     report.print();
     let path = json_path();

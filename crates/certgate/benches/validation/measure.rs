@@ -48,13 +48,6 @@ impl Throughput {
     }
 }
 
-/// Runs `operation` repeatedly for about `budget.warm_up + budget.measure`.
-pub(crate) fn throughput(budget: Budget, mut operation: impl FnMut()) -> Throughput {
-    let mut operations: [&mut dyn FnMut(); 1] = [&mut operation];
-    let mut results = interleaved(budget, &mut operations);
-    results.remove(0)
-}
-
 /// Measures several operations in rounds: each round runs one sample of every operation in
 /// turn. Other load on the machine (it is shared, with two cores) then slows all of them
 /// alike, so their ratios stay meaningful even when the absolute rates move. Each operation
@@ -104,32 +97,7 @@ pub(crate) fn interleaved(budget: Budget, operations: &mut [&mut dyn FnMut()]) -
 
 /// Median of a sorted, non-empty slice.
 pub(crate) fn median(sorted: &[f64]) -> f64 {
-    let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 0 {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    } else {
-        sorted[mid]
-    }
-}
-
-/// Times a one-off operation that consumes a fresh input each round (`prepare` is not timed).
-/// Returns the sorted durations in seconds.
-pub(crate) fn repeated<I, O>(
-    rounds: u32,
-    mut prepare: impl FnMut() -> I,
-    mut operation: impl FnMut(I) -> O,
-) -> Vec<f64> {
-    let mut seconds: Vec<f64> = (0..rounds)
-        .map(|_| {
-            let input = prepare();
-            let started = Instant::now();
-            let output = operation(input);
-            let elapsed = started.elapsed().as_secs_f64();
-            // Dropping a 20 MB structure is not part of loading it.
-            drop(output);
-            elapsed
-        })
-        .collect();
-    seconds.sort_by(f64::total_cmp);
-    seconds
+    // For an odd length both indices are the middle element.
+    let n = sorted.len();
+    (sorted[(n - 1) / 2] + sorted[n / 2]) / 2.0
 }
