@@ -594,12 +594,12 @@ impl Crl {
         inherited_parameters: Option<&[u8]>,
         algorithms: &AlgorithmPolicy,
     ) -> Result<(), Reason> {
-        let wanted = VerifiedSigner {
-            public_key: key.der.clone(),
-            inherited_parameters: inherited_parameters.map(<[u8]>::to_vec),
-            algorithms: *algorithms,
-        };
-        if self.remembered().contains(&wanted) {
+        let already = self.remembered().iter().any(|s| {
+            s.public_key == key.der
+                && s.inherited_parameters.as_deref() == inherited_parameters
+                && s.algorithms == *algorithms
+        });
+        if already {
             return Ok(());
         }
         verify_signed_data(
@@ -614,9 +614,14 @@ impl Crl {
             Reason::SignatureInvalid { .. } => Reason::CrlSignatureInvalid,
             other => other,
         })?;
+        let verified = VerifiedSigner {
+            public_key: key.der.clone(),
+            inherited_parameters: inherited_parameters.map(<[u8]>::to_vec),
+            algorithms: *algorithms,
+        };
         let mut remembered = self.remembered();
-        if remembered.len() < MAX_REMEMBERED_SIGNERS && !remembered.contains(&wanted) {
-            remembered.push(wanted);
+        if remembered.len() < MAX_REMEMBERED_SIGNERS && !remembered.contains(&verified) {
+            remembered.push(verified);
         }
         Ok(())
     }

@@ -338,6 +338,11 @@ fn check_usable(
             });
         }
     }
+    if crl.crl_number().is_none() {
+        return Err(Reason::CrlNumberMissing {
+            issuer: crl.issuer().to_string(),
+        });
+    }
     verify_crl_signature(crl, query, signers)
 }
 
@@ -351,8 +356,21 @@ fn verify_crl_signature(
         signers.path_signers(crl.issuer()),
         signers.other_signers(crl.issuer()),
     ] {
-        for signer in ordered_by_key_id(candidates, crl) {
+        for signer in candidates {
             let cert = signer.certificate;
+            // The CRL names the key that signed it; a certificate of the same CA with a
+            // different key identifier is another key (rollover) and may not speak for it.
+            if let (Some(wanted), Some(have)) = (
+                crl.authority_key_id().and_then(|aki| aki.key_id.as_deref()),
+                cert.extensions().subject_key_id.as_deref(),
+            ) {
+                if wanted != have {
+                    last_failure.get_or_insert(Reason::CrlAuthorityKeyMismatch {
+                        issuer: crl.issuer().to_string(),
+                    });
+                    continue;
+                }
+            }
             if let Some(key_usage) = cert.extensions().key_usage {
                 if !key_usage.allows(KeyUsage::CRL_SIGN) {
                     last_failure = Some(Reason::CrlIssuerNotCrlSigner);
@@ -373,15 +391,6 @@ fn verify_crl_signature(
         issuer: crl.issuer().to_string(),
         detail: "no valid certificate of the CRL issuer chains to the same trust anchor, so the CRL's signature cannot be checked".into(),
     }))
-}
-
-/// Signers whose subject key identifier matches the CRL's authority key identifier first.
-fn ordered_by_key_id<'a>(mut signers: Vec<CrlSigner<'a>>, crl: &Crl) -> Vec<CrlSigner<'a>> {
-    if let Some(key_id) = crl.authority_key_id().and_then(|aki| aki.key_id.as_deref()) {
-        signers
-            .sort_by_key(|s| s.certificate.extensions().subject_key_id.as_deref() != Some(key_id));
-    }
-    signers
 }
 
 /// The newest usable delta CRL for `base` (RFC 5280 §5.2.4, §6.3.3 (c)): same issuer and scope,

@@ -468,3 +468,73 @@ fn identity_fields_use_the_forms_microsoft_tools_show() {
             && value.len() == "X509:<SHA1-PUKEY>".len() + 40));
     assert_eq!(identity.sha256_thumbprint.len(), 64);
 }
+
+fn validate_leaf(f: &Fixture, snapshot: &RevocationSnapshot) -> Result<(), Rejection> {
+    validate(
+        &f.leaf,
+        std::slice::from_ref(&f.intermediate),
+        &trust(&f.root),
+        snapshot,
+        &ValidationPolicy::default(),
+        NOW,
+    )
+    .map(|_| ())
+}
+
+#[test]
+fn crl_not_yet_effective_rejected_with_crl_not_yet_valid() {
+    let f = fixture(&ChainSpec::with_key(KeyKind::Ed25519));
+    let snapshot = crls(
+        &f,
+        CrlSpec {
+            this_update: at(NOW.0 + 3_600),
+            ..CrlSpec::default()
+        },
+    );
+    let r = validate_leaf(&f, &snapshot).expect_err("future CRL");
+    assert_eq!(r.code(), "crl-not-yet-valid");
+    assert_eq!(r.depth, Some(0));
+}
+
+#[test]
+fn crl_from_another_ca_does_not_cover_the_certificate() {
+    let f = fixture(&ChainSpec::with_key(KeyKind::Ed25519));
+    let other = fixture(&ChainSpec::with_key(KeyKind::Ed25519));
+    // The other PKI's issuing CA has the same name as ours but a different key: its CRL names
+    // that key (authorityKeyIdentifier) and must not be taken for ours.
+    let snapshot = RevocationSnapshot::new(vec![
+        Crl::from_der(TestPki::crl(&f.pki.root, &CrlSpec::default()).unwrap()).unwrap(),
+        Crl::from_der(TestPki::crl(&other.pki.intermediate, &CrlSpec::default()).unwrap()).unwrap(),
+    ]);
+    let r = validate_leaf(&f, &snapshot).expect_err("CRL signed by another key");
+    assert_eq!(r.code(), "crl-authority-key-mismatch", "{r}");
+}
+
+#[test]
+fn good_status_names_the_crl_that_proved_it() {
+    let f = fixture(&ChainSpec::with_key(KeyKind::EcdsaP256));
+    let snapshot = crls(
+        &f,
+        CrlSpec {
+            entries: 500,
+            crl_number: 42,
+            ..CrlSpec::default()
+        },
+    );
+    let intermediates = [f.intermediate.clone()];
+    let store = trust(&f.root);
+    let policy = ValidationPolicy::default();
+    let path = validate(&f.leaf, &intermediates, &store, &snapshot, &policy, NOW).expect("valid");
+    assert_eq!(
+        path.revocation()[0],
+        RevocationStatus::Good {
+            crl_number: vec![42],
+            delta_crl_number: None
+        }
+    );
+    assert!(matches!(
+        path.revocation()[1],
+        RevocationStatus::Good { .. }
+    ));
+    assert_eq!(path.revocation()[2], RevocationStatus::NotChecked);
+}
