@@ -41,19 +41,20 @@ fn issuer_name(pki: &TestPki) -> Name {
 
 #[test]
 fn every_listed_serial_is_found_and_no_other() {
+    // 6,000 entries: large enough for the bucketed index (small CRLs are covered below).
     let pki = ed25519_pki();
     let spec = CrlSpec {
-        entries: 3_000,
+        entries: 6_000,
         ..CrlSpec::default()
     };
     let crl = Crl::from_der(TestPki::crl(&pki.intermediate, &spec).expect("CRL")).expect("parses");
     let issuer = issuer_name(&pki);
-    assert_eq!(crl.entry_count(), 3_000);
+    assert_eq!(crl.entry_count(), 6_000);
     assert_eq!(crl.crl_number(), Some(&[1u8][..]));
     assert_eq!(crl.this_update(), UnixTime(instants::CRL_THIS_UPDATE));
     assert_eq!(crl.next_update(), Some(UnixTime(instants::CRL_NEXT_UPDATE)));
     assert!(!crl.is_delta());
-    for i in 0..3_000 {
+    for i in 0..6_000 {
         let serial = revoked_serial(spec.seed, i);
         let entry = crl
             .lookup(&issuer, &serial)
@@ -62,7 +63,7 @@ fn every_listed_serial_is_found_and_no_other() {
         assert_eq!(entry.reason, RevocationReason::Unspecified);
         assert_eq!(entry.revocation_date, UnixTime(instants::CRL_THIS_UPDATE));
     }
-    for i in 3_000..6_000 {
+    for i in 6_000..12_000 {
         assert!(crl.lookup(&issuer, &revoked_serial(spec.seed, i)).is_none());
     }
     // The same serial padded with a redundant leading zero is the same INTEGER.
