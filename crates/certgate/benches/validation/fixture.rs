@@ -13,14 +13,16 @@ use certgate_pki::parse_certificates;
 use certgate_testpki::{ChainSpec, CrlSpec, Issued, KeyKind, TestPki};
 
 /// Bump when the generator or the fixture layout changes.
-const CACHE_VERSION: &str = "v1";
+const CACHE_VERSION: &str = "v2";
 
 /// The CRL entries' serials come from this seed (see `certgate_testpki::revoked_serial`).
 pub(crate) const ENTRY_SEED: u64 = 0xB16C_0001;
 
 pub(crate) struct RevocationFixture {
     pub(crate) pki: TestPki,
-    /// The root's CRL (no entries): with revocation depth Chain the intermediate needs one.
+    /// The root's CRL, as large as the intermediate's (different serials): the brief asks for
+    /// a ~600,000-entry CRL per issuer, and with revocation depth Chain the intermediate is
+    /// looked up in it.
     pub(crate) root_crl: Vec<u8>,
     /// The intermediate's CRL with `entries` generated serials.
     pub(crate) big_crl: Vec<u8>,
@@ -53,7 +55,15 @@ pub(crate) fn load_or_generate(cache_root: &Path, entries: usize) -> Result<Revo
     let started = Instant::now();
     let pki = TestPki::three_level(&ChainSpec::with_key(KeyKind::Rsa2048))
         .context("generating the test PKI")?;
-    let root_crl = TestPki::crl(&pki.root, &CrlSpec::default()).context("root CRL")?;
+    let root_crl = TestPki::crl(
+        &pki.root,
+        &CrlSpec {
+            entries,
+            seed: ENTRY_SEED ^ 0x5EED,
+            ..CrlSpec::default()
+        },
+    )
+    .context("the root's large CRL")?;
     let big_crl = TestPki::crl(
         &pki.intermediate,
         &CrlSpec {
