@@ -7,6 +7,7 @@ use x509_parser::der_parser::asn1_rs::ToDer as _;
 use x509_parser::extensions::{self as x509ext, ParsedExtension};
 use x509_parser::prelude::FromDer;
 
+use crate::distribution_point::decode_distribution_points;
 use crate::error::Reason;
 use crate::name::{Name, NameAttribute};
 use crate::oid::{known, Oid};
@@ -334,38 +335,6 @@ pub(crate) fn general_names(names: &[x509ext::GeneralName<'_>]) -> Vec<GeneralNa
     names.iter().map(general_name).collect()
 }
 
-pub(crate) fn distribution_point_name(
-    name: &x509ext::DistributionPointName<'_>,
-) -> DistributionPointName {
-    match name {
-        x509ext::DistributionPointName::FullName(names) => {
-            DistributionPointName::FullName(general_names(names))
-        }
-        x509ext::DistributionPointName::NameRelativeToCRLIssuer(rdn) => {
-            DistributionPointName::RelativeToCrlIssuer(
-                rdn.iter()
-                    .map(|attr| NameAttribute {
-                        oid: Oid::from_parser(attr.attr_type()),
-                        tag: attr.attr_value().tag().0,
-                        value: attr.attr_value().data.to_vec(),
-                    })
-                    .collect(),
-            )
-        }
-    }
-}
-
-fn distribution_points(points: &[x509ext::CRLDistributionPoint<'_>]) -> Vec<DistributionPoint> {
-    points
-        .iter()
-        .map(|p| DistributionPoint {
-            name: p.distribution_point.as_ref().map(distribution_point_name),
-            reasons: p.reasons.as_ref().map(|r| ReasonSet(r.flags)),
-            crl_issuer: p.crl_issuer.as_deref().map(general_names),
-        })
-        .collect()
-}
-
 /// Extensions certgate processes. Anything else that is critical is recorded and rejected by
 /// the validator (RFC 5280 §4.2).
 const PROCESSED: &[&str] = &[
@@ -466,17 +435,14 @@ fn decode_extensions(raw: &[x509ext::X509Extension<'_>]) -> Result<Extensions, R
                     excluded: subtrees(&nc.excluded_subtrees),
                 })
             }
-            ParsedExtension::CRLDistributionPoints(points) => {
-                out.crl_distribution_points = Some(distribution_points(&points.points))
+            // Decoded by hand: see distribution_point.rs for why x509-parser's result is not used.
+            _ if oid.as_str() == known::EXT_CRL_DISTRIBUTION_POINTS => {
+                out.crl_distribution_points =
+                    Some(decode_distribution_points(ext.value).ok_or_else(malformed)?)
             }
             _ if oid.as_str() == known::EXT_FRESHEST_CRL => {
-                // x509-parser has no type for freshestCRL; it has CRLDistributionPoints syntax.
-                let (rest, points) =
-                    x509ext::CRLDistributionPoints::from_der(ext.value).map_err(|_| malformed())?;
-                if !rest.is_empty() {
-                    return Err(malformed());
-                }
-                out.freshest_crl = Some(distribution_points(&points.points))
+                out.freshest_crl =
+                    Some(decode_distribution_points(ext.value).ok_or_else(malformed)?)
             }
             _ => {
                 if ext.critical && !PROCESSED.contains(&oid.as_str()) {

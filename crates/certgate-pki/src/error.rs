@@ -83,8 +83,8 @@ pub enum Reason {
     },
     #[error("the certificate with serial {serial} is on hold (certificateHold) in CRL number {crl_number}")]
     OnHold { serial: String, crl_number: String },
-    #[error("no usable CRL from \"{issuer}\" covers this certificate, so its revocation status is unknown")]
-    CrlUnavailable { issuer: String },
+    #[error("no usable CRL from \"{issuer}\" covers this certificate, so its revocation status is unknown: {detail}")]
+    CrlUnavailable { issuer: String, detail: String },
     #[error("the CRL from \"{issuer}\" expired at {next_update} (validation time {at})")]
     CrlStale {
         issuer: String,
@@ -103,6 +103,10 @@ pub enum Reason {
     CrlUnknownCriticalExtension { oid: Oid },
     #[error("the CRL issuer's certificate is not allowed to sign CRLs (keyUsage cRLSign)")]
     CrlIssuerNotCrlSigner,
+    #[error("the CRL from \"{issuer}\" has no cRLNumber extension (RFC 5280 §5.2.3 requires one), so it cannot be ordered against other CRLs; reissue it with a CRL number")]
+    CrlNumberMissing { issuer: String },
+    #[error("the CRL's authorityKeyIdentifier does not match the subjectKeyIdentifier of any certificate of its issuer \"{issuer}\": it was signed by a different key of that CA")]
+    CrlAuthorityKeyMismatch { issuer: String },
 
     // ---- Policies (continued) -------------------------------------------------------------
     #[error("a CA's policyMappings extension maps to or from anyPolicy, which RFC 5280 §6.1.4 (a) forbids")]
@@ -148,6 +152,8 @@ impl Reason {
             Reason::CrlSignatureInvalid => "crl-signature-invalid",
             Reason::CrlUnknownCriticalExtension { .. } => "crl-unknown-critical-extension",
             Reason::CrlIssuerNotCrlSigner => "crl-issuer-not-crl-signer",
+            Reason::CrlNumberMissing { .. } => "crl-number-missing",
+            Reason::CrlAuthorityKeyMismatch { .. } => "crl-authority-key-mismatch",
             Reason::PolicyMappingInvalid => "policy-mapping-invalid",
             Reason::PolicyGraphTooLarge { .. } => "policy-graph-too-large",
             Reason::NameConstraintsUnsupported { .. } => "name-constraints-unsupported",

@@ -5,6 +5,7 @@
 
 mod certificate;
 mod crl;
+mod distribution_point;
 mod encoding;
 mod error;
 mod identity;
@@ -22,7 +23,7 @@ pub use certificate::{
     DistributionPointName, Extensions, GeneralName, KeyUsage, NameConstraints, PolicyConstraints,
     PolicyInformation, PolicyMapping, PublicKeyInfo, ReasonSet, UnixTime,
 };
-pub use crl::Crl;
+pub use crl::{Crl, IssuingDistributionPoint, RevocationReason, RevokedEntry};
 pub use encoding::{parse_certificates, parse_crls};
 pub use error::Reason;
 pub use identity::{CertificateUserId, Identity};

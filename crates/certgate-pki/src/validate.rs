@@ -722,6 +722,7 @@ impl<'a> Engine<'a> {
         let signers = PathSigners {
             engine: self,
             path: &path[..i],
+            checked: cert,
             working_parameters,
             policy,
         };
@@ -760,17 +761,20 @@ struct PathSigners<'e, 'a> {
     engine: &'e Engine<'a>,
     /// Anchor first; the last element issued the certificate being checked.
     path: &'e [&'a Certificate],
+    /// The certificate whose status is being checked.
+    checked: &'a Certificate,
     working_parameters: Option<&'a [u8]>,
     policy: &'e ValidationPolicy,
 }
 
 impl<'a> CrlSignerSource for PathSigners<'_, 'a> {
-    fn crl_signers(&self, issuer: &Name) -> Vec<CrlSigner<'_>> {
+    fn path_signers(&self, issuer: &Name) -> Vec<CrlSigner<'_>> {
         let mut signers: Vec<CrlSigner<'_>> = Vec::new();
-        let mut seen: Vec<&[u8]> = Vec::new();
-        // The issuer and the path above it are already validated.
+        // The issuer and the path above it are already validated; nearest first.
         for (position, cert) in self.path.iter().enumerate().rev() {
-            if cert.subject() == issuer && !seen.contains(&cert.der()) {
+            if cert.subject() == issuer
+                && !signers.iter().any(|s| s.certificate.der() == cert.der())
+            {
                 let inherited = if position + 1 == self.path.len() {
                     self.working_parameters
                 } else {
@@ -780,17 +784,46 @@ impl<'a> CrlSignerSource for PathSigners<'_, 'a> {
                     certificate: cert,
                     inherited_parameters: inherited,
                 });
-                seen.push(cert.der());
             }
         }
+        // A CA may delegate CRL signing to a certificate it issues and name that same
+        // certificate as the CRL issuer for its own status (cRLIssuer pointing at itself,
+        // PKITS 4.14.30); that certificate is then the only key that can speak for it. Only
+        // when its CA granted cRLSign explicitly, and never for a self-issued certificate,
+        // whose "issuer" name is its own.
+        let checked = self.checked;
+        let delegated = checked
+            .extensions()
+            .key_usage
+            .is_some_and(|ku| ku.allows(KeyUsage::CRL_SIGN));
+        if checked.subject() == issuer
+            && delegated
+            && !checked.is_self_issued()
+            && !signers.iter().any(|s| s.certificate.der() == checked.der())
+        {
+            signers.push(CrlSigner {
+                certificate: checked,
+                inherited_parameters: None,
+            });
+        }
+        signers
+    }
+
+    fn other_signers(&self, issuer: &Name) -> Vec<CrlSigner<'_>> {
         // Others must have their own path validated to the same anchor.
         let Some(anchor) = self.path.first().copied() else {
-            return signers;
+            return Vec::new();
         };
         let engine = self.engine;
         if engine.recursion.get() >= MAX_SIGNER_RECURSION {
-            return signers;
+            return Vec::new();
         }
+        let mut seen: Vec<&[u8]> = self
+            .path
+            .iter()
+            .filter(|c| c.subject() == issuer)
+            .map(|c| c.der())
+            .collect();
         let others: Vec<&'a Certificate> = engine
             .intermediates
             .iter()
@@ -801,10 +834,10 @@ impl<'a> CrlSignerSource for PathSigners<'_, 'a> {
                     .filter(|(_, kind)| *kind == CaKind::Intermediate)
                     .map(|(c, _)| c),
             )
-            .filter(|c| c.subject() == issuer && !seen.contains(&c.der()))
+            .filter(|c| c.subject() == issuer)
             .collect();
         if others.is_empty() {
-            return signers;
+            return Vec::new();
         }
         let signer_policy = ValidationPolicy {
             purpose: Purpose::Any,
@@ -812,6 +845,7 @@ impl<'a> CrlSignerSource for PathSigners<'_, 'a> {
             policies: PolicySettings::default(),
             ..self.policy.clone()
         };
+        let mut signers = Vec::new();
         for candidate in others {
             if seen.contains(&candidate.der()) {
                 continue;

@@ -122,7 +122,7 @@ fn expired_leaf_rejected_with_cert_expired() {
     };
     let r = rejection(validate(
         &f.leaf,
-        &[f.intermediate.clone()],
+        std::slice::from_ref(&f.intermediate),
         &trust(&f.root),
         &snapshot,
         &policy,
@@ -133,7 +133,7 @@ fn expired_leaf_rejected_with_cert_expired() {
     let earlier = UnixTime(instants::LEAF_NOT_BEFORE - 1);
     let r = rejection(validate(
         &f.leaf,
-        &[f.intermediate.clone()],
+        std::slice::from_ref(&f.intermediate),
         &trust(&f.root),
         &snapshot,
         &policy,
@@ -160,7 +160,7 @@ fn revoked_leaf_rejected_with_cert_revoked_at_every_depth_setting() {
         };
         let r = rejection(validate(
             &f.leaf,
-            &[f.intermediate.clone()],
+            std::slice::from_ref(&f.intermediate),
             &trust(&f.root),
             &snapshot,
             &policy,
@@ -175,7 +175,7 @@ fn revoked_leaf_rejected_with_cert_revoked_at_every_depth_setting() {
     };
     assert!(validate(
         &f.leaf,
-        &[f.intermediate.clone()],
+        std::slice::from_ref(&f.intermediate),
         &trust(&f.root),
         &snapshot,
         &off,
@@ -194,7 +194,7 @@ fn missing_crl_fails_closed_unless_the_issuer_is_exempt() {
     let policy = ValidationPolicy::default();
     let r = rejection(validate(
         &f.leaf,
-        &[f.intermediate.clone()],
+        std::slice::from_ref(&f.intermediate),
         &trust(&f.root),
         &root_only,
         &policy,
@@ -233,7 +233,7 @@ fn exemption_does_not_excuse_a_revoked_certificate() {
     };
     let r = rejection(validate(
         &f.leaf,
-        &[f.intermediate.clone()],
+        std::slice::from_ref(&f.intermediate),
         &trust(&f.root),
         &snapshot,
         &exempt,
@@ -254,7 +254,7 @@ fn crl_past_next_update_rejected_with_crl_stale() {
     );
     let r = rejection(validate(
         &f.leaf,
-        &[f.intermediate.clone()],
+        std::slice::from_ref(&f.intermediate),
         &trust(&f.root),
         &snapshot,
         &ValidationPolicy::default(),
@@ -273,7 +273,7 @@ fn wrong_purpose_rejected_with_eku_not_permitted() {
     };
     let r = rejection(validate(
         &f.leaf,
-        &[f.intermediate.clone()],
+        std::slice::from_ref(&f.intermediate),
         &trust(&f.root),
         &snapshot,
         &server,
@@ -287,7 +287,7 @@ fn wrong_purpose_rejected_with_eku_not_permitted() {
     };
     assert!(validate(
         &f.leaf,
-        &[f.intermediate.clone()],
+        std::slice::from_ref(&f.intermediate),
         &trust(&f.root),
         &snapshot,
         &any,
@@ -314,7 +314,7 @@ fn dn(common_name: &str) -> DistinguishedName {
 }
 
 /// Certificates named like the issuing CA but signed by another key.
-fn decoys(f: &Fixture, count: usize, issuer_name: &str) -> Vec<Certificate> {
+fn decoys(count: usize, issuer_name: &str) -> Vec<Certificate> {
     let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("decoy key");
     let mut issuer_params = CertificateParams::default();
     issuer_params.distinguished_name = dn(issuer_name);
@@ -342,7 +342,7 @@ fn ten_thousand_decoy_intermediates_neither_hang_nor_hide_the_real_one() {
     let snapshot = crls(&f, CrlSpec::default());
     let store = trust(&f.root);
     // Decoys claiming to be issued by the trusted root: each costs a signature check.
-    let mut presented = decoys(&f, 10_000, "certgate Test Root CA");
+    let mut presented = decoys(10_000, "certgate Test Root CA");
     presented.push(f.intermediate.clone());
     let policy = ValidationPolicy::default();
     let path =
@@ -364,7 +364,7 @@ fn ten_thousand_decoy_intermediates_neither_hang_nor_hide_the_real_one() {
         "{r}"
     );
     // Decoys issued by an unknown CA cost no signature at all; the step budget ends the search.
-    let unknown = decoys(&f, 10_000, "Nobody");
+    let unknown = decoys(10_000, "Nobody");
     let r = rejection(validate(
         &f.leaf,
         &unknown,
@@ -467,4 +467,74 @@ fn identity_fields_use_the_forms_microsoft_tools_show() {
         .any(|(field, value)| *field == "SHA1PublicKey"
             && value.len() == "X509:<SHA1-PUKEY>".len() + 40));
     assert_eq!(identity.sha256_thumbprint.len(), 64);
+}
+
+fn validate_leaf(f: &Fixture, snapshot: &RevocationSnapshot) -> Result<(), Rejection> {
+    validate(
+        &f.leaf,
+        std::slice::from_ref(&f.intermediate),
+        &trust(&f.root),
+        snapshot,
+        &ValidationPolicy::default(),
+        NOW,
+    )
+    .map(|_| ())
+}
+
+#[test]
+fn crl_not_yet_effective_rejected_with_crl_not_yet_valid() {
+    let f = fixture(&ChainSpec::with_key(KeyKind::Ed25519));
+    let snapshot = crls(
+        &f,
+        CrlSpec {
+            this_update: at(NOW.0 + 3_600),
+            ..CrlSpec::default()
+        },
+    );
+    let r = validate_leaf(&f, &snapshot).expect_err("future CRL");
+    assert_eq!(r.code(), "crl-not-yet-valid");
+    assert_eq!(r.depth, Some(0));
+}
+
+#[test]
+fn crl_from_another_ca_does_not_cover_the_certificate() {
+    let f = fixture(&ChainSpec::with_key(KeyKind::Ed25519));
+    let other = fixture(&ChainSpec::with_key(KeyKind::Ed25519));
+    // The other PKI's issuing CA has the same name as ours but a different key: its CRL names
+    // that key (authorityKeyIdentifier) and must not be taken for ours.
+    let snapshot = RevocationSnapshot::new(vec![
+        Crl::from_der(TestPki::crl(&f.pki.root, &CrlSpec::default()).unwrap()).unwrap(),
+        Crl::from_der(TestPki::crl(&other.pki.intermediate, &CrlSpec::default()).unwrap()).unwrap(),
+    ]);
+    let r = validate_leaf(&f, &snapshot).expect_err("CRL signed by another key");
+    assert_eq!(r.code(), "crl-authority-key-mismatch", "{r}");
+}
+
+#[test]
+fn good_status_names_the_crl_that_proved_it() {
+    let f = fixture(&ChainSpec::with_key(KeyKind::EcdsaP256));
+    let snapshot = crls(
+        &f,
+        CrlSpec {
+            entries: 500,
+            crl_number: 42,
+            ..CrlSpec::default()
+        },
+    );
+    let intermediates = [f.intermediate.clone()];
+    let store = trust(&f.root);
+    let policy = ValidationPolicy::default();
+    let path = validate(&f.leaf, &intermediates, &store, &snapshot, &policy, NOW).expect("valid");
+    assert_eq!(
+        path.revocation()[0],
+        RevocationStatus::Good {
+            crl_number: vec![42],
+            delta_crl_number: None
+        }
+    );
+    assert!(matches!(
+        path.revocation()[1],
+        RevocationStatus::Good { .. }
+    ));
+    assert_eq!(path.revocation()[2], RevocationStatus::NotChecked);
 }
