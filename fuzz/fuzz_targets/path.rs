@@ -2,68 +2,34 @@
 //! The input format is described in `src/path_input.rs`.
 #![no_main]
 
-use certgate_fuzz::harness_key;
-use certgate_fuzz::path_input::{extras, flags, knobs, PathInput};
+use certgate_fuzz::path_case::PathCase;
+use certgate_fuzz::path_input::PathInput;
 use certgate_pki::{
-    known, validate, validate_explained, AlgorithmPolicy, CaKind, Certificate, Crl, ExpectedName,
-    LegacyAlgorithms, MissingEku, Oid, PolicySettings, Purpose, RevocationDepth,
-    RevocationSnapshot, RevocationStatus, TrustStore, UnixTime, ValidatedPath, ValidationPolicy,
+    validate, validate_explained, CaKind, Certificate, RevocationDepth, RevocationStatus,
+    TrustStore, UnixTime, ValidatedPath, ValidationPolicy,
 };
 use libfuzzer_sys::fuzz_target;
-
-/// 2026-01-01T00:00:00Z, certgate-testpki's VALIDATION_TIME.
-const TESTPKI_TIME: i64 = 1_767_225_600;
-/// 2011-04-15T00:00:00Z, the time the PKITS expectations assume.
-const PKITS_TIME: i64 = 1_302_825_600;
-const NIST_TEST_POLICY_1: &str = "2.16.840.1.101.3.2.1.48.1";
 
 fuzz_target!(|data: &[u8]| {
     let Some(input) = PathInput::split(data) else {
         return;
     };
-    let mut certificates = Vec::new();
-    let mut crls = Vec::new();
-    for (index, blob) in input.blobs.iter().enumerate() {
-        let der = if input.signs(index) {
-            harness_key::sign(blob)
-        } else {
-            blob.to_vec()
-        };
-        if let Ok(cert) = Certificate::from_der(&der) {
-            certificates.push(cert);
-        }
-        if let Ok(crl) = Crl::from_der(der) {
-            crls.push(crl);
-        }
-    }
-    let Some((root, below_root)) = certificates.split_last() else {
+    let Some(case) = PathCase::from_input(&input) else {
         return;
     };
-    // A lone certificate is both the end entity and the root: certgate must not treat a
-    // trusted root presented as a leaf as a path of its own making.
-    let (end_entity, middle) = below_root.split_first().unwrap_or((root, &[]));
+    let PathCase {
+        end_entity,
+        presented,
+        trust,
+        snapshot,
+        policy,
+        at,
+    } = &case;
+    let at = *at;
 
-    let mut trust = TrustStore::new();
-    trust.add(root.clone(), CaKind::Root);
-    let presented: &[Certificate] = if input.knobs & knobs::TRUSTED_INTERMEDIATES != 0 {
-        for cert in middle {
-            trust.add(cert.clone(), CaKind::Intermediate);
-        }
-        &[]
-    } else {
-        middle
-    };
-    let snapshot = RevocationSnapshot::new(crls);
-    let policy = policy_for(&input, end_entity);
-    let at = UnixTime(if input.flags & flags::PKITS_TIME != 0 {
-        PKITS_TIME
-    } else {
-        TESTPKI_TIME
-    });
-
-    let plain = validate(end_entity, presented, &trust, &snapshot, &policy, at);
+    let plain = validate(end_entity, presented, trust, snapshot, policy, at);
     let (explained, explanation) =
-        validate_explained(end_entity, presented, &trust, &snapshot, &policy, at);
+        validate_explained(end_entity, presented, trust, snapshot, policy, at);
 
     // Explaining must not change the decision.
     match (&plain, &explained) {
@@ -80,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
 
     match &plain {
         Ok(path) => {
-            check_validated_path(path, end_entity, &trust, &policy, at);
+            check_validated_path(path, end_entity, trust, policy, at);
             let last = explanation.attempts.last().expect("a valid path was tried");
             assert_eq!(last.failure, None, "the accepting attempt is the last one");
         }
@@ -89,64 +55,6 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
-
-fn policy_for(input: &PathInput<'_>, end_entity: &Certificate) -> ValidationPolicy {
-    let knob = |bit: u8| input.knobs & bit != 0;
-    let purpose = match (input.knobs >> knobs::PURPOSE_SHIFT) & 3 {
-        0 => Purpose::ClientAuth,
-        1 => Purpose::ServerAuth,
-        2 => Purpose::Any,
-        _ => Purpose::RequiredEkus(vec![Oid::new(known::EKU_CLIENT_AUTH)]),
-    };
-    let initial_policy = if knob(knobs::NIST_TEST_POLICY_1) {
-        NIST_TEST_POLICY_1
-    } else {
-        known::ANY_POLICY
-    };
-    ValidationPolicy {
-        purpose,
-        missing_eku: if knob(knobs::REJECT_MISSING_EKU) {
-            MissingEku::Reject
-        } else {
-            MissingEku::Accept
-        },
-        expected_names: if input.extras & extras::EXPECT_DNS_NAME != 0 {
-            vec![ExpectedName::Dns("www.example.com".into())]
-        } else {
-            Vec::new()
-        },
-        max_depth: if input.extras & extras::MAX_DEPTH_2 != 0 {
-            2
-        } else {
-            ValidationPolicy::default().max_depth
-        },
-        policies: PolicySettings {
-            initial_policy_set: vec![Oid::new(initial_policy)],
-            initial_explicit_policy: knob(knobs::EXPLICIT_POLICY),
-            initial_policy_mapping_inhibit: knob(knobs::INHIBIT_POLICY_MAPPING),
-            initial_any_policy_inhibit: knob(knobs::INHIBIT_ANY_POLICY),
-        },
-        revocation: if input.flags & flags::REVOCATION_END_ENTITY != 0 {
-            RevocationDepth::EndEntity
-        } else {
-            RevocationDepth::Chain
-        },
-        revocation_exempt_issuers: if input.extras & extras::EXEMPT_END_ENTITY_ISSUER != 0 {
-            vec![end_entity.issuer().clone()]
-        } else {
-            Vec::new()
-        },
-        algorithms: AlgorithmPolicy {
-            legacy: if input.flags & flags::LEGACY_ALGORITHMS != 0 {
-                LegacyAlgorithms::AllowInsecure
-            } else {
-                LegacyAlgorithms::Reject
-            },
-            ..AlgorithmPolicy::default()
-        },
-        ..ValidationPolicy::default()
-    }
-}
 
 /// What any accepted path must satisfy, whatever the input.
 fn check_validated_path(

@@ -10,5 +10,6 @@
 
 pub mod der;
 pub mod harness_key;
+pub mod path_case;
 pub mod path_input;
 pub mod pem;

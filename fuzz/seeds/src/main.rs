@@ -310,3 +310,68 @@ fn pkits_seeds(corpus: &Corpus, data: &Path, expectations: &Path) -> Result<(), 
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use certgate_fuzz::path_case::PathCase;
+    use certgate_pki::validate;
+
+    fn decide(seed: &[u8]) -> Result<(), String> {
+        let input = PathInput::split(seed).expect("seed has a header");
+        let case = PathCase::from_input(&input).expect("seed holds certificates");
+        validate(
+            &case.end_entity,
+            &case.presented,
+            &case.trust,
+            &case.snapshot,
+            &case.policy,
+            case.at,
+        )
+        .map(|_| ())
+        .map_err(|r| r.code().to_string())
+    }
+
+    /// The rekeyed seeds are only useful if their signatures verify: a good chain must
+    /// validate and a revoked one must fail on revocation, not on a signature.
+    #[test]
+    fn testpki_seeds_validate_as_issued_and_rekeyed() {
+        for key in [KeyKind::Rsa2048, KeyKind::EcdsaP256, KeyKind::Ed25519] {
+            let pki = TestPki::three_level(&ChainSpec::with_key(key)).expect("test PKI");
+            let good = TestPki::crl(&pki.intermediate, &CrlSpec::default()).expect("CRL");
+            let revoked = TestPki::crl(
+                &pki.intermediate,
+                &CrlSpec {
+                    extra_revoked: vec![pki.leaf.serial.clone()],
+                    ..CrlSpec::default()
+                },
+            )
+            .expect("CRL");
+            let root_crl = TestPki::crl(&pki.root, &CrlSpec::default()).expect("CRL");
+            let chain: [&[u8]; 3] = [&pki.leaf.der, &pki.intermediate.der, &pki.root.der];
+            for rekey in [false, true] {
+                let seed = |crl: &[u8]| {
+                    path_seed(&chain, &[crl, &root_crl], [0, 0, 0], rekey).expect("seed")
+                };
+                assert_eq!(decide(&seed(&good)), Ok(()), "{key:?} rekey={rekey}");
+                assert_eq!(
+                    decide(&seed(&revoked)),
+                    Err("cert-revoked".to_string()),
+                    "{key:?} rekey={rekey}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rekeyed_tbs_carries_the_harness_key() {
+        let pki = TestPki::three_level(&ChainSpec::with_key(KeyKind::EcdsaP256)).expect("PKI");
+        let tbs = rekeyed_certificate_tbs(&pki.leaf.der).expect("rekeyed");
+        let cert = certgate_pki::Certificate::from_der(&harness_key::sign(&tbs)).expect("parses");
+        assert_eq!(
+            cert.public_key().der,
+            harness_key::subject_public_key_info()
+        );
+        assert_eq!(cert.serial(), pki.leaf.serial.as_slice());
+    }
+}
