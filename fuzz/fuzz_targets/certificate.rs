@@ -20,16 +20,19 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(certs) = &bundle {
         certs.iter().for_each(exercise);
     }
-    if !contains_pem_marker(data) {
-        // Not PEM, so it must be read exactly as DER is.
-        match (&parsed, &bundle) {
-            (Ok(cert), Ok(certs)) => {
-                assert_eq!(certs.len(), 1);
-                assert_eq!(certs[0].der(), cert.der());
-            }
-            (Err(a), Err(b)) => assert_eq!(a, b),
-            _ => panic!("parse_certificates disagrees with Certificate::from_der"),
+    // A DER certificate is read as DER even when it mentions the PEM marker; anything else
+    // that is not PEM must fail the same way.
+    match (&parsed, &bundle) {
+        (Ok(cert), Ok(certs)) => {
+            assert_eq!(certs.len(), 1);
+            assert_eq!(certs[0].der(), cert.der());
         }
+        (Ok(_), Err(e)) => panic!("parse_certificates rejects a DER certificate: {e}"),
+        (Err(a), Err(b)) if !contains_pem_marker(data) => assert_eq!(a, b),
+        (Err(_), Ok(_)) if !contains_pem_marker(data) => {
+            panic!("parse_certificates accepts what Certificate::from_der rejects")
+        }
+        _ => {}
     }
 
     // The same bytes wrapped as PEM must decode to the same certificate.
