@@ -194,7 +194,7 @@ fn testpki_seeds(corpus: &Corpus) -> Result<(), Error> {
         )?;
 
         let chain: [&[u8]; 3] = [&pki.leaf.der, &pki.intermediate.der, &pki.root.der];
-        let variants: [(&str, &[u8], [u8; 3]); 5] = [
+        let variants: [(&str, &[u8], [u8; 3]); 6] = [
             ("good", &good, [0, 0, 0]),
             ("revoked", &revoked, [0, 0, 0]),
             (
@@ -206,8 +206,9 @@ fn testpki_seeds(corpus: &Corpus) -> Result<(), Error> {
             (
                 "end-entity-only",
                 &good,
-                [flags::REVOCATION_END_ENTITY, 0, extras::EXPECT_DNS_NAME],
+                [flags::REVOCATION_END_ENTITY, 0, 0],
             ),
+            ("expect-dns-name", &good, [0, 0, extras::EXPECT_DNS_NAME]),
         ];
         for (variant, crl, header) in variants {
             for rekey in [false, true] {
@@ -258,8 +259,16 @@ fn pkits_seeds(corpus: &Corpus, data: &Path, expectations: &Path) -> Result<(), 
         if certs.len() > MAX_BLOBS {
             continue;
         }
-        // The CRLs closest to the end entity matter most; keep as many of them as fit.
-        let crls = &crls[crls.len().saturating_sub(MAX_BLOBS - certs.len())..];
+        // The CRLs closest to the end entity matter most; keep as many of them as fit, and
+        // when some had to go, check only the end entity so that the seed still gets past
+        // revocation to the checks behind it.
+        let kept = crls.len().min(MAX_BLOBS - certs.len());
+        let depth = if kept < crls.len() {
+            flags::REVOCATION_END_ENTITY
+        } else {
+            0
+        };
+        let crls = &crls[crls.len() - kept..];
         let read = |dir: &str, name: &str, ext: &str| {
             fs::read(data.join(dir).join(format!("{name}.{ext}")))
         };
@@ -291,7 +300,7 @@ fn pkits_seeds(corpus: &Corpus, data: &Path, expectations: &Path) -> Result<(), 
         }
         let certs: Vec<&[u8]> = cert_bytes.iter().map(Vec::as_slice).collect();
         let crls: Vec<&[u8]> = crl_bytes.iter().map(Vec::as_slice).collect();
-        let raw_flags = flags::LEGACY_ALGORITHMS | flags::PKITS_TIME;
+        let raw_flags = flags::LEGACY_ALGORITHMS | flags::PKITS_TIME | depth;
         corpus.write(
             "path",
             &format!("pkits-{id}"),
@@ -300,7 +309,12 @@ fn pkits_seeds(corpus: &Corpus, data: &Path, expectations: &Path) -> Result<(), 
         corpus.write(
             "path",
             &format!("pkits-{id}-rekeyed"),
-            &path_seed(&certs, &crls, [flags::PKITS_TIME, knob_byte, 0], true)?,
+            &path_seed(
+                &certs,
+                &crls,
+                [flags::PKITS_TIME | depth, knob_byte, 0],
+                true,
+            )?,
         )?;
         written += 1;
     }
