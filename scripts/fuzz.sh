@@ -15,7 +15,7 @@ export RUSTC_BOOTSTRAP=1
 scripts/fuzz-seeds.sh
 cargo fuzz build
 
-declare -A max_len=([certificate]=16384 [crl]=65536 [path]=32768)
+declare -A max_len=([certificate]=16384 [crl]=262144 [path]=32768)
 summary=()
 failed=0
 mkdir -p fuzz/artifacts

@@ -167,6 +167,17 @@ fn testpki_seeds(corpus: &Corpus) -> Result<(), Error> {
             },
         )?;
         let root_crl = TestPki::crl(&pki.root, &CrlSpec::default())?;
+        // Past Crl's bucketed-index threshold (4,096 entries), so that both lookup paths are
+        // fuzzed; about 180 kB.
+        let large = TestPki::crl(
+            &pki.intermediate,
+            &CrlSpec {
+                entries: 5_000,
+                extra_revoked: vec![pki.leaf.serial.clone()],
+                ..CrlSpec::default()
+            },
+        )?;
+        corpus.write("crl", &format!("testpki-{label}-large.crl"), &large)?;
 
         for (name, issued) in [
             ("root", &pki.root),
