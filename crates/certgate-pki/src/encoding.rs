@@ -9,8 +9,31 @@ use crate::error::Reason;
 
 const PEM_MARKER: &[u8] = b"-----BEGIN ";
 
+/// PEM unless the input is exactly one DER SEQUENCE: a DER certificate or CRL may carry the
+/// PEM marker inside a name or an extension, and must still be read as the DER it is.
 fn looks_like_pem(bytes: &[u8]) -> bool {
-    bytes.windows(PEM_MARKER.len()).any(|w| w == PEM_MARKER)
+    !is_one_der_sequence(bytes) && bytes.windows(PEM_MARKER.len()).any(|w| w == PEM_MARKER)
+}
+
+/// A SEQUENCE tag and a definite length that spans the rest of the input exactly. Text
+/// around a PEM block cannot satisfy this by accident in any realistic file: it would have
+/// to start with `0` followed by a byte equal to the length of everything after it.
+fn is_one_der_sequence(bytes: &[u8]) -> bool {
+    let [0x30, first, rest @ ..] = bytes else {
+        return false;
+    };
+    if *first < 0x80 {
+        return rest.len() == usize::from(*first);
+    }
+    let count = usize::from(first & 0x7f);
+    if count == 0 || count > std::mem::size_of::<usize>() || rest.len() < count {
+        return false;
+    }
+    let (length, content) = rest.split_at(count);
+    let length = length
+        .iter()
+        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+    content.len() == length
 }
 
 /// Decodes every PEM block with one of `labels`; anything outside blocks is ignored.
@@ -78,6 +101,22 @@ mod tests {
                 "cert-malformed"
             );
         }
+    }
+
+    /// Found while writing the `certificate` fuzz target's oracle (PEM detection must not
+    /// change how a DER certificate is read; fuzz/regressions/certificate/): a subject naming
+    /// the PEM marker made a valid DER certificate unreadable through `parse_certificates`.
+    #[test]
+    fn der_certificate_whose_subject_mentions_a_pem_marker_is_read_as_der() {
+        let spec = certgate_testpki::ChainSpec {
+            key: certgate_testpki::KeyKind::Ed25519,
+            leaf_common_name: "-----BEGIN CERTIFICATE-----".into(),
+            ..certgate_testpki::ChainSpec::default()
+        };
+        let pki = certgate_testpki::TestPki::three_level(&spec).expect("test PKI");
+        let certs = parse_certificates(&pki.leaf.der).expect("DER certificate parses");
+        assert_eq!(certs.len(), 1);
+        assert_eq!(certs[0].der(), pki.leaf.der.as_slice());
     }
 
     #[test]

@@ -1,0 +1,79 @@
+//! Certificate parsing, identity fields and name formatting on arbitrary bytes.
+#![no_main]
+
+use certgate_pki::{parse_certificates, Certificate, Identity, Name};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let parsed = Certificate::from_der(data);
+    if let Ok(cert) = &parsed {
+        assert_eq!(
+            cert.der(),
+            data,
+            "a certificate keeps the bytes it came from"
+        );
+        exercise(cert);
+    }
+
+    // The same bytes through the DER-or-PEM entry point administrators' files take.
+    let bundle = parse_certificates(data);
+    if let Ok(certs) = &bundle {
+        certs.iter().for_each(exercise);
+    }
+    // A DER certificate is read as DER even when it mentions the PEM marker; anything else
+    // that is not PEM must fail the same way.
+    match (&parsed, &bundle) {
+        (Ok(cert), Ok(certs)) => {
+            assert_eq!(certs.len(), 1);
+            assert_eq!(certs[0].der(), cert.der());
+        }
+        (Ok(_), Err(e)) => panic!("parse_certificates rejects a DER certificate: {e}"),
+        (Err(a), Err(b)) if !contains_pem_marker(data) => assert_eq!(a, b),
+        (Err(_), Ok(_)) if !contains_pem_marker(data) => {
+            panic!("parse_certificates accepts what Certificate::from_der rejects")
+        }
+        _ => {}
+    }
+
+    // The same bytes wrapped as PEM must decode to the same certificate.
+    let pem = certgate_fuzz::pem::encode("CERTIFICATE", data);
+    match (&parsed, parse_certificates(pem.as_bytes())) {
+        (Ok(cert), Ok(certs)) => {
+            assert_eq!(certs.len(), 1);
+            assert_eq!(certs[0].der(), cert.der());
+        }
+        (Err(_), Err(_)) => {}
+        (Ok(_), Err(e)) => panic!("DER parses but its PEM form does not: {e}"),
+        (Err(_), Ok(_)) => panic!("PEM form parses but the DER does not"),
+    }
+});
+
+fn exercise(cert: &Certificate) {
+    let identity = Identity::of(cert);
+    assert_eq!(identity.serial.len(), 2 * cert.serial().len());
+    assert_eq!(identity.serial_reversed.len(), identity.serial.len());
+    for user_id in &identity.certificate_user_ids {
+        assert!(user_id.value.starts_with("X509:<"), "{}", user_id.value);
+    }
+    format_name(cert.subject());
+    format_name(cert.issuer());
+    let _ = (cert.is_ca(), cert.is_self_issued(), cert.tbs_der().len());
+}
+
+fn format_name(name: &Name) {
+    let rfc4514 = name.to_rfc4514();
+    let windows = name.to_windows();
+    let entra = name.to_entra();
+    assert_eq!(name.to_string(), rfc4514);
+    // The three forms differ in order, separators and short names, never in what they show.
+    assert_eq!(rfc4514.is_empty(), windows.is_empty());
+    assert_eq!(rfc4514.is_empty(), entra.is_empty());
+    for attribute in name.rdns().iter().flatten() {
+        let _ = attribute.text();
+    }
+}
+
+fn contains_pem_marker(data: &[u8]) -> bool {
+    const MARKER: &[u8] = b"-----BEGIN ";
+    data.windows(MARKER.len()).any(|w| w == MARKER)
+}
