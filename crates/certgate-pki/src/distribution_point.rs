@@ -26,6 +26,25 @@ fn is_context(any: &Any<'_>, tag: u32) -> bool {
     any.class() == Class::ContextSpecific && any.tag() == Tag(tag)
 }
 
+/// The `[n]`-tagged fields of a SEQUENCE's content as (n, content), which DER requires in
+/// increasing tag order with each at most once; anything else fails the whole structure.
+fn ordered_context_fields(mut content: &[u8]) -> Option<Vec<(u32, &[u8])>> {
+    let mut fields: Vec<(u32, &[u8])> = Vec::new();
+    while !content.is_empty() {
+        let (rest, field) = tlv(content)?;
+        content = rest;
+        if field.class() != Class::ContextSpecific {
+            return None;
+        }
+        let tag = field.tag().0;
+        if fields.last().is_some_and(|(previous, _)| *previous >= tag) {
+            return None;
+        }
+        fields.push((tag, field.data));
+    }
+    Some(fields)
+}
+
 fn is_universal(any: &Any<'_>, tag: Tag) -> bool {
     any.class() == Class::Universal && any.tag() == tag
 }
@@ -53,29 +72,17 @@ pub(crate) fn decode_distribution_points(value: &[u8]) -> Option<Vec<Distributio
 ///   distributionPoint [0] DistributionPointName OPTIONAL,
 ///   reasons           [1] ReasonFlags OPTIONAL,
 ///   cRLIssuer         [2] GeneralNames OPTIONAL }
-fn decode_distribution_point(mut content: &[u8]) -> Option<DistributionPoint> {
+fn decode_distribution_point(content: &[u8]) -> Option<DistributionPoint> {
     let mut point = DistributionPoint {
         name: None,
         reasons: None,
         crl_issuer: None,
     };
-    let mut last_tag: Option<u32> = None;
-    while !content.is_empty() {
-        let (rest, field) = tlv(content)?;
-        content = rest;
-        if field.class() != Class::ContextSpecific {
-            return None;
-        }
-        let tag = field.tag().0;
-        // Fields in order, each at most once.
-        if last_tag.is_some_and(|t| t >= tag) {
-            return None;
-        }
-        last_tag = Some(tag);
+    for (tag, field) in ordered_context_fields(content)? {
         match tag {
-            0 => point.name = Some(decode_distribution_point_name(field.data)?),
-            1 => point.reasons = Some(decode_reason_flags(field.data)?),
-            2 => point.crl_issuer = Some(decode_general_names(field.data)?),
+            0 => point.name = Some(decode_distribution_point_name(field)?),
+            1 => point.reasons = Some(decode_reason_flags(field)?),
+            2 => point.crl_issuer = Some(decode_general_names(field)?),
             _ => return None,
         }
     }
@@ -187,26 +194,14 @@ pub(crate) fn decode_issuing_distribution_point(value: &[u8]) -> Option<IssuingD
         return None;
     }
     let mut idp = IssuingDistributionPoint::default();
-    let mut content = sequence.data;
-    let mut last_tag: Option<u32> = None;
-    while !content.is_empty() {
-        let (rest, field) = tlv(content)?;
-        content = rest;
-        if field.class() != Class::ContextSpecific {
-            return None;
-        }
-        let tag = field.tag().0;
-        if last_tag.is_some_and(|t| t >= tag) {
-            return None;
-        }
-        last_tag = Some(tag);
+    for (tag, field) in ordered_context_fields(sequence.data)? {
         match tag {
-            0 => idp.distribution_point = Some(decode_distribution_point_name(field.data)?),
-            1 => idp.only_contains_user_certs = decode_boolean(field.data)?,
-            2 => idp.only_contains_ca_certs = decode_boolean(field.data)?,
-            3 => idp.only_some_reasons = Some(decode_reason_flags(field.data)?),
-            4 => idp.indirect_crl = decode_boolean(field.data)?,
-            5 => idp.only_contains_attribute_certs = decode_boolean(field.data)?,
+            0 => idp.distribution_point = Some(decode_distribution_point_name(field)?),
+            1 => idp.only_contains_user_certs = decode_boolean(field)?,
+            2 => idp.only_contains_ca_certs = decode_boolean(field)?,
+            3 => idp.only_some_reasons = Some(decode_reason_flags(field)?),
+            4 => idp.indirect_crl = decode_boolean(field)?,
+            5 => idp.only_contains_attribute_certs = decode_boolean(field)?,
             _ => return None,
         }
     }

@@ -33,6 +33,24 @@ pub(crate) struct CertgateChain {
 }
 
 impl CertgateChain {
+    /// The chain's two signatures, root over intermediate and intermediate over leaf, as
+    /// (issuer's key, signed bytes, signature): what the crypto floor verifies.
+    pub(crate) fn signatures(&self) -> [(&[u8], &[u8], &[u8]); 2] {
+        let intermediate = &self.intermediates[0];
+        [
+            (
+                self.root.public_key().key.as_slice(),
+                intermediate.tbs_der(),
+                intermediate.signature(),
+            ),
+            (
+                intermediate.public_key().key.as_slice(),
+                self.leaf.tbs_der(),
+                self.leaf.signature(),
+            ),
+        ]
+    }
+
     pub(crate) fn new(pki: &TestPki) -> Result<Self> {
         let parse = |der: &[u8], what: &str| {
             Certificate::from_der(der).map_err(|e| anyhow!("certgate cannot parse the {what}: {e}"))
@@ -157,19 +175,7 @@ fn measure_key(
         KeyKind::EcdsaP256 => &sig::ECDSA_P256_SHA256_ASN1,
         KeyKind::Ed25519 => &sig::ED25519,
     };
-    let intermediate = &chain.intermediates[0];
-    let signatures = [
-        (
-            chain.root.public_key().key.as_slice(),
-            intermediate.tbs_der(),
-            intermediate.signature(),
-        ),
-        (
-            intermediate.public_key().key.as_slice(),
-            chain.leaf.tbs_der(),
-            chain.leaf.signature(),
-        ),
-    ];
+    let signatures = chain.signatures();
     let verify_both = || {
         signatures.iter().all(|(key, message, signature)| {
             UnparsedPublicKey::new(algorithm, black_box(*key))

@@ -504,19 +504,7 @@ fn full_validation(
 
     // The crypto limit of this chain, measured alongside: the two RSA-2048 signatures (root
     // over intermediate, intermediate over leaf) through aws-lc-rs, key parsing included.
-    let intermediate = &chain.intermediates[0];
-    let signatures = [
-        (
-            chain.root.public_key().key.as_slice(),
-            intermediate.tbs_der(),
-            intermediate.signature(),
-        ),
-        (
-            intermediate.public_key().key.as_slice(),
-            chain.leaf.tbs_der(),
-            chain.leaf.signature(),
-        ),
-    ];
+    let signatures = chain.signatures();
     let mut crypto_floor = || {
         for (key, message, signature) in &signatures {
             let key = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, black_box(*key));
