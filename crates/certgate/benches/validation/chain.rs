@@ -6,8 +6,8 @@ use std::hint::black_box;
 use anyhow::{anyhow, Context, Result};
 use aws_lc_rs::signature::{self as sig, UnparsedPublicKey, VerificationAlgorithm};
 use certgate_pki::{
-    validate, CaKind, Certificate, RevocationDepth, RevocationSnapshot, TrustStore, UnixTime,
-    ValidationPolicy,
+    validate, CaKind, Certificate, Rejection, RevocationDepth, RevocationSnapshot, TrustStore,
+    UnixTime, ValidatedPath, ValidationPolicy,
 };
 use certgate_testpki::{ChainSpec, KeyKind, TestPki, VALIDATION_TIME};
 use rustls_pki_types::CertificateDer;
@@ -33,6 +33,24 @@ pub(crate) struct CertgateChain {
 }
 
 impl CertgateChain {
+    /// Validates the pre-parsed chain, the leaf passed through `black_box` so the optimiser
+    /// cannot hoist anything out of a timed loop.
+    pub(crate) fn validate<'a>(
+        &'a self,
+        crls: &'a RevocationSnapshot,
+        policy: &'a ValidationPolicy,
+        at: UnixTime,
+    ) -> Result<ValidatedPath<'a>, Rejection> {
+        validate(
+            black_box(&self.leaf),
+            &self.intermediates,
+            &self.trust,
+            crls,
+            policy,
+            at,
+        )
+    }
+
     /// The chain's two signatures, root over intermediate and intermediate over leaf, as
     /// (issuer's key, signed bytes, signature): what the crypto floor verifies.
     pub(crate) fn signatures(&self) -> [(&[u8], &[u8], &[u8]); 2] {
@@ -112,25 +130,11 @@ fn measure_key(
     let no_crls = RevocationSnapshot::new(Vec::new());
     let chain = CertgateChain::new(pki)?;
     // Every timed loop below asserts success; check each once up front for a readable error.
-    validate(
-        &chain.leaf,
-        &chain.intermediates,
-        &chain.trust,
-        &no_crls,
-        &policy,
-        at,
-    )
-    .map_err(|r| anyhow!("certgate rejects the {label} chain: {r}"))?;
+    chain
+        .validate(&no_crls, &policy, at)
+        .map_err(|r| anyhow!("certgate rejects the {label} chain: {r}"))?;
     let mut certgate_parsed = || {
-        assert!(validate(
-            black_box(&chain.leaf),
-            &chain.intermediates,
-            &chain.trust,
-            &no_crls,
-            &policy,
-            at,
-        )
-        .is_ok());
+        assert!(chain.validate(&no_crls, &policy, at).is_ok());
     };
 
     // The sign-in path: the TLS layer hands over DER for the leaf and the presented

@@ -10,7 +10,7 @@ use aws_lc_rs::signature::{UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 
 use anyhow::{anyhow, bail, Context, Result};
 use certgate_pki::{
-    parse_certificates, validate, AlgorithmPolicy, Crl, RevocationDepth, RevocationSnapshot,
+    parse_certificates, AlgorithmPolicy, Crl, RevocationDepth, RevocationSnapshot,
     RevocationStatus, UnixTime, ValidationPolicy,
 };
 use certgate_testpki::{revoked_serial, VALIDATION_TIME};
@@ -438,15 +438,9 @@ fn full_validation(
     };
     let root_crl = Crl::from_der(fixture.root_crl.clone()).map_err(|e| anyhow!("root CRL: {e}"))?;
     let snapshot = RevocationSnapshot::new(vec![root_crl, big_crl]);
-    let path = validate(
-        &chain.leaf,
-        &chain.intermediates,
-        &chain.trust,
-        &snapshot,
-        &policy,
-        at,
-    )
-    .map_err(|r| anyhow!("certgate rejects the chain with revocation on: {r}"))?;
+    let path = chain
+        .validate(&snapshot, &policy, at)
+        .map_err(|r| anyhow!("certgate rejects the chain with revocation on: {r}"))?;
     let checked = path.revocation()[..2]
         .iter()
         .all(|status| matches!(status, RevocationStatus::Good { .. }));
@@ -457,15 +451,7 @@ fn full_validation(
         );
     }
     let mut certgate = || {
-        assert!(validate(
-            black_box(&chain.leaf),
-            &chain.intermediates,
-            &chain.trust,
-            &snapshot,
-            &policy,
-            at,
-        )
-        .is_ok());
+        assert!(chain.validate(&snapshot, &policy, at).is_ok());
     };
 
     let der = WebpkiDer::new(&fixture.pki);
