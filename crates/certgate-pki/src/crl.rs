@@ -69,7 +69,8 @@ impl RevocationReason {
         })
     }
 
-    fn code(self) -> u8 {
+    /// The CRLReason enumerated value.
+    pub fn code(self) -> u8 {
         match self {
             Self::Unspecified => 0,
             Self::KeyCompromise => 1,
@@ -82,6 +83,29 @@ impl RevocationReason {
             Self::PrivilegeWithdrawn => 9,
             Self::AaCompromise => 10,
         }
+    }
+
+    /// Reads the RFC 5280 name (`keyCompromise`, any case, `-`/`_` ignored) as people type it.
+    /// `removeFromCRL` is refused: it is not a reason to revoke.
+    pub fn parse(text: &str) -> Option<Self> {
+        let folded: String = text
+            .chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .flat_map(char::to_lowercase)
+            .collect();
+        [
+            Self::Unspecified,
+            Self::KeyCompromise,
+            Self::CaCompromise,
+            Self::AffiliationChanged,
+            Self::Superseded,
+            Self::CessationOfOperation,
+            Self::CertificateHold,
+            Self::PrivilegeWithdrawn,
+            Self::AaCompromise,
+        ]
+        .into_iter()
+        .find(|reason| reason.as_str().to_lowercase() == folded)
     }
 
     /// The RFC 5280 ASN.1 name, e.g. `keyCompromise`.

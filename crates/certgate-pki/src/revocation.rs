@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use crate::certificate::{
     Certificate, DistributionPoint, DistributionPointName, GeneralName, KeyUsage, ReasonSet,
@@ -20,15 +21,23 @@ use crate::signature::AlgorithmPolicy;
 
 /// The CRLs a validation may use, indexed by issuer. Built once per CRL refresh and shared
 /// by every sign-in until the next one.
+///
+/// CRLs are held behind `Arc` so that a new snapshot (one CA's CRL refreshed) can share every
+/// other, possibly 20 MB, CRL with the previous one instead of copying or re-parsing it.
 #[derive(Clone, Debug, Default)]
 pub struct RevocationSnapshot {
-    crls: Vec<Crl>,
+    crls: Vec<Arc<Crl>>,
     complete_by_issuer: HashMap<Name, Vec<usize>>,
     delta_by_issuer: HashMap<Name, Vec<usize>>,
 }
 
 impl RevocationSnapshot {
     pub fn new(crls: Vec<Crl>) -> Self {
+        Self::from_shared(crls.into_iter().map(Arc::new).collect())
+    }
+
+    /// A snapshot over CRLs that other snapshots may share.
+    pub fn from_shared(crls: Vec<Arc<Crl>>) -> Self {
         let mut complete_by_issuer: HashMap<Name, Vec<usize>> = HashMap::new();
         let mut delta_by_issuer: HashMap<Name, Vec<usize>> = HashMap::new();
         for (position, crl) in crls.iter().enumerate() {
@@ -58,7 +67,7 @@ impl RevocationSnapshot {
         self.crls.is_empty()
     }
 
-    pub fn crls(&self) -> &[Crl] {
+    pub fn crls(&self) -> &[Arc<Crl>] {
         &self.crls
     }
 
@@ -67,7 +76,7 @@ impl RevocationSnapshot {
             .get(issuer)
             .into_iter()
             .flatten()
-            .map(|&i| &self.crls[i])
+            .map(|&i| &*self.crls[i])
     }
 
     fn delta_crls<'s>(&'s self, issuer: &Name) -> impl Iterator<Item = &'s Crl> + 's {
@@ -75,7 +84,7 @@ impl RevocationSnapshot {
             .get(issuer)
             .into_iter()
             .flatten()
-            .map(|&i| &self.crls[i])
+            .map(|&i| &*self.crls[i])
     }
 }
 

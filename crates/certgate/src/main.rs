@@ -1,9 +1,15 @@
 //! certgate: client-certificate sign-in for mail and office apps.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
+mod ca;
+mod config;
+mod crl;
+mod pki;
+mod serve;
 mod verify;
 
 #[derive(Parser)]
@@ -13,8 +19,27 @@ mod verify;
     about = "Client-certificate sign-in for mail and office apps"
 )]
 struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Where certgate keeps its state.
+#[derive(Args, Clone, Debug)]
+pub(crate) struct GlobalArgs {
+    /// Data directory: the SQLite database, certgate.toml.
+    #[arg(long, global = true, env = "CERTGATE_DATA_DIR", default_value = "certgate-data")]
+    data_dir: PathBuf,
+    /// Configuration file (default: <data-dir>/certgate.toml when it exists).
+    #[arg(long, global = true, env = "CERTGATE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    pub(crate) fn load(&self) -> anyhow::Result<config::Config> {
+        config::Config::load(&self.data_dir, self.config.as_deref())
+    }
 }
 
 #[derive(Subcommand)]
@@ -22,6 +47,50 @@ enum Command {
     /// Validate a certificate chain like `openssl verify`: exit 0 valid, 1 rejected, 2 usage
     /// error or unreadable input.
     Verify(verify::VerifyArgs),
+    /// Trusted certificate authorities (Get/New/Set/Remove-AzureADTrustedCertificateAuthority).
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
+    /// The CRL cache: status and refresh.
+    #[command(subcommand)]
+    Crl(crl::CrlCommand),
+    /// certgate's own CA: init, issue, revoke, publish CRLs, list.
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
+    /// Run the server: publishes certgate's CRLs and CA certificates over HTTP and keeps the
+    /// CRL cache fresh.
+    Serve(serve::ServeArgs),
+    /// Show the audit log, newest first.
+    Audit(AuditArgs),
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    #[arg(long, default_value_t = 50)]
+    limit: i64,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs an async command on a multi-threaded runtime; errors print with their context and
+/// exit 1.
+pub(crate) fn run_async<F>(future: F) -> ExitCode
+where
+    F: std::future::Future<Output = anyhow::Result<ExitCode>>,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("certgate: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(future) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("certgate: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -33,7 +102,61 @@ fn main() -> ExitCode {
             return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
         }
     };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CERTGATE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let global = cli.global;
     match cli.command {
-        Command::Verify(args) => verify::run(args),
+        Command::Verify(args) => verify::run(args, &global),
+        Command::Ca(command) => run_async(ca::run(command, global)),
+        Command::Crl(command) => run_async(crl::run(command, global)),
+        Command::Pki(command) => run_async(pki::run(command, global)),
+        Command::Serve(args) => run_async(serve::run(args, global)),
+        Command::Audit(args) => run_async(audit(args, global)),
     }
+}
+
+async fn audit(args: AuditArgs, global: GlobalArgs) -> anyhow::Result<ExitCode> {
+    use certgate_core::store::Store;
+    let config = global.load()?;
+    let store = config.open_store().await?;
+    let events = store.audit_events(args.limit).await?;
+    if args.json {
+        let rows: Vec<_> = events
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "at": certgate_core::clock::rfc3339(e.at), "actor": e.actor,
+                    "action": e.action, "target": e.target, "outcome": e.outcome,
+                    "detail": e.detail,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        for e in &events {
+            println!(
+                "{}  {:<10} {:<12} {:<24} {:<28} {}",
+                certgate_core::clock::rfc3339(e.at),
+                e.actor,
+                e.action,
+                e.target,
+                e.outcome,
+                e.detail
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The actor recorded in the audit log for CLI commands.
+pub(crate) fn cli_actor() -> String {
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
 }

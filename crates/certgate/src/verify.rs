@@ -10,11 +10,21 @@ use certgate_pki::{
     Rejection, RevocationDepth, RevocationSnapshot, RevocationStatus, TrustStore, UnixTime,
     ValidatedPath, ValidationPolicy,
 };
+use std::sync::Arc;
+
+use certgate_core::store::Store;
+use certgate_core::validation_state::{build_state, ParsedCrls, ValidationState};
+use certgate_pki::Crl;
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
 #[derive(Args, Debug)]
 pub(crate) struct VerifyArgs {
+    /// Validate against certgate's trust store and cached CRLs (`certgate ca`, `certgate crl
+    /// refresh`), as sign-in does: revocation checked for the whole chain, CAs' exemptions
+    /// honoured. --trust, --crl and the other inputs add to it.
+    #[arg(long)]
+    store: bool,
     /// Trusted root CA certificates (PEM bundle or DER). Repeatable.
     #[arg(long = "trust", value_name = "FILE")]
     trust: Vec<PathBuf>,
@@ -91,8 +101,27 @@ enum RevocationArg {
 /// An input problem: exit code 2.
 struct UsageError(String);
 
-pub(crate) fn run(args: VerifyArgs) -> ExitCode {
-    match prepare(&args) {
+pub(crate) fn run(args: VerifyArgs, global: &crate::GlobalArgs) -> ExitCode {
+    let from_store = if args.store {
+        match load_store_state(global) {
+            Ok(state) => Some(state),
+            Err(error) => {
+                let message = format!("{error:#}");
+                if args.json {
+                    println!(
+                        "{}",
+                        json!({ "valid": false, "code": "store-unavailable", "message": message })
+                    );
+                } else {
+                    eprintln!("certgate verify: {message}");
+                }
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
+    match prepare(&args, from_store.as_deref()) {
         Ok(inputs) => report(&args, &inputs),
         Err(UsageError(message)) => {
             if args.json {
@@ -147,9 +176,31 @@ fn oid(text: &str) -> Result<Oid, UsageError> {
     }
 }
 
-fn prepare(args: &VerifyArgs) -> Result<Inputs, UsageError> {
-    if args.trust.is_empty() {
-        return Err(UsageError("at least one --trust root is required".into()));
+/// The validation state sign-in would use, built from the store.
+fn load_store_state(global: &crate::GlobalArgs) -> anyhow::Result<Arc<ValidationState>> {
+    let config = global.load()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = config.open_store().await?;
+        let generation = store.generation().await?;
+        let cas = store.list_cas().await?;
+        let crls = store.cached_crls().await?;
+        Ok(Arc::new(build_state(
+            &cas,
+            crls,
+            &ParsedCrls::default(),
+            generation,
+        )))
+    })
+}
+
+fn prepare(args: &VerifyArgs, store: Option<&ValidationState>) -> Result<Inputs, UsageError> {
+    if args.trust.is_empty() && store.is_none() {
+        return Err(UsageError(
+            "at least one --trust root (or --store) is required".into(),
+        ));
     }
     let mut leaf_file = certificates(&args.leaf)?.into_iter();
     let leaf = leaf_file
@@ -159,7 +210,7 @@ fn prepare(args: &VerifyArgs) -> Result<Inputs, UsageError> {
     for path in &args.untrusted {
         intermediates.extend(certificates(path)?);
     }
-    let mut trust = TrustStore::new();
+    let mut trust = store.map_or_else(TrustStore::new, |s| s.trust().clone());
     for path in &args.trust {
         for cert in certificates(path)? {
             trust.add(cert, CaKind::Root);
@@ -170,11 +221,13 @@ fn prepare(args: &VerifyArgs) -> Result<Inputs, UsageError> {
             trust.add(cert, CaKind::Intermediate);
         }
     }
-    let mut crls = Vec::new();
+    let mut crls: Vec<Arc<Crl>> = store
+        .map(|s| s.revocation().crls().to_vec())
+        .unwrap_or_default();
     let mut unusable_crls = Vec::new();
     for path in &args.crls {
         match parse_crls(read(path)?) {
-            Ok(parsed) => crls.extend(parsed),
+            Ok(parsed) => crls.extend(parsed.into_iter().map(Arc::new)),
             // Not a CRL at all: unreadable input.
             Err(reason @ Reason::CrlMalformed { .. }) => {
                 return Err(UsageError(format!(
@@ -210,7 +263,7 @@ fn prepare(args: &VerifyArgs) -> Result<Inputs, UsageError> {
             PurposeArg::Any => Purpose::Any,
         }
     };
-    let revocation = match (args.revocation, crls.is_empty()) {
+    let revocation = match (args.revocation, crls.is_empty() && store.is_none()) {
         (Some(RevocationArg::Off), _) => RevocationDepth::Off,
         (Some(RevocationArg::EndEntity), _) => RevocationDepth::EndEntity,
         (Some(RevocationArg::Chain), _) | (None, false) => RevocationDepth::Chain,
@@ -244,6 +297,9 @@ fn prepare(args: &VerifyArgs) -> Result<Inputs, UsageError> {
             initial_any_policy_inhibit: args.inhibit_any_policy,
         },
         revocation,
+        revocation_exempt_issuers: store
+            .map(|s| s.policy().revocation_exempt_issuers.clone())
+            .unwrap_or_default(),
         ..ValidationPolicy::default()
     };
     if args.allow_insecure_legacy_algorithms {
@@ -254,7 +310,7 @@ fn prepare(args: &VerifyArgs) -> Result<Inputs, UsageError> {
         leaf,
         intermediates,
         trust,
-        snapshot: RevocationSnapshot::new(crls),
+        snapshot: RevocationSnapshot::from_shared(crls),
         policy,
         at,
         unusable_crls,

@@ -1,0 +1,151 @@
+//! Why the CA refused or failed to do something, with stable codes.
+
+use thiserror::Error;
+
+/// Everything the built-in CA can refuse or fail at.
+///
+/// Each variant maps to a stable, kebab-case [`CaError::code`] shared by the CLI, the audit log
+/// and HTTP error bodies. Codes are never reused or renamed; messages are for people.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum CaError {
+    /// A request field is empty, malformed or out of range. `field` is the request's field name.
+    #[error("invalid {field}: {detail}")]
+    InvalidRequest { field: &'static str, detail: String },
+
+    /// A certificate policy identifier is not a dotted OID such as `1.3.6.1.4.1.311.21.8.1`.
+    #[error("\"{oid}\" is not a valid object identifier: write it in dotted form with at least two arcs, e.g. 1.3.6.1.4.1.99999.1")]
+    InvalidOid { oid: String },
+
+    /// The private key does not belong to the certificate.
+    #[error("the private key does not belong to the certificate \"{subject}\" (their public keys differ): supply the key that was generated together with this certificate")]
+    KeyMismatch { subject: String },
+
+    /// The CA certificate could not be parsed.
+    #[error("the CA certificate is not valid DER X.509: {detail}")]
+    CertificateInvalid { detail: String },
+
+    /// The private key is not PKCS#8 DER of a supported type.
+    #[error("the private key is not a usable PKCS#8 key: {detail}")]
+    PrivateKeyInvalid { detail: String },
+
+    /// The certificate may not be used as the CA for this operation (RFC 5280 §4.2.1.3, §4.2.1.9).
+    #[error("the certificate \"{subject}\" cannot be used as a CA here: {detail}")]
+    NotCa { subject: String, detail: String },
+
+    /// The issuing CA is not valid at the requested time, so nothing it signs would be.
+    #[error("the CA \"{subject}\" is not valid at {at} (its validity is {not_before} to {not_after}): renew the CA or check the clock")]
+    IssuerNotValid {
+        subject: String,
+        at: i64,
+        not_before: i64,
+        not_after: i64,
+    },
+
+    /// A sealed key did not decrypt: the passphrase is wrong or the bytes were altered.
+    #[error("the sealed private key could not be opened: wrong passphrase or corrupted key")]
+    KeySealBroken,
+
+    /// `open` was given bytes that are not a sealed key (no `cgsk1` header).
+    #[error("the private key is not sealed (it does not start with the certgate sealed-key header): seal it first, or load it as an unencrypted key")]
+    KeyNotSealed,
+
+    /// Key generation, signing or randomness failed inside the cryptographic library.
+    #[error("cryptographic operation failed: {operation}")]
+    CryptoFailed { operation: &'static str },
+
+    /// The PKCS#12 file could not be built.
+    #[error("the PKCS#12 file could not be built: {detail}")]
+    Pkcs12Failed { detail: String },
+}
+
+impl CaError {
+    /// The stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CaError::InvalidRequest { .. } => "ca-invalid-request",
+            CaError::InvalidOid { .. } => "ca-invalid-oid",
+            CaError::KeyMismatch { .. } => "ca-key-mismatch",
+            CaError::CertificateInvalid { .. } => "ca-certificate-invalid",
+            CaError::PrivateKeyInvalid { .. } => "ca-private-key-invalid",
+            CaError::NotCa { .. } => "ca-not-a-ca",
+            CaError::IssuerNotValid { .. } => "ca-issuer-not-valid",
+            CaError::KeySealBroken => "ca-key-seal-broken",
+            CaError::KeyNotSealed => "ca-key-not-sealed",
+            CaError::CryptoFailed { .. } => "ca-crypto-failed",
+            CaError::Pkcs12Failed { .. } => "ca-pkcs12-failed",
+        }
+    }
+
+    pub(crate) fn invalid(field: &'static str, detail: impl Into<String>) -> CaError {
+        CaError::InvalidRequest {
+            field,
+            detail: detail.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_and_kebab_case() {
+        let all = [
+            (CaError::invalid("upn", "empty"), "ca-invalid-request"),
+            (CaError::InvalidOid { oid: "x".into() }, "ca-invalid-oid"),
+            (
+                CaError::KeyMismatch {
+                    subject: "CN=x".into(),
+                },
+                "ca-key-mismatch",
+            ),
+            (
+                CaError::CertificateInvalid { detail: "x".into() },
+                "ca-certificate-invalid",
+            ),
+            (
+                CaError::PrivateKeyInvalid { detail: "x".into() },
+                "ca-private-key-invalid",
+            ),
+            (
+                CaError::NotCa {
+                    subject: "CN=x".into(),
+                    detail: "x".into(),
+                },
+                "ca-not-a-ca",
+            ),
+            (
+                CaError::IssuerNotValid {
+                    subject: "CN=x".into(),
+                    at: 0,
+                    not_before: 1,
+                    not_after: 2,
+                },
+                "ca-issuer-not-valid",
+            ),
+            (CaError::KeySealBroken, "ca-key-seal-broken"),
+            (CaError::KeyNotSealed, "ca-key-not-sealed"),
+            (
+                CaError::CryptoFailed {
+                    operation: "signing",
+                },
+                "ca-crypto-failed",
+            ),
+            (
+                CaError::Pkcs12Failed { detail: "x".into() },
+                "ca-pkcs12-failed",
+            ),
+        ];
+        for (error, code) in all {
+            assert_eq!(error.code(), code);
+            assert!(code
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+        }
+        assert_eq!(
+            CaError::KeySealBroken.to_string(),
+            "the sealed private key could not be opened: wrong passphrase or corrupted key"
+        );
+    }
+}

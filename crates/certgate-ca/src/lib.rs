@@ -1,0 +1,31 @@
+//! certgate-ca: certgate's built-in CA (the AD CS role).
+//!
+//! It creates a root and an issuing CA ([`create_hierarchy`]), issues client-authentication
+//! certificates with the user's UPN and e-mail ([`issue_client_certificate`]), signs base and
+//! delta CRLs ([`sign_crl`]), packs a certificate and key into PKCS#12 ([`pkcs12`]) and seals
+//! private keys at rest ([`sealed_key`]).
+//!
+//! The crate is pure: it returns bytes and persists nothing, does no network I/O and reads no
+//! clock (time is always a parameter). It uses randomness for keys, serial numbers, salts and
+//! nonces. Everything it writes is checked in its tests by certgate-pki's validator and by
+//! OpenSSL.
+
+mod authority;
+mod certificate;
+mod crl;
+mod der;
+mod end_entity;
+mod error;
+mod hierarchy;
+mod key;
+mod pkcs12;
+pub mod sealed_key;
+
+pub use authority::Authority;
+pub use certgate_pki::RevocationReason;
+pub use crl::{sign_crl, CrlRequest, RevokedSerial};
+pub use end_entity::{issue_client_certificate, ClientCertificateRequest, IssuedCertificate};
+pub use error::CaError;
+pub use hierarchy::{create_hierarchy, Hierarchy, HierarchyRequest};
+pub use key::KeyAlgorithm;
+pub use pkcs12::pkcs12;

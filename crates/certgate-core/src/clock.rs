@@ -1,0 +1,65 @@
+//! Time as a port: validation code never reads the system clock itself, so tests run at fixed
+//! instants.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use certgate_pki::UnixTime;
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> UnixTime;
+}
+
+/// The system clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> UnixTime {
+        UnixTime(time::OffsetDateTime::now_utc().unix_timestamp())
+    }
+}
+
+/// A clock that stands still until told otherwise.
+#[derive(Debug)]
+pub struct FixedClock(AtomicI64);
+
+impl FixedClock {
+    pub fn at(seconds: i64) -> Self {
+        FixedClock(AtomicI64::new(seconds))
+    }
+    pub fn set(&self, seconds: i64) {
+        self.0.store(seconds, Ordering::SeqCst);
+    }
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> UnixTime {
+        UnixTime(self.0.load(Ordering::SeqCst))
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
+    fn now(&self) -> UnixTime {
+        (**self).now()
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for &C {
+    fn now(&self) -> UnixTime {
+        (**self).now()
+    }
+}
+
+/// RFC 3339 text of a Unix time (UTC), for people.
+pub fn rfc3339(at: UnixTime) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at.0)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("@{}", at.0))
+}

@@ -1,0 +1,291 @@
+//! The CRL cache: what was last downloaded for each trusted CA, and the rules a download must
+//! pass before it replaces the cached CRL. Every refusal keeps the cached CRL and has a stable
+//! code (`crl-*`), so `certgate crl status` and the audit log say exactly what went wrong.
+
+use std::cmp::Ordering;
+
+use certgate_pki::{parse_crls, AlgorithmPolicy, Certificate, Crl, Reason, UnixTime};
+use serde::Serialize;
+
+use crate::crl_fetch::FetchError;
+use crate::trusted_ca::CaId;
+
+/// Which of a CA's two CRL URLs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CrlKind {
+    Base,
+    Delta,
+}
+
+impl CrlKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrlKind::Base => "base",
+            CrlKind::Delta => "delta",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "base" => Some(CrlKind::Base),
+            "delta" => Some(CrlKind::Delta),
+            _ => None,
+        }
+    }
+}
+
+/// A CRL accepted into the cache, with what is needed to list it and to refresh it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachedCrl {
+    pub ca_id: CaId,
+    pub kind: CrlKind,
+    pub url: String,
+    pub der: Vec<u8>,
+    pub crl_number: Vec<u8>,
+    pub this_update: UnixTime,
+    pub next_update: UnixTime,
+    pub entry_count: i64,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub fetched_at: UnixTime,
+}
+
+/// The cached CRL without its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachedCrlSummary {
+    pub ca_id: CaId,
+    pub kind: CrlKind,
+    pub url: String,
+    pub crl_number: Vec<u8>,
+    pub this_update: UnixTime,
+    pub next_update: UnixTime,
+    pub entry_count: i64,
+    pub bytes: i64,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub fetched_at: UnixTime,
+}
+
+/// How the last attempts to refresh one CA's CRL went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrlFetchStatus {
+    pub ca_id: CaId,
+    pub kind: CrlKind,
+    pub last_attempt_at: UnixTime,
+    pub last_success_at: Option<UnixTime>,
+    /// Code and message of the last failure; cleared by a success.
+    pub last_error: Option<(String, String)>,
+    pub consecutive_failures: i64,
+    /// When the scheduler will try again.
+    pub next_attempt_at: UnixTime,
+}
+
+/// Why a download did not replace the cached CRL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CrlRefusal {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("the response is not a CRL (it starts with {start:?}); the URL serves something else, such as an error page")]
+    NotACrl { start: String },
+    #[error("the response is not a valid CRL: {0}")]
+    Malformed(Reason),
+    #[error("expected a {expected} CRL at this URL but got a {found} CRL; check which URL is the base and which the delta")]
+    WrongKind {
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("the CRL was issued by \"{crl_issuer}\", not by this CA (\"{ca_subject}\")")]
+    IssuerMismatch {
+        crl_issuer: String,
+        ca_subject: String,
+    },
+    #[error("the CRL's authorityKeyIdentifier {crl_aki} does not match this CA's subjectKeyIdentifier {ca_ski}: it was signed by another key")]
+    AuthorityKeyMismatch { crl_aki: String, ca_ski: String },
+    #[error("the CRL's signature does not verify with this CA's public key: {0}")]
+    SignatureInvalid(Reason),
+    #[error("the CRL has no cRLNumber extension, so newer and older CRLs cannot be told apart")]
+    NumberMissing,
+    #[error("the CRL number {offered} is lower than that of the cached CRL ({cached}); an older CRL is never accepted over a newer one")]
+    NumberRegressed { cached: String, offered: String },
+    #[error("the CRL number {number} is the cached CRL's, but the content differs; a CA must never reuse a CRL number")]
+    NumberReused { number: String },
+    #[error("the CRL's thisUpdate {this_update} is in the future (now {now}); check the CA's clock or this server's")]
+    NotYetValid { this_update: String, now: String },
+    #[error("the CRL expired at {next_update} (nextUpdate; now {now}); the CA is not publishing fresh CRLs")]
+    Stale { next_update: String, now: String },
+    #[error("the CRL has no nextUpdate, so certgate cannot tell when it stops being current; publish CRLs with a nextUpdate")]
+    NextUpdateMissing,
+    #[error("the file contains {count} CRLs; a CRL URL must serve exactly one")]
+    NotExactlyOne { count: usize },
+}
+
+impl CrlRefusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            CrlRefusal::Fetch(error) => error.code(),
+            CrlRefusal::NotACrl { .. } => "crl-not-a-crl",
+            CrlRefusal::Malformed(_) => "crl-malformed",
+            CrlRefusal::WrongKind { .. } => "crl-wrong-kind",
+            CrlRefusal::IssuerMismatch { .. } => "crl-issuer-mismatch",
+            CrlRefusal::AuthorityKeyMismatch { .. } => "crl-authority-key-mismatch",
+            CrlRefusal::SignatureInvalid(_) => "crl-signature-invalid",
+            CrlRefusal::NumberMissing => "crl-number-missing",
+            CrlRefusal::NumberRegressed { .. } => "crl-number-regressed",
+            CrlRefusal::NumberReused { .. } => "crl-number-reused",
+            CrlRefusal::NotYetValid { .. } => "crl-not-yet-valid",
+            CrlRefusal::Stale { .. } => "crl-stale",
+            CrlRefusal::NextUpdateMissing => "crl-next-update-missing",
+            CrlRefusal::NotExactlyOne { .. } => "crl-not-exactly-one",
+        }
+    }
+}
+
+/// What the cache held before, for the ordering checks.
+#[derive(Clone, Copy, Debug)]
+pub struct Previous<'a> {
+    pub crl_number: &'a [u8],
+    pub der: &'a [u8],
+}
+
+/// The result of a download that passed every check.
+#[derive(Debug)]
+pub enum Accepted {
+    /// The same CRL as the cached one (same number, same bytes).
+    Unchanged,
+    New(Crl),
+}
+
+/// Decides whether downloaded `bytes` may replace the cached CRL of `ca` (RFC 5280 §5, §6.3.3
+/// and Entra's rules: DER or PEM, issued and signed by this CA, AKI = the CA's SKI, a CRL
+/// number that never goes backwards, thisUpdate not in the future, nextUpdate present and not
+/// past). `clock_skew` tolerates a CA clock slightly ahead of ours.
+pub fn accept_downloaded_crl(
+    bytes: Vec<u8>,
+    kind: CrlKind,
+    ca: &Certificate,
+    previous: Option<Previous<'_>>,
+    now: UnixTime,
+    clock_skew_seconds: i64,
+) -> Result<Accepted, CrlRefusal> {
+    if !looks_like_crl(&bytes) {
+        return Err(CrlRefusal::NotACrl {
+            start: printable_start(&bytes),
+        });
+    }
+    let mut crls = parse_crls(bytes).map_err(CrlRefusal::Malformed)?;
+    if crls.len() != 1 {
+        return Err(CrlRefusal::NotExactlyOne { count: crls.len() });
+    }
+    let crl = crls.remove(0);
+    let found = if crl.is_delta() { "delta" } else { "base" };
+    if found != kind.as_str() {
+        return Err(CrlRefusal::WrongKind {
+            expected: kind.as_str(),
+            found,
+        });
+    }
+    if crl.issuer() != ca.subject() {
+        return Err(CrlRefusal::IssuerMismatch {
+            crl_issuer: crl.issuer().to_windows(),
+            ca_subject: ca.subject().to_windows(),
+        });
+    }
+    let crl_key_id = crl.authority_key_id().and_then(|aki| aki.key_id.as_deref());
+    if let (Some(crl_aki), Some(ca_ski)) = (crl_key_id, ca.extensions().subject_key_id.as_deref())
+    {
+        if crl_aki != ca_ski {
+            return Err(CrlRefusal::AuthorityKeyMismatch {
+                crl_aki: crate::hex(crl_aki),
+                ca_ski: crate::hex(ca_ski),
+            });
+        }
+    }
+    crl.verify_signature(ca, &AlgorithmPolicy::default())
+        .map_err(CrlRefusal::SignatureInvalid)?;
+    let number = crl.crl_number().ok_or(CrlRefusal::NumberMissing)?;
+    if let Some(previous) = previous {
+        match compare_crl_numbers(number, previous.crl_number) {
+            Ordering::Less => {
+                return Err(CrlRefusal::NumberRegressed {
+                    cached: crate::hex(previous.crl_number),
+                    offered: crate::hex(number),
+                })
+            }
+            Ordering::Equal if crl.der() == previous.der => return Ok(Accepted::Unchanged),
+            Ordering::Equal => {
+                return Err(CrlRefusal::NumberReused {
+                    number: crate::hex(number),
+                })
+            }
+            Ordering::Greater => {}
+        }
+    }
+    if crl.this_update().0 > now.0.saturating_add(clock_skew_seconds) {
+        return Err(CrlRefusal::NotYetValid {
+            this_update: crate::clock::rfc3339(crl.this_update()),
+            now: crate::clock::rfc3339(now),
+        });
+    }
+    let next_update = crl.next_update().ok_or(CrlRefusal::NextUpdateMissing)?;
+    if next_update.0 < now.0 {
+        return Err(CrlRefusal::Stale {
+            next_update: crate::clock::rfc3339(next_update),
+            now: crate::clock::rfc3339(now),
+        });
+    }
+    Ok(Accepted::New(crl))
+}
+
+/// A DER SEQUENCE or a PEM block: anything else (HTML, JSON, plain text) is not a CRL at all,
+/// which deserves its own message rather than a DER decoding error.
+fn looks_like_crl(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&0x30) || bytes.windows(11).any(|w| w == b"-----BEGIN ")
+}
+
+fn printable_start(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .take(48)
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
+/// Compares two CRL numbers (non-negative INTEGER contents, RFC 5280 §5.2.3) by value.
+pub fn compare_crl_numbers(a: &[u8], b: &[u8]) -> Ordering {
+    fn trimmed(n: &[u8]) -> &[u8] {
+        let start = n.iter().position(|&b| b != 0).unwrap_or(n.len());
+        &n[start..]
+    }
+    let (a, b) = (trimmed(a), trimmed(b));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crl_numbers_compare_by_value_whatever_their_padding() {
+        assert_eq!(compare_crl_numbers(&[0, 5], &[5]), Ordering::Equal);
+        assert_eq!(compare_crl_numbers(&[1, 0], &[0xff]), Ordering::Greater);
+        assert_eq!(compare_crl_numbers(&[2], &[0, 0x10]), Ordering::Less);
+    }
+
+    #[test]
+    fn an_html_page_is_not_a_crl() {
+        let html = b"<html><head><title>Service Unavailable</title></head></html>".to_vec();
+        let pki = certgate_testpki::TestPki::three_level(&certgate_testpki::ChainSpec::default())
+            .expect("test PKI");
+        let ca = Certificate::from_der(&pki.root.der).expect("root");
+        let refusal = accept_downloaded_crl(html, CrlKind::Base, &ca, None, UnixTime(0), 0)
+            .unwrap_err();
+        assert_eq!(refusal.code(), "crl-not-a-crl");
+        assert!(refusal.to_string().contains("<html><head><title>Service"));
+    }
+}

@@ -1,0 +1,116 @@
+//! The CRL fetcher port: how the CRL service downloads a CA's configured CRL URL.
+//!
+//! The service only ever passes URLs from trusted-CA records (never a URL found in a presented
+//! certificate: that would let anyone who can present a certificate make certgate send requests
+//! to addresses of their choosing).
+
+use std::future::Future;
+use std::time::Duration;
+
+/// Limits for one download, enforced while the body streams in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FetchLimits {
+    pub max_bytes: u64,
+    /// Total time for the whole download: connect, headers and body.
+    pub max_duration: Duration,
+}
+
+impl FetchLimits {
+    /// For downloads someone is waiting on (Entra's interactive limits: 20 MB, 10 s).
+    pub const INTERACTIVE: FetchLimits = FetchLimits {
+        max_bytes: 20 * 1024 * 1024,
+        max_duration: Duration::from_secs(10),
+    };
+    /// For scheduled refreshes in the background (Entra's background limit: 150 MB).
+    pub const BACKGROUND: FetchLimits = FetchLimits {
+        max_bytes: 150 * 1024 * 1024,
+        max_duration: Duration::from_secs(60),
+    };
+}
+
+/// Validators from the last successful download, for a conditional GET.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Conditional {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A completed download.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FetchOutcome {
+    /// 304: the cached CRL is still the current one.
+    NotModified,
+    Fetched {
+        body: Vec<u8>,
+        etag: Option<String>,
+        last_modified: Option<String>,
+        content_type: Option<String>,
+    },
+}
+
+/// Why a download failed. Each variant has a stable code.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("the CRL URL {url} is not an http:// or https:// URL")]
+    UrlNotAllowed { url: String },
+    #[error("could not download {url}: {detail}; check that the CRL distribution point is reachable from this server")]
+    Unreachable { url: String, detail: String },
+    #[error("{url} answered HTTP {status}; the CA's CRL distribution point is not publishing the CRL there")]
+    HttpStatus { url: String, status: u16 },
+    #[error("downloading {url} took longer than the {limit_seconds} s limit; the CRL is too slow to fetch (raise the limit or move the CRL closer)")]
+    Timeout { url: String, limit_seconds: u64 },
+    #[error("{url} is larger than the {limit_bytes}-byte limit (announced or received {size} bytes); raise the CRL size limit or partition the CRL")]
+    TooLarge {
+        url: String,
+        limit_bytes: u64,
+        size: u64,
+    },
+    #[error("the download of {url} ended early: received {received} bytes{}", expected.map(|e| format!(" of {e}")).unwrap_or_default())]
+    Truncated {
+        url: String,
+        received: u64,
+        expected: Option<u64>,
+    },
+}
+
+impl FetchError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            FetchError::UrlNotAllowed { .. } => "crl-url-not-allowed",
+            FetchError::Unreachable { .. } => "crl-fetch-failed",
+            FetchError::HttpStatus { .. } => "crl-fetch-http-status",
+            FetchError::Timeout { .. } => "crl-fetch-timeout",
+            FetchError::TooLarge { .. } => "crl-too-large",
+            FetchError::Truncated { .. } => "crl-fetch-truncated",
+        }
+    }
+}
+
+/// Told how a download progresses (the CLI draws a progress bar from it).
+pub trait FetchProgress: Send + Sync {
+    /// The response headers arrived; `total` is the Content-Length when there is one.
+    fn started(&self, url: &str, total: Option<u64>);
+    /// `bytes` more arrived.
+    fn advanced(&self, bytes: u64);
+    fn finished(&self);
+}
+
+/// Progress nobody watches.
+pub struct NoProgress;
+
+impl FetchProgress for NoProgress {
+    fn started(&self, _url: &str, _total: Option<u64>) {}
+    fn advanced(&self, _bytes: u64) {}
+    fn finished(&self) {}
+}
+
+/// Downloads a CRL URL.
+pub trait CrlFetcher: Send + Sync {
+    fn fetch(
+        &self,
+        url: &str,
+        conditional: &Conditional,
+        limits: FetchLimits,
+        progress: &dyn FetchProgress,
+    ) -> impl Future<Output = Result<FetchOutcome, FetchError>> + Send;
+}

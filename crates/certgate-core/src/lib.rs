@@ -1,0 +1,64 @@
+//! certgate-core: the domain under the server and the CLI.
+//!
+//! - [`trusted_ca`]: the administrator's trusted CAs (Entra's CertificateAuthorityInformation)
+//!   and the rules for adding and changing them.
+//! - [`crl_cache`]: which downloaded CRLs may replace the cached ones (fail closed).
+//! - [`validation_state`]: the immutable trust store + CRL snapshot every validation reads,
+//!   swapped atomically when something changes.
+//! - [`authority`]: certgate's own CA (issue, revoke, publish base and delta CRLs).
+//! - Ports: [`store::Store`] (SQLite and PostgreSQL live in certgate-store),
+//!   [`crl_fetch::CrlFetcher`] (HTTP lives in certgate-server), [`clock::Clock`].
+//!
+//! No async runtime, database or HTTP client here: services are generic over the ports.
+
+pub mod audit;
+pub mod authority;
+pub mod clock;
+pub mod crl_cache;
+pub mod crl_fetch;
+pub mod store;
+pub mod trusted_ca;
+pub mod validation_state;
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Parses hex (upper or lower case, optional `:` or space separators, as certutil and openssl
+/// print serials). `None` when anything else is in it or it is empty.
+pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|b| *b != b':' && *b != b' ')
+        .collect();
+    if digits.is_empty() || digits.len() % 2 != 0 {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            let text = std::str::from_utf8(pair).ok()?;
+            u8::from_str_radix(text, 16).ok()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips_and_accepts_separators() {
+        assert_eq!(hex(&[0x01, 0xab]), "01ab");
+        assert_eq!(parse_hex("01:AB"), Some(vec![0x01, 0xab]));
+        assert_eq!(parse_hex("01 ab"), Some(vec![0x01, 0xab]));
+        assert_eq!(parse_hex("1ab"), None);
+        assert_eq!(parse_hex("zz"), None);
+        assert_eq!(parse_hex(""), None);
+    }
+}

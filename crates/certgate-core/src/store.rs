@@ -1,0 +1,127 @@
+//! The storage port. certgate-store implements it on SQLite (the embedded default) and
+//! PostgreSQL (several nodes); one test suite runs against both.
+//!
+//! Every method is a single transaction. A write that returned `Ok` is durable (SQLite in WAL
+//! mode with `synchronous=FULL`, PostgreSQL with its default synchronous commit).
+
+use std::future::Future;
+
+use certgate_pki::UnixTime;
+
+use crate::audit::AuditEvent;
+use crate::authority::{AuthorityId, AuthorityRecord, IssuedRecord, PublishedCrl};
+use crate::crl_cache::{CachedCrl, CachedCrlSummary, CrlFetchStatus, CrlKind};
+use crate::trusted_ca::{CaId, CaRecord, CaSettings, NewCa};
+
+/// Storage failures, translated once at the adapter boundary.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{what} was not found")]
+    NotFound { what: String },
+    #[error("{what} already exists")]
+    Conflict { what: String },
+    #[error("the database is unavailable: {detail}")]
+    Unavailable { detail: String },
+    #[error("the database holds a value certgate cannot read: {detail}")]
+    Corrupt { detail: String },
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::NotFound { .. } => "store-not-found",
+            StoreError::Conflict { .. } => "store-conflict",
+            StoreError::Unavailable { .. } => "store-unavailable",
+            StoreError::Corrupt { .. } => "store-corrupt",
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub trait Store: Send + Sync + 'static {
+    // ---- Trusted CAs --------------------------------------------------------------------------
+    fn list_cas(&self) -> impl Future<Output = StoreResult<Vec<CaRecord>>> + Send;
+    /// Adds CAs in one transaction: all or none. `Conflict` when a certificate is already
+    /// trusted.
+    fn insert_cas(
+        &self,
+        cas: &[NewCa],
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<Vec<CaRecord>>> + Send;
+    fn update_ca(
+        &self,
+        id: CaId,
+        settings: &CaSettings,
+    ) -> impl Future<Output = StoreResult<CaRecord>> + Send;
+    /// Also removes the CA's cached CRLs and their status.
+    fn delete_ca(&self, id: CaId) -> impl Future<Output = StoreResult<()>> + Send;
+
+    // ---- CRL cache ----------------------------------------------------------------------------
+    fn cached_crls(&self) -> impl Future<Output = StoreResult<Vec<CachedCrl>>> + Send;
+    fn cached_crl(
+        &self,
+        ca: CaId,
+        kind: CrlKind,
+    ) -> impl Future<Output = StoreResult<Option<CachedCrl>>> + Send;
+    fn cached_crl_summaries(&self)
+        -> impl Future<Output = StoreResult<Vec<CachedCrlSummary>>> + Send;
+    /// Replaces the cached CRL and records the successful attempt, atomically.
+    fn put_cached_crl(
+        &self,
+        crl: &CachedCrl,
+        status: &CrlFetchStatus,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn put_fetch_status(
+        &self,
+        status: &CrlFetchStatus,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn fetch_statuses(&self) -> impl Future<Output = StoreResult<Vec<CrlFetchStatus>>> + Send;
+
+    /// A number that grows whenever the trust store or the CRL cache changes, so that other
+    /// processes on the same database know when to rebuild their validation state.
+    fn generation(&self) -> impl Future<Output = StoreResult<i64>> + Send;
+
+    // ---- certgate's own CA --------------------------------------------------------------------
+    fn authorities(&self) -> impl Future<Output = StoreResult<Vec<AuthorityRecord>>> + Send;
+    /// Inserts the root and issuing CA together; `Conflict` when a CA already exists.
+    fn insert_authorities(
+        &self,
+        root: &AuthorityRecord,
+        issuing: &AuthorityRecord,
+    ) -> impl Future<Output = StoreResult<(AuthorityId, AuthorityId)>> + Send;
+    /// Returns the next CRL number of this authority and advances it.
+    fn allocate_crl_number(
+        &self,
+        authority: AuthorityId,
+    ) -> impl Future<Output = StoreResult<i64>> + Send;
+    fn insert_issued(&self, issued: &IssuedRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    fn issued_certificates(&self) -> impl Future<Output = StoreResult<Vec<IssuedRecord>>> + Send;
+    fn find_issued(
+        &self,
+        serial: &[u8],
+    ) -> impl Future<Output = StoreResult<Option<IssuedRecord>>> + Send;
+    /// Marks a certificate revoked. `NotFound` for an unknown serial, `Conflict` when it is
+    /// already revoked (the first revocation's time and reason stand).
+    fn revoke_issued(
+        &self,
+        serial: &[u8],
+        at: UnixTime,
+        reason: &str,
+    ) -> impl Future<Output = StoreResult<IssuedRecord>> + Send;
+    fn insert_published_crl(
+        &self,
+        crl: &PublishedCrl,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn latest_published_crl(
+        &self,
+        authority: AuthorityId,
+        kind: CrlKind,
+    ) -> impl Future<Output = StoreResult<Option<PublishedCrl>>> + Send;
+
+    // ---- Audit log ----------------------------------------------------------------------------
+    fn append_audit(&self, event: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The newest `limit` events, newest first.
+    fn audit_events(&self, limit: i64)
+        -> impl Future<Output = StoreResult<Vec<AuditEvent>>> + Send;
+}

@@ -1,0 +1,375 @@
+//! Trusted certificate authorities, with the fields of Entra's
+//! `CertificateAuthorityInformation` (authorityType, trustedCertificate, crlDistributionPoint,
+//! deltaCrlDistributionPoint, trustedIssuer, trustedIssuerSKI) plus certgate's own flags.
+
+use certgate_pki::{Certificate, Identity, Reason, UnixTime};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// Entra's `authorityType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthorityType {
+    /// A trust anchor: certification paths end here.
+    Root,
+    /// Used to build paths the client did not send in full; paths must still end at a root.
+    Intermediate,
+}
+
+impl AuthorityType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthorityType::Root => "root",
+            AuthorityType::Intermediate => "intermediate",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "root" => Some(AuthorityType::Root),
+            "intermediate" => Some(AuthorityType::Intermediate),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct CaId(pub i64);
+
+impl std::fmt::Display for CaId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What an administrator chooses about a CA; the rest is computed from its certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaSettings {
+    pub display_name: String,
+    pub authority_type: AuthorityType,
+    pub crl_url: Option<String>,
+    pub delta_crl_url: Option<String>,
+    /// Certificates this CA issued may have an unknown revocation status (a CRL that lists
+    /// them still rejects them). Entra's per-CA exemption from "Require CRL validation".
+    pub exempt_from_crl_validation: bool,
+    /// Name this CA in the TLS CertificateRequest so clients offer matching certificates.
+    pub send_as_issuer_hint: bool,
+}
+
+/// A trusted CA as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaRecord {
+    pub id: CaId,
+    pub settings: CaSettings,
+    pub certificate_der: Vec<u8>,
+    pub facts: CaFacts,
+    pub created_at: UnixTime,
+}
+
+/// Fields computed from the certificate, stored so they can be listed and searched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaFacts {
+    /// Entra's `trustedIssuer`: the CA's subject DN (Windows form).
+    pub trusted_issuer: String,
+    /// Entra's `trustedIssuerSKI`: the subjectKeyIdentifier, lowercase hex.
+    pub trusted_issuer_ski: Option<String>,
+    pub sha256_thumbprint: String,
+    pub not_before: UnixTime,
+    pub not_after: UnixTime,
+}
+
+/// A CA about to be added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewCa {
+    pub settings: CaSettings,
+    pub certificate_der: Vec<u8>,
+    pub facts: CaFacts,
+}
+
+/// Why a trusted-CA change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error("the file is not a readable certificate: {0}")]
+    CertificateMalformed(Reason),
+    #[error("\"{subject}\" is not a CA certificate (basicConstraints cA is absent or false); upload the CA that issued your users' certificates, not a user certificate")]
+    NotACa { subject: String },
+    #[error("\"{subject}\" expired at {not_after}; a CA that has expired cannot validate anything, renew it first")]
+    Expired { subject: String, not_after: String },
+    #[error("the {field} \"{url}\" is not an http:// or https:// URL")]
+    UrlNotHttp { field: &'static str, url: String },
+    #[error("a delta CRL URL needs a base CRL URL: a delta CRL alone never proves a certificate unrevoked")]
+    DeltaWithoutBase,
+    #[error("\"{subject}\" is already trusted as CA {existing}; use `certgate ca set {existing}` to change it")]
+    Duplicate { subject: String, existing: CaId },
+    #[error("no trusted CA has id {0}; `certgate ca list` shows the ids")]
+    NotFound(CaId),
+    #[error("the bundle contains no certificate")]
+    Empty,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl TrustError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            TrustError::CertificateMalformed(_) => "ca-certificate-malformed",
+            TrustError::NotACa { .. } => "ca-not-a-ca",
+            TrustError::Expired { .. } => "ca-expired",
+            TrustError::UrlNotHttp { .. } => "ca-url-not-http",
+            TrustError::DeltaWithoutBase => "ca-delta-without-base",
+            TrustError::Duplicate { .. } => "ca-duplicate",
+            TrustError::NotFound(_) => "ca-not-found",
+            TrustError::Empty => "ca-bundle-empty",
+            TrustError::Store(e) => e.code(),
+        }
+    }
+}
+
+/// Checks the administrator's settings (URLs http(s) only; a delta URL needs a base URL).
+pub fn check_settings(settings: &CaSettings) -> Result<(), TrustError> {
+    for (field, url) in [
+        ("CRL distribution point URL", &settings.crl_url),
+        ("delta CRL distribution point URL", &settings.delta_crl_url),
+    ] {
+        if let Some(url) = url {
+            if !is_http_url(url) {
+                return Err(TrustError::UrlNotHttp {
+                    field,
+                    url: url.clone(),
+                });
+            }
+        }
+    }
+    if settings.delta_crl_url.is_some() && settings.crl_url.is_none() {
+        return Err(TrustError::DeltaWithoutBase);
+    }
+    Ok(())
+}
+
+/// `http://host...` or `https://host...` with a non-empty host and no whitespace.
+pub fn is_http_url(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("http://")
+        .or_else(|| lower.strip_prefix("https://"));
+    match rest {
+        Some(rest) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            !host.is_empty() && !url.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+/// Validates one certificate for the trust store and computes its facts. `existing` is the
+/// current store, to refuse duplicates (same certificate) before anything is written.
+pub fn prepare_new_ca(
+    certificate_der: Vec<u8>,
+    settings: CaSettings,
+    existing: &[CaRecord],
+    now: UnixTime,
+) -> Result<NewCa, TrustError> {
+    check_settings(&settings)?;
+    let certificate =
+        Certificate::from_der(&certificate_der).map_err(TrustError::CertificateMalformed)?;
+    let identity = Identity::of(&certificate);
+    if !certificate.is_ca() {
+        return Err(TrustError::NotACa {
+            subject: identity.subject,
+        });
+    }
+    if certificate.not_after() < now {
+        return Err(TrustError::Expired {
+            subject: identity.subject,
+            not_after: crate::clock::rfc3339(certificate.not_after()),
+        });
+    }
+    if let Some(duplicate) = existing
+        .iter()
+        .find(|ca| ca.facts.sha256_thumbprint == identity.sha256_thumbprint)
+    {
+        return Err(TrustError::Duplicate {
+            subject: identity.subject,
+            existing: duplicate.id,
+        });
+    }
+    let facts = CaFacts {
+        trusted_issuer: identity.subject,
+        trusted_issuer_ski: identity.subject_key_id,
+        sha256_thumbprint: identity.sha256_thumbprint,
+        not_before: certificate.not_before(),
+        not_after: certificate.not_after(),
+    };
+    let settings = CaSettings {
+        display_name: if settings.display_name.trim().is_empty() {
+            facts.trusted_issuer.clone()
+        } else {
+            settings.display_name
+        },
+        ..settings
+    };
+    Ok(NewCa {
+        settings,
+        certificate_der,
+        facts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_and_https_urls_with_a_host_are_accepted() {
+        assert!(is_http_url("http://crl.contoso.example/root.crl"));
+        assert!(is_http_url("HTTPS://crl.contoso.example"));
+        assert!(!is_http_url("ldap://dc1/CN=root,CN=CDP"));
+        assert!(!is_http_url("file:///etc/passwd"));
+        assert!(!is_http_url("http:///nohost"));
+        assert!(!is_http_url("http://host/with space"));
+    }
+
+    #[test]
+    fn a_delta_url_without_a_base_url_is_refused() {
+        let settings = CaSettings {
+            display_name: String::new(),
+            authority_type: AuthorityType::Root,
+            crl_url: None,
+            delta_crl_url: Some("http://x/delta.crl".into()),
+            exempt_from_crl_validation: false,
+            send_as_issuer_hint: true,
+        };
+        assert_eq!(
+            check_settings(&settings).unwrap_err().code(),
+            "ca-delta-without-base"
+        );
+    }
+}
+
+/// Adds every certificate of a bundle (a .cer or a .p7b), all or nothing: each is checked
+/// first, then all are written in one transaction. `settings_for` chooses each CA's settings
+/// (e.g. root when self-issued).
+pub async fn add_cas<S: crate::store::Store>(
+    store: &S,
+    certificates_der: Vec<Vec<u8>>,
+    settings_for: impl Fn(&Certificate) -> CaSettings,
+    now: UnixTime,
+    actor: &str,
+) -> Result<Vec<CaRecord>, TrustError> {
+    if certificates_der.is_empty() {
+        return Err(TrustError::Empty);
+    }
+    let existing = store.list_cas().await?;
+    let mut prepared: Vec<NewCa> = Vec::with_capacity(certificates_der.len());
+    for der in certificates_der {
+        let certificate = Certificate::from_der(&der).map_err(TrustError::CertificateMalformed)?;
+        let settings = settings_for(&certificate);
+        let new = prepare_new_ca(der, settings, &existing, now)?;
+        if prepared
+            .iter()
+            .any(|p| p.facts.sha256_thumbprint == new.facts.sha256_thumbprint)
+        {
+            continue; // the same certificate twice in one bundle
+        }
+        prepared.push(new);
+    }
+    let records = match store.insert_cas(&prepared, now).await {
+        Ok(records) => records,
+        // Another process added it between our check and the insert.
+        Err(crate::store::StoreError::Conflict { .. }) => {
+            let existing = store.list_cas().await?;
+            let duplicate = prepared.iter().find_map(|p| {
+                existing
+                    .iter()
+                    .find(|e| e.facts.sha256_thumbprint == p.facts.sha256_thumbprint)
+                    .map(|e| (p.facts.trusted_issuer.clone(), e.id))
+            });
+            return Err(match duplicate {
+                Some((subject, existing)) => TrustError::Duplicate { subject, existing },
+                None => TrustError::Store(crate::store::StoreError::Conflict {
+                    what: "a trusted CA".into(),
+                }),
+            });
+        }
+        Err(other) => return Err(other.into()),
+    };
+    for record in &records {
+        audit(store, now, actor, "ca.add", record).await?;
+    }
+    Ok(records)
+}
+
+/// Changes a CA's settings (the certificate itself never changes: remove and add instead).
+pub async fn set_ca<S: crate::store::Store>(
+    store: &S,
+    id: CaId,
+    change: impl FnOnce(CaSettings) -> CaSettings,
+    now: UnixTime,
+    actor: &str,
+) -> Result<CaRecord, TrustError> {
+    let current = store
+        .list_cas()
+        .await?
+        .into_iter()
+        .find(|ca| ca.id == id)
+        .ok_or(TrustError::NotFound(id))?;
+    let settings = change(current.settings);
+    check_settings(&settings)?;
+    let record = match store.update_ca(id, &settings).await {
+        Err(crate::store::StoreError::NotFound { .. }) => return Err(TrustError::NotFound(id)),
+        other => other?,
+    };
+    audit(store, now, actor, "ca.set", &record).await?;
+    Ok(record)
+}
+
+/// Removes a CA and its cached CRLs.
+pub async fn remove_ca<S: crate::store::Store>(
+    store: &S,
+    id: CaId,
+    now: UnixTime,
+    actor: &str,
+) -> Result<CaRecord, TrustError> {
+    let current = store
+        .list_cas()
+        .await?
+        .into_iter()
+        .find(|ca| ca.id == id)
+        .ok_or(TrustError::NotFound(id))?;
+    match store.delete_ca(id).await {
+        Err(crate::store::StoreError::NotFound { .. }) => return Err(TrustError::NotFound(id)),
+        other => other?,
+    }
+    audit(store, now, actor, "ca.remove", &current).await?;
+    Ok(current)
+}
+
+async fn audit<S: crate::store::Store>(
+    store: &S,
+    now: UnixTime,
+    actor: &str,
+    action: &str,
+    record: &CaRecord,
+) -> Result<(), crate::store::StoreError> {
+    let settings = &record.settings;
+    store
+        .append_audit(&crate::audit::AuditEvent::new(
+            now,
+            actor,
+            action,
+            format!("ca {}", record.id),
+            "ok",
+            format!(
+                "{} \"{}\" ({}), CRL {}, delta CRL {}, exempt from CRL validation: {}, issuer hint: {}",
+                settings.authority_type.as_str(),
+                record.facts.trusted_issuer,
+                record.facts.sha256_thumbprint,
+                settings.crl_url.as_deref().unwrap_or("none"),
+                settings.delta_crl_url.as_deref().unwrap_or("none"),
+                settings.exempt_from_crl_validation,
+                settings.send_as_issuer_hint,
+            ),
+        ))
+        .await
+}

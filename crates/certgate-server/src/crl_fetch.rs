@@ -1,0 +1,307 @@
+//! The HTTP adapter for the [`CrlFetcher`] port: downloads a CA's CRL distribution point with
+//! reqwest, enforcing the size and time limits while the body streams in.
+//!
+//! The limits exist because a CRL URL is a remote party's answer that certgate waits on: a
+//! server that announces or sends more than the limit is cut off before the body is buffered,
+//! and one that drips bytes slowly is cut off by a single deadline covering connect, headers
+//! and body alike (a per-read timeout would let it stretch the download forever).
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use certgate_core::crl_fetch::{
+    Conditional, CrlFetcher, FetchError, FetchLimits, FetchOutcome, FetchProgress,
+};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{redirect, Client, StatusCode, Url};
+
+/// How many redirects one download follows. CRL distribution points sometimes move behind a
+/// redirect; a longer chain is more likely a loop or a misconfiguration than a CDN.
+const MAX_REDIRECTS: usize = 3;
+
+/// The most a download reserves up front from an announced Content-Length: the announcement
+/// is the remote party's word, so a larger body grows the buffer as bytes actually arrive.
+const MAX_PREALLOCATION: u64 = 1024 * 1024;
+
+const USER_AGENT: &str = concat!("certgate/", env!("CARGO_PKG_VERSION"));
+
+/// Downloads CRLs over http:// and https:// (TLS verified against the platform's roots).
+///
+/// Never uses a proxy from the environment: the CRL URLs come from trusted-CA records, and a
+/// proxy variable set for other tools must not silently reroute revocation data. Redirects are
+/// followed up to three times and only to http:// or https:// URLs.
+#[derive(Clone, Debug)]
+pub struct HttpCrlFetcher {
+    client: Client,
+}
+
+impl HttpCrlFetcher {
+    /// Fails only when the HTTP client cannot be built (the TLS backend or the platform's
+    /// certificate verifier failed to initialise). The port has no variant for that, so it is
+    /// reported as every CRL URL being unreachable, which is what it amounts to.
+    pub fn new() -> Result<Self, FetchError> {
+        let client = Client::builder()
+            .no_proxy()
+            .redirect(redirect::Policy::custom(redirect_policy))
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|error| FetchError::Unreachable {
+                url: "any CRL URL".into(),
+                detail: format!(
+                    "the HTTP client could not be set up ({})",
+                    error_chain(&error)
+                ),
+            })?;
+        Ok(HttpCrlFetcher { client })
+    }
+
+    async fn download(
+        &self,
+        url: Url,
+        conditional: &Conditional,
+        limits: FetchLimits,
+        progress: &dyn FetchProgress,
+        started: &mut bool,
+    ) -> Result<FetchOutcome, FetchError> {
+        let shown = url.to_string();
+        let mut response = self
+            .client
+            .get(url)
+            .headers(conditional_headers(conditional))
+            .send()
+            .await
+            .map_err(|error| send_error(&shown, error))?;
+
+        let status = response.status();
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(FetchOutcome::NotModified);
+        }
+        if status.is_redirection() {
+            // A redirect that came back unfollowed: its target was not even a URL the HTTP
+            // stack could request (`file:///...`). Say so rather than report a bare 3xx.
+            if let Some(target) = redirect_target(&response).filter(|t| !is_allowed_scheme(t)) {
+                return Err(FetchError::UrlNotAllowed {
+                    url: target.to_string(),
+                });
+            }
+        }
+        if status != StatusCode::OK {
+            return Err(FetchError::HttpStatus {
+                url: shown,
+                status: status.as_u16(),
+            });
+        }
+
+        let headers = response.headers();
+        let etag = header_text(headers, header::ETAG);
+        let last_modified = header_text(headers, header::LAST_MODIFIED);
+        let content_type = header_text(headers, header::CONTENT_TYPE);
+        let announced = response.content_length();
+        if let Some(size) = announced.filter(|&size| size > limits.max_bytes) {
+            return Err(FetchError::TooLarge {
+                url: shown,
+                limit_bytes: limits.max_bytes,
+                size,
+            });
+        }
+
+        progress.started(&shown, announced);
+        *started = true;
+        let capacity = announced.unwrap_or(0).min(MAX_PREALLOCATION);
+        let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        loop {
+            let chunk = match response.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                // hyper reports a connection closed before the announced length (or before the
+                // last chunk of a chunked body) as a body error: the download ended early.
+                Err(_) => {
+                    return Err(FetchError::Truncated {
+                        url: shown,
+                        received: body.len() as u64,
+                        expected: announced,
+                    })
+                }
+            };
+            let size = body.len() as u64 + chunk.len() as u64;
+            if size > limits.max_bytes {
+                return Err(FetchError::TooLarge {
+                    url: shown,
+                    limit_bytes: limits.max_bytes,
+                    size,
+                });
+            }
+            body.extend_from_slice(&chunk);
+            progress.advanced(chunk.len() as u64);
+        }
+        if let Some(expected) = announced.filter(|&expected| (body.len() as u64) < expected) {
+            return Err(FetchError::Truncated {
+                url: shown,
+                received: body.len() as u64,
+                expected: Some(expected),
+            });
+        }
+
+        Ok(FetchOutcome::Fetched {
+            body,
+            etag,
+            last_modified,
+            content_type,
+        })
+    }
+}
+
+impl CrlFetcher for HttpCrlFetcher {
+    /// Calls `progress.started` once the 200 response's headers are in, `advanced` per body
+    /// chunk, and `finished` once the download is over after `started`, however it ended
+    /// (success, limit, timeout or truncation), so a progress display can always clear itself.
+    async fn fetch(
+        &self,
+        url: &str,
+        conditional: &Conditional,
+        limits: FetchLimits,
+        progress: &dyn FetchProgress,
+    ) -> Result<FetchOutcome, FetchError> {
+        let parsed = allowed_url(url)?;
+        let mut started = false;
+        let outcome = tokio::time::timeout(
+            limits.max_duration,
+            self.download(parsed, conditional, limits, progress, &mut started),
+        )
+        .await;
+        if started {
+            progress.finished();
+        }
+        outcome.unwrap_or_else(|_elapsed| {
+            Err(FetchError::Timeout {
+                url: url.to_owned(),
+                limit_seconds: whole_seconds_rounded_up(limits.max_duration),
+            })
+        })
+    }
+}
+
+fn is_allowed_scheme(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https")
+}
+
+fn allowed_url(url: &str) -> Result<Url, FetchError> {
+    Url::parse(url)
+        .ok()
+        .filter(is_allowed_scheme)
+        .ok_or_else(|| FetchError::UrlNotAllowed {
+            url: url.to_owned(),
+        })
+}
+
+/// Why a redirect was not followed; found again in the send error's source chain.
+#[derive(Debug)]
+enum RedirectRefused {
+    Scheme { target: Url },
+    TooMany,
+}
+
+impl fmt::Display for RedirectRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RedirectRefused::Scheme { target } => {
+                write!(
+                    f,
+                    "redirected to {target}, which is not an http:// or https:// URL"
+                )
+            }
+            RedirectRefused::TooMany => {
+                write!(f, "more than {MAX_REDIRECTS} redirects")
+            }
+        }
+    }
+}
+
+impl StdError for RedirectRefused {}
+
+fn redirect_policy(attempt: redirect::Attempt<'_>) -> redirect::Action {
+    // `previous` holds every URL requested so far, the original one included, so its length
+    // is the number of this redirect.
+    if attempt.previous().len() > MAX_REDIRECTS {
+        attempt.error(RedirectRefused::TooMany)
+    } else if !is_allowed_scheme(attempt.url()) {
+        let target = attempt.url().clone();
+        attempt.error(RedirectRefused::Scheme { target })
+    } else {
+        attempt.follow()
+    }
+}
+
+fn redirect_target(response: &reqwest::Response) -> Option<Url> {
+    let location = response.headers().get(header::LOCATION)?.to_str().ok()?;
+    response.url().join(location).ok()
+}
+
+/// The validators of the last download, each sent only if it is a valid header value (a
+/// corrupt cached validator just makes the request unconditional).
+fn conditional_headers(conditional: &Conditional) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let validators = [
+        (header::IF_NONE_MATCH, &conditional.etag),
+        (header::IF_MODIFIED_SINCE, &conditional.last_modified),
+    ];
+    for (name, value) in validators {
+        if let Some(value) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(name, value);
+        }
+    }
+    headers
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn send_error(url: &str, error: reqwest::Error) -> FetchError {
+    let mut refused = None;
+    let mut current: Option<&(dyn StdError + 'static)> = Some(&error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<RedirectRefused>() {
+            refused = Some(found);
+            break;
+        }
+        current = e.source();
+    }
+    match refused {
+        Some(RedirectRefused::Scheme { target }) => FetchError::UrlNotAllowed {
+            url: target.to_string(),
+        },
+        Some(RedirectRefused::TooMany) => FetchError::Unreachable {
+            url: url.to_owned(),
+            detail: RedirectRefused::TooMany.to_string(),
+        },
+        None => FetchError::Unreachable {
+            url: url.to_owned(),
+            detail: error_chain(&error.without_url()),
+        },
+    }
+}
+
+/// The error and its causes, outermost first, as one line: reqwest's own message ("error
+/// sending request") says little, the OS or TLS error at the bottom says what went wrong.
+fn error_chain(error: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(e) = current {
+        let text = e.to_string();
+        // Some layers repeat their cause in their own message.
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
+fn whole_seconds_rounded_up(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}

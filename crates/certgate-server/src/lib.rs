@@ -1,0 +1,13 @@
+//! certgate-server: the only crate that wires tokio, HTTP and the store together.
+//!
+//! - [`crl_refresh`]: the CRL service (download, accept, persist, swap the validation state);
+//! - [`HttpCrlFetcher`]: the HTTP adapter of certgate-core's CRL fetcher port;
+//! - [`publish`]: the HTTP endpoints that publish certgate's own CA certificates and CRLs;
+//! - [`app`]: `certgate serve`, the listener and the background jobs.
+
+pub mod app;
+mod crl_fetch;
+pub mod crl_refresh;
+pub mod publish;
+
+pub use crl_fetch::HttpCrlFetcher;

@@ -1,0 +1,148 @@
+//! Configuration: `<data-dir>/certgate.toml` (or `--config FILE`), then environment
+//! overrides, then command-line flags. Secrets (the CA key passphrase) come from the
+//! environment or the file, never from a flag, so they do not land in shell history or `ps`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use certgate_core::authority::{PkiSettings, PublicationUrls};
+use certgate_core::crl_fetch::FetchLimits;
+use certgate_server::crl_refresh::CrlSettings;
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+/// The file's shape. Every field is optional; defaults are below.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    ca_key_passphrase: Option<String>,
+    #[serde(default)]
+    crl: CrlFileConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CrlFileConfig {
+    interactive_max_bytes: Option<u64>,
+    interactive_timeout_seconds: Option<u64>,
+    background_max_bytes: Option<u64>,
+    background_timeout_seconds: Option<u64>,
+    clock_skew_seconds: Option<i64>,
+    max_refresh_interval_seconds: Option<i64>,
+}
+
+/// The configuration in force.
+pub(crate) struct Config {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) database_url: String,
+    pub(crate) listen: SocketAddr,
+    pub(crate) public_url: String,
+    pub(crate) ca_key_passphrase: Option<Zeroizing<Vec<u8>>>,
+    pub(crate) crl: CrlSettings,
+}
+
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+impl Config {
+    /// Reads the file (when present) and applies `CERTGATE_*` environment overrides.
+    pub(crate) fn load(data_dir: &Path, config_file: Option<&Path>) -> anyhow::Result<Config> {
+        let default_file = data_dir.join("certgate.toml");
+        let file_path = config_file.unwrap_or(&default_file);
+        let file: FileConfig = match std::fs::read_to_string(file_path) {
+            Ok(text) => toml::from_str(&text)
+                .with_context(|| format!("reading {}", file_path.display()))?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && config_file.is_none() => {
+                FileConfig::default()
+            }
+            Err(error) => {
+                return Err(error).with_context(|| format!("reading {}", file_path.display()))
+            }
+        };
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let database_url = env("CERTGATE_DATABASE_URL")
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("certgate.db").display()));
+        let listen = match env("CERTGATE_LISTEN") {
+            Some(text) => text
+                .parse()
+                .with_context(|| format!("CERTGATE_LISTEN \"{text}\" is not HOST:PORT"))?,
+            None => file
+                .listen
+                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("constant address")),
+        };
+        let public_url = env("CERTGATE_PUBLIC_URL")
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"));
+        if !certgate_core::trusted_ca::is_http_url(&public_url) {
+            bail!("public_url \"{public_url}\" is not an http(s) URL");
+        }
+        let ca_key_passphrase = env("CERTGATE_CA_KEY_PASSPHRASE")
+            .or(file.ca_key_passphrase)
+            .map(|p| Zeroizing::new(p.into_bytes()));
+        let defaults = CrlSettings::default();
+        let crl = CrlSettings {
+            interactive: FetchLimits {
+                max_bytes: file
+                    .crl
+                    .interactive_max_bytes
+                    .unwrap_or(defaults.interactive.max_bytes),
+                max_duration: file
+                    .crl
+                    .interactive_timeout_seconds
+                    .map_or(defaults.interactive.max_duration, Duration::from_secs),
+            },
+            background: FetchLimits {
+                max_bytes: file
+                    .crl
+                    .background_max_bytes
+                    .unwrap_or(defaults.background.max_bytes),
+                max_duration: file
+                    .crl
+                    .background_timeout_seconds
+                    .map_or(defaults.background.max_duration, Duration::from_secs),
+            },
+            clock_skew_seconds: file
+                .crl
+                .clock_skew_seconds
+                .unwrap_or(defaults.clock_skew_seconds),
+            max_interval_seconds: file
+                .crl
+                .max_refresh_interval_seconds
+                .unwrap_or(defaults.max_interval_seconds),
+            ..defaults
+        };
+        Ok(Config {
+            data_dir: data_dir.to_owned(),
+            database_url,
+            listen,
+            public_url,
+            ca_key_passphrase,
+            crl,
+        })
+    }
+
+    pub(crate) fn pki_settings(&self, allow_unencrypted_keys: bool) -> PkiSettings {
+        let mut settings = PkiSettings::new(
+            PublicationUrls::new(&self.public_url),
+            self.ca_key_passphrase.clone(),
+        );
+        settings.allow_unencrypted_keys = allow_unencrypted_keys;
+        settings
+    }
+
+    /// Opens the store, creating the data directory for SQLite.
+    pub(crate) async fn open_store(&self) -> anyhow::Result<certgate_store::SqlStore> {
+        if self.database_url.starts_with("sqlite:") {
+            std::fs::create_dir_all(&self.data_dir)
+                .with_context(|| format!("creating {}", self.data_dir.display()))?;
+        }
+        certgate_store::SqlStore::connect(&self.database_url)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))
+    }
+}

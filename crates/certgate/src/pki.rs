@@ -1,0 +1,388 @@
+//! `certgate pki init|issue|revoke|crl|list`: certgate's own CA (the AD CS role).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use certgate_ca::KeyAlgorithm;
+use certgate_core::authority::{
+    AuthorityRole, BaseCrl, BuiltInCa, InitRequest, IssueRequest, PkiError,
+};
+use certgate_core::clock::{rfc3339, Clock, SystemClock};
+use certgate_core::crl_cache::CrlKind;
+use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::{cli_actor, GlobalArgs};
+
+#[derive(Subcommand)]
+pub(crate) enum PkiCommand {
+    /// Create certgate's root and issuing CA (keys sealed with CERTGATE_CA_KEY_PASSPHRASE) and
+    /// publish their first CRLs.
+    Init(InitArgs),
+    /// Issue a client certificate: clientAuth, UPN and e-mail in the SAN, CRL and AIA URLs
+    /// pointing at certgate. Writes <out>/<upn>.pem, .key and a password-protected .p12.
+    Issue(IssueArgs),
+    /// Revoke a certificate certgate issued. Durable when this returns; relying parties see
+    /// it with the next `certgate pki crl` (or the server's next scheduled publication).
+    Revoke {
+        /// Serial number in hex (as `certgate pki list` prints it; `:` allowed).
+        #[arg(long)]
+        serial: String,
+        /// keyCompromise, cACompromise, affiliationChanged, superseded,
+        /// cessationOfOperation, certificateHold, privilegeWithdrawn, unspecified.
+        #[arg(long, default_value = "unspecified")]
+        reason: String,
+    },
+    /// Publish a delta CRL for each CA (and a new base CRL when due or with --base).
+    Crl {
+        /// Start a new base CRL now.
+        #[arg(long)]
+        base: bool,
+        /// Also write the CRLs and CA certificates to this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Every certificate certgate issued, with its status.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub(crate) struct InitArgs {
+    #[arg(long, default_value = "certgate")]
+    organization: String,
+    #[arg(long, default_value = "ecdsa-p256", value_parser = parse_algorithm)]
+    key_algorithm: KeyAlgorithm,
+    #[arg(long, default_value_t = 3650)]
+    root_days: u32,
+    #[arg(long, default_value_t = 1825)]
+    issuing_days: u32,
+    /// Keep the CA keys unencrypted in the database when no passphrase is configured.
+    /// Anyone who can read the database can then issue certificates.
+    #[arg(long)]
+    allow_unencrypted_keys: bool,
+    /// Also add both CAs to the trust store, with certgate's CRL URLs.
+    #[arg(long)]
+    trust: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct IssueArgs {
+    #[arg(long)]
+    upn: String,
+    #[arg(long)]
+    email: Option<String>,
+    /// Subject common name (default: the UPN).
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, default_value_t = 365)]
+    days: u32,
+    /// certificatePolicies OID (e.g. for a multi-factor authentication-strength rule).
+    #[arg(long = "policy", value_name = "OID")]
+    policies: Vec<String>,
+    #[arg(long, default_value = "ecdsa-p256", value_parser = parse_algorithm)]
+    key_algorithm: KeyAlgorithm,
+    /// Output directory.
+    #[arg(long, default_value = ".")]
+    out: PathBuf,
+    /// PKCS#12 password (default: CERTGATE_P12_PASSWORD, or a random one that is printed).
+    #[arg(long, env = "CERTGATE_P12_PASSWORD", hide_env_values = true)]
+    p12_password: Option<String>,
+}
+
+fn parse_algorithm(text: &str) -> Result<KeyAlgorithm, String> {
+    KeyAlgorithm::parse(text)
+        .ok_or_else(|| format!("unknown key algorithm {text}: use ecdsa-p256, ecdsa-p384, rsa-2048 or rsa-3072"))
+}
+
+fn refused(error: &PkiError) -> ExitCode {
+    eprintln!("certgate pki: {error} ({})", error.code());
+    ExitCode::FAILURE
+}
+
+/// Writes a file readable by its owner only when it holds a secret.
+fn write_file(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+fn random_password() -> anyhow::Result<String> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 20];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("no system randomness"))?;
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect())
+}
+
+/// A file name from a UPN: letters, digits, `@`, `.`, `-`, `_` kept, the rest `_`.
+fn file_stem(upn: &str) -> String {
+    upn.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "@.-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Result<ExitCode> {
+    let config = global.load()?;
+    let store = config.open_store().await?;
+    let clock = SystemClock;
+    let actor = cli_actor();
+    let allow_unencrypted = matches!(&command, PkiCommand::Init(args) if args.allow_unencrypted_keys);
+    let settings = config.pki_settings(allow_unencrypted);
+    let ca = BuiltInCa::new(&store, &clock, &settings, &actor);
+    match command {
+        PkiCommand::Init(args) => {
+            if settings.key_passphrase.is_none() && args.allow_unencrypted_keys {
+                eprintln!("WARNING: the CA private keys will be stored UNENCRYPTED in the database; anyone who can read it can issue certificates. Set CERTGATE_CA_KEY_PASSPHRASE to seal them.");
+            }
+            let records = match ca
+                .init(&InitRequest {
+                    organization: args.organization,
+                    key_algorithm: args.key_algorithm,
+                    root_validity_days: args.root_days,
+                    issuing_validity_days: args.issuing_days,
+                })
+                .await
+            {
+                Ok(records) => records,
+                Err(error) => return Ok(refused(&error)),
+            };
+            let dir = config.data_dir.join("pki");
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            for record in &records {
+                let path = dir.join(format!("{}.pem", record.role.as_str()));
+                write_file(&path, pem("CERTIFICATE", &record.certificate_der).as_bytes(), false)?;
+                println!("{} CA certificate: {}", record.role.as_str(), path.display());
+            }
+            let urls = &settings.urls;
+            for role in [AuthorityRole::Root, AuthorityRole::Issuing] {
+                println!(
+                    "{} CRLs: {} (delta {})",
+                    role.as_str(),
+                    urls.crl(role, CrlKind::Base),
+                    urls.crl(role, CrlKind::Delta)
+                );
+            }
+            if args.trust {
+                let now = clock.now();
+                for record in &records {
+                    let role = record.role;
+                    let added = add_cas(
+                        &store,
+                        vec![record.certificate_der.clone()],
+                        |_| CaSettings {
+                            display_name: String::new(),
+                            authority_type: match role {
+                                AuthorityRole::Root => AuthorityType::Root,
+                                AuthorityRole::Issuing => AuthorityType::Intermediate,
+                            },
+                            crl_url: Some(urls.crl(role, CrlKind::Base)),
+                            delta_crl_url: Some(urls.crl(role, CrlKind::Delta)),
+                            exempt_from_crl_validation: false,
+                            send_as_issuer_hint: true,
+                        },
+                        now,
+                        &actor,
+                    )
+                    .await;
+                    match added {
+                        Ok(added) => {
+                            for r in added {
+                                println!("trusted as CA {}: {}", r.id, r.facts.trusted_issuer)
+                            }
+                        }
+                        Err(error) => {
+                            eprintln!("certgate pki: {error} ({})", error.code());
+                            return Ok(ExitCode::FAILURE);
+                        }
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PkiCommand::Issue(args) => {
+            let issued = match ca
+                .issue(&IssueRequest {
+                    upn: args.upn.clone(),
+                    email: args.email.clone(),
+                    common_name: args.name.clone(),
+                    validity_days: args.days,
+                    policy_oids: args.policies.clone(),
+                    key_algorithm: args.key_algorithm,
+                })
+                .await
+            {
+                Ok(issued) => issued,
+                Err(error) => return Ok(refused(&error)),
+            };
+            let (password, generated) = match args.p12_password.clone() {
+                Some(password) if !password.is_empty() => (Zeroizing::new(password), false),
+                _ => (Zeroizing::new(random_password()?), true),
+            };
+            let record = &issued.record;
+            let p12 = certgate_ca::pkcs12(
+                &record.certificate_der,
+                &issued.private_key_pkcs8_der,
+                &issued.chain_der,
+                &password,
+                &record.upn,
+            )?;
+            std::fs::create_dir_all(&args.out)
+                .with_context(|| format!("creating {}", args.out.display()))?;
+            let stem = file_stem(&record.upn);
+            let cert_path = args.out.join(format!("{stem}.pem"));
+            let key_path = args.out.join(format!("{stem}.key"));
+            let p12_path = args.out.join(format!("{stem}.p12"));
+            let chain_path = args.out.join(format!("{stem}-chain.pem"));
+            write_file(&cert_path, pem("CERTIFICATE", &record.certificate_der).as_bytes(), false)?;
+            write_file(&key_path, pem("PRIVATE KEY", &issued.private_key_pkcs8_der).as_bytes(), true)?;
+            write_file(&p12_path, &p12, true)?;
+            let chain: String = issued.chain_der.iter().map(|der| pem("CERTIFICATE", der)).collect();
+            write_file(&chain_path, chain.as_bytes(), false)?;
+            println!("issued serial {} to {}", certgate_core::hex(&record.serial), record.upn);
+            println!("  subject     {}", record.subject);
+            println!("  valid       {} .. {}", rfc3339(record.not_before), rfc3339(record.not_after));
+            println!("  certificate {}", cert_path.display());
+            println!("  key         {}", key_path.display());
+            println!("  chain       {}", chain_path.display());
+            println!("  PKCS#12     {}", p12_path.display());
+            if generated {
+                println!("  PKCS#12 password: {}", password.as_str());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PkiCommand::Revoke { serial, reason } => {
+            let Some(bytes) = certgate_core::parse_hex(&serial) else {
+                eprintln!("certgate pki: \"{serial}\" is not a hexadecimal serial number");
+                return Ok(ExitCode::from(2));
+            };
+            match ca.revoke(&bytes, &reason).await {
+                Ok(record) => {
+                    println!(
+                        "revoked serial {} ({}) at {}: {}",
+                        certgate_core::hex(&record.serial),
+                        record.upn,
+                        record.revoked_at.map(rfc3339).unwrap_or_default(),
+                        record.revocation_reason.as_deref().unwrap_or("")
+                    );
+                    println!("publish it with `certgate pki crl` (a running server publishes on its own schedule)");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => Ok(refused(&error)),
+            }
+        }
+        PkiCommand::Crl { base, out } => {
+            let published = match ca
+                .publish_crls(if base { BaseCrl::Always } else { BaseCrl::WhenDue })
+                .await
+            {
+                Ok(published) => published,
+                Err(error) => return Ok(refused(&error)),
+            };
+            let authorities = certgate_core::store::Store::authorities(&store).await?;
+            for crl in &published {
+                let role = authorities
+                    .iter()
+                    .find(|a| a.id == crl.authority)
+                    .map_or(AuthorityRole::Issuing, |a| a.role);
+                println!(
+                    "published {} {} CRL number {}{}: {} entries, next update {} at {}",
+                    role.as_str(),
+                    crl.kind.as_str(),
+                    crl.crl_number,
+                    crl.base_crl_number
+                        .map(|b| format!(" (on base {b})"))
+                        .unwrap_or_default(),
+                    crl.entry_count,
+                    rfc3339(crl.next_update),
+                    settings.urls.crl(role, crl.kind)
+                );
+                if let Some(dir) = &out {
+                    std::fs::create_dir_all(dir)?;
+                    let suffix = match crl.kind {
+                        CrlKind::Base => "",
+                        CrlKind::Delta => "-delta",
+                    };
+                    write_file(&dir.join(format!("{}{suffix}.crl", role.as_str())), &crl.der, false)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PkiCommand::List { json } => {
+            let issued = match ca.issued().await {
+                Ok(issued) => issued,
+                Err(error) => return Ok(refused(&error)),
+            };
+            let now = clock.now();
+            if json {
+                let list: Vec<_> = issued
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "serial": certgate_core::hex(&r.serial), "upn": r.upn, "email": r.email,
+                            "subject": r.subject, "notBefore": rfc3339(r.not_before),
+                            "notAfter": rfc3339(r.not_after), "status": r.status(now),
+                            "revokedAt": r.revoked_at.map(rfc3339),
+                            "revocationReason": r.revocation_reason,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if issued.is_empty() {
+                println!("no certificates issued yet (certgate pki issue --upn ...)");
+            } else {
+                for r in &issued {
+                    println!(
+                        "{}  {:<8} {}  {} .. {}{}",
+                        certgate_core::hex(&r.serial),
+                        r.status(now),
+                        r.upn,
+                        rfc3339(r.not_before),
+                        rfc3339(r.not_after),
+                        match (&r.revoked_at, &r.revocation_reason) {
+                            (Some(at), Some(reason)) => format!("  revoked {} ({reason})", rfc3339(*at)),
+                            _ => String::new(),
+                        }
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

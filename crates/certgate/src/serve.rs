@@ -1,0 +1,40 @@
+//! `certgate serve`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use certgate_core::clock::{Clock, SystemClock};
+use certgate_server::app::{start, ServerConfig};
+use clap::Args;
+
+use crate::GlobalArgs;
+
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    /// Listen address (default: the config's `listen`, or 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+}
+
+pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<ExitCode> {
+    let config = global.load()?;
+    let store = Arc::new(config.open_store().await?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let server = start(
+        store,
+        clock,
+        ServerConfig {
+            listen: args.listen.unwrap_or(config.listen),
+            crl: config.crl,
+            pki: Some(config.pki_settings(false)),
+            tick: Duration::from_secs(2),
+        },
+    )
+    .await?;
+    println!("certgate is serving on http://{}", server.local_addr);
+    println!("  CRLs and CA certificates: http://{}/pki/", server.local_addr);
+    server.run_until_signal().await;
+    Ok(ExitCode::SUCCESS)
+}
