@@ -1,75 +1,74 @@
 #!/usr/bin/env bash
-# Sets up and runs what certgate does today on a fresh machine: builds it, creates a demo CA
-# and a demo user certificate (UPN + e-mail in the SAN, as certgate's own CA will issue them),
-# and validates the user's certificate with `certgate verify --explain`, then shows the
-# identity fields (certificateUserIds) as JSON. Files go to ./demo/.
+# Sets up and runs certgate on its embedded default: SQLite in ./demo/data, certgate's own demo
+# CA (root + issuing, keys sealed with a demo passphrase) trusted with its CRL URLs, a demo user
+# with a PKCS#12, and a second user who is revoked. Then the whole loop, with the server
+# publishing the CRLs over HTTP: refresh, verify (valid), revoke, publish, refresh, verify
+# (revoked, with the reason). Finally `certgate serve` keeps running (Ctrl-C stops it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release --locked -p certgate
-bin=target/release/certgate
-dir=demo
-mkdir -p "$dir"
-upn="alice@contoso.example"
+bin="$PWD/target/release/certgate"
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then bin="$CARGO_TARGET_DIR/release/certgate"; fi
 
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/root.key" -out "$dir/root.pem" -days 3650 \
-  -subj "/DC=example/DC=contoso/CN=Contoso Demo Root CA" \
-  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -keyout "$dir/issuing.key" -out "$dir/issuing.csr" \
-  -subj "/DC=example/DC=contoso/CN=Contoso Demo Issuing CA" 2>/dev/null
-openssl x509 -req -in "$dir/issuing.csr" -CA "$dir/root.pem" -CAkey "$dir/root.key" -CAcreateserial \
-  -out "$dir/issuing.pem" -days 1825 -extfile <(printf '%s\n' \
-    "basicConstraints=critical,CA:TRUE,pathlen:0" "keyUsage=critical,keyCertSign,cRLSign" \
-    "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid") 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -keyout "$dir/alice.key" -out "$dir/alice.csr" \
-  -subj "/DC=example/DC=contoso/OU=Users/CN=Alice Demo" 2>/dev/null
-openssl x509 -req -in "$dir/alice.csr" -CA "$dir/issuing.pem" -CAkey "$dir/issuing.key" -CAcreateserial \
-  -out "$dir/alice.pem" -days 365 -extfile <(printf '%s\n' \
-    "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" "extendedKeyUsage=clientAuth" \
-    "subjectAltName=otherName:1.3.6.1.4.1.311.20.2.3;UTF8:$upn,email:$upn" \
-    "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid") 2>/dev/null
+demo="$PWD/demo"
+rm -rf "$demo"
+mkdir -p "$demo"
+export CERTGATE_DATA_DIR="$demo/data"
+export CERTGATE_DATABASE_URL="sqlite://$demo/data/certgate.db"
+export CERTGATE_LISTEN="${CERTGATE_LISTEN:-127.0.0.1:8080}"
+# A demo passphrase; in production put a real one in the environment or certgate.toml.
+export CERTGATE_CA_KEY_PASSPHRASE="${CERTGATE_CA_KEY_PASSPHRASE:-demo-only-passphrase}"
+user="alice@contoso.example"
 
-# A second user, revoked, and CRLs from both CAs (openssl ca needs a small database each).
-openssl req -newkey rsa:2048 -nodes -keyout "$dir/mallory.key" -out "$dir/mallory.csr" \
-  -subj "/DC=example/DC=contoso/OU=Users/CN=Mallory Demo" 2>/dev/null
-openssl x509 -req -in "$dir/mallory.csr" -CA "$dir/issuing.pem" -CAkey "$dir/issuing.key" -CAcreateserial \
-  -out "$dir/mallory.pem" -days 365 -extfile <(printf '%s\n' \
-    "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" "extendedKeyUsage=clientAuth" \
-    "subjectAltName=otherName:1.3.6.1.4.1.311.20.2.3;UTF8:mallory@contoso.example") 2>/dev/null
-make_crl() { # <ca name> <revoked cert or empty>
-  local ca=$1 revoked=${2:-} db="$dir/$1-db"
-  rm -rf "$db" && mkdir -p "$db" && : > "$db/index.txt" && echo 1000 > "$db/crlnumber"
-  cat > "$db/ca.cnf" <<CNF
-[ca]
-default_ca = demo
-[demo]
-database = $db/index.txt
-crlnumber = $db/crlnumber
-default_md = sha256
-default_crl_days = 7
-crl_extensions = crl_ext
-[crl_ext]
-authorityKeyIdentifier = keyid
-CNF
-  if [ -n "$revoked" ]; then
-    openssl ca -config "$db/ca.cnf" -cert "$dir/$ca.pem" -keyfile "$dir/$ca.key" \
-      -revoke "$revoked" -crl_reason keyCompromise 2>/dev/null
-  fi
-  openssl ca -config "$db/ca.cnf" -cert "$dir/$ca.pem" -keyfile "$dir/$ca.key" -gencrl \
-    -out "$dir/$ca.crl" 2>/dev/null
-}
-make_crl root
-make_crl issuing "$dir/mallory.pem"
-crls=(--crl "$dir/root.crl" --crl "$dir/issuing.crl")
+step() { printf '\n== %s\n' "$*"; }
 
-echo "== certgate verify --explain (demo user $upn)"
-"$bin" verify --trust "$dir/root.pem" --untrusted "$dir/issuing.pem" "${crls[@]}" --explain "$dir/alice.pem"
-echo
-echo "== identity fields (certgate verify --json)"
-"$bin" verify --trust "$dir/root.pem" --untrusted "$dir/issuing.pem" "${crls[@]}" --json "$dir/alice.pem"
-echo
-echo "== a revoked user is refused, with the reason (exit code 1 expected)"
-if "$bin" verify --trust "$dir/root.pem" --untrusted "$dir/issuing.pem" "${crls[@]}" "$dir/mallory.pem"; then
-  echo "demo: mallory's revoked certificate was accepted" >&2
+step "certgate pki init --trust (the demo CA, trusted with its own CRL URLs)"
+"$bin" pki init --organization Contoso --trust
+
+step "certgate pki issue (the demo user, and a second user to revoke)"
+"$bin" pki issue --upn "$user" --email "$user" --name "Alice Demo" --out "$demo/users" --p12-password demo
+"$bin" pki issue --upn mallory@contoso.example --email mallory@contoso.example --out "$demo/users" --p12-password demo
+
+step "certgate serve (publishes the CRLs at the URLs in the certificates)"
+"$bin" serve > "$demo/serve.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  curl -fsS "http://$CERTGATE_LISTEN/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+step "certgate crl refresh; certgate verify --store (valid)"
+"$bin" crl refresh
+"$bin" verify --store --explain --untrusted "$demo/users/$user-chain.pem" "$demo/users/$user.pem"
+
+step "certgate pki revoke; certgate pki crl; certgate crl refresh"
+serial=$("$bin" pki list --json | python3 -c 'import json,sys; print([c["serial"] for c in json.load(sys.stdin) if c["upn"].startswith("mallory")][0])')
+"$bin" pki revoke --serial "$serial" --reason keyCompromise
+"$bin" pki crl
+"$bin" crl refresh
+
+step "certgate verify --store (the revoked user is refused, with the reason; exit 1 expected)"
+if "$bin" verify --store --untrusted "$demo/users/mallory@contoso.example-chain.pem" "$demo/users/mallory@contoso.example.pem"; then
+  echo "demo: a revoked certificate was accepted" >&2
   exit 1
 fi
+
+step "certgate crl status"
+"$bin" crl status
+
+kill $server 2>/dev/null || true
+wait $server 2>/dev/null || true
+trap - EXIT
+cat <<INFO
+
+The demo user's certificate: $demo/users/$user.pem (PKCS#12: $demo/users/$user.p12, password "demo")
+Try:  CERTGATE_DATA_DIR=$demo/data $bin ca list     (and: crl status, pki list, audit)
+
+INFO
+# CI checks the demo without leaving a server behind.
+if [ -n "${CERTGATE_DEMO_NO_SERVE:-}" ]; then exit 0; fi
+echo "certgate serve is now running on http://$CERTGATE_LISTEN (CRLs and CA certificates under /pki/). Stop it with Ctrl-C."
+export CERTGATE_LOG="${CERTGATE_LOG:-info}"
+exec "$bin" serve

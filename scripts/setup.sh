@@ -6,6 +6,9 @@ need_apt=()
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
+command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+command -v pk12util >/dev/null 2>&1 || need_apt+=(libnss3-tools)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt"
   apt-get update -qq

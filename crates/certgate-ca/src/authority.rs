@@ -128,3 +128,15 @@ impl std::fmt::Debug for Authority {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Send + Sync>() {}
+
+    #[test]
+    fn authority_can_be_shared_between_threads() {
+        shareable::<Authority>();
+    }
+}

@@ -125,7 +125,9 @@ pub(crate) fn random_serial() -> Result<Vec<u8>, CaError> {
         .map_err(|_| CaError::CryptoFailed {
             operation: "random serial number",
         })?;
-    serial[0] = (serial[0] & 0x7f).max(1);
+    if let Some(first) = serial.first_mut() {
+        *first = (*first & 0x7f).max(1);
+    }
     Ok(serial)
 }
 
@@ -133,7 +135,8 @@ pub(crate) fn random_serial() -> Result<Vec<u8>, CaError> {
 /// SHA-256 hash of the subjectPublicKey BIT STRING value (RFC 5280 §4.2.1.2 leaves the method
 /// open; this one avoids SHA-1).
 pub(crate) fn key_identifier(subject_public_key_bits: &[u8]) -> Vec<u8> {
-    digest::digest(&digest::SHA256, subject_public_key_bits).as_ref()[..20].to_vec()
+    let hash = digest::digest(&digest::SHA256, subject_public_key_bits);
+    hash.as_ref().iter().take(20).copied().collect()
 }
 
 /// A subject Name of `O=<organization>, CN=<common name>` RDNs in that order, UTF8String

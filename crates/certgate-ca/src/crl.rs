@@ -169,7 +169,7 @@ pub fn sign_crl(issuer: &Authority, request: &CrlRequest) -> Result<Vec<u8>, CaE
 }
 
 /// The serial as DER content octets: non-empty, at most 20 octets, minimal (a redundant leading
-/// 0x00 or 0xff is removed, keeping the value), and positive (RFC 5280 §4.1.2.2).
+/// 0x00 or 0xff is removed, keeping the value), and not negative (RFC 5280 §4.1.2.2).
 fn serial_content(serial: &[u8]) -> Result<Vec<u8>, CaError> {
     let mut octets = serial;
     while octets.len() > 1

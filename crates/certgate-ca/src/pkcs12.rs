@@ -20,7 +20,9 @@ const ITERATIONS: u32 = 100_000;
 /// Keys and certificates are encrypted with PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC,
 /// RFC 8018) and the file is authenticated with an HMAC-SHA256 MAC: the modern profile that
 /// OpenSSL 3, NSS (Firefox, Chromium on Linux) and Windows 10 1709+ read. `friendly_name`
-/// labels the key in certificate pickers. The key must belong to the certificate
+/// is the key bag's friendlyName; p12-keystore 0.4 labels every certificate bag with the
+/// certificate's subject, which is what NSS shows as the nickname. The key must belong to
+/// the certificate
 /// (`ca-key-mismatch`); an empty password is refused, since it would protect nothing.
 pub fn pkcs12(
     certificate_der: &[u8],

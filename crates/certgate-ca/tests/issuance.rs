@@ -513,38 +513,73 @@ fn authority_reloads_from_its_parts_and_refuses_a_key_of_another_ca() {
     assert_eq!(error.code(), "ca-private-key-invalid");
 }
 
-/// An existing CA made by rcgen (as certgate-testpki makes them) is imported with
-/// `from_parts` and issues certificates and CRLs.
+/// Existing CAs made by rcgen (as certgate-testpki makes them), with ECDSA P-384, RSA and
+/// Ed25519 keys, are imported with `from_parts`; what they sign validates, including
+/// revocation from the CRL they sign.
 #[test]
-fn ca_made_by_rcgen_can_be_imported() {
+fn cas_made_by_rcgen_can_be_imported() {
+    use certgate_pki::{validate, CaKind, RevocationSnapshot, TrustStore, ValidationPolicy};
     use rcgen::{
         BasicConstraints as RcgenBasicConstraints, CertificateParams, DnType, IsCa, KeyPair,
-        KeyUsagePurpose,
+        KeyUsagePurpose, RsaKeySize,
     };
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).expect("key");
-    let mut params = CertificateParams::default();
-    params.not_before = at(NOW - 86_400);
-    params.not_after = at(NOW + 3650 * 86_400);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "Fabrikam Issuing CA");
-    params.is_ca = IsCa::Ca(RcgenBasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let certificate = params.self_signed(&key).expect("self-signed CA");
+    let keys = [
+        KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).expect("P-384 key"),
+        KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_2048).expect("RSA key"),
+        KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("Ed25519 key"),
+    ];
+    for key in keys {
+        let mut params = CertificateParams::default();
+        params.not_before = at(NOW - 86_400);
+        params.not_after = at(NOW + 3650 * 86_400);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Fabrikam Issuing CA");
+        params.is_ca = IsCa::Ca(RcgenBasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let certificate = params.self_signed(&key).expect("self-signed CA");
+        let algorithm = format!("{:?}", key.algorithm());
 
-    let authority =
-        Authority::from_parts(certificate.der().to_vec(), &key.serialize_der()).expect("import");
-    let issued = issue(&authority, KeyAlgorithm::EcdsaP256);
-    let leaf = parse(&issued.certificate_der);
-    assert_eq!(
-        leaf.issuer().der(),
-        parse(certificate.der()).subject().der(),
-        "issuer name copied byte for byte"
-    );
-    // No O in the CA's name: the subject is the CN alone.
-    assert_eq!(leaf.subject().to_windows(), "CN=Alice Smith");
-    let crl = certgate_ca::sign_crl(&authority, &crl_request(1, Vec::new())).expect("crl");
-    assert_eq!(parse_crl(&crl).issuer().der(), leaf.issuer().der());
+        let authority = Authority::from_parts(certificate.der().to_vec(), &key.serialize_der())
+            .expect("import");
+        let issued = issue(&authority, KeyAlgorithm::EcdsaP256);
+        let leaf = parse(&issued.certificate_der);
+        assert_eq!(
+            leaf.issuer().der(),
+            parse(certificate.der()).subject().der(),
+            "issuer name copied byte for byte"
+        );
+        // No O in the CA's name: the subject is the CN alone.
+        assert_eq!(leaf.subject().to_windows(), "CN=Alice Smith");
+        let crl = certgate_ca::sign_crl(
+            &authority,
+            &crl_request(
+                1,
+                vec![certgate_ca::RevokedSerial {
+                    serial: issued.serial.clone(),
+                    revoked_at: now(),
+                    reason: certgate_ca::RevocationReason::KeyCompromise,
+                }],
+            ),
+        )
+        .expect("crl");
+        assert_eq!(parse_crl(&crl).issuer().der(), leaf.issuer().der());
+
+        let mut trust = TrustStore::new();
+        trust.add(parse(certificate.der()), CaKind::Root);
+        let policy = ValidationPolicy {
+            revocation: RevocationDepth::Off,
+            ..ValidationPolicy::default()
+        };
+        let empty = RevocationSnapshot::empty();
+        validate(&leaf, &[], &trust, &empty, &policy, UnixTime(NOW + 3600))
+            .unwrap_or_else(|rejection| panic!("{algorithm}: {rejection}"));
+        let snapshot = RevocationSnapshot::new(vec![parse_crl(&crl)]);
+        let policy = ValidationPolicy::default();
+        let rejection = validate(&leaf, &[], &trust, &snapshot, &policy, UnixTime(NOW + 3600))
+            .expect_err("revoked");
+        assert_eq!(rejection.code(), "cert-revoked", "{algorithm}: {rejection}");
+    }
 }
 
 #[test]

@@ -155,3 +155,100 @@ fn empty_password_mismatched_key_and_bad_input_are_refused() {
     .expect_err("blank friendly name");
     assert_eq!(error.code(), "ca-invalid-request");
 }
+
+/// NSS (Firefox, and Chromium on Linux) imports the file into a fresh database: certificate
+/// and private key. Runs where NSS's `pk12util` is installed (Debian: libnss3-tools);
+/// elsewhere it says so and checks nothing.
+#[test]
+fn nss_imports_the_pkcs12() {
+    if std::process::Command::new("pk12util")
+        .arg("-h")
+        .output()
+        .is_err()
+    {
+        eprintln!("pk12util not installed (libnss3-tools): NSS import not checked");
+        return;
+    }
+    let hierarchy = hierarchy(KeyAlgorithm::EcdsaP256);
+    let issued = issue(&hierarchy.issuing, KeyAlgorithm::EcdsaP256);
+    let p12 = pkcs12(
+        &issued.certificate_der,
+        &issued.private_key_pkcs8_der,
+        &[
+            hierarchy.issuing.certificate_der().to_vec(),
+            hierarchy.root.certificate_der().to_vec(),
+        ],
+        PASSWORD,
+        "Alice Smith (certgate)",
+    )
+    .expect("pkcs12");
+    let dir = scratch();
+    let path = write(dir.path(), "alice.p12", &p12);
+    let db = format!("sql:{}", dir.path().display());
+    let run = |program: &str, args: &[&str]| {
+        let output = std::process::Command::new(program)
+            .args(args)
+            .output()
+            .expect("NSS tool runs");
+        (output.status.success(), text(&output))
+    };
+    let (ok, out) = run("certutil", &["-N", "-d", &db, "--empty-password"]);
+    assert!(ok, "{out}");
+    let (ok, out) = run(
+        "pk12util",
+        &["-i", &path.to_string_lossy(), "-d", &db, "-W", PASSWORD],
+    );
+    assert!(ok, "pk12util: {out}");
+    let (ok, certificates) = run("certutil", &["-L", "-d", &db]);
+    assert!(ok, "{certificates}");
+    // NSS names the certificate by its bag's friendlyName, which p12-keystore sets to the
+    // subject; "u,u,u" means NSS paired it with the imported private key.
+    let nickname = "O=Contoso, CN=Alice Smith";
+    assert!(
+        certificates
+            .lines()
+            .any(|line| line.starts_with(nickname) && line.trim_end().ends_with("u,u,u")),
+        "{certificates}"
+    );
+    assert!(certificates.contains("O=Contoso, CN=Contoso certgate Issuing CA"));
+    assert!(certificates.contains("O=Contoso, CN=Contoso certgate Root CA"));
+    let (ok, keys) = run("certutil", &["-K", "-d", &db]);
+    assert!(ok, "{keys}");
+    assert!(
+        keys.lines()
+            .any(|line| line.contains(" ec ") && line.contains(nickname)),
+        "{keys}"
+    );
+    let exported = std::process::Command::new("certutil")
+        .args(["-L", "-d", &db, "-n", nickname, "-r"])
+        .output()
+        .expect("certutil -r");
+    assert!(exported.status.success(), "{}", text(&exported));
+    assert_eq!(exported.stdout, issued.certificate_der);
+}
+
+/// Passwords are UTF-8: OpenSSL 3 opens a file protected by one with non-ASCII characters
+/// (the MAC key derivation uses its BMPString form, PBES2 its UTF-8 bytes, RFC 7292 App. B.1).
+#[test]
+fn non_ascii_passwords_open_in_openssl() {
+    let hierarchy = hierarchy(KeyAlgorithm::EcdsaP256);
+    let issued = issue(&hierarchy.issuing, KeyAlgorithm::EcdsaP256);
+    let password = "Pässwörd für Zoë €";
+    let p12 = pkcs12(
+        &issued.certificate_der,
+        &issued.private_key_pkcs8_der,
+        &[],
+        password,
+        "Zoë",
+    )
+    .expect("pkcs12");
+    let dir = scratch();
+    let path = write(dir.path(), "zoe.p12", &p12);
+    let output = open(&path, password, &["-info", "-nodes"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("BEGIN PRIVATE KEY"),
+        "{}",
+        text(&output)
+    );
+}

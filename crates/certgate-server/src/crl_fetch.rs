@@ -56,15 +56,17 @@ impl HttpCrlFetcher {
         Ok(HttpCrlFetcher { client })
     }
 
+    /// `shown` is the URL as configured, the one every error and progress report names.
     async fn download(
         &self,
+        shown: &str,
         url: Url,
         conditional: &Conditional,
         limits: FetchLimits,
         progress: &dyn FetchProgress,
         started: &mut bool,
     ) -> Result<FetchOutcome, FetchError> {
-        let shown = url.to_string();
+        let shown = shown.to_owned();
         let mut response = self
             .client
             .get(url)
@@ -81,8 +83,9 @@ impl HttpCrlFetcher {
             // A redirect that came back unfollowed: its target was not even a URL the HTTP
             // stack could request (`file:///...`). Say so rather than report a bare 3xx.
             if let Some(target) = redirect_target(&response).filter(|t| !is_allowed_scheme(t)) {
-                return Err(FetchError::UrlNotAllowed {
-                    url: target.to_string(),
+                return Err(FetchError::Unreachable {
+                    url: shown,
+                    detail: RedirectRefused::Scheme { target }.to_string(),
                 });
             }
         }
@@ -167,7 +170,7 @@ impl CrlFetcher for HttpCrlFetcher {
         let mut started = false;
         let outcome = tokio::time::timeout(
             limits.max_duration,
-            self.download(parsed, conditional, limits, progress, &mut started),
+            self.download(url, parsed, conditional, limits, progress, &mut started),
         )
         .await;
         if started {
@@ -195,7 +198,9 @@ fn allowed_url(url: &str) -> Result<Url, FetchError> {
         })
 }
 
-/// Why a redirect was not followed; found again in the send error's source chain.
+/// Why a redirect was not followed; found again in the send error's source chain. Reported
+/// as the configured URL being unreachable, with this as the detail: the configured URL
+/// itself was allowed, and it is the one the administrator can act on.
 #[derive(Debug)]
 enum RedirectRefused {
     Scheme { target: Url },
@@ -271,18 +276,13 @@ fn send_error(url: &str, error: reqwest::Error) -> FetchError {
         }
         current = e.source();
     }
-    match refused {
-        Some(RedirectRefused::Scheme { target }) => FetchError::UrlNotAllowed {
-            url: target.to_string(),
-        },
-        Some(RedirectRefused::TooMany) => FetchError::Unreachable {
-            url: url.to_owned(),
-            detail: RedirectRefused::TooMany.to_string(),
-        },
-        None => FetchError::Unreachable {
-            url: url.to_owned(),
-            detail: error_chain(&error.without_url()),
-        },
+    let detail = match refused {
+        Some(refused) => refused.to_string(),
+        None => error_chain(&error.without_url()),
+    };
+    FetchError::Unreachable {
+        url: url.to_owned(),
+        detail,
     }
 }
 
