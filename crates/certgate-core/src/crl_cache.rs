@@ -152,7 +152,7 @@ pub struct Previous<'a> {
 pub enum Accepted {
     /// The same CRL as the cached one (same number, same bytes).
     Unchanged,
-    New(Crl),
+    New(Box<Crl>),
 }
 
 /// Decides whether downloaded `bytes` may replace the cached CRL of `ca` (RFC 5280 §5, §6.3.3
@@ -203,6 +203,7 @@ pub fn accept_downloaded_crl(
     crl.verify_signature(ca, &AlgorithmPolicy::default())
         .map_err(CrlRefusal::SignatureInvalid)?;
     let number = crl.crl_number().ok_or(CrlRefusal::NumberMissing)?;
+    let mut unchanged = false;
     if let Some(previous) = previous {
         match compare_crl_numbers(number, previous.crl_number) {
             Ordering::Less => {
@@ -211,7 +212,9 @@ pub fn accept_downloaded_crl(
                     offered: crate::hex(number),
                 })
             }
-            Ordering::Equal if crl.der() == previous.der => return Ok(Accepted::Unchanged),
+            // The cached CRL again: still checked for currency below, so that a CA serving
+            // the same CRL past its nextUpdate is reported as `crl-stale`, not as a success.
+            Ordering::Equal if crl.der() == previous.der => unchanged = true,
             Ordering::Equal => {
                 return Err(CrlRefusal::NumberReused {
                     number: crate::hex(number),
@@ -233,7 +236,10 @@ pub fn accept_downloaded_crl(
             now: crate::clock::rfc3339(now),
         });
     }
-    Ok(Accepted::New(crl))
+    if unchanged {
+        return Ok(Accepted::Unchanged);
+    }
+    Ok(Accepted::New(Box::new(crl)))
 }
 
 /// A DER SEQUENCE or a PEM block: anything else (HTML, JSON, plain text) is not a CRL at all,

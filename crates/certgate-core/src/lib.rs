@@ -36,7 +36,7 @@ pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
         .bytes()
         .filter(|b| *b != b':' && *b != b' ')
         .collect();
-    if digits.is_empty() || digits.len() % 2 != 0 {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
         return None;
     }
     digits

@@ -216,37 +216,6 @@ pub fn prepare_new_ca(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_http_and_https_urls_with_a_host_are_accepted() {
-        assert!(is_http_url("http://crl.contoso.example/root.crl"));
-        assert!(is_http_url("HTTPS://crl.contoso.example"));
-        assert!(!is_http_url("ldap://dc1/CN=root,CN=CDP"));
-        assert!(!is_http_url("file:///etc/passwd"));
-        assert!(!is_http_url("http:///nohost"));
-        assert!(!is_http_url("http://host/with space"));
-    }
-
-    #[test]
-    fn a_delta_url_without_a_base_url_is_refused() {
-        let settings = CaSettings {
-            display_name: String::new(),
-            authority_type: AuthorityType::Root,
-            crl_url: None,
-            delta_crl_url: Some("http://x/delta.crl".into()),
-            exempt_from_crl_validation: false,
-            send_as_issuer_hint: true,
-        };
-        assert_eq!(
-            check_settings(&settings).unwrap_err().code(),
-            "ca-delta-without-base"
-        );
-    }
-}
-
 /// Adds every certificate of a bundle (a .cer or a .p7b), all or nothing: each is checked
 /// first, then all are written in one transaction. `settings_for` chooses each CA's settings
 /// (e.g. root when self-issued).
@@ -372,4 +341,35 @@ async fn audit<S: crate::store::Store>(
             ),
         ))
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_and_https_urls_with_a_host_are_accepted() {
+        assert!(is_http_url("http://crl.contoso.example/root.crl"));
+        assert!(is_http_url("HTTPS://crl.contoso.example"));
+        assert!(!is_http_url("ldap://dc1/CN=root,CN=CDP"));
+        assert!(!is_http_url("file:///etc/passwd"));
+        assert!(!is_http_url("http:///nohost"));
+        assert!(!is_http_url("http://host/with space"));
+    }
+
+    #[test]
+    fn a_delta_url_without_a_base_url_is_refused() {
+        let settings = CaSettings {
+            display_name: String::new(),
+            authority_type: AuthorityType::Root,
+            crl_url: None,
+            delta_crl_url: Some("http://x/delta.crl".into()),
+            exempt_from_crl_validation: false,
+            send_as_issuer_hint: true,
+        };
+        assert_eq!(
+            check_settings(&settings).unwrap_err().code(),
+            "ca-delta-without-base"
+        );
+    }
 }

@@ -172,13 +172,21 @@ async fn publish_when_due<S: Store>(
     pki: &PkiSettings,
 ) -> Result<(), certgate_core::authority::PkiError> {
     let authorities = store.authorities().await?;
-    let Some(issuing) = authorities.iter().find(|a| a.role == AuthorityRole::Issuing) else {
+    let Some(issuing) = authorities
+        .iter()
+        .find(|a| a.role == AuthorityRole::Issuing)
+    else {
         return Ok(());
     };
     let now = clock.now();
-    let due = match store.latest_published_crl(issuing.id, CrlKind::Delta).await? {
+    let due = match store
+        .latest_published_crl(issuing.id, CrlKind::Delta)
+        .await?
+    {
         None => true,
-        Some(delta) => now.0 >= delta.this_update.0 + (delta.next_update.0 - delta.this_update.0) / 2,
+        Some(delta) => {
+            now.0 >= delta.this_update.0 + (delta.next_update.0 - delta.this_update.0) / 2
+        }
     };
     if due {
         let published = BuiltInCa::new(store, &clock, pki, "scheduler")

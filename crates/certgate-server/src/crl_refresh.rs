@@ -246,7 +246,10 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
                 last_modified: c.last_modified.clone(),
             })
             .unwrap_or_default();
-        let fetched = self.fetcher.fetch(url, &conditional, limits, progress).await;
+        let fetched = self
+            .fetcher
+            .fetch(url, &conditional, limits, progress)
+            .await;
         let now = self.clock.now();
         let previous_status = self
             .store
@@ -256,7 +259,17 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
             .find(|s| s.ca_id == ca.id && s.kind == kind);
         let result: Result<(RefreshOutcome, Option<CachedCrl>), CrlRefusal> = match fetched {
             Err(error) => Err(error.into()),
-            Ok(FetchOutcome::NotModified) => Ok((RefreshOutcome::NotModified, None)),
+            // "Not modified" does not make an expired cached CRL current again: the CA is
+            // not publishing, which `status()` must say.
+            Ok(FetchOutcome::NotModified) => {
+                match cached.as_ref().filter(|c| c.next_update.0 < now.0) {
+                    Some(stale) => Err(CrlRefusal::Stale {
+                        next_update: certgate_core::clock::rfc3339(stale.next_update),
+                        now: certgate_core::clock::rfc3339(now),
+                    }),
+                    None => Ok((RefreshOutcome::NotModified, None)),
+                }
+            }
             Ok(FetchOutcome::Fetched {
                 body,
                 etag,
@@ -268,7 +281,9 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
                 // Parsing and the signature check of a 20 MB CRL take a good part of a second:
                 // not on an async worker.
                 let ca_der = ca.certificate_der.clone();
-                let previous = cached.as_ref().map(|c| (c.crl_number.clone(), c.der.clone()));
+                let previous = cached
+                    .as_ref()
+                    .map(|c| (c.crl_number.clone(), c.der.clone()));
                 let accepted = tokio::task::spawn_blocking(move || {
                     let certificate =
                         Certificate::from_der(&ca_der).map_err(CrlRefusal::Malformed)?;
@@ -301,7 +316,7 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
                             last_modified,
                             fetched_at: now,
                         };
-                        self.parsed.insert(ca.id, kind, Arc::new(crl));
+                        self.parsed.insert(ca.id, kind, Arc::from(crl));
                         Ok((
                             RefreshOutcome::Updated {
                                 crl_number,
@@ -365,23 +380,22 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
                 };
                 self.store.put_fetch_status(&status).await?;
                 let kept_cached = cached.is_some();
-                self.audit(
-                    ca,
-                    kind,
-                    refusal.code(),
-                    format!(
-                        "{url}: {refusal}{}",
-                        if kept_cached {
-                            " (the cached CRL stays in use until its nextUpdate)"
-                        } else {
-                            " (no CRL is cached: certificates from this CA are refused until one arrives)"
-                        }
+                let consequence = match &cached {
+                    Some(c) if c.next_update.0 < now.0 => format!(
+                        " (the cached CRL expired at {}: certificates from this CA are refused with crl-stale until a current CRL arrives)",
+                        certgate_core::clock::rfc3339(c.next_update)
                     ),
-                )
-                .await?;
+                    Some(c) => format!(
+                        " (the cached CRL stays in use until its nextUpdate, {})",
+                        certgate_core::clock::rfc3339(c.next_update)
+                    ),
+                    None => " (no CRL is cached: certificates from this CA are refused with crl-unavailable until one arrives)".to_owned(),
+                };
+                self.audit(ca, kind, refusal.code(), format!("{url}: {refusal}{consequence}"))
+                    .await?;
                 RefreshOutcome::Failed {
                     code: refusal.code().to_owned(),
-                    message: refusal.to_string(),
+                    message: format!("{refusal}{consequence}"),
                     kept_cached,
                 }
             }
@@ -406,7 +420,8 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
             }
             None => now.0 + settings.min_interval_seconds,
         };
-        let wait = (target - now.0).clamp(settings.min_interval_seconds, settings.max_interval_seconds);
+        let wait =
+            (target - now.0).clamp(settings.min_interval_seconds, settings.max_interval_seconds);
         UnixTime(now.0 + jittered(wait))
     }
 

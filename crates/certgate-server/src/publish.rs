@@ -78,7 +78,10 @@ async fn pki_file<S: Store>(
             .into_response(),
         PkiFile::Crl(_, kind) => match store.latest_published_crl(authority.id, kind).await {
             Ok(Some(crl)) => crl_response(&crl, &headers),
-            Ok(None) => plain(StatusCode::NOT_FOUND, "no CRL published yet (certgate pki crl)"),
+            Ok(None) => plain(
+                StatusCode::NOT_FOUND,
+                "no CRL published yet (certgate pki crl)",
+            ),
             Err(error) => {
                 tracing::error!(code = error.code(), %error, "reading a published CRL failed");
                 plain(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable")
@@ -94,7 +97,10 @@ fn crl_response(crl: &PublishedCrl, headers: &HeaderMap) -> Response {
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag || tag.trim() == "*"));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        });
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -108,11 +114,13 @@ fn crl_response(crl: &PublishedCrl, headers: &HeaderMap) -> Response {
     if let Ok(value) = HeaderValue::from_str(&etag) {
         out.insert(header::ETAG, value);
     }
-    if let Some(value) = http_date(crl.this_update.0).and_then(|d| HeaderValue::from_str(&d).ok())
-    {
+    if let Some(value) = http_date(crl.this_update.0).and_then(|d| HeaderValue::from_str(&d).ok()) {
         out.insert(header::LAST_MODIFIED, value);
     }
-    out.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=60"));
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=60"),
+    );
     response
 }
 

@@ -17,9 +17,7 @@ use certgate_core::authority::{
 };
 use certgate_core::crl_cache::{CachedCrl, CachedCrlSummary, CrlFetchStatus, CrlKind};
 use certgate_core::store::{Store, StoreError, StoreResult};
-use certgate_core::trusted_ca::{
-    AuthorityType, CaFacts, CaId, CaRecord, CaSettings, NewCa,
-};
+use certgate_core::trusted_ca::{AuthorityType, CaFacts, CaId, CaRecord, CaSettings, NewCa};
 use certgate_pki::UnixTime;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
@@ -112,11 +110,12 @@ impl SqlStore {
                     Ok(())
                 })
             });
-        let pool = options.connect(&url).await.map_err(|error| {
-            StoreError::Unavailable {
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(|error| StoreError::Unavailable {
                 detail: format!("cannot open {}: {error}", redact(&url)),
-            }
-        })?;
+            })?;
         let mut conn = pool.acquire().await.map_err(unavailable)?;
         migrate::run(&mut conn, backend)
             .await
@@ -291,10 +290,12 @@ fn hex(bytes: &[u8]) -> String {
 
 impl Store for SqlStore {
     async fn list_cas(&self) -> StoreResult<Vec<CaRecord>> {
-        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {CA_COLUMNS} FROM trusted_cas ORDER BY id")))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CA_COLUMNS} FROM trusted_cas ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
         rows.iter().map(ca_from_row).collect()
     }
 
@@ -302,7 +303,10 @@ impl Store for SqlStore {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let mut records = Vec::with_capacity(cas.len());
         for ca in cas {
-            let what = format!("a trusted CA with thumbprint {}", ca.facts.sha256_thumbprint);
+            let what = format!(
+                "a trusted CA with thumbprint {}",
+                ca.facts.sha256_thumbprint
+            );
             let row = sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO trusted_cas (display_name, authority_type, certificate, crl_url, \
                  delta_crl_url, trusted_issuer, trusted_issuer_ski, sha256_thumbprint, \
@@ -364,11 +368,13 @@ impl Store for SqlStore {
         // Explicit deletes rather than relying on ON DELETE CASCADE alone: SQLite enforces
         // foreign keys only when the pragma is on for that connection.
         for table in ["crl_cache", "crl_fetch_status"] {
-            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE ca_id = $1")))
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?;
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE ca_id = $1"
+            )))
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
         }
         let deleted = sqlx::query("DELETE FROM trusted_cas WHERE id = $1")
             .bind(id.0)
@@ -681,7 +687,7 @@ impl Store for SqlStore {
             "SELECT at, actor, action, target, outcome, detail FROM audit_log \
              ORDER BY id DESC LIMIT $1",
         )
-        .bind(limit)
+        .bind(limit.max(0))
         .fetch_all(&self.pool)
         .await
         .map_err(unavailable)?;
@@ -701,10 +707,7 @@ impl Store for SqlStore {
     }
 }
 
-async fn upsert_status(
-    conn: &mut sqlx::AnyConnection,
-    status: &CrlFetchStatus,
-) -> StoreResult<()> {
+async fn upsert_status(conn: &mut sqlx::AnyConnection, status: &CrlFetchStatus) -> StoreResult<()> {
     let (code, message) = match &status.last_error {
         Some((code, message)) => (Some(code.as_str()), Some(message.as_str())),
         None => (None, None),

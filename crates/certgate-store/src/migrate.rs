@@ -77,18 +77,28 @@ async fn apply(conn: &mut AnyConnection, backend: Backend) -> Result<(), sqlx::E
     .execute(&mut *conn)
     .await?;
     for migration in MIGRATIONS {
-        let mut tx = conn.begin().await?;
-        let applied: i64 = sqlx::query("SELECT COUNT(*) AS n FROM certgate_schema WHERE version = $1")
-            .bind(migration.version)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("n")?;
+        let mut tx = match backend {
+            // Take SQLite's write lock before reading the version table. A deferred
+            // transaction that reads and then writes cannot wait for a concurrent writer (the
+            // busy timeout does not apply to that upgrade): it fails at once with "database is
+            // locked" when another process opens a new database at the same moment.
+            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => conn.begin().await?,
+        };
+        let applied: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM certgate_schema WHERE version = $1")
+                .bind(migration.version)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
         if applied > 0 {
             tx.rollback().await?;
             continue;
         }
         for statement in statements(&render(migration.sql, backend)) {
-            sqlx::query(AssertSqlSafe(statement)).execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query(
             "INSERT INTO certgate_schema (version, description, applied_at) VALUES ($1, $2, $3)",

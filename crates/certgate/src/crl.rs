@@ -187,24 +187,9 @@ pub(crate) async fn run(command: CrlCommand, global: GlobalArgs) -> anyhow::Resu
                     ),
                     RefreshOutcome::NotModified => ("not-modified", None, "304 Not Modified".into()),
                     RefreshOutcome::Unchanged => ("unchanged", None, "same CRL as cached".into()),
-                    RefreshOutcome::Failed {
-                        code,
-                        message,
-                        kept_cached,
-                    } => {
+                    RefreshOutcome::Failed { code, message, .. } => {
                         failed = true;
-                        (
-                            "failed",
-                            Some(code.clone()),
-                            format!(
-                                "{message}{}",
-                                if *kept_cached {
-                                    " (the cached CRL stays in use until its nextUpdate)"
-                                } else {
-                                    ""
-                                }
-                            ),
-                        )
+                        ("failed", Some(code.clone()), message.clone())
                     }
                 };
                 if json {

@@ -1,0 +1,257 @@
+//! The benchmark's PKI and CRLs, cached under the target directory.
+//!
+//! rcgen takes a while to sign a 570,000-entry CRL and its keys differ on every run
+//! (certgate-testpki says why), so the chain and the three CRLs are written once per
+//! [`CACHE_VERSION`] and entry count and read back on later runs. A cache is used only when
+//! its manifest matches the spec and every CRL parses, carries the expected number and entry
+//! count, and verifies under the cached issuing certificate; anything else regenerates it.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use certgate_pki::{AlgorithmPolicy, Certificate, Crl};
+use certgate_testpki::{instants, revoked_serial, serial_for, ChainSpec, CrlSpec, KeyKind, TestPki};
+use serde_json::{json, Value};
+
+/// Bump when the generator or the fixture layout changes.
+const CACHE_VERSION: &str = "v1";
+
+/// Serials of the issuing CA's CRL entries (see `certgate_testpki::revoked_serial`).
+const ISSUING_SEED: u64 = 0xC41F_2E01;
+const ROOT_SEED: u64 = 0xC41F_2E02;
+/// The root CRL stays small: the benchmark is about the issuing CA's CRL.
+const ROOT_ENTRIES: usize = 1_000;
+/// CRL #2 lists this certificate serial on top of CRL #1's entries, so the refreshed state is
+/// told apart from the old one by a lookup as well as by the CRL number.
+const DECOY_INDEX: u64 = 0xDEC0;
+/// CRL #2 was issued a day after CRL #1; both cover `VALIDATION_TIME`.
+const DAY: i64 = 86_400;
+
+pub(crate) struct Fixture {
+    pub(crate) root_der: Vec<u8>,
+    pub(crate) intermediate_der: Vec<u8>,
+    pub(crate) leaf_der: Vec<u8>,
+    pub(crate) root_crl: Vec<u8>,
+    /// The issuing CA's CRL number 1: `entries` serials, not the leaf.
+    pub(crate) issuing_crl_1: Vec<u8>,
+    /// CRL number 2: the same serials plus [`Fixture::decoy_serial`].
+    pub(crate) issuing_crl_2: Vec<u8>,
+    pub(crate) decoy_serial: Vec<u8>,
+    pub(crate) entries: usize,
+    /// `None` when read from the cache.
+    pub(crate) generated_in: Option<Duration>,
+    pub(crate) directory: PathBuf,
+}
+
+const FILES: [&str; 6] = [
+    "root.der",
+    "intermediate.der",
+    "leaf.der",
+    "root.crl",
+    "issuing-1.crl",
+    "issuing-2.crl",
+];
+
+fn decoy_serial() -> Vec<u8> {
+    serial_for(ISSUING_SEED, DECOY_INDEX)
+}
+
+/// What the cache was made from; a cache with another manifest is regenerated.
+fn manifest(entries: usize) -> Value {
+    json!({
+        "version": CACHE_VERSION,
+        "certgate": env!("CARGO_PKG_VERSION"),
+        "key": "rsa2048",
+        "entries": entries,
+        "issuing_seed": ISSUING_SEED,
+        "root_seed": ROOT_SEED,
+        "root_entries": ROOT_ENTRIES,
+        "decoy": certgate_core::hex(&decoy_serial()),
+        "this_update": [instants::CRL_THIS_UPDATE, instants::CRL_THIS_UPDATE + DAY],
+        "next_update": instants::CRL_NEXT_UPDATE,
+    })
+}
+
+pub(crate) fn load_or_generate(cache_root: &Path, entries: usize) -> Result<Fixture> {
+    let directory = cache_root.join(format!(
+        "crl-refresh-{CACHE_VERSION}-certgate{}-rsa2048-{entries}",
+        env!("CARGO_PKG_VERSION")
+    ));
+    match read(&directory, entries) {
+        Ok(fixture) => return Ok(fixture),
+        Err(error) if directory.exists() => {
+            eprintln!(
+                "  cache at {} unusable ({error:#}); regenerating",
+                directory.display()
+            );
+        }
+        Err(_) => {}
+    }
+    eprintln!(
+        "  generating the test PKI and two issuing CRLs of {entries} entries (cached for later runs)..."
+    );
+    let started = Instant::now();
+    let pki = TestPki::three_level(&ChainSpec::with_key(KeyKind::Rsa2048))
+        .context("generating the test PKI")?;
+    let at = certgate_testpki::at;
+    let spec_1 = CrlSpec {
+        entries,
+        seed: ISSUING_SEED,
+        crl_number: 1,
+        ..CrlSpec::default()
+    };
+    let spec_2 = CrlSpec {
+        crl_number: 2,
+        this_update: at(instants::CRL_THIS_UPDATE + DAY),
+        extra_revoked: vec![decoy_serial()],
+        ..spec_1.clone()
+    };
+    let root_spec = CrlSpec {
+        entries: ROOT_ENTRIES,
+        seed: ROOT_SEED,
+        ..CrlSpec::default()
+    };
+    // The two big CRLs are independent: sign them side by side.
+    let (crl_1, crl_2) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| TestPki::crl(&pki.intermediate, &spec_1));
+        let second = TestPki::crl(&pki.intermediate, &spec_2);
+        (first.join(), second)
+    });
+    let issuing_crl_1 = crl_1
+        .map_err(|_| anyhow!("generating CRL #1 panicked"))?
+        .context("CRL #1")?;
+    let issuing_crl_2 = crl_2.context("CRL #2")?;
+    let root_crl = TestPki::crl(&pki.root, &root_spec).context("the root CRL")?;
+    let generated_in = started.elapsed();
+    let fixture = Fixture {
+        root_der: pki.root.der,
+        intermediate_der: pki.intermediate.der,
+        leaf_der: pki.leaf.der,
+        root_crl,
+        issuing_crl_1,
+        issuing_crl_2,
+        decoy_serial: decoy_serial(),
+        entries,
+        generated_in: Some(generated_in),
+        directory: directory.clone(),
+    };
+    check(&fixture).context("the freshly generated fixture")?;
+    write(&directory, &fixture, entries)?;
+    Ok(fixture)
+}
+
+fn read(directory: &Path, entries: usize) -> Result<Fixture> {
+    let stored: Value = serde_json::from_slice(&std::fs::read(directory.join("manifest.json"))?)
+        .context("manifest.json")?;
+    if stored != manifest(entries) {
+        bail!("the manifest differs from this benchmark's spec");
+    }
+    let file = |name: &str| {
+        std::fs::read(directory.join(name)).with_context(|| format!("reading {name}"))
+    };
+    let fixture = Fixture {
+        root_der: file("root.der")?,
+        intermediate_der: file("intermediate.der")?,
+        leaf_der: file("leaf.der")?,
+        root_crl: file("root.crl")?,
+        issuing_crl_1: file("issuing-1.crl")?,
+        issuing_crl_2: file("issuing-2.crl")?,
+        decoy_serial: decoy_serial(),
+        entries,
+        generated_in: None,
+        directory: directory.to_owned(),
+    };
+    check(&fixture)?;
+    Ok(fixture)
+}
+
+/// Each CRL parses, has the expected issuer, number and entry count, and verifies.
+fn check(fixture: &Fixture) -> Result<()> {
+    let certificate = |der: &[u8], what: &str| {
+        Certificate::from_der(der).map_err(|e| anyhow!("{what} certificate: {e}"))
+    };
+    let root = certificate(&fixture.root_der, "root")?;
+    let intermediate = certificate(&fixture.intermediate_der, "intermediate")?;
+    let leaf = certificate(&fixture.leaf_der, "leaf")?;
+    if leaf.issuer() != intermediate.subject() || intermediate.issuer() != root.subject() {
+        bail!("the certificates do not form a chain");
+    }
+    for (der, issuer, number, expected_entries, what) in [
+        (&fixture.root_crl, &root, 1u8, ROOT_ENTRIES, "root.crl"),
+        (
+            &fixture.issuing_crl_1,
+            &intermediate,
+            1,
+            fixture.entries,
+            "issuing-1.crl",
+        ),
+        (
+            &fixture.issuing_crl_2,
+            &intermediate,
+            2,
+            fixture.entries + 1,
+            "issuing-2.crl",
+        ),
+    ] {
+        let crl = Crl::from_der(der.clone()).map_err(|e| anyhow!("{what}: {e}"))?;
+        if crl.issuer() != issuer.subject() {
+            bail!("{what}: wrong issuer");
+        }
+        if crl.crl_number() != Some(&[number][..]) {
+            bail!("{what}: CRL number {:?}, expected {number}", crl.crl_number());
+        }
+        if crl.entry_count() != expected_entries {
+            bail!(
+                "{what}: {} entries, expected {expected_entries}",
+                crl.entry_count()
+            );
+        }
+        crl.verify_signature(issuer, &AlgorithmPolicy::default())
+            .map_err(|e| anyhow!("{what}: signature: {e}"))?;
+        if issuer.subject() == intermediate.subject() {
+            let leaf_listed = crl.lookup(crl.issuer(), leaf.serial()).is_some();
+            let decoy_listed = crl.lookup(crl.issuer(), &fixture.decoy_serial).is_some();
+            if leaf_listed || decoy_listed != (number == 2) {
+                bail!("{what}: leaf listed {leaf_listed}, decoy listed {decoy_listed}");
+            }
+            // A spot check that the generated serials are the ones listed.
+            if crl.lookup(crl.issuer(), &revoked_serial(ISSUING_SEED, 0)).is_none() {
+                bail!("{what}: generated serial 0 is not listed");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes into a scratch directory and renames it into place, so that an interrupted run
+/// leaves no half-written cache behind.
+fn write(directory: &Path, fixture: &Fixture, entries: usize) -> Result<()> {
+    let parent = directory
+        .parent()
+        .ok_or_else(|| anyhow!("cache directory has no parent"))?;
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let scratch = parent.join(format!(".partial-crl-refresh-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)?;
+    let contents: [&[u8]; 6] = [
+        &fixture.root_der,
+        &fixture.intermediate_der,
+        &fixture.leaf_der,
+        &fixture.root_crl,
+        &fixture.issuing_crl_1,
+        &fixture.issuing_crl_2,
+    ];
+    for (name, bytes) in FILES.into_iter().zip(contents) {
+        std::fs::write(scratch.join(name), bytes)?;
+    }
+    std::fs::write(
+        scratch.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest(entries))? + "\n",
+    )?;
+    let _ = std::fs::remove_dir_all(directory);
+    std::fs::rename(&scratch, directory)
+        .with_context(|| format!("moving the cache into {}", directory.display()))?;
+    Ok(())
+}
+

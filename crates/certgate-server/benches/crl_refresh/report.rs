@@ -1,0 +1,322 @@
+//! The figures of one run: a table for people, JSON for machines.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use certgate_server::crl_refresh::{RefreshOutcome, RefreshReport};
+use serde_json::{json, Value};
+
+use crate::load::{LastRelease, PhaseStats, Sample};
+
+#[derive(Clone, Debug)]
+pub(crate) struct Download {
+    pub(crate) url: String,
+    pub(crate) announced_bytes: Option<u64>,
+    pub(crate) bytes: u64,
+    pub(crate) from_ns: u64,
+    pub(crate) to_ns: Option<u64>,
+}
+
+pub(crate) struct Refresh {
+    pub(crate) from_ns: u64,
+    pub(crate) to_ns: u64,
+    pub(crate) reports: Vec<RefreshReport>,
+    pub(crate) downloads: Vec<Download>,
+    /// When a validator first used the new state.
+    pub(crate) first_new_state_ns: Option<u64>,
+    pub(crate) holds_crl_2: bool,
+}
+
+pub(crate) struct Run {
+    pub(crate) quick: bool,
+    pub(crate) validators: usize,
+    pub(crate) crl_bytes: usize,
+    pub(crate) crl_entries: usize,
+    pub(crate) fixture_directory: PathBuf,
+    pub(crate) fixture_generated: Option<Duration>,
+    pub(crate) phases: Vec<PhaseStats>,
+    pub(crate) refresh: Refresh,
+    pub(crate) failures: u64,
+    pub(crate) first_failure: Option<String>,
+    pub(crate) last_releases: Vec<LastRelease>,
+    /// (thread, sample), slowest first.
+    pub(crate) slowest: Vec<(usize, Sample)>,
+    pub(crate) target_ns: u64,
+}
+
+impl Run {
+    fn max_latency_ns(&self) -> u64 {
+        self.phases.iter().map(|p| p.max_ns).max().unwrap_or(0)
+    }
+
+    fn longest_gap_ns(&self) -> u64 {
+        self.phases.iter().map(|p| p.longest_gap_ns).max().unwrap_or(0)
+    }
+
+    fn latency_met(&self) -> bool {
+        self.max_latency_ns() <= self.target_ns
+    }
+
+    fn pass(&self) -> bool {
+        self.failures == 0 && self.latency_met()
+    }
+
+    /// Relative to the refresh's start, in ms, for the table.
+    fn since_refresh(&self, ns: u64) -> String {
+        format!(
+            "{:+.1} ms",
+            (ns as f64 - self.refresh.from_ns as f64) / 1e6
+        )
+    }
+
+    pub(crate) fn print(&self) {
+        println!();
+        println!("{:=<100}", "");
+        println!(
+            "CRL refresh under load: {} validator threads, issuing CRL {} ({} entries){}",
+            self.validators,
+            human_bytes(self.crl_bytes as u64),
+            self.crl_entries,
+            if self.quick { ", QUICK run" } else { "" }
+        );
+        println!();
+        println!(
+            "  {:<8} {:>7} {:>12} {:>14} {:>10} {:>10} {:>10} {:>10} {:>12} {:>8}",
+            "phase",
+            "s",
+            "validations",
+            "validations/s",
+            "p50",
+            "p99",
+            "p99.9",
+            "max",
+            "longest gap",
+            ">10 ms"
+        );
+        for phase in &self.phases {
+            println!(
+                "  {:<8} {:>7.3} {:>12} {:>14.0} {:>10} {:>10} {:>10} {:>10} {:>12} {:>8}",
+                phase.name,
+                phase.seconds,
+                phase.validations,
+                phase.per_second,
+                ms(phase.p50_ns),
+                ms(phase.p99_ns),
+                ms(phase.p999_ns),
+                ms(phase.max_ns),
+                ms(phase.longest_gap_ns),
+                phase.over_target
+            );
+        }
+        println!();
+        let refresh = &self.refresh;
+        println!(
+            "  refresh (download + parse + signature + store write + rebuild + swap): {:.3} s",
+            (refresh.to_ns - refresh.from_ns) as f64 / 1e9
+        );
+        for download in &refresh.downloads {
+            println!(
+                "    download {}: {} in {}",
+                download.url,
+                human_bytes(download.bytes),
+                download
+                    .to_ns
+                    .map(|to| ms(to - download.from_ns))
+                    .unwrap_or_else(|| "?".into()),
+            );
+        }
+        for report in &refresh.reports {
+            println!("    {} -> {}", report.url, outcome_text(&report.outcome));
+        }
+        if let Some(seen) = refresh.first_new_state_ns {
+            println!(
+                "    first validation on the new state: {} after the refresh began",
+                self.since_refresh(seen)
+            );
+        }
+        println!(
+            "    state holds CRL #2 afterwards (store, snapshot, decoy serial, leaf checked against #2): {}",
+            if refresh.holds_crl_2 { "yes" } else { "NO" }
+        );
+        if self.last_releases.is_empty() {
+            println!("  no validator released the last reference to a replaced state");
+        }
+        for release in &self.last_releases {
+            println!(
+                "  a validator freed a replaced state at {}: validation {} of which the drop {}",
+                self.since_refresh(release.done_ns),
+                ms(release.latency_ns),
+                ms(release.drop_ns)
+            );
+        }
+        println!("  slowest validations (time of completion relative to the refresh's start):");
+        for (thread, sample) in &self.slowest {
+            println!(
+                "    {:>10} on validator-{thread} at {}",
+                ms(sample.latency_ns),
+                self.since_refresh(sample.done_ns)
+            );
+        }
+        println!();
+        println!(
+            "  failures: {}{}",
+            self.failures,
+            self.first_failure
+                .as_ref()
+                .map(|f| format!(" (first: {f})"))
+                .unwrap_or_default()
+        );
+        println!(
+            "  longest stall: max single validation {}, longest gap between completions {}",
+            ms(self.max_latency_ns()),
+            ms(self.longest_gap_ns())
+        );
+        println!(
+            "  target: no validation fails and none waits more than {}: {}",
+            ms(self.target_ns),
+            if self.pass() {
+                "PASS".to_owned()
+            } else if self.failures > 0 {
+                "FAIL (validations failed)".to_owned()
+            } else {
+                format!("FAIL (max wait {})", ms(self.max_latency_ns()))
+            }
+        );
+        println!("{:=<100}", "");
+    }
+
+    pub(crate) fn to_json(&self) -> Value {
+        let phases: Vec<Value> = self
+            .phases
+            .iter()
+            .map(|p| {
+                json!({
+                    "phase": p.name,
+                    "seconds": p.seconds,
+                    "validations": p.validations,
+                    "validations_per_second": p.per_second,
+                    "latency_ns": {
+                        "p50": p.p50_ns,
+                        "p99": p.p99_ns,
+                        "p99_9": p.p999_ns,
+                        "max": p.max_ns,
+                    },
+                    "over_target": p.over_target,
+                    "longest_gap_ns": p.longest_gap_ns,
+                })
+            })
+            .collect();
+        let refresh = &self.refresh;
+        json!({
+            "context": {
+                "quick": self.quick,
+                "validators": self.validators,
+                "machine": machine(),
+                "date": time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                "crl_bytes": self.crl_bytes,
+                "crl_entries": self.crl_entries,
+                "crl_fixture": {
+                    "directory": self.fixture_directory.display().to_string(),
+                    "generated_seconds": self.fixture_generated.map(|d| d.as_secs_f64()),
+                },
+            },
+            "phases": phases,
+            "refresh": {
+                "seconds": (refresh.to_ns - refresh.from_ns) as f64 / 1e9,
+                "downloads": refresh.downloads.iter().map(|d| json!({
+                    "url": d.url,
+                    "bytes": d.bytes,
+                    "announced_bytes": d.announced_bytes,
+                    "seconds": d.to_ns.map(|to| (to - d.from_ns) as f64 / 1e9),
+                    "started_after_refresh_seconds": (d.from_ns as f64 - refresh.from_ns as f64) / 1e9,
+                })).collect::<Vec<_>>(),
+                "outcomes": refresh.reports.iter().map(|r| json!({
+                    "url": r.url,
+                    "outcome": outcome_text(&r.outcome),
+                })).collect::<Vec<_>>(),
+                "first_new_state_after_refresh_seconds": refresh
+                    .first_new_state_ns
+                    .map(|ns| (ns as f64 - refresh.from_ns as f64) / 1e9),
+                "holds_crl_2": refresh.holds_crl_2,
+            },
+            "last_releases": self.last_releases.iter().map(|r| json!({
+                "after_refresh_seconds": (r.done_ns as f64 - refresh.from_ns as f64) / 1e9,
+                "validation_ns": r.latency_ns,
+                "drop_ns": r.drop_ns,
+            })).collect::<Vec<_>>(),
+            "slowest": self.slowest.iter().map(|(thread, s)| json!({
+                "thread": thread,
+                "latency_ns": s.latency_ns,
+                "after_refresh_seconds": (s.done_ns as f64 - refresh.from_ns as f64) / 1e9,
+            })).collect::<Vec<_>>(),
+            "failures": self.failures,
+            "first_failure": self.first_failure,
+            "max_latency_ns": self.max_latency_ns(),
+            "longest_gap_ns": self.longest_gap_ns(),
+            "target": {
+                "max_latency_ns": self.target_ns,
+                "latency_met": self.latency_met(),
+                "no_failures": self.failures == 0,
+                "pass": self.pass(),
+            },
+        })
+    }
+}
+
+fn outcome_text(outcome: &RefreshOutcome) -> String {
+    match outcome {
+        RefreshOutcome::Updated {
+            crl_number,
+            entries,
+            bytes,
+        } => format!(
+            "updated to CRL number {} ({entries} entries, {})",
+            certgate_core::hex(crl_number),
+            human_bytes(*bytes as u64)
+        ),
+        RefreshOutcome::NotModified => "not modified (304)".into(),
+        RefreshOutcome::Unchanged => "unchanged".into(),
+        RefreshOutcome::Failed { code, message, .. } => format!("FAILED {code}: {message}"),
+    }
+}
+
+/// What the figures were measured on.
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|model| model.trim().to_owned())
+        })
+        .unwrap_or_default();
+    json!({
+        "cpu": cpu,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "os": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+    })
+}
+
+fn ms(ns: u64) -> String {
+    let ns = ns as f64;
+    if ns >= 1e9 {
+        format!("{:.3} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.1} µs", ns / 1e3)
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    let mb = bytes as f64 / 1e6;
+    if mb >= 1.0 {
+        format!("{mb:.1} MB")
+    } else {
+        format!("{:.1} kB", bytes as f64 / 1e3)
+    }
+}
