@@ -31,11 +31,16 @@ step "certgate pki issue (the demo user, and a second user to revoke)"
 "$bin" pki issue --upn mallory@contoso.example --email mallory@contoso.example --out "$demo/users" --p12-password demo
 
 step "certgate serve (publishes the CRLs at the URLs in the certificates)"
+if curl -fsS "http://$CERTGATE_LISTEN/healthz" >/dev/null 2>&1; then
+  echo "demo: something already answers on $CERTGATE_LISTEN; stop it or set CERTGATE_LISTEN=127.0.0.1:PORT" >&2
+  exit 1
+fi
 "$bin" serve > "$demo/serve.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
   curl -fsS "http://$CERTGATE_LISTEN/healthz" >/dev/null 2>&1 && break
+  kill -0 "$server" 2>/dev/null || { cat "$demo/serve.log" >&2; echo "demo: certgate serve exited" >&2; exit 1; }
   sleep 0.1
 done
 

@@ -292,7 +292,10 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
         let root = self.record_for(AuthorityRole::Root, &hierarchy.root, now)?;
         let issuing = self.record_for(AuthorityRole::Issuing, &hierarchy.issuing, now)?;
         let (root_id, issuing_id) = self.store.insert_authorities(&root, &issuing).await?;
-        let root = AuthorityRecord { id: root_id, ..root };
+        let root = AuthorityRecord {
+            id: root_id,
+            ..root
+        };
         let issuing = AuthorityRecord {
             id: issuing_id,
             ..issuing
@@ -434,9 +437,7 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
                 let (at, why) = existing
                     .map(|r| {
                         (
-                            r.revoked_at
-                                .map(crate::clock::rfc3339)
-                                .unwrap_or_default(),
+                            r.revoked_at.map(crate::clock::rfc3339).unwrap_or_default(),
                             r.revocation_reason.unwrap_or_default(),
                         )
                     })
@@ -533,7 +534,8 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
             .iter()
             .map(|p| format!("{} #{}", p.kind.as_str(), p.crl_number))
             .collect();
-        self.audit("pki.crl", "crls", "ok", summary.join(", ")).await?;
+        self.audit("pki.crl", "crls", "ok", summary.join(", "))
+            .await?;
         Ok(published)
     }
 
@@ -611,4 +613,3 @@ fn subject_of(der: &[u8]) -> String {
         .map(|c| c.subject().to_windows())
         .unwrap_or_else(|reason| format!("(unreadable certificate: {})", reason.code()))
 }
-

@@ -191,8 +191,7 @@ pub fn accept_downloaded_crl(
         });
     }
     let crl_key_id = crl.authority_key_id().and_then(|aki| aki.key_id.as_deref());
-    if let (Some(crl_aki), Some(ca_ski)) = (crl_key_id, ca.extensions().subject_key_id.as_deref())
-    {
+    if let (Some(crl_aki), Some(ca_ski)) = (crl_key_id, ca.extensions().subject_key_id.as_deref()) {
         if crl_aki != ca_ski {
             return Err(CrlRefusal::AuthorityKeyMismatch {
                 crl_aki: crate::hex(crl_aki),
@@ -289,8 +288,8 @@ mod tests {
         let pki = certgate_testpki::TestPki::three_level(&certgate_testpki::ChainSpec::default())
             .expect("test PKI");
         let ca = Certificate::from_der(&pki.root.der).expect("root");
-        let refusal = accept_downloaded_crl(html, CrlKind::Base, &ca, None, UnixTime(0), 0)
-            .unwrap_err();
+        let refusal =
+            accept_downloaded_crl(html, CrlKind::Base, &ca, None, UnixTime(0), 0).unwrap_err();
         assert_eq!(refusal.code(), "crl-not-a-crl");
         assert!(refusal.to_string().contains("<html><head><title>Service"));
     }

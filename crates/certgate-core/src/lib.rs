@@ -23,19 +23,18 @@ pub mod validation_state;
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Parses hex (upper or lower case, optional `:` or space separators, as certutil and openssl
 /// print serials). `None` when anything else is in it or it is empty.
 pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
-    let digits: Vec<u8> = text
-        .bytes()
-        .filter(|b| *b != b':' && *b != b' ')
-        .collect();
+    let digits: Vec<u8> = text.bytes().filter(|b| *b != b':' && *b != b' ').collect();
     if digits.is_empty() || !digits.len().is_multiple_of(2) {
         return None;
     }

@@ -64,8 +64,9 @@ pub trait Store: Send + Sync + 'static {
         ca: CaId,
         kind: CrlKind,
     ) -> impl Future<Output = StoreResult<Option<CachedCrl>>> + Send;
-    fn cached_crl_summaries(&self)
-        -> impl Future<Output = StoreResult<Vec<CachedCrlSummary>>> + Send;
+    fn cached_crl_summaries(
+        &self,
+    ) -> impl Future<Output = StoreResult<Vec<CachedCrlSummary>>> + Send;
     /// Replaces the cached CRL and records the successful attempt, atomically.
     fn put_cached_crl(
         &self,

@@ -277,12 +277,7 @@ pub async fn set_ca<S: crate::store::Store>(
     now: UnixTime,
     actor: &str,
 ) -> Result<CaRecord, TrustError> {
-    let current = store
-        .list_cas()
-        .await?
-        .into_iter()
-        .find(|ca| ca.id == id)
-        .ok_or(TrustError::NotFound(id))?;
+    let current = find_ca(store, id).await?;
     let settings = change(current.settings);
     check_settings(&settings)?;
     let record = match store.update_ca(id, &settings).await {
@@ -300,18 +295,22 @@ pub async fn remove_ca<S: crate::store::Store>(
     now: UnixTime,
     actor: &str,
 ) -> Result<CaRecord, TrustError> {
-    let current = store
-        .list_cas()
-        .await?
-        .into_iter()
-        .find(|ca| ca.id == id)
-        .ok_or(TrustError::NotFound(id))?;
+    let current = find_ca(store, id).await?;
     match store.delete_ca(id).await {
         Err(crate::store::StoreError::NotFound { .. }) => return Err(TrustError::NotFound(id)),
         other => other?,
     }
     audit(store, now, actor, "ca.remove", &current).await?;
     Ok(current)
+}
+
+async fn find_ca<S: crate::store::Store>(store: &S, id: CaId) -> Result<CaRecord, TrustError> {
+    store
+        .list_cas()
+        .await?
+        .into_iter()
+        .find(|ca| ca.id == id)
+        .ok_or(TrustError::NotFound(id))
 }
 
 async fn audit<S: crate::store::Store>(

@@ -13,7 +13,7 @@ use certgate_core::crl_cache::{
 use certgate_core::crl_fetch::{Conditional, CrlFetcher, FetchLimits, FetchOutcome, FetchProgress};
 use certgate_core::store::{Store, StoreError, StoreResult};
 use certgate_core::trusted_ca::{CaId, CaRecord};
-use certgate_core::validation_state::{build_state, ParsedCrls, SharedState};
+use certgate_core::validation_state::{build_state_with, ParsedCrls, SharedState};
 use certgate_pki::{Certificate, UnixTime};
 
 /// Limits and timing of CRL refreshes.
@@ -149,14 +149,42 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
         // `reload_if_changed` build again rather than miss it.
         let generation = self.store.generation().await?;
         let cas = self.store.list_cas().await?;
-        let cached = self.store.cached_crls().await?;
+        self.parsed.retain(&cas);
+        // Only CRLs whose number changed are read from the store and parsed; the others
+        // (possibly 20 MB each) are shared with the current state.
+        let mut crls = Vec::new();
+        let mut to_parse = Vec::new();
+        for summary in self.store.cached_crl_summaries().await? {
+            if !cas.iter().any(|ca| ca.id == summary.ca_id) {
+                continue;
+            }
+            let bytes = usize::try_from(summary.bytes).unwrap_or(usize::MAX);
+            match self
+                .parsed
+                .current(summary.ca_id, summary.kind, &summary.crl_number, bytes)
+            {
+                Some(crl) => crls.push(crl),
+                None => {
+                    if let Some(cached) = self.store.cached_crl(summary.ca_id, summary.kind).await?
+                    {
+                        to_parse.push(cached);
+                    }
+                }
+            }
+        }
         let parsed = Arc::clone(&self.parsed);
-        let state =
-            tokio::task::spawn_blocking(move || build_state(&cas, cached, &parsed, generation))
-                .await
-                .map_err(|error| StoreError::Unavailable {
-                    detail: format!("building the validation state failed: {error}"),
-                })?;
+        let state = tokio::task::spawn_blocking(move || {
+            crls.extend(
+                to_parse
+                    .into_iter()
+                    .filter_map(|cached| parsed.parse(cached)),
+            );
+            build_state_with(&cas, crls, generation)
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable {
+            detail: format!("building the validation state failed: {error}"),
+        })?;
         self.state.replace(state);
         Ok(())
     }
@@ -391,8 +419,13 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
                     ),
                     None => " (no CRL is cached: certificates from this CA are refused with crl-unavailable until one arrives)".to_owned(),
                 };
-                self.audit(ca, kind, refusal.code(), format!("{url}: {refusal}{consequence}"))
-                    .await?;
+                self.audit(
+                    ca,
+                    kind,
+                    refusal.code(),
+                    format!("{url}: {refusal}{consequence}"),
+                )
+                .await?;
                 RefreshOutcome::Failed {
                     code: refusal.code().to_owned(),
                     message: format!("{refusal}{consequence}"),

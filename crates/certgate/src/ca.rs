@@ -120,16 +120,31 @@ fn print_table(cas: &[CaRecord]) {
     }
     for ca in cas {
         let s = &ca.settings;
-        println!("{}  {} \"{}\"", ca.id, s.authority_type.as_str(), s.display_name);
+        println!(
+            "{}  {} \"{}\"",
+            ca.id,
+            s.authority_type.as_str(),
+            s.display_name
+        );
         println!("    issuer     {}", ca.facts.trusted_issuer);
         println!(
             "    issuer SKI {}",
             ca.facts.trusted_issuer_ski.as_deref().unwrap_or("(none)")
         );
         println!("    sha256     {}", ca.facts.sha256_thumbprint);
-        println!("    valid      {} .. {}", rfc3339(ca.facts.not_before), rfc3339(ca.facts.not_after));
-        println!("    CRL        {}", s.crl_url.as_deref().unwrap_or("(none)"));
-        println!("    delta CRL  {}", s.delta_crl_url.as_deref().unwrap_or("(none)"));
+        println!(
+            "    valid      {} .. {}",
+            rfc3339(ca.facts.not_before),
+            rfc3339(ca.facts.not_after)
+        );
+        println!(
+            "    CRL        {}",
+            s.crl_url.as_deref().unwrap_or("(none)")
+        );
+        println!(
+            "    delta CRL  {}",
+            s.delta_crl_url.as_deref().unwrap_or("(none)")
+        );
         println!(
             "    flags      {}{}",
             if s.exempt_from_crl_validation {
@@ -137,7 +152,11 @@ fn print_table(cas: &[CaRecord]) {
             } else {
                 ""
             },
-            if s.send_as_issuer_hint { "issuer-hint" } else { "" }
+            if s.send_as_issuer_hint {
+                "issuer-hint"
+            } else {
+                ""
+            }
         );
     }
 }
@@ -180,11 +199,13 @@ pub(crate) async fn run(command: CaCommand, global: GlobalArgs) -> anyhow::Resul
             let certificates = match parse_certificates(&bytes) {
                 Ok(certificates) => certificates,
                 Err(reason) => {
-                    return Ok(refused(&TrustError::CertificateMalformed(reason), args.json))
+                    return Ok(refused(
+                        &TrustError::CertificateMalformed(reason),
+                        args.json,
+                    ))
                 }
             };
-            if certificates.len() > 1 && (args.crl_url.is_some() || args.delta_crl_url.is_some())
-            {
+            if certificates.len() > 1 && (args.crl_url.is_some() || args.delta_crl_url.is_some()) {
                 anyhow::bail!(
                     "{} holds {} certificates; --crl-url and --delta-crl-url apply to one CA: add the bundle, then `certgate ca set ID --crl-url ...` per CA",
                     args.file.display(),
@@ -217,7 +238,12 @@ pub(crate) async fn run(command: CaCommand, global: GlobalArgs) -> anyhow::Resul
                 Ok(records) => {
                     if args.json {
                         let list: Vec<Value> = records.iter().map(ca_json).collect();
-                        println!("{}", serde_json::to_string_pretty(&json!({ "certificateAuthorities": list }))?);
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(
+                                &json!({ "certificateAuthorities": list })
+                            )?
+                        );
                     } else {
                         for record in &records {
                             println!(
@@ -227,7 +253,9 @@ pub(crate) async fn run(command: CaCommand, global: GlobalArgs) -> anyhow::Resul
                                 record.facts.trusted_issuer
                             );
                         }
-                        if records.iter().any(|r| r.settings.crl_url.is_none() && !r.settings.exempt_from_crl_validation) {
+                        if records.iter().any(|r| {
+                            r.settings.crl_url.is_none() && !r.settings.exempt_from_crl_validation
+                        }) {
                             println!("note: a CA without a CRL URL and not exempt makes its certificates fail with crl-unavailable; set one with `certgate ca set ID --crl-url URL`");
                         }
                     }
@@ -292,7 +320,10 @@ pub(crate) async fn run(command: CaCommand, global: GlobalArgs) -> anyhow::Resul
                 if json {
                     println!("{}", json!({ "ok": true, "removed": ca_json(&record) }));
                 } else {
-                    println!("removed CA {}: \"{}\"", record.id, record.facts.trusted_issuer);
+                    println!(
+                        "removed CA {}: \"{}\"",
+                        record.id, record.facts.trusted_issuer
+                    );
                 }
                 Ok(ExitCode::SUCCESS)
             }

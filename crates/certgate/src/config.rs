@@ -54,8 +54,9 @@ impl Config {
         let default_file = data_dir.join("certgate.toml");
         let file_path = config_file.unwrap_or(&default_file);
         let file: FileConfig = match std::fs::read_to_string(file_path) {
-            Ok(text) => toml::from_str(&text)
-                .with_context(|| format!("reading {}", file_path.display()))?,
+            Ok(text) => {
+                toml::from_str(&text).with_context(|| format!("reading {}", file_path.display()))?
+            }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound && config_file.is_none() => {
                 FileConfig::default()
             }

@@ -110,7 +110,11 @@ fn print_status(rows: &[CrlStatusRow], now: certgate_pki::UnixTime) {
         );
         match &row.cached {
             Some(c) => {
-                let state = if c.next_update.0 < now.0 { "STALE" } else { "current" };
+                let state = if c.next_update.0 < now.0 {
+                    "STALE"
+                } else {
+                    "current"
+                };
                 println!(
                     "    cached      number {}, thisUpdate {}, nextUpdate {} ({state}), {} entries, {} bytes",
                     certgate_core::hex(&c.crl_number),
@@ -120,7 +124,9 @@ fn print_status(rows: &[CrlStatusRow], now: certgate_pki::UnixTime) {
                     c.bytes
                 );
             }
-            None => println!("    cached      none: certificates from this CA fail with crl-unavailable"),
+            None => println!(
+                "    cached      none: certificates from this CA fail with crl-unavailable"
+            ),
         }
         match &row.fetch {
             Some(f) => {
@@ -185,7 +191,9 @@ pub(crate) async fn run(command: CrlCommand, global: GlobalArgs) -> anyhow::Resu
                             certgate_core::hex(crl_number)
                         ),
                     ),
-                    RefreshOutcome::NotModified => ("not-modified", None, "304 Not Modified".into()),
+                    RefreshOutcome::NotModified => {
+                        ("not-modified", None, "304 Not Modified".into())
+                    }
                     RefreshOutcome::Unchanged => ("unchanged", None, "same CRL as cached".into()),
                     RefreshOutcome::Failed { code, message, .. } => {
                         failed = true;

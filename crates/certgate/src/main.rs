@@ -29,7 +29,12 @@ struct Cli {
 #[derive(Args, Clone, Debug)]
 pub(crate) struct GlobalArgs {
     /// Data directory: the SQLite database, certgate.toml.
-    #[arg(long, global = true, env = "CERTGATE_DATA_DIR", default_value = "certgate-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "CERTGATE_DATA_DIR",
+        default_value = "certgate-data"
+    )]
     data_dir: PathBuf,
     /// Configuration file (default: <data-dir>/certgate.toml when it exists).
     #[arg(long, global = true, env = "CERTGATE_CONFIG")]
@@ -77,7 +82,10 @@ pub(crate) fn run_async<F>(future: F) -> ExitCode
 where
     F: std::future::Future<Output = anyhow::Result<ExitCode>>,
 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("certgate: cannot start the async runtime: {error}");

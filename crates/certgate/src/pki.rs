@@ -97,8 +97,9 @@ pub(crate) struct IssueArgs {
 }
 
 fn parse_algorithm(text: &str) -> Result<KeyAlgorithm, String> {
-    KeyAlgorithm::parse(text)
-        .ok_or_else(|| format!("unknown key algorithm {text}: use ecdsa-p256, ecdsa-p384, rsa-2048 or rsa-3072"))
+    KeyAlgorithm::parse(text).ok_or_else(|| {
+        format!("unknown key algorithm {text}: use ecdsa-p256, ecdsa-p384, rsa-2048 or rsa-3072")
+    })
 }
 
 fn refused(error: &PkiError) -> ExitCode {
@@ -163,7 +164,8 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
     let store = config.open_store().await?;
     let clock = SystemClock;
     let actor = cli_actor();
-    let allow_unencrypted = matches!(&command, PkiCommand::Init(args) if args.allow_unencrypted_keys);
+    let allow_unencrypted =
+        matches!(&command, PkiCommand::Init(args) if args.allow_unencrypted_keys);
     let settings = config.pki_settings(allow_unencrypted);
     let ca = BuiltInCa::new(&store, &clock, &settings, &actor);
     match command {
@@ -187,8 +189,16 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             for record in &records {
                 let path = dir.join(format!("{}.pem", record.role.as_str()));
-                write_file(&path, pem("CERTIFICATE", &record.certificate_der).as_bytes(), false)?;
-                println!("{} CA certificate: {}", record.role.as_str(), path.display());
+                write_file(
+                    &path,
+                    pem("CERTIFICATE", &record.certificate_der).as_bytes(),
+                    false,
+                )?;
+                println!(
+                    "{} CA certificate: {}",
+                    record.role.as_str(),
+                    path.display()
+                );
             }
             let urls = &settings.urls;
             for role in [AuthorityRole::Root, AuthorityRole::Issuing] {
@@ -270,14 +280,34 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
             let key_path = args.out.join(format!("{stem}.key"));
             let p12_path = args.out.join(format!("{stem}.p12"));
             let chain_path = args.out.join(format!("{stem}-chain.pem"));
-            write_file(&cert_path, pem("CERTIFICATE", &record.certificate_der).as_bytes(), false)?;
-            write_file(&key_path, pem("PRIVATE KEY", &issued.private_key_pkcs8_der).as_bytes(), true)?;
+            write_file(
+                &cert_path,
+                pem("CERTIFICATE", &record.certificate_der).as_bytes(),
+                false,
+            )?;
+            write_file(
+                &key_path,
+                pem("PRIVATE KEY", &issued.private_key_pkcs8_der).as_bytes(),
+                true,
+            )?;
             write_file(&p12_path, &p12, true)?;
-            let chain: String = issued.chain_der.iter().map(|der| pem("CERTIFICATE", der)).collect();
+            let chain: String = issued
+                .chain_der
+                .iter()
+                .map(|der| pem("CERTIFICATE", der))
+                .collect();
             write_file(&chain_path, chain.as_bytes(), false)?;
-            println!("issued serial {} to {}", certgate_core::hex(&record.serial), record.upn);
+            println!(
+                "issued serial {} to {}",
+                certgate_core::hex(&record.serial),
+                record.upn
+            );
             println!("  subject     {}", record.subject);
-            println!("  valid       {} .. {}", rfc3339(record.not_before), rfc3339(record.not_after));
+            println!(
+                "  valid       {} .. {}",
+                rfc3339(record.not_before),
+                rfc3339(record.not_after)
+            );
             println!("  certificate {}", cert_path.display());
             println!("  key         {}", key_path.display());
             println!("  chain       {}", chain_path.display());
@@ -309,7 +339,11 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
         }
         PkiCommand::Crl { base, out } => {
             let published = match ca
-                .publish_crls(if base { BaseCrl::Always } else { BaseCrl::WhenDue })
+                .publish_crls(if base {
+                    BaseCrl::Always
+                } else {
+                    BaseCrl::WhenDue
+                })
                 .await
             {
                 Ok(published) => published,
@@ -339,7 +373,11 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                         CrlKind::Base => "",
                         CrlKind::Delta => "-delta",
                     };
-                    write_file(&dir.join(format!("{}{suffix}.crl", role.as_str())), &crl.der, false)?;
+                    write_file(
+                        &dir.join(format!("{}{suffix}.crl", role.as_str())),
+                        &crl.der,
+                        false,
+                    )?;
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -376,7 +414,8 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                         rfc3339(r.not_before),
                         rfc3339(r.not_after),
                         match (&r.revoked_at, &r.revocation_reason) {
-                            (Some(at), Some(reason)) => format!("  revoked {} ({reason})", rfc3339(*at)),
+                            (Some(at), Some(reason)) =>
+                                format!("  revoked {} ({reason})", rfc3339(*at)),
                             _ => String::new(),
                         }
                     );

@@ -34,7 +34,10 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
     )
     .await?;
     println!("certgate is serving on http://{}", server.local_addr);
-    println!("  CRLs and CA certificates: http://{}/pki/", server.local_addr);
+    println!(
+        "  CRLs and CA certificates: http://{}/pki/",
+        server.local_addr
+    );
     server.run_until_signal().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -84,7 +84,11 @@ impl Env {
 
     fn json(&self, args: &[&str], expected_exit: i32) -> Value {
         let output = self.run(args);
-        assert_eq!(output.status.code(), Some(expected_exit), "exit of {args:?}");
+        assert_eq!(
+            output.status.code(),
+            Some(expected_exit),
+            "exit of {args:?}"
+        );
         serde_json::from_slice(&output.stdout).expect("JSON output")
     }
 
@@ -195,7 +199,9 @@ fn psql(url: &str, sql: &str) {
     let output = Command::new("psql")
         .args([url, "-v", "ON_ERROR_STOP=1", "-c", sql])
         .output()
-        .unwrap_or_else(|e| panic!("PostgreSQL tests need psql and a PostgreSQL server at {url}: {e}"));
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL tests need psql and a PostgreSQL server at {url}: {e}")
+        });
     assert!(
         output.status.success(),
         "PostgreSQL at {url} is required for this test (start it, or set CERTGATE_TEST_POSTGRES_URL): {}",
@@ -224,8 +230,16 @@ fn full_loop(env: &Env) {
     let users = env.path("users");
     let users_arg = users.to_str().expect("utf-8 path");
     env.ok(&[
-        "pki", "issue", "--upn", "alice@contoso.example", "--email", "alice@contoso.example",
-        "--out", users_arg, "--p12-password", "alice-p12",
+        "pki",
+        "issue",
+        "--upn",
+        "alice@contoso.example",
+        "--email",
+        "alice@contoso.example",
+        "--out",
+        users_arg,
+        "--p12-password",
+        "alice-p12",
     ]);
     let leaf = users.join("alice@contoso.example.pem");
     let chain = users.join("alice@contoso.example-chain.pem");
@@ -236,7 +250,10 @@ fn full_loop(env: &Env) {
     assert_eq!(issued[0]["status"], "valid");
 
     // Without any cached CRL, fail closed.
-    let unknown = env.json(&["verify", "--store", "--json", "--untrusted", chain, leaf], 1);
+    let unknown = env.json(
+        &["verify", "--store", "--json", "--untrusted", chain, leaf],
+        1,
+    );
     assert_eq!(unknown["code"], "crl-unavailable", "{unknown}");
 
     // Serve the CRLs over real HTTP; refresh; valid.
@@ -245,22 +262,48 @@ fn full_loop(env: &Env) {
     assert_eq!(status, 200);
     assert_eq!(body.first(), Some(&0x30), "a DER CRL");
     env.ok(&["crl", "refresh"]);
-    let valid = env.json(&["verify", "--store", "--json", "--untrusted", chain, leaf], 0);
+    let valid = env.json(
+        &["verify", "--store", "--json", "--untrusted", chain, leaf],
+        0,
+    );
     assert_eq!(valid["valid"], true, "{valid}");
-    assert_eq!(valid["identity"]["upn"][0], "alice@contoso.example", "{valid}");
+    assert_eq!(
+        valid["identity"]["upn"][0], "alice@contoso.example",
+        "{valid}"
+    );
 
     // Revoke, publish, refresh: revoked, with the reason.
-    env.ok(&["pki", "revoke", "--serial", &serial, "--reason", "keyCompromise"]);
-    let again = env.run(&["pki", "revoke", "--serial", &serial, "--reason", "superseded"]);
+    env.ok(&[
+        "pki",
+        "revoke",
+        "--serial",
+        &serial,
+        "--reason",
+        "keyCompromise",
+    ]);
+    let again = env.run(&[
+        "pki",
+        "revoke",
+        "--serial",
+        &serial,
+        "--reason",
+        "superseded",
+    ]);
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("pki-already-revoked"));
     env.ok(&["pki", "crl"]);
     let refreshed = env.ok(&["crl", "refresh"]);
     assert!(refreshed.contains("delta CRL: updated"), "{refreshed}");
-    let revoked = env.json(&["verify", "--store", "--json", "--untrusted", chain, leaf], 1);
+    let revoked = env.json(
+        &["verify", "--store", "--json", "--untrusted", chain, leaf],
+        1,
+    );
     assert_eq!(revoked["code"], "cert-revoked", "{revoked}");
     let message = revoked["message"].as_str().expect("message");
-    assert!(message.contains("keyCompromise") && message.contains(&serial), "{message}");
+    assert!(
+        message.contains("keyCompromise") && message.contains(&serial),
+        "{message}"
+    );
 
     let status = env.json(&["crl", "status", "--json"], 0);
     assert_eq!(status.as_array().map(Vec::len), Some(4), "{status}");
@@ -275,8 +318,18 @@ fn full_loop(env: &Env) {
         .iter()
         .filter_map(|e| e["action"].as_str())
         .collect();
-    for action in ["pki.init", "ca.add", "pki.issue", "pki.revoke", "pki.crl", "crl.refresh"] {
-        assert!(actions.contains(&action), "audit log lacks {action}: {actions:?}");
+    for action in [
+        "pki.init",
+        "ca.add",
+        "pki.issue",
+        "pki.revoke",
+        "pki.crl",
+        "crl.refresh",
+    ] {
+        assert!(
+            actions.contains(&action),
+            "audit log lacks {action}: {actions:?}"
+        );
     }
 }
 
@@ -317,11 +370,31 @@ fn ca_add_refusals(env: &Env) {
 
     assert_eq!(refusal(env, &["ca", "add", &leaf, "--json"]), "ca-not-a-ca");
     assert_eq!(
-        refusal(env, &["ca", "add", &root, "--crl-url", "ldap://dc1/CN=CDP", "--json"]),
+        refusal(
+            env,
+            &[
+                "ca",
+                "add",
+                &root,
+                "--crl-url",
+                "ldap://dc1/CN=CDP",
+                "--json"
+            ]
+        ),
         "ca-url-not-http"
     );
     assert_eq!(
-        refusal(env, &["ca", "add", &root, "--delta-crl-url", "http://x/d.crl", "--json"]),
+        refusal(
+            env,
+            &[
+                "ca",
+                "add",
+                &root,
+                "--delta-crl-url",
+                "http://x/d.crl",
+                "--json"
+            ]
+        ),
         "ca-delta-without-base"
     );
     let expired = certgate_testpki::TestPki::three_level(&certgate_testpki::ChainSpec {
@@ -331,9 +404,15 @@ fn ca_add_refusals(env: &Env) {
     })
     .expect("expired PKI");
     let expired = write(&env.path("expired.cer"), &expired.root.der);
-    assert_eq!(refusal(env, &["ca", "add", &expired, "--json"]), "ca-expired");
+    assert_eq!(
+        refusal(env, &["ca", "add", &expired, "--json"]),
+        "ca-expired"
+    );
     let garbage = write(&env.path("garbage.cer"), b"not a certificate");
-    assert_eq!(refusal(env, &["ca", "add", &garbage, "--json"]), "ca-certificate-malformed");
+    assert_eq!(
+        refusal(env, &["ca", "add", &garbage, "--json"]),
+        "ca-certificate-malformed"
+    );
     assert_eq!(ca_count(env), 0, "a refusal wrote nothing");
 
     // A bundle with a CA and a user certificate: all or nothing.
@@ -341,7 +420,10 @@ fn ca_add_refusals(env: &Env) {
         &env.path("mixed.pem"),
         format!("{}{}", pki.root.pem, pki.leaf.pem).as_bytes(),
     );
-    assert_eq!(refusal(env, &["ca", "add", &mixed, "--json"]), "ca-not-a-ca");
+    assert_eq!(
+        refusal(env, &["ca", "add", &mixed, "--json"]),
+        "ca-not-a-ca"
+    );
     assert_eq!(ca_count(env), 0, "nothing half-written");
 
     // A bundle of root + intermediate: both, with their types.
@@ -351,21 +433,42 @@ fn ca_add_refusals(env: &Env) {
     assert_eq!(added[0]["isRootAuthority"], true);
     assert_eq!(added[1]["isRootAuthority"], false);
     assert!(added[1]["issuerSki"].is_string());
-    assert_eq!(refusal(env, &["ca", "add", &root, "--json"]), "ca-duplicate");
+    assert_eq!(
+        refusal(env, &["ca", "add", &root, "--json"]),
+        "ca-duplicate"
+    );
     assert_eq!(ca_count(env), 2);
 
     // Set and remove.
     let id = added[1]["id"].as_i64().expect("id").to_string();
     let set = env.json(
-        &["ca", "set", &id, "--crl-url", "http://pki.example/i.crl", "--exempt-from-crl-validation", "true", "--json"],
+        &[
+            "ca",
+            "set",
+            &id,
+            "--crl-url",
+            "http://pki.example/i.crl",
+            "--exempt-from-crl-validation",
+            "true",
+            "--json",
+        ],
         0,
     );
-    assert_eq!(set["certificateRevocationListUrl"], "http://pki.example/i.crl");
+    assert_eq!(
+        set["certificateRevocationListUrl"],
+        "http://pki.example/i.crl"
+    );
     assert_eq!(set["isExemptFromCrlValidation"], true);
-    assert_eq!(refusal(env, &["ca", "set", "999", "--name", "x", "--json"]), "ca-not-found");
+    assert_eq!(
+        refusal(env, &["ca", "set", "999", "--name", "x", "--json"]),
+        "ca-not-found"
+    );
     env.json(&["ca", "remove", &id, "--json"], 0);
     assert_eq!(ca_count(env), 1);
-    assert_eq!(refusal(env, &["ca", "remove", &id, "--json"]), "ca-not-found");
+    assert_eq!(
+        refusal(env, &["ca", "remove", &id, "--json"]),
+        "ca-not-found"
+    );
 }
 
 #[test]
@@ -385,16 +488,32 @@ fn ca_add_reads_a_p7b_bundle_made_by_openssl() {
     let pki = certgate_testpki::TestPki::three_level(&certgate_testpki::ChainSpec::default())
         .expect("test PKI");
     let root = write(&env.path("root.pem"), pki.root.pem.as_bytes());
-    let intermediate = write(&env.path("intermediate.pem"), pki.intermediate.pem.as_bytes());
+    let intermediate = write(
+        &env.path("intermediate.pem"),
+        pki.intermediate.pem.as_bytes(),
+    );
     let p7b = env.path("bundle.p7b");
     let status = Command::new("openssl")
-        .args(["crl2pkcs7", "-nocrl", "-certfile", &root, "-certfile", &intermediate, "-outform", "DER", "-out"])
+        .args([
+            "crl2pkcs7",
+            "-nocrl",
+            "-certfile",
+            &root,
+            "-certfile",
+            &intermediate,
+            "-outform",
+            "DER",
+            "-out",
+        ])
         .arg(&p7b)
         .status()
         .expect("openssl");
     assert!(status.success());
     let added = env.json(&["ca", "add", p7b.to_str().expect("utf-8"), "--json"], 0);
-    assert_eq!(added["certificateAuthorities"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        added["certificateAuthorities"].as_array().map(Vec::len),
+        Some(2)
+    );
 }
 
 /// The demo user's PKCS#12 opens with OpenSSL and holds the certificate and the chain.
@@ -403,13 +522,26 @@ fn issued_pkcs12_opens_with_openssl() {
     let env = Env::sqlite();
     env.ok(&["pki", "init", "--organization", "Fabrikam"]);
     let out = env.path("out");
-    env.ok(&["pki", "issue", "--upn", "bob@fabrikam.example", "--out", out.to_str().expect("utf-8"), "--p12-password", "pw-123"]);
+    env.ok(&[
+        "pki",
+        "issue",
+        "--upn",
+        "bob@fabrikam.example",
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--p12-password",
+        "pw-123",
+    ]);
     let output = Command::new("openssl")
         .args(["pkcs12", "-nokeys", "-passin", "pass:pw-123", "-in"])
         .arg(out.join("bob@fabrikam.example.p12"))
         .output()
         .expect("openssl");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(text.matches("BEGIN CERTIFICATE").count(), 3, "{text}");
     // The key file is for its owner only.
@@ -446,10 +578,21 @@ fn pki_init_needs_a_passphrase_or_an_explicit_flag() {
     let env = Env::sqlite();
     env.ok(&["pki", "init"]);
     let output = env
-        .command(&["pki", "issue", "--upn", "x@y.example", "--out", env.path("o").to_str().expect("utf-8")])
+        .command(&[
+            "pki",
+            "issue",
+            "--upn",
+            "x@y.example",
+            "--out",
+            env.path("o").to_str().expect("utf-8"),
+        ])
         .env("CERTGATE_CA_KEY_PASSPHRASE", "wrong")
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("ca-key-seal-broken"), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("ca-key-seal-broken"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

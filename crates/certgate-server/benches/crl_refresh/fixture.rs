@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use certgate_pki::{AlgorithmPolicy, Certificate, Crl};
-use certgate_testpki::{instants, revoked_serial, serial_for, ChainSpec, CrlSpec, KeyKind, TestPki};
+use certgate_testpki::{
+    instants, revoked_serial, serial_for, ChainSpec, CrlSpec, KeyKind, TestPki,
+};
 use serde_json::{json, Value};
 
 /// Bump when the generator or the fixture layout changes.
@@ -147,9 +149,8 @@ fn read(directory: &Path, entries: usize) -> Result<Fixture> {
     if stored != manifest(entries) {
         bail!("the manifest differs from this benchmark's spec");
     }
-    let file = |name: &str| {
-        std::fs::read(directory.join(name)).with_context(|| format!("reading {name}"))
-    };
+    let file =
+        |name: &str| std::fs::read(directory.join(name)).with_context(|| format!("reading {name}"));
     let fixture = Fixture {
         root_der: file("root.der")?,
         intermediate_der: file("intermediate.der")?,
@@ -199,7 +200,10 @@ fn check(fixture: &Fixture) -> Result<()> {
             bail!("{what}: wrong issuer");
         }
         if crl.crl_number() != Some(&[number][..]) {
-            bail!("{what}: CRL number {:?}, expected {number}", crl.crl_number());
+            bail!(
+                "{what}: CRL number {:?}, expected {number}",
+                crl.crl_number()
+            );
         }
         if crl.entry_count() != expected_entries {
             bail!(
@@ -216,7 +220,10 @@ fn check(fixture: &Fixture) -> Result<()> {
                 bail!("{what}: leaf listed {leaf_listed}, decoy listed {decoy_listed}");
             }
             // A spot check that the generated serials are the ones listed.
-            if crl.lookup(crl.issuer(), &revoked_serial(ISSUING_SEED, 0)).is_none() {
+            if crl
+                .lookup(crl.issuer(), &revoked_serial(ISSUING_SEED, 0))
+                .is_none()
+            {
                 bail!("{what}: generated serial 0 is not listed");
             }
         }
@@ -254,4 +261,3 @@ fn write(directory: &Path, fixture: &Fixture, entries: usize) -> Result<()> {
         .with_context(|| format!("moving the cache into {}", directory.display()))?;
     Ok(())
 }
-

@@ -29,6 +29,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::crl_cache::CrlKind;
 use certgate_core::crl_fetch::{FetchLimits, FetchProgress};
+use certgate_core::store::Store;
 use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
 use certgate_core::validation_state::SharedState;
 use certgate_pki::{Certificate, RevocationStatus, UnixTime};
@@ -77,6 +78,8 @@ fn main() -> Result<()> {
         .max(2);
 
     eprintln!("CRL refresh under load: {entries} entries, {validators} validator threads");
+    // Other work on the machine shows in every phase: the "before" phase is the noise floor.
+    let load_average = report::load_average();
     let cache = target_dir().join("certgate-bench").join("cache");
     let fixture = fixture::load_or_generate(&cache, entries)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -100,27 +103,26 @@ fn main() -> Result<()> {
     )?;
     std::thread::sleep(settings.warm_up);
     let before_from = Instant::now();
+    let before_from_cpu = report::CpuTimes::now();
     eprintln!("  before: {} s", settings.phase.as_secs_f64());
     std::thread::sleep(settings.phase);
 
     eprintln!("  during: publishing CRL #2 and refreshing");
+    let crl_2 = fixture.issuing_crl_2.clone();
+    let refresh_from_cpu = report::CpuTimes::now();
     let refresh_from = Instant::now();
-    world
-        .server
-        .publish_issuing(fixture.issuing_crl_2.clone(), "issuing-2");
+    world.server.publish_issuing(crl_2, "issuing-2");
     let progress = Arc::new(Progress::new(epoch));
     let refreshed = {
         let service = Arc::clone(&world.service);
         let progress = Arc::clone(&progress);
         // The refresh runs on a runtime worker, as the server's job does.
-        let task = runtime.spawn(async move {
-            service
-                .refresh(None, Urgency::Background, &*progress)
-                .await
-        });
+        let task = runtime
+            .spawn(async move { service.refresh(None, Urgency::Background, &*progress).await });
         runtime.block_on(task)
     };
     let refresh_to = Instant::now();
+    let refresh_to_cpu = report::CpuTimes::now();
     eprintln!(
         "  after: {} s (the refresh took {:.3} s)",
         settings.phase.as_secs_f64(),
@@ -128,6 +130,7 @@ fn main() -> Result<()> {
     );
     std::thread::sleep(settings.phase);
     let after_to = Instant::now();
+    let after_to_cpu = report::CpuTimes::now();
     let records = running.stop()?;
 
     let reports = refreshed
@@ -139,6 +142,9 @@ fn main() -> Result<()> {
         }
     }
     let holds = runtime.block_on(world.holds_crl_2(&fixture))?;
+    let unloaded_check = check_alone(&fixture)?;
+    let store_costs =
+        runtime.block_on(store_costs(&world.database, &world.server.issuing_url()))?;
 
     let target_ns = TARGET_MAX_WAIT.as_nanos() as u64;
     let bounds = [
@@ -150,18 +156,31 @@ fn main() -> Result<()> {
         .iter()
         .map(|&(name, from, to)| phase_stats(name, &records, from, to, target_ns))
         .collect();
+    let others = [
+        (before_from_cpu, refresh_from_cpu),
+        (refresh_from_cpu, refresh_to_cpu),
+        (refresh_to_cpu, after_to_cpu),
+    ]
+    .iter()
+    .zip(&bounds)
+    .map(|((from, to), &(_, from_ns, to_ns))| {
+        report::CpuTimes::others_cores(from.as_ref()?, to.as_ref()?, (to_ns - from_ns) as f64 / 1e9)
+    })
+    .collect();
     let first_new_state_ns = records
         .iter()
         .filter_map(|r| r.first_new_generation_ns)
         .min();
     let run = Run {
         quick,
+        load_average,
         validators,
         crl_bytes: fixture.issuing_crl_2.len(),
         crl_entries: fixture.entries,
         fixture_directory: fixture.directory.clone(),
         fixture_generated: fixture.generated_in,
         phases,
+        others,
         refresh: Refresh {
             from_ns: nanos(refresh_from),
             to_ns: nanos(refresh_to),
@@ -169,6 +188,8 @@ fn main() -> Result<()> {
             downloads: progress.downloads(),
             first_new_state_ns,
             holds_crl_2: holds,
+            unloaded_check,
+            store_costs,
         },
         failures: records.iter().map(|r| r.failures).sum(),
         first_failure: records.iter().find_map(|r| r.first_failure.clone()),
@@ -201,6 +222,7 @@ fn main() -> Result<()> {
 struct World {
     server: server::CrlServer,
     service: Arc<Service>,
+    database: PathBuf,
 }
 
 impl World {
@@ -258,7 +280,11 @@ impl World {
         ));
         let started = Instant::now();
         let reports = service
-            .refresh(None, Urgency::Background, &certgate_core::crl_fetch::NoProgress)
+            .refresh(
+                None,
+                Urgency::Background,
+                &certgate_core::crl_fetch::NoProgress,
+            )
             .await
             .context("the initial refresh")?;
         for report in &reports {
@@ -274,7 +300,11 @@ impl World {
             "  initial refresh (CRL #1) took {:.3} s",
             started.elapsed().as_secs_f64()
         );
-        let world = World { server, service };
+        let world = World {
+            server,
+            service,
+            database,
+        };
         world.check_leaf_good(fixture, &[1])?;
         Ok(world)
     }
@@ -339,6 +369,67 @@ impl World {
     }
 }
 
+/// The CPU-bound part of the refresh, measured alone with nothing else running in the
+/// benchmark: parsing CRL #2 and checking its signature, as the refresh does.
+fn check_alone(fixture: &Fixture) -> Result<Duration> {
+    let issuer = Certificate::from_der(&fixture.intermediate_der)
+        .map_err(|e| anyhow!("intermediate: {e}"))?;
+    let started = Instant::now();
+    let crl = certgate_pki::Crl::from_der(fixture.issuing_crl_2.clone())
+        .map_err(|e| anyhow!("CRL #2: {e}"))?;
+    crl.verify_signature(&issuer, &certgate_pki::AlgorithmPolicy::default())
+        .map_err(|e| anyhow!("CRL #2 signature: {e}"))?;
+    let took = started.elapsed();
+    drop(crl);
+    Ok(took)
+}
+
+/// The store's share of a refresh, measured alone after the run on a second connection to
+/// the same database: what `refresh` reads before the download (the cached CRL, for the
+/// conditional GET and the CRL number check), writes after it, and what `rebuild` reads back.
+async fn store_costs(database: &Path, issuing_url: &str) -> Result<report::StoreCosts> {
+    let store = SqlStore::connect(&format!("sqlite://{}", database.display()))
+        .await
+        .context("reopening the store")?;
+    let started = Instant::now();
+    let all = store
+        .cached_crls()
+        .await
+        .context("reading the cached CRLs")?;
+    let read_all = started.elapsed();
+    let issuing = all
+        .into_iter()
+        .find(|crl| crl.url == issuing_url)
+        .ok_or_else(|| anyhow!("the issuing CRL is not cached"))?;
+    let started = Instant::now();
+    let one = store
+        .cached_crl(issuing.ca_id, issuing.kind)
+        .await
+        .context("reading the cached issuing CRL")?;
+    let read_one = started.elapsed();
+    if one.as_ref().map(|c| c.der.len()) != Some(issuing.der.len()) {
+        bail!("the issuing CRL read back differs");
+    }
+    let status = store
+        .fetch_statuses()
+        .await?
+        .into_iter()
+        .find(|s| s.ca_id == issuing.ca_id && s.kind == issuing.kind)
+        .ok_or_else(|| anyhow!("no fetch status for the issuing CRL"))?;
+    let started = Instant::now();
+    store
+        .put_cached_crl(&issuing, &status)
+        .await
+        .context("rewriting the issuing CRL")?;
+    let write_one = started.elapsed();
+    store.close().await;
+    Ok(report::StoreCosts {
+        read_one,
+        write_one,
+        read_all,
+    })
+}
+
 /// When each download started and finished, relative to the run's epoch.
 struct Progress {
     epoch: Instant,
@@ -354,7 +445,9 @@ impl Progress {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<report::Download>> {
-        self.downloads.lock().unwrap_or_else(PoisonError::into_inner)
+        self.downloads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn now_ns(&self) -> u64 {

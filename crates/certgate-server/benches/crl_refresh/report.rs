@@ -25,16 +25,34 @@ pub(crate) struct Refresh {
     /// When a validator first used the new state.
     pub(crate) first_new_state_ns: Option<u64>,
     pub(crate) holds_crl_2: bool,
+    /// Parse + signature check of CRL #2 alone, after the run, for comparison.
+    pub(crate) unloaded_check: Duration,
+    pub(crate) store_costs: StoreCosts,
+}
+
+/// SQLite operations of a refresh, timed alone after the run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StoreCosts {
+    /// `cached_crl` of the issuing CA (before the download).
+    pub(crate) read_one: Duration,
+    /// `put_cached_crl` of the issuing CRL (synchronous = FULL, WAL).
+    pub(crate) write_one: Duration,
+    /// `cached_crls`, every CRL with its bytes (in `rebuild`).
+    pub(crate) read_all: Duration,
 }
 
 pub(crate) struct Run {
     pub(crate) quick: bool,
+    /// The 1-minute load average when the run began (Linux), for reading the figures.
+    pub(crate) load_average: Option<f64>,
     pub(crate) validators: usize,
     pub(crate) crl_bytes: usize,
     pub(crate) crl_entries: usize,
     pub(crate) fixture_directory: PathBuf,
     pub(crate) fixture_generated: Option<Duration>,
     pub(crate) phases: Vec<PhaseStats>,
+    /// Per phase, the cores' worth of CPU that other processes used (Linux).
+    pub(crate) others: Vec<Option<f64>>,
     pub(crate) refresh: Refresh,
     pub(crate) failures: u64,
     pub(crate) first_failure: Option<String>,
@@ -50,7 +68,11 @@ impl Run {
     }
 
     fn longest_gap_ns(&self) -> u64 {
-        self.phases.iter().map(|p| p.longest_gap_ns).max().unwrap_or(0)
+        self.phases
+            .iter()
+            .map(|p| p.longest_gap_ns)
+            .max()
+            .unwrap_or(0)
     }
 
     fn latency_met(&self) -> bool {
@@ -63,10 +85,7 @@ impl Run {
 
     /// Relative to the refresh's start, in ms, for the table.
     fn since_refresh(&self, ns: u64) -> String {
-        format!(
-            "{:+.1} ms",
-            (ns as f64 - self.refresh.from_ns as f64) / 1e6
-        )
+        format!("{:+.1} ms", (ns as f64 - self.refresh.from_ns as f64) / 1e6)
     }
 
     pub(crate) fn print(&self) {
@@ -79,9 +98,12 @@ impl Run {
             self.crl_entries,
             if self.quick { ", QUICK run" } else { "" }
         );
+        if let Some(load) = self.load_average {
+            println!("load average when the run began: {load:.2}");
+        }
         println!();
         println!(
-            "  {:<8} {:>7} {:>12} {:>14} {:>10} {:>10} {:>10} {:>10} {:>12} {:>8}",
+            "  {:<8} {:>7} {:>12} {:>14} {:>10} {:>10} {:>10} {:>10} {:>12} {:>8} {:>10}",
             "phase",
             "s",
             "validations",
@@ -91,11 +113,12 @@ impl Run {
             "p99.9",
             "max",
             "longest gap",
-            ">10 ms"
+            ">10 ms",
+            "other CPU"
         );
-        for phase in &self.phases {
+        for (phase, others) in self.phases.iter().zip(&self.others) {
             println!(
-                "  {:<8} {:>7.3} {:>12} {:>14.0} {:>10} {:>10} {:>10} {:>10} {:>12} {:>8}",
+                "  {:<8} {:>7.3} {:>12} {:>14.0} {:>10} {:>10} {:>10} {:>10} {:>12} {:>8} {:>10}",
                 phase.name,
                 phase.seconds,
                 phase.validations,
@@ -105,7 +128,8 @@ impl Run {
                 ms(phase.p999_ns),
                 ms(phase.max_ns),
                 ms(phase.longest_gap_ns),
-                phase.over_target
+                phase.over_target,
+                others.map_or_else(|| "?".to_owned(), |cores| format!("{cores:.2} cores")),
             );
         }
         println!();
@@ -113,6 +137,17 @@ impl Run {
         println!(
             "  refresh (download + parse + signature + store write + rebuild + swap): {:.3} s",
             (refresh.to_ns - refresh.from_ns) as f64 / 1e9
+        );
+        println!(
+            "    for comparison, parse + signature check of the same CRL alone: {}",
+            ms(refresh.unloaded_check.as_nanos() as u64)
+        );
+        let store = &refresh.store_costs;
+        println!(
+            "    for comparison, SQLite alone: read the cached CRL {}, write the new one {}, read all CRLs back {}",
+            ms(store.read_one.as_nanos() as u64),
+            ms(store.write_one.as_nanos() as u64),
+            ms(store.read_all.as_nanos() as u64)
         );
         for download in &refresh.downloads {
             println!(
@@ -189,7 +224,8 @@ impl Run {
         let phases: Vec<Value> = self
             .phases
             .iter()
-            .map(|p| {
+            .zip(&self.others)
+            .map(|(p, others)| {
                 json!({
                     "phase": p.name,
                     "seconds": p.seconds,
@@ -203,6 +239,7 @@ impl Run {
                     },
                     "over_target": p.over_target,
                     "longest_gap_ns": p.longest_gap_ns,
+                    "other_processes_cores": others,
                 })
             })
             .collect();
@@ -211,6 +248,7 @@ impl Run {
             "context": {
                 "quick": self.quick,
                 "validators": self.validators,
+                "load_average_1min": self.load_average,
                 "machine": machine(),
                 "date": time::OffsetDateTime::now_utc()
                     .format(&time::format_description::well_known::Rfc3339)
@@ -240,6 +278,12 @@ impl Run {
                     .first_new_state_ns
                     .map(|ns| (ns as f64 - refresh.from_ns as f64) / 1e9),
                 "holds_crl_2": refresh.holds_crl_2,
+                "parse_and_signature_alone_seconds": refresh.unloaded_check.as_secs_f64(),
+                "store_alone_seconds": {
+                    "read_cached_crl": refresh.store_costs.read_one.as_secs_f64(),
+                    "write_cached_crl": refresh.store_costs.write_one.as_secs_f64(),
+                    "read_all_cached_crls": refresh.store_costs.read_all.as_secs_f64(),
+                },
             },
             "last_releases": self.last_releases.iter().map(|r| json!({
                 "after_refresh_seconds": (r.done_ns as f64 - refresh.from_ns as f64) / 1e9,
@@ -280,6 +324,61 @@ fn outcome_text(outcome: &RefreshOutcome) -> String {
         RefreshOutcome::Unchanged => "unchanged".into(),
         RefreshOutcome::Failed { code, message, .. } => format!("FAILED {code}: {message}"),
     }
+}
+
+/// CPU time so far, from /proc (Linux): all CPUs busy, and this process.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CpuTimes {
+    busy_ticks: u64,
+    ours_ticks: u64,
+}
+
+/// /proc counts in USER_HZ ticks, 100 per second on every Linux architecture in use.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+impl CpuTimes {
+    pub(crate) fn now() -> Option<CpuTimes> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()?
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .map(|f| f.parse().ok())
+            .collect::<Option<_>>()?;
+        // user nice system idle iowait irq softirq steal: everything but idle and iowait.
+        let busy_ticks = [0, 1, 2, 5, 6, 7]
+            .iter()
+            .filter_map(|&i| fields.get(i))
+            .sum();
+        let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the command name, which is in parentheses and may hold spaces:
+        // state is field 3, utime and stime are fields 14 and 15.
+        let after_name: Vec<&str> = own.rsplit_once(')')?.1.split_whitespace().collect();
+        let utime: u64 = after_name.get(11)?.parse().ok()?;
+        let stime: u64 = after_name.get(12)?.parse().ok()?;
+        Some(CpuTimes {
+            busy_ticks,
+            ours_ticks: utime + stime,
+        })
+    }
+
+    /// Cores' worth of CPU used by other processes between `from` and `to`.
+    pub(crate) fn others_cores(from: &CpuTimes, to: &CpuTimes, seconds: f64) -> Option<f64> {
+        let busy = to.busy_ticks.checked_sub(from.busy_ticks)?;
+        let ours = to.ours_ticks.checked_sub(from.ours_ticks)?;
+        Some(busy.saturating_sub(ours) as f64 / TICKS_PER_SECOND / seconds.max(1e-3))
+    }
+}
+
+/// The 1-minute load average, on Linux.
+pub(crate) fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// What the figures were measured on.
