@@ -16,6 +16,7 @@ pub mod authority;
 pub mod clock;
 pub mod crl_cache;
 pub mod crl_fetch;
+pub mod signin;
 pub mod store;
 pub mod trusted_ca;
 pub mod validation_state;

@@ -26,6 +26,8 @@ pub struct ValidationState {
     /// CAs whose stored certificate could not be parsed (never expected: it was checked on
     /// the way in); they are left out, which fails closed.
     skipped: Vec<(CaId, String)>,
+    /// DER subjects of the CAs to name in the TLS CertificateRequest (Entra's issuer hints).
+    issuer_hints: Vec<Vec<u8>>,
 }
 
 impl ValidationState {
@@ -43,6 +45,11 @@ impl ValidationState {
     }
     pub fn skipped(&self) -> &[(CaId, String)] {
         &self.skipped
+    }
+    /// DER-encoded subject names of the CAs flagged "send as issuer hint", for the
+    /// `certificate_authorities` of a TLS CertificateRequest.
+    pub fn issuer_hints(&self) -> &[Vec<u8>] {
+        &self.issuer_hints
     }
 
     /// Validates a client certificate chain against this state at `at`.
@@ -155,9 +162,13 @@ pub fn build_state_with(cas: &[CaRecord], crls: Vec<Arc<Crl>>, generation: i64) 
     let mut trust = TrustStore::new();
     let mut exempt: Vec<Name> = Vec::new();
     let mut skipped = Vec::new();
+    let mut issuer_hints = Vec::new();
     for ca in cas {
         match Certificate::from_der(&ca.certificate_der) {
             Ok(certificate) => {
+                if ca.settings.send_as_issuer_hint {
+                    issuer_hints.push(certificate.subject().der().to_vec());
+                }
                 if ca.settings.exempt_from_crl_validation {
                     exempt.push(certificate.subject().clone());
                 }
@@ -180,6 +191,7 @@ pub fn build_state_with(cas: &[CaRecord], crls: Vec<Arc<Crl>>, generation: i64) 
         policy,
         generation,
         skipped,
+        issuer_hints,
     }
 }
 

@@ -19,7 +19,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use certgate_core::signin::SignInLog;
+
+use crate::certauth::{CertAuthTls, ServerIdentity};
 use crate::crl_refresh::{CrlService, CrlSettings};
+use crate::metrics::Metrics;
+use crate::signin_http::SignInContext;
 use crate::HttpCrlFetcher;
 
 /// How `serve` runs.
@@ -31,11 +36,24 @@ pub struct ServerConfig {
     pub pki: Option<PkiSettings>,
     /// Time between two runs of the background jobs.
     pub tick: Duration,
+    /// The certificate sign-in listener (HTTPS asking for client certificates), when enabled.
+    pub certauth: Option<CertAuthConfig>,
+}
+
+/// The certificate sign-in listener: its own host or port, like AD FS's certauth host or
+/// port 49443.
+#[derive(Clone)]
+pub struct CertAuthConfig {
+    pub listen: SocketAddr,
+    pub identity: ServerIdentity,
 }
 
 /// A running server.
 pub struct RunningServer<S: Store> {
     pub local_addr: SocketAddr,
+    /// The certificate sign-in listener's address, when enabled.
+    pub certauth_addr: Option<SocketAddr>,
+    pub metrics: Metrics,
     pub crl: Arc<CrlService<S, HttpCrlFetcher, Arc<dyn Clock>>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -73,11 +91,13 @@ pub enum ServeError {
     Store(#[from] certgate_core::store::StoreError),
     #[error(transparent)]
     Fetch(#[from] certgate_core::crl_fetch::FetchError),
+    #[error("the certificate sign-in listener's TLS identity: {0}")]
+    Tls(String),
 }
 
 /// Binds the listener, loads the validation state from the store (no network needed: the
 /// CRL cache is persisted) and starts the jobs.
-pub async fn start<S: Store>(
+pub async fn start<S: Store + SignInLog>(
     store: Arc<S>,
     clock: Arc<dyn Clock>,
     config: ServerConfig,
@@ -102,9 +122,61 @@ pub async fn start<S: Store>(
     ));
     crl.rebuild().await?;
     let (shutdown, mut stop_http) = watch::channel(false);
+    let metrics = Metrics::new();
+    let mut tasks = Vec::new();
 
+    let certauth_addr = match config.certauth {
+        Some(certauth) => {
+            let tls = Arc::new(CertAuthTls::new(certauth.identity).map_err(ServeError::Tls)?);
+            let listener = TcpListener::bind(certauth.listen)
+                .await
+                .map_err(|source| ServeError::Listen {
+                    addr: certauth.listen,
+                    source,
+                })?;
+            let addr = listener.local_addr().map_err(|source| ServeError::Listen {
+                addr: certauth.listen,
+                source,
+            })?;
+            let context = Arc::new(SignInContext {
+                state: Arc::clone(crl.state()),
+                clock: Arc::clone(&clock),
+                log: Arc::clone(&store),
+                metrics: metrics.clone(),
+            });
+            let app = crate::signin_http::routes(context)
+                .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+            tasks.push(tokio::spawn(crate::certauth::serve(
+                listener,
+                tls,
+                Arc::clone(crl.state()),
+                app,
+                shutdown.subscribe(),
+            )));
+            tracing::info!(%addr, "certificate sign-in listener");
+            Some(addr)
+        }
+        None => None,
+    };
+
+    let metrics_route = metrics.clone();
     let app = crate::publish::routes(Arc::clone(&store))
-        .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let metrics = metrics_route.clone();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        metrics.render(),
+                    )
+                }
+            }),
+        );
     let http = tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -121,9 +193,13 @@ pub async fn start<S: Store>(
         let mut stop = shutdown.subscribe();
         let pki = config.pki.clone();
         let tick = config.tick;
+        let metrics = metrics.clone();
         tokio::spawn(async move {
             loop {
                 run_jobs(&*store, &crl, &*clock, pki.as_ref()).await;
+                if let Ok(cached) = store.cached_crl_summaries().await {
+                    metrics.crls(&cached, clock.now());
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(tick) => {}
                     _ = stop.wait_for(|stop| *stop) => break,
@@ -132,11 +208,15 @@ pub async fn start<S: Store>(
         })
     };
     tracing::info!(%local_addr, "certgate is serving");
+    tasks.push(http);
+    tasks.push(jobs);
     Ok(RunningServer {
         local_addr,
+        certauth_addr,
+        metrics,
         crl,
         shutdown,
-        tasks: vec![http, jobs],
+        tasks,
     })
 }
 

@@ -6,8 +6,11 @@
 //! - [`app`]: `certgate serve`, the listener and the background jobs.
 
 pub mod app;
+pub mod certauth;
 mod crl_fetch;
 pub mod crl_refresh;
+pub mod metrics;
 pub mod publish;
+pub mod signin_http;
 
 pub use crl_fetch::HttpCrlFetcher;

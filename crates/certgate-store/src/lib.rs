@@ -7,6 +7,7 @@
 //! on disk before the caller hears of it; PostgreSQL keeps its default synchronous commit.
 
 mod migrate;
+mod signin;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -48,7 +49,7 @@ pub struct SqlStore {
     backend: Backend,
 }
 
-fn unavailable(error: sqlx::Error) -> StoreError {
+pub(crate) fn unavailable(error: sqlx::Error) -> StoreError {
     StoreError::Unavailable {
         detail: error.to_string(),
     }
@@ -124,6 +125,10 @@ impl SqlStore {
             })?;
         drop(conn);
         Ok(SqlStore { pool, backend })
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
     }
 
     pub fn backend(&self) -> Backend {

@@ -16,11 +16,19 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "initial schema",
-    sql: include_str!("migrations/0001_initial.sql"),
-}];
+/// In version order. Versions are never renumbered or edited once released.
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "initial schema",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 5,
+        description: "sign-in log",
+        sql: include_str!("migrations/0005_signin_log.sql"),
+    },
+];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.
 const PG_MIGRATION_LOCK: i64 = 0x6365_7274_6761_7465; // "certgate"

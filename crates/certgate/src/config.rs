@@ -23,6 +23,19 @@ struct FileConfig {
     ca_key_passphrase: Option<String>,
     #[serde(default)]
     crl: CrlFileConfig,
+    #[serde(default)]
+    certauth: CertAuthFileConfig,
+}
+
+/// The certificate sign-in listener.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CertAuthFileConfig {
+    listen: Option<SocketAddr>,
+    /// PEM certificate chain of the listener (its own server certificate).
+    tls_certificate: Option<PathBuf>,
+    /// PEM private key of that certificate.
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -44,6 +57,8 @@ pub(crate) struct Config {
     pub(crate) public_url: String,
     pub(crate) ca_key_passphrase: Option<Zeroizing<Vec<u8>>>,
     pub(crate) crl: CrlSettings,
+    /// The certificate sign-in listener: address, TLS certificate and key files.
+    pub(crate) certauth: Option<(SocketAddr, PathBuf, PathBuf)>,
 }
 
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -117,7 +132,27 @@ impl Config {
                 .unwrap_or(defaults.max_interval_seconds),
             ..defaults
         };
+        let certauth_listen = match env("CERTGATE_CERTAUTH_LISTEN") {
+            Some(text) => Some(text.parse().with_context(|| {
+                format!("CERTGATE_CERTAUTH_LISTEN \"{text}\" is not HOST:PORT")
+            })?),
+            None => file.certauth.listen,
+        };
+        let tls_certificate = env("CERTGATE_TLS_CERTIFICATE")
+            .map(PathBuf::from)
+            .or(file.certauth.tls_certificate);
+        let tls_key = env("CERTGATE_TLS_KEY")
+            .map(PathBuf::from)
+            .or(file.certauth.tls_key);
+        let certauth = match (certauth_listen, tls_certificate, tls_key) {
+            (None, _, _) => None,
+            (Some(listen), Some(certificate), Some(key)) => Some((listen, certificate, key)),
+            (Some(_), _, _) => bail!(
+                "the certificate sign-in listener needs its TLS certificate and key: set [certauth] tls_certificate and tls_key (or CERTGATE_TLS_CERTIFICATE / CERTGATE_TLS_KEY)"
+            ),
+        };
         Ok(Config {
+            certauth,
             data_dir: data_dir.to_owned(),
             database_url,
             listen,

@@ -10,6 +10,7 @@ mod config;
 mod crl;
 mod pki;
 mod serve;
+mod signins;
 mod verify;
 
 #[derive(Parser)]
@@ -66,6 +67,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Show the audit log, newest first.
     Audit(AuditArgs),
+    /// Query the sign-in log, newest first.
+    Signins(signins::SigninsArgs),
 }
 
 #[derive(Args)]
@@ -125,6 +128,7 @@ fn main() -> ExitCode {
         Command::Pki(command) => run_async(pki::run(command, global)),
         Command::Serve(args) => run_async(serve::run(args, global)),
         Command::Audit(args) => run_async(audit(args, global)),
+        Command::Signins(args) => run_async(signins::run(args, global)),
     }
 }
 

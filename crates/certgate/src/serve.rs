@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certgate_core::clock::{Clock, SystemClock};
-use certgate_server::app::{start, ServerConfig};
+use anyhow::Context;
+use certgate_server::app::{start, CertAuthConfig, ServerConfig};
+use certgate_server::certauth::ServerIdentity;
 use clap::Args;
 
 use crate::GlobalArgs;
@@ -22,6 +24,18 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
     let config = global.load()?;
     let store = Arc::new(config.open_store().await?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let certauth = match &config.certauth {
+        Some((listen, certificate, key)) => {
+            let chain = std::fs::read(certificate)
+                .with_context(|| format!("reading {}", certificate.display()))?;
+            let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+            Some(CertAuthConfig {
+                listen: *listen,
+                identity: ServerIdentity::from_pem(&chain, &key).map_err(anyhow::Error::msg)?,
+            })
+        }
+        None => None,
+    };
     let server = start(
         store,
         clock,
@@ -30,6 +44,7 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
             crl: config.crl,
             pki: Some(config.pki_settings(false)),
             tick: Duration::from_secs(2),
+            certauth,
         },
     )
     .await?;

@@ -1,0 +1,189 @@
+//! Certificate sign-in: from the chain a client presented over TLS to a decision, and the
+//! sign-in log that keeps every attempt with its exact reason.
+//!
+//! The TLS layer lets any certificate through (after checking proof of possession) so that a
+//! person gets a page that says what is wrong; the decision is made here, against the current
+//! validation state.
+
+use std::future::Future;
+
+use certgate_pki::{Certificate, Identity, Reason, Rejection, UnixTime};
+use serde::Serialize;
+
+use crate::store::StoreResult;
+use crate::validation_state::ValidationState;
+
+/// A certificate that validated, with the fields sign-in records and tokens carry.
+#[derive(Clone, Debug)]
+pub struct ValidCertificate {
+    pub identity: Identity,
+    /// Issuer DN (Windows form), as AD FS's certificate-context issuer claim.
+    pub issuer: String,
+    /// Serial number, lowercase hex.
+    pub serial: String,
+    pub sha256_thumbprint: String,
+    /// DER of the end-entity certificate.
+    pub der: Vec<u8>,
+}
+
+/// Why a certificate sign-in failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateRejection {
+    #[error("no client certificate was presented; choose a certificate when the browser or app asks for one, or install yours first")]
+    NoCertificate,
+    #[error("the presented certificate could not be read: {0}")]
+    Malformed(Reason),
+    #[error("{0}")]
+    Invalid(Rejection),
+}
+
+impl CertificateRejection {
+    pub fn code(&self) -> &'static str {
+        match self {
+            CertificateRejection::NoCertificate => "no-certificate",
+            CertificateRejection::Malformed(reason) => reason.code(),
+            CertificateRejection::Invalid(rejection) => rejection.code(),
+        }
+    }
+}
+
+/// Validates the chain a client presented (end entity first) against `state` at `at`.
+pub fn check_certificate(
+    state: &ValidationState,
+    chain: &[Vec<u8>],
+    at: UnixTime,
+) -> Result<ValidCertificate, CertificateRejection> {
+    let (leaf, rest) = chain
+        .split_first()
+        .ok_or(CertificateRejection::NoCertificate)?;
+    let leaf = Certificate::from_der(leaf).map_err(CertificateRejection::Malformed)?;
+    // Intermediates that do not parse are left out: they cannot be part of a valid path, and
+    // the path builder reports what is missing.
+    let intermediates: Vec<Certificate> = rest
+        .iter()
+        .filter_map(|der| Certificate::from_der(der).ok())
+        .collect();
+    state
+        .validate(&leaf, &intermediates, at)
+        .map_err(CertificateRejection::Invalid)?;
+    let identity = Identity::of(&leaf);
+    Ok(ValidCertificate {
+        issuer: identity.issuer.clone(),
+        serial: identity.serial.clone(),
+        sha256_thumbprint: identity.sha256_thumbprint.clone(),
+        der: leaf.der().to_vec(),
+        identity,
+    })
+}
+
+/// `success` or `failure`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignInResult {
+    Success,
+    Failure,
+}
+
+impl SignInResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInResult::Success => "success",
+            SignInResult::Failure => "failure",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "success" => Some(SignInResult::Success),
+            "failure" => Some(SignInResult::Failure),
+            _ => None,
+        }
+    }
+}
+
+/// One sign-in attempt, as the sign-in log keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignInRecord {
+    pub at: UnixTime,
+    /// Shown to the person on the error page and in every log line of the attempt.
+    pub correlation_id: String,
+    pub client_address: String,
+    /// What was signed in to (`certauth`, an OIDC client id, ...).
+    pub application: String,
+    pub certificate_subject: Option<String>,
+    pub certificate_issuer: Option<String>,
+    pub certificate_serial: Option<String>,
+    pub certificate_thumbprint: Option<String>,
+    /// The user the certificate mapped to, when it did.
+    pub user: Option<String>,
+    /// The username-binding rule that matched (e.g. `PrincipalName->userPrincipalName`).
+    pub binding_rule: Option<String>,
+    /// `single-factor` / `multi-factor`.
+    pub strength: Option<String>,
+    pub result: SignInResult,
+    /// `ok` on success, otherwise the stable reason code.
+    pub reason_code: String,
+    /// The full reason, for administrators.
+    pub detail: String,
+}
+
+/// Which sign-ins to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignInQuery {
+    pub user: Option<String>,
+    pub result: Option<SignInResult>,
+    pub reason_code: Option<String>,
+    pub since: Option<UnixTime>,
+    pub limit: i64,
+}
+
+/// Where sign-ins are recorded.
+pub trait SignInLog: Send + Sync + 'static {
+    fn append_signin(&self, record: &SignInRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Newest first.
+    fn signins(
+        &self,
+        query: &SignInQuery,
+    ) -> impl Future<Output = StoreResult<Vec<SignInRecord>>> + Send;
+}
+
+/// A random correlation ID (UUID v4 form) for one attempt.
+pub fn correlation_id() -> String {
+    let mut bytes = [0u8; 16];
+    // Without system randomness the ID is all zeros: it only correlates log lines, it grants
+    // nothing.
+    let _ = aws_lc_rs::rand::fill(&mut bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex = crate::hex(&bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn correlation_ids_are_uuid_v4_shaped_and_differ() {
+        let a = correlation_id();
+        let b = correlation_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+    }
+
+    #[test]
+    fn no_certificate_is_its_own_code() {
+        let state = ValidationState::default();
+        let rejection = check_certificate(&state, &[], UnixTime(0)).unwrap_err();
+        assert_eq!(rejection.code(), "no-certificate");
+        let rejection = check_certificate(&state, &[b"junk".to_vec()], UnixTime(0)).unwrap_err();
+        assert_eq!(rejection.code(), "cert-malformed");
+    }
+}

@@ -1,0 +1,270 @@
+//! The certificate sign-in listener (AD FS's certauth endpoint, Entra's certauth host): HTTPS
+//! that asks every client for a certificate.
+//!
+//! The TLS layer requests a certificate, names the trusted CAs flagged as issuer hints in the
+//! CertificateRequest, checks proof of possession (the client's CertificateVerify signature)
+//! and otherwise lets any certificate, or none, through: the decision is the validation
+//! engine's, made per request against the current validation state, so that a person gets a
+//! page that says what is wrong instead of a TLS alert. TLS session resumption is off, so
+//! every connection proves possession of its key afresh.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use certgate_core::validation_state::{SharedState, ValidationState};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::NoServerSessionStorage;
+use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tower::Service;
+
+/// What the TLS handshake established about the client, available to handlers as a request
+/// extension.
+#[derive(Clone, Debug)]
+pub struct TlsClient {
+    pub address: SocketAddr,
+    /// The certificates the client sent, end entity first; empty when it sent none.
+    pub chain: Arc<Vec<Vec<u8>>>,
+}
+
+/// Requests a client certificate, accepts any, and checks proof of possession.
+#[derive(Debug)]
+struct AnyClientCertificate {
+    hints: Vec<DistinguishedName>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ClientCertVerifier for AnyClientCertificate {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    /// A client without a certificate still gets an answer: a page saying it needs one.
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &self.hints
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        // Deliberately no decision here: see the module comment.
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// The listener's own certificate and key.
+pub struct ServerIdentity {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for ServerIdentity {
+    fn clone(&self) -> Self {
+        ServerIdentity {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl ServerIdentity {
+    /// Reads a PEM certificate chain and a PEM (PKCS#8, SEC1 or PKCS#1) private key.
+    pub fn from_pem(chain_pem: &[u8], key_pem: &[u8]) -> Result<ServerIdentity, String> {
+        use rustls::pki_types::pem::PemObject;
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("the TLS certificate chain is not PEM: {e}"))?;
+        if chain.is_empty() {
+            return Err("the TLS certificate file holds no certificate".into());
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|e| format!("the TLS private key is not PEM: {e}"))?;
+        Ok(ServerIdentity { chain, key })
+    }
+}
+
+/// Builds TLS configurations for the listener, anew whenever the validation state (and so
+/// the issuer hints) changes.
+pub struct CertAuthTls {
+    identity: ServerIdentity,
+    provider: Arc<CryptoProvider>,
+    current: Mutex<Option<(i64, Arc<ServerConfig>)>>,
+}
+
+impl CertAuthTls {
+    pub fn new(identity: ServerIdentity) -> Result<Self, String> {
+        let tls = CertAuthTls {
+            identity,
+            provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+            current: Mutex::new(None),
+        };
+        // Fail at start-up, not on the first connection, when the key does not fit.
+        tls.build(&ValidationState::default())?;
+        Ok(tls)
+    }
+
+    fn build(&self, state: &ValidationState) -> Result<Arc<ServerConfig>, String> {
+        let verifier = AnyClientCertificate {
+            hints: state
+                .issuer_hints()
+                .iter()
+                .map(|der| DistinguishedName::from(der.clone()))
+                .collect(),
+            algorithms: self.provider.signature_verification_algorithms,
+        };
+        let mut config = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| format!("TLS versions: {e}"))?
+            .with_client_cert_verifier(Arc::new(verifier))
+            .with_single_cert(self.identity.chain.clone(), self.identity.key.clone_key())
+            .map_err(|e| format!("the TLS certificate and key do not fit together: {e}"))?;
+        // No resumption: a resumed session would skip proof of possession.
+        config.session_storage = Arc::new(NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+
+    /// The configuration for the state's generation.
+    fn config_for(&self, state: &ValidationState) -> Option<Arc<ServerConfig>> {
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((generation, config)) = current.as_ref() {
+            if *generation == state.generation() {
+                return Some(Arc::clone(config));
+            }
+        }
+        match self.build(state) {
+            Ok(config) => {
+                *current = Some((state.generation(), Arc::clone(&config)));
+                Some(config)
+            }
+            Err(error) => {
+                tracing::error!(%error, "building the TLS configuration failed");
+                current.as_ref().map(|(_, config)| Arc::clone(config))
+            }
+        }
+    }
+}
+
+/// Resolves once `shutdown` says stop (the borrow it returns is not `Send`, so it is dropped
+/// here rather than held across the `select!`).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// How long a client may take for the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts TLS connections on `listener` and serves `app` on each, with the client's
+/// certificate chain as a [`TlsClient`] request extension. HTTP/1.1 and HTTP/2 (ALPN).
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<CertAuthTls>,
+    state: Arc<SharedState>,
+    app: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let (tcp, address) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut shutdown) => return,
+        };
+        let Some(config) = tls.config_for(&state.load()) else {
+            continue;
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let _ = tcp.set_nodelay(true);
+            let stream = match tokio::time::timeout(
+                HANDSHAKE_TIMEOUT,
+                TlsAcceptor::from(config).accept(tcp),
+            )
+            .await
+            {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    tracing::debug!(%address, %error, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%address, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let chain: Vec<Vec<u8>> = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .map(|certs| certs.iter().map(|c| c.to_vec()).collect())
+                .unwrap_or_default();
+            let client = TlsClient {
+                address,
+                chain: Arc::new(chain),
+            };
+            let service =
+                hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(client.clone());
+                    let mut app = app.clone();
+                    async move { app.call(request).await }
+                });
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30));
+            if let Err(error) = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%address, %error, "connection ended with an error");
+            }
+        });
+    }
+}

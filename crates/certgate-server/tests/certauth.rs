@@ -1,0 +1,388 @@
+//! The certificate sign-in listener, in process on port 0, with real rustls client-certificate
+//! handshakes: valid, revoked, expired, untrusted, no certificate, wrong EKU. Each attempt is
+//! answered with its reason code, recorded in the sign-in log and counted in the metrics; the
+//! CertificateRequest names the CAs flagged as issuer hints.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use certgate_ca::{issue_client_certificate, Authority, ClientCertificateRequest, KeyAlgorithm};
+use certgate_core::clock::{Clock, FixedClock};
+use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
+use certgate_core::signin::{SignInLog, SignInQuery};
+use certgate_core::store::Store;
+use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
+use certgate_pki::{Crl, UnixTime};
+use certgate_server::app::{start, CertAuthConfig, RunningServer, ServerConfig};
+use certgate_server::certauth::ServerIdentity;
+use certgate_server::crl_refresh::CrlSettings;
+use certgate_store::SqlStore;
+use certgate_testpki::{ChainSpec, CrlSpec, KeyKind, TestPki, VALIDATION_TIME};
+use rustls::client::ResolvesClientCert;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::sign::CertifiedKey;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The client's certificate choice, and the CA names the server hinted.
+#[derive(Debug)]
+struct Presenting {
+    key: Option<Arc<CertifiedKey>>,
+    hints: Mutex<Vec<Vec<u8>>>,
+}
+
+impl ResolvesClientCert for Presenting {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        _sigschemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        *self.hints.lock().expect("hints") = root_hint_subjects.iter().map(|s| s.to_vec()).collect();
+        self.key.clone()
+    }
+    fn has_certs(&self) -> bool {
+        self.key.is_some()
+    }
+}
+
+struct Credential {
+    chain: Vec<Vec<u8>>,
+    key_pkcs8: Vec<u8>,
+}
+
+struct Response {
+    status: u16,
+    body: Value,
+    hints: Vec<Vec<u8>>,
+}
+
+struct Fixture {
+    server: RunningServer<SqlStore>,
+    store: Arc<SqlStore>,
+    server_certificate: Vec<u8>,
+    pki: TestPki,
+    issuing: Authority,
+    revoked: Credential,
+    _dir: tempfile::TempDir,
+}
+
+fn request(upn: &str, days: u32) -> ClientCertificateRequest {
+    ClientCertificateRequest {
+        upn: upn.into(),
+        email: Some(upn.into()),
+        common_name: upn.into(),
+        validity_days: days,
+        policy_oids: Vec::new(),
+        crl_url: None,
+        delta_crl_url: None,
+        ca_issuers_url: None,
+        key_algorithm: KeyAlgorithm::EcdsaP256,
+    }
+}
+
+fn at(seconds: i64) -> time::OffsetDateTime {
+    certgate_testpki::at(seconds)
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let pki = TestPki::three_level(&ChainSpec::with_key(KeyKind::EcdsaP256)).expect("PKI");
+        let issuing =
+            Authority::from_parts(pki.intermediate.der.clone(), &pki.intermediate.key_pkcs8_der)
+                .expect("issuing CA");
+        let revoked_leaf = issue_client_certificate(
+            &issuing,
+            &request("mallory@corp.example", 365),
+            at(VALIDATION_TIME - 86_400),
+        )
+        .expect("revoked leaf");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("certgate.db").display());
+        let store = Arc::new(SqlStore::connect(&url).await.expect("store"));
+        let now = UnixTime(VALIDATION_TIME);
+        let records = add_cas(
+            &*store,
+            vec![pki.root.der.clone(), pki.intermediate.der.clone()],
+            |certificate| CaSettings {
+                display_name: String::new(),
+                authority_type: if certificate.is_self_issued() {
+                    AuthorityType::Root
+                } else {
+                    AuthorityType::Intermediate
+                },
+                crl_url: None,
+                delta_crl_url: None,
+                exempt_from_crl_validation: false,
+                // Only the issuing CA is named in the CertificateRequest.
+                send_as_issuer_hint: !certificate.is_self_issued(),
+            },
+            now,
+            "test",
+        )
+        .await
+        .expect("trust");
+        let crls = [
+            (
+                records[0].id,
+                TestPki::crl(&pki.root, &CrlSpec::default()).expect("root CRL"),
+            ),
+            (
+                records[1].id,
+                TestPki::crl(
+                    &pki.intermediate,
+                    &CrlSpec {
+                        extra_revoked: vec![revoked_leaf.serial.clone()],
+                        ..CrlSpec::default()
+                    },
+                )
+                .expect("issuing CRL"),
+            ),
+        ];
+        for (ca, der) in crls {
+            let crl = Crl::from_der(der.clone()).expect("CRL");
+            let cached = CachedCrl {
+                ca_id: ca,
+                kind: CrlKind::Base,
+                url: "http://crl.invalid/".into(),
+                crl_number: crl.crl_number().expect("number").to_vec(),
+                this_update: crl.this_update(),
+                next_update: crl.next_update().expect("next update"),
+                entry_count: crl.entry_count() as i64,
+                der,
+                etag: None,
+                last_modified: None,
+                fetched_at: now,
+            };
+            let status = CrlFetchStatus {
+                ca_id: ca,
+                kind: CrlKind::Base,
+                last_attempt_at: now,
+                last_success_at: Some(now),
+                last_error: None,
+                consecutive_failures: 0,
+                next_attempt_at: UnixTime(now.0 + 3600),
+            };
+            store.put_cached_crl(&cached, &status).await.expect("cache CRL");
+        }
+
+        let server_key = rcgen::KeyPair::generate().expect("server key");
+        let server_certificate = rcgen::CertificateParams::new(vec!["localhost".into()])
+            .expect("params")
+            .self_signed(&server_key)
+            .expect("server certificate");
+        let identity = ServerIdentity {
+            chain: vec![server_certificate.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+        };
+        let clock: Arc<dyn Clock> = Arc::new(FixedClock::at(VALIDATION_TIME));
+        let server = start(
+            Arc::clone(&store),
+            clock,
+            ServerConfig {
+                listen: "127.0.0.1:0".parse().expect("address"),
+                crl: CrlSettings::default(),
+                pki: None,
+                tick: Duration::from_millis(200),
+                certauth: Some(CertAuthConfig {
+                    listen: "127.0.0.1:0".parse().expect("address"),
+                    identity,
+                }),
+            },
+        )
+        .await
+        .expect("server starts");
+        Fixture {
+            server,
+            store,
+            server_certificate: server_certificate.der().to_vec(),
+            revoked: Credential {
+                chain: vec![revoked_leaf.certificate_der, pki.intermediate.der.clone()],
+                key_pkcs8: revoked_leaf.private_key_pkcs8_der.to_vec(),
+            },
+            issuing,
+            pki,
+            _dir: dir,
+        }
+    }
+
+    fn valid(&self) -> Credential {
+        Credential {
+            chain: vec![self.pki.leaf.der.clone(), self.pki.intermediate.der.clone()],
+            key_pkcs8: self.pki.leaf.key_pkcs8_der.clone(),
+        }
+    }
+
+    /// GET /certauth over a real TLS connection, presenting `credential`.
+    async fn certauth(&self, credential: Option<&Credential>) -> Response {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from(self.server_certificate.clone()))
+            .expect("server root");
+        let key = credential.map(|credential| {
+            let signing = provider
+                .key_provider
+                .load_private_key(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+                    credential.key_pkcs8.clone(),
+                )))
+                .expect("client key");
+            Arc::new(CertifiedKey::new(
+                credential
+                    .chain
+                    .iter()
+                    .map(|der| CertificateDer::from(der.clone()))
+                    .collect(),
+                signing,
+            ))
+        });
+        let presenting = Arc::new(Presenting {
+            key,
+            hints: Mutex::new(Vec::new()),
+        });
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_client_cert_resolver(presenting.clone());
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let addr = self.server.certauth_addr.expect("certauth listener");
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let mut tls = connector
+            .connect(ServerName::try_from("localhost").expect("name"), tcp)
+            .await
+            .expect("TLS handshake");
+        tls.write_all(
+            b"GET /certauth HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .expect("request");
+        let mut raw = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut raw)).await;
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status");
+        let body = serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("JSON body ({e}): {body}"));
+        let hints = presenting.hints.lock().expect("hints").clone();
+        Response { status, body, hints }
+    }
+}
+
+fn assert_rejected(response: &Response, status: u16, code: &str) {
+    assert_eq!(response.status, status, "{}", response.body);
+    assert_eq!(response.body["result"], "failure", "{}", response.body);
+    assert_eq!(response.body["code"], code, "{}", response.body);
+    assert!(response.body["correlationId"].as_str().is_some_and(|c| c.len() == 36));
+    assert!(response.body["nextStep"].as_str().is_some_and(|s| !s.is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valid_certificate_signs_in_and_the_issuing_ca_is_hinted() {
+    let fixture = Fixture::new().await;
+    let response = fixture.certauth(Some(&fixture.valid())).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.body["result"], "success");
+    assert_eq!(response.body["certificate"]["upn"][0], "alice@corp.example");
+    let issuing = certgate_pki::Certificate::from_der(&fixture.pki.intermediate.der).expect("CA");
+    assert_eq!(response.hints, vec![issuing.subject().der().to_vec()]);
+    let log = fixture
+        .store
+        .signins(&SignInQuery { limit: 10, ..SignInQuery::default() })
+        .await
+        .expect("log");
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].reason_code, "ok");
+    assert_eq!(log[0].certificate_serial.as_deref(), Some(certgate_core::hex(&fixture.pki.leaf.serial).as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged() {
+    let fixture = Fixture::new().await;
+
+    assert_rejected(&fixture.certauth(Some(&fixture.revoked)).await, 403, "cert-revoked");
+    assert_rejected(&fixture.certauth(None).await, 401, "no-certificate");
+
+    let expired = issue_client_certificate(
+        &fixture.issuing,
+        &request("old@corp.example", 30),
+        at(VALIDATION_TIME - 400 * 86_400),
+    )
+    .expect("expired leaf");
+    let expired = Credential {
+        chain: vec![expired.certificate_der, fixture.pki.intermediate.der.clone()],
+        key_pkcs8: expired.private_key_pkcs8_der.to_vec(),
+    };
+    assert_rejected(&fixture.certauth(Some(&expired)).await, 403, "cert-expired");
+
+    // Another organisation's CA, not trusted here.
+    let stranger = certgate_ca::create_hierarchy(
+        &certgate_ca::HierarchyRequest {
+            organization: "Fabrikam".into(),
+            root_common_name: "Fabrikam Root CA".into(),
+            issuing_common_name: "Fabrikam Issuing CA".into(),
+            key_algorithm: KeyAlgorithm::EcdsaP256,
+            root_validity_days: 3650,
+            issuing_validity_days: 1825,
+            root_crl_url: None,
+            root_certificate_url: None,
+        },
+        at(VALIDATION_TIME - 86_400),
+    )
+    .expect("stranger CA");
+    let stranger_leaf = issue_client_certificate(
+        &stranger.issuing,
+        &request("eve@fabrikam.example", 365),
+        at(VALIDATION_TIME - 3600),
+    )
+    .expect("stranger leaf");
+    let untrusted = Credential {
+        chain: vec![
+            stranger_leaf.certificate_der,
+            stranger.issuing.certificate_der().to_vec(),
+        ],
+        key_pkcs8: stranger_leaf.private_key_pkcs8_der.to_vec(),
+    };
+    assert_rejected(&fixture.certauth(Some(&untrusted)).await, 403, "chain-incomplete");
+
+    // A TLS server certificate from the trusted issuing CA: serverAuth only.
+    let issuer_key = rcgen::KeyPair::try_from(fixture.pki.intermediate.key_pkcs8_der.as_slice())
+        .expect("issuer key");
+    let issuer = rcgen::Issuer::from_ca_cert_der(
+        &CertificateDer::from(fixture.pki.intermediate.der.clone()),
+        issuer_key,
+    )
+    .expect("issuer");
+    let server_leaf_key = rcgen::KeyPair::generate().expect("key");
+    let mut params =
+        rcgen::CertificateParams::new(vec!["host.corp.example".into()]).expect("params");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    params.not_before = at(VALIDATION_TIME - 86_400);
+    params.not_after = at(VALIDATION_TIME + 86_400);
+    let server_leaf = params.signed_by(&server_leaf_key, &issuer).expect("server leaf");
+    let wrong_eku = Credential {
+        chain: vec![server_leaf.der().to_vec(), fixture.pki.intermediate.der.clone()],
+        key_pkcs8: server_leaf_key.serialize_der(),
+    };
+    assert_rejected(&fixture.certauth(Some(&wrong_eku)).await, 403, "eku-not-permitted");
+
+    let log = fixture
+        .store
+        .signins(&SignInQuery { limit: 10, ..SignInQuery::default() })
+        .await
+        .expect("log");
+    let codes: Vec<&str> = log.iter().map(|r| r.reason_code.as_str()).collect();
+    assert_eq!(
+        codes,
+        ["eku-not-permitted", "chain-incomplete", "cert-expired", "no-certificate", "cert-revoked"]
+    );
+    assert!(log.iter().all(|r| r.result == certgate_core::signin::SignInResult::Failure));
+    let metrics = fixture.server.metrics.render();
+    assert!(
+        metrics.contains("certgate_signins_total{result=\"failure\",reason=\"cert-revoked\"} 1"),
+        "{metrics}"
+    );
+}

@@ -1,0 +1,113 @@
+//! The sign-in log on SQL.
+
+use certgate_core::signin::{SignInLog, SignInQuery, SignInRecord, SignInResult};
+use certgate_core::store::{StoreError, StoreResult};
+use certgate_pki::UnixTime;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::SqlStore;
+
+impl SignInLog for SqlStore {
+    async fn append_signin(&self, record: &SignInRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO signin_log (at, correlation_id, client_address, application, \
+             certificate_subject, certificate_issuer, certificate_serial, certificate_thumbprint, \
+             user_principal, binding_rule, strength, result, reason_code, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(record.at.0)
+        .bind(&record.correlation_id)
+        .bind(&record.client_address)
+        .bind(&record.application)
+        .bind(&record.certificate_subject)
+        .bind(&record.certificate_issuer)
+        .bind(&record.certificate_serial)
+        .bind(&record.certificate_thumbprint)
+        .bind(&record.user)
+        .bind(&record.binding_rule)
+        .bind(&record.strength)
+        .bind(record.result.as_str())
+        .bind(&record.reason_code)
+        .bind(&record.detail)
+        .execute(self.pool())
+        .await
+        .map_err(crate::unavailable)?;
+        Ok(())
+    }
+
+    async fn signins(&self, query: &SignInQuery) -> StoreResult<Vec<SignInRecord>> {
+        // Filters are bound parameters; only the fixed clauses are composed.
+        let mut clauses = Vec::new();
+        let mut next = 1;
+        let mut placeholder = |clause: &str| {
+            let text = clause.replace('?', &format!("${next}"));
+            next += 1;
+            text
+        };
+        if query.user.is_some() {
+            clauses.push(placeholder("LOWER(user_principal) = LOWER(?)"));
+        }
+        if query.result.is_some() {
+            clauses.push(placeholder("result = ?"));
+        }
+        if query.reason_code.is_some() {
+            clauses.push(placeholder("reason_code = ?"));
+        }
+        if query.since.is_some() {
+            clauses.push(placeholder("at >= ?"));
+        }
+        let limit = placeholder("?");
+        let where_clause = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT * FROM signin_log {where_clause} ORDER BY id DESC LIMIT {limit}"
+        );
+        let mut statement = sqlx::query(AssertSqlSafe(sql));
+        if let Some(user) = &query.user {
+            statement = statement.bind(user.clone());
+        }
+        if let Some(result) = query.result {
+            statement = statement.bind(result.as_str());
+        }
+        if let Some(code) = &query.reason_code {
+            statement = statement.bind(code.clone());
+        }
+        if let Some(since) = query.since {
+            statement = statement.bind(since.0);
+        }
+        let rows = statement
+            .bind(query.limit.max(0))
+            .fetch_all(self.pool())
+            .await
+            .map_err(crate::unavailable)?;
+        rows.iter()
+            .map(|row| {
+                let get = |e: sqlx::Error| StoreError::Corrupt {
+                    detail: format!("signin_log: {e}"),
+                };
+                let result: String = row.try_get("result").map_err(get)?;
+                Ok(SignInRecord {
+                    at: UnixTime(row.try_get("at").map_err(get)?),
+                    correlation_id: row.try_get("correlation_id").map_err(get)?,
+                    client_address: row.try_get("client_address").map_err(get)?,
+                    application: row.try_get("application").map_err(get)?,
+                    certificate_subject: row.try_get("certificate_subject").map_err(get)?,
+                    certificate_issuer: row.try_get("certificate_issuer").map_err(get)?,
+                    certificate_serial: row.try_get("certificate_serial").map_err(get)?,
+                    certificate_thumbprint: row.try_get("certificate_thumbprint").map_err(get)?,
+                    user: row.try_get("user_principal").map_err(get)?,
+                    binding_rule: row.try_get("binding_rule").map_err(get)?,
+                    strength: row.try_get("strength").map_err(get)?,
+                    result: SignInResult::parse(&result).ok_or_else(|| StoreError::Corrupt {
+                        detail: format!("signin_log result {result}"),
+                    })?,
+                    reason_code: row.try_get("reason_code").map_err(get)?,
+                    detail: row.try_get("detail").map_err(get)?,
+                })
+            })
+            .collect()
+    }
+}
