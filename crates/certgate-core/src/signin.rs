@@ -139,6 +139,11 @@ pub struct SignInQuery {
 /// Where sign-ins are recorded.
 pub trait SignInLog: Send + Sync + 'static {
     fn append_signin(&self, record: &SignInRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Appends several records in one transaction (one disk sync for all).
+    fn append_signins(
+        &self,
+        records: &[SignInRecord],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Newest first.
     fn signins(
         &self,

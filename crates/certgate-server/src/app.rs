@@ -25,6 +25,7 @@ use crate::certauth::{CertAuthTls, ServerIdentity};
 use crate::crl_refresh::{CrlService, CrlSettings};
 use crate::metrics::Metrics;
 use crate::signin_http::SignInContext;
+use crate::signin_recorder::SignInRecorder;
 use crate::HttpCrlFetcher;
 
 /// How `serve` runs.
@@ -141,7 +142,7 @@ pub async fn start<S: Store + SignInLog>(
             let context = Arc::new(SignInContext {
                 state: Arc::clone(crl.state()),
                 clock: Arc::clone(&clock),
-                log: Arc::clone(&store),
+                recorder: SignInRecorder::start(Arc::clone(&store)),
                 metrics: metrics.clone(),
             });
             let app = crate::signin_http::routes(context)

@@ -12,5 +12,6 @@ pub mod crl_refresh;
 pub mod metrics;
 pub mod publish;
 pub mod signin_http;
+pub mod signin_recorder;
 
 pub use crl_fetch::HttpCrlFetcher;

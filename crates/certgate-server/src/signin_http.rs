@@ -13,27 +13,27 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use certgate_core::clock::Clock;
 use certgate_core::signin::{
-    check_certificate, correlation_id, CertificateRejection, SignInLog, SignInRecord,
-    SignInResult,
+    check_certificate, correlation_id, CertificateRejection, SignInRecord, SignInResult,
 };
 use certgate_core::validation_state::SharedState;
 use serde_json::json;
 
 use crate::certauth::TlsClient;
 use crate::metrics::Metrics;
+use crate::signin_recorder::SignInRecorder;
 
 /// What the sign-in handlers need.
-pub struct SignInContext<L> {
+pub struct SignInContext {
     pub state: Arc<SharedState>,
     pub clock: Arc<dyn Clock>,
-    pub log: Arc<L>,
+    pub recorder: SignInRecorder,
     pub metrics: Metrics,
 }
 
 /// Routes of the certificate sign-in listener.
-pub fn routes<L: SignInLog>(context: Arc<SignInContext<L>>) -> Router {
+pub fn routes(context: Arc<SignInContext>) -> Router {
     Router::new()
-        .route("/certauth", get(certauth::<L>))
+        .route("/certauth", get(certauth))
         .with_state(context)
 }
 
@@ -84,8 +84,8 @@ pub fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
-async fn certauth<L: SignInLog>(
-    State(context): State<Arc<SignInContext<L>>>,
+async fn certauth(
+    State(context): State<Arc<SignInContext>>,
     Extension(client): Extension<TlsClient>,
     headers: HeaderMap,
 ) -> Response {
@@ -134,7 +134,7 @@ async fn certauth<L: SignInLog>(
         detail: detail.clone(),
     };
     context.metrics.signin(result.as_str(), &code);
-    if let Err(error) = context.log.append_signin(&record).await {
+    if let Err(error) = context.recorder.record(record).await {
         // Fail closed: a sign-in that cannot be recorded does not happen.
         tracing::error!(code = error.code(), %error, correlation = %correlation, "the sign-in log is unavailable");
         return (

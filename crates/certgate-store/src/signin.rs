@@ -9,30 +9,15 @@ use crate::SqlStore;
 
 impl SignInLog for SqlStore {
     async fn append_signin(&self, record: &SignInRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO signin_log (at, correlation_id, client_address, application, \
-             certificate_subject, certificate_issuer, certificate_serial, certificate_thumbprint, \
-             user_principal, binding_rule, strength, result, reason_code, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(record.at.0)
-        .bind(&record.correlation_id)
-        .bind(&record.client_address)
-        .bind(&record.application)
-        .bind(&record.certificate_subject)
-        .bind(&record.certificate_issuer)
-        .bind(&record.certificate_serial)
-        .bind(&record.certificate_thumbprint)
-        .bind(&record.user)
-        .bind(&record.binding_rule)
-        .bind(&record.strength)
-        .bind(record.result.as_str())
-        .bind(&record.reason_code)
-        .bind(&record.detail)
-        .execute(self.pool())
-        .await
-        .map_err(crate::unavailable)?;
-        Ok(())
+        self.append_signins(std::slice::from_ref(record)).await
+    }
+
+    async fn append_signins(&self, records: &[SignInRecord]) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(crate::unavailable)?;
+        for record in records {
+            insert(&mut tx, record).await?;
+        }
+        tx.commit().await.map_err(crate::unavailable)
     }
 
     async fn signins(&self, query: &SignInQuery) -> StoreResult<Vec<SignInRecord>> {
@@ -62,9 +47,7 @@ impl SignInLog for SqlStore {
         } else {
             format!("WHERE {}", clauses.join(" AND "))
         };
-        let sql = format!(
-            "SELECT * FROM signin_log {where_clause} ORDER BY id DESC LIMIT {limit}"
-        );
+        let sql = format!("SELECT * FROM signin_log {where_clause} ORDER BY id DESC LIMIT {limit}");
         let mut statement = sqlx::query(AssertSqlSafe(sql));
         if let Some(user) = &query.user {
             statement = statement.bind(user.clone());
@@ -110,4 +93,34 @@ impl SignInLog for SqlStore {
             })
             .collect()
     }
+}
+
+async fn insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    record: &SignInRecord,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO signin_log (at, correlation_id, client_address, application, \
+             certificate_subject, certificate_issuer, certificate_serial, certificate_thumbprint, \
+             user_principal, binding_rule, strength, result, reason_code, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(record.at.0)
+    .bind(&record.correlation_id)
+    .bind(&record.client_address)
+    .bind(&record.application)
+    .bind(&record.certificate_subject)
+    .bind(&record.certificate_issuer)
+    .bind(&record.certificate_serial)
+    .bind(&record.certificate_thumbprint)
+    .bind(&record.user)
+    .bind(&record.binding_rule)
+    .bind(&record.strength)
+    .bind(record.result.as_str())
+    .bind(&record.reason_code)
+    .bind(&record.detail)
+    .execute(&mut **tx)
+    .await
+    .map_err(crate::unavailable)?;
+    Ok(())
 }
