@@ -25,6 +25,7 @@ pub(crate) const FRESHEST_CRL: &[u64] = &[2, 5, 29, 46];
 const AUTHORITY_INFO_ACCESS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
 const CA_ISSUERS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 2];
 const CLIENT_AUTH: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 3, 2];
+const SERVER_AUTH: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 3, 1];
 /// Microsoft's User Principal Name otherName (szOID_NT_PRINCIPAL_NAME).
 const UPN: &[u64] = &[1, 3, 6, 1, 4, 1, 311, 20, 2, 3];
 
@@ -243,6 +244,32 @@ pub(crate) mod extension {
             EXTENDED_KEY_USAGE,
             false,
             &der::sequence(&[&der::known_oid(CLIENT_AUTH)]),
+        )
+    }
+
+    /// extendedKeyUsage id-kp-serverAuth (§4.2.1.12), non-critical.
+    pub(crate) fn server_auth() -> Vec<u8> {
+        der::extension(
+            EXTENDED_KEY_USAGE,
+            false,
+            &der::sequence(&[&der::known_oid(SERVER_AUTH)]),
+        )
+    }
+
+    /// subjectAltName (§4.2.1.6) with dNSName and iPAddress entries, non-critical.
+    pub(crate) fn server_names(dns_names: &[String], ip_addresses: &[std::net::IpAddr]) -> Vec<u8> {
+        let mut names: Vec<Vec<u8>> = dns_names
+            .iter()
+            .map(|name| der::context_primitive(2, name.as_bytes()))
+            .collect();
+        names.extend(ip_addresses.iter().map(|ip| match ip {
+            std::net::IpAddr::V4(v4) => der::context_primitive(7, &v4.octets()),
+            std::net::IpAddr::V6(v6) => der::context_primitive(7, &v6.octets()),
+        }));
+        der::extension(
+            SUBJECT_ALT_NAME,
+            false,
+            &der::sequence(&names.iter().map(Vec::as_slice).collect::<Vec<_>>()),
         )
     }
 

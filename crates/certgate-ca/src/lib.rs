@@ -19,6 +19,7 @@ mod error;
 mod hierarchy;
 mod key;
 mod pkcs12;
+mod server;
 pub mod sealed_key;
 
 pub use authority::Authority;
@@ -29,3 +30,4 @@ pub use error::CaError;
 pub use hierarchy::{create_hierarchy, Hierarchy, HierarchyRequest};
 pub use key::KeyAlgorithm;
 pub use pkcs12::pkcs12;
+pub use server::{issue_server_certificate, ServerCertificateRequest};

@@ -735,3 +735,113 @@ fn crl_urls(certificate: &certgate_pki::Certificate) -> Vec<GeneralName> {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A TLS server certificate from the issuing CA is accepted by OpenSSL for serverAuth with
+/// its DNS name and IP address.
+#[test]
+fn server_certificate_verifies_in_openssl_for_its_names() {
+    use std::net::IpAddr;
+    let now = time::OffsetDateTime::from_unix_timestamp(1_767_225_600).expect("2026-01-01");
+    let hierarchy = certgate_ca::create_hierarchy(
+        &certgate_ca::HierarchyRequest {
+            organization: "Contoso".into(),
+            root_common_name: "Contoso Root".into(),
+            issuing_common_name: "Contoso Issuing".into(),
+            key_algorithm: certgate_ca::KeyAlgorithm::EcdsaP256,
+            root_validity_days: 3650,
+            issuing_validity_days: 1825,
+            root_crl_url: None,
+            root_certificate_url: None,
+        },
+        now,
+    )
+    .expect("hierarchy");
+    let issued = certgate_ca::issue_server_certificate(
+        &hierarchy.issuing,
+        &certgate_ca::ServerCertificateRequest {
+            dns_names: vec!["certauth.contoso.example".into(), "localhost".into()],
+            ip_addresses: vec!["127.0.0.1".parse::<IpAddr>().expect("ip")],
+            validity_days: 90,
+            key_algorithm: certgate_ca::KeyAlgorithm::EcdsaP256,
+        },
+        now,
+    )
+    .expect("server certificate");
+    let dir = tempfile::tempdir().expect("dir");
+    let pem = |der: &[u8]| {
+        let out = std::process::Command::new("openssl")
+            .args(["x509", "-inform", "DER"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().expect("stdin").write_all(der)?;
+                child.wait_with_output()
+            })
+            .expect("openssl x509");
+        out.stdout
+    };
+    std::fs::write(
+        dir.path().join("root.pem"),
+        pem(hierarchy.root.certificate_der()),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("issuing.pem"),
+        pem(hierarchy.issuing.certificate_der()),
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("server.pem"), pem(&issued.certificate_der)).expect("write");
+    for name in [
+        vec!["-verify_hostname", "certauth.contoso.example"],
+        vec!["-verify_ip", "127.0.0.1"],
+    ] {
+        let output = std::process::Command::new("openssl")
+            .current_dir(dir.path())
+            .args([
+                "verify",
+                "-x509_strict",
+                "-purpose",
+                "sslserver",
+                "-attime",
+                "1767225600",
+                "-CAfile",
+                "root.pem",
+                "-untrusted",
+                "issuing.pem",
+            ])
+            .args(&name)
+            .arg("server.pem")
+            .output()
+            .expect("openssl verify");
+        assert!(
+            output.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let wrong = std::process::Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "verify",
+            "-purpose",
+            "sslserver",
+            "-attime",
+            "1767225600",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "issuing.pem",
+            "-verify_hostname",
+            "other.example",
+            "server.pem",
+        ])
+        .output()
+        .expect("openssl verify");
+    assert!(
+        !wrong.status.success(),
+        "a name the certificate does not carry is refused"
+    );
+}
