@@ -225,6 +225,15 @@ pub struct Issued {
     pub chain_der: Vec<Vec<u8>>,
 }
 
+/// A TLS server certificate with its key and the chain above it.
+pub struct ServerIssued {
+    pub certificate_der: Vec<u8>,
+    pub private_key_pkcs8_der: Zeroizing<Vec<u8>>,
+    /// Issuing CA first, root last.
+    pub chain_der: Vec<Vec<u8>>,
+    pub not_after: UnixTime,
+}
+
 /// Whether `publish_crls` must start a new base CRL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BaseCrl {
@@ -279,8 +288,8 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
         let hierarchy = create_hierarchy(
             &HierarchyRequest {
                 organization: request.organization.clone(),
-                root_common_name: format!("{} certgate Root CA", request.organization),
-                issuing_common_name: format!("{} certgate Issuing CA", request.organization),
+                root_common_name: format!("{} Root CA", request.organization),
+                issuing_common_name: format!("{} Issuing CA", request.organization),
                 key_algorithm: request.key_algorithm,
                 root_validity_days: request.root_validity_days,
                 issuing_validity_days: request.issuing_validity_days,
@@ -414,6 +423,44 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
             record,
             private_key_pkcs8_der: issued.private_key_pkcs8_der,
             chain_der: vec![issuing.certificate_der, root.certificate_der],
+        })
+    }
+
+    /// Issues a TLS server certificate for certgate's own listeners. Not recorded as a user
+    /// certificate; the issuance is in the audit log.
+    pub async fn issue_server(
+        &self,
+        request: &certgate_ca::ServerCertificateRequest,
+    ) -> Result<ServerIssued, PkiError> {
+        let issuing = self.authority_record(AuthorityRole::Issuing).await?;
+        let root = self.authority_record(AuthorityRole::Root).await?;
+        let authority = self.open(&issuing)?;
+        let issued = certgate_ca::issue_server_certificate(
+            &authority,
+            request,
+            to_offset(self.clock.now()),
+        )?;
+        self.audit(
+            "pki.issue-server",
+            crate::hex(&issued.serial),
+            "ok",
+            format!(
+                "TLS server certificate for {}",
+                request
+                    .dns_names
+                    .iter()
+                    .cloned()
+                    .chain(request.ip_addresses.iter().map(ToString::to_string))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .await?;
+        Ok(ServerIssued {
+            certificate_der: issued.certificate_der,
+            private_key_pkcs8_der: issued.private_key_pkcs8_der,
+            chain_der: vec![issuing.certificate_der, root.certificate_der],
+            not_after: UnixTime(issued.not_after.unix_timestamp()),
         })
     }
 

@@ -26,6 +26,20 @@ pub(crate) enum PkiCommand {
     /// Issue a client certificate: clientAuth, UPN and e-mail in the SAN, CRL and AIA URLs
     /// pointing at certgate. Writes <out>/<upn>.pem, .key and a password-protected .p12.
     Issue(IssueArgs),
+    /// Issue a TLS server certificate for certgate's certificate sign-in listener (or any
+    /// HTTPS host): writes <out>/<name>.pem (with the chain) and <name>.key.
+    IssueServer {
+        /// DNS name (SAN); repeatable. The first names the files.
+        #[arg(long = "dns", required_unless_present = "ips")]
+        dns_names: Vec<String>,
+        /// IP address (SAN); repeatable.
+        #[arg(long = "ip")]
+        ips: Vec<std::net::IpAddr>,
+        #[arg(long, default_value_t = 397)]
+        days: u32,
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
     /// Revoke a certificate certgate issued. Durable when this returns; relying parties see
     /// it with the next `certgate pki crl` (or the server's next scheduled publication).
     Revoke {
@@ -315,6 +329,47 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
             if generated {
                 println!("  PKCS#12 password: {}", password.as_str());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        PkiCommand::IssueServer {
+            dns_names,
+            ips,
+            days,
+            out,
+        } => {
+            let issued = match ca
+                .issue_server(&certgate_ca::ServerCertificateRequest {
+                    dns_names: dns_names.clone(),
+                    ip_addresses: ips.clone(),
+                    validity_days: days,
+                    key_algorithm: KeyAlgorithm::EcdsaP256,
+                })
+                .await
+            {
+                Ok(issued) => issued,
+                Err(error) => return Ok(refused(&error)),
+            };
+            let stem = file_stem(
+                &dns_names
+                    .first()
+                    .cloned()
+                    .or_else(|| ips.first().map(ToString::to_string))
+                    .unwrap_or_else(|| "server".into()),
+            );
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("creating {}", out.display()))?;
+            let mut chain = pem("CERTIFICATE", &issued.certificate_der);
+            // The issuing CA only: clients have (or are given) the root.
+            if let Some(issuing) = issued.chain_der.first() {
+                chain.push_str(&pem("CERTIFICATE", issuing));
+            }
+            let cert_path = out.join(format!("{stem}.pem"));
+            let key_path = out.join(format!("{stem}.key"));
+            write_file(&cert_path, chain.as_bytes(), false)?;
+            write_file(&key_path, pem("PRIVATE KEY", &issued.private_key_pkcs8_der).as_bytes(), true)?;
+            println!("TLS certificate (with the issuing CA): {}", cert_path.display());
+            println!("private key: {}", key_path.display());
+            println!("valid until {}", rfc3339(issued.not_after));
             Ok(ExitCode::SUCCESS)
         }
         PkiCommand::Revoke { serial, reason } => {
