@@ -3,7 +3,9 @@
 //! answered with its reason code, recorded in the sign-in log and counted in the metrics; the
 //! CertificateRequest names the CAs flagged as issuer hints.
 
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use certgate_ca::{issue_client_certificate, Authority, ClientCertificateRequest, KeyAlgorithm};
@@ -18,44 +20,8 @@ use certgate_server::certauth::ServerIdentity;
 use certgate_server::crl_refresh::CrlSettings;
 use certgate_store::SqlStore;
 use certgate_testpki::{ChainSpec, CrlSpec, KeyKind, TestPki, VALIDATION_TIME};
-use rustls::client::ResolvesClientCert;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use rustls::sign::CertifiedKey;
-use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-/// The client's certificate choice, and the CA names the server hinted.
-#[derive(Debug)]
-struct Presenting {
-    key: Option<Arc<CertifiedKey>>,
-    hints: Mutex<Vec<Vec<u8>>>,
-}
-
-impl ResolvesClientCert for Presenting {
-    fn resolve(
-        &self,
-        root_hint_subjects: &[&[u8]],
-        _sigschemes: &[rustls::SignatureScheme],
-    ) -> Option<Arc<CertifiedKey>> {
-        *self.hints.lock().expect("hints") = root_hint_subjects.iter().map(|s| s.to_vec()).collect();
-        self.key.clone()
-    }
-    fn has_certs(&self) -> bool {
-        self.key.is_some()
-    }
-}
-
-struct Credential {
-    chain: Vec<Vec<u8>>,
-    key_pkcs8: Vec<u8>,
-}
-
-struct Response {
-    status: u16,
-    body: Value,
-    hints: Vec<Vec<u8>>,
-}
+use common::{Credential, Response};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 struct Fixture {
     server: RunningServer<SqlStore>,
@@ -215,60 +181,8 @@ impl Fixture {
 
     /// GET /certauth over a real TLS connection, presenting `credential`.
     async fn certauth(&self, credential: Option<&Credential>) -> Response {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(CertificateDer::from(self.server_certificate.clone()))
-            .expect("server root");
-        let key = credential.map(|credential| {
-            let signing = provider
-                .key_provider
-                .load_private_key(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-                    credential.key_pkcs8.clone(),
-                )))
-                .expect("client key");
-            Arc::new(CertifiedKey::new(
-                credential
-                    .chain
-                    .iter()
-                    .map(|der| CertificateDer::from(der.clone()))
-                    .collect(),
-                signing,
-            ))
-        });
-        let presenting = Arc::new(Presenting {
-            key,
-            hints: Mutex::new(Vec::new()),
-        });
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_client_cert_resolver(presenting.clone());
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let addr = self.server.certauth_addr.expect("certauth listener");
-        let tcp = TcpStream::connect(addr).await.expect("connect");
-        let mut tls = connector
-            .connect(ServerName::try_from("localhost").expect("name"), tcp)
-            .await
-            .expect("TLS handshake");
-        tls.write_all(
-            b"GET /certauth HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
-        )
-        .await
-        .expect("request");
-        let mut raw = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut raw)).await;
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("status");
-        let body = serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("JSON body ({e}): {body}"));
-        let hints = presenting.hints.lock().expect("hints").clone();
-        Response { status, body, hints }
+        common::get_json(addr, &self.server_certificate, "/certauth", credential).await
     }
 }
 
