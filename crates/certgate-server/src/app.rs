@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use certgate_core::signin::SignInLog;
 
-use crate::certauth::{CertAuthTls, ServerIdentity};
+use crate::certauth::{CertAuthTls, ClientCertificates, ServerIdentity};
 use crate::crl_refresh::{CrlService, CrlSettings};
 use crate::metrics::Metrics;
 use crate::signin_http::SignInContext;
@@ -128,7 +128,7 @@ pub async fn start<S: Store + SignInLog>(
 
     let certauth_addr = match config.certauth {
         Some(certauth) => {
-            let tls = Arc::new(CertAuthTls::new(certauth.identity).map_err(ServeError::Tls)?);
+            let tls = Arc::new(CertAuthTls::new(certauth.identity, ClientCertificates::Request).map_err(ServeError::Tls)?);
             let listener = TcpListener::bind(certauth.listen)
                 .await
                 .map_err(|source| ServeError::Listen {

@@ -120,18 +120,33 @@ impl ServerIdentity {
     }
 }
 
-/// Builds TLS configurations for the listener, anew whenever the validation state (and so
+/// Whether a listener asks clients for certificates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientCertificates {
+    /// The certificate sign-in listener: ask, with issuer hints.
+    Request,
+    /// The web listener (OpenID Connect, pages, admin API): never ask, so browsers do not
+    /// prompt for a certificate on every page.
+    Ignore,
+}
+
+/// Builds TLS configurations for a listener, anew whenever the validation state (and so
 /// the issuer hints) changes.
 pub struct CertAuthTls {
     identity: ServerIdentity,
+    client_certificates: ClientCertificates,
     provider: Arc<CryptoProvider>,
     current: Mutex<Option<(i64, Arc<ServerConfig>)>>,
 }
 
 impl CertAuthTls {
-    pub fn new(identity: ServerIdentity) -> Result<Self, String> {
+    pub fn new(
+        identity: ServerIdentity,
+        client_certificates: ClientCertificates,
+    ) -> Result<Self, String> {
         let tls = CertAuthTls {
             identity,
+            client_certificates,
             provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
             current: Mutex::new(None),
         };
@@ -149,10 +164,14 @@ impl CertAuthTls {
                 .collect(),
             algorithms: self.provider.signature_verification_algorithms,
         };
-        let mut config = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
+        let builder = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| format!("TLS versions: {e}"))?
-            .with_client_cert_verifier(Arc::new(verifier))
+            .map_err(|e| format!("TLS versions: {e}"))?;
+        let builder = match self.client_certificates {
+            ClientCertificates::Request => builder.with_client_cert_verifier(Arc::new(verifier)),
+            ClientCertificates::Ignore => builder.with_no_client_auth(),
+        };
+        let mut config = builder
             .with_single_cert(self.identity.chain.clone(), self.identity.key.clone_key())
             .map_err(|e| format!("the TLS certificate and key do not fit together: {e}"))?;
         // No resumption: a resumed session would skip proof of possession.
