@@ -9,6 +9,8 @@ command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 command -v pk12util >/dev/null 2>&1 || need_apt+=(libnss3-tools)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt"
   apt-get update -qq
@@ -27,3 +29,9 @@ if ! python3 -c "import cryptography_vectors" >/dev/null 2>&1; then
     | grep -v "Running pip as the 'root' user" || true
 fi
 python3 -c "import cryptography_vectors" || { echo "setup: cryptography-vectors did not install" >&2; exit 1; }
+
+# playwright-core for the browser tests (it drives Debian's chromium; no browser download).
+if [ ! -d e2e/node_modules/playwright-core ]; then
+  echo "setup: installing the browser-test dependencies with npm"
+  (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
