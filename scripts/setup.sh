@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what certgate's build and tests need on a fresh Debian machine. Idempotent.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)

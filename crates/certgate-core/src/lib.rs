@@ -13,11 +13,15 @@
 
 pub mod audit;
 pub mod authority;
+pub mod binding;
 pub mod clock;
 pub mod crl_cache;
 pub mod crl_fetch;
+pub mod directory;
 pub mod signin;
 pub mod store;
+pub mod strength;
+pub mod totp;
 pub mod trusted_ca;
 pub mod validation_state;
 

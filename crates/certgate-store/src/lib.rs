@@ -6,8 +6,10 @@
 //! Durability: SQLite runs in WAL mode with `synchronous=FULL`, so a commit that returned is
 //! on disk before the caller hears of it; PostgreSQL keeps its default synchronous commit.
 
+mod directory;
 mod migrate;
 mod signin;
+mod totp;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -24,6 +24,16 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0001_initial.sql"),
     },
     Migration {
+        version: 2,
+        description: "directory",
+        sql: include_str!("migrations/0002_directory.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "totp",
+        sql: include_str!("migrations/0003_totp.sql"),
+    },
+    Migration {
         version: 5,
         description: "sign-in log",
         sql: include_str!("migrations/0005_signin_log.sql"),
