@@ -11,6 +11,7 @@ mod crl_fetch;
 pub mod crl_refresh;
 pub mod metrics;
 pub mod publish;
+pub mod second_factor;
 pub mod signin_http;
 pub mod signin_recorder;
 

@@ -1,0 +1,894 @@
+//! The TOTP store suite: the `TotpStore` port and the TOTP service on it, written once and run
+//! against both backends (the harness is store_suite.rs's: SQLite in a temporary directory,
+//! a fresh PostgreSQL database per test on 127.0.0.1:5432 or `CERTGATE_TEST_POSTGRES_URL`,
+//! and a loud failure when PostgreSQL cannot be reached). The race tests use two stores with
+//! their own pools, as two server nodes on one database would.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use certgate_core::audit::AuditEvent;
+use certgate_core::clock::FixedClock;
+use certgate_core::store::Store;
+use certgate_core::totp::{
+    code_at, time_step, Digits, Enrollment, NewTotpSecret, SwapOutcome, TotpAlgorithm,
+    TotpCounters, TotpError, TotpService, TotpServiceError, TotpSettings, TotpSlot, TotpStore,
+    Verified, WhenEnrolled,
+};
+use certgate_pki::UnixTime;
+use certgate_store::{Backend, SqlStore};
+use sqlx::postgres::PgConnection;
+use sqlx::{AssertSqlSafe, Connection, Row};
+use tempfile::TempDir;
+
+// ---- Harness ------------------------------------------------------------------------------
+
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+const POSTGRES_URL_VARIABLE: &str = "CERTGATE_TEST_POSTGRES_URL";
+/// No behaviour test may take longer than this, whatever the database does.
+const TEST_DEADLINE: Duration = Duration::from_secs(120);
+const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn within_deadline(test: &str, behaviour: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(TEST_DEADLINE, behaviour)
+        .await
+        .is_err()
+    {
+        panic!("{test} did not finish within {TEST_DEADLINE:?}");
+    }
+}
+
+/// A database that lives as long as one test: a file in a temporary directory, or a
+/// PostgreSQL database created for the test and dropped after it.
+struct TestDb {
+    url: String,
+    place: Place,
+}
+
+enum Place {
+    /// Held so that the directory outlives every connection; removed on drop.
+    Sqlite {
+        _dir: TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl TestDb {
+    async fn create(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("create a temporary directory");
+                let url = format!("sqlite://{}", dir.path().join("certgate.db").display());
+                TestDb {
+                    url,
+                    place: Place::Sqlite { _dir: dir },
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var(POSTGRES_URL_VARIABLE)
+                    .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+                let name = unique_database_name();
+                let mut admin = postgres_admin_connection(&admin_url).await;
+                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap_or_else(|e| panic!("creating the test database {name}: {e}"));
+                let _ = admin.close().await;
+                TestDb {
+                    url: with_database(&admin_url, &name),
+                    place: Place::Postgres { admin_url, name },
+                }
+            }
+        }
+    }
+
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Connects a store (running the migrations, as every process does on start).
+    async fn open(&self) -> SqlStore {
+        SqlStore::connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("connecting the store to {}: {e}", self.url))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Place::Postgres { admin_url, name } = &self.place else {
+            return;
+        };
+        // Drop runs inside the test's runtime (or while a panic unwinds out of it), where
+        // blocking on another future is not allowed: do the async work on a thread of its own.
+        let (admin_url, name) = (admin_url.clone(), name.clone());
+        let outcome = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let mut admin = tokio::time::timeout(
+                    POSTGRES_CONNECT_TIMEOUT,
+                    PgConnection::connect(&admin_url),
+                )
+                .await
+                .map_err(|_| "no answer from PostgreSQL".to_owned())?
+                .map_err(|e| e.to_string())?;
+                sqlx::query(AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await
+                .map_err(|e| e.to_string())?;
+                let _ = admin.close().await;
+                Ok::<(), String>(())
+            })
+        })
+        .join();
+        // Never panic here: this may run while a failed test unwinds.
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("warning: could not drop the test database: {error}"),
+            Err(_) => eprintln!("warning: dropping the test database panicked"),
+        }
+    }
+}
+
+async fn postgres_admin_connection(admin_url: &str) -> PgConnection {
+    let shown = if admin_url == DEFAULT_POSTGRES_URL {
+        admin_url
+    } else {
+        "the URL in CERTGATE_TEST_POSTGRES_URL"
+    };
+    let failure = match tokio::time::timeout(
+        POSTGRES_CONNECT_TIMEOUT,
+        PgConnection::connect(admin_url),
+    )
+    .await
+    {
+        Ok(Ok(connection)) => return connection,
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!("no answer within {POSTGRES_CONNECT_TIMEOUT:?}"),
+    };
+    panic!(
+        "PostgreSQL at 127.0.0.1:5432 is required for the postgres_* store tests, but \
+         connecting to {shown} failed: {failure}. Start PostgreSQL (user postgres, trust \
+         authentication, database test) or set {POSTGRES_URL_VARIABLE} to another server."
+    );
+}
+
+fn unique_database_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "certgate_t_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `url` with its database (the path) replaced by `name`, keeping any `?query`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let host_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[host_start..]
+        .find('/')
+        .map_or(base.len(), |i| host_start + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// Instantiates each behaviour for both backends, under explicit names so that
+/// `cargo test sqlite_` or `cargo test postgres_` selects one backend.
+macro_rules! on_both_backends {
+    ($($behaviour:ident => $sqlite:ident, $postgres:ident;)+) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $sqlite() {
+            let db = TestDb::create(Backend::Sqlite).await;
+            within_deadline(stringify!($sqlite), $behaviour(&db)).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $postgres() {
+            let db = TestDb::create(Backend::Postgres).await;
+            within_deadline(stringify!($postgres), $behaviour(&db)).await;
+        }
+    )+};
+}
+
+on_both_backends! {
+    enrollment_is_pending_until_a_code_confirms_it
+        => sqlite_enrollment_is_pending_until_a_code_confirms_it,
+           postgres_enrollment_is_pending_until_a_code_confirms_it;
+    reenrollment_replaces_the_secret_only_once_confirmed
+        => sqlite_reenrollment_replaces_the_secret_only_once_confirmed,
+           postgres_reenrollment_replaces_the_secret_only_once_confirmed;
+    a_new_enrollment_replaces_an_unconfirmed_one
+        => sqlite_a_new_enrollment_replaces_an_unconfirmed_one,
+           postgres_a_new_enrollment_replaces_an_unconfirmed_one;
+    secrets_are_sealed_at_rest
+        => sqlite_secrets_are_sealed_at_rest, postgres_secrets_are_sealed_at_rest;
+    lockout_is_stored_audited_seen_by_other_nodes_and_ends
+        => sqlite_lockout_is_stored_audited_seen_by_other_nodes_and_ends,
+           postgres_lockout_is_stored_audited_seen_by_other_nodes_and_ends;
+    concurrent_verifications_of_one_code_accept_it_once
+        => sqlite_concurrent_verifications_of_one_code_accept_it_once,
+           postgres_concurrent_verifications_of_one_code_accept_it_once;
+    concurrent_confirmations_of_one_code_accept_it_once
+        => sqlite_concurrent_confirmations_of_one_code_accept_it_once,
+           postgres_concurrent_confirmations_of_one_code_accept_it_once;
+    compare_and_set_applies_once_per_revision
+        => sqlite_compare_and_set_applies_once_per_revision,
+           postgres_compare_and_set_applies_once_per_revision;
+    counters_round_trip
+        => sqlite_counters_round_trip, postgres_counters_round_trip;
+    reset_removes_both_secrets
+        => sqlite_reset_removes_both_secrets, postgres_reset_removes_both_secrets;
+}
+
+// ---- Fixtures -----------------------------------------------------------------------------
+
+/// 2023-11-14T22:13:30Z, the start of a time step.
+const START: i64 = 1_700_000_010;
+const STEP: i64 = 30;
+const PASSPHRASE: &[u8] = b"correct horse battery staple";
+const ALICE: &str = "6f2a1c3e-0000-4000-8000-00000000a11c";
+const ALICE_UPN: &str = "alice@contoso.com";
+
+fn settings() -> TotpSettings {
+    TotpSettings::new("Contoso", PASSPHRASE.to_vec())
+}
+
+fn service<'a>(
+    store: &'a SqlStore,
+    clock: &'a FixedClock,
+    settings: &'a TotpSettings,
+) -> TotpService<'a, SqlStore, FixedClock> {
+    TotpService::new(store, clock, settings, "server")
+}
+
+fn code_now(enrollment: &Enrollment, clock: &FixedClock) -> String {
+    use certgate_core::clock::Clock as _;
+    code_at(&enrollment.secret, clock.now())
+}
+
+fn refusal(result: Result<Verified, TotpServiceError>) -> &'static str {
+    match result {
+        Ok(verified) => panic!("expected a refusal, the code was accepted ({verified:?})"),
+        Err(error) => error.code(),
+    }
+}
+
+async fn actions(store: &SqlStore) -> Vec<(String, String, String)> {
+    let mut events = store.audit_events(100).await.expect("audit events");
+    events.reverse();
+    events
+        .into_iter()
+        .map(|e| (e.action, e.target, e.outcome))
+        .collect()
+}
+
+fn event(action: &str) -> AuditEvent {
+    AuditEvent::new(UnixTime(START), "test", action, ALICE, "ok", "test event")
+}
+
+/// Enrolls Alice and confirms it with the current code; the clock then moves a step on.
+async fn enrolled_alice(
+    store: &SqlStore,
+    clock: &FixedClock,
+    settings: &TotpSettings,
+) -> Enrollment {
+    let totp = service(store, clock, settings);
+    let enrollment = totp
+        .begin_enrollment(ALICE, ALICE_UPN, WhenEnrolled::Refuse)
+        .await
+        .expect("begin enrollment");
+    totp.confirm_enrollment(ALICE, &code_now(&enrollment, clock))
+        .await
+        .expect("confirm");
+    clock.advance(STEP);
+    enrollment
+}
+
+// ---- Behaviours ---------------------------------------------------------------------------
+
+async fn enrollment_is_pending_until_a_code_confirms_it(db: &TestDb) {
+    let store = db.open().await;
+    let clock = FixedClock::at(START);
+    let settings = settings();
+    let totp = service(&store, &clock, &settings);
+
+    let status = totp.status(ALICE).await.expect("status");
+    assert!(!status.enrolled && status.pending_since.is_none());
+    let enrollment = totp
+        .begin_enrollment(ALICE, ALICE_UPN, WhenEnrolled::Refuse)
+        .await
+        .expect("begin");
+    assert!(enrollment
+        .otpauth_uri
+        .starts_with("otpauth://totp/Contoso:alice%40contoso.com?secret="));
+    assert!(enrollment
+        .otpauth_uri
+        .contains(&*enrollment.secret_base32()));
+    assert!(enrollment.qr_svg.contains("<svg"));
+    let status = totp.status(ALICE).await.expect("status");
+    assert_eq!(
+        (status.enrolled, status.pending_since),
+        (false, Some(UnixTime(START)))
+    );
+
+    // Sign-in does not take a pending secret's code.
+    let code = code_now(&enrollment, &clock);
+    assert_eq!(
+        refusal(totp.verify(ALICE, &code).await),
+        "totp-not-enrolled"
+    );
+    assert_eq!(
+        refusal(totp.confirm_enrollment(ALICE, "000000").await),
+        "totp-invalid"
+    );
+    assert_eq!(
+        refusal(totp.confirm_enrollment(ALICE, "12345").await),
+        "totp-malformed"
+    );
+    let verified = totp
+        .confirm_enrollment(ALICE, &code)
+        .await
+        .expect("confirm");
+    assert_eq!(verified.step, time_step(UnixTime(START)));
+
+    let status = totp.status(ALICE).await.expect("status");
+    assert_eq!((status.enrolled, status.pending_since), (true, None));
+    // The confirming code is used up; the next one signs in.
+    assert_eq!(refusal(totp.verify(ALICE, &code).await), "totp-replayed");
+    clock.advance(STEP);
+    totp.verify(ALICE, &code_now(&enrollment, &clock))
+        .await
+        .expect("sign in");
+    assert_eq!(
+        refusal(
+            totp.confirm_enrollment(ALICE, &code_now(&enrollment, &clock))
+                .await
+        ),
+        "totp-not-enrolled",
+        "nothing is pending any more"
+    );
+
+    let alice = || ALICE.to_owned();
+    let ok = || "ok".to_owned();
+    assert_eq!(
+        actions(&store).await,
+        [
+            ("totp.enroll".to_owned(), alice(), ok()),
+            ("totp.confirm".to_owned(), alice(), ok()),
+        ]
+    );
+}
+
+async fn reenrollment_replaces_the_secret_only_once_confirmed(db: &TestDb) {
+    let store = db.open().await;
+    let clock = FixedClock::at(START);
+    let settings = settings();
+    let totp = service(&store, &clock, &settings);
+    let first = enrolled_alice(&store, &clock, &settings).await;
+
+    let refused = totp
+        .begin_enrollment(ALICE, ALICE_UPN, WhenEnrolled::Refuse)
+        .await
+        .expect_err("already enrolled");
+    assert_eq!(refused.code(), "totp-already-enrolled");
+    let second = totp
+        .begin_enrollment(ALICE, ALICE_UPN, WhenEnrolled::ReplaceOnConfirmation)
+        .await
+        .expect("begin a replacement");
+    assert_ne!(first.secret, second.secret);
+
+    // Until the new secret is confirmed, the old one signs in and the new one does not.
+    assert_eq!(
+        refusal(totp.verify(ALICE, &code_now(&second, &clock)).await),
+        "totp-invalid"
+    );
+    totp.verify(ALICE, &code_now(&first, &clock))
+        .await
+        .expect("the old secret still signs in");
+    clock.advance(STEP);
+    assert_eq!(
+        refusal(
+            totp.confirm_enrollment(ALICE, &code_now(&first, &clock))
+                .await
+        ),
+        "totp-invalid",
+        "the old secret's code does not confirm the new one"
+    );
+    totp.confirm_enrollment(ALICE, &code_now(&second, &clock))
+        .await
+        .expect("confirm the replacement");
+
+    clock.advance(STEP);
+    assert_eq!(
+        refusal(totp.verify(ALICE, &code_now(&first, &clock)).await),
+        "totp-invalid"
+    );
+    totp.verify(ALICE, &code_now(&second, &clock))
+        .await
+        .expect("the new secret signs in");
+    let secrets = store.totp_secrets(ALICE).await.expect("secrets");
+    assert!(secrets.pending.is_none());
+    let active = secrets.active.expect("active");
+    assert_eq!(active.slot, TotpSlot::Active);
+    assert_eq!(active.counters.failures, 0, "a success reset the failures");
+}
+
+async fn a_new_enrollment_replaces_an_unconfirmed_one(db: &TestDb) {
+    let store = db.open().await;
+    let clock = FixedClock::at(START);
+    let settings = settings();
+    let totp = service(&store, &clock, &settings);
+    let abandoned = totp
+        .begin_enrollment(ALICE, ALICE_UPN, WhenEnrolled::Refuse)
+        .await
+        .expect("begin");
+    let first_id = store
+        .totp_secrets(ALICE)
+        .await
+        .expect("secrets")
+        .pending
+        .expect("pending")
+        .id;
+    let retried = totp
+        .begin_enrollment(ALICE, ALICE_UPN, WhenEnrolled::Refuse)
+        .await
+        .expect("begin again");
+    let pending = store
+        .totp_secrets(ALICE)
+        .await
+        .expect("secrets")
+        .pending
+        .expect("pending");
+    assert!(
+        pending.id > first_id,
+        "a replaced secret's row id is never reused"
+    );
+    assert_eq!(
+        refusal(
+            totp.confirm_enrollment(ALICE, &code_now(&abandoned, &clock))
+                .await
+        ),
+        "totp-invalid"
+    );
+    totp.confirm_enrollment(ALICE, &code_now(&retried, &clock))
+        .await
+        .expect("confirm");
+}
+
+async fn secrets_are_sealed_at_rest(db: &TestDb) {
+    let store = db.open().await;
+    let clock = FixedClock::at(START);
+    let settings = settings();
+    let enrollment = enrolled_alice(&store, &clock, &settings).await;
+
+    let stored = store
+        .totp_secrets(ALICE)
+        .await
+        .expect("secrets")
+        .active
+        .expect("active");
+    let key = enrollment.secret.key();
+    assert!(!stored.sealed_secret.windows(key.len()).any(|w| w == key));
+    assert!(stored.sealed_secret.len() >= key.len() + 16 + 12 + 16);
+    assert_eq!(stored.algorithm, TotpAlgorithm::Sha1);
+    assert_eq!(stored.digits, Digits::Six);
+    // And in the table itself: nothing but the sealed form.
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(db.url())
+        .await
+        .expect("connect");
+    let rows = sqlx::query("SELECT sealed_secret FROM totp_secrets")
+        .fetch_all(&mut conn)
+        .await
+        .expect("rows");
+    for row in rows {
+        let bytes: Vec<u8> = row.try_get("sealed_secret").expect("bytes");
+        assert!(!bytes.windows(key.len()).any(|w| w == key));
+    }
+    let _ = conn.close().await;
+
+    let wrong = TotpSettings::new("Contoso", b"another passphrase".to_vec());
+    let error = service(&store, &clock, &wrong)
+        .verify(ALICE, &code_now(&enrollment, &clock))
+        .await
+        .expect_err("wrong passphrase");
+    assert_eq!(error.code(), "totp-secret-unreadable");
+    assert!(error.to_string().contains(ALICE), "{error}");
+}
+
+async fn lockout_is_stored_audited_seen_by_other_nodes_and_ends(db: &TestDb) {
+    let store = db.open().await;
+    let other_node = db.open().await;
+    let clock = FixedClock::at(START);
+    let settings = settings();
+    let totp = service(&store, &clock, &settings);
+    let enrollment = enrolled_alice(&store, &clock, &settings).await;
+
+    for attempt in 1..=4 {
+        assert_eq!(
+            refusal(totp.verify(ALICE, "000000").await),
+            "totp-invalid",
+            "attempt {attempt}"
+        );
+    }
+    let locked = totp.verify(ALICE, "000000").await.expect_err("locked");
+    let until = UnixTime(START + STEP + 15 * 60);
+    assert!(matches!(
+        locked,
+        TotpServiceError::Refused(TotpError::LockedOut { until: u }) if u == until
+    ));
+    assert_eq!(
+        totp.status(ALICE).await.expect("status").locked_until,
+        Some(until)
+    );
+
+    // The other node sees the lockout: even the right code is refused there.
+    let elsewhere = service(&other_node, &clock, &settings);
+    assert_eq!(
+        refusal(
+            elsewhere
+                .verify(ALICE, &code_now(&enrollment, &clock))
+                .await
+        ),
+        "totp-locked-out"
+    );
+    clock.set(until.0 - 1);
+    assert_eq!(
+        refusal(
+            elsewhere
+                .verify(ALICE, &code_now(&enrollment, &clock))
+                .await
+        ),
+        "totp-locked-out"
+    );
+
+    clock.set(until.0);
+    elsewhere
+        .verify(ALICE, &code_now(&enrollment, &clock))
+        .await
+        .expect("the lockout has ended");
+    let status = totp.status(ALICE).await.expect("status");
+    assert_eq!(status.locked_until, None);
+    assert_eq!(
+        store
+            .totp_secrets(ALICE)
+            .await
+            .expect("secrets")
+            .active
+            .expect("active")
+            .counters
+            .failures,
+        0
+    );
+
+    let lockouts: Vec<_> = store
+        .audit_events(100)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.action == "totp.lockout")
+        .collect();
+    assert_eq!(lockouts.len(), 1, "{lockouts:?}");
+    assert_eq!(lockouts[0].outcome, "totp-locked-out");
+    assert_eq!(lockouts[0].target, ALICE);
+    assert!(
+        lockouts[0].detail.contains("5 consecutive failed codes"),
+        "{}",
+        lockouts[0].detail
+    );
+}
+
+async fn concurrent_verifications_of_one_code_accept_it_once(db: &TestDb) {
+    const RACERS: usize = 4;
+    let stores = [db.open().await, db.open().await];
+    let clock = Arc::new(FixedClock::at(START));
+    let settings = Arc::new(settings());
+    let enrollment = enrolled_alice(&stores[0], &clock, &settings).await;
+    let code = code_now(&enrollment, &clock);
+
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            let (clock, settings, code) = (clock.clone(), settings.clone(), code.clone());
+            tokio::spawn(async move {
+                service(&store, &clock, &settings)
+                    .verify(ALICE, &code)
+                    .await
+                    .map_err(|e| e.code())
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.expect("task"));
+    }
+    let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(accepted, 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .filter_map(|o| o.err())
+            .all(|code| code == "totp-replayed"),
+        "{outcomes:?}"
+    );
+    let active = stores[1]
+        .totp_secrets(ALICE)
+        .await
+        .expect("secrets")
+        .active
+        .expect("active");
+    assert_eq!(
+        active.counters.last_used_step,
+        Some(time_step(UnixTime(START + STEP)))
+    );
+    assert_eq!(active.counters.failures, RACERS as u32 - 1);
+}
+
+async fn concurrent_confirmations_of_one_code_accept_it_once(db: &TestDb) {
+    const RACERS: usize = 4;
+    let stores = [db.open().await, db.open().await];
+    let clock = Arc::new(FixedClock::at(START));
+    let settings = Arc::new(settings());
+    let enrollment = service(&stores[0], &clock, &settings)
+        .begin_enrollment(ALICE, ALICE_UPN, WhenEnrolled::Refuse)
+        .await
+        .expect("begin");
+    let code = code_now(&enrollment, &clock);
+
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            let (clock, settings, code) = (clock.clone(), settings.clone(), code.clone());
+            tokio::spawn(async move {
+                service(&store, &clock, &settings)
+                    .confirm_enrollment(ALICE, &code)
+                    .await
+                    .map_err(|e| e.code())
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.expect("task"));
+    }
+    assert_eq!(
+        outcomes.iter().filter(|o| o.is_ok()).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .filter_map(|o| o.err())
+            .all(|code| code == "totp-replayed"),
+        "{outcomes:?}"
+    );
+    let confirmations = stores[0]
+        .audit_events(100)
+        .await
+        .expect("events")
+        .iter()
+        .filter(|e| e.action == "totp.confirm")
+        .count();
+    assert_eq!(confirmations, 1);
+}
+
+async fn compare_and_set_applies_once_per_revision(db: &TestDb) {
+    const WRITERS: usize = 16;
+    let stores = [db.open().await, db.open().await];
+    let pending = stores[0]
+        .put_pending_totp(ALICE, &new_secret(), UnixTime(START), &event("totp.enroll"))
+        .await
+        .expect("put");
+    assert_eq!(pending.revision, 1);
+
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            tokio::spawn(async move {
+                let counters = TotpCounters {
+                    last_used_step: Some(i as u64),
+                    failures: 0,
+                    locked_until: None,
+                };
+                store
+                    .update_totp_counters(ALICE, pending.id, 1, &counters, UnixTime(START), None)
+                    .await
+                    .expect("update")
+            })
+        })
+        .collect();
+    let mut applied = 0;
+    for task in tasks {
+        if task.await.expect("task") == SwapOutcome::Applied {
+            applied += 1;
+        }
+    }
+    assert_eq!(applied, 1);
+    let after = stores[1]
+        .totp_secrets(ALICE)
+        .await
+        .expect("secrets")
+        .pending
+        .expect("pending");
+    assert_eq!(after.revision, 2);
+
+    // A confirmation with a stale revision changes nothing; with the current one it promotes.
+    let counters = after.counters;
+    let stale = stores[0]
+        .confirm_pending_totp(
+            ALICE,
+            after.id,
+            1,
+            &counters,
+            UnixTime(START),
+            &event("totp.confirm"),
+        )
+        .await
+        .expect("confirm");
+    assert_eq!(stale, SwapOutcome::Stale);
+    assert!(stores[0]
+        .totp_secrets(ALICE)
+        .await
+        .expect("secrets")
+        .active
+        .is_none());
+    let applied = stores[0]
+        .confirm_pending_totp(
+            ALICE,
+            after.id,
+            2,
+            &counters,
+            UnixTime(START),
+            &event("totp.confirm"),
+        )
+        .await
+        .expect("confirm");
+    assert_eq!(applied, SwapOutcome::Applied);
+    let secrets = stores[0].totp_secrets(ALICE).await.expect("secrets");
+    assert!(secrets.pending.is_none());
+    let active = secrets.active.expect("active");
+    assert_eq!((active.id, active.revision), (after.id, 3));
+    // Only the stale confirmation's audit event is missing.
+    let confirmations = stores[0]
+        .audit_events(100)
+        .await
+        .expect("events")
+        .iter()
+        .filter(|e| e.action == "totp.confirm")
+        .count();
+    assert_eq!(confirmations, 1);
+
+    // An active secret can never be "confirmed" again.
+    let again = stores[0]
+        .confirm_pending_totp(
+            ALICE,
+            active.id,
+            3,
+            &counters,
+            UnixTime(START),
+            &event("totp.confirm"),
+        )
+        .await
+        .expect("confirm");
+    assert_eq!(again, SwapOutcome::Stale);
+    assert!(stores[0]
+        .totp_secrets(ALICE)
+        .await
+        .expect("secrets")
+        .active
+        .is_some());
+}
+
+async fn counters_round_trip(db: &TestDb) {
+    let store = db.open().await;
+    let pending = store
+        .put_pending_totp(ALICE, &new_secret(), UnixTime(START), &event("totp.enroll"))
+        .await
+        .expect("put");
+    assert_eq!(pending.counters, TotpCounters::default());
+    assert_eq!(pending.sealed_secret, new_secret().sealed_secret);
+    assert_eq!(
+        (pending.created_at, pending.updated_at),
+        (UnixTime(START), UnixTime(START))
+    );
+    let counters = TotpCounters {
+        last_used_step: Some(56_666_667),
+        failures: 7,
+        locked_until: Some(UnixTime(START + 900)),
+    };
+    let outcome = store
+        .update_totp_counters(ALICE, pending.id, 1, &counters, UnixTime(START + 5), None)
+        .await
+        .expect("update");
+    assert_eq!(outcome, SwapOutcome::Applied);
+    let stored = store
+        .totp_secrets(ALICE)
+        .await
+        .expect("secrets")
+        .pending
+        .expect("pending");
+    assert_eq!(stored.counters, counters);
+    assert_eq!(stored.updated_at, UnixTime(START + 5));
+    assert_eq!(stored.user_id, ALICE);
+    assert_eq!(stored.algorithm, TotpAlgorithm::Sha256);
+    assert_eq!(stored.digits, Digits::Eight);
+    // Another user's secrets are separate.
+    assert_eq!(
+        store.totp_secrets("someone else").await.expect("secrets"),
+        Default::default()
+    );
+    let wrong_user = store
+        .update_totp_counters(
+            "someone else",
+            pending.id,
+            2,
+            &counters,
+            UnixTime(START),
+            None,
+        )
+        .await
+        .expect("update");
+    assert_eq!(wrong_user, SwapOutcome::Stale);
+}
+
+async fn reset_removes_both_secrets(db: &TestDb) {
+    let store = db.open().await;
+    let clock = FixedClock::at(START);
+    let settings = settings();
+    let totp = service(&store, &clock, &settings);
+    let enrollment = enrolled_alice(&store, &clock, &settings).await;
+    totp.begin_enrollment(ALICE, ALICE_UPN, WhenEnrolled::ReplaceOnConfirmation)
+        .await
+        .expect("begin a replacement");
+    assert!(totp.reset(ALICE).await.expect("reset"));
+    assert_eq!(
+        store.totp_secrets(ALICE).await.expect("secrets"),
+        Default::default()
+    );
+    assert_eq!(
+        refusal(totp.verify(ALICE, &code_now(&enrollment, &clock)).await),
+        "totp-not-enrolled"
+    );
+    assert!(
+        !totp.reset(ALICE).await.expect("reset"),
+        "nothing left to remove"
+    );
+    let resets = store
+        .audit_events(100)
+        .await
+        .expect("events")
+        .iter()
+        .filter(|e| e.action == "totp.reset")
+        .count();
+    assert_eq!(resets, 1);
+}
+
+fn new_secret() -> NewTotpSecret {
+    NewTotpSecret {
+        sealed_secret: b"cgsk1 (stand-in ciphertext for the port tests)".to_vec(),
+        algorithm: TotpAlgorithm::Sha256,
+        digits: Digits::Eight,
+    }
+}
