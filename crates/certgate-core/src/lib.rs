@@ -6,6 +6,9 @@
 //! - [`validation_state`]: the immutable trust store + CRL snapshot every validation reads,
 //!   swapped atomically when something changes.
 //! - [`authority`]: certgate's own CA (issue, revoke, publish base and delta CRLs).
+//! - [`directory`]: users (Entra's user attributes, StsRefreshTokensValidFrom), CSV import, and
+//!   the [`directory::DirectoryStore`] port; [`binding`]: which user a certificate signs in as
+//!   ([`binding::match_user`]); [`strength`]: single- or multi-factor ([`strength::evaluate`]).
 //! - Ports: [`store::Store`] (SQLite and PostgreSQL live in certgate-store),
 //!   [`crl_fetch::CrlFetcher`] (HTTP lives in certgate-server), [`clock::Clock`].
 //!

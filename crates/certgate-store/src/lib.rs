@@ -8,6 +8,7 @@
 
 mod directory;
 mod migrate;
+mod oidc;
 mod signin;
 mod totp;
 

@@ -34,6 +34,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0003_totp.sql"),
     },
     Migration {
+        version: 4,
+        description: "oidc",
+        sql: include_str!("migrations/0004_oidc.sql"),
+    },
+    Migration {
         version: 5,
         description: "sign-in log",
         sql: include_str!("migrations/0005_signin_log.sql"),

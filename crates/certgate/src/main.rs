@@ -5,12 +5,15 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod binding;
 mod ca;
 mod config;
 mod crl;
 mod pki;
 mod serve;
 mod signins;
+mod strength;
+mod user;
 mod verify;
 
 #[derive(Parser)]
@@ -69,6 +72,15 @@ enum Command {
     Audit(AuditArgs),
     /// Query the sign-in log, newest first.
     Signins(signins::SigninsArgs),
+    /// The directory: users, their certificateUserIds, StsRefreshTokensValidFrom.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Username-binding rules: which user a certificate signs in as.
+    #[command(subcommand)]
+    Binding(binding::BindingCommand),
+    /// Authentication-strength rules: single- or multi-factor by issuer and policy OID.
+    #[command(subcommand)]
+    Strength(strength::StrengthCommand),
 }
 
 #[derive(Args)]
@@ -129,6 +141,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => run_async(serve::run(args, global)),
         Command::Audit(args) => run_async(audit(args, global)),
         Command::Signins(args) => run_async(signins::run(args, global)),
+        Command::User(command) => run_async(user::run(command, global)),
+        Command::Binding(command) => run_async(binding::run(command, global)),
+        Command::Strength(command) => run_async(strength::run(command, global)),
     }
 }
 

@@ -1,0 +1,964 @@
+//! Username bindings: which user a certificate signs in as, with Entra ID's semantics
+//! (`x509CertificateAuthenticationMethodConfiguration.certificateUserBindings` and
+//! `x509CertificateDefaultRequiredAffinityLevel`).
+//!
+//! Rules are tried in priority order (1 first). Each maps one certificate field to one user
+//! attribute; the first rule that finds any user decides: exactly one user signs in, more than
+//! one is a rejection (`binding-ambiguous`), never a guess. A field's affinity is fixed: the
+//! names a CA writes into a certificate (PrincipalName, RFC822Name, Subject,
+//! IssuerAndSubject) are *low* affinity, because any trusted CA could write the same names;
+//! IssuerAndSerialNumber, SubjectKeyIdentifier and SHA1PublicKey identify one certificate or
+//! key and are *high* affinity. When the tenant requires high affinity, low rules are skipped.
+//!
+//! Entry point for sign-in: [`match_user`].
+
+use std::fmt;
+use std::future::Future;
+
+use certgate_pki::Identity;
+use serde::Serialize;
+
+use crate::directory::User;
+use crate::store::{StoreError, StoreResult};
+
+/// A certificate field a binding rule reads (Entra's `x509CertificateField`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum CertificateField {
+    /// SAN otherName User Principal Name.
+    PrincipalName,
+    /// SAN rfc822Name.
+    #[serde(rename = "RFC822Name")]
+    Rfc822Name,
+    Subject,
+    IssuerAndSubject,
+    IssuerAndSerialNumber,
+    SubjectKeyIdentifier,
+    #[serde(rename = "SHA1PublicKey")]
+    Sha1PublicKey,
+}
+
+impl CertificateField {
+    pub const ALL: [CertificateField; 7] = [
+        CertificateField::PrincipalName,
+        CertificateField::Rfc822Name,
+        CertificateField::Subject,
+        CertificateField::IssuerAndSubject,
+        CertificateField::IssuerAndSerialNumber,
+        CertificateField::SubjectKeyIdentifier,
+        CertificateField::Sha1PublicKey,
+    ];
+
+    /// Entra's name, also the `field` of [`certgate_pki::CertificateUserId`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateField::PrincipalName => "PrincipalName",
+            CertificateField::Rfc822Name => "RFC822Name",
+            CertificateField::Subject => "Subject",
+            CertificateField::IssuerAndSubject => "IssuerAndSubject",
+            CertificateField::IssuerAndSerialNumber => "IssuerAndSerialNumber",
+            CertificateField::SubjectKeyIdentifier => "SubjectKeyIdentifier",
+            CertificateField::Sha1PublicKey => "SHA1PublicKey",
+        }
+    }
+
+    /// Entra's name, case-insensitively.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|field| field.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+
+    /// Fixed per field, as in Entra.
+    pub fn affinity(self) -> Affinity {
+        match self {
+            CertificateField::PrincipalName
+            | CertificateField::Rfc822Name
+            | CertificateField::Subject
+            | CertificateField::IssuerAndSubject => Affinity::Low,
+            CertificateField::IssuerAndSerialNumber
+            | CertificateField::SubjectKeyIdentifier
+            | CertificateField::Sha1PublicKey => Affinity::High,
+        }
+    }
+}
+
+impl fmt::Display for CertificateField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The user attribute a binding rule compares with (Entra's `userProperty`, plus
+/// proxyAddresses as AD FS's alternate login ID does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum UserAttribute {
+    /// Compared case-insensitively with the certificate's UPN or RFC 822 name.
+    UserPrincipalName,
+    /// Compared case-insensitively with the address part of each `type:address` value.
+    ProxyAddresses,
+    /// Compared exactly with the certificate's `X509:<...>` value for the rule's field.
+    CertificateUserIds,
+}
+
+impl UserAttribute {
+    pub const ALL: [UserAttribute; 3] = [
+        UserAttribute::UserPrincipalName,
+        UserAttribute::ProxyAddresses,
+        UserAttribute::CertificateUserIds,
+    ];
+
+    /// Microsoft Graph's property name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserAttribute::UserPrincipalName => "userPrincipalName",
+            UserAttribute::ProxyAddresses => "proxyAddresses",
+            UserAttribute::CertificateUserIds => "certificateUserIds",
+        }
+    }
+
+    /// Graph's property name, case-insensitively.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|attribute| attribute.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+impl fmt::Display for UserAttribute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How strongly a binding ties a certificate to a user. `Low < High`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Affinity {
+    Low,
+    High,
+}
+
+impl Affinity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Affinity::Low => "low",
+            Affinity::High => "high",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "low" => Some(Affinity::Low),
+            "high" => Some(Affinity::High),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Affinity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One username-binding rule. Its affinity follows from the field ([`BindingRule::affinity`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BindingRule {
+    /// 1 is tried first. Unique among the configured rules.
+    pub priority: u32,
+    pub certificate_field: CertificateField,
+    pub user_attribute: UserAttribute,
+}
+
+impl BindingRule {
+    pub fn new(
+        priority: u32,
+        certificate_field: CertificateField,
+        user_attribute: UserAttribute,
+    ) -> Self {
+        BindingRule {
+            priority,
+            certificate_field,
+            user_attribute,
+        }
+    }
+
+    pub fn affinity(&self) -> Affinity {
+        self.certificate_field.affinity()
+    }
+
+    /// Refuses combinations that cannot match anything, or would match too loosely: a DN, a
+    /// serial number or a key hash is never a UPN or a mail address, and the high-affinity
+    /// forms live only in certificateUserIds (as in Entra).
+    pub fn check(&self) -> Result<(), BindingRuleError> {
+        if self.priority == 0 {
+            return Err(BindingRuleError::Invalid {
+                rule: *self,
+                why: "priorities start at 1".into(),
+            });
+        }
+        let name_field = matches!(
+            self.certificate_field,
+            CertificateField::PrincipalName | CertificateField::Rfc822Name
+        );
+        if self.user_attribute != UserAttribute::CertificateUserIds && !name_field {
+            return Err(BindingRuleError::Invalid {
+                rule: *self,
+                why: format!(
+                    "{} can only be compared with certificateUserIds (only PrincipalName and RFC822Name can be compared with {})",
+                    self.certificate_field, self.user_attribute
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `PrincipalName->userPrincipalName`, as the sign-in log records it.
+impl fmt::Display for BindingRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}->{}", self.certificate_field, self.user_attribute)
+    }
+}
+
+/// Entra's defaults, in force while no rule is configured.
+pub fn default_rules() -> Vec<BindingRule> {
+    vec![
+        BindingRule::new(
+            1,
+            CertificateField::PrincipalName,
+            UserAttribute::UserPrincipalName,
+        ),
+        BindingRule::new(
+            2,
+            CertificateField::Rfc822Name,
+            UserAttribute::UserPrincipalName,
+        ),
+        BindingRule::new(
+            3,
+            CertificateField::SubjectKeyIdentifier,
+            UserAttribute::CertificateUserIds,
+        ),
+        BindingRule::new(
+            4,
+            CertificateField::Sha1PublicKey,
+            UserAttribute::CertificateUserIds,
+        ),
+    ]
+}
+
+/// The configured rules and the tenant-wide required affinity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindingPolicy {
+    /// The configured rules, any order. Empty means [`default_rules`].
+    pub rules: Vec<BindingRule>,
+    /// Entra's `x509CertificateDefaultRequiredAffinityLevel`; low by default.
+    pub default_required_affinity: Affinity,
+}
+
+impl Default for BindingPolicy {
+    fn default() -> Self {
+        BindingPolicy {
+            rules: Vec::new(),
+            default_required_affinity: Affinity::Low,
+        }
+    }
+}
+
+impl BindingPolicy {
+    /// True while no rule is configured and the defaults apply.
+    pub fn uses_default_rules(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rules in force, in the order they are tried.
+    pub fn effective_rules(&self) -> Vec<BindingRule> {
+        let mut rules = if self.rules.is_empty() {
+            default_rules()
+        } else {
+            self.rules.clone()
+        };
+        rules.sort_by_key(|rule| rule.priority);
+        rules
+    }
+}
+
+/// Finds users by one attribute. The directory store implements it; the binding engine uses
+/// nothing else, so it can be tested over a list.
+pub trait UserLookup: Send + Sync {
+    /// Users whose `attribute` matches `value` under the rules of [`attribute_matches`]. May
+    /// return more (the engine filters), never fewer.
+    fn find_users(
+        &self,
+        attribute: UserAttribute,
+        value: &str,
+    ) -> impl Future<Output = StoreResult<Vec<User>>> + Send;
+}
+
+/// Whether `user`'s `attribute` matches a certificate `value`: UPN case-insensitively; any
+/// proxy address whose address part (after `type:`) equals it case-insensitively; a
+/// certificateUserIds value exactly.
+pub fn attribute_matches(user: &User, attribute: UserAttribute, value: &str) -> bool {
+    match attribute {
+        UserAttribute::UserPrincipalName => fold_case(user.upn.as_str()) == fold_case(value),
+        UserAttribute::ProxyAddresses => user
+            .proxy_addresses
+            .iter()
+            .any(|proxy| fold_case(proxy_address_part(proxy)) == fold_case(value)),
+        UserAttribute::CertificateUserIds => user.certificate_user_ids.iter().any(|id| id == value),
+    }
+}
+
+/// The case folding of every case-insensitive comparison in the directory (UPNs, proxy
+/// addresses), here and in the store's indexed columns alike.
+pub fn fold_case(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// The address of a `type:address` proxy address (`SMTP:a@b` → `a@b`); the whole value when
+/// it has no type.
+pub fn proxy_address_part(proxy: &str) -> &str {
+    proxy.split_once(':').map_or(proxy, |(_, address)| address)
+}
+
+/// The certificate's values for one rule, in the certificate's order.
+pub fn certificate_values(identity: &Identity, rule: &BindingRule) -> Vec<String> {
+    match rule.user_attribute {
+        UserAttribute::UserPrincipalName | UserAttribute::ProxyAddresses => {
+            match rule.certificate_field {
+                CertificateField::PrincipalName => identity.upns.clone(),
+                CertificateField::Rfc822Name => identity.rfc822_names.clone(),
+                // Refused by BindingRule::check; nothing to compare if one got here anyway.
+                _ => Vec::new(),
+            }
+        }
+        UserAttribute::CertificateUserIds => identity
+            .certificate_user_ids
+            .iter()
+            .filter(|id| id.field == rule.certificate_field.as_str())
+            .map(|id| id.value.clone())
+            .collect(),
+    }
+}
+
+/// The user a certificate signs in as, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindingMatch {
+    pub user: User,
+    /// The rule that matched: field, attribute, priority (record it with the sign-in).
+    pub rule: BindingRule,
+    pub affinity: Affinity,
+    /// The certificate's value that matched (a UPN, a mail address or an `X509:<...>` value).
+    pub certificate_value: String,
+}
+
+/// What one rule did during a sign-in that found nobody.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindingAttempt {
+    pub rule: BindingRule,
+    pub outcome: AttemptOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// A low-affinity rule while high affinity is required.
+    SkippedLowAffinity,
+    /// The certificate has no value for the field.
+    NoCertificateValue,
+    /// No user has any of these values.
+    NoUser { values: Vec<String> },
+}
+
+impl fmt::Display for BindingAttempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (priority {}, {} affinity): ",
+            self.rule,
+            self.rule.priority,
+            self.rule.affinity()
+        )?;
+        match &self.outcome {
+            AttemptOutcome::SkippedLowAffinity => f.write_str("skipped, high affinity is required"),
+            AttemptOutcome::NoCertificateValue => {
+                write!(f, "the certificate has no {}", self.rule.certificate_field)
+            }
+            AttemptOutcome::NoUser { values } => write!(
+                f,
+                "no user has {} {}",
+                self.rule.user_attribute,
+                values.join(" or ")
+            ),
+        }
+    }
+}
+
+/// Why a certificate maps to no user (or to more than one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindingError {
+    #[error("no user matches this certificate; an administrator can add one of its values (`certgate verify --json` lists them) to the user's certificateUserIds, or change the binding rules. Tried: {}", attempts_text(.attempts))]
+    NotFound { attempts: Vec<BindingAttempt> },
+    #[error("the certificate matches {} users ({}) by rule {rule} (priority {}); a certificate must map to exactly one user: an administrator must make {} unique", .upns.len(), .upns.join(", "), .rule.priority, .rule.user_attribute)]
+    Ambiguous {
+        rule: BindingRule,
+        upns: Vec<String>,
+    },
+    #[error("the account {upn} is disabled; ask an administrator to enable it")]
+    UserDisabled { upn: String, rule: BindingRule },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn attempts_text(attempts: &[BindingAttempt]) -> String {
+    if attempts.is_empty() {
+        return "no rule".into();
+    }
+    attempts
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl BindingError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            BindingError::NotFound { .. } => "binding-not-found",
+            BindingError::Ambiguous { .. } => "binding-ambiguous",
+            BindingError::UserDisabled { .. } => "user-disabled",
+            BindingError::Store(error) => error.code(),
+        }
+    }
+}
+
+/// Maps a validated certificate to exactly one enabled user.
+///
+/// Rules are tried in priority order; a low-affinity rule is skipped when `policy` requires
+/// high affinity. For each rule the certificate's values for its field are looked up (one
+/// query per value; certificates rarely carry more than one); the first rule that finds any
+/// user decides. Exactly one user → [`BindingMatch`]; more → `binding-ambiguous`; the user is
+/// disabled → `user-disabled`; no rule finds anyone → `binding-not-found` with every attempt.
+pub async fn match_user<L: UserLookup>(
+    identity: &Identity,
+    policy: &BindingPolicy,
+    lookup: &L,
+) -> Result<BindingMatch, BindingError> {
+    let mut attempts = Vec::new();
+    for rule in policy.effective_rules() {
+        if rule.affinity() < policy.default_required_affinity {
+            attempts.push(BindingAttempt {
+                rule,
+                outcome: AttemptOutcome::SkippedLowAffinity,
+            });
+            continue;
+        }
+        let values = certificate_values(identity, &rule);
+        if values.is_empty() {
+            attempts.push(BindingAttempt {
+                rule,
+                outcome: AttemptOutcome::NoCertificateValue,
+            });
+            continue;
+        }
+        let mut found: Vec<(User, String)> = Vec::new();
+        for value in &values {
+            for user in lookup.find_users(rule.user_attribute, value).await? {
+                if attribute_matches(&user, rule.user_attribute, value)
+                    && !found.iter().any(|(known, _)| known.id == user.id)
+                {
+                    found.push((user, value.clone()));
+                }
+            }
+        }
+        if found.is_empty() {
+            attempts.push(BindingAttempt {
+                rule,
+                outcome: AttemptOutcome::NoUser { values },
+            });
+            continue;
+        }
+        return decide(rule, found);
+    }
+    Err(BindingError::NotFound { attempts })
+}
+
+/// The outcome of the rule that found `found` (at least one user, distinct).
+fn decide(rule: BindingRule, found: Vec<(User, String)>) -> Result<BindingMatch, BindingError> {
+    if found.len() > 1 {
+        let mut upns: Vec<String> = found.iter().map(|(user, _)| user.upn.to_string()).collect();
+        upns.sort();
+        return Err(BindingError::Ambiguous { rule, upns });
+    }
+    let Some((user, certificate_value)) = found.into_iter().next() else {
+        return Err(BindingError::NotFound {
+            attempts: Vec::new(),
+        });
+    };
+    if !user.enabled {
+        return Err(BindingError::UserDisabled {
+            upn: user.upn.to_string(),
+            rule,
+        });
+    }
+    Ok(BindingMatch {
+        affinity: rule.affinity(),
+        user,
+        rule,
+        certificate_value,
+    })
+}
+
+/// Why a change to the binding rules was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindingRuleError {
+    #[error("the rule {rule} is not allowed: {why}")]
+    Invalid { rule: BindingRule, why: String },
+    #[error("priority {priority} is already used by {existing}; remove it first or choose another priority")]
+    PriorityTaken {
+        priority: u32,
+        existing: BindingRule,
+    },
+    #[error("no binding rule has priority {priority}{}; `certgate binding list` shows the rules", if *.defaults_in_force { " (no rule is configured: the defaults apply and cannot be removed one by one; add a rule to replace them)" } else { "" })]
+    NotFound {
+        priority: u32,
+        defaults_in_force: bool,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl BindingRuleError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            BindingRuleError::Invalid { .. } => "binding-rule-invalid",
+            BindingRuleError::PriorityTaken { .. } => "binding-priority-taken",
+            BindingRuleError::NotFound { .. } => "binding-rule-not-found",
+            BindingRuleError::Store(error) => error.code(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::sync::OnceLock;
+    use std::task::{Context, Poll, Waker};
+
+    use certgate_pki::{Certificate, UnixTime};
+    use certgate_testpki::{ChainSpec, KeyKind, TestPki};
+
+    use super::*;
+    use crate::directory::{Upn, UserId};
+
+    /// The lookups below answer at once, so one poll finishes the engine.
+    fn run<F: Future>(future: F) -> F::Output {
+        let mut future = pin!(future);
+        match future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(output) => output,
+            Poll::Pending => panic!("the in-memory lookup never waits"),
+        }
+    }
+
+    /// A directory in a vector that answers every query with every user: the engine's own
+    /// comparison decides.
+    struct Everyone(Vec<User>);
+
+    impl UserLookup for Everyone {
+        fn find_users(
+            &self,
+            _attribute: UserAttribute,
+            _value: &str,
+        ) -> impl Future<Output = StoreResult<Vec<User>>> + Send {
+            std::future::ready(Ok(self.0.clone()))
+        }
+    }
+
+    struct Broken;
+
+    impl UserLookup for Broken {
+        fn find_users(
+            &self,
+            _attribute: UserAttribute,
+            _value: &str,
+        ) -> impl Future<Output = StoreResult<Vec<User>>> + Send {
+            std::future::ready(Err(StoreError::Unavailable {
+                detail: "down".into(),
+            }))
+        }
+    }
+
+    fn user(upn: &str) -> User {
+        User {
+            id: UserId::generate().expect("randomness"),
+            upn: Upn::parse(upn).expect("valid UPN"),
+            immutable_id: upn.to_owned(),
+            display_name: upn.to_owned(),
+            mail: None,
+            proxy_addresses: Vec::new(),
+            certificate_user_ids: Vec::new(),
+            enabled: true,
+            groups: Vec::new(),
+            sts_refresh_tokens_valid_from: None,
+            created_at: UnixTime(0),
+        }
+    }
+
+    /// Alice's certificate: UPN alice@corp.example, RFC 822 alice.mail@corp.example.
+    fn alice() -> &'static Identity {
+        static PKI: OnceLock<Identity> = OnceLock::new();
+        PKI.get_or_init(|| {
+            let pki = TestPki::three_level(&ChainSpec {
+                email: Some("Alice.Mail@corp.example".into()),
+                ..ChainSpec::with_key(KeyKind::EcdsaP256)
+            })
+            .expect("test PKI");
+            Identity::of(&Certificate::from_der(&pki.leaf.der).expect("leaf parses"))
+        })
+    }
+
+    fn cuid(identity: &Identity, field: CertificateField) -> String {
+        identity
+            .certificate_user_ids
+            .iter()
+            .find(|id| id.field == field.as_str())
+            .unwrap_or_else(|| panic!("the test certificate has a {field} value"))
+            .value
+            .clone()
+    }
+
+    fn policy(rules: &[(CertificateField, UserAttribute)]) -> BindingPolicy {
+        BindingPolicy {
+            rules: rules
+                .iter()
+                .enumerate()
+                .map(|(i, (field, attribute))| BindingRule::new(i as u32 + 1, *field, *attribute))
+                .collect(),
+            default_required_affinity: Affinity::Low,
+        }
+    }
+
+    #[test]
+    fn default_rules_bind_the_principal_name_to_the_upn_case_insensitively() {
+        let directory = Everyone(vec![user("bob@corp.example"), user("ALICE@Corp.Example")]);
+        let matched =
+            run(match_user(alice(), &BindingPolicy::default(), &directory)).expect("alice matches");
+        assert_eq!(matched.user.upn.as_str(), "ALICE@Corp.Example");
+        assert_eq!(matched.rule, default_rules()[0]);
+        assert_eq!(matched.rule.to_string(), "PrincipalName->userPrincipalName");
+        assert_eq!(matched.affinity, Affinity::Low);
+        assert_eq!(matched.certificate_value, "alice@corp.example");
+    }
+
+    #[test]
+    fn default_rules_fall_back_to_the_rfc822_name_then_the_key_identifiers() {
+        let directory = Everyone(vec![user("alice.mail@corp.example")]);
+        let matched = run(match_user(alice(), &BindingPolicy::default(), &directory))
+            .expect("matches by RFC822Name");
+        assert_eq!(matched.rule.certificate_field, CertificateField::Rfc822Name);
+        assert_eq!(matched.rule.priority, 2);
+
+        let mut carol = user("carol@corp.example");
+        carol.certificate_user_ids = vec![cuid(alice(), CertificateField::Sha1PublicKey)];
+        let matched = run(match_user(
+            alice(),
+            &BindingPolicy::default(),
+            &Everyone(vec![carol]),
+        ))
+        .expect("matches by SHA1PublicKey");
+        assert_eq!(
+            matched.rule.certificate_field,
+            CertificateField::Sha1PublicKey
+        );
+        assert_eq!(matched.rule.priority, 4);
+        assert_eq!(matched.affinity, Affinity::High);
+    }
+
+    #[test]
+    fn every_certificate_field_binds_through_certificate_user_ids_exactly() {
+        for field in CertificateField::ALL {
+            let value = cuid(alice(), field);
+            let mut dave = user("dave@corp.example");
+            dave.certificate_user_ids = vec![value.clone()];
+            let decoy = {
+                let mut decoy = user("decoy@corp.example");
+                // Same value in another case: certificateUserIds match exactly.
+                decoy.certificate_user_ids = vec![value.to_uppercase()];
+                decoy
+            };
+            let rules = policy(&[(field, UserAttribute::CertificateUserIds)]);
+            let directory = Everyone(if value == value.to_uppercase() {
+                vec![dave]
+            } else {
+                vec![decoy, dave]
+            });
+            let matched = run(match_user(alice(), &rules, &directory))
+                .unwrap_or_else(|e| panic!("{field}: {e}"));
+            assert_eq!(matched.user.upn.as_str(), "dave@corp.example", "{field}");
+            assert_eq!(matched.certificate_value, value);
+            assert_eq!(matched.affinity, field.affinity());
+        }
+    }
+
+    #[test]
+    fn proxy_addresses_match_the_address_part_of_any_prefix_case_insensitively() {
+        let mut erin = user("erin@corp.example");
+        erin.proxy_addresses = vec![
+            "SMTP:erin@corp.example".into(),
+            "smtp:ALICE.MAIL@corp.example".into(),
+        ];
+        let mut frank = user("frank@corp.example");
+        // Only the address part counts: the whole value is not an address.
+        frank.proxy_addresses = vec!["smtp:alice.mail@corp.example.evil".into()];
+        let rules = policy(&[(CertificateField::Rfc822Name, UserAttribute::ProxyAddresses)]);
+        let matched = run(match_user(alice(), &rules, &Everyone(vec![frank, erin])))
+            .expect("erin by proxy address");
+        assert_eq!(matched.user.upn.as_str(), "erin@corp.example");
+        assert_eq!(matched.rule.to_string(), "RFC822Name->proxyAddresses");
+
+        let mut grace = user("grace@corp.example");
+        grace.proxy_addresses = vec!["SMTP:Alice@Corp.Example".into()];
+        let rules = policy(&[(
+            CertificateField::PrincipalName,
+            UserAttribute::ProxyAddresses,
+        )]);
+        let matched = run(match_user(alice(), &rules, &Everyone(vec![grace])))
+            .expect("grace by principal name");
+        assert_eq!(matched.user.upn.as_str(), "grace@corp.example");
+        assert_eq!(proxy_address_part("SIP:a@b"), "a@b");
+        assert_eq!(proxy_address_part("a@b"), "a@b");
+    }
+
+    #[test]
+    fn rules_are_tried_in_priority_order_whatever_order_they_are_stored_in() {
+        let mut by_key = user("key@corp.example");
+        by_key.certificate_user_ids = vec![cuid(alice(), CertificateField::SubjectKeyIdentifier)];
+        let by_upn = user("alice@corp.example");
+        let directory = Everyone(vec![by_upn, by_key]);
+        let rules = BindingPolicy {
+            rules: vec![
+                BindingRule::new(
+                    20,
+                    CertificateField::PrincipalName,
+                    UserAttribute::UserPrincipalName,
+                ),
+                BindingRule::new(
+                    10,
+                    CertificateField::SubjectKeyIdentifier,
+                    UserAttribute::CertificateUserIds,
+                ),
+            ],
+            default_required_affinity: Affinity::Low,
+        };
+        let matched = run(match_user(alice(), &rules, &directory)).expect("match");
+        assert_eq!(matched.user.upn.as_str(), "key@corp.example");
+        assert_eq!(matched.rule.priority, 10);
+    }
+
+    #[test]
+    fn the_first_rule_that_finds_anyone_decides_even_when_that_user_is_disabled() {
+        let mut alice_user = user("alice@corp.example");
+        alice_user.enabled = false;
+        let mut other = user("other@corp.example");
+        other.certificate_user_ids = vec![cuid(alice(), CertificateField::SubjectKeyIdentifier)];
+        let error = run(match_user(
+            alice(),
+            &BindingPolicy::default(),
+            &Everyone(vec![alice_user, other]),
+        ))
+        .expect_err("disabled");
+        assert_eq!(error.code(), "user-disabled");
+        assert!(error.to_string().contains("alice@corp.example"), "{error}");
+    }
+
+    #[test]
+    fn two_matching_users_are_a_rejection_naming_both() {
+        let mut one = user("one@corp.example");
+        one.proxy_addresses = vec!["smtp:alice@corp.example".into()];
+        let mut two = user("two@corp.example");
+        two.proxy_addresses = vec!["SMTP:Alice@corp.example".into()];
+        let rules = policy(&[
+            (
+                CertificateField::PrincipalName,
+                UserAttribute::ProxyAddresses,
+            ),
+            (
+                CertificateField::Sha1PublicKey,
+                UserAttribute::CertificateUserIds,
+            ),
+        ]);
+        let error =
+            run(match_user(alice(), &rules, &Everyone(vec![two, one]))).expect_err("ambiguous");
+        assert_eq!(error.code(), "binding-ambiguous");
+        match &error {
+            BindingError::Ambiguous { rule, upns } => {
+                assert_eq!(rule.priority, 1);
+                assert_eq!(upns, &["one@corp.example", "two@corp.example"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_same_user_found_by_two_values_of_one_rule_is_one_match() {
+        let pki = TestPki::three_level(&ChainSpec {
+            email: Some("alice@corp.example".into()),
+            ..ChainSpec::with_key(KeyKind::EcdsaP256)
+        })
+        .expect("test PKI");
+        let mut identity =
+            Identity::of(&Certificate::from_der(&pki.leaf.der).expect("leaf parses"));
+        identity.upns.push("ALICE@corp.example".into());
+        let directory = Everyone(vec![user("alice@corp.example")]);
+        let matched =
+            run(match_user(&identity, &BindingPolicy::default(), &directory)).expect("one user");
+        assert_eq!(matched.user.upn.as_str(), "alice@corp.example");
+    }
+
+    #[test]
+    fn high_required_affinity_skips_low_rules() {
+        let upn_only = Everyone(vec![user("alice@corp.example")]);
+        let high = BindingPolicy {
+            default_required_affinity: Affinity::High,
+            ..BindingPolicy::default()
+        };
+        let error = run(match_user(alice(), &high, &upn_only)).expect_err("low rules skipped");
+        assert_eq!(error.code(), "binding-not-found");
+        let BindingError::NotFound { attempts } = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(attempts.len(), 4);
+        assert_eq!(attempts[0].outcome, AttemptOutcome::SkippedLowAffinity);
+        assert_eq!(attempts[1].outcome, AttemptOutcome::SkippedLowAffinity);
+        assert!(matches!(attempts[3].outcome, AttemptOutcome::NoUser { .. }));
+        assert!(
+            error
+                .to_string()
+                .contains("skipped, high affinity is required"),
+            "{error}"
+        );
+
+        let mut pinned = user("alice@corp.example");
+        pinned.certificate_user_ids = vec![cuid(alice(), CertificateField::SubjectKeyIdentifier)];
+        let matched = run(match_user(alice(), &high, &Everyone(vec![pinned]))).expect("high rule");
+        assert_eq!(
+            matched.rule.certificate_field,
+            CertificateField::SubjectKeyIdentifier
+        );
+        assert_eq!(matched.affinity, Affinity::High);
+    }
+
+    #[test]
+    fn not_found_lists_every_rule_and_what_it_looked_for() {
+        let error = run(match_user(
+            alice(),
+            &BindingPolicy::default(),
+            &Everyone(vec![user("nobody@corp.example")]),
+        ))
+        .expect_err("nobody");
+        assert_eq!(error.code(), "binding-not-found");
+        let text = error.to_string();
+        assert!(
+            text.contains("PrincipalName->userPrincipalName (priority 1, low affinity): no user has userPrincipalName alice@corp.example"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&cuid(alice(), CertificateField::Sha1PublicKey)),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_certificate_without_the_field_moves_on_to_the_next_rule() {
+        let pki = TestPki::three_level(&ChainSpec {
+            upn: None,
+            email: None,
+            ..ChainSpec::with_key(KeyKind::EcdsaP256)
+        })
+        .expect("test PKI");
+        let identity = Identity::of(&Certificate::from_der(&pki.leaf.der).expect("leaf parses"));
+        let mut hank = user("hank@corp.example");
+        hank.certificate_user_ids = vec![cuid(&identity, CertificateField::Sha1PublicKey)];
+        let matched = run(match_user(
+            &identity,
+            &BindingPolicy::default(),
+            &Everyone(vec![hank]),
+        ))
+        .expect("by key");
+        assert_eq!(matched.rule.priority, 4);
+        let error = run(match_user(
+            &identity,
+            &BindingPolicy::default(),
+            &Everyone(vec![]),
+        ))
+        .expect_err("nobody");
+        let BindingError::NotFound { attempts } = error else {
+            panic!("not found")
+        };
+        assert_eq!(attempts[0].outcome, AttemptOutcome::NoCertificateValue);
+        assert_eq!(attempts[1].outcome, AttemptOutcome::NoCertificateValue);
+    }
+
+    #[test]
+    fn store_failures_pass_through_with_their_code() {
+        let error = run(match_user(alice(), &BindingPolicy::default(), &Broken)).expect_err("down");
+        assert_eq!(error.code(), "store-unavailable");
+    }
+
+    #[test]
+    fn only_names_can_be_compared_with_upn_and_proxy_addresses() {
+        for field in CertificateField::ALL {
+            for attribute in UserAttribute::ALL {
+                let rule = BindingRule::new(1, field, attribute);
+                let allowed = attribute == UserAttribute::CertificateUserIds
+                    || matches!(
+                        field,
+                        CertificateField::PrincipalName | CertificateField::Rfc822Name
+                    );
+                assert_eq!(rule.check().is_ok(), allowed, "{rule}");
+                if !allowed {
+                    assert_eq!(rule.check().unwrap_err().code(), "binding-rule-invalid");
+                }
+            }
+        }
+        let zero = BindingRule::new(
+            0,
+            CertificateField::PrincipalName,
+            UserAttribute::UserPrincipalName,
+        );
+        assert_eq!(zero.check().unwrap_err().code(), "binding-rule-invalid");
+    }
+
+    #[test]
+    fn affinity_is_fixed_per_field_and_names_parse_case_insensitively() {
+        let high: Vec<_> = CertificateField::ALL
+            .into_iter()
+            .filter(|f| f.affinity() == Affinity::High)
+            .collect();
+        assert_eq!(
+            high,
+            [
+                CertificateField::IssuerAndSerialNumber,
+                CertificateField::SubjectKeyIdentifier,
+                CertificateField::Sha1PublicKey
+            ]
+        );
+        assert_eq!(
+            CertificateField::parse("rfc822name"),
+            Some(CertificateField::Rfc822Name)
+        );
+        assert_eq!(
+            CertificateField::parse("SHA1PUBLICKEY"),
+            Some(CertificateField::Sha1PublicKey)
+        );
+        assert_eq!(
+            UserAttribute::parse("CertificateUserIds"),
+            Some(UserAttribute::CertificateUserIds)
+        );
+        assert_eq!(Affinity::parse("HIGH"), Some(Affinity::High));
+        assert_eq!(CertificateField::parse("Thumbprint"), None);
+    }
+}
