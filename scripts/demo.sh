@@ -26,6 +26,10 @@ step() { printf '\n== %s\n' "$*"; }
 step "certgate pki init --trust (the demo CA, trusted with its own CRL URLs)"
 "$bin" pki init --organization Contoso --trust
 
+step "certgate user add (the directory: two users)"
+"$bin" user add "$user" --display-name "Alice Demo" --mail "$user"
+"$bin" user add mallory@contoso.example --display-name "Mallory Demo" --mail mallory@contoso.example
+
 step "certgate pki issue (the demo user, and a second user to revoke)"
 "$bin" pki issue --upn "$user" --email "$user" --name "Alice Demo" --out "$demo/users" --p12-password demo
 "$bin" pki issue --upn mallory@contoso.example --email mallory@contoso.example --out "$demo/users" --p12-password demo

@@ -46,7 +46,9 @@ test('a valid certificate signs in and the page names the user', async () => {
   ]);
   assert.equal(status, 200);
   assert.equal(await page.locator('h1').innerText(), 'Certificate accepted');
-  assert.match(await page.locator('main').innerText(), /CN=alice@contoso\.example/);
+  const text = await page.locator('main').innerText();
+  assert.match(text, /Signed in as alice@contoso\.example/);
+  assert.match(text, /CN=alice@contoso\.example/);
   assert.equal(await page.locator('html').getAttribute('lang'), 'en');
   await context.close();
 });

@@ -10,7 +10,10 @@ use std::future::Future;
 use certgate_pki::{Certificate, Identity, Reason, Rejection, UnixTime};
 use serde::Serialize;
 
-use crate::store::StoreResult;
+use crate::binding::{match_user, BindingError, BindingMatch, BindingPolicy, UserLookup};
+use crate::directory::DirectoryStore;
+use crate::store::{StoreError, StoreResult};
+use crate::strength::{evaluate, StrengthDecision, StrengthInput, StrengthRule};
 use crate::validation_state::ValidationState;
 
 /// A certificate that validated, with the fields sign-in records and tokens carry.
@@ -24,6 +27,8 @@ pub struct ValidCertificate {
     pub sha256_thumbprint: String,
     /// DER of the end-entity certificate.
     pub der: Vec<u8>,
+    /// What the authentication-strength rules look at.
+    pub strength_input: StrengthInput,
 }
 
 /// Why a certificate sign-in failed.
@@ -68,11 +73,78 @@ pub fn check_certificate(
         .map_err(CertificateRejection::Invalid)?;
     let identity = Identity::of(&leaf);
     Ok(ValidCertificate {
+        strength_input: StrengthInput::of(&leaf),
         issuer: identity.issuer.clone(),
         serial: identity.serial.clone(),
         sha256_thumbprint: identity.sha256_thumbprint.clone(),
         der: leaf.der().to_vec(),
         identity,
+    })
+}
+
+/// The directory's sign-in rules: username bindings and authentication strength. Read once
+/// per store generation, not per sign-in.
+#[derive(Clone, Debug, Default)]
+pub struct SignInRules {
+    pub binding: BindingPolicy,
+    pub strength: Vec<StrengthRule>,
+}
+
+impl SignInRules {
+    pub async fn load<S: DirectoryStore>(directory: &S) -> StoreResult<SignInRules> {
+        Ok(SignInRules {
+            binding: directory.binding_policy().await?,
+            strength: directory.strength_rules().await?,
+        })
+    }
+}
+
+/// A certificate sign-in that succeeded: the certificate, the one user it maps to and by
+/// which rule, and the authentication strength it carries.
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    pub certificate: ValidCertificate,
+    pub binding: BindingMatch,
+    pub strength: StrengthDecision,
+}
+
+/// Why a certificate sign-in failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignInError {
+    #[error(transparent)]
+    Certificate(#[from] CertificateRejection),
+    #[error(transparent)]
+    Binding(#[from] BindingError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SignInError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignInError::Certificate(rejection) => rejection.code(),
+            SignInError::Binding(error) => error.code(),
+            SignInError::Store(error) => error.code(),
+        }
+    }
+}
+
+/// Validates the presented chain, maps the certificate to exactly one enabled user by the
+/// binding rules, and decides the authentication strength.
+pub async fn sign_in_with_certificate<L: UserLookup>(
+    state: &ValidationState,
+    chain: &[Vec<u8>],
+    at: UnixTime,
+    rules: &SignInRules,
+    users: &L,
+) -> Result<SignedIn, SignInError> {
+    let certificate = check_certificate(state, chain, at)?;
+    let binding = match_user(&certificate.identity, &rules.binding, users).await?;
+    let strength = evaluate(&rules.strength, &certificate.strength_input);
+    Ok(SignedIn {
+        certificate,
+        binding,
+        strength,
     })
 }
 

@@ -19,6 +19,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use certgate_core::binding::UserLookup;
+use certgate_core::directory::DirectoryStore;
 use certgate_core::signin::SignInLog;
 
 use crate::certauth::{CertAuthTls, ClientCertificates, ServerIdentity};
@@ -98,7 +100,7 @@ pub enum ServeError {
 
 /// Binds the listener, loads the validation state from the store (no network needed: the
 /// CRL cache is persisted) and starts the jobs.
-pub async fn start<S: Store + SignInLog>(
+pub async fn start<S: Store + SignInLog + DirectoryStore + UserLookup>(
     store: Arc<S>,
     clock: Arc<dyn Clock>,
     config: ServerConfig,
@@ -139,12 +141,13 @@ pub async fn start<S: Store + SignInLog>(
                 addr: certauth.listen,
                 source,
             })?;
-            let context = Arc::new(SignInContext {
-                state: Arc::clone(crl.state()),
-                clock: Arc::clone(&clock),
-                recorder: SignInRecorder::start(Arc::clone(&store)),
-                metrics: metrics.clone(),
-            });
+            let context = Arc::new(SignInContext::new(
+                Arc::clone(crl.state()),
+                Arc::clone(&clock),
+                Arc::clone(&store),
+                SignInRecorder::start(Arc::clone(&store)),
+                metrics.clone(),
+            ));
             let app = crate::signin_http::routes(context)
                 .route("/healthz", axum::routing::get(|| async { "ok\n" }));
             tasks.push(tokio::spawn(crate::certauth::serve(

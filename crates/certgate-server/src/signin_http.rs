@@ -3,7 +3,7 @@
 //! with a page (or JSON for `Accept: application/json`) that gives the result, the reason
 //! code, a correlation ID and what to do next.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::State;
@@ -12,9 +12,13 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use certgate_core::clock::Clock;
+use certgate_core::binding::UserLookup;
+use certgate_core::directory::DirectoryStore;
 use certgate_core::signin::{
-    check_certificate, correlation_id, CertificateRejection, SignInRecord, SignInResult,
+    correlation_id, sign_in_with_certificate, CertificateRejection, SignInError, SignInRecord,
+    SignInResult, SignInRules,
 };
+use certgate_core::store::StoreResult;
 use certgate_core::validation_state::SharedState;
 use serde_json::json;
 
@@ -23,17 +27,61 @@ use crate::metrics::Metrics;
 use crate::signin_recorder::SignInRecorder;
 
 /// What the sign-in handlers need.
-pub struct SignInContext {
+pub struct SignInContext<S> {
     pub state: Arc<SharedState>,
     pub clock: Arc<dyn Clock>,
+    pub directory: Arc<S>,
     pub recorder: SignInRecorder,
     pub metrics: Metrics,
+    /// The binding and strength rules, for the store generation they were read at.
+    pub rules: Mutex<Option<(i64, Arc<SignInRules>)>>,
+}
+
+impl<S: DirectoryStore + UserLookup> SignInContext<S> {
+    pub fn new(
+        state: Arc<SharedState>,
+        clock: Arc<dyn Clock>,
+        directory: Arc<S>,
+        recorder: SignInRecorder,
+        metrics: Metrics,
+    ) -> Self {
+        SignInContext {
+            state,
+            clock,
+            directory,
+            recorder,
+            metrics,
+            rules: Mutex::new(None),
+        }
+    }
+
+    /// The sign-in rules for `generation`, read from the directory when it changed (every
+    /// directory write moves the generation).
+    async fn rules(&self, generation: i64) -> StoreResult<Arc<SignInRules>> {
+        if let Some((cached, rules)) = self
+            .rules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
+            if *cached == generation {
+                return Ok(Arc::clone(rules));
+            }
+        }
+        let rules = Arc::new(SignInRules::load(&*self.directory).await?);
+        *self
+            .rules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((generation, Arc::clone(&rules)));
+        Ok(rules)
+    }
 }
 
 /// Routes of the certificate sign-in listener.
-pub fn routes(context: Arc<SignInContext>) -> Router {
+pub fn routes<S: DirectoryStore + UserLookup>(context: Arc<SignInContext<S>>) -> Router {
     Router::new()
-        .route("/certauth", get(certauth))
+        .route("/certauth", get(certauth::<S>))
         .with_state(context)
 }
 
@@ -47,6 +95,9 @@ fn wants_json(headers: &HeaderMap) -> bool {
 /// What a person should do about each rejection.
 fn next_step(code: &str) -> &'static str {
     match code {
+        "binding-not-found" => "No account matches this certificate. Ask your administrator to link the certificate to your account.",
+        "binding-ambiguous" => "This certificate matches more than one account, so nobody can sign in with it. Ask your administrator to fix the accounts.",
+        "user-disabled" => "Your account is disabled. Ask your administrator.",
         "no-certificate" => "Choose your certificate when the browser or app asks for one. If it never asks, install your certificate (the .p12 file you were given) and try again in a new browser window.",
         "cert-revoked" | "cert-on-hold" => "This certificate has been revoked. Ask your administrator for a new one.",
         "cert-expired" => "This certificate has expired. Ask your administrator for a new one.",
@@ -84,8 +135,8 @@ pub fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
-async fn certauth(
-    State(context): State<Arc<SignInContext>>,
+async fn certauth<S: DirectoryStore + UserLookup>(
+    State(context): State<Arc<SignInContext<S>>>,
     Extension(client): Extension<TlsClient>,
     headers: HeaderMap,
 ) -> Response {
@@ -93,7 +144,13 @@ async fn certauth(
     let now = context.clock.now();
     let state = context.state.load();
     let started = Instant::now();
-    let decision = check_certificate(&state, &client.chain, now);
+    let decision = match context.rules(state.generation()).await {
+        Ok(rules) => {
+            sign_in_with_certificate(&state, &client.chain, now, &rules, &*context.directory)
+                .await
+        }
+        Err(error) => Err(SignInError::Store(error)),
+    };
     context
         .metrics
         .validation_took(started.elapsed().as_secs_f64());
@@ -103,10 +160,16 @@ async fn certauth(
         .and_then(|der| certgate_pki::Certificate::from_der(der).ok())
         .map(|c| certgate_pki::Identity::of(&c));
     let (result, code, detail) = match &decision {
-        Ok(valid) => (
+        Ok(signed_in) => (
             SignInResult::Success,
             "ok".to_owned(),
-            format!("certificate {} validated", valid.serial),
+            format!(
+                "certificate {} validated; signed in as {} by rule {}; {}",
+                signed_in.certificate.serial,
+                signed_in.binding.user.upn,
+                signed_in.binding.rule,
+                signed_in.strength
+            ),
         ),
         Err(rejection) => (
             SignInResult::Failure,
@@ -126,9 +189,12 @@ async fn certauth(
         user: decision
             .as_ref()
             .ok()
-            .and_then(|v| v.identity.upns.first().cloned()),
-        binding_rule: None,
-        strength: None,
+            .map(|s| s.binding.user.upn.to_string()),
+        binding_rule: decision.as_ref().ok().map(|s| s.binding.rule.to_string()),
+        strength: decision
+            .as_ref()
+            .ok()
+            .map(|s| s.strength.strength.as_str().to_owned()),
         result,
         reason_code: code.clone(),
         detail: detail.clone(),
@@ -150,11 +216,20 @@ async fn certauth(
     }
     tracing::info!(correlation = %correlation, result = result.as_str(), code = %code, client = %client.address, "certificate sign-in");
     match decision {
-        Ok(valid) => {
+        Ok(signed_in) => {
+            let valid = &signed_in.certificate;
+            let user = &signed_in.binding.user;
             if wants_json(&headers) {
                 return axum::Json(json!({
                     "result": "success",
                     "correlationId": correlation,
+                    "user": {
+                        "id": user.id.to_string(),
+                        "userPrincipalName": user.upn.to_string(),
+                        "displayName": user.display_name,
+                    },
+                    "bindingRule": signed_in.binding.rule.to_string(),
+                    "authenticationStrength": signed_in.strength.strength.as_str(),
                     "certificate": {
                         "subject": valid.identity.subject,
                         "issuer": valid.issuer,
@@ -169,17 +244,23 @@ async fn certauth(
             page(
                 "Certificate accepted",
                 &format!(
-                    "<p>Your certificate is valid.</p><dl><dt>Subject</dt><dd>{}</dd><dt>Issuer</dt><dd>{}</dd><dt>Serial number</dt><dd><code>{}</code></dd></dl><p>Correlation ID: <code>{correlation}</code></p>",
+                    "<p>Signed in as <strong>{}</strong> ({}).</p><dl><dt>Certificate subject</dt><dd>{}</dd><dt>Issuer</dt><dd>{}</dd><dt>Serial number</dt><dd><code>{}</code></dd><dt>Authentication strength</dt><dd>{}</dd></dl><p>Correlation ID: <code>{correlation}</code></p>",
+                    escape(&user.display_name),
+                    escape(&user.upn.to_string()),
                     escape(&valid.identity.subject),
                     escape(&valid.issuer),
-                    escape(&valid.serial)
+                    escape(&valid.serial),
+                    escape(signed_in.strength.strength.as_str())
                 ),
             )
             .into_response()
         }
         Err(rejection) => {
             let status = match rejection {
-                CertificateRejection::NoCertificate => StatusCode::UNAUTHORIZED,
+                SignInError::Certificate(CertificateRejection::NoCertificate) => {
+                    StatusCode::UNAUTHORIZED
+                }
+                SignInError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::FORBIDDEN,
             };
             if wants_json(&headers) {

@@ -12,6 +12,7 @@ use certgate_ca::{issue_client_certificate, Authority, ClientCertificateRequest,
 use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
 use certgate_core::signin::{SignInLog, SignInQuery};
+use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::store::Store;
 use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
 use certgate_pki::{Crl, UnixTime};
@@ -132,6 +133,27 @@ impl Fixture {
             store.put_cached_crl(&cached, &status).await.expect("cache CRL");
         }
 
+        for (upn, enabled) in [
+            ("alice@corp.example", true),
+            ("mallory@corp.example", true),
+            ("old@corp.example", true),
+            ("dana@corp.example", false),
+            ("twin1@corp.example", true),
+            ("twin2@corp.example", true),
+        ] {
+            add_user(
+                &*store,
+                UserDraft {
+                    enabled,
+                    ..UserDraft::new(upn)
+                },
+                now,
+                "test",
+            )
+            .await
+            .expect("user");
+        }
+
         let server_key = rcgen::KeyPair::generate().expect("server key");
         let server_certificate = rcgen::CertificateParams::new(vec!["localhost".into()])
             .expect("params")
@@ -201,6 +223,9 @@ async fn valid_certificate_signs_in_and_the_issuing_ca_is_hinted() {
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(response.body["result"], "success");
     assert_eq!(response.body["certificate"]["upn"][0], "alice@corp.example");
+    assert_eq!(response.body["user"]["userPrincipalName"], "alice@corp.example");
+    assert_eq!(response.body["bindingRule"], "PrincipalName->userPrincipalName");
+    assert_eq!(response.body["authenticationStrength"], "single-factor");
     let issuing = certgate_pki::Certificate::from_der(&fixture.pki.intermediate.der).expect("CA");
     assert_eq!(response.hints, vec![issuing.subject().der().to_vec()]);
     let log = fixture
@@ -210,6 +235,9 @@ async fn valid_certificate_signs_in_and_the_issuing_ca_is_hinted() {
         .expect("log");
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].reason_code, "ok");
+    assert_eq!(log[0].user.as_deref(), Some("alice@corp.example"));
+    assert_eq!(log[0].binding_rule.as_deref(), Some("PrincipalName->userPrincipalName"));
+    assert_eq!(log[0].strength.as_deref(), Some("single-factor"));
     assert_eq!(log[0].certificate_serial.as_deref(), Some(certgate_core::hex(&fixture.pki.leaf.serial).as_str()));
 }
 
@@ -283,15 +311,67 @@ async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged() {
     };
     assert_rejected(&fixture.certauth(Some(&wrong_eku)).await, 403, "eku-not-permitted");
 
+    // Valid certificates that map to no user, to two users, or to a disabled one.
+    let leaf = |upn: &str| {
+        let issued = issue_client_certificate(
+            &fixture.issuing,
+            &request(upn, 365),
+            at(VALIDATION_TIME - 3600),
+        )
+        .expect("leaf");
+        Credential {
+            chain: vec![issued.certificate_der, fixture.pki.intermediate.der.clone()],
+            key_pkcs8: issued.private_key_pkcs8_der.to_vec(),
+        }
+    };
+    assert_rejected(
+        &fixture.certauth(Some(&leaf("nobody@corp.example"))).await,
+        403,
+        "binding-not-found",
+    );
+    assert_rejected(
+        &fixture.certauth(Some(&leaf("dana@corp.example"))).await,
+        403,
+        "user-disabled",
+    );
+    // No UPN, two e-mail addresses naming two users: the RFC822Name rule finds both.
+    let mut twins = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    twins.subject_alt_names = vec![
+        rcgen::SanType::Rfc822Name("twin1@corp.example".try_into().expect("ia5")),
+        rcgen::SanType::Rfc822Name("twin2@corp.example".try_into().expect("ia5")),
+    ];
+    twins.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    twins.not_before = at(VALIDATION_TIME - 86_400);
+    twins.not_after = at(VALIDATION_TIME + 86_400);
+    let twins_key = rcgen::KeyPair::generate().expect("key");
+    let twins = twins.signed_by(&twins_key, &issuer).expect("twins leaf");
+    let twins = Credential {
+        chain: vec![twins.der().to_vec(), fixture.pki.intermediate.der.clone()],
+        key_pkcs8: twins_key.serialize_der(),
+    };
+    let ambiguous = fixture.certauth(Some(&twins)).await;
+    assert_rejected(&ambiguous, 403, "binding-ambiguous");
+    let message = ambiguous.body["message"].as_str().expect("message");
+    assert!(message.contains("twin1@corp.example") && message.contains("twin2@corp.example"), "{message}");
+
     let log = fixture
         .store
-        .signins(&SignInQuery { limit: 10, ..SignInQuery::default() })
+        .signins(&SignInQuery { limit: 20, ..SignInQuery::default() })
         .await
         .expect("log");
     let codes: Vec<&str> = log.iter().map(|r| r.reason_code.as_str()).collect();
     assert_eq!(
         codes,
-        ["eku-not-permitted", "chain-incomplete", "cert-expired", "no-certificate", "cert-revoked"]
+        [
+            "binding-ambiguous",
+            "user-disabled",
+            "binding-not-found",
+            "eku-not-permitted",
+            "chain-incomplete",
+            "cert-expired",
+            "no-certificate",
+            "cert-revoked"
+        ]
     );
     assert!(log.iter().all(|r| r.result == certgate_core::signin::SignInResult::Failure));
     let metrics = fixture.server.metrics.render();

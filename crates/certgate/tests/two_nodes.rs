@@ -90,6 +90,7 @@ fn revocation_through_the_shared_database_reaches_the_other_node_within_5_second
         "pki", "issue", "--upn", "alice@contoso.example", "--out",
         users.to_str().expect("utf-8"), "--p12-password", "pw",
     ]);
+    env.ok(&["user", "add", "alice@contoso.example", "--display-name", "Alice"]);
     let node_a = start_node(&env, env.port);
     let node_b = start_node(&env, free_port());
 
