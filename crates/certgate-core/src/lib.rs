@@ -21,6 +21,7 @@ pub mod clock;
 pub mod crl_cache;
 pub mod crl_fetch;
 pub mod directory;
+pub mod login_flow;
 pub mod signin;
 pub mod store;
 pub mod strength;

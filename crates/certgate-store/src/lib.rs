@@ -7,6 +7,7 @@
 //! on disk before the caller hears of it; PostgreSQL keeps its default synchronous commit.
 
 mod directory;
+mod login_flow;
 mod migrate;
 mod oidc;
 mod signin;
@@ -59,7 +60,7 @@ pub(crate) fn unavailable(error: sqlx::Error) -> StoreError {
 }
 
 /// Translates sqlx errors once, here: unique violations become `Conflict`.
-fn translate(what: &str, error: sqlx::Error) -> StoreError {
+pub(crate) fn translate(what: &str, error: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &error {
         if db.is_unique_violation() {
             return StoreError::Conflict {

@@ -43,6 +43,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "sign-in log",
         sql: include_str!("migrations/0005_signin_log.sql"),
     },
+    Migration {
+        version: 6,
+        description: "login flows",
+        sql: include_str!("migrations/0006_login_flows.sql"),
+    },
 ];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.

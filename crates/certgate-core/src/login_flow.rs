@@ -1,0 +1,156 @@
+//! A sign-in in progress across certgate's two listeners: the web listener receives the
+//! application's authorization request, the certificate sign-in listener (another host or
+//! port, which asks for a client certificate) signs the person in, and the web listener
+//! finishes with the second factor, the "continue as" confirmation and the code.
+//!
+//! The flow is kept in the store so that any node can take any step. Its ID travels in URLs;
+//! a second secret lives in a cookie of the browser that started the flow, and both are
+//! stored only as SHA-256 hashes: someone who learns the URL cannot finish another person's
+//! sign-in, and a copy of the database does not reveal either.
+
+use std::future::Future;
+
+use aws_lc_rs::digest;
+use certgate_pki::UnixTime;
+
+use crate::store::StoreResult;
+
+/// How long a sign-in may take from the application's request to the code.
+pub const FLOW_LIFETIME_SECONDS: i64 = 600;
+
+/// Where a flow stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowStep {
+    /// Waiting for the certificate sign-in listener.
+    Certificate,
+    /// The certificate signed in; a one-time code (TOTP) is required next.
+    SecondFactor,
+    /// Waiting for the person to confirm "continue as".
+    Confirmation,
+    /// The code was issued; the flow cannot be used again.
+    Done,
+    /// Refused; the flow cannot be used again.
+    Failed,
+}
+
+impl FlowStep {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowStep::Certificate => "certificate",
+            FlowStep::SecondFactor => "second-factor",
+            FlowStep::Confirmation => "confirmation",
+            FlowStep::Done => "done",
+            FlowStep::Failed => "failed",
+        }
+    }
+    pub fn parse(text: &str) -> Option<FlowStep> {
+        Some(match text {
+            "certificate" => FlowStep::Certificate,
+            "second-factor" => FlowStep::SecondFactor,
+            "confirmation" => FlowStep::Confirmation,
+            "done" => FlowStep::Done,
+            "failed" => FlowStep::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// Who signed in, filled by the certificate step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowIdentity {
+    pub user_id: String,
+    pub upn: String,
+    pub display_name: String,
+    pub certificate_serial: String,
+    pub certificate_issuer: String,
+    /// `single-factor` or `multi-factor`, from the strength rules.
+    pub strength: String,
+    pub auth_time: UnixTime,
+    /// `otp` once a one-time code was verified.
+    pub second_factor: Option<String>,
+}
+
+/// A sign-in in progress.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginFlow {
+    pub id_hash: Vec<u8>,
+    pub browser_hash: Vec<u8>,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+    /// The application's validated authorization request, serialized by the OIDC layer.
+    pub request: String,
+    pub step: FlowStep,
+    pub identity: Option<FlowIdentity>,
+    /// Correlation ID of the certificate sign-in, for the pages and the log.
+    pub correlation_id: Option<String>,
+}
+
+/// SHA-256 of a flow ID or browser secret as stored.
+pub fn secret_hash(secret: &str) -> Vec<u8> {
+    digest::digest(&digest::SHA256, secret.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// A new random secret (256 bits, base64url without padding, URL- and cookie-safe).
+pub fn new_secret() -> Option<String> {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).ok()?;
+    const ALPHABET: &[u8; 64] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(43);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        let symbols = chunk.len() + 1;
+        for i in 0..symbols {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    Some(out)
+}
+
+/// Where flows are kept.
+pub trait LoginFlowStore: Send + Sync + 'static {
+    fn insert_flow(&self, flow: &LoginFlow) -> impl Future<Output = StoreResult<()>> + Send;
+    fn flow(&self, id_hash: &[u8]) -> impl Future<Output = StoreResult<Option<LoginFlow>>> + Send;
+    /// Replaces the flow when its step is still `expected` (so that no step is taken twice,
+    /// even by two nodes at once). Returns whether it was replaced.
+    fn advance_flow(
+        &self,
+        flow: &LoginFlow,
+        expected: FlowStep,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Deletes flows that expired before `now`.
+    fn purge_flows(&self, now: UnixTime) -> impl Future<Output = StoreResult<u64>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_256_bit_url_safe_and_differ() {
+        let a = new_secret().expect("randomness");
+        let b = new_secret().expect("randomness");
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert_eq!(secret_hash(&a).len(), 32);
+    }
+
+    #[test]
+    fn steps_round_trip() {
+        for step in [
+            FlowStep::Certificate,
+            FlowStep::SecondFactor,
+            FlowStep::Confirmation,
+            FlowStep::Done,
+            FlowStep::Failed,
+        ] {
+            assert_eq!(FlowStep::parse(step.as_str()), Some(step));
+        }
+    }
+}

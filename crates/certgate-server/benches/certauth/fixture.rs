@@ -1,0 +1,314 @@
+//! The benchmark's PKI: the crl_refresh benchmark's RSA-2048 three-level chain (root →
+//! issuing CA → client leaf from `certgate-testpki`), a second client certificate that the
+//! issuing CA's CRL lists, a 1,000-entry root CRL and a large issuing CRL (571,428 generated
+//! entries, about 20 MB, plus the revoked client), all with their keys.
+//!
+//! Unlike the validation benchmarks, which validate at the fixed `VALIDATION_TIME`, this one
+//! also runs nginx, and OpenSSL checks validity and CRL freshness against the system clock
+//! with no way to set another time. So the leaf's validity and the CRLs' update window are
+//! placed around the day the fixture is made; certgate runs on the system clock as well. The
+//! fixture is cached under `<target>/certgate-bench/cache/` and made again once its CRLs come
+//! within a week of their nextUpdate.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use certgate_ca::{issue_client_certificate, Authority, ClientCertificateRequest, KeyAlgorithm};
+use certgate_pki::{AlgorithmPolicy, Certificate, Crl};
+use certgate_testpki::{revoked_serial, ChainSpec, CrlSpec, KeyKind, TestPki};
+use serde_json::{json, Value};
+
+/// Bump when the generator or the fixture layout changes.
+const CACHE_VERSION: &str = "v1";
+
+/// The crl_refresh benchmark's seeds, so that the issuing CRL lists the same serials.
+const ISSUING_SEED: u64 = 0xC41F_2E01;
+const ROOT_SEED: u64 = 0xC41F_2E02;
+const ROOT_ENTRIES: usize = 1_000;
+
+const DAY: i64 = 86_400;
+/// The CRLs are good for 30 days from the day before the fixture was made...
+const CRL_DAYS: i64 = 30;
+/// ...and the fixture is made again when fewer than this many days remain.
+const CRL_MARGIN_DAYS: i64 = 7;
+
+/// One certificate with its private key (PKCS#8 DER).
+pub(crate) struct Credential {
+    pub(crate) der: Vec<u8>,
+    pub(crate) key_pkcs8: Vec<u8>,
+}
+
+pub(crate) struct Fixture {
+    pub(crate) root_der: Vec<u8>,
+    pub(crate) intermediate_der: Vec<u8>,
+    /// The client certificate every benchmark handshake presents; no CRL lists it.
+    pub(crate) leaf: Credential,
+    /// A client certificate from the same issuing CA that the issuing CRL lists.
+    pub(crate) revoked: Credential,
+    pub(crate) root_crl: Vec<u8>,
+    pub(crate) issuing_crl: Vec<u8>,
+    /// Generated entries of the issuing CRL (the revoked client comes on top).
+    pub(crate) entries: usize,
+    /// thisUpdate and nextUpdate of both CRLs, Unix seconds.
+    pub(crate) crl_window: (i64, i64),
+    /// `None` when read from the cache.
+    pub(crate) generated_in: Option<Duration>,
+    pub(crate) directory: PathBuf,
+}
+
+impl Fixture {
+    pub(crate) fn leaf_serial(&self) -> Result<Vec<u8>> {
+        Ok(Certificate::from_der(&self.leaf.der)
+            .map_err(|e| anyhow!("leaf: {e}"))?
+            .serial()
+            .to_vec())
+    }
+}
+
+const FILES: [&str; 8] = [
+    "root.der",
+    "intermediate.der",
+    "leaf.der",
+    "leaf.key",
+    "revoked.der",
+    "revoked.key",
+    "root.crl",
+    "issuing.crl",
+];
+
+/// What the cache was made from; a cache with another manifest is made again.
+fn manifest(entries: usize, day: i64) -> Value {
+    json!({
+        "version": CACHE_VERSION,
+        "certgate": env!("CARGO_PKG_VERSION"),
+        "key": "rsa2048",
+        "entries": entries,
+        "issuing_seed": ISSUING_SEED,
+        "root_seed": ROOT_SEED,
+        "root_entries": ROOT_ENTRIES,
+        "day": day,
+    })
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+pub(crate) fn load_or_generate(cache_root: &Path, entries: usize) -> Result<Fixture> {
+    let directory = cache_root.join(format!(
+        "certauth-{CACHE_VERSION}-certgate{}-rsa2048-{entries}",
+        env!("CARGO_PKG_VERSION")
+    ));
+    match read(&directory, entries) {
+        Ok(fixture) => return Ok(fixture),
+        Err(error) if directory.exists() => {
+            eprintln!(
+                "  cache at {} unusable ({error:#}); regenerating",
+                directory.display()
+            );
+        }
+        Err(_) => {}
+    }
+    eprintln!(
+        "  generating the test PKI and an issuing CRL of {entries} entries (cached for later runs)..."
+    );
+    let started = Instant::now();
+    let now = now();
+    let day = now - now.rem_euclid(DAY);
+    let at = certgate_testpki::at;
+    let pki = TestPki::three_level(&ChainSpec {
+        not_before: at(day - 30 * DAY),
+        not_after: at(day + 365 * DAY),
+        ..ChainSpec::with_key(KeyKind::Rsa2048)
+    })
+    .context("generating the test PKI")?;
+    let issuing = Authority::from_parts(
+        pki.intermediate.der.clone(),
+        &pki.intermediate.key_pkcs8_der,
+    )
+    .context("the issuing CA")?;
+    let revoked = issue_client_certificate(
+        &issuing,
+        &ClientCertificateRequest {
+            upn: "mallory@corp.example".into(),
+            email: Some("mallory@corp.example".into()),
+            common_name: "Mallory Example".into(),
+            validity_days: 365,
+            policy_oids: Vec::new(),
+            crl_url: None,
+            delta_crl_url: None,
+            ca_issuers_url: None,
+            key_algorithm: KeyAlgorithm::Rsa2048,
+        },
+        at(day - 30 * DAY),
+    )
+    .context("the revoked client certificate")?;
+    let (this_update, next_update) = crl_window(day);
+    let issuing_spec = CrlSpec {
+        entries,
+        seed: ISSUING_SEED,
+        this_update: at(this_update),
+        next_update: at(next_update),
+        extra_revoked: vec![revoked.serial.clone()],
+        ..CrlSpec::default()
+    };
+    let root_spec = CrlSpec {
+        entries: ROOT_ENTRIES,
+        seed: ROOT_SEED,
+        this_update: at(this_update),
+        next_update: at(next_update),
+        ..CrlSpec::default()
+    };
+    let issuing_crl = TestPki::crl(&pki.intermediate, &issuing_spec).context("the issuing CRL")?;
+    let root_crl = TestPki::crl(&pki.root, &root_spec).context("the root CRL")?;
+    let fixture = Fixture {
+        root_der: pki.root.der,
+        intermediate_der: pki.intermediate.der,
+        leaf: Credential {
+            der: pki.leaf.der,
+            key_pkcs8: pki.leaf.key_pkcs8_der,
+        },
+        revoked: Credential {
+            der: revoked.certificate_der,
+            key_pkcs8: revoked.private_key_pkcs8_der.to_vec(),
+        },
+        root_crl,
+        issuing_crl,
+        entries,
+        crl_window: (this_update, next_update),
+        generated_in: Some(started.elapsed()),
+        directory: directory.clone(),
+    };
+    check(&fixture, now).context("the freshly generated fixture")?;
+    write(&directory, &fixture, day)?;
+    Ok(fixture)
+}
+
+fn crl_window(day: i64) -> (i64, i64) {
+    (day - DAY, day - DAY + CRL_DAYS * DAY)
+}
+
+fn read(directory: &Path, entries: usize) -> Result<Fixture> {
+    let stored: Value = serde_json::from_slice(&std::fs::read(directory.join("manifest.json"))?)
+        .context("manifest.json")?;
+    let day = stored["day"]
+        .as_i64()
+        .ok_or_else(|| anyhow!("the manifest has no day"))?;
+    if stored != manifest(entries, day) {
+        bail!("the manifest differs from this benchmark's spec");
+    }
+    let (this_update, next_update) = crl_window(day);
+    let now = now();
+    if now < this_update || now > next_update - CRL_MARGIN_DAYS * DAY {
+        bail!("its CRLs are too close to their nextUpdate");
+    }
+    let file =
+        |name: &str| std::fs::read(directory.join(name)).with_context(|| format!("reading {name}"));
+    let fixture = Fixture {
+        root_der: file("root.der")?,
+        intermediate_der: file("intermediate.der")?,
+        leaf: Credential {
+            der: file("leaf.der")?,
+            key_pkcs8: file("leaf.key")?,
+        },
+        revoked: Credential {
+            der: file("revoked.der")?,
+            key_pkcs8: file("revoked.key")?,
+        },
+        root_crl: file("root.crl")?,
+        issuing_crl: file("issuing.crl")?,
+        entries,
+        crl_window: (this_update, next_update),
+        generated_in: None,
+        directory: directory.to_owned(),
+    };
+    check(&fixture, now)?;
+    Ok(fixture)
+}
+
+/// The certificates form the chain, both CRLs verify and are current, the issuing CRL lists
+/// the revoked client and its generated serials but not the leaf.
+fn check(fixture: &Fixture, now: i64) -> Result<()> {
+    let certificate = |der: &[u8], what: &str| {
+        Certificate::from_der(der).map_err(|e| anyhow!("{what} certificate: {e}"))
+    };
+    let root = certificate(&fixture.root_der, "root")?;
+    let intermediate = certificate(&fixture.intermediate_der, "intermediate")?;
+    let leaf = certificate(&fixture.leaf.der, "leaf")?;
+    let revoked = certificate(&fixture.revoked.der, "revoked")?;
+    if leaf.issuer() != intermediate.subject()
+        || revoked.issuer() != intermediate.subject()
+        || intermediate.issuer() != root.subject()
+    {
+        bail!("the certificates do not form a chain");
+    }
+    for (der, issuer, expected_entries, what) in [
+        (&fixture.root_crl, &root, ROOT_ENTRIES, "root.crl"),
+        (
+            &fixture.issuing_crl,
+            &intermediate,
+            fixture.entries + 1,
+            "issuing.crl",
+        ),
+    ] {
+        let crl = Crl::from_der(der.clone()).map_err(|e| anyhow!("{what}: {e}"))?;
+        if crl.issuer() != issuer.subject() {
+            bail!("{what}: wrong issuer");
+        }
+        if crl.entry_count() != expected_entries {
+            bail!(
+                "{what}: {} entries, expected {expected_entries}",
+                crl.entry_count()
+            );
+        }
+        if crl.this_update().0 > now || crl.next_update().is_none_or(|next| next.0 <= now) {
+            bail!("{what}: not current");
+        }
+        crl.verify_signature(issuer, &AlgorithmPolicy::default())
+            .map_err(|e| anyhow!("{what}: signature: {e}"))?;
+        if issuer.subject() == intermediate.subject() {
+            let listed = |serial: &[u8]| crl.lookup(crl.issuer(), serial).is_some();
+            if listed(leaf.serial())
+                || !listed(revoked.serial())
+                || !listed(&revoked_serial(ISSUING_SEED, 0))
+            {
+                bail!("{what}: the leaf is listed, or the revoked client or serial 0 is not");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes into a scratch directory and renames it into place, so that an interrupted run
+/// leaves no half-written cache behind.
+fn write(directory: &Path, fixture: &Fixture, day: i64) -> Result<()> {
+    let parent = directory
+        .parent()
+        .ok_or_else(|| anyhow!("cache directory has no parent"))?;
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let scratch = parent.join(format!(".partial-certauth-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)?;
+    let contents: [&[u8]; 8] = [
+        &fixture.root_der,
+        &fixture.intermediate_der,
+        &fixture.leaf.der,
+        &fixture.leaf.key_pkcs8,
+        &fixture.revoked.der,
+        &fixture.revoked.key_pkcs8,
+        &fixture.root_crl,
+        &fixture.issuing_crl,
+    ];
+    for (name, bytes) in FILES.into_iter().zip(contents) {
+        std::fs::write(scratch.join(name), bytes)?;
+    }
+    std::fs::write(
+        scratch.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest(fixture.entries, day))? + "\n",
+    )?;
+    let _ = std::fs::remove_dir_all(directory);
+    std::fs::rename(&scratch, directory)
+        .with_context(|| format!("moving the cache into {}", directory.display()))?;
+    Ok(())
+}

@@ -1,0 +1,383 @@
+//! `cargo bench -p certgate-server --bench certauth`: mTLS sign-ins per second, certgate's
+//! certificate sign-in listener against nginx, in one run, with the same load generator.
+//!
+//! Both servers run as processes of their own on 127.0.0.1 with the same server certificate
+//! and key, trust the same root and issuing CA, and check revocation against the same CRLs: a
+//! 1,000-entry root CRL and a 20 MB (571,428 entries plus one revoked client) issuing CRL.
+//! certgate is this benchmark's own binary started again as a child that does what `certgate
+//! serve` does (see `certgate_process.rs`); nginx is Debian's, configured with
+//! `ssl_verify_client optional` and `ssl_crl` (see `nginx.rs`). Before any load, each server
+//! is asked once with the valid client certificate and once with a revoked one, and must
+//! accept the first and refuse the second: proof that its CRL is in use.
+//!
+//! The load generator (`load.rs`) runs in this process: `concurrency` tokio tasks, each doing
+//! sign-ins back to back (new TCP connection, full TLS 1.3 handshake with the client
+//! certificate, `GET /certauth`, whole response). The servers take turns (certgate, nginx,
+//! certgate, nginx) so that drift in the shared machine's speed hits both alike. All three
+//! share the machine's cores, so the CPU each server process used is reported next to the
+//! rates: server CPU per sign-in is the figure that does not depend on how much CPU the load
+//! generator took from the servers.
+//!
+//! Target (the issue's): certgate's rate at least 1.5× nginx's.
+//!
+//! Environment:
+//! - `CERTGATE_BENCH_QUICK=1`: a 20,000-entry CRL and 2 s per server, a smoke run.
+//! - `CERTGATE_BENCH_CONCURRENCY=n`: load tasks (default 16).
+//! - `CERTGATE_BENCH_JSON=path`: where the machine-readable figures go (default:
+//!   `<target dir>/certgate-bench/certauth.json`).
+//!
+//! Needs nginx (`apt-get install nginx-light`). Exits non-zero when a check or the set-up
+//! fails or a sign-in under load fails; a missed rate target is reported, not fatal.
+
+mod certgate_process;
+mod cpu;
+mod fixture;
+mod load;
+mod nginx;
+mod report;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use certgate_core::signin::{SignInLog, SignInQuery, SignInResult};
+use certgate_store::SqlStore;
+
+use crate::certgate_process::CertgateProcess;
+use crate::load::{Client, Expect, Segment, Target, Timing};
+use crate::nginx::Nginx;
+use crate::report::{Checked, Run, Summary};
+
+/// Bytes per generated CRL entry (certgate-testpki: entries without extensions).
+const ENTRY_BYTES: usize = 35;
+/// Each server's measuring time is split into this many segments, taken in turns.
+const ROUNDS: usize = 2;
+
+struct Settings {
+    quick: bool,
+    crl_bytes: usize,
+    warm_up: Duration,
+    per_target: Duration,
+    concurrency: usize,
+}
+
+impl Settings {
+    fn from_env() -> Result<Settings> {
+        let quick =
+            std::env::var_os("CERTGATE_BENCH_QUICK").is_some_and(|v| v != "0" && !v.is_empty());
+        let concurrency = match std::env::var("CERTGATE_BENCH_CONCURRENCY") {
+            Ok(text) if !text.is_empty() => text
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| anyhow!("CERTGATE_BENCH_CONCURRENCY={text:?} is not a count"))?,
+            _ => 16,
+        };
+        Ok(if quick {
+            Settings {
+                quick,
+                crl_bytes: 700_000,
+                warm_up: Duration::from_millis(300),
+                per_target: Duration::from_secs(2),
+                concurrency,
+            }
+        } else {
+            Settings {
+                quick,
+                crl_bytes: 20_000_000,
+                warm_up: Duration::from_secs(1),
+                per_target: Duration::from_secs(10),
+                concurrency,
+            }
+        })
+    }
+}
+
+fn main() -> Result<()> {
+    if let Some(served) = certgate_process::serve_if_child() {
+        return served;
+    }
+    let settings = Settings::from_env()?;
+    let entries = settings.crl_bytes / ENTRY_BYTES;
+    let Some(nginx_binary) = nginx::binary() else {
+        bail!(
+            "nginx is not installed: `apt-get install -y nginx-light` (or nginx), then run again"
+        );
+    };
+    eprintln!(
+        "certauth: certgate vs nginx, {entries}-entry issuing CRL, {} load tasks",
+        settings.concurrency
+    );
+    let load_average = cpu::load_average();
+    let cache = target_dir().join("certgate-bench").join("cache");
+    let fixture = fixture::load_or_generate(&cache, entries)?;
+
+    // One server identity for both: ECDSA P-256, self-signed, for "localhost".
+    let server_key = rcgen::KeyPair::generate().context("the server key")?;
+    let server_certificate = rcgen::CertificateParams::new(vec!["localhost".into()])?
+        .self_signed(&server_key)
+        .context("the server certificate")?;
+    let (server_pem, server_key_pem) = (server_certificate.pem(), server_key.serialize_pem());
+
+    let certgate_dir = tempfile::tempdir().context("certgate's temp dir")?;
+    std::fs::write(certgate_dir.path().join("server.pem"), &server_pem)?;
+    std::fs::write(certgate_dir.path().join("server.key"), &server_key_pem)?;
+    let nginx_dir = tempfile::tempdir().context("nginx's temp dir")?;
+
+    let certgate = CertgateProcess::start(&fixture.directory, certgate_dir.path())?;
+    eprintln!(
+        "  certgate listening on {} (pid {})",
+        certgate.addr,
+        certgate.pid()
+    );
+    let nginx = Nginx::start(
+        &nginx_binary,
+        nginx_dir.path(),
+        &fixture,
+        &server_pem,
+        &server_key_pem,
+    )?;
+    eprintln!(
+        "  nginx workers: {:?} (master {})",
+        nginx.workers(),
+        nginx.pid()
+    );
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("load")
+        .build()
+        .context("starting the load generator's runtime")?;
+    let server_der = server_certificate.der().to_vec();
+    let client = Arc::new(Client::new(
+        &[fixture.leaf.der.clone(), fixture.intermediate_der.clone()],
+        &fixture.leaf.key_pkcs8,
+        &server_der,
+    )?);
+    let revoked_client = Client::new(
+        &[
+            fixture.revoked.der.clone(),
+            fixture.intermediate_der.clone(),
+        ],
+        &fixture.revoked.key_pkcs8,
+        &server_der,
+    )?;
+    let serial = fixture.leaf_serial()?;
+    let targets = [
+        Arc::new(Target {
+            name: "certgate",
+            addr: certgate.addr,
+            expect: Expect::Certgate,
+            pids: vec![certgate.pid()],
+            with_children: false,
+        }),
+        Arc::new(Target {
+            name: "nginx",
+            addr: nginx.addr,
+            expect: Expect::Nginx {
+                body: format!("SUCCESS {}\n", certgate_core::hex(&serial).to_uppercase()),
+            },
+            pids: vec![nginx.pid()],
+            with_children: true,
+        }),
+    ];
+    let checks = runtime.block_on(async {
+        let mut checks = Vec::new();
+        for target in &targets {
+            checks.push(check(target, &client, &revoked_client, &serial).await?);
+        }
+        anyhow::Ok(checks)
+    })?;
+
+    let timing = Timing {
+        concurrency: settings.concurrency,
+        warm_up: settings.warm_up,
+        measure: settings.per_target / ROUNDS as u32,
+    };
+    let mut segments: [Vec<Segment>; 2] = [Vec::new(), Vec::new()];
+    for round in 1..=ROUNDS {
+        for (target, done) in targets.iter().zip(segments.iter_mut()) {
+            eprintln!(
+                "  round {round}/{ROUNDS}: {} for {:.1} s (+{:.1} s warm-up)",
+                target.name,
+                timing.measure.as_secs_f64(),
+                timing.warm_up.as_secs_f64()
+            );
+            let segment = runtime.block_on(load::run_segment(
+                Arc::clone(&client),
+                Arc::clone(target),
+                timing,
+            ));
+            eprintln!(
+                "    {:.0} sign-ins/s, {} errors",
+                segment.latencies_ns.len() as f64 / segment.seconds,
+                segment.errors
+            );
+            done.push(segment);
+        }
+    }
+    runtime.shutdown_timeout(Duration::from_secs(5));
+
+    let nginx_version = nginx.version.clone();
+    let nginx_log = nginx.directory.join("error.log");
+    nginx.stop()?;
+    let database = certgate.database.clone();
+    certgate.stop()?;
+    let [certgate_segments, nginx_segments] = segments;
+    let [certgate_checked, nginx_checked] =
+        <[Checked; 2]>::try_from(checks).map_err(|_| anyhow!("expected one check per server"))?;
+    let seen: u64 = certgate_segments.iter().map(|s| s.all_successes).sum();
+    let recorded = recorded_successes(&database)?;
+
+    let run = Run {
+        quick: settings.quick,
+        concurrency: settings.concurrency,
+        warm_up: settings.warm_up,
+        per_target: settings.per_target,
+        rounds: ROUNDS,
+        load_average,
+        crl_entries: fixture.entries,
+        issuing_crl_bytes: fixture.issuing_crl.len(),
+        root_crl_bytes: fixture.root_crl.len(),
+        crl_window: fixture.crl_window,
+        fixture_directory: fixture.directory.clone(),
+        fixture_generated: fixture.generated_in,
+        nginx_version,
+        certgate: Summary {
+            name: "certgate",
+            checked: certgate_checked,
+            segments: certgate_segments,
+        },
+        nginx: Summary {
+            name: "nginx",
+            checked: nginx_checked,
+            segments: nginx_segments,
+        },
+    };
+    run.print();
+    // The check's valid sign-in is recorded too.
+    println!(
+        "certgate's sign-in log: {recorded} successful sign-ins recorded; the load generator saw {} succeed",
+        seen + 1
+    );
+    let mut json = run.to_json();
+    json["certgate"]["sign_in_log"] = serde_json::json!({
+        "recorded_successes": recorded,
+        "seen_by_client": seen + 1,
+    });
+    let path = json_path();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&json)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("JSON: {}", path.display());
+
+    let errors = run.certgate.errors() + run.nginx.errors();
+    if errors > 0 {
+        let log = std::fs::read_to_string(&nginx_log).unwrap_or_default();
+        if !log.trim().is_empty() {
+            eprintln!("nginx's error log:\n{log}");
+        }
+        bail!("{errors} sign-ins failed under load");
+    }
+    Ok(())
+}
+
+/// The valid client signs in; the revoked one is refused because the CRL lists it. Both over
+/// a full TLS 1.3 handshake.
+async fn check(
+    target: &Target,
+    client: &Client,
+    revoked_client: &Client,
+    serial: &[u8],
+) -> Result<Checked> {
+    let valid = client
+        .sign_in(target.addr)
+        .await
+        .map_err(|e| anyhow!("{}: the valid client: {e}", target.name))?;
+    target
+        .judge(&valid)
+        .map_err(|e| anyhow!("{}: the valid client was not signed in: {e}", target.name))?;
+    if !valid.full_handshake || valid.protocol != "TLSv1_3" {
+        bail!(
+            "{}: expected a full TLS 1.3 handshake, got {} (full: {})",
+            target.name,
+            valid.protocol,
+            valid.full_handshake
+        );
+    }
+    let revoked = revoked_client
+        .sign_in(target.addr)
+        .await
+        .map_err(|e| anyhow!("{}: the revoked client: {e}", target.name))?;
+    let refused = match target.expect {
+        Expect::Certgate => {
+            let body: serde_json::Value = serde_json::from_slice(&valid.body)
+                .context("certgate's answer to the valid client is not JSON")?;
+            let answered = body["certificate"]["serialNumber"].as_str().unwrap_or("");
+            if !answered.eq_ignore_ascii_case(&certgate_core::hex(serial)) {
+                bail!("certgate signed in serial {answered}, not the leaf's");
+            }
+            let body: serde_json::Value = serde_json::from_slice(&revoked.body)
+                .context("certgate's answer to the revoked client is not JSON")?;
+            revoked.status == 403 && body["code"] == "cert-revoked"
+        }
+        Expect::Nginx { .. } => {
+            let text = revoked.body_text();
+            revoked.status == 403 && text.starts_with("FAILED:") && text.contains("revoked")
+        }
+    };
+    if !refused {
+        bail!(
+            "{}: the revoked client was not refused as revoked: HTTP {} {}",
+            target.name,
+            revoked.status,
+            revoked.body_text()
+        );
+    }
+    eprintln!(
+        "  {}: valid → {:?}; revoked → {:?}",
+        target.name,
+        valid.body_text().chars().take(60).collect::<String>(),
+        revoked.body_text().chars().take(60).collect::<String>()
+    );
+    Ok(Checked { valid, revoked })
+}
+
+/// Successful sign-ins in certgate's log, read after the server stopped.
+fn recorded_successes(database: &std::path::Path) -> Result<usize> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = SqlStore::connect(&format!("sqlite://{}", database.display()))
+            .await
+            .context("reopening certgate's store")?;
+        let successes = store
+            .signins(&SignInQuery {
+                result: Some(SignInResult::Success),
+                limit: i64::MAX,
+                ..SignInQuery::default()
+            })
+            .await
+            .context("reading the sign-in log")?
+            .len();
+        store.close().await;
+        Ok(successes)
+    })
+}
+
+fn json_path() -> PathBuf {
+    match std::env::var_os("CERTGATE_BENCH_JSON") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => target_dir().join("certgate-bench").join("certauth.json"),
+    }
+}
+
+/// The cargo target directory: cargo gives benchmarks a scratch directory inside it.
+fn target_dir() -> PathBuf {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().map(PathBuf::from).unwrap_or(tmp)
+}
