@@ -110,12 +110,7 @@ async fn insert_key(conn: &mut AnyConnection, key: &SigningKeyRecord) -> StoreRe
     .bind(key.retired_at.map(|t| t.0))
     .execute(conn)
     .await
-    .map_err(|e| {
-        translate(
-            &format!("a {} OIDC signing key", key.state.as_str()),
-            e,
-        )
-    })?;
+    .map_err(|e| translate(&format!("a {} OIDC signing key", key.state.as_str()), e))?;
     Ok(())
 }
 
@@ -141,8 +136,7 @@ fn client_from_row(row: &AnyRow, uris: &mut RedirectUris) -> StoreResult<Client>
         (other, _) => return Err(corrupt(format!("oidc_clients: client type {other}"))),
     };
     let allowed_scopes: String = row.try_get("allowed_scopes").map_err(get)?;
-    let (redirect_uris, post_logout_redirect_uris) =
-        uris.remove(&client_id).unwrap_or_default();
+    let (redirect_uris, post_logout_redirect_uris) = uris.remove(&client_id).unwrap_or_default();
     Ok(Client {
         client_id: ClientId::parse(&client_id)
             .map_err(|_| corrupt(format!("oidc_clients: client_id {client_id}")))?,
@@ -194,11 +188,7 @@ async fn redirect_uris(
         match kind.as_str() {
             "login" => entry.0.push(uri),
             "logout" => entry.1.push(uri),
-            other => {
-                return Err(corrupt(format!(
-                    "oidc_client_redirect_uris: kind {other}"
-                )))
-            }
+            other => return Err(corrupt(format!("oidc_client_redirect_uris: kind {other}"))),
         }
     }
     Ok(uris)
@@ -422,8 +412,18 @@ impl OidcStore for SqlStore {
             what: "a concurrent rotation of the OIDC signing keys".into(),
         };
         for (kid, from, to, column) in [
-            (&rotation.retire, KeyState::Current, KeyState::Retired, "retired_at"),
-            (&rotation.promote, KeyState::Next, KeyState::Current, "activated_at"),
+            (
+                &rotation.retire,
+                KeyState::Current,
+                KeyState::Retired,
+                "retired_at",
+            ),
+            (
+                &rotation.promote,
+                KeyState::Next,
+                KeyState::Current,
+                "activated_at",
+            ),
         ] {
             let changed = sqlx::query(AssertSqlSafe(format!(
                 "UPDATE oidc_signing_keys SET state = $1, {column} = $2 \
@@ -461,7 +461,9 @@ impl OidcStore for SqlStore {
     async fn insert_client(&self, client: &Client, audit: &AuditEvent) -> StoreResult<()> {
         let mut tx = begin_write(self).await?;
         let (client_type, secret_hash) = match &client.client_type {
-            ClientType::Confidential { secret_hash } => ("confidential", Some(secret_hash.to_hex())),
+            ClientType::Confidential { secret_hash } => {
+                ("confidential", Some(secret_hash.to_hex()))
+            }
             ClientType::Public => ("public", None),
         };
         sqlx::query(AssertSqlSafe(format!(
@@ -633,19 +635,26 @@ impl OidcStore for SqlStore {
             tx.commit().await.map_err(unavailable)?;
             return Ok(CodeRedemption::Redeemed);
         }
-        let exists = sqlx::query("SELECT 1 AS one FROM oidc_authorization_codes WHERE code_hash = $1")
-            .bind(hash.to_hex())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .is_some();
+        let exists =
+            sqlx::query("SELECT 1 AS one FROM oidc_authorization_codes WHERE code_hash = $1")
+                .bind(hash.to_hex())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .is_some();
         if !exists {
             return Err(StoreError::NotFound {
                 what: "the authorization code".into(),
             });
         }
-        revoke_grants_where(&mut tx, "code_hash", &hash.to_hex(), at, REVOKED_CODE_REUSED)
-            .await?;
+        revoke_grants_where(
+            &mut tx,
+            "code_hash",
+            &hash.to_hex(),
+            at,
+            REVOKED_CODE_REUSED,
+        )
+        .await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(CodeRedemption::AlreadyUsed)
     }
