@@ -1,0 +1,285 @@
+//! What a certificate sign-in established, as the OIDC provider needs it: who (object ID,
+//! UPN), when, with which certificate, and how strongly. It travels from the sign-in into the
+//! authorization code, the grant and every token of the grant.
+
+use std::fmt;
+
+use certgate_pki::UnixTime;
+use serde::{Deserialize, Serialize};
+
+/// The user's directory object ID: the `sub` and `oid` of every token (a stable identifier
+/// that survives a UPN change, as Entra's `oid`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ObjectId(pub String);
+
+impl ObjectId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The user's claims at sign-in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserClaims {
+    pub object_id: ObjectId,
+    pub upn: String,
+    /// Released with the `profile` scope.
+    pub display_name: Option<String>,
+    /// Released with the `email` scope.
+    pub email: Option<String>,
+}
+
+/// The certificate a sign-in used. Tokens carry it (`x5_issuer`, `x5_serial`) and refresh
+/// tokens are bound to it: a refresh fails once it is revoked.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CertificateRef {
+    /// Issuer DN as the sign-in records it (AD FS's certificate-context `issuer` claim).
+    pub issuer: String,
+    /// Serial number, lowercase hex without separators.
+    pub serial: String,
+}
+
+/// How the private key of the certificate is held, when known. Decides the RFC 8176 `amr`
+/// value of the certificate factor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CertificateKind {
+    /// Software key, or unknown: `swk` (proof of possession of a software-secured key).
+    Software,
+    /// Hardware-secured key (TPM, token): `hwk`.
+    Hardware,
+    /// Smart card: `sc`.
+    SmartCard,
+}
+
+impl CertificateKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateKind::Software => "software",
+            CertificateKind::Hardware => "hardware",
+            CertificateKind::SmartCard => "smart-card",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CertificateKind> {
+        match text {
+            "software" => Some(CertificateKind::Software),
+            "hardware" => Some(CertificateKind::Hardware),
+            "smart-card" => Some(CertificateKind::SmartCard),
+            _ => None,
+        }
+    }
+
+    fn amr(self) -> &'static str {
+        match self {
+            CertificateKind::Software => "swk",
+            CertificateKind::Hardware => "hwk",
+            CertificateKind::SmartCard => "sc",
+        }
+    }
+}
+
+/// A factor used after the certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SecondFactor {
+    /// RFC 6238 TOTP: `otp`.
+    Totp,
+    /// A code sent by SMS: `sms`.
+    Sms,
+    /// A voice call: `tel`.
+    Voice,
+}
+
+impl SecondFactor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecondFactor::Totp => "totp",
+            SecondFactor::Sms => "sms",
+            SecondFactor::Voice => "voice",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SecondFactor> {
+        match text {
+            "totp" => Some(SecondFactor::Totp),
+            "sms" => Some(SecondFactor::Sms),
+            "voice" => Some(SecondFactor::Voice),
+            _ => None,
+        }
+    }
+
+    fn amr(self) -> &'static str {
+        match self {
+            SecondFactor::Totp => "otp",
+            SecondFactor::Sms => "sms",
+            SecondFactor::Voice => "tel",
+        }
+    }
+}
+
+/// The strength the sign-in reached (issue 4 item 4: a multi-factor certificate alone, or a
+/// single-factor certificate plus a second factor, is multi-factor).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Assurance {
+    SingleFactor,
+    MultiFactor,
+}
+
+impl Assurance {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Assurance::SingleFactor => "single-factor",
+            Assurance::MultiFactor => "multi-factor",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Assurance> {
+        match text {
+            "single-factor" => Some(Assurance::SingleFactor),
+            "multi-factor" => Some(Assurance::MultiFactor),
+            _ => None,
+        }
+    }
+
+    /// The `acr` value (see [`ACR_CERTIFICATE`], [`ACR_MFA`]).
+    pub fn acr(self) -> &'static str {
+        match self {
+            Assurance::SingleFactor => ACR_CERTIFICATE,
+            Assurance::MultiFactor => ACR_MFA,
+        }
+    }
+}
+
+/// `acr` of a single-factor certificate sign-in.
+pub const ACR_CERTIFICATE: &str = "urn:certgate:acr:certificate";
+/// `acr` of a multi-factor sign-in (a multi-factor certificate, or certificate + second
+/// factor).
+pub const ACR_MFA: &str = "urn:certgate:acr:mfa";
+
+/// A completed certificate sign-in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authentication {
+    pub user: UserClaims,
+    /// When the user presented the certificate (OIDC `auth_time`).
+    #[serde(with = "crate::unix_time")]
+    pub auth_time: UnixTime,
+    pub certificate: CertificateRef,
+    pub certificate_kind: CertificateKind,
+    pub second_factor: Option<SecondFactor>,
+    pub assurance: Assurance,
+}
+
+impl Authentication {
+    /// RFC 8176 authentication method references: the certificate (`swk`, `hwk` or `sc`),
+    /// then the second factor (`otp`, `sms`, `tel`), then `mfa` for a multi-factor sign-in.
+    pub fn amr(&self) -> Vec<&'static str> {
+        let mut amr = vec![self.certificate_kind.amr()];
+        if let Some(factor) = self.second_factor {
+            amr.push(factor.amr());
+        }
+        if self.assurance == Assurance::MultiFactor {
+            amr.push("mfa");
+        }
+        amr
+    }
+
+    pub fn acr(&self) -> &'static str {
+        self.assurance.acr()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authentication(
+        kind: CertificateKind,
+        second_factor: Option<SecondFactor>,
+        assurance: Assurance,
+    ) -> Authentication {
+        Authentication {
+            user: UserClaims {
+                object_id: ObjectId("u".into()),
+                upn: "u@example.test".into(),
+                display_name: None,
+                email: None,
+            },
+            auth_time: UnixTime(0),
+            certificate: CertificateRef {
+                issuer: "CN=CA".into(),
+                serial: "01".into(),
+            },
+            certificate_kind: kind,
+            second_factor,
+            assurance,
+        }
+    }
+
+    #[test]
+    fn amr_and_acr_follow_rfc_8176_by_table() {
+        use Assurance::*;
+        use CertificateKind::*;
+        /// (certificate, second factor, assurance, amr, acr)
+        type Case = (
+            CertificateKind,
+            Option<SecondFactor>,
+            Assurance,
+            &'static [&'static str],
+            &'static str,
+        );
+        let cases: &[Case] = &[
+            (Software, None, SingleFactor, &["swk"], ACR_CERTIFICATE),
+            (Hardware, None, SingleFactor, &["hwk"], ACR_CERTIFICATE),
+            (SmartCard, None, MultiFactor, &["sc", "mfa"], ACR_MFA),
+            (
+                Software,
+                Some(SecondFactor::Totp),
+                MultiFactor,
+                &["swk", "otp", "mfa"],
+                ACR_MFA,
+            ),
+            (
+                Software,
+                Some(SecondFactor::Sms),
+                MultiFactor,
+                &["swk", "sms", "mfa"],
+                ACR_MFA,
+            ),
+            (
+                Hardware,
+                Some(SecondFactor::Voice),
+                MultiFactor,
+                &["hwk", "tel", "mfa"],
+                ACR_MFA,
+            ),
+        ];
+        for (kind, factor, assurance, amr, acr) in cases {
+            let authentication = authentication(*kind, *factor, *assurance);
+            assert_eq!(authentication.amr(), *amr, "{kind:?} {factor:?}");
+            assert_eq!(authentication.acr(), *acr);
+        }
+    }
+
+    #[test]
+    fn stored_names_round_trip() {
+        for kind in [
+            CertificateKind::Software,
+            CertificateKind::Hardware,
+            CertificateKind::SmartCard,
+        ] {
+            assert_eq!(CertificateKind::parse(kind.as_str()), Some(kind));
+        }
+        for factor in [SecondFactor::Totp, SecondFactor::Sms, SecondFactor::Voice] {
+            assert_eq!(SecondFactor::parse(factor.as_str()), Some(factor));
+        }
+        for assurance in [Assurance::SingleFactor, Assurance::MultiFactor] {
+            assert_eq!(Assurance::parse(assurance.as_str()), Some(assurance));
+        }
+    }
+}

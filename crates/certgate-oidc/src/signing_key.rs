@@ -1,0 +1,692 @@
+//! Token signing keys, their rotation, and the JWKS (RFC 7517) that publishes them.
+//!
+//! Keys are ECDSA P-256 (JWS `ES256`, RFC 7518 §3.4), generated with aws-lc-rs and kept in the
+//! store as PKCS#8 sealed with `certgate_ca::sealed_key` under the caller's passphrase; the
+//! public point is stored beside it so that listing keys needs no passphrase.
+//!
+//! A key goes Next → Current → Retired. Next is published before it signs anything, so relying
+//! parties that cache the JWKS already know it when a rotation makes it Current; Retired stays
+//! published until every token it signed has expired (`retired_at + max_token_lifetime`), so a
+//! rotation never invalidates a token in flight. The `kid` is the key's RFC 7638 thumbprint.
+//!
+//! JWTs are signed and verified with `jsonwebtoken`; its JWK helpers are not used because the
+//! public point is at hand (aws-lc-rs gives it uncompressed) and the JWKS shape is part of
+//! certgate's contract, so it is written out here. Its time checks are switched off: the
+//! time is a parameter here, never the system clock.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use certgate_ca::CaError;
+use certgate_pki::UnixTime;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::secret::{base64url, RandomUnavailable};
+
+/// The one JWS algorithm certgate signs with.
+pub const SIGNING_ALGORITHM: &str = "ES256";
+
+/// Where a key is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyState {
+    /// Published, not yet signing: becomes Current at the next rotation.
+    Next,
+    /// Signs every new token.
+    Current,
+    /// Signs nothing; published while tokens it signed may still be unexpired.
+    Retired,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Next => "next",
+            KeyState::Current => "current",
+            KeyState::Retired => "retired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<KeyState> {
+        match text {
+            "next" => Some(KeyState::Next),
+            "current" => Some(KeyState::Current),
+            "retired" => Some(KeyState::Retired),
+            _ => None,
+        }
+    }
+}
+
+/// A key's `kid`: its RFC 7638 JWK thumbprint (SHA-256, base64url).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KeyId(pub String);
+
+impl KeyId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A signing key as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: KeyId,
+    pub state: KeyState,
+    /// The uncompressed P-256 point (SEC 1 §2.3.3: `04 | x | y`, 65 bytes).
+    pub public_key: Vec<u8>,
+    /// PKCS#8, sealed with `certgate_ca::sealed_key::seal`.
+    pub sealed_private_key: Vec<u8>,
+    pub created_at: UnixTime,
+    /// When it became Current.
+    pub activated_at: Option<UnixTime>,
+    /// When it stopped being Current.
+    pub retired_at: Option<UnixTime>,
+}
+
+impl SigningKeyRecord {
+    /// A fresh P-256 key in `state`, sealed under `passphrase`.
+    pub fn generate(
+        passphrase: &[u8],
+        state: KeyState,
+        now: UnixTime,
+    ) -> Result<SigningKeyRecord, KeyError> {
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .map_err(|_| KeyError::GenerationFailed)?;
+        let pkcs8 = Zeroizing::new(
+            pair.to_pkcs8v1()
+                .map_err(|_| KeyError::GenerationFailed)?
+                .as_ref()
+                .to_vec(),
+        );
+        let public_key = pair.public_key().as_ref().to_vec();
+        let point = EcPoint::from_uncompressed(&public_key).ok_or(KeyError::GenerationFailed)?;
+        Ok(SigningKeyRecord {
+            kid: point.thumbprint(),
+            state,
+            public_key,
+            sealed_private_key: certgate_ca::sealed_key::seal(&pkcs8, passphrase)
+                .map_err(seal_failed)?,
+            created_at: now,
+            activated_at: (state == KeyState::Current).then_some(now),
+            retired_at: None,
+        })
+    }
+
+    /// The key as a JWK.
+    pub fn jwk(&self) -> Result<Jwk, KeyError> {
+        let point =
+            EcPoint::from_uncompressed(&self.public_key).ok_or_else(|| KeyError::Inconsistent {
+                detail: format!("key {} has no valid P-256 public point", self.kid.0),
+            })?;
+        Ok(point.jwk(&self.kid))
+    }
+}
+
+/// The first two keys of a provider: Current and Next.
+pub fn initial_keys(passphrase: &[u8], now: UnixTime) -> Result<[SigningKeyRecord; 2], KeyError> {
+    Ok([
+        SigningKeyRecord::generate(passphrase, KeyState::Current, now)?,
+        SigningKeyRecord::generate(passphrase, KeyState::Next, now)?,
+    ])
+}
+
+/// One rotation, as the store applies it in a single transaction: `retire` (Current) becomes
+/// Retired, `promote` (Next) becomes Current, `insert` is the new Next, and `purge` lists the
+/// Retired keys whose tokens have all expired.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRotation {
+    pub at: UnixTime,
+    pub retire: KeyId,
+    pub promote: KeyId,
+    pub insert: SigningKeyRecord,
+    pub purge: Vec<KeyId>,
+}
+
+impl KeyRotation {
+    /// `records` as they are after the rotation (what the store holds once it committed).
+    pub fn apply_to(&self, records: &[SigningKeyRecord]) -> Vec<SigningKeyRecord> {
+        let mut after: Vec<SigningKeyRecord> = records
+            .iter()
+            .filter(|record| !self.purge.contains(&record.kid))
+            .cloned()
+            .map(|mut record| {
+                if record.kid == self.retire && record.state == KeyState::Current {
+                    record.state = KeyState::Retired;
+                    record.retired_at = Some(self.at);
+                } else if record.kid == self.promote && record.state == KeyState::Next {
+                    record.state = KeyState::Current;
+                    record.activated_at = Some(self.at);
+                }
+                record
+            })
+            .collect();
+        after.push(self.insert.clone());
+        after
+    }
+}
+
+/// Plans a rotation of `records` (the stored keys) at `now`.
+pub fn plan_rotation(
+    records: &[SigningKeyRecord],
+    new_next: SigningKeyRecord,
+    now: UnixTime,
+    max_token_lifetime: Duration,
+) -> Result<KeyRotation, KeyError> {
+    let current = only_one(records, KeyState::Current)?;
+    let next = only_one(records, KeyState::Next)?;
+    if new_next.state != KeyState::Next {
+        return Err(KeyError::Inconsistent {
+            detail: "the key to insert at a rotation must be in state next".into(),
+        });
+    }
+    let purge = records
+        .iter()
+        .filter(|r| r.state == KeyState::Retired && !still_published(r, now, max_token_lifetime))
+        .map(|r| r.kid.clone())
+        .collect();
+    Ok(KeyRotation {
+        at: now,
+        retire: current.kid.clone(),
+        promote: next.kid.clone(),
+        insert: new_next,
+        purge,
+    })
+}
+
+fn only_one(records: &[SigningKeyRecord], state: KeyState) -> Result<&SigningKeyRecord, KeyError> {
+    let mut matching = records.iter().filter(|r| r.state == state);
+    match (matching.next(), matching.next()) {
+        (Some(record), None) => Ok(record),
+        (None, _) => Err(KeyError::Inconsistent {
+            detail: format!("no {} signing key", state.as_str()),
+        }),
+        (Some(_), Some(_)) => Err(KeyError::Inconsistent {
+            detail: format!("more than one {} signing key", state.as_str()),
+        }),
+    }
+}
+
+fn seal_failed(error: CaError) -> KeyError {
+    KeyError::Seal {
+        code: error.code(),
+        detail: error.to_string(),
+    }
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Whether a key's tokens may still be unexpired at `now`.
+fn still_published(record: &SigningKeyRecord, now: UnixTime, max_token_lifetime: Duration) -> bool {
+    match record.state {
+        KeyState::Next | KeyState::Current => true,
+        // A Retired key without a retirement time is treated as retired at its creation
+        // (fail closed: it stops being trusted sooner, never later).
+        KeyState::Retired => {
+            let retired_at = record.retired_at.unwrap_or(record.created_at);
+            retired_at.0.saturating_add(seconds(max_token_lifetime)) > now.0
+        }
+    }
+}
+
+/// Failures with keys.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("generating a P-256 key failed")]
+    GenerationFailed,
+    #[error("sealing or opening a signing key failed: {detail}")]
+    Seal { code: &'static str, detail: String },
+    #[error("the stored signing keys are inconsistent: {detail}")]
+    Inconsistent { detail: String },
+    #[error("signing a token failed: {detail}")]
+    SigningFailed { detail: String },
+    #[error(transparent)]
+    Random(#[from] RandomUnavailable),
+}
+
+impl KeyError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            KeyError::GenerationFailed => "oidc-key-generation-failed",
+            KeyError::Seal { code, .. } => code,
+            KeyError::Inconsistent { .. } => "oidc-keys-inconsistent",
+            KeyError::SigningFailed { .. } => "oidc-signing-failed",
+            KeyError::Random(_) => "random-unavailable",
+        }
+    }
+}
+
+/// A P-256 public point.
+struct EcPoint {
+    x: [u8; 32],
+    y: [u8; 32],
+}
+
+impl EcPoint {
+    fn from_uncompressed(bytes: &[u8]) -> Option<EcPoint> {
+        let (&tag, coordinates) = bytes.split_first()?;
+        if tag != 0x04 || coordinates.len() != 64 {
+            return None;
+        }
+        let (x, y) = coordinates.split_at(32);
+        Some(EcPoint {
+            x: x.try_into().ok()?,
+            y: y.try_into().ok()?,
+        })
+    }
+
+    /// RFC 7638 §3: SHA-256 over the required members in lexicographic order, no whitespace.
+    fn thumbprint(&self) -> KeyId {
+        let canonical = format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            base64url(&self.x),
+            base64url(&self.y)
+        );
+        KeyId(base64url(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()).as_ref(),
+        ))
+    }
+
+    fn jwk(&self, kid: &KeyId) -> Jwk {
+        Jwk {
+            kty: "EC".into(),
+            crv: "P-256".into(),
+            x: base64url(&self.x),
+            y: base64url(&self.y),
+            kid: kid.0.clone(),
+            key_use: "sig".into(),
+            alg: SIGNING_ALGORITHM.into(),
+        }
+    }
+}
+
+/// One public key as RFC 7517 §4 / RFC 7518 §6.2.1 write it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    pub kty: String,
+    pub crv: String,
+    pub x: String,
+    pub y: String,
+    pub kid: String,
+    #[serde(rename = "use")]
+    pub key_use: String,
+    pub alg: String,
+}
+
+/// The JWK Set served at `jwks_uri` (RFC 7517 §5).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JwkSet {
+    pub keys: Vec<Jwk>,
+}
+
+impl JwkSet {
+    pub fn find(&self, kid: &str) -> Option<&Jwk> {
+        self.keys.iter().find(|key| key.kid == kid)
+    }
+}
+
+/// A JWT that did not verify. `code()` is for logs; callers answer `invalid_token` (or the
+/// endpoint's equivalent) whatever the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenInvalid {
+    #[error("the token is not a JWT certgate can read")]
+    Malformed,
+    #[error("the token was signed by a key that is not published (kid {kid:?})")]
+    UnknownKey { kid: Option<String> },
+    #[error("the token's signature does not verify")]
+    BadSignature,
+    #[error("the token is a {found:?} token, not {expected}")]
+    WrongType {
+        expected: &'static str,
+        found: Option<String>,
+    },
+    #[error("the token expired at {expired_at}")]
+    Expired { expired_at: i64 },
+    #[error("the token was issued by {found}, not by this provider")]
+    WrongIssuer { found: String },
+    #[error("the token is not meant for {expected}")]
+    WrongAudience { expected: String },
+}
+
+impl TokenInvalid {
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenInvalid::Malformed => "token-malformed",
+            TokenInvalid::UnknownKey { .. } => "token-key-unknown",
+            TokenInvalid::BadSignature => "token-signature-invalid",
+            TokenInvalid::WrongType { .. } => "token-type-wrong",
+            TokenInvalid::Expired { .. } => "token-expired",
+            TokenInvalid::WrongIssuer { .. } => "token-issuer-wrong",
+            TokenInvalid::WrongAudience { .. } => "token-audience-wrong",
+        }
+    }
+}
+
+struct PublishedKey {
+    record_state: KeyState,
+    retired_at: Option<UnixTime>,
+    created_at: UnixTime,
+    jwk: Jwk,
+    decoding: DecodingKey,
+}
+
+/// The keys in memory: the Current private key (opened once, at load) and every published
+/// public key. Immutable; a rotation or a reload builds a new ring.
+pub struct KeyRing {
+    current_kid: KeyId,
+    current: EncodingKey,
+    published: Vec<PublishedKey>,
+    max_token_lifetime: Duration,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("current", &self.current_kid)
+            .field(
+                "published",
+                &self
+                    .published
+                    .iter()
+                    .map(|k| &k.jwk.kid)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl KeyRing {
+    /// Builds the ring from the stored keys: exactly one Current (opened with `passphrase`)
+    /// and one Next are required.
+    pub fn load(
+        records: &[SigningKeyRecord],
+        passphrase: &[u8],
+        max_token_lifetime: Duration,
+    ) -> Result<KeyRing, KeyError> {
+        let current = only_one(records, KeyState::Current)?;
+        only_one(records, KeyState::Next)?;
+        let pkcs8 = certgate_ca::sealed_key::open(&current.sealed_private_key, passphrase)
+            .map_err(seal_failed)?;
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8).map_err(|_| {
+                KeyError::Inconsistent {
+                    detail: format!("key {} is not a P-256 PKCS#8 key", current.kid.0),
+                }
+            })?;
+        if pair.public_key().as_ref() != current.public_key.as_slice() {
+            return Err(KeyError::Inconsistent {
+                detail: format!(
+                    "key {}'s private key does not match its public key",
+                    current.kid.0
+                ),
+            });
+        }
+        let mut published = Vec::with_capacity(records.len());
+        for record in records {
+            let jwk = record.jwk()?;
+            let decoding = DecodingKey::from_ec_components(&jwk.x, &jwk.y).map_err(|e| {
+                KeyError::Inconsistent {
+                    detail: format!("key {}: {e}", record.kid.0),
+                }
+            })?;
+            published.push(PublishedKey {
+                record_state: record.state,
+                retired_at: record.retired_at,
+                created_at: record.created_at,
+                jwk,
+                decoding,
+            });
+        }
+        Ok(KeyRing {
+            current_kid: current.kid.clone(),
+            current: EncodingKey::from_ec_der(&pkcs8),
+            published,
+            max_token_lifetime,
+        })
+    }
+
+    pub fn current_kid(&self) -> &KeyId {
+        &self.current_kid
+    }
+
+    pub fn max_token_lifetime(&self) -> Duration {
+        self.max_token_lifetime
+    }
+
+    /// Every key the ring was built from with its state, sorted (to tell whether the store
+    /// changed since).
+    pub fn published_states(&self) -> Vec<(KeyId, KeyState)> {
+        let mut states: Vec<_> = self
+            .published
+            .iter()
+            .map(|key| (KeyId(key.jwk.kid.clone()), key.record_state))
+            .collect();
+        states.sort();
+        states
+    }
+
+    fn is_published(&self, key: &PublishedKey, now: UnixTime) -> bool {
+        match key.record_state {
+            KeyState::Next | KeyState::Current => true,
+            KeyState::Retired => {
+                let retired_at = key.retired_at.unwrap_or(key.created_at);
+                retired_at
+                    .0
+                    .saturating_add(seconds(self.max_token_lifetime))
+                    > now.0
+            }
+        }
+    }
+
+    /// The JWK Set at `now`: Current, Next, and the Retired keys whose tokens may still be
+    /// unexpired. Current first.
+    pub fn jwks(&self, now: UnixTime) -> JwkSet {
+        let rank = |state: KeyState| match state {
+            KeyState::Current => 0,
+            KeyState::Next => 1,
+            KeyState::Retired => 2,
+        };
+        let mut keys: Vec<&PublishedKey> = self
+            .published
+            .iter()
+            .filter(|key| self.is_published(key, now))
+            .collect();
+        keys.sort_by_key(|key| (rank(key.record_state), std::cmp::Reverse(key.created_at.0)));
+        JwkSet {
+            keys: keys.into_iter().map(|key| key.jwk.clone()).collect(),
+        }
+    }
+
+    /// Signs `claims` as a compact JWS with the Current key; `typ` is the JOSE header's type
+    /// (`JWT` for ID tokens, `at+jwt` for access tokens, RFC 9068 §2.1).
+    pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = Some(typ.to_owned());
+        header.kid = Some(self.current_kid.0.clone());
+        jsonwebtoken::encode(&header, claims, &self.current).map_err(|e| KeyError::SigningFailed {
+            detail: e.to_string(),
+        })
+    }
+
+    /// Verifies a JWT this provider signed: ES256 only, `kid` one of the keys published at
+    /// `now`, header type `typ`. Claims (expiry, issuer, audience) are the caller's to check.
+    pub fn verify<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &'static str,
+        now: UnixTime,
+    ) -> Result<T, TokenInvalid> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenInvalid::Malformed)?;
+        if header.alg != Algorithm::ES256 {
+            return Err(TokenInvalid::BadSignature);
+        }
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|found| found.eq_ignore_ascii_case(typ))
+        {
+            return Err(TokenInvalid::WrongType {
+                expected: typ,
+                found: header.typ,
+            });
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| {
+                self.published
+                    .iter()
+                    .find(|key| key.jwk.kid == kid && self.is_published(key, now))
+            })
+            .ok_or(TokenInvalid::UnknownKey {
+                kid: header.kid.clone(),
+            })?;
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims = HashSet::new();
+        jsonwebtoken::decode::<T>(token, &key.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|error| match error.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenInvalid::BadSignature,
+                _ => TokenInvalid::Malformed,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSPHRASE: &[u8] = b"test passphrase";
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn ring(records: &[SigningKeyRecord]) -> KeyRing {
+        KeyRing::load(records, PASSPHRASE, HOUR).expect("load")
+    }
+
+    #[test]
+    fn generated_keys_have_thumbprint_kids_and_sealed_private_keys() {
+        let [current, next] = initial_keys(PASSPHRASE, UnixTime(1000)).expect("keys");
+        assert_eq!(current.state, KeyState::Current);
+        assert_eq!(current.activated_at, Some(UnixTime(1000)));
+        assert_eq!(next.state, KeyState::Next);
+        assert_eq!(next.activated_at, None);
+        assert_ne!(current.kid, next.kid);
+        assert_eq!(current.kid.0.len(), 43);
+        assert!(certgate_ca::sealed_key::is_sealed(
+            &current.sealed_private_key
+        ));
+        let jwk = current.jwk().expect("jwk");
+        assert_eq!((jwk.kty.as_str(), jwk.crv.as_str()), ("EC", "P-256"));
+        assert_eq!((jwk.key_use.as_str(), jwk.alg.as_str()), ("sig", "ES256"));
+        assert_eq!(jwk.kid, current.kid.0);
+    }
+
+    #[test]
+    fn thumbprint_matches_rfc_7638_for_a_known_point() {
+        // RFC 7515 Appendix A.3's P-256 key; its RFC 7638 thumbprint computed independently
+        // (Python: sha256 of json.dumps({crv,kty,x,y}, sort_keys, no spaces), base64url).
+        let x = crate::secret::base64url_decode("f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU")
+            .expect("x");
+        let y = crate::secret::base64url_decode("x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0")
+            .expect("y");
+        let mut point = vec![4u8];
+        point.extend_from_slice(&x);
+        point.extend_from_slice(&y);
+        let point = EcPoint::from_uncompressed(&point).expect("point");
+        assert_eq!(
+            point.thumbprint().0,
+            "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U"
+        );
+    }
+
+    #[test]
+    fn wrong_passphrase_refuses_to_load() {
+        let keys = initial_keys(PASSPHRASE, UnixTime(1000)).expect("keys");
+        let error = KeyRing::load(&keys, b"another", HOUR).expect_err("wrong passphrase");
+        assert_eq!(error.code(), "ca-key-seal-broken");
+    }
+
+    #[test]
+    fn a_ring_needs_exactly_one_current_and_one_next() {
+        let [current, next] = initial_keys(PASSPHRASE, UnixTime(1000)).expect("keys");
+        let error =
+            KeyRing::load(std::slice::from_ref(&current), PASSPHRASE, HOUR).expect_err("no next");
+        assert_eq!(error.code(), "oidc-keys-inconsistent");
+        let mut second_current = next.clone();
+        second_current.state = KeyState::Current;
+        let error = KeyRing::load(&[current, next, second_current], PASSPHRASE, HOUR)
+            .expect_err("two current");
+        assert!(error.to_string().contains("more than one current"));
+    }
+
+    #[test]
+    fn signed_tokens_verify_and_tampering_does_not() {
+        let keys = initial_keys(PASSPHRASE, UnixTime(1000)).expect("keys");
+        let ring = ring(&keys);
+        let token = ring
+            .sign("JWT", &serde_json::json!({"sub": "u1"}))
+            .expect("sign");
+        let claims: serde_json::Value = ring.verify(&token, "JWT", UnixTime(1000)).expect("ok");
+        assert_eq!(claims["sub"], "u1");
+        let wrong_type = ring.verify::<serde_json::Value>(&token, "at+jwt", UnixTime(1000));
+        assert_eq!(wrong_type.expect_err("type").code(), "token-type-wrong");
+        let (head, rest) = token.split_once('.').expect("dots");
+        let (_, signature) = rest.split_once('.').expect("dots");
+        let forged_payload = base64url(br#"{"sub":"admin"}"#);
+        let forged = format!("{head}.{forged_payload}.{signature}");
+        let error = ring
+            .verify::<serde_json::Value>(&forged, "JWT", UnixTime(1000))
+            .expect_err("forged");
+        assert_eq!(error.code(), "token-signature-invalid");
+        assert_eq!(
+            ring.verify::<serde_json::Value>("not.a.jwt", "JWT", UnixTime(1000))
+                .expect_err("garbage")
+                .code(),
+            "token-malformed"
+        );
+    }
+
+    #[test]
+    fn tokens_with_alg_none_or_hs256_are_refused() {
+        let keys = initial_keys(PASSPHRASE, UnixTime(1000)).expect("keys");
+        let ring = ring(&keys);
+        let payload = base64url(br#"{"sub":"admin"}"#);
+        for header in [
+            format!(r#"{{"alg":"none","typ":"JWT","kid":"{}"}}"#, keys[0].kid.0),
+            format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{}"}}"#, keys[0].kid.0),
+        ] {
+            let token = format!("{}.{payload}.", base64url(header.as_bytes()));
+            assert!(ring
+                .verify::<serde_json::Value>(&token, "JWT", UnixTime(1000))
+                .is_err());
+        }
+    }
+
+    #[test]
+    fn rotation_plan_promotes_next_and_purges_only_expired_retired_keys() {
+        let [current, next] = initial_keys(PASSPHRASE, UnixTime(0)).expect("keys");
+        let mut old =
+            SigningKeyRecord::generate(PASSPHRASE, KeyState::Retired, UnixTime(0)).expect("key");
+        old.retired_at = Some(UnixTime(100));
+        let mut recent = old.clone();
+        recent.kid = KeyId("recent".into());
+        recent.retired_at = Some(UnixTime(5000));
+        let new_next =
+            SigningKeyRecord::generate(PASSPHRASE, KeyState::Next, UnixTime(6000)).expect("key");
+        let records = [current.clone(), next.clone(), old.clone(), recent];
+        let plan = plan_rotation(&records, new_next.clone(), UnixTime(6000), HOUR).expect("plan");
+        assert_eq!(plan.retire, current.kid);
+        assert_eq!(plan.promote, next.kid);
+        assert_eq!(plan.insert, new_next);
+        // `old` retired at 100 + 3600 <= 6000: its tokens are all expired. `recent` stays.
+        assert_eq!(plan.purge, vec![old.kid]);
+    }
+}
