@@ -38,6 +38,7 @@ export class Certgate {
     self.dir = mkdtempSync(join(tmpdir(), 'certgate-e2e-'));
     self.httpPort = await freePort();
     self.certauthPort = await freePort();
+    self.webPort = await freePort();
     self.env = {
       ...process.env,
       CERTGATE_DATA_DIR: join(self.dir, 'data'),
@@ -47,6 +48,8 @@ export class Certgate {
       CERTGATE_CERTAUTH_LISTEN: `127.0.0.1:${self.certauthPort}`,
       CERTGATE_TLS_CERTIFICATE: join(self.dir, 'tls', 'localhost.pem'),
       CERTGATE_TLS_KEY: join(self.dir, 'tls', 'localhost.key'),
+      CERTGATE_WEB_LISTEN: `127.0.0.1:${self.webPort}`,
+      CERTGATE_WEB_PUBLIC_URL: `https://localhost:${self.webPort}`,
     };
     self.run('pki', 'init', '--organization', 'Contoso', '--trust');
     self.run('pki', 'issue-server', '--dns', 'localhost', '--ip', '127.0.0.1', '--out', join(self.dir, 'tls'));
@@ -84,6 +87,10 @@ export class Certgate {
 
   get certauthOrigin() {
     return `https://localhost:${this.certauthPort}`;
+  }
+
+  get webOrigin() {
+    return `https://localhost:${this.webPort}`;
   }
 
   async stop() {

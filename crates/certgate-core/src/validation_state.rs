@@ -52,6 +52,46 @@ impl ValidationState {
         &self.issuer_hints
     }
 
+    /// What the current CRLs say about the certificate `serial` (content octets) of the issuer
+    /// whose subject DN (Windows form, as sign-in records it) is `issuer`, at `at`: for
+    /// refresh-token redemption, where only issuer and serial are known. Only CRLs that are
+    /// current at `at` count (their signatures were checked when they were accepted); without
+    /// one the status is unknown unless the CA is exempt from CRL validation.
+    pub fn certificate_status(&self, issuer: &str, serial: &[u8], at: UnixTime) -> CrlStatus {
+        let mut current = false;
+        for crl in self.revocation.crls() {
+            if crl.issuer().to_windows() != issuer {
+                continue;
+            }
+            let fresh = crl.this_update() <= at && crl.next_update().is_some_and(|n| at <= n);
+            if !fresh {
+                continue;
+            }
+            if !crl.is_delta() {
+                current = true;
+            }
+            if let Some(entry) = crl.lookup(crl.issuer(), serial) {
+                if entry.reason != certgate_pki::RevocationReason::RemoveFromCrl {
+                    return CrlStatus::Revoked {
+                        reason: entry.reason.as_str().to_owned(),
+                    };
+                }
+            }
+        }
+        let exempt = self
+            .policy
+            .revocation_exempt_issuers
+            .iter()
+            .any(|name| name.to_windows() == issuer);
+        if current || exempt {
+            CrlStatus::Good
+        } else {
+            CrlStatus::Unknown {
+                detail: format!("no current CRL from \"{issuer}\""),
+            }
+        }
+    }
+
     /// Validates a client certificate chain against this state at `at`.
     pub fn validate<'a>(
         &'a self,
@@ -68,6 +108,14 @@ impl ValidationState {
             at,
         )
     }
+}
+
+/// A certificate's status by the current CRLs alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CrlStatus {
+    Good,
+    Revoked { reason: String },
+    Unknown { detail: String },
 }
 
 /// Parsed CRLs kept between rebuilds, so that refreshing one CA's CRL does not re-parse every

@@ -59,7 +59,9 @@ pub use policy::{
     judge, AccountState, CertificateStatus, GrantRefusal, PolicyUnavailable, RefreshPolicy,
     UserStatus,
 };
-pub use provider::{Provider, ProviderConfig, ProviderError, ACTOR_PROVIDER};
+pub use provider::{
+    delete_client, register_client, Provider, ProviderConfig, ProviderError, ACTOR_PROVIDER,
+};
 pub use scope::{ScopeMalformed, ScopeSet, EMAIL, OFFLINE_ACCESS, OPENID, PROFILE};
 pub use secret::{RandomUnavailable, Secret, SecretHash};
 pub use sign_in::{

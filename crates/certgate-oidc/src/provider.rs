@@ -218,24 +218,7 @@ impl<S: OidcStore, P: RefreshPolicy> Provider<S, P> {
         now: UnixTime,
         actor: &str,
     ) -> Result<RegisteredClient, ProviderError> {
-        let registered = client::register(new, self.config.max_token_lifetime, now)?;
-        let client = &registered.client;
-        let audit = AuditEvent::new(
-            now,
-            actor,
-            "oidc.client.register",
-            client.client_id.as_str(),
-            "ok",
-            format!(
-                "registered {:?} client \"{}\" ({}) with redirect URIs {}",
-                client.kind(),
-                client.client_id,
-                client.display_name,
-                client.redirect_uris.join(" ")
-            ),
-        );
-        self.store.insert_client(client, &audit).await?;
-        Ok(registered)
+        register_client(&self.store, new, self.config.max_token_lifetime, now, actor).await
     }
 
     /// Removes a client and everything issued to it.
@@ -245,16 +228,7 @@ impl<S: OidcStore, P: RefreshPolicy> Provider<S, P> {
         now: UnixTime,
         actor: &str,
     ) -> Result<(), ProviderError> {
-        let audit = AuditEvent::new(
-            now,
-            actor,
-            "oidc.client.delete",
-            id.as_str(),
-            "ok",
-            format!("deleted client \"{id}\" and its codes, grants and refresh tokens"),
-        );
-        self.store.delete_client(id, &audit).await?;
-        Ok(())
+        delete_client(&self.store, id, now, actor).await
     }
 
     pub async fn client(&self, id: &ClientId) -> Result<Option<Client>, ProviderError> {
@@ -332,4 +306,52 @@ impl<S: OidcStore, P: RefreshPolicy> Provider<S, P> {
             issuer: self.config.issuer.as_str().to_owned(),
         })
     }
+}
+
+/// Registers a client in `store` (for the CLI, which needs no running provider): checks it,
+/// creates the secret of a confidential client (returned once) and audits the registration.
+pub async fn register_client<S: OidcStore>(
+    store: &S,
+    new: NewClient,
+    max_token_lifetime: Duration,
+    now: UnixTime,
+    actor: &str,
+) -> Result<RegisteredClient, ProviderError> {
+    let registered = client::register(new, max_token_lifetime, now)?;
+    let client = &registered.client;
+    let audit = AuditEvent::new(
+        now,
+        actor,
+        "oidc.client.register",
+        client.client_id.as_str(),
+        "ok",
+        format!(
+            "registered {:?} client \"{}\" ({}) with redirect URIs {}",
+            client.kind(),
+            client.client_id,
+            client.display_name,
+            client.redirect_uris.join(" ")
+        ),
+    );
+    store.insert_client(client, &audit).await?;
+    Ok(registered)
+}
+
+/// Removes a client from `store` and everything issued to it.
+pub async fn delete_client<S: OidcStore>(
+    store: &S,
+    id: &ClientId,
+    now: UnixTime,
+    actor: &str,
+) -> Result<(), ProviderError> {
+    let audit = AuditEvent::new(
+        now,
+        actor,
+        "oidc.client.delete",
+        id.as_str(),
+        "ok",
+        format!("deleted client \"{id}\" and its codes, grants and refresh tokens"),
+    );
+    store.delete_client(id, &audit).await?;
+    Ok(())
 }

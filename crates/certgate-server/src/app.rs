@@ -19,15 +19,17 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use certgate_core::binding::UserLookup;
-use certgate_core::directory::DirectoryStore;
-use certgate_core::signin::SignInLog;
 
 use crate::certauth::{CertAuthTls, ClientCertificates, ServerIdentity};
 use crate::crl_refresh::{CrlService, CrlSettings};
 use crate::metrics::Metrics;
 use crate::signin_http::SignInContext;
+use crate::oidc_policy::DirectoryRefreshPolicy;
 use crate::signin_recorder::SignInRecorder;
+use crate::web::WebContext;
+use certgate_core::totp::TotpSettings;
+use certgate_oidc::{Issuer, Provider, ProviderConfig};
+use certgate_store::SqlStore;
 use crate::HttpCrlFetcher;
 
 /// How `serve` runs.
@@ -41,6 +43,26 @@ pub struct ServerConfig {
     pub tick: Duration,
     /// The certificate sign-in listener (HTTPS asking for client certificates), when enabled.
     pub certauth: Option<CertAuthConfig>,
+    /// The web listener: OpenID Connect and the sign-in pages (needs `certauth`).
+    pub web: Option<WebConfig>,
+}
+
+/// The web listener (HTTPS without client certificates, like AD FS's port 443).
+#[derive(Clone)]
+pub struct WebConfig {
+    pub listen: SocketAddr,
+    /// `https://host:port` the browser reaches this listener at.
+    pub public_origin: String,
+    /// `https://host:port` of the certificate sign-in listener as the browser reaches it
+    /// (default `https://localhost:<port>`). Must be the same host name as `public_origin`
+    /// (another port): the sign-in's browser cookie has to reach both.
+    pub certauth_public_origin: Option<String>,
+    /// The OpenID Connect issuer URL (usually `public_origin`).
+    pub issuer: String,
+    /// The name shown in authenticator apps.
+    pub organization: String,
+    /// Seals the OIDC signing keys and TOTP secrets (certgate's CA key passphrase).
+    pub passphrase: zeroize::Zeroizing<Vec<u8>>,
 }
 
 /// The certificate sign-in listener: its own host or port, like AD FS's certauth host or
@@ -56,6 +78,8 @@ pub struct RunningServer<S: Store> {
     pub local_addr: SocketAddr,
     /// The certificate sign-in listener's address, when enabled.
     pub certauth_addr: Option<SocketAddr>,
+    /// The web listener's address (OpenID Connect, sign-in pages), when enabled.
+    pub web_addr: Option<SocketAddr>,
     pub metrics: Metrics,
     pub crl: Arc<CrlService<S, HttpCrlFetcher, Arc<dyn Clock>>>,
     shutdown: watch::Sender<bool>,
@@ -100,11 +124,11 @@ pub enum ServeError {
 
 /// Binds the listener, loads the validation state from the store (no network needed: the
 /// CRL cache is persisted) and starts the jobs.
-pub async fn start<S: Store + SignInLog + DirectoryStore + UserLookup>(
-    store: Arc<S>,
+pub async fn start(
+    store: Arc<SqlStore>,
     clock: Arc<dyn Clock>,
     config: ServerConfig,
-) -> Result<RunningServer<S>, ServeError> {
+) -> Result<RunningServer<SqlStore>, ServeError> {
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Listen {
@@ -128,9 +152,47 @@ pub async fn start<S: Store + SignInLog + DirectoryStore + UserLookup>(
     let metrics = Metrics::new();
     let mut tasks = Vec::new();
 
+    // The web listener (OpenID Connect and the sign-in pages) needs the certificate sign-in
+    // listener, whose TLS identity it shares.
+    let web = match (&config.web, &config.certauth) {
+        (Some(web), Some(certauth)) => Some((web.clone(), certauth.identity.clone())),
+        (Some(_), None) => {
+            return Err(ServeError::Tls(
+                "the web listener needs the certificate sign-in listener ([certauth])".into(),
+            ))
+        }
+        (None, _) => None,
+    };
+    let web_parts = match &web {
+        Some((web_config, _)) => {
+            let issuer = Issuer::parse(&web_config.issuer)
+                .map_err(|e| ServeError::Tls(format!("the OpenID Connect issuer: {e}")))?;
+            let policy = DirectoryRefreshPolicy {
+                directory: Arc::clone(&store),
+                state: Arc::clone(crl.state()),
+                clock: Arc::clone(&clock),
+            };
+            let provider = Provider::open(
+                ProviderConfig::new(issuer),
+                (*store).clone(),
+                policy,
+                &web_config.passphrase,
+                clock.now(),
+            )
+            .await
+            .map_err(|e| ServeError::Tls(format!("the OpenID Connect provider: {e} ({})", e.code())))?;
+            let totp = TotpSettings::new(web_config.organization.clone(), web_config.passphrase.clone());
+            Some((Arc::new(provider), totp))
+        }
+        None => None,
+    };
+
     let certauth_addr = match config.certauth {
         Some(certauth) => {
-            let tls = Arc::new(CertAuthTls::new(certauth.identity, ClientCertificates::Request).map_err(ServeError::Tls)?);
+            let tls = Arc::new(
+                CertAuthTls::new(certauth.identity, ClientCertificates::Request)
+                    .map_err(ServeError::Tls)?,
+            );
             let listener = TcpListener::bind(certauth.listen)
                 .await
                 .map_err(|source| ServeError::Listen {
@@ -141,13 +203,17 @@ pub async fn start<S: Store + SignInLog + DirectoryStore + UserLookup>(
                 addr: certauth.listen,
                 source,
             })?;
-            let context = Arc::new(SignInContext::new(
+            let mut context = SignInContext::new(
                 Arc::clone(crl.state()),
                 Arc::clone(&clock),
                 Arc::clone(&store),
                 SignInRecorder::start(Arc::clone(&store)),
                 metrics.clone(),
-            ));
+            );
+            if let (Some((web_config, _)), Some((_, totp))) = (&web, &web_parts) {
+                context.web = Some((web_config.public_origin.clone(), totp.clone()));
+            }
+            let context = Arc::new(context);
             let app = crate::signin_http::routes(context)
                 .route("/healthz", axum::routing::get(|| async { "ok\n" }));
             tasks.push(tokio::spawn(crate::certauth::serve(
@@ -162,6 +228,47 @@ pub async fn start<S: Store + SignInLog + DirectoryStore + UserLookup>(
         }
         None => None,
     };
+
+    let mut web_addr = None;
+    if let (Some((web_config, identity)), Some((provider, totp)), Some(certauth_addr)) =
+        (web, web_parts, certauth_addr)
+    {
+        let tls = Arc::new(
+            CertAuthTls::new(identity, ClientCertificates::Ignore).map_err(ServeError::Tls)?,
+        );
+        let listener = TcpListener::bind(web_config.listen)
+            .await
+            .map_err(|source| ServeError::Listen {
+                addr: web_config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ServeError::Listen {
+            addr: web_config.listen,
+            source,
+        })?;
+        let certauth_origin = web_config
+            .certauth_public_origin
+            .clone()
+            .unwrap_or_else(|| format!("https://localhost:{}", certauth_addr.port()));
+        let context = Arc::new(WebContext {
+            provider,
+            store: Arc::clone(&store),
+            clock: Arc::clone(&clock),
+            totp,
+            certauth_origin,
+        });
+        let app = crate::web::routes(context)
+            .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+        tasks.push(tokio::spawn(crate::certauth::serve(
+            listener,
+            tls,
+            Arc::clone(crl.state()),
+            app,
+            shutdown.subscribe(),
+        )));
+        tracing::info!(%addr, "web listener (OpenID Connect)");
+        web_addr = Some(addr);
+    }
 
     let metrics_route = metrics.clone();
     let app = crate::publish::routes(Arc::clone(&store))
@@ -217,6 +324,7 @@ pub async fn start<S: Store + SignInLog + DirectoryStore + UserLookup>(
     Ok(RunningServer {
         local_addr,
         certauth_addr,
+        web_addr,
         metrics,
         crl,
         shutdown,

@@ -6,7 +6,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::extract::State;
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -18,13 +20,16 @@ use certgate_core::signin::{
     correlation_id, sign_in_with_certificate, CertificateRejection, SignInError, SignInRecord,
     SignInResult, SignInRules,
 };
+use certgate_core::login_flow::{FlowIdentity, FlowStep, LoginFlow, LoginFlowStore};
 use certgate_core::store::StoreResult;
+use certgate_core::totp::{TotpSettings, TotpStore};
 use certgate_core::validation_state::SharedState;
 use serde_json::json;
 
 use crate::certauth::TlsClient;
 use crate::metrics::Metrics;
 use crate::signin_recorder::SignInRecorder;
+use crate::web::{browser_flow, step_after_certificate};
 
 /// What the sign-in handlers need.
 pub struct SignInContext<S> {
@@ -35,9 +40,12 @@ pub struct SignInContext<S> {
     pub metrics: Metrics,
     /// The binding and strength rules, for the store generation they were read at.
     pub rules: Mutex<Option<(i64, Arc<SignInRules>)>>,
+    /// When the web listener runs: its origin (to send the browser back to after an OpenID
+    /// Connect sign-in) and the TOTP settings (to decide whether a code is needed).
+    pub web: Option<(String, TotpSettings)>,
 }
 
-impl<S: DirectoryStore + UserLookup> SignInContext<S> {
+impl<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore> SignInContext<S> {
     pub fn new(
         state: Arc<SharedState>,
         clock: Arc<dyn Clock>,
@@ -52,6 +60,7 @@ impl<S: DirectoryStore + UserLookup> SignInContext<S> {
             recorder,
             metrics,
             rules: Mutex::new(None),
+            web: None,
         }
     }
 
@@ -79,7 +88,9 @@ impl<S: DirectoryStore + UserLookup> SignInContext<S> {
 }
 
 /// Routes of the certificate sign-in listener.
-pub fn routes<S: DirectoryStore + UserLookup>(context: Arc<SignInContext<S>>) -> Router {
+pub fn routes<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
+    context: Arc<SignInContext<S>>,
+) -> Router {
     Router::new()
         .route("/certauth", get(certauth::<S>))
         .with_state(context)
@@ -109,7 +120,7 @@ fn next_step(code: &str) -> &'static str {
     }
 }
 
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '&' => "&amp;".to_owned(),
@@ -135,13 +146,47 @@ pub fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
-async fn certauth<S: DirectoryStore + UserLookup>(
+async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
     State(context): State<Arc<SignInContext<S>>>,
     Extension(client): Extension<TlsClient>,
+    Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     let correlation = correlation_id();
     let now = context.clock.now();
+    // A sign-in for an application (OpenID Connect): the flow must be this browser's.
+    let flow = match (query.get("flow"), &context.web) {
+        (Some(flow_id), Some(_)) => {
+            match browser_flow(&*context.directory, &headers, flow_id, now).await {
+                Ok(flow) if flow.step == FlowStep::Certificate => Some((flow_id.clone(), flow)),
+                Ok(_) => {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        page(
+                            "Sign-in failed",
+                            "<p role=\"alert\">This sign-in already has its certificate step. Go back to the application.</p><p>Reason code: <code>flow-step-taken</code></p>",
+                        ),
+                    )
+                        .into_response()
+                }
+                Err((status, code, message)) => {
+                    return (
+                        status,
+                        page(
+                            "Sign-in failed",
+                            &format!(
+                                "<p role=\"alert\">{}</p><dl><dt>Reason code</dt><dd><code>{}</code></dd><dt>Correlation ID</dt><dd><code>{correlation}</code></dd></dl>",
+                                escape(message),
+                                escape(code)
+                            ),
+                        ),
+                    )
+                        .into_response()
+                }
+            }
+        }
+        _ => None,
+    };
     let state = context.state.load();
     let started = Instant::now();
     let decision = match context.rules(state.generation()).await {
@@ -217,6 +262,64 @@ async fn certauth<S: DirectoryStore + UserLookup>(
     tracing::info!(correlation = %correlation, result = result.as_str(), code = %code, client = %client.address, "certificate sign-in");
     match decision {
         Ok(signed_in) => {
+            if let (Some((flow_id, flow)), Some((web_origin, totp))) = (flow, &context.web) {
+                let user = &signed_in.binding.user;
+                let strength = signed_in.strength.strength.as_str();
+                let step = step_after_certificate(
+                    &*context.directory,
+                    &context.clock,
+                    totp,
+                    &flow.request,
+                    user.id.as_str(),
+                    strength,
+                )
+                .await;
+                let advanced = LoginFlow {
+                    step,
+                    identity: Some(FlowIdentity {
+                        user_id: user.id.to_string(),
+                        upn: user.upn.to_string(),
+                        display_name: user.display_name.clone(),
+                        certificate_serial: signed_in.certificate.serial.clone(),
+                        certificate_issuer: signed_in.certificate.issuer.clone(),
+                        strength: strength.to_owned(),
+                        auth_time: now,
+                        second_factor: None,
+                    }),
+                    correlation_id: Some(correlation.clone()),
+                    ..flow
+                };
+                return match context
+                    .directory
+                    .advance_flow(&advanced, FlowStep::Certificate)
+                    .await
+                {
+                    Ok(true) => (
+                        StatusCode::SEE_OTHER,
+                        [(
+                            header::LOCATION,
+                            format!("{web_origin}/signin/continue?flow={flow_id}"),
+                        )],
+                    )
+                        .into_response(),
+                    Ok(false) => (
+                        StatusCode::CONFLICT,
+                        page(
+                            "Sign-in failed",
+                            "<p role=\"alert\">This sign-in already has its certificate step. Go back to the application.</p>",
+                        ),
+                    )
+                        .into_response(),
+                    Err(error) => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        page(
+                            "Sign-in is unavailable",
+                            &format!("<p>Try again in a minute.</p><p>Reason code: <code>{}</code></p>", error.code()),
+                        ),
+                    )
+                        .into_response(),
+                };
+            }
             let valid = &signed_in.certificate;
             let user = &signed_in.binding.user;
             if wants_json(&headers) {
@@ -256,6 +359,17 @@ async fn certauth<S: DirectoryStore + UserLookup>(
             .into_response()
         }
         Err(rejection) => {
+            if let Some((_, flow)) = flow {
+                let failed = LoginFlow {
+                    step: FlowStep::Failed,
+                    correlation_id: Some(correlation.clone()),
+                    ..flow
+                };
+                let _ = context
+                    .directory
+                    .advance_flow(&failed, FlowStep::Certificate)
+                    .await;
+            }
             let status = match rejection {
                 SignInError::Certificate(CertificateRejection::NoCertificate) => {
                     StatusCode::UNAUTHORIZED

@@ -176,6 +176,7 @@ impl Fixture {
                     listen: "127.0.0.1:0".parse().expect("address"),
                     identity,
                 }),
+                web: None,
             },
         )
         .await

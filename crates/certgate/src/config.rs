@@ -25,6 +25,21 @@ struct FileConfig {
     crl: CrlFileConfig,
     #[serde(default)]
     certauth: CertAuthFileConfig,
+    #[serde(default)]
+    web: WebFileConfig,
+}
+
+/// The web listener: OpenID Connect and the sign-in pages.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebFileConfig {
+    listen: Option<SocketAddr>,
+    /// `https://host:port` browsers and applications reach the web listener at.
+    public_url: Option<String>,
+    /// `https://host:port` browsers reach the certificate sign-in listener at (same host name).
+    certauth_public_url: Option<String>,
+    /// The name shown in authenticator apps (default: certgate).
+    organization: Option<String>,
 }
 
 /// The certificate sign-in listener.
@@ -59,6 +74,15 @@ pub(crate) struct Config {
     pub(crate) crl: CrlSettings,
     /// The certificate sign-in listener: address, TLS certificate and key files.
     pub(crate) certauth: Option<(SocketAddr, PathBuf, PathBuf)>,
+    /// The web listener: address, public URL, certificate sign-in public URL, organization.
+    pub(crate) web: Option<WebSettings>,
+}
+
+pub(crate) struct WebSettings {
+    pub(crate) listen: SocketAddr,
+    pub(crate) public_url: String,
+    pub(crate) certauth_public_url: Option<String>,
+    pub(crate) organization: String,
 }
 
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -151,7 +175,34 @@ impl Config {
                 "the certificate sign-in listener needs its TLS certificate and key: set [certauth] tls_certificate and tls_key (or CERTGATE_TLS_CERTIFICATE / CERTGATE_TLS_KEY)"
             ),
         };
+        let web_listen = match env("CERTGATE_WEB_LISTEN") {
+            Some(text) => Some(text.parse().with_context(|| {
+                format!("CERTGATE_WEB_LISTEN \"{text}\" is not HOST:PORT")
+            })?),
+            None => file.web.listen,
+        };
+        let web = match web_listen {
+            None => None,
+            Some(listen) => {
+                if certauth.is_none() {
+                    bail!("the web listener needs the certificate sign-in listener: set [certauth] listen, tls_certificate and tls_key");
+                }
+                let public_url = env("CERTGATE_WEB_PUBLIC_URL")
+                    .or(file.web.public_url)
+                    .unwrap_or_else(|| format!("https://localhost:{}", listen.port()));
+                let certauth_public_url =
+                    env("CERTGATE_CERTAUTH_PUBLIC_URL").or(file.web.certauth_public_url);
+                Some(WebSettings {
+                    listen,
+                    public_url: public_url.trim_end_matches('/').to_owned(),
+                    certauth_public_url: certauth_public_url
+                        .map(|u| u.trim_end_matches('/').to_owned()),
+                    organization: file.web.organization.unwrap_or_else(|| "certgate".into()),
+                })
+            }
+        };
         Ok(Config {
+            web,
             certauth,
             data_dir: data_dir.to_owned(),
             database_url,

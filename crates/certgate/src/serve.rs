@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use certgate_core::clock::{Clock, SystemClock};
 use anyhow::Context;
-use certgate_server::app::{start, CertAuthConfig, ServerConfig};
+use certgate_server::app::{start, CertAuthConfig, ServerConfig, WebConfig};
 use certgate_server::certauth::ServerIdentity;
 use clap::Args;
 
@@ -36,6 +36,19 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
         }
         None => None,
     };
+    let web = match &config.web {
+        Some(web) => Some(WebConfig {
+            listen: web.listen,
+            public_origin: web.public_url.clone(),
+            certauth_public_origin: web.certauth_public_url.clone(),
+            issuer: web.public_url.clone(),
+            organization: web.organization.clone(),
+            passphrase: config.ca_key_passphrase.clone().ok_or_else(|| {
+                anyhow::anyhow!("the web listener seals OpenID Connect keys and TOTP secrets with CERTGATE_CA_KEY_PASSPHRASE; set it")
+            })?,
+        }),
+        None => None,
+    };
     let server = start(
         store,
         clock,
@@ -45,6 +58,7 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
             pki: Some(config.pki_settings(false)),
             tick: Duration::from_secs(2),
             certauth,
+            web,
         },
     )
     .await?;

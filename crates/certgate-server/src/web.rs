@@ -1,0 +1,808 @@
+//! The web listener: OpenID Connect (discovery, JWKS, authorize, token, userinfo, logout) and
+//! the sign-in pages that finish what the certificate sign-in listener started (the one-time
+//! code, TOTP enrollment, "continue as").
+//!
+//! A sign-in crosses both listeners (see certgate_core::login_flow): `/oauth2/authorize`
+//! validates the application's request, keeps it in a flow bound to this browser by a cookie,
+//! and sends the browser to the certificate sign-in listener; that listener signs the person
+//! in with their certificate and sends the browser back to `/signin/continue`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Form, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use certgate_core::clock::Clock;
+use certgate_core::login_flow::{
+    new_secret, secret_hash, FlowStep, LoginFlow, LoginFlowStore, FLOW_LIFETIME_SECONDS,
+};
+use certgate_core::totp::{TotpService, TotpSettings, TotpStore, WhenEnrolled};
+use certgate_oidc::{
+    Assurance, Authentication, AuthorizationError, AuthorizationErrorCode, AuthorizationRequest,
+    CertificateKind, CertificateRef, ObjectId, OidcStore, Provider, RefreshPolicy, SecondFactor,
+    Session, SignInStep, TokenRequest, UserClaims, ACR_MFA,
+};
+use certgate_pki::UnixTime;
+use serde_json::json;
+
+use crate::signin_http::{escape, page};
+
+/// What the web handlers need.
+pub struct WebContext<S, P> {
+    pub provider: Arc<Provider<S, P>>,
+    pub store: Arc<S>,
+    pub clock: Arc<dyn Clock>,
+    pub totp: TotpSettings,
+    /// `https://host:port` of the certificate sign-in listener.
+    pub certauth_origin: String,
+}
+
+/// The routes of the web listener.
+pub fn routes<S, P>(context: Arc<WebContext<S, P>>) -> Router
+where
+    S: OidcStore + LoginFlowStore + TotpStore + Clone,
+    P: RefreshPolicy + 'static,
+{
+    Router::new()
+        .route(certgate_oidc::DISCOVERY_PATH, get(discovery::<S, P>))
+        .route(certgate_oidc::JWKS_PATH, get(jwks::<S, P>))
+        .route(certgate_oidc::AUTHORIZATION_PATH, get(authorize::<S, P>))
+        .route(certgate_oidc::TOKEN_PATH, post(token::<S, P>))
+        .route(
+            certgate_oidc::USERINFO_PATH,
+            get(userinfo::<S, P>).post(userinfo::<S, P>),
+        )
+        .route(certgate_oidc::END_SESSION_PATH, get(end_session::<S, P>))
+        .route("/signin/continue", get(continue_sign_in::<S, P>))
+        .route("/signin/totp", post(totp::<S, P>))
+        .route("/signin/totp/enroll", post(totp_enroll::<S, P>))
+        .route("/signin/confirm", post(confirm::<S, P>))
+        .with_state(context)
+}
+
+/// The cookie that binds a flow to the browser that started it; one per flow, so that two
+/// sign-ins in two tabs do not trip over each other.
+pub fn flow_cookie_name(flow_id: &str) -> String {
+    format!(
+        "certgate_flow_{}",
+        &certgate_core::hex(&secret_hash(flow_id))[..12]
+    )
+}
+
+/// The value of cookie `name`, if the request carries it.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The flow named by `flow_id`, if this browser started it and it has not expired.
+pub async fn browser_flow<S: LoginFlowStore>(
+    store: &S,
+    headers: &HeaderMap,
+    flow_id: &str,
+    now: UnixTime,
+) -> Result<LoginFlow, (StatusCode, &'static str, &'static str)> {
+    let flow = store
+        .flow(&secret_hash(flow_id))
+        .await
+        .map_err(|_| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store-unavailable",
+                "certgate cannot read the sign-in right now. Try again in a minute.",
+            )
+        })?
+        .ok_or((
+            StatusCode::BAD_REQUEST,
+            "flow-unknown",
+            "This sign-in is unknown or finished. Go back to the application and sign in again.",
+        ))?;
+    let browser = cookie(headers, &flow_cookie_name(flow_id))
+        .map(|secret| secret_hash(&secret))
+        .unwrap_or_default();
+    // Constant time: the hash of the cookie is compared with the stored hash.
+    if aws_lc_rs::constant_time::verify_slices_are_equal(&browser, &flow.browser_hash).is_err() {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "flow-not-this-browser",
+            "This sign-in was started in another browser (or its cookie was removed). Go back to the application and sign in again.",
+        ));
+    }
+    if flow.expires_at.0 < now.0 {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "flow-expired",
+            "This sign-in took too long and expired. Go back to the application and sign in again.",
+        ));
+    }
+    Ok(flow)
+}
+
+fn error_page(status: StatusCode, code: &str, message: &str) -> Response {
+    let correlation = certgate_core::signin::correlation_id();
+    tracing::info!(code, %correlation, message, "sign-in page refused");
+    (
+        status,
+        page(
+            "Sign-in failed",
+            &format!(
+                "<p role=\"alert\">{}</p><dl><dt>Reason code</dt><dd><code>{}</code></dd><dt>Correlation ID</dt><dd><code>{}</code></dd></dl>",
+                escape(message),
+                escape(code),
+                correlation
+            ),
+        ),
+    )
+        .into_response()
+}
+
+fn redirect(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
+        Err(_) => error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "redirect-invalid",
+            "certgate could not send you back to the application.",
+        ),
+    }
+}
+
+fn authorization_error(error: AuthorizationError) -> Response {
+    match error {
+        AuthorizationError::ShowToUser(page) => {
+            error_page(StatusCode::BAD_REQUEST, page.reason, &page.message)
+        }
+        AuthorizationError::Redirect(target) => {
+            tracing::info!(reason = target.reason, "authorization error sent to the client");
+            redirect(&target.location())
+        }
+    }
+}
+
+async fn discovery<S: OidcStore, P: RefreshPolicy>(
+    State(context): State<Arc<WebContext<S, P>>>,
+) -> Response {
+    axum::Json(context.provider.discovery()).into_response()
+}
+
+async fn jwks<S: OidcStore, P: RefreshPolicy>(
+    State(context): State<Arc<WebContext<S, P>>>,
+) -> Response {
+    (
+        [(header::CACHE_CONTROL, "max-age=300")],
+        axum::Json(context.provider.jwks(context.clock.now())),
+    )
+        .into_response()
+}
+
+/// Whether the request asks for a multi-factor sign-in (`acr_values` naming certgate's MFA
+/// class or Microsoft's multipleauthn).
+fn wants_mfa(request: &AuthorizationRequest) -> bool {
+    request.acr_values.iter().any(|acr| {
+        acr == ACR_MFA || acr == "http://schemas.microsoft.com/claims/multipleauthn"
+    })
+}
+
+async fn authorize<S, P>(
+    State(context): State<Arc<WebContext<S, P>>>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response
+where
+    S: OidcStore + LoginFlowStore + TotpStore + Clone,
+    P: RefreshPolicy,
+{
+    let now = context.clock.now();
+    let request = match context.provider.authorize(&query, now).await {
+        Ok(request) => request,
+        Err(error) => return authorization_error(error),
+    };
+    // certgate keeps no single-sign-on session: every authorization is a fresh certificate
+    // sign-in, so `prompt=login` and `max_age` are always met, and `prompt=none` cannot be.
+    if let Err(error) = request.sign_in_step(None, now) {
+        return authorization_error(error);
+    }
+    let (Some(flow_id), Some(browser_secret)) = (new_secret(), new_secret()) else {
+        return authorization_error(request.error(
+            AuthorizationErrorCode::ServerError,
+            "random-unavailable",
+            "certgate could not start the sign-in",
+        ));
+    };
+    let serialized = match serde_json::to_string(&request) {
+        Ok(text) => text,
+        Err(_) => {
+            return authorization_error(request.error(
+                AuthorizationErrorCode::ServerError,
+                "flow-unserializable",
+                "certgate could not start the sign-in",
+            ))
+        }
+    };
+    let flow = LoginFlow {
+        id_hash: secret_hash(&flow_id),
+        browser_hash: secret_hash(&browser_secret),
+        created_at: now,
+        expires_at: UnixTime(now.0 + FLOW_LIFETIME_SECONDS),
+        request: serialized,
+        step: FlowStep::Certificate,
+        identity: None,
+        correlation_id: None,
+    };
+    if let Err(error) = context.store.insert_flow(&flow).await {
+        return authorization_error(request.error(
+            AuthorizationErrorCode::TemporarilyUnavailable,
+            error.code(),
+            "certgate cannot store the sign-in right now",
+        ));
+    }
+    let cookie = format!(
+        "{}={browser_secret}; Path=/; Max-Age={FLOW_LIFETIME_SECONDS}; Secure; HttpOnly; SameSite=Lax",
+        flow_cookie_name(&flow_id)
+    );
+    let location = format!("{}/certauth?flow={flow_id}", context.certauth_origin);
+    match (HeaderValue::from_str(&cookie), HeaderValue::from_str(&location)) {
+        (Ok(cookie), Ok(location)) => (
+            StatusCode::SEE_OTHER,
+            [(header::SET_COOKIE, cookie), (header::LOCATION, location)],
+        )
+            .into_response(),
+        _ => error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "redirect-invalid",
+            "certgate could not start the sign-in.",
+        ),
+    }
+}
+
+fn request_of(flow: &LoginFlow) -> Option<AuthorizationRequest> {
+    serde_json::from_str(&flow.request).ok()
+}
+
+fn hidden_flow(flow_id: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"flow\" value=\"{}\">",
+        escape(flow_id)
+    )
+}
+
+fn totp_form(flow_id: &str, upn: &str, problem: Option<&str>) -> Response {
+    page(
+        "Enter your one-time code",
+        &format!(
+            "<p>Signed in with your certificate as <strong>{}</strong>. Enter the 6-digit code from your authenticator app.</p>{}\
+             <form method=\"post\" action=\"/signin/totp\">{}\
+             <label for=\"code\">One-time code</label><br>\
+             <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{{6}}\" maxlength=\"6\" required autofocus>\
+             <button type=\"submit\">Verify</button></form>",
+            escape(upn),
+            problem
+                .map(|p| format!("<p role=\"alert\">{}</p>", escape(p)))
+                .unwrap_or_default(),
+            hidden_flow(flow_id)
+        ),
+    )
+    .into_response()
+}
+
+fn confirm_form(flow_id: &str, request: &AuthorizationRequest, flow: &LoginFlow) -> Response {
+    let identity = flow.identity.as_ref();
+    page(
+        "Continue?",
+        &format!(
+            "<p><strong>{}</strong> wants to sign you in.</p><p>Continue as <strong>{}</strong> ({})?</p>\
+             <form method=\"post\" action=\"/signin/confirm\">{}\
+             <button type=\"submit\" name=\"decision\" value=\"continue\" autofocus>Continue as {}</button> \
+             <button type=\"submit\" name=\"decision\" value=\"cancel\">Cancel</button></form>",
+            escape(&request.client_name),
+            escape(identity.map_or("", |i| i.display_name.as_str())),
+            escape(identity.map_or("", |i| i.upn.as_str())),
+            hidden_flow(flow_id),
+            escape(identity.map_or("", |i| i.display_name.as_str())),
+        ),
+    )
+    .into_response()
+}
+
+/// Issues the code for a flow whose sign-in is complete, and marks the flow done.
+async fn finish<S, P>(
+    context: &WebContext<S, P>,
+    flow: LoginFlow,
+    request: &AuthorizationRequest,
+    expected: FlowStep,
+) -> Response
+where
+    S: OidcStore + LoginFlowStore,
+    P: RefreshPolicy,
+{
+    let now = context.clock.now();
+    let Some(identity) = flow.identity.clone() else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "flow-incomplete",
+            "This sign-in has no certificate sign-in yet.",
+        );
+    };
+    let done = LoginFlow {
+        step: FlowStep::Done,
+        ..flow
+    };
+    match context.store.advance_flow(&done, expected).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return error_page(
+                StatusCode::CONFLICT,
+                "flow-step-taken",
+                "This step of the sign-in was already taken (a second tab or a double click). Go back to the application.",
+            )
+        }
+        Err(error) => {
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                error.code(),
+                "certgate cannot store the sign-in right now. Try again in a minute.",
+            )
+        }
+    }
+    let second_factor = identity
+        .second_factor
+        .as_deref()
+        .and_then(|_| Some(SecondFactor::Totp));
+    let assurance = if identity.strength == "multi-factor" || second_factor.is_some() {
+        Assurance::MultiFactor
+    } else {
+        Assurance::SingleFactor
+    };
+    let authentication = Authentication {
+        user: UserClaims {
+            object_id: ObjectId(identity.user_id.clone()),
+            upn: identity.upn.clone(),
+            display_name: Some(identity.display_name.clone()),
+            email: None,
+        },
+        auth_time: identity.auth_time,
+        certificate: CertificateRef {
+            issuer: identity.certificate_issuer.clone(),
+            serial: identity.certificate_serial.clone(),
+        },
+        certificate_kind: CertificateKind::Software,
+        second_factor,
+        assurance,
+    };
+    match context
+        .provider
+        .issue_code(request, &authentication, now)
+        .await
+    {
+        Ok(response) => redirect(&response.location()),
+        Err(error) => authorization_error(error),
+    }
+}
+
+/// After the certificate step, and after each page: shows the next page, or issues the code.
+async fn next_page<S, P>(context: &WebContext<S, P>, flow: LoginFlow, flow_id: &str) -> Response
+where
+    S: OidcStore + LoginFlowStore + TotpStore + Clone,
+    P: RefreshPolicy,
+{
+    let Some(request) = request_of(&flow) else {
+        return error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "flow-unreadable",
+            "certgate cannot read this sign-in. Go back to the application and sign in again.",
+        );
+    };
+    let upn = flow
+        .identity
+        .as_ref()
+        .map(|i| i.upn.clone())
+        .unwrap_or_default();
+    match flow.step {
+        FlowStep::Certificate => redirect(&format!(
+            "{}/certauth?flow={flow_id}",
+            context.certauth_origin
+        )),
+        FlowStep::SecondFactor => {
+            let user_id = flow
+                .identity
+                .as_ref()
+                .map(|i| i.user_id.clone())
+                .unwrap_or_default();
+            let service = TotpService::new(&*context.store, &context.clock, &context.totp, "web");
+            match service.status(&user_id).await {
+                Ok(status) if status.enrolled => totp_form(flow_id, &upn, None),
+                Ok(_) => enrollment_page(context, flow_id, &user_id, &upn).await,
+                Err(error) => error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    error.code(),
+                    &error.to_string(),
+                ),
+            }
+        }
+        FlowStep::Confirmation => {
+            let session = flow.identity.as_ref().map(|i| Session {
+                auth_time: i.auth_time,
+            });
+            match request.sign_in_step(session.as_ref(), context.clock.now()) {
+                Ok(SignInStep::Confirm) => confirm_form(flow_id, &request, &flow),
+                Ok(SignInStep::Issue) => {
+                    finish(context, flow, &request, FlowStep::Confirmation).await
+                }
+                Ok(SignInStep::SignIn) => error_page(
+                    StatusCode::BAD_REQUEST,
+                    "sign-in-not-fresh",
+                    "The certificate sign-in is too old for this application. Go back to the application and sign in again.",
+                ),
+                Err(error) => authorization_error(error),
+            }
+        }
+        FlowStep::Done => error_page(
+            StatusCode::BAD_REQUEST,
+            "flow-finished",
+            "This sign-in is finished. Go back to the application.",
+        ),
+        FlowStep::Failed => error_page(
+            StatusCode::FORBIDDEN,
+            "flow-failed",
+            "This sign-in failed at the certificate step. Go back to the application and try again.",
+        ),
+    }
+}
+
+async fn enrollment_page<S, P>(
+    context: &WebContext<S, P>,
+    flow_id: &str,
+    user_id: &str,
+    upn: &str,
+) -> Response
+where
+    S: TotpStore,
+{
+    let service = TotpService::new(&*context.store, &context.clock, &context.totp, "web");
+    match service
+        .begin_enrollment(user_id, upn, WhenEnrolled::Refuse)
+        .await
+    {
+        Ok(enrollment) => page(
+            "Set up your authenticator app",
+            &format!(
+                "<p>This application requires a second factor. Scan the code with an authenticator app (or enter the key), then type the 6-digit code it shows.</p>\
+                 <figure>{}<figcaption>Key: <code>{}</code></figcaption></figure>\
+                 <p><a href=\"{}\">Open in an authenticator app on this device</a></p>\
+                 <form method=\"post\" action=\"/signin/totp/enroll\">{}\
+                 <label for=\"code\">One-time code</label><br>\
+                 <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{{6}}\" maxlength=\"6\" required autofocus>\
+                 <button type=\"submit\">Confirm</button></form>",
+                enrollment.qr_svg,
+                escape(&enrollment.secret_base32()),
+                escape(&enrollment.otpauth_uri),
+                hidden_flow(flow_id)
+            ),
+        )
+        .into_response(),
+        Err(error) => error_page(StatusCode::BAD_REQUEST, error.code(), &error.to_string()),
+    }
+}
+
+async fn continue_sign_in<S, P>(
+    State(context): State<Arc<WebContext<S, P>>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response
+where
+    S: OidcStore + LoginFlowStore + TotpStore + Clone,
+    P: RefreshPolicy,
+{
+    let Some(flow_id) = query.get("flow") else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "flow-missing",
+            "This page needs a sign-in. Go back to the application and sign in.",
+        );
+    };
+    match browser_flow(&*context.store, &headers, flow_id, context.clock.now()).await {
+        Ok(flow) => next_page(&context, flow, flow_id).await,
+        Err((status, code, message)) => error_page(status, code, message),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CodeForm {
+    flow: String,
+    code: String,
+}
+
+async fn second_factor_done<S, P>(
+    context: &WebContext<S, P>,
+    mut flow: LoginFlow,
+    flow_id: &str,
+) -> Response
+where
+    S: OidcStore + LoginFlowStore + TotpStore + Clone,
+    P: RefreshPolicy,
+{
+    if let Some(identity) = flow.identity.as_mut() {
+        identity.second_factor = Some("otp".into());
+    }
+    flow.step = FlowStep::Confirmation;
+    match context
+        .store
+        .advance_flow(&flow, FlowStep::SecondFactor)
+        .await
+    {
+        Ok(true) => next_page(context, flow, flow_id).await,
+        Ok(false) => error_page(
+            StatusCode::CONFLICT,
+            "flow-step-taken",
+            "This step of the sign-in was already taken. Go back to the application.",
+        ),
+        Err(error) => error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error.code(),
+            "certgate cannot store the sign-in right now. Try again in a minute.",
+        ),
+    }
+}
+
+async fn totp<S, P>(
+    State(context): State<Arc<WebContext<S, P>>>,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response
+where
+    S: OidcStore + LoginFlowStore + TotpStore + Clone,
+    P: RefreshPolicy,
+{
+    let flow = match browser_flow(&*context.store, &headers, &form.flow, context.clock.now()).await
+    {
+        Ok(flow) if flow.step == FlowStep::SecondFactor => flow,
+        Ok(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "flow-step-wrong",
+                "This sign-in is not waiting for a code.",
+            )
+        }
+        Err((status, code, message)) => return error_page(status, code, message),
+    };
+    let (user_id, upn) = flow
+        .identity
+        .as_ref()
+        .map(|i| (i.user_id.clone(), i.upn.clone()))
+        .unwrap_or_default();
+    let service = TotpService::new(&*context.store, &context.clock, &context.totp, "web");
+    match service.verify(&user_id, form.code.trim()).await {
+        Ok(_) => second_factor_done(&context, flow, &form.flow).await,
+        Err(error) => {
+            tracing::info!(code = error.code(), upn = %upn, "one-time code refused");
+            let message = format!("{} ({})", error, error.code());
+            let mut response = totp_form(&form.flow, &upn, Some(&message));
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            response
+        }
+    }
+}
+
+async fn totp_enroll<S, P>(
+    State(context): State<Arc<WebContext<S, P>>>,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response
+where
+    S: OidcStore + LoginFlowStore + TotpStore + Clone,
+    P: RefreshPolicy,
+{
+    let flow = match browser_flow(&*context.store, &headers, &form.flow, context.clock.now()).await
+    {
+        Ok(flow) if flow.step == FlowStep::SecondFactor => flow,
+        Ok(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "flow-step-wrong",
+                "This sign-in is not waiting for a code.",
+            )
+        }
+        Err((status, code, message)) => return error_page(status, code, message),
+    };
+    let (user_id, upn) = flow
+        .identity
+        .as_ref()
+        .map(|i| (i.user_id.clone(), i.upn.clone()))
+        .unwrap_or_default();
+    let service = TotpService::new(&*context.store, &context.clock, &context.totp, "web");
+    match service.confirm_enrollment(&user_id, form.code.trim()).await {
+        Ok(_) => second_factor_done(&context, flow, &form.flow).await,
+        Err(error) => {
+            // The key stays the one the person already added to their app: no new one here.
+            let message = format!("{} ({})", error, error.code());
+            tracing::info!(code = error.code(), upn = %upn, "enrollment code refused");
+            let mut response = page(
+                "Set up your authenticator app",
+                &format!(
+                    "<p role=\"alert\">{}</p><p>Type the 6-digit code your authenticator app shows for certgate now.</p>\
+                     <form method=\"post\" action=\"/signin/totp/enroll\">{}\
+                     <label for=\"code\">One-time code</label><br>\
+                     <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{{6}}\" maxlength=\"6\" required autofocus>\
+                     <button type=\"submit\">Confirm</button></form>\
+                     <p><a href=\"/signin/continue?flow={}\">Start over with a new key</a></p>",
+                    escape(&message),
+                    hidden_flow(&form.flow),
+                    escape(&form.flow)
+                ),
+            )
+            .into_response();
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            response
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ConfirmForm {
+    flow: String,
+    decision: String,
+}
+
+async fn confirm<S, P>(
+    State(context): State<Arc<WebContext<S, P>>>,
+    headers: HeaderMap,
+    Form(form): Form<ConfirmForm>,
+) -> Response
+where
+    S: OidcStore + LoginFlowStore + TotpStore + Clone,
+    P: RefreshPolicy,
+{
+    let flow = match browser_flow(&*context.store, &headers, &form.flow, context.clock.now()).await
+    {
+        Ok(flow) if flow.step == FlowStep::Confirmation => flow,
+        Ok(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "flow-step-wrong",
+                "This sign-in is not waiting for your confirmation.",
+            )
+        }
+        Err((status, code, message)) => return error_page(status, code, message),
+    };
+    let Some(request) = request_of(&flow) else {
+        return error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "flow-unreadable",
+            "certgate cannot read this sign-in.",
+        );
+    };
+    if form.decision != "continue" {
+        let failed = LoginFlow {
+            step: FlowStep::Failed,
+            ..flow
+        };
+        let _ = context
+            .store
+            .advance_flow(&failed, FlowStep::Confirmation)
+            .await;
+        return authorization_error(request.error(
+            AuthorizationErrorCode::AccessDenied,
+            "user-cancelled",
+            "the user did not continue",
+        ));
+    }
+    finish(&context, flow, &request, FlowStep::Confirmation).await
+}
+
+/// Decides the step after a successful certificate sign-in: a one-time code when the user
+/// has one enrolled or the application asks for multi-factor, unless the certificate itself
+/// is multi-factor.
+pub async fn step_after_certificate<S: TotpStore>(
+    store: &S,
+    clock: &Arc<dyn Clock>,
+    totp: &TotpSettings,
+    request: &str,
+    user_id: &str,
+    strength: &str,
+) -> FlowStep {
+    if strength == "multi-factor" {
+        return FlowStep::Confirmation;
+    }
+    let mfa_requested = serde_json::from_str::<AuthorizationRequest>(request)
+        .map(|r| wants_mfa(&r))
+        .unwrap_or(true);
+    let enrolled = TotpService::new(store, clock, totp, "certauth")
+        .status(user_id)
+        .await
+        .map(|s| s.enrolled)
+        // Fail closed: unknown enrollment asks for the code (the page will say why).
+        .unwrap_or(true);
+    if enrolled || mfa_requested {
+        FlowStep::SecondFactor
+    } else {
+        FlowStep::Confirmation
+    }
+}
+
+async fn token<S: OidcStore, P: RefreshPolicy>(
+    State(context): State<Arc<WebContext<S, P>>>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let now = context.clock.now();
+    let result = match TokenRequest::parse(&form, authorization) {
+        Ok(request) => context.provider.token(&request, now).await,
+        Err(error) => Err(error),
+    };
+    let no_store = [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+    ];
+    match result {
+        Ok(response) => (no_store, axum::Json(response)).into_response(),
+        Err(error) => {
+            tracing::info!(reason = error.reason, "token request refused");
+            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut response = (status, no_store, axum::Json(error.body())).into_response();
+            if let Some(challenge) = error.www_authenticate() {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            }
+            response
+        }
+    }
+}
+
+async fn userinfo<S: OidcStore, P: RefreshPolicy>(
+    State(context): State<Arc<WebContext<S, P>>>,
+    headers: HeaderMap,
+) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    match context
+        .provider
+        .userinfo(bearer.trim(), context.clock.now())
+        .await
+    {
+        Ok(info) => axum::Json(info).into_response(),
+        Err(error) => {
+            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+            let mut response = (status, axum::Json(json!({ "error": "invalid_token" }))).into_response();
+            if let Ok(value) = HeaderValue::from_str(&error.www_authenticate()) {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            }
+            response
+        }
+    }
+}
+
+async fn end_session<S: OidcStore, P: RefreshPolicy>(
+    State(context): State<Arc<WebContext<S, P>>>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    match context
+        .provider
+        .end_session(&query, context.clock.now())
+        .await
+    {
+        Ok(ended) => match ended.redirect {
+            Some(location) => redirect(&location),
+            None => page(
+                "Signed out",
+                "<p>You are signed out of certgate. To sign out of your certificate completely, close the browser: browsers keep using a chosen certificate until they are closed.</p>",
+            )
+            .into_response(),
+        },
+        Err(error) => error_page(StatusCode::BAD_REQUEST, error.reason, &error.message),
+    }
+}

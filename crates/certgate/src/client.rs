@@ -1,0 +1,155 @@
+//! `certgate client add|list|remove`: OpenID Connect clients (applications).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use certgate_core::clock::{rfc3339, Clock, SystemClock};
+use certgate_oidc::{
+    delete_client, register_client, ClientId, ClientKind, ConsentPrompt, NewClient, OidcStore,
+    ScopeSet, TokenLifetimes,
+};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
+
+use crate::{cli_actor, GlobalArgs};
+
+#[derive(Subcommand)]
+pub(crate) enum ClientCommand {
+    /// Register a client. A confidential client's secret is printed once.
+    Add(AddArgs),
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a client and everything issued to it (codes, grants, refresh tokens).
+    Remove { client_id: String },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    /// A web server that keeps a secret.
+    Confidential,
+    /// A native or single-page app: PKCE S256 required.
+    Public,
+}
+
+#[derive(Args)]
+pub(crate) struct AddArgs {
+    client_id: String,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, value_enum, default_value_t = KindArg::Confidential)]
+    kind: KindArg,
+    /// Exact redirect URI; repeat for several.
+    #[arg(long = "redirect-uri", required = true)]
+    redirect_uris: Vec<String>,
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Scopes the client may ask for (space-separated; must include openid).
+    #[arg(long, default_value = "openid profile email offline_access")]
+    scopes: String,
+    /// Skip the "continue as <user>" page for this client.
+    #[arg(long)]
+    skip_confirmation: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) async fn run(command: ClientCommand, global: GlobalArgs) -> anyhow::Result<ExitCode> {
+    let config = global.load()?;
+    let store = config.open_store().await?;
+    let now = SystemClock.now();
+    let actor = cli_actor();
+    match command {
+        ClientCommand::Add(args) => {
+            let client_id = ClientId::parse(&args.client_id)
+                .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
+            let scopes = ScopeSet::parse(&args.scopes)
+                .map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
+            let new = NewClient {
+                display_name: args.name.clone().unwrap_or_else(|| args.client_id.clone()),
+                client_id,
+                kind: match args.kind {
+                    KindArg::Confidential => ClientKind::Confidential,
+                    KindArg::Public => ClientKind::Public,
+                },
+                redirect_uris: args.redirect_uris.clone(),
+                post_logout_redirect_uris: args.post_logout_redirect_uris.clone(),
+                consent: if args.skip_confirmation {
+                    ConsentPrompt::Skip
+                } else {
+                    ConsentPrompt::Show
+                },
+                allowed_scopes: scopes,
+                lifetimes: TokenLifetimes::default(),
+            };
+            match register_client(&store, new, Duration::from_secs(3600), now, &actor).await {
+                Ok(registered) => {
+                    let secret = registered.secret.as_ref().map(|s| s.expose().to_owned());
+                    if args.json {
+                        println!(
+                            "{}",
+                            json!({ "clientId": registered.client.client_id.as_str(), "clientSecret": secret })
+                        );
+                    } else {
+                        println!("registered client {}", registered.client.client_id);
+                        if let Some(secret) = secret {
+                            println!("client secret (shown once): {secret}");
+                        }
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    eprintln!("certgate client: {error} ({})", error.code());
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        ClientCommand::List { json } => {
+            let clients = store.clients().await?;
+            if json {
+                let list: Vec<_> = clients
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "clientId": c.client_id.as_str(), "displayName": c.display_name,
+                            "kind": format!("{:?}", c.kind()).to_lowercase(),
+                            "redirectUris": c.redirect_uris,
+                            "postLogoutRedirectUris": c.post_logout_redirect_uris,
+                            "confirmation": c.consent == ConsentPrompt::Show,
+                            "createdDateTime": rfc3339(c.created_at),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if clients.is_empty() {
+                println!("no clients (certgate client add ID --redirect-uri URL)");
+            } else {
+                for c in &clients {
+                    println!(
+                        "{}  {:?} \"{}\"  {}",
+                        c.client_id,
+                        c.kind(),
+                        c.display_name,
+                        c.redirect_uris.join(" ")
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ClientCommand::Remove { client_id } => {
+            let id = ClientId::parse(&client_id)
+                .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
+            match delete_client(&store, &id, now, &actor).await {
+                Ok(()) => {
+                    println!("removed client {client_id}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    eprintln!("certgate client: {error} ({})", error.code());
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    }
+}
