@@ -3,7 +3,9 @@
 # CA (root + issuing, keys sealed with a demo passphrase) trusted with its CRL URLs, a demo user
 # with a PKCS#12, and a second user who is revoked. Then the whole loop, with the server
 # publishing the CRLs over HTTP: refresh, verify (valid), revoke, publish, refresh, verify
-# (revoked, with the reason). Finally `certgate serve` keeps running (Ctrl-C stops it).
+# (revoked, with the reason). Finally `certgate serve --demo` keeps running (Ctrl-C stops it):
+# the certificate sign-in listener, OpenID Connect, and a demo application at
+# https://localhost:9443/demo to sign in to with the demo user's PKCS#12 and TOTP key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -78,6 +80,5 @@ Try:  CERTGATE_DATA_DIR=$demo/data $bin ca list     (and: crl status, pki list, 
 INFO
 # CI checks the demo without leaving a server behind.
 if [ -n "${CERTGATE_DEMO_NO_SERVE:-}" ]; then exit 0; fi
-echo "certgate serve is now running on http://$CERTGATE_LISTEN (CRLs and CA certificates under /pki/). Stop it with Ctrl-C."
-export CERTGATE_LOG="${CERTGATE_LOG:-info}"
-exec "$bin" serve
+echo "Starting certgate serve --demo (Ctrl-C stops it)."
+exec "$bin" serve --demo

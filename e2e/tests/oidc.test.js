@@ -7,30 +7,15 @@
 // user's sessions and the refresh token stops working.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, createPublicKey, verify, randomBytes, createHash } from 'node:crypto';
+import { createPublicKey, verify, randomBytes, createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { chromium } from 'playwright-core';
 import { Certgate, CHROMIUM, freePort } from './harness.js';
+import { totp } from './totp.js';
 
 let certgate;
 let browser;
 let rp;
-
-// RFC 6238 TOTP (SHA-1, 30 s, 6 digits) from a base32 key.
-function totp(base32, at = Date.now()) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of base32.replace(/=+$/, '').toUpperCase()) {
-    bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  }
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
-  return String(code).padStart(6, '0');
-}
 
 const b64url = (buffer) => buffer.toString('base64url');
 

@@ -63,6 +63,8 @@ pub struct WebConfig {
     pub organization: String,
     /// Seals the OIDC signing keys and TOTP secrets (certgate's CA key passphrase).
     pub passphrase: zeroize::Zeroizing<Vec<u8>>,
+    /// The demo relying party at `/demo` (`certgate serve --demo`).
+    pub demo: Option<crate::demo::DemoClient>,
 }
 
 /// The certificate sign-in listener: its own host or port, like AD FS's certauth host or
@@ -256,6 +258,7 @@ pub async fn start(
             clock: Arc::clone(&clock),
             totp,
             certauth_origin,
+            demo: web_config.demo.clone(),
         });
         let app = crate::web::routes(context)
             .route("/healthz", axum::routing::get(|| async { "ok\n" }));

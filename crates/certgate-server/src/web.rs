@@ -38,6 +38,8 @@ pub struct WebContext<S, P> {
     pub totp: TotpSettings,
     /// `https://host:port` of the certificate sign-in listener.
     pub certauth_origin: String,
+    /// The demo relying party (`certgate serve --demo`).
+    pub demo: Option<crate::demo::DemoClient>,
 }
 
 /// The routes of the web listener.
@@ -60,7 +62,8 @@ where
         .route("/signin/totp", post(totp::<S, P>))
         .route("/signin/totp/enroll", post(totp_enroll::<S, P>))
         .route("/signin/confirm", post(confirm::<S, P>))
-        .with_state(context)
+        .with_state(Arc::clone(&context))
+        .merge(crate::demo::routes(context))
 }
 
 /// The cookie that binds a flow to the browser that started it; one per flow, so that two

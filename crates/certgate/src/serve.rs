@@ -1,12 +1,12 @@
-//! `certgate serve`.
+//! `certgate serve` (and `certgate serve --demo`).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certgate_core::clock::{Clock, SystemClock};
 use anyhow::Context;
+use certgate_core::clock::{Clock, SystemClock};
 use certgate_server::app::{start, CertAuthConfig, ServerConfig, WebConfig};
 use certgate_server::certauth::ServerIdentity;
 use clap::Args;
@@ -18,11 +18,21 @@ pub(crate) struct ServeArgs {
     /// Listen address (default: the config's `listen`, or 127.0.0.1:8080).
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// Set up and run a demo in the data directory (SQLite): certgate's own CA, TLS
+    /// certificates for localhost, a demo user with a PKCS#12 and a TOTP key, and a demo
+    /// application at https://localhost:9443/demo. Existing demo data is reused.
+    #[arg(long)]
+    demo: bool,
 }
 
 pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<ExitCode> {
-    let config = global.load()?;
+    let mut config = global.load()?;
     let store = Arc::new(config.open_store().await?);
+    let demo = if args.demo {
+        Some(crate::demo::prepare(&mut config, &store).await?)
+    } else {
+        None
+    };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let certauth = match &config.certauth {
         Some((listen, certificate, key)) => {
@@ -46,6 +56,7 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
             passphrase: config.ca_key_passphrase.clone().ok_or_else(|| {
                 anyhow::anyhow!("the web listener seals OpenID Connect keys and TOTP secrets with CERTGATE_CA_KEY_PASSPHRASE; set it")
             })?,
+            demo: demo.as_ref().map(|d| d.client.clone()),
         }),
         None => None,
     };
@@ -63,10 +74,20 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
     )
     .await?;
     println!("certgate is serving on http://{}", server.local_addr);
-    println!(
-        "  CRLs and CA certificates: http://{}/pki/",
-        server.local_addr
-    );
+    println!("  CRLs and CA certificates: http://{}/pki/", server.local_addr);
+    println!("  metrics: http://{}/metrics", server.local_addr);
+    if let Some(addr) = server.certauth_addr {
+        println!("  certificate sign-in: https://{addr}/certauth");
+    }
+    if let (Some(addr), Some(web)) = (server.web_addr, &config.web) {
+        println!(
+            "  OpenID Connect: {}/.well-known/openid-configuration (listening on {addr})",
+            web.public_url
+        );
+    }
+    if let Some(demo) = &demo {
+        demo.print();
+    }
     server.run_until_signal().await;
     Ok(ExitCode::SUCCESS)
 }
