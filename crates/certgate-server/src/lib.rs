@@ -9,10 +9,13 @@ pub mod app;
 pub mod certauth;
 mod crl_fetch;
 pub mod crl_refresh;
+pub mod demo;
 pub mod metrics;
+pub mod oidc_policy;
 pub mod publish;
 pub mod second_factor;
 pub mod signin_http;
 pub mod signin_recorder;
+pub mod web;
 
 pub use crl_fetch::HttpCrlFetcher;

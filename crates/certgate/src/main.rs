@@ -7,8 +7,10 @@ use clap::{Args, Parser, Subcommand};
 
 mod binding;
 mod ca;
+mod client;
 mod config;
 mod crl;
+mod demo;
 mod pki;
 mod serve;
 mod signins;
@@ -70,6 +72,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Show the audit log, newest first.
     Audit(AuditArgs),
+    /// OpenID Connect clients (applications).
+    #[command(subcommand)]
+    Client(client::ClientCommand),
     /// Query the sign-in log, newest first.
     Signins(signins::SigninsArgs),
     /// The directory: users, their certificateUserIds, StsRefreshTokensValidFrom.
@@ -141,6 +146,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => run_async(serve::run(args, global)),
         Command::Audit(args) => run_async(audit(args, global)),
         Command::Signins(args) => run_async(signins::run(args, global)),
+        Command::Client(command) => run_async(client::run(command, global)),
         Command::User(command) => run_async(user::run(command, global)),
         Command::Binding(command) => run_async(binding::run(command, global)),
         Command::Strength(command) => run_async(strength::run(command, global)),
