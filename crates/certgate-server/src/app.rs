@@ -252,6 +252,13 @@ pub async fn start(
             .certauth_public_origin
             .clone()
             .unwrap_or_else(|| format!("https://localhost:{}", certauth_addr.port()));
+        tasks.push(tokio::spawn(oidc_maintenance(
+            Arc::clone(&provider),
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            web_config.passphrase.clone(),
+            shutdown.subscribe(),
+        )));
         let context = Arc::new(WebContext {
             provider,
             store: Arc::clone(&store),
@@ -390,6 +397,54 @@ async fn publish_when_due<S: Store>(
         tracing::info!(count = published.len(), "published certgate's CRLs");
     }
     Ok(())
+}
+
+/// How often the OpenID Connect housekeeping runs.
+const OIDC_MAINTENANCE: Duration = Duration::from_secs(60);
+/// How long a signing key stays Current before the next one takes over (the next key is
+/// published in the JWKS from the start, so relying parties that cache it see no gap).
+const SIGNING_KEY_ROTATION: i64 = 30 * 86_400;
+
+/// Picks up key rotations made by other nodes, rotates the signing key when it is due, and
+/// removes expired codes, grants and sign-in flows.
+async fn oidc_maintenance(
+    provider: Arc<Provider<SqlStore, DirectoryRefreshPolicy<SqlStore>>>,
+    store: Arc<SqlStore>,
+    clock: Arc<dyn Clock>,
+    passphrase: zeroize::Zeroizing<Vec<u8>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    use certgate_core::login_flow::LoginFlowStore;
+    use certgate_oidc::{KeyState, OidcStore};
+    loop {
+        let now = clock.now();
+        if let Err(error) = provider.reload_keys(&passphrase).await {
+            tracing::warn!(code = error.code(), %error, "reloading the OIDC signing keys failed");
+        }
+        let due = store.signing_keys().await.ok().is_some_and(|keys| {
+            keys.iter().any(|key| {
+                key.state == KeyState::Current
+                    && now.0 - key.activated_at.unwrap_or(key.created_at).0 >= SIGNING_KEY_ROTATION
+            })
+        });
+        if due {
+            match provider.rotate_keys(&passphrase, now, "scheduler").await {
+                Ok(rotation) => tracing::info!(current = rotation.promote.as_str(), "rotated the OIDC signing keys"),
+                // Another node rotated at the same moment: its keys are picked up next time.
+                Err(error) => tracing::info!(code = error.code(), %error, "OIDC key rotation skipped"),
+            }
+        }
+        if let Err(error) = store.delete_expired(now).await {
+            tracing::warn!(code = error.code(), %error, "removing expired OIDC grants failed");
+        }
+        if let Err(error) = store.purge_flows(now).await {
+            tracing::warn!(code = error.code(), %error, "removing expired sign-in flows failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(OIDC_MAINTENANCE) => {}
+            _ = stop.wait_for(|stop| *stop) => break,
+        }
+    }
 }
 
 async fn shutdown_signal() {

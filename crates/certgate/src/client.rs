@@ -23,6 +23,10 @@ pub(crate) enum ClientCommand {
     },
     /// Remove a client and everything issued to it (codes, grants, refresh tokens).
     Remove { client_id: String },
+    /// Rotate the ID-token signing keys now (the server also rotates every 30 days): the next
+    /// key, already in the JWKS, becomes current; the current one stays published until the
+    /// tokens it signed expire.
+    RotateKeys,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -136,6 +140,47 @@ pub(crate) async fn run(command: ClientCommand, global: GlobalArgs) -> anyhow::R
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        ClientCommand::RotateKeys => {
+            let passphrase = config.ca_key_passphrase.clone().ok_or_else(|| {
+                anyhow::anyhow!("the signing keys are sealed with CERTGATE_CA_KEY_PASSPHRASE; set it")
+            })?;
+            let store = std::sync::Arc::new(store);
+            let issuer = config
+                .web
+                .as_ref()
+                .map(|w| w.public_url.clone())
+                .unwrap_or_else(|| format!("https://{}", config.listen));
+            let provider = certgate_oidc::Provider::open(
+                certgate_oidc::ProviderConfig::new(
+                    certgate_oidc::Issuer::parse(&issuer).map_err(|e| anyhow::anyhow!("{e}"))?,
+                ),
+                (*store).clone(),
+                certgate_server::oidc_policy::DirectoryRefreshPolicy {
+                    directory: std::sync::Arc::clone(&store),
+                    state: std::sync::Arc::default(),
+                    clock: std::sync::Arc::new(SystemClock),
+                },
+                &passphrase,
+                now,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
+            match provider.rotate_keys(&passphrase, now, &actor).await {
+                Ok(rotation) => {
+                    println!(
+                        "signing key {} is current; {} retired (published until its tokens expire); {} is next",
+                        rotation.promote.as_str(),
+                        rotation.retire.as_str(),
+                        rotation.insert.kid.as_str()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    eprintln!("certgate client: {error} ({})", error.code());
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         ClientCommand::Remove { client_id } => {
             let id = ClientId::parse(&client_id)
