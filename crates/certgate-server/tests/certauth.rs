@@ -21,7 +21,7 @@ use certgate_server::certauth::ServerIdentity;
 use certgate_server::crl_refresh::CrlSettings;
 use certgate_store::SqlStore;
 use certgate_testpki::{ChainSpec, CrlSpec, KeyKind, TestPki, VALIDATION_TIME};
-use common::{Credential, Response};
+use common::{Backend, Credential, Response, TestDatabase};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 struct Fixture {
@@ -31,7 +31,7 @@ struct Fixture {
     pki: TestPki,
     issuing: Authority,
     revoked: Credential,
-    _dir: tempfile::TempDir,
+    _database: TestDatabase,
 }
 
 fn request(upn: &str, days: u32) -> ClientCertificateRequest {
@@ -53,7 +53,7 @@ fn at(seconds: i64) -> time::OffsetDateTime {
 }
 
 impl Fixture {
-    async fn new() -> Fixture {
+    async fn new(backend: Backend) -> Fixture {
         let pki = TestPki::three_level(&ChainSpec::with_key(KeyKind::EcdsaP256)).expect("PKI");
         let issuing =
             Authority::from_parts(pki.intermediate.der.clone(), &pki.intermediate.key_pkcs8_der)
@@ -64,9 +64,8 @@ impl Fixture {
             at(VALIDATION_TIME - 86_400),
         )
         .expect("revoked leaf");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("certgate.db").display());
-        let store = Arc::new(SqlStore::connect(&url).await.expect("store"));
+        let database = TestDatabase::new(backend);
+        let store = Arc::new(SqlStore::connect(&database.url).await.expect("store"));
         let now = UnixTime(VALIDATION_TIME);
         let records = add_cas(
             &*store,
@@ -191,7 +190,7 @@ impl Fixture {
             },
             issuing,
             pki,
-            _dir: dir,
+            _database: database,
         }
     }
 
@@ -218,8 +217,17 @@ fn assert_rejected(response: &Response, status: u16, code: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn valid_certificate_signs_in_and_the_issuing_ca_is_hinted() {
-    let fixture = Fixture::new().await;
+async fn valid_certificate_signs_in_and_the_issuing_ca_is_hinted_on_sqlite() {
+    valid_certificate_signs_in_and_the_issuing_ca_is_hinted(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valid_certificate_signs_in_and_the_issuing_ca_is_hinted_on_postgres() {
+    valid_certificate_signs_in_and_the_issuing_ca_is_hinted(Backend::Postgres).await;
+}
+
+async fn valid_certificate_signs_in_and_the_issuing_ca_is_hinted(backend: Backend) {
+    let fixture = Fixture::new(backend).await;
     let response = fixture.certauth(Some(&fixture.valid())).await;
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(response.body["result"], "success");
@@ -243,8 +251,17 @@ async fn valid_certificate_signs_in_and_the_issuing_ca_is_hinted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged() {
-    let fixture = Fixture::new().await;
+async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged_on_sqlite() {
+    each_bad_certificate_is_refused_with_its_reason_code_and_logged(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged_on_postgres() {
+    each_bad_certificate_is_refused_with_its_reason_code_and_logged(Backend::Postgres).await;
+}
+
+async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged(backend: Backend) {
+    let fixture = Fixture::new(backend).await;
 
     assert_rejected(&fixture.certauth(Some(&fixture.revoked)).await, 403, "cert-revoked");
     assert_rejected(&fixture.certauth(None).await, 401, "no-certificate");

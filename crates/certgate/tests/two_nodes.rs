@@ -1,6 +1,7 @@
 //! Two `certgate serve` processes on one PostgreSQL database: a revocation made through the
-//! CLI on the shared database (revoke, publish, refresh) is enforced by the other node's
-//! certificate sign-in listener within 5 seconds, without restarting it.
+//! CLI on the shared database (revoke, publish, refresh), and a user disabled there, are
+//! enforced by both nodes' certificate sign-in listeners within 5 seconds, without restarting
+//! them.
 
 mod common;
 
@@ -91,6 +92,11 @@ fn revocation_through_the_shared_database_reaches_the_other_node_within_5_second
         users.to_str().expect("utf-8"), "--p12-password", "pw",
     ]);
     env.ok(&["user", "add", "alice@contoso.example", "--display-name", "Alice"]);
+    env.ok(&["user", "add", "bob@contoso.example", "--display-name", "Bob"]);
+    env.ok(&[
+        "pki", "issue", "--upn", "bob@contoso.example", "--out",
+        users.to_str().expect("utf-8"), "--p12-password", "pw",
+    ]);
     let node_a = start_node(&env, env.port);
     let node_b = start_node(&env, free_port());
 
@@ -113,4 +119,14 @@ fn revocation_through_the_shared_database_reaches_the_other_node_within_5_second
     eprintln!("node B enforced the revocation {took:?} after the refresh");
     let answer = sign_in(&env, &node_a, "alice@contoso.example");
     assert_eq!(answer["code"], "cert-revoked", "{answer}");
+
+    // A user disabled in the directory is refused by both nodes.
+    assert_eq!(sign_in(&env, &node_b, "bob@contoso.example")["result"], "success");
+    env.ok(&["user", "set", "bob@contoso.example", "--enabled", "false"]);
+    for node in [&node_b, &node_a] {
+        let took = wait_for("bob is refused", Duration::from_secs(5), || {
+            sign_in(&env, node, "bob@contoso.example")["code"] == "user-disabled"
+        });
+        eprintln!("the disabled user was refused {took:?} after the change");
+    }
 }

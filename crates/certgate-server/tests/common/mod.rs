@@ -116,3 +116,74 @@ pub(crate) async fn get_json(
         hints,
     }
 }
+
+/// A database for one test: a SQLite file in a temporary directory, or a fresh database on
+/// the local PostgreSQL (dropped at the end). PostgreSQL must be running at 127.0.0.1:5432
+/// (or CERTGATE_TEST_POSTGRES_URL): the PostgreSQL tests fail, saying so, when it is not.
+pub(crate) struct TestDatabase {
+    pub(crate) url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl TestDatabase {
+    pub(crate) fn new(backend: Backend) -> TestDatabase {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                TestDatabase {
+                    url: format!("sqlite://{}", dir.path().join("certgate.db").display()),
+                    _dir: Some(dir),
+                    postgres: None,
+                }
+            }
+            Backend::Postgres => {
+                use std::sync::atomic::{AtomicU32, Ordering};
+                static COUNTER: AtomicU32 = AtomicU32::new(0);
+                let admin = std::env::var("CERTGATE_TEST_POSTGRES_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+                let name = format!(
+                    "certgate_srv_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::SeqCst)
+                );
+                psql(&admin, &format!("CREATE DATABASE {name}"));
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(base, _)| base.to_owned())
+                    .expect("a PostgreSQL URL with a database");
+                TestDatabase {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                    postgres: Some((admin, name)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.postgres {
+            psql(admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let output = std::process::Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .unwrap_or_else(|e| panic!("the PostgreSQL tests need psql and PostgreSQL at {url}: {e}"));
+    assert!(
+        output.status.success(),
+        "PostgreSQL at {url} is required for this test (start it, or set CERTGATE_TEST_POSTGRES_URL): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
