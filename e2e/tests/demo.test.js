@@ -72,6 +72,8 @@ test('a newcomer signs in to the demo application with the demo certificate and 
   // with crl-unavailable, so try again briefly.
   for (let i = 0; i < 30; i++) {
     await page.getByRole('link', { name: 'Sign in with your certificate' }).click();
+    assert.equal(await page.locator('h1').innerText(), 'Sign in to certgate demo application');
+    await page.getByRole('link', { name: 'Continue with your certificate' }).click();
     if (await page.locator('h1').innerText() === 'Enter your one-time code') break;
     await page.goto(`https://localhost:${ports.web}/demo`);
     await new Promise((r) => setTimeout(r, 500));

@@ -90,6 +90,8 @@ test('certificate + TOTP sign-in through the OpenID Connect code flow, then revo
   })) authorize.searchParams.set(k, v);
 
   await page.goto(authorize.toString());
+  assert.equal(await page.locator('h1').innerText(), 'Sign in to Demo App');
+  await page.getByRole('link', { name: 'Continue with your certificate' }).click();
   // Multi-factor asked for, nothing enrolled yet: the enrollment page with a QR code.
   assert.equal(await page.locator('h1').innerText(), 'Set up your authenticator app');
   assert.equal(await page.locator('svg').count(), 1);
@@ -146,6 +148,7 @@ test('certificate + TOTP sign-in through the OpenID Connect code flow, then revo
   // userinfo with the access token... which the replay just revoked (RFC 6749 §4.1.2): so
   // sign in again, this time with the code from the now-enrolled authenticator.
   await page.goto(authorize.toString().replace(state, `${state}2`));
+  await page.getByRole('link', { name: 'Continue with your certificate' }).click();
   assert.equal(await page.locator('h1').innerText(), 'Enter your one-time code');
   // The enrollment code's time step was used: wait for the next step if needed.
   let code = totp(key);

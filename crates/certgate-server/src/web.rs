@@ -252,15 +252,28 @@ where
         flow_cookie_name(&flow_id)
     );
     let location = format!("{}/certauth?flow={flow_id}", context.certauth_origin);
-    match (HeaderValue::from_str(&cookie), HeaderValue::from_str(&location)) {
-        (Ok(cookie), Ok(location)) => (
-            StatusCode::SEE_OTHER,
-            [(header::SET_COOKIE, cookie), (header::LOCATION, location)],
+    // The sign-in start page: says what happens next (the browser asks for a certificate),
+    // so that the certificate prompt does not come out of nowhere.
+    let body = format!(
+        "<p><strong>{}</strong> wants you to sign in.</p>\
+         <p>certgate signs you in with your certificate: when you continue, your browser (or the device) asks which certificate to use. Choose the one your organisation gave you.</p>\
+         <p><a href=\"{}\" id=\"continue\">Continue with your certificate</a></p>\
+         <p>No certificate, or the wrong one? Ask your administrator; nothing else will work here.</p>",
+        escape(&request.client_name),
+        escape(&location)
+    );
+    match HeaderValue::from_str(&cookie) {
+        Ok(cookie) => (
+            [
+                (header::SET_COOKIE, cookie),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+            page(&format!("Sign in to {}", request.client_name), &body),
         )
             .into_response(),
-        _ => error_page(
+        Err(_) => error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "redirect-invalid",
+            "cookie-invalid",
             "certgate could not start the sign-in.",
         ),
     }
