@@ -368,10 +368,8 @@ where
             )
         }
     }
-    let second_factor = identity
-        .second_factor
-        .as_deref()
-        .and_then(|_| Some(SecondFactor::Totp));
+    // The only second factor the pages take today is a TOTP code.
+    let second_factor = identity.second_factor.as_ref().map(|_| SecondFactor::Totp);
     let assurance = if identity.strength == "multi-factor" || second_factor.is_some() {
         Assurance::MultiFactor
     } else {
