@@ -19,8 +19,8 @@ mod error;
 mod hierarchy;
 mod key;
 mod pkcs12;
-mod server;
 pub mod sealed_key;
+mod server;
 
 pub use authority::Authority;
 pub use certgate_pki::RevocationReason;

@@ -96,8 +96,7 @@ pub fn secret_hash(secret: &str) -> Vec<u8> {
 pub fn new_secret() -> Option<String> {
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::fill(&mut bytes).ok()?;
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(43);
     for chunk in bytes.chunks(3) {
         let n = chunk
@@ -137,7 +136,9 @@ mod tests {
         let b = new_secret().expect("randomness");
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
-        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
         assert_eq!(secret_hash(&a).len(), 32);
     }
 

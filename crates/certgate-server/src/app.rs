@@ -19,18 +19,17 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-
 use crate::certauth::{CertAuthTls, ClientCertificates, ServerIdentity};
 use crate::crl_refresh::{CrlService, CrlSettings};
 use crate::metrics::Metrics;
-use crate::signin_http::SignInContext;
 use crate::oidc_policy::DirectoryRefreshPolicy;
+use crate::signin_http::SignInContext;
 use crate::signin_recorder::SignInRecorder;
 use crate::web::WebContext;
+use crate::HttpCrlFetcher;
 use certgate_core::totp::TotpSettings;
 use certgate_oidc::{Issuer, Provider, ProviderConfig};
 use certgate_store::SqlStore;
-use crate::HttpCrlFetcher;
 
 /// How `serve` runs.
 #[derive(Clone)]
@@ -182,8 +181,13 @@ pub async fn start(
                 clock.now(),
             )
             .await
-            .map_err(|e| ServeError::Tls(format!("the OpenID Connect provider: {e} ({})", e.code())))?;
-            let totp = TotpSettings::new(web_config.organization.clone(), web_config.passphrase.clone());
+            .map_err(|e| {
+                ServeError::Tls(format!("the OpenID Connect provider: {e} ({})", e.code()))
+            })?;
+            let totp = TotpSettings::new(
+                web_config.organization.clone(),
+                web_config.passphrase.clone(),
+            );
             Some((Arc::new(provider), totp))
         }
         None => None,
@@ -195,12 +199,13 @@ pub async fn start(
                 CertAuthTls::new(certauth.identity, ClientCertificates::Request)
                     .map_err(ServeError::Tls)?,
             );
-            let listener = TcpListener::bind(certauth.listen)
-                .await
-                .map_err(|source| ServeError::Listen {
-                    addr: certauth.listen,
-                    source,
-                })?;
+            let listener =
+                TcpListener::bind(certauth.listen)
+                    .await
+                    .map_err(|source| ServeError::Listen {
+                        addr: certauth.listen,
+                        source,
+                    })?;
             let addr = listener.local_addr().map_err(|source| ServeError::Listen {
                 addr: certauth.listen,
                 source,
@@ -267,8 +272,8 @@ pub async fn start(
             certauth_origin,
             demo: web_config.demo.clone(),
         });
-        let app = crate::web::routes(context)
-            .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+        let app =
+            crate::web::routes(context).route("/healthz", axum::routing::get(|| async { "ok\n" }));
         tasks.push(tokio::spawn(crate::certauth::serve(
             listener,
             tls,
@@ -429,9 +434,14 @@ async fn oidc_maintenance(
         });
         if due {
             match provider.rotate_keys(&passphrase, now, "scheduler").await {
-                Ok(rotation) => tracing::info!(current = rotation.promote.as_str(), "rotated the OIDC signing keys"),
+                Ok(rotation) => tracing::info!(
+                    current = rotation.promote.as_str(),
+                    "rotated the OIDC signing keys"
+                ),
                 // Another node rotated at the same moment: its keys are picked up next time.
-                Err(error) => tracing::info!(code = error.code(), %error, "OIDC key rotation skipped"),
+                Err(error) => {
+                    tracing::info!(code = error.code(), %error, "OIDC key rotation skipped")
+                }
             }
         }
         if let Err(error) = store.delete_expired(now).await {

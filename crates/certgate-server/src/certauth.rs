@@ -267,12 +267,13 @@ pub async fn serve(
                 address,
                 chain: Arc::new(chain),
             };
-            let service =
-                hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            let service = hyper::service::service_fn(
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
                     request.extensions_mut().insert(client.clone());
                     let mut app = app.clone();
                     async move { app.call(request).await }
-                });
+                },
+            );
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             builder
                 .http1()

@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
+use aws_lc_rs::digest;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use aws_lc_rs::digest;
 use certgate_core::login_flow::new_secret;
 use certgate_oidc::{OidcStore, RefreshPolicy, TokenRequest};
 use serde_json::Value;
@@ -69,7 +69,13 @@ async fn start<S: OidcStore, P: RefreshPolicy>(
         return (StatusCode::NOT_FOUND, "no demo client").into_response();
     };
     let challenge = b64url(digest::digest(&digest::SHA256, verifier.as_bytes()).as_ref());
-    let issuer = context.provider.config().issuer.as_str().trim_end_matches('/').to_owned();
+    let issuer = context
+        .provider
+        .config()
+        .issuer
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned();
     let mut location = format!("{issuer}{}?", certgate_oidc::AUTHORIZATION_PATH);
     for (i, (key, value)) in [
         ("response_type", "code"),
@@ -95,7 +101,10 @@ async fn start<S: OidcStore, P: RefreshPolicy>(
     let cookie = format!(
         "{COOKIE}={state}.{verifier}; Path=/demo; Max-Age=600; Secure; HttpOnly; SameSite=Lax"
     );
-    match (HeaderValue::from_str(&location), HeaderValue::from_str(&cookie)) {
+    match (
+        HeaderValue::from_str(&location),
+        HeaderValue::from_str(&cookie),
+    ) {
         (Ok(location), Ok(cookie)) => (
             StatusCode::SEE_OTHER,
             [(header::LOCATION, location), (header::SET_COOKIE, cookie)],

@@ -5,6 +5,7 @@
 //! - [`publish`]: the HTTP endpoints that publish certgate's own CA certificates and CRLs;
 //! - [`app`]: `certgate serve`, the listener and the background jobs.
 
+pub mod admin_api;
 pub mod app;
 pub mod certauth;
 mod crl_fetch;

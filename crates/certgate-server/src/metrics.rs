@@ -44,10 +44,9 @@ impl Metrics {
             signins.clone(),
         );
         // 10 µs .. ~40 ms: chain validation with CRL lookups.
-        let validation_seconds =
-            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
-                0.000_01, 2.0, 13,
-            ));
+        let validation_seconds = Histogram::new(
+            prometheus_client::metrics::histogram::exponential_buckets(0.000_01, 2.0, 13),
+        );
         registry.register(
             "certificate_validation_seconds",
             "Time to validate a presented certificate chain",

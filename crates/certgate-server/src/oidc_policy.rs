@@ -51,11 +51,11 @@ impl<S: DirectoryStore> RefreshPolicy for DirectoryRefreshPolicy<S> {
             });
         };
         Ok(
-            match self
-                .state
-                .load()
-                .certificate_status(&certificate.issuer, &serial, self.clock.now())
-            {
+            match self.state.load().certificate_status(
+                &certificate.issuer,
+                &serial,
+                self.clock.now(),
+            ) {
                 CrlStatus::Good => CertificateStatus::Good,
                 CrlStatus::Revoked { reason } => CertificateStatus::Revoked { reason },
                 CrlStatus::Unknown { detail } => CertificateStatus::Unknown { detail },

@@ -13,14 +13,14 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
-use certgate_core::clock::Clock;
 use certgate_core::binding::UserLookup;
+use certgate_core::clock::Clock;
 use certgate_core::directory::DirectoryStore;
+use certgate_core::login_flow::{FlowIdentity, FlowStep, LoginFlow, LoginFlowStore};
 use certgate_core::signin::{
     correlation_id, sign_in_with_certificate, CertificateRejection, SignInError, SignInRecord,
     SignInResult, SignInRules,
 };
-use certgate_core::login_flow::{FlowIdentity, FlowStep, LoginFlow, LoginFlowStore};
 use certgate_core::store::StoreResult;
 use certgate_core::totp::{TotpSettings, TotpStore};
 use certgate_core::validation_state::SharedState;
@@ -191,8 +191,7 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
     let started = Instant::now();
     let decision = match context.rules(state.generation()).await {
         Ok(rules) => {
-            sign_in_with_certificate(&state, &client.chain, now, &rules, &*context.directory)
-                .await
+            sign_in_with_certificate(&state, &client.chain, now, &rules, &*context.directory).await
         }
         Err(error) => Err(SignInError::Store(error)),
     };
@@ -414,6 +413,9 @@ mod tests {
 
     #[test]
     fn html_is_escaped() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

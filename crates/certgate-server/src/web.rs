@@ -165,7 +165,10 @@ fn authorization_error(error: AuthorizationError) -> Response {
             error_page(StatusCode::BAD_REQUEST, page.reason, &page.message)
         }
         AuthorizationError::Redirect(target) => {
-            tracing::info!(reason = target.reason, "authorization error sent to the client");
+            tracing::info!(
+                reason = target.reason,
+                "authorization error sent to the client"
+            );
             redirect(&target.location())
         }
     }
@@ -190,9 +193,10 @@ async fn jwks<S: OidcStore, P: RefreshPolicy>(
 /// Whether the request asks for a multi-factor sign-in (`acr_values` naming certgate's MFA
 /// class or Microsoft's multipleauthn).
 fn wants_mfa(request: &AuthorizationRequest) -> bool {
-    request.acr_values.iter().any(|acr| {
-        acr == ACR_MFA || acr == "http://schemas.microsoft.com/claims/multipleauthn"
-    })
+    request
+        .acr_values
+        .iter()
+        .any(|acr| acr == ACR_MFA || acr == "http://schemas.microsoft.com/claims/multipleauthn")
 }
 
 async fn authorize<S, P>(
@@ -765,9 +769,10 @@ async fn token<S: OidcStore, P: RefreshPolicy>(
             let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
             let mut response = (status, no_store, axum::Json(error.body())).into_response();
             if let Some(challenge) = error.www_authenticate() {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
             }
             response
         }
@@ -791,9 +796,12 @@ async fn userinfo<S: OidcStore, P: RefreshPolicy>(
         Ok(info) => axum::Json(info).into_response(),
         Err(error) => {
             let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-            let mut response = (status, axum::Json(json!({ "error": "invalid_token" }))).into_response();
+            let mut response =
+                (status, axum::Json(json!({ "error": "invalid_token" }))).into_response();
             if let Ok(value) = HeaderValue::from_str(&error.www_authenticate()) {
-                response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
             }
             response
         }

@@ -11,8 +11,8 @@ use std::time::Duration;
 use certgate_ca::{issue_client_certificate, Authority, ClientCertificateRequest, KeyAlgorithm};
 use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
-use certgate_core::signin::{SignInLog, SignInQuery};
 use certgate_core::directory::{add_user, UserDraft};
+use certgate_core::signin::{SignInLog, SignInQuery};
 use certgate_core::store::Store;
 use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
 use certgate_pki::{Crl, UnixTime};
@@ -55,9 +55,11 @@ fn at(seconds: i64) -> time::OffsetDateTime {
 impl Fixture {
     async fn new(backend: Backend) -> Fixture {
         let pki = TestPki::three_level(&ChainSpec::with_key(KeyKind::EcdsaP256)).expect("PKI");
-        let issuing =
-            Authority::from_parts(pki.intermediate.der.clone(), &pki.intermediate.key_pkcs8_der)
-                .expect("issuing CA");
+        let issuing = Authority::from_parts(
+            pki.intermediate.der.clone(),
+            &pki.intermediate.key_pkcs8_der,
+        )
+        .expect("issuing CA");
         let revoked_leaf = issue_client_certificate(
             &issuing,
             &request("mallory@corp.example", 365),
@@ -129,7 +131,10 @@ impl Fixture {
                 consecutive_failures: 0,
                 next_attempt_at: UnixTime(now.0 + 3600),
             };
-            store.put_cached_crl(&cached, &status).await.expect("cache CRL");
+            store
+                .put_cached_crl(&cached, &status)
+                .await
+                .expect("cache CRL");
         }
 
         for (upn, enabled) in [
@@ -212,8 +217,12 @@ fn assert_rejected(response: &Response, status: u16, code: &str) {
     assert_eq!(response.status, status, "{}", response.body);
     assert_eq!(response.body["result"], "failure", "{}", response.body);
     assert_eq!(response.body["code"], code, "{}", response.body);
-    assert!(response.body["correlationId"].as_str().is_some_and(|c| c.len() == 36));
-    assert!(response.body["nextStep"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(response.body["correlationId"]
+        .as_str()
+        .is_some_and(|c| c.len() == 36));
+    assert!(response.body["nextStep"]
+        .as_str()
+        .is_some_and(|s| !s.is_empty()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,22 +241,37 @@ async fn valid_certificate_signs_in_and_the_issuing_ca_is_hinted(backend: Backen
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(response.body["result"], "success");
     assert_eq!(response.body["certificate"]["upn"][0], "alice@corp.example");
-    assert_eq!(response.body["user"]["userPrincipalName"], "alice@corp.example");
-    assert_eq!(response.body["bindingRule"], "PrincipalName->userPrincipalName");
+    assert_eq!(
+        response.body["user"]["userPrincipalName"],
+        "alice@corp.example"
+    );
+    assert_eq!(
+        response.body["bindingRule"],
+        "PrincipalName->userPrincipalName"
+    );
     assert_eq!(response.body["authenticationStrength"], "single-factor");
     let issuing = certgate_pki::Certificate::from_der(&fixture.pki.intermediate.der).expect("CA");
     assert_eq!(response.hints, vec![issuing.subject().der().to_vec()]);
     let log = fixture
         .store
-        .signins(&SignInQuery { limit: 10, ..SignInQuery::default() })
+        .signins(&SignInQuery {
+            limit: 10,
+            ..SignInQuery::default()
+        })
         .await
         .expect("log");
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].reason_code, "ok");
     assert_eq!(log[0].user.as_deref(), Some("alice@corp.example"));
-    assert_eq!(log[0].binding_rule.as_deref(), Some("PrincipalName->userPrincipalName"));
+    assert_eq!(
+        log[0].binding_rule.as_deref(),
+        Some("PrincipalName->userPrincipalName")
+    );
     assert_eq!(log[0].strength.as_deref(), Some("single-factor"));
-    assert_eq!(log[0].certificate_serial.as_deref(), Some(certgate_core::hex(&fixture.pki.leaf.serial).as_str()));
+    assert_eq!(
+        log[0].certificate_serial.as_deref(),
+        Some(certgate_core::hex(&fixture.pki.leaf.serial).as_str())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,7 +287,11 @@ async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged_on_post
 async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged(backend: Backend) {
     let fixture = Fixture::new(backend).await;
 
-    assert_rejected(&fixture.certauth(Some(&fixture.revoked)).await, 403, "cert-revoked");
+    assert_rejected(
+        &fixture.certauth(Some(&fixture.revoked)).await,
+        403,
+        "cert-revoked",
+    );
     assert_rejected(&fixture.certauth(None).await, 401, "no-certificate");
 
     let expired = issue_client_certificate(
@@ -273,7 +301,10 @@ async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged(backend
     )
     .expect("expired leaf");
     let expired = Credential {
-        chain: vec![expired.certificate_der, fixture.pki.intermediate.der.clone()],
+        chain: vec![
+            expired.certificate_der,
+            fixture.pki.intermediate.der.clone(),
+        ],
         key_pkcs8: expired.private_key_pkcs8_der.to_vec(),
     };
     assert_rejected(&fixture.certauth(Some(&expired)).await, 403, "cert-expired");
@@ -306,7 +337,11 @@ async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged(backend
         ],
         key_pkcs8: stranger_leaf.private_key_pkcs8_der.to_vec(),
     };
-    assert_rejected(&fixture.certauth(Some(&untrusted)).await, 403, "chain-incomplete");
+    assert_rejected(
+        &fixture.certauth(Some(&untrusted)).await,
+        403,
+        "chain-incomplete",
+    );
 
     // A TLS server certificate from the trusted issuing CA: serverAuth only.
     let issuer_key = rcgen::KeyPair::try_from(fixture.pki.intermediate.key_pkcs8_der.as_slice())
@@ -322,12 +357,21 @@ async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged(backend
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     params.not_before = at(VALIDATION_TIME - 86_400);
     params.not_after = at(VALIDATION_TIME + 86_400);
-    let server_leaf = params.signed_by(&server_leaf_key, &issuer).expect("server leaf");
+    let server_leaf = params
+        .signed_by(&server_leaf_key, &issuer)
+        .expect("server leaf");
     let wrong_eku = Credential {
-        chain: vec![server_leaf.der().to_vec(), fixture.pki.intermediate.der.clone()],
+        chain: vec![
+            server_leaf.der().to_vec(),
+            fixture.pki.intermediate.der.clone(),
+        ],
         key_pkcs8: server_leaf_key.serialize_der(),
     };
-    assert_rejected(&fixture.certauth(Some(&wrong_eku)).await, 403, "eku-not-permitted");
+    assert_rejected(
+        &fixture.certauth(Some(&wrong_eku)).await,
+        403,
+        "eku-not-permitted",
+    );
 
     // Valid certificates that map to no user, to two users, or to a disabled one.
     let leaf = |upn: &str| {
@@ -370,11 +414,17 @@ async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged(backend
     let ambiguous = fixture.certauth(Some(&twins)).await;
     assert_rejected(&ambiguous, 403, "binding-ambiguous");
     let message = ambiguous.body["message"].as_str().expect("message");
-    assert!(message.contains("twin1@corp.example") && message.contains("twin2@corp.example"), "{message}");
+    assert!(
+        message.contains("twin1@corp.example") && message.contains("twin2@corp.example"),
+        "{message}"
+    );
 
     let log = fixture
         .store
-        .signins(&SignInQuery { limit: 20, ..SignInQuery::default() })
+        .signins(&SignInQuery {
+            limit: 20,
+            ..SignInQuery::default()
+        })
         .await
         .expect("log");
     let codes: Vec<&str> = log.iter().map(|r| r.reason_code.as_str()).collect();
@@ -391,7 +441,9 @@ async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged(backend
             "cert-revoked"
         ]
     );
-    assert!(log.iter().all(|r| r.result == certgate_core::signin::SignInResult::Failure));
+    assert!(log
+        .iter()
+        .all(|r| r.result == certgate_core::signin::SignInResult::Failure));
     let metrics = fixture.server.metrics.render();
     assert!(
         metrics.contains("certgate_signins_total{result=\"failure\",reason=\"cert-revoked\"} 1"),

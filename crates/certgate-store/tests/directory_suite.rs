@@ -445,7 +445,10 @@ async fn certificate_user_ids_are_unique_across_users_in_the_store(db: &TestDb) 
         store.insert_user(&bob, &audit("user.add")).await,
         Err(StoreError::Conflict { .. })
     ));
-    assert_eq!(store.list_users().await.expect("list"), std::slice::from_ref(&alice));
+    assert_eq!(
+        store.list_users().await.expect("list"),
+        std::slice::from_ref(&alice)
+    );
     // The same for an update.
     let carol = add(&store, UserDraft::new("carol@contoso.example")).await;
     let mut stolen = carol.clone();

@@ -68,8 +68,8 @@ pub(crate) async fn run(command: ClientCommand, global: GlobalArgs) -> anyhow::R
         ClientCommand::Add(args) => {
             let client_id = ClientId::parse(&args.client_id)
                 .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
-            let scopes = ScopeSet::parse(&args.scopes)
-                .map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
+            let scopes =
+                ScopeSet::parse(&args.scopes).map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
             let new = NewClient {
                 display_name: args.name.clone().unwrap_or_else(|| args.client_id.clone()),
                 client_id,
@@ -143,7 +143,9 @@ pub(crate) async fn run(command: ClientCommand, global: GlobalArgs) -> anyhow::R
         }
         ClientCommand::RotateKeys => {
             let passphrase = config.ca_key_passphrase.clone().ok_or_else(|| {
-                anyhow::anyhow!("the signing keys are sealed with CERTGATE_CA_KEY_PASSPHRASE; set it")
+                anyhow::anyhow!(
+                    "the signing keys are sealed with CERTGATE_CA_KEY_PASSPHRASE; set it"
+                )
             })?;
             let store = std::sync::Arc::new(store);
             let issuer = config
@@ -183,8 +185,8 @@ pub(crate) async fn run(command: ClientCommand, global: GlobalArgs) -> anyhow::R
             }
         }
         ClientCommand::Remove { client_id } => {
-            let id = ClientId::parse(&client_id)
-                .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
+            let id =
+                ClientId::parse(&client_id).map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
             match delete_client(&store, &id, now, &actor).await {
                 Ok(()) => {
                     println!("removed client {client_id}");

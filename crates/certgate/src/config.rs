@@ -176,9 +176,10 @@ impl Config {
             ),
         };
         let web_listen = match env("CERTGATE_WEB_LISTEN") {
-            Some(text) => Some(text.parse().with_context(|| {
-                format!("CERTGATE_WEB_LISTEN \"{text}\" is not HOST:PORT")
-            })?),
+            Some(text) => Some(
+                text.parse()
+                    .with_context(|| format!("CERTGATE_WEB_LISTEN \"{text}\" is not HOST:PORT"))?,
+            ),
             None => file.web.listen,
         };
         let web = match web_listen {

@@ -356,8 +356,7 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                     .or_else(|| ips.first().map(ToString::to_string))
                     .unwrap_or_else(|| "server".into()),
             );
-            std::fs::create_dir_all(&out)
-                .with_context(|| format!("creating {}", out.display()))?;
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let mut chain = pem("CERTIFICATE", &issued.certificate_der);
             // The issuing CA only: clients have (or are given) the root.
             if let Some(issuing) = issued.chain_der.first() {
@@ -366,8 +365,15 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
             let cert_path = out.join(format!("{stem}.pem"));
             let key_path = out.join(format!("{stem}.key"));
             write_file(&cert_path, chain.as_bytes(), false)?;
-            write_file(&key_path, pem("PRIVATE KEY", &issued.private_key_pkcs8_der).as_bytes(), true)?;
-            println!("TLS certificate (with the issuing CA): {}", cert_path.display());
+            write_file(
+                &key_path,
+                pem("PRIVATE KEY", &issued.private_key_pkcs8_der).as_bytes(),
+                true,
+            )?;
+            println!(
+                "TLS certificate (with the issuing CA): {}",
+                cert_path.display()
+            );
             println!("private key: {}", key_path.display());
             println!("valid until {}", rfc3339(issued.not_after));
             Ok(ExitCode::SUCCESS)

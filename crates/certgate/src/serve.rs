@@ -74,7 +74,10 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
     )
     .await?;
     println!("certgate is serving on http://{}", server.local_addr);
-    println!("  CRLs and CA certificates: http://{}/pki/", server.local_addr);
+    println!(
+        "  CRLs and CA certificates: http://{}/pki/",
+        server.local_addr
+    );
     println!("  metrics: http://{}/metrics", server.local_addr);
     if let Some(addr) = server.certauth_addr {
         println!("  certificate sign-in: https://{addr}/certauth");

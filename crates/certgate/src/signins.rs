@@ -86,7 +86,9 @@ pub(crate) async fn run(args: SigninsArgs, global: GlobalArgs) -> anyhow::Result
                 r.result.as_str(),
                 r.reason_code,
                 r.user.as_deref().unwrap_or("-"),
-                r.certificate_subject.as_deref().unwrap_or("(no certificate)"),
+                r.certificate_subject
+                    .as_deref()
+                    .unwrap_or("(no certificate)"),
                 r.certificate_serial.as_deref().unwrap_or("-"),
                 r.client_address,
                 r.correlation_id

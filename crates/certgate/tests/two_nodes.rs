@@ -29,7 +29,10 @@ fn start_node(env: &Env, http_port: u16) -> Node {
     let certauth_port = free_port();
     let child = env
         .command(&["serve", "--listen", &format!("127.0.0.1:{http_port}")])
-        .env("CERTGATE_CERTAUTH_LISTEN", format!("127.0.0.1:{certauth_port}"))
+        .env(
+            "CERTGATE_CERTAUTH_LISTEN",
+            format!("127.0.0.1:{certauth_port}"),
+        )
         .env("CERTGATE_TLS_CERTIFICATE", env.path("tls/localhost.pem"))
         .env("CERTGATE_TLS_KEY", env.path("tls/localhost.key"))
         .stdout(Stdio::null())
@@ -53,7 +56,14 @@ fn start_node(env: &Env, http_port: u16) -> Node {
 fn sign_in(env: &Env, node: &Node, user: &str) -> Value {
     let users = env.path("users");
     let output = std::process::Command::new("curl")
-        .args(["-sS", "--max-time", "10", "-H", "Accept: application/json", "--cacert"])
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            "-H",
+            "Accept: application/json",
+            "--cacert",
+        ])
         .arg(env.path("data/pki/root.pem"))
         .arg("--cert")
         .arg(users.join(format!("{user}.pem")))
@@ -85,17 +95,48 @@ fn revocation_through_the_shared_database_reaches_the_other_node_within_5_second
     // Node A publishes the CRLs at the URLs the CA writes into certificates (env.port).
     env.ok(&["pki", "init", "--organization", "Contoso", "--trust"]);
     let tls = env.path("tls");
-    env.ok(&["pki", "issue-server", "--dns", "localhost", "--out", tls.to_str().expect("utf-8")]);
+    env.ok(&[
+        "pki",
+        "issue-server",
+        "--dns",
+        "localhost",
+        "--out",
+        tls.to_str().expect("utf-8"),
+    ]);
     let users = env.path("users");
     env.ok(&[
-        "pki", "issue", "--upn", "alice@contoso.example", "--out",
-        users.to_str().expect("utf-8"), "--p12-password", "pw",
+        "pki",
+        "issue",
+        "--upn",
+        "alice@contoso.example",
+        "--out",
+        users.to_str().expect("utf-8"),
+        "--p12-password",
+        "pw",
     ]);
-    env.ok(&["user", "add", "alice@contoso.example", "--display-name", "Alice"]);
-    env.ok(&["user", "add", "bob@contoso.example", "--display-name", "Bob"]);
     env.ok(&[
-        "pki", "issue", "--upn", "bob@contoso.example", "--out",
-        users.to_str().expect("utf-8"), "--p12-password", "pw",
+        "user",
+        "add",
+        "alice@contoso.example",
+        "--display-name",
+        "Alice",
+    ]);
+    env.ok(&[
+        "user",
+        "add",
+        "bob@contoso.example",
+        "--display-name",
+        "Bob",
+    ]);
+    env.ok(&[
+        "pki",
+        "issue",
+        "--upn",
+        "bob@contoso.example",
+        "--out",
+        users.to_str().expect("utf-8"),
+        "--p12-password",
+        "pw",
     ]);
     let node_a = start_node(&env, env.port);
     let node_b = start_node(&env, free_port());
@@ -109,7 +150,14 @@ fn revocation_through_the_shared_database_reaches_the_other_node_within_5_second
 
     let issued = env.json(&["pki", "list", "--json"], 0);
     let serial = issued[0]["serial"].as_str().expect("serial").to_owned();
-    env.ok(&["pki", "revoke", "--serial", &serial, "--reason", "keyCompromise"]);
+    env.ok(&[
+        "pki",
+        "revoke",
+        "--serial",
+        &serial,
+        "--reason",
+        "keyCompromise",
+    ]);
     env.ok(&["pki", "crl"]);
     env.ok(&["crl", "refresh"]);
     let took = wait_for("node B refuses alice", Duration::from_secs(5), || {
@@ -121,7 +169,10 @@ fn revocation_through_the_shared_database_reaches_the_other_node_within_5_second
     assert_eq!(answer["code"], "cert-revoked", "{answer}");
 
     // A user disabled in the directory is refused by both nodes.
-    assert_eq!(sign_in(&env, &node_b, "bob@contoso.example")["result"], "success");
+    assert_eq!(
+        sign_in(&env, &node_b, "bob@contoso.example")["result"],
+        "success"
+    );
     env.ok(&["user", "set", "bob@contoso.example", "--enabled", "false"]);
     for node in [&node_b, &node_a] {
         let took = wait_for("bob is refused", Duration::from_secs(5), || {

@@ -220,7 +220,7 @@ async fn serve(fixture: &Path, scratch: &Path) -> Result<()> {
                 listen: "127.0.0.1:0".parse()?,
                 identity,
             }),
-                web: None,
+            web: None,
         },
     )
     .await

@@ -107,8 +107,8 @@ pub(crate) async fn get_json(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("status");
-    let body = serde_json::from_str(body.trim())
-        .unwrap_or_else(|e| panic!("JSON body ({e}): {body}"));
+    let body =
+        serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("JSON body ({e}): {body}"));
     let hints = presenting.hints.lock().expect("hints").clone();
     Response {
         status,
@@ -171,7 +171,10 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some((admin, name)) = &self.postgres {
-            psql(admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            psql(
+                admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
         }
     }
 }

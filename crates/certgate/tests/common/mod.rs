@@ -204,4 +204,3 @@ fn psql(url: &str, sql: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
-
