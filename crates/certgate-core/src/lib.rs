@@ -14,6 +14,7 @@
 //!
 //! No async runtime, database or HTTP client here: services are generic over the ports.
 
+pub mod admin_token;
 pub mod audit;
 pub mod authority;
 pub mod binding;

@@ -193,6 +193,17 @@ pub async fn start(
         None => None,
     };
 
+    let mut admin = crate::admin_api::AdminContext::new(
+        Arc::clone(&store),
+        Arc::clone(&clock),
+        Arc::clone(&crl),
+    );
+    if let Some((provider, _)) = &web_parts {
+        admin = admin
+            .with_applications(Arc::clone(provider) as Arc<dyn crate::admin_api::Applications>);
+    }
+    let admin = Arc::new(admin);
+
     let certauth_addr = match config.certauth {
         Some(certauth) => {
             let tls = Arc::new(
@@ -222,6 +233,7 @@ pub async fn start(
             }
             let context = Arc::new(context);
             let app = crate::signin_http::routes(context)
+                .nest("/api/v1", crate::admin_api::routes(Arc::clone(&admin)))
                 .route("/healthz", axum::routing::get(|| async { "ok\n" }));
             tasks.push(tokio::spawn(crate::certauth::serve(
                 listener,
@@ -272,8 +284,9 @@ pub async fn start(
             certauth_origin,
             demo: web_config.demo.clone(),
         });
-        let app =
-            crate::web::routes(context).route("/healthz", axum::routing::get(|| async { "ok\n" }));
+        let app = crate::web::routes(context)
+            .nest("/api/v1", crate::admin_api::routes(Arc::clone(&admin)))
+            .route("/healthz", axum::routing::get(|| async { "ok\n" }));
         tasks.push(tokio::spawn(crate::certauth::serve(
             listener,
             tls,

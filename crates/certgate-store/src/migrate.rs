@@ -48,6 +48,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "login flows",
         sql: include_str!("migrations/0006_login_flows.sql"),
     },
+    Migration {
+        version: 7,
+        description: "admin tokens",
+        sql: include_str!("migrations/0007_admin_tokens.sql"),
+    },
 ];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.

@@ -4,16 +4,19 @@
 
 use std::process::ExitCode;
 
-use certgate_core::binding::{
-    Affinity, BindingPolicy, BindingRule, CertificateField, UserAttribute,
-};
+use certgate_core::binding::{Affinity, CertificateField, UserAttribute};
 use certgate_core::clock::{Clock, SystemClock};
 use certgate_core::directory::{
     add_binding_rule, binding_policy, remove_binding_rule, set_default_required_affinity,
 };
+use certgate_server::admin_api::resource::{
+    CertificateUserBinding, CertificateUserBindings, CertificateUserBindingsPatch,
+    NewCertificateUserBinding,
+};
 use clap::Subcommand;
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::remote::Remote;
 use crate::user::refused;
 use crate::{cli_actor, GlobalArgs};
 
@@ -75,51 +78,88 @@ fn parse_affinity(text: &str) -> Result<Affinity, String> {
     Affinity::parse(text).ok_or_else(|| "low or high".to_owned())
 }
 
-fn rule_json(rule: &BindingRule) -> Value {
-    json!({
-        "priority": rule.priority,
-        "x509CertificateField": rule.certificate_field.as_str(),
-        "userProperty": rule.user_attribute.as_str(),
-        "trustAffinityLevel": rule.affinity().as_str(),
-    })
-}
-
-fn policy_json(policy: &BindingPolicy) -> Value {
-    let rules: Vec<Value> = policy.effective_rules().iter().map(rule_json).collect();
-    json!({
-        "certificateUserBindings": rules,
-        "usesDefaultBindings": policy.uses_default_rules(),
-        "x509CertificateDefaultRequiredAffinityLevel": policy.default_required_affinity.as_str(),
-    })
-}
-
-fn print_policy(policy: &BindingPolicy) {
+fn print_policy(policy: &CertificateUserBindings, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(policy)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let high = policy.x509_certificate_default_required_affinity_level == Affinity::High.as_str();
     println!(
         "required affinity: {}{}",
-        policy.default_required_affinity,
-        if policy.default_required_affinity == Affinity::High {
+        policy.x509_certificate_default_required_affinity_level,
+        if high {
             " (low-affinity rules are skipped)"
         } else {
             ""
         }
     );
-    if policy.uses_default_rules() {
+    if policy.uses_default_bindings {
         println!("no rule configured; the defaults apply:");
     }
-    for rule in policy.effective_rules() {
-        let skipped = rule.affinity() < policy.default_required_affinity;
+    for rule in &policy.certificate_user_bindings {
+        let skipped = high && rule.trust_affinity_level == Affinity::Low.as_str();
         println!(
             "{:>4}  {:<22} -> {:<19} {} affinity{}",
             rule.priority,
-            rule.certificate_field.as_str(),
-            rule.user_attribute.as_str(),
-            rule.affinity(),
+            rule.x509_certificate_field,
+            rule.user_property,
+            rule.trust_affinity_level,
             if skipped { "  (skipped)" } else { "" }
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_added(
+    rule: &CertificateUserBinding,
+    was_default: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(rule)?);
+    } else {
+        println!(
+            "added binding rule {}: {}->{} ({} affinity)",
+            rule.priority,
+            rule.x509_certificate_field,
+            rule.user_property,
+            rule.trust_affinity_level
+        );
+        if was_default {
+            println!("note: the configured rules now replace the default rules; add the defaults you still want");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_removed(rule: &CertificateUserBinding, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", json!({ "ok": true, "removed": rule }));
+    } else {
+        println!(
+            "removed binding rule {}: {}->{}",
+            rule.priority, rule.x509_certificate_field, rule.user_property
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_affinity(affinity: Affinity, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!(
+            "{}",
+            json!({ "ok": true, "x509CertificateDefaultRequiredAffinityLevel": affinity.as_str() })
+        );
+    } else {
+        println!("required affinity is now {affinity}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) async fn run(command: BindingCommand, global: GlobalArgs) -> anyhow::Result<ExitCode> {
+    if let Some(remote) = global.remote()? {
+        return run_remote(command, remote).await;
+    }
     let config = global.load()?;
     let store = config.open_store().await?;
     let now = SystemClock.now();
@@ -129,14 +169,7 @@ pub(crate) async fn run(command: BindingCommand, global: GlobalArgs) -> anyhow::
     };
     match command {
         BindingCommand::List { json } => match binding_policy(&store).await {
-            Ok(policy) => {
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&policy_json(&policy))?);
-                } else {
-                    print_policy(&policy);
-                }
-                Ok(ExitCode::SUCCESS)
-            }
+            Ok(policy) => print_policy(&(&policy).into(), json),
             Err(error) => Ok(refuse(error, json)),
         },
         BindingCommand::Add {
@@ -150,51 +183,84 @@ pub(crate) async fn run(command: BindingCommand, global: GlobalArgs) -> anyhow::
                 Err(error) => return Ok(refuse(error, json)),
             };
             match add_binding_rule(&store, field, attribute, priority, now, &actor).await {
-                Ok(rule) => {
-                    if json {
-                        println!("{}", serde_json::to_string_pretty(&rule_json(&rule))?);
-                    } else {
-                        println!(
-                            "added binding rule {}: {rule} ({} affinity)",
-                            rule.priority,
-                            rule.affinity()
-                        );
-                        if was_default {
-                            println!("note: the configured rules now replace the default rules; add the defaults you still want");
-                        }
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
+                Ok(rule) => print_added(&(&rule).into(), was_default, json),
                 Err(error) => Ok(refuse(error, json)),
             }
         }
         BindingCommand::Remove { priority, json } => {
             match remove_binding_rule(&store, priority, now, &actor).await {
-                Ok(rule) => {
-                    if json {
-                        println!("{}", json!({ "ok": true, "removed": rule_json(&rule) }));
-                    } else {
-                        println!("removed binding rule {}: {rule}", rule.priority);
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
+                Ok(rule) => print_removed(&(&rule).into(), json),
                 Err(error) => Ok(refuse(error, json)),
             }
         }
         BindingCommand::SetDefaultAffinity { affinity, json } => {
             match set_default_required_affinity(&store, affinity, now, &actor).await {
-                Ok(()) => {
-                    if json {
-                        println!(
-                            "{}",
-                            json!({ "ok": true, "x509CertificateDefaultRequiredAffinityLevel": affinity.as_str() })
-                        );
-                    } else {
-                        println!("required affinity is now {affinity}");
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
+                Ok(()) => print_affinity(affinity, json),
                 Err(error) => Ok(refuse(error, json)),
+            }
+        }
+    }
+}
+
+async fn run_remote(command: BindingCommand, remote: Remote) -> anyhow::Result<ExitCode> {
+    let refuse = |refusal: crate::remote::Refusal, json| {
+        refused("binding", &refusal.code, &refusal.message, json)
+    };
+    match command {
+        BindingCommand::List { json } => {
+            match remote
+                .get::<CertificateUserBindings>("/certificateUserBindings")
+                .await?
+            {
+                Ok(policy) => print_policy(&policy, json),
+                Err(refusal) => Ok(refuse(refusal, json)),
+            }
+        }
+        BindingCommand::Add {
+            field,
+            attribute,
+            priority,
+            json,
+        } => {
+            let was_default = match remote
+                .get::<CertificateUserBindings>("/certificateUserBindings")
+                .await?
+            {
+                Ok(policy) => policy.uses_default_bindings,
+                Err(refusal) => return Ok(refuse(refusal, json)),
+            };
+            let new = NewCertificateUserBinding {
+                x509_certificate_field: field.as_str().to_owned(),
+                user_property: attribute.as_str().to_owned(),
+                priority,
+            };
+            match remote
+                .post::<_, CertificateUserBinding>("/certificateUserBindings", Some(&new))
+                .await?
+            {
+                Ok(rule) => print_added(&rule, was_default, json),
+                Err(refusal) => Ok(refuse(refusal, json)),
+            }
+        }
+        BindingCommand::Remove { priority, json } => {
+            match remote
+                .delete::<CertificateUserBinding>(&format!("/certificateUserBindings/{priority}"))
+                .await?
+            {
+                Ok(rule) => print_removed(&rule, json),
+                Err(refusal) => Ok(refuse(refusal, json)),
+            }
+        }
+        BindingCommand::SetDefaultAffinity { affinity, json } => {
+            let patch = CertificateUserBindingsPatch {
+                x509_certificate_default_required_affinity_level: affinity.as_str().to_owned(),
+            };
+            match remote
+                .patch::<_, CertificateUserBindings>("/certificateUserBindings", &patch)
+                .await?
+            {
+                Ok(_) => print_affinity(affinity, json),
+                Err(refusal) => Ok(refuse(refusal, json)),
             }
         }
     }

@@ -7,15 +7,19 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use base64::Engine as _;
-use certgate_core::clock::{rfc3339, Clock, SystemClock};
+use certgate_core::clock::{Clock, SystemClock};
 use certgate_core::store::Store;
 use certgate_core::trusted_ca::{
-    add_cas, remove_ca, set_ca, AuthorityType, CaId, CaRecord, CaSettings, TrustError,
+    add_cas, remove_ca, set_ca, AuthorityType, CaId, CaSettings, TrustError,
 };
-use certgate_pki::parse_certificates;
+use certgate_pki::{parse_certificates, Certificate};
+use certgate_server::admin_api::resource::{
+    CertificateAuthority, CertificateAuthorityPatch, Collection, NewCertificateAuthority,
+};
 use clap::{ArgAction, Args, Subcommand};
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::remote::Remote;
 use crate::{cli_actor, GlobalArgs};
 
 #[derive(Subcommand)]
@@ -94,65 +98,40 @@ pub(crate) struct SetArgs {
     json: bool,
 }
 
-/// A CA in Graph's `certificateAuthorities[]` shape, plus certgate's own fields.
-pub(crate) fn ca_json(ca: &CaRecord) -> Value {
-    json!({
-        "id": ca.id.0,
-        "displayName": ca.settings.display_name,
-        "isRootAuthority": ca.settings.authority_type == AuthorityType::Root,
-        "certificate": base64::engine::general_purpose::STANDARD.encode(&ca.certificate_der),
-        "certificateRevocationListUrl": ca.settings.crl_url,
-        "deltaCertificateRevocationListUrl": ca.settings.delta_crl_url,
-        "issuer": ca.facts.trusted_issuer,
-        "issuerSki": ca.facts.trusted_issuer_ski,
-        "isExemptFromCrlValidation": ca.settings.exempt_from_crl_validation,
-        "isIssuerHintEnabled": ca.settings.send_as_issuer_hint,
-        "sha256Thumbprint": ca.facts.sha256_thumbprint,
-        "notBefore": rfc3339(ca.facts.not_before),
-        "notAfter": rfc3339(ca.facts.not_after),
-    })
-}
-
-fn print_table(cas: &[CaRecord]) {
+fn print_table(cas: &[CertificateAuthority]) {
     if cas.is_empty() {
         println!("no trusted CAs (add one with `certgate ca add FILE`)");
         return;
     }
     for ca in cas {
-        let s = &ca.settings;
-        println!(
-            "{}  {} \"{}\"",
-            ca.id,
-            s.authority_type.as_str(),
-            s.display_name
-        );
-        println!("    issuer     {}", ca.facts.trusted_issuer);
+        println!("{}  {} \"{}\"", ca.id, authority_type(ca), ca.display_name);
+        println!("    issuer     {}", ca.issuer);
         println!(
             "    issuer SKI {}",
-            ca.facts.trusted_issuer_ski.as_deref().unwrap_or("(none)")
+            ca.issuer_ski.as_deref().unwrap_or("(none)")
         );
-        println!("    sha256     {}", ca.facts.sha256_thumbprint);
-        println!(
-            "    valid      {} .. {}",
-            rfc3339(ca.facts.not_before),
-            rfc3339(ca.facts.not_after)
-        );
+        println!("    sha256     {}", ca.sha256_thumbprint);
+        println!("    valid      {} .. {}", ca.not_before, ca.not_after);
         println!(
             "    CRL        {}",
-            s.crl_url.as_deref().unwrap_or("(none)")
+            ca.certificate_revocation_list_url
+                .as_deref()
+                .unwrap_or("(none)")
         );
         println!(
             "    delta CRL  {}",
-            s.delta_crl_url.as_deref().unwrap_or("(none)")
+            ca.delta_certificate_revocation_list_url
+                .as_deref()
+                .unwrap_or("(none)")
         );
         println!(
             "    flags      {}{}",
-            if s.exempt_from_crl_validation {
+            if ca.is_exempt_from_crl_validation {
                 "exempt-from-crl-validation "
             } else {
                 ""
             },
-            if s.send_as_issuer_hint {
+            if ca.is_issuer_hint_enabled {
                 "issuer-hint"
             } else {
                 ""
@@ -161,57 +140,123 @@ fn print_table(cas: &[CaRecord]) {
     }
 }
 
+fn authority_type(ca: &CertificateAuthority) -> &'static str {
+    if ca.is_root_authority {
+        AuthorityType::Root.as_str()
+    } else {
+        AuthorityType::Intermediate.as_str()
+    }
+}
+
 /// Prints a refusal with its code; exit 1.
-fn refused(error: &TrustError, json: bool) -> ExitCode {
+fn refused(code: &str, message: &str, json: bool) -> ExitCode {
+    crate::user::refused("ca", code, message, json)
+}
+
+fn trust_refused(error: &TrustError, json: bool) -> ExitCode {
+    refused(error.code(), &error.to_string(), json)
+}
+
+fn print_list(cas: &[CertificateAuthority], json: bool) -> anyhow::Result<ExitCode> {
     if json {
         println!(
             "{}",
-            json!({ "ok": false, "code": error.code(), "message": error.to_string() })
+            serde_json::to_string_pretty(&json!({ "certificateAuthorities": cas }))?
         );
     } else {
-        eprintln!("certgate ca: {error} ({})", error.code());
+        print_table(cas);
     }
-    ExitCode::FAILURE
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_added(records: &[CertificateAuthority], json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "certificateAuthorities": records }))?
+        );
+    } else {
+        for record in records {
+            println!(
+                "added CA {}: {} \"{}\"",
+                record.id,
+                authority_type(record),
+                record.issuer
+            );
+        }
+        if records.iter().any(|r| {
+            r.certificate_revocation_list_url.is_none() && !r.is_exempt_from_crl_validation
+        }) {
+            println!("note: a CA without a CRL URL and not exempt makes its certificates fail with crl-unavailable; set one with `certgate ca set ID --crl-url URL`");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_changed(record: &CertificateAuthority, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(record)?);
+    } else {
+        print_table(std::slice::from_ref(record));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_removed(record: &CertificateAuthority, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", json!({ "ok": true, "removed": record }));
+    } else {
+        println!("removed CA {}: \"{}\"", record.id, record.issuer);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A file's bytes and the certificates in it.
+struct CertificateFile {
+    bytes: Vec<u8>,
+    certificates: Vec<Certificate>,
+}
+
+/// The file's certificates; `Err` is the refusal to print. A bundle cannot take CRL URLs.
+fn read_certificates(args: &AddArgs) -> anyhow::Result<Result<CertificateFile, TrustError>> {
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let certificates = match parse_certificates(&bytes) {
+        Ok(certificates) => certificates,
+        Err(reason) => return Ok(Err(TrustError::CertificateMalformed(reason))),
+    };
+    if certificates.len() > 1 && (args.crl_url.is_some() || args.delta_crl_url.is_some()) {
+        anyhow::bail!(
+            "{} holds {} certificates; --crl-url and --delta-crl-url apply to one CA: add the bundle, then `certgate ca set ID --crl-url ...` per CA",
+            args.file.display(),
+            certificates.len()
+        );
+    }
+    Ok(Ok(CertificateFile {
+        bytes,
+        certificates,
+    }))
 }
 
 pub(crate) async fn run(command: CaCommand, global: GlobalArgs) -> anyhow::Result<ExitCode> {
+    if let Some(remote) = global.remote()? {
+        return run_remote(command, remote).await;
+    }
     let config = global.load()?;
     let store = config.open_store().await?;
     let now = SystemClock.now();
     let actor = cli_actor();
     match command {
         CaCommand::List { json } => {
-            let cas = store.list_cas().await?;
-            if json {
-                let list: Vec<Value> = cas.iter().map(ca_json).collect();
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&json!({ "certificateAuthorities": list }))?
-                );
-            } else {
-                print_table(&cas);
-            }
-            Ok(ExitCode::SUCCESS)
+            let cas: Vec<CertificateAuthority> =
+                store.list_cas().await?.iter().map(Into::into).collect();
+            print_list(&cas, json)
         }
         CaCommand::Add(args) => {
-            let bytes = std::fs::read(&args.file)
-                .with_context(|| format!("reading {}", args.file.display()))?;
-            let certificates = match parse_certificates(&bytes) {
-                Ok(certificates) => certificates,
-                Err(reason) => {
-                    return Ok(refused(
-                        &TrustError::CertificateMalformed(reason),
-                        args.json,
-                    ))
-                }
+            let certificates = match read_certificates(&args)? {
+                Ok(file) => file.certificates,
+                Err(error) => return Ok(trust_refused(&error, args.json)),
             };
-            if certificates.len() > 1 && (args.crl_url.is_some() || args.delta_crl_url.is_some()) {
-                anyhow::bail!(
-                    "{} holds {} certificates; --crl-url and --delta-crl-url apply to one CA: add the bundle, then `certgate ca set ID --crl-url ...` per CA",
-                    args.file.display(),
-                    certificates.len()
-                );
-            }
             let ders = certificates.iter().map(|c| c.der().to_vec()).collect();
             let result = add_cas(
                 &store,
@@ -236,65 +281,41 @@ pub(crate) async fn run(command: CaCommand, global: GlobalArgs) -> anyhow::Resul
             .await;
             match result {
                 Ok(records) => {
-                    if args.json {
-                        let list: Vec<Value> = records.iter().map(ca_json).collect();
-                        println!(
-                            "{}",
-                            serde_json::to_string_pretty(
-                                &json!({ "certificateAuthorities": list })
-                            )?
-                        );
-                    } else {
-                        for record in &records {
-                            println!(
-                                "added CA {}: {} \"{}\"",
-                                record.id,
-                                record.settings.authority_type.as_str(),
-                                record.facts.trusted_issuer
-                            );
-                        }
-                        if records.iter().any(|r| {
-                            r.settings.crl_url.is_none() && !r.settings.exempt_from_crl_validation
-                        }) {
-                            println!("note: a CA without a CRL URL and not exempt makes its certificates fail with crl-unavailable; set one with `certgate ca set ID --crl-url URL`");
-                        }
-                    }
-                    Ok(ExitCode::SUCCESS)
+                    let records: Vec<CertificateAuthority> =
+                        records.iter().map(Into::into).collect();
+                    print_added(&records, args.json)
                 }
-                Err(error) => Ok(refused(&error, args.json)),
+                Err(error) => Ok(trust_refused(&error, args.json)),
             }
         }
         CaCommand::Set(args) => {
+            let json = args.json;
+            let patch = patch_of(args);
             let result = set_ca(
                 &store,
-                CaId(args.id),
+                CaId(patch.0),
                 |mut settings| {
-                    if let Some(name) = args.name.clone() {
+                    let patch = patch.1;
+                    if let Some(name) = patch.display_name {
                         settings.display_name = name;
                     }
-                    if args.root {
-                        settings.authority_type = AuthorityType::Root;
+                    if let Some(root) = patch.is_root_authority {
+                        settings.authority_type = if root {
+                            AuthorityType::Root
+                        } else {
+                            AuthorityType::Intermediate
+                        };
                     }
-                    if args.intermediate {
-                        settings.authority_type = AuthorityType::Intermediate;
+                    if let Some(url) = patch.certificate_revocation_list_url {
+                        settings.crl_url = url;
                     }
-                    if args.no_crl_url {
-                        settings.crl_url = None;
-                        settings.delta_crl_url = None;
+                    if let Some(url) = patch.delta_certificate_revocation_list_url {
+                        settings.delta_crl_url = url;
                     }
-                    if let Some(url) = args.crl_url.clone() {
-                        settings.crl_url = Some(url);
-                    }
-                    if args.no_delta_crl_url {
-                        settings.delta_crl_url = None;
-                    }
-                    if let Some(url) = args.delta_crl_url.clone() {
-                        settings.delta_crl_url = Some(url);
-                    }
-                    if let Some(exempt) = args.exempt_from_crl_validation {
+                    if let Some(exempt) = patch.is_exempt_from_crl_validation {
                         settings.exempt_from_crl_validation = exempt;
                     }
-                    if let Some(hint) = args.issuer_hint {
+                    if let Some(hint) = patch.is_issuer_hint_enabled {
                         settings.send_as_issuer_hint = hint;
                     }
                     settings
@@ -304,30 +325,106 @@ pub(crate) async fn run(command: CaCommand, global: GlobalArgs) -> anyhow::Resul
             )
             .await;
             match result {
-                Ok(record) => {
-                    if args.json {
-                        println!("{}", serde_json::to_string_pretty(&ca_json(&record))?);
-                    } else {
-                        print_table(std::slice::from_ref(&record));
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(error) => Ok(refused(&error, args.json)),
+                Ok(record) => print_changed(&(&record).into(), json),
+                Err(error) => Ok(trust_refused(&error, json)),
             }
         }
         CaCommand::Remove { id, json } => match remove_ca(&store, CaId(id), now, &actor).await {
-            Ok(record) => {
-                if json {
-                    println!("{}", json!({ "ok": true, "removed": ca_json(&record) }));
-                } else {
-                    println!(
-                        "removed CA {}: \"{}\"",
-                        record.id, record.facts.trusted_issuer
-                    );
-                }
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(error) => Ok(refused(&error, json)),
+            Ok(record) => print_removed(&(&record).into(), json),
+            Err(error) => Ok(trust_refused(&error, json)),
         },
+    }
+}
+
+/// `ca set`'s flags as the admin API's PATCH: `--no-crl-url` removes the delta URL too.
+fn patch_of(args: SetArgs) -> (i64, CertificateAuthorityPatch) {
+    let mut patch = CertificateAuthorityPatch {
+        display_name: args.name,
+        is_root_authority: if args.root {
+            Some(true)
+        } else if args.intermediate {
+            Some(false)
+        } else {
+            None
+        },
+        is_exempt_from_crl_validation: args.exempt_from_crl_validation,
+        is_issuer_hint_enabled: args.issuer_hint,
+        ..CertificateAuthorityPatch::default()
+    };
+    if args.no_crl_url {
+        patch.certificate_revocation_list_url = Some(None);
+        patch.delta_certificate_revocation_list_url = Some(None);
+    }
+    if let Some(url) = args.crl_url {
+        patch.certificate_revocation_list_url = Some(Some(url));
+    }
+    if args.no_delta_crl_url {
+        patch.delta_certificate_revocation_list_url = Some(None);
+    }
+    if let Some(url) = args.delta_crl_url {
+        patch.delta_certificate_revocation_list_url = Some(Some(url));
+    }
+    (args.id, patch)
+}
+
+async fn run_remote(command: CaCommand, remote: Remote) -> anyhow::Result<ExitCode> {
+    match command {
+        CaCommand::List { json } => {
+            match remote
+                .get::<Collection<CertificateAuthority>>("/certificateAuthorities")
+                .await?
+            {
+                Ok(list) => print_list(&list.value, json),
+                Err(refusal) => Ok(refused(&refusal.code, &refusal.message, json)),
+            }
+        }
+        CaCommand::Add(args) => {
+            let bytes = match read_certificates(&args)? {
+                Ok(file) => file.bytes,
+                Err(error) => return Ok(trust_refused(&error, args.json)),
+            };
+            let new = NewCertificateAuthority {
+                certificate: base64::engine::general_purpose::STANDARD.encode(bytes),
+                is_root_authority: if args.root {
+                    Some(true)
+                } else if args.intermediate {
+                    Some(false)
+                } else {
+                    None
+                },
+                certificate_revocation_list_url: args.crl_url.clone(),
+                delta_certificate_revocation_list_url: args.delta_crl_url.clone(),
+                display_name: args.name.clone(),
+                is_exempt_from_crl_validation: Some(args.exempt_from_crl_validation),
+                is_issuer_hint_enabled: Some(!args.no_issuer_hint),
+            };
+            match remote
+                .post::<_, Collection<CertificateAuthority>>("/certificateAuthorities", Some(&new))
+                .await?
+            {
+                Ok(added) => print_added(&added.value, args.json),
+                Err(refusal) => Ok(refused(&refusal.code, &refusal.message, args.json)),
+            }
+        }
+        CaCommand::Set(args) => {
+            let json = args.json;
+            let (id, patch) = patch_of(args);
+            match remote
+                .patch::<_, CertificateAuthority>(&format!("/certificateAuthorities/{id}"), &patch)
+                .await?
+            {
+                Ok(record) => print_changed(&record, json),
+                Err(refusal) => Ok(refused(&refusal.code, &refusal.message, json)),
+            }
+        }
+        CaCommand::Remove { id, json } => {
+            match remote
+                .delete::<CertificateAuthority>(&format!("/certificateAuthorities/{id}"))
+                .await?
+            {
+                Ok(record) => print_removed(&record, json),
+                Err(refusal) => Ok(refused(&refusal.code, &refusal.message, json)),
+            }
+        }
     }
 }

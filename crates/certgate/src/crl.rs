@@ -3,16 +3,18 @@
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use certgate_core::clock::{rfc3339, Clock, SystemClock};
+use certgate_core::clock::{Clock, SystemClock};
 use certgate_core::crl_fetch::FetchProgress;
 use certgate_core::trusted_ca::CaId;
 use certgate_core::validation_state::SharedState;
-use certgate_server::crl_refresh::{CrlService, CrlStatusRow, RefreshOutcome, Urgency};
+use certgate_pki::UnixTime;
+use certgate_server::admin_api::resource::{Collection, CrlRefreshReport, CrlStatus};
+use certgate_server::crl_refresh::{CrlService, Urgency};
 use certgate_server::HttpCrlFetcher;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::{json, Value};
 
+use crate::remote::Remote;
 use crate::GlobalArgs;
 
 #[derive(Subcommand)]
@@ -70,85 +72,100 @@ impl FetchProgress for Bar {
     }
 }
 
-fn status_json(row: &CrlStatusRow) -> Value {
-    json!({
-        "caId": row.ca.id.0,
-        "ca": row.ca.settings.display_name,
-        "kind": row.kind.as_str(),
-        "url": row.url,
-        "cached": row.cached.as_ref().map(|c| json!({
-            "crlNumber": certgate_core::hex(&c.crl_number),
-            "thisUpdate": rfc3339(c.this_update),
-            "nextUpdate": rfc3339(c.next_update),
-            "entries": c.entry_count,
-            "bytes": c.bytes,
-            "fetchedAt": rfc3339(c.fetched_at),
-            "etag": c.etag,
-            "lastModified": c.last_modified,
-        })),
-        "lastAttempt": row.fetch.as_ref().map(|f| rfc3339(f.last_attempt_at)),
-        "lastSuccess": row.fetch.as_ref().and_then(|f| f.last_success_at).map(rfc3339),
-        "lastErrorCode": row.fetch.as_ref().and_then(|f| f.last_error.as_ref()).map(|e| e.0.clone()),
-        "lastError": row.fetch.as_ref().and_then(|f| f.last_error.as_ref()).map(|e| e.1.clone()),
-        "consecutiveFailures": row.fetch.as_ref().map_or(0, |f| f.consecutive_failures),
-        "nextAttempt": row.fetch.as_ref().map(|f| rfc3339(f.next_attempt_at)),
-    })
+/// Whether an RFC 3339 time is before `now` (a time that does not parse counts as past:
+/// the row is then shown as stale rather than current).
+fn is_past(text: &str, now: UnixTime) -> bool {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_or(true, |at| at.unix_timestamp() < now.0)
 }
 
-fn print_status(rows: &[CrlStatusRow], now: certgate_pki::UnixTime) {
+fn print_status(rows: &[CrlStatus], now: UnixTime, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     if rows.is_empty() {
         println!("no trusted CA has a CRL URL (certgate ca set ID --crl-url URL)");
-        return;
+        return Ok(ExitCode::SUCCESS);
     }
     for row in rows {
         println!(
             "CA {} \"{}\" {} CRL  {}",
-            row.ca.id,
-            row.ca.settings.display_name,
-            row.kind.as_str(),
-            row.url
+            row.ca_id, row.ca, row.kind, row.url
         );
         match &row.cached {
             Some(c) => {
-                let state = if c.next_update.0 < now.0 {
+                let state = if is_past(&c.next_update, now) {
                     "STALE"
                 } else {
                     "current"
                 };
                 println!(
                     "    cached      number {}, thisUpdate {}, nextUpdate {} ({state}), {} entries, {} bytes",
-                    certgate_core::hex(&c.crl_number),
-                    rfc3339(c.this_update),
-                    rfc3339(c.next_update),
-                    c.entry_count,
-                    c.bytes
+                    c.crl_number, c.this_update, c.next_update, c.entries, c.bytes
                 );
             }
             None => println!(
                 "    cached      none: certificates from this CA fail with crl-unavailable"
             ),
         }
-        match &row.fetch {
-            Some(f) => {
+        match &row.last_attempt {
+            Some(last_attempt) => {
                 println!(
                     "    last success {}",
-                    f.last_success_at.map_or("never".into(), rfc3339)
+                    row.last_success.as_deref().unwrap_or("never")
                 );
-                if let Some((code, message)) = &f.last_error {
+                if let (Some(code), Some(message)) = (&row.last_error_code, &row.last_error) {
                     println!(
-                        "    last error  {code} at {} ({} in a row): {message}",
-                        rfc3339(f.last_attempt_at),
-                        f.consecutive_failures
+                        "    last error  {code} at {last_attempt} ({} in a row): {message}",
+                        row.consecutive_failures
                     );
                 }
-                println!("    next check  {}", rfc3339(f.next_attempt_at));
+                println!(
+                    "    next check  {}",
+                    row.next_attempt.as_deref().unwrap_or("(unknown)")
+                );
             }
             None => println!("    never fetched (certgate crl refresh)"),
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what each download did; exit 1 when any was refused.
+fn print_reports(reports: &[CrlRefreshReport], json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(reports)?);
+    } else {
+        for report in reports {
+            println!(
+                "CA {} {} CRL: {}{}: {}",
+                report.ca_id,
+                report.kind,
+                report.outcome,
+                report
+                    .code
+                    .as_deref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default(),
+                report.detail
+            );
+        }
+        if reports.is_empty() {
+            println!("no trusted CA has a CRL URL (certgate ca set ID --crl-url URL)");
+        }
+    }
+    Ok(if reports.iter().any(CrlRefreshReport::failed) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub(crate) async fn run(command: CrlCommand, global: GlobalArgs) -> anyhow::Result<ExitCode> {
+    if let Some(remote) = global.remote()? {
+        return run_remote(command, remote).await;
+    }
     let config = global.load()?;
     let store = Arc::new(config.open_store().await?);
     let service = CrlService::new(
@@ -161,69 +178,45 @@ pub(crate) async fn run(command: CrlCommand, global: GlobalArgs) -> anyhow::Resu
     );
     match command {
         CrlCommand::Status { json } => {
-            let rows = service.status().await?;
-            if json {
-                let list: Vec<Value> = rows.iter().map(status_json).collect();
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else {
-                print_status(&rows, SystemClock.now());
-            }
-            Ok(ExitCode::SUCCESS)
+            let rows: Vec<CrlStatus> = service.status().await?.iter().map(Into::into).collect();
+            print_status(&rows, SystemClock.now(), json)
         }
         CrlCommand::Refresh { ca, json } => {
             let bar = Bar(Mutex::new(None));
-            let reports = service
+            let reports: Vec<CrlRefreshReport> = service
                 .refresh(ca.map(CaId), Urgency::Interactive, &bar)
-                .await?;
-            let mut failed = false;
-            let mut list = Vec::new();
-            for report in &reports {
-                let (outcome, code, detail) = match &report.outcome {
-                    RefreshOutcome::Updated {
-                        crl_number,
-                        entries,
-                        bytes,
-                    } => (
-                        "updated",
-                        None,
-                        format!(
-                            "CRL number {}, {entries} entries, {bytes} bytes",
-                            certgate_core::hex(crl_number)
-                        ),
-                    ),
-                    RefreshOutcome::NotModified => {
-                        ("not-modified", None, "304 Not Modified".into())
-                    }
-                    RefreshOutcome::Unchanged => ("unchanged", None, "same CRL as cached".into()),
-                    RefreshOutcome::Failed { code, message, .. } => {
-                        failed = true;
-                        ("failed", Some(code.clone()), message.clone())
-                    }
-                };
-                if json {
-                    list.push(json!({
-                        "caId": report.ca_id.0, "kind": report.kind.as_str(), "url": report.url,
-                        "outcome": outcome, "code": code, "detail": detail,
-                    }));
-                } else {
-                    println!(
-                        "CA {} {} CRL: {outcome}{}: {detail}",
-                        report.ca_id,
-                        report.kind.as_str(),
-                        code.map(|c| format!(" ({c})")).unwrap_or_default()
-                    );
-                }
+                .await?
+                .iter()
+                .map(Into::into)
+                .collect();
+            print_reports(&reports, json)
+        }
+    }
+}
+
+async fn run_remote(command: CrlCommand, remote: Remote) -> anyhow::Result<ExitCode> {
+    let refused = |refusal: crate::remote::Refusal, json| {
+        crate::user::refused("crl", &refusal.code, &refusal.message, json)
+    };
+    match command {
+        CrlCommand::Status { json } => {
+            match remote.get::<Collection<CrlStatus>>("/crlStatus").await? {
+                Ok(rows) => print_status(&rows.value, SystemClock.now(), json),
+                Err(refusal) => Ok(refused(refusal, json)),
             }
-            if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else if reports.is_empty() {
-                println!("no trusted CA has a CRL URL (certgate ca set ID --crl-url URL)");
+        }
+        CrlCommand::Refresh { ca, json } => {
+            let path = match ca {
+                Some(id) => format!("/crlStatus/refresh?caId={id}"),
+                None => "/crlStatus/refresh".to_owned(),
+            };
+            match remote
+                .post::<(), Collection<CrlRefreshReport>>(&path, None)
+                .await?
+            {
+                Ok(reports) => print_reports(&reports.value, json),
+                Err(refusal) => Ok(refused(refusal, json)),
             }
-            Ok(if failed {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
         }
     }
 }

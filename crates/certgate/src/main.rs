@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod admin;
 mod binding;
 mod ca;
 mod client;
@@ -12,6 +13,7 @@ mod config;
 mod crl;
 mod demo;
 mod pki;
+mod remote;
 mod serve;
 mod signins;
 mod strength;
@@ -45,6 +47,17 @@ pub(crate) struct GlobalArgs {
     /// Configuration file (default: <data-dir>/certgate.toml when it exists).
     #[arg(long, global = true, env = "CERTGATE_CONFIG")]
     config: Option<PathBuf>,
+    /// Drive a running server through its admin API instead of the local store
+    /// (`https://host:port`; ca, user, crl, signins, binding, strength, audit).
+    #[arg(long, global = true, env = "CERTGATE_SERVER", value_name = "URL")]
+    server: Option<String>,
+    /// Admin token for --server (`certgate admin token create` on the server). Prefer
+    /// CERTGATE_TOKEN: a flag shows in `ps` and the shell's history.
+    #[arg(long, global = true, env = "CERTGATE_TOKEN", hide_env_values = true)]
+    token: Option<remote::Token>,
+    /// Trust only this CA (PEM) for --server's TLS certificate, e.g. certgate's own root.
+    #[arg(long, global = true, env = "CERTGATE_SERVER_CA", value_name = "FILE")]
+    server_ca: Option<PathBuf>,
 }
 
 impl GlobalArgs {
@@ -86,6 +99,9 @@ enum Command {
     /// Authentication-strength rules: single- or multi-factor by issuer and policy OID.
     #[command(subcommand)]
     Strength(strength::StrengthCommand),
+    /// Administration: admin API tokens.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 #[derive(Args)]
@@ -138,6 +154,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let global = cli.global;
+    if global.server.is_some() && !remote::supports(&cli.command) {
+        eprintln!("certgate: --server (CERTGATE_SERVER) drives ca, user, crl, signins, binding, strength and audit on a remote server; this command works on the local store only (unset CERTGATE_SERVER)");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Verify(args) => verify::run(args, &global),
         Command::Ca(command) => run_async(ca::run(command, global)),
@@ -150,22 +170,43 @@ fn main() -> ExitCode {
         Command::User(command) => run_async(user::run(command, global)),
         Command::Binding(command) => run_async(binding::run(command, global)),
         Command::Strength(command) => run_async(strength::run(command, global)),
+        Command::Admin(command) => run_async(admin::run(command, global)),
     }
 }
 
 async fn audit(args: AuditArgs, global: GlobalArgs) -> anyhow::Result<ExitCode> {
     use certgate_core::store::Store;
-    let config = global.load()?;
-    let store = config.open_store().await?;
-    let events = store.audit_events(args.limit).await?;
+    use certgate_server::admin_api::resource::{Collection, DirectoryAudit};
+    let events: Vec<DirectoryAudit> = match global.remote()? {
+        Some(remote) => {
+            let path = format!("/auditLogs/directoryAudits?$top={}", args.limit);
+            match remote.get::<Collection<DirectoryAudit>>(&path).await? {
+                Ok(list) => list.value,
+                Err(refusal) => {
+                    return Ok(user::refused(
+                        "audit",
+                        &refusal.code,
+                        &refusal.message,
+                        args.json,
+                    ))
+                }
+            }
+        }
+        None => {
+            let config = global.load()?;
+            let store = config.open_store().await?;
+            let events = store.audit_events(args.limit).await?;
+            events.iter().map(Into::into).collect()
+        }
+    };
     if args.json {
         let rows: Vec<_> = events
             .iter()
             .map(|e| {
                 serde_json::json!({
-                    "at": certgate_core::clock::rfc3339(e.at), "actor": e.actor,
-                    "action": e.action, "target": e.target, "outcome": e.outcome,
-                    "detail": e.detail,
+                    "at": e.activity_date_time, "actor": e.initiated_by,
+                    "action": e.activity_display_name, "target": e.target,
+                    "outcome": e.result_reason, "detail": e.detail,
                 })
             })
             .collect();
@@ -174,11 +215,11 @@ async fn audit(args: AuditArgs, global: GlobalArgs) -> anyhow::Result<ExitCode> 
         for e in &events {
             println!(
                 "{}  {:<10} {:<12} {:<24} {:<28} {}",
-                certgate_core::clock::rfc3339(e.at),
-                e.actor,
-                e.action,
+                e.activity_date_time,
+                e.initiated_by,
+                e.activity_display_name,
                 e.target,
-                e.outcome,
+                e.result_reason,
                 e.detail
             );
         }

@@ -2,12 +2,12 @@
 
 use std::process::ExitCode;
 
-use certgate_core::clock::rfc3339;
 use certgate_core::signin::{SignInLog, SignInQuery, SignInResult};
 use certgate_pki::UnixTime;
+use certgate_server::admin_api::resource::{Collection, SignIn};
 use clap::{Args, ValueEnum};
-use serde_json::json;
 
+use crate::remote::{query_value, Remote};
 use crate::GlobalArgs;
 
 #[derive(Args)]
@@ -35,6 +35,31 @@ enum ResultArg {
     Failure,
 }
 
+fn print(records: &[SignIn], json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(records)?);
+    } else if records.is_empty() {
+        println!("no sign-ins match");
+    } else {
+        for r in records {
+            println!(
+                "{}  {:<7} {:<22} {:<28} {} serial {} from {} [{}]",
+                r.created_date_time,
+                r.result,
+                r.reason_code,
+                r.user_principal_name.as_deref().unwrap_or("-"),
+                r.certificate_subject
+                    .as_deref()
+                    .unwrap_or("(no certificate)"),
+                r.certificate_serial_number.as_deref().unwrap_or("-"),
+                r.ip_address,
+                r.correlation_id
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) async fn run(args: SigninsArgs, global: GlobalArgs) -> anyhow::Result<ExitCode> {
     let since = match &args.since {
         Some(text) => Some(UnixTime(
@@ -44,56 +69,54 @@ pub(crate) async fn run(args: SigninsArgs, global: GlobalArgs) -> anyhow::Result
         )),
         None => None,
     };
+    let result = args.result.map(|r| match r {
+        ResultArg::Success => SignInResult::Success,
+        ResultArg::Failure => SignInResult::Failure,
+    });
+    if let Some(remote) = global.remote()? {
+        return run_remote(&args, result, remote).await;
+    }
     let config = global.load()?;
     let store = config.open_store().await?;
     let records = store
         .signins(&SignInQuery {
             user: args.user,
-            result: args.result.map(|r| match r {
-                ResultArg::Success => SignInResult::Success,
-                ResultArg::Failure => SignInResult::Failure,
-            }),
+            result,
             reason_code: args.code,
             since,
             limit: args.limit,
         })
         .await?;
-    if args.json {
-        let rows: Vec<_> = records
-            .iter()
-            .map(|r| {
-                json!({
-                    "createdDateTime": rfc3339(r.at), "correlationId": r.correlation_id,
-                    "ipAddress": r.client_address, "appDisplayName": r.application,
-                    "userPrincipalName": r.user, "result": r.result.as_str(),
-                    "reasonCode": r.reason_code, "detail": r.detail,
-                    "certificateSubject": r.certificate_subject,
-                    "certificateIssuer": r.certificate_issuer,
-                    "certificateSerialNumber": r.certificate_serial,
-                    "certificateThumbprint": r.certificate_thumbprint,
-                    "bindingRule": r.binding_rule, "authenticationStrength": r.strength,
-                })
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-    } else if records.is_empty() {
-        println!("no sign-ins match");
-    } else {
-        for r in &records {
-            println!(
-                "{}  {:<7} {:<22} {:<28} {} serial {} from {} [{}]",
-                rfc3339(r.at),
-                r.result.as_str(),
-                r.reason_code,
-                r.user.as_deref().unwrap_or("-"),
-                r.certificate_subject
-                    .as_deref()
-                    .unwrap_or("(no certificate)"),
-                r.certificate_serial.as_deref().unwrap_or("-"),
-                r.client_address,
-                r.correlation_id
-            );
-        }
+    let records: Vec<SignIn> = records.iter().map(Into::into).collect();
+    print(&records, args.json)
+}
+
+async fn run_remote(
+    args: &SigninsArgs,
+    result: Option<SignInResult>,
+    remote: Remote,
+) -> anyhow::Result<ExitCode> {
+    let mut query = vec![format!("$top={}", args.limit)];
+    if let Some(user) = &args.user {
+        query.push(format!("user={}", query_value(user)));
     }
-    Ok(ExitCode::SUCCESS)
+    if let Some(result) = result {
+        query.push(format!("result={}", result.as_str()));
+    }
+    if let Some(code) = &args.code {
+        query.push(format!("code={}", query_value(code)));
+    }
+    if let Some(since) = &args.since {
+        query.push(format!("since={}", query_value(since)));
+    }
+    let path = format!("/auditLogs/signIns?{}", query.join("&"));
+    match remote.get::<Collection<SignIn>>(&path).await? {
+        Ok(list) => print(&list.value, args.json),
+        Err(refusal) => Ok(crate::user::refused(
+            "signins",
+            &refusal.code,
+            &refusal.message,
+            args.json,
+        )),
+    }
 }

@@ -4,15 +4,18 @@
 
 use std::process::ExitCode;
 
-use certgate_core::clock::{rfc3339, Clock, SystemClock};
+use certgate_core::clock::{Clock, SystemClock};
 use certgate_core::directory::{add_strength_rule, remove_strength_rule, strength_rules};
 use certgate_core::strength::{
-    IssuerSelector, Precedence, Strength, StrengthRule, StrengthRuleError, StrengthRuleId,
-    StrengthRuleSpec,
+    IssuerSelector, Strength, StrengthRuleError, StrengthRuleId, StrengthRuleSpec,
+};
+use certgate_server::admin_api::resource::{
+    AuthenticationModeRule, AuthenticationModeRules, NewAuthenticationModeRule,
 };
 use clap::Subcommand;
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::remote::Remote;
 use crate::user::refused;
 use crate::{cli_actor, GlobalArgs};
 
@@ -51,32 +54,70 @@ fn parse_strength(text: &str) -> Result<Strength, String> {
     Strength::parse(text).ok_or_else(|| "single-factor or multi-factor".to_owned())
 }
 
-fn rule_json(rule: &StrengthRule) -> Value {
-    let spec = &rule.spec;
-    let (subject, ski) = match &spec.issuer {
-        Some(IssuerSelector::Subject(dn)) => (Some(dn.as_str()), None),
-        Some(IssuerSelector::SubjectKeyIdentifier(ski)) => (None, Some(ski.as_str())),
-        None => (None, None),
+/// The rule as `certgate strength list` describes it (`policy 1.2.3 -> multi-factor`).
+fn describe(rule: &AuthenticationModeRule) -> String {
+    let spec = StrengthRuleSpec {
+        issuer: match (
+            &rule.issuer_subject_identifier,
+            &rule.issuer_subject_key_identifier,
+        ) {
+            (Some(dn), _) => Some(IssuerSelector::Subject(dn.clone())),
+            (None, Some(ski)) => Some(IssuerSelector::SubjectKeyIdentifier(ski.clone())),
+            (None, None) => None,
+        },
+        policy_oid: rule.policy_oid_identifier.clone(),
+        strength: Strength::parse(&rule.x509_certificate_authentication_mode)
+            .unwrap_or(Strength::SingleFactor),
     };
-    let precedence = spec.precedence();
-    let identifier = match precedence {
-        Precedence::PolicyOid => spec.policy_oid.as_deref(),
-        Precedence::Issuer => subject.or(ski),
-        Precedence::IssuerAndPolicyOid => None,
-    };
-    json!({
-        "id": rule.id.0,
-        "x509CertificateRuleType": precedence.graph_name(),
-        "identifier": identifier,
-        "issuerSubjectIdentifier": subject,
-        "issuerSubjectKeyIdentifier": ski,
-        "policyOidIdentifier": spec.policy_oid,
-        "x509CertificateAuthenticationMode": spec.strength.graph_name(),
-        "createdDateTime": rfc3339(rule.created_at),
-    })
+    spec.to_string()
+}
+
+fn print_list(rules: &[AuthenticationModeRule], json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "x509CertificateAuthenticationDefaultMode": Strength::SingleFactor.graph_name(),
+                "rules": rules,
+            }))?
+        );
+    } else if rules.is_empty() {
+        println!("no strength rules: every certificate sign-in is single-factor");
+    } else {
+        for rule in rules {
+            println!(
+                "{:>4}  {:<26} {}",
+                rule.id,
+                rule.x509_certificate_rule_type,
+                describe(rule)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_added(rule: &AuthenticationModeRule, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(rule)?);
+    } else {
+        println!("added strength rule {}: {}", rule.id, describe(rule));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_removed(rule: &AuthenticationModeRule, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", json!({ "ok": true, "removed": rule }));
+    } else {
+        println!("removed strength rule {}: {}", rule.id, describe(rule));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) async fn run(command: StrengthCommand, global: GlobalArgs) -> anyhow::Result<ExitCode> {
+    if let Some(remote) = global.remote()? {
+        return run_remote(command, remote).await;
+    }
     let config = global.load()?;
     let store = config.open_store().await?;
     let now = SystemClock.now();
@@ -87,28 +128,8 @@ pub(crate) async fn run(command: StrengthCommand, global: GlobalArgs) -> anyhow:
     match command {
         StrengthCommand::List { json } => match strength_rules(&store).await {
             Ok(rules) => {
-                if json {
-                    let list: Vec<Value> = rules.iter().map(rule_json).collect();
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&json!({
-                            "x509CertificateAuthenticationDefaultMode": Strength::SingleFactor.graph_name(),
-                            "rules": list,
-                        }))?
-                    );
-                } else if rules.is_empty() {
-                    println!("no strength rules: every certificate sign-in is single-factor");
-                } else {
-                    for rule in &rules {
-                        println!(
-                            "{:>4}  {:<26} {}",
-                            rule.id,
-                            rule.spec.precedence().graph_name(),
-                            rule.spec
-                        );
-                    }
-                }
-                Ok(ExitCode::SUCCESS)
+                let rules: Vec<AuthenticationModeRule> = rules.iter().map(Into::into).collect();
+                print_list(&rules, json)
             }
             Err(error) => Ok(refuse(error, json)),
         },
@@ -128,28 +149,72 @@ pub(crate) async fn run(command: StrengthCommand, global: GlobalArgs) -> anyhow:
                 strength,
             };
             match add_strength_rule(&store, spec, now, &actor).await {
-                Ok(rule) => {
-                    if json {
-                        println!("{}", serde_json::to_string_pretty(&rule_json(&rule))?);
-                    } else {
-                        println!("added strength rule {}: {}", rule.id, rule.spec);
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
+                Ok(rule) => print_added(&(&rule).into(), json),
                 Err(error) => Ok(refuse(error, json)),
             }
         }
         StrengthCommand::Remove { id, json } => {
             match remove_strength_rule(&store, StrengthRuleId(id), now, &actor).await {
-                Ok(rule) => {
-                    if json {
-                        println!("{}", json!({ "ok": true, "removed": rule_json(&rule) }));
-                    } else {
-                        println!("removed strength rule {}: {}", rule.id, rule.spec);
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
+                Ok(rule) => print_removed(&(&rule).into(), json),
                 Err(error) => Ok(refuse(error, json)),
+            }
+        }
+    }
+}
+
+async fn run_remote(command: StrengthCommand, remote: Remote) -> anyhow::Result<ExitCode> {
+    let refuse = |refusal: crate::remote::Refusal, json| {
+        refused("strength", &refusal.code, &refusal.message, json)
+    };
+    match command {
+        StrengthCommand::List { json } => {
+            match remote
+                .get::<AuthenticationModeRules>("/authenticationModeRules")
+                .await?
+            {
+                Ok(rules) => print_list(&rules.value, json),
+                Err(refusal) => Ok(refuse(refusal, json)),
+            }
+        }
+        StrengthCommand::Add {
+            issuer,
+            policy_oid,
+            strength,
+            json,
+        } => {
+            // The same reading of --issuer as locally: a DN when it has an `=`, else hex.
+            let issuer = match issuer.as_deref().map(IssuerSelector::parse).transpose() {
+                Ok(issuer) => issuer,
+                Err(error) => {
+                    return Ok(refused("strength", error.code(), &error.to_string(), json))
+                }
+            };
+            let (subject, ski) = match issuer {
+                Some(IssuerSelector::Subject(dn)) => (Some(dn), None),
+                Some(IssuerSelector::SubjectKeyIdentifier(ski)) => (None, Some(ski)),
+                None => (None, None),
+            };
+            let new = NewAuthenticationModeRule {
+                issuer_subject_identifier: subject,
+                issuer_subject_key_identifier: ski,
+                policy_oid_identifier: policy_oid.map(|oid| oid.trim().to_owned()),
+                x509_certificate_authentication_mode: strength.graph_name().to_owned(),
+            };
+            match remote
+                .post::<_, AuthenticationModeRule>("/authenticationModeRules", Some(&new))
+                .await?
+            {
+                Ok(rule) => print_added(&rule, json),
+                Err(refusal) => Ok(refuse(refusal, json)),
+            }
+        }
+        StrengthCommand::Remove { id, json } => {
+            match remote
+                .delete::<AuthenticationModeRule>(&format!("/authenticationModeRules/{id}"))
+                .await?
+            {
+                Ok(rule) => print_removed(&rule, json),
+                Err(refusal) => Ok(refuse(refusal, json)),
             }
         }
     }

@@ -10,12 +10,16 @@ use certgate_core::clock::{rfc3339, Clock, SystemClock};
 use certgate_core::directory::{
     add_user, find_user, import_users, list_users, normalize_certificate_user_id, parse_users_csv,
     remove_user, revoke_sessions, set_sts_refresh_tokens_valid_from, set_user, DirectoryError,
-    User, UserDraft,
+    UserDraft,
 };
 use certgate_pki::UnixTime;
+use certgate_server::admin_api::resource::{
+    AuthorizationInfo, Collection, NewUser, StsRefreshTokensValidFrom, User, UserPatch,
+};
 use clap::{ArgAction, Args, Subcommand};
 use serde_json::{json, Value};
 
+use crate::remote::{segment, Remote};
 use crate::{cli_actor, GlobalArgs};
 
 #[derive(Subcommand)]
@@ -132,34 +136,20 @@ pub(crate) struct SetArgs {
     json: bool,
 }
 
-/// A user in Microsoft Graph's shape (plus certgate's groups).
-pub(crate) fn user_json(user: &User) -> Value {
-    json!({
-        "id": user.id.as_str(),
-        "userPrincipalName": user.upn.as_str(),
-        "onPremisesImmutableId": user.immutable_id,
-        "displayName": user.display_name,
-        "mail": user.mail,
-        "proxyAddresses": user.proxy_addresses,
-        "authorizationInfo": { "certificateUserIds": user.certificate_user_ids },
-        "accountEnabled": user.enabled,
-        "signInSessionsValidFromDateTime": user.sts_refresh_tokens_valid_from.map(rfc3339),
-        "groups": user.groups,
-        "createdDateTime": rfc3339(user.created_at),
-    })
-}
-
 fn print_user(user: &User) {
-    println!("{}  {}", user.upn, user.id);
+    println!("{}  {}", user.user_principal_name, user.id);
     println!("    displayName                {}", user.display_name);
-    println!("    onPremisesImmutableId      {}", user.immutable_id);
+    println!(
+        "    onPremisesImmutableId      {}",
+        user.on_premises_immutable_id
+    );
     println!(
         "    mail                       {}",
         user.mail.as_deref().unwrap_or("(none)")
     );
     println!(
         "    accountEnabled             {}",
-        if user.enabled {
+        if user.account_enabled {
             "true"
         } else {
             "false (disabled)"
@@ -167,13 +157,14 @@ fn print_user(user: &User) {
     );
     println!(
         "    StsRefreshTokensValidFrom  {}",
-        user.sts_refresh_tokens_valid_from
-            .map_or_else(|| "(not set)".to_owned(), rfc3339)
+        user.sign_in_sessions_valid_from_date_time
+            .as_deref()
+            .unwrap_or("(not set)")
     );
     for proxy in &user.proxy_addresses {
         println!("    proxyAddress               {proxy}");
     }
-    for value in &user.certificate_user_ids {
+    for value in &user.authorization_info.certificate_user_ids {
         println!("    certificateUserId          {value}");
     }
     if !user.groups.is_empty() {
@@ -196,6 +187,10 @@ pub(crate) fn refused(command: &str, code: &str, message: &str, json: bool) -> E
 
 fn directory_refused(error: &DirectoryError, json: bool) -> ExitCode {
     refused("user", error.code(), &error.to_string(), json)
+}
+
+fn remote_refused(refusal: &crate::remote::Refusal, json: bool) -> ExitCode {
+    refused("user", &refusal.code, &refusal.message, json)
 }
 
 /// A usage error (exit 2), as clap reports its own.
@@ -226,14 +221,102 @@ pub(crate) fn parse_date(text: &str) -> Option<UnixTime> {
 
 fn print_one(user: &User, json: bool, verb: &str) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&user_json(user))?);
+        println!("{}", serde_json::to_string_pretty(user)?);
     } else {
         if !verb.is_empty() {
-            println!("{verb} {} ({})", user.upn, user.id);
+            println!("{verb} {} ({})", user.user_principal_name, user.id);
         }
         print_user(user);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_list(users: &[User], json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "value": users }))?
+        );
+    } else if users.is_empty() {
+        println!("no users (add one with `certgate user add UPN`)");
+    } else {
+        for user in users {
+            println!(
+                "{}  {:<40} {:<9} {} certificateUserIds  \"{}\"",
+                user.id,
+                user.user_principal_name,
+                if user.account_enabled {
+                    "enabled"
+                } else {
+                    "disabled"
+                },
+                user.authorization_info.certificate_user_ids.len(),
+                user.display_name
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_removed(user: &User, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", json!({ "ok": true, "removed": user }));
+    } else {
+        println!("removed user {} ({})", user.user_principal_name, user.id);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One row of an import: the UPN and object ID added, or the refusal's code and message.
+struct ImportRow {
+    row: u64,
+    upn: Option<String>,
+    result: Result<(String, String), (String, String)>,
+}
+
+fn print_import(report: &[ImportRow], json: bool) -> anyhow::Result<ExitCode> {
+    let refused_rows = report.iter().filter(|row| row.result.is_err()).count();
+    let added = report.len() - refused_rows;
+    if json {
+        let rows: Vec<Value> = report
+            .iter()
+            .map(|row| match &row.result {
+                Ok((upn, id)) => json!({
+                    "row": row.row, "userPrincipalName": upn, "ok": true, "id": id,
+                }),
+                Err((code, message)) => json!({
+                    "row": row.row, "userPrincipalName": row.upn,
+                    "ok": false, "code": code, "message": message,
+                }),
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({ "added": added, "refused": refused_rows, "rows": rows })
+            )?
+        );
+    } else {
+        for row in report {
+            let upn = row.upn.as_deref().unwrap_or("(no UPN)");
+            match &row.result {
+                Ok((_, id)) => println!("row {:>4}  added    {upn} ({id})", row.row),
+                Err((code, message)) => {
+                    println!("row {:>4}  REFUSED  {upn}: {message} ({code})", row.row)
+                }
+            }
+        }
+        println!(
+            "{added} user{} added, {refused_rows} row{} refused",
+            if added == 1 { "" } else { "s" },
+            if refused_rows == 1 { "" } else { "s" }
+        );
+    }
+    Ok(if refused_rows == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Same value for a removal: certificateUserIds normalized, proxy addresses ignoring case.
@@ -258,94 +341,97 @@ fn remove_values(
     missing
 }
 
+/// A user's multi-valued attributes.
+struct Lists {
+    proxy_addresses: Vec<String>,
+    certificate_user_ids: Vec<String>,
+    groups: Vec<String>,
+}
+
+impl SetArgs {
+    /// Applies the --add-*/--remove-* flags. Removing a value the user does not have is
+    /// refused rather than ignored: the first such value comes back with its attribute.
+    fn edit(&self, lists: &mut Lists) -> Option<(&'static str, String)> {
+        let missing = remove_values(
+            &mut lists.proxy_addresses,
+            &self.remove_proxy_address,
+            |a, b| a.eq_ignore_ascii_case(b),
+        )
+        .into_iter()
+        .map(|v| ("proxyAddresses", v))
+        .chain(
+            remove_values(
+                &mut lists.certificate_user_ids,
+                &self.remove_certificate_user_id,
+                same_certificate_user_id,
+            )
+            .into_iter()
+            .map(|v| ("certificateUserIds", v)),
+        )
+        .chain(
+            remove_values(&mut lists.groups, &self.remove_group, |a, b| a == b)
+                .into_iter()
+                .map(|v| ("groups", v)),
+        )
+        .next();
+        lists
+            .proxy_addresses
+            .extend(self.add_proxy_address.iter().cloned());
+        lists
+            .certificate_user_ids
+            .extend(self.add_certificate_user_id.iter().cloned());
+        lists.groups.extend(self.add_group.iter().cloned());
+        missing
+    }
+
+    fn missing_value(&self, upn: &str, missing: (&'static str, String)) -> DirectoryError {
+        DirectoryError::FieldInvalid {
+            field: missing.0,
+            value: missing.1,
+            why: format!("{upn} has no such value, so it cannot be removed"),
+        }
+    }
+}
+
 pub(crate) async fn run(command: UserCommand, global: GlobalArgs) -> anyhow::Result<ExitCode> {
+    if let Some(remote) = global.remote()? {
+        return run_remote(command, remote).await;
+    }
     let config = global.load()?;
     let store = config.open_store().await?;
     let now = SystemClock.now();
     let actor = cli_actor();
     match command {
-        UserCommand::List { json } => {
-            let users = match list_users(&store).await {
-                Ok(users) => users,
-                Err(error) => return Ok(directory_refused(&error, json)),
-            };
-            if json {
-                let list: Vec<Value> = users.iter().map(user_json).collect();
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&json!({ "value": list }))?
-                );
-            } else if users.is_empty() {
-                println!("no users (add one with `certgate user add UPN`)");
-            } else {
-                for user in &users {
-                    println!(
-                        "{}  {:<40} {:<9} {} certificateUserIds  \"{}\"",
-                        user.id,
-                        user.upn.as_str(),
-                        if user.enabled { "enabled" } else { "disabled" },
-                        user.certificate_user_ids.len(),
-                        user.display_name
-                    );
-                }
+        UserCommand::List { json } => match list_users(&store).await {
+            Ok(users) => {
+                let users: Vec<User> = users.iter().map(Into::into).collect();
+                print_list(&users, json)
             }
-            Ok(ExitCode::SUCCESS)
-        }
+            Err(error) => Ok(directory_refused(&error, json)),
+        },
         UserCommand::Get { user, json } => match find_user(&store, &user).await {
-            Ok(user) => print_one(&user, json, ""),
+            Ok(user) => print_one(&(&user).into(), json, ""),
             Err(error) => Ok(directory_refused(&error, json)),
         },
         UserCommand::Add(args) => {
-            let draft = UserDraft {
-                upn: args.upn,
-                immutable_id: args.immutable_id,
-                display_name: args.display_name,
-                mail: args.mail,
-                proxy_addresses: args.proxy_addresses,
-                certificate_user_ids: args.certificate_user_ids,
-                enabled: !args.disabled,
-                groups: args.groups,
-            };
-            match add_user(&store, draft, now, &actor).await {
-                Ok(user) => print_one(&user, args.json, "added user"),
-                Err(error) => Ok(directory_refused(&error, args.json)),
+            let json = args.json;
+            match add_user(&store, args.draft(), now, &actor).await {
+                Ok(user) => print_one(&(&user).into(), json, "added user"),
+                Err(error) => Ok(directory_refused(&error, json)),
             }
         }
         UserCommand::Set(args) => {
-            // Removing a value the user does not have is refused rather than ignored.
             let current = match find_user(&store, &args.user).await {
                 Ok(user) => user,
                 Err(error) => return Ok(directory_refused(&error, args.json)),
             };
-            let mut probe = UserDraft::from(&current);
-            let missing: Vec<(&'static str, String)> = remove_values(
-                &mut probe.proxy_addresses,
-                &args.remove_proxy_address,
-                |a, b| a.eq_ignore_ascii_case(b),
-            )
-            .into_iter()
-            .map(|v| ("proxyAddresses", v))
-            .chain(
-                remove_values(
-                    &mut probe.certificate_user_ids,
-                    &args.remove_certificate_user_id,
-                    same_certificate_user_id,
-                )
-                .into_iter()
-                .map(|v| ("certificateUserIds", v)),
-            )
-            .chain(
-                remove_values(&mut probe.groups, &args.remove_group, |a, b| a == b)
-                    .into_iter()
-                    .map(|v| ("groups", v)),
-            )
-            .collect();
-            if let Some((field, value)) = missing.into_iter().next() {
-                let error = DirectoryError::FieldInvalid {
-                    field,
-                    value,
-                    why: format!("{} has no such value, so it cannot be removed", current.upn),
-                };
+            let mut probe = Lists {
+                proxy_addresses: current.proxy_addresses.clone(),
+                certificate_user_ids: current.certificate_user_ids.clone(),
+                groups: current.groups.clone(),
+            };
+            if let Some(missing) = args.edit(&mut probe) {
+                let error = args.missing_value(current.upn.as_str(), missing);
                 return Ok(directory_refused(&error, args.json));
             }
             let result = set_user(
@@ -370,44 +456,30 @@ pub(crate) async fn run(command: UserCommand, global: GlobalArgs) -> anyhow::Res
                     if let Some(enabled) = args.enabled {
                         draft.enabled = enabled;
                     }
-                    remove_values(
-                        &mut draft.proxy_addresses,
-                        &args.remove_proxy_address,
-                        |a, b| a.eq_ignore_ascii_case(b),
-                    );
-                    remove_values(
-                        &mut draft.certificate_user_ids,
-                        &args.remove_certificate_user_id,
-                        same_certificate_user_id,
-                    );
-                    remove_values(&mut draft.groups, &args.remove_group, |a, b| a == b);
-                    draft
-                        .proxy_addresses
-                        .extend(args.add_proxy_address.iter().cloned());
-                    draft
-                        .certificate_user_ids
-                        .extend(args.add_certificate_user_id.iter().cloned());
-                    draft.groups.extend(args.add_group.iter().cloned());
-                    draft
+                    let mut lists = Lists {
+                        proxy_addresses: draft.proxy_addresses,
+                        certificate_user_ids: draft.certificate_user_ids,
+                        groups: draft.groups,
+                    };
+                    args.edit(&mut lists);
+                    UserDraft {
+                        proxy_addresses: lists.proxy_addresses,
+                        certificate_user_ids: lists.certificate_user_ids,
+                        groups: lists.groups,
+                        ..draft
+                    }
                 },
                 now,
                 &actor,
             )
             .await;
             match result {
-                Ok(user) => print_one(&user, args.json, "changed user"),
+                Ok(user) => print_one(&(&user).into(), args.json, "changed user"),
                 Err(error) => Ok(directory_refused(&error, args.json)),
             }
         }
         UserCommand::Remove { user, json } => match remove_user(&store, &user, now, &actor).await {
-            Ok(user) => {
-                if json {
-                    println!("{}", json!({ "ok": true, "removed": user_json(&user) }));
-                } else {
-                    println!("removed user {} ({})", user.upn, user.id);
-                }
-                Ok(ExitCode::SUCCESS)
-            }
+            Ok(user) => print_removed(&(&user).into(), json),
             Err(error) => Ok(directory_refused(&error, json)),
         },
         UserCommand::Import { file, json } => {
@@ -417,69 +489,208 @@ pub(crate) async fn run(command: UserCommand, global: GlobalArgs) -> anyhow::Res
                 Ok(rows) => rows,
                 Err(error) => return Ok(directory_refused(&error, json)),
             };
-            let report = import_users(&store, rows, now, &actor).await;
-            let refused_rows = report.iter().filter(|row| row.result.is_err()).count();
-            let added = report.len() - refused_rows;
-            if json {
-                let rows: Vec<Value> = report
-                    .iter()
-                    .map(|row| match &row.result {
-                        Ok(user) => json!({
-                            "row": row.row, "userPrincipalName": user.upn.as_str(),
-                            "ok": true, "id": user.id.as_str(),
-                        }),
-                        Err(error) => json!({
-                            "row": row.row, "userPrincipalName": row.upn,
-                            "ok": false, "code": error.code(), "message": error.to_string(),
-                        }),
-                    })
-                    .collect();
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &json!({ "added": added, "refused": refused_rows, "rows": rows })
-                    )?
-                );
-            } else {
-                for row in &report {
-                    let upn = row.upn.as_deref().unwrap_or("(no UPN)");
-                    match &row.result {
-                        Ok(user) => println!("row {:>4}  added    {upn} ({})", row.row, user.id),
-                        Err(error) => println!(
-                            "row {:>4}  REFUSED  {upn}: {error} ({})",
-                            row.row,
-                            error.code()
-                        ),
-                    }
-                }
-                println!(
-                    "{added} user{} added, {refused_rows} row{} refused",
-                    if added == 1 { "" } else { "s" },
-                    if refused_rows == 1 { "" } else { "s" }
-                );
-            }
-            Ok(if refused_rows == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            let report: Vec<ImportRow> = import_users(&store, rows, now, &actor)
+                .await
+                .into_iter()
+                .map(|row| ImportRow {
+                    row: row.row,
+                    upn: row.upn,
+                    result: row
+                        .result
+                        .map(|user| (user.upn.to_string(), user.id.to_string()))
+                        .map_err(|error| (error.code().to_owned(), error.to_string())),
+                })
+                .collect();
+            print_import(&report, json)
         }
         UserCommand::SetStsRefreshTokensValidFrom { user, date, json } => {
-            let Some(date) = parse_date(&date) else {
-                return Ok(usage(
-                    "user set-sts-refresh-tokens-valid-from",
-                    &format!("\"{date}\" is not a date: use YYYY-MM-DD or RFC 3339 (2026-12-01T08:00:00Z)"),
-                ));
+            let Some(date) = parse_sts_date(&date) else {
+                return Ok(bad_sts_date(&date));
             };
             match set_sts_refresh_tokens_valid_from(&store, &user, date, now, &actor).await {
-                Ok(user) => print_one(&user, json, "revoked the refresh tokens and sessions of"),
+                Ok(user) => print_one(
+                    &(&user).into(),
+                    json,
+                    "revoked the refresh tokens and sessions of",
+                ),
                 Err(error) => Ok(directory_refused(&error, json)),
             }
         }
         UserCommand::RevokeSessions { user, json } => {
             match revoke_sessions(&store, &user, now, &actor).await {
-                Ok(user) => print_one(&user, json, "revoked the refresh tokens and sessions of"),
+                Ok(user) => print_one(
+                    &(&user).into(),
+                    json,
+                    "revoked the refresh tokens and sessions of",
+                ),
                 Err(error) => Ok(directory_refused(&error, json)),
+            }
+        }
+    }
+}
+
+fn parse_sts_date(text: &str) -> Option<UnixTime> {
+    parse_date(text)
+}
+
+fn bad_sts_date(text: &str) -> ExitCode {
+    usage(
+        "user set-sts-refresh-tokens-valid-from",
+        &format!("\"{text}\" is not a date: use YYYY-MM-DD or RFC 3339 (2026-12-01T08:00:00Z)"),
+    )
+}
+
+impl AddArgs {
+    fn draft(self) -> UserDraft {
+        UserDraft {
+            upn: self.upn,
+            immutable_id: self.immutable_id,
+            display_name: self.display_name,
+            mail: self.mail,
+            proxy_addresses: self.proxy_addresses,
+            certificate_user_ids: self.certificate_user_ids,
+            enabled: !self.disabled,
+            groups: self.groups,
+        }
+    }
+}
+
+async fn run_remote(command: UserCommand, remote: Remote) -> anyhow::Result<ExitCode> {
+    match command {
+        UserCommand::List { json } => match remote.get::<Collection<User>>("/users").await? {
+            Ok(list) => print_list(&list.value, json),
+            Err(refusal) => Ok(remote_refused(&refusal, json)),
+        },
+        UserCommand::Get { user, json } => {
+            match remote
+                .get::<User>(&format!("/users/{}", segment(&user)))
+                .await?
+            {
+                Ok(user) => print_one(&user, json, ""),
+                Err(refusal) => Ok(remote_refused(&refusal, json)),
+            }
+        }
+        UserCommand::Add(args) => {
+            let json = args.json;
+            let new = NewUser::from(args.draft());
+            match remote.post::<_, User>("/users", Some(&new)).await? {
+                Ok(user) => print_one(&user, json, "added user"),
+                Err(refusal) => Ok(remote_refused(&refusal, json)),
+            }
+        }
+        UserCommand::Set(args) => {
+            let current = match remote
+                .get::<User>(&format!("/users/{}", segment(&args.user)))
+                .await?
+            {
+                Ok(user) => user,
+                Err(refusal) => return Ok(remote_refused(&refusal, args.json)),
+            };
+            let mut lists = Lists {
+                proxy_addresses: current.proxy_addresses.clone(),
+                certificate_user_ids: current.authorization_info.certificate_user_ids.clone(),
+                groups: current.groups.clone(),
+            };
+            if let Some(missing) = args.edit(&mut lists) {
+                let error = args.missing_value(&current.user_principal_name, missing);
+                return Ok(directory_refused(&error, args.json));
+            }
+            // Only the lists the flags touch are sent: a list is replaced whole.
+            let touched = |add: &[String], remove: &[String]| !add.is_empty() || !remove.is_empty();
+            let patch = UserPatch {
+                user_principal_name: args.upn.clone(),
+                display_name: args.display_name.clone(),
+                mail: match (&args.mail, args.no_mail) {
+                    (Some(mail), _) => Some(Some(mail.clone())),
+                    (None, true) => Some(None),
+                    (None, false) => None,
+                },
+                on_premises_immutable_id: args.immutable_id.clone(),
+                proxy_addresses: touched(&args.add_proxy_address, &args.remove_proxy_address)
+                    .then_some(lists.proxy_addresses),
+                authorization_info: touched(
+                    &args.add_certificate_user_id,
+                    &args.remove_certificate_user_id,
+                )
+                .then_some(AuthorizationInfo {
+                    certificate_user_ids: lists.certificate_user_ids,
+                }),
+                account_enabled: args.enabled,
+                groups: touched(&args.add_group, &args.remove_group).then_some(lists.groups),
+            };
+            match remote
+                .patch::<_, User>(&format!("/users/{}", segment(&current.id)), &patch)
+                .await?
+            {
+                Ok(user) => print_one(&user, args.json, "changed user"),
+                Err(refusal) => Ok(remote_refused(&refusal, args.json)),
+            }
+        }
+        UserCommand::Remove { user, json } => {
+            match remote
+                .delete::<User>(&format!("/users/{}", segment(&user)))
+                .await?
+            {
+                Ok(user) => print_removed(&user, json),
+                Err(refusal) => Ok(remote_refused(&refusal, json)),
+            }
+        }
+        UserCommand::Import { file, json } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let rows = match parse_users_csv(&bytes) {
+                Ok(rows) => rows,
+                Err(error) => return Ok(directory_refused(&error, json)),
+            };
+            // One request per row: each row is its own transaction, as in a local import.
+            let mut report = Vec::with_capacity(rows.len());
+            for row in rows {
+                let result = match row.draft {
+                    Ok(draft) => match remote
+                        .post::<_, User>("/users", Some(&NewUser::from(draft)))
+                        .await?
+                    {
+                        Ok(user) => Ok((user.user_principal_name, user.id)),
+                        Err(refusal) => Err((refusal.code, refusal.message)),
+                    },
+                    Err(error) => Err((error.code().to_owned(), error.to_string())),
+                };
+                report.push(ImportRow {
+                    row: row.row,
+                    upn: row.upn,
+                    result,
+                });
+            }
+            print_import(&report, json)
+        }
+        UserCommand::SetStsRefreshTokensValidFrom { user, date, json } => {
+            let Some(date) = parse_sts_date(&date) else {
+                return Ok(bad_sts_date(&date));
+            };
+            let request = StsRefreshTokensValidFrom {
+                date: rfc3339(date),
+            };
+            match remote
+                .post::<_, User>(
+                    &format!("/users/{}/stsRefreshTokensValidFrom", segment(&user)),
+                    Some(&request),
+                )
+                .await?
+            {
+                Ok(user) => print_one(&user, json, "revoked the refresh tokens and sessions of"),
+                Err(refusal) => Ok(remote_refused(&refusal, json)),
+            }
+        }
+        UserCommand::RevokeSessions { user, json } => {
+            match remote
+                .post::<(), User>(
+                    &format!("/users/{}/revokeSignInSessions", segment(&user)),
+                    None,
+                )
+                .await?
+            {
+                Ok(user) => print_one(&user, json, "revoked the refresh tokens and sessions of"),
+                Err(refusal) => Ok(remote_refused(&refusal, json)),
             }
         }
     }

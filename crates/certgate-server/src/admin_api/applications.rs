@@ -1,0 +1,174 @@
+//! `/applications`: the OpenID Connect clients (the provider's registration).
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use certgate_core::store::StoreError;
+use certgate_oidc::{
+    ClientId, ClientKind, ConsentPrompt, NewClient, ProviderError, ScopeSet, TokenLifetimes, EMAIL,
+    OFFLINE_ACCESS, OPENID, PROFILE,
+};
+
+use super::resource::{Application, Collection, CreatedApplication, NewApplication};
+use super::{body, Admin, AdminStore, ApiError, Applications, Body, Context};
+
+fn applications<S>(context: &Context<S>) -> Result<&dyn Applications, ApiError> {
+    context.applications.as_deref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "applications-unavailable",
+            "the OpenID Connect provider is not running on this server (it needs the web listener), so there are no applications to manage here",
+        )
+    })
+}
+
+fn app_id(text: &str) -> Result<ClientId, ApiError> {
+    ClientId::parse(text).map_err(|_| not_found())
+}
+
+fn not_found() -> ApiError {
+    ProviderError::Store(StoreError::NotFound {
+        what: "application".into(),
+    })
+    .into()
+}
+
+/// A random UUID (version 4 form) for an application without a chosen appId.
+fn random_app_id() -> Result<ClientId, ApiError> {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "randomness-unavailable",
+            "the system's random number generator failed; no appId could be made",
+        )
+    })?;
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex = certgate_core::hex(&bytes);
+    let text = format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    );
+    ClientId::parse(&text).map_err(|error| ApiError::bad_request(error.code(), error.to_string()))
+}
+
+fn new_client(new: NewApplication) -> Result<NewClient, ApiError> {
+    let client_id = match &new.app_id {
+        Some(id) => ClientId::parse(id)
+            .map_err(|error| ApiError::bad_request(error.code(), error.to_string()))?,
+        None => random_app_id()?,
+    };
+    let kind = match new.client_type.as_deref() {
+        None | Some("confidential") => ClientKind::Confidential,
+        Some("public") => ClientKind::Public,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "client-type-invalid",
+                format!("clientType \"{other}\" is not confidential or public"),
+            ))
+        }
+    };
+    let consent = match new.consent_prompt.as_deref() {
+        None | Some("show") => ConsentPrompt::Show,
+        Some("skip") => ConsentPrompt::Skip,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "client-consent-prompt-invalid",
+                format!("consentPrompt \"{other}\" is not show or skip"),
+            ))
+        }
+    };
+    let allowed_scopes = match &new.allowed_scopes {
+        None => ScopeSet::of(&[OPENID, PROFILE, EMAIL, OFFLINE_ACCESS]),
+        Some(scopes) => ScopeSet::parse(&scopes.join(" "))
+            .map_err(|error| ApiError::bad_request("client-scope-invalid", error.to_string()))?,
+    };
+    let defaults = TokenLifetimes::default();
+    let lifetimes = TokenLifetimes {
+        id_token: new
+            .id_token_lifetime_seconds
+            .map_or(defaults.id_token, Duration::from_secs),
+        access_token: new
+            .access_token_lifetime_seconds
+            .map_or(defaults.access_token, Duration::from_secs),
+        refresh_token: new
+            .refresh_token_lifetime_seconds
+            .map_or(defaults.refresh_token, Duration::from_secs),
+    };
+    Ok(NewClient {
+        client_id,
+        display_name: new.display_name,
+        kind,
+        redirect_uris: new.redirect_uris,
+        post_logout_redirect_uris: new.post_logout_redirect_uris,
+        consent,
+        allowed_scopes,
+        lifetimes,
+    })
+}
+
+pub(super) async fn list<S: AdminStore>(
+    State(context): State<Context<S>>,
+    _admin: Admin,
+) -> Result<Json<Collection<Application>>, ApiError> {
+    let clients = applications(&context)?.list().await?;
+    Ok(Json(Collection::of(
+        clients.iter().map(Into::into).collect(),
+    )))
+}
+
+pub(super) async fn get<S: AdminStore>(
+    State(context): State<Context<S>>,
+    _admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<Application>, ApiError> {
+    let id = app_id(&id)?;
+    let client = applications(&context)?
+        .get(&id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json((&client).into()))
+}
+
+pub(super) async fn add<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    new: Body<NewApplication>,
+) -> Result<(StatusCode, Json<CreatedApplication>), ApiError> {
+    let applications = applications(&context)?;
+    let new = new_client(body(new)?)?;
+    let registered = applications
+        .register(new, context.clock.now(), admin.actor())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedApplication {
+            application: (&registered.client).into(),
+            client_secret: registered
+                .secret
+                .as_ref()
+                .map(|secret| secret.expose().to_owned()),
+        }),
+    ))
+}
+
+pub(super) async fn remove<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<Application>, ApiError> {
+    let applications = applications(&context)?;
+    let id = app_id(&id)?;
+    let client = applications.get(&id).await?.ok_or_else(not_found)?;
+    applications
+        .delete(&id, context.clock.now(), admin.actor())
+        .await?;
+    Ok(Json((&client).into()))
+}

@@ -1,0 +1,222 @@
+//! `/certificateAuthorities` and `/crlStatus`: the trusted CAs (certgate-core's `trusted_ca`)
+//! and their CRL cache (the [`CrlService`](crate::crl_refresh::CrlService)).
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use base64::Engine as _;
+use certgate_core::audit::AuditEvent;
+use certgate_core::crl_fetch::NoProgress;
+use certgate_core::store::StoreError;
+use certgate_core::trusted_ca::{
+    add_cas, remove_ca, set_ca, AuthorityType, CaId, CaSettings, TrustError,
+};
+use certgate_pki::parse_certificates;
+use serde::Deserialize;
+
+use super::resource::{
+    CertificateAuthority, CertificateAuthorityPatch, Collection, CrlRefreshReport, CrlStatus,
+    NewCertificateAuthority,
+};
+use super::{body, Admin, AdminStore, ApiError, Body, Context};
+use crate::crl_refresh::Urgency;
+
+/// A CA id from the path; anything but an integer names no CA.
+fn ca_id(text: &str) -> Result<CaId, ApiError> {
+    text.parse::<i64>().map(CaId).map_err(|_| {
+        ApiError::not_found(
+            "ca-not-found",
+            format!("\"{text}\" is not a trusted CA's id (an integer); GET /api/v1/certificateAuthorities lists them"),
+        )
+    })
+}
+
+pub(super) async fn list<S: AdminStore>(
+    State(context): State<Context<S>>,
+    _admin: Admin,
+) -> Result<Json<Collection<CertificateAuthority>>, ApiError> {
+    let cas = context.store.list_cas().await?;
+    Ok(Json(Collection::of(cas.iter().map(Into::into).collect())))
+}
+
+pub(super) async fn get<S: AdminStore>(
+    State(context): State<Context<S>>,
+    _admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<CertificateAuthority>, ApiError> {
+    let id = ca_id(&id)?;
+    let ca = context
+        .store
+        .list_cas()
+        .await?
+        .into_iter()
+        .find(|ca| ca.id == id)
+        .ok_or(TrustError::NotFound(id))?;
+    Ok(Json((&ca).into()))
+}
+
+pub(super) async fn add<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    new: Body<NewCertificateAuthority>,
+) -> Result<(StatusCode, Json<Collection<CertificateAuthority>>), ApiError> {
+    let new = body(new)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(new.certificate.trim())
+        .map_err(|error| {
+            ApiError::bad_request(
+                "ca-certificate-malformed",
+                format!("certificate must be base64 (of a DER or PEM certificate or a .p7b bundle): {error}"),
+            )
+        })?;
+    let certificates = parse_certificates(&bytes).map_err(TrustError::CertificateMalformed)?;
+    if certificates.len() > 1
+        && (new.certificate_revocation_list_url.is_some()
+            || new.delta_certificate_revocation_list_url.is_some())
+    {
+        return Err(ApiError::bad_request(
+            "ca-urls-need-one-certificate",
+            format!(
+                "the bundle holds {} certificates; CRL URLs apply to one CA: add the bundle, then PATCH each CA's URLs",
+                certificates.len()
+            ),
+        ));
+    }
+    let ders = certificates.iter().map(|c| c.der().to_vec()).collect();
+    let records = add_cas(
+        &*context.store,
+        ders,
+        |certificate| CaSettings {
+            display_name: new.display_name.clone().unwrap_or_default(),
+            authority_type: match new.is_root_authority {
+                Some(true) => AuthorityType::Root,
+                Some(false) => AuthorityType::Intermediate,
+                None if certificate.is_self_issued() => AuthorityType::Root,
+                None => AuthorityType::Intermediate,
+            },
+            crl_url: new.certificate_revocation_list_url.clone(),
+            delta_crl_url: new.delta_certificate_revocation_list_url.clone(),
+            exempt_from_crl_validation: new.is_exempt_from_crl_validation.unwrap_or(false),
+            send_as_issuer_hint: new.is_issuer_hint_enabled.unwrap_or(true),
+        },
+        context.clock.now(),
+        admin.actor(),
+    )
+    .await?;
+    context.changed().await;
+    Ok((
+        StatusCode::CREATED,
+        Json(Collection::of(records.iter().map(Into::into).collect())),
+    ))
+}
+
+pub(super) async fn update<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    Path(id): Path<String>,
+    patch: Body<CertificateAuthorityPatch>,
+) -> Result<Json<CertificateAuthority>, ApiError> {
+    let id = ca_id(&id)?;
+    let patch = body(patch)?;
+    let record = set_ca(
+        &*context.store,
+        id,
+        |mut settings| {
+            if let Some(name) = patch.display_name {
+                settings.display_name = name;
+            }
+            if let Some(root) = patch.is_root_authority {
+                settings.authority_type = if root {
+                    AuthorityType::Root
+                } else {
+                    AuthorityType::Intermediate
+                };
+            }
+            if let Some(url) = patch.certificate_revocation_list_url {
+                settings.crl_url = url;
+            }
+            if let Some(url) = patch.delta_certificate_revocation_list_url {
+                settings.delta_crl_url = url;
+            }
+            if let Some(exempt) = patch.is_exempt_from_crl_validation {
+                settings.exempt_from_crl_validation = exempt;
+            }
+            if let Some(hint) = patch.is_issuer_hint_enabled {
+                settings.send_as_issuer_hint = hint;
+            }
+            settings
+        },
+        context.clock.now(),
+        admin.actor(),
+    )
+    .await?;
+    context.changed().await;
+    Ok(Json((&record).into()))
+}
+
+pub(super) async fn remove<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<CertificateAuthority>, ApiError> {
+    let id = ca_id(&id)?;
+    let record = remove_ca(&*context.store, id, context.clock.now(), admin.actor()).await?;
+    context.changed().await;
+    Ok(Json((&record).into()))
+}
+
+pub(super) async fn crl_status<S: AdminStore>(
+    State(context): State<Context<S>>,
+    _admin: Admin,
+) -> Result<Json<Collection<CrlStatus>>, ApiError> {
+    let rows = context.crl.status().await?;
+    Ok(Json(Collection::of(rows.iter().map(Into::into).collect())))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct RefreshQuery {
+    ca_id: Option<i64>,
+}
+
+pub(super) async fn refresh_crls<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    query: Result<Query<RefreshQuery>, QueryRejection>,
+) -> Result<Json<Collection<CrlRefreshReport>>, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::query(&rejection))?;
+    let only = query.ca_id.map(CaId);
+    let reports = match context
+        .crl
+        .refresh(only, Urgency::Interactive, &NoProgress)
+        .await
+    {
+        Err(StoreError::NotFound { .. }) => {
+            return Err(TrustError::NotFound(only.unwrap_or(CaId(0))).into())
+        }
+        other => other?,
+    };
+    let reports: Vec<CrlRefreshReport> = reports.iter().map(Into::into).collect();
+    // The service records each download under its own actor; this records who asked.
+    let failed: Vec<&CrlRefreshReport> = reports.iter().filter(|r| r.failed()).collect();
+    context
+        .store
+        .append_audit(&AuditEvent::new(
+            context.clock.now(),
+            admin.actor(),
+            "crl.refresh-request",
+            only.map_or_else(|| "all CAs".to_owned(), |id| format!("ca {id}")),
+            failed
+                .first()
+                .and_then(|r| r.code.as_deref())
+                .unwrap_or("ok"),
+            format!(
+                "{} CRL download(s), {} refused",
+                reports.len(),
+                failed.len()
+            ),
+        ))
+        .await?;
+    Ok(Json(Collection::of(reports)))
+}

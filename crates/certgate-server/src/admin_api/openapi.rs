@@ -1,0 +1,501 @@
+//! The OpenAPI 3.1 document of the admin API: paths from the route table the router is built
+//! from, schemas written out here beside the resources they describe. Checked in as
+//! docs/openapi.json; the API tests fail when the two differ (`CERTGATE_UPDATE_GOLDEN=1`
+//! rewrites the file) and check every answer against its schema's property names.
+
+use std::sync::OnceLock;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde_json::{json, Map, Value};
+
+use super::{Access, In, Route, ROUTES};
+
+/// The document, as served and checked in (pretty JSON, one trailing newline).
+pub fn document() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut text = serde_json::to_string_pretty(&build())
+            .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
+        text.push('\n');
+        text
+    })
+}
+
+/// `GET /openapi.json`.
+pub(super) async fn serve() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], document())
+}
+
+fn build() -> Value {
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let entry = paths
+            .entry(route.path.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(methods) = entry {
+            methods.insert(route.method.as_str().to_ascii_lowercase(), operation(route));
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "certgate admin API",
+            "version": "1",
+            "description": "Administers certgate: trusted CAs and their CRLs, users, username bindings, authentication-strength rules, OpenID Connect clients, the sign-in and audit logs. Field names follow Microsoft Graph where Graph has the field. Authenticate with an admin token (`certgate admin token create --name NAME`, sent as `Authorization: Bearer ...`) or, on the certificate sign-in listener, with the client certificate of an enabled member of the group certgate-admins. Every change is recorded in the audit log under `api:<token name>` or `api:<UPN>`. Errors: `{\"error\": {\"code\": \"<stable certgate code>\", \"message\": \"...\"}}`.",
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"adminToken": []}, {"adminCertificate": []}],
+        "tags": [
+            {"name": "certificateAuthorities", "description": "Trusted CAs (Get/New/Set/Remove-AzureADTrustedCertificateAuthority)."},
+            {"name": "crl", "description": "The CRL cache of the trusted CAs."},
+            {"name": "users", "description": "The directory."},
+            {"name": "bindings", "description": "Username bindings: which user a certificate signs in as."},
+            {"name": "strength", "description": "Authentication strength: single- or multi-factor."},
+            {"name": "applications", "description": "OpenID Connect clients."},
+            {"name": "logs", "description": "The sign-in log and the audit log."},
+            {"name": "meta", "description": "This document."}
+        ],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "adminToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from `certgate admin token create --name NAME` (shown once; revoke with `certgate admin token revoke NAME`)."
+                },
+                "adminCertificate": {
+                    "type": "mutualTLS",
+                    "description": "On the certificate sign-in listener: a client certificate that validates, maps to one enabled user by the binding rules, and that user is in the group certgate-admins. Recorded in the sign-in log as application admin-api."
+                }
+            },
+            "responses": responses(),
+            "schemas": schemas(),
+        }
+    })
+}
+
+fn operation(route: &Route) -> Value {
+    let mut operation = Map::new();
+    operation.insert("operationId".into(), json!(route.operation_id));
+    operation.insert("tags".into(), json!([route.tag]));
+    operation.insert("summary".into(), json!(route.summary));
+    if route.access == Access::Public {
+        operation.insert("security".into(), json!([]));
+    }
+    if !route.parameters.is_empty() {
+        let parameters: Vec<Value> = route
+            .parameters
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p.name,
+                    "in": match p.location { In::Path => "path", In::Query => "query" },
+                    "required": p.location == In::Path,
+                    "description": p.description,
+                    "schema": {"type": p.schema},
+                })
+            })
+            .collect();
+        operation.insert("parameters".into(), Value::Array(parameters));
+    }
+    if let Some(schema) = route.request {
+        operation.insert(
+            "requestBody".into(),
+            json!({
+                "required": true,
+                "content": {"application/json": {"schema": reference(schema)}}
+            }),
+        );
+    }
+    let (status, schema) = route.response;
+    let mut responses = Map::new();
+    responses.insert(
+        status.to_string(),
+        json!({
+            "description": if status == 201 { "Created." } else { "OK." },
+            "content": {"application/json": {"schema": reference(schema)}}
+        }),
+    );
+    let mut errors: Vec<u16> = route.errors.to_vec();
+    if route.access == Access::Admin {
+        errors.extend([401, 403, 503]);
+    }
+    errors.sort_unstable();
+    errors.dedup();
+    for status in errors {
+        responses.insert(
+            status.to_string(),
+            json!({"$ref": format!("#/components/responses/{}", response_name(status))}),
+        );
+    }
+    operation.insert("responses".into(), Value::Object(responses));
+    Value::Object(operation)
+}
+
+fn response_name(status: u16) -> &'static str {
+    match status {
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        409 => "Conflict",
+        _ => "Unavailable",
+    }
+}
+
+fn responses() -> Value {
+    let error = |description: &str| {
+        json!({
+            "description": description,
+            "content": {"application/json": {"schema": reference("Error")}}
+        })
+    };
+    let mut unauthorized = error("No credentials (`admin-credentials-missing`), a wrong or revoked token (`admin-token-invalid`, `admin-token-revoked`), or a client certificate that does not identify anyone (its sign-in reason code: `cert-revoked`, `binding-not-found`, ...).");
+    unauthorized["headers"] = json!({
+        "WWW-Authenticate": {
+            "description": "`Bearer realm=\"certgate\"` (RFC 6750 §3), with `error=\"invalid_token\"` for a wrong token.",
+            "schema": {"type": "string"}
+        }
+    });
+    json!({
+        "BadRequest": error("The request is not acceptable; the code says why (`request-body-invalid`, `ca-not-a-ca`, `user-upn-invalid`, ...)."),
+        "Unauthorized": unauthorized,
+        "Forbidden": error("Authenticated, but not an administrator (`admin-group-missing`, `user-disabled`), or a change made with a client certificate from another site's page (`admin-cross-site-request`)."),
+        "NotFound": error("No such resource: `ca-not-found`, `user-not-found`, `binding-rule-not-found`, `strength-rule-not-found`, `application-not-found`."),
+        "Conflict": error("A unique value is taken: `ca-duplicate`, `user-upn-taken`, `binding-priority-taken`, `strength-rule-duplicate`, `application-id-taken`, ..."),
+        "Unavailable": error("The database (`store-unavailable`) or the OpenID Connect provider (`applications-unavailable`) is not available."),
+    })
+}
+
+fn reference(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+/// A schema of type `ty`, with a description when there is one.
+fn typed(mut schema: Value, description: &str) -> Value {
+    if !description.is_empty() {
+        schema["description"] = json!(description);
+    }
+    schema
+}
+
+fn string(description: &str) -> Value {
+    typed(json!({"type": "string"}), description)
+}
+
+fn nullable(description: &str) -> Value {
+    typed(json!({"type": ["string", "null"]}), description)
+}
+
+fn time(description: &str) -> Value {
+    typed(
+        json!({"type": "string", "format": "date-time"}),
+        description,
+    )
+}
+
+fn nullable_time(description: &str) -> Value {
+    typed(
+        json!({"type": ["string", "null"], "format": "date-time"}),
+        description,
+    )
+}
+
+fn integer(description: &str) -> Value {
+    typed(json!({"type": "integer"}), description)
+}
+
+fn boolean(description: &str) -> Value {
+    typed(json!({"type": "boolean"}), description)
+}
+
+fn strings(description: &str) -> Value {
+    typed(
+        json!({"type": "array", "items": {"type": "string"}}),
+        description,
+    )
+}
+
+fn one_of(values: &[&str], description: &str) -> Value {
+    typed(json!({"type": "string", "enum": values}), description)
+}
+
+/// A resource the server writes: every property is always present (`null` when empty).
+fn resource(description: &str, properties: Value) -> Value {
+    let required: Vec<String> = properties
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    typed(
+        json!({
+            "type": "object",
+            "required": required,
+            "properties": properties,
+        }),
+        description,
+    )
+}
+
+/// A request body: only `required` must be there; anything unknown is refused.
+fn request(description: &str, required: &[&str], properties: Value) -> Value {
+    json!({
+        "type": "object",
+        "description": description,
+        "required": required,
+        "properties": properties,
+        "additionalProperties": false,
+    })
+}
+
+fn collection(item: &str) -> Value {
+    json!({
+        "type": "object",
+        "description": format!("A list of {item} (Graph's collection shape)."),
+        "required": ["value"],
+        "properties": {"value": {"type": "array", "items": reference(item)}},
+    })
+}
+
+const FIELDS: [&str; 7] = [
+    "PrincipalName",
+    "RFC822Name",
+    "Subject",
+    "IssuerAndSubject",
+    "IssuerAndSerialNumber",
+    "SubjectKeyIdentifier",
+    "SHA1PublicKey",
+];
+const PROPERTIES: [&str; 3] = ["userPrincipalName", "proxyAddresses", "certificateUserIds"];
+const MODES: [&str; 2] = ["x509CertificateSingleFactor", "x509CertificateMultiFactor"];
+
+fn schemas() -> Value {
+    let application = json!({
+        "appId": string("The client_id."),
+        "displayName": string(""),
+        "clientType": one_of(&["confidential", "public"], "confidential: has a secret; public: no secret, PKCE S256 required."),
+        "redirectUris": strings("Compared as exact strings."),
+        "postLogoutRedirectUris": strings(""),
+        "consentPrompt": one_of(&["show", "skip"], "Whether the \"continue as <user>\" page is shown."),
+        "allowedScopes": strings(""),
+        "idTokenLifetimeSeconds": integer(""),
+        "accessTokenLifetimeSeconds": integer(""),
+        "refreshTokenLifetimeSeconds": integer("Counted from the sign-in; rotation does not extend it."),
+        "createdDateTime": time(""),
+    });
+    let mut created_application = application.clone();
+    created_application["clientSecret"] = nullable(
+        "The secret of a confidential client: shown in this answer only, never again (certgate keeps its SHA-256).",
+    );
+    let mut schemas = json!({
+        "Error": {
+            "type": "object",
+            "description": "Graph's error shape with certgate's stable reason code.",
+            "required": ["error"],
+            "properties": {
+                "error": resource("", json!({
+                    "code": string("Stable reason code, e.g. ca-duplicate, user-not-found, admin-token-invalid."),
+                    "message": string("What happened and what to do, for people."),
+                }))
+            }
+        },
+        "OpenApiDocument": {"type": "object", "description": "This document."},
+        "CertificateAuthority": resource("A trusted CA: Graph's certificateAuthority plus certgate's fields.", json!({
+            "id": integer(""),
+            "displayName": string(""),
+            "isRootAuthority": boolean("A trust anchor (true) or an intermediate used to build paths (false)."),
+            "certificate": {"type": "string", "contentEncoding": "base64", "description": "The DER certificate."},
+            "certificateRevocationListUrl": nullable("http(s) URL of the base CRL."),
+            "deltaCertificateRevocationListUrl": nullable("http(s) URL of the delta CRL."),
+            "issuer": string("The CA's subject DN (Windows form)."),
+            "issuerSki": nullable("The CA's subjectKeyIdentifier, lowercase hex."),
+            "isExemptFromCrlValidation": boolean("Certificates from this CA may have an unknown revocation status."),
+            "isIssuerHintEnabled": boolean("Named in the TLS CertificateRequest."),
+            "sha256Thumbprint": string(""),
+            "notBefore": time(""),
+            "notAfter": time(""),
+            "createdDateTime": time(""),
+        })),
+        "NewCertificateAuthority": request("A CA to trust.", &["certificate"], json!({
+            "certificate": {"type": "string", "contentEncoding": "base64", "description": "A DER or PEM certificate, or a PKCS#7 (.p7b) bundle whose CAs are added together or not at all."},
+            "isRootAuthority": boolean("Default: true for a self-signed certificate."),
+            "certificateRevocationListUrl": string("Only for a single certificate."),
+            "deltaCertificateRevocationListUrl": string("Needs certificateRevocationListUrl."),
+            "displayName": string("Default: the CA's subject."),
+            "isExemptFromCrlValidation": boolean("Default false. Weakens revocation: only for CAs that publish no CRL."),
+            "isIssuerHintEnabled": boolean("Default true."),
+        })),
+        "CertificateAuthorityPatch": request("Changes to a trusted CA; absent fields stay.", &[], json!({
+            "displayName": string(""),
+            "isRootAuthority": boolean(""),
+            "certificateRevocationListUrl": nullable("null removes it."),
+            "deltaCertificateRevocationListUrl": nullable("null removes it."),
+            "isExemptFromCrlValidation": boolean(""),
+            "isIssuerHintEnabled": boolean(""),
+        })),
+        "CachedCrl": resource("The CRL in the cache.", json!({
+            "crlNumber": string("Hex."),
+            "thisUpdate": time(""),
+            "nextUpdate": time(""),
+            "entries": integer(""),
+            "bytes": integer(""),
+            "fetchedAt": time(""),
+            "etag": nullable(""),
+            "lastModified": nullable(""),
+        })),
+        "CrlStatus": resource("One CA's base or delta CRL.", json!({
+            "caId": integer(""),
+            "ca": string("The CA's display name."),
+            "kind": one_of(&["base", "delta"], ""),
+            "url": string(""),
+            "cached": {"oneOf": [reference("CachedCrl"), {"type": "null"}], "description": "null: nothing cached, certificates from this CA fail with crl-unavailable."},
+            "lastAttempt": nullable_time(""),
+            "lastSuccess": nullable_time(""),
+            "lastErrorCode": nullable("e.g. crl-fetch-timeout, crl-signature-invalid."),
+            "lastError": nullable(""),
+            "consecutiveFailures": integer(""),
+            "nextAttempt": nullable_time(""),
+        })),
+        "CrlRefreshReport": resource("What one download did.", json!({
+            "caId": integer(""),
+            "kind": one_of(&["base", "delta"], ""),
+            "url": string(""),
+            "outcome": one_of(&["updated", "not-modified", "unchanged", "failed"], ""),
+            "code": nullable("The refusal code when it failed."),
+            "detail": string(""),
+        })),
+        "AuthorizationInfo": {
+            "type": "object",
+            "required": ["certificateUserIds"],
+            "additionalProperties": false,
+            "properties": {"certificateUserIds": strings("Up to 10 X509:<...> values, unique across users.")}
+        },
+        "User": resource("A user: Graph's user plus certgate's groups.", json!({
+            "id": string("Object ID (UUID)."),
+            "userPrincipalName": string(""),
+            "onPremisesImmutableId": string(""),
+            "displayName": string(""),
+            "mail": nullable(""),
+            "proxyAddresses": strings("SMTP:primary@domain, smtp:alias@domain, ..."),
+            "authorizationInfo": reference("AuthorizationInfo"),
+            "accountEnabled": boolean(""),
+            "signInSessionsValidFromDateTime": nullable_time("StsRefreshTokensValidFrom: refresh tokens and sessions from before are refused."),
+            "groups": strings("certgate-admins may use the admin API with a client certificate."),
+            "createdDateTime": time(""),
+        })),
+        "NewUser": request("A user to add.", &["userPrincipalName"], json!({
+            "userPrincipalName": string(""),
+            "displayName": string("Default: the UPN."),
+            "mail": string(""),
+            "onPremisesImmutableId": string("Default: the object ID."),
+            "proxyAddresses": strings(""),
+            "authorizationInfo": reference("AuthorizationInfo"),
+            "accountEnabled": boolean("Default true."),
+            "groups": strings(""),
+        })),
+        "UserPatch": request("Changes to a user; absent fields stay, lists are replaced whole.", &[], json!({
+            "userPrincipalName": string(""),
+            "displayName": string(""),
+            "mail": nullable("null removes it."),
+            "onPremisesImmutableId": string(""),
+            "proxyAddresses": strings(""),
+            "authorizationInfo": reference("AuthorizationInfo"),
+            "accountEnabled": boolean(""),
+            "groups": strings(""),
+        })),
+        "StsRefreshTokensValidFrom": request("Set-MsolUser -StsRefreshTokensValidFrom.", &["date"], json!({
+            "date": string("RFC 3339 or YYYY-MM-DD; must be in the future, and then the current time is stored."),
+        })),
+        "CertificateUserBinding": resource("A username-binding rule (Graph's x509CertificateUserBinding with its priority).", json!({
+            "priority": integer("1 is tried first."),
+            "x509CertificateField": one_of(&FIELDS, ""),
+            "userProperty": one_of(&PROPERTIES, ""),
+            "trustAffinityLevel": one_of(&["low", "high"], "Fixed by the field."),
+        })),
+        "CertificateUserBindings": resource("The rules in force (the defaults while none is configured).", json!({
+            "certificateUserBindings": {"type": "array", "items": reference("CertificateUserBinding")},
+            "usesDefaultBindings": boolean(""),
+            "x509CertificateDefaultRequiredAffinityLevel": one_of(&["low", "high"], "high: low-affinity rules are skipped."),
+        })),
+        "NewCertificateUserBinding": request("A binding rule to add.", &["x509CertificateField", "userProperty"], json!({
+            "x509CertificateField": one_of(&FIELDS, ""),
+            "userProperty": one_of(&PROPERTIES, ""),
+            "priority": integer("Default: after the last configured rule."),
+        })),
+        "CertificateUserBindingsPatch": request("The required affinity.", &["x509CertificateDefaultRequiredAffinityLevel"], json!({
+            "x509CertificateDefaultRequiredAffinityLevel": one_of(&["low", "high"], ""),
+        })),
+        "AuthenticationModeRule": resource("An authentication-strength rule (Graph's x509CertificateRule).", json!({
+            "id": integer(""),
+            "x509CertificateRuleType": one_of(&["issuerSubjectAndPolicyOID", "policyOID", "issuerSubject"], "Precedence, most specific first."),
+            "identifier": nullable(""),
+            "issuerSubjectIdentifier": nullable("Issuer DN."),
+            "issuerSubjectKeyIdentifier": nullable("Issuer subject key identifier, hex."),
+            "policyOidIdentifier": nullable(""),
+            "x509CertificateAuthenticationMode": one_of(&MODES, ""),
+            "createdDateTime": time(""),
+        })),
+        "AuthenticationModeRules": resource("Graph's authenticationModeConfiguration.", json!({
+            "x509CertificateAuthenticationDefaultMode": one_of(&MODES[..1], "No matching rule, or rules that disagree: single-factor."),
+            "value": {"type": "array", "items": reference("AuthenticationModeRule")},
+        })),
+        "NewAuthenticationModeRule": request("A strength rule: an issuer (by DN or key identifier), a policy OID, or both.", &["x509CertificateAuthenticationMode"], json!({
+            "issuerSubjectIdentifier": string("Issuer DN as certificateAuthorities[].issuer shows it."),
+            "issuerSubjectKeyIdentifier": string("Hex."),
+            "policyOidIdentifier": string("Dotted OID."),
+            "x509CertificateAuthenticationMode": one_of(&["x509CertificateSingleFactor", "x509CertificateMultiFactor", "single-factor", "multi-factor"], ""),
+        })),
+        "Application": resource("A registered OpenID Connect client.", application),
+        "CreatedApplication": resource("A client just registered, with its secret.", created_application),
+        "NewApplication": request("A client to register.", &["displayName", "redirectUris"], json!({
+            "appId": string("Default: a random UUID. 1 to 128 of A-Z a-z 0-9 - . _ ~ :"),
+            "displayName": string(""),
+            "clientType": one_of(&["confidential", "public"], "Default confidential."),
+            "redirectUris": strings("https, or http on a loopback host; private-use schemes for public clients."),
+            "postLogoutRedirectUris": strings(""),
+            "consentPrompt": one_of(&["show", "skip"], "Default show."),
+            "allowedScopes": strings("Must include openid. Default: openid profile email offline_access."),
+            "idTokenLifetimeSeconds": integer("Default 3600."),
+            "accessTokenLifetimeSeconds": integer("Default 3600."),
+            "refreshTokenLifetimeSeconds": integer("Default 604800."),
+        })),
+        "SignIn": resource("One sign-in attempt.", json!({
+            "createdDateTime": time(""),
+            "correlationId": string(""),
+            "ipAddress": string(""),
+            "appDisplayName": string("certauth, an OIDC client, admin-api, ..."),
+            "userPrincipalName": nullable(""),
+            "result": one_of(&["success", "failure"], ""),
+            "reasonCode": string("ok or the stable reason code."),
+            "detail": string(""),
+            "certificateSubject": nullable(""),
+            "certificateIssuer": nullable(""),
+            "certificateSerialNumber": nullable("Hex."),
+            "certificateThumbprint": nullable("SHA-256, hex."),
+            "bindingRule": nullable("e.g. PrincipalName->userPrincipalName."),
+            "authenticationStrength": nullable("single-factor or multi-factor."),
+        })),
+        "DirectoryAudit": resource("One audit event (Graph's directoryAudit names).", json!({
+            "activityDateTime": time(""),
+            "initiatedBy": string("cli:<user>, api:<token name>, api:<UPN>, server, scheduler, ..."),
+            "activityDisplayName": string("ca.add, user.set, binding.remove, ..."),
+            "target": string(""),
+            "result": one_of(&["success", "failure"], ""),
+            "resultReason": string("ok or the reason code."),
+            "detail": string(""),
+        })),
+    });
+    for item in [
+        "CertificateAuthority",
+        "CrlStatus",
+        "CrlRefreshReport",
+        "User",
+        "Application",
+        "SignIn",
+        "DirectoryAudit",
+    ] {
+        schemas[format!("{item}Collection")] = collection(item);
+    }
+    schemas
+}

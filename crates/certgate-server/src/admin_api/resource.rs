@@ -1,0 +1,765 @@
+//! The admin API's JSON resources, with Microsoft Graph's names where Graph has the thing
+//! (`certificateAuthorities[]`, `user`, `certificateUserBindings`, `x509CertificateRule`,
+//! `signIn`, `directoryAudit`). One definition serves the server (which writes them), the
+//! CLI's `--json` output and the CLI's remote mode (which reads them back and prints them as
+//! the local commands do), so the three cannot drift apart.
+//!
+//! Times are RFC 3339 text in UTC. docs/openapi.json describes every resource; the API tests
+//! check responses against it.
+
+use base64::Engine as _;
+use certgate_core::audit::AuditEvent;
+use certgate_core::binding::{BindingPolicy, BindingRule};
+use certgate_core::clock::rfc3339;
+use certgate_core::directory;
+use certgate_core::signin::SignInRecord;
+use certgate_core::strength::{self, IssuerSelector, Precedence};
+use certgate_core::trusted_ca::{AuthorityType, CaRecord};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::crl_refresh::{CrlStatusRow, RefreshOutcome, RefreshReport};
+
+/// A list: Graph's `{"value": [...]}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Collection<T> {
+    pub value: Vec<T>,
+}
+
+impl<T> Collection<T> {
+    pub fn of(value: Vec<T>) -> Self {
+        Collection { value }
+    }
+}
+
+/// Graph's error shape: `{"error": {"code": "...", "message": "..."}}`, with certgate's stable
+/// reason code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+/// A field of a PATCH body that can be set, cleared (`null`) or left alone (absent).
+pub type Patch<T> = Option<Option<T>>;
+
+/// Deserializes a present field (even `null`) as `Some`, so that absent stays `None`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+// ---- Trusted CAs ------------------------------------------------------------------------------
+
+/// Graph's `certificateAuthority` (of `certificateBasedAuthConfiguration`), plus certgate's
+/// fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateAuthority {
+    pub id: i64,
+    pub display_name: String,
+    pub is_root_authority: bool,
+    /// Base64 of the DER certificate.
+    pub certificate: String,
+    pub certificate_revocation_list_url: Option<String>,
+    pub delta_certificate_revocation_list_url: Option<String>,
+    /// The CA's subject DN (Windows form).
+    pub issuer: String,
+    /// The CA's subjectKeyIdentifier, lowercase hex.
+    pub issuer_ski: Option<String>,
+    pub is_exempt_from_crl_validation: bool,
+    pub is_issuer_hint_enabled: bool,
+    pub sha256_thumbprint: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub created_date_time: String,
+}
+
+impl From<&CaRecord> for CertificateAuthority {
+    fn from(ca: &CaRecord) -> Self {
+        CertificateAuthority {
+            id: ca.id.0,
+            display_name: ca.settings.display_name.clone(),
+            is_root_authority: ca.settings.authority_type == AuthorityType::Root,
+            certificate: base64::engine::general_purpose::STANDARD.encode(&ca.certificate_der),
+            certificate_revocation_list_url: ca.settings.crl_url.clone(),
+            delta_certificate_revocation_list_url: ca.settings.delta_crl_url.clone(),
+            issuer: ca.facts.trusted_issuer.clone(),
+            issuer_ski: ca.facts.trusted_issuer_ski.clone(),
+            is_exempt_from_crl_validation: ca.settings.exempt_from_crl_validation,
+            is_issuer_hint_enabled: ca.settings.send_as_issuer_hint,
+            sha256_thumbprint: ca.facts.sha256_thumbprint.clone(),
+            not_before: rfc3339(ca.facts.not_before),
+            not_after: rfc3339(ca.facts.not_after),
+            created_date_time: rfc3339(ca.created_at),
+        }
+    }
+}
+
+/// `POST /certificateAuthorities`: one certificate, or a bundle whose CAs are added together
+/// or not at all.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewCertificateAuthority {
+    /// Base64 of a DER or PEM certificate, or of a PKCS#7 (.p7b) bundle.
+    pub certificate: String,
+    /// Default: root when self-signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_root_authority: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_revocation_list_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_certificate_revocation_list_url: Option<String>,
+    /// Default: the CA's subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Default false. Weakens revocation: only for CAs that publish no CRL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_exempt_from_crl_validation: Option<bool>,
+    /// Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_issuer_hint_enabled: Option<bool>,
+}
+
+/// `PATCH /certificateAuthorities/{id}`: absent fields stay; `null` removes a URL.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CertificateAuthorityPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_root_authority: Option<bool>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub certificate_revocation_list_url: Patch<String>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub delta_certificate_revocation_list_url: Patch<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_exempt_from_crl_validation: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_issuer_hint_enabled: Option<bool>,
+}
+
+// ---- CRL status -------------------------------------------------------------------------------
+
+/// One CA's base or delta CRL: what is cached and how the downloads went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CrlStatus {
+    pub ca_id: i64,
+    /// The CA's display name.
+    pub ca: String,
+    /// `base` or `delta`.
+    pub kind: String,
+    pub url: String,
+    pub cached: Option<CachedCrl>,
+    pub last_attempt: Option<String>,
+    pub last_success: Option<String>,
+    pub last_error_code: Option<String>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: i64,
+    pub next_attempt: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CachedCrl {
+    /// Hex.
+    pub crl_number: String,
+    pub this_update: String,
+    pub next_update: String,
+    pub entries: i64,
+    pub bytes: i64,
+    pub fetched_at: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl From<&CrlStatusRow> for CrlStatus {
+    fn from(row: &CrlStatusRow) -> Self {
+        let error = row.fetch.as_ref().and_then(|f| f.last_error.as_ref());
+        CrlStatus {
+            ca_id: row.ca.id.0,
+            ca: row.ca.settings.display_name.clone(),
+            kind: row.kind.as_str().to_owned(),
+            url: row.url.clone(),
+            cached: row.cached.as_ref().map(|c| CachedCrl {
+                crl_number: certgate_core::hex(&c.crl_number),
+                this_update: rfc3339(c.this_update),
+                next_update: rfc3339(c.next_update),
+                entries: c.entry_count,
+                bytes: c.bytes,
+                fetched_at: rfc3339(c.fetched_at),
+                etag: c.etag.clone(),
+                last_modified: c.last_modified.clone(),
+            }),
+            last_attempt: row.fetch.as_ref().map(|f| rfc3339(f.last_attempt_at)),
+            last_success: row
+                .fetch
+                .as_ref()
+                .and_then(|f| f.last_success_at)
+                .map(rfc3339),
+            last_error_code: error.map(|e| e.0.clone()),
+            last_error: error.map(|e| e.1.clone()),
+            consecutive_failures: row.fetch.as_ref().map_or(0, |f| f.consecutive_failures),
+            next_attempt: row.fetch.as_ref().map(|f| rfc3339(f.next_attempt_at)),
+        }
+    }
+}
+
+/// What one CRL download did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CrlRefreshReport {
+    pub ca_id: i64,
+    pub kind: String,
+    pub url: String,
+    /// `updated`, `not-modified`, `unchanged` or `failed`.
+    pub outcome: String,
+    /// The refusal code when it failed.
+    pub code: Option<String>,
+    pub detail: String,
+}
+
+impl CrlRefreshReport {
+    pub fn failed(&self) -> bool {
+        self.outcome == "failed"
+    }
+}
+
+impl From<&RefreshReport> for CrlRefreshReport {
+    fn from(report: &RefreshReport) -> Self {
+        let (outcome, code, detail) = match &report.outcome {
+            RefreshOutcome::Updated {
+                crl_number,
+                entries,
+                bytes,
+            } => (
+                "updated",
+                None,
+                format!(
+                    "CRL number {}, {entries} entries, {bytes} bytes",
+                    certgate_core::hex(crl_number)
+                ),
+            ),
+            RefreshOutcome::NotModified => ("not-modified", None, "304 Not Modified".into()),
+            RefreshOutcome::Unchanged => ("unchanged", None, "same CRL as cached".into()),
+            RefreshOutcome::Failed { code, message, .. } => {
+                ("failed", Some(code.clone()), message.clone())
+            }
+        };
+        CrlRefreshReport {
+            ca_id: report.ca_id.0,
+            kind: report.kind.as_str().to_owned(),
+            url: report.url.clone(),
+            outcome: outcome.to_owned(),
+            code,
+            detail,
+        }
+    }
+}
+
+// ---- Users ------------------------------------------------------------------------------------
+
+/// Graph's `authorizationInfo`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthorizationInfo {
+    #[serde(default)]
+    pub certificate_user_ids: Vec<String>,
+}
+
+/// Graph's `user`, plus certgate's groups.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub user_principal_name: String,
+    pub on_premises_immutable_id: String,
+    pub display_name: String,
+    pub mail: Option<String>,
+    pub proxy_addresses: Vec<String>,
+    pub authorization_info: AuthorizationInfo,
+    pub account_enabled: bool,
+    /// StsRefreshTokensValidFrom: refresh tokens and sessions from before are refused.
+    pub sign_in_sessions_valid_from_date_time: Option<String>,
+    pub groups: Vec<String>,
+    pub created_date_time: String,
+}
+
+impl From<&directory::User> for User {
+    fn from(user: &directory::User) -> Self {
+        User {
+            id: user.id.to_string(),
+            user_principal_name: user.upn.to_string(),
+            on_premises_immutable_id: user.immutable_id.clone(),
+            display_name: user.display_name.clone(),
+            mail: user.mail.clone(),
+            proxy_addresses: user.proxy_addresses.clone(),
+            authorization_info: AuthorizationInfo {
+                certificate_user_ids: user.certificate_user_ids.clone(),
+            },
+            account_enabled: user.enabled,
+            sign_in_sessions_valid_from_date_time: user.sts_refresh_tokens_valid_from.map(rfc3339),
+            groups: user.groups.clone(),
+            created_date_time: rfc3339(user.created_at),
+        }
+    }
+}
+
+/// `POST /users`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewUser {
+    pub user_principal_name: String,
+    /// Default: the UPN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<String>,
+    /// Default: the object ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_premises_immutable_id: Option<String>,
+    #[serde(default)]
+    pub proxy_addresses: Vec<String>,
+    #[serde(default)]
+    pub authorization_info: AuthorizationInfo,
+    /// Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_enabled: Option<bool>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+impl From<NewUser> for directory::UserDraft {
+    fn from(new: NewUser) -> Self {
+        directory::UserDraft {
+            upn: new.user_principal_name,
+            immutable_id: new.on_premises_immutable_id,
+            display_name: new.display_name,
+            mail: new.mail,
+            proxy_addresses: new.proxy_addresses,
+            certificate_user_ids: new.authorization_info.certificate_user_ids,
+            enabled: new.account_enabled.unwrap_or(true),
+            groups: new.groups,
+        }
+    }
+}
+
+impl From<directory::UserDraft> for NewUser {
+    fn from(draft: directory::UserDraft) -> Self {
+        NewUser {
+            user_principal_name: draft.upn,
+            display_name: draft.display_name,
+            mail: draft.mail,
+            on_premises_immutable_id: draft.immutable_id,
+            proxy_addresses: draft.proxy_addresses,
+            authorization_info: AuthorizationInfo {
+                certificate_user_ids: draft.certificate_user_ids,
+            },
+            account_enabled: Some(draft.enabled),
+            groups: draft.groups,
+        }
+    }
+}
+
+/// `PATCH /users/{idOrUpn}`: absent fields stay; lists are replaced whole (as in Graph);
+/// `"mail": null` removes the mail address.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_principal_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mail: Patch<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_premises_immutable_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_addresses: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_info: Option<AuthorizationInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+}
+
+impl UserPatch {
+    /// The user's attributes after the patch.
+    pub fn apply(self, mut draft: directory::UserDraft) -> directory::UserDraft {
+        if let Some(upn) = self.user_principal_name {
+            draft.upn = upn;
+        }
+        if let Some(name) = self.display_name {
+            draft.display_name = Some(name);
+        }
+        if let Some(mail) = self.mail {
+            draft.mail = mail;
+        }
+        if let Some(id) = self.on_premises_immutable_id {
+            draft.immutable_id = Some(id);
+        }
+        if let Some(values) = self.proxy_addresses {
+            draft.proxy_addresses = values;
+        }
+        if let Some(info) = self.authorization_info {
+            draft.certificate_user_ids = info.certificate_user_ids;
+        }
+        if let Some(enabled) = self.account_enabled {
+            draft.enabled = enabled;
+        }
+        if let Some(groups) = self.groups {
+            draft.groups = groups;
+        }
+        draft
+    }
+}
+
+/// `POST /users/{idOrUpn}/stsRefreshTokensValidFrom`: Set-MsolUser's rule, a date in the
+/// future stores the current time; a date not in the future is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StsRefreshTokensValidFrom {
+    /// RFC 3339, or `YYYY-MM-DD` (midnight UTC).
+    pub date: String,
+}
+
+// ---- Username bindings ------------------------------------------------------------------------
+
+/// Graph's `x509CertificateUserBinding`, with its priority.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateUserBinding {
+    pub priority: u32,
+    pub x509_certificate_field: String,
+    pub user_property: String,
+    /// `low` or `high`, fixed by the field.
+    pub trust_affinity_level: String,
+}
+
+impl From<&BindingRule> for CertificateUserBinding {
+    fn from(rule: &BindingRule) -> Self {
+        CertificateUserBinding {
+            priority: rule.priority,
+            x509_certificate_field: rule.certificate_field.as_str().to_owned(),
+            user_property: rule.user_attribute.as_str().to_owned(),
+            trust_affinity_level: rule.affinity().as_str().to_owned(),
+        }
+    }
+}
+
+/// The rules in force (the defaults while none is configured) and the required affinity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateUserBindings {
+    pub certificate_user_bindings: Vec<CertificateUserBinding>,
+    pub uses_default_bindings: bool,
+    pub x509_certificate_default_required_affinity_level: String,
+}
+
+impl From<&BindingPolicy> for CertificateUserBindings {
+    fn from(policy: &BindingPolicy) -> Self {
+        CertificateUserBindings {
+            certificate_user_bindings: policy.effective_rules().iter().map(Into::into).collect(),
+            uses_default_bindings: policy.uses_default_rules(),
+            x509_certificate_default_required_affinity_level: policy
+                .default_required_affinity
+                .as_str()
+                .to_owned(),
+        }
+    }
+}
+
+/// `POST /certificateUserBindings`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewCertificateUserBinding {
+    pub x509_certificate_field: String,
+    pub user_property: String,
+    /// Default: after the last configured rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u32>,
+}
+
+/// `PATCH /certificateUserBindings`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CertificateUserBindingsPatch {
+    pub x509_certificate_default_required_affinity_level: String,
+}
+
+// ---- Authentication strength ------------------------------------------------------------------
+
+/// Graph's `x509CertificateRule`, with certgate's id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticationModeRule {
+    pub id: i64,
+    pub x509_certificate_rule_type: String,
+    pub identifier: Option<String>,
+    pub issuer_subject_identifier: Option<String>,
+    pub issuer_subject_key_identifier: Option<String>,
+    pub policy_oid_identifier: Option<String>,
+    pub x509_certificate_authentication_mode: String,
+    pub created_date_time: String,
+}
+
+impl From<&strength::StrengthRule> for AuthenticationModeRule {
+    fn from(rule: &strength::StrengthRule) -> Self {
+        let spec = &rule.spec;
+        let (subject, ski) = match &spec.issuer {
+            Some(IssuerSelector::Subject(dn)) => (Some(dn.clone()), None),
+            Some(IssuerSelector::SubjectKeyIdentifier(ski)) => (None, Some(ski.clone())),
+            None => (None, None),
+        };
+        let precedence = spec.precedence();
+        let identifier = match precedence {
+            Precedence::PolicyOid => spec.policy_oid.clone(),
+            Precedence::Issuer => subject.clone().or_else(|| ski.clone()),
+            Precedence::IssuerAndPolicyOid => None,
+        };
+        AuthenticationModeRule {
+            id: rule.id.0,
+            x509_certificate_rule_type: precedence.graph_name().to_owned(),
+            identifier,
+            issuer_subject_identifier: subject,
+            issuer_subject_key_identifier: ski,
+            policy_oid_identifier: spec.policy_oid.clone(),
+            x509_certificate_authentication_mode: spec.strength.graph_name().to_owned(),
+            created_date_time: rfc3339(rule.created_at),
+        }
+    }
+}
+
+/// Graph's `authenticationModeConfiguration`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticationModeRules {
+    /// Always `x509CertificateSingleFactor`: no matching rule means single-factor.
+    pub x509_certificate_authentication_default_mode: String,
+    pub value: Vec<AuthenticationModeRule>,
+}
+
+/// `POST /authenticationModeRules`: an issuer (by DN or by key identifier), a policy OID, or
+/// both.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewAuthenticationModeRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_subject_identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_subject_key_identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_oid_identifier: Option<String>,
+    /// `x509CertificateSingleFactor`, `x509CertificateMultiFactor` (or `single-factor`,
+    /// `multi-factor`).
+    pub x509_certificate_authentication_mode: String,
+}
+
+// ---- Applications (OpenID Connect clients) ----------------------------------------------------
+
+/// A registered OpenID Connect client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    /// The `client_id`.
+    pub app_id: String,
+    pub display_name: String,
+    /// `confidential` (has a secret) or `public` (PKCE S256 required).
+    pub client_type: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Whether the "continue as <user>" page is shown: `show` or `skip`.
+    pub consent_prompt: String,
+    pub allowed_scopes: Vec<String>,
+    pub id_token_lifetime_seconds: u64,
+    pub access_token_lifetime_seconds: u64,
+    pub refresh_token_lifetime_seconds: u64,
+    pub created_date_time: String,
+}
+
+impl From<&certgate_oidc::Client> for Application {
+    fn from(client: &certgate_oidc::Client) -> Self {
+        Application {
+            app_id: client.client_id.to_string(),
+            display_name: client.display_name.clone(),
+            client_type: match client.kind() {
+                certgate_oidc::ClientKind::Confidential => "confidential",
+                certgate_oidc::ClientKind::Public => "public",
+            }
+            .to_owned(),
+            redirect_uris: client.redirect_uris.clone(),
+            post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+            consent_prompt: match client.consent {
+                certgate_oidc::ConsentPrompt::Show => "show",
+                certgate_oidc::ConsentPrompt::Skip => "skip",
+            }
+            .to_owned(),
+            allowed_scopes: client.allowed_scopes.iter().map(str::to_owned).collect(),
+            id_token_lifetime_seconds: client.lifetimes.id_token.as_secs(),
+            access_token_lifetime_seconds: client.lifetimes.access_token.as_secs(),
+            refresh_token_lifetime_seconds: client.lifetimes.refresh_token.as_secs(),
+            created_date_time: rfc3339(client.created_at),
+        }
+    }
+}
+
+/// `POST /applications`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewApplication {
+    /// Default: a random UUID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+    pub display_name: String,
+    /// Default `confidential`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_type: Option<String>,
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Default `show`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_prompt: Option<String>,
+    /// Default `openid profile email offline_access`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_scopes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_lifetime_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_lifetime_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_lifetime_seconds: Option<u64>,
+}
+
+/// The answer to `POST /applications`: the client secret of a confidential client, shown
+/// this once and never again (certgate keeps only its hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedApplication {
+    #[serde(flatten)]
+    pub application: Application,
+    pub client_secret: Option<String>,
+}
+
+// ---- Logs -------------------------------------------------------------------------------------
+
+/// One sign-in attempt (Graph's `signIn` where it has the field).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignIn {
+    pub created_date_time: String,
+    pub correlation_id: String,
+    pub ip_address: String,
+    pub app_display_name: String,
+    pub user_principal_name: Option<String>,
+    /// `success` or `failure`.
+    pub result: String,
+    /// `ok` or the stable reason code.
+    pub reason_code: String,
+    pub detail: String,
+    pub certificate_subject: Option<String>,
+    pub certificate_issuer: Option<String>,
+    pub certificate_serial_number: Option<String>,
+    pub certificate_thumbprint: Option<String>,
+    pub binding_rule: Option<String>,
+    pub authentication_strength: Option<String>,
+}
+
+impl From<&SignInRecord> for SignIn {
+    fn from(r: &SignInRecord) -> Self {
+        SignIn {
+            created_date_time: rfc3339(r.at),
+            correlation_id: r.correlation_id.clone(),
+            ip_address: r.client_address.clone(),
+            app_display_name: r.application.clone(),
+            user_principal_name: r.user.clone(),
+            result: r.result.as_str().to_owned(),
+            reason_code: r.reason_code.clone(),
+            detail: r.detail.clone(),
+            certificate_subject: r.certificate_subject.clone(),
+            certificate_issuer: r.certificate_issuer.clone(),
+            certificate_serial_number: r.certificate_serial.clone(),
+            certificate_thumbprint: r.certificate_thumbprint.clone(),
+            binding_rule: r.binding_rule.clone(),
+            authentication_strength: r.strength.clone(),
+        }
+    }
+}
+
+/// One audit event (Graph's `directoryAudit` names).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryAudit {
+    pub activity_date_time: String,
+    /// `cli:<user>`, `api:<token name>`, `api:<admin UPN>`, `server`, `scheduler`, ...
+    pub initiated_by: String,
+    /// The stable action name: `ca.add`, `user.set`, ...
+    pub activity_display_name: String,
+    pub target: String,
+    /// `success` or `failure`.
+    pub result: String,
+    /// `ok` or the reason code.
+    pub result_reason: String,
+    pub detail: String,
+}
+
+impl From<&AuditEvent> for DirectoryAudit {
+    fn from(e: &AuditEvent) -> Self {
+        DirectoryAudit {
+            activity_date_time: rfc3339(e.at),
+            initiated_by: e.actor.clone(),
+            activity_display_name: e.action.clone(),
+            target: e.target.clone(),
+            result: if e.outcome == "ok" {
+                "success"
+            } else {
+                "failure"
+            }
+            .to_owned(),
+            result_reason: e.outcome.clone(),
+            detail: e.detail.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_fields_tell_absent_from_null() {
+        let patch: CertificateAuthorityPatch =
+            serde_json::from_str(r#"{"certificateRevocationListUrl": null}"#).expect("patch");
+        assert_eq!(patch.certificate_revocation_list_url, Some(None));
+        assert_eq!(patch.delta_certificate_revocation_list_url, None);
+        let text = serde_json::to_string(&patch).expect("serialize");
+        assert_eq!(text, r#"{"certificateRevocationListUrl":null}"#);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_rather_than_ignored() {
+        let typo = serde_json::from_str::<NewUser>(
+            r#"{"userPrincipalName": "a@b.example", "acountEnabled": false}"#,
+        );
+        assert!(typo.is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! `/certificateUserBindings` and `/authenticationModeRules`: which user a certificate signs
+//! in as, and whether the sign-in is single- or multi-factor.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use certgate_core::binding::{Affinity, CertificateField, UserAttribute};
+use certgate_core::directory::{
+    add_binding_rule, add_strength_rule, binding_policy, remove_binding_rule, remove_strength_rule,
+    set_default_required_affinity, strength_rules,
+};
+use certgate_core::strength::{
+    IssuerSelector, Strength, StrengthRuleError, StrengthRuleId, StrengthRuleSpec,
+};
+
+use super::resource::{
+    AuthenticationModeRule, AuthenticationModeRules, CertificateUserBinding,
+    CertificateUserBindings, CertificateUserBindingsPatch, NewAuthenticationModeRule,
+    NewCertificateUserBinding,
+};
+use super::{body, Admin, AdminStore, ApiError, Body, Context};
+
+fn one_of<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str) -> String {
+    all.iter().map(|t| name(*t)).collect::<Vec<_>>().join(", ")
+}
+
+pub(super) async fn list_bindings<S: AdminStore>(
+    State(context): State<Context<S>>,
+    _admin: Admin,
+) -> Result<Json<CertificateUserBindings>, ApiError> {
+    let policy = binding_policy(&*context.store).await?;
+    Ok(Json((&policy).into()))
+}
+
+pub(super) async fn add_binding<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    new: Body<NewCertificateUserBinding>,
+) -> Result<(StatusCode, Json<CertificateUserBinding>), ApiError> {
+    let new = body(new)?;
+    let field = CertificateField::parse(&new.x509_certificate_field).ok_or_else(|| {
+        ApiError::bad_request(
+            "binding-field-invalid",
+            format!(
+                "x509CertificateField \"{}\" is not one of {}",
+                new.x509_certificate_field,
+                one_of(&CertificateField::ALL, CertificateField::as_str)
+            ),
+        )
+    })?;
+    let attribute = UserAttribute::parse(&new.user_property).ok_or_else(|| {
+        ApiError::bad_request(
+            "binding-attribute-invalid",
+            format!(
+                "userProperty \"{}\" is not one of {}",
+                new.user_property,
+                one_of(&UserAttribute::ALL, UserAttribute::as_str)
+            ),
+        )
+    })?;
+    let rule = add_binding_rule(
+        &*context.store,
+        field,
+        attribute,
+        new.priority,
+        context.clock.now(),
+        admin.actor(),
+    )
+    .await?;
+    context.changed().await;
+    Ok((StatusCode::CREATED, Json((&rule).into())))
+}
+
+pub(super) async fn update_bindings<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    patch: Body<CertificateUserBindingsPatch>,
+) -> Result<Json<CertificateUserBindings>, ApiError> {
+    let patch = body(patch)?;
+    let level = &patch.x509_certificate_default_required_affinity_level;
+    let affinity = Affinity::parse(level).ok_or_else(|| {
+        ApiError::bad_request(
+            "binding-affinity-invalid",
+            format!("x509CertificateDefaultRequiredAffinityLevel \"{level}\" is not low or high"),
+        )
+    })?;
+    set_default_required_affinity(
+        &*context.store,
+        affinity,
+        context.clock.now(),
+        admin.actor(),
+    )
+    .await?;
+    context.changed().await;
+    let policy = binding_policy(&*context.store).await?;
+    Ok(Json((&policy).into()))
+}
+
+pub(super) async fn remove_binding<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    Path(priority): Path<String>,
+) -> Result<Json<CertificateUserBinding>, ApiError> {
+    let priority = priority.parse::<u32>().map_err(|_| {
+        ApiError::not_found(
+            "binding-rule-not-found",
+            format!("\"{priority}\" is not a binding rule's priority (a positive integer)"),
+        )
+    })?;
+    let rule = remove_binding_rule(
+        &*context.store,
+        priority,
+        context.clock.now(),
+        admin.actor(),
+    )
+    .await?;
+    context.changed().await;
+    Ok(Json((&rule).into()))
+}
+
+pub(super) async fn list_strength<S: AdminStore>(
+    State(context): State<Context<S>>,
+    _admin: Admin,
+) -> Result<Json<AuthenticationModeRules>, ApiError> {
+    let rules = strength_rules(&*context.store).await?;
+    Ok(Json(AuthenticationModeRules {
+        x509_certificate_authentication_default_mode: Strength::SingleFactor
+            .graph_name()
+            .to_owned(),
+        value: rules.iter().map(Into::into).collect(),
+    }))
+}
+
+pub(super) async fn add_strength<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    new: Body<NewAuthenticationModeRule>,
+) -> Result<(StatusCode, Json<AuthenticationModeRule>), ApiError> {
+    let new = body(new)?;
+    let issuer = match (&new.issuer_subject_identifier, &new.issuer_subject_key_identifier) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "strength-issuer-invalid",
+                "give the issuer by issuerSubjectIdentifier (its DN) or by issuerSubjectKeyIdentifier (hex), not both",
+            ))
+        }
+        (Some(dn), None) if !dn.contains('=') => {
+            return Err(StrengthRuleError::IssuerInvalid { text: dn.clone() }.into())
+        }
+        (Some(text), None) | (None, Some(text)) => Some(IssuerSelector::parse(text)?),
+        (None, None) => None,
+    };
+    if let (Some(ski), Some(IssuerSelector::Subject(_))) =
+        (&new.issuer_subject_key_identifier, &issuer)
+    {
+        return Err(StrengthRuleError::IssuerInvalid { text: ski.clone() }.into());
+    }
+    let strength = Strength::parse(&new.x509_certificate_authentication_mode).ok_or_else(|| {
+        ApiError::bad_request(
+            "strength-mode-invalid",
+            format!(
+                "x509CertificateAuthenticationMode \"{}\" is not x509CertificateSingleFactor or x509CertificateMultiFactor",
+                new.x509_certificate_authentication_mode
+            ),
+        )
+    })?;
+    let spec = StrengthRuleSpec {
+        issuer,
+        policy_oid: new.policy_oid_identifier.map(|oid| oid.trim().to_owned()),
+        strength,
+    };
+    let rule = add_strength_rule(&*context.store, spec, context.clock.now(), admin.actor()).await?;
+    context.changed().await;
+    Ok((StatusCode::CREATED, Json((&rule).into())))
+}
+
+pub(super) async fn remove_strength<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<AuthenticationModeRule>, ApiError> {
+    let id = id.parse::<i64>().map(StrengthRuleId).map_err(|_| {
+        ApiError::not_found(
+            "strength-rule-not-found",
+            format!("\"{id}\" is not a strength rule's id (an integer)"),
+        )
+    })?;
+    let rule =
+        remove_strength_rule(&*context.store, id, context.clock.now(), admin.actor()).await?;
+    context.changed().await;
+    Ok(Json((&rule).into()))
+}

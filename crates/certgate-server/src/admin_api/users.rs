@@ -1,0 +1,145 @@
+//! `/users`: the directory (certgate-core's `directory` services).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use certgate_core::directory::{
+    self, add_user, find_user, list_users, remove_user, set_sts_refresh_tokens_valid_from, set_user,
+};
+use certgate_pki::UnixTime;
+
+use super::resource::{Collection, NewUser, StsRefreshTokensValidFrom, User, UserPatch};
+use super::{body, Admin, AdminStore, ApiError, Body, Context};
+
+pub(super) async fn list<S: AdminStore>(
+    State(context): State<Context<S>>,
+    _admin: Admin,
+) -> Result<Json<Collection<User>>, ApiError> {
+    let users = list_users(&*context.store).await?;
+    Ok(Json(Collection::of(users.iter().map(Into::into).collect())))
+}
+
+pub(super) async fn get<S: AdminStore>(
+    State(context): State<Context<S>>,
+    _admin: Admin,
+    Path(key): Path<String>,
+) -> Result<Json<User>, ApiError> {
+    let user = find_user(&*context.store, &key).await?;
+    Ok(Json((&user).into()))
+}
+
+pub(super) async fn add<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    new: Body<NewUser>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    let new = body(new)?;
+    let user = add_user(
+        &*context.store,
+        new.into(),
+        context.clock.now(),
+        admin.actor(),
+    )
+    .await?;
+    context.changed().await;
+    Ok((StatusCode::CREATED, Json((&user).into())))
+}
+
+pub(super) async fn update<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    Path(key): Path<String>,
+    patch: Body<UserPatch>,
+) -> Result<Json<User>, ApiError> {
+    let patch = body(patch)?;
+    let user = set_user(
+        &*context.store,
+        &key,
+        |draft| patch.apply(draft),
+        context.clock.now(),
+        admin.actor(),
+    )
+    .await?;
+    context.changed().await;
+    Ok(Json((&user).into()))
+}
+
+pub(super) async fn remove<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    Path(key): Path<String>,
+) -> Result<Json<User>, ApiError> {
+    let user = remove_user(&*context.store, &key, context.clock.now(), admin.actor()).await?;
+    context.changed().await;
+    Ok(Json((&user).into()))
+}
+
+pub(super) async fn revoke_sessions<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    Path(key): Path<String>,
+) -> Result<Json<User>, ApiError> {
+    let user =
+        directory::revoke_sessions(&*context.store, &key, context.clock.now(), admin.actor())
+            .await?;
+    context.changed().await;
+    Ok(Json((&user).into()))
+}
+
+pub(super) async fn set_sts<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    Path(key): Path<String>,
+    request: Body<StsRefreshTokensValidFrom>,
+) -> Result<Json<User>, ApiError> {
+    let request = body(request)?;
+    let date = parse_date(&request.date).ok_or_else(|| {
+        ApiError::bad_request(
+            "date-invalid",
+            format!(
+                "\"{}\" is not a date: use YYYY-MM-DD or RFC 3339 (2026-12-01T08:00:00Z)",
+                request.date
+            ),
+        )
+    })?;
+    let user = set_sts_refresh_tokens_valid_from(
+        &*context.store,
+        &key,
+        date,
+        context.clock.now(),
+        admin.actor(),
+    )
+    .await?;
+    context.changed().await;
+    Ok(Json((&user).into()))
+}
+
+/// RFC 3339 (`2026-12-01T08:00:00Z`) or a date (`2026-12-01`, midnight UTC), as the CLI
+/// reads them.
+fn parse_date(text: &str) -> Option<UnixTime> {
+    use time::format_description::well_known::Rfc3339;
+    let text = text.trim();
+    if let Ok(at) = time::OffsetDateTime::parse(text, &Rfc3339) {
+        return Some(UnixTime(at.unix_timestamp()));
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, &format)
+        .ok()
+        .map(|date| UnixTime(date.midnight().assume_utc().unix_timestamp()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_rfc3339_or_a_day_at_midnight_utc() {
+        assert_eq!(parse_date("2026-01-01"), Some(UnixTime(1_767_225_600)));
+        assert_eq!(
+            parse_date("2026-01-01T01:00:00+01:00"),
+            Some(UnixTime(1_767_225_600))
+        );
+        assert_eq!(parse_date("01/01/2026"), None);
+        assert_eq!(parse_date("2026-1-1"), None);
+    }
+}

@@ -1,0 +1,290 @@
+//! The CLI's remote mode: `certgate serve` runs as a process with its certificate sign-in
+//! listener (where the admin API is mounted), a token comes from `certgate admin token create`,
+//! and `certgate --server https://localhost:PORT --server-ca root.pem` (token in
+//! CERTGATE_TOKEN) drives it: ca, user, crl, signins, audit print exactly what the local
+//! commands print, every change is the token's in the audit log, and refusals keep their
+//! codes. The remote commands get a database URL that cannot be opened, so they provably do
+//! not touch a local store.
+
+mod common;
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{free_port, http_get, Env, BIN};
+use serde_json::Value;
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Remote<'a> {
+    env: &'a Env,
+    url: String,
+    token: String,
+}
+
+impl Remote<'_> {
+    fn command(&self, token: Option<&str>, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .arg("--server")
+            .arg(&self.url)
+            .arg("--server-ca")
+            .arg(self.env.path("data/pki/root.pem"))
+            .args(args)
+            .env("CERTGATE_DATA_DIR", "/nonexistent/certgate-data")
+            .env(
+                "CERTGATE_DATABASE_URL",
+                "sqlite:///nonexistent/certgate-data/certgate.db?mode=ro",
+            )
+            .env_remove("CERTGATE_CONFIG")
+            .env_remove("CERTGATE_SERVER")
+            .env_remove("CERTGATE_TOKEN");
+        if let Some(token) = token {
+            command.env("CERTGATE_TOKEN", token);
+        }
+        command
+    }
+
+    fn run_with(&self, token: Option<&str>, args: &[&str]) -> Output {
+        let output = self.command(token, args).output().expect("run certgate");
+        eprintln!(
+            "$ certgate --server {} {}\n{}{}",
+            self.url,
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with(Some(&self.token), args)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(output.status.success(), "remote certgate {args:?} failed");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).expect("JSON output")
+    }
+
+    /// A refusal: exit 1, the code on stderr as the local command prints it.
+    fn refused(&self, token: Option<&str>, args: &[&str], code: &str) {
+        let output = self.run_with(token, args);
+        assert_eq!(output.status.code(), Some(1), "exit of {args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&format!("({code})")), "{stderr}");
+    }
+}
+
+fn start(env: &Env) -> (Server, u16) {
+    let certauth_port = free_port();
+    let child = env
+        .command(&["serve"])
+        .env(
+            "CERTGATE_CERTAUTH_LISTEN",
+            format!("127.0.0.1:{certauth_port}"),
+        )
+        .env("CERTGATE_TLS_CERTIFICATE", env.path("tls/localhost.pem"))
+        .env("CERTGATE_TLS_KEY", env.path("tls/localhost.key"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn certgate serve");
+    let server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http_get(env.port, "/healthz").map(|(status, _)| status) != Some(200) {
+        assert!(Instant::now() < deadline, "certgate serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (server, certauth_port)
+}
+
+#[test]
+fn the_cli_drives_a_remote_server_through_the_admin_api() {
+    let env = Env::sqlite();
+    env.ok(&["pki", "init", "--organization", "Contoso", "--trust"]);
+    let tls = env.path("tls");
+    env.ok(&[
+        "pki",
+        "issue-server",
+        "--dns",
+        "localhost",
+        "--out",
+        tls.to_str().expect("utf-8"),
+    ]);
+    let token = env
+        .ok(&["admin", "token", "create", "--name", "remote-test"])
+        .trim()
+        .to_owned();
+    assert!(token.starts_with("cgadm_"), "{token}");
+    let (_server, port) = start(&env);
+    let remote = Remote {
+        env: &env,
+        url: format!("https://localhost:{port}"),
+        token,
+    };
+
+    // Reading: the same output as the local command, text and JSON.
+    for args in [&["ca", "list"][..], &["ca", "list", "--json"]] {
+        assert_eq!(remote.ok(args), env.ok(args), "{args:?}");
+    }
+    let cas = remote.json(&["ca", "list", "--json"]);
+    let cas = cas["certificateAuthorities"].as_array().expect("CAs");
+    assert_eq!(cas.len(), 2);
+    let issuing_id = cas[1]["id"].as_i64().expect("id").to_string();
+
+    // Writing: users.
+    let added = remote.json(&[
+        "user",
+        "add",
+        "carol@contoso.example",
+        "--display-name",
+        "Carol",
+        "--group",
+        "staff",
+        "--certificate-user-id",
+        "X509:<SKI>0A:1B",
+        "--json",
+    ]);
+    assert_eq!(added["userPrincipalName"], "carol@contoso.example");
+    assert_eq!(
+        added["authorizationInfo"]["certificateUserIds"][0],
+        "X509:<SKI>0a1b"
+    );
+    remote.ok(&["user", "add", "dave@contoso.example"]);
+    for args in [
+        &["user", "list"][..],
+        &["user", "list", "--json"],
+        &["user", "get", "carol@contoso.example"],
+        &["user", "get", "CAROL@contoso.example", "--json"],
+    ] {
+        assert_eq!(remote.ok(args), env.ok(args), "{args:?}");
+    }
+    let changed = remote.json(&[
+        "user",
+        "set",
+        "carol@contoso.example",
+        "--add-group",
+        "certgate-admins",
+        "--remove-group",
+        "staff",
+        "--mail",
+        "carol@contoso.example",
+        "--json",
+    ]);
+    assert_eq!(changed["groups"], serde_json::json!(["certgate-admins"]));
+    assert_eq!(changed["mail"], "carol@contoso.example");
+    remote.refused(
+        Some(&remote.token),
+        &[
+            "user",
+            "set",
+            "carol@contoso.example",
+            "--remove-group",
+            "nope",
+        ],
+        "user-field-invalid",
+    );
+    remote.refused(
+        Some(&remote.token),
+        &["user", "add", "Carol@contoso.example"],
+        "user-upn-taken",
+    );
+    let revoked = remote.json(&["user", "revoke-sessions", "carol@contoso.example", "--json"]);
+    assert!(revoked["signInSessionsValidFromDateTime"].is_string());
+    remote.ok(&["user", "remove", "dave@contoso.example"]);
+    remote.refused(
+        Some(&remote.token),
+        &["user", "get", "dave@contoso.example"],
+        "user-not-found",
+    );
+
+    // Writing: trusted CAs, and the CRLs the server publishes.
+    let set = remote.json(&["ca", "set", &issuing_id, "--issuer-hint", "false", "--json"]);
+    assert_eq!(set["isIssuerHintEnabled"], false);
+    remote.refused(
+        Some(&remote.token),
+        &[
+            "ca",
+            "add",
+            env.path("data/pki/root.pem").to_str().expect("utf-8"),
+        ],
+        "ca-duplicate",
+    );
+    remote.refused(
+        Some(&remote.token),
+        &["ca", "remove", "999"],
+        "ca-not-found",
+    );
+    let refreshed = remote.run(&["crl", "refresh", "--json"]);
+    let reports: Value = serde_json::from_slice(&refreshed.stdout).expect("JSON");
+    assert!(!reports.as_array().expect("reports").is_empty());
+    assert_eq!(refreshed.status.code(), Some(0), "{reports:#}");
+    // The server's own scheduler may be refreshing at the same moment: compare a settled
+    // state.
+    for args in [&["crl", "status"][..], &["crl", "status", "--json"]] {
+        let mut attempts = 0;
+        loop {
+            let (remote_output, local_output) = (remote.ok(args), env.ok(args));
+            if remote_output == local_output {
+                break;
+            }
+            attempts += 1;
+            assert!(
+                attempts < 5,
+                "{args:?}: {remote_output}\n!=\n{local_output}"
+            );
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
+    // The logs.
+    assert_eq!(
+        remote.ok(&["signins", "--json"]),
+        env.ok(&["signins", "--json"])
+    );
+    let audit = remote.json(&["audit", "--json", "--limit", "100"]);
+    let mine: Vec<&str> = audit
+        .as_array()
+        .expect("audit")
+        .iter()
+        .filter(|e| e["actor"] == "api:remote-test")
+        .map(|e| e["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(
+        mine,
+        [
+            "crl.refresh-request",
+            "ca.set",
+            "user.remove",
+            "user.revoke-sessions",
+            "user.set",
+            "user.add",
+            "user.add"
+        ]
+    );
+
+    // Access: a wrong token, no token, a command without a remote mode, a revoked token.
+    remote.refused(Some("cgadm_wrong"), &["ca", "list"], "admin-token-invalid");
+    let no_token = remote.run_with(None, &["ca", "list"]);
+    assert_eq!(no_token.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&no_token.stderr).contains("CERTGATE_TOKEN"));
+    let local_only = remote.run(&["pki", "list"]);
+    assert_eq!(local_only.status.code(), Some(2));
+    env.ok(&["admin", "token", "revoke", "remote-test"]);
+    remote.refused(Some(&remote.token), &["ca", "list"], "admin-token-revoked");
+    let tokens = env.json(&["admin", "token", "list", "--json"], 0);
+    assert!(tokens["value"][0]["revokedDateTime"].is_string());
+    assert!(tokens["value"][0]["lastUsedDateTime"].is_string());
+}
