@@ -532,6 +532,25 @@ where
     }
 }
 
+/// The flow a page's form names, when this browser started it and it waits at `step`; else the
+/// error page to show.
+async fn flow_at<S: LoginFlowStore, P>(
+    context: &WebContext<S, P>,
+    headers: &HeaderMap,
+    flow_id: &str,
+    step: FlowStep,
+) -> Result<LoginFlow, Response> {
+    match browser_flow(&*context.store, headers, flow_id, context.clock.now()).await {
+        Ok(flow) if flow.step == step => Ok(flow),
+        Ok(_) => Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "flow-step-wrong",
+            "This sign-in is not waiting for this page. Go back to the application and sign in again.",
+        )),
+        Err((status, code, message)) => Err(error_page(status, code, message)),
+    }
+}
+
 #[derive(serde::Deserialize)]
 struct CodeForm {
     flow: String,
@@ -579,17 +598,9 @@ where
     S: OidcStore + LoginFlowStore + TotpStore + Clone,
     P: RefreshPolicy,
 {
-    let flow = match browser_flow(&*context.store, &headers, &form.flow, context.clock.now()).await
-    {
-        Ok(flow) if flow.step == FlowStep::SecondFactor => flow,
-        Ok(_) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "flow-step-wrong",
-                "This sign-in is not waiting for a code.",
-            )
-        }
-        Err((status, code, message)) => return error_page(status, code, message),
+    let flow = match flow_at(&context, &headers, &form.flow, FlowStep::SecondFactor).await {
+        Ok(flow) => flow,
+        Err(response) => return response,
     };
     let (user_id, upn) = flow
         .identity
@@ -618,17 +629,9 @@ where
     S: OidcStore + LoginFlowStore + TotpStore + Clone,
     P: RefreshPolicy,
 {
-    let flow = match browser_flow(&*context.store, &headers, &form.flow, context.clock.now()).await
-    {
-        Ok(flow) if flow.step == FlowStep::SecondFactor => flow,
-        Ok(_) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "flow-step-wrong",
-                "This sign-in is not waiting for a code.",
-            )
-        }
-        Err((status, code, message)) => return error_page(status, code, message),
+    let flow = match flow_at(&context, &headers, &form.flow, FlowStep::SecondFactor).await {
+        Ok(flow) => flow,
+        Err(response) => return response,
     };
     let (user_id, upn) = flow
         .identity
@@ -678,17 +681,9 @@ where
     S: OidcStore + LoginFlowStore + TotpStore + Clone,
     P: RefreshPolicy,
 {
-    let flow = match browser_flow(&*context.store, &headers, &form.flow, context.clock.now()).await
-    {
-        Ok(flow) if flow.step == FlowStep::Confirmation => flow,
-        Ok(_) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "flow-step-wrong",
-                "This sign-in is not waiting for your confirmation.",
-            )
-        }
-        Err((status, code, message)) => return error_page(status, code, message),
+    let flow = match flow_at(&context, &headers, &form.flow, FlowStep::Confirmation).await {
+        Ok(flow) => flow,
+        Err(response) => return response,
     };
     let Some(request) = request_of(&flow) else {
         return error_page(
