@@ -11,6 +11,8 @@ command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 command -v pk12util >/dev/null 2>&1 || need_apt+=(libnss3-tools)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v xmlsec1 >/dev/null 2>&1 || need_apt+=(xmlsec1)
+command -v xmllint >/dev/null 2>&1 || need_apt+=(libxml2-utils)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt"

@@ -15,27 +15,25 @@ use std::sync::Arc;
 
 use axum::Router;
 use base64::Engine as _;
-use certgate_ca::{issue_client_certificate, Authority, ClientCertificateRequest, KeyAlgorithm};
+use certgate_ca::Authority;
 use certgate_core::admin_token::{create_admin_token, revoke_admin_token, AdminTokenStore};
 use certgate_core::clock::{Clock, FixedClock};
-use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::signin::{SignInLog, SignInQuery};
 use certgate_core::store::Store;
-use certgate_core::trusted_ca::{add_cas, AuthorityType, CaRecord, CaSettings};
+use certgate_core::trusted_ca::CaRecord;
 use certgate_core::validation_state::SharedState;
 use certgate_oidc::{Issuer, Provider, ProviderConfig};
-use certgate_pki::{Crl, UnixTime};
+use certgate_pki::UnixTime;
 use certgate_server::admin_api::{self, AdminContext};
-use certgate_server::certauth::{CertAuthTls, ClientCertificates, ServerIdentity};
+use certgate_server::certauth::{CertAuthTls, ClientCertificates};
 use certgate_server::crl_refresh::{CrlService, CrlSettings};
 use certgate_server::oidc_policy::DirectoryRefreshPolicy;
 use certgate_server::HttpCrlFetcher;
 use certgate_store::SqlStore;
 use certgate_testpki::{ChainSpec, CrlSpec, KeyKind, TestPki, VALIDATION_TIME};
-use common::{Backend, TestDatabase};
+use common::{Backend, Credential, TestDatabase, TrustedPki};
 use reqwest::{Method, StatusCode};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -43,12 +41,6 @@ const TOKEN_NAME: &str = "test-token";
 const PASSPHRASE: &[u8] = b"admin api test passphrase";
 
 type Service = CrlService<SqlStore, HttpCrlFetcher, Arc<dyn Clock>>;
-
-/// A client certificate: chain (end entity first) and PKCS#8 key.
-struct Credential {
-    chain: Vec<Vec<u8>>,
-    key_pkcs8: Vec<u8>,
-}
 
 struct Fixture {
     store: Arc<SqlStore>,
@@ -69,20 +61,6 @@ struct Fixture {
     _database: TestDatabase,
 }
 
-fn request(upn: &str) -> ClientCertificateRequest {
-    ClientCertificateRequest {
-        upn: upn.into(),
-        email: Some(upn.into()),
-        common_name: upn.into(),
-        validity_days: 365,
-        policy_oids: Vec::new(),
-        crl_url: None,
-        delta_crl_url: None,
-        ca_issuers_url: None,
-        key_algorithm: KeyAlgorithm::EcdsaP256,
-    }
-}
-
 fn now() -> UnixTime {
     UnixTime(VALIDATION_TIME)
 }
@@ -100,80 +78,14 @@ async fn serve_plain(app: Router) -> String {
 
 impl Fixture {
     async fn new(backend: Backend) -> Fixture {
-        let pki = TestPki::three_level(&ChainSpec::with_key(KeyKind::EcdsaP256)).expect("PKI");
-        let issuing = Authority::from_parts(
-            pki.intermediate.der.clone(),
-            &pki.intermediate.key_pkcs8_der,
-        )
-        .expect("issuing CA");
-        let at = certgate_testpki::at(VALIDATION_TIME - 86_400);
-        let revoked_leaf = issue_client_certificate(&issuing, &request("admin@corp.example"), at)
-            .expect("revoked leaf");
-        let database = TestDatabase::new(backend);
-        let store = Arc::new(SqlStore::connect(&database.url).await.expect("store"));
-        let cas = add_cas(
-            &*store,
-            vec![pki.root.der.clone(), pki.intermediate.der.clone()],
-            |certificate| CaSettings {
-                display_name: String::new(),
-                authority_type: if certificate.is_self_issued() {
-                    AuthorityType::Root
-                } else {
-                    AuthorityType::Intermediate
-                },
-                crl_url: None,
-                delta_crl_url: None,
-                exempt_from_crl_validation: false,
-                send_as_issuer_hint: true,
-            },
-            now(),
-            "test",
-        )
-        .await
-        .expect("trust");
-        let crls = [
-            (
-                cas[0].id,
-                TestPki::crl(&pki.root, &CrlSpec::default()).expect("CRL"),
-            ),
-            (
-                cas[1].id,
-                TestPki::crl(
-                    &pki.intermediate,
-                    &CrlSpec {
-                        extra_revoked: vec![revoked_leaf.serial.clone()],
-                        ..CrlSpec::default()
-                    },
-                )
-                .expect("CRL"),
-            ),
-        ];
-        for (ca, der) in crls {
-            let crl = Crl::from_der(der.clone()).expect("CRL");
-            let cached = CachedCrl {
-                ca_id: ca,
-                kind: CrlKind::Base,
-                url: "http://crl.invalid/".into(),
-                crl_number: crl.crl_number().expect("number").to_vec(),
-                this_update: crl.this_update(),
-                next_update: crl.next_update().expect("next update"),
-                entry_count: crl.entry_count() as i64,
-                der,
-                etag: None,
-                last_modified: None,
-                fetched_at: now(),
-            };
-            let status = CrlFetchStatus {
-                ca_id: ca,
-                kind: CrlKind::Base,
-                last_attempt_at: now(),
-                last_success_at: Some(now()),
-                last_error: None,
-                consecutive_failures: 0,
-                next_attempt_at: UnixTime(now().0 + 3600),
-            };
-            store.put_cached_crl(&cached, &status).await.expect("cache");
-        }
+        let TrustedPki {
+            pki,
+            issuing,
+            revoked,
+            cas,
+            store,
+            database,
+        } = TrustedPki::new(backend, "admin@corp.example", |_| true).await;
         for (upn, groups, enabled) in [
             ("admin@corp.example", vec!["certgate-admins"], true),
             ("bob@corp.example", vec!["staff"], true),
@@ -227,15 +139,7 @@ impl Fixture {
         let app = Router::new().nest("/api/v1", admin_api::routes(context));
         let base = serve_plain(app.clone()).await;
 
-        let server_key = rcgen::KeyPair::generate().expect("server key");
-        let server_certificate = rcgen::CertificateParams::new(vec!["localhost".into()])
-            .expect("params")
-            .self_signed(&server_key)
-            .expect("server certificate");
-        let identity = ServerIdentity {
-            chain: vec![server_certificate.der().clone()],
-            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
-        };
+        let (identity, server_certificate) = common::localhost_identity();
         let tls = Arc::new(CertAuthTls::new(identity, ClientCertificates::Request).expect("TLS"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -255,12 +159,9 @@ impl Fixture {
             clock,
             base,
             tls_addr,
-            server_certificate: server_certificate.der().to_vec(),
+            server_certificate,
             token: secret.expose().to_owned(),
-            revoked: Credential {
-                chain: vec![revoked_leaf.certificate_der, pki.intermediate.der.clone()],
-                key_pkcs8: revoked_leaf.private_key_pkcs8_der.to_vec(),
-            },
+            revoked,
             pki,
             issuing,
             cas,
@@ -272,16 +173,7 @@ impl Fixture {
 
     /// A certificate for `upn` from the trusted issuing CA.
     fn credential(&self, upn: &str) -> Credential {
-        let issued = issue_client_certificate(
-            &self.issuing,
-            &request(upn),
-            certgate_testpki::at(VALIDATION_TIME - 3600),
-        )
-        .expect("leaf");
-        Credential {
-            chain: vec![issued.certificate_der, self.pki.intermediate.der.clone()],
-            key_pkcs8: issued.private_key_pkcs8_der.to_vec(),
-        }
+        Credential::issue(&self.issuing, upn, 365, VALIDATION_TIME - 3600)
     }
 
     /// A request over plain HTTP with the admin token.

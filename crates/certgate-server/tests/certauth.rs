@@ -8,21 +8,17 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certgate_ca::{issue_client_certificate, Authority, ClientCertificateRequest, KeyAlgorithm};
+use certgate_ca::{issue_client_certificate, Authority, KeyAlgorithm};
 use certgate_core::clock::{Clock, FixedClock};
-use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::signin::{SignInLog, SignInQuery};
-use certgate_core::store::Store;
-use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
-use certgate_pki::{Crl, UnixTime};
+use certgate_pki::UnixTime;
 use certgate_server::app::{start, CertAuthConfig, RunningServer, ServerConfig};
-use certgate_server::certauth::ServerIdentity;
 use certgate_server::crl_refresh::CrlSettings;
 use certgate_store::SqlStore;
-use certgate_testpki::{ChainSpec, CrlSpec, KeyKind, TestPki, VALIDATION_TIME};
-use common::{Backend, Credential, Response, TestDatabase};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use certgate_testpki::{TestPki, VALIDATION_TIME};
+use common::{client_request, Backend, Credential, Response, TestDatabase, TrustedPki};
+use rustls::pki_types::CertificateDer;
 
 struct Fixture {
     server: RunningServer<SqlStore>,
@@ -34,109 +30,25 @@ struct Fixture {
     _database: TestDatabase,
 }
 
-fn request(upn: &str, days: u32) -> ClientCertificateRequest {
-    ClientCertificateRequest {
-        upn: upn.into(),
-        email: Some(upn.into()),
-        common_name: upn.into(),
-        validity_days: days,
-        policy_oids: Vec::new(),
-        crl_url: None,
-        delta_crl_url: None,
-        ca_issuers_url: None,
-        key_algorithm: KeyAlgorithm::EcdsaP256,
-    }
-}
-
 fn at(seconds: i64) -> time::OffsetDateTime {
     certgate_testpki::at(seconds)
 }
 
 impl Fixture {
     async fn new(backend: Backend) -> Fixture {
-        let pki = TestPki::three_level(&ChainSpec::with_key(KeyKind::EcdsaP256)).expect("PKI");
-        let issuing = Authority::from_parts(
-            pki.intermediate.der.clone(),
-            &pki.intermediate.key_pkcs8_der,
-        )
-        .expect("issuing CA");
-        let revoked_leaf = issue_client_certificate(
-            &issuing,
-            &request("mallory@corp.example", 365),
-            at(VALIDATION_TIME - 86_400),
-        )
-        .expect("revoked leaf");
-        let database = TestDatabase::new(backend);
-        let store = Arc::new(SqlStore::connect(&database.url).await.expect("store"));
+        // Only the issuing CA is named in the CertificateRequest.
+        let TrustedPki {
+            pki,
+            issuing,
+            revoked,
+            store,
+            database,
+            ..
+        } = TrustedPki::new(backend, "mallory@corp.example", |certificate| {
+            !certificate.is_self_issued()
+        })
+        .await;
         let now = UnixTime(VALIDATION_TIME);
-        let records = add_cas(
-            &*store,
-            vec![pki.root.der.clone(), pki.intermediate.der.clone()],
-            |certificate| CaSettings {
-                display_name: String::new(),
-                authority_type: if certificate.is_self_issued() {
-                    AuthorityType::Root
-                } else {
-                    AuthorityType::Intermediate
-                },
-                crl_url: None,
-                delta_crl_url: None,
-                exempt_from_crl_validation: false,
-                // Only the issuing CA is named in the CertificateRequest.
-                send_as_issuer_hint: !certificate.is_self_issued(),
-            },
-            now,
-            "test",
-        )
-        .await
-        .expect("trust");
-        let crls = [
-            (
-                records[0].id,
-                TestPki::crl(&pki.root, &CrlSpec::default()).expect("root CRL"),
-            ),
-            (
-                records[1].id,
-                TestPki::crl(
-                    &pki.intermediate,
-                    &CrlSpec {
-                        extra_revoked: vec![revoked_leaf.serial.clone()],
-                        ..CrlSpec::default()
-                    },
-                )
-                .expect("issuing CRL"),
-            ),
-        ];
-        for (ca, der) in crls {
-            let crl = Crl::from_der(der.clone()).expect("CRL");
-            let cached = CachedCrl {
-                ca_id: ca,
-                kind: CrlKind::Base,
-                url: "http://crl.invalid/".into(),
-                crl_number: crl.crl_number().expect("number").to_vec(),
-                this_update: crl.this_update(),
-                next_update: crl.next_update().expect("next update"),
-                entry_count: crl.entry_count() as i64,
-                der,
-                etag: None,
-                last_modified: None,
-                fetched_at: now,
-            };
-            let status = CrlFetchStatus {
-                ca_id: ca,
-                kind: CrlKind::Base,
-                last_attempt_at: now,
-                last_success_at: Some(now),
-                last_error: None,
-                consecutive_failures: 0,
-                next_attempt_at: UnixTime(now.0 + 3600),
-            };
-            store
-                .put_cached_crl(&cached, &status)
-                .await
-                .expect("cache CRL");
-        }
-
         for (upn, enabled) in [
             ("alice@corp.example", true),
             ("mallory@corp.example", true),
@@ -158,15 +70,7 @@ impl Fixture {
             .expect("user");
         }
 
-        let server_key = rcgen::KeyPair::generate().expect("server key");
-        let server_certificate = rcgen::CertificateParams::new(vec!["localhost".into()])
-            .expect("params")
-            .self_signed(&server_key)
-            .expect("server certificate");
-        let identity = ServerIdentity {
-            chain: vec![server_certificate.der().clone()],
-            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
-        };
+        let (identity, server_certificate) = common::localhost_identity();
         let clock: Arc<dyn Clock> = Arc::new(FixedClock::at(VALIDATION_TIME));
         let server = start(
             Arc::clone(&store),
@@ -188,11 +92,8 @@ impl Fixture {
         Fixture {
             server,
             store,
-            server_certificate: server_certificate.der().to_vec(),
-            revoked: Credential {
-                chain: vec![revoked_leaf.certificate_der, pki.intermediate.der.clone()],
-                key_pkcs8: revoked_leaf.private_key_pkcs8_der.to_vec(),
-            },
+            server_certificate,
+            revoked,
             issuing,
             pki,
             _database: database,
@@ -294,19 +195,12 @@ async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged(backend
     );
     assert_rejected(&fixture.certauth(None).await, 401, "no-certificate");
 
-    let expired = issue_client_certificate(
+    let expired = Credential::issue(
         &fixture.issuing,
-        &request("old@corp.example", 30),
-        at(VALIDATION_TIME - 400 * 86_400),
-    )
-    .expect("expired leaf");
-    let expired = Credential {
-        chain: vec![
-            expired.certificate_der,
-            fixture.pki.intermediate.der.clone(),
-        ],
-        key_pkcs8: expired.private_key_pkcs8_der.to_vec(),
-    };
+        "old@corp.example",
+        30,
+        VALIDATION_TIME - 400 * 86_400,
+    );
     assert_rejected(&fixture.certauth(Some(&expired)).await, 403, "cert-expired");
 
     // Another organisation's CA, not trusted here.
@@ -326,7 +220,7 @@ async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged(backend
     .expect("stranger CA");
     let stranger_leaf = issue_client_certificate(
         &stranger.issuing,
-        &request("eve@fabrikam.example", 365),
+        &client_request("eve@fabrikam.example", 365),
         at(VALIDATION_TIME - 3600),
     )
     .expect("stranger leaf");
@@ -374,18 +268,7 @@ async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged(backend
     );
 
     // Valid certificates that map to no user, to two users, or to a disabled one.
-    let leaf = |upn: &str| {
-        let issued = issue_client_certificate(
-            &fixture.issuing,
-            &request(upn, 365),
-            at(VALIDATION_TIME - 3600),
-        )
-        .expect("leaf");
-        Credential {
-            chain: vec![issued.certificate_der, fixture.pki.intermediate.der.clone()],
-            key_pkcs8: issued.private_key_pkcs8_der.to_vec(),
-        }
-    };
+    let leaf = |upn: &str| Credential::issue(&fixture.issuing, upn, 365, VALIDATION_TIME - 3600);
     assert_rejected(
         &fixture.certauth(Some(&leaf("nobody@corp.example"))).await,
         403,

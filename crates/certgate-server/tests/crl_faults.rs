@@ -8,6 +8,8 @@
 //! Validation and acceptance time is a `FixedClock` at the test PKI's fixed instant; every
 //! download runs under a limit of 1 s (2 s for the running server), so no test can hang.
 
+mod common;
+
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,8 +29,9 @@ use certgate_server::crl_refresh::{
 use certgate_server::HttpCrlFetcher;
 use certgate_store::SqlStore;
 use certgate_testpki::{at, instants, ChainSpec, KeyKind, TestPki, VALIDATION_TIME};
+use common::{read_and_record, Request};
 use tempfile::TempDir;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -116,22 +119,6 @@ impl Answer {
     }
 }
 
-#[derive(Clone, Debug)]
-struct Request {
-    path: String,
-    /// The request line and headers, header names lowercased.
-    head: String,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            (key == name).then(|| value.trim())
-        })
-    }
-}
-
 type Answers = Arc<Mutex<HashMap<String, Answer>>>;
 type Requests = Arc<Mutex<Vec<Request>>>;
 
@@ -208,13 +195,9 @@ impl Drop for CrlServer {
 }
 
 async fn serve_connection(mut socket: TcpStream, answers: Answers, requests: Requests) {
-    let Some(request) = read_request(&mut socket).await else {
+    let Some(request) = read_and_record(&mut socket, &requests).await else {
         return;
     };
-    requests
-        .lock()
-        .expect("requests lock")
-        .push(request.clone());
     let answer = answers
         .lock()
         .expect("answers lock")
@@ -285,39 +268,7 @@ fn response_head(status: u16, headers: &[String]) -> String {
         404 => "Not Found",
         _ => "Status",
     };
-    let mut head = format!("HTTP/1.1 {status} {reason}\r\nConnection: close\r\n");
-    for header in headers {
-        head.push_str(header);
-        head.push_str("\r\n");
-    }
-    head.push_str("\r\n");
-    head
-}
-
-/// Reads a request head (the CRL fetcher sends GET requests without a body).
-async fn read_request(socket: &mut TcpStream) -> Option<Request> {
-    let mut received = Vec::new();
-    let mut buffer = [0u8; 1024];
-    while !received.windows(4).any(|w| w == b"\r\n\r\n") {
-        if received.len() > 64 * 1024 {
-            return None;
-        }
-        let n = socket.read(&mut buffer).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        received.extend_from_slice(&buffer[..n]);
-    }
-    let text = String::from_utf8_lossy(&received);
-    let head: String = text
-        .lines()
-        .map(|line| match line.split_once(':') {
-            Some((name, value)) => format!("{}:{value}\n", name.to_ascii_lowercase()),
-            None => format!("{line}\n"),
-        })
-        .collect();
-    let path = text.split_whitespace().nth(1)?.to_owned();
-    Some(Request { path, head })
+    common::response_head(&format!("{status} {reason}"), headers)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -551,6 +502,16 @@ impl Fixture {
             .expect("a status row for the issuing CA")
     }
 
+    /// Answers the issuing CA's CRL URL with `answer`, refreshes that CA and checks the refresh
+    /// is refused with `code` while the last good CRL stays in use (see below).
+    async fn issuing_answer_is_refused(&self, answer: Answer, code: &str) -> RefreshReport {
+        self.answer(ISSUING_CRL, answer);
+        let report = self.refresh_issuing().await;
+        self.assert_refused_keeping_last_good_crl(&report, code)
+            .await;
+        report
+    }
+
     /// A refresh of the issuing CA failed with `code` and nothing else changed: the report
     /// and `status()` carry the code, the good CRL is still the cached one, and the leaf still
     /// validates with it.
@@ -675,10 +636,8 @@ async fn crl_larger_than_the_size_cap_fails_with_crl_too_large() {
         .collect();
     let large = crl(&fixture.issuing, GOOD_NUMBER + 1, &serials);
     assert!(large.len() as u64 > MAX_BYTES, "{} bytes", large.len());
-    fixture.answer(ISSUING_CRL, Answer::crl(large));
-    let report = fixture.refresh_issuing().await;
     fixture
-        .assert_refused_keeping_last_good_crl(&report, "crl-too-large")
+        .issuing_answer_is_refused(Answer::crl(large), "crl-too-large")
         .await;
 }
 
@@ -686,10 +645,8 @@ async fn crl_larger_than_the_size_cap_fails_with_crl_too_large() {
 async fn download_closed_before_the_announced_length_fails_with_crl_fetch_truncated() {
     let fixture = Fixture::with_good_crls().await;
     let newer = crl(&fixture.issuing, GOOD_NUMBER + 1, &[]);
-    fixture.answer(ISSUING_CRL, Answer::CloseEarly { body: newer });
-    let report = fixture.refresh_issuing().await;
     fixture
-        .assert_refused_keeping_last_good_crl(&report, "crl-fetch-truncated")
+        .issuing_answer_is_refused(Answer::CloseEarly { body: newer }, "crl-fetch-truncated")
         .await;
 }
 
@@ -697,10 +654,8 @@ async fn download_closed_before_the_announced_length_fails_with_crl_fetch_trunca
 async fn crl_signed_with_another_key_fails_with_crl_signature_invalid() {
     let fixture = Fixture::with_good_crls().await;
     let forged = crl_signed_with_another_key(&fixture.pki, GOOD_NUMBER + 1);
-    fixture.answer(ISSUING_CRL, Answer::crl(forged));
-    let report = fixture.refresh_issuing().await;
     fixture
-        .assert_refused_keeping_last_good_crl(&report, "crl-signature-invalid")
+        .issuing_answer_is_refused(Answer::crl(forged), "crl-signature-invalid")
         .await;
 }
 
@@ -708,10 +663,8 @@ async fn crl_signed_with_another_key_fails_with_crl_signature_invalid() {
 async fn crl_with_a_lower_number_than_the_cached_one_fails_with_crl_number_regressed() {
     let fixture = Fixture::with_good_crls().await;
     let older = crl(&fixture.issuing, GOOD_NUMBER - 1, &[]);
-    fixture.answer(ISSUING_CRL, Answer::crl(older));
-    let report = fixture.refresh_issuing().await;
     fixture
-        .assert_refused_keeping_last_good_crl(&report, "crl-number-regressed")
+        .issuing_answer_is_refused(Answer::crl(older), "crl-number-regressed")
         .await;
 }
 
@@ -725,20 +678,16 @@ async fn crl_past_its_next_update_fails_with_crl_stale() {
         VALIDATION_TIME - 86_400,
         &[],
     );
-    fixture.answer(ISSUING_CRL, Answer::crl(expired));
-    let report = fixture.refresh_issuing().await;
     fixture
-        .assert_refused_keeping_last_good_crl(&report, "crl-stale")
+        .issuing_answer_is_refused(Answer::crl(expired), "crl-stale")
         .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn html_error_page_with_status_200_fails_with_crl_not_a_crl() {
     let fixture = Fixture::with_good_crls().await;
-    fixture.answer(ISSUING_CRL, Answer::html_error_page());
-    let report = fixture.refresh_issuing().await;
-    fixture
-        .assert_refused_keeping_last_good_crl(&report, "crl-not-a-crl")
+    let report = fixture
+        .issuing_answer_is_refused(Answer::html_error_page(), "crl-not-a-crl")
         .await;
     if let RefreshOutcome::Failed { message, .. } = &report.outcome {
         assert!(message.contains("<!DOCTYPE html>"), "{message}");
@@ -748,10 +697,8 @@ async fn html_error_page_with_status_200_fails_with_crl_not_a_crl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_404_fails_with_crl_fetch_http_status() {
     let fixture = Fixture::with_good_crls().await;
-    fixture.answer(ISSUING_CRL, Answer::status(404));
-    let report = fixture.refresh_issuing().await;
     fixture
-        .assert_refused_keeping_last_good_crl(&report, "crl-fetch-http-status")
+        .issuing_answer_is_refused(Answer::status(404), "crl-fetch-http-status")
         .await;
 }
 
@@ -770,10 +717,8 @@ async fn delta_crl_at_the_base_url_fails_with_crl_wrong_kind() {
         },
     )
     .expect("delta CRL");
-    fixture.answer(ISSUING_CRL, Answer::crl(delta));
-    let report = fixture.refresh_issuing().await;
     fixture
-        .assert_refused_keeping_last_good_crl(&report, "crl-wrong-kind")
+        .issuing_answer_is_refused(Answer::crl(delta), "crl-wrong-kind")
         .await;
 }
 
@@ -782,10 +727,8 @@ async fn crl_of_another_ca_fails_with_crl_issuer_mismatch() {
     let fixture = Fixture::with_good_crls().await;
     // The root's CRL, current and correctly signed, but not the issuing CA's.
     let roots = crl(&fixture.root, GOOD_NUMBER + 1, &[]);
-    fixture.answer(ISSUING_CRL, Answer::crl(roots));
-    let report = fixture.refresh_issuing().await;
     fixture
-        .assert_refused_keeping_last_good_crl(&report, "crl-issuer-mismatch")
+        .issuing_answer_is_refused(Answer::crl(roots), "crl-issuer-mismatch")
         .await;
 }
 

@@ -3,6 +3,8 @@
 //! are exactly what goes over the wire. Every fetch runs under a limit of a few seconds at
 //! most, so no test can hang.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,7 +12,8 @@ use certgate_core::crl_fetch::{
     Conditional, CrlFetcher, FetchError, FetchLimits, FetchOutcome, FetchProgress, NoProgress,
 };
 use certgate_server::HttpCrlFetcher;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use common::{read_and_record, response_head, Request};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -26,35 +29,13 @@ fn send(bytes: impl Into<Vec<u8>>) -> Step {
 
 /// A response head with `Connection: close` and the given extra header lines.
 fn head(status: &str, headers: &[&str]) -> Step {
-    let mut text = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
-    for header in headers {
-        text.push_str(header);
-        text.push_str("\r\n");
-    }
-    text.push_str("\r\n");
-    send(text)
+    send(response_head(status, headers))
 }
 
 /// Longer than any fetch in these tests may take: the server holds the connection open.
 const HANG: Step = Step::Pause(Duration::from_secs(30));
 
 type Script = dyn Fn(&Request) -> Vec<Step> + Send + Sync;
-
-#[derive(Clone, Debug)]
-struct Request {
-    path: String,
-    /// The request line and headers, header names lowercased.
-    head: String,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            (key == name).then(|| value.trim())
-        })
-    }
-}
 
 /// An HTTP/1.1 server on 127.0.0.1:0 answering every request from `script`. Its tasks end
 /// when the server is dropped or the test's runtime shuts down.
@@ -101,13 +82,9 @@ impl Drop for ScriptedServer {
 }
 
 async fn answer(mut socket: TcpStream, script: Arc<Script>, requests: Arc<Mutex<Vec<Request>>>) {
-    let Some(request) = read_request(&mut socket).await else {
+    let Some(request) = read_and_record(&mut socket, &requests).await else {
         return;
     };
-    requests
-        .lock()
-        .expect("requests lock")
-        .push(request.clone());
     for step in script(&request) {
         match step {
             Step::Send(bytes) => {
@@ -119,32 +96,6 @@ async fn answer(mut socket: TcpStream, script: Arc<Script>, requests: Arc<Mutex<
         }
     }
     let _ = socket.shutdown().await;
-}
-
-/// Reads a request head (GET requests have no body here).
-async fn read_request(socket: &mut TcpStream) -> Option<Request> {
-    let mut received = Vec::new();
-    let mut buffer = [0u8; 1024];
-    while !received.windows(4).any(|w| w == b"\r\n\r\n") {
-        if received.len() > 64 * 1024 {
-            return None;
-        }
-        let n = socket.read(&mut buffer).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        received.extend_from_slice(&buffer[..n]);
-    }
-    let text = String::from_utf8_lossy(&received);
-    let head: String = text
-        .lines()
-        .map(|line| match line.split_once(':') {
-            Some((name, value)) => format!("{}:{value}\n", name.to_ascii_lowercase()),
-            None => format!("{line}\n"),
-        })
-        .collect();
-    let path = text.split_whitespace().nth(1)?.to_owned();
-    Some(Request { path, head })
 }
 
 /// Records what the fetcher reports.

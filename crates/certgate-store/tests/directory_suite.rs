@@ -5,9 +5,9 @@
 //! `test`), or on the server named by `CERTGATE_TEST_POSTGRES_URL`. PostgreSQL is required:
 //! when it cannot be reached the `postgres_*` tests fail and say why.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+mod common;
+
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use certgate_core::audit::AuditEvent;
 use certgate_core::binding::{
@@ -24,38 +24,20 @@ use certgate_core::strength::{
     evaluate, IssuerSelector, Strength, StrengthInput, StrengthRuleId, StrengthRuleSpec,
 };
 use certgate_pki::{Certificate, Identity, UnixTime};
-use certgate_store::{Backend, SqlStore};
+use certgate_store::SqlStore;
 use certgate_testpki::{ChainSpec, KeyKind, TestPki, VALIDATION_TIME};
-use sqlx::postgres::PgConnection;
-use sqlx::{AssertSqlSafe, Connection};
-use tempfile::TempDir;
 
-// ---- Harness (as in store_suite.rs) -------------------------------------------------------
+use common::{on_both_backends, TestDb};
 
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-const POSTGRES_URL_VARIABLE: &str = "CERTGATE_TEST_POSTGRES_URL";
-const TEST_DEADLINE: Duration = Duration::from_secs(120);
-const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+// ---- Harness (common/mod.rs) --------------------------------------------------------------
 
-/// Instantiates each behaviour for both backends, under explicit names so that
-/// `cargo test sqlite_` or `cargo test postgres_` selects one backend.
-macro_rules! on_both_backends {
-    ($($behaviour:ident => $sqlite:ident, $postgres:ident;)+) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $sqlite() {
-            let db = TestDb::create(Backend::Sqlite).await;
-            within_deadline(stringify!($sqlite), $behaviour(&db)).await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $postgres() {
-            let db = TestDb::create(Backend::Postgres).await;
-            within_deadline(stringify!($postgres), $behaviour(&db)).await;
-        }
-    )+};
-}
+const DIRECTORY_SUITE: common::Suite = common::Suite {
+    tests: "directory",
+    database_prefix: "certgate_dir",
+};
 
 on_both_backends! {
+    suite: DIRECTORY_SUITE;
     users_round_trip_with_every_attribute
         => sqlite_users_round_trip_with_every_attribute,
            postgres_users_round_trip_with_every_attribute;
@@ -100,153 +82,6 @@ on_both_backends! {
     csv_import_keeps_good_rows_and_reports_bad_ones
         => sqlite_csv_import_keeps_good_rows_and_reports_bad_ones,
            postgres_csv_import_keeps_good_rows_and_reports_bad_ones;
-}
-
-async fn within_deadline(test: &str, behaviour: impl std::future::Future<Output = ()>) {
-    if tokio::time::timeout(TEST_DEADLINE, behaviour)
-        .await
-        .is_err()
-    {
-        panic!("{test} did not finish within {TEST_DEADLINE:?}");
-    }
-}
-
-struct TestDb {
-    url: String,
-    place: Place,
-}
-
-enum Place {
-    Sqlite { _dir: TempDir },
-    Postgres { admin_url: String, name: String },
-}
-
-impl TestDb {
-    async fn create(backend: Backend) -> TestDb {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("create a temporary directory");
-                let url = format!("sqlite://{}", dir.path().join("certgate.db").display());
-                TestDb {
-                    url,
-                    place: Place::Sqlite { _dir: dir },
-                }
-            }
-            Backend::Postgres => {
-                let admin_url = std::env::var(POSTGRES_URL_VARIABLE)
-                    .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
-                let name = unique_database_name();
-                let mut admin = postgres_admin_connection(&admin_url).await;
-                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-                    .execute(&mut admin)
-                    .await
-                    .unwrap_or_else(|e| panic!("creating the test database {name}: {e}"));
-                let _ = admin.close().await;
-                TestDb {
-                    url: with_database(&admin_url, &name),
-                    place: Place::Postgres { admin_url, name },
-                }
-            }
-        }
-    }
-
-    async fn open(&self) -> SqlStore {
-        SqlStore::connect(&self.url)
-            .await
-            .unwrap_or_else(|e| panic!("connecting the store to {}: {e}", self.url))
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Place::Postgres { admin_url, name } = &self.place else {
-            return;
-        };
-        let (admin_url, name) = (admin_url.clone(), name.clone());
-        let outcome = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(async {
-                let mut admin = tokio::time::timeout(
-                    POSTGRES_CONNECT_TIMEOUT,
-                    PgConnection::connect(&admin_url),
-                )
-                .await
-                .map_err(|_| "no answer from PostgreSQL".to_owned())?
-                .map_err(|e| e.to_string())?;
-                sqlx::query(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                )))
-                .execute(&mut admin)
-                .await
-                .map_err(|e| e.to_string())?;
-                let _ = admin.close().await;
-                Ok::<(), String>(())
-            })
-        })
-        .join();
-        match outcome {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => eprintln!("warning: could not drop the test database: {error}"),
-            Err(_) => eprintln!("warning: dropping the test database panicked"),
-        }
-    }
-}
-
-async fn postgres_admin_connection(admin_url: &str) -> PgConnection {
-    let shown = if admin_url == DEFAULT_POSTGRES_URL {
-        admin_url
-    } else {
-        "the URL in CERTGATE_TEST_POSTGRES_URL"
-    };
-    let failure = match tokio::time::timeout(
-        POSTGRES_CONNECT_TIMEOUT,
-        PgConnection::connect(admin_url),
-    )
-    .await
-    {
-        Ok(Ok(connection)) => return connection,
-        Ok(Err(error)) => error.to_string(),
-        Err(_) => format!("no answer within {POSTGRES_CONNECT_TIMEOUT:?}"),
-    };
-    panic!(
-        "PostgreSQL at 127.0.0.1:5432 is required for the postgres_* directory tests, but \
-         connecting to {shown} failed: {failure}. Start PostgreSQL (user postgres, trust \
-         authentication, database test) or set {POSTGRES_URL_VARIABLE} to another server."
-    );
-}
-
-fn unique_database_name() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "certgate_dir_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// `url` with its database (the path) replaced by `name`, keeping any `?query`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let host_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[host_start..]
-        .find('/')
-        .map_or(base.len(), |i| host_start + i);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
 }
 
 // ---- Fixtures -----------------------------------------------------------------------------

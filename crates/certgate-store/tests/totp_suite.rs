@@ -412,6 +412,44 @@ async fn lockout_is_stored_audited_seen_by_other_nodes_and_ends(db: &TestDb) {
     );
 }
 
+/// What each racer does with the code.
+#[derive(Clone, Copy)]
+enum Attempt {
+    Verify,
+    Confirm,
+}
+
+/// `racers` attempts with Alice's `code` at once, alternating between the two stores (two
+/// nodes on one database); their outcomes in order, failures as their codes.
+async fn race(
+    stores: &[SqlStore; 2],
+    clock: &Arc<FixedClock>,
+    settings: &Arc<TotpSettings>,
+    code: &str,
+    attempt: Attempt,
+    racers: usize,
+) -> Vec<Result<Verified, &'static str>> {
+    let tasks: Vec<_> = (0..racers)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            let (clock, settings, code) = (clock.clone(), settings.clone(), code.to_owned());
+            tokio::spawn(async move {
+                let totp = service(&store, &clock, &settings);
+                match attempt {
+                    Attempt::Verify => totp.verify(ALICE, &code).await,
+                    Attempt::Confirm => totp.confirm_enrollment(ALICE, &code).await,
+                }
+                .map_err(|e| e.code())
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.expect("task"));
+    }
+    outcomes
+}
+
 async fn concurrent_verifications_of_one_code_accept_it_once(db: &TestDb) {
     const RACERS: usize = 4;
     let stores = [db.open().await, db.open().await];
@@ -420,22 +458,7 @@ async fn concurrent_verifications_of_one_code_accept_it_once(db: &TestDb) {
     let enrollment = enrolled_alice(&stores[0], &clock, &settings).await;
     let code = code_now(&enrollment, &clock);
 
-    let tasks: Vec<_> = (0..RACERS)
-        .map(|i| {
-            let store = stores[i % 2].clone();
-            let (clock, settings, code) = (clock.clone(), settings.clone(), code.clone());
-            tokio::spawn(async move {
-                service(&store, &clock, &settings)
-                    .verify(ALICE, &code)
-                    .await
-                    .map_err(|e| e.code())
-            })
-        })
-        .collect();
-    let mut outcomes = Vec::new();
-    for task in tasks {
-        outcomes.push(task.await.expect("task"));
-    }
+    let outcomes = race(&stores, &clock, &settings, &code, Attempt::Verify, RACERS).await;
     let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
     assert_eq!(accepted, 1, "{outcomes:?}");
     assert!(
@@ -469,22 +492,7 @@ async fn concurrent_confirmations_of_one_code_accept_it_once(db: &TestDb) {
         .expect("begin");
     let code = code_now(&enrollment, &clock);
 
-    let tasks: Vec<_> = (0..RACERS)
-        .map(|i| {
-            let store = stores[i % 2].clone();
-            let (clock, settings, code) = (clock.clone(), settings.clone(), code.clone());
-            tokio::spawn(async move {
-                service(&store, &clock, &settings)
-                    .confirm_enrollment(ALICE, &code)
-                    .await
-                    .map_err(|e| e.code())
-            })
-        })
-        .collect();
-    let mut outcomes = Vec::new();
-    for task in tasks {
-        outcomes.push(task.await.expect("task"));
-    }
+    let outcomes = race(&stores, &clock, &settings, &code, Attempt::Confirm, RACERS).await;
     assert_eq!(
         outcomes.iter().filter(|o| o.is_ok()).count(),
         1,

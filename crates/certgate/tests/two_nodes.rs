@@ -171,13 +171,24 @@ fn revocation_through_the_shared_database_reaches_the_other_node_within_5_second
     // The sign-in listener speaks HTTP/2 (ALPN) as well as HTTP/1.1.
     let users_dir = env.path("users");
     let http2 = std::process::Command::new("curl")
-        .args(["-sS", "--http2", "-o", "/dev/null", "-w", "%{http_version}", "--cacert"])
+        .args([
+            "-sS",
+            "--http2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version}",
+            "--cacert",
+        ])
         .arg(env.path("data/pki/root.pem"))
         .arg("--cert")
         .arg(users_dir.join("bob@contoso.example.pem"))
         .arg("--key")
         .arg(users_dir.join("bob@contoso.example.key"))
-        .arg(format!("https://localhost:{}/certauth", node_b.certauth_port))
+        .arg(format!(
+            "https://localhost:{}/certauth",
+            node_b.certauth_port
+        ))
         .output()
         .expect("curl");
     assert_eq!(String::from_utf8_lossy(&http2.stdout), "2");

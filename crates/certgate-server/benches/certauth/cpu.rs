@@ -2,8 +2,7 @@
 //! workers), of this process (the load generator) and of the whole machine, so that the
 //! figures say who used the two shared cores.
 
-/// /proc counts in USER_HZ ticks, 100 per second on every Linux architecture in use.
-const TICKS_PER_SECOND: f64 = 100.0;
+use crate::common::proc::{machine_busy, process_ticks, stat_fields, TICKS_PER_SECOND};
 
 /// Counters at one instant, in ticks.
 #[derive(Clone, Copy, Debug, Default)]
@@ -57,27 +56,6 @@ pub(crate) fn snapshot(pids: &[u32], with_children: bool) -> Snapshot {
     }
 }
 
-/// The fields of /proc/<pid>/stat after the command name (which is in parentheses and may
-/// hold spaces): index 0 is field 3 (state), 1 is the parent's pid, 11 and 12 are utime and
-/// stime.
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    Some(
-        stat.rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect(),
-    )
-}
-
-fn process_ticks(pid: u32) -> Option<u64> {
-    let fields = stat_fields(pid)?;
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
-}
-
 /// Processes whose parent is one of `pids` (nginx's workers).
 pub(crate) fn children_of(pids: &[u32]) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -91,32 +69,4 @@ pub(crate) fn children_of(pids: &[u32]) -> Vec<u32> {
                 .is_some_and(|parent| pids.contains(&parent))
         })
         .collect()
-}
-
-fn machine_busy() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let fields: Vec<u64> = stat
-        .lines()
-        .next()?
-        .strip_prefix("cpu ")?
-        .split_whitespace()
-        .map(|f| f.parse().ok())
-        .collect::<Option<_>>()?;
-    // user nice system idle iowait irq softirq steal: everything but idle and iowait.
-    Some(
-        [0, 1, 2, 5, 6, 7]
-            .iter()
-            .filter_map(|&i| fields.get(i))
-            .sum(),
-    )
-}
-
-/// The 1-minute load average, on Linux.
-pub(crate) fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }

@@ -15,19 +15,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use certgate_ca::{issue_client_certificate, Authority, ClientCertificateRequest, KeyAlgorithm};
-use certgate_pki::{AlgorithmPolicy, Certificate, Crl};
+use certgate_pki::Certificate;
 use certgate_testpki::{revoked_serial, ChainSpec, CrlSpec, KeyKind, TestPki};
-use serde_json::{json, Value};
+use serde_json::json;
+
+use crate::common::fixture::{
+    self as cache, certificate, checked_crl, read_file, DAY, ISSUING_SEED, ROOT_ENTRIES, ROOT_SEED,
+};
 
 /// Bump when the generator or the fixture layout changes.
 const CACHE_VERSION: &str = "v1";
+const BENCHMARK: &str = "certauth";
 
-/// The crl_refresh benchmark's seeds, so that the issuing CRL lists the same serials.
-const ISSUING_SEED: u64 = 0xC41F_2E01;
-const ROOT_SEED: u64 = 0xC41F_2E02;
-const ROOT_ENTRIES: usize = 1_000;
-
-const DAY: i64 = 86_400;
 /// The CRLs are good for 30 days from the day before the fixture was made...
 const CRL_DAYS: i64 = 30;
 /// ...and the fixture is made again when fewer than this many days remain.
@@ -64,31 +63,25 @@ impl Fixture {
             .serial()
             .to_vec())
     }
+
+    /// The cache's files.
+    fn files(&self) -> [(&'static str, &[u8]); 8] {
+        [
+            ("root.der", &self.root_der),
+            ("intermediate.der", &self.intermediate_der),
+            ("leaf.der", &self.leaf.der),
+            ("leaf.key", &self.leaf.key_pkcs8),
+            ("revoked.der", &self.revoked.der),
+            ("revoked.key", &self.revoked.key_pkcs8),
+            ("root.crl", &self.root_crl),
+            ("issuing.crl", &self.issuing_crl),
+        ]
+    }
 }
 
-const FILES: [&str; 8] = [
-    "root.der",
-    "intermediate.der",
-    "leaf.der",
-    "leaf.key",
-    "revoked.der",
-    "revoked.key",
-    "root.crl",
-    "issuing.crl",
-];
-
 /// What the cache was made from; a cache with another manifest is made again.
-fn manifest(entries: usize, day: i64) -> Value {
-    json!({
-        "version": CACHE_VERSION,
-        "certgate": env!("CARGO_PKG_VERSION"),
-        "key": "rsa2048",
-        "entries": entries,
-        "issuing_seed": ISSUING_SEED,
-        "root_seed": ROOT_SEED,
-        "root_entries": ROOT_ENTRIES,
-        "day": day,
-    })
+fn manifest(entries: usize, day: i64) -> serde_json::Value {
+    cache::manifest(CACHE_VERSION, entries, json!({ "day": day }))
 }
 
 fn now() -> i64 {
@@ -96,20 +89,17 @@ fn now() -> i64 {
 }
 
 pub(crate) fn load_or_generate(cache_root: &Path, entries: usize) -> Result<Fixture> {
-    let directory = cache_root.join(format!(
-        "certauth-{CACHE_VERSION}-certgate{}-rsa2048-{entries}",
-        env!("CARGO_PKG_VERSION")
-    ));
-    match read(&directory, entries) {
-        Ok(fixture) => return Ok(fixture),
-        Err(error) if directory.exists() => {
-            eprintln!(
-                "  cache at {} unusable ({error:#}); regenerating",
-                directory.display()
-            );
-        }
-        Err(_) => {}
-    }
+    cache::load_or_generate(
+        cache_root,
+        BENCHMARK,
+        CACHE_VERSION,
+        entries,
+        read,
+        generate,
+    )
+}
+
+fn generate(directory: &Path, entries: usize) -> Result<Fixture> {
     eprintln!(
         "  generating the test PKI and an issuing CRL of {entries} entries (cached for later runs)..."
     );
@@ -178,10 +168,15 @@ pub(crate) fn load_or_generate(cache_root: &Path, entries: usize) -> Result<Fixt
         entries,
         crl_window: (this_update, next_update),
         generated_in: Some(started.elapsed()),
-        directory: directory.clone(),
+        directory: directory.to_owned(),
     };
     check(&fixture, now).context("the freshly generated fixture")?;
-    write(&directory, &fixture, day)?;
+    cache::write(
+        directory,
+        BENCHMARK,
+        &fixture.files(),
+        &manifest(fixture.entries, day),
+    )?;
     Ok(fixture)
 }
 
@@ -190,8 +185,7 @@ fn crl_window(day: i64) -> (i64, i64) {
 }
 
 fn read(directory: &Path, entries: usize) -> Result<Fixture> {
-    let stored: Value = serde_json::from_slice(&std::fs::read(directory.join("manifest.json"))?)
-        .context("manifest.json")?;
+    let stored = cache::read_manifest(directory)?;
     let day = stored["day"]
         .as_i64()
         .ok_or_else(|| anyhow!("the manifest has no day"))?;
@@ -203,8 +197,7 @@ fn read(directory: &Path, entries: usize) -> Result<Fixture> {
     if now < this_update || now > next_update - CRL_MARGIN_DAYS * DAY {
         bail!("its CRLs are too close to their nextUpdate");
     }
-    let file =
-        |name: &str| std::fs::read(directory.join(name)).with_context(|| format!("reading {name}"));
+    let file = |name: &str| read_file(directory, name);
     let fixture = Fixture {
         root_der: file("root.der")?,
         intermediate_der: file("intermediate.der")?,
@@ -230,9 +223,6 @@ fn read(directory: &Path, entries: usize) -> Result<Fixture> {
 /// The certificates form the chain, both CRLs verify and are current, the issuing CRL lists
 /// the revoked client and its generated serials but not the leaf.
 fn check(fixture: &Fixture, now: i64) -> Result<()> {
-    let certificate = |der: &[u8], what: &str| {
-        Certificate::from_der(der).map_err(|e| anyhow!("{what} certificate: {e}"))
-    };
     let root = certificate(&fixture.root_der, "root")?;
     let intermediate = certificate(&fixture.intermediate_der, "intermediate")?;
     let leaf = certificate(&fixture.leaf.der, "leaf")?;
@@ -252,21 +242,10 @@ fn check(fixture: &Fixture, now: i64) -> Result<()> {
             "issuing.crl",
         ),
     ] {
-        let crl = Crl::from_der(der.clone()).map_err(|e| anyhow!("{what}: {e}"))?;
-        if crl.issuer() != issuer.subject() {
-            bail!("{what}: wrong issuer");
-        }
-        if crl.entry_count() != expected_entries {
-            bail!(
-                "{what}: {} entries, expected {expected_entries}",
-                crl.entry_count()
-            );
-        }
+        let crl = checked_crl(der, issuer, expected_entries, what)?;
         if crl.this_update().0 > now || crl.next_update().is_none_or(|next| next.0 <= now) {
             bail!("{what}: not current");
         }
-        crl.verify_signature(issuer, &AlgorithmPolicy::default())
-            .map_err(|e| anyhow!("{what}: signature: {e}"))?;
         if issuer.subject() == intermediate.subject() {
             let listed = |serial: &[u8]| crl.lookup(crl.issuer(), serial).is_some();
             if listed(leaf.serial())
@@ -277,38 +256,5 @@ fn check(fixture: &Fixture, now: i64) -> Result<()> {
             }
         }
     }
-    Ok(())
-}
-
-/// Writes into a scratch directory and renames it into place, so that an interrupted run
-/// leaves no half-written cache behind.
-fn write(directory: &Path, fixture: &Fixture, day: i64) -> Result<()> {
-    let parent = directory
-        .parent()
-        .ok_or_else(|| anyhow!("cache directory has no parent"))?;
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let scratch = parent.join(format!(".partial-certauth-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch)?;
-    let contents: [&[u8]; 8] = [
-        &fixture.root_der,
-        &fixture.intermediate_der,
-        &fixture.leaf.der,
-        &fixture.leaf.key_pkcs8,
-        &fixture.revoked.der,
-        &fixture.revoked.key_pkcs8,
-        &fixture.root_crl,
-        &fixture.issuing_crl,
-    ];
-    for (name, bytes) in FILES.into_iter().zip(contents) {
-        std::fs::write(scratch.join(name), bytes)?;
-    }
-    std::fs::write(
-        scratch.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest(fixture.entries, day))? + "\n",
-    )?;
-    let _ = std::fs::remove_dir_all(directory);
-    std::fs::rename(&scratch, directory)
-        .with_context(|| format!("moving the cache into {}", directory.display()))?;
     Ok(())
 }

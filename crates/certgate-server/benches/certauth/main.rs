@@ -30,13 +30,14 @@
 //! fails or a sign-in under load fails; a missed rate target is reported, not fatal.
 
 mod certgate_process;
+#[path = "../common/mod.rs"]
+mod common;
 mod cpu;
 mod fixture;
 mod load;
 mod nginx;
 mod report;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,8 +65,7 @@ struct Settings {
 
 impl Settings {
     fn from_env() -> Result<Settings> {
-        let quick =
-            std::env::var_os("CERTGATE_BENCH_QUICK").is_some_and(|v| v != "0" && !v.is_empty());
+        let quick = common::quick();
         let concurrency = match std::env::var("CERTGATE_BENCH_CONCURRENCY") {
             Ok(text) if !text.is_empty() => text
                 .parse::<usize>()
@@ -109,9 +109,8 @@ fn main() -> Result<()> {
         "certauth: certgate vs nginx, {entries}-entry issuing CRL, {} load tasks",
         settings.concurrency
     );
-    let load_average = cpu::load_average();
-    let cache = target_dir().join("certgate-bench").join("cache");
-    let fixture = fixture::load_or_generate(&cache, entries)?;
+    let load_average = common::proc::load_average();
+    let fixture = fixture::load_or_generate(&common::cache_root(), entries)?;
 
     // One server identity for both: ECDSA P-256, self-signed, for "localhost".
     let server_key = rcgen::KeyPair::generate().context("the server key")?;
@@ -266,13 +265,7 @@ fn main() -> Result<()> {
         "recorded_successes": recorded,
         "seen_by_client": seen + 1,
     });
-    let path = json_path();
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    std::fs::write(&path, serde_json::to_string_pretty(&json)? + "\n")
-        .with_context(|| format!("writing {}", path.display()))?;
-    println!("JSON: {}", path.display());
+    common::write_json("certauth", &json)?;
 
     let errors = run.certgate.errors() + run.nginx.errors();
     if errors > 0 {
@@ -367,17 +360,4 @@ fn recorded_successes(database: &std::path::Path) -> Result<usize> {
         store.close().await;
         Ok(successes)
     })
-}
-
-fn json_path() -> PathBuf {
-    match std::env::var_os("CERTGATE_BENCH_JSON") {
-        Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => target_dir().join("certgate-bench").join("certauth.json"),
-    }
-}
-
-/// The cargo target directory: cargo gives benchmarks a scratch directory inside it.
-fn target_dir() -> PathBuf {
-    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().map(PathBuf::from).unwrap_or(tmp)
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::common::format::{human_bytes, machine, ms, percentile};
 use crate::cpu;
 use crate::load::{Exchange, Segment};
 
@@ -161,8 +162,8 @@ impl Run {
         println!(
             "client chain: RSA-2048 leaf + issuing CA; server certificate: ECDSA P-256; issuing CRL {} entries ({}), root CRL {}",
             self.crl_entries + 1,
-            human_bytes(self.issuing_crl_bytes),
-            human_bytes(self.root_crl_bytes),
+            human_bytes(self.issuing_crl_bytes as u64),
+            human_bytes(self.root_crl_bytes as u64),
         );
         println!(
             "TLS: {} {} {}; nginx: {}; load average at start: {}",
@@ -278,56 +279,9 @@ fn summary_line(exchange: &Exchange) -> String {
     }
 }
 
-fn percentile(sorted: &[u64], q: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let index = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[index]
-}
-
 fn mean(values: &[u64]) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
     values.iter().map(|&v| v as f64).sum::<f64>() / values.len() as f64
-}
-
-/// What the figures were measured on.
-fn machine() -> Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split(':').nth(1))
-                .map(|model| model.trim().to_owned())
-        })
-        .unwrap_or_default();
-    json!({
-        "cpu": cpu,
-        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        "os": std::env::consts::OS,
-        "arch": std::env::consts::ARCH,
-    })
-}
-
-fn ms(ns: u64) -> String {
-    let ns = ns as f64;
-    if ns >= 1e9 {
-        format!("{:.3} s", ns / 1e9)
-    } else if ns >= 1e6 {
-        format!("{:.2} ms", ns / 1e6)
-    } else {
-        format!("{:.1} µs", ns / 1e3)
-    }
-}
-
-fn human_bytes(bytes: usize) -> String {
-    let mb = bytes as f64 / 1e6;
-    if mb >= 1.0 {
-        format!("{mb:.1} MB")
-    } else {
-        format!("{:.1} kB", bytes as f64 / 1e3)
-    }
 }

@@ -10,25 +10,22 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use certgate_pki::{AlgorithmPolicy, Certificate, Crl};
 use certgate_testpki::{
     instants, revoked_serial, serial_for, ChainSpec, CrlSpec, KeyKind, TestPki,
 };
 use serde_json::{json, Value};
 
+use crate::common::fixture::{
+    self as cache, certificate, checked_crl, read_file, DAY, ISSUING_SEED, ROOT_ENTRIES, ROOT_SEED,
+};
+
 /// Bump when the generator or the fixture layout changes.
 const CACHE_VERSION: &str = "v1";
+const BENCHMARK: &str = "crl-refresh";
 
-/// Serials of the issuing CA's CRL entries (see `certgate_testpki::revoked_serial`).
-const ISSUING_SEED: u64 = 0xC41F_2E01;
-const ROOT_SEED: u64 = 0xC41F_2E02;
-/// The root CRL stays small: the benchmark is about the issuing CA's CRL.
-const ROOT_ENTRIES: usize = 1_000;
 /// CRL #2 lists this certificate serial on top of CRL #1's entries, so the refreshed state is
 /// told apart from the old one by a lookup as well as by the CRL number.
 const DECOY_INDEX: u64 = 0xDEC0;
-/// CRL #2 was issued a day after CRL #1; both cover `VALIDATION_TIME`.
-const DAY: i64 = 86_400;
 
 pub(crate) struct Fixture {
     pub(crate) root_der: Vec<u8>,
@@ -46,14 +43,19 @@ pub(crate) struct Fixture {
     pub(crate) directory: PathBuf,
 }
 
-const FILES: [&str; 6] = [
-    "root.der",
-    "intermediate.der",
-    "leaf.der",
-    "root.crl",
-    "issuing-1.crl",
-    "issuing-2.crl",
-];
+impl Fixture {
+    /// The cache's files.
+    fn files(&self) -> [(&'static str, &[u8]); 6] {
+        [
+            ("root.der", &self.root_der),
+            ("intermediate.der", &self.intermediate_der),
+            ("leaf.der", &self.leaf_der),
+            ("root.crl", &self.root_crl),
+            ("issuing-1.crl", &self.issuing_crl_1),
+            ("issuing-2.crl", &self.issuing_crl_2),
+        ]
+    }
+}
 
 fn decoy_serial() -> Vec<u8> {
     serial_for(ISSUING_SEED, DECOY_INDEX)
@@ -61,35 +63,29 @@ fn decoy_serial() -> Vec<u8> {
 
 /// What the cache was made from; a cache with another manifest is regenerated.
 fn manifest(entries: usize) -> Value {
-    json!({
-        "version": CACHE_VERSION,
-        "certgate": env!("CARGO_PKG_VERSION"),
-        "key": "rsa2048",
-        "entries": entries,
-        "issuing_seed": ISSUING_SEED,
-        "root_seed": ROOT_SEED,
-        "root_entries": ROOT_ENTRIES,
-        "decoy": certgate_core::hex(&decoy_serial()),
-        "this_update": [instants::CRL_THIS_UPDATE, instants::CRL_THIS_UPDATE + DAY],
-        "next_update": instants::CRL_NEXT_UPDATE,
-    })
+    cache::manifest(
+        CACHE_VERSION,
+        entries,
+        json!({
+            "decoy": certgate_core::hex(&decoy_serial()),
+            "this_update": [instants::CRL_THIS_UPDATE, instants::CRL_THIS_UPDATE + DAY],
+            "next_update": instants::CRL_NEXT_UPDATE,
+        }),
+    )
 }
 
 pub(crate) fn load_or_generate(cache_root: &Path, entries: usize) -> Result<Fixture> {
-    let directory = cache_root.join(format!(
-        "crl-refresh-{CACHE_VERSION}-certgate{}-rsa2048-{entries}",
-        env!("CARGO_PKG_VERSION")
-    ));
-    match read(&directory, entries) {
-        Ok(fixture) => return Ok(fixture),
-        Err(error) if directory.exists() => {
-            eprintln!(
-                "  cache at {} unusable ({error:#}); regenerating",
-                directory.display()
-            );
-        }
-        Err(_) => {}
-    }
+    cache::load_or_generate(
+        cache_root,
+        BENCHMARK,
+        CACHE_VERSION,
+        entries,
+        read,
+        generate,
+    )
+}
+
+fn generate(directory: &Path, entries: usize) -> Result<Fixture> {
     eprintln!(
         "  generating the test PKI and two issuing CRLs of {entries} entries (cached for later runs)..."
     );
@@ -103,6 +99,7 @@ pub(crate) fn load_or_generate(cache_root: &Path, entries: usize) -> Result<Fixt
         crl_number: 1,
         ..CrlSpec::default()
     };
+    // CRL #2 was issued a day after CRL #1; both cover `VALIDATION_TIME`.
     let spec_2 = CrlSpec {
         crl_number: 2,
         this_update: at(instants::CRL_THIS_UPDATE + DAY),
@@ -136,21 +133,18 @@ pub(crate) fn load_or_generate(cache_root: &Path, entries: usize) -> Result<Fixt
         decoy_serial: decoy_serial(),
         entries,
         generated_in: Some(generated_in),
-        directory: directory.clone(),
+        directory: directory.to_owned(),
     };
     check(&fixture).context("the freshly generated fixture")?;
-    write(&directory, &fixture, entries)?;
+    cache::write(directory, BENCHMARK, &fixture.files(), &manifest(entries))?;
     Ok(fixture)
 }
 
 fn read(directory: &Path, entries: usize) -> Result<Fixture> {
-    let stored: Value = serde_json::from_slice(&std::fs::read(directory.join("manifest.json"))?)
-        .context("manifest.json")?;
-    if stored != manifest(entries) {
+    if cache::read_manifest(directory)? != manifest(entries) {
         bail!("the manifest differs from this benchmark's spec");
     }
-    let file =
-        |name: &str| std::fs::read(directory.join(name)).with_context(|| format!("reading {name}"));
+    let file = |name: &str| read_file(directory, name);
     let fixture = Fixture {
         root_der: file("root.der")?,
         intermediate_der: file("intermediate.der")?,
@@ -169,9 +163,6 @@ fn read(directory: &Path, entries: usize) -> Result<Fixture> {
 
 /// Each CRL parses, has the expected issuer, number and entry count, and verifies.
 fn check(fixture: &Fixture) -> Result<()> {
-    let certificate = |der: &[u8], what: &str| {
-        Certificate::from_der(der).map_err(|e| anyhow!("{what} certificate: {e}"))
-    };
     let root = certificate(&fixture.root_der, "root")?;
     let intermediate = certificate(&fixture.intermediate_der, "intermediate")?;
     let leaf = certificate(&fixture.leaf_der, "leaf")?;
@@ -195,24 +186,13 @@ fn check(fixture: &Fixture) -> Result<()> {
             "issuing-2.crl",
         ),
     ] {
-        let crl = Crl::from_der(der.clone()).map_err(|e| anyhow!("{what}: {e}"))?;
-        if crl.issuer() != issuer.subject() {
-            bail!("{what}: wrong issuer");
-        }
+        let crl = checked_crl(der, issuer, expected_entries, what)?;
         if crl.crl_number() != Some(&[number][..]) {
             bail!(
                 "{what}: CRL number {:?}, expected {number}",
                 crl.crl_number()
             );
         }
-        if crl.entry_count() != expected_entries {
-            bail!(
-                "{what}: {} entries, expected {expected_entries}",
-                crl.entry_count()
-            );
-        }
-        crl.verify_signature(issuer, &AlgorithmPolicy::default())
-            .map_err(|e| anyhow!("{what}: signature: {e}"))?;
         if issuer.subject() == intermediate.subject() {
             let leaf_listed = crl.lookup(crl.issuer(), leaf.serial()).is_some();
             let decoy_listed = crl.lookup(crl.issuer(), &fixture.decoy_serial).is_some();
@@ -228,36 +208,5 @@ fn check(fixture: &Fixture) -> Result<()> {
             }
         }
     }
-    Ok(())
-}
-
-/// Writes into a scratch directory and renames it into place, so that an interrupted run
-/// leaves no half-written cache behind.
-fn write(directory: &Path, fixture: &Fixture, entries: usize) -> Result<()> {
-    let parent = directory
-        .parent()
-        .ok_or_else(|| anyhow!("cache directory has no parent"))?;
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let scratch = parent.join(format!(".partial-crl-refresh-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch)?;
-    let contents: [&[u8]; 6] = [
-        &fixture.root_der,
-        &fixture.intermediate_der,
-        &fixture.leaf_der,
-        &fixture.root_crl,
-        &fixture.issuing_crl_1,
-        &fixture.issuing_crl_2,
-    ];
-    for (name, bytes) in FILES.into_iter().zip(contents) {
-        std::fs::write(scratch.join(name), bytes)?;
-    }
-    std::fs::write(
-        scratch.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest(entries))? + "\n",
-    )?;
-    let _ = std::fs::remove_dir_all(directory);
-    std::fs::rename(&scratch, directory)
-        .with_context(|| format!("moving the cache into {}", directory.display()))?;
     Ok(())
 }

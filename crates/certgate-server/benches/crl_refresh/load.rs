@@ -10,6 +10,8 @@ use anyhow::{anyhow, Result};
 use certgate_core::validation_state::SharedState;
 use certgate_pki::{Certificate, UnixTime};
 
+use crate::common::format::percentile;
+
 /// One validation: when it finished (ns since the run's epoch) and how long it took.
 #[derive(Clone, Copy)]
 pub(crate) struct Sample {
@@ -206,13 +208,7 @@ pub(crate) fn phase_stats(
     }
     latencies.sort_unstable();
     let seconds = (to_ns.saturating_sub(from_ns)) as f64 / 1e9;
-    let quantile = |q: f64| -> u64 {
-        if latencies.is_empty() {
-            return 0;
-        }
-        let rank = ((latencies.len() as f64) * q).ceil() as usize;
-        latencies[rank.clamp(1, latencies.len()) - 1]
-    };
+    let quantile = |q: f64| percentile(&latencies, q);
     PhaseStats {
         name,
         seconds,

@@ -16,6 +16,8 @@
 //! Exits non-zero only when a validation failed (or the set-up did); a missed latency target
 //! is reported, not fatal, so that a slow shared machine does not break anything.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod fixture;
 mod load;
 mod report;
@@ -57,7 +59,7 @@ struct Settings {
 type Service = CrlService<SqlStore, HttpCrlFetcher, Arc<FixedClock>>;
 
 fn main() -> Result<()> {
-    let quick = std::env::var_os("CERTGATE_BENCH_QUICK").is_some_and(|v| v != "0" && !v.is_empty());
+    let quick = common::quick();
     let settings = if quick {
         Settings {
             crl_bytes: 2_000_000,
@@ -79,9 +81,8 @@ fn main() -> Result<()> {
 
     eprintln!("CRL refresh under load: {entries} entries, {validators} validator threads");
     // Other work on the machine shows in every phase: the "before" phase is the noise floor.
-    let load_average = report::load_average();
-    let cache = target_dir().join("certgate-bench").join("cache");
-    let fixture = fixture::load_or_generate(&cache, entries)?;
+    let load_average = common::proc::load_average();
+    let fixture = fixture::load_or_generate(&common::cache_root(), entries)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("bench-runtime")
@@ -201,13 +202,7 @@ fn main() -> Result<()> {
         target_ns,
     };
     run.print();
-    let path = json_path();
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let text = serde_json::to_string_pretty(&run.to_json())?;
-    std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
-    println!("JSON: {}", path.display());
+    common::write_json("crl_refresh", &run.to_json())?;
 
     drop(world);
     runtime.shutdown_timeout(Duration::from_secs(5));
@@ -483,17 +478,4 @@ impl FetchProgress for Progress {
             download.to_ns = Some(now);
         }
     }
-}
-
-fn json_path() -> PathBuf {
-    match std::env::var_os("CERTGATE_BENCH_JSON") {
-        Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => target_dir().join("certgate-bench").join("crl_refresh.json"),
-    }
-}
-
-/// The cargo target directory: cargo gives benchmarks a scratch directory inside it.
-fn target_dir() -> PathBuf {
-    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().map(PathBuf::from).unwrap_or(tmp)
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 use certgate_server::crl_refresh::{RefreshOutcome, RefreshReport};
 use serde_json::{json, Value};
 
+use crate::common::format::{human_bytes, machine, ms};
+use crate::common::proc;
 use crate::load::{LastRelease, PhaseStats, Sample};
 
 #[derive(Clone, Debug)]
@@ -333,33 +335,11 @@ pub(crate) struct CpuTimes {
     ours_ticks: u64,
 }
 
-/// /proc counts in USER_HZ ticks, 100 per second on every Linux architecture in use.
-const TICKS_PER_SECOND: f64 = 100.0;
-
 impl CpuTimes {
     pub(crate) fn now() -> Option<CpuTimes> {
-        let stat = std::fs::read_to_string("/proc/stat").ok()?;
-        let fields: Vec<u64> = stat
-            .lines()
-            .next()?
-            .strip_prefix("cpu ")?
-            .split_whitespace()
-            .map(|f| f.parse().ok())
-            .collect::<Option<_>>()?;
-        // user nice system idle iowait irq softirq steal: everything but idle and iowait.
-        let busy_ticks = [0, 1, 2, 5, 6, 7]
-            .iter()
-            .filter_map(|&i| fields.get(i))
-            .sum();
-        let own = std::fs::read_to_string("/proc/self/stat").ok()?;
-        // Fields after the command name, which is in parentheses and may hold spaces:
-        // state is field 3, utime and stime are fields 14 and 15.
-        let after_name: Vec<&str> = own.rsplit_once(')')?.1.split_whitespace().collect();
-        let utime: u64 = after_name.get(11)?.parse().ok()?;
-        let stime: u64 = after_name.get(12)?.parse().ok()?;
         Some(CpuTimes {
-            busy_ticks,
-            ours_ticks: utime + stime,
+            busy_ticks: proc::machine_busy()?,
+            ours_ticks: proc::process_ticks(std::process::id())?,
         })
     }
 
@@ -367,55 +347,6 @@ impl CpuTimes {
     pub(crate) fn others_cores(from: &CpuTimes, to: &CpuTimes, seconds: f64) -> Option<f64> {
         let busy = to.busy_ticks.checked_sub(from.busy_ticks)?;
         let ours = to.ours_ticks.checked_sub(from.ours_ticks)?;
-        Some(busy.saturating_sub(ours) as f64 / TICKS_PER_SECOND / seconds.max(1e-3))
-    }
-}
-
-/// The 1-minute load average, on Linux.
-pub(crate) fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// What the figures were measured on.
-fn machine() -> Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split(':').nth(1))
-                .map(|model| model.trim().to_owned())
-        })
-        .unwrap_or_default();
-    json!({
-        "cpu": cpu,
-        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        "os": std::env::consts::OS,
-        "arch": std::env::consts::ARCH,
-    })
-}
-
-fn ms(ns: u64) -> String {
-    let ns = ns as f64;
-    if ns >= 1e9 {
-        format!("{:.3} s", ns / 1e9)
-    } else if ns >= 1e6 {
-        format!("{:.2} ms", ns / 1e6)
-    } else {
-        format!("{:.1} µs", ns / 1e3)
-    }
-}
-
-fn human_bytes(bytes: u64) -> String {
-    let mb = bytes as f64 / 1e6;
-    if mb >= 1.0 {
-        format!("{mb:.1} MB")
-    } else {
-        format!("{:.1} kB", bytes as f64 / 1e3)
+        Some(busy.saturating_sub(ours) as f64 / proc::TICKS_PER_SECOND / seconds.max(1e-3))
     }
 }

@@ -1,10 +1,19 @@
-//! A rustls client for the certificate sign-in listener, shared by the server's tests.
+//! Shared by the server's tests: a rustls client for the certificate sign-in listener, the
+//! test PKI trusted in a store, a database per test, and HTTP/1.1 requests read by hand.
 #![allow(dead_code)] // each test file uses a part
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use certgate_ca::{issue_client_certificate, Authority, ClientCertificateRequest, KeyAlgorithm};
+use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
+use certgate_core::store::Store;
+use certgate_core::trusted_ca::{add_cas, AuthorityType, CaRecord, CaSettings};
+use certgate_pki::{Certificate, Crl, UnixTime};
+use certgate_server::certauth::ServerIdentity;
+use certgate_store::SqlStore;
+use certgate_testpki::{ChainSpec, CrlSpec, KeyKind, TestPki, VALIDATION_TIME};
 use rustls::client::ResolvesClientCert;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::sign::CertifiedKey;
@@ -38,6 +47,36 @@ impl ResolvesClientCert for Presenting {
 pub(crate) struct Credential {
     pub(crate) chain: Vec<Vec<u8>>,
     pub key_pkcs8: Vec<u8>,
+}
+
+impl Credential {
+    /// A client certificate for `upn` from `issuing`, valid for `validity_days` from
+    /// `not_before` (Unix seconds), with `issuing` in its chain.
+    pub(crate) fn issue(
+        issuing: &Authority,
+        upn: &str,
+        validity_days: u32,
+        not_before: i64,
+    ) -> Credential {
+        let issued = issue_client_certificate(
+            issuing,
+            &client_request(upn, validity_days),
+            certgate_testpki::at(not_before),
+        )
+        .expect("client certificate");
+        Credential {
+            chain: vec![issued.certificate_der, issuing.certificate_der().to_vec()],
+            key_pkcs8: issued.private_key_pkcs8_der.to_vec(),
+        }
+    }
+
+    /// The end entity's serial number.
+    pub(crate) fn serial(&self) -> Vec<u8> {
+        Certificate::from_der(&self.chain[0])
+            .expect("end entity")
+            .serial()
+            .to_vec()
+    }
 }
 
 pub(crate) struct Response {
@@ -117,6 +156,165 @@ pub(crate) async fn get_json(
     }
 }
 
+/// A request for an ECDSA P-256 client certificate for `upn` (also its e-mail address and
+/// common name).
+pub(crate) fn client_request(upn: &str, validity_days: u32) -> ClientCertificateRequest {
+    ClientCertificateRequest {
+        upn: upn.into(),
+        email: Some(upn.into()),
+        common_name: upn.into(),
+        validity_days,
+        policy_oids: Vec::new(),
+        crl_url: None,
+        delta_crl_url: None,
+        ca_issuers_url: None,
+        key_algorithm: KeyAlgorithm::EcdsaP256,
+    }
+}
+
+/// Where the sign-in tests start: a new test PKI (ECDSA P-256) trusted in a store on a new
+/// database, with a current CRL of each CA cached as a successful fetch leaves it, and a client
+/// certificate that the issuing CA's CRL lists.
+pub(crate) struct TrustedPki {
+    pub(crate) pki: TestPki,
+    pub(crate) issuing: Authority,
+    /// Issued a day before `VALIDATION_TIME`, for a year.
+    pub(crate) revoked: Credential,
+    /// Root first.
+    pub(crate) cas: Vec<CaRecord>,
+    pub(crate) store: Arc<SqlStore>,
+    pub(crate) database: TestDatabase,
+}
+
+impl TrustedPki {
+    /// Trusts the PKI at `VALIDATION_TIME`, `issuer_hint` saying which CAs the
+    /// CertificateRequest names; the revoked certificate is `revoked_upn`'s.
+    pub(crate) async fn new(
+        backend: Backend,
+        revoked_upn: &str,
+        issuer_hint: impl Fn(&Certificate) -> bool,
+    ) -> TrustedPki {
+        let pki = TestPki::three_level(&ChainSpec::with_key(KeyKind::EcdsaP256)).expect("PKI");
+        let issuing = Authority::from_parts(
+            pki.intermediate.der.clone(),
+            &pki.intermediate.key_pkcs8_der,
+        )
+        .expect("issuing CA");
+        let revoked = Credential::issue(&issuing, revoked_upn, 365, VALIDATION_TIME - 86_400);
+        let database = TestDatabase::new(backend);
+        let store = Arc::new(SqlStore::connect(&database.url).await.expect("store"));
+        let cas = trust(
+            &store,
+            &pki,
+            revoked.serial(),
+            UnixTime(VALIDATION_TIME),
+            issuer_hint,
+        )
+        .await;
+        TrustedPki {
+            pki,
+            issuing,
+            revoked,
+            cas,
+            store,
+            database,
+        }
+    }
+}
+
+/// Trusts `pki`'s root and issuing CA in `store` at `now` and caches a current CRL of each;
+/// the issuing CA's lists `revoked_serial`.
+async fn trust(
+    store: &SqlStore,
+    pki: &TestPki,
+    revoked_serial: Vec<u8>,
+    now: UnixTime,
+    issuer_hint: impl Fn(&Certificate) -> bool,
+) -> Vec<CaRecord> {
+    let cas = add_cas(
+        store,
+        vec![pki.root.der.clone(), pki.intermediate.der.clone()],
+        |certificate| CaSettings {
+            display_name: String::new(),
+            authority_type: if certificate.is_self_issued() {
+                AuthorityType::Root
+            } else {
+                AuthorityType::Intermediate
+            },
+            crl_url: None,
+            delta_crl_url: None,
+            exempt_from_crl_validation: false,
+            send_as_issuer_hint: issuer_hint(certificate),
+        },
+        now,
+        "test",
+    )
+    .await
+    .expect("trust");
+    let crls = [
+        (
+            cas[0].id,
+            TestPki::crl(&pki.root, &CrlSpec::default()).expect("root CRL"),
+        ),
+        (
+            cas[1].id,
+            TestPki::crl(
+                &pki.intermediate,
+                &CrlSpec {
+                    extra_revoked: vec![revoked_serial],
+                    ..CrlSpec::default()
+                },
+            )
+            .expect("issuing CRL"),
+        ),
+    ];
+    for (ca, der) in crls {
+        let crl = Crl::from_der(der.clone()).expect("CRL");
+        let cached = CachedCrl {
+            ca_id: ca,
+            kind: CrlKind::Base,
+            url: "http://crl.invalid/".into(),
+            crl_number: crl.crl_number().expect("number").to_vec(),
+            this_update: crl.this_update(),
+            next_update: crl.next_update().expect("next update"),
+            entry_count: crl.entry_count() as i64,
+            der,
+            etag: None,
+            last_modified: None,
+            fetched_at: now,
+        };
+        let status = CrlFetchStatus {
+            ca_id: ca,
+            kind: CrlKind::Base,
+            last_attempt_at: now,
+            last_success_at: Some(now),
+            last_error: None,
+            consecutive_failures: 0,
+            next_attempt_at: UnixTime(now.0 + 3600),
+        };
+        store
+            .put_cached_crl(&cached, &status)
+            .await
+            .expect("cache CRL");
+    }
+    cas
+}
+
+/// A new self-signed ECDSA certificate for "localhost", as the listener's identity, and its
+/// DER for the clients to trust.
+pub(crate) fn localhost_identity() -> (ServerIdentity, Vec<u8>) {
+    let server_key = rcgen::KeyPair::generate().expect("server key");
+    let server_certificate = rcgen::CertificateParams::new(vec!["localhost".into()])
+        .expect("params")
+        .self_signed(&server_key)
+        .expect("server certificate");
+    let identity = ServerIdentity {
+        chain: vec![server_certificate.der().clone()],
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+    };
+    (identity, server_certificate.der().to_vec())
+}
+
 /// A database for one test: a SQLite file in a temporary directory, or a fresh database on
 /// the local PostgreSQL (dropped at the end). PostgreSQL must be running at 127.0.0.1:5432
 /// (or CERTGATE_TEST_POSTGRES_URL): the PostgreSQL tests fail, saying so, when it is not.
@@ -189,4 +387,72 @@ fn psql(url: &str, sql: &str) {
         "PostgreSQL at {url} is required for this test (start it, or set CERTGATE_TEST_POSTGRES_URL): {}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// A request as a test's HTTP server read it.
+#[derive(Clone, Debug)]
+pub(crate) struct Request {
+    pub(crate) path: String,
+    /// The request line and headers, header names lowercased.
+    pub(crate) head: String,
+}
+
+impl Request {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            (key == name).then(|| value.trim())
+        })
+    }
+}
+
+/// Reads a request head (the CRL fetcher sends GET requests without a body).
+pub(crate) async fn read_request(socket: &mut TcpStream) -> Option<Request> {
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !received.windows(4).any(|w| w == b"\r\n\r\n") {
+        if received.len() > 64 * 1024 {
+            return None;
+        }
+        let n = socket.read(&mut buffer).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        received.extend_from_slice(&buffer[..n]);
+    }
+    let text = String::from_utf8_lossy(&received);
+    let head: String = text
+        .lines()
+        .map(|line| match line.split_once(':') {
+            Some((name, value)) => format!("{}:{value}\n", name.to_ascii_lowercase()),
+            None => format!("{line}\n"),
+        })
+        .collect();
+    let path = text.split_whitespace().nth(1)?.to_owned();
+    Some(Request { path, head })
+}
+
+/// Reads a request head (see [`read_request`]) and adds it to `requests`.
+pub(crate) async fn read_and_record(
+    socket: &mut TcpStream,
+    requests: &Mutex<Vec<Request>>,
+) -> Option<Request> {
+    let request = read_request(socket).await?;
+    requests
+        .lock()
+        .expect("requests lock")
+        .push(request.clone());
+    Some(request)
+}
+
+/// A response head: the status line (`status` is code and reason), `Connection: close`, the
+/// given header lines and the blank line.
+pub(crate) fn response_head(status: &str, headers: &[impl AsRef<str>]) -> String {
+    let mut head = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
+    for header in headers {
+        head.push_str(header.as_ref());
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    head
 }

@@ -1,0 +1,88 @@
+//! The `samlp:Response` that carries a signed Assertion to the SP by HTTP-POST (SAML core
+//! §3.2.2, profiles §4.1.4.2).
+
+use certgate_pki::UnixTime;
+
+use crate::assertion::{SignedAssertion, SAML};
+use crate::canonical::{check_ncname, check_required, Writer};
+use crate::error::SamlError;
+use crate::id::MessageId;
+use crate::instant;
+use crate::signature::{SigningKey, Unsigned};
+
+const SAMLP: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+/// Whether the Response itself is signed too. The Assertion is always signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResponseSigning {
+    AssertionOnly,
+    AssertionAndResponse,
+}
+
+/// A successful Response around one signed Assertion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub id: MessageId,
+    pub issuer: String,
+    /// The ACS URL the Response is posted to.
+    pub destination: String,
+    /// The AuthnRequest's ID, None for IdP-initiated sign-in. Must be an NCName.
+    pub in_response_to: Option<String>,
+    pub issue_instant: UnixTime,
+}
+
+impl Response {
+    /// The Response as canonical XML (UTF-8, no XML declaration), ready to be base64-encoded
+    /// into the `SAMLResponse` form field.
+    pub fn build(
+        &self,
+        assertion: &SignedAssertion,
+        signing: ResponseSigning,
+        key: &SigningKey,
+    ) -> Result<String, SamlError> {
+        check_required("issuer", &self.issuer)?;
+        check_required("destination", &self.destination)?;
+        if let Some(request_id) = &self.in_response_to {
+            check_ncname("in_response_to", request_id)?;
+        }
+        if assertion.id() == &self.id {
+            return Err(SamlError::invalid(
+                "id",
+                "the Response and its Assertion need distinct IDs",
+            ));
+        }
+        let issue_instant = instant::format("issue_instant", self.issue_instant)?;
+
+        let mut attributes = vec![
+            ("Destination", self.destination.as_str()),
+            ("ID", self.id.as_str()),
+            ("IssueInstant", issue_instant.as_str()),
+            ("Version", "2.0"),
+        ];
+        if let Some(request_id) = &self.in_response_to {
+            attributes.push(("InResponseTo", request_id));
+        }
+        let mut head = Writer::new();
+        head.open("samlp:Response", Some(("samlp", SAMLP)), &attributes);
+        // exc-c14n renders `saml` where it is first used: on the Issuer, and again on the
+        // Assertion, a sibling of the Issuer rather than its descendant.
+        head.leaf("saml:Issuer", Some(("saml", SAML)), &[], &self.issuer);
+
+        let mut tail = Writer::new();
+        tail.open("samlp:Status", None, &[]);
+        tail.leaf("samlp:StatusCode", None, &[("Value", SUCCESS)], "");
+        tail.close("samlp:Status");
+        tail.raw(assertion.xml());
+        tail.close("samlp:Response");
+
+        let unsigned = Unsigned {
+            head: head.finish(),
+            tail: tail.finish(),
+        };
+        match signing {
+            ResponseSigning::AssertionOnly => Ok(unsigned.head + &unsigned.tail),
+            ResponseSigning::AssertionAndResponse => unsigned.sign(&self.id, key),
+        }
+    }
+}

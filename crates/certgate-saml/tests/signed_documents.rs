@@ -1,0 +1,459 @@
+//! Signed Assertions and Responses checked by real peers: xmlsec1 (libxmlsec1) verifies every
+//! signature and rejects tampered copies, `xmllint --schema` validates against the OASIS
+//! SAML 2.0 schemas shipped in tests/xsd/, and `xmllint --exc-c14n` confirms the documents
+//! are already in their exclusive canonical form. scripts/setup.sh installs both tools.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use certgate_ca::{create_hierarchy, HierarchyRequest, KeyAlgorithm};
+use certgate_saml::{
+    Assertion, Attribute, Authentication, AuthnContext, ImmutableId, MessageId,
+    Microsoft365Assertion, NameId, NameIdFormat, Response, ResponseSigning, SigningKey, UnixTime,
+    Validity, MICROSOFT365_ACS, MICROSOFT365_AUDIENCE,
+};
+use tempfile::TempDir;
+use time::OffsetDateTime;
+
+/// 2026-03-01T12:00:00Z.
+const NOW: UnixTime = UnixTime(1_772_366_400);
+/// Inside the test certificate's validity (issued 2026-01-01, 10 years), for xmlsec1.
+const VERIFICATION_TIME: &str = "2026-03-01 12:00:00";
+
+struct Fixture {
+    dir: TempDir,
+    key: SigningKey,
+    certificate_pem: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let hierarchy = create_hierarchy(
+        &HierarchyRequest {
+            organization: "Contoso".into(),
+            root_common_name: "Contoso token signing".into(),
+            issuing_common_name: "Contoso unused issuing CA".into(),
+            key_algorithm: KeyAlgorithm::Rsa2048,
+            root_validity_days: 3650,
+            issuing_validity_days: 30,
+            root_crl_url: None,
+            root_certificate_url: None,
+        },
+        // 2026-01-01T00:00:00Z.
+        OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap(),
+    )
+    .unwrap();
+    let signer = hierarchy.root;
+    let key = SigningKey::from_pkcs8_and_certificate(
+        &signer.private_key_pkcs8_der(),
+        signer.certificate_der(),
+    )
+    .unwrap();
+    let dir = TempDir::new().unwrap();
+    let certificate_pem = dir.path().join("cert.pem");
+    std::fs::write(&certificate_pem, pem(signer.certificate_der())).unwrap();
+    Fixture {
+        dir,
+        key,
+        certificate_pem,
+    }
+}
+
+fn pem(der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+fn id(n: u8) -> MessageId {
+    MessageId::parse(&format!("_{n:032x}")).unwrap()
+}
+
+fn validity() -> Validity {
+    Validity {
+        issue_instant: NOW,
+        not_before: UnixTime(NOW.0 - 300),
+        not_on_or_after: UnixTime(NOW.0 + 300),
+    }
+}
+
+fn generic_assertion() -> Assertion {
+    Assertion {
+        id: id(1),
+        issuer: "https://sts.contoso.example/saml".into(),
+        name_id: NameId {
+            format: NameIdFormat::EmailAddress,
+            value: "alice@contoso.example".into(),
+        },
+        audience: "https://sp.example/metadata".into(),
+        recipient: "https://sp.example/acs?a=1&b=2".into(),
+        in_response_to: Some("ONELOGIN_4fee3b046395c4e751011e97f8900b5273d56685".into()),
+        validity: validity(),
+        authentication: Authentication {
+            authn_instant: UnixTime(NOW.0 - 5),
+            session_index: "_session-1".into(),
+            context: AuthnContext::X509,
+        },
+        attributes: vec![
+            Attribute {
+                name: "upn".into(),
+                name_format: Some("urn:oasis:names:tc:SAML:2.0:attrname-format:basic".into()),
+                values: vec!["alice@contoso.example".into()],
+            },
+            Attribute {
+                name: "groups".into(),
+                name_format: None,
+                // Everything canonical escaping has to get right, in text.
+                values: vec![
+                    "R&D <lab> \"quoted\" 'single'".into(),
+                    "line\r\nbreak\ttab é 𝄞".into(),
+                    String::new(),
+                ],
+            },
+            Attribute {
+                // And in an attribute value.
+                name: "odd \"name\" & <tab>\there\nnewline\rreturn".into(),
+                name_format: None,
+                values: vec!["x".into()],
+            },
+        ],
+    }
+}
+
+fn microsoft365_assertion(context: AuthnContext) -> Assertion {
+    Microsoft365Assertion {
+        id: id(2),
+        issuer_uri: "http://contoso.example/adfs/services/trust".into(),
+        immutable_id: ImmutableId::encode("0Bq0fs7K+0WKeX9qyM/3tA==").unwrap(),
+        upn: "alice@contoso.example".into(),
+        in_response_to: Some("_8b5ca9c5-61d7-4ad3-a1ec-ab2bd1b4f2f0".into()),
+        validity: validity(),
+        authentication: Authentication {
+            authn_instant: UnixTime(NOW.0 - 5),
+            session_index: "_session-2".into(),
+            context,
+        },
+    }
+    .into_assertion()
+}
+
+fn response(in_response_to: Option<&str>) -> Response {
+    Response {
+        id: id(3),
+        issuer: "http://contoso.example/adfs/services/trust".into(),
+        destination: MICROSOFT365_ACS.into(),
+        in_response_to: in_response_to.map(str::to_owned),
+        issue_instant: NOW,
+    }
+}
+
+fn tool(name: &str) -> Command {
+    let probe = Command::new(name).arg("--version").output();
+    assert!(
+        probe.is_ok(),
+        "{name} is not installed; scripts/setup.sh installs it (Debian packages xmlsec1, libxml2-utils)"
+    );
+    Command::new(name)
+}
+
+impl Fixture {
+    fn write(&self, name: &str, xml: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, xml).unwrap();
+        path
+    }
+
+    /// xmlsec1's verdict on the signature `node_xpath` selects (None: the first one).
+    fn xmlsec_verify(&self, file: &Path, node_xpath: Option<&str>) -> Result<(), String> {
+        let mut command = tool("xmlsec1");
+        command.args([
+            "--verify",
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+            "--verification-time",
+            VERIFICATION_TIME,
+            "--trusted-pem",
+        ]);
+        command.arg(&self.certificate_pem);
+        if let Some(xpath) = node_xpath {
+            command.args(["--node-xpath", xpath]);
+        }
+        let output = command.arg(file).output().unwrap();
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(log)
+        }
+    }
+
+    fn assert_verifies(&self, file: &Path, node_xpath: Option<&str>) {
+        if let Err(log) = self.xmlsec_verify(file, node_xpath) {
+            panic!(
+                "xmlsec1 rejected {}:\n{log}\n{}",
+                file.display(),
+                std::fs::read_to_string(file).unwrap()
+            );
+        }
+    }
+}
+
+const ASSERTION_SIGNATURE: &str = "//*[local-name()='Assertion']/*[local-name()='Signature']";
+const RESPONSE_SIGNATURE: &str = "/*[local-name()='Response']/*[local-name()='Signature']";
+
+fn xsd(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/xsd")
+        .join(name)
+}
+
+fn assert_schema_valid(schema: &str, file: &Path) {
+    let output = tool("xmllint")
+        .args(["--noout", "--nonet", "--schema"])
+        .arg(xsd(schema))
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "xmllint --schema {schema} rejected {}:\n{}",
+        file.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// libxml2's exclusive canonicalization of the whole document gives back the same bytes.
+fn assert_already_canonical(file: &Path) {
+    let output = tool("xmllint")
+        .args(["--nonet", "--exc-c14n"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let original = std::fs::read(file).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&original),
+        "the document is not in exclusive canonical form"
+    );
+}
+
+#[test]
+fn signed_assertion_verifies_with_xmlsec1_and_matches_the_schema() {
+    let f = fixture();
+    let signed = generic_assertion().sign(&f.key).unwrap();
+    let file = f.write("assertion.xml", signed.xml());
+    f.assert_verifies(&file, None);
+    assert_schema_valid("saml-schema-assertion-2.0.xsd", &file);
+    assert_already_canonical(&file);
+}
+
+#[test]
+fn signature_sits_right_after_the_issuer() {
+    let f = fixture();
+    let xml = generic_assertion().sign(&f.key).unwrap().xml().to_owned();
+    let issuer_end = xml.find("</saml:Issuer>").unwrap() + "</saml:Issuer>".len();
+    assert!(xml[issuer_end..].starts_with("<ds:Signature xmlns:ds="));
+    assert!(xml.contains("<ds:Reference URI=\"#_00000000000000000000000000000001\">"));
+    assert!(xml.contains("<ds:X509Certificate>"));
+}
+
+#[test]
+fn response_signed_assertion_only_verifies_and_matches_the_schema() {
+    let f = fixture();
+    let signed = microsoft365_assertion(AuthnContext::X509)
+        .sign(&f.key)
+        .unwrap();
+    let xml = response(Some("_8b5ca9c5-61d7-4ad3-a1ec-ab2bd1b4f2f0"))
+        .build(&signed, ResponseSigning::AssertionOnly, &f.key)
+        .unwrap();
+    assert_eq!(xml.matches("<ds:Signature ").count(), 1);
+    let file = f.write("response.xml", &xml);
+    f.assert_verifies(&file, None);
+    f.assert_verifies(&file, Some(ASSERTION_SIGNATURE));
+    assert_schema_valid("saml-schema-protocol-2.0.xsd", &file);
+    assert_already_canonical(&file);
+}
+
+#[test]
+fn response_signed_twice_verifies_both_signatures_and_matches_the_schema() {
+    let f = fixture();
+    let signed = generic_assertion().sign(&f.key).unwrap();
+    let xml = response(None)
+        .build(&signed, ResponseSigning::AssertionAndResponse, &f.key)
+        .unwrap();
+    assert_eq!(xml.matches("<ds:Signature ").count(), 2);
+    let file = f.write("response.xml", &xml);
+    f.assert_verifies(&file, Some(RESPONSE_SIGNATURE));
+    f.assert_verifies(&file, Some(ASSERTION_SIGNATURE));
+    assert_schema_valid("saml-schema-protocol-2.0.xsd", &file);
+    assert_already_canonical(&file);
+}
+
+#[test]
+fn every_authn_context_verifies() {
+    let f = fixture();
+    for context in [
+        AuthnContext::X509,
+        AuthnContext::TlsClient,
+        AuthnContext::MultipleAuthn,
+    ] {
+        let signed = microsoft365_assertion(context).sign(&f.key).unwrap();
+        assert!(signed.xml().contains(&format!(
+            "<saml:AuthnContextClassRef>{}</saml:AuthnContextClassRef>",
+            context.uri()
+        )));
+        let file = f.write("assertion.xml", signed.xml());
+        f.assert_verifies(&file, None);
+        assert_schema_valid("saml-schema-assertion-2.0.xsd", &file);
+    }
+}
+
+#[test]
+fn microsoft365_assertion_carries_the_entra_contract() {
+    let f = fixture();
+    let xml = microsoft365_assertion(AuthnContext::MultipleAuthn)
+        .sign(&f.key)
+        .unwrap()
+        .xml()
+        .to_owned();
+    for expected in [
+        "<saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\">0Bq0fs7K.2B0WKeX9qyM.2F3tA.3D.3D</saml:NameID>",
+        "<saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\"><saml:SubjectConfirmationData InResponseTo=\"_8b5ca9c5-61d7-4ad3-a1ec-ab2bd1b4f2f0\" NotOnOrAfter=\"2026-03-01T12:05:00Z\" Recipient=\"https://login.microsoftonline.com/login.srf\"></saml:SubjectConfirmationData>",
+        "<saml:Conditions NotBefore=\"2026-03-01T11:55:00Z\" NotOnOrAfter=\"2026-03-01T12:05:00Z\"><saml:AudienceRestriction><saml:Audience>urn:federation:MicrosoftOnline</saml:Audience></saml:AudienceRestriction></saml:Conditions>",
+        "<saml:AuthnStatement AuthnInstant=\"2026-03-01T11:59:55Z\" SessionIndex=\"_session-2\"><saml:AuthnContext><saml:AuthnContextClassRef>http://schemas.microsoft.com/claims/multipleauthn</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>",
+        "<saml:AttributeStatement><saml:Attribute Name=\"IDPEmail\"><saml:AttributeValue>alice@contoso.example</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>",
+        "<saml:Issuer>http://contoso.example/adfs/services/trust</saml:Issuer>",
+    ] {
+        assert!(xml.contains(expected), "missing {expected}\nin {xml}");
+    }
+    assert_eq!(MICROSOFT365_AUDIENCE, "urn:federation:MicrosoftOnline");
+}
+
+/// Each tampering must break the signature as xmlsec1 sees it.
+fn assert_tampering_detected(f: &Fixture, xml: &str, from: &str, to: &str, xpath: Option<&str>) {
+    assert!(xml.contains(from), "{from} not in document");
+    let tampered = xml.replacen(from, to, 1);
+    let file = f.write("tampered.xml", &tampered);
+    assert!(
+        f.xmlsec_verify(&file, xpath).is_err(),
+        "xmlsec1 accepted a document with {from} changed to {to}"
+    );
+}
+
+#[test]
+fn tampered_assertion_fails_xmlsec1() {
+    let f = fixture();
+    let xml = microsoft365_assertion(AuthnContext::X509)
+        .sign(&f.key)
+        .unwrap()
+        .xml()
+        .to_owned();
+    // The untouched copy passes, so a failure below is the tampering's doing.
+    f.assert_verifies(&f.write("original.xml", &xml), None);
+    for (from, to) in [
+        (
+            ">0Bq0fs7K.2B0WKeX9qyM.2F3tA.3D.3D<",
+            ">0Bq0fs7K.2B0WKeX9qyM.2F3tA.3D.3E<",
+        ),
+        (">alice@contoso.example<", ">mallory@contoso.example<"),
+        (
+            "NotOnOrAfter=\"2026-03-01T12:05:00Z\" Recipient",
+            "NotOnOrAfter=\"2027-03-01T12:05:00Z\" Recipient",
+        ),
+        (
+            "NotBefore=\"2026-03-01T11:55:00Z\"",
+            "NotBefore=\"2025-03-01T11:55:00Z\"",
+        ),
+        ("ac:classes:X509<", "ac:classes:Password<"),
+        (
+            "<saml:Audience>urn:federation:MicrosoftOnline<",
+            "<saml:Audience>urn:evil<",
+        ),
+    ] {
+        assert_tampering_detected(&f, &xml, from, to, None);
+    }
+}
+
+#[test]
+fn tampered_response_fails_xmlsec1() {
+    let f = fixture();
+    let signed = generic_assertion().sign(&f.key).unwrap();
+    let xml = response(Some("_request-1"))
+        .build(&signed, ResponseSigning::AssertionAndResponse, &f.key)
+        .unwrap();
+    f.assert_verifies(&f.write("original.xml", &xml), Some(RESPONSE_SIGNATURE));
+    // Inside the Assertion: both signatures break.
+    for xpath in [RESPONSE_SIGNATURE, ASSERTION_SIGNATURE] {
+        assert_tampering_detected(
+            &f,
+            &xml,
+            ">alice@contoso.example</saml:NameID>",
+            ">bob@contoso.example</saml:NameID>",
+            Some(xpath),
+        );
+    }
+    // Outside the Assertion: the Response signature breaks.
+    assert_tampering_detected(
+        &f,
+        &xml,
+        "InResponseTo=\"_request-1\"",
+        "InResponseTo=\"_request-2\"",
+        Some(RESPONSE_SIGNATURE),
+    );
+}
+
+#[test]
+fn signature_by_another_key_fails_xmlsec1() {
+    let f = fixture();
+    let other = fixture();
+    let xml = generic_assertion()
+        .sign(&other.key)
+        .unwrap()
+        .xml()
+        .to_owned();
+    let file = f.write("other.xml", &xml);
+    assert!(f.xmlsec_verify(&file, None).is_err());
+}
+
+#[test]
+fn invalid_fields_refused_with_stable_codes() {
+    let f = fixture();
+    let mut empty_window = generic_assertion();
+    empty_window.validity.not_on_or_after = empty_window.validity.not_before;
+    let mut bad_request_id = generic_assertion();
+    bad_request_id.in_response_to = Some("1\"><x".into());
+    let mut control_character = generic_assertion();
+    control_character.attributes[0].values[0] = "a\u{1}b".into();
+    let mut empty_name_id = generic_assertion();
+    empty_name_id.name_id.value.clear();
+    for (assertion, code) in [
+        (empty_window, "saml-empty-validity"),
+        (bad_request_id, "saml-invalid-field"),
+        (control_character, "saml-invalid-field"),
+        (empty_name_id, "saml-invalid-field"),
+    ] {
+        assert_eq!(assertion.sign(&f.key).unwrap_err().code(), code);
+    }
+    let signed = generic_assertion().sign(&f.key).unwrap();
+    let mut same_id = response(None);
+    same_id.id = signed.id().clone();
+    assert!(same_id
+        .build(&signed, ResponseSigning::AssertionOnly, &f.key)
+        .is_err());
+}
