@@ -2,7 +2,8 @@
 //! RSA-SHA256 (RFC 6931 §2.3.2), SHA-256 digests (xmlenc §5.7.2) and Exclusive XML
 //! Canonicalization 1.0, as SAML core §5.4 profiles them: one Reference with `URI="#ID"`,
 //! transforms enveloped-signature then exc-c14n, the Signature as the child right after the
-//! Issuer, KeyInfo carrying the signing certificate.
+//! Issuer (for metadata, which has no Issuer: the EntityDescriptor's first child), KeyInfo
+//! carrying the signing certificate.
 //!
 //! The signed element is written canonically by [`crate::canonical::Writer`] in two parts —
 //! up to and including its Issuer, and the rest — so its canonical form without the Signature
@@ -22,7 +23,7 @@ use crate::canonical::Writer;
 use crate::error::SamlError;
 use crate::id::MessageId;
 
-const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
+pub(crate) const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
 const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
@@ -73,14 +74,14 @@ impl SigningKey {
 
 /// A signable element, written canonically in the two parts around its Signature.
 pub(crate) struct Unsigned {
-    /// The start tag and the Issuer.
+    /// The start tag and the Issuer (only the start tag for metadata).
     pub(crate) head: String,
-    /// Everything after the Issuer, end tag included.
+    /// Everything after the Signature's position, end tag included.
     pub(crate) tail: String,
 }
 
 impl Unsigned {
-    /// The element with an enveloped signature over it inserted after the Issuer.
+    /// The element with an enveloped signature over it inserted between head and tail.
     pub(crate) fn sign(self, id: &MessageId, key: &SigningKey) -> Result<String, SamlError> {
         let mut canonical = String::with_capacity(self.head.len() + self.tail.len());
         canonical.push_str(&self.head);

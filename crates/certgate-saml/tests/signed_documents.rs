@@ -1,4 +1,4 @@
-//! Signed Assertions and Responses checked by real peers: xmlsec1 (libxmlsec1) verifies every
+//! Signed Assertions, Responses and IdP metadata checked by real peers: xmlsec1 (libxmlsec1) verifies every
 //! signature and rejects tampered copies, `xmllint --schema` validates against the OASIS
 //! SAML 2.0 schemas shipped in tests/xsd/, and `xmllint --exc-c14n` confirms the documents
 //! are already in their exclusive canonical form. scripts/setup.sh installs both tools.
@@ -8,7 +8,7 @@ use std::process::Command;
 
 use certgate_ca::{create_hierarchy, HierarchyRequest, KeyAlgorithm};
 use certgate_saml::{
-    Assertion, Attribute, Authentication, AuthnContext, ImmutableId, MessageId,
+    Assertion, Attribute, Authentication, AuthnContext, IdpMetadata, ImmutableId, MessageId,
     Microsoft365Assertion, NameId, NameIdFormat, Response, ResponseSigning, SigningKey, UnixTime,
     Validity, MICROSOFT365_ACS, MICROSOFT365_AUDIENCE,
 };
@@ -177,6 +177,8 @@ impl Fixture {
             "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
             "--id-attr:ID",
             "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor",
             "--verification-time",
             VERIFICATION_TIME,
             "--trusted-pem",
@@ -456,4 +458,144 @@ fn invalid_fields_refused_with_stable_codes() {
     assert!(same_id
         .build(&signed, ResponseSigning::AssertionOnly, &f.key)
         .is_err());
+}
+
+fn idp_metadata(current: &[u8], next: &[u8]) -> IdpMetadata {
+    IdpMetadata {
+        id: id(4),
+        entity_id: "http://contoso.example/adfs/services/trust".into(),
+        signing_certificates: vec![current.to_vec(), next.to_vec()],
+        want_authn_requests_signed: false,
+        sso_redirect_url: "https://sts.contoso.example/saml/sso?binding=redirect&v=1".into(),
+        sso_post_url: "https://sts.contoso.example/saml/sso".into(),
+        slo_redirect_url: "https://sts.contoso.example/saml/slo".into(),
+        name_id_formats: vec![NameIdFormat::Persistent, NameIdFormat::EmailAddress],
+        valid_until: Some(UnixTime(NOW.0 + 7 * 86_400)),
+    }
+}
+
+fn b64(der: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(der)
+}
+
+#[test]
+fn idp_metadata_matches_the_schema_and_publishes_both_certificates() {
+    let f = fixture();
+    let next = fixture();
+    let current_der = f.key.certificate_der();
+    let next_der = next.key.certificate_der();
+    assert_ne!(current_der, next_der);
+    let xml = idp_metadata(current_der, next_der).xml().unwrap();
+    let file = f.write("metadata.xml", &xml);
+    assert_schema_valid("saml-schema-metadata-2.0.xsd", &file);
+    assert_already_canonical(&file);
+    let key_descriptor = |der: &[u8]| {
+        format!(
+            "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
+            b64(der)
+        )
+    };
+    let expected = format!(
+        "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" ID=\"_00000000000000000000000000000004\" entityID=\"http://contoso.example/adfs/services/trust\" validUntil=\"2026-03-08T12:00:00Z\">\
+<md:IDPSSODescriptor WantAuthnRequestsSigned=\"false\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\
+{}{}\
+<md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"https://sts.contoso.example/saml/slo\"></md:SingleLogoutService>\
+<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>\
+<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>\
+<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"https://sts.contoso.example/saml/sso?binding=redirect&amp;v=1\"></md:SingleSignOnService>\
+<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"https://sts.contoso.example/saml/sso\"></md:SingleSignOnService>\
+</md:IDPSSODescriptor></md:EntityDescriptor>",
+        key_descriptor(current_der),
+        key_descriptor(next_der)
+    );
+    assert_eq!(xml, expected);
+}
+
+#[test]
+fn idp_metadata_options_change_only_their_attributes() {
+    let f = fixture();
+    let der = f.key.certificate_der();
+    let mut metadata = idp_metadata(der, der);
+    metadata.signing_certificates.truncate(1);
+    metadata.want_authn_requests_signed = true;
+    metadata.valid_until = None;
+    metadata.name_id_formats.clear();
+    let xml = metadata.xml().unwrap();
+    assert!(xml.starts_with(
+        "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" ID=\"_00000000000000000000000000000004\" entityID=\"http://contoso.example/adfs/services/trust\"><md:IDPSSODescriptor WantAuthnRequestsSigned=\"true\" "
+    ));
+    assert_eq!(xml.matches("<md:KeyDescriptor ").count(), 1);
+    assert!(!xml.contains("NameIDFormat"));
+    assert_schema_valid(
+        "saml-schema-metadata-2.0.xsd",
+        &f.write("metadata.xml", &xml),
+    );
+}
+
+#[test]
+fn signed_idp_metadata_verifies_with_xmlsec1_and_tampering_fails() {
+    let f = fixture();
+    let next = fixture();
+    let xml = idp_metadata(f.key.certificate_der(), next.key.certificate_der())
+        .sign(&f.key)
+        .unwrap();
+    // The Signature is the EntityDescriptor's first child, as the schema orders it.
+    let start_tag_end = xml.find('>').unwrap() + 1;
+    assert!(xml[start_tag_end..].starts_with("<ds:Signature xmlns:ds="));
+    assert!(xml.contains("<ds:Reference URI=\"#_00000000000000000000000000000004\">"));
+    let file = f.write("metadata.xml", &xml);
+    f.assert_verifies(&file, None);
+    assert_schema_valid("saml-schema-metadata-2.0.xsd", &file);
+    assert_already_canonical(&file);
+    let next_certificate = b64(next.key.certificate_der());
+    for (from, to) in [
+        (
+            "Location=\"https://sts.contoso.example/saml/sso\"",
+            "Location=\"https://evil.example/saml/sso\"",
+        ),
+        (
+            "WantAuthnRequestsSigned=\"false\"",
+            "WantAuthnRequestsSigned=\"true\"",
+        ),
+        (
+            "validUntil=\"2026-03-08T12:00:00Z\"",
+            "validUntil=\"2036-03-08T12:00:00Z\"",
+        ),
+        (next_certificate.as_str(), &b64(f.key.certificate_der())),
+    ] {
+        assert_tampering_detected(&f, &xml, from, to, None);
+    }
+}
+
+#[test]
+fn invalid_idp_metadata_refused() {
+    let f = fixture();
+    let der = f.key.certificate_der();
+    let mut no_certificates = idp_metadata(der, der);
+    no_certificates.signing_certificates.clear();
+    let mut garbage_certificate = idp_metadata(der, der);
+    garbage_certificate.signing_certificates[1] = vec![0x30, 0x03, 0x02, 0x01, 0x01];
+    let mut empty_entity_id = idp_metadata(der, der);
+    empty_entity_id.entity_id.clear();
+    let mut control_character = idp_metadata(der, der);
+    control_character.sso_post_url = "https://a\u{1}".into();
+    for metadata in [
+        no_certificates,
+        garbage_certificate,
+        empty_entity_id,
+        control_character,
+    ] {
+        assert_eq!(metadata.xml().unwrap_err().code(), "saml-invalid-field");
+        assert_eq!(
+            metadata.sign(&f.key).unwrap_err().code(),
+            "saml-invalid-field"
+        );
+    }
+    let mut far_future = idp_metadata(der, der);
+    far_future.valid_until = Some(UnixTime(i64::MAX));
+    assert_eq!(
+        far_future.xml().unwrap_err().code(),
+        "saml-time-out-of-range"
+    );
 }
