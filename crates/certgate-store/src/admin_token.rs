@@ -7,7 +7,7 @@ use certgate_core::audit::AuditEvent;
 use certgate_core::store::{StoreError, StoreResult};
 use certgate_pki::UnixTime;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 use crate::{translate, unavailable, SqlStore};
 
@@ -42,23 +42,6 @@ fn token_from_row(row: &AnyRow) -> StoreResult<AdminTokenRecord> {
 
 const COLUMNS: &str = "name, token_hash, created_at, created_by, last_used_at, revoked_at";
 
-async fn audit_in(conn: &mut AnyConnection, event: &AuditEvent) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, target, outcome, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(event.at.0)
-    .bind(&event.actor)
-    .bind(&event.action)
-    .bind(&event.target)
-    .bind(&event.outcome)
-    .bind(&event.detail)
-    .execute(conn)
-    .await
-    .map_err(unavailable)?;
-    Ok(())
-}
-
 impl AdminTokenStore for SqlStore {
     async fn insert_admin_token(
         &self,
@@ -79,7 +62,7 @@ impl AdminTokenStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| translate(&format!("the admin token {}", token.name), e))?;
-        audit_in(&mut tx, audit).await?;
+        crate::insert_audit(&mut tx, audit).await?;
         tx.commit().await.map_err(unavailable)
     }
 
@@ -143,7 +126,7 @@ impl AdminTokenStore for SqlStore {
             });
         };
         let record = token_from_row(&row)?;
-        audit_in(&mut tx, audit).await?;
+        crate::insert_audit(&mut tx, audit).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(record)
     }

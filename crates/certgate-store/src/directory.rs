@@ -178,27 +178,9 @@ async fn delete_children(conn: &mut AnyConnection, id: &UserId) -> StoreResult<(
     Ok(())
 }
 
-/// The audit event, inside the change's transaction.
-async fn audit_in(conn: &mut AnyConnection, event: &AuditEvent) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, target, outcome, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(event.at.0)
-    .bind(&event.actor)
-    .bind(&event.action)
-    .bind(&event.target)
-    .bind(&event.outcome)
-    .bind(&event.detail)
-    .execute(conn)
-    .await
-    .map_err(unavailable)?;
-    Ok(())
-}
-
 /// Audit, generation, commit: the end of every directory write.
 async fn finish(mut tx: sqlx::Transaction<'_, sqlx::Any>, audit: &AuditEvent) -> StoreResult<()> {
-    audit_in(&mut tx, audit).await?;
+    crate::insert_audit(&mut tx, audit).await?;
     bump_generation(&mut tx).await.map_err(unavailable)?;
     tx.commit().await.map_err(unavailable)
 }

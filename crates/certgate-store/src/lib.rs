@@ -287,6 +287,28 @@ fn published_from_row(row: &AnyRow) -> StoreResult<PublishedCrl> {
     })
 }
 
+/// Appends an audit event on `conn`: inside the transaction of the change it records, so that
+/// a change and its audit entry land together or not at all.
+pub(crate) async fn insert_audit(
+    conn: &mut sqlx::AnyConnection,
+    event: &AuditEvent,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, target, outcome, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(event.at.0)
+    .bind(&event.actor)
+    .bind(&event.action)
+    .bind(&event.target)
+    .bind(&event.outcome)
+    .bind(&event.detail)
+    .execute(conn)
+    .await
+    .map_err(unavailable)?;
+    Ok(())
+}
+
 async fn bump_generation(tx: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE certgate_state SET generation = generation + 1 WHERE id = 1")
         .execute(tx)
@@ -676,20 +698,8 @@ impl Store for SqlStore {
     }
 
     async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, target, outcome, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(event.at.0)
-        .bind(&event.actor)
-        .bind(&event.action)
-        .bind(&event.target)
-        .bind(&event.outcome)
-        .bind(&event.detail)
-        .execute(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        Ok(())
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        insert_audit(&mut conn, event).await
     }
 
     async fn audit_events(&self, limit: i64) -> StoreResult<Vec<AuditEvent>> {

@@ -36,23 +36,6 @@ async fn begin_write(store: &SqlStore) -> StoreResult<Transaction<'static, Any>>
     .map_err(unavailable)
 }
 
-async fn append_audit(conn: &mut AnyConnection, event: &AuditEvent) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, target, outcome, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(event.at.0)
-    .bind(&event.actor)
-    .bind(&event.action)
-    .bind(&event.target)
-    .bind(&event.outcome)
-    .bind(&event.detail)
-    .execute(conn)
-    .await
-    .map_err(unavailable)?;
-    Ok(())
-}
-
 fn seconds(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
@@ -398,7 +381,7 @@ impl OidcStore for SqlStore {
         for key in keys {
             insert_key(&mut tx, key).await?;
         }
-        append_audit(&mut tx, audit).await?;
+        crate::insert_audit(&mut tx, audit).await?;
         tx.commit().await.map_err(unavailable)
     }
 
@@ -454,7 +437,7 @@ impl OidcStore for SqlStore {
                 .await
                 .map_err(unavailable)?;
         }
-        append_audit(&mut tx, audit).await?;
+        crate::insert_audit(&mut tx, audit).await?;
         tx.commit().await.map_err(unavailable)
     }
 
@@ -501,7 +484,7 @@ impl OidcStore for SqlStore {
                 .map_err(|e| translate(&format!("redirect URI {uri}"), e))?;
             }
         }
-        append_audit(&mut tx, audit).await?;
+        crate::insert_audit(&mut tx, audit).await?;
         tx.commit().await.map_err(unavailable)
     }
 
@@ -569,7 +552,7 @@ impl OidcStore for SqlStore {
                 what: format!("client {id}"),
             });
         }
-        append_audit(&mut tx, audit).await?;
+        crate::insert_audit(&mut tx, audit).await?;
         tx.commit().await.map_err(unavailable)
     }
 

@@ -61,23 +61,6 @@ fn step_column(step: Option<u64>) -> StoreResult<Option<i64>> {
         .transpose()
 }
 
-async fn insert_audit(conn: &mut AnyConnection, event: &AuditEvent) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, target, outcome, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(event.at.0)
-    .bind(&event.actor)
-    .bind(&event.action)
-    .bind(&event.target)
-    .bind(&event.outcome)
-    .bind(&event.detail)
-    .execute(conn)
-    .await
-    .map_err(unavailable)?;
-    Ok(())
-}
-
 /// The compare-and-set itself: `true` when the row was still at `expected_revision` (and,
 /// when `slot` is given, still in that slot). The id and revision alone pin the row's state,
 /// since every write moves the revision; the slot check keeps a confirmation from ever
@@ -172,7 +155,7 @@ impl TotpStore for SqlStore {
         .await
         .map_err(|e| translate(&format!("a pending TOTP enrollment for user {user_id}"), e))?;
         let stored = secret_from_row(&row)?;
-        insert_audit(&mut tx, audit).await?;
+        crate::insert_audit(&mut tx, audit).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(stored)
     }
@@ -191,7 +174,7 @@ impl TotpStore for SqlStore {
             return Ok(SwapOutcome::Stale);
         }
         if let Some(event) = audit {
-            insert_audit(&mut tx, event).await?;
+            crate::insert_audit(&mut tx, event).await?;
         }
         tx.commit().await.map_err(unavailable)?;
         Ok(SwapOutcome::Applied)
@@ -230,7 +213,7 @@ impl TotpStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| translate(&format!("an active TOTP secret for user {user_id}"), e))?;
-        insert_audit(&mut tx, audit).await?;
+        crate::insert_audit(&mut tx, audit).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(SwapOutcome::Applied)
     }
@@ -244,7 +227,7 @@ impl TotpStore for SqlStore {
             .map_err(unavailable)?
             .rows_affected();
         if deleted > 0 {
-            insert_audit(&mut tx, audit).await?;
+            crate::insert_audit(&mut tx, audit).await?;
         }
         tx.commit().await.map_err(unavailable)?;
         Ok(deleted > 0)
