@@ -25,7 +25,8 @@ async function startRelyingParty() {
   const received = [];
   const server = createServer((request, response) => {
     const url = new URL(request.url, `http://localhost:${port}`);
-    received.push(Object.fromEntries(url.searchParams));
+    // Only the redirects: the browser also asks for /favicon.ico, at its own pace.
+    if (url.pathname === '/callback') received.push(Object.fromEntries(url.searchParams));
     response.writeHead(200, { 'content-type': 'text/html' });
     response.end('<!doctype html><title>RP</title><h1>Relying party</h1>');
   });
