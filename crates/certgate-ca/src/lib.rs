@@ -21,6 +21,7 @@ mod key;
 mod pkcs12;
 pub mod sealed_key;
 mod server;
+mod token_signing;
 
 pub use authority::Authority;
 pub use certgate_pki::RevocationReason;
@@ -31,3 +32,4 @@ pub use hierarchy::{create_hierarchy, Hierarchy, HierarchyRequest};
 pub use key::KeyAlgorithm;
 pub use pkcs12::pkcs12;
 pub use server::{issue_server_certificate, ServerCertificateRequest};
+pub use token_signing::create_token_signing_certificate;

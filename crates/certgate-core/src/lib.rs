@@ -22,6 +22,7 @@ pub mod clock;
 pub mod crl_cache;
 pub mod crl_fetch;
 pub mod directory;
+pub mod federation;
 pub mod login_flow;
 pub mod signin;
 pub mod store;

@@ -68,6 +68,9 @@ pub struct FlowIdentity {
     pub auth_time: UnixTime,
     /// `otp` once a one-time code was verified.
     pub second_factor: Option<String>,
+    /// The DER certificate the user signed in with: federation claim rules read its fields
+    /// (AD FS's certificate-context claims).
+    pub certificate_der: Option<Vec<u8>>,
 }
 
 /// A sign-in in progress.

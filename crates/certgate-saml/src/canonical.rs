@@ -20,7 +20,10 @@
 //!   same URI (exc-c14n §3, "visibly utilized"). Every element this crate emits uses a prefix
 //!   (`saml:`, `samlp:`, `ds:`) and no attribute is prefixed, so each call site passes the one
 //!   declaration its element needs or none; in particular no `xsi:type` is written, because
-//!   exc-c14n would drop the `xs:` prefix that its value refers to.
+//!   exc-c14n would drop the `xs:` prefix that its value refers to. The one exception is the
+//!   WS-Federation metadata's `xsi:type="fed:…"`, signed with an InclusiveNamespaces
+//!   PrefixList that keeps `fed` where it is declared (see `wsfed::metadata`), and written
+//!   with [`Writer::open_qualified`].
 //! - Attributes sorted by (namespace URI, local name); all are unprefixed (empty namespace
 //!   URI), so by name in code-point order, which [`Writer::open`] does.
 //! - Attribute values in double quotes with `&` `<` `"` TAB LF CR as `&amp;` `&lt;` `&quot;`
@@ -72,6 +75,58 @@ impl Writer {
             self.out.push('"');
         }
         self.out.push('>');
+    }
+
+    /// A start tag that declares several prefixes and may carry namespace-qualified
+    /// attributes (`xsi:type`), for the few elements that need more than [`Writer::open`]
+    /// allows. `namespaces` are `(prefix, uri)` and are written sorted by prefix;
+    /// `qualified_attributes` are `(namespace uri, prefix:local, value)` and are written after
+    /// the unprefixed `attributes` (whose namespace URI is empty, so they sort first), in
+    /// (namespace URI, local name) order, as Canonical XML 1.0 §2.2 orders attributes.
+    pub(crate) fn open_qualified(
+        &mut self,
+        name: &str,
+        namespaces: &[(&str, &str)],
+        attributes: &[(&str, &str)],
+        qualified_attributes: &[(&str, &str, &str)],
+    ) {
+        self.out.push('<');
+        self.out.push_str(name);
+        let mut declarations: Vec<&(&str, &str)> = namespaces.iter().collect();
+        declarations.sort_by(|a, b| a.0.cmp(b.0));
+        for (prefix, uri) in declarations {
+            self.out.push_str(" xmlns:");
+            self.out.push_str(prefix);
+            self.out.push_str("=\"");
+            escape_attribute(&mut self.out, uri);
+            self.out.push('"');
+        }
+        let mut sorted: Vec<&(&str, &str)> = attributes.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        for (attribute, value) in sorted {
+            debug_assert!(!attribute.contains(':'), "prefixed attribute {attribute}");
+            self.attribute(attribute, value);
+        }
+        let local_name = |qualified: &str| -> String {
+            qualified
+                .split_once(':')
+                .map_or(qualified, |(_, local)| local)
+                .to_owned()
+        };
+        let mut qualified: Vec<&(&str, &str, &str)> = qualified_attributes.iter().collect();
+        qualified.sort_by(|a, b| (a.0, local_name(a.1)).cmp(&(b.0, local_name(b.1))));
+        for (_, attribute, value) in qualified {
+            self.attribute(attribute, value);
+        }
+        self.out.push('>');
+    }
+
+    fn attribute(&mut self, name: &str, value: &str) {
+        self.out.push(' ');
+        self.out.push_str(name);
+        self.out.push_str("=\"");
+        escape_attribute(&mut self.out, value);
+        self.out.push('"');
     }
 
     pub(crate) fn close(&mut self, name: &str) {
@@ -207,6 +262,22 @@ mod tests {
         assert_eq!(
             w.finish(),
             "<p:a xmlns:p=\"urn:x\" Aa=\"3\" ID=\"2\" b=\"1&amp;&lt;>&quot;&#x9;&#xA;&#xD;'\"></p:a>"
+        );
+    }
+
+    #[test]
+    fn qualified_start_tag_sorts_declarations_by_prefix_and_attributes_by_namespace() {
+        let mut w = Writer::new();
+        w.open_qualified(
+            "md:R",
+            &[("xsi", "urn:xsi"), ("fed", "urn:fed")],
+            &[("z", "1"), ("a", "2")],
+            &[("urn:xsi", "xsi:type", "fed:T"), ("urn:b", "b:x", "3")],
+        );
+        w.close("md:R");
+        assert_eq!(
+            w.finish(),
+            "<md:R xmlns:fed=\"urn:fed\" xmlns:xsi=\"urn:xsi\" a=\"2\" z=\"1\" b:x=\"3\" xsi:type=\"fed:T\"></md:R>"
         );
     }
 

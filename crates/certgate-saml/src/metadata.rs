@@ -17,7 +17,7 @@ use crate::id::MessageId;
 use crate::instant;
 use crate::signature::{SigningKey, Unsigned, DS};
 
-const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+pub(crate) const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 const HTTP_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 const HTTP_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
@@ -61,23 +61,15 @@ impl IdpMetadata {
 
     fn unsigned(&self) -> Result<Unsigned, SamlError> {
         check_required("entity_id", &self.entity_id)?;
-        check_required("sso_redirect_url", &self.sso_redirect_url)?;
-        check_required("sso_post_url", &self.sso_post_url)?;
-        check_required("slo_redirect_url", &self.slo_redirect_url)?;
-        if self.signing_certificates.is_empty() {
-            return Err(SamlError::invalid(
-                "signing_certificates",
-                "at least one signing certificate must be published",
-            ));
-        }
-        for der in &self.signing_certificates {
-            Certificate::from_der(der).map_err(|e| {
-                SamlError::invalid(
-                    "signing_certificates",
-                    format!("certificate does not parse: {e:?}"),
-                )
-            })?;
-        }
+        let descriptor = IdpSsoDescriptor {
+            want_authn_requests_signed: self.want_authn_requests_signed,
+            sso_redirect_url: &self.sso_redirect_url,
+            sso_post_url: &self.sso_post_url,
+            slo_redirect_url: &self.slo_redirect_url,
+            name_id_formats: &self.name_id_formats,
+            signing_certificates: &self.signing_certificates,
+        };
+        descriptor.check()?;
         let valid_until = self
             .valid_until
             .map(|at| instant::format("valid_until", at))
@@ -94,6 +86,36 @@ impl IdpMetadata {
         head.open("md:EntityDescriptor", Some(("md", MD)), &attributes);
 
         let mut w = Writer::new();
+        descriptor.write(&mut w);
+        w.close("md:EntityDescriptor");
+        Ok(Unsigned {
+            head: head.finish(),
+            tail: w.finish(),
+        })
+    }
+}
+
+/// The `md:IDPSSODescriptor` (SAML metadata §2.4.3), shared by [`IdpMetadata`] and the
+/// WS-Federation metadata, which publishes the same SAML 2.0 role beside its STS role.
+pub(crate) struct IdpSsoDescriptor<'a> {
+    pub(crate) want_authn_requests_signed: bool,
+    pub(crate) sso_redirect_url: &'a str,
+    pub(crate) sso_post_url: &'a str,
+    pub(crate) slo_redirect_url: &'a str,
+    pub(crate) name_id_formats: &'a [NameIdFormat],
+    pub(crate) signing_certificates: &'a [Vec<u8>],
+}
+
+impl IdpSsoDescriptor<'_> {
+    pub(crate) fn check(&self) -> Result<(), SamlError> {
+        check_required("sso_redirect_url", self.sso_redirect_url)?;
+        check_required("sso_post_url", self.sso_post_url)?;
+        check_required("slo_redirect_url", self.slo_redirect_url)?;
+        check_signing_certificates(self.signing_certificates)
+    }
+
+    /// Written as an EntityDescriptor's child, which declares `md`.
+    pub(crate) fn write(&self, w: &mut Writer) {
         w.open(
             "md:IDPSSODescriptor",
             None,
@@ -109,27 +131,17 @@ impl IdpMetadata {
                 ("protocolSupportEnumeration", PROTOCOL),
             ],
         );
-        for der in &self.signing_certificates {
-            w.open("md:KeyDescriptor", None, &[("use", "signing")]);
-            // exc-c14n renders `ds` here: no output ancestor declares it (an enveloped
-            // Signature is a sibling of the IDPSSODescriptor, not an ancestor).
-            w.open("ds:KeyInfo", Some(("ds", DS)), &[]);
-            w.open("ds:X509Data", None, &[]);
-            w.leaf("ds:X509Certificate", None, &[], &STANDARD.encode(der));
-            w.close("ds:X509Data");
-            w.close("ds:KeyInfo");
-            w.close("md:KeyDescriptor");
-        }
+        write_key_descriptors(w, self.signing_certificates);
         w.leaf(
             "md:SingleLogoutService",
             None,
             &[
                 ("Binding", HTTP_REDIRECT),
-                ("Location", &self.slo_redirect_url),
+                ("Location", self.slo_redirect_url),
             ],
             "",
         );
-        for format in &self.name_id_formats {
+        for format in self.name_id_formats {
             w.leaf("md:NameIDFormat", None, &[], format.uri());
         }
         w.leaf(
@@ -137,21 +149,50 @@ impl IdpMetadata {
             None,
             &[
                 ("Binding", HTTP_REDIRECT),
-                ("Location", &self.sso_redirect_url),
+                ("Location", self.sso_redirect_url),
             ],
             "",
         );
         w.leaf(
             "md:SingleSignOnService",
             None,
-            &[("Binding", HTTP_POST), ("Location", &self.sso_post_url)],
+            &[("Binding", HTTP_POST), ("Location", self.sso_post_url)],
             "",
         );
         w.close("md:IDPSSODescriptor");
-        w.close("md:EntityDescriptor");
-        Ok(Unsigned {
-            head: head.finish(),
-            tail: w.finish(),
-        })
+    }
+}
+
+/// At least one certificate, each of which parses.
+pub(crate) fn check_signing_certificates(certificates: &[Vec<u8>]) -> Result<(), SamlError> {
+    if certificates.is_empty() {
+        return Err(SamlError::invalid(
+            "signing_certificates",
+            "at least one signing certificate must be published",
+        ));
+    }
+    for der in certificates {
+        Certificate::from_der(der).map_err(|e| {
+            SamlError::invalid(
+                "signing_certificates",
+                format!("certificate does not parse: {e:?}"),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// One `md:KeyDescriptor use="signing"` per certificate, inside a role descriptor.
+pub(crate) fn write_key_descriptors(w: &mut Writer, certificates: &[Vec<u8>]) {
+    for der in certificates {
+        w.open("md:KeyDescriptor", None, &[("use", "signing")]);
+        // exc-c14n renders `ds` here: no output ancestor declares it (an enveloped
+        // Signature is a sibling of the role descriptor, not an ancestor).
+        w.open("ds:KeyInfo", Some(("ds", DS)), &[]);
+        w.open("ds:X509Data", None, &[]);
+        w.leaf("ds:X509Certificate", None, &[], &STANDARD.encode(der));
+        w.close("ds:X509Data");
+        w.close("ds:KeyInfo");
+        w.close("md:KeyDescriptor");
     }
 }

@@ -86,3 +86,80 @@ impl Response {
         }
     }
 }
+
+/// Why an IdP answers an AuthnRequest without an assertion (SAML core §3.2.2.2): the
+/// top-level status is Responder or Requester, with a second-level code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FailureStatus {
+    /// `Responder` / `NoPassive`: IsPassive was asked, and the IdP cannot sign the user in
+    /// without interaction.
+    NoPassive,
+    /// `Requester` / `InvalidNameIDPolicy`: the NameIDPolicy cannot be met.
+    InvalidNameIdPolicy,
+    /// `Responder` / `NoAuthnContext`: the RequestedAuthnContext cannot be met.
+    NoAuthnContext,
+}
+
+impl FailureStatus {
+    fn codes(self) -> (&'static str, &'static str) {
+        match self {
+            FailureStatus::NoPassive => (
+                "urn:oasis:names:tc:SAML:2.0:status:Responder",
+                "urn:oasis:names:tc:SAML:2.0:status:NoPassive",
+            ),
+            FailureStatus::InvalidNameIdPolicy => (
+                "urn:oasis:names:tc:SAML:2.0:status:Requester",
+                "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy",
+            ),
+            FailureStatus::NoAuthnContext => (
+                "urn:oasis:names:tc:SAML:2.0:status:Responder",
+                "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext",
+            ),
+        }
+    }
+}
+
+impl Response {
+    /// A Response that carries no Assertion, only a failure status and a message for people
+    /// (`samlp:StatusMessage`), signed so that the SP can trust the status. Canonical XML.
+    pub fn build_failure(
+        &self,
+        status: FailureStatus,
+        message: &str,
+        key: &SigningKey,
+    ) -> Result<String, SamlError> {
+        check_required("issuer", &self.issuer)?;
+        check_required("destination", &self.destination)?;
+        crate::canonical::check_text("message", message)?;
+        if let Some(request_id) = &self.in_response_to {
+            check_ncname("in_response_to", request_id)?;
+        }
+        let issue_instant = instant::format("issue_instant", self.issue_instant)?;
+        let mut attributes = vec![
+            ("Destination", self.destination.as_str()),
+            ("ID", self.id.as_str()),
+            ("IssueInstant", issue_instant.as_str()),
+            ("Version", "2.0"),
+        ];
+        if let Some(request_id) = &self.in_response_to {
+            attributes.push(("InResponseTo", request_id));
+        }
+        let (top, second) = status.codes();
+        let mut head = Writer::new();
+        head.open("samlp:Response", Some(("samlp", SAMLP)), &attributes);
+        head.leaf("saml:Issuer", Some(("saml", SAML)), &[], &self.issuer);
+        let mut tail = Writer::new();
+        tail.open("samlp:Status", None, &[]);
+        tail.open("samlp:StatusCode", None, &[("Value", top)]);
+        tail.leaf("samlp:StatusCode", None, &[("Value", second)], "");
+        tail.close("samlp:StatusCode");
+        tail.leaf("samlp:StatusMessage", None, &[], message);
+        tail.close("samlp:Status");
+        tail.close("samlp:Response");
+        Unsigned {
+            head: head.finish(),
+            tail: tail.finish(),
+        }
+        .sign(&self.id, key)
+    }
+}

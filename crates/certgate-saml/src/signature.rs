@@ -2,8 +2,9 @@
 //! RSA-SHA256 (RFC 6931 §2.3.2), SHA-256 digests (xmlenc §5.7.2) and Exclusive XML
 //! Canonicalization 1.0, as SAML core §5.4 profiles them: one Reference with `URI="#ID"`,
 //! transforms enveloped-signature then exc-c14n, the Signature as the child right after the
-//! Issuer (for metadata, which has no Issuer: the EntityDescriptor's first child), KeyInfo
-//! carrying the signing certificate.
+//! Issuer (for metadata, which has no Issuer: the EntityDescriptor's first child; for a SAML
+//! 1.1 Assertion, whose schema orders it so: the last child), KeyInfo carrying the signing
+//! certificate.
 //!
 //! The signed element is written canonically by [`crate::canonical::Writer`] in two parts —
 //! up to and including its Issuer, and the rest — so its canonical form without the Signature
@@ -70,11 +71,27 @@ impl SigningKey {
     pub fn certificate_der(&self) -> &[u8] {
         &self.certificate_der
     }
+
+    /// An RSA-SHA256 (PKCS #1 v1.5) signature over arbitrary octets: the Redirect binding
+    /// signs its query string, not XML (SAML bindings §3.4.4.1).
+    pub(crate) fn sign_rsa_sha256(&self, message: &[u8]) -> Result<Vec<u8>, SamlError> {
+        let mut signature = vec![0u8; self.key.public_modulus_len()];
+        self.key
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                message,
+                &mut signature,
+            )
+            .map_err(|_| SamlError::Signing)?;
+        Ok(signature)
+    }
 }
 
 /// A signable element, written canonically in the two parts around its Signature.
 pub(crate) struct Unsigned {
-    /// The start tag and the Issuer (only the start tag for metadata).
+    /// The start tag and the Issuer (only the start tag for metadata; everything but the end
+    /// tag for a SAML 1.1 Assertion, whose schema puts the Signature last).
     pub(crate) head: String,
     /// Everything after the Signature's position, end tag included.
     pub(crate) tail: String,
@@ -83,13 +100,28 @@ pub(crate) struct Unsigned {
 impl Unsigned {
     /// The element with an enveloped signature over it inserted between head and tail.
     pub(crate) fn sign(self, id: &MessageId, key: &SigningKey) -> Result<String, SamlError> {
+        self.sign_with_inclusive_prefixes(id, key, &[])
+    }
+
+    /// As [`Unsigned::sign`], with an `ec:InclusiveNamespaces PrefixList` on the reference's
+    /// exc-c14n transform (exc-c14n §3, §4): the listed prefixes are canonicalized by the
+    /// inclusive rule (declared where first in scope in the signed subtree, not only where
+    /// visibly utilized). Head and tail must be written in that canonical form. Needed when
+    /// a prefix is used only inside an attribute value (`xsi:type="fed:…"`).
+    pub(crate) fn sign_with_inclusive_prefixes(
+        self,
+        id: &MessageId,
+        key: &SigningKey,
+        inclusive_prefixes: &[&str],
+    ) -> Result<String, SamlError> {
+        let prefix_list = inclusive_prefixes.join(" ");
         let mut canonical = String::with_capacity(self.head.len() + self.tail.len());
         canonical.push_str(&self.head);
         canonical.push_str(&self.tail);
         let digest_value = STANDARD.encode(digest(&SHA256, canonical.as_bytes()));
 
         let reference = format!("#{id}");
-        let signed_bytes = signed_info(Some(("ds", DS)), &reference, &digest_value);
+        let signed_bytes = signed_info(Some(("ds", DS)), &reference, &digest_value, &prefix_list);
         let mut signature_value = vec![0u8; key.key.public_modulus_len()];
         key.key
             .sign(
@@ -103,7 +135,7 @@ impl Unsigned {
         let mut w = Writer::new();
         w.raw(&self.head);
         w.open("ds:Signature", Some(("ds", DS)), &[]);
-        w.raw(&signed_info(None, &reference, &digest_value));
+        w.raw(&signed_info(None, &reference, &digest_value, &prefix_list));
         w.leaf(
             "ds:SignatureValue",
             None,
@@ -126,8 +158,14 @@ impl Unsigned {
     }
 }
 
-/// SignedInfo in canonical form; `namespace` is `Some` for the standalone (signed) copy.
-fn signed_info(namespace: Option<(&str, &str)>, reference: &str, digest_value: &str) -> String {
+/// SignedInfo in canonical form; `namespace` is `Some` for the standalone (signed) copy;
+/// `prefix_list` empty = no InclusiveNamespaces element.
+fn signed_info(
+    namespace: Option<(&str, &str)>,
+    reference: &str,
+    digest_value: &str,
+    prefix_list: &str,
+) -> String {
     let mut w = Writer::new();
     w.open("ds:SignedInfo", namespace, &[]);
     w.leaf(
@@ -140,7 +178,20 @@ fn signed_info(namespace: Option<(&str, &str)>, reference: &str, digest_value: &
     w.open("ds:Reference", None, &[("URI", reference)]);
     w.open("ds:Transforms", None, &[]);
     w.leaf("ds:Transform", None, &[("Algorithm", ENVELOPED)], "");
-    w.leaf("ds:Transform", None, &[("Algorithm", EXC_C14N)], "");
+    if prefix_list.is_empty() {
+        w.leaf("ds:Transform", None, &[("Algorithm", EXC_C14N)], "");
+    } else {
+        w.open("ds:Transform", None, &[("Algorithm", EXC_C14N)]);
+        // The `ec` prefix is visibly utilized here, so exc-c14n of SignedInfo renders its
+        // declaration on this element.
+        w.leaf(
+            "ec:InclusiveNamespaces",
+            Some(("ec", EXC_C14N)),
+            &[("PrefixList", prefix_list)],
+            "",
+        );
+        w.close("ds:Transform");
+    }
     w.close("ds:Transforms");
     w.leaf("ds:DigestMethod", None, &[("Algorithm", SHA256_DIGEST)], "");
     w.leaf("ds:DigestValue", None, &[], digest_value);

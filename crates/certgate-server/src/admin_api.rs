@@ -1,6 +1,6 @@
 //! The admin REST API, mounted under `/api/v1`: trusted CAs, CRL status, users, username
-//! bindings, authentication-strength rules, OpenID Connect clients, the sign-in and audit
-//! logs. Handlers are thin: extract, call one certgate-core (or provider) service with the
+//! bindings, authentication-strength rules, OpenID Connect clients, the federation service's
+//! relying parties and token-signing keys, the sign-in and audit logs. Handlers are thin: extract, call one certgate-core (or provider) service with the
 //! admin as the audit actor, map the error ([`error`]). JSON follows Microsoft Graph's names
 //! ([`resource`]); the OpenAPI 3.1 document ([`openapi`], served at `/api/v1/openapi.json` and
 //! checked in as docs/openapi.json) is generated from the same route table the router is
@@ -12,6 +12,7 @@ mod access;
 mod applications;
 mod certificate_authorities;
 mod error;
+mod federation;
 mod logs;
 mod openapi;
 pub mod resource;
@@ -31,6 +32,7 @@ use axum::Router;
 use certgate_core::admin_token::AdminTokenStore;
 use certgate_core::clock::Clock;
 use certgate_core::directory::DirectoryStore;
+use certgate_core::federation::FederationStore;
 use certgate_core::signin::SignInLog;
 use certgate_core::store::Store;
 use certgate_oidc::{Client, ClientId, NewClient, ProviderError, RegisteredClient};
@@ -43,11 +45,14 @@ pub use openapi::document as openapi_document;
 use crate::crl_refresh::CrlService;
 use crate::HttpCrlFetcher;
 
-/// What the admin API's store must be: the trust store, the directory, the sign-in log and
-/// the admin tokens (certgate-store's `SqlStore` is all of them).
-pub trait AdminStore: Store + DirectoryStore + SignInLog + AdminTokenStore {}
+/// What the admin API's store must be: the trust store, the directory, the sign-in log, the
+/// admin tokens and the federation service (certgate-store's `SqlStore` is all of them).
+pub trait AdminStore:
+    Store + DirectoryStore + SignInLog + AdminTokenStore + FederationStore
+{
+}
 
-impl<S: Store + DirectoryStore + SignInLog + AdminTokenStore> AdminStore for S {}
+impl<S: Store + DirectoryStore + SignInLog + AdminTokenStore + FederationStore> AdminStore for S {}
 
 /// A future the [`Applications`] port returns (boxed, so the port can be a trait object).
 pub type AppFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
@@ -105,6 +110,9 @@ pub struct AdminContext<S> {
     pub applications: Option<Arc<dyn Applications>>,
     /// Members of this group may use the API with their client certificate.
     pub admin_group: String,
+    /// certgate's key passphrase, which seals new token-signing keys; `None`:
+    /// `POST /federation/signingKeys/rotate` answers 503 `federation-keys-unavailable`.
+    pub key_passphrase: Option<zeroize::Zeroizing<Vec<u8>>>,
 }
 
 impl<S: AdminStore> AdminContext<S> {
@@ -119,7 +127,13 @@ impl<S: AdminStore> AdminContext<S> {
             crl,
             applications: None,
             admin_group: DEFAULT_ADMIN_GROUP.to_owned(),
+            key_passphrase: None,
         }
+    }
+
+    pub fn with_key_passphrase(mut self, passphrase: zeroize::Zeroizing<Vec<u8>>) -> Self {
+        self.key_passphrase = Some(passphrase);
+        self
     }
 
     pub fn with_applications(mut self, applications: Arc<dyn Applications>) -> Self {
@@ -223,6 +237,13 @@ enum Operation {
     AddApplication,
     GetApplication,
     RemoveApplication,
+    ListRelyingParties,
+    AddRelyingParty,
+    GetRelyingParty,
+    UpdateRelyingParty,
+    RemoveRelyingParty,
+    ListTokenSigningKeys,
+    RotateTokenSigningKeys,
     ListSignIns,
     ListDirectoryAudits,
 }
@@ -292,6 +313,12 @@ const APP_ID: Parameter = Parameter {
     location: In::Path,
     schema: "string",
     description: "The application's client_id.",
+};
+const RP_KEY: Parameter = Parameter {
+    name: "idOrName",
+    location: In::Path,
+    schema: "string",
+    description: "The relying party's id, name (case-insensitive) or identifier.",
 };
 const TOP: Parameter = Parameter {
     name: "$top",
@@ -648,6 +675,97 @@ const ROUTES: &[Route] = &[
     },
     Route {
         method: HttpMethod::Get,
+        path: "/relyingParties",
+        operation: Operation::ListRelyingParties,
+        access: Access::Admin,
+        operation_id: "listRelyingParties",
+        tag: "federation",
+        summary: "The federation service's relying parties (SAML 2.0 service providers and WS-Federation relying parties), by name.",
+        parameters: &[],
+        request: None,
+        response: (200, "RelyingPartyCollection"),
+        errors: &[],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/relyingParties",
+        operation: Operation::AddRelyingParty,
+        access: Access::Admin,
+        operation_id: "addRelyingParty",
+        tag: "federation",
+        summary: "Register a relying party. Refusals: rp-field-invalid (400), rp-taken (409: the name, case-insensitively, or the protocol and identifier are registered).",
+        parameters: &[],
+        request: Some("NewRelyingParty"),
+        response: (201, "RelyingParty"),
+        errors: &[400, 409],
+    },
+    Route {
+        method: HttpMethod::Get,
+        path: "/relyingParties/{idOrName}",
+        operation: Operation::GetRelyingParty,
+        access: Access::Admin,
+        operation_id: "getRelyingParty",
+        tag: "federation",
+        summary: "One relying party (rp-not-found).",
+        parameters: &[RP_KEY],
+        request: None,
+        response: (200, "RelyingParty"),
+        errors: &[404],
+    },
+    Route {
+        method: HttpMethod::Patch,
+        path: "/relyingParties/{idOrName}",
+        operation: Operation::UpdateRelyingParty,
+        access: Access::Admin,
+        operation_id: "updateRelyingParty",
+        tag: "federation",
+        summary: "Change a relying party: absent fields stay, lists are replaced whole, `null` removes logoutUrl or issuer.",
+        parameters: &[RP_KEY],
+        request: Some("RelyingPartyPatch"),
+        response: (200, "RelyingParty"),
+        errors: &[400, 404, 409],
+    },
+    Route {
+        method: HttpMethod::Delete,
+        path: "/relyingParties/{idOrName}",
+        operation: Operation::RemoveRelyingParty,
+        access: Access::Admin,
+        operation_id: "removeRelyingParty",
+        tag: "federation",
+        summary: "Remove a relying party; answers with the removed relying party.",
+        parameters: &[RP_KEY],
+        request: None,
+        response: (200, "RelyingParty"),
+        errors: &[404],
+    },
+    Route {
+        method: HttpMethod::Get,
+        path: "/federation/signingKeys",
+        operation: Operation::ListTokenSigningKeys,
+        access: Access::Admin,
+        operation_id: "listTokenSigningKeys",
+        tag: "federation",
+        summary: "The token-signing keys (their certificates), retired ones included: current signs, next is published in the metadata ahead of the rollover.",
+        parameters: &[],
+        request: None,
+        response: (200, "TokenSigningKeyCollection"),
+        errors: &[],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/federation/signingKeys/rotate",
+        operation: Operation::RotateTokenSigningKeys,
+        access: Access::Admin,
+        operation_id: "rotateTokenSigningKeys",
+        tag: "federation",
+        summary: "Roll the token-signing keys over now: next becomes current, current retires, a new next is published; answers with the keys after. Refusals: federation-no-signing-key, federation-rotation-raced (409); federation-keys-unavailable (503: the server does not hold the key passphrase).",
+        parameters: &[],
+        request: None,
+        response: (200, "TokenSigningKeyCollection"),
+        errors: &[409],
+    },
+    Route {
+        method: HttpMethod::Get,
         path: "/auditLogs/signIns",
         operation: Operation::ListSignIns,
         access: Access::Admin,
@@ -730,6 +848,13 @@ fn handler<S: AdminStore>(operation: Operation, method: HttpMethod) -> MethodRou
         Operation::AddApplication => on(filter, applications::add::<S>),
         Operation::GetApplication => on(filter, applications::get::<S>),
         Operation::RemoveApplication => on(filter, applications::remove::<S>),
+        Operation::ListRelyingParties => on(filter, federation::list::<S>),
+        Operation::AddRelyingParty => on(filter, federation::add::<S>),
+        Operation::GetRelyingParty => on(filter, federation::get::<S>),
+        Operation::UpdateRelyingParty => on(filter, federation::update::<S>),
+        Operation::RemoveRelyingParty => on(filter, federation::remove::<S>),
+        Operation::ListTokenSigningKeys => on(filter, federation::signing_keys::<S>),
+        Operation::RotateTokenSigningKeys => on(filter, federation::rotate_signing_keys::<S>),
         Operation::ListSignIns => on(filter, logs::signins::<S>),
         Operation::ListDirectoryAudits => on(filter, logs::audits::<S>),
     }

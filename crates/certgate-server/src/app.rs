@@ -64,6 +64,8 @@ pub struct WebConfig {
     pub passphrase: zeroize::Zeroizing<Vec<u8>>,
     /// The demo relying party at `/demo` (`certgate serve --demo`).
     pub demo: Option<crate::demo::DemoClient>,
+    /// The federation service (SAML 2.0 and WS-Federation) on this listener, when enabled.
+    pub federation: Option<crate::federation_http::FederationSettings>,
 }
 
 /// The certificate sign-in listener: its own host or port, like AD FS's certauth host or
@@ -202,6 +204,11 @@ pub async fn start(
         admin = admin
             .with_applications(Arc::clone(provider) as Arc<dyn crate::admin_api::Applications>);
     }
+    if let Some((web_config, _)) = &web {
+        // Token-signing key rotation through the API; the web listener's federation service
+        // picks the new key up at its next maintenance run.
+        admin = admin.with_key_passphrase(web_config.passphrase.clone());
+    }
     let admin = Arc::new(admin);
 
     let certauth_addr = match config.certauth {
@@ -276,6 +283,30 @@ pub async fn start(
             web_config.passphrase.clone(),
             shutdown.subscribe(),
         )));
+        let federation = match &web_config.federation {
+            Some(settings) => {
+                let service = crate::federation_http::FederationService::open(
+                    settings.clone(),
+                    &*store,
+                    &web_config.passphrase,
+                    clock.now(),
+                )
+                .await
+                .map_err(|e| {
+                    ServeError::Tls(format!("the federation service: {e} ({})", e.code()))
+                })?;
+                let service = Arc::new(service);
+                tasks.push(tokio::spawn(federation_maintenance(
+                    Arc::clone(&service),
+                    Arc::clone(&store),
+                    Arc::clone(&clock),
+                    web_config.passphrase.clone(),
+                    shutdown.subscribe(),
+                )));
+                Some(service)
+            }
+            None => None,
+        };
         let context = Arc::new(WebContext {
             provider,
             store: Arc::clone(&store),
@@ -283,6 +314,7 @@ pub async fn start(
             totp,
             certauth_origin,
             demo: web_config.demo.clone(),
+            federation,
         });
         let app = crate::web::routes(context)
             .nest("/api/v1", crate::admin_api::routes(Arc::clone(&admin)))
@@ -466,6 +498,26 @@ async fn oidc_maintenance(
         tokio::select! {
             _ = tokio::time::sleep(OIDC_MAINTENANCE) => {}
             _ = stop.wait_for(|stop| *stop) => break,
+        }
+    }
+}
+
+/// Picks up token-signing key rotations made by other nodes, rolls the keys over when the
+/// current certificate nears its end, and forgets expired SAML request IDs.
+async fn federation_maintenance(
+    service: Arc<crate::federation_http::FederationService>,
+    store: Arc<SqlStore>,
+    clock: Arc<dyn Clock>,
+    passphrase: zeroize::Zeroizing<Vec<u8>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(OIDC_MAINTENANCE) => {}
+            _ = stop.wait_for(|stop| *stop) => break,
+        }
+        if let Err(error) = service.maintain(&*store, &passphrase, clock.now()).await {
+            tracing::warn!(code = error.code(), %error, "federation key maintenance failed");
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod certauth;
 mod crl_fetch;
 pub mod crl_refresh;
 pub mod demo;
+pub mod federation_http;
 pub mod metrics;
 pub mod oidc_policy;
 pub mod publish;

@@ -284,6 +284,7 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
                         strength: strength.to_owned(),
                         auth_time: now,
                         second_factor: None,
+                        certificate_der: client.chain.first().map(|der| der.to_vec()),
                     }),
                     correlation_id: Some(correlation.clone()),
                     ..flow

@@ -28,7 +28,21 @@ use certgate_oidc::{
 use certgate_pki::UnixTime;
 use serde_json::json;
 
+use crate::federation_http::{FederationRequest, FederationService};
 use crate::signin_http::{escape, page};
+use certgate_core::directory::DirectoryStore;
+use certgate_core::federation::FederationStore;
+use certgate_core::store::Store;
+
+/// Everything the web listener's handlers read and write.
+pub trait WebStore:
+    OidcStore + LoginFlowStore + TotpStore + FederationStore + DirectoryStore + Store + Clone
+{
+}
+impl<T> WebStore for T where
+    T: OidcStore + LoginFlowStore + TotpStore + FederationStore + DirectoryStore + Store + Clone
+{
+}
 
 /// What the web handlers need.
 pub struct WebContext<S, P> {
@@ -40,12 +54,14 @@ pub struct WebContext<S, P> {
     pub certauth_origin: String,
     /// The demo relying party (`certgate serve --demo`).
     pub demo: Option<crate::demo::DemoClient>,
+    /// The federation service (SAML 2.0, WS-Federation), when enabled.
+    pub federation: Option<Arc<FederationService>>,
 }
 
 /// The routes of the web listener.
 pub fn routes<S, P>(context: Arc<WebContext<S, P>>) -> Router
 where
-    S: OidcStore + LoginFlowStore + TotpStore + Clone,
+    S: WebStore,
     P: RefreshPolicy + 'static,
 {
     Router::new()
@@ -62,6 +78,28 @@ where
         .route("/signin/totp", post(totp::<S, P>))
         .route("/signin/totp/enroll", post(totp_enroll::<S, P>))
         .route("/signin/confirm", post(confirm::<S, P>))
+        .route(
+            crate::federation_http::SAML_METADATA_PATH,
+            get(crate::federation_http::saml_metadata::<S, P>),
+        )
+        .route(
+            crate::federation_http::SAML_SSO_PATH,
+            get(crate::federation_http::saml_sso_redirect::<S, P>)
+                .post(crate::federation_http::saml_sso_post::<S, P>),
+        )
+        .route(
+            crate::federation_http::SAML_SLO_PATH,
+            get(crate::federation_http::saml_slo::<S, P>),
+        )
+        .route(
+            crate::federation_http::WSFED_PATH,
+            get(crate::federation_http::wsfed_get::<S, P>)
+                .post(crate::federation_http::wsfed_post::<S, P>),
+        )
+        .route(
+            crate::federation_http::FEDERATION_METADATA_PATH,
+            get(crate::federation_http::federation_metadata::<S, P>),
+        )
         .with_state(Arc::clone(&context))
         .merge(crate::demo::routes(context))
 }
@@ -204,7 +242,7 @@ async fn authorize<S, P>(
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response
 where
-    S: OidcStore + LoginFlowStore + TotpStore + Clone,
+    S: WebStore,
     P: RefreshPolicy,
 {
     let now = context.clock.now();
@@ -217,13 +255,6 @@ where
     if let Err(error) = request.sign_in_step(None, now) {
         return authorization_error(error);
     }
-    let (Some(flow_id), Some(browser_secret)) = (new_secret(), new_secret()) else {
-        return authorization_error(request.error(
-            AuthorizationErrorCode::ServerError,
-            "random-unavailable",
-            "certgate could not start the sign-in",
-        ));
-    };
     let serialized = match serde_json::to_string(&request) {
         Ok(text) => text,
         Err(_) => {
@@ -234,28 +265,59 @@ where
             ))
         }
     };
+    match start_flow(
+        &*context.store,
+        &context.certauth_origin,
+        serialized,
+        &request.client_name,
+        now,
+    )
+    .await
+    {
+        Ok(response) => response,
+        Err((code, message)) => authorization_error(request.error(
+            if code == "random-unavailable" {
+                AuthorizationErrorCode::ServerError
+            } else {
+                AuthorizationErrorCode::TemporarilyUnavailable
+            },
+            code,
+            message,
+        )),
+    }
+}
+
+/// Starts a sign-in for an application (OpenID Connect, SAML or WS-Federation): keeps the
+/// validated request in a new flow bound to this browser by a cookie, and shows the start page
+/// that sends the browser to the certificate sign-in listener.
+pub async fn start_flow<S: LoginFlowStore>(
+    store: &S,
+    certauth_origin: &str,
+    serialized_request: String,
+    application: &str,
+    now: UnixTime,
+) -> Result<Response, (&'static str, &'static str)> {
+    let (Some(flow_id), Some(browser_secret)) = (new_secret(), new_secret()) else {
+        return Err(("random-unavailable", "certgate could not start the sign-in"));
+    };
     let flow = LoginFlow {
         id_hash: secret_hash(&flow_id),
         browser_hash: secret_hash(&browser_secret),
         created_at: now,
         expires_at: UnixTime(now.0 + FLOW_LIFETIME_SECONDS),
-        request: serialized,
+        request: serialized_request,
         step: FlowStep::Certificate,
         identity: None,
         correlation_id: None,
     };
-    if let Err(error) = context.store.insert_flow(&flow).await {
-        return authorization_error(request.error(
-            AuthorizationErrorCode::TemporarilyUnavailable,
-            error.code(),
-            "certgate cannot store the sign-in right now",
-        ));
+    if let Err(error) = store.insert_flow(&flow).await {
+        return Err((error.code(), "certgate cannot store the sign-in right now"));
     }
     let cookie = format!(
         "{}={browser_secret}; Path=/; Max-Age={FLOW_LIFETIME_SECONDS}; Secure; HttpOnly; SameSite=Lax",
         flow_cookie_name(&flow_id)
     );
-    let location = format!("{}/certauth?flow={flow_id}", context.certauth_origin);
+    let location = format!("{certauth_origin}/certauth?flow={flow_id}");
     // The sign-in start page: says what happens next (the browser asks for a certificate),
     // so that the certificate prompt does not come out of nowhere.
     let body = format!(
@@ -263,23 +325,19 @@ where
          <p>certgate signs you in with your certificate: when you continue, your browser (or the device) asks which certificate to use. Choose the one your organisation gave you.</p>\
          <p><a href=\"{}\" id=\"continue\">Continue with your certificate</a></p>\
          <p>No certificate, or the wrong one? Ask your administrator; nothing else will work here.</p>",
-        escape(&request.client_name),
+        escape(application),
         escape(&location)
     );
     match HeaderValue::from_str(&cookie) {
-        Ok(cookie) => (
+        Ok(cookie) => Ok((
             [
                 (header::SET_COOKIE, cookie),
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
             ],
-            page(&format!("Sign in to {}", request.client_name), &body),
+            page(&format!("Sign in to {application}"), &body),
         )
-            .into_response(),
-        Err(_) => error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "cookie-invalid",
-            "certgate could not start the sign-in.",
-        ),
+            .into_response()),
+        Err(_) => Err(("cookie-invalid", "certgate could not start the sign-in")),
     }
 }
 
@@ -405,19 +463,77 @@ where
     }
 }
 
+/// Marks a federation flow done and posts its token to the relying party. There is no
+/// "continue as" page: choosing the certificate for this application was the decision.
+async fn finish_federation<S, P>(
+    context: &WebContext<S, P>,
+    flow: LoginFlow,
+    request: &FederationRequest,
+) -> Response
+where
+    S: WebStore,
+    P: RefreshPolicy,
+{
+    let Some(service) = &context.federation else {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            "federation-disabled",
+            "The federation service is not enabled on this server.",
+        );
+    };
+    let Some(identity) = flow.identity.clone() else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "flow-incomplete",
+            "This sign-in has no certificate sign-in yet.",
+        );
+    };
+    let done = LoginFlow {
+        step: FlowStep::Done,
+        ..flow
+    };
+    match context.store.advance_flow(&done, FlowStep::Confirmation).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return error_page(
+                StatusCode::CONFLICT,
+                "flow-step-taken",
+                "This step of the sign-in was already taken (a second tab or a double click). Go back to the application.",
+            )
+        }
+        Err(error) => {
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                error.code(),
+                "certgate cannot store the sign-in right now. Try again in a minute.",
+            )
+        }
+    }
+    crate::federation_http::finish(
+        service,
+        &*context.store,
+        request,
+        &identity,
+        context.clock.now(),
+    )
+    .await
+}
+
 /// After the certificate step, and after each page: shows the next page, or issues the code.
 async fn next_page<S, P>(context: &WebContext<S, P>, flow: LoginFlow, flow_id: &str) -> Response
 where
-    S: OidcStore + LoginFlowStore + TotpStore + Clone,
+    S: WebStore,
     P: RefreshPolicy,
 {
-    let Some(request) = request_of(&flow) else {
+    let federation = FederationRequest::of(&flow.request);
+    let request = request_of(&flow);
+    if federation.is_none() && request.is_none() {
         return error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "flow-unreadable",
             "certgate cannot read this sign-in. Go back to the application and sign in again.",
         );
-    };
+    }
     let upn = flow
         .identity
         .as_ref()
@@ -446,6 +562,16 @@ where
             }
         }
         FlowStep::Confirmation => {
+            let Some(request) = request else {
+                return match federation {
+                    Some(federation) => finish_federation(context, flow, &federation).await,
+                    None => error_page(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "flow-unreadable",
+                        "certgate cannot read this sign-in.",
+                    ),
+                };
+            };
             let session = flow.identity.as_ref().map(|i| Session {
                 auth_time: i.auth_time,
             });
@@ -516,7 +642,7 @@ async fn continue_sign_in<S, P>(
     headers: HeaderMap,
 ) -> Response
 where
-    S: OidcStore + LoginFlowStore + TotpStore + Clone,
+    S: WebStore,
     P: RefreshPolicy,
 {
     let Some(flow_id) = query.get("flow") else {
@@ -563,7 +689,7 @@ async fn second_factor_done<S, P>(
     flow_id: &str,
 ) -> Response
 where
-    S: OidcStore + LoginFlowStore + TotpStore + Clone,
+    S: WebStore,
     P: RefreshPolicy,
 {
     if let Some(identity) = flow.identity.as_mut() {
@@ -595,7 +721,7 @@ async fn totp<S, P>(
     Form(form): Form<CodeForm>,
 ) -> Response
 where
-    S: OidcStore + LoginFlowStore + TotpStore + Clone,
+    S: WebStore,
     P: RefreshPolicy,
 {
     let flow = match flow_at(&context, &headers, &form.flow, FlowStep::SecondFactor).await {
@@ -626,7 +752,7 @@ async fn totp_enroll<S, P>(
     Form(form): Form<CodeForm>,
 ) -> Response
 where
-    S: OidcStore + LoginFlowStore + TotpStore + Clone,
+    S: WebStore,
     P: RefreshPolicy,
 {
     let flow = match flow_at(&context, &headers, &form.flow, FlowStep::SecondFactor).await {
@@ -678,7 +804,7 @@ async fn confirm<S, P>(
     Form(form): Form<ConfirmForm>,
 ) -> Response
 where
-    S: OidcStore + LoginFlowStore + TotpStore + Clone,
+    S: WebStore,
     P: RefreshPolicy,
 {
     let flow = match flow_at(&context, &headers, &form.flow, FlowStep::Confirmation).await {
@@ -724,9 +850,12 @@ pub async fn step_after_certificate<S: TotpStore>(
     if strength == "multi-factor" {
         return FlowStep::Confirmation;
     }
-    let mfa_requested = serde_json::from_str::<AuthorizationRequest>(request)
-        .map(|r| wants_mfa(&r))
-        .unwrap_or(true);
+    let mfa_requested = match FederationRequest::of(request) {
+        Some(federation) => federation.wants_mfa,
+        None => serde_json::from_str::<AuthorizationRequest>(request)
+            .map(|r| wants_mfa(&r))
+            .unwrap_or(true),
+    };
     let enrolled = TotpService::new(store, clock, totp, "certauth")
         .status(user_id)
         .await

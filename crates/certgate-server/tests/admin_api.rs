@@ -134,7 +134,8 @@ impl Fixture {
         .expect("provider");
         let context = Arc::new(
             AdminContext::new(Arc::clone(&store), Arc::clone(&dyn_clock), Arc::clone(&crl))
-                .with_applications(Arc::new(provider)),
+                .with_applications(Arc::new(provider))
+                .with_key_passphrase(zeroize::Zeroizing::new(PASSPHRASE.to_vec())),
         );
         let app = Router::new().nest("/api/v1", admin_api::routes(context));
         let base = serve_plain(app.clone()).await;
@@ -429,6 +430,12 @@ on_both_backends! {
     applications_round_trip_and_the_secret_is_shown_once
         => applications_round_trip_and_the_secret_is_shown_once_on_sqlite,
            applications_round_trip_and_the_secret_is_shown_once_on_postgres;
+    relying_parties_round_trip_and_duplicates_are_refused
+        => relying_parties_round_trip_and_duplicates_are_refused_on_sqlite,
+           relying_parties_round_trip_and_duplicates_are_refused_on_postgres;
+    token_signing_keys_are_listed_and_rotated
+        => token_signing_keys_are_listed_and_rotated_on_sqlite,
+           token_signing_keys_are_listed_and_rotated_on_postgres;
     crl_status_and_refresh_on_request
         => crl_status_and_refresh_on_request_on_sqlite,
            crl_status_and_refresh_on_request_on_postgres;
@@ -479,6 +486,7 @@ fn concrete(path: &str) -> String {
         .replace("{idOrUpn}", "admin@corp.example")
         .replace("{priority}", "1")
         .replace("{appId}", "nobody")
+        .replace("{idOrName}", "nobody")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1267,6 +1275,311 @@ async fn applications_answer_503_when_the_provider_is_not_running() {
         .refused(503, "applications-unavailable");
 }
 
+// ---- Federation -------------------------------------------------------------------------------
+
+fn wsfed_body(name: &str, realm: &str) -> Value {
+    json!({
+        "displayName": name,
+        "protocol": "wsfed",
+        "identifier": realm,
+        "replyUrls": ["https://app.corp.example/signin"],
+    })
+}
+
+async fn relying_parties_round_trip_and_duplicates_are_refused(fixture: Fixture) {
+    let added = fixture
+        .call(
+            Method::POST,
+            "/relyingParties",
+            Some(json!({
+                "displayName": "Payroll",
+                "protocol": "saml",
+                "identifier": "https://payroll.corp.example/sp",
+                "replyUrls": ["https://payroll.corp.example/acs", "https://payroll.corp.example/acs2"],
+                "logoutUrl": "https://payroll.corp.example/slo",
+                "nameIdFormat": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+                "nameIdSource": "user.upn",
+                "claims": [
+                    {"claimType": "IDPEmail", "source": "user.upn"},
+                    {"claimType": "http://schemas.microsoft.com/ws/2008/06/identity/claims/serialnumber", "source": "certificate.serialNumber"},
+                ],
+                "signResponse": true,
+                "passwordRequests": "fresh-certificate",
+                "issuer": "https://idp.corp.example/payroll",
+                "tokenLifetimeSeconds": 900,
+            })),
+        )
+        .await;
+    added.ok(201, "RelyingParty");
+    let body = &added.body;
+    assert!(body["id"].as_str().expect("id").starts_with("rp_"));
+    assert_eq!(body["protocol"], "saml");
+    assert_eq!(body["nameIdFormat"], "email");
+    assert_eq!(body["nameIdSource"], "user.upn");
+    assert_eq!(body["claims"][1]["source"], "certificate.serialNumber");
+    assert_eq!(body["replyUrls"][1], "https://payroll.corp.example/acs2");
+    assert_eq!(body["signResponse"], true);
+    assert_eq!(body["requireSignedRequests"], false);
+    assert_eq!(body["requestCertificates"], json!([]));
+    assert_eq!(body["passwordRequests"], "fresh-certificate");
+    assert_eq!(body["tokenLifetimeSeconds"], 900);
+    assert_eq!(body["enabled"], true);
+    let id = body["id"].as_str().expect("id").to_owned();
+
+    for key in [id.as_str(), "payroll", "PAYROLL"] {
+        let one = fixture
+            .call(Method::GET, &format!("/relyingParties/{key}"), None)
+            .await;
+        one.ok(200, "RelyingParty");
+        assert_eq!(one.body, added.body);
+    }
+    let defaults = fixture
+        .call(
+            Method::POST,
+            "/relyingParties",
+            Some(wsfed_body("Expenses", "urn:expenses")),
+        )
+        .await;
+    defaults.ok(201, "RelyingParty");
+    assert_eq!(defaults.body["nameIdFormat"], "persistent");
+    assert_eq!(defaults.body["nameIdSource"], "user.immutableId");
+    assert_eq!(defaults.body["passwordRequests"], "refuse");
+    assert_eq!(defaults.body["issuer"], Value::Null);
+    let list = fixture.call(Method::GET, "/relyingParties", None).await;
+    list.ok(200, "RelyingPartyCollection");
+    let names: Vec<&str> = list.body["value"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|rp| rp["displayName"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["Expenses", "Payroll"]);
+
+    for (body, status, code) in [
+        (wsfed_body("EXPENSES", "urn:other"), 409, "rp-taken"),
+        (wsfed_body("Expenses 2", "urn:expenses"), 409, "rp-taken"),
+        (
+            json!({"displayName": "Bad", "protocol": "wsfed", "identifier": "urn:bad", "replyUrls": ["http://app.corp.example/"]}),
+            400,
+            "rp-field-invalid",
+        ),
+        (
+            json!({"displayName": "Bad", "protocol": "oidc", "identifier": "urn:bad", "replyUrls": ["https://app.corp.example/"]}),
+            400,
+            "rp-field-invalid",
+        ),
+        (
+            json!({"displayName": "Bad", "protocol": "saml", "identifier": "urn:bad", "replyUrls": ["https://app.corp.example/"], "claims": [{"claimType": "x", "source": "user.password"}]}),
+            400,
+            "rp-field-invalid",
+        ),
+        (
+            json!({"displayName": "Bad", "protocol": "saml", "identifier": "urn:bad", "replyUrls": ["https://app.corp.example/"], "requireSignedRequests": true}),
+            400,
+            "rp-field-invalid",
+        ),
+        (
+            json!({"displayName": "Bad", "protocol": "saml", "identifier": "urn:bad", "replyUrls": ["https://app.corp.example/"], "wtrealm": "x"}),
+            400,
+            "request-body-invalid",
+        ),
+    ] {
+        fixture
+            .call(Method::POST, "/relyingParties", Some(body))
+            .await
+            .refused(status, code);
+    }
+
+    // A request certificate, and PATCH semantics: absent stays, null clears, lists replace.
+    let certificate = b64(&fixture.pki.leaf.der);
+    let changed = fixture
+        .call(
+            Method::PATCH,
+            "/relyingParties/payroll",
+            Some(json!({
+                "logoutUrl": null,
+                "issuer": null,
+                "claims": [{"claimType": "http://schemas.xmlsoap.org/claims/UPN", "source": "user.upn"}],
+                "requestCertificates": [certificate],
+                "requireSignedRequests": true,
+                "enabled": false,
+            })),
+        )
+        .await;
+    changed.ok(200, "RelyingParty");
+    assert_eq!(changed.body["logoutUrl"], Value::Null);
+    assert_eq!(changed.body["issuer"], Value::Null);
+    assert_eq!(changed.body["claims"].as_array().expect("claims").len(), 1);
+    assert_eq!(changed.body["requestCertificates"][0], certificate.as_str());
+    assert_eq!(changed.body["requireSignedRequests"], true);
+    assert_eq!(changed.body["enabled"], false);
+    assert_eq!(changed.body["replyUrls"], added.body["replyUrls"]);
+    assert_eq!(
+        changed.body["createdDateTime"],
+        added.body["createdDateTime"]
+    );
+    fixture
+        .call(
+            Method::PATCH,
+            "/relyingParties/payroll",
+            Some(json!({"displayName": "expenses"})),
+        )
+        .await
+        .refused(409, "rp-taken");
+    fixture
+        .call(
+            Method::PATCH,
+            "/relyingParties/payroll",
+            Some(json!({"requestCertificates": ["not base64!"]})),
+        )
+        .await
+        .refused(400, "rp-field-invalid");
+    fixture
+        .call(
+            Method::PATCH,
+            "/relyingParties/nobody",
+            Some(json!({"enabled": true})),
+        )
+        .await
+        .refused(404, "rp-not-found");
+
+    let removed = fixture
+        .call(Method::DELETE, &format!("/relyingParties/{id}"), None)
+        .await;
+    removed.ok(200, "RelyingParty");
+    assert_eq!(removed.body["displayName"], "Payroll");
+    for method in [Method::GET, Method::DELETE] {
+        fixture
+            .call(method, &format!("/relyingParties/{id}"), None)
+            .await
+            .refused(404, "rp-not-found");
+    }
+    let actions: Vec<String> = fixture
+        .audit()
+        .await
+        .iter()
+        .filter(|e| e["initiatedBy"] == "api:test-token")
+        .map(|e| {
+            e["activityDisplayName"]
+                .as_str()
+                .expect("action")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(actions, ["rp.remove", "rp.set", "rp.add", "rp.add"]);
+}
+
+async fn token_signing_keys_are_listed_and_rotated(fixture: Fixture) {
+    let empty = fixture
+        .call(Method::GET, "/federation/signingKeys", None)
+        .await;
+    empty.ok(200, "TokenSigningKeyCollection");
+    assert_eq!(empty.body["value"], json!([]));
+    fixture
+        .call(Method::POST, "/federation/signingKeys/rotate", None)
+        .await
+        .refused(409, "federation-no-signing-key");
+
+    let first = certgate_core::federation::ensure_token_signing_keys(
+        &*fixture.store,
+        PASSPHRASE,
+        now(),
+        "test",
+    )
+    .await
+    .expect("keys");
+    let listed = fixture
+        .call(Method::GET, "/federation/signingKeys", None)
+        .await;
+    listed.ok(200, "TokenSigningKeyCollection");
+    let states = |body: &Value| -> Vec<(String, String)> {
+        body["value"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|k| {
+                (
+                    k["thumbprint"].as_str().expect("thumbprint").to_owned(),
+                    k["state"].as_str().expect("state").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let old_next = first.next.expect("next").thumbprint;
+    let mut before = states(&listed.body);
+    before.sort();
+    let mut expected = vec![
+        (first.current.thumbprint.clone(), "current".to_owned()),
+        (old_next.clone(), "next".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(before, expected);
+    assert!(!listed.body.to_string().contains("sealed"));
+
+    let rotated = fixture
+        .call(Method::POST, "/federation/signingKeys/rotate", None)
+        .await;
+    rotated.ok(200, "TokenSigningKeyCollection");
+    let after = states(&rotated.body);
+    assert_eq!(after.len(), 3);
+    assert!(after.contains(&(first.current.thumbprint.clone(), "retired".to_owned())));
+    assert!(after.contains(&(old_next.clone(), "current".to_owned())));
+    let current = rotated.body["value"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["state"] == "current")
+        .expect("current");
+    assert_eq!(current["activatedDateTime"], rfc3339_now());
+    let actions: Vec<String> = fixture
+        .audit()
+        .await
+        .iter()
+        .filter(|e| e["initiatedBy"] == "api:test-token")
+        .map(|e| {
+            e["activityDisplayName"]
+                .as_str()
+                .expect("action")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(actions, ["federation.keys.rotate"]);
+}
+
+fn rfc3339_now() -> String {
+    certgate_core::clock::rfc3339(now())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotation_answers_503_when_the_server_has_no_passphrase() {
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    certgate_core::federation::ensure_token_signing_keys(
+        &*fixture.store,
+        PASSPHRASE,
+        now(),
+        "test",
+    )
+    .await
+    .expect("keys");
+    let dyn_clock: Arc<dyn Clock> = fixture.clock.clone();
+    let context = Arc::new(AdminContext::new(
+        Arc::clone(&fixture.store),
+        dyn_clock,
+        Arc::clone(&fixture.crl),
+    ));
+    let base = serve_plain(Router::new().nest("/api/v1", admin_api::routes(context))).await;
+    let answer = fixture
+        .http
+        .post(format!("{base}/federation/signingKeys/rotate"))
+        .bearer_auth(&fixture.token)
+        .send()
+        .await
+        .expect("request");
+    Answer::of(answer)
+        .await
+        .refused(503, "federation-keys-unavailable");
+}
+
 // ---- CRLs and logs ----------------------------------------------------------------------------
 
 async fn crl_status_and_refresh_on_request(fixture: Fixture) {
@@ -1595,8 +1908,15 @@ async fn admin_certificates_on_the_certificate_sign_in_listener(fixture: Fixture
 fn request_schemas_name_exactly_the_fields_the_api_reads() {
     use certgate_server::admin_api::resource::{
         AuthorizationInfo, CertificateAuthorityPatch, CertificateUserBindingsPatch, NewApplication,
-        NewAuthenticationModeRule, NewCertificateAuthority, NewCertificateUserBinding, NewUser,
-        StsRefreshTokensValidFrom, UserPatch,
+        NewAuthenticationModeRule, NewCertificateAuthority, NewCertificateUserBinding,
+        NewRelyingParty, NewUser, RelyingPartyClaim, RelyingPartyPatch, StsRefreshTokensValidFrom,
+        UserPatch,
+    };
+    let claims = || {
+        Some(vec![RelyingPartyClaim {
+            claim_type: "IDPEmail".into(),
+            source: "user.upn".into(),
+        }])
     };
     let text = || Some("x".to_owned());
     let info = AuthorizationInfo {
@@ -1695,7 +2015,48 @@ fn request_schemas_name_exactly_the_fields_the_api_reads() {
             }),
         ),
     ];
-    for (schema, value) in every_field {
+    let federation = [
+        (
+            "NewRelyingParty",
+            serde_json::to_value(NewRelyingParty {
+                display_name: "x".into(),
+                protocol: "saml".into(),
+                identifier: "urn:x".into(),
+                reply_urls: vec![],
+                logout_url: text(),
+                name_id_format: text(),
+                name_id_source: text(),
+                claims: claims(),
+                sign_response: Some(true),
+                require_signed_requests: Some(true),
+                request_certificates: Some(vec![]),
+                password_requests: text(),
+                issuer: text(),
+                token_lifetime_seconds: Some(60),
+                enabled: Some(true),
+            }),
+        ),
+        (
+            "RelyingPartyPatch",
+            serde_json::to_value(RelyingPartyPatch {
+                display_name: text(),
+                identifier: text(),
+                reply_urls: Some(vec![]),
+                logout_url: Some(None),
+                name_id_format: text(),
+                name_id_source: text(),
+                claims: claims(),
+                sign_response: Some(true),
+                require_signed_requests: Some(true),
+                request_certificates: Some(vec![]),
+                password_requests: text(),
+                issuer: Some(text()),
+                token_lifetime_seconds: Some(60),
+                enabled: Some(true),
+            }),
+        ),
+    ];
+    for (schema, value) in every_field.into_iter().chain(federation) {
         conforms(schema, &value.expect("JSON"));
     }
 }

@@ -53,6 +53,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "admin tokens",
         sql: include_str!("migrations/0007_admin_tokens.sql"),
     },
+    Migration {
+        version: 8,
+        description: "federation",
+        sql: include_str!("migrations/0008_federation.sql"),
+    },
 ];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.

@@ -40,6 +40,11 @@ struct WebFileConfig {
     certauth_public_url: Option<String>,
     /// The name shown in authenticator apps (default: certgate).
     organization: Option<String>,
+    /// The federation service's entity ID / issuer URI (default: `<public_url>/federation`).
+    /// Microsoft 365 compares it with the federated domain's `issuerUri`.
+    federation_entity_id: Option<String>,
+    /// Allowed clock difference with SAML / WS-Fed relying parties, seconds (default 180).
+    federation_clock_skew_seconds: Option<i64>,
 }
 
 /// The certificate sign-in listener.
@@ -83,6 +88,8 @@ pub(crate) struct WebSettings {
     pub(crate) public_url: String,
     pub(crate) certauth_public_url: Option<String>,
     pub(crate) organization: String,
+    pub(crate) federation_entity_id: String,
+    pub(crate) federation_clock_skew_seconds: i64,
 }
 
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -193,9 +200,26 @@ impl Config {
                     .unwrap_or_else(|| format!("https://localhost:{}", listen.port()));
                 let certauth_public_url =
                     env("CERTGATE_CERTAUTH_PUBLIC_URL").or(file.web.certauth_public_url);
+                let public_url = public_url.trim_end_matches('/').to_owned();
+                let federation_entity_id = env("CERTGATE_FEDERATION_ENTITY_ID")
+                    .or(file.web.federation_entity_id)
+                    .unwrap_or_else(|| format!("{public_url}/federation"));
+                let federation_clock_skew_seconds = match env("CERTGATE_FEDERATION_CLOCK_SKEW") {
+                    Some(text) => text.parse().with_context(|| {
+                        format!(
+                            "CERTGATE_FEDERATION_CLOCK_SKEW \"{text}\" is not a number of seconds"
+                        )
+                    })?,
+                    None => file.web.federation_clock_skew_seconds.unwrap_or(180),
+                };
+                if !(0..=3600).contains(&federation_clock_skew_seconds) {
+                    bail!("the federation clock skew must be 0 to 3600 seconds, not {federation_clock_skew_seconds}");
+                }
                 Some(WebSettings {
                     listen,
-                    public_url: public_url.trim_end_matches('/').to_owned(),
+                    federation_entity_id,
+                    federation_clock_skew_seconds,
+                    public_url,
                     certauth_public_url: certauth_public_url
                         .map(|u| u.trim_end_matches('/').to_owned()),
                     organization: file.web.organization.unwrap_or_else(|| "certgate".into()),

@@ -99,6 +99,8 @@ pub(crate) async fn prepare(config: &mut Config, store: &SqlStore) -> anyhow::Re
             public_url: "https://localhost:9443".into(),
             certauth_public_url: None,
             organization: "Contoso".into(),
+            federation_entity_id: "https://localhost:9443/federation".into(),
+            federation_clock_skew_seconds: 180,
         });
     }
     let web_origin = config

@@ -12,8 +12,10 @@ mod client;
 mod config;
 mod crl;
 mod demo;
+mod federation;
 mod pki;
 mod remote;
+mod rp;
 mod serve;
 mod signins;
 mod strength;
@@ -48,7 +50,8 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, env = "CERTGATE_CONFIG")]
     config: Option<PathBuf>,
     /// Drive a running server through its admin API instead of the local store
-    /// (`https://host:port`; ca, user, crl, signins, binding, strength, audit).
+    /// (`https://host:port`; ca, user, crl, signins, binding, strength, audit, rp,
+    /// federation).
     #[arg(long, global = true, env = "CERTGATE_SERVER", value_name = "URL")]
     server: Option<String>,
     /// Admin token for --server (`certgate admin token create` on the server). Prefer
@@ -102,6 +105,13 @@ enum Command {
     /// Administration: admin API tokens.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Relying parties of the federation service (SAML 2.0 / WS-Federation): Microsoft 365,
+    /// SAML service providers, WS-Federation applications.
+    #[command(subcommand)]
+    Rp(rp::RpCommand),
+    /// The federation service's token-signing keys.
+    #[command(subcommand)]
+    Federation(federation::FederationCommand),
 }
 
 #[derive(Args)]
@@ -155,7 +165,7 @@ fn main() -> ExitCode {
         .init();
     let global = cli.global;
     if global.server.is_some() && !remote::supports(&cli.command) {
-        eprintln!("certgate: --server (CERTGATE_SERVER) drives ca, user, crl, signins, binding, strength and audit on a remote server; this command works on the local store only (unset CERTGATE_SERVER)");
+        eprintln!("certgate: --server (CERTGATE_SERVER) drives ca, user, crl, signins, binding, strength, audit, rp and federation on a remote server; this command works on the local store only (unset CERTGATE_SERVER)");
         return ExitCode::from(2);
     }
     match cli.command {
@@ -171,6 +181,8 @@ fn main() -> ExitCode {
         Command::Binding(command) => run_async(binding::run(command, global)),
         Command::Strength(command) => run_async(strength::run(command, global)),
         Command::Admin(command) => run_async(admin::run(command, global)),
+        Command::Rp(command) => run_async(rp::run(command, global)),
+        Command::Federation(command) => run_async(federation::run(command, global)),
     }
 }
 

@@ -214,6 +214,8 @@ pub(crate) fn supports(command: &crate::Command) -> bool {
             | Command::Binding(_)
             | Command::Strength(_)
             | Command::Audit(_)
+            | Command::Rp(_)
+            | Command::Federation(_)
     )
 }
 

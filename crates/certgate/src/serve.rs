@@ -57,6 +57,11 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
                 anyhow::anyhow!("the web listener seals OpenID Connect keys and TOTP secrets with CERTGATE_CA_KEY_PASSPHRASE; set it")
             })?,
             demo: demo.as_ref().map(|d| d.client.clone()),
+            federation: Some(certgate_server::federation_http::FederationSettings {
+                entity_id: web.federation_entity_id.clone(),
+                public_origin: web.public_url.clone(),
+                clock_skew_seconds: web.federation_clock_skew_seconds,
+            }),
         }),
         None => None,
     };
@@ -86,6 +91,16 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
         println!(
             "  OpenID Connect: {}/.well-known/openid-configuration (listening on {addr})",
             web.public_url
+        );
+    }
+    if let (Some(_), Some(web)) = (server.web_addr, &config.web) {
+        println!(
+            "  SAML 2.0: {}{} · WS-Federation: {}{} (issuer {})",
+            web.public_url,
+            certgate_server::federation_http::SAML_METADATA_PATH,
+            web.public_url,
+            certgate_server::federation_http::FEDERATION_METADATA_PATH,
+            web.federation_entity_id
         );
     }
     if let Some(demo) = &demo {

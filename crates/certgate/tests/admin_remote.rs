@@ -249,6 +249,74 @@ fn the_cli_drives_a_remote_server_through_the_admin_api() {
         }
     }
 
+    // The federation service: relying parties and token-signing keys.
+    let m365 = remote.json(&[
+        "rp",
+        "add",
+        "microsoft365",
+        "--protocol",
+        "saml",
+        "--issuer",
+        "https://contoso.example/adfs",
+        "--json",
+    ]);
+    assert_eq!(m365["identifier"], "urn:federation:MicrosoftOnline");
+    assert_eq!(m365["issuer"], "https://contoso.example/adfs");
+    remote.ok(&[
+        "rp",
+        "add",
+        "wsfed",
+        "--name",
+        "Intranet",
+        "--realm",
+        "urn:intranet",
+        "--reply",
+        "https://intranet.contoso.example/",
+    ]);
+    let changed = remote.json(&[
+        "rp",
+        "set",
+        "intranet",
+        "--claims",
+        "certificate-context",
+        "--disabled",
+        "--json",
+    ]);
+    assert_eq!(changed["enabled"], false);
+    assert_eq!(changed["claims"].as_array().expect("claims").len(), 2 + 10);
+    remote.refused(
+        Some(&remote.token),
+        &["rp", "add", "microsoft365", "--protocol", "saml"],
+        "rp-taken",
+    );
+    remote.refused(
+        Some(&remote.token),
+        &["rp", "set", "Intranet", "--claim", "IDPEmail=user.upn"],
+        "rp-field-invalid",
+    );
+    for args in [
+        &["rp", "list"][..],
+        &["rp", "list", "--json"],
+        &["rp", "show", "Microsoft 365"],
+        &["rp", "show", "urn:intranet", "--json"],
+    ] {
+        assert_eq!(remote.ok(args), env.ok(args), "{args:?}");
+    }
+    remote.ok(&["rp", "remove", "Intranet"]);
+    remote.refused(
+        Some(&remote.token),
+        &["rp", "show", "Intranet"],
+        "rp-not-found",
+    );
+    env.ok(&["federation", "init"]);
+    for args in [
+        &["federation", "keys"][..],
+        &["federation", "keys", "--json"],
+    ] {
+        assert_eq!(remote.ok(args), env.ok(args), "{args:?}");
+    }
+    assert_eq!(remote.run(&["federation", "init"]).status.code(), Some(2));
+
     // The logs.
     assert_eq!(
         remote.ok(&["signins", "--json"]),
@@ -265,6 +333,10 @@ fn the_cli_drives_a_remote_server_through_the_admin_api() {
     assert_eq!(
         mine,
         [
+            "rp.remove",
+            "rp.set",
+            "rp.add",
+            "rp.add",
             "crl.refresh-request",
             "ca.set",
             "user.remove",

@@ -10,6 +10,7 @@ use axum::Json;
 use certgate_core::admin_token::AdminTokenError;
 use certgate_core::binding::{BindingError, BindingRuleError};
 use certgate_core::directory::DirectoryError;
+use certgate_core::federation::FederationError;
 use certgate_core::signin::{CertificateRejection, SignInError};
 use certgate_core::store::StoreError;
 use certgate_core::strength::StrengthRuleError;
@@ -200,6 +201,24 @@ impl From<ProviderError> for ApiError {
                 error.to_string(),
             ),
         }
+    }
+}
+
+impl From<FederationError> for ApiError {
+    fn from(error: FederationError) -> Self {
+        let status = match &error {
+            FederationError::Store(store) => return ApiError::store(store),
+            FederationError::FieldInvalid { .. } => StatusCode::BAD_REQUEST,
+            FederationError::RelyingPartyNotFound { .. } => StatusCode::NOT_FOUND,
+            FederationError::RelyingPartyTaken { .. }
+            | FederationError::NoSigningKey
+            | FederationError::RotationRaced => StatusCode::CONFLICT,
+            FederationError::RandomnessUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            FederationError::KeyCorrupt { .. } | FederationError::Key(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        ApiError::new(status, error.code(), error.to_string())
     }
 }
 

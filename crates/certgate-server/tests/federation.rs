@@ -1,0 +1,1170 @@
+//! The federation service end to end over real TLS, without a browser: a SAML 2.0 service
+//! provider's AuthnRequest (HTTP-Redirect, unsigned and signed) and a WS-Federation sign-in
+//! (the Microsoft 365 preset) go through the certificate sign-in listener with a client
+//! certificate, and the tokens posted back are checked by real peers: `xmlsec1 --verify`
+//! against the token-signing certificate from certgate's metadata, and `xmllint` against the
+//! OASIS SAML 2.0 and 1.1 schemas shipped in certgate-saml's test data. The refusals (unknown
+//! relying party, unregistered reply address, replay, stale request, unsigned or badly signed
+//! request, password wauth) each come with their reason code.
+
+mod common;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use certgate_core::audit::AuditEvent;
+use certgate_core::clock::{Clock, FixedClock};
+use certgate_core::directory::{add_user, UserDraft};
+use certgate_core::federation::claims::{certificate_context_rules, ClaimRule, ClaimSource};
+use certgate_core::federation::{
+    add_relying_party, microsoft365, set_relying_party, PasswordRequests, Protocol,
+    RelyingPartyDraft,
+};
+use certgate_core::store::Store;
+use certgate_pki::UnixTime;
+use certgate_server::app::{start, CertAuthConfig, RunningServer, ServerConfig, WebConfig};
+use certgate_server::crl_refresh::CrlSettings;
+use certgate_server::federation_http::FederationSettings;
+use certgate_store::SqlStore;
+use certgate_testpki::{TestPki, VALIDATION_TIME};
+use common::{Backend, TestDatabase, TrustedPki};
+
+const IDP_ORIGIN: &str = "https://idp.test";
+const SP_ENTITY: &str = "https://sp.test/metadata";
+const SP_ACS: &str = "https://sp.test/acs";
+const SIGNED_SP_ENTITY: &str = "https://signed-sp.test/metadata";
+const SIGNED_SP_ACS: &str = "https://signed-sp.test/acs";
+const SAML_XSD_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../certgate-saml/tests/xsd");
+
+struct Fixture {
+    server: RunningServer<SqlStore>,
+    store: Arc<SqlStore>,
+    clock: Arc<FixedClock>,
+    server_certificate: Vec<u8>,
+    pki: TestPki,
+    /// RSA key (PKCS#8) and certificate of the signed SP.
+    sp_key: Vec<u8>,
+    _database: TestDatabase,
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn new(backend: Backend) -> Fixture {
+        let TrustedPki {
+            pki,
+            store,
+            database,
+            ..
+        } = TrustedPki::new(backend, "mallory@corp.example", |_| true).await;
+        let now = UnixTime(VALIDATION_TIME);
+        add_user(
+            &*store,
+            UserDraft {
+                immutable_id: Some("aB+/cD==".into()),
+                mail: Some("alice.smith@corp.example".into()),
+                groups: vec!["Sales".into()],
+                ..UserDraft::new("alice@corp.example")
+            },
+            now,
+            "test",
+        )
+        .await
+        .expect("user");
+
+        let mut sp = RelyingPartyDraft::new(
+            "Test SP",
+            Protocol::Saml,
+            SP_ENTITY,
+            vec![SP_ACS.into(), "https://sp.test/acs2".into()],
+        );
+        sp.name_id_format = certgate_core::federation::NameIdFormat::EmailAddress;
+        sp.name_id_source = ClaimSource::User(certgate_core::federation::claims::UserField::Mail);
+        sp.claims
+            .push(ClaimRule::parse("groups=user.groups").expect("rule"));
+        sp.claims.extend(certificate_context_rules());
+        sp.sign_response = true;
+        add_relying_party(&*store, sp, now, "test")
+            .await
+            .expect("SP");
+
+        let sp_signing = certgate_ca::create_token_signing_certificate(
+            "signed sp",
+            certgate_ca::KeyAlgorithm::Rsa2048,
+            365,
+            certgate_testpki::at(VALIDATION_TIME - 86_400),
+        )
+        .expect("SP key");
+        let mut signed = RelyingPartyDraft::new(
+            "Signed SP",
+            Protocol::Saml,
+            SIGNED_SP_ENTITY,
+            vec![SIGNED_SP_ACS.into()],
+        );
+        signed.require_signed_requests = true;
+        signed.logout_url = Some("https://signed-sp.test/slo".into());
+        signed.request_certificates = vec![sp_signing.certificate_der.clone()];
+        add_relying_party(&*store, signed, now, "test")
+            .await
+            .expect("signed SP");
+        add_relying_party(
+            &*store,
+            microsoft365(Protocol::WsFed, Some("urn:certgate:corp".into())),
+            now,
+            "test",
+        )
+        .await
+        .expect("Microsoft 365");
+
+        let (identity, server_certificate) = common::localhost_identity();
+        let clock = Arc::new(FixedClock::at(VALIDATION_TIME));
+        let server = start(
+            Arc::clone(&store),
+            Arc::clone(&clock) as Arc<dyn Clock>,
+            ServerConfig {
+                listen: "127.0.0.1:0".parse().expect("address"),
+                crl: CrlSettings::default(),
+                pki: None,
+                tick: Duration::from_millis(200),
+                certauth: Some(CertAuthConfig {
+                    listen: "127.0.0.1:0".parse().expect("address"),
+                    identity,
+                }),
+                web: Some(WebConfig {
+                    listen: "127.0.0.1:0".parse().expect("address"),
+                    public_origin: IDP_ORIGIN.into(),
+                    certauth_public_origin: None,
+                    issuer: IDP_ORIGIN.into(),
+                    organization: "Corp".into(),
+                    passphrase: zeroize::Zeroizing::new(b"test passphrase".to_vec()),
+                    demo: None,
+                    federation: Some(FederationSettings {
+                        entity_id: format!("{IDP_ORIGIN}/federation"),
+                        public_origin: IDP_ORIGIN.into(),
+                        clock_skew_seconds: 120,
+                    }),
+                }),
+            },
+        )
+        .await
+        .expect("server starts");
+        Fixture {
+            server,
+            store,
+            clock,
+            server_certificate,
+            pki,
+            sp_key: sp_signing.private_key_pkcs8_der.to_vec(),
+            _database: database,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn client(&self, with_certificate: bool) -> reqwest::Client {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_certs_only([reqwest::Certificate::from_der(&self.server_certificate)
+                .expect("server certificate")]);
+        if with_certificate {
+            let mut pem = pem("PRIVATE KEY", &self.pki.leaf.key_pkcs8_der);
+            pem.push_str(&pem_certificate(&self.pki.leaf.der));
+            pem.push_str(&pem_certificate(&self.pki.intermediate.der));
+            builder =
+                builder.identity(reqwest::Identity::from_pem(pem.as_bytes()).expect("identity"));
+        }
+        builder.build().expect("client")
+    }
+
+    fn web(&self, path_and_query: &str) -> String {
+        let addr = self.server.web_addr.expect("web listener");
+        format!("https://localhost:{}{path_and_query}", addr.port())
+    }
+
+    /// GET on the web listener; the response's status, Set-Cookie and body.
+    async fn get(
+        &self,
+        path_and_query: &str,
+        cookie: Option<&str>,
+    ) -> (u16, Option<String>, String) {
+        let mut request = self.client(false).get(self.web(path_and_query));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned);
+        (status, cookie, response.text().await.expect("body"))
+    }
+
+    /// From a start page to the page the relying party receives: the certificate sign-in
+    /// (with the test PKI's leaf, alice), then the web listener's continue page.
+    async fn sign_in(&self, start: &str) -> String {
+        let started = self.get(start, None).await;
+        self.continue_sign_in(started).await
+    }
+
+    /// POST a form on the web listener; the response's status, Set-Cookie and body.
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, Option<String>, String) {
+        let response = self
+            .client(false)
+            .post(self.web(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                form.iter()
+                    .map(|(name, value)| format!("{name}={}", encode(value)))
+                    .collect::<Vec<_>>()
+                    .join("&"),
+            )
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned);
+        (status, cookie, response.text().await.expect("body"))
+    }
+
+    async fn continue_sign_in(&self, started: (u16, Option<String>, String)) -> String {
+        let (status, cookie, body) = started;
+        assert_eq!(status, 200, "{body}");
+        let cookie = cookie.expect("flow cookie");
+        let certauth = between(&body, "href=\"", "\"").replace("&amp;", "&");
+        assert!(certauth.contains("/certauth?flow="), "{certauth}");
+        let response = self
+            .client(true)
+            .get(&certauth)
+            .header("cookie", &cookie)
+            .header("accept", "text/html")
+            .send()
+            .await
+            .expect("certauth");
+        assert_eq!(
+            response.status().as_u16(),
+            303,
+            "{:?}",
+            response.text().await
+        );
+        let location = response.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
+        let path = &location[location.find("/signin/continue").expect("continue")..];
+        let (status, _, body) = self.get(path, Some(&cookie)).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    fn write(&self, name: &str, content: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::File::create(&path)
+            .and_then(|mut f| f.write_all(content))
+            .expect("write");
+        path
+    }
+
+    /// The token-signing certificate, as PEM, taken from the served SAML metadata.
+    async fn signing_certificate_pem(&self) -> PathBuf {
+        let (status, _, metadata) = self.get("/federation/saml/metadata", None).await;
+        assert_eq!(status, 200);
+        let der = STANDARD
+            .decode(between(
+                &metadata,
+                "<ds:X509Certificate>",
+                "</ds:X509Certificate>",
+            ))
+            .expect("certificate");
+        self.write("signing.pem", pem_certificate(&der).as_bytes())
+    }
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} in {text}"))
+        + start.len();
+    let to = text[from..].find(end).expect("end") + from;
+    &text[from..to]
+}
+
+fn form_field(page: &str, name: &str) -> String {
+    between(page, &format!("name=\"{name}\" value=\""), "\"")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("ascii"));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+fn pem_certificate(der: &[u8]) -> String {
+    pem("CERTIFICATE", der)
+}
+
+fn instant(at: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .expect("time")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("format")
+}
+
+fn authn_request(id: &str, issuer: &str, acs: &str, issued: i64, extra: &str) -> String {
+    format!(
+        "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{IDP_ORIGIN}/federation/saml/sso\" AssertionConsumerServiceURL=\"{acs}\" ProtocolBinding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\"><saml:Issuer>{issuer}</saml:Issuer>{extra}</samlp:AuthnRequest>",
+        instant(issued)
+    )
+}
+
+fn encode(text: &str) -> String {
+    reqwest::Url::parse_with_params("http://x/", &[("v", text)])
+        .expect("url")
+        .query()
+        .expect("query")
+        .trim_start_matches("v=")
+        .to_owned()
+}
+
+/// The HTTP-Redirect binding's SAMLRequest query (DEFLATE, base64, URL-encoded).
+fn redirect_query(xml: &str, relay_state: Option<&str>) -> String {
+    let mut deflater =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    deflater.write_all(xml.as_bytes()).expect("deflate");
+    let deflated = deflater.finish().expect("deflate");
+    let mut query = format!("SAMLRequest={}", encode(&STANDARD.encode(deflated)));
+    if let Some(relay_state) = relay_state {
+        query.push_str(&format!("&RelayState={}", encode(relay_state)));
+    }
+    query
+}
+
+/// Signs a Redirect-binding query (bindings §3.4.4.1) with RSA-SHA256.
+fn sign_query(query: &str, key_pkcs8: &[u8]) -> String {
+    let signed = format!(
+        "{query}&SigAlg={}",
+        encode("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")
+    );
+    let key = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(key_pkcs8).expect("RSA key");
+    let mut signature = vec![0; key.public_modulus_len()];
+    key.sign(
+        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+        &aws_lc_rs::rand::SystemRandom::new(),
+        signed.as_bytes(),
+        &mut signature,
+    )
+    .expect("sign");
+    format!("{signed}&Signature={}", encode(&STANDARD.encode(signature)))
+}
+
+fn run(command: &mut Command) -> (bool, String) {
+    let output = command.output().unwrap_or_else(|e| {
+        panic!("{command:?} cannot run ({e}); scripts/setup.sh installs xmlsec1 and libxml2-utils")
+    });
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+/// `xmlsec1 --verify` with the token-signing certificate as the only trusted key.
+fn xmlsec_verify(document: &Path, certificate: &Path, id_attribute: &str) -> (bool, String) {
+    run(Command::new("xmlsec1")
+        .arg("--verify")
+        .arg("--enabled-key-data")
+        .arg("x509")
+        .arg("--pubkey-cert-pem")
+        .arg(certificate)
+        .arg("--id-attr:".to_owned() + id_attribute.split_once('|').expect("attr").0)
+        .arg(id_attribute.split_once('|').expect("node").1)
+        .arg(document))
+}
+
+fn xmllint_schema(document: &Path, schema: &str) -> (bool, String) {
+    run(Command::new("xmllint")
+        .env(
+            "XML_CATALOG_FILES",
+            Path::new(SAML_XSD_DIR).join("catalog.xml"),
+        )
+        .arg("--noout")
+        .arg("--nonet")
+        .arg("--schema")
+        .arg(Path::new(SAML_XSD_DIR).join(schema))
+        .arg(document))
+}
+
+async fn refused(fixture: &Fixture, path: &str, status: u16, code: &str) {
+    let (got, _, body) = fixture.get(path, None).await;
+    assert_eq!(got, status, "{path}: {body}");
+    assert!(
+        body.contains(&format!("<code>{code}</code>")),
+        "{path}: expected {code} in {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saml_sign_in_by_redirect_binding_on_sqlite() {
+    saml_sign_in_by_redirect_binding(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saml_sign_in_by_redirect_binding_on_postgres() {
+    saml_sign_in_by_redirect_binding(Backend::Postgres).await;
+}
+
+async fn saml_sign_in_by_redirect_binding(backend: Backend) {
+    let fixture = Fixture::new(backend).await;
+    let now = VALIDATION_TIME;
+    let request = authn_request("_request1", SP_ENTITY, SP_ACS, now - 5, "");
+    let start = format!(
+        "/federation/saml/sso?{}",
+        redirect_query(&request, Some("state-123"))
+    );
+    let page = fixture.sign_in(&start).await;
+    assert!(page.contains(&format!("action=\"{SP_ACS}\"")), "{page}");
+    assert_eq!(form_field(&page, "RelayState"), "state-123");
+    let response = String::from_utf8(
+        STANDARD
+            .decode(form_field(&page, "SAMLResponse"))
+            .expect("base64"),
+    )
+    .expect("UTF-8");
+    assert!(
+        response.contains("InResponseTo=\"_request1\""),
+        "{response}"
+    );
+    assert!(response.contains(&format!("Destination=\"{SP_ACS}\"")));
+    assert!(response.contains(&format!("<saml:Audience>{SP_ENTITY}</saml:Audience>")));
+    assert!(response.contains(&format!("Recipient=\"{SP_ACS}\"")));
+    assert!(response.contains("Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\">alice.smith@corp.example</saml:NameID>"), "{response}");
+    assert!(response.contains("urn:oasis:names:tc:SAML:2.0:ac:classes:X509"));
+    assert!(response.contains("<saml:AttributeValue>Sales</saml:AttributeValue>"));
+    // The certificate-context claims, in AD FS's value formats.
+    let serial = certgate_core::hex(
+        certgate_pki::Certificate::from_der(&fixture.pki.leaf.der)
+            .expect("leaf")
+            .serial(),
+    )
+    .to_ascii_uppercase();
+    assert!(
+        response.contains(&format!(
+            "<saml:AttributeValue>{serial}</saml:AttributeValue>"
+        )),
+        "{response}"
+    );
+    assert!(
+        response.contains("http://schemas.microsoft.com/2012/12/certificatecontext/field/issuer")
+    );
+    assert!(
+        response.contains("1.3.6.1.5.5.7.3.2"),
+        "client-auth EKU: {response}"
+    );
+
+    // Real peers: the Response signature and the Assertion signature, and the schema.
+    let certificate = fixture.signing_certificate_pem().await;
+    let document = fixture.write("response.xml", response.as_bytes());
+    let (ok, output) = xmlsec_verify(
+        &document,
+        &certificate,
+        "ID|urn:oasis:names:tc:SAML:2.0:protocol:Response",
+    );
+    assert!(ok, "xmlsec1 rejected the Response: {output}");
+    let assertion = &response[response.find("<saml:Assertion").expect("assertion")
+        ..response.find("</saml:Assertion>").expect("end") + "</saml:Assertion>".len()];
+    let assertion_file = fixture.write("assertion.xml", assertion.as_bytes());
+    let (ok, output) = xmlsec_verify(
+        &assertion_file,
+        &certificate,
+        "ID|urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+    );
+    assert!(ok, "xmlsec1 rejected the Assertion: {output}");
+    let (ok, output) = xmllint_schema(&document, "saml-schema-protocol-2.0.xsd");
+    assert!(ok, "{output}");
+    let tampered = fixture.write(
+        "tampered.xml",
+        assertion.replace("Sales", "Admins").as_bytes(),
+    );
+    let (ok, _) = xmlsec_verify(
+        &tampered,
+        &certificate,
+        "ID|urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+    );
+    assert!(!ok, "xmlsec1 accepted a tampered assertion");
+
+    // The same request again: a replay.
+    refused(&fixture, &start, 400, "saml-request-replayed").await;
+    // A reply address that is not registered; an SP that is not registered.
+    let other_acs = authn_request("_request2", SP_ENTITY, "https://evil.test/acs", now, "");
+    refused(
+        &fixture,
+        &format!("/federation/saml/sso?{}", redirect_query(&other_acs, None)),
+        403,
+        "saml-acs-unregistered",
+    )
+    .await;
+    let unknown = authn_request("_request3", "https://unknown.test/sp", SP_ACS, now, "");
+    refused(
+        &fixture,
+        &format!("/federation/saml/sso?{}", redirect_query(&unknown, None)),
+        403,
+        "rp-unknown",
+    )
+    .await;
+    // Too old, and from the future beyond the allowed skew (120 s).
+    let stale = authn_request("_request4", SP_ENTITY, SP_ACS, now - 3600, "");
+    refused(
+        &fixture,
+        &format!("/federation/saml/sso?{}", redirect_query(&stale, None)),
+        400,
+        "saml-request-stale",
+    )
+    .await;
+    let future = authn_request("_request5", SP_ENTITY, SP_ACS, now + 600, "");
+    refused(
+        &fixture,
+        &format!("/federation/saml/sso?{}", redirect_query(&future, None)),
+        400,
+        "saml-request-from-future",
+    )
+    .await;
+    // Garbage and a DTD never get past the parser.
+    refused(
+        &fixture,
+        "/federation/saml/sso?SAMLRequest=%%%",
+        400,
+        "saml-query-malformed",
+    )
+    .await;
+    let dtd = format!(
+        "<!DOCTYPE x [<!ENTITY a \"b\">]>{}",
+        authn_request("_r6", SP_ENTITY, SP_ACS, now, "")
+    );
+    refused(
+        &fixture,
+        &format!("/federation/saml/sso?{}", redirect_query(&dtd, None)),
+        400,
+        "saml-xml-doctype-refused",
+    )
+    .await;
+    // IsPassive and an impossible NameIDPolicy are answered to the SP with a signed failure.
+    for (id, extra, second_level) in [
+        ("_passive", "IsPassive=\"true\" ", "NoPassive"),
+        ("_policy", "", "InvalidNameIDPolicy"),
+    ] {
+        let mut request = authn_request(
+            id,
+            SP_ENTITY,
+            SP_ACS,
+            now,
+            if extra.is_empty() {
+                "<samlp:NameIDPolicy Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:transient\"/>"
+            } else {
+                ""
+            },
+        );
+        request = request.replacen("ID=", &format!("{extra}ID="), 1);
+        let (status, _, page) = fixture
+            .get(
+                &format!("/federation/saml/sso?{}", redirect_query(&request, None)),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains(&format!("action=\"{SP_ACS}\"")), "{page}");
+        let xml = String::from_utf8(
+            STANDARD
+                .decode(form_field(&page, "SAMLResponse"))
+                .expect("base64"),
+        )
+        .expect("UTF-8");
+        assert!(
+            xml.contains(&format!(
+                "urn:oasis:names:tc:SAML:2.0:status:{second_level}"
+            )),
+            "{xml}"
+        );
+        assert!(!xml.contains("saml:Assertion"));
+        let file = fixture.write(&format!("{id}.xml"), xml.as_bytes());
+        let (ok, output) = xmlsec_verify(
+            &file,
+            &certificate,
+            "ID|urn:oasis:names:tc:SAML:2.0:protocol:Response",
+        );
+        assert!(ok, "{output}");
+        let (ok, output) = xmllint_schema(&file, "saml-schema-protocol-2.0.xsd");
+        assert!(ok, "{output}");
+    }
+    // Asking for multi-factor leads to the one-time code instead of a token.
+    let mfa = authn_request(
+        "_request7",
+        SP_ENTITY,
+        SP_ACS,
+        now,
+        "<samlp:RequestedAuthnContext><saml:AuthnContextClassRef>http://schemas.microsoft.com/claims/multipleauthn</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>",
+    );
+    let page = fixture
+        .sign_in(&format!(
+            "/federation/saml/sso?{}",
+            redirect_query(&mfa, None)
+        ))
+        .await;
+    assert!(page.contains("authenticator app"), "{page}");
+    assert!(!page.contains("SAMLResponse"));
+    fixture.clock.advance(0);
+    fixture.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_requests_are_required_and_verified() {
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let now = VALIDATION_TIME;
+    let unsigned = authn_request("_s1", SIGNED_SP_ENTITY, SIGNED_SP_ACS, now, "");
+    refused(
+        &fixture,
+        &format!("/federation/saml/sso?{}", redirect_query(&unsigned, None)),
+        403,
+        "saml-request-unsigned",
+    )
+    .await;
+    // Signed by another key.
+    let other = certgate_ca::create_token_signing_certificate(
+        "other",
+        certgate_ca::KeyAlgorithm::Rsa2048,
+        365,
+        certgate_testpki::at(now),
+    )
+    .expect("key");
+    let forged = authn_request("_s2", SIGNED_SP_ENTITY, SIGNED_SP_ACS, now, "");
+    let query = sign_query(
+        &redirect_query(&forged, Some("rs")),
+        &other.private_key_pkcs8_der,
+    );
+    refused(
+        &fixture,
+        &format!("/federation/saml/sso?{query}"),
+        403,
+        "saml-signature-invalid",
+    )
+    .await;
+    // Signed by the SP's key: accepted; a changed RelayState breaks it.
+    let good = authn_request("_s3", SIGNED_SP_ENTITY, SIGNED_SP_ACS, now, "");
+    let query = sign_query(&redirect_query(&good, Some("rs")), &fixture.sp_key);
+    let changed = query.replace("RelayState=rs", "RelayState=xx");
+    refused(
+        &fixture,
+        &format!("/federation/saml/sso?{changed}"),
+        403,
+        "saml-signature-invalid",
+    )
+    .await;
+    let page = fixture
+        .sign_in(&format!("/federation/saml/sso?{query}"))
+        .await;
+    assert!(
+        page.contains(&format!("action=\"{SIGNED_SP_ACS}\"")),
+        "{page}"
+    );
+    fixture.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wsfed_sign_in_for_microsoft365() {
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let start = "/federation/wsfed?wa=wsignin1.0&wtrealm=urn%3Afederation%3AMicrosoftOnline&wctx=LoginOptions%3D3%26estsredirect%3Dabc&wfresh=0&wct=2026-03-01T00%3A00%3A00Z";
+    let page = fixture.sign_in(start).await;
+    assert!(
+        page.contains("action=\"https://login.microsoftonline.com/login.srf\""),
+        "{page}"
+    );
+    assert_eq!(form_field(&page, "wa"), "wsignin1.0");
+    assert_eq!(form_field(&page, "wctx"), "LoginOptions=3&estsredirect=abc");
+    let rstr = form_field(&page, "wresult");
+    assert!(
+        rstr.starts_with("<t:RequestSecurityTokenResponse"),
+        "{rstr}"
+    );
+    for expected in [
+        "<saml:Audience>urn:federation:MicrosoftOnline</saml:Audience>",
+        "Issuer=\"urn:certgate:corp\"",
+        ">aB+/cD==</saml:NameIdentifier>",
+        "AttributeName=\"UPN\" AttributeNamespace=\"http://schemas.xmlsoap.org/claims\"",
+        "<saml:AttributeValue>alice@corp.example</saml:AttributeValue>",
+        "AttributeName=\"ImmutableID\" AttributeNamespace=\"http://schemas.microsoft.com/LiveID/Federation/2008/05\"",
+        "AttributeName=\"serialnumber\" AttributeNamespace=\"http://schemas.microsoft.com/ws/2008/06/identity/claims\"",
+        "AttributeName=\"issuer\" AttributeNamespace=\"http://schemas.microsoft.com/2012/12/certificatecontext/field\"",
+        "AuthenticationMethod=\"http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/tlsclient\"",
+        "<saml:AttributeValue>http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/tlsclient</saml:AttributeValue>",
+    ] {
+        assert!(rstr.contains(expected), "{expected} missing from {rstr}");
+    }
+    let certificate = fixture.signing_certificate_pem().await;
+    let document = fixture.write("rstr.xml", rstr.as_bytes());
+    let (ok, output) = xmlsec_verify(
+        &document,
+        &certificate,
+        "AssertionID|urn:oasis:names:tc:SAML:1.0:assertion:Assertion",
+    );
+    assert!(ok, "xmlsec1 rejected the WS-Fed assertion: {output}");
+    let assertion = &rstr[rstr.find("<saml:Assertion").expect("assertion")
+        ..rstr.find("</saml:Assertion>").expect("end") + "</saml:Assertion>".len()];
+    let assertion_file = fixture.write("assertion11.xml", assertion.as_bytes());
+    let (ok, output) = xmllint_schema(&assertion_file, "cs-sstc-schema-assertion-1.1.xsd");
+    assert!(ok, "{output}");
+
+    // wauth: certificate methods are met; password follows the relying party's setting.
+    for wauth in [
+        "http%3A%2F%2Fschemas.microsoft.com%2Fws%2F2008%2F06%2Fidentity%2Fauthenticationmethod%2Ftlsclient",
+        "http%3A%2F%2Fschemas.microsoft.com%2Fws%2F2008%2F06%2Fidentity%2Fauthenticationmethod%2Fx509",
+        "urn%3Aietf%3Arfc%3A2246",
+    ] {
+        let page = fixture
+            .sign_in(&format!("/federation/wsfed?wa=wsignin1.0&wtrealm=urn%3Afederation%3AMicrosoftOnline&wauth={wauth}&wfresh=0"))
+            .await;
+        assert!(page.contains("name=\"wresult\""), "{wauth}: {page}");
+    }
+    let password = "/federation/wsfed?wa=wsignin1.0&wtrealm=urn%3Afederation%3AMicrosoftOnline&wfresh=0&wauth=http%3A%2F%2Fschemas.microsoft.com%2Fws%2F2008%2F06%2Fidentity%2Fauthenticationmethod%2Fpassword";
+    refused(&fixture, password, 403, "wsfed-password-requested").await;
+    let (_, _, body) = fixture.get(password, None).await;
+    assert!(body.contains("PromptLoginBehavior"), "{body}");
+    set_relying_party(
+        &*fixture.store,
+        "Microsoft 365",
+        |mut draft| {
+            draft.password_requests = PasswordRequests::FreshCertificate;
+            Ok(draft)
+        },
+        UnixTime(VALIDATION_TIME),
+        "test",
+    )
+    .await
+    .expect("set");
+    let page = fixture.sign_in(password).await;
+    assert!(page.contains("name=\"wresult\""), "{page}");
+    let events: Vec<AuditEvent> = fixture.store.audit_events(50).await.expect("audit");
+    assert!(events
+        .iter()
+        .any(|e| e.action == "federation.password-request-replaced"));
+    assert!(events.iter().any(|e| e.action == "federation.issue"));
+    refused(&fixture, "/federation/wsfed?wa=wsignin1.0&wtrealm=urn%3Afederation%3AMicrosoftOnline&wauth=urn%3Afederation%3Aauthentication%3Awindows", 403, "wsfed-wauth-unsupported").await;
+    refused(&fixture, "/federation/wsfed?wa=wsignin1.0&wtrealm=urn%3Afederation%3AMicrosoftOnline&wreply=https%3A%2F%2Fevil.test%2F", 403, "wsfed-reply-unregistered").await;
+    refused(
+        &fixture,
+        "/federation/wsfed?wa=wsignin1.0&wtrealm=urn%3Aunknown",
+        403,
+        "rp-unknown",
+    )
+    .await;
+
+    // FederationMetadata.xml: signed by the current key, with the next key published.
+    let (status, _, metadata) = fixture
+        .get("/FederationMetadata/2007-06/FederationMetadata.xml", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        metadata.matches("<ds:X509Certificate>").count(),
+        2 * 2 + 1,
+        "current and next in two roles, and the signature's KeyInfo: {metadata}"
+    );
+    let file = fixture.write("federationmetadata.xml", metadata.as_bytes());
+    let (ok, output) = xmlsec_verify(
+        &file,
+        &certificate,
+        "ID|urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor",
+    );
+    assert!(ok, "{output}");
+    fixture.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_binding_request_signed_by_xmlsec1() {
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let now = VALIDATION_TIME;
+    let template = authn_request(
+        "_post1",
+        SIGNED_SP_ENTITY,
+        SIGNED_SP_ACS,
+        now,
+        "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/><ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/><ds:Reference URI=\"#_post1\"><ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/><ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>",
+    );
+    let template_file = fixture.write("request-template.xml", template.as_bytes());
+    let key_file = fixture.write("sp-key.pem", pem("PRIVATE KEY", &fixture.sp_key).as_bytes());
+    let signed_file = fixture.dir.path().join("request-signed.xml");
+    let (ok, output) = run(Command::new("xmlsec1")
+        .arg("--sign")
+        .arg("--privkey-pem")
+        .arg(&key_file)
+        .arg("--id-attr:ID")
+        .arg("urn:oasis:names:tc:SAML:2.0:protocol:AuthnRequest")
+        .arg("--output")
+        .arg(&signed_file)
+        .arg(&template_file));
+    assert!(ok, "xmlsec1 --sign: {output}");
+    let signed = std::fs::read(&signed_file).expect("signed request");
+    let encoded = STANDARD.encode(&signed);
+    let page = fixture
+        .continue_sign_in(
+            fixture
+                .post(
+                    "/federation/saml/sso",
+                    &[("SAMLRequest", &encoded), ("RelayState", "post-state")],
+                )
+                .await,
+        )
+        .await;
+    assert!(
+        page.contains(&format!("action=\"{SIGNED_SP_ACS}\"")),
+        "{page}"
+    );
+    assert_eq!(form_field(&page, "RelayState"), "post-state");
+    // The same document with a changed ACS no longer verifies; posted twice, it is a replay.
+    let tampered = String::from_utf8(signed.clone())
+        .expect("UTF-8")
+        .replace("IssueInstant=\"", "ForceAuthn=\"true\" IssueInstant=\"");
+    let (status, _, body) = fixture
+        .post(
+            "/federation/saml/sso",
+            &[("SAMLRequest", &STANDARD.encode(tampered))],
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("<code>saml-digest-mismatch</code>"), "{body}");
+    let (status, _, body) = fixture
+        .post("/federation/saml/sso", &[("SAMLRequest", &encoded)])
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("<code>saml-request-replayed</code>"),
+        "{body}"
+    );
+    let (status, _, body) = fixture
+        .post(
+            "/federation/saml/sso",
+            &[("SAMLRequest", &encoded), ("SAMLRequest", &encoded)],
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("<code>saml-parameter-duplicated</code>"),
+        "{body}"
+    );
+    fixture.server.stop().await;
+}
+
+fn logout_request(id: &str, issuer: &str, issued: i64) -> String {
+    format!(
+        "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{IDP_ORIGIN}/federation/saml/slo\"><saml:Issuer>{issuer}</saml:Issuer><saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\">aB.2B.2FcD.3D.3D</saml:NameID><samlp:SessionIndex>_s1</samlp:SessionIndex></samlp:LogoutRequest>",
+        instant(issued)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_logout_by_redirect_binding() {
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let now = VALIDATION_TIME;
+    let query = sign_query(
+        &redirect_query(&logout_request("_lo1", SIGNED_SP_ENTITY, now), Some("bye")),
+        &fixture.sp_key,
+    );
+    let response = fixture
+        .client(false)
+        .get(fixture.web(&format!("/federation/saml/slo?{query}")))
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(response.status().as_u16(), 303);
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let answer = location
+        .strip_prefix("https://signed-sp.test/slo?")
+        .unwrap_or_else(|| panic!("{location}"));
+    // The signed octets are everything before &Signature=; openssl checks the signature with
+    // the token-signing certificate's public key.
+    let (signed_octets, signature) = answer.split_once("&Signature=").expect("signature");
+    let signature = STANDARD
+        .decode(
+            reqwest::Url::parse(&format!("http://x/?s={signature}"))
+                .expect("url")
+                .query_pairs()
+                .next()
+                .expect("pair")
+                .1
+                .as_bytes(),
+        )
+        .expect("base64");
+    let certificate = fixture.signing_certificate_pem().await;
+    let (ok, public_key) = run(Command::new("openssl")
+        .args(["x509", "-pubkey", "-noout", "-in"])
+        .arg(&certificate));
+    assert!(ok, "{public_key}");
+    let public_key = fixture.write("signing-pub.pem", public_key.as_bytes());
+    let octets = fixture.write("octets.bin", signed_octets.as_bytes());
+    let signature_file = fixture.write("signature.bin", &signature);
+    let (ok, output) = run(Command::new("openssl")
+        .args(["dgst", "-sha256", "-verify"])
+        .arg(&public_key)
+        .arg("-signature")
+        .arg(&signature_file)
+        .arg(&octets));
+    assert!(
+        ok,
+        "openssl rejected the LogoutResponse signature: {output}"
+    );
+    let pairs: Vec<(String, String)> = reqwest::Url::parse(&location)
+        .expect("url")
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    assert_eq!(pairs[1], ("RelayState".into(), "bye".into()));
+    let deflated = STANDARD.decode(&pairs[0].1).expect("base64");
+    let mut xml = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::DeflateDecoder::new(&deflated[..]),
+        &mut xml,
+    )
+    .expect("inflate");
+    assert!(xml.contains("InResponseTo=\"_lo1\""), "{xml}");
+    assert!(
+        xml.contains("urn:oasis:names:tc:SAML:2.0:status:Success"),
+        "{xml}"
+    );
+    let file = fixture.write("logout-response.xml", xml.as_bytes());
+    let (ok, output) = xmllint_schema(&file, "saml-schema-protocol-2.0.xsd");
+    assert!(ok, "{output}");
+
+    // Replayed, unsigned, or from an SP without a signing certificate: refused.
+    refused(
+        &fixture,
+        &format!("/federation/saml/slo?{query}"),
+        400,
+        "saml-request-replayed",
+    )
+    .await;
+    let unsigned = redirect_query(&logout_request("_lo2", SIGNED_SP_ENTITY, now), None);
+    refused(
+        &fixture,
+        &format!("/federation/saml/slo?{unsigned}"),
+        403,
+        "saml-request-unsigned",
+    )
+    .await;
+    let other = redirect_query(&logout_request("_lo3", SP_ENTITY, now), None);
+    refused(
+        &fixture,
+        &format!("/federation/saml/slo?{other}"),
+        403,
+        "saml-logout-unverifiable",
+    )
+    .await;
+    fixture.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_signing_keys_roll_over_before_the_current_one_expires() {
+    use certgate_core::federation::{FederationStore, KeyState};
+    use certgate_server::federation_http::FederationService;
+    let database = TestDatabase::new(Backend::Sqlite);
+    let store = SqlStore::connect(&database.url).await.expect("store");
+    let passphrase = b"rollover passphrase";
+    let settings = FederationSettings {
+        entity_id: "https://idp.test/federation".into(),
+        public_origin: IDP_ORIGIN.into(),
+        clock_skew_seconds: 60,
+    };
+    let start = UnixTime(VALIDATION_TIME);
+    let service = FederationService::open(settings, &store, passphrase, start)
+        .await
+        .expect("open");
+    let keys = store.token_signing_keys().await.expect("keys");
+    let current = keys
+        .iter()
+        .find(|k| k.state == KeyState::Current)
+        .expect("current")
+        .clone();
+    let next = keys
+        .iter()
+        .find(|k| k.state == KeyState::Next)
+        .expect("next")
+        .clone();
+    // Far from expiry: nothing changes.
+    service
+        .maintain(&store, passphrase, UnixTime(start.0 + 86_400))
+        .await
+        .expect("maintain");
+    assert_eq!(store.token_signing_keys().await.expect("keys").len(), 2);
+    // 15 days before the current certificate expires: Next becomes Current, a new Next appears.
+    let late = UnixTime(current.not_after.0 - 15 * 86_400);
+    service
+        .maintain(&store, passphrase, late)
+        .await
+        .expect("maintain");
+    let keys = store.token_signing_keys().await.expect("keys");
+    let state_of = |thumbprint: &str| {
+        keys.iter()
+            .find(|k| k.thumbprint == thumbprint)
+            .map(|k| k.state)
+            .expect("key")
+    };
+    assert_eq!(state_of(&current.thumbprint), KeyState::Retired);
+    assert_eq!(state_of(&next.thumbprint), KeyState::Current);
+    assert_eq!(keys.iter().filter(|k| k.state == KeyState::Next).count(), 1);
+    // A wrong passphrase cannot load the keys: fail closed.
+    let other = FederationService::open(
+        FederationSettings {
+            entity_id: "x:y".into(),
+            public_origin: IDP_ORIGIN.into(),
+            clock_skew_seconds: 60,
+        },
+        &store,
+        b"wrong",
+        late,
+    )
+    .await;
+    assert_eq!(other.err().map(|e| e.code()), Some("ca-key-seal-broken"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wsfed_multi_factor_request_asks_for_the_code_and_states_multipleauthn() {
+    use certgate_core::directory::DirectoryStore;
+    use certgate_core::totp::{code_at, TotpService, TotpSettings, WhenEnrolled};
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let user = fixture
+        .store
+        .user_by_upn("alice@corp.example")
+        .await
+        .expect("store")
+        .expect("alice");
+    let settings = TotpSettings::new("Corp", b"test passphrase".to_vec());
+    let clock: Arc<dyn Clock> = Arc::clone(&fixture.clock) as Arc<dyn Clock>;
+    let service = TotpService::new(&*fixture.store, &clock, &settings, "test");
+    let enrollment = service
+        .begin_enrollment(user.id.as_str(), "alice@corp.example", WhenEnrolled::Refuse)
+        .await
+        .expect("enrollment");
+    service
+        .confirm_enrollment(user.id.as_str(), &code_at(&enrollment.secret, clock.now()))
+        .await
+        .expect("confirmed");
+    // A code is accepted once: the sign-in uses the next time step.
+    fixture.clock.advance(30);
+
+    let start = "/federation/wsfed?wa=wsignin1.0&wtrealm=urn%3Afederation%3AMicrosoftOnline&wfresh=0&wauth=http%3A%2F%2Fschemas.microsoft.com%2Fclaims%2Fmultipleauthn";
+    let (status, cookie, body) = fixture.get(start, None).await;
+    let cookie = cookie.clone().expect("cookie");
+    let page = fixture
+        .continue_sign_in((status, Some(cookie.clone()), body))
+        .await;
+    assert!(page.contains("one-time code"), "{page}");
+    let flow = between(&page, "name=\"flow\" value=\"", "\"").to_owned();
+    let code = code_at(&enrollment.secret, clock.now());
+    let response = fixture
+        .client(false)
+        .post(fixture.web("/signin/totp"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("flow={}&code={code}", encode(&flow)))
+        .send()
+        .await
+        .expect("code");
+    assert_eq!(response.status().as_u16(), 200);
+    let page = response.text().await.expect("page");
+    let rstr = form_field(&page, "wresult");
+    assert!(
+        rstr.contains("AuthenticationMethod=\"http://schemas.microsoft.com/claims/multipleauthn\""),
+        "{rstr}"
+    );
+    assert!(rstr.contains("<saml:AttributeValue>http://schemas.microsoft.com/claims/multipleauthn</saml:AttributeValue>"));
+    let certificate = fixture.signing_certificate_pem().await;
+    let document = fixture.write("rstr-mfa.xml", rstr.as_bytes());
+    let (ok, output) = xmlsec_verify(
+        &document,
+        &certificate,
+        "AssertionID|urn:oasis:names:tc:SAML:1.0:assertion:Assertion",
+    );
+    assert!(ok, "{output}");
+    fixture.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saml_sign_in_for_microsoft365() {
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let mut preset = microsoft365(Protocol::Saml, Some("urn:certgate:corp".into()));
+    preset.name = "Microsoft 365 (SAML)".into();
+    add_relying_party(&*fixture.store, preset, UnixTime(VALIDATION_TIME), "test")
+        .await
+        .expect("preset");
+    // Entra ID sends its AuthnRequest by HTTP-POST, from urn:federation:MicrosoftOnline.
+    let request = authn_request(
+        "_entra1",
+        "urn:federation:MicrosoftOnline",
+        "https://login.microsoftonline.com/login.srf",
+        VALIDATION_TIME,
+        "<samlp:NameIDPolicy Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\"/>",
+    );
+    let encoded = STANDARD.encode(request.as_bytes());
+    let page = fixture
+        .continue_sign_in(
+            fixture
+                .post("/federation/saml/sso", &[("SAMLRequest", &encoded)])
+                .await,
+        )
+        .await;
+    assert!(
+        page.contains("action=\"https://login.microsoftonline.com/login.srf\""),
+        "{page}"
+    );
+    let response = String::from_utf8(
+        STANDARD
+            .decode(form_field(&page, "SAMLResponse"))
+            .expect("base64"),
+    )
+    .expect("UTF-8");
+    for expected in [
+        "<saml:Issuer>urn:certgate:corp</saml:Issuer>",
+        "<saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\">aB.2B.2FcD.3D.3D</saml:NameID>",
+        "<saml:Audience>urn:federation:MicrosoftOnline</saml:Audience>",
+        "Recipient=\"https://login.microsoftonline.com/login.srf\"",
+        "InResponseTo=\"_entra1\"",
+        "<saml:Attribute Name=\"IDPEmail\"><saml:AttributeValue>alice@corp.example</saml:AttributeValue></saml:Attribute>",
+        "<saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:X509</saml:AuthnContextClassRef>",
+        "Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\"",
+    ] {
+        assert!(response.contains(expected), "{expected} missing from {response}");
+    }
+    let certificate = fixture.signing_certificate_pem().await;
+    let document = fixture.write("m365.xml", response.as_bytes());
+    let (ok, output) = xmlsec_verify(
+        &document,
+        &certificate,
+        "ID|urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+    );
+    assert!(ok, "{output}");
+    let (ok, output) = xmllint_schema(&document, "saml-schema-protocol-2.0.xsd");
+    assert!(ok, "{output}");
+    fixture.server.stop().await;
+}

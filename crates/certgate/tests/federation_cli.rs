@@ -1,0 +1,552 @@
+//! The federation service through the `certgate` binary, on SQLite and on PostgreSQL: relying
+//! parties (the Microsoft 365 preset in one command, a SAML service provider from its metadata
+//! or from options, WS-Federation; set, list, show, remove), refusals with their codes, and the
+//! token-signing keys (init, list, rotate). Exit codes: 0 done, 1 refused (with the code), 2
+//! usage.
+//!
+//! PostgreSQL must be running at 127.0.0.1:5432 (user postgres, trust auth; override with
+//! CERTGATE_TEST_POSTGRES_URL); the PostgreSQL tests fail, saying so, when it is not.
+
+mod common;
+
+use base64::Engine as _;
+use common::Env;
+use serde_json::Value;
+
+#[test]
+fn relying_party_commands_on_sqlite() {
+    relying_party_commands(&Env::sqlite());
+}
+
+#[test]
+fn relying_party_commands_on_postgres() {
+    relying_party_commands(&Env::postgres());
+}
+
+#[test]
+fn token_signing_keys_on_sqlite() {
+    token_signing_keys(&Env::sqlite());
+}
+
+#[test]
+fn token_signing_keys_on_postgres() {
+    token_signing_keys(&Env::postgres());
+}
+
+/// A refusal: exit 1, `{"ok": false, "code": ...}` on stdout with --json.
+fn refused(env: &Env, args: &[&str], code: &str) {
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let answer = env.json(&with_json, 1);
+    assert_eq!(answer["code"], code, "{answer}");
+    assert_eq!(answer["ok"], false);
+    // And as text, the code on stderr.
+    let output = env.run(args);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("({code})")), "{stderr}");
+}
+
+fn claim_types(rp: &Value) -> Vec<String> {
+    rp["claims"]
+        .as_array()
+        .expect("claims")
+        .iter()
+        .map(|c| c["claimType"].as_str().expect("claimType").to_owned())
+        .collect()
+}
+
+/// A self-signed certificate for a service provider's signing key: DER and PEM.
+fn sp_certificate() -> (Vec<u8>, String) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["sp.fabrikam.example".to_owned()]).expect("cert");
+    (certified.cert.der().to_vec(), certified.cert.pem())
+}
+
+fn sp_metadata(certificate_der: &[u8]) -> String {
+    let certificate = base64::engine::general_purpose::STANDARD.encode(certificate_der);
+    format!(
+        r#"<?xml version="1.0"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://payroll.fabrikam.example/saml">
+  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="true" WantAssertionsSigned="true">
+    <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://payroll.fabrikam.example/slo-post"/>
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://payroll.fabrikam.example/slo"/>
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://payroll.fabrikam.example/acs/second" index="0"/>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact" Location="https://payroll.fabrikam.example/artifact" index="1"/>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://payroll.fabrikam.example/acs" index="2" isDefault="true"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>
+"#
+    )
+}
+
+fn relying_party_commands(env: &Env) {
+    // Microsoft 365 in one command.
+    let m365 = env.json(
+        &[
+            "rp",
+            "add",
+            "microsoft365",
+            "--protocol",
+            "wsfed",
+            "--issuer",
+            "http://contoso.example/adfs/services/trust/",
+            "--json",
+        ],
+        0,
+    );
+    let shown = env.json(&["rp", "show", "microsoft 365", "--json"], 0);
+    assert_eq!(shown, m365);
+    assert_eq!(shown["displayName"], "Microsoft 365");
+    assert_eq!(shown["protocol"], "wsfed");
+    assert_eq!(shown["identifier"], "urn:federation:MicrosoftOnline");
+    assert_eq!(
+        shown["replyUrls"],
+        serde_json::json!(["https://login.microsoftonline.com/login.srf"])
+    );
+    assert_eq!(shown["nameIdFormat"], "persistent");
+    assert_eq!(shown["nameIdSource"], "user.immutableId");
+    assert_eq!(
+        shown["issuer"],
+        "http://contoso.example/adfs/services/trust/"
+    );
+    assert_eq!(shown["passwordRequests"], "refuse");
+    let claims = claim_types(&shown);
+    for claim in [
+        "http://schemas.xmlsoap.org/claims/UPN",
+        "http://schemas.microsoft.com/LiveID/Federation/2008/05/ImmutableID",
+        "http://schemas.microsoft.com/ws/2008/06/identity/claims/serialnumber",
+    ] {
+        assert!(claims.iter().any(|c| c == claim), "{claim} in {claims:?}");
+    }
+    // The same audience again (by name, or under another name) is refused.
+    refused(
+        env,
+        &["rp", "add", "microsoft365", "--protocol", "wsfed"],
+        "rp-taken",
+    );
+    refused(
+        env,
+        &[
+            "rp",
+            "add",
+            "microsoft365",
+            "--protocol",
+            "wsfed",
+            "--name",
+            "Office",
+        ],
+        "rp-taken",
+    );
+    // The SAML preset is another relying party (same audience, other protocol).
+    let saml365 = env.json(
+        &[
+            "rp",
+            "add",
+            "microsoft365",
+            "--protocol",
+            "saml",
+            "--name",
+            "Microsoft 365 SAML",
+            "--json",
+        ],
+        0,
+    );
+    assert_eq!(claim_types(&saml365), ["IDPEmail"]);
+
+    // A SAML service provider from its metadata.
+    let (der, pem) = sp_certificate();
+    let metadata = env.path("payroll-metadata.xml");
+    std::fs::write(&metadata, sp_metadata(&der)).expect("write metadata");
+    let payroll = env.json(
+        &[
+            "rp",
+            "add",
+            "saml",
+            "--name",
+            "Payroll",
+            "--metadata",
+            metadata.to_str().expect("utf-8"),
+            "--json",
+        ],
+        0,
+    );
+    assert_eq!(
+        payroll["identifier"],
+        "https://payroll.fabrikam.example/saml"
+    );
+    assert_eq!(
+        payroll["replyUrls"],
+        serde_json::json!([
+            "https://payroll.fabrikam.example/acs",
+            "https://payroll.fabrikam.example/acs/second"
+        ]),
+        "HTTP-POST only, the default first"
+    );
+    assert_eq!(payroll["logoutUrl"], "https://payroll.fabrikam.example/slo");
+    assert_eq!(payroll["requireSignedRequests"], true);
+    assert_eq!(
+        payroll["requestCertificates"],
+        serde_json::json!([base64::engine::general_purpose::STANDARD.encode(&der)])
+    );
+    assert_eq!(payroll["nameIdFormat"], "email");
+    assert_eq!(payroll["nameIdSource"], "user.upn");
+    let broken = env.path("broken-metadata.xml");
+    std::fs::write(
+        &broken,
+        "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\"/>",
+    )
+    .expect("write");
+    refused(
+        env,
+        &[
+            "rp",
+            "add",
+            "saml",
+            "--name",
+            "Broken",
+            "--metadata",
+            broken.to_str().expect("utf-8"),
+        ],
+        "saml-metadata-invalid",
+    );
+
+    // A SAML service provider from options, with a request certificate and the
+    // certificate-context claims.
+    let pem_file = env.path("sp.pem");
+    std::fs::write(&pem_file, pem).expect("write PEM");
+    let expenses = env.json(
+        &[
+            "rp",
+            "add",
+            "saml",
+            "--name",
+            "Expenses",
+            "--entity-id",
+            "https://expenses.fabrikam.example/",
+            "--acs",
+            "https://expenses.fabrikam.example/acs",
+            "--acs",
+            "http://127.0.0.1:8080/acs",
+            "--slo",
+            "https://expenses.fabrikam.example/slo",
+            "--request-certificate",
+            pem_file.to_str().expect("utf-8"),
+            "--require-signed-requests",
+            "--sign-response",
+            "--claims",
+            "certificate-context",
+            "--name-id-format",
+            "unspecified",
+            "--name-id-source",
+            "user.objectId",
+            "--json",
+        ],
+        0,
+    );
+    assert_eq!(expenses["replyUrls"][1], "http://127.0.0.1:8080/acs");
+    assert_eq!(expenses["signResponse"], true);
+    assert_eq!(expenses["requireSignedRequests"], true);
+    assert_eq!(
+        expenses["requestCertificates"]
+            .as_array()
+            .expect("certs")
+            .len(),
+        1
+    );
+    assert_eq!(expenses["nameIdFormat"], "unspecified");
+    assert_eq!(expenses["nameIdSource"], "user.objectId");
+    assert_eq!(
+        claim_types(&expenses).len(),
+        2 + 10,
+        "defaults + certificate context"
+    );
+
+    // Refusals, each with its code.
+    refused(
+        env,
+        &[
+            "rp",
+            "add",
+            "wsfed",
+            "--name",
+            "Intranet",
+            "--realm",
+            "urn:intranet",
+            "--reply",
+            "http://intranet.fabrikam.example/",
+        ],
+        "rp-field-invalid",
+    );
+    refused(
+        env,
+        &[
+            "rp",
+            "add",
+            "saml",
+            "--name",
+            "Signed",
+            "--entity-id",
+            "urn:signed",
+            "--acs",
+            "https://signed.example/acs",
+            "--require-signed-requests",
+        ],
+        "rp-field-invalid",
+    );
+    refused(
+        env,
+        &[
+            "rp",
+            "add",
+            "wsfed",
+            "--name",
+            "payroll",
+            "--realm",
+            "urn:other",
+            "--reply",
+            "https://other.example/",
+        ],
+        "rp-taken",
+    );
+
+    // WS-Federation, then set.
+    let intranet = env.json(
+        &[
+            "rp",
+            "add",
+            "wsfed",
+            "--name",
+            "Intranet",
+            "--realm",
+            "urn:intranet",
+            "--reply",
+            "https://intranet.fabrikam.example/",
+            "--claim",
+            "http://schemas.xmlsoap.org/claims/UPN=user.upn",
+            "--claim",
+            "http://schemas.fabrikam.example/claims/role=const:staff=yes",
+            "--password-requests",
+            "fresh-certificate",
+            "--token-lifetime",
+            "600",
+            "--disabled",
+            "--json",
+        ],
+        0,
+    );
+    assert_eq!(claim_types(&intranet).len(), 2);
+    assert_eq!(intranet["claims"][1]["source"], "const:staff=yes");
+    assert_eq!(intranet["passwordRequests"], "fresh-certificate");
+    assert_eq!(intranet["tokenLifetimeSeconds"], 600);
+    assert_eq!(intranet["enabled"], false);
+    let changed = env.json(
+        &[
+            "rp",
+            "set",
+            "urn:intranet",
+            "--claims",
+            "certificate-context",
+            "--enabled",
+            "--reply",
+            "https://intranet.fabrikam.example/a",
+            "--reply",
+            "https://intranet.fabrikam.example/b",
+            "--json",
+        ],
+        0,
+    );
+    assert_eq!(claim_types(&changed).len(), 2 + 10, "added to the list");
+    assert_eq!(changed["claims"][0], intranet["claims"][0]);
+    assert_eq!(changed["enabled"], true);
+    assert_eq!(
+        changed["replyUrls"][1],
+        "https://intranet.fabrikam.example/b"
+    );
+    assert_eq!(changed["createdDateTime"], intranet["createdDateTime"]);
+    let replaced = env.json(
+        &[
+            "rp",
+            "set",
+            "Intranet",
+            "--claim",
+            "http://schemas.xmlsoap.org/claims/UPN=user.upn",
+            "--name",
+            "Intranet portal",
+            "--json",
+        ],
+        0,
+    );
+    assert_eq!(claim_types(&replaced).len(), 1, "--claim replaces the list");
+    assert_eq!(replaced["displayName"], "Intranet portal");
+    refused(
+        env,
+        &["rp", "set", "Intranet portal", "--claim", "no-equals-sign"],
+        "rp-field-invalid",
+    );
+    refused(
+        env,
+        &[
+            "rp",
+            "set",
+            "Intranet portal",
+            "--claim",
+            "IDPEmail=user.upn",
+        ],
+        "rp-field-invalid",
+    );
+    refused(
+        env,
+        &["rp", "set", "Intranet portal", "--name", "PAYROLL"],
+        "rp-taken",
+    );
+    refused(env, &["rp", "set", "nobody", "--enabled"], "rp-not-found");
+
+    let list = env.json(&["rp", "list", "--json"], 0);
+    let names: Vec<&str> = list["value"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|rp| rp["displayName"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Expenses",
+            "Intranet portal",
+            "Microsoft 365",
+            "Microsoft 365 SAML",
+            "Payroll"
+        ]
+    );
+    let text = env.ok(&["rp", "list"]);
+    assert!(text.contains("urn:federation:MicrosoftOnline"), "{text}");
+    let text = env.ok(&["rp", "show", "Payroll"]);
+    assert!(
+        text.contains("replyUrl") && text.contains("https://payroll.fabrikam.example/acs"),
+        "{text}"
+    );
+
+    let removed = env.json(&["rp", "remove", "Intranet portal", "--json"], 0);
+    assert_eq!(removed["ok"], true);
+    assert_eq!(removed["removed"]["identifier"], "urn:intranet");
+    refused(env, &["rp", "show", "Intranet portal"], "rp-not-found");
+    refused(env, &["rp", "remove", "Intranet portal"], "rp-not-found");
+
+    // Usage errors are clap's: exit 2.
+    assert_eq!(
+        env.run(&["rp", "add", "saml", "--name", "X"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        env.run(&["rp", "add", "microsoft365", "--protocol", "oidc"])
+            .status
+            .code(),
+        Some(2)
+    );
+
+    let audit = env.json(&["audit", "--json", "--limit", "100"], 0);
+    let actions: Vec<&str> = audit
+        .as_array()
+        .expect("audit")
+        .iter()
+        .map(|e| e["action"].as_str().expect("action"))
+        .filter(|a| a.starts_with("rp."))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "rp.remove",
+            "rp.set",
+            "rp.set",
+            "rp.add",
+            "rp.add",
+            "rp.add",
+            "rp.add",
+            "rp.add"
+        ]
+    );
+}
+
+fn keys(answer: &Value) -> Vec<(String, String)> {
+    answer["value"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| {
+            (
+                k["thumbprint"].as_str().expect("thumbprint").to_owned(),
+                k["state"].as_str().expect("state").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn thumbprint_in(keys: &[(String, String)], state: &str) -> String {
+    keys.iter()
+        .find(|(_, s)| s == state)
+        .unwrap_or_else(|| panic!("a {state} key in {keys:?}"))
+        .0
+        .clone()
+}
+
+fn token_signing_keys(env: &Env) {
+    assert!(keys(&env.json(&["federation", "keys", "--json"], 0)).is_empty());
+    refused(
+        env,
+        &["federation", "rotate-keys"],
+        "federation-no-signing-key",
+    );
+
+    // The passphrase seals the keys: without it nothing is created.
+    let output = env
+        .command(&["federation", "init", "--json"])
+        .env_remove("CERTGATE_CA_KEY_PASSPHRASE")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(answer["code"], "federation-passphrase-missing");
+
+    let first = keys(&env.json(&["federation", "init", "--json"], 0));
+    assert_eq!(first.len(), 2);
+    let current = thumbprint_in(&first, "current");
+    let next = thumbprint_in(&first, "next");
+    assert_eq!(current.len(), 40);
+    // Init again changes nothing.
+    let again = keys(&env.json(&["federation", "init", "--json"], 0));
+    assert_eq!(again, first);
+    let listed = env.json(&["federation", "keys", "--json"], 0);
+    assert!(listed["value"][0]["notAfter"].is_string());
+    let text = env.ok(&["federation", "keys"]);
+    assert!(
+        text.contains(&current) && text.contains("notAfter"),
+        "{text}"
+    );
+
+    let rotated = keys(&env.json(&["federation", "rotate-keys", "--json"], 0));
+    assert_eq!(rotated.len(), 3);
+    assert_eq!(
+        thumbprint_in(&rotated, "current"),
+        next,
+        "next becomes current"
+    );
+    assert_eq!(thumbprint_in(&rotated, "retired"), current);
+    let new_next = thumbprint_in(&rotated, "next");
+    assert!(new_next != current && new_next != next);
+
+    // A wrong passphrase cannot rotate (the new key would not open with the others').
+    let output = env
+        .command(&["federation", "rotate-keys"])
+        .env("CERTGATE_CA_KEY_PASSPHRASE", "not the passphrase")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("(ca-key-seal-broken)"));
+    assert_eq!(
+        keys(&env.json(&["federation", "keys", "--json"], 0)),
+        rotated
+    );
+}
