@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+python3 -c "import ensurepip" >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 command -v pk12util >/dev/null 2>&1 || need_apt+=(libnss3-tools)
@@ -32,6 +33,16 @@ if ! python3 -c "import cryptography_vectors" >/dev/null 2>&1; then
     | grep -v "Running pip as the 'root' user" || true
 fi
 python3 -c "import cryptography_vectors" || { echo "setup: cryptography-vectors did not install" >&2; exit 1; }
+
+# pysaml2 for the SAML browser test's service provider (e2e/saml_sp), in a venv of its own;
+# its signatures go through the xmlsec1 binary installed above.
+venv="$HOME/.cache/certgate-venv"
+if ! "$venv/bin/python" -c "import importlib.metadata as m; assert m.version('pysaml2') == '7.5.5'" >/dev/null 2>&1; then
+  echo "setup: installing pysaml2 in $venv with pip"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "pysaml2==7.5.5"
+fi
+"$venv/bin/python" -c "import saml2" || { echo "setup: pysaml2 did not install" >&2; exit 1; }
 
 # playwright-core for the browser tests (it drives Debian's chromium; no browser download).
 if [ ! -d e2e/node_modules/playwright-core ]; then

@@ -65,10 +65,10 @@ export class Certgate {
   }
 
   /** Issues a user certificate; returns the PKCS#12 path. */
-  issue(upn, password) {
+  issue(upn, password, mail = upn) {
     const out = join(this.dir, 'users');
-    this.run('user', 'add', upn, '--mail', upn);
-    this.run('pki', 'issue', '--upn', upn, '--email', upn, '--out', out, '--p12-password', password);
+    this.run('user', 'add', upn, '--mail', mail);
+    this.run('pki', 'issue', '--upn', upn, '--email', mail, '--out', out, '--p12-password', password);
     return join(out, `${upn}.p12`);
   }
 

@@ -796,7 +796,7 @@ async fn saml_sso<S: WebStore, P: RefreshPolicy>(
             StatusCode::FORBIDDEN,
             "saml-acs-unregistered",
             &format!(
-                "The sign-in request asks for the response to go to an address that is not registered for {}. An administrator adds it with `certgate rp set {} --acs URL` (or from the SP's metadata).",
+                "The sign-in request asks for the response to go to an address that is not registered for {}. An administrator adds it with `certgate rp set \"{}\" --reply URL` (the list of registered addresses is replaced).",
                 rp.name, rp.name
             ),
         );
@@ -931,7 +931,7 @@ async fn checked_relying_party<S: WebStore, P>(
         Some(rp) => Err(refusal(
             StatusCode::FORBIDDEN,
             "rp-disabled",
-            &format!("{} is disabled on certgate. An administrator enables it with `certgate rp set {} --enabled`.", rp.name, rp.name),
+            &format!("{} is disabled on certgate. An administrator enables it with `certgate rp set \"{}\" --enabled`.", rp.name, rp.name),
         )),
         None => Err(refusal(
             StatusCode::FORBIDDEN,
@@ -1017,7 +1017,7 @@ async fn wsfed<S: WebStore, P: RefreshPolicy>(
             StatusCode::FORBIDDEN,
             "wsfed-reply-unregistered",
             &format!(
-                "The sign-in request asks for the token to go to {}, which is not registered for {}. An administrator adds it with `certgate rp set {} --reply URL`.",
+                "The sign-in request asks for the token to go to {}, which is not registered for {}. An administrator adds it with `certgate rp set \"{}\" --reply URL` (the list of registered addresses is replaced).",
                 sign_in.reply.as_deref().unwrap_or_default(),
                 rp.name,
                 rp.name
@@ -1035,7 +1035,7 @@ async fn wsfed<S: WebStore, P: RefreshPolicy>(
                     StatusCode::FORBIDDEN,
                     "wsfed-password-requested",
                     &format!(
-                        "{} asked for a password sign-in (wauth=password). certgate signs in with certificates only. Microsoft 365 sends this when the federated domain's PromptLoginBehavior is TranslateToFreshPasswordAuth (its default): an administrator sets it to Disabled (Update-MgDomainFederationConfiguration -PromptLoginBehavior Disabled), or allows certgate to answer with a fresh certificate sign-in (`certgate rp set {} --password-requests fresh-certificate`).",
+                        "{} asked for a password sign-in (wauth=password). certgate signs in with certificates only. Microsoft 365 sends this when the federated domain's PromptLoginBehavior is TranslateToFreshPasswordAuth (its default): an administrator sets it to Disabled (Update-MgDomainFederationConfiguration -PromptLoginBehavior Disabled), or allows certgate to answer with a fresh certificate sign-in (`certgate rp set \"{}\" --password-requests fresh-certificate`).",
                         rp.name, rp.name
                     ),
                 )
@@ -1228,7 +1228,7 @@ pub async fn saml_slo<S: WebStore, P: RefreshPolicy>(
             StatusCode::FORBIDDEN,
             "saml-logout-unverifiable",
             &format!(
-                "Logout requests must be signed (SAML profiles §4.4.4.1), and certgate has no signing certificate for {}. An administrator adds it from the SP's metadata (`certgate rp set {} --metadata FILE`).",
+                "Logout requests must be signed (SAML profiles §4.4.4.1), and certgate has no signing certificate for {}. An administrator adds it with `certgate rp set \"{}\" --request-certificate FILE` (the certificate from the SP's metadata).",
                 rp.name, rp.name
             ),
         );
@@ -1282,7 +1282,7 @@ pub async fn saml_slo<S: WebStore, P: RefreshPolicy>(
             StatusCode::FORBIDDEN,
             "saml-slo-unregistered",
             &format!(
-                "{} has no single-logout address registered. An administrator adds it with `certgate rp set {} --slo URL` (or from the SP's metadata).",
+                "{} has no single-logout address registered. An administrator adds it with `certgate rp set \"{}\" --logout-url URL`.",
                 rp.name, rp.name
             ),
         );

@@ -288,6 +288,10 @@ pub(crate) struct SetArgs {
     /// Use the service's entity ID as the Issuer again.
     #[arg(long, conflicts_with = "issuer")]
     no_issuer: bool,
+    /// SAML: the service provider's signing certificate(s), PEM or DER; replaces the list
+    /// (for a certificate rollover at the service provider). Repeat for several files.
+    #[arg(long = "request-certificate", value_name = "FILE")]
+    request_certificates: Vec<PathBuf>,
     #[command(flatten)]
     settings: Settings,
     #[arg(long)]
@@ -295,6 +299,25 @@ pub(crate) struct SetArgs {
 }
 
 impl SetArgs {
+    /// `--request-certificate` files as the patch's base64 list; None when not given.
+    fn request_certificates(&self) -> anyhow::Result<Result<Option<Vec<String>>, Refused>> {
+        use base64::Engine as _;
+        if self.request_certificates.is_empty() {
+            return Ok(Ok(None));
+        }
+        let mut all = Vec::new();
+        for path in &self.request_certificates {
+            match read_certificates(path)? {
+                Ok(ders) => all.extend(
+                    ders.iter()
+                        .map(|der| base64::engine::general_purpose::STANDARD.encode(der)),
+                ),
+                Err(refusal) => return Ok(Err(refusal)),
+            }
+        }
+        Ok(Ok(Some(all)))
+    }
+
     fn patch(
         &self,
         current_claims: &[RelyingPartyClaim],
@@ -600,10 +623,14 @@ pub(crate) async fn run(command: RpCommand, global: GlobalArgs) -> anyhow::Resul
                 Err(error) => return Ok(rp_refused(&error, args.json)),
             };
             let claims: Vec<RelyingPartyClaim> = current.claims.iter().map(Into::into).collect();
-            let patch = match args.patch(&claims) {
+            let mut patch = match args.patch(&claims) {
                 Ok(patch) => patch,
                 Err(error) => return Ok(rp_refused(&error, args.json)),
             };
+            match args.request_certificates()? {
+                Ok(certificates) => patch.request_certificates = certificates,
+                Err(refusal) => return Ok(refusal.print(args.json)),
+            }
             match set_relying_party(&store, &current.id, |draft| patch.apply(draft), now, &actor)
                 .await
             {
@@ -667,10 +694,14 @@ async fn run_remote(command: RpCommand, remote: Remote) -> anyhow::Result<ExitCo
                 Ok(rp) => rp,
                 Err(refusal) => return Ok(remote_refused(&refusal, args.json)),
             };
-            let patch = match args.patch(&current.claims) {
+            let mut patch = match args.patch(&current.claims) {
                 Ok(patch) => patch,
                 Err(error) => return Ok(rp_refused(&error, args.json)),
             };
+            match args.request_certificates()? {
+                Ok(certificates) => patch.request_certificates = certificates,
+                Err(refusal) => return Ok(refusal.print(args.json)),
+            }
             match remote
                 .patch::<_, RelyingParty>(
                     &format!("/relyingParties/{}", segment(&current.id)),

@@ -264,6 +264,38 @@ fn relying_party_commands(env: &Env) {
         "defaults + certificate context"
     );
 
+    // The SP rolled its signing certificate over: `set --request-certificate` replaces it.
+    let (_, rolled_pem) = sp_certificate();
+    let rolled_file = env.path("sp-rolled.pem");
+    std::fs::write(&rolled_file, &rolled_pem).expect("write PEM");
+    let rolled = env.json(
+        &[
+            "rp",
+            "set",
+            "Expenses",
+            "--request-certificate",
+            rolled_file.to_str().expect("utf-8"),
+            "--json",
+        ],
+        0,
+    );
+    let certificates = rolled["requestCertificates"].as_array().expect("certs");
+    assert_eq!(certificates.len(), 1);
+    assert_ne!(certificates[0], expenses["requestCertificates"][0]);
+    let empty = env.path("empty.pem");
+    std::fs::write(&empty, "").expect("write");
+    refused(
+        env,
+        &[
+            "rp",
+            "set",
+            "Expenses",
+            "--request-certificate",
+            empty.to_str().expect("utf-8"),
+        ],
+        "cert-malformed",
+    );
+
     // Refusals, each with its code.
     refused(
         env,
@@ -462,6 +494,7 @@ fn relying_party_commands(env: &Env) {
             "rp.set",
             "rp.set",
             "rp.add",
+            "rp.set",
             "rp.add",
             "rp.add",
             "rp.add",
