@@ -53,6 +53,29 @@ pub(crate) fn sequence(parts: &[&[u8]]) -> Vec<u8> {
     constructed(SEQUENCE, parts)
 }
 
+/// A SET OF in DER order (X.690 §11.6): the encoded components sorted as octet strings, the
+/// shorter padded with zero octets at its end. CMS signs its signed attributes in this form
+/// (RFC 5652 §5.4), so the order must be exactly the one a verifier re-derives.
+pub(crate) fn set_of(mut components: Vec<Vec<u8>>) -> Vec<u8> {
+    components.sort_by(|a, b| der_set_order(a, b));
+    tlv(SET, &components.concat())
+}
+
+/// The content octets of [`set_of`] (for a SET OF written under an IMPLICIT context tag).
+pub(crate) fn set_of_content(mut components: Vec<Vec<u8>>) -> Vec<u8> {
+    components.sort_by(|a, b| der_set_order(a, b));
+    components.concat()
+}
+
+fn der_set_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let length = a.len().max(b.len());
+    let padded = |s: &[u8], i: usize| s.get(i).copied().unwrap_or(0);
+    (0..length)
+        .map(|i| padded(a, i).cmp(&padded(b, i)))
+        .find(|order| order.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
 /// `[n]` constructed: an EXPLICIT tag, or an IMPLICIT tag on a SEQUENCE / SET.
 pub(crate) fn context_constructed(n: u8, parts: &[&[u8]]) -> Vec<u8> {
     constructed(0xa0 | n, parts)
@@ -274,6 +297,17 @@ mod tests {
         ] {
             assert_eq!(oid(bad), None, "{bad:?} must be refused");
         }
+    }
+
+    #[test]
+    fn set_of_sorts_its_components_as_der_requires() {
+        let set = set_of(vec![vec![0x04, 1, 9], vec![0x02, 1, 5], vec![0x04, 1, 1]]);
+        assert_eq!(set, [0x31, 9, 0x02, 1, 5, 0x04, 1, 1, 0x04, 1, 9]);
+        // A prefix sorts first; zero padding makes a trailing zero tie with the shorter one.
+        assert_eq!(
+            set_of_content(vec![vec![1, 2, 3], vec![1, 2]]),
+            [1, 2, 1, 2, 3]
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Client-authentication certificates for users: the profile Windows, Entra ID and certgate's
 //! own validator map to an account by UPN or e-mail.
 
+use certgate_pki::RequestedKey;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -32,6 +33,8 @@ pub struct ClientCertificateRequest {
     pub delta_crl_url: Option<String>,
     /// AIA caIssuers: where the issuing CA's certificate can be downloaded.
     pub ca_issuers_url: Option<String>,
+    /// The key [`issue_client_certificate`] generates; [`issue_client_certificate_for_key`]
+    /// certifies the requester's key instead and ignores this.
     pub key_algorithm: KeyAlgorithm,
 }
 
@@ -72,85 +75,187 @@ pub fn issue_client_certificate(
     request: &ClientCertificateRequest,
     now: OffsetDateTime,
 ) -> Result<IssuedCertificate, CaError> {
-    let now = whole_seconds(now);
-    check_upn(&request.upn)?;
-    if let Some(email) = &request.email {
-        check_email(email)?;
-    }
-    let policies = policy_oids(&request.policy_oids)?;
-    for (url, field) in [
-        (&request.crl_url, "crl_url"),
-        (&request.delta_crl_url, "delta_crl_url"),
-        (&request.ca_issuers_url, "ca_issuers_url"),
-    ] {
-        if let Some(url) = url {
-            check_url(url, field)?;
-        }
-    }
-    let end = add_days(now, request.validity_days, "validity_days")?;
-    if now < issuer.not_before() || now >= issuer.not_after() {
-        return Err(CaError::IssuerNotValid {
-            subject: issuer.display_name(),
-            at: now.unix_timestamp(),
-            not_before: issuer.not_before().unix_timestamp(),
-            not_after: issuer.not_after().unix_timestamp(),
-        });
-    }
-    let not_before = (now - BACKDATE).max(issuer.not_before());
-    let not_after = end.min(issuer.not_after());
-
-    // The issuer's O, so that the user's certificate says whose it is; CN is the display name.
-    let organization = issuer
-        .certificate()
-        .subject()
-        .attribute_texts(ORGANIZATION_NAME)
-        .next()
-        .filter(|o| crate::certificate::check_name_attribute(o, "organization").is_ok());
-    let subject = subject_name(
-        organization.as_deref().map(|o| (o, "organization")),
-        (&request.common_name, "common_name"),
-    )?;
-
+    // Everything about the request is checked before a key is generated for it.
+    let profile = ClientProfile::check(issuer, request, now)?;
     let (key, pkcs8) = SigningKey::generate(request.key_algorithm)?;
     let spki = key.subject_public_key_info()?;
-    let mut extensions = vec![
-        extension::basic_constraints(None),
-        extension::key_usage(DIGITAL_SIGNATURE),
-        extension::client_auth(),
-        extension::subject_key_identifier(&key_identifier(key.public_key_bits())),
-        extension::authority_key_identifier(issuer.key_id()),
-        extension::subject_alt_name(&request.upn, request.email.as_deref()),
-    ];
-    if !policies.is_empty() {
-        extensions.push(extension::certificate_policies(&policies));
-    }
-    if let Some(url) = &request.crl_url {
-        extensions.push(extension::crl_distribution_point(url));
-    }
-    if let Some(url) = &request.delta_crl_url {
-        extensions.push(extension::freshest_crl(url));
-    }
-    if let Some(url) = &request.ca_issuers_url {
-        extensions.push(extension::ca_issuers(url));
-    }
-    let serial = random_serial()?;
-    let certificate_der = TbsCertificate {
-        serial: &serial,
-        issuer_name: issuer.certificate().subject().der(),
-        not_before,
-        not_after,
-        subject_name: &subject,
-        subject_public_key_info: &spki,
-        extensions,
-    }
-    .sign(issuer.key())?;
+    let signed = profile.sign(issuer, &spki, key.public_key_bits())?;
     Ok(IssuedCertificate {
-        certificate_der,
+        certificate_der: signed.certificate_der,
         private_key_pkcs8_der: pkcs8,
-        serial,
-        not_before,
-        not_after,
+        serial: signed.serial,
+        not_before: signed.not_before,
+        not_after: signed.not_after,
     })
+}
+
+/// Issues a client-authentication certificate for a key the requester generated and keeps
+/// (enrollment by certification request, RFC 7030 §4.2): the same profile, checks and
+/// validity as [`issue_client_certificate`], with `key` as the subject public key.
+///
+/// Everything else in the certificate comes from `request` (the caller takes it from its
+/// directory); nothing a requester asked for in its CSR (subject, extensions) can reach the
+/// certificate, because the CSR is not an input here. `request.key_algorithm` is not used:
+/// the key is `key`. The SubjectPublicKeyInfo is written anew from the key's parts in DER
+/// (RFC 5480 §2 for ECDSA, RFC 3279 §2.3.1 for RSA), never copied from the request.
+pub fn issue_client_certificate_for_key(
+    issuer: &Authority,
+    request: &ClientCertificateRequest,
+    key: &RequestedKey,
+    now: OffsetDateTime,
+) -> Result<IssuedForKey, CaError> {
+    let profile = ClientProfile::check(issuer, request, now)?;
+    let spki = requested_key_info(key);
+    profile.sign(issuer, &spki, key.subject_public_key())
+}
+
+/// A certificate issued for a requester's own key: no private key here, the requester has it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedForKey {
+    pub certificate_der: Vec<u8>,
+    /// DER INTEGER content octets, as `certgate_pki::Certificate::serial()` returns them.
+    pub serial: Vec<u8>,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+}
+
+/// A checked client certificate request: every field of the TBSCertificate except the key.
+/// Both issuing paths go through it, so a certificate for a generated key and one for a
+/// requested key cannot differ in anything but the key.
+struct ClientProfile {
+    subject: Vec<u8>,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    upn: String,
+    email: Option<String>,
+    policies: Vec<Vec<u8>>,
+    crl_url: Option<String>,
+    delta_crl_url: Option<String>,
+    ca_issuers_url: Option<String>,
+}
+
+impl ClientProfile {
+    fn check(
+        issuer: &Authority,
+        request: &ClientCertificateRequest,
+        now: OffsetDateTime,
+    ) -> Result<ClientProfile, CaError> {
+        let now = whole_seconds(now);
+        check_upn(&request.upn)?;
+        if let Some(email) = &request.email {
+            check_email(email)?;
+        }
+        let policies = policy_oids(&request.policy_oids)?;
+        for (url, field) in [
+            (&request.crl_url, "crl_url"),
+            (&request.delta_crl_url, "delta_crl_url"),
+            (&request.ca_issuers_url, "ca_issuers_url"),
+        ] {
+            if let Some(url) = url {
+                check_url(url, field)?;
+            }
+        }
+        let end = add_days(now, request.validity_days, "validity_days")?;
+        if now < issuer.not_before() || now >= issuer.not_after() {
+            return Err(CaError::IssuerNotValid {
+                subject: issuer.display_name(),
+                at: now.unix_timestamp(),
+                not_before: issuer.not_before().unix_timestamp(),
+                not_after: issuer.not_after().unix_timestamp(),
+            });
+        }
+        // The issuer's O, so that the user's certificate says whose it is; CN is the display
+        // name.
+        let organization = issuer
+            .certificate()
+            .subject()
+            .attribute_texts(ORGANIZATION_NAME)
+            .next()
+            .filter(|o| crate::certificate::check_name_attribute(o, "organization").is_ok());
+        let subject = subject_name(
+            organization.as_deref().map(|o| (o, "organization")),
+            (&request.common_name, "common_name"),
+        )?;
+        Ok(ClientProfile {
+            subject,
+            not_before: (now - BACKDATE).max(issuer.not_before()),
+            not_after: end.min(issuer.not_after()),
+            upn: request.upn.clone(),
+            email: request.email.clone(),
+            policies,
+            crl_url: request.crl_url.clone(),
+            delta_crl_url: request.delta_crl_url.clone(),
+            ca_issuers_url: request.ca_issuers_url.clone(),
+        })
+    }
+
+    /// Writes and signs the certificate for the key whose SubjectPublicKeyInfo is `spki` and
+    /// whose subjectPublicKey BIT STRING contents are `public_key_bits`.
+    fn sign(
+        &self,
+        issuer: &Authority,
+        spki: &[u8],
+        public_key_bits: &[u8],
+    ) -> Result<IssuedForKey, CaError> {
+        let mut extensions = vec![
+            extension::basic_constraints(None),
+            extension::key_usage(DIGITAL_SIGNATURE),
+            extension::client_auth(),
+            extension::subject_key_identifier(&key_identifier(public_key_bits)),
+            extension::authority_key_identifier(issuer.key_id()),
+            extension::subject_alt_name(&self.upn, self.email.as_deref()),
+        ];
+        if !self.policies.is_empty() {
+            extensions.push(extension::certificate_policies(&self.policies));
+        }
+        if let Some(url) = &self.crl_url {
+            extensions.push(extension::crl_distribution_point(url));
+        }
+        if let Some(url) = &self.delta_crl_url {
+            extensions.push(extension::freshest_crl(url));
+        }
+        if let Some(url) = &self.ca_issuers_url {
+            extensions.push(extension::ca_issuers(url));
+        }
+        let serial = random_serial()?;
+        let certificate_der = TbsCertificate {
+            serial: &serial,
+            issuer_name: issuer.certificate().subject().der(),
+            not_before: self.not_before,
+            not_after: self.not_after,
+            subject_name: &self.subject,
+            subject_public_key_info: spki,
+            extensions,
+        }
+        .sign(issuer.key())?;
+        Ok(IssuedForKey {
+            certificate_der,
+            serial,
+            not_before: self.not_before,
+            not_after: self.not_after,
+        })
+    }
+}
+
+/// id-ecPublicKey with its named curve (RFC 5480 §2.1.1), rsaEncryption with NULL parameters
+/// (RFC 3279 §2.3.1).
+const EC_PUBLIC_KEY: &[u64] = &[1, 2, 840, 10045, 2, 1];
+const CURVE_P256: &[u64] = &[1, 2, 840, 10045, 3, 1, 7];
+const CURVE_P384: &[u64] = &[1, 3, 132, 0, 34];
+const RSA_ENCRYPTION: &[u64] = &[1, 2, 840, 113549, 1, 1, 1];
+
+/// The SubjectPublicKeyInfo DER of a requested key (RFC 5280 §4.1.2.7).
+fn requested_key_info(key: &RequestedKey) -> Vec<u8> {
+    let algorithm = match key {
+        RequestedKey::EcdsaP256 { .. } => {
+            der::sequence(&[&der::known_oid(EC_PUBLIC_KEY), &der::known_oid(CURVE_P256)])
+        }
+        RequestedKey::EcdsaP384 { .. } => {
+            der::sequence(&[&der::known_oid(EC_PUBLIC_KEY), &der::known_oid(CURVE_P384)])
+        }
+        RequestedKey::Rsa { .. } => der::sequence(&[&der::known_oid(RSA_ENCRYPTION), &der::null()]),
+    };
+    der::sequence(&[&algorithm, &der::bit_string(key.subject_public_key())])
 }
 
 /// id-at-organizationName (RFC 5280 Appendix A.1), as certgate-pki names attribute types.

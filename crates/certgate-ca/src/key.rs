@@ -61,6 +61,10 @@ const ECDSA_WITH_SHA384: &[u64] = &[1, 2, 840, 10045, 4, 3, 3];
 const SHA256_WITH_RSA: &[u64] = &[1, 2, 840, 113549, 1, 1, 11];
 /// id-Ed25519 (RFC 8410 §3: parameters absent).
 const ED25519: &[u64] = &[1, 3, 101, 112];
+/// id-sha256, id-sha384, id-sha512 (RFC 5754 §2).
+const SHA256: &[u64] = &[2, 16, 840, 1, 101, 3, 4, 2, 1];
+const SHA384: &[u64] = &[2, 16, 840, 1, 101, 3, 4, 2, 2];
+const SHA512: &[u64] = &[2, 16, 840, 1, 101, 3, 4, 2, 3];
 
 /// A private key able to sign, with the signature algorithm it signs with.
 pub(crate) enum SigningKey {
@@ -168,6 +172,22 @@ impl SigningKey {
             SigningKey::Rsa(_) => der::sequence(&[&der::known_oid(SHA256_WITH_RSA), &der::null()]),
             SigningKey::Ed25519(_) => der::sequence(&[&der::known_oid(ED25519)]),
         }
+    }
+
+    /// The message digest that goes with this key's signatures in CMS (the SignerInfo's
+    /// digestAlgorithm), with its AlgorithmIdentifier: the hash the signature itself uses, so
+    /// that one hash function protects both the content and the signed attributes. SHA-256 for
+    /// P-256 and RSA (RFC 5754 §3.2, §3.3), SHA-384 for P-384 (the key signs with SHA-384:
+    /// RFC 5480 §4 pairs the curve with it), SHA-512 for Ed25519 (RFC 8419 §3). The parameters are
+    /// absent, as RFC 5754 §2 says they should be.
+    pub(crate) fn cms_digest(&self) -> (&'static aws_lc_rs::digest::Algorithm, Vec<u8>) {
+        use aws_lc_rs::digest;
+        let (algorithm, oid) = match self {
+            SigningKey::EcdsaP256(_) | SigningKey::Rsa(_) => (&digest::SHA256, SHA256),
+            SigningKey::EcdsaP384(_) => (&digest::SHA384, SHA384),
+            SigningKey::Ed25519(_) => (&digest::SHA512, SHA512),
+        };
+        (algorithm, der::sequence(&[&der::known_oid(oid)]))
     }
 
     /// Signs `message`; ECDSA signatures are DER `Ecdsa-Sig-Value`s (RFC 5758 §3.2).

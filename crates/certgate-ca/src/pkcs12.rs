@@ -14,8 +14,22 @@ use crate::key::SigningKey;
 /// yet quick enough (tens of milliseconds) to build on a sign-in request.
 const ITERATIONS: u32 = 100_000;
 
+/// How a PKCS#12 file's bags are encrypted and the file authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Pkcs12Encryption {
+    /// PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC, RFC 8018) and an HMAC-SHA256 MAC: what
+    /// browsers and desktop systems import. The default.
+    Aes256,
+    /// pbeWithSHAAnd3-KeyTripleDES-CBC (RFC 7292 Appendix C) for the key and certificate bags
+    /// and an HMAC-SHA1 MAC: weaker (SHA-1 key derivation, 112-bit 3DES) but what iOS and
+    /// iPadOS configuration profiles and older Android key chains import — they refuse the
+    /// PBES2/AES form, usually as a "wrong password". Only for files handed to such devices;
+    /// the iteration count stays at 100,000.
+    LegacyTripleDesForDevices,
+}
+
 /// Builds a password-protected PKCS#12 file with the private key, its certificate and the
-/// chain above it (issuing CA first, root last).
+/// chain above it (issuing CA first, root last), encrypted with [`Pkcs12Encryption::Aes256`].
 ///
 /// Keys and certificates are encrypted with PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC,
 /// RFC 8018) and the file is authenticated with an HMAC-SHA256 MAC: the modern profile that
@@ -30,6 +44,25 @@ pub fn pkcs12(
     chain_der: &[Vec<u8>],
     password: &str,
     friendly_name: &str,
+) -> Result<Vec<u8>, CaError> {
+    pkcs12_with_encryption(
+        certificate_der,
+        private_key_pkcs8_der,
+        chain_der,
+        password,
+        friendly_name,
+        Pkcs12Encryption::Aes256,
+    )
+}
+
+/// [`pkcs12`] with the encryption chosen by the caller (see [`Pkcs12Encryption`]).
+pub fn pkcs12_with_encryption(
+    certificate_der: &[u8],
+    private_key_pkcs8_der: &[u8],
+    chain_der: &[Vec<u8>],
+    password: &str,
+    friendly_name: &str,
+    encryption: Pkcs12Encryption,
 ) -> Result<Vec<u8>, CaError> {
     if password.is_empty() {
         return Err(CaError::invalid(
@@ -71,11 +104,21 @@ pub fn pkcs12(
     let chain = PrivateKeyChain::new(local_key_id, private_key, certificates);
     let mut store = KeyStore::new();
     store.add_entry(friendly_name, KeyStoreEntry::PrivateKeyChain(chain));
+    let (encryption_algorithm, mac_algorithm) = match encryption {
+        Pkcs12Encryption::Aes256 => (
+            EncryptionAlgorithm::PbeWithHmacSha256AndAes256,
+            MacAlgorithm::HmacSha256,
+        ),
+        Pkcs12Encryption::LegacyTripleDesForDevices => (
+            EncryptionAlgorithm::PbeWithShaAnd3KeyTripleDesCbc,
+            MacAlgorithm::HmacSha1,
+        ),
+    };
     store
         .writer(password)
-        .encryption_algorithm(EncryptionAlgorithm::PbeWithHmacSha256AndAes256)
+        .encryption_algorithm(encryption_algorithm)
         .encryption_iterations(ITERATIONS)
-        .mac_algorithm(MacAlgorithm::HmacSha256)
+        .mac_algorithm(mac_algorithm)
         .mac_iterations(ITERATIONS)
         .write()
         .map_err(failed)

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use certgate_ca::{pkcs12, KeyAlgorithm};
+use certgate_ca::{pkcs12, pkcs12_with_encryption, KeyAlgorithm, Pkcs12Encryption};
 use common::*;
 
 const PASSWORD: &str = "Tr0ub4dor&3 with spaces";
@@ -107,6 +107,37 @@ fn openssl_opens_the_pkcs12_and_finds_our_certificate_key_and_chain() {
         let output = open(&path, "wrong password", &["-info", "-nokeys"]);
         assert!(!output.status.success(), "opened with a wrong password");
     }
+}
+
+/// The device-compatible form (iOS configuration profiles, older Android): 3DES bags and a
+/// SHA-1 MAC, which OpenSSL 3 opens without `-legacy` (3DES is in its default provider).
+#[test]
+fn legacy_triple_des_pkcs12_for_devices_opens_without_the_legacy_provider() {
+    let hierarchy = hierarchy(KeyAlgorithm::EcdsaP256);
+    let issued = issue(&hierarchy.issuing, KeyAlgorithm::EcdsaP256);
+    let p12 = pkcs12_with_encryption(
+        &issued.certificate_der,
+        &issued.private_key_pkcs8_der,
+        &[hierarchy.issuing.certificate_der().to_vec()],
+        PASSWORD,
+        "alice@contoso.example",
+        Pkcs12Encryption::LegacyTripleDesForDevices,
+    )
+    .expect("pkcs12");
+    let dir = scratch();
+    let path = write(dir.path(), "alice.p12", &p12);
+    let output = open(&path, PASSWORD, &["-info", "-nokeys"]);
+    let info = text(&output);
+    assert!(output.status.success(), "{info}");
+    assert!(info.contains("MAC: sha1"), "{info}");
+    assert!(info.contains("pbeWithSHA1And3-KeyTripleDES-CBC"), "{info}");
+    assert!(!info.contains("AES"), "{info}");
+    let output = open(&path, PASSWORD, &["-nocerts", "-nodes"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let public_key = to_der(dir.path(), &output.stdout, "pkey", "key");
+    assert_eq!(public_key, parse(&issued.certificate_der).public_key().der);
+    let output = open(&path, "wrong password", &["-info", "-nokeys"]);
+    assert!(!output.status.success(), "opened with a wrong password");
 }
 
 #[test]

@@ -6,10 +6,11 @@
 //! records.
 
 use certgate_ca::{
-    create_hierarchy, issue_client_certificate, sealed_key, sign_crl, Authority, CaError,
-    ClientCertificateRequest, CrlRequest, HierarchyRequest, KeyAlgorithm, RevokedSerial,
+    create_hierarchy, issue_client_certificate, issue_client_certificate_for_key, sealed_key,
+    sign_crl, Authority, CaError, ClientCertificateRequest, CrlRequest, HierarchyRequest,
+    KeyAlgorithm, RevokedSerial,
 };
-use certgate_pki::{Certificate, Crl, RevocationReason, UnixTime};
+use certgate_pki::{Certificate, Crl, RequestedKey, RevocationReason, UnixTime};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -225,6 +226,13 @@ pub struct Issued {
     pub chain_der: Vec<Vec<u8>>,
 }
 
+/// A certificate issued for a requester's own key, with the chain above it.
+pub struct IssuedForKey {
+    pub record: IssuedRecord,
+    /// Issuing CA first, root last.
+    pub chain_der: Vec<Vec<u8>>,
+}
+
 /// A TLS server certificate with its key and the chain above it.
 pub struct ServerIssued {
     pub certificate_der: Vec<u8>,
@@ -375,38 +383,113 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
 
     /// Issues a client certificate to `request.upn` and records it before returning it.
     pub async fn issue(&self, request: &IssueRequest) -> Result<Issued, PkiError> {
+        let (issuing, root, authority) = self.issuing_authority().await?;
+        let now = self.clock.now();
+        let issued =
+            issue_client_certificate(&authority, &self.client_request(request), to_offset(now))?;
+        let record = self
+            .record_issued(
+                &issuing,
+                request,
+                issued.serial,
+                issued.certificate_der,
+                (issued.not_before, issued.not_after),
+                now,
+                "",
+            )
+            .await?;
+        Ok(Issued {
+            record,
+            private_key_pkcs8_der: issued.private_key_pkcs8_der,
+            chain_der: vec![issuing.certificate_der, root.certificate_der],
+        })
+    }
+
+    /// Issues a client certificate to `request.upn` for a key the requester holds (an EST
+    /// enrollment's CSR key, already checked for proof of possession), and records it exactly
+    /// as [`BuiltInCa::issue`] does. `request.key_algorithm` is not used. Everything but the
+    /// key comes from `request`: the caller fills it from the directory, never from the CSR.
+    pub async fn issue_for_public_key(
+        &self,
+        request: &IssueRequest,
+        key: &RequestedKey,
+    ) -> Result<IssuedForKey, PkiError> {
+        let (issuing, root, authority) = self.issuing_authority().await?;
+        let now = self.clock.now();
+        let issued = issue_client_certificate_for_key(
+            &authority,
+            &self.client_request(request),
+            key,
+            to_offset(now),
+        )?;
+        let record = self
+            .record_issued(
+                &issuing,
+                request,
+                issued.serial,
+                issued.certificate_der,
+                (issued.not_before, issued.not_after),
+                now,
+                &format!(" for the requester's {} key", key.describe()),
+            )
+            .await?;
+        Ok(IssuedForKey {
+            record,
+            chain_der: vec![issuing.certificate_der, root.certificate_der],
+        })
+    }
+
+    /// The issuing CA's and root's records, and the issuing CA opened to sign.
+    async fn issuing_authority(
+        &self,
+    ) -> Result<(AuthorityRecord, AuthorityRecord, Authority), PkiError> {
         let issuing = self.authority_record(AuthorityRole::Issuing).await?;
         let root = self.authority_record(AuthorityRole::Root).await?;
         let authority = self.open(&issuing)?;
-        let now = self.clock.now();
+        Ok((issuing, root, authority))
+    }
+
+    /// The certificate profile for a user: certgate's CRL and AIA URLs.
+    fn client_request(&self, request: &IssueRequest) -> ClientCertificateRequest {
         let urls = &self.settings.urls;
-        let issued = issue_client_certificate(
-            &authority,
-            &ClientCertificateRequest {
-                upn: request.upn.clone(),
-                email: request.email.clone(),
-                common_name: request
-                    .common_name
-                    .clone()
-                    .unwrap_or_else(|| request.upn.clone()),
-                validity_days: request.validity_days,
-                policy_oids: request.policy_oids.clone(),
-                crl_url: Some(urls.crl(AuthorityRole::Issuing, CrlKind::Base)),
-                delta_crl_url: Some(urls.crl(AuthorityRole::Issuing, CrlKind::Delta)),
-                ca_issuers_url: Some(urls.certificate(AuthorityRole::Issuing)),
-                key_algorithm: request.key_algorithm,
-            },
-            to_offset(now),
-        )?;
+        ClientCertificateRequest {
+            upn: request.upn.clone(),
+            email: request.email.clone(),
+            common_name: request
+                .common_name
+                .clone()
+                .unwrap_or_else(|| request.upn.clone()),
+            validity_days: request.validity_days,
+            policy_oids: request.policy_oids.clone(),
+            crl_url: Some(urls.crl(AuthorityRole::Issuing, CrlKind::Base)),
+            delta_crl_url: Some(urls.crl(AuthorityRole::Issuing, CrlKind::Delta)),
+            ca_issuers_url: Some(urls.certificate(AuthorityRole::Issuing)),
+            key_algorithm: request.key_algorithm,
+        }
+    }
+
+    /// Records an issued certificate and its audit event (`pki.issue`). The record is
+    /// durable before the certificate leaves this service, so it can always be revoked.
+    #[allow(clippy::too_many_arguments)] // the parts of one issuance, each from a different source
+    async fn record_issued(
+        &self,
+        issuing: &AuthorityRecord,
+        request: &IssueRequest,
+        serial: Vec<u8>,
+        certificate_der: Vec<u8>,
+        (not_before, not_after): (OffsetDateTime, OffsetDateTime),
+        now: UnixTime,
+        detail_suffix: &str,
+    ) -> Result<IssuedRecord, PkiError> {
         let record = IssuedRecord {
-            serial: issued.serial.clone(),
+            serial,
             authority: issuing.id,
             upn: request.upn.clone(),
             email: request.email.clone(),
-            subject: subject_of(&issued.certificate_der),
-            not_before: UnixTime(issued.not_before.unix_timestamp()),
-            not_after: UnixTime(issued.not_after.unix_timestamp()),
-            certificate_der: issued.certificate_der,
+            subject: subject_of(&certificate_der),
+            not_before: UnixTime(not_before.unix_timestamp()),
+            not_after: UnixTime(not_after.unix_timestamp()),
+            certificate_der,
             issued_at: now,
             revoked_at: None,
             revocation_reason: None,
@@ -416,14 +499,33 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
             "pki.issue",
             crate::hex(&record.serial),
             "ok",
-            format!("issued to {} ({})", record.upn, record.subject),
+            format!(
+                "issued to {} ({}){detail_suffix}",
+                record.upn, record.subject
+            ),
         )
         .await?;
-        Ok(Issued {
-            record,
-            private_key_pkcs8_der: issued.private_key_pkcs8_der,
-            chain_der: vec![issuing.certificate_der, root.certificate_der],
-        })
+        Ok(record)
+    }
+
+    /// Signs `content` as CMS SignedData (RFC 5652, content attached) with the issuing CA's
+    /// key, the issuing and root certificates included so that a verifier holding only the
+    /// root can build the path: what makes a signed Apple configuration profile.
+    ///
+    /// Why the issuing CA's own key rather than a dedicated signer: the devices that check the
+    /// signature only need a path to a root they trust, and a dedicated signing key would be
+    /// one more key to generate, seal, store and roll over. The cost is that the signer
+    /// certificate's keyUsage (keyCertSign, cRLSign) does not name digitalSignature, so
+    /// `openssl smime -verify` needs `-purpose any`. Nothing is recorded here: the signature
+    /// grants nothing, and the caller audits what it signed.
+    pub async fn sign_with_issuing_ca(&self, content: &[u8]) -> Result<Vec<u8>, PkiError> {
+        let (_, root, authority) = self.issuing_authority().await?;
+        Ok(certgate_ca::cms_sign(
+            &authority,
+            &[root.certificate_der],
+            content,
+            to_offset(self.clock.now()),
+        )?)
     }
 
     /// Issues a TLS server certificate for certgate's own listeners. Not recorded as a user

@@ -9,6 +9,8 @@
 //! - [`directory`]: users (Entra's user attributes, StsRefreshTokensValidFrom), CSV import, and
 //!   the [`directory::DirectoryStore`] port; [`binding`]: which user a certificate signs in as
 //!   ([`binding::match_user`]); [`strength`]: single- or multi-factor ([`strength::evaluate`]).
+//! - [`device`]: device provisioning — a new certificate packed as an Apple configuration
+//!   profile with an Exchange ActiveSync account, an Android / MDM JSON profile or a PKCS#12.
 //! - Ports: [`store::Store`] (SQLite and PostgreSQL live in certgate-store),
 //!   [`crl_fetch::CrlFetcher`] (HTTP lives in certgate-server), [`clock::Clock`].
 //!
@@ -21,8 +23,11 @@ pub mod binding;
 pub mod clock;
 pub mod crl_cache;
 pub mod crl_fetch;
+pub mod device;
 pub mod directory;
+pub mod enrollment;
 pub mod federation;
+pub mod front_door;
 pub mod login_flow;
 pub mod signin;
 pub mod store;

@@ -5,6 +5,7 @@
 
 mod certificate;
 mod crl;
+mod csr;
 mod distribution_point;
 mod encoding;
 mod error;
@@ -24,6 +25,7 @@ pub use certificate::{
     PolicyInformation, PolicyMapping, PublicKeyInfo, ReasonSet, UnixTime,
 };
 pub use crl::{Crl, IssuingDistributionPoint, RevocationReason, RevokedEntry};
+pub use csr::{CertificationRequest, CsrError, RequestedKey, MAX_CSR_DER_BYTES, MIN_CSR_RSA_BITS};
 pub use encoding::{parse_certificates, parse_crls};
 pub use error::Reason;
 pub use identity::{CertificateUserId, Identity};

@@ -1,6 +1,6 @@
 //! The admin REST API, mounted under `/api/v1`: trusted CAs, CRL status, users, username
 //! bindings, authentication-strength rules, OpenID Connect clients, the federation service's
-//! relying parties and token-signing keys, the sign-in and audit logs. Handlers are thin: extract, call one certgate-core (or provider) service with the
+//! relying parties and token-signing keys, device profiles, the sign-in and audit logs. Handlers are thin: extract, call one certgate-core (or provider) service with the
 //! admin as the audit actor, map the error ([`error`]). JSON follows Microsoft Graph's names
 //! ([`resource`]); the OpenAPI 3.1 document ([`openapi`], served at `/api/v1/openapi.json` and
 //! checked in as docs/openapi.json) is generated from the same route table the router is
@@ -11,6 +11,7 @@
 mod access;
 mod applications;
 mod certificate_authorities;
+mod devices;
 mod error;
 mod federation;
 mod logs;
@@ -38,6 +39,7 @@ use certgate_core::store::Store;
 use certgate_oidc::{Client, ClientId, NewClient, ProviderError, RegisteredClient};
 use certgate_pki::UnixTime;
 
+pub(crate) use access::from_another_site;
 pub use access::{Admin, DEFAULT_ADMIN_GROUP};
 pub use error::ApiError;
 pub use openapi::document as openapi_document;
@@ -113,6 +115,9 @@ pub struct AdminContext<S> {
     /// certgate's key passphrase, which seals new token-signing keys; `None`:
     /// `POST /federation/signingKeys/rotate` answers 503 `federation-keys-unavailable`.
     pub key_passphrase: Option<zeroize::Zeroizing<Vec<u8>>>,
+    /// certgate's own CA, which issues device certificates; `None`:
+    /// `POST /users/{idOrUpn}/deviceProfiles` answers 503 `device-provisioning-unavailable`.
+    pub pki: Option<certgate_core::authority::PkiSettings>,
 }
 
 impl<S: AdminStore> AdminContext<S> {
@@ -128,7 +133,14 @@ impl<S: AdminStore> AdminContext<S> {
             applications: None,
             admin_group: DEFAULT_ADMIN_GROUP.to_owned(),
             key_passphrase: None,
+            pki: None,
         }
+    }
+
+    /// Lets the API issue device certificates with certgate's CA.
+    pub fn with_pki(mut self, settings: certgate_core::authority::PkiSettings) -> Self {
+        self.pki = Some(settings);
+        self
     }
 
     pub fn with_key_passphrase(mut self, passphrase: zeroize::Zeroizing<Vec<u8>>) -> Self {
@@ -226,6 +238,7 @@ enum Operation {
     RemoveUser,
     RevokeSignInSessions,
     SetStsRefreshTokensValidFrom,
+    CreateDeviceProfile,
     ListCertificateUserBindings,
     AddCertificateUserBinding,
     UpdateCertificateUserBindings,
@@ -528,6 +541,19 @@ const ROUTES: &[Route] = &[
         parameters: &[USER_KEY],
         request: Some("StsRefreshTokensValidFrom"),
         response: (200, "User"),
+        errors: &[400, 404],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/users/{idOrUpn}/deviceProfiles",
+        operation: Operation::CreateDeviceProfile,
+        access: Access::Admin,
+        operation_id: "createDeviceProfile",
+        tag: "users",
+        summary: "Issue a new certificate to the user (recorded and revocable like any other) and answer with the device file: an Apple configuration profile (application/x-apple-aspen-config; signed by the issuing CA with `sign`), the Android / MDM JSON profile (application/json) or the PKCS#12 (application/x-pkcs12). Refusals: device-platform-invalid, device-eas-host-missing, device-eas-host-invalid, device-p12-password-too-short, device-p12-password-invalid, device-signing-not-applicable, device-embed-password-not-applicable, device-user-disabled (400); user-not-found (404); device-provisioning-unavailable, pki-not-initialised, pki-passphrase-required (503).",
+        parameters: &[USER_KEY],
+        request: Some("NewDeviceProfile"),
+        response: (200, openapi::DEVICE_PROFILE_FILE),
         errors: &[400, 404],
     },
     Route {
@@ -837,6 +863,7 @@ fn handler<S: AdminStore>(operation: Operation, method: HttpMethod) -> MethodRou
         Operation::RemoveUser => on(filter, users::remove::<S>),
         Operation::RevokeSignInSessions => on(filter, users::revoke_sessions::<S>),
         Operation::SetStsRefreshTokensValidFrom => on(filter, users::set_sts::<S>),
+        Operation::CreateDeviceProfile => on(filter, devices::create_profile::<S>),
         Operation::ListCertificateUserBindings => on(filter, rules::list_bindings::<S>),
         Operation::AddCertificateUserBinding => on(filter, rules::add_binding::<S>),
         Operation::UpdateCertificateUserBindings => on(filter, rules::update_bindings::<S>),

@@ -44,6 +44,17 @@ pub struct ServerConfig {
     pub certauth: Option<CertAuthConfig>,
     /// The web listener: OpenID Connect and the sign-in pages (needs `certauth`).
     pub web: Option<WebConfig>,
+    /// The mail front door: the authenticating reverse proxy, on its own listener.
+    pub front_door: Option<FrontDoorConfig>,
+}
+
+/// The mail front door's listener (Exchange's IIS on port 443): asks every client for a
+/// certificate and proxies the virtual directories.
+#[derive(Clone)]
+pub struct FrontDoorConfig {
+    pub listen: SocketAddr,
+    pub identity: ServerIdentity,
+    pub virtual_directories: Vec<certgate_core::front_door::VirtualDirectory>,
 }
 
 /// The web listener (HTTPS without client certificates, like AD FS's port 443).
@@ -83,6 +94,8 @@ pub struct RunningServer<S: Store> {
     pub certauth_addr: Option<SocketAddr>,
     /// The web listener's address (OpenID Connect, sign-in pages), when enabled.
     pub web_addr: Option<SocketAddr>,
+    /// The mail front door's address, when enabled.
+    pub front_door_addr: Option<SocketAddr>,
     pub metrics: Metrics,
     pub crl: Arc<CrlService<S, HttpCrlFetcher, Arc<dyn Clock>>>,
     shutdown: watch::Sender<bool>,
@@ -209,6 +222,10 @@ pub async fn start(
         // picks the new key up at its next maintenance run.
         admin = admin.with_key_passphrase(web_config.passphrase.clone());
     }
+    if let Some(pki) = &config.pki {
+        // Device profiles through the API (`POST /users/{idOrUpn}/deviceProfiles`).
+        admin = admin.with_pki(pki.clone());
+    }
     let admin = Arc::new(admin);
 
     let certauth_addr = match config.certauth {
@@ -239,7 +256,18 @@ pub async fn start(
                 context.web = Some((web_config.public_origin.clone(), totp.clone()));
             }
             let context = Arc::new(context);
-            let app = crate::signin_http::routes(context)
+            let app = crate::signin_http::routes(Arc::clone(&context))
+                .merge(crate::est::routes(Arc::new(crate::est::EstContext::new(
+                    Arc::clone(&context),
+                    Arc::clone(&store),
+                    Arc::clone(&clock),
+                    config.pki.clone(),
+                ))))
+                .merge(crate::device_http::routes(
+                    context,
+                    config.pki.clone(),
+                    None,
+                ))
                 .nest("/api/v1", crate::admin_api::routes(Arc::clone(&admin)))
                 .route("/healthz", axum::routing::get(|| async { "ok\n" }));
             tasks.push(tokio::spawn(crate::certauth::serve(
@@ -250,6 +278,44 @@ pub async fn start(
                 shutdown.subscribe(),
             )));
             tracing::info!(%addr, "certificate sign-in listener");
+            Some(addr)
+        }
+        None => None,
+    };
+
+    let front_door_addr = match config.front_door {
+        Some(front_door) => {
+            let signin = Arc::new(SignInContext::new(
+                Arc::clone(crl.state()),
+                Arc::clone(&clock),
+                Arc::clone(&store),
+                SignInRecorder::start(Arc::clone(&store)),
+                metrics.clone(),
+            ));
+            let proxy = crate::front_door::FrontDoor::new(signin, front_door.virtual_directories)
+                .map_err(|e| ServeError::Tls(format!("the front door: {e}")))?;
+            let tls = Arc::new(
+                CertAuthTls::new(front_door.identity, ClientCertificates::Request)
+                    .map_err(ServeError::Tls)?,
+            );
+            let listener = TcpListener::bind(front_door.listen)
+                .await
+                .map_err(|source| ServeError::Listen {
+                    addr: front_door.listen,
+                    source,
+                })?;
+            let addr = listener.local_addr().map_err(|source| ServeError::Listen {
+                addr: front_door.listen,
+                source,
+            })?;
+            tasks.push(tokio::spawn(crate::certauth::serve(
+                listener,
+                tls,
+                Arc::clone(crl.state()),
+                crate::front_door::routes(Arc::new(proxy)),
+                shutdown.subscribe(),
+            )));
+            tracing::info!(%addr, "mail front door");
             Some(addr)
         }
         None => None,
@@ -385,6 +451,7 @@ pub async fn start(
         local_addr,
         certauth_addr,
         web_addr,
+        front_door_addr,
         metrics,
         crl,
         shutdown,

@@ -363,12 +363,9 @@ where
         Ok(issuance) => issuance,
         Err((status, code, message)) => return refusal(status, code, &message),
     };
-    let Some(keys) = service.keys() else {
-        return refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "federation-no-signing-key",
-            "certgate has no token-signing key loaded. Ask your administrator to check the server log.",
-        );
+    let keys = match loaded_keys(service) {
+        Ok(keys) => keys,
+        Err(response) => return response,
     };
     let written = match issuance.rp.protocol {
         Protocol::Saml => saml_response(service, &keys, request, &issuance, now),
@@ -623,37 +620,43 @@ fn xml_response(content_type: &'static str, xml: String) -> Response {
 pub async fn saml_metadata<S: WebStore, P: RefreshPolicy>(
     State(context): State<Arc<WebContext<S, P>>>,
 ) -> Response {
-    let service = match service(&context) {
-        Ok(service) => service,
-        Err(response) => return response,
-    };
-    let Some(keys) = service.keys() else {
-        return refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "federation-no-signing-key",
-            "certgate has no token-signing key loaded.",
-        );
-    };
-    let now = context.clock.now();
-    let written = MessageId::random().and_then(|id| {
+    signed_metadata(&context, |service, keys, now| {
         IdpMetadata {
-            id,
+            id: MessageId::random()?,
             entity_id: service.settings.entity_id.clone(),
             signing_certificates: keys.certificates.clone(),
             want_authn_requests_signed: false,
             sso_redirect_url: service.url(SAML_SSO_PATH),
             sso_post_url: service.url(SAML_SSO_PATH),
             slo_redirect_url: service.url(SAML_SLO_PATH),
-            name_id_formats: vec![
-                certgate_saml::NameIdFormat::Persistent,
-                certgate_saml::NameIdFormat::EmailAddress,
-                certgate_saml::NameIdFormat::Unspecified,
-            ],
+            name_id_formats: PUBLISHED_NAME_ID_FORMATS.to_vec(),
             valid_until: Some(UnixTime(now.0 + METADATA_VALIDITY_SECONDS)),
         }
         .sign(&keys.signing)
-    });
-    match written {
+    })
+}
+
+/// The NameID formats both metadata documents publish.
+const PUBLISHED_NAME_ID_FORMATS: [certgate_saml::NameIdFormat; 3] = [
+    certgate_saml::NameIdFormat::Persistent,
+    certgate_saml::NameIdFormat::EmailAddress,
+    certgate_saml::NameIdFormat::Unspecified,
+];
+
+/// A metadata document `write` signs with the current key, or the refusal page.
+fn signed_metadata<S, P>(
+    context: &WebContext<S, P>,
+    write: impl FnOnce(&FederationService, &LoadedKeys, UnixTime) -> Result<String, SamlError>,
+) -> Response {
+    let service = match service(context) {
+        Ok(service) => service,
+        Err(response) => return response,
+    };
+    let keys = match loaded_keys(service) {
+        Ok(keys) => keys,
+        Err(response) => return response,
+    };
+    match write(service, &keys, context.clock.now()) {
         Ok(xml) => xml_response("application/samlmetadata+xml", xml),
         Err(error) => refusal(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -661,6 +664,17 @@ pub async fn saml_metadata<S: WebStore, P: RefreshPolicy>(
             &error.to_string(),
         ),
     }
+}
+
+/// The signing key in use, or the refusal page when none is loaded.
+fn loaded_keys(service: &FederationService) -> Result<Arc<LoadedKeys>, Response> {
+    service.keys().ok_or_else(|| {
+        refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "federation-no-signing-key",
+            "certgate has no token-signing key loaded. Ask your administrator to check the server log.",
+        )
+    })
 }
 
 /// `GET /federation/saml/sso`: an AuthnRequest by the HTTP-Redirect binding.
@@ -1129,26 +1143,14 @@ pub async fn federation_metadata<S: WebStore, P: RefreshPolicy>(
     State(context): State<Arc<WebContext<S, P>>>,
 ) -> Response {
     use certgate_saml::wsfed::{FederationMetadata, OfferedClaimType, Saml2IdpRole};
-    let service = match service(&context) {
-        Ok(service) => service,
-        Err(response) => return response,
-    };
-    let Some(keys) = service.keys() else {
-        return refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "federation-no-signing-key",
-            "certgate has no token-signing key loaded.",
-        );
-    };
-    let now = context.clock.now();
     let offered = |uri: &str, name: &str| OfferedClaimType {
         uri: uri.to_owned(),
         display_name: name.to_owned(),
         description: None,
     };
-    let written = MessageId::random().and_then(|id| {
+    signed_metadata(&context, |service, keys, now| {
         FederationMetadata {
-            id,
+            id: MessageId::random()?,
             entity_id: service.settings.entity_id.clone(),
             signing_certificates: keys.certificates.clone(),
             passive_requestor_url: service.url(WSFED_PATH),
@@ -1180,24 +1182,12 @@ pub async fn federation_metadata<S: WebStore, P: RefreshPolicy>(
                 sso_redirect_url: service.url(SAML_SSO_PATH),
                 sso_post_url: service.url(SAML_SSO_PATH),
                 slo_redirect_url: service.url(SAML_SLO_PATH),
-                name_id_formats: vec![
-                    certgate_saml::NameIdFormat::Persistent,
-                    certgate_saml::NameIdFormat::EmailAddress,
-                    certgate_saml::NameIdFormat::Unspecified,
-                ],
+                name_id_formats: PUBLISHED_NAME_ID_FORMATS.to_vec(),
             }),
             valid_until: Some(UnixTime(now.0 + METADATA_VALIDITY_SECONDS)),
         }
         .sign(&keys.signing)
-    });
-    match written {
-        Ok(xml) => xml_response("application/samlmetadata+xml", xml),
-        Err(error) => refusal(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            error.code(),
-            &error.to_string(),
-        ),
-    }
+    })
 }
 
 /// `GET /federation/saml/slo`: a LogoutRequest by the HTTP-Redirect binding. certgate keeps no
@@ -1313,12 +1303,9 @@ pub async fn saml_slo<S: WebStore, P: RefreshPolicy>(
             )
         }
     }
-    let Some(keys) = service.keys() else {
-        return refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "federation-no-signing-key",
-            "certgate has no token-signing key loaded.",
-        );
+    let keys = match loaded_keys(service) {
+        Ok(keys) => keys,
+        Err(response) => return response,
     };
     let written = MessageId::random().and_then(|id| {
         LogoutResponse {
@@ -1374,12 +1361,9 @@ fn saml_failure(
     now: UnixTime,
 ) -> Response {
     use base64::Engine as _;
-    let Some(keys) = service.keys() else {
-        return refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "federation-no-signing-key",
-            "certgate has no token-signing key loaded.",
-        );
+    let keys = match loaded_keys(service) {
+        Ok(keys) => keys,
+        Err(response) => return response,
     };
     tracing::info!(relying_party = %rp.name, ?status, message, "SAML request answered with a failure status");
     let written = MessageId::random().and_then(|id| {

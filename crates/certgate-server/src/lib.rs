@@ -3,6 +3,7 @@
 //! - [`crl_refresh`]: the CRL service (download, accept, persist, swap the validation state);
 //! - [`HttpCrlFetcher`]: the HTTP adapter of certgate-core's CRL fetcher port;
 //! - [`publish`]: the HTTP endpoints that publish certgate's own CA certificates and CRLs;
+//! - [`device_http`]: `/my/device`, the self-service device provisioning page;
 //! - [`app`]: `certgate serve`, the listener and the background jobs.
 
 pub mod admin_api;
@@ -11,7 +12,10 @@ pub mod certauth;
 mod crl_fetch;
 pub mod crl_refresh;
 pub mod demo;
+pub mod device_http;
+pub mod est;
 pub mod federation_http;
+pub mod front_door;
 pub mod metrics;
 pub mod oidc_policy;
 pub mod publish;

@@ -19,7 +19,7 @@ use certgate_core::directory::DirectoryStore;
 use certgate_core::login_flow::{FlowIdentity, FlowStep, LoginFlow, LoginFlowStore};
 use certgate_core::signin::{
     correlation_id, sign_in_with_certificate, CertificateRejection, SignInError, SignInRecord,
-    SignInResult, SignInRules,
+    SignInResult, SignInRules, SignedIn,
 };
 use certgate_core::store::StoreResult;
 use certgate_core::totp::{TotpSettings, TotpStore};
@@ -66,7 +66,7 @@ impl<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore> SignInContext<
 
     /// The sign-in rules for `generation`, read from the directory when it changed (every
     /// directory write moves the generation).
-    async fn rules(&self, generation: i64) -> StoreResult<Arc<SignInRules>> {
+    pub(crate) async fn rules(&self, generation: i64) -> StoreResult<Arc<SignInRules>> {
         if let Some((cached, rules)) = self
             .rules
             .lock()
@@ -187,78 +187,14 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
         }
         _ => None,
     };
-    let state = context.state.load();
-    let started = Instant::now();
-    let decision = match context.rules(state.generation()).await {
-        Ok(rules) => {
-            sign_in_with_certificate(&state, &client.chain, now, &rules, &*context.directory).await
-        }
-        Err(error) => Err(SignInError::Store(error)),
+    let SignInAttempt {
+        decision,
+        code,
+        detail,
+    } = match sign_in_and_record(&context, &client, "certauth", now, &correlation).await {
+        Ok(attempt) => attempt,
+        Err(unavailable) => return unavailable,
     };
-    context
-        .metrics
-        .validation_took(started.elapsed().as_secs_f64());
-    let leaf = client
-        .chain
-        .first()
-        .and_then(|der| certgate_pki::Certificate::from_der(der).ok())
-        .map(|c| certgate_pki::Identity::of(&c));
-    let (result, code, detail) = match &decision {
-        Ok(signed_in) => (
-            SignInResult::Success,
-            "ok".to_owned(),
-            format!(
-                "certificate {} validated; signed in as {} by rule {}; {}",
-                signed_in.certificate.serial,
-                signed_in.binding.user.upn,
-                signed_in.binding.rule,
-                signed_in.strength
-            ),
-        ),
-        Err(rejection) => (
-            SignInResult::Failure,
-            rejection.code().to_owned(),
-            rejection.to_string(),
-        ),
-    };
-    let record = SignInRecord {
-        at: now,
-        correlation_id: correlation.clone(),
-        client_address: client.address.ip().to_string(),
-        application: "certauth".into(),
-        certificate_subject: leaf.as_ref().map(|i| i.subject.clone()),
-        certificate_issuer: leaf.as_ref().map(|i| i.issuer.clone()),
-        certificate_serial: leaf.as_ref().map(|i| i.serial.clone()),
-        certificate_thumbprint: leaf.as_ref().map(|i| i.sha256_thumbprint.clone()),
-        user: decision
-            .as_ref()
-            .ok()
-            .map(|s| s.binding.user.upn.to_string()),
-        binding_rule: decision.as_ref().ok().map(|s| s.binding.rule.to_string()),
-        strength: decision
-            .as_ref()
-            .ok()
-            .map(|s| s.strength.strength.as_str().to_owned()),
-        result,
-        reason_code: code.clone(),
-        detail: detail.clone(),
-    };
-    context.metrics.signin(result.as_str(), &code);
-    if let Err(error) = context.recorder.record(record).await {
-        // Fail closed: a sign-in that cannot be recorded does not happen.
-        tracing::error!(code = error.code(), %error, correlation = %correlation, "the sign-in log is unavailable");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            page(
-                "Sign-in is unavailable",
-                &format!(
-                    "<p>The service cannot record sign-ins right now. Try again in a minute.</p><p>Correlation ID: <code>{correlation}</code></p>"
-                ),
-            ),
-        )
-            .into_response();
-    }
-    tracing::info!(correlation = %correlation, result = result.as_str(), code = %code, client = %client.address, "certificate sign-in");
     match decision {
         Ok(signed_in) => {
             if let (Some((flow_id, flow)), Some((web_origin, totp))) = (flow, &context.web) {
@@ -370,13 +306,7 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
                     .advance_flow(&failed, FlowStep::Certificate)
                     .await;
             }
-            let status = match rejection {
-                SignInError::Certificate(CertificateRejection::NoCertificate) => {
-                    StatusCode::UNAUTHORIZED
-                }
-                SignInError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::FORBIDDEN,
-            };
+            let status = failure_status(&rejection);
             if wants_json(&headers) {
                 return (
                     status,
@@ -390,22 +320,136 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
                 )
                     .into_response();
             }
-            (
-                status,
-                page(
-                    "Sign-in failed",
-                    &format!(
-                        "<p role=\"alert\">{}</p><p><strong>What to do:</strong> {}</p><dl><dt>Reason code</dt><dd><code>{}</code></dd><dt>Correlation ID</dt><dd><code>{}</code></dd></dl>",
-                        escape(&detail),
-                        escape(next_step(&code)),
-                        escape(&code),
-                        escape(&correlation)
-                    ),
-                ),
-            )
-                .into_response()
+            (status, failure_page(&detail, &code, &correlation)).into_response()
         }
     }
+}
+
+/// One certificate sign-in as `/certauth` makes it, shared by every page of the certificate
+/// sign-in listener that acts for the person the certificate identifies (the device
+/// provisioning page): the TLS client's chain validated against the current state, mapped to
+/// one user by the binding rules, the strength decided, the metrics counted and the attempt
+/// in the sign-in log under `application` — before the caller acts on it.
+pub(crate) struct SignInAttempt {
+    pub(crate) decision: Result<SignedIn, SignInError>,
+    /// `ok`, or the reason code.
+    pub(crate) code: String,
+    /// What the sign-in log keeps as the detail.
+    pub(crate) detail: String,
+}
+
+/// See [`SignInAttempt`]. `Err` is the page to answer with when the sign-in log cannot take
+/// the attempt: a sign-in that cannot be recorded does not happen.
+pub(crate) async fn sign_in_and_record<
+    S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
+>(
+    context: &SignInContext<S>,
+    client: &TlsClient,
+    application: &str,
+    now: certgate_pki::UnixTime,
+    correlation: &str,
+) -> Result<SignInAttempt, Response> {
+    let state = context.state.load();
+    let started = Instant::now();
+    let decision = match context.rules(state.generation()).await {
+        Ok(rules) => {
+            sign_in_with_certificate(&state, &client.chain, now, &rules, &*context.directory).await
+        }
+        Err(error) => Err(SignInError::Store(error)),
+    };
+    context
+        .metrics
+        .validation_took(started.elapsed().as_secs_f64());
+    let leaf = client
+        .chain
+        .first()
+        .and_then(|der| certgate_pki::Certificate::from_der(der).ok())
+        .map(|c| certgate_pki::Identity::of(&c));
+    let (result, code, detail) = match &decision {
+        Ok(signed_in) => (
+            SignInResult::Success,
+            "ok".to_owned(),
+            format!(
+                "certificate {} validated; signed in as {} by rule {}; {}",
+                signed_in.certificate.serial,
+                signed_in.binding.user.upn,
+                signed_in.binding.rule,
+                signed_in.strength
+            ),
+        ),
+        Err(rejection) => (
+            SignInResult::Failure,
+            rejection.code().to_owned(),
+            rejection.to_string(),
+        ),
+    };
+    let record = SignInRecord {
+        at: now,
+        correlation_id: correlation.to_owned(),
+        client_address: client.address.ip().to_string(),
+        application: application.into(),
+        certificate_subject: leaf.as_ref().map(|i| i.subject.clone()),
+        certificate_issuer: leaf.as_ref().map(|i| i.issuer.clone()),
+        certificate_serial: leaf.as_ref().map(|i| i.serial.clone()),
+        certificate_thumbprint: leaf.as_ref().map(|i| i.sha256_thumbprint.clone()),
+        user: decision
+            .as_ref()
+            .ok()
+            .map(|s| s.binding.user.upn.to_string()),
+        binding_rule: decision.as_ref().ok().map(|s| s.binding.rule.to_string()),
+        strength: decision
+            .as_ref()
+            .ok()
+            .map(|s| s.strength.strength.as_str().to_owned()),
+        result,
+        reason_code: code.clone(),
+        detail: detail.clone(),
+    };
+    context.metrics.signin(result.as_str(), &code);
+    if let Err(error) = context.recorder.record(record).await {
+        // Fail closed: a sign-in that cannot be recorded does not happen.
+        tracing::error!(code = error.code(), %error, correlation = %correlation, "the sign-in log is unavailable");
+        return Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            page(
+                "Sign-in is unavailable",
+                &format!(
+                    "<p>The service cannot record sign-ins right now. Try again in a minute.</p><p>Correlation ID: <code>{correlation}</code></p>"
+                ),
+            ),
+        )
+            .into_response());
+    }
+    tracing::info!(correlation = %correlation, application, result = result.as_str(), code = %code, client = %client.address, "certificate sign-in");
+    Ok(SignInAttempt {
+        decision,
+        code,
+        detail,
+    })
+}
+
+/// The status a failed sign-in is answered with: 401 without a certificate, 503 when the
+/// store could not decide, 403 otherwise.
+pub(crate) fn failure_status(rejection: &SignInError) -> StatusCode {
+    match rejection {
+        SignInError::Certificate(CertificateRejection::NoCertificate) => StatusCode::UNAUTHORIZED,
+        SignInError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::FORBIDDEN,
+    }
+}
+
+/// The page of a failed sign-in: the reason, what to do, the code and the correlation ID.
+pub(crate) fn failure_page(detail: &str, code: &str, correlation: &str) -> Html<String> {
+    page(
+        "Sign-in failed",
+        &format!(
+            "<p role=\"alert\">{}</p><p><strong>What to do:</strong> {}</p><dl><dt>Reason code</dt><dd><code>{}</code></dd><dt>Correlation ID</dt><dd><code>{}</code></dd></dl>",
+            escape(detail),
+            escape(next_step(code)),
+            escape(code),
+            escape(correlation)
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -85,6 +85,7 @@ impl Fixture {
                     identity,
                 }),
                 web: None,
+                front_door: None,
             },
         )
         .await

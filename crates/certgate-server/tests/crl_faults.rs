@@ -920,6 +920,7 @@ async fn running_server_answers_healthz_and_keeps_validating_during_a_slow_drip_
         tick: Duration::from_millis(200),
         certauth: None,
         web: None,
+        front_door: None,
     };
     let clock: Arc<dyn Clock> = fixture.clock.clone();
     let server = app::start(Arc::clone(&fixture.store), clock, config)

@@ -148,6 +148,7 @@ impl Fixture {
                         clock_skew_seconds: 120,
                     }),
                 }),
+                front_door: None,
             },
         )
         .await

@@ -8,6 +8,7 @@
 
 mod admin_token;
 mod directory;
+mod enrollment;
 mod federation;
 mod login_flow;
 mod migrate;

@@ -58,6 +58,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "federation",
         sql: include_str!("migrations/0008_federation.sql"),
     },
+    Migration {
+        version: 9,
+        description: "enrollment codes",
+        sql: include_str!("migrations/0009_enrollment_codes.sql"),
+    },
 ];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.

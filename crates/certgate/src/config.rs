@@ -27,6 +27,8 @@ struct FileConfig {
     certauth: CertAuthFileConfig,
     #[serde(default)]
     web: WebFileConfig,
+    #[serde(default)]
+    front_door: crate::front_door_config::FrontDoorFileConfig,
 }
 
 /// The web listener: OpenID Connect and the sign-in pages.
@@ -81,6 +83,8 @@ pub(crate) struct Config {
     pub(crate) certauth: Option<(SocketAddr, PathBuf, PathBuf)>,
     /// The web listener: address, public URL, certificate sign-in public URL, organization.
     pub(crate) web: Option<WebSettings>,
+    /// The mail front door (`[front_door]`).
+    pub(crate) front_door: Option<crate::front_door_config::FrontDoorSettings>,
 }
 
 pub(crate) struct WebSettings {
@@ -226,7 +230,12 @@ impl Config {
                 })
             }
         };
+        let front_door = file.front_door.settings(&env)?;
+        if front_door.as_ref().is_some_and(|f| f.tls.is_none()) && certauth.is_none() {
+            bail!("the front door needs a TLS certificate: set [front_door] tls_certificate and tls_key, or configure the certificate sign-in listener ([certauth]) whose certificate it then shares");
+        }
         Ok(Config {
+            front_door,
             web,
             certauth,
             data_dir: data_dir.to_owned(),

@@ -12,7 +12,10 @@ mod client;
 mod config;
 mod crl;
 mod demo;
+mod device;
+mod est;
 mod federation;
+mod front_door_config;
 mod pki;
 mod remote;
 mod rp;
@@ -112,6 +115,13 @@ enum Command {
     /// The federation service's token-signing keys.
     #[command(subcommand)]
     Federation(federation::FederationCommand),
+    /// Enrollment over EST (RFC 7030): one-time enrollment codes for devices.
+    #[command(subcommand)]
+    Est(est::EstCommand),
+    /// Device provisioning: a new certificate packed as an iOS configuration profile, an
+    /// Android / MDM JSON profile or a PKCS#12.
+    #[command(subcommand)]
+    Device(device::DeviceCommand),
 }
 
 #[derive(Args)]
@@ -183,6 +193,8 @@ fn main() -> ExitCode {
         Command::Admin(command) => run_async(admin::run(command, global)),
         Command::Rp(command) => run_async(rp::run(command, global)),
         Command::Federation(command) => run_async(federation::run(command, global)),
+        Command::Est(command) => run_async(est::run(command, global)),
+        Command::Device(command) => run_async(device::run(command, global)),
     }
 }
 

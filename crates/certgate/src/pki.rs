@@ -122,7 +122,7 @@ fn refused(error: &PkiError) -> ExitCode {
 }
 
 /// Writes a file readable by its owner only when it holds a secret.
-fn write_file(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<()> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -150,7 +150,7 @@ pub(crate) fn pem(label: &str, der: &[u8]) -> String {
     out
 }
 
-fn random_password() -> anyhow::Result<String> {
+pub(crate) fn random_password() -> anyhow::Result<String> {
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut bytes = [0u8; 20];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("no system randomness"))?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use certgate_core::clock::{Clock, SystemClock};
-use certgate_server::app::{start, CertAuthConfig, ServerConfig, WebConfig};
+use certgate_server::app::{start, CertAuthConfig, FrontDoorConfig, ServerConfig, WebConfig};
 use certgate_server::certauth::ServerIdentity;
 use clap::Args;
 
@@ -65,6 +65,25 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
         }),
         None => None,
     };
+    let front_door = match &config.front_door {
+        Some(front_door) => {
+            let (certificate, key) = match (&front_door.tls, &config.certauth) {
+                (Some((certificate, key)), _) | (None, Some((_, certificate, key))) => {
+                    (certificate, key)
+                }
+                (None, None) => anyhow::bail!("the front door needs a TLS certificate"),
+            };
+            let chain = std::fs::read(certificate)
+                .with_context(|| format!("reading {}", certificate.display()))?;
+            let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+            Some(FrontDoorConfig {
+                listen: front_door.listen,
+                identity: ServerIdentity::from_pem(&chain, &key).map_err(anyhow::Error::msg)?,
+                virtual_directories: front_door.virtual_directories.clone(),
+            })
+        }
+        None => None,
+    };
     let server = start(
         store,
         clock,
@@ -75,6 +94,7 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
             tick: Duration::from_secs(2),
             certauth,
             web,
+            front_door,
         },
     )
     .await?;
@@ -102,6 +122,16 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
             certgate_server::federation_http::FEDERATION_METADATA_PATH,
             web.federation_entity_id
         );
+    }
+    if let (Some(addr), Some(front_door)) = (server.front_door_addr, &config.front_door) {
+        for vdir in &front_door.virtual_directories {
+            println!(
+                "  front door: https://{addr}{} -> {} (client certificates: {})",
+                vdir.prefix,
+                vdir.upstream,
+                vdir.client_certificates.as_str()
+            );
+        }
     }
     if let Some(demo) = &demo {
         demo.print();

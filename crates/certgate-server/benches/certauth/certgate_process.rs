@@ -221,6 +221,7 @@ async fn serve(fixture: &Path, scratch: &Path) -> Result<()> {
                 identity,
             }),
             web: None,
+            front_door: None,
         },
     )
     .await

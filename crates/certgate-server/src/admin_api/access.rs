@@ -82,7 +82,7 @@ pub(crate) async fn require_admin<S: AdminStore>(
 ) -> Response {
     let client = request.extensions().get::<TlsClient>().cloned();
     let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
-    let site = if changes && from_another_site(&request) {
+    let site = if changes && from_another_site(request.headers(), request.uri()) {
         Site::Another
     } else {
         Site::Own
@@ -101,25 +101,21 @@ pub(crate) async fn require_admin<S: AdminStore>(
 }
 
 /// Whether the browser says the request was made by another site's page (Fetch Metadata, or
-/// an Origin other than the API's own host).
-fn from_another_site(request: &Request) -> bool {
-    let headers = request.headers();
+/// an Origin other than the API's own host). Also guards the device provisioning page, where
+/// a certificate is the ambient credential too.
+pub(crate) fn from_another_site(headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         return !matches!(site.to_str(), Ok("same-origin" | "none"));
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return false;
     };
-    let host = request
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        });
+    let host = uri.authority().map(|a| a.as_str().to_owned()).or_else(|| {
+        headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+    });
     let origin_host = origin.to_str().ok().and_then(|o| {
         o.strip_prefix("https://")
             .or_else(|| o.strip_prefix("http://"))

@@ -8,7 +8,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use certgate_core::admin_token::AdminTokenError;
+use certgate_core::authority::PkiError;
 use certgate_core::binding::{BindingError, BindingRuleError};
+use certgate_core::device::DeviceError;
 use certgate_core::directory::DirectoryError;
 use certgate_core::federation::FederationError;
 use certgate_core::signin::{CertificateRejection, SignInError};
@@ -219,6 +221,35 @@ impl From<FederationError> for ApiError {
             }
         };
         ApiError::new(status, error.code(), error.to_string())
+    }
+}
+
+impl From<&DeviceError> for ApiError {
+    fn from(error: &DeviceError) -> Self {
+        let status = match error {
+            DeviceError::Store(store) | DeviceError::Pki(PkiError::Store(store)) => {
+                return ApiError::store(store)
+            }
+            // The server does not run the CA or lacks its passphrase: not the caller's fault,
+            // nothing the caller can change.
+            DeviceError::Pki(PkiError::NotInitialised | PkiError::PassphraseRequired { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            // What the directory holds cannot go into a certificate (a non-ASCII mail
+            // address, a UPN the CA refuses): the user's record needs fixing.
+            DeviceError::Pki(PkiError::Ca(ca)) if ca.code() == "ca-invalid-request" => {
+                StatusCode::BAD_REQUEST
+            }
+            error if error.is_request_error() => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, error.code(), error.to_string())
+    }
+}
+
+impl From<DeviceError> for ApiError {
+    fn from(error: DeviceError) -> Self {
+        ApiError::from(&error)
     }
 }
 

@@ -11,6 +11,10 @@ use serde_json::{json, Map, Value};
 
 use super::{Access, In, Route, ROUTES};
 
+/// The response "schema" of `POST /users/{idOrUpn}/deviceProfiles`: not a JSON component but
+/// a file in one of three media types ([`device_profile_content`]).
+pub(super) const DEVICE_PROFILE_FILE: &str = "DeviceProfileFile";
+
 /// The document, as served and checked in (pretty JSON, one trailing newline).
 pub fn document() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
@@ -112,13 +116,22 @@ fn operation(route: &Route) -> Value {
     }
     let (status, schema) = route.response;
     let mut responses = Map::new();
-    responses.insert(
-        status.to_string(),
-        json!({
-            "description": if status == 201 { "Created." } else { "OK." },
-            "content": {"application/json": {"schema": reference(schema)}}
-        }),
-    );
+    let content = if schema == DEVICE_PROFILE_FILE {
+        device_profile_content()
+    } else {
+        json!({"application/json": {"schema": reference(schema)}})
+    };
+    let mut response = json!({
+        "description": if status == 201 { "Created." } else { "OK." },
+        "content": content,
+    });
+    if schema == DEVICE_PROFILE_FILE {
+        response["headers"] = json!({
+            "Content-Disposition": {"description": "`attachment; filename=\"<upn>.mobileconfig|.json|.p12\"`.", "schema": {"type": "string"}},
+            "X-Certgate-Certificate-Serial": {"description": "The issued certificate's serial number (hex), for `certgate pki revoke --serial`.", "schema": {"type": "string"}},
+        });
+    }
+    responses.insert(status.to_string(), response);
     let mut errors: Vec<u16> = route.errors.to_vec();
     if route.access == Access::Admin {
         errors.extend([401, 403, 503]);
@@ -133,6 +146,23 @@ fn operation(route: &Route) -> Value {
     }
     operation.insert("responses".into(), Value::Object(responses));
     Value::Object(operation)
+}
+
+/// The device file, by platform.
+fn device_profile_content() -> Value {
+    json!({
+        "application/x-apple-aspen-config": {"schema": {
+            "type": "string",
+            "contentMediaType": "application/x-apple-aspen-config",
+            "description": "platform ios: an Apple configuration profile (XML plist) with a com.apple.security.pkcs12 payload and a com.apple.eas.account payload that uses it; with `sign`, DER CMS SignedData (RFC 5652) around the plist, signed by certgate's issuing CA."
+        }},
+        "application/json": {"schema": reference("AndroidDeviceProfile")},
+        "application/x-pkcs12": {"schema": {
+            "type": "string",
+            "contentMediaType": "application/x-pkcs12",
+            "description": "platform pkcs12: the PKCS#12 file (3DES and HMAC-SHA1, which devices import)."
+        }}
+    })
 }
 
 fn response_name(status: u16) -> &'static str {
@@ -166,7 +196,7 @@ fn responses() -> Value {
         "Forbidden": error("Authenticated, but not an administrator (`admin-group-missing`, `user-disabled`), or a change made with a client certificate from another site's page (`admin-cross-site-request`)."),
         "NotFound": error("No such resource: `ca-not-found`, `user-not-found`, `binding-rule-not-found`, `strength-rule-not-found`, `application-not-found`, `rp-not-found`."),
         "Conflict": error("A unique value is taken: `ca-duplicate`, `user-upn-taken`, `binding-priority-taken`, `strength-rule-duplicate`, `application-id-taken`, `rp-taken`, ..."),
-        "Unavailable": error("The database (`store-unavailable`), the OpenID Connect provider (`applications-unavailable`) or the key passphrase (`federation-keys-unavailable`) is not available."),
+        "Unavailable": error("The database (`store-unavailable`), the OpenID Connect provider (`applications-unavailable`), the key passphrase (`federation-keys-unavailable`) or certgate's CA (`device-provisioning-unavailable`, `pki-not-initialised`) is not available."),
     })
 }
 
@@ -409,6 +439,42 @@ fn schemas() -> Value {
             "accountEnabled": boolean(""),
             "groups": strings(""),
         })),
+        "NewDeviceProfile": request("A new certificate for the user, packed for a device.", &["platform", "pkcs12Password"], json!({
+            "platform": one_of(&["ios", "android", "pkcs12"], "ios: Apple configuration profile; android: certgate's JSON profile for Android / MDM import; pkcs12: the PKCS#12 alone."),
+            "easHost": string("The Exchange ActiveSync host name the device connects to (required for ios and android; no scheme or path)."),
+            "pkcs12Password": string("Protects the PKCS#12 in the file; at least 8 characters."),
+            "embedPassword": boolean("Write the password into the profile (default false: the device asks for it). The file then protects the key no better than the channel it travels over."),
+            "sign": boolean("Sign the iOS profile with certgate's issuing CA (default false)."),
+        })),
+        "AndroidDeviceProfile": {
+            "type": "object",
+            "description": "certgate's Exchange ActiveSync profile for Android and MDM import.",
+            "required": ["type", "version", "displayName", "organization", "host", "ssl", "user", "email", "authentication", "mailDaysToSync", "certificate"],
+            "properties": {
+                "type": one_of(&["exchange-activesync"], ""),
+                "version": integer("1."),
+                "displayName": string(""),
+                "organization": string(""),
+                "host": string("The Exchange ActiveSync host name."),
+                "ssl": boolean("Always true."),
+                "user": string("The user name: the UPN."),
+                "email": string("The user's mail, or the UPN when there is none."),
+                "authentication": one_of(&["client-certificate"], ""),
+                "mailDaysToSync": integer("Days of mail synchronised at first."),
+                "certificate": {
+                    "type": "object",
+                    "required": ["alias", "format", "pkcs12", "serialNumber", "notAfter"],
+                    "properties": {
+                        "alias": string("The key-chain alias the account uses."),
+                        "format": one_of(&["pkcs12"], ""),
+                        "pkcs12": string("The PKCS#12, base64 (RFC 4648 §4)."),
+                        "password": string("Present only when embedPassword was set."),
+                        "serialNumber": string("Hex."),
+                        "notAfter": time(""),
+                    }
+                }
+            }
+        },
         "StsRefreshTokensValidFrom": request("Set-MsolUser -StsRefreshTokensValidFrom.", &["date"], json!({
             "date": string("RFC 3339 or YYYY-MM-DD; must be in the future, and then the current time is stored."),
         })),

@@ -443,6 +443,27 @@ pub struct StsRefreshTokensValidFrom {
     pub date: String,
 }
 
+/// `POST /users/{idOrUpn}/deviceProfiles`: a new certificate for the user, packed for a
+/// device. The answer is the file itself, not JSON (except the Android profile, which is).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewDeviceProfile {
+    /// `ios`, `android` or `pkcs12`.
+    pub platform: String,
+    /// The Exchange ActiveSync host name (required for ios and android).
+    #[serde(default)]
+    pub eas_host: Option<String>,
+    /// Protects the PKCS#12 in the file (at least 8 characters).
+    pub pkcs12_password: String,
+    /// Write the password into the profile next to the PKCS#12 (default false: the device
+    /// asks for it).
+    #[serde(default)]
+    pub embed_password: bool,
+    /// Sign the iOS profile with certgate's issuing CA (default false).
+    #[serde(default)]
+    pub sign: bool,
+}
+
 // ---- Username bindings ------------------------------------------------------------------------
 
 /// Graph's `x509CertificateUserBinding`, with its priority.

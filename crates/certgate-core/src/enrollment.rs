@@ -1,0 +1,562 @@
+//! Certificate enrollment over EST (RFC 7030): one-time enrollment codes, and the two ways to
+//! get a certificate for a key the requester generated — with a code (`simpleenroll`,
+//! authenticated by HTTP Basic with the UPN and the code, RFC 7030 §3.2.3) or with a current
+//! certificate (`simplereenroll`, authenticated by the TLS client certificate, §3.3.2).
+//!
+//! What a certificate says about its holder comes from the directory, never from the request:
+//! the CSR proves possession of the key (RFC 7030 §3.4) and supplies the key, and its subject
+//! and requested extensions are ignored. A device cannot ask for someone else's UPN, a CA
+//! certificate or another name.
+//!
+//! Codes are 100 random bits, shown once to the administrator who makes them; the store keeps
+//! only their SHA-256 (a safe lookup key at that entropy, as for admin tokens). A code is
+//! consumed by one compare-and-set in the store, so two nodes presented the same code at the
+//! same moment cannot both issue. Every creation, use and refusal is in the audit log.
+
+use std::fmt;
+use std::future::Future;
+
+use aws_lc_rs::constant_time;
+use aws_lc_rs::digest;
+use certgate_pki::{CertificationRequest, CsrError, UnixTime};
+use zeroize::Zeroizing;
+
+use crate::audit::AuditEvent;
+use crate::authority::{
+    BuiltInCa, IssueRequest, IssuedForKey, IssuedRecord, PkiError, PkiSettings,
+};
+use crate::clock::{rfc3339, Clock};
+use crate::directory::{DirectoryStore, User, UserId};
+use crate::store::{Store, StoreError, StoreResult};
+
+/// Validity of a new code unless the administrator says otherwise.
+pub const DEFAULT_CODE_VALID_HOURS: u32 = 24;
+/// A code is meant to be used while the administrator hands the device over, not to be kept.
+pub const MAX_CODE_VALID_HOURS: u32 = 30 * 24;
+/// Validity of a certificate issued over EST (as `certgate pki issue` defaults to).
+pub const DEFAULT_EST_VALIDITY_DAYS: u32 = 365;
+
+/// Crockford's base32 alphabet: no I, L, O, U, so a code read aloud or typed on a phone is
+/// unambiguous.
+const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// 20 characters × 5 bits = 100 random bits.
+const CODE_CHARS: usize = 20;
+const GROUP_CHARS: usize = 5;
+
+/// SHA-256 of a code's normalized text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EnrollmentCodeHash(pub [u8; 32]);
+
+impl EnrollmentCodeHash {
+    /// The hash of what a person typed: case, dashes and spaces do not matter, and the
+    /// letters Crockford's base32 reads as digits (O → 0, I and L → 1) are read so. `None`
+    /// when the text cannot be a code, so that no lookup is made for it.
+    pub fn of_typed(text: &str) -> Option<EnrollmentCodeHash> {
+        let mut normalized = Zeroizing::new(String::with_capacity(CODE_CHARS));
+        for c in text.chars() {
+            let c = match c.to_ascii_uppercase() {
+                '-' | ' ' => continue,
+                'O' => '0',
+                'I' | 'L' => '1',
+                c => c,
+            };
+            if !c.is_ascii() || !ALPHABET.contains(&(c as u8)) {
+                return None;
+            }
+            normalized.push(c);
+        }
+        (normalized.len() == CODE_CHARS).then(|| EnrollmentCodeHash::of_normalized(&normalized))
+    }
+
+    fn of_normalized(normalized: &str) -> EnrollmentCodeHash {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest::digest(&digest::SHA256, normalized.as_bytes()).as_ref());
+        EnrollmentCodeHash(out)
+    }
+
+    /// Constant-time comparison.
+    pub fn matches(&self, other: &EnrollmentCodeHash) -> bool {
+        constant_time::verify_slices_are_equal(&self.0, &other.0).is_ok()
+    }
+}
+
+impl fmt::Debug for EnrollmentCodeHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EnrollmentCodeHash(..)")
+    }
+}
+
+/// A code's text (`XXXXX-XXXXX-XXXXX-XXXXX`), wiped from memory when dropped. Shown once.
+pub struct EnrollmentCodeSecret(Zeroizing<String>);
+
+impl EnrollmentCodeSecret {
+    fn generate() -> Result<EnrollmentCodeSecret, EnrollmentError> {
+        let mut random = Zeroizing::new([0u8; CODE_CHARS]);
+        aws_lc_rs::rand::fill(&mut *random).map_err(|_| EnrollmentError::RandomnessUnavailable)?;
+        let mut text = Zeroizing::new(String::with_capacity(CODE_CHARS + 3));
+        for (i, byte) in random.iter().enumerate() {
+            if i > 0 && i % GROUP_CHARS == 0 {
+                text.push('-');
+            }
+            // 256 is a multiple of 32: taking the low five bits keeps every character equally
+            // likely.
+            text.push(char::from(ALPHABET[usize::from(byte & 0x1f)]));
+        }
+        Ok(EnrollmentCodeSecret(text))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> EnrollmentCodeHash {
+        let normalized: Zeroizing<String> =
+            Zeroizing::new(self.0.chars().filter(|c| *c != '-').collect());
+        EnrollmentCodeHash::of_normalized(&normalized)
+    }
+}
+
+impl fmt::Debug for EnrollmentCodeSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EnrollmentCodeSecret(..)")
+    }
+}
+
+/// A code's store-assigned number, to name it in lists and the audit log without the secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EnrollmentCodeId(pub i64);
+
+impl fmt::Display for EnrollmentCodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "est-code-{}", self.0)
+    }
+}
+
+/// An enrollment code as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnrollmentCodeRecord {
+    pub id: EnrollmentCodeId,
+    pub hash: EnrollmentCodeHash,
+    /// The user the code enrolls: by object ID, so a renamed user keeps the code.
+    pub user_id: UserId,
+    /// The UPN when the code was made (for lists; the directory has the current one).
+    pub upn: String,
+    pub created_at: UnixTime,
+    pub created_by: String,
+    /// The code is refused from this instant on.
+    pub expires_at: UnixTime,
+    pub used_at: Option<UnixTime>,
+    /// Serial (hex) of the certificate issued with it.
+    pub used_for_serial: Option<String>,
+}
+
+impl EnrollmentCodeRecord {
+    /// Neither used nor expired at `now`.
+    pub fn is_usable(&self, now: UnixTime) -> bool {
+        self.used_at.is_none() && now < self.expires_at
+    }
+}
+
+/// Why an enrollment code or an EST enrollment was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollmentError {
+    #[error("no user has the UPN \"{upn}\"; `certgate user list` shows the users")]
+    UserNotFound { upn: String },
+    #[error(
+        "the user {upn} is disabled; enable the account before enrolling a certificate for it"
+    )]
+    UserDisabled { upn: String },
+    #[error("an enrollment code is valid for 1 to {MAX_CODE_VALID_HOURS} hours, not {hours}")]
+    ValidityInvalid { hours: u32 },
+    #[error("enrollment needs credentials: HTTP Basic with your user principal name as the user name and the enrollment code your administrator gave you as the password")]
+    CredentialsMissing,
+    #[error("the user name and enrollment code do not match a valid enrollment code; check both, or ask your administrator for a new code")]
+    CodeInvalid,
+    #[error("this enrollment code was already used at {}; ask your administrator for a new one", rfc3339(*.at))]
+    CodeUsed { at: UnixTime },
+    #[error("this enrollment code expired at {}; ask your administrator for a new one", rfc3339(*.at))]
+    CodeExpired { at: UnixTime },
+    #[error(transparent)]
+    Csr(#[from] CsrError),
+    #[error("the system's random number generator failed; no code was made")]
+    RandomnessUnavailable,
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl EnrollmentError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            EnrollmentError::UserNotFound { .. } => "user-not-found",
+            EnrollmentError::UserDisabled { .. } => "user-disabled",
+            EnrollmentError::ValidityInvalid { .. } => "est-code-validity-invalid",
+            EnrollmentError::CredentialsMissing => "est-credentials-missing",
+            EnrollmentError::CodeInvalid => "est-code-invalid",
+            EnrollmentError::CodeUsed { .. } => "est-code-used",
+            EnrollmentError::CodeExpired { .. } => "est-code-expired",
+            EnrollmentError::Csr(error) => error.code(),
+            EnrollmentError::RandomnessUnavailable => "randomness-unavailable",
+            EnrollmentError::Pki(error) => error.code(),
+            EnrollmentError::Store(error) => error.code(),
+        }
+    }
+
+    /// Whether the caller failed to authenticate (HTTP 401), as opposed to being refused
+    /// after authenticating or sending a bad request.
+    pub fn is_authentication_failure(&self) -> bool {
+        matches!(
+            self,
+            EnrollmentError::CredentialsMissing
+                | EnrollmentError::CodeInvalid
+                | EnrollmentError::CodeUsed { .. }
+                | EnrollmentError::CodeExpired { .. }
+        )
+    }
+}
+
+/// Where enrollment codes are kept. Writes append their audit event in the same transaction.
+pub trait EnrollmentCodeStore: Send + Sync + 'static {
+    /// Returns the record with its assigned id. `Conflict` when the hash exists (never, for
+    /// random codes).
+    fn insert_enrollment_code(
+        &self,
+        code: &EnrollmentCodeRecord,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<EnrollmentCodeRecord>> + Send;
+    fn enrollment_code_by_hash(
+        &self,
+        hash: &EnrollmentCodeHash,
+    ) -> impl Future<Output = StoreResult<Option<EnrollmentCodeRecord>>> + Send;
+    /// Codes neither used nor expired at `now`, oldest first.
+    fn usable_enrollment_codes(
+        &self,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<Vec<EnrollmentCodeRecord>>> + Send;
+    /// Marks the code used at `at`, only if it is still unused and unexpired then: one
+    /// compare-and-set, so of two concurrent callers exactly one gets `true`.
+    fn consume_enrollment_code(
+        &self,
+        id: EnrollmentCodeId,
+        at: UnixTime,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Records the serial of the certificate issued with a consumed code.
+    fn record_enrollment_code_serial(
+        &self,
+        id: EnrollmentCodeId,
+        serial_hex: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Makes a code for the user with `upn`; the secret returned is the only copy there will be.
+pub async fn create_enrollment_code<S: EnrollmentCodeStore + DirectoryStore>(
+    store: &S,
+    upn: &str,
+    valid_hours: u32,
+    now: UnixTime,
+    actor: &str,
+) -> Result<(EnrollmentCodeRecord, EnrollmentCodeSecret), EnrollmentError> {
+    if valid_hours == 0 || valid_hours > MAX_CODE_VALID_HOURS {
+        return Err(EnrollmentError::ValidityInvalid { hours: valid_hours });
+    }
+    let user =
+        store
+            .user_by_upn(upn.trim())
+            .await?
+            .ok_or_else(|| EnrollmentError::UserNotFound {
+                upn: upn.to_owned(),
+            })?;
+    if !user.enabled {
+        return Err(EnrollmentError::UserDisabled {
+            upn: user.upn.to_string(),
+        });
+    }
+    let secret = EnrollmentCodeSecret::generate()?;
+    let record = EnrollmentCodeRecord {
+        id: EnrollmentCodeId(0),
+        hash: secret.hash(),
+        user_id: user.id.clone(),
+        upn: user.upn.to_string(),
+        created_at: now,
+        created_by: actor.to_owned(),
+        expires_at: UnixTime(now.0 + i64::from(valid_hours) * 3600),
+        used_at: None,
+        used_for_serial: None,
+    };
+    let audit = AuditEvent::new(
+        now,
+        actor,
+        "est.code-create",
+        user.upn.to_string(),
+        "ok",
+        format!(
+            "enrollment code for {} valid until {}",
+            user.upn,
+            rfc3339(record.expires_at)
+        ),
+    );
+    let record = store.insert_enrollment_code(&record, &audit).await?;
+    Ok((record, secret))
+}
+
+/// The codes that can still be used, without their secrets.
+pub async fn usable_enrollment_codes<S: EnrollmentCodeStore>(
+    store: &S,
+    now: UnixTime,
+) -> Result<Vec<EnrollmentCodeRecord>, EnrollmentError> {
+    Ok(store.usable_enrollment_codes(now).await?)
+}
+
+/// How a certificate is enrolled: everything but the key comes from the directory's user.
+fn issue_request(user: &User, validity_days: u32) -> IssueRequest {
+    IssueRequest {
+        upn: user.upn.to_string(),
+        email: user.mail.clone(),
+        common_name: Some(user.display_name.clone()),
+        validity_days,
+        policy_oids: Vec::new(),
+        // Not used for a requested key (see `BuiltInCa::issue_for_public_key`).
+        key_algorithm: certgate_ca::KeyAlgorithm::EcdsaP256,
+    }
+}
+
+/// What an EST enrollment needs from the server.
+pub struct Enrollment<'a, S, C> {
+    pub store: &'a S,
+    pub clock: &'a C,
+    pub pki: &'a PkiSettings,
+    pub validity_days: u32,
+}
+
+/// A certificate enrolled over EST.
+#[derive(Debug)]
+pub struct Enrolled {
+    pub user: User,
+    pub issued: IssuedRecord,
+    /// What the CSR asked for and was ignored, for the log: its subject (RFC 4514).
+    pub ignored_subject: String,
+}
+
+impl<S, C> Enrollment<'_, S, C>
+where
+    S: Store + DirectoryStore + EnrollmentCodeStore,
+    C: Clock,
+{
+    /// `simpleenroll` (RFC 7030 §4.2.1) with an enrollment code: checks the CSR, the code and
+    /// the user, consumes the code, and issues for the CSR's key with the user's directory
+    /// identity. Every refusal is in the audit log.
+    ///
+    /// The CSR is checked before the code is consumed, so a bad request does not cost the
+    /// code; the code is consumed before the certificate is issued, so that it is never
+    /// used twice even when two nodes race (a failure after that point needs a new code).
+    pub async fn with_code(
+        &self,
+        username: Option<&str>,
+        code: Option<&str>,
+        csr_der: &[u8],
+    ) -> Result<Enrolled, EnrollmentError> {
+        let now = self.clock.now();
+        // The user name is the requester's text: bounded and without control characters before
+        // it goes into the audit log.
+        let shown_user: String = username
+            .unwrap_or("(none)")
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(120)
+            .collect();
+        let actor = format!("est:{shown_user}");
+        let result = self
+            .enroll_with_code(username, code, csr_der, now, &actor)
+            .await;
+        if let Err(error) = &result {
+            self.refused("est.enroll", &actor, &shown_user, error, now)
+                .await;
+        }
+        result
+    }
+
+    async fn enroll_with_code(
+        &self,
+        username: Option<&str>,
+        code: Option<&str>,
+        csr_der: &[u8],
+        now: UnixTime,
+        actor: &str,
+    ) -> Result<Enrolled, EnrollmentError> {
+        let (Some(username), Some(code)) = (username, code) else {
+            return Err(EnrollmentError::CredentialsMissing);
+        };
+        let hash = EnrollmentCodeHash::of_typed(code).ok_or(EnrollmentError::CodeInvalid)?;
+        let record = self
+            .store
+            .enrollment_code_by_hash(&hash)
+            .await?
+            .filter(|record| record.hash.matches(&hash))
+            .ok_or(EnrollmentError::CodeInvalid)?;
+        let user = self
+            .store
+            .user_by_id(&record.user_id)
+            .await?
+            .ok_or(EnrollmentError::CodeInvalid)?;
+        // A code and another user's name is no better than a wrong code: say nothing about
+        // the code (used, expired) to someone who does not know whose it is.
+        if !user.upn.as_str().eq_ignore_ascii_case(username.trim()) {
+            return Err(EnrollmentError::CodeInvalid);
+        }
+        if let Some(at) = record.used_at {
+            return Err(EnrollmentError::CodeUsed { at });
+        }
+        if now >= record.expires_at {
+            return Err(EnrollmentError::CodeExpired {
+                at: record.expires_at,
+            });
+        }
+        if !user.enabled {
+            return Err(EnrollmentError::UserDisabled {
+                upn: user.upn.to_string(),
+            });
+        }
+        let request = CertificationRequest::from_der(csr_der)?;
+        let consumed = self
+            .store
+            .consume_enrollment_code(
+                record.id,
+                now,
+                &AuditEvent::new(
+                    now,
+                    actor,
+                    "est.code-use",
+                    user.upn.to_string(),
+                    "ok",
+                    format!("enrollment code {} used", record.id),
+                ),
+            )
+            .await?;
+        if !consumed {
+            // Another request (on this node or another) took it between the read and now.
+            return Err(EnrollmentError::CodeUsed { at: now });
+        }
+        let enrolled = self.issue(&user, &request, actor).await?;
+        self.store
+            .record_enrollment_code_serial(record.id, &crate::hex(&enrolled.issued.serial))
+            .await?;
+        Ok(enrolled)
+    }
+
+    /// `simplereenroll` (RFC 7030 §4.2.2) for a user whose current certificate has just
+    /// signed in (the caller ran the certificate sign-in): issues for the CSR's key with the
+    /// user's directory identity. Refusals are in the audit log.
+    pub async fn renewal(&self, user: &User, csr_der: &[u8]) -> Result<Enrolled, EnrollmentError> {
+        let now = self.clock.now();
+        let actor = format!("est:{}", user.upn);
+        let result = async {
+            let request = CertificationRequest::from_der(csr_der)?;
+            self.issue(user, &request, &actor).await
+        }
+        .await;
+        if let Err(error) = &result {
+            self.refused("est.reenroll", &actor, user.upn.as_str(), error, now)
+                .await;
+        }
+        result
+    }
+
+    async fn issue(
+        &self,
+        user: &User,
+        request: &CertificationRequest,
+        actor: &str,
+    ) -> Result<Enrolled, EnrollmentError> {
+        let IssuedForKey { record, .. } = BuiltInCa::new(self.store, self.clock, self.pki, actor)
+            .issue_for_public_key(&issue_request(user, self.validity_days), request.key())
+            .await?;
+        Ok(Enrolled {
+            user: user.clone(),
+            issued: record,
+            ignored_subject: request.subject().to_rfc4514(),
+        })
+    }
+
+    /// Best effort: a refusal stands whether or not the audit log could record it.
+    async fn refused(
+        &self,
+        action: &str,
+        actor: &str,
+        target: &str,
+        error: &EnrollmentError,
+        now: UnixTime,
+    ) {
+        let event = AuditEvent::new(now, actor, action, target, error.code(), error.to_string());
+        if let Err(store_error) = self.store.append_audit(&event).await {
+            tracing::warn!(code = store_error.code(), %store_error, "recording an EST refusal failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_four_groups_of_five_unambiguous_characters_and_differ() {
+        let a = EnrollmentCodeSecret::generate().expect("code");
+        let b = EnrollmentCodeSecret::generate().expect("code");
+        assert_ne!(a.expose(), b.expose());
+        let groups: Vec<&str> = a.expose().split('-').collect();
+        assert_eq!(groups.len(), 4);
+        for group in groups {
+            assert_eq!(group.len(), 5);
+            assert!(group.bytes().all(|c| ALPHABET.contains(&c)), "{group}");
+        }
+        assert!(format!("{a:?}").contains(".."));
+    }
+
+    #[test]
+    fn typed_codes_hash_alike_whatever_the_case_dashes_and_look_alike_letters() {
+        let secret = EnrollmentCodeSecret(Zeroizing::new("01ABC-DEFGH-JKMNP-QRST1".into()));
+        let hash = secret.hash();
+        for typed in [
+            "01ABC-DEFGH-JKMNP-QRST1",
+            "01abcdefghjkmnpqrst1",
+            "OLabc defgh jkmnp qrsti",
+            " 01ABC-DEFGH-JKMNP-QRST1 ",
+        ] {
+            let typed_hash = EnrollmentCodeHash::of_typed(typed).expect(typed);
+            assert!(typed_hash.matches(&hash), "{typed}");
+        }
+        for not_a_code in [
+            "",
+            "01ABC",
+            "01ABC-DEFGH-JKMNP-QRST",
+            "01ABC-DEFGH-JKMNP-QRSTU",
+            "ümlaut",
+        ] {
+            assert!(
+                EnrollmentCodeHash::of_typed(not_a_code).is_none(),
+                "{not_a_code}"
+            );
+        }
+    }
+
+    #[test]
+    fn authentication_failures_are_told_apart_from_other_refusals() {
+        for error in [
+            EnrollmentError::CredentialsMissing,
+            EnrollmentError::CodeInvalid,
+            EnrollmentError::CodeUsed { at: UnixTime(0) },
+            EnrollmentError::CodeExpired { at: UnixTime(0) },
+        ] {
+            assert!(error.is_authentication_failure(), "{error}");
+            assert!(error.code().starts_with("est-"));
+        }
+        let csr = EnrollmentError::Csr(CsrError::SignatureInvalid);
+        assert!(!csr.is_authentication_failure());
+        assert_eq!(csr.code(), "csr-signature-invalid");
+        assert_eq!(
+            EnrollmentError::UserDisabled { upn: "a@b".into() }.code(),
+            "user-disabled"
+        );
+    }
+}

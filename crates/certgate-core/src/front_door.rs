@@ -1,0 +1,417 @@
+//! The mail front door (the Exchange/IIS role): virtual directories by path prefix, each with
+//! IIS's client-certificate setting, certificate mapping, Basic passthrough, an upstream, and
+//! the headers that carry the mapped identity to it. This module holds the rules; the reverse
+//! proxy that applies them lives in certgate-server (`front_door`).
+//!
+//! IIS's `sslFlags` and what they mean here (anchors §1, [I-SSL]):
+//! - `Ignore` (no `SslNegotiateCert`): a certificate the client sends is disregarded.
+//! - `Accept` (`SslNegotiateCert`): a certificate is used when sent, and must then be valid;
+//!   requests without one pass without an identity.
+//! - `Require` (`SslNegotiateCert` + `SslRequireCert`): no valid certificate, no request.
+//!
+//! ActiveSync wants Require: Exchange's own guidance is that Accept does not work across EAS
+//! devices (many never send a certificate unless the server insists), and with Accept a device
+//! that sent none would fall through to whatever the mail server does without an identity.
+
+/// IIS's client-certificate setting of a virtual directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClientCertificates {
+    Ignore,
+    Accept,
+    Require,
+}
+
+impl ClientCertificates {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientCertificates::Ignore => "ignore",
+            ClientCertificates::Accept => "accept",
+            ClientCertificates::Require => "require",
+        }
+    }
+    pub fn parse(text: &str) -> Option<ClientCertificates> {
+        match text.to_ascii_lowercase().as_str() {
+            "ignore" => Some(ClientCertificates::Ignore),
+            "accept" => Some(ClientCertificates::Accept),
+            "require" => Some(ClientCertificates::Require),
+            _ => None,
+        }
+    }
+}
+
+/// Which request headers carry the mapped identity to the upstream. `None` = not sent.
+/// Whatever the names, the client's own copies of every one of them (and of the RFC 9440
+/// headers) are always removed first, so the upstream can trust what it sees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityHeaders {
+    pub upn: Option<String>,
+    pub mail: Option<String>,
+    pub immutable_id: Option<String>,
+    pub certificate_serial: Option<String>,
+    pub certificate_issuer: Option<String>,
+    pub certificate_thumbprint: Option<String>,
+    /// RFC 9440 `Client-Cert` (the end-entity certificate).
+    pub client_cert: bool,
+    /// RFC 9440 `Client-Cert-Chain` (the rest of the chain the client sent).
+    pub client_cert_chain: bool,
+}
+
+/// RFC 9440's header names.
+pub const CLIENT_CERT: &str = "client-cert";
+pub const CLIENT_CERT_CHAIN: &str = "client-cert-chain";
+
+impl Default for IdentityHeaders {
+    fn default() -> Self {
+        IdentityHeaders {
+            upn: Some("X-Certgate-UPN".into()),
+            mail: Some("X-Certgate-Mail".into()),
+            immutable_id: Some("X-Certgate-Immutable-Id".into()),
+            certificate_serial: Some("X-Certgate-Certificate-Serial".into()),
+            certificate_issuer: Some("X-Certgate-Certificate-Issuer".into()),
+            certificate_thumbprint: Some("X-Certgate-Certificate-Thumbprint".into()),
+            client_cert: true,
+            client_cert_chain: true,
+        }
+    }
+}
+
+impl IdentityHeaders {
+    /// Every header name a client must not be able to set, lower-case.
+    pub fn protected_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = [
+            &self.upn,
+            &self.mail,
+            &self.immutable_id,
+            &self.certificate_serial,
+            &self.certificate_issuer,
+            &self.certificate_thumbprint,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|name| name.to_ascii_lowercase())
+        .collect();
+        names.push(CLIENT_CERT.into());
+        names.push(CLIENT_CERT_CHAIN.into());
+        names
+    }
+}
+
+/// Exchange's default `uploadReadAheadSize` fix: request headers up to 48 KiB (anchors §2.10,
+/// [X-CBA]: "HTTP 413 is fixed with uploadReadAheadSize=49152").
+pub const DEFAULT_MAX_REQUEST_HEADER_BYTES: usize = 49_152;
+
+/// One virtual directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VirtualDirectory {
+    /// `/owa`, `/Microsoft-Server-ActiveSync`, ...: matched case-insensitively (as IIS does)
+    /// on whole path segments.
+    pub prefix: String,
+    pub client_certificates: ClientCertificates,
+    /// Map a certificate to a user and forward the identity. Off: a certificate is still
+    /// validated (per `client_certificates`) but no user is looked up or forwarded.
+    pub certificate_mapping: bool,
+    /// Let HTTP Basic credentials through to the upstream. Off (the default): a request that
+    /// carries them is refused, so no password sign-in reaches the mail server behind.
+    pub basic_passthrough: bool,
+    /// `http://host:port` or `https://host:port` (optionally with a base path) the requests go to.
+    pub upstream: String,
+    /// PEM file with the CAs that the upstream's HTTPS certificate must chain to; None = the
+    /// system's (webpki) roots.
+    pub upstream_ca_file: Option<std::path::PathBuf>,
+    pub identity_headers: IdentityHeaders,
+    pub max_request_header_bytes: usize,
+}
+
+/// The virtual directories Exchange's certificate-based authentication guidance sets:
+/// `owa`, `ecp` and `Microsoft-Server-ActiveSync`, all Require with mapping on and Basic off.
+pub const PRESETS: &[&str] = &["owa", "ecp", "activesync"];
+
+impl VirtualDirectory {
+    /// A virtual directory with certgate's defaults: Require, mapping on, Basic off.
+    pub fn new(prefix: &str, upstream: &str) -> VirtualDirectory {
+        VirtualDirectory {
+            prefix: prefix.to_owned(),
+            client_certificates: ClientCertificates::Require,
+            certificate_mapping: true,
+            basic_passthrough: false,
+            upstream: upstream.to_owned(),
+            upstream_ca_file: None,
+            identity_headers: IdentityHeaders::default(),
+            max_request_header_bytes: DEFAULT_MAX_REQUEST_HEADER_BYTES,
+        }
+    }
+
+    /// `owa`, `ecp` or `activesync` (also `Microsoft-Server-ActiveSync`).
+    pub fn preset(name: &str, upstream: &str) -> Option<VirtualDirectory> {
+        let prefix = match name.to_ascii_lowercase().as_str() {
+            "owa" => "/owa",
+            "ecp" => "/ecp",
+            "activesync" | "eas" | "microsoft-server-activesync" => "/Microsoft-Server-ActiveSync",
+            _ => return None,
+        };
+        Some(VirtualDirectory::new(prefix, upstream))
+    }
+
+    /// Whether `path` is in this virtual directory: the prefix, then the end or a `/`.
+    pub fn contains(&self, path: &str) -> bool {
+        let prefix = self.prefix.trim_end_matches('/');
+        if prefix.is_empty() {
+            return true;
+        }
+        path.len() >= prefix.len()
+            && path.is_char_boundary(prefix.len())
+            && path[..prefix.len()].eq_ignore_ascii_case(prefix)
+            && matches!(path.as_bytes().get(prefix.len()), None | Some(b'/'))
+    }
+}
+
+/// Checks a virtual directory's settings; returns what is wrong, for the configuration error.
+pub fn check_virtual_directory(vdir: &VirtualDirectory) -> Result<(), String> {
+    if !vdir.prefix.starts_with('/') || vdir.prefix.contains(['?', '#', ' ', '\\']) {
+        return Err(format!(
+            "the prefix \"{}\" must start with / and contain no ?, #, spaces or backslashes",
+            vdir.prefix
+        ));
+    }
+    let scheme_ok = vdir.upstream.starts_with("http://") || vdir.upstream.starts_with("https://");
+    if !scheme_ok || vdir.upstream.contains(['?', '#']) {
+        return Err(format!(
+            "the upstream \"{}\" of {} must be an http:// or https:// URL without query or fragment",
+            vdir.upstream, vdir.prefix
+        ));
+    }
+    if vdir.upstream_ca_file.is_some() && !vdir.upstream.starts_with("https://") {
+        return Err(format!(
+            "{}: an upstream CA file only makes sense for an https:// upstream",
+            vdir.prefix
+        ));
+    }
+    for name in vdir.identity_headers.protected_names() {
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !valid {
+            return Err(format!(
+                "{}: \"{name}\" is not an HTTP header name",
+                vdir.prefix
+            ));
+        }
+        if matches!(
+            name.as_str(),
+            "host"
+                | "authorization"
+                | "cookie"
+                | "content-length"
+                | "transfer-encoding"
+                | "connection"
+        ) {
+            return Err(format!(
+                "{}: the identity cannot be sent in the {name} header",
+                vdir.prefix
+            ));
+        }
+    }
+    if !(1024..=1_048_576).contains(&vdir.max_request_header_bytes) {
+        return Err(format!(
+            "{}: the request-header limit must be between 1 KiB and 1 MiB",
+            vdir.prefix
+        ));
+    }
+    Ok(())
+}
+
+/// The virtual directory a path belongs to: the longest matching prefix.
+pub fn select<'a>(vdirs: &'a [VirtualDirectory], path: &str) -> Option<&'a VirtualDirectory> {
+    vdirs
+        .iter()
+        .filter(|vdir| vdir.contains(path))
+        .max_by_key(|vdir| vdir.prefix.trim_end_matches('/').len())
+}
+
+/// What the certificate step decided for a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CertificateOutcome {
+    /// The client sent no certificate.
+    None,
+    /// Valid, and (when mapping ran) the user it maps to.
+    Valid(Option<ForwardedIdentity>),
+    /// Invalid or unmapped: the sign-in's reason code and message.
+    Refused { code: String, message: String },
+}
+
+/// The identity forwarded to the upstream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForwardedIdentity {
+    pub upn: String,
+    pub mail: Option<String>,
+    pub immutable_id: String,
+    /// Upper-case hex.
+    pub certificate_serial: String,
+    /// Windows order (`CN=…, O=…`).
+    pub certificate_issuer: String,
+    /// SHA-1, upper-case hex (what Windows and IIS call the thumbprint).
+    pub certificate_thumbprint: String,
+}
+
+/// What the front door does with a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Forward, with this identity (None: no identity headers).
+    Forward(Option<ForwardedIdentity>),
+    Refuse {
+        status: u16,
+        code: String,
+        message: String,
+    },
+}
+
+/// Decides a request from the virtual directory's settings, the certificate outcome and
+/// whether it carries HTTP Basic credentials.
+pub fn admit(vdir: &VirtualDirectory, certificate: &CertificateOutcome, basic: bool) -> Admission {
+    if basic && !vdir.basic_passthrough {
+        return Admission::Refuse {
+            status: 403,
+            code: "front-door-basic-disabled".into(),
+            message: format!(
+                "Password sign-in (HTTP Basic) is turned off for {}: sign in with your certificate.",
+                vdir.prefix
+            ),
+        };
+    }
+    match (vdir.client_certificates, certificate) {
+        (ClientCertificates::Ignore, _) => Admission::Forward(None),
+        (ClientCertificates::Accept, CertificateOutcome::None) => Admission::Forward(None),
+        (ClientCertificates::Require, CertificateOutcome::None) => Admission::Refuse {
+            status: 403,
+            code: "front-door-certificate-required".into(),
+            message: format!(
+                "{} requires a client certificate and your device or browser sent none. Choose your certificate when asked, or ask your administrator for one (403.7).",
+                vdir.prefix
+            ),
+        },
+        (_, CertificateOutcome::Refused { code, message }) => Admission::Refuse {
+            status: 403,
+            code: code.clone(),
+            message: message.clone(),
+        },
+        (_, CertificateOutcome::Valid(identity)) => Admission::Forward(if vdir.certificate_mapping {
+            identity.clone()
+        } else {
+            None
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> ForwardedIdentity {
+        ForwardedIdentity {
+            upn: "alice@corp.example".into(),
+            mail: None,
+            immutable_id: "x".into(),
+            certificate_serial: "01".into(),
+            certificate_issuer: "CN=CA".into(),
+            certificate_thumbprint: "AB".into(),
+        }
+    }
+
+    #[test]
+    fn prefixes_match_whole_segments_case_insensitively_and_the_longest_wins() {
+        let vdirs = vec![
+            VirtualDirectory::preset("owa", "http://127.0.0.1:1").unwrap(),
+            VirtualDirectory::new("/owa/calendar", "http://127.0.0.1:2"),
+            VirtualDirectory::preset("activesync", "http://127.0.0.1:3").unwrap(),
+        ];
+        assert_eq!(
+            select(&vdirs, "/owa").unwrap().upstream,
+            "http://127.0.0.1:1"
+        );
+        assert_eq!(
+            select(&vdirs, "/OWA/").unwrap().upstream,
+            "http://127.0.0.1:1"
+        );
+        assert_eq!(
+            select(&vdirs, "/owa/calendar/x").unwrap().upstream,
+            "http://127.0.0.1:2"
+        );
+        assert!(select(&vdirs, "/owafoo").is_none());
+        assert!(select(&vdirs, "/").is_none());
+        assert_eq!(
+            select(&vdirs, "/microsoft-server-activesync?Cmd=Ping").map(|v| v.upstream.as_str()),
+            None,
+            "the query is not part of the path"
+        );
+        assert_eq!(
+            select(&vdirs, "/Microsoft-Server-ActiveSync")
+                .unwrap()
+                .upstream,
+            "http://127.0.0.1:3"
+        );
+        assert!(select(&vdirs, "/é").is_none());
+    }
+
+    #[test]
+    fn admission_follows_iis_ssl_flags() {
+        let mut vdir = VirtualDirectory::new("/owa", "http://127.0.0.1:1");
+        let refused = CertificateOutcome::Refused {
+            code: "cert-revoked".into(),
+            message: "revoked".into(),
+        };
+        let valid = CertificateOutcome::Valid(Some(identity()));
+        // Require.
+        assert!(matches!(admit(&vdir, &CertificateOutcome::None, false),
+            Admission::Refuse { status: 403, ref code, .. } if code == "front-door-certificate-required"));
+        assert!(matches!(admit(&vdir, &refused, false),
+            Admission::Refuse { ref code, .. } if code == "cert-revoked"));
+        assert_eq!(
+            admit(&vdir, &valid, false),
+            Admission::Forward(Some(identity()))
+        );
+        // Basic is refused unless enabled, whatever the certificate.
+        assert!(matches!(admit(&vdir, &valid, true),
+            Admission::Refuse { ref code, .. } if code == "front-door-basic-disabled"));
+        // Accept: no certificate passes without identity; a bad one is still refused.
+        vdir.client_certificates = ClientCertificates::Accept;
+        assert_eq!(
+            admit(&vdir, &CertificateOutcome::None, false),
+            Admission::Forward(None)
+        );
+        assert!(matches!(
+            admit(&vdir, &refused, false),
+            Admission::Refuse { .. }
+        ));
+        vdir.basic_passthrough = true;
+        assert_eq!(
+            admit(&vdir, &CertificateOutcome::None, true),
+            Admission::Forward(None)
+        );
+        // Mapping off: valid certificates pass, no identity.
+        vdir.certificate_mapping = false;
+        assert_eq!(admit(&vdir, &valid, false), Admission::Forward(None));
+        // Ignore: nothing about the certificate matters.
+        vdir.client_certificates = ClientCertificates::Ignore;
+        assert_eq!(admit(&vdir, &refused, false), Admission::Forward(None));
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let mut vdir = VirtualDirectory::new("/owa", "http://127.0.0.1:1");
+        assert!(check_virtual_directory(&vdir).is_ok());
+        vdir.identity_headers.upn = Some("Authorization".into());
+        assert!(check_virtual_directory(&vdir).is_err());
+        vdir.identity_headers.upn = Some("X Bad".into());
+        assert!(check_virtual_directory(&vdir).is_err());
+        vdir.identity_headers.upn = None;
+        vdir.upstream = "ftp://x".into();
+        assert!(check_virtual_directory(&vdir).is_err());
+        vdir.upstream = "http://x".into();
+        vdir.prefix = "owa".into();
+        assert!(check_virtual_directory(&vdir).is_err());
+        let protected = IdentityHeaders::default().protected_names();
+        assert!(protected.contains(&"x-certgate-upn".to_owned()));
+        assert!(protected.contains(&"client-cert-chain".to_owned()));
+    }
+}

@@ -1,0 +1,293 @@
+//! `/my/device` on the certificate sign-in listener: the self-service page where a person who
+//! signs in with their certificate gets a new certificate for a phone or tablet, packed as an
+//! Apple configuration profile (signed by certgate's CA), an Android / MDM JSON profile or a
+//! bare PKCS#12.
+//!
+//! Every request — the form and its submission — is a certificate sign-in exactly as
+//! `/certauth` makes it (`signin_http::sign_in_and_record`: validation against the current
+//! trust and CRL snapshot, username binding, strength, the sign-in log under
+//! `device-provisioning`), so a revoked or unmapped certificate gets the sign-in failure page
+//! and nothing else. The certificate issued is always for the user the presented certificate
+//! maps to; the form has no user field.
+//!
+//! The browser presents the certificate to any page's request, including another site's
+//! auto-submitting form, so a submission the browser marks as cross-site (`Sec-Fetch-Site`,
+//! or an `Origin` that is not this listener) is refused with `device-cross-site-request`
+//! before anything else happens, as the admin API does for certificate-authenticated changes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use certgate_core::authority::PkiSettings;
+use certgate_core::binding::UserLookup;
+use certgate_core::device::{
+    check_pkcs12_password, provision_device, DeviceError, DeviceProfileRequest, EasHost, Platform,
+    ProfileSigning, MIN_PASSWORD_CHARS,
+};
+use certgate_core::directory::{DirectoryStore, User};
+use certgate_core::login_flow::LoginFlowStore;
+use certgate_core::signin::correlation_id;
+use certgate_core::store::Store;
+use certgate_core::totp::TotpStore;
+use zeroize::Zeroizing;
+
+use crate::certauth::TlsClient;
+use crate::signin_http::{
+    escape, failure_page, failure_status, page, sign_in_and_record, SignInAttempt, SignInContext,
+};
+
+/// The page's path.
+pub const DEVICE_PATH: &str = "/my/device";
+
+/// What the sign-in log calls this page.
+const APPLICATION: &str = "device-provisioning";
+
+/// What the device page needs besides the sign-in.
+struct DeviceContext<S> {
+    signin: Arc<SignInContext<S>>,
+    /// certgate's CA settings (key passphrase, publication URLs); `None`: the page answers
+    /// 503 `device-provisioning-unavailable`.
+    pki: Option<PkiSettings>,
+    /// Filled into the form's Exchange ActiveSync host field.
+    default_eas_host: Option<String>,
+}
+
+/// The page's routes, to be merged into the certificate sign-in listener's router.
+///
+/// `pki` is the built-in CA's settings (`None` when the server does not run it: the page then
+/// says so); `default_eas_host` pre-fills the form (for example the front door's public host
+/// name).
+pub fn routes<S>(
+    signin: Arc<SignInContext<S>>,
+    pki: Option<PkiSettings>,
+    default_eas_host: Option<String>,
+) -> Router
+where
+    S: Store + DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
+{
+    let context = Arc::new(DeviceContext {
+        signin,
+        pki,
+        default_eas_host,
+    });
+    Router::new()
+        .route(DEVICE_PATH, get(form::<S>).post(submit::<S>))
+        .with_state(context)
+}
+
+/// The sign-in of one request: the signed-in user, or the response that ends the request.
+async fn signed_in_user<S>(
+    context: &DeviceContext<S>,
+    client: &TlsClient,
+) -> Result<(User, String), Response>
+where
+    S: Store + DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
+{
+    let correlation = correlation_id();
+    let now = context.signin.clock.now();
+    let SignInAttempt {
+        decision,
+        code,
+        detail,
+    } = sign_in_and_record(&context.signin, client, APPLICATION, now, &correlation).await?;
+    match decision {
+        Ok(signed_in) => Ok((signed_in.binding.user, correlation)),
+        Err(rejection) => Err((
+            failure_status(&rejection),
+            failure_page(&detail, &code, &correlation),
+        )
+            .into_response()),
+    }
+}
+
+fn unavailable() -> Response {
+    refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "device-provisioning-unavailable",
+        "This server does not run certgate's CA (or does not hold its key passphrase), so it cannot issue device certificates. Ask your administrator.",
+        "",
+    )
+}
+
+/// An error page with its reason code (and the correlation ID of the sign-in, when there was
+/// one).
+fn refusal(status: StatusCode, code: &str, message: &str, correlation: &str) -> Response {
+    let correlation = if correlation.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<dt>Correlation ID</dt><dd><code>{}</code></dd>",
+            escape(correlation)
+        )
+    };
+    (
+        status,
+        page(
+            "Device set-up failed",
+            &format!(
+                "<p role=\"alert\">{}</p><dl><dt>Reason code</dt><dd><code>{}</code></dd>{correlation}</dl><p><a href=\"{DEVICE_PATH}\">Back to the form</a></p>",
+                escape(message),
+                escape(code),
+            ),
+        ),
+    )
+        .into_response()
+}
+
+/// `GET /my/device`: signs in and shows the form.
+async fn form<S>(
+    State(context): State<Arc<DeviceContext<S>>>,
+    Extension(client): Extension<TlsClient>,
+) -> Response
+where
+    S: Store + DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
+{
+    let (user, correlation) = match signed_in_user(&context, &client).await {
+        Ok(signed_in) => signed_in,
+        Err(response) => return response,
+    };
+    if context.pki.is_none() {
+        return unavailable();
+    }
+    let host = context.default_eas_host.as_deref().unwrap_or("");
+    let body = format!(
+        "<p>Signed in as <strong>{name}</strong> ({upn}). This page issues a <strong>new</strong> certificate for your phone or tablet; the certificate you are using now stays valid.</p>\
+         <form method=\"post\" action=\"{DEVICE_PATH}\">\
+         <fieldset><legend>Device</legend>\
+         <p><label><input type=\"radio\" name=\"platform\" value=\"ios\" checked> iPhone or iPad: a configuration profile that sets up Mail with your certificate</label></p>\
+         <p><label><input type=\"radio\" name=\"platform\" value=\"android\"> Android: a profile for your device management app</label></p>\
+         <p><label><input type=\"radio\" name=\"platform\" value=\"pkcs12\"> The certificate only (.p12), to set up by hand</label></p>\
+         </fieldset>\
+         <p><label for=\"eas_host\">Exchange ActiveSync server (host name)</label><br>\
+         <input id=\"eas_host\" name=\"eas_host\" value=\"{host}\" autocomplete=\"off\" spellcheck=\"false\"></p>\
+         <p><label for=\"password\">Password for the certificate file (at least {MIN_PASSWORD_CHARS} characters; the device asks for it)</label><br>\
+         <input id=\"password\" name=\"password\" type=\"password\" minlength=\"{MIN_PASSWORD_CHARS}\" required autocomplete=\"new-password\"></p>\
+         <p><label for=\"password_confirm\">The same password again</label><br>\
+         <input id=\"password_confirm\" name=\"password_confirm\" type=\"password\" minlength=\"{MIN_PASSWORD_CHARS}\" required autocomplete=\"new-password\"></p>\
+         <p><button type=\"submit\">Download</button></p>\
+         </form><p>Correlation ID: <code>{correlation}</code></p>",
+        name = escape(&user.display_name),
+        upn = escape(user.upn.as_str()),
+        host = escape(host),
+        correlation = escape(&correlation),
+    );
+    let mut response = page("Set up a device", &body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `POST /my/device`: signs in again, checks the form and answers with the file.
+async fn submit<S>(
+    State(context): State<Arc<DeviceContext<S>>>,
+    Extension(client): Extension<TlsClient>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Response
+where
+    S: Store + DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
+{
+    if crate::admin_api::from_another_site(&headers, &uri) {
+        tracing::info!(client = %client.address, "device provisioning refused: cross-site request");
+        return refusal(
+            StatusCode::FORBIDDEN,
+            "device-cross-site-request",
+            "This request came from another site's page. Open the device set-up page yourself and submit the form there.",
+            "",
+        );
+    }
+    let (user, correlation) = match signed_in_user(&context, &client).await {
+        Ok(signed_in) => signed_in,
+        Err(response) => return response,
+    };
+    let Some(pki) = &context.pki else {
+        return unavailable();
+    };
+    let Ok(Form(fields)) = form else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "device-form-invalid",
+            "The form could not be read. Open the device set-up page again and submit the form from there.",
+            &correlation,
+        );
+    };
+    let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or("");
+    let Some(platform) = Platform::parse(field("platform")) else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "device-platform-invalid",
+            "Choose the kind of device: iPhone or iPad, Android, or the certificate only.",
+            &correlation,
+        );
+    };
+    let password = Zeroizing::new(field("password").to_owned());
+    if *password != field("password_confirm") {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "device-p12-password-mismatch",
+            "The two passwords differ. Type the same password twice.",
+            &correlation,
+        );
+    }
+    if let Err(error) = check_pkcs12_password(&password) {
+        return device_refusal(&error, &correlation);
+    }
+    let eas_host = Some(field("eas_host").trim())
+        .filter(|host| !host.is_empty())
+        .map(str::to_owned);
+    if let Some(host) = &eas_host {
+        if let Err(error) = EasHost::parse(host) {
+            return device_refusal(&error, &correlation);
+        }
+    }
+    let mut request = DeviceProfileRequest::new(platform, eas_host, password);
+    // A profile from this page is always signed: the device then shows who it comes from.
+    if platform == Platform::Ios {
+        request.signing = ProfileSigning::SignedByIssuingCa;
+    }
+    let actor = format!("self-service:{}", user.upn);
+    let provisioned = provision_device(
+        &*context.signin.directory,
+        &context.signin.clock,
+        pki,
+        &actor,
+        &user,
+        &request,
+    )
+    .await;
+    match provisioned {
+        Ok(profile) => {
+            tracing::info!(correlation = %correlation, user = %user.upn, platform = %platform, serial = %certgate_core::hex(&profile.serial), "device profile issued");
+            let disposition = format!("attachment; filename=\"{}\"", profile.file_name);
+            let mut response = profile.bytes.into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(profile.content_type),
+            );
+            if let Ok(value) = HeaderValue::from_str(&disposition) {
+                headers.insert(header::CONTENT_DISPOSITION, value);
+            }
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => device_refusal(&error, &correlation),
+    }
+}
+
+fn device_refusal(error: &DeviceError, correlation: &str) -> Response {
+    // The admin API's translation decides the status, so both answer a refusal alike.
+    let status = crate::admin_api::ApiError::from(error).status;
+    if status.is_server_error() {
+        tracing::error!(code = error.code(), %error, correlation = %correlation, "device provisioning failed");
+    }
+    refusal(status, error.code(), &error.to_string(), correlation)
+}

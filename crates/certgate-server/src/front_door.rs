@@ -1,0 +1,613 @@
+//! The mail front door: an authenticating reverse proxy (the Exchange/IIS role) on its own
+//! HTTPS listener. Each request is matched to a virtual directory (`/owa`, `/ecp`,
+//! `/Microsoft-Server-ActiveSync`, or any configured prefix); the directory's IIS-style setting
+//! (Ignore / Accept / Require, see `certgate_core::front_door`) decides what the client
+//! certificate must be; the request goes to the directory's upstream with the mapped identity in
+//! configured headers and RFC 9440 `Client-Cert` / `Client-Cert-Chain`, after every copy of
+//! those headers the client sent was removed.
+//!
+//! - The listener always asks for a certificate during the handshake (optionally, with issuer
+//!   hints): TLS 1.3 has no renegotiation, so a certificate cannot be asked for later, per
+//!   path, as IIS does with TLS 1.2. An Ignore directory disregards what was sent.
+//! - A connection's certificate is validated (and mapped) once, then the decision is reused by
+//!   the connection's later requests while the validation state's generation is unchanged and
+//!   for at most a minute: a CRL refresh that revokes the certificate, or a change to the
+//!   directory, takes effect on an open connection at its next request (ActiveSync keeps
+//!   connections open for a long time).
+//! - Bodies stream both ways (an ActiveSync upload or a long-poll `Ping` of up to 30 minutes is
+//!   never buffered), with no total timeout, an idle read timeout of 35 minutes upstream, and
+//!   hyper's 30-second limit for reading request headers.
+//! - Request headers larger than the directory's limit (default 49,152 bytes, Exchange's
+//!   `uploadReadAheadSize` fix) get 413 with a message saying so.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use certgate_core::binding::UserLookup;
+use certgate_core::directory::DirectoryStore;
+use certgate_core::front_door::{
+    admit, Admission, CertificateOutcome, ClientCertificates, ForwardedIdentity, IdentityHeaders,
+    VirtualDirectory,
+};
+use certgate_core::login_flow::LoginFlowStore;
+use certgate_core::signin::{
+    check_certificate, correlation_id, sign_in_with_certificate, SignInError, SignInRecord,
+    SignInResult,
+};
+use certgate_core::totp::TotpStore;
+use certgate_pki::UnixTime;
+
+use crate::certauth::TlsClient;
+use crate::signin_http::{escape, page, SignInContext};
+
+/// How long a connection's certificate decision is reused at most, even when nothing changed:
+/// bounds how late a change in the directory (a disabled user) reaches an open connection.
+const DECISION_MAX_AGE_SECONDS: i64 = 60;
+/// Idle time between two reads from the upstream before the request fails: longer than the
+/// longest ActiveSync `Ping` (Exchange allows heartbeats up to 59 minutes; devices use 30).
+const UPSTREAM_READ_TIMEOUT: Duration = Duration::from_secs(35 * 60);
+const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded in either direction.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// A virtual directory with its upstream client.
+struct Route {
+    vdir: VirtualDirectory,
+    upstream: reqwest::Url,
+    client: reqwest::Client,
+    /// Header names the client may not set (lower-case).
+    protected: Vec<HeaderName>,
+}
+
+/// The front door's state.
+pub struct FrontDoor<S> {
+    signin: Arc<SignInContext<S>>,
+    routes: Vec<Route>,
+}
+
+impl<S> FrontDoor<S> {
+    /// Builds the upstream clients; fails when a directory's settings or CA file are unusable.
+    pub fn new(
+        signin: Arc<SignInContext<S>>,
+        virtual_directories: Vec<VirtualDirectory>,
+    ) -> Result<FrontDoor<S>, String> {
+        let mut routes = Vec::new();
+        for vdir in virtual_directories {
+            certgate_core::front_door::check_virtual_directory(&vdir)?;
+            let upstream = reqwest::Url::parse(&vdir.upstream)
+                .map_err(|e| format!("{}: the upstream {}: {e}", vdir.prefix, vdir.upstream))?;
+            let mut builder = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(UPSTREAM_CONNECT_TIMEOUT)
+                .read_timeout(UPSTREAM_READ_TIMEOUT)
+                .no_proxy();
+            if let Some(path) = &vdir.upstream_ca_file {
+                let pem = std::fs::read(path).map_err(|e| {
+                    format!(
+                        "{}: reading the upstream CA file {}: {e}",
+                        vdir.prefix,
+                        path.display()
+                    )
+                })?;
+                let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                    format!(
+                        "{}: the upstream CA file {}: {e}",
+                        vdir.prefix,
+                        path.display()
+                    )
+                })?;
+                if certificates.is_empty() {
+                    return Err(format!(
+                        "{}: the upstream CA file {} holds no certificate",
+                        vdir.prefix,
+                        path.display()
+                    ));
+                }
+                builder = builder.tls_certs_only(certificates);
+            }
+            let client = builder
+                .build()
+                .map_err(|e| format!("{}: the upstream client: {e}", vdir.prefix))?;
+            let protected = vdir
+                .identity_headers
+                .protected_names()
+                .iter()
+                .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
+                .collect();
+            routes.push(Route {
+                vdir,
+                upstream,
+                client,
+                protected,
+            });
+        }
+        if routes.is_empty() {
+            return Err("the front door has no virtual directory".into());
+        }
+        Ok(FrontDoor { signin, routes })
+    }
+}
+
+/// The front door's routes: every path goes through [`proxy`].
+pub fn routes<S>(front_door: Arc<FrontDoor<S>>) -> Router
+where
+    S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
+{
+    Router::new().fallback(proxy::<S>).with_state(front_door)
+}
+
+/// What one connection's certificate came to, kept in its [`crate::certauth::ConnectionMemo`].
+struct ConnectionDecision {
+    generation: i64,
+    decided_at: UnixTime,
+    /// Validation only (for directories with mapping off).
+    validated: Option<CertificateOutcome>,
+    /// Validation and mapping.
+    mapped: Option<CertificateOutcome>,
+}
+
+fn refusal(status: StatusCode, code: &str, message: &str, headers: &HeaderMap) -> Response {
+    let correlation = correlation_id();
+    tracing::info!(code, %correlation, message, "front door refused a request");
+    let json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    if json {
+        return (
+            status,
+            axum::Json(serde_json::json!({
+                "result": "failure",
+                "code": code,
+                "message": message,
+                "correlationId": correlation,
+            })),
+        )
+            .into_response();
+    }
+    (
+        status,
+        page(
+            "Access refused",
+            &format!(
+                "<p role=\"alert\">{}</p><p>Reason code: <code>{}</code><br>Correlation ID: <code>{correlation}</code></p>",
+                escape(message),
+                escape(code)
+            ),
+        ),
+    )
+        .into_response()
+}
+
+/// The size of the request line and headers as they came (name, value, `: ` and CRLF).
+fn request_head_bytes(request: &Request) -> usize {
+    let line = request.method().as_str().len()
+        + request
+            .uri()
+            .path_and_query()
+            .map_or(1, |p| p.as_str().len())
+        + 12;
+    line + request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum::<usize>()
+}
+
+async fn proxy<S>(
+    State(front_door): State<Arc<FrontDoor<S>>>,
+    Extension(client): Extension<TlsClient>,
+    request: Request,
+) -> Response
+where
+    S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
+{
+    let path = request.uri().path().to_owned();
+    let Some(route) = longest_route(&front_door.routes, &path) else {
+        return refusal(
+            StatusCode::NOT_FOUND,
+            "front-door-no-route",
+            &format!("Nothing is published at {path} on this server."),
+            request.headers(),
+        );
+    };
+    let vdir = &route.vdir;
+    let head = request_head_bytes(&request);
+    if head > vdir.max_request_header_bytes {
+        return refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "front-door-headers-too-large",
+            &format!(
+                "The request's headers are {head} bytes; {} accepts at most {} (Exchange's uploadReadAheadSize). Clear the site's cookies, or ask your administrator to raise max_request_header_bytes.",
+                vdir.prefix, vdir.max_request_header_bytes
+            ),
+            request.headers(),
+        );
+    }
+    let basic = request
+        .headers()
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .any(|value| {
+            value.to_str().is_ok_and(|v| {
+                v.trim_start()
+                    .get(..6)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("basic "))
+            })
+        });
+    let outcome = if vdir.client_certificates == ClientCertificates::Ignore {
+        CertificateOutcome::None
+    } else {
+        certificate_outcome(&front_door.signin, &client, vdir).await
+    };
+    match admit(vdir, &outcome, basic) {
+        Admission::Refuse {
+            status,
+            code,
+            message,
+        } => refusal(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
+            &code,
+            &message,
+            request.headers(),
+        ),
+        Admission::Forward(identity) => forward(route, &client, identity.as_ref(), request).await,
+    }
+}
+
+/// The route of the longest prefix that contains `path` (as `certgate_core::front_door::select`).
+fn longest_route<'a>(routes: &'a [Route], path: &str) -> Option<&'a Route> {
+    routes
+        .iter()
+        .filter(|route| route.vdir.contains(path))
+        .max_by_key(|route| route.vdir.prefix.trim_end_matches('/').len())
+}
+
+/// The connection's certificate outcome for `vdir`: from the connection's memo while it is
+/// current, else validated (and mapped when the directory maps) now and recorded in the
+/// sign-in log.
+async fn certificate_outcome<S>(
+    signin: &SignInContext<S>,
+    client: &TlsClient,
+    vdir: &VirtualDirectory,
+) -> CertificateOutcome
+where
+    S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
+{
+    if client.chain.is_empty() {
+        return CertificateOutcome::None;
+    }
+    let state = signin.state.load();
+    let now = signin.clock.now();
+    let memo = client.memo.get::<ConnectionDecision>();
+    let current = memo.as_ref().filter(|d| {
+        d.generation == state.generation() && now.0 - d.decided_at.0 < DECISION_MAX_AGE_SECONDS
+    });
+    let cached = current.and_then(|d| {
+        if vdir.certificate_mapping {
+            d.mapped.clone()
+        } else {
+            d.validated.clone().or_else(|| {
+                // A mapped success implies a valid certificate.
+                d.mapped
+                    .clone()
+                    .filter(|o| matches!(o, CertificateOutcome::Valid(_)))
+                    .map(|_| CertificateOutcome::Valid(None))
+            })
+        }
+    });
+    if let Some(outcome) = cached {
+        return outcome;
+    }
+    let outcome = decide(signin, client, vdir, &state, now).await;
+    let (mut validated, mut mapped) = current
+        .map(|d| (d.validated.clone(), d.mapped.clone()))
+        .unwrap_or((None, None));
+    if vdir.certificate_mapping {
+        mapped = Some(outcome.clone());
+    } else {
+        validated = Some(outcome.clone());
+    }
+    client.memo.set(Arc::new(ConnectionDecision {
+        generation: state.generation(),
+        decided_at: current.map_or(now, |d| d.decided_at),
+        validated,
+        mapped,
+    }));
+    outcome
+}
+
+/// Validates (and maps) the connection's certificate and records the attempt.
+async fn decide<S>(
+    signin: &SignInContext<S>,
+    client: &TlsClient,
+    vdir: &VirtualDirectory,
+    state: &certgate_core::validation_state::ValidationState,
+    now: UnixTime,
+) -> CertificateOutcome
+where
+    S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
+{
+    let correlation = correlation_id();
+    let leaf = client
+        .chain
+        .first()
+        .and_then(|der| certgate_pki::Certificate::from_der(der).ok())
+        .map(|c| certgate_pki::Identity::of(&c));
+    let (outcome, user, rule, strength) = if vdir.certificate_mapping {
+        let decision = match signin.rules(state.generation()).await {
+            Ok(rules) => {
+                sign_in_with_certificate(state, &client.chain, now, &rules, &*signin.directory)
+                    .await
+            }
+            Err(error) => Err(SignInError::Store(error)),
+        };
+        match decision {
+            Ok(signed_in) => {
+                let user = &signed_in.binding.user;
+                let identity = ForwardedIdentity {
+                    upn: user.upn.to_string(),
+                    mail: user.mail.clone(),
+                    immutable_id: user.immutable_id.clone(),
+                    certificate_serial: signed_in.certificate.serial.to_ascii_uppercase(),
+                    certificate_issuer: signed_in.certificate.issuer.clone(),
+                    certificate_thumbprint: sha1_thumbprint(&signed_in.certificate.der),
+                };
+                (
+                    CertificateOutcome::Valid(Some(identity)),
+                    Some(user.upn.to_string()),
+                    Some(signed_in.binding.rule.to_string()),
+                    Some(signed_in.strength.strength.as_str().to_owned()),
+                )
+            }
+            Err(error) => (refused(error.code(), &error.to_string()), None, None, None),
+        }
+    } else {
+        match check_certificate(state, &client.chain, now) {
+            Ok(_) => (CertificateOutcome::Valid(None), None, None, None),
+            Err(rejection) => (
+                refused(rejection.code(), &rejection.to_string()),
+                None,
+                None,
+                None,
+            ),
+        }
+    };
+    let (result, code, detail) = match &outcome {
+        CertificateOutcome::Refused { code, message } => {
+            (SignInResult::Failure, code.clone(), message.clone())
+        }
+        _ => (
+            SignInResult::Success,
+            "ok".to_owned(),
+            format!("front door {}: certificate accepted", vdir.prefix),
+        ),
+    };
+    signin.metrics.signin(result.as_str(), &code);
+    let record = SignInRecord {
+        at: now,
+        correlation_id: correlation.clone(),
+        client_address: client.address.ip().to_string(),
+        application: format!("front-door:{}", vdir.prefix),
+        certificate_subject: leaf.as_ref().map(|i| i.subject.clone()),
+        certificate_issuer: leaf.as_ref().map(|i| i.issuer.clone()),
+        certificate_serial: leaf.as_ref().map(|i| i.serial.clone()),
+        certificate_thumbprint: leaf.as_ref().map(|i| i.sha256_thumbprint.clone()),
+        user,
+        binding_rule: rule,
+        strength,
+        result,
+        reason_code: code,
+        detail,
+    };
+    if let Err(error) = signin.recorder.record(record).await {
+        // Fail closed: a sign-in that cannot be recorded does not happen.
+        tracing::error!(code = error.code(), %error, %correlation, "the sign-in log is unavailable");
+        return CertificateOutcome::Refused {
+            code: error.code().to_owned(),
+            message: "The service cannot record sign-ins right now. Try again in a minute.".into(),
+        };
+    }
+    outcome
+}
+
+fn refused(code: &str, message: &str) -> CertificateOutcome {
+    CertificateOutcome::Refused {
+        code: code.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+fn sha1_thumbprint(der: &[u8]) -> String {
+    certgate_core::hex(
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref(),
+    )
+    .to_ascii_uppercase()
+}
+
+/// A header value for text that may not be visible ASCII (a DN with accents): such bytes are
+/// percent-encoded (UTF-8), as is `%` itself, so the upstream can always decode it the same way.
+fn header_text(text: &str) -> Option<HeaderValue> {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if (0x20..0x7f).contains(&byte) && byte != b'%' {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    HeaderValue::from_str(&out).ok()
+}
+
+/// RFC 9440: a certificate as a Structured Field Byte Sequence, `:base64:`.
+fn sf_binary(der: &[u8]) -> String {
+    format!(":{}:", STANDARD.encode(der))
+}
+
+fn identity_headers(
+    headers: &IdentityHeaders,
+    identity: &ForwardedIdentity,
+    chain: &[Vec<u8>],
+) -> Vec<(HeaderName, HeaderValue)> {
+    let mut out = Vec::new();
+    let mut push = |name: &Option<String>, value: Option<&str>| {
+        if let (Some(name), Some(value)) = (name, value) {
+            if let (Ok(name), Some(value)) =
+                (HeaderName::from_bytes(name.as_bytes()), header_text(value))
+            {
+                out.push((name, value));
+            }
+        }
+    };
+    push(&headers.upn, Some(&identity.upn));
+    push(&headers.mail, identity.mail.as_deref());
+    push(&headers.immutable_id, Some(&identity.immutable_id));
+    push(
+        &headers.certificate_serial,
+        Some(&identity.certificate_serial),
+    );
+    push(
+        &headers.certificate_issuer,
+        Some(&identity.certificate_issuer),
+    );
+    push(
+        &headers.certificate_thumbprint,
+        Some(&identity.certificate_thumbprint),
+    );
+    if headers.client_cert {
+        if let Some(Ok(value)) = chain
+            .first()
+            .map(|der| HeaderValue::from_str(&sf_binary(der)))
+        {
+            out.push((HeaderName::from_static("client-cert"), value));
+        }
+    }
+    if headers.client_cert_chain && chain.len() > 1 {
+        let list = chain[1..]
+            .iter()
+            .map(|der| sf_binary(der))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Ok(value) = HeaderValue::from_str(&list) {
+            out.push((HeaderName::from_static("client-cert-chain"), value));
+        }
+    }
+    out
+}
+
+/// Sends the request on to the upstream and streams the answer back.
+async fn forward(
+    route: &Route,
+    client: &TlsClient,
+    identity: Option<&ForwardedIdentity>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let mut url = route.upstream.clone();
+    let base = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&format!("{base}{}", parts.uri.path()));
+    url.set_query(parts.uri.query());
+
+    let mut headers = HeaderMap::new();
+    for (name, value) in &parts.headers {
+        let lower = name.as_str();
+        let dropped = HOP_BY_HOP.contains(&lower)
+            || name == header::HOST
+            || route.protected.contains(name)
+            || (name == header::AUTHORIZATION && !route.vdir.basic_passthrough);
+        if !dropped {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    // What the connection header names is hop-by-hop too (RFC 9110 §7.6.1).
+    for value in parts.headers.get_all(header::CONNECTION) {
+        for name in value.to_str().unwrap_or_default().split(',') {
+            if let Ok(name) = HeaderName::from_bytes(name.trim().as_bytes()) {
+                headers.remove(name);
+            }
+        }
+    }
+    if let Some(host) = parts.headers.get(header::HOST) {
+        headers.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
+    }
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static("https"),
+    );
+    let forwarded_for = client.address.ip().to_string();
+    let forwarded_for = match parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(previous) => format!("{previous}, {forwarded_for}"),
+        None => forwarded_for,
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+        headers.insert(HeaderName::from_static("x-forwarded-for"), value);
+    }
+    if let Some(identity) = identity {
+        for (name, value) in identity_headers(&route.vdir.identity_headers, identity, &client.chain)
+        {
+            headers.insert(name, value);
+        }
+    }
+
+    let upstream = route
+        .client
+        .request(parts.method, url)
+        .headers(headers)
+        .body(reqwest::Body::wrap_stream(body.into_data_stream()))
+        .send()
+        .await;
+    let upstream = match upstream {
+        Ok(response) => response,
+        Err(error) => {
+            let (status, code) = if error.is_timeout() {
+                (StatusCode::GATEWAY_TIMEOUT, "front-door-upstream-timeout")
+            } else {
+                (StatusCode::BAD_GATEWAY, "front-door-upstream-unavailable")
+            };
+            tracing::warn!(prefix = %route.vdir.prefix, %error, "the upstream failed");
+            return refusal(
+                status,
+                code,
+                &format!(
+                    "The server behind {} did not answer ({}). Try again later; if it persists, tell your administrator.",
+                    route.vdir.prefix,
+                    if error.is_timeout() { "timeout" } else { "unreachable or refused" }
+                ),
+                &parts.headers,
+            );
+        }
+    };
+    let mut response = Response::builder().status(upstream.status());
+    if let Some(response_headers) = response.headers_mut() {
+        for (name, value) in upstream.headers() {
+            if !HOP_BY_HOP.contains(&name.as_str()) {
+                response_headers.append(name.clone(), value.clone());
+            }
+        }
+    }
+    response
+        .body(Body::from_stream(upstream.bytes_stream()))
+        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+}

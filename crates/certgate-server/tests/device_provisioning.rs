@@ -1,0 +1,687 @@
+//! Device provisioning through the running server, over real TLS: the self-service page
+//! `/my/device` on the certificate sign-in listener (a rustls client-certificate handshake
+//! per request, as `/certauth`), and `POST /api/v1/users/{idOrUpn}/deviceProfiles`. certgate's
+//! own CA (initialised in the store, trusted, its CRLs cached) issues both the person's
+//! sign-in certificate and the device certificates.
+//!
+//! Checked by real peers: the signed .mobileconfig verified by `openssl smime -verify` against
+//! certgate's root and read back by Python's `plistlib`; the PKCS#12 opened by `openssl
+//! pkcs12`. Refusals: no certificate, a cross-site submission (`Sec-Fetch-Site`, `Origin`), two
+//! different passwords, and a revoked certificate (no profile, the sign-in failure page).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use certgate_core::admin_token::create_admin_token;
+use certgate_core::authority::{
+    BaseCrl, BuiltInCa, InitRequest, IssueRequest, PkiSettings, PublicationUrls,
+};
+use certgate_core::clock::{Clock, FixedClock};
+use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
+use certgate_core::directory::{add_user, UserDraft};
+use certgate_core::signin::{SignInLog, SignInQuery};
+use certgate_core::store::Store;
+use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
+use certgate_pki::{Crl, UnixTime};
+use certgate_server::app::{start, CertAuthConfig, RunningServer, ServerConfig};
+use certgate_server::crl_refresh::CrlSettings;
+use certgate_store::SqlStore;
+use common::{Backend, TestDatabase};
+use serde_json::Value;
+
+const NOW: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+const ALICE: &str = "alice@contoso.example";
+const ALICE_MAIL: &str = "alice.smith@contoso.example";
+const HOST: &str = "mail.contoso.example";
+const PASSWORD: &str = "phone password";
+
+const PLIST_TO_JSON: &str = r#"
+import base64, json, plistlib, sys
+def conv(v):
+    if isinstance(v, bytes):
+        return {"$data": base64.b64encode(v).decode()}
+    if isinstance(v, dict):
+        return {k: conv(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [conv(x) for x in v]
+    return v
+with open(sys.argv[1], "rb") as f:
+    print(json.dumps(conv(plistlib.load(f))))
+"#;
+
+struct Fixture {
+    server: RunningServer<SqlStore>,
+    store: Arc<SqlStore>,
+    clock: Arc<FixedClock>,
+    settings: PkiSettings,
+    server_certificate: Vec<u8>,
+    root_der: Vec<u8>,
+    /// Alice's sign-in certificate: PEM key + certificate + issuing CA, and its serial.
+    alice: (String, Vec<u8>),
+    token: String,
+    dir: tempfile::TempDir,
+    _database: TestDatabase,
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let text = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = text
+        .as_bytes()
+        .chunks(64)
+        .map(|line| std::str::from_utf8(line).expect("base64"))
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+/// Copies certgate's latest published base CRLs into the CRL cache, as a successful download
+/// of them would.
+async fn cache_published_crls(store: &SqlStore, now: UnixTime) {
+    let cas = store.list_cas().await.expect("trusted CAs");
+    for authority in store.authorities().await.expect("authorities") {
+        let published = store
+            .latest_published_crl(authority.id, CrlKind::Base)
+            .await
+            .expect("published CRL")
+            .expect("a base CRL");
+        let ca = cas
+            .iter()
+            .find(|ca| ca.certificate_der == authority.certificate_der)
+            .expect("trusted");
+        let crl = Crl::from_der(published.der.clone()).expect("CRL");
+        store
+            .put_cached_crl(
+                &CachedCrl {
+                    ca_id: ca.id,
+                    kind: CrlKind::Base,
+                    url: "http://pki.test/".into(),
+                    crl_number: crl.crl_number().expect("number").to_vec(),
+                    this_update: crl.this_update(),
+                    next_update: crl.next_update().expect("next update"),
+                    entry_count: crl.entry_count() as i64,
+                    der: published.der,
+                    etag: None,
+                    last_modified: None,
+                    fetched_at: now,
+                },
+                &CrlFetchStatus {
+                    ca_id: ca.id,
+                    kind: CrlKind::Base,
+                    last_attempt_at: now,
+                    last_success_at: Some(now),
+                    last_error: None,
+                    consecutive_failures: 0,
+                    next_attempt_at: UnixTime(now.0 + 3600),
+                },
+            )
+            .await
+            .expect("cache CRL");
+    }
+}
+
+impl Fixture {
+    async fn new(backend: Backend) -> Fixture {
+        let database = TestDatabase::new(backend);
+        let store = Arc::new(SqlStore::connect(&database.url).await.expect("store"));
+        let clock = Arc::new(FixedClock::at(NOW));
+        let now = UnixTime(NOW);
+        let settings = PkiSettings::new(
+            PublicationUrls::new("http://pki.test"),
+            Some(zeroize::Zeroizing::new(b"device test passphrase".to_vec())),
+        );
+        let ca = BuiltInCa::new(&*store, &*clock, &settings, "test");
+        let [root, issuing] = ca
+            .init(&InitRequest {
+                organization: "Contoso".into(),
+                key_algorithm: certgate_ca::KeyAlgorithm::EcdsaP256,
+                root_validity_days: 3650,
+                issuing_validity_days: 1825,
+            })
+            .await
+            .expect("CA");
+        add_cas(
+            &*store,
+            vec![
+                root.certificate_der.clone(),
+                issuing.certificate_der.clone(),
+            ],
+            |certificate| CaSettings {
+                display_name: String::new(),
+                authority_type: if certificate.is_self_issued() {
+                    AuthorityType::Root
+                } else {
+                    AuthorityType::Intermediate
+                },
+                crl_url: None,
+                delta_crl_url: None,
+                exempt_from_crl_validation: false,
+                send_as_issuer_hint: true,
+            },
+            now,
+            "test",
+        )
+        .await
+        .expect("trust");
+        cache_published_crls(&store, now).await;
+        for (upn, mail) in [(ALICE, Some(ALICE_MAIL)), ("bob@contoso.example", None)] {
+            add_user(
+                &*store,
+                UserDraft {
+                    mail: mail.map(str::to_owned),
+                    display_name: Some("Alice Smith".into()),
+                    ..UserDraft::new(upn)
+                },
+                now,
+                "test",
+            )
+            .await
+            .expect("user");
+        }
+        let issued = ca
+            .issue(&IssueRequest {
+                upn: ALICE.into(),
+                email: Some(ALICE_MAIL.into()),
+                common_name: None,
+                validity_days: 365,
+                policy_oids: Vec::new(),
+                key_algorithm: certgate_ca::KeyAlgorithm::EcdsaP256,
+            })
+            .await
+            .expect("alice's sign-in certificate");
+        let mut alice = pem("PRIVATE KEY", &issued.private_key_pkcs8_der);
+        alice.push_str(&pem("CERTIFICATE", &issued.record.certificate_der));
+        alice.push_str(&pem("CERTIFICATE", &issued.chain_der[0]));
+        let (_, token) = create_admin_token(&*store, "device-test", now, "test")
+            .await
+            .expect("token");
+
+        let (identity, server_certificate) = common::localhost_identity();
+        let server = start(
+            Arc::clone(&store),
+            Arc::clone(&clock) as Arc<dyn Clock>,
+            ServerConfig {
+                listen: "127.0.0.1:0".parse().expect("address"),
+                crl: CrlSettings::default(),
+                pki: Some(settings.clone()),
+                tick: Duration::from_millis(200),
+                certauth: Some(CertAuthConfig {
+                    listen: "127.0.0.1:0".parse().expect("address"),
+                    identity,
+                }),
+                web: None,
+                front_door: None,
+            },
+        )
+        .await
+        .expect("server starts");
+        Fixture {
+            server,
+            store,
+            clock,
+            settings,
+            server_certificate,
+            root_der: root.certificate_der,
+            alice: (alice, issued.record.serial),
+            token: token.expose().to_owned(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            _database: database,
+        }
+    }
+
+    fn client(&self, with_certificate: bool) -> reqwest::Client {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_certs_only([reqwest::Certificate::from_der(&self.server_certificate)
+                .expect("server certificate")]);
+        if with_certificate {
+            builder = builder
+                .identity(reqwest::Identity::from_pem(self.alice.0.as_bytes()).expect("identity"));
+        }
+        builder.build().expect("client")
+    }
+
+    fn url(&self, path: &str) -> String {
+        let addr = self.server.certauth_addr.expect("certificate listener");
+        format!("https://localhost:{}{path}", addr.port())
+    }
+
+    /// `POST /my/device` with the form and extra headers: status, headers, body.
+    async fn submit(
+        &self,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let body: String = form
+            .iter()
+            .map(|(name, value)| format!("{name}={}", value.replace(' ', "+")))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut request = self
+            .client(true)
+            .post(self.url("/my/device"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        (
+            status,
+            headers,
+            response.bytes().await.expect("body").to_vec(),
+        )
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        path
+    }
+
+    /// Revokes alice's sign-in certificate, publishes and caches the CRLs, and rebuilds the
+    /// server's validation state.
+    async fn revoke_alice(&self) {
+        let ca = BuiltInCa::new(&*self.store, &*self.clock, &self.settings, "test");
+        ca.revoke(&self.alice.1, "keyCompromise")
+            .await
+            .expect("revoke");
+        self.clock.advance(60);
+        ca.publish_crls(BaseCrl::Always).await.expect("publish");
+        cache_published_crls(&self.store, self.clock.now()).await;
+        self.server.crl.rebuild().await.expect("rebuild");
+    }
+}
+
+fn plist(path: &Path) -> Value {
+    let output = Command::new("python3")
+        .args(["-c", PLIST_TO_JSON])
+        .arg(path)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "plistlib: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+fn openssl(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl runs")
+}
+
+/// The end entity's subjectAltName in `p12` as OpenSSL prints it, after opening the file with
+/// `password`.
+fn pkcs12_san(dir: &Path, p12: &[u8], password: &str) -> String {
+    let path = dir.join("device.p12");
+    std::fs::write(&path, p12).expect("write");
+    let leaf = dir.join("device-leaf.pem");
+    let pass = format!("pass:{password}");
+    let output = openssl(&[
+        "pkcs12".as_ref(),
+        "-in".as_ref(),
+        path.as_os_str(),
+        "-passin".as_ref(),
+        pass.as_ref(),
+        "-nokeys".as_ref(),
+        "-clcerts".as_ref(),
+        "-out".as_ref(),
+        leaf.as_os_str(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = openssl(&[
+        "x509".as_ref(),
+        "-in".as_ref(),
+        leaf.as_os_str(),
+        "-noout".as_ref(),
+        "-ext".as_ref(),
+        "subjectAltName".as_ref(),
+    ]);
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn form(platform: &'static str) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("platform", platform),
+        ("eas_host", HOST),
+        ("password", PASSWORD),
+        ("password_confirm", PASSWORD),
+    ]
+}
+
+async fn self_service_page_issues_a_signed_profile_to_the_signed_in_user(fixture: Fixture) {
+    // The form, after a certificate sign-in.
+    let response = fixture
+        .client(true)
+        .get(fixture.url("/my/device"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status().as_u16(), 200);
+    let page = response.text().await.expect("page");
+    assert!(page.contains(ALICE), "{page}");
+    assert!(page.contains("name=\"password_confirm\""), "{page}");
+
+    // Without a certificate: the sign-in failure page.
+    let response = fixture
+        .client(false)
+        .get(fixture.url("/my/device"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status().as_u16(), 401);
+    assert!(response
+        .text()
+        .await
+        .expect("page")
+        .contains("no-certificate"));
+
+    // Cross-site submissions are refused before anything is issued.
+    for header in [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "https://evil.example"),
+    ] {
+        let (status, _, body) = fixture.submit(&form("ios"), &[header]).await;
+        assert_eq!(status, 403, "{header:?}");
+        assert!(
+            String::from_utf8_lossy(&body).contains("device-cross-site-request"),
+            "{header:?}"
+        );
+    }
+    let (status, _, body) = fixture
+        .submit(
+            &[
+                ("platform", "ios"),
+                ("eas_host", HOST),
+                ("password", PASSWORD),
+                ("password_confirm", "another password"),
+            ],
+            &[("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("device-p12-password-mismatch"));
+
+    // The same origin: a signed profile for alice, and only alice.
+    let origin = fixture.url("");
+    let (status, headers, body) = fixture
+        .submit(
+            &form("ios"),
+            &[("sec-fetch-site", "same-origin"), ("origin", &origin)],
+        )
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(headers["content-type"], "application/x-apple-aspen-config");
+    assert_eq!(
+        headers["content-disposition"],
+        format!("attachment; filename=\"{ALICE}.mobileconfig\"")
+    );
+    let signed = fixture.write("alice.mobileconfig", &body);
+    let root = fixture.write("root.pem", pem("CERTIFICATE", &fixture.root_der).as_bytes());
+    let plain = fixture.dir.path().join("alice.plist");
+    let output = openssl(&[
+        "smime".as_ref(),
+        "-verify".as_ref(),
+        "-inform".as_ref(),
+        "DER".as_ref(),
+        "-in".as_ref(),
+        signed.as_os_str(),
+        "-CAfile".as_ref(),
+        root.as_os_str(),
+        "-purpose".as_ref(),
+        "any".as_ref(),
+        "-out".as_ref(),
+        plain.as_os_str(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let profile = plist(&plain);
+    assert_eq!(profile["PayloadType"], "Configuration");
+    let account = &profile["PayloadContent"][1];
+    assert_eq!(account["UserName"], ALICE);
+    assert_eq!(account["EmailAddress"], ALICE_MAIL);
+    assert_eq!(account["Host"], HOST);
+    assert_eq!(
+        account["PayloadCertificateUUID"],
+        profile["PayloadContent"][0]["PayloadUUID"]
+    );
+    let p12 = base64::engine::general_purpose::STANDARD
+        .decode(
+            profile["PayloadContent"][0]["PayloadContent"]["$data"]
+                .as_str()
+                .expect("data"),
+        )
+        .expect("base64");
+    let san = pkcs12_san(fixture.dir.path(), &p12, PASSWORD);
+    assert!(san.contains(ALICE) && san.contains(ALICE_MAIL), "{san}");
+
+    // The bare PKCS#12.
+    let (status, headers, body) = fixture
+        .submit(&form("pkcs12"), &[("sec-fetch-site", "same-origin")])
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/x-pkcs12");
+    assert!(pkcs12_san(fixture.dir.path(), &body, PASSWORD).contains(ALICE));
+
+    // Every request was a sign-in, in the sign-in log under the page's name.
+    let signins = fixture
+        .store
+        .signins(&SignInQuery {
+            limit: 100,
+            ..SignInQuery::default()
+        })
+        .await
+        .expect("sign-ins");
+    assert!(signins
+        .iter()
+        .filter(|s| s.application == "device-provisioning")
+        .all(|s| s.user.as_deref() == Some(ALICE) || s.reason_code == "no-certificate"));
+    assert!(
+        signins
+            .iter()
+            .filter(|s| s.application == "device-provisioning")
+            .count()
+            >= 5
+    );
+
+    // Revoked: the sign-in fails, no profile.
+    fixture.revoke_alice().await;
+    let (status, headers, body) = fixture
+        .submit(&form("ios"), &[("sec-fetch-site", "same-origin")])
+        .await;
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("cert-revoked"), "{text}");
+    assert!(headers["content-type"]
+        .to_str()
+        .expect("type")
+        .starts_with("text/html"));
+    let response = fixture
+        .client(true)
+        .get(fixture.url("/my/device"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status().as_u16(), 403);
+}
+
+async fn admin_api_answers_with_the_device_file(fixture: Fixture) {
+    let call = |body: Value, user: &str| {
+        let request = fixture
+            .client(false)
+            .post(fixture.url(&format!("/api/v1/users/{user}/deviceProfiles")))
+            .bearer_auth(&fixture.token)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        async move { request.send().await.expect("request") }
+    };
+    let response = call(
+        serde_json::json!({"platform": "android", "easHost": HOST, "pkcs12Password": PASSWORD}),
+        ALICE,
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let serial = response.headers()["x-certgate-certificate-serial"]
+        .to_str()
+        .expect("serial")
+        .to_owned();
+    let document: Value =
+        serde_json::from_slice(&response.bytes().await.expect("body")).expect("JSON");
+    assert_eq!(document["type"], "exchange-activesync");
+    assert_eq!(document["user"], ALICE);
+    assert_eq!(document["certificate"]["serialNumber"], serial.as_str());
+    let p12 = base64::engine::general_purpose::STANDARD
+        .decode(document["certificate"]["pkcs12"].as_str().expect("pkcs12"))
+        .expect("base64");
+    assert!(pkcs12_san(fixture.dir.path(), &p12, PASSWORD).contains(ALICE));
+
+    // An unsigned iOS profile with the password embedded.
+    let response = call(
+        serde_json::json!({"platform": "ios", "easHost": HOST, "pkcs12Password": PASSWORD, "embedPassword": true}),
+        "bob@contoso.example",
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let path = fixture.write(
+        "bob.mobileconfig",
+        &response.bytes().await.expect("profile"),
+    );
+    let profile = plist(&path);
+    assert_eq!(profile["PayloadContent"][0]["Password"], PASSWORD);
+    assert_eq!(
+        profile["PayloadContent"][1]["EmailAddress"],
+        "bob@contoso.example"
+    );
+
+    for (body, user, status, code) in [
+        (
+            serde_json::json!({"platform": "windows", "pkcs12Password": PASSWORD}),
+            ALICE,
+            400,
+            "device-platform-invalid",
+        ),
+        (
+            serde_json::json!({"platform": "ios", "easHost": "https://x/", "pkcs12Password": PASSWORD}),
+            ALICE,
+            400,
+            "device-eas-host-invalid",
+        ),
+        (
+            serde_json::json!({"platform": "ios", "easHost": HOST, "pkcs12Password": "short"}),
+            ALICE,
+            400,
+            "device-p12-password-too-short",
+        ),
+        (
+            serde_json::json!({"platform": "pkcs12", "pkcs12Password": PASSWORD}),
+            "nobody@contoso.example",
+            404,
+            "user-not-found",
+        ),
+    ] {
+        let response = call(body, user).await;
+        assert_eq!(response.status().as_u16(), status, "{code}");
+        let error: Value =
+            serde_json::from_slice(&response.bytes().await.expect("body")).expect("error");
+        assert_eq!(error["error"]["code"], code);
+    }
+    let audits = fixture.store.audit_events(50).await.expect("audit");
+    let profiles: Vec<_> = audits
+        .iter()
+        .filter(|e| e.action == "device.profile")
+        .collect();
+    assert_eq!(profiles.len(), 2, "{profiles:?}");
+    assert!(profiles.iter().all(|e| e.actor == "api:device-test"));
+    assert!(profiles
+        .iter()
+        .any(|e| e.detail.contains("PKCS#12 password embedded")));
+}
+
+macro_rules! on_both_backends {
+    ($($behaviour:ident => $sqlite:ident, $postgres:ident;)+) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $sqlite() {
+            $behaviour(Fixture::new(Backend::Sqlite).await).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $postgres() {
+            $behaviour(Fixture::new(Backend::Postgres).await).await;
+        }
+    )+};
+}
+
+on_both_backends! {
+    self_service_page_issues_a_signed_profile_to_the_signed_in_user
+        => self_service_page_issues_a_signed_profile_to_the_signed_in_user_on_sqlite,
+           self_service_page_issues_a_signed_profile_to_the_signed_in_user_on_postgres;
+    admin_api_answers_with_the_device_file
+        => admin_api_answers_with_the_device_file_on_sqlite,
+           admin_api_answers_with_the_device_file_on_postgres;
+}
+
+/// Without certgate's CA configured the API says so instead of failing later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_without_the_ca_answers_503() {
+    use certgate_server::admin_api::{self, AdminContext};
+    use certgate_server::crl_refresh::CrlService;
+    use certgate_server::HttpCrlFetcher;
+    let database = TestDatabase::new(Backend::Sqlite);
+    let store = Arc::new(SqlStore::connect(&database.url).await.expect("store"));
+    add_user(&*store, UserDraft::new(ALICE), UnixTime(NOW), "test")
+        .await
+        .expect("user");
+    let (_, token) = create_admin_token(&*store, "t", UnixTime(NOW), "test")
+        .await
+        .expect("token");
+    let clock: Arc<dyn Clock> = Arc::new(FixedClock::at(NOW));
+    let crl = Arc::new(CrlService::new(
+        Arc::clone(&store),
+        HttpCrlFetcher::new().expect("fetcher"),
+        Arc::clone(&clock),
+        Arc::new(certgate_core::validation_state::SharedState::default()),
+        CrlSettings::default(),
+        "server",
+    ));
+    let context = Arc::new(AdminContext::new(Arc::clone(&store), clock, crl));
+    let app = axum::Router::new().nest("/api/v1", admin_api::routes(context));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/api/v1/users/{ALICE}/deviceProfiles"))
+        .bearer_auth(token.expose())
+        .header("content-type", "application/json")
+        .body(serde_json::json!({"platform": "pkcs12", "pkcs12Password": PASSWORD}).to_string())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 503);
+    let error: Value =
+        serde_json::from_slice(&response.bytes().await.expect("body")).expect("error");
+    assert_eq!(error["error"]["code"], "device-provisioning-unavailable");
+}

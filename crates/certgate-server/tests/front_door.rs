@@ -1,0 +1,707 @@
+//! The mail front door with a real upstream: an HTTP server in the test that echoes what it
+//! receives (method, path, headers) and streams. Clients connect over real TLS with (or
+//! without) the test PKI's client certificate; one hyper connection is reused where the test is
+//! about what happens on an open connection.
+//!
+//! Covered: Require without a certificate → 403 with the reason; a revoked certificate → 403;
+//! Accept without a certificate → forwarded with no identity headers; spoofed identity and
+//! RFC 9440 headers stripped and replaced; Basic refused unless enabled; oversized headers →
+//! 413; a long ActiveSync-style POST streams both ways without buffering; a revocation takes
+//! effect on an open connection within the CRL refresh (the job tick here).
+
+mod common;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use certgate_core::clock::{Clock, FixedClock};
+use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
+use certgate_core::directory::{add_user, UserDraft};
+use certgate_core::front_door::{ClientCertificates, VirtualDirectory};
+use certgate_core::signin::{SignInLog, SignInQuery};
+use certgate_core::store::Store;
+use certgate_pki::{Certificate, Crl, UnixTime};
+use certgate_server::app::{start, CertAuthConfig, FrontDoorConfig, RunningServer, ServerConfig};
+use certgate_server::crl_refresh::CrlSettings;
+use certgate_store::SqlStore;
+use certgate_testpki::{CrlSpec, TestPki, VALIDATION_TIME};
+use common::{Backend, Credential, TestDatabase, TrustedPki};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// What the upstream saw of each request.
+#[derive(Default)]
+struct Upstream {
+    /// Signalled when the streaming request's first body chunk arrived.
+    first_chunk: Mutex<Option<oneshot::Sender<()>>>,
+    /// The streaming response sends its second part when notified.
+    second_part: Notify,
+}
+
+async fn upstream_handler(
+    upstream: Arc<Upstream>,
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<http_body_util::combinators::BoxBody<Bytes, Infallible>>, Infallible> {
+    let path = request.uri().path().to_owned();
+    if path.ends_with("/stream") {
+        // Read the body frame by frame; say when the first one is here.
+        let mut body = request.into_body();
+        let mut received = 0usize;
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.map(|f| f.into_data().unwrap_or_default()) {
+                if received == 0 && !data.is_empty() {
+                    if let Some(signal) = upstream.first_chunk.lock().unwrap().take() {
+                        let _ = signal.send(());
+                    }
+                }
+                received += data.len();
+            }
+        }
+        let (sender, receiver) = mpsc::channel::<Result<Frame<Bytes>, Infallible>>(2);
+        let notify = Arc::clone(&upstream);
+        tokio::spawn(async move {
+            let _ = sender
+                .send(Ok(Frame::data(Bytes::from(format!(
+                    "received {received}; part1\n"
+                )))))
+                .await;
+            notify.second_part.notified().await;
+            let _ = sender
+                .send(Ok(Frame::data(Bytes::from_static(b"part2\n"))))
+                .await;
+        });
+        let stream = tokio_stream_from(receiver);
+        return Ok(hyper::Response::new(BodyExt::boxed(StreamBody::new(
+            stream,
+        ))));
+    }
+    let headers: HashMap<String, String> = request
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let echo = serde_json::json!({
+        "method": request.method().as_str(),
+        "path": path,
+        "query": request.uri().query(),
+        "headers": headers,
+    });
+    Ok(hyper::Response::builder()
+        .header("content-type", "application/json")
+        .body(BodyExt::boxed(Full::new(Bytes::from(echo.to_string()))))
+        .expect("response"))
+}
+
+/// A stream over an mpsc receiver (no tokio-stream dependency for one use).
+fn tokio_stream_from(
+    mut receiver: mpsc::Receiver<Result<Frame<Bytes>, Infallible>>,
+) -> impl futures_core_stream::Stream<Item = Result<Frame<Bytes>, Infallible>> {
+    futures_core_stream::from_fn(move |cx| receiver.poll_recv(cx))
+}
+
+/// A tiny `Stream` from a poll function (what `futures::stream::poll_fn` does).
+mod futures_core_stream {
+    pub(crate) use futures_core::Stream;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    pub(crate) struct FromFn<F>(F);
+    impl<T, F: FnMut(&mut Context<'_>) -> Poll<Option<T>> + Unpin> Stream for FromFn<F> {
+        type Item = T;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            (self.0)(cx)
+        }
+    }
+    pub(crate) fn from_fn<T, F: FnMut(&mut Context<'_>) -> Poll<Option<T>> + Unpin>(
+        f: F,
+    ) -> FromFn<F> {
+        FromFn(f)
+    }
+}
+
+async fn start_upstream() -> (String, Arc<Upstream>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("upstream");
+    let addr = listener.local_addr().expect("address");
+    let upstream = Arc::new(Upstream::default());
+    let shared = Arc::clone(&upstream);
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let shared = Arc::clone(&shared);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    upstream_handler(Arc::clone(&shared), request)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}"), upstream)
+}
+
+struct Fixture {
+    server: RunningServer<SqlStore>,
+    store: Arc<SqlStore>,
+    server_certificate: Vec<u8>,
+    pki: TestPki,
+    revoked: Credential,
+    upstream: Arc<Upstream>,
+    _database: TestDatabase,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let TrustedPki {
+            pki,
+            revoked,
+            store,
+            database,
+            ..
+        } = TrustedPki::new(Backend::Sqlite, "mallory@corp.example", |_| true).await;
+        for upn in ["alice@corp.example", "mallory@corp.example"] {
+            add_user(
+                &*store,
+                UserDraft {
+                    immutable_id: Some(format!("immutable-{}", &upn[..5])),
+                    mail: Some(upn.replace("@", ".smith@")),
+                    ..UserDraft::new(upn)
+                },
+                UnixTime(VALIDATION_TIME),
+                "test",
+            )
+            .await
+            .expect("user");
+        }
+        let (upstream_url, upstream) = start_upstream().await;
+        let mut owa = VirtualDirectory::preset("owa", &upstream_url).expect("owa");
+        owa.client_certificates = ClientCertificates::Require;
+        let eas = VirtualDirectory::preset("activesync", &upstream_url).expect("eas");
+        let mut public = VirtualDirectory::new("/public", &upstream_url);
+        public.client_certificates = ClientCertificates::Accept;
+        let mut legacy = VirtualDirectory::new("/legacy", &upstream_url);
+        legacy.client_certificates = ClientCertificates::Accept;
+        legacy.basic_passthrough = true;
+        let mut small = VirtualDirectory::new("/small", &upstream_url);
+        small.max_request_header_bytes = 4096;
+        let (identity, server_certificate) = common::localhost_identity();
+        let clock: Arc<dyn Clock> = Arc::new(FixedClock::at(VALIDATION_TIME));
+        let server = start(
+            Arc::clone(&store),
+            clock,
+            ServerConfig {
+                listen: "127.0.0.1:0".parse().expect("address"),
+                crl: CrlSettings::default(),
+                pki: None,
+                tick: Duration::from_millis(100),
+                certauth: Some(CertAuthConfig {
+                    listen: "127.0.0.1:0".parse().expect("address"),
+                    identity: identity.clone(),
+                }),
+                web: None,
+                front_door: Some(FrontDoorConfig {
+                    listen: "127.0.0.1:0".parse().expect("address"),
+                    identity,
+                    virtual_directories: vec![owa, eas, public, legacy, small],
+                }),
+            },
+        )
+        .await
+        .expect("server starts");
+        Fixture {
+            server,
+            store,
+            server_certificate,
+            pki,
+            revoked,
+            upstream,
+            _database: database,
+        }
+    }
+
+    fn alice(&self) -> Credential {
+        Credential {
+            chain: vec![self.pki.leaf.der.clone(), self.pki.intermediate.der.clone()],
+            key_pkcs8: self.pki.leaf.key_pkcs8_der.clone(),
+        }
+    }
+
+    /// A new TLS connection to the front door with an HTTP/1.1 client on it.
+    async fn connect(&self, credential: Option<&Credential>) -> Sender {
+        FrontDoorClient {
+            addr: self.server.front_door_addr.expect("front door"),
+            server_certificate: self.server_certificate.clone(),
+        }
+        .connect(credential)
+        .await
+    }
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<
+    http_body_util::combinators::BoxBody<Bytes, Infallible>,
+>;
+
+/// A GET on `sender`; status and body (JSON when it is JSON).
+async fn get(sender: &mut Sender, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut request = hyper::Request::get(path).header("host", "mail.corp.example");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .header("accept", "application/json")
+        .body(BodyExt::boxed(Full::new(Bytes::new())))
+        .expect("request");
+    sender.ready().await.expect("ready");
+    let response = sender.send_request(request).await.expect("response");
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned())),
+    )
+}
+
+fn header<'a>(echo: &'a Value, name: &str) -> Option<&'a str> {
+    echo["headers"][name].as_str()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_are_required_accepted_or_refused_per_directory() {
+    let fixture = Fixture::new().await;
+    let alice = fixture.alice();
+
+    // Require, no certificate: 403 with the reason.
+    let mut anonymous = fixture.connect(None).await;
+    let (status, body) = get(&mut anonymous, "/owa/", &[]).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "front-door-certificate-required");
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("requires a client certificate"));
+    // Accept, no certificate: forwarded, with no identity headers even when the client sends
+    // its own.
+    let (status, echo) = get(
+        &mut anonymous,
+        "/public/page?x=1",
+        &[
+            ("x-certgate-upn", "ceo@corp.example"),
+            ("client-cert", ":AAAA:"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{echo}");
+    assert_eq!(echo["path"], "/public/page");
+    assert_eq!(echo["query"], "x=1");
+    assert_eq!(header(&echo, "x-certgate-upn"), None);
+    assert_eq!(header(&echo, "client-cert"), None);
+    assert_eq!(header(&echo, "x-forwarded-proto"), Some("https"));
+    assert_eq!(header(&echo, "x-forwarded-host"), Some("mail.corp.example"));
+    // Nothing published at /: 404.
+    assert_eq!(get(&mut anonymous, "/", &[]).await.0, 404);
+    // Basic: refused where it is off, passed through where it is on.
+    let basic = ("authorization", "Basic YWxpY2U6cGFzc3dvcmQ=");
+    let (status, body) = get(&mut anonymous, "/public/x", &[basic]).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("front-door-basic-disabled"))
+    );
+    let (status, echo) = get(&mut anonymous, "/legacy/x", &[basic]).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&echo, "authorization"), Some(basic.1));
+
+    // Require with alice's certificate: forwarded with her identity; spoofed copies replaced.
+    let mut signed_in = fixture.connect(Some(&alice)).await;
+    let (status, echo) = get(
+        &mut signed_in,
+        "/OWA/inbox",
+        &[
+            ("x-certgate-upn", "ceo@corp.example"),
+            ("X-Certgate-Mail", "ceo@corp.example"),
+            ("client-cert-chain", ":AAAA:"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{echo}");
+    assert_eq!(header(&echo, "x-certgate-upn"), Some("alice@corp.example"));
+    assert_eq!(
+        header(&echo, "x-certgate-mail"),
+        Some("alice.smith@corp.example")
+    );
+    assert_eq!(
+        header(&echo, "x-certgate-immutable-id"),
+        Some("immutable-alice")
+    );
+    let leaf = Certificate::from_der(&fixture.pki.leaf.der).expect("leaf");
+    assert_eq!(
+        header(&echo, "x-certgate-certificate-serial"),
+        Some(
+            certgate_core::hex(leaf.serial())
+                .to_ascii_uppercase()
+                .as_str()
+        )
+    );
+    assert_eq!(
+        header(&echo, "x-certgate-certificate-issuer"),
+        Some(leaf.issuer().to_windows().as_str())
+    );
+    assert_eq!(
+        header(&echo, "x-certgate-certificate-thumbprint").map(str::len),
+        Some(40)
+    );
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    assert_eq!(
+        header(&echo, "client-cert"),
+        Some(format!(":{}:", b64.encode(&fixture.pki.leaf.der)).as_str())
+    );
+    assert_eq!(
+        header(&echo, "client-cert-chain"),
+        Some(format!(":{}:", b64.encode(&fixture.pki.intermediate.der)).as_str())
+    );
+    // Basic is refused even with a certificate where it is off (no password reaches the
+    // server behind).
+    let (status, _) = get(&mut signed_in, "/owa/", &[basic]).await;
+    assert_eq!(status, 403);
+
+    // Revoked: 403 with the reason, on every directory that looks at certificates.
+    let mut revoked = fixture.connect(Some(&fixture.revoked)).await;
+    let (status, body) = get(&mut revoked, "/Microsoft-Server-ActiveSync?Cmd=Sync", &[]).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("cert-revoked")),
+        "{body}"
+    );
+    let (status, body) = get(&mut revoked, "/public/", &[]).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("cert-revoked")),
+        "{body}"
+    );
+
+    // Oversized request headers: 413 with the limit in the message.
+    let big = "x".repeat(5000);
+    let (status, body) = get(&mut signed_in, "/small/", &[("cookie", &big)]).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["code"], "front-door-headers-too-large");
+    assert!(body["message"].as_str().unwrap().contains("4096"));
+
+    // Each connection's certificate was validated once, whatever its number of requests.
+    let log = fixture
+        .store
+        .signins(&SignInQuery {
+            limit: 100,
+            ..SignInQuery::default()
+        })
+        .await
+        .expect("log");
+    let front_door: Vec<_> = log
+        .iter()
+        .filter(|r| r.application.starts_with("front-door:"))
+        .collect();
+    assert_eq!(
+        front_door.len(),
+        2,
+        "alice once, the revoked certificate once: {front_door:?}"
+    );
+    fixture.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activesync_post_streams_both_ways_without_buffering() {
+    let fixture = Fixture::new().await;
+    let mut sender = fixture.connect(Some(&fixture.alice())).await;
+    let (arrived, first_chunk) = oneshot::channel();
+    *fixture.upstream.first_chunk.lock().unwrap() = Some(arrived);
+    let (body_sender, body_receiver) = mpsc::channel::<Result<Frame<Bytes>, Infallible>>(4);
+    let request = hyper::Request::post("/Microsoft-Server-ActiveSync/stream?Cmd=Ping")
+        .header("host", "mail.corp.example")
+        .header("content-type", "application/vnd.ms-sync.wbxml")
+        .body(BodyExt::boxed(StreamBody::new(tokio_stream_from(
+            body_receiver,
+        ))))
+        .expect("request");
+    sender.ready().await.expect("ready");
+    let response = tokio::spawn(sender.send_request(request));
+    body_sender
+        .send(Ok(Frame::data(Bytes::from(vec![b'a'; 1000]))))
+        .await
+        .expect("first chunk");
+    // The upstream must see the first chunk while the client has not finished the body: the
+    // front door does not buffer the request.
+    tokio::time::timeout(Duration::from_secs(10), first_chunk)
+        .await
+        .expect("the first chunk reached the upstream before the body ended")
+        .expect("signal");
+    body_sender
+        .send(Ok(Frame::data(Bytes::from(vec![b'b'; 500]))))
+        .await
+        .expect("second chunk");
+    drop(body_sender);
+    let response = response.await.expect("task").expect("response");
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    // The first part of the answer arrives while the upstream still holds the second one.
+    let first = tokio::time::timeout(Duration::from_secs(10), body.frame())
+        .await
+        .expect("the first part arrived before the upstream finished")
+        .expect("frame")
+        .expect("data")
+        .into_data()
+        .expect("data");
+    assert_eq!(&first[..], b"received 1500; part1\n");
+    fixture.upstream.second_part.notify_one();
+    let rest = body.collect().await.expect("rest").to_bytes();
+    assert_eq!(&rest[..], b"part2\n");
+    fixture.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_reaches_an_open_connection_at_the_next_crl_refresh() {
+    let fixture = Fixture::new().await;
+    let mut sender = fixture.connect(Some(&fixture.alice())).await;
+    let (status, echo) = get(&mut sender, "/Microsoft-Server-ActiveSync?Cmd=Sync", &[]).await;
+    assert_eq!(status, 200, "{echo}");
+
+    // The issuing CA publishes a CRL that lists alice's certificate, and the CRL cache takes
+    // it (what a CRL refresh does); the server's job tick picks the new state up.
+    let leaf = Certificate::from_der(&fixture.pki.leaf.der).expect("leaf");
+    let revoked_serial = Certificate::from_der(&fixture.revoked.chain[0])
+        .expect("revoked")
+        .serial()
+        .to_vec();
+    let der = TestPki::crl(
+        &fixture.pki.intermediate,
+        &CrlSpec {
+            crl_number: 2,
+            extra_revoked: vec![revoked_serial, leaf.serial().to_vec()],
+            ..CrlSpec::default()
+        },
+    )
+    .expect("CRL");
+    let crl = Crl::from_der(der.clone()).expect("CRL");
+    let cas = fixture.store.list_cas().await.expect("CAs");
+    let issuing = cas
+        .iter()
+        .find(|ca| ca.certificate_der == fixture.pki.intermediate.der)
+        .expect("issuing CA");
+    let now = UnixTime(VALIDATION_TIME);
+    fixture
+        .store
+        .put_cached_crl(
+            &CachedCrl {
+                ca_id: issuing.id,
+                kind: CrlKind::Base,
+                url: "http://crl.invalid/".into(),
+                crl_number: crl.crl_number().expect("number").to_vec(),
+                this_update: crl.this_update(),
+                next_update: crl.next_update().expect("next update"),
+                entry_count: crl.entry_count() as i64,
+                der,
+                etag: None,
+                last_modified: None,
+                fetched_at: now,
+            },
+            &CrlFetchStatus {
+                ca_id: issuing.id,
+                kind: CrlKind::Base,
+                last_attempt_at: now,
+                last_success_at: Some(now),
+                last_error: None,
+                consecutive_failures: 0,
+                next_attempt_at: UnixTime(now.0 + 3600),
+            },
+        )
+        .await
+        .expect("cache the new CRL");
+    // Same connection, next requests: refused once the state has the new CRL.
+    let mut refused = None;
+    for _ in 0..50 {
+        let (status, body) = get(&mut sender, "/Microsoft-Server-ActiveSync?Cmd=Ping", &[]).await;
+        if status == 403 {
+            refused = Some(body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let body = refused.expect("the revocation reached the open connection within 5 seconds");
+    assert_eq!(body["code"], "cert-revoked", "{body}");
+    fixture.server.stop().await;
+}
+
+/// An HTTPS upstream (its own CA, not a public one) that echoes like the plain one.
+async fn start_tls_upstream() -> (String, Vec<u8>) {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let certificate = rcgen::CertificateParams::new(vec!["localhost".into()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("certificate");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![certificate.der().clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    )
+    .expect("config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("upstream");
+    let port = listener.local_addr().expect("address").port();
+    let upstream = Arc::new(Upstream::default());
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            let shared = Arc::clone(&upstream);
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(move |request| {
+                    upstream_handler(Arc::clone(&shared), request)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (
+        format!("https://localhost:{port}"),
+        certificate.pem().into_bytes(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_upstreams_are_trusted_only_through_their_configured_ca() {
+    let TrustedPki {
+        pki,
+        store,
+        database: _database,
+        ..
+    } = TrustedPki::new(Backend::Sqlite, "mallory@corp.example", |_| true).await;
+    add_user(
+        &*store,
+        UserDraft::new("alice@corp.example"),
+        UnixTime(VALIDATION_TIME),
+        "test",
+    )
+    .await
+    .expect("user");
+    let (upstream, ca_pem) = start_tls_upstream().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let ca_file = dir.path().join("upstream-ca.pem");
+    std::fs::write(&ca_file, &ca_pem).expect("CA file");
+    let mut trusted = VirtualDirectory::preset("owa", &upstream).expect("owa");
+    trusted.upstream_ca_file = Some(ca_file);
+    // The same upstream without its CA: the public roots do not vouch for it.
+    let untrusted = VirtualDirectory::preset("ecp", &upstream).expect("ecp");
+    let (identity, server_certificate) = common::localhost_identity();
+    let server = start(
+        Arc::clone(&store),
+        Arc::new(FixedClock::at(VALIDATION_TIME)) as Arc<dyn Clock>,
+        ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            crl: CrlSettings::default(),
+            pki: None,
+            tick: Duration::from_millis(100),
+            certauth: None,
+            web: None,
+            front_door: Some(FrontDoorConfig {
+                listen: "127.0.0.1:0".parse().expect("address"),
+                identity,
+                virtual_directories: vec![trusted, untrusted],
+            }),
+        },
+    )
+    .await
+    .expect("server starts");
+    let fixture_like = FrontDoorClient {
+        addr: server.front_door_addr.expect("front door"),
+        server_certificate,
+    };
+    let alice = Credential {
+        chain: vec![pki.leaf.der.clone(), pki.intermediate.der.clone()],
+        key_pkcs8: pki.leaf.key_pkcs8_der.clone(),
+    };
+    let mut sender = fixture_like.connect(Some(&alice)).await;
+    let (status, echo) = get(&mut sender, "/owa/", &[]).await;
+    assert_eq!(status, 200, "{echo}");
+    assert_eq!(header(&echo, "x-certgate-upn"), Some("alice@corp.example"));
+    let (status, body) = get(&mut sender, "/ecp/", &[]).await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["code"], "front-door-upstream-unavailable");
+    server.stop().await;
+}
+
+/// A client of a front door started outside [`Fixture`].
+struct FrontDoorClient {
+    addr: std::net::SocketAddr,
+    server_certificate: Vec<u8>,
+}
+
+impl FrontDoorClient {
+    async fn connect(&self, credential: Option<&Credential>) -> Sender {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from(self.server_certificate.clone()))
+            .expect("root");
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots);
+        let mut config = match credential {
+            Some(credential) => builder
+                .with_client_auth_cert(
+                    credential
+                        .chain
+                        .iter()
+                        .map(|der| CertificateDer::from(der.clone()))
+                        .collect(),
+                    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(credential.key_pkcs8.clone())),
+                )
+                .expect("client certificate"),
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let tcp = TcpStream::connect(self.addr).await.expect("connect");
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(ServerName::try_from("localhost").expect("name"), tcp)
+            .await
+            .expect("TLS");
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .expect("HTTP handshake");
+        tokio::spawn(connection);
+        sender
+    }
+}
