@@ -55,6 +55,9 @@ pub struct FrontDoorConfig {
     pub listen: SocketAddr,
     pub identity: ServerIdentity,
     pub virtual_directories: Vec<certgate_core::front_door::VirtualDirectory>,
+    /// The host name devices reach the front door at (the Exchange ActiveSync host that the
+    /// self-service device page suggests).
+    pub public_host: Option<String>,
 }
 
 /// The web listener (HTTPS without client certificates, like AD FS's port 443).
@@ -266,7 +269,11 @@ pub async fn start(
                 .merge(crate::device_http::routes(
                     context,
                     config.pki.clone(),
-                    None,
+                    // The ActiveSync host devices are given: the front door's public name.
+                    config
+                        .front_door
+                        .as_ref()
+                        .and_then(|front_door| front_door.public_host.clone()),
                 ))
                 .nest("/api/v1", crate::admin_api::routes(Arc::clone(&admin)))
                 .route("/healthz", axum::routing::get(|| async { "ok\n" }));

@@ -18,12 +18,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use certgate_core::clock::{Clock, FixedClock};
-use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::front_door::{ClientCertificates, VirtualDirectory};
 use certgate_core::signin::{SignInLog, SignInQuery};
 use certgate_core::store::Store;
-use certgate_pki::{Certificate, Crl, UnixTime};
+use certgate_pki::{Certificate, UnixTime};
 use certgate_server::app::{start, CertAuthConfig, FrontDoorConfig, RunningServer, ServerConfig};
 use certgate_server::crl_refresh::CrlSettings;
 use certgate_store::SqlStore;
@@ -218,6 +217,7 @@ impl Fixture {
                     listen: "127.0.0.1:0".parse().expect("address"),
                     identity,
                     virtual_directories: vec![owa, eas, public, legacy, small],
+                    public_host: None,
                 }),
             },
         )
@@ -500,41 +500,12 @@ async fn a_revocation_reaches_an_open_connection_at_the_next_crl_refresh() {
         },
     )
     .expect("CRL");
-    let crl = Crl::from_der(der.clone()).expect("CRL");
     let cas = fixture.store.list_cas().await.expect("CAs");
     let issuing = cas
         .iter()
         .find(|ca| ca.certificate_der == fixture.pki.intermediate.der)
         .expect("issuing CA");
-    let now = UnixTime(VALIDATION_TIME);
-    fixture
-        .store
-        .put_cached_crl(
-            &CachedCrl {
-                ca_id: issuing.id,
-                kind: CrlKind::Base,
-                url: "http://crl.invalid/".into(),
-                crl_number: crl.crl_number().expect("number").to_vec(),
-                this_update: crl.this_update(),
-                next_update: crl.next_update().expect("next update"),
-                entry_count: crl.entry_count() as i64,
-                der,
-                etag: None,
-                last_modified: None,
-                fetched_at: now,
-            },
-            &CrlFetchStatus {
-                ca_id: issuing.id,
-                kind: CrlKind::Base,
-                last_attempt_at: now,
-                last_success_at: Some(now),
-                last_error: None,
-                consecutive_failures: 0,
-                next_attempt_at: UnixTime(now.0 + 3600),
-            },
-        )
-        .await
-        .expect("cache the new CRL");
+    common::cache_crl(&fixture.store, issuing.id, der, UnixTime(VALIDATION_TIME)).await;
     // Same connection, next requests: refused once the state has the new CRL.
     let mut refused = None;
     for _ in 0..50 {
@@ -637,6 +608,7 @@ async fn https_upstreams_are_trusted_only_through_their_configured_ca() {
                 listen: "127.0.0.1:0".parse().expect("address"),
                 identity,
                 virtual_directories: vec![trusted, untrusted],
+                public_host: None,
             }),
         },
     )

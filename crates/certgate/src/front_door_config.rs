@@ -16,8 +16,8 @@
 //! upn = "X-Remote-User"                   # "" = not sent
 //! ```
 //!
-//! `CERTGATE_FRONT_DOOR_LISTEN` and `CERTGATE_FRONT_DOOR_UPSTREAM` override `listen` and
-//! `upstream`. The TLS certificate is the certificate sign-in listener's unless
+//! `CERTGATE_FRONT_DOOR_LISTEN`, `CERTGATE_FRONT_DOOR_UPSTREAM` and
+//! `CERTGATE_FRONT_DOOR_PUBLIC_HOST` override `listen`, `upstream` and `public_host`. The TLS certificate is the certificate sign-in listener's unless
 //! `tls_certificate` / `tls_key` are given.
 
 use std::net::SocketAddr;
@@ -33,6 +33,9 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub(crate) struct FrontDoorFileConfig {
     listen: Option<SocketAddr>,
+    /// The host name devices use (`mail.contoso.example`): the ActiveSync host the
+    /// self-service device page suggests.
+    public_host: Option<String>,
     tls_certificate: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     /// Where the presets (`owa`, `ecp`, `activesync`) go.
@@ -75,6 +78,7 @@ struct HeadersFileConfig {
 /// The front door in force.
 pub(crate) struct FrontDoorSettings {
     pub(crate) listen: SocketAddr,
+    pub(crate) public_host: Option<String>,
     /// TLS certificate chain and key files; None = the certificate sign-in listener's.
     pub(crate) tls: Option<(PathBuf, PathBuf)>,
     pub(crate) virtual_directories: Vec<VirtualDirectory>,
@@ -188,8 +192,10 @@ impl FrontDoorFileConfig {
             (None, None) => None,
             _ => bail!("[front_door] needs both tls_certificate and tls_key, or neither (then the certificate sign-in listener's are used)"),
         };
+        let public_host = env("CERTGATE_FRONT_DOOR_PUBLIC_HOST").or(self.public_host);
         Ok(Some(FrontDoorSettings {
             listen,
+            public_host,
             tls,
             virtual_directories,
         }))

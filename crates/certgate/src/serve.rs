@@ -80,6 +80,7 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
                 listen: front_door.listen,
                 identity: ServerIdentity::from_pem(&chain, &key).map_err(anyhow::Error::msg)?,
                 virtual_directories: front_door.virtual_directories.clone(),
+                public_host: front_door.public_host.clone(),
             })
         }
         None => None,

@@ -12,42 +12,15 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{free_port, http_get, Env};
+use common::{Env, Server};
 use serde_json::Value;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start(env: &Env) -> (Server, u16) {
-    let certauth_port = free_port();
-    let child = env
-        .command(&["serve"])
-        .env(
-            "CERTGATE_CERTAUTH_LISTEN",
-            format!("127.0.0.1:{certauth_port}"),
-        )
-        .env("CERTGATE_TLS_CERTIFICATE", env.path("tls/localhost.pem"))
-        .env("CERTGATE_TLS_KEY", env.path("tls/localhost.key"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn certgate serve");
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http_get(env.port, "/healthz").map(|(status, _)| status) != Some(200) {
-        assert!(Instant::now() < deadline, "certgate serve did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (server, certauth_port)
+    let (environment, certauth_port) = env.certauth_listener();
+    (env.serve_with(&environment), certauth_port)
 }
 
 fn run(program: &str, args: &[&str]) -> Output {

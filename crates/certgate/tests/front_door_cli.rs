@@ -8,11 +8,11 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{free_port, http_get, Env, Server};
+use common::{free_port, Env};
 
 /// A one-thread HTTP/1.1 server that answers 200 and keeps the request heads it received.
 fn upstream() -> (u16, Arc<Mutex<Vec<String>>>) {
@@ -86,34 +86,17 @@ fn certgate_serve_publishes_the_exchange_presets_behind_certificates() {
         "alice-p12",
     ]);
     let (upstream_port, seen) = upstream();
-    let certauth_port = free_port();
     let front_door_port = free_port();
-    let child = env
-        .command(&["serve"])
-        .env(
-            "CERTGATE_CERTAUTH_LISTEN",
-            format!("127.0.0.1:{certauth_port}"),
-        )
-        .env("CERTGATE_TLS_CERTIFICATE", env.path("tls/localhost.pem"))
-        .env("CERTGATE_TLS_KEY", env.path("tls/localhost.key"))
-        .env(
-            "CERTGATE_FRONT_DOOR_LISTEN",
-            format!("127.0.0.1:{front_door_port}"),
-        )
-        .env(
-            "CERTGATE_FRONT_DOOR_UPSTREAM",
-            format!("http://127.0.0.1:{upstream_port}"),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn certgate serve");
-    let _server = Server { child };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http_get(env.port, "/healthz").map(|(status, _)| status) != Some(200) {
-        assert!(Instant::now() < deadline, "certgate serve did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (mut environment, _) = env.certauth_listener();
+    environment.push((
+        "CERTGATE_FRONT_DOOR_LISTEN",
+        format!("127.0.0.1:{front_door_port}"),
+    ));
+    environment.push((
+        "CERTGATE_FRONT_DOOR_UPSTREAM",
+        format!("http://127.0.0.1:{upstream_port}"),
+    ));
+    let _server = env.serve_with(&environment);
     // The CRLs certgate publishes, in the cache (fail closed without them).
     env.ok(&["crl", "refresh"]);
 

@@ -5,12 +5,13 @@
 //! and key, trust the same root and issuing CA, and check revocation against the same CRLs: a
 //! 1,000-entry root CRL and a 20 MB (571,428 entries plus one revoked client) issuing CRL.
 //! certgate is this benchmark's own binary started again as a child that does what `certgate
-//! serve` does (see `certgate_process.rs`); nginx is Debian's, configured with
-//! `ssl_verify_client optional` and `ssl_crl` (see `nginx.rs`). Before any load, each server
-//! is asked once with the valid client certificate and once with a revoked one, and must
-//! accept the first and refuse the second: proof that its CRL is in use.
+//! serve` does (see `common/certgate_process.rs`); nginx is Debian's, configured with
+//! `ssl_verify_client optional` and `ssl_crl` (see `common/nginx.rs`). Before any load, each
+//! server is asked once with the valid client certificate and once with a revoked one, and
+//! must accept the first and refuse the second: proof that its CRL is in use.
 //!
-//! The load generator (`load.rs`) runs in this process: `concurrency` tokio tasks, each doing
+//! The load generator (`common/load.rs`, with the sign-in of `load.rs`) runs in this process:
+//! `concurrency` tokio tasks, each doing
 //! sign-ins back to back (new TCP connection, full TLS 1.3 handshake with the client
 //! certificate, `GET /certauth`, whole response). The servers take turns (certgate, nginx,
 //! certgate, nginx) so that drift in the shared machine's speed hits both alike. All three
@@ -29,29 +30,24 @@
 //! Needs nginx (`apt-get install nginx-light`). Exits non-zero when a check or the set-up
 //! fails or a sign-in under load fails; a missed rate target is reported, not fatal.
 
-mod certgate_process;
 #[path = "../common/mod.rs"]
 mod common;
-mod cpu;
-mod fixture;
 mod load;
-mod nginx;
 mod report;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use certgate_core::signin::{SignInLog, SignInQuery, SignInResult};
-use certgate_store::SqlStore;
 
-use crate::certgate_process::CertgateProcess;
-use crate::load::{Client, Expect, Segment, Target, Timing};
-use crate::nginx::Nginx;
+use crate::common::certgate_process::{self, recorded_successes, CertgateProcess, Listener};
+use crate::common::cpu::Accounting;
+use crate::common::load::{self as load_generator, Client, Series, Timing};
+use crate::common::mtls_fixture::{self as fixture, ENTRY_BYTES};
+use crate::common::nginx::{self, Nginx, Site};
+use crate::load::{sign_in, Expect, SignIns, Target};
 use crate::report::{Checked, Run, Summary};
 
-/// Bytes per generated CRL entry (certgate-testpki: entries without extensions).
-const ENTRY_BYTES: usize = 35;
 /// Each server's measuring time is split into this many segments, taken in turns.
 const ROUNDS: usize = 2;
 
@@ -124,7 +120,8 @@ fn main() -> Result<()> {
     std::fs::write(certgate_dir.path().join("server.key"), &server_key_pem)?;
     let nginx_dir = tempfile::tempdir().context("nginx's temp dir")?;
 
-    let certgate = CertgateProcess::start(&fixture.directory, certgate_dir.path())?;
+    let certgate =
+        CertgateProcess::start(&fixture.directory, certgate_dir.path(), &Listener::CertAuth)?;
     eprintln!(
         "  certgate listening on {} (pid {})",
         certgate.addr,
@@ -136,6 +133,15 @@ fn main() -> Result<()> {
         &fixture,
         &server_pem,
         &server_key_pem,
+        &Site {
+            http: String::new(),
+            server: r#"        location /certauth {
+            default_type text/plain;
+            return 200 "$ssl_client_verify $ssl_client_serial\n";
+        }
+"#
+            .into(),
+        },
     )?;
     eprintln!(
         "  nginx workers: {:?} (master {})",
@@ -168,8 +174,11 @@ fn main() -> Result<()> {
             name: "certgate",
             addr: certgate.addr,
             expect: Expect::Certgate,
-            pids: vec![certgate.pid()],
-            with_children: false,
+            accounting: Accounting {
+                pids: vec![certgate.pid()],
+                with_children: false,
+                apart_threads: None,
+            },
         }),
         Arc::new(Target {
             name: "nginx",
@@ -177,8 +186,11 @@ fn main() -> Result<()> {
             expect: Expect::Nginx {
                 body: format!("SUCCESS {}\n", certgate_core::hex(&serial).to_uppercase()),
             },
-            pids: vec![nginx.pid()],
-            with_children: true,
+            accounting: Accounting {
+                pids: vec![nginx.pid()],
+                with_children: true,
+                apart_threads: None,
+            },
         }),
     ];
     let checks = runtime.block_on(async {
@@ -194,18 +206,21 @@ fn main() -> Result<()> {
         warm_up: settings.warm_up,
         measure: settings.per_target / ROUNDS as u32,
     };
-    let mut segments: [Vec<Segment>; 2] = [Vec::new(), Vec::new()];
+    let mut series: [Series; 2] = Default::default();
     for round in 1..=ROUNDS {
-        for (target, done) in targets.iter().zip(segments.iter_mut()) {
+        for (target, done) in targets.iter().zip(series.iter_mut()) {
             eprintln!(
                 "  round {round}/{ROUNDS}: {} for {:.1} s (+{:.1} s warm-up)",
                 target.name,
                 timing.measure.as_secs_f64(),
                 timing.warm_up.as_secs_f64()
             );
-            let segment = runtime.block_on(load::run_segment(
-                Arc::clone(&client),
-                Arc::clone(target),
+            let segment = runtime.block_on(load_generator::run_segment(
+                Arc::new(SignIns {
+                    client: Arc::clone(&client),
+                    target: Arc::clone(target),
+                }),
+                &target.accounting,
                 timing,
             ));
             eprintln!(
@@ -213,7 +228,7 @@ fn main() -> Result<()> {
                 segment.latencies_ns.len() as f64 / segment.seconds,
                 segment.errors
             );
-            done.push(segment);
+            done.segments.push(segment);
         }
     }
     runtime.shutdown_timeout(Duration::from_secs(5));
@@ -223,10 +238,10 @@ fn main() -> Result<()> {
     nginx.stop()?;
     let database = certgate.database.clone();
     certgate.stop()?;
-    let [certgate_segments, nginx_segments] = segments;
+    let [certgate_series, nginx_series] = series;
     let [certgate_checked, nginx_checked] =
         <[Checked; 2]>::try_from(checks).map_err(|_| anyhow!("expected one check per server"))?;
-    let seen: u64 = certgate_segments.iter().map(|s| s.all_successes).sum();
+    let seen = certgate_series.all_successes();
     let recorded = recorded_successes(&database)?;
 
     let run = Run {
@@ -246,12 +261,12 @@ fn main() -> Result<()> {
         certgate: Summary {
             name: "certgate",
             checked: certgate_checked,
-            segments: certgate_segments,
+            series: certgate_series,
         },
         nginx: Summary {
             name: "nginx",
             checked: nginx_checked,
-            segments: nginx_segments,
+            series: nginx_series,
         },
     };
     run.print();
@@ -286,8 +301,7 @@ async fn check(
     revoked_client: &Client,
     serial: &[u8],
 ) -> Result<Checked> {
-    let valid = client
-        .sign_in(target.addr)
+    let valid = sign_in(client, target.addr)
         .await
         .map_err(|e| anyhow!("{}: the valid client: {e}", target.name))?;
     target
@@ -301,8 +315,7 @@ async fn check(
             valid.full_handshake
         );
     }
-    let revoked = revoked_client
-        .sign_in(target.addr)
+    let revoked = sign_in(revoked_client, target.addr)
         .await
         .map_err(|e| anyhow!("{}: the revoked client: {e}", target.name))?;
     let refused = match target.expect {
@@ -337,27 +350,4 @@ async fn check(
         revoked.body_text().chars().take(60).collect::<String>()
     );
     Ok(Checked { valid, revoked })
-}
-
-/// Successful sign-ins in certgate's log, read after the server stopped.
-fn recorded_successes(database: &std::path::Path) -> Result<usize> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let store = SqlStore::connect(&format!("sqlite://{}", database.display()))
-            .await
-            .context("reopening certgate's store")?;
-        let successes = store
-            .signins(&SignInQuery {
-                result: Some(SignInResult::Success),
-                limit: i64::MAX,
-                ..SignInQuery::default()
-            })
-            .await
-            .context("reading the sign-in log")?
-            .len();
-        store.close().await;
-        Ok(successes)
-    })
 }

@@ -6,8 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::common::format::{human_bytes, machine, ms, percentile};
-use crate::cpu;
-use crate::load::{Exchange, Segment};
+use crate::common::load::{Exchange, Series};
 
 /// The target: certgate signs in at least this many times nginx's rate.
 pub(crate) const TARGET_RATIO: f64 = 1.5;
@@ -22,86 +21,47 @@ pub(crate) struct Checked {
 pub(crate) struct Summary {
     pub(crate) name: &'static str,
     pub(crate) checked: Checked,
-    pub(crate) segments: Vec<Segment>,
+    pub(crate) series: Series,
 }
 
 impl Summary {
-    fn sign_ins(&self) -> usize {
-        self.segments.iter().map(|s| s.latencies_ns.len()).sum()
-    }
-
-    fn seconds(&self) -> f64 {
-        self.segments.iter().map(|s| s.seconds).sum()
-    }
-
     pub(crate) fn rate(&self) -> f64 {
-        self.sign_ins() as f64 / self.seconds().max(1e-9)
+        self.series.rate()
     }
 
     pub(crate) fn errors(&self) -> u64 {
-        self.segments.iter().map(|s| s.errors).sum()
-    }
-
-    fn first_error(&self) -> Option<&str> {
-        self.segments.iter().find_map(|s| s.first_error.as_deref())
-    }
-
-    fn sorted_latencies(&self) -> Vec<u64> {
-        let mut all: Vec<u64> = self
-            .segments
-            .iter()
-            .flat_map(|s| s.latencies_ns.iter().copied())
-            .collect();
-        all.sort_unstable();
-        all
-    }
-
-    fn cpu(&self) -> cpu::Used {
-        let mut total = cpu::Used::default();
-        for segment in &self.segments {
-            total.add(&segment.cpu);
-        }
-        total
+        self.series.errors()
     }
 
     /// Server CPU time per sign-in, microseconds.
     pub(crate) fn server_cpu_us(&self) -> f64 {
-        self.cpu().server * 1e6 / (self.sign_ins().max(1) as f64)
-    }
-
-    fn load_cpu_us(&self) -> f64 {
-        self.cpu().load * 1e6 / (self.sign_ins().max(1) as f64)
+        self.series.server_cpu_us()
     }
 
     fn to_json(&self) -> Value {
-        let latencies = self.sorted_latencies();
-        let cpu = self.cpu();
-        let seconds = self.seconds();
+        let series = &self.series;
+        let cpu = series.cpu();
+        let [server, load, _, others] = series.cores();
         json!({
-            "sign_ins": self.sign_ins(),
-            "seconds": seconds,
-            "per_second": self.rate(),
-            "segment_rates": self.segments.iter().map(|s| s.latencies_ns.len() as f64 / s.seconds).collect::<Vec<_>>(),
-            "latency_ns": {
-                "p50": percentile(&latencies, 0.50),
-                "p99": percentile(&latencies, 0.99),
-                "max": latencies.last().copied().unwrap_or(0),
-                "mean": mean(&latencies),
-            },
-            "errors": self.errors(),
-            "first_error": self.first_error(),
+            "sign_ins": series.count(),
+            "seconds": series.seconds(),
+            "per_second": series.rate(),
+            "segment_rates": series.segment_rates(),
+            "latency_ns": series.latency_json(),
+            "errors": series.errors(),
+            "first_error": series.first_error(),
             "cpu_seconds": {
                 "server": cpu.server,
                 "load_generator": cpu.load,
                 "machine_busy": cpu.machine,
             },
             "cores": {
-                "server": cpu.server / seconds.max(1e-9),
-                "load_generator": cpu.load / seconds.max(1e-9),
-                "other_processes": (cpu.machine - cpu.server - cpu.load).max(0.0) / seconds.max(1e-9),
+                "server": server,
+                "load_generator": load,
+                "other_processes": others,
             },
-            "server_cpu_us_per_sign_in": self.server_cpu_us(),
-            "load_generator_cpu_us_per_sign_in": self.load_cpu_us(),
+            "server_cpu_us_per_sign_in": series.server_cpu_us(),
+            "load_generator_cpu_us_per_sign_in": series.load_cpu_us(),
             "checks": {
                 "valid": self.checked.valid.body_text(),
                 "revoked": self.checked.revoked.body_text(),
@@ -180,25 +140,22 @@ impl Run {
         );
         println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
         for summary in [&self.certgate, &self.nginx] {
-            let latencies = summary.sorted_latencies();
-            let cpu = summary.cpu();
-            let seconds = summary.seconds().max(1e-9);
+            let series = &summary.series;
+            let latencies = series.sorted_latencies();
+            let [server, load, _, others] = series.cores();
             println!(
-                "| {} | {:.0} | {} | {} | {} | {} | {:.0} µs | {:.2}, {:.2}, {:.2} | {} |",
+                "| {} | {:.0} | {} | {} | {} | {} | {:.0} µs | {server:.2}, {load:.2}, {others:.2} | {} |",
                 summary.name,
-                summary.rate(),
+                series.rate(),
                 ms(percentile(&latencies, 0.50)),
                 ms(percentile(&latencies, 0.99)),
                 ms(latencies.last().copied().unwrap_or(0)),
-                summary.errors(),
-                summary.server_cpu_us(),
-                cpu.server / seconds,
-                cpu.load / seconds,
-                (cpu.machine - cpu.server - cpu.load).max(0.0) / seconds,
-                summary
-                    .segments
+                series.errors(),
+                series.server_cpu_us(),
+                series
+                    .segment_rates()
                     .iter()
-                    .map(|s| format!("{:.0}", s.latencies_ns.len() as f64 / s.seconds))
+                    .map(|rate| format!("{rate:.0}"))
                     .collect::<Vec<_>>()
                     .join(", "),
             );
@@ -216,7 +173,7 @@ impl Run {
             self.nginx.server_cpu_us()
         );
         for summary in [&self.certgate, &self.nginx] {
-            if let Some(error) = summary.first_error() {
+            if let Some(error) = summary.series.first_error() {
                 println!("{}: first error: {error}", summary.name);
             }
         }
@@ -277,11 +234,4 @@ fn summary_line(exchange: &Exchange) -> String {
     } else {
         short
     }
-}
-
-fn mean(values: &[u64]) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.iter().map(|&v| v as f64).sum::<f64>() / values.len() as f64
 }

@@ -269,35 +269,46 @@ async fn trust(
         ),
     ];
     for (ca, der) in crls {
-        let crl = Crl::from_der(der.clone()).expect("CRL");
-        let cached = CachedCrl {
-            ca_id: ca,
-            kind: CrlKind::Base,
-            url: "http://crl.invalid/".into(),
-            crl_number: crl.crl_number().expect("number").to_vec(),
-            this_update: crl.this_update(),
-            next_update: crl.next_update().expect("next update"),
-            entry_count: crl.entry_count() as i64,
-            der,
-            etag: None,
-            last_modified: None,
-            fetched_at: now,
-        };
-        let status = CrlFetchStatus {
-            ca_id: ca,
-            kind: CrlKind::Base,
-            last_attempt_at: now,
-            last_success_at: Some(now),
-            last_error: None,
-            consecutive_failures: 0,
-            next_attempt_at: UnixTime(now.0 + 3600),
-        };
-        store
-            .put_cached_crl(&cached, &status)
-            .await
-            .expect("cache CRL");
+        cache_crl(store, ca, der, now).await;
     }
     cas
+}
+
+/// Puts `der` in the CRL cache as CA `ca`'s base CRL, as a successful fetch at `now` leaves it
+/// (what a CRL refresh does; the server's job tick then rebuilds the validation state).
+pub(crate) async fn cache_crl(
+    store: &SqlStore,
+    ca: certgate_core::trusted_ca::CaId,
+    der: Vec<u8>,
+    now: UnixTime,
+) {
+    let crl = Crl::from_der(der.clone()).expect("CRL");
+    let cached = CachedCrl {
+        ca_id: ca,
+        kind: CrlKind::Base,
+        url: "http://crl.invalid/".into(),
+        crl_number: crl.crl_number().expect("number").to_vec(),
+        this_update: crl.this_update(),
+        next_update: crl.next_update().expect("next update"),
+        entry_count: crl.entry_count() as i64,
+        der,
+        etag: None,
+        last_modified: None,
+        fetched_at: now,
+    };
+    let status = CrlFetchStatus {
+        ca_id: ca,
+        kind: CrlKind::Base,
+        last_attempt_at: now,
+        last_success_at: Some(now),
+        last_error: None,
+        consecutive_failures: 0,
+        next_attempt_at: UnixTime(now.0 + 3600),
+    };
+    store
+        .put_cached_crl(&cached, &status)
+        .await
+        .expect("cache CRL");
 }
 
 /// A new self-signed ECDSA certificate for "localhost", as the listener's identity, and its

@@ -90,8 +90,16 @@ impl Env {
 
     /// `certgate serve` in the background, once /healthz answers.
     pub fn serve(&self) -> Server {
-        let child = self
-            .command(&["serve"])
+        self.serve_with(&[])
+    }
+
+    /// `certgate serve` with more environment (listeners, ...), once /healthz answers.
+    pub fn serve_with(&self, environment: &[(&str, String)]) -> Server {
+        let mut command = self.command(&["serve"]);
+        for (name, value) in environment {
+            command.env(name, value);
+        }
+        let child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -103,6 +111,26 @@ impl Env {
             std::thread::sleep(Duration::from_millis(100));
         }
         server
+    }
+
+    /// The environment for the certificate sign-in listener on a free port, with the TLS
+    /// certificate `pki issue-server --out <dir>/tls` wrote; and that port.
+    pub fn certauth_listener(&self) -> (Vec<(&'static str, String)>, u16) {
+        let port = free_port();
+        (
+            vec![
+                ("CERTGATE_CERTAUTH_LISTEN", format!("127.0.0.1:{port}")),
+                (
+                    "CERTGATE_TLS_CERTIFICATE",
+                    self.path("tls/localhost.pem").display().to_string(),
+                ),
+                (
+                    "CERTGATE_TLS_KEY",
+                    self.path("tls/localhost.key").display().to_string(),
+                ),
+            ],
+            port,
+        )
     }
 }
 

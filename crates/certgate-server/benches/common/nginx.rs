@@ -1,7 +1,9 @@
 //! nginx (Debian's package) as the reference: a child process with a generated configuration
 //! in a temp dir, the same server certificate and key as certgate, client certificates
-//! requested and checked by OpenSSL against the same root and issuing CA and the same two
-//! CRLs, and `/certauth` answering `$ssl_client_verify $ssl_client_serial`.
+//! requested (`ssl_verify_client optional`) and checked by OpenSSL against the same root and
+//! issuing CA and the same two CRLs. What it serves is the benchmark's [`Site`]; a certificate
+//! that fails verification gets 403 and `$ssl_client_verify $ssl_client_serial`, as certgate
+//! answers with 403 and the reason.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::fixture::Fixture;
+use super::mtls_fixture::Fixture;
 
 /// nginx's start-up reads and indexes the 20 MB CRL; allow it plenty of time.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -40,8 +42,17 @@ fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn config(directory: &Path, port: u16) -> String {
+/// What nginx serves, added to the common configuration.
+pub(crate) struct Site {
+    /// Inside `http { }`, before the server (an `upstream` block).
+    pub(crate) http: String,
+    /// Inside `server { }`: locations and per-server settings.
+    pub(crate) server: String,
+}
+
+fn config(directory: &Path, port: u16, site: &Site) -> String {
     let d = directory.display();
+    let (http, server) = (&site.http, &site.server);
     format!(
         r#"daemon off;
 master_process on;
@@ -60,7 +71,7 @@ http {{
     fastcgi_temp_path {d}/fastcgi;
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
-
+{http}
     server {{
         listen 127.0.0.1:{port} ssl;
         server_name localhost;
@@ -80,11 +91,7 @@ http {{
         ssl_session_cache off;
         ssl_session_tickets off;
 
-        location /certauth {{
-            default_type text/plain;
-            return 200 "$ssl_client_verify $ssl_client_serial\n";
-        }}
-
+{server}
         # With `optional`, a certificate that fails verification gets nginx's 400 page (code
         # 495 inside); answer it like certgate does, with 403 and the reason.
         error_page 495 = @certificate_refused;
@@ -106,6 +113,7 @@ impl Nginx {
         fixture: &Fixture,
         server_pem: &str,
         server_key_pem: &str,
+        site: &Site,
     ) -> Result<Nginx> {
         // "nginx version: nginx/1.22.1" and "built with OpenSSL ... (running with ...)".
         let version = Command::new(binary)
@@ -138,7 +146,7 @@ impl Nginx {
         }
         let port = free_port()?;
         let conf = directory.join("nginx.conf");
-        std::fs::write(&conf, config(directory, port))?;
+        std::fs::write(&conf, config(directory, port, site))?;
         let mut prefix = directory.as_os_str().to_owned();
         prefix.push("/");
         let mut child = Command::new(binary)
@@ -189,7 +197,7 @@ impl Nginx {
 
     /// The worker processes (children of the master).
     pub(crate) fn workers(&self) -> Vec<u32> {
-        crate::cpu::children_of(&[self.pid()])
+        super::cpu::children_of(&[self.pid()])
     }
 
     /// Fast shutdown (SIGTERM to the master, which stops its workers), then waits.

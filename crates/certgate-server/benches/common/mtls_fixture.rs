@@ -1,4 +1,5 @@
-//! The benchmark's PKI: the crl_refresh benchmark's RSA-2048 three-level chain (root →
+//! The PKI of the benchmarks that run nginx beside certgate (certauth, front_door): the
+//! crl_refresh benchmark's RSA-2048 three-level chain (root →
 //! issuing CA → client leaf from `certgate-testpki`), a second client certificate that the
 //! issuing CA's CRL lists, a 1,000-entry root CRL and a large issuing CRL (571,428 generated
 //! entries, about 20 MB, plus the revoked client), all with their keys.
@@ -7,8 +8,9 @@
 //! also runs nginx, and OpenSSL checks validity and CRL freshness against the system clock
 //! with no way to set another time. So the leaf's validity and the CRLs' update window are
 //! placed around the day the fixture is made; certgate runs on the system clock as well. The
-//! fixture is cached under `<target>/certgate-bench/cache/` and made again once its CRLs come
-//! within a week of their nextUpdate.
+//! fixture is cached under `<target>/certgate-bench/cache/` (in a directory named after the
+//! certauth benchmark, which both benchmarks share) and made again once its CRLs come within a
+//! week of their nextUpdate.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -19,12 +21,16 @@ use certgate_pki::Certificate;
 use certgate_testpki::{revoked_serial, ChainSpec, CrlSpec, KeyKind, TestPki};
 use serde_json::json;
 
-use crate::common::fixture::{
+use super::fixture::{
     self as cache, certificate, checked_crl, read_file, DAY, ISSUING_SEED, ROOT_ENTRIES, ROOT_SEED,
 };
 
+/// Bytes per generated CRL entry (certgate-testpki: entries without extensions).
+pub(crate) const ENTRY_BYTES: usize = 35;
+
 /// Bump when the generator or the fixture layout changes.
 const CACHE_VERSION: &str = "v1";
+/// The cache's name: the certauth benchmark made it first; front_door reads the same one.
 const BENCHMARK: &str = "certauth";
 
 /// The CRLs are good for 30 days from the day before the fixture was made...

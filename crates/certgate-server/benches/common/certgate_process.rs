@@ -1,14 +1,17 @@
 //! certgate as a process of its own, like nginx: the benchmark binary starts itself again with
-//! `CERTGATE_BENCH_CERTAUTH_SERVER` set, and that child does what `certgate serve` does with a
-//! certificate sign-in listener (a SQLite store, `certgate_server::app::start` on a default
-//! multi-threaded runtime, the system clock). The CPU the server uses is then that process's,
-//! read from /proc exactly as nginx's is, and the load generator's work stays out of it.
+//! `CERTGATE_BENCH_SERVER` set, and that child does what `certgate serve` does with one HTTPS
+//! listener that asks for client certificates — the certificate sign-in listener (certauth
+//! benchmark) or the mail front door (front_door benchmark) — on a SQLite store,
+//! `certgate_server::app::start` on a default multi-threaded runtime and the system clock. The
+//! CPU the server uses is then that process's, read from /proc exactly as nginx's is, and the
+//! load generator's work stays out of it.
 //!
 //! The child trusts the root and the issuing CA (only the root is named as an issuer hint, as
 //! nginx names the root from `ssl_client_certificate`), puts both CRLs into the CRL cache as a
 //! refresh would, adds the users the client certificates map to, starts, prints `listening
-//! <address>` and serves until its stdin closes. `certgate serve` logs at `warn` by default, so the per-sign-in `info` line costs nothing
-//! there; the child installs no subscriber, which is the same.
+//! <address>` and serves until its stdin closes. `certgate serve` logs at `warn` by default, so
+//! the per-sign-in `info` line costs nothing there; the child installs no subscriber, which is
+//! the same.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -21,18 +24,35 @@ use anyhow::{anyhow, bail, Context, Result};
 use certgate_core::clock::{Clock, SystemClock};
 use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
 use certgate_core::directory::{add_user, UserDraft};
+use certgate_core::front_door::VirtualDirectory;
+use certgate_core::signin::{SignInLog, SignInQuery, SignInResult};
 use certgate_core::store::Store;
 use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
 use certgate_pki::{Certificate, Crl, UnixTime};
-use certgate_server::app::{start, CertAuthConfig, ServerConfig};
+use certgate_server::app::{start, CertAuthConfig, FrontDoorConfig, ServerConfig};
 use certgate_server::certauth::ServerIdentity;
 use certgate_server::crl_refresh::CrlSettings;
 use certgate_store::SqlStore;
 
 /// Set in the child's environment: the scratch directory (store, server certificate, key).
-const SERVER_ENV: &str = "CERTGATE_BENCH_CERTAUTH_SERVER";
+const SERVER_ENV: &str = "CERTGATE_BENCH_SERVER";
 /// Set in the child's environment: the fixture directory (certificates and CRLs).
-const FIXTURE_ENV: &str = "CERTGATE_BENCH_CERTAUTH_FIXTURE";
+const FIXTURE_ENV: &str = "CERTGATE_BENCH_FIXTURE";
+/// Set in the child's environment for the front door: the upstream's URL.
+const FRONT_DOOR_UPSTREAM_ENV: &str = "CERTGATE_BENCH_FRONT_DOOR_UPSTREAM";
+
+/// The ActiveSync virtual directory the front door serves in the benchmark.
+pub(crate) const ACTIVESYNC: &str = "/Microsoft-Server-ActiveSync";
+
+/// Which listener the child runs.
+#[derive(Clone, Debug)]
+pub(crate) enum Listener {
+    /// The certificate sign-in listener (`/certauth`).
+    CertAuth,
+    /// The mail front door with [`ACTIVESYNC`] (Require, mapping on, the default identity
+    /// headers) proxied to `upstream` (`http://host:port`).
+    FrontDoor { upstream: String },
+}
 
 /// The running child.
 pub(crate) struct CertgateProcess {
@@ -46,11 +66,19 @@ pub(crate) struct CertgateProcess {
 impl CertgateProcess {
     /// Starts the child and waits until it listens. `scratch` holds `server.pem` and
     /// `server.key`.
-    pub(crate) fn start(fixture: &Path, scratch: &Path) -> Result<CertgateProcess> {
+    pub(crate) fn start(
+        fixture: &Path,
+        scratch: &Path,
+        listener: &Listener,
+    ) -> Result<CertgateProcess> {
         let exe = std::env::current_exe().context("locating the benchmark binary")?;
-        let mut child = Command::new(exe)
-            .env(SERVER_ENV, scratch)
-            .env(FIXTURE_ENV, fixture)
+        let mut command = Command::new(exe);
+        command.env(SERVER_ENV, scratch).env(FIXTURE_ENV, fixture);
+        match listener {
+            Listener::CertAuth => command.env_remove(FRONT_DOOR_UPSTREAM_ENV),
+            Listener::FrontDoor { upstream } => command.env(FRONT_DOOR_UPSTREAM_ENV, upstream),
+        };
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -114,6 +142,10 @@ impl Drop for CertgateProcess {
 pub(crate) fn serve_if_child() -> Option<Result<()>> {
     let scratch = PathBuf::from(std::env::var_os(SERVER_ENV)?);
     let fixture = std::env::var_os(FIXTURE_ENV).map(PathBuf::from);
+    let listener = match std::env::var(FRONT_DOOR_UPSTREAM_ENV) {
+        Ok(upstream) => Listener::FrontDoor { upstream },
+        Err(_) => Listener::CertAuth,
+    };
     Some((|| {
         let fixture = fixture.ok_or_else(|| anyhow!("{FIXTURE_ENV} is not set"))?;
         // As `certgate serve` builds its runtime.
@@ -121,11 +153,11 @@ pub(crate) fn serve_if_child() -> Option<Result<()>> {
             .enable_all()
             .build()
             .context("starting the tokio runtime")?;
-        runtime.block_on(serve(&fixture, &scratch))
+        runtime.block_on(serve(&fixture, &scratch, listener))
     })())
 }
 
-async fn serve(fixture: &Path, scratch: &Path) -> Result<()> {
+async fn serve(fixture: &Path, scratch: &Path, listener: Listener) -> Result<()> {
     let file = |dir: &Path, name: &str| {
         std::fs::read(dir.join(name)).with_context(|| format!("reading {name}"))
     };
@@ -207,28 +239,45 @@ async fn serve(fixture: &Path, scratch: &Path) -> Result<()> {
             .await
             .with_context(|| format!("adding the user {upn}"))?;
     }
+    let any_port: std::net::SocketAddr = "127.0.0.1:0".parse()?;
+    let (certauth, front_door) = match listener {
+        Listener::CertAuth => (
+            Some(CertAuthConfig {
+                listen: any_port,
+                identity,
+            }),
+            None,
+        ),
+        Listener::FrontDoor { upstream } => (
+            None,
+            Some(FrontDoorConfig {
+                listen: any_port,
+                identity,
+                virtual_directories: vec![VirtualDirectory::new(ACTIVESYNC, &upstream)],
+                public_host: None,
+            }),
+        ),
+    };
     let server = start(
         Arc::clone(&store),
         clock,
         ServerConfig {
-            listen: "127.0.0.1:0".parse()?,
+            listen: any_port,
             crl: CrlSettings::default(),
             pki: None,
             // As `certgate serve`.
             tick: Duration::from_secs(2),
-            certauth: Some(CertAuthConfig {
-                listen: "127.0.0.1:0".parse()?,
-                identity,
-            }),
+            certauth,
             web: None,
-            front_door: None,
+            front_door,
         },
     )
     .await
     .context("starting the server")?;
     let addr = server
         .certauth_addr
-        .ok_or_else(|| anyhow!("no certificate sign-in listener"))?;
+        .or(server.front_door_addr)
+        .ok_or_else(|| anyhow!("no listener asking for client certificates"))?;
     println!("listening {addr}");
     // The parent closes our stdin to stop us.
     tokio::task::spawn_blocking(|| {
@@ -240,4 +289,28 @@ async fn serve(fixture: &Path, scratch: &Path) -> Result<()> {
     server.stop().await;
     store.close().await;
     Ok(())
+}
+
+/// Successful sign-ins in the sign-in log of the store at `database` (read after the server
+/// stopped): certificate sign-ins at `/certauth`, certificate validations at the front door.
+pub(crate) fn recorded_successes(database: &Path) -> Result<usize> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = SqlStore::connect(&format!("sqlite://{}", database.display()))
+            .await
+            .context("reopening certgate's store")?;
+        let successes = store
+            .signins(&SignInQuery {
+                result: Some(SignInResult::Success),
+                limit: i64::MAX,
+                ..SignInQuery::default()
+            })
+            .await
+            .context("reading the sign-in log")?
+            .len();
+        store.close().await;
+        Ok(successes)
+    })
 }

@@ -1,0 +1,281 @@
+//! The figures of one run: tables for people, JSON for machines.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::format::{human_bytes, machine, ms, percentile};
+use crate::common::load::{Exchange, Series};
+use crate::load::{Mode, LOAD_PATH, REQUEST_BODY_BYTES};
+use crate::upstream::BODY_BYTES;
+
+/// What the checks before the load saw from one proxy.
+pub(crate) struct Checked {
+    pub(crate) valid: Exchange,
+    /// The identity headers the upstream received with the valid client's request.
+    pub(crate) upstream_saw: Vec<(String, String)>,
+    pub(crate) revoked: Exchange,
+}
+
+/// One scenario: both proxies' segments, and the connections the load generator opened.
+pub(crate) struct Scenario {
+    pub(crate) mode: Mode,
+    pub(crate) certgate: Series,
+    pub(crate) nginx: Series,
+    /// Connections whose handshake completed, certgate's and nginx's, warm-up included.
+    pub(crate) connections: [u64; 2],
+}
+
+impl Scenario {
+    fn ratio(&self) -> f64 {
+        self.certgate.rate() / self.nginx.rate().max(1e-9)
+    }
+
+    /// nginx's CPU per request over certgate's.
+    fn cpu_ratio(&self) -> f64 {
+        self.nginx.server_cpu_us() / self.certgate.server_cpu_us().max(1e-9)
+    }
+
+    fn series_json(series: &Series, connections: u64) -> Value {
+        let cpu = series.cpu();
+        let [server, load, upstream, others] = series.cores();
+        json!({
+            "requests": series.count(),
+            "seconds": series.seconds(),
+            "per_second": series.rate(),
+            "segment_rates": series.segment_rates(),
+            "latency_ns": series.latency_json(),
+            "errors": series.errors(),
+            "first_error": series.first_error(),
+            "connections_opened": connections,
+            "requests_including_warm_up": series.all_successes(),
+            "cpu_seconds": {
+                "server": cpu.server,
+                "load_generator": cpu.load,
+                "upstream": cpu.apart,
+                "machine_busy": cpu.machine,
+            },
+            "cores": {
+                "server": server,
+                "load_generator": load,
+                "upstream": upstream,
+                "other_processes": others,
+            },
+            "server_cpu_us_per_request": series.server_cpu_us(),
+            "load_generator_cpu_us_per_request": series.load_cpu_us(),
+        })
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "description": self.mode.describe(),
+            "certgate": Scenario::series_json(&self.certgate, self.connections[0]),
+            "nginx": Scenario::series_json(&self.nginx, self.connections[1]),
+            "ratio": self.ratio(),
+            "server_cpu_ratio": self.cpu_ratio(),
+        })
+    }
+}
+
+pub(crate) struct Run {
+    pub(crate) quick: bool,
+    pub(crate) concurrency: usize,
+    pub(crate) warm_up: Duration,
+    pub(crate) per_target: Duration,
+    pub(crate) rounds: usize,
+    pub(crate) load_average: Option<f64>,
+    pub(crate) crl_entries: usize,
+    pub(crate) issuing_crl_bytes: usize,
+    pub(crate) root_crl_bytes: usize,
+    pub(crate) crl_window: (i64, i64),
+    pub(crate) fixture_directory: PathBuf,
+    pub(crate) fixture_generated: Option<Duration>,
+    pub(crate) nginx_version: String,
+    /// certgate's, then nginx's.
+    pub(crate) checked: [Checked; 2],
+    pub(crate) scenarios: Vec<Scenario>,
+    /// Successful certificate validations in certgate's sign-in log.
+    pub(crate) recorded_validations: usize,
+}
+
+impl Run {
+    pub(crate) fn errors(&self) -> u64 {
+        self.scenarios
+            .iter()
+            .map(|s| s.certgate.errors() + s.nginx.errors())
+            .sum()
+    }
+
+    /// Connections to certgate with the valid certificate: the check's and the load's.
+    fn certgate_connections(&self) -> u64 {
+        1 + self.scenarios.iter().map(|s| s.connections[0]).sum::<u64>()
+    }
+
+    pub(crate) fn print(&self) {
+        println!();
+        println!(
+            "ActiveSync through the front door: POST {LOAD_PATH} ({REQUEST_BODY_BYTES}-byte body, {BODY_BYTES}-byte answer), {} tasks, {:.0} s per proxy and scenario in {} interleaved rounds{}",
+            self.concurrency,
+            self.per_target.as_secs_f64(),
+            self.rounds,
+            if self.quick { " (quick run)" } else { "" }
+        );
+        println!(
+            "client chain: RSA-2048 leaf + issuing CA; server certificate: ECDSA P-256; issuing CRL {} entries ({}), root CRL {}",
+            self.crl_entries + 1,
+            human_bytes(self.issuing_crl_bytes as u64),
+            human_bytes(self.root_crl_bytes as u64),
+        );
+        let tls = &self.checked[0].valid;
+        println!(
+            "TLS: {} {} {}, no resumption; nginx: {}; load average at start: {}",
+            tls.protocol,
+            tls.cipher_suite,
+            tls.key_exchange,
+            self.nginx_version,
+            self.load_average
+                .map_or_else(|| "n/a".into(), |l| format!("{l:.2}"))
+        );
+        println!();
+        println!(
+            "| scenario | proxy | requests/s | p50 | p90 | p99 | max | errors | server CPU / request | cores used: server, load generator, upstream, others | rounds (/s) |"
+        );
+        println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        for scenario in &self.scenarios {
+            for (name, series) in [("certgate", &scenario.certgate), ("nginx", &scenario.nginx)] {
+                let latencies = series.sorted_latencies();
+                let [server, load, upstream, others] = series.cores();
+                println!(
+                    "| {} | {name} | {:.0} | {} | {} | {} | {} | {} | {:.0} µs | {server:.2}, {load:.2}, {upstream:.2}, {others:.2} | {} |",
+                    scenario.mode.key(),
+                    series.rate(),
+                    ms(percentile(&latencies, 0.50)),
+                    ms(percentile(&latencies, 0.90)),
+                    ms(percentile(&latencies, 0.99)),
+                    ms(latencies.last().copied().unwrap_or(0)),
+                    series.errors(),
+                    series.server_cpu_us(),
+                    series
+                        .segment_rates()
+                        .iter()
+                        .map(|rate| format!("{rate:.0}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                );
+            }
+        }
+        println!();
+        for scenario in &self.scenarios {
+            println!(
+                "{}: certgate / nginx requests per second {:.2}×; requests per server CPU-second {:.2}× ({:.0} vs {:.0} µs per request)",
+                scenario.mode.key(),
+                scenario.ratio(),
+                scenario.cpu_ratio(),
+                scenario.certgate.server_cpu_us(),
+                scenario.nginx.server_cpu_us()
+            );
+            for (name, series) in [("certgate", &scenario.certgate), ("nginx", &scenario.nginx)] {
+                if let Some(error) = series.first_error() {
+                    println!("  {name}: first error: {error}");
+                }
+            }
+        }
+        println!(
+            "certgate's sign-in log: {} successful certificate validations for {} connections with the valid certificate ({} requests): one validation per connection",
+            self.recorded_validations,
+            self.certgate_connections(),
+            1 + self
+                .scenarios
+                .iter()
+                .map(|s| s.certgate.all_successes())
+                .sum::<u64>()
+        );
+        for (name, checked) in ["certgate", "nginx"].iter().zip(&self.checked) {
+            println!(
+                "checks: {name}: upstream saw {}; revoked → HTTP {} {}",
+                checked
+                    .upstream_saw
+                    .iter()
+                    .map(|(n, v)| format!("{n}: {}", short(v, 48)))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                checked.revoked.status,
+                short(&checked.revoked.body_text(), 80)
+            );
+        }
+    }
+
+    pub(crate) fn to_json(&self) -> Value {
+        let checks = |checked: &Checked| {
+            json!({
+                "upstream_saw": checked
+                    .upstream_saw
+                    .iter()
+                    .map(|(n, v)| (n.clone(), Value::from(v.clone())))
+                    .collect::<serde_json::Map<_, _>>(),
+                "revoked_status": checked.revoked.status,
+                "revoked": checked.revoked.body_text(),
+            })
+        };
+        let mut scenarios = serde_json::Map::new();
+        for scenario in &self.scenarios {
+            scenarios.insert(scenario.mode.key().into(), scenario.to_json());
+        }
+        json!({
+            "benchmark": "front_door",
+            "quick": self.quick,
+            "machine": machine(),
+            "load_average": self.load_average,
+            "settings": {
+                "concurrency": self.concurrency,
+                "warm_up_s": self.warm_up.as_secs_f64(),
+                "seconds_per_proxy_and_scenario": self.per_target.as_secs_f64(),
+                "rounds": self.rounds,
+                "client_chain": "RSA-2048 leaf + RSA-2048 issuing CA (certgate-testpki three-level)",
+                "server_certificate": "ECDSA P-256, self-signed, localhost",
+                "tls": "TLS 1.3, X25519, no resumption",
+                "request": format!("POST {LOAD_PATH}, {REQUEST_BODY_BYTES}-byte body, HTTP/1.1"),
+                "upstream": format!("hyper HTTP/1.1 in the benchmark process, {BODY_BYTES}-byte answer"),
+            },
+            "fixture": {
+                "directory": self.fixture_directory,
+                "generated_s": self.fixture_generated.map(|d| d.as_secs_f64()),
+                "issuing_crl_entries": self.crl_entries + 1,
+                "issuing_crl_bytes": self.issuing_crl_bytes,
+                "root_crl_bytes": self.root_crl_bytes,
+                "crl_this_update": self.crl_window.0,
+                "crl_next_update": self.crl_window.1,
+            },
+            "nginx_version": self.nginx_version,
+            "tls": {
+                "protocol": self.checked[0].valid.protocol,
+                "cipher_suite": self.checked[0].valid.cipher_suite,
+                "key_exchange": self.checked[0].valid.key_exchange,
+            },
+            "checks": {
+                "certgate": checks(&self.checked[0]),
+                "nginx": checks(&self.checked[1]),
+            },
+            "scenarios": scenarios,
+            "certgate_sign_in_log": {
+                "recorded_validations": self.recorded_validations,
+                "connections_with_valid_certificate": self.certgate_connections(),
+            },
+            "differences": [
+                "nginx cannot map a certificate to a directory user: its X-Certgate-UPN is the subject DN, and it sends no mail or immutable ID",
+                "Client-Cert: certgate sends RFC 9440 (base64 DER) plus Client-Cert-Chain; nginx sends the URL-encoded PEM of the leaf only",
+                "certgate records every validation in its sign-in log (SQLite); nginx has access_log off",
+            ],
+        })
+    }
+}
+
+fn short(text: &str, max: usize) -> String {
+    let cut: String = text.chars().take(max).collect();
+    if cut.len() < text.len() {
+        format!("{cut}…")
+    } else {
+        cut
+    }
+}
