@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes every certgate-pki parser: scripts/fuzz.sh [seconds-per-target] (default 600).
+# Fuzzes every untrusted-input parser: scripts/fuzz.sh [seconds-per-target] (default 600).
 # Builds the seed corpora (scripts/fuzz-seeds.sh), then runs each target in turn, one process
 # at a time, and prints a summary. Crashes and timeouts land in fuzz/artifacts/<target>/, logs
 # in fuzz/artifacts/<target>.log; the corpora grow in fuzz/corpus/<target>/.
@@ -15,11 +15,12 @@ export RUSTC_BOOTSTRAP=1
 scripts/fuzz-seeds.sh
 cargo fuzz build
 
-declare -A max_len=([certificate]=16384 [crl]=262144 [path]=32768)
+declare -A max_len=([certificate]=16384 [crl]=262144 [path]=32768 [csr]=16384 [saml_input]=65536 [forms]=16384)
 summary=()
 failed=0
 mkdir -p fuzz/artifacts
-for target in certificate crl path; do
+for target in certificate crl path csr saml_input forms; do
+  mkdir -p "fuzz/corpus/$target"
   log="fuzz/artifacts/$target.log"
   echo "fuzz: $target for ${seconds}s (log: $log)"
   status=ok

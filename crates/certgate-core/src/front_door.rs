@@ -165,6 +165,77 @@ impl VirtualDirectory {
     }
 }
 
+/// The one path a request is matched and forwarded with (RFC 3986 §6.2.2), or why it is
+/// refused. Without this, the path matched against the virtual directories and the path the
+/// upstream acts on could differ: `/autodiscover/../owa/` or `/autodiscover/%2e%2e/owa/` would
+/// be judged by `/autodiscover`'s rules and served by `/owa` (the URL layer and IIS both resolve
+/// dot segments, encoded or not), and `/%6Fwa/` would dodge the `/owa` rule.
+///
+/// - Percent-encoded unreserved characters (`A-Z a-z 0-9 - . _ ~`) are decoded, other escapes
+///   are kept with upper-case hex; an encoded `/`, `\`, `%` or NUL, a raw `\`, and a malformed
+///   escape are refused (they mean different paths to different servers).
+/// - Dot segments are resolved; a path that climbs above the root is refused.
+/// - Repeated slashes are merged (as nginx's `merge_slashes` and IIS do).
+pub fn canonical_path(raw: &str) -> Result<String, &'static str> {
+    if !raw.starts_with('/') {
+        return Err("the path must start with /");
+    }
+    if raw.contains('\\') {
+        return Err("backslashes are not allowed in paths");
+    }
+    let bytes = raw.as_bytes();
+    let mut decoded = String::with_capacity(raw.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .ok_or("a malformed percent-escape")?;
+            let text = std::str::from_utf8(hex).map_err(|_| "a malformed percent-escape")?;
+            let value = u8::from_str_radix(text, 16).map_err(|_| "a malformed percent-escape")?;
+            if matches!(value, b'/' | b'\\' | b'%' | 0) {
+                return Err(
+                    "encoded slashes, backslashes, percent signs and NULs are not allowed in paths",
+                );
+            }
+            if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~') {
+                decoded.push(char::from(value));
+            } else {
+                decoded.push_str(&format!("%{value:02X}"));
+            }
+            i += 3;
+        } else {
+            // `raw` is a str, so a multi-byte character is copied whole.
+            let c = raw[i..].chars().next().ok_or("a malformed path")?;
+            decoded.push(c);
+            i += c.len_utf8();
+        }
+    }
+    let trailing_slash = decoded.len() > 1 && decoded.ends_with('/');
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                if segments.pop().is_none() {
+                    return Err("the path climbs above the root");
+                }
+            }
+            other => segments.push(other),
+        }
+    }
+    let mut path = String::with_capacity(decoded.len());
+    for segment in &segments {
+        path.push('/');
+        path.push_str(segment);
+    }
+    let ends_in_dot = decoded.ends_with("/.") || decoded.ends_with("/..");
+    if path.is_empty() || trailing_slash || (ends_in_dot && !segments.is_empty()) {
+        path.push('/');
+    }
+    Ok(path)
+}
+
 /// Checks a virtual directory's settings; returns what is wrong, for the configuration error.
 pub fn check_virtual_directory(vdir: &VirtualDirectory) -> Result<(), String> {
     if !vdir.prefix.starts_with('/') || vdir.prefix.contains(['?', '#', ' ', '\\']) {
@@ -394,6 +465,39 @@ mod tests {
         // Ignore: nothing about the certificate matters.
         vdir.client_certificates = ClientCertificates::Ignore;
         assert_eq!(admit(&vdir, &refused, false), Admission::Forward(None));
+    }
+
+    #[test]
+    fn paths_are_canonical_before_matching() {
+        let ok = |raw: &str| canonical_path(raw).unwrap();
+        assert_eq!(ok("/owa/"), "/owa/");
+        assert_eq!(ok("/owa"), "/owa");
+        assert_eq!(ok("/"), "/");
+        assert_eq!(ok("/autodiscover/../owa/"), "/owa/");
+        assert_eq!(ok("/autodiscover/%2e%2E/owa/"), "/owa/");
+        assert_eq!(
+            ok("/autodiscover/.%2e/Microsoft-Server-ActiveSync"),
+            "/Microsoft-Server-ActiveSync"
+        );
+        assert_eq!(ok("/%6Fwa/inbox"), "/owa/inbox");
+        assert_eq!(ok("//owa///x"), "/owa/x");
+        assert_eq!(ok("/owa/./x/."), "/owa/x/");
+        assert_eq!(ok("/owa/x/.."), "/owa/");
+        assert_eq!(ok("/owa/a%20b%c3%a9"), "/owa/a%20b%C3%A9");
+        for bad in [
+            "owa",
+            "/../owa",
+            "/owa/../../ecp",
+            "/owa%2f..%2fecp",
+            "/owa%5cx",
+            "/owa\\..\\ecp",
+            "/owa/%25",
+            "/owa/%00",
+            "/owa/%zz",
+            "/owa/%4",
+        ] {
+            assert!(canonical_path(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

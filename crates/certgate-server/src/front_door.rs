@@ -33,8 +33,8 @@ use base64::Engine as _;
 use certgate_core::binding::UserLookup;
 use certgate_core::directory::DirectoryStore;
 use certgate_core::front_door::{
-    admit, Admission, CertificateOutcome, ClientCertificates, ForwardedIdentity, IdentityHeaders,
-    VirtualDirectory,
+    admit, canonical_path, Admission, CertificateOutcome, ClientCertificates, ForwardedIdentity,
+    IdentityHeaders, VirtualDirectory,
 };
 use certgate_core::login_flow::LoginFlowStore;
 use certgate_core::signin::{
@@ -73,14 +73,16 @@ struct Route {
     vdir: VirtualDirectory,
     upstream: reqwest::Url,
     client: reqwest::Client,
-    /// Header names the client may not set (lower-case).
-    protected: Vec<HeaderName>,
 }
 
 /// The front door's state.
 pub struct FrontDoor<S> {
     signin: Arc<SignInContext<S>>,
     routes: Vec<Route>,
+    /// Header names no client may set, on any directory: every directory's identity headers,
+    /// certgate's default names and RFC 9440's, whatever one directory renamed or turned off
+    /// (an upstream may trust a name for the whole host).
+    protected: Vec<HeaderName>,
 }
 
 impl<S> FrontDoor<S> {
@@ -126,23 +128,35 @@ impl<S> FrontDoor<S> {
             let client = builder
                 .build()
                 .map_err(|e| format!("{}: the upstream client: {e}", vdir.prefix))?;
-            let protected = vdir
-                .identity_headers
-                .protected_names()
-                .iter()
-                .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
-                .collect();
             routes.push(Route {
                 vdir,
                 upstream,
                 client,
-                protected,
             });
         }
         if routes.is_empty() {
             return Err("the front door has no virtual directory".into());
         }
-        Ok(FrontDoor { signin, routes })
+        let mut protected: Vec<HeaderName> = Vec::new();
+        let defaults = IdentityHeaders::default();
+        for names in routes
+            .iter()
+            .map(|route| route.vdir.identity_headers.protected_names())
+            .chain(std::iter::once(defaults.protected_names()))
+        {
+            for name in names {
+                if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                    if !protected.contains(&name) {
+                        protected.push(name);
+                    }
+                }
+            }
+        }
+        Ok(FrontDoor {
+            signin,
+            routes,
+            protected,
+        })
     }
 }
 
@@ -220,7 +234,17 @@ async fn proxy<S>(
 where
     S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
 {
-    let path = request.uri().path().to_owned();
+    let path = match canonical_path(request.uri().path()) {
+        Ok(path) => path,
+        Err(why) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                "front-door-path-refused",
+                &format!("This address cannot be used: {why}."),
+                request.headers(),
+            )
+        }
+    };
     let Some(route) = longest_route(&front_door.routes, &path) else {
         return refusal(
             StatusCode::NOT_FOUND,
@@ -269,7 +293,17 @@ where
             &message,
             request.headers(),
         ),
-        Admission::Forward(identity) => forward(route, &client, identity.as_ref(), request).await,
+        Admission::Forward(identity) => {
+            forward(
+                route,
+                &front_door.protected,
+                &client,
+                identity.as_ref(),
+                &path,
+                request,
+            )
+            .await
+        }
     }
 }
 
@@ -516,22 +550,41 @@ fn identity_headers(
 /// Sends the request on to the upstream and streams the answer back.
 async fn forward(
     route: &Route,
+    protected: &[HeaderName],
     client: &TlsClient,
     identity: Option<&ForwardedIdentity>,
+    path: &str,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
     let mut url = route.upstream.clone();
     let base = url.path().trim_end_matches('/').to_owned();
-    url.set_path(&format!("{base}{}", parts.uri.path()));
+    let forwarded_path = format!("{base}{path}");
+    url.set_path(&forwarded_path);
     url.set_query(parts.uri.query());
+    // The upstream must act on exactly the path the directory was chosen for: should the URL
+    // layer rewrite it in any way (it resolves dot segments, re-encodes characters), refuse.
+    if url.path() != forwarded_path {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "front-door-path-refused",
+            "This address cannot be used: it does not survive being forwarded unchanged.",
+            &parts.headers,
+        );
+    }
 
     let mut headers = HeaderMap::new();
     for (name, value) in &parts.headers {
         let lower = name.as_str();
         let dropped = HOP_BY_HOP.contains(&lower)
             || name == header::HOST
-            || route.protected.contains(name)
+            || protected.contains(name)
+            // `X_Certgate_UPN` is `X-Certgate-UPN` to IIS/CGI-style readers
+            // (HTTP_X_CERTGATE_UPN): names with underscores are dropped, as nginx does.
+            || lower.contains('_')
+            // certgate is the edge: forwarding information comes from it alone.
+            || lower == "forwarded"
+            || lower.starts_with("x-forwarded-")
             || (name == header::AUTHORIZATION && !route.vdir.basic_passthrough);
         if !dropped {
             headers.append(name.clone(), value.clone());
@@ -545,23 +598,21 @@ async fn forward(
             }
         }
     }
-    if let Some(host) = parts.headers.get(header::HOST) {
-        headers.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
+    // The host the client asked for: HTTP/1.1's Host, or HTTP/2's :authority.
+    let host = parts.headers.get(header::HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
+    });
+    if let Some(host) = host {
+        headers.insert(HeaderName::from_static("x-forwarded-host"), host);
     }
     headers.insert(
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static("https"),
     );
-    let forwarded_for = client.address.ip().to_string();
-    let forwarded_for = match parts
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(previous) => format!("{previous}, {forwarded_for}"),
-        None => forwarded_for,
-    };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+    if let Ok(value) = HeaderValue::from_str(&client.address.ip().to_string()) {
         headers.insert(HeaderName::from_static("x-forwarded-for"), value);
     }
     if let Some(identity) = identity {

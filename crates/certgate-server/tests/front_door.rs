@@ -193,6 +193,8 @@ impl Fixture {
         let eas = VirtualDirectory::preset("activesync", &upstream_url).expect("eas");
         let mut public = VirtualDirectory::new("/public", &upstream_url);
         public.client_certificates = ClientCertificates::Accept;
+        // Renamed here: the default name must still be stripped on this directory too.
+        public.identity_headers.upn = Some("X-Remote-User".into());
         let mut legacy = VirtualDirectory::new("/legacy", &upstream_url);
         legacy.client_certificates = ClientCertificates::Accept;
         legacy.basic_passthrough = true;
@@ -676,4 +678,81 @@ impl FrontDoorClient {
         tokio::spawn(connection);
         sender
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_and_headers_cannot_be_used_to_get_around_a_directory() {
+    let fixture = Fixture::new().await;
+    let mut anonymous = fixture.connect(None).await;
+    // Matched and forwarded as one canonical path: a walk out of an Accept directory into a
+    // Require one is judged by the Require one.
+    for sneaky in [
+        "/public/../owa/",
+        "/public/%2e%2e/owa/",
+        "/public/.%2E/Microsoft-Server-ActiveSync",
+        "//owa/",
+        "/%6Fwa/",
+    ] {
+        let (status, body) = get(&mut anonymous, sneaky, &[]).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("front-door-certificate-required")),
+            "{sneaky}: {body}"
+        );
+    }
+    for refused in [
+        "/public/..%2f..%2fowa/",
+        "/public/%5c..",
+        "/public/%25",
+        "/../owa/",
+    ] {
+        let (status, body) = get(&mut anonymous, refused, &[]).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("front-door-path-refused")),
+            "{refused}: {body}"
+        );
+    }
+    let (status, echo) = get(&mut anonymous, "/%70ublic/./a//b/", &[]).await;
+    assert_eq!(status, 200, "{echo}");
+    assert_eq!(
+        echo["path"], "/public/a/b/",
+        "the upstream gets the canonical path"
+    );
+
+    // Identity headers: every directory's names and the defaults are stripped everywhere,
+    // underscore spellings are dropped, forwarding headers are certgate's own.
+    let (status, echo) = get(
+        &mut anonymous,
+        "/public/",
+        &[
+            ("x-certgate-upn", "ceo@corp.example"),
+            ("x-remote-user", "ceo@corp.example"),
+            ("x_certgate_upn", "ceo@corp.example"),
+            ("forwarded", "for=10.9.9.9"),
+            ("x-forwarded-for", "10.9.9.9"),
+            ("x-forwarded-host", "evil.example"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{echo}");
+    let text = echo["headers"].to_string();
+    assert!(!text.contains("ceo@corp.example"), "{text}");
+    assert!(
+        !text.contains("10.9.9.9") && !text.contains("evil.example"),
+        "{text}"
+    );
+    assert_eq!(header(&echo, "x-forwarded-for"), Some("127.0.0.1"));
+    assert_eq!(header(&echo, "x-forwarded-host"), Some("mail.corp.example"));
+    let mut signed_in = fixture.connect(Some(&fixture.alice())).await;
+    let (status, echo) = get(
+        &mut signed_in,
+        "/public/",
+        &[("x-certgate-upn", "ceo@corp.example")],
+    )
+    .await;
+    assert_eq!(status, 200, "{echo}");
+    assert_eq!(header(&echo, "x-remote-user"), Some("alice@corp.example"));
+    assert_eq!(header(&echo, "x-certgate-upn"), None);
+    fixture.server.stop().await;
 }
