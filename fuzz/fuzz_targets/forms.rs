@@ -1,12 +1,14 @@
 //! The form and text parsers behind certgate's web and admin endpoints, on arbitrary bytes:
 //! OpenID Connect authorization parameters, token requests (with and without HTTP Basic client
-//! authentication), scopes, PKCE challenges, the directory's CSV import, and the federation
-//! claim rules an administrator types. Besides "no panic", a parsed scope set and claim rule
-//! must print back to text that parses to the same value.
+//! authentication), scopes, PKCE challenges, the directory's CSV import, the federation claim
+//! rules an administrator types, and the front door's path canonicalization. Besides "no
+//! panic", a parsed scope set and claim rule print back to text that parses to the same value,
+//! and a canonical path is a fixed point.
 #![no_main]
 
 use certgate_core::directory::parse_users_csv;
 use certgate_core::federation::claims::{ClaimRule, ClaimSource};
+use certgate_core::front_door::canonical_path;
 use certgate_oidc::{AuthorizationParameters, CodeChallenge, ScopeSet, TokenRequest};
 use libfuzzer_sys::fuzz_target;
 
@@ -50,5 +52,13 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(source) = ClaimSource::parse(text) {
         assert_eq!(ClaimSource::parse(&source.as_string()).ok(), Some(source));
+    }
+    // The front door's canonical path: a fixed point, with no dot segment or empty segment
+    // left for a server behind to resolve differently.
+    if let Ok(path) = canonical_path(text) {
+        assert_eq!(canonical_path(&path).as_deref(), Ok(path.as_str()), "{text:?}");
+        assert!(path.starts_with('/'));
+        assert!(!path.contains("//") && !path.contains('\\'), "{path:?}");
+        assert!(path.split('/').all(|segment| segment != "." && segment != ".."), "{path:?}");
     }
 });
