@@ -163,7 +163,7 @@ impl Writer {
 }
 
 /// Text node escaping of Canonical XML 1.0 §2.3 (`&` `<` `>` CR).
-fn escape_text(out: &mut String, text: &str) {
+pub(crate) fn escape_text(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -176,7 +176,7 @@ fn escape_text(out: &mut String, text: &str) {
 }
 
 /// Attribute value escaping of Canonical XML 1.0 §2.3 (`&` `<` `"` TAB LF CR).
-fn escape_attribute(out: &mut String, value: &str) {
+pub(crate) fn escape_attribute(out: &mut String, value: &str) {
     for c in value.chars() {
         match c {
             '&' => out.push_str("&amp;"),

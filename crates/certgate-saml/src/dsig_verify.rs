@@ -31,6 +31,7 @@ use aws_lc_rs::signature::{
 use base64::Engine as _;
 use certgate_pki::Certificate;
 
+use crate::canonical::{escape_attribute, escape_text};
 use crate::error::SamlError;
 use crate::signature::DS;
 use crate::xml_in::{self, is_xml_whitespace, Document, Element, Node};
@@ -593,34 +594,6 @@ fn push_qualified_name(out: &mut String, prefix: Option<&str>, local_name: &str)
         out.push(':');
     }
     out.push_str(local_name);
-}
-
-/// Text node escaping of Canonical XML 1.0 §2.3 (`&` `<` `>` CR).
-fn escape_text(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Attribute value escaping of Canonical XML 1.0 §2.3 (`&` `<` `"` TAB LF CR).
-fn escape_attribute(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
 }
 
 /// Verifies the enveloped XML signature over the root element of `xml` with the

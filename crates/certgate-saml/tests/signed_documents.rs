@@ -3,76 +3,17 @@
 //! SAML 2.0 schemas shipped in tests/xsd/, and `xmllint --exc-c14n` confirms the documents
 //! are already in their exclusive canonical form. scripts/setup.sh installs both tools.
 
+mod common;
+
+use common::{b64, fixture, id, tool, xsd, Fixture, NOW, VERIFICATION_TIME};
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use certgate_ca::{create_hierarchy, HierarchyRequest, KeyAlgorithm};
 use certgate_saml::{
-    Assertion, Attribute, Authentication, AuthnContext, IdpMetadata, ImmutableId, MessageId,
-    Microsoft365Assertion, NameId, NameIdFormat, Response, ResponseSigning, SigningKey, UnixTime,
-    Validity, MICROSOFT365_ACS, MICROSOFT365_AUDIENCE,
+    Assertion, Attribute, Authentication, AuthnContext, IdpMetadata, ImmutableId,
+    Microsoft365Assertion, NameId, NameIdFormat, Response, ResponseSigning, UnixTime, Validity,
+    MICROSOFT365_ACS, MICROSOFT365_AUDIENCE,
 };
-use tempfile::TempDir;
-use time::OffsetDateTime;
-
-/// 2026-03-01T12:00:00Z.
-const NOW: UnixTime = UnixTime(1_772_366_400);
-/// Inside the test certificate's validity (issued 2026-01-01, 10 years), for xmlsec1.
-const VERIFICATION_TIME: &str = "2026-03-01 12:00:00";
-
-struct Fixture {
-    dir: TempDir,
-    key: SigningKey,
-    certificate_pem: PathBuf,
-}
-
-fn fixture() -> Fixture {
-    let hierarchy = create_hierarchy(
-        &HierarchyRequest {
-            organization: "Contoso".into(),
-            root_common_name: "Contoso token signing".into(),
-            issuing_common_name: "Contoso unused issuing CA".into(),
-            key_algorithm: KeyAlgorithm::Rsa2048,
-            root_validity_days: 3650,
-            issuing_validity_days: 30,
-            root_crl_url: None,
-            root_certificate_url: None,
-        },
-        // 2026-01-01T00:00:00Z.
-        OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap(),
-    )
-    .unwrap();
-    let signer = hierarchy.root;
-    let key = SigningKey::from_pkcs8_and_certificate(
-        &signer.private_key_pkcs8_der(),
-        signer.certificate_der(),
-    )
-    .unwrap();
-    let dir = TempDir::new().unwrap();
-    let certificate_pem = dir.path().join("cert.pem");
-    std::fs::write(&certificate_pem, pem(signer.certificate_der())).unwrap();
-    Fixture {
-        dir,
-        key,
-        certificate_pem,
-    }
-}
-
-fn pem(der: &[u8]) -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap());
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
-
-fn id(n: u8) -> MessageId {
-    MessageId::parse(&format!("_{n:032x}")).unwrap()
-}
 
 fn validity() -> Validity {
     Validity {
@@ -152,15 +93,6 @@ fn response(in_response_to: Option<&str>) -> Response {
     }
 }
 
-fn tool(name: &str) -> Command {
-    let probe = Command::new(name).arg("--version").output();
-    assert!(
-        probe.is_ok(),
-        "{name} is not installed; scripts/setup.sh installs it (Debian packages xmlsec1, libxml2-utils)"
-    );
-    Command::new(name)
-}
-
 impl Fixture {
     fn write(&self, name: &str, xml: &str) -> PathBuf {
         let path = self.dir.path().join(name);
@@ -213,12 +145,6 @@ impl Fixture {
 
 const ASSERTION_SIGNATURE: &str = "//*[local-name()='Assertion']/*[local-name()='Signature']";
 const RESPONSE_SIGNATURE: &str = "/*[local-name()='Response']/*[local-name()='Signature']";
-
-fn xsd(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/xsd")
-        .join(name)
-}
 
 fn assert_schema_valid(schema: &str, file: &Path) {
     let output = tool("xmllint")
@@ -472,11 +398,6 @@ fn idp_metadata(current: &[u8], next: &[u8]) -> IdpMetadata {
         name_id_formats: vec![NameIdFormat::Persistent, NameIdFormat::EmailAddress],
         valid_until: Some(UnixTime(NOW.0 + 7 * 86_400)),
     }
-}
-
-fn b64(der: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(der)
 }
 
 #[test]

@@ -6,10 +6,12 @@
 //! and xmlsec1's pre-digest buffer confirm the documents are written in canonical form. The
 //! WS-Federation request parser is tested on the parameters Entra ID sends.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-use certgate_ca::{create_hierarchy, HierarchyRequest, KeyAlgorithm};
+use common::{b64, fixture, id, tool, xsd, Fixture, NOW, VERIFICATION_TIME};
+
+use std::path::{Path, PathBuf};
+
 use certgate_saml::wsfed::{
     AuthenticationMethod, CertificateClaims, Claim, ClaimType, FederationMetadata, Freshness,
     Microsoft365WsFedAssertion, OfferedClaimType, RequestedAuthentication, Saml11Assertion,
@@ -17,72 +19,7 @@ use certgate_saml::wsfed::{
     AUTHENTICATION_METHODS_REFERENCES, CERTIFICATE_ISSUER, CERTIFICATE_SERIAL_NUMBER, IMMUTABLE_ID,
     UPN,
 };
-use certgate_saml::{MessageId, NameId, NameIdFormat, SigningKey, UnixTime, Validity};
-use tempfile::TempDir;
-use time::OffsetDateTime;
-
-/// 2026-03-01T12:00:00Z.
-const NOW: UnixTime = UnixTime(1_772_366_400);
-/// Inside the test certificate's validity (issued 2026-01-01, 10 years), for xmlsec1.
-const VERIFICATION_TIME: &str = "2026-03-01 12:00:00";
-
-struct Fixture {
-    dir: TempDir,
-    key: SigningKey,
-    certificate_pem: PathBuf,
-}
-
-fn fixture() -> Fixture {
-    let hierarchy = create_hierarchy(
-        &HierarchyRequest {
-            organization: "Contoso".into(),
-            root_common_name: "Contoso token signing".into(),
-            issuing_common_name: "Contoso unused issuing CA".into(),
-            key_algorithm: KeyAlgorithm::Rsa2048,
-            root_validity_days: 3650,
-            issuing_validity_days: 30,
-            root_crl_url: None,
-            root_certificate_url: None,
-        },
-        // 2026-01-01T00:00:00Z.
-        OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap(),
-    )
-    .unwrap();
-    let signer = hierarchy.root;
-    let key = SigningKey::from_pkcs8_and_certificate(
-        &signer.private_key_pkcs8_der(),
-        signer.certificate_der(),
-    )
-    .unwrap();
-    let dir = TempDir::new().unwrap();
-    let certificate_pem = dir.path().join("cert.pem");
-    std::fs::write(&certificate_pem, pem(signer.certificate_der())).unwrap();
-    Fixture {
-        dir,
-        key,
-        certificate_pem,
-    }
-}
-
-fn b64(der: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(der)
-}
-
-fn pem(der: &[u8]) -> String {
-    let b64 = b64(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap());
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
-
-fn id(n: u8) -> MessageId {
-    MessageId::parse(&format!("_{n:032x}")).unwrap()
-}
+use certgate_saml::{NameId, NameIdFormat, UnixTime, Validity};
 
 fn validity() -> Validity {
     Validity {
@@ -151,21 +88,6 @@ fn microsoft365_assertion(method: SignInMethod) -> Saml11Assertion {
     }
     .into_assertion()
     .unwrap()
-}
-
-fn tool(name: &str) -> Command {
-    let probe = Command::new(name).arg("--version").output();
-    assert!(
-        probe.is_ok(),
-        "{name} is not installed; scripts/setup.sh installs it (Debian packages xmlsec1, libxml2-utils)"
-    );
-    Command::new(name)
-}
-
-fn xsd(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/xsd")
-        .join(name)
 }
 
 fn output_text(output: &std::process::Output) -> String {
