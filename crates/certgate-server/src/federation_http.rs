@@ -150,9 +150,9 @@ impl FederationService {
         self.keys.load_full()
     }
 
-    /// The issuer towards `rp`.
-    pub fn issuer_for<'a>(&'a self, rp: &'a RelyingParty) -> &'a str {
-        rp.issuer.as_deref().unwrap_or(&self.settings.entity_id)
+    /// The issuer towards `rp` for the user `upn` (see [`RelyingParty::issuer_for`]).
+    pub fn issuer_for(&self, rp: &RelyingParty, upn: Option<&str>) -> String {
+        rp.issuer_for(&self.settings.entity_id, upn)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -259,6 +259,8 @@ pub fn auto_post(action: &str, fields: &[(&str, &str)]) -> Response {
 /// Everything needed to write the token for a finished sign-in.
 struct Issuance {
     rp: RelyingParty,
+    /// The user's UPN (for an issuer per UPN domain).
+    upn: String,
     name_id: String,
     claims: Vec<certgate_core::federation::IssuedClaim>,
     multi_factor: bool,
@@ -339,6 +341,7 @@ where
         })?;
     let claims = issue_claims(&rp.claims, &facts);
     Ok(Issuance {
+        upn: user.upn.to_string(),
         rp,
         name_id,
         claims,
@@ -449,7 +452,7 @@ fn saml_response(
     let session_index = MessageId::random()?;
     let assertion = Assertion {
         id: assertion_id.clone(),
-        issuer: service.issuer_for(rp).to_owned(),
+        issuer: service.issuer_for(rp, Some(&issuance.upn)),
         name_id: NameId {
             format,
             value: name_id,
@@ -484,7 +487,7 @@ fn saml_response(
     let signed = assertion.sign(&keys.signing)?;
     let response = Response {
         id: MessageId::random()?,
-        issuer: service.issuer_for(rp).to_owned(),
+        issuer: service.issuer_for(rp, Some(&issuance.upn)),
         destination: request.reply_url.clone(),
         in_response_to: request.request_id.clone(),
         issue_instant: now,
@@ -534,7 +537,7 @@ fn wsfed_response(
         .collect::<Result<Vec<_>, certgate_saml::SamlError>>()?;
     let assertion = Saml11Assertion {
         id: assertion_id.clone(),
-        issuer: service.issuer_for(rp).to_owned(),
+        issuer: service.issuer_for(rp, Some(&issuance.upn)),
         name_identifier: NameId {
             format,
             value: issuance.name_id.clone(),
@@ -1313,7 +1316,7 @@ pub async fn saml_slo<S: WebStore, P: RefreshPolicy>(
             in_response_to: request.id.as_str().to_owned(),
             issue_instant: now,
             destination: logout_url.clone(),
-            issuer: service.issuer_for(&rp).to_owned(),
+            issuer: service.issuer_for(&rp, None),
             status: LogoutStatus::Success,
             second_level_status: None,
         }
@@ -1369,7 +1372,7 @@ fn saml_failure(
     let written = MessageId::random().and_then(|id| {
         certgate_saml::Response {
             id,
-            issuer: service.issuer_for(rp).to_owned(),
+            issuer: service.issuer_for(rp, None),
             destination: reply_url.to_owned(),
             in_response_to: Some(request.id.as_str().to_owned()),
             issue_instant: now,

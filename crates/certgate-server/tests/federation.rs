@@ -1114,7 +1114,11 @@ async fn wsfed_multi_factor_request_asks_for_the_code_and_states_multipleauthn()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saml_sign_in_for_microsoft365() {
     let fixture = Fixture::new(Backend::Sqlite).await;
-    let mut preset = microsoft365(Protocol::Saml, Some("urn:certgate:corp".into()));
+    // Several federated domains: the issuer follows the user's UPN suffix.
+    let mut preset = microsoft365(
+        Protocol::Saml,
+        Some("http://{upn-domain}/adfs/services/trust/".into()),
+    );
     preset.name = "Microsoft 365 (SAML)".into();
     add_relying_party(&*fixture.store, preset, UnixTime(VALIDATION_TIME), "test")
         .await
@@ -1146,7 +1150,7 @@ async fn saml_sign_in_for_microsoft365() {
     )
     .expect("UTF-8");
     for expected in [
-        "<saml:Issuer>urn:certgate:corp</saml:Issuer>",
+        "<saml:Issuer>http://corp.example/adfs/services/trust/</saml:Issuer>",
         "<saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\">aB.2B.2FcD.3D.3D</saml:NameID>",
         "<saml:Audience>urn:federation:MicrosoftOnline</saml:Audience>",
         "Recipient=\"https://login.microsoftonline.com/login.srf\"",

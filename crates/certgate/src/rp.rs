@@ -148,7 +148,8 @@ struct Settings {
     #[arg(long, value_enum)]
     password_requests: Option<PasswordRequestsArg>,
     /// The Issuer certgate uses towards this relying party (default: the service's entity
-    /// ID). Microsoft 365 wants the IssuerUri set on the federated domain.
+    /// ID). Microsoft 365 wants the IssuerUri set on the federated domain; with several
+    /// domains, `{upn-domain}` in it is replaced by the user's UPN suffix.
     #[arg(long, value_name = "URI")]
     issuer: Option<String>,
     /// How long an assertion may be used, in seconds (60 to 86400; default 3600).

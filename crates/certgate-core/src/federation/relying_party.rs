@@ -127,7 +127,9 @@ pub struct RelyingParty {
     pub request_certificates: Vec<Vec<u8>>,
     pub password_requests: PasswordRequests,
     /// The Issuer certgate uses towards this relying party; None = the service's entity ID.
-    /// Microsoft 365 needs one issuer URI per federated top-level domain.
+    /// Microsoft 365 needs one issuer URI per federated top-level domain: `{upn-domain}` in it
+    /// is replaced by the signed-in user's UPN suffix (AD FS's `SupportMultipleDomain`, e.g.
+    /// `http://{upn-domain}/adfs/services/trust/`).
     pub issuer: Option<String>,
     /// How long an assertion may be used (NotOnOrAfter − NotBefore, minus skew).
     pub token_lifetime_seconds: i64,
@@ -307,6 +309,14 @@ pub fn prepare_relying_party(
     let issuer = match draft.issuer.map(|i| i.trim().to_owned()) {
         Some(issuer) if !issuer.is_empty() => {
             check_text("issuer", &issuer, 1024)?;
+            let rest = issuer.replace(UPN_DOMAIN_PLACEHOLDER, "");
+            if rest.contains(['{', '}']) {
+                return Err(FederationError::invalid(
+                    "issuer",
+                    &issuer,
+                    "the only placeholder an issuer may carry is {upn-domain}",
+                ));
+            }
             Some(issuer)
         }
         _ => None,
@@ -340,7 +350,27 @@ pub fn prepare_relying_party(
     })
 }
 
+/// In an issuer: the signed-in user's UPN suffix, lower case.
+pub const UPN_DOMAIN_PLACEHOLDER: &str = "{upn-domain}";
+
 impl RelyingParty {
+    /// The Issuer towards this relying party for a user (`upn`, when known): the registered
+    /// issuer with `{upn-domain}` filled in, or `default` (the service's entity ID). Without a
+    /// user (a failure answer before anyone signed in), a templated issuer falls back to
+    /// `default`.
+    pub fn issuer_for(&self, default: &str, upn: Option<&str>) -> String {
+        match (&self.issuer, upn) {
+            (Some(issuer), _) if !issuer.contains(UPN_DOMAIN_PLACEHOLDER) => issuer.clone(),
+            (Some(issuer), Some(upn)) => match upn.rsplit_once('@') {
+                Some((_, domain)) if !domain.is_empty() => {
+                    issuer.replace(UPN_DOMAIN_PLACEHOLDER, &domain.to_ascii_lowercase())
+                }
+                _ => default.to_owned(),
+            },
+            _ => default.to_owned(),
+        }
+    }
+
     /// The registered reply URL a request asked for (compared exactly), or the default when
     /// it asked for none. `None` when it asked for one that is not registered.
     pub fn reply_url(&self, requested: Option<&str>) -> Option<&str> {
@@ -540,6 +570,33 @@ mod tests {
         );
         draft.request_certificates = vec![b"not a certificate".to_vec()];
         assert_eq!(prepare(draft).unwrap_err().code(), "rp-field-invalid");
+    }
+
+    #[test]
+    fn issuer_per_upn_domain_for_several_federated_domains() {
+        let mut draft = microsoft365(
+            Protocol::WsFed,
+            Some("http://{upn-domain}/adfs/services/trust/".into()),
+        );
+        let rp = prepare(draft.clone()).unwrap();
+        assert_eq!(
+            rp.issuer_for("https://idp/federation", Some("alice@Fabrikam.example")),
+            "http://fabrikam.example/adfs/services/trust/"
+        );
+        assert_eq!(
+            rp.issuer_for("https://idp/federation", None),
+            "https://idp/federation"
+        );
+        draft.issuer = Some("http://{domain}/x".into());
+        assert_eq!(
+            prepare(draft.clone()).unwrap_err().code(),
+            "rp-field-invalid"
+        );
+        draft.issuer = Some("urn:fixed".into());
+        assert_eq!(
+            prepare(draft).unwrap().issuer_for("d", Some("a@b.c")),
+            "urn:fixed"
+        );
     }
 
     #[test]
