@@ -45,50 +45,12 @@ use crate::common::cpu::Accounting;
 use crate::common::load::{self as load_generator, Client, Series, Timing};
 use crate::common::mtls_fixture::{self as fixture, ENTRY_BYTES};
 use crate::common::nginx::{self, Nginx, Site};
+use crate::common::settings::Settings;
 use crate::load::{sign_in, Expect, SignIns, Target};
 use crate::report::{Checked, Run, Summary};
 
 /// Each server's measuring time is split into this many segments, taken in turns.
 const ROUNDS: usize = 2;
-
-struct Settings {
-    quick: bool,
-    crl_bytes: usize,
-    warm_up: Duration,
-    per_target: Duration,
-    concurrency: usize,
-}
-
-impl Settings {
-    fn from_env() -> Result<Settings> {
-        let quick = common::quick();
-        let concurrency = match std::env::var("CERTGATE_BENCH_CONCURRENCY") {
-            Ok(text) if !text.is_empty() => text
-                .parse::<usize>()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| anyhow!("CERTGATE_BENCH_CONCURRENCY={text:?} is not a count"))?,
-            _ => 16,
-        };
-        Ok(if quick {
-            Settings {
-                quick,
-                crl_bytes: 700_000,
-                warm_up: Duration::from_millis(300),
-                per_target: Duration::from_secs(2),
-                concurrency,
-            }
-        } else {
-            Settings {
-                quick,
-                crl_bytes: 20_000_000,
-                warm_up: Duration::from_secs(1),
-                per_target: Duration::from_secs(10),
-                concurrency,
-            }
-        })
-    }
-}
 
 fn main() -> Result<()> {
     if let Some(served) = certgate_process::serve_if_child() {

@@ -13,6 +13,7 @@ pub(crate) mod load;
 pub(crate) mod mtls_fixture;
 pub(crate) mod nginx;
 pub(crate) mod proc;
+pub(crate) mod settings;
 
 use std::path::PathBuf;
 

@@ -53,51 +53,13 @@ use crate::common::cpu::Accounting;
 use crate::common::load::{self as load_generator, Client, Exchange, Series, Timing};
 use crate::common::mtls_fixture::{self as fixture, ENTRY_BYTES};
 use crate::common::nginx::{self, Nginx, Site};
+use crate::common::settings::Settings;
 use crate::load::{one_request, Mode, Proxied, Target};
 use crate::report::{Checked, Run, Scenario};
 use crate::upstream::Upstream;
 
 /// Each proxy's measuring time per scenario is split into this many segments, taken in turns.
 const ROUNDS: usize = 2;
-
-struct Settings {
-    quick: bool,
-    crl_bytes: usize,
-    warm_up: Duration,
-    per_target: Duration,
-    concurrency: usize,
-}
-
-impl Settings {
-    fn from_env() -> Result<Settings> {
-        let quick = common::quick();
-        let concurrency = match std::env::var("CERTGATE_BENCH_CONCURRENCY") {
-            Ok(text) if !text.is_empty() => text
-                .parse::<usize>()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| anyhow!("CERTGATE_BENCH_CONCURRENCY={text:?} is not a count"))?,
-            _ => 16,
-        };
-        Ok(if quick {
-            Settings {
-                quick,
-                crl_bytes: 700_000,
-                warm_up: Duration::from_millis(300),
-                per_target: Duration::from_secs(2),
-                concurrency,
-            }
-        } else {
-            Settings {
-                quick,
-                crl_bytes: 20_000_000,
-                warm_up: Duration::from_secs(1),
-                per_target: Duration::from_secs(10),
-                concurrency,
-            }
-        })
-    }
-}
 
 /// nginx as the front door: `/Microsoft-Server-ActiveSync` for verified certificates only,
 /// proxied over keep-alive connections with the certificate's fields in certgate's header
