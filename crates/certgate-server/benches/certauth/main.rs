@@ -116,20 +116,8 @@ fn main() -> Result<()> {
         .thread_name("load")
         .build()
         .context("starting the load generator's runtime")?;
-    let server_der = server_certificate.der().to_vec();
-    let client = Arc::new(Client::new(
-        &[fixture.leaf.der.clone(), fixture.intermediate_der.clone()],
-        &fixture.leaf.key_pkcs8,
-        &server_der,
-    )?);
-    let revoked_client = Client::new(
-        &[
-            fixture.revoked.der.clone(),
-            fixture.intermediate_der.clone(),
-        ],
-        &fixture.revoked.key_pkcs8,
-        &server_der,
-    )?;
+    let (client, revoked_client) = fixture.clients(server_certificate.der())?;
+    let client = Arc::new(client);
     let serial = fixture.leaf_serial()?;
     let targets = [
         Arc::new(Target {

@@ -63,6 +63,26 @@ pub(crate) struct Fixture {
 }
 
 impl Fixture {
+    /// Load-generator clients trusting `server_der`: one with the valid client certificate,
+    /// one with the revoked one (both with the issuing CA in their chain).
+    pub(crate) fn clients(
+        &self,
+        server_der: &[u8],
+    ) -> Result<(crate::common::load::Client, crate::common::load::Client)> {
+        use crate::common::load::Client;
+        let valid = Client::new(
+            &[self.leaf.der.clone(), self.intermediate_der.clone()],
+            &self.leaf.key_pkcs8,
+            server_der,
+        )?;
+        let revoked = Client::new(
+            &[self.revoked.der.clone(), self.intermediate_der.clone()],
+            &self.revoked.key_pkcs8,
+            server_der,
+        )?;
+        Ok((valid, revoked))
+    }
+
     pub(crate) fn leaf_serial(&self) -> Result<Vec<u8>> {
         Ok(Certificate::from_der(&self.leaf.der)
             .map_err(|e| anyhow!("leaf: {e}"))?
