@@ -118,6 +118,10 @@ pub struct VirtualDirectory {
     /// PEM file with the CAs that the upstream's HTTPS certificate must chain to; None = the
     /// system's (webpki) roots.
     pub upstream_ca_file: Option<std::path::PathBuf>,
+    /// Send the client's `Host` to the upstream (IIS ARR's `preserveHostHeader`) instead of the
+    /// upstream's own: for a mail server that builds links and redirects from `Host` (OWA does).
+    /// Off (the default): the upstream's `host:port`, the client's in `X-Forwarded-Host`.
+    pub preserve_host: bool,
     pub identity_headers: IdentityHeaders,
     pub max_request_header_bytes: usize,
 }
@@ -136,6 +140,7 @@ impl VirtualDirectory {
             basic_passthrough: false,
             upstream: upstream.to_owned(),
             upstream_ca_file: None,
+            preserve_host: false,
             identity_headers: IdentityHeaders::default(),
             max_request_header_bytes: DEFAULT_MAX_REQUEST_HEADER_BYTES,
         }
@@ -176,12 +181,18 @@ impl VirtualDirectory {
 ///   escape are refused (they mean different paths to different servers).
 /// - Dot segments are resolved; a path that climbs above the root is refused.
 /// - Repeated slashes are merged (as nginx's `merge_slashes` and IIS do).
+/// - A raw `;` is refused: Java servers (Tomcat, Jetty) cut `;params` off each segment before
+///   routing, so `/owa;x/` or `/public/..;/owa/` would be judged by one directory here and served
+///   from another there. No Exchange path uses one; `%3B` (kept encoded) is literal everywhere.
 pub fn canonical_path(raw: &str) -> Result<String, &'static str> {
     if !raw.starts_with('/') {
         return Err("the path must start with /");
     }
     if raw.contains('\\') {
         return Err("backslashes are not allowed in paths");
+    }
+    if raw.contains(';') {
+        return Err("semicolons (path parameters) are not allowed in paths");
     }
     let bytes = raw.as_bytes();
     let mut decoded = String::with_capacity(raw.len());
@@ -484,6 +495,11 @@ mod tests {
         assert_eq!(ok("/owa/./x/."), "/owa/x/");
         assert_eq!(ok("/owa/x/.."), "/owa/");
         assert_eq!(ok("/owa/a%20b%c3%a9"), "/owa/a%20b%C3%A9");
+        assert_eq!(
+            ok("/owa/a%3bb"),
+            "/owa/a%3Bb",
+            "an encoded ; is data, kept encoded"
+        );
         for bad in [
             "owa",
             "/../owa",
@@ -495,6 +511,8 @@ mod tests {
             "/owa/%00",
             "/owa/%zz",
             "/owa/%4",
+            "/owa;x/inbox",
+            "/public/..;/owa/",
         ] {
             assert!(canonical_path(bad).is_err(), "{bad}");
         }

@@ -68,6 +68,38 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
+/// Headers other edges use to pass a client certificate, a user, the client's address or a
+/// rewritten URL to the server behind (IIS ARR, common nginx and Apache setups, Azure App
+/// Service authentication). An application moved behind certgate may still trust them, so a
+/// client's copies never reach the upstream; certgate sends its own identity under its own
+/// names.
+const OTHER_EDGES_HEADERS: &[&str] = &[
+    "x-arr-clientcert",
+    "x-arr-ssl",
+    "x-client-cert",
+    "x-client-cert-chain",
+    "x-client-verify",
+    "x-ssl-client-cert",
+    "x-ssl-client-dn",
+    "x-ssl-client-verify",
+    "ssl-client-cert",
+    "ssl-client-verify",
+    "x-ms-client-principal",
+    "x-ms-client-principal-id",
+    "x-ms-client-principal-name",
+    "x-ms-client-principal-idp",
+    "x-remote-user",
+    "remote-user",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-uri",
+    "x-original-host",
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+];
+
 /// A virtual directory with its upstream client.
 struct Route {
     vdir: VirtualDirectory,
@@ -585,6 +617,7 @@ async fn forward(
             // certgate is the edge: forwarding information comes from it alone.
             || lower == "forwarded"
             || lower.starts_with("x-forwarded-")
+            || OTHER_EDGES_HEADERS.contains(&lower)
             || (name == header::AUTHORIZATION && !route.vdir.basic_passthrough);
         if !dropped {
             headers.append(name.clone(), value.clone());
@@ -606,6 +639,10 @@ async fn forward(
             .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
     });
     if let Some(host) = host {
+        if route.vdir.preserve_host {
+            // The HTTP client keeps a Host it is given and fills in the upstream's otherwise.
+            headers.insert(header::HOST, host.clone());
+        }
         headers.insert(HeaderName::from_static("x-forwarded-host"), host);
     }
     headers.insert(
@@ -637,6 +674,9 @@ async fn forward(
             } else {
                 (StatusCode::BAD_GATEWAY, "front-door-upstream-unavailable")
             };
+            // Without the URL: its query can carry what must not be logged (ActiveSync's
+            // User and DeviceId, OWA canaries, tokens).
+            let error = error.without_url();
             tracing::warn!(prefix = %route.vdir.prefix, %error, "the upstream failed");
             return refusal(
                 status,

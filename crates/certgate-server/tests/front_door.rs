@@ -161,6 +161,7 @@ struct Fixture {
     pki: TestPki,
     revoked: Credential,
     upstream: Arc<Upstream>,
+    upstream_url: String,
     _database: TestDatabase,
 }
 
@@ -198,6 +199,7 @@ impl Fixture {
         let mut legacy = VirtualDirectory::new("/legacy", &upstream_url);
         legacy.client_certificates = ClientCertificates::Accept;
         legacy.basic_passthrough = true;
+        legacy.preserve_host = true;
         let mut small = VirtualDirectory::new("/small", &upstream_url);
         small.max_request_header_bytes = 4096;
         let (identity, server_certificate) = common::localhost_identity();
@@ -232,6 +234,7 @@ impl Fixture {
             pki,
             revoked,
             upstream,
+            upstream_url,
             _database: database,
         }
     }
@@ -319,6 +322,13 @@ async fn certificates_are_required_accepted_or_refused_per_directory() {
     assert_eq!(header(&echo, "x-certgate-upn"), None);
     assert_eq!(header(&echo, "client-cert"), None);
     assert_eq!(header(&echo, "x-forwarded-proto"), Some("https"));
+    assert_eq!(header(&echo, "x-forwarded-host"), Some("mail.corp.example"));
+    // Host: the upstream's own, unless the directory preserves the client's.
+    let upstream_host = fixture.upstream_url.trim_start_matches("http://");
+    assert_eq!(header(&echo, "host"), Some(upstream_host));
+    let (status, echo) = get(&mut anonymous, "/legacy/", &[]).await;
+    assert_eq!(status, 200, "{echo}");
+    assert_eq!(header(&echo, "host"), Some("mail.corp.example"));
     assert_eq!(header(&echo, "x-forwarded-host"), Some("mail.corp.example"));
     // Nothing published at /: 404.
     assert_eq!(get(&mut anonymous, "/", &[]).await.0, 404);
@@ -705,6 +715,8 @@ async fn paths_and_headers_cannot_be_used_to_get_around_a_directory() {
         "/public/%5c..",
         "/public/%25",
         "/../owa/",
+        "/public/..;/owa/",
+        "/owa;x/",
     ] {
         let (status, body) = get(&mut anonymous, refused, &[]).await;
         assert_eq!(
@@ -732,6 +744,13 @@ async fn paths_and_headers_cannot_be_used_to_get_around_a_directory() {
             ("forwarded", "for=10.9.9.9"),
             ("x-forwarded-for", "10.9.9.9"),
             ("x-forwarded-host", "evil.example"),
+            // What other edges (IIS ARR, nginx setups, App Service) use for the same job.
+            ("x-arr-clientcert", "ceo@corp.example"),
+            ("x-ssl-client-cert", "ceo@corp.example"),
+            ("x-ms-client-principal-name", "ceo@corp.example"),
+            ("x-original-url", "/evil.example/owa/"),
+            ("x-real-ip", "10.9.9.9"),
+            ("true-client-ip", "10.9.9.9"),
         ],
     )
     .await;

@@ -5,6 +5,7 @@
 //! listen = "0.0.0.0:443"
 //! upstream = "https://mail.internal.contoso.example"   # the three presets go here
 //! upstream_ca_file = "/etc/certgate/internal-ca.pem"
+//! preserve_host = true                    # the client's Host upstream (default: the upstream's)
 //!
 //! [[front_door.virtual_directory]]
 //! prefix = "/rpc"
@@ -41,6 +42,8 @@ pub(crate) struct FrontDoorFileConfig {
     /// Where the presets (`owa`, `ecp`, `activesync`) go.
     upstream: Option<String>,
     upstream_ca_file: Option<PathBuf>,
+    /// Send the client's Host to the upstream (default false; per directory too).
+    preserve_host: Option<bool>,
     /// Which presets to publish when `upstream` is set (default: all three).
     presets: Option<Vec<String>>,
     #[serde(default)]
@@ -58,6 +61,7 @@ struct VirtualDirectoryFileConfig {
     basic_passthrough: Option<bool>,
     upstream: Option<String>,
     upstream_ca_file: Option<PathBuf>,
+    preserve_host: Option<bool>,
     max_request_header_bytes: Option<usize>,
     headers: Option<HeadersFileConfig>,
 }
@@ -119,6 +123,7 @@ impl FrontDoorFileConfig {
                     format!("[front_door] presets: \"{name}\" is not one of owa, ecp, activesync")
                 })?;
                 vdir.upstream_ca_file = self.upstream_ca_file.clone();
+                vdir.preserve_host = self.preserve_host.unwrap_or(false);
                 virtual_directories.push(vdir);
             }
         }
@@ -152,6 +157,7 @@ impl FrontDoorFileConfig {
                 vdir.basic_passthrough = basic;
             }
             vdir.upstream_ca_file = entry.upstream_ca_file.or(self.upstream_ca_file.clone());
+            vdir.preserve_host = entry.preserve_host.or(self.preserve_host).unwrap_or(false);
             if let Some(limit) = entry.max_request_header_bytes {
                 vdir.max_request_header_bytes = limit;
             }
@@ -217,12 +223,14 @@ mod tests {
             r#"
             listen = "127.0.0.1:8443"
             upstream = "http://127.0.0.1:9000"
+            preserve_host = true
             [[virtual_directory]]
             preset = "owa"
             client_certificates = "accept"
             basic_passthrough = true
             [[virtual_directory]]
             prefix = "/rpc"
+            preserve_host = false
             upstream = "http://127.0.0.1:9001"
             headers = { upn = "X-Remote-User", mail = "", client_cert_chain = false }
             "#,
@@ -241,11 +249,20 @@ mod tests {
         let owa = &settings.virtual_directories[2];
         assert_eq!(owa.client_certificates, ClientCertificates::Accept);
         assert!(owa.basic_passthrough);
+        assert!(
+            owa.preserve_host,
+            "[front_door] preserve_host reaches a directory"
+        );
+        assert!(
+            settings.virtual_directories[0].preserve_host,
+            "and the presets"
+        );
         let rpc = &settings.virtual_directories[3];
         assert_eq!(rpc.identity_headers.upn.as_deref(), Some("X-Remote-User"));
         assert_eq!(rpc.identity_headers.mail, None);
         assert!(!rpc.identity_headers.client_cert_chain);
         assert_eq!(rpc.client_certificates, ClientCertificates::Require);
+        assert!(!rpc.preserve_host, "a directory's own setting wins");
     }
 
     #[test]
