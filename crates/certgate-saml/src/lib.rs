@@ -12,6 +12,7 @@
 //! module for why and for the rules kept).
 
 mod assertion;
+mod authn_context;
 mod binding;
 mod canonical;
 mod dsig_verify;
@@ -32,6 +33,7 @@ pub use assertion::{
     Assertion, Attribute, Authentication, AuthnContext, NameId, NameIdFormat, SignedAssertion,
     Validity,
 };
+pub use authn_context::AuthnContextDecision;
 pub use binding::Received;
 pub use certgate_pki::UnixTime;
 pub use dsig_verify::{exclusive_canonical_form, verify_enveloped_signature};

@@ -60,6 +60,30 @@ pub enum AuthnContextComparison {
     Better,
 }
 
+impl AuthnContextComparison {
+    /// The `Comparison` attribute's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthnContextComparison::Exact => "exact",
+            AuthnContextComparison::Minimum => "minimum",
+            AuthnContextComparison::Maximum => "maximum",
+            AuthnContextComparison::Better => "better",
+        }
+    }
+
+    /// From the `Comparison` attribute's value (absent is [`AuthnContextComparison::Exact`],
+    /// which the caller supplies).
+    pub fn parse(text: &str) -> Option<AuthnContextComparison> {
+        match text {
+            "exact" => Some(AuthnContextComparison::Exact),
+            "minimum" => Some(AuthnContextComparison::Minimum),
+            "maximum" => Some(AuthnContextComparison::Maximum),
+            "better" => Some(AuthnContextComparison::Better),
+            _ => None,
+        }
+    }
+}
+
 impl AuthnRequest {
     /// An AuthnRequest from the HTTP-POST binding (bindings §3.5.4): `saml_request` is the
     /// `SAMLRequest` form value (base64 of the XML), `relay_state` the `RelayState` one.
@@ -130,16 +154,13 @@ fn read(document: &Document) -> Result<AuthnRequest, SamlError> {
 
 fn read_requested_authn_context(element: &Element) -> Result<RequestedAuthnContext, SamlError> {
     let comparison = match element.attribute("Comparison") {
-        None | Some("exact") => AuthnContextComparison::Exact,
-        Some("minimum") => AuthnContextComparison::Minimum,
-        Some("maximum") => AuthnContextComparison::Maximum,
-        Some("better") => AuthnContextComparison::Better,
-        Some(other) => {
-            return Err(invalid(
+        None => AuthnContextComparison::Exact,
+        Some(text) => AuthnContextComparison::parse(text).ok_or_else(|| {
+            invalid(
                 "RequestedAuthnContext",
-                format!("Comparison {other:?} is not exact, minimum, maximum or better"),
-            ))
-        }
+                format!("Comparison {text:?} is not exact, minimum, maximum or better"),
+            )
+        })?,
     };
     if element
         .children_named(SAML, "AuthnContextDeclRef")

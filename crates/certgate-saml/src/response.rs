@@ -96,7 +96,9 @@ pub enum FailureStatus {
     NoPassive,
     /// `Requester` / `InvalidNameIDPolicy`: the NameIDPolicy cannot be met.
     InvalidNameIdPolicy,
-    /// `Responder` / `NoAuthnContext`: the RequestedAuthnContext cannot be met.
+    /// `Requester` / `NoAuthnContext`: the RequestedAuthnContext cannot be met. Requester,
+    /// because it is the request that asks for what this IdP never offers (like an
+    /// impossible NameIDPolicy); the same request cannot succeed later.
     NoAuthnContext,
 }
 
@@ -112,7 +114,7 @@ impl FailureStatus {
                 "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy",
             ),
             FailureStatus::NoAuthnContext => (
-                "urn:oasis:names:tc:SAML:2.0:status:Responder",
+                "urn:oasis:names:tc:SAML:2.0:status:Requester",
                 "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext",
             ),
         }
