@@ -177,6 +177,38 @@ pub struct FederationRequest {
     pub wants_mfa: bool,
     /// The name shown on the pages.
     pub relying_party_name: String,
+    /// SAML: the RequestedAuthnContext the assertion's AuthnContextClassRef must meet. None
+    /// when the request had none, and when a password class was answered with a fresh
+    /// certificate sign-in (the assertion then states how the user really signed in). Absent
+    /// in flows started before certgate kept it, hence the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_authn_context: Option<RequestedClasses>,
+}
+
+/// A SAML RequestedAuthnContext as kept in a login flow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestedClasses {
+    /// `exact`, `minimum`, `maximum` or `better`.
+    pub comparison: String,
+    pub class_refs: Vec<String>,
+}
+
+impl RequestedClasses {
+    fn of(requested: &RequestedAuthnContext) -> RequestedClasses {
+        RequestedClasses {
+            comparison: requested.comparison.as_str().to_owned(),
+            class_refs: requested.class_refs.clone(),
+        }
+    }
+
+    /// None when the comparison is not one certgate wrote (a flow changed in the store).
+    fn requested_authn_context(&self) -> Option<RequestedAuthnContext> {
+        Some(RequestedAuthnContext {
+            comparison: AuthnContextComparison::parse(&self.comparison)?,
+            class_refs: self.class_refs.clone(),
+        })
+    }
 }
 
 /// How a flow's request is stored: OIDC requests are stored as they are; federation requests
@@ -371,7 +403,13 @@ where
         Err(response) => return response,
     };
     let written = match issuance.rp.protocol {
-        Protocol::Saml => saml_response(service, &keys, request, &issuance, now),
+        Protocol::Saml => {
+            let stated = match saml_statement(request, issuance.multi_factor) {
+                Ok(stated) => stated,
+                Err(response) => return response,
+            };
+            saml_response(service, &keys, request, &issuance, stated, now)
+        }
         Protocol::WsFed => wsfed_response(service, &keys, request, &issuance, now),
     };
     let (fields, assertion_id) = match written {
@@ -416,17 +454,54 @@ where
 
 type Written = (Vec<(&'static str, String)>, String);
 
+/// The AuthnContextClassRef a SAML assertion states: one that meets the SP's
+/// RequestedAuthnContext, or without one, how the user signed in (multipleauthn after a
+/// multi-factor sign-in, else X509).
+fn saml_statement(
+    request: &FederationRequest,
+    multi_factor: bool,
+) -> Result<AuthnContext, Response> {
+    let Some(kept) = &request.requested_authn_context else {
+        return Ok(if multi_factor {
+            AuthnContext::MultipleAuthn
+        } else {
+            AuthnContext::X509
+        });
+    };
+    let Some(requested) = kept.requested_authn_context() else {
+        return Err(refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "flow-unreadable",
+            "certgate cannot read this sign-in. Go back to the application and sign in again.",
+        ));
+    };
+    // The request was decided satisfiable before the sign-in, and a sign-in that needed the
+    // second factor had it; this refuses rather than state a class the SP did not accept.
+    requested.statement_for(multi_factor).ok_or_else(|| {
+        refusal(
+            StatusCode::FORBIDDEN,
+            "saml-authn-context-unsatisfiable",
+            &format!(
+                "The application asked for a sign-in of the kind {} ({}), which this sign-in does not meet. Go back to the application and sign in again.",
+                kept.class_refs.join(", "),
+                kept.comparison
+            ),
+        )
+    })
+}
+
 fn saml_response(
     service: &FederationService,
     keys: &LoadedKeys,
     request: &FederationRequest,
     issuance: &Issuance,
+    stated: AuthnContext,
     now: UnixTime,
 ) -> Result<Written, certgate_saml::SamlError> {
     use base64::Engine as _;
     use certgate_saml::{
-        Assertion, Attribute, Authentication, AuthnContext, ImmutableId, NameId, Response,
-        ResponseSigning, Validity,
+        Assertion, Attribute, Authentication, ImmutableId, NameId, Response, ResponseSigning,
+        Validity,
     };
     let rp = &issuance.rp;
     let format = match rp.name_id_format {
@@ -465,11 +540,7 @@ fn saml_response(
             authn_instant: issuance.authenticated_at,
             session_index: session_index.as_str().to_owned(),
             // One value only (Entra reads just this element for MFA).
-            context: if issuance.multi_factor {
-                AuthnContext::MultipleAuthn
-            } else {
-                AuthnContext::X509
-            },
+            context: stated,
         },
         attributes: issuance
             .claims
@@ -577,7 +648,10 @@ fn wsfed_response(
 
 use axum::extract::{Form, RawQuery, State};
 use certgate_oidc::RefreshPolicy;
-use certgate_saml::{AuthnRequest, FailureStatus, IdpMetadata, SamlError};
+use certgate_saml::{
+    AuthnContext, AuthnContextComparison, AuthnContextDecision, AuthnRequest, FailureStatus,
+    IdpMetadata, RequestedAuthnContext, SamlError,
+};
 
 use crate::web::{start_flow, WebContext, WebStore};
 
@@ -586,13 +660,6 @@ use crate::web::{start_flow, WebContext, WebStore};
 const REQUEST_LIFETIME_SECONDS: i64 = 300;
 /// How long published metadata says it is valid; relying parties refetch before then.
 const METADATA_VALIDITY_SECONDS: i64 = 7 * 86_400;
-
-const MULTI_FACTOR_CONTEXTS: &[&str] = &[
-    "http://schemas.microsoft.com/claims/multipleauthn",
-    "http://schemas.microsoft.com/claims/wiaormultiauthn",
-    "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract",
-    "urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken",
-];
 
 fn service<S, P>(context: &WebContext<S, P>) -> Result<&Arc<FederationService>, Response> {
     context.federation.as_ref().ok_or_else(|| {
@@ -829,7 +896,7 @@ async fn saml_sso<S: WebStore, P: RefreshPolicy>(
     }
     // What certgate cannot meet is answered to the SP (a signed Response with a failure
     // status), so that the application can tell the user, as SAML core §3.4.1.4 asks.
-    let failure = |status: FailureStatus, message: &str| {
+    let failure = |status: FailureStatus, code: &'static str, message: &str| {
         saml_failure(
             service,
             &rp,
@@ -837,6 +904,7 @@ async fn saml_sso<S: WebStore, P: RefreshPolicy>(
             &reply_url,
             received.relay_state(),
             status,
+            code,
             message,
             now,
         )
@@ -846,6 +914,7 @@ async fn saml_sso<S: WebStore, P: RefreshPolicy>(
         if !unspecified && NameIdFormat::parse(format) != Some(rp.name_id_format) {
             return failure(
                 FailureStatus::InvalidNameIdPolicy,
+                "saml-name-id-policy-unmet",
                 &format!(
                     "NameID format {format} is not available; this service provider is registered for {}",
                     rp.name_id_format.as_str()
@@ -856,9 +925,54 @@ async fn saml_sso<S: WebStore, P: RefreshPolicy>(
     if request.is_passive {
         return failure(
             FailureStatus::NoPassive,
+            "saml-passive-impossible",
             "certgate keeps no sign-in session: every sign-in asks for the user's certificate",
         );
     }
+    // RequestedAuthnContext is decided from the request alone, before the sign-in: certgate
+    // knows which classes it can state, and a second factor is asked for when only
+    // multi-factor meets the request.
+    let asked = |requested: &RequestedAuthnContext| {
+        format!(
+            "{} {}",
+            requested.comparison.as_str(),
+            requested.class_refs.join(" ")
+        )
+    };
+    let (wants_mfa, requested_authn_context, password_asked) = match request
+        .requested_authn_context
+        .as_ref()
+        .map(|requested| (requested, requested.decide()))
+    {
+        None => (false, None, None),
+        Some((requested, AuthnContextDecision::CertificateSignIn)) => {
+            (false, Some(RequestedClasses::of(requested)), None)
+        }
+        Some((requested, AuthnContextDecision::MultiFactorSignIn)) => {
+            (true, Some(RequestedClasses::of(requested)), None)
+        }
+        // Answered like WS-Fed's wauth=password (after the replay check, since it may be
+        // audited): refused, or a fresh certificate sign-in stated as what it is, so the
+        // request is not kept for the statement.
+        Some((requested, AuthnContextDecision::PasswordRequested)) => (
+            false,
+            None,
+            Some(format!(
+                "SAML RequestedAuthnContext {}",
+                asked(requested)
+            )),
+        ),
+        Some((requested, AuthnContextDecision::Unsatisfiable)) => {
+            return failure(
+                FailureStatus::NoAuthnContext,
+                "saml-authn-context-unsatisfiable",
+                &format!(
+                    "the requested authentication context ({}) cannot be met: certgate signs in with a client certificate (urn:oasis:names:tc:SAML:2.0:ac:classes:X509 or TLSClient), with a second factor when asked (http://schemas.microsoft.com/claims/multipleauthn)",
+                    asked(requested)
+                ),
+            )
+        }
+    };
     // Replay: the same request ID from the same SP is accepted once.
     let expires_at = UnixTime(
         request.issue_instant.0
@@ -884,11 +998,13 @@ async fn saml_sso<S: WebStore, P: RefreshPolicy>(
             )
         }
     }
-    let wants_mfa = request.requested_authn_context.as_ref().is_some_and(|c| {
-        c.class_refs
-            .iter()
-            .any(|r| MULTI_FACTOR_CONTEXTS.contains(&r.as_str()))
-    });
+    if let Some(asked) = password_asked {
+        if let Err(response) =
+            password_requested(context, &rp, "saml-password-requested", &asked, now).await
+        {
+            return response;
+        }
+    }
     let pending = FederationRequest {
         protocol: Protocol::Saml.as_str().to_owned(),
         relying_party: rp.id.clone(),
@@ -897,6 +1013,7 @@ async fn saml_sso<S: WebStore, P: RefreshPolicy>(
         relay_state: received.relay_state().map(str::to_owned),
         wants_mfa,
         relying_party_name: rp.name.clone(),
+        requested_authn_context,
     };
     begin(context, &pending, now).await
 }
@@ -1046,40 +1163,15 @@ async fn wsfed<S: WebStore, P: RefreshPolicy>(
     let wants_mfa = match &sign_in.requested_authentication {
         None | Some(RequestedAuthentication::Certificate) => false,
         Some(RequestedAuthentication::MultiFactor) => true,
-        Some(RequestedAuthentication::Password) => match rp.password_requests {
-            certgate_core::federation::PasswordRequests::Refuse => {
-                return refusal(
-                    StatusCode::FORBIDDEN,
-                    "wsfed-password-requested",
-                    &format!(
-                        "{} asked for a password sign-in (wauth=password). certgate signs in with certificates only. Microsoft 365 sends this when the federated domain's PromptLoginBehavior is TranslateToFreshPasswordAuth (its default): an administrator sets it to Disabled (Update-MgDomainFederationConfiguration -PromptLoginBehavior Disabled), or allows certgate to answer with a fresh certificate sign-in (`certgate rp set \"{}\" --password-requests fresh-certificate`).",
-                        rp.name, rp.name
-                    ),
-                )
+        Some(RequestedAuthentication::Password) => {
+            if let Err(response) =
+                password_requested(context, &rp, "wsfed-password-requested", "wauth=password", now)
+                    .await
+            {
+                return response;
             }
-            certgate_core::federation::PasswordRequests::FreshCertificate => {
-                let audit = AuditEvent::new(
-                    now,
-                    "server",
-                    "federation.password-request-replaced",
-                    &rp.id,
-                    "ok",
-                    format!(
-                        "{} asked for password authentication (wauth); answered with a fresh certificate sign-in as its settings allow",
-                        rp.name
-                    ),
-                );
-                tracing::info!(relying_party = %rp.name, "wauth=password answered with a fresh certificate sign-in");
-                if let Err(error) = context.store.append_audit(&audit).await {
-                    return refusal(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        error.code(),
-                        "certgate cannot record the sign-in right now. Try again in a minute.",
-                    );
-                }
-                false
-            }
-        },
+            false
+        }
         Some(RequestedAuthentication::Other(uri)) => {
             return refusal(
                 StatusCode::FORBIDDEN,
@@ -1105,8 +1197,53 @@ async fn wsfed<S: WebStore, P: RefreshPolicy>(
         relay_state: sign_in.context.clone(),
         wants_mfa,
         relying_party_name: rp.name.clone(),
+        requested_authn_context: None,
     };
     begin(context, &pending, now).await
+}
+
+/// A relying party asked for a password sign-in (WS-Fed `wauth=password`; SAML `exact`
+/// Password or PasswordProtectedTransport): its `password_requests` setting decides. Ok when
+/// it allows a fresh certificate sign-in instead (recorded in the audit log), else the page
+/// that refuses with `code` and tells the administrator what to change.
+async fn password_requested<S: WebStore, P>(
+    context: &WebContext<S, P>,
+    rp: &RelyingParty,
+    code: &'static str,
+    asked: &str,
+    now: UnixTime,
+) -> Result<(), Response> {
+    match rp.password_requests {
+        certgate_core::federation::PasswordRequests::Refuse => Err(refusal(
+            StatusCode::FORBIDDEN,
+            code,
+            &format!(
+                "{} asked for a password sign-in ({asked}). certgate signs in with certificates only. Microsoft 365 sends this when the federated domain's PromptLoginBehavior is TranslateToFreshPasswordAuth (its default): an administrator sets it to Disabled (Update-MgDomainFederationConfiguration -PromptLoginBehavior Disabled), or allows certgate to answer with a fresh certificate sign-in (`certgate rp set \"{}\" --password-requests fresh-certificate`).",
+                rp.name, rp.name
+            ),
+        )),
+        certgate_core::federation::PasswordRequests::FreshCertificate => {
+            let audit = AuditEvent::new(
+                now,
+                "server",
+                "federation.password-request-replaced",
+                &rp.id,
+                "ok",
+                format!(
+                    "{} asked for password authentication ({asked}); answered with a fresh certificate sign-in as its settings allow",
+                    rp.name
+                ),
+            );
+            tracing::info!(relying_party = %rp.name, asked, "password request answered with a fresh certificate sign-in");
+            context.store.append_audit(&audit).await.map_err(|error| {
+                refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    error.code(),
+                    "certgate cannot record the sign-in right now. Try again in a minute.",
+                )
+            })
+        }
+    }
 }
 
 /// `wsignout1.0`: certgate has no session to end; the browser goes to `wreply` when that is
@@ -1351,7 +1488,8 @@ pub async fn saml_slo<S: WebStore, P: RefreshPolicy>(
     }
 }
 
-/// Posts a signed failure Response to the SP's (registered) ACS.
+/// Posts a signed failure Response to the SP's (registered) ACS; `code` is the reason code
+/// in the log.
 #[allow(clippy::too_many_arguments)]
 fn saml_failure(
     service: &FederationService,
@@ -1360,6 +1498,7 @@ fn saml_failure(
     reply_url: &str,
     relay_state: Option<&str>,
     status: FailureStatus,
+    code: &'static str,
     message: &str,
     now: UnixTime,
 ) -> Response {
@@ -1368,7 +1507,7 @@ fn saml_failure(
         Ok(keys) => keys,
         Err(response) => return response,
     };
-    tracing::info!(relying_party = %rp.name, ?status, message, "SAML request answered with a failure status");
+    tracing::info!(code, relying_party = %rp.name, ?status, message, "SAML request answered with a failure status");
     let written = MessageId::random().and_then(|id| {
         certgate_saml::Response {
             id,
@@ -1393,5 +1532,49 @@ fn saml_failure(
             error.code(),
             &error.to_string(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flows_kept_before_the_requested_authn_context_still_read() {
+        let kept = r#"{"federation":{"protocol":"saml","relying_party":"rp_1","reply_url":"https://sp.test/acs","request_id":"_r1","relay_state":null,"wants_mfa":true,"relying_party_name":"SP"}}"#;
+        let request = FederationRequest::of(kept).expect("readable");
+        assert!(request.wants_mfa);
+        assert_eq!(request.requested_authn_context, None);
+        // Such a flow states the class as before: multipleauthn after a multi-factor sign-in.
+        assert_eq!(
+            saml_statement(&request, true).ok(),
+            Some(AuthnContext::MultipleAuthn)
+        );
+        assert_eq!(
+            saml_statement(&request, false).ok(),
+            Some(AuthnContext::X509)
+        );
+    }
+
+    #[test]
+    fn the_requested_authn_context_survives_the_flow() {
+        let request = FederationRequest {
+            protocol: "saml".into(),
+            relying_party: "rp_1".into(),
+            reply_url: "https://sp.test/acs".into(),
+            request_id: Some("_r1".into()),
+            relay_state: None,
+            wants_mfa: false,
+            relying_party_name: "SP".into(),
+            requested_authn_context: Some(RequestedClasses::of(&RequestedAuthnContext {
+                comparison: AuthnContextComparison::Maximum,
+                class_refs: vec!["urn:oasis:names:tc:SAML:2.0:ac:classes:X509".into()],
+            })),
+        };
+        let read =
+            FederationRequest::of(&request.serialize().expect("serialized")).expect("readable");
+        assert_eq!(read, request);
+        // A multi-factor sign-in is stated no stronger than asked.
+        assert_eq!(saml_statement(&read, true).ok(), Some(AuthnContext::X509));
     }
 }

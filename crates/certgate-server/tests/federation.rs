@@ -5,7 +5,9 @@
 //! against the token-signing certificate from certgate's metadata, and `xmllint` against the
 //! OASIS SAML 2.0 and 1.1 schemas shipped in certgate-saml's test data. The refusals (unknown
 //! relying party, unregistered reply address, replay, stale request, unsigned or badly signed
-//! request, password wauth) each come with their reason code.
+//! request, password wauth) each come with their reason code. A SAML RequestedAuthnContext is
+//! met (and the class stated in the assertion meets it), leads to the second factor, or is
+//! answered with NoAuthnContext.
 
 mod common;
 
@@ -239,6 +241,16 @@ impl Fixture {
     }
 
     async fn continue_sign_in(&self, started: (u16, Option<String>, String)) -> String {
+        let (status, body) = self.continue_sign_in_to_end(started).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// The certificate sign-in and the continue page, whatever the last page's status.
+    async fn continue_sign_in_to_end(
+        &self,
+        started: (u16, Option<String>, String),
+    ) -> (u16, String) {
         let (status, cookie, body) = started;
         assert_eq!(status, 200, "{body}");
         let cookie = cookie.expect("flow cookie");
@@ -264,8 +276,7 @@ impl Fixture {
             .to_owned();
         let path = &location[location.find("/signin/continue").expect("continue")..];
         let (status, _, body) = self.get(path, Some(&cookie)).await;
-        assert_eq!(status, 200, "{body}");
-        body
+        (status, body)
     }
 
     fn write(&self, name: &str, content: &[u8]) -> PathBuf {
@@ -1171,5 +1182,316 @@ async fn saml_sign_in_for_microsoft365() {
     assert!(ok, "{output}");
     let (ok, output) = xmllint_schema(&document, "saml-schema-protocol-2.0.xsd");
     assert!(ok, "{output}");
+    fixture.server.stop().await;
+}
+
+fn requested_authn_context(comparison: Option<&str>, classes: &[&str]) -> String {
+    let comparison = comparison
+        .map(|c| format!(" Comparison=\"{c}\""))
+        .unwrap_or_default();
+    let classes: String = classes
+        .iter()
+        .map(|c| format!("<saml:AuthnContextClassRef>{c}</saml:AuthnContextClassRef>"))
+        .collect();
+    format!("<samlp:RequestedAuthnContext{comparison}>{classes}</samlp:RequestedAuthnContext>")
+}
+
+/// The SAMLResponse an auto-post page carries, as XML.
+fn posted_saml_response(page: &str) -> String {
+    String::from_utf8(
+        STANDARD
+            .decode(form_field(page, "SAMLResponse"))
+            .expect("base64"),
+    )
+    .expect("UTF-8")
+}
+
+const X509_CLASS: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:X509";
+const TLS_CLIENT_CLASS: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient";
+const PPT_CLASS: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
+const MULTIPLE_AUTHN_CLASS: &str = "http://schemas.microsoft.com/claims/multipleauthn";
+
+fn stated_class(response: &str) -> &str {
+    between(
+        response,
+        "<saml:AuthnContextClassRef>",
+        "</saml:AuthnContextClassRef>",
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsatisfiable_authn_context_is_answered_with_no_authn_context() {
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let certificate = fixture.signing_certificate_pem().await;
+    let now = VALIDATION_TIME;
+    for (id, comparison, class) in [
+        (
+            "_kerberos",
+            None,
+            "urn:oasis:names:tc:SAML:2.0:ac:classes:Kerberos",
+        ),
+        (
+            "_smartcard",
+            Some("exact"),
+            "urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard",
+        ),
+        ("_better_mfa", Some("better"), MULTIPLE_AUTHN_CLASS),
+        ("_maximum_ppt", Some("maximum"), PPT_CLASS),
+    ] {
+        let request = authn_request(
+            id,
+            SP_ENTITY,
+            SP_ACS,
+            now,
+            &requested_authn_context(comparison, &[class]),
+        );
+        let (status, _, page) = fixture
+            .get(
+                &format!(
+                    "/federation/saml/sso?{}",
+                    redirect_query(&request, Some("rs"))
+                ),
+                None,
+            )
+            .await;
+        // No page for the person: the answer goes to the SP, which tells its user.
+        assert_eq!(status, 200, "{id}: {page}");
+        assert!(
+            page.contains(&format!("action=\"{SP_ACS}\"")),
+            "{id}: {page}"
+        );
+        assert_eq!(form_field(&page, "RelayState"), "rs");
+        let xml = posted_saml_response(&page);
+        assert!(
+            xml.contains("<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Requester\"><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext\"></samlp:StatusCode></samlp:StatusCode>"),
+            "{id}: {xml}"
+        );
+        assert!(xml.contains(&format!("InResponseTo=\"{id}\"")), "{xml}");
+        assert!(xml.contains(class), "the message names the class: {xml}");
+        assert!(!xml.contains("saml:Assertion"), "{xml}");
+        let file = fixture.write(&format!("{id}.xml"), xml.as_bytes());
+        let (ok, output) = xmlsec_verify(
+            &file,
+            &certificate,
+            "ID|urn:oasis:names:tc:SAML:2.0:protocol:Response",
+        );
+        assert!(ok, "{output}");
+        let (ok, output) = xmllint_schema(&file, "saml-schema-protocol-2.0.xsd");
+        assert!(ok, "{output}");
+    }
+    // The request was not used for a sign-in, so no flow started and nothing was issued.
+    let events: Vec<AuditEvent> = fixture.store.audit_events(50).await.expect("audit");
+    assert!(!events.iter().any(|e| e.action == "federation.issue"));
+    fixture.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn satisfiable_authn_context_is_stated_in_the_assertion() {
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let now = VALIDATION_TIME;
+    for (id, comparison, classes, stated) in [
+        // Microsoft 365's request when it needs no particular method.
+        ("_min_ppt", Some("minimum"), &[PPT_CLASS][..], X509_CLASS),
+        ("_min_x509", Some("minimum"), &[X509_CLASS][..], X509_CLASS),
+        ("_better_ppt", Some("better"), &[PPT_CLASS][..], X509_CLASS),
+        ("_exact_x509", None, &[X509_CLASS][..], X509_CLASS),
+        (
+            "_exact_tls",
+            Some("exact"),
+            &[TLS_CLIENT_CLASS][..],
+            TLS_CLIENT_CLASS,
+        ),
+        (
+            "_exact_mixed",
+            Some("exact"),
+            &[
+                "urn:oasis:names:tc:SAML:2.0:ac:classes:Kerberos",
+                TLS_CLIENT_CLASS,
+            ][..],
+            TLS_CLIENT_CLASS,
+        ),
+        ("_max_x509", Some("maximum"), &[X509_CLASS][..], X509_CLASS),
+    ] {
+        let request = authn_request(
+            id,
+            SP_ENTITY,
+            SP_ACS,
+            now,
+            &requested_authn_context(comparison, classes),
+        );
+        let page = fixture
+            .sign_in(&format!(
+                "/federation/saml/sso?{}",
+                redirect_query(&request, None)
+            ))
+            .await;
+        let response = posted_saml_response(&page);
+        assert!(response.contains("urn:oasis:names:tc:SAML:2.0:status:Success"));
+        assert_eq!(stated_class(&response), stated, "{id}: {response}");
+    }
+    fixture.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_password_class_follows_the_relying_party_password_setting() {
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let now = VALIDATION_TIME;
+    // Comparison absent means exact.
+    let refused_request = authn_request(
+        "_ppt1",
+        SP_ENTITY,
+        SP_ACS,
+        now,
+        &requested_authn_context(None, &[PPT_CLASS]),
+    );
+    let (status, _, body) = fixture
+        .get(
+            &format!(
+                "/federation/saml/sso?{}",
+                redirect_query(&refused_request, None)
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("<code>saml-password-requested</code>"),
+        "{body}"
+    );
+    assert!(body.contains("PromptLoginBehavior"), "{body}");
+    assert!(body.contains("--password-requests fresh-certificate"));
+    assert!(!body.contains("SAMLResponse"));
+
+    set_relying_party(
+        &*fixture.store,
+        "Test SP",
+        |mut draft| {
+            draft.password_requests = PasswordRequests::FreshCertificate;
+            Ok(draft)
+        },
+        UnixTime(now),
+        "test",
+    )
+    .await
+    .expect("set");
+    let request = authn_request(
+        "_ppt2",
+        SP_ENTITY,
+        SP_ACS,
+        now,
+        &requested_authn_context(Some("exact"), &[PPT_CLASS]),
+    );
+    let page = fixture
+        .sign_in(&format!(
+            "/federation/saml/sso?{}",
+            redirect_query(&request, None)
+        ))
+        .await;
+    let response = posted_saml_response(&page);
+    assert!(response.contains("InResponseTo=\"_ppt2\""), "{response}");
+    // The assertion says how the user really signed in.
+    assert_eq!(stated_class(&response), X509_CLASS, "{response}");
+    let events: Vec<AuditEvent> = fixture.store.audit_events(50).await.expect("audit");
+    assert!(events
+        .iter()
+        .any(|e| e.action == "federation.password-request-replaced"
+            && e.detail.contains("PasswordProtectedTransport")));
+    fixture.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stronger_than_certificate_requests_need_the_second_factor() {
+    use certgate_core::directory::DirectoryStore;
+    use certgate_core::totp::{code_at, TotpService, TotpSettings, WhenEnrolled};
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let now = VALIDATION_TIME;
+    // Without a second factor enrolled, `better` X509 and multipleauthn lead to the
+    // enrollment of one, not to a token.
+    for (id, comparison, class) in [
+        ("_better_x509", Some("better"), X509_CLASS),
+        ("_mfa", None, MULTIPLE_AUTHN_CLASS),
+        ("_min_mfa", Some("minimum"), MULTIPLE_AUTHN_CLASS),
+    ] {
+        let request = authn_request(
+            id,
+            SP_ENTITY,
+            SP_ACS,
+            now,
+            &requested_authn_context(comparison, &[class]),
+        );
+        let page = fixture
+            .sign_in(&format!(
+                "/federation/saml/sso?{}",
+                redirect_query(&request, None)
+            ))
+            .await;
+        assert!(page.contains("authenticator app"), "{id}: {page}");
+        assert!(!page.contains("SAMLResponse"), "{id}: {page}");
+    }
+
+    let user = fixture
+        .store
+        .user_by_upn("alice@corp.example")
+        .await
+        .expect("store")
+        .expect("alice");
+    let settings = TotpSettings::new("Corp", b"test passphrase".to_vec());
+    let clock: Arc<dyn Clock> = Arc::clone(&fixture.clock) as Arc<dyn Clock>;
+    let service = TotpService::new(&*fixture.store, &clock, &settings, "test");
+    let enrollment = service
+        .begin_enrollment(user.id.as_str(), "alice@corp.example", WhenEnrolled::Refuse)
+        .await
+        .expect("enrollment");
+    service
+        .confirm_enrollment(user.id.as_str(), &code_at(&enrollment.secret, clock.now()))
+        .await
+        .expect("confirmed");
+    // With the code: `better` X509 states multipleauthn; `maximum` X509 states X509 although
+    // the sign-in was multi-factor (a class no stronger than asked).
+    for (id, comparison, class, stated) in [
+        (
+            "_better_x509_code",
+            "better",
+            X509_CLASS,
+            MULTIPLE_AUTHN_CLASS,
+        ),
+        ("_max_x509_code", "maximum", X509_CLASS, X509_CLASS),
+    ] {
+        // A code is accepted once: each sign-in uses the next time step.
+        fixture.clock.advance(30);
+        let request = authn_request(
+            id,
+            SP_ENTITY,
+            SP_ACS,
+            clock.now().0,
+            &requested_authn_context(Some(comparison), &[class]),
+        );
+        let (status, cookie, body) = fixture
+            .get(
+                &format!("/federation/saml/sso?{}", redirect_query(&request, None)),
+                None,
+            )
+            .await;
+        let cookie = cookie.expect("cookie");
+        let page = fixture
+            .continue_sign_in((status, Some(cookie.clone()), body))
+            .await;
+        assert!(page.contains("one-time code"), "{id}: {page}");
+        let flow = between(&page, "name=\"flow\" value=\"", "\"").to_owned();
+        let code = code_at(&enrollment.secret, clock.now());
+        let response = fixture
+            .client(false)
+            .post(fixture.web("/signin/totp"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("flow={}&code={code}", encode(&flow)))
+            .send()
+            .await
+            .expect("code");
+        assert_eq!(response.status().as_u16(), 200);
+        let page = response.text().await.expect("page");
+        let xml = posted_saml_response(&page);
+        assert_eq!(stated_class(&xml), stated, "{id}: {xml}");
+    }
     fixture.server.stop().await;
 }
