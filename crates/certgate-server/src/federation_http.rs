@@ -326,6 +326,18 @@ where
             "The application was removed or disabled while you signed in. Ask your administrator."
                 .to_owned(),
         ))?;
+    // The reply address was checked when the sign-in started; an administrator may have
+    // removed it since (a compromised ACS or wreply), and a token must not follow it there.
+    if rp.reply_url(Some(&request.reply_url)).is_none() {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "federation-reply-url-not-registered",
+            format!(
+                "The address this sign-in was to be delivered to ({}) was removed from {} while you signed in, so certgate does not send your token there. Go back to the application and sign in again; if this happens again, ask your administrator to check the addresses registered for it (`certgate rp show \"{}\"`).",
+                request.reply_url, rp.name, rp.name
+            ),
+        ));
+    }
     let user_id = UserId::parse(&identity.user_id).ok_or((
         StatusCode::INTERNAL_SERVER_ERROR,
         "flow-unreadable",

@@ -7,7 +7,7 @@
 //! relying party, unregistered reply address, replay, stale request, unsigned or badly signed
 //! request, password wauth) each come with their reason code. A SAML RequestedAuthnContext is
 //! met (and the class stated in the assertion meets it), leads to the second factor, or is
-//! answered with NoAuthnContext.
+//! answered with NoAuthnContext; a reply address removed during a sign-in gets no token.
 
 mod common;
 
@@ -1493,5 +1493,54 @@ async fn stronger_than_certificate_requests_need_the_second_factor() {
         let xml = posted_saml_response(&page);
         assert_eq!(stated_class(&xml), stated, "{id}: {xml}");
     }
+    fixture.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_is_not_posted_to_a_reply_url_removed_during_the_sign_in() {
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let removed_acs = "https://sp.test/acs2";
+    let request = authn_request("_removed", SP_ENTITY, removed_acs, VALIDATION_TIME, "");
+    let started = fixture
+        .get(
+            &format!("/federation/saml/sso?{}", redirect_query(&request, None)),
+            None,
+        )
+        .await;
+    assert_eq!(started.0, 200, "{}", started.2);
+    // The administrator removes the address while the person signs in.
+    set_relying_party(
+        &*fixture.store,
+        "Test SP",
+        |mut draft| {
+            draft.reply_urls = vec![SP_ACS.into()];
+            Ok(draft)
+        },
+        UnixTime(VALIDATION_TIME),
+        "test",
+    )
+    .await
+    .expect("set");
+    let (status, body) = fixture.continue_sign_in_to_end(started).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("<code>federation-reply-url-not-registered</code>"),
+        "{body}"
+    );
+    assert!(body.contains(removed_acs), "{body}");
+    assert!(!body.contains("SAMLResponse"), "{body}");
+    assert!(!body.contains("action="), "{body}");
+    let events: Vec<AuditEvent> = fixture.store.audit_events(50).await.expect("audit");
+    assert!(!events.iter().any(|e| e.action == "federation.issue"));
+
+    // Addresses still registered keep working.
+    let kept = authn_request("_kept", SP_ENTITY, SP_ACS, VALIDATION_TIME, "");
+    let page = fixture
+        .sign_in(&format!(
+            "/federation/saml/sso?{}",
+            redirect_query(&kept, None)
+        ))
+        .await;
+    assert!(page.contains(&format!("action=\"{SP_ACS}\"")), "{page}");
     fixture.server.stop().await;
 }
