@@ -51,6 +51,32 @@ fn raw_deflate(data: &[u8]) -> Vec<u8> {
     encoder.finish().expect("writing to a Vec")
 }
 
+/// The RequestedAuthnContext decision agrees with what the assertion can then state: a
+/// certificate or multi-factor decision always has a class to state, and that class meets the
+/// request.
+fn check_authn_context_decision(request: &AuthnRequest) {
+    use certgate_saml::AuthnContextDecision;
+    let Some(requested) = &request.requested_authn_context else {
+        return;
+    };
+    let decision = requested.decide();
+    for multi_factor in [false, true] {
+        if let Some(stated) = requested.statement_for(multi_factor) {
+            assert!(requested.is_met_by(stated), "{requested:?} {stated:?}");
+        }
+    }
+    match decision {
+        AuthnContextDecision::CertificateSignIn => {
+            assert!(requested.statement_for(false).is_some(), "{requested:?}");
+            assert!(requested.statement_for(true).is_some(), "{requested:?}");
+        }
+        AuthnContextDecision::MultiFactorSignIn => {
+            assert!(requested.statement_for(true).is_some(), "{requested:?}");
+        }
+        AuthnContextDecision::PasswordRequested | AuthnContextDecision::Unsatisfiable => {}
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     if let Ok(canonical) = exclusive_canonical_form(data) {
         let again = exclusive_canonical_form(canonical.as_bytes())
@@ -64,11 +90,13 @@ fuzz_target!(|data: &[u8]| {
     let base64 = STANDARD.encode(data);
     if let Ok(received) = AuthnRequest::from_post(&base64, Some("relay")) {
         let _ = received.verify_signature(trusted());
+        check_authn_context_decision(received.message());
     }
     let deflated = STANDARD.encode(raw_deflate(data));
     let query = format!("SAMLRequest={}&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256&Signature=AAAA", deflated.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D"));
     if let Ok(received) = AuthnRequest::from_redirect(&query) {
         let _ = received.verify_signature(trusted());
+        check_authn_context_decision(received.message());
     }
     if let Ok(received) = LogoutRequest::from_redirect(&query) {
         let _ = received.verify_signature(trusted());
