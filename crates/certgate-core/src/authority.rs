@@ -72,6 +72,59 @@ pub struct IssuedRecord {
     pub revoked_at: Option<UnixTime>,
     /// RFC 5280 reason name, e.g. `keyCompromise`.
     pub revocation_reason: Option<String>,
+    /// The certificate that authenticated the request for this one (EST re-enrollment,
+    /// `/my/device`); `None` for a certificate issued with an enrollment code or by an
+    /// administrator. Revoking the parent revokes this certificate too.
+    pub parent: Option<ParentCertificate>,
+}
+
+/// The certificate a signed-in requester presented to get a new one: whoever held it (and its
+/// key) got the new certificate, so the new one is worth no more than it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParentCertificate {
+    /// Serial number content octets, as in the certificate.
+    pub serial: Vec<u8>,
+    /// The parent's issuer DN (Windows form), for people reading the record.
+    pub issuer: String,
+    /// The certgate CA that issued the parent, when certgate did (its certificate is on
+    /// record byte for byte); `None` for a certificate of another trusted CA, which only
+    /// `/my/device` accepts. Only parents certgate issued can be revoked here, so only they
+    /// take descendants with them.
+    pub authority: Option<AuthorityId>,
+}
+
+impl ParentCertificate {
+    /// Whether certgate's CA issued the parent.
+    pub fn is_issued_here(&self) -> bool {
+        self.authority.is_some()
+    }
+}
+
+/// The outcome of [`BuiltInCa::revoke`]: the certificate named and every certificate
+/// descended from it that this revocation took with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    /// The certificate named, as it stands now.
+    pub named: IssuedRecord,
+    /// `false` when the named certificate was revoked before (its first revocation's time and
+    /// reason stand) and only descendants were revoked now.
+    pub named_revoked_now: bool,
+    /// Descendants revoked now (parents before children); descendants already revoked are
+    /// left as they were and not listed.
+    pub descendants: Vec<IssuedRecord>,
+}
+
+/// The subject common name for a user's display name, when X.509 can carry it: not empty,
+/// without leading or trailing spaces or control characters, at most 64 characters
+/// (RFC 5280 Appendix A.1, `ub-common-name`). `None` tells the CA to use the UPN, so a
+/// display name the CA would refuse never fails an issuance (nor costs an enrollment code).
+pub fn common_name_for_display_name(display_name: &str) -> Option<String> {
+    let trimmed = display_name.trim();
+    (!trimmed.is_empty()
+        && trimmed == display_name
+        && trimmed.chars().count() <= 64
+        && !trimmed.chars().any(char::is_control))
+    .then(|| trimmed.to_owned())
 }
 
 impl IssuedRecord {
@@ -172,6 +225,10 @@ pub enum PkiError {
         at: String,
         reason: String,
     },
+    #[error("the certificate with serial {serial} that authenticated this request has been revoked at certgate's CA (the CRL relying parties see may not say so yet); no certificate was issued")]
+    ParentRevoked { serial: String },
+    #[error("the presented certificate could not be read: {0}")]
+    ParentMalformed(String),
     #[error("\"{0}\" is not a revocation reason; use one of unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise")]
     UnknownReason(String),
     #[error("a stored CA record is damaged: {0}")]
@@ -190,6 +247,8 @@ impl PkiError {
             PkiError::PassphraseRequired { .. } => "pki-passphrase-required",
             PkiError::UnknownSerial { .. } => "pki-unknown-serial",
             PkiError::AlreadyRevoked { .. } => "pki-already-revoked",
+            PkiError::ParentRevoked { .. } => "pki-parent-revoked",
+            PkiError::ParentMalformed(_) => "pki-parent-malformed",
             PkiError::UnknownReason(_) => "pki-unknown-reason",
             PkiError::Corrupt(_) => "pki-corrupt",
             PkiError::Ca(error) => error.code(),
@@ -216,6 +275,9 @@ pub struct IssueRequest {
     pub validity_days: u32,
     pub policy_oids: Vec<String>,
     pub key_algorithm: KeyAlgorithm,
+    /// The certificate that authenticated the request (see [`IssuedRecord::parent`]); `None`
+    /// for an administrator's issuance or an enrollment code.
+    pub parent: Option<ParentCertificate>,
 }
 
 /// A newly issued certificate with its key and the chain above it.
@@ -383,6 +445,7 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
 
     /// Issues a client certificate to `request.upn` and records it before returning it.
     pub async fn issue(&self, request: &IssueRequest) -> Result<Issued, PkiError> {
+        self.check_parent_not_revoked(request).await?;
         let (issuing, root, authority) = self.issuing_authority().await?;
         let now = self.clock.now();
         let issued =
@@ -414,6 +477,7 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
         request: &IssueRequest,
         key: &RequestedKey,
     ) -> Result<IssuedForKey, PkiError> {
+        self.check_parent_not_revoked(request).await?;
         let (issuing, root, authority) = self.issuing_authority().await?;
         let now = self.clock.now();
         let issued = issue_client_certificate_for_key(
@@ -437,6 +501,41 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
             record,
             chain_der: vec![issuing.certificate_der, root.certificate_der],
         })
+    }
+
+    /// What certgate knows of a certificate that authenticated a request for a new one. It
+    /// counts as issued here only when its serial is on record and the record holds these
+    /// very bytes: another CA's certificate with the same serial is not certgate's.
+    pub async fn parent_of(&self, certificate_der: &[u8]) -> Result<ParentCertificate, PkiError> {
+        let certificate = Certificate::from_der(certificate_der)
+            .map_err(|reason| PkiError::ParentMalformed(reason.code().to_owned()))?;
+        let serial = certificate.serial().to_vec();
+        let authority = self
+            .store
+            .find_issued(&serial)
+            .await?
+            .filter(|record| record.certificate_der == certificate_der)
+            .map(|record| record.authority);
+        Ok(ParentCertificate {
+            serial,
+            issuer: certificate.issuer().to_windows(),
+            authority,
+        })
+    }
+
+    /// Refuses to issue on the strength of a certgate certificate that is revoked on record.
+    /// The sign-in that authenticated the request checked the published CRL, which lags a
+    /// revocation until the next publication; the record does not.
+    async fn check_parent_not_revoked(&self, request: &IssueRequest) -> Result<(), PkiError> {
+        let Some(parent) = request.parent.as_ref().filter(|p| p.is_issued_here()) else {
+            return Ok(());
+        };
+        match self.store.find_issued(&parent.serial).await? {
+            Some(record) if record.revoked_at.is_some() => Err(PkiError::ParentRevoked {
+                serial: crate::hex(&parent.serial),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The issuing CA's and root's records, and the issuing CA opened to sign.
@@ -493,6 +592,7 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
             issued_at: now,
             revoked_at: None,
             revocation_reason: None,
+            parent: request.parent.clone(),
         };
         self.store.insert_issued(&record).await?;
         self.audit(
@@ -500,8 +600,17 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
             crate::hex(&record.serial),
             "ok",
             format!(
-                "issued to {} ({}){detail_suffix}",
-                record.upn, record.subject
+                "issued to {} ({}){detail_suffix}{}",
+                record.upn,
+                record.subject,
+                match &record.parent {
+                    Some(parent) => format!(
+                        ", authenticated by certificate {} of {}",
+                        crate::hex(&parent.serial),
+                        parent.issuer
+                    ),
+                    None => String::new(),
+                }
             ),
         )
         .await?;
@@ -566,47 +675,67 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
         })
     }
 
-    /// Revokes a certificate certgate issued. Durable when it returns; it reaches relying
-    /// parties with the next CRL publication (`publish_crls`).
-    pub async fn revoke(&self, serial: &[u8], reason: &str) -> Result<IssuedRecord, PkiError> {
+    /// Revokes a certificate certgate issued and, in the same transaction, every certificate
+    /// descended from it: those issued on the strength of it (re-enrollment, `/my/device`),
+    /// and theirs in turn, all with the same reason and each with its own audit event. A
+    /// stolen certificate that minted others before it was revoked takes them with it.
+    ///
+    /// Durable when it returns; it reaches relying parties with the next CRL publication
+    /// (`publish_crls`). Revoking an already revoked certificate still revokes descendants
+    /// that are not yet revoked (one issued before the revocation reached the CRL); it is
+    /// `AlreadyRevoked` only when there is nothing left to revoke.
+    pub async fn revoke(&self, serial: &[u8], reason: &str) -> Result<Revocation, PkiError> {
         let reason = RevocationReason::parse(reason)
             .ok_or_else(|| PkiError::UnknownReason(reason.to_owned()))?;
         let serial_hex = crate::hex(serial);
-        let result = self
+        let now = self.clock.now();
+        let audit = |record: &IssuedRecord| {
+            let detail = if record.serial == serial {
+                format!("{} revoked ({})", record.upn, reason.as_str())
+            } else {
+                format!(
+                    "{} revoked ({}) with its ancestor {serial_hex}: issued on the strength of {}",
+                    record.upn,
+                    reason.as_str(),
+                    record
+                        .parent
+                        .as_ref()
+                        .map(|p| crate::hex(&p.serial))
+                        .unwrap_or_default()
+                )
+            };
+            AuditEvent::new(
+                now,
+                self.actor,
+                "pki.revoke",
+                crate::hex(&record.serial),
+                "ok",
+                detail,
+            )
+        };
+        let revocation = match self
             .store
-            .revoke_issued(serial, self.clock.now(), reason.as_str())
-            .await;
-        let record = match result {
-            Ok(record) => record,
+            .revoke_issued(serial, now, reason.as_str(), &audit)
+            .await
+        {
+            Ok(revocation) => revocation,
             Err(StoreError::NotFound { .. }) => {
                 return Err(PkiError::UnknownSerial { serial: serial_hex })
             }
-            Err(StoreError::Conflict { .. }) => {
-                let existing = self.store.find_issued(serial).await?;
-                let (at, why) = existing
-                    .map(|r| {
-                        (
-                            r.revoked_at.map(crate::clock::rfc3339).unwrap_or_default(),
-                            r.revocation_reason.unwrap_or_default(),
-                        )
-                    })
-                    .unwrap_or_default();
-                return Err(PkiError::AlreadyRevoked {
-                    serial: serial_hex,
-                    at,
-                    reason: why,
-                });
-            }
             Err(other) => return Err(other.into()),
         };
-        self.audit(
-            "pki.revoke",
-            serial_hex,
-            "ok",
-            format!("{} revoked ({})", record.upn, reason.as_str()),
-        )
-        .await?;
-        Ok(record)
+        if !revocation.named_revoked_now && revocation.descendants.is_empty() {
+            let named = revocation.named;
+            return Err(PkiError::AlreadyRevoked {
+                serial: serial_hex,
+                at: named
+                    .revoked_at
+                    .map(crate::clock::rfc3339)
+                    .unwrap_or_default(),
+                reason: named.revocation_reason.unwrap_or_default(),
+            });
+        }
+        Ok(revocation)
     }
 
     pub async fn issued(&self) -> Result<Vec<IssuedRecord>, PkiError> {
@@ -761,4 +890,38 @@ fn subject_of(der: &[u8]) -> String {
     Certificate::from_der(der)
         .map(|c| c.subject().to_windows())
         .unwrap_or_else(|reason| format!("(unreadable certificate: {})", reason.code()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_a_certificate_cannot_carry_fall_back_to_the_upn() {
+        assert_eq!(
+            common_name_for_display_name("Alice Smith").as_deref(),
+            Some("Alice Smith")
+        );
+        let sixty_four = "A".repeat(64);
+        assert_eq!(
+            common_name_for_display_name(&sixty_four).as_deref(),
+            Some(sixty_four.as_str())
+        );
+        for unusable in [
+            String::new(),
+            "   ".into(),
+            " Alice".into(),
+            "Alice ".into(),
+            "Alice\nSmith".into(),
+            "Alice\u{7}".into(),
+            "A".repeat(65),
+            "B".repeat(70),
+        ] {
+            assert_eq!(
+                common_name_for_display_name(&unusable),
+                None,
+                "{unusable:?}"
+            );
+        }
+    }
 }

@@ -18,7 +18,9 @@ use certgate_pki::{Certificate, UnixTime};
 use zeroize::Zeroizing;
 
 use crate::audit::AuditEvent;
-use crate::authority::{BuiltInCa, IssueRequest, PkiError, PkiSettings};
+use crate::authority::{
+    common_name_for_display_name, BuiltInCa, IssueRequest, ParentCertificate, PkiError, PkiSettings,
+};
 use crate::clock::Clock;
 use crate::directory::User;
 use crate::store::{Store, StoreError};
@@ -190,6 +192,10 @@ pub struct DeviceProfileRequest {
     pub signing: ProfileSigning,
     pub validity_days: u32,
     pub key_algorithm: KeyAlgorithm,
+    /// The certificate the requester signed in with, on the self-service page: the new
+    /// certificate is recorded as its child, so revoking it revokes this one too. `None` when
+    /// an administrator provisions the device.
+    pub parent: Option<ParentCertificate>,
 }
 
 impl DeviceProfileRequest {
@@ -207,6 +213,7 @@ impl DeviceProfileRequest {
             signing: ProfileSigning::Unsigned,
             validity_days: DEFAULT_VALIDITY_DAYS,
             key_algorithm: DEFAULT_KEY_ALGORITHM,
+            parent: None,
         }
     }
 }
@@ -395,14 +402,9 @@ pub async fn provision_device<S: Store, C: Clock>(
         });
     }
     let email = user.mail.clone().unwrap_or_else(|| upn.to_owned());
-    // The display name becomes the subject CN when X.509 can carry it (at most 64
-    // characters, RFC 5280 Appendix A.1); otherwise the CA uses the UPN.
-    let display_name = user.display_name.trim();
-    let common_name = (!display_name.is_empty()
-        && display_name == user.display_name
-        && display_name.chars().count() <= 64
-        && !display_name.chars().any(char::is_control))
-    .then(|| display_name.to_owned());
+    // The display name becomes the subject CN when X.509 can carry it; otherwise the CA
+    // uses the UPN.
+    let common_name = common_name_for_display_name(&user.display_name);
 
     let ca = BuiltInCa::new(store, clock, settings, actor);
     let issued = ca
@@ -413,6 +415,7 @@ pub async fn provision_device<S: Store, C: Clock>(
             validity_days: request.validity_days,
             policy_oids: Vec::new(),
             key_algorithm: request.key_algorithm,
+            parent: request.parent.clone(),
         })
         .await?;
     let record = &issued.record;

@@ -23,7 +23,8 @@ use zeroize::Zeroizing;
 
 use crate::audit::AuditEvent;
 use crate::authority::{
-    BuiltInCa, IssueRequest, IssuedForKey, IssuedRecord, PkiError, PkiSettings,
+    common_name_for_display_name, BuiltInCa, IssueRequest, IssuedForKey, IssuedRecord,
+    ParentCertificate, PkiError, PkiSettings,
 };
 use crate::clock::{rfc3339, Clock};
 use crate::directory::{DirectoryStore, User, UserId};
@@ -176,6 +177,8 @@ pub enum EnrollmentError {
     CodeUsed { at: UnixTime },
     #[error("this enrollment code expired at {}; ask your administrator for a new one", rfc3339(*.at))]
     CodeExpired { at: UnixTime },
+    #[error("re-enrollment renews a certificate certgate issued (RFC 7030 §4.2.2), and the presented certificate was issued by {issuer}; enroll with an enrollment code from your administrator instead")]
+    ReenrollNotIssuedHere { issuer: String },
     #[error(transparent)]
     Csr(#[from] CsrError),
     #[error("the system's random number generator failed; no code was made")]
@@ -196,6 +199,7 @@ impl EnrollmentError {
             EnrollmentError::CodeInvalid => "est-code-invalid",
             EnrollmentError::CodeUsed { .. } => "est-code-used",
             EnrollmentError::CodeExpired { .. } => "est-code-expired",
+            EnrollmentError::ReenrollNotIssuedHere { .. } => "est-reenroll-not-issued-here",
             EnrollmentError::Csr(error) => error.code(),
             EnrollmentError::RandomnessUnavailable => "randomness-unavailable",
             EnrollmentError::Pki(error) => error.code(),
@@ -310,15 +314,22 @@ pub async fn usable_enrollment_codes<S: EnrollmentCodeStore>(
 }
 
 /// How a certificate is enrolled: everything but the key comes from the directory's user.
-fn issue_request(user: &User, validity_days: u32) -> IssueRequest {
+/// The display name becomes the subject CN only when X.509 can carry it, else the UPN does:
+/// the code is consumed before issuance, so a name the CA would refuse must not get that far.
+fn issue_request(
+    user: &User,
+    validity_days: u32,
+    parent: Option<ParentCertificate>,
+) -> IssueRequest {
     IssueRequest {
         upn: user.upn.to_string(),
         email: user.mail.clone(),
-        common_name: Some(user.display_name.clone()),
+        common_name: common_name_for_display_name(&user.display_name),
         validity_days,
         policy_oids: Vec::new(),
         // Not used for a requested key (see `BuiltInCa::issue_for_public_key`).
         key_algorithm: certgate_ca::KeyAlgorithm::EcdsaP256,
+        parent,
     }
 }
 
@@ -419,6 +430,8 @@ where
             });
         }
         let request = CertificationRequest::from_der(csr_der)?;
+        // Everything the certificate will say is settled before the code is spent.
+        let issue_request = issue_request(&user, self.validity_days, None);
         let consumed = self
             .store
             .consume_enrollment_code(
@@ -438,7 +451,7 @@ where
             // Another request (on this node or another) took it between the read and now.
             return Err(EnrollmentError::CodeUsed { at: now });
         }
-        let enrolled = self.issue(&user, &request, actor).await?;
+        let enrolled = self.issue(&user, &issue_request, &request, actor).await?;
         self.store
             .record_enrollment_code_serial(record.id, &crate::hex(&enrolled.issued.serial))
             .await?;
@@ -446,14 +459,32 @@ where
     }
 
     /// `simplereenroll` (RFC 7030 §4.2.2) for a user whose current certificate has just
-    /// signed in (the caller ran the certificate sign-in): issues for the CSR's key with the
-    /// user's directory identity. Refusals are in the audit log.
-    pub async fn renewal(&self, user: &User, csr_der: &[u8]) -> Result<Enrolled, EnrollmentError> {
+    /// signed in (the caller ran the certificate sign-in): renews `presented_der` with a
+    /// certificate for the CSR's key and the user's directory identity, recorded as its child
+    /// so that revoking it revokes the renewal. Only a certificate certgate issued (and has not
+    /// revoked) can be renewed: one from another trusted CA signs in, but certgate has no
+    /// certificate of its own to renew, and minting one from it would outlive its revocation
+    /// at the other CA. Refusals are in the audit log.
+    pub async fn renewal(
+        &self,
+        user: &User,
+        presented_der: &[u8],
+        csr_der: &[u8],
+    ) -> Result<Enrolled, EnrollmentError> {
         let now = self.clock.now();
         let actor = format!("est:{}", user.upn);
         let result = async {
+            let parent = BuiltInCa::new(self.store, self.clock, self.pki, &actor)
+                .parent_of(presented_der)
+                .await?;
+            if !parent.is_issued_here() {
+                return Err(EnrollmentError::ReenrollNotIssuedHere {
+                    issuer: parent.issuer,
+                });
+            }
             let request = CertificationRequest::from_der(csr_der)?;
-            self.issue(user, &request, &actor).await
+            let issue_request = issue_request(user, self.validity_days, Some(parent));
+            self.issue(user, &issue_request, &request, &actor).await
         }
         .await;
         if let Err(error) = &result {
@@ -466,11 +497,12 @@ where
     async fn issue(
         &self,
         user: &User,
+        issue_request: &IssueRequest,
         request: &CertificationRequest,
         actor: &str,
     ) -> Result<Enrolled, EnrollmentError> {
         let IssuedForKey { record, .. } = BuiltInCa::new(self.store, self.clock, self.pki, actor)
-            .issue_for_public_key(&issue_request(user, self.validity_days), request.key())
+            .issue_for_public_key(issue_request, request.key())
             .await?;
         Ok(Enrolled {
             user: user.clone(),

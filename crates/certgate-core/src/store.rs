@@ -9,7 +9,7 @@ use std::future::Future;
 use certgate_pki::UnixTime;
 
 use crate::audit::AuditEvent;
-use crate::authority::{AuthorityId, AuthorityRecord, IssuedRecord, PublishedCrl};
+use crate::authority::{AuthorityId, AuthorityRecord, IssuedRecord, PublishedCrl, Revocation};
 use crate::crl_cache::{CachedCrl, CachedCrlSummary, CrlFetchStatus, CrlKind};
 use crate::trusted_ca::{CaId, CaRecord, CaSettings, NewCa};
 
@@ -102,14 +102,18 @@ pub trait Store: Send + Sync + 'static {
         &self,
         serial: &[u8],
     ) -> impl Future<Output = StoreResult<Option<IssuedRecord>>> + Send;
-    /// Marks a certificate revoked. `NotFound` for an unknown serial, `Conflict` when it is
-    /// already revoked (the first revocation's time and reason stand).
+    /// Marks a certificate revoked and, in the same transaction, every certificate descended
+    /// from it (those whose parent it is, recursively), at `at` with `reason`, appending
+    /// `audit(record)` for each certificate revoked by this call. Certificates already revoked
+    /// keep their first revocation's time and reason and get no event, but their descendants
+    /// are still followed. `NotFound` for an unknown serial.
     fn revoke_issued(
         &self,
         serial: &[u8],
         at: UnixTime,
         reason: &str,
-    ) -> impl Future<Output = StoreResult<IssuedRecord>> + Send;
+        audit: &(dyn Fn(&IssuedRecord) -> AuditEvent + Sync),
+    ) -> impl Future<Output = StoreResult<Revocation>> + Send;
     fn insert_published_crl(
         &self,
         crl: &PublishedCrl,

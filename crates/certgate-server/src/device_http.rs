@@ -24,7 +24,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
-use certgate_core::authority::PkiSettings;
+use certgate_core::authority::{BuiltInCa, PkiSettings};
 use certgate_core::binding::UserLookup;
 use certgate_core::device::{
     check_pkcs12_password, provision_device, DeviceError, DeviceProfileRequest, EasHost, Platform,
@@ -81,11 +81,12 @@ where
         .with_state(context)
 }
 
-/// The sign-in of one request: the signed-in user, or the response that ends the request.
+/// The sign-in of one request: the signed-in user, the certificate they signed in with (DER)
+/// and the correlation ID, or the response that ends the request.
 async fn signed_in_user<S>(
     context: &DeviceContext<S>,
     client: &TlsClient,
-) -> Result<(User, String), Response>
+) -> Result<(User, Vec<u8>, String), Response>
 where
     S: Store + DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
 {
@@ -97,7 +98,11 @@ where
         detail,
     } = sign_in_and_record(&context.signin, client, APPLICATION, now, &correlation).await?;
     match decision {
-        Ok(signed_in) => Ok((signed_in.binding.user, correlation)),
+        Ok(signed_in) => Ok((
+            signed_in.binding.user,
+            signed_in.certificate.der,
+            correlation,
+        )),
         Err(rejection) => Err((
             failure_status(&rejection),
             failure_page(&detail, &code, &correlation),
@@ -148,7 +153,7 @@ async fn form<S>(
 where
     S: Store + DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
 {
-    let (user, correlation) = match signed_in_user(&context, &client).await {
+    let (user, _, correlation) = match signed_in_user(&context, &client).await {
         Ok(signed_in) => signed_in,
         Err(response) => return response,
     };
@@ -204,7 +209,7 @@ where
             "",
         );
     }
-    let (user, correlation) = match signed_in_user(&context, &client).await {
+    let (user, presented_der, correlation) = match signed_in_user(&context, &client).await {
         Ok(signed_in) => signed_in,
         Err(response) => return response,
     };
@@ -254,6 +259,20 @@ where
         request.signing = ProfileSigning::SignedByIssuingCa;
     }
     let actor = format!("self-service:{}", user.upn);
+    // The new certificate is worth no more than the one that got it: recorded as its child,
+    // it is revoked with it.
+    request.parent = match BuiltInCa::new(
+        &*context.signin.directory,
+        &context.signin.clock,
+        pki,
+        &actor,
+    )
+    .parent_of(&presented_der)
+    .await
+    {
+        Ok(parent) => Some(parent),
+        Err(error) => return device_refusal(&DeviceError::Pki(error), &correlation),
+    };
     let provisioned = provision_device(
         &*context.signin.directory,
         &context.signin.clock,

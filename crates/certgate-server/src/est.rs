@@ -7,7 +7,8 @@
 //!   enrollment code (§3.2.3); the certificate comes back certs-only (§4.2.3);
 //! - `POST /.well-known/est/simplereenroll` (§4.2.2): the same, authenticated by the TLS client
 //!   certificate, which must sign in exactly as at `/certauth` (valid, not revoked, mapped to
-//!   one enabled user).
+//!   one enabled user) and be one certgate issued (`est-reenroll-not-issued-here` otherwise).
+//!   The renewal records it as its parent, so revoking it revokes the renewal.
 //!
 //! The subject and SAN of every certificate come from the directory, never from the request:
 //! the CSR's subject and extensions are ignored, also on re-enrollment, where §4.2.2 expects
@@ -130,9 +131,12 @@ impl Refusal {
         } else {
             match error {
                 EnrollmentError::Csr(_) => StatusCode::BAD_REQUEST,
-                EnrollmentError::UserDisabled { .. } | EnrollmentError::UserNotFound { .. } => {
-                    StatusCode::FORBIDDEN
-                }
+                EnrollmentError::UserDisabled { .. }
+                | EnrollmentError::UserNotFound { .. }
+                | EnrollmentError::ReenrollNotIssuedHere { .. }
+                | EnrollmentError::Pki(certgate_core::authority::PkiError::ParentRevoked {
+                    ..
+                }) => StatusCode::FORBIDDEN,
                 EnrollmentError::Store(_)
                 | EnrollmentError::RandomnessUnavailable
                 | EnrollmentError::Pki(certgate_core::authority::PkiError::NotInitialised)
@@ -459,7 +463,10 @@ async fn simplereenroll<S: EstStore>(
         pki,
         validity_days: context.validity_days,
     };
-    match enrollment.renewal(&signed_in.binding.user, &der).await {
+    match enrollment
+        .renewal(&signed_in.binding.user, &signed_in.certificate.der, &der)
+        .await
+    {
         Ok(enrolled) => {
             tracing::info!(correlation = %correlation, user = %enrolled.user.upn, serial = %certgate_core::hex(&enrolled.issued.serial), "EST re-enrollment");
             enrolled_response(&enrolled)

@@ -19,7 +19,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use certgate_core::admin_token::create_admin_token;
 use certgate_core::authority::{
-    BaseCrl, BuiltInCa, InitRequest, IssueRequest, PkiSettings, PublicationUrls,
+    BaseCrl, BuiltInCa, InitRequest, IssueRequest, PkiSettings, PublicationUrls, Revocation,
 };
 use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
@@ -192,6 +192,7 @@ impl Fixture {
                 validity_days: 365,
                 policy_oids: Vec::new(),
                 key_algorithm: certgate_ca::KeyAlgorithm::EcdsaP256,
+                parent: None,
             })
             .await
             .expect("alice's sign-in certificate");
@@ -287,17 +288,19 @@ impl Fixture {
         path
     }
 
-    /// Revokes alice's sign-in certificate, publishes and caches the CRLs, and rebuilds the
-    /// server's validation state.
-    async fn revoke_alice(&self) {
+    /// Revokes alice's sign-in certificate (and with it what it was used to get), publishes
+    /// and caches the CRLs, and rebuilds the server's validation state.
+    async fn revoke_alice(&self) -> Revocation {
         let ca = BuiltInCa::new(&*self.store, &*self.clock, &self.settings, "test");
-        ca.revoke(&self.alice.1, "keyCompromise")
+        let revocation = ca
+            .revoke(&self.alice.1, "keyCompromise")
             .await
             .expect("revoke");
         self.clock.advance(60);
         ca.publish_crls(BaseCrl::Always).await.expect("publish");
         cache_published_crls(&self.store, self.clock.now()).await;
         self.server.crl.rebuild().await.expect("rebuild");
+        revocation
     }
 }
 
@@ -503,8 +506,40 @@ async fn self_service_page_issues_a_signed_profile_to_the_signed_in_user(fixture
             >= 5
     );
 
-    // Revoked: the sign-in fails, no profile.
-    fixture.revoke_alice().await;
+    // Both device certificates record the certificate that got them.
+    let issued = fixture.store.issued_certificates().await.expect("issued");
+    let children: Vec<_> = issued
+        .iter()
+        .filter(|r| r.parent.as_ref().map(|p| &p.serial) == Some(&fixture.alice.1))
+        .collect();
+    assert_eq!(children.len(), 2, "{issued:?}");
+    for child in &children {
+        let parent = child.parent.as_ref().expect("parent");
+        assert!(parent.is_issued_here(), "{parent:?}");
+        assert!(parent.issuer.contains("Issuing CA"), "{parent:?}");
+    }
+
+    // Revoked: the sign-in fails, no profile; the device certificates it got are revoked too.
+    let revocation = fixture.revoke_alice().await;
+    assert!(revocation.named_revoked_now);
+    let mut revoked: Vec<_> = revocation
+        .descendants
+        .iter()
+        .map(|r| r.serial.clone())
+        .collect();
+    let mut expected: Vec<_> = children.iter().map(|r| r.serial.clone()).collect();
+    revoked.sort();
+    expected.sort();
+    assert_eq!(revoked, expected);
+    for serial in &expected {
+        let record = fixture
+            .store
+            .find_issued(serial)
+            .await
+            .expect("find")
+            .expect("device certificate");
+        assert_eq!(record.revocation_reason.as_deref(), Some("keyCompromise"));
+    }
     let (status, headers, body) = fixture
         .submit(&form("ios"), &[("sec-fetch-site", "same-origin")])
         .await;

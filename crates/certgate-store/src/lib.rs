@@ -21,7 +21,8 @@ use std::time::Duration;
 
 use certgate_core::audit::AuditEvent;
 use certgate_core::authority::{
-    AuthorityId, AuthorityRecord, AuthorityRole, IssuedRecord, PublishedCrl,
+    AuthorityId, AuthorityRecord, AuthorityRole, IssuedRecord, ParentCertificate, PublishedCrl,
+    Revocation,
 };
 use certgate_core::crl_cache::{CachedCrl, CachedCrlSummary, CrlFetchStatus, CrlKind};
 use certgate_core::store::{Store, StoreError, StoreResult};
@@ -252,7 +253,8 @@ fn authority_from_row(row: &AnyRow) -> StoreResult<AuthorityRecord> {
 }
 
 const ISSUED_COLUMNS: &str = "serial, authority_id, upn, email, subject, not_before, not_after, \
-     certificate, issued_at, revoked_at, revocation_reason";
+     certificate, issued_at, revoked_at, revocation_reason, parent_serial_hex, parent_issuer, \
+     parent_authority_id";
 
 fn issued_from_row(row: &AnyRow) -> StoreResult<IssuedRecord> {
     let get = |e: sqlx::Error| corrupt(format!("issued_certificates: {e}"));
@@ -271,7 +273,30 @@ fn issued_from_row(row: &AnyRow) -> StoreResult<IssuedRecord> {
             .map_err(get)?
             .map(UnixTime),
         revocation_reason: row.try_get("revocation_reason").map_err(get)?,
+        parent: parent_from_row(row)?,
     })
+}
+
+fn parent_from_row(row: &AnyRow) -> StoreResult<Option<ParentCertificate>> {
+    let get = |e: sqlx::Error| corrupt(format!("issued_certificates: {e}"));
+    let Some(serial_hex) = row
+        .try_get::<Option<String>, _>("parent_serial_hex")
+        .map_err(get)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(ParentCertificate {
+        serial: certgate_core::parse_hex(&serial_hex)
+            .ok_or_else(|| corrupt(format!("parent serial {serial_hex}")))?,
+        issuer: row
+            .try_get::<Option<String>, _>("parent_issuer")
+            .map_err(get)?
+            .unwrap_or_default(),
+        authority: row
+            .try_get::<Option<i64>, _>("parent_authority_id")
+            .map_err(get)?
+            .map(AuthorityId),
+    }))
 }
 
 fn published_from_row(row: &AnyRow) -> StoreResult<PublishedCrl> {
@@ -309,6 +334,38 @@ pub(crate) async fn insert_audit(
     .await
     .map_err(unavailable)?;
     Ok(())
+}
+
+/// Revokes one certificate unless it is revoked already: the record as it stands and whether
+/// this call revoked it; `None` for an unknown serial.
+async fn revoke_one(
+    conn: &mut sqlx::AnyConnection,
+    serial_hex: &str,
+    at: UnixTime,
+    reason: &str,
+) -> StoreResult<Option<(IssuedRecord, bool)>> {
+    let revoked = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE issued_certificates SET revoked_at = $1, revocation_reason = $2 \
+         WHERE serial_hex = $3 AND revoked_at IS NULL RETURNING {ISSUED_COLUMNS}"
+    )))
+    .bind(at.0)
+    .bind(reason)
+    .bind(serial_hex)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(unavailable)?;
+    if let Some(row) = revoked {
+        return Ok(Some((issued_from_row(&row)?, true)));
+    }
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT {ISSUED_COLUMNS} FROM issued_certificates WHERE serial_hex = $1"
+    )))
+    .bind(serial_hex)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(unavailable)?
+    .map(|row| Ok((issued_from_row(&row)?, false)))
+    .transpose()
 }
 
 async fn bump_generation(tx: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
@@ -589,7 +646,7 @@ impl Store for SqlStore {
     async fn insert_issued(&self, issued: &IssuedRecord) -> StoreResult<()> {
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO issued_certificates (serial_hex, {ISSUED_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         )))
         .bind(hex(&issued.serial))
         .bind(&issued.serial)
@@ -603,6 +660,15 @@ impl Store for SqlStore {
         .bind(issued.issued_at.0)
         .bind(issued.revoked_at.map(|t| t.0))
         .bind(&issued.revocation_reason)
+        .bind(issued.parent.as_ref().map(|p| hex(&p.serial)))
+        .bind(issued.parent.as_ref().map(|p| p.issuer.clone()))
+        .bind(
+            issued
+                .parent
+                .as_ref()
+                .and_then(|p| p.authority)
+                .map(|a| a.0),
+        )
         .execute(&self.pool)
         .await
         .map_err(|e| translate(&format!("certificate serial {}", hex(&issued.serial)), e))?;
@@ -637,28 +703,66 @@ impl Store for SqlStore {
         serial: &[u8],
         at: UnixTime,
         reason: &str,
-    ) -> StoreResult<IssuedRecord> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE issued_certificates SET revoked_at = $1, revocation_reason = $2 \
-             WHERE serial_hex = $3 AND revoked_at IS NULL RETURNING {ISSUED_COLUMNS}"
-        )))
-        .bind(at.0)
-        .bind(reason)
-        .bind(hex(serial))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        match row {
-            Some(row) => issued_from_row(&row),
-            None => match self.find_issued(serial).await? {
-                Some(_) => Err(StoreError::Conflict {
-                    what: format!("a revocation of serial {}", hex(serial)),
-                }),
-                None => Err(StoreError::NotFound {
+        audit: &(dyn Fn(&IssuedRecord) -> AuditEvent + Sync),
+    ) -> StoreResult<Revocation> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let (named, named_revoked_now) = match revoke_one(&mut tx, &hex(serial), at, reason).await?
+        {
+            Some(outcome) => outcome,
+            None => {
+                return Err(StoreError::NotFound {
                     what: format!("certificate serial {}", hex(serial)),
-                }),
-            },
+                })
+            }
+        };
+        if named_revoked_now {
+            insert_audit(&mut tx, &audit(&named)).await?;
         }
+        // Breadth first, parents before children. A certificate cannot be its own ancestor
+        // (a parent exists before its child is issued), but `seen` keeps a damaged database
+        // from looping.
+        let mut seen = std::collections::HashSet::from([hex(serial)]);
+        let mut frontier = std::collections::VecDeque::from([(hex(serial), named.authority)]);
+        let mut descendants = Vec::new();
+        while let Some((parent_hex, parent_authority)) = frontier.pop_front() {
+            let children: Vec<String> = sqlx::query(
+                "SELECT serial_hex FROM issued_certificates \
+                 WHERE parent_serial_hex = $1 AND parent_authority_id = $2 \
+                 ORDER BY issued_at, serial_hex",
+            )
+            .bind(&parent_hex)
+            .bind(parent_authority.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(|row| row.try_get("serial_hex"))
+            .collect::<Result<_, _>>()
+            .map_err(|e| corrupt(format!("issued_certificates: {e}")))?;
+            for child_hex in children {
+                if !seen.insert(child_hex.clone()) {
+                    continue;
+                }
+                let Some((child, revoked_now)) =
+                    revoke_one(&mut tx, &child_hex, at, reason).await?
+                else {
+                    continue;
+                };
+                if revoked_now {
+                    insert_audit(&mut tx, &audit(&child)).await?;
+                }
+                frontier.push_back((child_hex, child.authority));
+                if revoked_now {
+                    descendants.push(child);
+                }
+            }
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Revocation {
+            named,
+            named_revoked_now,
+            descendants,
+        })
     }
 
     async fn insert_published_crl(&self, crl: &PublishedCrl) -> StoreResult<()> {

@@ -63,6 +63,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "enrollment codes",
         sql: include_str!("migrations/0009_enrollment_codes.sql"),
     },
+    Migration {
+        version: 10,
+        description: "certificate parents",
+        sql: include_str!("migrations/0010_certificate_parents.sql"),
+    },
 ];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.

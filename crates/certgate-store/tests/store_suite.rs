@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use certgate_core::audit::AuditEvent;
 use certgate_core::authority::{
-    AuthorityId, AuthorityRecord, AuthorityRole, IssuedRecord, PublishedCrl,
+    AuthorityId, AuthorityRecord, AuthorityRole, IssuedRecord, ParentCertificate, PublishedCrl,
 };
 use certgate_core::crl_cache::{CachedCrl, CachedCrlSummary, CrlFetchStatus, CrlKind};
 use certgate_core::store::{Store, StoreError};
@@ -67,6 +67,9 @@ on_both_backends! {
            postgres_issued_certificates_round_trip_and_serials_are_unique;
     revocation_is_recorded_once
         => sqlite_revocation_is_recorded_once, postgres_revocation_is_recorded_once;
+    revocation_cascades_to_descendants_and_spares_the_rest
+        => sqlite_revocation_cascades_to_descendants_and_spares_the_rest,
+           postgres_revocation_cascades_to_descendants_and_spares_the_rest;
     latest_published_crl_is_the_highest_number_per_authority_and_kind
         => sqlite_latest_published_crl_is_the_highest_number_per_authority_and_kind,
            postgres_latest_published_crl_is_the_highest_number_per_authority_and_kind;
@@ -305,7 +308,25 @@ fn issued_record(
         issued_at: at,
         revoked_at: None,
         revocation_reason: None,
+        parent: None,
     }
+}
+
+/// The audit event the core's revocation writes, reduced to what the store must keep: one per
+/// certificate revoked, named by serial.
+fn revocation_event(record: &IssuedRecord) -> AuditEvent {
+    AuditEvent::new(
+        later(100),
+        "cli:admin",
+        "pki.revoke",
+        hex(&record.serial),
+        "ok",
+        format!("{} revoked", record.upn),
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn published_crl(
@@ -1053,8 +1074,13 @@ async fn revocation_is_recorded_once(db: &TestDb) {
     );
     store.insert_issued(&alice).await.expect("issue");
 
-    let revoked = store
-        .revoke_issued(&alice.serial, later(100), "keyCompromise")
+    let revocation = store
+        .revoke_issued(
+            &alice.serial,
+            later(100),
+            "keyCompromise",
+            &revocation_event,
+        )
         .await
         .expect("revoke");
     let expected = IssuedRecord {
@@ -1062,29 +1088,190 @@ async fn revocation_is_recorded_once(db: &TestDb) {
         revocation_reason: Some("keyCompromise".into()),
         ..alice.clone()
     };
-    assert_eq!(revoked, expected);
+    assert_eq!(revocation.named, expected);
+    assert!(revocation.named_revoked_now);
+    assert!(revocation.descendants.is_empty());
     assert_eq!(
         store.find_issued(&alice.serial).await.expect("find"),
         Some(expected.clone())
     );
 
-    assert_conflict(
-        store
-            .revoke_issued(&alice.serial, later(200), "superseded")
-            .await,
-        "revoking twice",
+    let again = store
+        .revoke_issued(&alice.serial, later(200), "superseded", &revocation_event)
+        .await
+        .expect("revoking twice is reported, not refused");
+    assert!(!again.named_revoked_now);
+    assert!(again.descendants.is_empty());
+    assert_eq!(
+        again.named, expected,
+        "the first revocation's time and reason stand"
     );
     assert_eq!(
         store.find_issued(&alice.serial).await.expect("find"),
-        Some(expected),
-        "the first revocation's time and reason stand"
+        Some(expected)
+    );
+    let audited = store.audit_events(10).await.expect("audit");
+    assert_eq!(
+        audited.len(),
+        1,
+        "one event per certificate revoked: {audited:?}"
     );
     assert_not_found(
         store
-            .revoke_issued(&f.ecdsa.leaf.serial, later(100), "keyCompromise")
+            .revoke_issued(
+                &f.ecdsa.leaf.serial,
+                later(100),
+                "keyCompromise",
+                &revocation_event,
+            )
             .await,
         "revoking an unknown serial",
     );
+}
+
+/// A certificate issued on the strength of `parent` (a re-enrollment or /my/device). The
+/// store does not look into the DER, so the parent's bytes with a new serial stand in for it.
+fn child_of(parent: &IssuedRecord, serial: &[u8], at: UnixTime) -> IssuedRecord {
+    IssuedRecord {
+        serial: serial.to_vec(),
+        issued_at: at,
+        parent: Some(ParentCertificate {
+            serial: parent.serial.clone(),
+            issuer: "CN=certgate Test Issuing CA, O=certgate Test, C=DE".into(),
+            authority: Some(parent.authority),
+        }),
+        revoked_at: None,
+        revocation_reason: None,
+        ..parent.clone()
+    }
+}
+
+async fn revocation_cascades_to_descendants_and_spares_the_rest(db: &TestDb) {
+    let f = fixtures();
+    let store = db.open().await;
+    let (_, issuing) = insert_authorities(&store).await;
+    let original = issued_record(issuing, &f.rsa.leaf, "alice@corp.example", None, now());
+    // Two generations under the original, and a sibling branch.
+    let renewal = child_of(&original, &[0x10, 0x01], later(10));
+    let device = child_of(&original, &[0x10, 0x02], later(11));
+    let renewal_of_renewal = child_of(&renewal, &[0x10, 0x03], later(20));
+    // Already revoked (superseded) before: keeps its revocation, its child is still taken.
+    let superseded = IssuedRecord {
+        revoked_at: Some(later(30)),
+        revocation_reason: Some("superseded".into()),
+        ..child_of(&renewal_of_renewal, &[0x10, 0x04], later(25))
+    };
+    let great_grandchild = child_of(&superseded, &[0x10, 0x05], later(26));
+    // Unrelated: bob's certificate, and a certificate whose parent has the original's serial
+    // but came from another CA.
+    let bob = issued_record(issuing, &f.ecdsa.leaf, "bob@corp.example", None, now());
+    let foreign_child = IssuedRecord {
+        parent: Some(ParentCertificate {
+            serial: original.serial.clone(),
+            issuer: "CN=Other CA".into(),
+            authority: None,
+        }),
+        ..child_of(&bob, &[0x20, 0x01], later(12))
+    };
+    let bobs_renewal = child_of(&bob, &[0x20, 0x02], later(13));
+    for record in [
+        &original,
+        &renewal,
+        &device,
+        &renewal_of_renewal,
+        &superseded,
+        &great_grandchild,
+        &bob,
+        &foreign_child,
+        &bobs_renewal,
+    ] {
+        store.insert_issued(record).await.expect("issue");
+    }
+    assert_eq!(
+        store
+            .find_issued(&renewal_of_renewal.serial)
+            .await
+            .expect("find")
+            .expect("stored")
+            .parent,
+        renewal_of_renewal.parent,
+        "the parent round-trips"
+    );
+
+    let revocation = store
+        .revoke_issued(
+            &original.serial,
+            later(100),
+            "keyCompromise",
+            &revocation_event,
+        )
+        .await
+        .expect("revoke");
+    assert!(revocation.named_revoked_now);
+    let serials = |records: &[IssuedRecord]| -> Vec<Vec<u8>> {
+        records.iter().map(|r| r.serial.clone()).collect()
+    };
+    // Parents before children; the one revoked before is not revoked again.
+    assert_eq!(
+        serials(&revocation.descendants),
+        [
+            renewal.serial.clone(),
+            device.serial.clone(),
+            renewal_of_renewal.serial.clone(),
+            great_grandchild.serial.clone(),
+        ]
+    );
+    for record in [
+        &original,
+        &renewal,
+        &device,
+        &renewal_of_renewal,
+        &great_grandchild,
+    ] {
+        let stored = store
+            .find_issued(&record.serial)
+            .await
+            .expect("find")
+            .expect("stored");
+        assert_eq!(stored.revoked_at, Some(later(100)), "{:?}", record.serial);
+        assert_eq!(stored.revocation_reason.as_deref(), Some("keyCompromise"));
+    }
+    assert_eq!(
+        store.find_issued(&superseded.serial).await.expect("find"),
+        Some(superseded.clone()),
+        "an earlier revocation stands"
+    );
+    for untouched in [&bob, &foreign_child, &bobs_renewal] {
+        assert_eq!(
+            store.find_issued(&untouched.serial).await.expect("find"),
+            Some(untouched.clone()),
+            "{}",
+            untouched.upn
+        );
+    }
+    // One audit event per certificate revoked, in the same order.
+    let mut audited: Vec<String> = store
+        .audit_events(100)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.target)
+        .collect();
+    audited.reverse();
+    let expected: Vec<String> = std::iter::once(&original.serial)
+        .chain(revocation.descendants.iter().map(|r| &r.serial))
+        .map(|s| hex(s))
+        .collect();
+    assert_eq!(audited, expected);
+
+    // Revoking the renewal again: nothing left to revoke under it, and nothing changes.
+    let again = store
+        .revoke_issued(&renewal.serial, later(200), "superseded", &revocation_event)
+        .await
+        .expect("re-revoke");
+    assert!(!again.named_revoked_now);
+    assert!(again.descendants.is_empty());
+    assert_eq!(store.audit_events(100).await.expect("audit").len(), 5);
 }
 
 async fn latest_published_crl_is_the_highest_number_per_authority_and_kind(db: &TestDb) {

@@ -196,6 +196,7 @@ pub(crate) async fn prepare(config: &mut Config, store: &SqlStore) -> anyhow::Re
                 validity_days: 365,
                 policy_oids: Vec::new(),
                 key_algorithm: KeyAlgorithm::EcdsaP256,
+                parent: None,
             })
             .await
             .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;

@@ -269,6 +269,7 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                     validity_days: args.days,
                     policy_oids: args.policies.clone(),
                     key_algorithm: args.key_algorithm,
+                    parent: None,
                 })
                 .await
             {
@@ -384,13 +385,42 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                 return Ok(ExitCode::from(2));
             };
             match ca.revoke(&bytes, &reason).await {
-                Ok(record) => {
+                Ok(revocation) => {
+                    let named = &revocation.named;
+                    if revocation.named_revoked_now {
+                        println!(
+                            "revoked serial {} ({}) at {}: {}",
+                            certgate_core::hex(&named.serial),
+                            named.upn,
+                            named.revoked_at.map(rfc3339).unwrap_or_default(),
+                            named.revocation_reason.as_deref().unwrap_or("")
+                        );
+                    } else {
+                        println!(
+                            "serial {} ({}) was already revoked at {} ({}); its descendants below were not",
+                            certgate_core::hex(&named.serial),
+                            named.upn,
+                            named.revoked_at.map(rfc3339).unwrap_or_default(),
+                            named.revocation_reason.as_deref().unwrap_or("")
+                        );
+                    }
+                    // Certificates issued on the strength of this one (re-enrollment,
+                    // /my/device), and theirs: revoked with it.
+                    for descendant in &revocation.descendants {
+                        println!(
+                            "revoked descendant {} ({}), issued on the strength of {}",
+                            certgate_core::hex(&descendant.serial),
+                            descendant.upn,
+                            descendant
+                                .parent
+                                .as_ref()
+                                .map(|p| certgate_core::hex(&p.serial))
+                                .unwrap_or_default()
+                        );
+                    }
                     println!(
-                        "revoked serial {} ({}) at {}: {}",
-                        certgate_core::hex(&record.serial),
-                        record.upn,
-                        record.revoked_at.map(rfc3339).unwrap_or_default(),
-                        record.revocation_reason.as_deref().unwrap_or("")
+                        "{} descendant certificate(s) revoked",
+                        revocation.descendants.len()
                     );
                     println!("publish it with `certgate pki crl` (a running server publishes on its own schedule)");
                     Ok(ExitCode::SUCCESS)
@@ -459,6 +489,8 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                             "notAfter": rfc3339(r.not_after), "status": r.status(now),
                             "revokedAt": r.revoked_at.map(rfc3339),
                             "revocationReason": r.revocation_reason,
+                            "parentSerial": r.parent.as_ref().map(|p| certgate_core::hex(&p.serial)),
+                            "parentIssuer": r.parent.as_ref().map(|p| p.issuer.clone()),
                         })
                     })
                     .collect();

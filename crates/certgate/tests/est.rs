@@ -6,8 +6,11 @@
 //! Covered: cacerts (root + issuing), simpleenroll with a one-time code (subject and SAN from
 //! the directory, not from the CSR), the code refused the second time and a wrong code (401
 //! with the Basic challenge), simplereenroll with the new certificate, refused once that
-//! certificate is revoked, a CSR with a bad signature and an RSA-1024 CSR refused without
-//! costing the code, `certgate est code|codes`, and the sign-in and audit logs.
+//! certificate is revoked — and the renewal revoked with it (`pki revoke` cascades to
+//! descendants) —, simplereenroll refused for a certificate of another trusted CA, a user
+//! whose display name cannot be a CN enrolled under the UPN, a CSR with a bad signature and
+//! an RSA-1024 CSR refused without costing the code, `certgate est code|codes`, and the
+//! sign-in and audit logs.
 
 mod common;
 
@@ -252,10 +255,49 @@ fn a_device_enrolls_with_openssl_and_curl_then_signs_in_and_renews() {
         "the code is never listed"
     );
 
-    let (_server, port) = start(&env);
-    let est = Est { env: &env, port };
+    // Another CA the server trusts, with a certificate for alice: it signs in, but it is not
+    // certgate's to renew.
     let dir = env.path("device");
     std::fs::create_dir_all(&dir).expect("device dir");
+    let other = certgate_testpki::TestPki::three_level(&certgate_testpki::ChainSpec {
+        upn: Some("alice@contoso.example".into()),
+        email: None,
+        leaf_crl_url: None,
+        not_after: certgate_testpki::at(certgate_testpki::instants::CA_NOT_AFTER - 86_400),
+        ..certgate_testpki::ChainSpec::default()
+    })
+    .expect("another CA");
+    for (name, issued) in [
+        ("other-root", &other.root),
+        ("other-issuing", &other.intermediate),
+    ] {
+        let pem = dir.join(format!("{name}.pem"));
+        std::fs::write(&pem, &issued.pem).expect("CA");
+        env.ok(&["ca", "add", path(&pem), "--exempt-from-crl-validation"]);
+    }
+    let other_cert = dir.join("other-leaf.pem");
+    std::fs::write(&other_cert, &other.leaf.pem).expect("leaf");
+    let other_key_der = dir.join("other-leaf.key.der");
+    std::fs::write(&other_key_der, &other.leaf.key_pkcs8_der).expect("key");
+    let other_key = dir.join("other-leaf.key");
+    ok(
+        &run(
+            "openssl",
+            &[
+                "pkey",
+                "-inform",
+                "DER",
+                "-in",
+                path(&other_key_der),
+                "-out",
+                path(&other_key),
+            ],
+        ),
+        "openssl pkey",
+    );
+
+    let (_server, port) = start(&env);
+    let est = Est { env: &env, port };
 
     // cacerts: root and issuing CA, certs-only, base64.
     let cacerts = est.curl(
@@ -436,8 +478,62 @@ fn a_device_enrolls_with_openssl_and_curl_then_signs_in_and_renews() {
     assert_eq!(answer.status, 401);
     assert!(answer.body.contains("no-certificate"), "{}", answer.body);
 
-    // Revoked: the old certificate can no longer re-enroll.
-    env.ok(&[
+    // The renewal records the certificate it renews.
+    let listed = env.json(&["pki", "list", "--json"], 0);
+    let renewed_record = listed
+        .as_array()
+        .expect("issued")
+        .iter()
+        .find(|r| r["serial"] == serial(&renewed_text).to_ascii_lowercase())
+        .cloned()
+        .unwrap_or_else(|| panic!("the renewal is listed: {listed}"));
+    assert_eq!(
+        renewed_record["parentSerial"],
+        serial(&text).to_ascii_lowercase(),
+        "{renewed_record}"
+    );
+    assert!(
+        listed
+            .as_array()
+            .expect("issued")
+            .iter()
+            .filter(|r| r["serial"] != renewed_record["serial"])
+            .all(|r| r["parentSerial"].is_null()),
+        "an enrollment code's certificate has no parent: {listed}"
+    );
+
+    // A certificate of another trusted CA signs in, and is refused re-enrollment.
+    assert_eq!(
+        sign_in(&est, &other_cert, &other_key, &dir.join("other.json"))["result"],
+        "success"
+    );
+    let answer = est.enroll(
+        "simplereenroll",
+        &renewed_csr,
+        &[
+            "-H",
+            "Accept: application/json",
+            "--cert",
+            path(&other_cert),
+            "--key",
+            path(&other_key),
+        ],
+        &dir.join("other.out"),
+    );
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    let refusal: Value = serde_json::from_str(&answer.body).expect("JSON refusal");
+    assert_eq!(refusal["error"]["code"], "est-reenroll-not-issued-here");
+    assert!(
+        refusal["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("enrollment code"),
+        "{refusal}"
+    );
+
+    // Revoked: the old certificate can no longer re-enroll, and the renewal it got is revoked
+    // with it (whoever held the old key would otherwise keep access through the renewal).
+    let revoked = env.ok(&[
         "pki",
         "revoke",
         "--serial",
@@ -445,6 +541,14 @@ fn a_device_enrolls_with_openssl_and_curl_then_signs_in_and_renews() {
         "--reason",
         "superseded",
     ]);
+    assert!(
+        revoked.contains("1 descendant certificate(s) revoked"),
+        "{revoked}"
+    );
+    assert!(
+        revoked.contains(&serial(&renewed_text).to_ascii_lowercase()),
+        "{revoked}"
+    );
     env.ok(&["pki", "crl"]);
     env.ok(&["crl", "refresh"]);
     wait_for(
@@ -460,15 +564,54 @@ fn a_device_enrolls_with_openssl_and_curl_then_signs_in_and_renews() {
     );
     assert_eq!(answer.status, 403, "{}", answer.body);
     assert!(answer.body.contains("cert-revoked"), "{}", answer.body);
-    // The renewed certificate still signs in.
+    // The renewal is in the CRL: it no longer signs in, nor re-enrolls.
+    let renewed_key = dir.join("renewed.key");
     assert_eq!(
-        sign_in(
-            &est,
-            &renewed,
-            &dir.join("renewed.key"),
-            &dir.join("r.json")
-        )["result"],
-        "success"
+        sign_in(&est, &renewed, &renewed_key, &dir.join("r.json"))["code"],
+        "cert-revoked"
+    );
+    let answer = est.enroll(
+        "simplereenroll",
+        &renewed_csr,
+        &["--cert", path(&renewed), "--key", path(&renewed_key)],
+        &dir.join("renewed-revoked.out"),
+    );
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert!(answer.body.contains("cert-revoked"), "{}", answer.body);
+    let listed = env.json(&["pki", "list", "--json"], 0);
+    assert!(
+        listed.to_string().contains("superseded"),
+        "the renewal is revoked with the original's reason: {listed}"
+    );
+
+    // A display name too long for a CN (70 characters): the certificate names the UPN, and
+    // the code is not spent on a refusal.
+    let long_name = "B".repeat(70);
+    env.ok(&[
+        "user",
+        "add",
+        "bob@contoso.example",
+        "--display-name",
+        &long_name,
+    ]);
+    let bob_code = env
+        .ok(&["est", "code", "--upn", "bob@contoso.example"])
+        .trim()
+        .to_owned();
+    let bob_csr = csr(&dir, "bob", EC_P256);
+    let answer = est.enroll(
+        "simpleenroll",
+        &bob_csr,
+        &["-u", &format!("bob@contoso.example:{bob_code}")],
+        &dir.join("bob.b64"),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let bob_cert = dir.join("bob.pem");
+    print_certs(&dir.join("bob.b64"), &bob_cert);
+    let bob_text = x509_text(&bob_cert);
+    assert!(
+        bob_text.contains("subject=O = Contoso, CN = bob@contoso.example"),
+        "{bob_text}"
     );
 
     // Every attempt is in the sign-in log, every refusal and issuance in the audit log.
@@ -505,6 +648,8 @@ fn a_device_enrolls_with_openssl_and_curl_then_signs_in_and_renews() {
         "est.enroll",
         "est-code-used",
         "pki.issue",
+        "est-reenroll-not-issued-here",
+        "with its ancestor",
     ] {
         assert!(audit.contains(expected), "{expected} in the audit log");
     }

@@ -235,6 +235,8 @@ impl From<&DeviceError> for ApiError {
             DeviceError::Pki(PkiError::NotInitialised | PkiError::PassphraseRequired { .. }) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            // The certificate the requester signed in with is revoked on record.
+            DeviceError::Pki(PkiError::ParentRevoked { .. }) => StatusCode::FORBIDDEN,
             // What the directory holds cannot go into a certificate (a non-ASCII mail
             // address, a UPN the CA refuses): the user's record needs fixing.
             DeviceError::Pki(PkiError::Ca(ca)) if ca.code() == "ca-invalid-request" => {
