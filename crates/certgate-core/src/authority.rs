@@ -525,7 +525,9 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
 
     /// Refuses to issue on the strength of a certgate certificate that is revoked on record.
     /// The sign-in that authenticated the request checked the published CRL, which lags a
-    /// revocation until the next publication; the record does not.
+    /// revocation until the next publication; the record does not. This check only spares
+    /// signing a certificate that would be refused: a revocation can still commit after it,
+    /// which `insert_issued` settles atomically (see `record_issued`).
     async fn check_parent_not_revoked(&self, request: &IssueRequest) -> Result<(), PkiError> {
         let Some(parent) = request.parent.as_ref().filter(|p| p.is_issued_here()) else {
             return Ok(());
@@ -594,7 +596,15 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
             revocation_reason: None,
             parent: request.parent.clone(),
         };
-        self.store.insert_issued(&record).await?;
+        // The store checks the parent again, atomically with the insert: a revocation that
+        // committed since `check_parent_not_revoked` is refused here, one that commits after
+        // takes this certificate with it.
+        match self.store.insert_issued(&record).await {
+            Err(StoreError::ParentRevoked { serial }) => {
+                return Err(PkiError::ParentRevoked { serial })
+            }
+            outcome => outcome?,
+        }
         self.audit(
             "pki.issue",
             crate::hex(&record.serial),

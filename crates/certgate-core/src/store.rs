@@ -24,6 +24,11 @@ pub enum StoreError {
     Unavailable { detail: String },
     #[error("the database holds a value certgate cannot read: {detail}")]
     Corrupt { detail: String },
+    /// A certificate's parent (issued by certgate) was revoked before the certificate could
+    /// be recorded: checked in the transaction that would have recorded it, so no revocation
+    /// can miss the new certificate. Nothing was written.
+    #[error("the parent certificate serial {serial} is revoked; the certificate issued on its strength was not recorded")]
+    ParentRevoked { serial: String },
 }
 
 impl StoreError {
@@ -33,6 +38,7 @@ impl StoreError {
             StoreError::Conflict { .. } => "store-conflict",
             StoreError::Unavailable { .. } => "store-unavailable",
             StoreError::Corrupt { .. } => "store-corrupt",
+            StoreError::ParentRevoked { .. } => "store-parent-revoked",
         }
     }
 }
@@ -96,6 +102,12 @@ pub trait Store: Send + Sync + 'static {
         &self,
         authority: AuthorityId,
     ) -> impl Future<Output = StoreResult<i64>> + Send;
+    /// Records an issued certificate. When its parent was issued by certgate
+    /// (`parent.authority` is set), the parent's record is read in the same transaction, in
+    /// step with [`Store::revoke_issued`]: `ParentRevoked` when it is revoked (a revocation
+    /// that commits first wins), `NotFound` when it is not on record; otherwise the new row is
+    /// committed before any revocation of the parent reads the parent's children, so the
+    /// cascade takes it. `Conflict` when the serial is already on record.
     fn insert_issued(&self, issued: &IssuedRecord) -> impl Future<Output = StoreResult<()>> + Send;
     fn issued_certificates(&self) -> impl Future<Output = StoreResult<Vec<IssuedRecord>>> + Send;
     fn find_issued(

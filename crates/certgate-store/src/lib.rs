@@ -139,6 +139,17 @@ impl SqlStore {
         &self.pool
     }
 
+    /// A transaction that writes: on SQLite it takes the write lock at BEGIN, so that it
+    /// waits (busy timeout) for another writer instead of failing when it upgrades from
+    /// reading, and so that write transactions run one after another.
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .map_err(unavailable)
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -366,6 +377,63 @@ async fn revoke_one(
     .map_err(unavailable)?
     .map(|row| Ok((issued_from_row(&row)?, false)))
     .transpose()
+}
+
+/// Reads the record of a new certificate's parent, issued by certgate, in the transaction that
+/// inserts the new certificate, and refuses to go on when the parent is revoked (or not on
+/// record, which no path of certgate produces: fail closed).
+///
+/// This makes the parent check and the insert one step with respect to `revoke_issued`, whose
+/// first statement (`revoke_one`) updates the parent's row and whose later statements read
+/// the parent's children:
+/// - PostgreSQL (READ COMMITTED): `FOR SHARE` and the revocation's `UPDATE` of the same row
+///   conflict, so whichever comes second waits for the other's commit. If the revocation came
+///   first, the waiting `FOR SHARE` then reads the row as the revocation left it: revoked,
+///   and nothing is inserted. If the insert came first, the `UPDATE` waits until the child is
+///   committed, and the revocation's later `SELECT` of the children (each statement takes a
+///   fresh snapshot) sees it and revokes it. `FOR SHARE` rather than `FOR UPDATE`: it
+///   conflicts with the revocation just the same, but two certificates issued on the strength
+///   of one parent do not wait for each other.
+/// - SQLite: this transaction and the revocation's both begin with `BEGIN IMMEDIATE`, which
+///   takes the database's write lock, so one runs entirely before the other starts and sees
+///   all of it.
+async fn lock_parent_not_revoked(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    parent_hex: &str,
+    authority: AuthorityId,
+) -> StoreResult<()> {
+    let query = match backend {
+        Backend::Postgres => {
+            "SELECT revoked_at FROM issued_certificates \
+             WHERE serial_hex = $1 AND authority_id = $2 FOR SHARE"
+        }
+        Backend::Sqlite => {
+            "SELECT revoked_at FROM issued_certificates \
+             WHERE serial_hex = $1 AND authority_id = $2"
+        }
+    };
+    let row = sqlx::query(query)
+        .bind(parent_hex)
+        .bind(authority.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!(
+                "parent certificate serial {parent_hex} of certgate CA {}",
+                authority.0
+            ),
+        })?;
+    let revoked_at: Option<i64> = row
+        .try_get("revoked_at")
+        .map_err(|e| corrupt(format!("issued_certificates: {e}")))?;
+    match revoked_at {
+        Some(_) => Err(StoreError::ParentRevoked {
+            serial: parent_hex.to_owned(),
+        }),
+        None => Ok(()),
+    }
 }
 
 async fn bump_generation(tx: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
@@ -644,6 +712,14 @@ impl Store for SqlStore {
     }
 
     async fn insert_issued(&self, issued: &IssuedRecord) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        if let Some((parent, authority)) = issued
+            .parent
+            .as_ref()
+            .and_then(|p| Some((&p.serial, p.authority?)))
+        {
+            lock_parent_not_revoked(&mut tx, self.backend, &hex(parent), authority).await?;
+        }
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO issued_certificates (serial_hex, {ISSUED_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
@@ -669,9 +745,10 @@ impl Store for SqlStore {
                 .and_then(|p| p.authority)
                 .map(|a| a.0),
         )
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| translate(&format!("certificate serial {}", hex(&issued.serial)), e))?;
+        tx.commit().await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -705,7 +782,11 @@ impl Store for SqlStore {
         reason: &str,
         audit: &(dyn Fn(&IssuedRecord) -> AuditEvent + Sync),
     ) -> StoreResult<Revocation> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        // A write transaction from BEGIN on SQLite, so that it and `insert_issued` run one
+        // after the other (see `lock_parent_not_revoked`). A deferred one happens to wait as
+        // well, because its first statement writes; IMMEDIATE keeps that so if a read is
+        // ever put first (a deferred transaction cannot wait to upgrade from reading).
+        let mut tx = self.begin_write().await?;
         let (named, named_revoked_now) = match revoke_one(&mut tx, &hex(serial), at, reason).await?
         {
             Some(outcome) => outcome,

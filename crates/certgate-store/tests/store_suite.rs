@@ -25,7 +25,7 @@ use certgate_core::trusted_ca::{prepare_new_ca, AuthorityType, CaId, CaSettings,
 use certgate_pki::UnixTime;
 use certgate_store::{Backend, SqlStore};
 use certgate_testpki::{instants, ChainSpec, CrlSpec, Issued, KeyKind, TestPki, VALIDATION_TIME};
-use sqlx::Connection;
+use sqlx::{Connection, Row};
 
 use common::{on_both_backends, with_database, TestDb};
 
@@ -70,6 +70,15 @@ on_both_backends! {
     revocation_cascades_to_descendants_and_spares_the_rest
         => sqlite_revocation_cascades_to_descendants_and_spares_the_rest,
            postgres_revocation_cascades_to_descendants_and_spares_the_rest;
+    insert_refuses_a_child_of_a_revoked_or_unknown_parent
+        => sqlite_insert_refuses_a_child_of_a_revoked_or_unknown_parent,
+           postgres_insert_refuses_a_child_of_a_revoked_or_unknown_parent;
+    child_insert_waits_for_a_revocation_of_its_parent_and_is_refused
+        => sqlite_child_insert_waits_for_a_revocation_of_its_parent_and_is_refused,
+           postgres_child_insert_waits_for_a_revocation_of_its_parent_and_is_refused;
+    revocation_waits_for_a_child_being_recorded_and_revokes_it
+        => sqlite_revocation_waits_for_a_child_being_recorded_and_revokes_it,
+           postgres_revocation_waits_for_a_child_being_recorded_and_revokes_it;
     latest_published_crl_is_the_highest_number_per_authority_and_kind
         => sqlite_latest_published_crl_is_the_highest_number_per_authority_and_kind,
            postgres_latest_published_crl_is_the_highest_number_per_authority_and_kind;
@@ -1155,12 +1164,10 @@ async fn revocation_cascades_to_descendants_and_spares_the_rest(db: &TestDb) {
     let renewal = child_of(&original, &[0x10, 0x01], later(10));
     let device = child_of(&original, &[0x10, 0x02], later(11));
     let renewal_of_renewal = child_of(&renewal, &[0x10, 0x03], later(20));
-    // Already revoked (superseded) before: keeps its revocation, its child is still taken.
-    let superseded = IssuedRecord {
-        revoked_at: Some(later(30)),
-        revocation_reason: Some("superseded".into()),
-        ..child_of(&renewal_of_renewal, &[0x10, 0x04], later(25))
-    };
+    // Revoked (superseded) before without its child: keeps its revocation, its child is still
+    // taken. The store refuses to record a child of a revoked parent and a revocation takes
+    // the children with it, so only a direct write to the database makes this state (below).
+    let superseded = child_of(&renewal_of_renewal, &[0x10, 0x04], later(25));
     let great_grandchild = child_of(&superseded, &[0x10, 0x05], later(26));
     // Unrelated: bob's certificate, and a certificate whose parent has the original's serial
     // but came from another CA.
@@ -1187,6 +1194,21 @@ async fn revocation_cascades_to_descendants_and_spares_the_rest(db: &TestDb) {
     ] {
         store.insert_issued(record).await.expect("issue");
     }
+    let superseded = IssuedRecord {
+        revoked_at: Some(later(30)),
+        revocation_reason: Some("superseded".into()),
+        ..superseded
+    };
+    let mut conn = raw_connection(db).await;
+    sqlx::query(
+        "UPDATE issued_certificates SET revoked_at = $1, revocation_reason = 'superseded' \
+         WHERE serial_hex = $2",
+    )
+    .bind(later(30).0)
+    .bind(hex(&superseded.serial))
+    .execute(&mut conn)
+    .await
+    .expect("revoke without the cascade");
     assert_eq!(
         store
             .find_issued(&renewal_of_renewal.serial)
@@ -1272,6 +1294,305 @@ async fn revocation_cascades_to_descendants_and_spares_the_rest(db: &TestDb) {
     assert!(!again.named_revoked_now);
     assert!(again.descendants.is_empty());
     assert_eq!(store.audit_events(100).await.expect("audit").len(), 5);
+}
+
+async fn insert_refuses_a_child_of_a_revoked_or_unknown_parent(db: &TestDb) {
+    let f = fixtures();
+    let store = db.open().await;
+    let (_, issuing) = insert_authorities(&store).await;
+    let parent = issued_record(issuing, &f.rsa.leaf, "alice@corp.example", None, now());
+    store
+        .insert_issued(&parent)
+        .await
+        .expect("issue the parent");
+    store
+        .revoke_issued(&parent.serial, later(5), "keyCompromise", &revocation_event)
+        .await
+        .expect("revoke the parent");
+    let child = child_of(&parent, &[0x10, 0x01], later(10));
+    assert_parent_revoked(store.insert_issued(&child).await, &parent);
+    assert_eq!(store.find_issued(&child.serial).await.expect("find"), None);
+
+    // A parent said to be certgate's but not on record (no path of certgate writes that):
+    // refused, since no revocation could ever reach the child through it.
+    let unknown = issued_record(issuing, &f.ecdsa.leaf, "bob@corp.example", None, now());
+    let orphan = child_of(&unknown, &[0x20, 0x01], later(10));
+    assert_not_found(
+        store.insert_issued(&orphan).await,
+        "a child of an unknown parent",
+    );
+    assert_eq!(store.find_issued(&orphan.serial).await.expect("find"), None);
+
+    // A parent of another CA is not on record and cannot be revoked here: recorded as before.
+    let foreign_child = IssuedRecord {
+        parent: Some(ParentCertificate {
+            authority: None,
+            ..orphan.parent.clone().expect("a parent")
+        }),
+        ..orphan
+    };
+    store
+        .insert_issued(&foreign_child)
+        .await
+        .expect("a child of another CA's certificate");
+}
+
+/// The revocation commits while the child's insert waits for the parent's row: the insert is
+/// refused. The test holds the revocation open after its first statement (what `revoke_one`
+/// does to the named row), on a connection of its own.
+async fn child_insert_waits_for_a_revocation_of_its_parent_and_is_refused(db: &TestDb) {
+    let f = fixtures();
+    let store = db.open().await;
+    let (_, issuing) = insert_authorities(&store).await;
+    let parent = issued_record(issuing, &f.rsa.leaf, "alice@corp.example", None, now());
+    store
+        .insert_issued(&parent)
+        .await
+        .expect("issue the parent");
+    let child = child_of(&parent, &[0x10, 0x01], later(10));
+
+    let mut revoker = raw_connection(db).await;
+    let mut revocation = begin_write(&mut revoker, store.backend()).await;
+    sqlx::query(
+        "UPDATE issued_certificates SET revoked_at = $1, revocation_reason = 'keyCompromise' \
+         WHERE serial_hex = $2 AND revoked_at IS NULL",
+    )
+    .bind(later(5).0)
+    .bind(hex(&parent.serial))
+    .execute(&mut *revocation)
+    .await
+    .expect("revoke the parent's row");
+
+    let insert = tokio::spawn({
+        let (store, child) = (store.clone(), child.clone());
+        async move { store.insert_issued(&child).await }
+    });
+    wait_until_blocked(
+        db,
+        &insert,
+        "SELECT revoked_at FROM issued_certificates",
+        "the insert",
+    )
+    .await;
+    revocation.commit().await.expect("commit the revocation");
+
+    assert_parent_revoked(insert.await.expect("the insert task"), &parent);
+    assert_eq!(
+        store.find_issued(&child.serial).await.expect("find"),
+        None,
+        "no child escapes the revocation"
+    );
+}
+
+/// The child's insert holds the parent's row when the revocation comes: the revocation waits
+/// for it, then revokes the child with the parent.
+///
+/// PostgreSQL: the insert is paused after it locked the parent's row and before its INSERT
+/// can finish: the test holds a lock on certgate's CA row (`FOR UPDATE`), which the INSERT's
+/// foreign key check (`FOR KEY SHARE`) waits for; the revocation touches no CA row.
+/// SQLite: `insert_issued` cannot be paused inside its transaction (it holds the database's
+/// write lock, which nothing else can take until it ends), so the test stands in for it with
+/// the same transaction on a connection of its own: `BEGIN IMMEDIATE`, the parent's row read,
+/// the child's row written, then a revocation started, shown waiting, and the commit.
+async fn revocation_waits_for_a_child_being_recorded_and_revokes_it(db: &TestDb) {
+    let f = fixtures();
+    let store = db.open().await;
+    let (_, issuing) = insert_authorities(&store).await;
+    let parent = issued_record(issuing, &f.rsa.leaf, "alice@corp.example", None, now());
+    store
+        .insert_issued(&parent)
+        .await
+        .expect("issue the parent");
+    let child = child_of(&parent, &[0x10, 0x01], later(10));
+
+    let mut holder = raw_connection(db).await;
+    let mut held = begin_write(&mut holder, store.backend()).await;
+    let insert = match store.backend() {
+        Backend::Postgres => {
+            sqlx::query("SELECT id FROM authorities WHERE id = $1 FOR UPDATE")
+                .bind(issuing.0)
+                .execute(&mut *held)
+                .await
+                .expect("lock certgate's CA row");
+            let insert = tokio::spawn({
+                let (store, child) = (store.clone(), child.clone());
+                async move { store.insert_issued(&child).await }
+            });
+            wait_until_blocked(db, &insert, "INSERT INTO issued_certificates", "the insert").await;
+            Some(insert)
+        }
+        Backend::Sqlite => {
+            let revoked_at: Option<i64> = sqlx::query(
+                "SELECT revoked_at FROM issued_certificates \
+                 WHERE serial_hex = $1 AND authority_id = $2",
+            )
+            .bind(hex(&parent.serial))
+            .bind(issuing.0)
+            .fetch_one(&mut *held)
+            .await
+            .expect("read the parent's row")
+            .try_get("revoked_at")
+            .expect("revoked_at");
+            assert_eq!(revoked_at, None);
+            sqlx::query(
+                "INSERT INTO issued_certificates (serial_hex, serial, authority_id, upn, \
+                 subject, not_before, not_after, certificate, issued_at, parent_serial_hex, \
+                 parent_issuer, parent_authority_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(hex(&child.serial))
+            .bind(&child.serial)
+            .bind(issuing.0)
+            .bind(&child.upn)
+            .bind(&child.subject)
+            .bind(child.not_before.0)
+            .bind(child.not_after.0)
+            .bind(&child.certificate_der)
+            .bind(child.issued_at.0)
+            .bind(hex(&parent.serial))
+            .bind("CN=certgate Test Issuing CA, O=certgate Test, C=DE")
+            .bind(issuing.0)
+            .execute(&mut *held)
+            .await
+            .expect("write the child's row");
+            None
+        }
+    };
+
+    let revocation = tokio::spawn({
+        let (store, serial) = (store.clone(), parent.serial.clone());
+        async move {
+            store
+                .revoke_issued(&serial, later(100), "keyCompromise", &revocation_event)
+                .await
+        }
+    });
+    wait_until_blocked(
+        db,
+        &revocation,
+        "UPDATE issued_certificates",
+        "the revocation",
+    )
+    .await;
+    held.commit().await.expect("let the child's insert finish");
+    if let Some(insert) = insert {
+        insert
+            .await
+            .expect("the insert task")
+            .expect("the child is recorded: its parent was not revoked when it was checked");
+    }
+
+    let revocation = revocation
+        .await
+        .expect("the revocation task")
+        .expect("revoke");
+    assert!(revocation.named_revoked_now);
+    assert_eq!(
+        revocation
+            .descendants
+            .iter()
+            .map(|r| r.serial.clone())
+            .collect::<Vec<_>>(),
+        std::slice::from_ref(&child.serial),
+        "the revocation takes the child recorded while it waited"
+    );
+    let stored = store
+        .find_issued(&child.serial)
+        .await
+        .expect("find")
+        .expect("stored");
+    assert_eq!(stored.revoked_at, Some(later(100)));
+}
+
+fn assert_parent_revoked(result: Result<(), StoreError>, parent: &IssuedRecord) {
+    match result {
+        Err(StoreError::ParentRevoked { serial }) => assert_eq!(serial, hex(&parent.serial)),
+        other => panic!(
+            "expected ParentRevoked for {}, got {other:?}",
+            hex(&parent.serial)
+        ),
+    }
+}
+
+/// A connection outside the store's pool, for a transaction the test holds open.
+async fn raw_connection(db: &TestDb) -> sqlx::AnyConnection {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(db.url())
+        .await
+        .expect("connect outside the store");
+    if db.url().starts_with("sqlite:") {
+        sqlx::query("PRAGMA busy_timeout = 10000")
+            .execute(&mut conn)
+            .await
+            .expect("busy timeout");
+    }
+    conn
+}
+
+/// A write transaction begun as the store begins its own: on SQLite it holds the database's
+/// write lock from BEGIN.
+async fn begin_write(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+) -> sqlx::Transaction<'_, sqlx::Any> {
+    match backend {
+        Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => conn.begin().await,
+    }
+    .expect("begin")
+}
+
+/// How long a store call is given to finish when it should not wait (SQLite), or to show up
+/// waiting (PostgreSQL).
+const WAIT_WINDOW: Duration = Duration::from_millis(500);
+
+/// Returns once `task` waits for a lock the test holds, in a statement that begins with
+/// `statement`; fails when the task finishes instead.
+///
+/// PostgreSQL shows the waiting statement in `pg_stat_activity`, so this is exact. SQLite
+/// waits in its busy handler, which nothing reports: the task must still be running after
+/// `WAIT_WINDOW`. (If it had not even started by then, the outcome the test checks next is
+/// the same: on SQLite every write transaction runs after the one the test holds.)
+async fn wait_until_blocked<T>(
+    db: &TestDb,
+    task: &tokio::task::JoinHandle<T>,
+    statement: &str,
+    what: &str,
+) {
+    let finished_early = |task: &tokio::task::JoinHandle<T>| {
+        if task.is_finished() {
+            panic!("{what} finished while the test held a lock it needs: it did not wait");
+        }
+    };
+    if db.url().starts_with("sqlite:") {
+        tokio::time::sleep(WAIT_WINDOW).await;
+        finished_early(task);
+        return;
+    }
+    let mut observer = raw_connection(db).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        finished_early(task);
+        let waiting: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+             AND wait_event_type = 'Lock' AND query LIKE $1",
+        )
+        .bind(format!("{statement}%"))
+        .fetch_one(&mut observer)
+        .await
+        .expect("pg_stat_activity")
+        .try_get("n")
+        .expect("count");
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} neither finished nor waited on a lock in a statement `{statement}...`"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn latest_published_crl_is_the_highest_number_per_authority_and_kind(db: &TestDb) {

@@ -71,6 +71,7 @@ impl ApiError {
             StoreError::Conflict { .. } => StatusCode::CONFLICT,
             StoreError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             StoreError::Corrupt { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            StoreError::ParentRevoked { .. } => StatusCode::FORBIDDEN,
         };
         ApiError::new(status, error.code(), error.to_string())
     }
