@@ -10,6 +10,12 @@
 //! and nothing else. The certificate issued is always for the user the presented certificate
 //! maps to; the form has no user field.
 //!
+//! A person who has an authenticator app set up enters its current code with the form, as any
+//! sign-in of theirs asks for it (unless the certificate itself is multi-factor): the page
+//! hands out a new certificate and key, so a stolen certificate alone must not be enough to
+//! mint more. Without the key passphrase that opens authenticator secrets the page refuses
+//! such a person (`device-second-factor-unavailable`) rather than skip the code.
+//!
 //! The browser presents the certificate to any page's request, including another site's
 //! auto-submitting form, so a submission the browser marks as cross-site (`Sec-Fetch-Site`,
 //! or an `Origin` that is not this listener) is refused with `device-cross-site-request`
@@ -34,7 +40,8 @@ use certgate_core::directory::{DirectoryStore, User};
 use certgate_core::login_flow::LoginFlowStore;
 use certgate_core::signin::correlation_id;
 use certgate_core::store::Store;
-use certgate_core::totp::TotpStore;
+use certgate_core::strength::Strength;
+use certgate_core::totp::{TotpService, TotpServiceError, TotpSettings, TotpStore};
 use zeroize::Zeroizing;
 
 use crate::certauth::TlsClient;
@@ -56,13 +63,27 @@ struct DeviceContext<S> {
     pki: Option<PkiSettings>,
     /// Filled into the form's Exchange ActiveSync host field.
     default_eas_host: Option<String>,
+    /// Opens authenticator secrets to check the code of a person who has one; `None`: such a
+    /// person is refused (`device-second-factor-unavailable`).
+    totp: Option<TotpSettings>,
+}
+
+/// What the sign-in of one request established.
+struct DeviceSignIn {
+    user: User,
+    /// The certificate signed in with (DER).
+    certificate_der: Vec<u8>,
+    correlation: String,
+    /// The certificate alone is multi-factor (a smart card's, by the strength rules).
+    multi_factor_certificate: bool,
 }
 
 /// The page's routes, to be merged into the certificate sign-in listener's router.
 ///
 /// `pki` is the built-in CA's settings (`None` when the server does not run it: the page then
 /// says so); `default_eas_host` pre-fills the form (for example the front door's public host
-/// name).
+/// name). Authenticator codes are checked with the web listener's TOTP settings when it runs,
+/// otherwise with the CA's key passphrase (the same passphrase seals both).
 pub fn routes<S>(
     signin: Arc<SignInContext<S>>,
     pki: Option<PkiSettings>,
@@ -71,22 +92,30 @@ pub fn routes<S>(
 where
     S: Store + DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
 {
+    let totp = match (&signin.web, &pki) {
+        (Some((_, totp)), _) => Some(totp.clone()),
+        (None, Some(pki)) => pki
+            .key_passphrase
+            .clone()
+            .map(|passphrase| TotpSettings::new("certgate", passphrase)),
+        (None, None) => None,
+    };
     let context = Arc::new(DeviceContext {
         signin,
         pki,
         default_eas_host,
+        totp,
     });
     Router::new()
         .route(DEVICE_PATH, get(form::<S>).post(submit::<S>))
         .with_state(context)
 }
 
-/// The sign-in of one request: the signed-in user, the certificate they signed in with (DER)
-/// and the correlation ID, or the response that ends the request.
+/// The sign-in of one request, or the response that ends the request.
 async fn signed_in_user<S>(
     context: &DeviceContext<S>,
     client: &TlsClient,
-) -> Result<(User, Vec<u8>, String), Response>
+) -> Result<DeviceSignIn, Response>
 where
     S: Store + DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
 {
@@ -98,11 +127,12 @@ where
         detail,
     } = sign_in_and_record(&context.signin, client, APPLICATION, now, &correlation).await?;
     match decision {
-        Ok(signed_in) => Ok((
-            signed_in.binding.user,
-            signed_in.certificate.der,
+        Ok(signed_in) => Ok(DeviceSignIn {
+            multi_factor_certificate: signed_in.strength.strength == Strength::MultiFactor,
+            user: signed_in.binding.user,
+            certificate_der: signed_in.certificate.der,
             correlation,
-        )),
+        }),
         Err(rejection) => Err((
             failure_status(&rejection),
             failure_page(&detail, &code, &correlation),
@@ -153,13 +183,22 @@ async fn form<S>(
 where
     S: Store + DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
 {
-    let (user, _, correlation) = match signed_in_user(&context, &client).await {
+    let signed_in = match signed_in_user(&context, &client).await {
         Ok(signed_in) => signed_in,
         Err(response) => return response,
     };
     if context.pki.is_none() {
         return unavailable();
     }
+    let code_field = match second_factor_enrolled(&context, &signed_in).await {
+        Ok(false) => "",
+        Ok(true) => "<p><label for=\"totp_code\">The code your authenticator app shows now (your account has one set up, so issuing a certificate asks for it)</label><br>\
+             <input id=\"totp_code\" name=\"totp_code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{6,8}\" maxlength=\"8\" required></p>",
+        Err(response) => return response,
+    };
+    let DeviceSignIn {
+        user, correlation, ..
+    } = signed_in;
     let host = context.default_eas_host.as_deref().unwrap_or("");
     let body = format!(
         "<p>Signed in as <strong>{name}</strong> ({upn}). This page issues a <strong>new</strong> certificate for your phone or tablet; the certificate you are using now stays valid.</p>\
@@ -175,6 +214,7 @@ where
          <input id=\"password\" name=\"password\" type=\"password\" minlength=\"{MIN_PASSWORD_CHARS}\" required autocomplete=\"new-password\"></p>\
          <p><label for=\"password_confirm\">The same password again</label><br>\
          <input id=\"password_confirm\" name=\"password_confirm\" type=\"password\" minlength=\"{MIN_PASSWORD_CHARS}\" required autocomplete=\"new-password\"></p>\
+         {code_field}\
          <p><button type=\"submit\">Download</button></p>\
          </form><p>Correlation ID: <code>{correlation}</code></p>",
         name = escape(&user.display_name),
@@ -209,7 +249,7 @@ where
             "",
         );
     }
-    let (user, presented_der, correlation) = match signed_in_user(&context, &client).await {
+    let signed_in = match signed_in_user(&context, &client).await {
         Ok(signed_in) => signed_in,
         Err(response) => return response,
     };
@@ -221,16 +261,17 @@ where
             StatusCode::BAD_REQUEST,
             "device-form-invalid",
             "The form could not be read. Open the device set-up page again and submit the form from there.",
-            &correlation,
+            &signed_in.correlation,
         );
     };
     let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or("");
+    let correlation = signed_in.correlation.as_str();
     let Some(platform) = Platform::parse(field("platform")) else {
         return refusal(
             StatusCode::BAD_REQUEST,
             "device-platform-invalid",
             "Choose the kind of device: iPhone or iPad, Android, or the certificate only.",
-            &correlation,
+            correlation,
         );
     };
     let password = Zeroizing::new(field("password").to_owned());
@@ -239,18 +280,18 @@ where
             StatusCode::BAD_REQUEST,
             "device-p12-password-mismatch",
             "The two passwords differ. Type the same password twice.",
-            &correlation,
+            correlation,
         );
     }
     if let Err(error) = check_pkcs12_password(&password) {
-        return device_refusal(&error, &correlation);
+        return device_refusal(&error, correlation);
     }
     let eas_host = Some(field("eas_host").trim())
         .filter(|host| !host.is_empty())
         .map(str::to_owned);
     if let Some(host) = &eas_host {
         if let Err(error) = EasHost::parse(host) {
-            return device_refusal(&error, &correlation);
+            return device_refusal(&error, correlation);
         }
     }
     let mut request = DeviceProfileRequest::new(platform, eas_host, password);
@@ -258,6 +299,23 @@ where
     if platform == Platform::Ios {
         request.signing = ProfileSigning::SignedByIssuingCa;
     }
+    // Last of the checks, so a form the page sends back does not use up a code.
+    match second_factor_enrolled(&context, &signed_in).await {
+        Ok(false) => {}
+        Ok(true) => {
+            if let Err(response) =
+                check_second_factor(&context, &signed_in, field("totp_code")).await
+            {
+                return response;
+            }
+        }
+        Err(response) => return response,
+    }
+    let DeviceSignIn {
+        user,
+        certificate_der: presented_der,
+        ..
+    } = &signed_in;
     let actor = format!("self-service:{}", user.upn);
     // The new certificate is worth no more than the one that got it: recorded as its child,
     // it is revoked with it.
@@ -267,18 +325,18 @@ where
         pki,
         &actor,
     )
-    .parent_of(&presented_der)
+    .parent_of(presented_der)
     .await
     {
         Ok(parent) => Some(parent),
-        Err(error) => return device_refusal(&DeviceError::Pki(error), &correlation),
+        Err(error) => return device_refusal(&DeviceError::Pki(error), correlation),
     };
     let provisioned = provision_device(
         &*context.signin.directory,
         &context.signin.clock,
         pki,
         &actor,
-        &user,
+        user,
         &request,
     )
     .await;
@@ -298,7 +356,96 @@ where
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(error) => device_refusal(&error, &correlation),
+        Err(error) => device_refusal(&error, correlation),
+    }
+}
+
+/// Whether the signed-in person must enter an authenticator code: they have one set up and
+/// the certificate alone is not multi-factor. A directory that cannot say ends the request.
+async fn second_factor_enrolled<S: TotpStore>(
+    context: &DeviceContext<S>,
+    signed_in: &DeviceSignIn,
+) -> Result<bool, Response> {
+    if signed_in.multi_factor_certificate {
+        return Ok(false);
+    }
+    match context
+        .signin
+        .directory
+        .totp_secrets(signed_in.user.id.as_str())
+        .await
+    {
+        Ok(secrets) => Ok(secrets.active.is_some()),
+        Err(error) => {
+            tracing::error!(code = error.code(), %error, correlation = %signed_in.correlation, "device provisioning: authenticator state unreadable");
+            Err(refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                error.code(),
+                "Whether your account has an authenticator app could not be read, so no certificate was issued. Try again later; if it persists, tell your administrator.",
+                &signed_in.correlation,
+            ))
+        }
+    }
+}
+
+/// Checks the authenticator code sent with the form (a code is used up once accepted, and
+/// wrong codes count towards the lockout, as at sign-in).
+async fn check_second_factor<S: TotpStore>(
+    context: &DeviceContext<S>,
+    signed_in: &DeviceSignIn,
+    code: &str,
+) -> Result<(), Response> {
+    let Some(settings) = &context.totp else {
+        tracing::error!(user = %signed_in.user.upn, correlation = %signed_in.correlation, "device provisioning refused: an authenticator code is needed and this server cannot check one");
+        return Err(refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "device-second-factor-unavailable",
+            "Your account has an authenticator app, and this server cannot check its codes (it does not hold the key passphrase), so it issues no certificate to you. Ask your administrator.",
+            &signed_in.correlation,
+        ));
+    };
+    let code = code.trim();
+    if code.is_empty() {
+        return Err(refusal(
+            StatusCode::UNAUTHORIZED,
+            "device-second-factor-required",
+            "Your account has an authenticator app: enter the code it shows now together with the form.",
+            &signed_in.correlation,
+        ));
+    }
+    let service = TotpService::new(
+        &*context.signin.directory,
+        &context.signin.clock,
+        settings,
+        "device-provisioning",
+    );
+    match service.verify(signed_in.user.id.as_str(), code).await {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            let status = match &error {
+                TotpServiceError::Refused(_) => StatusCode::UNAUTHORIZED,
+                TotpServiceError::Store(_) | TotpServiceError::Contended { .. } => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            tracing::info!(code = error.code(), user = %signed_in.user.upn, correlation = %signed_in.correlation, "device provisioning: authenticator code refused");
+            Err(refusal(
+                status,
+                error.code(),
+                &capitalized(&error.to_string()),
+                &signed_in.correlation,
+            ))
+        }
+    }
+}
+
+/// The error messages are written to follow a colon; the page shows them as sentences.
+fn capitalized(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",
+        None => String::new(),
     }
 }
 

@@ -7,7 +7,8 @@
 //! Checked by real peers: the signed .mobileconfig verified by `openssl smime -verify` against
 //! certgate's root and read back by Python's `plistlib`; the PKCS#12 opened by `openssl
 //! pkcs12`. Refusals: no certificate, a cross-site submission (`Sec-Fetch-Site`, `Origin`), two
-//! different passwords, and a revoked certificate (no profile, the sign-in failure page).
+//! different passwords, a revoked certificate (no profile, the sign-in failure page), and a
+//! person with an authenticator app who sends no code, a wrong one or a used one.
 
 mod common;
 
@@ -652,6 +653,103 @@ async fn admin_api_answers_with_the_device_file(fixture: Fixture) {
         .any(|e| e.detail.contains("PKCS#12 password embedded")));
 }
 
+/// A person with an authenticator app enters its code with the form: without it, with a wrong
+/// one or with one already used, nothing is issued; the code that counts is checked with the
+/// CA's key passphrase (this server runs no web listener).
+async fn self_service_page_asks_for_the_authenticator_code_of_a_person_who_has_one(
+    fixture: Fixture,
+) {
+    use certgate_core::directory::DirectoryStore;
+    use certgate_core::totp::{code_at, TotpService, TotpSettings, WhenEnrolled};
+    let alice = fixture
+        .store
+        .user_by_upn(ALICE)
+        .await
+        .expect("store")
+        .expect("alice");
+    let settings = TotpSettings::new("Contoso", b"device test passphrase".to_vec());
+    let clock: Arc<dyn Clock> = Arc::clone(&fixture.clock) as Arc<dyn Clock>;
+    let service = TotpService::new(&*fixture.store, &clock, &settings, "test");
+    let enrollment = service
+        .begin_enrollment(alice.id.as_str(), ALICE, WhenEnrolled::Refuse)
+        .await
+        .expect("enrollment");
+    service
+        .confirm_enrollment(alice.id.as_str(), &code_at(&enrollment.secret, clock.now()))
+        .await
+        .expect("confirmed");
+    // The confirming code is used up: the page gets the next time step's.
+    fixture.clock.advance(30);
+    let issued_before = fixture
+        .store
+        .issued_certificates()
+        .await
+        .expect("issued")
+        .len();
+
+    let page = fixture
+        .client(true)
+        .get(fixture.url("/my/device"))
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("name=\"totp_code\""), "{page}");
+
+    let code = code_at(&enrollment.secret, clock.now());
+    let wrong = format!(
+        "{:06}",
+        (code.parse::<u32>().expect("digits") + 1) % 1_000_000
+    );
+    let same_origin = [("sec-fetch-site", "same-origin")];
+    for (extra, status, reason) in [
+        (None, 401, "device-second-factor-required"),
+        (Some(wrong.as_str()), 401, "totp-invalid"),
+    ] {
+        let mut fields = form("pkcs12");
+        if let Some(extra) = extra {
+            fields.push(("totp_code", extra));
+        }
+        let (got, _, body) = fixture.submit(&fields, &same_origin).await;
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(got, status, "{reason}: {body}");
+        assert!(body.contains(reason), "{reason}: {body}");
+    }
+    assert_eq!(
+        fixture
+            .store
+            .issued_certificates()
+            .await
+            .expect("issued")
+            .len(),
+        issued_before,
+        "a refused code issues nothing"
+    );
+
+    let mut fields = form("pkcs12");
+    fields.push(("totp_code", code.as_str()));
+    let (status, headers, body) = fixture.submit(&fields, &same_origin).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(headers["content-type"], "application/x-pkcs12");
+    assert!(pkcs12_san(fixture.dir.path(), &body, PASSWORD).contains(ALICE));
+
+    // The code is used up.
+    let (status, _, body) = fixture.submit(&fields, &same_origin).await;
+    assert_eq!(status, 401);
+    assert!(String::from_utf8_lossy(&body).contains("totp-replayed"));
+    assert_eq!(
+        fixture
+            .store
+            .issued_certificates()
+            .await
+            .expect("issued")
+            .len(),
+        issued_before + 1
+    );
+}
+
 macro_rules! on_both_backends {
     ($($behaviour:ident => $sqlite:ident, $postgres:ident;)+) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -673,6 +771,9 @@ on_both_backends! {
     admin_api_answers_with_the_device_file
         => admin_api_answers_with_the_device_file_on_sqlite,
            admin_api_answers_with_the_device_file_on_postgres;
+    self_service_page_asks_for_the_authenticator_code_of_a_person_who_has_one
+        => self_service_page_asks_for_the_authenticator_code_on_sqlite,
+           self_service_page_asks_for_the_authenticator_code_on_postgres;
 }
 
 /// Without certgate's CA configured the API says so instead of failing later.
