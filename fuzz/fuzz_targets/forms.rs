@@ -1,14 +1,14 @@
 //! The form and text parsers behind certgate's web and admin endpoints, on arbitrary bytes:
 //! OpenID Connect authorization parameters, token requests (with and without HTTP Basic client
 //! authentication), scopes, PKCE challenges, the directory's CSV import, the federation claim
-//! rules an administrator types, and the front door's path canonicalization. Besides "no
+//! rules an administrator types, and the front door's path canonicalization and host check. Besides "no
 //! panic", a parsed scope set and claim rule print back to text that parses to the same value,
 //! and a canonical path is a fixed point.
 #![no_main]
 
 use certgate_core::directory::parse_users_csv;
 use certgate_core::federation::claims::{ClaimRule, ClaimSource};
-use certgate_core::front_door::canonical_path;
+use certgate_core::front_door::{canonical_path, request_host};
 use certgate_oidc::{AuthorizationParameters, CodeChallenge, ScopeSet, TokenRequest};
 use libfuzzer_sys::fuzz_target;
 
@@ -60,5 +60,13 @@ fuzz_target!(|data: &[u8]| {
         assert!(path.starts_with('/'));
         assert!(!path.contains("//") && !path.contains(['\\', ';']), "{path:?}");
         assert!(path.split('/').all(|segment| segment != "." && segment != ".."), "{path:?}");
+    }
+    // The front door's request host: a fixed point, and nothing in it that would change what
+    // a server behind reads as the host (user information, a path, a second port).
+    if let Ok(host) = request_host(text) {
+        assert_eq!(request_host(&host).as_deref(), Ok(host.as_str()), "{text:?}");
+        assert!(!host.is_empty() && host.len() <= text.len(), "{text:?}");
+        assert!(!host.contains(['@', '/', '?', '#', ' ', '%', '\\']), "{host:?}");
+        assert_eq!(host, host.to_ascii_lowercase());
     }
 });

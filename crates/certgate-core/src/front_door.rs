@@ -303,6 +303,87 @@ pub fn check_virtual_directory(vdir: &VirtualDirectory) -> Result<(), String> {
     Ok(())
 }
 
+/// The host name a request names (HTTP/1.1 `Host`, HTTP/2 `:authority`): lower-case, without
+/// its port or a trailing dot; or why it is refused. Hand-written rather than taken from
+/// `http::uri::Authority`, which accepts user information (`a@b`), empty labels and any
+/// printable character in a name: what reaches an upstream that builds links from `Host`
+/// (`preserve_host`) must be a plain DNS name or IP address.
+pub fn request_host(authority: &str) -> Result<String, &'static str> {
+    if authority.is_empty() {
+        return Err("the request names no host");
+    }
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let Some((literal, after)) = rest.split_once(']') else {
+            return Err("the host's IPv6 address is not closed with ]");
+        };
+        if literal.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err("the host's IPv6 address is malformed");
+        }
+        let port = match after {
+            "" => None,
+            _ => Some(
+                after
+                    .strip_prefix(':')
+                    .ok_or("the host has text after its address")?,
+            ),
+        };
+        (format!("[{}]", literal.to_ascii_lowercase()), port)
+    } else {
+        let (name, port) = match authority.rsplit_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (authority, None),
+        };
+        (dns_name_or_ipv4(name)?, port)
+    };
+    if let Some(port) = port {
+        let valid = !port.is_empty()
+            && port.len() <= 5
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u32>().is_ok_and(|p| p <= 65_535);
+        if !valid {
+            return Err("the host's port is not a number from 0 to 65535");
+        }
+    }
+    Ok(host)
+}
+
+/// A host name of letters, digits and inner hyphens in dot-separated labels of 1 to 63
+/// characters (253 in all), or an IPv4 address; lower-case, without a trailing dot.
+fn dns_name_or_ipv4(name: &str) -> Result<String, &'static str> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() || name.len() > 253 {
+        return Err("the host name is empty or longer than 253 characters");
+    }
+    for label in name.split('.') {
+        let valid = (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !valid {
+            return Err(
+                "the host name may only hold letters, digits and hyphens in dot-separated labels",
+            );
+        }
+    }
+    // All-numeric labels read as an IPv4 address: then it must be one, in dotted-quad form
+    // (`127.1` or `0x7f.1` mean different hosts to different resolvers).
+    let numeric = name
+        .split('.')
+        .all(|label| label.bytes().all(|b| b.is_ascii_digit()));
+    if numeric && name.parse::<std::net::Ipv4Addr>().is_err() {
+        return Err("the host is neither a name nor an IPv4 address in dotted-quad form");
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
+/// Whether `host` (as [`request_host`] returns it) is one of `allowed` (in the same form);
+/// an empty list allows every host.
+pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    allowed.is_empty() || allowed.iter().any(|name| name == host)
+}
+
 /// The virtual directory a path belongs to: the longest matching prefix.
 pub fn select<'a>(vdirs: &'a [VirtualDirectory], path: &str) -> Option<&'a VirtualDirectory> {
     vdirs
@@ -398,6 +479,55 @@ mod tests {
             certificate_issuer: "CN=CA".into(),
             certificate_thumbprint: "AB".into(),
         }
+    }
+
+    #[test]
+    fn request_host_accepts_names_and_addresses_with_ports_and_normalizes_them() {
+        for (authority, host) in [
+            ("mail.contoso.example", "mail.contoso.example"),
+            ("Mail.Contoso.Example.:443", "mail.contoso.example"),
+            ("localhost:8443", "localhost"),
+            ("127.0.0.1", "127.0.0.1"),
+            ("[::1]:443", "[::1]"),
+            ("[FE80::1]", "[fe80::1]"),
+            ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+        ] {
+            assert_eq!(request_host(authority).as_deref(), Ok(host), "{authority}");
+        }
+    }
+
+    #[test]
+    fn request_host_refuses_what_is_not_a_plain_host() {
+        for authority in [
+            "",
+            "user@mail.contoso.example",
+            "mail.contoso.example:",
+            "mail.contoso.example:65536",
+            "mail.contoso.example:+443",
+            "mail..contoso.example",
+            ".contoso.example",
+            "mail_contoso.example",
+            "-mail.contoso.example",
+            "mail.contoso.example/owa",
+            "evil.example#.contoso.example",
+            "mail contoso",
+            "127.1",
+            "999.0.0.1",
+            "[::1",
+            "[::1]x",
+            "[not-an-address]",
+            "::1",
+        ] {
+            assert!(request_host(authority).is_err(), "{authority:?}");
+        }
+    }
+
+    #[test]
+    fn an_allowed_host_list_admits_only_its_names() {
+        let allowed = vec!["mail.contoso.example".to_owned()];
+        assert!(host_allowed("mail.contoso.example", &allowed));
+        assert!(!host_allowed("evil.example", &allowed));
+        assert!(host_allowed("evil.example", &[]));
     }
 
     #[test]

@@ -58,6 +58,9 @@ pub struct FrontDoorConfig {
     /// The host name devices reach the front door at (the Exchange ActiveSync host that the
     /// self-service device page suggests).
     pub public_host: Option<String>,
+    /// The host names clients may send requests to (`Host`); empty: any plain host name.
+    /// Required when a directory has `preserve_host`.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// The web listener (HTTPS without client certificates, like AD FS's port 443).
@@ -299,8 +302,12 @@ pub async fn start(
                 SignInRecorder::start(Arc::clone(&store)),
                 metrics.clone(),
             ));
-            let proxy = crate::front_door::FrontDoor::new(signin, front_door.virtual_directories)
-                .map_err(|e| ServeError::Tls(format!("the front door: {e}")))?;
+            let proxy = crate::front_door::FrontDoor::new(
+                signin,
+                front_door.virtual_directories,
+                &front_door.allowed_hosts,
+            )
+            .map_err(|e| ServeError::Tls(format!("the front door: {e}")))?;
             let tls = Arc::new(
                 CertAuthTls::new(front_door.identity, ClientCertificates::Request)
                     .map_err(ServeError::Tls)?,

@@ -17,6 +17,10 @@
 //! - Bodies stream both ways (an ActiveSync upload or a long-poll `Ping` of up to 30 minutes is
 //!   never buffered), with no total timeout, an idle read timeout of 35 minutes upstream, and
 //!   hyper's 30-second limit for reading request headers.
+//! - The host a request names (`Host`, or HTTP/2's `:authority`) must be a plain DNS name or
+//!   IP address, and one of `allowed_hosts` when those are set (421 otherwise): it reaches the
+//!   upstream in `X-Forwarded-Host`, and as `Host` itself with `preserve_host`, where a mail
+//!   server builds links and redirects from it. `preserve_host` needs `allowed_hosts`.
 //! - Request headers larger than the directory's limit (default 49,152 bytes, Exchange's
 //!   `uploadReadAheadSize` fix) get 413 with a message saying so.
 
@@ -33,8 +37,8 @@ use base64::Engine as _;
 use certgate_core::binding::UserLookup;
 use certgate_core::directory::DirectoryStore;
 use certgate_core::front_door::{
-    admit, canonical_path, Admission, CertificateOutcome, ClientCertificates, ForwardedIdentity,
-    IdentityHeaders, VirtualDirectory,
+    admit, canonical_path, host_allowed, request_host, Admission, CertificateOutcome,
+    ClientCertificates, ForwardedIdentity, IdentityHeaders, VirtualDirectory,
 };
 use certgate_core::login_flow::LoginFlowStore;
 use certgate_core::signin::{
@@ -115,14 +119,33 @@ pub struct FrontDoor<S> {
     /// certgate's default names and RFC 9440's, whatever one directory renamed or turned off
     /// (an upstream may trust a name for the whole host).
     protected: Vec<HeaderName>,
+    /// The host names clients may ask for (as `request_host` gives them); empty: any.
+    allowed_hosts: Vec<String>,
 }
 
 impl<S> FrontDoor<S> {
-    /// Builds the upstream clients; fails when a directory's settings or CA file are unusable.
+    /// Builds the upstream clients; fails when a directory's settings or CA file are unusable,
+    /// an allowed host is not a host name, or a directory preserves `Host` while any host is
+    /// allowed.
     pub fn new(
         signin: Arc<SignInContext<S>>,
         virtual_directories: Vec<VirtualDirectory>,
+        allowed_hosts: &[String],
     ) -> Result<FrontDoor<S>, String> {
+        let allowed_hosts = allowed_hosts
+            .iter()
+            .map(|name| {
+                request_host(name).map_err(|why| format!("the allowed host \"{name}\": {why}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if allowed_hosts.is_empty() {
+            if let Some(vdir) = virtual_directories.iter().find(|v| v.preserve_host) {
+                return Err(format!(
+                    "{} sends the client's Host to its upstream (preserve_host): list the host names clients use in [front_door] allowed_hosts, so no other name reaches the upstream",
+                    vdir.prefix
+                ));
+            }
+        }
         let mut routes = Vec::new();
         for vdir in virtual_directories {
             certgate_core::front_door::check_virtual_directory(&vdir)?;
@@ -188,6 +211,7 @@ impl<S> FrontDoor<S> {
             signin,
             routes,
             protected,
+            allowed_hosts,
         })
     }
 }
@@ -266,6 +290,10 @@ async fn proxy<S>(
 where
     S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
 {
+    let host = match checked_host(&request, &front_door.allowed_hosts) {
+        Ok(host) => host,
+        Err((status, code, message)) => return refusal(status, code, &message, request.headers()),
+    };
     let path = match canonical_path(request.uri().path()) {
         Ok(path) => path,
         Err(why) => {
@@ -332,11 +360,60 @@ where
                 &client,
                 identity.as_ref(),
                 &path,
+                host,
                 request,
             )
             .await
         }
     }
+}
+
+/// Why a request's host is refused: status, reason code, message.
+type HostRefusal = (StatusCode, &'static str, String);
+
+/// The host the client asked for (HTTP/1.1's `Host`, HTTP/2's `:authority`), checked: one,
+/// a plain host name or address, and allowed here.
+fn checked_host(request: &Request, allowed: &[String]) -> Result<HeaderValue, HostRefusal> {
+    let invalid = |why: &str| -> HostRefusal {
+        (
+            StatusCode::BAD_REQUEST,
+            "front-door-host-invalid",
+            format!("The request's host cannot be used: {why}."),
+        )
+    };
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    let host_header = hosts.next().cloned();
+    if hosts.next().is_some() {
+        return Err(invalid("it names more than one host"));
+    }
+    let authority = request.uri().authority().map(|a| a.as_str());
+    let value = match (host_header, authority) {
+        (Some(host), Some(authority))
+            if !host.as_bytes().eq_ignore_ascii_case(authority.as_bytes()) =>
+        {
+            return Err(invalid(
+                "its Host header and its target name different hosts",
+            ))
+        }
+        (Some(host), _) => host,
+        (None, Some(authority)) => {
+            HeaderValue::from_str(authority).map_err(|_| invalid("the host is not text"))?
+        }
+        (None, None) => return Err(invalid("the request names no host")),
+    };
+    let name = value
+        .to_str()
+        .map_err(|_| "the host is not text")
+        .and_then(request_host)
+        .map_err(invalid)?;
+    if !host_allowed(&name, allowed) {
+        return Err((
+            StatusCode::MISDIRECTED_REQUEST,
+            "front-door-host-not-allowed",
+            "This server does not publish the host name the request was sent to. Use the address your administrator gave you.".into(),
+        ));
+    }
+    Ok(value)
 }
 
 /// The route of the longest prefix that contains `path` (as `certgate_core::front_door::select`).
@@ -586,6 +663,7 @@ async fn forward(
     client: &TlsClient,
     identity: Option<&ForwardedIdentity>,
     path: &str,
+    host: HeaderValue,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
@@ -631,20 +709,11 @@ async fn forward(
             }
         }
     }
-    // The host the client asked for: HTTP/1.1's Host, or HTTP/2's :authority.
-    let host = parts.headers.get(header::HOST).cloned().or_else(|| {
-        parts
-            .uri
-            .authority()
-            .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
-    });
-    if let Some(host) = host {
-        if route.vdir.preserve_host {
-            // The HTTP client keeps a Host it is given and fills in the upstream's otherwise.
-            headers.insert(header::HOST, host.clone());
-        }
-        headers.insert(HeaderName::from_static("x-forwarded-host"), host);
+    if route.vdir.preserve_host {
+        // The HTTP client keeps a Host it is given and fills in the upstream's otherwise.
+        headers.insert(header::HOST, host.clone());
     }
+    headers.insert(HeaderName::from_static("x-forwarded-host"), host);
     headers.insert(
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static("https"),

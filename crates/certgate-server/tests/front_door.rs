@@ -42,12 +42,17 @@ struct Upstream {
     first_chunk: Mutex<Option<oneshot::Sender<()>>>,
     /// The streaming response sends its second part when notified.
     second_part: Notify,
+    /// Requests received.
+    received: std::sync::atomic::AtomicUsize,
 }
 
 async fn upstream_handler(
     upstream: Arc<Upstream>,
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<http_body_util::combinators::BoxBody<Bytes, Infallible>>, Infallible> {
+    upstream
+        .received
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let path = request.uri().path().to_owned();
     if path.ends_with("/stream") {
         // Read the body frame by frame; say when the first one is here.
@@ -222,6 +227,8 @@ impl Fixture {
                     identity,
                     virtual_directories: vec![owa, eas, public, legacy, small],
                     public_host: None,
+                    // `/legacy` preserves Host: the names clients may use must be listed.
+                    allowed_hosts: vec!["mail.corp.example".into()],
                 }),
             },
         )
@@ -263,7 +270,20 @@ type Sender = hyper::client::conn::http1::SendRequest<
 
 /// A GET on `sender`; status and body (JSON when it is JSON).
 async fn get(sender: &mut Sender, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
-    let mut request = hyper::Request::get(path).header("host", "mail.corp.example");
+    get_from(sender, &["mail.corp.example"], path, headers).await
+}
+
+/// `GET path` naming the given hosts (`Host` headers, as many as given).
+async fn get_from(
+    sender: &mut Sender,
+    hosts: &[&str],
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut request = hyper::Request::get(path);
+    for host in hosts {
+        request = request.header("host", *host);
+    }
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -289,6 +309,52 @@ async fn get(sender: &mut Sender, path: &str, headers: &[(&str, &str)]) -> (u16,
 
 fn header<'a>(echo: &'a Value, name: &str) -> Option<&'a str> {
     echo["headers"][name].as_str()
+}
+
+/// The host a request names reaches the upstream (`X-Forwarded-Host`, and `Host` with
+/// `preserve_host`), so it must be a plain host name and one of `allowed_hosts`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_allowed_plain_host_names_reach_the_upstream() {
+    let fixture = Fixture::new().await;
+    let mut anonymous = fixture.connect(None).await;
+    let received = || {
+        fixture
+            .upstream
+            .received
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    // Another name: 421, whichever directory.
+    for path in ["/legacy/", "/public/", "/owa/"] {
+        let (status, body) = get_from(&mut anonymous, &["evil.example"], path, &[]).await;
+        assert_eq!(status, 421, "{path}: {body}");
+        assert_eq!(body["code"], "front-door-host-not-allowed", "{path}");
+    }
+    // The allowed name in another case, with a port: passes, sent on as the client wrote it.
+    let (status, echo) =
+        get_from(&mut anonymous, &["MAIL.corp.example:443"], "/legacy/", &[]).await;
+    assert_eq!(status, 200, "{echo}");
+    assert_eq!(header(&echo, "host"), Some("MAIL.corp.example:443"));
+    assert_eq!(
+        header(&echo, "x-forwarded-host"),
+        Some("MAIL.corp.example:443")
+    );
+    // Not a plain host: 400, before any directory's rules.
+    for hosts in [
+        &["alice@mail.corp.example"][..],
+        &["mail.corp.example/owa"],
+        &["mail.corp.example:99999"],
+        &["mail.corp.example", "evil.example"],
+        &[],
+    ] {
+        let (status, body) = get_from(&mut anonymous, hosts, "/legacy/", &[]).await;
+        assert_eq!(status, 400, "{hosts:?}: {body}");
+        assert_eq!(body["code"], "front-door-host-invalid", "{hosts:?}");
+    }
+    assert_eq!(
+        received(),
+        1,
+        "only the allowed host's request reached the upstream"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -621,6 +687,7 @@ async fn https_upstreams_are_trusted_only_through_their_configured_ca() {
                 identity,
                 virtual_directories: vec![trusted, untrusted],
                 public_host: None,
+                allowed_hosts: Vec::new(),
             }),
         },
     )

@@ -6,6 +6,7 @@
 //! upstream = "https://mail.internal.contoso.example"   # the three presets go here
 //! upstream_ca_file = "/etc/certgate/internal-ca.pem"
 //! preserve_host = true                    # the client's Host upstream (default: the upstream's)
+//! allowed_hosts = ["mail.contoso.example"] # others get 421; required with preserve_host
 //!
 //! [[front_door.virtual_directory]]
 //! prefix = "/rpc"
@@ -26,7 +27,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use certgate_core::front_door::{
-    check_virtual_directory, ClientCertificates, IdentityHeaders, VirtualDirectory, PRESETS,
+    check_virtual_directory, request_host, ClientCertificates, IdentityHeaders, VirtualDirectory,
+    PRESETS,
 };
 use serde::Deserialize;
 
@@ -44,6 +46,9 @@ pub(crate) struct FrontDoorFileConfig {
     upstream_ca_file: Option<PathBuf>,
     /// Send the client's Host to the upstream (default false; per directory too).
     preserve_host: Option<bool>,
+    /// The host names clients may send requests to; others are refused with 421. Default:
+    /// any plain host name, which `preserve_host` does not allow.
+    allowed_hosts: Option<Vec<String>>,
     /// Which presets to publish when `upstream` is set (default: all three).
     presets: Option<Vec<String>>,
     #[serde(default)]
@@ -83,6 +88,7 @@ struct HeadersFileConfig {
 pub(crate) struct FrontDoorSettings {
     pub(crate) listen: SocketAddr,
     pub(crate) public_host: Option<String>,
+    pub(crate) allowed_hosts: Vec<String>,
     /// TLS certificate chain and key files; None = the certificate sign-in listener's.
     pub(crate) tls: Option<(PathBuf, PathBuf)>,
     pub(crate) virtual_directories: Vec<VirtualDirectory>,
@@ -199,9 +205,24 @@ impl FrontDoorFileConfig {
             _ => bail!("[front_door] needs both tls_certificate and tls_key, or neither (then the certificate sign-in listener's are used)"),
         };
         let public_host = env("CERTGATE_FRONT_DOOR_PUBLIC_HOST").or(self.public_host);
+        let allowed_hosts = self.allowed_hosts.unwrap_or_default();
+        for name in &allowed_hosts {
+            request_host(name)
+                .map_err(|why| anyhow::anyhow!("[front_door] allowed_hosts: \"{name}\": {why}"))?;
+        }
+        if allowed_hosts.is_empty() {
+            if let Some(vdir) = virtual_directories.iter().find(|v| v.preserve_host) {
+                bail!(
+                    "{} has preserve_host = true, which sends the client's Host to the mail server: list the host names clients use in [front_door] allowed_hosts (for example [\"{}\"]), so no other name reaches it",
+                    vdir.prefix,
+                    public_host.as_deref().unwrap_or("mail.contoso.example")
+                );
+            }
+        }
         Ok(Some(FrontDoorSettings {
             listen,
             public_host,
+            allowed_hosts,
             tls,
             virtual_directories,
         }))
@@ -224,6 +245,7 @@ mod tests {
             listen = "127.0.0.1:8443"
             upstream = "http://127.0.0.1:9000"
             preserve_host = true
+            allowed_hosts = ["mail.contoso.example", "Autodiscover.Contoso.Example"]
             [[virtual_directory]]
             preset = "owa"
             client_certificates = "accept"
@@ -284,5 +306,15 @@ mod tests {
         assert!(
             parse("listen = \"127.0.0.1:1\"\nupstream = \"http://x\"\ntls_key = \"k\"").is_err()
         );
+        let without_hosts =
+            parse("listen = \"127.0.0.1:1\"\nupstream = \"http://x\"\npreserve_host = true")
+                .err()
+                .expect("preserve_host without allowed_hosts")
+                .to_string();
+        assert!(without_hosts.contains("allowed_hosts"), "{without_hosts}");
+        assert!(parse(
+            "listen = \"127.0.0.1:1\"\nupstream = \"http://x\"\nallowed_hosts = [\"user@mail.example\"]"
+        )
+        .is_err());
     }
 }

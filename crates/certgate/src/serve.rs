@@ -81,6 +81,7 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
                 identity: ServerIdentity::from_pem(&chain, &key).map_err(anyhow::Error::msg)?,
                 virtual_directories: front_door.virtual_directories.clone(),
                 public_host: front_door.public_host.clone(),
+                allowed_hosts: front_door.allowed_hosts.clone(),
             })
         }
         None => None,

@@ -255,6 +255,7 @@ async fn serve(fixture: &Path, scratch: &Path, listener: Listener) -> Result<()>
                 identity,
                 virtual_directories: vec![VirtualDirectory::new(ACTIVESYNC, &upstream)],
                 public_host: None,
+                allowed_hosts: Vec::new(),
             }),
         ),
     };
