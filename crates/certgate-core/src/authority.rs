@@ -193,7 +193,16 @@ pub struct PkiSettings {
     /// Validity of a base CRL beyond its period (overlap for clients that cache it).
     pub base_crl_overlap_seconds: i64,
     pub delta_crl_validity_seconds: i64,
+    /// How many unexpired, unrevoked certificates obtained with a certificate (the
+    /// self-service device page, EST re-enrollment) one user may hold at once: without a
+    /// bound, one certificate could mint any number of others. An administrator's issuance
+    /// does not count and is not limited.
+    pub max_derived_certificates_per_user: u32,
 }
+
+/// The default of [`PkiSettings::max_derived_certificates_per_user`]: a phone, a tablet and
+/// a spare, each re-enrolled once or twice before the old certificate expires.
+pub const DEFAULT_MAX_DERIVED_CERTIFICATES_PER_USER: u32 = 10;
 
 impl PkiSettings {
     pub fn new(urls: PublicationUrls, key_passphrase: Option<Zeroizing<Vec<u8>>>) -> Self {
@@ -204,6 +213,7 @@ impl PkiSettings {
             base_crl_period_seconds: 7 * 86_400,
             base_crl_overlap_seconds: 86_400,
             delta_crl_validity_seconds: 2 * 86_400,
+            max_derived_certificates_per_user: DEFAULT_MAX_DERIVED_CERTIFICATES_PER_USER,
         }
     }
 }
@@ -227,6 +237,8 @@ pub enum PkiError {
     },
     #[error("the certificate with serial {serial} that authenticated this request has been revoked at certgate's CA (the CRL relying parties see may not say so yet); no certificate was issued")]
     ParentRevoked { serial: String },
+    #[error("{upn} already holds {limit} unexpired certificates obtained with a certificate (devices set up with /my/device, EST re-enrollments), the most allowed; revoke those no longer in use (`certgate pki list`, `certgate pki revoke`) or ask your administrator")]
+    DerivedLimit { upn: String, limit: u32 },
     #[error("the presented certificate could not be read: {0}")]
     ParentMalformed(String),
     #[error("\"{0}\" is not a revocation reason; use one of unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise")]
@@ -248,6 +260,7 @@ impl PkiError {
             PkiError::UnknownSerial { .. } => "pki-unknown-serial",
             PkiError::AlreadyRevoked { .. } => "pki-already-revoked",
             PkiError::ParentRevoked { .. } => "pki-parent-revoked",
+            PkiError::DerivedLimit { .. } => "pki-derived-certificate-limit",
             PkiError::ParentMalformed(_) => "pki-parent-malformed",
             PkiError::UnknownReason(_) => "pki-unknown-reason",
             PkiError::Corrupt(_) => "pki-corrupt",
@@ -599,9 +612,19 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
         // The store checks the parent again, atomically with the insert: a revocation that
         // committed since `check_parent_not_revoked` is refused here, one that commits after
         // takes this certificate with it.
-        match self.store.insert_issued(&record).await {
+        let inserted = if record.parent.is_some() {
+            self.store
+                .insert_derived(&record, self.settings.max_derived_certificates_per_user)
+                .await
+        } else {
+            self.store.insert_issued(&record).await
+        };
+        match inserted {
             Err(StoreError::ParentRevoked { serial }) => {
                 return Err(PkiError::ParentRevoked { serial })
+            }
+            Err(StoreError::DerivedLimit { upn, limit }) => {
+                return Err(PkiError::DerivedLimit { upn, limit })
             }
             outcome => outcome?,
         }

@@ -29,6 +29,10 @@ pub enum StoreError {
     /// can miss the new certificate. Nothing was written.
     #[error("the parent certificate serial {serial} is revoked; the certificate issued on its strength was not recorded")]
     ParentRevoked { serial: String },
+    /// The user already holds as many certificates obtained with a certificate as they may
+    /// (see [`Store::insert_derived`]). Nothing was written.
+    #[error("{upn} already holds {limit} unexpired, unrevoked certificates obtained with a certificate (device set-up, EST re-enrollment), the most allowed; the new certificate was not recorded")]
+    DerivedLimit { upn: String, limit: u32 },
 }
 
 impl StoreError {
@@ -39,6 +43,7 @@ impl StoreError {
             StoreError::Unavailable { .. } => "store-unavailable",
             StoreError::Corrupt { .. } => "store-corrupt",
             StoreError::ParentRevoked { .. } => "store-parent-revoked",
+            StoreError::DerivedLimit { .. } => "store-derived-limit",
         }
     }
 }
@@ -109,6 +114,16 @@ pub trait Store: Send + Sync + 'static {
     /// committed before any revocation of the parent reads the parent's children, so the
     /// cascade takes it. `Conflict` when the serial is already on record.
     fn insert_issued(&self, issued: &IssuedRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    /// As [`Store::insert_issued`] for a certificate with a parent (obtained with a
+    /// certificate), and in the same transaction: `DerivedLimit` when `issued.upn` already
+    /// holds `limit` certificates with a parent that are neither revoked nor expired at
+    /// `issued.issued_at`. Calls for one user are serialized (across nodes on PostgreSQL), so
+    /// concurrent requests cannot overshoot the limit.
+    fn insert_derived(
+        &self,
+        issued: &IssuedRecord,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     fn issued_certificates(&self) -> impl Future<Output = StoreResult<Vec<IssuedRecord>>> + Send;
     fn find_issued(
         &self,

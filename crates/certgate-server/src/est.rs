@@ -131,6 +131,9 @@ impl Refusal {
         } else {
             match error {
                 EnrollmentError::Csr(_) => StatusCode::BAD_REQUEST,
+                EnrollmentError::Pki(certgate_core::authority::PkiError::DerivedLimit {
+                    ..
+                }) => StatusCode::CONFLICT,
                 EnrollmentError::UserDisabled { .. }
                 | EnrollmentError::UserNotFound { .. }
                 | EnrollmentError::ReenrollNotIssuedHere { .. }

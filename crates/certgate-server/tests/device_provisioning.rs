@@ -129,14 +129,20 @@ async fn cache_published_crls(store: &SqlStore, now: UnixTime) {
 
 impl Fixture {
     async fn new(backend: Backend) -> Fixture {
+        Fixture::with_settings(backend, |_| {}).await
+    }
+
+    /// The fixture with its CA settings changed by `adjust`.
+    async fn with_settings(backend: Backend, adjust: impl FnOnce(&mut PkiSettings)) -> Fixture {
         let database = TestDatabase::new(backend);
         let store = Arc::new(SqlStore::connect(&database.url).await.expect("store"));
         let clock = Arc::new(FixedClock::at(NOW));
         let now = UnixTime(NOW);
-        let settings = PkiSettings::new(
+        let mut settings = PkiSettings::new(
             PublicationUrls::new("http://pki.test"),
             Some(zeroize::Zeroizing::new(b"device test passphrase".to_vec())),
         );
+        adjust(&mut settings);
         let ca = BuiltInCa::new(&*store, &*clock, &settings, "test");
         let [root, issuing] = ca
             .init(&InitRequest {
@@ -748,6 +754,61 @@ async fn self_service_page_asks_for_the_authenticator_code_of_a_person_who_has_o
             .len(),
         issued_before + 1
     );
+}
+
+/// A user holds at most `max_derived_certificates_per_user` live certificates obtained with a
+/// certificate: the page refuses one more with the reason, and a revocation frees a place.
+async fn self_service_page_stops_at_the_per_user_limit(backend: Backend) {
+    let fixture = Fixture::with_settings(backend, |settings| {
+        settings.max_derived_certificates_per_user = 2;
+    })
+    .await;
+    let same_origin = [("sec-fetch-site", "same-origin")];
+    for _ in 0..2 {
+        let (status, _, body) = fixture.submit(&form("pkcs12"), &same_origin).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    }
+    let (status, _, body) = fixture.submit(&form("pkcs12"), &same_origin).await;
+    let page = String::from_utf8_lossy(&body);
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("pki-derived-certificate-limit"), "{page}");
+    assert!(
+        page.contains("pki revoke"),
+        "the page says what frees a place: {page}"
+    );
+
+    let devices: Vec<_> = fixture
+        .store
+        .issued_certificates()
+        .await
+        .expect("issued")
+        .into_iter()
+        .filter(|record| record.parent.is_some())
+        .collect();
+    assert_eq!(devices.len(), 2, "nothing recorded for the refused request");
+    let audits = fixture.store.audit_events(50).await.expect("audit");
+    assert!(
+        audits.iter().any(|e| e.action == "device.profile"
+            && e.outcome == "pki-derived-certificate-limit"
+            && e.actor == format!("self-service:{ALICE}")),
+        "the refusal is on record: {audits:?}"
+    );
+    BuiltInCa::new(&*fixture.store, &*fixture.clock, &fixture.settings, "test")
+        .revoke(&devices[0].serial, "superseded")
+        .await
+        .expect("revoke a device certificate");
+    let (status, _, body) = fixture.submit(&form("pkcs12"), &same_origin).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_service_page_stops_at_the_per_user_limit_on_sqlite() {
+    self_service_page_stops_at_the_per_user_limit(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_service_page_stops_at_the_per_user_limit_on_postgres() {
+    self_service_page_stops_at_the_per_user_limit(Backend::Postgres).await;
 }
 
 macro_rules! on_both_backends {

@@ -150,6 +150,56 @@ impl SqlStore {
         .map_err(unavailable)
     }
 
+    /// `insert_issued`, and with `derived_limit` `insert_derived`: one transaction that checks
+    /// the parent and the user's count of derived certificates, then inserts.
+    async fn insert_issued_within(
+        &self,
+        issued: &IssuedRecord,
+        derived_limit: Option<u32>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        if let Some((parent, authority)) = issued
+            .parent
+            .as_ref()
+            .and_then(|p| Some((&p.serial, p.authority?)))
+        {
+            lock_parent_not_revoked(&mut tx, self.backend, &hex(parent), authority).await?;
+        }
+        if let Some(limit) = derived_limit {
+            check_derived_limit(&mut tx, self.backend, issued, limit).await?;
+        }
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO issued_certificates (serial_hex, {ISSUED_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        )))
+        .bind(hex(&issued.serial))
+        .bind(&issued.serial)
+        .bind(issued.authority.0)
+        .bind(&issued.upn)
+        .bind(&issued.email)
+        .bind(&issued.subject)
+        .bind(issued.not_before.0)
+        .bind(issued.not_after.0)
+        .bind(&issued.certificate_der)
+        .bind(issued.issued_at.0)
+        .bind(issued.revoked_at.map(|t| t.0))
+        .bind(&issued.revocation_reason)
+        .bind(issued.parent.as_ref().map(|p| hex(&p.serial)))
+        .bind(issued.parent.as_ref().map(|p| p.issuer.clone()))
+        .bind(
+            issued
+                .parent
+                .as_ref()
+                .and_then(|p| p.authority)
+                .map(|a| a.0),
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| translate(&format!("certificate serial {}", hex(&issued.serial)), e))?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(())
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -436,6 +486,47 @@ async fn lock_parent_not_revoked(
     }
 }
 
+/// `DerivedLimit` when `issued.upn` holds `limit` unexpired, unrevoked certificates with a
+/// parent. On PostgreSQL a transaction-scoped advisory lock on the user name serializes the
+/// count and the insert that follows for one user across nodes (row locks cannot: the row
+/// that would conflict does not exist yet); SQLite's write transactions are serialized
+/// already (`begin_write`).
+async fn check_derived_limit(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    issued: &IssuedRecord,
+    limit: u32,
+) -> StoreResult<()> {
+    if backend == Backend::Postgres {
+        // The key space is shared with any other advisory lock in the database: the prefix
+        // keeps certgate's user locks apart from whatever else might use one.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(format!("certgate:derived:{}", issued.upn))
+            .execute(&mut *conn)
+            .await
+            .map_err(unavailable)?;
+    }
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS held FROM issued_certificates \
+         WHERE upn = $1 AND parent_serial_hex IS NOT NULL AND revoked_at IS NULL AND not_after > $2",
+    )
+    .bind(&issued.upn)
+    .bind(issued.issued_at.0)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(unavailable)?;
+    let held: i64 = row
+        .try_get("held")
+        .map_err(|e| corrupt(format!("issued_certificates: {e}")))?;
+    if held >= i64::from(limit) {
+        return Err(StoreError::DerivedLimit {
+            upn: issued.upn.clone(),
+            limit,
+        });
+    }
+    Ok(())
+}
+
 async fn bump_generation(tx: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE certgate_state SET generation = generation + 1 WHERE id = 1")
         .execute(tx)
@@ -712,44 +803,11 @@ impl Store for SqlStore {
     }
 
     async fn insert_issued(&self, issued: &IssuedRecord) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        if let Some((parent, authority)) = issued
-            .parent
-            .as_ref()
-            .and_then(|p| Some((&p.serial, p.authority?)))
-        {
-            lock_parent_not_revoked(&mut tx, self.backend, &hex(parent), authority).await?;
-        }
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO issued_certificates (serial_hex, {ISSUED_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-        )))
-        .bind(hex(&issued.serial))
-        .bind(&issued.serial)
-        .bind(issued.authority.0)
-        .bind(&issued.upn)
-        .bind(&issued.email)
-        .bind(&issued.subject)
-        .bind(issued.not_before.0)
-        .bind(issued.not_after.0)
-        .bind(&issued.certificate_der)
-        .bind(issued.issued_at.0)
-        .bind(issued.revoked_at.map(|t| t.0))
-        .bind(&issued.revocation_reason)
-        .bind(issued.parent.as_ref().map(|p| hex(&p.serial)))
-        .bind(issued.parent.as_ref().map(|p| p.issuer.clone()))
-        .bind(
-            issued
-                .parent
-                .as_ref()
-                .and_then(|p| p.authority)
-                .map(|a| a.0),
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| translate(&format!("certificate serial {}", hex(&issued.serial)), e))?;
-        tx.commit().await.map_err(unavailable)?;
-        Ok(())
+        self.insert_issued_within(issued, None).await
+    }
+
+    async fn insert_derived(&self, issued: &IssuedRecord, limit: u32) -> StoreResult<()> {
+        self.insert_issued_within(issued, Some(limit)).await
     }
 
     async fn issued_certificates(&self) -> StoreResult<Vec<IssuedRecord>> {

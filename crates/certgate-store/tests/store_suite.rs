@@ -20,7 +20,7 @@ use certgate_core::authority::{
     AuthorityId, AuthorityRecord, AuthorityRole, IssuedRecord, ParentCertificate, PublishedCrl,
 };
 use certgate_core::crl_cache::{CachedCrl, CachedCrlSummary, CrlFetchStatus, CrlKind};
-use certgate_core::store::{Store, StoreError};
+use certgate_core::store::{Store, StoreError, StoreResult};
 use certgate_core::trusted_ca::{prepare_new_ca, AuthorityType, CaId, CaSettings, NewCa};
 use certgate_pki::UnixTime;
 use certgate_store::{Backend, SqlStore};
@@ -70,6 +70,12 @@ on_both_backends! {
     revocation_cascades_to_descendants_and_spares_the_rest
         => sqlite_revocation_cascades_to_descendants_and_spares_the_rest,
            postgres_revocation_cascades_to_descendants_and_spares_the_rest;
+    derived_certificates_are_limited_per_user_counting_only_live_ones
+        => sqlite_derived_certificates_are_limited_per_user_counting_only_live_ones,
+           postgres_derived_certificates_are_limited_per_user_counting_only_live_ones;
+    concurrent_derived_inserts_do_not_overshoot_the_limit
+        => sqlite_concurrent_derived_inserts_do_not_overshoot_the_limit,
+           postgres_concurrent_derived_inserts_do_not_overshoot_the_limit;
     insert_refuses_a_child_of_a_revoked_or_unknown_parent
         => sqlite_insert_refuses_a_child_of_a_revoked_or_unknown_parent,
            postgres_insert_refuses_a_child_of_a_revoked_or_unknown_parent;
@@ -1294,6 +1300,147 @@ async fn revocation_cascades_to_descendants_and_spares_the_rest(db: &TestDb) {
     assert!(!again.named_revoked_now);
     assert!(again.descendants.is_empty());
     assert_eq!(store.audit_events(100).await.expect("audit").len(), 5);
+}
+
+fn assert_derived_limit(result: StoreResult<()>, upn: &str, limit: u32, context: &str) {
+    match result {
+        Err(StoreError::DerivedLimit {
+            upn: got,
+            limit: got_limit,
+        }) => {
+            assert_eq!((got.as_str(), got_limit), (upn, limit), "{context}")
+        }
+        other => panic!("{context}: expected DerivedLimit, got {other:?}"),
+    }
+}
+
+/// `insert_derived` counts the user's certificates that have a parent and are neither revoked
+/// nor expired when the new one is issued; certificates without a parent and other users'
+/// do not count, and nothing is written when the limit is reached.
+async fn derived_certificates_are_limited_per_user_counting_only_live_ones(db: &TestDb) {
+    const LIMIT: u32 = 2;
+    let f = fixtures();
+    let store = db.open().await;
+    let (_, issuing) = insert_authorities(&store).await;
+    let alice = issued_record(issuing, &f.rsa.leaf, "alice@corp.example", None, now());
+    let bob = issued_record(issuing, &f.ecdsa.leaf, "bob@corp.example", None, now());
+    for record in [&alice, &bob] {
+        store
+            .insert_issued(record)
+            .await
+            .expect("administrator's issuance");
+    }
+    // Alice's parentless certificate does not count: two derived ones fit.
+    for (serial, at) in [(0x01, 10), (0x02, 11)] {
+        store
+            .insert_derived(&child_of(&alice, &[0x10, serial], later(at)), LIMIT)
+            .await
+            .expect("within the limit");
+    }
+    let third = child_of(&alice, &[0x10, 0x03], later(12));
+    assert_derived_limit(
+        store.insert_derived(&third, LIMIT).await,
+        "alice@corp.example",
+        LIMIT,
+        "a third live derived certificate",
+    );
+    assert_eq!(store.find_issued(&third.serial).await.expect("find"), None);
+    // Bob is counted on his own.
+    store
+        .insert_derived(&child_of(&bob, &[0x20, 0x01], later(12)), LIMIT)
+        .await
+        .expect("another user");
+    // A revocation frees a place.
+    store
+        .revoke_issued(&[0x10, 0x01], later(20), "superseded", &revocation_event)
+        .await
+        .expect("revoke one");
+    store
+        .insert_derived(&third, LIMIT)
+        .await
+        .expect("a revoked one does not count");
+    assert_derived_limit(
+        store
+            .insert_derived(&child_of(&alice, &[0x10, 0x04], later(21)), LIMIT)
+            .await,
+        "alice@corp.example",
+        LIMIT,
+        "full again",
+    );
+    // So does expiry: an expired derived certificate does not count.
+    let expired = IssuedRecord {
+        not_after: later(30),
+        ..child_of(&alice, &[0x10, 0x05], later(22))
+    };
+    let (live, dead) = (
+        child_of(&bob, &[0x20, 0x02], later(22)),
+        child_of(&bob, &[0x20, 0x03], later(23)),
+    );
+    store
+        .insert_issued(&expired)
+        .await
+        .expect("recorded unlimited");
+    store.insert_derived(&live, 3).await.expect("bob's second");
+    assert_derived_limit(
+        store.insert_derived(&dead, 2).await,
+        "bob@corp.example",
+        2,
+        "bob at a lower limit",
+    );
+    let after_expiry = |serial: u8, at: i64| IssuedRecord {
+        not_after: UnixTime(instants::LEAF_NOT_AFTER),
+        ..child_of(&alice, &[0x10, serial], later(at))
+    };
+    assert_derived_limit(
+        store.insert_derived(&after_expiry(0x06, 29), 3).await,
+        "alice@corp.example",
+        3,
+        "the short-lived one still counts before it expires",
+    );
+    store
+        .insert_derived(&after_expiry(0x07, 30), 3)
+        .await
+        .expect("expired at its not_after: no longer counted");
+}
+
+/// Many requests for one user at once, on two stores (two nodes): exactly `LIMIT` recorded.
+async fn concurrent_derived_inserts_do_not_overshoot_the_limit(db: &TestDb) {
+    const LIMIT: u32 = 3;
+    const CALLS: u8 = 12;
+    let f = fixtures();
+    let first = db.open().await;
+    let second = db.open().await;
+    let (_, issuing) = insert_authorities(&first).await;
+    let alice = issued_record(issuing, &f.rsa.leaf, "alice@corp.example", None, now());
+    first.insert_issued(&alice).await.expect("parent");
+    let tasks: Vec<_> = (0..CALLS)
+        .map(|i| {
+            let store = if i % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
+            let child = child_of(&alice, &[0x30, i], later(10));
+            tokio::spawn(async move { store.insert_derived(&child, LIMIT).await })
+        })
+        .collect();
+    let mut recorded = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(()) => recorded += 1,
+            Err(StoreError::DerivedLimit { .. }) => {}
+            Err(other) => panic!("expected success or DerivedLimit, got {other:?}"),
+        }
+    }
+    assert_eq!(recorded, LIMIT);
+    let held = first
+        .issued_certificates()
+        .await
+        .expect("issued")
+        .iter()
+        .filter(|record| record.parent.is_some())
+        .count();
+    assert_eq!(held, LIMIT as usize);
 }
 
 async fn insert_refuses_a_child_of_a_revoked_or_unknown_parent(db: &TestDb) {

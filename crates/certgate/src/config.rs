@@ -21,6 +21,9 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     public_url: Option<String>,
     ca_key_passphrase: Option<String>,
+    /// How many unexpired, unrevoked certificates obtained with a certificate (/my/device,
+    /// EST re-enrollment) one user may hold (default 10).
+    max_derived_certificates_per_user: Option<u32>,
     #[serde(default)]
     crl: CrlFileConfig,
     #[serde(default)]
@@ -78,6 +81,7 @@ pub(crate) struct Config {
     pub(crate) listen: SocketAddr,
     pub(crate) public_url: String,
     pub(crate) ca_key_passphrase: Option<Zeroizing<Vec<u8>>>,
+    pub(crate) max_derived_certificates_per_user: u32,
     pub(crate) crl: CrlSettings,
     /// The certificate sign-in listener: address, TLS certificate and key files.
     pub(crate) certauth: Option<(SocketAddr, PathBuf, PathBuf)>,
@@ -230,6 +234,18 @@ impl Config {
                 })
             }
         };
+        let max_derived_certificates_per_user =
+            match env("CERTGATE_MAX_DERIVED_CERTIFICATES_PER_USER") {
+                Some(text) => text.parse().with_context(|| {
+                    format!("CERTGATE_MAX_DERIVED_CERTIFICATES_PER_USER \"{text}\" is not a number")
+                })?,
+                None => file
+                    .max_derived_certificates_per_user
+                    .unwrap_or(certgate_core::authority::DEFAULT_MAX_DERIVED_CERTIFICATES_PER_USER),
+            };
+        if max_derived_certificates_per_user == 0 {
+            bail!("max_derived_certificates_per_user must be at least 1 (a re-enrollment needs a place)");
+        }
         let front_door = file.front_door.settings(&env)?;
         if front_door.as_ref().is_some_and(|f| f.tls.is_none()) && certauth.is_none() {
             bail!("the front door needs a TLS certificate: set [front_door] tls_certificate and tls_key, or configure the certificate sign-in listener ([certauth]) whose certificate it then shares");
@@ -243,6 +259,7 @@ impl Config {
             listen,
             public_url,
             ca_key_passphrase,
+            max_derived_certificates_per_user,
             crl,
         })
     }
@@ -253,6 +270,7 @@ impl Config {
             self.ca_key_passphrase.clone(),
         );
         settings.allow_unencrypted_keys = allow_unencrypted_keys;
+        settings.max_derived_certificates_per_user = self.max_derived_certificates_per_user;
         settings
     }
 

@@ -9,8 +9,9 @@
 //! certificate is revoked — and the renewal revoked with it (`pki revoke` cascades to
 //! descendants) —, simplereenroll refused for a certificate of another trusted CA, a user
 //! whose display name cannot be a CN enrolled under the UPN, a CSR with a bad signature and
-//! an RSA-1024 CSR refused without costing the code, `certgate est code|codes`, and the
-//! sign-in and audit logs.
+//! an RSA-1024 CSR refused without costing the code, a second live renewal refused over the
+//! per-user limit of derived certificates (409), `certgate est code|codes`, and the sign-in
+//! and audit logs.
 
 mod common;
 
@@ -21,8 +22,11 @@ use std::time::{Duration, Instant};
 use common::{Env, Server};
 use serde_json::Value;
 
+/// `certgate serve` with its certificate sign-in listener; a user may hold one certificate
+/// obtained with a certificate (a renewal) at a time.
 fn start(env: &Env) -> (Server, u16) {
-    let (environment, certauth_port) = env.certauth_listener();
+    let (mut environment, certauth_port) = env.certauth_listener();
+    environment.push(("CERTGATE_MAX_DERIVED_CERTIFICATES_PER_USER", "1".into()));
     (env.serve_with(&environment), certauth_port)
 }
 
@@ -473,6 +477,16 @@ fn a_device_enrolls_with_openssl_and_curl_then_signs_in_and_renews() {
             .to_owned()
     };
     assert_ne!(serial(&text), serial(&renewed_text));
+    // A second renewal while the first is live: over this server's limit of one.
+    let answer = est.enroll(
+        "simplereenroll",
+        &renewed_csr,
+        &[&auth[..], &["-H", "Accept: application/json"]].concat(),
+        &dir.join("over-limit.out"),
+    );
+    assert_eq!(answer.status, 409, "{}", answer.body);
+    let refusal: Value = serde_json::from_str(&answer.body).expect("JSON refusal");
+    assert_eq!(refusal["error"]["code"], "pki-derived-certificate-limit");
     // Without a certificate: refused.
     let answer = est.enroll("simplereenroll", &renewed_csr, &[], &dir.join("nocert.out"));
     assert_eq!(answer.status, 401);
@@ -649,6 +663,7 @@ fn a_device_enrolls_with_openssl_and_curl_then_signs_in_and_renews() {
         "est-code-used",
         "pki.issue",
         "est-reenroll-not-issued-here",
+        "pki-derived-certificate-limit",
         "with its ancestor",
     ] {
         assert!(audit.contains(expected), "{expected} in the audit log");

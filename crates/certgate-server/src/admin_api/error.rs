@@ -72,6 +72,7 @@ impl ApiError {
             StoreError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             StoreError::Corrupt { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             StoreError::ParentRevoked { .. } => StatusCode::FORBIDDEN,
+            StoreError::DerivedLimit { .. } => StatusCode::CONFLICT,
         };
         ApiError::new(status, error.code(), error.to_string())
     }
@@ -238,6 +239,8 @@ impl From<&DeviceError> for ApiError {
             }
             // The certificate the requester signed in with is revoked on record.
             DeviceError::Pki(PkiError::ParentRevoked { .. }) => StatusCode::FORBIDDEN,
+            // The user holds as many derived certificates as allowed: revoking one frees a place.
+            DeviceError::Pki(PkiError::DerivedLimit { .. }) => StatusCode::CONFLICT,
             // What the directory holds cannot go into a certificate (a non-ASCII mail
             // address, a UPN the CA refuses): the user's record needs fixing.
             DeviceError::Pki(PkiError::Ca(ca)) if ca.code() == "ca-invalid-request" => {
