@@ -289,6 +289,11 @@ impl Fixture {
         )
     }
 
+    /// Every certificate certgate's CA has issued, oldest first.
+    async fn issued(&self) -> Vec<certgate_core::authority::IssuedRecord> {
+        self.store.issued_certificates().await.expect("issued")
+    }
+
     fn write(&self, name: &str, bytes: &[u8]) -> std::path::PathBuf {
         let path = self.dir.path().join(name);
         std::fs::write(&path, bytes).expect("write");
@@ -514,7 +519,7 @@ async fn self_service_page_issues_a_signed_profile_to_the_signed_in_user(fixture
     );
 
     // Both device certificates record the certificate that got them.
-    let issued = fixture.store.issued_certificates().await.expect("issued");
+    let issued = fixture.issued().await;
     let children: Vec<_> = issued
         .iter()
         .filter(|r| r.parent.as_ref().map(|p| &p.serial) == Some(&fixture.alice.1))
@@ -686,12 +691,7 @@ async fn self_service_page_asks_for_the_authenticator_code_of_a_person_who_has_o
         .expect("confirmed");
     // The confirming code is used up: the page gets the next time step's.
     fixture.clock.advance(30);
-    let issued_before = fixture
-        .store
-        .issued_certificates()
-        .await
-        .expect("issued")
-        .len();
+    let issued_before = fixture.issued().await.len();
 
     let page = fixture
         .client(true)
@@ -724,12 +724,7 @@ async fn self_service_page_asks_for_the_authenticator_code_of_a_person_who_has_o
         assert!(body.contains(reason), "{reason}: {body}");
     }
     assert_eq!(
-        fixture
-            .store
-            .issued_certificates()
-            .await
-            .expect("issued")
-            .len(),
+        fixture.issued().await.len(),
         issued_before,
         "a refused code issues nothing"
     );
@@ -745,15 +740,7 @@ async fn self_service_page_asks_for_the_authenticator_code_of_a_person_who_has_o
     let (status, _, body) = fixture.submit(&fields, &same_origin).await;
     assert_eq!(status, 401);
     assert!(String::from_utf8_lossy(&body).contains("totp-replayed"));
-    assert_eq!(
-        fixture
-            .store
-            .issued_certificates()
-            .await
-            .expect("issued")
-            .len(),
-        issued_before + 1
-    );
+    assert_eq!(fixture.issued().await.len(), issued_before + 1);
 }
 
 /// A user holds at most `max_derived_certificates_per_user` live certificates obtained with a
@@ -778,10 +765,8 @@ async fn self_service_page_stops_at_the_per_user_limit(backend: Backend) {
     );
 
     let devices: Vec<_> = fixture
-        .store
-        .issued_certificates()
+        .issued()
         .await
-        .expect("issued")
         .into_iter()
         .filter(|record| record.parent.is_some())
         .collect();
