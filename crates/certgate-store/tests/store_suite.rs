@@ -1005,11 +1005,7 @@ async fn concurrent_crl_number_allocations_are_distinct(db: &TestDb) {
     let (_, issuing) = insert_authorities(&first).await;
     let tasks: Vec<_> = (0..CALLS)
         .map(|i| {
-            let store = if i % 2 == 0 {
-                first.clone()
-            } else {
-                second.clone()
-            };
+            let store = [&first, &second][(i % 2) as usize].clone();
             tokio::spawn(async move { store.allocate_crl_number(issuing).await })
         })
         .collect();
@@ -1408,6 +1404,7 @@ async fn concurrent_derived_inserts_do_not_overshoot_the_limit(db: &TestDb) {
     const LIMIT: u32 = 3;
     const CALLS: u8 = 12;
     let f = fixtures();
+    // Two stores, as two server nodes would have, each with its own pool.
     let first = db.open().await;
     let second = db.open().await;
     let (_, issuing) = insert_authorities(&first).await;
@@ -1415,11 +1412,7 @@ async fn concurrent_derived_inserts_do_not_overshoot_the_limit(db: &TestDb) {
     first.insert_issued(&alice).await.expect("parent");
     let tasks: Vec<_> = (0..CALLS)
         .map(|i| {
-            let store = if i % 2 == 0 {
-                first.clone()
-            } else {
-                second.clone()
-            };
+            let store = [&first, &second][(i % 2) as usize].clone();
             let child = child_of(&alice, &[0x30, i], later(10));
             tokio::spawn(async move { store.insert_derived(&child, LIMIT).await })
         })
