@@ -624,7 +624,17 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
                 return Err(PkiError::ParentRevoked { serial })
             }
             Err(StoreError::DerivedLimit { upn, limit }) => {
-                return Err(PkiError::DerivedLimit { upn, limit })
+                let error = PkiError::DerivedLimit { upn, limit };
+                // A policy refusal someone may need to look into (a user minting
+                // certificates), whichever way the request came: on record, best effort —
+                // the refusal stands either way.
+                if let Err(store_error) = self
+                    .audit("pki.issue", &record.upn, error.code(), error.to_string())
+                    .await
+                {
+                    tracing::warn!(code = store_error.code(), %store_error, "recording a refused issuance failed");
+                }
+                return Err(error);
             }
             outcome => outcome?,
         }

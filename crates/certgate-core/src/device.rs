@@ -407,7 +407,7 @@ pub async fn provision_device<S: Store, C: Clock>(
     let common_name = common_name_for_display_name(&user.display_name);
 
     let ca = BuiltInCa::new(store, clock, settings, actor);
-    let issued = match ca
+    let issued = ca
         .issue(&IssueRequest {
             upn: upn.to_owned(),
             email: Some(email.clone()),
@@ -417,27 +417,7 @@ pub async fn provision_device<S: Store, C: Clock>(
             key_algorithm: request.key_algorithm,
             parent: request.parent.clone(),
         })
-        .await
-    {
-        Ok(issued) => issued,
-        Err(error @ PkiError::DerivedLimit { .. }) => {
-            // A policy refusal someone may need to look into (a user minting certificates):
-            // on record, best effort — the refusal stands either way.
-            let event = AuditEvent::new(
-                clock.now(),
-                actor,
-                "device.profile",
-                upn,
-                error.code(),
-                error.to_string(),
-            );
-            if let Err(store_error) = store.append_audit(&event).await {
-                tracing::warn!(code = store_error.code(), %store_error, "recording a device refusal failed");
-            }
-            return Err(error.into());
-        }
-        Err(error) => return Err(error.into()),
-    };
+        .await?;
     let record = &issued.record;
     let pkcs12 = certgate_ca::pkcs12_with_encryption(
         &record.certificate_der,

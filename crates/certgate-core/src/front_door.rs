@@ -378,6 +378,29 @@ fn dns_name_or_ipv4(name: &str) -> Result<String, &'static str> {
     Ok(name.to_ascii_lowercase())
 }
 
+/// The front door's allowed host names in the form [`request_host`] gives, or what is wrong:
+/// a name that is not a plain host, or a directory that sends the client's `Host` upstream
+/// (`preserve_host`) while every host is allowed, which would let any name a client makes up
+/// reach the mail server as its own.
+pub fn check_allowed_hosts(
+    allowed: &[String],
+    vdirs: &[VirtualDirectory],
+) -> Result<Vec<String>, String> {
+    let hosts = allowed
+        .iter()
+        .map(|name| request_host(name).map_err(|why| format!("the allowed host \"{name}\": {why}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if hosts.is_empty() {
+        if let Some(vdir) = vdirs.iter().find(|v| v.preserve_host) {
+            return Err(format!(
+                "{} has preserve_host, which sends the client's Host to the mail server: list the host names clients use in [front_door] allowed_hosts, so no other name reaches it",
+                vdir.prefix
+            ));
+        }
+    }
+    Ok(hosts)
+}
+
 /// Whether `host` (as [`request_host`] returns it) is one of `allowed` (in the same form);
 /// an empty list allows every host.
 pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
@@ -520,6 +543,23 @@ mod tests {
         ] {
             assert!(request_host(authority).is_err(), "{authority:?}");
         }
+    }
+
+    #[test]
+    fn preserve_host_needs_allowed_hosts_and_allowed_hosts_are_normalized() {
+        let mut legacy = VirtualDirectory::new("/legacy", "http://127.0.0.1:1");
+        assert_eq!(check_allowed_hosts(&[], &[legacy.clone()]), Ok(Vec::new()));
+        legacy.preserve_host = true;
+        let refused = check_allowed_hosts(&[], &[legacy.clone()]).unwrap_err();
+        assert!(
+            refused.contains("/legacy") && refused.contains("allowed_hosts"),
+            "{refused}"
+        );
+        assert_eq!(
+            check_allowed_hosts(&["Mail.Contoso.Example.".into()], &[legacy.clone()]),
+            Ok(vec!["mail.contoso.example".to_owned()])
+        );
+        assert!(check_allowed_hosts(&["user@mail.example".into()], &[legacy]).is_err());
     }
 
     #[test]

@@ -37,8 +37,8 @@ use base64::Engine as _;
 use certgate_core::binding::UserLookup;
 use certgate_core::directory::DirectoryStore;
 use certgate_core::front_door::{
-    admit, canonical_path, host_allowed, request_host, Admission, CertificateOutcome,
-    ClientCertificates, ForwardedIdentity, IdentityHeaders, VirtualDirectory,
+    admit, canonical_path, check_allowed_hosts, host_allowed, request_host, Admission,
+    CertificateOutcome, ClientCertificates, ForwardedIdentity, IdentityHeaders, VirtualDirectory,
 };
 use certgate_core::login_flow::LoginFlowStore;
 use certgate_core::signin::{
@@ -132,20 +132,7 @@ impl<S> FrontDoor<S> {
         virtual_directories: Vec<VirtualDirectory>,
         allowed_hosts: &[String],
     ) -> Result<FrontDoor<S>, String> {
-        let allowed_hosts = allowed_hosts
-            .iter()
-            .map(|name| {
-                request_host(name).map_err(|why| format!("the allowed host \"{name}\": {why}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if allowed_hosts.is_empty() {
-            if let Some(vdir) = virtual_directories.iter().find(|v| v.preserve_host) {
-                return Err(format!(
-                    "{} sends the client's Host to its upstream (preserve_host): list the host names clients use in [front_door] allowed_hosts, so no other name reaches the upstream",
-                    vdir.prefix
-                ));
-            }
-        }
+        let allowed_hosts = check_allowed_hosts(allowed_hosts, &virtual_directories)?;
         let mut routes = Vec::new();
         for vdir in virtual_directories {
             certgate_core::front_door::check_virtual_directory(&vdir)?;

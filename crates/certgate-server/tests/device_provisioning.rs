@@ -773,7 +773,7 @@ async fn self_service_page_stops_at_the_per_user_limit(backend: Backend) {
     assert_eq!(devices.len(), 2, "nothing recorded for the refused request");
     let audits = fixture.store.audit_events(50).await.expect("audit");
     assert!(
-        audits.iter().any(|e| e.action == "device.profile"
+        audits.iter().any(|e| e.action == "pki.issue"
             && e.outcome == "pki-derived-certificate-limit"
             && e.actor == format!("self-service:{ALICE}")),
         "the refusal is on record: {audits:?}"

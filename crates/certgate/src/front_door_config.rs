@@ -27,8 +27,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use certgate_core::front_door::{
-    check_virtual_directory, request_host, ClientCertificates, IdentityHeaders, VirtualDirectory,
-    PRESETS,
+    check_allowed_hosts, check_virtual_directory, ClientCertificates, IdentityHeaders,
+    VirtualDirectory, PRESETS,
 };
 use serde::Deserialize;
 
@@ -206,19 +206,8 @@ impl FrontDoorFileConfig {
         };
         let public_host = env("CERTGATE_FRONT_DOOR_PUBLIC_HOST").or(self.public_host);
         let allowed_hosts = self.allowed_hosts.unwrap_or_default();
-        for name in &allowed_hosts {
-            request_host(name)
-                .map_err(|why| anyhow::anyhow!("[front_door] allowed_hosts: \"{name}\": {why}"))?;
-        }
-        if allowed_hosts.is_empty() {
-            if let Some(vdir) = virtual_directories.iter().find(|v| v.preserve_host) {
-                bail!(
-                    "{} has preserve_host = true, which sends the client's Host to the mail server: list the host names clients use in [front_door] allowed_hosts (for example [\"{}\"]), so no other name reaches it",
-                    vdir.prefix,
-                    public_host.as_deref().unwrap_or("mail.contoso.example")
-                );
-            }
-        }
+        check_allowed_hosts(&allowed_hosts, &virtual_directories)
+            .map_err(|why| anyhow::anyhow!("[front_door]: {why}"))?;
         Ok(Some(FrontDoorSettings {
             listen,
             public_host,
