@@ -398,7 +398,7 @@ async fn finish<S, P>(
     expected: FlowStep,
 ) -> Response
 where
-    S: OidcStore + LoginFlowStore,
+    S: OidcStore + LoginFlowStore + DirectoryStore,
     P: RefreshPolicy,
 {
     let now = context.clock.now();
@@ -430,6 +430,21 @@ where
             )
         }
     }
+    // The `email` scope releases the user's mail as the directory holds it now (the code's
+    // grant keeps it for the ID token and userinfo).
+    let email = match certgate_core::directory::UserId::parse(&identity.user_id) {
+        Some(id) => match context.store.user_by_id(&id).await {
+            Ok(user) => user.and_then(|user| user.mail),
+            Err(error) => {
+                return error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    error.code(),
+                    "certgate cannot read the directory right now. Try again in a minute.",
+                )
+            }
+        },
+        None => None,
+    };
     // The only second factor the pages take today is a TOTP code.
     let second_factor = identity.second_factor.as_ref().map(|_| SecondFactor::Totp);
     let assurance = if identity.strength == "multi-factor" || second_factor.is_some() {
@@ -442,7 +457,7 @@ where
             object_id: ObjectId(identity.user_id.clone()),
             upn: identity.upn.clone(),
             display_name: Some(identity.display_name.clone()),
-            email: None,
+            email,
         },
         auth_time: identity.auth_time,
         certificate: CertificateRef {
