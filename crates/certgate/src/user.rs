@@ -1,4 +1,5 @@
-//! `certgate user list|get|add|set|remove|import|set-sts-refresh-tokens-valid-from|revoke-sessions`:
+//! `certgate user list|get|add|set|remove|import|set-sts-refresh-tokens-valid-from|revoke-sessions|access-pass|
+//! reset-second-factor`:
 //! the directory, as Get/New/Set/Remove-MgUser and Set-MsolUser manage Entra's users. JSON
 //! field names follow Microsoft Graph's user resource.
 
