@@ -145,7 +145,9 @@ pub enum AccessPassError {
     LifetimeOutOfRange { asked: i64 },
     #[error("no Temporary Access Pass was issued for this account, or it was used or replaced; ask your administrator for a new one")]
     NotIssued,
-    #[error("this is not the Temporary Access Pass issued for this account; check it and try again")]
+    #[error(
+        "this is not the Temporary Access Pass issued for this account; check it and try again"
+    )]
     Invalid,
     #[error("this Temporary Access Pass expired at {}; ask your administrator for a new one", rfc3339(*expired_at))]
     Expired { expired_at: UnixTime },
@@ -228,7 +230,10 @@ pub fn parse_lifetime(text: &str) -> Option<i64> {
         let value: i64 = std::mem::take(&mut number).parse().ok()?;
         total = total.checked_add(value.checked_mul(unit)?)?;
     }
-    number.is_empty().then_some(total).filter(|_| !text.is_empty())
+    number
+        .is_empty()
+        .then_some(total)
+        .filter(|_| !text.is_empty())
 }
 
 /// The access pass service. `actor` names who acts in the audit log.
@@ -320,7 +325,9 @@ impl<'a, S: AccessPassStore, C: Clock> AccessPassService<'a, S, C> {
         let now = self.clock.now();
         let stored = self.store.access_pass(user_id).await?;
         let Some(stored) = stored else {
-            return Err(self.refuse(user_id, AccessPassError::NotIssued, context).await);
+            return Err(self
+                .refuse(user_id, AccessPassError::NotIssued, context)
+                .await);
         };
         let matches = aws_lc_rs::constant_time::verify_slices_are_equal(
             &pass_hash(presented),
@@ -350,7 +357,9 @@ impl<'a, S: AccessPassStore, C: Clock> AccessPassService<'a, S, C> {
                         }
                     ),
                 );
-                self.store.record_access_pass_failure(user_id, &audit).await?;
+                self.store
+                    .record_access_pass_failure(user_id, &audit)
+                    .await?;
                 return Err(if locks {
                     AccessPassError::LockedOut
                 } else {
@@ -411,7 +420,12 @@ impl<'a, S: AccessPassStore, C: Clock> AccessPassService<'a, S, C> {
     }
 
     /// Audits a refusal that changes nothing, and returns it.
-    async fn refuse(&self, user_id: &str, error: AccessPassError, context: &str) -> AccessPassError {
+    async fn refuse(
+        &self,
+        user_id: &str,
+        error: AccessPassError,
+        context: &str,
+    ) -> AccessPassError {
         let audit = self.event(
             self.clock.now(),
             "access_pass.redeem",

@@ -1123,7 +1123,12 @@ async fn wsfed_multi_factor_request_asks_for_the_code_and_states_multipleauthn()
 }
 
 /// POSTs a form on the web listener with the flow's cookie; the status and the page.
-async fn post_in_flow(fixture: &Fixture, path: &str, cookie: &str, form: &[(&str, &str)]) -> (u16, String) {
+async fn post_in_flow(
+    fixture: &Fixture,
+    path: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
     let response = fixture
         .client(false)
         .post(fixture.web(path))
@@ -1176,14 +1181,30 @@ async fn a_certificate_alone_cannot_mint_the_second_factor() {
         "{page}"
     );
     assert!(page.contains("Temporary Access Pass"), "{page}");
-    assert!(!page.contains("<svg") && !page.contains("otpauth://"), "{page}");
+    assert!(
+        !page.contains("<svg") && !page.contains("otpauth://"),
+        "{page}"
+    );
     // Confirming an enrollment in a flow that redeemed no pass is refused.
-    let (status, page) =
-        post_in_flow(&fixture, "/signin/totp/enroll", &cookie, &[("flow", &flow), ("code", "123456")]).await;
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/totp/enroll",
+        &cookie,
+        &[("flow", &flow), ("code", "123456")],
+    )
+    .await;
     assert_eq!(status, 403, "{page}");
-    assert!(page.contains("second-factor-enrollment-requires-access-pass"), "{page}");
-    let (status, page) =
-        post_in_flow(&fixture, "/signin/access-pass", &cookie, &[("flow", &flow), ("pass", "AAAA-BBBB")]).await;
+    assert!(
+        page.contains("second-factor-enrollment-requires-access-pass"),
+        "{page}"
+    );
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/access-pass",
+        &cookie,
+        &[("flow", &flow), ("pass", "AAAA-BBBB")],
+    )
+    .await;
     assert_eq!(status, 401, "{page}");
     assert!(page.contains("access-pass-not-issued"), "{page}");
 
@@ -1192,12 +1213,22 @@ async fn a_certificate_alone_cannot_mint_the_second_factor() {
         .create(user.id.as_str(), "alice@corp.example", None)
         .await
         .expect("pass");
-    let (status, page) =
-        post_in_flow(&fixture, "/signin/access-pass", &cookie, &[("flow", &flow), ("pass", "AAAA-BBBB")]).await;
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/access-pass",
+        &cookie,
+        &[("flow", &flow), ("pass", "AAAA-BBBB")],
+    )
+    .await;
     assert_eq!(status, 401, "{page}");
     assert!(page.contains("access-pass-invalid"), "{page}");
-    let (status, page) =
-        post_in_flow(&fixture, "/signin/access-pass", &cookie, &[("flow", &flow), ("pass", &issued.pass)]).await;
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/access-pass",
+        &cookie,
+        &[("flow", &flow), ("pass", &issued.pass)],
+    )
+    .await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("otpauth://"), "{page}");
     let key = between(&page, "Key: <code>", "</code>").to_owned();
@@ -1225,12 +1256,20 @@ async fn a_certificate_alone_cannot_mint_the_second_factor() {
     )
     .await;
     assert_eq!(status, 403, "{page}");
-    assert!(page.contains("second-factor-enrollment-requires-access-pass"), "{page}");
+    assert!(
+        page.contains("second-factor-enrollment-requires-access-pass"),
+        "{page}"
+    );
 
     // The flow that redeemed the pass enrolls, and its token is multi-factor because of the
     // pass (the code confirmed the new authenticator).
-    let (status, page) =
-        post_in_flow(&fixture, "/signin/totp/enroll", &cookie, &[("flow", &flow), ("code", &code)]).await;
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/totp/enroll",
+        &cookie,
+        &[("flow", &flow), ("code", &code)],
+    )
+    .await;
     assert_eq!(status, 200, "{page}");
     let rstr = form_field(&page, "wresult");
     assert!(
@@ -1250,9 +1289,17 @@ async fn a_certificate_alone_cannot_mint_the_second_factor() {
         .expect("pass");
     fixture.clock.advance(600);
     let (cookie, flow, page) = multi_factor_wsfed_sign_in(&fixture).await;
-    assert!(page.contains("second-factor-enrollment-requires-access-pass"), "{page}");
-    let (status, page) =
-        post_in_flow(&fixture, "/signin/access-pass", &cookie, &[("flow", &flow), ("pass", &expired.pass)]).await;
+    assert!(
+        page.contains("second-factor-enrollment-requires-access-pass"),
+        "{page}"
+    );
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/access-pass",
+        &cookie,
+        &[("flow", &flow), ("pass", &expired.pass)],
+    )
+    .await;
     assert_eq!(status, 401, "{page}");
     assert!(page.contains("access-pass-expired"), "{page}");
     fixture.server.stop().await;

@@ -41,7 +41,11 @@ impl AccessPassStore for SqlStore {
         }))
     }
 
-    async fn put_access_pass(&self, pass: &StoredAccessPass, audit: &AuditEvent) -> StoreResult<()> {
+    async fn put_access_pass(
+        &self,
+        pass: &StoredAccessPass,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
         let mut tx = self.write_transaction().await?;
         sqlx::query("DELETE FROM access_passes WHERE user_id = $1")
             .bind(&pass.user_id)
@@ -127,14 +131,13 @@ impl AccessPassStore for SqlStore {
             .await
             .map_err(unavailable)?
             .rows_affected();
-        let passes = sqlx::query(
-            "DELETE FROM access_passes WHERE user_id = $1 AND consumed_at IS NULL",
-        )
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?
-        .rows_affected();
+        let passes =
+            sqlx::query("DELETE FROM access_passes WHERE user_id = $1 AND consumed_at IS NULL")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
         // A redeemed pass's row goes too: nothing is left to say `access-pass-used` about.
         sqlx::query("DELETE FROM access_passes WHERE user_id = $1")
             .bind(user_id)

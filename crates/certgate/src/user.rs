@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use certgate_core::access_pass::{parse_lifetime, AccessPassService};
 use certgate_core::clock::{rfc3339, Clock, SystemClock};
 use certgate_core::directory::{
     add_user, find_user, import_users, list_users, normalize_certificate_user_id, parse_users_csv,
     remove_user, revoke_sessions, set_sts_refresh_tokens_valid_from, set_user, DirectoryError,
     UserDraft,
 };
-use certgate_core::access_pass::{parse_lifetime, AccessPassService};
 use certgate_pki::UnixTime;
 use certgate_server::admin_api::resource::{
     AccessPass, AuthorizationInfo, Collection, NewAccessPass, NewUser, SecondFactorReset,
@@ -612,7 +612,9 @@ fn access_pass_lifetime(text: &str) -> Result<i64, ExitCode> {
     parse_lifetime(text).ok_or_else(|| {
         usage(
             "user access-pass create",
-            &format!("\"{text}\" is not a lifetime: use minutes or hours, such as 90m, 1h or 2h30m"),
+            &format!(
+                "\"{text}\" is not a lifetime: use minutes or hours, such as 90m, 1h or 2h30m"
+            ),
         )
     })
 }

@@ -190,10 +190,22 @@ fn the_cli_drives_a_remote_server_through_the_admin_api() {
     assert!(pass["temporaryAccessPass"].as_str().expect("pass").len() >= 26);
     remote.refused(
         Some(&remote.token),
-        &["user", "access-pass", "create", "carol@contoso.example", "--lifetime", "1m"],
+        &[
+            "user",
+            "access-pass",
+            "create",
+            "carol@contoso.example",
+            "--lifetime",
+            "1m",
+        ],
         "access-pass-lifetime-invalid",
     );
-    let reset = remote.json(&["user", "reset-second-factor", "carol@contoso.example", "--json"]);
+    let reset = remote.json(&[
+        "user",
+        "reset-second-factor",
+        "carol@contoso.example",
+        "--json",
+    ]);
     assert_eq!(reset["reset"]["accessPassRemoved"], true);
     assert_eq!(reset["reset"]["authenticatorRemoved"], false);
     remote.ok(&["user", "remove", "dave@contoso.example"]);

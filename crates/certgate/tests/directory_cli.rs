@@ -59,10 +59,19 @@ fn access_pass_and_reset(env: &Env) {
     env.ok(&["user", "add", "erin@contoso.example"]);
     let before = wall_clock();
     let pass = env.json(
-        &["user", "access-pass", "create", "erin@contoso.example", "--json"],
+        &[
+            "user",
+            "access-pass",
+            "create",
+            "erin@contoso.example",
+            "--json",
+        ],
         0,
     );
-    let text = pass["temporaryAccessPass"].as_str().expect("pass").to_owned();
+    let text = pass["temporaryAccessPass"]
+        .as_str()
+        .expect("pass")
+        .to_owned();
     assert_eq!(text.replace('-', "").len(), 26, "{text}");
     assert_eq!(pass["lifetimeInMinutes"], 60);
     assert_eq!(pass["isUsableOnce"], true);
@@ -77,27 +86,65 @@ fn access_pass_and_reset(env: &Env) {
         "--lifetime",
         "2h30m",
     ]);
-    assert!(printed.contains("Temporary Access Pass for erin@contoso.example"), "{printed}");
-    assert!(!printed.contains(&text), "a new pass replaces the old: {printed}");
+    assert!(
+        printed.contains("Temporary Access Pass for erin@contoso.example"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains(&text),
+        "a new pass replaces the old: {printed}"
+    );
     for (lifetime, code) in [("9m", Some(1)), ("9h", Some(1)), ("soon", Some(2))] {
         assert_eq!(
-            exit_code(env, &["user", "access-pass", "create", "erin@contoso.example", "--lifetime", lifetime]),
+            exit_code(
+                env,
+                &[
+                    "user",
+                    "access-pass",
+                    "create",
+                    "erin@contoso.example",
+                    "--lifetime",
+                    lifetime
+                ]
+            ),
             code,
             "{lifetime}"
         );
     }
     let refused = env.json(
-        &["user", "access-pass", "create", "erin@contoso.example", "--lifetime", "9h", "--json"],
+        &[
+            "user",
+            "access-pass",
+            "create",
+            "erin@contoso.example",
+            "--lifetime",
+            "9h",
+            "--json",
+        ],
         1,
     );
     assert_eq!(refused["code"], "access-pass-lifetime-invalid");
     let refused = env.json(
-        &["user", "access-pass", "create", "nobody@contoso.example", "--json"],
+        &[
+            "user",
+            "access-pass",
+            "create",
+            "nobody@contoso.example",
+            "--json",
+        ],
         1,
     );
     assert_eq!(refused["code"], "user-not-found");
 
-    let reset = env.json(&["user", "reset-second-factor", "erin@contoso.example", "--json"], 0);
+    let reset = env.json(
+        &[
+            "user",
+            "reset-second-factor",
+            "erin@contoso.example",
+            "--json",
+        ],
+        0,
+    );
     assert_eq!(reset["reset"]["accessPassRemoved"], true);
     assert_eq!(reset["reset"]["authenticatorRemoved"], false);
     let printed = env.ok(&["user", "reset-second-factor", "erin@contoso.example"]);

@@ -3,11 +3,11 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use certgate_core::access_pass::AccessPassService;
+use certgate_core::clock::rfc3339;
 use certgate_core::directory::{
     self, add_user, find_user, list_users, remove_user, set_sts_refresh_tokens_valid_from, set_user,
 };
-use certgate_core::access_pass::AccessPassService;
-use certgate_core::clock::rfc3339;
 use certgate_pki::UnixTime;
 
 use super::resource::{
