@@ -1,8 +1,10 @@
 // The full OpenID Connect code flow in a real browser, with certificate + TOTP, against a
 // small relying party in this test: chromium (playwright-core's clientCertificates presents
 // the user's PKCS#12 to the certificate sign-in listener) → authorize → certificate sign-in →
-// TOTP enrollment (the test reads the key from the page and computes codes, as an
-// authenticator app would) → "continue as" → code → the relying party redeems it, verifies the
+// no authenticator yet: the page asks for a Temporary Access Pass (no QR code, a reason code)
+// → the administrator issues one with the CLI → the pass unlocks the TOTP enrollment (the test
+// reads the key from the page and computes codes, as an authenticator app would) → "continue
+// as" → code → the relying party redeems it, verifies the
 // ID token against the JWKS, calls userinfo and refreshes; then an administrator revokes the
 // user's sessions and the refresh token stops working.
 import { test, before, after } from 'node:test';
@@ -93,7 +95,23 @@ test('certificate + TOTP sign-in through the OpenID Connect code flow, then revo
   await page.goto(authorize.toString());
   assert.equal(await page.locator('h1').innerText(), 'Sign in to Demo App');
   await page.getByRole('link', { name: 'Continue with your certificate' }).click();
-  // Multi-factor asked for, nothing enrolled yet: the enrollment page with a QR code.
+  // Multi-factor asked for, nothing enrolled yet: the certificate alone cannot set up the
+  // second factor. The page says what to ask the administrator for, and shows no key.
+  assert.equal(await page.locator('h1').innerText(), 'Temporary Access Pass');
+  assert.match(await page.locator('main').innerText(), /second-factor-enrollment-requires-access-pass/);
+  assert.equal(await page.locator('svg').count(), 0);
+  assert.doesNotMatch(await page.content(), /otpauth:|Key:/);
+  await page.getByLabel('Temporary Access Pass from your administrator').fill('AAAA-BBBB-CCCC');
+  await page.getByRole('button', { name: 'Continue' }).click();
+  assert.match(await page.locator('main').innerText(), /access-pass-not-issued/);
+  assert.equal(await page.locator('svg').count(), 0);
+  // The administrator issues a pass (shown once); the user types it.
+  const { temporaryAccessPass } = certgate.json(
+    'user', 'access-pass', 'create', 'alice@contoso.example', '--lifetime', '30m',
+  );
+  await page.getByLabel('Temporary Access Pass from your administrator').fill(temporaryAccessPass);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  // The pass unlocks the enrollment page with a QR code.
   assert.equal(await page.locator('h1').innerText(), 'Set up your authenticator app');
   assert.equal(await page.locator('svg').count(), 1);
   const key = (await page.locator('figcaption code').innerText()).trim();

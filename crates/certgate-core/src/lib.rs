@@ -9,6 +9,8 @@
 //! - [`directory`]: users (Entra's user attributes, StsRefreshTokensValidFrom), CSV import, and
 //!   the [`directory::DirectoryStore`] port; [`binding`]: which user a certificate signs in as
 //!   ([`binding::match_user`]); [`strength`]: single- or multi-factor ([`strength::evaluate`]).
+//! - [`access_pass`]: the administrator's Temporary Access Pass, which alone unlocks a user's
+//!   first authenticator enrollment.
 //! - [`device`]: device provisioning — a new certificate packed as an Apple configuration
 //!   profile with an Exchange ActiveSync account, an Android / MDM JSON profile or a PKCS#12.
 //! - Ports: [`store::Store`] (SQLite and PostgreSQL live in certgate-store),
@@ -16,6 +18,7 @@
 //!
 //! No async runtime, database or HTTP client here: services are generic over the ports.
 
+pub mod access_pass;
 pub mod admin_token;
 pub mod audit;
 pub mod authority;

@@ -66,11 +66,36 @@ pub struct FlowIdentity {
     /// `single-factor` or `multi-factor`, from the strength rules.
     pub strength: String,
     pub auth_time: UnixTime,
-    /// `otp` once a one-time code was verified.
+    /// The second factor this sign-in passed: `otp` once a one-time code from the enrolled
+    /// authenticator was verified, `access-pass` once a Temporary Access Pass was redeemed in
+    /// this flow and the authenticator it unlocked was enrolled.
     pub second_factor: Option<String>,
+    /// When a Temporary Access Pass was redeemed in this flow: only then may this flow enroll
+    /// an authenticator (see [`crate::access_pass`]). Kept on the flow, not in a cookie, so
+    /// that a pass redeemed in one sign-in unlocks nothing in another.
+    pub access_pass_redeemed_at: Option<UnixTime>,
     /// The DER certificate the user signed in with: federation claim rules read its fields
     /// (AD FS's certificate-context claims).
     pub certificate_der: Option<Vec<u8>>,
+}
+
+/// `second_factor` when the sign-in passed an enrolled authenticator's code.
+pub const SECOND_FACTOR_OTP: &str = "otp";
+/// `second_factor` when the sign-in redeemed a Temporary Access Pass and enrolled with it.
+pub const SECOND_FACTOR_ACCESS_PASS: &str = "access-pass";
+
+impl FlowIdentity {
+    /// Whether this sign-in is multi-factor: a certificate the strength rules call
+    /// multi-factor, or a certificate plus a second factor (an enrolled authenticator's code, or
+    /// an administrator's Temporary Access Pass). Enrolling an authenticator is not a factor by
+    /// itself: `second_factor` is set only by those two paths.
+    pub fn is_multi_factor(&self) -> bool {
+        self.strength == "multi-factor"
+            || matches!(
+                self.second_factor.as_deref(),
+                Some(SECOND_FACTOR_OTP | SECOND_FACTOR_ACCESS_PASS)
+            )
+    }
 }
 
 /// A sign-in in progress.

@@ -30,6 +30,7 @@ use axum::extract::Json;
 use axum::http::StatusCode;
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
+use certgate_core::access_pass::AccessPassStore;
 use certgate_core::admin_token::AdminTokenStore;
 use certgate_core::clock::Clock;
 use certgate_core::directory::DirectoryStore;
@@ -50,11 +51,14 @@ use crate::HttpCrlFetcher;
 /// What the admin API's store must be: the trust store, the directory, the sign-in log, the
 /// admin tokens and the federation service (certgate-store's `SqlStore` is all of them).
 pub trait AdminStore:
-    Store + DirectoryStore + SignInLog + AdminTokenStore + FederationStore
+    Store + DirectoryStore + SignInLog + AdminTokenStore + FederationStore + AccessPassStore
 {
 }
 
-impl<S: Store + DirectoryStore + SignInLog + AdminTokenStore + FederationStore> AdminStore for S {}
+impl<S> AdminStore for S where
+    S: Store + DirectoryStore + SignInLog + AdminTokenStore + FederationStore + AccessPassStore
+{
+}
 
 /// A future the [`Applications`] port returns (boxed, so the port can be a trait object).
 pub type AppFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
@@ -237,6 +241,8 @@ enum Operation {
     UpdateUser,
     RemoveUser,
     RevokeSignInSessions,
+    CreateAccessPass,
+    ResetSecondFactor,
     SetStsRefreshTokensValidFrom,
     CreateDeviceProfile,
     ListCertificateUserBindings,
@@ -528,6 +534,32 @@ const ROUTES: &[Route] = &[
         parameters: &[USER_KEY],
         request: None,
         response: (200, "User"),
+        errors: &[404],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/users/{idOrUpn}/accessPasses",
+        operation: Operation::CreateAccessPass,
+        access: Access::Admin,
+        operation_id: "createAccessPass",
+        tag: "users",
+        summary: "Issue a Temporary Access Pass (one use, 10 minutes to 8 hours, default 1 hour) that unlocks the user's first authenticator enrollment; it replaces any earlier pass and is shown only in this answer. Refusals: access-pass-lifetime-invalid (400); user-not-found (404).",
+        parameters: &[USER_KEY],
+        request: Some("NewAccessPass"),
+        response: (201, "AccessPass"),
+        errors: &[400, 404],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/users/{idOrUpn}/resetSecondFactor",
+        operation: Operation::ResetSecondFactor,
+        access: Access::Admin,
+        operation_id: "resetSecondFactor",
+        tag: "users",
+        summary: "Remove the user's authenticator app and any Temporary Access Pass (a lost phone); enrolling again needs a new pass. Audited whatever there was.",
+        parameters: &[USER_KEY],
+        request: None,
+        response: (200, "SecondFactorReset"),
         errors: &[404],
     },
     Route {
@@ -862,6 +894,8 @@ fn handler<S: AdminStore>(operation: Operation, method: HttpMethod) -> MethodRou
         Operation::UpdateUser => on(filter, users::update::<S>),
         Operation::RemoveUser => on(filter, users::remove::<S>),
         Operation::RevokeSignInSessions => on(filter, users::revoke_sessions::<S>),
+        Operation::CreateAccessPass => on(filter, users::create_access_pass::<S>),
+        Operation::ResetSecondFactor => on(filter, users::reset_second_factor::<S>),
         Operation::SetStsRefreshTokensValidFrom => on(filter, users::set_sts::<S>),
         Operation::CreateDeviceProfile => on(filter, devices::create_profile::<S>),
         Operation::ListCertificateUserBindings => on(filter, rules::list_bindings::<S>),

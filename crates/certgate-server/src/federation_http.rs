@@ -363,7 +363,7 @@ where
             "flow-certificate-missing",
             "This sign-in has no certificate on record. Go back to the application and sign in again.".to_owned(),
         ))?;
-    let multi_factor = identity.strength == "multi-factor" || identity.second_factor.is_some();
+    let multi_factor = identity.is_multi_factor();
     let facts = SignInFacts {
         user: &user,
         certificate: &certificate,

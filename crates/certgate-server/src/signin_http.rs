@@ -220,6 +220,7 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
                         strength: strength.to_owned(),
                         auth_time: now,
                         second_factor: None,
+                        access_pass_redeemed_at: None,
                         certificate_der: client.chain.first().map(|der| der.to_vec()),
                     }),
                     correlation_id: Some(correlation.clone()),

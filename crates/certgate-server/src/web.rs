@@ -15,9 +15,11 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use certgate_core::access_pass::{AccessPassError, AccessPassService, AccessPassStore};
 use certgate_core::clock::Clock;
 use certgate_core::login_flow::{
     new_secret, secret_hash, FlowStep, LoginFlow, LoginFlowStore, FLOW_LIFETIME_SECONDS,
+    SECOND_FACTOR_ACCESS_PASS, SECOND_FACTOR_OTP,
 };
 use certgate_core::totp::{TotpService, TotpSettings, TotpStore, WhenEnrolled};
 use certgate_oidc::{
@@ -36,11 +38,25 @@ use certgate_core::store::Store;
 
 /// Everything the web listener's handlers read and write.
 pub trait WebStore:
-    OidcStore + LoginFlowStore + TotpStore + FederationStore + DirectoryStore + Store + Clone
+    OidcStore
+    + LoginFlowStore
+    + TotpStore
+    + AccessPassStore
+    + FederationStore
+    + DirectoryStore
+    + Store
+    + Clone
 {
 }
 impl<T> WebStore for T where
-    T: OidcStore + LoginFlowStore + TotpStore + FederationStore + DirectoryStore + Store + Clone
+    T: OidcStore
+        + LoginFlowStore
+        + TotpStore
+        + AccessPassStore
+        + FederationStore
+        + DirectoryStore
+        + Store
+        + Clone
 {
 }
 
@@ -77,6 +93,7 @@ where
         .route("/signin/continue", get(continue_sign_in::<S, P>))
         .route("/signin/totp", post(totp::<S, P>))
         .route("/signin/totp/enroll", post(totp_enroll::<S, P>))
+        .route("/signin/access-pass", post(access_pass::<S, P>))
         .route("/signin/confirm", post(confirm::<S, P>))
         .route(
             crate::federation_http::SAML_METADATA_PATH,
@@ -445,9 +462,15 @@ where
         },
         None => None,
     };
-    // The only second factor the pages take today is a TOTP code.
-    let second_factor = identity.second_factor.as_ref().map(|_| SecondFactor::Totp);
-    let assurance = if identity.strength == "multi-factor" || second_factor.is_some() {
+    // Both second factors end with a verified one-time code (RFC 8176 `otp`): the enrolled
+    // authenticator's, or after a Temporary Access Pass the code that confirmed the new
+    // authenticator. The access pass, not that enrollment, is what makes the latter
+    // multi-factor (FlowIdentity::is_multi_factor).
+    let second_factor = match identity.second_factor.as_deref() {
+        Some(SECOND_FACTOR_OTP | SECOND_FACTOR_ACCESS_PASS) => Some(SecondFactor::Totp),
+        _ => None,
+    };
+    let assurance = if identity.is_multi_factor() {
         Assurance::MultiFactor
     } else {
         Assurance::SingleFactor
@@ -560,15 +583,18 @@ where
             context.certauth_origin
         )),
         FlowStep::SecondFactor => {
-            let user_id = flow
+            let (user_id, redeemed) = flow
                 .identity
                 .as_ref()
-                .map(|i| i.user_id.clone())
+                .map(|i| (i.user_id.clone(), i.access_pass_redeemed_at.is_some()))
                 .unwrap_or_default();
             let service = TotpService::new(&*context.store, &context.clock, &context.totp, "web");
             match service.status(&user_id).await {
                 Ok(status) if status.enrolled => totp_form(flow_id, &upn, None),
-                Ok(_) => enrollment_page(context, flow_id, &user_id, &upn).await,
+                // A first authenticator only after this flow redeemed an access pass: the
+                // certificate alone must not mint the second factor.
+                Ok(_) if redeemed => enrollment_page(context, flow_id, &user_id, &upn).await,
+                Ok(_) => access_pass_page(context, flow_id, &user_id, &upn, None).await,
                 Err(error) => error_page(
                     StatusCode::SERVICE_UNAVAILABLE,
                     error.code(),
@@ -616,6 +642,71 @@ where
     }
 }
 
+/// Asks for the Temporary Access Pass that unlocks a first enrollment. Without a live pass the
+/// page says what to ask the administrator for, with its reason code; the form stays, so a pass
+/// issued while the person waits can be typed at once. No QR code or key before the pass.
+async fn access_pass_page<S, P>(
+    context: &WebContext<S, P>,
+    flow_id: &str,
+    user_id: &str,
+    upn: &str,
+    refused: Option<&AccessPassError>,
+) -> Response
+where
+    S: AccessPassStore,
+{
+    let service = AccessPassService::new(&*context.store, &context.clock, "web");
+    let live = match service.status(user_id).await {
+        Ok(status) => status.live_until.is_some(),
+        Err(error) => {
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                error.code(),
+                &error.to_string(),
+            )
+        }
+    };
+    let (code, message) = match refused {
+        Some(error) => (error.code(), error.to_string()),
+        None if live => ("", String::new()),
+        None => (
+            REQUIRES_ACCESS_PASS,
+            "No authenticator app is set up for this account yet. To set one up, ask your administrator for a Temporary Access Pass (certgate user access-pass create) and type it below.".to_owned(),
+        ),
+    };
+    let alert = if code.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<p role=\"alert\">{}</p><dl><dt>Reason code</dt><dd><code id=\"reason\">{}</code></dd></dl>",
+            escape(&message),
+            escape(code)
+        )
+    };
+    let mut response = page(
+        "Temporary Access Pass",
+        &format!(
+            "<p>Signed in with your certificate as <strong>{}</strong>. This application requires a second factor, and your certificate alone cannot set one up.</p>{alert}\
+             <form method=\"post\" action=\"/signin/access-pass\">{}\
+             <label for=\"access_pass\">Temporary Access Pass from your administrator</label><br>\
+             <input id=\"access_pass\" name=\"pass\" autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" required autofocus>\
+             <button type=\"submit\">Continue</button></form>",
+            escape(upn),
+            hidden_flow(flow_id)
+        ),
+    )
+    .into_response();
+    *response.status_mut() = match refused {
+        Some(AccessPassError::Store(_)) => StatusCode::SERVICE_UNAVAILABLE,
+        Some(_) => StatusCode::UNAUTHORIZED,
+        None => StatusCode::OK,
+    };
+    response
+}
+
+/// Reason code of a first enrollment attempted without a redeemed Temporary Access Pass.
+const REQUIRES_ACCESS_PASS: &str = "second-factor-enrollment-requires-access-pass";
+
 async fn enrollment_page<S, P>(
     context: &WebContext<S, P>,
     flow_id: &str,
@@ -633,7 +724,7 @@ where
         Ok(enrollment) => page(
             "Set up your authenticator app",
             &format!(
-                "<p>This application requires a second factor. Scan the code with an authenticator app (or enter the key), then type the 6-digit code it shows.</p>\
+                "<p>Your Temporary Access Pass is accepted. This application requires a second factor. Scan the code with an authenticator app (or enter the key), then type the 6-digit code it shows.</p>\
                  <figure>{}<figcaption>Key: <code>{}</code></figcaption></figure>\
                  <p><a href=\"{}\">Open in an authenticator app on this device</a></p>\
                  <form method=\"post\" action=\"/signin/totp/enroll\">{}\
@@ -698,17 +789,19 @@ struct CodeForm {
     code: String,
 }
 
+/// Records the second factor the flow passed (`otp` or `access-pass`) and moves on.
 async fn second_factor_done<S, P>(
     context: &WebContext<S, P>,
     mut flow: LoginFlow,
     flow_id: &str,
+    factor: &str,
 ) -> Response
 where
     S: WebStore,
     P: RefreshPolicy,
 {
     if let Some(identity) = flow.identity.as_mut() {
-        identity.second_factor = Some("otp".into());
+        identity.second_factor = Some(factor.into());
     }
     flow.step = FlowStep::Confirmation;
     match context
@@ -750,7 +843,7 @@ where
         .unwrap_or_default();
     let service = TotpService::new(&*context.store, &context.clock, &context.totp, "web");
     match service.verify(&user_id, form.code.trim()).await {
-        Ok(_) => second_factor_done(&context, flow, &form.flow).await,
+        Ok(_) => second_factor_done(&context, flow, &form.flow, SECOND_FACTOR_OTP).await,
         Err(error) => {
             tracing::info!(code = error.code(), upn = %upn, "one-time code refused");
             let message = format!("{} ({})", error, error.code());
@@ -774,14 +867,29 @@ where
         Ok(flow) => flow,
         Err(response) => return response,
     };
-    let (user_id, upn) = flow
+    let (user_id, upn, redeemed) = flow
         .identity
         .as_ref()
-        .map(|i| (i.user_id.clone(), i.upn.clone()))
+        .map(|i| {
+            (
+                i.user_id.clone(),
+                i.upn.clone(),
+                i.access_pass_redeemed_at.is_some(),
+            )
+        })
         .unwrap_or_default();
+    // The pending secret belongs to the user, not to a flow: only the flow that redeemed the
+    // access pass may confirm it, so a certificate holder in another flow cannot.
+    if !redeemed {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            REQUIRES_ACCESS_PASS,
+            "Setting up an authenticator app needs a Temporary Access Pass redeemed in this sign-in. Ask your administrator for one, then sign in again.",
+        );
+    }
     let service = TotpService::new(&*context.store, &context.clock, &context.totp, "web");
     match service.confirm_enrollment(&user_id, form.code.trim()).await {
-        Ok(_) => second_factor_done(&context, flow, &form.flow).await,
+        Ok(_) => second_factor_done(&context, flow, &form.flow, SECOND_FACTOR_ACCESS_PASS).await,
         Err(error) => {
             // The key stays the one the person already added to their app: no new one here.
             let message = format!("{} ({})", error, error.code());
@@ -804,6 +912,80 @@ where
             *response.status_mut() = StatusCode::UNAUTHORIZED;
             response
         }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct AccessPassForm {
+    flow: String,
+    pass: String,
+}
+
+/// Redeems a Temporary Access Pass in this flow (one use, across nodes) and records it on the
+/// flow; the enrollment page follows.
+async fn access_pass<S, P>(
+    State(context): State<Arc<WebContext<S, P>>>,
+    headers: HeaderMap,
+    Form(form): Form<AccessPassForm>,
+) -> Response
+where
+    S: WebStore,
+    P: RefreshPolicy,
+{
+    let mut flow = match flow_at(&context, &headers, &form.flow, FlowStep::SecondFactor).await {
+        Ok(flow) => flow,
+        Err(response) => return response,
+    };
+    let Some(mut identity) = flow.identity.clone() else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "flow-incomplete",
+            "This sign-in has no certificate sign-in yet.",
+        );
+    };
+    let enrolled = TotpService::new(&*context.store, &context.clock, &context.totp, "web")
+        .status(&identity.user_id)
+        .await
+        .map(|status| status.enrolled);
+    if identity.access_pass_redeemed_at.is_some() || !matches!(enrolled, Ok(false)) {
+        // Nothing to redeem: the next page says what this flow waits for (the enrollment, or
+        // the code of the authenticator already set up).
+        return next_page(&context, flow, &form.flow).await;
+    }
+    let correlation = flow.correlation_id.clone().unwrap_or_default();
+    let service = AccessPassService::new(&*context.store, &context.clock, "web");
+    if let Err(error) = service
+        .redeem(&identity.user_id, &form.pass, &correlation)
+        .await
+    {
+        tracing::info!(code = error.code(), upn = %identity.upn, "access pass refused");
+        return access_pass_page(
+            &context,
+            &form.flow,
+            &identity.user_id,
+            &identity.upn,
+            Some(&error),
+        )
+        .await;
+    }
+    identity.access_pass_redeemed_at = Some(context.clock.now());
+    flow.identity = Some(identity);
+    match context
+        .store
+        .advance_flow(&flow, FlowStep::SecondFactor)
+        .await
+    {
+        Ok(true) => next_page(&context, flow, &form.flow).await,
+        Ok(false) => error_page(
+            StatusCode::CONFLICT,
+            "flow-step-taken",
+            "This step of the sign-in was already taken. Go back to the application.",
+        ),
+        Err(error) => error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error.code(),
+            "certgate cannot store the sign-in right now. Try again in a minute.",
+        ),
     }
 }
 

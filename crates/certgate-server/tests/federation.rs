@@ -1122,6 +1122,189 @@ async fn wsfed_multi_factor_request_asks_for_the_code_and_states_multipleauthn()
     fixture.server.stop().await;
 }
 
+/// POSTs a form on the web listener with the flow's cookie; the status and the page.
+async fn post_in_flow(
+    fixture: &Fixture,
+    path: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let response = fixture
+        .client(false)
+        .post(fixture.web(path))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            form.iter()
+                .map(|(name, value)| format!("{name}={}", encode(value)))
+                .collect::<Vec<_>>()
+                .join("&"),
+        )
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("page"))
+}
+
+/// A WS-Federation sign-in asking for multipleauthn up to the page after the certificate: the
+/// flow's cookie, its ID and that page.
+async fn multi_factor_wsfed_sign_in(fixture: &Fixture) -> (String, String, String) {
+    let start = "/federation/wsfed?wa=wsignin1.0&wtrealm=urn%3Afederation%3AMicrosoftOnline&wfresh=0&wauth=http%3A%2F%2Fschemas.microsoft.com%2Fclaims%2Fmultipleauthn";
+    let (status, cookie, body) = fixture.get(start, None).await;
+    let cookie = cookie.expect("cookie");
+    let page = fixture
+        .continue_sign_in((status, Some(cookie.clone()), body))
+        .await;
+    let flow = between(&page, "name=\"flow\" value=\"", "\"").to_owned();
+    (cookie, flow, page)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_alone_cannot_mint_the_second_factor() {
+    use certgate_core::access_pass::AccessPassService;
+    use certgate_core::directory::DirectoryStore;
+    use certgate_core::totp::{code_at, Digits, TotpAlgorithm, TotpSecret};
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let user = fixture
+        .store
+        .user_by_upn("alice@corp.example")
+        .await
+        .expect("store")
+        .expect("alice");
+    let clock: Arc<dyn Clock> = Arc::clone(&fixture.clock) as Arc<dyn Clock>;
+
+    // No authenticator, no pass: the page says what to ask for, and shows no key or QR code.
+    let (cookie, flow, page) = multi_factor_wsfed_sign_in(&fixture).await;
+    assert!(
+        page.contains("second-factor-enrollment-requires-access-pass"),
+        "{page}"
+    );
+    assert!(page.contains("Temporary Access Pass"), "{page}");
+    assert!(
+        !page.contains("<svg") && !page.contains("otpauth://"),
+        "{page}"
+    );
+    // Confirming an enrollment in a flow that redeemed no pass is refused.
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/totp/enroll",
+        &cookie,
+        &[("flow", &flow), ("code", "123456")],
+    )
+    .await;
+    assert_eq!(status, 403, "{page}");
+    assert!(
+        page.contains("second-factor-enrollment-requires-access-pass"),
+        "{page}"
+    );
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/access-pass",
+        &cookie,
+        &[("flow", &flow), ("pass", "AAAA-BBBB")],
+    )
+    .await;
+    assert_eq!(status, 401, "{page}");
+    assert!(page.contains("access-pass-not-issued"), "{page}");
+
+    // The administrator issues a pass; a wrong one is refused with its code.
+    let issued = AccessPassService::new(&*fixture.store, &clock, "cli:admin")
+        .create(user.id.as_str(), "alice@corp.example", None)
+        .await
+        .expect("pass");
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/access-pass",
+        &cookie,
+        &[("flow", &flow), ("pass", "AAAA-BBBB")],
+    )
+    .await;
+    assert_eq!(status, 401, "{page}");
+    assert!(page.contains("access-pass-invalid"), "{page}");
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/access-pass",
+        &cookie,
+        &[("flow", &flow), ("pass", &issued.pass)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("otpauth://"), "{page}");
+    let key = between(&page, "Key: <code>", "</code>").to_owned();
+    let secret = TotpSecret::from_base32(&key, TotpAlgorithm::Sha1, Digits::Six).expect("key");
+
+    // Another sign-in of the same certificate: the pass is spent, and the pending
+    // authenticator cannot be confirmed there.
+    let (other_cookie, other_flow, page) = multi_factor_wsfed_sign_in(&fixture).await;
+    assert!(page.contains("access_pass"), "{page}");
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/access-pass",
+        &other_cookie,
+        &[("flow", &other_flow), ("pass", &issued.pass)],
+    )
+    .await;
+    assert_eq!(status, 401, "{page}");
+    assert!(page.contains("access-pass-used"), "{page}");
+    let code = code_at(&secret, clock.now());
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/totp/enroll",
+        &other_cookie,
+        &[("flow", &other_flow), ("code", &code)],
+    )
+    .await;
+    assert_eq!(status, 403, "{page}");
+    assert!(
+        page.contains("second-factor-enrollment-requires-access-pass"),
+        "{page}"
+    );
+
+    // The flow that redeemed the pass enrolls, and its token is multi-factor because of the
+    // pass (the code confirmed the new authenticator).
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/totp/enroll",
+        &cookie,
+        &[("flow", &flow), ("code", &code)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let rstr = form_field(&page, "wresult");
+    assert!(
+        rstr.contains("AuthenticationMethod=\"http://schemas.microsoft.com/claims/multipleauthn\""),
+        "{rstr}"
+    );
+
+    // An expired pass is refused with its own code (after a reset, which removes the
+    // authenticator).
+    AccessPassService::new(&*fixture.store, &clock, "cli:admin")
+        .reset_second_factor(user.id.as_str(), "alice@corp.example")
+        .await
+        .expect("reset");
+    let expired = AccessPassService::new(&*fixture.store, &clock, "cli:admin")
+        .create(user.id.as_str(), "alice@corp.example", Some(600))
+        .await
+        .expect("pass");
+    fixture.clock.advance(600);
+    let (cookie, flow, page) = multi_factor_wsfed_sign_in(&fixture).await;
+    assert!(
+        page.contains("second-factor-enrollment-requires-access-pass"),
+        "{page}"
+    );
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/access-pass",
+        &cookie,
+        &[("flow", &flow), ("pass", &expired.pass)],
+    )
+    .await;
+    assert_eq!(status, 401, "{page}");
+    assert!(page.contains("access-pass-expired"), "{page}");
+    fixture.server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saml_sign_in_for_microsoft365() {
     let fixture = Fixture::new(Backend::Sqlite).await;
@@ -1406,7 +1589,7 @@ async fn stronger_than_certificate_requests_need_the_second_factor() {
     let fixture = Fixture::new(Backend::Sqlite).await;
     let now = VALIDATION_TIME;
     // Without a second factor enrolled, `better` X509 and multipleauthn lead to the
-    // enrollment of one, not to a token.
+    // access pass page (the certificate alone cannot enroll one), not to a token.
     for (id, comparison, class) in [
         ("_better_x509", Some("better"), X509_CLASS),
         ("_mfa", None, MULTIPLE_AUTHN_CLASS),
@@ -1425,7 +1608,10 @@ async fn stronger_than_certificate_requests_need_the_second_factor() {
                 redirect_query(&request, None)
             ))
             .await;
-        assert!(page.contains("authenticator app"), "{id}: {page}");
+        assert!(
+            page.contains("second-factor-enrollment-requires-access-pass"),
+            "{id}: {page}"
+        );
         assert!(!page.contains("SAMLResponse"), "{id}: {page}");
     }
 

@@ -6,6 +6,7 @@
 //! Durability: SQLite runs in WAL mode with `synchronous=FULL`, so a commit that returned is
 //! on disk before the caller hears of it; PostgreSQL keeps its default synchronous commit.
 
+mod access_pass;
 mod admin_token;
 mod directory;
 mod enrollment;

@@ -24,6 +24,10 @@ fn flow_from_row(row: &AnyRow) -> StoreResult<LoginFlow> {
             strength: row.try_get("strength").map_err(get)?,
             auth_time: UnixTime(row.try_get("auth_time").map_err(get)?),
             second_factor: row.try_get("second_factor").map_err(get)?,
+            access_pass_redeemed_at: row
+                .try_get::<Option<i64>, _>("access_pass_redeemed_at")
+                .map_err(get)?
+                .map(UnixTime),
             certificate_der: row.try_get("certificate").map_err(get)?,
         }),
         None => None,
@@ -77,8 +81,8 @@ impl LoginFlowStore for SqlStore {
         let updated = sqlx::query(
             "UPDATE login_flows SET step = $1, user_id = $2, upn = $3, display_name = $4, \
              certificate_serial = $5, certificate_issuer = $6, strength = $7, auth_time = $8, \
-             second_factor = $9, certificate = $10, correlation_id = $11 \
-             WHERE id_hash = $12 AND step = $13",
+             second_factor = $9, certificate = $10, correlation_id = $11, \
+             access_pass_redeemed_at = $12 WHERE id_hash = $13 AND step = $14",
         )
         .bind(flow.step.as_str())
         .bind(identity.map(|i| i.user_id.clone()))
@@ -91,6 +95,7 @@ impl LoginFlowStore for SqlStore {
         .bind(identity.and_then(|i| i.second_factor.clone()))
         .bind(identity.and_then(|i| i.certificate_der.clone()))
         .bind(&flow.correlation_id)
+        .bind(identity.and_then(|i| i.access_pass_redeemed_at.map(|t| t.0)))
         .bind(&flow.id_hash)
         .bind(expected.as_str())
         .execute(self.pool())

@@ -68,6 +68,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "certificate parents",
         sql: include_str!("migrations/0010_certificate_parents.sql"),
     },
+    Migration {
+        version: 11,
+        description: "access passes",
+        sql: include_str!("migrations/0011_access_passes.sql"),
+    },
 ];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.

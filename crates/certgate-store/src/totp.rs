@@ -99,7 +99,7 @@ async fn swap_counters(
 impl SqlStore {
     /// A transaction that writes: on SQLite it takes the write lock at BEGIN, so it waits
     /// (busy timeout) for another writer instead of failing when it upgrades from reading.
-    async fn write_transaction(&self) -> StoreResult<Transaction<'static, Any>> {
+    pub(crate) async fn write_transaction(&self) -> StoreResult<Transaction<'static, Any>> {
         match self.backend() {
             Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool().begin().await,

@@ -677,6 +677,7 @@ async fn login_flows_keep_the_sign_in_certificate(db: &TestDb) {
         strength: "single-factor".into(),
         auth_time: at(5),
         second_factor: None,
+        access_pass_redeemed_at: Some(at(6)),
         certificate_der: Some(certificate),
     });
     assert!(store

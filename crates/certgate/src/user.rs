@@ -1,4 +1,5 @@
-//! `certgate user list|get|add|set|remove|import|set-sts-refresh-tokens-valid-from|revoke-sessions`:
+//! `certgate user list|get|add|set|remove|import|set-sts-refresh-tokens-valid-from|revoke-sessions|access-pass|
+//! reset-second-factor`:
 //! the directory, as Get/New/Set/Remove-MgUser and Set-MsolUser manage Entra's users. JSON
 //! field names follow Microsoft Graph's user resource.
 
@@ -6,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use certgate_core::access_pass::{parse_lifetime, AccessPassService};
 use certgate_core::clock::{rfc3339, Clock, SystemClock};
 use certgate_core::directory::{
     add_user, find_user, import_users, list_users, normalize_certificate_user_id, parse_users_csv,
@@ -14,7 +16,8 @@ use certgate_core::directory::{
 };
 use certgate_pki::UnixTime;
 use certgate_server::admin_api::resource::{
-    AuthorizationInfo, Collection, NewUser, StsRefreshTokensValidFrom, User, UserPatch,
+    AccessPass, AuthorizationInfo, Collection, NewAccessPass, NewUser, SecondFactorReset,
+    StsRefreshTokensValidFrom, User, UserPatch,
 };
 use clap::{ArgAction, Args, Subcommand};
 use serde_json::{json, Value};
@@ -68,6 +71,30 @@ pub(crate) enum UserCommand {
     /// Revoke every refresh token and session of a user now (StsRefreshTokensValidFrom = now).
     RevokeSessions {
         user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Temporary Access Passes: what a user needs to set up their first authenticator app.
+    #[command(subcommand)]
+    AccessPass(AccessPassCommand),
+    /// Remove the user's authenticator app and any Temporary Access Pass (a lost phone):
+    /// enrolling again needs a new pass. Audited.
+    ResetSecondFactor {
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AccessPassCommand {
+    /// Issue a one-time pass (by UPN or object ID) that unlocks the user's first authenticator
+    /// enrollment; it replaces any earlier pass. Printed once: certgate keeps only its hash.
+    Create {
+        user: String,
+        /// 10m to 8h (`90m`, `1h`, `2h30m`).
+        #[arg(long, default_value = "1h")]
+        lifetime: String,
         #[arg(long)]
         json: bool,
     },
@@ -516,6 +543,57 @@ pub(crate) async fn run(command: UserCommand, global: GlobalArgs) -> anyhow::Res
                 Err(error) => Ok(directory_refused(&error, json)),
             }
         }
+        UserCommand::AccessPass(AccessPassCommand::Create {
+            user,
+            lifetime,
+            json,
+        }) => {
+            let lifetime = match access_pass_lifetime(&lifetime) {
+                Ok(seconds) => seconds,
+                Err(exit) => return Ok(exit),
+            };
+            let user = match find_user(&store, &user).await {
+                Ok(user) => user,
+                Err(error) => return Ok(directory_refused(&error, json)),
+            };
+            match AccessPassService::new(&store, &SystemClock, &actor)
+                .create(user.id.as_str(), user.upn.as_str(), Some(lifetime))
+                .await
+            {
+                Ok(issued) => print_access_pass(
+                    user.upn.as_str(),
+                    &AccessPass {
+                        temporary_access_pass: issued.pass.to_string(),
+                        created_date_time: rfc3339(issued.created_at),
+                        expires_date_time: rfc3339(issued.expires_at),
+                        lifetime_in_minutes: (issued.expires_at.0 - issued.created_at.0) / 60,
+                        is_usable_once: true,
+                    },
+                    json,
+                ),
+                Err(error) => Ok(refused("user", error.code(), &error.to_string(), json)),
+            }
+        }
+        UserCommand::ResetSecondFactor { user, json } => {
+            let user = match find_user(&store, &user).await {
+                Ok(user) => user,
+                Err(error) => return Ok(directory_refused(&error, json)),
+            };
+            match AccessPassService::new(&store, &SystemClock, &actor)
+                .reset_second_factor(user.id.as_str(), user.upn.as_str())
+                .await
+            {
+                Ok(reset) => print_reset(
+                    user.upn.as_str(),
+                    &SecondFactorReset {
+                        authenticator_removed: reset.authenticator_removed,
+                        access_pass_removed: reset.access_pass_removed,
+                    },
+                    json,
+                ),
+                Err(error) => Ok(refused("user", error.code(), &error.to_string(), json)),
+            }
+        }
         UserCommand::RevokeSessions { user, json } => {
             match revoke_sessions(&store, &user, now, &actor).await {
                 Ok(user) => print_one(
@@ -527,6 +605,43 @@ pub(crate) async fn run(command: UserCommand, global: GlobalArgs) -> anyhow::Res
             }
         }
     }
+}
+
+/// `--lifetime` in seconds, or the usage error to exit with.
+fn access_pass_lifetime(text: &str) -> Result<i64, ExitCode> {
+    parse_lifetime(text).ok_or_else(|| {
+        usage(
+            "user access-pass create",
+            &format!(
+                "\"{text}\" is not a lifetime: use minutes or hours, such as 90m, 1h or 2h30m"
+            ),
+        )
+    })
+}
+
+fn print_access_pass(upn: &str, pass: &AccessPass, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(pass)?);
+    } else {
+        println!(
+            "Temporary Access Pass for {upn} (one use, valid until {}):\n\n    {}\n\nGive it to the user over a channel you trust; it is not shown again. The user types it when a sign-in asks for a second factor they have not set up yet.",
+            pass.expires_date_time, pass.temporary_access_pass
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_reset(upn: &str, reset: &SecondFactorReset, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", json!({ "ok": true, "user": upn, "reset": reset }));
+    } else {
+        println!(
+            "reset the second factor of {upn}: authenticator app {}, Temporary Access Pass {}; enrolling again needs a new pass (certgate user access-pass create)",
+            if reset.authenticator_removed { "removed" } else { "none" },
+            if reset.access_pass_removed { "removed" } else { "none" },
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_sts_date(text: &str) -> Option<UnixTime> {
@@ -678,6 +793,42 @@ async fn run_remote(command: UserCommand, remote: Remote) -> anyhow::Result<Exit
                 .await?
             {
                 Ok(user) => print_one(&user, json, "revoked the refresh tokens and sessions of"),
+                Err(refusal) => Ok(remote_refused(&refusal, json)),
+            }
+        }
+        UserCommand::AccessPass(AccessPassCommand::Create {
+            user,
+            lifetime,
+            json,
+        }) => {
+            let lifetime = match access_pass_lifetime(&lifetime) {
+                Ok(seconds) => seconds,
+                Err(exit) => return Ok(exit),
+            };
+            // The API takes whole minutes (Graph's lifetimeInMinutes).
+            let request = NewAccessPass {
+                lifetime_in_minutes: Some(lifetime / 60),
+            };
+            match remote
+                .post::<_, AccessPass>(
+                    &format!("/users/{}/accessPasses", segment(&user)),
+                    Some(&request),
+                )
+                .await?
+            {
+                Ok(pass) => print_access_pass(&user, &pass, json),
+                Err(refusal) => Ok(remote_refused(&refusal, json)),
+            }
+        }
+        UserCommand::ResetSecondFactor { user, json } => {
+            match remote
+                .post::<(), SecondFactorReset>(
+                    &format!("/users/{}/resetSecondFactor", segment(&user)),
+                    None,
+                )
+                .await?
+            {
+                Ok(reset) => print_reset(&user, &reset, json),
                 Err(refusal) => Ok(remote_refused(&refusal, json)),
             }
         }

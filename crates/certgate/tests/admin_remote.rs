@@ -176,6 +176,38 @@ fn the_cli_drives_a_remote_server_through_the_admin_api() {
     );
     let revoked = remote.json(&["user", "revoke-sessions", "carol@contoso.example", "--json"]);
     assert!(revoked["signInSessionsValidFromDateTime"].is_string());
+    let pass = remote.json(&[
+        "user",
+        "access-pass",
+        "create",
+        "carol@contoso.example",
+        "--lifetime",
+        "30m",
+        "--json",
+    ]);
+    assert_eq!(pass["lifetimeInMinutes"], 30);
+    assert_eq!(pass["isUsableOnce"], true);
+    assert!(pass["temporaryAccessPass"].as_str().expect("pass").len() >= 26);
+    remote.refused(
+        Some(&remote.token),
+        &[
+            "user",
+            "access-pass",
+            "create",
+            "carol@contoso.example",
+            "--lifetime",
+            "1m",
+        ],
+        "access-pass-lifetime-invalid",
+    );
+    let reset = remote.json(&[
+        "user",
+        "reset-second-factor",
+        "carol@contoso.example",
+        "--json",
+    ]);
+    assert_eq!(reset["reset"]["accessPassRemoved"], true);
+    assert_eq!(reset["reset"]["authenticatorRemoved"], false);
     remote.ok(&["user", "remove", "dave@contoso.example"]);
     remote.refused(
         Some(&remote.token),
@@ -313,6 +345,8 @@ fn the_cli_drives_a_remote_server_through_the_admin_api() {
             "crl.refresh-request",
             "ca.set",
             "user.remove",
+            "second_factor.reset",
+            "access_pass.create",
             "user.revoke-sessions",
             "user.set",
             "user.add",

@@ -43,6 +43,132 @@ fn binding_and_strength_rules_on_sqlite() {
     binding_and_strength_rules(&Env::sqlite());
 }
 
+#[test]
+fn access_pass_and_reset_on_sqlite() {
+    access_pass_and_reset(&Env::sqlite());
+}
+
+#[test]
+fn access_pass_and_reset_on_postgres() {
+    access_pass_and_reset(&Env::postgres());
+}
+
+/// `user access-pass create` prints the pass once (the store keeps its hash), bounds the
+/// lifetime, and `user reset-second-factor` removes it; both are audited.
+fn access_pass_and_reset(env: &Env) {
+    env.ok(&["user", "add", "erin@contoso.example"]);
+    let before = wall_clock();
+    let pass = env.json(
+        &[
+            "user",
+            "access-pass",
+            "create",
+            "erin@contoso.example",
+            "--json",
+        ],
+        0,
+    );
+    let text = pass["temporaryAccessPass"]
+        .as_str()
+        .expect("pass")
+        .to_owned();
+    assert_eq!(text.replace('-', "").len(), 26, "{text}");
+    assert_eq!(pass["lifetimeInMinutes"], 60);
+    assert_eq!(pass["isUsableOnce"], true);
+    let expires = parse_time(&pass["expiresDateTime"]);
+    assert!((before + 3600..=wall_clock() + 3600).contains(&expires));
+    // Without --json: the pass once, with what to do with it.
+    let printed = env.ok(&[
+        "user",
+        "access-pass",
+        "create",
+        "erin@contoso.example",
+        "--lifetime",
+        "2h30m",
+    ]);
+    assert!(
+        printed.contains("Temporary Access Pass for erin@contoso.example"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains(&text),
+        "a new pass replaces the old: {printed}"
+    );
+    for (lifetime, code) in [("9m", Some(1)), ("9h", Some(1)), ("soon", Some(2))] {
+        assert_eq!(
+            exit_code(
+                env,
+                &[
+                    "user",
+                    "access-pass",
+                    "create",
+                    "erin@contoso.example",
+                    "--lifetime",
+                    lifetime
+                ]
+            ),
+            code,
+            "{lifetime}"
+        );
+    }
+    let refused = env.json(
+        &[
+            "user",
+            "access-pass",
+            "create",
+            "erin@contoso.example",
+            "--lifetime",
+            "9h",
+            "--json",
+        ],
+        1,
+    );
+    assert_eq!(refused["code"], "access-pass-lifetime-invalid");
+    let refused = env.json(
+        &[
+            "user",
+            "access-pass",
+            "create",
+            "nobody@contoso.example",
+            "--json",
+        ],
+        1,
+    );
+    assert_eq!(refused["code"], "user-not-found");
+
+    let reset = env.json(
+        &[
+            "user",
+            "reset-second-factor",
+            "erin@contoso.example",
+            "--json",
+        ],
+        0,
+    );
+    assert_eq!(reset["reset"]["accessPassRemoved"], true);
+    assert_eq!(reset["reset"]["authenticatorRemoved"], false);
+    let printed = env.ok(&["user", "reset-second-factor", "erin@contoso.example"]);
+    assert!(printed.contains("Temporary Access Pass none"), "{printed}");
+
+    let audit = env.json(&["audit", "--json", "--limit", "20"], 0);
+    let actions: Vec<&str> = audit
+        .as_array()
+        .expect("audit")
+        .iter()
+        .map(|e| e["action"].as_str().expect("action"))
+        .filter(|a| a.starts_with("access_pass") || a.starts_with("second_factor"))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "second_factor.reset",
+            "second_factor.reset",
+            "access_pass.create",
+            "access_pass.create"
+        ]
+    );
+}
+
 fn exit_code(env: &Env, args: &[&str]) -> Option<i32> {
     env.run(args).status.code()
 }

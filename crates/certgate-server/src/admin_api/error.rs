@@ -7,6 +7,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use certgate_core::access_pass::AccessPassError;
 use certgate_core::admin_token::AdminTokenError;
 use certgate_core::authority::PkiError;
 use certgate_core::binding::{BindingError, BindingRuleError};
@@ -256,6 +257,20 @@ impl From<&DeviceError> for ApiError {
 impl From<DeviceError> for ApiError {
     fn from(error: DeviceError) -> Self {
         ApiError::from(&error)
+    }
+}
+
+impl From<AccessPassError> for ApiError {
+    fn from(error: AccessPassError) -> Self {
+        match &error {
+            AccessPassError::Store(store) => ApiError::store(store),
+            AccessPassError::RandomUnavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                error.code(),
+                error.to_string(),
+            ),
+            _ => ApiError::new(StatusCode::BAD_REQUEST, error.code(), error.to_string()),
+        }
     }
 }
 

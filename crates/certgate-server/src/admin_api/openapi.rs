@@ -560,6 +560,11 @@ fn schemas() -> Value {
     if let (Value::Object(all), Value::Object(federation)) = (&mut schemas, federation_schemas()) {
         all.extend(federation);
     }
+    if let (Value::Object(all), Value::Object(second_factor)) =
+        (&mut schemas, second_factor_schemas())
+    {
+        all.extend(second_factor);
+    }
     for item in [
         "CertificateAuthority",
         "CrlStatus",
@@ -574,6 +579,27 @@ fn schemas() -> Value {
         schemas[format!("{item}Collection")] = collection(item);
     }
     schemas
+}
+
+/// The Temporary Access Pass and second-factor reset schemas (Graph's
+/// temporaryAccessPassAuthenticationMethod field names).
+fn second_factor_schemas() -> Value {
+    json!({
+        "NewAccessPass": request("A Temporary Access Pass to issue; it replaces any earlier one.", &[], json!({
+            "lifetimeInMinutes": integer("10 to 480; default 60."),
+        })),
+        "AccessPass": resource("A Temporary Access Pass, shown only in this answer: certgate keeps its hash. One use; it unlocks the user's first authenticator enrollment.", json!({
+            "temporaryAccessPass": string("The pass, to hand to the user."),
+            "createdDateTime": time(""),
+            "expiresDateTime": time(""),
+            "lifetimeInMinutes": integer(""),
+            "isUsableOnce": boolean("Always true."),
+        })),
+        "SecondFactorReset": resource("What a second-factor reset removed.", json!({
+            "authenticatorRemoved": boolean("The authenticator app (confirmed or pending)."),
+            "accessPassRemoved": boolean("A Temporary Access Pass not yet used."),
+        })),
+    })
 }
 
 /// The federation service's schemas (a json! of their own: one macro call for every schema

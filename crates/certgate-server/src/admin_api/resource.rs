@@ -443,6 +443,34 @@ pub struct StsRefreshTokensValidFrom {
     pub date: String,
 }
 
+/// `POST /users/{idOrUpn}/accessPasses`: a Temporary Access Pass to issue.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewAccessPass {
+    /// 10 to 480; default 60.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime_in_minutes: Option<i64>,
+}
+
+/// The answer to `POST /users/{idOrUpn}/accessPasses`: the only time the pass is shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessPass {
+    pub temporary_access_pass: String,
+    pub created_date_time: String,
+    pub expires_date_time: String,
+    pub lifetime_in_minutes: i64,
+    pub is_usable_once: bool,
+}
+
+/// The answer to `POST /users/{idOrUpn}/resetSecondFactor`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecondFactorReset {
+    pub authenticator_removed: bool,
+    pub access_pass_removed: bool,
+}
+
 /// `POST /users/{idOrUpn}/deviceProfiles`: a new certificate for the user, packed for a
 /// device. The answer is the file itself, not JSON (except the Android profile, which is).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

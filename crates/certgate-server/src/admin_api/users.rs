@@ -3,12 +3,17 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use certgate_core::access_pass::AccessPassService;
+use certgate_core::clock::rfc3339;
 use certgate_core::directory::{
     self, add_user, find_user, list_users, remove_user, set_sts_refresh_tokens_valid_from, set_user,
 };
 use certgate_pki::UnixTime;
 
-use super::resource::{Collection, NewUser, StsRefreshTokensValidFrom, User, UserPatch};
+use super::resource::{
+    AccessPass, Collection, NewAccessPass, NewUser, SecondFactorReset, StsRefreshTokensValidFrom,
+    User, UserPatch,
+};
 use super::{body, Admin, AdminStore, ApiError, Body, Context};
 
 pub(super) async fn list<S: AdminStore>(
@@ -112,6 +117,49 @@ pub(super) async fn set_sts<S: AdminStore>(
     .await?;
     context.changed().await;
     Ok(Json((&user).into()))
+}
+
+/// Issues a Temporary Access Pass: the answer is the only place the pass is ever shown.
+pub(super) async fn create_access_pass<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    Path(key): Path<String>,
+    request: Body<NewAccessPass>,
+) -> Result<(StatusCode, Json<AccessPass>), ApiError> {
+    let request = body(request)?;
+    let user = find_user(&*context.store, &key).await?;
+    let lifetime = request
+        .lifetime_in_minutes
+        .map(|minutes| minutes.saturating_mul(60));
+    let issued = AccessPassService::new(&*context.store, &context.clock, admin.actor())
+        .create(user.id.as_str(), user.upn.as_str(), lifetime)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AccessPass {
+            temporary_access_pass: issued.pass.to_string(),
+            created_date_time: rfc3339(issued.created_at),
+            expires_date_time: rfc3339(issued.expires_at),
+            lifetime_in_minutes: (issued.expires_at.0 - issued.created_at.0) / 60,
+            is_usable_once: true,
+        }),
+    ))
+}
+
+/// Removes the user's authenticator app and any access pass.
+pub(super) async fn reset_second_factor<S: AdminStore>(
+    State(context): State<Context<S>>,
+    admin: Admin,
+    Path(key): Path<String>,
+) -> Result<Json<SecondFactorReset>, ApiError> {
+    let user = find_user(&*context.store, &key).await?;
+    let reset = AccessPassService::new(&*context.store, &context.clock, admin.actor())
+        .reset_second_factor(user.id.as_str(), user.upn.as_str())
+        .await?;
+    Ok(Json(SecondFactorReset {
+        authenticator_removed: reset.authenticator_removed,
+        access_pass_removed: reset.access_pass_removed,
+    }))
 }
 
 /// RFC 3339 (`2026-12-01T08:00:00Z`) or a date (`2026-12-01`, midnight UTC), as the CLI
