@@ -68,7 +68,9 @@ impl Default for RateLimitSettings {
 pub enum RateLimited {
     #[error("too many sign-in requests from this address; try again in {retry_after_seconds} s")]
     Address { retry_after_seconds: u64 },
-    #[error("certgate is receiving too many sign-in requests; try again in {retry_after_seconds} s")]
+    #[error(
+        "certgate is receiving too many sign-in requests; try again in {retry_after_seconds} s"
+    )]
     Global { retry_after_seconds: u64 },
 }
 
@@ -280,7 +282,9 @@ mod tests {
             assert!(limiter.tracked_addresses() <= 50);
         }
         // Buckets that refilled are forgotten first.
-        limiter.admit(ip("192.0.2.9"), UnixTime(now.0 + 120)).unwrap();
+        limiter
+            .admit(ip("192.0.2.9"), UnixTime(now.0 + 120))
+            .unwrap();
         assert_eq!(limiter.tracked_addresses(), 1);
     }
 }

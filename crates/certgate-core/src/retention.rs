@@ -87,8 +87,10 @@ where
     let signin_cutoff = settings.signin_log_cutoff(now);
     let audit_cutoff = settings.audit_log_cutoff(now);
     let signins = in_batches(settings, |size| store.purge_signins(signin_cutoff, size)).await?;
-    let audit_events =
-        in_batches(settings, |size| store.purge_audit_events(audit_cutoff, size)).await?;
+    let audit_events = in_batches(settings, |size| {
+        store.purge_audit_events(audit_cutoff, size)
+    })
+    .await?;
     let flows = store.purge_flows(now).await?;
     let request_ids = store.purge_request_ids(now).await?;
     if signins > 0 || audit_events > 0 {

@@ -178,7 +178,9 @@ impl hyper::body::Body for TrackedBody {
 
 /// The HTTP limits hyper enforces itself, for a listener whose requests may carry
 /// `max_header_bytes` of headers.
-fn connection_builder(limits: &ListenerLimits) -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
+fn connection_builder(
+    limits: &ListenerLimits,
+) -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let header_bytes = limits.max_header_bytes.max(8192);
     builder
@@ -211,22 +213,23 @@ pub(crate) async fn serve_connection<I>(
 {
     let activity = Activity::new();
     let tracked = Arc::clone(&activity);
-    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-        if let Some(client) = &client {
-            request.extensions_mut().insert(client.clone());
-        }
-        let in_flight = tracked.begin();
-        let mut app = app.clone();
-        async move {
-            let response = app.call(request).await?;
-            Ok::<_, std::convert::Infallible>(response.map(|inner| {
-                Body::new(TrackedBody {
-                    inner,
-                    _in_flight: in_flight,
-                })
-            }))
-        }
-    });
+    let service =
+        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            if let Some(client) = &client {
+                request.extensions_mut().insert(client.clone());
+            }
+            let in_flight = tracked.begin();
+            let mut app = app.clone();
+            async move {
+                let response = app.call(request).await?;
+                Ok::<_, std::convert::Infallible>(response.map(|inner| {
+                    Body::new(TrackedBody {
+                        inner,
+                        _in_flight: in_flight,
+                    })
+                }))
+            }
+        });
     let builder = connection_builder(&limits);
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
@@ -456,9 +459,10 @@ async fn admit(State(admission): State<Admission>, request: Request, next: Next)
                 request.headers(),
             );
             // RFC 6585 §4: Retry-After says when to come back.
-            refused
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after_seconds()));
+            refused.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(limited.retry_after_seconds()),
+            );
             refused
         }
     }

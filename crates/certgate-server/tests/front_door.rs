@@ -886,7 +886,12 @@ async fn http2_requests_get_the_directory_header_limit_and_its_413_page() {
         async move {
             let response = sent.await.expect("response");
             let status = response.status().as_u16();
-            let body = response.into_body().collect().await.expect("body").to_bytes();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
             (
                 status,
                 serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),

@@ -18,9 +18,11 @@ use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::rate_limit::{Rate, RateLimitSettings};
 use certgate_pki::UnixTime;
-use certgate_server::app::{start_with_limits, CertAuthConfig, RunningServer, ServerConfig, WebConfig};
+use certgate_server::app::{
+    start_with_limits, CertAuthConfig, RunningServer, ServerConfig, WebConfig,
+};
 use certgate_server::crl_refresh::CrlSettings;
-use certgate_server::limits::{ListenerLimits, Limits};
+use certgate_server::limits::{Limits, ListenerLimits};
 use certgate_store::SqlStore;
 use certgate_testpki::{TestPki, VALIDATION_TIME};
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -47,6 +49,7 @@ fn limits() -> Limits {
             header_read_timeout: Duration::from_secs(1),
             handshake_timeout: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(1),
+            body_read_timeout: Duration::from_secs(1),
             ..ListenerLimits::default()
         },
         rate: RateLimitSettings {
@@ -246,7 +249,10 @@ async fn http2_carries_headers_up_to_the_configured_limit() {
                 .header("cookie", "a".repeat(cookie_bytes))
                 .body(http_body_util::Empty::<bytes::Bytes>::new())
                 .expect("request");
-            sender.send_request(request).await.map(|r| r.status().as_u16())
+            sender
+                .send_request(request)
+                .await
+                .map(|r| r.status().as_u16())
         }
     };
     // 40 KB of headers: over hyper's HTTP/2 default (16 KiB), under the configured 64 KiB.
@@ -294,7 +300,11 @@ async fn too_many_sign_in_starts_from_one_address_get_429() {
     // As a page for a browser, with the reason code.
     let page = client.get(&url).send().await.expect("authorize");
     assert_eq!(page.status().as_u16(), 429);
-    assert!(page.text().await.expect("page").contains("<code>rate-limited</code>"));
+    assert!(page
+        .text()
+        .await
+        .expect("page")
+        .contains("<code>rate-limited</code>"));
     // Pages that start nothing are not limited.
     let discovery = client
         .get(format!(
@@ -305,4 +315,23 @@ async fn too_many_sign_in_starts_from_one_address_get_429() {
         .await
         .expect("discovery");
     assert_eq!(discovery.status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_does_not_arrive_in_time_gets_408() {
+    let fixture = Fixture::new(true).await;
+    let addr = fixture.server.web_addr.expect("web");
+    let mut tls = fixture.idle_tls(addr, &[b"http/1.1"]).await;
+    // Announces 100 bytes and sends 10: the token endpoint waits for the rest.
+    tls.write_all(
+        b"POST /oauth2/token HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n\
+          grant_type",
+    )
+    .await
+    .expect("write");
+    let answer = closed_by_server(&mut tls, "slow upload").await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"code\":\"request-body-timeout\""), "{text}");
 }

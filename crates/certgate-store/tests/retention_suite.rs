@@ -112,7 +112,9 @@ async fn retention_removes_only_rows_past_their_time(db: &TestDb) {
         .await
         .unwrap());
 
-    let purged = purge(&store, &settings, UnixTime(NOW)).await.expect("purge");
+    let purged = purge(&store, &settings, UnixTime(NOW))
+        .await
+        .expect("purge");
     assert_eq!(
         purged,
         Purged {
@@ -142,7 +144,9 @@ async fn retention_removes_only_rows_past_their_time(db: &TestDb) {
         .unwrap());
 
     // A second run finds nothing and audits nothing.
-    let again = purge(&store, &settings, UnixTime(NOW)).await.expect("purge");
+    let again = purge(&store, &settings, UnixTime(NOW))
+        .await
+        .expect("purge");
     assert_eq!(again, Purged::default());
     assert_eq!(store.audit_events(100).await.unwrap().len(), 2);
 }

@@ -199,7 +199,11 @@ pub(crate) fn raise_open_file_limit() -> Option<u64> {
     raised.current = Some(target);
     match setrlimit(Resource::Nofile, raised) {
         Ok(()) => {
-            tracing::info!(before = soft, after = target, "raised the open-file limit to the hard limit");
+            tracing::info!(
+                before = soft,
+                after = target,
+                "raised the open-file limit to the hard limit"
+            );
             Some(target)
         }
         Err(error) => {
@@ -236,7 +240,9 @@ mod tests {
         assert_eq!(limits.listeners.header_read_timeout, Duration::from_secs(5));
         let zero: LimitsFileConfig = toml::from_str("idle_timeout_seconds = 0").unwrap();
         let error = settings(&zero, &RetentionFileConfig::default(), &none).unwrap_err();
-        assert!(error.to_string().contains("idle_timeout_seconds must be 1 to 3600"));
+        assert!(error
+            .to_string()
+            .contains("idle_timeout_seconds must be 1 to 3600"));
     }
 
     #[cfg(unix)]

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use certgate_core::clock::{Clock, SystemClock};
-use certgate_server::app::{start_with_limits, CertAuthConfig, FrontDoorConfig, ServerConfig, WebConfig};
+use certgate_server::app::{
+    start_with_limits, CertAuthConfig, FrontDoorConfig, ServerConfig, WebConfig,
+};
 use certgate_server::certauth::ServerIdentity;
 use clap::Args;
 
