@@ -32,6 +32,8 @@ pub mod enrollment;
 pub mod federation;
 pub mod front_door;
 pub mod login_flow;
+pub mod rate_limit;
+pub mod retention;
 pub mod signin;
 pub mod store;
 pub mod strength;

@@ -221,6 +221,13 @@ pub trait SignInLog: Send + Sync + 'static {
         &self,
         query: &SignInQuery,
     ) -> impl Future<Output = StoreResult<Vec<SignInRecord>>> + Send;
+    /// Deletes at most `max_rows` of the oldest records made before `before`; returns how many
+    /// (retention: see [`crate::retention`]).
+    fn purge_signins(
+        &self,
+        before: UnixTime,
+        max_rows: u32,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
 /// A random correlation ID (UUID v4 form) for one attempt.

@@ -156,4 +156,11 @@ pub trait Store: Send + Sync + 'static {
     /// The newest `limit` events, newest first.
     fn audit_events(&self, limit: i64)
         -> impl Future<Output = StoreResult<Vec<AuditEvent>>> + Send;
+    /// Deletes at most `max_rows` of the oldest events recorded before `before`; returns how
+    /// many (retention: see [`crate::retention`]).
+    fn purge_audit_events(
+        &self,
+        before: UnixTime,
+        max_rows: u32,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 }

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::certauth::{CertAuthTls, ClientCertificates, ServerIdentity};
 use crate::crl_refresh::{CrlService, CrlSettings};
+use crate::limits::{with_body_read_timeout, Limits};
 use crate::metrics::Metrics;
 use crate::oidc_policy::DirectoryRefreshPolicy;
 use crate::signin_http::SignInContext;
@@ -145,12 +146,24 @@ pub enum ServeError {
 }
 
 /// Binds the listener, loads the validation state from the store (no network needed: the
-/// CRL cache is persisted) and starts the jobs.
+/// CRL cache is persisted) and starts the jobs, under the default [`Limits`].
 pub async fn start(
     store: Arc<SqlStore>,
     clock: Arc<dyn Clock>,
     config: ServerConfig,
 ) -> Result<RunningServer<SqlStore>, ServeError> {
+    start_with_limits(store, clock, config, Limits::default()).await
+}
+
+/// [`start`] under `limits`: connection and time limits on every listener, rate limits on
+/// anonymous sign-in starts, retention of the logs.
+pub async fn start_with_limits(
+    store: Arc<SqlStore>,
+    clock: Arc<dyn Clock>,
+    config: ServerConfig,
+    limits: Limits,
+) -> Result<RunningServer<SqlStore>, ServeError> {
+    let listener_limits = limits.listeners;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Listen {
@@ -170,7 +183,7 @@ pub async fn start(
         "server",
     ));
     crl.rebuild().await?;
-    let (shutdown, mut stop_http) = watch::channel(false);
+    let (shutdown, stop_http) = watch::channel(false);
     let metrics = Metrics::new();
     let mut tasks = Vec::new();
 
@@ -280,11 +293,12 @@ pub async fn start(
                 ))
                 .nest("/api/v1", crate::admin_api::routes(Arc::clone(&admin)))
                 .route("/healthz", axum::routing::get(|| async { "ok\n" }));
-            tasks.push(tokio::spawn(crate::certauth::serve(
+            tasks.push(tokio::spawn(crate::certauth::serve_with_limits(
                 listener,
                 tls,
                 Arc::clone(crl.state()),
-                app,
+                with_body_read_timeout(app, listener_limits.body_read_timeout),
+                listener_limits,
                 shutdown.subscribe(),
             )));
             tracing::info!(%addr, "certificate sign-in listener");
@@ -295,6 +309,21 @@ pub async fn start(
 
     let front_door_addr = match config.front_door {
         Some(front_door) => {
+            // The front door streams bodies (ActiveSync), so no body read timeout; its header
+            // limit is per virtual directory and answered with its own 413 page, so HTTP/1.1
+            // and HTTP/2 let twice the largest through to that page.
+            let largest_header_limit = front_door
+                .virtual_directories
+                .iter()
+                .map(|vdir| vdir.max_request_header_bytes)
+                .max()
+                .unwrap_or(0);
+            let front_door_limits = crate::limits::ListenerLimits {
+                max_header_bytes: listener_limits
+                    .max_header_bytes
+                    .max(largest_header_limit.saturating_mul(2)),
+                ..listener_limits
+            };
             let signin = Arc::new(SignInContext::new(
                 Arc::clone(crl.state()),
                 Arc::clone(&clock),
@@ -322,11 +351,12 @@ pub async fn start(
                 addr: front_door.listen,
                 source,
             })?;
-            tasks.push(tokio::spawn(crate::certauth::serve(
+            tasks.push(tokio::spawn(crate::certauth::serve_with_limits(
                 listener,
                 tls,
                 Arc::clone(crl.state()),
                 crate::front_door::routes(Arc::new(proxy)),
+                front_door_limits,
                 shutdown.subscribe(),
             )));
             tracing::info!(%addr, "mail front door");
@@ -399,11 +429,18 @@ pub async fn start(
         let app = crate::web::routes(context)
             .nest("/api/v1", crate::admin_api::routes(Arc::clone(&admin)))
             .route("/healthz", axum::routing::get(|| async { "ok\n" }));
-        tasks.push(tokio::spawn(crate::certauth::serve(
+        let app = crate::limits::with_rate_limit(
+            app,
+            Arc::new(certgate_core::rate_limit::RateLimiter::new(limits.rate)),
+            Arc::clone(&clock),
+            crate::limits::ANONYMOUS_WRITE_PATHS,
+        );
+        tasks.push(tokio::spawn(crate::certauth::serve_with_limits(
             listener,
             tls,
             Arc::clone(crl.state()),
-            app,
+            with_body_read_timeout(app, listener_limits.body_read_timeout),
+            listener_limits,
             shutdown.subscribe(),
         )));
         tracing::info!(%addr, "web listener (OpenID Connect)");
@@ -428,16 +465,18 @@ pub async fn start(
                 }
             }),
         );
-    let http = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_http.wait_for(|stop| *stop).await;
-            })
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "the HTTP listener failed");
-        }
-    });
+    let http = tokio::spawn(crate::limits::serve_plain(
+        listener,
+        with_body_read_timeout(app, listener_limits.body_read_timeout),
+        listener_limits,
+        stop_http,
+    ));
+    tasks.push(tokio::spawn(retention(
+        Arc::clone(&store),
+        Arc::clone(&clock),
+        limits.retention,
+        shutdown.subscribe(),
+    )));
 
     let jobs = {
         let crl = Arc::clone(&crl);
@@ -599,6 +638,26 @@ async fn federation_maintenance(
         }
         if let Err(error) = service.maintain(&*store, &passphrase, clock.now()).await {
             tracing::warn!(code = error.code(), %error, "federation key maintenance failed");
+        }
+    }
+}
+
+/// Removes what is past retention (certgate_core::retention), at start and then every
+/// [`crate::limits::RETENTION_INTERVAL`].
+async fn retention(
+    store: Arc<SqlStore>,
+    clock: Arc<dyn Clock>,
+    settings: certgate_core::retention::RetentionSettings,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        match certgate_core::retention::purge(&*store, &settings, clock.now()).await {
+            Ok(purged) => tracing::debug!(?purged, "retention"),
+            Err(error) => tracing::warn!(code = error.code(), %error, "retention failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(crate::limits::RETENTION_INTERVAL) => {}
+            _ = stop.wait_for(|stop| *stop) => break,
         }
     }
 }

@@ -10,11 +10,9 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use certgate_core::validation_state::{SharedState, ValidationState};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
@@ -24,7 +22,8 @@ use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureSc
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use tower::Service;
+
+use crate::limits::ListenerLimits;
 
 /// What the TLS handshake established about the client, available to handlers as a request
 /// extension.
@@ -236,44 +235,45 @@ impl CertAuthTls {
     }
 }
 
-/// Resolves once `shutdown` says stop (the borrow it returns is not `Send`, so it is dropped
-/// here rather than held across the `select!`).
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
-/// How long a client may take for the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Accepts TLS connections on `listener` and serves `app` on each, with the client's
-/// certificate chain as a [`TlsClient`] request extension. HTTP/1.1 and HTTP/2 (ALPN).
+/// certificate chain as a [`TlsClient`] request extension. HTTP/1.1 and HTTP/2 (ALPN). Under
+/// the default [`ListenerLimits`].
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<CertAuthTls>,
     state: Arc<SharedState>,
     app: Router,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let (tcp, address) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::warn!(%error, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = stopped(&mut shutdown) => return,
-        };
+    serve_with_limits(
+        listener,
+        tls,
+        state,
+        app,
+        ListenerLimits::default(),
+        shutdown,
+    )
+    .await;
+}
+
+/// [`serve`] under `limits`: at most `max_connections` at once, the TLS handshake within
+/// `handshake_timeout`, then the HTTP limits of [`crate::limits`].
+pub async fn serve_with_limits(
+    listener: TcpListener,
+    tls: Arc<CertAuthTls>,
+    state: Arc<SharedState>,
+    app: Router,
+    limits: ListenerLimits,
+    shutdown: watch::Receiver<bool>,
+) {
+    crate::limits::accept_loop(listener, limits, shutdown, move |tcp, address, permit| {
         let Some(config) = tls.config_for(&state.load()) else {
-            continue;
+            return;
         };
         let app = app.clone();
         tokio::spawn(async move {
-            let _ = tcp.set_nodelay(true);
             let stream = match tokio::time::timeout(
-                HANDSHAKE_TIMEOUT,
+                limits.handshake_timeout,
                 TlsAcceptor::from(config).accept(tcp),
             )
             .await
@@ -299,24 +299,9 @@ pub async fn serve(
                 chain: Arc::new(chain),
                 memo: ConnectionMemo::default(),
             };
-            let service = hyper::service::service_fn(
-                move |mut request: hyper::Request<hyper::body::Incoming>| {
-                    request.extensions_mut().insert(client.clone());
-                    let mut app = app.clone();
-                    async move { app.call(request).await }
-                },
-            );
-            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30));
-            if let Err(error) = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(%address, %error, "connection ended with an error");
-            }
+            crate::limits::serve_connection(stream, app, Some(client), limits, address).await;
+            drop(permit);
         });
-    }
+    })
+    .await;
 }

@@ -16,6 +16,7 @@ pub mod device_http;
 pub mod est;
 pub mod federation_http;
 pub mod front_door;
+pub mod limits;
 pub mod metrics;
 pub mod oidc_policy;
 pub mod publish;

@@ -842,3 +842,67 @@ async fn paths_and_headers_cannot_be_used_to_get_around_a_directory() {
     assert_eq!(header(&echo, "x-certgate-upn"), None);
     fixture.server.stop().await;
 }
+
+/// HTTP/2 clients get the directory's header limit, as HTTP/1.1 clients do: headers under it
+/// reach the upstream, headers over it get the front door's 413 page (not hyper's HTTP/2
+/// default of 16 KiB, which refused ordinary Exchange requests with a bare 431).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_requests_get_the_directory_header_limit_and_its_413_page() {
+    let fixture = Fixture::new().await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(fixture.server_certificate.clone()))
+        .expect("root");
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = TcpStream::connect(fixture.server.front_door_addr.expect("front door"))
+        .await
+        .expect("connect");
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").expect("name"), tcp)
+        .await
+        .expect("TLS");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .expect("HTTP/2 handshake");
+    tokio::spawn(connection);
+    let mut get = |cookie: String| {
+        let request = hyper::Request::get("https://mail.corp.example/public/")
+            .header("accept", "application/json")
+            .header("cookie", cookie)
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let sent = sender.send_request(request);
+        async move {
+            let response = sent.await.expect("response");
+            let status = response.status().as_u16();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            (
+                status,
+                serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
+            )
+        }
+    };
+    // 30,000 bytes: under /public's 49,152 (Exchange's uploadReadAheadSize).
+    let (status, echo) = get("a".repeat(30_000)).await;
+    assert_eq!(status, 200, "{echo}");
+    // 60,000 bytes: over it, the same page as HTTP/1.1.
+    let (status, body) = get("a".repeat(60_000)).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["code"], "front-door-headers-too-large");
+}

@@ -948,6 +948,20 @@ impl Store for SqlStore {
         insert_audit(&mut conn, event).await
     }
 
+    async fn purge_audit_events(&self, before: UnixTime, max_rows: u32) -> StoreResult<u64> {
+        // Oldest first by id (ids grow with time), so the scan stops after one batch.
+        let done = sqlx::query(
+            "DELETE FROM audit_log WHERE id IN \
+             (SELECT id FROM audit_log WHERE at < $1 ORDER BY id LIMIT $2)",
+        )
+        .bind(before.0)
+        .bind(i64::from(max_rows))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected())
+    }
+
     async fn audit_events(&self, limit: i64) -> StoreResult<Vec<AuditEvent>> {
         let rows = sqlx::query(
             "SELECT at, actor, action, target, outcome, detail FROM audit_log \

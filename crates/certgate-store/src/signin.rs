@@ -20,6 +20,20 @@ impl SignInLog for SqlStore {
         tx.commit().await.map_err(crate::unavailable)
     }
 
+    async fn purge_signins(&self, before: UnixTime, max_rows: u32) -> StoreResult<u64> {
+        // Oldest first by id (ids grow with time), so the scan stops after one batch.
+        let done = sqlx::query(
+            "DELETE FROM signin_log WHERE id IN \
+             (SELECT id FROM signin_log WHERE at < $1 ORDER BY id LIMIT $2)",
+        )
+        .bind(before.0)
+        .bind(i64::from(max_rows))
+        .execute(self.pool())
+        .await
+        .map_err(crate::unavailable)?;
+        Ok(done.rows_affected())
+    }
+
     async fn signins(&self, query: &SignInQuery) -> StoreResult<Vec<SignInRecord>> {
         // Filters are bound parameters; only the fixed clauses are composed.
         let mut clauses = Vec::new();

@@ -32,6 +32,10 @@ struct FileConfig {
     web: WebFileConfig,
     #[serde(default)]
     front_door: crate::front_door_config::FrontDoorFileConfig,
+    #[serde(default)]
+    limits: crate::limits_config::LimitsFileConfig,
+    #[serde(default)]
+    retention: crate::limits_config::RetentionFileConfig,
 }
 
 /// The web listener: OpenID Connect and the sign-in pages.
@@ -89,6 +93,8 @@ pub(crate) struct Config {
     pub(crate) web: Option<WebSettings>,
     /// The mail front door (`[front_door]`).
     pub(crate) front_door: Option<crate::front_door_config::FrontDoorSettings>,
+    /// `[limits]` and `[retention]`.
+    pub(crate) limits: certgate_server::limits::Limits,
 }
 
 pub(crate) struct WebSettings {
@@ -247,10 +253,12 @@ impl Config {
             bail!("max_derived_certificates_per_user must be at least 1 (a re-enrollment needs a place)");
         }
         let front_door = file.front_door.settings(&env)?;
+        let limits = crate::limits_config::settings(&file.limits, &file.retention, &env)?;
         if front_door.as_ref().is_some_and(|f| f.tls.is_none()) && certauth.is_none() {
             bail!("the front door needs a TLS certificate: set [front_door] tls_certificate and tls_key, or configure the certificate sign-in listener ([certauth]) whose certificate it then shares");
         }
         Ok(Config {
+            limits,
             front_door,
             web,
             certauth,

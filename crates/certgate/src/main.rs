@@ -16,6 +16,7 @@ mod device;
 mod est;
 mod federation;
 mod front_door_config;
+mod limits_config;
 mod pki;
 mod remote;
 mod rp;

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use certgate_core::clock::{Clock, SystemClock};
-use certgate_server::app::{start, CertAuthConfig, FrontDoorConfig, ServerConfig, WebConfig};
+use certgate_server::app::{
+    start_with_limits, CertAuthConfig, FrontDoorConfig, ServerConfig, WebConfig,
+};
 use certgate_server::certauth::ServerIdentity;
 use clap::Args;
 
@@ -86,7 +88,20 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
         }
         None => None,
     };
-    let server = start(
+    // Before any listener opens: every connection is a file descriptor.
+    let open_files = crate::limits_config::raise_open_file_limit();
+    if let Some(open_files) = open_files {
+        println!("open-file limit: {open_files}");
+        let listeners = 1
+            + usize::from(config.certauth.is_some())
+            + usize::from(config.web.is_some())
+            + usize::from(config.front_door.is_some());
+        let wanted = (config.limits.listeners.max_connections * listeners) as u64 + 256;
+        if wanted > open_files {
+            tracing::warn!(open_files, wanted, "the listeners' max_connections ({} each, {listeners} listeners) plus room for the database and files exceed the open-file limit: lower [limits] max_connections or raise the hard limit (LimitNOFILE=)", config.limits.listeners.max_connections);
+        }
+    }
+    let server = start_with_limits(
         store,
         clock,
         ServerConfig {
@@ -98,6 +113,7 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
             web,
             front_door,
         },
+        config.limits,
     )
     .await?;
     println!("certgate is serving on http://{}", server.local_addr);
