@@ -57,6 +57,16 @@ pub enum FetchError {
     Unreachable { url: String, detail: String },
     #[error("{url} answered HTTP {status}; the CA's CRL distribution point is not publishing the CRL there")]
     HttpStatus { url: String, status: u16 },
+    /// A 3xx with a Location. Never followed: the CRL URL on the CA record is the only address
+    /// certgate fetches, and a redirect would let whoever answers that URL point certgate at any
+    /// host, loopback and internal addresses included.
+    #[error("{url} answered HTTP {status} redirecting to {location}; certgate does not follow redirects for CRLs: if that is where the CA publishes its CRL, set it as the CA's CRL URL (`certgate ca set`)")]
+    Redirected {
+        url: String,
+        status: u16,
+        /// The Location resolved against the URL (or as sent, escaped, if it does not resolve).
+        location: String,
+    },
     #[error("downloading {url} took longer than the {limit_seconds} s limit; the CRL is too slow to fetch (raise the limit or move the CRL closer)")]
     Timeout { url: String, limit_seconds: u64 },
     #[error("{url} is larger than the {limit_bytes}-byte limit (announced or received {size} bytes); raise the CRL size limit or partition the CRL")]
@@ -79,6 +89,7 @@ impl FetchError {
             FetchError::UrlNotAllowed { .. } => "crl-url-not-allowed",
             FetchError::Unreachable { .. } => "crl-fetch-failed",
             FetchError::HttpStatus { .. } => "crl-fetch-http-status",
+            FetchError::Redirected { .. } => "crl-fetch-redirected",
             FetchError::Timeout { .. } => "crl-fetch-timeout",
             FetchError::TooLarge { .. } => "crl-too-large",
             FetchError::Truncated { .. } => "crl-fetch-truncated",

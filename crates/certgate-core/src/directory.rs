@@ -984,16 +984,19 @@ pub fn parse_users_csv(bytes: &[u8]) -> Result<Vec<CsvUserRow>, DirectoryError> 
     }
     let mut rows = Vec::new();
     let mut record = csv::ByteRecord::new();
+    // Line numbers are counted here from the record's byte offset: the csv reader's own line
+    // count is off by one per line in a CRLF file (Excel's and Windows' default).
+    let line_of = |position: &csv::Position| line_at(bytes, position.byte());
     loop {
-        let line = reader.position().line();
+        let line = line_of(reader.position());
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let row = record.position().map_or(line, |p| p.line());
+                let row = record.position().map_or(line, line_of);
                 rows.push(parse_row(row, &columns, &record));
             }
             Err(error) => {
-                let row = error.position().map_or(line, |p| p.line());
+                let row = error.position().map_or(line, line_of);
                 rows.push(CsvUserRow {
                     row,
                     upn: None,
@@ -1008,6 +1011,21 @@ pub fn parse_users_csv(bytes: &[u8]) -> Result<Vec<CsvUserRow>, DirectoryError> 
         }
     }
     Ok(rows)
+}
+
+/// The 1-based line that byte `offset` of `bytes` is on; CRLF, LF and a lone CR each end a
+/// line.
+fn line_at(bytes: &[u8], offset: u64) -> u64 {
+    let end = usize::try_from(offset).map_or(bytes.len(), |offset| offset.min(bytes.len()));
+    let before = &bytes[..end];
+    let mut line = 1;
+    for (i, &byte) in before.iter().enumerate() {
+        let ends_line = byte == b'\n' || (byte == b'\r' && before.get(i + 1) != Some(&b'\n'));
+        if ends_line {
+            line += 1;
+        }
+    }
+    line
 }
 
 fn parse_row(row: u64, columns: &[usize], record: &csv::ByteRecord) -> CsvUserRow {
@@ -1536,6 +1554,28 @@ mod tests {
             rows[4].draft.as_ref().unwrap_err().code(),
             "user-upn-invalid"
         );
+    }
+
+    /// Excel and Windows write CRLF: the row numbers of the report are the lines an editor
+    /// shows, whatever the line ending (a quoted cell may span lines: its row is the first).
+    #[test]
+    fn csv_row_numbers_are_lines_with_crlf_lf_and_cr_endings() {
+        let lf = "userPrincipalName,displayName\n\
+                  alice@contoso.example,Alice\n\
+                  bob@contoso.example,\"Bob\nSecond line\"\n\
+                  ,No UPN\n\
+                  carol@contoso.example,Carol\n";
+        for ending in ["\n", "\r\n", "\r"] {
+            let text = lf.replace('\n', ending);
+            let rows = parse_users_csv(text.as_bytes()).expect("header is fine");
+            let numbers: Vec<u64> = rows.iter().map(|row| row.row).collect();
+            assert_eq!(numbers, [2, 3, 5, 6], "{ending:?}");
+            assert_eq!(
+                rows[2].draft.as_ref().unwrap_err().code(),
+                "user-upn-invalid",
+                "{ending:?}"
+            );
+        }
     }
 
     #[test]

@@ -378,33 +378,105 @@ fn dns_name_or_ipv4(name: &str) -> Result<String, &'static str> {
     Ok(name.to_ascii_lowercase())
 }
 
-/// The front door's allowed host names in the form [`request_host`] gives, or what is wrong:
-/// a name that is not a plain host, or a directory that sends the client's `Host` upstream
-/// (`preserve_host`) while every host is allowed, which would let any name a client makes up
+/// The host names the front door publishes, in the form [`request_host`] gives: the only names
+/// a client's `Host` may carry on to the upstream (`X-Forwarded-Host`, and `Host` itself with
+/// `preserve_host`), where a mail server builds links and redirects from it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PublishedHosts {
+    /// Empty only when neither `allowed_hosts` nor `public_host` is configured.
+    names: Vec<String>,
+}
+
+/// What the front door does with the host a request names (already a plain host, see
+/// [`request_host`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostDecision {
+    /// One of the published names: it may reach the upstream.
+    Published,
+    /// No name is published (neither `allowed_hosts` nor `public_host` is set): the request is
+    /// served, but its host reaches the upstream nowhere (no `X-Forwarded-Host`), so no name
+    /// a client makes up ends up in the links the mail server builds.
+    NotForwarded,
+    /// Another name: 421 Misdirected Request (RFC 9110 §15.5.20), as for a server that does
+    /// not answer for that name.
+    Refuse {
+        status: u16,
+        code: &'static str,
+        message: &'static str,
+    },
+}
+
+impl PublishedHosts {
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Decides the host a request names, as [`request_host`] returns it.
+    pub fn decide(&self, host: &str) -> HostDecision {
+        if self.names.is_empty() {
+            HostDecision::NotForwarded
+        } else if self.names.iter().any(|name| name == host) {
+            HostDecision::Published
+        } else {
+            HostDecision::Refuse {
+                status: 421,
+                code: "front-door-host-not-allowed",
+                message: "This server does not publish the host name the request was sent to. Use the address your administrator gave you.",
+            }
+        }
+    }
+}
+
+/// The front door's published host names, or what is wrong: `allowed_hosts` when set,
+/// otherwise `public_host` alone (the name devices are given), otherwise none. Refused: a name
+/// that is not a plain host, or a directory that sends the client's `Host` upstream
+/// (`preserve_host`) while no name is published, which would let any name a client makes up
 /// reach the mail server as its own.
 pub fn check_allowed_hosts(
     allowed: &[String],
+    public_host: Option<&str>,
     vdirs: &[VirtualDirectory],
-) -> Result<Vec<String>, String> {
-    let hosts = allowed
+) -> Result<PublishedHosts, String> {
+    let mut names = allowed
         .iter()
         .map(|name| request_host(name).map_err(|why| format!("the allowed host \"{name}\": {why}")))
         .collect::<Result<Vec<_>, _>>()?;
-    if hosts.is_empty() {
+    if names.is_empty() {
+        if let Some(public_host) = public_host {
+            names.push(
+                request_host(public_host)
+                    .map_err(|why| format!("the public host \"{public_host}\": {why}"))?,
+            );
+        }
+    }
+    if names.is_empty() {
         if let Some(vdir) = vdirs.iter().find(|v| v.preserve_host) {
             return Err(format!(
-                "{} has preserve_host, which sends the client's Host to the mail server: list the host names clients use in [front_door] allowed_hosts, so no other name reaches it",
+                "{} has preserve_host, which sends the client's Host to the mail server: list the host names clients use in [front_door] allowed_hosts (or set public_host), so no other name reaches it",
                 vdir.prefix
             ));
         }
     }
-    Ok(hosts)
+    Ok(PublishedHosts { names })
 }
 
-/// Whether `host` (as [`request_host`] returns it) is one of `allowed` (in the same form);
-/// an empty list allows every host.
-pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
-    allowed.is_empty() || allowed.iter().any(|name| name == host)
+/// Whether one `Authorization` header value may be passed to the upstream of `vdir`: only the
+/// `Basic` scheme (RFC 7617), and only with `basic_passthrough`. Every other scheme stays at
+/// the door: NTLM and Negotiate authenticate the TCP connection rather than the request, and
+/// the front door's upstream connections are pooled and shared between users, so one user's
+/// handshake would sign in the next user's requests; a Bearer token is a credential the
+/// directory was not configured to pass.
+pub fn authorization_forwarded(vdir: &VirtualDirectory, value: &[u8]) -> bool {
+    vdir.basic_passthrough && is_basic_authorization(value)
+}
+
+/// Whether an `Authorization` value uses the `Basic` scheme (scheme names are
+/// case-insensitive, RFC 9110 §11.1).
+pub fn is_basic_authorization(value: &[u8]) -> bool {
+    let value = value.trim_ascii_start();
+    value
+        .get(..6)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"basic "))
 }
 
 /// The virtual directory a path belongs to: the longest matching prefix.
@@ -546,28 +618,95 @@ mod tests {
     }
 
     #[test]
-    fn preserve_host_needs_allowed_hosts_and_allowed_hosts_are_normalized() {
+    fn preserve_host_needs_published_hosts_and_allowed_hosts_are_normalized() {
         let mut legacy = VirtualDirectory::new("/legacy", "http://127.0.0.1:1");
-        assert_eq!(check_allowed_hosts(&[], &[legacy.clone()]), Ok(Vec::new()));
+        assert_eq!(
+            check_allowed_hosts(&[], None, &[legacy.clone()]),
+            Ok(PublishedHosts::default())
+        );
         legacy.preserve_host = true;
-        let refused = check_allowed_hosts(&[], &[legacy.clone()]).unwrap_err();
+        let refused = check_allowed_hosts(&[], None, &[legacy.clone()]).unwrap_err();
         assert!(
             refused.contains("/legacy") && refused.contains("allowed_hosts"),
             "{refused}"
         );
         assert_eq!(
-            check_allowed_hosts(&["Mail.Contoso.Example.".into()], &[legacy.clone()]),
+            check_allowed_hosts(&["Mail.Contoso.Example.".into()], None, &[legacy.clone()])
+                .map(|hosts| hosts.names().to_vec()),
             Ok(vec!["mail.contoso.example".to_owned()])
         );
-        assert!(check_allowed_hosts(&["user@mail.example".into()], &[legacy]).is_err());
+        // public_host alone publishes that one name, so preserve_host is safe with it.
+        assert_eq!(
+            check_allowed_hosts(&[], Some("Mail.Contoso.Example:443"), &[legacy.clone()])
+                .map(|hosts| hosts.names().to_vec()),
+            Ok(vec!["mail.contoso.example".to_owned()])
+        );
+        assert!(
+            check_allowed_hosts(&["user@mail.example".into()], None, &[legacy.clone()]).is_err()
+        );
+        assert!(check_allowed_hosts(&[], Some("mail.example/owa"), &[legacy]).is_err());
     }
 
     #[test]
-    fn an_allowed_host_list_admits_only_its_names() {
-        let allowed = vec!["mail.contoso.example".to_owned()];
-        assert!(host_allowed("mail.contoso.example", &allowed));
-        assert!(!host_allowed("evil.example", &allowed));
-        assert!(host_allowed("evil.example", &[]));
+    fn only_published_hosts_are_forwarded() {
+        let refused = |decision: HostDecision| matches!(decision, HostDecision::Refuse { status: 421, code, .. } if code == "front-door-host-not-allowed");
+        // allowed_hosts wins over public_host.
+        let allowed = check_allowed_hosts(
+            &[
+                "mail.contoso.example".into(),
+                "autodiscover.contoso.example".into(),
+            ],
+            Some("owa.contoso.example"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            allowed.decide("mail.contoso.example"),
+            HostDecision::Published
+        );
+        assert_eq!(
+            allowed.decide("autodiscover.contoso.example"),
+            HostDecision::Published
+        );
+        assert!(refused(allowed.decide("owa.contoso.example")));
+        assert!(refused(allowed.decide("evil.example")));
+        // Without allowed_hosts, public_host is the only host.
+        let public = check_allowed_hosts(&[], Some("mail.contoso.example"), &[]).unwrap();
+        assert_eq!(
+            public.decide("mail.contoso.example"),
+            HostDecision::Published
+        );
+        assert!(refused(public.decide("evil.example")));
+        // Neither: any plain host is served, none is forwarded.
+        let none = check_allowed_hosts(&[], None, &[]).unwrap();
+        assert_eq!(none.decide("evil.example"), HostDecision::NotForwarded);
+    }
+
+    #[test]
+    fn only_basic_authorization_passes_and_only_with_basic_passthrough() {
+        let mut vdir = VirtualDirectory::new("/legacy", "http://127.0.0.1:1");
+        let basic = b"Basic YWxpY2U6cGFzc3dvcmQ=";
+        assert!(!authorization_forwarded(&vdir, basic));
+        vdir.basic_passthrough = true;
+        assert!(authorization_forwarded(&vdir, basic));
+        assert!(authorization_forwarded(
+            &vdir,
+            b"  bAsIc YWxpY2U6cGFzc3dvcmQ="
+        ));
+        for other in [
+            &b"NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAO1FAAAADw=="[..],
+            b"Negotiate YIIGhgYGKwYBBQUCoIIGejCCBnag",
+            b"Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig",
+            b"Basicfoo",
+            b"Basic",
+            b"",
+        ] {
+            assert!(
+                !authorization_forwarded(&vdir, other),
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //!   first authenticator enrollment.
 //! - [`device`]: device provisioning — a new certificate packed as an Apple configuration
 //!   profile with an Exchange ActiveSync account, an Android / MDM JSON profile or a PKCS#12.
+//! - [`private_file`]: the data directory (0700), the database and every key it writes (0600).
 //! - Ports: [`store::Store`] (SQLite and PostgreSQL live in certgate-store),
 //!   [`crl_fetch::CrlFetcher`] (HTTP lives in certgate-server), [`clock::Clock`].
 //!
@@ -32,6 +33,7 @@ pub mod enrollment;
 pub mod federation;
 pub mod front_door;
 pub mod login_flow;
+pub mod private_file;
 pub mod rate_limit;
 pub mod retention;
 pub mod signin;
@@ -42,6 +44,24 @@ pub mod trusted_ca;
 pub mod validation_state;
 
 /// Lowercase hex of `bytes`.
+/// `text` with every control character written as a Rust-style escape (`\u{1b}`), for output
+/// to a terminal: an ESC or BEL in a name that came from a certificate or an old record must
+/// not reach the operator's terminal as a control sequence.
+pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_unicode());
+        } else {
+            escaped.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes
@@ -71,6 +91,19 @@ pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_for_terminals() {
+        assert_eq!(escape_control("Contoso Root"), "Contoso Root");
+        assert_eq!(
+            escape_control("Evil\u{1b}]0;owned\u{7}CA\n"),
+            "Evil\\u{1b}]0;owned\\u{7}CA\\u{a}"
+        );
+        assert_eq!(
+            escape_control("caf\u{e9} \u{9b}31m"),
+            "caf\u{e9} \\u{9b}31m"
+        );
+    }
 
     #[test]
     fn hex_round_trips_and_accepts_separators() {

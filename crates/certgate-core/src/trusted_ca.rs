@@ -98,6 +98,18 @@ pub enum TrustError {
     Expired { subject: String, not_after: String },
     #[error("the {field} \"{url}\" is not an http:// or https:// URL")]
     UrlNotHttp { field: &'static str, url: String },
+    /// An http(s) URL the fetcher could not request (`http://[::1`): refused when it is set,
+    /// not first at the next CRL refresh.
+    #[error("the {field} {url:?} cannot be used: {why}")]
+    UrlMalformed {
+        field: &'static str,
+        url: String,
+        why: &'static str,
+    },
+    /// A display name with control characters (ESC, BEL, newlines) would reach operators'
+    /// terminals and logs; refused as user and relying-party names are.
+    #[error("the display name {name:?} cannot be used: {why}")]
+    NameInvalid { name: String, why: &'static str },
     #[error("a delta CRL URL needs a base CRL URL: a delta CRL alone never proves a certificate unrevoked")]
     DeltaWithoutBase,
     #[error("\"{subject}\" is already trusted as CA {existing}; use `certgate ca set {existing}` to change it")]
@@ -117,6 +129,8 @@ impl TrustError {
             TrustError::NotACa { .. } => "ca-not-a-ca",
             TrustError::Expired { .. } => "ca-expired",
             TrustError::UrlNotHttp { .. } => "ca-url-not-http",
+            TrustError::UrlMalformed { .. } => "ca-url-malformed",
+            TrustError::NameInvalid { .. } => "ca-name-invalid",
             TrustError::DeltaWithoutBase => "ca-delta-without-base",
             TrustError::Duplicate { .. } => "ca-duplicate",
             TrustError::NotFound(_) => "ca-not-found",
@@ -126,8 +140,19 @@ impl TrustError {
     }
 }
 
-/// Checks the administrator's settings (URLs http(s) only; a delta URL needs a base URL).
+/// The longest display name, in characters (as a user's display name).
+pub const MAX_DISPLAY_NAME_CHARS: usize = 256;
+
+/// Checks the administrator's settings (a display name without control characters; URLs
+/// http(s) only, with a plain host; a delta URL needs a base URL).
 pub fn check_settings(settings: &CaSettings) -> Result<(), TrustError> {
+    let name = &settings.display_name;
+    if name.chars().count() > MAX_DISPLAY_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(TrustError::NameInvalid {
+            name: name.clone(),
+            why: "a display name has at most 256 characters and no control characters",
+        });
+    }
     for (field, url) in [
         ("CRL distribution point URL", &settings.crl_url),
         ("delta CRL distribution point URL", &settings.delta_crl_url),
@@ -137,6 +162,13 @@ pub fn check_settings(settings: &CaSettings) -> Result<(), TrustError> {
                 return Err(TrustError::UrlNotHttp {
                     field,
                     url: url.clone(),
+                });
+            }
+            if let Err(why) = check_url_parts(url) {
+                return Err(TrustError::UrlMalformed {
+                    field,
+                    url: url.clone(),
+                    why,
                 });
             }
         }
@@ -160,6 +192,22 @@ pub fn is_http_url(url: &str) -> bool {
         }
         None => false,
     }
+}
+
+/// The parts of an http(s) URL (see [`is_http_url`]) the fetcher needs intact: a host that is
+/// a plain DNS name or IP address with an optional port (the front door's
+/// [`request_host`](crate::front_door::request_host) rule), no user information, and no
+/// control characters anywhere.
+fn check_url_parts(url: &str) -> Result<(), &'static str> {
+    if url.chars().any(char::is_control) {
+        return Err("it contains control characters");
+    }
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err("it holds user information (user@host), which a CRL URL never needs");
+    }
+    crate::front_door::request_host(authority).map(drop)
 }
 
 /// Validates one certificate for the trust store and computes its facts. `existing` is the
@@ -202,8 +250,10 @@ pub fn prepare_new_ca(
         not_after: certificate.not_after(),
     };
     let settings = CaSettings {
+        // The subject is the certificate's word: escaped, so the default name holds no
+        // control character either.
         display_name: if settings.display_name.trim().is_empty() {
-            facts.trusted_issuer.clone()
+            crate::escape_control(&facts.trusted_issuer).into_owned()
         } else {
             settings.display_name
         },
@@ -354,6 +404,55 @@ mod tests {
         assert!(!is_http_url("file:///etc/passwd"));
         assert!(!is_http_url("http:///nohost"));
         assert!(!is_http_url("http://host/with space"));
+    }
+
+    fn settings(display_name: &str, crl_url: Option<&str>) -> CaSettings {
+        CaSettings {
+            display_name: display_name.into(),
+            authority_type: AuthorityType::Root,
+            crl_url: crl_url.map(str::to_owned),
+            delta_crl_url: None,
+            exempt_from_crl_validation: false,
+            send_as_issuer_hint: true,
+        }
+    }
+
+    #[test]
+    fn urls_the_fetcher_cannot_request_are_refused_when_set() {
+        for url in [
+            "http://[::1",
+            "http://[::1]x/crl",
+            "http://crl.example:99999/root.crl",
+            "http://crl.example:/root.crl",
+            "http://user:secret@crl.example/root.crl",
+            "http://crl_example!/root.crl",
+            "http://crl.example/root\u{1b}.crl",
+        ] {
+            let refused = check_settings(&settings("", Some(url)))
+                .err()
+                .unwrap_or_else(|| panic!("{url:?} accepted"));
+            assert_eq!(refused.code(), "ca-url-malformed", "{url:?}");
+        }
+        for url in [
+            "http://[::1]:8080/root.crl",
+            "HTTP://Crl.Contoso.Example./root.crl?x=1",
+            "https://192.0.2.7/a%20b.crl",
+        ] {
+            assert!(check_settings(&settings("", Some(url))).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
+    fn display_names_with_control_characters_are_refused() {
+        for name in ["Evil\u{1b}]0;owned\u{7}", "two\nlines", "bell\u{7}"] {
+            assert_eq!(
+                check_settings(&settings(name, None)).unwrap_err().code(),
+                "ca-name-invalid",
+                "{name:?}"
+            );
+        }
+        assert!(check_settings(&settings("Contoso Root CA — Ünïcode", None)).is_ok());
+        assert!(check_settings(&settings(&"x".repeat(257), None)).is_err());
     }
 
     #[test]

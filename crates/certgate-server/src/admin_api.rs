@@ -382,7 +382,7 @@ const ROUTES: &[Route] = &[
         access: Access::Admin,
         operation_id: "addCertificateAuthorities",
         tag: "certificateAuthorities",
-        summary: "Trust a CA, or every CA of a .p7b bundle (all or none). Refusals: ca-certificate-malformed, ca-not-a-ca, ca-expired, ca-url-not-http, ca-delta-without-base, ca-urls-need-one-certificate (400), ca-duplicate (409).",
+        summary: "Trust a CA, or every CA of a .p7b bundle (all or none). Refusals: ca-certificate-malformed, ca-not-a-ca, ca-expired, ca-url-not-http, ca-url-malformed, ca-name-invalid, ca-delta-without-base, ca-urls-need-one-certificate (400), ca-duplicate (409).",
         parameters: &[],
         request: Some("NewCertificateAuthority"),
         response: (201, "CertificateAuthorityCollection"),
@@ -949,7 +949,45 @@ pub fn routes<S: AdminStore>(context: Arc<AdminContext<S>>) -> Router {
         .merge(public)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(limit_header_bytes))
         .with_state(context)
+}
+
+/// The largest request body the admin API reads (a CA bundle in base64 is a few KB; a
+/// .p7b of a large PKI well under this). Larger: 413 `request-body-too-large`.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// The most request header bytes the admin API accepts (names, values and their separators;
+/// a bearer token and the usual headers are well under 1 KB). Larger: 431
+/// `request-headers-too-large` (RFC 6585 §5), answered here with the API's JSON error rather
+/// than left to the connection's own limits (hyper's HTTP/1 buffer, h2's 16 KB header list),
+/// which answer bare or reset the stream. Below h2's list size on purpose, so HTTP/2 requests
+/// get the JSON answer too.
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+
+async fn limit_header_bytes(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    // As on the wire in HTTP/1.1: `name: value\r\n`.
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if size > MAX_HEADER_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request-headers-too-large",
+            format!(
+                "the request's headers are {size} bytes; the admin API accepts at most {MAX_HEADER_BYTES}"
+            ),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// `(method, path)` of every route [`routes`] registers, relative to the mount point.

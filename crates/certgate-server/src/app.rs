@@ -59,8 +59,9 @@ pub struct FrontDoorConfig {
     /// The host name devices reach the front door at (the Exchange ActiveSync host that the
     /// self-service device page suggests).
     pub public_host: Option<String>,
-    /// The host names clients may send requests to (`Host`); empty: any plain host name.
-    /// Required when a directory has `preserve_host`.
+    /// The host names clients may send requests to (`Host`); empty: `public_host` alone, or
+    /// with no `public_host` either, any plain host name, never forwarded upstream. Required
+    /// (or `public_host`) when a directory has `preserve_host`.
     pub allowed_hosts: Vec<String>,
 }
 
@@ -335,6 +336,7 @@ pub async fn start_with_limits(
                 signin,
                 front_door.virtual_directories,
                 &front_door.allowed_hosts,
+                front_door.public_host.as_deref(),
             )
             .map_err(|e| ServeError::Tls(format!("the front door: {e}")))?;
             let tls = Arc::new(

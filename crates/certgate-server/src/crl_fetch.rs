@@ -7,7 +7,6 @@
 //! and body alike (a per-read timeout would let it stretch the download forever).
 
 use std::error::Error as StdError;
-use std::fmt;
 use std::time::Duration;
 
 use certgate_core::crl_fetch::{
@@ -15,10 +14,6 @@ use certgate_core::crl_fetch::{
 };
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{redirect, Client, StatusCode, Url};
-
-/// How many redirects one download follows. CRL distribution points sometimes move behind a
-/// redirect; a longer chain is more likely a loop or a misconfiguration than a CDN.
-const MAX_REDIRECTS: usize = 3;
 
 /// The most a download reserves up front from an announced Content-Length: the announcement
 /// is the remote party's word, so a larger body grows the buffer as bytes actually arrive.
@@ -30,7 +25,8 @@ const USER_AGENT: &str = concat!("certgate/", env!("CARGO_PKG_VERSION"));
 ///
 /// Never uses a proxy from the environment: the CRL URLs come from trusted-CA records, and a
 /// proxy variable set for other tools must not silently reroute revocation data. Redirects are
-/// followed up to three times and only to http:// or https:// URLs.
+/// never followed, for the same reason: the URL on the CA record is the only address fetched,
+/// and a 3xx is refused as [`FetchError::Redirected`] naming its Location.
 #[derive(Clone, Debug)]
 pub struct HttpCrlFetcher {
     client: Client,
@@ -43,7 +39,7 @@ impl HttpCrlFetcher {
     pub fn new() -> Result<Self, FetchError> {
         let client = Client::builder()
             .no_proxy()
-            .redirect(redirect::Policy::custom(redirect_policy))
+            .redirect(redirect::Policy::none())
             .user_agent(USER_AGENT)
             .build()
             .map_err(|error| FetchError::Unreachable {
@@ -80,12 +76,11 @@ impl HttpCrlFetcher {
             return Ok(FetchOutcome::NotModified);
         }
         if status.is_redirection() {
-            // A redirect that came back unfollowed: its target was not even a URL the HTTP
-            // stack could request (`file:///...`). Say so rather than report a bare 3xx.
-            if let Some(target) = redirect_target(&response).filter(|t| !is_allowed_scheme(t)) {
-                return Err(FetchError::Unreachable {
+            if let Some(location) = redirect_target(&response) {
+                return Err(FetchError::Redirected {
                     url: shown,
-                    detail: RedirectRefused::Scheme { target }.to_string(),
+                    status: status.as_u16(),
+                    location,
                 });
             }
         }
@@ -198,49 +193,16 @@ fn allowed_url(url: &str) -> Result<Url, FetchError> {
         })
 }
 
-/// Why a redirect was not followed; found again in the send error's source chain. Reported
-/// as the configured URL being unreachable, with this as the detail: the configured URL
-/// itself was allowed, and it is the one the administrator can act on.
-#[derive(Debug)]
-enum RedirectRefused {
-    Scheme { target: Url },
-    TooMany,
-}
-
-impl fmt::Display for RedirectRefused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RedirectRefused::Scheme { target } => {
-                write!(
-                    f,
-                    "redirected to {target}, which is not an http:// or https:// URL"
-                )
-            }
-            RedirectRefused::TooMany => {
-                write!(f, "more than {MAX_REDIRECTS} redirects")
-            }
-        }
-    }
-}
-
-impl StdError for RedirectRefused {}
-
-fn redirect_policy(attempt: redirect::Attempt<'_>) -> redirect::Action {
-    // `previous` holds every URL requested so far, the original one included, so its length
-    // is the number of this redirect.
-    if attempt.previous().len() > MAX_REDIRECTS {
-        attempt.error(RedirectRefused::TooMany)
-    } else if !is_allowed_scheme(attempt.url()) {
-        let target = attempt.url().clone();
-        attempt.error(RedirectRefused::Scheme { target })
-    } else {
-        attempt.follow()
-    }
-}
-
-fn redirect_target(response: &reqwest::Response) -> Option<Url> {
-    let location = response.headers().get(header::LOCATION)?.to_str().ok()?;
-    response.url().join(location).ok()
+/// Where a 3xx points, for the administrator to check and configure instead: the Location
+/// resolved against the requested URL (a `Url` prints percent-encoded, so nothing the remote
+/// party sent reaches a terminal raw), or the header as sent, escaped, when it does not resolve.
+fn redirect_target(response: &reqwest::Response) -> Option<String> {
+    let raw = response.headers().get(header::LOCATION)?;
+    let text = String::from_utf8_lossy(raw.as_bytes());
+    Some(match response.url().join(&text) {
+        Ok(target) => target.to_string(),
+        Err(_) => text.escape_default().to_string(),
+    })
 }
 
 /// The validators of the last download, each sent only if it is a valid header value (a
@@ -267,22 +229,9 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
 }
 
 fn send_error(url: &str, error: reqwest::Error) -> FetchError {
-    let mut refused = None;
-    let mut current: Option<&(dyn StdError + 'static)> = Some(&error);
-    while let Some(e) = current {
-        if let Some(found) = e.downcast_ref::<RedirectRefused>() {
-            refused = Some(found);
-            break;
-        }
-        current = e.source();
-    }
-    let detail = match refused {
-        Some(refused) => refused.to_string(),
-        None => error_chain(&error.without_url()),
-    };
     FetchError::Unreachable {
         url: url.to_owned(),
-        detail,
+        detail: error_chain(&error.without_url()),
     }
 }
 

@@ -18,9 +18,12 @@
 //!   never buffered), with no total timeout, an idle read timeout of 35 minutes upstream, and
 //!   hyper's 30-second limit for reading request headers.
 //! - The host a request names (`Host`, or HTTP/2's `:authority`) must be a plain DNS name or
-//!   IP address, and one of `allowed_hosts` when those are set (421 otherwise): it reaches the
-//!   upstream in `X-Forwarded-Host`, and as `Host` itself with `preserve_host`, where a mail
-//!   server builds links and redirects from it. `preserve_host` needs `allowed_hosts`.
+//!   IP address, and one of the published names (`allowed_hosts`, or else `public_host`; 421
+//!   otherwise): only such a name reaches the upstream, in `X-Forwarded-Host`, and as `Host`
+//!   itself with `preserve_host`, where a mail server builds links and redirects from it. With
+//!   no name published no `X-Forwarded-Host` is sent, and `preserve_host` is refused.
+//! - `Authorization` reaches the upstream only with `basic_passthrough` and only in the Basic
+//!   scheme (`certgate_core::front_door::authorization_forwarded`).
 //! - Request headers larger than the directory's limit (default 49,152 bytes, Exchange's
 //!   `uploadReadAheadSize` fix) get 413 with a message saying so.
 
@@ -37,8 +40,9 @@ use base64::Engine as _;
 use certgate_core::binding::UserLookup;
 use certgate_core::directory::DirectoryStore;
 use certgate_core::front_door::{
-    admit, canonical_path, check_allowed_hosts, host_allowed, request_host, Admission,
-    CertificateOutcome, ClientCertificates, ForwardedIdentity, IdentityHeaders, VirtualDirectory,
+    admit, authorization_forwarded, canonical_path, check_allowed_hosts, is_basic_authorization,
+    request_host, Admission, CertificateOutcome, ClientCertificates, ForwardedIdentity,
+    HostDecision, IdentityHeaders, PublishedHosts, VirtualDirectory,
 };
 use certgate_core::login_flow::LoginFlowStore;
 use certgate_core::signin::{
@@ -119,20 +123,22 @@ pub struct FrontDoor<S> {
     /// certgate's default names and RFC 9440's, whatever one directory renamed or turned off
     /// (an upstream may trust a name for the whole host).
     protected: Vec<HeaderName>,
-    /// The host names clients may ask for (as `request_host` gives them); empty: any.
-    allowed_hosts: Vec<String>,
+    /// The host names clients may ask for and that may reach the upstream.
+    published_hosts: PublishedHosts,
 }
 
 impl<S> FrontDoor<S> {
     /// Builds the upstream clients; fails when a directory's settings or CA file are unusable,
-    /// an allowed host is not a host name, or a directory preserves `Host` while any host is
-    /// allowed.
+    /// an allowed or public host is not a host name, or a directory preserves `Host` while no
+    /// host name is published.
     pub fn new(
         signin: Arc<SignInContext<S>>,
         virtual_directories: Vec<VirtualDirectory>,
         allowed_hosts: &[String],
+        public_host: Option<&str>,
     ) -> Result<FrontDoor<S>, String> {
-        let allowed_hosts = check_allowed_hosts(allowed_hosts, &virtual_directories)?;
+        let published_hosts =
+            check_allowed_hosts(allowed_hosts, public_host, &virtual_directories)?;
         let mut routes = Vec::new();
         for vdir in virtual_directories {
             certgate_core::front_door::check_virtual_directory(&vdir)?;
@@ -198,7 +204,7 @@ impl<S> FrontDoor<S> {
             signin,
             routes,
             protected,
-            allowed_hosts,
+            published_hosts,
         })
     }
 }
@@ -277,7 +283,7 @@ async fn proxy<S>(
 where
     S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
 {
-    let host = match checked_host(&request, &front_door.allowed_hosts) {
+    let host = match checked_host(&request, &front_door.published_hosts) {
         Ok(host) => host,
         Err((status, code, message)) => return refusal(status, code, &message, request.headers()),
     };
@@ -317,13 +323,7 @@ where
         .headers()
         .get_all(header::AUTHORIZATION)
         .iter()
-        .any(|value| {
-            value.to_str().is_ok_and(|v| {
-                v.trim_start()
-                    .get(..6)
-                    .is_some_and(|s| s.eq_ignore_ascii_case("basic "))
-            })
-        });
+        .any(|value| is_basic_authorization(value.as_bytes()));
     let outcome = if vdir.client_certificates == ClientCertificates::Ignore {
         CertificateOutcome::None
     } else {
@@ -359,8 +359,12 @@ where
 type HostRefusal = (StatusCode, &'static str, String);
 
 /// The host the client asked for (HTTP/1.1's `Host`, HTTP/2's `:authority`), checked: one,
-/// a plain host name or address, and allowed here.
-fn checked_host(request: &Request, allowed: &[String]) -> Result<HeaderValue, HostRefusal> {
+/// a plain host name or address, and allowed here. `None`: served, but no name is published,
+/// so the host is not forwarded.
+fn checked_host(
+    request: &Request,
+    published: &PublishedHosts,
+) -> Result<Option<HeaderValue>, HostRefusal> {
     let invalid = |why: &str| -> HostRefusal {
         (
             StatusCode::BAD_REQUEST,
@@ -393,14 +397,19 @@ fn checked_host(request: &Request, allowed: &[String]) -> Result<HeaderValue, Ho
         .map_err(|_| "the host is not text")
         .and_then(request_host)
         .map_err(invalid)?;
-    if !host_allowed(&name, allowed) {
-        return Err((
-            StatusCode::MISDIRECTED_REQUEST,
-            "front-door-host-not-allowed",
-            "This server does not publish the host name the request was sent to. Use the address your administrator gave you.".into(),
-        ));
+    match published.decide(&name) {
+        HostDecision::Published => Ok(Some(value)),
+        HostDecision::NotForwarded => Ok(None),
+        HostDecision::Refuse {
+            status,
+            code,
+            message,
+        } => Err((
+            StatusCode::from_u16(status).unwrap_or(StatusCode::MISDIRECTED_REQUEST),
+            code,
+            message.into(),
+        )),
     }
-    Ok(value)
 }
 
 /// The route of the longest prefix that contains `path` (as `certgate_core::front_door::select`).
@@ -650,7 +659,7 @@ async fn forward(
     client: &TlsClient,
     identity: Option<&ForwardedIdentity>,
     path: &str,
-    host: HeaderValue,
+    host: Option<HeaderValue>,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
@@ -683,7 +692,8 @@ async fn forward(
             || lower == "forwarded"
             || lower.starts_with("x-forwarded-")
             || OTHER_EDGES_HEADERS.contains(&lower)
-            || (name == header::AUTHORIZATION && !route.vdir.basic_passthrough);
+            || (name == header::AUTHORIZATION
+                && !authorization_forwarded(&route.vdir, value.as_bytes()));
         if !dropped {
             headers.append(name.clone(), value.clone());
         }
@@ -696,11 +706,13 @@ async fn forward(
             }
         }
     }
-    if route.vdir.preserve_host {
-        // The HTTP client keeps a Host it is given and fills in the upstream's otherwise.
-        headers.insert(header::HOST, host.clone());
+    if let Some(host) = host {
+        if route.vdir.preserve_host {
+            // The HTTP client keeps a Host it is given and fills in the upstream's otherwise.
+            headers.insert(header::HOST, host.clone());
+        }
+        headers.insert(HeaderName::from_static("x-forwarded-host"), host);
     }
-    headers.insert(HeaderName::from_static("x-forwarded-host"), host);
     headers.insert(
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static("https"),

@@ -655,6 +655,16 @@ async fn trusted_cas_round_trip_with_graph_names(fixture: Fixture) {
             "ca-url-not-http",
         ),
         (
+            json!({"certificate": b64(&third.root.der), "certificateRevocationListUrl": "http://[::1"}),
+            400,
+            "ca-url-malformed",
+        ),
+        (
+            json!({"certificate": b64(&third.root.der), "displayName": "Evil\u{1b}]0;owned\u{7}"}),
+            400,
+            "ca-name-invalid",
+        ),
+        (
             json!({"certificate": b64(&third.root.der), "deltaCertificateRevocationListUrl": "http://x/d.crl"}),
             400,
             "ca-delta-without-base",
@@ -2059,4 +2069,63 @@ fn request_schemas_name_exactly_the_fields_the_api_reads() {
     for (schema, value) in every_field.into_iter().chain(federation) {
         conforms(schema, &value.expect("JSON"));
     }
+}
+
+// ---- Limits -----------------------------------------------------------------------------------
+
+/// An oversized body gets 413 and oversized headers 431, each with a JSON reason, on the plain
+/// listener and on the certificate sign-in listener, never a 400, a reset stream or a closed
+/// connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_get_413_and_oversized_headers_431() {
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let large_body = json!({"certificate": "A".repeat(admin_api::MAX_BODY_BYTES + 1)});
+    fixture
+        .call(
+            Method::POST,
+            "/certificateAuthorities",
+            Some(large_body.clone()),
+        )
+        .await
+        .refused(413, "request-body-too-large");
+    fixture
+        .call_tls(
+            Method::POST,
+            "/certificateAuthorities",
+            Some(large_body),
+            None,
+            Some(&fixture.token),
+        )
+        .await
+        .refused(413, "request-body-too-large");
+
+    let large_header = "x".repeat(admin_api::MAX_HEADER_BYTES);
+    let answer = Answer::of(
+        fixture
+            .http
+            .get(format!("{}/users", fixture.base))
+            .bearer_auth(&fixture.token)
+            .header("x-padding", &large_header)
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    answer.refused(431, "request-headers-too-large");
+    fixture
+        .call_tls_with(
+            Method::GET,
+            "/users",
+            None,
+            Some(&fixture.token),
+            ("x-padding", &large_header),
+        )
+        .await
+        .refused(431, "request-headers-too-large");
+
+    // Within the limits, the same requests are served.
+    fixture
+        .call(Method::GET, "/users", None)
+        .await
+        .ok(200, "UserCollection");
 }

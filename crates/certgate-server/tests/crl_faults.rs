@@ -76,6 +76,8 @@ enum Answer {
     Drip { body: Vec<u8>, every: Duration },
     /// Announces the whole body in Content-Length, sends the first half and closes.
     CloseEarly { body: Vec<u8> },
+    /// 302 Found to `location`.
+    Redirect { location: String },
 }
 
 impl Answer {
@@ -251,6 +253,11 @@ async fn write_answer(
             socket.write_all(head.as_bytes()).await?;
             socket.write_all(&body[..body.len() / 2]).await
         }
+        Answer::Redirect { location } => {
+            let headers = [format!("Location: {location}"), "Content-Length: 0".into()];
+            let head = response_head(302, &headers);
+            socket.write_all(head.as_bytes()).await
+        }
     }
 }
 
@@ -264,6 +271,7 @@ fn crl_headers(length: usize) -> Vec<String> {
 fn response_head(status: u16, headers: &[String]) -> String {
     let reason = match status {
         200 => "OK",
+        302 => "Found",
         304 => "Not Modified",
         404 => "Not Found",
         _ => "Status",
@@ -700,6 +708,34 @@ async fn http_404_fails_with_crl_fetch_http_status() {
     fixture
         .issuing_answer_is_refused(Answer::status(404), "crl-fetch-http-status")
         .await;
+}
+
+/// A redirect is refused even to a path of the same server that serves a good, newer CRL: the
+/// report and `status()` name the Location so the administrator can configure it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirect_fails_with_crl_fetch_redirected_naming_the_location() {
+    let fixture = Fixture::with_good_crls().await;
+    let moved = "/moved/issuing.crl";
+    let newer = crl(&fixture.issuing, GOOD_NUMBER + 1, &[]);
+    fixture.answer(moved, Answer::crl(newer));
+    let location = fixture.server.url(moved);
+
+    let report = fixture
+        .issuing_answer_is_refused(
+            Answer::Redirect {
+                location: location.clone(),
+            },
+            "crl-fetch-redirected",
+        )
+        .await;
+
+    if let RefreshOutcome::Failed { message, .. } = &report.outcome {
+        assert!(message.contains(&location), "{message}");
+    }
+    let row = fixture.issuing_status().await;
+    let (_, message) = row.fetch.and_then(|f| f.last_error).expect("recorded");
+    assert!(message.contains(&location), "{message}");
+    assert!(fixture.server.requests_for(moved).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -906,3 +906,111 @@ async fn http2_requests_get_the_directory_header_limit_and_its_413_page() {
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["code"], "front-door-headers-too-large");
 }
+
+/// A front door with one Accept directory, `/public`, on a new echoing upstream, and the
+/// given host settings.
+async fn start_front_door_with_hosts(
+    public_host: Option<&str>,
+    allowed_hosts: &[&str],
+) -> (
+    RunningServer<SqlStore>,
+    FrontDoorClient,
+    Arc<Upstream>,
+    TestDatabase,
+) {
+    let TrustedPki {
+        store, database, ..
+    } = TrustedPki::new(Backend::Sqlite, "mallory@corp.example", |_| true).await;
+    let (upstream_url, upstream) = start_upstream().await;
+    let mut public = VirtualDirectory::new("/public", &upstream_url);
+    public.client_certificates = ClientCertificates::Accept;
+    let (identity, server_certificate) = common::localhost_identity();
+    let server = start(
+        store,
+        Arc::new(FixedClock::at(VALIDATION_TIME)) as Arc<dyn Clock>,
+        ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            crl: CrlSettings::default(),
+            pki: None,
+            tick: Duration::from_millis(100),
+            certauth: None,
+            web: None,
+            front_door: Some(FrontDoorConfig {
+                listen: "127.0.0.1:0".parse().expect("address"),
+                identity,
+                virtual_directories: vec![public],
+                public_host: public_host.map(str::to_owned),
+                allowed_hosts: allowed_hosts.iter().map(|h| (*h).to_owned()).collect(),
+            }),
+        },
+    )
+    .await
+    .expect("server starts");
+    let client = FrontDoorClient {
+        addr: server.front_door_addr.expect("front door"),
+        server_certificate,
+    };
+    (server, client, upstream, database)
+}
+
+/// Without `allowed_hosts`, `public_host` is the only host: another name the client makes up
+/// gets 421 and never reaches the upstream as `X-Forwarded-Host`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_allowed_hosts_public_host_is_the_only_host() {
+    let (server, client, upstream, _database) =
+        start_front_door_with_hosts(Some("mail.corp.example"), &[]).await;
+    let mut sender = client.connect(None).await;
+
+    let (status, echo) = get_from(&mut sender, &["Mail.Corp.Example"], "/public/", &[]).await;
+    assert_eq!(status, 200, "{echo}");
+    assert_eq!(header(&echo, "x-forwarded-host"), Some("Mail.Corp.Example"));
+
+    let (status, body) = get_from(&mut sender, &["evil.example"], "/public/", &[]).await;
+    assert_eq!(status, 421, "{body}");
+    assert_eq!(body["code"], "front-door-host-not-allowed");
+    assert_eq!(
+        upstream.received.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "only the public host's request reached the upstream"
+    );
+    server.stop().await;
+}
+
+/// With neither `allowed_hosts` nor `public_host`, requests are served but the name the client
+/// chose reaches the upstream nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_any_published_host_the_clients_host_is_not_forwarded() {
+    let (server, client, _upstream, _database) = start_front_door_with_hosts(None, &[]).await;
+    let mut sender = client.connect(None).await;
+
+    let (status, echo) = get_from(&mut sender, &["evil.example"], "/public/", &[]).await;
+
+    assert_eq!(status, 200, "{echo}");
+    assert_eq!(header(&echo, "x-forwarded-host"), None, "{echo}");
+    assert!(
+        !echo["headers"].to_string().contains("evil.example"),
+        "{echo}"
+    );
+    server.stop().await;
+}
+
+/// `basic_passthrough` passes the Basic scheme only: NTLM and Negotiate authenticate the
+/// pooled upstream connection (shared between users), and Bearer is not Basic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_passthrough_passes_only_the_basic_scheme() {
+    let fixture = Fixture::new().await;
+    let mut anonymous = fixture.connect(None).await;
+    for value in [
+        "NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAO1FAAAADw==",
+        "Negotiate YIIGhgYGKwYBBQUCoIIGejCCBnag",
+        "Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
+    ] {
+        let (status, echo) = get(&mut anonymous, "/legacy/x", &[("authorization", value)]).await;
+        assert_eq!(status, 200, "{value}: {echo}");
+        assert_eq!(header(&echo, "authorization"), None, "{value}");
+    }
+    let basic = "basic YWxpY2U6cGFzc3dvcmQ=";
+    let (status, echo) = get(&mut anonymous, "/legacy/x", &[("authorization", basic)]).await;
+    assert_eq!(status, 200, "{echo}");
+    assert_eq!(header(&echo, "authorization"), Some(basic));
+}

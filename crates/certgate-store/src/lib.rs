@@ -82,6 +82,23 @@ fn corrupt(detail: impl Into<String>) -> StoreError {
     }
 }
 
+/// The database file a SQLite URL names, read as sqlx reads it; None for an in-memory or
+/// temporary database, or one opened read-only (nothing for certgate to create).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    let not_a_file = params
+        .split('&')
+        .any(|param| param == "mode=memory" || param == "mode=ro");
+    if database.is_empty() || database == ":memory:" || not_a_file {
+        return None;
+    }
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse().ok()?;
+    Some(options.get_filename().to_path_buf())
+}
+
 impl SqlStore {
     /// Connects to `url` (`sqlite://path/to/file.db`, `postgres://user@host/db`) and brings
     /// the schema up to date.
@@ -99,6 +116,17 @@ impl SqlStore {
             }
             _ => url.to_owned(),
         };
+        if backend == Backend::Sqlite {
+            if let Some(path) = sqlite_file(&url) {
+                // Created 0600 here, before SQLite would create it with the umask's mode; SQLite
+                // gives its -wal and -shm files the database file's mode.
+                certgate_core::private_file::create_or_restrict(&path).map_err(|error| {
+                    StoreError::Unavailable {
+                        detail: format!("cannot create {} with mode 0600: {error}", path.display()),
+                    }
+                })?;
+            }
+        }
         let options = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 4,

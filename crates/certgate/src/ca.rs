@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use base64::Engine as _;
 use certgate_core::clock::{Clock, SystemClock};
+use certgate_core::escape_control;
 use certgate_core::store::Store;
 use certgate_core::trusted_ca::{
     add_cas, remove_ca, set_ca, AuthorityType, CaId, CaSettings, TrustError,
@@ -104,8 +105,15 @@ fn print_table(cas: &[CertificateAuthority]) {
         return;
     }
     for ca in cas {
-        println!("{}  {} \"{}\"", ca.id, authority_type(ca), ca.display_name);
-        println!("    issuer     {}", ca.issuer);
+        // Names and URLs are escaped: a record from before names were checked, or a subject
+        // DN from a certificate, must not put control sequences on the operator's terminal.
+        println!(
+            "{}  {} \"{}\"",
+            ca.id,
+            authority_type(ca),
+            escape_control(&ca.display_name)
+        );
+        println!("    issuer     {}", escape_control(&ca.issuer));
         println!(
             "    issuer SKI {}",
             ca.issuer_ski.as_deref().unwrap_or("(none)")
@@ -114,15 +122,19 @@ fn print_table(cas: &[CertificateAuthority]) {
         println!("    valid      {} .. {}", ca.not_before, ca.not_after);
         println!(
             "    CRL        {}",
-            ca.certificate_revocation_list_url
-                .as_deref()
-                .unwrap_or("(none)")
+            escape_control(
+                ca.certificate_revocation_list_url
+                    .as_deref()
+                    .unwrap_or("(none)")
+            )
         );
         println!(
             "    delta CRL  {}",
-            ca.delta_certificate_revocation_list_url
-                .as_deref()
-                .unwrap_or("(none)")
+            escape_control(
+                ca.delta_certificate_revocation_list_url
+                    .as_deref()
+                    .unwrap_or("(none)")
+            )
         );
         println!(
             "    flags      {}{}",
@@ -181,7 +193,7 @@ fn print_added(records: &[CertificateAuthority], json: bool) -> anyhow::Result<E
                 "added CA {}: {} \"{}\"",
                 record.id,
                 authority_type(record),
-                record.issuer
+                escape_control(&record.issuer)
             );
         }
         if records.iter().any(|r| {
@@ -206,7 +218,11 @@ fn print_removed(record: &CertificateAuthority, json: bool) -> anyhow::Result<Ex
     if json {
         println!("{}", json!({ "ok": true, "removed": record }));
     } else {
-        println!("removed CA {}: \"{}\"", record.id, record.issuer);
+        println!(
+            "removed CA {}: \"{}\"",
+            record.id,
+            escape_control(&record.issuer)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -285,8 +285,7 @@ impl Config {
     /// Opens the store, creating the data directory for SQLite.
     pub(crate) async fn open_store(&self) -> anyhow::Result<certgate_store::SqlStore> {
         if self.database_url.starts_with("sqlite:") {
-            std::fs::create_dir_all(&self.data_dir)
-                .with_context(|| format!("creating {}", self.data_dir.display()))?;
+            crate::pki::create_private_dir(&self.data_dir)?;
         }
         certgate_store::SqlStore::connect(&self.database_url)
             .await

@@ -1,10 +1,9 @@
 //! `certgate serve --demo`: everything a newcomer needs to sign in with a certificate and a
 //! one-time code, made once in the data directory and reused on the next start.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
 use certgate_ca::{KeyAlgorithm, ServerCertificateRequest};
 use certgate_core::authority::{AuthorityRole, BuiltInCa, InitRequest, IssueRequest};
 use certgate_core::clock::{Clock, SystemClock};
@@ -54,20 +53,8 @@ impl Demo {
     }
 }
 
-fn write_secret(path: &PathBuf, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))
+fn write_secret(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    crate::pki::write_file(path, bytes, true)
 }
 
 /// Makes (or finds) the demo in `config`'s data directory and completes `config` with the
@@ -78,9 +65,9 @@ pub(crate) async fn prepare(config: &mut Config, store: &SqlStore) -> anyhow::Re
         config.ca_key_passphrase = Some(Zeroizing::new(DEMO_PASSPHRASE.as_bytes().to_vec()));
     }
     let dir = config.data_dir.join("demo");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    crate::pki::create_private_dir(&dir)?;
     let tls_dir = config.data_dir.join("tls");
-    std::fs::create_dir_all(&tls_dir)?;
+    crate::pki::create_private_dir(&tls_dir)?;
     if config.certauth.is_none() {
         config.certauth = Some((
             "127.0.0.1:8443".parse().expect("constant address"),

@@ -6,7 +6,7 @@
 //! upstream = "https://mail.internal.contoso.example"   # the three presets go here
 //! upstream_ca_file = "/etc/certgate/internal-ca.pem"
 //! preserve_host = true                    # the client's Host upstream (default: the upstream's)
-//! allowed_hosts = ["mail.contoso.example"] # others get 421; required with preserve_host
+//! allowed_hosts = ["mail.contoso.example"] # others get 421 (unset: public_host alone)
 //!
 //! [[front_door.virtual_directory]]
 //! prefix = "/rpc"
@@ -206,7 +206,7 @@ impl FrontDoorFileConfig {
         };
         let public_host = env("CERTGATE_FRONT_DOOR_PUBLIC_HOST").or(self.public_host);
         let allowed_hosts = self.allowed_hosts.unwrap_or_default();
-        check_allowed_hosts(&allowed_hosts, &virtual_directories)
+        check_allowed_hosts(&allowed_hosts, public_host.as_deref(), &virtual_directories)
             .map_err(|why| anyhow::anyhow!("[front_door]: {why}"))?;
         Ok(Some(FrontDoorSettings {
             listen,
@@ -303,6 +303,10 @@ mod tests {
         assert!(without_hosts.contains("allowed_hosts"), "{without_hosts}");
         assert!(parse(
             "listen = \"127.0.0.1:1\"\nupstream = \"http://x\"\nallowed_hosts = [\"user@mail.example\"]"
+        )
+        .is_err());
+        assert!(parse(
+            "listen = \"127.0.0.1:1\"\nupstream = \"http://x\"\npublic_host = \"mail.example/owa\""
         )
         .is_err());
     }

@@ -121,21 +121,23 @@ fn refused(error: &PkiError) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Writes a file readable by its owner only when it holds a secret.
+/// Writes a file; one that holds a secret (a private key, a PKCS#12 bundle, a profile with
+/// one) is readable by its owner only (0600 whatever the umask, see
+/// [`certgate_core::private_file`]).
 pub(crate) fn write_file(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", path.display()))
+    let written = if secret {
+        certgate_core::private_file::write(path, bytes)
+    } else {
+        std::fs::File::create(path)
+            .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+    };
+    written.with_context(|| format!("writing {}", path.display()))
+}
+
+/// Creates a directory (and its parents) that will hold keys or the database: 0700.
+pub(crate) fn create_private_dir(path: &Path) -> anyhow::Result<()> {
+    certgate_core::private_file::create_dir_all(path)
+        .with_context(|| format!("creating {}", path.display()))
 }
 
 pub(crate) fn pem(label: &str, der: &[u8]) -> String {
@@ -200,7 +202,7 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                 Err(error) => return Ok(refused(&error)),
             };
             let dir = config.data_dir.join("pki");
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            create_private_dir(&dir)?;
             for record in &records {
                 let path = dir.join(format!("{}.pem", record.role.as_str()));
                 write_file(
@@ -288,8 +290,7 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                 &password,
                 &record.upn,
             )?;
-            std::fs::create_dir_all(&args.out)
-                .with_context(|| format!("creating {}", args.out.display()))?;
+            create_private_dir(&args.out)?;
             let stem = file_stem(&record.upn);
             let cert_path = args.out.join(format!("{stem}.pem"));
             let key_path = args.out.join(format!("{stem}.key"));
@@ -357,7 +358,7 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                     .or_else(|| ips.first().map(ToString::to_string))
                     .unwrap_or_else(|| "server".into()),
             );
-            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            create_private_dir(&out)?;
             let mut chain = pem("CERTIFICATE", &issued.certificate_der);
             // The issuing CA only: clients have (or are given) the root.
             if let Some(issuing) = issued.chain_der.first() {

@@ -165,7 +165,10 @@ pub(crate) struct SetArgs {
 
 fn print_user(user: &User) {
     println!("{}  {}", user.user_principal_name, user.id);
-    println!("    displayName                {}", user.display_name);
+    println!(
+        "    displayName                {}",
+        certgate_core::escape_control(&user.display_name)
+    );
     println!(
         "    onPremisesImmutableId      {}",
         user.on_premises_immutable_id
@@ -278,7 +281,7 @@ fn print_list(users: &[User], json: bool) -> anyhow::Result<ExitCode> {
                     "disabled"
                 },
                 user.authorization_info.certificate_user_ids.len(),
-                user.display_name
+                certgate_core::escape_control(&user.display_name)
             );
         }
     }
@@ -325,12 +328,15 @@ fn print_import(report: &[ImportRow], json: bool) -> anyhow::Result<ExitCode> {
         );
     } else {
         for row in report {
-            let upn = row.upn.as_deref().unwrap_or("(no UPN)");
+            // A refused row's UPN and message quote the file as it is: escaped for the terminal.
+            let upn = certgate_core::escape_control(row.upn.as_deref().unwrap_or("(no UPN)"));
             match &row.result {
                 Ok((_, id)) => println!("row {:>4}  added    {upn} ({id})", row.row),
-                Err((code, message)) => {
-                    println!("row {:>4}  REFUSED  {upn}: {message} ({code})", row.row)
-                }
+                Err((code, message)) => println!(
+                    "row {:>4}  REFUSED  {upn}: {} ({code})",
+                    row.row,
+                    certgate_core::escape_control(message)
+                ),
             }
         }
         println!(

@@ -86,6 +86,15 @@ impl ApiError {
                 "request-content-type",
                 "send the body as JSON with Content-Type: application/json",
             ),
+            // The body limit (`super::MAX_BODY_BYTES`) reached while reading.
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request-body-too-large",
+                format!(
+                    "the request body is larger than the admin API's limit of {} bytes",
+                    super::MAX_BODY_BYTES
+                ),
+            ),
             other => ApiError::bad_request("request-body-invalid", other.body_text()),
         }
     }
@@ -130,6 +139,8 @@ impl From<TrustError> for ApiError {
             | TrustError::NotACa { .. }
             | TrustError::Expired { .. }
             | TrustError::UrlNotHttp { .. }
+            | TrustError::UrlMalformed { .. }
+            | TrustError::NameInvalid { .. }
             | TrustError::DeltaWithoutBase
             | TrustError::Empty => StatusCode::BAD_REQUEST,
         };
