@@ -122,6 +122,9 @@ pub struct ChainSpec {
     /// stays "certgate Test Issuing CA"); a spelling that differs only in case still chains
     /// (RFC 5280 §7.1 name comparison).
     pub leaf_issuer_common_name: Option<String>,
+    /// The CAs' common names are "{ca_name_prefix} Root CA" and "{ca_name_prefix} Issuing CA":
+    /// a second PKI trusted next to the first needs names of its own (CRLs are found by name).
+    pub ca_name_prefix: String,
 }
 
 impl Default for ChainSpec {
@@ -140,6 +143,7 @@ impl Default for ChainSpec {
             serial_seed: 0x5EED_0001,
             leaf_authority_key_id: None,
             leaf_issuer_common_name: None,
+            ca_name_prefix: "certgate Test".into(),
         }
     }
 }
@@ -193,7 +197,7 @@ impl TestPki {
         let root_key = spec.key.generate()?;
         let root_params = ca_params(
             spec,
-            "certgate Test Root CA",
+            &format!("{} Root CA", spec.ca_name_prefix),
             None,
             1,
             BasicConstraints::Unconstrained,
@@ -205,7 +209,7 @@ impl TestPki {
         let intermediate_key = spec.key.generate()?;
         let intermediate_params = ca_params(
             spec,
-            "certgate Test Issuing CA",
+            &format!("{} Issuing CA", spec.ca_name_prefix),
             spec.intermediate_crl_url.as_deref(),
             2,
             BasicConstraints::Constrained(0),
