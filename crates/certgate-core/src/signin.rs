@@ -28,6 +28,9 @@ pub struct ValidCertificate {
     pub sha256_thumbprint: String,
     /// DER of the end-entity certificate.
     pub der: Vec<u8>,
+    /// DER of the CA certificate that issued it on the validated path (possibly the trust
+    /// anchor): which trusted CA stands behind it.
+    pub issuing_ca_der: Vec<u8>,
     /// What the authentication-strength rules look at.
     pub strength_input: StrengthInput,
 }
@@ -82,6 +85,7 @@ pub fn check_certificate(
         serial: identity.serial.clone(),
         sha256_thumbprint: identity.sha256_thumbprint.clone(),
         der: leaf.der().to_vec(),
+        issuing_ca_der: path.issuing_ca().der().to_vec(),
         identity,
     })
 }

@@ -68,6 +68,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "certificate parents",
         sql: include_str!("migrations/0010_certificate_parents.sql"),
     },
+    Migration {
+        version: 12,
+        description: "parents issued by other trusted CAs",
+        sql: include_str!("migrations/0012_foreign_parents.sql"),
+    },
 ];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.
