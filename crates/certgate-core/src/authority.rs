@@ -655,8 +655,10 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
                 )
                 .await);
         }
-        let issuing_ca_thumbprint =
-            crate::hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &presented.issuing_ca_der).as_ref());
+        let issuing_ca_thumbprint = crate::hex(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &presented.issuing_ca_der)
+                .as_ref(),
+        );
         let Some(ca) = self
             .store
             .list_cas()

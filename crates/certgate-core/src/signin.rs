@@ -332,14 +332,16 @@ mod tests {
         let rules = [StrengthRule {
             id: StrengthRuleId(1),
             spec: crate::strength::StrengthRuleSpec {
-                issuer: Some(IssuerSelector::SubjectKeyIdentifier(crate::hex(&strong_ski))),
+                issuer: Some(IssuerSelector::SubjectKeyIdentifier(crate::hex(
+                    &strong_ski,
+                ))),
                 policy_oid: None,
                 strength: Strength::MultiFactor,
             },
             created_at: UnixTime(0),
         }];
 
-        let forged = check_certificate(&state, &[forger.leaf.der.clone()], at)
+        let forged = check_certificate(&state, std::slice::from_ref(&forger.leaf.der), at)
             .expect("the forger's leaf validates through its own CA");
         assert_eq!(
             forged.strength_input.issuer.subject_key_identifier,
@@ -350,7 +352,8 @@ mod tests {
             Strength::SingleFactor
         );
         // The CA the rule names still gets its multi-factor sign-ins.
-        let genuine = check_certificate(&state, &[strong.leaf.der.clone()], at).expect("valid");
+        let genuine =
+            check_certificate(&state, std::slice::from_ref(&strong.leaf.der), at).expect("valid");
         assert_eq!(
             evaluate(&rules, &genuine.strength_input).strength,
             Strength::MultiFactor
@@ -369,12 +372,16 @@ mod tests {
         .expect("pki");
         let state = trusting(&[&pki]);
         let at = UnixTime(certgate_testpki::VALIDATION_TIME);
-        let valid = check_certificate(&state, &[pki.leaf.der.clone()], at).expect("valid");
+        let valid =
+            check_certificate(&state, std::slice::from_ref(&pki.leaf.der), at).expect("valid");
         let ca = Certificate::from_der(&pki.intermediate.der).expect("CA");
         let leaf = Certificate::from_der(&pki.leaf.der).expect("leaf");
         assert_ne!(leaf.issuer().to_windows(), ca.subject().to_windows());
         assert_eq!(valid.issuer, ca.subject().to_windows());
-        assert_eq!(valid.strength_input.issuer.subject, ca.subject().to_windows());
+        assert_eq!(
+            valid.strength_input.issuer.subject,
+            ca.subject().to_windows()
+        );
         let issuer_and_serial = valid
             .identity
             .certificate_user_ids

@@ -342,8 +342,7 @@ async fn a_forged_authority_key_identifier_does_not_make_a_sign_in_multi_factor_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_authority_key_identifier_does_not_make_a_sign_in_multi_factor_on_postgres() {
-    a_forged_authority_key_identifier_does_not_make_a_sign_in_multi_factor(Backend::Postgres)
-        .await;
+    a_forged_authority_key_identifier_does_not_make_a_sign_in_multi_factor(Backend::Postgres).await;
 }
 
 /// Issue 12 item 3: a second trusted CA writes the first CA's subjectKeyIdentifier into its

@@ -1124,9 +1124,7 @@ fn pkcs12_identity(dir: &Path, p12: &[u8], password: &str, issuing_der: &[u8]) -
 async fn a_foreign_certificate_derives_nothing_by_default(fixture: Fixture) {
     let fabrikam = trust_fabrikam(&fixture).await;
     let before = fixture.issued().await.len();
-    let (status, body) = fixture
-        .submit_as(&fabrikam.alice, &form("pkcs12"))
-        .await;
+    let (status, body) = fixture.submit_as(&fabrikam.alice, &form("pkcs12")).await;
     let page = String::from_utf8_lossy(&body);
     assert_eq!(status, 403, "{page}");
     assert!(page.contains("pki-parent-not-certgate"), "{page}");
@@ -1153,9 +1151,7 @@ async fn a_foreign_child_ends_with_its_parent_and_falls_with_it(backend: Backend
     })
     .await;
     let fabrikam = trust_fabrikam(&fixture).await;
-    let (status, p12) = fixture
-        .submit_as(&fabrikam.alice, &form("pkcs12"))
-        .await;
+    let (status, p12) = fixture.submit_as(&fabrikam.alice, &form("pkcs12")).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&p12));
     let child = fixture
         .issued()

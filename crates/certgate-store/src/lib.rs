@@ -465,7 +465,8 @@ async fn revoke_descendants(
     // but `seen` keeps a damaged database from looping.
     let ancestor_hex = hex(&ancestor.serial);
     let mut seen = std::collections::HashSet::from([ancestor_hex.clone()]);
-    let mut frontier = std::collections::VecDeque::from([(ancestor_hex.clone(), ancestor.authority)]);
+    let mut frontier =
+        std::collections::VecDeque::from([(ancestor_hex.clone(), ancestor.authority)]);
     let mut descendants = Vec::new();
     while let Some((parent_hex, parent_authority)) = frontier.pop_front() {
         let children: Vec<String> = sqlx::query(

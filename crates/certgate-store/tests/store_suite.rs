@@ -1232,7 +1232,10 @@ async fn a_crl_listing_a_foreign_parent_revokes_its_children_in_the_cache_update
     assert!(store.audit_events(10).await.expect("audit").is_empty());
 
     store
-        .put_cached_crl(&crl, &success_status(rsa_issuing_ca, CrlKind::Base, later(50)))
+        .put_cached_crl(
+            &crl,
+            &success_status(rsa_issuing_ca, CrlKind::Base, later(50)),
+        )
         .await
         .expect("cache the CRL");
     for (record, revoked) in [
@@ -1260,11 +1263,17 @@ async fn a_crl_listing_a_foreign_parent_revokes_its_children_in_the_cache_update
     assert!(audited
         .iter()
         .all(|e| e.action == "pki.revoke" && e.actor == "crl-refresh" && e.outcome == "ok"));
-    assert!(audited.iter().all(|e| e.detail.contains("7a0102")), "{audited:?}");
+    assert!(
+        audited.iter().all(|e| e.detail.contains("7a0102")),
+        "{audited:?}"
+    );
 
     // The same CRL again (a later refresh) revokes nothing more and records nothing more.
     store
-        .put_cached_crl(&crl, &success_status(rsa_issuing_ca, CrlKind::Base, later(60)))
+        .put_cached_crl(
+            &crl,
+            &success_status(rsa_issuing_ca, CrlKind::Base, later(60)),
+        )
         .await
         .expect("cache the CRL again");
     assert_eq!(store.audit_events(10).await.expect("audit").len(), 2);
