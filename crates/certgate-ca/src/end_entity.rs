@@ -36,6 +36,9 @@ pub struct ClientCertificateRequest {
     /// The key [`issue_client_certificate`] generates; [`issue_client_certificate_for_key`]
     /// certifies the requester's key instead and ignores this.
     pub key_algorithm: KeyAlgorithm,
+    /// The latest notAfter the certificate may have, besides `validity_days` and the issuer's
+    /// notAfter: a certificate derived from another CA's certificate must not outlive it.
+    pub not_after_limit: Option<OffsetDateTime>,
 }
 
 /// A newly issued certificate with its freshly generated private key.
@@ -155,7 +158,20 @@ impl ClientProfile {
                 check_url(url, field)?;
             }
         }
-        let end = add_days(now, request.validity_days, "validity_days")?;
+        let mut end = add_days(now, request.validity_days, "validity_days")?;
+        if let Some(limit) = request.not_after_limit {
+            if limit <= now {
+                return Err(CaError::InvalidRequest {
+                    field: "not_after_limit",
+                    detail: format!(
+                        "it ({}) is not after the time of issuance ({})",
+                        limit.unix_timestamp(),
+                        now.unix_timestamp()
+                    ),
+                });
+            }
+            end = end.min(whole_seconds(limit));
+        }
         if now < issuer.not_before() || now >= issuer.not_after() {
             return Err(CaError::IssuerNotValid {
                 subject: issuer.display_name(),

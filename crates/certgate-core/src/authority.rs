@@ -17,7 +17,9 @@ use zeroize::Zeroizing;
 use crate::audit::AuditEvent;
 use crate::clock::Clock;
 use crate::crl_cache::CrlKind;
+use crate::signin::ValidCertificate;
 use crate::store::{Store, StoreError};
+use crate::trusted_ca::CaId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AuthorityId(pub i64);
@@ -91,6 +93,22 @@ pub struct ParentCertificate {
     /// `/my/device` accepts. Only parents certgate issued can be revoked here, so only they
     /// take descendants with them.
     pub authority: Option<AuthorityId>,
+    /// For a parent of another trusted CA: that CA's record (the issuing CA on the parent's
+    /// validated path). When that CA's CRL lists the parent, the CRL refresh revokes the
+    /// children (`Store::put_cached_crl`).
+    pub trusted_ca: Option<CaId>,
+    /// For a parent of another trusted CA: its notAfter, the latest its children may end.
+    pub not_after: Option<UnixTime>,
+}
+
+/// What a certificate is derived for: the rule of [`BuiltInCa::derivation_parent`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DerivedFor {
+    /// `/my/device`: another trusted CA's certificate may derive when
+    /// [`PkiSettings::derive_from_trusted_cas`] allows it.
+    Device,
+    /// EST `simplereenroll`: only certgate's own certificates.
+    Renewal,
 }
 
 impl ParentCertificate {
@@ -112,6 +130,65 @@ pub struct Revocation {
     /// Descendants revoked now (parents before children); descendants already revoked are
     /// left as they were and not listed.
     pub descendants: Vec<IssuedRecord>,
+}
+
+/// What a trusted CA's CRL means for the certificates certgate derived from that CA's
+/// certificates (`/my/device` with [`PkiSettings::derive_from_trusted_cas`]): a parent the CRL
+/// lists takes its children with it. The store applies it in the transaction that saves the
+/// accepted CRL (`Store::put_cached_crl`), so the cache never says "revoked" while a child
+/// still stands.
+pub struct ParentRevocations {
+    crl: Crl,
+}
+
+impl ParentRevocations {
+    /// From an accepted CRL's DER (its signature and issuer were checked on acceptance);
+    /// `None` when it does not parse, which an accepted CRL always does.
+    pub fn of_crl(der: &[u8]) -> Option<ParentRevocations> {
+        Crl::from_der(der.to_vec())
+            .ok()
+            .map(|crl| ParentRevocations { crl })
+    }
+
+    /// The reason to revoke the children of the parent `serial` (content octets) with, when
+    /// the CRL lists it: the parent's own reason when it says a key was compromised (relying
+    /// parties must learn that), otherwise `superseded` (RFC 5280 §5.3.1: the child was
+    /// replaced because its parent went away). A parent on hold revokes its children for good:
+    /// certgate re-issues a derived certificate rather than releasing it. A delta CRL's
+    /// `removeFromCRL` entry revokes nothing.
+    pub fn child_reason(&self, parent_serial: &[u8]) -> Option<RevocationReason> {
+        let entry = self.crl.lookup(self.crl.issuer(), parent_serial)?;
+        Some(match entry.reason {
+            RevocationReason::RemoveFromCrl => return None,
+            reason @ (RevocationReason::KeyCompromise
+            | RevocationReason::CaCompromise
+            | RevocationReason::AaCompromise) => reason,
+            _ => RevocationReason::Superseded,
+        })
+    }
+
+    /// The audit event of a child revoked because `ancestor_hex` (its parent, or a parent
+    /// further up) is on the CRL of trusted CA `ca`.
+    pub fn audit(
+        child: &IssuedRecord,
+        ca: CaId,
+        ancestor_hex: &str,
+        reason: RevocationReason,
+        at: UnixTime,
+    ) -> AuditEvent {
+        AuditEvent::new(
+            at,
+            "crl-refresh",
+            "pki.revoke",
+            crate::hex(&child.serial),
+            "ok",
+            format!(
+                "{} revoked ({}): certificate {ancestor_hex}, from which it was derived, is on the CRL of trusted CA {ca}",
+                child.upn,
+                reason.as_str()
+            ),
+        )
+    }
 }
 
 /// The subject common name for a user's display name, when X.509 can carry it: not empty,
@@ -198,6 +275,11 @@ pub struct PkiSettings {
     /// bound, one certificate could mint any number of others. An administrator's issuance
     /// does not count and is not limited.
     pub max_derived_certificates_per_user: u32,
+    /// Whether a certificate of another trusted CA may obtain a certgate certificate on
+    /// `/my/device` (default false). Then the child ends no later than its parent, and the
+    /// parent's CA listing it on a CRL revokes the child at that CRL refresh. EST
+    /// re-enrollment always needs a certificate certgate issued.
+    pub derive_from_trusted_cas: bool,
 }
 
 /// The default of [`PkiSettings::max_derived_certificates_per_user`]: a phone, a tablet and
@@ -214,6 +296,7 @@ impl PkiSettings {
             base_crl_overlap_seconds: 86_400,
             delta_crl_validity_seconds: 2 * 86_400,
             max_derived_certificates_per_user: DEFAULT_MAX_DERIVED_CERTIFICATES_PER_USER,
+            derive_from_trusted_cas: false,
         }
     }
 }
@@ -241,6 +324,12 @@ pub enum PkiError {
     DerivedLimit { upn: String, limit: u32 },
     #[error("the presented certificate could not be read: {0}")]
     ParentMalformed(String),
+    #[error("the certificate you signed in with was issued by \"{issuer}\", not by certgate's CA, and only certgate's own certificates can obtain new ones here: another CA could revoke yours without certgate knowing. Use a certificate certgate issued, or ask your administrator for one")]
+    ParentNotIssuedHere { issuer: String },
+    #[error("the CA that issued the certificate you signed in with (\"{issuer}\") is not itself a trusted CA on record, so certgate could not follow its revocations; ask your administrator to add it (`certgate ca add`)")]
+    ParentCaNotTrusted { issuer: String },
+    #[error("the trusted CA \"{issuer}\" (CA {ca}) that issued the certificate you signed in with has no CRL URL, so certgate could not learn when it revokes your certificate; ask your administrator to set one (`certgate ca set {ca} --crl-url URL`)")]
+    ParentCaWithoutCrl { ca: CaId, issuer: String },
     #[error("\"{0}\" is not a revocation reason; use one of unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise")]
     UnknownReason(String),
     #[error("a stored CA record is damaged: {0}")]
@@ -262,6 +351,9 @@ impl PkiError {
             PkiError::ParentRevoked { .. } => "pki-parent-revoked",
             PkiError::DerivedLimit { .. } => "pki-derived-certificate-limit",
             PkiError::ParentMalformed(_) => "pki-parent-malformed",
+            PkiError::ParentNotIssuedHere { .. } => "pki-parent-not-certgate",
+            PkiError::ParentCaNotTrusted { .. } => "pki-parent-ca-not-trusted",
+            PkiError::ParentCaWithoutCrl { .. } => "pki-parent-ca-without-crl",
             PkiError::UnknownReason(_) => "pki-unknown-reason",
             PkiError::Corrupt(_) => "pki-corrupt",
             PkiError::Ca(error) => error.code(),
@@ -516,24 +608,104 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
         })
     }
 
-    /// What certgate knows of a certificate that authenticated a request for a new one. It
-    /// counts as issued here only when its serial is on record and the record holds these
-    /// very bytes: another CA's certificate with the same serial is not certgate's.
-    pub async fn parent_of(&self, certificate_der: &[u8]) -> Result<ParentCertificate, PkiError> {
-        let certificate = Certificate::from_der(certificate_der)
+    /// The parent of a certificate about to be derived from `presented`, the certificate that
+    /// just signed in (validated: its issuing CA is the one on its validated path), or why it
+    /// may not have children. The one rule for every derivation:
+    /// - a certificate certgate issued (its serial is on record and the record holds these
+    ///   very bytes: another CA's certificate with the same serial is not certgate's) always
+    ///   may: revoking it here revokes its children;
+    /// - any other certificate only for [`DerivedFor::Device`] with
+    ///   [`PkiSettings::derive_from_trusted_cas`], and only when its issuing CA is a trusted CA
+    ///   on record with a CRL URL: the child then ends no later than the parent, and that CA's
+    ///   CRL listing the parent revokes the child (see `Store::put_cached_crl`);
+    /// - otherwise `pki-parent-not-certgate`. EST re-enrollment renews certgate's own
+    ///   certificates only (there is nothing of certgate's to renew otherwise).
+    pub async fn derivation_parent(
+        &self,
+        presented: &ValidCertificate,
+        purpose: DerivedFor,
+    ) -> Result<ParentCertificate, PkiError> {
+        let certificate = Certificate::from_der(&presented.der)
             .map_err(|reason| PkiError::ParentMalformed(reason.code().to_owned()))?;
         let serial = certificate.serial().to_vec();
         let authority = self
             .store
             .find_issued(&serial)
             .await?
-            .filter(|record| record.certificate_der == certificate_der)
+            .filter(|record| record.certificate_der == presented.der)
             .map(|record| record.authority);
-        Ok(ParentCertificate {
+        let mut parent = ParentCertificate {
             serial,
-            issuer: certificate.issuer().to_windows(),
+            issuer: presented.issuer.clone(),
             authority,
-        })
+            trusted_ca: None,
+            not_after: None,
+        };
+        if parent.is_issued_here() {
+            return Ok(parent);
+        }
+        let target = crate::hex(&parent.serial);
+        if purpose != DerivedFor::Device || !self.settings.derive_from_trusted_cas {
+            return Err(self
+                .refused_derivation(
+                    &target,
+                    PkiError::ParentNotIssuedHere {
+                        issuer: parent.issuer,
+                    },
+                )
+                .await);
+        }
+        let issuing_ca_thumbprint = crate::hex(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &presented.issuing_ca_der)
+                .as_ref(),
+        );
+        let Some(ca) = self
+            .store
+            .list_cas()
+            .await?
+            .into_iter()
+            .find(|ca| ca.facts.sha256_thumbprint == issuing_ca_thumbprint)
+        else {
+            return Err(self
+                .refused_derivation(
+                    &target,
+                    PkiError::ParentCaNotTrusted {
+                        issuer: parent.issuer,
+                    },
+                )
+                .await);
+        };
+        if ca.settings.crl_url.is_none() {
+            return Err(self
+                .refused_derivation(
+                    &target,
+                    PkiError::ParentCaWithoutCrl {
+                        ca: ca.id,
+                        issuer: parent.issuer,
+                    },
+                )
+                .await);
+        }
+        parent.trusted_ca = Some(ca.id);
+        parent.not_after = Some(certificate.not_after());
+        Ok(parent)
+    }
+
+    /// Records a refused derivation (`pki.issue`, the parent's serial as target) and returns
+    /// the refusal. Best effort: the refusal stands whether or not it could be recorded.
+    async fn refused_derivation(&self, parent_hex: &str, error: PkiError) -> PkiError {
+        if let Err(store_error) = self
+            .audit(
+                "pki.issue",
+                parent_hex,
+                error.code(),
+                format!("no certificate derived from certificate {parent_hex}: {error}"),
+            )
+            .await
+        {
+            tracing::warn!(code = store_error.code(), %store_error, "recording a refused derivation failed");
+        }
+        error
     }
 
     /// Refuses to issue on the strength of a certgate certificate that is revoked on record.
@@ -579,6 +751,14 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
             delta_crl_url: Some(urls.crl(AuthorityRole::Issuing, CrlKind::Delta)),
             ca_issuers_url: Some(urls.certificate(AuthorityRole::Issuing)),
             key_algorithm: request.key_algorithm,
+            // A child of another CA's certificate must not outlive it: that CA's revocation
+            // reaches certgate through its CRL, its expiry would not.
+            not_after_limit: request
+                .parent
+                .as_ref()
+                .filter(|parent| !parent.is_issued_here())
+                .and_then(|parent| parent.not_after)
+                .map(to_offset),
         }
     }
 

@@ -23,11 +23,12 @@ use zeroize::Zeroizing;
 
 use crate::audit::AuditEvent;
 use crate::authority::{
-    common_name_for_display_name, BuiltInCa, IssueRequest, IssuedForKey, IssuedRecord,
+    common_name_for_display_name, BuiltInCa, DerivedFor, IssueRequest, IssuedForKey, IssuedRecord,
     ParentCertificate, PkiError, PkiSettings,
 };
 use crate::clock::{rfc3339, Clock};
 use crate::directory::{DirectoryStore, User, UserId};
+use crate::signin::ValidCertificate;
 use crate::store::{Store, StoreError, StoreResult};
 
 /// Validity of a new code unless the administrator says otherwise.
@@ -468,20 +469,24 @@ where
     pub async fn renewal(
         &self,
         user: &User,
-        presented_der: &[u8],
+        presented: &ValidCertificate,
         csr_der: &[u8],
     ) -> Result<Enrolled, EnrollmentError> {
         let now = self.clock.now();
         let actor = format!("est:{}", user.upn);
         let result = async {
-            let parent = BuiltInCa::new(self.store, self.clock, self.pki, &actor)
-                .parent_of(presented_der)
-                .await?;
-            if !parent.is_issued_here() {
-                return Err(EnrollmentError::ReenrollNotIssuedHere {
-                    issuer: parent.issuer,
-                });
-            }
+            // The same rule as every derivation (`BuiltInCa::derivation_parent`); a renewal
+            // never derives from another CA's certificate.
+            let parent = match BuiltInCa::new(self.store, self.clock, self.pki, &actor)
+                .derivation_parent(presented, DerivedFor::Renewal)
+                .await
+            {
+                Ok(parent) => parent,
+                Err(PkiError::ParentNotIssuedHere { issuer }) => {
+                    return Err(EnrollmentError::ReenrollNotIssuedHere { issuer })
+                }
+                Err(error) => return Err(error.into()),
+            };
             let request = CertificationRequest::from_der(csr_der)?;
             let issue_request = issue_request(user, self.validity_days, Some(parent));
             self.issue(user, &issue_request, &request, &actor).await

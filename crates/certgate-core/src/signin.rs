@@ -20,13 +20,17 @@ use crate::validation_state::ValidationState;
 #[derive(Clone, Debug)]
 pub struct ValidCertificate {
     pub identity: Identity,
-    /// Issuer DN (Windows form), as AD FS's certificate-context issuer claim.
+    /// Subject DN (Windows form) of the CA certificate that issued it on the validated path, as
+    /// AD FS's certificate-context issuer claim.
     pub issuer: String,
     /// Serial number, lowercase hex.
     pub serial: String,
     pub sha256_thumbprint: String,
     /// DER of the end-entity certificate.
     pub der: Vec<u8>,
+    /// DER of the CA certificate that issued it on the validated path (possibly the trust
+    /// anchor): which trusted CA stands behind it.
+    pub issuing_ca_der: Vec<u8>,
     /// What the authentication-strength rules look at.
     pub strength_input: StrengthInput,
 }
@@ -68,16 +72,20 @@ pub fn check_certificate(
         .iter()
         .filter_map(|der| Certificate::from_der(der).ok())
         .collect();
-    state
+    let path = state
         .validate(&leaf, &intermediates, at)
         .map_err(CertificateRejection::Invalid)?;
-    let identity = Identity::of(&leaf);
+    // Everything about the issuer (binding values with `<I>`, strength rules, the issuer
+    // claim) comes from the issuing CA certificate on the validated path, not from what the
+    // leaf says about its issuer.
+    let identity = Identity::on_path(&path);
     Ok(ValidCertificate {
-        strength_input: StrengthInput::of(&leaf),
+        strength_input: StrengthInput::on_path(&path),
         issuer: identity.issuer.clone(),
         serial: identity.serial.clone(),
         sha256_thumbprint: identity.sha256_thumbprint.clone(),
         der: leaf.der().to_vec(),
+        issuing_ca_der: path.issuing_ca().der().to_vec(),
         identity,
     })
 }
@@ -269,5 +277,131 @@ mod tests {
         assert_eq!(rejection.code(), "no-certificate");
         let rejection = check_certificate(&state, &[b"junk".to_vec()], UnixTime(0)).unwrap_err();
         assert_eq!(rejection.code(), "cert-malformed");
+    }
+
+    /// Trusts root and intermediate of each PKI, exempt from CRL checks (revocation is not
+    /// what these tests are about).
+    fn trusting(pkis: &[&certgate_testpki::TestPki]) -> ValidationState {
+        use crate::trusted_ca::{prepare_new_ca, AuthorityType, CaId, CaRecord, CaSettings};
+        let mut records: Vec<CaRecord> = Vec::new();
+        for pki in pkis {
+            for (der, authority_type) in [
+                (&pki.root.der, AuthorityType::Root),
+                (&pki.intermediate.der, AuthorityType::Intermediate),
+            ] {
+                let settings = CaSettings {
+                    display_name: String::new(),
+                    authority_type,
+                    crl_url: None,
+                    delta_crl_url: None,
+                    exempt_from_crl_validation: true,
+                    send_as_issuer_hint: false,
+                };
+                let new = prepare_new_ca(der.clone(), settings, &records, UnixTime(0))
+                    .expect("a test CA");
+                records.push(CaRecord {
+                    id: CaId(records.len() as i64 + 1),
+                    settings: new.settings,
+                    certificate_der: new.certificate_der,
+                    facts: new.facts,
+                    created_at: UnixTime(0),
+                });
+            }
+        }
+        crate::validation_state::build_state_with(&records, Vec::new(), 1)
+    }
+
+    fn ski(der: &[u8]) -> Vec<u8> {
+        Certificate::from_der(der)
+            .expect("CA")
+            .extensions()
+            .subject_key_id
+            .clone()
+            .expect("the test CAs carry an SKI")
+    }
+
+    /// Issue 12 item 3: a trusted CA writes another CA's SKI into its leaf's AKI; an issuer-SKI
+    /// rule that makes the other CA's certificates multi-factor must not apply to it.
+    #[test]
+    fn a_forged_authority_key_identifier_does_not_borrow_another_cas_strength() {
+        use crate::strength::{IssuerSelector, Strength, StrengthRule, StrengthRuleId};
+        use certgate_testpki::{ChainSpec, KeyKind, TestPki};
+        let strong = TestPki::three_level(&ChainSpec::with_key(KeyKind::EcdsaP256)).expect("pki");
+        let strong_ski = ski(&strong.intermediate.der);
+        let forger = TestPki::three_level(&ChainSpec {
+            leaf_authority_key_id: Some(strong_ski.clone()),
+            serial_seed: 0xF0F0,
+            ..ChainSpec::with_key(KeyKind::EcdsaP256)
+        })
+        .expect("pki");
+        let state = trusting(&[&strong, &forger]);
+        let at = UnixTime(certgate_testpki::VALIDATION_TIME);
+        let rules = [StrengthRule {
+            id: StrengthRuleId(1),
+            spec: crate::strength::StrengthRuleSpec {
+                issuer: Some(IssuerSelector::SubjectKeyIdentifier(crate::hex(
+                    &strong_ski,
+                ))),
+                policy_oid: None,
+                strength: Strength::MultiFactor,
+            },
+            created_at: UnixTime(0),
+        }];
+
+        let forged = check_certificate(&state, std::slice::from_ref(&forger.leaf.der), at)
+            .expect("the forger's leaf validates through its own CA");
+        assert_eq!(
+            forged.strength_input.issuer.subject_key_identifier,
+            Some(crate::hex(&ski(&forger.intermediate.der)))
+        );
+        assert_eq!(
+            evaluate(&rules, &forged.strength_input).strength,
+            Strength::SingleFactor
+        );
+        // The CA the rule names still gets its multi-factor sign-ins.
+        let genuine =
+            check_certificate(&state, std::slice::from_ref(&strong.leaf.der), at).expect("valid");
+        assert_eq!(
+            evaluate(&rules, &genuine.strength_input).strength,
+            Strength::MultiFactor
+        );
+    }
+
+    /// Issue 12 item 3: `<I>` binding values and the recorded issuer name the CA on the path,
+    /// spelled as that CA's certificate spells its subject, not as the leaf writes its issuer.
+    #[test]
+    fn issuer_values_come_from_the_issuing_ca_on_the_path() {
+        use certgate_testpki::{ChainSpec, KeyKind, TestPki};
+        let pki = TestPki::three_level(&ChainSpec {
+            leaf_issuer_common_name: Some("CERTGATE TEST ISSUING CA".into()),
+            ..ChainSpec::with_key(KeyKind::EcdsaP256)
+        })
+        .expect("pki");
+        let state = trusting(&[&pki]);
+        let at = UnixTime(certgate_testpki::VALIDATION_TIME);
+        let valid =
+            check_certificate(&state, std::slice::from_ref(&pki.leaf.der), at).expect("valid");
+        let ca = Certificate::from_der(&pki.intermediate.der).expect("CA");
+        let leaf = Certificate::from_der(&pki.leaf.der).expect("leaf");
+        assert_ne!(leaf.issuer().to_windows(), ca.subject().to_windows());
+        assert_eq!(valid.issuer, ca.subject().to_windows());
+        assert_eq!(
+            valid.strength_input.issuer.subject,
+            ca.subject().to_windows()
+        );
+        let issuer_and_serial = valid
+            .identity
+            .certificate_user_ids
+            .iter()
+            .find(|id| id.field == "IssuerAndSerialNumber")
+            .expect("always present");
+        assert_eq!(
+            issuer_and_serial.value,
+            format!(
+                "X509:<I>{}<SR>{}",
+                ca.subject().to_entra(),
+                valid.identity.serial_reversed
+            )
+        );
     }
 }

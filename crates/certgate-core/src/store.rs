@@ -78,7 +78,10 @@ pub trait Store: Send + Sync + 'static {
     fn cached_crl_summaries(
         &self,
     ) -> impl Future<Output = StoreResult<Vec<CachedCrlSummary>>> + Send;
-    /// Replaces the cached CRL and records the successful attempt, atomically.
+    /// Replaces the cached CRL and records the successful attempt, atomically. In the same
+    /// transaction, every unrevoked certificate derived from a certificate of that CA
+    /// (`ParentCertificate::trusted_ca`) which the CRL lists is revoked with its descendants
+    /// and audited (`authority::ParentRevocations`).
     fn put_cached_crl(
         &self,
         crl: &CachedCrl,

@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use certgate_pki::{Certificate, UnixTime};
+use certgate_pki::{Certificate, UnixTime, ValidatedPath};
 use serde::Serialize;
 
 use crate::store::StoreError;
@@ -59,8 +59,8 @@ impl fmt::Display for Strength {
 /// Which issuing CA a rule applies to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum IssuerSelector {
-    /// The issuing CA's subjectKeyIdentifier (the certificate's authorityKeyIdentifier),
-    /// lowercase hex.
+    /// The issuing CA's subjectKeyIdentifier (of the CA certificate on the validated path, not
+    /// the certificate's own authorityKeyIdentifier), lowercase hex.
     SubjectKeyIdentifier(String),
     /// The issuing CA's subject DN (Windows form, as `certgate ca list` shows `issuer`),
     /// compared ignoring case and the spaces around separators.
@@ -250,11 +250,24 @@ impl Precedence {
 /// The issuing CA of a certificate, as strength rules see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuerFacts {
-    /// The issuing CA's subjectKeyIdentifier, lowercase hex (the certificate's AKI keyIdentifier,
-    /// or better the SKI of the CA on the validated path).
+    /// The issuing CA certificate's own subjectKeyIdentifier extension, lowercase hex; `None`
+    /// when that CA certificate has none (then no SKI rule matches it, as its trusted CA record
+    /// has no `trustedIssuerSKI` either).
     pub subject_key_identifier: Option<String>,
-    /// The issuer DN in Windows form (`CN=Issuing CA, O=Contoso`).
+    /// The issuing CA certificate's subject DN in Windows form (`CN=Issuing CA, O=Contoso`).
     pub subject: String,
+}
+
+impl IssuerFacts {
+    /// From the CA certificate that signed the end entity on a validated path. Never from the
+    /// end entity's authorityKeyIdentifier: any trusted CA can write another CA's key
+    /// identifier there.
+    pub fn of_ca(ca: &Certificate) -> IssuerFacts {
+        IssuerFacts {
+            subject_key_identifier: ca.extensions().subject_key_id.as_deref().map(crate::hex),
+            subject: ca.subject().to_windows(),
+        }
+    }
 }
 
 /// What strength rules look at.
@@ -266,19 +279,14 @@ pub struct StrengthInput {
 }
 
 impl StrengthInput {
-    /// From the end-entity certificate: issuer DN, AKI keyIdentifier and policy OIDs.
-    pub fn of(certificate: &Certificate) -> StrengthInput {
-        let extensions = certificate.extensions();
+    /// From a validated path: the issuer is the issuing CA certificate on the path, the policy
+    /// OIDs are the end entity's (Entra's policyOID rules read the certificate's own policies).
+    pub fn on_path(path: &ValidatedPath<'_>) -> StrengthInput {
         StrengthInput {
-            issuer: IssuerFacts {
-                subject_key_identifier: extensions
-                    .authority_key_id
-                    .as_ref()
-                    .and_then(|aki| aki.key_id.as_deref())
-                    .map(crate::hex),
-                subject: certificate.issuer().to_windows(),
-            },
-            policy_oids: extensions
+            issuer: IssuerFacts::of_ca(path.issuing_ca()),
+            policy_oids: path
+                .end_entity()
+                .extensions()
                 .certificate_policies
                 .iter()
                 .flatten()
@@ -572,14 +580,16 @@ mod tests {
     }
 
     #[test]
-    fn strength_input_reads_the_issuer_and_policies_of_a_certificate() {
+    fn issuer_facts_read_the_ca_certificate() {
         let pki = certgate_testpki::TestPki::three_level(&certgate_testpki::ChainSpec::with_key(
             certgate_testpki::KeyKind::EcdsaP256,
         ))
         .expect("test PKI");
-        let leaf = Certificate::from_der(&pki.leaf.der).expect("leaf");
         let intermediate = Certificate::from_der(&pki.intermediate.der).expect("intermediate");
-        let input = StrengthInput::of(&leaf);
+        let input = StrengthInput {
+            issuer: IssuerFacts::of_ca(&intermediate),
+            policy_oids: Vec::new(),
+        };
         assert_eq!(input.issuer.subject, intermediate.subject().to_windows());
         assert_eq!(
             input.issuer.subject_key_identifier,

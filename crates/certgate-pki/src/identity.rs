@@ -4,9 +4,9 @@
 use aws_lc_rs::digest;
 
 use crate::certificate::{Certificate, GeneralName};
-use crate::name::decode_directory_string;
+use crate::name::{decode_directory_string, Name};
 use crate::oid::known;
-use crate::validate::hex;
+use crate::validate::{hex, ValidatedPath};
 
 /// Everything certgate can map a certificate to a user by.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,7 +48,21 @@ pub struct CertificateUserId {
 }
 
 impl Identity {
+    /// What the certificate says about itself, its issuer DN included. For display and for
+    /// certificates that did not validate; sign-in decisions use [`Identity::on_path`].
     pub fn of(cert: &Certificate) -> Identity {
+        Identity::with_issuer(cert, cert.issuer())
+    }
+
+    /// The end entity of a validated path, with the issuer taken from the issuing CA
+    /// certificate on that path (its subject), not from the end entity's own issuer field:
+    /// rules keyed on the issuer (`<I>...<S>`, `<I>...<SR>`) then name the CA that really
+    /// signed it.
+    pub fn on_path(path: &ValidatedPath<'_>) -> Identity {
+        Identity::with_issuer(path.end_entity(), path.issuing_ca().subject())
+    }
+
+    fn with_issuer(cert: &Certificate, issuer: &Name) -> Identity {
         let sans = cert
             .extensions()
             .subject_alt_names
@@ -76,7 +90,7 @@ impl Identity {
         let subject_key_id = cert.extensions().subject_key_id.as_deref().map(hex);
         let sha1_public_key =
             hex(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &cert.public_key().key).as_ref());
-        let issuer_entra = cert.issuer().to_entra();
+        let issuer_entra = issuer.to_entra();
         let subject_entra = cert.subject().to_entra();
 
         let mut ids = Vec::new();
@@ -121,7 +135,7 @@ impl Identity {
             upns,
             rfc822_names,
             subject: cert.subject().to_windows(),
-            issuer: cert.issuer().to_windows(),
+            issuer: issuer.to_windows(),
             serial,
             serial_reversed,
             subject_key_id,

@@ -142,6 +142,19 @@ impl<'a> ValidatedPath<'a> {
     pub fn certificates(&self) -> &[&'a Certificate] {
         &self.certificates
     }
+    /// The CA certificate that signed the end entity: the next certificate on the path, which
+    /// may be the trust anchor itself. Who issued a certificate is read here, never from the
+    /// end entity's own authorityKeyIdentifier, which its issuer may have written anything
+    /// into (the path builder uses it only to order candidates).
+    pub fn issuing_ca(&self) -> &'a Certificate {
+        // A path always holds the end entity and a trust anchor that is not the end entity
+        // (the builder never completes a path with a presented certificate as anchor); the
+        // fallback keeps this total anyway.
+        self.certificates
+            .get(1)
+            .copied()
+            .unwrap_or_else(|| self.trust_anchor())
+    }
     pub fn trust_anchor(&self) -> &'a Certificate {
         self.certificates[self.certificates.len() - 1]
     }

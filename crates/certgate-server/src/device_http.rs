@@ -30,7 +30,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
-use certgate_core::authority::{BuiltInCa, PkiSettings};
+use certgate_core::authority::{BuiltInCa, DerivedFor, PkiSettings};
 use certgate_core::binding::UserLookup;
 use certgate_core::device::{
     check_pkcs12_password, provision_device, DeviceError, DeviceProfileRequest, EasHost, Platform,
@@ -38,7 +38,7 @@ use certgate_core::device::{
 };
 use certgate_core::directory::{DirectoryStore, User};
 use certgate_core::login_flow::LoginFlowStore;
-use certgate_core::signin::correlation_id;
+use certgate_core::signin::{correlation_id, ValidCertificate};
 use certgate_core::store::Store;
 use certgate_core::strength::Strength;
 use certgate_core::totp::{TotpService, TotpServiceError, TotpSettings, TotpStore};
@@ -71,8 +71,8 @@ struct DeviceContext<S> {
 /// What the sign-in of one request established.
 struct DeviceSignIn {
     user: User,
-    /// The certificate signed in with (DER).
-    certificate_der: Vec<u8>,
+    /// The certificate signed in with, validated.
+    certificate: ValidCertificate,
     correlation: String,
     /// The certificate alone is multi-factor (a smart card's, by the strength rules).
     multi_factor_certificate: bool,
@@ -130,7 +130,7 @@ where
         Ok(signed_in) => Ok(DeviceSignIn {
             multi_factor_certificate: signed_in.strength.strength == Strength::MultiFactor,
             user: signed_in.binding.user,
-            certificate_der: signed_in.certificate.der,
+            certificate: signed_in.certificate,
             correlation,
         }),
         Err(rejection) => Err((
@@ -313,7 +313,7 @@ where
     }
     let DeviceSignIn {
         user,
-        certificate_der: presented_der,
+        certificate: presented,
         ..
     } = &signed_in;
     let actor = format!("self-service:{}", user.upn);
@@ -325,7 +325,7 @@ where
         pki,
         &actor,
     )
-    .parent_of(presented_der)
+    .derivation_parent(presented, DerivedFor::Device)
     .await
     {
         Ok(parent) => Some(parent),

@@ -467,7 +467,7 @@ async fn simplereenroll<S: EstStore>(
         validity_days: context.validity_days,
     };
     match enrollment
-        .renewal(&signed_in.binding.user, &signed_in.certificate.der, &der)
+        .renewal(&signed_in.binding.user, &signed_in.certificate, &der)
         .await
     {
         Ok(enrolled) => {

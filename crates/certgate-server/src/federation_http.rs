@@ -367,6 +367,7 @@ where
     let facts = SignInFacts {
         user: &user,
         certificate: &certificate,
+        certificate_issuer: &identity.certificate_issuer,
         authenticated_at: identity.auth_time,
         multi_factor,
     };

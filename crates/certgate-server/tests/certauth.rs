@@ -334,3 +334,131 @@ async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged(backend
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_authority_key_identifier_does_not_make_a_sign_in_multi_factor_on_sqlite() {
+    a_forged_authority_key_identifier_does_not_make_a_sign_in_multi_factor(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_authority_key_identifier_does_not_make_a_sign_in_multi_factor_on_postgres() {
+    a_forged_authority_key_identifier_does_not_make_a_sign_in_multi_factor(Backend::Postgres).await;
+}
+
+/// Issue 12 item 3: a second trusted CA writes the first CA's subjectKeyIdentifier into its
+/// leaf's authorityKeyIdentifier. The strength rule "issuer SKI of the first CA ->
+/// multi-factor" must not apply to that leaf: the issuer is the CA on the validated path.
+async fn a_forged_authority_key_identifier_does_not_make_a_sign_in_multi_factor(backend: Backend) {
+    use certgate_core::directory::add_strength_rule;
+    use certgate_core::strength::{IssuerSelector, Strength, StrengthRuleSpec};
+    use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
+    use certgate_testpki::{ChainSpec, KeyKind};
+
+    let TrustedPki {
+        pki,
+        store,
+        database: _database,
+        ..
+    } = TrustedPki::new(backend, "mallory@corp.example", |_| false).await;
+    let now = UnixTime(VALIDATION_TIME);
+    let strong_ski = certgate_pki::Certificate::from_der(&pki.intermediate.der)
+        .expect("CA")
+        .extensions()
+        .subject_key_id
+        .clone()
+        .expect("SKI");
+    let forger = TestPki::three_level(&ChainSpec {
+        leaf_authority_key_id: Some(strong_ski.clone()),
+        serial_seed: 0xF0F0_0001,
+        ca_name_prefix: "Fabrikam".into(),
+        ..ChainSpec::with_key(KeyKind::EcdsaP256)
+    })
+    .expect("forger PKI");
+    add_cas(
+        &*store,
+        vec![forger.root.der.clone(), forger.intermediate.der.clone()],
+        |certificate| CaSettings {
+            display_name: String::new(),
+            authority_type: if certificate.is_self_issued() {
+                AuthorityType::Root
+            } else {
+                AuthorityType::Intermediate
+            },
+            crl_url: None,
+            delta_crl_url: None,
+            exempt_from_crl_validation: true,
+            send_as_issuer_hint: false,
+        },
+        now,
+        "test",
+    )
+    .await
+    .expect("trust the second CA");
+    add_user(&*store, UserDraft::new("alice@corp.example"), now, "test")
+        .await
+        .expect("user");
+    add_strength_rule(
+        &*store,
+        StrengthRuleSpec {
+            issuer: Some(IssuerSelector::SubjectKeyIdentifier(certgate_core::hex(
+                &strong_ski,
+            ))),
+            policy_oid: None,
+            strength: Strength::MultiFactor,
+        },
+        now,
+        "test",
+    )
+    .await
+    .expect("rule");
+
+    let (identity, server_certificate) = common::localhost_identity();
+    let clock: Arc<dyn Clock> = Arc::new(FixedClock::at(VALIDATION_TIME));
+    let server = start(
+        Arc::clone(&store),
+        clock,
+        ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            crl: CrlSettings::default(),
+            pki: None,
+            tick: Duration::from_millis(200),
+            certauth: Some(CertAuthConfig {
+                listen: "127.0.0.1:0".parse().expect("address"),
+                identity,
+            }),
+            web: None,
+            front_door: None,
+        },
+    )
+    .await
+    .expect("server starts");
+    let addr = server.certauth_addr.expect("certauth listener");
+
+    let forged = Credential {
+        chain: vec![forger.leaf.der.clone(), forger.intermediate.der.clone()],
+        key_pkcs8: forger.leaf.key_pkcs8_der.clone(),
+    };
+    let response = common::get_json(addr, &server_certificate, "/certauth", Some(&forged)).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.body["authenticationStrength"], "single-factor");
+
+    // The CA the rule names still signs in multi-factor.
+    let genuine = Credential {
+        chain: vec![pki.leaf.der.clone(), pki.intermediate.der.clone()],
+        key_pkcs8: pki.leaf.key_pkcs8_der.clone(),
+    };
+    let response = common::get_json(addr, &server_certificate, "/certauth", Some(&genuine)).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.body["authenticationStrength"], "multi-factor");
+    let log = store
+        .signins(&SignInQuery {
+            limit: 10,
+            ..SignInQuery::default()
+        })
+        .await
+        .expect("log");
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[1].strength.as_deref(), Some("single-factor"));
+    assert_eq!(log[0].strength.as_deref(), Some("multi-factor"));
+    server.stop().await;
+}

@@ -820,6 +820,9 @@ on_both_backends! {
     self_service_page_asks_for_the_authenticator_code_of_a_person_who_has_one
         => self_service_page_asks_for_the_authenticator_code_on_sqlite,
            self_service_page_asks_for_the_authenticator_code_on_postgres;
+    a_foreign_certificate_derives_nothing_by_default
+        => a_foreign_certificate_derives_nothing_by_default_on_sqlite,
+           a_foreign_certificate_derives_nothing_by_default_on_postgres;
 }
 
 /// Without certgate's CA configured the API says so instead of failing later.
@@ -866,4 +869,372 @@ async fn admin_api_without_the_ca_answers_503() {
     let error: Value =
         serde_json::from_slice(&response.bytes().await.expect("body")).expect("error");
     assert_eq!(error["error"]["code"], "device-provisioning-unavailable");
+}
+
+// ---- Certificates of another trusted CA (issue 12 item 2) ----------------------------------
+
+const FOREIGN_ROOT_CRL: &str = "/crl/fabrikam-root.crl";
+const FOREIGN_ISSUING_CRL: &str = "/crl/fabrikam-issuing.crl";
+/// The foreign certificate ends 90 days after NOW, before a device certificate's default year.
+const FOREIGN_NOT_AFTER: i64 = NOW + 90 * 86_400;
+
+/// A CRL server on 127.0.0.1 that answers each path with the bytes last put there.
+struct CrlServer {
+    base: String,
+    files: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CrlServer {
+    async fn start() -> CrlServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let files: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>> =
+            Arc::default();
+        let served = Arc::clone(&files);
+        let task = tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let served = Arc::clone(&served);
+                tokio::spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    let Some(request) = common::read_request(&mut socket).await else {
+                        return;
+                    };
+                    let file = served.lock().expect("files").get(&request.path).cloned();
+                    let (head, body) = match file {
+                        Some(der) => (
+                            common::response_head(
+                                "200 OK",
+                                &[
+                                    "Content-Type: application/pkix-crl".to_owned(),
+                                    format!("Content-Length: {}", der.len()),
+                                ],
+                            ),
+                            der,
+                        ),
+                        None => (
+                            common::response_head("404 Not Found", &["Content-Length: 0"]),
+                            Vec::new(),
+                        ),
+                    };
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let _ = socket.write_all(&body).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        CrlServer { base, files, task }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn put(&self, path: &str, der: Vec<u8>) {
+        self.files
+            .lock()
+            .expect("files")
+            .insert(path.to_owned(), der);
+    }
+}
+
+impl Drop for CrlServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Fabrikam's PKI, trusted next to certgate's, with alice's certificate from it.
+struct ForeignCa {
+    pki: certgate_testpki::TestPki,
+    issuing_ca: certgate_core::trusted_ca::CaId,
+    /// Alice's Fabrikam certificate: PEM key + certificate + issuing CA.
+    alice: String,
+    crls: CrlServer,
+}
+
+fn fabrikam_crl(issuer: &certgate_testpki::Issued, number: u64, revoked: Vec<Vec<u8>>) -> Vec<u8> {
+    certgate_testpki::TestPki::crl(
+        issuer,
+        &certgate_testpki::CrlSpec {
+            crl_number: number,
+            extra_revoked: revoked,
+            ..certgate_testpki::CrlSpec::default()
+        },
+    )
+    .expect("Fabrikam CRL")
+}
+
+/// Trusts Fabrikam's root and issuing CA with CRL URLs on a local server, and fetches their
+/// CRLs through the server's CRL service (which rebuilds the validation state).
+async fn trust_fabrikam(fixture: &Fixture) -> ForeignCa {
+    use certgate_testpki::{at, ChainSpec, KeyKind, TestPki};
+    let crls = CrlServer::start().await;
+    let pki = TestPki::three_level(&ChainSpec {
+        ca_name_prefix: "Fabrikam".into(),
+        leaf_common_name: "Alice Smith".into(),
+        upn: Some(ALICE.into()),
+        email: Some(ALICE_MAIL.into()),
+        not_after: at(FOREIGN_NOT_AFTER),
+        leaf_crl_url: Some(crls.url(FOREIGN_ISSUING_CRL)),
+        intermediate_crl_url: Some(crls.url(FOREIGN_ROOT_CRL)),
+        serial_seed: 0xFAB0_0001,
+        ..ChainSpec::with_key(KeyKind::EcdsaP256)
+    })
+    .expect("Fabrikam PKI");
+    crls.put(FOREIGN_ROOT_CRL, fabrikam_crl(&pki.root, 1, Vec::new()));
+    crls.put(
+        FOREIGN_ISSUING_CRL,
+        fabrikam_crl(&pki.intermediate, 1, Vec::new()),
+    );
+    let cas = add_cas(
+        &*fixture.store,
+        vec![pki.root.der.clone(), pki.intermediate.der.clone()],
+        |certificate| {
+            let root = certificate.is_self_issued();
+            CaSettings {
+                display_name: String::new(),
+                authority_type: if root {
+                    AuthorityType::Root
+                } else {
+                    AuthorityType::Intermediate
+                },
+                crl_url: Some(crls.url(if root {
+                    FOREIGN_ROOT_CRL
+                } else {
+                    FOREIGN_ISSUING_CRL
+                })),
+                delta_crl_url: None,
+                exempt_from_crl_validation: false,
+                send_as_issuer_hint: true,
+            }
+        },
+        UnixTime(NOW),
+        "test",
+    )
+    .await
+    .expect("trust Fabrikam");
+    let reports = fixture
+        .server
+        .crl
+        .refresh(
+            None,
+            certgate_server::crl_refresh::Urgency::Interactive,
+            &certgate_core::crl_fetch::NoProgress,
+        )
+        .await
+        .expect("refresh");
+    assert!(
+        reports.iter().all(|r| matches!(
+            r.outcome,
+            certgate_server::crl_refresh::RefreshOutcome::Updated { .. }
+        )),
+        "{reports:?}"
+    );
+    let mut alice = pem("PRIVATE KEY", &pki.leaf.key_pkcs8_der);
+    alice.push_str(&pem("CERTIFICATE", &pki.leaf.der));
+    alice.push_str(&pem("CERTIFICATE", &pki.intermediate.der));
+    ForeignCa {
+        issuing_ca: cas[1].id,
+        pki,
+        alice,
+        crls,
+    }
+}
+
+impl Fixture {
+    fn client_as(&self, identity_pem: &str) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_certs_only([reqwest::Certificate::from_der(&self.server_certificate)
+                .expect("server certificate")])
+            .identity(reqwest::Identity::from_pem(identity_pem.as_bytes()).expect("identity"))
+            .build()
+            .expect("client")
+    }
+
+    /// `POST /my/device` (same origin) presenting `identity_pem`: status and body.
+    async fn submit_as(&self, identity_pem: &str, form: &[(&str, &str)]) -> (u16, Vec<u8>) {
+        let body: String = form
+            .iter()
+            .map(|(name, value)| format!("{name}={}", value.replace(' ', "+")))
+            .collect::<Vec<_>>()
+            .join("&");
+        let response = self
+            .client_as(identity_pem)
+            .post(self.url("/my/device"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", "same-origin")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.bytes().await.expect("body").to_vec())
+    }
+
+    /// `GET /certauth` presenting `identity_pem`: status and body.
+    async fn certauth_as(&self, identity_pem: &str) -> (u16, String) {
+        let response = self
+            .client_as(identity_pem)
+            .get(self.url("/certauth"))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+}
+
+/// The certificate and key in a device PKCS#12, with certgate's issuing CA, as PEM.
+fn pkcs12_identity(dir: &Path, p12: &[u8], password: &str, issuing_der: &[u8]) -> String {
+    let path = dir.join("foreign-child.p12");
+    std::fs::write(&path, p12).expect("write");
+    let pass = format!("pass:{password}");
+    let mut identity = String::new();
+    for part in [["-nocerts", "-nodes"], ["-nokeys", "-clcerts"]] {
+        let out = dir.join(format!("foreign-child{}.pem", part[0]));
+        let output = openssl(&[
+            "pkcs12".as_ref(),
+            "-in".as_ref(),
+            path.as_os_str(),
+            "-passin".as_ref(),
+            pass.as_ref(),
+            part[0].as_ref(),
+            part[1].as_ref(),
+            "-out".as_ref(),
+            out.as_os_str(),
+        ]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        identity.push_str(&std::fs::read_to_string(&out).expect("PEM"));
+    }
+    identity.push_str(&pem("CERTIFICATE", issuing_der));
+    identity
+}
+
+/// By default a certificate of another trusted CA signs in to the page but obtains nothing:
+/// `pki-parent-not-certgate`, on record.
+async fn a_foreign_certificate_derives_nothing_by_default(fixture: Fixture) {
+    let fabrikam = trust_fabrikam(&fixture).await;
+    let before = fixture.issued().await.len();
+    let (status, body) = fixture.submit_as(&fabrikam.alice, &form("pkcs12")).await;
+    let page = String::from_utf8_lossy(&body);
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("pki-parent-not-certgate"), "{page}");
+    assert_eq!(fixture.issued().await.len(), before, "nothing issued");
+    let audits = fixture.store.audit_events(50).await.expect("audit");
+    assert!(
+        audits.iter().any(|e| e.action == "pki.issue"
+            && e.outcome == "pki-parent-not-certgate"
+            && e.target == certgate_core::hex(&fabrikam.pki.leaf.serial)),
+        "the refusal is on record: {audits:?}"
+    );
+    // certgate's own certificate still derives.
+    let (status, _, body) = fixture
+        .submit(&form("pkcs12"), &[("sec-fetch-site", "same-origin")])
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}
+
+/// With `derive_from_trusted_cas` the child ends when its parent does, and when Fabrikam's CRL
+/// lists the parent the CRL refresh revokes the child (audited) and it no longer signs in.
+async fn a_foreign_child_ends_with_its_parent_and_falls_with_it(backend: Backend) {
+    let fixture = Fixture::with_settings(backend, |settings| {
+        settings.derive_from_trusted_cas = true;
+    })
+    .await;
+    let fabrikam = trust_fabrikam(&fixture).await;
+    let (status, p12) = fixture.submit_as(&fabrikam.alice, &form("pkcs12")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&p12));
+    let child = fixture
+        .issued()
+        .await
+        .into_iter()
+        .find(|r| r.parent.as_ref().and_then(|p| p.trusted_ca) == Some(fabrikam.issuing_ca))
+        .expect("the child, recorded with Fabrikam's issuing CA");
+    let parent = child.parent.clone().expect("parent");
+    assert_eq!(parent.serial, fabrikam.pki.leaf.serial);
+    assert_eq!(parent.authority, None);
+    assert!(parent.issuer.contains("Fabrikam Issuing CA"), "{parent:?}");
+    assert_eq!(parent.not_after, Some(UnixTime(FOREIGN_NOT_AFTER)));
+    assert_eq!(
+        child.not_after,
+        UnixTime(FOREIGN_NOT_AFTER),
+        "capped at the parent's notAfter, not a year"
+    );
+
+    let issuing_der = fixture
+        .store
+        .authorities()
+        .await
+        .expect("authorities")
+        .into_iter()
+        .find(|a| a.role == certgate_core::authority::AuthorityRole::Issuing)
+        .expect("issuing CA")
+        .certificate_der;
+    let child_identity = pkcs12_identity(fixture.dir.path(), &p12, PASSWORD, &issuing_der);
+    let (status, body) = fixture.certauth_as(&child_identity).await;
+    assert_eq!(status, 200, "the child signs in: {body}");
+
+    // Fabrikam revokes the parent; the refresh of its CRL takes the child with it.
+    fabrikam.crls.put(
+        FOREIGN_ISSUING_CRL,
+        fabrikam_crl(
+            &fabrikam.pki.intermediate,
+            2,
+            vec![fabrikam.pki.leaf.serial.clone()],
+        ),
+    );
+    fixture.clock.advance(60);
+    fixture
+        .server
+        .crl
+        .refresh(
+            Some(fabrikam.issuing_ca),
+            certgate_server::crl_refresh::Urgency::Interactive,
+            &certgate_core::crl_fetch::NoProgress,
+        )
+        .await
+        .expect("refresh");
+    let revoked = fixture
+        .store
+        .find_issued(&child.serial)
+        .await
+        .expect("find")
+        .expect("child");
+    assert!(revoked.revoked_at.is_some(), "{revoked:?}");
+    assert_eq!(revoked.revocation_reason.as_deref(), Some("superseded"));
+    let audits = fixture.store.audit_events(50).await.expect("audit");
+    assert!(
+        audits.iter().any(|e| e.action == "pki.revoke"
+            && e.actor == "crl-refresh"
+            && e.target == certgate_core::hex(&child.serial)),
+        "{audits:?}"
+    );
+
+    // certgate's next CRL lists the child, and it no longer signs in.
+    let ca = BuiltInCa::new(&*fixture.store, &*fixture.clock, &fixture.settings, "test");
+    ca.publish_crls(BaseCrl::Always).await.expect("publish");
+    cache_published_crls(&fixture.store, fixture.clock.now()).await;
+    fixture.server.crl.rebuild().await.expect("rebuild");
+    let (status, body) = fixture.certauth_as(&child_identity).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("cert-revoked"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_child_ends_with_its_parent_and_falls_with_it_on_sqlite() {
+    a_foreign_child_ends_with_its_parent_and_falls_with_it(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_child_ends_with_its_parent_and_falls_with_it_on_postgres() {
+    a_foreign_child_ends_with_its_parent_and_falls_with_it(Backend::Postgres).await;
 }

@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use certgate_core::audit::AuditEvent;
 use certgate_core::authority::{
-    AuthorityId, AuthorityRecord, AuthorityRole, IssuedRecord, ParentCertificate, PublishedCrl,
-    Revocation,
+    AuthorityId, AuthorityRecord, AuthorityRole, IssuedRecord, ParentCertificate,
+    ParentRevocations, PublishedCrl, Revocation,
 };
 use certgate_core::crl_cache::{CachedCrl, CachedCrlSummary, CrlFetchStatus, CrlKind};
 use certgate_core::store::{Store, StoreError, StoreResult};
@@ -199,7 +199,7 @@ impl SqlStore {
         }
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO issued_certificates (serial_hex, {ISSUED_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         )))
         .bind(hex(&issued.serial))
         .bind(&issued.serial)
@@ -221,6 +221,20 @@ impl SqlStore {
                 .as_ref()
                 .and_then(|p| p.authority)
                 .map(|a| a.0),
+        )
+        .bind(
+            issued
+                .parent
+                .as_ref()
+                .and_then(|p| p.trusted_ca)
+                .map(|ca| ca.0),
+        )
+        .bind(
+            issued
+                .parent
+                .as_ref()
+                .and_then(|p| p.not_after)
+                .map(|t| t.0),
         )
         .execute(&mut *tx)
         .await
@@ -344,7 +358,7 @@ fn authority_from_row(row: &AnyRow) -> StoreResult<AuthorityRecord> {
 
 const ISSUED_COLUMNS: &str = "serial, authority_id, upn, email, subject, not_before, not_after, \
      certificate, issued_at, revoked_at, revocation_reason, parent_serial_hex, parent_issuer, \
-     parent_authority_id";
+     parent_authority_id, parent_trusted_ca_id, parent_not_after";
 
 fn issued_from_row(row: &AnyRow) -> StoreResult<IssuedRecord> {
     let get = |e: sqlx::Error| corrupt(format!("issued_certificates: {e}"));
@@ -386,6 +400,14 @@ fn parent_from_row(row: &AnyRow) -> StoreResult<Option<ParentCertificate>> {
             .try_get::<Option<i64>, _>("parent_authority_id")
             .map_err(get)?
             .map(AuthorityId),
+        trusted_ca: row
+            .try_get::<Option<i64>, _>("parent_trusted_ca_id")
+            .map_err(get)?
+            .map(CaId),
+        not_after: row
+            .try_get::<Option<i64>, _>("parent_not_after")
+            .map_err(get)?
+            .map(UnixTime),
     }))
 }
 
@@ -456,6 +478,111 @@ async fn revoke_one(
     .map_err(unavailable)?
     .map(|row| Ok((issued_from_row(&row)?, false)))
     .transpose()
+}
+
+/// Revokes every certificate derived from `ancestor` with certgate's own certificates as
+/// parents, breadth first, parents before children; returns those revoked now (descendants
+/// already revoked are left as they were). `audit` gives the event of each one revoked now.
+async fn revoke_descendants(
+    tx: &mut sqlx::AnyConnection,
+    ancestor: &IssuedRecord,
+    at: UnixTime,
+    reason: &str,
+    audit: &(dyn Fn(&IssuedRecord, &str) -> AuditEvent + Sync),
+) -> StoreResult<Vec<IssuedRecord>> {
+    // A certificate cannot be its own ancestor (a parent exists before its child is issued),
+    // but `seen` keeps a damaged database from looping.
+    let ancestor_hex = hex(&ancestor.serial);
+    let mut seen = std::collections::HashSet::from([ancestor_hex.clone()]);
+    let mut frontier =
+        std::collections::VecDeque::from([(ancestor_hex.clone(), ancestor.authority)]);
+    let mut descendants = Vec::new();
+    while let Some((parent_hex, parent_authority)) = frontier.pop_front() {
+        let children: Vec<String> = sqlx::query(
+            "SELECT serial_hex FROM issued_certificates \
+             WHERE parent_serial_hex = $1 AND parent_authority_id = $2 \
+             ORDER BY issued_at, serial_hex",
+        )
+        .bind(&parent_hex)
+        .bind(parent_authority.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(unavailable)?
+        .iter()
+        .map(|row| row.try_get("serial_hex"))
+        .collect::<Result<_, _>>()
+        .map_err(|e| corrupt(format!("issued_certificates: {e}")))?;
+        for child_hex in children {
+            if !seen.insert(child_hex.clone()) {
+                continue;
+            }
+            let Some((child, revoked_now)) = revoke_one(&mut *tx, &child_hex, at, reason).await?
+            else {
+                continue;
+            };
+            if revoked_now {
+                insert_audit(&mut *tx, &audit(&child, &ancestor_hex)).await?;
+            }
+            frontier.push_back((child_hex, child.authority));
+            if revoked_now {
+                descendants.push(child);
+            }
+        }
+    }
+    Ok(descendants)
+}
+
+/// The cascade of an accepted CRL of trusted CA `ca`, in the transaction that saves it:
+/// every unrevoked certificate derived from a certificate of that CA which the CRL lists is
+/// revoked (with its own descendants), audited. See `ParentRevocations` for the reasons.
+async fn revoke_children_of_listed_parents(
+    tx: &mut sqlx::AnyConnection,
+    crl: &CachedCrl,
+) -> StoreResult<()> {
+    let candidates = sqlx::query(
+        "SELECT serial_hex, parent_serial_hex FROM issued_certificates \
+         WHERE parent_trusted_ca_id = $1 AND parent_authority_id IS NULL AND revoked_at IS NULL \
+         ORDER BY issued_at, serial_hex",
+    )
+    .bind(crl.ca_id.0)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    if candidates.is_empty() {
+        // The common case: nothing derived from this CA's certificates, no second parse.
+        return Ok(());
+    }
+    let listed = ParentRevocations::of_crl(&crl.der).ok_or_else(|| {
+        corrupt(format!(
+            "the CRL of trusted CA {} to be cached does not parse",
+            crl.ca_id
+        ))
+    })?;
+    let at = crl.fetched_at;
+    for row in &candidates {
+        let get = |e: sqlx::Error| corrupt(format!("issued_certificates: {e}"));
+        let child_hex: String = row.try_get("serial_hex").map_err(get)?;
+        let parent_hex: String = row.try_get("parent_serial_hex").map_err(get)?;
+        let parent_serial = certgate_core::parse_hex(&parent_hex)
+            .ok_or_else(|| corrupt(format!("parent serial {parent_hex}")))?;
+        let Some(reason) = listed.child_reason(&parent_serial) else {
+            continue;
+        };
+        let Some((child, true)) = revoke_one(&mut *tx, &child_hex, at, reason.as_str()).await?
+        else {
+            continue;
+        };
+        insert_audit(
+            &mut *tx,
+            &ParentRevocations::audit(&child, crl.ca_id, &parent_hex, reason, at),
+        )
+        .await?;
+        revoke_descendants(&mut *tx, &child, at, reason.as_str(), &|descendant, _| {
+            ParentRevocations::audit(descendant, crl.ca_id, &parent_hex, reason, at)
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 /// Reads the record of a new certificate's parent, issued by certgate, in the transaction that
@@ -723,7 +850,9 @@ impl Store for SqlStore {
     }
 
     async fn put_cached_crl(&self, crl: &CachedCrl, status: &CrlFetchStatus) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        // A write transaction from BEGIN on SQLite: it may revoke derived certificates, and
+        // runs one after the other with `insert_issued` and `revoke_issued` as they do.
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO crl_cache (ca_id, kind, url, der, crl_number, this_update, next_update, \
              entry_count, etag, last_modified, fetched_at) \
@@ -748,6 +877,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| translate("a cached CRL", e))?;
+        revoke_children_of_listed_parents(&mut tx, crl).await?;
         upsert_status(&mut tx, status).await?;
         bump_generation(&mut tx).await.map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)
@@ -886,45 +1016,8 @@ impl Store for SqlStore {
         if named_revoked_now {
             insert_audit(&mut tx, &audit(&named)).await?;
         }
-        // Breadth first, parents before children. A certificate cannot be its own ancestor
-        // (a parent exists before its child is issued), but `seen` keeps a damaged database
-        // from looping.
-        let mut seen = std::collections::HashSet::from([hex(serial)]);
-        let mut frontier = std::collections::VecDeque::from([(hex(serial), named.authority)]);
-        let mut descendants = Vec::new();
-        while let Some((parent_hex, parent_authority)) = frontier.pop_front() {
-            let children: Vec<String> = sqlx::query(
-                "SELECT serial_hex FROM issued_certificates \
-                 WHERE parent_serial_hex = $1 AND parent_authority_id = $2 \
-                 ORDER BY issued_at, serial_hex",
-            )
-            .bind(&parent_hex)
-            .bind(parent_authority.0)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .iter()
-            .map(|row| row.try_get("serial_hex"))
-            .collect::<Result<_, _>>()
-            .map_err(|e| corrupt(format!("issued_certificates: {e}")))?;
-            for child_hex in children {
-                if !seen.insert(child_hex.clone()) {
-                    continue;
-                }
-                let Some((child, revoked_now)) =
-                    revoke_one(&mut tx, &child_hex, at, reason).await?
-                else {
-                    continue;
-                };
-                if revoked_now {
-                    insert_audit(&mut tx, &audit(&child)).await?;
-                }
-                frontier.push_back((child_hex, child.authority));
-                if revoked_now {
-                    descendants.push(child);
-                }
-            }
-        }
+        let descendants =
+            revoke_descendants(&mut tx, &named, at, reason, &|child, _| audit(child)).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(Revocation {
             named,

@@ -73,6 +73,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "access passes",
         sql: include_str!("migrations/0011_access_passes.sql"),
     },
+    Migration {
+        version: 12,
+        description: "parents issued by other trusted CAs",
+        sql: include_str!("migrations/0012_foreign_parents.sql"),
+    },
 ];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.

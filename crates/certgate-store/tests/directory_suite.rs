@@ -21,7 +21,8 @@ use certgate_core::directory::{
 };
 use certgate_core::store::{Store, StoreError};
 use certgate_core::strength::{
-    evaluate, IssuerSelector, Strength, StrengthInput, StrengthRuleId, StrengthRuleSpec,
+    evaluate, IssuerFacts, IssuerSelector, Strength, StrengthInput, StrengthRuleId,
+    StrengthRuleSpec,
 };
 use certgate_pki::{Certificate, Identity, UnixTime};
 use certgate_store::SqlStore;
@@ -926,8 +927,21 @@ async fn a_certificate_binds_to_its_user_through_the_store(db: &TestDb) {
 
 async fn strength_rules_round_trip_and_duplicates_are_refused(db: &TestDb) {
     let store = db.open().await;
-    let (leaf, _) = alice_certificate();
-    let input = StrengthInput::of(leaf);
+    let (leaf, identity) = alice_certificate();
+    // The issuing CA's facts as sign-in reads them from the validated path; the test leaf is
+    // honest, so its AKI and issuer name repeat that CA's SKI and subject.
+    let input = StrengthInput {
+        issuer: IssuerFacts {
+            subject_key_identifier: leaf
+                .extensions()
+                .authority_key_id
+                .as_ref()
+                .and_then(|aki| aki.key_id.as_deref())
+                .map(certgate_core::hex),
+            subject: leaf.issuer().to_windows(),
+        },
+        policy_oids: identity.policy_oids.clone(),
+    };
     let issuer_ski = input
         .issuer
         .subject_key_identifier

@@ -70,6 +70,9 @@ on_both_backends! {
     revocation_cascades_to_descendants_and_spares_the_rest
         => sqlite_revocation_cascades_to_descendants_and_spares_the_rest,
            postgres_revocation_cascades_to_descendants_and_spares_the_rest;
+    a_crl_listing_a_foreign_parent_revokes_its_children_in_the_cache_update
+        => sqlite_a_crl_listing_a_foreign_parent_revokes_its_children_in_the_cache_update,
+           postgres_a_crl_listing_a_foreign_parent_revokes_its_children_in_the_cache_update;
     derived_certificates_are_limited_per_user_counting_only_live_ones
         => sqlite_derived_certificates_are_limited_per_user_counting_only_live_ones,
            postgres_derived_certificates_are_limited_per_user_counting_only_live_ones;
@@ -1150,11 +1153,130 @@ fn child_of(parent: &IssuedRecord, serial: &[u8], at: UnixTime) -> IssuedRecord 
             serial: parent.serial.clone(),
             issuer: "CN=certgate Test Issuing CA, O=certgate Test, C=DE".into(),
             authority: Some(parent.authority),
+            trusted_ca: None,
+            not_after: None,
         }),
         revoked_at: None,
         revocation_reason: None,
         ..parent.clone()
     }
+}
+
+/// Issue 12 item 2: a certificate derived from a certificate of another trusted CA is revoked
+/// (with its own descendants, audited) in the transaction that caches a CRL of that CA
+/// listing the parent; children of unlisted parents, or of a listed serial under another CA,
+/// stand; a cache update that fails revokes nothing.
+async fn a_crl_listing_a_foreign_parent_revokes_its_children_in_the_cache_update(db: &TestDb) {
+    let f = fixtures();
+    let store = db.open().await;
+    let cas = store
+        .insert_cas(&three_new_cas(), now())
+        .await
+        .expect("trust");
+    let (rsa_issuing_ca, ecdsa_root_ca) = (cas[1].id, cas[2].id);
+    let (_, issuing) = insert_authorities(&store).await;
+    let listed_parent = vec![0x7a, 0x01, 0x02];
+    let unlisted_parent = vec![0x7a, 0x09, 0x09];
+    let foreign = |serial: &[u8], parent: &[u8], ca: CaId, at: UnixTime| IssuedRecord {
+        serial: serial.to_vec(),
+        parent: Some(ParentCertificate {
+            serial: parent.to_vec(),
+            issuer: "CN=certgate Test Issuing CA, O=certgate Test, C=DE".into(),
+            authority: None,
+            trusted_ca: Some(ca),
+            not_after: Some(UnixTime(instants::LEAF_NOT_AFTER)),
+        }),
+        ..issued_record(issuing, &f.rsa.leaf, "alice@corp.example", None, at)
+    };
+    let device = foreign(&[0x30, 0x01], &listed_parent, rsa_issuing_ca, later(10));
+    // Re-enrolled over EST: certgate's own child of the device certificate.
+    let renewal = child_of(&device, &[0x30, 0x02], later(20));
+    let spared_unlisted = foreign(&[0x30, 0x03], &unlisted_parent, rsa_issuing_ca, later(11));
+    let spared_other_ca = foreign(&[0x30, 0x04], &listed_parent, ecdsa_root_ca, later(12));
+    for record in [&device, &renewal, &spared_unlisted, &spared_other_ca] {
+        store.insert_issued(record).await.expect("issue");
+    }
+    assert_eq!(
+        store.find_issued(&device.serial).await.expect("find"),
+        Some(device.clone()),
+        "a foreign parent round-trips"
+    );
+    let crl_der = TestPki::crl(
+        &f.rsa.intermediate,
+        &CrlSpec {
+            crl_number: 3,
+            extra_revoked: vec![listed_parent.clone()],
+            ..CrlSpec::default()
+        },
+    )
+    .expect("CRL");
+    let crl = CachedCrl {
+        fetched_at: later(50),
+        ..cached_crl(rsa_issuing_ca, CrlKind::Base, &crl_der, &[3])
+    };
+
+    // A cache update that fails (its status names no trusted CA) takes nothing with it.
+    let failed = store
+        .put_cached_crl(&crl, &success_status(CaId(9_999), CrlKind::Base, later(50)))
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(
+        store
+            .find_issued(&device.serial)
+            .await
+            .expect("find")
+            .and_then(|r| r.revoked_at),
+        None,
+        "revoked outside the cache update's transaction"
+    );
+    assert!(store.audit_events(10).await.expect("audit").is_empty());
+
+    store
+        .put_cached_crl(
+            &crl,
+            &success_status(rsa_issuing_ca, CrlKind::Base, later(50)),
+        )
+        .await
+        .expect("cache the CRL");
+    for (record, revoked) in [
+        (&device, true),
+        (&renewal, true),
+        (&spared_unlisted, false),
+        (&spared_other_ca, false),
+    ] {
+        let stored = store
+            .find_issued(&record.serial)
+            .await
+            .expect("find")
+            .expect("stored");
+        if revoked {
+            assert_eq!(stored.revoked_at, Some(later(50)), "{stored:?}");
+            assert_eq!(stored.revocation_reason.as_deref(), Some("superseded"));
+        } else {
+            assert_eq!(stored.revoked_at, None, "{stored:?}");
+        }
+    }
+    let audited = store.audit_events(10).await.expect("audit");
+    let mut targets: Vec<&str> = audited.iter().map(|e| e.target.as_str()).collect();
+    targets.sort_unstable();
+    assert_eq!(targets, vec!["3001", "3002"], "{audited:?}");
+    assert!(audited
+        .iter()
+        .all(|e| e.action == "pki.revoke" && e.actor == "crl-refresh" && e.outcome == "ok"));
+    assert!(
+        audited.iter().all(|e| e.detail.contains("7a0102")),
+        "{audited:?}"
+    );
+
+    // The same CRL again (a later refresh) revokes nothing more and records nothing more.
+    store
+        .put_cached_crl(
+            &crl,
+            &success_status(rsa_issuing_ca, CrlKind::Base, later(60)),
+        )
+        .await
+        .expect("cache the CRL again");
+    assert_eq!(store.audit_events(10).await.expect("audit").len(), 2);
 }
 
 async fn revocation_cascades_to_descendants_and_spares_the_rest(db: &TestDb) {
@@ -1179,6 +1301,8 @@ async fn revocation_cascades_to_descendants_and_spares_the_rest(db: &TestDb) {
             serial: original.serial.clone(),
             issuer: "CN=Other CA".into(),
             authority: None,
+            trusted_ca: None,
+            not_after: None,
         }),
         ..child_of(&bob, &[0x20, 0x01], later(12))
     };

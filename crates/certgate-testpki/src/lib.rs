@@ -115,6 +115,16 @@ pub struct ChainSpec {
     pub intermediate_crl_url: Option<String>,
     /// Seeds the certificate serial numbers (see [`serial_for`]).
     pub serial_seed: u64,
+    /// The keyIdentifier to write into the leaf's authorityKeyIdentifier instead of the
+    /// issuing CA's real one: a forged AKI, as a CA that claims another CA's identity writes.
+    pub leaf_authority_key_id: Option<Vec<u8>>,
+    /// The issuing CA's common name as the leaf's issuer field spells it (the CA's own subject
+    /// stays "certgate Test Issuing CA"); a spelling that differs only in case still chains
+    /// (RFC 5280 §7.1 name comparison).
+    pub leaf_issuer_common_name: Option<String>,
+    /// The CAs' common names are "{ca_name_prefix} Root CA" and "{ca_name_prefix} Issuing CA":
+    /// a second PKI trusted next to the first needs names of its own (CRLs are found by name).
+    pub ca_name_prefix: String,
 }
 
 impl Default for ChainSpec {
@@ -131,6 +141,9 @@ impl Default for ChainSpec {
             leaf_crl_url: Some("http://pki.corp.example/crl/issuing-ca.crl".into()),
             intermediate_crl_url: Some("http://pki.corp.example/crl/root-ca.crl".into()),
             serial_seed: 0x5EED_0001,
+            leaf_authority_key_id: None,
+            leaf_issuer_common_name: None,
+            ca_name_prefix: "certgate Test".into(),
         }
     }
 }
@@ -184,7 +197,7 @@ impl TestPki {
         let root_key = spec.key.generate()?;
         let root_params = ca_params(
             spec,
-            "certgate Test Root CA",
+            &format!("{} Root CA", spec.ca_name_prefix),
             None,
             1,
             BasicConstraints::Unconstrained,
@@ -196,7 +209,7 @@ impl TestPki {
         let intermediate_key = spec.key.generate()?;
         let intermediate_params = ca_params(
             spec,
-            "certgate Test Issuing CA",
+            &format!("{} Issuing CA", spec.ca_name_prefix),
             spec.intermediate_crl_url.as_deref(),
             2,
             BasicConstraints::Constrained(0),
@@ -207,7 +220,12 @@ impl TestPki {
             &intermediate_key,
             serial_for(spec.serial_seed, 2),
         );
-        let intermediate_issuer = Issuer::from_params(&intermediate_params, &intermediate_key);
+        // The leaf's issuer field: the intermediate's subject, or the spelling the spec asks for.
+        let mut leaf_issuer_params = intermediate_params.clone();
+        if let Some(common_name) = &spec.leaf_issuer_common_name {
+            leaf_issuer_params.distinguished_name = distinguished_name(common_name)?;
+        }
+        let intermediate_issuer = Issuer::from_params(&leaf_issuer_params, &intermediate_key);
 
         let leaf_key = spec.key.generate()?;
         let leaf_params = leaf_params(spec)?;
@@ -369,7 +387,22 @@ fn leaf_params(spec: &ChainSpec) -> Result<CertificateParams, Error> {
             }]
         })
         .unwrap_or_default();
-    params.use_authority_key_identifier_extension = true;
+    match &spec.leaf_authority_key_id {
+        None => params.use_authority_key_identifier_extension = true,
+        Some(key_id) => {
+            // AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING }
+            // (RFC 5280 §4.2.1.1); key identifiers are short, so one-byte lengths suffice.
+            let mut content = vec![0x30, (key_id.len() + 2) as u8, 0x80, key_id.len() as u8];
+            content.extend_from_slice(key_id);
+            params.use_authority_key_identifier_extension = false;
+            params
+                .custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(
+                    &[2, 5, 29, 35],
+                    content,
+                ));
+        }
+    }
     params.key_identifier_method = KeyIdMethod::Sha256;
     Ok(params)
 }

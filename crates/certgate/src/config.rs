@@ -24,6 +24,10 @@ struct FileConfig {
     /// How many unexpired, unrevoked certificates obtained with a certificate (/my/device,
     /// EST re-enrollment) one user may hold (default 10).
     max_derived_certificates_per_user: Option<u32>,
+    /// Whether a certificate of another trusted CA may obtain a certgate certificate on
+    /// /my/device (default false: only certgate's own). When true, the new certificate ends
+    /// no later than it and is revoked when that CA's CRL lists it.
+    derive_from_trusted_cas: Option<bool>,
     #[serde(default)]
     crl: CrlFileConfig,
     #[serde(default)]
@@ -86,6 +90,7 @@ pub(crate) struct Config {
     pub(crate) public_url: String,
     pub(crate) ca_key_passphrase: Option<Zeroizing<Vec<u8>>>,
     pub(crate) max_derived_certificates_per_user: u32,
+    pub(crate) derive_from_trusted_cas: bool,
     pub(crate) crl: CrlSettings,
     /// The certificate sign-in listener: address, TLS certificate and key files.
     pub(crate) certauth: Option<(SocketAddr, PathBuf, PathBuf)>,
@@ -252,6 +257,14 @@ impl Config {
         if max_derived_certificates_per_user == 0 {
             bail!("max_derived_certificates_per_user must be at least 1 (a re-enrollment needs a place)");
         }
+        let derive_from_trusted_cas = match env("CERTGATE_DERIVE_FROM_TRUSTED_CAS") {
+            Some(text) => match text.trim() {
+                "true" => true,
+                "false" => false,
+                _ => bail!("CERTGATE_DERIVE_FROM_TRUSTED_CAS \"{text}\" is neither true nor false"),
+            },
+            None => file.derive_from_trusted_cas.unwrap_or(false),
+        };
         let front_door = file.front_door.settings(&env)?;
         let limits = crate::limits_config::settings(&file.limits, &file.retention, &env)?;
         if front_door.as_ref().is_some_and(|f| f.tls.is_none()) && certauth.is_none() {
@@ -268,6 +281,7 @@ impl Config {
             public_url,
             ca_key_passphrase,
             max_derived_certificates_per_user,
+            derive_from_trusted_cas,
             crl,
         })
     }
@@ -279,6 +293,7 @@ impl Config {
         );
         settings.allow_unencrypted_keys = allow_unencrypted_keys;
         settings.max_derived_certificates_per_user = self.max_derived_certificates_per_user;
+        settings.derive_from_trusted_cas = self.derive_from_trusted_cas;
         settings
     }
 

@@ -61,6 +61,7 @@ pub fn client_request(key_algorithm: KeyAlgorithm) -> ClientCertificateRequest {
         delta_crl_url: Some(ISSUING_DELTA_URL.into()),
         ca_issuers_url: Some(ISSUING_CERT_URL.into()),
         key_algorithm,
+        not_after_limit: None,
     }
 }
 

@@ -323,6 +323,10 @@ pub const METHOD_MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/mul
 pub struct SignInFacts<'a> {
     pub user: &'a User,
     pub certificate: &'a Certificate,
+    /// Subject DN (Windows form) of the CA that issued `certificate` on the path validated at
+    /// sign-in (`ValidCertificate::issuer`): the issuer claim names the CA that really signed
+    /// the certificate, not what the certificate's issuer field says.
+    pub certificate_issuer: &'a str,
     pub authenticated_at: UnixTime,
     /// A second factor was used, or the certificate counts as multi-factor.
     pub multi_factor: bool,
@@ -383,6 +387,9 @@ pub fn source_values(source: &ClaimSource, facts: &SignInFacts<'_>) -> Vec<Strin
                 })
                 .collect(),
         },
+        ClaimSource::Certificate(CertificateField::Issuer) => {
+            vec![facts.certificate_issuer.to_owned()]
+        }
         ClaimSource::Certificate(field) => certificate_values(*field, certificate),
         ClaimSource::Authentication(field) => match field {
             AuthenticationField::Method => vec![authentication_method(facts.multi_factor).into()],
@@ -410,7 +417,8 @@ pub fn authentication_method(multi_factor: bool) -> &'static str {
 
 fn certificate_values(field: CertificateField, certificate: &Certificate) -> Vec<String> {
     match field {
-        CertificateField::Issuer => vec![certificate.issuer().to_windows()],
+        // From the validated path (`SignInFacts::certificate_issuer`), answered above.
+        CertificateField::Issuer => Vec::new(),
         CertificateField::Subject => vec![certificate.subject().to_windows()],
         CertificateField::SerialNumber => vec![upper_hex(certificate.serial())],
         CertificateField::NotBefore => vec![instant(certificate.not_before())],
@@ -585,6 +593,7 @@ mod tests {
         let facts = SignInFacts {
             user: &user,
             certificate: &certificate,
+            certificate_issuer: "CN=Issuing CA On The Path, O=certgate Test",
             authenticated_at: UnixTime(1_772_366_400),
             multi_factor: true,
         };
@@ -596,7 +605,7 @@ mod tests {
         );
         assert_eq!(
             value("certificate.issuer"),
-            vec![certificate.issuer().to_windows()]
+            vec!["CN=Issuing CA On The Path, O=certgate Test".to_owned()]
         );
         assert!(value("certificate.subject")[0].contains("CN="));
         assert_eq!(value("certificate.thumbprint")[0].len(), 40);

@@ -156,6 +156,7 @@ fn generate(directory: &Path, entries: usize) -> Result<Fixture> {
             delta_crl_url: None,
             ca_issuers_url: None,
             key_algorithm: KeyAlgorithm::Rsa2048,
+            not_after_limit: None,
         },
         at(day - 30 * DAY),
     )

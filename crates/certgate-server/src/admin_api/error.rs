@@ -251,6 +251,12 @@ impl From<&DeviceError> for ApiError {
             }
             // The certificate the requester signed in with is revoked on record.
             DeviceError::Pki(PkiError::ParentRevoked { .. }) => StatusCode::FORBIDDEN,
+            // The certificate signed in with may not obtain others (another CA's, by default).
+            DeviceError::Pki(
+                PkiError::ParentNotIssuedHere { .. }
+                | PkiError::ParentCaNotTrusted { .. }
+                | PkiError::ParentCaWithoutCrl { .. },
+            ) => StatusCode::FORBIDDEN,
             // The user holds as many derived certificates as allowed: revoking one frees a place.
             DeviceError::Pki(PkiError::DerivedLimit { .. }) => StatusCode::CONFLICT,
             // What the directory holds cannot go into a certificate (a non-ASCII mail

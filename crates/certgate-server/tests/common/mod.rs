@@ -169,6 +169,7 @@ pub(crate) fn client_request(upn: &str, validity_days: u32) -> ClientCertificate
         delta_crl_url: None,
         ca_issuers_url: None,
         key_algorithm: KeyAlgorithm::EcdsaP256,
+        not_after_limit: None,
     }
 }
 
