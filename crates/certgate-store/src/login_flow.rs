@@ -77,7 +77,7 @@ impl LoginFlowStore for SqlStore {
         let updated = sqlx::query(
             "UPDATE login_flows SET step = $1, user_id = $2, upn = $3, display_name = $4, \
              certificate_serial = $5, certificate_issuer = $6, strength = $7, auth_time = $8, \
-             second_factor = $9, certificate = $10, correlation_id = $11 \
+             second_factor = $9, certificate = $10, correlation_id = $11, browser_hash = $14 \
              WHERE id_hash = $12 AND step = $13",
         )
         .bind(flow.step.as_str())
@@ -93,6 +93,8 @@ impl LoginFlowStore for SqlStore {
         .bind(&flow.correlation_id)
         .bind(&flow.id_hash)
         .bind(expected.as_str())
+        // The browser binding moves with the step (a new secret at each authentication step).
+        .bind(&flow.browser_hash)
         .execute(self.pool())
         .await
         .map_err(unavailable)?
