@@ -280,6 +280,7 @@ pub async fn start(
                 ))
                 .nest("/api/v1", crate::admin_api::routes(Arc::clone(&admin)))
                 .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+            let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::Https);
             tasks.push(tokio::spawn(crate::certauth::serve(
                 listener,
                 tls,
@@ -399,6 +400,7 @@ pub async fn start(
         let app = crate::web::routes(context)
             .nest("/api/v1", crate::admin_api::routes(Arc::clone(&admin)))
             .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+        let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::Https);
         tasks.push(tokio::spawn(crate::certauth::serve(
             listener,
             tls,
@@ -428,6 +430,7 @@ pub async fn start(
                 }
             }),
         );
+    let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::PlainHttp);
     let http = tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
