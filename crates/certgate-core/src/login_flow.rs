@@ -113,6 +113,32 @@ pub struct LoginFlow {
     pub correlation_id: Option<String>,
 }
 
+impl LoginFlow {
+    /// The flow after an authentication step (the certificate, a second factor): at `step`,
+    /// bound to a new browser secret, which is returned for the browser's cookie.
+    ///
+    /// Rotating the binding at each step defeats session fixation (OWASP ASVS V3.2.1, the
+    /// reason servers renew the session ID at login): whoever planted a flow's cookie in a
+    /// victim's browser before the victim authenticated holds a secret that no longer matches
+    /// once the victim has. The store writes the new hash in the same compare-and-set as the
+    /// step ([`LoginFlowStore::advance_flow`]), so of two tabs taking the step only the one
+    /// whose cookie is set afterwards can go on. `None` when the system's randomness fails.
+    pub fn authenticated(self, step: FlowStep) -> Option<(LoginFlow, String)> {
+        let browser_secret = new_secret()?;
+        let flow = LoginFlow {
+            step,
+            browser_hash: secret_hash(&browser_secret),
+            ..self
+        };
+        Some((flow, browser_secret))
+    }
+
+    /// Seconds left until the flow expires (for the cookie's Max-Age), never negative.
+    pub fn seconds_left(&self, now: UnixTime) -> i64 {
+        (self.expires_at.0 - now.0).max(0)
+    }
+}
+
 /// SHA-256 of a flow ID or browser secret as stored.
 pub fn secret_hash(secret: &str) -> Vec<u8> {
     digest::digest(&digest::SHA256, secret.as_bytes())
@@ -143,8 +169,9 @@ pub fn new_secret() -> Option<String> {
 pub trait LoginFlowStore: Send + Sync + 'static {
     fn insert_flow(&self, flow: &LoginFlow) -> impl Future<Output = StoreResult<()>> + Send;
     fn flow(&self, id_hash: &[u8]) -> impl Future<Output = StoreResult<Option<LoginFlow>>> + Send;
-    /// Replaces the flow when its step is still `expected` (so that no step is taken twice,
-    /// even by two nodes at once). Returns whether it was replaced.
+    /// Replaces the flow (its step, identity and browser binding) when its step is still
+    /// `expected` (so that no step is taken twice, even by two nodes at once). Returns whether
+    /// it was replaced.
     fn advance_flow(
         &self,
         flow: &LoginFlow,
@@ -168,6 +195,39 @@ mod tests {
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
         assert_eq!(secret_hash(&a).len(), 32);
+    }
+
+    #[test]
+    fn an_authentication_step_rebinds_the_flow_to_a_new_browser_secret() {
+        let flow = LoginFlow {
+            id_hash: secret_hash("flow"),
+            browser_hash: secret_hash("planted"),
+            created_at: UnixTime(1_000),
+            expires_at: UnixTime(1_000 + FLOW_LIFETIME_SECONDS),
+            request: "{}".into(),
+            step: FlowStep::Certificate,
+            identity: None,
+            correlation_id: None,
+        };
+        let (advanced, secret) = flow
+            .clone()
+            .authenticated(FlowStep::SecondFactor)
+            .expect("randomness");
+        assert_eq!(advanced.step, FlowStep::SecondFactor);
+        assert_eq!(advanced.browser_hash, secret_hash(&secret));
+        assert_ne!(advanced.browser_hash, flow.browser_hash);
+        assert_eq!(advanced.id_hash, flow.id_hash);
+        let (again, second) = advanced
+            .clone()
+            .authenticated(FlowStep::Confirmation)
+            .expect("randomness");
+        assert_ne!(second, secret);
+        assert_ne!(again.browser_hash, advanced.browser_hash);
+        assert_eq!(
+            flow.seconds_left(UnixTime(1_100)),
+            FLOW_LIFETIME_SECONDS - 100
+        );
+        assert_eq!(flow.seconds_left(UnixTime(10_000)), 0);
     }
 
     #[test]

@@ -294,6 +294,7 @@ pub async fn start_with_limits(
                 ))
                 .nest("/api/v1", crate::admin_api::routes(Arc::clone(&admin)))
                 .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+            let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::Https);
             tasks.push(tokio::spawn(crate::certauth::serve_with_limits(
                 listener,
                 tls,
@@ -437,6 +438,7 @@ pub async fn start_with_limits(
             Arc::clone(&clock),
             crate::limits::ANONYMOUS_WRITE_PATHS,
         );
+        let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::Https);
         tasks.push(tokio::spawn(crate::certauth::serve_with_limits(
             listener,
             tls,
@@ -467,6 +469,7 @@ pub async fn start_with_limits(
                 }
             }),
         );
+    let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::PlainHttp);
     let http = tokio::spawn(crate::limits::serve_plain(
         listener,
         with_body_read_timeout(app, listener_limits.body_read_timeout),

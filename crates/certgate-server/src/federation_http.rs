@@ -256,7 +256,8 @@ pub fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// The HTML page that posts `fields` to `action` (SAML HTTP-POST binding, WS-Fed's form POST):
-/// it submits itself, and shows a button when scripts are off.
+/// certgate's static script submits it (no inline script: the page's Content-Security-Policy
+/// allows only `script-src 'self'`), and the button stays for browsers without scripts.
 pub fn auto_post(action: &str, fields: &[(&str, &str)]) -> Response {
     let inputs: String = fields
         .iter()
@@ -270,13 +271,20 @@ pub fn auto_post(action: &str, fields: &[(&str, &str)]) -> Response {
         .collect();
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signing you in – certgate</title></head>\
-         <body onload=\"document.forms[0].submit()\"><form method=\"post\" action=\"{}\">{inputs}\
+         <body><form method=\"post\" id=\"autopost\" action=\"{}\">{inputs}\
          <noscript><p>Scripts are off: press the button to continue to the application.</p></noscript>\
-         <button type=\"submit\" id=\"continue\">Continue</button></form></body></html>\n",
-        escape(action)
+         <button type=\"submit\" id=\"continue\">Continue</button></form>\
+         <script src=\"{}\"></script></body></html>\n",
+        escape(action),
+        crate::browser_headers::AUTOPOST_SCRIPT_PATH
     );
     (
         [
+            (
+                header::CONTENT_SECURITY_POLICY,
+                // A constant of visible ASCII, a valid header value.
+                HeaderValue::from_static(crate::browser_headers::autopost_policy()),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
             (
                 header::CONTENT_TYPE,

@@ -246,7 +246,8 @@ fn refusal(status: StatusCode, code: &str, message: &str, headers: &HeaderMap) -
         )
             .into_response();
     }
-    (
+    // certgate's own page (not the mail server's): it carries certgate's page headers.
+    let mut response = (
         status,
         page(
             "Access refused",
@@ -257,7 +258,12 @@ fn refusal(status: StatusCode, code: &str, message: &str, headers: &HeaderMap) -
             ),
         ),
     )
-        .into_response()
+        .into_response();
+    crate::browser_headers::apply(
+        response.headers_mut(),
+        crate::browser_headers::Listener::Https,
+    );
+    response
 }
 
 /// The size of the request line and headers as they came (name, value, `: ` and CRLF).

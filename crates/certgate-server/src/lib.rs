@@ -4,10 +4,12 @@
 //! - [`HttpCrlFetcher`]: the HTTP adapter of certgate-core's CRL fetcher port;
 //! - [`publish`]: the HTTP endpoints that publish certgate's own CA certificates and CRLs;
 //! - [`device_http`]: `/my/device`, the self-service device provisioning page;
+//! - [`browser_headers`]: the security headers of every page certgate writes;
 //! - [`app`]: `certgate serve`, the listener and the background jobs.
 
 pub mod admin_api;
 pub mod app;
+pub mod browser_headers;
 pub mod certauth;
 mod crl_fetch;
 pub mod crl_refresh;

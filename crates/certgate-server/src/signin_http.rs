@@ -139,10 +139,11 @@ pub fn page(title: &str, body: &str) -> Html<String> {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} – certgate</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}\
-         dt{{font-weight:600}}code{{word-break:break-all}}</style></head>\
+         <style>{style}</style></head>\
          <body><main><h1>{title}</h1>{body}</main></body></html>\n",
         title = escape(title),
+        // Allowed by its hash in the pages' Content-Security-Policy.
+        style = crate::browser_headers::PAGE_STYLE,
     ))
 }
 
@@ -209,8 +210,7 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
                     strength,
                 )
                 .await;
-                let advanced = LoginFlow {
-                    step,
+                let signed_in_flow = LoginFlow {
                     identity: Some(FlowIdentity {
                         user_id: user.id.to_string(),
                         upn: user.upn.to_string(),
@@ -226,6 +226,25 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
                     correlation_id: Some(correlation.clone()),
                     ..flow
                 };
+                // An authentication step: a cookie set before the certificate (planted, say)
+                // is worthless after it; this browser gets the new one.
+                let rebound = signed_in_flow
+                    .authenticated(step)
+                    .and_then(|(flow, secret)| {
+                        let cookie =
+                            crate::web::flow_cookie(&flow_id, &secret, flow.seconds_left(now))?;
+                        Some((flow, cookie))
+                    });
+                let Some((advanced, cookie)) = rebound else {
+                    return (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        page(
+                            "Sign-in is unavailable",
+                            "<p>certgate could not continue the sign-in. Try again in a minute.</p><p>Reason code: <code>random-unavailable</code></p>",
+                        ),
+                    )
+                        .into_response();
+                };
                 return match context
                     .directory
                     .advance_flow(&advanced, FlowStep::Certificate)
@@ -237,6 +256,7 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
                             header::LOCATION,
                             format!("{web_origin}/signin/continue?flow={flow_id}"),
                         )],
+                        [(header::SET_COOKIE, cookie)],
                     )
                         .into_response(),
                     Ok(false) => (

@@ -96,6 +96,10 @@ where
         .route("/signin/access-pass", post(access_pass::<S, P>))
         .route("/signin/confirm", post(confirm::<S, P>))
         .route(
+            crate::browser_headers::AUTOPOST_SCRIPT_PATH,
+            get(crate::browser_headers::autopost_script),
+        )
+        .route(
             crate::federation_http::SAML_METADATA_PATH,
             get(crate::federation_http::saml_metadata::<S, P>),
         )
@@ -122,12 +126,27 @@ where
 }
 
 /// The cookie that binds a flow to the browser that started it; one per flow, so that two
-/// sign-ins in two tabs do not trip over each other.
+/// sign-ins in two tabs do not trip over each other. The `__Host-` prefix (RFC 6265bis
+/// §4.1.3.2) makes the browser refuse it unless it comes from this very host over HTTPS with
+/// `Path=/` and no `Domain`: a sibling subdomain or a plain-HTTP answer cannot plant it.
 pub fn flow_cookie_name(flow_id: &str) -> String {
     format!(
-        "certgate_flow_{}",
+        "__Host-certgate_flow_{}",
         &certgate_core::hex(&secret_hash(flow_id))[..12]
     )
+}
+
+/// The `Set-Cookie` value that binds flow `flow_id` to `browser_secret` for `max_age` seconds
+/// (the flow's time left). Set by the web listener when a flow starts and by whichever
+/// listener takes an authentication step (the secret is new at each one, see
+/// [`LoginFlow::authenticated`]); the certificate sign-in listener is the same host on
+/// another port, and cookies are per host.
+pub fn flow_cookie(flow_id: &str, browser_secret: &str, max_age: i64) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{}={browser_secret}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=Lax",
+        flow_cookie_name(flow_id)
+    ))
+    .ok()
 }
 
 /// The value of cookie `name`, if the request carries it.
@@ -330,10 +349,7 @@ pub async fn start_flow<S: LoginFlowStore>(
     if let Err(error) = store.insert_flow(&flow).await {
         return Err((error.code(), "certgate cannot store the sign-in right now"));
     }
-    let cookie = format!(
-        "{}={browser_secret}; Path=/; Max-Age={FLOW_LIFETIME_SECONDS}; Secure; HttpOnly; SameSite=Lax",
-        flow_cookie_name(&flow_id)
-    );
+    let cookie = flow_cookie(&flow_id, &browser_secret, FLOW_LIFETIME_SECONDS);
     let location = format!("{certauth_origin}/certauth?flow={flow_id}");
     // The sign-in start page: says what happens next (the browser asks for a certificate),
     // so that the certificate prompt does not come out of nowhere.
@@ -345,8 +361,8 @@ pub async fn start_flow<S: LoginFlowStore>(
         escape(application),
         escape(&location)
     );
-    match HeaderValue::from_str(&cookie) {
-        Ok(cookie) => Ok((
+    match cookie {
+        Some(cookie) => Ok((
             [
                 (header::SET_COOKIE, cookie),
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
@@ -354,7 +370,7 @@ pub async fn start_flow<S: LoginFlowStore>(
             page(&format!("Sign in to {application}"), &body),
         )
             .into_response()),
-        Err(_) => Err(("cookie-invalid", "certgate could not start the sign-in")),
+        None => Err(("cookie-invalid", "certgate could not start the sign-in")),
     }
 }
 
@@ -803,13 +819,35 @@ where
     if let Some(identity) = flow.identity.as_mut() {
         identity.second_factor = Some(factor.into());
     }
-    flow.step = FlowStep::Confirmation;
+    // An authentication step: the flow is bound to a new secret in this browser.
+    let Some((flow, browser_secret)) = flow.authenticated(FlowStep::Confirmation) else {
+        return error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "random-unavailable",
+            "certgate could not continue the sign-in. Try again in a minute.",
+        );
+    };
+    let Some(cookie) = flow_cookie(
+        flow_id,
+        &browser_secret,
+        flow.seconds_left(context.clock.now()),
+    ) else {
+        return error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cookie-invalid",
+            "certgate could not continue the sign-in.",
+        );
+    };
     match context
         .store
         .advance_flow(&flow, FlowStep::SecondFactor)
         .await
     {
-        Ok(true) => next_page(context, flow, flow_id).await,
+        Ok(true) => {
+            let mut response = next_page(context, flow, flow_id).await;
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            response
+        }
         Ok(false) => error_page(
             StatusCode::CONFLICT,
             "flow-step-taken",

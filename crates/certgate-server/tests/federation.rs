@@ -251,6 +251,16 @@ impl Fixture {
         &self,
         started: (u16, Option<String>, String),
     ) -> (u16, String) {
+        let (status, body, _) = self.continue_sign_in_with_cookie(started).await;
+        (status, body)
+    }
+
+    /// [`Fixture::continue_sign_in_to_end`], and the flow cookie the certificate step set
+    /// (each authentication step binds the flow to a new one).
+    async fn continue_sign_in_with_cookie(
+        &self,
+        started: (u16, Option<String>, String),
+    ) -> (u16, String, String) {
         let (status, cookie, body) = started;
         assert_eq!(status, 200, "{body}");
         let cookie = cookie.expect("flow cookie");
@@ -274,9 +284,16 @@ impl Fixture {
             .to_str()
             .expect("location")
             .to_owned();
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("the certificate step's flow cookie")
+            .to_owned();
         let path = &location[location.find("/signin/continue").expect("continue")..];
         let (status, _, body) = self.get(path, Some(&cookie)).await;
-        (status, body)
+        (status, body, cookie)
     }
 
     fn write(&self, name: &str, content: &[u8]) -> PathBuf {
@@ -1087,10 +1104,10 @@ async fn wsfed_multi_factor_request_asks_for_the_code_and_states_multipleauthn()
 
     let start = "/federation/wsfed?wa=wsignin1.0&wtrealm=urn%3Afederation%3AMicrosoftOnline&wfresh=0&wauth=http%3A%2F%2Fschemas.microsoft.com%2Fclaims%2Fmultipleauthn";
     let (status, cookie, body) = fixture.get(start, None).await;
-    let cookie = cookie.clone().expect("cookie");
-    let page = fixture
-        .continue_sign_in((status, Some(cookie.clone()), body))
+    let (status, page, cookie) = fixture
+        .continue_sign_in_with_cookie((status, cookie, body))
         .await;
+    assert_eq!(status, 200, "{page}");
     assert!(page.contains("one-time code"), "{page}");
     let flow = between(&page, "name=\"flow\" value=\"", "\"").to_owned();
     let code = code_at(&enrollment.secret, clock.now());
@@ -1658,10 +1675,10 @@ async fn stronger_than_certificate_requests_need_the_second_factor() {
                 None,
             )
             .await;
-        let cookie = cookie.expect("cookie");
-        let page = fixture
-            .continue_sign_in((status, Some(cookie.clone()), body))
+        let (status, page, cookie) = fixture
+            .continue_sign_in_with_cookie((status, cookie, body))
             .await;
+        assert_eq!(status, 200, "{id}: {page}");
         assert!(page.contains("one-time code"), "{id}: {page}");
         let flow = between(&page, "name=\"flow\" value=\"", "\"").to_owned();
         let code = code_at(&enrollment.secret, clock.now());

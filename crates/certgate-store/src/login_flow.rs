@@ -82,7 +82,7 @@ impl LoginFlowStore for SqlStore {
             "UPDATE login_flows SET step = $1, user_id = $2, upn = $3, display_name = $4, \
              certificate_serial = $5, certificate_issuer = $6, strength = $7, auth_time = $8, \
              second_factor = $9, certificate = $10, correlation_id = $11, \
-             access_pass_redeemed_at = $12 WHERE id_hash = $13 AND step = $14",
+             access_pass_redeemed_at = $12, browser_hash = $15 WHERE id_hash = $13 AND step = $14",
         )
         .bind(flow.step.as_str())
         .bind(identity.map(|i| i.user_id.clone()))
@@ -98,6 +98,8 @@ impl LoginFlowStore for SqlStore {
         .bind(identity.and_then(|i| i.access_pass_redeemed_at.map(|t| t.0)))
         .bind(&flow.id_hash)
         .bind(expected.as_str())
+        // The browser binding moves with the step (a new secret at each authentication step).
+        .bind(&flow.browser_hash)
         .execute(self.pool())
         .await
         .map_err(unavailable)?

@@ -46,6 +46,9 @@ on_both_backends! {
     login_flows_keep_the_sign_in_certificate
         => sqlite_login_flows_keep_the_sign_in_certificate,
            postgres_login_flows_keep_the_sign_in_certificate;
+    an_authentication_step_rebinds_the_flow_once
+        => sqlite_an_authentication_step_rebinds_the_flow_once,
+           postgres_an_authentication_step_rebinds_the_flow_once;
 }
 
 // ---- Fixtures -----------------------------------------------------------------------------
@@ -701,4 +704,59 @@ async fn login_flows_keep_the_sign_in_certificate(db: &TestDb) {
         .await
         .unwrap());
     assert_eq!(store.flow(&flow.id_hash).await.unwrap(), Some(without));
+}
+
+/// The browser binding moves with the step, in the same compare-and-set: the step's winner's
+/// secret is stored, and a second tab taking the same step neither wins nor rebinds the flow.
+async fn an_authentication_step_rebinds_the_flow_once(db: &TestDb) {
+    let store = db.open().await;
+    let flow = LoginFlow {
+        id_hash: vec![3; 32],
+        browser_hash: certgate_core::login_flow::secret_hash("planted"),
+        created_at: at(0),
+        expires_at: at(600),
+        request: "{}".into(),
+        step: FlowStep::Certificate,
+        identity: None,
+        correlation_id: None,
+    };
+    store.insert_flow(&flow).await.expect("insert");
+
+    let (first, first_secret) = flow
+        .clone()
+        .authenticated(FlowStep::SecondFactor)
+        .expect("randomness");
+    let (second, _) = flow
+        .clone()
+        .authenticated(FlowStep::SecondFactor)
+        .expect("randomness");
+    assert!(store
+        .advance_flow(&first, FlowStep::Certificate)
+        .await
+        .unwrap());
+    assert!(!store
+        .advance_flow(&second, FlowStep::Certificate)
+        .await
+        .unwrap());
+    let stored = store.flow(&flow.id_hash).await.unwrap().expect("flow");
+    assert_eq!(
+        stored.browser_hash,
+        certgate_core::login_flow::secret_hash(&first_secret)
+    );
+    assert_ne!(stored.browser_hash, flow.browser_hash);
+    assert_eq!(stored, first);
+
+    // The next authentication step rebinds it again.
+    let (confirmed, confirmed_secret) = stored
+        .authenticated(FlowStep::Confirmation)
+        .expect("randomness");
+    assert!(store
+        .advance_flow(&confirmed, FlowStep::SecondFactor)
+        .await
+        .unwrap());
+    let stored = store.flow(&flow.id_hash).await.unwrap().expect("flow");
+    assert_eq!(
+        stored.browser_hash,
+        certgate_core::login_flow::secret_hash(&confirmed_secret)
+    );
 }
