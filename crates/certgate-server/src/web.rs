@@ -1008,12 +1008,36 @@ where
     }
     identity.access_pass_redeemed_at = Some(context.clock.now());
     flow.identity = Some(identity);
+    // Redeeming the pass is an authentication step: the flow is bound to a new secret in this
+    // browser (the enrollment that follows can only be confirmed here).
+    let Some((flow, browser_secret)) = flow.authenticated(FlowStep::SecondFactor) else {
+        return error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "random-unavailable",
+            "certgate could not continue the sign-in. Try again in a minute.",
+        );
+    };
+    let Some(cookie) = flow_cookie(
+        &form.flow,
+        &browser_secret,
+        flow.seconds_left(context.clock.now()),
+    ) else {
+        return error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cookie-invalid",
+            "certgate could not continue the sign-in.",
+        );
+    };
     match context
         .store
         .advance_flow(&flow, FlowStep::SecondFactor)
         .await
     {
-        Ok(true) => next_page(&context, flow, &form.flow).await,
+        Ok(true) => {
+            let mut response = next_page(&context, flow, &form.flow).await;
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            response
+        }
         Ok(false) => error_page(
             StatusCode::CONFLICT,
             "flow-step-taken",

@@ -1139,17 +1139,18 @@ async fn wsfed_multi_factor_request_asks_for_the_code_and_states_multipleauthn()
     fixture.server.stop().await;
 }
 
-/// POSTs a form on the web listener with the flow's cookie; the status and the page.
+/// POSTs a form on the web listener with the flow's cookie; the status and the page. An
+/// authentication step binds the flow to a new secret: `cookie` follows it.
 async fn post_in_flow(
     fixture: &Fixture,
     path: &str,
-    cookie: &str,
+    cookie: &mut String,
     form: &[(&str, &str)],
 ) -> (u16, String) {
     let response = fixture
         .client(false)
         .post(fixture.web(path))
-        .header("cookie", cookie)
+        .header("cookie", cookie.as_str())
         .header("content-type", "application/x-www-form-urlencoded")
         .body(
             form.iter()
@@ -1161,6 +1162,14 @@ async fn post_in_flow(
         .await
         .expect("request");
     let status = response.status().as_u16();
+    if let Some(set) = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+    {
+        *cookie = set.to_owned();
+    }
     (status, response.text().await.expect("page"))
 }
 
@@ -1168,11 +1177,10 @@ async fn post_in_flow(
 /// flow's cookie, its ID and that page.
 async fn multi_factor_wsfed_sign_in(fixture: &Fixture) -> (String, String, String) {
     let start = "/federation/wsfed?wa=wsignin1.0&wtrealm=urn%3Afederation%3AMicrosoftOnline&wfresh=0&wauth=http%3A%2F%2Fschemas.microsoft.com%2Fclaims%2Fmultipleauthn";
-    let (status, cookie, body) = fixture.get(start, None).await;
-    let cookie = cookie.expect("cookie");
-    let page = fixture
-        .continue_sign_in((status, Some(cookie.clone()), body))
-        .await;
+    let started = fixture.get(start, None).await;
+    // The certificate step rebinds the flow to a new browser secret: the cookie it set.
+    let (status, page, cookie) = fixture.continue_sign_in_with_cookie(started).await;
+    assert_eq!(status, 200, "{page}");
     let flow = between(&page, "name=\"flow\" value=\"", "\"").to_owned();
     (cookie, flow, page)
 }
@@ -1192,7 +1200,7 @@ async fn a_certificate_alone_cannot_mint_the_second_factor() {
     let clock: Arc<dyn Clock> = Arc::clone(&fixture.clock) as Arc<dyn Clock>;
 
     // No authenticator, no pass: the page says what to ask for, and shows no key or QR code.
-    let (cookie, flow, page) = multi_factor_wsfed_sign_in(&fixture).await;
+    let (mut cookie, flow, page) = multi_factor_wsfed_sign_in(&fixture).await;
     assert!(
         page.contains("second-factor-enrollment-requires-access-pass"),
         "{page}"
@@ -1206,7 +1214,7 @@ async fn a_certificate_alone_cannot_mint_the_second_factor() {
     let (status, page) = post_in_flow(
         &fixture,
         "/signin/totp/enroll",
-        &cookie,
+        &mut cookie,
         &[("flow", &flow), ("code", "123456")],
     )
     .await;
@@ -1218,7 +1226,7 @@ async fn a_certificate_alone_cannot_mint_the_second_factor() {
     let (status, page) = post_in_flow(
         &fixture,
         "/signin/access-pass",
-        &cookie,
+        &mut cookie,
         &[("flow", &flow), ("pass", "AAAA-BBBB")],
     )
     .await;
@@ -1233,32 +1241,44 @@ async fn a_certificate_alone_cannot_mint_the_second_factor() {
     let (status, page) = post_in_flow(
         &fixture,
         "/signin/access-pass",
-        &cookie,
+        &mut cookie,
         &[("flow", &flow), ("pass", "AAAA-BBBB")],
     )
     .await;
     assert_eq!(status, 401, "{page}");
     assert!(page.contains("access-pass-invalid"), "{page}");
+    let mut before_the_pass = cookie.clone();
     let (status, page) = post_in_flow(
         &fixture,
         "/signin/access-pass",
-        &cookie,
+        &mut cookie,
         &[("flow", &flow), ("pass", &issued.pass)],
     )
     .await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("otpauth://"), "{page}");
+    // Redeeming the pass is an authentication step: the cookie from before it is worthless.
+    assert_ne!(before_the_pass, cookie);
+    let (status, refused) = post_in_flow(
+        &fixture,
+        "/signin/totp/enroll",
+        &mut before_the_pass,
+        &[("flow", &flow), ("code", "123456")],
+    )
+    .await;
+    assert_eq!(status, 403, "{refused}");
+    assert!(refused.contains("flow-not-this-browser"), "{refused}");
     let key = between(&page, "Key: <code>", "</code>").to_owned();
     let secret = TotpSecret::from_base32(&key, TotpAlgorithm::Sha1, Digits::Six).expect("key");
 
     // Another sign-in of the same certificate: the pass is spent, and the pending
     // authenticator cannot be confirmed there.
-    let (other_cookie, other_flow, page) = multi_factor_wsfed_sign_in(&fixture).await;
+    let (mut other_cookie, other_flow, page) = multi_factor_wsfed_sign_in(&fixture).await;
     assert!(page.contains("access_pass"), "{page}");
     let (status, page) = post_in_flow(
         &fixture,
         "/signin/access-pass",
-        &other_cookie,
+        &mut other_cookie,
         &[("flow", &other_flow), ("pass", &issued.pass)],
     )
     .await;
@@ -1268,7 +1288,7 @@ async fn a_certificate_alone_cannot_mint_the_second_factor() {
     let (status, page) = post_in_flow(
         &fixture,
         "/signin/totp/enroll",
-        &other_cookie,
+        &mut other_cookie,
         &[("flow", &other_flow), ("code", &code)],
     )
     .await;
@@ -1283,7 +1303,7 @@ async fn a_certificate_alone_cannot_mint_the_second_factor() {
     let (status, page) = post_in_flow(
         &fixture,
         "/signin/totp/enroll",
-        &cookie,
+        &mut cookie,
         &[("flow", &flow), ("code", &code)],
     )
     .await;
@@ -1305,7 +1325,7 @@ async fn a_certificate_alone_cannot_mint_the_second_factor() {
         .await
         .expect("pass");
     fixture.clock.advance(600);
-    let (cookie, flow, page) = multi_factor_wsfed_sign_in(&fixture).await;
+    let (mut cookie, flow, page) = multi_factor_wsfed_sign_in(&fixture).await;
     assert!(
         page.contains("second-factor-enrollment-requires-access-pass"),
         "{page}"
@@ -1313,7 +1333,7 @@ async fn a_certificate_alone_cannot_mint_the_second_factor() {
     let (status, page) = post_in_flow(
         &fixture,
         "/signin/access-pass",
-        &cookie,
+        &mut cookie,
         &[("flow", &flow), ("pass", &expired.pass)],
     )
     .await;
