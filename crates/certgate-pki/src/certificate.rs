@@ -85,6 +85,11 @@ pub struct PolicyConstraints {
 pub struct NameConstraints {
     pub permitted: Option<Vec<GeneralName>>,
     pub excluded: Option<Vec<GeneralName>>,
+    /// The extension's criticality flag (RFC 5280 §4.2.1.10 requires it set).
+    pub critical: bool,
+    /// What makes the extension malformed, if anything (empty subtrees, neither field,
+    /// minimum/maximum): decoded from the raw DER, since x509-parser skips these.
+    pub defect: Option<&'static str>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -364,6 +369,20 @@ fn decode_extensions(raw: &[x509ext::X509Extension<'_>]) -> Result<Extensions, R
         seen.push(oid.clone());
         let malformed = || Reason::ExtensionMalformed { oid: oid.clone() };
         match ext.parsed_extension() {
+            // An empty GeneralSubtrees makes x509-parser fail; report it as the name-constraint
+            // defect it is (name-constraints-malformed) when the path is validated.
+            ParsedExtension::ParseError { .. } if oid.as_str() == known::EXT_NAME_CONSTRAINTS => {
+                let defect = crate::name_constraints::structural_defect(ext.value);
+                if defect.is_none() {
+                    return Err(malformed());
+                }
+                out.name_constraints = Some(NameConstraints {
+                    permitted: None,
+                    excluded: None,
+                    critical: ext.critical,
+                    defect,
+                });
+            }
             ParsedExtension::ParseError { .. } => {
                 if ext.critical || PROCESSED.contains(&oid.as_str()) {
                     return Err(malformed());
@@ -433,6 +452,8 @@ fn decode_extensions(raw: &[x509ext::X509Extension<'_>]) -> Result<Extensions, R
                 out.name_constraints = Some(NameConstraints {
                     permitted: subtrees(&nc.permitted_subtrees),
                     excluded: subtrees(&nc.excluded_subtrees),
+                    critical: ext.critical,
+                    defect: crate::name_constraints::structural_defect(ext.value),
                 })
             }
             // Decoded by hand: see distribution_point.rs for why x509-parser's result is not used.

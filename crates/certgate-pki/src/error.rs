@@ -115,6 +115,16 @@ pub enum Reason {
     PolicyGraphTooLarge { limit: usize },
     #[error("a CA's name constraints contain a {form} subtree that certgate cannot evaluate, and the certificate has a name of that form")]
     NameConstraintsUnsupported { form: String },
+    #[error("the CA certificate \"{ca}\" has a nameConstraints extension that is not marked critical (RFC 5280 §4.2.1.10: conforming CAs MUST mark it critical); reissue it with a critical extension")]
+    NameConstraintsNotCritical { ca: String },
+    #[error("the end-entity certificate has a nameConstraints extension, which RFC 5280 §4.2.1.10 allows only in CA certificates")]
+    NameConstraintsInEndEntity,
+    #[error(
+        "the nameConstraints extension of \"{ca}\" is malformed: {detail} (RFC 5280 §4.2.1.10)"
+    )]
+    NameConstraintsMalformed { ca: String, detail: String },
+    #[error("checking the certificate's names against the path's name constraints would take more than the budget of {budget} comparisons: the certificate or its CAs are hostile or pathological")]
+    NameConstraintsBudgetExceeded { budget: u64 },
 }
 
 impl Reason {
@@ -157,6 +167,10 @@ impl Reason {
             Reason::PolicyMappingInvalid => "policy-mapping-invalid",
             Reason::PolicyGraphTooLarge { .. } => "policy-graph-too-large",
             Reason::NameConstraintsUnsupported { .. } => "name-constraints-unsupported",
+            Reason::NameConstraintsNotCritical { .. } => "name-constraints-not-critical",
+            Reason::NameConstraintsInEndEntity => "name-constraints-in-end-entity",
+            Reason::NameConstraintsMalformed { .. } => "name-constraints-malformed",
+            Reason::NameConstraintsBudgetExceeded { .. } => "name-constraints-budget-exceeded",
         }
     }
 }

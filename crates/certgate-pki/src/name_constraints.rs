@@ -8,7 +8,16 @@
 //! any certificate carrying a name of that same form, because certgate cannot tell whether
 //! the name lies inside the subtree. Names of a form no subtree mentions are never restricted
 //! ("restrictions apply only when the specified name form is present", §4.2.1.10).
+//!
+//! The trust anchor's own nameConstraints seed the state (RFC 5280 §6.2 lets the anchor's
+//! constraints be path-validation inputs; webpki, pyca/cryptography, Go, NSS and OpenSSL all
+//! apply them), so a constrained root or trusted intermediate constrains every path below it.
+//! The extension itself must be well formed (§4.2.1.10): critical, only in CA certificates,
+//! at least one non-empty subtree list, and no minimum/maximum. Matching work is bounded by
+//! [`NameConstraintBudget`] so that a certificate with thousands of names under a CA with
+//! thousands of subtrees cannot make validation quadratic without limit.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -16,6 +25,109 @@ use crate::certificate::{Certificate, GeneralName, NameConstraints};
 use crate::error::Reason;
 use crate::name::Name;
 use crate::oid::known;
+
+use x509_parser::der_parser::asn1_rs::{Any, Class, FromDer, Tag};
+
+/// The name-constraint comparisons one validation may spend, across every path it tries.
+///
+/// Each certificate checked against a constrained state costs (its names: subject DN, DN
+/// e-mail addresses and subjectAltName entries) × (the subtrees in force), charged before any
+/// comparison is made; a certificate whose charge would exceed what is left is rejected with
+/// `name-constraints-budget-exceeded`. webpki and pyca/cryptography bound the same work
+/// (250,000 comparisons by default).
+#[derive(Debug)]
+pub(crate) struct NameConstraintBudget {
+    limit: u64,
+    used: Cell<u64>,
+}
+
+impl NameConstraintBudget {
+    pub(crate) fn new(limit: u64) -> Self {
+        NameConstraintBudget {
+            limit,
+            used: Cell::new(0),
+        }
+    }
+
+    fn charge(&self, comparisons: u64) -> Result<(), Reason> {
+        let used = self.used.get().saturating_add(comparisons);
+        if used > self.limit {
+            return Err(Reason::NameConstraintsBudgetExceeded { budget: self.limit });
+        }
+        self.used.set(used);
+        Ok(())
+    }
+}
+
+/// What makes a nameConstraints extension value (RFC 5280 §4.2.1.10) malformed, if anything.
+/// x509-parser reads past these, so they are checked on the raw DER:
+///
+/// ```text
+/// NameConstraints ::= SEQUENCE {
+///      permittedSubtrees       [0]     GeneralSubtrees OPTIONAL,
+///      excludedSubtrees        [1]     GeneralSubtrees OPTIONAL }
+/// GeneralSubtrees ::= SEQUENCE SIZE (1..MAX) OF GeneralSubtree
+/// GeneralSubtree ::= SEQUENCE {
+///      base                    GeneralName,
+///      minimum         [0]     BaseDistance DEFAULT 0,
+///      maximum         [1]     BaseDistance OPTIONAL }
+/// ```
+///
+/// "Conforming CAs MUST NOT issue certificates where name constraints is an empty sequence",
+/// GeneralSubtrees has SIZE (1..MAX), and "minimum MUST be zero, and maximum MUST be absent"
+/// (in DER a zero minimum is omitted, so neither field may appear; CA/B Forum BRs 7.1.2.10.8:
+/// "MUST NOT be present").
+pub(crate) fn structural_defect(value: &[u8]) -> Option<&'static str> {
+    let Ok((rest, outer)) = Any::from_der(value) else {
+        return Some("the extension value does not decode");
+    };
+    if !rest.is_empty() || outer.class() != Class::Universal || outer.tag() != Tag::Sequence {
+        return Some("the extension value is not one SEQUENCE");
+    }
+    if outer.data.is_empty() {
+        return Some("neither permittedSubtrees nor excludedSubtrees is present");
+    }
+    let mut content = outer.data;
+    let mut last_tag: Option<u32> = None;
+    while !content.is_empty() {
+        let Ok((rest, field)) = Any::from_der(content) else {
+            return Some("a field does not decode");
+        };
+        content = rest;
+        let tag = field.tag().0;
+        if field.class() != Class::ContextSpecific
+            || tag > 1
+            || last_tag.is_some_and(|last| last >= tag)
+        {
+            return Some("a field other than permittedSubtrees [0] and excludedSubtrees [1]");
+        }
+        last_tag = Some(tag);
+        if field.data.is_empty() {
+            return Some(if tag == 0 {
+                "permittedSubtrees is present but empty"
+            } else {
+                "excludedSubtrees is present but empty"
+            });
+        }
+        let mut subtrees = field.data;
+        while !subtrees.is_empty() {
+            let Ok((rest, subtree)) = Any::from_der(subtrees) else {
+                return Some("a GeneralSubtree does not decode");
+            };
+            subtrees = rest;
+            if subtree.class() != Class::Universal || subtree.tag() != Tag::Sequence {
+                return Some("a GeneralSubtree is not a SEQUENCE");
+            }
+            let Ok((bounds, _base)) = Any::from_der(subtree.data) else {
+                return Some("a GeneralSubtree has no base");
+            };
+            if !bounds.is_empty() {
+                return Some("a GeneralSubtree has a minimum or maximum, which must be absent");
+            }
+        }
+    }
+    None
+}
 
 /// The `permitted_subtrees` and `excluded_subtrees` state variables of RFC 5280 §6.1.2.
 ///
@@ -49,16 +161,65 @@ impl NameConstraintsState {
     /// the CA's own name (key rollover), which commonly lies outside the subtrees that CA
     /// imposes on what it issues (PKITS 4.13.19). A self-issued end entity is a real subject
     /// and is checked (PKITS 4.13.20).
-    pub(crate) fn check(&self, cert: &Certificate, is_end_entity: bool) -> Result<(), Reason> {
+    ///
+    /// The end entity is also checked for carrying nameConstraints itself (§4.2.1.10: "MUST be
+    /// used only in a CA certificate"); a leaf whose basicConstraints says cA is a CA
+    /// certificate and may carry them. The comparisons are charged to `budget` first.
+    pub(crate) fn check(
+        &self,
+        cert: &Certificate,
+        is_end_entity: bool,
+        budget: &NameConstraintBudget,
+    ) -> Result<(), Reason> {
+        let extensions = cert.extensions();
+        let is_ca = extensions.basic_constraints.is_some_and(|bc| bc.ca);
+        if is_end_entity && !is_ca && extensions.name_constraints.is_some() {
+            return Err(Reason::NameConstraintsInEndEntity);
+        }
         if self.is_unconstrained() || (cert.is_self_issued() && !is_end_entity) {
             return Ok(());
         }
-        let sans = cert
-            .extensions()
-            .subject_alt_names
-            .as_deref()
-            .unwrap_or(&[]);
+        let sans = extensions.subject_alt_names.as_deref().unwrap_or(&[]);
+        let dn_emails = cert
+            .subject()
+            .rdns()
+            .iter()
+            .flatten()
+            .filter(|a| a.oid().as_str() == known::ATTR_EMAIL_ADDRESS)
+            .count();
+        let names = 1 + dn_emails as u64 + sans.len() as u64;
+        budget.charge(names.saturating_mul(self.subtree_count()))?;
         self.check_names(cert.subject(), sans)
+    }
+
+    /// Subtrees in force, of every form: the per-name cost of a check.
+    fn subtree_count(&self) -> u64 {
+        let permitted: usize = self.permitted.values().flatten().map(Vec::len).sum();
+        (permitted + self.excluded.len()) as u64
+    }
+
+    /// §6.1.4 (g) for the CA certificate `ca` (an intermediate on the path, or the trust
+    /// anchor itself, §6.2): validates its nameConstraints extension, if any, and folds it in.
+    pub(crate) fn apply(&mut self, ca: &Certificate) -> Result<(), Reason> {
+        let Some(constraints) = &ca.extensions().name_constraints else {
+            return Ok(());
+        };
+        // §4.2.1.10: "Conforming CAs MUST mark this extension as critical". A relying party
+        // that ignored a non-critical one would be fail-open; one that applied it would
+        // disagree with software that ignores it. Rejecting is what pyca/cryptography does.
+        if !constraints.critical {
+            return Err(Reason::NameConstraintsNotCritical {
+                ca: ca.subject().to_string(),
+            });
+        }
+        if let Some(defect) = constraints.defect {
+            return Err(Reason::NameConstraintsMalformed {
+                ca: ca.subject().to_string(),
+                detail: defect.into(),
+            });
+        }
+        self.update(constraints);
+        Ok(())
     }
 
     /// §6.1.4 (g): intersects permitted_subtrees with the extension's permittedSubtrees and
@@ -337,7 +498,11 @@ enum Scope {
     /// to the left-hand side", §4.2.1.10).
     OrSubdomains,
     /// Only names below it: the leading-dot forms (`.example.com`) of rfc822Name and URI
-    /// constraints, and, as Go and OpenSSL read it, of dNSName constraints.
+    /// constraints ("a domain with a leading period ... all subdomains", §4.2.1.10), and of
+    /// dNSName constraints. RFC 5280 gives dNSName no leading-dot form, but CAs write one to
+    /// mean "subdomains only" and webpki, pyca/cryptography, Go and OpenSSL all read it so;
+    /// reading it as "the domain and its subdomains" instead would permit `example.com` under
+    /// `.example.com`, which such a CA meant to keep out.
     SubdomainsOnly,
 }
 
@@ -662,12 +827,16 @@ mod tests {
         NameConstraints {
             permitted: Some(bases.to_vec()),
             excluded: None,
+            critical: true,
+            defect: None,
         }
     }
     fn excluding(bases: &[GeneralName]) -> NameConstraints {
         NameConstraints {
             permitted: None,
             excluded: Some(bases.to_vec()),
+            critical: true,
+            defect: None,
         }
     }
     fn state(constraints: &[NameConstraints]) -> NameConstraintsState {
@@ -711,7 +880,9 @@ mod tests {
         assert!(!state(&[permitting(&[dns("example.com")])]).is_unconstrained());
         assert!(state(&[NameConstraints {
             permitted: None,
-            excluded: None
+            excluded: None,
+            critical: true,
+            defect: None,
         }])
         .is_unconstrained());
     }
@@ -1311,6 +1482,8 @@ mod tests {
         let s = state(&[NameConstraints {
             permitted: Some(vec![dns("example.com")]),
             excluded: Some(vec![dns("bad.example.com")]),
+            critical: true,
+            defect: None,
         }]);
         assert!(accepts(&s, &dns("good.example.com")));
         assert!(!accepts(&s, &dns("x.bad.example.com")));
@@ -1332,7 +1505,7 @@ mod tests {
     mod pkits {
         use std::path::PathBuf;
 
-        use super::super::NameConstraintsState;
+        use super::super::{NameConstraintBudget, NameConstraintsState};
         use crate::certificate::Certificate;
         use crate::error::Reason;
 
@@ -1385,18 +1558,23 @@ mod tests {
         fn run(stems: &[&str]) -> Option<Reason> {
             let path: Vec<Certificate> = stems.iter().skip(1).map(|s| certificate(s)).collect();
             let mut state = NameConstraintsState::new();
+            let budget = NameConstraintBudget::new(250_000);
             for (i, cert) in path.iter().enumerate() {
                 let is_end_entity = i + 1 == path.len();
-                if let Err(reason) = state.check(cert, is_end_entity) {
+                if let Err(reason) = state.check(cert, is_end_entity, &budget) {
                     return Some(reason);
                 }
                 if !is_end_entity {
-                    if let Some(constraints) = &cert.extensions().name_constraints {
-                        state.update(constraints);
+                    if let Err(reason) = state.apply(cert) {
+                        return Some(reason);
                     }
                 }
             }
             None
+        }
+
+        fn budget() -> NameConstraintBudget {
+            NameConstraintBudget::new(250_000)
         }
 
         fn stems(entry: &serde_json::Value) -> Vec<&str> {
@@ -1491,13 +1669,13 @@ mod tests {
                     .as_ref()
                     .expect("DN1 CA has nameConstraints"),
             );
-            assert!(state.check(&self_issued, false).is_ok());
-            assert!(state.check(&self_issued, true).is_err());
+            assert!(state.check(&self_issued, false, &budget()).is_ok());
+            assert!(state.check(&self_issued, true, &budget()).is_err());
             // 4.13.20: a self-issued end entity is checked.
             let end_entity = certificate("InvalidDNnameConstraintsTest20EE");
             assert!(end_entity.is_self_issued());
             assert!(matches!(
-                state.check(&end_entity, true),
+                state.check(&end_entity, true, &budget()),
                 Err(Reason::NameConstraintsViolated { .. })
             ));
         }
@@ -1509,7 +1687,7 @@ mod tests {
             let mut state = NameConstraintsState::new();
             for ca in ["nameConstraintsDN1CACert", "nameConstraintsDN1subCA3Cert"] {
                 let ca = certificate(ca);
-                assert!(state.check(&ca, false).is_ok());
+                assert!(state.check(&ca, false, &budget()).is_ok());
                 state.update(
                     ca.extensions()
                         .name_constraints
@@ -1520,7 +1698,7 @@ mod tests {
             let end_entity = certificate("InvalidDNandRFC822nameConstraintsTest29EE");
             assert!(end_entity.extensions().subject_alt_names.is_none());
             assert_eq!(
-                state.check(&end_entity, true),
+                state.check(&end_entity, true, &budget()),
                 Err(Reason::NameConstraintsViolated {
                     name: "email:Test29EE@invalidcertificates.gov".into()
                 })
@@ -1531,7 +1709,11 @@ mod tests {
         fn unconstrained_state_accepts_without_looking() {
             let state = NameConstraintsState::new();
             assert!(state
-                .check(&certificate("InvalidDNnameConstraintsTest2EE"), true)
+                .check(
+                    &certificate("InvalidDNnameConstraintsTest2EE"),
+                    true,
+                    &budget()
+                )
                 .is_ok());
         }
     }

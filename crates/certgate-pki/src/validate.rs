@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use crate::certificate::{Certificate, GeneralName, KeyUsage, PublicKeyInfo, UnixTime};
 use crate::error::Reason;
 use crate::name::Name;
-use crate::name_constraints::NameConstraintsState;
+use crate::name_constraints::{NameConstraintBudget, NameConstraintsState};
 use crate::oid::known;
 use crate::oid::Oid;
 use crate::policy::{PolicyOutcome, PolicySettings, PolicyState};
@@ -67,6 +67,9 @@ pub struct PathBudget {
     pub max_steps: u32,
     /// Signature verifications, across the whole search (including CRL signer paths).
     pub max_signatures: u32,
+    /// Name-constraint comparisons (names × subtrees in force, per certificate checked),
+    /// across the whole search; see `name_constraints::NameConstraintBudget`.
+    pub max_name_constraint_checks: u64,
 }
 
 impl Default for PathBudget {
@@ -74,6 +77,9 @@ impl Default for PathBudget {
         PathBudget {
             max_steps: 2_000,
             max_signatures: 100,
+            // As webpki and pyca/cryptography: far above any real PKI's needs (PKITS peaks in
+            // the tens), far below what would let one certificate tie up a worker.
+            max_name_constraint_checks: 250_000,
         }
     }
 }
@@ -267,6 +273,7 @@ struct Engine<'a> {
     steps: Cell<u32>,
     signatures: Cell<u32>,
     recursion: Cell<u8>,
+    name_budget: NameConstraintBudget,
     trace: Option<RefCell<Explanation>>,
 }
 
@@ -314,6 +321,7 @@ impl<'a> Engine<'a> {
             steps: Cell::new(0),
             signatures: Cell::new(0),
             recursion: Cell::new(0),
+            name_budget: NameConstraintBudget::new(policy.budget.max_name_constraint_checks),
             trace: explain.then(|| RefCell::new(Explanation::default())),
         }
     }
@@ -549,6 +557,11 @@ impl<'a> Engine<'a> {
         // §6.1.2 initialisation.
         let mut policy_state = PolicyState::new(&policy.policies, n);
         let mut name_constraints = NameConstraintsState::new();
+        // §6.2: the anchor's own name constraints bound the whole path (trusted
+        // intermediates are path certificates and are folded in by prepare_next).
+        name_constraints
+            .apply(anchor)
+            .map_err(|r| trace.fail(n, "anchor-name-constraints", reject(0, r)))?;
         let mut working_key: &PublicKeyInfo = anchor.public_key();
         let mut working_parameters: Option<&[u8]> = anchor.public_key().parameters.as_deref();
         let mut working_issuer: &Name = anchor.subject();
@@ -599,7 +612,7 @@ impl<'a> Engine<'a> {
             }
             // §6.1.3 (b), (c): name constraints.
             name_constraints
-                .check(cert, is_end_entity)
+                .check(cert, is_end_entity, &self.name_budget)
                 .map_err(|r| trace.fail(depth, "name-constraints", reject(i, r)))?;
             trace.pass(depth, "name-constraints", || "names permitted".to_string());
             // §6.1.3 (d)-(f): certificate policies.
@@ -688,9 +701,9 @@ impl<'a> Engine<'a> {
         max_path_length: &mut usize,
     ) -> Result<(), (&'static str, Reason)> {
         policy_state.prepare_next(cert).map_err(|r| ("policy", r))?;
-        if let Some(constraints) = &cert.extensions().name_constraints {
-            name_constraints.update(constraints);
-        }
+        name_constraints
+            .apply(cert)
+            .map_err(|r| ("name-constraints", r))?;
         // (k): v3 with basicConstraints cA = true. v1/v2 intermediates are not accepted.
         if cert.version() != 3 {
             return Err(("basic-constraints", Reason::UnsupportedVersion));

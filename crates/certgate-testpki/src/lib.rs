@@ -15,8 +15,8 @@
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
-    DistinguishedName, DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod,
-    KeyPair, KeyUsagePurpose, RevokedCertParams, RsaKeySize, SanType, SerialNumber,
+    CustomExtension, DistinguishedName, DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer,
+    KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams, RsaKeySize, SanType, SerialNumber,
 };
 use time::OffsetDateTime;
 
@@ -125,6 +125,97 @@ pub struct ChainSpec {
     /// The CAs' common names are "{ca_name_prefix} Root CA" and "{ca_name_prefix} Issuing CA":
     /// a second PKI trusted next to the first needs names of its own (CRLs are found by name).
     pub ca_name_prefix: String,
+    /// SAN dNSNames of the leaf, after the UPN and e-mail entries.
+    pub leaf_dns_names: Vec<String>,
+    /// Extensions added verbatim to the root, the intermediate and the leaf (after the ones
+    /// the generator writes itself; do not repeat one of those).
+    pub root_extensions: Vec<RawExtension>,
+    pub intermediate_extensions: Vec<RawExtension>,
+    pub leaf_extensions: Vec<RawExtension>,
+}
+
+/// One extension written as given, so tests can build certificates that break a rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawExtension {
+    /// OID arcs, e.g. `&[2, 5, 29, 30]`.
+    pub oid: Vec<u64>,
+    pub critical: bool,
+    /// The DER inside the extnValue OCTET STRING.
+    pub value: Vec<u8>,
+}
+
+impl RawExtension {
+    fn to_rcgen(&self) -> CustomExtension {
+        let mut ext = CustomExtension::from_oid_content(&self.oid, self.value.clone());
+        ext.set_criticality(self.critical);
+        ext
+    }
+}
+
+/// DER building blocks for [`RawExtension`] values.
+pub mod der {
+    /// One TLV with a definite length (short or long form).
+    pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = content.len();
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes = len.to_be_bytes();
+            let skip = bytes.iter().take_while(|b| **b == 0).count();
+            let significant = bytes.get(skip..).unwrap_or_default();
+            out.push(0x80 | significant.len() as u8);
+            out.extend_from_slice(significant);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// A GeneralName base for name constraints (RFC 5280 §4.2.1.6).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum Base {
+        Email(String),
+        Dns(String),
+        Uri(String),
+        /// Address then mask (8 or 32 octets).
+        Ip(Vec<u8>),
+    }
+
+    impl Base {
+        pub fn der(&self) -> Vec<u8> {
+            match self {
+                Base::Email(s) => tlv(0x81, s.as_bytes()),
+                Base::Dns(s) => tlv(0x82, s.as_bytes()),
+                Base::Uri(s) => tlv(0x86, s.as_bytes()),
+                Base::Ip(b) => tlv(0x87, b),
+            }
+        }
+    }
+
+    /// GeneralSubtree ::= SEQUENCE { base, minimum [0] DEFAULT 0, maximum [1] OPTIONAL },
+    /// with neither bound.
+    pub fn subtree(base: &Base) -> Vec<u8> {
+        tlv(0x30, &base.der())
+    }
+
+    /// The NameConstraints value (RFC 5280 §4.2.1.10) from already-encoded GeneralSubtrees:
+    /// `None` leaves the field out, `Some(&[])` writes it empty (which the RFC forbids).
+    pub fn name_constraints(
+        permitted: Option<&[Vec<u8>]>,
+        excluded: Option<&[Vec<u8>]>,
+    ) -> Vec<u8> {
+        let mut content = Vec::new();
+        if let Some(subtrees) = permitted {
+            content.extend(tlv(0xa0, &subtrees.concat()));
+        }
+        if let Some(subtrees) = excluded {
+            content.extend(tlv(0xa1, &subtrees.concat()));
+        }
+        tlv(0x30, &content)
+    }
+
+    /// The id-ce-nameConstraints OID arcs.
+    pub const NAME_CONSTRAINTS_OID: &[u64] = &[2, 5, 29, 30];
 }
 
 impl Default for ChainSpec {
@@ -144,6 +235,10 @@ impl Default for ChainSpec {
             leaf_authority_key_id: None,
             leaf_issuer_common_name: None,
             ca_name_prefix: "certgate Test".into(),
+            leaf_dns_names: Vec::new(),
+            root_extensions: Vec::new(),
+            intermediate_extensions: Vec::new(),
+            leaf_extensions: Vec::new(),
         }
     }
 }
@@ -195,25 +290,33 @@ impl TestPki {
     /// Issues root → intermediate → leaf as `spec` describes.
     pub fn three_level(spec: &ChainSpec) -> Result<TestPki, Error> {
         let root_key = spec.key.generate()?;
-        let root_params = ca_params(
+        let mut root_params = ca_params(
             spec,
             &format!("{} Root CA", spec.ca_name_prefix),
             None,
             1,
             BasicConstraints::Unconstrained,
         )?;
+        root_params
+            .custom_extensions
+            .extend(spec.root_extensions.iter().map(RawExtension::to_rcgen));
         let root_cert = root_params.self_signed(&root_key)?;
         let root = issued(&root_cert, &root_key, serial_for(spec.serial_seed, 1));
         let root_issuer = Issuer::from_params(&root_params, &root_key);
 
         let intermediate_key = spec.key.generate()?;
-        let intermediate_params = ca_params(
+        let mut intermediate_params = ca_params(
             spec,
             &format!("{} Issuing CA", spec.ca_name_prefix),
             spec.intermediate_crl_url.as_deref(),
             2,
             BasicConstraints::Constrained(0),
         )?;
+        intermediate_params.custom_extensions.extend(
+            spec.intermediate_extensions
+                .iter()
+                .map(RawExtension::to_rcgen),
+        );
         let intermediate_cert = intermediate_params.signed_by(&intermediate_key, &root_issuer)?;
         let intermediate = issued(
             &intermediate_cert,
@@ -378,6 +481,14 @@ fn leaf_params(spec: &ChainSpec) -> Result<CertificateParams, Error> {
             .subject_alt_names
             .push(SanType::Rfc822Name(email.as_str().try_into()?));
     }
+    for dns in &spec.leaf_dns_names {
+        params
+            .subject_alt_names
+            .push(SanType::DnsName(dns.as_str().try_into()?));
+    }
+    params
+        .custom_extensions
+        .extend(spec.leaf_extensions.iter().map(RawExtension::to_rcgen));
     params.crl_distribution_points = spec
         .leaf_crl_url
         .as_ref()
