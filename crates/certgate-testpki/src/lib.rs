@@ -13,14 +13,16 @@
 //! digitalSignature key usage, a SAN with the Microsoft UPN otherName and an rfc822Name, and a
 //! CRL distribution point. The CAs carry basicConstraints, keyCertSign|cRLSign, SKI and AKI.
 
+use std::net::IpAddr;
+
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
-    DistinguishedName, DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod,
-    KeyPair, KeyUsagePurpose, RevokedCertParams, RsaKeySize, SanType, SerialNumber,
+    CustomExtension, DistinguishedName, DnType, DnValue, IsCa, Issuer, KeyIdMethod, KeyPair,
+    KeyUsagePurpose, RevokedCertParams, RsaKeySize, SanType, SerialNumber,
 };
 use time::OffsetDateTime;
 
-pub use rcgen::Error;
+pub use rcgen::{Error, ExtendedKeyUsagePurpose};
 
 /// Microsoft User Principal Name otherName (szOID_NT_PRINCIPAL_NAME), a UTF8String.
 pub const UPN_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 311, 20, 2, 3];
@@ -115,6 +117,25 @@ pub struct ChainSpec {
     pub intermediate_crl_url: Option<String>,
     /// Seeds the certificate serial numbers (see [`serial_for`]).
     pub serial_seed: u64,
+    /// SAN dNSName entries of the leaf (after the UPN and e-mail), for server certificates.
+    pub leaf_dns_names: Vec<String>,
+    /// SAN iPAddress entries of the leaf.
+    pub leaf_ip_addresses: Vec<IpAddr>,
+    /// The leaf's extendedKeyUsage purposes; empty leaves the extension out.
+    pub leaf_ekus: Vec<ExtendedKeyUsagePurpose>,
+    /// basicConstraints cA=TRUE on the leaf (a CA certificate used as an end entity).
+    pub leaf_is_ca: bool,
+    /// Extensions added to the leaf exactly as given, for the malformed or mis-flagged
+    /// extensions rcgen itself does not produce.
+    pub leaf_extra_extensions: Vec<RawExtension>,
+}
+
+/// One extension, as encoded: OID arcs, the critical flag and the extnValue content (DER).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawExtension {
+    pub oid: Vec<u64>,
+    pub critical: bool,
+    pub value: Vec<u8>,
 }
 
 impl Default for ChainSpec {
@@ -131,6 +152,11 @@ impl Default for ChainSpec {
             leaf_crl_url: Some("http://pki.corp.example/crl/issuing-ca.crl".into()),
             intermediate_crl_url: Some("http://pki.corp.example/crl/root-ca.crl".into()),
             serial_seed: 0x5EED_0001,
+            leaf_dns_names: Vec::new(),
+            leaf_ip_addresses: Vec::new(),
+            leaf_ekus: vec![ExtendedKeyUsagePurpose::ClientAuth],
+            leaf_is_ca: false,
+            leaf_extra_extensions: Vec::new(),
         }
     }
 }
@@ -347,9 +373,13 @@ fn leaf_params(spec: &ChainSpec) -> Result<CertificateParams, Error> {
     params.not_after = spec.not_after;
     params.serial_number = Some(SerialNumber::from_slice(&serial_for(spec.serial_seed, 3)));
     params.distinguished_name = distinguished_name(&spec.leaf_common_name)?;
-    params.is_ca = IsCa::ExplicitNoCa;
+    params.is_ca = if spec.leaf_is_ca {
+        IsCa::Ca(BasicConstraints::Unconstrained)
+    } else {
+        IsCa::ExplicitNoCa
+    };
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.extended_key_usages = spec.leaf_ekus.clone();
     if let Some(upn) = &spec.upn {
         params
             .subject_alt_names
@@ -360,6 +390,25 @@ fn leaf_params(spec: &ChainSpec) -> Result<CertificateParams, Error> {
             .subject_alt_names
             .push(SanType::Rfc822Name(email.as_str().try_into()?));
     }
+    for dns in &spec.leaf_dns_names {
+        params
+            .subject_alt_names
+            .push(SanType::DnsName(dns.as_str().try_into()?));
+    }
+    params.subject_alt_names.extend(
+        spec.leaf_ip_addresses
+            .iter()
+            .map(|ip| SanType::IpAddress(*ip)),
+    );
+    params.custom_extensions = spec
+        .leaf_extra_extensions
+        .iter()
+        .map(|ext| {
+            let mut custom = CustomExtension::from_oid_content(&ext.oid, ext.value.clone());
+            custom.set_criticality(ext.critical);
+            custom
+        })
+        .collect();
     params.crl_distribution_points = spec
         .leaf_crl_url
         .as_ref()
