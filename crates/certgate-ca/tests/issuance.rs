@@ -845,3 +845,58 @@ fn server_certificate_verifies_in_openssl_for_its_names() {
         "a name the certificate does not carry is refused"
     );
 }
+
+/// The TLS server certificates certgate issues for its own listeners (`pki issue-server`, the
+/// demo) pass certgate-pki's CA/Browser Forum server profile (`certgate verify --purpose
+/// server`) for every shape of request: DNS names and IPs, one DNS name, IPv4 or IPv6 only.
+#[test]
+fn server_certificates_pass_the_server_profile() {
+    use certgate_pki::{
+        validate, CaKind, Purpose, RevocationSnapshot, TrustStore, ValidationPolicy,
+    };
+    use std::net::IpAddr;
+    let hierarchy = hierarchy(KeyAlgorithm::EcdsaP256);
+    let ip = |text: &str| text.parse::<IpAddr>().expect("ip");
+    let requests: [(Vec<&str>, Vec<IpAddr>); 5] = [
+        (
+            vec!["certauth.contoso.example", "localhost"],
+            vec![ip("127.0.0.1")],
+        ),
+        (vec!["localhost"], Vec::new()),
+        (vec!["*.contoso.example"], Vec::new()),
+        (Vec::new(), vec![ip("192.0.2.7")]),
+        (Vec::new(), vec![ip("2001:db8::7"), ip("127.0.0.1")]),
+    ];
+    let mut trust = TrustStore::new();
+    trust.add(parse(hierarchy.root.certificate_der()), CaKind::Root);
+    let intermediates = [parse(hierarchy.issuing.certificate_der())];
+    let snapshot = RevocationSnapshot::new(Vec::new());
+    let policy = ValidationPolicy {
+        purpose: Purpose::ServerAuth,
+        revocation: RevocationDepth::Off,
+        ..ValidationPolicy::default()
+    };
+    for (dns_names, ip_addresses) in requests {
+        let issued = certgate_ca::issue_server_certificate(
+            &hierarchy.issuing,
+            &certgate_ca::ServerCertificateRequest {
+                dns_names: dns_names.iter().map(|n| n.to_string()).collect(),
+                ip_addresses: ip_addresses.clone(),
+                validity_days: 90,
+                key_algorithm: KeyAlgorithm::EcdsaP256,
+            },
+            now(),
+        )
+        .expect("server certificate");
+        let leaf = parse(&issued.certificate_der);
+        validate(
+            &leaf,
+            &intermediates,
+            &trust,
+            &snapshot,
+            &policy,
+            UnixTime(NOW + 3600),
+        )
+        .unwrap_or_else(|r| panic!("{dns_names:?} {ip_addresses:?}: {r}"));
+    }
+}

@@ -143,6 +143,23 @@ pub struct AlgorithmIdentifier {
     pub parameters: Option<Vec<u8>>,
 }
 
+/// One AccessDescription of authorityInfoAccess (RFC 5280 §4.2.2.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessDescription {
+    pub method: Oid,
+    pub location: GeneralName,
+}
+
+/// authorityInfoAccess as found. certgate fetches nothing from it; the TLS server profile
+/// checks that it is well formed (CA/Browser Forum BRs §7.1.2.7.7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthorityInfoAccess {
+    /// The descriptions in order (possibly none, which RFC 5280 does not allow).
+    Decoded(Vec<AccessDescription>),
+    /// The extension value is not a DER AuthorityInfoAccessSyntax.
+    Malformed,
+}
+
 /// Decoded extensions that validation, revocation and identity use.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Extensions {
@@ -163,6 +180,17 @@ pub struct Extensions {
     pub freshest_crl: Option<Vec<DistributionPoint>>,
     /// Critical extensions that certgate does not process (RFC 5280 §4.2: reject).
     pub unknown_critical: Vec<Oid>,
+    /// `None` when the extension is absent.
+    pub authority_info_access: Option<AuthorityInfoAccess>,
+    /// Every extension marked critical, known or not, in order.
+    pub critical: Vec<Oid>,
+}
+
+impl Extensions {
+    /// True when the extension `oid` is present and marked critical.
+    pub fn is_critical(&self, oid: &str) -> bool {
+        self.critical.iter().any(|c| c.as_str() == oid)
+    }
 }
 
 /// A parsed certificate. Owns its DER; all fields are decoded once at parse time.
@@ -367,6 +395,9 @@ fn decode_extensions(raw: &[x509ext::X509Extension<'_>]) -> Result<Extensions, R
             return Err(Reason::DuplicateExtension { oid });
         }
         seen.push(oid.clone());
+        if ext.critical {
+            out.critical.push(oid.clone());
+        }
         let malformed = || Reason::ExtensionMalformed { oid: oid.clone() };
         match ext.parsed_extension() {
             // An empty GeneralSubtrees makes x509-parser fail; report it as the name-constraint
@@ -386,6 +417,23 @@ fn decode_extensions(raw: &[x509ext::X509Extension<'_>]) -> Result<Extensions, R
             ParsedExtension::ParseError { .. } => {
                 if ext.critical || PROCESSED.contains(&oid.as_str()) {
                     return Err(malformed());
+                }
+                if oid.as_str() == known::EXT_AUTHORITY_INFO_ACCESS {
+                    out.authority_info_access = Some(AuthorityInfoAccess::Malformed);
+                }
+            }
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                out.authority_info_access = Some(AuthorityInfoAccess::Decoded(
+                    aia.accessdescs
+                        .iter()
+                        .map(|d| AccessDescription {
+                            method: Oid::from_parser(&d.access_method),
+                            location: general_name(&d.access_location),
+                        })
+                        .collect(),
+                ));
+                if ext.critical {
+                    out.unknown_critical.push(oid);
                 }
             }
             ParsedExtension::BasicConstraints(bc) => {

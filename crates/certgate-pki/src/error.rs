@@ -125,6 +125,28 @@ pub enum Reason {
     NameConstraintsMalformed { ca: String, detail: String },
     #[error("checking the certificate's names against the path's name constraints would take more than the budget of {budget} comparisons: the certificate or its CAs are hostile or pathological")]
     NameConstraintsBudgetExceeded { budget: u64 },
+
+    // ---- TLS server profile (CA/Browser Forum Baseline Requirements) ----------------------
+    #[error("the subject commonName \"{common_name}\" is not one of the certificate's subjectAltName DNS names or IP addresses (BRs §7.1.4.3); reissue it with the CN copied from the SAN")]
+    ServerCommonNameNotInSan { common_name: String },
+    #[error("a TLS server certificate must carry a subjectAltName with its DNS names or IP addresses (BRs §7.1.2.7.12)")]
+    ServerSanMissing,
+    #[error("a TLS server certificate must carry an extendedKeyUsage extension with serverAuth (BRs §7.1.2.7.10)")]
+    ServerEkuMissing,
+    #[error("the extendedKeyUsage extension of a TLS server certificate must not be critical (BRs §7.1.2.7.6)")]
+    ServerEkuCritical,
+    #[error("a TLS server certificate must not assert anyExtendedKeyUsage (BRs §7.1.2.7.10)")]
+    ServerEkuAny,
+    #[error("the TLS server certificate is a CA certificate (basicConstraints cA is true); a server certificate must have cA false (BRs §7.1.2.7.8)")]
+    ServerCaLeaf,
+    #[error("the authorityInformationAccess extension is malformed: {detail} (RFC 5280 §4.2.2.1, BRs §7.1.2.7.7)")]
+    AiaMalformed { detail: String },
+    #[error("the subjectAltName extension is critical although the subject is not empty (RFC 5280 §4.2.1.6, BRs §7.1.2.7.12)")]
+    SanCriticalWithSubject,
+    #[error("the wildcard name \"{name}\" covers a whole public suffix (BRs §3.2.2.6): a wildcard must stand below a registrable domain")]
+    WildcardUnderPublicSuffix { name: String },
+    #[error("the DNS name \"{name}\" has a wildcard that is not the whole leftmost label \"*.\" (BRs §7.1.2.7.12)")]
+    ServerWildcardInvalid { name: String },
 }
 
 impl Reason {
@@ -171,6 +193,16 @@ impl Reason {
             Reason::NameConstraintsInEndEntity => "name-constraints-in-end-entity",
             Reason::NameConstraintsMalformed { .. } => "name-constraints-malformed",
             Reason::NameConstraintsBudgetExceeded { .. } => "name-constraints-budget-exceeded",
+            Reason::ServerCommonNameNotInSan { .. } => "server-cn-not-in-san",
+            Reason::ServerSanMissing => "server-san-missing",
+            Reason::ServerEkuMissing => "server-eku-missing",
+            Reason::ServerEkuCritical => "server-eku-critical",
+            Reason::ServerEkuAny => "server-eku-any",
+            Reason::ServerCaLeaf => "server-ca-leaf",
+            Reason::AiaMalformed { .. } => "aia-malformed",
+            Reason::SanCriticalWithSubject => "san-critical-with-subject",
+            Reason::WildcardUnderPublicSuffix { .. } => "wildcard-under-public-suffix",
+            Reason::ServerWildcardInvalid { .. } => "server-wildcard-invalid",
         }
     }
 }

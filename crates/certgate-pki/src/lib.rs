@@ -15,14 +15,16 @@ mod name_constraints;
 mod oid;
 mod policy;
 mod revocation;
+mod server_profile;
 mod signature;
 mod trust_store;
 mod validate;
 
 pub use certificate::{
-    AlgorithmIdentifier, AuthorityKeyId, BasicConstraints, Certificate, DistributionPoint,
-    DistributionPointName, Extensions, GeneralName, KeyUsage, NameConstraints, PolicyConstraints,
-    PolicyInformation, PolicyMapping, PublicKeyInfo, ReasonSet, UnixTime,
+    AccessDescription, AlgorithmIdentifier, AuthorityInfoAccess, AuthorityKeyId, BasicConstraints,
+    Certificate, DistributionPoint, DistributionPointName, Extensions, GeneralName, KeyUsage,
+    NameConstraints, PolicyConstraints, PolicyInformation, PolicyMapping, PublicKeyInfo, ReasonSet,
+    UnixTime,
 };
 pub use crl::{Crl, IssuingDistributionPoint, RevocationReason, RevokedEntry};
 pub use csr::{CertificationRequest, CsrError, RequestedKey, MAX_CSR_DER_BYTES, MIN_CSR_RSA_BITS};

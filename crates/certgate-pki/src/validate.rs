@@ -662,6 +662,13 @@ impl<'a> Engine<'a> {
         });
         check_purpose(&path, policy).map_err(|r| trace.fail(0, "purpose", reject(n, r)))?;
         trace.pass(0, "purpose", || describe_purpose(&policy.purpose));
+        if policy.purpose == Purpose::ServerAuth {
+            crate::server_profile::check(end_entity)
+                .map_err(|r| trace.fail(0, "server-profile", reject(n, r)))?;
+            trace.pass(0, "server-profile", || {
+                "CA/Browser Forum TLS server profile".to_string()
+            });
+        }
         for expected in &policy.expected_names {
             check_expected_name(end_entity, expected)
                 .map_err(|r| trace.fail(0, "expected-name", reject(n, r)))?;

@@ -13,14 +13,16 @@
 //! digitalSignature key usage, a SAN with the Microsoft UPN otherName and an rfc822Name, and a
 //! CRL distribution point. The CAs carry basicConstraints, keyCertSign|cRLSign, SKI and AKI.
 
+use std::net::IpAddr;
+
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
-    CustomExtension, DistinguishedName, DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer,
-    KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams, RsaKeySize, SanType, SerialNumber,
+    CustomExtension, DistinguishedName, DnType, DnValue, IsCa, Issuer, KeyIdMethod, KeyPair,
+    KeyUsagePurpose, RevokedCertParams, RsaKeySize, SanType, SerialNumber,
 };
 use time::OffsetDateTime;
 
-pub use rcgen::Error;
+pub use rcgen::{Error, ExtendedKeyUsagePurpose};
 
 /// Microsoft User Principal Name otherName (szOID_NT_PRINCIPAL_NAME), a UTF8String.
 pub const UPN_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 311, 20, 2, 3];
@@ -132,6 +134,12 @@ pub struct ChainSpec {
     pub root_extensions: Vec<RawExtension>,
     pub intermediate_extensions: Vec<RawExtension>,
     pub leaf_extensions: Vec<RawExtension>,
+    /// SAN iPAddress entries of the leaf.
+    pub leaf_ip_addresses: Vec<IpAddr>,
+    /// The leaf's extendedKeyUsage purposes; empty leaves the extension out.
+    pub leaf_ekus: Vec<ExtendedKeyUsagePurpose>,
+    /// basicConstraints cA=TRUE on the leaf (a CA certificate used as an end entity).
+    pub leaf_is_ca: bool,
 }
 
 /// One extension written as given, so tests can build certificates that break a rule.
@@ -239,6 +247,9 @@ impl Default for ChainSpec {
             root_extensions: Vec::new(),
             intermediate_extensions: Vec::new(),
             leaf_extensions: Vec::new(),
+            leaf_ip_addresses: Vec::new(),
+            leaf_ekus: vec![ExtendedKeyUsagePurpose::ClientAuth],
+            leaf_is_ca: false,
         }
     }
 }
@@ -468,9 +479,13 @@ fn leaf_params(spec: &ChainSpec) -> Result<CertificateParams, Error> {
     params.not_after = spec.not_after;
     params.serial_number = Some(SerialNumber::from_slice(&serial_for(spec.serial_seed, 3)));
     params.distinguished_name = distinguished_name(&spec.leaf_common_name)?;
-    params.is_ca = IsCa::ExplicitNoCa;
+    params.is_ca = if spec.leaf_is_ca {
+        IsCa::Ca(BasicConstraints::Unconstrained)
+    } else {
+        IsCa::ExplicitNoCa
+    };
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.extended_key_usages = spec.leaf_ekus.clone();
     if let Some(upn) = &spec.upn {
         params
             .subject_alt_names
@@ -486,6 +501,11 @@ fn leaf_params(spec: &ChainSpec) -> Result<CertificateParams, Error> {
             .subject_alt_names
             .push(SanType::DnsName(dns.as_str().try_into()?));
     }
+    params.subject_alt_names.extend(
+        spec.leaf_ip_addresses
+            .iter()
+            .map(|ip| SanType::IpAddress(*ip)),
+    );
     params
         .custom_extensions
         .extend(spec.leaf_extensions.iter().map(RawExtension::to_rcgen));

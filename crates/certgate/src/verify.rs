@@ -40,6 +40,8 @@ pub(crate) struct VerifyArgs {
     /// Validation time, RFC 3339 (default: now).
     #[arg(long, value_name = "RFC3339")]
     at: Option<String>,
+    /// What the end entity must be good for: `client` (EKU clientAuth), `server` (EKU
+    /// serverAuth and the CA/Browser Forum TLS server profile) or `any` (no purpose check).
     #[arg(long, value_enum, default_value_t = PurposeArg::Client)]
     purpose: PurposeArg,
     /// Required EKU OIDs (replaces --purpose). Repeatable.
