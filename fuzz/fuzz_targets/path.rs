@@ -72,7 +72,12 @@ fn check_validated_path(
             .any(|(ca, kind)| kind == CaKind::Root && ca.der() == path.trust_anchor().der()),
         "the anchor is a trusted root"
     );
-    assert!(certs.len() - 1 <= policy.max_depth, "max_depth respected");
+    // max_depth counts intermediates that are not self-issued (RFC 5280 §6.1.4 (l)).
+    let counted = certs[1..certs.len() - 1]
+        .iter()
+        .filter(|c| !c.is_self_issued())
+        .count();
+    assert!(counted <= policy.max_depth, "max_depth respected");
     for pair in certs.windows(2) {
         assert_eq!(pair[0].issuer(), pair[1].subject(), "names chain");
     }

@@ -271,17 +271,96 @@ fn parse_pkcs7(bytes: &[u8]) -> Result<Vec<Certificate>, Reason> {
     Ok(certificates)
 }
 
-/// One DER CRL, or every `X509 CRL` block of a PEM file.
+/// One DER CRL, or every `X509 CRL` block of a PEM file. Strict: the first CRL that cannot be
+/// used fails the whole input. Callers that must keep the usable CRLs of a bundle (and report
+/// the others) use [`parse_crl_bundle`].
 pub fn parse_crls(bytes: Vec<u8>) -> Result<Vec<Crl>, Reason> {
-    if looks_like_pem(&bytes) {
-        pem_blocks(&bytes, &["X509 CRL"])
-            .map_err(|detail| Reason::CrlMalformed { detail })?
-            .into_iter()
-            .map(|block| Crl::from_der(block.contents))
-            .collect()
-    } else {
-        Crl::from_der(bytes).map(|c| vec![c])
+    let bundle = parse_crl_bundle(bytes);
+    match bundle.unusable.into_iter().next() {
+        Some(unusable) => Err(unusable.reason),
+        None => Ok(bundle.crls),
     }
+}
+
+/// A CRL of a bundle that cannot be used, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnusableCrl {
+    /// Where it is in the input, from 1, counting `X509 CRL` blocks and unreadable PEM blocks
+    /// (a DER input is CRL 1). `None` when the input holds no CRL at all.
+    pub position: Option<usize>,
+    /// Why it is unusable; `code()` is the stable reason code.
+    pub reason: Reason,
+}
+
+/// What a CRL file holds: the CRLs that can be used, and every one that cannot, with its
+/// reason. One bad CRL in a bundle does not hide the others, and is never silently dropped:
+/// a caller that was handed CRLs must check revocation even when none of them is usable
+/// (fail closed), so the certificates a dropped CRL would cover end up with an unknown status.
+#[derive(Debug, Default)]
+pub struct CrlBundle {
+    pub crls: Vec<Crl>,
+    pub unusable: Vec<UnusableCrl>,
+}
+
+/// Reads one DER CRL, or every `X509 CRL` block of a PEM file (text and other blocks between
+/// them ignored), keeping each usable CRL and reporting each unusable one.
+pub fn parse_crl_bundle(bytes: Vec<u8>) -> CrlBundle {
+    let mut bundle = CrlBundle::default();
+    if !looks_like_pem(&bytes) {
+        match Crl::from_der(bytes) {
+            Ok(crl) => bundle.crls.push(crl),
+            Err(reason) => bundle.unusable.push(UnusableCrl {
+                position: Some(1),
+                reason,
+            }),
+        }
+        return bundle;
+    }
+    let mut cursor = std::io::Cursor::new(bytes.as_slice());
+    let mut position = 0;
+    loop {
+        let start = cursor.position();
+        let block = match Pem::read(&mut cursor) {
+            Ok((block, _)) => Ok(block),
+            Err(x509_parser::error::PEMError::MissingHeader) => break,
+            Err(error) => Err(error),
+        };
+        match block {
+            Ok(block) if block.label != "X509 CRL" => {}
+            Ok(block) => {
+                position += 1;
+                match Crl::from_der(block.contents) {
+                    Ok(crl) => bundle.crls.push(crl),
+                    Err(reason) => bundle.unusable.push(UnusableCrl {
+                        position: Some(position),
+                        reason,
+                    }),
+                }
+            }
+            Err(error) => {
+                position += 1;
+                bundle.unusable.push(UnusableCrl {
+                    position: Some(position),
+                    reason: Reason::CrlMalformed {
+                        detail: format!("unreadable PEM block: {error:?}"),
+                    },
+                });
+            }
+        }
+        // Every read consumes at least one line; stop rather than spin if one ever does not.
+        if cursor.position() <= start {
+            break;
+        }
+    }
+    if position == 0 {
+        bundle.unusable.push(UnusableCrl {
+            position: None,
+            reason: Reason::CrlMalformed {
+                detail: "no X509 CRL block found in PEM input".into(),
+            },
+        });
+    }
+    bundle
 }
 
 #[cfg(test)]

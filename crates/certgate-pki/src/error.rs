@@ -27,8 +27,8 @@ pub enum Reason {
     IssuerNotFound { issuer: String },
     #[error("path building gave up after {budget} steps: the presented chain is hostile or pathological")]
     PathBudgetExceeded { budget: u32 },
-    #[error("the path has {length} certificates, more than the allowed {max}")]
-    PathTooLong { length: usize, max: usize },
+    #[error("the path needs at least {intermediates} intermediate CAs (self-issued ones not counted), more than the allowed {max}; raise the maximum depth if this PKI is that deep")]
+    PathTooLong { intermediates: usize, max: usize },
 
     // ---- Signatures -------------------------------------------------------------------------
     #[error("the signature on {what} does not verify with its issuer's public key")]

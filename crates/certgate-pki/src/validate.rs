@@ -90,7 +90,10 @@ pub struct ValidationPolicy {
     pub purpose: Purpose,
     pub missing_eku: MissingEku,
     pub expected_names: Vec<ExpectedName>,
-    /// Maximum number of certificates below the trust anchor (end entity included).
+    /// Maximum number of intermediate CA certificates between the end entity and the trust
+    /// anchor, as `openssl verify -verify_depth` counts them (neither the end entity nor the
+    /// anchor counts). Self-issued intermediates (same subject and issuer, e.g. a key rollover
+    /// certificate) do not count either, as for max_path_length (RFC 5280 §6.1.4 (l)).
     pub max_depth: usize,
     pub policies: PolicySettings,
     pub revocation: RevocationDepth,
@@ -404,20 +407,9 @@ impl<'a> Engine<'a> {
                 Err(rejection) => best.offer(Severity::Complete, rejection),
             }
         }
-        if chain.len() >= policy.max_depth {
-            best.offer(
-                Severity::TooLong,
-                Rejection {
-                    reason: Reason::PathTooLong {
-                        length: chain.len() + 1,
-                        max: policy.max_depth,
-                    },
-                    depth: Some(chain.len() - 1),
-                    subject: Some(top.subject().to_string()),
-                },
-            );
-            return None;
-        }
+        // Intermediates already in the chain that count against max_depth (chain[0] is the
+        // end entity; self-issued ones are free, RFC 5280 §6.1.4 (l)).
+        let counted = chain.iter().skip(1).filter(|c| !c.is_self_issued()).count();
         // 2. Otherwise extend through an intermediate, AKI matches first.
         let mut candidates: Vec<&'a Certificate> = self
             .intermediates
@@ -454,6 +446,20 @@ impl<'a> Engine<'a> {
                     .find_by_der(candidate.der())
                     .is_some_and(|ca| ca.kind == CaKind::Root)
             {
+                continue;
+            }
+            if counted >= policy.max_depth && !candidate.is_self_issued() {
+                best.offer(
+                    Severity::TooLong,
+                    Rejection {
+                        reason: Reason::PathTooLong {
+                            intermediates: counted + 1,
+                            max: policy.max_depth,
+                        },
+                        depth: Some(chain.len()),
+                        subject: Some(candidate.subject().to_string()),
+                    },
+                );
                 continue;
             }
             self.steps.set(self.steps.get() + 1);

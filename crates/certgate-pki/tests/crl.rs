@@ -2,7 +2,8 @@
 //! rcgen, fixed times). Scope, indirect and delta CRL semantics are covered by PKITS 4.14/4.15.
 
 use certgate_pki::{
-    parse_crls, AlgorithmPolicy, Certificate, Crl, Name, Reason, RevocationReason, UnixTime,
+    parse_crl_bundle, parse_crls, AlgorithmPolicy, Certificate, Crl, Name, Reason,
+    RevocationReason, UnixTime,
 };
 use certgate_testpki::{at, instants, revoked_serial, ChainSpec, CrlSpec, KeyKind, TestPki};
 use rcgen::{
@@ -216,6 +217,56 @@ fn pem_bundles_yield_every_crl() {
             .code(),
         "crl-malformed"
     );
+}
+
+/// `certgate verify` once dropped a whole bundle, good CRLs included, when one CRL in it was
+/// unusable (and then checked no revocation at all). The bundle parse keeps every usable CRL
+/// and reports each unusable one by position with its reason code.
+#[test]
+fn bundle_with_an_unusable_crl_keeps_the_others_and_reports_it() {
+    let pki = ed25519_pki();
+    let pem = |der: &[u8]| {
+        let text = pem_encode(der);
+        format!("-----BEGIN X509 CRL-----\n{text}-----END X509 CRL-----\n")
+    };
+    let root = TestPki::crl(&pki.root, &CrlSpec::default()).expect("root CRL");
+    let issuing = TestPki::crl(&pki.intermediate, &CrlSpec::default()).expect("CRL");
+    let not_a_crl = [0x30, 0x03, 0x02, 0x01, 0x00];
+    let bundle = format!(
+        "{}{}-----BEGIN X509 CRL-----\n%%% not base64 %%%\n-----END X509 CRL-----\n{}",
+        pem(&root),
+        pem(&not_a_crl),
+        pem(&issuing)
+    );
+    let parsed = parse_crl_bundle(bundle.clone().into_bytes());
+    assert_eq!(parsed.crls.len(), 2, "both good CRLs are kept");
+    assert_eq!(parsed.crls[0].der(), root.as_slice());
+    assert_eq!(parsed.crls[1].der(), issuing.as_slice());
+    let reported: Vec<_> = parsed
+        .unusable
+        .iter()
+        .map(|u| (u.position, u.reason.code()))
+        .collect();
+    assert_eq!(
+        reported,
+        [(Some(2), "crl-malformed"), (Some(3), "crl-malformed")]
+    );
+    // The strict form still refuses the bundle as a whole.
+    assert_eq!(
+        parse_crls(bundle.into_bytes()).expect_err("strict").code(),
+        "crl-malformed"
+    );
+    // A file without any CRL is reported as such, not as an empty list.
+    let empty =
+        parse_crl_bundle(b"-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n".to_vec());
+    assert!(empty.crls.is_empty());
+    assert_eq!(empty.unusable.len(), 1);
+    assert_eq!(empty.unusable[0].position, None);
+    assert_eq!(empty.unusable[0].reason.code(), "crl-malformed");
+    // DER: one CRL, position 1.
+    let der = parse_crl_bundle(not_a_crl.to_vec());
+    assert_eq!(der.unusable[0].position, Some(1));
+    assert_eq!(parse_crl_bundle(root.clone()).crls.len(), 1);
 }
 
 /// Base64 with 64-column lines, enough for a PEM test (no crate needed for 20 lines).

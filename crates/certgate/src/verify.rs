@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use certgate_pki::{
-    parse_certificates, parse_crls, validate_explained, CaKind, Certificate, ExpectedName,
-    Explanation, Identity, LegacyAlgorithms, MissingEku, Oid, PolicySettings, Purpose, Reason,
-    Rejection, RevocationDepth, RevocationSnapshot, RevocationStatus, TrustStore, UnixTime,
-    ValidatedPath, ValidationPolicy,
+    parse_certificates, parse_crl_bundle, validate_explained, CaKind, Certificate, ExpectedName,
+    Explanation, Identity, LegacyAlgorithms, MissingEku, Oid, PolicySettings, Purpose, Rejection,
+    RevocationDepth, RevocationSnapshot, RevocationStatus, TrustStore, UnixTime, ValidatedPath,
+    ValidationPolicy,
 };
 use std::sync::Arc;
 
@@ -34,7 +34,9 @@ pub(crate) struct VerifyArgs {
     /// Untrusted intermediates, as a client would present them. Repeatable.
     #[arg(long = "untrusted", value_name = "FILE")]
     untrusted: Vec<PathBuf>,
-    /// CRLs (PEM or DER, base or delta). Repeatable. Turns revocation checking on (chain).
+    /// CRLs (PEM or DER, base or delta; a PEM file may bundle several). Repeatable. Turns
+    /// revocation checking on (chain) even when no CRL in the file is usable: a CRL that cannot
+    /// be used is reported and left out, so what it would cover is `crl-unavailable`.
     #[arg(long = "crl", value_name = "FILE")]
     crls: Vec<PathBuf>,
     /// Validation time, RFC 3339 (default: now).
@@ -56,7 +58,9 @@ pub(crate) struct VerifyArgs {
     ip: Vec<IpAddr>,
     #[arg(long, value_name = "ADDR")]
     email: Vec<String>,
-    /// Maximum certificates below the trust anchor (end entity included).
+    /// Maximum intermediate CAs between the end entity and the trust anchor, as `openssl
+    /// verify -verify_depth` counts them; self-issued intermediates (key rollover) do not count
+    /// (RFC 5280 §6.1.4 (l)).
     #[arg(long, value_name = "N", default_value_t = 8)]
     max_depth: usize,
     /// user-initial-policy-set OIDs (default: anyPolicy). Repeatable.
@@ -68,7 +72,8 @@ pub(crate) struct VerifyArgs {
     inhibit_policy_mapping: bool,
     #[arg(long)]
     inhibit_any_policy: bool,
-    /// Which certificates need a good CRL status (default: chain when --crl is given, else off).
+    /// Which certificates need a good CRL status (default: chain when --crl or --store is
+    /// given, else off). `off` cannot be combined with --crl.
     #[arg(long, value_enum)]
     revocation: Option<RevocationArg>,
     /// Accept SHA-1 signatures, DSA keys and RSA keys from 1024 bits (old PKIs such as the
@@ -139,6 +144,25 @@ pub(crate) fn run(args: VerifyArgs, global: &crate::GlobalArgs) -> ExitCode {
     }
 }
 
+/// One unusable CRL of a `--crl` file.
+struct UnusableCrlFile {
+    file: String,
+    /// The CRL's place in the file, from 1; `None` when the file holds no CRL at all.
+    position: Option<usize>,
+    code: &'static str,
+    message: String,
+}
+
+impl std::fmt::Display for UnusableCrlFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.position {
+            Some(position) => write!(f, "{} (CRL {position})", self.file)?,
+            None => write!(f, "{}", self.file)?,
+        }
+        write!(f, ": {} ({})", self.message, self.code)
+    }
+}
+
 struct Inputs {
     leaf: Certificate,
     intermediates: Vec<Certificate>,
@@ -146,9 +170,9 @@ struct Inputs {
     snapshot: RevocationSnapshot,
     policy: ValidationPolicy,
     at: UnixTime,
-    /// CRL files that were read but cannot be used (e.g. an unknown critical extension):
-    /// reported, and left out, so the certificates they cover end up `crl-unavailable`.
-    unusable_crls: Vec<(String, &'static str, String)>,
+    /// CRLs that were read but cannot be used (e.g. an unknown critical extension): reported,
+    /// and left out, so the certificates they cover end up `crl-unavailable`.
+    unusable_crls: Vec<UnusableCrlFile>,
 }
 
 fn read(path: &PathBuf) -> Result<Vec<u8>, UsageError> {
@@ -228,24 +252,16 @@ fn prepare(args: &VerifyArgs, store: Option<&ValidationState>) -> Result<Inputs,
         .unwrap_or_default();
     let mut unusable_crls = Vec::new();
     for path in &args.crls {
-        match parse_crls(read(path)?) {
-            Ok(parsed) => crls.extend(parsed.into_iter().map(Arc::new)),
-            // Not a CRL at all: unreadable input.
-            Err(reason @ Reason::CrlMalformed { .. }) => {
-                return Err(UsageError(format!(
-                    "{}: {} ({})",
-                    path.display(),
-                    reason,
-                    reason.code()
-                )))
-            }
-            // A CRL certgate must not use: say so, and validate without it (fails closed).
-            Err(reason) => unusable_crls.push((
-                path.display().to_string(),
-                reason.code(),
-                reason.to_string(),
-            )),
-        }
+        // Keep every usable CRL of the file; report each unusable one and validate without it.
+        // Revocation stays on below whatever the file held, so this fails closed.
+        let bundle = parse_crl_bundle(read(path)?);
+        crls.extend(bundle.crls.into_iter().map(Arc::new));
+        unusable_crls.extend(bundle.unusable.into_iter().map(|unusable| UnusableCrlFile {
+            file: path.display().to_string(),
+            position: unusable.position,
+            code: unusable.reason.code(),
+            message: unusable.reason.to_string(),
+        }));
     }
     let at = match &args.at {
         Some(text) => {
@@ -265,12 +281,19 @@ fn prepare(args: &VerifyArgs, store: Option<&ValidationState>) -> Result<Inputs,
             PurposeArg::Any => Purpose::Any,
         }
     };
-    let revocation = match (args.revocation, crls.is_empty() && store.is_none()) {
-        (Some(RevocationArg::Off), _) => RevocationDepth::Off,
-        (Some(RevocationArg::EndEntity), _) => RevocationDepth::EndEntity,
-        (Some(RevocationArg::Chain), _) | (None, false) => RevocationDepth::Chain,
-        (None, true) => RevocationDepth::Off,
-    };
+    // Any --crl turns revocation on, whether or not its file yielded a usable CRL: deciding
+    // on the CRLs that happened to parse would let one bad CRL switch checking off.
+    let revocation =
+        match (args.revocation, args.crls.is_empty() && store.is_none()) {
+            (Some(RevocationArg::Off), _) if !args.crls.is_empty() => return Err(UsageError(
+                "--revocation off contradicts --crl: leave out the CRLs to validate without them"
+                    .into(),
+            )),
+            (Some(RevocationArg::Off), _) => RevocationDepth::Off,
+            (Some(RevocationArg::EndEntity), _) => RevocationDepth::EndEntity,
+            (Some(RevocationArg::Chain), _) | (None, false) => RevocationDepth::Chain,
+            (None, true) => RevocationDepth::Off,
+        };
     let mut expected_names: Vec<ExpectedName> =
         args.dns.iter().cloned().map(ExpectedName::Dns).collect();
     expected_names.extend(args.ip.iter().copied().map(ExpectedName::Ip));
@@ -328,9 +351,9 @@ fn report(args: &VerifyArgs, inputs: &Inputs) -> ExitCode {
         &inputs.policy,
         inputs.at,
     );
-    for (file, code, message) in &inputs.unusable_crls {
-        if !args.json {
-            eprintln!("certgate verify: not using CRL {file}: {message} ({code})");
+    if !args.json {
+        for unusable in &inputs.unusable_crls {
+            eprintln!("certgate verify: not using CRL {unusable}");
         }
     }
     if args.json {
@@ -338,12 +361,21 @@ fn report(args: &VerifyArgs, inputs: &Inputs) -> ExitCode {
         out["unusable_crls"] = inputs
             .unusable_crls
             .iter()
-            .map(|(file, code, message)| json!({"file": file, "code": code, "message": message}))
+            .map(|u| {
+                json!({"file": u.file, "position": u.position, "code": u.code, "message": u.message})
+            })
             .collect();
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
         if args.explain {
             print_explanation(&explanation);
+            if !inputs.unusable_crls.is_empty() {
+                println!("Unusable CRLs (left out; revocation checking stays on):");
+                for unusable in &inputs.unusable_crls {
+                    println!("  {unusable}");
+                }
+                println!();
+            }
         }
         match &result {
             Ok(path) => {

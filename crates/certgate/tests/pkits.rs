@@ -1,5 +1,6 @@
-//! NIST PKITS v1.0.1: all 249 entries of ../shared/conformance/pkits/expectations.json, run
-//! through the library and through `certgate verify`.
+//! NIST PKITS v1.0.1: all 249 entries of ../shared/conformance/pkits/expectations.json (or
+//! `PKITS_EXPECTATIONS`), run through the library and through `certgate verify` with the CRLs
+//! given both ways: each CRL its own `--crl`, and all of a test's CRLs in one PEM bundle.
 //!
 //! Data: the PyPI package `cryptography-vectors` (installed by `.ci/setup`); the directory is
 //! found through `PKITS_DIR` or by asking python3 where the package lives.
@@ -8,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use certgate_pki::{
-    parse_crls, validate, CaKind, Certificate, LegacyAlgorithms, Oid, PolicySettings, Purpose,
-    Reason, RevocationDepth, RevocationSnapshot, TrustStore, UnixTime, ValidationPolicy,
+    parse_crl_bundle, validate, CaKind, Certificate, LegacyAlgorithms, Oid, PolicySettings,
+    Purpose, RevocationDepth, RevocationSnapshot, TrustStore, UnixTime, ValidationPolicy,
 };
 use serde_json::Value;
 
@@ -158,15 +159,9 @@ fn run_library(dir: &Path, entry: &Entry) -> Result<(), String> {
         let mut crls = Vec::new();
         for stem in &entry.crls {
             let der = std::fs::read(crl_path(dir, stem)).map_err(|e| format!("{stem}: {e}"))?;
-            match parse_crls(der) {
-                Ok(parsed) => crls.extend(parsed),
-                Err(reason @ Reason::CrlMalformed { .. }) => {
-                    return Ok(Err(format!("{} ({stem})", reason.code())))
-                }
-                // As `certgate verify` does: a CRL certgate must not use is left out, so the
-                // certificates it would cover have no known status.
-                Err(_) => {}
-            }
+            // As `certgate verify` does: a CRL certgate must not use is left out, so the
+            // certificates it would cover have no known status (revocation stays on).
+            crls.extend(parse_crl_bundle(der).crls);
         }
         let mut trust = TrustStore::new();
         trust.add(anchor, CaKind::Root);
@@ -212,17 +207,38 @@ fn compare(entry: &Entry, outcome: Result<Vec<Oid>, String>) -> Result<(), Strin
     }
 }
 
+/// How the CLI runs are handed their CRLs.
+#[derive(Clone, Copy)]
+enum CrlForm {
+    /// Each CRL file (DER, as PKITS ships it) its own `--crl`.
+    EachFile,
+    /// All of a test's CRLs concatenated as PEM in one file, one `--crl`.
+    OnePemBundle,
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let text = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in text.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
 /// Runs one entry through the `certgate verify` binary.
-fn run_cli(dir: &Path, entry: &Entry) -> Result<(), String> {
+fn run_cli(dir: &Path, entry: &Entry, form: CrlForm) -> Result<(), String> {
+    let scratch = tempfile::tempdir().map_err(|e| format!("scratch dir: {e}"))?;
     let mut command = Command::new(env!("CARGO_BIN_EXE_certgate"));
+    // No `--revocation`: any `--crl` must turn checking on by itself, as it does for people.
     command.args([
         "verify",
         "--json",
         "--purpose",
         "any",
         "--allow-insecure-legacy-algorithms",
-        "--revocation",
-        "chain",
         "--at",
         PKITS_TIME,
     ]);
@@ -230,8 +246,23 @@ fn run_cli(dir: &Path, entry: &Entry) -> Result<(), String> {
     for stem in &entry.intermediates {
         command.arg("--untrusted").arg(cert_path(dir, stem));
     }
-    for stem in &entry.crls {
-        command.arg("--crl").arg(crl_path(dir, stem));
+    match form {
+        CrlForm::EachFile => {
+            for stem in &entry.crls {
+                command.arg("--crl").arg(crl_path(dir, stem));
+            }
+        }
+        CrlForm::OnePemBundle if !entry.crls.is_empty() => {
+            let mut bundle = String::new();
+            for stem in &entry.crls {
+                let der = std::fs::read(crl_path(dir, stem)).map_err(|e| format!("{stem}: {e}"))?;
+                bundle.push_str(&pem("X509 CRL", &der));
+            }
+            let path = scratch.path().join("crls.pem");
+            std::fs::write(&path, bundle).map_err(|e| format!("write bundle: {e}"))?;
+            command.arg("--crl").arg(path);
+        }
+        CrlForm::OnePemBundle => {}
     }
     for oid in &entry.settings.initial_policy_set {
         command.arg("--policy").arg(oid.as_str());
@@ -257,14 +288,14 @@ fn run_cli(dir: &Path, entry: &Entry) -> Result<(), String> {
             .as_array()
             .map(|a| a.iter().filter_map(|v| v.as_str()).map(Oid::new).collect())
             .unwrap_or_default()),
-        // Exit 2 (unreadable input: e.g. a CRL certgate refuses to parse) is a rejection too.
+        // Exit 2 (unreadable input) is a rejection too.
         Some(1) | Some(2) => Err(format!("{}: {}", json["code"], json["message"])),
         other => return Err(format!("unexpected exit status {other:?}")),
     };
     compare(entry, outcome)
 }
 
-fn check_all(runner: &str, run: impl Fn(&Path, &Entry) -> Result<(), String>) {
+fn check_all(runner: &str, run: impl Fn(&Path, &Entry) -> Result<(), String> + Sync) {
     let dir = pkits_dir();
     assert!(
         dir.join("certs").is_dir(),
@@ -277,10 +308,34 @@ fn check_all(runner: &str, run: impl Fn(&Path, &Entry) -> Result<(), String>) {
         249,
         "expectations.json should list 249 entries"
     );
+    // A few threads: each CLI entry is a process start, mostly waiting on the loader.
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<(usize, Result<(), String>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(entry) = entries.get(index) else {
+                            break done;
+                        };
+                        done.push((index, run(&dir, entry)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("PKITS worker thread"))
+            .collect()
+    });
+    let mut results = results;
+    results.sort_by_key(|(index, _)| *index);
     let mut unexpected = Vec::new();
     let mut known = 0;
-    for entry in &entries {
-        let result = run(&dir, entry);
+    for (entry, (_, result)) in entries.iter().zip(results) {
         let listed = KNOWN_FAILURES.iter().find(|(id, _)| *id == entry.id);
         match (result, listed) {
             (Ok(()), None) => {}
@@ -317,5 +372,63 @@ fn pkits_through_the_library() {
 
 #[test]
 fn pkits_through_certgate_verify() {
-    check_all("CLI", run_cli);
+    check_all("CLI, each CRL its own --crl", |dir, entry| {
+        run_cli(dir, entry, CrlForm::EachFile)
+    });
+}
+
+/// PKITS 4.4.8-4.4.10 once passed as valid this way: one unusable CRL in the bundle made the
+/// whole file unusable, and no usable CRL left switched revocation checking off.
+#[test]
+fn pkits_through_certgate_verify_with_one_crl_bundle() {
+    check_all("CLI, all CRLs in one PEM bundle", |dir, entry| {
+        run_cli(dir, entry, CrlForm::OnePemBundle)
+    });
+}
+
+/// PKITS 4.4.9 with both CRLs in one bundle: the trust anchor's CRL is kept, the CA's CRL
+/// (unknown critical extension) is listed with its code, and the end entity, whose status is
+/// then unknown, is `crl-unavailable`. `--revocation off` cannot be combined with `--crl`.
+#[test]
+fn unusable_crl_in_a_bundle_is_reported_and_fails_closed() {
+    let dir = pkits_dir();
+    let bundle_dir = tempfile::tempdir().expect("scratch dir");
+    let bundle = bundle_dir.path().join("crls.pem");
+    let mut text = String::new();
+    for stem in ["TrustAnchorRootCRL", "UnknownCRLExtensionCACRL"] {
+        text.push_str(&pem(
+            "X509 CRL",
+            &std::fs::read(crl_path(&dir, stem)).expect("PKITS CRL"),
+        ));
+    }
+    std::fs::write(&bundle, text).expect("write bundle");
+    let run = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_certgate"))
+            .args(["verify", "--json", "--explain", "--purpose", "any"])
+            .args(["--allow-insecure-legacy-algorithms", "--at", PKITS_TIME])
+            .arg("--trust")
+            .arg(cert_path(&dir, "TrustAnchorRootCertificate"))
+            .arg("--untrusted")
+            .arg(cert_path(&dir, "UnknownCRLExtensionCACert"))
+            .arg("--crl")
+            .arg(&bundle)
+            .args(extra)
+            .arg(cert_path(&dir, "InvalidUnknownCRLExtensionTest9EE"))
+            .output()
+            .expect("run certgate");
+        let json: Value = serde_json::from_slice(&output.stdout).expect("JSON output");
+        (output.status.code(), json)
+    };
+    let (status, json) = run(&[]);
+    assert_eq!(status, Some(1), "{json}");
+    assert_eq!(json["code"], "crl-unavailable", "{json}");
+    let unusable = json["unusable_crls"].as_array().expect("unusable_crls");
+    assert_eq!(unusable.len(), 1, "{json}");
+    assert_eq!(unusable[0]["position"], 2);
+    assert_eq!(unusable[0]["code"], "crl-unknown-critical-extension");
+    assert_eq!(unusable[0]["file"], bundle.display().to_string());
+
+    let (status, json) = run(&["--revocation", "off"]);
+    assert_eq!(status, Some(2), "{json}");
+    assert_eq!(json["code"], "usage-error", "{json}");
 }
