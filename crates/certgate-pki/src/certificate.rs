@@ -158,6 +158,16 @@ pub struct Extensions {
     pub freshest_crl: Option<Vec<DistributionPoint>>,
     /// Critical extensions that certgate does not process (RFC 5280 §4.2: reject).
     pub unknown_critical: Vec<Oid>,
+    /// Every extension marked critical, known or not, in certificate order (the profile
+    /// checks of RFC 5280 §4.2.1 need the flag of known ones too).
+    pub critical: Vec<Oid>,
+}
+
+impl Extensions {
+    /// True when the extension `oid` is present and marked critical.
+    pub fn is_critical(&self, oid: &str) -> bool {
+        self.critical.iter().any(|c| c.as_str() == oid)
+    }
 }
 
 /// A parsed certificate. Owns its DER; all fields are decoded once at parse time.
@@ -362,6 +372,9 @@ fn decode_extensions(raw: &[x509ext::X509Extension<'_>]) -> Result<Extensions, R
             return Err(Reason::DuplicateExtension { oid });
         }
         seen.push(oid.clone());
+        if ext.critical {
+            out.critical.push(oid.clone());
+        }
         let malformed = || Reason::ExtensionMalformed { oid: oid.clone() };
         match ext.parsed_extension() {
             ParsedExtension::ParseError { .. } => {

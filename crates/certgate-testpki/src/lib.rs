@@ -20,6 +20,9 @@ use rcgen::{
 };
 use time::OffsetDateTime;
 
+mod edit;
+
+pub use edit::{edit_certificate, edit_crl, to_pem, weak_keys, Edit};
 pub use rcgen::Error;
 
 /// Microsoft User Principal Name otherName (szOID_NT_PRINCIPAL_NAME), a UTF8String.
@@ -115,6 +118,13 @@ pub struct ChainSpec {
     pub intermediate_crl_url: Option<String>,
     /// Seeds the certificate serial numbers (see [`serial_for`]).
     pub serial_seed: u64,
+    /// SAN dNSNames of the leaf (none by default).
+    pub leaf_dns_names: Vec<String>,
+    /// Changes made to each certificate after it is issued (it is then signed again by the
+    /// same issuer key): for certificates that break a profile rule. Empty by default.
+    pub root_edits: Vec<Edit>,
+    pub intermediate_edits: Vec<Edit>,
+    pub leaf_edits: Vec<Edit>,
 }
 
 impl Default for ChainSpec {
@@ -131,6 +141,10 @@ impl Default for ChainSpec {
             leaf_crl_url: Some("http://pki.corp.example/crl/issuing-ca.crl".into()),
             intermediate_crl_url: Some("http://pki.corp.example/crl/root-ca.crl".into()),
             serial_seed: 0x5EED_0001,
+            leaf_dns_names: Vec::new(),
+            root_edits: Vec::new(),
+            intermediate_edits: Vec::new(),
+            leaf_edits: Vec::new(),
         }
     }
 }
@@ -214,6 +228,13 @@ impl TestPki {
         let leaf_cert = leaf_params.signed_by(&leaf_key, &intermediate_issuer)?;
         let leaf = issued(&leaf_cert, &leaf_key, serial_for(spec.serial_seed, 3));
 
+        let root = apply_edits(root, &spec.root_edits, &root_key.serialize_der())?;
+        let intermediate = apply_edits(
+            intermediate,
+            &spec.intermediate_edits,
+            &root_key.serialize_der(),
+        )?;
+        let leaf = apply_edits(leaf, &spec.leaf_edits, &intermediate_key.serialize_der())?;
         Ok(TestPki {
             root,
             intermediate,
@@ -301,6 +322,27 @@ fn issued(cert: &rcgen::Certificate, key: &KeyPair, serial: Vec<u8>) -> Issued {
     }
 }
 
+fn apply_edits(issued: Issued, edits: &[Edit], issuer_key_pkcs8: &[u8]) -> Result<Issued, Error> {
+    if edits.is_empty() {
+        return Ok(issued);
+    }
+    let der = edit_certificate(&issued.der, issuer_key_pkcs8, edits)?;
+    let serial = edits
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Edit::Serial(s) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap_or(issued.serial);
+    Ok(Issued {
+        pem: to_pem(&der),
+        der,
+        key_pkcs8_der: issued.key_pkcs8_der,
+        serial,
+    })
+}
+
 fn distinguished_name(common_name: &str) -> Result<DistinguishedName, Error> {
     let mut dn = DistinguishedName::new();
     dn.push(
@@ -354,6 +396,11 @@ fn leaf_params(spec: &ChainSpec) -> Result<CertificateParams, Error> {
         params
             .subject_alt_names
             .push(SanType::OtherName((UPN_OID.to_vec(), upn.as_str().into())));
+    }
+    for dns in &spec.leaf_dns_names {
+        params
+            .subject_alt_names
+            .push(SanType::DnsName(dns.as_str().try_into()?));
     }
     if let Some(email) = &spec.email {
         params

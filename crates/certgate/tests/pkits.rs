@@ -50,6 +50,10 @@ fn pkits_dir() -> PathBuf {
 }
 
 fn expectations_file() -> PathBuf {
+    // A git worktree elsewhere can point at the shared folder explicitly.
+    if let Ok(file) = std::env::var("PKITS_EXPECTATIONS") {
+        return PathBuf::from(file);
+    }
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/conformance/pkits/expectations.json")
 }
@@ -174,6 +178,10 @@ fn run_library(dir: &Path, entry: &Entry) -> Result<(), String> {
         };
         policy.algorithms.legacy = LegacyAlgorithms::AllowInsecure;
         policy.algorithms.min_rsa_bits = 1024;
+        // PKITS CAs mark policyConstraints non-critical (RFC 5280 §4.2.1.11 says critical).
+        policy
+            .profile_exceptions
+            .insecure_allow_non_critical_policy_constraints = true;
         Ok(validate(
             &leaf,
             &intermediates,
@@ -216,6 +224,7 @@ fn run_cli(dir: &Path, entry: &Entry) -> Result<(), String> {
         "--purpose",
         "any",
         "--allow-insecure-legacy-algorithms",
+        "--insecure-allow-non-critical-policy-constraints",
         "--revocation",
         "chain",
         "--at",
