@@ -70,7 +70,8 @@ pub(crate) struct VerifyArgs {
     #[arg(long, value_enum)]
     revocation: Option<RevocationArg>,
     /// Accept SHA-1 signatures, DSA keys and RSA keys from 1024 bits (old PKIs such as the
-    /// 2011 NIST PKITS data). Insecure; never use it for sign-in.
+    /// 2011 NIST PKITS data), and non-critical policyConstraints as those PKIs have. Insecure;
+    /// never use it for sign-in.
     #[arg(long)]
     allow_insecure_legacy_algorithms: bool,
     /// Named exceptions to the RFC 5280 §4 profile rules (see README, "Certificate profile
@@ -310,6 +311,11 @@ fn prepare(args: &VerifyArgs, store: Option<&ValidationState>) -> Result<Inputs,
     if args.allow_insecure_legacy_algorithms {
         policy.algorithms.legacy = LegacyAlgorithms::AllowInsecure;
         policy.algorithms.min_rsa_bits = 1024;
+        // The flag is for old test PKIs such as NIST PKITS, whose CAs also mark
+        // policyConstraints non-critical (RFC 2459 allowed it; RFC 5280 §4.2.1.11 does not).
+        policy
+            .profile_exceptions
+            .insecure_allow_non_critical_policy_constraints = true;
     }
     Ok(Inputs {
         leaf,

@@ -224,7 +224,6 @@ fn run_cli(dir: &Path, entry: &Entry) -> Result<(), String> {
         "--purpose",
         "any",
         "--allow-insecure-legacy-algorithms",
-        "--insecure-allow-non-critical-policy-constraints",
         "--revocation",
         "chain",
         "--at",
