@@ -228,7 +228,7 @@ fn check_serial(content: &[u8]) -> Result<(), Reason> {
 /// hyphen (RFC 1123 allows a leading digit), at most 253 octets in all. No underscores, no
 /// spaces (§4.2.1.6 forbids " "), no empty labels, no trailing dot. A leading `*.` label is
 /// accepted as syntax here; whether a wildcard is acceptable is the purpose's decision.
-pub(crate) fn is_preferred_dns_name(name: &str) -> bool {
+pub fn is_preferred_dns_name(name: &str) -> bool {
     let host = name.strip_prefix("*.").unwrap_or(name);
     if host.is_empty() || host.len() > 253 {
         return false;
