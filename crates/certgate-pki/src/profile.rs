@@ -279,6 +279,36 @@ mod tests {
         }
     }
 
+    /// The anchor's signature algorithm is held to the policy without verifying the
+    /// signature: SHA-1 and DSA only with legacy algorithms allowed.
+    #[test]
+    fn anchor_signature_algorithm_within_the_policy() {
+        use crate::certificate::AlgorithmIdentifier;
+        use crate::oid::Oid;
+        use crate::signature::LegacyAlgorithms;
+        let sha1_rsa = AlgorithmIdentifier {
+            oid: Oid::new("1.2.840.113549.1.1.5"),
+            parameters: None,
+        };
+        let strict = AlgorithmPolicy::default();
+        assert_eq!(
+            check_signature_algorithm(&sha1_rsa, &strict)
+                .unwrap_err()
+                .code(),
+            "signature-algorithm-unsupported"
+        );
+        let legacy = AlgorithmPolicy {
+            legacy: LegacyAlgorithms::AllowInsecure,
+            ..strict
+        };
+        assert!(check_signature_algorithm(&sha1_rsa, &legacy).is_ok());
+        let sha256_rsa = AlgorithmIdentifier {
+            oid: Oid::new("1.2.840.113549.1.1.11"),
+            parameters: None,
+        };
+        assert!(check_signature_algorithm(&sha256_rsa, &strict).is_ok());
+    }
+
     /// RFC 5280 §4.1.2.2: positive, at most 20 octets of value.
     #[test]
     fn serial_numbers_rfc5280_4_1_2_2() {
