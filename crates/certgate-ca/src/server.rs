@@ -40,16 +40,9 @@ pub fn issue_server_certificate(
         ));
     }
     for name in &request.dns_names {
-        let valid = !name.is_empty()
-            && name.len() <= 253
-            && name.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && label
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'*')
-            });
-        if !valid {
+        // The validator's rule (RFC 5280 §4.2.1.6, RFC 1034 §3.5 preferred name syntax, a
+        // leading `*.` label allowed): certgate never issues a name it would itself refuse.
+        if !certgate_pki::is_preferred_dns_name(name) {
             return Err(CaError::invalid(
                 "dns_names",
                 format!("\"{}\" is not a DNS name", name.escape_debug()),

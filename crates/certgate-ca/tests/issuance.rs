@@ -736,6 +736,47 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// RFC 5280 §4.2.1.6 / RFC 1034 §3.5: the CA refuses a DNS name outside preferred name syntax
+/// (which the validator would refuse), and takes a leading wildcard label.
+#[test]
+fn server_certificate_dns_names_use_preferred_name_syntax() {
+    let now = time::OffsetDateTime::from_unix_timestamp(1_767_225_600).expect("2026-01-01");
+    let hierarchy = certgate_ca::create_hierarchy(
+        &certgate_ca::HierarchyRequest {
+            organization: "Contoso".into(),
+            root_common_name: "Contoso Root".into(),
+            issuing_common_name: "Contoso Issuing".into(),
+            key_algorithm: certgate_ca::KeyAlgorithm::EcdsaP256,
+            root_validity_days: 3650,
+            issuing_validity_days: 1825,
+            root_crl_url: None,
+            root_certificate_url: None,
+        },
+        now,
+    )
+    .expect("hierarchy");
+    let issue = |name: &str| {
+        certgate_ca::issue_server_certificate(
+            &hierarchy.issuing,
+            &certgate_ca::ServerCertificateRequest {
+                dns_names: vec![name.into()],
+                ip_addresses: Vec::new(),
+                validity_days: 90,
+                key_algorithm: certgate_ca::KeyAlgorithm::EcdsaP256,
+            },
+            now,
+        )
+    };
+    for bad in [
+        "host_1.contoso.example",
+        "-host.contoso.example",
+        "a*b.contoso.example",
+    ] {
+        assert!(issue(bad).is_err(), "{bad} issued");
+    }
+    assert!(issue("*.contoso.example").is_ok());
+}
+
 /// A TLS server certificate from the issuing CA is accepted by OpenSSL for serverAuth with
 /// its DNS name and IP address.
 #[test]

@@ -2,7 +2,10 @@
 //! `CertificateAuthorityInformation` (authorityType, trustedCertificate, crlDistributionPoint,
 //! deltaCrlDistributionPoint, trustedIssuer, trustedIssuerSKI) plus certgate's own flags.
 
-use certgate_pki::{Certificate, Identity, Reason, UnixTime};
+use certgate_pki::{
+    check_intermediate_ca, check_trust_anchor, AlgorithmPolicy, Certificate, Identity,
+    ProfileExceptions, Reason, UnixTime,
+};
 use serde::Serialize;
 
 use crate::store::StoreError;
@@ -116,6 +119,11 @@ pub enum TrustError {
     Duplicate { subject: String, existing: CaId },
     #[error("no trusted CA has id {0}; `certgate ca list` shows the ids")]
     NotFound(CaId),
+    /// The CA breaks a rule of the RFC 5280 certificate profile that sign-in validation
+    /// enforces: refused at upload so the problem shows before anyone signs in. The code is
+    /// the validator's (e.g. `subject-key-id-missing`, `anchor-not-a-ca`, `weak-key`).
+    #[error("\"{subject}\" cannot be trusted: {reason}")]
+    CaProfileInvalid { subject: String, reason: Reason },
     #[error("the bundle contains no certificate")]
     Empty,
     #[error(transparent)]
@@ -134,6 +142,7 @@ impl TrustError {
             TrustError::DeltaWithoutBase => "ca-delta-without-base",
             TrustError::Duplicate { .. } => "ca-duplicate",
             TrustError::NotFound(_) => "ca-not-found",
+            TrustError::CaProfileInvalid { reason, .. } => reason.code(),
             TrustError::Empty => "ca-bundle-empty",
             TrustError::Store(e) => e.code(),
         }
@@ -231,6 +240,26 @@ pub fn prepare_new_ca(
         return Err(TrustError::Expired {
             subject: identity.subject,
             not_after: crate::clock::rfc3339(certificate.not_after()),
+        });
+    }
+    // The rules sign-in validation applies (certgate-pki's profile checks, with the default
+    // algorithm policy and no exceptions, as the server validates).
+    let profile = match settings.authority_type {
+        AuthorityType::Root => check_trust_anchor(
+            &certificate,
+            &AlgorithmPolicy::default(),
+            &ProfileExceptions::default(),
+        ),
+        AuthorityType::Intermediate => check_intermediate_ca(
+            &certificate,
+            &AlgorithmPolicy::default(),
+            &ProfileExceptions::default(),
+        ),
+    };
+    if let Err(reason) = profile {
+        return Err(TrustError::CaProfileInvalid {
+            subject: identity.subject,
+            reason,
         });
     }
     if let Some(duplicate) = existing
@@ -453,6 +482,57 @@ mod tests {
         }
         assert!(check_settings(&settings("Contoso Root CA — Ünïcode", None)).is_ok());
         assert!(check_settings(&settings(&"x".repeat(257), None)).is_err());
+    }
+
+    /// Issue 13 item 3: `ca add` refuses a CA that sign-in validation would refuse, with the
+    /// validator's reason code (RFC 5280 §4.2.1.2, §4.2.1.3, §4.2.1.9).
+    #[test]
+    fn a_ca_breaking_the_rfc5280_profile_is_refused_at_upload() {
+        use certgate_testpki::{ChainSpec, Edit, TestPki};
+        let now = UnixTime(certgate_testpki::VALIDATION_TIME);
+        let generate = |root_edits: Vec<Edit>, intermediate_edits: Vec<Edit>| {
+            TestPki::three_level(&ChainSpec {
+                root_edits,
+                intermediate_edits,
+                ..ChainSpec::default()
+            })
+            .expect("test PKI")
+        };
+        let refused = |der: &[u8], kind: AuthorityType| {
+            let settings = CaSettings {
+                authority_type: kind,
+                ..settings("", None)
+            };
+            prepare_new_ca(der.to_vec(), settings, &[], now)
+                .err()
+                .map(|e| e.code())
+        };
+        let good = generate(Vec::new(), Vec::new());
+        assert_eq!(refused(&good.root.der, AuthorityType::Root), None);
+        assert_eq!(
+            refused(&good.intermediate.der, AuthorityType::Intermediate),
+            None
+        );
+        let no_ski = generate(vec![Edit::RemoveExtension("2.5.29.14")], Vec::new());
+        assert_eq!(
+            refused(&no_ski.root.der, AuthorityType::Root),
+            Some("subject-key-id-missing")
+        );
+        let no_key_usage = generate(vec![Edit::RemoveExtension("2.5.29.15")], Vec::new());
+        assert_eq!(
+            refused(&no_key_usage.root.der, AuthorityType::Root),
+            Some("anchor-key-usage-invalid")
+        );
+        let lax_basic = generate(vec![Edit::SetCritical("2.5.29.19", false)], Vec::new());
+        assert_eq!(
+            refused(&lax_basic.root.der, AuthorityType::Root),
+            Some("extension-criticality-invalid")
+        );
+        let no_aki = generate(Vec::new(), vec![Edit::RemoveExtension("2.5.29.35")]);
+        assert_eq!(
+            refused(&no_aki.intermediate.der, AuthorityType::Intermediate),
+            Some("authority-key-id-missing")
+        );
     }
 
     #[test]

@@ -182,7 +182,8 @@ pub struct Extensions {
     pub unknown_critical: Vec<Oid>,
     /// `None` when the extension is absent.
     pub authority_info_access: Option<AuthorityInfoAccess>,
-    /// Every extension marked critical, known or not, in order.
+    /// Every extension marked critical, known or not, in certificate order (the profile
+    /// checks of RFC 5280 §4.2.1 need the flag of known ones too).
     pub critical: Vec<Oid>,
 }
 

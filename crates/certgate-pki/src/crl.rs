@@ -410,6 +410,11 @@ impl Crl {
             let bad = || malformed(format!("extension {oid} could not be decoded"));
             match oid.as_str() {
                 known::EXT_CRL_NUMBER => {
+                    // RFC 5280 §5.2.3: "This extension is non-critical". A critical one is a
+                    // CRL issuer certgate cannot vouch for, as other strict validators do.
+                    if ext.critical {
+                        return Err(Reason::CrlNumberCritical);
+                    }
                     self.crl_number = Some(integer_value(ext.value).ok_or_else(bad)?)
                 }
                 known::EXT_DELTA_CRL_INDICATOR => {

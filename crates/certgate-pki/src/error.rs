@@ -147,6 +147,36 @@ pub enum Reason {
     WildcardUnderPublicSuffix { name: String },
     #[error("the DNS name \"{name}\" has a wildcard that is not the whole leftmost label \"*.\" (BRs §7.1.2.7.12)")]
     ServerWildcardInvalid { name: String },
+
+    // ---- Certificate profile (RFC 5280 §4) -------------------------------------------------
+    #[error("the certificate has no authorityKeyIdentifier, which RFC 5280 §4.2.1.1 requires in every certificate that is not self-signed; reissue it from a CA that adds the extension")]
+    AuthorityKeyIdMissing,
+    #[error("the CA certificate has no subjectKeyIdentifier, which RFC 5280 §4.2.1.2 requires in every CA certificate; reissue it with the extension")]
+    SubjectKeyIdMissing,
+    #[error("the certificate's {extension} extension is {actual}, but {rule}")]
+    ExtensionCriticalityInvalid {
+        extension: &'static str,
+        actual: &'static str,
+        rule: &'static str,
+    },
+    #[error("keyUsage asserts keyCertSign in a certificate that is not a CA (RFC 5280 §4.2.1.3: keyCertSign requires basicConstraints cA)")]
+    KeyCertSignOnEndEntity,
+    #[error("the subject is empty, so the subjectAltName must be present and critical (RFC 5280 §4.1.2.6, §4.2.1.6)")]
+    SanNotCriticalWithEmptySubject,
+    #[error("the DNS name {name:?} is not in preferred name syntax (RFC 5280 §4.2.1.6, RFC 1034 §3.5, RFC 1123 §2.1)")]
+    DnsNameInvalid { name: String },
+    #[error(
+        "the serial number {detail} (RFC 5280 §4.1.2.2: a positive integer of at most 20 octets)"
+    )]
+    SerialInvalid { detail: &'static str },
+    #[error("the trust anchor is not a CA certificate: {detail}; trust the CA that issued the certificates, with basicConstraints cA marked critical")]
+    AnchorNotACa { detail: &'static str },
+    #[error("the trust anchor's keyUsage {detail}; a CA certificate must allow keyCertSign (RFC 5280 §4.2.1.3)")]
+    AnchorKeyUsageInvalid { detail: &'static str },
+    #[error("the CA certificate has an empty subject (RFC 5280 §4.1.2.6: a CA's subject must be a non-empty name)")]
+    CaSubjectEmpty,
+    #[error("the CRL's cRLNumber extension is marked critical (RFC 5280 §5.2.3: conforming CRL issuers mark it non-critical)")]
+    CrlNumberCritical,
 }
 
 impl Reason {
@@ -203,6 +233,17 @@ impl Reason {
             Reason::SanCriticalWithSubject => "san-critical-with-subject",
             Reason::WildcardUnderPublicSuffix { .. } => "wildcard-under-public-suffix",
             Reason::ServerWildcardInvalid { .. } => "server-wildcard-invalid",
+            Reason::AuthorityKeyIdMissing => "authority-key-id-missing",
+            Reason::SubjectKeyIdMissing => "subject-key-id-missing",
+            Reason::ExtensionCriticalityInvalid { .. } => "extension-criticality-invalid",
+            Reason::KeyCertSignOnEndEntity => "key-cert-sign-on-end-entity",
+            Reason::SanNotCriticalWithEmptySubject => "san-not-critical-with-empty-subject",
+            Reason::DnsNameInvalid { .. } => "dns-name-invalid",
+            Reason::SerialInvalid { .. } => "serial-invalid",
+            Reason::AnchorNotACa { .. } => "anchor-not-a-ca",
+            Reason::AnchorKeyUsageInvalid { .. } => "anchor-key-usage-invalid",
+            Reason::CaSubjectEmpty => "ca-subject-empty",
+            Reason::CrlNumberCritical => "crl-number-critical",
         }
     }
 }

@@ -14,6 +14,7 @@ mod name;
 mod name_constraints;
 mod oid;
 mod policy;
+mod profile;
 mod revocation;
 mod server_profile;
 mod signature;
@@ -34,6 +35,9 @@ pub use identity::{CertificateUserId, Identity};
 pub use name::{Name, NameAttribute};
 pub use oid::{known, Oid};
 pub use policy::{PolicyOutcome, PolicySettings};
+pub use profile::{
+    check_intermediate_ca, check_trust_anchor, is_preferred_dns_name, ProfileExceptions,
+};
 pub use revocation::RevocationSnapshot;
 pub use signature::{AlgorithmPolicy, LegacyAlgorithms};
 pub use trust_store::{CaKind, TrustStore};

@@ -190,6 +190,57 @@ pub(crate) fn verify_signed_data(
     }
 }
 
+const CURVE_P521: &str = "1.3.132.0.35";
+
+/// Checks a subject public key against the policy without verifying anything with it: the end
+/// entity's key and the trust anchor's key are never a signature's verifying key on the path,
+/// so without this an RSA-1024, DSA or P-192 key there would pass unnoticed.
+///
+/// Accepted: RSA (and RSASSA-PSS keys) of at least the policy's modulus size; ECDSA keys on
+/// P-256, P-384 and P-521; Ed25519; DSA only when legacy algorithms are allowed.
+pub(crate) fn check_public_key(
+    key: &PublicKeyInfo,
+    policy: &AlgorithmPolicy,
+) -> Result<(), Reason> {
+    match key.algorithm.as_str() {
+        RSA_ENCRYPTION | RSA_PSS => {
+            let bits = rsa_modulus_bits(&key.key).ok_or(Reason::PublicKeyUnsupported)?;
+            check_rsa_strength(bits, policy)
+        }
+        EC_PUBLIC_KEY => {
+            let curve =
+                named_curve(key.parameters.as_deref()).ok_or(Reason::PublicKeyUnsupported)?;
+            match curve.as_str() {
+                CURVE_P256 | CURVE_P384 | CURVE_P521 => Ok(()),
+                // P-192, P-224, brainpool, explicit parameters ...: below the policy or not
+                // something certgate verifies.
+                _ => Err(Reason::PublicKeyUnsupported),
+            }
+        }
+        ED25519 => Ok(()),
+        DSA_KEY if policy.legacy == LegacyAlgorithms::AllowInsecure => Ok(()),
+        // DSA is legacy-only, as DSA signatures are.
+        _ => Err(Reason::PublicKeyUnsupported),
+    }
+}
+
+/// Checks that a signature algorithm is one the policy accepts, without verifying a signature
+/// (used for the trust anchor, whose own signature RFC 5280 §6.1 does not verify).
+pub(crate) fn check_signature_algorithm(
+    algorithm: &AlgorithmIdentifier,
+    policy: &AlgorithmPolicy,
+) -> Result<(), Reason> {
+    let legacy_allowed = policy.legacy == LegacyAlgorithms::AllowInsecure;
+    match algorithm.oid.as_str() {
+        SHA256_WITH_RSA | SHA384_WITH_RSA | SHA512_WITH_RSA | RSA_PSS | ECDSA_SHA256
+        | ECDSA_SHA384 | ECDSA_SHA512 | ED25519 => Ok(()),
+        SHA1_WITH_RSA | DSA_SHA1 | DSA_SHA256 if legacy_allowed => Ok(()),
+        _ => Err(Reason::SignatureAlgorithmUnsupported {
+            oid: algorithm.oid.clone(),
+        }),
+    }
+}
+
 fn verify(
     alg: &'static dyn VerificationAlgorithm,
     key: &[u8],

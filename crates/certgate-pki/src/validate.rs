@@ -17,10 +17,11 @@ use crate::name_constraints::{NameConstraintBudget, NameConstraintsState};
 use crate::oid::known;
 use crate::oid::Oid;
 use crate::policy::{PolicyOutcome, PolicySettings, PolicyState};
+use crate::profile::{check_path_certificate, check_trust_anchor, ProfileExceptions};
 use crate::revocation::{
     check_revocation, CrlSigner, CrlSignerSource, RevocationQuery, RevocationSnapshot,
 };
-use crate::signature::{verify_signed_data, AlgorithmPolicy};
+use crate::signature::{check_public_key, verify_signed_data, AlgorithmPolicy};
 use crate::trust_store::{CaKind, TrustStore};
 
 /// What the end-entity certificate must be good for.
@@ -102,6 +103,8 @@ pub struct ValidationPolicy {
     pub revocation_exempt_issuers: Vec<Name>,
     pub algorithms: AlgorithmPolicy,
     pub budget: PathBudget,
+    /// Named exceptions to the RFC 5280 §4 profile rules; none by default.
+    pub profile_exceptions: ProfileExceptions,
 }
 
 impl Default for ValidationPolicy {
@@ -116,6 +119,7 @@ impl Default for ValidationPolicy {
             revocation_exempt_issuers: Vec::new(),
             algorithms: AlgorithmPolicy::default(),
             budget: PathBudget::default(),
+            profile_exceptions: ProfileExceptions::default(),
         }
     }
 }
@@ -559,6 +563,11 @@ impl<'a> Engine<'a> {
         trace.pass(n, "anchor-validity", || {
             "trust anchor is within its validity period".to_string()
         });
+        check_trust_anchor(anchor, &policy.algorithms, &policy.profile_exceptions)
+            .map_err(|r| trace.fail(n, "anchor-profile", reject(0, r)))?;
+        trace.pass(n, "anchor-profile", || {
+            "trust anchor is a conforming CA certificate (RFC 5280 §4)".to_string()
+        });
 
         // §6.1.2 initialisation.
         let mut policy_state = PolicyState::new(&policy.policies, n);
@@ -602,6 +611,11 @@ impl<'a> Engine<'a> {
                 .map_err(|r| trace.fail(depth, "validity", reject(i, r)))?;
             trace.pass(depth, "validity", || {
                 "within its validity period".to_string()
+            });
+            check_certificate_profile(cert, working_key, is_end_entity, policy)
+                .map_err(|r| trace.fail(depth, "profile", reject(i, r)))?;
+            trace.pass(depth, "profile", || {
+                "conforms to the RFC 5280 §4 profile".to_string()
             });
             // §6.1.3 (a)(3): revocation.
             let check_this = match policy.revocation {
@@ -902,6 +916,24 @@ impl<'a> CrlSignerSource for PathSigners<'_, 'a> {
         }
         signers
     }
+}
+
+/// RFC 5280 §4 profile rules for a certificate below the anchor (see `profile.rs`), and, for
+/// the end entity, its key against the algorithm policy: the end entity's key verifies no
+/// signature on the path, so the checks in `verify_signed_data` never see it.
+fn check_certificate_profile(
+    cert: &Certificate,
+    issuer_key: &PublicKeyInfo,
+    is_end_entity: bool,
+    policy: &ValidationPolicy,
+) -> Result<(), Reason> {
+    // §4.2.1.1: self-signed means signed with its own key, not merely self-issued.
+    let self_signed = cert.is_self_issued() && cert.public_key().der == issuer_key.der;
+    check_path_certificate(cert, self_signed, &policy.profile_exceptions)?;
+    if is_end_entity {
+        check_public_key(cert.public_key(), &policy.algorithms)?;
+    }
+    Ok(())
 }
 
 fn check_purpose(path: &[&Certificate], policy: &ValidationPolicy) -> Result<(), Reason> {

@@ -290,9 +290,12 @@ fn rfc_5280_4_2_1_6_san_must_not_be_critical_when_the_subject_is_not_empty() {
 #[test]
 fn br_3_2_2_6_wildcard_directly_under_a_public_suffix_is_refused() {
     // "*.local": an unlisted TLD is a public suffix by the PSL's default rule "*".
-    for name in ["*.co.uk", "*.com", "*.COM", "*.com.", "*.local"] {
+    for name in ["*.co.uk", "*.com", "*.COM", "*.local"] {
         assert_rejected(&server_spec(name), "wildcard-under-public-suffix");
     }
+    // With a trailing dot the name is refused before, for every purpose: it is not in
+    // preferred name syntax (RFC 5280 §4.2.1.6).
+    assert_rejected(&server_spec("*.com."), "dns-name-invalid");
     // A wildcard SAN that is not the CN is checked too.
     assert_rejected(
         &ChainSpec {
@@ -311,7 +314,10 @@ fn br_7_1_2_7_12_wildcard_only_as_the_whole_leftmost_label() {
         "*.*.corp.example",
         "*",
     ] {
-        assert_rejected(&server_spec(name), "server-wildcard-invalid");
+        // Refused for every purpose by the RFC 5280 §4.2.1.6 preferred-name syntax check,
+        // which accepts `*` only as the whole leftmost label; the server profile's own
+        // wildcard rule (`server-wildcard-invalid`) stays behind it as a second line.
+        assert_rejected(&server_spec(name), "dns-name-invalid");
     }
 }
 

@@ -250,6 +250,8 @@ async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged(backend
     let mut params =
         rcgen::CertificateParams::new(vec!["host.corp.example".into()]).expect("params");
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    // RFC 5280 §4.2.1.1: an issued certificate carries an AKI (validation requires it).
+    params.use_authority_key_identifier_extension = true;
     params.not_before = at(VALIDATION_TIME - 86_400);
     params.not_after = at(VALIDATION_TIME + 86_400);
     let server_leaf = params
@@ -287,6 +289,7 @@ async fn each_bad_certificate_is_refused_with_its_reason_code_and_logged(backend
         rcgen::SanType::Rfc822Name("twin2@corp.example".try_into().expect("ia5")),
     ];
     twins.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    twins.use_authority_key_identifier_extension = true;
     twins.not_before = at(VALIDATION_TIME - 86_400);
     twins.not_after = at(VALIDATION_TIME + 86_400);
     let twins_key = rcgen::KeyPair::generate().expect("key");

@@ -22,6 +22,9 @@ use rcgen::{
 };
 use time::OffsetDateTime;
 
+mod edit;
+
+pub use edit::{edit_certificate, edit_crl, to_pem, weak_keys, Edit};
 pub use rcgen::{Error, ExtendedKeyUsagePurpose};
 
 /// Microsoft User Principal Name otherName (szOID_NT_PRINCIPAL_NAME), a UTF8String.
@@ -140,6 +143,11 @@ pub struct ChainSpec {
     pub leaf_ekus: Vec<ExtendedKeyUsagePurpose>,
     /// basicConstraints cA=TRUE on the leaf (a CA certificate used as an end entity).
     pub leaf_is_ca: bool,
+    /// Changes made to each certificate after it is issued (it is then signed again by the
+    /// same issuer key): for certificates that break a profile rule. Empty by default.
+    pub root_edits: Vec<Edit>,
+    pub intermediate_edits: Vec<Edit>,
+    pub leaf_edits: Vec<Edit>,
 }
 
 /// One extension written as given, so tests can build certificates that break a rule.
@@ -250,6 +258,9 @@ impl Default for ChainSpec {
             leaf_ip_addresses: Vec::new(),
             leaf_ekus: vec![ExtendedKeyUsagePurpose::ClientAuth],
             leaf_is_ca: false,
+            root_edits: Vec::new(),
+            intermediate_edits: Vec::new(),
+            leaf_edits: Vec::new(),
         }
     }
 }
@@ -346,6 +357,13 @@ impl TestPki {
         let leaf_cert = leaf_params.signed_by(&leaf_key, &intermediate_issuer)?;
         let leaf = issued(&leaf_cert, &leaf_key, serial_for(spec.serial_seed, 3));
 
+        let root = apply_edits(root, &spec.root_edits, &root_key.serialize_der())?;
+        let intermediate = apply_edits(
+            intermediate,
+            &spec.intermediate_edits,
+            &root_key.serialize_der(),
+        )?;
+        let leaf = apply_edits(leaf, &spec.leaf_edits, &intermediate_key.serialize_der())?;
         Ok(TestPki {
             root,
             intermediate,
@@ -431,6 +449,27 @@ fn issued(cert: &rcgen::Certificate, key: &KeyPair, serial: Vec<u8>) -> Issued {
         pem: cert.pem(),
         serial,
     }
+}
+
+fn apply_edits(issued: Issued, edits: &[Edit], issuer_key_pkcs8: &[u8]) -> Result<Issued, Error> {
+    if edits.is_empty() {
+        return Ok(issued);
+    }
+    let der = edit_certificate(&issued.der, issuer_key_pkcs8, edits)?;
+    let serial = edits
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Edit::Serial(s) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap_or(issued.serial);
+    Ok(Issued {
+        pem: to_pem(&der),
+        der,
+        key_pkcs8_der: issued.key_pkcs8_der,
+        serial,
+    })
 }
 
 fn distinguished_name(common_name: &str) -> Result<DistinguishedName, Error> {

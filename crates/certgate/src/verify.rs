@@ -77,9 +77,14 @@ pub(crate) struct VerifyArgs {
     #[arg(long, value_enum)]
     revocation: Option<RevocationArg>,
     /// Accept SHA-1 signatures, DSA keys and RSA keys from 1024 bits (old PKIs such as the
-    /// 2011 NIST PKITS data). Insecure; never use it for sign-in.
+    /// 2011 NIST PKITS data), and non-critical policyConstraints as those PKIs have. Insecure;
+    /// never use it for sign-in.
     #[arg(long)]
     allow_insecure_legacy_algorithms: bool,
+    /// Named exceptions to the RFC 5280 §4 profile rules (see README, "Certificate profile
+    /// rules"). Each accepts certificates a conforming CA never issues.
+    #[command(flatten)]
+    profile_exceptions: ProfileExceptionArgs,
     /// Machine-readable result, with the identity fields.
     #[arg(long)]
     json: bool,
@@ -327,9 +332,15 @@ fn prepare(args: &VerifyArgs, store: Option<&ValidationState>) -> Result<Inputs,
             .unwrap_or_default(),
         ..ValidationPolicy::default()
     };
+    policy.profile_exceptions = args.profile_exceptions.to_policy();
     if args.allow_insecure_legacy_algorithms {
         policy.algorithms.legacy = LegacyAlgorithms::AllowInsecure;
         policy.algorithms.min_rsa_bits = 1024;
+        // The flag is for old test PKIs such as NIST PKITS, whose CAs also mark
+        // policyConstraints non-critical (RFC 2459 allowed it; RFC 5280 §4.2.1.11 does not).
+        policy
+            .profile_exceptions
+            .insecure_allow_non_critical_policy_constraints = true;
     }
     Ok(Inputs {
         leaf,
@@ -498,4 +509,40 @@ fn status_json(status: &RevocationStatus) -> Value {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `certgate verify` flags for [`certgate_pki::ProfileExceptions`], one per exception.
+#[derive(Debug, clap::Args)]
+struct ProfileExceptionArgs {
+    /// Accept CA certificates without subjectKeyIdentifier and certificates without
+    /// authorityKeyIdentifier (RFC 5280 §4.2.1.1, §4.2.1.2). Insecure.
+    #[arg(long)]
+    insecure_allow_missing_key_identifiers: bool,
+    /// Accept a trust anchor whose basicConstraints is not critical (§4.2.1.9). Insecure.
+    #[arg(long)]
+    insecure_allow_non_critical_basic_constraints: bool,
+    /// Accept zero, negative or over-long serial numbers (§4.1.2.2). Insecure.
+    #[arg(long)]
+    insecure_allow_nonconforming_serial_numbers: bool,
+    /// Accept a non-critical policyConstraints extension (§4.2.1.11), as in the NIST PKITS data.
+    #[arg(long)]
+    insecure_allow_non_critical_policy_constraints: bool,
+    /// Accept a trust anchor without keyUsage (§4.2.1.3). Insecure.
+    #[arg(long)]
+    insecure_allow_anchor_without_key_usage: bool,
+}
+
+impl ProfileExceptionArgs {
+    fn to_policy(&self) -> certgate_pki::ProfileExceptions {
+        certgate_pki::ProfileExceptions {
+            insecure_allow_missing_key_identifiers: self.insecure_allow_missing_key_identifiers,
+            insecure_allow_non_critical_basic_constraints: self
+                .insecure_allow_non_critical_basic_constraints,
+            insecure_allow_nonconforming_serial_numbers: self
+                .insecure_allow_nonconforming_serial_numbers,
+            insecure_allow_non_critical_policy_constraints: self
+                .insecure_allow_non_critical_policy_constraints,
+            insecure_allow_anchor_without_key_usage: self.insecure_allow_anchor_without_key_usage,
+        }
+    }
 }

@@ -173,6 +173,18 @@ fn ca_add_refusals(env: &Env) {
     let bundle = write(&env.path("bundle.pem"), bundle_pem.as_bytes());
 
     assert_eq!(refusal(env, &["ca", "add", &leaf, "--json"]), "ca-not-a-ca");
+    // RFC 5280 §4.2.1.2: a root without subjectKeyIdentifier is refused at upload, with the
+    // code sign-in validation would give.
+    let no_ski = certgate_testpki::TestPki::three_level(&certgate_testpki::ChainSpec {
+        root_edits: vec![certgate_testpki::Edit::RemoveExtension("2.5.29.14")],
+        ..certgate_testpki::ChainSpec::default()
+    })
+    .expect("test PKI without SKI");
+    let no_ski = write(&env.path("no-ski.cer"), &no_ski.root.der);
+    assert_eq!(
+        refusal(env, &["ca", "add", &no_ski, "--json"]),
+        "subject-key-id-missing"
+    );
     assert_eq!(
         refusal(
             env,

@@ -174,6 +174,10 @@ fn run_library(dir: &Path, entry: &Entry) -> Result<(), String> {
         };
         policy.algorithms.legacy = LegacyAlgorithms::AllowInsecure;
         policy.algorithms.min_rsa_bits = 1024;
+        // PKITS CAs mark policyConstraints non-critical (RFC 5280 §4.2.1.11 says critical).
+        policy
+            .profile_exceptions
+            .insecure_allow_non_critical_policy_constraints = true;
         Ok(validate(
             &leaf,
             &intermediates,

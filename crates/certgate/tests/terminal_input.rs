@@ -19,6 +19,11 @@ fn hostile_ca(env: &Env) -> String {
         .distinguished_name
         .push(rcgen::DnType::CommonName, "Evil\u{1b}]0;owned\u{7} Root");
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    // A conforming CA certificate otherwise (RFC 5280 §4.2.1.3), so that `ca add` takes it.
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
     let key = rcgen::KeyPair::generate().expect("key");
     let certificate = params.self_signed(&key).expect("certificate");
     let path = env.path("hostile.pem");

@@ -137,6 +137,7 @@ impl From<TrustError> for ApiError {
             TrustError::Duplicate { .. } => StatusCode::CONFLICT,
             TrustError::CertificateMalformed(_)
             | TrustError::NotACa { .. }
+            | TrustError::CaProfileInvalid { .. }
             | TrustError::Expired { .. }
             | TrustError::UrlNotHttp { .. }
             | TrustError::UrlMalformed { .. }
