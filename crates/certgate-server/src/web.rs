@@ -819,8 +819,23 @@ where
     if let Some(identity) = flow.identity.as_mut() {
         identity.second_factor = Some(factor.into());
     }
-    // An authentication step: the flow is bound to a new secret in this browser.
-    let Some((flow, browser_secret)) = flow.authenticated(FlowStep::Confirmation) else {
+    authentication_step(context, flow, flow_id, FlowStep::Confirmation).await
+}
+
+/// Takes an authentication step of a flow waiting at the second factor: the flow moves to
+/// `next` bound to a new secret in this browser (set as its cookie on the next page), in one
+/// compare-and-set, so a cookie from before the step is worthless after it.
+async fn authentication_step<S, P>(
+    context: &WebContext<S, P>,
+    flow: LoginFlow,
+    flow_id: &str,
+    next: FlowStep,
+) -> Response
+where
+    S: WebStore,
+    P: RefreshPolicy,
+{
+    let Some((flow, browser_secret)) = flow.authenticated(next) else {
         return error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "random-unavailable",
@@ -1008,47 +1023,9 @@ where
     }
     identity.access_pass_redeemed_at = Some(context.clock.now());
     flow.identity = Some(identity);
-    // Redeeming the pass is an authentication step: the flow is bound to a new secret in this
-    // browser (the enrollment that follows can only be confirmed here).
-    let Some((flow, browser_secret)) = flow.authenticated(FlowStep::SecondFactor) else {
-        return error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "random-unavailable",
-            "certgate could not continue the sign-in. Try again in a minute.",
-        );
-    };
-    let Some(cookie) = flow_cookie(
-        &form.flow,
-        &browser_secret,
-        flow.seconds_left(context.clock.now()),
-    ) else {
-        return error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "cookie-invalid",
-            "certgate could not continue the sign-in.",
-        );
-    };
-    match context
-        .store
-        .advance_flow(&flow, FlowStep::SecondFactor)
-        .await
-    {
-        Ok(true) => {
-            let mut response = next_page(&context, flow, &form.flow).await;
-            response.headers_mut().append(header::SET_COOKIE, cookie);
-            response
-        }
-        Ok(false) => error_page(
-            StatusCode::CONFLICT,
-            "flow-step-taken",
-            "This step of the sign-in was already taken. Go back to the application.",
-        ),
-        Err(error) => error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            error.code(),
-            "certgate cannot store the sign-in right now. Try again in a minute.",
-        ),
-    }
+    // Redeeming the pass is an authentication step (the enrollment that follows can only be
+    // confirmed in this browser).
+    authentication_step(&context, flow, &form.flow, FlowStep::SecondFactor).await
 }
 
 #[derive(serde::Deserialize)]
