@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
             "a certificate keeps the bytes it came from"
         );
         exercise(cert);
+        agrees_with_x509_parser(cert, data);
     }
 
     // The same bytes through the DER-or-PEM entry point administrators' files take.
@@ -65,6 +66,32 @@ fn exercise(cert: &Certificate) {
     format_name(cert.subject());
     format_name(cert.issuer());
     let _ = (cert.is_ca(), cert.is_self_issued(), cert.tbs_der().len());
+}
+
+/// Where x509-parser also reads the bytes, both must see the same fields (certgate may refuse
+/// more: crates/certgate-pki/tests/differential.rs lists where and why).
+fn agrees_with_x509_parser(cert: &Certificate, data: &[u8]) {
+    use x509_parser::prelude::FromDer as _;
+    let Ok((rest, theirs)) = x509_parser::certificate::X509Certificate::from_der(data) else {
+        return;
+    };
+    if !rest.is_empty() {
+        return;
+    }
+    let tbs = &theirs.tbs_certificate;
+    assert_eq!(cert.version(), tbs.version.0 + 1);
+    assert_eq!(cert.serial(), tbs.raw_serial());
+    assert_eq!(cert.tbs_der(), tbs.as_ref());
+    assert_eq!(cert.issuer().der(), tbs.issuer.as_raw());
+    assert_eq!(cert.subject().der(), tbs.subject.as_raw());
+    assert_eq!(cert.not_before().0, tbs.validity.not_before.timestamp());
+    assert_eq!(cert.not_after().0, tbs.validity.not_after.timestamp());
+    assert_eq!(cert.public_key().der, tbs.subject_pki.raw);
+    assert_eq!(cert.signature(), theirs.signature_value.data.as_ref());
+    let critical = tbs.extensions().iter().filter(|e| e.critical).count();
+    assert_eq!(cert.extensions().critical.len(), critical);
+    let attributes = tbs.subject.iter_attributes().count();
+    assert_eq!(cert.subject().rdns().iter().flatten().count(), attributes);
 }
 
 fn format_name(name: &Name) {

@@ -1,16 +1,13 @@
-//! A parsed X.509 certificate, decoded once into owned fields the validator works on.
+//! A parsed X.509 certificate: the outline and extensions decoded into owned fields the
+//! validator works on, the names decoded on first use.
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
-use x509_parser::certificate::X509Certificate;
-use x509_parser::der_parser::asn1_rs::ToDer as _;
-use x509_parser::extensions::{self as x509ext, ParsedExtension};
-use x509_parser::prelude::FromDer;
-
-use crate::distribution_point::decode_distribution_points;
+use crate::der::{self, tag, DerError, DerResult, Reader, Tlv};
 use crate::error::Reason;
 use crate::name::{Name, NameAttribute};
-use crate::oid::{known, Oid};
+use crate::oid::Oid;
 
 /// Seconds since the Unix epoch, UTC. The pki crate never reads a clock: callers pass this in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -194,79 +191,144 @@ impl Extensions {
     }
 }
 
-/// A parsed certificate. Owns its DER; all fields are decoded once at parse time.
+/// A parsed certificate. Owns its DER; fields are decoded at parse time except the names'
+/// attributes, which are decoded on first use.
 #[derive(Clone, Debug)]
 pub struct Certificate {
     der: Vec<u8>,
     tbs: Range<usize>,
     pub(crate) version: u32,
-    pub(crate) serial: Vec<u8>,
+    serial: Range<usize>,
     pub(crate) signature_algorithm: AlgorithmIdentifier,
-    pub(crate) signature: Vec<u8>,
+    signature: Range<usize>,
     pub(crate) issuer: Name,
     pub(crate) subject: Name,
     pub(crate) not_before: UnixTime,
     pub(crate) not_after: UnixTime,
     pub(crate) public_key: PublicKeyInfo,
     pub(crate) extensions: Extensions,
+    /// Whether issuer and subject are the same name, decided on first use.
+    self_issued: OnceLock<bool>,
 }
 
 impl Certificate {
     /// Parses one DER certificate. Trailing bytes, duplicate extensions and undecodable known
     /// extensions are rejected: a certificate that two parsers could read differently is not
     /// one certgate will trust.
+    ///
+    /// The outline (RFC 5280 §4.1) and the extensions are decoded here; the issuer and subject
+    /// names are checked for structure and decoded on first use (see [`Name`]).
     pub fn from_der(der: &[u8]) -> Result<Self, Reason> {
-        let (rest, parsed) =
-            X509Certificate::from_der(der).map_err(|e| Reason::CertificateMalformed {
-                detail: e.to_string(),
-            })?;
-        if !rest.is_empty() {
-            return Err(Reason::CertificateMalformed {
-                detail: "trailing data after the certificate".into(),
-            });
-        }
-        let tbs_raw: &[u8] = parsed.tbs_certificate.as_ref();
-        let tbs_start = offset_in(der, tbs_raw).ok_or_else(|| Reason::CertificateMalformed {
-            detail: "TBSCertificate not found".into(),
-        })?;
-        let tbs = &parsed.tbs_certificate;
-        let version = tbs.version.0 + 1;
-        if version > 3 || (version < 3 && tbs.extensions().iter().next().is_some()) {
-            return Err(Reason::UnsupportedVersion);
-        }
-        // RFC 5280 §4.1.1.2: the inner and outer signature algorithms must be identical.
-        if tbs.signature != parsed.signature_algorithm {
-            return Err(Reason::CertificateMalformed {
-                detail: "signatureAlgorithm differs from the TBSCertificate's signature field"
-                    .into(),
-            });
-        }
-        let spki = &tbs.subject_pki;
-        let public_key = PublicKeyInfo {
-            der: spki.raw.to_vec(),
-            algorithm: Oid::from_parser(&spki.algorithm.algorithm),
-            parameters: spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .filter(|p| p.tag() != x509_parser::der_parser::asn1_rs::Tag::Null)
-                .map(|p| p.to_der_vec_raw().unwrap_or_default()),
-            key: spki.subject_public_key.data.to_vec(),
+        let malformed = |detail: &str| Reason::CertificateMalformed {
+            detail: detail.to_string(),
         };
-        let extensions = decode_extensions(tbs.extensions())?;
+        let at = |field: &'static str| {
+            move |e: DerError| Reason::CertificateMalformed {
+                detail: format!("{field}: {e}"),
+            }
+        };
+        let mut outer = Reader::new(der);
+        let certificate = outer.expect(tag::SEQUENCE).map_err(at("Certificate"))?;
+        if !outer.is_empty() {
+            return Err(malformed("trailing data after the certificate"));
+        }
+        let mut fields = Reader::new(certificate);
+        let tbs = fields
+            .expect_tlv(tag::SEQUENCE)
+            .map_err(at("tbsCertificate"))?;
+        let outer_algorithm = fields
+            .expect_tlv(tag::SEQUENCE)
+            .map_err(at("signatureAlgorithm"))?;
+        let signature = fields
+            .expect(tag::BIT_STRING)
+            .and_then(der::whole_octets_bit_string)
+            .map_err(at("signatureValue"))?;
+        fields.finish().map_err(at("Certificate"))?;
+
+        let mut tbs_fields = Reader::new(tbs.value);
+        let version = match tbs_fields
+            .optional(tag::context_constructed(0))
+            .map_err(at("version"))?
+        {
+            // Version ::= INTEGER { v1(0), v2(1), v3(2) }, [0] EXPLICIT.
+            Some(explicit) => match der::single(explicit, tag::INTEGER)
+                .and_then(der::small_unsigned)
+                .map_err(at("version"))?
+            {
+                number @ 0..=2 => number + 1,
+                _ => return Err(Reason::UnsupportedVersion),
+            },
+            None => 1,
+        };
+        let serial = tbs_fields
+            .expect(tag::INTEGER)
+            .map_err(at("serialNumber"))?;
+        if serial.is_empty() {
+            return Err(malformed("serialNumber: empty INTEGER"));
+        }
+        let inner_algorithm = tbs_fields
+            .expect_tlv(tag::SEQUENCE)
+            .map_err(at("signature"))?;
+        // RFC 5280 §4.1.1.2: the inner and outer signature algorithms must be identical.
+        if inner_algorithm.raw != outer_algorithm.raw {
+            return Err(malformed(
+                "signatureAlgorithm differs from the TBSCertificate's signature field",
+            ));
+        }
+        let issuer = tbs_fields.expect_tlv(tag::SEQUENCE).map_err(at("issuer"))?;
+        let issuer = Name::from_der(issuer.raw).map_err(at("issuer"))?;
+        let mut validity = Reader::new(tbs_fields.expect(tag::SEQUENCE).map_err(at("validity"))?);
+        let not_before = time(validity.read()).map_err(at("notBefore"))?;
+        let not_after = time(validity.read()).map_err(at("notAfter"))?;
+        validity.finish().map_err(at("validity"))?;
+        let subject = tbs_fields
+            .expect_tlv(tag::SEQUENCE)
+            .map_err(at("subject"))?;
+        let subject = Name::from_der(subject.raw).map_err(at("subject"))?;
+        let spki = tbs_fields
+            .expect_tlv(tag::SEQUENCE)
+            .map_err(at("subjectPublicKeyInfo"))?;
+        let public_key = public_key_info(spki).map_err(at("subjectPublicKeyInfo"))?;
+        // RFC 5280 §4.1.2.8: unique identifiers only in v2 and v3.
+        for (number, field) in [(1, "issuerUniqueID"), (2, "subjectUniqueID")] {
+            if tbs_fields
+                .optional(tag::context(number))
+                .map_err(at(field))?
+                .is_some()
+                && version < 2
+            {
+                return Err(Reason::UnsupportedVersion);
+            }
+        }
+        let extensions = match tbs_fields
+            .optional(tag::context_constructed(3))
+            .map_err(at("extensions"))?
+        {
+            Some(_) if version < 3 => return Err(Reason::UnsupportedVersion),
+            Some(explicit) => {
+                let list = der::single(explicit, tag::SEQUENCE).map_err(at("extensions"))?;
+                crate::extension_der::decode_extensions(list)?
+            }
+            None => Extensions::default(),
+        };
+        tbs_fields.finish().map_err(at("tbsCertificate"))?;
+
+        let tbs_start = der.len() - certificate.len();
         Ok(Certificate {
             der: der.to_vec(),
-            tbs: tbs_start..tbs_start + tbs_raw.len(),
+            tbs: tbs_start..tbs_start + tbs.raw.len(),
             version,
-            serial: tbs.raw_serial().to_vec(),
-            signature_algorithm: algorithm_identifier(&parsed.signature_algorithm),
-            signature: parsed.signature_value.data.to_vec(),
-            issuer: Name::from_parser(&tbs.issuer),
-            subject: Name::from_parser(&tbs.subject),
-            not_before: UnixTime(tbs.validity.not_before.timestamp()),
-            not_after: UnixTime(tbs.validity.not_after.timestamp()),
+            serial: range_in(der, serial),
+            signature_algorithm: algorithm_identifier(outer_algorithm)
+                .map_err(at("signatureAlgorithm"))?,
+            signature: range_in(der, signature),
+            issuer,
+            subject,
+            not_before,
+            not_after,
             public_key,
             extensions,
+            self_issued: OnceLock::new(),
         })
     }
 
@@ -282,13 +344,13 @@ impl Certificate {
     }
     /// Serial number content octets, big-endian, as encoded (may carry a leading 0x00).
     pub fn serial(&self) -> &[u8] {
-        &self.serial
+        &self.der[self.serial.clone()]
     }
     pub fn signature_algorithm(&self) -> &AlgorithmIdentifier {
         &self.signature_algorithm
     }
     pub fn signature(&self) -> &[u8] {
-        &self.signature
+        &self.der[self.signature.clone()]
     }
     pub fn issuer(&self) -> &Name {
         &self.issuer
@@ -311,7 +373,7 @@ impl Certificate {
 
     /// Self-issued: issuer and subject are the same name (RFC 5280 §6.1).
     pub fn is_self_issued(&self) -> bool {
-        self.issuer == self.subject
+        *self.self_issued.get_or_init(|| self.issuer == self.subject)
     }
 
     /// True when basicConstraints says cA.
@@ -320,223 +382,171 @@ impl Certificate {
     }
 }
 
-fn offset_in(outer: &[u8], inner: &[u8]) -> Option<usize> {
-    let start = (inner.as_ptr() as usize).checked_sub(outer.as_ptr() as usize)?;
-    (start + inner.len() <= outer.len()).then_some(start)
+/// Where `part`, a subslice of `whole`, lies in it.
+fn range_in(whole: &[u8], part: &[u8]) -> Range<usize> {
+    let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+    start..start + part.len()
 }
 
-pub(crate) fn algorithm_identifier(
-    alg: &x509_parser::x509::AlgorithmIdentifier<'_>,
-) -> AlgorithmIdentifier {
-    AlgorithmIdentifier {
-        oid: Oid::from_parser(&alg.algorithm),
-        parameters: alg
+/// AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }, with the
+/// parameters kept as their whole encoding (NULL included: RSA signatures carry it).
+fn algorithm_identifier(element: Tlv<'_>) -> DerResult<AlgorithmIdentifier> {
+    let mut fields = Reader::new(element.value);
+    let oid = Oid::from_der_content(fields.expect(tag::OID)?)
+        .ok_or(DerError("malformed algorithm OID"))?;
+    let parameters = if fields.is_empty() {
+        None
+    } else {
+        Some(fields.read()?.raw.to_vec())
+    };
+    fields.finish()?;
+    Ok(AlgorithmIdentifier { oid, parameters })
+}
+
+/// SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT
+/// STRING }. NULL parameters (rsaEncryption) are dropped: they say nothing.
+fn public_key_info(spki: Tlv<'_>) -> DerResult<PublicKeyInfo> {
+    let mut fields = Reader::new(spki.value);
+    let algorithm = algorithm_identifier(fields.expect_tlv(tag::SEQUENCE)?)?;
+    let key = der::whole_octets_bit_string(fields.expect(tag::BIT_STRING)?)?;
+    fields.finish()?;
+    Ok(PublicKeyInfo {
+        der: spki.raw.to_vec(),
+        algorithm: algorithm.oid,
+        parameters: algorithm
             .parameters
-            .as_ref()
-            .map(|p| p.to_der_vec_raw().unwrap_or_default()),
-    }
+            .filter(|p| p.first() != Some(&tag::NULL)),
+        key: key.to_vec(),
+    })
 }
 
-pub(crate) fn general_name(name: &x509ext::GeneralName<'_>) -> GeneralName {
-    use x509ext::GeneralName as G;
-    match name {
-        G::RFC822Name(s) => GeneralName::Rfc822((*s).to_string()),
-        G::DNSName(s) => GeneralName::Dns((*s).to_string()),
-        G::URI(s) => GeneralName::Uri((*s).to_string()),
-        G::IPAddress(b) => GeneralName::Ip(b.to_vec()),
-        G::DirectoryName(n) => GeneralName::Directory(Name::from_parser(n)),
-        G::OtherName(oid, raw) => GeneralName::OtherName {
-            type_id: Oid::from_parser(oid),
-            value: strip_explicit_zero(raw).to_vec(),
-        },
-        G::RegisteredID(oid) => GeneralName::RegisteredId(Oid::from_parser(oid)),
-        G::X400Address(_) => GeneralName::Unsupported { tag: 3 },
-        G::EDIPartyName(_) => GeneralName::Unsupported { tag: 5 },
-        G::Invalid(tag, _) => GeneralName::Unsupported { tag: tag.0 },
-    }
-}
-
-/// x509-parser hands back an otherName value still inside its `[0] EXPLICIT` wrapper.
-fn strip_explicit_zero(raw: &[u8]) -> &[u8] {
-    use x509_parser::der_parser::asn1_rs::{Any, FromDer as _};
-    match Any::from_der(raw) {
-        Ok((_, any)) if any.tag().0 == 0 => any.data,
-        _ => raw,
-    }
-}
-
-pub(crate) fn general_names(names: &[x509ext::GeneralName<'_>]) -> Vec<GeneralName> {
-    names.iter().map(general_name).collect()
-}
-
-/// Extensions certgate processes. Anything else that is critical is recorded and rejected by
-/// the validator (RFC 5280 §4.2).
-const PROCESSED: &[&str] = &[
-    known::EXT_SUBJECT_KEY_ID,
-    known::EXT_KEY_USAGE,
-    known::EXT_SUBJECT_ALT_NAME,
-    known::EXT_BASIC_CONSTRAINTS,
-    known::EXT_NAME_CONSTRAINTS,
-    known::EXT_CRL_DISTRIBUTION_POINTS,
-    known::EXT_CERTIFICATE_POLICIES,
-    known::EXT_POLICY_MAPPINGS,
-    known::EXT_AUTHORITY_KEY_ID,
-    known::EXT_POLICY_CONSTRAINTS,
-    known::EXT_EXTENDED_KEY_USAGE,
-    known::EXT_FRESHEST_CRL,
-    known::EXT_INHIBIT_ANY_POLICY,
-];
-
-fn decode_extensions(raw: &[x509ext::X509Extension<'_>]) -> Result<Extensions, Reason> {
-    let mut out = Extensions::default();
-    let mut seen: Vec<Oid> = Vec::with_capacity(raw.len());
-    for ext in raw {
-        let oid = Oid::from_parser(&ext.oid);
-        if seen.contains(&oid) {
-            return Err(Reason::DuplicateExtension { oid });
+/// Time ::= CHOICE { utcTime UTCTime, generalTime GeneralizedTime } in the only forms RFC 5280
+/// §4.1.2.5.1–2 allows: `YYMMDDHHMMSSZ` (years 1950–2049) and `YYYYMMDDHHMMSSZ`, seconds
+/// present, no fraction, UTC.
+pub(crate) fn time(element: DerResult<Tlv<'_>>) -> DerResult<UnixTime> {
+    let element = element?;
+    let digits = |text: &[u8]| -> DerResult<i64> {
+        text.iter().try_fold(0i64, |acc, &c| {
+            if c.is_ascii_digit() {
+                Ok(acc * 10 + i64::from(c - b'0'))
+            } else {
+                Err(DerError("a time with a non-digit"))
+            }
+        })
+    };
+    let (year, rest) = match (element.tag, element.value) {
+        (tag::UTC_TIME, value) if value.len() == 13 => {
+            let year = digits(&value[..2])?;
+            (
+                if year < 50 { 2000 + year } else { 1900 + year },
+                &value[2..],
+            )
         }
-        seen.push(oid.clone());
-        if ext.critical {
-            out.critical.push(oid.clone());
+        (tag::GENERALIZED_TIME, value) if value.len() == 15 => (digits(&value[..4])?, &value[4..]),
+        (tag::UTC_TIME | tag::GENERALIZED_TIME, _) => {
+            return Err(DerError("a time not in the form RFC 5280 requires"))
         }
-        let malformed = || Reason::ExtensionMalformed { oid: oid.clone() };
-        match ext.parsed_extension() {
-            // An empty GeneralSubtrees makes x509-parser fail; report it as the name-constraint
-            // defect it is (name-constraints-malformed) when the path is validated.
-            ParsedExtension::ParseError { .. } if oid.as_str() == known::EXT_NAME_CONSTRAINTS => {
-                let defect = crate::name_constraints::structural_defect(ext.value);
-                if defect.is_none() {
-                    return Err(malformed());
-                }
-                out.name_constraints = Some(NameConstraints {
-                    permitted: None,
-                    excluded: None,
-                    critical: ext.critical,
-                    defect,
-                });
-            }
-            ParsedExtension::ParseError { .. } => {
-                if ext.critical || PROCESSED.contains(&oid.as_str()) {
-                    return Err(malformed());
-                }
-                if oid.as_str() == known::EXT_AUTHORITY_INFO_ACCESS {
-                    out.authority_info_access = Some(AuthorityInfoAccess::Malformed);
-                }
-            }
-            ParsedExtension::AuthorityInfoAccess(aia) => {
-                out.authority_info_access = Some(AuthorityInfoAccess::Decoded(
-                    aia.accessdescs
-                        .iter()
-                        .map(|d| AccessDescription {
-                            method: Oid::from_parser(&d.access_method),
-                            location: general_name(&d.access_location),
-                        })
-                        .collect(),
-                ));
-                if ext.critical {
-                    out.unknown_critical.push(oid);
-                }
-            }
-            ParsedExtension::BasicConstraints(bc) => {
-                out.basic_constraints = Some(BasicConstraints {
-                    ca: bc.ca,
-                    path_len: bc.path_len_constraint,
-                })
-            }
-            ParsedExtension::KeyUsage(ku) => out.key_usage = Some(KeyUsage(ku.flags)),
-            ParsedExtension::ExtendedKeyUsage(_) => {
-                out.extended_key_usage = Some(decode_eku(ext.value).ok_or_else(malformed)?)
-            }
-            ParsedExtension::SubjectKeyIdentifier(id) => out.subject_key_id = Some(id.0.to_vec()),
-            ParsedExtension::AuthorityKeyIdentifier(aki) => {
-                out.authority_key_id = Some(AuthorityKeyId {
-                    key_id: aki.key_identifier.as_ref().map(|k| k.0.to_vec()),
-                    issuer: aki.authority_cert_issuer.as_deref().map(general_names),
-                    serial: aki.authority_cert_serial.map(<[u8]>::to_vec),
-                })
-            }
-            ParsedExtension::SubjectAlternativeName(san) => {
-                out.subject_alt_names = Some(general_names(&san.general_names))
-            }
-            ParsedExtension::CertificatePolicies(policies) => {
-                out.certificate_policies = Some(
-                    policies
-                        .iter()
-                        .map(|p| PolicyInformation {
-                            policy: Oid::from_parser(&p.policy_id),
-                            qualifiers: p
-                                .policy_qualifiers
-                                .iter()
-                                .flatten()
-                                .map(|q| q.qualifier.to_vec())
-                                .collect(),
-                        })
-                        .collect(),
-                )
-            }
-            ParsedExtension::PolicyMappings(mappings) => {
-                out.policy_mappings = Some(
-                    mappings
-                        .mappings
-                        .iter()
-                        .map(|m| PolicyMapping {
-                            issuer_domain: Oid::from_parser(&m.issuer_domain_policy),
-                            subject_domain: Oid::from_parser(&m.subject_domain_policy),
-                        })
-                        .collect(),
-                )
-            }
-            ParsedExtension::PolicyConstraints(pc) => {
-                out.policy_constraints = Some(PolicyConstraints {
-                    require_explicit_policy: pc.require_explicit_policy,
-                    inhibit_policy_mapping: pc.inhibit_policy_mapping,
-                })
-            }
-            ParsedExtension::InhibitAnyPolicy(iap) => out.inhibit_any_policy = Some(iap.skip_certs),
-            ParsedExtension::NameConstraints(nc) => {
-                let subtrees = |s: &Option<Vec<x509ext::GeneralSubtree<'_>>>| {
-                    s.as_ref()
-                        .map(|v| v.iter().map(|t| general_name(&t.base)).collect())
+        _ => return Err(DerError("not a UTCTime or GeneralizedTime")),
+    };
+    if rest[10] != b'Z' {
+        return Err(DerError("a time not in UTC (Z)"));
+    }
+    let (month, day) = (digits(&rest[0..2])?, digits(&rest[2..4])?);
+    let (hour, minute, second) = (
+        digits(&rest[4..6])?,
+        digits(&rest[6..8])?,
+        digits(&rest[8..10])?,
+    );
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return Err(DerError("a time with an invalid month")),
+    };
+    if !(1..=days_in_month).contains(&day) || hour > 23 || minute > 59 || second > 59 {
+        return Err(DerError("a time with an invalid day or time of day"));
+    }
+    Ok(UnixTime(
+        days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second,
+    ))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (the well-known era-based method:
+/// 400-year eras of 146,097 days, years starting in March so the leap day comes last).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_from_march = (month + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(tag: u8, text: &str) -> DerResult<UnixTime> {
+        let mut encoded = Vec::new();
+        der::write_tlv(&mut encoded, tag, text.as_bytes());
+        time(Reader::new(&encoded).read())
+    }
+
+    #[test]
+    fn rfc5280_4_1_2_5_times_in_their_one_allowed_form() {
+        assert_eq!(at(tag::UTC_TIME, "700101000000Z"), Ok(UnixTime(0)));
+        // UTCTime years 50–99 are 19xx, 00–49 are 20xx (§4.1.2.5.1).
+        assert_eq!(
+            at(tag::UTC_TIME, "500101000000Z"),
+            Ok(UnixTime(-631_152_000))
+        );
+        assert_eq!(
+            at(tag::UTC_TIME, "491231235959Z"),
+            Ok(UnixTime(2_524_607_999))
+        );
+        assert_eq!(
+            at(tag::GENERALIZED_TIME, "20500101000000Z"),
+            Ok(UnixTime(2_524_608_000))
+        );
+        assert_eq!(
+            at(tag::GENERALIZED_TIME, "20240229120000Z"),
+            Ok(UnixTime(1_709_208_000))
+        );
+        for (tag, text) in [
+            (tag::UTC_TIME, "7001010000Z"),               // no seconds
+            (tag::UTC_TIME, "700101000000+0000"),         // not Z
+            (tag::UTC_TIME, "700101000000"),              // no zone
+            (tag::GENERALIZED_TIME, "20240229120000.5Z"), // fraction
+            (tag::GENERALIZED_TIME, "20230229120000Z"),   // no 29 February in 2023
+            (tag::GENERALIZED_TIME, "21000229120000Z"),   // nor in 2100
+            (tag::UTC_TIME, "701301000000Z"),             // month 13
+            (tag::UTC_TIME, "700101240000Z"),             // hour 24
+            (tag::UTC_TIME, "700101005960Z"),             // second 60
+            (tag::UTC_TIME, "7001010000-0Z"),             // not a digit
+            (tag::OCTET_STRING, "700101000000Z"),         // not a time
+        ] {
+            assert!(at(tag, text).is_err(), "{text} was accepted");
+        }
+    }
+
+    #[test]
+    fn days_from_civil_agrees_with_a_day_by_day_count() {
+        let mut days = 0i64;
+        for year in 1970..2110 {
+            for month in 1..=12 {
+                let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+                let length = match month {
+                    2 if leap => 29,
+                    2 => 28,
+                    4 | 6 | 9 | 11 => 30,
+                    _ => 31,
                 };
-                out.name_constraints = Some(NameConstraints {
-                    permitted: subtrees(&nc.permitted_subtrees),
-                    excluded: subtrees(&nc.excluded_subtrees),
-                    critical: ext.critical,
-                    defect: crate::name_constraints::structural_defect(ext.value),
-                })
-            }
-            // Decoded by hand: see distribution_point.rs for why x509-parser's result is not used.
-            _ if oid.as_str() == known::EXT_CRL_DISTRIBUTION_POINTS => {
-                out.crl_distribution_points =
-                    Some(decode_distribution_points(ext.value).ok_or_else(malformed)?)
-            }
-            _ if oid.as_str() == known::EXT_FRESHEST_CRL => {
-                out.freshest_crl =
-                    Some(decode_distribution_points(ext.value).ok_or_else(malformed)?)
-            }
-            _ => {
-                if ext.critical && !PROCESSED.contains(&oid.as_str()) {
-                    out.unknown_critical.push(oid);
-                }
+                assert_eq!(days_from_civil(year, month, 1), days, "{year}-{month}");
+                days += length;
             }
         }
     }
-    Ok(out)
-}
-
-/// EKU as the full OID list (x509-parser folds well-known ones into booleans).
-fn decode_eku(value: &[u8]) -> Option<Vec<Oid>> {
-    use x509_parser::der_parser::asn1_rs::{FromDer as _, Oid as ParserOid, Sequence};
-    let (rest, seq) = Sequence::from_der(value).ok()?;
-    if !rest.is_empty() {
-        return None;
-    }
-    let mut content: &[u8] = seq.content.as_ref();
-    let mut oids = Vec::new();
-    while !content.is_empty() {
-        let (next, oid) = ParserOid::from_der(content).ok()?;
-        oids.push(Oid::from_parser(&oid));
-        content = next;
-    }
-    (!oids.is_empty()).then_some(oids)
 }

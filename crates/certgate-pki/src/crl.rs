@@ -10,14 +10,15 @@
 
 use std::sync::Mutex;
 
+use x509_parser::der_parser::asn1_rs::ToDer as _;
 use x509_parser::der_parser::asn1_rs::{Any, BitString, Class, FromDer, Tag};
-use x509_parser::extensions::{self as x509ext, ParsedExtension, X509Extension};
+use x509_parser::extensions::X509Extension;
 use x509_parser::time::ASN1Time;
 use x509_parser::x509::{AlgorithmIdentifier as ParserAlgorithmIdentifier, X509Name};
 
 use crate::certificate::{
-    algorithm_identifier, general_names, AlgorithmIdentifier, AuthorityKeyId, Certificate,
-    DistributionPoint, DistributionPointName, GeneralName, PublicKeyInfo, ReasonSet, UnixTime,
+    AlgorithmIdentifier, AuthorityKeyId, Certificate, DistributionPoint, DistributionPointName,
+    GeneralName, PublicKeyInfo, ReasonSet, UnixTime,
 };
 use crate::distribution_point::{decode_distribution_points, decode_issuing_distribution_point};
 use crate::error::Reason;
@@ -297,7 +298,13 @@ impl Crl {
         if !after_sig.is_empty() {
             return Err(malformed("trailing data inside the CertificateList"));
         }
-        let signature_algorithm = algorithm_identifier(&outer_alg);
+        let signature_algorithm = AlgorithmIdentifier {
+            oid: Oid::from_parser(&outer_alg.algorithm),
+            parameters: outer_alg
+                .parameters
+                .as_ref()
+                .map(|p| p.to_der_vec_raw().unwrap_or_default()),
+        };
         let signature = signature.data.to_vec();
 
         // TBSCertList
@@ -320,7 +327,7 @@ impl Crl {
         }
         let (rest, issuer) =
             X509Name::from_der(rest).map_err(|e| malformed(format!("issuer: {e}")))?;
-        let issuer = Name::from_parser(&issuer);
+        let issuer = Name::from_parser(&issuer).map_err(|e| malformed(format!("issuer: {e}")))?;
         if issuer.is_empty() {
             return Err(malformed(
                 "the CRL issuer name is empty (RFC 5280 §5.1.2.3)",
@@ -426,16 +433,10 @@ impl Crl {
                     self.issuing_distribution_point =
                         Some(decode_issuing_distribution_point(ext.value).ok_or_else(bad)?)
                 }
-                known::EXT_AUTHORITY_KEY_ID => match ext.parsed_extension() {
-                    ParsedExtension::AuthorityKeyIdentifier(aki) => {
-                        self.authority_key_id = Some(AuthorityKeyId {
-                            key_id: aki.key_identifier.as_ref().map(|k| k.0.to_vec()),
-                            issuer: aki.authority_cert_issuer.as_deref().map(general_names),
-                            serial: aki.authority_cert_serial.map(<[u8]>::to_vec),
-                        })
-                    }
-                    _ => return Err(bad()),
-                },
+                known::EXT_AUTHORITY_KEY_ID => {
+                    self.authority_key_id =
+                        Some(crate::extension_der::authority_key_id(ext.value).map_err(|_| bad())?)
+                }
                 known::EXT_FRESHEST_CRL => {
                     self.freshest_crl = Some(decode_distribution_points(ext.value).ok_or_else(bad)?)
                 }
@@ -862,17 +863,8 @@ fn decode_entry(content: &[u8]) -> Result<DecodedEntry<'_>, Reason> {
                 if !r.is_empty() {
                     return Err(malformed("trailing data after certificateIssuer"));
                 }
-                let mut parsed = Vec::new();
-                let mut cursor = names.data;
-                while !cursor.is_empty() {
-                    let (r, name) = x509ext::GeneralName::from_der(cursor)
-                        .map_err(|e| malformed(format!("certificateIssuer: {e}")))?;
-                    parsed.push(crate::certificate::general_name(&name));
-                    cursor = r;
-                }
-                if parsed.is_empty() {
-                    return Err(malformed("certificateIssuer is empty"));
-                }
+                let parsed = crate::extension_der::general_names(names.data)
+                    .map_err(|e| malformed(format!("certificateIssuer: {e}")))?;
                 entry.certificate_issuer = Some(parsed);
             }
         }

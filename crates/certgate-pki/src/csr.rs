@@ -126,7 +126,9 @@ impl CertificationRequest {
             .map_err(|_| CsrError::SignatureInvalid)?;
         Ok(CertificationRequest {
             key,
-            subject: Name::from_parser(&info.subject),
+            subject: Name::from_parser(&info.subject).map_err(|e| CsrError::Malformed {
+                detail: format!("subject: {e}"),
+            })?,
             signature_algorithm: Oid::from_parser(&request.signature_algorithm.algorithm),
             has_attributes: !info.attributes().is_empty(),
         })

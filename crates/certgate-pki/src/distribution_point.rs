@@ -7,63 +7,41 @@
 //! CRL for everything (PKITS 4.14.8/9): a fail-open bug in a revocation checker. Every field
 //! here either decodes completely or the whole extension is rejected.
 
-use x509_parser::der_parser::asn1_rs::{Any, Class, FromDer, Tag};
-use x509_parser::der_parser::oid::Oid as ParserOid;
-use x509_parser::extensions::GeneralName as ParserGeneralName;
-
-use crate::certificate::{
-    general_name, DistributionPoint, DistributionPointName, GeneralName, ReasonSet,
-};
+use crate::certificate::{DistributionPoint, DistributionPointName, GeneralName, ReasonSet};
 use crate::crl::IssuingDistributionPoint;
+use crate::der::{self, tag, Reader};
+use crate::extension_der::general_names;
 use crate::name::NameAttribute;
 use crate::oid::Oid;
 
-fn tlv(input: &[u8]) -> Option<(&[u8], Any<'_>)> {
-    Any::from_der(input).ok()
-}
-
-fn is_context(any: &Any<'_>, tag: u32) -> bool {
-    any.class() == Class::ContextSpecific && any.tag() == Tag(tag)
-}
-
 /// The `[n]`-tagged fields of a SEQUENCE's content as (n, content), which DER requires in
 /// increasing tag order with each at most once; anything else fails the whole structure.
-fn ordered_context_fields(mut content: &[u8]) -> Option<Vec<(u32, &[u8])>> {
-    let mut fields: Vec<(u32, &[u8])> = Vec::new();
-    while !content.is_empty() {
-        let (rest, field) = tlv(content)?;
-        content = rest;
-        if field.class() != Class::ContextSpecific {
+fn ordered_context_fields(content: &[u8]) -> Option<Vec<(u8, &[u8])>> {
+    let mut fields: Vec<(u8, &[u8])> = Vec::new();
+    let mut reader = Reader::new(content);
+    while !reader.is_empty() {
+        let field = reader.read().ok()?;
+        if field.tag & 0xc0 != 0x80 {
             return None;
         }
-        let tag = field.tag().0;
-        if fields.last().is_some_and(|(previous, _)| *previous >= tag) {
+        let number = field.tag & 0x1f;
+        if fields
+            .last()
+            .is_some_and(|(previous, _)| *previous >= number)
+        {
             return None;
         }
-        fields.push((tag, field.data));
+        fields.push((number, field.value));
     }
     Some(fields)
 }
 
-fn is_universal(any: &Any<'_>, tag: Tag) -> bool {
-    any.class() == Class::Universal && any.tag() == tag
-}
-
 /// CRLDistributionPoints ::= SEQUENCE SIZE (1..MAX) OF DistributionPoint
 pub(crate) fn decode_distribution_points(value: &[u8]) -> Option<Vec<DistributionPoint>> {
-    let (rest, list) = tlv(value)?;
-    if !rest.is_empty() || !is_universal(&list, Tag::Sequence) {
-        return None;
-    }
+    let mut list = Reader::new(der::single(value, tag::SEQUENCE).ok()?);
     let mut points = Vec::new();
-    let mut cursor = list.data;
-    while !cursor.is_empty() {
-        let (rest, point) = tlv(cursor)?;
-        cursor = rest;
-        if !is_universal(&point, Tag::Sequence) {
-            return None;
-        }
-        points.push(decode_distribution_point(point.data)?);
+    while !list.is_empty() {
+        points.push(decode_distribution_point(list.expect(tag::SEQUENCE).ok()?)?);
     }
     (!points.is_empty()).then_some(points)
 }
@@ -98,52 +76,38 @@ fn decode_distribution_point(content: &[u8]) -> Option<DistributionPoint> {
 ///   nameRelativeToCRLIssuer [1] RelativeDistinguishedName }
 /// `content` is the inside of the explicit `[0]` wrapper (a tagged CHOICE is explicit).
 fn decode_distribution_point_name(content: &[u8]) -> Option<DistributionPointName> {
-    let (rest, choice) = tlv(content)?;
-    if !rest.is_empty() {
-        return None;
+    let mut reader = Reader::new(content);
+    let choice = reader.read().ok()?;
+    reader.finish().ok()?;
+    match choice.tag {
+        t if t == tag::context_constructed(0) => Some(DistributionPointName::FullName(
+            decode_general_names(choice.value)?,
+        )),
+        t if t == tag::context_constructed(1) => Some(DistributionPointName::RelativeToCrlIssuer(
+            decode_rdn_content(choice.value)?,
+        )),
+        _ => None,
     }
-    if is_context(&choice, 0) {
-        return Some(DistributionPointName::FullName(decode_general_names(
-            choice.data,
-        )?));
-    }
-    if is_context(&choice, 1) {
-        return Some(DistributionPointName::RelativeToCrlIssuer(
-            decode_rdn_content(choice.data)?,
-        ));
-    }
-    None
 }
 
 /// The content of GeneralNames (SEQUENCE SIZE (1..MAX) OF GeneralName), implicitly tagged.
-fn decode_general_names(mut content: &[u8]) -> Option<Vec<GeneralName>> {
-    let mut names = Vec::new();
-    while !content.is_empty() {
-        let (rest, name) = ParserGeneralName::from_der(content).ok()?;
-        names.push(general_name(&name));
-        content = rest;
-    }
-    (!names.is_empty()).then_some(names)
+fn decode_general_names(content: &[u8]) -> Option<Vec<GeneralName>> {
+    general_names(content).ok()
 }
 
 /// The content of a RelativeDistinguishedName (SET SIZE (1..MAX) OF AttributeTypeAndValue).
-fn decode_rdn_content(mut content: &[u8]) -> Option<Vec<NameAttribute>> {
+fn decode_rdn_content(content: &[u8]) -> Option<Vec<NameAttribute>> {
+    let mut reader = Reader::new(content);
     let mut attributes = Vec::new();
-    while !content.is_empty() {
-        let (rest, pair) = tlv(content)?;
-        content = rest;
-        if !is_universal(&pair, Tag::Sequence) {
-            return None;
-        }
-        let (after_oid, oid) = ParserOid::from_der(pair.data).ok()?;
-        let (after_value, value) = tlv(after_oid)?;
-        if !after_value.is_empty() {
-            return None;
-        }
+    while !reader.is_empty() {
+        let mut pair = Reader::new(reader.expect(tag::SEQUENCE).ok()?);
+        let oid = Oid::from_der_content(pair.expect(tag::OID).ok()?)?;
+        let value = pair.read().ok()?;
+        pair.finish().ok()?;
         attributes.push(NameAttribute {
-            oid: Oid::from_parser(&oid),
-            tag: value.tag().0,
-            value: value.data.to_vec(),
+            oid,
+            tag: u32::from(value.tag),
+            value: value.value.to_vec(),
         });
     }
     (!attributes.is_empty()).then_some(attributes)
@@ -174,11 +138,7 @@ fn decode_reason_flags(content: &[u8]) -> Option<ReasonSet> {
 }
 
 fn decode_boolean(content: &[u8]) -> Option<bool> {
-    match content {
-        [0x00] => Some(false),
-        [0xff] => Some(true),
-        _ => None,
-    }
+    der::boolean(content).ok()
 }
 
 /// IssuingDistributionPoint ::= SEQUENCE {
@@ -189,12 +149,9 @@ fn decode_boolean(content: &[u8]) -> Option<bool> {
 ///   indirectCRL                [4] BOOLEAN DEFAULT FALSE,
 ///   onlyContainsAttributeCerts [5] BOOLEAN DEFAULT FALSE }
 pub(crate) fn decode_issuing_distribution_point(value: &[u8]) -> Option<IssuingDistributionPoint> {
-    let (rest, sequence) = tlv(value)?;
-    if !rest.is_empty() || !is_universal(&sequence, Tag::Sequence) {
-        return None;
-    }
+    let sequence = der::single(value, tag::SEQUENCE).ok()?;
     let mut idp = IssuingDistributionPoint::default();
-    for (tag, field) in ordered_context_fields(sequence.data)? {
+    for (tag, field) in ordered_context_fields(sequence)? {
         match tag {
             0 => idp.distribution_point = Some(decode_distribution_point_name(field)?),
             1 => idp.only_contains_user_certs = decode_boolean(field)?,

@@ -6,9 +6,11 @@
 mod certificate;
 mod crl;
 mod csr;
+mod der;
 mod distribution_point;
 mod encoding;
 mod error;
+mod extension_der;
 mod identity;
 mod name;
 mod name_constraints;

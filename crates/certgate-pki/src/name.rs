@@ -2,9 +2,11 @@
 //! administrators copy (RFC 4514, Windows, Entra `certificateUserIds`).
 
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use x509_parser::x509::X509Name;
 
+use crate::der::{self, DerError, DerResult, Reader, Tlv};
 use crate::oid::Oid;
 
 /// One attribute of a relative distinguished name.
@@ -19,6 +21,11 @@ pub struct NameAttribute {
 impl NameAttribute {
     pub fn oid(&self) -> &Oid {
         &self.oid
+    }
+
+    /// The value's content octets, as encoded.
+    pub fn value(&self) -> &[u8] {
+        &self.value
     }
 
     /// The value decoded as text when it is one of the directory string types.
@@ -46,56 +53,127 @@ enum NormalizedValue {
 /// with directory strings compared case-insensitively with whitespace folded (a simplified
 /// RFC 4518 string preparation) and regardless of the string type used to encode them, which
 /// PKITS 4.3.3–4.3.11 exercise.
-#[derive(Clone, Debug)]
+///
+/// A name parsed from a certificate is only checked for structure at parse time; its
+/// attributes and comparison key are decoded on first use. Chain building compares the
+/// encodings first, and an issuer almost always encodes its name exactly as its subjects
+/// do, so the key is usually never built.
+#[derive(Clone)]
 pub struct Name {
     der: Vec<u8>,
+    decoded: OnceLock<Decoded>,
+    fingerprint: OnceLock<u64>,
+}
+
+#[derive(Clone, Debug)]
+struct Decoded {
     rdns: Vec<Vec<NameAttribute>>,
     key: Vec<Vec<(Oid, NormalizedValue)>>,
 }
 
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Name").field(&self.to_rfc4514()).finish()
+    }
+}
+
 impl PartialEq for Name {
     fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
+        // The encoding determines the key, so equal encodings are equal names; different
+        // fingerprints are different names. Only names that differ in encoding but not in
+        // fingerprint (the same name written differently, PKITS 4.3.x) build their keys.
+        self.der == other.der
+            || (self.fingerprint() == other.fingerprint() && self.key() == other.key())
     }
 }
 impl Eq for Name {}
 
 impl std::hash::Hash for Name {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.key.hash(state)
+        // Equal names have equal keys and so equal fingerprints.
+        state.write_u64(self.fingerprint())
     }
 }
 
 impl Name {
-    pub(crate) fn from_parser(name: &X509Name<'_>) -> Self {
-        let rdns: Vec<Vec<NameAttribute>> = name
-            .iter_rdn()
-            .map(|rdn| {
-                rdn.iter()
-                    .map(|attr| NameAttribute {
-                        oid: Oid::from_parser(attr.attr_type()),
-                        tag: attr.attr_value().tag().0,
-                        value: attr.attr_value().data.to_vec(),
-                    })
-                    .collect()
-            })
-            .collect();
-        Self::from_rdns(name.as_raw().to_vec(), rdns)
+    /// A Name from its DER encoding (`RDNSequence`, RFC 5280 §4.1.2.4): a SEQUENCE OF
+    /// non-empty SETs of `SEQUENCE { type OID, value ANY }`, nothing after it.
+    pub(crate) fn from_der(der: &[u8]) -> DerResult<Self> {
+        walk_rdns(der, |_, _, _| ())?;
+        Ok(Name {
+            der: der.to_vec(),
+            decoded: OnceLock::new(),
+            fingerprint: OnceLock::new(),
+        })
     }
 
-    pub(crate) fn from_rdns(der: Vec<u8>, rdns: Vec<Vec<NameAttribute>>) -> Self {
-        let key = rdns
-            .iter()
-            .map(|rdn| {
-                let mut set: Vec<(Oid, NormalizedValue)> = rdn
-                    .iter()
-                    .map(|a| (a.oid.clone(), a.normalized()))
-                    .collect();
-                set.sort();
-                set
-            })
-            .collect();
-        Name { der, rdns, key }
+    pub(crate) fn from_parser(name: &X509Name<'_>) -> DerResult<Self> {
+        Self::from_der(name.as_raw())
+    }
+
+    /// A name built from attributes (a distribution point's name relative to its CRL issuer,
+    /// tests). Its encoding is generated, so that equal encodings still mean equal names.
+    pub(crate) fn from_rdns(rdns: Vec<Vec<NameAttribute>>) -> Self {
+        let mut sequence = Vec::new();
+        for rdn in &rdns {
+            let mut set = Vec::new();
+            for attribute in rdn {
+                let mut pair = Vec::new();
+                // Every Oid here was decoded from DER or is a well-formed constant.
+                let oid = crate::oid::encode(attribute.oid.as_str()).unwrap_or_default();
+                der::write_tlv(&mut pair, der::tag::OID, &oid);
+                // NameAttribute tags are one identifier octet (see `Name::decoded`).
+                der::write_tlv(&mut pair, attribute.tag as u8, &attribute.value);
+                der::write_tlv(&mut set, der::tag::SEQUENCE, &pair);
+            }
+            der::write_tlv(&mut sequence, der::tag::SET, &set);
+        }
+        let mut der = Vec::new();
+        der::write_tlv(&mut der, der::tag::SEQUENCE, &sequence);
+        let decoded = OnceLock::new();
+        let _ = decoded.set(Decoded::new(rdns));
+        Name {
+            der,
+            decoded,
+            fingerprint: OnceLock::new(),
+        }
+    }
+
+    fn decoded(&self) -> &Decoded {
+        self.decoded.get_or_init(|| {
+            let mut rdns: Vec<Vec<NameAttribute>> = Vec::new();
+            // The structure was checked when the name was parsed, so this walk succeeds.
+            let _ = walk_rdns(&self.der, |new_rdn, oid, value| {
+                if new_rdn || rdns.is_empty() {
+                    rdns.push(Vec::new());
+                }
+                let (Some(rdn), Some(oid)) = (rdns.last_mut(), Oid::from_der_content(oid)) else {
+                    return;
+                };
+                // The tag is the value's identifier octet, class included, so that a
+                // context-specific [12] is never mistaken for a UTF8String.
+                rdn.push(NameAttribute {
+                    oid,
+                    tag: u32::from(value.tag),
+                    value: value.value.to_vec(),
+                });
+            });
+            Decoded::new(rdns)
+        })
+    }
+
+    fn key(&self) -> &[Vec<(Oid, NormalizedValue)>] {
+        &self.decoded().key
+    }
+
+    /// A 64-bit digest of the comparison key, computed once. Names made of single-attribute
+    /// RDNs of common types with UTF-8-compatible strings (nearly all) are digested straight
+    /// from their encoding; others from their key. Both routes feed the same bytes, so equal
+    /// names always have equal fingerprints.
+    fn fingerprint(&self) -> u64 {
+        *self.fingerprint.get_or_init(|| {
+            streamed_fingerprint(&self.der).unwrap_or_else(|| key_fingerprint(self.key()))
+        })
     }
 
     /// The DER encoding as it appeared in the certificate or CRL.
@@ -104,22 +182,24 @@ impl Name {
     }
 
     pub fn rdns(&self) -> &[Vec<NameAttribute>] {
-        &self.rdns
+        &self.decoded().rdns
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rdns.is_empty()
+        // An empty RDNSequence is the two octets 30 00.
+        self.der.len() <= 2
     }
 
     /// True when `prefix`'s RDNs are the first RDNs of this name (directoryName subtrees,
     /// RFC 5280 §4.2.1.10).
     pub fn starts_with(&self, prefix: &Name) -> bool {
-        prefix.key.len() <= self.key.len() && self.key[..prefix.key.len()] == prefix.key[..]
+        let (key, prefix) = (self.key(), prefix.key());
+        prefix.len() <= key.len() && key[..prefix.len()] == prefix[..]
     }
 
     /// Attribute values of the given type, as text, in encoding order.
     pub fn attribute_texts<'a>(&'a self, oid: &'a str) -> impl Iterator<Item = String> + 'a {
-        self.rdns
+        self.rdns()
             .iter()
             .flatten()
             .filter(move |a| a.oid.as_str() == oid)
@@ -145,8 +225,8 @@ impl Name {
     fn render(&self, order: Order, separator: &str, names: ShortNames) -> String {
         let mut out = String::new();
         let rdns: Box<dyn Iterator<Item = &Vec<NameAttribute>>> = match order {
-            Order::Encoding => Box::new(self.rdns.iter()),
-            Order::Reversed => Box::new(self.rdns.iter().rev()),
+            Order::Encoding => Box::new(self.rdns().iter()),
+            Order::Reversed => Box::new(self.rdns().iter().rev()),
         };
         for (i, rdn) in rdns.enumerate() {
             if i > 0 {
@@ -177,6 +257,167 @@ impl std::fmt::Display for Name {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.to_rfc4514())
     }
+}
+
+impl Decoded {
+    fn new(rdns: Vec<Vec<NameAttribute>>) -> Self {
+        let key = rdns
+            .iter()
+            .map(|rdn| {
+                let mut set: Vec<(Oid, NormalizedValue)> = rdn
+                    .iter()
+                    .map(|a| (a.oid.clone(), a.normalized()))
+                    .collect();
+                set.sort();
+                set
+            })
+            .collect();
+        Decoded { rdns, key }
+    }
+}
+
+/// Walks an RDNSequence, calling `visit(first_in_its_rdn, type, value)` for each attribute in
+/// encoding order, without allocating.
+fn walk_rdns<'a>(der: &'a [u8], mut visit: impl FnMut(bool, &'a [u8], Tlv<'a>)) -> DerResult<()> {
+    let mut rdns = Reader::new(der::single(der, der::tag::SEQUENCE)?);
+    while !rdns.is_empty() {
+        let mut attributes = Reader::new(rdns.expect(der::tag::SET)?);
+        if attributes.is_empty() {
+            return Err(DerError("an empty relative distinguished name"));
+        }
+        let mut first = true;
+        while !attributes.is_empty() {
+            let mut pair = Reader::new(attributes.expect(der::tag::SEQUENCE)?);
+            let oid = pair.expect(der::tag::OID)?;
+            if !crate::oid::is_well_formed(oid) {
+                return Err(DerError("a malformed attribute type"));
+            }
+            let value = pair.read()?;
+            pair.finish()?;
+            visit(first, oid, value);
+            first = false;
+        }
+    }
+    Ok(())
+}
+
+/// FNV-1a, 64 bits: a fixed, dependency-free digest for [`Name::fingerprint`] (not a
+/// defence against crafted collisions; a collision only costs a full key comparison).
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+    fn byte(&mut self, byte: u8) {
+        self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    fn bytes(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|&b| self.byte(b));
+    }
+    fn attribute_type(&mut self, dotted: &str) {
+        self.byte(0xfe);
+        self.bytes(dotted.as_bytes());
+        self.byte(0);
+    }
+}
+
+/// The fingerprint read straight from the encoding, or `None` when the name needs its key
+/// (a multi-valued RDN, an uncommon attribute type, a value that is not UTF-8 text).
+fn streamed_fingerprint(der: &[u8]) -> Option<u64> {
+    let mut rdns = Reader::new(der::single(der, der::tag::SEQUENCE).ok()?);
+    let mut digest = Fnv::new();
+    while !rdns.is_empty() {
+        let (oid, value) = single_attribute(&mut rdns)?;
+        digest.byte(0xfd);
+        digest.attribute_type(crate::oid::common_oid(oid)?);
+        let text = utf8_text(value)?;
+        digest.byte(1);
+        if text.is_ascii() {
+            folded_ascii(text.as_bytes()).for_each(|b| digest.byte(b));
+        } else {
+            let mut buffer = [0u8; 4];
+            folded(text).for_each(|c| digest.bytes(c.encode_utf8(&mut buffer).as_bytes()));
+        }
+    }
+    Some(digest.0)
+}
+
+/// The fingerprint of a built key: the same bytes [`streamed_fingerprint`] feeds.
+fn key_fingerprint(key: &[Vec<(Oid, NormalizedValue)>]) -> u64 {
+    let mut digest = Fnv::new();
+    for rdn in key {
+        digest.byte(0xfd);
+        for (oid, value) in rdn {
+            digest.attribute_type(oid.as_str());
+            match value {
+                NormalizedValue::Text(text) => {
+                    digest.byte(1);
+                    digest.bytes(text.as_bytes());
+                }
+                NormalizedValue::Raw(tag, bytes) => {
+                    digest.byte(2);
+                    digest.bytes(&tag.to_be_bytes());
+                    digest.bytes(bytes);
+                }
+            }
+        }
+    }
+    digest.0
+}
+
+/// The next RDN's only attribute, as (type OID content, value); `None` for a multi-valued RDN.
+fn single_attribute<'a>(rdns: &mut Reader<'a>) -> Option<(&'a [u8], Tlv<'a>)> {
+    let mut set = Reader::new(rdns.expect(der::tag::SET).ok()?);
+    let mut pair = Reader::new(set.expect(der::tag::SEQUENCE).ok()?);
+    if !set.is_empty() {
+        return None;
+    }
+    let oid = pair.expect(der::tag::OID).ok()?;
+    Some((oid, pair.read().ok()?))
+}
+
+/// The text of a UTF8String, PrintableString, IA5String, NumericString or VisibleString.
+fn utf8_text(value: Tlv<'_>) -> Option<&str> {
+    matches!(value.tag, 12 | 19 | 22 | 18 | 26)
+        .then(|| std::str::from_utf8(value.value).ok())
+        .flatten()
+}
+
+/// [`folded`] for ASCII text, byte by byte: lowercase, whitespace runs collapsed to one
+/// space, none at either end (ASCII whitespace as `char::is_whitespace` defines it).
+fn folded_ascii(text: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    let is_space = |b: u8| matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ');
+    let mut index = 0;
+    let mut pending_space = false;
+    let mut started = false;
+    std::iter::from_fn(move || loop {
+        let &byte = text.get(index)?;
+        if is_space(byte) {
+            index += 1;
+            pending_space = started;
+            continue;
+        }
+        if pending_space {
+            pending_space = false;
+            return Some(b' ');
+        }
+        started = true;
+        index += 1;
+        return Some(byte.to_ascii_lowercase());
+    })
+}
+
+/// The characters of [`fold_string`]'s result, without building it.
+fn folded(text: &str) -> impl Iterator<Item = char> + '_ {
+    text.split_whitespace()
+        .enumerate()
+        .flat_map(|(index, word)| {
+            (index > 0)
+                .then_some(' ')
+                .into_iter()
+                .chain(word.chars().flat_map(char::to_lowercase))
+        })
 }
 
 #[derive(Clone, Copy)]
@@ -288,10 +529,7 @@ mod tests {
     }
 
     fn name(parts: &[(&str, u32, &str)]) -> Name {
-        Name::from_rdns(
-            Vec::new(),
-            parts.iter().map(|(o, t, v)| vec![attr(o, *t, v)]).collect(),
-        )
+        Name::from_rdns(parts.iter().map(|(o, t, v)| vec![attr(o, *t, v)]).collect())
     }
 
     #[test]
@@ -299,6 +537,58 @@ mod tests {
         let a = name(&[("2.5.4.6", 19, "US"), ("2.5.4.3", 19, "Good  CA ")]);
         let b = name(&[("2.5.4.6", 19, "us"), ("2.5.4.3", 12, "good ca")]);
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn fingerprints_agree_with_the_keys() {
+        let names = [
+            name(&[("2.5.4.6", 19, "US"), ("2.5.4.3", 19, "Good  CA ")]),
+            name(&[("2.5.4.6", 19, "us"), ("2.5.4.3", 12, "good ca")]),
+            name(&[("2.5.4.6", 19, "us"), ("2.5.4.3", 12, "good cb")]),
+            name(&[
+                ("2.5.4.6", 19, "us"),
+                ("2.5.4.3", 12, "good ca"),
+                ("2.5.4.11", 12, "x"),
+            ]),
+            name(&[("2.5.4.6", 19, "US"), ("2.5.4.10", 19, "Good CA")]),
+            name(&[("2.5.4.6", 19, "US"), ("2.5.4.3", 30, "\0g\0o")]),
+            name(&[("2.5.4.6", 19, "US"), ("2.5.4.3", 0x80, "good ca")]),
+            name(&[("2.5.4.6", 19, "US"), ("2.5.4.3", 12, "\u{130}X")]),
+            name(&[("2.5.4.6", 19, "US"), ("2.5.4.3", 12, "i\u{307}x")]),
+            name(&[
+                ("2.5.4.6", 19, "US"),
+                ("2.5.4.3", 12, "\tGood\r\n\x0bCA\x0c"),
+            ]),
+            name(&[("2.5.4.6", 19, "US"), ("2.5.4.3", 12, "GoodCA")]),
+            name(&[("2.5.4.6", 19, "US"), ("2.5.4.3", 12, " good ca\u{a0}")]),
+            Name::from_rdns(vec![vec![
+                attr("2.5.4.6", 19, "US"),
+                attr("2.5.4.3", 19, "Good CA"),
+            ]]),
+            Name::from_rdns(vec![vec![
+                attr("2.5.4.3", 12, "good ca"),
+                attr("2.5.4.6", 19, "us"),
+            ]]),
+            Name::from_rdns(Vec::new()),
+        ];
+        let mut streamed = 0;
+        for a in &names {
+            for b in &names {
+                let reparsed = |n: &Name| Name::from_der(n.der()).expect("generated names parse");
+                let (a, b) = (reparsed(a), reparsed(b));
+                let by_keys = a.key() == b.key();
+                assert_eq!(a == b, by_keys, "{a} vs {b}");
+                if by_keys {
+                    assert_eq!(a.fingerprint(), b.fingerprint(), "{a} vs {b}");
+                }
+                // Both routes to a fingerprint agree wherever the streamed one applies.
+                if let Some(fingerprint) = streamed_fingerprint(a.der()) {
+                    streamed += 1;
+                    assert_eq!(fingerprint, key_fingerprint(a.key()), "{a}");
+                }
+            }
+        }
+        assert!(streamed > names.len() * names.len() / 2, "{streamed}");
     }
 
     #[test]

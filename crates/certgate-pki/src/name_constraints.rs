@@ -816,7 +816,7 @@ mod tests {
                 }]
             })
             .collect();
-        Name::from_rdns(Vec::new(), rdns)
+        Name::from_rdns(rdns)
     }
     const C: &str = "2.5.4.6";
     const O: &str = "2.5.4.10";
@@ -1310,7 +1310,7 @@ mod tests {
             tag: 4,
             value: vec![0xff],
         };
-        let subject = Name::from_rdns(Vec::new(), vec![vec![attribute]]);
+        let subject = Name::from_rdns(vec![vec![attribute]]);
         assert!(s.check_names(&subject, &[]).is_err());
         assert!(state(&[excluding(&[dns("bad.example")])])
             .check_names(&subject, &[])

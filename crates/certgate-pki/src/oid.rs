@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 /// An object identifier, held in dotted-decimal form (`2.5.29.32.0`).
@@ -25,14 +26,50 @@ impl Oid {
     }
 
     pub(crate) fn from_parser(oid: &x509_parser::der_parser::oid::Oid<'_>) -> Self {
-        let encoded = oid.as_bytes();
-        match common_oids()
-            .iter()
-            .find(|(der, _)| der.as_slice() == encoded)
-        {
-            Some((_, dotted)) => Oid(Cow::Borrowed(dotted)),
+        match common_oid(oid.as_bytes()) {
+            Some(dotted) => Oid(Cow::Borrowed(dotted)),
             None => Oid(Cow::Owned(oid.to_id_string())),
         }
+    }
+
+    /// The OID whose DER content octets are `encoded` (X.690 §8.19), or `None` when they are
+    /// not a well-formed OID: empty, a subidentifier with a leading 0x80 octet (not minimal),
+    /// a last octet with its continuation bit set, or an arc beyond 128 bits (UUID arcs under
+    /// 2.25 are the largest in use).
+    pub(crate) fn from_der_content(encoded: &[u8]) -> Option<Self> {
+        if let Some(dotted) = common_oid(encoded) {
+            return Some(Oid(Cow::Borrowed(dotted)));
+        }
+        let mut dotted = String::with_capacity(encoded.len() * 3);
+        let mut arc: u128 = 0;
+        let mut at_start = true;
+        let mut first = true;
+        for &octet in encoded {
+            if at_start && octet == 0x80 {
+                return None;
+            }
+            if arc >> 121 != 0 {
+                return None;
+            }
+            arc = (arc << 7) | u128::from(octet & 0x7f);
+            at_start = octet & 0x80 == 0;
+            if at_start {
+                if first {
+                    // X.690 §8.19.4: the first subidentifier packs two arcs.
+                    let (top, second) = match arc {
+                        0..=39 => (0, arc),
+                        40..=79 => (1, arc - 40),
+                        _ => (2, arc - 80),
+                    };
+                    let _ = write!(dotted, "{top}.{second}");
+                    first = false;
+                } else {
+                    let _ = write!(dotted, ".{arc}");
+                }
+                arc = 0;
+            }
+        }
+        (!first && at_start).then_some(Oid(Cow::Owned(dotted)))
     }
 }
 
@@ -64,26 +101,60 @@ const COMMON: &[&str] = &[
     "1.3.6.1.4.1.311.20.2",       // Microsoft certificate template name
 ];
 
-fn common_oids() -> &'static [(Vec<u8>, &'static str)] {
-    static TABLE: OnceLock<Vec<(Vec<u8>, &'static str)>> = OnceLock::new();
+/// The tables above keyed by encoding, sorted so that a lookup is a binary search over
+/// integers (see [`table_key`]).
+fn common_oids() -> &'static [(u128, &'static str)] {
+    static TABLE: OnceLock<Vec<(u128, &'static str)>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        known::ALL
+        let mut table: Vec<(u128, &'static str)> = known::ALL
             .iter()
             .chain(COMMON)
-            .map(|dotted| (encode(dotted), *dotted))
-            .collect()
+            .filter_map(|dotted| Some((table_key(&encode(dotted)?)?, *dotted)))
+            .collect();
+        table.sort_unstable();
+        table.dedup();
+        table
     })
 }
 
-/// DER content octets of a dotted OID from the tables above (X.690 §8.19).
-fn encode(dotted: &str) -> Vec<u8> {
-    let arcs: Vec<u64> = dotted
+/// An encoding of at most 15 octets as one integer: the octets, then the length in the last
+/// byte, so that different encodings never share a key. Certificates carry a dozen or more
+/// OIDs each, and comparing integers instead of slices halves the cost of reading one.
+fn table_key(encoded: &[u8]) -> Option<u128> {
+    if encoded.len() > 15 {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    bytes[..encoded.len()].copy_from_slice(encoded);
+    bytes[15] = encoded.len() as u8;
+    Some(u128::from_be_bytes(bytes))
+}
+
+/// The dotted form of a table OID, without allocating; `None` for any other.
+pub(crate) fn common_oid(encoded: &[u8]) -> Option<&'static str> {
+    let key = table_key(encoded)?;
+    let table = common_oids();
+    table
+        .binary_search_by(|(candidate, _)| candidate.cmp(&key))
+        .ok()
+        .and_then(|index| table.get(index))
+        .map(|(_, dotted)| *dotted)
+}
+
+/// DER content octets of a dotted OID (X.690 §8.19); `None` when `dotted` is not one.
+pub(crate) fn encode(dotted: &str) -> Option<Vec<u8>> {
+    let arcs: Vec<u128> = dotted
         .split('.')
-        .map(|arc| arc.parse().expect("the OID tables hold well-formed OIDs"))
-        .collect();
+        .map(|arc| arc.parse().ok())
+        .collect::<Option<_>>()?;
+    let (&top, rest) = arcs.split_first()?;
+    let (&second, rest) = rest.split_first()?;
+    if top > 2 || (top < 2 && second > 39) {
+        return None;
+    }
+    let first = (top * 40).checked_add(second)?;
     let mut out = Vec::new();
-    let first = arcs[0] * 40 + arcs[1];
-    for arc in std::iter::once(first).chain(arcs[2..].iter().copied()) {
+    for arc in std::iter::once(first).chain(rest.iter().copied()) {
         let mut groups = vec![(arc & 0x7f) as u8];
         let mut rest = arc >> 7;
         while rest > 0 {
@@ -92,7 +163,25 @@ fn encode(dotted: &str) -> Vec<u8> {
         }
         out.extend(groups.iter().rev());
     }
-    out
+    Some(out)
+}
+
+/// True when `encoded` is well-formed OID content (what [`Oid::from_der_content`] accepts),
+/// checked without building the dotted form.
+pub(crate) fn is_well_formed(encoded: &[u8]) -> bool {
+    let mut arc: u128 = 0;
+    let mut at_start = true;
+    for &octet in encoded {
+        if (at_start && octet == 0x80) || arc >> 121 != 0 {
+            return false;
+        }
+        arc = (arc << 7) | u128::from(octet & 0x7f);
+        at_start = octet & 0x80 == 0;
+        if at_start {
+            arc = 0;
+        }
+    }
+    !encoded.is_empty() && at_start
 }
 
 impl fmt::Display for Oid {
@@ -177,7 +266,9 @@ mod tests {
 
     #[test]
     fn table_encodings_round_trip_through_the_parser() {
-        for (der, dotted) in common_oids() {
+        for dotted in known::ALL.iter().chain(COMMON) {
+            let der = encode(dotted).unwrap();
+            assert_eq!(common_oid(&der), Some(*dotted));
             let parsed = ParserOid::new(Cow::Borrowed(der.as_slice()));
             assert_eq!(parsed.to_id_string(), *dotted);
             assert!(matches!(Oid::from_parser(&parsed).0, Cow::Borrowed(_)));
@@ -185,5 +276,57 @@ mod tests {
         // Not in the table: formatted, with the same result.
         let other = ParserOid::new(Cow::Borrowed(&[0x2a, 0x03, 0x04][..]));
         assert_eq!(Oid::from_parser(&other).as_str(), "1.2.3.4");
+    }
+
+    #[test]
+    fn der_content_decodes_like_the_parser() {
+        let cases: &[&[u8]] = &[
+            &[0x2a, 0x03, 0x04],
+            &[0x55, 0x1d, 0x20, 0x00],
+            &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x14, 0x02, 0x03],
+            &[0x69, 0x83, 0xff, 0xff, 0xff, 0x7f], // 2.25.<28 bits>
+        ];
+        for encoded in cases {
+            let parsed = ParserOid::new(Cow::Borrowed(*encoded));
+            assert_eq!(
+                Oid::from_der_content(encoded).unwrap().as_str(),
+                parsed.to_id_string(),
+                "{encoded:02x?}"
+            );
+        }
+        // A UUID arc (2.25.<128 bits>) is the largest kind in use.
+        let mut uuid = vec![0x69];
+        let value = u128::MAX;
+        let mut groups = vec![(value & 0x7f) as u8];
+        let mut rest = value >> 7;
+        while rest > 0 {
+            groups.push((rest & 0x7f) as u8 | 0x80);
+            rest >>= 7;
+        }
+        uuid.extend(groups.iter().rev());
+        assert_eq!(
+            Oid::from_der_content(&uuid).unwrap().as_str(),
+            format!("2.25.{}", u128::MAX)
+        );
+        assert!(is_well_formed(&uuid));
+        uuid.insert(1, 0x81);
+        assert_eq!(Oid::from_der_content(&uuid), None, "129-bit arc");
+        assert!(!is_well_formed(&uuid));
+        for malformed in [&[][..], &[0x2a, 0x80, 0x01], &[0x2a, 0x83], &[0x80, 0x01]] {
+            assert_eq!(Oid::from_der_content(malformed), None, "{malformed:02x?}");
+            assert!(!is_well_formed(malformed), "{malformed:02x?}");
+        }
+        for encoded in cases {
+            assert!(is_well_formed(encoded));
+        }
+        // A first subidentifier of two octets: x509-parser's formatter gets this one wrong
+        // (it reads "3.16.55.1"), X.690 §8.19.4 says 2.999.
+        assert_eq!(
+            Oid::from_der_content(&[0x88, 0x37, 0x01]).unwrap().as_str(),
+            "2.999.1"
+        );
+        assert_eq!(encode("2.999.1").unwrap(), [0x88, 0x37, 0x01]);
+        // x509-parser prints a lone first subidentifier 0 as "0"; it is arcs 0.0.
+        assert_eq!(Oid::from_der_content(&[0x00]).unwrap().as_str(), "0.0");
     }
 }

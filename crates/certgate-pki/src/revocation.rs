@@ -308,8 +308,7 @@ fn expand(name: &DistributionPointName, base: &Name) -> Vec<GeneralName> {
         DistributionPointName::RelativeToCrlIssuer(rdn) => {
             let mut rdns = base.rdns().to_vec();
             rdns.push(rdn.clone());
-            // The combined name exists only to be compared; it has no encoding of its own.
-            vec![GeneralName::Directory(Name::from_rdns(Vec::new(), rdns))]
+            vec![GeneralName::Directory(Name::from_rdns(rdns))]
         }
     }
 }

@@ -281,12 +281,10 @@ fn require_absent_or_null(algorithm: &AlgorithmIdentifier) -> Result<(), Reason>
 
 /// Modulus size of an RSAPublicKey (the subjectPublicKey BIT STRING contents).
 pub(crate) fn rsa_modulus_bits(key: &[u8]) -> Option<usize> {
-    let (rest, seq) = Sequence::from_der(key).ok()?;
-    if !rest.is_empty() {
-        return None;
-    }
-    let (_, modulus) = Integer::from_der(seq.content.as_ref()).ok()?;
-    let bytes = modulus.as_ref();
+    use crate::der::{single, tag, Reader};
+    // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
+    let mut fields = Reader::new(single(key, tag::SEQUENCE).ok()?);
+    let bytes = fields.expect(tag::INTEGER).ok()?;
     let significant: &[u8] = match bytes.iter().position(|&b| b != 0) {
         Some(first) => &bytes[first..],
         None => return None,

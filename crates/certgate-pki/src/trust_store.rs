@@ -21,11 +21,20 @@ pub(crate) struct TrustedCa {
     pub(crate) kind: CaKind,
 }
 
+/// Up to this many CAs, lookups compare names one by one instead of hashing.
+const LINEAR_LOOKUP_MAX: usize = 32;
+
 /// Trusted roots and intermediates, indexed by subject name.
+///
+/// CAs whose subjects are the same name (RFC 5280 §7.1) share a group. A lookup tries the
+/// name's exact encoding first, which is what an issuer field nearly always carries, so the
+/// name's comparison key is built only when the encodings differ.
 #[derive(Clone, Debug, Default)]
 pub struct TrustStore {
     cas: Vec<TrustedCa>,
-    by_subject: HashMap<Name, Vec<usize>>,
+    groups: Vec<Vec<usize>>,
+    group_by_name: HashMap<Name, usize>,
+    group_by_der: HashMap<Vec<u8>, usize>,
 }
 
 impl TrustStore {
@@ -43,10 +52,20 @@ impl TrustStore {
             return;
         }
         let index = self.cas.len();
-        self.by_subject
-            .entry(certificate.subject().clone())
-            .or_default()
-            .push(index);
+        let subject = certificate.subject();
+        let group = match self.group_by_name.get(subject) {
+            Some(&group) => group,
+            None => {
+                self.groups.push(Vec::new());
+                self.group_by_name
+                    .insert(subject.clone(), self.groups.len() - 1);
+                self.groups.len() - 1
+            }
+        };
+        self.group_by_der.insert(subject.der().to_vec(), group);
+        if let Some(members) = self.groups.get_mut(group) {
+            members.push(index);
+        }
         self.cas.push(TrustedCa { certificate, kind });
     }
 
@@ -67,11 +86,38 @@ impl TrustStore {
         &'a self,
         subject: &Name,
     ) -> impl Iterator<Item = &'a TrustedCa> + 'a {
-        self.by_subject
-            .get(subject)
+        let group = if self.cas.len() <= LINEAR_LOOKUP_MAX {
+            // A few CAs: comparing names directly (exact bytes first, then the streaming
+            // comparison, which stops at the first differing attribute) is cheaper than
+            // hashing, and a miss never builds the name's key.
+            let by_der = self
+                .cas
+                .iter()
+                .position(|ca| ca.certificate.subject().der() == subject.der());
+            by_der
+                .or_else(|| {
+                    self.cas
+                        .iter()
+                        .position(|ca| ca.certificate.subject() == subject)
+                })
+                .and_then(|index| self.group_of(index))
+        } else {
+            match self.group_by_der.get(subject.der()) {
+                Some(&group) => Some(group),
+                None => self.group_by_name.get(subject).copied(),
+            }
+        };
+        group
+            .and_then(|group| self.groups.get(group))
             .into_iter()
             .flatten()
             .filter_map(|&i| self.cas.get(i))
+    }
+
+    fn group_of(&self, index: usize) -> Option<usize> {
+        self.groups
+            .iter()
+            .position(|members| members.contains(&index))
     }
 
     /// True when `der` is byte-identical to a trusted root.
