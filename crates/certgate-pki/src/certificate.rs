@@ -407,15 +407,21 @@ fn algorithm_identifier(element: Tlv<'_>) -> DerResult<AlgorithmIdentifier> {
 /// STRING }. NULL parameters (rsaEncryption) are dropped: they say nothing.
 fn public_key_info(spki: Tlv<'_>) -> DerResult<PublicKeyInfo> {
     let mut fields = Reader::new(spki.value);
-    let algorithm = algorithm_identifier(fields.expect_tlv(tag::SEQUENCE)?)?;
+    let mut algorithm = Reader::new(fields.expect(tag::SEQUENCE)?);
+    let oid = Oid::from_der_content(algorithm.expect(tag::OID)?)
+        .ok_or(DerError("malformed algorithm OID"))?;
+    let parameters = if algorithm.is_empty() {
+        None
+    } else {
+        Some(algorithm.read()?).filter(|p| p.tag != tag::NULL)
+    };
+    algorithm.finish()?;
     let key = der::whole_octets_bit_string(fields.expect(tag::BIT_STRING)?)?;
     fields.finish()?;
     Ok(PublicKeyInfo {
         der: spki.raw.to_vec(),
-        algorithm: algorithm.oid,
-        parameters: algorithm
-            .parameters
-            .filter(|p| p.first() != Some(&tag::NULL)),
+        algorithm: oid,
+        parameters: parameters.map(|p| p.raw.to_vec()),
         key: key.to_vec(),
     })
 }

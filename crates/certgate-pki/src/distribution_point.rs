@@ -16,24 +16,26 @@ use crate::oid::Oid;
 
 /// The `[n]`-tagged fields of a SEQUENCE's content as (n, content), which DER requires in
 /// increasing tag order with each at most once; anything else fails the whole structure.
-fn ordered_context_fields(content: &[u8]) -> Option<Vec<(u8, &[u8])>> {
-    let mut fields: Vec<(u8, &[u8])> = Vec::new();
+fn ordered_context_fields(content: &[u8]) -> impl Iterator<Item = Option<(u8, &[u8])>> + '_ {
     let mut reader = Reader::new(content);
-    while !reader.is_empty() {
-        let field = reader.read().ok()?;
-        if field.tag & 0xc0 != 0x80 {
+    let mut previous: Option<u8> = None;
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed || reader.is_empty() {
             return None;
         }
-        let number = field.tag & 0x1f;
-        if fields
-            .last()
-            .is_some_and(|(previous, _)| *previous >= number)
-        {
-            return None;
+        let field = reader
+            .read()
+            .ok()
+            .filter(|field| field.tag & 0xc0 == 0x80)
+            .map(|field| (field.tag & 0x1f, field.value))
+            .filter(|(number, _)| previous.is_none_or(|p| p < *number));
+        match field {
+            Some((number, _)) => previous = Some(number),
+            None => failed = true,
         }
-        fields.push((number, field.value));
-    }
-    Some(fields)
+        Some(field)
+    })
 }
 
 /// CRLDistributionPoints ::= SEQUENCE SIZE (1..MAX) OF DistributionPoint
@@ -56,7 +58,8 @@ fn decode_distribution_point(content: &[u8]) -> Option<DistributionPoint> {
         reasons: None,
         crl_issuer: None,
     };
-    for (tag, field) in ordered_context_fields(content)? {
+    for field in ordered_context_fields(content) {
+        let (tag, field) = field?;
         match tag {
             0 => point.name = Some(decode_distribution_point_name(field)?),
             1 => point.reasons = Some(decode_reason_flags(field)?),
@@ -151,7 +154,8 @@ fn decode_boolean(content: &[u8]) -> Option<bool> {
 pub(crate) fn decode_issuing_distribution_point(value: &[u8]) -> Option<IssuingDistributionPoint> {
     let sequence = der::single(value, tag::SEQUENCE).ok()?;
     let mut idp = IssuingDistributionPoint::default();
-    for (tag, field) in ordered_context_fields(sequence)? {
+    for field in ordered_context_fields(sequence) {
+        let (tag, field) = field?;
         match tag {
             0 => idp.distribution_point = Some(decode_distribution_point_name(field)?),
             1 => idp.only_contains_user_certs = decode_boolean(field)?,

@@ -13,31 +13,63 @@ use crate::der::{self, tag, DerError, DerResult, Reader};
 use crate::distribution_point::decode_distribution_points;
 use crate::error::Reason;
 use crate::name::Name;
-use crate::oid::{known, Oid};
+use crate::oid::Oid;
 
-/// Extensions certgate processes. Anything else that is critical is recorded and rejected by
-/// the validator (RFC 5280 §4.2).
-const PROCESSED: &[&str] = &[
-    known::EXT_SUBJECT_KEY_ID,
-    known::EXT_KEY_USAGE,
-    known::EXT_SUBJECT_ALT_NAME,
-    known::EXT_BASIC_CONSTRAINTS,
-    known::EXT_NAME_CONSTRAINTS,
-    known::EXT_CRL_DISTRIBUTION_POINTS,
-    known::EXT_CERTIFICATE_POLICIES,
-    known::EXT_POLICY_MAPPINGS,
-    known::EXT_AUTHORITY_KEY_ID,
-    known::EXT_POLICY_CONSTRAINTS,
-    known::EXT_EXTENDED_KEY_USAGE,
-    known::EXT_FRESHEST_CRL,
-    known::EXT_INHIBIT_ANY_POLICY,
-];
+/// The extensions certgate reads, recognised by encoding: matching bytes is cheaper than
+/// matching dotted strings, and a certificate carries a dozen extensions.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    SubjectKeyId,
+    KeyUsage,
+    SubjectAltName,
+    BasicConstraints,
+    NameConstraints,
+    CrlDistributionPoints,
+    CertificatePolicies,
+    PolicyMappings,
+    AuthorityKeyId,
+    PolicyConstraints,
+    ExtendedKeyUsage,
+    FreshestCrl,
+    InhibitAnyPolicy,
+    /// Read (the server profile checks it) but not processed: critical means unknown.
+    AuthorityInfoAccess,
+    Other,
+}
+
+fn kind(encoded_oid: &[u8]) -> Kind {
+    match encoded_oid {
+        // id-ce, 2.5.29.n
+        [0x55, 0x1d, n] => match n {
+            14 => Kind::SubjectKeyId,
+            15 => Kind::KeyUsage,
+            17 => Kind::SubjectAltName,
+            19 => Kind::BasicConstraints,
+            30 => Kind::NameConstraints,
+            31 => Kind::CrlDistributionPoints,
+            32 => Kind::CertificatePolicies,
+            33 => Kind::PolicyMappings,
+            35 => Kind::AuthorityKeyId,
+            36 => Kind::PolicyConstraints,
+            37 => Kind::ExtendedKeyUsage,
+            46 => Kind::FreshestCrl,
+            54 => Kind::InhibitAnyPolicy,
+            _ => Kind::Other,
+        },
+        // id-pe-authorityInfoAccess, 1.3.6.1.5.5.7.1.1
+        [0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01] => Kind::AuthorityInfoAccess,
+        _ => Kind::Other,
+    }
+}
 
 /// Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension, given as the SEQUENCE's content.
 pub(crate) fn decode_extensions(list: &[u8]) -> Result<Extensions, Reason> {
-    let mut out = Extensions::default();
+    let mut out = Extensions {
+        critical: Vec::with_capacity(4),
+        ..Extensions::default()
+    };
     // Duplicate detection without allocating for the usual dozen or fewer extensions.
-    let mut seen_inline: [&[u8]; 24] = [&[]; 24];
+    let mut seen_inline: [&[u8]; 16] = [&[]; 16];
     let mut seen_count = 0usize;
     let mut seen_more: Vec<&[u8]> = Vec::new();
     let mut extensions = Reader::new(list);
@@ -49,8 +81,11 @@ pub(crate) fn decode_extensions(list: &[u8]) -> Result<Extensions, Reason> {
         //                          extnValue OCTET STRING }
         let mut fields = Reader::new(extensions.expect(tag::SEQUENCE).map_err(structure)?);
         let encoded_oid = fields.expect(tag::OID).map_err(structure)?;
-        let oid = Oid::from_der_content(encoded_oid)
-            .ok_or_else(|| structure(DerError("malformed extension OID")))?;
+        if !crate::oid::is_well_formed(encoded_oid) {
+            return Err(structure(DerError("malformed extension OID")));
+        }
+        // The dotted form is built only where it is kept: critical flags, refusals.
+        let oid = || Oid::from_der_content(encoded_oid).unwrap_or_else(|| Oid::new("?"));
         // An explicit FALSE is not DER, but common enough in the wild to read as absent.
         let critical = match fields.optional(tag::BOOLEAN).map_err(structure)? {
             Some(flag) => der::boolean(flag).map_err(structure)?,
@@ -60,7 +95,7 @@ pub(crate) fn decode_extensions(list: &[u8]) -> Result<Extensions, Reason> {
         fields.finish().map_err(structure)?;
         let seen = &seen_inline[..seen_count.min(seen_inline.len())];
         if seen.contains(&encoded_oid) || seen_more.contains(&encoded_oid) {
-            return Err(Reason::DuplicateExtension { oid });
+            return Err(Reason::DuplicateExtension { oid: oid() });
         }
         match seen_inline.get_mut(seen_count) {
             Some(slot) => *slot = encoded_oid,
@@ -68,59 +103,63 @@ pub(crate) fn decode_extensions(list: &[u8]) -> Result<Extensions, Reason> {
         }
         seen_count += 1;
         if critical {
-            out.critical.push(oid.clone());
+            out.critical.push(oid());
         }
-        decode_one(&mut out, oid, critical, value)?;
+        decode_one(&mut out, kind(encoded_oid), oid, critical, value)?;
     }
     Ok(out)
 }
 
-fn decode_one(out: &mut Extensions, oid: Oid, critical: bool, value: &[u8]) -> Result<(), Reason> {
-    let malformed = |oid: &Oid| Reason::ExtensionMalformed { oid: oid.clone() };
-    match oid.as_str() {
-        known::EXT_BASIC_CONSTRAINTS => {
+fn decode_one(
+    out: &mut Extensions,
+    kind: Kind,
+    oid: impl Fn() -> Oid,
+    critical: bool,
+    value: &[u8],
+) -> Result<(), Reason> {
+    let malformed = |oid: &dyn Fn() -> Oid| Reason::ExtensionMalformed { oid: oid() };
+    match kind {
+        Kind::BasicConstraints => {
             out.basic_constraints = Some(basic_constraints(value).map_err(|_| malformed(&oid))?)
         }
-        known::EXT_KEY_USAGE => {
-            out.key_usage = Some(key_usage(value).map_err(|_| malformed(&oid))?)
-        }
-        known::EXT_EXTENDED_KEY_USAGE => {
+        Kind::KeyUsage => out.key_usage = Some(key_usage(value).map_err(|_| malformed(&oid))?),
+        Kind::ExtendedKeyUsage => {
             out.extended_key_usage = Some(oid_list(value).map_err(|_| malformed(&oid))?)
         }
-        known::EXT_SUBJECT_KEY_ID => {
+        Kind::SubjectKeyId => {
             out.subject_key_id = Some(
                 der::single(value, tag::OCTET_STRING)
                     .map_err(|_| malformed(&oid))?
                     .to_vec(),
             )
         }
-        known::EXT_AUTHORITY_KEY_ID => {
+        Kind::AuthorityKeyId => {
             out.authority_key_id = Some(authority_key_id(value).map_err(|_| malformed(&oid))?)
         }
-        known::EXT_SUBJECT_ALT_NAME => {
+        Kind::SubjectAltName => {
             let names = der::single(value, tag::SEQUENCE)
                 .and_then(general_names)
                 .map_err(|_| malformed(&oid))?;
             out.subject_alt_names = Some(names)
         }
-        known::EXT_CERTIFICATE_POLICIES => {
+        Kind::CertificatePolicies => {
             out.certificate_policies =
                 Some(certificate_policies(value).map_err(|_| malformed(&oid))?)
         }
-        known::EXT_POLICY_MAPPINGS => {
+        Kind::PolicyMappings => {
             out.policy_mappings = Some(policy_mappings(value).map_err(|_| malformed(&oid))?)
         }
-        known::EXT_POLICY_CONSTRAINTS => {
+        Kind::PolicyConstraints => {
             out.policy_constraints = Some(policy_constraints(value).map_err(|_| malformed(&oid))?)
         }
-        known::EXT_INHIBIT_ANY_POLICY => {
+        Kind::InhibitAnyPolicy => {
             out.inhibit_any_policy = Some(
                 der::single(value, tag::INTEGER)
                     .and_then(der::small_unsigned)
                     .map_err(|_| malformed(&oid))?,
             )
         }
-        known::EXT_NAME_CONSTRAINTS => {
+        Kind::NameConstraints => {
             let defect = crate::name_constraints::structural_defect(value);
             out.name_constraints = Some(match name_constraints(value) {
                 Ok((permitted, excluded)) => NameConstraints {
@@ -140,15 +179,15 @@ fn decode_one(out: &mut Extensions, oid: Oid, critical: bool, value: &[u8]) -> R
                 Err(_) => return Err(malformed(&oid)),
             })
         }
-        known::EXT_CRL_DISTRIBUTION_POINTS => {
+        Kind::CrlDistributionPoints => {
             out.crl_distribution_points =
                 Some(decode_distribution_points(value).ok_or_else(|| malformed(&oid))?)
         }
-        known::EXT_FRESHEST_CRL => {
+        Kind::FreshestCrl => {
             out.freshest_crl =
                 Some(decode_distribution_points(value).ok_or_else(|| malformed(&oid))?)
         }
-        known::EXT_AUTHORITY_INFO_ACCESS => {
+        Kind::AuthorityInfoAccess => {
             match authority_info_access(value) {
                 Ok(descriptions) => {
                     out.authority_info_access = Some(AuthorityInfoAccess::Decoded(descriptions))
@@ -158,12 +197,12 @@ fn decode_one(out: &mut Extensions, oid: Oid, critical: bool, value: &[u8]) -> R
                 Err(_) => out.authority_info_access = Some(AuthorityInfoAccess::Malformed),
             }
             if critical {
-                out.unknown_critical.push(oid);
+                out.unknown_critical.push(oid());
             }
         }
-        _ => {
-            if critical && !PROCESSED.contains(&oid.as_str()) {
-                out.unknown_critical.push(oid);
+        Kind::Other => {
+            if critical {
+                out.unknown_critical.push(oid());
             }
         }
     }
@@ -417,5 +456,40 @@ fn non_empty<T>(items: Vec<T>) -> DerResult<Vec<T>> {
         ))
     } else {
         Ok(items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oid::known;
+
+    #[test]
+    fn kinds_are_the_known_extension_oids() {
+        let cases = [
+            (known::EXT_SUBJECT_KEY_ID, Kind::SubjectKeyId),
+            (known::EXT_KEY_USAGE, Kind::KeyUsage),
+            (known::EXT_SUBJECT_ALT_NAME, Kind::SubjectAltName),
+            (known::EXT_BASIC_CONSTRAINTS, Kind::BasicConstraints),
+            (known::EXT_NAME_CONSTRAINTS, Kind::NameConstraints),
+            (
+                known::EXT_CRL_DISTRIBUTION_POINTS,
+                Kind::CrlDistributionPoints,
+            ),
+            (known::EXT_CERTIFICATE_POLICIES, Kind::CertificatePolicies),
+            (known::EXT_POLICY_MAPPINGS, Kind::PolicyMappings),
+            (known::EXT_AUTHORITY_KEY_ID, Kind::AuthorityKeyId),
+            (known::EXT_POLICY_CONSTRAINTS, Kind::PolicyConstraints),
+            (known::EXT_EXTENDED_KEY_USAGE, Kind::ExtendedKeyUsage),
+            (known::EXT_FRESHEST_CRL, Kind::FreshestCrl),
+            (known::EXT_INHIBIT_ANY_POLICY, Kind::InhibitAnyPolicy),
+            (known::EXT_AUTHORITY_INFO_ACCESS, Kind::AuthorityInfoAccess),
+            (known::EXT_ISSUER_ALT_NAME, Kind::Other),
+            (known::EXT_SUBJECT_INFO_ACCESS, Kind::Other),
+        ];
+        for (dotted, expected) in cases {
+            let encoded = crate::oid::encode(dotted).expect("a well-formed OID");
+            assert!(kind(&encoded) == expected, "{dotted}");
+        }
     }
 }

@@ -83,7 +83,9 @@ impl PartialEq for Name {
         // fingerprints are different names. Only names that differ in encoding but not in
         // fingerprint (the same name written differently, PKITS 4.3.x) build their keys.
         self.der == other.der
-            || (self.fingerprint() == other.fingerprint() && self.key() == other.key())
+            || (!last_rdns_differ(&self.der, &other.der)
+                && self.fingerprint() == other.fingerprint()
+                && self.key() == other.key())
     }
 }
 impl Eq for Name {}
@@ -366,6 +368,48 @@ fn key_fingerprint(key: &[Vec<(Oid, NormalizedValue)>]) -> u64 {
     digest.0
 }
 
+/// True when two well-formed names certainly differ: a different number of RDNs, or last
+/// RDNs (the most specific part, where names usually differ, often in the first character)
+/// that are single attributes of different types or of different UTF-8-compatible text.
+/// False means "maybe equal". Reads only TLV headers until the last RDN.
+fn last_rdns_differ(a: &[u8], b: &[u8]) -> bool {
+    let last = |der| -> Option<(usize, Reader<'_>)> {
+        let mut rdns = Reader::new(der::single(der, der::tag::SEQUENCE).ok()?);
+        let mut count = 0;
+        let mut last = None;
+        while !rdns.is_empty() {
+            last = Some(rdns);
+            rdns.read().ok()?;
+            count += 1;
+        }
+        Some((count, last.unwrap_or(rdns)))
+    };
+    let (Some((a_count, mut a_last)), Some((b_count, mut b_last))) = (last(a), last(b)) else {
+        return false;
+    };
+    if a_count != b_count {
+        return true;
+    }
+    if a_count == 0 {
+        return false;
+    }
+    let (Some((a_oid, a_value)), Some((b_oid, b_value))) =
+        (single_attribute(&mut a_last), single_attribute(&mut b_last))
+    else {
+        return false;
+    };
+    if a_oid != b_oid {
+        return true;
+    }
+    match (utf8_text(a_value), utf8_text(b_value)) {
+        (Some(a_text), Some(b_text)) if a_text.is_ascii() && b_text.is_ascii() => {
+            !folded_ascii(a_text.as_bytes()).eq(folded_ascii(b_text.as_bytes()))
+        }
+        (Some(a_text), Some(b_text)) => !folded(a_text).eq(folded(b_text)),
+        _ => false,
+    }
+}
+
 /// The next RDN's only attribute, as (type OID content, value); `None` for a multi-valued RDN.
 fn single_attribute<'a>(rdns: &mut Reader<'a>) -> Option<(&'a [u8], Tlv<'a>)> {
     let mut set = Reader::new(rdns.expect(der::tag::SET).ok()?);
@@ -578,6 +622,9 @@ mod tests {
                 let (a, b) = (reparsed(a), reparsed(b));
                 let by_keys = a.key() == b.key();
                 assert_eq!(a == b, by_keys, "{a} vs {b}");
+                if by_keys {
+                    assert!(!last_rdns_differ(a.der(), b.der()), "{a} vs {b}");
+                }
                 if by_keys {
                     assert_eq!(a.fingerprint(), b.fingerprint(), "{a} vs {b}");
                 }
