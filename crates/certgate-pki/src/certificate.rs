@@ -2,7 +2,7 @@
 //! validator works on, the names decoded on first use.
 
 use std::ops::Range;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::der::{self, tag, DerError, DerResult, Reader, Tlv};
 use crate::error::Reason;
@@ -195,7 +195,8 @@ impl Extensions {
 /// attributes, which are decoded on first use.
 #[derive(Clone, Debug)]
 pub struct Certificate {
-    der: Vec<u8>,
+    /// Shared with the issuer and subject names, which are slices of it.
+    der: Arc<[u8]>,
     tbs: Range<usize>,
     pub(crate) version: u32,
     serial: Range<usize>,
@@ -276,7 +277,7 @@ impl Certificate {
             ));
         }
         let issuer = tbs_fields.expect_tlv(tag::SEQUENCE).map_err(at("issuer"))?;
-        let issuer = Name::from_der(issuer.raw).map_err(at("issuer"))?;
+        let issuer = range_in(der, issuer.raw);
         let mut validity = Reader::new(tbs_fields.expect(tag::SEQUENCE).map_err(at("validity"))?);
         let not_before = time(validity.read()).map_err(at("notBefore"))?;
         let not_after = time(validity.read()).map_err(at("notAfter"))?;
@@ -284,7 +285,7 @@ impl Certificate {
         let subject = tbs_fields
             .expect_tlv(tag::SEQUENCE)
             .map_err(at("subject"))?;
-        let subject = Name::from_der(subject.raw).map_err(at("subject"))?;
+        let subject = range_in(der, subject.raw);
         let spki = tbs_fields
             .expect_tlv(tag::SEQUENCE)
             .map_err(at("subjectPublicKeyInfo"))?;
@@ -314,8 +315,11 @@ impl Certificate {
         tbs_fields.finish().map_err(at("tbsCertificate"))?;
 
         let tbs_start = der.len() - certificate.len();
+        let shared: Arc<[u8]> = Arc::from(der);
+        let issuer = Name::from_shared(&shared, issuer).map_err(at("issuer"))?;
+        let subject = Name::from_shared(&shared, subject).map_err(at("subject"))?;
         Ok(Certificate {
-            der: der.to_vec(),
+            der: shared,
             tbs: tbs_start..tbs_start + tbs.raw.len(),
             version,
             serial: range_in(der, serial),

@@ -2,7 +2,8 @@
 //! administrators copy (RFC 4514, Windows, Entra `certificateUserIds`).
 
 use std::fmt::Write as _;
-use std::sync::OnceLock;
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 
 use x509_parser::x509::X509Name;
 
@@ -60,7 +61,10 @@ enum NormalizedValue {
 /// do, so the key is usually never built.
 #[derive(Clone)]
 pub struct Name {
-    der: Vec<u8>,
+    /// The encoding is `bytes[range]`: a name read from a certificate shares the
+    /// certificate's buffer instead of copying its part of it.
+    bytes: Arc<[u8]>,
+    range: Range<usize>,
     decoded: OnceLock<Decoded>,
     fingerprint: OnceLock<u64>,
 }
@@ -82,8 +86,8 @@ impl PartialEq for Name {
         // The encoding determines the key, so equal encodings are equal names; different
         // fingerprints are different names. Only names that differ in encoding but not in
         // fingerprint (the same name written differently, PKITS 4.3.x) build their keys.
-        self.der == other.der
-            || (!last_rdns_differ(&self.der, &other.der)
+        self.der() == other.der()
+            || (!last_rdns_differ(self.der(), other.der())
                 && self.fingerprint() == other.fingerprint()
                 && self.key() == other.key())
     }
@@ -103,7 +107,21 @@ impl Name {
     pub(crate) fn from_der(der: &[u8]) -> DerResult<Self> {
         walk_rdns(der, |_, _, _| ())?;
         Ok(Name {
-            der: der.to_vec(),
+            bytes: Arc::from(der),
+            range: 0..der.len(),
+            decoded: OnceLock::new(),
+            fingerprint: OnceLock::new(),
+        })
+    }
+
+    /// The name encoded at `bytes[range]` (a certificate's issuer or subject), checked as
+    /// [`Name::from_der`] checks it, sharing `bytes`.
+    pub(crate) fn from_shared(bytes: &Arc<[u8]>, range: Range<usize>) -> DerResult<Self> {
+        let der = bytes.get(range.clone()).ok_or(DerError("truncated"))?;
+        walk_rdns(der, |_, _, _| ())?;
+        Ok(Name {
+            bytes: Arc::clone(bytes),
+            range,
             decoded: OnceLock::new(),
             fingerprint: OnceLock::new(),
         })
@@ -135,7 +153,8 @@ impl Name {
         let decoded = OnceLock::new();
         let _ = decoded.set(Decoded::new(rdns));
         Name {
-            der,
+            range: 0..der.len(),
+            bytes: Arc::from(der),
             decoded,
             fingerprint: OnceLock::new(),
         }
@@ -145,7 +164,7 @@ impl Name {
         self.decoded.get_or_init(|| {
             let mut rdns: Vec<Vec<NameAttribute>> = Vec::new();
             // The structure was checked when the name was parsed, so this walk succeeds.
-            let _ = walk_rdns(&self.der, |new_rdn, oid, value| {
+            let _ = walk_rdns(self.der(), |new_rdn, oid, value| {
                 if new_rdn || rdns.is_empty() {
                     rdns.push(Vec::new());
                 }
@@ -174,13 +193,13 @@ impl Name {
     /// names always have equal fingerprints.
     fn fingerprint(&self) -> u64 {
         *self.fingerprint.get_or_init(|| {
-            streamed_fingerprint(&self.der).unwrap_or_else(|| key_fingerprint(self.key()))
+            streamed_fingerprint(self.der()).unwrap_or_else(|| key_fingerprint(self.key()))
         })
     }
 
     /// The DER encoding as it appeared in the certificate or CRL.
     pub fn der(&self) -> &[u8] {
-        &self.der
+        self.bytes.get(self.range.clone()).unwrap_or_default()
     }
 
     pub fn rdns(&self) -> &[Vec<NameAttribute>] {
@@ -189,7 +208,7 @@ impl Name {
 
     pub fn is_empty(&self) -> bool {
         // An empty RDNSequence is the two octets 30 00.
-        self.der.len() <= 2
+        self.range.len() <= 2
     }
 
     /// True when `prefix`'s RDNs are the first RDNs of this name (directoryName subtrees,

@@ -169,19 +169,26 @@ pub(crate) fn encode(dotted: &str) -> Option<Vec<u8>> {
 /// True when `encoded` is well-formed OID content (what [`Oid::from_der_content`] accepts),
 /// checked without building the dotted form.
 pub(crate) fn is_well_formed(encoded: &[u8]) -> bool {
-    let mut arc: u128 = 0;
-    let mut at_start = true;
+    // A subidentifier of n octets carries 7n bits: up to 18 octets always fit in 128 bits,
+    // 19 only when the first carries at most 2 bits (0x80..=0x83), more never.
+    let mut group_length = 0usize;
+    let mut group_first = 0u8;
     for &octet in encoded {
-        if (at_start && octet == 0x80) || arc >> 121 != 0 {
+        if group_length == 0 {
+            if octet == 0x80 {
+                return false;
+            }
+            group_first = octet;
+        }
+        group_length += 1;
+        if group_length > 19 || (group_length == 19 && group_first > 0x83) {
             return false;
         }
-        arc = (arc << 7) | u128::from(octet & 0x7f);
-        at_start = octet & 0x80 == 0;
-        if at_start {
-            arc = 0;
+        if octet & 0x80 == 0 {
+            group_length = 0;
         }
     }
-    !encoded.is_empty() && at_start
+    !encoded.is_empty() && group_length == 0
 }
 
 impl fmt::Display for Oid {
@@ -318,6 +325,30 @@ mod tests {
         }
         for encoded in cases {
             assert!(is_well_formed(encoded));
+        }
+        // The quick check and the decoder agree on arbitrary bytes (a fixed-seed generator,
+        // continuation bits and long subidentifiers made likely).
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let length = (state % 24) as usize;
+            let bytes: Vec<u8> = (0..length)
+                .map(|i| {
+                    let byte = (state >> (i % 8 * 8)) as u8;
+                    if (state >> (i % 60)) & 3 != 0 {
+                        byte | 0x80
+                    } else {
+                        byte
+                    }
+                })
+                .collect();
+            assert_eq!(
+                is_well_formed(&bytes),
+                Oid::from_der_content(&bytes).is_some(),
+                "{bytes:02x?}"
+            );
         }
         // A first subidentifier of two octets: x509-parser's formatter gets this one wrong
         // (it reads "3.16.55.1"), X.690 §8.19.4 says 2.999.
