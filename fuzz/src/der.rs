@@ -51,19 +51,7 @@ pub fn children(mut content: &[u8]) -> Option<Vec<Tlv<'_>>> {
 
 /// Encodes one TLV with the shortest definite length.
 pub fn write(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(content.len() + 6);
-    out.push(tag);
-    let length = content.len();
-    if length < 0x80 {
-        out.push(length as u8);
-    } else {
-        let bytes = length.to_be_bytes();
-        let skip = bytes.iter().take_while(|&&b| b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-    out.extend_from_slice(content);
-    out
+    certgate_pki::der_tlv(tag, content)
 }
 
 pub const SEQUENCE: u8 = 0x30;

@@ -28,20 +28,7 @@ pub(crate) const SET: u8 = 0x31;
 
 /// One TLV with a definite, minimal length (X.690 §10.1).
 pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(content.len() + 6);
-    out.push(tag);
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        let significant = &bytes[skip..];
-        out.push(0x80 | significant.len() as u8);
-        out.extend_from_slice(significant);
-    }
-    out.extend_from_slice(content);
-    out
+    certgate_pki::der_tlv(tag, content)
 }
 
 /// A constructed TLV whose content is the concatenation of `parts` (already encoded).

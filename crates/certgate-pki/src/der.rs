@@ -202,6 +202,14 @@ pub(crate) fn whole_octets_bit_string(content: &[u8]) -> DerResult<&[u8]> {
     }
 }
 
+/// One TLV with the shortest definite length (X.690 §10.1): the one DER writer the workspace
+/// uses (certgate-ca's issuance and the fuzz harness call it too).
+pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len() + 6);
+    write_tlv(&mut out, tag, content);
+    out
+}
+
 /// Appends `tag`, the DER length of `content`, and `content`.
 pub(crate) fn write_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
     out.push(tag);

@@ -31,6 +31,7 @@ pub use certificate::{
 };
 pub use crl::{Crl, IssuingDistributionPoint, RevocationReason, RevokedEntry};
 pub use csr::{CertificationRequest, CsrError, RequestedKey, MAX_CSR_DER_BYTES, MIN_CSR_RSA_BITS};
+pub use der::tlv as der_tlv;
 pub use encoding::{parse_certificates, parse_crl_bundle, parse_crls, CrlBundle, UnusableCrl};
 pub use error::Reason;
 pub use identity::{CertificateUserId, Identity};
