@@ -302,15 +302,7 @@ mod tests {
             );
         }
         // A UUID arc (2.25.<128 bits>) is the largest kind in use.
-        let mut uuid = vec![0x69];
-        let value = u128::MAX;
-        let mut groups = vec![(value & 0x7f) as u8];
-        let mut rest = value >> 7;
-        while rest > 0 {
-            groups.push((rest & 0x7f) as u8 | 0x80);
-            rest >>= 7;
-        }
-        uuid.extend(groups.iter().rev());
+        let mut uuid = encode(&format!("2.25.{}", u128::MAX)).unwrap();
         assert_eq!(
             Oid::from_der_content(&uuid).unwrap().as_str(),
             format!("2.25.{}", u128::MAX)
