@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
             "a certificate keeps the bytes it came from"
         );
         exercise(cert);
+        index_agrees_with_decoding(cert, data);
         agrees_with_x509_parser(cert, data);
     }
 
@@ -66,6 +67,25 @@ fn exercise(cert: &Certificate) {
     format_name(cert.subject());
     format_name(cert.issuer());
     let _ = (cert.is_ca(), cert.is_self_issued(), cert.tbs_der().len());
+}
+
+/// Validation reads extensions through the index built at parse time; everything else reads
+/// the owned extensions decoded on first use. Both must say the same.
+fn index_agrees_with_decoding(cert: &Certificate, data: &[u8]) {
+    let fresh = Certificate::from_der(data).expect("bytes that parse once parse twice");
+    let decoded = cert.extensions();
+    assert_eq!(fresh.basic_constraints(), decoded.basic_constraints);
+    assert_eq!(fresh.key_usage(), decoded.key_usage);
+    assert_eq!(fresh.policy_constraints(), decoded.policy_constraints);
+    assert_eq!(fresh.inhibit_any_policy(), decoded.inhibit_any_policy);
+    assert_eq!(fresh.subject_key_id(), decoded.subject_key_id.as_deref());
+    assert_eq!(
+        fresh.authority_key_identifier(),
+        decoded
+            .authority_key_id
+            .as_ref()
+            .and_then(|aki| aki.key_id.as_deref())
+    );
 }
 
 /// Where x509-parser also reads the bytes, both must see the same fields (certgate may refuse

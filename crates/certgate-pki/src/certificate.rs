@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::der::{self, tag, DerError, DerResult, Reader, Tlv};
 use crate::error::Reason;
+use crate::extension_der::{ExtensionIndex, GeneralNameRef, Kind};
 use crate::name::{Name, NameAttribute};
 use crate::oid::Oid;
 
@@ -120,24 +121,110 @@ pub struct AuthorityKeyId {
     pub serial: Option<Vec<u8>>,
 }
 
-/// SubjectPublicKeyInfo, owned.
+/// Bytes of a certificate's DER, shared with the certificate instead of copied out of it
+/// (a sign-in parses two certificates; each copy is an allocation). Reads as a `[u8]`.
+#[derive(Clone)]
+pub struct SharedBytes {
+    bytes: Arc<[u8]>,
+    range: Range<usize>,
+}
+
+impl SharedBytes {
+    /// `bytes[range]`; an out-of-range span reads as empty.
+    fn new(bytes: &Arc<[u8]>, range: Range<usize>) -> Self {
+        let range = if bytes.get(range.clone()).is_some() {
+            range
+        } else {
+            0..0
+        };
+        SharedBytes {
+            bytes: Arc::clone(bytes),
+            range,
+        }
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        self
+    }
+}
+
+impl std::ops::Deref for SharedBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.bytes.get(self.range.clone()).unwrap_or_default()
+    }
+}
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl From<Vec<u8>> for SharedBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        let range = 0..bytes.len();
+        SharedBytes {
+            bytes: Arc::from(bytes),
+            range,
+        }
+    }
+}
+
+impl std::fmt::Debug for SharedBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for SharedBytes {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+impl Eq for SharedBytes {}
+
+impl PartialEq<[u8]> for SharedBytes {
+    fn eq(&self, other: &[u8]) -> bool {
+        **self == *other
+    }
+}
+impl PartialEq<&[u8]> for SharedBytes {
+    fn eq(&self, other: &&[u8]) -> bool {
+        **self == **other
+    }
+}
+impl PartialEq<Vec<u8>> for SharedBytes {
+    fn eq(&self, other: &Vec<u8>) -> bool {
+        **self == **other
+    }
+}
+impl PartialEq<SharedBytes> for Vec<u8> {
+    fn eq(&self, other: &SharedBytes) -> bool {
+        **self == **other
+    }
+}
+
+/// SubjectPublicKeyInfo, its parts shared with the certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublicKeyInfo {
     /// The whole SubjectPublicKeyInfo DER.
-    pub der: Vec<u8>,
+    pub der: SharedBytes,
     pub algorithm: Oid,
     /// DER of the AlgorithmIdentifier parameters, if present (and not NULL).
-    pub parameters: Option<Vec<u8>>,
+    pub parameters: Option<SharedBytes>,
     /// Contents of the subjectPublicKey BIT STRING.
-    pub key: Vec<u8>,
+    pub key: SharedBytes,
+    /// The key as the crypto library holds it, once it has checked a second signature.
+    pub(crate) verifier: crate::signature::VerifierCache,
 }
 
-/// An AlgorithmIdentifier (signature algorithms), owned.
+/// An AlgorithmIdentifier (signature algorithms).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlgorithmIdentifier {
     pub oid: Oid,
     /// Full DER of the parameters element, if present (RSASSA-PSS needs it).
-    pub parameters: Option<Vec<u8>>,
+    pub parameters: Option<SharedBytes>,
 }
 
 /// One AccessDescription of authorityInfoAccess (RFC 5280 §4.2.2.1).
@@ -207,7 +294,11 @@ pub struct Certificate {
     pub(crate) not_before: UnixTime,
     pub(crate) not_after: UnixTime,
     pub(crate) public_key: PublicKeyInfo,
-    pub(crate) extensions: Extensions,
+    /// Where each processed extension is, checked at parse time, with its plain values.
+    extension_index: ExtensionIndex,
+    /// The owned extensions, decoded from the DER on first use. Once present they are what
+    /// the accessors read (they hold the same values; crate tests edit them).
+    decoded_extensions: OnceLock<Extensions>,
     /// Whether issuer and subject are the same name, decided on first use.
     self_issued: OnceLock<bool>,
 }
@@ -220,6 +311,9 @@ impl Certificate {
     /// The outline (RFC 5280 §4.1) and the extensions are decoded here; the issuer and subject
     /// names are checked for structure and decoded on first use (see [`Name`]).
     pub fn from_der(der: &[u8]) -> Result<Self, Reason> {
+        // One copy of the input, which every part of the certificate then shares.
+        let shared: Arc<[u8]> = Arc::from(der);
+        let der: &[u8] = &shared;
         let malformed = |detail: &str| Reason::CertificateMalformed {
             detail: detail.to_string(),
         };
@@ -289,7 +383,7 @@ impl Certificate {
         let spki = tbs_fields
             .expect_tlv(tag::SEQUENCE)
             .map_err(at("subjectPublicKeyInfo"))?;
-        let public_key = public_key_info(spki).map_err(at("subjectPublicKeyInfo"))?;
+        let public_key = public_key_info(&shared, spki).map_err(at("subjectPublicKeyInfo"))?;
         // RFC 5280 §4.1.2.8: unique identifiers only in v2 and v3.
         for (number, field) in [(1, "issuerUniqueID"), (2, "subjectUniqueID")] {
             if tbs_fields
@@ -301,37 +395,41 @@ impl Certificate {
                 return Err(Reason::UnsupportedVersion);
             }
         }
-        let extensions = match tbs_fields
+        let extension_index = match tbs_fields
             .optional(tag::context_constructed(3))
             .map_err(at("extensions"))?
         {
             Some(_) if version < 3 => return Err(Reason::UnsupportedVersion),
             Some(explicit) => {
                 let list = der::single(explicit, tag::SEQUENCE).map_err(at("extensions"))?;
-                crate::extension_der::decode_extensions(list)?
+                crate::extension_der::index_extensions(der, list)?
             }
-            None => Extensions::default(),
+            None => ExtensionIndex::default(),
         };
         tbs_fields.finish().map_err(at("tbsCertificate"))?;
 
         let tbs_start = der.len() - certificate.len();
-        let shared: Arc<[u8]> = Arc::from(der);
+        let tbs = tbs_start..tbs_start + tbs.raw.len();
+        let serial = range_in(der, serial);
+        let signature = range_in(der, signature);
+        let signature_algorithm =
+            algorithm_identifier(&shared, outer_algorithm).map_err(at("signatureAlgorithm"))?;
         let issuer = Name::from_shared(&shared, issuer).map_err(at("issuer"))?;
         let subject = Name::from_shared(&shared, subject).map_err(at("subject"))?;
         Ok(Certificate {
             der: shared,
-            tbs: tbs_start..tbs_start + tbs.raw.len(),
+            tbs,
             version,
-            serial: range_in(der, serial),
-            signature_algorithm: algorithm_identifier(outer_algorithm)
-                .map_err(at("signatureAlgorithm"))?,
-            signature: range_in(der, signature),
+            serial,
+            signature_algorithm,
+            signature,
             issuer,
             subject,
             not_before,
             not_after,
             public_key,
-            extensions,
+            extension_index,
+            decoded_extensions: OnceLock::new(),
             self_issued: OnceLock::new(),
         })
     }
@@ -371,8 +469,174 @@ impl Certificate {
     pub fn public_key(&self) -> &PublicKeyInfo {
         &self.public_key
     }
+    /// Every processed extension, owned; decoded from the certificate's DER on first use.
+    /// Validation reads the accessors below instead, which need no decoding.
     pub fn extensions(&self) -> &Extensions {
-        &self.extensions
+        self.decoded_extensions.get_or_init(|| {
+            match self.extension_index.list(&self.der) {
+                // The walkers that checked these bytes at parse time decode them now, so
+                // this cannot fail; `debug_assert` keeps a divergence from going unnoticed.
+                Some(list) => {
+                    let decoded = crate::extension_der::decode_extensions(list);
+                    debug_assert!(decoded.is_ok(), "parse-time check and decoding disagree");
+                    decoded.unwrap_or_default()
+                }
+                None => Extensions::default(),
+            }
+        })
+    }
+
+    /// The owned extensions, for crate tests that build unusual certificates by editing them.
+    #[cfg(test)]
+    pub(crate) fn extensions_mut(&mut self) -> &mut Extensions {
+        self.extensions();
+        self.decoded_extensions
+            .get_mut()
+            .expect("extensions() decoded them")
+    }
+
+    fn decoded(&self) -> Option<&Extensions> {
+        self.decoded_extensions.get()
+    }
+
+    pub fn basic_constraints(&self) -> Option<BasicConstraints> {
+        match self.decoded() {
+            Some(decoded) => decoded.basic_constraints,
+            None => self.extension_index.basic_constraints,
+        }
+    }
+
+    pub fn key_usage(&self) -> Option<KeyUsage> {
+        match self.decoded() {
+            Some(decoded) => decoded.key_usage,
+            None => self.extension_index.key_usage,
+        }
+    }
+
+    pub fn policy_constraints(&self) -> Option<PolicyConstraints> {
+        match self.decoded() {
+            Some(decoded) => decoded.policy_constraints,
+            None => self.extension_index.policy_constraints,
+        }
+    }
+
+    pub fn inhibit_any_policy(&self) -> Option<u32> {
+        match self.decoded() {
+            Some(decoded) => decoded.inhibit_any_policy,
+            None => self.extension_index.inhibit_any_policy,
+        }
+    }
+
+    /// The subjectKeyIdentifier.
+    pub fn subject_key_id(&self) -> Option<&[u8]> {
+        match self.decoded() {
+            Some(decoded) => decoded.subject_key_id.as_deref(),
+            None => self.extension_index.subject_key_id(&self.der),
+        }
+    }
+
+    /// The keyIdentifier field of the authorityKeyIdentifier.
+    pub fn authority_key_identifier(&self) -> Option<&[u8]> {
+        match self.decoded() {
+            Some(decoded) => decoded
+                .authority_key_id
+                .as_ref()
+                .and_then(|aki| aki.key_id.as_deref()),
+            None => self.extension_index.authority_key_id(&self.der),
+        }
+    }
+
+    /// Whether the extension is present.
+    pub(crate) fn has_extension(&self, kind: Kind) -> bool {
+        let Some(decoded) = self.decoded() else {
+            return self.extension_index.is_present(kind);
+        };
+        match kind {
+            Kind::SubjectKeyId => decoded.subject_key_id.is_some(),
+            Kind::KeyUsage => decoded.key_usage.is_some(),
+            Kind::SubjectAltName => decoded.subject_alt_names.is_some(),
+            Kind::BasicConstraints => decoded.basic_constraints.is_some(),
+            Kind::NameConstraints => decoded.name_constraints.is_some(),
+            Kind::CrlDistributionPoints => decoded.crl_distribution_points.is_some(),
+            Kind::CertificatePolicies => decoded.certificate_policies.is_some(),
+            Kind::PolicyMappings => decoded.policy_mappings.is_some(),
+            Kind::AuthorityKeyId => decoded.authority_key_id.is_some(),
+            Kind::PolicyConstraints => decoded.policy_constraints.is_some(),
+            Kind::ExtendedKeyUsage => decoded.extended_key_usage.is_some(),
+            Kind::FreshestCrl => decoded.freshest_crl.is_some(),
+            Kind::InhibitAnyPolicy => decoded.inhibit_any_policy.is_some(),
+            Kind::AuthorityInfoAccess => decoded.authority_info_access.is_some(),
+            Kind::Other => false,
+        }
+    }
+
+    /// Whether the extension is present and marked critical.
+    pub(crate) fn is_critical(&self, kind: Kind) -> bool {
+        match self.decoded() {
+            Some(decoded) => kind != Kind::Other && decoded.is_critical(kind.dotted()),
+            None => self.extension_index.is_critical(kind),
+        }
+    }
+
+    /// The first critical extension certgate does not process (RFC 5280 §4.2: reject).
+    pub(crate) fn first_unknown_critical(&self) -> Option<Oid> {
+        match self.decoded() {
+            Some(decoded) => decoded.unknown_critical.first().cloned(),
+            None => self
+                .extension_index
+                .first_unknown_critical(&self.der)
+                .map(crate::extension_der::owned_oid),
+        }
+    }
+
+    /// `None` without an extendedKeyUsage extension; otherwise whether it lists `dotted`.
+    pub(crate) fn extended_key_usage_lists(&self, dotted: &str) -> Option<bool> {
+        if let Some(decoded) = self.decoded() {
+            let ekus = decoded.extended_key_usage.as_ref()?;
+            return Some(ekus.iter().any(|eku| eku.as_str() == dotted));
+        }
+        let value = self
+            .extension_index
+            .value(&self.der, Kind::ExtendedKeyUsage)?;
+        let mut found = false;
+        let walked = crate::extension_der::walk_oid_list(value, |encoded| {
+            found |= crate::oid::common_oid(encoded).map_or_else(
+                || crate::extension_der::owned_oid(encoded).as_str() == dotted,
+                |common| common == dotted,
+            );
+            Ok(())
+        });
+        // Checked at parse time; a failure would mean the list lists nothing.
+        Some(walked.is_ok() && found)
+    }
+
+    /// The first dNSName of the subjectAltName for which `wanted` holds.
+    pub(crate) fn find_dns_name(&self, mut wanted: impl FnMut(&str) -> bool) -> Option<String> {
+        if let Some(decoded) = self.decoded() {
+            return decoded
+                .subject_alt_names
+                .iter()
+                .flatten()
+                .find_map(|name| match name {
+                    GeneralName::Dns(dns) if wanted(dns) => Some(dns.clone()),
+                    _ => None,
+                });
+        }
+        let value = self
+            .extension_index
+            .value(&self.der, Kind::SubjectAltName)?;
+        let mut found = None;
+        let _ = der::single(value, tag::SEQUENCE).and_then(|names| {
+            crate::extension_der::walk_general_names(names, |name| {
+                if let GeneralNameRef::Dns(dns) = name {
+                    if found.is_none() && wanted(dns) {
+                        found = Some(dns.to_owned());
+                    }
+                }
+                Ok(())
+            })
+        });
+        found
     }
 
     /// Self-issued: issuer and subject are the same name (RFC 5280 §6.1).
@@ -382,7 +646,7 @@ impl Certificate {
 
     /// True when basicConstraints says cA.
     pub fn is_ca(&self) -> bool {
-        self.extensions.basic_constraints.is_some_and(|b| b.ca)
+        self.basic_constraints().is_some_and(|b| b.ca)
     }
 }
 
@@ -394,22 +658,27 @@ fn range_in(whole: &[u8], part: &[u8]) -> Range<usize> {
 
 /// AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }, with the
 /// parameters kept as their whole encoding (NULL included: RSA signatures carry it).
-fn algorithm_identifier(element: Tlv<'_>) -> DerResult<AlgorithmIdentifier> {
+/// `element` lies in `shared`.
+fn algorithm_identifier(shared: &Arc<[u8]>, element: Tlv<'_>) -> DerResult<AlgorithmIdentifier> {
     let mut fields = Reader::new(element.value);
     let oid = Oid::from_der_content(fields.expect(tag::OID)?)
         .ok_or(DerError("malformed algorithm OID"))?;
     let parameters = if fields.is_empty() {
         None
     } else {
-        Some(fields.read()?.raw.to_vec())
+        Some(SharedBytes::new(
+            shared,
+            range_in(shared, fields.read()?.raw),
+        ))
     };
     fields.finish()?;
     Ok(AlgorithmIdentifier { oid, parameters })
 }
 
 /// SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT
-/// STRING }. NULL parameters (rsaEncryption) are dropped: they say nothing.
-fn public_key_info(spki: Tlv<'_>) -> DerResult<PublicKeyInfo> {
+/// STRING }. NULL parameters (rsaEncryption) are dropped: they say nothing. `spki` lies in
+/// `shared`.
+fn public_key_info(shared: &Arc<[u8]>, spki: Tlv<'_>) -> DerResult<PublicKeyInfo> {
     let mut fields = Reader::new(spki.value);
     let mut algorithm = Reader::new(fields.expect(tag::SEQUENCE)?);
     let oid = Oid::from_der_content(algorithm.expect(tag::OID)?)
@@ -422,11 +691,13 @@ fn public_key_info(spki: Tlv<'_>) -> DerResult<PublicKeyInfo> {
     algorithm.finish()?;
     let key = der::whole_octets_bit_string(fields.expect(tag::BIT_STRING)?)?;
     fields.finish()?;
+    let part = |bytes: &[u8]| SharedBytes::new(shared, range_in(shared, bytes));
     Ok(PublicKeyInfo {
-        der: spki.raw.to_vec(),
+        der: part(spki.raw),
         algorithm: oid,
-        parameters: parameters.map(|p| p.raw.to_vec()),
-        key: key.to_vec(),
+        parameters: parameters.map(|p| part(p.raw)),
+        key: part(key),
+        verifier: crate::signature::VerifierCache::default(),
     })
 }
 
@@ -498,6 +769,128 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Validation reads extensions through the parse-time index; everything else reads the
+    /// owned extensions decoded on first use. The two must say the same of every certificate:
+    /// each PKITS certificate (policies, mappings, name constraints, unknown critical
+    /// extensions, distribution points) and a client certificate with a SAN and an EKU.
+    #[test]
+    fn the_index_and_the_decoded_extensions_agree() {
+        let dir = crate::policy::tests::pkits_dir().join("certs");
+        let mut ders: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+            .expect("the PKITS certificates")
+            .map(|entry| std::fs::read(entry.expect("a directory entry").path()).expect("read"))
+            .collect();
+        let spec = certgate_testpki::ChainSpec {
+            leaf_dns_names: vec!["host.corp.example".into(), "alt.corp.example".into()],
+            ..certgate_testpki::ChainSpec::default()
+        };
+        let pki = certgate_testpki::TestPki::three_level(&spec).expect("a test PKI");
+        ders.extend([pki.leaf.der, pki.intermediate.der, pki.root.der]);
+        let kinds = [
+            Kind::SubjectKeyId,
+            Kind::KeyUsage,
+            Kind::SubjectAltName,
+            Kind::BasicConstraints,
+            Kind::NameConstraints,
+            Kind::CrlDistributionPoints,
+            Kind::CertificatePolicies,
+            Kind::PolicyMappings,
+            Kind::AuthorityKeyId,
+            Kind::PolicyConstraints,
+            Kind::ExtendedKeyUsage,
+            Kind::FreshestCrl,
+            Kind::InhibitAnyPolicy,
+            Kind::AuthorityInfoAccess,
+            Kind::Other,
+        ];
+        let mut checked = 0;
+        for der in &ders {
+            let Ok(indexed) = Certificate::from_der(der) else {
+                continue;
+            };
+            let decoded = Certificate::from_der(der).expect("parses twice");
+            let owned = decoded.extensions();
+            assert!(indexed.decoded_extensions.get().is_none());
+            let what = indexed.subject().to_string();
+            assert_eq!(
+                indexed.basic_constraints(),
+                owned.basic_constraints,
+                "{what}"
+            );
+            assert_eq!(indexed.key_usage(), owned.key_usage, "{what}");
+            assert_eq!(
+                indexed.policy_constraints(),
+                owned.policy_constraints,
+                "{what}"
+            );
+            assert_eq!(
+                indexed.inhibit_any_policy(),
+                owned.inhibit_any_policy,
+                "{what}"
+            );
+            assert_eq!(
+                indexed.subject_key_id(),
+                owned.subject_key_id.as_deref(),
+                "{what}"
+            );
+            assert_eq!(
+                indexed.authority_key_identifier(),
+                owned
+                    .authority_key_id
+                    .as_ref()
+                    .and_then(|aki| aki.key_id.as_deref()),
+                "{what}"
+            );
+            assert_eq!(
+                indexed.first_unknown_critical(),
+                owned.unknown_critical.first().cloned(),
+                "{what}"
+            );
+            for kind in kinds {
+                assert_eq!(
+                    indexed.has_extension(kind),
+                    decoded.has_extension(kind),
+                    "{what} {kind:?}"
+                );
+                assert_eq!(
+                    indexed.is_critical(kind),
+                    decoded.is_critical(kind),
+                    "{what} {kind:?}"
+                );
+            }
+            for eku in owned.extended_key_usage.iter().flatten() {
+                assert_eq!(
+                    indexed.extended_key_usage_lists(eku.as_str()),
+                    Some(true),
+                    "{what}"
+                );
+            }
+            assert_eq!(
+                indexed.extended_key_usage_lists("1.2.3.4.5"),
+                owned.extended_key_usage.as_ref().map(|_| false),
+                "{what}"
+            );
+            let first_dns = owned
+                .subject_alt_names
+                .iter()
+                .flatten()
+                .find_map(|name| match name {
+                    GeneralName::Dns(dns) => Some(dns.clone()),
+                    _ => None,
+                });
+            assert_eq!(indexed.find_dns_name(|_| true), first_dns, "{what}");
+            // Reading the owned form switches the accessors over without changing answers.
+            assert_eq!(indexed.extensions(), owned, "{what}");
+            assert_eq!(
+                indexed.basic_constraints(),
+                owned.basic_constraints,
+                "{what}"
+            );
+            checked += 1;
+        }
+        assert!(checked > 400, "only {checked} certificates were compared");
+    }
 
     fn at(tag: u8, text: &str) -> DerResult<UnixTime> {
         let mut encoded = Vec::new();

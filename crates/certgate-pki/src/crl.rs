@@ -303,7 +303,7 @@ impl Crl {
             parameters: outer_alg
                 .parameters
                 .as_ref()
-                .map(|p| p.to_der_vec_raw().unwrap_or_default()),
+                .map(|p| p.to_der_vec_raw().unwrap_or_default().into()),
         };
         let signature = signature.data.to_vec();
 
@@ -705,7 +705,7 @@ impl Crl {
             other => other,
         })?;
         let verified = VerifiedSigner {
-            public_key: key.der.clone(),
+            public_key: key.der.to_vec(),
             inherited_parameters: inherited_parameters.map(<[u8]>::to_vec),
             algorithms: *algorithms,
         };

@@ -9,10 +9,9 @@
 
 use crate::certificate::{DistributionPoint, DistributionPointName, GeneralName, ReasonSet};
 use crate::crl::IssuingDistributionPoint;
-use crate::der::{self, tag, Reader};
-use crate::extension_der::general_names;
+use crate::der::{self, tag, Reader, Tlv};
+use crate::extension_der::{general_names, owned_oid, walk_general_names};
 use crate::name::NameAttribute;
-use crate::oid::Oid;
 
 /// The `[n]`-tagged fields of a SEQUENCE's content as (n, content), which DER requires in
 /// increasing tag order with each at most once; anything else fails the whole structure.
@@ -38,22 +37,85 @@ fn ordered_context_fields(content: &[u8]) -> impl Iterator<Item = Option<(u8, &[
     })
 }
 
-/// CRLDistributionPoints ::= SEQUENCE SIZE (1..MAX) OF DistributionPoint
-pub(crate) fn decode_distribution_points(value: &[u8]) -> Option<Vec<DistributionPoint>> {
-    let mut list = Reader::new(der::single(value, tag::SEQUENCE).ok()?);
-    let mut points = Vec::new();
-    while !list.is_empty() {
-        points.push(decode_distribution_point(list.expect(tag::SEQUENCE).ok()?)?);
+/// A DistributionPoint borrowed from the encoding; the names in it have been checked.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DistributionPointRef<'a> {
+    name: Option<DistributionPointNameRef<'a>>,
+    reasons: Option<ReasonSet>,
+    /// The content of the cRLIssuer GeneralNames.
+    crl_issuer: Option<&'a [u8]>,
+}
+
+impl DistributionPointRef<'_> {
+    fn to_owned(self) -> DistributionPoint {
+        DistributionPoint {
+            name: self.name.map(DistributionPointNameRef::to_owned),
+            reasons: self.reasons,
+            crl_issuer: self.crl_issuer.map(owned_general_names),
+        }
     }
-    (!points.is_empty()).then_some(points)
+}
+
+/// A DistributionPointName borrowed from the encoding, checked.
+#[derive(Clone, Copy, Debug)]
+enum DistributionPointNameRef<'a> {
+    /// The content of the GeneralNames.
+    FullName(&'a [u8]),
+    /// The content of the RelativeDistinguishedName.
+    RelativeToCrlIssuer(&'a [u8]),
+}
+
+impl DistributionPointNameRef<'_> {
+    fn to_owned(self) -> DistributionPointName {
+        match self {
+            DistributionPointNameRef::FullName(names) => {
+                DistributionPointName::FullName(owned_general_names(names))
+            }
+            DistributionPointNameRef::RelativeToCrlIssuer(rdn) => {
+                DistributionPointName::RelativeToCrlIssuer(rdn_attributes(rdn).unwrap_or_default())
+            }
+        }
+    }
+}
+
+/// GeneralNames content that [`walk_general_names`] accepted, owned; the walk cannot fail
+/// the second time over the same bytes.
+fn owned_general_names(content: &[u8]) -> Vec<GeneralName> {
+    general_names(content).unwrap_or_default()
+}
+
+/// CRLDistributionPoints ::= SEQUENCE SIZE (1..MAX) OF DistributionPoint, one point at a
+/// time; `None` when any part does not decode.
+pub(crate) fn walk_distribution_points<'a>(
+    value: &'a [u8],
+    mut visit: impl FnMut(DistributionPointRef<'a>) -> Option<()>,
+) -> Option<()> {
+    let mut list = Reader::new(der::single(value, tag::SEQUENCE).ok()?);
+    if list.is_empty() {
+        return None;
+    }
+    while !list.is_empty() {
+        visit(distribution_point(list.expect(tag::SEQUENCE).ok()?)?)?;
+    }
+    Some(())
+}
+
+/// CRLDistributionPoints, owned.
+pub(crate) fn decode_distribution_points(value: &[u8]) -> Option<Vec<DistributionPoint>> {
+    let mut points = Vec::new();
+    walk_distribution_points(value, |point| {
+        points.push(point.to_owned());
+        Some(())
+    })?;
+    Some(points)
 }
 
 /// DistributionPoint ::= SEQUENCE {
 ///   distributionPoint [0] DistributionPointName OPTIONAL,
 ///   reasons           [1] ReasonFlags OPTIONAL,
 ///   cRLIssuer         [2] GeneralNames OPTIONAL }
-fn decode_distribution_point(content: &[u8]) -> Option<DistributionPoint> {
-    let mut point = DistributionPoint {
+fn distribution_point(content: &[u8]) -> Option<DistributionPointRef<'_>> {
+    let mut point = DistributionPointRef {
         name: None,
         reasons: None,
         crl_issuer: None,
@@ -61,9 +123,12 @@ fn decode_distribution_point(content: &[u8]) -> Option<DistributionPoint> {
     for field in ordered_context_fields(content) {
         let (tag, field) = field?;
         match tag {
-            0 => point.name = Some(decode_distribution_point_name(field)?),
+            0 => point.name = Some(distribution_point_name(field)?),
             1 => point.reasons = Some(decode_reason_flags(field)?),
-            2 => point.crl_issuer = Some(decode_general_names(field)?),
+            2 => {
+                walk_general_names(field, |_| Ok(())).ok()?;
+                point.crl_issuer = Some(field);
+            }
             _ => return None,
         }
     }
@@ -78,42 +143,54 @@ fn decode_distribution_point(content: &[u8]) -> Option<DistributionPoint> {
 ///   fullName                [0] GeneralNames,
 ///   nameRelativeToCRLIssuer [1] RelativeDistinguishedName }
 /// `content` is the inside of the explicit `[0]` wrapper (a tagged CHOICE is explicit).
-fn decode_distribution_point_name(content: &[u8]) -> Option<DistributionPointName> {
+fn distribution_point_name(content: &[u8]) -> Option<DistributionPointNameRef<'_>> {
     let mut reader = Reader::new(content);
     let choice = reader.read().ok()?;
     reader.finish().ok()?;
     match choice.tag {
-        t if t == tag::context_constructed(0) => Some(DistributionPointName::FullName(
-            decode_general_names(choice.value)?,
-        )),
-        t if t == tag::context_constructed(1) => Some(DistributionPointName::RelativeToCrlIssuer(
-            decode_rdn_content(choice.value)?,
-        )),
+        t if t == tag::context_constructed(0) => {
+            walk_general_names(choice.value, |_| Ok(())).ok()?;
+            Some(DistributionPointNameRef::FullName(choice.value))
+        }
+        t if t == tag::context_constructed(1) => {
+            walk_rdn(choice.value, |_, _| ())?;
+            Some(DistributionPointNameRef::RelativeToCrlIssuer(choice.value))
+        }
         _ => None,
     }
 }
 
-/// The content of GeneralNames (SEQUENCE SIZE (1..MAX) OF GeneralName), implicitly tagged.
-fn decode_general_names(content: &[u8]) -> Option<Vec<GeneralName>> {
-    general_names(content).ok()
-}
-
-/// The content of a RelativeDistinguishedName (SET SIZE (1..MAX) OF AttributeTypeAndValue).
-fn decode_rdn_content(content: &[u8]) -> Option<Vec<NameAttribute>> {
+/// The content of a RelativeDistinguishedName (SET SIZE (1..MAX) OF AttributeTypeAndValue),
+/// `visit(type OID content, value)` for each attribute.
+fn walk_rdn<'a>(content: &'a [u8], mut visit: impl FnMut(&'a [u8], Tlv<'a>)) -> Option<()> {
     let mut reader = Reader::new(content);
-    let mut attributes = Vec::new();
+    if reader.is_empty() {
+        return None;
+    }
     while !reader.is_empty() {
         let mut pair = Reader::new(reader.expect(tag::SEQUENCE).ok()?);
-        let oid = Oid::from_der_content(pair.expect(tag::OID).ok()?)?;
+        let oid = pair.expect(tag::OID).ok()?;
+        if !crate::oid::is_well_formed(oid) {
+            return None;
+        }
         let value = pair.read().ok()?;
         pair.finish().ok()?;
+        visit(oid, value);
+    }
+    Some(())
+}
+
+/// The attributes of a RelativeDistinguishedName's content, owned.
+fn rdn_attributes(content: &[u8]) -> Option<Vec<NameAttribute>> {
+    let mut attributes = Vec::new();
+    walk_rdn(content, |oid, value| {
         attributes.push(NameAttribute {
-            oid,
+            oid: owned_oid(oid),
             tag: u32::from(value.tag),
             value: value.value.to_vec(),
-        });
-    }
-    (!attributes.is_empty()).then_some(attributes)
+        })
+    })?;
+    Some(attributes)
 }
 
 /// ReasonFlags, a BIT STRING whose bit n (most significant bit of the first octet = bit 0) is
@@ -157,7 +234,7 @@ pub(crate) fn decode_issuing_distribution_point(value: &[u8]) -> Option<IssuingD
     for field in ordered_context_fields(sequence) {
         let (tag, field) = field?;
         match tag {
-            0 => idp.distribution_point = Some(decode_distribution_point_name(field)?),
+            0 => idp.distribution_point = Some(distribution_point_name(field)?.to_owned()),
             1 => idp.only_contains_user_certs = decode_boolean(field)?,
             2 => idp.only_contains_ca_certs = decode_boolean(field)?,
             3 => idp.only_some_reasons = Some(decode_reason_flags(field)?),

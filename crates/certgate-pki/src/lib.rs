@@ -27,7 +27,7 @@ pub use certificate::{
     AccessDescription, AlgorithmIdentifier, AuthorityInfoAccess, AuthorityKeyId, BasicConstraints,
     Certificate, DistributionPoint, DistributionPointName, Extensions, GeneralName, KeyUsage,
     NameConstraints, PolicyConstraints, PolicyInformation, PolicyMapping, PublicKeyInfo, ReasonSet,
-    UnixTime,
+    SharedBytes, UnixTime,
 };
 pub use crl::{Crl, IssuingDistributionPoint, RevocationReason, RevokedEntry};
 pub use csr::{CertificationRequest, CsrError, RequestedKey, MAX_CSR_DER_BYTES, MIN_CSR_RSA_BITS};

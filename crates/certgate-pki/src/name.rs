@@ -87,7 +87,7 @@ impl PartialEq for Name {
         // fingerprints are different names. Only names that differ in encoding but not in
         // fingerprint (the same name written differently, PKITS 4.3.x) build their keys.
         self.der() == other.der()
-            || (!last_rdns_differ(self.der(), other.der())
+            || (!rdns_certainly_differ(self.der(), other.der())
                 && self.fingerprint() == other.fingerprint()
                 && self.key() == other.key())
     }
@@ -112,6 +112,16 @@ impl Name {
             decoded: OnceLock::new(),
             fingerprint: OnceLock::new(),
         })
+    }
+
+    /// A Name from an encoding [`check_der`] accepted.
+    pub(crate) fn from_checked_der(der: &[u8]) -> Self {
+        Name {
+            bytes: Arc::from(der),
+            range: 0..der.len(),
+            decoded: OnceLock::new(),
+            fingerprint: OnceLock::new(),
+        }
     }
 
     /// The name encoded at `bytes[range]` (a certificate's issuer or subject), checked as
@@ -297,6 +307,11 @@ impl Decoded {
     }
 }
 
+/// Checks that `der` is a Name as [`Name::from_der`] requires, without allocating.
+pub(crate) fn check_der(der: &[u8]) -> DerResult<()> {
+    walk_rdns(der, |_, _, _| ())
+}
+
 /// Walks an RDNSequence, calling `visit(first_in_its_rdn, type, value)` for each attribute in
 /// encoding order, without allocating.
 fn walk_rdns<'a>(der: &'a [u8], mut visit: impl FnMut(bool, &'a [u8], Tlv<'a>)) -> DerResult<()> {
@@ -387,46 +402,81 @@ fn key_fingerprint(key: &[Vec<(Oid, NormalizedValue)>]) -> u64 {
     digest.0
 }
 
-/// True when two well-formed names certainly differ: a different number of RDNs, or last
-/// RDNs (the most specific part, where names usually differ, often in the first character)
-/// that are single attributes of different types or of different UTF-8-compatible text.
-/// False means "maybe equal". Reads only TLV headers until the last RDN.
-fn last_rdns_differ(a: &[u8], b: &[u8]) -> bool {
-    let last = |der| -> Option<(usize, Reader<'_>)> {
-        let mut rdns = Reader::new(der::single(der, der::tag::SEQUENCE).ok()?);
-        let mut count = 0;
-        let mut last = None;
-        while !rdns.is_empty() {
-            last = Some(rdns);
-            rdns.read().ok()?;
-            count += 1;
+/// True when two well-formed names certainly differ: a different number of RDNs, or RDNs at
+/// the same position that are single attributes of different types or of different
+/// UTF-8-compatible text (compared as [`folded`] compares them). False means "maybe equal".
+/// One walk over both encodings, in step, without allocating or hashing: names that differ
+/// at all usually differ in one attribute's text.
+fn rdns_certainly_differ(a: &[u8], b: &[u8]) -> bool {
+    let (Ok(a_rdns), Ok(b_rdns)) = (
+        der::single(a, der::tag::SEQUENCE),
+        der::single(b, der::tag::SEQUENCE),
+    ) else {
+        return false;
+    };
+    let (mut a_rdns, mut b_rdns) = (Reader::new(a_rdns), Reader::new(b_rdns));
+    loop {
+        match (a_rdns.is_empty(), b_rdns.is_empty()) {
+            (true, true) => return false,
+            (false, false) => {}
+            _ => return true,
         }
-        Some((count, last.unwrap_or(rdns)))
-    };
-    let (Some((a_count, mut a_last)), Some((b_count, mut b_last))) = (last(a), last(b)) else {
-        return false;
-    };
-    if a_count != b_count {
-        return true;
+        let (Some(a_rdn), Some(b_rdn)) = (a_rdns.read().ok(), b_rdns.read().ok()) else {
+            return false;
+        };
+        if a_rdn.raw == b_rdn.raw {
+            continue;
+        }
+        if attributes_differ(a_rdn.raw, b_rdn.raw) {
+            return true;
+        }
     }
-    if a_count == 0 {
-        return false;
-    }
-    let (Some((a_oid, a_value)), Some((b_oid, b_value))) =
-        (single_attribute(&mut a_last), single_attribute(&mut b_last))
-    else {
+}
+
+/// Whether two RDNs (their whole encodings) certainly differ; "maybe equal" for multi-valued
+/// RDNs.
+fn attributes_differ(a_rdn: &[u8], b_rdn: &[u8]) -> bool {
+    let (Some((a_oid, a_value)), Some((b_oid, b_value))) = (
+        single_attribute(&mut Reader::new(a_rdn)),
+        single_attribute(&mut Reader::new(b_rdn)),
+    ) else {
         return false;
     };
     if a_oid != b_oid {
         return true;
     }
-    match (utf8_text(a_value), utf8_text(b_value)) {
-        (Some(a_text), Some(b_text)) if a_text.is_ascii() && b_text.is_ascii() => {
-            !folded_ascii(a_text.as_bytes()).eq(folded_ascii(b_text.as_bytes()))
+    let is_text = |value: Tlv<'_>| matches!(value.tag, 12 | 19 | 22 | 18 | 26);
+    if !is_text(a_value) || !is_text(b_value) {
+        return false;
+    }
+    let (a, b) = (a_value.value, b_value.value);
+    if a.is_ascii() && b.is_ascii() {
+        // Text with no whitespace to collapse or trim folds by case alone.
+        if !has_foldable_whitespace(a) && !has_foldable_whitespace(b) {
+            return !a.eq_ignore_ascii_case(b);
         }
-        (Some(a_text), Some(b_text)) => !folded(a_text).eq(folded(b_text)),
+        return !folded_ascii(a).eq(folded_ascii(b));
+    }
+    match (std::str::from_utf8(a), std::str::from_utf8(b)) {
+        (Ok(a_text), Ok(b_text)) => !folded(a_text).eq(folded(b_text)),
         _ => false,
     }
+}
+
+/// Whether [`folded_ascii`] would change `text` other than by case: whitespace at either end,
+/// a whitespace character other than a space, or two spaces in a row.
+fn has_foldable_whitespace(text: &[u8]) -> bool {
+    // One pass; "after a space" starts true so that a leading space counts.
+    let mut after_space = true;
+    for &byte in text {
+        match byte {
+            b' ' if after_space => return true,
+            b' ' => after_space = true,
+            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => return true,
+            _ => after_space = false,
+        }
+    }
+    after_space && !text.is_empty()
 }
 
 /// The next RDN's only attribute, as (type OID content, value); `None` for a multi-valued RDN.
@@ -642,7 +692,7 @@ mod tests {
                 let by_keys = a.key() == b.key();
                 assert_eq!(a == b, by_keys, "{a} vs {b}");
                 if by_keys {
-                    assert!(!last_rdns_differ(a.der(), b.der()), "{a} vs {b}");
+                    assert!(!rdns_certainly_differ(a.der(), b.der()), "{a} vs {b}");
                 }
                 if by_keys {
                     assert_eq!(a.fingerprint(), b.fingerprint(), "{a} vs {b}");

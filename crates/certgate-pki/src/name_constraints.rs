@@ -23,6 +23,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::certificate::{Certificate, GeneralName, NameConstraints};
 use crate::error::Reason;
+use crate::extension_der::Kind;
 use crate::name::Name;
 use crate::oid::known;
 
@@ -171,15 +172,17 @@ impl NameConstraintsState {
         is_end_entity: bool,
         budget: &NameConstraintBudget,
     ) -> Result<(), Reason> {
-        let extensions = cert.extensions();
-        let is_ca = extensions.basic_constraints.is_some_and(|bc| bc.ca);
-        if is_end_entity && !is_ca && extensions.name_constraints.is_some() {
+        if is_end_entity && !cert.is_ca() && cert.has_extension(Kind::NameConstraints) {
             return Err(Reason::NameConstraintsInEndEntity);
         }
         if self.is_unconstrained() || (cert.is_self_issued() && !is_end_entity) {
             return Ok(());
         }
-        let sans = extensions.subject_alt_names.as_deref().unwrap_or(&[]);
+        let sans = cert
+            .extensions()
+            .subject_alt_names
+            .as_deref()
+            .unwrap_or(&[]);
         let dn_emails = cert
             .subject()
             .rdns()
@@ -201,6 +204,9 @@ impl NameConstraintsState {
     /// §6.1.4 (g) for the CA certificate `ca` (an intermediate on the path, or the trust
     /// anchor itself, §6.2): validates its nameConstraints extension, if any, and folds it in.
     pub(crate) fn apply(&mut self, ca: &Certificate) -> Result<(), Reason> {
+        if !ca.has_extension(Kind::NameConstraints) {
+            return Ok(());
+        }
         let Some(constraints) = &ca.extensions().name_constraints else {
             return Ok(());
         };

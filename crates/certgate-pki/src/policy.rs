@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::certificate::Certificate;
 use crate::error::Reason;
+use crate::extension_der::Kind;
 use crate::oid::{known, Oid};
 
 /// Upper bound on the nodes, parent links and expected-policy entries created while processing
@@ -325,24 +326,28 @@ impl PolicyState {
         cert: &Certificate,
         i: usize,
     ) -> Result<(), Reason> {
-        match &cert.extensions().certificate_policies {
-            // (e): a certificate without policies ends every policy.
-            None => self.graph = None,
-            Some(policies) => {
-                if let Some(graph) = self.graph.as_mut() {
-                    debug_assert_eq!(
-                        graph.levels.len(),
-                        i,
-                        "certificates must be processed in order"
-                    );
-                    let expand_any_policy =
-                        self.inhibit_any_policy > 0 || (i < self.n && cert.is_self_issued());
-                    let oids: Vec<Oid> = policies.iter().map(|p| p.policy.clone()).collect();
-                    graph.add_level(&oids, expand_any_policy)?;
-                    if graph.is_null() {
-                        self.graph = None;
-                    }
-                }
+        // (e): a certificate without policies ends every policy.
+        if !cert.has_extension(Kind::CertificatePolicies) {
+            self.graph = None;
+        }
+        if let Some(graph) = self.graph.as_mut() {
+            debug_assert_eq!(
+                graph.levels.len(),
+                i,
+                "certificates must be processed in order"
+            );
+            let expand_any_policy =
+                self.inhibit_any_policy > 0 || (i < self.n && cert.is_self_issued());
+            let oids: Vec<Oid> = cert
+                .extensions()
+                .certificate_policies
+                .iter()
+                .flatten()
+                .map(|p| p.policy.clone())
+                .collect();
+            graph.add_level(&oids, expand_any_policy)?;
+            if graph.is_null() {
+                self.graph = None;
             }
         }
         // (f)
@@ -357,8 +362,11 @@ impl PolicyState {
     /// process_certificate for that certificate. Returns Err(Reason::PolicyMappingInvalid) for a
     /// mapping to or from anyPolicy, and Err(Reason::PolicyGraphTooLarge) as above.
     pub(crate) fn prepare_next(&mut self, cert: &Certificate) -> Result<(), Reason> {
-        let extensions = cert.extensions();
-        if let Some(mappings) = &extensions.policy_mappings {
+        let mappings = cert
+            .has_extension(Kind::PolicyMappings)
+            .then(|| cert.extensions().policy_mappings.as_ref())
+            .flatten();
+        if let Some(mappings) = mappings {
             // (a): anyPolicy can be neither mapped nor mapped to.
             if mappings
                 .iter()
@@ -392,7 +400,7 @@ impl PolicyState {
             self.inhibit_any_policy = self.inhibit_any_policy.saturating_sub(1);
         }
         // (i)
-        if let Some(constraints) = extensions.policy_constraints {
+        if let Some(constraints) = cert.policy_constraints() {
             if let Some(require) = constraints.require_explicit_policy {
                 self.explicit_policy = self.explicit_policy.min(u64::from(require));
             }
@@ -401,7 +409,7 @@ impl PolicyState {
             }
         }
         // (j)
-        if let Some(skip_certs) = extensions.inhibit_any_policy {
+        if let Some(skip_certs) = cert.inhibit_any_policy() {
             self.inhibit_any_policy = self.inhibit_any_policy.min(u64::from(skip_certs));
         }
         Ok(())
@@ -413,8 +421,7 @@ impl PolicyState {
         self.explicit_policy = self.explicit_policy.saturating_sub(1);
         // (b)
         if end_entity
-            .extensions()
-            .policy_constraints
+            .policy_constraints()
             .and_then(|c| c.require_explicit_policy)
             == Some(0)
         {
@@ -450,7 +457,7 @@ impl PolicyState {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeSet;
     use std::path::PathBuf;
 
@@ -461,7 +468,7 @@ mod tests {
 
     /// The PKITS data directory (holding `certs/` and `crls/`): `PKITS_DIR`, else the
     /// cryptography-vectors install. Missing data fails the test rather than skipping it.
-    fn pkits_dir() -> PathBuf {
+    pub(crate) fn pkits_dir() -> PathBuf {
         let dir = std::env::var_os("PKITS_DIR").map(PathBuf::from).unwrap_or_else(|| {
             PathBuf::from(
                 "/root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/cryptography_vectors/x509/PKITS_data",
@@ -517,7 +524,7 @@ mod tests {
     /// processing, which reads nothing else but the names.
     fn ca_with(policies: &[Oid], mappings: &[(Oid, Oid)]) -> Certificate {
         let mut cert = pkits_cert("GoodCACert");
-        cert.extensions.certificate_policies = Some(
+        cert.extensions_mut().certificate_policies = Some(
             policies
                 .iter()
                 .map(|p| PolicyInformation {
@@ -526,7 +533,7 @@ mod tests {
                 })
                 .collect(),
         );
-        cert.extensions.policy_mappings = (!mappings.is_empty()).then(|| {
+        cert.extensions_mut().policy_mappings = (!mappings.is_empty()).then(|| {
             mappings
                 .iter()
                 .map(|(issuer, subject)| PolicyMapping {
@@ -535,8 +542,8 @@ mod tests {
                 })
                 .collect()
         });
-        cert.extensions.policy_constraints = None;
-        cert.extensions.inhibit_any_policy = None;
+        cert.extensions_mut().policy_constraints = None;
+        cert.extensions_mut().inhibit_any_policy = None;
         cert
     }
 
@@ -635,7 +642,7 @@ mod tests {
             ca_with(&[any_policy()], &[]),
             {
                 let mut ee = ca_with(&[nist_policy(2)], &[]);
-                ee.extensions.basic_constraints = None;
+                ee.extensions_mut().basic_constraints = None;
                 ee
             },
         ];
@@ -816,7 +823,7 @@ mod tests {
             .collect();
         let mut path: Vec<Certificate> = (0..cas).map(|_| ca_with(&policies, &mappings)).collect();
         let mut end_entity = ca_with(&policies, &[]);
-        end_entity.extensions.basic_constraints = None;
+        end_entity.extensions_mut().basic_constraints = None;
         path.push(end_entity);
         path
     }
@@ -859,8 +866,8 @@ mod tests {
     #[test]
     fn end_entity_require_explicit_policy_zero_demands_a_policy() {
         let mut end_entity = ca_with(&[nist_policy(1)], &[]);
-        end_entity.extensions.certificate_policies = None;
-        end_entity.extensions.policy_constraints = Some(PolicyConstraints {
+        end_entity.extensions_mut().certificate_policies = None;
+        end_entity.extensions_mut().policy_constraints = Some(PolicyConstraints {
             require_explicit_policy: Some(0),
             inhibit_policy_mapping: None,
         });
@@ -1093,8 +1100,7 @@ mod tests {
         let end_entity = certs.last().unwrap();
         explicit_policy = explicit_policy.saturating_sub(1);
         if end_entity
-            .extensions()
-            .policy_constraints
+            .policy_constraints()
             .and_then(|c| c.require_explicit_policy)
             == Some(0)
         {
@@ -1187,7 +1193,7 @@ mod tests {
             let path: Vec<Certificate> = (1..=n)
                 .map(|i| {
                     let mut cert = template.clone();
-                    let ext = &mut cert.extensions;
+                    let ext = cert.extensions_mut();
                     ext.certificate_policies = (!rng.chance(10)).then(|| {
                         rng.policies(35)
                             .into_iter()
@@ -1245,7 +1251,7 @@ mod tests {
                 graph,
                 tree,
                 "case {case}: settings {settings:?}\npath extensions {:#?}",
-                path.iter().map(|c| &c.extensions).collect::<Vec<_>>()
+                path.iter().map(|c| c.extensions()).collect::<Vec<_>>()
             );
             if graph.is_ok() {
                 accepted += 1

@@ -370,7 +370,7 @@ fn verify_crl_signature(
             // different key identifier is another key (rollover) and may not speak for it.
             if let (Some(wanted), Some(have)) = (
                 crl.authority_key_id().and_then(|aki| aki.key_id.as_deref()),
-                cert.extensions().subject_key_id.as_deref(),
+                cert.subject_key_id(),
             ) {
                 if wanted != have {
                     last_failure.get_or_insert(Reason::CrlAuthorityKeyMismatch {
@@ -379,7 +379,7 @@ fn verify_crl_signature(
                     continue;
                 }
             }
-            if let Some(key_usage) = cert.extensions().key_usage {
+            if let Some(key_usage) = cert.key_usage() {
                 if !key_usage.allows(KeyUsage::CRL_SIGN) {
                     last_failure = Some(Reason::CrlIssuerNotCrlSigner);
                     continue;

@@ -2,7 +2,12 @@
 //! RFC 8410), with the key-strength policy applied before any cryptography runs.
 
 use aws_lc_rs::digest;
-use aws_lc_rs::signature::{self as sig, UnparsedPublicKey, VerificationAlgorithm};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
+
+use aws_lc_rs::signature::{
+    self as sig, ParsedPublicKey, UnparsedPublicKey, VerificationAlgorithm,
+};
 use x509_parser::der_parser::asn1_rs::{Any, FromDer, Integer, Oid as ParserOid, Sequence};
 
 use crate::certificate::{AlgorithmIdentifier, PublicKeyInfo};
@@ -112,7 +117,7 @@ pub(crate) fn verify_signed_data(
                 (SHA512_WITH_RSA, false) => &sig::RSA_PKCS1_2048_8192_SHA512,
                 _ => return Err(unsupported()),
             };
-            verify(alg, &signer.key, message, signature)
+            verify(alg, signer, message, signature)
         }
         RSA_PSS => {
             if key_oid != RSA_ENCRYPTION && key_oid != RSA_PSS {
@@ -134,7 +139,7 @@ pub(crate) fn verify_signed_data(
                 Hash::Sha512 => &sig::RSA_PSS_2048_8192_SHA512,
                 Hash::Sha1 => return Err(unsupported()),
             };
-            verify(alg, &signer.key, message, signature)
+            verify(alg, signer, message, signature)
         }
         ECDSA_SHA256 | ECDSA_SHA384 | ECDSA_SHA512 => {
             // RFC 5758 §3.2: the parameters field MUST be absent.
@@ -156,7 +161,7 @@ pub(crate) fn verify_signed_data(
                     (CURVE_P384, ECDSA_SHA512) => &sig::ECDSA_P384_SHA512_ASN1,
                     _ => return Err(Reason::PublicKeyUnsupported),
                 };
-            verify(alg, &signer.key, message, signature)
+            verify(alg, signer, message, signature)
         }
         ED25519 => {
             if algorithm.parameters.is_some() {
@@ -165,7 +170,7 @@ pub(crate) fn verify_signed_data(
             if key_oid != ED25519 {
                 return Err(Reason::PublicKeyUnsupported);
             }
-            verify(&sig::ED25519, &signer.key, message, signature)
+            verify(&sig::ED25519, signer, message, signature)
         }
         DSA_SHA1 | DSA_SHA256 => {
             if !legacy_allowed {
@@ -241,16 +246,65 @@ pub(crate) fn check_signature_algorithm(
     }
 }
 
+/// The parsed form of a key for the one algorithm it verifies with, kept from the key's
+/// second signature on. A trusted CA's certificate lives as long as the trust store and checks
+/// the signature of every certificate it issued, so its key is parsed once instead of once per
+/// sign-in; a certificate parsed for one validation checks at most one signature and never
+/// pays for the copy the parsed form keeps.
+#[derive(Default)]
+pub(crate) struct VerifierCache {
+    uses: AtomicU8,
+    parsed: OnceLock<ParsedPublicKey>,
+}
+
+impl Clone for VerifierCache {
+    fn clone(&self) -> Self {
+        VerifierCache {
+            uses: AtomicU8::new(self.uses.load(Ordering::Relaxed)),
+            parsed: self.parsed.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for VerifierCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VerifierCache")
+    }
+}
+
+/// A cache says nothing about the key: two keys are equal by their bytes alone.
+impl PartialEq for VerifierCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for VerifierCache {}
+
 fn verify(
     alg: &'static dyn VerificationAlgorithm,
-    key: &[u8],
+    signer: &PublicKeyInfo,
     message: &[u8],
     signature: &[u8],
 ) -> Result<(), Reason> {
+    let invalid = |_: aws_lc_rs::error::Unspecified| Reason::SignatureInvalid { what: "data" };
+    let cache = &signer.verifier;
+    if let Some(parsed) = cache.parsed.get() {
+        // The same algorithm object, not just an equal one: the parsed key was checked
+        // against this algorithm's constraints (key size, curve).
+        if std::ptr::addr_eq(parsed.algorithm(), alg) {
+            return parsed.verify_sig(message, signature).map_err(invalid);
+        }
+    } else if cache.uses.fetch_add(1, Ordering::Relaxed) >= 1 {
+        let parsed = ParsedPublicKey::new(alg, signer.key.as_slice())
+            .map_err(|_| Reason::SignatureInvalid { what: "data" })?;
+        let verified = parsed.verify_sig(message, signature).map_err(invalid);
+        let _ = cache.parsed.set(parsed);
+        return verified;
+    }
     // UnparsedPublicKey needs a sized algorithm reference; go through the trait object.
-    UnparsedPublicKey::new(alg, key)
+    UnparsedPublicKey::new(alg, signer.key.as_slice())
         .verify(message, signature)
-        .map_err(|_| Reason::SignatureInvalid { what: "data" })
+        .map_err(invalid)
 }
 
 fn check_rsa_strength(bits: usize, policy: &AlgorithmPolicy) -> Result<(), Reason> {
@@ -392,4 +446,80 @@ fn verify_dsa(
     verifying_key
         .verify_prehash(digest.as_ref(), &parsed_signature)
         .map_err(|_| Reason::SignatureInvalid { what: "data" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::certificate::Certificate;
+    use certgate_testpki::{ChainSpec, KeyKind, TestPki};
+
+    /// A key that has checked two signatures keeps its parsed form; the parsed form must
+    /// give the same answers as parsing afresh: bad signatures and other messages still fail,
+    /// and a request for another algorithm does not use a key parsed for the first.
+    #[test]
+    fn a_cached_key_verifies_exactly_as_a_fresh_one() {
+        for kind in [KeyKind::Rsa2048, KeyKind::EcdsaP256, KeyKind::Ed25519] {
+            let pki = TestPki::three_level(&ChainSpec::with_key(kind)).expect("a test PKI");
+            let issuer = Certificate::from_der(&pki.intermediate.der).expect("intermediate");
+            let leaf = Certificate::from_der(&pki.leaf.der).expect("leaf");
+            let key = issuer.public_key();
+            let policy = AlgorithmPolicy::default();
+            let check = |message: &[u8], signature: &[u8]| {
+                verify_signed_data(
+                    key,
+                    None,
+                    leaf.signature_algorithm(),
+                    message,
+                    signature,
+                    &policy,
+                )
+            };
+            let mut tampered = leaf.signature().to_vec();
+            if let Some(last) = tampered.last_mut() {
+                *last ^= 1;
+            }
+            for round in 0..4 {
+                assert_eq!(
+                    check(leaf.tbs_der(), leaf.signature()),
+                    Ok(()),
+                    "{kind:?} round {round}"
+                );
+                assert!(
+                    check(leaf.tbs_der(), &tampered).is_err(),
+                    "{kind:?} round {round}"
+                );
+                assert!(
+                    check(b"another message", leaf.signature()).is_err(),
+                    "{kind:?}"
+                );
+            }
+            assert!(
+                key.verifier.parsed.get().is_some(),
+                "{kind:?}: the key was never kept"
+            );
+        }
+        // Kept for RSA PKCS#1 SHA-256, asked for SHA-384 over the same bytes: refused as a
+        // fresh parse would refuse it, not verified with the kept SHA-256 key.
+        let pki = TestPki::three_level(&ChainSpec::with_key(KeyKind::Rsa2048)).expect("PKI");
+        let issuer = Certificate::from_der(&pki.intermediate.der).expect("intermediate");
+        let leaf = Certificate::from_der(&pki.leaf.der).expect("leaf");
+        let key = issuer.public_key();
+        for _ in 0..3 {
+            verify(
+                &sig::RSA_PKCS1_2048_8192_SHA256,
+                key,
+                leaf.tbs_der(),
+                leaf.signature(),
+            )
+            .expect("the SHA-256 signature");
+        }
+        assert!(verify(
+            &sig::RSA_PKCS1_2048_8192_SHA384,
+            key,
+            leaf.tbs_der(),
+            leaf.signature()
+        )
+        .is_err());
+    }
 }

@@ -82,11 +82,10 @@ impl TrustStore {
         self.cas.iter().map(|ca| (&ca.certificate, ca.kind))
     }
 
-    pub(crate) fn with_subject<'a>(
-        &'a self,
-        subject: &Name,
-    ) -> impl Iterator<Item = &'a TrustedCa> + 'a {
-        let group = if self.cas.len() <= LINEAR_LOOKUP_MAX {
+    /// The group of CAs whose subject is `subject`, found once for a search step that then
+    /// walks the group more than once.
+    pub(crate) fn group_of_subject(&self, subject: &Name) -> Option<usize> {
+        if self.cas.len() <= LINEAR_LOOKUP_MAX {
             // A few CAs: comparing names directly (exact bytes first, then the streaming
             // comparison, which stops at the first differing attribute) is cheaper than
             // hashing, and a miss never builds the name's key.
@@ -106,7 +105,11 @@ impl TrustStore {
                 Some(&group) => Some(group),
                 None => self.group_by_name.get(subject).copied(),
             }
-        };
+        }
+    }
+
+    /// The CAs of a group from [`TrustStore::group_of_subject`].
+    pub(crate) fn in_group(&self, group: Option<usize>) -> impl Iterator<Item = &TrustedCa> + '_ {
         group
             .and_then(|group| self.groups.get(group))
             .into_iter()

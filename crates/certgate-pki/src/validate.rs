@@ -12,6 +12,7 @@ use std::net::IpAddr;
 
 use crate::certificate::{Certificate, GeneralName, KeyUsage, PublicKeyInfo, UnixTime};
 use crate::error::Reason;
+use crate::extension_der::Kind;
 use crate::name::Name;
 use crate::name_constraints::{NameConstraintBudget, NameConstraintsState};
 use crate::oid::known;
@@ -387,10 +388,11 @@ impl<'a> Engine<'a> {
         best: &mut Best,
     ) -> Option<ValidatedPath<'a>> {
         let top = *chain.last()?;
+        let issuer_group = self.trust.group_of_subject(top.issuer());
         // 1. A trusted root that issued `top` completes the path.
         for ca in self
             .trust
-            .with_subject(top.issuer())
+            .in_group(issuer_group)
             .filter(|ca| ca.kind == CaKind::Root)
         {
             let anchor = &ca.certificate;
@@ -421,18 +423,13 @@ impl<'a> Engine<'a> {
             .filter(|c| c.subject() == top.issuer())
             .chain(
                 self.trust
-                    .with_subject(top.issuer())
+                    .in_group(issuer_group)
                     .filter(|ca| ca.kind == CaKind::Intermediate)
                     .map(|ca| &ca.certificate),
             )
             .collect();
-        let wanted_key_id = top
-            .extensions()
-            .authority_key_id
-            .as_ref()
-            .and_then(|aki| aki.key_id.as_deref());
-        if let Some(key_id) = wanted_key_id {
-            candidates.sort_by_key(|c| c.extensions().subject_key_id.as_deref() != Some(key_id));
+        if let Some(key_id) = top.authority_key_identifier() {
+            candidates.sort_by_key(|c| c.subject_key_id() != Some(key_id));
         }
         for (position, candidate) in candidates.iter().enumerate() {
             // Loop detection (RFC 4158 §5.2): the same certificate, or the same subject and key,
@@ -661,11 +658,11 @@ impl<'a> Engine<'a> {
                 working_key = key;
             }
             // §6.1.4 (o) / §6.1.5 (f): unknown critical extensions.
-            if let Some(oid) = cert.extensions().unknown_critical.first() {
+            if let Some(oid) = cert.first_unknown_critical() {
                 return Err(trace.fail(
                     depth,
                     "critical-extensions",
-                    reject(i, Reason::UnknownCriticalExtension { oid: oid.clone() }),
+                    reject(i, Reason::UnknownCriticalExtension { oid }),
                 ));
             }
         }
@@ -735,7 +732,7 @@ impl<'a> Engine<'a> {
         if cert.version() != 3 {
             return Err(("basic-constraints", Reason::UnsupportedVersion));
         }
-        let basic = match cert.extensions().basic_constraints {
+        let basic = match cert.basic_constraints() {
             Some(basic) if basic.ca => basic,
             _ => return Err(("basic-constraints", Reason::NotCa)),
         };
@@ -756,7 +753,7 @@ impl<'a> Engine<'a> {
             *max_path_length = (*max_path_length).min(limit as usize);
         }
         // (n)
-        if let Some(key_usage) = cert.extensions().key_usage {
+        if let Some(key_usage) = cert.key_usage() {
             if !key_usage.allows(KeyUsage::KEY_CERT_SIGN) {
                 return Err(("key-usage", Reason::CaKeyUsageMissingKeyCertSign));
             }
@@ -846,8 +843,7 @@ impl<'a> CrlSignerSource for PathSigners<'_, 'a> {
         // whose "issuer" name is its own.
         let checked = self.checked;
         let delegated = checked
-            .extensions()
-            .key_usage
+            .key_usage()
             .is_some_and(|ku| ku.allows(KeyUsage::CRL_SIGN));
         if checked.subject() == issuer
             && delegated
@@ -937,37 +933,37 @@ fn check_certificate_profile(
 }
 
 fn check_purpose(path: &[&Certificate], policy: &ValidationPolicy) -> Result<(), Reason> {
-    let wanted: Vec<&str> = match &policy.purpose {
+    let required: Vec<&str>;
+    let wanted: &[&str] = match &policy.purpose {
         Purpose::Any => return Ok(()),
-        Purpose::ClientAuth => vec![known::EKU_CLIENT_AUTH],
-        Purpose::ServerAuth => vec![known::EKU_SERVER_AUTH],
-        Purpose::RequiredEkus(oids) => oids.iter().map(Oid::as_str).collect(),
+        Purpose::ClientAuth => &[known::EKU_CLIENT_AUTH],
+        Purpose::ServerAuth => &[known::EKU_SERVER_AUTH],
+        Purpose::RequiredEkus(oids) => {
+            required = oids.iter().map(Oid::as_str).collect();
+            &required
+        }
     };
     let any_allowed = !matches!(policy.purpose, Purpose::RequiredEkus(_));
     let purpose_label = || describe_purpose(&policy.purpose);
     let Some((end_entity, cas)) = path.split_last() else {
         return Ok(());
     };
-    match &end_entity.extensions().extended_key_usage {
-        Some(ekus) => {
-            let has = |oid: &str| ekus.iter().any(|e| e.as_str() == oid);
-            let any = any_allowed && has(known::EKU_ANY);
-            if !any && !wanted.iter().all(|w| has(w)) {
-                return Err(Reason::ExtendedKeyUsageNotPermitted {
-                    purpose: purpose_label(),
-                });
-            }
-        }
-        None if policy.missing_eku == MissingEku::Reject => {
+    if end_entity.has_extension(Kind::ExtendedKeyUsage) {
+        let has = |oid: &str| end_entity.extended_key_usage_lists(oid) == Some(true);
+        let any = any_allowed && has(known::EKU_ANY);
+        if !any && !wanted.iter().all(|w| has(w)) {
             return Err(Reason::ExtendedKeyUsageNotPermitted {
                 purpose: purpose_label(),
-            })
+            });
         }
-        None => {}
+    } else if policy.missing_eku == MissingEku::Reject {
+        return Err(Reason::ExtendedKeyUsageNotPermitted {
+            purpose: purpose_label(),
+        });
     }
     // TLS authentication needs a signing key.
     if matches!(policy.purpose, Purpose::ClientAuth | Purpose::ServerAuth) {
-        if let Some(key_usage) = end_entity.extensions().key_usage {
+        if let Some(key_usage) = end_entity.key_usage() {
             if !key_usage.allows(KeyUsage::DIGITAL_SIGNATURE) {
                 return Err(Reason::KeyUsageNotPermitted);
             }
@@ -976,8 +972,8 @@ fn check_purpose(path: &[&Certificate], policy: &ValidationPolicy) -> Result<(),
     // A CA that restricts its own EKUs restricts what it may issue for (as Windows and
     // browsers do). The anchor (first) is included.
     for ca in cas.iter().skip(1).chain(cas.first()) {
-        if let Some(ekus) = &ca.extensions().extended_key_usage {
-            let has = |oid: &str| ekus.iter().any(|e| e.as_str() == oid);
+        if ca.has_extension(Kind::ExtendedKeyUsage) {
+            let has = |oid: &str| ca.extended_key_usage_lists(oid) == Some(true);
             if !has(known::EKU_ANY) && !wanted.iter().all(|w| has(w)) {
                 return Err(Reason::ExtendedKeyUsageNotPermitted {
                     purpose: format!(
