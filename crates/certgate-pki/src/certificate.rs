@@ -215,8 +215,6 @@ pub struct PublicKeyInfo {
     pub parameters: Option<SharedBytes>,
     /// Contents of the subjectPublicKey BIT STRING.
     pub key: SharedBytes,
-    /// The key as the crypto library holds it, once it has checked a second signature.
-    pub(crate) verifier: crate::signature::VerifierCache,
 }
 
 /// An AlgorithmIdentifier (signature algorithms).
@@ -697,7 +695,6 @@ fn public_key_info(shared: &Arc<[u8]>, spki: Tlv<'_>) -> DerResult<PublicKeyInfo
         algorithm: oid,
         parameters: parameters.map(|p| part(p.raw)),
         key: part(key),
-        verifier: crate::signature::VerifierCache::default(),
     })
 }
 

@@ -2,8 +2,8 @@
 //! RFC 8410), with the key-strength policy applied before any cryptography runs.
 
 use aws_lc_rs::digest;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::OnceLock;
+use std::collections::VecDeque;
+use std::sync::{Arc, RwLock};
 
 use aws_lc_rs::signature::{
     self as sig, ParsedPublicKey, UnparsedPublicKey, VerificationAlgorithm,
@@ -92,6 +92,27 @@ pub(crate) fn verify_signed_data(
     signature: &[u8],
     policy: &AlgorithmPolicy,
 ) -> Result<(), Reason> {
+    verify_signed_data_keeping(
+        signer,
+        inherited_parameters,
+        algorithm,
+        message,
+        signature,
+        policy,
+        None,
+    )
+}
+
+/// [`verify_signed_data`], keeping the parsed key in `kept` (a trust store's) when given.
+pub(crate) fn verify_signed_data_keeping(
+    signer: &PublicKeyInfo,
+    inherited_parameters: Option<&[u8]>,
+    algorithm: &AlgorithmIdentifier,
+    message: &[u8],
+    signature: &[u8],
+    policy: &AlgorithmPolicy,
+    kept: Option<&ParsedKeys>,
+) -> Result<(), Reason> {
     let unsupported = || Reason::SignatureAlgorithmUnsupported {
         oid: algorithm.oid.clone(),
     };
@@ -117,7 +138,7 @@ pub(crate) fn verify_signed_data(
                 (SHA512_WITH_RSA, false) => &sig::RSA_PKCS1_2048_8192_SHA512,
                 _ => return Err(unsupported()),
             };
-            verify(alg, signer, message, signature)
+            verify(alg, &signer.key, message, signature, kept)
         }
         RSA_PSS => {
             if key_oid != RSA_ENCRYPTION && key_oid != RSA_PSS {
@@ -139,7 +160,7 @@ pub(crate) fn verify_signed_data(
                 Hash::Sha512 => &sig::RSA_PSS_2048_8192_SHA512,
                 Hash::Sha1 => return Err(unsupported()),
             };
-            verify(alg, signer, message, signature)
+            verify(alg, &signer.key, message, signature, kept)
         }
         ECDSA_SHA256 | ECDSA_SHA384 | ECDSA_SHA512 => {
             // RFC 5758 §3.2: the parameters field MUST be absent.
@@ -161,7 +182,7 @@ pub(crate) fn verify_signed_data(
                     (CURVE_P384, ECDSA_SHA512) => &sig::ECDSA_P384_SHA512_ASN1,
                     _ => return Err(Reason::PublicKeyUnsupported),
                 };
-            verify(alg, signer, message, signature)
+            verify(alg, &signer.key, message, signature, kept)
         }
         ED25519 => {
             if algorithm.parameters.is_some() {
@@ -170,7 +191,7 @@ pub(crate) fn verify_signed_data(
             if key_oid != ED25519 {
                 return Err(Reason::PublicKeyUnsupported);
             }
-            verify(&sig::ED25519, signer, message, signature)
+            verify(&sig::ED25519, &signer.key, message, signature, kept)
         }
         DSA_SHA1 | DSA_SHA256 => {
             if !legacy_allowed {
@@ -246,65 +267,92 @@ pub(crate) fn check_signature_algorithm(
     }
 }
 
-/// The parsed form of a key for the one algorithm it verifies with, kept from the key's
-/// second signature on. A trusted CA's certificate lives as long as the trust store and checks
-/// the signature of every certificate it issued, so its key is parsed once instead of once per
-/// sign-in; a certificate parsed for one validation checks at most one signature and never
-/// pays for the copy the parsed form keeps.
+/// How many CA keys a trust store keeps parsed.
+const PARSED_KEYS_MAX: usize = 32;
+
+/// CA keys as aws-lc holds them once parsed, kept by the trust store. A sign-in checks
+/// signatures made by the same few CA keys again and again (the trusted root's, the issuing
+/// CA's that the client presents with its certificate), and parsing the key is a large part of
+/// checking a signature: an RSA modulus read into a bignum, a P-256 point checked to be on the
+/// curve. Kept by the key's exact bytes and the verification algorithm, so a kept key verifies
+/// exactly as a freshly parsed one; kept only after it verified a signature, and a key only
+/// reaches a signature check once the path above it has verified, so only keys certified by
+/// trusted CAs get in. At most [`PARSED_KEYS_MAX`] keys; the oldest makes room.
 #[derive(Default)]
-pub(crate) struct VerifierCache {
-    uses: AtomicU8,
-    parsed: OnceLock<ParsedPublicKey>,
+pub(crate) struct ParsedKeys {
+    keys: RwLock<VecDeque<Arc<KeptKey>>>,
 }
 
-impl Clone for VerifierCache {
-    fn clone(&self) -> Self {
-        VerifierCache {
-            uses: AtomicU8::new(self.uses.load(Ordering::Relaxed)),
-            parsed: self.parsed.clone(),
+struct KeptKey {
+    bytes: Box<[u8]>,
+    parsed: ParsedPublicKey,
+}
+
+impl KeptKey {
+    fn is(&self, alg: &'static dyn VerificationAlgorithm, key: &[u8]) -> bool {
+        // The same algorithm object, not just an equal one: the key was parsed against this
+        // algorithm's constraints (key size, curve).
+        *self.bytes == *key && std::ptr::addr_eq(self.parsed.algorithm(), alg)
+    }
+}
+
+impl ParsedKeys {
+    fn find(&self, alg: &'static dyn VerificationAlgorithm, key: &[u8]) -> Option<Arc<KeptKey>> {
+        // A poisoned lock only loses the cache: the key is then parsed afresh.
+        let keys = self.keys.read().ok()?;
+        keys.iter().find(|kept| kept.is(alg, key)).cloned()
+    }
+
+    fn keep(&self, key: &[u8], parsed: ParsedPublicKey) {
+        let Ok(mut keys) = self.keys.write() else {
+            return;
+        };
+        if keys.iter().any(|kept| kept.is(parsed.algorithm(), key)) {
+            return;
         }
+        if keys.len() >= PARSED_KEYS_MAX {
+            keys.pop_front();
+        }
+        keys.push_back(Arc::new(KeptKey {
+            bytes: key.into(),
+            parsed,
+        }));
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.keys.read().map(|keys| keys.len()).unwrap_or(0)
     }
 }
 
-impl std::fmt::Debug for VerifierCache {
+impl std::fmt::Debug for ParsedKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("VerifierCache")
+        f.write_str("ParsedKeys")
     }
 }
-
-/// A cache says nothing about the key: two keys are equal by their bytes alone.
-impl PartialEq for VerifierCache {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-impl Eq for VerifierCache {}
 
 fn verify(
     alg: &'static dyn VerificationAlgorithm,
-    signer: &PublicKeyInfo,
+    key: &[u8],
     message: &[u8],
     signature: &[u8],
+    kept: Option<&ParsedKeys>,
 ) -> Result<(), Reason> {
     let invalid = |_: aws_lc_rs::error::Unspecified| Reason::SignatureInvalid { what: "data" };
-    let cache = &signer.verifier;
-    if let Some(parsed) = cache.parsed.get() {
-        // The same algorithm object, not just an equal one: the parsed key was checked
-        // against this algorithm's constraints (key size, curve).
-        if std::ptr::addr_eq(parsed.algorithm(), alg) {
-            return parsed.verify_sig(message, signature).map_err(invalid);
-        }
-    } else if cache.uses.fetch_add(1, Ordering::Relaxed) >= 1 {
-        let parsed = ParsedPublicKey::new(alg, signer.key.as_slice())
-            .map_err(|_| Reason::SignatureInvalid { what: "data" })?;
-        let verified = parsed.verify_sig(message, signature).map_err(invalid);
-        let _ = cache.parsed.set(parsed);
-        return verified;
+    let Some(kept) = kept else {
+        // UnparsedPublicKey needs a sized algorithm reference; go through the trait object.
+        return UnparsedPublicKey::new(alg, key)
+            .verify(message, signature)
+            .map_err(invalid);
+    };
+    if let Some(found) = kept.find(alg, key) {
+        return found.parsed.verify_sig(message, signature).map_err(invalid);
     }
-    // UnparsedPublicKey needs a sized algorithm reference; go through the trait object.
-    UnparsedPublicKey::new(alg, signer.key.as_slice())
-        .verify(message, signature)
-        .map_err(invalid)
+    let parsed =
+        ParsedPublicKey::new(alg, key).map_err(|_| Reason::SignatureInvalid { what: "data" })?;
+    parsed.verify_sig(message, signature).map_err(invalid)?;
+    kept.keep(key, parsed);
+    Ok(())
 }
 
 fn check_rsa_strength(bits: usize, policy: &AlgorithmPolicy) -> Result<(), Reason> {
@@ -454,72 +502,92 @@ mod tests {
     use crate::certificate::Certificate;
     use certgate_testpki::{ChainSpec, KeyKind, TestPki};
 
-    /// A key that has checked two signatures keeps its parsed form; the parsed form must
-    /// give the same answers as parsing afresh: bad signatures and other messages still fail,
-    /// and a request for another algorithm does not use a key parsed for the first.
+    /// A kept key must give the same answers as one parsed afresh: bad signatures and other
+    /// messages still fail, a key kept for one algorithm is not used for another, a key
+    /// whose signature failed is not kept, and no more than the bound are kept.
     #[test]
-    fn a_cached_key_verifies_exactly_as_a_fresh_one() {
+    fn a_kept_key_verifies_exactly_as_a_fresh_one() {
+        let kept = ParsedKeys::default();
+        let policy = AlgorithmPolicy::default();
         for kind in [KeyKind::Rsa2048, KeyKind::EcdsaP256, KeyKind::Ed25519] {
             let pki = TestPki::three_level(&ChainSpec::with_key(kind)).expect("a test PKI");
             let issuer = Certificate::from_der(&pki.intermediate.der).expect("intermediate");
             let leaf = Certificate::from_der(&pki.leaf.der).expect("leaf");
-            let key = issuer.public_key();
-            let policy = AlgorithmPolicy::default();
             let check = |message: &[u8], signature: &[u8]| {
-                verify_signed_data(
-                    key,
+                verify_signed_data_keeping(
+                    issuer.public_key(),
                     None,
                     leaf.signature_algorithm(),
                     message,
                     signature,
                     &policy,
+                    Some(&kept),
                 )
             };
             let mut tampered = leaf.signature().to_vec();
             if let Some(last) = tampered.last_mut() {
                 *last ^= 1;
             }
-            for round in 0..4 {
+            let before = kept.len();
+            assert!(check(leaf.tbs_der(), &tampered).is_err(), "{kind:?}");
+            assert_eq!(kept.len(), before, "{kind:?}: a key that failed was kept");
+            for round in 0..3 {
                 assert_eq!(
                     check(leaf.tbs_der(), leaf.signature()),
                     Ok(()),
                     "{kind:?} round {round}"
                 );
-                assert!(
-                    check(leaf.tbs_der(), &tampered).is_err(),
-                    "{kind:?} round {round}"
-                );
+                assert!(check(leaf.tbs_der(), &tampered).is_err(), "{kind:?}");
                 assert!(
                     check(b"another message", leaf.signature()).is_err(),
                     "{kind:?}"
                 );
             }
-            assert!(
-                key.verifier.parsed.get().is_some(),
-                "{kind:?}: the key was never kept"
-            );
+            assert_eq!(kept.len(), before + 1, "{kind:?}: kept once");
         }
         // Kept for RSA PKCS#1 SHA-256, asked for SHA-384 over the same bytes: refused as a
-        // fresh parse would refuse it, not verified with the kept SHA-256 key.
+        // fresh parse would refuse it, not verified with the key kept for SHA-256.
         let pki = TestPki::three_level(&ChainSpec::with_key(KeyKind::Rsa2048)).expect("PKI");
         let issuer = Certificate::from_der(&pki.intermediate.der).expect("intermediate");
         let leaf = Certificate::from_der(&pki.leaf.der).expect("leaf");
-        let key = issuer.public_key();
-        for _ in 0..3 {
-            verify(
-                &sig::RSA_PKCS1_2048_8192_SHA256,
-                key,
-                leaf.tbs_der(),
-                leaf.signature(),
-            )
-            .expect("the SHA-256 signature");
-        }
+        let key = &issuer.public_key().key;
+        let (message, signature) = (leaf.tbs_der(), leaf.signature());
+        verify(
+            &sig::RSA_PKCS1_2048_8192_SHA256,
+            key,
+            message,
+            signature,
+            Some(&kept),
+        )
+        .expect("the SHA-256 signature");
         assert!(verify(
             &sig::RSA_PKCS1_2048_8192_SHA384,
             key,
-            leaf.tbs_der(),
-            leaf.signature()
+            message,
+            signature,
+            Some(&kept)
         )
         .is_err());
+    }
+
+    /// Keys beyond the bound push out the oldest.
+    #[test]
+    fn kept_keys_are_bounded() {
+        let kept = ParsedKeys::default();
+        let message = b"signed";
+        for _ in 0..PARSED_KEYS_MAX + 3 {
+            let key = aws_lc_rs::signature::Ed25519KeyPair::generate().expect("a key");
+            let signature = key.sign(message);
+            use aws_lc_rs::signature::KeyPair as _;
+            verify(
+                &sig::ED25519,
+                key.public_key().as_ref(),
+                message,
+                signature.as_ref(),
+                Some(&kept),
+            )
+            .expect("verifies");
+        }
+        assert_eq!(kept.len(), PARSED_KEYS_MAX);
     }
 }

@@ -2,9 +2,11 @@
 //! (RFC 5280 §6.1.1 (d); Entra's CertificateAuthorityInformation).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::certificate::Certificate;
 use crate::name::Name;
+use crate::signature::ParsedKeys;
 
 /// The role a trusted CA plays (Entra's `authorityType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,11 +37,18 @@ pub struct TrustStore {
     groups: Vec<Vec<usize>>,
     group_by_name: HashMap<Name, usize>,
     group_by_der: HashMap<Vec<u8>, usize>,
+    /// CA keys parsed for the signatures validation checked with them; shared by the store's
+    /// copies (a key parses the same whatever the store trusts).
+    parsed_keys: Arc<ParsedKeys>,
 }
 
 impl TrustStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    pub(crate) fn parsed_keys(&self) -> &ParsedKeys {
+        &self.parsed_keys
     }
 
     /// Adds a CA. A certificate already present (same DER) is not added twice.

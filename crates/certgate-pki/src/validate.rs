@@ -22,7 +22,7 @@ use crate::profile::{check_path_certificate, check_trust_anchor, ProfileExceptio
 use crate::revocation::{
     check_revocation, CrlSigner, CrlSignerSource, RevocationQuery, RevocationSnapshot,
 };
-use crate::signature::{check_public_key, verify_signed_data, AlgorithmPolicy};
+use crate::signature::{check_public_key, verify_signed_data_keeping, AlgorithmPolicy};
 use crate::trust_store::{CaKind, TrustStore};
 
 /// What the end-entity certificate must be good for.
@@ -503,13 +503,14 @@ impl<'a> Engine<'a> {
                 budget: self.policy.budget.max_signatures,
             });
         }
-        verify_signed_data(
+        verify_signed_data_keeping(
             signer,
             inherited,
             subject.signature_algorithm(),
             subject.tbs_der(),
             subject.signature(),
             &self.policy.algorithms,
+            Some(self.trust.parsed_keys()),
         )
         .map_err(|reason| match reason {
             Reason::SignatureInvalid { .. } => Reason::SignatureInvalid {
