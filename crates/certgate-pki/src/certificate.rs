@@ -369,7 +369,7 @@ impl Certificate {
             ));
         }
         let issuer = tbs_fields.expect_tlv(tag::SEQUENCE).map_err(at("issuer"))?;
-        let issuer = range_in(der, issuer.raw);
+        let issuer = der::range_in(der, issuer.raw);
         let mut validity = Reader::new(tbs_fields.expect(tag::SEQUENCE).map_err(at("validity"))?);
         let not_before = time(validity.read()).map_err(at("notBefore"))?;
         let not_after = time(validity.read()).map_err(at("notAfter"))?;
@@ -377,7 +377,7 @@ impl Certificate {
         let subject = tbs_fields
             .expect_tlv(tag::SEQUENCE)
             .map_err(at("subject"))?;
-        let subject = range_in(der, subject.raw);
+        let subject = der::range_in(der, subject.raw);
         let spki = tbs_fields
             .expect_tlv(tag::SEQUENCE)
             .map_err(at("subjectPublicKeyInfo"))?;
@@ -408,8 +408,8 @@ impl Certificate {
 
         let tbs_start = der.len() - certificate.len();
         let tbs = tbs_start..tbs_start + tbs.raw.len();
-        let serial = range_in(der, serial);
-        let signature = range_in(der, signature);
+        let serial = der::range_in(der, serial);
+        let signature = der::range_in(der, signature);
         let signature_algorithm =
             algorithm_identifier(&shared, outer_algorithm).map_err(at("signatureAlgorithm"))?;
         let issuer = Name::from_shared(&shared, issuer).map_err(at("issuer"))?;
@@ -648,12 +648,6 @@ impl Certificate {
     }
 }
 
-/// Where `part`, a subslice of `whole`, lies in it.
-fn range_in(whole: &[u8], part: &[u8]) -> Range<usize> {
-    let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
-    start..start + part.len()
-}
-
 /// AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }, with the
 /// parameters kept as their whole encoding (NULL included: RSA signatures carry it).
 /// `element` lies in `shared`.
@@ -666,7 +660,7 @@ fn algorithm_identifier(shared: &Arc<[u8]>, element: Tlv<'_>) -> DerResult<Algor
     } else {
         Some(SharedBytes::new(
             shared,
-            range_in(shared, fields.read()?.raw),
+            der::range_in(shared, fields.read()?.raw),
         ))
     };
     fields.finish()?;
@@ -689,7 +683,7 @@ fn public_key_info(shared: &Arc<[u8]>, spki: Tlv<'_>) -> DerResult<PublicKeyInfo
     algorithm.finish()?;
     let key = der::whole_octets_bit_string(fields.expect(tag::BIT_STRING)?)?;
     fields.finish()?;
-    let part = |bytes: &[u8]| SharedBytes::new(shared, range_in(shared, bytes));
+    let part = |bytes: &[u8]| SharedBytes::new(shared, der::range_in(shared, bytes));
     Ok(PublicKeyInfo {
         der: part(spki.raw),
         algorithm: oid,

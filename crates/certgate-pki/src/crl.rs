@@ -24,7 +24,7 @@ use crate::distribution_point::{decode_distribution_points, decode_issuing_distr
 use crate::error::Reason;
 use crate::name::Name;
 use crate::oid::{known, Oid};
-use crate::signature::{verify_signed_data, AlgorithmPolicy};
+use crate::signature::{verify_signed_data, AlgorithmPolicy, Keep};
 
 /// Longest serial number accepted in a CRL entry, in content octets. RFC 5280 §4.1.2.2 allows
 /// 20; PKITS 4.4.16-18 use 20 too. Anything much longer is not a serial number.
@@ -699,6 +699,7 @@ impl Crl {
             self.tbs_der(),
             &self.signature,
             algorithms,
+            Keep::Nothing,
         )
         .map_err(|reason| match reason {
             Reason::SignatureInvalid { .. } => Reason::CrlSignatureInvalid,

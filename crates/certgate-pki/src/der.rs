@@ -158,6 +158,12 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Where `part`, a subslice of `whole` (a value the reader returned), lies in it.
+pub(crate) fn range_in(whole: &[u8], part: &[u8]) -> std::ops::Range<usize> {
+    let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+    start..start + part.len()
+}
+
 /// Exactly one element carrying `tag` and nothing after it; returns its content.
 pub(crate) fn single(bytes: &[u8], tag: u8) -> DerResult<&[u8]> {
     let mut reader = Reader::new(bytes);

@@ -103,10 +103,10 @@ pub(crate) struct Span {
 impl Span {
     /// The span of `part`, a subslice of `whole`.
     pub(crate) fn of(whole: &[u8], part: &[u8]) -> Span {
-        let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+        let range = der::range_in(whole, part);
         Span {
-            start,
-            end: start + part.len(),
+            start: range.start,
+            end: range.end,
         }
     }
 

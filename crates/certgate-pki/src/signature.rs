@@ -80,7 +80,19 @@ impl Hash {
     }
 }
 
-/// Verifies `signature` over `message` with `signer`'s key.
+/// What a signature check may take from, and keep in, a trust store's [`SignatureCache`].
+#[derive(Clone, Copy)]
+pub(crate) enum Keep<'a> {
+    /// Nothing: the key is parsed afresh and nothing is remembered (CRLs, CSRs, one-off checks).
+    Nothing,
+    /// The signer's parsed key: for signatures by CA keys.
+    Key(&'a SignatureCache),
+    /// The signer's parsed key and the verdict on these exact bytes: for signatures over CA
+    /// certificates, which clients present again with every sign-in.
+    KeyAndVerdict(&'a SignatureCache),
+}
+
+/// Verifies `signature` over `message` with `signer`'s key, the algorithm policy applied first.
 ///
 /// `inherited_parameters` are DSA domain parameters taken from the issuer when the signer's
 /// own SubjectPublicKeyInfo omits them (RFC 5280 §6.1.4 (f), PKITS 4.1.5).
@@ -91,27 +103,7 @@ pub(crate) fn verify_signed_data(
     message: &[u8],
     signature: &[u8],
     policy: &AlgorithmPolicy,
-) -> Result<(), Reason> {
-    verify_signed_data_keeping(
-        signer,
-        inherited_parameters,
-        algorithm,
-        message,
-        signature,
-        policy,
-        None,
-    )
-}
-
-/// [`verify_signed_data`], keeping the parsed key in `kept` (a trust store's) when given.
-pub(crate) fn verify_signed_data_keeping(
-    signer: &PublicKeyInfo,
-    inherited_parameters: Option<&[u8]>,
-    algorithm: &AlgorithmIdentifier,
-    message: &[u8],
-    signature: &[u8],
-    policy: &AlgorithmPolicy,
-    kept: Option<&ParsedKeys>,
+    keep: Keep<'_>,
 ) -> Result<(), Reason> {
     let unsupported = || Reason::SignatureAlgorithmUnsupported {
         oid: algorithm.oid.clone(),
@@ -138,7 +130,7 @@ pub(crate) fn verify_signed_data_keeping(
                 (SHA512_WITH_RSA, false) => &sig::RSA_PKCS1_2048_8192_SHA512,
                 _ => return Err(unsupported()),
             };
-            verify(alg, &signer.key, message, signature, kept)
+            verify(alg, &signer.key, message, signature, keep)
         }
         RSA_PSS => {
             if key_oid != RSA_ENCRYPTION && key_oid != RSA_PSS {
@@ -160,7 +152,7 @@ pub(crate) fn verify_signed_data_keeping(
                 Hash::Sha512 => &sig::RSA_PSS_2048_8192_SHA512,
                 Hash::Sha1 => return Err(unsupported()),
             };
-            verify(alg, &signer.key, message, signature, kept)
+            verify(alg, &signer.key, message, signature, keep)
         }
         ECDSA_SHA256 | ECDSA_SHA384 | ECDSA_SHA512 => {
             // RFC 5758 §3.2: the parameters field MUST be absent.
@@ -182,7 +174,7 @@ pub(crate) fn verify_signed_data_keeping(
                     (CURVE_P384, ECDSA_SHA512) => &sig::ECDSA_P384_SHA512_ASN1,
                     _ => return Err(Reason::PublicKeyUnsupported),
                 };
-            verify(alg, &signer.key, message, signature, kept)
+            verify(alg, &signer.key, message, signature, keep)
         }
         ED25519 => {
             if algorithm.parameters.is_some() {
@@ -191,7 +183,7 @@ pub(crate) fn verify_signed_data_keeping(
             if key_oid != ED25519 {
                 return Err(Reason::PublicKeyUnsupported);
             }
-            verify(&sig::ED25519, &signer.key, message, signature, kept)
+            verify(&sig::ED25519, &signer.key, message, signature, keep)
         }
         DSA_SHA1 | DSA_SHA256 => {
             if !legacy_allowed {
@@ -269,18 +261,31 @@ pub(crate) fn check_signature_algorithm(
 
 /// How many CA keys a trust store keeps parsed.
 const PARSED_KEYS_MAX: usize = 32;
+/// How many verified signatures over CA certificates a trust store remembers.
+const VERDICTS_MAX: usize = 32;
+/// Signed data larger than this is not remembered: CA certificates are a few kilobytes.
+const VERDICT_MAX_BYTES: usize = 16 * 1024;
 
-/// CA keys as aws-lc holds them once parsed, kept by the trust store. A sign-in checks
-/// signatures made by the same few CA keys again and again (the trusted root's, the issuing
-/// CA's that the client presents with its certificate), and parsing the key is a large part of
-/// checking a signature: an RSA modulus read into a bignum, a P-256 point checked to be on the
-/// curve. Kept by the key's exact bytes and the verification algorithm, so a kept key verifies
-/// exactly as a freshly parsed one; kept only after it verified a signature, and a key only
-/// reaches a signature check once the path above it has verified, so only keys certified by
-/// trusted CAs get in. At most [`PARSED_KEYS_MAX`] keys; the oldest makes room.
+/// What signature checks on a trust store's paths keep for the next validation.
+///
+/// - *CA keys as aws-lc holds them once parsed.* A sign-in checks signatures made by the same
+///   few CA keys again and again (the trusted root's, the issuing CA's that the client presents
+///   with its certificate), and parsing the key is a large part of checking a signature: an RSA
+///   modulus read into a bignum, a P-256 point checked to be on the curve.
+/// - *Verdicts on signatures over CA certificates.* Every client of an issuing CA presents the
+///   same intermediate certificate, signed by the same root, with every sign-in; verifying
+///   that signature again gives the same answer, since verification is a function of the
+///   algorithm, the key, the signed bytes and the signature alone. A verdict is found only by
+///   all four, compared byte for byte (no hash that two inputs could share).
+///
+/// Both are kept only after a signature verified, and a key only reaches a signature check
+/// once the path above it has verified, so only what trusted CAs certified gets in. Each list
+/// is bounded; the oldest entry makes room. The algorithm is compared as the same object, not
+/// an equal one: a key was parsed against that algorithm's constraints (key size, curve).
 #[derive(Default)]
-pub(crate) struct ParsedKeys {
+pub(crate) struct SignatureCache {
     keys: RwLock<VecDeque<Arc<KeptKey>>>,
+    verdicts: RwLock<VecDeque<Verdict>>,
 }
 
 struct KeptKey {
@@ -290,44 +295,113 @@ struct KeptKey {
 
 impl KeptKey {
     fn is(&self, alg: &'static dyn VerificationAlgorithm, key: &[u8]) -> bool {
-        // The same algorithm object, not just an equal one: the key was parsed against this
-        // algorithm's constraints (key size, curve).
         *self.bytes == *key && std::ptr::addr_eq(self.parsed.algorithm(), alg)
     }
 }
 
-impl ParsedKeys {
-    fn find(&self, alg: &'static dyn VerificationAlgorithm, key: &[u8]) -> Option<Arc<KeptKey>> {
-        // A poisoned lock only loses the cache: the key is then parsed afresh.
+/// A signature that verified: by `key` (with its algorithm), over `message`.
+struct Verdict {
+    key: Arc<KeptKey>,
+    message: Box<[u8]>,
+    signature: Box<[u8]>,
+}
+
+impl Verdict {
+    fn is(
+        &self,
+        alg: &'static dyn VerificationAlgorithm,
+        key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        // The signature first: it differs between any two signed objects.
+        *self.signature == *signature && *self.message == *message && self.key.is(alg, key)
+    }
+}
+
+impl SignatureCache {
+    // A poisoned lock only loses the cache: the key is then parsed, the signature verified,
+    // afresh.
+
+    fn find_key(
+        &self,
+        alg: &'static dyn VerificationAlgorithm,
+        key: &[u8],
+    ) -> Option<Arc<KeptKey>> {
         let keys = self.keys.read().ok()?;
         keys.iter().find(|kept| kept.is(alg, key)).cloned()
     }
 
-    fn keep(&self, key: &[u8], parsed: ParsedPublicKey) {
+    fn keep_key(&self, key: &[u8], parsed: ParsedPublicKey) -> Arc<KeptKey> {
+        let fresh = Arc::new(KeptKey {
+            bytes: key.into(),
+            parsed,
+        });
         let Ok(mut keys) = self.keys.write() else {
-            return;
+            return fresh;
         };
-        if keys.iter().any(|kept| kept.is(parsed.algorithm(), key)) {
-            return;
+        if let Some(kept) = keys
+            .iter()
+            .find(|kept| kept.is(fresh.parsed.algorithm(), key))
+        {
+            return kept.clone();
         }
         if keys.len() >= PARSED_KEYS_MAX {
             keys.pop_front();
         }
-        keys.push_back(Arc::new(KeptKey {
-            bytes: key.into(),
-            parsed,
-        }));
+        keys.push_back(fresh.clone());
+        fresh
+    }
+
+    fn already_verified(
+        &self,
+        alg: &'static dyn VerificationAlgorithm,
+        key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        self.verdicts.read().is_ok_and(|verdicts| {
+            verdicts
+                .iter()
+                .any(|verdict| verdict.is(alg, key, message, signature))
+        })
+    }
+
+    fn remember_verdict(&self, key: Arc<KeptKey>, message: &[u8], signature: &[u8]) {
+        if message.len() + signature.len() > VERDICT_MAX_BYTES {
+            return;
+        }
+        let Ok(mut verdicts) = self.verdicts.write() else {
+            return;
+        };
+        let alg = key.parsed.algorithm();
+        if verdicts
+            .iter()
+            .any(|verdict| verdict.is(alg, &key.bytes, message, signature))
+        {
+            return;
+        }
+        if verdicts.len() >= VERDICTS_MAX {
+            verdicts.pop_front();
+        }
+        verdicts.push_back(Verdict {
+            key,
+            message: message.into(),
+            signature: signature.into(),
+        });
     }
 
     #[cfg(test)]
-    fn len(&self) -> usize {
-        self.keys.read().map(|keys| keys.len()).unwrap_or(0)
+    fn counts(&self) -> (usize, usize) {
+        let keys = self.keys.read().map(|keys| keys.len()).unwrap_or(0);
+        let verdicts = self.verdicts.read().map(|v| v.len()).unwrap_or(0);
+        (keys, verdicts)
     }
 }
 
-impl std::fmt::Debug for ParsedKeys {
+impl std::fmt::Debug for SignatureCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ParsedKeys")
+        f.write_str("SignatureCache")
     }
 }
 
@@ -336,22 +410,39 @@ fn verify(
     key: &[u8],
     message: &[u8],
     signature: &[u8],
-    kept: Option<&ParsedKeys>,
+    keep: Keep<'_>,
 ) -> Result<(), Reason> {
     let invalid = |_: aws_lc_rs::error::Unspecified| Reason::SignatureInvalid { what: "data" };
-    let Some(kept) = kept else {
+    let (cache, remember) = match keep {
         // UnparsedPublicKey needs a sized algorithm reference; go through the trait object.
-        return UnparsedPublicKey::new(alg, key)
-            .verify(message, signature)
-            .map_err(invalid);
+        Keep::Nothing => {
+            return UnparsedPublicKey::new(alg, key)
+                .verify(message, signature)
+                .map_err(invalid)
+        }
+        Keep::Key(cache) => (cache, false),
+        Keep::KeyAndVerdict(cache) => (cache, true),
     };
-    if let Some(found) = kept.find(alg, key) {
-        return found.parsed.verify_sig(message, signature).map_err(invalid);
+    if remember && cache.already_verified(alg, key, message, signature) {
+        return Ok(());
     }
-    let parsed =
-        ParsedPublicKey::new(alg, key).map_err(|_| Reason::SignatureInvalid { what: "data" })?;
-    parsed.verify_sig(message, signature).map_err(invalid)?;
-    kept.keep(key, parsed);
+    let kept = match cache.find_key(alg, key) {
+        Some(kept) => {
+            kept.parsed
+                .verify_sig(message, signature)
+                .map_err(invalid)?;
+            kept
+        }
+        None => {
+            let parsed = ParsedPublicKey::new(alg, key)
+                .map_err(|_| Reason::SignatureInvalid { what: "data" })?;
+            parsed.verify_sig(message, signature).map_err(invalid)?;
+            cache.keep_key(key, parsed)
+        }
+    };
+    if remember {
+        cache.remember_verdict(kept, message, signature);
+    }
     Ok(())
 }
 
@@ -507,43 +598,40 @@ mod tests {
     /// whose signature failed is not kept, and no more than the bound are kept.
     #[test]
     fn a_kept_key_verifies_exactly_as_a_fresh_one() {
-        let kept = ParsedKeys::default();
+        let cache = SignatureCache::default();
         let policy = AlgorithmPolicy::default();
         for kind in [KeyKind::Rsa2048, KeyKind::EcdsaP256, KeyKind::Ed25519] {
             let pki = TestPki::three_level(&ChainSpec::with_key(kind)).expect("a test PKI");
             let issuer = Certificate::from_der(&pki.intermediate.der).expect("intermediate");
             let leaf = Certificate::from_der(&pki.leaf.der).expect("leaf");
             let check = |message: &[u8], signature: &[u8]| {
-                verify_signed_data_keeping(
+                verify_signed_data(
                     issuer.public_key(),
                     None,
                     leaf.signature_algorithm(),
                     message,
                     signature,
                     &policy,
-                    Some(&kept),
+                    Keep::Key(&cache),
                 )
             };
-            let mut tampered = leaf.signature().to_vec();
-            if let Some(last) = tampered.last_mut() {
-                *last ^= 1;
-            }
-            let before = kept.len();
-            assert!(check(leaf.tbs_der(), &tampered).is_err(), "{kind:?}");
-            assert_eq!(kept.len(), before, "{kind:?}: a key that failed was kept");
+            let before = cache.counts().0;
+            assert!(check(leaf.tbs_der(), &tampered(leaf.signature())).is_err());
+            assert_eq!(
+                cache.counts().0,
+                before,
+                "{kind:?}: a key that failed was kept"
+            );
             for round in 0..3 {
                 assert_eq!(
                     check(leaf.tbs_der(), leaf.signature()),
                     Ok(()),
                     "{kind:?} round {round}"
                 );
-                assert!(check(leaf.tbs_der(), &tampered).is_err(), "{kind:?}");
-                assert!(
-                    check(b"another message", leaf.signature()).is_err(),
-                    "{kind:?}"
-                );
+                assert!(check(leaf.tbs_der(), &tampered(leaf.signature())).is_err());
+                assert!(check(b"another message", leaf.signature()).is_err());
             }
-            assert_eq!(kept.len(), before + 1, "{kind:?}: kept once");
+            assert_eq!(cache.counts(), (before + 1, 0), "{kind:?}: kept once");
         }
         // Kept for RSA PKCS#1 SHA-256, asked for SHA-384 over the same bytes: refused as a
         // fresh parse would refuse it, not verified with the key kept for SHA-256.
@@ -552,42 +640,130 @@ mod tests {
         let leaf = Certificate::from_der(&pki.leaf.der).expect("leaf");
         let key = &issuer.public_key().key;
         let (message, signature) = (leaf.tbs_der(), leaf.signature());
-        verify(
-            &sig::RSA_PKCS1_2048_8192_SHA256,
-            key,
-            message,
-            signature,
-            Some(&kept),
-        )
-        .expect("the SHA-256 signature");
-        assert!(verify(
-            &sig::RSA_PKCS1_2048_8192_SHA384,
-            key,
-            message,
-            signature,
-            Some(&kept)
-        )
-        .is_err());
+        let sha256 = &sig::RSA_PKCS1_2048_8192_SHA256;
+        verify(sha256, key, message, signature, Keep::Key(&cache)).expect("SHA-256");
+        let sha384 = &sig::RSA_PKCS1_2048_8192_SHA384;
+        assert!(verify(sha384, key, message, signature, Keep::Key(&cache)).is_err());
     }
 
-    /// Keys beyond the bound push out the oldest.
+    fn tampered(bytes: &[u8]) -> Vec<u8> {
+        let mut tampered = bytes.to_vec();
+        if let Some(last) = tampered.last_mut() {
+            *last ^= 1;
+        }
+        tampered
+    }
+
+    /// A remembered verdict answers for exactly the bytes that verified, and nothing else:
+    /// another signature, another message, another key or another algorithm is verified
+    /// afresh (and fails here). A signature that failed leaves no verdict.
     #[test]
-    fn kept_keys_are_bounded() {
-        let kept = ParsedKeys::default();
-        let message = b"signed";
+    fn a_remembered_verdict_answers_only_for_the_same_bytes() {
+        let policy = AlgorithmPolicy::default();
+        for kind in [KeyKind::Rsa2048, KeyKind::EcdsaP256, KeyKind::Ed25519] {
+            let cache = SignatureCache::default();
+            let pki = TestPki::three_level(&ChainSpec::with_key(kind)).expect("a test PKI");
+            let root = Certificate::from_der(&pki.root.der).expect("root");
+            let intermediate = Certificate::from_der(&pki.intermediate.der).expect("CA");
+            let leaf = Certificate::from_der(&pki.leaf.der).expect("leaf");
+            let check = |signer: &Certificate, message: &[u8], signature: &[u8]| {
+                verify_signed_data(
+                    signer.public_key(),
+                    None,
+                    intermediate.signature_algorithm(),
+                    message,
+                    signature,
+                    &policy,
+                    Keep::KeyAndVerdict(&cache),
+                )
+            };
+            let (message, signature) = (intermediate.tbs_der(), intermediate.signature());
+            assert!(check(&root, message, &tampered(signature)).is_err());
+            assert_eq!(
+                cache.counts(),
+                (0, 0),
+                "{kind:?}: a failed check kept something"
+            );
+            assert_eq!(check(&root, message, signature), Ok(()), "{kind:?}");
+            assert_eq!(cache.counts(), (1, 1), "{kind:?}");
+
+            // The verdict answers on its own: with the key forgotten, the same bytes verify
+            // without parsing the key again.
+            cache.keys.write().expect("lock").clear();
+            assert_eq!(check(&root, message, signature), Ok(()), "{kind:?}");
+            assert_eq!(cache.counts(), (0, 1), "{kind:?}: the key was parsed again");
+
+            assert!(check(&root, message, &tampered(signature)).is_err());
+            assert!(check(&root, &tampered(message), signature).is_err());
+            assert!(
+                check(&intermediate, message, signature).is_err(),
+                "{kind:?}"
+            );
+            assert!(check(&root, leaf.tbs_der(), signature).is_err());
+            assert_eq!(
+                cache.counts().1,
+                1,
+                "{kind:?}: a failed check left a verdict"
+            );
+        }
+        // The verdict for RSA PKCS#1 SHA-256 does not answer for SHA-384 over the same bytes.
+        let cache = SignatureCache::default();
+        let pki = TestPki::three_level(&ChainSpec::with_key(KeyKind::Rsa2048)).expect("PKI");
+        let root = Certificate::from_der(&pki.root.der).expect("root");
+        let intermediate = Certificate::from_der(&pki.intermediate.der).expect("CA");
+        let key = &root.public_key().key;
+        let (message, signature) = (intermediate.tbs_der(), intermediate.signature());
+        let sha256 = &sig::RSA_PKCS1_2048_8192_SHA256;
+        verify(sha256, key, message, signature, Keep::KeyAndVerdict(&cache)).expect("SHA-256");
+        let sha384 = &sig::RSA_PKCS1_2048_8192_SHA384;
+        let asked = verify(sha384, key, message, signature, Keep::KeyAndVerdict(&cache));
+        assert!(asked.is_err());
+    }
+
+    /// Keys and verdicts beyond their bounds push out the oldest; signed data too large to be a
+    /// CA certificate is not remembered.
+    #[test]
+    fn kept_keys_and_verdicts_are_bounded() {
+        use aws_lc_rs::signature::KeyPair as _;
+        let cache = SignatureCache::default();
         for _ in 0..PARSED_KEYS_MAX + 3 {
             let key = aws_lc_rs::signature::Ed25519KeyPair::generate().expect("a key");
-            let signature = key.sign(message);
-            use aws_lc_rs::signature::KeyPair as _;
+            let signature = key.sign(b"signed");
+            let public = key.public_key().as_ref();
             verify(
                 &sig::ED25519,
-                key.public_key().as_ref(),
-                message,
+                public,
+                b"signed",
                 signature.as_ref(),
-                Some(&kept),
+                Keep::Key(&cache),
             )
             .expect("verifies");
         }
-        assert_eq!(kept.len(), PARSED_KEYS_MAX);
+        assert_eq!(cache.counts(), (PARSED_KEYS_MAX, 0));
+
+        let cache = SignatureCache::default();
+        let key = aws_lc_rs::signature::Ed25519KeyPair::generate().expect("a key");
+        let public = key.public_key().as_ref();
+        for n in 0..VERDICTS_MAX + 3 {
+            let message = format!("signed {n}");
+            let signature = key.sign(message.as_bytes());
+            let keep = Keep::KeyAndVerdict(&cache);
+            verify(
+                &sig::ED25519,
+                public,
+                message.as_bytes(),
+                signature.as_ref(),
+                keep,
+            )
+            .expect("verifies");
+        }
+        assert_eq!(cache.counts(), (1, VERDICTS_MAX));
+
+        let cache = SignatureCache::default();
+        let large = vec![7u8; VERDICT_MAX_BYTES];
+        let signature = key.sign(&large);
+        let keep = Keep::KeyAndVerdict(&cache);
+        verify(&sig::ED25519, public, &large, signature.as_ref(), keep).expect("verifies");
+        assert_eq!(cache.counts(), (1, 0));
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::certificate::Certificate;
 use crate::name::Name;
-use crate::signature::ParsedKeys;
+use crate::signature::SignatureCache;
 
 /// The role a trusted CA plays (Entra's `authorityType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,9 +37,10 @@ pub struct TrustStore {
     groups: Vec<Vec<usize>>,
     group_by_name: HashMap<Name, usize>,
     group_by_der: HashMap<Vec<u8>, usize>,
-    /// CA keys parsed for the signatures validation checked with them; shared by the store's
-    /// copies (a key parses the same whatever the store trusts).
-    parsed_keys: Arc<ParsedKeys>,
+    /// CA keys parsed, and verdicts on signatures over CA certificates, from the paths
+    /// validation checked; shared by the store's copies (a key parses, and a signature
+    /// verifies, the same whatever the store trusts).
+    signature_cache: Arc<SignatureCache>,
 }
 
 impl TrustStore {
@@ -47,8 +48,8 @@ impl TrustStore {
         Self::default()
     }
 
-    pub(crate) fn parsed_keys(&self) -> &ParsedKeys {
-        &self.parsed_keys
+    pub(crate) fn signature_cache(&self) -> &SignatureCache {
+        &self.signature_cache
     }
 
     /// Adds a CA. A certificate already present (same DER) is not added twice.

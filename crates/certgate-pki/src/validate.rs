@@ -22,7 +22,7 @@ use crate::profile::{check_path_certificate, check_trust_anchor, ProfileExceptio
 use crate::revocation::{
     check_revocation, CrlSigner, CrlSignerSource, RevocationQuery, RevocationSnapshot,
 };
-use crate::signature::{check_public_key, verify_signed_data_keeping, AlgorithmPolicy};
+use crate::signature::{check_public_key, verify_signed_data, AlgorithmPolicy, Keep};
 use crate::trust_store::{CaKind, TrustStore};
 
 /// What the end-entity certificate must be good for.
@@ -503,14 +503,22 @@ impl<'a> Engine<'a> {
                 budget: self.policy.budget.max_signatures,
             });
         }
-        verify_signed_data_keeping(
+        // A CA certificate comes back with every sign-in of its users; an end entity's
+        // certificate is one of many.
+        let cache = self.trust.signature_cache();
+        let keep = if subject.basic_constraints().is_some_and(|bc| bc.ca) {
+            Keep::KeyAndVerdict(cache)
+        } else {
+            Keep::Key(cache)
+        };
+        verify_signed_data(
             signer,
             inherited,
             subject.signature_algorithm(),
             subject.tbs_der(),
             subject.signature(),
             &self.policy.algorithms,
-            Some(self.trust.parsed_keys()),
+            keep,
         )
         .map_err(|reason| match reason {
             Reason::SignatureInvalid { .. } => Reason::SignatureInvalid {

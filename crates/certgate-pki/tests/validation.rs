@@ -111,6 +111,39 @@ fn trusted_intermediate_need_not_be_presented() {
     assert!(r.reason.to_string().contains("certgate Test Issuing CA"));
 }
 
+/// A trust store remembers the signatures over CA certificates that verified, byte for byte.
+/// A copy of the intermediate with a forged signature, presented after the genuine one
+/// validated, is still refused; and the genuine one still validates afterwards.
+#[test]
+fn a_remembered_intermediate_signature_does_not_cover_a_forged_copy() {
+    for key in [KeyKind::Rsa2048, KeyKind::EcdsaP256, KeyKind::Ed25519] {
+        let f = fixture(&ChainSpec::with_key(key));
+        let store = trust(&f.root);
+        let no_crls = RevocationSnapshot::new(Vec::new());
+        let policy = ValidationPolicy {
+            revocation: RevocationDepth::Off,
+            ..ValidationPolicy::default()
+        };
+        let genuine = [f.intermediate.clone()];
+        for _ in 0..2 {
+            validate(&f.leaf, &genuine, &store, &no_crls, &policy, NOW)
+                .unwrap_or_else(|r| panic!("{key:?}: {r}"));
+        }
+        // The signature BIT STRING ends the certificate: flip its last byte.
+        let mut forged_der = f.pki.intermediate.der.clone();
+        *forged_der.last_mut().expect("a certificate") ^= 0x01;
+        let forged = [Certificate::from_der(&forged_der).expect("still well formed")];
+        let refused = rejection(validate(&f.leaf, &forged, &store, &no_crls, &policy, NOW));
+        assert_eq!(
+            refused.reason.code(),
+            "signature-invalid",
+            "{key:?}: {refused}"
+        );
+        validate(&f.leaf, &genuine, &store, &no_crls, &policy, NOW)
+            .unwrap_or_else(|r| panic!("{key:?} after the forgery: {r}"));
+    }
+}
+
 #[test]
 fn expired_leaf_rejected_with_cert_expired() {
     let f = fixture(&ChainSpec::with_key(KeyKind::Ed25519));

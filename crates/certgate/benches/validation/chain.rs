@@ -148,6 +148,18 @@ fn measure_key(
         assert!(validate(&leaf, &intermediates, &chain.trust, &no_crls, &policy, at).is_ok());
     };
 
+    // Nothing kept from one validation to the next: a trust store built afresh each time, so
+    // every CA key is parsed and every signature verified, as on the first sign-in after a
+    // start. Building the store (one root) is part of the figure.
+    let mut certgate_cold = || {
+        let mut trust = TrustStore::new();
+        trust.add(black_box(&chain.root).clone(), CaKind::Root);
+        let leaf = Certificate::from_der(black_box(leaf_der)).expect("leaf parsed before timing");
+        let intermediates = [Certificate::from_der(black_box(intermediate_der))
+            .expect("intermediate parsed before timing")];
+        assert!(validate(&leaf, &intermediates, &trust, &no_crls, &policy, at).is_ok());
+    };
+
     let der = WebpkiDer::new(pki);
     let anchors = vec![anchor_from_trusted_cert(&der.root)
         .map_err(|e| anyhow!("webpki trust anchor: {e:?}"))?
@@ -200,6 +212,7 @@ fn measure_key(
             &mut certgate_from_der,
             &mut webpki_from_der,
             &mut crypto_floor,
+            &mut certgate_cold,
         ],
     );
     let rows = [
@@ -227,6 +240,11 @@ fn measure_key(
             "crypto_floor",
             "crypto floor: 2 x UnparsedPublicKey::verify",
             "chains/s",
+        ),
+        (
+            "certgate.cold",
+            "certgate from_der + validate, fresh trust store",
+            "validations/s",
         ),
     ];
     for ((id, text, unit), throughput) in rows.into_iter().zip(results) {
@@ -264,6 +282,12 @@ fn checks(report: &mut Report) {
             Target::AtLeast(1.0),
         ),
         (
+            "rsa2048: certgate / webpki (from DER, nothing kept)",
+            "chain.rsa2048.certgate.cold",
+            "chain.rsa2048.webpki.from_der",
+            Target::None,
+        ),
+        (
             "rsa2048: certgate from DER / crypto floor",
             "chain.rsa2048.certgate.from_der",
             "chain.rsa2048.crypto_floor",
@@ -280,6 +304,12 @@ fn checks(report: &mut Report) {
             "chain.p256.certgate.from_der",
             "chain.p256.webpki.from_der",
             Target::AtLeast(1.0),
+        ),
+        (
+            "p256: certgate / webpki (from DER, nothing kept)",
+            "chain.p256.certgate.cold",
+            "chain.p256.webpki.from_der",
+            Target::None,
         ),
         (
             "p256: certgate / crypto floor (pre-parsed)",
