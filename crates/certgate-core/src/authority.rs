@@ -965,6 +965,21 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
         Ok(self.store.issued_certificates().await?)
     }
 
+    /// The CRLs relying parties fetch now: each CA's latest base and delta CRL, root first.
+    pub async fn current_crls(&self) -> Result<Vec<PublishedCrl>, PkiError> {
+        let mut authorities = self.store.authorities().await?;
+        authorities.sort_by_key(|a| a.role != AuthorityRole::Root);
+        let mut current = Vec::new();
+        for authority in &authorities {
+            for kind in [CrlKind::Base, CrlKind::Delta] {
+                if let Some(crl) = self.store.latest_published_crl(authority.id, kind).await? {
+                    current.push(crl);
+                }
+            }
+        }
+        Ok(current)
+    }
+
     /// Publishes a delta CRL for each CA, on top of its current base, and a new base CRL
     /// first when `base` says so (or the base is due). Returns what was published.
     pub async fn publish_crls(&self, base: BaseCrl) -> Result<Vec<PublishedCrl>, PkiError> {

@@ -31,7 +31,7 @@ pub enum Platform {
     /// An Apple configuration profile: the PKCS#12 payload and an Exchange ActiveSync account
     /// that uses it (iOS, iPadOS).
     Ios,
-    /// certgate's JSON profile for Android and MDM import (see the README).
+    /// certgate's JSON profile for Android and MDM import (see docs/devices-and-est.md).
     Android,
     /// The PKCS#12 file alone, for a device or mail app that is set up by hand.
     Pkcs12,

@@ -117,6 +117,13 @@ pub(crate) fn receive_post<M>(
         });
     }
     let xml = decode_base64_text(field, form_value)?;
+    if !starts_like_xml(&xml)
+        && inflate(field, &xml, xml_in::MESSAGE_MAX_BYTES).is_ok_and(|xml| starts_like_xml(&xml))
+    {
+        // Some service providers deflate over HTTP-POST too; say so rather than let the
+        // parser report compressed bytes as text that is not UTF-8.
+        return Err(SamlError::PostDeflated { field });
+    }
     let document = xml_in::parse(&xml, xml_in::MESSAGE_MAX_BYTES)?;
     let relay_state = relay_state.map(check_relay_state).transpose()?;
     let message = read(&document)?;
@@ -322,6 +329,16 @@ pub(crate) fn percent_encode(value: &str) -> String {
     out
 }
 
+/// Whether `bytes` begin as an XML document does: `<` after an optional UTF-8 byte order mark
+/// and XML white space.
+fn starts_like_xml(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    bytes
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .is_some_and(|&b| b == b'<')
+}
+
 /// Raw DEFLATE (RFC 1951) decoding that stops at `limit` bytes of output: a few kilobytes
 /// can inflate to gigabytes.
 fn inflate(field: &'static str, deflated: &[u8], limit: usize) -> Result<Vec<u8>, SamlError> {
@@ -424,6 +441,26 @@ mod tests {
             let error = receive_redirect("SAMLRequest", &query, read_root).unwrap_err();
             assert_eq!(error.code(), code, "{query}: {error}");
         }
+    }
+
+    /// SAML bindings §3.5.4: HTTP-POST carries base64 of the XML itself. A deflated value is
+    /// refused with a code that says so, not as XML that is not UTF-8.
+    #[test]
+    fn a_deflated_post_message_is_told_it_is_deflated() {
+        let xml = "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"/>";
+        let engine = base64::engine::general_purpose::STANDARD;
+        let deflated = engine.encode(deflate(xml.as_bytes()).unwrap());
+        let error = receive_post("SAMLRequest", &deflated, None, read_root).unwrap_err();
+        assert_eq!(error.code(), "saml-post-deflated", "{error}");
+        assert!(error.to_string().contains("HTTP-Redirect"), "{error}");
+        // The same message uncompressed, with a byte order mark and leading white space, is
+        // read; bytes that are neither XML nor DEFLATE keep the parser's own answer.
+        for plain in [xml.to_owned(), format!("\u{feff}\n  {xml}")] {
+            assert!(receive_post("SAMLRequest", &engine.encode(plain), None, read_root).is_ok());
+        }
+        let garbage = engine.encode([0xff, 0xfe, 0x00, 0x01]);
+        let error = receive_post("SAMLRequest", &garbage, None, read_root).unwrap_err();
+        assert_ne!(error.code(), "saml-post-deflated", "{error}");
     }
 
     #[test]

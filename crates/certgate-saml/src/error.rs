@@ -137,6 +137,9 @@ pub enum SamlError {
     /// A base64 value (form field, query parameter or XML text) does not decode.
     #[error("{field} is not valid base64")]
     Base64Invalid { field: &'static str },
+    /// An HTTP-POST message that is DEFLATE-compressed: only the Redirect binding deflates.
+    #[error("the {field} form value is DEFLATE-compressed, but the HTTP-POST binding carries the XML base64-encoded without compression (SAML bindings §3.5.4; only HTTP-Redirect deflates): send it uncompressed, or over HTTP-Redirect")]
+    PostDeflated { field: &'static str },
     /// A Redirect-binding message is not a valid raw DEFLATE stream (RFC 1951).
     #[error("the {field} parameter does not inflate: {reason}")]
     InflateFailed { field: &'static str, reason: String },
@@ -214,6 +217,7 @@ impl SamlError {
             SamlError::NoTrustedCertificate => "saml-no-trusted-certificate",
             SamlError::TrustedCertificateUnusable { .. } => "saml-trusted-certificate-unusable",
             SamlError::Base64Invalid { .. } => "saml-base64-invalid",
+            SamlError::PostDeflated { .. } => "saml-post-deflated",
             SamlError::InflateFailed { .. } => "saml-inflate-failed",
             SamlError::InflatedTooLarge { .. } => "saml-inflated-too-large",
             SamlError::QueryMalformed { .. } => "saml-query-malformed",

@@ -733,6 +733,10 @@ fn every_wauth_class_is_recognized() {
         ),
         ("urn:ietf:rfc:2246", RequestedAuthentication::Certificate),
         (
+            "urn:oasis:names:tc:SAML:1.0:am:X509-PKI",
+            RequestedAuthentication::Certificate,
+        ),
+        (
             "urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient",
             RequestedAuthentication::Certificate,
         ),

@@ -16,6 +16,7 @@ mod error;
 mod federation;
 mod logs;
 mod openapi;
+mod own_ca;
 pub mod resource;
 mod rules;
 mod users;
@@ -235,6 +236,10 @@ enum Operation {
     RemoveCertificateAuthority,
     CrlStatus,
     RefreshCrls,
+    ListIssuedCertificates,
+    RevokeIssuedCertificate,
+    ListPublishedCrls,
+    PublishCrls,
     ListUsers,
     AddUser,
     GetUser,
@@ -308,6 +313,12 @@ const CA_ID: Parameter = Parameter {
     location: In::Path,
     schema: "integer",
     description: "The trusted CA's id.",
+};
+const SERIAL: Parameter = Parameter {
+    name: "serial",
+    location: In::Path,
+    schema: "string",
+    description: "The certificate's serial number in hex, as GET /pki/issuedCertificates lists it (`:` allowed).",
 };
 const USER_KEY: Parameter = Parameter {
     name: "idOrUpn",
@@ -457,6 +468,63 @@ const ROUTES: &[Route] = &[
         request: None,
         response: (200, "CrlRefreshReportCollection"),
         errors: &[400, 404],
+    },
+    Route {
+        method: HttpMethod::Get,
+        path: "/pki/issuedCertificates",
+        operation: Operation::ListIssuedCertificates,
+        access: Access::Admin,
+        operation_id: "listIssuedCertificates",
+        tag: "pki",
+        summary: "Every certificate certgate's own CA issued, with its status. Refusal: pki-unavailable (503) when this server does not run the CA with its key passphrase.",
+        parameters: &[],
+        request: None,
+        response: (200, "IssuedCertificateCollection"),
+        errors: &[],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/pki/issuedCertificates/{serial}/revoke",
+        operation: Operation::RevokeIssuedCertificate,
+        access: Access::Admin,
+        operation_id: "revokeIssuedCertificate",
+        tag: "pki",
+        summary: "Revoke a certificate certgate issued and, in the same transaction, every certificate issued on its strength (EST re-enrollment, /my/device) and theirs. Durable when answered; relying parties see it with the next CRL (POST /pki/crls/publish, or the server's schedule). Refusals: pki-serial-invalid, pki-unknown-reason (400); pki-unknown-serial (404); pki-already-revoked (409) when nothing is left to revoke.",
+        parameters: &[SERIAL],
+        request: Some("RevocationRequest"),
+        response: (200, "CertificateRevocation"),
+        errors: &[400, 404, 409],
+    },
+    Route {
+        method: HttpMethod::Get,
+        path: "/pki/crls",
+        operation: Operation::ListPublishedCrls,
+        access: Access::Admin,
+        operation_id: "listPublishedCrls",
+        tag: "pki",
+        summary: "The CRLs certgate's CA publishes now: each CA's latest base and delta CRL.",
+        parameters: &[],
+        request: None,
+        response: (200, "PublishedCrlCollection"),
+        errors: &[],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/pki/crls/publish",
+        operation: Operation::PublishCrls,
+        access: Access::Admin,
+        operation_id: "publishCrls",
+        tag: "pki",
+        summary: "Publish a delta CRL for each of certgate's CAs now (and a new base CRL first when one is due, or with base=true), as `certgate pki crl` does.",
+        parameters: &[Parameter {
+            name: "base",
+            location: In::Query,
+            schema: "boolean",
+            description: "Start a new base CRL now.",
+        }],
+        request: None,
+        response: (200, "PublishedCrlCollection"),
+        errors: &[400],
     },
     Route {
         method: HttpMethod::Get,
@@ -888,6 +956,10 @@ fn handler<S: AdminStore>(operation: Operation, method: HttpMethod) -> MethodRou
         Operation::RemoveCertificateAuthority => on(filter, certificate_authorities::remove::<S>),
         Operation::CrlStatus => on(filter, certificate_authorities::crl_status::<S>),
         Operation::RefreshCrls => on(filter, certificate_authorities::refresh_crls::<S>),
+        Operation::ListIssuedCertificates => on(filter, own_ca::list_issued::<S>),
+        Operation::RevokeIssuedCertificate => on(filter, own_ca::revoke::<S>),
+        Operation::ListPublishedCrls => on(filter, own_ca::list_crls::<S>),
+        Operation::PublishCrls => on(filter, own_ca::publish_crls::<S>),
         Operation::ListUsers => on(filter, users::list::<S>),
         Operation::AddUser => on(filter, users::add::<S>),
         Operation::GetUser => on(filter, users::get::<S>),

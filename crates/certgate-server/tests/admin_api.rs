@@ -487,6 +487,7 @@ fn concrete(path: &str) -> String {
         .replace("{priority}", "1")
         .replace("{appId}", "nobody")
         .replace("{idOrName}", "nobody")
+        .replace("{serial}", "0badc0de")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1285,6 +1286,40 @@ async fn applications_answer_503_when_the_provider_is_not_running() {
         .refused(503, "applications-unavailable");
 }
 
+/// The routes of certgate's own CA need the CA's settings, which a server that does not run the
+/// CA with its key passphrase lacks: 503 with a code, never a half answer. A body the API does
+/// not read is refused before anything else. (`certgate`'s admin_remote test drives these
+/// routes against a server that runs the CA.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_ca_routes_answer_503_when_the_server_does_not_run_the_ca() {
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let revoke = "/pki/issuedCertificates/0badc0de/revoke";
+    for (method, path, body) in [
+        (Method::GET, "/pki/issuedCertificates", None),
+        (
+            Method::POST,
+            revoke,
+            Some(json!({"reason": "keyCompromise"})),
+        ),
+        (Method::GET, "/pki/crls", None),
+        (Method::POST, "/pki/crls/publish?base=true", None),
+    ] {
+        fixture
+            .call(method, path, body)
+            .await
+            .refused(503, "pki-unavailable");
+    }
+    let extra = json!({"reason": "keyCompromise", "cascade": false});
+    fixture
+        .call(Method::POST, revoke, Some(extra))
+        .await
+        .refused(400, "request-body-invalid");
+    fixture
+        .call(Method::POST, "/pki/crls/publish?base=maybe", None)
+        .await
+        .refused(400, "request-query-invalid");
+}
+
 // ---- Federation -------------------------------------------------------------------------------
 
 fn wsfed_body(name: &str, realm: &str) -> Value {
@@ -1919,8 +1954,8 @@ fn request_schemas_name_exactly_the_fields_the_api_reads() {
     use certgate_server::admin_api::resource::{
         AuthorizationInfo, CertificateAuthorityPatch, CertificateUserBindingsPatch, NewApplication,
         NewAuthenticationModeRule, NewCertificateAuthority, NewCertificateUserBinding,
-        NewRelyingParty, NewUser, RelyingPartyClaim, RelyingPartyPatch, StsRefreshTokensValidFrom,
-        UserPatch,
+        NewRelyingParty, NewUser, RelyingPartyClaim, RelyingPartyPatch, RevocationRequest,
+        StsRefreshTokensValidFrom, UserPatch,
     };
     let claims = || {
         Some(vec![RelyingPartyClaim {
@@ -1985,6 +2020,12 @@ fn request_schemas_name_exactly_the_fields_the_api_reads() {
         (
             "StsRefreshTokensValidFrom",
             serde_json::to_value(StsRefreshTokensValidFrom { date: "x".into() }),
+        ),
+        (
+            "RevocationRequest",
+            serde_json::to_value(RevocationRequest {
+                reason: "keyCompromise".into(),
+            }),
         ),
         (
             "NewCertificateUserBinding",

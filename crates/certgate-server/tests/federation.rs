@@ -769,6 +769,7 @@ async fn wsfed_sign_in_for_microsoft365() {
         "http%3A%2F%2Fschemas.microsoft.com%2Fws%2F2008%2F06%2Fidentity%2Fauthenticationmethod%2Ftlsclient",
         "http%3A%2F%2Fschemas.microsoft.com%2Fws%2F2008%2F06%2Fidentity%2Fauthenticationmethod%2Fx509",
         "urn%3Aietf%3Arfc%3A2246",
+        "urn%3Aoasis%3Anames%3Atc%3ASAML%3A1.0%3Aam%3AX509-PKI",
     ] {
         let page = fixture
             .sign_in(&format!("/federation/wsfed?wa=wsignin1.0&wtrealm=urn%3Afederation%3AMicrosoftOnline&wauth={wauth}&wfresh=0"))

@@ -70,11 +70,11 @@ pub(crate) async fn run(command: AdminCommand, global: GlobalArgs) -> anyhow::Re
                     if json {
                         let mut value = token_json(&record);
                         value["token"] = json!(secret.expose());
-                        println!("{}", serde_json::to_string_pretty(&value)?);
+                        outln!("{}", serde_json::to_string_pretty(&value)?);
                     } else {
                         // The token alone on standard output, so `TOKEN=$(certgate admin token
                         // create --name ci)` works; the explanation on standard error.
-                        println!("{}", secret.expose());
+                        outln!("{}", secret.expose());
                         eprintln!(
                             "created the admin token {}; this is the only time it is shown (certgate keeps only its SHA-256).\nUse it as `Authorization: Bearer <token>`, or CERTGATE_TOKEN=<token> certgate --server https://HOST:PORT ...; revoke it with `certgate admin token revoke {}`.",
                             record.name, record.name
@@ -90,15 +90,15 @@ pub(crate) async fn run(command: AdminCommand, global: GlobalArgs) -> anyhow::Re
                 Ok(tokens) => {
                     if json {
                         let list: Vec<Value> = tokens.iter().map(token_json).collect();
-                        println!(
+                        outln!(
                             "{}",
                             serde_json::to_string_pretty(&json!({ "value": list }))?
                         );
                     } else if tokens.is_empty() {
-                        println!("no admin tokens (make one with `certgate admin token create --name NAME`)");
+                        outln!("no admin tokens (make one with `certgate admin token create --name NAME`)");
                     } else {
                         for token in &tokens {
-                            println!(
+                            outln!(
                                 "{:<24} created {} by {:<16} last used {:<20} {}",
                                 token.name.as_str(),
                                 rfc3339(token.created_at),
@@ -122,9 +122,9 @@ pub(crate) async fn run(command: AdminCommand, global: GlobalArgs) -> anyhow::Re
             match revoke_admin_token(&store, &name, now, &cli_actor()).await {
                 Ok(record) => {
                     if json {
-                        println!("{}", json!({ "ok": true, "revoked": token_json(&record) }));
+                        outln!("{}", json!({ "ok": true, "revoked": token_json(&record) }));
                     } else {
-                        println!("revoked the admin token {}", record.name);
+                        outln!("revoked the admin token {}", record.name);
                     }
                     Ok(ExitCode::SUCCESS)
                 }

@@ -80,11 +80,11 @@ fn parse_affinity(text: &str) -> Result<Affinity, String> {
 
 fn print_policy(policy: &CertificateUserBindings, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(policy)?);
+        outln!("{}", serde_json::to_string_pretty(policy)?);
         return Ok(ExitCode::SUCCESS);
     }
     let high = policy.x509_certificate_default_required_affinity_level == Affinity::High.as_str();
-    println!(
+    outln!(
         "required affinity: {}{}",
         policy.x509_certificate_default_required_affinity_level,
         if high {
@@ -94,11 +94,11 @@ fn print_policy(policy: &CertificateUserBindings, json: bool) -> anyhow::Result<
         }
     );
     if policy.uses_default_bindings {
-        println!("no rule configured; the defaults apply:");
+        outln!("no rule configured; the defaults apply:");
     }
     for rule in &policy.certificate_user_bindings {
         let skipped = high && rule.trust_affinity_level == Affinity::Low.as_str();
-        println!(
+        outln!(
             "{:>4}  {:<22} -> {:<19} {} affinity{}",
             rule.priority,
             rule.x509_certificate_field,
@@ -116,9 +116,9 @@ fn print_added(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(rule)?);
+        outln!("{}", serde_json::to_string_pretty(rule)?);
     } else {
-        println!(
+        outln!(
             "added binding rule {}: {}->{} ({} affinity)",
             rule.priority,
             rule.x509_certificate_field,
@@ -126,7 +126,7 @@ fn print_added(
             rule.trust_affinity_level
         );
         if was_default {
-            println!("note: the configured rules now replace the default rules; add the defaults you still want");
+            outln!("note: the configured rules now replace the default rules; add the defaults you still want");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -134,11 +134,13 @@ fn print_added(
 
 fn print_removed(rule: &CertificateUserBinding, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", json!({ "ok": true, "removed": rule }));
+        outln!("{}", json!({ "ok": true, "removed": rule }));
     } else {
-        println!(
+        outln!(
             "removed binding rule {}: {}->{}",
-            rule.priority, rule.x509_certificate_field, rule.user_property
+            rule.priority,
+            rule.x509_certificate_field,
+            rule.user_property
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -146,12 +148,12 @@ fn print_removed(rule: &CertificateUserBinding, json: bool) -> anyhow::Result<Ex
 
 fn print_affinity(affinity: Affinity, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!(
+        outln!(
             "{}",
             json!({ "ok": true, "x509CertificateDefaultRequiredAffinityLevel": affinity.as_str() })
         );
     } else {
-        println!("required affinity is now {affinity}");
+        outln!("required affinity is now {affinity}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -101,26 +101,26 @@ pub(crate) struct SetArgs {
 
 fn print_table(cas: &[CertificateAuthority]) {
     if cas.is_empty() {
-        println!("no trusted CAs (add one with `certgate ca add FILE`)");
+        outln!("no trusted CAs (add one with `certgate ca add FILE`)");
         return;
     }
     for ca in cas {
         // Names and URLs are escaped: a record from before names were checked, or a subject
         // DN from a certificate, must not put control sequences on the operator's terminal.
-        println!(
+        outln!(
             "{}  {} \"{}\"",
             ca.id,
             authority_type(ca),
             escape_control(&ca.display_name)
         );
-        println!("    issuer     {}", escape_control(&ca.issuer));
-        println!(
+        outln!("    issuer     {}", escape_control(&ca.issuer));
+        outln!(
             "    issuer SKI {}",
             ca.issuer_ski.as_deref().unwrap_or("(none)")
         );
-        println!("    sha256     {}", ca.sha256_thumbprint);
-        println!("    valid      {} .. {}", ca.not_before, ca.not_after);
-        println!(
+        outln!("    sha256     {}", ca.sha256_thumbprint);
+        outln!("    valid      {} .. {}", ca.not_before, ca.not_after);
+        outln!(
             "    CRL        {}",
             escape_control(
                 ca.certificate_revocation_list_url
@@ -128,7 +128,7 @@ fn print_table(cas: &[CertificateAuthority]) {
                     .unwrap_or("(none)")
             )
         );
-        println!(
+        outln!(
             "    delta CRL  {}",
             escape_control(
                 ca.delta_certificate_revocation_list_url
@@ -136,7 +136,7 @@ fn print_table(cas: &[CertificateAuthority]) {
                     .unwrap_or("(none)")
             )
         );
-        println!(
+        outln!(
             "    flags      {}{}",
             if ca.is_exempt_from_crl_validation {
                 "exempt-from-crl-validation "
@@ -171,7 +171,7 @@ fn trust_refused(error: &TrustError, json: bool) -> ExitCode {
 
 fn print_list(cas: &[CertificateAuthority], json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({ "certificateAuthorities": cas }))?
         );
@@ -183,13 +183,13 @@ fn print_list(cas: &[CertificateAuthority], json: bool) -> anyhow::Result<ExitCo
 
 fn print_added(records: &[CertificateAuthority], json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({ "certificateAuthorities": records }))?
         );
     } else {
         for record in records {
-            println!(
+            outln!(
                 "added CA {}: {} \"{}\"",
                 record.id,
                 authority_type(record),
@@ -199,7 +199,7 @@ fn print_added(records: &[CertificateAuthority], json: bool) -> anyhow::Result<E
         if records.iter().any(|r| {
             r.certificate_revocation_list_url.is_none() && !r.is_exempt_from_crl_validation
         }) {
-            println!("note: a CA without a CRL URL and not exempt makes its certificates fail with crl-unavailable; set one with `certgate ca set ID --crl-url URL`");
+            outln!("note: a CA without a CRL URL and not exempt makes its certificates fail with crl-unavailable; set one with `certgate ca set ID --crl-url URL`");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -207,7 +207,7 @@ fn print_added(records: &[CertificateAuthority], json: bool) -> anyhow::Result<E
 
 fn print_changed(record: &CertificateAuthority, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(record)?);
+        outln!("{}", serde_json::to_string_pretty(record)?);
     } else {
         print_table(std::slice::from_ref(record));
     }
@@ -216,9 +216,9 @@ fn print_changed(record: &CertificateAuthority, json: bool) -> anyhow::Result<Ex
 
 fn print_removed(record: &CertificateAuthority, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", json!({ "ok": true, "removed": record }));
+        outln!("{}", json!({ "ok": true, "removed": record }));
     } else {
-        println!(
+        outln!(
             "removed CA {}: \"{}\"",
             record.id,
             escape_control(&record.issuer)

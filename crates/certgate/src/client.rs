@@ -91,14 +91,14 @@ pub(crate) async fn run(command: ClientCommand, global: GlobalArgs) -> anyhow::R
                 Ok(registered) => {
                     let secret = registered.secret.as_ref().map(|s| s.expose().to_owned());
                     if args.json {
-                        println!(
+                        outln!(
                             "{}",
                             json!({ "clientId": registered.client.client_id.as_str(), "clientSecret": secret })
                         );
                     } else {
-                        println!("registered client {}", registered.client.client_id);
+                        outln!("registered client {}", registered.client.client_id);
                         if let Some(secret) = secret {
-                            println!("client secret (shown once): {secret}");
+                            outln!("client secret (shown once): {secret}");
                         }
                     }
                     Ok(ExitCode::SUCCESS)
@@ -125,12 +125,12 @@ pub(crate) async fn run(command: ClientCommand, global: GlobalArgs) -> anyhow::R
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                outln!("{}", serde_json::to_string_pretty(&list)?);
             } else if clients.is_empty() {
-                println!("no clients (certgate client add ID --redirect-uri URL)");
+                outln!("no clients (certgate client add ID --redirect-uri URL)");
             } else {
                 for c in &clients {
-                    println!(
+                    outln!(
                         "{}  {:?} \"{}\"  {}",
                         c.client_id,
                         c.kind(),
@@ -170,7 +170,7 @@ pub(crate) async fn run(command: ClientCommand, global: GlobalArgs) -> anyhow::R
             .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
             match provider.rotate_keys(&passphrase, now, &actor).await {
                 Ok(rotation) => {
-                    println!(
+                    outln!(
                         "signing key {} is current; {} retired (published until its tokens expire); {} is next",
                         rotation.promote.as_str(),
                         rotation.retire.as_str(),
@@ -189,7 +189,7 @@ pub(crate) async fn run(command: ClientCommand, global: GlobalArgs) -> anyhow::R
                 ClientId::parse(&client_id).map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
             match delete_client(&store, &id, now, &actor).await {
                 Ok(()) => {
-                    println!("removed client {client_id}");
+                    outln!("removed client {client_id}");
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(error) => {

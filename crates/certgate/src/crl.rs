@@ -81,17 +81,20 @@ fn is_past(text: &str, now: UnixTime) -> bool {
 
 fn print_status(rows: &[CrlStatus], now: UnixTime, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(rows)?);
+        outln!("{}", serde_json::to_string_pretty(rows)?);
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        println!("no trusted CA has a CRL URL (certgate ca set ID --crl-url URL)");
+        outln!("no trusted CA has a CRL URL (certgate ca set ID --crl-url URL)");
         return Ok(ExitCode::SUCCESS);
     }
     for row in rows {
-        println!(
+        outln!(
             "CA {} \"{}\" {} CRL  {}",
-            row.ca_id, row.ca, row.kind, row.url
+            row.ca_id,
+            row.ca,
+            row.kind,
+            row.url
         );
         match &row.cached {
             Some(c) => {
@@ -100,33 +103,33 @@ fn print_status(rows: &[CrlStatus], now: UnixTime, json: bool) -> anyhow::Result
                 } else {
                     "current"
                 };
-                println!(
+                outln!(
                     "    cached      number {}, thisUpdate {}, nextUpdate {} ({state}), {} entries, {} bytes",
                     c.crl_number, c.this_update, c.next_update, c.entries, c.bytes
                 );
             }
-            None => println!(
-                "    cached      none: certificates from this CA fail with crl-unavailable"
-            ),
+            None => {
+                outln!("    cached      none: certificates from this CA fail with crl-unavailable")
+            }
         }
         match &row.last_attempt {
             Some(last_attempt) => {
-                println!(
+                outln!(
                     "    last success {}",
                     row.last_success.as_deref().unwrap_or("never")
                 );
                 if let (Some(code), Some(message)) = (&row.last_error_code, &row.last_error) {
-                    println!(
+                    outln!(
                         "    last error  {code} at {last_attempt} ({} in a row): {message}",
                         row.consecutive_failures
                     );
                 }
-                println!(
+                outln!(
                     "    next check  {}",
                     row.next_attempt.as_deref().unwrap_or("(unknown)")
                 );
             }
-            None => println!("    never fetched (certgate crl refresh)"),
+            None => outln!("    never fetched (certgate crl refresh)"),
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -135,10 +138,10 @@ fn print_status(rows: &[CrlStatus], now: UnixTime, json: bool) -> anyhow::Result
 /// Prints what each download did; exit 1 when any was refused.
 fn print_reports(reports: &[CrlRefreshReport], json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(reports)?);
+        outln!("{}", serde_json::to_string_pretty(reports)?);
     } else {
         for report in reports {
-            println!(
+            outln!(
                 "CA {} {} CRL: {}{}: {}",
                 report.ca_id,
                 report.kind,
@@ -152,7 +155,7 @@ fn print_reports(reports: &[CrlRefreshReport], json: bool) -> anyhow::Result<Exi
             );
         }
         if reports.is_empty() {
-            println!("no trusted CA has a CRL URL (certgate ca set ID --crl-url URL)");
+            outln!("no trusted CA has a CRL URL (certgate ca set ID --crl-url URL)");
         }
     }
     Ok(if reports.iter().any(CrlRefreshReport::failed) {

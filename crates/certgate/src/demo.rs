@@ -39,17 +39,17 @@ pub(crate) struct Demo {
 
 impl Demo {
     pub(crate) fn print(&self) {
-        println!();
-        println!("certgate demo");
-        println!("  1. Import the demo user's certificate into your browser:");
-        println!("       {}  (password: {P12_PASSWORD})", self.p12.display());
-        println!("  2. Add the demo user's TOTP key to an authenticator app:");
-        println!("       key {}", self.totp_key);
-        println!("       or  {}", self.otpauth_uri);
-        println!("  3. Open {}/demo and sign in as {USER}", self.web_origin);
-        println!("     (the browser warns about certgate's own TLS certificate: it does not know the demo CA;");
-        println!("      trust {} or accept the warning)", self.root.display());
-        println!();
+        outln!();
+        outln!("certgate demo");
+        outln!("  1. Import the demo user's certificate into your browser:");
+        outln!("       {}  (password: {P12_PASSWORD})", self.p12.display());
+        outln!("  2. Add the demo user's TOTP key to an authenticator app:");
+        outln!("       key {}", self.totp_key);
+        outln!("       or  {}", self.otpauth_uri);
+        outln!("  3. Open {}/demo and sign in as {USER}", self.web_origin);
+        outln!("     (the browser warns about certgate's own TLS certificate: it does not know the demo CA;");
+        outln!("      trust {} or accept the warning)", self.root.display());
+        outln!();
     }
 }
 

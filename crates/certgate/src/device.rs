@@ -110,13 +110,13 @@ pub(crate) async fn run(command: DeviceCommand, global: GlobalArgs) -> anyhow::R
         Err(error) => return Ok(refused(error.code(), &error.to_string())),
     };
     write_file(&args.out, &profile.bytes, true)?;
-    println!(
+    outln!(
         "issued serial {} to {} (valid until {})",
         certgate_core::hex(&profile.serial),
         user.upn,
         rfc3339(profile.not_after)
     );
-    println!(
+    outln!(
         "  {} {}{}",
         match profile.platform {
             Platform::Ios => "configuration profile",
@@ -131,7 +131,7 @@ pub(crate) async fn run(command: DeviceCommand, global: GlobalArgs) -> anyhow::R
         }
     );
     if generated {
-        println!("  PKCS#12 password: {}", password.as_str());
+        outln!("  PKCS#12 password: {}", password.as_str());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -65,11 +65,11 @@ pub(crate) async fn run(command: EstCommand, global: GlobalArgs) -> anyhow::Resu
                 if json {
                     let mut value = code_json(&record);
                     value["code"] = json!(secret.expose());
-                    println!("{}", serde_json::to_string_pretty(&value)?);
+                    outln!("{}", serde_json::to_string_pretty(&value)?);
                 } else {
                     // The code alone on standard output, so `CODE=$(certgate est code ...)`
                     // works; the explanation on standard error.
-                    println!("{}", secret.expose());
+                    outln!("{}", secret.expose());
                     eprintln!(
                         "enrollment code for {} ({}), usable once until {}; this is the only time it is shown.\nEnroll with HTTP Basic {}:<code> at https://<certauth host>/.well-known/est/simpleenroll",
                         record.upn,
@@ -87,15 +87,15 @@ pub(crate) async fn run(command: EstCommand, global: GlobalArgs) -> anyhow::Resu
                 Ok(codes) => {
                     if json {
                         let list: Vec<Value> = codes.iter().map(code_json).collect();
-                        println!(
+                        outln!(
                             "{}",
                             serde_json::to_string_pretty(&json!({ "value": list }))?
                         );
                     } else if codes.is_empty() {
-                        println!("no usable enrollment codes (make one with `certgate est code --upn UPN`)");
+                        outln!("no usable enrollment codes (make one with `certgate est code --upn UPN`)");
                     } else {
                         for code in &codes {
-                            println!(
+                            outln!(
                                 "{:<14} {:<40} created {} by {:<16} expires {}",
                                 code.id.to_string(),
                                 code.upn,

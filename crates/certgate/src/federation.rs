@@ -39,17 +39,17 @@ pub(crate) enum FederationCommand {
 
 fn print_keys(keys: &[TokenSigningKey], json: bool, verb: &str) -> anyhow::Result<ExitCode> {
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({ "value": keys }))?
         );
         return Ok(ExitCode::SUCCESS);
     }
     if !verb.is_empty() {
-        println!("{verb}");
+        outln!("{verb}");
     }
     if keys.is_empty() {
-        println!("no token-signing keys (`certgate federation init` creates them)");
+        outln!("no token-signing keys (`certgate federation init` creates them)");
     }
     // Current and next first: they are what relying parties see.
     let mut ordered: Vec<&TokenSigningKey> = keys.iter().collect();
@@ -59,9 +59,11 @@ fn print_keys(keys: &[TokenSigningKey], json: bool, verb: &str) -> anyhow::Resul
         _ => 2,
     });
     for key in ordered {
-        println!(
+        outln!(
             "{}  {:<8} notAfter {}",
-            key.thumbprint, key.state, key.not_after
+            key.thumbprint,
+            key.state,
+            key.not_after
         );
     }
     Ok(ExitCode::SUCCESS)

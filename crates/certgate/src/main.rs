@@ -5,6 +5,17 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// `println!` for the command's results, through [`output::line`]: a reader that has gone
+/// away (`certgate ca list --json | head -c 100`) ends the command quietly.
+macro_rules! outln {
+    () => {
+        $crate::output::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::line(format_args!($($arg)*))
+    };
+}
+
 mod admin;
 mod binding;
 mod ca;
@@ -17,6 +28,7 @@ mod est;
 mod federation;
 mod front_door_config;
 mod limits_config;
+mod output;
 mod pki;
 mod remote;
 mod rp;
@@ -54,8 +66,8 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, env = "CERTGATE_CONFIG")]
     config: Option<PathBuf>,
     /// Drive a running server through its admin API instead of the local store
-    /// (`https://host:port`; ca, user, crl, signins, binding, strength, audit, rp,
-    /// federation).
+    /// (`https://host:port`; ca, user, crl, pki revoke|crl|list|crls, signins, binding,
+    /// strength, audit, rp, federation).
     #[arg(long, global = true, env = "CERTGATE_SERVER", value_name = "URL")]
     server: Option<String>,
     /// Admin token for --server (`certgate admin token create` on the server). Prefer
@@ -175,9 +187,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let global = cli.global;
-    if global.server.is_some() && !remote::supports(&cli.command) {
-        eprintln!("certgate: --server (CERTGATE_SERVER) drives ca, user, crl, signins, binding, strength, audit, rp and federation on a remote server; this command works on the local store only (unset CERTGATE_SERVER)");
-        return ExitCode::from(2);
+    if global.server.is_some() {
+        if let Some(why) = remote::why_not(&cli.command) {
+            eprintln!("certgate: no remote mode (unset CERTGATE_SERVER to work on the local store): {why}");
+            return ExitCode::from(2);
+        }
     }
     match cli.command {
         Command::Verify(args) => verify::run(args, &global),
@@ -235,10 +249,10 @@ async fn audit(args: AuditArgs, global: GlobalArgs) -> anyhow::Result<ExitCode> 
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         for e in &events {
-            println!(
+            outln!(
                 "{}  {:<10} {:<12} {:<24} {:<28} {}",
                 e.activity_date_time,
                 e.initiated_by,

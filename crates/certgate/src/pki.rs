@@ -1,4 +1,5 @@
-//! `certgate pki init|issue|revoke|crl|list`: certgate's own CA (the AD CS role).
+//! `certgate pki init|issue|revoke|crl|list|crls`: certgate's own CA (the AD CS role).
+//! revoke, crl, list and crls also drive a server's admin API (`--server`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -12,10 +13,13 @@ use certgate_core::authority::{
 use certgate_core::clock::{rfc3339, Clock, SystemClock};
 use certgate_core::crl_cache::CrlKind;
 use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
+use certgate_server::admin_api::resource::{
+    CertificateRevocation, Collection, IssuedCertificate, PublishedCrl, RevocationRequest,
+};
 use clap::{Args, Subcommand};
-use serde_json::json;
 use zeroize::Zeroizing;
 
+use crate::remote::{Refusal, Remote};
 use crate::{cli_actor, GlobalArgs};
 
 #[derive(Subcommand)]
@@ -65,6 +69,23 @@ pub(crate) enum PkiCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The CRLs certgate's CA publishes now: each CA's latest base and delta CRL.
+    Crls {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl PkiCommand {
+    /// Why the command has no remote mode, for those that have none.
+    pub(crate) fn why_not_remote(&self) -> Option<&'static str> {
+        match self {
+            PkiCommand::Init(_) => Some("`pki init` creates the CA's private keys where it runs; run it on the server's machine, so that the keys never cross a network"),
+            PkiCommand::Issue(_) | PkiCommand::IssueServer { .. } => Some("`pki issue` writes the new private key on this machine, and the server never hands out a private key it made; run it on the server's machine, or have the device make its own key (EST) or ask for a device profile (POST /api/v1/users/{upn}/deviceProfiles)"),
+            PkiCommand::Crl { out: Some(_), .. } => Some("`pki crl --out` writes the CRLs into a local directory; with --server, publish without --out and fetch the CRLs from the URLs it prints"),
+            PkiCommand::Revoke { .. } | PkiCommand::Crl { .. } | PkiCommand::List { .. } | PkiCommand::Crls { .. } => None,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -176,6 +197,9 @@ fn file_stem(upn: &str) -> String {
 }
 
 pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Result<ExitCode> {
+    if let Some(remote) = global.remote()? {
+        return run_remote(command, remote).await;
+    }
     let config = global.load()?;
     let store = config.open_store().await?;
     let clock = SystemClock;
@@ -210,7 +234,7 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                     pem("CERTIFICATE", &record.certificate_der).as_bytes(),
                     false,
                 )?;
-                println!(
+                outln!(
                     "{} CA certificate: {}",
                     record.role.as_str(),
                     path.display()
@@ -218,7 +242,7 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
             }
             let urls = &settings.urls;
             for role in [AuthorityRole::Root, AuthorityRole::Issuing] {
-                println!(
+                outln!(
                     "{} CRLs: {} (delta {})",
                     role.as_str(),
                     urls.crl(role, CrlKind::Base),
@@ -250,7 +274,7 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                     match added {
                         Ok(added) => {
                             for r in added {
-                                println!("trusted as CA {}: {}", r.id, r.facts.trusted_issuer)
+                                outln!("trusted as CA {}: {}", r.id, r.facts.trusted_issuer)
                             }
                         }
                         Err(error) => {
@@ -313,23 +337,23 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                 .map(|der| pem("CERTIFICATE", der))
                 .collect();
             write_file(&chain_path, chain.as_bytes(), false)?;
-            println!(
+            outln!(
                 "issued serial {} to {}",
                 certgate_core::hex(&record.serial),
                 record.upn
             );
-            println!("  subject     {}", record.subject);
-            println!(
+            outln!("  subject     {}", record.subject);
+            outln!(
                 "  valid       {} .. {}",
                 rfc3339(record.not_before),
                 rfc3339(record.not_after)
             );
-            println!("  certificate {}", cert_path.display());
-            println!("  key         {}", key_path.display());
-            println!("  chain       {}", chain_path.display());
-            println!("  PKCS#12     {}", p12_path.display());
+            outln!("  certificate {}", cert_path.display());
+            outln!("  key         {}", key_path.display());
+            outln!("  chain       {}", chain_path.display());
+            outln!("  PKCS#12     {}", p12_path.display());
             if generated {
-                println!("  PKCS#12 password: {}", password.as_str());
+                outln!("  PKCS#12 password: {}", password.as_str());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -372,12 +396,12 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                 pem("PRIVATE KEY", &issued.private_key_pkcs8_der).as_bytes(),
                 true,
             )?;
-            println!(
+            outln!(
                 "TLS certificate (with the issuing CA): {}",
                 cert_path.display()
             );
-            println!("private key: {}", key_path.display());
-            println!("valid until {}", rfc3339(issued.not_after));
+            outln!("private key: {}", key_path.display());
+            outln!("valid until {}", rfc3339(issued.not_after));
             Ok(ExitCode::SUCCESS)
         }
         PkiCommand::Revoke { serial, reason } => {
@@ -387,43 +411,7 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
             };
             match ca.revoke(&bytes, &reason).await {
                 Ok(revocation) => {
-                    let named = &revocation.named;
-                    if revocation.named_revoked_now {
-                        println!(
-                            "revoked serial {} ({}) at {}: {}",
-                            certgate_core::hex(&named.serial),
-                            named.upn,
-                            named.revoked_at.map(rfc3339).unwrap_or_default(),
-                            named.revocation_reason.as_deref().unwrap_or("")
-                        );
-                    } else {
-                        println!(
-                            "serial {} ({}) was already revoked at {} ({}); its descendants below were not",
-                            certgate_core::hex(&named.serial),
-                            named.upn,
-                            named.revoked_at.map(rfc3339).unwrap_or_default(),
-                            named.revocation_reason.as_deref().unwrap_or("")
-                        );
-                    }
-                    // Certificates issued on the strength of this one (re-enrollment,
-                    // /my/device), and theirs: revoked with it.
-                    for descendant in &revocation.descendants {
-                        println!(
-                            "revoked descendant {} ({}), issued on the strength of {}",
-                            certgate_core::hex(&descendant.serial),
-                            descendant.upn,
-                            descendant
-                                .parent
-                                .as_ref()
-                                .map(|p| certgate_core::hex(&p.serial))
-                                .unwrap_or_default()
-                        );
-                    }
-                    println!(
-                        "{} descendant certificate(s) revoked",
-                        revocation.descendants.len()
-                    );
-                    println!("publish it with `certgate pki crl` (a running server publishes on its own schedule)");
+                    print_revocation(&CertificateRevocation::new(&revocation, clock.now()));
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(error) => Ok(refused(&error)),
@@ -442,25 +430,18 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                 Err(error) => return Ok(refused(&error)),
             };
             let authorities = certgate_core::store::Store::authorities(&store).await?;
-            for crl in &published {
-                let role = authorities
-                    .iter()
-                    .find(|a| a.id == crl.authority)
-                    .map_or(AuthorityRole::Issuing, |a| a.role);
-                println!(
-                    "published {} {} CRL number {}{}: {} entries, next update {} at {}",
-                    role.as_str(),
-                    crl.kind.as_str(),
-                    crl.crl_number,
-                    crl.base_crl_number
-                        .map(|b| format!(" (on base {b})"))
-                        .unwrap_or_default(),
-                    crl.entry_count,
-                    rfc3339(crl.next_update),
-                    settings.urls.crl(role, crl.kind)
-                );
-                if let Some(dir) = &out {
-                    std::fs::create_dir_all(dir)?;
+            print_published(&PublishedCrl::list(
+                &published,
+                &authorities,
+                &settings.urls,
+            ));
+            if let Some(dir) = &out {
+                std::fs::create_dir_all(dir)?;
+                for crl in &published {
+                    let role = authorities
+                        .iter()
+                        .find(|a| a.id == crl.authority)
+                        .map_or(AuthorityRole::Issuing, |a| a.role);
                     let suffix = match crl.kind {
                         CrlKind::Base => "",
                         CrlKind::Delta => "-delta",
@@ -480,42 +461,189 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                 Err(error) => return Ok(refused(&error)),
             };
             let now = clock.now();
-            if json {
-                let list: Vec<_> = issued
-                    .iter()
-                    .map(|r| {
-                        json!({
-                            "serial": certgate_core::hex(&r.serial), "upn": r.upn, "email": r.email,
-                            "subject": r.subject, "notBefore": rfc3339(r.not_before),
-                            "notAfter": rfc3339(r.not_after), "status": r.status(now),
-                            "revokedAt": r.revoked_at.map(rfc3339),
-                            "revocationReason": r.revocation_reason,
-                            "parentSerial": r.parent.as_ref().map(|p| certgate_core::hex(&p.serial)),
-                            "parentIssuer": r.parent.as_ref().map(|p| p.issuer.clone()),
-                        })
-                    })
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else if issued.is_empty() {
-                println!("no certificates issued yet (certgate pki issue --upn ...)");
-            } else {
-                for r in &issued {
-                    println!(
-                        "{}  {:<8} {}  {} .. {}{}",
-                        certgate_core::hex(&r.serial),
-                        r.status(now),
-                        r.upn,
-                        rfc3339(r.not_before),
-                        rfc3339(r.not_after),
-                        match (&r.revoked_at, &r.revocation_reason) {
-                            (Some(at), Some(reason)) =>
-                                format!("  revoked {} ({reason})", rfc3339(*at)),
-                            _ => String::new(),
-                        }
-                    );
-                }
-            }
+            let issued: Vec<IssuedCertificate> = issued
+                .iter()
+                .map(|record| IssuedCertificate::new(record, now))
+                .collect();
+            print_issued(&issued, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        PkiCommand::Crls { json } => {
+            let current = match ca.current_crls().await {
+                Ok(current) => current,
+                Err(error) => return Ok(refused(&error)),
+            };
+            let authorities = certgate_core::store::Store::authorities(&store).await?;
+            print_crls(
+                &PublishedCrl::list(&current, &authorities, &settings.urls),
+                json,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `pki revoke|crl|list|crls` through a server's admin API; the rest say why they have no
+/// remote mode.
+async fn run_remote(command: PkiCommand, remote: Remote) -> anyhow::Result<ExitCode> {
+    if let Some(why) = command.why_not_remote() {
+        eprintln!("certgate pki: no remote mode: {why}");
+        return Ok(ExitCode::from(2));
+    }
+    let refused = |refusal: Refusal| {
+        eprintln!("certgate pki: {} ({})", refusal.message, refusal.code);
+        ExitCode::FAILURE
+    };
+    match command {
+        PkiCommand::Revoke { serial, reason } => {
+            // The local command's check, so that a typo reads the same either way.
+            if certgate_core::parse_hex(&serial).is_none() {
+                eprintln!("certgate pki: \"{serial}\" is not a hexadecimal serial number");
+                return Ok(ExitCode::from(2));
+            }
+            let path = format!("/pki/issuedCertificates/{}/revoke", serial.replace(':', ""));
+            let request = RevocationRequest { reason };
+            match remote
+                .post::<_, CertificateRevocation>(&path, Some(&request))
+                .await?
+            {
+                Ok(revocation) => {
+                    print_revocation(&revocation);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(refusal) => Ok(refused(refusal)),
+            }
+        }
+        PkiCommand::Crl { base, .. } => {
+            let path = format!("/pki/crls/publish?base={base}");
+            match remote
+                .post::<(), Collection<PublishedCrl>>(&path, None)
+                .await?
+            {
+                Ok(published) => {
+                    print_published(&published.value);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(refusal) => Ok(refused(refusal)),
+            }
+        }
+        PkiCommand::List { json } => {
+            match remote
+                .get::<Collection<IssuedCertificate>>("/pki/issuedCertificates")
+                .await?
+            {
+                Ok(issued) => {
+                    print_issued(&issued.value, json)?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(refusal) => Ok(refused(refusal)),
+            }
+        }
+        PkiCommand::Crls { json } => {
+            match remote.get::<Collection<PublishedCrl>>("/pki/crls").await? {
+                Ok(current) => {
+                    print_crls(&current.value, json)?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(refusal) => Ok(refused(refusal)),
+            }
+        }
+        // why_not_remote answered for these above.
+        PkiCommand::Init(_) | PkiCommand::Issue(_) | PkiCommand::IssueServer { .. } => {
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn print_revocation(revocation: &CertificateRevocation) {
+    let named = &revocation.certificate;
+    let revoked_at = named.revoked_at.as_deref().unwrap_or_default();
+    let reason = named.revocation_reason.as_deref().unwrap_or_default();
+    if revocation.revoked_now {
+        outln!(
+            "revoked serial {} ({}) at {revoked_at}: {reason}",
+            named.serial,
+            named.upn
+        );
+    } else {
+        outln!(
+            "serial {} ({}) was already revoked at {revoked_at} ({reason}); its descendants below were not",
+            named.serial,
+            named.upn
+        );
+    }
+    // Certificates issued on the strength of this one (re-enrollment, /my/device), and
+    // theirs: revoked with it.
+    for descendant in &revocation.descendants {
+        outln!(
+            "revoked descendant {} ({}), issued on the strength of {}",
+            descendant.serial,
+            descendant.upn,
+            descendant.parent_serial.as_deref().unwrap_or_default()
+        );
+    }
+    outln!(
+        "{} descendant certificate(s) revoked",
+        revocation.descendants.len()
+    );
+    outln!("publish it with `certgate pki crl` (a running server publishes on its own schedule)");
+}
+
+/// One CRL as `pki crl` and `pki crls` print it.
+fn crl_line(crl: &PublishedCrl) -> String {
+    format!(
+        "{} {} CRL number {}{}: {} entries, next update {} at {}",
+        crl.ca,
+        crl.kind,
+        crl.crl_number,
+        crl.base_crl_number
+            .map(|b| format!(" (on base {b})"))
+            .unwrap_or_default(),
+        crl.entries,
+        crl.next_update,
+        crl.url
+    )
+}
+
+fn print_published(published: &[PublishedCrl]) {
+    for crl in published {
+        outln!("published {}", crl_line(crl));
+    }
+}
+
+fn print_crls(current: &[PublishedCrl], json: bool) -> anyhow::Result<()> {
+    if json {
+        outln!("{}", serde_json::to_string_pretty(current)?);
+    } else if current.is_empty() {
+        outln!("no CRLs published yet (certgate pki init publishes the first ones)");
+    } else {
+        for crl in current {
+            outln!("{}", crl_line(crl));
+        }
+    }
+    Ok(())
+}
+
+fn print_issued(issued: &[IssuedCertificate], json: bool) -> anyhow::Result<()> {
+    if json {
+        outln!("{}", serde_json::to_string_pretty(issued)?);
+    } else if issued.is_empty() {
+        outln!("no certificates issued yet (certgate pki issue --upn ...)");
+    } else {
+        for certificate in issued {
+            outln!(
+                "{}  {:<8} {}  {} .. {}{}",
+                certificate.serial,
+                certificate.status,
+                certificate.upn,
+                certificate.not_before,
+                certificate.not_after,
+                match (&certificate.revoked_at, &certificate.revocation_reason) {
+                    (Some(at), Some(reason)) => format!("  revoked {at} ({reason})"),
+                    _ => String::new(),
+                }
+            );
+        }
+    }
+    Ok(())
 }

@@ -202,21 +202,27 @@ impl Remote {
     }
 }
 
-/// Whether a command has a remote mode.
-pub(crate) fn supports(command: &crate::Command) -> bool {
+/// Why a command has no remote mode; `None` when it has one.
+pub(crate) fn why_not(command: &crate::Command) -> Option<&'static str> {
     use crate::Command;
-    matches!(
-        command,
+    match command {
         Command::Ca(_)
-            | Command::Crl(_)
-            | Command::Signins(_)
-            | Command::User(_)
-            | Command::Binding(_)
-            | Command::Strength(_)
-            | Command::Audit(_)
-            | Command::Rp(_)
-            | Command::Federation(_)
-    )
+        | Command::Crl(_)
+        | Command::Signins(_)
+        | Command::User(_)
+        | Command::Binding(_)
+        | Command::Strength(_)
+        | Command::Audit(_)
+        | Command::Rp(_)
+        | Command::Federation(_) => None,
+        Command::Pki(pki) => pki.why_not_remote(),
+        Command::Verify(_) => Some("`verify` checks certificates on this machine (with --store, against the local store) and changes nothing"),
+        Command::Serve(_) => Some("`serve` runs the server here"),
+        Command::Admin(_) => Some("admin tokens are made on the server's machine, from its store: no token can make tokens, so a stolen one cannot make itself others"),
+        Command::Client(_) => Some("`client` does not drive the admin API's /api/v1/applications yet; run it on the server's machine, or call the API"),
+        Command::Est(_) => Some("EST enrollment codes are made on the server's machine: the admin API has no route for them"),
+        Command::Device(_) => Some("`device profile` writes the device's private key here; ask the server for the profile with POST /api/v1/users/{upn}/deviceProfiles instead"),
+    }
 }
 
 /// An error with its sources (reqwest's top-level message rarely says what went wrong).

@@ -136,8 +136,8 @@ struct Settings {
     /// Add a family of claims to the list.
     #[arg(long = "claims", value_enum, value_name = "FAMILY")]
     claim_families: Vec<ClaimFamily>,
-    /// SAML: also sign the Response (the Assertion is always signed). `--sign-response=false`
-    /// turns it off.
+    /// SAML: also sign the Response (the Assertion is always signed). On by default for a SAML
+    /// service provider, off for the Microsoft 365 preset; `--sign-response=false` turns it off.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_name = "true|false")]
     sign_response: Option<bool>,
     /// SAML: refuse requests not signed by the service provider's certificate.
@@ -463,6 +463,18 @@ fn metadata_draft(name: &str, path: &Path) -> anyhow::Result<Result<RelyingParty
     draft.logout_url = metadata
         .redirect_single_logout_service()
         .map(|slo| slo.location.clone());
+    if draft.logout_url.is_none() && !metadata.single_logout_services.is_empty() {
+        let bindings: Vec<&str> = metadata
+            .single_logout_services
+            .iter()
+            .map(|slo| slo.binding.rsplit(':').next().unwrap_or(&slo.binding))
+            .collect();
+        eprintln!(
+            "warning: {}: the service provider offers single logout over {} only; certgate sends logout messages over HTTP-Redirect, so single logout is off for \"{name}\" (add an HTTP-Redirect SingleLogoutService to the metadata, or give its HTTP-Redirect endpoint with `certgate rp set \"{name}\" --logout-url URL`)",
+            path.display(),
+            bindings.join(", ")
+        );
+    }
     draft.request_certificates = metadata.signing_certificates.clone();
     draft.require_signed_requests = metadata.authn_requests_signed;
     if let Some(format) = metadata
@@ -499,8 +511,8 @@ fn read_certificates(path: &Path) -> anyhow::Result<Result<Vec<Vec<u8>>, Refused
 }
 
 fn print_rp(rp: &RelyingParty) {
-    println!("{}  {}", rp.display_name, rp.id);
-    let row = |label: &str, value: &str| println!("    {label:<24}{value}");
+    outln!("{}  {}", rp.display_name, rp.id);
+    let row = |label: &str, value: &str| outln!("    {label:<24}{value}");
     row("protocol", &rp.protocol);
     row("identifier", &rp.identifier);
     for url in &rp.reply_urls {
@@ -541,10 +553,10 @@ fn print_rp(rp: &RelyingParty) {
 
 fn print_one(rp: &RelyingParty, json: bool, verb: &str) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(rp)?);
+        outln!("{}", serde_json::to_string_pretty(rp)?);
     } else {
         if !verb.is_empty() {
-            println!("{verb} relying party {} ({})", rp.display_name, rp.id);
+            outln!("{verb} relying party {} ({})", rp.display_name, rp.id);
         }
         print_rp(rp);
     }
@@ -553,15 +565,15 @@ fn print_one(rp: &RelyingParty, json: bool, verb: &str) -> anyhow::Result<ExitCo
 
 fn print_list(parties: &[RelyingParty], json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({ "value": parties }))?
         );
     } else if parties.is_empty() {
-        println!("no relying parties (add one with `certgate rp add microsoft365|saml|wsfed`)");
+        outln!("no relying parties (add one with `certgate rp add microsoft365|saml|wsfed`)");
     } else {
         for rp in parties {
-            println!(
+            outln!(
                 "{}  {:<5} {:<8} {:<28} {}",
                 rp.id,
                 rp.protocol,
@@ -576,9 +588,9 @@ fn print_list(parties: &[RelyingParty], json: bool) -> anyhow::Result<ExitCode> 
 
 fn print_removed(rp: &RelyingParty, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", json!({ "ok": true, "removed": rp }));
+        outln!("{}", json!({ "ok": true, "removed": rp }));
     } else {
-        println!("removed relying party {} ({})", rp.display_name, rp.id);
+        outln!("removed relying party {} ({})", rp.display_name, rp.id);
     }
     Ok(ExitCode::SUCCESS)
 }

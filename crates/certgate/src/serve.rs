@@ -91,7 +91,7 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
     // Before any listener opens: every connection is a file descriptor.
     let open_files = crate::limits_config::raise_open_file_limit();
     if let Some(open_files) = open_files {
-        println!("open-file limit: {open_files}");
+        outln!("open-file limit: {open_files}");
         let listeners = 1
             + usize::from(config.certauth.is_some())
             + usize::from(config.web.is_some())
@@ -116,23 +116,23 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
         config.limits,
     )
     .await?;
-    println!("certgate is serving on http://{}", server.local_addr);
-    println!(
+    outln!("certgate is serving on http://{}", server.local_addr);
+    outln!(
         "  CRLs and CA certificates: http://{}/pki/",
         server.local_addr
     );
-    println!("  metrics: http://{}/metrics", server.local_addr);
+    outln!("  metrics: http://{}/metrics", server.local_addr);
     if let Some(addr) = server.certauth_addr {
-        println!("  certificate sign-in: https://{addr}/certauth");
+        outln!("  certificate sign-in: https://{addr}/certauth");
     }
     if let (Some(addr), Some(web)) = (server.web_addr, &config.web) {
-        println!(
+        outln!(
             "  OpenID Connect: {}/.well-known/openid-configuration (listening on {addr})",
             web.public_url
         );
     }
     if let (Some(_), Some(web)) = (server.web_addr, &config.web) {
-        println!(
+        outln!(
             "  SAML 2.0: {}{} · WS-Federation: {}{} (issuer {})",
             web.public_url,
             certgate_server::federation_http::SAML_METADATA_PATH,
@@ -143,7 +143,7 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
     }
     if let (Some(addr), Some(front_door)) = (server.front_door_addr, &config.front_door) {
         for vdir in &front_door.virtual_directories {
-            println!(
+            outln!(
                 "  front door: https://{addr}{} -> {} (client certificates: {})",
                 vdir.prefix,
                 vdir.upstream,

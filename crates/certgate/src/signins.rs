@@ -37,12 +37,12 @@ enum ResultArg {
 
 fn print(records: &[SignIn], json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(records)?);
+        outln!("{}", serde_json::to_string_pretty(records)?);
     } else if records.is_empty() {
-        println!("no sign-ins match");
+        outln!("no sign-ins match");
     } else {
         for r in records {
-            println!(
+            outln!(
                 "{}  {:<7} {:<22} {:<28} {} serial {} from {} [{}]",
                 r.created_date_time,
                 r.result,

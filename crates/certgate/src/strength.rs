@@ -74,7 +74,7 @@ fn describe(rule: &AuthenticationModeRule) -> String {
 
 fn print_list(rules: &[AuthenticationModeRule], json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "x509CertificateAuthenticationDefaultMode": Strength::SingleFactor.graph_name(),
@@ -82,10 +82,10 @@ fn print_list(rules: &[AuthenticationModeRule], json: bool) -> anyhow::Result<Ex
             }))?
         );
     } else if rules.is_empty() {
-        println!("no strength rules: every certificate sign-in is single-factor");
+        outln!("no strength rules: every certificate sign-in is single-factor");
     } else {
         for rule in rules {
-            println!(
+            outln!(
                 "{:>4}  {:<26} {}",
                 rule.id,
                 rule.x509_certificate_rule_type,
@@ -98,18 +98,18 @@ fn print_list(rules: &[AuthenticationModeRule], json: bool) -> anyhow::Result<Ex
 
 fn print_added(rule: &AuthenticationModeRule, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(rule)?);
+        outln!("{}", serde_json::to_string_pretty(rule)?);
     } else {
-        println!("added strength rule {}: {}", rule.id, describe(rule));
+        outln!("added strength rule {}: {}", rule.id, describe(rule));
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_removed(rule: &AuthenticationModeRule, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", json!({ "ok": true, "removed": rule }));
+        outln!("{}", json!({ "ok": true, "removed": rule }));
     } else {
-        println!("removed strength rule {}: {}", rule.id, describe(rule));
+        outln!("removed strength rule {}: {}", rule.id, describe(rule));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -164,20 +164,20 @@ pub(crate) struct SetArgs {
 }
 
 fn print_user(user: &User) {
-    println!("{}  {}", user.user_principal_name, user.id);
-    println!(
+    outln!("{}  {}", user.user_principal_name, user.id);
+    outln!(
         "    displayName                {}",
         certgate_core::escape_control(&user.display_name)
     );
-    println!(
+    outln!(
         "    onPremisesImmutableId      {}",
         user.on_premises_immutable_id
     );
-    println!(
+    outln!(
         "    mail                       {}",
         user.mail.as_deref().unwrap_or("(none)")
     );
-    println!(
+    outln!(
         "    accountEnabled             {}",
         if user.account_enabled {
             "true"
@@ -185,27 +185,27 @@ fn print_user(user: &User) {
             "false (disabled)"
         }
     );
-    println!(
+    outln!(
         "    StsRefreshTokensValidFrom  {}",
         user.sign_in_sessions_valid_from_date_time
             .as_deref()
             .unwrap_or("(not set)")
     );
     for proxy in &user.proxy_addresses {
-        println!("    proxyAddress               {proxy}");
+        outln!("    proxyAddress               {proxy}");
     }
     for value in &user.authorization_info.certificate_user_ids {
-        println!("    certificateUserId          {value}");
+        outln!("    certificateUserId          {value}");
     }
     if !user.groups.is_empty() {
-        println!("    groups                     {}", user.groups.join(", "));
+        outln!("    groups                     {}", user.groups.join(", "));
     }
 }
 
 /// Prints a refusal with its code; exit 1.
 pub(crate) fn refused(command: &str, code: &str, message: &str, json: bool) -> ExitCode {
     if json {
-        println!(
+        outln!(
             "{}",
             json!({ "ok": false, "code": code, "message": message })
         );
@@ -251,10 +251,10 @@ pub(crate) fn parse_date(text: &str) -> Option<UnixTime> {
 
 fn print_one(user: &User, json: bool, verb: &str) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(user)?);
+        outln!("{}", serde_json::to_string_pretty(user)?);
     } else {
         if !verb.is_empty() {
-            println!("{verb} {} ({})", user.user_principal_name, user.id);
+            outln!("{verb} {} ({})", user.user_principal_name, user.id);
         }
         print_user(user);
     }
@@ -263,15 +263,15 @@ fn print_one(user: &User, json: bool, verb: &str) -> anyhow::Result<ExitCode> {
 
 fn print_list(users: &[User], json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({ "value": users }))?
         );
     } else if users.is_empty() {
-        println!("no users (add one with `certgate user add UPN`)");
+        outln!("no users (add one with `certgate user add UPN`)");
     } else {
         for user in users {
-            println!(
+            outln!(
                 "{}  {:<40} {:<9} {} certificateUserIds  \"{}\"",
                 user.id,
                 user.user_principal_name,
@@ -290,9 +290,9 @@ fn print_list(users: &[User], json: bool) -> anyhow::Result<ExitCode> {
 
 fn print_removed(user: &User, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", json!({ "ok": true, "removed": user }));
+        outln!("{}", json!({ "ok": true, "removed": user }));
     } else {
-        println!("removed user {} ({})", user.user_principal_name, user.id);
+        outln!("removed user {} ({})", user.user_principal_name, user.id);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -320,7 +320,7 @@ fn print_import(report: &[ImportRow], json: bool) -> anyhow::Result<ExitCode> {
                 }),
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(
                 &json!({ "added": added, "refused": refused_rows, "rows": rows })
@@ -331,15 +331,15 @@ fn print_import(report: &[ImportRow], json: bool) -> anyhow::Result<ExitCode> {
             // A refused row's UPN and message quote the file as it is: escaped for the terminal.
             let upn = certgate_core::escape_control(row.upn.as_deref().unwrap_or("(no UPN)"));
             match &row.result {
-                Ok((_, id)) => println!("row {:>4}  added    {upn} ({id})", row.row),
-                Err((code, message)) => println!(
+                Ok((_, id)) => outln!("row {:>4}  added    {upn} ({id})", row.row),
+                Err((code, message)) => outln!(
                     "row {:>4}  REFUSED  {upn}: {} ({code})",
                     row.row,
                     certgate_core::escape_control(message)
                 ),
             }
         }
-        println!(
+        outln!(
             "{added} user{} added, {refused_rows} row{} refused",
             if added == 1 { "" } else { "s" },
             if refused_rows == 1 { "" } else { "s" }
@@ -627,9 +627,9 @@ fn access_pass_lifetime(text: &str) -> Result<i64, ExitCode> {
 
 fn print_access_pass(upn: &str, pass: &AccessPass, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(pass)?);
+        outln!("{}", serde_json::to_string_pretty(pass)?);
     } else {
-        println!(
+        outln!(
             "Temporary Access Pass for {upn} (one use, valid until {}):\n\n    {}\n\nGive it to the user over a channel you trust; it is not shown again. The user types it when a sign-in asks for a second factor they have not set up yet.",
             pass.expires_date_time, pass.temporary_access_pass
         );
@@ -639,9 +639,9 @@ fn print_access_pass(upn: &str, pass: &AccessPass, json: bool) -> anyhow::Result
 
 fn print_reset(upn: &str, reset: &SecondFactorReset, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", json!({ "ok": true, "user": upn, "reset": reset }));
+        outln!("{}", json!({ "ok": true, "user": upn, "reset": reset }));
     } else {
-        println!(
+        outln!(
             "reset the second factor of {upn}: authenticator app {}, Temporary Access Pass {}; enrolling again needs a new pass (certgate user access-pass create)",
             if reset.authenticator_removed { "removed" } else { "none" },
             if reset.access_pass_removed { "removed" } else { "none" },

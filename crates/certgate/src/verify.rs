@@ -81,8 +81,8 @@ pub(crate) struct VerifyArgs {
     /// never use it for sign-in.
     #[arg(long)]
     allow_insecure_legacy_algorithms: bool,
-    /// Named exceptions to the RFC 5280 §4 profile rules (see README, "Certificate profile
-    /// rules"). Each accepts certificates a conforming CA never issues.
+    /// Named exceptions to the RFC 5280 §4 profile rules (see docs/validation.md,
+    /// "Certificate profile rules"). Each accepts certificates a conforming CA never issues.
     #[command(flatten)]
     profile_exceptions: ProfileExceptionArgs,
     /// Machine-readable result, with the identity fields.
@@ -120,7 +120,7 @@ pub(crate) fn run(args: VerifyArgs, global: &crate::GlobalArgs) -> ExitCode {
             Err(error) => {
                 let message = format!("{error:#}");
                 if args.json {
-                    println!(
+                    outln!(
                         "{}",
                         json!({ "valid": false, "code": "store-unavailable", "message": message })
                     );
@@ -137,7 +137,7 @@ pub(crate) fn run(args: VerifyArgs, global: &crate::GlobalArgs) -> ExitCode {
         Ok(inputs) => report(&args, &inputs),
         Err(UsageError(message)) => {
             if args.json {
-                println!(
+                outln!(
                     "{}",
                     json!({ "valid": false, "code": "usage-error", "message": message })
                 );
@@ -376,26 +376,26 @@ fn report(args: &VerifyArgs, inputs: &Inputs) -> ExitCode {
                 json!({"file": u.file, "position": u.position, "code": u.code, "message": u.message})
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
         if args.explain {
             print_explanation(&explanation);
             if !inputs.unusable_crls.is_empty() {
-                println!("Unusable CRLs (left out; revocation checking stays on):");
+                outln!("Unusable CRLs (left out; revocation checking stays on):");
                 for unusable in &inputs.unusable_crls {
-                    println!("  {unusable}");
+                    outln!("  {unusable}");
                 }
-                println!();
+                outln!();
             }
         }
         match &result {
             Ok(path) => {
-                println!("{}: OK", args.leaf.display());
+                outln!("{}: OK", args.leaf.display());
                 for (depth, cert) in path.certificates().iter().enumerate() {
-                    println!("  {depth}: {}", cert.subject());
+                    outln!("  {depth}: {}", cert.subject());
                 }
             }
-            Err(rejection) => println!("{}: REJECTED {rejection}", args.leaf.display()),
+            Err(rejection) => outln!("{}: REJECTED {rejection}", args.leaf.display()),
         }
     }
     if result.is_ok() {
@@ -407,7 +407,7 @@ fn report(args: &VerifyArgs, inputs: &Inputs) -> ExitCode {
 
 fn print_explanation(explanation: &Explanation) {
     for (number, attempt) in explanation.attempts.iter().enumerate() {
-        println!("Path {} (end entity first):", number + 1);
+        outln!("Path {} (end entity first):", number + 1);
         for (depth, subject) in attempt.subjects.iter().enumerate() {
             let role = if depth == 0 {
                 "end entity"
@@ -416,25 +416,27 @@ fn print_explanation(explanation: &Explanation) {
             } else {
                 "intermediate"
             };
-            println!("  [{depth}] {subject}  ({role})");
+            outln!("  [{depth}] {subject}  ({role})");
         }
-        println!("  Checks:");
+        outln!("  Checks:");
         for check in &attempt.checks {
             let mark = if check.passed { "ok  " } else { "FAIL" };
-            println!(
+            outln!(
                 "    {mark} [{}] {:<20} {}",
-                check.depth, check.name, check.detail
+                check.depth,
+                check.name,
+                check.detail
             );
         }
         match &attempt.failure {
-            None => println!("  Result: valid"),
-            Some((code, message)) => println!("  Result: rejected, {code}: {message}"),
+            None => outln!("  Result: valid"),
+            Some((code, message)) => outln!("  Result: rejected, {code}: {message}"),
         }
-        println!();
+        outln!();
     }
     if explanation.attempts.is_empty() {
-        println!("No complete path to a trusted root could be built.");
-        println!();
+        outln!("No complete path to a trusted root could be built.");
+        outln!();
     }
 }
 

@@ -78,6 +78,17 @@ impl Remote<'_> {
     }
 }
 
+/// The actions `actor` took, newest first, from `certgate audit --json`.
+fn actions_of<'a>(audit: &'a Value, actor: &str) -> Vec<&'a str> {
+    audit
+        .as_array()
+        .expect("audit")
+        .iter()
+        .filter(|e| e["actor"] == actor)
+        .map(|e| e["action"].as_str().expect("action"))
+        .collect()
+}
+
 fn start(env: &Env) -> (Server, u16) {
     let (environment, certauth_port) = env.certauth_listener();
     (env.serve_with(&environment), certauth_port)
@@ -86,16 +97,7 @@ fn start(env: &Env) -> (Server, u16) {
 #[test]
 fn the_cli_drives_a_remote_server_through_the_admin_api() {
     let env = Env::sqlite();
-    env.ok(&["pki", "init", "--organization", "Contoso", "--trust"]);
-    let tls = env.path("tls");
-    env.ok(&[
-        "pki",
-        "issue-server",
-        "--dns",
-        "localhost",
-        "--out",
-        tls.to_str().expect("utf-8"),
-    ]);
+    env.pki_with_localhost_tls();
     let token = env
         .ok(&["admin", "token", "create", "--name", "remote-test"])
         .trim()
@@ -328,13 +330,7 @@ fn the_cli_drives_a_remote_server_through_the_admin_api() {
         env.ok(&["signins", "--json"])
     );
     let audit = remote.json(&["audit", "--json", "--limit", "100"]);
-    let mine: Vec<&str> = audit
-        .as_array()
-        .expect("audit")
-        .iter()
-        .filter(|e| e["actor"] == "api:remote-test")
-        .map(|e| e["action"].as_str().expect("action"))
-        .collect();
+    let mine = actions_of(&audit, "api:remote-test");
     assert_eq!(
         mine,
         [
@@ -359,11 +355,174 @@ fn the_cli_drives_a_remote_server_through_the_admin_api() {
     let no_token = remote.run_with(None, &["ca", "list"]);
     assert_eq!(no_token.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&no_token.stderr).contains("CERTGATE_TOKEN"));
-    let local_only = remote.run(&["pki", "list"]);
+    let local_only = remote.run(&["est", "codes"]);
     assert_eq!(local_only.status.code(), Some(2));
+    let why = String::from_utf8_lossy(&local_only.stderr);
+    assert!(why.contains("no remote mode"), "{why}");
     env.ok(&["admin", "token", "revoke", "remote-test"]);
     remote.refused(Some(&remote.token), &["ca", "list"], "admin-token-revoked");
     let tokens = env.json(&["admin", "token", "list", "--json"], 0);
     assert!(tokens["value"][0]["revokedDateTime"].is_string());
     assert!(tokens["value"][0]["lastUsedDateTime"].is_string());
+}
+
+/// certgate's own CA through the admin API: `pki list|crls` print what they print locally,
+/// `pki revoke` revokes (with the descendants' rule and its refusals), `pki crl` publishes a
+/// CRL that lists the revocation, and the commands that make private keys say why they have no
+/// remote mode.
+#[test]
+fn the_cli_drives_the_servers_own_ca_through_the_admin_api() {
+    let env = Env::sqlite();
+    env.pki_with_localhost_tls();
+    let users = env.path("users");
+    for upn in ["alice@contoso.example", "bob@contoso.example"] {
+        env.ok(&[
+            "pki",
+            "issue",
+            "--upn",
+            upn,
+            "--out",
+            users.to_str().expect("utf-8"),
+            "--p12-password",
+            "a long test password",
+        ]);
+    }
+    let token = env
+        .ok(&["admin", "token", "create", "--name", "pki-test"])
+        .trim()
+        .to_owned();
+    let (_server, port) = start(&env);
+    let remote = Remote {
+        env: &env,
+        url: format!("https://localhost:{port}"),
+        token,
+    };
+
+    for args in [
+        &["pki", "list"][..],
+        &["pki", "list", "--json"],
+        &["pki", "crls"],
+        &["pki", "crls", "--json"],
+    ] {
+        assert_eq!(remote.ok(args), env.ok(args), "{args:?}");
+    }
+    let issued = remote.json(&["pki", "list", "--json"]);
+    let serial_of = |upn: &str| {
+        issued
+            .as_array()
+            .expect("issued")
+            .iter()
+            .find(|c| c["upn"] == upn)
+            .and_then(|c| c["serial"].as_str())
+            .unwrap_or_else(|| panic!("{upn} in {issued:#}"))
+            .to_owned()
+    };
+    let alice = serial_of("alice@contoso.example");
+
+    // Revoking: the same report as the local command's, refusals with their codes.
+    let revoked = remote.ok(&[
+        "pki",
+        "revoke",
+        "--serial",
+        &alice,
+        "--reason",
+        "keyCompromise",
+    ]);
+    assert!(
+        revoked.starts_with(&format!(
+            "revoked serial {alice} (alice@contoso.example) at "
+        )),
+        "{revoked}"
+    );
+    assert!(
+        revoked.contains(": keyCompromise\n0 descendant certificate(s) revoked"),
+        "{revoked}"
+    );
+    let refused = [
+        (
+            &["pki", "revoke", "--serial", &alice][..],
+            "pki-already-revoked",
+        ),
+        (
+            &["pki", "revoke", "--serial", "0badc0de"],
+            "pki-unknown-serial",
+        ),
+        (
+            &[
+                "pki",
+                "revoke",
+                "--serial",
+                &serial_of("bob@contoso.example"),
+                "--reason",
+                "stolen",
+            ],
+            "pki-unknown-reason",
+        ),
+    ];
+    for (args, code) in refused {
+        remote.refused(Some(&remote.token), args, code);
+    }
+    let listed = remote.json(&["pki", "list", "--json"]);
+    let alice_now = listed
+        .as_array()
+        .expect("issued")
+        .iter()
+        .find(|c| c["serial"] == alice.as_str())
+        .expect("alice");
+    assert_eq!(alice_now["status"], "revoked");
+    assert_eq!(alice_now["revocationReason"], "keyCompromise");
+    assert_eq!(listed, env.json(&["pki", "list", "--json"], 0));
+
+    // Publishing: the new delta CRL lists alice's serial, and is what `pki crls` shows.
+    let published = remote.ok(&["pki", "crl"]);
+    assert_eq!(published.lines().count(), 2, "{published}");
+    assert!(
+        published.contains("published issuing delta CRL number"),
+        "{published}"
+    );
+    assert!(published.contains("/pki/issuing-delta.crl"), "{published}");
+    let current = remote.json(&["pki", "crls", "--json"]);
+    let issuing_delta = current
+        .as_array()
+        .expect("crls")
+        .iter()
+        .find(|c| c["ca"] == "issuing" && c["kind"] == "delta")
+        .expect("an issuing delta CRL");
+    assert_eq!(issuing_delta["entries"], 1, "{current:#}");
+    let delta = env.path("issuing-delta.crl");
+    let url = issuing_delta["url"].as_str().expect("url");
+    let fetched = Command::new("curl")
+        .args(["-sf", "-o", delta.to_str().expect("utf-8"), url])
+        .status()
+        .expect("curl");
+    assert!(fetched.success(), "fetching {url}");
+    let text = Command::new("openssl")
+        .args(["crl", "-inform", "DER", "-noout", "-text", "-in"])
+        .arg(&delta)
+        .output()
+        .expect("openssl crl");
+    let text = String::from_utf8_lossy(&text.stdout).to_ascii_uppercase();
+    // OpenSSL prints the serial's magnitude, without a sign octet.
+    let magnitude = alice.trim_start_matches("00").to_ascii_uppercase();
+    assert!(text.contains(&magnitude), "{text}");
+    assert!(text.contains("KEY COMPROMISE"), "{text}");
+
+    // Who did it: the token, in the audit log.
+    let audit = remote.json(&["audit", "--json", "--limit", "20"]);
+    let mine = actions_of(&audit, "api:pki-test");
+    assert!(mine.contains(&"pki.revoke"), "{mine:?}");
+    assert!(mine.iter().any(|a| a.starts_with("pki.crl")), "{mine:?}");
+
+    // What makes private keys stays on the server's machine, and says so.
+    for args in [
+        &["pki", "init"][..],
+        &["pki", "issue", "--upn", "carol@contoso.example"],
+        &["pki", "issue-server", "--dns", "localhost"],
+        &["pki", "crl", "--out", "/tmp"],
+    ] {
+        let output = remote.run(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let why = String::from_utf8_lossy(&output.stderr);
+        assert!(why.contains("no remote mode"), "{args:?}: {why}");
+    }
 }

@@ -220,16 +220,7 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 #[test]
 fn a_device_enrolls_with_openssl_and_curl_then_signs_in_and_renews() {
     let env = Env::sqlite();
-    env.ok(&["pki", "init", "--organization", "Contoso", "--trust"]);
-    let tls = env.path("tls");
-    env.ok(&[
-        "pki",
-        "issue-server",
-        "--dns",
-        "localhost",
-        "--out",
-        path(&tls),
-    ]);
+    env.pki_with_localhost_tls();
     env.ok(&[
         "user",
         "add",

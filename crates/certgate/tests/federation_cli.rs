@@ -501,6 +501,36 @@ fn relying_party_commands(env: &Env) {
             "rp.add"
         ]
     );
+
+    // Single logout offered over HTTP-POST only: imported, and told that single logout is off.
+    let post_only = env.path("post-only-slo.xml");
+    let xml = sp_metadata(&der)
+        .replace("https://payroll.fabrikam.example/saml", "https://timesheets.fabrikam.example/")
+        .replace(
+            "    <md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"https://payroll.fabrikam.example/slo\"/>\n",
+            "",
+        );
+    assert!(!xml.contains("HTTP-Redirect"));
+    std::fs::write(&post_only, xml).expect("write metadata");
+    let args = [
+        "rp",
+        "add",
+        "saml",
+        "--name",
+        "Timesheets",
+        "--metadata",
+        post_only.to_str().expect("utf-8"),
+        "--json",
+    ];
+    let output = env.run(&args);
+    assert!(output.status.success());
+    let timesheets: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(timesheets["logoutUrl"], serde_json::Value::Null);
+    let warning = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        warning.contains("over HTTP-POST only") && warning.contains("single logout is off"),
+        "{warning}"
+    );
 }
 
 fn keys(answer: &Value) -> Vec<(String, String)> {

@@ -55,16 +55,7 @@ fn curl(args: &[&str]) -> (u16, String) {
 #[test]
 fn certgate_serve_publishes_the_exchange_presets_behind_certificates() {
     let env = Env::sqlite();
-    env.ok(&["pki", "init", "--organization", "Contoso", "--trust"]);
-    let tls = env.path("tls");
-    env.ok(&[
-        "pki",
-        "issue-server",
-        "--dns",
-        "localhost",
-        "--out",
-        tls.to_str().expect("utf-8"),
-    ]);
+    env.pki_with_localhost_tls();
     env.ok(&[
         "user",
         "add",

@@ -93,16 +93,7 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Dura
 fn revocation_through_the_shared_database_reaches_the_other_node_within_5_seconds() {
     let env = Env::postgres();
     // Node A publishes the CRLs at the URLs the CA writes into certificates (env.port).
-    env.ok(&["pki", "init", "--organization", "Contoso", "--trust"]);
-    let tls = env.path("tls");
-    env.ok(&[
-        "pki",
-        "issue-server",
-        "--dns",
-        "localhost",
-        "--out",
-        tls.to_str().expect("utf-8"),
-    ]);
+    env.pki_with_localhost_tls();
     let users = env.path("users");
     env.ok(&[
         "pki",

@@ -186,7 +186,9 @@ impl RelyingPartyDraft {
                     ClaimSource::User(UserField::Mail),
                 ),
             ],
-            sign_response: false,
+            // Most SAML service provider libraries refuse a Response whose signature covers
+            // only the Assertion unless told otherwise; WS-Federation has no Response.
+            sign_response: protocol == Protocol::Saml,
             require_signed_requests: false,
             request_certificates: Vec::new(),
             password_requests: PasswordRequests::Refuse,
@@ -467,6 +469,9 @@ pub fn microsoft365(protocol: Protocol, issuer: Option<String>) -> RelyingPartyD
     );
     draft.issuer = issuer;
     draft.logout_url = Some(MICROSOFT365_REPLY_URL.to_owned());
+    // Entra ID checks the Assertion's signature, as AD FS signs it for Microsoft 365
+    // (SamlResponseSignature AssertionOnly).
+    draft.sign_response = false;
     draft.claims = match protocol {
         Protocol::Saml => vec![ClaimRule::new(
             "IDPEmail",

@@ -72,8 +72,9 @@ pub struct SignOutRequest {
 /// varies these.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum RequestedAuthentication {
-    /// WIF `…/authenticationmethod/tlsclient` and `…/x509`, SAML 1.1 `urn:ietf:rfc:2246`,
-    /// SAML 2.0 `…:ac:classes:TLSClient` and `…:X509`.
+    /// WIF `…/authenticationmethod/tlsclient` and `…/x509`, SAML 1.1 `urn:ietf:rfc:2246` (TLS)
+    /// and `urn:oasis:names:tc:SAML:1.0:am:X509-PKI` (a key certified by an X.509 PKI, SAML 1.1
+    /// core §7.1), SAML 2.0 `…:ac:classes:TLSClient` and `…:X509`.
     Certificate,
     /// WIF `…/authenticationmethod/password`, SAML 1.1 `urn:oasis:names:tc:SAML:1.0:am:password`,
     /// SAML 2.0 `…:ac:classes:Password` and `…:PasswordProtectedTransport`.
@@ -94,7 +95,7 @@ impl RequestedAuthentication {
         let saml2 = uri.strip_prefix(SAML2_CLASS);
         match (uri, wif, saml2) {
             (_, Some("tlsclient" | "x509"), _)
-            | ("urn:ietf:rfc:2246", _, _)
+            | ("urn:ietf:rfc:2246" | "urn:oasis:names:tc:SAML:1.0:am:X509-PKI", _, _)
             | (_, _, Some("TLSClient" | "X509")) => RequestedAuthentication::Certificate,
             (_, Some("password"), _)
             | ("urn:oasis:names:tc:SAML:1.0:am:password", _, _)

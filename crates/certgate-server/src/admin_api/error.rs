@@ -239,32 +239,49 @@ impl From<FederationError> for ApiError {
     }
 }
 
+impl From<&PkiError> for ApiError {
+    fn from(error: &PkiError) -> Self {
+        let status = match error {
+            PkiError::Store(store) => return ApiError::store(store),
+            // The server does not run the CA or lacks its passphrase: not the caller's fault,
+            // nothing the caller can change.
+            PkiError::NotInitialised | PkiError::PassphraseRequired { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            PkiError::UnknownSerial { .. } => StatusCode::NOT_FOUND,
+            PkiError::UnknownReason(_) => StatusCode::BAD_REQUEST,
+            PkiError::AlreadyInitialised { .. } | PkiError::AlreadyRevoked { .. } => {
+                StatusCode::CONFLICT
+            }
+            // The certificate the requester signed in with is revoked on record, or may not
+            // obtain others (another CA's, by default).
+            PkiError::ParentRevoked { .. }
+            | PkiError::ParentNotIssuedHere { .. }
+            | PkiError::ParentCaNotTrusted { .. }
+            | PkiError::ParentCaWithoutCrl { .. } => StatusCode::FORBIDDEN,
+            // The user holds as many derived certificates as allowed: revoking one frees a place.
+            PkiError::DerivedLimit { .. } => StatusCode::CONFLICT,
+            // What the directory holds cannot go into a certificate (a non-ASCII mail
+            // address, a UPN the CA refuses): the user's record needs fixing.
+            PkiError::Ca(ca) if ca.code() == "ca-invalid-request" => StatusCode::BAD_REQUEST,
+            PkiError::ParentMalformed(_) => StatusCode::BAD_REQUEST,
+            PkiError::Corrupt(_) | PkiError::Ca(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, error.code(), error.to_string())
+    }
+}
+
+impl From<PkiError> for ApiError {
+    fn from(error: PkiError) -> Self {
+        ApiError::from(&error)
+    }
+}
+
 impl From<&DeviceError> for ApiError {
     fn from(error: &DeviceError) -> Self {
         let status = match error {
-            DeviceError::Store(store) | DeviceError::Pki(PkiError::Store(store)) => {
-                return ApiError::store(store)
-            }
-            // The server does not run the CA or lacks its passphrase: not the caller's fault,
-            // nothing the caller can change.
-            DeviceError::Pki(PkiError::NotInitialised | PkiError::PassphraseRequired { .. }) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            // The certificate the requester signed in with is revoked on record.
-            DeviceError::Pki(PkiError::ParentRevoked { .. }) => StatusCode::FORBIDDEN,
-            // The certificate signed in with may not obtain others (another CA's, by default).
-            DeviceError::Pki(
-                PkiError::ParentNotIssuedHere { .. }
-                | PkiError::ParentCaNotTrusted { .. }
-                | PkiError::ParentCaWithoutCrl { .. },
-            ) => StatusCode::FORBIDDEN,
-            // The user holds as many derived certificates as allowed: revoking one frees a place.
-            DeviceError::Pki(PkiError::DerivedLimit { .. }) => StatusCode::CONFLICT,
-            // What the directory holds cannot go into a certificate (a non-ASCII mail
-            // address, a UPN the CA refuses): the user's record needs fixing.
-            DeviceError::Pki(PkiError::Ca(ca)) if ca.code() == "ca-invalid-request" => {
-                StatusCode::BAD_REQUEST
-            }
+            DeviceError::Store(store) => return ApiError::store(store),
+            DeviceError::Pki(pki) => return ApiError::from(pki),
             error if error.is_request_error() => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

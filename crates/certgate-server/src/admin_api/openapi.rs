@@ -54,6 +54,7 @@ fn build() -> Value {
         "tags": [
             {"name": "certificateAuthorities", "description": "Trusted CAs (Get/New/Set/Remove-AzureADTrustedCertificateAuthority)."},
             {"name": "crl", "description": "The CRL cache of the trusted CAs."},
+            {"name": "pki", "description": "certgate's own CA: the certificates it issued, revocation, its CRLs."},
             {"name": "users", "description": "The directory."},
             {"name": "bindings", "description": "Username bindings: which user a certificate signs in as."},
             {"name": "strength", "description": "Authentication strength: single- or multi-factor."},
@@ -196,7 +197,7 @@ fn responses() -> Value {
         "Forbidden": error("Authenticated, but not an administrator (`admin-group-missing`, `user-disabled`), or a change made with a client certificate from another site's page (`admin-cross-site-request`)."),
         "NotFound": error("No such resource: `ca-not-found`, `user-not-found`, `binding-rule-not-found`, `strength-rule-not-found`, `application-not-found`, `rp-not-found`."),
         "Conflict": error("A unique value is taken: `ca-duplicate`, `user-upn-taken`, `binding-priority-taken`, `strength-rule-duplicate`, `application-id-taken`, `rp-taken`, ..."),
-        "Unavailable": error("The database (`store-unavailable`), the OpenID Connect provider (`applications-unavailable`), the key passphrase (`federation-keys-unavailable`) or certgate's CA (`device-provisioning-unavailable`, `pki-not-initialised`) is not available."),
+        "Unavailable": error("The database (`store-unavailable`), the OpenID Connect provider (`applications-unavailable`), the key passphrase (`federation-keys-unavailable`) or certgate's CA (`device-provisioning-unavailable`, `pki-unavailable`, `pki-not-initialised`) is not available."),
     })
 }
 
@@ -565,10 +566,15 @@ fn schemas() -> Value {
     {
         all.extend(second_factor);
     }
+    if let (Value::Object(all), Value::Object(own_ca)) = (&mut schemas, own_ca_schemas()) {
+        all.extend(own_ca);
+    }
     for item in [
         "CertificateAuthority",
         "CrlStatus",
         "CrlRefreshReport",
+        "IssuedCertificate",
+        "PublishedCrl",
         "User",
         "Application",
         "RelyingParty",
@@ -579,6 +585,43 @@ fn schemas() -> Value {
         schemas[format!("{item}Collection")] = collection(item);
     }
     schemas
+}
+
+/// certgate's own CA: issued certificates, revocation, published CRLs.
+fn own_ca_schemas() -> Value {
+    json!({
+        "IssuedCertificate": resource("A certificate certgate's own CA issued, with its status now.", json!({
+            "serial": string("Hex."),
+            "upn": string(""),
+            "email": nullable(""),
+            "subject": string(""),
+            "notBefore": time(""),
+            "notAfter": time(""),
+            "status": one_of(&["valid", "expired", "revoked"], ""),
+            "revokedAt": nullable_time(""),
+            "revocationReason": nullable("RFC 5280 reason name, e.g. keyCompromise."),
+            "parentSerial": nullable("The certificate it was issued on the strength of (EST re-enrollment, /my/device); revoking that one revokes this one."),
+            "parentIssuer": nullable(""),
+        })),
+        "RevocationRequest": request("Why the certificate is revoked.", &["reason"], json!({
+            "reason": one_of(&["keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "certificateHold", "privilegeWithdrawn", "unspecified"], "RFC 5280 reason name."),
+        })),
+        "CertificateRevocation": resource("What a revocation did.", json!({
+            "certificate": reference("IssuedCertificate"),
+            "revokedNow": boolean("false: the certificate was revoked before (its first revocation stands) and only descendants were revoked now."),
+            "descendants": {"type": "array", "items": reference("IssuedCertificate"), "description": "Certificates issued on its strength, and theirs, revoked now; parents before children."},
+        })),
+        "PublishedCrl": resource("A CRL certgate's own CA published.", json!({
+            "ca": one_of(&["root", "issuing"], "Which of certgate's CAs signed it."),
+            "kind": one_of(&["base", "delta"], ""),
+            "crlNumber": integer(""),
+            "baseCrlNumber": {"type": ["integer", "null"], "description": "For a delta CRL, the base it applies to."},
+            "thisUpdate": time(""),
+            "nextUpdate": time(""),
+            "entries": integer(""),
+            "url": string("Where relying parties fetch it."),
+        })),
+    })
 }
 
 /// The Temporary Access Pass and second-factor reset schemas (Graph's
@@ -650,7 +693,7 @@ fn federation_schemas() -> Value {
             "nameIdFormat": one_of(&NAME_ID_FORMATS, "Default persistent (the SAML URIs are accepted too)."),
             "nameIdSource": string("Default user.immutableId."),
             "claims": {"type": "array", "items": reference("RelyingPartyClaim"), "description": "Default: the UPN and mail claims."},
-            "signResponse": boolean("Default false."),
+            "signResponse": boolean("SAML: also sign the Response. Default true for a SAML relying party (the Microsoft 365 preset: false)."),
             "requireSignedRequests": boolean("Default false; needs requestCertificates."),
             "requestCertificates": {"type": "array", "items": {"type": "string", "contentEncoding": "base64"}, "description": "DER certificates, at most 4."},
             "passwordRequests": one_of(&PASSWORD_REQUESTS, "Default refuse."),

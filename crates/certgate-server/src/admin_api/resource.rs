@@ -20,6 +20,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::crl_refresh::{CrlStatusRow, RefreshOutcome, RefreshReport};
 
+mod own_ca;
+pub use own_ca::{CertificateRevocation, IssuedCertificate, PublishedCrl, RevocationRequest};
+
 /// A list: Graph's `{"value": [...]}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Collection<T> {

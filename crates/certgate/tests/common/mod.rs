@@ -113,6 +113,21 @@ impl Env {
         server
     }
 
+    /// certgate's CA (`pki init --trust`, organization Contoso) and a TLS certificate for
+    /// localhost in `<dir>/tls`, the one [`Env::certauth_listener`] serves.
+    pub fn pki_with_localhost_tls(&self) {
+        self.ok(&["pki", "init", "--organization", "Contoso", "--trust"]);
+        let tls = self.path("tls");
+        self.ok(&[
+            "pki",
+            "issue-server",
+            "--dns",
+            "localhost",
+            "--out",
+            tls.to_str().expect("utf-8"),
+        ]);
+    }
+
     /// The environment for the certificate sign-in listener on a free port, with the TLS
     /// certificate `pki issue-server --out <dir>/tls` wrote; and that port.
     pub fn certauth_listener(&self) -> (Vec<(&'static str, String)>, u16) {
