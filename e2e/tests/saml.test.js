@@ -173,10 +173,11 @@ test('pysaml2 SP: signed AuthnRequest, certificate sign-in, verified assertion w
     got.raw_attributes.map((a) => a.name).sort(),
     ['upn', SERIAL_CLAIM].sort(),
   );
-  // pysaml2 (want_assertions_signed) verified the Assertion's signature with xmlsec1
-  // against the certificate from certgate's metadata; the Response itself is not signed.
+  // pysaml2 (want_assertions_signed, want_response_signed) verified the Assertion's
+  // signature and the Response's (signed by default for a SAML service provider) with xmlsec1
+  // against the certificate from certgate's metadata.
   assert.equal(got.assertion_signed, true);
-  assert.equal(got.response_signed, false);
+  assert.equal(got.response_signed, true);
   // InResponseTo is the SP's request, the RelayState came back as sent, the audience is the SP.
   assert.ok(got.in_response_to);
   assert.equal(got.request_relay_state, relay);

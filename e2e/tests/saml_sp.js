@@ -39,6 +39,9 @@ export class PysamlSp {
     self.process = spawn(spPython(), [
       SP_SCRIPT, '--port', String(self.port), '--idp-metadata-url', idpMetadataUrl,
       '--ca-file', caFile, '--key', self.key, '--cert', self.cert,
+      // As most SP libraries are set up: the Response must be signed too (certgate's default
+      // for a SAML service provider).
+      '--want-response-signed',
     ], { stdio: ['ignore', 'inherit', 'pipe'] });
     // Kept for failure messages, and shown as it comes when CERTGATE_E2E_VERBOSE is set.
     self.process.stderr.on('data', (chunk) => {

@@ -13,6 +13,13 @@
 //! nonces. Everything it writes is checked in its tests by certgate-pki's validator and by
 //! OpenSSL.
 
+// Outside tests nothing may panic on a value it did not check: untrusted input reaches
+// every crate, and a panic in a request is a denial of service at best.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod authority;
 mod certificate;
 mod cms;

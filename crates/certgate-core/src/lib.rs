@@ -19,6 +19,13 @@
 //!
 //! No async runtime, database or HTTP client here: services are generic over the ports.
 
+// Outside tests nothing may panic on a value it did not check: untrusted input reaches
+// every crate, and a panic in a request is a denial of service at best.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod access_pass;
 pub mod admin_token;
 pub mod audit;

@@ -19,6 +19,13 @@
 //!
 //! Time is always a parameter; nothing here reads the clock.
 
+// Outside tests nothing may panic on a value it did not check: untrusted input reaches
+// every crate, and a panic in a request is a denial of service at best.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod authorize;
 mod client;
 mod discovery;

@@ -3,6 +3,13 @@
 //!
 //! The crate is pure: no I/O, no clock, no async. Time is always a parameter.
 
+// Outside tests nothing may panic on a value it did not check: untrusted input reaches
+// every crate, and a panic in a request is a denial of service at best.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod certificate;
 mod crl;
 mod csr;

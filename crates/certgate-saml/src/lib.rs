@@ -11,6 +11,13 @@
 //! transform; the documents are written directly in canonical form (see the `canonical`
 //! module for why and for the rules kept).
 
+// Outside tests nothing may panic on a value it did not check: untrusted input reaches
+// every crate, and a panic in a request is a denial of service at best.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod assertion;
 mod authn_context;
 mod binding;

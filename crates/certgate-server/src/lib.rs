@@ -7,6 +7,13 @@
 //! - [`browser_headers`]: the security headers of every page certgate writes;
 //! - [`app`]: `certgate serve`, the listener and the background jobs.
 
+// Outside tests nothing may panic on a value it did not check: untrusted input reaches
+// every crate, and a panic in a request is a denial of service at best.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod admin_api;
 pub mod app;
 pub mod browser_headers;

@@ -6,6 +6,13 @@
 //! Durability: SQLite runs in WAL mode with `synchronous=FULL`, so a commit that returned is
 //! on disk before the caller hears of it; PostgreSQL keeps its default synchronous commit.
 
+// Outside tests nothing may panic on a value it did not check: untrusted input reaches
+// every crate, and a panic in a request is a denial of service at best.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod access_pass;
 mod admin_token;
 mod directory;

@@ -111,7 +111,12 @@ pub(crate) struct WebSettings {
     pub(crate) federation_clock_skew_seconds: i64,
 }
 
-pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub(crate) const DEFAULT_LISTEN: SocketAddr = loopback(8080);
+
+/// 127.0.0.1:`port`.
+pub(crate) const fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), port)
+}
 
 impl Config {
     /// Reads the file (when present) and applies `CERTGATE_*` environment overrides.
@@ -137,9 +142,7 @@ impl Config {
             Some(text) => text
                 .parse()
                 .with_context(|| format!("CERTGATE_LISTEN \"{text}\" is not HOST:PORT"))?,
-            None => file
-                .listen
-                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("constant address")),
+            None => file.listen.unwrap_or(DEFAULT_LISTEN),
         };
         let public_url = env("CERTGATE_PUBLIC_URL")
             .or(file.public_url)

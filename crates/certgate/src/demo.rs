@@ -70,7 +70,7 @@ pub(crate) async fn prepare(config: &mut Config, store: &SqlStore) -> anyhow::Re
     crate::pki::create_private_dir(&tls_dir)?;
     if config.certauth.is_none() {
         config.certauth = Some((
-            "127.0.0.1:8443".parse().expect("constant address"),
+            crate::config::loopback(8443),
             tls_dir.join("localhost.pem"),
             tls_dir.join("localhost.key"),
         ));
@@ -82,7 +82,7 @@ pub(crate) async fn prepare(config: &mut Config, store: &SqlStore) -> anyhow::Re
         .unwrap_or_default();
     if config.web.is_none() {
         config.web = Some(WebSettings {
-            listen: "127.0.0.1:9443".parse().expect("constant address"),
+            listen: crate::config::loopback(9443),
             public_url: "https://localhost:9443".into(),
             certauth_public_url: None,
             organization: "Contoso".into(),
@@ -140,7 +140,7 @@ pub(crate) async fn prepare(config: &mut Config, store: &SqlStore) -> anyhow::Re
         let issued = ca
             .issue_server(&ServerCertificateRequest {
                 dns_names: vec!["localhost".into()],
-                ip_addresses: vec!["127.0.0.1".parse().expect("constant address")],
+                ip_addresses: vec![std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)],
                 validity_days: 397,
                 key_algorithm: KeyAlgorithm::EcdsaP256,
             })
