@@ -601,9 +601,7 @@ mod tests {
         let cache = SignatureCache::default();
         let policy = AlgorithmPolicy::default();
         for kind in [KeyKind::Rsa2048, KeyKind::EcdsaP256, KeyKind::Ed25519] {
-            let pki = TestPki::three_level(&ChainSpec::with_key(kind)).expect("a test PKI");
-            let issuer = Certificate::from_der(&pki.intermediate.der).expect("intermediate");
-            let leaf = Certificate::from_der(&pki.leaf.der).expect("leaf");
+            let [_, issuer, leaf] = chain(kind);
             let check = |message: &[u8], signature: &[u8]| {
                 verify_signed_data(
                     issuer.public_key(),
@@ -635,15 +633,26 @@ mod tests {
         }
         // Kept for RSA PKCS#1 SHA-256, asked for SHA-384 over the same bytes: refused as a
         // fresh parse would refuse it, not verified with the key kept for SHA-256.
-        let pki = TestPki::three_level(&ChainSpec::with_key(KeyKind::Rsa2048)).expect("PKI");
-        let issuer = Certificate::from_der(&pki.intermediate.der).expect("intermediate");
-        let leaf = Certificate::from_der(&pki.leaf.der).expect("leaf");
-        let key = &issuer.public_key().key;
-        let (message, signature) = (leaf.tbs_der(), leaf.signature());
+        let [_, issuer, leaf] = chain(KeyKind::Rsa2048);
+        sha384_is_not_sha256(&issuer, &leaf, Keep::Key(&cache));
+    }
+
+    /// A generated chain: root, intermediate, leaf.
+    fn chain(kind: KeyKind) -> [Certificate; 3] {
+        let pki = TestPki::three_level(&ChainSpec::with_key(kind)).expect("a test PKI");
+        [&pki.root, &pki.intermediate, &pki.leaf]
+            .map(|issued| Certificate::from_der(&issued.der).expect("a generated certificate"))
+    }
+
+    /// `signer`'s RSA PKCS#1 SHA-256 signature over `subject` verifies; asked for as SHA-384
+    /// it is refused, whatever `keep` holds from the SHA-256 check.
+    fn sha384_is_not_sha256(signer: &Certificate, subject: &Certificate, keep: Keep<'_>) {
+        let key = &signer.public_key().key;
+        let (message, signature) = (subject.tbs_der(), subject.signature());
         let sha256 = &sig::RSA_PKCS1_2048_8192_SHA256;
-        verify(sha256, key, message, signature, Keep::Key(&cache)).expect("SHA-256");
+        verify(sha256, key, message, signature, keep).expect("SHA-256");
         let sha384 = &sig::RSA_PKCS1_2048_8192_SHA384;
-        assert!(verify(sha384, key, message, signature, Keep::Key(&cache)).is_err());
+        assert!(verify(sha384, key, message, signature, keep).is_err());
     }
 
     fn tampered(bytes: &[u8]) -> Vec<u8> {
@@ -662,10 +671,7 @@ mod tests {
         let policy = AlgorithmPolicy::default();
         for kind in [KeyKind::Rsa2048, KeyKind::EcdsaP256, KeyKind::Ed25519] {
             let cache = SignatureCache::default();
-            let pki = TestPki::three_level(&ChainSpec::with_key(kind)).expect("a test PKI");
-            let root = Certificate::from_der(&pki.root.der).expect("root");
-            let intermediate = Certificate::from_der(&pki.intermediate.der).expect("CA");
-            let leaf = Certificate::from_der(&pki.leaf.der).expect("leaf");
+            let [root, intermediate, leaf] = chain(kind);
             let check = |signer: &Certificate, message: &[u8], signature: &[u8]| {
                 verify_signed_data(
                     signer.public_key(),
@@ -708,16 +714,8 @@ mod tests {
         }
         // The verdict for RSA PKCS#1 SHA-256 does not answer for SHA-384 over the same bytes.
         let cache = SignatureCache::default();
-        let pki = TestPki::three_level(&ChainSpec::with_key(KeyKind::Rsa2048)).expect("PKI");
-        let root = Certificate::from_der(&pki.root.der).expect("root");
-        let intermediate = Certificate::from_der(&pki.intermediate.der).expect("CA");
-        let key = &root.public_key().key;
-        let (message, signature) = (intermediate.tbs_der(), intermediate.signature());
-        let sha256 = &sig::RSA_PKCS1_2048_8192_SHA256;
-        verify(sha256, key, message, signature, Keep::KeyAndVerdict(&cache)).expect("SHA-256");
-        let sha384 = &sig::RSA_PKCS1_2048_8192_SHA384;
-        let asked = verify(sha384, key, message, signature, Keep::KeyAndVerdict(&cache));
-        assert!(asked.is_err());
+        let [root, intermediate, _] = chain(KeyKind::Rsa2048);
+        sha384_is_not_sha256(&root, &intermediate, Keep::KeyAndVerdict(&cache));
     }
 
     /// Keys and verdicts beyond their bounds push out the oldest; signed data too large to be a
