@@ -496,6 +496,9 @@ pub enum CertificateOutcome {
     Valid(Option<ForwardedIdentity>),
     /// Invalid or unmapped: the sign-in's reason code and message.
     Refused { code: String, message: String },
+    /// Not decided: the store did not answer (`store-unavailable`). Never remembered for the
+    /// connection: the next request asks again.
+    Unavailable { message: String },
 }
 
 /// The identity forwarded to the upstream.
@@ -522,6 +525,9 @@ pub enum Admission {
         code: String,
         message: String,
     },
+    /// The certificate could not be decided because the store did not answer: 503
+    /// `store-unavailable`, never forwarded.
+    Unavailable { message: String },
 }
 
 /// Decides a request from the virtual directory's settings, the certificate outcome and
@@ -547,6 +553,9 @@ pub fn admit(vdir: &VirtualDirectory, certificate: &CertificateOutcome, basic: b
                 "{} requires a client certificate and your device or browser sent none. Choose your certificate when asked, or ask your administrator for one (403.7).",
                 vdir.prefix
             ),
+        },
+        (_, CertificateOutcome::Unavailable { message }) => Admission::Unavailable {
+            message: message.clone(),
         },
         (_, CertificateOutcome::Refused { code, message }) => Admission::Refuse {
             status: 403,

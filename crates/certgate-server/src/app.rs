@@ -272,6 +272,7 @@ pub async fn start_with_limits(
                 SignInRecorder::start(Arc::clone(&store)),
                 metrics.clone(),
             );
+            context.store_timeout = listener_limits.store_timeout;
             if let (Some((web_config, _)), Some((_, totp))) = (&web, &web_parts) {
                 context.web = Some((web_config.public_origin.clone(), totp.clone()));
             }
@@ -294,6 +295,7 @@ pub async fn start_with_limits(
                 ))
                 .nest("/api/v1", crate::admin_api::routes(Arc::clone(&admin)))
                 .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+            let app = crate::refusal::answer_by_accept(app, metrics.clone());
             let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::Https);
             tasks.push(tokio::spawn(crate::certauth::serve_with_limits(
                 listener,
@@ -326,13 +328,15 @@ pub async fn start_with_limits(
                     .max(largest_header_limit.saturating_mul(2)),
                 ..listener_limits
             };
-            let signin = Arc::new(SignInContext::new(
+            let mut signin = SignInContext::new(
                 Arc::clone(crl.state()),
                 Arc::clone(&clock),
                 Arc::clone(&store),
                 SignInRecorder::start(Arc::clone(&store)),
                 metrics.clone(),
-            ));
+            );
+            signin.store_timeout = listener_limits.store_timeout;
+            let signin = Arc::new(signin);
             let proxy = crate::front_door::FrontDoor::new(
                 signin,
                 front_door.virtual_directories,
@@ -358,7 +362,10 @@ pub async fn start_with_limits(
                 listener,
                 tls,
                 Arc::clone(crl.state()),
-                crate::front_door::routes(Arc::new(proxy)),
+                crate::refusal::answer_by_accept(
+                    crate::front_door::routes(Arc::new(proxy)),
+                    metrics.clone(),
+                ),
                 front_door_limits,
                 shutdown.subscribe(),
             )));
@@ -438,7 +445,8 @@ pub async fn start_with_limits(
             Arc::clone(&clock),
             crate::limits::ANONYMOUS_WRITE_PATHS,
         );
-        let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::Https);
+        let app = crate::refusal::answer_by_accept(app, metrics.clone());
+            let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::Https);
         tasks.push(tokio::spawn(crate::certauth::serve_with_limits(
             listener,
             tls,
@@ -469,6 +477,7 @@ pub async fn start_with_limits(
                 }
             }),
         );
+    let app = crate::refusal::answer_by_accept(app, metrics.clone());
     let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::PlainHttp);
     let http = tokio::spawn(crate::limits::serve_plain(
         listener,

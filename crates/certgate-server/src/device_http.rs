@@ -44,9 +44,10 @@ use certgate_core::strength::Strength;
 use certgate_core::totp::{TotpService, TotpServiceError, TotpSettings, TotpStore};
 use zeroize::Zeroizing;
 
+use crate::refusal::Refusal;
 use crate::certauth::TlsClient;
 use crate::signin_http::{
-    escape, failure_page, failure_status, page, sign_in_and_record, SignInAttempt, SignInContext,
+    escape, failed_sign_in, page, sign_in_and_record, SignInAttempt, SignInContext,
 };
 
 /// The page's path.
@@ -125,7 +126,9 @@ where
         decision,
         code,
         detail,
-    } = sign_in_and_record(&context.signin, client, APPLICATION, now, &correlation).await?;
+    } = sign_in_and_record(&context.signin, client, APPLICATION, now, &correlation)
+        .await
+        .map_err(IntoResponse::into_response)?;
     match decision {
         Ok(signed_in) => Ok(DeviceSignIn {
             multi_factor_certificate: signed_in.strength.strength == Strength::MultiFactor,
@@ -133,11 +136,7 @@ where
             certificate: signed_in.certificate,
             correlation,
         }),
-        Err(rejection) => Err((
-            failure_status(&rejection),
-            failure_page(&detail, &code, &correlation),
-        )
-            .into_response()),
+        Err(rejection) => Err(failed_sign_in(&rejection, code, detail, &correlation).into_response()),
     }
 }
 
@@ -153,26 +152,14 @@ fn unavailable() -> Response {
 /// An error page with its reason code (and the correlation ID of the sign-in, when there was
 /// one).
 fn refusal(status: StatusCode, code: &str, message: &str, correlation: &str) -> Response {
-    let correlation = if correlation.is_empty() {
-        String::new()
+    let refusal = Refusal::new(status, code.to_owned(), message.to_owned())
+        .heading("Device set-up failed")
+        .link(DEVICE_PATH, "Back to the form");
+    if correlation.is_empty() {
+        refusal.into_response()
     } else {
-        format!(
-            "<dt>Correlation ID</dt><dd><code>{}</code></dd>",
-            escape(correlation)
-        )
-    };
-    (
-        status,
-        page(
-            "Device set-up failed",
-            &format!(
-                "<p role=\"alert\">{}</p><dl><dt>Reason code</dt><dd><code>{}</code></dd>{correlation}</dl><p><a href=\"{DEVICE_PATH}\">Back to the form</a></p>",
-                escape(message),
-                escape(code),
-            ),
-        ),
-    )
-        .into_response()
+        refusal.correlation(correlation).into_response()
+    }
 }
 
 /// `GET /my/device`: signs in and shows the form.

@@ -436,7 +436,10 @@ async fn simplereenroll<S: EstStore>(
     .await
     {
         Ok(attempt) => attempt,
-        Err(unavailable) => return unavailable,
+        Err(unavailable) => {
+            return Refusal::new(unavailable.status, &unavailable.code, unavailable.message)
+                .respond(&headers, &unavailable.correlation)
+        }
     };
     let signed_in = match decision {
         Ok(signed_in) => signed_in,

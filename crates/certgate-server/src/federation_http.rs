@@ -34,6 +34,7 @@ use certgate_pki::{Certificate, UnixTime};
 use certgate_saml::{MessageId, SigningKey};
 use serde::{Deserialize, Serialize};
 
+use crate::refusal::Refusal;
 use crate::signin_http::{escape, page};
 
 pub const SAML_METADATA_PATH: &str = "/federation/saml/metadata";
@@ -238,20 +239,8 @@ impl FederationRequest {
 /// A page that refuses a federation request: the reason code, an actionable message and a
 /// correlation ID, also in the log.
 pub fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
-    let correlation = certgate_core::signin::correlation_id();
-    tracing::info!(code, %correlation, message, "federation request refused");
-    (
-        status,
-        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        page(
-            "Sign-in refused",
-            &format!(
-                "<p role=\"alert\">{}</p><p>Reason code: <code>{}</code><br>Correlation ID: <code>{correlation}</code></p>",
-                escape(message),
-                escape(code)
-            ),
-        ),
-    )
+    Refusal::new(status, code.to_owned(), message.to_owned())
+        .heading("Sign-in refused")
         .into_response()
 }
 

@@ -53,7 +53,8 @@ use certgate_core::totp::TotpStore;
 use certgate_pki::UnixTime;
 
 use crate::certauth::TlsClient;
-use crate::signin_http::{escape, page, SignInContext};
+use crate::refusal::Refusal;
+use crate::signin_http::{store_timed_out, SignInContext};
 
 /// How long a connection's certificate decision is reused at most, even when nothing changed:
 /// bounds how late a change in the directory (a disabled user) reaches an open connection.
@@ -227,38 +228,15 @@ struct ConnectionDecision {
     mapped: Option<CertificateOutcome>,
 }
 
-fn refusal(status: StatusCode, code: &str, message: &str, headers: &HeaderMap) -> Response {
-    let correlation = correlation_id();
-    tracing::info!(code, %correlation, message, "front door refused a request");
-    let json = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"));
-    if json {
-        return (
-            status,
-            axum::Json(serde_json::json!({
-                "result": "failure",
-                "code": code,
-                "message": message,
-                "correlationId": correlation,
-            })),
-        )
-            .into_response();
-    }
-    // certgate's own page (not the mail server's): it carries certgate's page headers.
-    let mut response = (
-        status,
-        page(
-            "Access refused",
-            &format!(
-                "<p role=\"alert\">{}</p><p>Reason code: <code>{}</code><br>Correlation ID: <code>{correlation}</code></p>",
-                escape(message),
-                escape(code)
-            ),
-        ),
+/// certgate's own refusal (not the mail server's): it carries certgate's page headers.
+fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
+    answered(
+        Refusal::new(status, code.to_owned(), message.to_owned()).heading("Access refused"),
     )
-        .into_response();
+}
+
+fn answered(refusal: Refusal) -> Response {
+    let mut response = refusal.into_response();
     crate::browser_headers::apply(
         response.headers_mut(),
         crate::browser_headers::Listener::Https,
@@ -291,7 +269,7 @@ where
 {
     let host = match checked_host(&request, &front_door.published_hosts) {
         Ok(host) => host,
-        Err((status, code, message)) => return refusal(status, code, &message, request.headers()),
+        Err((status, code, message)) => return refusal(status, code, &message),
     };
     let path = match canonical_path(request.uri().path()) {
         Ok(path) => path,
@@ -300,7 +278,6 @@ where
                 StatusCode::BAD_REQUEST,
                 "front-door-path-refused",
                 &format!("This address cannot be used: {why}."),
-                request.headers(),
             )
         }
     };
@@ -309,7 +286,6 @@ where
             StatusCode::NOT_FOUND,
             "front-door-no-route",
             &format!("Nothing is published at {path} on this server."),
-            request.headers(),
         );
     };
     let vdir = &route.vdir;
@@ -322,7 +298,6 @@ where
                 "The request's headers are {head} bytes; {} accepts at most {} (Exchange's uploadReadAheadSize). Clear the site's cookies, or ask your administrator to raise max_request_header_bytes.",
                 vdir.prefix, vdir.max_request_header_bytes
             ),
-            request.headers(),
         );
     }
     let basic = request
@@ -344,8 +319,8 @@ where
             StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
             &code,
             &message,
-            request.headers(),
         ),
+        Admission::Unavailable { message } => answered(Refusal::store_unavailable(&message)),
         Admission::Forward(identity) => {
             forward(
                 route,
@@ -463,6 +438,10 @@ where
         return outcome;
     }
     let outcome = decide(signin, client, vdir, &state, now).await;
+    if matches!(outcome, CertificateOutcome::Unavailable { .. }) {
+        // Not a decision about the certificate: the next request asks again.
+        return outcome;
+    }
     let (mut validated, mut mapped) = current
         .map(|d| (d.validated.clone(), d.mapped.clone()))
         .unwrap_or((None, None));
@@ -497,14 +476,20 @@ where
         .first()
         .and_then(|der| certgate_pki::Certificate::from_der(der).ok())
         .map(|c| certgate_pki::Identity::of(&c));
+    // Everything this asks the store, the record included, within one store timeout.
+    let deadline = tokio::time::Instant::now() + signin.store_timeout;
     let (outcome, user, rule, strength) = if vdir.certificate_mapping {
-        let decision = match signin.rules(state.generation()).await {
-            Ok(rules) => {
-                sign_in_with_certificate(state, &client.chain, now, &rules, &*signin.directory)
-                    .await
+        let decision = tokio::time::timeout_at(deadline, async {
+            match signin.rules(state.generation()).await {
+                Ok(rules) => {
+                    sign_in_with_certificate(state, &client.chain, now, &rules, &*signin.directory)
+                        .await
+                }
+                Err(error) => Err(SignInError::Store(error)),
             }
-            Err(error) => Err(SignInError::Store(error)),
-        };
+        })
+        .await
+        .unwrap_or_else(|_| Err(SignInError::Store(store_timed_out(signin.store_timeout))));
         match decision {
             Ok(signed_in) => {
                 let user = &signed_in.binding.user;
@@ -523,6 +508,14 @@ where
                     Some(signed_in.strength.strength.as_str().to_owned()),
                 )
             }
+            Err(SignInError::Store(error)) => (
+                CertificateOutcome::Unavailable {
+                    message: error.to_string(),
+                },
+                None,
+                None,
+                None,
+            ),
             Err(error) => (refused(error.code(), &error.to_string()), None, None, None),
         }
     } else {
@@ -540,6 +533,11 @@ where
         CertificateOutcome::Refused { code, message } => {
             (SignInResult::Failure, code.clone(), message.clone())
         }
+        CertificateOutcome::Unavailable { message } => (
+            SignInResult::Failure,
+            crate::refusal::STORE_UNAVAILABLE.to_owned(),
+            message.clone(),
+        ),
         _ => (
             SignInResult::Success,
             "ok".to_owned(),
@@ -560,15 +558,18 @@ where
         binding_rule: rule,
         strength,
         result,
-        reason_code: code,
+        reason_code: code.clone(),
         detail,
     };
-    if let Err(error) = signin.recorder.record(record).await {
-        // Fail closed: a sign-in that cannot be recorded does not happen.
-        tracing::error!(code = error.code(), %error, %correlation, "the sign-in log is unavailable");
-        return CertificateOutcome::Refused {
-            code: error.code().to_owned(),
-            message: "The service cannot record sign-ins right now. Try again in a minute.".into(),
+    let recorded = tokio::time::timeout_at(deadline, signin.recorder.record(record))
+        .await
+        .unwrap_or_else(|_| Err(store_timed_out(signin.store_timeout)));
+    if let Err(error) = recorded {
+        // Fail closed: a sign-in that cannot be recorded does not happen. The server log keeps
+        // what the sign-in log could not, under the attempt's correlation ID.
+        tracing::error!(code = error.code(), %error, %correlation, outcome = %code, prefix = %vdir.prefix, "the sign-in log is unavailable: the request is refused");
+        return CertificateOutcome::Unavailable {
+            message: error.to_string(),
         };
     }
     outcome
@@ -681,7 +682,6 @@ async fn forward(
             StatusCode::BAD_REQUEST,
             "front-door-path-refused",
             "This address cannot be used: it does not survive being forwarded unchanged.",
-            &parts.headers,
         );
     }
 
@@ -760,7 +760,6 @@ async fn forward(
                     route.vdir.prefix,
                     if error.is_timeout() { "timeout" } else { "unreachable or refused" }
                 ),
-                &parts.headers,
             );
         }
     };

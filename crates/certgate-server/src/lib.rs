@@ -29,6 +29,7 @@ pub mod limits;
 pub mod metrics;
 pub mod oidc_policy;
 pub mod publish;
+pub mod refusal;
 pub mod second_factor;
 pub mod signin_http;
 pub mod signin_recorder;

@@ -28,7 +28,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Router;
 use certgate_core::clock::Clock;
 use certgate_core::rate_limit::{RateLimitSettings, RateLimiter};
@@ -41,8 +41,8 @@ use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
 use tower::Service;
 
+use crate::refusal::Refusal;
 use crate::certauth::TlsClient;
-use crate::signin_http::{escape, page};
 
 /// The limits of one listener (`[limits]` in certgate.toml).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +60,13 @@ pub struct ListenerLimits {
     pub body_read_timeout: Duration,
     /// Request line and headers, bytes, for HTTP/1.1 and HTTP/2 alike.
     pub max_header_bytes: usize,
+    /// Time a request waits for the database in all (and the pool for a connection); past
+    /// it the request is answered 503 `store-unavailable`.
+    pub store_timeout: Duration,
 }
+
+/// The default of [`ListenerLimits::store_timeout`], and the pool's acquire timeout.
+pub const DEFAULT_STORE_TIMEOUT: Duration = certgate_store::DEFAULT_ACQUIRE_TIMEOUT;
 
 impl Default for ListenerLimits {
     fn default() -> Self {
@@ -71,6 +77,7 @@ impl Default for ListenerLimits {
             idle_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(30),
             max_header_bytes: 65_536,
+            store_timeout: DEFAULT_STORE_TIMEOUT,
         }
     }
 }
@@ -322,38 +329,10 @@ pub async fn serve_plain(
 }
 
 /// A refusal as a page or, for `Accept: application/json`, as JSON; with its reason code.
-fn refusal(status: StatusCode, code: &str, message: &str, headers: &HeaderMap) -> Response {
-    let correlation = certgate_core::signin::correlation_id();
-    tracing::info!(code, %correlation, message, "request refused by a limit");
-    let json = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"));
-    if json {
-        return (
-            status,
-            axum::Json(serde_json::json!({
-                "result": "failure",
-                "code": code,
-                "message": message,
-                "correlationId": correlation,
-            })),
-        )
-            .into_response();
-    }
-    (
-        status,
-        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        page(
-            "Try again later",
-            &format!(
-                "<p role=\"alert\">{}</p><p>Reason code: <code>{}</code><br>Correlation ID: <code>{correlation}</code></p>",
-                escape(message),
-                escape(code)
-            ),
-        ),
-    )
-        .into_response()
+fn refusal(status: StatusCode, code: &'static str, message: &str, headers: &HeaderMap) -> Response {
+    Refusal::new(status, code, message.to_owned())
+        .heading("Try again later")
+        .answer(headers)
 }
 
 /// A request body that fails once its deadline has passed.

@@ -1,4 +1,4 @@
-//! Prometheus metrics (`/metrics`): sign-ins by result and reason, certificate validation
+//! Prometheus metrics (`/metrics`): sign-ins by result and reason, refusals by reason code, certificate validation
 //! latency, and the age of each CA's cached CRL.
 
 use std::sync::Arc;
@@ -23,6 +23,7 @@ pub struct Metrics {
 struct Inner {
     registry: Registry,
     signins: Family<Labels, Counter>,
+    refusals: Family<Labels, Counter>,
     validation_seconds: Histogram,
     crl_age_seconds: Family<Labels, Gauge>,
     crl_seconds_to_next_update: Family<Labels, Gauge>,
@@ -42,6 +43,12 @@ impl Metrics {
             "signins",
             "Certificate sign-in attempts by result and reason code",
             signins.clone(),
+        );
+        let refusals = Family::<Labels, Counter>::default();
+        registry.register(
+            "refusals",
+            "Requests refused on any listener, by reason code (store-unavailable: the database did not answer)",
+            refusals.clone(),
         );
         // 10 µs .. ~40 ms: chain validation with CRL lookups.
         let validation_seconds = Histogram::new(
@@ -68,6 +75,7 @@ impl Metrics {
             inner: Arc::new(Inner {
                 registry,
                 signins,
+                refusals,
                 validation_seconds,
                 crl_age_seconds,
                 crl_seconds_to_next_update,
@@ -82,6 +90,14 @@ impl Metrics {
                 ("result".to_owned(), result.to_owned()),
                 ("reason".to_owned(), reason_code.to_owned()),
             ])
+            .inc();
+    }
+
+    /// One refused request (any listener), by its reason code.
+    pub fn refused(&self, code: &str) {
+        self.inner
+            .refusals
+            .get_or_create(&vec![("code".to_owned(), code.to_owned())])
             .inc();
     }
 

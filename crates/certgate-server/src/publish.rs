@@ -57,8 +57,7 @@ async fn pki_file<S: Store>(
     let authorities = match store.authorities().await {
         Ok(authorities) => authorities,
         Err(error) => {
-            tracing::error!(code = error.code(), %error, "reading the CA records failed");
-            return plain(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable");
+            return crate::refusal::Refusal::of_store(&error).into_response();
         }
     };
     let role = match wanted {
@@ -83,8 +82,7 @@ async fn pki_file<S: Store>(
                 "no CRL published yet (certgate pki crl)",
             ),
             Err(error) => {
-                tracing::error!(code = error.code(), %error, "reading a published CRL failed");
-                plain(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable")
+                crate::refusal::Refusal::of_store(&error).into_response()
             }
         },
     }

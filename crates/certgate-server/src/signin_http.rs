@@ -28,6 +28,7 @@ use serde_json::json;
 
 use crate::certauth::TlsClient;
 use crate::metrics::Metrics;
+use crate::refusal::Refusal;
 use crate::signin_recorder::SignInRecorder;
 use crate::web::{browser_flow, step_after_certificate};
 
@@ -43,6 +44,18 @@ pub struct SignInContext<S> {
     /// When the web listener runs: its origin (to send the browser back to after an OpenID
     /// Connect sign-in) and the TOTP settings (to decide whether a code is needed).
     pub web: Option<(String, TotpSettings)>,
+    /// How long a sign-in waits for the store in all (`[limits] store_timeout_seconds`).
+    pub store_timeout: std::time::Duration,
+}
+
+/// What a sign-in reports when the store took longer than the store timeout.
+pub(crate) fn store_timed_out(timeout: std::time::Duration) -> certgate_core::store::StoreError {
+    certgate_core::store::StoreError::Unavailable {
+        detail: format!(
+            "the database did not answer within {} s (store_timeout_seconds)",
+            timeout.as_secs_f32()
+        ),
+    }
 }
 
 impl<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore> SignInContext<S> {
@@ -61,6 +74,7 @@ impl<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore> SignInContext<
             metrics,
             rules: Mutex::new(None),
             web: None,
+            store_timeout: crate::limits::DEFAULT_STORE_TIMEOUT,
         }
     }
 
@@ -161,27 +175,19 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
             match browser_flow(&*context.directory, &headers, flow_id, now).await {
                 Ok(flow) if flow.step == FlowStep::Certificate => Some((flow_id.clone(), flow)),
                 Ok(_) => {
-                    return (
+                    return Refusal::new(
                         StatusCode::BAD_REQUEST,
-                        page(
-                            "Sign-in failed",
-                            "<p role=\"alert\">This sign-in already has its certificate step. Go back to the application.</p><p>Reason code: <code>flow-step-taken</code></p>",
-                        ),
+                        "flow-step-taken",
+                        "This sign-in already has its certificate step. Go back to the application.",
                     )
-                        .into_response()
+                    .heading("Sign-in failed")
+                    .correlation(correlation)
+                    .into_response()
                 }
                 Err((status, code, message)) => {
-                    return (
-                        status,
-                        page(
-                            "Sign-in failed",
-                            &format!(
-                                "<p role=\"alert\">{}</p><dl><dt>Reason code</dt><dd><code>{}</code></dd><dt>Correlation ID</dt><dd><code>{correlation}</code></dd></dl>",
-                                escape(message),
-                                escape(code)
-                            ),
-                        ),
-                    )
+                    return Refusal::new(status, code, message)
+                        .heading("Sign-in failed")
+                        .correlation(correlation)
                         .into_response()
                 }
             }
@@ -194,7 +200,7 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
         detail,
     } = match sign_in_and_record(&context, &client, "certauth", now, &correlation).await {
         Ok(attempt) => attempt,
-        Err(unavailable) => return unavailable,
+        Err(unavailable) => return unavailable.into_response(),
     };
     match decision {
         Ok(signed_in) => {
@@ -236,14 +242,14 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
                         Some((flow, cookie))
                     });
                 let Some((advanced, cookie)) = rebound else {
-                    return (
+                    return Refusal::new(
                         StatusCode::INTERNAL_SERVER_ERROR,
-                        page(
-                            "Sign-in is unavailable",
-                            "<p>certgate could not continue the sign-in. Try again in a minute.</p><p>Reason code: <code>random-unavailable</code></p>",
-                        ),
+                        "random-unavailable",
+                        "certgate could not continue the sign-in. Try again in a minute.",
                     )
-                        .into_response();
+                    .heading("Sign-in is unavailable")
+                    .correlation(correlation)
+                    .into_response();
                 };
                 return match context
                     .directory
@@ -259,21 +265,16 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
                         [(header::SET_COOKIE, cookie)],
                     )
                         .into_response(),
-                    Ok(false) => (
+                    Ok(false) => Refusal::new(
                         StatusCode::CONFLICT,
-                        page(
-                            "Sign-in failed",
-                            "<p role=\"alert\">This sign-in already has its certificate step. Go back to the application.</p>",
-                        ),
+                        "flow-step-taken",
+                        "This sign-in already has its certificate step. Go back to the application.",
                     )
-                        .into_response(),
-                    Err(error) => (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        page(
-                            "Sign-in is unavailable",
-                            &format!("<p>Try again in a minute.</p><p>Reason code: <code>{}</code></p>", error.code()),
-                        ),
-                    )
+                    .heading("Sign-in failed")
+                    .correlation(correlation)
+                    .into_response(),
+                    Err(error) => Refusal::of_store(&error)
+                        .correlation(correlation)
                         .into_response(),
                 };
             }
@@ -327,21 +328,7 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
                     .advance_flow(&failed, FlowStep::Certificate)
                     .await;
             }
-            let status = failure_status(&rejection);
-            if wants_json(&headers) {
-                return (
-                    status,
-                    axum::Json(json!({
-                        "result": "failure",
-                        "code": code,
-                        "message": detail,
-                        "correlationId": correlation,
-                        "nextStep": next_step(&code),
-                    })),
-                )
-                    .into_response();
-            }
-            (status, failure_page(&detail, &code, &correlation)).into_response()
+            failed_sign_in(&rejection, code, detail, &correlation).into_response()
         }
     }
 }
@@ -359,8 +346,8 @@ pub(crate) struct SignInAttempt {
     pub(crate) detail: String,
 }
 
-/// See [`SignInAttempt`]. `Err` is the page to answer with when the sign-in log cannot take
-/// the attempt: a sign-in that cannot be recorded does not happen.
+/// See [`SignInAttempt`]. `Err` is the refusal to answer with when the sign-in log cannot take
+/// the attempt in time: a sign-in that cannot be recorded does not happen.
 pub(crate) async fn sign_in_and_record<
     S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
 >(
@@ -369,15 +356,23 @@ pub(crate) async fn sign_in_and_record<
     application: &str,
     now: certgate_pki::UnixTime,
     correlation: &str,
-) -> Result<SignInAttempt, Response> {
+) -> Result<SignInAttempt, Refusal> {
     let state = context.state.load();
     let started = Instant::now();
-    let decision = match context.rules(state.generation()).await {
-        Ok(rules) => {
-            sign_in_with_certificate(&state, &client.chain, now, &rules, &*context.directory).await
+    // Everything the sign-in asks the store, the record included, within one store timeout:
+    // when the database is down the answer comes after that, not after each query's.
+    let deadline = tokio::time::Instant::now() + context.store_timeout;
+    let decision = tokio::time::timeout_at(deadline, async {
+        match context.rules(state.generation()).await {
+            Ok(rules) => {
+                sign_in_with_certificate(&state, &client.chain, now, &rules, &*context.directory)
+                    .await
+            }
+            Err(error) => Err(SignInError::Store(error)),
         }
-        Err(error) => Err(SignInError::Store(error)),
-    };
+    })
+    .await
+    .unwrap_or_else(|_| Err(SignInError::Store(store_timed_out(context.store_timeout))));
     context
         .metrics
         .validation_took(started.elapsed().as_secs_f64());
@@ -427,19 +422,16 @@ pub(crate) async fn sign_in_and_record<
         detail: detail.clone(),
     };
     context.metrics.signin(result.as_str(), &code);
-    if let Err(error) = context.recorder.record(record).await {
-        // Fail closed: a sign-in that cannot be recorded does not happen.
-        tracing::error!(code = error.code(), %error, correlation = %correlation, "the sign-in log is unavailable");
-        return Err((
-            StatusCode::SERVICE_UNAVAILABLE,
-            page(
-                "Sign-in is unavailable",
-                &format!(
-                    "<p>The service cannot record sign-ins right now. Try again in a minute.</p><p>Correlation ID: <code>{correlation}</code></p>"
-                ),
-            ),
-        )
-            .into_response());
+    let recorded = tokio::time::timeout_at(deadline, context.recorder.record(record))
+        .await
+        .unwrap_or_else(|_| Err(store_timed_out(context.store_timeout)));
+    if let Err(error) = recorded {
+        // Fail closed: a sign-in that cannot be recorded does not happen. The server log
+        // keeps what the sign-in log could not: the attempt's outcome, under its correlation ID.
+        tracing::error!(code = error.code(), %error, correlation = %correlation, outcome = %code, application, "the sign-in log is unavailable: the sign-in is refused");
+        return Err(Refusal::store_unavailable(&error)
+            .correlation(correlation)
+            .heading("Sign-in is unavailable"));
     }
     tracing::info!(correlation = %correlation, application, result = result.as_str(), code = %code, client = %client.address, "certificate sign-in");
     Ok(SignInAttempt {
@@ -459,18 +451,18 @@ pub(crate) fn failure_status(rejection: &SignInError) -> StatusCode {
     }
 }
 
-/// The page of a failed sign-in: the reason, what to do, the code and the correlation ID.
-pub(crate) fn failure_page(detail: &str, code: &str, correlation: &str) -> Html<String> {
-    page(
-        "Sign-in failed",
-        &format!(
-            "<p role=\"alert\">{}</p><p><strong>What to do:</strong> {}</p><dl><dt>Reason code</dt><dd><code>{}</code></dd><dt>Correlation ID</dt><dd><code>{}</code></dd></dl>",
-            escape(detail),
-            escape(next_step(code)),
-            escape(code),
-            escape(correlation)
-        ),
-    )
+/// The refusal of a failed sign-in: the reason, what to do, the code and the correlation ID.
+pub(crate) fn failed_sign_in(
+    rejection: &SignInError,
+    code: String,
+    detail: String,
+    correlation: &str,
+) -> Refusal {
+    let step = next_step(&code);
+    Refusal::new(failure_status(rejection), code, detail)
+        .heading("Sign-in failed")
+        .next_step(step)
+        .correlation(correlation)
 }
 
 #[cfg(test)]

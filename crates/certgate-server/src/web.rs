@@ -30,6 +30,7 @@ use certgate_oidc::{
 use certgate_pki::UnixTime;
 use serde_json::json;
 
+use crate::refusal::Refusal;
 use crate::federation_http::{FederationRequest, FederationService};
 use crate::signin_http::{escape, page};
 use certgate_core::directory::DirectoryStore;
@@ -205,20 +206,8 @@ pub async fn browser_flow<S: LoginFlowStore>(
 }
 
 fn error_page(status: StatusCode, code: &str, message: &str) -> Response {
-    let correlation = certgate_core::signin::correlation_id();
-    tracing::info!(code, %correlation, message, "sign-in page refused");
-    (
-        status,
-        page(
-            "Sign-in failed",
-            &format!(
-                "<p role=\"alert\">{}</p><dl><dt>Reason code</dt><dd><code>{}</code></dd><dt>Correlation ID</dt><dd><code>{}</code></dd></dl>",
-                escape(message),
-                escape(code),
-                correlation
-            ),
-        ),
-    )
+    Refusal::new(status, code.to_owned(), message.to_owned())
+        .heading("Sign-in failed")
         .into_response()
 }
 

@@ -1026,13 +1026,30 @@ async fn trust_fabrikam(fixture: &Fixture) -> ForeignCa {
         )
         .await
         .expect("refresh");
+    // The server's own tick (every 200 ms) may fetch a new CA's CRL first, and then this
+    // refresh finds the same CRL: either way both CRLs must now be cached.
     assert!(
         reports.iter().all(|r| matches!(
             r.outcome,
             certgate_server::crl_refresh::RefreshOutcome::Updated { .. }
+                | certgate_server::crl_refresh::RefreshOutcome::Unchanged
         )),
         "{reports:?}"
     );
+    let cached = fixture
+        .store
+        .cached_crl_summaries()
+        .await
+        .expect("cached CRLs");
+    for ca in &cas {
+        assert!(
+            cached
+                .iter()
+                .any(|c| c.ca_id == ca.id && c.kind == CrlKind::Base),
+            "no CRL cached for {}: {reports:?}",
+            ca.id
+        );
+    }
     let mut alice = pem("PRIVATE KEY", &pki.leaf.key_pkcs8_der);
     alice.push_str(&pem("CERTIFICATE", &pki.leaf.der));
     alice.push_str(&pem("CERTIFICATE", &pki.intermediate.der));

@@ -58,6 +58,10 @@ impl Backend {
     }
 }
 
+/// How long a query waits for a pooled connection by default (and so how long it takes to
+/// fail when the database is unreachable): short, because a person is waiting on a sign-in.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// The SQL store.
 #[derive(Clone, Debug)]
 pub struct SqlStore {
@@ -108,8 +112,17 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
 
 impl SqlStore {
     /// Connects to `url` (`sqlite://path/to/file.db`, `postgres://user@host/db`) and brings
-    /// the schema up to date.
+    /// the schema up to date; a query waits [`DEFAULT_ACQUIRE_TIMEOUT`] for a connection at most.
     pub async fn connect(url: &str) -> StoreResult<SqlStore> {
+        SqlStore::connect_with_timeout(url, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// [`SqlStore::connect`], a query waiting `acquire_timeout` for a connection at most: with
+    /// the database unreachable, that is how long a query takes to fail `store-unavailable`.
+    pub async fn connect_with_timeout(
+        url: &str,
+        acquire_timeout: Duration,
+    ) -> StoreResult<SqlStore> {
         let backend = Backend::of_url(url).ok_or_else(|| StoreError::Unavailable {
             detail: format!(
                 "unsupported database URL \"{url}\": use sqlite://FILE or postgres://USER@HOST/DB"
@@ -139,7 +152,7 @@ impl SqlStore {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 8,
             })
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(acquire_timeout)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -305,8 +305,11 @@ impl Config {
         if self.database_url.starts_with("sqlite:") {
             crate::pki::create_private_dir(&self.data_dir)?;
         }
-        certgate_store::SqlStore::connect(&self.database_url)
-            .await
+        certgate_store::SqlStore::connect_with_timeout(
+            &self.database_url,
+            self.limits.listeners.store_timeout,
+        )
+        .await
             .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))
     }
 }

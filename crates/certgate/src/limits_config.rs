@@ -18,6 +18,7 @@ pub(crate) struct LimitsFileConfig {
     idle_timeout_seconds: Option<u64>,
     body_read_timeout_seconds: Option<u64>,
     max_request_header_bytes: Option<u64>,
+    store_timeout_seconds: Option<u64>,
     signin_starts_per_minute_per_address: Option<u64>,
     signin_starts_burst_per_address: Option<u64>,
     signin_starts_per_minute: Option<u64>,
@@ -106,6 +107,14 @@ pub(crate) fn settings(
         limits.body_read_timeout_seconds,
         l.body_read_timeout,
     )?;
+    out.listeners.store_timeout = Duration::from_secs(setting(
+        env,
+        "limits",
+        "store_timeout_seconds",
+        limits.store_timeout_seconds,
+        l.store_timeout.as_secs(),
+        1..=60,
+    )?);
     out.listeners.max_header_bytes = to_usize(setting(
         env,
         "limits",
