@@ -1,5 +1,6 @@
 //! Why the CA refused or failed to do something, with stable codes.
 
+use certgate_pki::ReasonCode;
 use thiserror::Error;
 
 /// Everything the built-in CA can refuse or fail at.
@@ -60,6 +61,65 @@ pub enum CaError {
 }
 
 impl CaError {
+    /// Every code [`CaError::code`] answers with, in the order of its match arms.
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "ca-invalid-request",
+            "A field of a request to certgate's built-in CA is empty, malformed or out of range (the message names the field, such as `upn`, `email`, `days` or `policy_oids`); nothing was issued or signed.",
+            "Correct the field the message names and run the command or request again.",
+        ),
+        ReasonCode::new(
+            "ca-invalid-oid",
+            "A certificate policy identifier given to the built-in CA is not an object identifier in dotted form with at least two arcs.",
+            "Write the policy OID in dotted form, e.g. `1.3.6.1.4.1.99999.1`, and run the command again.",
+        ),
+        ReasonCode::new(
+            "ca-key-mismatch",
+            "The private key given does not belong to the certificate (named in the message): their public keys differ.",
+            "Supply the key that was generated together with this certificate, or issue a new certificate for this key.",
+        ),
+        ReasonCode::new(
+            "ca-certificate-invalid",
+            "A certificate the built-in CA was given to use (its CA certificate, a signer certificate or a certificate to bundle) is not valid DER X.509 (RFC 5280 §4.1).",
+            "Administrators: check the certificate with `openssl x509 -inform DER -noout -text`, and restore it from a backup if it was damaged.",
+        ),
+        ReasonCode::new(
+            "ca-private-key-invalid",
+            "The private key is not an unencrypted PKCS#8 DER key of a supported type (ECDSA P-256 or P-384, RSA of at least 2048 bits, or Ed25519).",
+            "Convert the key with `openssl pkcs8 -topk8 -nocrypt -outform DER`, or make a new key of a supported type, and try again.",
+        ),
+        ReasonCode::new(
+            "ca-not-a-ca",
+            "The certificate cannot be used as a CA for this: its basicConstraints does not say cA true (RFC 5280 §4.2.1.9), or its keyUsage does not allow keyCertSign or, to sign CRLs, cRLSign (RFC 5280 §4.2.1.3).",
+            "Use the CA certificate that issued your users' certificates, not a user certificate; if it is one, re-issue it with basicConstraints cA true and keyUsage keyCertSign and cRLSign.",
+        ),
+        ReasonCode::new(
+            "ca-issuer-not-valid",
+            "The CA is not valid at the time of issuance or signing (before its notBefore or after its notAfter, RFC 5280 §4.1.2.5), so nothing it signed then would be valid; nothing was signed.",
+            "Administrators: check this server's clock (NTP); if the CA has expired, renew it and trust the new CA certificate.",
+        ),
+        ReasonCode::new(
+            "ca-key-seal-broken",
+            "A sealed CA private key could not be opened (AES-256-GCM authentication failed): the passphrase is wrong, or the sealed key was altered or truncated.",
+            "Administrators: set `CERTGATE_CA_KEY_PASSPHRASE` to the passphrase the key was sealed with; if it is right, restore the sealed key from a backup.",
+        ),
+        ReasonCode::new(
+            "ca-key-not-sealed",
+            "A private key that should be sealed does not start with the certgate sealed-key header (`cgsk1`), so it is not a sealed key.",
+            "Administrators: seal the key first, or load it as an unencrypted key; check that the key is the one certgate wrote.",
+        ),
+        ReasonCode::new(
+            "ca-crypto-failed",
+            "Key generation, signing, encryption or random number generation failed inside the cryptographic library (the message names the operation); nothing was issued.",
+            "Try again. Administrators: if it persists, check the server log and the system's random number source, and report the message.",
+        ),
+        ReasonCode::new(
+            "ca-pkcs12-failed",
+            "The PKCS#12 file (the certificate, its chain and its private key, for import on a device) could not be built; the message gives the cause.",
+            "Try again; if it persists, tell your administrator the message, who can issue the certificate again with `certgate pki issue`.",
+        ),
+    ];
+
     /// The stable, machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {

@@ -50,3 +50,9 @@ pub use key::KeyAlgorithm;
 pub use pkcs12::{pkcs12, pkcs12_with_encryption, Pkcs12Encryption};
 pub use server::{issue_server_certificate, ServerCertificateRequest};
 pub use token_signing::create_token_signing_certificate;
+
+/// Every reason code this crate answers with, by error type (see
+/// [`certgate_pki::ReasonCode`]).
+pub fn reason_codes() -> Vec<certgate_pki::CodeList> {
+    vec![("certgate_ca::CaError", CaError::CODES)]
+}

@@ -26,7 +26,7 @@
 use std::future::Future;
 
 use aws_lc_rs::digest;
-use certgate_pki::UnixTime;
+use certgate_pki::{ReasonCode, UnixTime};
 use zeroize::Zeroizing;
 
 use crate::audit::AuditEvent;
@@ -162,6 +162,46 @@ pub enum AccessPassError {
 }
 
 impl AccessPassError {
+    /// Every code [`AccessPassError::code`] answers with (its store failures are
+    /// [`StoreError::CODES`]).
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "access-pass-lifetime-invalid",
+            "A Temporary Access Pass lives between 10 minutes and 8 hours, and the lifetime asked for is outside that range; no pass was issued.",
+            "Give a lifetime from 10m to 8h (`certgate user access-pass create USER --lifetime 1h`).",
+        ),
+        ReasonCode::new(
+            "access-pass-not-issued",
+            "No Temporary Access Pass is live for the account: none was issued, or it was used, replaced by a newer one or removed by a reset.",
+            "Ask your administrator for a new Temporary Access Pass.",
+        ),
+        ReasonCode::new(
+            "access-pass-invalid",
+            "The pass entered is not the Temporary Access Pass issued for the account; it counts as a wrong attempt (5 wrong passes void the live pass).",
+            "Check the pass and enter it again (case, spaces and dashes do not matter).",
+        ),
+        ReasonCode::new(
+            "access-pass-expired",
+            "The Temporary Access Pass's lifetime ended before it was redeemed.",
+            "Ask your administrator for a new Temporary Access Pass.",
+        ),
+        ReasonCode::new(
+            "access-pass-used",
+            "The Temporary Access Pass was already redeemed; a pass works once.",
+            "Ask your administrator for a new Temporary Access Pass.",
+        ),
+        ReasonCode::new(
+            "access-pass-locked-out",
+            "Too many wrong passes were tried for the account, so its live Temporary Access Pass no longer works.",
+            "Ask your administrator for a new Temporary Access Pass.",
+        ),
+        ReasonCode::new(
+            "access-pass-random-unavailable",
+            "The system's random number generator failed, so no Temporary Access Pass was issued.",
+            "Try again. Administrators: if it keeps failing, check the host's random number source; the server log has the error.",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             AccessPassError::LifetimeOutOfRange { .. } => "access-pass-lifetime-invalid",

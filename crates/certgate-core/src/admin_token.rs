@@ -11,7 +11,7 @@ use std::future::Future;
 
 use aws_lc_rs::constant_time;
 use aws_lc_rs::digest;
-use certgate_pki::UnixTime;
+use certgate_pki::{ReasonCode, UnixTime};
 use zeroize::Zeroizing;
 
 use crate::audit::AuditEvent;
@@ -149,6 +149,42 @@ pub enum AdminTokenError {
 }
 
 impl AdminTokenError {
+    /// Every code [`AdminTokenError::code`] answers with of its own (`randomness-unavailable` is
+    /// listed with [`DirectoryError`](crate::directory::DirectoryError), store failures are
+    /// [`StoreError::CODES`]).
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "admin-token-name-invalid",
+            "The admin token name is not 1 to 64 letters, digits, dots, underscores and hyphens.",
+            "Choose a name of that form (`certgate admin token create --name NAME`).",
+        ),
+        ReasonCode::new(
+            "admin-token-name-taken",
+            "An admin token with this name already exists (revoked tokens keep their names).",
+            "Choose another name; `certgate admin token list` shows the names in use.",
+        ),
+        ReasonCode::new(
+            "admin-token-not-found",
+            "No admin token has this name.",
+            "Use a name that `certgate admin token list` shows.",
+        ),
+        ReasonCode::new(
+            "admin-token-already-revoked",
+            "The admin token was already revoked; nothing was changed.",
+            "Nothing to do; make a new token if one is needed (`certgate admin token create`).",
+        ),
+        ReasonCode::new(
+            "admin-token-invalid",
+            "The bearer token presented to the admin API is not an admin token on record.",
+            "Check the token (CERTGATE_TOKEN or --token); a new one is made on the server with `certgate admin token create`.",
+        ),
+        ReasonCode::new(
+            "admin-token-revoked",
+            "The bearer token presented to the admin API was revoked.",
+            "Ask for a new token, made on the server with `certgate admin token create`.",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             AdminTokenError::NameInvalid { .. } => "admin-token-name-invalid",

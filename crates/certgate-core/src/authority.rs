@@ -10,7 +10,7 @@ use certgate_ca::{
     sign_crl, Authority, CaError, ClientCertificateRequest, CrlRequest, HierarchyRequest,
     KeyAlgorithm, RevokedSerial,
 };
-use certgate_pki::{Certificate, Crl, RequestedKey, RevocationReason, UnixTime};
+use certgate_pki::{Certificate, Crl, ReasonCode, RequestedKey, RevocationReason, UnixTime};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -341,6 +341,76 @@ pub enum PkiError {
 }
 
 impl PkiError {
+    /// Every code [`PkiError::code`] answers with of its own (CA and store failures are their
+    /// types' codes).
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "pki-not-initialised",
+            "certgate's own CA (root and issuing CA) has not been created yet, so nothing can be issued, revoked or published.",
+            "Run `certgate pki init` once, with CERTGATE_CA_KEY_PASSPHRASE set.",
+        ),
+        ReasonCode::new(
+            "pki-already-initialised",
+            "certgate's CA already exists, and initialising again would replace its keys; nothing was changed.",
+            "Keep using the existing CA (`certgate pki list`, `certgate pki crls`).",
+        ),
+        ReasonCode::new(
+            "pki-passphrase-required",
+            "No key passphrase is configured, so the CA's private keys cannot be sealed (at `pki init`) or unsealed (to sign).",
+            "Set CERTGATE_CA_KEY_PASSPHRASE (or `ca_key_passphrase` in certgate.toml) to the passphrase the CA keys are sealed with; `certgate pki init --allow-unencrypted-keys` keeps new keys unencrypted (not recommended).",
+        ),
+        ReasonCode::new(
+            "pki-unknown-serial",
+            "No certificate with that serial number was issued by certgate's CA.",
+            "Check the serial (hex, `:` allowed) against `certgate pki list`.",
+        ),
+        ReasonCode::new(
+            "pki-already-revoked",
+            "The certificate was already revoked, and so was every certificate derived from it; nothing was changed.",
+            "Nothing to do: the first revocation's time and reason stand (`certgate pki list` shows them).",
+        ),
+        ReasonCode::new(
+            "pki-parent-revoked",
+            "The certificate that authenticated the request (the one signed in with, for /my/device or EST re-enrollment) is revoked at certgate's CA, though the published CRL may not say so yet; no certificate was issued.",
+            "Sign in with a certificate that is not revoked, or ask your administrator for a new one.",
+        ),
+        ReasonCode::new(
+            "pki-derived-certificate-limit",
+            "The user already holds as many unexpired certificates obtained with a certificate (/my/device, EST re-enrollment) as allowed (10 by default); no certificate was issued.",
+            "Revoke the certificates no longer in use (`certgate pki list`, `certgate pki revoke --serial SERIAL`), or ask your administrator to raise `max_derived_certificates_per_user`.",
+        ),
+        ReasonCode::new(
+            "pki-parent-malformed",
+            "The certificate presented to obtain a new one could not be read.",
+            "Sign in again with a valid certificate; if it persists, ask your administrator for a new certificate.",
+        ),
+        ReasonCode::new(
+            "pki-parent-not-certgate",
+            "The certificate signed in with was issued by another CA, and only certificates certgate issued may obtain new ones here: another CA could revoke it without certgate knowing.",
+            "Use a certificate certgate issued, or ask your administrator for one. Administrators can let trusted CAs' certificates obtain device certificates on /my/device with `derive_from_trusted_cas = true`.",
+        ),
+        ReasonCode::new(
+            "pki-parent-ca-not-trusted",
+            "The CA that issued the certificate signed in with is not itself a trusted CA on record, so certgate could not follow its revocations; no certificate was issued.",
+            "Ask your administrator to add that CA (`certgate ca add FILE`).",
+        ),
+        ReasonCode::new(
+            "pki-parent-ca-without-crl",
+            "The trusted CA that issued the certificate signed in with has no CRL URL, so certgate could not learn when it revokes that certificate; no certificate was issued.",
+            "Ask your administrator to set the CA's CRL URL (`certgate ca set ID --crl-url URL`).",
+        ),
+        ReasonCode::new(
+            "pki-unknown-reason",
+            "The revocation reason is not one of the reasons RFC 5280 defines.",
+            "Use one of unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise (`certgate pki revoke --reason`).",
+        ),
+        ReasonCode::new(
+            "pki-corrupt",
+            "A stored CA record or a CRL certgate published is damaged: it does not parse, or holds an impossible CRL number.",
+            "Administrators: restore the database from a backup; the message names the damaged record.",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             PkiError::NotInitialised => "pki-not-initialised",

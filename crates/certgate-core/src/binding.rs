@@ -15,7 +15,7 @@
 use std::fmt;
 use std::future::Future;
 
-use certgate_pki::Identity;
+use certgate_pki::{Identity, ReasonCode};
 use serde::Serialize;
 
 use crate::directory::User;
@@ -421,6 +421,26 @@ fn attempts_text(attempts: &[BindingAttempt]) -> String {
 }
 
 impl BindingError {
+    /// Every code [`BindingError::code`] answers with (its store failures are
+    /// [`StoreError::CODES`]).
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "binding-not-found",
+            "No username-binding rule found a user for the certificate: none of the certificate's values (UPN, RFC 822 name, `X509:<...>` forms) matches the user attribute a rule compares it with.",
+            "No account matches this certificate. Ask your administrator to link the certificate to your account.",
+        ),
+        ReasonCode::new(
+            "binding-ambiguous",
+            "The first binding rule that found anyone found more than one user for the certificate; a certificate must map to exactly one user, so nobody was signed in.",
+            "This certificate matches more than one account, so nobody can sign in with it. Ask your administrator to fix the accounts.",
+        ),
+        ReasonCode::new(
+            "user-disabled",
+            "The user account is disabled (accountEnabled is false), so it can neither sign in nor obtain a certificate.",
+            "Your account is disabled. Ask your administrator.",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             BindingError::NotFound { .. } => "binding-not-found",
@@ -528,6 +548,26 @@ pub enum BindingRuleError {
 }
 
 impl BindingRuleError {
+    /// Every code [`BindingRuleError::code`] answers with (its store failures are
+    /// [`StoreError::CODES`]).
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "binding-rule-invalid",
+            "The binding rule cannot match anything or would match too loosely: priorities start at 1, and only PrincipalName and RFC822Name can be compared with userPrincipalName or proxyAddresses (every other field only with certificateUserIds).",
+            "Compare PrincipalName or RFC822Name with userPrincipalName or proxyAddresses, any other field with certificateUserIds, and give a priority of 1 or more (`certgate binding add`).",
+        ),
+        ReasonCode::new(
+            "binding-priority-taken",
+            "Another binding rule already has the requested priority; priorities are unique.",
+            "Choose another priority, or remove the existing rule first (`certgate binding list`, `certgate binding remove PRIORITY`).",
+        ),
+        ReasonCode::new(
+            "binding-rule-not-found",
+            "No configured binding rule has the given priority. While no rule is configured the default rules apply, and they cannot be removed one by one.",
+            "Use a priority that `certgate binding list` shows; to replace the default rules, add a rule (`certgate binding add`).",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             BindingRuleError::Invalid { .. } => "binding-rule-invalid",

@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 
-use certgate_pki::{parse_crls, AlgorithmPolicy, Certificate, Crl, Reason, UnixTime};
+use certgate_pki::{parse_crls, AlgorithmPolicy, Certificate, Crl, Reason, ReasonCode, UnixTime};
 use serde::Serialize;
 
 use crate::crl_fetch::FetchError;
@@ -120,6 +120,49 @@ pub enum CrlRefusal {
 }
 
 impl CrlRefusal {
+    /// Every code [`CrlRefusal::code`] answers with of its own (a failed download is one of
+    /// [`FetchError::CODES`]). Each refusal keeps the cached CRL. `crl-malformed`,
+    /// `crl-authority-key-mismatch`, `crl-signature-invalid`, `crl-number-missing`,
+    /// `crl-not-yet-valid` and `crl-stale` mean what they mean at validation and are listed
+    /// with [`certgate_pki::Reason`].
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "crl-not-a-crl",
+            "The CRL URL served something that is not a CRL at all (neither DER nor PEM), such as an HTML error page; the cached CRL is kept.",
+            "Open the CA's CRL URL (`certgate ca list` shows it) and check what it serves; correct it with `certgate ca set ID --crl-url URL`.",
+        ),
+        ReasonCode::new(
+            "crl-wrong-kind",
+            "The base CRL URL served a delta CRL, or the delta CRL URL served a base CRL; the cached CRL is kept.",
+            "Swap or correct the CA's URLs (`certgate ca set ID --crl-url URL --delta-crl-url URL`).",
+        ),
+        ReasonCode::new(
+            "crl-issuer-mismatch",
+            "The downloaded CRL was issued by another CA than the trusted CA whose URL served it; the cached CRL is kept.",
+            "Set the URL where this CA publishes its own CRL (`certgate ca set ID --crl-url URL`).",
+        ),
+        ReasonCode::new(
+            "crl-number-regressed",
+            "The downloaded CRL's number is lower than the cached CRL's; an older CRL is never accepted over a newer one (it could hide revocations), and the cached CRL is kept.",
+            "Check every server and cache behind the CRL URL: one of them serves an old CRL.",
+        ),
+        ReasonCode::new(
+            "crl-number-reused",
+            "The downloaded CRL has the cached CRL's number but different content; a CA must never reuse a CRL number, and the cached CRL is kept.",
+            "Ask the CA's operator to fix its CRL numbering; the next CRL with a higher number is accepted.",
+        ),
+        ReasonCode::new(
+            "crl-next-update-missing",
+            "The CRL has no nextUpdate, so certgate cannot tell when it stops being current; the cached CRL is kept.",
+            "Have the CA's operator publish CRLs with a nextUpdate.",
+        ),
+        ReasonCode::new(
+            "crl-not-exactly-one",
+            "The file at the CRL URL holds several CRLs (or none); a CRL URL must serve exactly one. The cached CRL is kept.",
+            "Point the CA's CRL URL at a single CRL (`certgate ca set ID --crl-url URL`).",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             CrlRefusal::Fetch(error) => error.code(),

@@ -7,6 +7,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use certgate_pki::ReasonCode;
+
 /// Limits for one download, enforced while the body streams in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FetchLimits {
@@ -84,6 +86,45 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// Every code [`FetchError::code`] answers with.
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "crl-url-not-allowed",
+            "The CRL URL is not an http:// or https:// URL, so certgate does not fetch it.",
+            "Set an http:// or https:// CRL URL (`certgate ca set ID --crl-url URL`).",
+        ),
+        ReasonCode::new(
+            "crl-fetch-failed",
+            "The CRL URL could not be downloaded: the name did not resolve, the connection failed, or TLS failed.",
+            "Check that the CRL distribution point is reachable from this server (DNS, firewall, proxy); `certgate crl refresh` tries again now.",
+        ),
+        ReasonCode::new(
+            "crl-fetch-http-status",
+            "The CRL URL answered with an HTTP error status (such as 404 or 500) instead of the CRL.",
+            "Check where the CA publishes its CRL and correct the URL if needed (`certgate ca set ID --crl-url URL`).",
+        ),
+        ReasonCode::new(
+            "crl-fetch-redirected",
+            "The CRL URL answered with a redirect; certgate does not follow redirects for CRLs, so that whoever answers the URL cannot point certgate at another host.",
+            "If the redirect target is where the CA publishes its CRL, set it as the CA's CRL URL (`certgate ca set ID --crl-url URL`).",
+        ),
+        ReasonCode::new(
+            "crl-fetch-timeout",
+            "Downloading the CRL took longer than the time limit (10 s interactive, 60 s in the background, by default).",
+            "Raise `[crl] interactive_timeout_seconds` or `background_timeout_seconds`, or publish the CRL on a closer or faster server.",
+        ),
+        ReasonCode::new(
+            "crl-too-large",
+            "The CRL is larger than the size limit (20 MiB interactive, 150 MiB in the background, by default), as announced or as received.",
+            "Raise `[crl] interactive_max_bytes` or `background_max_bytes`, or have the CA partition its CRL.",
+        ),
+        ReasonCode::new(
+            "crl-fetch-truncated",
+            "The CRL download ended before all of it arrived (the connection closed early).",
+            "Try again with `certgate crl refresh`; if it keeps happening, check the network path and the server that serves the CRL.",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             FetchError::UrlNotAllowed { .. } => "crl-url-not-allowed",

@@ -14,7 +14,7 @@ mod apple;
 pub use android::ANDROID_PROFILE_TYPE;
 
 use certgate_ca::{KeyAlgorithm, Pkcs12Encryption};
-use certgate_pki::{Certificate, UnixTime};
+use certgate_pki::{Certificate, ReasonCode, UnixTime};
 use zeroize::Zeroizing;
 
 use crate::audit::AuditEvent;
@@ -263,6 +263,51 @@ pub enum DeviceError {
 }
 
 impl DeviceError {
+    /// Every code [`DeviceError::code`] answers with of its own (PKI and store failures are their
+    /// types' codes).
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "device-eas-host-missing",
+            "An iOS or Android profile needs the Exchange ActiveSync host the device connects to, and none was given (or it was empty).",
+            "Give the host name (`certgate device profile --eas-host mail.contoso.example`), or choose the pkcs12 platform.",
+        ),
+        ReasonCode::new(
+            "device-eas-host-invalid",
+            "The Exchange ActiveSync host is not a host name: it is a URL, has a bad port, or has labels that are not letters, digits and hyphens (IPv6 addresses are not accepted).",
+            "Give the host name only, optionally with :port (mail.contoso.example); the device adds https:// and the path itself.",
+        ),
+        ReasonCode::new(
+            "device-p12-password-too-short",
+            "The PKCS#12 password has fewer than 8 characters, and it is all that protects the private key in the file.",
+            "Choose a password of at least 8 characters.",
+        ),
+        ReasonCode::new(
+            "device-p12-password-invalid",
+            "The PKCS#12 password is longer than 256 characters or contains control characters (tabs, line breaks), which a device's password field cannot take.",
+            "Choose a password of 8 to 256 characters without control characters.",
+        ),
+        ReasonCode::new(
+            "device-signing-not-applicable",
+            "Signing was asked for an Android profile or a bare PKCS#12 file; only an iOS configuration profile can be signed.",
+            "Leave signing off (no `--sign`) for the android and pkcs12 platforms.",
+        ),
+        ReasonCode::new(
+            "device-embed-password-not-applicable",
+            "Embedding the password was asked for a bare PKCS#12 file, which has no place for its own password.",
+            "Leave password embedding off (no `--embed-password`), or choose the ios or android platform.",
+        ),
+        ReasonCode::new(
+            "device-user-disabled",
+            "The user is disabled, so no device certificate is issued for them.",
+            "Enable the account first (`certgate user set USER --enabled true`), then provision the device.",
+        ),
+        ReasonCode::new(
+            "device-profile-encoding-failed",
+            "The iOS or Android profile could not be written after the certificate was issued; the certificate is on record but was not delivered.",
+            "Revoke the undelivered certificate (`certgate pki list`, `certgate pki revoke --serial SERIAL`) and try again; the message has the encoder's error.",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             DeviceError::EasHostRequired(_) | DeviceError::EasHostMissing => {

@@ -18,7 +18,7 @@ use std::future::Future;
 
 use aws_lc_rs::constant_time;
 use aws_lc_rs::digest;
-use certgate_pki::{CertificationRequest, CsrError, UnixTime};
+use certgate_pki::{CertificationRequest, CsrError, ReasonCode, UnixTime};
 use zeroize::Zeroizing;
 
 use crate::audit::AuditEvent;
@@ -191,6 +191,44 @@ pub enum EnrollmentError {
 }
 
 impl EnrollmentError {
+    /// Every code [`EnrollmentError::code`] answers with of its own. `user-not-found` is listed
+    /// with [`DirectoryError`](crate::directory::DirectoryError), `user-disabled` with
+    /// [`BindingError`](crate::binding::BindingError), `randomness-unavailable` with
+    /// [`DirectoryError`](crate::directory::DirectoryError); CSR, PKI and store failures are
+    /// their types' codes.
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "est-code-validity-invalid",
+            "An enrollment code is valid for 1 to 720 hours, and the validity asked for is outside that range; no code was made.",
+            "Give a validity from 1 to 720 hours (`certgate est code --upn UPN --valid-hours 24`).",
+        ),
+        ReasonCode::new(
+            "est-credentials-missing",
+            "The EST enrollment request carried no HTTP Basic credentials (the UPN as user name, the enrollment code as password).",
+            "Enroll with your user principal name as the user name and the enrollment code your administrator gave you as the password (for example `curl -u UPN:CODE`).",
+        ),
+        ReasonCode::new(
+            "est-code-invalid",
+            "The user name and enrollment code do not match a valid enrollment code: the code is unknown or mistyped, or it was made for another user.",
+            "Check the user name and the code; if both are right, ask your administrator for a new code (`certgate est code`).",
+        ),
+        ReasonCode::new(
+            "est-code-used",
+            "The enrollment code was already used; a code enrolls one certificate.",
+            "Ask your administrator for a new enrollment code (`certgate est code`).",
+        ),
+        ReasonCode::new(
+            "est-code-expired",
+            "The enrollment code's validity ended before it was used.",
+            "Ask your administrator for a new enrollment code (`certgate est code`).",
+        ),
+        ReasonCode::new(
+            "est-reenroll-not-issued-here",
+            "EST re-enrollment (simplereenroll) renews only certificates certgate issued, and the presented certificate was issued by another CA.",
+            "Enroll with an enrollment code instead (simpleenroll); ask your administrator for one (`certgate est code`).",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             EnrollmentError::UserNotFound { .. } => "user-not-found",

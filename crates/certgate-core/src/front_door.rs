@@ -13,6 +13,8 @@
 //! devices (many never send a certificate unless the server insists), and with Accept a device
 //! that sent none would fall through to whatever the mail server does without an identity.
 
+use certgate_pki::ReasonCode;
+
 /// IIS's client-certificate setting of a virtual directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ClientCertificates {
@@ -529,6 +531,26 @@ pub enum Admission {
     /// `store-unavailable`, never forwarded.
     Unavailable { message: String },
 }
+
+/// The codes [`admit`] and [`PublishedHosts::decide`] refuse a request with (a refused
+/// certificate passes on the sign-in's own code, listed with its type).
+pub const CODES: &[ReasonCode] = &[
+    ReasonCode::new(
+        "front-door-host-not-allowed",
+        "The request named a host (Host or :authority) the front door does not publish (`[front_door] allowed_hosts`, else `public_host`); it was refused with 421.",
+        "Use the address your administrator gave you. Administrators: add the host name clients use to `[front_door] allowed_hosts`.",
+    ),
+    ReasonCode::new(
+        "front-door-basic-disabled",
+        "The request carried HTTP Basic (password) credentials to a virtual directory without `basic_passthrough`, so no password reaches the mail server; it was refused with 403.",
+        "Set up your mail app to sign in with your certificate instead of a password. Administrators: set `basic_passthrough = true` on the virtual directory only if passwords must reach the mail server.",
+    ),
+    ReasonCode::new(
+        "front-door-certificate-required",
+        "The virtual directory requires a client certificate (`client_certificates = require`) and the device or browser sent none; it was refused with 403 (IIS's 403.7).",
+        "Choose your certificate when your device or browser asks for one; if it never asks, install your certificate and try again, or ask your administrator for one.",
+    ),
+];
 
 /// Decides a request from the virtual directory's settings, the certificate outcome and
 /// whether it carries HTTP Basic credentials.

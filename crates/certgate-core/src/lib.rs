@@ -95,6 +95,97 @@ pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Every reason code this crate answers with, by error type (see
+/// [`certgate_pki::ReasonCode`]), and the module-level lists of codes answered with outside
+/// any error type (`front_door::CODES`). A code several types answer with (`user-disabled`,
+/// `user-not-found`, `randomness-unavailable`) is listed once, with the type that owns it.
+/// [`signin::SignInError`] has no codes of its own.
+pub fn reason_codes() -> Vec<certgate_pki::CodeList> {
+    vec![
+        // Certificate sign-in and the mail front door.
+        (
+            "certgate_core::signin::CertificateRejection",
+            signin::CertificateRejection::CODES,
+        ),
+        (
+            "certgate_core::binding::BindingError",
+            binding::BindingError::CODES,
+        ),
+        ("certgate_core::front_door (admission)", front_door::CODES),
+        (
+            "certgate_core::rate_limit::RateLimited",
+            rate_limit::RateLimited::CODES,
+        ),
+        // The second factor.
+        ("certgate_core::totp::TotpError", totp::TotpError::CODES),
+        (
+            "certgate_core::totp::TotpServiceError",
+            totp::TotpServiceError::CODES,
+        ),
+        (
+            "certgate_core::access_pass::AccessPassError",
+            access_pass::AccessPassError::CODES,
+        ),
+        // The directory and its rules.
+        (
+            "certgate_core::directory::DirectoryError",
+            directory::DirectoryError::CODES,
+        ),
+        (
+            "certgate_core::binding::BindingRuleError",
+            binding::BindingRuleError::CODES,
+        ),
+        (
+            "certgate_core::strength::StrengthRuleError",
+            strength::StrengthRuleError::CODES,
+        ),
+        // Trusted CAs and their CRLs.
+        (
+            "certgate_core::trusted_ca::TrustError",
+            trusted_ca::TrustError::CODES,
+        ),
+        (
+            "certgate_core::crl_cache::CrlRefusal",
+            crl_cache::CrlRefusal::CODES,
+        ),
+        (
+            "certgate_core::crl_fetch::FetchError",
+            crl_fetch::FetchError::CODES,
+        ),
+        // certgate's own CA, enrollment and devices.
+        (
+            "certgate_core::authority::PkiError",
+            authority::PkiError::CODES,
+        ),
+        (
+            "certgate_core::enrollment::EnrollmentError",
+            enrollment::EnrollmentError::CODES,
+        ),
+        (
+            "certgate_core::device::DeviceError",
+            device::DeviceError::CODES,
+        ),
+        // Federation, administration, storage.
+        (
+            "certgate_core::federation::FederationError",
+            federation::FederationError::CODES,
+        ),
+        (
+            "certgate_core::federation::FederationRefusal",
+            federation::FederationRefusal::CODES,
+        ),
+        (
+            "certgate_core::federation::SpFailure",
+            federation::SpFailure::CODES,
+        ),
+        (
+            "certgate_core::admin_token::AdminTokenError",
+            admin_token::AdminTokenError::CODES,
+        ),
+        ("certgate_core::store::StoreError", store::StoreError::CODES),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

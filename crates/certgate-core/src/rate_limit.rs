@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use certgate_pki::UnixTime;
+use certgate_pki::{ReasonCode, UnixTime};
 
 /// One limit: `per_minute` admissions a minute on average, up to `burst` at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +75,20 @@ pub enum RateLimited {
 }
 
 impl RateLimited {
+    /// Every code [`RateLimited::code`] answers with.
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "rate-limited",
+            "Too many sign-in requests came from the client's address (an IPv6 address counts by its /64) in a short time (by default 60 a minute, bursts of 30); the request was not admitted.",
+            "Wait the seconds the answer gives (Retry-After) and try again. Administrators: if many people share one address, raise `[limits] signin_starts_per_minute_per_address` and `signin_starts_burst_per_address`.",
+        ),
+        ReasonCode::new(
+            "rate-limited-global",
+            "certgate received more sign-in requests from all clients together than its global limit (by default 1200 a minute, bursts of 600); the request was not admitted.",
+            "Wait the seconds the answer gives (Retry-After) and try again. Administrators: if the load is legitimate, raise `[limits] signin_starts_per_minute` and `signin_starts_burst`.",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             RateLimited::Address { .. } => "rate-limited",

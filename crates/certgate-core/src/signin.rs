@@ -7,7 +7,7 @@
 
 use std::future::Future;
 
-use certgate_pki::{Certificate, Identity, Reason, Rejection, UnixTime};
+use certgate_pki::{Certificate, Identity, Reason, ReasonCode, Rejection, UnixTime};
 use serde::Serialize;
 
 use crate::binding::{match_user, BindingError, BindingMatch, BindingPolicy, UserLookup};
@@ -47,6 +47,16 @@ pub enum CertificateRejection {
 }
 
 impl CertificateRejection {
+    /// Every code [`CertificateRejection::code`] answers with of its own (an unreadable or invalid
+    /// certificate is one of certgate-pki's codes).
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "no-certificate",
+            "No client certificate was presented: the browser or app sent none when certgate asked for one.",
+            "Choose your certificate when the browser or app asks for one. If it never asks, install your certificate (the .p12 file you were given) and try again in a new browser window.",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             CertificateRejection::NoCertificate => "no-certificate",
@@ -128,6 +138,10 @@ pub enum SignInError {
 }
 
 impl SignInError {
+    /// None of its own: [`SignInError::code`] is always that of the certificate rejection, the
+    /// binding error or the store failure it carries.
+    pub const CODES: &'static [ReasonCode] = &[];
+
     pub fn code(&self) -> &'static str {
         match self {
             SignInError::Certificate(rejection) => rejection.code(),

@@ -6,7 +6,7 @@
 
 use std::future::Future;
 
-use certgate_pki::UnixTime;
+use certgate_pki::{ReasonCode, UnixTime};
 
 use crate::audit::AuditEvent;
 use crate::authority::{AuthorityId, AuthorityRecord, IssuedRecord, PublishedCrl, Revocation};
@@ -36,6 +36,40 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Every code [`StoreError::code`] answers with.
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "store-not-found",
+            "What the request names is not in certgate's database.",
+            "Check the identifier (list what exists with the matching `list` command or API), then try again.",
+        ),
+        ReasonCode::new(
+            "store-conflict",
+            "What the request would create already exists in certgate's database.",
+            "Use the existing entry, or remove it first if it should be replaced.",
+        ),
+        ReasonCode::new(
+            "store-unavailable",
+            "certgate could not reach its database in time (`[limits] store_timeout_seconds`), or the database refused the operation. Nothing was decided or changed.",
+            "Try again in a minute. Administrators: check that SQLite's file is writable or that PostgreSQL is reachable; the server log has the database's own error under the correlation ID.",
+        ),
+        ReasonCode::new(
+            "store-corrupt",
+            "certgate's database holds a value certgate cannot read back (edited by hand, or written by a newer version).",
+            "Administrators: the server log names the value; restore it from a backup or correct it, and run the same certgate version on every node.",
+        ),
+        ReasonCode::new(
+            "store-parent-revoked",
+            "The certificate a new certificate was to be issued on the strength of was revoked while it was being issued; nothing was recorded.",
+            "Sign in with a certificate that is not revoked, or ask your administrator for a new one.",
+        ),
+        ReasonCode::new(
+            "store-derived-limit",
+            "The user already holds as many certificates obtained with a certificate (device set-up, EST re-enrollment) as allowed; nothing was issued.",
+            "Revoke certificates that are no longer used (`certgate pki revoke`), or ask your administrator to raise `max_derived_certificates_per_user`.",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             StoreError::NotFound { .. } => "store-not-found",

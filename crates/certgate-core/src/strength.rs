@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use certgate_pki::{Certificate, UnixTime, ValidatedPath};
+use certgate_pki::{Certificate, ReasonCode, UnixTime, ValidatedPath};
 use serde::Serialize;
 
 use crate::store::StoreError;
@@ -392,6 +392,36 @@ pub enum StrengthRuleError {
 }
 
 impl StrengthRuleError {
+    /// Every code [`StrengthRuleError::code`] answers with (its store failures are
+    /// [`StoreError::CODES`]).
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "strength-rule-empty",
+            "An authentication-strength rule needs an issuer, a policy OID or both, and neither was given.",
+            "Give --issuer, --policy-oid or both (`certgate strength add`).",
+        ),
+        ReasonCode::new(
+            "strength-issuer-invalid",
+            "The issuer is neither a subject DN (`CN=...`) nor a subject key identifier in hex.",
+            "Copy the issuing CA's subject DN or subject key identifier from `certgate ca list`.",
+        ),
+        ReasonCode::new(
+            "strength-policy-oid-invalid",
+            "The policy OID is not a dotted OID such as 1.3.6.1.4.1.311.21.8.1.",
+            "Give the certificate policy OID in dotted form (`--policy-oid`).",
+        ),
+        ReasonCode::new(
+            "strength-rule-duplicate",
+            "A rule for the same issuer and policy OID already exists.",
+            "Remove the existing rule first (`certgate strength list`, `certgate strength remove ID`), then add the new one.",
+        ),
+        ReasonCode::new(
+            "strength-rule-not-found",
+            "No authentication-strength rule has the given id.",
+            "Use an id that `certgate strength list` shows.",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             StrengthRuleError::Empty => "strength-rule-empty",

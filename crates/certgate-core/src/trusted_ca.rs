@@ -4,7 +4,7 @@
 
 use certgate_pki::{
     check_intermediate_ca, check_trust_anchor, AlgorithmPolicy, Certificate, Identity,
-    ProfileExceptions, Reason, UnixTime,
+    ProfileExceptions, Reason, ReasonCode, UnixTime,
 };
 use serde::Serialize;
 
@@ -131,6 +131,57 @@ pub enum TrustError {
 }
 
 impl TrustError {
+    /// Every code [`TrustError::code`] answers with of its own (a CA that breaks the certificate
+    /// profile answers with certgate-pki's code for the rule, store failures with
+    /// [`StoreError::CODES`]). `ca-not-a-ca` is listed with [`certgate_ca::CaError`].
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "ca-certificate-malformed",
+            "The file is not a readable certificate: neither a DER or PEM certificate nor a PKCS#7 bundle of them.",
+            "Export the CA certificate again as .cer (DER or Base64) or .p7b and repeat `certgate ca add FILE`.",
+        ),
+        ReasonCode::new(
+            "ca-expired",
+            "The CA certificate has expired, and an expired CA cannot validate anything.",
+            "Renew the CA and trust its new certificate (`certgate ca add FILE`).",
+        ),
+        ReasonCode::new(
+            "ca-url-not-http",
+            "A CRL distribution point URL is not an http:// or https:// URL.",
+            "Give an http:// or https:// URL (`--crl-url`, `--delta-crl-url`).",
+        ),
+        ReasonCode::new(
+            "ca-url-malformed",
+            "A CRL distribution point URL cannot be fetched as given: it holds control characters or user information (user@host), or its host is not a plain DNS name or IP address with an optional port.",
+            "Give a plain URL such as http://pki.contoso.example/issuing.crl.",
+        ),
+        ReasonCode::new(
+            "ca-name-invalid",
+            "The CA's display name is longer than 256 characters or contains control characters.",
+            "Give a display name (`--name`) of at most 256 characters without control characters.",
+        ),
+        ReasonCode::new(
+            "ca-delta-without-base",
+            "A delta CRL URL was set without a base CRL URL; a delta CRL alone never proves a certificate unrevoked.",
+            "Set the base CRL URL too (`--crl-url`), or leave out the delta CRL URL.",
+        ),
+        ReasonCode::new(
+            "ca-duplicate",
+            "The certificate is already trusted (same SHA-256 thumbprint) as another CA record.",
+            "Change the existing record instead (`certgate ca list` shows it, `certgate ca set ID` changes it).",
+        ),
+        ReasonCode::new(
+            "ca-not-found",
+            "No trusted CA has the given id.",
+            "Use an id that `certgate ca list` shows.",
+        ),
+        ReasonCode::new(
+            "ca-bundle-empty",
+            "The bundle (.p7b) holds no certificate.",
+            "Export the bundle again with the CA certificates in it, or upload the CA certificate itself (.cer).",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             TrustError::CertificateMalformed(_) => "ca-certificate-malformed",

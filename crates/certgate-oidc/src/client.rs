@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use certgate_pki::UnixTime;
+use certgate_pki::{ReasonCode, UnixTime};
 use serde::{Deserialize, Serialize};
 
 use crate::scope::{ScopeSet, OPENID};
@@ -360,6 +360,46 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// Every code [`ClientError::code`] answers with.
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "client-id-invalid",
+            "The client ID (appId) is not 1 to 128 of the characters A-Z a-z 0-9 - . _ ~ : (a subset of RFC 6749 Appendix A.1's VSCHAR that needs no escaping in URLs, logs or the command line).",
+            "Choose a client ID of 1 to 128 letters, digits and - . _ ~ : (a GUID fits) for `certgate client add ID`, or leave appId out of `POST /applications` to get a random one.",
+        ),
+        ReasonCode::new(
+            "client-display-name-invalid",
+            "The client's display name is empty, longer than 256 characters or contains control characters.",
+            "Give the client a display name of 1 to 256 printable characters (`certgate client add ID --name NAME`, or displayName in `POST /applications`).",
+        ),
+        ReasonCode::new(
+            "client-redirect-uri-missing",
+            "A client must be registered with at least one redirect URI: certgate sends authorization responses only to registered URIs (RFC 6749 §3.1.2.2).",
+            "Register the client with the redirect URI the application uses (`certgate client add ID --redirect-uri URL`, repeat for several; redirectUris in `POST /applications`).",
+        ),
+        ReasonCode::new(
+            "client-redirect-uri-invalid",
+            "A redirect URI cannot be registered: it must be absolute without fragment (RFC 6749 §3.1.2), user information or wildcard, at most 2000 printable ASCII characters, and use https (http only on a loopback address, RFC 8252 §7.3) or, for a public client, a private-use scheme with a dot in it (RFC 8252 §7.1).",
+            "Correct the URI as the message says and register it exactly as the application sends it (`certgate client add ID --redirect-uri URL`); URIs are compared as exact strings, so list every one.",
+        ),
+        ReasonCode::new(
+            "client-post-logout-redirect-uri-invalid",
+            "A post-logout redirect URI cannot be registered; the same rules as for redirect URIs apply (absolute, no fragment, user information or wildcard, https or http on a loopback address, a private-use scheme for public clients only).",
+            "Correct the URI as the message says and register it with `certgate client add ID --post-logout-redirect-uri URL` (postLogoutRedirectUris in `POST /applications`).",
+        ),
+        ReasonCode::new(
+            "client-openid-scope-missing",
+            "The scopes a client may ask for do not include openid; certgate is an OpenID Connect provider and answers only OpenID Connect requests, which carry the openid scope (OpenID Connect Core §3.1.2.1).",
+            "Include openid in the client's scopes (`certgate client add ID --scopes 'openid profile email offline_access'`, or allowedScopes in `POST /applications`).",
+        ),
+        ReasonCode::new(
+            "client-lifetime-invalid",
+            "A token lifetime of the client is zero or above its limit: ID and access tokens may live at most the provider's maximum token lifetime (one hour), refresh tokens at most 365 days.",
+            "Choose lifetimes within the limits (idTokenLifetimeSeconds and accessTokenLifetimeSeconds 1 to 3600, refreshTokenLifetimeSeconds 1 to 31536000 in `POST /applications`), or leave them out for the defaults.",
+        ),
+        RandomUnavailable::REASON,
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             ClientError::ClientIdInvalid { .. } => "client-id-invalid",

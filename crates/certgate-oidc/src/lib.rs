@@ -104,3 +104,16 @@ mod unix_time {
         i64::deserialize(deserializer).map(UnixTime)
     }
 }
+
+/// Every reason code this crate answers with, by error type (see
+/// [`certgate_pki::ReasonCode`]).
+pub fn reason_codes() -> Vec<certgate_pki::CodeList> {
+    vec![
+        ("certgate_oidc::ProviderError", ProviderError::CODES),
+        ("certgate_oidc::ClientError", ClientError::CODES),
+        ("certgate_oidc::KeyError", KeyError::CODES),
+        ("certgate_oidc::TokenInvalid", TokenInvalid::CODES),
+        ("certgate_oidc::GrantRefusal", GrantRefusal::CODES),
+        ("certgate_oidc::PkceError", PkceError::CODES),
+    ]
+}

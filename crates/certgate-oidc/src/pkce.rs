@@ -5,6 +5,7 @@
 //! downgrade.
 
 use aws_lc_rs::digest::{digest, SHA256};
+use certgate_pki::ReasonCode;
 use serde::{Deserialize, Serialize};
 
 use crate::secret::base64url;
@@ -27,6 +28,25 @@ pub enum PkceError {
 }
 
 impl PkceError {
+    /// Every code [`PkceError::code`] answers with.
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "pkce-method-unsupported",
+            "The authorization request's code_challenge_method is missing (which means plain, RFC 7636 §4.3) or is not S256; certgate accepts S256 only, as RFC 9700 §2.1.1 recommends.",
+            "Developers: send code_challenge_method=S256 with code_challenge = BASE64URL(SHA256(code_verifier)) (RFC 7636 §4.2).",
+        ),
+        ReasonCode::new(
+            "pkce-challenge-malformed",
+            "The code_challenge is not 43 base64url characters, the form of an S256 challenge (RFC 7636 §4.2).",
+            "Developers: send BASE64URL(SHA256(code_verifier)) without padding as code_challenge.",
+        ),
+        ReasonCode::new(
+            "pkce-verifier-malformed",
+            "The code_verifier is not 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1).",
+            "Developers: make the code_verifier as RFC 7636 §4.1 says (32 random bytes, base64url-encoded) and send the same one to the token endpoint.",
+        ),
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             PkceError::MethodUnsupported => "pkce-method-unsupported",

@@ -13,7 +13,7 @@
 
 use std::future::Future;
 
-use certgate_pki::UnixTime;
+use certgate_pki::{ReasonCode, UnixTime};
 
 use crate::sign_in::{Authentication, CertificateRef, ObjectId};
 
@@ -83,6 +83,17 @@ pub enum GrantRefusal {
 }
 
 impl GrantRefusal {
+    /// The codes only [`GrantRefusal::code`] answers with. The others mean the same as where
+    /// certgate first answers with them, and are listed there only (a code has one entry):
+    /// `user-not-found` by `certgate_core::directory::DirectoryError`, `user-disabled` by
+    /// `certgate_core::binding::BindingError`, `cert-revoked` and `crl-unavailable` by
+    /// `certgate_pki::Reason`.
+    pub const CODES: &'static [ReasonCode] = &[ReasonCode::new(
+        "refresh-token-revoked-by-sts",
+        "The sign-in this grant came from happened before the user's StsRefreshTokensValidFrom: the user's sessions were revoked (`certgate user revoke-sessions`), so the grant's refresh tokens no longer yield tokens and userinfo refuses its access tokens.",
+        "Go back to the application and sign in again with your certificate.",
+    )];
+
     pub fn code(&self) -> &'static str {
         match self {
             GrantRefusal::UserNotFound => "user-not-found",

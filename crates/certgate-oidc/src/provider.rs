@@ -8,7 +8,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use certgate_core::audit::AuditEvent;
 use certgate_core::store::StoreError;
-use certgate_pki::UnixTime;
+use certgate_pki::{ReasonCode, UnixTime};
 
 use crate::authorize::{
     AuthorizationError, AuthorizationErrorCode, AuthorizationParameters, AuthorizationRequest,
@@ -63,6 +63,11 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// Every code [`ProviderError::code`] answers with itself; the codes of the store, key
+    /// and client errors it wraps are listed by [`StoreError`], [`KeyError`] and
+    /// [`ClientError`].
+    pub const CODES: &'static [ReasonCode] = &[RandomUnavailable::REASON];
+
     pub fn code(&self) -> &'static str {
         match self {
             ProviderError::Store(error) => error.code(),

@@ -10,12 +10,24 @@ use aws_lc_rs::digest::{digest, SHA256};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use certgate_pki::ReasonCode;
 use zeroize::Zeroizing;
 
 /// The system random generator failed: nothing secret can be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the system random number generator failed")]
 pub struct RandomUnavailable;
+
+impl RandomUnavailable {
+    /// The entry of `random-unavailable`, the code every error type of this crate answers
+    /// with when the random generator failed. One constant, so that each type's `CODES`
+    /// gives the code the same meaning.
+    pub const REASON: ReasonCode = ReasonCode::new(
+        "random-unavailable",
+        "The operating system's random number generator failed, so certgate could not create a secret, identifier or key it needed (an authorization code, a token, a client secret, a sign-in state). Nothing was issued or changed.",
+        "Try again in a minute. Administrators: if it persists, check the host's entropy source; the server log has the error under the correlation ID.",
+    );
+}
 
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], RandomUnavailable> {
     let mut bytes = [0u8; N];

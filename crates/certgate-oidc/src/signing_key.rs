@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use certgate_ca::CaError;
-use certgate_pki::UnixTime;
+use certgate_pki::{ReasonCode, UnixTime};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -250,6 +250,28 @@ pub enum KeyError {
 }
 
 impl KeyError {
+    /// Every code [`KeyError::code`] answers with itself. [`KeyError::Seal`] carries the code
+    /// of the `certgate_ca` error that sealing or opening the key failed with; those codes
+    /// are listed by that error type.
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "oidc-key-generation-failed",
+            "Generating a new ES256 (P-256) token-signing key for OpenID Connect failed in the cryptographic library, so no key was created (at the first start or at a key rotation).",
+            "Try again (`certgate client rotate-keys`, or restart the server for the first keys). Administrators: if it persists, check the host's entropy source and the server log.",
+        ),
+        ReasonCode::new(
+            "oidc-keys-inconsistent",
+            "The stored OpenID Connect signing keys are inconsistent: not exactly one Current and one Next key, a private key that does not match its public key, or a public key that is not a P-256 point. The provider does not load or rotate such keys.",
+            "Administrators: the server log names the key. Restore the OpenID Connect signing keys from a backup of the database, and run the same certgate version on every node.",
+        ),
+        ReasonCode::new(
+            "oidc-signing-failed",
+            "Signing an ID token or access token with the Current ES256 key failed, so no token was issued; the token endpoint answers server_error.",
+            "The application should try again. Administrators: if it persists, check the server log under the correlation ID and roll the keys over with `certgate client rotate-keys`.",
+        ),
+        RandomUnavailable::REASON,
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             KeyError::GenerationFailed => "oidc-key-generation-failed",
@@ -354,6 +376,45 @@ pub enum TokenInvalid {
 }
 
 impl TokenInvalid {
+    /// Every code [`TokenInvalid::code`] answers with.
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "token-malformed",
+            "The token is not a JWT certgate can read: not a compact JWS of three base64url parts, or a header or claims that are not the JSON certgate writes.",
+            "The application should send the token exactly as certgate issued it: the access token in `Authorization: Bearer` at userinfo, the ID token as id_token_hint.",
+        ),
+        ReasonCode::new(
+            "token-key-unknown",
+            "The token names no signing key (kid) or one certgate does not publish: it was signed by another issuer, or by a retired key whose tokens have all expired.",
+            "The application should get a new token (refresh it or sign the user in again) and fetch certgate's JWKS again if it caches the keys.",
+        ),
+        ReasonCode::new(
+            "token-signature-invalid",
+            "The token's signature does not verify with the published key it names, or it is not an ES256 signature, the only algorithm certgate signs with (RFC 7518 §3.4): the token was changed or forged.",
+            "The application should use tokens exactly as certgate issued them; get a new one by refreshing it or by signing the user in again.",
+        ),
+        ReasonCode::new(
+            "token-type-wrong",
+            "The token's JOSE header type (typ) is not the one this endpoint takes: userinfo takes `at+jwt` access tokens (RFC 9068 §2.1), id_token_hint takes `JWT` ID tokens.",
+            "The application should send the access token to userinfo and the ID token as id_token_hint, not the other way round.",
+        ),
+        ReasonCode::new(
+            "token-expired",
+            "The token's expiry time (exp) has passed, so it is no longer accepted.",
+            "The application should get a new token with its refresh token (grant_type=refresh_token) or by signing the user in again, then retry.",
+        ),
+        ReasonCode::new(
+            "token-issuer-wrong",
+            "The token was issued by another issuer: its iss claim is not this provider's issuer URL.",
+            "The application should send certgate only tokens certgate issued, and check that its configured issuer is the one in certgate's discovery document (`/.well-known/openid-configuration`).",
+        ),
+        ReasonCode::new(
+            "token-audience-wrong",
+            "The token is not meant for the recipient: its aud claim does not name the expected client.",
+            "The application should use tokens issued to its own client ID; get one by signing the user in with its own registration.",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             TokenInvalid::Malformed => "token-malformed",

@@ -17,6 +17,7 @@ use x509_parser::x509::AlgorithmIdentifier;
 
 use crate::name::Name;
 use crate::oid::Oid;
+use crate::reason_code::ReasonCode;
 use crate::signature::rsa_modulus_bits;
 
 /// Largest request accepted, DER. An RSA-8192 request with a long subject is under 2 KiB;
@@ -310,6 +311,40 @@ pub enum CsrError {
 }
 
 impl CsrError {
+    /// Every code [`CsrError::code`] answers with, in the order of its match arms.
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "csr-too-large",
+            "The certification request is larger than the 12 KiB certgate accepts; a genuine PKCS#10 request, even with an RSA-8192 key, is under 2 KiB.",
+            "Send one DER PKCS#10 request (RFC 2986) and nothing else; make a new one with e.g. `openssl req -new -outform DER`.",
+        ),
+        ReasonCode::new(
+            "csr-malformed",
+            "The certification request is not a DER PKCS#10 CertificationRequest (RFC 2986 §4): it does not decode, has trailing data, a version other than v1, a bit string with unused bits or an undecodable subject.",
+            "Make a new request with standard tooling (e.g. `openssl req -new -outform DER`) and send it again.",
+        ),
+        ReasonCode::new(
+            "csr-signature-invalid",
+            "The certification request's signature does not verify with the public key it carries (RFC 2986 §3), so it is no proof of possession of the private key.",
+            "Make a new request signed with the private key that belongs to its public key, and send it unaltered.",
+        ),
+        ReasonCode::new(
+            "csr-signature-algorithm-unsupported",
+            "The certification request is signed with an algorithm certgate does not accept, or one that does not match its key: accepted are sha256/384/512WithRSAEncryption for RSA keys and ecdsa-with-SHA256/384 for EC keys.",
+            "Make a new request signed with SHA-256 or stronger (e.g. `openssl req -new -sha256`) and send it again.",
+        ),
+        ReasonCode::new(
+            "csr-key-unsupported",
+            "The certification request's public key is not one certgate certifies: only RSA of 2048 to 8192 bits and ECDSA on P-256 or P-384 (named curve, uncompressed point, RFC 5480 §2) are accepted.",
+            "Make a new RSA (2048 to 8192 bits) or ECDSA P-256 or P-384 key and a new request with it.",
+        ),
+        ReasonCode::new(
+            "csr-key-too-weak",
+            "The certification request's RSA key has fewer than 2048 bits, the minimum certgate certifies (NIST SP 800-131A).",
+            "Make a new key of at least 2048 bits (e.g. `openssl req -newkey rsa:3072`) or an ECDSA P-256 key, and a new request with it.",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             CsrError::TooLarge { .. } => "csr-too-large",

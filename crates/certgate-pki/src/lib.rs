@@ -24,6 +24,7 @@ mod name_constraints;
 mod oid;
 mod policy;
 mod profile;
+mod reason_code;
 mod revocation;
 mod server_profile;
 mod signature;
@@ -48,6 +49,7 @@ pub use policy::{PolicyOutcome, PolicySettings};
 pub use profile::{
     check_intermediate_ca, check_trust_anchor, is_preferred_dns_name, ProfileExceptions,
 };
+pub use reason_code::{CodeList, ReasonCode};
 pub use revocation::RevocationSnapshot;
 pub use signature::{AlgorithmPolicy, LegacyAlgorithms};
 pub use trust_store::{CaKind, TrustStore};
@@ -56,3 +58,12 @@ pub use validate::{
     PathBudget, Purpose, Rejection, RevocationDepth, RevocationStatus, ValidatedPath,
     ValidationPolicy,
 };
+
+/// Every reason code this crate answers with, by error type (see [`ReasonCode`]).
+pub fn reason_codes() -> Vec<CodeList> {
+    vec![
+        ("certgate_pki::Reason", Reason::CODES),
+        ("certgate_pki::Rejection", Rejection::CODES),
+        ("certgate_pki::CsrError", CsrError::CODES),
+    ]
+}

@@ -19,6 +19,7 @@ use crate::oid::known;
 use crate::oid::Oid;
 use crate::policy::{PolicyOutcome, PolicySettings, PolicyState};
 use crate::profile::{check_path_certificate, check_trust_anchor, ProfileExceptions};
+use crate::reason_code::ReasonCode;
 use crate::revocation::{
     check_revocation, CrlSigner, CrlSignerSource, RevocationQuery, RevocationSnapshot,
 };
@@ -193,6 +194,10 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// Every code [`Rejection::code`] answers with itself: none, since it answers with its
+    /// [`Reason`]'s code (listed in [`Reason::CODES`]).
+    pub const CODES: &'static [ReasonCode] = &[];
+
     pub fn code(&self) -> &'static str {
         self.reason.code()
     }

@@ -56,3 +56,9 @@ pub use request::{AuthnContextComparison, AuthnRequest, RequestedAuthnContext};
 pub use response::{FailureStatus, Response, ResponseSigning};
 pub use signature::SigningKey;
 pub use sp_metadata::{Endpoint, IndexedEndpoint, SpMetadata};
+
+/// Every reason code this crate answers with, by error type (see
+/// [`certgate_pki::ReasonCode`]).
+pub fn reason_codes() -> Vec<certgate_pki::CodeList> {
+    vec![("certgate_saml::SamlError", SamlError::CODES)]
+}

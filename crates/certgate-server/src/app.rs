@@ -446,7 +446,7 @@ pub async fn start_with_limits(
             crate::limits::ANONYMOUS_WRITE_PATHS,
         );
         let app = crate::refusal::answer_by_accept(app, metrics.clone());
-            let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::Https);
+        let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::Https);
         tasks.push(tokio::spawn(crate::certauth::serve_with_limits(
             listener,
             tls,

@@ -16,7 +16,7 @@ use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-/// The one stylesheet of certgate's pages ([`crate::signin_http::page`]), inline and allowed
+/// The one stylesheet of certgate's pages (`templates/layout.html`), inline and allowed
 /// by its hash: no page needs a style from anywhere else, and no injected style runs.
 pub const PAGE_STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}dt{font-weight:600}code{word-break:break-all}";
 
@@ -145,8 +145,16 @@ mod tests {
 
     #[test]
     fn the_style_hash_is_that_of_the_page_style() {
-        // The hash of the style as the page writes it: `page` must inline exactly PAGE_STYLE.
-        let page = crate::signin_http::page("t", "b").0;
+        // The hash of the style as the page writes it: the layout must inline exactly PAGE_STYLE.
+        use askama::Template as _;
+        let page = crate::pages::MessagePage {
+            title: "t",
+            paragraphs: &["b"],
+            alert: false,
+            link: None,
+        }
+        .render()
+        .expect("renders");
         assert!(
             page.contains(&format!("<style>{PAGE_STYLE}</style>")),
             "{page}"

@@ -16,7 +16,6 @@ use certgate_core::login_flow::new_secret;
 use certgate_oidc::{OidcStore, RefreshPolicy, TokenRequest};
 use serde_json::Value;
 
-use crate::signin_http::{escape, page};
 use crate::web::{cookie, WebContext};
 
 /// The demo client's registration.
@@ -45,15 +44,9 @@ where
 async fn home<S: OidcStore, P: RefreshPolicy>(
     State(_context): State<Arc<WebContext<S, P>>>,
 ) -> Response {
-    page(
-        "certgate demo application",
-        "<p>This page is a small application that signs you in with certgate (OpenID Connect).</p>\
-         <ol><li>Import the demo user's certificate (<code>alice.p12</code>, password <code>demo</code>) into your browser.</li>\
-         <li>Add the demo user's TOTP key to an authenticator app (<code>certgate serve --demo</code> printed it).</li>\
-         <li>Sign in: your browser will ask which certificate to use, then certgate asks for the one-time code.</li></ol>\
-         <p><a href=\"/demo/start\">Sign in with your certificate</a></p>",
-    )
-    .into_response()
+    crate::pages::render(&crate::pages::DemoHomePage {
+        title: "certgate demo application",
+    })
 }
 
 fn b64url(bytes: &[u8]) -> String {
@@ -134,27 +127,19 @@ async fn callback<S: OidcStore, P: RefreshPolicy>(
         return (StatusCode::NOT_FOUND, "no demo client").into_response();
     };
     if let Some(error) = query.get("error") {
-        return page(
-            "Sign-in did not complete",
-            &format!(
-                "<p role=\"alert\">{}: {}</p><p><a href=\"/demo\">Try again</a></p>",
-                escape(error),
-                escape(query.get("error_description").map_or("", String::as_str))
-            ),
-        )
-        .into_response();
+        let detail = format!(
+            "{error}: {}",
+            query.get("error_description").map_or("", String::as_str)
+        );
+        return did_not_complete(StatusCode::OK, &detail);
     }
     let saved = cookie(&headers, COOKIE).unwrap_or_default();
     let (state, verifier) = saved.split_once('.').unwrap_or_default();
     if state.is_empty() || query.get("state").map(String::as_str) != Some(state) {
-        return (
+        return did_not_complete(
             StatusCode::BAD_REQUEST,
-            page(
-                "Sign-in did not complete",
-                "<p role=\"alert\">The answer does not belong to a sign-in this browser started (state mismatch).</p><p><a href=\"/demo\">Try again</a></p>",
-            ),
-        )
-            .into_response();
+            "The answer does not belong to a sign-in this browser started (state mismatch).",
+        );
     }
     let form = [
         ("grant_type", "authorization_code"),
@@ -183,36 +168,39 @@ async fn callback<S: OidcStore, P: RefreshPolicy>(
                 })
                 .and_then(|json| serde_json::from_slice(&json).ok())
                 .unwrap_or(Value::Null);
-            let rows: String = claims
+            let rows: Vec<(String, String)> = claims
                 .as_object()
                 .map(|object| {
                     object
                         .iter()
-                        .map(|(k, v)| {
-                            format!("<dt>{}</dt><dd><code>{}</code></dd>", escape(k), escape(&v.to_string()))
-                        })
+                        .map(|(k, v)| (k.clone(), v.to_string()))
                         .collect()
                 })
                 .unwrap_or_default();
-            page(
-                "Signed in",
-                &format!(
-                    "<p>The demo application received an ID token for <strong>{}</strong>.</p><dl>{rows}</dl><p><a href=\"/demo\">Back</a></p>",
-                    escape(claims["upn"].as_str().unwrap_or(""))
-                ),
-            )
-            .into_response()
+            crate::pages::render(&crate::pages::DemoSignedInPage {
+                title: "Signed in",
+                upn: claims["upn"].as_str().unwrap_or(""),
+                claims: rows,
+            })
         }
-        Err(error) => (
+        Err(error) => did_not_complete(
             StatusCode::BAD_REQUEST,
-            page(
-                "Sign-in did not complete",
-                &format!(
-                    "<p role=\"alert\">The token request was refused: {}</p><p><a href=\"/demo\">Try again</a></p>",
-                    escape(&error.body().error_description)
-                ),
+            &format!(
+                "The token request was refused: {}",
+                error.body().error_description
             ),
-        )
-            .into_response(),
+        ),
     }
+}
+
+/// The demo application's page for a sign-in that did not complete.
+fn did_not_complete(status: StatusCode, problem: &str) -> Response {
+    let mut response = crate::pages::render(&crate::pages::MessagePage {
+        title: "Sign-in did not complete",
+        paragraphs: &[problem],
+        alert: true,
+        link: Some(("/demo", "Try again")),
+    });
+    *response.status_mut() = status;
+    response
 }

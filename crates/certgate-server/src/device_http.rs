@@ -44,11 +44,9 @@ use certgate_core::strength::Strength;
 use certgate_core::totp::{TotpService, TotpServiceError, TotpSettings, TotpStore};
 use zeroize::Zeroizing;
 
-use crate::refusal::Refusal;
 use crate::certauth::TlsClient;
-use crate::signin_http::{
-    escape, failed_sign_in, page, sign_in_and_record, SignInAttempt, SignInContext,
-};
+use crate::refusal::Refusal;
+use crate::signin_http::{failed_sign_in, sign_in_and_record, SignInAttempt, SignInContext};
 
 /// The page's path.
 pub const DEVICE_PATH: &str = "/my/device";
@@ -136,7 +134,9 @@ where
             certificate: signed_in.certificate,
             correlation,
         }),
-        Err(rejection) => Err(failed_sign_in(&rejection, code, detail, &correlation).into_response()),
+        Err(rejection) => {
+            Err(failed_sign_in(&rejection, code, detail, &correlation).into_response())
+        }
     }
 }
 
@@ -177,39 +177,23 @@ where
     if context.pki.is_none() {
         return unavailable();
     }
-    let code_field = match second_factor_enrolled(&context, &signed_in).await {
-        Ok(false) => "",
-        Ok(true) => "<p><label for=\"totp_code\">The code your authenticator app shows now (your account has one set up, so issuing a certificate asks for it)</label><br>\
-             <input id=\"totp_code\" name=\"totp_code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{6,8}\" maxlength=\"8\" required></p>",
+    let ask_totp_code = match second_factor_enrolled(&context, &signed_in).await {
+        Ok(enrolled) => enrolled,
         Err(response) => return response,
     };
     let DeviceSignIn {
         user, correlation, ..
     } = signed_in;
-    let host = context.default_eas_host.as_deref().unwrap_or("");
-    let body = format!(
-        "<p>Signed in as <strong>{name}</strong> ({upn}). This page issues a <strong>new</strong> certificate for your phone or tablet; the certificate you are using now stays valid.</p>\
-         <form method=\"post\" action=\"{DEVICE_PATH}\">\
-         <fieldset><legend>Device</legend>\
-         <p><label><input type=\"radio\" name=\"platform\" value=\"ios\" checked> iPhone or iPad: a configuration profile that sets up Mail with your certificate</label></p>\
-         <p><label><input type=\"radio\" name=\"platform\" value=\"android\"> Android: a profile for your device management app</label></p>\
-         <p><label><input type=\"radio\" name=\"platform\" value=\"pkcs12\"> The certificate only (.p12), to set up by hand</label></p>\
-         </fieldset>\
-         <p><label for=\"eas_host\">Exchange ActiveSync server (host name)</label><br>\
-         <input id=\"eas_host\" name=\"eas_host\" value=\"{host}\" autocomplete=\"off\" spellcheck=\"false\"></p>\
-         <p><label for=\"password\">Password for the certificate file (at least {MIN_PASSWORD_CHARS} characters; the device asks for it)</label><br>\
-         <input id=\"password\" name=\"password\" type=\"password\" minlength=\"{MIN_PASSWORD_CHARS}\" required autocomplete=\"new-password\"></p>\
-         <p><label for=\"password_confirm\">The same password again</label><br>\
-         <input id=\"password_confirm\" name=\"password_confirm\" type=\"password\" minlength=\"{MIN_PASSWORD_CHARS}\" required autocomplete=\"new-password\"></p>\
-         {code_field}\
-         <p><button type=\"submit\">Download</button></p>\
-         </form><p>Correlation ID: <code>{correlation}</code></p>",
-        name = escape(&user.display_name),
-        upn = escape(user.upn.as_str()),
-        host = escape(host),
-        correlation = escape(&correlation),
-    );
-    let mut response = page("Set up a device", &body).into_response();
+    let mut response = crate::pages::render(&crate::pages::DeviceFormPage {
+        title: "Set up a device",
+        action: DEVICE_PATH,
+        display_name: &user.display_name,
+        upn: user.upn.as_str(),
+        eas_host: context.default_eas_host.as_deref().unwrap_or(""),
+        min_password_chars: MIN_PASSWORD_CHARS,
+        ask_totp_code,
+        correlation: &correlation,
+    });
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -25,8 +25,11 @@ use certgate_core::federation::claims::{
     authentication_method, issue_claims, source_values, ClaimSource, SignInFacts, UserField,
 };
 use certgate_core::federation::{
-    ensure_token_signing_keys, rotate_token_signing_keys, FederationError, FederationStore,
-    NameIdFormat, Protocol, PublishedKeys, RelyingParty,
+    accept_authn_request, accept_logout_request, accept_wsfed_sign_in, ensure_token_signing_keys,
+    rotate_token_signing_keys, AcceptedSignIn, AuthnContextNeed, AuthnRequestFacts,
+    AuthnRequestOutcome, Endpoint, FederationError, FederationRefusal, FederationStore,
+    LogoutRequestFacts, NameIdFormat, Protocol, PublishedKeys, RefusalKind, RelyingParty,
+    SignatureCheck, SpFailure, WsFedAuthentication,
 };
 use certgate_core::login_flow::FlowIdentity;
 use certgate_core::store::Store;
@@ -35,7 +38,6 @@ use certgate_saml::{MessageId, SigningKey};
 use serde::{Deserialize, Serialize};
 
 use crate::refusal::Refusal;
-use crate::signin_http::{escape, page};
 
 pub const SAML_METADATA_PATH: &str = "/federation/saml/metadata";
 pub const SAML_SSO_PATH: &str = "/federation/saml/sso";
@@ -248,41 +250,15 @@ pub fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
 /// certgate's static script submits it (no inline script: the page's Content-Security-Policy
 /// allows only `script-src 'self'`), and the button stays for browsers without scripts.
 pub fn auto_post(action: &str, fields: &[(&str, &str)]) -> Response {
-    let inputs: String = fields
-        .iter()
-        .map(|(name, value)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                escape(name),
-                escape(value)
-            )
-        })
-        .collect();
-    let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signing you in – certgate</title></head>\
-         <body><form method=\"post\" id=\"autopost\" action=\"{}\">{inputs}\
-         <noscript><p>Scripts are off: press the button to continue to the application.</p></noscript>\
-         <button type=\"submit\" id=\"continue\">Continue</button></form>\
-         <script src=\"{}\"></script></body></html>\n",
-        escape(action),
-        crate::browser_headers::AUTOPOST_SCRIPT_PATH
+    let mut response = crate::pages::render(&crate::pages::AutoPostPage { action, fields });
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        // A constant of visible ASCII, a valid header value.
+        HeaderValue::from_static(crate::browser_headers::autopost_policy()),
     );
-    (
-        [
-            (
-                header::CONTENT_SECURITY_POLICY,
-                // A constant of visible ASCII, a valid header value.
-                HeaderValue::from_static(crate::browser_headers::autopost_policy()),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-        ],
-        body,
-    )
-        .into_response()
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// Everything needed to write the token for a finished sign-in.
@@ -667,7 +643,6 @@ use crate::web::{start_flow, WebContext, WebStore};
 
 /// How long after its IssueInstant a request is accepted (plus the clock skew): long enough
 /// for a slow redirect, short enough that a captured request is soon useless.
-const REQUEST_LIFETIME_SECONDS: i64 = 300;
 /// How long published metadata says it is valid; relying parties refetch before then.
 const METADATA_VALIDITY_SECONDS: i64 = 7 * 86_400;
 
@@ -833,199 +808,140 @@ async fn saml_sso<S: WebStore, P: RefreshPolicy>(
         Ok(rp) => rp,
         Err(response) => return response,
     };
-    // Signature: required when the SP says it signs; a signature that is there is checked
-    // whenever the SP's certificate is known (a bad signature is never ignored).
-    if rp.require_signed_requests && !received.is_signed() {
-        return refusal(
-            StatusCode::FORBIDDEN,
-            "saml-request-unsigned",
-            &format!(
-                "{} must sign its sign-in requests (it is registered with signed requests required), and this one is not signed.",
-                rp.name
-            ),
-        );
-    }
-    if received.is_signed() && !rp.request_certificates.is_empty() {
-        if let Err(error) = received.verify_signature(&rp.request_certificates) {
-            return refusal(
-                StatusCode::FORBIDDEN,
-                error.code(),
-                &format!(
-                    "The signature of {}'s sign-in request is not valid: {error}",
-                    rp.name
-                ),
-            );
-        }
-    }
     let sso_url = service.url(SAML_SSO_PATH);
-    match &request.destination {
-        Some(destination) if *destination != sso_url => {
-            return refusal(
-                StatusCode::BAD_REQUEST,
-                "saml-destination-mismatch",
-                &format!("The sign-in request is addressed to {destination}, not to this server ({sso_url}). Check the IdP URL configured in {}.", rp.name),
+    let facts = AuthnRequestFacts {
+        id: request.id.as_str(),
+        issuer: &request.issuer,
+        issue_instant: request.issue_instant,
+        destination: request.destination.as_deref(),
+        acs_url: request.acs_url.as_deref(),
+        acs_index: request.acs_index,
+        protocol_binding: request.protocol_binding.as_deref(),
+        name_id_policy_format: request.name_id_policy_format.as_deref(),
+        is_passive: request.is_passive,
+        requested_authn_context: request.requested_authn_context.as_ref().map(|requested| {
+            let need = match requested.decide() {
+                AuthnContextDecision::CertificateSignIn => AuthnContextNeed::Certificate,
+                AuthnContextDecision::MultiFactorSignIn => AuthnContextNeed::MultiFactor,
+                AuthnContextDecision::PasswordRequested => AuthnContextNeed::Password,
+                AuthnContextDecision::Unsatisfiable => AuthnContextNeed::Unsatisfiable,
+            };
+            (
+                need,
+                format!(
+                    "{} {}",
+                    requested.comparison.as_str(),
+                    requested.class_refs.join(" ")
+                ),
             )
+        }),
+        signature: signature_check(&received, &rp),
+    };
+    let endpoint = Endpoint {
+        url: &sso_url,
+        clock_skew_seconds: service.settings.clock_skew_seconds,
+    };
+    let accepted = match accept_authn_request(&rp, &facts, endpoint, now, &*context.store).await {
+        Ok(AuthnRequestOutcome::SignIn(accepted)) => accepted,
+        // What certgate cannot meet is answered to the SP (a signed Response with a
+        // failure status), so that the application can tell the user (SAML core §3.4.1.4).
+        Ok(AuthnRequestOutcome::AnswerProvider { reply_url, failure }) => {
+            let status = match failure {
+                SpFailure::NameIdPolicy { .. } => FailureStatus::InvalidNameIdPolicy,
+                SpFailure::Passive => FailureStatus::NoPassive,
+                SpFailure::AuthnContext { .. } => FailureStatus::NoAuthnContext,
+            };
+            return saml_failure(
+                service,
+                &rp,
+                request,
+                &reply_url,
+                received.relay_state(),
+                status,
+                failure.code(),
+                &failure.message(),
+                now,
+            );
         }
-        None if received.is_signed() => {
-            return refusal(
-                StatusCode::BAD_REQUEST,
-                "saml-destination-missing",
-                "A signed sign-in request must name its Destination (SAML bindings §3.4.5.2, §3.5.5.2).",
-            )
-        }
-        _ => {}
-    }
-    if let Err(response) = check_issue_instant(service, request.issue_instant, now) {
+        Err(refused) => return federation_refused(&refused),
+    };
+    if let Err(response) = audit_password_request(context, &rp, &accepted, now).await {
         return response;
-    }
-    let reply_url = match (&request.acs_url, request.acs_index) {
-        (Some(url), _) => rp.reply_url(Some(url)).map(str::to_owned),
-        // Indexes are positions in the registered list (0 = the default), as in the order
-        // the SP's metadata listed its HTTP-POST endpoints.
-        (None, Some(index)) => rp.reply_urls.get(usize::from(index)).cloned(),
-        (None, None) => rp.reply_url(None).map(str::to_owned),
-    };
-    let Some(reply_url) = reply_url else {
-        return refusal(
-            StatusCode::FORBIDDEN,
-            "saml-acs-unregistered",
-            &format!(
-                "The sign-in request asks for the response to go to an address that is not registered for {}. An administrator adds it with `certgate rp set \"{}\" --reply URL` (the list of registered addresses is replaced).",
-                rp.name, rp.name
-            ),
-        );
-    };
-    if let Some(binding) = &request.protocol_binding {
-        if binding != "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" {
-            return refusal(
-                StatusCode::BAD_REQUEST,
-                "saml-binding-unsupported",
-                &format!("The request asks for the response by {binding}; certgate answers by HTTP-POST only."),
-            );
-        }
-    }
-    // What certgate cannot meet is answered to the SP (a signed Response with a failure
-    // status), so that the application can tell the user, as SAML core §3.4.1.4 asks.
-    let failure = |status: FailureStatus, code: &'static str, message: &str| {
-        saml_failure(
-            service,
-            &rp,
-            request,
-            &reply_url,
-            received.relay_state(),
-            status,
-            code,
-            message,
-            now,
-        )
-    };
-    if let Some(format) = &request.name_id_policy_format {
-        let unspecified = format == "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
-        if !unspecified && NameIdFormat::parse(format) != Some(rp.name_id_format) {
-            return failure(
-                FailureStatus::InvalidNameIdPolicy,
-                "saml-name-id-policy-unmet",
-                &format!(
-                    "NameID format {format} is not available; this service provider is registered for {}",
-                    rp.name_id_format.as_str()
-                ),
-            );
-        }
-    }
-    if request.is_passive {
-        return failure(
-            FailureStatus::NoPassive,
-            "saml-passive-impossible",
-            "certgate keeps no sign-in session: every sign-in asks for the user's certificate",
-        );
-    }
-    // RequestedAuthnContext is decided from the request alone, before the sign-in: certgate
-    // knows which classes it can state, and a second factor is asked for when only
-    // multi-factor meets the request.
-    let asked = |requested: &RequestedAuthnContext| {
-        format!(
-            "{} {}",
-            requested.comparison.as_str(),
-            requested.class_refs.join(" ")
-        )
-    };
-    let (wants_mfa, requested_authn_context, password_asked) = match request
-        .requested_authn_context
-        .as_ref()
-        .map(|requested| (requested, requested.decide()))
-    {
-        None => (false, None, None),
-        Some((requested, AuthnContextDecision::CertificateSignIn)) => {
-            (false, Some(RequestedClasses::of(requested)), None)
-        }
-        Some((requested, AuthnContextDecision::MultiFactorSignIn)) => {
-            (true, Some(RequestedClasses::of(requested)), None)
-        }
-        // Answered like WS-Fed's wauth=password (after the replay check, since it may be
-        // audited): refused, or a fresh certificate sign-in stated as what it is, so the
-        // request is not kept for the statement.
-        Some((requested, AuthnContextDecision::PasswordRequested)) => (
-            false,
-            None,
-            Some(format!(
-                "SAML RequestedAuthnContext {}",
-                asked(requested)
-            )),
-        ),
-        Some((requested, AuthnContextDecision::Unsatisfiable)) => {
-            return failure(
-                FailureStatus::NoAuthnContext,
-                "saml-authn-context-unsatisfiable",
-                &format!(
-                    "the requested authentication context ({}) cannot be met: certgate signs in with a client certificate (urn:oasis:names:tc:SAML:2.0:ac:classes:X509 or TLSClient), with a second factor when asked (http://schemas.microsoft.com/claims/multipleauthn)",
-                    asked(requested)
-                ),
-            )
-        }
-    };
-    // Replay: the same request ID from the same SP is accepted once.
-    let expires_at = UnixTime(
-        request.issue_instant.0
-            + REQUEST_LIFETIME_SECONDS
-            + 2 * service.settings.clock_skew_seconds,
-    );
-    match context
-        .store
-        .remember_request_id(&request.issuer, request.id.as_str(), expires_at)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return refusal(
-            StatusCode::BAD_REQUEST,
-            "saml-request-replayed",
-            "This sign-in request was already used. Go back to the application and sign in again.",
-        ),
-        Err(error) => {
-            return refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                error.code(),
-                "certgate cannot record the sign-in request right now. Try again in a minute.",
-            )
-        }
-    }
-    if let Some(asked) = password_asked {
-        if let Err(response) =
-            password_requested(context, &rp, "saml-password-requested", &asked, now).await
-        {
-            return response;
-        }
     }
     let pending = FederationRequest {
         protocol: Protocol::Saml.as_str().to_owned(),
         relying_party: rp.id.clone(),
-        reply_url,
+        reply_url: accepted.reply_url,
         request_id: Some(request.id.as_str().to_owned()),
         relay_state: received.relay_state().map(str::to_owned),
-        wants_mfa,
+        wants_mfa: accepted.wants_mfa,
         relying_party_name: rp.name.clone(),
-        requested_authn_context,
+        requested_authn_context: request
+            .requested_authn_context
+            .as_ref()
+            .filter(|_| accepted.keep_requested_context)
+            .map(RequestedClasses::of),
     };
     begin(context, &pending, now).await
+}
+
+/// What certgate-saml found about a received message's signature, for `rp`.
+fn signature_check<M>(received: &certgate_saml::Received<M>, rp: &RelyingParty) -> SignatureCheck {
+    if !received.is_signed() {
+        return SignatureCheck::Unsigned;
+    }
+    if rp.request_certificates.is_empty() {
+        return SignatureCheck::Unverifiable;
+    }
+    match received.verify_signature(&rp.request_certificates) {
+        Ok(()) => SignatureCheck::Verified,
+        Err(error) => SignatureCheck::Invalid {
+            code: error.code(),
+            detail: error.to_string(),
+        },
+    }
+}
+
+/// The page of a refused federation request.
+fn federation_refused(refused: &FederationRefusal) -> Response {
+    let status = match refused.kind() {
+        RefusalKind::BadRequest => StatusCode::BAD_REQUEST,
+        RefusalKind::Forbidden => StatusCode::FORBIDDEN,
+        RefusalKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    refusal(status, refused.code(), &refused.to_string())
+}
+
+/// A password request answered with a fresh certificate sign-in (as the relying party's
+/// settings allow) is on record before the sign-in starts.
+async fn audit_password_request<S: WebStore, P>(
+    context: &WebContext<S, P>,
+    rp: &RelyingParty,
+    accepted: &AcceptedSignIn,
+    now: UnixTime,
+) -> Result<(), Response> {
+    let Some(asked) = &accepted.password_request_replaced else {
+        return Ok(());
+    };
+    let audit = AuditEvent::new(
+        now,
+        "server",
+        "federation.password-request-replaced",
+        &rp.id,
+        "ok",
+        format!(
+            "{} asked for password authentication ({asked}); answered with a fresh certificate sign-in as its settings allow",
+            rp.name
+        ),
+    );
+    tracing::info!(relying_party = %rp.name, asked, "password request answered with a fresh certificate sign-in");
+    context.store.append_audit(&audit).await.map_err(|error| {
+        refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error.code(),
+            "certgate cannot record the sign-in right now. Try again in a minute.",
+        )
+    })
 }
 
 async fn begin<S: WebStore, P: RefreshPolicy>(
@@ -1088,35 +1004,6 @@ async fn checked_relying_party<S: WebStore, P>(
     }
 }
 
-fn check_issue_instant(
-    service: &FederationService,
-    issued: UnixTime,
-    now: UnixTime,
-) -> Result<(), Response> {
-    let skew = service.settings.clock_skew_seconds;
-    if issued.0 > now.0 + skew {
-        return Err(refusal(
-            StatusCode::BAD_REQUEST,
-            "saml-request-from-future",
-            &format!(
-                "The sign-in request was issued {} seconds in the future. The application's clock and certgate's differ by more than the allowed {skew} seconds; synchronize them (NTP).",
-                issued.0 - now.0
-            ),
-        ));
-    }
-    if issued.0 + REQUEST_LIFETIME_SECONDS + skew < now.0 {
-        return Err(refusal(
-            StatusCode::BAD_REQUEST,
-            "saml-request-stale",
-            &format!(
-                "The sign-in request was issued {} seconds ago; certgate accepts requests for {REQUEST_LIFETIME_SECONDS} seconds (plus {skew} seconds of clock skew). Go back to the application and sign in again.",
-                now.0 - issued.0
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// `GET|POST /federation/wsfed`: the WS-Federation passive endpoint (`wa=wsignin1.0`,
 /// `wsignout1.0`, `wsignoutcleanup1.0`), AD FS's `/adfs/ls/`.
 pub async fn wsfed_get<S: WebStore, P: RefreshPolicy>(
@@ -1156,43 +1043,19 @@ async fn wsfed<S: WebStore, P: RefreshPolicy>(
         Ok(rp) => rp,
         Err(response) => return response,
     };
-    let Some(reply_url) = rp.reply_url(sign_in.reply.as_deref()).map(str::to_owned) else {
-        return refusal(
-            StatusCode::FORBIDDEN,
-            "wsfed-reply-unregistered",
-            &format!(
-                "The sign-in request asks for the token to go to {}, which is not registered for {}. An administrator adds it with `certgate rp set \"{}\" --reply URL` (the list of registered addresses is replaced).",
-                sign_in.reply.as_deref().unwrap_or_default(),
-                rp.name,
-                rp.name
-            ),
-        );
+    let authentication = match &sign_in.requested_authentication {
+        None | Some(RequestedAuthentication::Certificate) => WsFedAuthentication::Certificate,
+        Some(RequestedAuthentication::MultiFactor) => WsFedAuthentication::MultiFactor,
+        Some(RequestedAuthentication::Password) => WsFedAuthentication::Password,
+        Some(RequestedAuthentication::Other(uri)) => WsFedAuthentication::Other(uri),
     };
-    // certgate keeps no sign-in session: every sign-in is a fresh certificate sign-in, so
-    // wfresh (0 included: "prompt again") is always met.
-    let wants_mfa = match &sign_in.requested_authentication {
-        None | Some(RequestedAuthentication::Certificate) => false,
-        Some(RequestedAuthentication::MultiFactor) => true,
-        Some(RequestedAuthentication::Password) => {
-            if let Err(response) =
-                password_requested(context, &rp, "wsfed-password-requested", "wauth=password", now)
-                    .await
-            {
-                return response;
-            }
-            false
-        }
-        Some(RequestedAuthentication::Other(uri)) => {
-            return refusal(
-                StatusCode::FORBIDDEN,
-                "wsfed-wauth-unsupported",
-                &format!(
-                    "{} asked for the authentication method {uri}; certgate signs in with certificates (TLS client / X.509), optionally with a second factor.",
-                    rp.name
-                ),
-            )
-        }
+    let accepted = match accept_wsfed_sign_in(&rp, sign_in.reply.as_deref(), authentication) {
+        Ok(accepted) => accepted,
+        Err(refused) => return federation_refused(&refused),
     };
+    if let Err(response) = audit_password_request(context, &rp, &accepted, now).await {
+        return response;
+    }
     if let Some(freshness) = sign_in.freshness {
         tracing::debug!(
             minutes = freshness.max_age_minutes(),
@@ -1202,58 +1065,14 @@ async fn wsfed<S: WebStore, P: RefreshPolicy>(
     let pending = FederationRequest {
         protocol: Protocol::WsFed.as_str().to_owned(),
         relying_party: rp.id.clone(),
-        reply_url,
+        reply_url: accepted.reply_url,
         request_id: None,
         relay_state: sign_in.context.clone(),
-        wants_mfa,
+        wants_mfa: accepted.wants_mfa,
         relying_party_name: rp.name.clone(),
         requested_authn_context: None,
     };
     begin(context, &pending, now).await
-}
-
-/// A relying party asked for a password sign-in (WS-Fed `wauth=password`; SAML `exact`
-/// Password or PasswordProtectedTransport): its `password_requests` setting decides. Ok when
-/// it allows a fresh certificate sign-in instead (recorded in the audit log), else the page
-/// that refuses with `code` and tells the administrator what to change.
-async fn password_requested<S: WebStore, P>(
-    context: &WebContext<S, P>,
-    rp: &RelyingParty,
-    code: &'static str,
-    asked: &str,
-    now: UnixTime,
-) -> Result<(), Response> {
-    match rp.password_requests {
-        certgate_core::federation::PasswordRequests::Refuse => Err(refusal(
-            StatusCode::FORBIDDEN,
-            code,
-            &format!(
-                "{} asked for a password sign-in ({asked}). certgate signs in with certificates only. Microsoft 365 sends this when the federated domain's PromptLoginBehavior is TranslateToFreshPasswordAuth (its default): an administrator sets it to Disabled (Update-MgDomainFederationConfiguration -PromptLoginBehavior Disabled), or allows certgate to answer with a fresh certificate sign-in (`certgate rp set \"{}\" --password-requests fresh-certificate`).",
-                rp.name, rp.name
-            ),
-        )),
-        certgate_core::federation::PasswordRequests::FreshCertificate => {
-            let audit = AuditEvent::new(
-                now,
-                "server",
-                "federation.password-request-replaced",
-                &rp.id,
-                "ok",
-                format!(
-                    "{} asked for password authentication ({asked}); answered with a fresh certificate sign-in as its settings allow",
-                    rp.name
-                ),
-            );
-            tracing::info!(relying_party = %rp.name, asked, "password request answered with a fresh certificate sign-in");
-            context.store.append_audit(&audit).await.map_err(|error| {
-                refusal(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    error.code(),
-                    "certgate cannot record the sign-in right now. Try again in a minute.",
-                )
-            })
-        }
-    }
 }
 
 /// `wsignout1.0`: certgate has no session to end; the browser goes to `wreply` when that is
@@ -1279,10 +1098,12 @@ async fn wsfed_sign_out<S: WebStore, P>(
     }
     (
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        page(
-            "Signed out",
-            "<p>You are signed out. certgate keeps no sign-in session of its own: the next sign-in asks for your certificate again. Close the browser to forget the certificate choice.</p>",
-        ),
+        crate::pages::render(&crate::pages::MessagePage {
+            title: "Signed out",
+            paragraphs: &["You are signed out. certgate keeps no sign-in session of its own: the next sign-in asks for your certificate again. Close the browser to forget the certificate choice."],
+            alert: false,
+            link: None,
+        }),
     )
         .into_response()
 }
@@ -1363,96 +1184,24 @@ pub async fn saml_slo<S: WebStore, P: RefreshPolicy>(
         Ok(rp) => rp,
         Err(response) => return response,
     };
-    if rp.request_certificates.is_empty() {
-        return refusal(
-            StatusCode::FORBIDDEN,
-            "saml-logout-unverifiable",
-            &format!(
-                "Logout requests must be signed (SAML profiles §4.4.4.1), and certgate has no signing certificate for {}. An administrator adds it with `certgate rp set \"{}\" --request-certificate FILE` (the certificate from the SP's metadata).",
-                rp.name, rp.name
-            ),
-        );
-    }
-    if !received.is_signed() {
-        return refusal(
-            StatusCode::FORBIDDEN,
-            "saml-request-unsigned",
-            &format!(
-                "{}'s logout request is not signed; logout requests must be.",
-                rp.name
-            ),
-        );
-    }
-    if let Err(error) = received.verify_signature(&rp.request_certificates) {
-        return refusal(
-            StatusCode::FORBIDDEN,
-            error.code(),
-            &format!(
-                "The signature of {}'s logout request is not valid: {error}",
-                rp.name
-            ),
-        );
-    }
     let slo_url = service.url(SAML_SLO_PATH);
-    if request.destination.as_deref() != Some(slo_url.as_str()) {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            "saml-destination-mismatch",
-            &format!(
-                "The logout request must be addressed to {slo_url} (its Destination is {}).",
-                request.destination.as_deref().unwrap_or("missing")
-            ),
-        );
-    }
-    if let Err(response) = check_issue_instant(service, request.issue_instant, now) {
-        return response;
-    }
-    if request
-        .not_on_or_after
-        .is_some_and(|limit| now.0 >= limit.0 + service.settings.clock_skew_seconds)
-    {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            "saml-request-stale",
-            "The logout request has expired (NotOnOrAfter). Sign out from the application again.",
-        );
-    }
-    let Some(logout_url) = rp.logout_url.clone() else {
-        return refusal(
-            StatusCode::FORBIDDEN,
-            "saml-slo-unregistered",
-            &format!(
-                "{} has no single-logout address registered. An administrator adds it with `certgate rp set \"{}\" --logout-url URL`.",
-                rp.name, rp.name
-            ),
-        );
+    let facts = LogoutRequestFacts {
+        id: request.id.as_str(),
+        issuer: &request.issuer,
+        issue_instant: request.issue_instant,
+        destination: request.destination.as_deref(),
+        not_on_or_after: request.not_on_or_after,
+        signature: signature_check(&received, &rp),
     };
-    let expires_at = UnixTime(
-        request.issue_instant.0
-            + REQUEST_LIFETIME_SECONDS
-            + 2 * service.settings.clock_skew_seconds,
-    );
-    match context
-        .store
-        .remember_request_id(&request.issuer, request.id.as_str(), expires_at)
-        .await
+    let endpoint = Endpoint {
+        url: &slo_url,
+        clock_skew_seconds: service.settings.clock_skew_seconds,
+    };
+    let logout_url = match accept_logout_request(&rp, &facts, endpoint, now, &*context.store).await
     {
-        Ok(true) => {}
-        Ok(false) => {
-            return refusal(
-                StatusCode::BAD_REQUEST,
-                "saml-request-replayed",
-                "This logout request was already used.",
-            )
-        }
-        Err(error) => {
-            return refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                error.code(),
-                "certgate cannot record the logout request right now. Try again in a minute.",
-            )
-        }
-    }
+        Ok(logout_url) => logout_url,
+        Err(refused) => return federation_refused(&refused),
+    };
     let keys = match loaded_keys(service) {
         Ok(keys) => keys,
         Err(response) => return response,

@@ -230,9 +230,7 @@ struct ConnectionDecision {
 
 /// certgate's own refusal (not the mail server's): it carries certgate's page headers.
 fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
-    answered(
-        Refusal::new(status, code.to_owned(), message.to_owned()).heading("Access refused"),
-    )
+    answered(Refusal::new(status, code.to_owned(), message.to_owned()).heading("Access refused"))
 }
 
 fn answered(refusal: Refusal) -> Response {

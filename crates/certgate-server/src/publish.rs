@@ -81,9 +81,7 @@ async fn pki_file<S: Store>(
                 StatusCode::NOT_FOUND,
                 "no CRL published yet (certgate pki crl)",
             ),
-            Err(error) => {
-                crate::refusal::Refusal::of_store(&error).into_response()
-            }
+            Err(error) => crate::refusal::Refusal::of_store(&error).into_response(),
         },
     }
 }

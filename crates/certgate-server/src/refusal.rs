@@ -15,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 
 use crate::metrics::Metrics;
-use crate::signin_http::{escape, page};
 
 /// The code every listener answers a store outage with.
 pub const STORE_UNAVAILABLE: &str = "store-unavailable";
@@ -118,29 +117,19 @@ impl Refusal {
     }
 
     fn html(&self) -> Response {
-        let next_step = self
-            .next_step
-            .as_deref()
-            .map(|step| format!("<p><strong>What to do:</strong> {}</p>", escape(step)))
-            .unwrap_or_default();
-        let link = self
-            .link
-            .map(|(href, label)| format!("<p><a href=\"{}\">{}</a></p>", escape(href), escape(label)))
-            .unwrap_or_default();
-        (
-            self.status,
-            [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-            page(
-                self.heading,
-                &format!(
-                    "<p role=\"alert\">{}</p>{next_step}<p>Reason code: <code>{}</code><br>Correlation ID: <code>{}</code></p>{link}",
-                    escape(&self.message),
-                    escape(&self.code),
-                    escape(&self.correlation),
-                ),
-            ),
-        )
-            .into_response()
+        let mut response = crate::pages::render(&crate::pages::RefusalPage {
+            title: self.heading,
+            message: &self.message,
+            next_step: self.next_step.as_deref(),
+            code: &self.code,
+            correlation: &self.correlation,
+            link: self.link,
+        });
+        *response.status_mut() = self.status;
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
     }
 
     fn json(&self) -> serde_json::Value {
@@ -181,9 +170,7 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         self.log();
         let mut response = self.html();
-        response
-            .extensions_mut()
-            .insert(Refused(self.code.clone()));
+        response.extensions_mut().insert(Refused(self.code.clone()));
         response.extensions_mut().insert(Arc::new(self));
         response
     }
@@ -222,28 +209,33 @@ pub fn wants_json(headers: &HeaderMap) -> bool {
 /// Answers refusals as JSON to clients that asked for JSON, and counts every refusal (and
 /// admin API error) in the metrics by reason code. On every listener.
 pub fn answer_by_accept(router: Router, metrics: Metrics) -> Router {
-    router.layer(axum::middleware::from_fn(move |request: Request, next: Next| {
-        let metrics = metrics.clone();
-        async move {
-            let json = wants_json(request.headers());
-            let response = next.run(request).await;
-            if let Some(Refused(code)) = response.extensions().get::<Refused>() {
-                metrics.refused(code);
-            }
-            match response.extensions().get::<Arc<Refusal>>().cloned() {
-                Some(refusal) if json => {
-                    let (mut parts, _) = response.into_parts();
-                    parts.headers.remove(header::CONTENT_LENGTH);
-                    parts.headers.insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    );
-                    Response::from_parts(parts, axum::body::Body::from(refusal.json().to_string()))
+    router.layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| {
+            let metrics = metrics.clone();
+            async move {
+                let json = wants_json(request.headers());
+                let response = next.run(request).await;
+                if let Some(Refused(code)) = response.extensions().get::<Refused>() {
+                    metrics.refused(code);
                 }
-                _ => response,
+                match response.extensions().get::<Arc<Refusal>>().cloned() {
+                    Some(refusal) if json => {
+                        let (mut parts, _) = response.into_parts();
+                        parts.headers.remove(header::CONTENT_LENGTH);
+                        parts.headers.insert(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("application/json"),
+                        );
+                        Response::from_parts(
+                            parts,
+                            axum::body::Body::from(refusal.json().to_string()),
+                        )
+                    }
+                    _ => response,
+                }
             }
-        }
-    }))
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -252,7 +244,10 @@ mod tests {
 
     fn accept(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT, HeaderValue::from_str(value).expect("header"));
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_str(value).expect("header"),
+        );
         headers
     }
 
@@ -274,14 +269,18 @@ mod tests {
     async fn the_page_escapes_what_it_shows_and_keeps_the_refusal_for_json() {
         let response = Refusal::new(StatusCode::FORBIDDEN, "x-code", "<script>").into_response();
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
-        let refusal = response.extensions().get::<Arc<Refusal>>().expect("kept").clone();
+        let refusal = response
+            .extensions()
+            .get::<Arc<Refusal>>()
+            .expect("kept")
+            .clone();
         assert_eq!(refusal.json()["code"], "x-code");
         assert_eq!(refusal.json()["message"], "<script>");
         let body = axum::body::to_bytes(response.into_body(), 1 << 20)
             .await
             .expect("body");
         let body = String::from_utf8_lossy(&body);
-        assert!(body.contains("&lt;script&gt;"), "{body}");
+        assert!(body.contains("&#60;script&#62;"), "{body}");
         assert!(!body.contains("<script>"), "{body}");
         assert!(body.contains("<code>x-code</code>"), "{body}");
     }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use aws_lc_rs::constant_time;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use certgate_core::clock::{rfc3339, Clock};
-use certgate_pki::UnixTime;
+use certgate_pki::{ReasonCode, UnixTime};
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use reqwest::{redirect, Client, Url};
 use serde_json::json;
@@ -137,6 +137,64 @@ pub enum SecondFactorError {
 }
 
 impl SecondFactorError {
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "second-factor-config-invalid",
+            "The second-factor webhook URL is not an http:// or https:// URL with a host, so codes cannot be sent by text message, voice call or push.",
+            "Administrators: configure the webhook URL (`WebhookSettings::url`) as an http:// or https:// URL with a host name.",
+        ),
+        ReasonCode::new(
+            "second-factor-delivery-failed",
+            "The delivery service behind the second-factor webhook did not answer (no connection, or no answer within the timeout), so the code was not sent; the request does not count against the person.",
+            "Try again in a minute, or use another sign-in method. Administrators: check that the webhook URL is reachable from certgate and answers within the timeout; the server log has the error.",
+        ),
+        ReasonCode::new(
+            "second-factor-delivery-rejected",
+            "The delivery service behind the second-factor webhook refused to send the code (an HTTP status other than 2xx; redirects are not followed); the request does not count against the person.",
+            "Try again later, or tell your administrator. Administrators: check the webhook's bearer token and the gateway's own log for the status certgate received.",
+        ),
+        ReasonCode::new(
+            "second-factor-too-many-requests",
+            "The person already has as many unexpired codes waiting as allowed (3 by default), so no new code was sent: a bound on what a stolen certificate can make certgate send.",
+            "Wait a few minutes for the earlier codes to expire, or enter the last code received, then ask for a new one if needed.",
+        ),
+        ReasonCode::new(
+            "second-factor-invalid",
+            "The code entered is not the one sent; the page says how many attempts are left.",
+            "Check the code in the latest message you received and enter it again.",
+        ),
+        ReasonCode::new(
+            "second-factor-expired",
+            "The code entered was sent too long ago (a code lives 5 minutes by default).",
+            "Ask for a new code and enter it soon after it arrives.",
+        ),
+        ReasonCode::new(
+            "second-factor-used",
+            "The code entered was already used; each code signs in once.",
+            "Ask for a new code and enter that one.",
+        ),
+        ReasonCode::new(
+            "second-factor-too-many-attempts",
+            "Too many wrong codes were entered for this code (3 by default), so it no longer signs in.",
+            "Ask for a new code, and check it carefully before entering it.",
+        ),
+        ReasonCode::new(
+            "second-factor-unknown-challenge",
+            "The code request is not known on this server: it expired and was removed, it belongs to another user, or it was made on another server (codes are kept in each server's memory).",
+            "Ask for a new code. Administrators: with several servers, send each sign-in back to the same server (sticky sessions).",
+        ),
+        ReasonCode::new(
+            "second-factor-random-unavailable",
+            "The system's random number generator failed, so no code could be made; nothing was sent.",
+            "Try again in a minute. Administrators: check the operating system's random number source; the server log has the error.",
+        ),
+        ReasonCode::new(
+            "second-factor-unavailable",
+            "Codes cannot be sent from this server: its HTTP client for the second-factor webhook could not be set up.",
+            "Use another sign-in method, or tell your administrator. Administrators: the server log says why the HTTP client could not be set up (for example the TLS configuration).",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             SecondFactorError::UrlNotAllowed { .. } => "second-factor-config-invalid",

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use certgate_core::binding::UserLookup;
@@ -117,48 +117,12 @@ fn wants_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("application/json"))
 }
 
-/// What a person should do about each rejection.
+/// What a person should do about a rejection: the reason-code reference's advice.
 fn next_step(code: &str) -> &'static str {
-    match code {
-        "binding-not-found" => "No account matches this certificate. Ask your administrator to link the certificate to your account.",
-        "binding-ambiguous" => "This certificate matches more than one account, so nobody can sign in with it. Ask your administrator to fix the accounts.",
-        "user-disabled" => "Your account is disabled. Ask your administrator.",
-        "no-certificate" => "Choose your certificate when the browser or app asks for one. If it never asks, install your certificate (the .p12 file you were given) and try again in a new browser window.",
-        "cert-revoked" | "cert-on-hold" => "This certificate has been revoked. Ask your administrator for a new one.",
-        "cert-expired" => "This certificate has expired. Ask your administrator for a new one.",
-        "cert-not-yet-valid" => "This certificate is not valid yet. Check your device's clock, or wait until it becomes valid.",
-        "chain-incomplete" => "The certificate was issued by a CA this service does not trust. Use the certificate your organisation issued, or ask your administrator to trust its CA.",
-        "crl-unavailable" | "crl-stale" => "The service cannot check whether your certificate has been revoked right now. Try again later; if it persists, tell your administrator (the CA's CRL is unavailable or out of date).",
-        "eku-not-permitted" | "key-usage-not-permitted" => "This certificate is not meant for signing in (its key usage or extended key usage does not allow client authentication). Use your sign-in certificate.",
-        _ => "Tell your administrator the reason code and correlation ID below.",
-    }
-}
-
-pub fn escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
-/// A small page served by certgate itself: labelled, keyboard-usable, readable on a phone.
-pub fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} – certgate</title>\
-         <style>{style}</style></head>\
-         <body><main><h1>{title}</h1>{body}</main></body></html>\n",
-        title = escape(title),
-        // Allowed by its hash in the pages' Content-Security-Policy.
-        style = crate::browser_headers::PAGE_STYLE,
-    ))
+    crate::reasons::find(code).map_or(
+        "Tell your administrator the reason code and correlation ID below.",
+        |reason| reason.what_to_do,
+    )
 }
 
 async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
@@ -174,16 +138,14 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
         (Some(flow_id), Some(_)) => {
             match browser_flow(&*context.directory, &headers, flow_id, now).await {
                 Ok(flow) if flow.step == FlowStep::Certificate => Some((flow_id.clone(), flow)),
-                Ok(_) => {
-                    return Refusal::new(
-                        StatusCode::BAD_REQUEST,
-                        "flow-step-taken",
-                        "This sign-in already has its certificate step. Go back to the application.",
-                    )
-                    .heading("Sign-in failed")
-                    .correlation(correlation)
-                    .into_response()
-                }
+                Ok(_) => return Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "flow-step-taken",
+                    "This sign-in already has its certificate step. Go back to the application.",
+                )
+                .heading("Sign-in failed")
+                .correlation(correlation)
+                .into_response(),
                 Err((status, code, message)) => {
                     return Refusal::new(status, code, message)
                         .heading("Sign-in failed")
@@ -302,19 +264,16 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
                 }))
                 .into_response();
             }
-            page(
-                "Certificate accepted",
-                &format!(
-                    "<p>Signed in as <strong>{}</strong> ({}).</p><dl><dt>Certificate subject</dt><dd>{}</dd><dt>Issuer</dt><dd>{}</dd><dt>Serial number</dt><dd><code>{}</code></dd><dt>Authentication strength</dt><dd>{}</dd></dl><p>Correlation ID: <code>{correlation}</code></p>",
-                    escape(&user.display_name),
-                    escape(&user.upn.to_string()),
-                    escape(&valid.identity.subject),
-                    escape(&valid.issuer),
-                    escape(&valid.serial),
-                    escape(signed_in.strength.strength.as_str())
-                ),
-            )
-            .into_response()
+            crate::pages::render(&crate::pages::CertificateAcceptedPage {
+                title: "Certificate accepted",
+                display_name: &user.display_name,
+                upn: user.upn.as_str(),
+                subject: &valid.identity.subject,
+                issuer: &valid.issuer,
+                serial: &valid.serial,
+                strength: signed_in.strength.strength.as_str(),
+                correlation: &correlation,
+            })
         }
         Err(rejection) => {
             if let Some((_, flow)) = flow {
@@ -463,17 +422,4 @@ pub(crate) fn failed_sign_in(
         .heading("Sign-in failed")
         .next_step(step)
         .correlation(correlation)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            escape("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
-    }
 }

@@ -30,9 +30,8 @@ use certgate_oidc::{
 use certgate_pki::UnixTime;
 use serde_json::json;
 
-use crate::refusal::Refusal;
 use crate::federation_http::{FederationRequest, FederationService};
-use crate::signin_http::{escape, page};
+use crate::refusal::Refusal;
 use certgate_core::directory::DirectoryStore;
 use certgate_core::federation::FederationStore;
 use certgate_core::store::Store;
@@ -342,21 +341,19 @@ pub async fn start_flow<S: LoginFlowStore>(
     let location = format!("{certauth_origin}/certauth?flow={flow_id}");
     // The sign-in start page: says what happens next (the browser asks for a certificate),
     // so that the certificate prompt does not come out of nowhere.
-    let body = format!(
-        "<p><strong>{}</strong> wants you to sign in.</p>\
-         <p>certgate signs you in with your certificate: when you continue, your browser (or the device) asks which certificate to use. Choose the one your organisation gave you.</p>\
-         <p><a href=\"{}\" id=\"continue\">Continue with your certificate</a></p>\
-         <p>No certificate, or the wrong one? Ask your administrator; nothing else will work here.</p>",
-        escape(application),
-        escape(&location)
-    );
+    let title = format!("Sign in to {application}");
+    let page = crate::pages::render(&crate::pages::SignInStartPage {
+        title: &title,
+        application,
+        location: &location,
+    });
     match cookie {
         Some(cookie) => Ok((
             [
                 (header::SET_COOKIE, cookie),
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
             ],
-            page(&format!("Sign in to {application}"), &body),
+            page,
         )
             .into_response()),
         None => Err(("cookie-invalid", "certgate could not start the sign-in")),
@@ -367,49 +364,24 @@ fn request_of(flow: &LoginFlow) -> Option<AuthorizationRequest> {
     serde_json::from_str(&flow.request).ok()
 }
 
-fn hidden_flow(flow_id: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"flow\" value=\"{}\">",
-        escape(flow_id)
-    )
-}
-
 fn totp_form(flow_id: &str, upn: &str, problem: Option<&str>) -> Response {
-    page(
-        "Enter your one-time code",
-        &format!(
-            "<p>Signed in with your certificate as <strong>{}</strong>. Enter the 6-digit code from your authenticator app.</p>{}\
-             <form method=\"post\" action=\"/signin/totp\">{}\
-             <label for=\"code\">One-time code</label><br>\
-             <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{{6}}\" maxlength=\"6\" required autofocus>\
-             <button type=\"submit\">Verify</button></form>",
-            escape(upn),
-            problem
-                .map(|p| format!("<p role=\"alert\">{}</p>", escape(p)))
-                .unwrap_or_default(),
-            hidden_flow(flow_id)
-        ),
-    )
-    .into_response()
+    crate::pages::render(&crate::pages::TotpPage {
+        title: "Enter your one-time code",
+        flow: flow_id,
+        upn,
+        problem,
+    })
 }
 
 fn confirm_form(flow_id: &str, request: &AuthorizationRequest, flow: &LoginFlow) -> Response {
     let identity = flow.identity.as_ref();
-    page(
-        "Continue?",
-        &format!(
-            "<p><strong>{}</strong> wants to sign you in.</p><p>Continue as <strong>{}</strong> ({})?</p>\
-             <form method=\"post\" action=\"/signin/confirm\">{}\
-             <button type=\"submit\" name=\"decision\" value=\"continue\" autofocus>Continue as {}</button> \
-             <button type=\"submit\" name=\"decision\" value=\"cancel\">Cancel</button></form>",
-            escape(&request.client_name),
-            escape(identity.map_or("", |i| i.display_name.as_str())),
-            escape(identity.map_or("", |i| i.upn.as_str())),
-            hidden_flow(flow_id),
-            escape(identity.map_or("", |i| i.display_name.as_str())),
-        ),
-    )
-    .into_response()
+    crate::pages::render(&crate::pages::ConfirmPage {
+        title: "Continue?",
+        flow: flow_id,
+        application: &request.client_name,
+        display_name: identity.map_or("", |i| i.display_name.as_str()),
+        upn: identity.map_or("", |i| i.upn.as_str()),
+    })
 }
 
 /// Issues the code for a flow whose sign-in is complete, and marks the flow done.
@@ -679,28 +651,12 @@ where
             "No authenticator app is set up for this account yet. To set one up, ask your administrator for a Temporary Access Pass (certgate user access-pass create) and type it below.".to_owned(),
         ),
     };
-    let alert = if code.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<p role=\"alert\">{}</p><dl><dt>Reason code</dt><dd><code id=\"reason\">{}</code></dd></dl>",
-            escape(&message),
-            escape(code)
-        )
-    };
-    let mut response = page(
-        "Temporary Access Pass",
-        &format!(
-            "<p>Signed in with your certificate as <strong>{}</strong>. This application requires a second factor, and your certificate alone cannot set one up.</p>{alert}\
-             <form method=\"post\" action=\"/signin/access-pass\">{}\
-             <label for=\"access_pass\">Temporary Access Pass from your administrator</label><br>\
-             <input id=\"access_pass\" name=\"pass\" autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" required autofocus>\
-             <button type=\"submit\">Continue</button></form>",
-            escape(upn),
-            hidden_flow(flow_id)
-        ),
-    )
-    .into_response();
+    let mut response = crate::pages::render(&crate::pages::AccessPassPage {
+        title: "Temporary Access Pass",
+        flow: flow_id,
+        upn,
+        problem: (!code.is_empty()).then_some((code, message.as_str())),
+    });
     *response.status_mut() = match refused {
         Some(AccessPassError::Store(_)) => StatusCode::SERVICE_UNAVAILABLE,
         Some(_) => StatusCode::UNAUTHORIZED,
@@ -726,23 +682,16 @@ where
         .begin_enrollment(user_id, upn, WhenEnrolled::Refuse)
         .await
     {
-        Ok(enrollment) => page(
-            "Set up your authenticator app",
-            &format!(
-                "<p>Your Temporary Access Pass is accepted. This application requires a second factor. Scan the code with an authenticator app (or enter the key), then type the 6-digit code it shows.</p>\
-                 <figure>{}<figcaption>Key: <code>{}</code></figcaption></figure>\
-                 <p><a href=\"{}\">Open in an authenticator app on this device</a></p>\
-                 <form method=\"post\" action=\"/signin/totp/enroll\">{}\
-                 <label for=\"code\">One-time code</label><br>\
-                 <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{{6}}\" maxlength=\"6\" required autofocus>\
-                 <button type=\"submit\">Confirm</button></form>",
-                enrollment.qr_svg,
-                escape(&enrollment.secret_base32()),
-                escape(&enrollment.otpauth_uri),
-                hidden_flow(flow_id)
-            ),
-        )
-        .into_response(),
+        Ok(enrollment) => crate::pages::render(&crate::pages::TotpEnrollPage {
+            title: "Set up your authenticator app",
+            flow: flow_id,
+            key: Some(crate::pages::NewKey {
+                qr_svg: &enrollment.qr_svg,
+                secret: &enrollment.secret_base32(),
+                otpauth_uri: &enrollment.otpauth_uri,
+            }),
+            problem: None,
+        }),
         Err(error) => error_page(StatusCode::BAD_REQUEST, error.code(), &error.to_string()),
     }
 }
@@ -936,21 +885,12 @@ where
             // The key stays the one the person already added to their app: no new one here.
             let message = format!("{} ({})", error, error.code());
             tracing::info!(code = error.code(), upn = %upn, "enrollment code refused");
-            let mut response = page(
-                "Set up your authenticator app",
-                &format!(
-                    "<p role=\"alert\">{}</p><p>Type the 6-digit code your authenticator app shows for certgate now.</p>\
-                     <form method=\"post\" action=\"/signin/totp/enroll\">{}\
-                     <label for=\"code\">One-time code</label><br>\
-                     <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{{6}}\" maxlength=\"6\" required autofocus>\
-                     <button type=\"submit\">Confirm</button></form>\
-                     <p><a href=\"/signin/continue?flow={}\">Start over with a new key</a></p>",
-                    escape(&message),
-                    hidden_flow(&form.flow),
-                    escape(&form.flow)
-                ),
-            )
-            .into_response();
+            let mut response = crate::pages::render(&crate::pages::TotpEnrollPage {
+                title: "Set up your authenticator app",
+                flow: &form.flow,
+                key: None,
+                problem: Some(&message),
+            });
             *response.status_mut() = StatusCode::UNAUTHORIZED;
             response
         }
@@ -1168,11 +1108,12 @@ async fn end_session<S: OidcStore, P: RefreshPolicy>(
     {
         Ok(ended) => match ended.redirect {
             Some(location) => redirect(&location),
-            None => page(
-                "Signed out",
-                "<p>You are signed out of certgate. To sign out of your certificate completely, close the browser: browsers keep using a chosen certificate until they are closed.</p>",
-            )
-            .into_response(),
+            None => crate::pages::render(&crate::pages::MessagePage {
+                title: "Signed out",
+                paragraphs: &["You are signed out of certgate. To sign out of your certificate completely, close the browser: browsers keep using a chosen certificate until they are closed."],
+                alert: false,
+                link: None,
+            }),
         },
         Err(error) => error_page(StatusCode::BAD_REQUEST, error.reason, &error.message),
     }

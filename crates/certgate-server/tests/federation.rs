@@ -264,7 +264,9 @@ impl Fixture {
         let (status, cookie, body) = started;
         assert_eq!(status, 200, "{body}");
         let cookie = cookie.expect("flow cookie");
-        let certauth = between(&body, "href=\"", "\"").replace("&amp;", "&");
+        let certauth = between(&body, "href=\"", "\"")
+            .replace("&amp;", "&")
+            .replace("&#38;", "&");
         assert!(certauth.contains("/certauth?flow="), "{certauth}");
         let response = self
             .client(true)
@@ -331,10 +333,14 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
 fn form_field(page: &str, name: &str) -> String {
     between(page, &format!("name=\"{name}\" value=\""), "\"")
         .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
         .replace("&lt;", "<")
+        .replace("&#60;", "<")
         .replace("&gt;", ">")
+        .replace("&#62;", ">")
         .replace("&#39;", "'")
         .replace("&amp;", "&")
+        .replace("&#38;", "&")
 }
 
 fn pem(label: &str, der: &[u8]) -> String {

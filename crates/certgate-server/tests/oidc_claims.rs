@@ -153,7 +153,9 @@ impl Fixture {
             .await;
         assert_eq!(response.status().as_u16(), 200);
         let body = response.text().await.expect("start page");
-        let to_certauth = between(&body, "href=\"", "\"").replace("&amp;", "&");
+        let to_certauth = between(&body, "href=\"", "\"")
+            .replace("&amp;", "&")
+            .replace("&#38;", "&");
         let response = jar
             .send(
                 self.client(true)

@@ -310,6 +310,6 @@ impl Config {
             self.limits.listeners.store_timeout,
         )
         .await
-            .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))
+        .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))
     }
 }

@@ -128,15 +128,19 @@ fn assert_store_unavailable(what: &str, answer: &Answer, json: bool) -> Option<S
         answer.took
     );
     if json {
-        let body: serde_json::Value =
-            serde_json::from_str(&answer.body).unwrap_or_else(|e| panic!("{what}: {e}: {}", answer.body));
+        let body: serde_json::Value = serde_json::from_str(&answer.body)
+            .unwrap_or_else(|e| panic!("{what}: {e}: {}", answer.body));
         let code = body["code"]
             .as_str()
             .or_else(|| body["error"]["code"].as_str());
         assert_eq!(code, Some("store-unavailable"), "{what}: {body}");
         body["correlationId"].as_str().map(str::to_owned)
     } else {
-        assert!(answer.body.starts_with("<!doctype html>"), "{what}: {}", answer.body);
+        assert!(
+            answer.body.starts_with("<!doctype html>"),
+            "{what}: {}",
+            answer.body
+        );
         assert!(
             answer.body.contains("<code>store-unavailable</code>"),
             "{what}: {}",
@@ -172,9 +176,11 @@ fn a_database_outage_is_answered_store_unavailable_on_every_listener_and_passes(
         (host.to_owned(), port.parse::<u16>().expect("port"))
     };
     let relay = Relay::start((host.clone(), port));
-    env.database_url = env
-        .database_url
-        .replacen(&format!("{host}:{port}"), &format!("127.0.0.1:{}", relay.port), 1);
+    env.database_url = env.database_url.replacen(
+        &format!("{host}:{port}"),
+        &format!("127.0.0.1:{}", relay.port),
+        1,
+    );
 
     env.pki_with_localhost_tls();
     env.ok(&["user", "add", "alice@contoso.example"]);
@@ -201,9 +207,15 @@ fn a_database_outage_is_answered_store_unavailable_on_every_listener_and_passes(
     let front_door_port = free_port();
     environment.extend([
         ("CERTGATE_WEB_LISTEN", format!("127.0.0.1:{web_port}")),
-        ("CERTGATE_FRONT_DOOR_LISTEN", format!("127.0.0.1:{front_door_port}")),
+        (
+            "CERTGATE_FRONT_DOOR_LISTEN",
+            format!("127.0.0.1:{front_door_port}"),
+        ),
         // Nothing listens there: no request reaches it during the outage.
-        ("CERTGATE_FRONT_DOOR_UPSTREAM", format!("http://127.0.0.1:{}", free_port())),
+        (
+            "CERTGATE_FRONT_DOOR_UPSTREAM",
+            format!("http://127.0.0.1:{}", free_port()),
+        ),
         ("CERTGATE_LIMITS_STORE_TIMEOUT_SECONDS", "1".to_owned()),
         ("RUST_LOG", "info".to_owned()),
     ]);
@@ -218,7 +230,10 @@ fn a_database_outage_is_answered_store_unavailable_on_every_listener_and_passes(
     let _server = Server { child };
     let started = Instant::now();
     while http_get(env.port, "/healthz").map(|(s, _)| s) != Some(200) {
-        assert!(started.elapsed() < Duration::from_secs(30), "certgate serve did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "certgate serve did not start"
+        );
         thread::sleep(Duration::from_millis(100));
     }
     env.ok(&["crl", "refresh"]);
@@ -247,7 +262,11 @@ fn a_database_outage_is_answered_store_unavailable_on_every_listener_and_passes(
         if answer.status == 200 {
             break;
         }
-        assert!(Instant::now() < deadline, "no sign-in before the outage: {}", answer.body);
+        assert!(
+            Instant::now() < deadline,
+            "no sign-in before the outage: {}",
+            answer.body
+        );
         thread::sleep(Duration::from_millis(200));
     }
     let before = store_unavailable_count(env.port);
@@ -313,7 +332,11 @@ fn a_database_outage_is_answered_store_unavailable_on_every_listener_and_passes(
     loop {
         let answer = sign_in("application/json");
         if answer.status == 200 {
-            assert!(answer.body.contains("\"result\":\"success\""), "{}", answer.body);
+            assert!(
+                answer.body.contains("\"result\":\"success\""),
+                "{}",
+                answer.body
+            );
             break;
         }
         assert!(

@@ -6,11 +6,12 @@
 
 pub mod claims;
 pub mod relying_party;
+pub mod request;
 pub mod signing_keys;
 
 use std::future::Future;
 
-use certgate_pki::UnixTime;
+use certgate_pki::{ReasonCode, UnixTime};
 
 use crate::audit::AuditEvent;
 use crate::store::{StoreError, StoreResult};
@@ -18,6 +19,11 @@ pub use claims::{ClaimRule, ClaimSource, IssuedClaim, SignInFacts};
 pub use relying_party::{
     microsoft365, prepare_relying_party, NameIdFormat, PasswordRequests, Protocol, RelyingParty,
     RelyingPartyDraft,
+};
+pub use request::{
+    accept_authn_request, accept_logout_request, accept_wsfed_sign_in, AcceptedSignIn,
+    AuthnContextNeed, AuthnRequestFacts, AuthnRequestOutcome, Endpoint, FederationRefusal,
+    LogoutRequestFacts, RefusalKind, ReplayCache, SignatureCheck, SpFailure, WsFedAuthentication,
 };
 pub use signing_keys::{generate_token_signing_key, KeyState, PublishedKeys, TokenSigningKey};
 
@@ -49,6 +55,42 @@ pub enum FederationError {
 }
 
 impl FederationError {
+    /// Every code [`FederationError::code`] answers with of its own. `randomness-unavailable` is
+    /// listed with [`DirectoryError`](crate::directory::DirectoryError); key and store failures
+    /// are their types' codes.
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "rp-field-invalid",
+            "A relying-party setting (an identifier, reply URL, NameID source, claim rule, certificate and so on) is not valid; the message names the field and why.",
+            "Correct the value the message names and repeat `certgate rp add` or `certgate rp set`.",
+        ),
+        ReasonCode::new(
+            "rp-not-found",
+            "No relying party has the given ID, name or identifier.",
+            "Use an ID, name or identifier that `certgate rp list` shows.",
+        ),
+        ReasonCode::new(
+            "rp-taken",
+            "Another relying party already has this name, or the same identifier (SAML entity ID or WS-Federation realm) for the same protocol; names and identifiers are unique.",
+            "Choose another name or identifier, or change the existing relying party (`certgate rp show`, `certgate rp set`).",
+        ),
+        ReasonCode::new(
+            "federation-no-signing-key",
+            "The federation service has no token-signing key yet, so it can neither sign tokens nor publish metadata.",
+            "Run `certgate federation init` (starting `certgate serve` does the same).",
+        ),
+        ReasonCode::new(
+            "federation-rotation-raced",
+            "The token-signing keys changed while they were being rolled over (another node rotated first); nothing was changed.",
+            "Check `certgate federation keys`, and run `certgate federation rotate-keys` again only if a rollover is still needed.",
+        ),
+        ReasonCode::new(
+            "federation-key-corrupt",
+            "A stored token-signing key is unusable: its certificate does not parse, or there is no Next key to roll over to.",
+            "Administrators: restore the federation keys from a backup of the database; the message names the key's thumbprint and what is wrong.",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             FederationError::FieldInvalid { .. } => "rp-field-invalid",

@@ -16,7 +16,7 @@
 use std::future::Future;
 
 use certgate_ca::sealed_key;
-use certgate_pki::UnixTime;
+use certgate_pki::{ReasonCode, UnixTime};
 use zeroize::Zeroizing;
 
 use crate::audit::AuditEvent;
@@ -257,6 +257,41 @@ pub enum TotpServiceError {
 }
 
 impl TotpServiceError {
+    /// Every code [`TotpServiceError::code`] answers with of its own (a refused code is one of
+    /// [`TotpError::CODES`], a store failure one of [`StoreError::CODES`]).
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "totp-already-enrolled",
+            "An authenticator app is already set up for the account, and a session proven by the certificate alone may not replace it (a stolen certificate could otherwise enroll its own).",
+            "To replace the app, sign in with its code first; if the phone is lost, ask your administrator to reset it (`certgate user reset-second-factor`).",
+        ),
+        ReasonCode::new(
+            "totp-label-too-long",
+            "The issuer name (`[web] organization`) or the account name (the UPN) is longer than 256 characters, or too long for a QR code; no authenticator secret was made.",
+            "Administrators: shorten `[web] organization` in certgate.toml (or the user's UPN) and start the enrollment again.",
+        ),
+        ReasonCode::new(
+            "totp-secret-unreadable",
+            "The user's stored authenticator secret cannot be opened: the configured key passphrase is not the one it was sealed with, or the record is damaged.",
+            "Administrators: configure the passphrase the secrets were sealed with (CERTGATE_CA_KEY_PASSPHRASE or `ca_key_passphrase`) on every node; if it is lost, reset the user's authenticator (`certgate user reset-second-factor`).",
+        ),
+        ReasonCode::new(
+            "totp-sealing-failed",
+            "A new authenticator secret could not be sealed with the key passphrase (for example, the configured passphrase is empty); nothing was stored.",
+            "Administrators: set a non-empty CERTGATE_CA_KEY_PASSPHRASE (or `ca_key_passphrase`) and restart; the server log has the detail.",
+        ),
+        ReasonCode::new(
+            "totp-random-unavailable",
+            "The system's random number generator failed, so no authenticator secret could be generated; nothing was stored.",
+            "Try again. Administrators: if it keeps failing, check the host's random number source; the server log has the error.",
+        ),
+        ReasonCode::new(
+            "totp-contended",
+            "The user's authenticator secret kept changing while the code was checked (more than 8 concurrent changes); the code was not accepted.",
+            "Wait for your authenticator app to show a new code and try again.",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             TotpServiceError::Refused(error) => error.code(),

@@ -4,7 +4,7 @@
 
 use std::num::NonZeroU32;
 
-use certgate_pki::UnixTime;
+use certgate_pki::{ReasonCode, UnixTime};
 
 use crate::clock::rfc3339;
 
@@ -110,6 +110,35 @@ pub enum TotpError {
 }
 
 impl TotpError {
+    /// Every code [`TotpError::code`] answers with.
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "totp-invalid",
+            "The one-time code does not match the authenticator secret's code for the current 30-second step or the step either side; it counts as a failed attempt.",
+            "Enter the code your authenticator app shows now. If codes keep failing, let your phone set its clock automatically, or ask your administrator to reset your authenticator app.",
+        ),
+        ReasonCode::new(
+            "totp-replayed",
+            "The one-time code was correct but had already been used (each code is accepted once); it counts as a failed attempt.",
+            "Wait for your authenticator app to show a new code and enter that one.",
+        ),
+        ReasonCode::new(
+            "totp-locked-out",
+            "Too many wrong or reused codes in a row (5 by default), so codes are not checked for a while (15 minutes by default); after a lockout every further wrong code locks again.",
+            "Try again with a fresh code after the time the page gives, or ask your administrator to reset your authenticator app (`certgate user reset-second-factor`).",
+        ),
+        ReasonCode::new(
+            "totp-not-enrolled",
+            "No authenticator app is set up for the account, or no enrollment was started when a code came to confirm one.",
+            "Set up an authenticator app on the enrollment page (the first one needs a Temporary Access Pass from your administrator), or ask your administrator.",
+        ),
+        ReasonCode::new(
+            "totp-malformed",
+            "What was entered is not a code of the expected number of digits (spaces are ignored); it does not count as a failed attempt.",
+            "Enter the code your authenticator app shows, digits only (usually 6).",
+        ),
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             TotpError::Invalid => "totp-invalid",
