@@ -170,6 +170,131 @@ pub async fn sign_in_with_certificate<L: UserLookup>(
     })
 }
 
+/// One certificate sign-in, decided and written up once for every listener that signs people
+/// in with a certificate (`/certauth`, the front door, the device page, EST re-enrollment, the
+/// admin API): the chain validated, mapped to one user, the strength decided, and the sign-in
+/// log's record of it. The caller records it (a sign-in that cannot be recorded does not
+/// happen) and acts on the decision only then.
+pub struct SignInAttempt {
+    pub decision: Result<SignedIn, SignInError>,
+    pub record: SignInRecord,
+}
+
+/// Who is signing in to what, for the record.
+#[derive(Clone, Copy, Debug)]
+pub struct AttemptContext<'a> {
+    pub at: UnixTime,
+    pub correlation_id: &'a str,
+    pub client_address: std::net::IpAddr,
+    /// What is signed in to (`certauth`, `front-door:/owa`, `admin-api`, ...).
+    pub application: &'a str,
+}
+
+/// See [`SignInAttempt`].
+pub async fn attempt_sign_in<L: UserLookup>(
+    state: &ValidationState,
+    chain: &[Vec<u8>],
+    rules: &SignInRules,
+    users: &L,
+    context: AttemptContext<'_>,
+) -> SignInAttempt {
+    let decision = sign_in_with_certificate(state, chain, context.at, rules, users).await;
+    let record = SignInRecord::of_chain(context, chain);
+    let record = match &decision {
+        Ok(signed_in) => {
+            let detail = format!(
+                "certificate {} validated; signed in as {} by rule {}; {}",
+                signed_in.certificate.serial,
+                signed_in.binding.user.upn,
+                signed_in.binding.rule,
+                signed_in.strength
+            );
+            record.succeeded(signed_in, detail)
+        }
+        Err(rejection) => record.failed(rejection.code(), rejection.to_string()),
+    };
+    SignInAttempt { decision, record }
+}
+
+impl SignInAttempt {
+    /// An attempt refused before the chain was looked at (the rules could not be read, the
+    /// store did not answer in time): `error` on record.
+    pub fn refused(
+        context: AttemptContext<'_>,
+        chain: &[Vec<u8>],
+        error: SignInError,
+    ) -> SignInAttempt {
+        let record = SignInRecord::of_chain(context, chain).failed(error.code(), error.to_string());
+        SignInAttempt {
+            decision: Err(error),
+            record,
+        }
+    }
+}
+
+impl SignInRecord {
+    /// The record of an attempt with `chain` (its end-entity certificate, as far as it
+    /// parses), not decided yet: a failure without a reason until [`Self::succeeded`] or
+    /// [`Self::failed`] says what it came to.
+    pub fn of_chain(context: AttemptContext<'_>, chain: &[Vec<u8>]) -> SignInRecord {
+        let leaf = chain
+            .first()
+            .and_then(|der| certgate_pki::Certificate::from_der(der).ok())
+            .map(|c| certgate_pki::Identity::of(&c));
+        SignInRecord {
+            at: context.at,
+            correlation_id: context.correlation_id.to_owned(),
+            client_address: context.client_address.to_string(),
+            application: context.application.to_owned(),
+            certificate_subject: leaf.as_ref().map(|i| i.subject.clone()),
+            certificate_issuer: leaf.as_ref().map(|i| i.issuer.clone()),
+            certificate_serial: leaf.as_ref().map(|i| i.serial.clone()),
+            certificate_thumbprint: leaf.as_ref().map(|i| i.sha256_thumbprint.clone()),
+            user: None,
+            binding_rule: None,
+            strength: None,
+            result: SignInResult::Failure,
+            reason_code: String::new(),
+            detail: String::new(),
+        }
+    }
+
+    /// A successful sign-in as `signed_in`.
+    pub fn succeeded(self, signed_in: &SignedIn, detail: String) -> SignInRecord {
+        SignInRecord {
+            user: Some(signed_in.binding.user.upn.to_string()),
+            binding_rule: Some(signed_in.binding.rule.to_string()),
+            strength: Some(signed_in.strength.strength.as_str().to_owned()),
+            result: SignInResult::Success,
+            reason_code: "ok".to_owned(),
+            detail,
+            ..self
+        }
+    }
+
+    /// A refused sign-in, with its reason code. The user, rule and strength stay on record
+    /// when the certificate did sign someone in and a later check refused (the admin group).
+    pub fn failed(self, code: &str, detail: String) -> SignInRecord {
+        SignInRecord {
+            result: SignInResult::Failure,
+            reason_code: code.to_owned(),
+            detail,
+            ..self
+        }
+    }
+
+    /// A certificate that validated, with no user to map it to (the front door without
+    /// mapping).
+    pub fn validated(self, detail: String) -> SignInRecord {
+        SignInRecord {
+            result: SignInResult::Success,
+            reason_code: "ok".to_owned(),
+            detail,
+            ..self
+        }
+    }
+}
+
 /// `success` or `failure`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

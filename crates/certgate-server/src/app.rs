@@ -26,7 +26,7 @@ use crate::metrics::Metrics;
 use crate::oidc_policy::DirectoryRefreshPolicy;
 use crate::signin_http::SignInContext;
 use crate::signin_recorder::SignInRecorder;
-use crate::web::WebContext;
+use crate::web_context::WebContext;
 use crate::HttpCrlFetcher;
 use certgate_core::totp::TotpSettings;
 use certgate_oidc::{Issuer, Provider, ProviderConfig};
@@ -82,9 +82,9 @@ pub struct WebConfig {
     /// Seals the OIDC signing keys and TOTP secrets (certgate's CA key passphrase).
     pub passphrase: zeroize::Zeroizing<Vec<u8>>,
     /// The demo relying party at `/demo` (`certgate serve --demo`).
-    pub demo: Option<crate::demo::DemoClient>,
+    pub demo: Option<crate::web_context::DemoClient>,
     /// The federation service (SAML 2.0 and WS-Federation) on this listener, when enabled.
-    pub federation: Option<crate::federation_http::FederationSettings>,
+    pub federation: Option<crate::federation_service::FederationSettings>,
 }
 
 /// The certificate sign-in listener: its own host or port, like AD FS's certauth host or
@@ -405,7 +405,7 @@ pub async fn start_with_limits(
         )));
         let federation = match &web_config.federation {
             Some(settings) => {
-                let service = crate::federation_http::FederationService::open(
+                let service = crate::federation_service::FederationService::open(
                     settings.clone(),
                     &*store,
                     &web_config.passphrase,
@@ -639,7 +639,7 @@ async fn oidc_maintenance(
 /// Picks up token-signing key rotations made by other nodes, rolls the keys over when the
 /// current certificate nears its end, and forgets expired SAML request IDs.
 async fn federation_maintenance(
-    service: Arc<crate::federation_http::FederationService>,
+    service: Arc<crate::federation_service::FederationService>,
     store: Arc<SqlStore>,
     clock: Arc<dyn Clock>,
     passphrase: zeroize::Zeroizing<Vec<u8>>,

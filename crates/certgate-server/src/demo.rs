@@ -16,16 +16,9 @@ use certgate_core::login_flow::new_secret;
 use certgate_oidc::{OidcStore, RefreshPolicy, TokenRequest};
 use serde_json::Value;
 
-use crate::web::{cookie, WebContext};
-
-/// The demo client's registration.
-#[derive(Clone)]
-pub struct DemoClient {
-    pub client_id: String,
-    pub client_secret: String,
-    /// `https://host:port/demo/callback` on the web listener.
-    pub redirect_uri: String,
-}
+use crate::flow::cookie;
+pub use crate::web_context::DemoClient;
+use crate::web_context::WebContext;
 
 const COOKIE: &str = "certgate_demo";
 

@@ -46,7 +46,7 @@ use zeroize::Zeroizing;
 
 use crate::certauth::TlsClient;
 use crate::refusal::Refusal;
-use crate::signin_http::{failed_sign_in, sign_in_and_record, SignInAttempt, SignInContext};
+use crate::signin_http::{failed_sign_in, sign_in_and_record, RecordedSignIn, SignInContext};
 
 /// The page's path.
 pub const DEVICE_PATH: &str = "/my/device";
@@ -120,7 +120,7 @@ where
 {
     let correlation = correlation_id();
     let now = context.signin.clock.now();
-    let SignInAttempt {
+    let RecordedSignIn {
         decision,
         code,
         detail,

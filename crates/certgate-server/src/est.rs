@@ -44,7 +44,7 @@ use certgate_core::totp::TotpStore;
 use serde_json::json;
 
 use crate::certauth::TlsClient;
-use crate::signin_http::{sign_in_and_record, SignInAttempt, SignInContext};
+use crate::signin_http::{sign_in_and_record, RecordedSignIn, SignInContext};
 
 /// Largest request body accepted: a base64 PKCS#10 request is well under 4 KiB even for
 /// RSA-8192; 16 KiB leaves room for line breaks and attributes and bounds the work a
@@ -422,7 +422,7 @@ async fn simplereenroll<S: EstStore>(
         return no_ca(&headers, &correlation);
     };
     // Authentication first, exactly as /certauth: validated, not revoked, one enabled user.
-    let SignInAttempt {
+    let RecordedSignIn {
         decision,
         code,
         detail,

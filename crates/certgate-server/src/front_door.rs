@@ -46,8 +46,8 @@ use certgate_core::front_door::{
 };
 use certgate_core::login_flow::LoginFlowStore;
 use certgate_core::signin::{
-    check_certificate, correlation_id, sign_in_with_certificate, SignInError, SignInRecord,
-    SignInResult,
+    attempt_sign_in, check_certificate, correlation_id, AttemptContext, SignInAttempt, SignInError,
+    SignInRecord,
 };
 use certgate_core::totp::TotpStore;
 use certgate_pki::UnixTime;
@@ -469,96 +469,67 @@ where
     S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
 {
     let correlation = correlation_id();
-    let leaf = client
-        .chain
-        .first()
-        .and_then(|der| certgate_pki::Certificate::from_der(der).ok())
-        .map(|c| certgate_pki::Identity::of(&c));
+    let application = format!("front-door:{}", vdir.prefix);
+    let context = AttemptContext {
+        at: now,
+        correlation_id: &correlation,
+        client_address: client.address.ip(),
+        application: &application,
+    };
     // Everything this asks the store, the record included, within one store timeout.
     let deadline = tokio::time::Instant::now() + signin.store_timeout;
-    let (outcome, user, rule, strength) = if vdir.certificate_mapping {
-        let decision = tokio::time::timeout_at(deadline, async {
+    let (outcome, record) = if vdir.certificate_mapping {
+        let SignInAttempt { decision, record } = tokio::time::timeout_at(deadline, async {
             match signin.rules(state.generation()).await {
                 Ok(rules) => {
-                    sign_in_with_certificate(state, &client.chain, now, &rules, &*signin.directory)
-                        .await
+                    attempt_sign_in(state, &client.chain, &rules, &*signin.directory, context).await
                 }
-                Err(error) => Err(SignInError::Store(error)),
+                Err(error) => {
+                    SignInAttempt::refused(context, &client.chain, SignInError::Store(error))
+                }
             }
         })
         .await
-        .unwrap_or_else(|_| Err(SignInError::Store(store_timed_out(signin.store_timeout))));
-        match decision {
+        .unwrap_or_else(|_| {
+            SignInAttempt::refused(
+                context,
+                &client.chain,
+                SignInError::Store(store_timed_out(signin.store_timeout)),
+            )
+        });
+        let outcome = match decision {
             Ok(signed_in) => {
                 let user = &signed_in.binding.user;
-                let identity = ForwardedIdentity {
+                CertificateOutcome::Valid(Some(ForwardedIdentity {
                     upn: user.upn.to_string(),
                     mail: user.mail.clone(),
                     immutable_id: user.immutable_id.clone(),
                     certificate_serial: signed_in.certificate.serial.to_ascii_uppercase(),
                     certificate_issuer: signed_in.certificate.issuer.clone(),
                     certificate_thumbprint: sha1_thumbprint(&signed_in.certificate.der),
-                };
-                (
-                    CertificateOutcome::Valid(Some(identity)),
-                    Some(user.upn.to_string()),
-                    Some(signed_in.binding.rule.to_string()),
-                    Some(signed_in.strength.strength.as_str().to_owned()),
-                )
+                }))
             }
-            Err(SignInError::Store(error)) => (
-                CertificateOutcome::Unavailable {
-                    message: error.to_string(),
-                },
-                None,
-                None,
-                None,
-            ),
-            Err(error) => (refused(error.code(), &error.to_string()), None, None, None),
-        }
+            Err(SignInError::Store(error)) => CertificateOutcome::Unavailable {
+                message: error.to_string(),
+            },
+            Err(error) => refused(error.code(), &error.to_string()),
+        };
+        (outcome, record)
     } else {
+        let record = SignInRecord::of_chain(context, &client.chain);
         match check_certificate(state, &client.chain, now) {
-            Ok(_) => (CertificateOutcome::Valid(None), None, None, None),
+            Ok(_) => (
+                CertificateOutcome::Valid(None),
+                record.validated(format!("front door {}: certificate accepted", vdir.prefix)),
+            ),
             Err(rejection) => (
                 refused(rejection.code(), &rejection.to_string()),
-                None,
-                None,
-                None,
+                record.failed(rejection.code(), rejection.to_string()),
             ),
         }
     };
-    let (result, code, detail) = match &outcome {
-        CertificateOutcome::Refused { code, message } => {
-            (SignInResult::Failure, code.clone(), message.clone())
-        }
-        CertificateOutcome::Unavailable { message } => (
-            SignInResult::Failure,
-            crate::refusal::STORE_UNAVAILABLE.to_owned(),
-            message.clone(),
-        ),
-        _ => (
-            SignInResult::Success,
-            "ok".to_owned(),
-            format!("front door {}: certificate accepted", vdir.prefix),
-        ),
-    };
-    signin.metrics.signin(result.as_str(), &code);
-    let record = SignInRecord {
-        at: now,
-        correlation_id: correlation.clone(),
-        client_address: client.address.ip().to_string(),
-        application: format!("front-door:{}", vdir.prefix),
-        certificate_subject: leaf.as_ref().map(|i| i.subject.clone()),
-        certificate_issuer: leaf.as_ref().map(|i| i.issuer.clone()),
-        certificate_serial: leaf.as_ref().map(|i| i.serial.clone()),
-        certificate_thumbprint: leaf.as_ref().map(|i| i.sha256_thumbprint.clone()),
-        user,
-        binding_rule: rule,
-        strength,
-        result,
-        reason_code: code.clone(),
-        detail,
-    };
+    let code = record.reason_code.clone();
+    signin.metrics.signin(record.result.as_str(), &code);
     let recorded = tokio::time::timeout_at(deadline, signin.recorder.record(record))
         .await
         .unwrap_or_else(|_| Err(store_timed_out(signin.store_timeout)));

@@ -24,6 +24,8 @@ pub mod demo;
 pub mod device_http;
 pub mod est;
 pub mod federation_http;
+pub mod federation_service;
+pub mod flow;
 pub mod front_door;
 pub mod limits;
 pub mod metrics;
@@ -35,6 +37,8 @@ pub mod refusal;
 pub mod second_factor;
 pub mod signin_http;
 pub mod signin_recorder;
+pub mod tls_client;
 pub mod web;
+pub mod web_context;
 
 pub use crl_fetch::HttpCrlFetcher;

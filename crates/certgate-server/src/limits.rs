@@ -41,8 +41,8 @@ use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
 use tower::Service;
 
-use crate::certauth::TlsClient;
 use crate::refusal::Refusal;
+use crate::tls_client::TlsClient;
 
 /// The limits of one listener (`[limits]` in certgate.toml).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

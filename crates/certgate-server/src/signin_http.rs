@@ -18,8 +18,8 @@ use certgate_core::clock::Clock;
 use certgate_core::directory::DirectoryStore;
 use certgate_core::login_flow::{FlowIdentity, FlowStep, LoginFlow, LoginFlowStore};
 use certgate_core::signin::{
-    correlation_id, sign_in_with_certificate, CertificateRejection, SignInError, SignInRecord,
-    SignInResult, SignInRules, SignedIn,
+    attempt_sign_in, correlation_id, AttemptContext, CertificateRejection, SignInAttempt,
+    SignInError, SignInRules, SignedIn,
 };
 use certgate_core::store::StoreResult;
 use certgate_core::totp::{TotpSettings, TotpStore};
@@ -27,10 +27,10 @@ use certgate_core::validation_state::SharedState;
 use serde_json::json;
 
 use crate::certauth::TlsClient;
+use crate::flow::{browser_flow, step_after_certificate};
 use crate::metrics::Metrics;
 use crate::refusal::Refusal;
 use crate::signin_recorder::SignInRecorder;
-use crate::web::{browser_flow, step_after_certificate};
 
 /// What the sign-in handlers need.
 pub struct SignInContext<S> {
@@ -156,7 +156,7 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
         }
         _ => None,
     };
-    let SignInAttempt {
+    let RecordedSignIn {
         decision,
         code,
         detail,
@@ -200,7 +200,7 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
                     .authenticated(step)
                     .and_then(|(flow, secret)| {
                         let cookie =
-                            crate::web::flow_cookie(&flow_id, &secret, flow.seconds_left(now))?;
+                            crate::flow::flow_cookie(&flow_id, &secret, flow.seconds_left(now))?;
                         Some((flow, cookie))
                     });
                 let Some((advanced, cookie)) = rebound else {
@@ -297,7 +297,7 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
 /// provisioning page): the TLS client's chain validated against the current state, mapped to
 /// one user by the binding rules, the strength decided, the metrics counted and the attempt
 /// in the sign-in log under `application` — before the caller acts on it.
-pub(crate) struct SignInAttempt {
+pub(crate) struct RecordedSignIn {
     pub(crate) decision: Result<SignedIn, SignInError>,
     /// `ok`, or the reason code.
     pub(crate) code: String,
@@ -305,7 +305,7 @@ pub(crate) struct SignInAttempt {
     pub(crate) detail: String,
 }
 
-/// See [`SignInAttempt`]. `Err` is the refusal to answer with when the sign-in log cannot take
+/// See [`RecordedSignIn`]. `Err` is the refusal to answer with when the sign-in log cannot take
 /// the attempt in time: a sign-in that cannot be recorded does not happen.
 pub(crate) async fn sign_in_and_record<
     S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
@@ -315,71 +315,52 @@ pub(crate) async fn sign_in_and_record<
     application: &str,
     now: certgate_pki::UnixTime,
     correlation: &str,
-) -> Result<SignInAttempt, Refusal> {
+) -> Result<RecordedSignIn, Refusal> {
     let state = context.state.load();
     let started = Instant::now();
+    let attempt_context = AttemptContext {
+        at: now,
+        correlation_id: correlation,
+        client_address: client.address.ip(),
+        application,
+    };
     // Everything the sign-in asks the store, the record included, within one store timeout:
     // when the database is down the answer comes after that, not after each query's.
     let deadline = tokio::time::Instant::now() + context.store_timeout;
-    let decision = tokio::time::timeout_at(deadline, async {
+    let attempt = tokio::time::timeout_at(deadline, async {
         match context.rules(state.generation()).await {
             Ok(rules) => {
-                sign_in_with_certificate(&state, &client.chain, now, &rules, &*context.directory)
-                    .await
+                attempt_sign_in(
+                    &state,
+                    &client.chain,
+                    &rules,
+                    &*context.directory,
+                    attempt_context,
+                )
+                .await
             }
-            Err(error) => Err(SignInError::Store(error)),
+            Err(error) => {
+                SignInAttempt::refused(attempt_context, &client.chain, SignInError::Store(error))
+            }
         }
     })
     .await
-    .unwrap_or_else(|_| Err(SignInError::Store(store_timed_out(context.store_timeout))));
+    .unwrap_or_else(|_| {
+        SignInAttempt::refused(
+            attempt_context,
+            &client.chain,
+            SignInError::Store(store_timed_out(context.store_timeout)),
+        )
+    });
     context
         .metrics
         .validation_took(started.elapsed().as_secs_f64());
-    let leaf = client
-        .chain
-        .first()
-        .and_then(|der| certgate_pki::Certificate::from_der(der).ok())
-        .map(|c| certgate_pki::Identity::of(&c));
-    let (result, code, detail) = match &decision {
-        Ok(signed_in) => (
-            SignInResult::Success,
-            "ok".to_owned(),
-            format!(
-                "certificate {} validated; signed in as {} by rule {}; {}",
-                signed_in.certificate.serial,
-                signed_in.binding.user.upn,
-                signed_in.binding.rule,
-                signed_in.strength
-            ),
-        ),
-        Err(rejection) => (
-            SignInResult::Failure,
-            rejection.code().to_owned(),
-            rejection.to_string(),
-        ),
-    };
-    let record = SignInRecord {
-        at: now,
-        correlation_id: correlation.to_owned(),
-        client_address: client.address.ip().to_string(),
-        application: application.into(),
-        certificate_subject: leaf.as_ref().map(|i| i.subject.clone()),
-        certificate_issuer: leaf.as_ref().map(|i| i.issuer.clone()),
-        certificate_serial: leaf.as_ref().map(|i| i.serial.clone()),
-        certificate_thumbprint: leaf.as_ref().map(|i| i.sha256_thumbprint.clone()),
-        user: decision
-            .as_ref()
-            .ok()
-            .map(|s| s.binding.user.upn.to_string()),
-        binding_rule: decision.as_ref().ok().map(|s| s.binding.rule.to_string()),
-        strength: decision
-            .as_ref()
-            .ok()
-            .map(|s| s.strength.strength.as_str().to_owned()),
-        result,
-        reason_code: code.clone(),
-        detail: detail.clone(),
-    };
+    let SignInAttempt { decision, record } = attempt;
+    let (result, code, detail) = (
+        record.result,
+        record.reason_code.clone(),
+        record.detail.clone(),
+    );
     context.metrics.signin(result.as_str(), &code);
     let recorded = tokio::time::timeout_at(deadline, context.recorder.record(record))
         .await
@@ -393,7 +374,7 @@ pub(crate) async fn sign_in_and_record<
             .heading("Sign-in is unavailable"));
     }
     tracing::info!(correlation = %correlation, application, result = result.as_str(), code = %code, client = %client.address, "certificate sign-in");
-    Ok(SignInAttempt {
+    Ok(RecordedSignIn {
         decision,
         code,
         detail,

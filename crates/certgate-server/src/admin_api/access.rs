@@ -27,7 +27,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use certgate_core::admin_token::authenticate_admin_token;
 use certgate_core::signin::{
-    correlation_id, sign_in_with_certificate, SignInError, SignInRecord, SignInResult, SignInRules,
+    attempt_sign_in, correlation_id, AttemptContext, SignInAttempt, SignInError, SignInRecord,
+    SignInRules,
 };
 use std::sync::Arc;
 
@@ -182,11 +183,27 @@ async fn authenticate_certificate<S: AdminStore>(
 ) -> Result<Admin, ApiError> {
     let now = context.clock.now();
     let state = context.crl.state().load();
-    let decision = match SignInRules::load(&*context.store).await {
+    let correlation = correlation_id();
+    let attempt_context = AttemptContext {
+        at: now,
+        correlation_id: &correlation,
+        client_address: client.address.ip(),
+        application: APPLICATION,
+    };
+    let SignInAttempt { decision, record } = match SignInRules::load(&*context.store).await {
         Ok(rules) => {
-            sign_in_with_certificate(&state, &client.chain, now, &rules, &*context.store).await
+            attempt_sign_in(
+                &state,
+                &client.chain,
+                &rules,
+                &*context.store,
+                attempt_context,
+            )
+            .await
         }
-        Err(error) => Err(SignInError::Store(error)),
+        Err(error) => {
+            SignInAttempt::refused(attempt_context, &client.chain, SignInError::Store(error))
+        }
     };
     let refusal = match &decision {
         Err(error) => Some(ApiError::from(error.clone())),
@@ -202,37 +219,13 @@ async fn authenticate_certificate<S: AdminStore>(
         }
         Ok(_) => None,
     };
-    let leaf = client
-        .chain
-        .first()
-        .and_then(|der| certgate_pki::Certificate::from_der(der).ok())
-        .map(|c| certgate_pki::Identity::of(&c));
     let signed_in = decision.as_ref().ok();
-    let correlation = correlation_id();
-    let record = SignInRecord {
-        at: now,
-        correlation_id: correlation.clone(),
-        client_address: client.address.ip().to_string(),
-        application: APPLICATION.into(),
-        certificate_subject: leaf.as_ref().map(|i| i.subject.clone()),
-        certificate_issuer: leaf.as_ref().map(|i| i.issuer.clone()),
-        certificate_serial: leaf.as_ref().map(|i| i.serial.clone()),
-        certificate_thumbprint: leaf.as_ref().map(|i| i.sha256_thumbprint.clone()),
-        user: signed_in.map(|s| s.binding.user.upn.to_string()),
-        binding_rule: signed_in.map(|s| s.binding.rule.to_string()),
-        strength: signed_in.map(|s| s.strength.strength.as_str().to_owned()),
-        result: if refusal.is_none() {
-            SignInResult::Success
-        } else {
-            SignInResult::Failure
+    let record = match &refusal {
+        Some(error) => record.failed(&error.code, error.message.clone()),
+        None => SignInRecord {
+            detail: "administrator signed in to the admin API with a client certificate".to_owned(),
+            ..record
         },
-        reason_code: refusal
-            .as_ref()
-            .map_or_else(|| "ok".to_owned(), |e| e.code.to_string()),
-        detail: refusal.as_ref().map_or_else(
-            || "administrator signed in to the admin API with a client certificate".to_owned(),
-            |e| e.message.clone(),
-        ),
     };
     // Fail closed: an attempt that cannot be recorded does not happen.
     context.store.append_signin(&record).await?;

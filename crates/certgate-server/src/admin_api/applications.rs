@@ -1,5 +1,8 @@
-//! `/applications`: the OpenID Connect clients (the provider's registration).
+//! `/applications`: the OpenID Connect clients (the provider's registration), reached through
+//! the [`Applications`] port.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -7,12 +10,121 @@ use axum::http::StatusCode;
 use axum::Json;
 use certgate_core::store::StoreError;
 use certgate_oidc::{
-    ClientId, ClientKind, ConsentPrompt, NewClient, ProviderError, ScopeSet, TokenLifetimes, EMAIL,
-    OFFLINE_ACCESS, OPENID, PROFILE,
+    Client, ClientId, ClientKind, ConsentPrompt, NewClient, ProviderError, RegisteredClient,
+    ScopeSet, TokenLifetimes, EMAIL, OFFLINE_ACCESS, OPENID, PROFILE,
+};
+use certgate_pki::UnixTime;
+
+use super::extract::{body, Body};
+use super::resource::{Application, Collection, CreatedApplication, NewApplication};
+use super::route::{Access, HttpMethod, In, Operation, Parameter, Route};
+use super::{Admin, AdminStore, ApiError, Context};
+
+/// A future the [`Applications`] port returns (boxed, so the port can be a trait object).
+pub type AppFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
+
+/// The OpenID Connect clients, as the admin API manages them. Implemented by
+/// [`certgate_oidc::Provider`]; a trait object so that the API does not carry the provider's
+/// type parameters.
+pub trait Applications: Send + Sync {
+    fn list(&self) -> AppFuture<'_, Vec<Client>>;
+    fn get<'a>(&'a self, id: &'a ClientId) -> AppFuture<'a, Option<Client>>;
+    fn register<'a>(
+        &'a self,
+        new: NewClient,
+        now: UnixTime,
+        actor: &'a str,
+    ) -> AppFuture<'a, RegisteredClient>;
+    fn delete<'a>(&'a self, id: &'a ClientId, now: UnixTime, actor: &'a str) -> AppFuture<'a, ()>;
+}
+
+impl<S: certgate_oidc::OidcStore, P: certgate_oidc::RefreshPolicy + 'static> Applications
+    for certgate_oidc::Provider<S, P>
+{
+    fn list(&self) -> AppFuture<'_, Vec<Client>> {
+        Box::pin(async move { Ok(self.store().clients().await?) })
+    }
+
+    fn get<'a>(&'a self, id: &'a ClientId) -> AppFuture<'a, Option<Client>> {
+        Box::pin(self.client(id))
+    }
+
+    fn register<'a>(
+        &'a self,
+        new: NewClient,
+        now: UnixTime,
+        actor: &'a str,
+    ) -> AppFuture<'a, RegisteredClient> {
+        Box::pin(self.register_client(new, now, actor))
+    }
+
+    fn delete<'a>(&'a self, id: &'a ClientId, now: UnixTime, actor: &'a str) -> AppFuture<'a, ()> {
+        Box::pin(self.delete_client(id, now, actor))
+    }
+}
+
+const APP_ID: Parameter = Parameter {
+    name: "appId",
+    location: In::Path,
+    schema: "string",
+    description: "The application's client_id.",
 };
 
-use super::resource::{Application, Collection, CreatedApplication, NewApplication};
-use super::{body, Admin, AdminStore, ApiError, Applications, Body, Context};
+/// The routes of the OpenID Connect clients, in the OpenAPI document's order.
+pub(super) const ROUTES: &[Route] = &[
+    Route {
+        method: HttpMethod::Get,
+        path: "/applications",
+        operation: Operation::ListApplications,
+        access: Access::Admin,
+        operation_id: "listApplications",
+        tag: "applications",
+        summary: "The registered OpenID Connect clients.",
+        parameters: &[],
+        request: None,
+        response: (200, "ApplicationCollection"),
+        errors: &[],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/applications",
+        operation: Operation::AddApplication,
+        access: Access::Admin,
+        operation_id: "addApplication",
+        tag: "applications",
+        summary: "Register an OpenID Connect client. A confidential client's secret is in this answer and nowhere else, ever. Refusals: client-redirect-uri-invalid, ... (400), application-id-taken (409).",
+        parameters: &[],
+        request: Some("NewApplication"),
+        response: (201, "CreatedApplication"),
+        errors: &[400, 409],
+    },
+    Route {
+        method: HttpMethod::Get,
+        path: "/applications/{appId}",
+        operation: Operation::GetApplication,
+        access: Access::Admin,
+        operation_id: "getApplication",
+        tag: "applications",
+        summary: "One client (application-not-found).",
+        parameters: &[APP_ID],
+        request: None,
+        response: (200, "Application"),
+        errors: &[404],
+    },
+    Route {
+        method: HttpMethod::Delete,
+        path: "/applications/{appId}",
+        operation: Operation::RemoveApplication,
+        access: Access::Admin,
+        operation_id: "removeApplication",
+        tag: "applications",
+        summary: "Remove a client with its codes, grants and refresh tokens; answers with the removed client.",
+        parameters: &[APP_ID],
+        request: None,
+        response: (200, "Application"),
+        errors: &[404],
+    },
+];
 
 fn applications<S>(context: &Context<S>) -> Result<&dyn Applications, ApiError> {
     context.applications.as_deref().ok_or_else(|| {

@@ -15,12 +15,121 @@ use certgate_core::trusted_ca::{
 use certgate_pki::parse_certificates;
 use serde::Deserialize;
 
+use super::extract::{body, Body};
 use super::resource::{
     CertificateAuthority, CertificateAuthorityPatch, Collection, CrlRefreshReport, CrlStatus,
     NewCertificateAuthority,
 };
-use super::{body, Admin, AdminStore, ApiError, Body, Context};
+use super::route::{Access, HttpMethod, In, Operation, Parameter, Route};
+use super::{Admin, AdminStore, ApiError, Context};
 use crate::crl_refresh::Urgency;
+
+const CA_ID: Parameter = Parameter {
+    name: "id",
+    location: In::Path,
+    schema: "integer",
+    description: "The trusted CA's id.",
+};
+
+/// The routes of the trusted CAs and the CRL cache, in the OpenAPI document's order.
+pub(super) const ROUTES: &[Route] = &[
+    Route {
+        method: HttpMethod::Get,
+        path: "/certificateAuthorities",
+        operation: Operation::ListCertificateAuthorities,
+        access: Access::Admin,
+        operation_id: "listCertificateAuthorities",
+        tag: "certificateAuthorities",
+        summary: "The trusted CAs.",
+        parameters: &[],
+        request: None,
+        response: (200, "CertificateAuthorityCollection"),
+        errors: &[],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/certificateAuthorities",
+        operation: Operation::AddCertificateAuthorities,
+        access: Access::Admin,
+        operation_id: "addCertificateAuthorities",
+        tag: "certificateAuthorities",
+        summary: "Trust a CA, or every CA of a .p7b bundle (all or none). Refusals: ca-certificate-malformed, ca-not-a-ca, ca-expired, ca-url-not-http, ca-url-malformed, ca-name-invalid, ca-delta-without-base, ca-urls-need-one-certificate (400), ca-duplicate (409).",
+        parameters: &[],
+        request: Some("NewCertificateAuthority"),
+        response: (201, "CertificateAuthorityCollection"),
+        errors: &[400, 409],
+    },
+    Route {
+        method: HttpMethod::Get,
+        path: "/certificateAuthorities/{id}",
+        operation: Operation::GetCertificateAuthority,
+        access: Access::Admin,
+        operation_id: "getCertificateAuthority",
+        tag: "certificateAuthorities",
+        summary: "One trusted CA (ca-not-found).",
+        parameters: &[CA_ID],
+        request: None,
+        response: (200, "CertificateAuthority"),
+        errors: &[404],
+    },
+    Route {
+        method: HttpMethod::Patch,
+        path: "/certificateAuthorities/{id}",
+        operation: Operation::UpdateCertificateAuthority,
+        access: Access::Admin,
+        operation_id: "updateCertificateAuthority",
+        tag: "certificateAuthorities",
+        summary: "Change a trusted CA's settings; `null` removes a CRL URL.",
+        parameters: &[CA_ID],
+        request: Some("CertificateAuthorityPatch"),
+        response: (200, "CertificateAuthority"),
+        errors: &[400, 404],
+    },
+    Route {
+        method: HttpMethod::Delete,
+        path: "/certificateAuthorities/{id}",
+        operation: Operation::RemoveCertificateAuthority,
+        access: Access::Admin,
+        operation_id: "removeCertificateAuthority",
+        tag: "certificateAuthorities",
+        summary: "Stop trusting a CA (its cached CRLs go too); answers with the removed CA.",
+        parameters: &[CA_ID],
+        request: None,
+        response: (200, "CertificateAuthority"),
+        errors: &[404],
+    },
+    Route {
+        method: HttpMethod::Get,
+        path: "/crlStatus",
+        operation: Operation::CrlStatus,
+        access: Access::Admin,
+        operation_id: "getCrlStatus",
+        tag: "crl",
+        summary: "Per CA and kind: the cached CRL and how its downloads went.",
+        parameters: &[],
+        request: None,
+        response: (200, "CrlStatusCollection"),
+        errors: &[],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/crlStatus/refresh",
+        operation: Operation::RefreshCrls,
+        access: Access::Admin,
+        operation_id: "refreshCrls",
+        tag: "crl",
+        summary: "Download the CRLs now, with the interactive limits. A refused download is reported with its code in the list, not as an error.",
+        parameters: &[Parameter {
+            name: "caId",
+            location: In::Query,
+            schema: "integer",
+            description: "Only this CA.",
+        }],
+        request: None,
+        response: (200, "CrlRefreshReportCollection"),
+        errors: &[400, 404],
+    },
+];
 
 /// A CA id from the path; anything but an integer names no CA.
 fn ca_id(text: &str) -> Result<CaId, ApiError> {

@@ -10,8 +10,29 @@ use certgate_core::device::{
 use certgate_core::directory::find_user;
 use zeroize::Zeroizing;
 
+use super::extract::{body, Body};
+use super::openapi::DEVICE_PROFILE_FILE;
 use super::resource::NewDeviceProfile;
-use super::{body, Admin, AdminStore, ApiError, Body, Context};
+use super::route::{Access, HttpMethod, Operation, Route};
+use super::users::USER_KEY;
+use super::{Admin, AdminStore, ApiError, Context};
+
+/// The routes of device provisioning, in the OpenAPI document's order.
+pub(super) const ROUTES: &[Route] = &[
+    Route {
+        method: HttpMethod::Post,
+        path: "/users/{idOrUpn}/deviceProfiles",
+        operation: Operation::CreateDeviceProfile,
+        access: Access::Admin,
+        operation_id: "createDeviceProfile",
+        tag: "users",
+        summary: "Issue a new certificate to the user (recorded and revocable like any other) and answer with the device file: an Apple configuration profile (application/x-apple-aspen-config; signed by the issuing CA with `sign`), the Android / MDM JSON profile (application/json) or the PKCS#12 (application/x-pkcs12). Refusals: device-platform-invalid, device-eas-host-missing, device-eas-host-invalid, device-p12-password-too-short, device-p12-password-invalid, device-signing-not-applicable, device-embed-password-not-applicable, device-user-disabled (400); user-not-found (404); device-provisioning-unavailable, pki-not-initialised, pki-passphrase-required (503).",
+        parameters: &[USER_KEY],
+        request: Some("NewDeviceProfile"),
+        response: (200, DEVICE_PROFILE_FILE),
+        errors: &[400, 404],
+    },
+];
 
 /// The response header that names the issued certificate's serial (hex), so that a caller can
 /// revoke it later without opening the file.

@@ -9,10 +9,114 @@ use certgate_core::federation::{
     rotate_token_signing_keys, set_relying_party, RelyingPartyDraft,
 };
 
+use super::extract::{body, Body};
 use super::resource::{
     Collection, NewRelyingParty, RelyingParty, RelyingPartyPatch, TokenSigningKey,
 };
-use super::{body, Admin, AdminStore, ApiError, Body, Context};
+use super::route::{Access, HttpMethod, In, Operation, Parameter, Route};
+use super::{Admin, AdminStore, ApiError, Context};
+
+const RP_KEY: Parameter = Parameter {
+    name: "idOrName",
+    location: In::Path,
+    schema: "string",
+    description: "The relying party's id, name (case-insensitive) or identifier.",
+};
+
+/// The routes of the federation service, in the OpenAPI document's order.
+pub(super) const ROUTES: &[Route] = &[
+    Route {
+        method: HttpMethod::Get,
+        path: "/relyingParties",
+        operation: Operation::ListRelyingParties,
+        access: Access::Admin,
+        operation_id: "listRelyingParties",
+        tag: "federation",
+        summary: "The federation service's relying parties (SAML 2.0 service providers and WS-Federation relying parties), by name.",
+        parameters: &[],
+        request: None,
+        response: (200, "RelyingPartyCollection"),
+        errors: &[],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/relyingParties",
+        operation: Operation::AddRelyingParty,
+        access: Access::Admin,
+        operation_id: "addRelyingParty",
+        tag: "federation",
+        summary: "Register a relying party. Refusals: rp-field-invalid (400), rp-taken (409: the name, case-insensitively, or the protocol and identifier are registered).",
+        parameters: &[],
+        request: Some("NewRelyingParty"),
+        response: (201, "RelyingParty"),
+        errors: &[400, 409],
+    },
+    Route {
+        method: HttpMethod::Get,
+        path: "/relyingParties/{idOrName}",
+        operation: Operation::GetRelyingParty,
+        access: Access::Admin,
+        operation_id: "getRelyingParty",
+        tag: "federation",
+        summary: "One relying party (rp-not-found).",
+        parameters: &[RP_KEY],
+        request: None,
+        response: (200, "RelyingParty"),
+        errors: &[404],
+    },
+    Route {
+        method: HttpMethod::Patch,
+        path: "/relyingParties/{idOrName}",
+        operation: Operation::UpdateRelyingParty,
+        access: Access::Admin,
+        operation_id: "updateRelyingParty",
+        tag: "federation",
+        summary: "Change a relying party: absent fields stay, lists are replaced whole, `null` removes logoutUrl or issuer.",
+        parameters: &[RP_KEY],
+        request: Some("RelyingPartyPatch"),
+        response: (200, "RelyingParty"),
+        errors: &[400, 404, 409],
+    },
+    Route {
+        method: HttpMethod::Delete,
+        path: "/relyingParties/{idOrName}",
+        operation: Operation::RemoveRelyingParty,
+        access: Access::Admin,
+        operation_id: "removeRelyingParty",
+        tag: "federation",
+        summary: "Remove a relying party; answers with the removed relying party.",
+        parameters: &[RP_KEY],
+        request: None,
+        response: (200, "RelyingParty"),
+        errors: &[404],
+    },
+    Route {
+        method: HttpMethod::Get,
+        path: "/federation/signingKeys",
+        operation: Operation::ListTokenSigningKeys,
+        access: Access::Admin,
+        operation_id: "listTokenSigningKeys",
+        tag: "federation",
+        summary: "The token-signing keys (their certificates), retired ones included: current signs, next is published in the metadata ahead of the rollover.",
+        parameters: &[],
+        request: None,
+        response: (200, "TokenSigningKeyCollection"),
+        errors: &[],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/federation/signingKeys/rotate",
+        operation: Operation::RotateTokenSigningKeys,
+        access: Access::Admin,
+        operation_id: "rotateTokenSigningKeys",
+        tag: "federation",
+        summary: "Roll the token-signing keys over now: next becomes current, current retires, a new next is published; answers with the keys after. Refusals: federation-no-signing-key, federation-rotation-raced (409); federation-keys-unavailable (503: the server does not hold the key passphrase).",
+        parameters: &[],
+        request: None,
+        response: (200, "TokenSigningKeyCollection"),
+        errors: &[409],
+    },
+];
 
 pub(super) async fn list<S: AdminStore>(
     State(context): State<Context<S>>,

@@ -9,7 +9,72 @@ use certgate_pki::UnixTime;
 use serde::Deserialize;
 
 use super::resource::{Collection, DirectoryAudit, SignIn};
+use super::route::{Access, HttpMethod, In, Operation, Parameter, Route};
 use super::{Admin, AdminStore, ApiError, Context};
+
+const TOP: Parameter = Parameter {
+    name: "$top",
+    location: In::Query,
+    schema: "integer",
+    description:
+        "At most this many entries, newest first (default 50, at most 1000). `top` is accepted too.",
+};
+
+/// The routes of the logs, in the OpenAPI document's order.
+pub(super) const ROUTES: &[Route] = &[
+    Route {
+        method: HttpMethod::Get,
+        path: "/auditLogs/signIns",
+        operation: Operation::ListSignIns,
+        access: Access::Admin,
+        operation_id: "listSignIns",
+        tag: "logs",
+        summary: "The sign-in log, newest first.",
+        parameters: &[
+            Parameter {
+                name: "user",
+                location: In::Query,
+                schema: "string",
+                description: "Only this userPrincipalName.",
+            },
+            Parameter {
+                name: "result",
+                location: In::Query,
+                schema: "string",
+                description: "`success` or `failure`.",
+            },
+            Parameter {
+                name: "code",
+                location: In::Query,
+                schema: "string",
+                description: "Only this reason code (e.g. cert-revoked).",
+            },
+            Parameter {
+                name: "since",
+                location: In::Query,
+                schema: "string",
+                description: "Only attempts at or after this time (RFC 3339).",
+            },
+            TOP,
+        ],
+        request: None,
+        response: (200, "SignInCollection"),
+        errors: &[400],
+    },
+    Route {
+        method: HttpMethod::Get,
+        path: "/auditLogs/directoryAudits",
+        operation: Operation::ListDirectoryAudits,
+        access: Access::Admin,
+        operation_id: "listDirectoryAudits",
+        tag: "logs",
+        summary: "The audit log, newest first: every change, by whom.",
+        parameters: &[TOP],
+        request: None,
+        response: (200, "DirectoryAuditCollection"),
+        errors: &[400],
+    },
+];
 
 const DEFAULT_TOP: i64 = 50;
 const MAX_TOP: i64 = 1000;

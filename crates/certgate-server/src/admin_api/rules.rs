@@ -13,12 +13,122 @@ use certgate_core::strength::{
     IssuerSelector, Strength, StrengthRuleError, StrengthRuleId, StrengthRuleSpec,
 };
 
+use super::extract::{body, Body};
 use super::resource::{
     AuthenticationModeRule, AuthenticationModeRules, CertificateUserBinding,
     CertificateUserBindings, CertificateUserBindingsPatch, NewAuthenticationModeRule,
     NewCertificateUserBinding,
 };
-use super::{body, Admin, AdminStore, ApiError, Body, Context};
+use super::route::{Access, HttpMethod, In, Operation, Parameter, Route};
+use super::{Admin, AdminStore, ApiError, Context};
+
+const PRIORITY: Parameter = Parameter {
+    name: "priority",
+    location: In::Path,
+    schema: "integer",
+    description: "The binding rule's priority.",
+};
+const RULE_ID: Parameter = Parameter {
+    name: "id",
+    location: In::Path,
+    schema: "integer",
+    description: "The rule's id.",
+};
+
+/// The routes of the binding and strength rules, in the OpenAPI document's order.
+pub(super) const ROUTES: &[Route] = &[
+    Route {
+        method: HttpMethod::Get,
+        path: "/certificateUserBindings",
+        operation: Operation::ListCertificateUserBindings,
+        access: Access::Admin,
+        operation_id: "listCertificateUserBindings",
+        tag: "bindings",
+        summary: "The username-binding rules in the order they are tried, and the required affinity.",
+        parameters: &[],
+        request: None,
+        response: (200, "CertificateUserBindings"),
+        errors: &[],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/certificateUserBindings",
+        operation: Operation::AddCertificateUserBinding,
+        access: Access::Admin,
+        operation_id: "addCertificateUserBinding",
+        tag: "bindings",
+        summary: "Add a binding rule; the first configured rule replaces the defaults. Refusals: binding-rule-invalid (400), binding-priority-taken (409).",
+        parameters: &[],
+        request: Some("NewCertificateUserBinding"),
+        response: (201, "CertificateUserBinding"),
+        errors: &[400, 409],
+    },
+    Route {
+        method: HttpMethod::Patch,
+        path: "/certificateUserBindings",
+        operation: Operation::UpdateCertificateUserBindings,
+        access: Access::Admin,
+        operation_id: "updateCertificateUserBindings",
+        tag: "bindings",
+        summary: "Set the required affinity (low or high).",
+        parameters: &[],
+        request: Some("CertificateUserBindingsPatch"),
+        response: (200, "CertificateUserBindings"),
+        errors: &[400],
+    },
+    Route {
+        method: HttpMethod::Delete,
+        path: "/certificateUserBindings/{priority}",
+        operation: Operation::RemoveCertificateUserBinding,
+        access: Access::Admin,
+        operation_id: "removeCertificateUserBinding",
+        tag: "bindings",
+        summary: "Remove the binding rule with this priority (binding-rule-not-found); answers with the removed rule.",
+        parameters: &[PRIORITY],
+        request: None,
+        response: (200, "CertificateUserBinding"),
+        errors: &[404],
+    },
+    Route {
+        method: HttpMethod::Get,
+        path: "/authenticationModeRules",
+        operation: Operation::ListAuthenticationModeRules,
+        access: Access::Admin,
+        operation_id: "listAuthenticationModeRules",
+        tag: "strength",
+        summary: "The authentication-strength rules (single- or multi-factor by issuer and policy OID).",
+        parameters: &[],
+        request: None,
+        response: (200, "AuthenticationModeRules"),
+        errors: &[],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/authenticationModeRules",
+        operation: Operation::AddAuthenticationModeRule,
+        access: Access::Admin,
+        operation_id: "addAuthenticationModeRule",
+        tag: "strength",
+        summary: "Add a rule by issuer, policy OID or both. Refusals: strength-rule-empty, strength-issuer-invalid, strength-policy-oid-invalid, strength-mode-invalid (400), strength-rule-duplicate (409).",
+        parameters: &[],
+        request: Some("NewAuthenticationModeRule"),
+        response: (201, "AuthenticationModeRule"),
+        errors: &[400, 409],
+    },
+    Route {
+        method: HttpMethod::Delete,
+        path: "/authenticationModeRules/{id}",
+        operation: Operation::RemoveAuthenticationModeRule,
+        access: Access::Admin,
+        operation_id: "removeAuthenticationModeRule",
+        tag: "strength",
+        summary: "Remove a rule (strength-rule-not-found); answers with the removed rule.",
+        parameters: &[RULE_ID],
+        request: None,
+        response: (200, "AuthenticationModeRule"),
+        errors: &[404],
+    },
+];
 
 fn one_of<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str) -> String {
     all.iter().map(|t| name(*t)).collect::<Vec<_>>().join(", ")

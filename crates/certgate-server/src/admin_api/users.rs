@@ -10,11 +10,141 @@ use certgate_core::directory::{
 };
 use certgate_pki::UnixTime;
 
+use super::extract::{body, Body};
 use super::resource::{
     AccessPass, Collection, NewAccessPass, NewUser, SecondFactorReset, StsRefreshTokensValidFrom,
     User, UserPatch,
 };
-use super::{body, Admin, AdminStore, ApiError, Body, Context};
+use super::route::{Access, HttpMethod, In, Operation, Parameter, Route};
+use super::{Admin, AdminStore, ApiError, Context};
+
+pub(super) const USER_KEY: Parameter = Parameter {
+    name: "idOrUpn",
+    location: In::Path,
+    schema: "string",
+    description: "The user's object ID or userPrincipalName (case-insensitive).",
+};
+
+/// The routes of the directory, in the OpenAPI document's order.
+pub(super) const ROUTES: &[Route] = &[
+    Route {
+        method: HttpMethod::Get,
+        path: "/users",
+        operation: Operation::ListUsers,
+        access: Access::Admin,
+        operation_id: "listUsers",
+        tag: "users",
+        summary: "The users, by userPrincipalName.",
+        parameters: &[],
+        request: None,
+        response: (200, "UserCollection"),
+        errors: &[],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/users",
+        operation: Operation::AddUser,
+        access: Access::Admin,
+        operation_id: "addUser",
+        tag: "users",
+        summary: "Add a user. Refusals: user-upn-invalid, user-certificate-user-id-invalid, ... (400); user-upn-taken, user-certificate-user-id-taken, ... (409).",
+        parameters: &[],
+        request: Some("NewUser"),
+        response: (201, "User"),
+        errors: &[400, 409],
+    },
+    Route {
+        method: HttpMethod::Get,
+        path: "/users/{idOrUpn}",
+        operation: Operation::GetUser,
+        access: Access::Admin,
+        operation_id: "getUser",
+        tag: "users",
+        summary: "One user (user-not-found).",
+        parameters: &[USER_KEY],
+        request: None,
+        response: (200, "User"),
+        errors: &[404],
+    },
+    Route {
+        method: HttpMethod::Patch,
+        path: "/users/{idOrUpn}",
+        operation: Operation::UpdateUser,
+        access: Access::Admin,
+        operation_id: "updateUser",
+        tag: "users",
+        summary: "Change a user: absent fields stay, lists are replaced whole, `\"mail\": null` removes the mail address.",
+        parameters: &[USER_KEY],
+        request: Some("UserPatch"),
+        response: (200, "User"),
+        errors: &[400, 404, 409],
+    },
+    Route {
+        method: HttpMethod::Delete,
+        path: "/users/{idOrUpn}",
+        operation: Operation::RemoveUser,
+        access: Access::Admin,
+        operation_id: "removeUser",
+        tag: "users",
+        summary: "Remove a user; answers with the removed user.",
+        parameters: &[USER_KEY],
+        request: None,
+        response: (200, "User"),
+        errors: &[404],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/users/{idOrUpn}/revokeSignInSessions",
+        operation: Operation::RevokeSignInSessions,
+        access: Access::Admin,
+        operation_id: "revokeSignInSessions",
+        tag: "users",
+        summary: "Revoke every refresh token and session of the user now (StsRefreshTokensValidFrom = now); answers with the user.",
+        parameters: &[USER_KEY],
+        request: None,
+        response: (200, "User"),
+        errors: &[404],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/users/{idOrUpn}/accessPasses",
+        operation: Operation::CreateAccessPass,
+        access: Access::Admin,
+        operation_id: "createAccessPass",
+        tag: "users",
+        summary: "Issue a Temporary Access Pass (one use, 10 minutes to 8 hours, default 1 hour) that unlocks the user's first authenticator enrollment; it replaces any earlier pass and is shown only in this answer. Refusals: access-pass-lifetime-invalid (400); user-not-found (404).",
+        parameters: &[USER_KEY],
+        request: Some("NewAccessPass"),
+        response: (201, "AccessPass"),
+        errors: &[400, 404],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/users/{idOrUpn}/resetSecondFactor",
+        operation: Operation::ResetSecondFactor,
+        access: Access::Admin,
+        operation_id: "resetSecondFactor",
+        tag: "users",
+        summary: "Remove the user's authenticator app and any Temporary Access Pass (a lost phone); enrolling again needs a new pass. Audited whatever there was.",
+        parameters: &[USER_KEY],
+        request: None,
+        response: (200, "SecondFactorReset"),
+        errors: &[404],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/users/{idOrUpn}/stsRefreshTokensValidFrom",
+        operation: Operation::SetStsRefreshTokensValidFrom,
+        access: Access::Admin,
+        operation_id: "setStsRefreshTokensValidFrom",
+        tag: "users",
+        summary: "Set-MsolUser -StsRefreshTokensValidFrom: a date in the future stores the current time; a date not in the future is refused (sts-date-not-in-future) and nothing changes.",
+        parameters: &[USER_KEY],
+        request: Some("StsRefreshTokensValidFrom"),
+        response: (200, "User"),
+        errors: &[400, 404],
+    },
+];
 
 pub(super) async fn list<S: AdminStore>(
     State(context): State<Context<S>>,

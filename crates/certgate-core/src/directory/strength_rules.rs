@@ -1,0 +1,74 @@
+//! The strength-rule services: list, add and remove the rules that make a certificate
+//! single- or multi-factor.
+
+use certgate_pki::UnixTime;
+
+use super::DirectoryStore;
+use crate::audit::AuditEvent;
+use crate::store::StoreError;
+use crate::strength::{StrengthRule, StrengthRuleError, StrengthRuleId, StrengthRuleSpec};
+
+pub async fn strength_rules<S: DirectoryStore>(
+    store: &S,
+) -> Result<Vec<StrengthRule>, StrengthRuleError> {
+    Ok(store.strength_rules().await?)
+}
+
+/// Adds a rule; refuses one whose issuer and policy OID are those of an existing rule.
+pub async fn add_strength_rule<S: DirectoryStore>(
+    store: &S,
+    spec: StrengthRuleSpec,
+    now: UnixTime,
+    actor: &str,
+) -> Result<StrengthRule, StrengthRuleError> {
+    spec.check()?;
+    if let Some(existing) = store
+        .strength_rules()
+        .await?
+        .into_iter()
+        .find(|rule| rule.spec.same_selectors(&spec))
+    {
+        return Err(StrengthRuleError::Duplicate {
+            existing: existing.id,
+            spec: existing.spec.to_string(),
+        });
+    }
+    let audit = AuditEvent::new(
+        now,
+        actor,
+        "strength.add",
+        format!("strength rule ({})", spec.precedence().graph_name()),
+        "ok",
+        spec.to_string(),
+    );
+    Ok(store.insert_strength_rule(&spec, now, &audit).await?)
+}
+
+pub async fn remove_strength_rule<S: DirectoryStore>(
+    store: &S,
+    id: StrengthRuleId,
+    now: UnixTime,
+    actor: &str,
+) -> Result<StrengthRule, StrengthRuleError> {
+    let Some(rule) = store
+        .strength_rules()
+        .await?
+        .into_iter()
+        .find(|rule| rule.id == id)
+    else {
+        return Err(StrengthRuleError::NotFound(id));
+    };
+    let audit = AuditEvent::new(
+        now,
+        actor,
+        "strength.remove",
+        format!("strength rule {id}"),
+        "ok",
+        rule.spec.to_string(),
+    );
+    match store.delete_strength_rule(id, &audit).await {
+        Ok(()) => Ok(rule),
+        Err(StoreError::NotFound { .. }) => Err(StrengthRuleError::NotFound(id)),
+        Err(other) => Err(other.into()),
+    }
+}

@@ -1,0 +1,63 @@
+//! What the web listener's handlers share: the store they need and their context. The
+//! OpenID Connect pages, the federation endpoints and the demo application all read it, so
+//! it sits below them and depends on none of them.
+
+use std::sync::Arc;
+
+use certgate_core::access_pass::AccessPassStore;
+use certgate_core::clock::Clock;
+use certgate_core::directory::DirectoryStore;
+use certgate_core::federation::FederationStore;
+use certgate_core::login_flow::LoginFlowStore;
+use certgate_core::store::Store;
+use certgate_core::totp::{TotpSettings, TotpStore};
+use certgate_oidc::{OidcStore, Provider};
+
+use crate::federation_service::FederationService;
+
+/// Everything the web listener's handlers read and write.
+pub trait WebStore:
+    OidcStore
+    + LoginFlowStore
+    + TotpStore
+    + AccessPassStore
+    + FederationStore
+    + DirectoryStore
+    + Store
+    + Clone
+{
+}
+impl<T> WebStore for T where
+    T: OidcStore
+        + LoginFlowStore
+        + TotpStore
+        + AccessPassStore
+        + FederationStore
+        + DirectoryStore
+        + Store
+        + Clone
+{
+}
+
+/// What the web handlers need.
+pub struct WebContext<S, P> {
+    pub provider: Arc<Provider<S, P>>,
+    pub store: Arc<S>,
+    pub clock: Arc<dyn Clock>,
+    pub totp: TotpSettings,
+    /// `https://host:port` of the certificate sign-in listener.
+    pub certauth_origin: String,
+    /// The demo relying party (`certgate serve --demo`).
+    pub demo: Option<DemoClient>,
+    /// The federation service (SAML 2.0, WS-Federation), when enabled.
+    pub federation: Option<Arc<FederationService>>,
+}
+
+/// The demo client's registration.
+#[derive(Clone)]
+pub struct DemoClient {
+    pub client_id: String,
+    pub client_secret: String,
+    /// `https://host:port/demo/callback` on the web listener.
+    pub redirect_uri: String,
+}
