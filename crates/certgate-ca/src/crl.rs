@@ -28,7 +28,10 @@ const MAX_SERIAL_OCTETS: usize = 20;
 pub struct RevokedSerial {
     /// INTEGER content octets, as [`crate::IssuedCertificate::serial`] holds them.
     pub serial: Vec<u8>,
+    /// The entry's revocationDate (RFC 5280 §5.1.2.6), written in UTC to the whole second.
     pub revoked_at: OffsetDateTime,
+    /// Written as the entry's reasonCode (§5.3.1), omitted for unspecified; removeFromCRL is
+    /// refused outside a delta CRL.
     pub reason: RevocationReason,
 }
 
@@ -37,8 +40,13 @@ pub struct RevokedSerial {
 pub struct CrlRequest {
     /// cRLNumber (RFC 5280 §5.2.3): increases with every CRL the CA issues, base or delta.
     pub crl_number: u64,
+    /// thisUpdate (RFC 5280 §5.1.2.4): when this CRL was issued, written to the whole second.
     pub this_update: OffsetDateTime,
+    /// nextUpdate (§5.1.2.5): when the next CRL will be issued at the latest; must be later
+    /// than `this_update`. Relying parties treat the CRL as stale after it.
     pub next_update: OffsetDateTime,
+    /// The entries, in any order: written sorted by serial, a serial listed twice is refused.
+    /// For a delta CRL: the changes since its base (RFC 5280 §5.2.4).
     pub revoked: Vec<RevokedSerial>,
     /// Some(base number) makes this a delta CRL (deltaCRLIndicator, critical, RFC 5280 §5.2.4).
     pub delta_of: Option<u64>,

@@ -24,6 +24,8 @@ pub struct ClientCertificateRequest {
     pub email: Option<String>,
     /// Display name: the subject is `O=<issuer's O>, CN=<common_name>`.
     pub common_name: String,
+    /// Days from the time of issuance to notAfter (at least 1), cut to the issuer's notAfter
+    /// and to `not_after_limit`.
     pub validity_days: u32,
     /// Dotted OIDs written into certificatePolicies (non-critical).
     pub policy_oids: Vec<String>,
@@ -43,11 +45,17 @@ pub struct ClientCertificateRequest {
 
 /// A newly issued certificate with its freshly generated private key.
 pub struct IssuedCertificate {
+    /// The signed certificate, DER.
     pub certificate_der: Vec<u8>,
+    /// The generated private key as unencrypted PKCS#8 DER, wiped from memory when dropped
+    /// (and left out of `Debug`): seal it or hand it over, never log it.
     pub private_key_pkcs8_der: Zeroizing<Vec<u8>>,
     /// DER INTEGER content octets, as `certgate_pki::Certificate::serial()` returns them.
     pub serial: Vec<u8>,
+    /// The certificate's notBefore (RFC 5280 §4.1.2.5): an hour before issuance for clock
+    /// skew, but not before the issuer's notBefore.
     pub not_before: OffsetDateTime,
+    /// The certificate's notAfter: never later than the issuer's.
     pub not_after: OffsetDateTime,
 }
 
@@ -115,10 +123,14 @@ pub fn issue_client_certificate_for_key(
 /// A certificate issued for a requester's own key: no private key here, the requester has it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuedForKey {
+    /// The signed certificate, DER.
     pub certificate_der: Vec<u8>,
     /// DER INTEGER content octets, as `certgate_pki::Certificate::serial()` returns them.
     pub serial: Vec<u8>,
+    /// The certificate's notBefore (RFC 5280 §4.1.2.5): an hour before issuance for clock
+    /// skew, but not before the issuer's notBefore.
     pub not_before: OffsetDateTime,
+    /// The certificate's notAfter: never later than the issuer's.
     pub not_after: OffsetDateTime,
 }
 

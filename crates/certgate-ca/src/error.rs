@@ -12,34 +12,60 @@ use thiserror::Error;
 pub enum CaError {
     /// A request field is empty, malformed or out of range. `field` is the request's field name.
     #[error("invalid {field}: {detail}")]
-    InvalidRequest { field: &'static str, detail: String },
+    InvalidRequest {
+        /// The request field at fault, e.g. `upn` or `validity_days`.
+        field: &'static str,
+        /// What is wrong with it, for people.
+        detail: String,
+    },
 
     /// A certificate policy identifier is not a dotted OID such as `1.3.6.1.4.1.311.21.8.1`.
     #[error("\"{oid}\" is not a valid object identifier: write it in dotted form with at least two arcs, e.g. 1.3.6.1.4.1.99999.1")]
-    InvalidOid { oid: String },
+    InvalidOid {
+        /// The identifier as given.
+        oid: String,
+    },
 
     /// The private key does not belong to the certificate.
     #[error("the private key does not belong to the certificate \"{subject}\" (their public keys differ): supply the key that was generated together with this certificate")]
-    KeyMismatch { subject: String },
+    KeyMismatch {
+        /// The certificate's subject as Windows prints it.
+        subject: String,
+    },
 
     /// The CA certificate could not be parsed.
     #[error("the CA certificate is not valid DER X.509: {detail}")]
-    CertificateInvalid { detail: String },
+    CertificateInvalid {
+        /// The parser's reason, for people.
+        detail: String,
+    },
 
     /// The private key is not PKCS#8 DER of a supported type.
     #[error("the private key is not a usable PKCS#8 key: {detail}")]
-    PrivateKeyInvalid { detail: String },
+    PrivateKeyInvalid {
+        /// Why the key was not accepted, for people.
+        detail: String,
+    },
 
     /// The certificate may not be used as the CA for this operation (RFC 5280 §4.2.1.3, §4.2.1.9).
     #[error("the certificate \"{subject}\" cannot be used as a CA here: {detail}")]
-    NotCa { subject: String, detail: String },
+    NotCa {
+        /// The certificate's subject as Windows prints it.
+        subject: String,
+        /// Which constraint it fails: basicConstraints cA, or the keyUsage bit the operation needs.
+        detail: String,
+    },
 
     /// The issuing CA is not valid at the requested time, so nothing it signs would be.
     #[error("the CA \"{subject}\" is not valid at {at} (its validity is {not_before} to {not_after}): renew the CA or check the clock")]
     IssuerNotValid {
+        /// The issuing CA's subject as Windows prints it.
         subject: String,
+        /// The time of issuance, Unix seconds.
         at: i64,
+        /// The CA certificate's notBefore, Unix seconds.
         not_before: i64,
+        /// The CA certificate's notAfter, Unix seconds.
         not_after: i64,
     },
 
@@ -53,11 +79,17 @@ pub enum CaError {
 
     /// Key generation, signing or randomness failed inside the cryptographic library.
     #[error("cryptographic operation failed: {operation}")]
-    CryptoFailed { operation: &'static str },
+    CryptoFailed {
+        /// What was being done, e.g. `key generation` or `signing`.
+        operation: &'static str,
+    },
 
     /// The PKCS#12 file could not be built.
     #[error("the PKCS#12 file could not be built: {detail}")]
-    Pkcs12Failed { detail: String },
+    Pkcs12Failed {
+        /// The PKCS#12 writer's reason, for people.
+        detail: String,
+    },
 }
 
 impl CaError {

@@ -29,13 +29,18 @@ pub struct HierarchyRequest {
     /// CRL distribution point (full URL) and AIA caIssuers URL written into the issuing CA
     /// certificate (they point at the root's CRL and certificate). None = extension omitted.
     pub root_crl_url: Option<String>,
+    /// The AIA caIssuers URL (RFC 5280 §4.2.2.1) in the issuing CA certificate: where the
+    /// root's certificate can be downloaded. None = extension omitted.
     pub root_certificate_url: Option<String>,
 }
 
 /// A root CA and the issuing CA it certified.
 #[derive(Debug)]
 pub struct Hierarchy {
+    /// The self-signed root, the trust anchor relying parties install; it certifies the
+    /// issuing CA and need not be online otherwise.
     pub root: Authority,
+    /// The issuing CA (pathLenConstraint 0): it signs the end-entity certificates and their CRLs.
     pub issuing: Authority,
 }
 

@@ -17,9 +17,13 @@ use crate::error::CaError;
 /// (RFC 4055 §5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KeyAlgorithm {
+    /// ECDSA on P-256 (secp256r1), signing ecdsa-with-SHA256.
     EcdsaP256,
+    /// ECDSA on P-384 (secp384r1), signing ecdsa-with-SHA384.
     EcdsaP384,
+    /// RSA with a 2048-bit modulus, signing sha256WithRSAEncryption (PKCS#1 v1.5).
     Rsa2048,
+    /// RSA with a 3072-bit modulus, signing sha256WithRSAEncryption (PKCS#1 v1.5).
     Rsa3072,
 }
 

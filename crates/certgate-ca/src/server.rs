@@ -19,8 +19,11 @@ use crate::key::{KeyAlgorithm, SigningKey};
 pub struct ServerCertificateRequest {
     /// DNS names (dNSName SANs); the first is also the subject CN.
     pub dns_names: Vec<String>,
+    /// IP addresses (iPAddress SANs); the first is the subject CN when there is no DNS name.
     pub ip_addresses: Vec<IpAddr>,
+    /// Days from the time of issuance to notAfter (at least 1), cut to the issuer's notAfter.
     pub validity_days: u32,
+    /// The type of the key generated for the server.
     pub key_algorithm: KeyAlgorithm,
 }
 

@@ -50,10 +50,13 @@ const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 /// A pass as the store keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredAccessPass {
+    /// The user's directory object ID; one pass per user.
     pub user_id: String,
     /// SHA-256 of the normalized pass ([`pass_hash`]).
     pub pass_hash: Vec<u8>,
+    /// When it was issued.
     pub created_at: UnixTime,
+    /// After this instant it is refused (`access-pass-expired`).
     pub expires_at: UnixTime,
     /// Who issued it (`cli:<user>`, `api:<token>`).
     pub created_by: String,
@@ -120,7 +123,9 @@ pub trait AccessPassStore: Send + Sync + 'static {
 pub struct IssuedAccessPass {
     /// `XXXX-XXXX-…`, to hand to the user once.
     pub pass: Zeroizing<String>,
+    /// When it was issued.
     pub created_at: UnixTime,
+    /// When it stops working if not redeemed.
     pub expires_at: UnixTime,
 }
 
@@ -136,27 +141,48 @@ impl std::fmt::Debug for IssuedAccessPass {
 /// Whether the user has a pass they could redeem now (for the sign-in page).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AccessPassStatus {
+    /// When the live pass expires; `None` when there is none the user could redeem (none issued,
+    /// used, expired or voided by wrong attempts).
     pub live_until: Option<UnixTime>,
 }
 
+/// Why a pass was not issued or not accepted. The messages are for the person signing in (or, for
+/// the lifetime, the administrator).
 #[derive(Debug, thiserror::Error)]
 pub enum AccessPassError {
+    /// The lifetime asked for is outside [`MIN_LIFETIME_SECONDS`]..=[`MAX_LIFETIME_SECONDS`]; no
+    /// pass was issued.
     #[error("an access pass lives between {min} and {max} minutes; {asked} seconds was asked", min = MIN_LIFETIME_SECONDS / 60, max = MAX_LIFETIME_SECONDS / 60)]
-    LifetimeOutOfRange { asked: i64 },
+    LifetimeOutOfRange {
+        /// The lifetime asked for, in seconds.
+        asked: i64,
+    },
+    /// The user has no live pass: none was issued, it was reset, or a wrong pass was given for one
+    /// already redeemed.
     #[error("no Temporary Access Pass was issued for this account, or it was used or replaced; ask your administrator for a new one")]
     NotIssued,
+    /// The pass given is not the user's; counts as a wrong attempt.
     #[error(
         "this is not the Temporary Access Pass issued for this account; check it and try again"
     )]
     Invalid,
+    /// The right pass, presented after it expired.
     #[error("this Temporary Access Pass expired at {}; ask your administrator for a new one", rfc3339(*expired_at))]
-    Expired { expired_at: UnixTime },
+    Expired {
+        /// When it expired.
+        expired_at: UnixTime,
+    },
+    /// The right pass, already redeemed: a pass works once.
     #[error("this Temporary Access Pass was already used; ask your administrator for a new one")]
     Used,
+    /// [`MAX_FAILED_ATTEMPTS`] wrong passes were tried, so the live pass is void (also the answer
+    /// to the attempt that reached the limit).
     #[error("too many wrong passes were tried; this Temporary Access Pass no longer works, ask your administrator for a new one")]
     LockedOut,
+    /// The system's random generator failed while making a pass.
     #[error("the system's random number generator failed; no pass was issued")]
     RandomUnavailable,
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -202,6 +228,7 @@ impl AccessPassError {
         ),
     ];
 
+    /// The stable reason code (listed in [`Self::CODES`], or the store's).
     pub fn code(&self) -> &'static str {
         match self {
             AccessPassError::LifetimeOutOfRange { .. } => "access-pass-lifetime-invalid",
@@ -284,6 +311,8 @@ pub struct AccessPassService<'a, S, C> {
 }
 
 impl<'a, S: AccessPassStore, C: Clock> AccessPassService<'a, S, C> {
+    /// The service over `store` and `clock`; `actor` is recorded as the issuer of passes and in the
+    /// audit events (`cli:<user>`, `api:<token>`, `server`).
     pub fn new(store: &'a S, clock: &'a C, actor: &'a str) -> Self {
         AccessPassService {
             store,

@@ -31,6 +31,7 @@ pub const LAST_USED_GRANULARITY_SECONDS: i64 = 60;
 pub struct AdminTokenName(String);
 
 impl AdminTokenName {
+    /// Checks a name; `admin-token-name-invalid` (with at most 80 characters of it) otherwise.
     pub fn parse(text: &str) -> Result<AdminTokenName, AdminTokenError> {
         let valid = !text.is_empty()
             && text.len() <= 64
@@ -46,6 +47,7 @@ impl AdminTokenName {
         }
     }
 
+    /// The name as given (case kept).
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -62,6 +64,7 @@ impl fmt::Display for AdminTokenName {
 pub struct AdminTokenHash(pub [u8; 32]);
 
 impl AdminTokenHash {
+    /// The hash of `token`'s text, as presented in an `Authorization: Bearer` header.
     pub fn of(token: &str) -> AdminTokenHash {
         let mut out = [0u8; 32];
         out.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
@@ -93,10 +96,12 @@ impl AdminTokenSecret {
         ))))
     }
 
+    /// The token's text (`cgadm_` and 64 hex digits), to show once.
     pub fn expose(&self) -> &str {
         &self.0
     }
 
+    /// Its SHA-256, what the store keeps.
     pub fn hash(&self) -> AdminTokenHash {
         AdminTokenHash::of(&self.0)
     }
@@ -111,17 +116,22 @@ impl fmt::Debug for AdminTokenSecret {
 /// A token as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdminTokenRecord {
+    /// Unique; revoked tokens keep theirs.
     pub name: AdminTokenName,
+    /// SHA-256 of the token, the lookup key.
     pub hash: AdminTokenHash,
+    /// When `certgate admin token create` made it.
     pub created_at: UnixTime,
     /// Who created it (the audit actor).
     pub created_by: String,
     /// Last successful use, to within [`LAST_USED_GRANULARITY_SECONDS`].
     pub last_used_at: Option<UnixTime>,
+    /// When it was revoked; a revoked token is refused from then on.
     pub revoked_at: Option<UnixTime>,
 }
 
 impl AdminTokenRecord {
+    /// Whether the token was revoked.
     pub fn is_revoked(&self) -> bool {
         self.revoked_at.is_some()
     }
@@ -130,20 +140,47 @@ impl AdminTokenRecord {
 /// Why a token operation failed or a presented token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AdminTokenError {
+    /// The name is not 1 to 64 of `A-Z a-z 0-9 . _ -`.
     #[error("\"{name}\" is not a valid token name: use 1 to 64 letters, digits and . _ -")]
-    NameInvalid { name: String },
+    NameInvalid {
+        /// The name given, cut to 80 characters.
+        name: String,
+    },
+    /// Another token, perhaps revoked, has this name.
     #[error("a token named {name} already exists (revoked tokens keep their names); choose another name")]
-    NameTaken { name: String },
+    NameTaken {
+        /// The name asked for.
+        name: String,
+    },
+    /// No token has this name.
     #[error("no admin token is named {name}; `certgate admin token list` shows them")]
-    NotFound { name: String },
+    NotFound {
+        /// The name asked for.
+        name: String,
+    },
+    /// The token was already revoked; nothing changed.
     #[error("the admin token {name} was already revoked at {}", rfc3339(*.at))]
-    AlreadyRevoked { name: String, at: UnixTime },
+    AlreadyRevoked {
+        /// The token's name.
+        name: String,
+        /// When it was revoked.
+        at: UnixTime,
+    },
+    /// The presented bearer token is no token on record.
     #[error("the bearer token is not a valid admin token")]
     Invalid,
+    /// The presented bearer token was revoked.
     #[error("the admin token {name} was revoked at {}; ask for a new one", rfc3339(*.at))]
-    Revoked { name: String, at: UnixTime },
+    Revoked {
+        /// The token's name.
+        name: String,
+        /// When it was revoked.
+        at: UnixTime,
+    },
+    /// The system's random generator failed while making a token.
     #[error("the system's random number generator failed; no token was made")]
     RandomnessUnavailable,
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -185,6 +222,8 @@ impl AdminTokenError {
         ),
     ];
 
+    /// The stable reason code (listed in [`Self::CODES`]; `randomness-unavailable` is listed with
+    /// [`DirectoryError`](crate::directory::DirectoryError); store failures are the store's).
     pub fn code(&self) -> &'static str {
         match self {
             AdminTokenError::NameInvalid { .. } => "admin-token-name-invalid",
@@ -210,6 +249,8 @@ pub trait AdminTokenStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Ordered by creation.
     fn admin_tokens(&self) -> impl Future<Output = StoreResult<Vec<AdminTokenRecord>>> + Send;
+    /// The token whose hash is `hash`, revoked or not. The caller compares the hash again in
+    /// constant time.
     fn admin_token_by_hash(
         &self,
         hash: &AdminTokenHash,
@@ -264,6 +305,7 @@ pub async fn create_admin_token<S: AdminTokenStore>(
     }
 }
 
+/// Every admin token, revoked ones included, ordered by creation.
 pub async fn list_admin_tokens<S: AdminTokenStore>(
     store: &S,
 ) -> Result<Vec<AdminTokenRecord>, AdminTokenError> {

@@ -3,8 +3,10 @@
 
 use certgate_pki::UnixTime;
 
+/// One entry of the audit log, as the store appends it and `certgate audit` lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditEvent {
+    /// When it happened.
     pub at: UnixTime,
     /// Who: `cli:<user>`, `server`, `scheduler`.
     pub actor: String,
@@ -19,6 +21,7 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
+    /// An event at `at`; the text arguments are copied as they are.
     pub fn new(
         at: UnixTime,
         actor: &str,

@@ -29,15 +29,22 @@ pub enum CertificateField {
     /// SAN rfc822Name.
     #[serde(rename = "RFC822Name")]
     Rfc822Name,
+    /// The subject DN: `X509:<S>subject`. Low affinity.
     Subject,
+    /// Issuer and subject DN: `X509:<I>issuer<S>subject`. Low affinity.
     IssuerAndSubject,
+    /// Issuer DN and serial number (bytes reversed, as certutil prints it):
+    /// `X509:<I>issuer<SR>serial`. High affinity.
     IssuerAndSerialNumber,
+    /// The subjectKeyIdentifier: `X509:<SKI>hex`. High affinity.
     SubjectKeyIdentifier,
+    /// SHA-1 of the public key: `X509:<SHA1-PUKEY>hex`. High affinity.
     #[serde(rename = "SHA1PublicKey")]
     Sha1PublicKey,
 }
 
 impl CertificateField {
+    /// Every field, in Entra's order.
     pub const ALL: [CertificateField; 7] = [
         CertificateField::PrincipalName,
         CertificateField::Rfc822Name,
@@ -102,6 +109,7 @@ pub enum UserAttribute {
 }
 
 impl UserAttribute {
+    /// Every attribute.
     pub const ALL: [UserAttribute; 3] = [
         UserAttribute::UserPrincipalName,
         UserAttribute::ProxyAddresses,
@@ -135,17 +143,21 @@ impl fmt::Display for UserAttribute {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Affinity {
+    /// Names a CA writes into a certificate; any trusted CA could write the same ones.
     Low,
+    /// Identifies one certificate or key (serial with issuer, SKI, public-key hash).
     High,
 }
 
 impl Affinity {
+    /// `low` or `high`, as stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
             Affinity::Low => "low",
             Affinity::High => "high",
         }
     }
+    /// Reads `low` or `high`, case-insensitively; `None` for anything else.
     pub fn parse(text: &str) -> Option<Self> {
         match text.trim().to_ascii_lowercase().as_str() {
             "low" => Some(Affinity::Low),
@@ -166,11 +178,14 @@ impl fmt::Display for Affinity {
 pub struct BindingRule {
     /// 1 is tried first. Unique among the configured rules.
     pub priority: u32,
+    /// The certificate value the rule reads.
     pub certificate_field: CertificateField,
+    /// The user attribute that value is compared with.
     pub user_attribute: UserAttribute,
 }
 
 impl BindingRule {
+    /// A rule; [`check`](Self::check) says whether it may be configured.
     pub fn new(
         priority: u32,
         certificate_field: CertificateField,
@@ -183,6 +198,7 @@ impl BindingRule {
         }
     }
 
+    /// The field's affinity ([`CertificateField::affinity`]).
     pub fn affinity(&self) -> Affinity {
         self.certificate_field.affinity()
     }
@@ -344,9 +360,11 @@ pub fn certificate_values(identity: &Identity, rule: &BindingRule) -> Vec<String
 /// The user a certificate signs in as, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BindingMatch {
+    /// The one enabled user it maps to.
     pub user: User,
     /// The rule that matched: field, attribute, priority (record it with the sign-in).
     pub rule: BindingRule,
+    /// The matching rule's affinity.
     pub affinity: Affinity,
     /// The certificate's value that matched (a UPN, a mail address or an `X509:<...>` value).
     pub certificate_value: String,
@@ -355,10 +373,13 @@ pub struct BindingMatch {
 /// What one rule did during a sign-in that found nobody.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BindingAttempt {
+    /// The rule tried, in priority order.
     pub rule: BindingRule,
+    /// Why it found nobody.
     pub outcome: AttemptOutcome,
 }
 
+/// Why one binding rule found nobody.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AttemptOutcome {
     /// A low-affinity rule while high affinity is required.
@@ -366,7 +387,11 @@ pub enum AttemptOutcome {
     /// The certificate has no value for the field.
     NoCertificateValue,
     /// No user has any of these values.
-    NoUser { values: Vec<String> },
+    NoUser {
+        /// The certificate's values for the rule's field (a UPN, a mail address or `X509:<...>`
+        /// forms).
+        values: Vec<String>,
+    },
 }
 
 impl fmt::Display for BindingAttempt {
@@ -396,15 +421,29 @@ impl fmt::Display for BindingAttempt {
 /// Why a certificate maps to no user (or to more than one).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BindingError {
+    /// No rule found anyone.
     #[error("no user matches this certificate; an administrator can add one of its values (`certgate verify --json` lists them) to the user's certificateUserIds, or change the binding rules. Tried: {}", attempts_text(.attempts))]
-    NotFound { attempts: Vec<BindingAttempt> },
+    NotFound {
+        /// What each rule in force did, in the order tried.
+        attempts: Vec<BindingAttempt>,
+    },
+    /// The first rule that found anyone found several users: never a guess.
     #[error("the certificate matches {} users ({}) by rule {rule} (priority {}); a certificate must map to exactly one user: an administrator must make {} unique", .upns.len(), .upns.join(", "), .rule.priority, .rule.user_attribute)]
     Ambiguous {
+        /// The rule that found them.
         rule: BindingRule,
+        /// Their UPNs.
         upns: Vec<String>,
     },
+    /// The one user found is disabled (accountEnabled false).
     #[error("the account {upn} is disabled; ask an administrator to enable it")]
-    UserDisabled { upn: String, rule: BindingRule },
+    UserDisabled {
+        /// The user's UPN.
+        upn: String,
+        /// The rule that found them.
+        rule: BindingRule,
+    },
+    /// The store failed while looking users up.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -441,6 +480,7 @@ impl BindingError {
         ),
     ];
 
+    /// The stable reason code (listed in [`Self::CODES`], or the store's).
     pub fn code(&self) -> &'static str {
         match self {
             BindingError::NotFound { .. } => "binding-not-found",
@@ -531,18 +571,31 @@ fn decide(rule: BindingRule, found: Vec<(User, String)>) -> Result<BindingMatch,
 /// Why a change to the binding rules was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BindingRuleError {
+    /// The rule cannot match anything or would match too loosely ([`BindingRule::check`]).
     #[error("the rule {rule} is not allowed: {why}")]
-    Invalid { rule: BindingRule, why: String },
+    Invalid {
+        /// The rule as asked for.
+        rule: BindingRule,
+        /// What is wrong with it, for the message.
+        why: String,
+    },
+    /// Another configured rule has this priority.
     #[error("priority {priority} is already used by {existing}; remove it first or choose another priority")]
     PriorityTaken {
+        /// The priority asked for.
         priority: u32,
+        /// The rule that has it.
         existing: BindingRule,
     },
+    /// No configured rule has this priority.
     #[error("no binding rule has priority {priority}{}; `certgate binding list` shows the rules", if *.defaults_in_force { " (no rule is configured: the defaults apply and cannot be removed one by one; add a rule to replace them)" } else { "" })]
     NotFound {
+        /// The priority asked for.
         priority: u32,
+        /// True while no rule is configured: the defaults apply and cannot be removed one by one.
         defaults_in_force: bool,
     },
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -568,6 +621,7 @@ impl BindingRuleError {
         ),
     ];
 
+    /// The stable reason code (listed in [`Self::CODES`], or the store's).
     pub fn code(&self) -> &'static str {
         match self {
             BindingRuleError::Invalid { .. } => "binding-rule-invalid",

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use certgate_pki::UnixTime;
 
+/// Where "now" comes from. The server uses [`SystemClock`]; tests use [`FixedClock`].
 pub trait Clock: Send + Sync {
+    /// The current time, in whole seconds since the Unix epoch (UTC).
     fn now(&self) -> UnixTime;
 }
 
@@ -24,12 +26,15 @@ impl Clock for SystemClock {
 pub struct FixedClock(AtomicI64);
 
 impl FixedClock {
+    /// A clock standing at `seconds` after the Unix epoch.
     pub fn at(seconds: i64) -> Self {
         FixedClock(AtomicI64::new(seconds))
     }
+    /// Moves the clock to `seconds` after the Unix epoch (also backwards).
     pub fn set(&self, seconds: i64) {
         self.0.store(seconds, Ordering::SeqCst);
     }
+    /// Moves the clock `seconds` forward (backward when negative).
     pub fn advance(&self, seconds: i64) {
         self.0.fetch_add(seconds, Ordering::SeqCst);
     }

@@ -14,17 +14,22 @@ use crate::trusted_ca::CaId;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CrlKind {
+    /// A complete CRL; for a trusted CA, what its `crlDistributionPoint` serves.
     Base,
+    /// A delta CRL (RFC 5280 §5.2.4): what changed since the base CRL it names; for a trusted
+    /// CA, what its `deltaCrlDistributionPoint` serves.
     Delta,
 }
 
 impl CrlKind {
+    /// `base` or `delta`, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             CrlKind::Base => "base",
             CrlKind::Delta => "delta",
         }
     }
+    /// Reads the name [`as_str`](Self::as_str) writes; `None` for anything else.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "base" => Some(CrlKind::Base),
@@ -37,44 +42,71 @@ impl CrlKind {
 /// A CRL accepted into the cache, with what is needed to list it and to refresh it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CachedCrl {
+    /// The trusted CA it belongs to.
     pub ca_id: CaId,
+    /// Base or delta.
     pub kind: CrlKind,
+    /// The URL it was downloaded from (the CA record's, at the time).
     pub url: String,
+    /// The CRL, DER (a PEM download is stored decoded).
     pub der: Vec<u8>,
+    /// Its cRLNumber, INTEGER content octets: what a newer download is compared with.
     pub crl_number: Vec<u8>,
+    /// Its thisUpdate.
     pub this_update: UnixTime,
+    /// Its nextUpdate; past it, the CRL is no longer current and validation fails closed.
     pub next_update: UnixTime,
+    /// How many revoked certificates it lists.
     pub entry_count: i64,
+    /// The download's `ETag`, for the next conditional GET.
     pub etag: Option<String>,
+    /// The download's `Last-Modified`, for the next conditional GET.
     pub last_modified: Option<String>,
+    /// When it was downloaded and accepted.
     pub fetched_at: UnixTime,
 }
 
 /// The cached CRL without its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CachedCrlSummary {
+    /// The trusted CA it belongs to.
     pub ca_id: CaId,
+    /// Base or delta.
     pub kind: CrlKind,
+    /// The URL it was downloaded from.
     pub url: String,
+    /// Its cRLNumber, INTEGER content octets.
     pub crl_number: Vec<u8>,
+    /// Its thisUpdate.
     pub this_update: UnixTime,
+    /// Its nextUpdate.
     pub next_update: UnixTime,
+    /// How many revoked certificates it lists.
     pub entry_count: i64,
+    /// Its size in bytes (DER).
     pub bytes: i64,
+    /// The download's `ETag`.
     pub etag: Option<String>,
+    /// The download's `Last-Modified`.
     pub last_modified: Option<String>,
+    /// When it was downloaded and accepted.
     pub fetched_at: UnixTime,
 }
 
 /// How the last attempts to refresh one CA's CRL went.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CrlFetchStatus {
+    /// The CA.
     pub ca_id: CaId,
+    /// Which of its CRLs.
     pub kind: CrlKind,
+    /// When the last refresh was tried.
     pub last_attempt_at: UnixTime,
+    /// When a refresh last succeeded (a new CRL, the same one, or 304 Not Modified).
     pub last_success_at: Option<UnixTime>,
     /// Code and message of the last failure; cleared by a success.
     pub last_error: Option<(String, String)>,
+    /// Failures since the last success; the retry interval grows with it.
     pub consecutive_failures: i64,
     /// When the scheduler will try again.
     pub next_attempt_at: UnixTime,
@@ -83,40 +115,88 @@ pub struct CrlFetchStatus {
 /// Why a download did not replace the cached CRL.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CrlRefusal {
+    /// The download itself failed.
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    /// The body is neither DER nor PEM (an HTML error page, say).
     #[error("the response is not a CRL (it starts with {start:?}); the URL serves something else, such as an error page")]
-    NotACrl { start: String },
+    NotACrl {
+        /// The body's first 48 bytes, non-printable ones as `.`, for the message.
+        start: String,
+    },
+    /// The body does not parse as a CRL.
     #[error("the response is not a valid CRL: {0}")]
     Malformed(Reason),
+    /// A delta CRL at the base URL, or a base CRL at the delta URL.
     #[error("expected a {expected} CRL at this URL but got a {found} CRL; check which URL is the base and which the delta")]
     WrongKind {
+        /// `base` or `delta`: what the URL is for.
         expected: &'static str,
+        /// `base` or `delta`: what it served.
         found: &'static str,
     },
+    /// The CRL's issuer is not the CA's subject.
     #[error("the CRL was issued by \"{crl_issuer}\", not by this CA (\"{ca_subject}\")")]
     IssuerMismatch {
+        /// The CRL's issuer DN (Windows form).
         crl_issuer: String,
+        /// The CA's subject DN (Windows form).
         ca_subject: String,
     },
+    /// The CRL's authorityKeyIdentifier is not the CA's subjectKeyIdentifier: another key signed
+    /// it.
     #[error("the CRL's authorityKeyIdentifier {crl_aki} does not match this CA's subjectKeyIdentifier {ca_ski}: it was signed by another key")]
-    AuthorityKeyMismatch { crl_aki: String, ca_ski: String },
+    AuthorityKeyMismatch {
+        /// The CRL's key identifier, lowercase hex.
+        crl_aki: String,
+        /// The CA's, lowercase hex.
+        ca_ski: String,
+    },
+    /// The signature does not verify with the CA's public key.
     #[error("the CRL's signature does not verify with this CA's public key: {0}")]
     SignatureInvalid(Reason),
+    /// No cRLNumber (RFC 5280 §5.2.3 requires one), so newer and older cannot be told apart.
     #[error("the CRL has no cRLNumber extension, so newer and older CRLs cannot be told apart")]
     NumberMissing,
+    /// The CRL number is lower than the cached CRL's: an old CRL could hide revocations.
     #[error("the CRL number {offered} is lower than that of the cached CRL ({cached}); an older CRL is never accepted over a newer one")]
-    NumberRegressed { cached: String, offered: String },
+    NumberRegressed {
+        /// The cached CRL's number, hex.
+        cached: String,
+        /// The downloaded CRL's number, hex.
+        offered: String,
+    },
+    /// The cached CRL's number with other content: a CA must never reuse a CRL number.
     #[error("the CRL number {number} is the cached CRL's, but the content differs; a CA must never reuse a CRL number")]
-    NumberReused { number: String },
+    NumberReused {
+        /// The number, hex.
+        number: String,
+    },
+    /// thisUpdate is later than now plus the allowed clock skew.
     #[error("the CRL's thisUpdate {this_update} is in the future (now {now}); check the CA's clock or this server's")]
-    NotYetValid { this_update: String, now: String },
+    NotYetValid {
+        /// The CRL's thisUpdate, RFC 3339.
+        this_update: String,
+        /// Now, RFC 3339.
+        now: String,
+    },
+    /// nextUpdate has passed: the CA is not publishing fresh CRLs.
     #[error("the CRL expired at {next_update} (nextUpdate; now {now}); the CA is not publishing fresh CRLs")]
-    Stale { next_update: String, now: String },
+    Stale {
+        /// The CRL's nextUpdate, RFC 3339.
+        next_update: String,
+        /// Now, RFC 3339.
+        now: String,
+    },
+    /// No nextUpdate, so certgate could not tell when the CRL stops being current.
     #[error("the CRL has no nextUpdate, so certgate cannot tell when it stops being current; publish CRLs with a nextUpdate")]
     NextUpdateMissing,
+    /// The download holds several CRLs, or none.
     #[error("the file contains {count} CRLs; a CRL URL must serve exactly one")]
-    NotExactlyOne { count: usize },
+    NotExactlyOne {
+        /// How many it holds.
+        count: usize,
+    },
 }
 
 impl CrlRefusal {
@@ -163,6 +243,8 @@ impl CrlRefusal {
         ),
     ];
 
+    /// The stable reason code: its own (listed in [`Self::CODES`]), certgate-pki's for the rules
+    /// validation shares, or the fetcher's.
     pub fn code(&self) -> &'static str {
         match self {
             CrlRefusal::Fetch(error) => error.code(),
@@ -186,7 +268,9 @@ impl CrlRefusal {
 /// What the cache held before, for the ordering checks.
 #[derive(Clone, Copy, Debug)]
 pub struct Previous<'a> {
+    /// The cached CRL's number, INTEGER content octets.
     pub crl_number: &'a [u8],
+    /// The cached CRL, DER, to tell a reused number from the same CRL.
     pub der: &'a [u8],
 }
 
@@ -195,6 +279,7 @@ pub struct Previous<'a> {
 pub enum Accepted {
     /// The same CRL as the cached one (same number, same bytes).
     Unchanged,
+    /// A CRL with a higher number: it replaces the cached one.
     New(Box<Crl>),
 }
 

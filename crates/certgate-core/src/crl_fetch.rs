@@ -12,6 +12,7 @@ use certgate_pki::ReasonCode;
 /// Limits for one download, enforced while the body streams in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FetchLimits {
+    /// Largest body accepted, announced (Content-Length) or received.
     pub max_bytes: u64,
     /// Total time for the whole download: connect, headers and body.
     pub max_duration: Duration,
@@ -33,7 +34,9 @@ impl FetchLimits {
 /// Validators from the last successful download, for a conditional GET.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Conditional {
+    /// The `ETag` the server sent, for `If-None-Match`.
     pub etag: Option<String>,
+    /// The `Last-Modified` the server sent, for `If-Modified-Since`.
     pub last_modified: Option<String>,
 }
 
@@ -42,10 +45,15 @@ pub struct Conditional {
 pub enum FetchOutcome {
     /// 304: the cached CRL is still the current one.
     NotModified,
+    /// 200: the whole body, within the limits.
     Fetched {
+        /// The bytes as served; the CRL service decides whether they are a CRL (DER or PEM).
         body: Vec<u8>,
+        /// The `ETag` header, kept for the next conditional GET.
         etag: Option<String>,
+        /// The `Last-Modified` header, kept for the next conditional GET.
         last_modified: Option<String>,
+        /// The `Content-Type` header, as sent (informational).
         content_type: Option<String>,
     },
 }
@@ -53,34 +61,66 @@ pub enum FetchOutcome {
 /// Why a download failed. Each variant has a stable code.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
+    /// The URL's scheme is not `http` or `https`; nothing was sent.
     #[error("the CRL URL {url} is not an http:// or https:// URL")]
-    UrlNotAllowed { url: String },
+    UrlNotAllowed {
+        /// The URL as configured.
+        url: String,
+    },
+    /// DNS, the connection or TLS failed.
     #[error("could not download {url}: {detail}; check that the CRL distribution point is reachable from this server")]
-    Unreachable { url: String, detail: String },
+    Unreachable {
+        /// The URL as configured.
+        url: String,
+        /// The underlying error, for the log.
+        detail: String,
+    },
+    /// The server answered neither 200 nor 304 (an error status, or a 3xx without a Location).
     #[error("{url} answered HTTP {status}; the CA's CRL distribution point is not publishing the CRL there")]
-    HttpStatus { url: String, status: u16 },
+    HttpStatus {
+        /// The URL as configured.
+        url: String,
+        /// The HTTP status code.
+        status: u16,
+    },
     /// A 3xx with a Location. Never followed: the CRL URL on the CA record is the only address
     /// certgate fetches, and a redirect would let whoever answers that URL point certgate at any
     /// host, loopback and internal addresses included.
     #[error("{url} answered HTTP {status} redirecting to {location}; certgate does not follow redirects for CRLs: if that is where the CA publishes its CRL, set it as the CA's CRL URL (`certgate ca set`)")]
     Redirected {
+        /// The URL as configured.
         url: String,
+        /// The 3xx status code.
         status: u16,
         /// The Location resolved against the URL (or as sent, escaped, if it does not resolve).
         location: String,
     },
+    /// The download took longer than [`FetchLimits::max_duration`].
     #[error("downloading {url} took longer than the {limit_seconds} s limit; the CRL is too slow to fetch (raise the limit or move the CRL closer)")]
-    Timeout { url: String, limit_seconds: u64 },
+    Timeout {
+        /// The URL as configured.
+        url: String,
+        /// The limit, in whole seconds (rounded up).
+        limit_seconds: u64,
+    },
+    /// The CRL is larger than [`FetchLimits::max_bytes`].
     #[error("{url} is larger than the {limit_bytes}-byte limit (announced or received {size} bytes); raise the CRL size limit or partition the CRL")]
     TooLarge {
+        /// The URL as configured.
         url: String,
+        /// The limit, in bytes.
         limit_bytes: u64,
+        /// The Content-Length announced, or the bytes received when the limit was crossed.
         size: u64,
     },
+    /// The body ended before the announced length (the connection closed early).
     #[error("the download of {url} ended early: received {received} bytes{}", expected.map(|e| format!(" of {e}")).unwrap_or_default())]
     Truncated {
+        /// The URL as configured.
         url: String,
+        /// Bytes received.
         received: u64,
+        /// The Content-Length announced, when there was one.
         expected: Option<u64>,
     },
 }
@@ -125,6 +165,7 @@ impl FetchError {
         ),
     ];
 
+    /// The stable reason code (listed in [`Self::CODES`]).
     pub fn code(&self) -> &'static str {
         match self {
             FetchError::UrlNotAllowed { .. } => "crl-url-not-allowed",
@@ -144,6 +185,7 @@ pub trait FetchProgress: Send + Sync {
     fn started(&self, url: &str, total: Option<u64>);
     /// `bytes` more arrived.
     fn advanced(&self, bytes: u64);
+    /// The download is over, whichever way it ended (called only after [`started`](Self::started)).
     fn finished(&self);
 }
 
@@ -158,6 +200,8 @@ impl FetchProgress for NoProgress {
 
 /// Downloads a CRL URL.
 pub trait CrlFetcher: Send + Sync {
+    /// Downloads `url` (a GET, conditional when `conditional` holds validators) within `limits`,
+    /// following no redirects, and reports the progress.
     fn fetch(
         &self,
         url: &str,

@@ -38,6 +38,7 @@ pub enum Platform {
 }
 
 impl Platform {
+    /// Every platform.
     pub const ALL: [Platform; 3] = [Platform::Ios, Platform::Android, Platform::Pkcs12];
 
     /// `ios`, `android` or `pkcs12`.
@@ -64,6 +65,7 @@ impl Platform {
         }
     }
 
+    /// The file name extension, without the dot: `mobileconfig`, `json` or `p12`.
     pub fn file_extension(self) -> &'static str {
         match self {
             Platform::Ios => "mobileconfig",
@@ -97,6 +99,7 @@ pub enum PasswordDelivery {
 /// Whether an Apple profile is signed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ProfileSigning {
+    /// A plain XML plist; the device shows it as unverified.
     Unsigned,
     /// CMS SignedData by certgate's issuing CA ([`BuiltInCa::sign_with_issuing_ca`]): the
     /// device shows the profile as verified when it trusts certgate's root, and a changed
@@ -110,6 +113,8 @@ pub enum ProfileSigning {
 pub struct EasHost(String);
 
 impl EasHost {
+    /// Checks a host: a DNS name or IPv4 address (RFC 1123 labels) with an optional `:port`, not a
+    /// URL and not IPv6. Kept in lowercase.
     pub fn parse(text: &str) -> Result<EasHost, DeviceError> {
         let invalid = |why: &str| DeviceError::EasHostInvalid {
             host: text.to_owned(),
@@ -152,6 +157,7 @@ impl EasHost {
         Ok(EasHost(host.to_ascii_lowercase()))
     }
 
+    /// The host, lowercase, with its port if one was given.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -183,14 +189,20 @@ pub const DEFAULT_KEY_ALGORITHM: KeyAlgorithm = KeyAlgorithm::Rsa2048;
 /// What to provision.
 #[derive(Clone, Debug)]
 pub struct DeviceProfileRequest {
+    /// What the device receives.
     pub platform: Platform,
     /// Required for [`Platform::Ios`] and [`Platform::Android`].
     pub eas_host: Option<String>,
+    /// Protects the private key in the PKCS#12 (at least [`MIN_PASSWORD_CHARS`] characters); wiped
+    /// from memory on drop.
     pub pkcs12_password: Zeroizing<String>,
+    /// Whether the password is asked on the device or written into the profile.
     pub password: PasswordDelivery,
     /// Only for [`Platform::Ios`].
     pub signing: ProfileSigning,
+    /// Validity of the new certificate, in days.
     pub validity_days: u32,
+    /// Key type of the new certificate.
     pub key_algorithm: KeyAlgorithm,
     /// The certificate the requester signed in with, on the self-service page: the new
     /// certificate is recorded as its child, so revoking it revokes this one too. `None` when
@@ -221,43 +233,76 @@ impl DeviceProfileRequest {
 /// A provisioned device file.
 #[derive(Clone, Debug)]
 pub struct DeviceProfile {
+    /// The platform it is for.
     pub platform: Platform,
+    /// The file: a .mobileconfig, a JSON profile or a PKCS#12.
     pub bytes: Vec<u8>,
     /// `<upn>.mobileconfig`, `.json` or `.p12`, safe as a file name.
     pub file_name: String,
+    /// The media type to serve it with ([`Platform::content_type`]).
     pub content_type: &'static str,
     /// The new certificate's serial (DER INTEGER content octets).
     pub serial: Vec<u8>,
+    /// The new certificate's notAfter.
     pub not_after: UnixTime,
+    /// Whether the profile is signed (CMS SignedData by the issuing CA).
     pub signed: bool,
 }
 
 /// Why a device profile was refused or could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
+    /// An iOS or Android profile was asked for without an EAS host.
     #[error("an Exchange ActiveSync host is needed for an {0} profile: give the host name the device connects to (for example mail.contoso.example)")]
     EasHostRequired(Platform),
+    /// The EAS host given is empty.
     #[error("the Exchange ActiveSync host is empty: give the host name the device connects to (for example mail.contoso.example)")]
     EasHostMissing,
+    /// The EAS host is not a host name ([`EasHost::parse`]).
     #[error("\"{host}\" is not an Exchange ActiveSync host: {why}")]
-    EasHostInvalid { host: String, why: String },
+    EasHostInvalid {
+        /// The host as given.
+        host: String,
+        /// What is wrong with it, for the message.
+        why: String,
+    },
+    /// The PKCS#12 password is shorter than [`MIN_PASSWORD_CHARS`].
     #[error("the PKCS#12 password has {chars} characters; use at least {MIN_PASSWORD_CHARS}: it is all that protects the private key in the file")]
-    PasswordTooShort { chars: usize },
+    PasswordTooShort {
+        /// How many characters it has.
+        chars: usize,
+    },
+    /// The PKCS#12 password is over 256 characters or has control characters.
     #[error("the PKCS#12 password is not usable: {why}")]
-    PasswordInvalid { why: &'static str },
+    PasswordInvalid {
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// Signing was asked for a platform other than iOS.
     #[error("only an iOS configuration profile can be signed; leave signing off for {0}")]
     SigningNotApplicable(Platform),
+    /// Password embedding was asked for a bare PKCS#12.
     #[error("a bare PKCS#12 file has no place for its own password; leave password embedding off, or choose the ios or android profile")]
     EmbedNotApplicable,
+    /// The user is disabled (accountEnabled false): no certificate is issued.
     #[error("{upn} is disabled; enable the account before provisioning a device for it")]
-    UserDisabled { upn: String },
+    UserDisabled {
+        /// The user's UPN.
+        upn: String,
+    },
+    /// The profile could not be written after the certificate was issued: the certificate is on
+    /// record but was not delivered.
     #[error("the {format} could not be written: {detail}")]
     Encoding {
+        /// Which file (`configuration profile`, `Android profile`).
         format: &'static str,
+        /// The encoder's error.
         detail: String,
     },
+    /// The built-in CA refused or failed (issuing, packing the PKCS#12, signing).
     #[error(transparent)]
     Pki(#[from] PkiError),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -308,6 +353,7 @@ impl DeviceError {
         ),
     ];
 
+    /// The stable reason code: its own (listed in [`Self::CODES`]), or the CA's or the store's.
     pub fn code(&self) -> &'static str {
         match self {
             DeviceError::EasHostRequired(_) | DeviceError::EasHostMissing => {
@@ -338,16 +384,23 @@ impl DeviceError {
 /// What the profile writers put into a profile. Pure data: the writers do no I/O.
 #[derive(Clone, Copy, Debug)]
 pub struct ProfileContent<'a> {
+    /// The user's UPN: the EAS account's user name, and the name in the descriptions.
     pub upn: &'a str,
     /// The account's e-mail address: the user's mail, or the UPN when there is none.
     pub email: &'a str,
+    /// The issuing CA's organization (O), or `certgate`: shown as the profile's organization.
     pub organization: &'a str,
+    /// Where the device syncs mail from.
     pub eas_host: &'a EasHost,
+    /// The PKCS#12 with the key and certificate chain.
     pub pkcs12: &'a [u8],
+    /// Its password; written into the profile only with [`PasswordDelivery::EmbeddedInProfile`].
     pub pkcs12_password: &'a str,
+    /// Whether the password is asked on the device or embedded.
     pub password: PasswordDelivery,
     /// The certificate's serial, lowercase hex (for people: descriptions and the JSON).
     pub serial: &'a str,
+    /// The certificate's notAfter, for the descriptions.
     pub not_after: UnixTime,
 }
 

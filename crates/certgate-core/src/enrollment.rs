@@ -107,10 +107,12 @@ impl EnrollmentCodeSecret {
         Ok(EnrollmentCodeSecret(text))
     }
 
+    /// The code's text, `XXXXX-XXXXX-XXXXX-XXXXX`, to show the administrator once.
     pub fn expose(&self) -> &str {
         &self.0
     }
 
+    /// Its SHA-256 (without the dashes), what the store keeps.
     pub fn hash(&self) -> EnrollmentCodeHash {
         let normalized: Zeroizing<String> =
             Zeroizing::new(self.0.chars().filter(|c| *c != '-').collect());
@@ -137,16 +139,21 @@ impl fmt::Display for EnrollmentCodeId {
 /// An enrollment code as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EnrollmentCodeRecord {
+    /// Assigned by the store; shown as `est-code-<n>`.
     pub id: EnrollmentCodeId,
+    /// SHA-256 of the normalized code, the lookup key.
     pub hash: EnrollmentCodeHash,
     /// The user the code enrolls: by object ID, so a renamed user keeps the code.
     pub user_id: UserId,
     /// The UPN when the code was made (for lists; the directory has the current one).
     pub upn: String,
+    /// When it was made.
     pub created_at: UnixTime,
+    /// Who made it (the audit actor).
     pub created_by: String,
     /// The code is refused from this instant on.
     pub expires_at: UnixTime,
+    /// When it was consumed; a code enrolls one certificate.
     pub used_at: Option<UnixTime>,
     /// Serial (hex) of the certificate issued with it.
     pub used_for_serial: Option<String>,
@@ -162,30 +169,63 @@ impl EnrollmentCodeRecord {
 /// Why an enrollment code or an EST enrollment was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum EnrollmentError {
+    /// No user has this UPN (when a code is made, or an enrollment names one).
     #[error("no user has the UPN \"{upn}\"; `certgate user list` shows the users")]
-    UserNotFound { upn: String },
+    UserNotFound {
+        /// The UPN as given.
+        upn: String,
+    },
+    /// The user is disabled (accountEnabled false): no code, no certificate.
     #[error(
         "the user {upn} is disabled; enable the account before enrolling a certificate for it"
     )]
-    UserDisabled { upn: String },
+    UserDisabled {
+        /// The user's UPN.
+        upn: String,
+    },
+    /// The code validity asked for is not 1 to [`MAX_CODE_VALID_HOURS`] hours.
     #[error("an enrollment code is valid for 1 to {MAX_CODE_VALID_HOURS} hours, not {hours}")]
-    ValidityInvalid { hours: u32 },
+    ValidityInvalid {
+        /// The validity asked for.
+        hours: u32,
+    },
+    /// `simpleenroll` without HTTP Basic credentials (HTTP 401).
     #[error("enrollment needs credentials: HTTP Basic with your user principal name as the user name and the enrollment code your administrator gave you as the password")]
     CredentialsMissing,
+    /// The user name and code match no code of that user: unknown, mistyped or another user's (HTTP
+    /// 401).
     #[error("the user name and enrollment code do not match a valid enrollment code; check both, or ask your administrator for a new code")]
     CodeInvalid,
+    /// The code was already used (HTTP 401).
     #[error("this enrollment code was already used at {}; ask your administrator for a new one", rfc3339(*.at))]
-    CodeUsed { at: UnixTime },
+    CodeUsed {
+        /// When it was used.
+        at: UnixTime,
+    },
+    /// The code expired before it was used (HTTP 401).
     #[error("this enrollment code expired at {}; ask your administrator for a new one", rfc3339(*.at))]
-    CodeExpired { at: UnixTime },
+    CodeExpired {
+        /// When it expired.
+        at: UnixTime,
+    },
+    /// `simplereenroll` with a certificate another CA issued: only certgate's own can be renewed
+    /// (RFC 7030 §4.2.2).
     #[error("re-enrollment renews a certificate certgate issued (RFC 7030 §4.2.2), and the presented certificate was issued by {issuer}; enroll with an enrollment code from your administrator instead")]
-    ReenrollNotIssuedHere { issuer: String },
+    ReenrollNotIssuedHere {
+        /// The presented certificate's issuer DN (Windows form).
+        issuer: String,
+    },
+    /// The CSR was refused: unreadable, too large, not signed by its own key (no proof of
+    /// possession, RFC 7030 §3.4), or with a key or algorithm not accepted.
     #[error(transparent)]
     Csr(#[from] CsrError),
+    /// The system's random generator failed while making a code.
     #[error("the system's random number generator failed; no code was made")]
     RandomnessUnavailable,
+    /// The built-in CA refused or failed to issue.
     #[error(transparent)]
     Pki(#[from] PkiError),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -229,6 +269,8 @@ impl EnrollmentError {
         ),
     ];
 
+    /// The stable reason code: its own (listed in [`Self::CODES`]), or the CSR's, the CA's or the
+    /// store's.
     pub fn code(&self) -> &'static str {
         match self {
             EnrollmentError::UserNotFound { .. } => "user-not-found",
@@ -268,6 +310,8 @@ pub trait EnrollmentCodeStore: Send + Sync + 'static {
         code: &EnrollmentCodeRecord,
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<EnrollmentCodeRecord>> + Send;
+    /// The code whose hash is `hash`, used, expired or not. The caller compares the hash again in
+    /// constant time.
     fn enrollment_code_by_hash(
         &self,
         hash: &EnrollmentCodeHash,
@@ -374,16 +418,22 @@ fn issue_request(
 
 /// What an EST enrollment needs from the server.
 pub struct Enrollment<'a, S, C> {
+    /// Where users, codes and the CA's records are kept.
     pub store: &'a S,
+    /// Where "now" comes from.
     pub clock: &'a C,
+    /// The built-in CA's settings (passphrase, URLs, derived-certificate limit).
     pub pki: &'a PkiSettings,
+    /// Validity of the certificates issued ([`DEFAULT_EST_VALIDITY_DAYS`] unless configured).
     pub validity_days: u32,
 }
 
 /// A certificate enrolled over EST.
 #[derive(Debug)]
 pub struct Enrolled {
+    /// The user the certificate was issued to, from the directory.
     pub user: User,
+    /// The certificate as recorded.
     pub issued: IssuedRecord,
     /// What the CSR asked for and was ignored, for the log: its subject (RFC 4514).
     pub ignored_subject: String,

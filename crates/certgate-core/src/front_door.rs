@@ -18,12 +18,18 @@ use certgate_pki::ReasonCode;
 /// IIS's client-certificate setting of a virtual directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ClientCertificates {
+    /// A certificate the client sends is disregarded (IIS: no `SslNegotiateCert`).
     Ignore,
+    /// A certificate is used when sent and must then be valid; requests without one pass without an
+    /// identity (IIS: `SslNegotiateCert`).
     Accept,
+    /// No valid certificate, no request: 403 (IIS: `SslNegotiateCert` + `SslRequireCert`, 403.7).
+    /// What ActiveSync needs.
     Require,
 }
 
 impl ClientCertificates {
+    /// The setting's name in certgate.toml: `ignore`, `accept` or `require`.
     pub fn as_str(self) -> &'static str {
         match self {
             ClientCertificates::Ignore => "ignore",
@@ -31,6 +37,7 @@ impl ClientCertificates {
             ClientCertificates::Require => "require",
         }
     }
+    /// Reads a setting name, case-insensitively; `None` for anything else.
     pub fn parse(text: &str) -> Option<ClientCertificates> {
         match text.to_ascii_lowercase().as_str() {
             "ignore" => Some(ClientCertificates::Ignore),
@@ -46,11 +53,18 @@ impl ClientCertificates {
 /// headers) are always removed first, so the upstream can trust what it sees.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdentityHeaders {
+    /// Carries the user's UPN (default `X-Certgate-UPN`).
     pub upn: Option<String>,
+    /// Carries the user's mail, when set (default `X-Certgate-Mail`).
     pub mail: Option<String>,
+    /// Carries onPremisesImmutableId (default `X-Certgate-Immutable-Id`).
     pub immutable_id: Option<String>,
+    /// Carries the certificate's serial, upper-case hex (default `X-Certgate-Certificate-Serial`).
     pub certificate_serial: Option<String>,
+    /// Carries the issuing CA's DN, Windows form (default `X-Certgate-Certificate-Issuer`).
     pub certificate_issuer: Option<String>,
+    /// Carries the certificate's SHA-1 thumbprint, upper-case hex (default
+    /// `X-Certgate-Certificate-Thumbprint`).
     pub certificate_thumbprint: Option<String>,
     /// RFC 9440 `Client-Cert` (the end-entity certificate).
     pub client_cert: bool,
@@ -60,6 +74,7 @@ pub struct IdentityHeaders {
 
 /// RFC 9440's header names.
 pub const CLIENT_CERT: &str = "client-cert";
+/// RFC 9440's `Client-Cert-Chain` header name.
 pub const CLIENT_CERT_CHAIN: &str = "client-cert-chain";
 
 impl Default for IdentityHeaders {
@@ -108,6 +123,7 @@ pub struct VirtualDirectory {
     /// `/owa`, `/Microsoft-Server-ActiveSync`, ...: matched case-insensitively (as IIS does)
     /// on whole path segments.
     pub prefix: String,
+    /// IIS's `sslFlags` for this directory.
     pub client_certificates: ClientCertificates,
     /// Map a certificate to a user and forward the identity. Off: a certificate is still
     /// validated (per `client_certificates`) but no user is looked up or forwarded.
@@ -124,7 +140,10 @@ pub struct VirtualDirectory {
     /// upstream's own: for a mail server that builds links and redirects from `Host` (OWA does).
     /// Off (the default): the upstream's `host:port`, the client's in `X-Forwarded-Host`.
     pub preserve_host: bool,
+    /// Which headers carry the mapped identity.
     pub identity_headers: IdentityHeaders,
+    /// Largest request head accepted, in bytes (Exchange's `uploadReadAheadSize`); larger is
+    /// refused with 413.
     pub max_request_header_bytes: usize,
 }
 
@@ -402,13 +421,18 @@ pub enum HostDecision {
     /// Another name: 421 Misdirected Request (RFC 9110 §15.5.20), as for a server that does
     /// not answer for that name.
     Refuse {
+        /// 421.
         status: u16,
+        /// `front-door-host-not-allowed`.
         code: &'static str,
+        /// What the client is told.
         message: &'static str,
     },
 }
 
 impl PublishedHosts {
+    /// The published names, normalized as [`request_host`] returns them; empty when none is
+    /// configured.
     pub fn names(&self) -> &[String] {
         &self.names
     }
@@ -497,17 +521,28 @@ pub enum CertificateOutcome {
     /// Valid, and (when mapping ran) the user it maps to.
     Valid(Option<ForwardedIdentity>),
     /// Invalid or unmapped: the sign-in's reason code and message.
-    Refused { code: String, message: String },
+    Refused {
+        /// The sign-in's reason code.
+        code: String,
+        /// The sign-in's message, for the person.
+        message: String,
+    },
     /// Not decided: the store did not answer (`store-unavailable`). Never remembered for the
     /// connection: the next request asks again.
-    Unavailable { message: String },
+    Unavailable {
+        /// What failed, for the log and the 503 page.
+        message: String,
+    },
 }
 
 /// The identity forwarded to the upstream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ForwardedIdentity {
+    /// The user's UPN.
     pub upn: String,
+    /// The user's mail, when set.
     pub mail: Option<String>,
+    /// The user's onPremisesImmutableId.
     pub immutable_id: String,
     /// Upper-case hex.
     pub certificate_serial: String,
@@ -522,14 +557,21 @@ pub struct ForwardedIdentity {
 pub enum Admission {
     /// Forward, with this identity (None: no identity headers).
     Forward(Option<ForwardedIdentity>),
+    /// Refuse with this HTTP status, reason code and message.
     Refuse {
+        /// HTTP status (403, 413, 421, ...).
         status: u16,
+        /// Reason code, one of [`CODES`] or the refused sign-in's.
         code: String,
+        /// What the client is told.
         message: String,
     },
     /// The certificate could not be decided because the store did not answer: 503
     /// `store-unavailable`, never forwarded.
-    Unavailable { message: String },
+    Unavailable {
+        /// What failed, for the log and the 503 page.
+        message: String,
+    },
 }
 
 /// The codes [`admit`] and [`PublishedHosts::decide`] refuse a request with (a refused

@@ -25,6 +25,7 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+#![warn(missing_docs)]
 
 pub mod access_pass;
 pub mod admin_token;
@@ -50,7 +51,6 @@ pub mod totp;
 pub mod trusted_ca;
 pub mod validation_state;
 
-/// Lowercase hex of `bytes`.
 /// `text` with every control character written as a Rust-style escape (`\u{1b}`), for output
 /// to a terminal: an ESC or BEL in a name that came from a certificate or an old record must
 /// not reach the operator's terminal as a control sequence.
@@ -69,6 +69,8 @@ pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(escaped)
 }
 
+/// Lowercase hex of `bytes`, two digits a byte and no separators, as serials, key identifiers
+/// and CRL numbers are written in messages; [`parse_hex`] reads it back.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes

@@ -34,6 +34,7 @@ pub enum FlowStep {
 }
 
 impl FlowStep {
+    /// The step's name in the store.
     pub fn as_str(self) -> &'static str {
         match self {
             FlowStep::Certificate => "certificate",
@@ -43,6 +44,7 @@ impl FlowStep {
             FlowStep::Failed => "failed",
         }
     }
+    /// Reads the name [`as_str`](Self::as_str) writes; `None` for anything else.
     pub fn parse(text: &str) -> Option<FlowStep> {
         Some(match text {
             "certificate" => FlowStep::Certificate,
@@ -58,13 +60,19 @@ impl FlowStep {
 /// Who signed in, filled by the certificate step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlowIdentity {
+    /// The user's directory object ID.
     pub user_id: String,
+    /// The user's UPN as the directory held it at sign-in.
     pub upn: String,
+    /// The user's displayName at sign-in.
     pub display_name: String,
+    /// Serial of the certificate signed in with, lowercase hex.
     pub certificate_serial: String,
+    /// Subject DN (Windows form) of the CA that issued that certificate.
     pub certificate_issuer: String,
     /// `single-factor` or `multi-factor`, from the strength rules.
     pub strength: String,
+    /// When the certificate sign-in happened: OpenID Connect's `auth_time`.
     pub auth_time: UnixTime,
     /// The second factor this sign-in passed: `otp` once a one-time code from the enrolled
     /// authenticator was verified, `access-pass` once a Temporary Access Pass was redeemed in
@@ -101,13 +109,20 @@ impl FlowIdentity {
 /// A sign-in in progress.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoginFlow {
+    /// SHA-256 of the flow ID (the ID itself travels only in URLs).
     pub id_hash: Vec<u8>,
+    /// SHA-256 of the browser secret in the cookie; changes with every authentication step
+    /// ([`LoginFlow::authenticated`]).
     pub browser_hash: Vec<u8>,
+    /// When the application's request arrived.
     pub created_at: UnixTime,
+    /// [`FLOW_LIFETIME_SECONDS`] after `created_at`; an expired flow is refused and purged.
     pub expires_at: UnixTime,
     /// The application's validated authorization request, serialized by the OIDC layer.
     pub request: String,
+    /// Where the flow stands.
     pub step: FlowStep,
+    /// Who signed in; `None` until the certificate step.
     pub identity: Option<FlowIdentity>,
     /// Correlation ID of the certificate sign-in, for the pages and the log.
     pub correlation_id: Option<String>,
@@ -167,7 +182,9 @@ pub fn new_secret() -> Option<String> {
 
 /// Where flows are kept.
 pub trait LoginFlowStore: Send + Sync + 'static {
+    /// Stores a new flow.
     fn insert_flow(&self, flow: &LoginFlow) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The flow whose ID hashes to `id_hash`, expired or not.
     fn flow(&self, id_hash: &[u8]) -> impl Future<Output = StoreResult<Option<LoginFlow>>> + Send;
     /// Replaces the flow (its step, identity and browser binding) when its step is still
     /// `expected` (so that no step is taken twice, even by two nodes at once). Returns whether

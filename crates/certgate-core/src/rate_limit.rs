@@ -19,7 +19,9 @@ use certgate_pki::{ReasonCode, UnixTime};
 /// One limit: `per_minute` admissions a minute on average, up to `burst` at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rate {
+    /// Average admissions a minute (0 counts as 1).
     pub per_minute: u32,
+    /// Admissions allowed at once after a quiet spell: the bucket's size (0 counts as 1).
     pub burst: u32,
 }
 
@@ -66,12 +68,21 @@ impl Default for RateLimitSettings {
 /// Why a request was not admitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RateLimited {
+    /// The client's address (its /64 for IPv6) used up its
+    /// [`RateLimitSettings::per_address`] budget.
     #[error("too many sign-in requests from this address; try again in {retry_after_seconds} s")]
-    Address { retry_after_seconds: u64 },
+    Address {
+        /// Whole seconds until this address is admitted again (at least 1).
+        retry_after_seconds: u64,
+    },
+    /// All clients together used up the [`RateLimitSettings::global`] budget.
     #[error(
         "certgate is receiving too many sign-in requests; try again in {retry_after_seconds} s"
     )]
-    Global { retry_after_seconds: u64 },
+    Global {
+        /// Whole seconds until anyone is admitted again (at least 1).
+        retry_after_seconds: u64,
+    },
 }
 
 impl RateLimited {
@@ -89,6 +100,7 @@ impl RateLimited {
         ),
     ];
 
+    /// The stable reason code (listed in [`Self::CODES`]).
     pub fn code(&self) -> &'static str {
         match self {
             RateLimited::Address { .. } => "rate-limited",
@@ -154,6 +166,7 @@ fn seconds_from_ms(ms: i64) -> u64 {
 }
 
 impl RateLimiter {
+    /// A limiter with no history: every address starts with a full bucket.
     pub fn new(settings: RateLimitSettings) -> Self {
         RateLimiter {
             settings,
@@ -161,6 +174,7 @@ impl RateLimiter {
         }
     }
 
+    /// The limits it was made with.
     pub fn settings(&self) -> &RateLimitSettings {
         &self.settings
     }

@@ -46,6 +46,7 @@ impl RetentionSettings {
         UnixTime(now.0 - i64::from(self.signin_log_days) * DAY)
     }
 
+    /// Audit events made before this instant are past retention.
     pub fn audit_log_cutoff(&self, now: UnixTime) -> UnixTime {
         UnixTime(now.0 - i64::from(self.audit_log_days) * DAY)
     }
@@ -54,9 +55,13 @@ impl RetentionSettings {
 /// What one run removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Purged {
+    /// Sign-in log records deleted.
     pub signins: u64,
+    /// Audit events deleted.
     pub audit_events: u64,
+    /// Expired sign-in flows deleted (all of them, not in batches).
     pub flows: u64,
+    /// Expired SAML request IDs deleted (all of them, not in batches).
     pub request_ids: u64,
 }
 

@@ -19,12 +19,15 @@ use crate::validation_state::ValidationState;
 /// A certificate that validated, with the fields sign-in records and tokens carry.
 #[derive(Clone, Debug)]
 pub struct ValidCertificate {
+    /// What the certificate says, its issuer values taken from the validated path (binding reads
+    /// it).
     pub identity: Identity,
     /// Subject DN (Windows form) of the CA certificate that issued it on the validated path, as
     /// AD FS's certificate-context issuer claim.
     pub issuer: String,
     /// Serial number, lowercase hex.
     pub serial: String,
+    /// SHA-256 of the whole certificate, lowercase hex.
     pub sha256_thumbprint: String,
     /// DER of the end-entity certificate.
     pub der: Vec<u8>,
@@ -38,10 +41,13 @@ pub struct ValidCertificate {
 /// Why a certificate sign-in failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CertificateRejection {
+    /// The chain was empty: the client sent no certificate.
     #[error("no client certificate was presented; choose a certificate when the browser or app asks for one, or install yours first")]
     NoCertificate,
+    /// The end-entity certificate does not parse.
     #[error("the presented certificate could not be read: {0}")]
     Malformed(Reason),
+    /// The chain does not validate against the trusted CAs and current CRLs.
     #[error("{0}")]
     Invalid(Rejection),
 }
@@ -57,6 +63,7 @@ impl CertificateRejection {
         ),
     ];
 
+    /// The stable reason code: its own (listed in [`Self::CODES`]) or certgate-pki's.
     pub fn code(&self) -> &'static str {
         match self {
             CertificateRejection::NoCertificate => "no-certificate",
@@ -104,11 +111,14 @@ pub fn check_certificate(
 /// per store generation, not per sign-in.
 #[derive(Clone, Debug, Default)]
 pub struct SignInRules {
+    /// The username-binding rules and the default required affinity.
     pub binding: BindingPolicy,
+    /// The authentication-strength rules.
     pub strength: Vec<StrengthRule>,
 }
 
 impl SignInRules {
+    /// Reads both rule sets from the directory.
     pub async fn load<S: DirectoryStore>(directory: &S) -> StoreResult<SignInRules> {
         Ok(SignInRules {
             binding: directory.binding_policy().await?,
@@ -121,18 +131,24 @@ impl SignInRules {
 /// which rule, and the authentication strength it carries.
 #[derive(Clone, Debug)]
 pub struct SignedIn {
+    /// The certificate, validated.
     pub certificate: ValidCertificate,
+    /// The user it maps to, and the rule that found them.
     pub binding: BindingMatch,
+    /// Single- or multi-factor, and which rules decided.
     pub strength: StrengthDecision,
 }
 
 /// Why a certificate sign-in failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignInError {
+    /// The certificate was refused.
     #[error(transparent)]
     Certificate(#[from] CertificateRejection),
+    /// The certificate validated but maps to no user, several users, or a disabled one.
     #[error(transparent)]
     Binding(#[from] BindingError),
+    /// The store failed while looking the user up.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -142,6 +158,7 @@ impl SignInError {
     /// binding error or the store failure it carries.
     pub const CODES: &'static [ReasonCode] = &[];
 
+    /// The code of the rejection, binding error or store failure carried.
     pub fn code(&self) -> &'static str {
         match self {
             SignInError::Certificate(rejection) => rejection.code(),
@@ -176,15 +193,20 @@ pub async fn sign_in_with_certificate<L: UserLookup>(
 /// log's record of it. The caller records it (a sign-in that cannot be recorded does not
 /// happen) and acts on the decision only then.
 pub struct SignInAttempt {
+    /// The decision; act on it only once `record` is written.
     pub decision: Result<SignedIn, SignInError>,
+    /// The sign-in log's record of the attempt.
     pub record: SignInRecord,
 }
 
 /// Who is signing in to what, for the record.
 #[derive(Clone, Copy, Debug)]
 pub struct AttemptContext<'a> {
+    /// When the attempt was made.
     pub at: UnixTime,
+    /// Shown on the error page and in every log line of the attempt.
     pub correlation_id: &'a str,
+    /// The client's IP address.
     pub client_address: std::net::IpAddr,
     /// What is signed in to (`certauth`, `front-door:/owa`, `admin-api`, ...).
     pub application: &'a str,
@@ -299,17 +321,21 @@ impl SignInRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SignInResult {
+    /// The sign-in was allowed.
     Success,
+    /// The sign-in was refused; the record's reason code says why.
     Failure,
 }
 
 impl SignInResult {
+    /// `success` or `failure`, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             SignInResult::Success => "success",
             SignInResult::Failure => "failure",
         }
     }
+    /// Reads the name [`as_str`](Self::as_str) writes; `None` for anything else.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "success" => Some(SignInResult::Success),
@@ -322,15 +348,21 @@ impl SignInResult {
 /// One sign-in attempt, as the sign-in log keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignInRecord {
+    /// When the attempt was made.
     pub at: UnixTime,
     /// Shown to the person on the error page and in every log line of the attempt.
     pub correlation_id: String,
+    /// The client's IP address, as text.
     pub client_address: String,
     /// What was signed in to (`certauth`, an OIDC client id, ...).
     pub application: String,
+    /// The end-entity certificate's subject DN (Windows form), when it parses.
     pub certificate_subject: Option<String>,
+    /// Its issuer DN (Windows form), when it parses.
     pub certificate_issuer: Option<String>,
+    /// Its serial, lowercase hex, when it parses.
     pub certificate_serial: Option<String>,
+    /// Its SHA-256 thumbprint, lowercase hex, when it parses.
     pub certificate_thumbprint: Option<String>,
     /// The user the certificate mapped to, when it did.
     pub user: Option<String>,
@@ -338,6 +370,7 @@ pub struct SignInRecord {
     pub binding_rule: Option<String>,
     /// `single-factor` / `multi-factor`.
     pub strength: Option<String>,
+    /// Success or failure.
     pub result: SignInResult,
     /// `ok` on success, otherwise the stable reason code.
     pub reason_code: String,
@@ -348,15 +381,21 @@ pub struct SignInRecord {
 /// Which sign-ins to list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SignInQuery {
+    /// Only this user's records (compared case-insensitively).
     pub user: Option<String>,
+    /// Only successes, or only failures.
     pub result: Option<SignInResult>,
+    /// Only records with this reason code (`ok` for successes).
     pub reason_code: Option<String>,
+    /// Only records made at or after this instant.
     pub since: Option<UnixTime>,
+    /// At most this many records, newest first.
     pub limit: i64,
 }
 
 /// Where sign-ins are recorded.
 pub trait SignInLog: Send + Sync + 'static {
+    /// Appends one record.
     fn append_signin(&self, record: &SignInRecord) -> impl Future<Output = StoreResult<()>> + Send;
     /// Appends several records in one transaction (one disk sync for all).
     fn append_signins(

@@ -20,7 +20,11 @@ use crate::store::StoreError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strength {
+    /// `x509CertificateSingleFactor`: the certificate is one factor; a second one is asked for. The
+    /// default.
     SingleFactor,
+    /// `x509CertificateMultiFactor`: the certificate alone satisfies multi-factor (a smart card
+    /// with a PIN, say).
     MultiFactor,
 }
 
@@ -132,6 +136,7 @@ fn normalize_dn(dn: &str) -> String {
     out
 }
 
+/// A strength rule's id, assigned by the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct StrengthRuleId(pub i64);
@@ -145,9 +150,11 @@ impl fmt::Display for StrengthRuleId {
 /// What an administrator writes: at least one of issuer and policy OID.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StrengthRuleSpec {
+    /// The issuing CA the rule applies to; `None` for any issuer.
     pub issuer: Option<IssuerSelector>,
     /// Dotted OID (`1.2.3.4`); "All Issuance Policies" is `2.5.29.32.0`.
     pub policy_oid: Option<String>,
+    /// What a certificate the rule matches counts as.
     pub strength: Strength,
 }
 
@@ -165,6 +172,7 @@ impl StrengthRuleSpec {
         Ok(())
     }
 
+    /// The rule type it is, which orders it against other matching rules.
     pub fn precedence(&self) -> Precedence {
         match (&self.issuer, &self.policy_oid) {
             (Some(_), Some(_)) => Precedence::IssuerAndPolicyOid,
@@ -220,8 +228,11 @@ fn is_dotted_oid(text: &str) -> bool {
 /// A stored rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StrengthRule {
+    /// Assigned by the store.
     pub id: StrengthRuleId,
+    /// What the rule selects and says.
     pub spec: StrengthRuleSpec,
+    /// When it was added.
     pub created_at: UnixTime,
 }
 
@@ -273,6 +284,7 @@ impl IssuerFacts {
 /// What strength rules look at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StrengthInput {
+    /// The CA certificate that issued the certificate on the validated path.
     pub issuer: IssuerFacts,
     /// The certificate's own certificatePolicies OIDs, dotted.
     pub policy_oids: Vec<String>,
@@ -299,6 +311,7 @@ impl StrengthInput {
 /// The strength of one sign-in, and which rules decided it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StrengthDecision {
+    /// The outcome; single-factor when no rule matched or the deciding rules disagree.
     pub strength: Strength,
     /// The precedence level that decided; `None` when no rule matched (the default).
     pub precedence: Option<Precedence>,
@@ -372,21 +385,35 @@ pub fn evaluate(rules: &[StrengthRule], certificate: &StrengthInput) -> Strength
 /// Why a change to the strength rules was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StrengthRuleError {
+    /// Neither an issuer nor a policy OID was given.
     #[error("a strength rule needs an issuer, a policy OID or both")]
     Empty,
+    /// The issuer is neither a DN (has an `=`) nor hex.
     #[error(
         "\"{text}\" is neither an issuer subject DN (`CN=...`) nor a hex subject key identifier"
     )]
-    IssuerInvalid { text: String },
+    IssuerInvalid {
+        /// The issuer as given (trimmed).
+        text: String,
+    },
+    /// The policy OID is not dotted with at least two arcs (first arc 0, 1 or 2).
     #[error("\"{text}\" is not a dotted policy OID such as 1.3.6.1.4.1.311.21.8.1 (\"All Issuance Policies\" is 2.5.29.32.0)")]
-    PolicyOidInvalid { text: String },
+    PolicyOidInvalid {
+        /// The OID as given.
+        text: String,
+    },
+    /// A rule with the same issuer and policy OID exists, whatever its strength.
     #[error("rule {existing} already applies to {spec}; remove it first (`certgate strength remove {existing}`)")]
     Duplicate {
+        /// The existing rule's id.
         existing: StrengthRuleId,
+        /// What the existing rule says, for the message.
         spec: String,
     },
+    /// No rule has this id.
     #[error("no strength rule has id {0}; `certgate strength list` shows the ids")]
     NotFound(StrengthRuleId),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -422,6 +449,7 @@ impl StrengthRuleError {
         ),
     ];
 
+    /// The stable reason code (listed in [`Self::CODES`], or the store's).
     pub fn code(&self) -> &'static str {
         match self {
             StrengthRuleError::Empty => "strength-rule-empty",

@@ -21,12 +21,14 @@ pub enum AuthorityType {
 }
 
 impl AuthorityType {
+    /// `root` or `intermediate`, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             AuthorityType::Root => "root",
             AuthorityType::Intermediate => "intermediate",
         }
     }
+    /// Reads the name [`as_str`](Self::as_str) writes; `None` for anything else.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "root" => Some(AuthorityType::Root),
@@ -36,6 +38,7 @@ impl AuthorityType {
     }
 }
 
+/// A trusted CA's row id, as `certgate ca list` shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct CaId(pub i64);
@@ -49,9 +52,14 @@ impl std::fmt::Display for CaId {
 /// What an administrator chooses about a CA; the rest is computed from its certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CaSettings {
+    /// A name for people (at most [`MAX_DISPLAY_NAME_CHARS`] characters, no control characters).
     pub display_name: String,
+    /// Root (a trust anchor) or intermediate.
     pub authority_type: AuthorityType,
+    /// Entra's `crlDistributionPoint`: the base CRL certgate downloads for this CA (http or https).
+    /// The only URL it fetches for the CA, never one from a presented certificate.
     pub crl_url: Option<String>,
+    /// Entra's `deltaCrlDistributionPoint`: the delta CRL (RFC 5280 §5.2.4); needs `crl_url`.
     pub delta_crl_url: Option<String>,
     /// Certificates this CA issued may have an unknown revocation status (a CRL that lists
     /// them still rejects them). Entra's per-CA exemption from "Require CRL validation".
@@ -63,10 +71,15 @@ pub struct CaSettings {
 /// A trusted CA as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CaRecord {
+    /// Row id.
     pub id: CaId,
+    /// What the administrator chose.
     pub settings: CaSettings,
+    /// Entra's `trustedCertificate`: the CA certificate, DER.
     pub certificate_der: Vec<u8>,
+    /// What was computed from the certificate when it was added.
     pub facts: CaFacts,
+    /// When it was added.
     pub created_at: UnixTime,
 }
 
@@ -77,55 +90,101 @@ pub struct CaFacts {
     pub trusted_issuer: String,
     /// Entra's `trustedIssuerSKI`: the subjectKeyIdentifier, lowercase hex.
     pub trusted_issuer_ski: Option<String>,
+    /// SHA-256 of the certificate, lowercase hex: what duplicates are recognised by.
     pub sha256_thumbprint: String,
+    /// The certificate's notBefore.
     pub not_before: UnixTime,
+    /// The certificate's notAfter.
     pub not_after: UnixTime,
 }
 
 /// A CA about to be added.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewCa {
+    /// What the administrator chose.
     pub settings: CaSettings,
+    /// The CA certificate, DER.
     pub certificate_der: Vec<u8>,
+    /// Computed from the certificate by [`prepare_new_ca`].
     pub facts: CaFacts,
 }
 
 /// Why a trusted-CA change was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
+    /// The file is no DER or PEM certificate, nor a PKCS#7 bundle of them.
     #[error("the file is not a readable certificate: {0}")]
     CertificateMalformed(Reason),
+    /// The certificate's basicConstraints does not say cA: a user certificate, not a CA.
     #[error("\"{subject}\" is not a CA certificate (basicConstraints cA is absent or false); upload the CA that issued your users' certificates, not a user certificate")]
-    NotACa { subject: String },
+    NotACa {
+        /// Its subject DN (Windows form).
+        subject: String,
+    },
+    /// The CA certificate has expired.
     #[error("\"{subject}\" expired at {not_after}; a CA that has expired cannot validate anything, renew it first")]
-    Expired { subject: String, not_after: String },
+    Expired {
+        /// Its subject DN (Windows form).
+        subject: String,
+        /// When it expired, RFC 3339.
+        not_after: String,
+    },
+    /// A CRL URL is not `http://` or `https://`.
     #[error("the {field} \"{url}\" is not an http:// or https:// URL")]
-    UrlNotHttp { field: &'static str, url: String },
+    UrlNotHttp {
+        /// Which URL (`CRL distribution point URL`, `delta CRL distribution point URL`).
+        field: &'static str,
+        /// The URL as given.
+        url: String,
+    },
     /// An http(s) URL the fetcher could not request (`http://[::1`): refused when it is set,
     /// not first at the next CRL refresh.
     #[error("the {field} {url:?} cannot be used: {why}")]
     UrlMalformed {
+        /// Which URL (`CRL distribution point URL`, `delta CRL distribution point URL`).
         field: &'static str,
+        /// The URL as given.
         url: String,
+        /// What is wrong with it.
         why: &'static str,
     },
     /// A display name with control characters (ESC, BEL, newlines) would reach operators'
     /// terminals and logs; refused as user and relying-party names are.
     #[error("the display name {name:?} cannot be used: {why}")]
-    NameInvalid { name: String, why: &'static str },
+    NameInvalid {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// A delta CRL URL without a base CRL URL.
     #[error("a delta CRL URL needs a base CRL URL: a delta CRL alone never proves a certificate unrevoked")]
     DeltaWithoutBase,
+    /// The same certificate (by SHA-256 thumbprint) is already trusted.
     #[error("\"{subject}\" is already trusted as CA {existing}; use `certgate ca set {existing}` to change it")]
-    Duplicate { subject: String, existing: CaId },
+    Duplicate {
+        /// Its subject DN (Windows form).
+        subject: String,
+        /// The record that has it.
+        existing: CaId,
+    },
+    /// No trusted CA has this id.
     #[error("no trusted CA has id {0}; `certgate ca list` shows the ids")]
     NotFound(CaId),
     /// The CA breaks a rule of the RFC 5280 certificate profile that sign-in validation
     /// enforces: refused at upload so the problem shows before anyone signs in. The code is
     /// the validator's (e.g. `subject-key-id-missing`, `anchor-not-a-ca`, `weak-key`).
     #[error("\"{subject}\" cannot be trusted: {reason}")]
-    CaProfileInvalid { subject: String, reason: Reason },
+    CaProfileInvalid {
+        /// Its subject DN (Windows form).
+        subject: String,
+        /// The rule it breaks, with certgate-pki's code.
+        reason: Reason,
+    },
+    /// A PKCS#7 bundle without certificates.
     #[error("the bundle contains no certificate")]
     Empty,
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -182,6 +241,8 @@ impl TrustError {
         ),
     ];
 
+    /// The stable reason code: its own (listed in [`Self::CODES`]), certgate-pki's for a profile
+    /// rule, or the store's.
     pub fn code(&self) -> &'static str {
         match self {
             TrustError::CertificateMalformed(_) => "ca-certificate-malformed",

@@ -31,18 +31,25 @@ pub struct ValidationState {
 }
 
 impl ValidationState {
+    /// The trusted CAs: roots as anchors, intermediates to complete chains.
     pub fn trust(&self) -> &TrustStore {
         &self.trust
     }
+    /// The cached CRLs of every trusted CA that parsed.
     pub fn revocation(&self) -> &RevocationSnapshot {
         &self.revocation
     }
+    /// The validation rules; CAs exempt from CRL validation are listed in it.
     pub fn policy(&self) -> &ValidationPolicy {
         &self.policy
     }
+    /// The store generation this state was built from: when the store's is higher, something
+    /// changed and the state is rebuilt.
     pub fn generation(&self) -> i64 {
         self.generation
     }
+    /// CAs left out because their stored certificate does not parse, with the reason (never
+    /// expected; it fails closed).
     pub fn skipped(&self) -> &[(CaId, String)] {
         &self.skipped
     }
@@ -113,9 +120,18 @@ impl ValidationState {
 /// A certificate's status by the current CRLs alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CrlStatus {
+    /// A current CRL of the issuer does not list it, or the issuer is exempt from CRL validation.
     Good,
-    Revoked { reason: String },
-    Unknown { detail: String },
+    /// A current CRL lists it (and not as `removeFromCRL`).
+    Revoked {
+        /// The reason on the CRL entry, RFC 5280 §5.3.1's name (`keyCompromise`...).
+        reason: String,
+    },
+    /// No current base CRL of the issuer is cached and the issuer is not exempt: fail closed.
+    Unknown {
+        /// What is missing, for the log.
+        detail: String,
+    },
 }
 
 /// Parsed CRLs kept between rebuilds, so that refreshing one CA's CRL does not re-parse every
@@ -249,6 +265,7 @@ pub struct SharedState {
 }
 
 impl SharedState {
+    /// Shares `state` as the current one.
     pub fn new(state: ValidationState) -> Self {
         SharedState {
             current: ArcSwap::from_pointee(state),

@@ -27,22 +27,39 @@ const MAX_HINT_LENGTH: usize = 512;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthorizationErrorCode {
+    /// The request is missing a parameter, repeats one, or has one with an invalid value.
     InvalidRequest,
+    /// The client may not obtain a code this way (RFC 6749 §4.1.2.1); certgate does not send it.
     UnauthorizedClient,
+    /// The user declined on the confirmation page.
     AccessDenied,
+    /// A `response_type` other than `code`.
     UnsupportedResponseType,
+    /// `scope` is malformed, lacks `openid`, or asks for more than the client is allowed.
     InvalidScope,
+    /// certgate failed on its side (no random bytes, the code could not be stored); the redirect
+    /// stands in for an HTTP 500.
     ServerError,
+    /// certgate cannot serve the request right now (the store is unavailable); the redirect stands
+    /// in for an HTTP 503.
     TemporarilyUnavailable,
+    /// `prompt=none`, but the user has to sign in (OpenID Connect Core §3.1.2.6).
     LoginRequired,
+    /// `prompt=none`, but the client requires the user to confirm (OpenID Connect Core §3.1.2.6).
     ConsentRequired,
+    /// `prompt=none`, but some other page would have to be shown (OpenID Connect Core §3.1.2.6);
+    /// certgate does not send it.
     InteractionRequired,
+    /// The `request` parameter: request objects (OpenID Connect Core §6.1) are not supported.
     RequestNotSupported,
+    /// The `request_uri` parameter (OpenID Connect Core §6.2) is not supported.
     RequestUriNotSupported,
+    /// The `registration` parameter (OpenID Connect Core §7.2.1) is not supported.
     RegistrationNotSupported,
 }
 
 impl AuthorizationErrorCode {
+    /// The `error` value, as sent in the redirect.
     pub fn as_str(self) -> &'static str {
         match self {
             AuthorizationErrorCode::InvalidRequest => "invalid_request",
@@ -74,12 +91,18 @@ pub struct ErrorPage {
 /// An error sent back to the client's registered redirect URI.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ErrorRedirect {
+    /// The client's registered redirect URI the request named.
     pub redirect_uri: String,
+    /// The `error` parameter.
     pub error: AuthorizationErrorCode,
     /// `error_description`: starts with the certgate reason code.
     pub description: String,
+    /// Stable certgate reason code (sign-in log, support); also the start of `description`.
     pub reason: &'static str,
+    /// The request's `state`, echoed so the client can match the answer (RFC 6749 §4.1.2.1).
     pub state: Option<String>,
+    /// Our issuer identifier, sent as `iss` (RFC 9207) so the client can tell which provider
+    /// answers.
     pub issuer: String,
 }
 
@@ -108,6 +131,7 @@ pub enum AuthorizationError {
 }
 
 impl AuthorizationError {
+    /// The certgate reason code of either kind of error.
     pub fn reason(&self) -> &'static str {
         match self {
             AuthorizationError::ShowToUser(page) => page.reason,
@@ -172,16 +196,26 @@ impl Prompt {
 /// signs in on the certificate host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
+    /// The client, already known to be registered.
     pub client_id: ClientId,
+    /// The client's display name, for the sign-in and confirmation pages.
     pub client_name: String,
+    /// `redirect_uri`, identical to one the client registered.
     pub redirect_uri: String,
+    /// The requested scopes: `openid` among them, all within the client's allowed scopes.
     pub scopes: ScopeSet,
+    /// `state` (at most 2048 bytes), echoed in the response.
     pub state: Option<String>,
+    /// `nonce` (at most 512 bytes), copied into the ID token (OpenID Connect Core §3.1.2.1).
     pub nonce: Option<String>,
+    /// The PKCE challenge (RFC 7636 §4.3); always present for a public client.
     pub code_challenge: Option<CodeChallenge>,
+    /// What the client asked about interaction: none, a fresh sign-in, the confirmation page.
     pub prompt: Prompt,
     /// Seconds (OpenID Connect Core §3.1.2.1).
     pub max_age: Option<i64>,
+    /// `login_hint` (at most 512 bytes), kept with the request; the certificate, not the hint,
+    /// decides who signs in.
     pub login_hint: Option<String>,
     /// Requested `acr` values, in order of preference.
     pub acr_values: Vec<String>,
@@ -190,6 +224,7 @@ pub struct AuthorizationRequest {
     /// When the request arrived: a sign-in at or after this instant is "fresh".
     #[serde(with = "crate::unix_time")]
     pub received_at: UnixTime,
+    /// Our issuer identifier, sent as `iss` with the response (RFC 9207).
     pub issuer: String,
 }
 
@@ -251,6 +286,7 @@ impl AuthorizationRequest {
 /// The user's existing sign-in at the provider, as the server's session knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Session {
+    /// When the user last authenticated (`auth_time`), for `prompt=login` and `max_age`.
     pub auth_time: UnixTime,
 }
 
@@ -523,9 +559,13 @@ impl AuthorizationParameters {
 /// The successful authorization response (RFC 6749 §4.1.2, RFC 9207).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthorizationResponse {
+    /// The client's registered redirect URI the request named.
     pub redirect_uri: String,
+    /// The authorization code (single use, RFC 6749 §4.1.2); only its hash is stored.
     pub code: Secret,
+    /// The request's `state`, echoed.
     pub state: Option<String>,
+    /// Our issuer identifier, sent as `iss` (RFC 9207).
     pub issuer: String,
 }
 

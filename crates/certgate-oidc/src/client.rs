@@ -20,6 +20,7 @@ use crate::secret::{RandomUnavailable, Secret, SecretHash};
 pub struct ClientId(String);
 
 impl ClientId {
+    /// Checks the character set and length above.
     pub fn parse(text: &str) -> Result<ClientId, ClientError> {
         let valid = !text.is_empty()
             && text.len() <= 128
@@ -35,6 +36,7 @@ impl ClientId {
         }
     }
 
+    /// The client ID as registered and sent.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -73,11 +75,17 @@ pub enum ClientKind {
 /// How a registered client authenticates at the token endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientType {
-    Confidential { secret_hash: SecretHash },
+    /// Authenticates with its secret (`client_secret_basic` or `client_secret_post`).
+    Confidential {
+        /// SHA-256 of the secret; the secret itself is shown once at registration and never stored.
+        secret_hash: SecretHash,
+    },
+    /// No client authentication; PKCE (S256) takes its place.
     Public,
 }
 
 impl ClientType {
+    /// Confidential or public, without the secret hash.
     pub fn kind(&self) -> ClientKind {
         match self {
             ClientType::Confidential { .. } => ClientKind::Confidential,
@@ -90,7 +98,9 @@ impl ClientType {
 /// first-party apps where the page only adds a click; `prompt=consent` shows it regardless.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConsentPrompt {
+    /// Show the confirmation page before issuing a code.
     Show,
+    /// Issue the code right after the sign-in (unless `prompt=consent`).
     Skip,
 }
 
@@ -98,7 +108,9 @@ pub enum ConsentPrompt {
 /// `max_token_lifetime` (which also decides how long a retired signing key stays published).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TokenLifetimes {
+    /// Lifetime of the ID tokens issued to this client.
     pub id_token: Duration,
+    /// Lifetime of the access tokens issued to this client.
     pub access_token: Duration,
     /// How long a grant can be refreshed, counted from the sign-in (an absolute limit: a
     /// rotated refresh token does not extend it).
@@ -121,32 +133,49 @@ impl Default for TokenLifetimes {
 /// A registration request (CLI or admin API).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewClient {
+    /// The client ID to register; must not be taken.
     pub client_id: ClientId,
+    /// The application's name on the sign-in and confirmation pages; 1 to 256 printable characters.
     pub display_name: String,
+    /// Confidential (a secret is created) or public (PKCE required).
     pub kind: ClientKind,
+    /// The exact redirect URIs the client may use; at least one (see [`check_redirect_uri`]).
     pub redirect_uris: Vec<String>,
+    /// The exact URIs the end-session endpoint may redirect to; may be empty.
     pub post_logout_redirect_uris: Vec<String>,
+    /// Whether the confirmation page is shown.
     pub consent: ConsentPrompt,
     /// Must contain `openid`; add `offline_access` for refresh tokens.
     pub allowed_scopes: ScopeSet,
+    /// ID, access and refresh token lifetimes.
     pub lifetimes: TokenLifetimes,
 }
 
 /// A registered client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Client {
+    /// Unique among clients; what the client sends as `client_id`.
     pub client_id: ClientId,
+    /// The application's name on the sign-in and confirmation pages.
     pub display_name: String,
+    /// How it authenticates at the token endpoint.
     pub client_type: ClientType,
+    /// The registered redirect URIs, compared exactly (RFC 6749 §3.1.2.3).
     pub redirect_uris: Vec<String>,
+    /// The registered post-logout redirect URIs, compared exactly.
     pub post_logout_redirect_uris: Vec<String>,
+    /// Whether the confirmation page is shown.
     pub consent: ConsentPrompt,
+    /// The scopes the client may request; always includes `openid`.
     pub allowed_scopes: ScopeSet,
+    /// ID, access and refresh token lifetimes.
     pub lifetimes: TokenLifetimes,
+    /// When the client was registered.
     pub created_at: UnixTime,
 }
 
 impl Client {
+    /// Confidential or public.
     pub fn kind(&self) -> ClientKind {
         self.client_type.kind()
     }
@@ -158,6 +187,7 @@ impl Client {
             .any(|registered| registered == uri)
     }
 
+    /// Exact string comparison, as for redirect URIs (OpenID Connect RP-Initiated Logout 1.0 §3).
     pub fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
         self.post_logout_redirect_uris
             .iter()
@@ -179,7 +209,10 @@ impl Client {
 /// A client just registered, with its secret: shown once, never stored.
 #[derive(Debug)]
 pub struct RegisteredClient {
+    /// The client as stored.
     pub client: Client,
+    /// The confidential client's secret, to show to the administrator now; None for a public
+    /// client.
     pub secret: Option<Secret>,
 }
 
@@ -337,24 +370,48 @@ fn is_loopback(host: &str) -> bool {
 /// A refused registration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
+    /// The client ID does not have the allowed form.
     #[error("client_id \"{client_id}\" is invalid: use 1 to 128 letters, digits and - . _ ~ :")]
-    ClientIdInvalid { client_id: String },
+    ClientIdInvalid {
+        /// The refused client ID (first 140 characters).
+        client_id: String,
+    },
+    /// The display name is empty, longer than 256 characters or has control characters.
     #[error("the display name must be 1 to 256 printable characters")]
     DisplayNameInvalid,
+    /// No redirect URI was given.
     #[error("a client needs at least one redirect URI")]
     RedirectUriMissing,
+    /// A redirect URI fails [`check_redirect_uri`].
     #[error("redirect URI \"{uri}\" {reason}")]
-    RedirectUriInvalid { uri: String, reason: &'static str },
+    RedirectUriInvalid {
+        /// The refused URI.
+        uri: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A post-logout redirect URI fails [`check_redirect_uri`].
     #[error("post-logout redirect URI \"{uri}\" {reason}")]
-    PostLogoutRedirectUriInvalid { uri: String, reason: &'static str },
+    PostLogoutRedirectUriInvalid {
+        /// The refused URI.
+        uri: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The allowed scopes lack `openid`.
     #[error("the allowed scopes must include openid")]
     OpenIdScopeMissing,
+    /// A token lifetime is zero or above its limit.
     #[error("the {which} lifetime of {seconds} s is outside 1..={limit} s")]
     LifetimeInvalid {
+        /// Which lifetime (`id_token`, `access_token` or `refresh_token`).
         which: &'static str,
+        /// The refused lifetime, in seconds.
         seconds: u64,
+        /// The longest lifetime allowed, in seconds.
         limit: u64,
     },
+    /// No random bytes for the client secret.
     #[error(transparent)]
     Random(#[from] RandomUnavailable),
 }
@@ -400,6 +457,7 @@ impl ClientError {
         RandomUnavailable::REASON,
     ];
 
+    /// The stable reason code (see [`ClientError::CODES`]).
     pub fn code(&self) -> &'static str {
         match self {
             ClientError::ClientIdInvalid { .. } => "client-id-invalid",

@@ -19,11 +19,14 @@ pub struct Issuer(String);
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("issuer \"{url}\" is invalid: {reason}")]
 pub struct IssuerInvalid {
+    /// The refused URL, as given.
     pub url: String,
+    /// What is wrong with it.
     pub reason: &'static str,
 }
 
 impl Issuer {
+    /// Checks the rules above and drops a trailing slash.
     pub fn parse(url: &str) -> Result<Issuer, IssuerInvalid> {
         let invalid = |reason| IssuerInvalid {
             url: url.to_owned(),
@@ -45,6 +48,7 @@ impl Issuer {
         Ok(Issuer(url.trim_end_matches('/').to_owned()))
     }
 
+    /// The issuer identifier, as written into `iss`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -75,20 +79,32 @@ impl fmt::Display for Issuer {
 }
 
 /// Paths of the endpoints under the issuer, for the server's routes.
+///
+/// This first one is the discovery document's, fixed by OpenID Connect Discovery 1.0 §4.
 pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+/// The authorization endpoint (RFC 6749 §3.1).
 pub const AUTHORIZATION_PATH: &str = "/oauth2/authorize";
+/// The token endpoint (RFC 6749 §3.2).
 pub const TOKEN_PATH: &str = "/oauth2/token";
+/// The userinfo endpoint (OpenID Connect Core §5.3).
 pub const USERINFO_PATH: &str = "/oauth2/userinfo";
+/// The JWK Set with the token-signing keys (RFC 7517 §5).
 pub const JWKS_PATH: &str = "/oauth2/jwks";
+/// The end-session endpoint (OpenID Connect RP-Initiated Logout 1.0 §2).
 pub const END_SESSION_PATH: &str = "/oauth2/logout";
 
 /// Absolute endpoint URLs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoints {
+    /// The authorization endpoint's URL.
     pub authorization: String,
+    /// The token endpoint's URL.
     pub token: String,
+    /// The userinfo endpoint's URL.
     pub userinfo: String,
+    /// The JWK Set's URL.
     pub jwks: String,
+    /// The end-session endpoint's URL.
     pub end_session: String,
 }
 
@@ -128,25 +144,46 @@ pub const CLAIMS_SUPPORTED: &[&str] = &[
 /// file and for people reading it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiscoveryDocument {
+    /// The issuer identifier; must equal the URL the document was fetched under, minus the
+    /// well-known path.
     pub issuer: String,
+    /// The authorization endpoint's URL.
     pub authorization_endpoint: String,
+    /// The token endpoint's URL.
     pub token_endpoint: String,
+    /// The userinfo endpoint's URL.
     pub userinfo_endpoint: String,
+    /// The JWK Set's URL.
     pub jwks_uri: String,
+    /// The end-session endpoint's URL (RP-Initiated Logout 1.0 §2.1).
     pub end_session_endpoint: String,
+    /// `openid`, `profile`, `email`, `offline_access`.
     pub scopes_supported: Vec<String>,
+    /// `code` only: the authorization code flow.
     pub response_types_supported: Vec<String>,
+    /// `query` only.
     pub response_modes_supported: Vec<String>,
+    /// `authorization_code` and `refresh_token`.
     pub grant_types_supported: Vec<String>,
+    /// `public`: every client sees the same `sub` for a user.
     pub subject_types_supported: Vec<String>,
+    /// `ES256`, the one algorithm tokens are signed with.
     pub id_token_signing_alg_values_supported: Vec<String>,
+    /// `client_secret_basic`, `client_secret_post`, and `none` for public clients.
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// `S256` only (RFC 7636 §4.2; `plain` is refused).
     pub code_challenge_methods_supported: Vec<String>,
+    /// `none`, `login`, `consent`, `select_account`.
     pub prompt_values_supported: Vec<String>,
+    /// The two `acr` values certgate states: certificate alone, and multi-factor.
     pub acr_values_supported: Vec<String>,
+    /// [`CLAIMS_SUPPORTED`].
     pub claims_supported: Vec<String>,
+    /// False: the `claims` request parameter (OpenID Connect Core §5.5) is not supported.
     pub claims_parameter_supported: bool,
+    /// False: request objects (OpenID Connect Core §6.1) are not supported.
     pub request_parameter_supported: bool,
+    /// False: `request_uri` (OpenID Connect Core §6.2) is not supported.
     pub request_uri_parameter_supported: bool,
     /// RFC 9207: every authorization response carries `iss`.
     pub authorization_response_iss_parameter_supported: bool,

@@ -21,6 +21,7 @@ use crate::token::{IdTokenClaims, ID_TOKEN_TYPE};
 pub struct EndSession {
     /// The user the hint names (when a hint was sent): whose session to end.
     pub user: Option<ObjectId>,
+    /// The client, named by `client_id` or the hint's `aud`, if either was sent.
     pub client_id: Option<ClientId>,
     /// Where to send the user afterwards (the registered URI with `state`).
     pub redirect: Option<String>,
@@ -29,7 +30,9 @@ pub struct EndSession {
 /// A refused logout request: shown to the user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EndSessionError {
+    /// Stable certgate reason code (sign-in log, page, support).
     pub reason: &'static str,
+    /// What to tell the person.
     pub message: String,
 }
 

@@ -19,10 +19,13 @@ pub struct CodeChallenge(String);
 /// Why a challenge or verifier was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PkceError {
+    /// `code_challenge_method` is missing (meaning `plain`, RFC 7636 §4.3) or not `S256`.
     #[error("code_challenge_method must be S256 (plain is not accepted)")]
     MethodUnsupported,
+    /// `code_challenge` is not 43 base64url characters.
     #[error("code_challenge must be 43 base64url characters (an S256 hash)")]
     ChallengeMalformed,
+    /// `code_verifier` breaks RFC 7636 §4.1's length or character set.
     #[error("code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)")]
     VerifierMalformed,
 }
@@ -47,6 +50,7 @@ impl PkceError {
         ),
     ];
 
+    /// The stable reason code (see [`PkceError::CODES`]).
     pub fn code(self) -> &'static str {
         match self {
             PkceError::MethodUnsupported => "pkce-method-unsupported",
@@ -78,6 +82,7 @@ impl CodeChallenge {
         CodeChallenge(base64url(digest(&SHA256, verifier.as_bytes()).as_ref()))
     }
 
+    /// The challenge as received and stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -17,15 +17,19 @@ use certgate_pki::{ReasonCode, UnixTime};
 
 use crate::sign_in::{Authentication, CertificateRef, ObjectId};
 
+/// Whether the user's account may sign in, as the directory says now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AccountState {
+    /// The account may sign in and use its grants.
     Enabled,
+    /// The account is disabled: its grants yield nothing more (`user-disabled`).
     Disabled,
 }
 
 /// What the directory says about a user now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UserStatus {
+    /// Enabled or disabled.
     pub account: AccountState,
     /// Sign-ins before this instant no longer yield tokens (Entra's StsRefreshTokensValidFrom).
     pub sts_refresh_tokens_valid_from: Option<UnixTime>,
@@ -34,12 +38,16 @@ pub struct UserStatus {
 /// What the current revocation data says about a certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CertificateStatus {
+    /// Not revoked, according to revocation data that is current.
     Good,
+    /// In the current CRL.
     Revoked {
+        /// The CRL's revocation reason, for the refusal message.
         reason: String,
     },
     /// The revocation data cannot answer (stale or missing CRL).
     Unknown {
+        /// Why not, for the refusal message and the log.
         detail: String,
     },
 }
@@ -48,6 +56,7 @@ pub enum CertificateStatus {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the user or certificate status is unavailable: {detail}")]
 pub struct PolicyUnavailable {
+    /// What could not be read, for the log.
     pub detail: String,
 }
 
@@ -59,6 +68,7 @@ pub trait RefreshPolicy: Send + Sync {
         user: &ObjectId,
     ) -> impl Future<Output = Result<Option<UserStatus>, PolicyUnavailable>> + Send;
 
+    /// The certificate's status in the current revocation data.
     fn certificate_status(
         &self,
         certificate: &CertificateRef,
@@ -68,18 +78,38 @@ pub trait RefreshPolicy: Send + Sync {
 /// Why a grant may no longer be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GrantRefusal {
+    /// The user was deleted from the directory.
     #[error("the user no longer exists")]
     UserNotFound,
+    /// The user's account is disabled.
     #[error("the user account is disabled")]
     UserDisabled,
+    /// The user's sessions were revoked after this sign-in (StsRefreshTokensValidFrom).
     #[error("the sign-in at {auth_time} is before the user's StsRefreshTokensValidFrom ({valid_from}): sessions were revoked")]
-    RevokedBySts { auth_time: i64, valid_from: i64 },
+    RevokedBySts {
+        /// When the grant's sign-in happened, in seconds since the Unix epoch.
+        auth_time: i64,
+        /// The user's StsRefreshTokensValidFrom, in seconds since the Unix epoch.
+        valid_from: i64,
+    },
+    /// The sign-in certificate is in the current CRL.
     #[error("the sign-in certificate (serial {serial}) is revoked: {reason}")]
-    CertificateRevoked { serial: String, reason: String },
+    CertificateRevoked {
+        /// The certificate's serial number (lowercase hex).
+        serial: String,
+        /// The CRL's revocation reason.
+        reason: String,
+    },
+    /// The revocation data cannot tell whether the certificate is revoked: refused, failing closed.
     #[error(
         "the revocation status of the sign-in certificate (serial {serial}) is unknown: {detail}"
     )]
-    CertificateStatusUnknown { serial: String, detail: String },
+    CertificateStatusUnknown {
+        /// The certificate's serial number (lowercase hex).
+        serial: String,
+        /// Why the revocation data cannot answer.
+        detail: String,
+    },
 }
 
 impl GrantRefusal {
@@ -94,6 +124,7 @@ impl GrantRefusal {
         "Go back to the application and sign in again with your certificate.",
     )];
 
+    /// The stable reason code (see [`GrantRefusal::CODES`] for where each is listed).
     pub fn code(&self) -> &'static str {
         match self {
             GrantRefusal::UserNotFound => "user-not-found",

@@ -31,7 +31,9 @@ pub const ACTOR_PROVIDER: &str = "server:oidc";
 /// The provider's settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProviderConfig {
+    /// The issuer identifier: `iss` of every token and the base of the endpoints.
     pub issuer: Issuer,
+    /// The endpoint URLs published in the discovery document.
     pub endpoints: Endpoints,
     /// The longest lifetime of an ID or access token; a retired signing key stays published
     /// this long after its retirement.
@@ -52,12 +54,16 @@ impl ProviderConfig {
 /// Failures of the provider's administrative operations.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
+    /// The store failed or refused the change.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A signing key could not be made, opened or rotated.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The client registration was refused.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// No random bytes for a key, secret or ID.
     #[error(transparent)]
     Random(#[from] RandomUnavailable),
 }
@@ -68,6 +74,7 @@ impl ProviderError {
     /// [`ClientError`].
     pub const CODES: &'static [ReasonCode] = &[RandomUnavailable::REASON];
 
+    /// The stable reason code: the wrapped error's own, or `random-unavailable`.
     pub fn code(&self) -> &'static str {
         match self {
             ProviderError::Store(error) => error.code(),
@@ -126,14 +133,17 @@ impl<S: OidcStore, P: RefreshPolicy> Provider<S, P> {
         })
     }
 
+    /// The provider's settings.
     pub fn config(&self) -> &ProviderConfig {
         &self.config
     }
 
+    /// The store the provider reads and writes.
     pub fn store(&self) -> &S {
         &self.store
     }
 
+    /// The refresh policy the provider checks grants with.
     pub fn policy(&self) -> &P {
         &self.policy
     }
@@ -236,6 +246,7 @@ impl<S: OidcStore, P: RefreshPolicy> Provider<S, P> {
         delete_client(&self.store, id, now, actor).await
     }
 
+    /// The registered client with this ID, if any.
     pub async fn client(&self, id: &ClientId) -> Result<Option<Client>, ProviderError> {
         Ok(self.store.client(id).await?)
     }

@@ -5,8 +5,12 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Makes the request an OpenID Connect one (OpenID Connect Core §3.1.2.1); required in every
+/// request certgate serves.
 pub const OPENID: &str = "openid";
+/// Releases `name` (OpenID Connect Core §5.4).
 pub const PROFILE: &str = "profile";
+/// Releases `email` (OpenID Connect Core §5.4).
 pub const EMAIL: &str = "email";
 /// Asks for a refresh token (OpenID Connect Core §11); without it none is issued.
 pub const OFFLINE_ACCESS: &str = "offline_access";
@@ -40,14 +44,17 @@ impl ScopeSet {
         Ok(ScopeSet(tokens))
     }
 
+    /// A set of known tokens, unchecked: for constants in code and tests, not for input.
     pub fn of(tokens: &[&str]) -> ScopeSet {
         ScopeSet(tokens.iter().map(|t| (*t).to_owned()).collect())
     }
 
+    /// Whether `token` is in the set (case-sensitive).
     pub fn contains(&self, token: &str) -> bool {
         self.0.contains(token)
     }
 
+    /// Whether every token of `self` is in `other`.
     pub fn is_subset(&self, other: &ScopeSet) -> bool {
         self.0.is_subset(&other.0)
     }
@@ -61,6 +68,7 @@ impl ScopeSet {
             .collect()
     }
 
+    /// The tokens, in sorted order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
     }

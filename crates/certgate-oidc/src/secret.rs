@@ -51,6 +51,7 @@ pub(crate) fn base64url_decode(text: &str) -> Option<Vec<u8>> {
 pub struct Secret(Zeroizing<String>);
 
 impl Secret {
+    /// 32 fresh random bytes, base64url without padding.
     pub fn generate() -> Result<Secret, RandomUnavailable> {
         let bytes = Zeroizing::new(random_bytes::<32>()?);
         Ok(Secret(Zeroizing::new(base64url(&*bytes))))
@@ -61,6 +62,7 @@ impl Secret {
         &self.0
     }
 
+    /// SHA-256 of the secret: what is stored in its place.
     pub fn hash(&self) -> SecretHash {
         SecretHash::of(&self.0)
     }
@@ -95,6 +97,7 @@ impl SecretHash {
         certgate_core::hex(&self.0)
     }
 
+    /// From the stored hex form ([`SecretHash::to_hex`]); None unless it is 32 bytes of hex.
     pub fn from_hex(text: &str) -> Option<SecretHash> {
         let bytes = certgate_core::parse_hex(text)?;
         Some(SecretHash(bytes.try_into().ok()?))

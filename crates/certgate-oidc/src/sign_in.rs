@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 pub struct ObjectId(pub String);
 
 impl ObjectId {
+    /// The object ID as written into `sub` and `oid`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -28,7 +29,9 @@ impl fmt::Display for ObjectId {
 /// The user's claims at sign-in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserClaims {
+    /// The directory object ID: `sub` and `oid`.
     pub object_id: ObjectId,
+    /// The user principal name, in the `upn` claim.
     pub upn: String,
     /// Released with the `profile` scope.
     pub display_name: Option<String>,
@@ -59,6 +62,7 @@ pub enum CertificateKind {
 }
 
 impl CertificateKind {
+    /// The name as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             CertificateKind::Software => "software",
@@ -67,6 +71,7 @@ impl CertificateKind {
         }
     }
 
+    /// From the stored name; None for an unknown one.
     pub fn parse(text: &str) -> Option<CertificateKind> {
         match text {
             "software" => Some(CertificateKind::Software),
@@ -97,6 +102,7 @@ pub enum SecondFactor {
 }
 
 impl SecondFactor {
+    /// The name as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             SecondFactor::Totp => "totp",
@@ -105,6 +111,7 @@ impl SecondFactor {
         }
     }
 
+    /// From the stored name; None for an unknown one.
     pub fn parse(text: &str) -> Option<SecondFactor> {
         match text {
             "totp" => Some(SecondFactor::Totp),
@@ -127,11 +134,14 @@ impl SecondFactor {
 /// single-factor certificate plus a second factor, is multi-factor).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Assurance {
+    /// One factor: a single-factor certificate, no second factor ([`ACR_CERTIFICATE`]).
     SingleFactor,
+    /// Two or more factors ([`ACR_MFA`], and `mfa` in `amr`).
     MultiFactor,
 }
 
 impl Assurance {
+    /// The name as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             Assurance::SingleFactor => "single-factor",
@@ -139,6 +149,7 @@ impl Assurance {
         }
     }
 
+    /// From the stored name; None for an unknown one.
     pub fn parse(text: &str) -> Option<Assurance> {
         match text {
             "single-factor" => Some(Assurance::SingleFactor),
@@ -165,13 +176,18 @@ pub const ACR_MFA: &str = "urn:certgate:acr:mfa";
 /// A completed certificate sign-in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Authentication {
+    /// Who signed in.
     pub user: UserClaims,
     /// When the user presented the certificate (OIDC `auth_time`).
     #[serde(with = "crate::unix_time")]
     pub auth_time: UnixTime,
+    /// The certificate presented.
     pub certificate: CertificateRef,
+    /// How the certificate's private key is held; decides its `amr` value.
     pub certificate_kind: CertificateKind,
+    /// The factor used after the certificate, if any.
     pub second_factor: Option<SecondFactor>,
+    /// The strength reached; decides `acr`.
     pub assurance: Assurance,
 }
 
@@ -189,6 +205,7 @@ impl Authentication {
         amr
     }
 
+    /// The `acr` value of the sign-in's assurance.
     pub fn acr(&self) -> &'static str {
         self.assurance.acr()
     }

@@ -42,6 +42,7 @@ pub enum KeyState {
 }
 
 impl KeyState {
+    /// The state's name as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             KeyState::Next => "next",
@@ -50,6 +51,7 @@ impl KeyState {
         }
     }
 
+    /// From the stored name; None for an unknown one.
     pub fn parse(text: &str) -> Option<KeyState> {
         match text {
             "next" => Some(KeyState::Next),
@@ -66,6 +68,7 @@ impl KeyState {
 pub struct KeyId(pub String);
 
 impl KeyId {
+    /// The `kid` as in the JWS header and the JWKS.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -74,12 +77,15 @@ impl KeyId {
 /// A signing key as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SigningKeyRecord {
+    /// The key's `kid` (its RFC 7638 thumbprint).
     pub kid: KeyId,
+    /// Next, Current or Retired.
     pub state: KeyState,
     /// The uncompressed P-256 point (SEC 1 §2.3.3: `04 | x | y`, 65 bytes).
     pub public_key: Vec<u8>,
     /// PKCS#8, sealed with `certgate_ca::sealed_key::seal`.
     pub sealed_private_key: Vec<u8>,
+    /// When the key was generated.
     pub created_at: UnixTime,
     /// When it became Current.
     pub activated_at: Option<UnixTime>,
@@ -139,10 +145,16 @@ pub fn initial_keys(passphrase: &[u8], now: UnixTime) -> Result<[SigningKeyRecor
 /// Retired keys whose tokens have all expired.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyRotation {
+    /// When the rotation happens; the retired key's `retired_at` and the promoted key's
+    /// `activated_at`.
     pub at: UnixTime,
+    /// The Current key, to become Retired.
     pub retire: KeyId,
+    /// The Next key, to become Current.
     pub promote: KeyId,
+    /// The new Next key.
     pub insert: SigningKeyRecord,
+    /// Retired keys whose tokens have all expired, to delete.
     pub purge: Vec<KeyId>,
 }
 
@@ -237,14 +249,32 @@ fn still_published(record: &SigningKeyRecord, now: UnixTime, max_token_lifetime:
 /// Failures with keys.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
+    /// aws-lc-rs could not generate or encode a P-256 key.
     #[error("generating a P-256 key failed")]
     GenerationFailed,
+    /// Sealing a new private key or opening the Current one failed (a wrong passphrase, a damaged
+    /// blob).
     #[error("sealing or opening a signing key failed: {detail}")]
-    Seal { code: &'static str, detail: String },
+    Seal {
+        /// The `certgate_ca` error's reason code.
+        code: &'static str,
+        /// The `certgate_ca` error's message.
+        detail: String,
+    },
+    /// The stored keys break the rules: not exactly one Current and one Next, a private key that
+    /// does not match its public key, or a public key that is not a P-256 point.
     #[error("the stored signing keys are inconsistent: {detail}")]
-    Inconsistent { detail: String },
+    Inconsistent {
+        /// What is wrong, naming the key.
+        detail: String,
+    },
+    /// `jsonwebtoken` could not sign the claims.
     #[error("signing a token failed: {detail}")]
-    SigningFailed { detail: String },
+    SigningFailed {
+        /// The library's message.
+        detail: String,
+    },
+    /// No random bytes.
     #[error(transparent)]
     Random(#[from] RandomUnavailable),
 }
@@ -272,6 +302,7 @@ impl KeyError {
         RandomUnavailable::REASON,
     ];
 
+    /// The stable reason code (see [`KeyError::CODES`]).
     pub fn code(&self) -> &'static str {
         match self {
             KeyError::GenerationFailed => "oidc-key-generation-failed",
@@ -330,23 +361,32 @@ impl EcPoint {
 /// One public key as RFC 7517 §4 / RFC 7518 §6.2.1 write it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jwk {
+    /// Key type: `EC`.
     pub kty: String,
+    /// Curve: `P-256`.
     pub crv: String,
+    /// The point's x coordinate, base64url (32 bytes).
     pub x: String,
+    /// The point's y coordinate, base64url (32 bytes).
     pub y: String,
+    /// The key's RFC 7638 thumbprint, as in the tokens' `kid` header.
     pub kid: String,
+    /// Public key use: `sig`.
     #[serde(rename = "use")]
     pub key_use: String,
+    /// Algorithm: `ES256`.
     pub alg: String,
 }
 
 /// The JWK Set served at `jwks_uri` (RFC 7517 §5).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JwkSet {
+    /// The published keys, Current first.
     pub keys: Vec<Jwk>,
 }
 
 impl JwkSet {
+    /// The published key with this `kid`, if any.
     pub fn find(&self, kid: &str) -> Option<&Jwk> {
         self.keys.iter().find(|key| key.kid == kid)
     }
@@ -356,23 +396,44 @@ impl JwkSet {
 /// endpoint's equivalent) whatever the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenInvalid {
+    /// Not a compact JWS, or a header or claims certgate does not write.
     #[error("the token is not a JWT certgate can read")]
     Malformed,
+    /// The `kid` is missing or names no key published now.
     #[error("the token was signed by a key that is not published (kid {kid:?})")]
-    UnknownKey { kid: Option<String> },
+    UnknownKey {
+        /// The header's `kid`, if any.
+        kid: Option<String>,
+    },
+    /// Not ES256, or the signature does not verify with the named key.
     #[error("the token's signature does not verify")]
     BadSignature,
+    /// The header's `typ` is not the one the endpoint takes.
     #[error("the token is a {found:?} token, not {expected}")]
     WrongType {
+        /// The `typ` required (`JWT` or `at+jwt`).
         expected: &'static str,
+        /// The header's `typ`, if any.
         found: Option<String>,
     },
+    /// `exp` has passed ([`KeyRing::verify`] leaves this check to its caller).
     #[error("the token expired at {expired_at}")]
-    Expired { expired_at: i64 },
+    Expired {
+        /// The token's `exp`, in seconds since the Unix epoch.
+        expired_at: i64,
+    },
+    /// `iss` is not this provider's issuer (a caller's check, as for `exp`).
     #[error("the token was issued by {found}, not by this provider")]
-    WrongIssuer { found: String },
+    WrongIssuer {
+        /// The token's `iss`.
+        found: String,
+    },
+    /// `aud` does not name the expected client (a caller's check, as for `exp`).
     #[error("the token is not meant for {expected}")]
-    WrongAudience { expected: String },
+    WrongAudience {
+        /// The audience required (a client ID).
+        expected: String,
+    },
 }
 
 impl TokenInvalid {
@@ -415,6 +476,7 @@ impl TokenInvalid {
         ),
     ];
 
+    /// The stable reason code, for logs (see [`TokenInvalid::CODES`]).
     pub fn code(&self) -> &'static str {
         match self {
             TokenInvalid::Malformed => "token-malformed",
@@ -511,10 +573,12 @@ impl KeyRing {
         })
     }
 
+    /// The Current key's `kid`: the one new tokens are signed with.
     pub fn current_kid(&self) -> &KeyId {
         &self.current_kid
     }
 
+    /// How long after its retirement a key stays published.
     pub fn max_token_lifetime(&self) -> Duration {
         self.max_token_lifetime
     }

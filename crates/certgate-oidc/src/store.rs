@@ -20,8 +20,11 @@ use crate::grant::{
 use crate::secret::SecretHash;
 use crate::signing_key::{KeyRotation, SigningKeyRecord};
 
+/// What the provider keeps: signing keys, clients, authorization codes, grants and refresh tokens.
+/// Secrets are stored and looked up only by their [`SecretHash`].
 pub trait OidcStore: Send + Sync + 'static {
     // ---- Signing keys ---------------------------------------------------------------------
+    /// Every stored key, whatever its state, oldest first.
     fn signing_keys(&self) -> impl Future<Output = StoreResult<Vec<SigningKeyRecord>>> + Send;
     /// Stores the first Current and Next keys with `audit`. `Conflict` when a Current or Next
     /// key already exists (another node was first: reload).
@@ -45,7 +48,9 @@ pub trait OidcStore: Send + Sync + 'static {
         client: &Client,
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The client with this ID, if registered.
     fn client(&self, id: &ClientId) -> impl Future<Output = StoreResult<Option<Client>>> + Send;
+    /// Every registered client, by client ID.
     fn clients(&self) -> impl Future<Output = StoreResult<Vec<Client>>> + Send;
     /// Removes the client with its codes, grants and refresh tokens. `NotFound` when absent.
     fn delete_client(
@@ -55,7 +60,9 @@ pub trait OidcStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
     // ---- Authorization codes --------------------------------------------------------------
+    /// Stores a freshly issued code (unused).
     fn insert_code(&self, code: &CodeRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The code with this hash, used or not; the caller checks `used_at` and expiry.
     fn code(
         &self,
         hash: &SecretHash,
@@ -79,7 +86,9 @@ pub trait OidcStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<u64>> + Send;
 
     // ---- Grants and refresh tokens --------------------------------------------------------
+    /// The grant with this ID, revoked or not.
     fn grant(&self, id: &GrantId) -> impl Future<Output = StoreResult<Option<GrantRecord>>> + Send;
+    /// The refresh token with this hash, used or not.
     fn refresh_token(
         &self,
         hash: &SecretHash,

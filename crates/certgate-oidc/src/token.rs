@@ -28,23 +28,41 @@ pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 /// SAML and WS-Federation side uses those URIs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdTokenClaims {
+    /// Issuer: the provider's issuer identifier.
     pub iss: String,
+    /// Subject: the user's object ID.
     pub sub: String,
+    /// Audience: the client ID.
     pub aud: String,
+    /// Expiry, in seconds since the Unix epoch.
     pub exp: i64,
+    /// Issued at, in seconds since the Unix epoch.
     pub iat: i64,
+    /// When the user presented the certificate, in seconds since the Unix epoch; a refresh repeats
+    /// the original sign-in's.
     pub auth_time: i64,
+    /// The authorization request's `nonce`, unchanged; absent in tokens from a refresh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// Authentication context class: [`ACR_CERTIFICATE`](crate::ACR_CERTIFICATE) or
+    /// [`ACR_MFA`](crate::ACR_MFA).
     pub acr: String,
+    /// Authentication method references (RFC 8176), as
+    /// [`Authentication::amr`](crate::Authentication::amr) lists them.
     pub amr: Vec<String>,
+    /// The user's object ID (same as `sub`).
     pub oid: String,
+    /// The user principal name.
     pub upn: String,
+    /// Display name; only with the `profile` scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Email address; only with the `email` scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The sign-in certificate's serial number, lowercase hex.
     pub x5_serial: String,
+    /// The sign-in certificate's issuer DN.
     pub x5_issuer: String,
 }
 
@@ -52,15 +70,25 @@ pub struct IdTokenClaims {
 /// grant, so that userinfo refuses tokens of a revoked grant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
+    /// Issuer: the provider's issuer identifier.
     pub iss: String,
+    /// Subject: the user's object ID.
     pub sub: String,
+    /// Audience: the client ID.
     pub aud: String,
+    /// The client the token was issued to (RFC 9068 §2.2).
     pub client_id: String,
+    /// The granted scopes, space-separated.
     pub scope: String,
+    /// Expiry, in seconds since the Unix epoch.
     pub exp: i64,
+    /// Issued at, in seconds since the Unix epoch.
     pub iat: i64,
+    /// A random token ID (16 bytes, base64url).
     pub jti: String,
+    /// When the user presented the certificate, in seconds since the Unix epoch.
     pub auth_time: i64,
+    /// The grant's ID ([`GrantId`](crate::GrantId)).
     pub grant_id: String,
 }
 
@@ -68,11 +96,18 @@ pub struct AccessTokenClaims {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenErrorCode {
+    /// A parameter is missing, repeated or malformed, or client authentication is ambiguous.
     InvalidRequest,
+    /// Client authentication is missing, malformed or wrong, or the client is unknown (HTTP 401).
     InvalidClient,
+    /// The code or refresh token is unknown, expired, reused, revoked, issued to another client, or
+    /// fails PKCE or the refresh policy.
     InvalidGrant,
+    /// The client may not use this grant type; certgate does not send it.
     UnauthorizedClient,
+    /// A `grant_type` other than `authorization_code` and `refresh_token`.
     UnsupportedGrantType,
+    /// A refresh asks for a scope that is malformed, lacks `openid` or was not granted.
     InvalidScope,
     /// Not in RFC 6749 §5.2, but what clients understand for "try again later" (the store
     /// or the directory is unavailable).
@@ -80,6 +115,7 @@ pub enum TokenErrorCode {
 }
 
 impl TokenErrorCode {
+    /// The `error` value, as in the JSON body.
     pub fn as_str(self) -> &'static str {
         match self {
             TokenErrorCode::InvalidRequest => "invalid_request",
@@ -97,7 +133,9 @@ impl TokenErrorCode {
 /// `error_description` starts with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenError {
+    /// The RFC 6749 `error` code.
     pub error: TokenErrorCode,
+    /// The certgate reason code.
     pub reason: &'static str,
     /// Shown to the client after the reason code.
     pub message: String,
@@ -108,7 +146,9 @@ pub struct TokenError {
 /// The JSON body of a token error (RFC 6749 §5.2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenErrorBody {
+    /// The RFC 6749 `error` code.
     pub error: TokenErrorCode,
+    /// `reason: message`.
     pub error_description: String,
 }
 
@@ -156,6 +196,7 @@ impl TokenError {
         (self.error == TokenErrorCode::InvalidClient).then_some("Basic realm=\"certgate\"")
     }
 
+    /// The JSON body to send with [`TokenError::status`].
     pub fn body(&self) -> TokenErrorBody {
         TokenErrorBody {
             error: self.error,
@@ -168,9 +209,15 @@ impl TokenError {
 #[derive(Clone, PartialEq, Eq)]
 pub enum ClientAuthentication {
     /// `client_secret_basic`.
-    Basic { secret: Zeroizing<String> },
+    Basic {
+        /// The secret from the `Authorization` header.
+        secret: Zeroizing<String>,
+    },
     /// `client_secret_post`.
-    Post { secret: Zeroizing<String> },
+    Post {
+        /// The `client_secret` form parameter.
+        secret: Zeroizing<String>,
+    },
     /// A public client: `client_id` only.
     None,
 }
@@ -188,12 +235,18 @@ impl fmt::Debug for ClientAuthentication {
 /// What is being exchanged.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Grant {
+    /// `grant_type=authorization_code` (RFC 6749 §4.1.3).
     AuthorizationCode {
+        /// The authorization code.
         code: Zeroizing<String>,
+        /// Must equal the authorization request's `redirect_uri`.
         redirect_uri: String,
+        /// The PKCE verifier (RFC 7636 §4.5); required when the request had a challenge.
         code_verifier: Option<String>,
     },
+    /// `grant_type=refresh_token` (RFC 6749 §6).
     RefreshToken {
+        /// The refresh token; it is replaced by a new one on success.
         refresh_token: Zeroizing<String>,
         /// A narrower scope (RFC 6749 §6); `None` keeps the grant's.
         scope: Option<ScopeSet>,
@@ -218,8 +271,11 @@ impl fmt::Debug for Grant {
 /// A parsed token request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenRequest {
+    /// The client, from the `Authorization` header or the `client_id` parameter.
     pub client_id: ClientId,
+    /// How it authenticated.
     pub authentication: ClientAuthentication,
+    /// The grant type and its parameters.
     pub grant: Grant,
 }
 
@@ -353,12 +409,18 @@ fn basic_credentials(header: &str) -> Result<(String, Zeroizing<String>), TokenE
 /// A successful token response (RFC 6749 §5.1). Send it with `Cache-Control: no-store`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenResponse {
+    /// The access token: an `at+jwt` JWT signed with the Current key.
     pub access_token: String,
+    /// Always `Bearer` (RFC 6750).
     pub token_type: String,
+    /// The access token's lifetime, in seconds.
     pub expires_in: u64,
+    /// The new refresh token, with the `offline_access` scope only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// The ID token: a `JWT` signed with the Current key.
     pub id_token: String,
+    /// The scopes granted, space-separated (RFC 6749 §5.1).
     pub scope: String,
 }
 

@@ -14,11 +14,16 @@ use crate::token::{AccessTokenClaims, ACCESS_TOKEN_TYPE};
 /// The userinfo response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {
+    /// The user's object ID, as in the tokens' `sub`.
     pub sub: String,
+    /// The user's object ID again, as Entra's `oid`.
     pub oid: String,
+    /// The user principal name.
     pub upn: String,
+    /// The display name, with the `profile` scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The email address, with the `email` scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
@@ -26,7 +31,9 @@ pub struct UserInfo {
 /// Bearer token errors (RFC 6750 §3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BearerErrorCode {
+    /// The token is malformed, expired, of a revoked grant or otherwise not accepted: HTTP 401.
     InvalidToken,
+    /// The token lacks the `openid` scope: HTTP 403.
     InsufficientScope,
     /// The store or the directory is unavailable.
     ServerError,
@@ -35,6 +42,7 @@ pub enum BearerErrorCode {
 /// A refused userinfo request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserInfoError {
+    /// The RFC 6750 error code.
     pub error: BearerErrorCode,
     /// The certgate reason code (log, and `error_description`).
     pub reason: &'static str,
@@ -51,6 +59,7 @@ impl UserInfoError {
         }
     }
 
+    /// The HTTP status to answer with: 401, 403 or 500.
     pub fn status(&self) -> u16 {
         match self.error {
             BearerErrorCode::InvalidToken => 401,

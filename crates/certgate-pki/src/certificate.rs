@@ -17,21 +17,29 @@ pub struct UnixTime(pub i64);
 /// A GeneralName (RFC 5280 §4.2.1.6), owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GeneralName {
+    /// rfc822Name: an e-mail address (IA5String, checked to be ASCII).
     Rfc822(String),
+    /// dNSName: a host name, or in name constraints a domain (IA5String, ASCII).
     Dns(String),
+    /// uniformResourceIdentifier (IA5String, ASCII), e.g. a CRL distribution point's URL.
     Uri(String),
     /// 4 or 16 bytes for an address; 8 or 32 (address + mask) inside name constraints.
     Ip(Vec<u8>),
+    /// directoryName: an X.500 distinguished name.
     Directory(Name),
     /// `value` is the content of the `[0] EXPLICIT` wrapper (the inner TLV).
     OtherName {
+        /// The type-id, e.g. 1.3.6.1.4.1.311.20.2.3 for Microsoft's UPN.
         type_id: Oid,
+        /// The encoding of the value, tag and length included.
         value: Vec<u8>,
     },
+    /// registeredID: an object identifier naming the subject.
     RegisteredId(Oid),
     /// x400Address, ediPartyName, or a form that did not decode: kept so that name
     /// constraints can fail closed on it.
     Unsupported {
+        /// The GeneralName CHOICE's context tag number: 3 for x400Address, 5 for ediPartyName.
         tag: u32,
     },
 }
@@ -39,6 +47,8 @@ pub enum GeneralName {
 /// A distribution point name (RFC 5280 §4.2.1.13).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DistributionPointName {
+    /// fullName: the names (in practice URLs) the CRL can be fetched from and that an
+    /// issuingDistributionPoint must match.
     FullName(Vec<GeneralName>),
     /// One RDN, to be appended to the CRL issuer's name.
     RelativeToCrlIssuer(Vec<NameAttribute>),
@@ -53,35 +63,56 @@ impl ReasonSet {
     pub const ALL: ReasonSet = ReasonSet(0b1_1111_1110);
 }
 
+/// One DistributionPoint of cRLDistributionPoints or freshestCRL (RFC 5280 §4.2.1.13,
+/// §4.2.1.15): where a CRL covering the certificate is found and who signs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DistributionPoint {
+    /// distributionPoint; `None` when the point names only a cRLIssuer.
     pub name: Option<DistributionPointName>,
+    /// The reasons the point's CRL covers; `None` means all of them.
     pub reasons: Option<ReasonSet>,
+    /// cRLIssuer: the CRL is indirect, signed by this entity rather than the certificate's
+    /// issuer; `None` when the issuer signs it.
     pub crl_issuer: Option<Vec<GeneralName>>,
 }
 
+/// One PolicyInformation of certificatePolicies (RFC 5280 §4.2.1.4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyInformation {
+    /// policyIdentifier: the policy OID, or anyPolicy (2.5.29.32.0).
     pub policy: Oid,
     /// Qualifiers are carried for completeness; RFC 5280 §6.1.3(d) attaches them to tree nodes.
     pub qualifiers: Vec<Vec<u8>>,
 }
 
+/// One pair of policyMappings (RFC 5280 §4.2.1.5), which only CA certificates carry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyMapping {
+    /// issuerDomainPolicy: the policy as the issuing CA's domain names it.
     pub issuer_domain: Oid,
+    /// subjectDomainPolicy: the policy of the subject CA's domain taken as equivalent to it.
     pub subject_domain: Oid,
 }
 
+/// policyConstraints (RFC 5280 §4.2.1.11), each field a SkipCerts count: how many more
+/// certificates may follow in the path before the constraint applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PolicyConstraints {
+    /// requireExplicitPolicy: after that many certificates, every certificate in the path must
+    /// carry an acceptable policy.
     pub require_explicit_policy: Option<u32>,
+    /// inhibitPolicyMapping: after that many certificates, policy mappings are no longer
+    /// followed.
     pub inhibit_policy_mapping: Option<u32>,
 }
 
+/// nameConstraints (RFC 5280 §4.2.1.10): the name spaces the certificates below a CA must
+/// (permitted) or must not (excluded) fall in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NameConstraints {
+    /// The bases of permittedSubtrees; `None` when the field is absent (nothing restricted).
     pub permitted: Option<Vec<GeneralName>>,
+    /// The bases of excludedSubtrees; `None` when the field is absent.
     pub excluded: Option<Vec<GeneralName>>,
     /// The extension's criticality flag (RFC 5280 §4.2.1.10 requires it set).
     pub critical: bool,
@@ -90,9 +121,13 @@ pub struct NameConstraints {
     pub defect: Option<&'static str>,
 }
 
+/// basicConstraints (RFC 5280 §4.2.1.9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BasicConstraints {
+    /// cA: whether the subject is a CA whose key may verify certificate signatures.
     pub ca: bool,
+    /// pathLenConstraint: how many non-self-issued intermediate certificates may follow
+    /// this one in a path; `None` for no limit.
     pub path_len: Option<u32>,
 }
 
@@ -101,23 +136,37 @@ pub struct BasicConstraints {
 pub struct KeyUsage(pub u16);
 
 impl KeyUsage {
+    /// digitalSignature (0): signatures other than on certificates and CRLs, e.g. a TLS
+    /// client's CertificateVerify.
     pub const DIGITAL_SIGNATURE: u16 = 1 << 0;
+    /// nonRepudiation (1), also called contentCommitment.
     pub const NON_REPUDIATION: u16 = 1 << 1;
+    /// keyEncipherment (2): the key encrypts other keys (RSA key transport).
     pub const KEY_ENCIPHERMENT: u16 = 1 << 2;
+    /// dataEncipherment (3): the key encrypts user data directly.
     pub const DATA_ENCIPHERMENT: u16 = 1 << 3;
+    /// keyAgreement (4): the key takes part in key agreement (e.g. ECDH).
     pub const KEY_AGREEMENT: u16 = 1 << 4;
+    /// keyCertSign (5): the key verifies certificate signatures; a CA needs it.
     pub const KEY_CERT_SIGN: u16 = 1 << 5;
+    /// cRLSign (6): the key verifies CRL signatures.
     pub const CRL_SIGN: u16 = 1 << 6;
 
+    /// Whether `bit` (one of the constants above) is asserted.
     pub fn allows(self, bit: u16) -> bool {
         self.0 & bit != 0
     }
 }
 
+/// authorityKeyIdentifier (RFC 5280 §4.2.1.1 for certificates, §5.2.1 for CRLs): which
+/// of the issuer's keys signed, used to pick the issuer among candidates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthorityKeyId {
+    /// keyIdentifier: the issuer certificate's subjectKeyIdentifier.
     pub key_id: Option<Vec<u8>>,
+    /// authorityCertIssuer: the issuer of the issuer's certificate.
     pub issuer: Option<Vec<GeneralName>>,
+    /// authorityCertSerialNumber: the issuer certificate's serial, INTEGER content octets.
     pub serial: Option<Vec<u8>>,
 }
 
@@ -143,6 +192,7 @@ impl SharedBytes {
         }
     }
 
+    /// The bytes, as `&[u8]` (what `Deref` gives too).
     pub fn as_slice(&self) -> &[u8] {
         self
     }
@@ -210,6 +260,7 @@ impl PartialEq<SharedBytes> for Vec<u8> {
 pub struct PublicKeyInfo {
     /// The whole SubjectPublicKeyInfo DER.
     pub der: SharedBytes,
+    /// The key's algorithm, e.g. rsaEncryption or id-ecPublicKey (RFC 3279 §2.3, RFC 5480).
     pub algorithm: Oid,
     /// DER of the AlgorithmIdentifier parameters, if present (and not NULL).
     pub parameters: Option<SharedBytes>,
@@ -220,6 +271,7 @@ pub struct PublicKeyInfo {
 /// An AlgorithmIdentifier (signature algorithms).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlgorithmIdentifier {
+    /// The signature algorithm, e.g. ecdsa-with-SHA256 or sha256WithRSAEncryption.
     pub oid: Oid,
     /// Full DER of the parameters element, if present (RSASSA-PSS needs it).
     pub parameters: Option<SharedBytes>,
@@ -228,7 +280,9 @@ pub struct AlgorithmIdentifier {
 /// One AccessDescription of authorityInfoAccess (RFC 5280 §4.2.2.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessDescription {
+    /// accessMethod, e.g. id-ad-caIssuers or id-ad-ocsp.
     pub method: Oid,
+    /// accessLocation, usually a URI.
     pub location: GeneralName,
 }
 
@@ -245,20 +299,32 @@ pub enum AuthorityInfoAccess {
 /// Decoded extensions that validation, revocation and identity use.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Extensions {
+    /// basicConstraints (RFC 5280 §4.2.1.9); `None` when absent, which means not a CA.
     pub basic_constraints: Option<BasicConstraints>,
+    /// keyUsage (§4.2.1.3); `None` when absent, which restricts nothing.
     pub key_usage: Option<KeyUsage>,
     /// All EKU OIDs, in order; `None` when the extension is absent.
     pub extended_key_usage: Option<Vec<Oid>>,
+    /// subjectKeyIdentifier (§4.2.1.2): the KeyIdentifier octets.
     pub subject_key_id: Option<Vec<u8>>,
+    /// authorityKeyIdentifier (§4.2.1.1).
     pub authority_key_id: Option<AuthorityKeyId>,
     /// `None` when the extension is absent.
     pub subject_alt_names: Option<Vec<GeneralName>>,
+    /// certificatePolicies (§4.2.1.4), in order.
     pub certificate_policies: Option<Vec<PolicyInformation>>,
+    /// policyMappings (§4.2.1.5), in order.
     pub policy_mappings: Option<Vec<PolicyMapping>>,
+    /// policyConstraints (§4.2.1.11).
     pub policy_constraints: Option<PolicyConstraints>,
+    /// inhibitAnyPolicy (§4.2.1.14): how many more certificates may follow before anyPolicy
+    /// stops matching every policy.
     pub inhibit_any_policy: Option<u32>,
+    /// nameConstraints (§4.2.1.10).
     pub name_constraints: Option<NameConstraints>,
+    /// cRLDistributionPoints (§4.2.1.13): where the certificate's CRLs are.
     pub crl_distribution_points: Option<Vec<DistributionPoint>>,
+    /// freshestCRL (§4.2.1.15): where the delta CRLs are.
     pub freshest_crl: Option<Vec<DistributionPoint>>,
     /// Critical extensions that certgate does not process (RFC 5280 §4.2: reject).
     pub unknown_critical: Vec<Oid>,
@@ -432,6 +498,7 @@ impl Certificate {
         })
     }
 
+    /// The whole certificate, DER, as parsed.
     pub fn der(&self) -> &[u8] {
         &self.der
     }
@@ -439,6 +506,7 @@ impl Certificate {
     pub fn tbs_der(&self) -> &[u8] {
         &self.der[self.tbs.clone()]
     }
+    /// The X.509 version as a number, 1, 2 or 3 (RFC 5280 §4.1.2.1; encoded as 0, 1 or 2).
     pub fn version(&self) -> u32 {
         self.version
     }
@@ -446,24 +514,33 @@ impl Certificate {
     pub fn serial(&self) -> &[u8] {
         &self.der[self.serial.clone()]
     }
+    /// signatureAlgorithm (RFC 5280 §4.1.1.2); parsing checked it equals the TBSCertificate's
+    /// signature field.
     pub fn signature_algorithm(&self) -> &AlgorithmIdentifier {
         &self.signature_algorithm
     }
+    /// The signatureValue BIT STRING's octets (§4.1.1.3), e.g. a DER ECDSA-Sig-Value.
     pub fn signature(&self) -> &[u8] {
         &self.der[self.signature.clone()]
     }
+    /// The issuer name (§4.1.2.4), as encoded; path building matches it to a subject.
     pub fn issuer(&self) -> &Name {
         &self.issuer
     }
+    /// The subject name (§4.1.2.6), as encoded; may be empty when the subjectAltName names
+    /// the subject.
     pub fn subject(&self) -> &Name {
         &self.subject
     }
+    /// The first second the certificate is valid (§4.1.2.5), inclusive.
     pub fn not_before(&self) -> UnixTime {
         self.not_before
     }
+    /// The last second the certificate is valid (§4.1.2.5), inclusive.
     pub fn not_after(&self) -> UnixTime {
         self.not_after
     }
+    /// The subjectPublicKeyInfo (§4.1.2.7).
     pub fn public_key(&self) -> &PublicKeyInfo {
         &self.public_key
     }
@@ -497,6 +574,7 @@ impl Certificate {
         self.decoded_extensions.get()
     }
 
+    /// basicConstraints (§4.2.1.9), read without decoding the other extensions.
     pub fn basic_constraints(&self) -> Option<BasicConstraints> {
         match self.decoded() {
             Some(decoded) => decoded.basic_constraints,
@@ -504,6 +582,7 @@ impl Certificate {
         }
     }
 
+    /// keyUsage (§4.2.1.3), read without decoding the other extensions.
     pub fn key_usage(&self) -> Option<KeyUsage> {
         match self.decoded() {
             Some(decoded) => decoded.key_usage,
@@ -511,6 +590,7 @@ impl Certificate {
         }
     }
 
+    /// policyConstraints (§4.2.1.11), read without decoding the other extensions.
     pub fn policy_constraints(&self) -> Option<PolicyConstraints> {
         match self.decoded() {
             Some(decoded) => decoded.policy_constraints,
@@ -518,6 +598,7 @@ impl Certificate {
         }
     }
 
+    /// inhibitAnyPolicy's SkipCerts (§4.2.1.14), read without decoding the other extensions.
     pub fn inhibit_any_policy(&self) -> Option<u32> {
         match self.decoded() {
             Some(decoded) => decoded.inhibit_any_policy,

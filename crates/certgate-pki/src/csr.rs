@@ -44,11 +44,23 @@ const CURVE_P384: &str = "1.3.132.0.34";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RequestedKey {
     /// An uncompressed P-256 point (65 octets, `04 || X || Y`).
-    EcdsaP256 { point: Vec<u8> },
+    EcdsaP256 {
+        /// The ECPoint octets, the subjectPublicKey as RFC 5480 §2.2 writes it.
+        point: Vec<u8>,
+    },
     /// An uncompressed P-384 point (97 octets).
-    EcdsaP384 { point: Vec<u8> },
+    EcdsaP384 {
+        /// The ECPoint octets, the subjectPublicKey as RFC 5480 §2.2 writes it.
+        point: Vec<u8>,
+    },
     /// An RSAPublicKey (RFC 8017 §A.1.1) DER, as aws-lc parsed it to verify the signature.
-    Rsa { public_key: Vec<u8>, bits: usize },
+    Rsa {
+        /// The RSAPublicKey DER (modulus and public exponent), the subjectPublicKey as
+        /// RFC 3279 §2.3.1 writes it.
+        public_key: Vec<u8>,
+        /// The modulus size in bits, 2048 to 8192.
+        bits: usize,
+    },
 }
 
 impl RequestedKey {
@@ -146,6 +158,8 @@ impl CertificationRequest {
         &self.subject
     }
 
+    /// The algorithm the request's self-signature was made with, one of those the module
+    /// documentation lists.
     pub fn signature_algorithm(&self) -> &Oid {
         &self.signature_algorithm
     }
@@ -296,18 +310,43 @@ fn verification_algorithm(
 /// Why a certification request was refused. Every variant has a stable code.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CsrError {
+    /// Larger than [`MAX_CSR_DER_BYTES`]; refused before it is parsed.
     #[error("the certification request is {bytes} bytes; at most {max_bytes} are accepted")]
-    TooLarge { bytes: usize, max_bytes: usize },
+    TooLarge {
+        /// The request's size.
+        bytes: usize,
+        /// The limit, [`MAX_CSR_DER_BYTES`].
+        max_bytes: usize,
+    },
+    /// Not a well-formed DER PKCS#10 CertificationRequest (RFC 2986 §4).
     #[error("the certification request is not a DER PKCS#10 CertificationRequest (RFC 2986): {detail}; make it with e.g. `openssl req -new -outform DER`")]
-    Malformed { detail: String },
+    Malformed {
+        /// What does not decode, for people.
+        detail: String,
+    },
+    /// The self-signature does not verify with the request's own key: no proof of possession.
     #[error("the certification request's signature does not verify with its own public key (no proof of possession of the private key)")]
     SignatureInvalid,
+    /// A signature algorithm outside the accepted list, or one for another key type.
     #[error("the certification request is signed with {oid}; accepted are sha256/384/512WithRSAEncryption and ecdsa-with-SHA256/384 matching the key")]
-    SignatureAlgorithmUnsupported { oid: String },
+    SignatureAlgorithmUnsupported {
+        /// The signature algorithm, dotted.
+        oid: String,
+    },
+    /// A key type, curve or encoding certgate does not certify.
     #[error("the certification request's key is not accepted: {detail}")]
-    KeyUnsupported { detail: String },
+    KeyUnsupported {
+        /// Which part of the key is not accepted, for people.
+        detail: String,
+    },
+    /// An RSA key below [`MIN_CSR_RSA_BITS`].
     #[error("the certification request's RSA key has {bits} bits; at least {min_bits} are required: make a new key (e.g. `openssl req -newkey rsa:3072` or `-newkey ec -pkeyopt ec_paramgen_curve:P-256`)")]
-    KeyTooWeak { bits: usize, min_bits: usize },
+    KeyTooWeak {
+        /// The key's modulus size.
+        bits: usize,
+        /// The minimum, [`MIN_CSR_RSA_BITS`].
+        min_bits: usize,
+    },
 }
 
 impl CsrError {
@@ -345,6 +384,7 @@ impl CsrError {
         ),
     ];
 
+    /// The stable, kebab-case reason code (`csr-...`), one per variant; see [`CsrError::CODES`].
     pub fn code(&self) -> &'static str {
         match self {
             CsrError::TooLarge { .. } => "csr-too-large",
@@ -563,12 +603,20 @@ mod tests {
                 "{junk:?}"
             );
         }
-        // Every single-byte corruption is refused or (when it hits nothing that matters, such
-        // as a byte of the signature that still verifies: impossible) accepted; never a panic.
+        // Every single-byte corruption is refused with a documented code: the signature covers
+        // every byte but its own, and a changed signature no longer verifies. Never a panic.
         for i in 0..der.len() {
             let mut flipped = der.clone();
             flipped[i] ^= 0xff;
-            let _ = CertificationRequest::from_der(&flipped);
+            let refused = CertificationRequest::from_der(&flipped)
+                .expect_err("a corrupted request is refused");
+            assert!(
+                CsrError::CODES
+                    .iter()
+                    .any(|known| known.code == refused.code()),
+                "byte {i}: undocumented code {}",
+                refused.code()
+            );
         }
         let big = vec![0x30; MAX_CSR_DER_BYTES + 1];
         assert_eq!(

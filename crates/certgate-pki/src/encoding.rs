@@ -298,7 +298,10 @@ pub struct UnusableCrl {
 /// (fail closed), so the certificates a dropped CRL would cover end up with an unknown status.
 #[derive(Debug, Default)]
 pub struct CrlBundle {
+    /// The CRLs that parsed, in input order; their signatures are checked later, against
+    /// the signer the revocation check chooses.
     pub crls: Vec<Crl>,
+    /// Every CRL that did not parse, with where it is and why.
     pub unusable: Vec<UnusableCrl>,
 }
 

@@ -14,168 +14,380 @@ use crate::reason_code::ReasonCode;
 #[non_exhaustive]
 pub enum Reason {
     // ---- Encoding -------------------------------------------------------------------------
+    /// The certificate is not valid DER X.509 (RFC 5280 §4.1), or the input holds none.
     #[error("the certificate is not valid DER X.509: {detail}")]
-    CertificateMalformed { detail: String },
+    CertificateMalformed {
+        /// What does not decode, and where, for people.
+        detail: String,
+    },
+    /// An extension appears twice (RFC 5280 §4.2 forbids it): refused rather than guess which copy
+    /// counts.
     #[error("the certificate contains extension {oid} more than once (RFC 5280 §4.2)")]
-    DuplicateExtension { oid: Oid },
+    DuplicateExtension {
+        /// The repeated extension.
+        oid: Oid,
+    },
+    /// A known extension does not decode completely by its ASN.1 definition.
     #[error("the certificate's extension {oid} could not be decoded")]
-    ExtensionMalformed { oid: Oid },
+    ExtensionMalformed {
+        /// The extension that does not decode.
+        oid: Oid,
+    },
+    /// The CRL is not valid DER X.509 (RFC 5280 §5.1), or the input holds none.
     #[error("the CRL is not valid DER: {detail}")]
-    CrlMalformed { detail: String },
+    CrlMalformed {
+        /// What does not decode, and where, for people.
+        detail: String,
+    },
 
     // ---- Path building ----------------------------------------------------------------------
+    /// No path to a trust anchor: an issuer is neither trusted nor presented (RFC 5280 §6.1).
     #[error("no trusted root CA issued this chain: the issuer \"{issuer}\" is neither trusted nor presented; upload the missing root/intermediate CA or send the full chain")]
-    IssuerNotFound { issuer: String },
+    IssuerNotFound {
+        /// The issuer name that could not be found, RFC 4514 form.
+        issuer: String,
+    },
+    /// The search ran out of its [`PathBudget`](crate::PathBudget): a hostile or pathological
+    /// chain.
     #[error("path building gave up after {budget} steps: the presented chain is hostile or pathological")]
-    PathBudgetExceeded { budget: u32 },
+    PathBudgetExceeded {
+        /// The limit reached: candidate issuers or signature verifications.
+        budget: u32,
+    },
+    /// Every path found needs more intermediates than
+    /// [`ValidationPolicy::max_depth`](crate::ValidationPolicy::max_depth).
     #[error("the path needs at least {intermediates} intermediate CAs (self-issued ones not counted), more than the allowed {max}; raise the maximum depth if this PKI is that deep")]
-    PathTooLong { intermediates: usize, max: usize },
+    PathTooLong {
+        /// How many intermediates the path would need at least, self-issued ones not counted.
+        intermediates: usize,
+        /// The allowed maximum.
+        max: usize,
+    },
 
     // ---- Signatures -------------------------------------------------------------------------
+    /// A signature does not verify with the issuer's public key: altered, or signed by another key.
     #[error("the signature on {what} does not verify with its issuer's public key")]
-    SignatureInvalid { what: &'static str },
+    SignatureInvalid {
+        /// What was signed: `the certificate`, or `data`.
+        what: &'static str,
+    },
+    /// A signature algorithm certgate does not implement or the
+    /// [`AlgorithmPolicy`](crate::AlgorithmPolicy) does not allow.
     #[error("signature algorithm {oid} is not supported or not allowed by policy")]
-    SignatureAlgorithmUnsupported { oid: Oid },
+    SignatureAlgorithmUnsupported {
+        /// The signature algorithm.
+        oid: Oid,
+    },
+    /// A public key smaller than the [`AlgorithmPolicy`](crate::AlgorithmPolicy) requires.
     #[error("the {algorithm} key has {bits} bits; the policy requires at least {min_bits}")]
     WeakKey {
+        /// The key type, e.g. `RSA`.
         algorithm: &'static str,
+        /// The key's size.
         bits: usize,
+        /// The smallest size the policy accepts.
         min_bits: usize,
     },
+    /// A public key that does not decode, is of a type the policy does not allow, or does not fit
+    /// its signature algorithm.
     #[error("the public key could not be decoded or is of an unsupported type")]
     PublicKeyUnsupported,
 
     // ---- Validity and basic constraints -------------------------------------------------------
+    /// Validation time is after notAfter (RFC 5280 §4.1.2.5).
     #[error("the certificate expired at {not_after} (validation time {at})")]
-    Expired { not_after: i64, at: i64 },
+    Expired {
+        /// The certificate's notAfter, Unix seconds.
+        not_after: i64,
+        /// The validation time, Unix seconds.
+        at: i64,
+    },
+    /// Validation time is before notBefore (RFC 5280 §4.1.2.5).
     #[error("the certificate is not valid before {not_before} (validation time {at})")]
-    NotYetValid { not_before: i64, at: i64 },
+    NotYetValid {
+        /// The certificate's notBefore, Unix seconds.
+        not_before: i64,
+        /// The validation time, Unix seconds.
+        at: i64,
+    },
+    /// A certificate that issued another in the path is not a CA (RFC 5280 §4.2.1.9, §6.1.4 (k)).
     #[error("an issuing certificate is not a CA (basicConstraints cA is absent or false)")]
     NotCa,
+    /// More CA certificates below a CA than its pathLenConstraint allows (RFC 5280 §6.1.4 (l),
+    /// (m)).
     #[error("the path has more CA certificates below \"{ca}\" than its pathLenConstraint allows")]
-    PathLengthExceeded { ca: String },
+    PathLengthExceeded {
+        /// The CA whose pathLenConstraint is exceeded, RFC 4514 form.
+        ca: String,
+    },
+    /// A CA in the path has a keyUsage without keyCertSign (RFC 5280 §6.1.4 (n)).
     #[error("a CA certificate's keyUsage does not allow keyCertSign")]
     CaKeyUsageMissingKeyCertSign,
+    /// A version other than v1 to v3, fields the version does not allow, or a v1/v2 intermediate CA
+    /// (RFC 5280 §4.1.2.1, §6.1.4 (k)).
     #[error("the certificate version is not supported, or a v1/v2 certificate is used as an intermediate CA")]
     UnsupportedVersion,
+    /// A critical extension certgate does not process: RFC 5280 §4.2 requires rejecting the
+    /// certificate.
     #[error("the certificate has a critical extension {oid} that certgate does not understand (RFC 5280 §4.2)")]
-    UnknownCriticalExtension { oid: Oid },
+    UnknownCriticalExtension {
+        /// The extension.
+        oid: Oid,
+    },
 
     // ---- Names, policies, purpose --------------------------------------------------------------
+    /// A subject or subjectAltName name outside a CA's permitted subtrees, or inside its excluded
+    /// ones (RFC 5280 §6.1.3 (b), (c)).
     #[error("the name {name} is not permitted by a CA's name constraints")]
-    NameConstraintsViolated { name: String },
+    NameConstraintsViolated {
+        /// The offending name with its form, e.g. `dns:host.example.com`.
+        name: String,
+    },
+    /// An explicit policy is required and the valid policy tree is empty (RFC 5280 §6.1.3 (f),
+    /// §6.1.5 (g)).
     #[error("no acceptable certificate policy: the path requires an explicit policy and the valid policy tree is empty")]
     PolicyNotAcceptable,
+    /// The end entity's extendedKeyUsage (RFC 5280 §4.2.1.12) does not allow the required
+    /// purpose or is missing where the policy requires it, or a CA in the path restricts its
+    /// own to other purposes.
     #[error("the certificate is not allowed for {purpose} (extendedKeyUsage)")]
-    ExtendedKeyUsageNotPermitted { purpose: String },
+    ExtendedKeyUsageNotPermitted {
+        /// The purpose required, and which CA restricts it when one does.
+        purpose: String,
+    },
+    /// The end entity's keyUsage lacks digitalSignature, which TLS authentication needs (RFC 5280
+    /// §4.2.1.3).
     #[error("the end-entity keyUsage does not allow digitalSignature")]
     KeyUsageNotPermitted,
+    /// The end entity does not carry an [`ExpectedName`](crate::ExpectedName).
     #[error("the certificate does not name {expected}")]
-    NameMismatch { expected: String },
+    NameMismatch {
+        /// The name that was expected, with its kind, e.g. `DNS name host.example.com`.
+        expected: String,
+    },
 
     // ---- Revocation -------------------------------------------------------------------------
+    /// A usable CRL lists the certificate as revoked (RFC 5280 §6.3).
     #[error(
         "the certificate with serial {serial} was revoked ({reason}) by CRL number {crl_number}"
     )]
     Revoked {
+        /// The certificate's serial number, hex.
         serial: String,
+        /// The CRL entry's reason, e.g. `keyCompromise`.
         reason: String,
+        /// The cRLNumber of the CRL that lists it, hex (`(none)` without one).
         crl_number: String,
     },
+    /// A usable CRL lists the certificate as certificateHold: suspended, and it may be released.
     #[error("the certificate with serial {serial} is on hold (certificateHold) in CRL number {crl_number}")]
-    OnHold { serial: String, crl_number: String },
+    OnHold {
+        /// The certificate's serial number, hex.
+        serial: String,
+        /// The cRLNumber of the CRL that lists it, hex (`(none)` without one).
+        crl_number: String,
+    },
+    /// No usable CRL covers every reason for the certificate, so its status is unknown and it is
+    /// refused (fail closed, RFC 5280 §6.3.3).
     #[error("no usable CRL from \"{issuer}\" covers this certificate, so its revocation status is unknown: {detail}")]
-    CrlUnavailable { issuer: String, detail: String },
+    CrlUnavailable {
+        /// The CRL issuer expected, RFC 4514 form.
+        issuer: String,
+        /// What was wrong with each CRL that was considered, for people.
+        detail: String,
+    },
+    /// The CRL is past its nextUpdate (RFC 5280 §5.1.2.5).
     #[error("the CRL from \"{issuer}\" expired at {next_update} (validation time {at})")]
     CrlStale {
+        /// The CRL's issuer, RFC 4514 form.
         issuer: String,
+        /// The CRL's nextUpdate, Unix seconds.
         next_update: i64,
+        /// The validation time, Unix seconds.
         at: i64,
     },
+    /// The CRL's thisUpdate is after the validation time (RFC 5280 §5.1.2.4).
     #[error("the CRL from \"{issuer}\" is not yet effective (thisUpdate {this_update}, validation time {at})")]
     CrlNotYetValid {
+        /// The CRL's issuer, RFC 4514 form.
         issuer: String,
+        /// The CRL's thisUpdate, Unix seconds.
         this_update: i64,
+        /// The validation time, Unix seconds.
         at: i64,
     },
+    /// The CRL's signature does not verify with its issuer's key (RFC 5280 §6.3.3 (g)).
     #[error("the CRL's signature does not verify with its issuer's key")]
     CrlSignatureInvalid,
+    /// The CRL or one of its entries has a critical extension certgate does not process (RFC 5280
+    /// §5.2, §5.3).
     #[error("the CRL has a critical extension {oid} that certgate does not understand")]
-    CrlUnknownCriticalExtension { oid: Oid },
+    CrlUnknownCriticalExtension {
+        /// The extension.
+        oid: Oid,
+    },
+    /// The CRL issuer's certificate has a keyUsage without cRLSign (RFC 5280 §6.3.3 (f)).
     #[error("the CRL issuer's certificate is not allowed to sign CRLs (keyUsage cRLSign)")]
     CrlIssuerNotCrlSigner,
+    /// The CRL has no cRLNumber (RFC 5280 §5.2.3 requires one), so it cannot be ordered against
+    /// others.
     #[error("the CRL from \"{issuer}\" has no cRLNumber extension (RFC 5280 §5.2.3 requires one), so it cannot be ordered against other CRLs; reissue it with a CRL number")]
-    CrlNumberMissing { issuer: String },
+    CrlNumberMissing {
+        /// The CRL's issuer, RFC 4514 form.
+        issuer: String,
+    },
+    /// The CRL's authorityKeyIdentifier names no key of its issuer that certgate knows (RFC 5280
+    /// §5.2.1).
     #[error("the CRL's authorityKeyIdentifier does not match the subjectKeyIdentifier of any certificate of its issuer \"{issuer}\": it was signed by a different key of that CA")]
-    CrlAuthorityKeyMismatch { issuer: String },
+    CrlAuthorityKeyMismatch {
+        /// The CRL's issuer, RFC 4514 form.
+        issuer: String,
+    },
 
     // ---- Policies (continued) -------------------------------------------------------------
+    /// policyMappings maps to or from anyPolicy (RFC 5280 §6.1.4 (a)).
     #[error("a CA's policyMappings extension maps to or from anyPolicy, which RFC 5280 §6.1.4 (a) forbids")]
     PolicyMappingInvalid,
+    /// Policy processing (RFC 5280 §6.1.3 (d)) outgrew its bound (RFC 9618 §5): hostile or
+    /// pathological policies.
     #[error("certificate policy processing exceeded its limit of {limit} graph nodes and edges: the path's policies or policy mappings are hostile or pathological")]
-    PolicyGraphTooLarge { limit: usize },
+    PolicyGraphTooLarge {
+        /// The bound on graph nodes and edges.
+        limit: usize,
+    },
+    /// A name constraint certgate cannot evaluate applies to a name of the certificate, so the name
+    /// cannot be shown permitted.
     #[error("a CA's name constraints contain a {form} subtree that certgate cannot evaluate, and the certificate has a name of that form")]
-    NameConstraintsUnsupported { form: String },
+    NameConstraintsUnsupported {
+        /// The name form of the subtree, `malformed` first when the subtree is.
+        form: String,
+    },
+    /// nameConstraints not marked critical in a CA certificate (RFC 5280 §4.2.1.10).
     #[error("the CA certificate \"{ca}\" has a nameConstraints extension that is not marked critical (RFC 5280 §4.2.1.10: conforming CAs MUST mark it critical); reissue it with a critical extension")]
-    NameConstraintsNotCritical { ca: String },
+    NameConstraintsNotCritical {
+        /// The CA, RFC 4514 form.
+        ca: String,
+    },
+    /// nameConstraints in an end-entity certificate (RFC 5280 §4.2.1.10 allows them only in CAs).
     #[error("the end-entity certificate has a nameConstraints extension, which RFC 5280 §4.2.1.10 allows only in CA certificates")]
     NameConstraintsInEndEntity,
+    /// nameConstraints that break RFC 5280 §4.2.1.10's syntax, e.g. a subtree with a minimum or
+    /// maximum.
     #[error(
         "the nameConstraints extension of \"{ca}\" is malformed: {detail} (RFC 5280 §4.2.1.10)"
     )]
-    NameConstraintsMalformed { ca: String, detail: String },
+    NameConstraintsMalformed {
+        /// The CA, RFC 4514 form.
+        ca: String,
+        /// The defect, for people.
+        detail: String,
+    },
+    /// Name-constraint checking would exceed
+    /// [`PathBudget::max_name_constraint_checks`](crate::PathBudget::max_name_constraint_checks).
     #[error("checking the certificate's names against the path's name constraints would take more than the budget of {budget} comparisons: the certificate or its CAs are hostile or pathological")]
-    NameConstraintsBudgetExceeded { budget: u64 },
+    NameConstraintsBudgetExceeded {
+        /// The budget, in comparisons.
+        budget: u64,
+    },
 
     // ---- TLS server profile (CA/Browser Forum Baseline Requirements) ----------------------
+    /// TLS server profile: the subject CN is not one of the SAN's names (BRs §7.1.4.3).
     #[error("the subject commonName \"{common_name}\" is not one of the certificate's subjectAltName DNS names or IP addresses (BRs §7.1.4.3); reissue it with the CN copied from the SAN")]
-    ServerCommonNameNotInSan { common_name: String },
+    ServerCommonNameNotInSan {
+        /// The subject's commonName.
+        common_name: String,
+    },
+    /// TLS server profile: no subjectAltName (BRs §7.1.2.7.12).
     #[error("a TLS server certificate must carry a subjectAltName with its DNS names or IP addresses (BRs §7.1.2.7.12)")]
     ServerSanMissing,
+    /// TLS server profile: no extendedKeyUsage with serverAuth (BRs §7.1.2.7.10).
     #[error("a TLS server certificate must carry an extendedKeyUsage extension with serverAuth (BRs §7.1.2.7.10)")]
     ServerEkuMissing,
+    /// TLS server profile: extendedKeyUsage marked critical (BRs §7.1.2.7.6).
     #[error("the extendedKeyUsage extension of a TLS server certificate must not be critical (BRs §7.1.2.7.6)")]
     ServerEkuCritical,
+    /// TLS server profile: anyExtendedKeyUsage asserted (BRs §7.1.2.7.10).
     #[error("a TLS server certificate must not assert anyExtendedKeyUsage (BRs §7.1.2.7.10)")]
     ServerEkuAny,
+    /// TLS server profile: the server certificate says cA true (BRs §7.1.2.7.8).
     #[error("the TLS server certificate is a CA certificate (basicConstraints cA is true); a server certificate must have cA false (BRs §7.1.2.7.8)")]
     ServerCaLeaf,
+    /// authorityInfoAccess does not decode, is empty, or has a location that is not an absolute URI
+    /// (RFC 5280 §4.2.2.1, BRs §7.1.2.7.7).
     #[error("the authorityInformationAccess extension is malformed: {detail} (RFC 5280 §4.2.2.1, BRs §7.1.2.7.7)")]
-    AiaMalformed { detail: String },
+    AiaMalformed {
+        /// The defect, for people.
+        detail: String,
+    },
+    /// subjectAltName marked critical although the subject is not empty (RFC 5280 §4.2.1.6).
     #[error("the subjectAltName extension is critical although the subject is not empty (RFC 5280 §4.2.1.6, BRs §7.1.2.7.12)")]
     SanCriticalWithSubject,
+    /// A wildcard covering a whole public suffix, e.g. `*.co.uk` (BRs §3.2.2.6).
     #[error("the wildcard name \"{name}\" covers a whole public suffix (BRs §3.2.2.6): a wildcard must stand below a registrable domain")]
-    WildcardUnderPublicSuffix { name: String },
+    WildcardUnderPublicSuffix {
+        /// The wildcard DNS name.
+        name: String,
+    },
+    /// A wildcard that is not the whole leftmost label, e.g. `f*.example.com` (BRs §7.1.2.7.12).
     #[error("the DNS name \"{name}\" has a wildcard that is not the whole leftmost label \"*.\" (BRs §7.1.2.7.12)")]
-    ServerWildcardInvalid { name: String },
+    ServerWildcardInvalid {
+        /// The DNS name.
+        name: String,
+    },
 
     // ---- Certificate profile (RFC 5280 §4) -------------------------------------------------
+    /// No authorityKeyIdentifier in a certificate that is not self-signed (RFC 5280 §4.2.1.1).
     #[error("the certificate has no authorityKeyIdentifier, which RFC 5280 §4.2.1.1 requires in every certificate that is not self-signed; reissue it from a CA that adds the extension")]
     AuthorityKeyIdMissing,
+    /// No subjectKeyIdentifier in a CA certificate (RFC 5280 §4.2.1.2).
     #[error("the CA certificate has no subjectKeyIdentifier, which RFC 5280 §4.2.1.2 requires in every CA certificate; reissue it with the extension")]
     SubjectKeyIdMissing,
+    /// An extension marked critical where RFC 5280 requires it not to be, or the reverse.
     #[error("the certificate's {extension} extension is {actual}, but {rule}")]
     ExtensionCriticalityInvalid {
+        /// The extension's name, e.g. `authorityKeyIdentifier`.
         extension: &'static str,
+        /// `critical` or `not critical`.
         actual: &'static str,
+        /// The rule broken, with its RFC section.
         rule: &'static str,
     },
+    /// keyUsage keyCertSign in a certificate that is not a CA (RFC 5280 §4.2.1.3).
     #[error("keyUsage asserts keyCertSign in a certificate that is not a CA (RFC 5280 §4.2.1.3: keyCertSign requires basicConstraints cA)")]
     KeyCertSignOnEndEntity,
+    /// An empty subject without a critical subjectAltName (RFC 5280 §4.1.2.6, §4.2.1.6).
     #[error("the subject is empty, so the subjectAltName must be present and critical (RFC 5280 §4.1.2.6, §4.2.1.6)")]
     SanNotCriticalWithEmptySubject,
+    /// A dNSName not in preferred name syntax (RFC 5280 §4.2.1.6, RFC 1034 §3.5, RFC 1123 §2.1).
     #[error("the DNS name {name:?} is not in preferred name syntax (RFC 5280 §4.2.1.6, RFC 1034 §3.5, RFC 1123 §2.1)")]
-    DnsNameInvalid { name: String },
+    DnsNameInvalid {
+        /// The name as found.
+        name: String,
+    },
+    /// A serial number that is empty, zero, negative or longer than 20 octets (RFC 5280 §4.1.2.2).
     #[error(
         "the serial number {detail} (RFC 5280 §4.1.2.2: a positive integer of at most 20 octets)"
     )]
-    SerialInvalid { detail: &'static str },
+    SerialInvalid {
+        /// Which of these, e.g. `is negative`.
+        detail: &'static str,
+    },
+    /// A certificate to be trusted as a root is not a CA (RFC 5280 §4.2.1.9).
     #[error("the trust anchor is not a CA certificate: {detail}; trust the CA that issued the certificates, with basicConstraints cA marked critical")]
-    AnchorNotACa { detail: &'static str },
+    AnchorNotACa {
+        /// Why not: no basicConstraints, or cA false.
+        detail: &'static str,
+    },
+    /// A trust anchor's keyUsage is missing or lacks keyCertSign (RFC 5280 §4.2.1.3).
     #[error("the trust anchor's keyUsage {detail}; a CA certificate must allow keyCertSign (RFC 5280 §4.2.1.3)")]
-    AnchorKeyUsageInvalid { detail: &'static str },
+    AnchorKeyUsageInvalid {
+        /// Which of the two.
+        detail: &'static str,
+    },
+    /// A CA certificate with an empty subject (RFC 5280 §4.1.2.6).
     #[error("the CA certificate has an empty subject (RFC 5280 §4.1.2.6: a CA's subject must be a non-empty name)")]
     CaSubjectEmpty,
+    /// A CRL whose cRLNumber is marked critical (RFC 5280 §5.2.3 requires it non-critical).
     #[error("the CRL's cRLNumber extension is marked critical (RFC 5280 §5.2.3: conforming CRL issuers mark it non-critical)")]
     CrlNumberCritical,
 }

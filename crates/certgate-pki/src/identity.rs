@@ -44,6 +44,7 @@ pub struct CertificateUserId {
     /// Entra's field name: PrincipalName, RFC822Name, Subject, IssuerAndSubject,
     /// IssuerAndSerialNumber, SubjectKeyIdentifier, SHA1PublicKey.
     pub field: &'static str,
+    /// The value as Entra stores it, e.g. `X509:<PN>bob@contoso.com`.
     pub value: String,
 }
 

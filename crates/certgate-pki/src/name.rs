@@ -20,6 +20,7 @@ pub struct NameAttribute {
 }
 
 impl NameAttribute {
+    /// The attribute type, e.g. 2.5.4.3 (commonName).
     pub fn oid(&self) -> &Oid {
         &self.oid
     }
@@ -212,10 +213,14 @@ impl Name {
         self.bytes.get(self.range.clone()).unwrap_or_default()
     }
 
+    /// The RelativeDistinguishedNames in encoding order (most significant first, e.g. `C`
+    /// before `CN`), each with its attributes; decoded on first use.
     pub fn rdns(&self) -> &[Vec<NameAttribute>] {
         &self.decoded().rdns
     }
 
+    /// Whether the name is an empty sequence, as an end entity named only by its
+    /// subjectAltName has (RFC 5280 §4.1.2.6).
     pub fn is_empty(&self) -> bool {
         // An empty RDNSequence is the two octets 30 00.
         self.range.len() <= 2

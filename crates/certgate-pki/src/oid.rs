@@ -199,37 +199,66 @@ impl fmt::Display for Oid {
 
 /// Well-known OIDs used by the validation rules.
 pub mod known {
+    /// anyPolicy (RFC 5280 §4.2.1.4): stands for every policy unless inhibitAnyPolicy says not.
     pub const ANY_POLICY: &str = "2.5.29.32.0";
+    /// anyExtendedKeyUsage (§4.2.1.12): any purpose.
     pub const EKU_ANY: &str = "2.5.29.37.0";
+    /// id-kp-serverAuth (§4.2.1.12): TLS server authentication.
     pub const EKU_SERVER_AUTH: &str = "1.3.6.1.5.5.7.3.1";
+    /// id-kp-clientAuth (§4.2.1.12): TLS client authentication, what a sign-in certificate needs.
     pub const EKU_CLIENT_AUTH: &str = "1.3.6.1.5.5.7.3.2";
+    /// id-kp-emailProtection (§4.2.1.12): S/MIME.
     pub const EKU_EMAIL_PROTECTION: &str = "1.3.6.1.5.5.7.3.4";
     /// Microsoft's User Principal Name, carried in a SAN otherName.
     pub const UPN: &str = "1.3.6.1.4.1.311.20.2.3";
 
+    /// subjectKeyIdentifier (RFC 5280 §4.2.1.2).
     pub const EXT_SUBJECT_KEY_ID: &str = "2.5.29.14";
+    /// keyUsage (§4.2.1.3).
     pub const EXT_KEY_USAGE: &str = "2.5.29.15";
+    /// subjectAltName (§4.2.1.6).
     pub const EXT_SUBJECT_ALT_NAME: &str = "2.5.29.17";
+    /// issuerAltName (§4.2.1.7).
     pub const EXT_ISSUER_ALT_NAME: &str = "2.5.29.18";
+    /// basicConstraints (§4.2.1.9).
     pub const EXT_BASIC_CONSTRAINTS: &str = "2.5.29.19";
+    /// cRLNumber, a CRL extension (§5.2.3).
     pub const EXT_CRL_NUMBER: &str = "2.5.29.20";
+    /// reasonCode, a CRL entry extension (§5.3.1).
     pub const EXT_REASON_CODE: &str = "2.5.29.21";
+    /// invalidityDate, a CRL entry extension (§5.3.2).
     pub const EXT_INVALIDITY_DATE: &str = "2.5.29.24";
+    /// deltaCRLIndicator, a CRL extension marking a delta CRL (§5.2.4).
     pub const EXT_DELTA_CRL_INDICATOR: &str = "2.5.29.27";
+    /// issuingDistributionPoint, a CRL extension (§5.2.5).
     pub const EXT_ISSUING_DISTRIBUTION_POINT: &str = "2.5.29.28";
+    /// certificateIssuer, an indirect CRL's entry extension (§5.3.3).
     pub const EXT_CERTIFICATE_ISSUER: &str = "2.5.29.29";
+    /// nameConstraints (§4.2.1.10).
     pub const EXT_NAME_CONSTRAINTS: &str = "2.5.29.30";
+    /// cRLDistributionPoints (§4.2.1.13).
     pub const EXT_CRL_DISTRIBUTION_POINTS: &str = "2.5.29.31";
+    /// certificatePolicies (§4.2.1.4).
     pub const EXT_CERTIFICATE_POLICIES: &str = "2.5.29.32";
+    /// policyMappings (§4.2.1.5).
     pub const EXT_POLICY_MAPPINGS: &str = "2.5.29.33";
+    /// authorityKeyIdentifier (§4.2.1.1, §5.2.1).
     pub const EXT_AUTHORITY_KEY_ID: &str = "2.5.29.35";
+    /// policyConstraints (§4.2.1.11).
     pub const EXT_POLICY_CONSTRAINTS: &str = "2.5.29.36";
+    /// extKeyUsage (§4.2.1.12).
     pub const EXT_EXTENDED_KEY_USAGE: &str = "2.5.29.37";
+    /// freshestCRL, where delta CRLs are (§4.2.1.15, §5.2.6).
     pub const EXT_FRESHEST_CRL: &str = "2.5.29.46";
+    /// inhibitAnyPolicy (§4.2.1.14).
     pub const EXT_INHIBIT_ANY_POLICY: &str = "2.5.29.54";
+    /// authorityInfoAccess (§4.2.2.1, §5.2.7).
     pub const EXT_AUTHORITY_INFO_ACCESS: &str = "1.3.6.1.5.5.7.1.1";
+    /// subjectInfoAccess (§4.2.2.2).
     pub const EXT_SUBJECT_INFO_ACCESS: &str = "1.3.6.1.5.5.7.1.11";
 
+    /// emailAddress (PKCS #9), a legacy name attribute; RFC 5280 §4.2.1.10 makes rfc822Name
+    /// constraints apply to it.
     pub const ATTR_EMAIL_ADDRESS: &str = "1.2.840.113549.1.9.1";
 
     /// Every constant above, for recognising them by encoding.

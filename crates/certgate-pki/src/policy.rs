@@ -28,8 +28,14 @@ pub(crate) const MAX_POLICY_GRAPH_SIZE: usize = 10_000;
 pub struct PolicySettings {
     /// user-initial-policy-set; contains anyPolicy (2.5.29.32.0) for "any".
     pub initial_policy_set: Vec<Oid>,
+    /// initial-explicit-policy (§6.1.1 (f)): the path must be valid for at least one policy
+    /// of `initial_policy_set`, even if no certificate requires an explicit policy.
     pub initial_explicit_policy: bool,
+    /// initial-policy-mapping-inhibit (§6.1.1 (e)): policyMappings in the path are not
+    /// followed.
     pub initial_policy_mapping_inhibit: bool,
+    /// initial-any-policy-inhibit (§6.1.1 (g)): anyPolicy in a certificate does not match
+    /// every policy.
     pub initial_any_policy_inhibit: bool,
 }
 

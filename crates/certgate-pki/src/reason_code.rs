@@ -15,6 +15,7 @@ pub struct ReasonCode {
 }
 
 impl ReasonCode {
+    /// A code with its meaning and advice; `const` so that `CODES` lists are constants.
     pub const fn new(
         code: &'static str,
         meaning: &'static str,

@@ -32,6 +32,8 @@ pub struct RevocationSnapshot {
 }
 
 impl RevocationSnapshot {
+    /// A snapshot over `crls`, indexed by issuer, complete and delta CRLs apart. The CRLs'
+    /// signatures are checked when a validation first uses them.
     pub fn new(crls: Vec<Crl>) -> Self {
         Self::from_shared(crls.into_iter().map(Arc::new).collect())
     }
@@ -55,18 +57,23 @@ impl RevocationSnapshot {
         }
     }
 
+    /// No CRLs: every revocation status a policy asks for is unknown (`crl-unavailable`), so
+    /// validation fails unless revocation checking is off or the issuer exempt.
     pub fn empty() -> Self {
         Self::default()
     }
 
+    /// The number of CRLs, complete and delta.
     pub fn len(&self) -> usize {
         self.crls.len()
     }
 
+    /// Whether the snapshot holds no CRL.
     pub fn is_empty(&self) -> bool {
         self.crls.is_empty()
     }
 
+    /// The CRLs in the order they were given, to share with the next snapshot.
     pub fn crls(&self) -> &[Arc<Crl>] {
         &self.crls
     }

@@ -17,6 +17,7 @@ use crate::oid::Oid;
 /// Whether algorithms kept only for old PKIs (SHA-1 signatures, DSA) are acceptable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LegacyAlgorithms {
+    /// Refuses SHA-1 signatures and DSA keys. The default.
     Reject,
     /// Accepts SHA-1 signatures and DSA keys. Needed for the 2011 NIST PKITS data; never the
     /// default.
@@ -28,6 +29,7 @@ pub enum LegacyAlgorithms {
 pub struct AlgorithmPolicy {
     /// Smallest accepted RSA modulus, in bits (default 2048).
     pub min_rsa_bits: usize,
+    /// Whether SHA-1 signatures and DSA keys pass (they do not by default).
     pub legacy: LegacyAlgorithms,
 }
 

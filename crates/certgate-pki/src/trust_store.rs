@@ -44,6 +44,7 @@ pub struct TrustStore {
 }
 
 impl TrustStore {
+    /// An empty store, which trusts nothing.
     pub fn new() -> Self {
         Self::default()
     }
@@ -79,10 +80,12 @@ impl TrustStore {
         self.cas.push(TrustedCa { certificate, kind });
     }
 
+    /// The number of CAs, roots and intermediates.
     pub fn len(&self) -> usize {
         self.cas.len()
     }
 
+    /// Whether the store holds no CA.
     pub fn is_empty(&self) -> bool {
         self.cas.is_empty()
     }

@@ -27,6 +27,7 @@ pub enum NameIdFormat {
 }
 
 impl NameIdFormat {
+    /// The format URI, as written into NameID's `Format` attribute.
     pub fn uri(self) -> &'static str {
         match self {
             NameIdFormat::Persistent => "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
@@ -36,9 +37,12 @@ impl NameIdFormat {
     }
 }
 
+/// The assertion's Subject NameID (SAML core §2.2.3): who the assertion is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NameId {
+    /// How the relying party should read `value`.
     pub format: NameIdFormat,
+    /// The identifier itself; must be non-empty, XML-safe text.
     pub value: String,
 }
 
@@ -55,6 +59,7 @@ pub enum AuthnContext {
 }
 
 impl AuthnContext {
+    /// The class URI, as written into AuthnContextClassRef.
     pub fn uri(self) -> &'static str {
         match self {
             AuthnContext::X509 => "urn:oasis:names:tc:SAML:2.0:ac:classes:X509",
@@ -68,9 +73,11 @@ impl AuthnContext {
 /// `xsi:type`; the schema types AttributeValue as `anyType`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attribute {
+    /// The attribute's `Name` (a claim URI, or `IDPEmail` for Microsoft 365); must not be empty.
     pub name: String,
     /// e.g. `urn:oasis:names:tc:SAML:2.0:attrname-format:uri`; None = attribute omitted.
     pub name_format: Option<String>,
+    /// One `saml:AttributeValue` each, in order; may be empty.
     pub values: Vec<String>,
 }
 
@@ -78,26 +85,33 @@ pub struct Attribute {
 /// SubjectConfirmationData carries the same NotOnOrAfter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Validity {
+    /// When the Assertion is issued (IssueInstant).
     pub issue_instant: UnixTime,
+    /// Conditions NotBefore: the first second the assertion may be accepted.
     pub not_before: UnixTime,
+    /// Conditions and SubjectConfirmationData NotOnOrAfter; must be after `not_before`.
     pub not_on_or_after: UnixTime,
 }
 
 /// The sign-in the assertion reports (AuthnStatement).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Authentication {
+    /// When the user authenticated (AuthnInstant).
     pub authn_instant: UnixTime,
     /// SessionIndex, for single logout; must be XML-safe text.
     pub session_index: String,
+    /// Written as the AuthnContextClassRef.
     pub context: AuthnContext,
 }
 
 /// Everything an Assertion states. [`Assertion::sign`] checks and writes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Assertion {
+    /// The Assertion's `ID`, which the enveloped signature's Reference points at.
     pub id: MessageId,
     /// The IdP's entity ID (Microsoft 365: the domain's `issuerUri`).
     pub issuer: String,
+    /// Who the assertion is about (Subject/NameID).
     pub name_id: NameId,
     /// AudienceRestriction/Audience: the SP's entity ID.
     pub audience: String,
@@ -105,8 +119,12 @@ pub struct Assertion {
     pub recipient: String,
     /// The AuthnRequest's ID, None for IdP-initiated sign-in. Must be an NCName.
     pub in_response_to: Option<String>,
+    /// IssueInstant and the Conditions window.
     pub validity: Validity,
+    /// How and when the user signed in (the AuthnStatement).
     pub authentication: Authentication,
+    /// The AttributeStatement's attributes; none = no AttributeStatement (the schema wants at
+    /// least one Attribute in it).
     pub attributes: Vec<Attribute>,
 }
 
@@ -118,10 +136,12 @@ pub struct SignedAssertion {
 }
 
 impl SignedAssertion {
+    /// The Assertion's `ID` (the Response that carries it must use another one).
     pub fn id(&self) -> &MessageId {
         &self.id
     }
 
+    /// The signed Assertion as canonical XML, to embed in a Response unchanged.
     pub fn xml(&self) -> &str {
         &self.xml
     }

@@ -55,6 +55,8 @@ impl<M> Received<M> {
         &self.message
     }
 
+    /// The message, giving up the signature: for a caller that has verified it, or does not
+    /// require one.
     pub fn into_message(self) -> M {
         self.message
     }

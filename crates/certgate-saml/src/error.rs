@@ -8,20 +8,35 @@ pub enum SamlError {
     /// A value cannot be put into the document as given (empty, not an NCName, a character
     /// XML 1.0 cannot carry, too long, ...).
     #[error("{field}: {reason}")]
-    InvalidField { field: &'static str, reason: String },
+    InvalidField {
+        /// The input it was for, as the log names it (`issuer`, `in_response_to`, ...).
+        field: &'static str,
+        /// What is wrong with the value.
+        reason: String,
+    },
     /// A time outside what `xs:dateTime` in the form `YYYY-MM-DDTHH:MM:SSZ` can express
     /// (years 1 to 9999).
     #[error("{field}: {at} seconds since the epoch is outside years 1 to 9999")]
-    TimeOutOfRange { field: &'static str, at: i64 },
+    TimeOutOfRange {
+        /// The time's role in the document (`issue_instant`, `not_before`, ...).
+        field: &'static str,
+        /// The time that cannot be written, in seconds since the Unix epoch.
+        at: i64,
+    },
     /// `not_before` is not before `not_on_or_after`.
     #[error("the validity window is empty: NotBefore {not_before} is not before NotOnOrAfter {not_on_or_after}")]
     EmptyValidity {
+        /// Start of the window, in seconds since the Unix epoch.
         not_before: i64,
+        /// End of the window (exclusive), in seconds since the Unix epoch.
         not_on_or_after: i64,
     },
     /// The token-signing key or its certificate could not be used.
     #[error("token-signing key: {reason}")]
-    SigningKey { reason: String },
+    SigningKey {
+        /// Why the key or certificate was refused.
+        reason: String,
+    },
     /// The private key is not the one the certificate certifies: relying parties holding the
     /// certificate would reject every signature.
     #[error("the token-signing key does not match the public key of its certificate")]
@@ -35,18 +50,30 @@ pub enum SamlError {
     /// A claim type that SAML 1.1 cannot carry: it is written as AttributeNamespace and
     /// AttributeName split at the last `/`, so it needs a `/` with text on both sides.
     #[error("claim type \"{claim_type}\" cannot be split into a SAML 1.1 AttributeNamespace and AttributeName at its last '/'")]
-    ClaimTypeNotSplittable { claim_type: String },
+    ClaimTypeNotSplittable {
+        /// The configured claim type URI, as given.
+        claim_type: String,
+    },
     /// A WS-Federation request lacks a parameter its action requires (`wa`, `wtrealm`).
     #[error("WS-Federation parameter {parameter} is missing")]
-    WsFedParameterMissing { parameter: &'static str },
+    WsFedParameterMissing {
+        /// The missing query or form parameter.
+        parameter: &'static str,
+    },
     /// A WS-Federation parameter appears more than once: which one counts would be a guess.
     #[error("WS-Federation parameter {parameter} appears more than once")]
-    WsFedParameterDuplicated { parameter: &'static str },
+    WsFedParameterDuplicated {
+        /// The repeated parameter.
+        parameter: &'static str,
+    },
     /// A WS-Federation parameter is longer than certgate accepts.
     #[error("WS-Federation parameter {parameter} is {length} bytes; at most {limit} are accepted")]
     WsFedParameterTooLong {
+        /// The parameter that is too long.
         parameter: &'static str,
+        /// Its length in bytes.
         length: usize,
+        /// The most bytes accepted for this parameter.
         limit: usize,
     },
     /// A WS-Federation parameter's value has the wrong form (a `wct` that is not a UTC
@@ -54,22 +81,40 @@ pub enum SamlError {
     /// absolute URI, ...).
     #[error("WS-Federation parameter {parameter}: {reason}")]
     WsFedParameterInvalid {
+        /// The parameter whose value is refused.
         parameter: &'static str,
+        /// What is wrong with the value.
         reason: String,
     },
     /// `wa` names an action certgate does not implement.
     #[error("WS-Federation action wa={action} is not supported")]
-    WsFedUnknownAction { action: String },
+    WsFedUnknownAction {
+        /// The `wa` value received (implemented: `wsignin1.0`, `wsignout1.0`,
+        /// `wsignoutcleanup1.0`).
+        action: String,
+    },
     // --- Received XML (crate::xml_in) ---
     /// A received document is larger than certgate reads for its kind.
     #[error("the XML document is {size} bytes; at most {limit} are accepted")]
-    XmlTooLarge { size: usize, limit: usize },
+    XmlTooLarge {
+        /// The document's size in bytes.
+        size: usize,
+        /// The most bytes read for this kind of document.
+        limit: usize,
+    },
     /// Not UTF-8, or declares another encoding: SAML messages are UTF-8 in practice.
     #[error("the XML document is not UTF-8 (at byte {offset}); re-encode it as UTF-8")]
-    XmlNotUtf8 { offset: usize },
+    XmlNotUtf8 {
+        /// Byte offset of the first byte that is not UTF-8 (0 when the XML declaration names
+        /// another encoding).
+        offset: usize,
+    },
     /// Not well-formed XML (or XML 1.0 namespaces) at all.
     #[error("the XML document is not well-formed: {reason}")]
-    XmlMalformed { reason: String },
+    XmlMalformed {
+        /// What is wrong, and at which byte where known.
+        reason: String,
+    },
     /// A DOCTYPE: DTDs bring external entities and entity expansion, and SAML needs neither.
     #[error(
         "the XML document has a DOCTYPE, which certgate refuses (no DTDs, no external entities)"
@@ -77,25 +122,50 @@ pub enum SamlError {
     XmlDoctypeRefused,
     /// An entity reference other than the five predefined ones (it could only come from a DTD).
     #[error("the XML document references the entity &{name}; only &lt; &gt; &amp; &apos; &quot; and character references are accepted")]
-    XmlEntityRefused { name: String },
+    XmlEntityRefused {
+        /// The entity's name, without `&` and `;`.
+        name: String,
+    },
     /// A processing instruction other than the XML declaration.
     #[error("the XML document has a processing instruction, which certgate refuses")]
     XmlProcessingInstructionRefused,
     /// Elements nested deeper than certgate reads.
     #[error("the XML document nests elements deeper than {limit} levels")]
-    XmlTooDeep { limit: usize },
+    XmlTooDeep {
+        /// The deepest nesting read.
+        limit: usize,
+    },
     /// More elements, text nodes and comments than certgate reads.
     #[error("the XML document has more than {limit} nodes")]
-    XmlTooManyNodes { limit: usize },
+    XmlTooManyNodes {
+        /// The most nodes read in one document.
+        limit: usize,
+    },
     /// An element with more attributes than certgate reads.
     #[error("<{element}> has more than {limit} attributes")]
-    XmlTooManyAttributes { element: String, limit: usize },
+    XmlTooManyAttributes {
+        /// The element's qualified name as written.
+        element: String,
+        /// The most attributes read on one element.
+        limit: usize,
+    },
     /// A prefix used without a namespace declaration in scope.
     #[error("the prefix \"{prefix}\" in <{element}> is not bound to a namespace")]
-    XmlUnboundPrefix { prefix: String, element: String },
+    XmlUnboundPrefix {
+        /// The undeclared prefix.
+        prefix: String,
+        /// The qualified name of the element that uses it (itself or on an attribute).
+        element: String,
+    },
     /// The same attribute twice on one element (by name, or by namespace and local name).
     #[error("<{element}> has the attribute {attribute} more than once")]
-    XmlDuplicateAttribute { element: String, attribute: String },
+    XmlDuplicateAttribute {
+        /// The element's qualified name as written.
+        element: String,
+        /// The repeated attribute (its local name, or `xmlns:p`); empty when the parser found
+        /// the repetition by the name as written.
+        attribute: String,
+    },
 
     // --- XML signatures (crate::dsig_verify) ---
     /// A signature is required and the message has none (no `ds:Signature` child of the
@@ -104,28 +174,45 @@ pub enum SamlError {
     SignatureMissing,
     /// The Signature does not have the one shape certgate accepts (SAML core §5.4).
     #[error("the XML signature is malformed: {reason}")]
-    SignatureMalformed { reason: String },
+    SignatureMalformed {
+        /// Which part of the Signature is wrong, and how.
+        reason: String,
+    },
     /// An algorithm certgate does not accept (RSA-SHA1, another canonicalization, ...).
     #[error("{role} {algorithm} is refused; {hint}")]
     SignatureAlgorithmRefused {
+        /// Where the algorithm appeared (`SignatureMethod`, `DigestMethod`, `Transform`, ...).
         role: &'static str,
+        /// The algorithm URI received (first 200 characters).
         algorithm: String,
+        /// What to do instead: the algorithms certgate accepts, or why RSA-SHA1 is refused.
         hint: &'static str,
     },
     /// The Reference does not point at the signed root element.
     #[error("the signature references {uri}, not the message itself (ID {id})")]
-    SignatureReferenceMismatch { uri: String, id: String },
+    SignatureReferenceMismatch {
+        /// The Reference's `URI` attribute (first 200 characters).
+        uri: String,
+        /// The root element's `ID`, which the Reference should name as `#ID`.
+        id: String,
+    },
     /// Two elements carry the same ID: the shape of a signature-wrapping attack.
     #[error("two elements carry the ID {id}")]
-    DuplicateId { id: String },
+    DuplicateId {
+        /// The ID that appears twice.
+        id: String,
+    },
     /// The signed content was changed after signing.
     #[error("the digest of the signed content does not match: the message was changed after it was signed")]
     DigestMismatch,
     /// No trusted certificate verifies the signature.
     #[error("the {algorithm} signature does not verify with any of the {trusted} trusted certificates ({tried} with a key of the right type); check the service provider's signing certificate in its metadata")]
     SignatureInvalid {
+        /// The signature algorithm the message names.
         algorithm: String,
+        /// How many trusted certificates have a key this algorithm can use (and were tried).
         tried: usize,
+        /// How many certificates are trusted for this service provider in all.
         trusted: usize,
     },
     /// A signature must be verified but no certificate is configured to verify it with.
@@ -133,45 +220,88 @@ pub enum SamlError {
     NoTrustedCertificate,
     /// A configured certificate cannot be used to verify.
     #[error("a configured signing certificate cannot be used: {reason}")]
-    TrustedCertificateUnusable { reason: String },
+    TrustedCertificateUnusable {
+        /// Why the certificate cannot be used (it does not parse as DER X.509, ...).
+        reason: String,
+    },
 
     // --- Bindings and received messages (crate::binding, request, logout, sp_metadata) ---
     /// A base64 value (form field, query parameter or XML text) does not decode.
     #[error("{field} is not valid base64")]
-    Base64Invalid { field: &'static str },
+    Base64Invalid {
+        /// The form field, query parameter or element whose value it is.
+        field: &'static str,
+    },
     /// An HTTP-POST message that is DEFLATE-compressed: only the Redirect binding deflates.
     #[error("the {field} form value is DEFLATE-compressed, but the HTTP-POST binding carries the XML base64-encoded without compression (SAML bindings §3.5.4; only HTTP-Redirect deflates): send it uncompressed, or over HTTP-Redirect")]
-    PostDeflated { field: &'static str },
+    PostDeflated {
+        /// The form field (`SAMLRequest` or `SAMLResponse`).
+        field: &'static str,
+    },
     /// A Redirect-binding message is not a valid raw DEFLATE stream (RFC 1951).
     #[error("the {field} parameter does not inflate: {reason}")]
-    InflateFailed { field: &'static str, reason: String },
+    InflateFailed {
+        /// The query parameter (`SAMLRequest` or `SAMLResponse`).
+        field: &'static str,
+        /// The decompressor's description of the fault.
+        reason: String,
+    },
     /// A Redirect-binding message inflates to more than certgate reads (a deflate bomb).
     #[error("the {field} parameter inflates to more than {limit} bytes")]
-    InflatedTooLarge { field: &'static str, limit: usize },
+    InflatedTooLarge {
+        /// The query parameter (`SAMLRequest` or `SAMLResponse`).
+        field: &'static str,
+        /// The most bytes inflated.
+        limit: usize,
+    },
     /// The query string of a Redirect-binding request cannot be read.
     #[error("the query string is malformed: {reason}")]
-    QueryMalformed { reason: String },
+    QueryMalformed {
+        /// What cannot be read (too long, a bad percent-escape, a missing message parameter, ...).
+        reason: String,
+    },
     /// A parameter appears twice: which one was signed would be a guess.
     #[error("the query parameter {name} appears more than once")]
-    QueryParameterDuplicated { name: String },
+    QueryParameterDuplicated {
+        /// The repeated parameter's name.
+        name: String,
+    },
     /// RelayState longer than SAML bindings §3.4.3 / §3.5.3 allow.
     #[error("RelayState is {length} bytes; SAML bindings allow at most {limit}")]
-    RelayStateTooLong { length: usize, limit: usize },
+    RelayStateTooLong {
+        /// The RelayState's length in bytes.
+        length: usize,
+        /// The most bytes the bindings allow (80).
+        limit: usize,
+    },
     /// The document is another kind of message than the endpoint takes.
     #[error("expected {expected}, received {found}")]
     UnexpectedMessage {
+        /// The root element the endpoint takes (e.g. `samlp:AuthnRequest`).
         expected: &'static str,
+        /// The root element received, as `{namespace}local` (first 200 characters).
         found: String,
     },
     /// `Version` is not "2.0" (SAML core §3.2.1).
     #[error("SAML Version {version:?} is not supported; only 2.0 is")]
-    UnsupportedVersion { version: String },
+    UnsupportedVersion {
+        /// The `Version` attribute received.
+        version: String,
+    },
     /// A received message lacks a required part, or a part has the wrong form.
     #[error("{field}: {reason}")]
-    MessageInvalid { field: &'static str, reason: String },
+    MessageInvalid {
+        /// The element or attribute at fault.
+        field: &'static str,
+        /// What is missing or wrong.
+        reason: String,
+    },
     /// Service-provider metadata that cannot be used.
     #[error("service provider metadata: {reason}")]
-    MetadataInvalid { reason: String },
+    MetadataInvalid {
+        /// Why the metadata cannot be used.
+        reason: String,
+    },
 }
 
 impl SamlError {

@@ -15,6 +15,7 @@ use crate::error::SamlError;
 pub struct MessageId(String);
 
 impl MessageId {
+    /// A fresh random ID; fails only if the system random source does.
     pub fn random() -> Result<Self, SamlError> {
         let mut bytes = [0u8; 16];
         SystemRandom::new()
@@ -34,6 +35,7 @@ impl MessageId {
         Ok(MessageId(id.to_owned()))
     }
 
+    /// The ID as written into the `ID` attribute.
     pub fn as_str(&self) -> &str {
         &self.0
     }

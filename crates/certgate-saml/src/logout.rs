@@ -20,8 +20,11 @@ use crate::xml_in::Document;
 /// A LogoutRequest's content (SAML core §3.7.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogoutRequest {
+    /// `ID`: echoed as the LogoutResponse's `InResponseTo`.
     pub id: MessageId,
+    /// `IssueInstant`, for the caller's freshness check.
     pub issue_instant: UnixTime,
+    /// `Destination`, if sent; the caller compares it with the endpoint the request arrived at.
     pub destination: Option<String>,
     /// The SP's entity ID.
     pub issuer: String,
@@ -39,9 +42,13 @@ pub struct LogoutRequest {
 /// are refused: certgate issues plain NameIDs, so its SPs echo plain NameIDs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogoutNameId {
+    /// The identifier, whitespace around it removed; never empty.
     pub value: String,
+    /// `Format`, as sent (absent = unspecified, core §8.3.1).
     pub format: Option<String>,
+    /// `NameQualifier`, as sent.
     pub name_qualifier: Option<String>,
+    /// `SPNameQualifier`, as sent.
     pub sp_name_qualifier: Option<String>,
 }
 
@@ -107,15 +114,18 @@ fn read(document: &Document) -> Result<LogoutRequest, SamlError> {
 /// Top-level status codes (SAML core §3.2.2.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StatusCode {
+    /// The request succeeded.
     Success,
     /// The request could not be performed due to an error on the part of the requester.
     Requester,
     /// The request could not be performed due to an error on the part of the responder.
     Responder,
+    /// The sender's SAML version is not supported.
     VersionMismatch,
 }
 
 impl StatusCode {
+    /// The status code URI, as written into `samlp:StatusCode/@Value`.
     pub fn uri(self) -> &'static str {
         match self {
             StatusCode::Success => "urn:oasis:names:tc:SAML:2.0:status:Success",
@@ -129,14 +139,17 @@ impl StatusCode {
 /// A `samlp:LogoutResponse` (SAML core §3.7.2) to send back by HTTP-Redirect.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogoutResponse {
+    /// The LogoutResponse's own `ID`.
     pub id: MessageId,
     /// The LogoutRequest's ID.
     pub in_response_to: String,
+    /// When the response is issued (`IssueInstant`).
     pub issue_instant: UnixTime,
     /// The SP's SingleLogoutService ResponseLocation (or Location).
     pub destination: String,
     /// certgate's entity ID.
     pub issuer: String,
+    /// The top-level status code: Success, or why the logout was not done.
     pub status: StatusCode,
     /// A second-level status code URI (core §3.2.2.2), e.g.
     /// `urn:oasis:names:tc:SAML:2.0:status:PartialLogout`.

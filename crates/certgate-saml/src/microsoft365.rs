@@ -25,8 +25,11 @@ pub const IDP_EMAIL: &str = "IDPEmail";
 pub struct ImmutableId(String);
 
 impl ImmutableId {
+    /// The most characters Entra accepts in the encoded value.
     pub const MAX_LEN: usize = 64;
 
+    /// Encodes a raw `onPremisesImmutableId` by the rule above; refuses an empty value and one
+    /// that encodes to more than [`ImmutableId::MAX_LEN`] characters.
     pub fn encode(raw: &str) -> Result<Self, SamlError> {
         if raw.is_empty() {
             return Err(SamlError::invalid("immutable_id", "must not be empty"));
@@ -52,6 +55,7 @@ impl ImmutableId {
         Ok(ImmutableId(encoded))
     }
 
+    /// The encoded value, as it goes into the NameID.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -61,19 +65,25 @@ impl ImmutableId {
 /// the UPN, Audience and Recipient fixed to Entra's.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Microsoft365Assertion {
+    /// Becomes the Assertion's `ID` (see [`MessageId::random`]).
     pub id: MessageId,
     /// The federated domain's `issuerUri`.
     pub issuer_uri: String,
+    /// The user's encoded immutable ID: the persistent NameID.
     pub immutable_id: ImmutableId,
     /// Must equal the user's `userPrincipalName` in Entra.
     pub upn: String,
     /// The AuthnRequest's ID (SP-initiated) or None.
     pub in_response_to: Option<String>,
+    /// IssueInstant and the Conditions window.
     pub validity: Validity,
+    /// The AuthnStatement; its context is what Entra reads for MFA.
     pub authentication: Authentication,
 }
 
 impl Microsoft365Assertion {
+    /// The general [`Assertion`] with Entra's fixed Audience, Recipient and NameID format, and
+    /// `upn` as the one `IDPEmail` attribute; sign it with [`Assertion::sign`].
     pub fn into_assertion(self) -> Assertion {
         Assertion {
             id: self.id,

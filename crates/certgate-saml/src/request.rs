@@ -24,7 +24,9 @@ const ID_MAX_CHARS: usize = 256;
 pub struct AuthnRequest {
     /// `ID`: an NCName, echoed as `InResponseTo` in the Response.
     pub id: MessageId,
+    /// `IssueInstant`, for the caller's freshness check.
     pub issue_instant: UnixTime,
+    /// `Destination`, if sent (see above).
     pub destination: Option<String>,
     /// `saml:Issuer`: the SP's entity ID (whitespace around it removed).
     pub issuer: String,
@@ -38,14 +40,18 @@ pub struct AuthnRequest {
     pub name_id_policy_format: Option<String>,
     /// `NameIDPolicy/@AllowCreate`; absent = false (core §3.4.1.1).
     pub allow_create: bool,
+    /// `ForceAuthn`: the user must authenticate afresh, not by an existing session; absent = false.
     pub force_authn: bool,
+    /// `IsPassive`: the IdP must not interact with the user; absent = false.
     pub is_passive: bool,
+    /// What the SP asks of the authentication, if it asks (see [`RequestedAuthnContext::decide`]).
     pub requested_authn_context: Option<RequestedAuthnContext>,
 }
 
 /// `samlp:RequestedAuthnContext` (core §3.3.2.2.1), by class reference only.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestedAuthnContext {
+    /// How the class references are to be compared with the context used.
     pub comparison: AuthnContextComparison,
     /// `saml:AuthnContextClassRef` values, in order; at least one.
     pub class_refs: Vec<String>,
@@ -54,9 +60,13 @@ pub struct RequestedAuthnContext {
 /// `Comparison` (core §3.3.2.2.1); absent = exact.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AuthnContextComparison {
+    /// The context used must be one of the listed classes.
     Exact,
+    /// At least as strong as one of the listed classes.
     Minimum,
+    /// As strong as possible without exceeding the strength of at least one listed class.
     Maximum,
+    /// Stronger than any of the listed classes.
     Better,
 }
 

@@ -16,19 +16,24 @@ const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 /// Whether the Response itself is signed too. The Assertion is always signed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ResponseSigning {
+    /// Only the Assertion carries a signature (what SAML profiles §4.1.3.5 requires).
     AssertionOnly,
+    /// The Response is signed as well, around the signed Assertion, for SPs that require it.
     AssertionAndResponse,
 }
 
 /// A successful Response around one signed Assertion.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
+    /// The Response's `ID`; must differ from the Assertion's.
     pub id: MessageId,
+    /// The IdP's entity ID, as in the Assertion.
     pub issuer: String,
     /// The ACS URL the Response is posted to.
     pub destination: String,
     /// The AuthnRequest's ID, None for IdP-initiated sign-in. Must be an NCName.
     pub in_response_to: Option<String>,
+    /// When the Response is issued (IssueInstant).
     pub issue_instant: UnixTime,
 }
 

@@ -68,6 +68,7 @@ impl SigningKey {
         })
     }
 
+    /// The certificate (DER) each signature's KeyInfo carries; relying parties must hold it.
     pub fn certificate_der(&self) -> &[u8] {
         &self.certificate_der
     }

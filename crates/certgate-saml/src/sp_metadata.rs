@@ -42,8 +42,12 @@ pub struct SpMetadata {
 /// An `md:AssertionConsumerService` (metadata §2.2.3 IndexedEndpointType).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndexedEndpoint {
+    /// The `Binding` URI (HTTP-POST is the one certgate answers with).
     pub binding: String,
+    /// The `Location` URL: where the Response is sent.
     pub location: String,
+    /// The `index`, unique among the SP's AssertionConsumerServices; what an AuthnRequest's
+    /// `AssertionConsumerServiceIndex` names.
     pub index: u16,
     /// `isDefault`; absent = None (metadata §2.2.3 gives absent a weaker meaning than false).
     pub is_default: Option<bool>,
@@ -52,8 +56,11 @@ pub struct IndexedEndpoint {
 /// An `md:SingleLogoutService` (metadata §2.2.2 EndpointType).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
+    /// The `Binding` URI (HTTP-Redirect is the one certgate uses).
     pub binding: String,
+    /// The `Location` URL: where LogoutRequests go.
     pub location: String,
+    /// `ResponseLocation`: where LogoutResponses go, if not to `location` (metadata §2.2.2).
     pub response_location: Option<String>,
 }
 

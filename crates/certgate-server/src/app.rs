@@ -13,7 +13,7 @@ use std::time::Duration;
 use certgate_core::authority::{AuthorityRole, BaseCrl, BuiltInCa, PkiSettings};
 use certgate_core::clock::Clock;
 use certgate_core::crl_cache::CrlKind;
-use certgate_core::store::Store;
+use certgate_core::store::{CrlCacheStore, Store};
 use certgate_core::validation_state::SharedState;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -35,7 +35,10 @@ use certgate_store::SqlStore;
 /// How `serve` runs.
 #[derive(Clone)]
 pub struct ServerConfig {
+    /// The plain HTTP listener: certgate's published CA certificates and CRLs, `/healthz` and
+    /// `/metrics`.
     pub listen: SocketAddr,
+    /// Limits and timing of the trusted CAs' CRL refreshes.
     pub crl: CrlSettings,
     /// certgate's own CA, when it should publish CRLs on schedule.
     pub pki: Option<PkiSettings>,
@@ -53,8 +56,11 @@ pub struct ServerConfig {
 /// certificate and proxies the virtual directories.
 #[derive(Clone)]
 pub struct FrontDoorConfig {
+    /// Where the front door listens.
     pub listen: SocketAddr,
+    /// The TLS certificate and key the front door presents to devices.
     pub identity: ServerIdentity,
+    /// The proxied paths (`/owa`, `/Microsoft-Server-ActiveSync`, ...), each with its upstream.
     pub virtual_directories: Vec<certgate_core::front_door::VirtualDirectory>,
     /// The host name devices reach the front door at (the Exchange ActiveSync host that the
     /// self-service device page suggests).
@@ -68,6 +74,7 @@ pub struct FrontDoorConfig {
 /// The web listener (HTTPS without client certificates, like AD FS's port 443).
 #[derive(Clone)]
 pub struct WebConfig {
+    /// Where the web listener listens.
     pub listen: SocketAddr,
     /// `https://host:port` the browser reaches this listener at.
     pub public_origin: String,
@@ -91,12 +98,16 @@ pub struct WebConfig {
 /// port 49443.
 #[derive(Clone)]
 pub struct CertAuthConfig {
+    /// Where the certificate sign-in listener listens.
     pub listen: SocketAddr,
+    /// The TLS certificate and key it presents.
     pub identity: ServerIdentity,
 }
 
 /// A running server.
 pub struct RunningServer<S: Store> {
+    /// The plain HTTP listener's address (with the port the system chose when the
+    /// configuration said 0).
     pub local_addr: SocketAddr,
     /// The certificate sign-in listener's address, when enabled.
     pub certauth_addr: Option<SocketAddr>,
@@ -104,13 +115,16 @@ pub struct RunningServer<S: Store> {
     pub web_addr: Option<SocketAddr>,
     /// The mail front door's address, when enabled.
     pub front_door_addr: Option<SocketAddr>,
+    /// The metrics `/metrics` serves.
     pub metrics: Metrics,
+    /// The CRL service whose state every listener validates against.
     pub crl: Arc<CrlService<S, HttpCrlFetcher, Arc<dyn Clock>>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl<S: Store> RunningServer<S> {
+    /// The current validation state (trusted CAs and their CRLs).
     pub fn state(&self) -> &Arc<SharedState> {
         self.crl.state()
     }
@@ -131,17 +145,27 @@ impl<S: Store> RunningServer<S> {
     }
 }
 
+/// Why `serve` could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// A listener could not bind its address.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
+        /// The address in the configuration.
         addr: SocketAddr,
+        /// The operating system's error (address in use, permission denied, ...).
         source: std::io::Error,
     },
+    /// The store could not be read (the trust store and CRL cache for the first validation
+    /// state, or what a listener loads at start).
     #[error("cannot load the trust store and CRL cache: {0}")]
     Store(#[from] certgate_core::store::StoreError),
+    /// The HTTP client for CRL downloads could not be set up.
     #[error(transparent)]
     Fetch(#[from] certgate_core::crl_fetch::FetchError),
+    /// A listener or a service on it cannot be set up as configured: a TLS key that does not
+    /// fit its certificate, the web listener without the certificate sign-in listener, an
+    /// unusable issuer, front door or federation setting.
     #[error("the certificate sign-in listener's TLS identity: {0}")]
     Tls(String),
 }

@@ -82,7 +82,9 @@ impl ClientCertVerifier for AnyClientCertificate {
 
 /// The listener's own certificate and key.
 pub struct ServerIdentity {
+    /// The server certificate first, then the intermediates sent with it.
     pub chain: Vec<CertificateDer<'static>>,
+    /// The private key of the first certificate.
     pub key: PrivateKeyDer<'static>,
 }
 
@@ -131,6 +133,8 @@ pub struct CertAuthTls {
 }
 
 impl CertAuthTls {
+    /// TLS for a listener with this identity and client-certificate policy; fails here, at
+    /// start-up rather than on the first connection, when the key does not fit the certificate.
     pub fn new(
         identity: ServerIdentity,
         client_certificates: ClientCertificates,

@@ -28,9 +28,11 @@ pub struct CrlSettings {
     pub clock_skew_seconds: i64,
     /// Bounds on the time between two scheduled checks of one URL.
     pub min_interval_seconds: i64,
+    /// The upper bound: a CRL is checked at least this often, however long its validity.
     pub max_interval_seconds: i64,
     /// First retry delay after a failure; doubles per failure up to `max_retry_seconds`.
     pub retry_seconds: i64,
+    /// The longest retry delay after repeated failures.
     pub max_retry_seconds: i64,
 }
 
@@ -51,16 +53,22 @@ impl Default for CrlSettings {
 /// Which limits a refresh runs under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Urgency {
+    /// Someone waits: a CA with no usable CRL yet, or a refresh an administrator asked for.
     Interactive,
+    /// A scheduled refresh of a CRL that is still current.
     Background,
 }
 
 /// What happened to one CRL URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RefreshOutcome {
+    /// A new CRL was accepted, cached and audited.
     Updated {
+        /// Its cRLNumber, INTEGER content octets.
         crl_number: Vec<u8>,
+        /// How many revoked certificates it lists.
         entries: usize,
+        /// The size of the download.
         bytes: usize,
     },
     /// The server answered 304 Not Modified.
@@ -69,30 +77,47 @@ pub enum RefreshOutcome {
     Unchanged,
     /// Refused or failed; any cached CRL stays in use until its nextUpdate.
     Failed {
+        /// certgate's stable code of the refusal, e.g. `crl-fetch-timeout`.
         code: String,
+        /// What went wrong and what follows for sign-ins, for people.
         message: String,
+        /// Whether an earlier CRL is cached (it stays in use until its nextUpdate).
         kept_cached: bool,
     },
 }
 
+/// What a refresh did to one CA's base or delta CRL URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefreshReport {
+    /// The trusted CA.
     pub ca_id: CaId,
+    /// Base or delta.
     pub kind: CrlKind,
+    /// The URL fetched: the one configured for the CA, never one from a certificate.
     pub url: String,
+    /// What happened.
     pub outcome: RefreshOutcome,
 }
 
 /// One CA's CRL situation, for `certgate crl status`.
 #[derive(Clone, Debug)]
 pub struct CrlStatusRow {
+    /// The trusted CA.
     pub ca: CaRecord,
+    /// Base or delta.
     pub kind: CrlKind,
+    /// The configured URL.
     pub url: String,
+    /// The CRL in the cache; `None`: certificates from this CA are refused with
+    /// `crl-unavailable`.
     pub cached: Option<CachedCrlSummary>,
+    /// How the downloads went; `None` before the first attempt.
     pub fetch: Option<CrlFetchStatus>,
 }
 
+/// The CRL service of one process: refreshes the trusted CAs' CRLs into the store and keeps
+/// the [`SharedState`] that validations read up to date with the store. `certgate serve` runs
+/// its scheduled refreshes; the admin API and the CLI ask it for refreshes and status.
 pub struct CrlService<S, F, C> {
     store: Arc<S>,
     fetcher: F,
@@ -104,6 +129,9 @@ pub struct CrlService<S, F, C> {
 }
 
 impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
+    /// A service over `store` that downloads with `fetcher` and swaps its builds into `state`;
+    /// `actor` is who its audit events name (`server`, `cli:<user>`). Nothing is built yet:
+    /// [`CrlService::rebuild`] fills `state` from the store.
     pub fn new(
         store: Arc<S>,
         fetcher: F,
@@ -123,10 +151,12 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
         }
     }
 
+    /// The validation state it keeps current, as validations read it.
     pub fn state(&self) -> &Arc<SharedState> {
         &self.state
     }
 
+    /// Its limits and timing.
     pub fn settings(&self) -> &CrlSettings {
         &self.settings
     }

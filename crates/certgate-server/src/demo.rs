@@ -22,6 +22,9 @@ use crate::web_context::WebContext;
 
 const COOKIE: &str = "certgate_demo";
 
+/// The demo's routes on the web listener: `/demo` (the start page), `/demo/start` (off to the
+/// provider's authorization endpoint) and `/demo/callback` (the code comes back; the page
+/// shows the ID token's claims).
 pub fn routes<S, P>(context: Arc<WebContext<S, P>>) -> Router
 where
     S: OidcStore,

@@ -59,7 +59,9 @@ pub struct EstContext<S> {
     /// The certificate sign-in (re-enrollment signs in exactly as `/certauth`), its log and
     /// metrics.
     pub signin: Arc<SignInContext<S>>,
+    /// The store enrollment codes, certgate's CA and the issued certificates are kept in.
     pub store: Arc<S>,
+    /// The time certificates are issued at and enrollment codes checked at.
     pub clock: Arc<dyn Clock>,
     /// certgate's CA, to issue with; `None` when `serve` runs without it (then only
     /// `cacerts` answers).
@@ -69,6 +71,8 @@ pub struct EstContext<S> {
 }
 
 impl<S> EstContext<S> {
+    /// A context whose certificates are valid for [`DEFAULT_EST_VALIDITY_DAYS`] days (set
+    /// `validity_days` for another validity).
     pub fn new(
         signin: Arc<SignInContext<S>>,
         store: Arc<S>,

@@ -35,6 +35,7 @@ pub(crate) struct LoadedKeys {
 
 /// The federation service: settings and the token-signing keys.
 pub struct FederationService {
+    /// Its entity ID, public origin and clock skew.
     pub settings: FederationSettings,
     keys: ArcSwapOption<LoadedKeys>,
 }
@@ -124,6 +125,8 @@ impl FederationService {
         rp.issuer_for(&self.settings.entity_id, upn)
     }
 
+    /// The absolute URL of `path` on the web listener, as metadata publishes it (e.g.
+    /// `url(SAML_SSO_PATH)`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.settings.public_origin)
     }

@@ -183,6 +183,8 @@ pub async fn step_after_certificate<S: TotpStore>(
 pub struct FederationRequest {
     /// `saml` or `wsfed`.
     pub protocol: String,
+    /// The relying party's id (`rp_...`), looked up again when the token is issued: one
+    /// removed or disabled meanwhile gets none.
     pub relying_party: String,
     /// The registered reply address the token goes to.
     pub reply_url: String,
@@ -208,6 +210,7 @@ pub struct FederationRequest {
 pub struct RequestedClasses {
     /// `exact`, `minimum`, `maximum` or `better`.
     pub comparison: String,
+    /// The AuthnContextClassRef URIs asked for, in the request's order.
     pub class_refs: Vec<String>,
 }
 
@@ -237,6 +240,8 @@ struct Envelope {
 }
 
 impl FederationRequest {
+    /// The request as the login flow stores it (inside an envelope that tells it from an OpenID
+    /// Connect request); `None` if it cannot be written, which does not happen.
     pub fn serialize(&self) -> Option<String> {
         serde_json::to_string(&Envelope {
             federation: self.clone(),

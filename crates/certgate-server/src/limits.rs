@@ -85,8 +85,11 @@ impl Default for ListenerLimits {
 /// Every limit `serve` applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Limits {
+    /// Connections, timeouts and header size, the same on every listener.
     pub listeners: ListenerLimits,
+    /// The rate limits on anonymous requests that write rows ([`ANONYMOUS_WRITE_PATHS`]).
     pub rate: RateLimitSettings,
+    /// How long the sign-in and audit logs are kept, and how the background job trims them.
     pub retention: RetentionSettings,
 }
 

@@ -36,6 +36,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Registers every metric under the `certgate_` prefix; nothing counted yet.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("certgate");
         let signins = Family::<Labels, Counter>::default();
@@ -83,6 +84,8 @@ impl Metrics {
         }
     }
 
+    /// One sign-in attempt (`certgate_signins_total`), by result (`success` or `failure`) and
+    /// reason code.
     pub fn signin(&self, result: &str, reason_code: &str) {
         self.inner
             .signins
@@ -101,6 +104,8 @@ impl Metrics {
             .inc();
     }
 
+    /// One validation of a presented certificate chain, CRL lookups included
+    /// (`certgate_certificate_validation_seconds`).
     pub fn validation_took(&self, seconds: f64) {
         self.inner.validation_seconds.observe(seconds);
     }

@@ -14,8 +14,11 @@ use certgate_oidc::{
 
 /// The directory and the current CRL snapshot, as the provider's refresh policy.
 pub struct DirectoryRefreshPolicy<S> {
+    /// Where the user's account state and StsRefreshTokensValidFrom are read.
     pub directory: Arc<S>,
+    /// The current validation state, whose CRLs say whether the sign-in certificate is revoked.
     pub state: Arc<SharedState>,
+    /// The time the CRL status is taken at.
     pub clock: Arc<dyn Clock>,
 }
 

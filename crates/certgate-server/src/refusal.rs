@@ -22,13 +22,18 @@ pub const STORE_UNAVAILABLE: &str = "store-unavailable";
 /// A refused request.
 #[derive(Clone, Debug)]
 pub struct Refusal {
+    /// The HTTP status of the answer.
     pub status: StatusCode,
+    /// The stable reason code, shown on the page, in the JSON, the log and `/metrics`.
     pub code: Cow<'static, str>,
+    /// What went wrong, in words the person who sees it can act on.
     pub message: Cow<'static, str>,
     /// What the person should do about it, when the message does not already say so.
     pub next_step: Option<Cow<'static, str>>,
     /// The page's heading.
     pub heading: &'static str,
+    /// Shown to the person and written to the server log, so that a support call finds the
+    /// line.
     pub correlation: String,
     /// A link the page offers (href, label), for example back to a form.
     pub link: Option<(&'static str, &'static str)>,
@@ -84,11 +89,13 @@ impl Refusal {
         refusal
     }
 
+    /// Replaces the page's heading ("Request refused").
     pub fn heading(mut self, heading: &'static str) -> Refusal {
         self.heading = heading;
         self
     }
 
+    /// Adds what the person should do about it.
     pub fn next_step(mut self, next_step: impl Into<Cow<'static, str>>) -> Refusal {
         self.next_step = Some(next_step.into());
         self
@@ -100,6 +107,7 @@ impl Refusal {
         self
     }
 
+    /// Adds a link to the page, for example back to the form.
     pub fn link(mut self, href: &'static str, label: &'static str) -> Refusal {
         self.link = Some((href, label));
         self

@@ -33,8 +33,11 @@ const CODE_DIGITS: usize = 6;
 /// How the code reaches the person.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Channel {
+    /// A text message.
     Sms,
+    /// A voice call that reads the code out.
     Voice,
+    /// A push notification to the person's device.
     Push,
 }
 
@@ -48,6 +51,7 @@ impl Channel {
         }
     }
 
+    /// The channel [`Channel::as_str`] names; `None` for any other text.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "sms" => Some(Channel::Sms),
@@ -72,6 +76,7 @@ impl Channel {
 pub struct Recipient<'a> {
     /// The directory object ID.
     pub user_id: &'a str,
+    /// The user principal name; the gateway gets it with the object ID (`userPrincipalName`).
     pub upn: &'a str,
 }
 
@@ -86,6 +91,7 @@ impl ChallengeId {
         ChallengeId(text.into())
     }
 
+    /// The ID as text, for the sign-in session to keep.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -94,15 +100,20 @@ impl ChallengeId {
 /// A challenge that was handed to the provider for delivery.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SentChallenge {
+    /// Names the challenge when the answer is checked.
     pub id: ChallengeId,
+    /// How the code was sent.
     pub channel: Channel,
+    /// When the code stops working.
     pub expires_at: UnixTime,
 }
 
 /// A challenge answered correctly.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PassedChallenge {
+    /// The directory object ID of the user who answered.
     pub user_id: String,
+    /// The channel the answered code went by.
     pub channel: Channel,
 }
 
@@ -110,33 +121,65 @@ pub struct PassedChallenge {
 /// `detail` fields are for the log.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SecondFactorError {
+    /// The configured webhook URL is not http(s) with a host (`second-factor-config-invalid`).
     #[error(
         "the second-factor webhook URL \"{url}\" is not an http:// or https:// URL with a host"
     )]
-    UrlNotAllowed { url: String },
+    UrlNotAllowed {
+        /// The URL as configured.
+        url: String,
+    },
+    /// The webhook did not answer: no connection, or no answer within the timeout.
     #[error("the {} could not be sent because the delivery service did not answer; try again in a minute, or use another sign-in method", .channel.spoken())]
-    DeliveryFailed { channel: Channel, detail: String },
+    DeliveryFailed {
+        /// The channel the code was for.
+        channel: Channel,
+        /// The HTTP client's error, for the log.
+        detail: String,
+    },
+    /// The webhook answered with a status other than 2xx (a redirect included: none is
+    /// followed).
     #[error("the {} could not be sent: the delivery service refused it (HTTP {status}); try again later, or tell your administrator", .channel.spoken())]
-    DeliveryRejected { channel: Channel, status: u16 },
+    DeliveryRejected {
+        /// The channel the code was for.
+        channel: Channel,
+        /// The HTTP status it answered.
+        status: u16,
+    },
+    /// The user already has the most unexpired codes allowed (`max_outstanding_per_user`).
     #[error("too many codes were requested; wait a few minutes and ask for a new code")]
     TooManyRequests,
+    /// The answer is not the code sent.
     #[error("that code is not correct; check the code you received and enter it again ({attempts_left} attempts left)")]
-    Invalid { attempts_left: u32 },
+    Invalid {
+        /// Wrong answers the challenge still allows.
+        attempts_left: u32,
+    },
+    /// The code's lifetime is over.
     #[error("that code has expired; ask for a new code")]
     Expired,
+    /// The code already signed in once.
     #[error("that code was already used; ask for a new code")]
     Used,
+    /// The challenge allows no more wrong answers (`max_attempts`).
     #[error("too many wrong codes; ask for a new code")]
     TooManyAttempts,
+    /// No such challenge in this process's memory, or it is another user's.
     #[error("this code request is not known here (it may have expired or been made on another server); ask for a new code")]
     UnknownChallenge,
+    /// The system random number generator failed; no code was made.
     #[error("the system random number generator failed")]
     RandomUnavailable,
+    /// The HTTP client for the webhook could not be set up (the TLS configuration, say).
     #[error("codes cannot be sent from this server ({detail}); use another sign-in method, or tell your administrator")]
-    ClientUnavailable { detail: String },
+    ClientUnavailable {
+        /// Why, for the log.
+        detail: String,
+    },
 }
 
 impl SecondFactorError {
+    /// Every reason code these errors are refused with, with what it means and what to do.
     pub const CODES: &'static [ReasonCode] = &[
         ReasonCode::new(
             "second-factor-config-invalid",
@@ -195,6 +238,7 @@ impl SecondFactorError {
         ),
     ];
 
+    /// The stable reason code of this error (one of [`SecondFactorError::CODES`]).
     pub fn code(&self) -> &'static str {
         match self {
             SecondFactorError::UrlNotAllowed { .. } => "second-factor-config-invalid",
@@ -214,6 +258,8 @@ impl SecondFactorError {
 
 /// An out-of-band factor: deliver a challenge to the person, then check their answer.
 pub trait SecondFactorProvider: Send + Sync {
+    /// Makes a code for `recipient` and has it delivered by `channel`; an undelivered code does
+    /// not count against the user and cannot be answered.
     fn send_challenge(
         &self,
         recipient: &Recipient<'_>,
@@ -240,6 +286,7 @@ pub struct WebhookSettings {
     pub bearer_token: Option<String>,
     /// For the whole request: connect, send, answer.
     pub timeout: Duration,
+    /// How long a code is valid after it is made.
     pub code_lifetime_seconds: u32,
     /// Wrong answers a challenge allows before it is dead.
     pub max_attempts: u32,
@@ -249,6 +296,8 @@ pub struct WebhookSettings {
 }
 
 impl WebhookSettings {
+    /// Settings for `url` with the defaults: no bearer token, 10 s timeout, codes valid 5
+    /// minutes, 3 wrong answers per code, 3 unexpired codes per user.
     pub fn new(url: impl Into<String>) -> Self {
         WebhookSettings {
             url: url.into(),
@@ -298,6 +347,8 @@ pub struct WebhookProvider<C> {
 }
 
 impl<C: Clock> WebhookProvider<C> {
+    /// A provider that posts to `settings.url`; refused when the URL is not http(s) with a
+    /// host, or the HTTP client cannot be set up.
     pub fn new(settings: WebhookSettings, clock: C) -> Result<Self, SecondFactorError> {
         let not_allowed = || SecondFactorError::UrlNotAllowed {
             url: settings.url.clone(),

@@ -34,10 +34,15 @@ use crate::signin_recorder::SignInRecorder;
 
 /// What the sign-in handlers need.
 pub struct SignInContext<S> {
+    /// The validation state (trusted CAs, CRLs) every presented chain is checked against.
     pub state: Arc<SharedState>,
+    /// The time of validation and of the sign-in log's records.
     pub clock: Arc<dyn Clock>,
+    /// The users a certificate maps to, the binding and strength rules, and the login flows.
     pub directory: Arc<S>,
+    /// Commits every attempt to the sign-in log before it is answered.
     pub recorder: SignInRecorder,
+    /// Counts attempts by result and reason code, and times validations.
     pub metrics: Metrics,
     /// The binding and strength rules, for the store generation they were read at.
     pub rules: Mutex<Option<(i64, Arc<SignInRules>)>>,
@@ -59,6 +64,7 @@ pub(crate) fn store_timed_out(timeout: std::time::Duration) -> certgate_core::st
 }
 
 impl<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore> SignInContext<S> {
+    /// A context with no cached rules, no web listener, and the default store timeout.
     pub fn new(
         state: Arc<SharedState>,
         clock: Arc<dyn Clock>,

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 /// extension.
 #[derive(Clone, Debug)]
 pub struct TlsClient {
+    /// The client's address and port, as the TCP connection shows it.
     pub address: SocketAddr,
     /// The certificates the client sent, end entity first; empty when it sent none.
     pub chain: Arc<Vec<Vec<u8>>>,
@@ -31,6 +32,7 @@ impl ConnectionMemo {
             .and_then(|value| value.downcast::<T>().ok())
     }
 
+    /// Keeps `value` for the connection's later requests, in place of any value kept before.
     pub fn set<T: std::any::Any + Send + Sync>(&self, value: Arc<T>) {
         *self
             .0

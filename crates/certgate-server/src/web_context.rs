@@ -41,9 +41,14 @@ impl<T> WebStore for T where
 
 /// What the web handlers need.
 pub struct WebContext<S, P> {
+    /// The OpenID Connect provider: its endpoints' logic, clients and tokens.
     pub provider: Arc<Provider<S, P>>,
+    /// The store the login flows, TOTP enrollments, access passes and relying parties are
+    /// kept in.
     pub store: Arc<S>,
+    /// The time every handler takes, so that tests can set it.
     pub clock: Arc<dyn Clock>,
+    /// How one-time codes are checked and authenticator apps enrolled (issuer name, lockout).
     pub totp: TotpSettings,
     /// `https://host:port` of the certificate sign-in listener.
     pub certauth_origin: String,
@@ -56,7 +61,9 @@ pub struct WebContext<S, P> {
 /// The demo client's registration.
 #[derive(Clone)]
 pub struct DemoClient {
+    /// `demo-app`, registered when `certgate serve --demo` first runs.
     pub client_id: String,
+    /// Its client secret, which the demo sends with the token request as a remote client would.
     pub client_secret: String,
     /// `https://host:port/demo/callback` on the web listener.
     pub redirect_uri: String,

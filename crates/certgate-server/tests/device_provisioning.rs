@@ -26,7 +26,7 @@ use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::signin::{SignInLog, SignInQuery};
-use certgate_core::store::Store;
+use certgate_core::store::{AuditLog, CrlCacheStore, OwnCaStore, TrustedCaStore};
 use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
 use certgate_pki::{Crl, UnixTime};
 use certgate_server::app::{start, CertAuthConfig, RunningServer, ServerConfig};

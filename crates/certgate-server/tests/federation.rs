@@ -27,7 +27,7 @@ use certgate_core::federation::{
     add_relying_party, microsoft365, set_relying_party, PasswordRequests, Protocol,
     RelyingPartyDraft,
 };
-use certgate_core::store::Store;
+use certgate_core::store::AuditLog;
 use certgate_pki::UnixTime;
 use certgate_server::app::{start, CertAuthConfig, RunningServer, ServerConfig, WebConfig};
 use certgate_server::crl_refresh::CrlSettings;

@@ -21,7 +21,7 @@ use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::front_door::{ClientCertificates, VirtualDirectory};
 use certgate_core::signin::{SignInLog, SignInQuery};
-use certgate_core::store::Store;
+use certgate_core::store::TrustedCaStore;
 use certgate_pki::{Certificate, UnixTime};
 use certgate_server::app::{start, CertAuthConfig, FrontDoorConfig, RunningServer, ServerConfig};
 use certgate_server::crl_refresh::CrlSettings;

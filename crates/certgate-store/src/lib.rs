@@ -13,6 +13,7 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+#![warn(missing_docs)]
 
 mod access_pass;
 mod admin_token;
@@ -43,11 +44,15 @@ pub(crate) use audit::insert_audit;
 /// Which database is behind the URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
+    /// SQLite (`sqlite:` URLs): the embedded default, one file in the data directory, WAL mode.
     Sqlite,
+    /// PostgreSQL (`postgres://` or `postgresql://` URLs): for several nodes sharing one database.
     Postgres,
 }
 
 impl Backend {
+    /// The backend a database URL names by its scheme; None for any other scheme (certgate
+    /// supports only these two).
     pub fn of_url(url: &str) -> Option<Backend> {
         if url.starts_with("sqlite:") {
             Some(Backend::Sqlite)
@@ -200,10 +205,14 @@ impl SqlStore {
         .map_err(unavailable)
     }
 
+    /// Which database this store runs on, for the few places where the two differ (three
+    /// column types, how a write transaction begins).
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
+    /// Closes the pool, waiting for the connections in use to come back; a query after it
+    /// fails `store-unavailable`.
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -1,5 +1,5 @@
-//! certgate-core's [`Store`] on [`SqlStore`]. A trait's implementation is one `impl` block,
-//! so it is here, each method handing over to the inherent method of the same name in the
+//! certgate-core's storage ports ([`certgate_core::store::Store`]) on [`SqlStore`], one `impl`
+//! per port, each method handing over to the inherent method of the same name in the
 //! module of its concern, where the SQL lives. An inherent method takes precedence over a
 //! trait's, so `self.list_cas()` below calls `SqlStore::list_cas` of trusted_cas.rs.
 
@@ -8,14 +8,14 @@ use certgate_core::authority::{
     AuthorityId, AuthorityRecord, IssuedRecord, PublishedCrl, Revocation,
 };
 use certgate_core::crl_cache::{CachedCrl, CachedCrlSummary, CrlFetchStatus, CrlKind};
-use certgate_core::store::{Store, StoreResult};
+use certgate_core::store::{AuditLog, CrlCacheStore, OwnCaStore, StoreResult, TrustedCaStore};
 use certgate_core::trusted_ca::{CaId, CaRecord, CaSettings, NewCa};
 use certgate_pki::UnixTime;
 
 use crate::SqlStore;
 
-impl Store for SqlStore {
-    // Trusted CAs: trusted_cas.rs.
+impl TrustedCaStore for SqlStore {
+    // trusted_cas.rs.
     async fn list_cas(&self) -> StoreResult<Vec<CaRecord>> {
         self.list_cas().await
     }
@@ -31,8 +31,10 @@ impl Store for SqlStore {
     async fn delete_ca(&self, id: CaId) -> StoreResult<()> {
         self.delete_ca(id).await
     }
+}
 
-    // The CRL cache: crl_cache.rs.
+impl CrlCacheStore for SqlStore {
+    // crl_cache.rs.
     async fn cached_crls(&self) -> StoreResult<Vec<CachedCrl>> {
         self.cached_crls().await
     }
@@ -60,8 +62,10 @@ impl Store for SqlStore {
     async fn generation(&self) -> StoreResult<i64> {
         self.generation().await
     }
+}
 
-    // certgate's own CA: own_ca.rs.
+impl OwnCaStore for SqlStore {
+    // own_ca.rs.
     async fn authorities(&self) -> StoreResult<Vec<AuthorityRecord>> {
         self.authorities().await
     }
@@ -115,8 +119,10 @@ impl Store for SqlStore {
     ) -> StoreResult<Option<PublishedCrl>> {
         self.latest_published_crl(authority, kind).await
     }
+}
 
-    // The audit log: audit.rs.
+impl AuditLog for SqlStore {
+    // audit.rs.
     async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
         self.append_audit(event).await
     }

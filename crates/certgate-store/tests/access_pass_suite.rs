@@ -11,7 +11,7 @@ use certgate_core::access_pass::{
     MIN_LIFETIME_SECONDS,
 };
 use certgate_core::clock::FixedClock;
-use certgate_core::store::Store;
+use certgate_core::store::AuditLog;
 use certgate_core::totp::{TotpService, TotpSettings, TotpStore, WhenEnrolled};
 use certgate_pki::UnixTime;
 use certgate_store::SqlStore;

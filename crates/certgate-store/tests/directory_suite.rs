@@ -19,7 +19,7 @@ use certgate_core::directory::{
     set_default_required_affinity, set_sts_refresh_tokens_valid_from, set_user, DirectoryStore,
     User, UserDraft, UserId,
 };
-use certgate_core::store::{Store, StoreError};
+use certgate_core::store::{AuditLog, CrlCacheStore, StoreError};
 use certgate_core::strength::{
     evaluate, IssuerFacts, IssuerSelector, Strength, StrengthInput, StrengthRuleId,
     StrengthRuleSpec,

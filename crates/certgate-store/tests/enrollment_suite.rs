@@ -17,7 +17,7 @@ use certgate_core::enrollment::{
     create_enrollment_code, usable_enrollment_codes, Enrollment, EnrollmentCodeHash,
     EnrollmentCodeStore, EnrollmentError,
 };
-use certgate_core::store::Store;
+use certgate_core::store::{AuditLog, OwnCaStore};
 use certgate_pki::{Certificate, Identity, UnixTime};
 use certgate_store::SqlStore;
 use zeroize::Zeroizing;

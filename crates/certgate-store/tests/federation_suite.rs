@@ -15,7 +15,7 @@ use certgate_core::federation::{
     RelyingPartyDraft, TokenSigningKey,
 };
 use certgate_core::login_flow::{FlowIdentity, FlowStep, LoginFlow, LoginFlowStore};
-use certgate_core::store::{Store, StoreError};
+use certgate_core::store::{AuditLog, StoreError};
 use certgate_pki::UnixTime;
 use certgate_store::SqlStore;
 

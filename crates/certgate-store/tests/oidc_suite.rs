@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use certgate_core::audit::AuditEvent;
-use certgate_core::store::{Store, StoreError};
+use certgate_core::store::{AuditLog, StoreError};
 use certgate_oidc::*;
 use certgate_pki::UnixTime;
 use certgate_store::SqlStore;

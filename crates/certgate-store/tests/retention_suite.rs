@@ -9,7 +9,7 @@ use certgate_core::federation::FederationStore;
 use certgate_core::login_flow::{secret_hash, FlowStep, LoginFlow, LoginFlowStore};
 use certgate_core::retention::{purge, Purged, RetentionSettings};
 use certgate_core::signin::{SignInLog, SignInQuery, SignInRecord, SignInResult};
-use certgate_core::store::Store;
+use certgate_core::store::AuditLog;
 use certgate_pki::UnixTime;
 
 use common::{on_both_backends, TestDb};

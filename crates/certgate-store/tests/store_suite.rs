@@ -20,7 +20,9 @@ use certgate_core::authority::{
     AuthorityId, AuthorityRecord, AuthorityRole, IssuedRecord, ParentCertificate, PublishedCrl,
 };
 use certgate_core::crl_cache::{CachedCrl, CachedCrlSummary, CrlFetchStatus, CrlKind};
-use certgate_core::store::{Store, StoreError, StoreResult};
+use certgate_core::store::{
+    AuditLog, CrlCacheStore, OwnCaStore, StoreError, StoreResult, TrustedCaStore,
+};
 use certgate_core::trusted_ca::{prepare_new_ca, AuthorityType, CaId, CaSettings, NewCa};
 use certgate_pki::UnixTime;
 use certgate_store::{Backend, SqlStore};

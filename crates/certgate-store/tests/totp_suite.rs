@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use certgate_core::audit::AuditEvent;
 use certgate_core::clock::FixedClock;
-use certgate_core::store::Store;
+use certgate_core::store::AuditLog;
 use certgate_core::totp::{
     code_at, time_step, Digits, Enrollment, NewTotpSecret, SwapOutcome, TotpAlgorithm,
     TotpCounters, TotpError, TotpService, TotpServiceError, TotpSettings, TotpSlot, TotpStore,

@@ -9,7 +9,7 @@ use anyhow::Context;
 use base64::Engine as _;
 use certgate_core::clock::{Clock, SystemClock};
 use certgate_core::escape_control;
-use certgate_core::store::Store;
+use certgate_core::store::TrustedCaStore;
 use certgate_core::trusted_ca::{
     add_cas, remove_ca, set_ca, AuthorityType, CaId, CaSettings, TrustError,
 };

@@ -144,9 +144,15 @@ impl Config {
                 .with_context(|| format!("CERTGATE_LISTEN \"{text}\" is not HOST:PORT"))?,
             None => file.listen.unwrap_or(DEFAULT_LISTEN),
         };
-        let public_url = env("CERTGATE_PUBLIC_URL")
-            .or(file.public_url)
-            .unwrap_or_else(|| format!("http://{listen}"));
+        let public_url = match env("CERTGATE_PUBLIC_URL").or(file.public_url) {
+            Some(url) => url,
+            // Written into every certificate certgate issues (CRL distribution points): it
+            // cannot follow a port the system chooses at each start.
+            None if listen.port() == 0 => bail!(
+                "listening on port 0 needs the public URL: set public_url (or CERTGATE_PUBLIC_URL)"
+            ),
+            None => format!("http://{listen}"),
+        };
         if !certgate_core::trusted_ca::is_http_url(&public_url) {
             bail!("public_url \"{public_url}\" is not an http(s) URL");
         }
@@ -217,9 +223,14 @@ impl Config {
                 if certauth.is_none() {
                     bail!("the web listener needs the certificate sign-in listener: set [certauth] listen, tls_certificate and tls_key");
                 }
-                let public_url = env("CERTGATE_WEB_PUBLIC_URL")
-                    .or(file.web.public_url)
-                    .unwrap_or_else(|| format!("https://localhost:{}", listen.port()));
+                let public_url = match env("CERTGATE_WEB_PUBLIC_URL").or(file.web.public_url) {
+                    Some(url) => url,
+                    // The issuer is part of every token: it cannot follow a port chosen later.
+                    None if listen.port() == 0 => bail!(
+                        "the web listener on port 0 needs its public URL: set [web] public_url (or CERTGATE_WEB_PUBLIC_URL)"
+                    ),
+                    None => format!("https://localhost:{}", listen.port()),
+                };
                 let certauth_public_url =
                     env("CERTGATE_CERTAUTH_PUBLIC_URL").or(file.web.certauth_public_url);
                 let public_url = public_url.trim_end_matches('/').to_owned();

@@ -221,7 +221,7 @@ fn main() -> ExitCode {
 }
 
 async fn audit(args: AuditArgs, global: GlobalArgs) -> anyhow::Result<ExitCode> {
-    use certgate_core::store::Store;
+    use certgate_core::store::AuditLog;
     use certgate_server::admin_api::resource::{Collection, DirectoryAudit};
     let events: Vec<DirectoryAudit> = match global.remote()? {
         Some(remote) => {

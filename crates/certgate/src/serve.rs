@@ -154,6 +154,19 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
     if let Some(demo) = &demo {
         demo.print();
     }
+    // One line with every address bound (port 0 in the configuration is the port the system
+    // chose), for scripts and tests to read instead of guessing free ports.
+    let mut bound = format!("listening: http={}", server.local_addr);
+    for (name, addr) in [
+        ("certauth", server.certauth_addr),
+        ("web", server.web_addr),
+        ("front_door", server.front_door_addr),
+    ] {
+        if let Some(addr) = addr {
+            bound.push_str(&format!(" {name}={addr}"));
+        }
+    }
+    outln!("{bound}");
     server.run_until_signal().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use certgate_core::store::{CrlCacheStore, TrustedCaStore};
 use certgate_pki::{
     parse_certificates, parse_crl_bundle, validate_explained, CaKind, Certificate, ExpectedName,
     Explanation, Identity, LegacyAlgorithms, MissingEku, Oid, PolicySettings, Purpose, Rejection,
@@ -12,7 +13,6 @@ use certgate_pki::{
 };
 use std::sync::Arc;
 
-use certgate_core::store::Store;
 use certgate_core::validation_state::{build_state, ParsedCrls, ValidationState};
 use certgate_pki::Crl;
 use clap::{Args, ValueEnum};

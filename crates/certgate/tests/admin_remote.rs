@@ -90,8 +90,9 @@ fn actions_of<'a>(audit: &'a Value, actor: &str) -> Vec<&'a str> {
 }
 
 fn start(env: &Env) -> (Server, u16) {
-    let (environment, certauth_port) = env.certauth_listener();
-    (env.serve_with(&environment), certauth_port)
+    let server = env.serve_with(&env.certauth_listener());
+    let certauth_port = server.port("certauth");
+    (server, certauth_port)
 }
 
 #[test]

@@ -25,9 +25,11 @@ use serde_json::Value;
 /// `certgate serve` with its certificate sign-in listener; a user may hold one certificate
 /// obtained with a certificate (a renewal) at a time.
 fn start(env: &Env) -> (Server, u16) {
-    let (mut environment, certauth_port) = env.certauth_listener();
+    let mut environment = env.certauth_listener();
     environment.push(("CERTGATE_MAX_DERIVED_CERTIFICATES_PER_USER", "1".into()));
-    (env.serve_with(&environment), certauth_port)
+    let server = env.serve_with(&environment);
+    let certauth_port = server.port("certauth");
+    (server, certauth_port)
 }
 
 fn run(program: &str, args: &[&str]) -> Output {

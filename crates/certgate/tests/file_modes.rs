@@ -140,7 +140,7 @@ fn data_directory_database_and_keys_are_private_whatever_the_umask() {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn certgate serve");
-    let _server = Server { child };
+    let _server = Server::from_child(child);
     let deadline = Instant::now() + Duration::from_secs(30);
     while http_get(env.env.port, "/healthz").map(|(status, _)| status) != Some(200) {
         assert!(Instant::now() < deadline, "certgate serve did not start");

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{free_port, Env};
+use common::Env;
 
 /// A one-thread HTTP/1.1 server that answers 200 and keeps the request heads it received.
 fn upstream() -> (u16, Arc<Mutex<Vec<String>>>) {
@@ -77,17 +77,14 @@ fn certgate_serve_publishes_the_exchange_presets_behind_certificates() {
         "alice-p12",
     ]);
     let (upstream_port, seen) = upstream();
-    let front_door_port = free_port();
-    let (mut environment, _) = env.certauth_listener();
-    environment.push((
-        "CERTGATE_FRONT_DOOR_LISTEN",
-        format!("127.0.0.1:{front_door_port}"),
-    ));
+    let mut environment = env.certauth_listener();
+    environment.push(("CERTGATE_FRONT_DOOR_LISTEN", "127.0.0.1:0".to_owned()));
     environment.push((
         "CERTGATE_FRONT_DOOR_UPSTREAM",
         format!("http://127.0.0.1:{upstream_port}"),
     ));
-    let _server = env.serve_with(&environment);
+    let server = env.serve_with(&environment);
+    let front_door_port = server.port("front_door");
     // The CRLs certgate publishes, in the cache (fail closed without them).
     env.ok(&["crl", "refresh"]);
 

@@ -15,13 +15,13 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{free_port, http_get, Env, Server};
+use common::{http_get, Env};
 
 /// A TCP relay to PostgreSQL that can go down (existing connections shut, new ones held open
 /// and never answered) and come back.
@@ -202,40 +202,27 @@ fn a_database_outage_is_answered_store_unavailable_on_every_listener_and_passes(
         .ok(&["admin", "token", "create", "--name", "outage-test"])
         .trim()
         .to_owned();
-    let (mut environment, certauth_port) = env.certauth_listener();
-    let web_port = free_port();
-    let front_door_port = free_port();
+    let mut environment = env.certauth_listener();
     environment.extend([
-        ("CERTGATE_WEB_LISTEN", format!("127.0.0.1:{web_port}")),
-        (
-            "CERTGATE_FRONT_DOOR_LISTEN",
-            format!("127.0.0.1:{front_door_port}"),
-        ),
+        ("CERTGATE_WEB_LISTEN", "127.0.0.1:0".to_owned()),
+        // The issuer of OpenID Connect tokens; no token is issued here.
+        ("CERTGATE_WEB_PUBLIC_URL", "https://localhost".to_owned()),
+        ("CERTGATE_FRONT_DOOR_LISTEN", "127.0.0.1:0".to_owned()),
         // Nothing listens there: no request reaches it during the outage.
         (
             "CERTGATE_FRONT_DOOR_UPSTREAM",
-            format!("http://127.0.0.1:{}", free_port()),
+            "http://127.0.0.1:9".to_owned(),
         ),
         ("CERTGATE_LIMITS_STORE_TIMEOUT_SECONDS", "1".to_owned()),
         ("RUST_LOG", "info".to_owned()),
     ]);
     let log_path = env.path("serve.log");
-    let mut command = env.command(&["serve"]);
-    command.envs(environment.iter().map(|(k, v)| (*k, v.as_str())));
-    let child = command
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).expect("log file"))
-        .spawn()
-        .expect("spawn certgate serve");
-    let _server = Server { child };
-    let started = Instant::now();
-    while http_get(env.port, "/healthz").map(|(s, _)| s) != Some(200) {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "certgate serve did not start"
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
+    let server = env.serve_logging(&environment, Some(&log_path));
+    let (certauth_port, web_port, front_door_port) = (
+        server.port("certauth"),
+        server.port("web"),
+        server.port("front_door"),
+    );
     env.ok(&["crl", "refresh"]);
 
     let root = env.path("data/pki/root.pem");

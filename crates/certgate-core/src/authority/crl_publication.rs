@@ -12,14 +12,21 @@ use crate::store::Store;
 /// A CRL certgate published.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublishedCrl {
+    /// The CA that signed it.
     pub authority: AuthorityId,
+    /// Base or delta.
     pub kind: CrlKind,
+    /// Its cRLNumber (RFC 5280 §5.2.3); base and delta CRLs of one CA share the sequence.
     pub crl_number: i64,
     /// For a delta CRL, the number of the base it applies to.
     pub base_crl_number: Option<i64>,
+    /// thisUpdate.
     pub this_update: UnixTime,
+    /// nextUpdate: relying parties fetch a new one by then.
     pub next_update: UnixTime,
+    /// How many revoked certificates it lists.
     pub entry_count: i64,
+    /// The signed CRL, DER, as served at the CA's URL for its kind.
     pub der: Vec<u8>,
 }
 
@@ -28,6 +35,8 @@ pub struct PublishedCrl {
 pub enum BaseCrl {
     /// Only when there is none yet or the current one is older than the base period.
     WhenDue,
+    /// Start a new base CRL now, whatever the age of the current one (an administrator's explicit
+    /// request).
     Always,
 }
 

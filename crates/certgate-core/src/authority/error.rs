@@ -9,38 +9,93 @@ use crate::trusted_ca::CaId;
 /// Why a built-in CA operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
+    /// No root and issuing CA yet: `certgate pki init` was never run.
     #[error("certgate's CA is not initialised; run `certgate pki init` first")]
     NotInitialised,
+    /// `pki init` on a store that already has a CA; initialising again would replace its keys.
     #[error("certgate's CA is already initialised (root \"{root}\"); nothing was changed")]
-    AlreadyInitialised { root: String },
+    AlreadyInitialised {
+        /// The existing root's subject, Windows-style.
+        root: String,
+    },
+    /// No key passphrase is configured and unencrypted keys were not allowed, so a CA key cannot be
+    /// sealed or opened.
     #[error("no key passphrase is configured, so the CA's private keys cannot be {action}; set CERTGATE_CA_KEY_PASSPHRASE (or `ca_key_passphrase` in the config), or pass --allow-unencrypted-keys to keep them unencrypted (not recommended)")]
-    PassphraseRequired { action: &'static str },
+    PassphraseRequired {
+        /// `sealed` (at `pki init`) or `unsealed` (to sign), for the message.
+        action: &'static str,
+    },
+    /// No certificate certgate issued has this serial.
     #[error("no certificate with serial {serial} was issued by certgate; `certgate pki list` shows the serials")]
-    UnknownSerial { serial: String },
+    UnknownSerial {
+        /// The serial, lowercase hex.
+        serial: String,
+    },
+    /// The certificate and every certificate derived from it were already revoked; nothing changed.
     #[error("the certificate with serial {serial} was already revoked at {at} ({reason}); nothing was changed")]
     AlreadyRevoked {
+        /// The serial, lowercase hex.
         serial: String,
+        /// When it was revoked, RFC 3339.
         at: String,
+        /// The reason it was revoked with (RFC 5280 §5.3.1 name, `keyCompromise`...).
         reason: String,
     },
+    /// The certificate that authenticated the request is revoked at certgate's CA, so it may not
+    /// obtain another.
     #[error("the certificate with serial {serial} that authenticated this request has been revoked at certgate's CA (the CRL relying parties see may not say so yet); no certificate was issued")]
-    ParentRevoked { serial: String },
+    ParentRevoked {
+        /// The presented certificate's serial, lowercase hex.
+        serial: String,
+    },
+    /// The user already holds the most unexpired certificates obtained with a certificate
+    /// (`max_derived_certificates_per_user` in [`PkiSettings`](super::PkiSettings)).
     #[error("{upn} already holds {limit} unexpired certificates obtained with a certificate (devices set up with /my/device, EST re-enrollments), the most allowed; revoke those no longer in use (`certgate pki list`, `certgate pki revoke`) or ask your administrator")]
-    DerivedLimit { upn: String, limit: u32 },
+    DerivedLimit {
+        /// The user the new certificate was for.
+        upn: String,
+        /// The limit in force.
+        limit: u32,
+    },
+    /// The presented certificate does not parse (the reason code in the message).
     #[error("the presented certificate could not be read: {0}")]
     ParentMalformed(String),
+    /// The presented certificate was not issued by certgate's CA, and only those may obtain new
+    /// ones here.
     #[error("the certificate you signed in with was issued by \"{issuer}\", not by certgate's CA, and only certgate's own certificates can obtain new ones here: another CA could revoke yours without certgate knowing. Use a certificate certgate issued, or ask your administrator for one")]
-    ParentNotIssuedHere { issuer: String },
+    ParentNotIssuedHere {
+        /// The issuing CA's subject DN, Windows form
+        /// ([`ValidCertificate::issuer`](crate::signin::ValidCertificate::issuer)).
+        issuer: String,
+    },
+    /// The presented certificate's issuing CA is not a trusted CA on record, so its revocations
+    /// could not be followed.
     #[error("the CA that issued the certificate you signed in with (\"{issuer}\") is not itself a trusted CA on record, so certgate could not follow its revocations; ask your administrator to add it (`certgate ca add`)")]
-    ParentCaNotTrusted { issuer: String },
+    ParentCaNotTrusted {
+        /// The issuing CA's subject DN, Windows form
+        /// ([`ValidCertificate::issuer`](crate::signin::ValidCertificate::issuer)).
+        issuer: String,
+    },
+    /// The presented certificate's issuing CA is trusted but has no CRL URL, so its revocations
+    /// could not be followed.
     #[error("the trusted CA \"{issuer}\" (CA {ca}) that issued the certificate you signed in with has no CRL URL, so certgate could not learn when it revokes your certificate; ask your administrator to set one (`certgate ca set {ca} --crl-url URL`)")]
-    ParentCaWithoutCrl { ca: CaId, issuer: String },
+    ParentCaWithoutCrl {
+        /// The trusted CA's id.
+        ca: CaId,
+        /// The issuing CA's subject DN, Windows form
+        /// ([`ValidCertificate::issuer`](crate::signin::ValidCertificate::issuer)).
+        issuer: String,
+    },
+    /// The revocation reason is not one of RFC 5280's names (the text given is carried).
     #[error("\"{0}\" is not a revocation reason; use one of unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise")]
     UnknownReason(String),
+    /// A stored CA record or a published CRL is damaged (the detail is carried).
     #[error("a stored CA record is damaged: {0}")]
     Corrupt(String),
+    /// certgate-ca refused or failed (key, sealing, certificate building).
     #[error(transparent)]
     Ca(#[from] CaError),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -116,6 +171,8 @@ impl PkiError {
         ),
     ];
 
+    /// The stable reason code: its own (listed in [`Self::CODES`]), or certgate-ca's or the
+    /// store's.
     pub fn code(&self) -> &'static str {
         match self {
             PkiError::NotInitialised => "pki-not-initialised",

@@ -11,9 +11,14 @@ use crate::store::Store;
 /// What `pki init` asks for.
 #[derive(Clone, Debug)]
 pub struct InitRequest {
+    /// Organization (O) of both CAs, and the start of their common names (`<organization> Root CA`,
+    /// `<organization> Issuing CA`).
     pub organization: String,
+    /// Key type of both CAs.
     pub key_algorithm: KeyAlgorithm,
+    /// Root validity, in days from now.
     pub root_validity_days: u32,
+    /// Issuing CA validity, in days from now; cut to the root's notAfter if longer.
     pub issuing_validity_days: u32,
 }
 

@@ -21,11 +21,21 @@ use crate::store::{Store, StoreError};
 /// What `pki issue` asks for.
 #[derive(Clone, Debug)]
 pub struct IssueRequest {
+    /// The user's UPN, written as the SAN otherName userPrincipalName (1.3.6.1.4.1.311.20.2.3) that
+    /// the first default binding rule (PrincipalName → userPrincipalName) matches.
     pub upn: String,
+    /// Written as a SAN rfc822Name when given.
     pub email: Option<String>,
+    /// Subject CN; `None` uses the UPN ([`common_name_for_display_name`] makes one from a display
+    /// name).
     pub common_name: Option<String>,
+    /// Validity in days from now; certgate-ca cuts it to the issuing CA's notAfter (and, for a
+    /// child of another CA's certificate, to that certificate's).
     pub validity_days: u32,
+    /// Dotted OIDs for certificatePolicies, what strength rules (`policyOID`) look at.
     pub policy_oids: Vec<String>,
+    /// Key type of the new key;
+    /// [`BuiltInCa::issue_for_public_key`](super::BuiltInCa::issue_for_public_key) ignores it.
     pub key_algorithm: KeyAlgorithm,
     /// The certificate that authenticated the request (see [`IssuedRecord::parent`]); `None`
     /// for an administrator's issuance or an enrollment code.
@@ -34,7 +44,9 @@ pub struct IssueRequest {
 
 /// A newly issued certificate with its key and the chain above it.
 pub struct Issued {
+    /// The issued certificate as recorded (serial, subject, validity, DER).
     pub record: IssuedRecord,
+    /// The new private key, PKCS#8 DER; wiped from memory on drop. certgate keeps no copy.
     pub private_key_pkcs8_der: Zeroizing<Vec<u8>>,
     /// Issuing CA first, root last.
     pub chain_der: Vec<Vec<u8>>,
@@ -42,6 +54,7 @@ pub struct Issued {
 
 /// A certificate issued for a requester's own key, with the chain above it.
 pub struct IssuedForKey {
+    /// The issued certificate as recorded (serial, subject, validity, DER).
     pub record: IssuedRecord,
     /// Issuing CA first, root last.
     pub chain_der: Vec<Vec<u8>>,
@@ -49,10 +62,13 @@ pub struct IssuedForKey {
 
 /// A TLS server certificate with its key and the chain above it.
 pub struct ServerIssued {
+    /// The certificate, DER.
     pub certificate_der: Vec<u8>,
+    /// Its new private key, PKCS#8 DER; wiped from memory on drop.
     pub private_key_pkcs8_der: Zeroizing<Vec<u8>>,
     /// Issuing CA first, root last.
     pub chain_der: Vec<Vec<u8>>,
+    /// When it expires (notAfter).
     pub not_after: UnixTime,
 }
 
@@ -310,6 +326,7 @@ impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
         })
     }
 
+    /// Every certificate certgate's CA issued, revoked ones included, as recorded.
     pub async fn issued(&self) -> Result<Vec<IssuedRecord>, PkiError> {
         Ok(self.store.issued_certificates().await?)
     }

@@ -56,6 +56,8 @@ fn to_offset(at: UnixTime) -> OffsetDateTime {
 }
 
 impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
+    /// The service over `store` and `clock`; `actor` is recorded in the audit events it writes
+    /// (`cli:<user>`, `server`).
     pub fn new(store: &'a S, clock: &'a C, settings: &'a PkiSettings, actor: &'a str) -> Self {
         BuiltInCa {
             store,

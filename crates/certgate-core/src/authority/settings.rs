@@ -21,6 +21,8 @@ impl PublicationUrls {
             base: base.trim_end_matches('/').to_owned(),
         }
     }
+    /// The URL of `role`'s CRL of `kind`: `<base>/pki/<role>.crl`, or `<role>-delta.crl` for the
+    /// delta CRL.
     pub fn crl(&self, role: AuthorityRole, kind: CrlKind) -> String {
         let suffix = match kind {
             CrlKind::Base => "",
@@ -28,6 +30,7 @@ impl PublicationUrls {
         };
         format!("{}/pki/{}{suffix}.crl", self.base, role.as_str())
     }
+    /// The URL of `role`'s CA certificate (the AIA caIssuers URL): `<base>/pki/<role>.crt`.
     pub fn certificate(&self, role: AuthorityRole) -> String {
         format!("{}/pki/{}.crt", self.base, role.as_str())
     }
@@ -36,14 +39,17 @@ impl PublicationUrls {
 /// How the built-in CA runs.
 #[derive(Clone)]
 pub struct PkiSettings {
+    /// Where the CRLs and CA certificates are published; written into every certificate.
     pub urls: PublicationUrls,
     /// Seals private keys at rest. `None` only with `allow_unencrypted_keys`.
     pub key_passphrase: Option<Zeroizing<Vec<u8>>>,
+    /// Permits CA keys without a passphrase (`pki init --allow-unencrypted-keys`); not recommended.
     pub allow_unencrypted_keys: bool,
     /// A new base CRL is published when the current one is older than this.
     pub base_crl_period_seconds: i64,
     /// Validity of a base CRL beyond its period (overlap for clients that cache it).
     pub base_crl_overlap_seconds: i64,
+    /// Validity of a delta CRL (RFC 5280 §5.2.4); every publication run signs a new one.
     pub delta_crl_validity_seconds: i64,
     /// How many unexpired, unrevoked certificates obtained with a certificate (the
     /// self-service device page, EST re-enrollment) one user may hold at once: without a
@@ -62,6 +68,8 @@ pub struct PkiSettings {
 pub const DEFAULT_MAX_DERIVED_CERTIFICATES_PER_USER: u32 = 10;
 
 impl PkiSettings {
+    /// Defaults: a base CRL every 7 days valid one day longer, delta CRLs valid 2 days, 10 derived
+    /// certificates per user, no derivation from other CAs' certificates, keys sealed.
     pub fn new(urls: PublicationUrls, key_passphrase: Option<Zeroizing<Vec<u8>>>) -> Self {
         PkiSettings {
             urls,

@@ -10,6 +10,7 @@ use crate::binding::{
 };
 use crate::store::StoreError;
 
+/// The configured binding rules (none: Entra's defaults apply) and the default required affinity.
 pub async fn binding_policy<S: DirectoryStore>(
     store: &S,
 ) -> Result<BindingPolicy, BindingRuleError> {
@@ -72,6 +73,8 @@ pub async fn add_binding_rule<S: DirectoryStore>(
     }
 }
 
+/// Removes the rule with `priority` and returns it; with the last rule gone, the default rules
+/// apply again. `binding-rule-not-found` when no rule has that priority.
 pub async fn remove_binding_rule<S: DirectoryStore>(
     store: &S,
     priority: u32,
@@ -113,6 +116,8 @@ pub async fn remove_binding_rule<S: DirectoryStore>(
     }
 }
 
+/// Sets the default required affinity (Entra's x509CertificateDefaultRequiredAffinityLevel) and
+/// records it in the audit log.
 pub async fn set_default_required_affinity<S: DirectoryStore>(
     store: &S,
     affinity: Affinity,

@@ -26,6 +26,8 @@ pub struct CsvUserRow {
     pub row: u64,
     /// The UPN cell, when the row has one (for the report).
     pub upn: Option<String>,
+    /// The user the row describes, or why the row cannot be imported (a bad cell, a wrong number of
+    /// fields).
     pub draft: Result<UserDraft, DirectoryError>,
 }
 
@@ -211,8 +213,12 @@ fn split_certificate_user_ids(cell: &str) -> Vec<String> {
 /// What happened to one row of an import.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImportedRow {
+    /// Line number in the file, as in [`CsvUserRow::row`].
     pub row: u64,
+    /// The UPN cell, when the row has one.
     pub upn: Option<String>,
+    /// The user as added, or why the row was refused (unusable, or refused by
+    /// [`add_user`](super::add_user)).
     pub result: Result<User, DirectoryError>,
 }
 

@@ -8,46 +8,141 @@ use crate::store::StoreError;
 /// Why a directory change was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DirectoryError {
+    /// The UPN fails [`Upn::parse`](super::Upn::parse).
     #[error("\"{upn}\" is not a valid user principal name: {why}")]
-    UpnInvalid { upn: String, why: String },
-    #[error("the user principal name {upn} is already used by {existing}")]
-    UpnTaken { upn: String, existing: String },
-    #[error("\"{value}\" is not a valid immutable ID: {why}")]
-    ImmutableIdInvalid { value: String, why: String },
-    #[error("the immutable ID \"{value}\" is already used by {other}")]
-    ImmutableIdTaken { value: String, other: String },
-    #[error("invalid display name: {why}")]
-    DisplayNameInvalid { why: String },
-    #[error("\"{mail}\" is not a mail address (local@domain, no spaces, at most 256 characters)")]
-    MailInvalid { mail: String },
-    #[error("invalid proxy address \"{value}\": {why}")]
-    ProxyAddressInvalid { value: String, why: String },
-    #[error("the proxy address \"{value}\" already belongs to {other}")]
-    ProxyAddressTaken { value: String, other: String },
-    #[error("invalid certificateUserIds value \"{value}\": {why}")]
-    CertificateUserIdInvalid { value: String, why: String },
-    #[error("{count} certificateUserIds values given; a user has at most 10")]
-    TooManyCertificateUserIds { count: usize },
-    #[error("the certificateUserIds value \"{value}\" already belongs to {other}; a certificate must map to one user, so remove it there first")]
-    CertificateUserIdTaken { value: String, other: String },
-    #[error("invalid group \"{group}\": {why}")]
-    GroupInvalid { group: String, why: String },
-    #[error("invalid {field} \"{value}\": {why}")]
-    FieldInvalid {
-        field: &'static str,
-        value: String,
+    UpnInvalid {
+        /// The UPN as given.
+        upn: String,
+        /// Which rule it breaks, for the message.
         why: String,
     },
+    /// Another user has this UPN (compared case-insensitively).
+    #[error("the user principal name {upn} is already used by {existing}")]
+    UpnTaken {
+        /// The UPN as given.
+        upn: String,
+        /// The UPN of the user who has it.
+        existing: String,
+    },
+    /// The onPremisesImmutableId is over 64 characters or not printable ASCII without spaces.
+    #[error("\"{value}\" is not a valid immutable ID: {why}")]
+    ImmutableIdInvalid {
+        /// The value as given.
+        value: String,
+        /// Which rule it breaks, for the message.
+        why: String,
+    },
+    /// Another user has this onPremisesImmutableId, and it must be unique: it is the federation
+    /// NameID.
+    #[error("the immutable ID \"{value}\" is already used by {other}")]
+    ImmutableIdTaken {
+        /// The value as given.
+        value: String,
+        /// The UPN of the user who has it.
+        other: String,
+    },
+    /// The displayName is over 256 characters or has control characters.
+    #[error("invalid display name: {why}")]
+    DisplayNameInvalid {
+        /// Which rule it breaks, for the message.
+        why: String,
+    },
+    /// The mail value is not `local@domain` without spaces, at most 256 characters.
+    #[error("\"{mail}\" is not a mail address (local@domain, no spaces, at most 256 characters)")]
+    MailInvalid {
+        /// The value as given.
+        mail: String,
+    },
+    /// A proxy address is not `type:address`, is too long, is repeated, or is a second primary
+    /// (`SMTP:`) address.
+    #[error("invalid proxy address \"{value}\": {why}")]
+    ProxyAddressInvalid {
+        /// The value as given.
+        value: String,
+        /// Which rule it breaks, for the message.
+        why: String,
+    },
+    /// Another user has this proxy address (compared case-insensitively).
+    #[error("the proxy address \"{value}\" already belongs to {other}")]
+    ProxyAddressTaken {
+        /// The value as given.
+        value: String,
+        /// The UPN of the user who has it.
+        other: String,
+    },
+    /// A certificateUserIds value is not one of the seven `X509:<...>` forms, is over 1024
+    /// characters, or is repeated.
+    #[error("invalid certificateUserIds value \"{value}\": {why}")]
+    CertificateUserIdInvalid {
+        /// The value as given.
+        value: String,
+        /// Which rule it breaks, for the message.
+        why: String,
+    },
+    /// More than [`MAX_CERTIFICATE_USER_IDS`](super::MAX_CERTIFICATE_USER_IDS) (10)
+    /// certificateUserIds values, Entra's limit.
+    #[error("{count} certificateUserIds values given; a user has at most 10")]
+    TooManyCertificateUserIds {
+        /// How many were given.
+        count: usize,
+    },
+    /// Another user has this certificateUserIds value; a certificate must map to exactly one user.
+    #[error("the certificateUserIds value \"{value}\" already belongs to {other}; a certificate must map to one user, so remove it there first")]
+    CertificateUserIdTaken {
+        /// The value, normalized.
+        value: String,
+        /// The UPN of the user who has it.
+        other: String,
+    },
+    /// A group name is empty, over 256 characters or has control characters.
+    #[error("invalid group \"{group}\": {why}")]
+    GroupInvalid {
+        /// The group name as given (trimmed).
+        group: String,
+        /// Which rule it breaks, for the message.
+        why: String,
+    },
+    /// Another attribute has a value it cannot take (an accountEnabled cell that is neither true
+    /// nor false).
+    #[error("invalid {field} \"{value}\": {why}")]
+    FieldInvalid {
+        /// The attribute's Graph name (`accountEnabled`).
+        field: &'static str,
+        /// The value as given.
+        value: String,
+        /// Which values it takes, for the message.
+        why: String,
+    },
+    /// No user has this UPN (case-insensitively) or object ID.
     #[error("no user has the UPN or object ID \"{key}\"; `certgate user list` shows the users")]
-    UserNotFound { key: String },
+    UserNotFound {
+        /// The UPN or object ID that was looked up.
+        key: String,
+    },
+    /// StsRefreshTokensValidFrom may only be given a date after now (which then stores now).
     #[error("StsRefreshTokensValidFrom must be a date in the future; {} is not after {} and nothing was changed (a future date sets it to the current time; `certgate user revoke-sessions` does that directly)", rfc3339(*.date), rfc3339(*.now))]
-    StsDateNotInFuture { date: UnixTime, now: UnixTime },
+    StsDateNotInFuture {
+        /// The date given.
+        date: UnixTime,
+        /// The time it was refused at.
+        now: UnixTime,
+    },
+    /// The import file's header cannot be used; nothing was imported.
     #[error("the CSV header is not usable: {why}")]
-    ImportHeader { why: String },
+    ImportHeader {
+        /// What is wrong with it: not CSV, an unknown or repeated column, no userPrincipalName.
+        why: String,
+    },
+    /// One import row cannot be read (field count, encoding); the other rows go on.
     #[error("the CSV row is not usable: {why}")]
-    ImportRowMalformed { why: String },
+    ImportRowMalformed {
+        /// What is wrong with it, for the report.
+        why: String,
+    },
+    /// The system's random generator failed while making an object ID.
     #[error("the system's random number generator failed; no object ID could be made")]
     RandomnessUnavailable,
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -149,6 +244,7 @@ impl DirectoryError {
         ),
     ];
 
+    /// The stable reason code (listed in [`Self::CODES`], or the store's).
     pub fn code(&self) -> &'static str {
         match self {
             DirectoryError::UpnInvalid { .. } => "user-upn-invalid",

@@ -56,9 +56,11 @@ use crate::strength::{StrengthRule, StrengthRuleId, StrengthRuleSpec};
 pub trait DirectoryStore: UserLookup + 'static {
     /// Ordered by UPN.
     fn list_users(&self) -> impl Future<Output = StoreResult<Vec<User>>> + Send;
+    /// The user with this object ID, if any.
     fn user_by_id(&self, id: &UserId) -> impl Future<Output = StoreResult<Option<User>>> + Send;
     /// Case-insensitive.
     fn user_by_upn(&self, upn: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    /// The user with this onPremisesImmutableId (exact match), if any.
     fn user_by_immutable_id(
         &self,
         immutable_id: &str,
@@ -105,6 +107,8 @@ pub trait DirectoryStore: UserLookup + 'static {
         priority: u32,
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Sets x509CertificateDefaultRequiredAffinityLevel, which applies to certificates no rule
+    /// matches by affinity.
     fn set_default_required_affinity(
         &self,
         affinity: Affinity,
@@ -113,6 +117,8 @@ pub trait DirectoryStore: UserLookup + 'static {
 
     /// Ordered by id.
     fn strength_rules(&self) -> impl Future<Output = StoreResult<Vec<StrengthRule>>> + Send;
+    /// Stores a new rule under an id the store assigns, and returns it. Duplicates are the caller's
+    /// check ([`add_strength_rule`]).
     fn insert_strength_rule(
         &self,
         rule: &StrengthRuleSpec,

@@ -8,6 +8,7 @@ use crate::audit::AuditEvent;
 use crate::store::StoreError;
 use crate::strength::{StrengthRule, StrengthRuleError, StrengthRuleId, StrengthRuleSpec};
 
+/// The configured strength rules, ordered by id.
 pub async fn strength_rules<S: DirectoryStore>(
     store: &S,
 ) -> Result<Vec<StrengthRule>, StrengthRuleError> {
@@ -44,6 +45,9 @@ pub async fn add_strength_rule<S: DirectoryStore>(
     Ok(store.insert_strength_rule(&spec, now, &audit).await?)
 }
 
+/// Removes the rule `id` and returns it;
+/// [`StrengthRuleError::NotFound`](crate::strength::StrengthRuleError::NotFound) when there is no
+/// such rule.
 pub async fn remove_strength_rule<S: DirectoryStore>(
     store: &S,
     id: StrengthRuleId,

@@ -54,6 +54,7 @@ impl UserId {
         .then(|| UserId(text.to_ascii_lowercase()))
     }
 
+    /// The lowercase 8-4-4-4-12 text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -70,6 +71,8 @@ impl fmt::Display for UserId {
 pub struct Upn(String);
 
 impl Upn {
+    /// Checks a UPN: at most 113 characters, no spaces or control characters, exactly one `@` with
+    /// text on both sides. Case is kept as given.
     pub fn parse(text: &str) -> Result<Upn, DirectoryError> {
         let invalid = |why: &str| DirectoryError::UpnInvalid {
             upn: text.to_owned(),
@@ -88,6 +91,7 @@ impl Upn {
         }
     }
 
+    /// The UPN as given (case kept; compare case-insensitively).
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -102,21 +106,29 @@ impl fmt::Display for Upn {
 /// A user, as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
+    /// Object ID (Entra's `id`); never changes, and is what TOTP secrets and access passes are kept
+    /// under.
     pub id: UserId,
+    /// userPrincipalName, case kept; unique case-insensitively.
     pub upn: Upn,
     /// onPremisesImmutableId: the federation NameID (≤ 64 characters, unique).
     pub immutable_id: String,
+    /// displayName: at most 256 characters, no control characters; the UPN when none was given.
     pub display_name: String,
+    /// mail: one address, if set.
     pub mail: Option<String>,
     /// `SMTP:a@b` (primary, at most one) and `smtp:c@d` (secondary), or other `type:address`.
     pub proxy_addresses: Vec<String>,
     /// authorizationInfo.certificateUserIds: up to 10 `X509:<...>` values, unique across
     /// all users.
     pub certificate_user_ids: Vec<String>,
+    /// accountEnabled: a disabled user cannot sign in (`user-disabled`).
     pub enabled: bool,
+    /// Group names (trimmed, no duplicates), for federation's `user.groups` claim source.
     pub groups: Vec<String>,
     /// Refresh tokens and sessions issued at or before this instant are no longer accepted.
     pub sts_refresh_tokens_valid_from: Option<UnixTime>,
+    /// When the user was added.
     pub created_at: UnixTime,
 }
 
@@ -134,15 +146,21 @@ impl User {
 /// and normalized by [`prepare_user`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserDraft {
+    /// userPrincipalName as given; [`prepare_user`] checks it with [`Upn::parse`].
     pub upn: String,
     /// Default for a new user: its object ID.
     pub immutable_id: Option<String>,
     /// Default: the UPN.
     pub display_name: Option<String>,
+    /// mail; empty means none.
     pub mail: Option<String>,
+    /// As [`User::proxy_addresses`].
     pub proxy_addresses: Vec<String>,
+    /// As [`User::certificate_user_ids`]; [`prepare_user`] normalizes them.
     pub certificate_user_ids: Vec<String>,
+    /// accountEnabled ([`UserDraft::new`] starts enabled).
     pub enabled: bool,
+    /// Group names; blank ones are refused, repeated ones kept once.
     pub groups: Vec<String>,
 }
 

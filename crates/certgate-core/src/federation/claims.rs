@@ -20,11 +20,17 @@ use crate::directory::User;
 /// A user attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum UserField {
+    /// userPrincipalName (`user.upn`).
     Upn,
+    /// mail, when set (`user.mail`).
     Mail,
+    /// onPremisesImmutableId (`user.immutableId`): Microsoft 365's NameID.
     ImmutableId,
+    /// The object ID (`user.objectId`).
     ObjectId,
+    /// displayName (`user.displayName`).
     DisplayName,
+    /// Every group name, one value each (`user.groups`).
     Groups,
     /// The SMTP addresses of proxyAddresses, without their `SMTP:` prefix.
     ProxyAddresses,
@@ -41,6 +47,7 @@ pub enum CertificateField {
     SerialNumber,
     /// `YYYY-MM-DDTHH:MM:SSZ`.
     NotBefore,
+    /// `YYYY-MM-DDTHH:MM:SSZ`.
     NotAfter,
     /// The DER certificate, base64.
     RawData,
@@ -69,8 +76,11 @@ pub enum AuthenticationField {
 /// Where a claim's values come from.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ClaimSource {
+    /// A user attribute (`user.*`).
     User(UserField),
+    /// A field of the sign-in certificate (`certificate.*`).
     Certificate(CertificateField),
+    /// A fact of the authentication (`auth.*`).
     Authentication(AuthenticationField),
     /// The same value for everyone.
     Constant(String),
@@ -182,6 +192,7 @@ impl ClaimSource {
             })
     }
 
+    /// The text [`parse`](Self::parse) reads: `user.upn`, `const:VALUE`, ...
     pub fn as_string(&self) -> String {
         if let ClaimSource::Constant(value) = self {
             return format!("{CONSTANT_PREFIX}{value}");
@@ -198,11 +209,15 @@ impl ClaimSource {
 /// `IDPEmail`) and where its values come from.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ClaimRule {
+    /// The claim type: a URI (`http://schemas.xmlsoap.org/claims/UPN`) or, for SAML 2.0, an
+    /// attribute name.
     pub claim: String,
+    /// Where its values come from.
     pub source: ClaimSource,
 }
 
 impl ClaimRule {
+    /// A rule issuing `claim` from `source`; checked when the relying party is prepared.
     pub fn new(claim: &str, source: ClaimSource) -> ClaimRule {
         ClaimRule {
             claim: claim.to_owned(),
@@ -230,6 +245,7 @@ impl ClaimRule {
         ))
     }
 
+    /// `CLAIM=SOURCE`, the text [`parse`](Self::parse) reads.
     pub fn as_string(&self) -> String {
         format!("{}={}", self.claim, self.source.as_string())
     }
@@ -321,12 +337,15 @@ pub const METHOD_MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/mul
 
 /// What a sign-in established, for the claim rules.
 pub struct SignInFacts<'a> {
+    /// The user who signed in.
     pub user: &'a User,
+    /// The certificate they signed in with.
     pub certificate: &'a Certificate,
     /// Subject DN (Windows form) of the CA that issued `certificate` on the path validated at
     /// sign-in (`ValidCertificate::issuer`): the issuer claim names the CA that really signed
     /// the certificate, not what the certificate's issuer field says.
     pub certificate_issuer: &'a str,
+    /// When the sign-in happened.
     pub authenticated_at: UnixTime,
     /// A second factor was used, or the certificate counts as multi-factor.
     pub multi_factor: bool,
@@ -335,7 +354,9 @@ pub struct SignInFacts<'a> {
 /// One claim with its values, as issued.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuedClaim {
+    /// The claim type.
     pub claim: String,
+    /// Its values, without duplicates, in rule order.
     pub values: Vec<String>,
 }
 

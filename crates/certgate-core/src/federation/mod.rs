@@ -30,26 +30,52 @@ pub use signing_keys::{generate_token_signing_key, KeyState, PublishedKeys, Toke
 /// Everything the federation domain can refuse, with stable codes.
 #[derive(Debug, thiserror::Error)]
 pub enum FederationError {
+    /// A relying-party setting is not valid.
     #[error("invalid {field} \"{value}\": {why}")]
     FieldInvalid {
+        /// Which setting (`identifier`, `reply_urls`, `claims`, ...).
         field: &'static str,
+        /// The value given, cut to 200 characters.
         value: String,
+        /// What is wrong with it.
         why: String,
     },
+    /// No relying party has this ID, name or identifier.
     #[error("no relying party is named or has the ID \"{key}\"; `certgate rp list` shows them")]
-    RelyingPartyNotFound { key: String },
+    RelyingPartyNotFound {
+        /// What was looked up.
+        key: String,
+    },
+    /// Another relying party has this name, or this identifier for the same protocol.
     #[error("{what} is already registered (relying party \"{existing}\"); names and identifiers are unique")]
-    RelyingPartyTaken { what: String, existing: String },
+    RelyingPartyTaken {
+        /// What is taken, for the message (`the name "Contoso"`).
+        what: String,
+        /// The name of the relying party that has it.
+        existing: String,
+    },
+    /// No Current token-signing key: the service was never initialized.
     #[error("the federation service has no token-signing key yet; `certgate federation init` (or starting `certgate serve`) creates them")]
     NoSigningKey,
+    /// Another node rotated the keys between the read and the write; nothing was changed.
     #[error("the token-signing keys changed while rotating (another node rotated first); nothing was changed, look at `certgate federation keys` and retry if needed")]
     RotationRaced,
+    /// A stored token-signing key is unusable.
     #[error("the token-signing key {thumbprint} in the store is unreadable: {why}")]
-    KeyCorrupt { thumbprint: String, why: String },
+    KeyCorrupt {
+        /// The key's SHA-1 thumbprint, upper-case hex.
+        thumbprint: String,
+        /// What is wrong (certgate-pki's code for a certificate that does not parse).
+        why: String,
+    },
+    /// Generating or sealing a key failed, or a sealed key did not open (`ca-key-seal-broken` for a
+    /// wrong passphrase).
     #[error("token-signing key: {0}")]
     Key(certgate_ca::CaError),
+    /// The system's random generator failed while making a relying-party ID.
     #[error("the system's random number generator failed")]
     RandomnessUnavailable,
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -91,6 +117,8 @@ impl FederationError {
         ),
     ];
 
+    /// The stable reason code: its own (listed in [`Self::CODES`]), or certgate-ca's or the
+    /// store's.
     pub fn code(&self) -> &'static str {
         match self {
             FederationError::FieldInvalid { .. } => "rp-field-invalid",
@@ -120,6 +148,7 @@ impl FederationError {
 pub trait FederationStore: Send + Sync + 'static {
     /// Ordered by name.
     fn relying_parties(&self) -> impl Future<Output = StoreResult<Vec<RelyingParty>>> + Send;
+    /// The relying party with this ID (`rp_...`), if any.
     fn relying_party(
         &self,
         id: &str,
@@ -130,6 +159,7 @@ pub trait FederationStore: Send + Sync + 'static {
         protocol: Protocol,
         identifier: &str,
     ) -> impl Future<Output = StoreResult<Option<RelyingParty>>> + Send;
+    /// Stores a new relying party. `Conflict` when its name or (protocol, identifier) is taken.
     fn insert_relying_party(
         &self,
         rp: &RelyingParty,

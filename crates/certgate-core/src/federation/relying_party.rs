@@ -20,12 +20,14 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// `saml` or `wsfed`, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Saml => "saml",
             Protocol::WsFed => "wsfed",
         }
     }
+    /// Reads `saml`, or `wsfed` (also `ws-fed`, `ws-federation`); `None` for anything else.
     pub fn parse(text: &str) -> Option<Protocol> {
         match text {
             "saml" => Some(Protocol::Saml),
@@ -38,12 +40,17 @@ impl Protocol {
 /// The NameID (SAML 2.0) or NameIdentifier (SAML 1.1) format a relying party receives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NameIdFormat {
+    /// `urn:oasis:names:tc:SAML:2.0:nameid-format:persistent`: an opaque, stable value (by default
+    /// the immutable ID, what Microsoft 365 expects).
     Persistent,
+    /// `urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress`.
     EmailAddress,
+    /// `urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified`.
     Unspecified,
 }
 
 impl NameIdFormat {
+    /// `persistent`, `email` or `unspecified`, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             NameIdFormat::Persistent => "persistent",
@@ -83,12 +90,14 @@ pub enum PasswordRequests {
 }
 
 impl PasswordRequests {
+    /// `refuse` or `fresh-certificate`, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             PasswordRequests::Refuse => "refuse",
             PasswordRequests::FreshCertificate => "fresh-certificate",
         }
     }
+    /// Reads the name [`as_str`](Self::as_str) writes; `None` for anything else.
     pub fn parse(text: &str) -> Option<PasswordRequests> {
         match text {
             "refuse" => Some(PasswordRequests::Refuse),
@@ -105,6 +114,7 @@ pub struct RelyingParty {
     pub id: String,
     /// Unique, for people and the CLI.
     pub name: String,
+    /// SAML 2.0 or WS-Federation.
     pub protocol: Protocol,
     /// SAML: the SP's entityID (the Audience); WS-Fed: the realm (`wtrealm`, the Audience).
     /// Unique per protocol.
@@ -115,8 +125,11 @@ pub struct RelyingParty {
     /// SAML: the SP's SingleLogoutService (HTTP-Redirect); WS-Fed: where `wsignout1.0` may
     /// return to when no registered `wreply` is given.
     pub logout_url: Option<String>,
+    /// The NameID's format.
     pub name_id_format: NameIdFormat,
+    /// Where the NameID's value comes from (by default `user.immutableId`).
     pub name_id_source: ClaimSource,
+    /// The claims it receives besides the NameID, in order.
     pub claims: Vec<ClaimRule>,
     /// SAML: also sign the Response (the Assertion is always signed).
     pub sign_response: bool,
@@ -125,6 +138,7 @@ pub struct RelyingParty {
     pub require_signed_requests: bool,
     /// The SP's signing certificates (DER), from its metadata.
     pub request_certificates: Vec<Vec<u8>>,
+    /// What to do with a WS-Federation request for password authentication.
     pub password_requests: PasswordRequests,
     /// The Issuer certgate uses towards this relying party; None = the service's entity ID.
     /// Microsoft 365 needs one issuer URI per federated top-level domain: `{upn-domain}` in it
@@ -133,8 +147,11 @@ pub struct RelyingParty {
     pub issuer: Option<String>,
     /// How long an assertion may be used (NotOnOrAfter − NotBefore, minus skew).
     pub token_lifetime_seconds: i64,
+    /// A disabled relying party is refused as if it were not registered.
     pub enabled: bool,
+    /// When it was registered.
     pub created_at: UnixTime,
+    /// When it was last changed.
     pub updated_at: UnixTime,
 }
 
@@ -147,20 +164,35 @@ const MAX_REQUEST_CERTIFICATES: usize = 4;
 /// What an administrator gives for a new relying party, or the new state of one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RelyingPartyDraft {
+    /// As [`RelyingParty::name`] (trimmed; at most 128 characters).
     pub name: String,
+    /// As [`RelyingParty::protocol`].
     pub protocol: Protocol,
+    /// As [`RelyingParty::identifier`]: a URI.
     pub identifier: String,
+    /// As [`RelyingParty::reply_urls`]: 1 to 20, repeats dropped.
     pub reply_urls: Vec<String>,
+    /// As [`RelyingParty::logout_url`]; empty means none.
     pub logout_url: Option<String>,
+    /// As [`RelyingParty::name_id_format`].
     pub name_id_format: NameIdFormat,
+    /// As [`RelyingParty::name_id_source`].
     pub name_id_source: ClaimSource,
+    /// As [`RelyingParty::claims`]: at most 64.
     pub claims: Vec<ClaimRule>,
+    /// As [`RelyingParty::sign_response`].
     pub sign_response: bool,
+    /// As [`RelyingParty::require_signed_requests`] (SAML only; needs a certificate).
     pub require_signed_requests: bool,
+    /// As [`RelyingParty::request_certificates`]: at most 4.
     pub request_certificates: Vec<Vec<u8>>,
+    /// As [`RelyingParty::password_requests`].
     pub password_requests: PasswordRequests,
+    /// As [`RelyingParty::issuer`]; `{upn-domain}` is the only placeholder allowed.
     pub issuer: Option<String>,
+    /// As [`RelyingParty::token_lifetime_seconds`]: 60 to 86400.
     pub token_lifetime_seconds: i64,
+    /// As [`RelyingParty::enabled`].
     pub enabled: bool,
 }
 

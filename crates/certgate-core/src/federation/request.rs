@@ -43,6 +43,7 @@ impl<S: super::FederationStore> ReplayCache for S {
 /// What the protocol layer found about a message's signature.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SignatureCheck {
+    /// The message carried no signature.
     Unsigned,
     /// Signed, and the signature verified with a certificate registered for the relying party.
     Verified,
@@ -50,7 +51,9 @@ pub enum SignatureCheck {
     Unverifiable,
     /// Signed, and the signature does not verify: the protocol layer's code and message.
     Invalid {
+        /// certgate-saml's reason code.
         code: &'static str,
+        /// Why it does not verify.
         detail: String,
     },
 }
@@ -77,17 +80,28 @@ pub enum AuthnContextNeed {
 /// What an AuthnRequest asks for (SAML core §3.4.1).
 #[derive(Clone, Debug)]
 pub struct AuthnRequestFacts<'a> {
+    /// The request's ID, for the replay cache and InResponseTo.
     pub id: &'a str,
+    /// The Issuer: the service provider's entityID, by which its registration was found.
     pub issuer: &'a str,
+    /// IssueInstant.
     pub issue_instant: UnixTime,
+    /// Destination, when given; required when the request is signed.
     pub destination: Option<&'a str>,
+    /// AssertionConsumerServiceURL, when given: must be a registered reply URL.
     pub acs_url: Option<&'a str>,
+    /// AssertionConsumerServiceIndex, when given: a position in the registered reply URLs (0 = the
+    /// default).
     pub acs_index: Option<u16>,
+    /// ProtocolBinding, when given: only HTTP-POST is answered.
     pub protocol_binding: Option<&'a str>,
+    /// NameIDPolicy's Format, when given.
     pub name_id_policy_format: Option<&'a str>,
+    /// IsPassive: certgate cannot sign anyone in without asking for the certificate.
     pub is_passive: bool,
     /// What the RequestedAuthnContext needs, and how it reads (`exact urn:…`) for messages.
     pub requested_authn_context: Option<(AuthnContextNeed, String)>,
+    /// What the protocol layer found about the signature.
     pub signature: SignatureCheck,
 }
 
@@ -96,6 +110,7 @@ pub struct AuthnRequestFacts<'a> {
 pub struct Endpoint<'a> {
     /// The URL the request must be addressed to (its Destination).
     pub url: &'a str,
+    /// Clock skew allowed either way on IssueInstant and NotOnOrAfter.
     pub clock_skew_seconds: i64,
 }
 
@@ -119,13 +134,18 @@ pub struct AcceptedSignIn {
 pub enum SpFailure {
     /// InvalidNameIDPolicy.
     NameIdPolicy {
+        /// The format the service provider asked for.
         asked: String,
+        /// The format registered for it.
         registered: NameIdFormat,
     },
     /// NoPassive.
     Passive,
     /// NoAuthnContext.
-    AuthnContext { asked: String },
+    AuthnContext {
+        /// The RequestedAuthnContext, as it reads.
+        asked: String,
+    },
 }
 
 impl SpFailure {
@@ -148,6 +168,7 @@ impl SpFailure {
         ),
     ];
 
+    /// The stable reason code (listed in [`Self::CODES`]).
     pub fn code(&self) -> &'static str {
         match self {
             SpFailure::NameIdPolicy { .. } => "saml-name-id-policy-unmet",
@@ -177,10 +198,13 @@ impl SpFailure {
 /// What becomes of an AuthnRequest that is not refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthnRequestOutcome {
+    /// Go on to the certificate sign-in.
     SignIn(AcceptedSignIn),
     /// Answered to the service provider's `reply_url` with a failure status.
     AnswerProvider {
+        /// Where the failure Response goes: a registered reply URL.
         reply_url: String,
+        /// What certgate cannot meet.
         failure: SpFailure,
     },
 }
@@ -188,8 +212,11 @@ pub enum AuthnRequestOutcome {
 /// Which protocol's request: the codes differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestKind {
+    /// A SAML 2.0 AuthnRequest.
     SamlSignIn,
+    /// A SAML 2.0 LogoutRequest.
     SamlLogout,
+    /// A WS-Federation `wsignin1.0`.
     WsFedSignIn,
 }
 
@@ -207,66 +234,139 @@ pub enum RefusalKind {
 /// A request certgate does not take on. The messages say what to do.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FederationRefusal {
+    /// The relying party requires signed requests and the AuthnRequest has no signature.
     #[error("{rp} must sign its sign-in requests (it is registered with signed requests required), and this one is not signed.")]
-    SignInUnsigned { rp: String },
+    SignInUnsigned {
+        /// The relying party's name.
+        rp: String,
+    },
+    /// A LogoutRequest without a signature (logout requests must always be signed).
     #[error("{rp}'s logout request is not signed; logout requests must be.")]
-    LogoutUnsigned { rp: String },
+    LogoutUnsigned {
+        /// The relying party's name.
+        rp: String,
+    },
+    /// A LogoutRequest from a relying party without a registered signing certificate to check it
+    /// with.
     #[error("Logout requests must be signed (SAML profiles §4.4.4.1), and certgate has no signing certificate for {rp}. An administrator adds it with `certgate rp set \"{rp}\" --request-certificate FILE` (the certificate from the SP's metadata).")]
-    LogoutUnverifiable { rp: String },
+    LogoutUnverifiable {
+        /// The relying party's name.
+        rp: String,
+    },
+    /// The request's signature does not verify.
     #[error("The signature of {rp}'s {what} request is not valid: {detail}")]
     SignatureInvalid {
+        /// The relying party's name.
         rp: String,
+        /// `sign-in` or `logout`.
         what: &'static str,
+        /// certgate-saml's reason code, answered as this refusal's code.
         code: &'static str,
+        /// Why it does not verify.
         detail: String,
     },
+    /// The AuthnRequest's Destination is not this endpoint.
     #[error("The sign-in request is addressed to {destination}, not to this server ({expected}). Check the IdP URL configured in {rp}.")]
     DestinationMismatch {
+        /// The Destination the request names.
         destination: String,
+        /// This endpoint's URL.
         expected: String,
+        /// The relying party's name.
         rp: String,
     },
+    /// The LogoutRequest's Destination is not this endpoint, or missing.
     #[error(
         "The logout request must be addressed to {expected} (its Destination is {destination})."
     )]
     LogoutDestinationMismatch {
+        /// The Destination the request names (`missing` when none).
         destination: String,
+        /// This endpoint's URL.
         expected: String,
     },
+    /// A signed AuthnRequest without a Destination.
     #[error(
         "A signed sign-in request must name its Destination (SAML bindings §3.4.5.2, §3.5.5.2)."
     )]
     DestinationMissing,
+    /// IssueInstant is later than now plus the skew.
     #[error("The sign-in request was issued {seconds} seconds in the future. The application's clock and certgate's differ by more than the allowed {skew} seconds; synchronize them (NTP).")]
-    FromFuture { seconds: i64, skew: i64 },
+    FromFuture {
+        /// How far in the future it is.
+        seconds: i64,
+        /// The skew allowed, in seconds.
+        skew: i64,
+    },
+    /// IssueInstant is older than [`REQUEST_LIFETIME_SECONDS`] plus the skew.
     #[error("The sign-in request was issued {seconds} seconds ago; certgate accepts requests for {REQUEST_LIFETIME_SECONDS} seconds (plus {skew} seconds of clock skew). Go back to the application and sign in again.")]
-    Stale { seconds: i64, skew: i64 },
+    Stale {
+        /// How long ago it was issued.
+        seconds: i64,
+        /// The skew allowed, in seconds.
+        skew: i64,
+    },
+    /// The LogoutRequest's NotOnOrAfter has passed.
     #[error("The logout request has expired (NotOnOrAfter). Sign out from the application again.")]
     LogoutExpired,
+    /// The AssertionConsumerService URL or index asked for is not registered.
     #[error("The sign-in request asks for the response to go to an address that is not registered for {rp}. An administrator adds it with `certgate rp set \"{rp}\" --reply URL` (the list of registered addresses is replaced).")]
-    AcsUnregistered { rp: String },
+    AcsUnregistered {
+        /// The relying party's name.
+        rp: String,
+    },
+    /// The `wreply` is not a registered reply URL.
     #[error("The sign-in request asks for the token to go to {reply}, which is not registered for {rp}. An administrator adds it with `certgate rp set \"{rp}\" --reply URL` (the list of registered addresses is replaced).")]
-    ReplyUnregistered { reply: String, rp: String },
+    ReplyUnregistered {
+        /// The `wreply` given (empty when none).
+        reply: String,
+        /// The relying party's name.
+        rp: String,
+    },
+    /// A LogoutRequest from a relying party without a logout URL.
     #[error("{rp} has no single-logout address registered. An administrator adds it with `certgate rp set \"{rp}\" --logout-url URL`.")]
-    SloUnregistered { rp: String },
+    SloUnregistered {
+        /// The relying party's name.
+        rp: String,
+    },
+    /// The response is asked for by a binding other than HTTP-POST.
     #[error("The request asks for the response by {binding}; certgate answers by HTTP-POST only.")]
-    BindingUnsupported { binding: String },
+    BindingUnsupported {
+        /// The ProtocolBinding asked for.
+        binding: String,
+    },
+    /// `wauth` asks for a method certgate does not perform.
     #[error("{rp} asked for the authentication method {uri}; certgate signs in with certificates (TLS client / X.509), optionally with a second factor.")]
-    WauthUnsupported { rp: String, uri: String },
+    WauthUnsupported {
+        /// The relying party's name.
+        rp: String,
+        /// The `wauth` value.
+        uri: String,
+    },
+    /// A password sign-in was asked for and the relying party is set to refuse such requests.
     #[error("{rp} asked for a password sign-in ({asked}). certgate signs in with certificates only. Microsoft 365 sends this when the federated domain's PromptLoginBehavior is TranslateToFreshPasswordAuth (its default): an administrator sets it to Disabled (Update-MgDomainFederationConfiguration -PromptLoginBehavior Disabled), or allows certgate to answer with a fresh certificate sign-in (`certgate rp set \"{rp}\" --password-requests fresh-certificate`).")]
     PasswordRequested {
+        /// The relying party's name.
         rp: String,
+        /// What was asked (`wauth=password`, or the RequestedAuthnContext).
         asked: String,
+        /// Which protocol asked; the code differs.
         kind: RequestKind,
     },
+    /// The request ID was already used by this issuer.
     #[error("This {what} request was already used.{again}")]
     Replayed {
+        /// `sign-in` or `logout`.
         what: &'static str,
+        /// What to do next, appended to the message (empty for a logout).
         again: &'static str,
     },
+    /// The replay cache could not be written: nothing is decided.
     #[error("certgate cannot record the {what} request right now. Try again in a minute.")]
     Store {
+        /// `sign-in` or `logout`.
         what: &'static str,
+        /// The store failure.
         error: StoreError,
     },
 }
@@ -347,6 +447,8 @@ impl FederationRefusal {
         ),
     ];
 
+    /// The stable reason code: its own (listed in [`Self::CODES`]), certgate-saml's for a
+    /// signature, or the store's.
     pub fn code(&self) -> &'static str {
         match self {
             FederationRefusal::SignInUnsigned { .. } | FederationRefusal::LogoutUnsigned { .. } => {
@@ -375,6 +477,7 @@ impl FederationRefusal {
         }
     }
 
+    /// How the HTTP layer answers it: 400, 403 or 503.
     pub fn kind(&self) -> RefusalKind {
         match self {
             FederationRefusal::SignInUnsigned { .. }
@@ -588,11 +691,17 @@ pub async fn accept_authn_request(
 /// What a LogoutRequest says (SAML core §3.7.1).
 #[derive(Clone, Debug)]
 pub struct LogoutRequestFacts<'a> {
+    /// The request's ID, for the replay cache and InResponseTo.
     pub id: &'a str,
+    /// The Issuer: the service provider's entityID.
     pub issuer: &'a str,
+    /// IssueInstant.
     pub issue_instant: UnixTime,
+    /// Destination; must be this endpoint.
     pub destination: Option<&'a str>,
+    /// NotOnOrAfter, when given.
     pub not_on_or_after: Option<UnixTime>,
+    /// What the protocol layer found about the signature.
     pub signature: SignatureCheck,
 }
 
@@ -667,8 +776,13 @@ pub async fn accept_logout_request(
 pub enum WsFedAuthentication<'a> {
     /// None, or X.509 / TLS client.
     Certificate,
+    /// `wauth` is `http://schemas.microsoft.com/claims/multipleauthn`: a second factor is asked
+    /// for.
     MultiFactor,
+    /// `wauth` asks for a password (WIF, SAML 1.1 or SAML 2.0 password classes): the relying
+    /// party's `password_requests` decides.
     Password,
+    /// Any other `wauth` URI: refused.
     Other(&'a str),
 }
 

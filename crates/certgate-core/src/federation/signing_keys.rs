@@ -18,12 +18,16 @@ use super::FederationError;
 /// Where a key is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyState {
+    /// Published in the metadata, not signing yet: relying parties learn it ahead of the rollover.
     Next,
+    /// Signs the tokens; listed first in the metadata.
     Current,
+    /// Rolled over; no longer published or used.
     Retired,
 }
 
 impl KeyState {
+    /// `next`, `current` or `retired`, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             KeyState::Next => "next",
@@ -31,6 +35,7 @@ impl KeyState {
             KeyState::Retired => "retired",
         }
     }
+    /// Reads the name [`as_str`](Self::as_str) writes; `None` for anything else.
     pub fn parse(text: &str) -> Option<KeyState> {
         match text {
             "next" => Some(KeyState::Next),
@@ -47,14 +52,19 @@ pub struct TokenSigningKey {
     /// SHA-1 thumbprint of the certificate, upper-case hex (how Windows, AD FS and Entra name
     /// a signing certificate).
     pub thumbprint: String,
+    /// Next, Current or Retired.
     pub state: KeyState,
+    /// The self-signed certificate, DER, as published in the metadata.
     pub certificate_der: Vec<u8>,
     /// PKCS#8, sealed with `certgate_ca::sealed_key`.
     pub sealed_private_key: Vec<u8>,
+    /// The certificate's notAfter.
     pub not_after: UnixTime,
+    /// When it was generated.
     pub created_at: UnixTime,
     /// When it became Current (None while Next).
     pub activated_at: Option<UnixTime>,
+    /// When it was retired (None until then).
     pub retired_at: Option<UnixTime>,
 }
 
@@ -111,6 +121,7 @@ impl TokenSigningKey {
         sealed_key::open(&self.sealed_private_key, passphrase).map_err(FederationError::Key)
     }
 
+    /// The certificate, parsed; `federation-key-corrupt` when the stored bytes do not parse.
     pub fn certificate(&self) -> Result<Certificate, FederationError> {
         Certificate::from_der(&self.certificate_der).map_err(|reason| FederationError::KeyCorrupt {
             thumbprint: self.thumbprint.clone(),
@@ -134,7 +145,9 @@ pub fn thumbprint(certificate_der: &[u8]) -> String {
 /// The keys to publish, Current first then Next; and the one that signs.
 #[derive(Clone, Debug)]
 pub struct PublishedKeys {
+    /// The key that signs.
     pub current: TokenSigningKey,
+    /// The key that signs after the next rollover; `None` only in a store certgate did not set up.
     pub next: Option<TokenSigningKey>,
 }
 

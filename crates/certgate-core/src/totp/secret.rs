@@ -23,7 +23,9 @@ const MAX_KEY_BYTES: usize = 128;
 /// SHA-256 is offered because Entra's OATH tokens support it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TotpAlgorithm {
+    /// HMAC-SHA-1: RFC 6238's default and the only algorithm every authenticator app supports.
     Sha1,
+    /// HMAC-SHA-256 (RFC 6238 §1.2 allows it; Entra's OATH hardware tokens can use it).
     Sha256,
 }
 
@@ -36,6 +38,8 @@ impl TotpAlgorithm {
         }
     }
 
+    /// Reads the name [`as_str`](Self::as_str) writes (`SHA1`, `SHA256`; upper case only); `None`
+    /// for anything else.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "SHA1" => Some(TotpAlgorithm::Sha1),
@@ -67,11 +71,14 @@ impl TotpAlgorithm {
 /// use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Digits {
+    /// Six-digit codes, what authenticator apps show.
     Six,
+    /// Eight-digit codes (RFC 6238 Appendix B's test vectors).
     Eight,
 }
 
 impl Digits {
+    /// The number of digits: 6 or 8.
     pub fn count(self) -> u32 {
         match self {
             Digits::Six => 6,
@@ -79,6 +86,7 @@ impl Digits {
         }
     }
 
+    /// Reads a stored digit count; `None` for anything but 6 and 8.
     pub fn parse(count: i64) -> Option<Self> {
         match count {
             6 => Some(Digits::Six),
@@ -160,10 +168,12 @@ impl TotpSecret {
         &self.key
     }
 
+    /// The HMAC the codes are computed with.
     pub fn algorithm(&self) -> TotpAlgorithm {
         self.algorithm
     }
 
+    /// How many digits the codes have.
     pub fn digits(&self) -> Digits {
         self.digits
     }

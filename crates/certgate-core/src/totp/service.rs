@@ -50,6 +50,7 @@ pub enum TotpSlot {
 }
 
 impl TotpSlot {
+    /// The slot's name in the store: `active` or `pending`.
     pub fn as_str(self) -> &'static str {
         match self {
             TotpSlot::Active => "active",
@@ -57,6 +58,7 @@ impl TotpSlot {
         }
     }
 
+    /// Reads the name [`as_str`](Self::as_str) writes; `None` for anything else.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "active" => Some(TotpSlot::Active),
@@ -69,36 +71,50 @@ impl TotpSlot {
 /// A secret as the store holds it: sealed, with its verification counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredTotpSecret {
+    /// The row id; never reused.
     pub id: TotpSecretId,
+    /// The owner's directory object ID.
     pub user_id: String,
+    /// Active or pending.
     pub slot: TotpSlot,
     /// `certgate_ca::sealed_key` ciphertext of the raw key.
     pub sealed_secret: Vec<u8>,
+    /// The HMAC its codes use.
     pub algorithm: TotpAlgorithm,
+    /// How many digits its codes have.
     pub digits: Digits,
+    /// Replay and lockout state, as of `revision`.
     pub counters: TotpCounters,
     /// Grows by one with every write; what the compare-and-set compares.
     pub revision: i64,
+    /// When it was stored (for a pending secret: when the enrollment started).
     pub created_at: UnixTime,
+    /// When it was last written (a verification, a confirmation).
     pub updated_at: UnixTime,
 }
 
 /// A secret to store as the user's pending one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewTotpSecret {
+    /// `certgate_ca::sealed_key` ciphertext of the raw key; the service seals, never the store.
     pub sealed_secret: Vec<u8>,
+    /// The HMAC its codes use.
     pub algorithm: TotpAlgorithm,
+    /// How many digits its codes have.
     pub digits: Digits,
 }
 
 /// A user's secrets.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TotpSecrets {
+    /// The confirmed secret sign-in checks, if any.
     pub active: Option<StoredTotpSecret>,
+    /// A started, unconfirmed enrollment, if any.
     pub pending: Option<StoredTotpSecret>,
 }
 
 impl TotpSecrets {
+    /// The secret in `slot`, if there is one.
     pub fn slot(&self, slot: TotpSlot) -> Option<&StoredTotpSecret> {
         match slot {
             TotpSlot::Active => self.active.as_ref(),
@@ -110,6 +126,8 @@ impl TotpSecrets {
 /// Whether a compare-and-set applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SwapOutcome {
+    /// The revision matched; the new counters (and, for a confirmation, the slot change) were
+    /// written.
     Applied,
     /// The secret changed (or went) since it was read; nothing was written.
     Stale,
@@ -171,6 +189,7 @@ pub struct TotpSettings {
     pub issuer: String,
     /// Seals secrets at rest: certgate's CA key passphrase from the configuration.
     pub passphrase: Zeroizing<Vec<u8>>,
+    /// Lockout rules for code checks.
     pub policy: TotpPolicy,
     /// For new enrollments. SHA-1 by default: some apps (Google Authenticator among them)
     /// ignore the URI's `algorithm` and always compute SHA-1 codes.
@@ -178,6 +197,7 @@ pub struct TotpSettings {
 }
 
 impl TotpSettings {
+    /// Settings for `issuer` with the default [`TotpPolicy`] and SHA-1 for new secrets.
     pub fn new(issuer: impl Into<String>, passphrase: impl Into<Zeroizing<Vec<u8>>>) -> Self {
         TotpSettings {
             issuer: issuer.into(),
@@ -201,6 +221,7 @@ pub enum WhenEnrolled {
 
 /// A started enrollment: what the enrollment page shows.
 pub struct Enrollment {
+    /// The new key and its parameters (`Debug` never prints the key).
     pub secret: TotpSecret,
     /// For apps on the same device, and for the QR code.
     pub otpauth_uri: Zeroizing<String>,
@@ -238,20 +259,38 @@ pub struct TotpStatus {
 /// Why a TOTP operation failed: a refused code, or something the person cannot fix.
 #[derive(Debug, thiserror::Error)]
 pub enum TotpServiceError {
+    /// A code was checked and refused.
     #[error(transparent)]
     Refused(#[from] TotpError),
+    /// The user already has a confirmed secret and [`WhenEnrolled::Refuse`] was asked for.
     #[error("an authenticator app is already set up for this account; to replace it, sign in with it first, or ask your administrator to reset it")]
     AlreadyEnrolled,
+    /// The issuer or the account name does not fit in an otpauth URI and its QR code.
     #[error("the issuer or account name is longer than {MAX_LABEL_CHARS} characters, too long for an authenticator app")]
     LabelTooLong,
+    /// The stored secret does not open with the configured passphrase (another passphrase, or a
+    /// damaged row).
     #[error("the stored authenticator secret of user {user_id} cannot be opened: the configured key passphrase is not the one it was sealed with, or the record is damaged")]
-    SecretUnreadable { user_id: String },
+    SecretUnreadable {
+        /// The user's directory object ID.
+        user_id: String,
+    },
+    /// Sealing a new secret failed (an empty passphrase, for one); nothing was stored.
     #[error("sealing the authenticator secret failed: {detail}")]
-    Sealing { detail: String },
+    Sealing {
+        /// What `certgate_ca::sealed_key` said, for the server log.
+        detail: String,
+    },
+    /// The system's random generator failed while making a secret.
     #[error(transparent)]
     Random(#[from] RandomUnavailable),
+    /// Lost the compare-and-set race more than eight times in a row; the code was not accepted.
     #[error("the authenticator secret of user {user_id} kept changing while it was checked (more than {MAX_RACE_RETRIES} concurrent changes); try again")]
-    Contended { user_id: String },
+    Contended {
+        /// The user's directory object ID.
+        user_id: String,
+    },
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -292,6 +331,8 @@ impl TotpServiceError {
         ),
     ];
 
+    /// The stable reason code: its own (listed in [`Self::CODES`]), or the refused code's or the
+    /// store's.
     pub fn code(&self) -> &'static str {
         match self {
             TotpServiceError::Refused(error) => error.code(),
@@ -315,6 +356,7 @@ pub struct TotpService<'a, S, C> {
 }
 
 impl<'a, S: TotpStore, C: Clock> TotpService<'a, S, C> {
+    /// A service over `store` and `clock`; `actor` is recorded in the audit events it writes.
     pub fn new(store: &'a S, clock: &'a C, settings: &'a TotpSettings, actor: &'a str) -> Self {
         TotpService {
             store,
@@ -324,6 +366,8 @@ impl<'a, S: TotpStore, C: Clock> TotpService<'a, S, C> {
         }
     }
 
+    /// The user's enrollment and lockout state at the clock's now (`locked_until` only while the
+    /// lockout lasts).
     pub async fn status(&self, user_id: &str) -> Result<TotpStatus, TotpServiceError> {
         let secrets = self.store.totp_secrets(user_id).await?;
         let now = self.clock.now();

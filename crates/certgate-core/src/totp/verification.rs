@@ -50,10 +50,16 @@ pub struct TotpCounters {
 /// shown on the enrollment page and not yet proven to be in the person's app.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TotpState {
+    /// The key and its parameters.
     pub secret: TotpSecret,
+    /// Whether a code from it was ever accepted; a pending secret becomes confirmed on its first
+    /// accepted code.
     pub confirmed: bool,
+    /// See [`TotpCounters::last_used_step`].
     pub last_used_step: Option<u64>,
+    /// See [`TotpCounters::failures`].
     pub failures: u32,
+    /// See [`TotpCounters::locked_until`].
     pub locked_until: Option<UnixTime>,
 }
 
@@ -63,6 +69,7 @@ impl TotpState {
         Self::with_counters(secret, false, TotpCounters::default())
     }
 
+    /// A secret with its stored counters, as read back from the store.
     pub fn with_counters(secret: TotpSecret, confirmed: bool, counters: TotpCounters) -> Self {
         TotpState {
             secret,
@@ -73,6 +80,7 @@ impl TotpState {
         }
     }
 
+    /// The counters as they are now: what a compare-and-set of the next state compares against.
     pub fn counters(&self) -> TotpCounters {
         TotpCounters {
             last_used_step: self.last_used_step,
@@ -97,16 +105,31 @@ pub struct Verified {
 /// Why a code was refused. The messages are for the person signing in.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TotpError {
+    /// The code matches none of the steps T-1, T, T+1; counts as a failure.
     #[error("that code is not correct; enter the code your authenticator app shows now (if codes keep failing, make sure your phone sets its clock automatically)")]
     Invalid,
+    /// The code matches a step already used up (RFC 6238 §5.2: an OTP is accepted once); counts as
+    /// a failure.
     #[error("that code was already used; wait for your authenticator app to show a new code and enter that one")]
-    Replayed { step: u64 },
+    Replayed {
+        /// The used-up time step the code belonged to.
+        step: u64,
+    },
+    /// Too many failures in a row: the check is locked, either already or by this failure.
     #[error("too many wrong codes, so codes are not checked until {}; try again then, or ask your administrator to reset your authenticator app", rfc3339(*.until))]
-    LockedOut { until: UnixTime },
+    LockedOut {
+        /// When the lockout ends; codes are checked again from then on.
+        until: UnixTime,
+    },
+    /// The account has no authenticator secret (or no pending one to confirm).
     #[error("no authenticator app is set up for this account; set one up on the enrollment page, or ask your administrator")]
     NotEnrolled,
+    /// Not a code of the secret's number of digits; does not count as a failure.
     #[error("enter the {digits}-digit code from your authenticator app (digits only)")]
-    Malformed { digits: u32 },
+    Malformed {
+        /// How many digits the secret's codes have (6 or 8), for the message.
+        digits: u32,
+    },
 }
 
 impl TotpError {
@@ -139,6 +162,7 @@ impl TotpError {
         ),
     ];
 
+    /// The stable reason code (listed in [`Self::CODES`]).
     pub fn code(&self) -> &'static str {
         match self {
             TotpError::Invalid => "totp-invalid",

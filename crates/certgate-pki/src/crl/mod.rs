@@ -36,20 +36,32 @@ use verify::VerifiedSigner;
 pub struct RevokedEntry {
     /// Serial number content octets, as encoded in the CRL.
     pub serial: Vec<u8>,
+    /// revocationDate (RFC 5280 §5.1.2.6): when the CA revoked the certificate.
     pub revocation_date: UnixTime,
     /// `Unspecified` when the entry has no reasonCode extension.
     pub reason: RevocationReason,
+    /// The invalidityDate entry extension (§5.3.2): when the key is known or suspected to
+    /// have been compromised, which may be before `revocation_date`.
     pub invalidity_date: Option<UnixTime>,
 }
 
 /// The issuingDistributionPoint extension (RFC 5280 §5.2.5): the CRL's scope.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct IssuingDistributionPoint {
+    /// The distribution point this CRL is for: a certificate's cRLDistributionPoints must
+    /// name it (§6.3.3 (b)(2)(i)); `None` for every distribution point.
     pub distribution_point: Option<DistributionPointName>,
+    /// onlyContainsUserCerts: the CRL covers end-entity certificates only.
     pub only_contains_user_certs: bool,
+    /// onlyContainsCACerts: the CRL covers CA certificates only.
     pub only_contains_ca_certs: bool,
+    /// onlySomeReasons: the reasons the CRL covers; `None` means all of them.
     pub only_some_reasons: Option<ReasonSet>,
+    /// indirectCRL: the CRL may list certificates of issuers other than its own signer (each
+    /// entry's certificateIssuer says whose, §5.3.3).
     pub indirect_crl: bool,
+    /// onlyContainsAttributeCerts: the CRL covers attribute certificates only, so it says
+    /// nothing about public-key certificates.
     pub only_contains_attribute_certs: bool,
 }
 
@@ -129,18 +141,24 @@ impl Crl {
     pub fn tbs_der(&self) -> &[u8] {
         &self.der[self.tbs.0..self.tbs.1]
     }
+    /// signatureAlgorithm (RFC 5280 §5.1.1.2).
     pub fn signature_algorithm(&self) -> &AlgorithmIdentifier {
         &self.signature_algorithm
     }
+    /// The signatureValue BIT STRING's octets (§5.1.1.3).
     pub fn signature(&self) -> &[u8] {
         &self.signature
     }
+    /// The issuer name (§5.1.2.3): the CA that signed the CRL.
     pub fn issuer(&self) -> &Name {
         &self.issuer
     }
+    /// thisUpdate (§5.1.2.4): when the CRL was issued; it is not used before then.
     pub fn this_update(&self) -> UnixTime {
         self.this_update
     }
+    /// nextUpdate (§5.1.2.5): the CRL is stale after it. RFC 5280 requires it, but the ASN.1
+    /// makes it optional; `None` when absent.
     pub fn next_update(&self) -> Option<UnixTime> {
         self.next_update
     }
@@ -152,12 +170,16 @@ impl Crl {
     pub fn delta_base_crl_number(&self) -> Option<&[u8]> {
         self.delta_base_crl_number.as_deref()
     }
+    /// Whether this is a delta CRL (it has a deltaCRLIndicator, §5.2.4): it lists only the
+    /// changes since its base CRL and is read together with it.
     pub fn is_delta(&self) -> bool {
         self.delta_base_crl_number.is_some()
     }
+    /// The issuingDistributionPoint extension (§5.2.5), which limits the CRL's scope.
     pub fn issuing_distribution_point(&self) -> Option<&IssuingDistributionPoint> {
         self.issuing_distribution_point.as_ref()
     }
+    /// The authorityKeyIdentifier (§5.2.1): which of the issuer's keys signed the CRL.
     pub fn authority_key_id(&self) -> Option<&AuthorityKeyId> {
         self.authority_key_id.as_ref()
     }

@@ -3,16 +3,26 @@
 /// Why a certificate was revoked (RFC 5280 §5.3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RevocationReason {
+    /// unspecified (0): no reason given; a CRL entry then has no reasonCode.
     Unspecified,
+    /// keyCompromise (1): the subject's private key is known or suspected to be compromised.
     KeyCompromise,
+    /// cACompromise (2): the certificate is a CA's, and that CA's private key is known or
+    /// suspected to be compromised.
     CaCompromise,
+    /// affiliationChanged (3): the subject's name or other information changed.
     AffiliationChanged,
+    /// superseded (4): the certificate was replaced by a new one.
     Superseded,
+    /// cessationOfOperation (5): the certificate is no longer needed.
     CessationOfOperation,
+    /// certificateHold (6): suspended, not revoked for good; a later CRL may lift the hold.
     CertificateHold,
     /// Only meaningful in a delta CRL: the certificate is no longer on hold.
     RemoveFromCrl,
+    /// privilegeWithdrawn (9): a privilege the certificate asserts was withdrawn.
     PrivilegeWithdrawn,
+    /// aACompromise (10): an attribute authority's key is compromised.
     AaCompromise,
 }
 

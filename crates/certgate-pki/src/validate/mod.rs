@@ -35,6 +35,8 @@ use crate::trust_store::TrustStore;
 pub enum Purpose {
     /// TLS client authentication (EKU clientAuth or anyExtendedKeyUsage). The default.
     ClientAuth,
+    /// TLS server authentication (EKU serverAuth or anyExtendedKeyUsage), and the
+    /// CA/Browser Forum TLS server profile on top.
     ServerAuth,
     /// No purpose check.
     Any,
@@ -47,13 +49,17 @@ pub enum Purpose {
 pub enum MissingEku {
     /// RFC 5280 §4.2.1.12: no extension means no restriction.
     Accept,
+    /// Require the extension: stricter than RFC 5280, for relying parties that want every
+    /// certificate to say what it is for.
     Reject,
 }
 
 /// Which certificates of the path must have a known, good revocation status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RevocationDepth {
+    /// No revocation checking: a revoked certificate is accepted.
     Off,
+    /// The end entity only; the CAs above it are not checked.
     EndEntity,
     /// Every certificate below the trust anchor. The default.
     Chain,
@@ -62,8 +68,12 @@ pub enum RevocationDepth {
 /// A name the end entity must carry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExpectedName {
+    /// A dNSName SAN must match, case-insensitively; a `*.` wildcard covers one leftmost label.
     Dns(String),
+    /// An iPAddress SAN must hold exactly this address.
     Ip(IpAddr),
+    /// An rfc822Name SAN must match; only when the SAN has none, the subject's emailAddress
+    /// attribute may.
     Email(String),
 }
 
@@ -94,20 +104,29 @@ impl Default for PathBudget {
 /// Everything a relying party decides about a validation. Defaults fail closed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidationPolicy {
+    /// What the end entity must be good for; client authentication by default.
     pub purpose: Purpose,
+    /// Whether an end entity without extendedKeyUsage passes the purpose check (it does by
+    /// default, as RFC 5280 §4.2.1.12 says).
     pub missing_eku: MissingEku,
+    /// Names the end entity must all carry; none by default.
     pub expected_names: Vec<ExpectedName>,
     /// Maximum number of intermediate CA certificates between the end entity and the trust
     /// anchor, as `openssl verify -verify_depth` counts them (neither the end entity nor the
     /// anchor counts). Self-issued intermediates (same subject and issuer, e.g. a key rollover
     /// certificate) do not count either, as for max_path_length (RFC 5280 §6.1.4 (l)).
     pub max_depth: usize,
+    /// The certificate-policy inputs of RFC 5280 §6.1.1; any policy by default.
     pub policies: PolicySettings,
+    /// Which certificates must have a known, good revocation status; the whole chain by
+    /// default.
     pub revocation: RevocationDepth,
     /// Issuers whose certificates may have an unknown revocation status (no usable CRL).
     /// A certificate a CRL lists as revoked is rejected regardless.
     pub revocation_exempt_issuers: Vec<Name>,
+    /// Which signature algorithms and key sizes are accepted.
     pub algorithms: AlgorithmPolicy,
+    /// Bounds on the path search, against hostile inputs.
     pub budget: PathBudget,
     /// Named exceptions to the RFC 5280 §4 profile rules; none by default.
     pub profile_exceptions: ProfileExceptions,
@@ -133,14 +152,18 @@ impl Default for ValidationPolicy {
 /// How a certificate's revocation status was established.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RevocationStatus {
+    /// Not checked: the trust anchor, or a certificate the [`RevocationDepth`] leaves out.
     NotChecked,
     /// Not revoked according to the complete CRL with this number (and delta, if any).
     Good {
+        /// The complete CRL's cRLNumber (RFC 5280 §5.2.3), INTEGER content octets.
         crl_number: Vec<u8>,
+        /// The delta CRL's cRLNumber, when one was applied on top.
         delta_crl_number: Option<Vec<u8>>,
     },
     /// Status unknown but the issuer is exempt by policy; `reason` is why it was unknown.
     Exempt {
+        /// The reason code and message of the check that could not decide.
         reason: String,
     },
 }
@@ -154,6 +177,7 @@ pub struct ValidatedPath<'a> {
 }
 
 impl<'a> ValidatedPath<'a> {
+    /// The certificate that was validated.
     pub fn end_entity(&self) -> &'a Certificate {
         self.certificates[0]
     }
@@ -174,6 +198,7 @@ impl<'a> ValidatedPath<'a> {
             .copied()
             .unwrap_or_else(|| self.trust_anchor())
     }
+    /// The trusted root the path ends at.
     pub fn trust_anchor(&self) -> &'a Certificate {
         self.certificates[self.certificates.len() - 1]
     }
@@ -182,6 +207,7 @@ impl<'a> ValidatedPath<'a> {
     pub fn revocation(&self) -> &[RevocationStatus] {
         &self.revocation
     }
+    /// The certificate policies the path is valid for (RFC 5280 §6.1.6).
     pub fn policy(&self) -> &PolicyOutcome {
         &self.policy
     }
@@ -190,6 +216,8 @@ impl<'a> ValidatedPath<'a> {
 /// A rejection: the reason, and which certificate it concerns.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
+    /// Why: the most telling failure of the search (a complete path's failure rather than a
+    /// search that found no trust anchor; an exhausted budget above all).
     pub reason: Reason,
     /// 0 = end entity, 1 = its issuer, ...; `None` when not about one certificate.
     pub depth: Option<usize>,
@@ -202,6 +230,7 @@ impl Rejection {
     /// [`Reason`]'s code (listed in [`Reason::CODES`]).
     pub const CODES: &'static [ReasonCode] = &[];
 
+    /// The stable reason code of [`Rejection::reason`].
     pub fn code(&self) -> &'static str {
         self.reason.code()
     }
@@ -228,8 +257,11 @@ impl std::error::Error for Rejection {}
 pub struct Check {
     /// 0 = end entity; counts up towards the anchor.
     pub depth: usize,
+    /// Which check, e.g. `signature`, `validity`, `name-constraints`, `revocation`.
     pub name: &'static str,
+    /// Whether the certificate passed it.
     pub passed: bool,
+    /// What was found when it passed; the reason code and message when it failed.
     pub detail: String,
 }
 
@@ -238,6 +270,7 @@ pub struct Check {
 pub struct PathAttempt {
     /// Subjects, end entity first, trust anchor last.
     pub subjects: Vec<String>,
+    /// The checks made on the path, in order.
     pub checks: Vec<Check>,
     /// `None` when the path validated; otherwise the reason code and message.
     pub failure: Option<(String, String)>,
@@ -246,6 +279,7 @@ pub struct PathAttempt {
 /// The full story of a validation: every candidate path tried, in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Explanation {
+    /// The paths, in the order the builder tried them; a success is the last.
     pub attempts: Vec<PathAttempt>,
 }
 

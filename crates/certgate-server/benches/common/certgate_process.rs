@@ -26,7 +26,7 @@ use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::front_door::VirtualDirectory;
 use certgate_core::signin::{SignInLog, SignInQuery, SignInResult};
-use certgate_core::store::Store;
+use certgate_core::store::CrlCacheStore;
 use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
 use certgate_pki::{Certificate, Crl, UnixTime};
 use certgate_server::app::{start, CertAuthConfig, FrontDoorConfig, ServerConfig};

@@ -31,7 +31,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::crl_cache::CrlKind;
 use certgate_core::crl_fetch::{FetchLimits, FetchProgress};
-use certgate_core::store::Store;
+use certgate_core::store::CrlCacheStore;
 use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
 use certgate_core::validation_state::SharedState;
 use certgate_pki::{Certificate, RevocationStatus, UnixTime};

@@ -27,14 +27,19 @@ pub type AppFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>
 /// [`certgate_oidc::Provider`]; a trait object so that the API does not carry the provider's
 /// type parameters.
 pub trait Applications: Send + Sync {
+    /// Every registered client (`GET /applications`).
     fn list(&self) -> AppFuture<'_, Vec<Client>>;
+    /// The client with this `client_id`, if there is one.
     fn get<'a>(&'a self, id: &'a ClientId) -> AppFuture<'a, Option<Client>>;
+    /// Registers a client, audited under `actor`; the answer carries a confidential client's
+    /// secret, the only time it is seen.
     fn register<'a>(
         &'a self,
         new: NewClient,
         now: UnixTime,
         actor: &'a str,
     ) -> AppFuture<'a, RegisteredClient>;
+    /// Removes the client, audited under `actor`.
     fn delete<'a>(&'a self, id: &'a ClientId, now: UnixTime, actor: &'a str) -> AppFuture<'a, ()>;
 }
 

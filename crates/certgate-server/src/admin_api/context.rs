@@ -30,7 +30,10 @@ impl<S> AdminStore for S where
 
 /// Everything the admin handlers need.
 pub struct AdminContext<S> {
+    /// The store every handler reads and changes.
     pub store: Arc<S>,
+    /// The time of audit events, of created resources and of admin token and certificate
+    /// checks.
     pub clock: Arc<dyn Clock>,
     /// The CRL service: its validation state checks admin certificates, its refresh answers
     /// `POST /crlStatus/refresh`, its rebuild makes a change through the API take effect on
@@ -50,6 +53,8 @@ pub struct AdminContext<S> {
 }
 
 impl<S: AdminStore> AdminContext<S> {
+    /// A context with the defaults: no OpenID Connect clients, no key passphrase, no CA (their
+    /// routes answer 503), and [`DEFAULT_ADMIN_GROUP`] as the admin group.
     pub fn new(
         store: Arc<S>,
         clock: Arc<dyn Clock>,
@@ -72,16 +77,22 @@ impl<S: AdminStore> AdminContext<S> {
         self
     }
 
+    /// Lets the API rotate the federation service's token-signing keys, sealing new keys with
+    /// `passphrase`.
     pub fn with_key_passphrase(mut self, passphrase: zeroize::Zeroizing<Vec<u8>>) -> Self {
         self.key_passphrase = Some(passphrase);
         self
     }
 
+    /// Lets the API manage the OpenID Connect clients (the provider, when the web listener
+    /// runs).
     pub fn with_applications(mut self, applications: Arc<dyn Applications>) -> Self {
         self.applications = Some(applications);
         self
     }
 
+    /// Replaces [`DEFAULT_ADMIN_GROUP`] as the group whose members may use their client
+    /// certificate.
     pub fn with_admin_group(mut self, group: impl Into<String>) -> Self {
         self.admin_group = group.into();
         self

@@ -25,14 +25,18 @@ use super::resource::{ErrorBody, ErrorDetail};
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
+    /// The HTTP status of the answer.
     pub status: StatusCode,
+    /// certgate's stable reason code, e.g. `ca-duplicate` (the body's `error.code`).
     pub code: Cow<'static, str>,
+    /// What happened and what to do, for people (the body's `error.message`).
     pub message: String,
     /// RFC 6750 §3: the challenge sent with a 401.
     pub challenge: Option<&'static str>,
 }
 
 impl ApiError {
+    /// An error with this status, code and message, and no challenge.
     pub fn new(
         status: StatusCode,
         code: impl Into<Cow<'static, str>>,
@@ -46,10 +50,12 @@ impl ApiError {
         }
     }
 
+    /// Status 400: the request is wrong as sent (a field out of range, a word not allowed).
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// Status 404: no such resource, or no such route.
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, code, message)
     }

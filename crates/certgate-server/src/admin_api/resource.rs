@@ -26,10 +26,12 @@ pub use own_ca::{CertificateRevocation, IssuedCertificate, PublishedCrl, Revocat
 /// A list: Graph's `{"value": [...]}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Collection<T> {
+    /// The items, in the order the API lists them.
     pub value: Vec<T>,
 }
 
 impl<T> Collection<T> {
+    /// These items in Graph's collection shape.
     pub fn of(value: Vec<T>) -> Self {
         Collection { value }
     }
@@ -39,12 +41,16 @@ impl<T> Collection<T> {
 /// reason code.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
+    /// The code and the message.
     pub error: ErrorDetail,
 }
 
+/// The inside of [`ErrorBody`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
+    /// Stable reason code, e.g. `ca-duplicate`, `user-not-found`, `admin-token-invalid`.
     pub code: String,
+    /// What happened and what to do, for people.
     pub message: String,
 }
 
@@ -65,22 +71,34 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateAuthority {
+    /// certgate's id of the CA, as in `/certificateAuthorities/{id}`.
     pub id: i64,
+    /// The name administrators know the CA by (its subject unless one was given).
     pub display_name: String,
+    /// A trust anchor (`true`) or an intermediate used to build paths (`false`).
     pub is_root_authority: bool,
     /// Base64 of the DER certificate.
     pub certificate: String,
+    /// http(s) URL of the base CRL: the only URL certgate fetches for this CA.
     pub certificate_revocation_list_url: Option<String>,
+    /// http(s) URL of the delta CRL (RFC 5280 §5.2.4).
     pub delta_certificate_revocation_list_url: Option<String>,
     /// The CA's subject DN (Windows form).
     pub issuer: String,
     /// The CA's subjectKeyIdentifier, lowercase hex.
     pub issuer_ski: Option<String>,
+    /// Certificates from this CA may have an unknown revocation status (Entra's per-CA
+    /// exemption).
     pub is_exempt_from_crl_validation: bool,
+    /// Named in the TLS CertificateRequest, so that clients offer the certificates it issued.
     pub is_issuer_hint_enabled: bool,
+    /// SHA-256 of the certificate, lowercase hex: what duplicates are recognised by.
     pub sha256_thumbprint: String,
+    /// Start of the CA certificate's validity.
     pub not_before: String,
+    /// End of the CA certificate's validity.
     pub not_after: String,
+    /// When the CA was added to the trust store.
     pub created_date_time: String,
 }
 
@@ -115,8 +133,10 @@ pub struct NewCertificateAuthority {
     /// Default: root when self-signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_root_authority: Option<bool>,
+    /// http(s) URL of the base CRL; only for a single certificate, not a bundle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_revocation_list_url: Option<String>,
+    /// http(s) URL of the delta CRL; needs `certificate_revocation_list_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta_certificate_revocation_list_url: Option<String>,
     /// Default: the CA's subject.
@@ -134,24 +154,30 @@ pub struct NewCertificateAuthority {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CertificateAuthorityPatch {
+    /// The name administrators know the CA by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// A trust anchor (`true`) or an intermediate (`false`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_root_authority: Option<bool>,
+    /// The base CRL's URL; `null` removes it.
     #[serde(
         default,
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
     pub certificate_revocation_list_url: Patch<String>,
+    /// The delta CRL's URL; `null` removes it.
     #[serde(
         default,
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
     pub delta_certificate_revocation_list_url: Patch<String>,
+    /// Whether certificates from this CA may have an unknown revocation status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_exempt_from_crl_validation: Option<bool>,
+    /// Whether the CA is named in the TLS CertificateRequest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_issuer_hint_enabled: Option<bool>,
 }
@@ -162,32 +188,50 @@ pub struct CertificateAuthorityPatch {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CrlStatus {
+    /// The trusted CA's id.
     pub ca_id: i64,
     /// The CA's display name.
     pub ca: String,
     /// `base` or `delta`.
     pub kind: String,
+    /// Where the CRL is downloaded from.
     pub url: String,
+    /// The CRL in the cache; `None`: nothing cached, certificates from this CA fail with
+    /// `crl-unavailable`.
     pub cached: Option<CachedCrl>,
+    /// When a download was last tried.
     pub last_attempt: Option<String>,
+    /// When a download last succeeded (a new CRL, the same one, or 304 Not Modified).
     pub last_success: Option<String>,
+    /// The last failure's code, e.g. `crl-fetch-timeout`; cleared by a success.
     pub last_error_code: Option<String>,
+    /// The last failure's message.
     pub last_error: Option<String>,
+    /// Failures since the last success; the retry interval grows with it.
     pub consecutive_failures: i64,
+    /// When the scheduler tries again.
     pub next_attempt: Option<String>,
 }
 
+/// The CRL the cache holds for one CA and kind: the one sign-ins are checked against.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CachedCrl {
     /// Hex.
     pub crl_number: String,
+    /// Its thisUpdate.
     pub this_update: String,
+    /// Its nextUpdate: a newer CRL is due by then.
     pub next_update: String,
+    /// How many revoked certificates it lists.
     pub entries: i64,
+    /// Its size in bytes (DER).
     pub bytes: i64,
+    /// When it was downloaded and accepted.
     pub fetched_at: String,
+    /// The download's `ETag`, sent back as `If-None-Match`.
     pub etag: Option<String>,
+    /// The download's `Last-Modified`, sent back as `If-Modified-Since`.
     pub last_modified: Option<String>,
 }
 
@@ -227,17 +271,22 @@ impl From<&CrlStatusRow> for CrlStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CrlRefreshReport {
+    /// The trusted CA's id.
     pub ca_id: i64,
+    /// `base` or `delta`.
     pub kind: String,
+    /// The URL downloaded.
     pub url: String,
     /// `updated`, `not-modified`, `unchanged` or `failed`.
     pub outcome: String,
     /// The refusal code when it failed.
     pub code: Option<String>,
+    /// For people: the new CRL's number, entries and size, or why it failed.
     pub detail: String,
 }
 
 impl CrlRefreshReport {
+    /// Whether the download failed (`outcome` is `failed`).
     pub fn failed(&self) -> bool {
         self.outcome == "failed"
     }
@@ -281,6 +330,8 @@ impl From<&RefreshReport> for CrlRefreshReport {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuthorizationInfo {
+    /// Up to 10 `X509:<...>` values, unique across users (the `certificateUserIds` binding
+    /// target).
     #[serde(default)]
     pub certificate_user_ids: Vec<String>,
 }
@@ -289,17 +340,28 @@ pub struct AuthorizationInfo {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
+    /// Object ID (UUID); never changes.
     pub id: String,
+    /// Unique, case-insensitively.
     pub user_principal_name: String,
+    /// The federation NameID by default (at most 64 characters, unique).
     pub on_premises_immutable_id: String,
+    /// The name shown to people; the UPN when none was given.
     pub display_name: String,
+    /// One e-mail address, if set.
     pub mail: Option<String>,
+    /// `SMTP:primary@domain` (at most one), `smtp:alias@domain`, ...
     pub proxy_addresses: Vec<String>,
+    /// The certificateUserIds a certificate can be bound to.
     pub authorization_info: AuthorizationInfo,
+    /// A disabled user cannot sign in (`user-disabled`).
     pub account_enabled: bool,
     /// StsRefreshTokensValidFrom: refresh tokens and sessions from before are refused.
     pub sign_in_sessions_valid_from_date_time: Option<String>,
+    /// Group names; members of `certgate-admins` may use the admin API with a client
+    /// certificate.
     pub groups: Vec<String>,
+    /// When the user was added.
     pub created_date_time: String,
 }
 
@@ -327,22 +389,27 @@ impl From<&directory::User> for User {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewUser {
+    /// Unique, case-insensitively.
     pub user_principal_name: String,
     /// Default: the UPN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// One e-mail address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<String>,
     /// Default: the object ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_premises_immutable_id: Option<String>,
+    /// `SMTP:primary@domain`, `smtp:alias@domain`, ...; default none.
     #[serde(default)]
     pub proxy_addresses: Vec<String>,
+    /// certificateUserIds; default none.
     #[serde(default)]
     pub authorization_info: AuthorizationInfo,
     /// Default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_enabled: Option<bool>,
+    /// Group names; default none.
     #[serde(default)]
     pub groups: Vec<String>,
 }
@@ -384,24 +451,32 @@ impl From<directory::UserDraft> for NewUser {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserPatch {
+    /// A new UPN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_principal_name: Option<String>,
+    /// A new display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// A new mail address; `null` removes it.
     #[serde(
         default,
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
     pub mail: Patch<String>,
+    /// A new immutable ID (the federation NameID by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_premises_immutable_id: Option<String>,
+    /// Replaces every proxy address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_addresses: Option<Vec<String>>,
+    /// Replaces the certificateUserIds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_info: Option<AuthorizationInfo>,
+    /// Enables or disables the account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_enabled: Option<bool>,
+    /// Replaces the groups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<String>>,
 }
@@ -459,10 +534,15 @@ pub struct NewAccessPass {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessPass {
+    /// The pass, to hand to the user; certgate keeps only its hash.
     pub temporary_access_pass: String,
+    /// When it was issued.
     pub created_date_time: String,
+    /// When it stops working.
     pub expires_date_time: String,
+    /// Its lifetime, as asked for (default 60).
     pub lifetime_in_minutes: i64,
+    /// Always `true`: one use unlocks the user's first authenticator enrollment.
     pub is_usable_once: bool,
 }
 
@@ -470,7 +550,9 @@ pub struct AccessPass {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecondFactorReset {
+    /// An authenticator app (confirmed or pending) was removed.
     pub authenticator_removed: bool,
+    /// A Temporary Access Pass not yet used was removed.
     pub access_pass_removed: bool,
 }
 
@@ -501,8 +583,13 @@ pub struct NewDeviceProfile {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateUserBinding {
+    /// 1 is tried first.
     pub priority: u32,
+    /// The certificate field: `PrincipalName`, `RFC822Name`, `Subject`, `IssuerAndSubject`,
+    /// `IssuerAndSerialNumber`, `SubjectKeyIdentifier` or `SHA1PublicKey`.
     pub x509_certificate_field: String,
+    /// The user attribute it must equal: `userPrincipalName`, `proxyAddresses` or
+    /// `certificateUserIds`.
     pub user_property: String,
     /// `low` or `high`, fixed by the field.
     pub trust_affinity_level: String,
@@ -523,8 +610,11 @@ impl From<&BindingRule> for CertificateUserBinding {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateUserBindings {
+    /// The rules, in the order they are tried.
     pub certificate_user_bindings: Vec<CertificateUserBinding>,
+    /// No rule is configured: these are certgate's defaults.
     pub uses_default_bindings: bool,
+    /// `low` or `high`; `high` skips the low-affinity rules.
     pub x509_certificate_default_required_affinity_level: String,
 }
 
@@ -545,7 +635,9 @@ impl From<&BindingPolicy> for CertificateUserBindings {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewCertificateUserBinding {
+    /// The certificate field, as in [`CertificateUserBinding`].
     pub x509_certificate_field: String,
+    /// The user attribute, as in [`CertificateUserBinding`].
     pub user_property: String,
     /// Default: after the last configured rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -556,6 +648,7 @@ pub struct NewCertificateUserBinding {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CertificateUserBindingsPatch {
+    /// `low` or `high`.
     pub x509_certificate_default_required_affinity_level: String,
 }
 
@@ -565,13 +658,22 @@ pub struct CertificateUserBindingsPatch {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthenticationModeRule {
+    /// certgate's id of the rule, as in `/authenticationModeRules/{id}`.
     pub id: i64,
+    /// `issuerSubjectAndPolicyOID`, `policyOID` or `issuerSubject`: the precedence, most
+    /// specific first.
     pub x509_certificate_rule_type: String,
+    /// Graph's single identifier: the policy OID or the issuer; `None` for a rule on both.
     pub identifier: Option<String>,
+    /// Issuer DN.
     pub issuer_subject_identifier: Option<String>,
+    /// Issuer subject key identifier, hex.
     pub issuer_subject_key_identifier: Option<String>,
+    /// Certificate policy OID, dotted.
     pub policy_oid_identifier: Option<String>,
+    /// `x509CertificateSingleFactor` or `x509CertificateMultiFactor`.
     pub x509_certificate_authentication_mode: String,
+    /// When the rule was added.
     pub created_date_time: String,
 }
 
@@ -608,6 +710,7 @@ impl From<&strength::StrengthRule> for AuthenticationModeRule {
 pub struct AuthenticationModeRules {
     /// Always `x509CertificateSingleFactor`: no matching rule means single-factor.
     pub x509_certificate_authentication_default_mode: String,
+    /// The rules; no matching rule, or rules that disagree, mean single-factor.
     pub value: Vec<AuthenticationModeRule>,
 }
 
@@ -616,10 +719,13 @@ pub struct AuthenticationModeRules {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewAuthenticationModeRule {
+    /// Issuer DN, as `certificateAuthorities[].issuer` shows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer_subject_identifier: Option<String>,
+    /// Issuer subject key identifier, hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer_subject_key_identifier: Option<String>,
+    /// Certificate policy OID, dotted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_oid_identifier: Option<String>,
     /// `x509CertificateSingleFactor`, `x509CertificateMultiFactor` (or `single-factor`,
@@ -635,17 +741,25 @@ pub struct NewAuthenticationModeRule {
 pub struct Application {
     /// The `client_id`.
     pub app_id: String,
+    /// The name the sign-in and error pages show for the client.
     pub display_name: String,
     /// `confidential` (has a secret) or `public` (PKCE S256 required).
     pub client_type: String,
+    /// Where authorization answers may go, compared as exact strings.
     pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may return to.
     pub post_logout_redirect_uris: Vec<String>,
     /// Whether the "continue as <user>" page is shown: `show` or `skip`.
     pub consent_prompt: String,
+    /// The scopes the client may ask for.
     pub allowed_scopes: Vec<String>,
+    /// How long an ID token is valid.
     pub id_token_lifetime_seconds: u64,
+    /// How long an access token is valid.
     pub access_token_lifetime_seconds: u64,
+    /// Counted from the sign-in; rotation does not extend it.
     pub refresh_token_lifetime_seconds: u64,
+    /// When the client was registered.
     pub created_date_time: String,
 }
 
@@ -682,11 +796,14 @@ pub struct NewApplication {
     /// Default: a random UUID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
+    /// The name the sign-in and error pages show for the client.
     pub display_name: String,
     /// Default `confidential`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_type: Option<String>,
+    /// https, or http on a loopback host; private-use schemes for public clients.
     pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may return to; default none.
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
     /// Default `show`.
@@ -695,10 +812,13 @@ pub struct NewApplication {
     /// Default `openid profile email offline_access`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_scopes: Option<Vec<String>>,
+    /// Default 3600.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_lifetime_seconds: Option<u64>,
+    /// Default 3600.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_lifetime_seconds: Option<u64>,
+    /// Default 604800 (7 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_lifetime_seconds: Option<u64>,
 }
@@ -708,8 +828,10 @@ pub struct NewApplication {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedApplication {
+    /// The client as registered.
     #[serde(flatten)]
     pub application: Application,
+    /// The secret of a confidential client; `None` for a public client.
     pub client_secret: Option<String>,
 }
 
@@ -719,21 +841,33 @@ pub struct CreatedApplication {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignIn {
+    /// When the attempt was made.
     pub created_date_time: String,
+    /// Shown to the person on the error page and in every log line of the attempt.
     pub correlation_id: String,
+    /// The client's IP address.
     pub ip_address: String,
+    /// What was signed in to: `certauth`, an OpenID Connect client, `admin-api`, ...
     pub app_display_name: String,
+    /// The user the certificate mapped to, when it did.
     pub user_principal_name: Option<String>,
     /// `success` or `failure`.
     pub result: String,
     /// `ok` or the stable reason code.
     pub reason_code: String,
+    /// The full reason, for administrators.
     pub detail: String,
+    /// The end-entity certificate's subject DN (Windows form), when it parses.
     pub certificate_subject: Option<String>,
+    /// Its issuer DN (Windows form).
     pub certificate_issuer: Option<String>,
+    /// Its serial number, hex.
     pub certificate_serial_number: Option<String>,
+    /// Its SHA-256 thumbprint, hex.
     pub certificate_thumbprint: Option<String>,
+    /// The username-binding rule that matched, e.g. `PrincipalName->userPrincipalName`.
     pub binding_rule: Option<String>,
+    /// `single-factor` or `multi-factor`.
     pub authentication_strength: Option<String>,
 }
 
@@ -762,16 +896,19 @@ impl From<&SignInRecord> for SignIn {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DirectoryAudit {
+    /// When it happened.
     pub activity_date_time: String,
     /// `cli:<user>`, `api:<token name>`, `api:<admin UPN>`, `server`, `scheduler`, ...
     pub initiated_by: String,
     /// The stable action name: `ca.add`, `user.set`, ...
     pub activity_display_name: String,
+    /// What it was done to: a CA id, a serial, a UPN, ...
     pub target: String,
     /// `success` or `failure`.
     pub result: String,
     /// `ok` or the reason code.
     pub result_reason: String,
+    /// The full message, for people.
     pub detail: String,
 }
 
@@ -851,7 +988,9 @@ impl RelyingPartyClaim {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RelyingParty {
+    /// `rp_` and 32 hex digits.
     pub id: String,
+    /// Unique, case-insensitively; for people and the CLI.
     pub display_name: String,
     /// `saml` or `wsfed`.
     pub protocol: String,
@@ -859,12 +998,18 @@ pub struct RelyingParty {
     pub identifier: String,
     /// SAML AssertionConsumerService URLs or WS-Fed reply addresses; the first is the default.
     pub reply_urls: Vec<String>,
+    /// SAML SingleLogoutService (HTTP-Redirect), or where WS-Fed `wsignout1.0` returns when no
+    /// registered `wreply` is given.
     pub logout_url: Option<String>,
     /// `persistent`, `email` or `unspecified`.
     pub name_id_format: String,
+    /// Where the NameID's value comes from, e.g. `user.immutableId`.
     pub name_id_source: String,
+    /// The claims issued besides the NameID, in this order.
     pub claims: Vec<RelyingPartyClaim>,
+    /// SAML: also sign the Response (the Assertion is always signed).
     pub sign_response: bool,
+    /// SAML: AuthnRequests and LogoutRequests must be signed by one of `request_certificates`.
     pub require_signed_requests: bool,
     /// Base64 of the DER certificates that sign the service provider's requests.
     pub request_certificates: Vec<String>,
@@ -872,9 +1017,13 @@ pub struct RelyingParty {
     pub password_requests: String,
     /// The Issuer towards this relying party; null = the service's own entity ID.
     pub issuer: Option<String>,
+    /// How long an assertion may be used (NotOnOrAfter − NotBefore).
     pub token_lifetime_seconds: i64,
+    /// A disabled relying party is refused as if it were not registered.
     pub enabled: bool,
+    /// When it was registered.
     pub created_date_time: String,
+    /// When it was last changed.
     pub last_modified_date_time: String,
 }
 
@@ -912,30 +1061,45 @@ impl From<&federation::RelyingParty> for RelyingParty {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewRelyingParty {
+    /// Unique, case-insensitively.
     pub display_name: String,
+    /// `saml` or `wsfed`.
     pub protocol: String,
+    /// A URI: the SAML entityID or WS-Fed realm; unique per protocol.
     pub identifier: String,
+    /// https, or http on a loopback host; 1 to 20.
     pub reply_urls: Vec<String>,
+    /// Default none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logout_url: Option<String>,
+    /// `persistent` (default), `email` or `unspecified`; the SAML URIs are accepted too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_id_format: Option<String>,
+    /// Default `user.immutableId`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_id_source: Option<String>,
+    /// Default: the UPN and mail claims.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims: Option<Vec<RelyingPartyClaim>>,
+    /// SAML: also sign the Response; default true (the Microsoft 365 preset: false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_response: Option<bool>,
+    /// Default false; needs `request_certificates`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_signed_requests: Option<bool>,
+    /// Base64 of DER certificates, at most 4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_certificates: Option<Vec<String>>,
+    /// `refuse` (default) or `fresh-certificate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_requests: Option<String>,
+    /// Default: the service's entity ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
+    /// 60 to 86400; default 3600 (AD FS's default for a relying party trust).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_lifetime_seconds: Option<i64>,
+    /// Default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
@@ -1001,40 +1165,54 @@ impl TryFrom<NewRelyingParty> for federation::RelyingPartyDraft {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RelyingPartyPatch {
+    /// A new display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// A new SAML entityID or WS-Fed realm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identifier: Option<String>,
+    /// Replaces every reply URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_urls: Option<Vec<String>>,
+    /// A new logout URL; `null` removes it.
     #[serde(
         default,
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
     pub logout_url: Patch<String>,
+    /// `persistent`, `email` or `unspecified`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_id_format: Option<String>,
+    /// A new NameID source (a claim source, as in [`RelyingPartyClaim::source`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_id_source: Option<String>,
+    /// Replaces every claim rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims: Option<Vec<RelyingPartyClaim>>,
+    /// SAML: whether the Response is signed too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_response: Option<bool>,
+    /// SAML: whether requests must be signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_signed_requests: Option<bool>,
+    /// Replaces the request-signing certificates (base64 of DER).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_certificates: Option<Vec<String>>,
+    /// `refuse` or `fresh-certificate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_requests: Option<String>,
+    /// A new Issuer towards this relying party; `null`: the service's entity ID.
     #[serde(
         default,
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
     pub issuer: Patch<String>,
+    /// A new token lifetime, 60 to 86400 seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_lifetime_seconds: Option<i64>,
+    /// Enables or disables the relying party.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
@@ -1165,9 +1343,13 @@ pub struct TokenSigningKey {
     pub state: String,
     /// Base64 of the DER certificate.
     pub certificate: String,
+    /// When its certificate expires.
     pub not_after: String,
+    /// When the key was made.
     pub created_date_time: String,
+    /// When it became current.
     pub activated_date_time: Option<String>,
+    /// When it was retired and stopped being published.
     pub retired_date_time: Option<String>,
 }
 

@@ -56,9 +56,13 @@ pub use metadata::{federation_metadata, saml_metadata};
 pub use saml::{saml_slo, saml_sso_post, saml_sso_redirect};
 pub use wsfed::{wsfed_get, wsfed_post};
 
+/// The IdP's signed SAML 2.0 metadata ([`saml_metadata`]).
 pub const SAML_METADATA_PATH: &str = "/federation/saml/metadata";
+/// SAML single sign-on: AuthnRequests by the HTTP-Redirect (GET) and HTTP-POST bindings.
 pub const SAML_SSO_PATH: &str = "/federation/saml/sso";
+/// SAML single logout: LogoutRequests by the HTTP-Redirect binding ([`saml_slo`]).
 pub const SAML_SLO_PATH: &str = "/federation/saml/slo";
+/// The WS-Federation passive endpoint, AD FS's `/adfs/ls/` ([`wsfed_get`], [`wsfed_post`]).
 pub const WSFED_PATH: &str = "/federation/wsfed";
 /// Where AD FS publishes it, and where Entra ID and WIF look for it.
 pub const FEDERATION_METADATA_PATH: &str = "/FederationMetadata/2007-06/FederationMetadata.xml";

@@ -12,6 +12,7 @@ pub async fn wsfed_get<S: WebStore, P: RefreshPolicy>(
     wsfed(&context, &query).await
 }
 
+/// `POST /federation/wsfed`: the same, with the parameters in a form body.
 pub async fn wsfed_post<S: WebStore, P: RefreshPolicy>(
     State(context): State<Arc<WebContext<S, P>>>,
     Form(form): Form<Vec<(String, String)>>,

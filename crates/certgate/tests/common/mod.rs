@@ -14,7 +14,9 @@ use serde_json::Value;
 pub const BIN: &str = env!("CARGO_BIN_EXE_certgate");
 pub const PASSPHRASE: &str = "full-loop-test-passphrase";
 
-/// A data directory, a database and a port for one run of the binary.
+/// A data directory, a database and a port for one run of the binary. The plain listener's
+/// port is chosen before `serve` runs because `pki init` writes it into the CRL URLs of the
+/// certificates; every other listener takes port 0 and the test reads the port `serve` printed.
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub database_url: String,
@@ -93,20 +95,62 @@ impl Env {
         self.serve_with(&[])
     }
 
-    /// `certgate serve` with more environment (listeners, ...), once /healthz answers.
+    /// `certgate serve` with more environment (listeners, ...), once it has printed the
+    /// addresses it bound and /healthz answers.
     pub fn serve_with(&self, environment: &[(&str, String)]) -> Server {
+        self.serve_logging(environment, None)
+    }
+
+    /// [`Env::serve_with`], the server's log (stderr) going to `log` when given.
+    pub fn serve_logging(
+        &self,
+        environment: &[(&str, String)],
+        log: Option<&std::path::Path>,
+    ) -> Server {
         let mut command = self.command(&["serve"]);
         for (name, value) in environment {
             command.env(name, value);
         }
-        let child = command
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+            None => Stdio::inherit(),
+        };
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn certgate serve");
-        let server = Server { child };
+        // `serve` prints `listening: http=ADDR certauth=ADDR ...` once every listener is bound
+        // (port 0 becomes the port the system chose). The rest of its output is drained, so
+        // that a full pipe never blocks it.
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(bound) = line.strip_prefix("listening: ") {
+                    let _ = tx.send(bound.to_owned());
+                }
+            }
+        });
+        let mut server = Server {
+            child,
+            listening: Vec::new(),
+        };
+        let bound = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("certgate serve printed the addresses it listens on");
+        server.listening = bound
+            .split_whitespace()
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(name, addr)| (name.to_owned(), addr.parse().expect("socket address")))
+            .collect();
+        let http = server.port("http");
         let deadline = Instant::now() + Duration::from_secs(30);
-        while http_get(self.port, "/healthz").map(|(status, _)| status) != Some(200) {
+        while http_get(http, "/healthz").map(|(status, _)| status) != Some(200) {
             assert!(Instant::now() < deadline, "certgate serve did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -128,24 +172,21 @@ impl Env {
         ]);
     }
 
-    /// The environment for the certificate sign-in listener on a free port, with the TLS
-    /// certificate `pki issue-server --out <dir>/tls` wrote; and that port.
-    pub fn certauth_listener(&self) -> (Vec<(&'static str, String)>, u16) {
-        let port = free_port();
-        (
-            vec![
-                ("CERTGATE_CERTAUTH_LISTEN", format!("127.0.0.1:{port}")),
-                (
-                    "CERTGATE_TLS_CERTIFICATE",
-                    self.path("tls/localhost.pem").display().to_string(),
-                ),
-                (
-                    "CERTGATE_TLS_KEY",
-                    self.path("tls/localhost.key").display().to_string(),
-                ),
-            ],
-            port,
-        )
+    /// The environment for the certificate sign-in listener on a port the system chooses
+    /// ([`Server::port`]`("certauth")` once it runs), with the TLS certificate
+    /// `pki issue-server --out <dir>/tls` wrote.
+    pub fn certauth_listener(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("CERTGATE_CERTAUTH_LISTEN", "127.0.0.1:0".to_owned()),
+            (
+                "CERTGATE_TLS_CERTIFICATE",
+                self.path("tls/localhost.pem").display().to_string(),
+            ),
+            (
+                "CERTGATE_TLS_KEY",
+                self.path("tls/localhost.key").display().to_string(),
+            ),
+        ]
     }
 }
 
@@ -159,6 +200,32 @@ impl Drop for Env {
 
 pub struct Server {
     pub child: Child,
+    /// What `serve` said it listens on: `http`, `certauth`, `web`, `front_door`.
+    listening: Vec<(String, std::net::SocketAddr)>,
+}
+
+impl Server {
+    /// A `serve` process started by the test itself (its listeners not read); killed on drop.
+    pub fn from_child(child: Child) -> Server {
+        Server {
+            child,
+            listening: Vec::new(),
+        }
+    }
+
+    /// The port of listener `name` (`http`, `certauth`, `web`, `front_door`).
+    pub fn port(&self, name: &str) -> u16 {
+        self.listening
+            .iter()
+            .find(|(listener, _)| listener == name)
+            .map(|(_, addr)| addr.port())
+            .unwrap_or_else(|| {
+                panic!(
+                    "certgate serve has no {name} listener: {:?}",
+                    self.listening
+                )
+            })
+    }
 }
 
 impl Drop for Server {

@@ -15,23 +15,31 @@ use serde::{Deserialize, Serialize};
 pub struct IssuedCertificate {
     /// Hex, as certificates show it.
     pub serial: String,
+    /// The UPN it was issued to.
     pub upn: String,
+    /// The e-mail address in its subjectAltName, if any.
     pub email: Option<String>,
+    /// Its subject DN, Windows form.
     pub subject: String,
+    /// Start of its validity (notBefore).
     pub not_before: String,
+    /// End of its validity (notAfter).
     pub not_after: String,
     /// `valid`, `expired` or `revoked`.
     pub status: String,
+    /// When it was revoked; `null` while it is not.
     pub revoked_at: Option<String>,
     /// RFC 5280 reason name, e.g. `keyCompromise`.
     pub revocation_reason: Option<String>,
     /// The certificate it was issued on the strength of (EST re-enrollment, `/my/device`);
     /// revoking that one revokes this one too.
     pub parent_serial: Option<String>,
+    /// The issuer DN (Windows form) of the parent certificate.
     pub parent_issuer: Option<String>,
 }
 
 impl IssuedCertificate {
+    /// The record as the API shows it, its status taken at `now`.
     pub fn new(record: &IssuedRecord, now: UnixTime) -> Self {
         IssuedCertificate {
             serial: certgate_core::hex(&record.serial),
@@ -76,6 +84,7 @@ pub struct CertificateRevocation {
 }
 
 impl CertificateRevocation {
+    /// What the revocation did, each certificate's status taken at `now`.
     pub fn new(revocation: &Revocation, now: UnixTime) -> Self {
         CertificateRevocation {
             certificate: IssuedCertificate::new(&revocation.named, now),
@@ -97,11 +106,15 @@ pub struct PublishedCrl {
     pub ca: String,
     /// `base` or `delta`.
     pub kind: String,
+    /// Its cRLNumber (RFC 5280 §5.2.3); base and delta CRLs of one CA share the sequence.
     pub crl_number: i64,
     /// For a delta CRL, the number of the base it applies to.
     pub base_crl_number: Option<i64>,
+    /// When it was issued (thisUpdate).
     pub this_update: String,
+    /// When relying parties must fetch a new one (nextUpdate).
     pub next_update: String,
+    /// How many revoked certificates it lists.
     pub entries: i64,
     /// Where relying parties fetch it.
     pub url: String,

@@ -1,91 +1,34 @@
-//! The storage port. certgate-store implements it on SQLite (the embedded default) and
-//! PostgreSQL (several nodes); one test suite runs against both.
+//! The storage ports of trust, revocation, certgate's own CA and the audit log, one trait per
+//! concern ([`TrustedCaStore`], [`CrlCacheStore`], [`OwnCaStore`], [`AuditLog`]; [`Store`] is
+//! all four). certgate-store implements them on SQLite (the embedded default) and PostgreSQL
+//! (several nodes); one test suite runs against both. The directory, sign-in, federation and
+//! other concerns have their ports next to their domain (`directory::DirectoryStore`, ...).
 //!
 //! Every method is a single transaction. A write that returned `Ok` is durable (SQLite in WAL
 //! mode with `synchronous=FULL`, PostgreSQL with its default synchronous commit).
 
 use std::future::Future;
 
-use certgate_pki::{ReasonCode, UnixTime};
+use certgate_pki::UnixTime;
 
 use crate::audit::AuditEvent;
 use crate::authority::{AuthorityId, AuthorityRecord, IssuedRecord, PublishedCrl, Revocation};
 use crate::crl_cache::{CachedCrl, CachedCrlSummary, CrlFetchStatus, CrlKind};
 use crate::trusted_ca::{CaId, CaRecord, CaSettings, NewCa};
 
-/// Storage failures, translated once at the adapter boundary.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
-    #[error("{what} was not found")]
-    NotFound { what: String },
-    #[error("{what} already exists")]
-    Conflict { what: String },
-    #[error("the database is unavailable: {detail}")]
-    Unavailable { detail: String },
-    #[error("the database holds a value certgate cannot read: {detail}")]
-    Corrupt { detail: String },
-    /// A certificate's parent (issued by certgate) was revoked before the certificate could
-    /// be recorded: checked in the transaction that would have recorded it, so no revocation
-    /// can miss the new certificate. Nothing was written.
-    #[error("the parent certificate serial {serial} is revoked; the certificate issued on its strength was not recorded")]
-    ParentRevoked { serial: String },
-    /// The user already holds as many certificates obtained with a certificate as they may
-    /// (see [`Store::insert_derived`]). Nothing was written.
-    #[error("{upn} already holds {limit} unexpired, unrevoked certificates obtained with a certificate (device set-up, EST re-enrollment), the most allowed; the new certificate was not recorded")]
-    DerivedLimit { upn: String, limit: u32 },
-}
+mod error;
 
-impl StoreError {
-    /// Every code [`StoreError::code`] answers with.
-    pub const CODES: &'static [ReasonCode] = &[
-        ReasonCode::new(
-            "store-not-found",
-            "What the request names is not in certgate's database.",
-            "Check the identifier (list what exists with the matching `list` command or API), then try again.",
-        ),
-        ReasonCode::new(
-            "store-conflict",
-            "What the request would create already exists in certgate's database.",
-            "Use the existing entry, or remove it first if it should be replaced.",
-        ),
-        ReasonCode::new(
-            "store-unavailable",
-            "certgate could not reach its database in time (`[limits] store_timeout_seconds`), or the database refused the operation. Nothing was decided or changed.",
-            "Try again in a minute. Administrators: check that SQLite's file is writable or that PostgreSQL is reachable; the server log has the database's own error under the correlation ID.",
-        ),
-        ReasonCode::new(
-            "store-corrupt",
-            "certgate's database holds a value certgate cannot read back (edited by hand, or written by a newer version).",
-            "Administrators: the server log names the value; restore it from a backup or correct it, and run the same certgate version on every node.",
-        ),
-        ReasonCode::new(
-            "store-parent-revoked",
-            "The certificate a new certificate was to be issued on the strength of was revoked while it was being issued; nothing was recorded.",
-            "Sign in with a certificate that is not revoked, or ask your administrator for a new one.",
-        ),
-        ReasonCode::new(
-            "store-derived-limit",
-            "The user already holds as many certificates obtained with a certificate (device set-up, EST re-enrollment) as allowed; nothing was issued.",
-            "Revoke certificates that are no longer used (`certgate pki revoke`), or ask your administrator to raise `max_derived_certificates_per_user`.",
-        ),
-    ];
+pub use error::{StoreError, StoreResult};
 
-    pub fn code(&self) -> &'static str {
-        match self {
-            StoreError::NotFound { .. } => "store-not-found",
-            StoreError::Conflict { .. } => "store-conflict",
-            StoreError::Unavailable { .. } => "store-unavailable",
-            StoreError::Corrupt { .. } => "store-corrupt",
-            StoreError::ParentRevoked { .. } => "store-parent-revoked",
-            StoreError::DerivedLimit { .. } => "store-derived-limit",
-        }
-    }
-}
+/// Every storage port of this module: what the CRL service, the validation state and the CLI's
+/// local commands take.
+pub trait Store: TrustedCaStore + CrlCacheStore + OwnCaStore + AuditLog {}
 
-pub type StoreResult<T> = Result<T, StoreError>;
+impl<T: TrustedCaStore + CrlCacheStore + OwnCaStore + AuditLog> Store for T {}
 
-pub trait Store: Send + Sync + 'static {
-    // ---- Trusted CAs --------------------------------------------------------------------------
+/// The trusted root and intermediate CAs (the Entra ID certificate-authority list).
+pub trait TrustedCaStore: Send + Sync + 'static {
+    /// Every trusted CA, in the order they were added.
     fn list_cas(&self) -> impl Future<Output = StoreResult<Vec<CaRecord>>> + Send;
     /// Adds CAs in one transaction: all or none. `Conflict` when a certificate is already
     /// trusted.
@@ -94,6 +37,7 @@ pub trait Store: Send + Sync + 'static {
         cas: &[NewCa],
         now: UnixTime,
     ) -> impl Future<Output = StoreResult<Vec<CaRecord>>> + Send;
+    /// Replaces a CA's settings (CRL URLs, hints, type); `NotFound` for an unknown ID.
     fn update_ca(
         &self,
         id: CaId,
@@ -101,14 +45,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<CaRecord>> + Send;
     /// Also removes the CA's cached CRLs and their status.
     fn delete_ca(&self, id: CaId) -> impl Future<Output = StoreResult<()>> + Send;
+}
 
-    // ---- CRL cache ----------------------------------------------------------------------------
+/// The CRLs fetched for the trusted CAs, and each URL's fetch status.
+pub trait CrlCacheStore: Send + Sync + 'static {
+    /// Every cached CRL, DER included (what the validation state is built from).
     fn cached_crls(&self) -> impl Future<Output = StoreResult<Vec<CachedCrl>>> + Send;
+    /// The cached CRL of one CA and kind (base or delta), if any.
     fn cached_crl(
         &self,
         ca: CaId,
         kind: CrlKind,
     ) -> impl Future<Output = StoreResult<Option<CachedCrl>>> + Send;
+    /// What is cached, without the CRLs' bytes (status pages, metrics, scheduling).
     fn cached_crl_summaries(
         &self,
     ) -> impl Future<Output = StoreResult<Vec<CachedCrlSummary>>> + Send;
@@ -121,17 +70,23 @@ pub trait Store: Send + Sync + 'static {
         crl: &CachedCrl,
         status: &CrlFetchStatus,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Records an attempt that did not replace the CRL (failed, or not modified).
     fn put_fetch_status(
         &self,
         status: &CrlFetchStatus,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The fetch status of every CRL URL.
     fn fetch_statuses(&self) -> impl Future<Output = StoreResult<Vec<CrlFetchStatus>>> + Send;
 
     /// A number that grows whenever the trust store or the CRL cache changes, so that other
     /// processes on the same database know when to rebuild their validation state.
     fn generation(&self) -> impl Future<Output = StoreResult<i64>> + Send;
+}
 
-    // ---- certgate's own CA --------------------------------------------------------------------
+/// certgate's own CA: its authorities, the certificates it issued, their revocations and the
+/// CRLs it published.
+pub trait OwnCaStore: Send + Sync + 'static {
+    /// certgate's root and issuing CA, once `pki init` created them.
     fn authorities(&self) -> impl Future<Output = StoreResult<Vec<AuthorityRecord>>> + Send;
     /// Inserts the root and issuing CA together; `Conflict` when a CA already exists.
     fn insert_authorities(
@@ -146,12 +101,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<i64>> + Send;
     /// Records an issued certificate. When its parent was issued by certgate
     /// (`parent.authority` is set), the parent's record is read in the same transaction, in
-    /// step with [`Store::revoke_issued`]: `ParentRevoked` when it is revoked (a revocation
+    /// step with [`OwnCaStore::revoke_issued`]: `ParentRevoked` when it is revoked (a revocation
     /// that commits first wins), `NotFound` when it is not on record; otherwise the new row is
     /// committed before any revocation of the parent reads the parent's children, so the
     /// cascade takes it. `Conflict` when the serial is already on record.
     fn insert_issued(&self, issued: &IssuedRecord) -> impl Future<Output = StoreResult<()>> + Send;
-    /// As [`Store::insert_issued`] for a certificate with a parent (obtained with a
+    /// As [`OwnCaStore::insert_issued`] for a certificate with a parent (obtained with a
     /// certificate), and in the same transaction: `DerivedLimit` when `issued.upn` already
     /// holds `limit` certificates with a parent that are neither revoked nor expired at
     /// `issued.issued_at`. Calls for one user are serialized (across nodes on PostgreSQL), so
@@ -161,7 +116,9 @@ pub trait Store: Send + Sync + 'static {
         issued: &IssuedRecord,
         limit: u32,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Every certificate certgate issued, revoked ones included.
     fn issued_certificates(&self) -> impl Future<Output = StoreResult<Vec<IssuedRecord>>> + Send;
+    /// The issued certificate with this serial number (DER INTEGER content), if any.
     fn find_issued(
         &self,
         serial: &[u8],
@@ -178,17 +135,22 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         audit: &(dyn Fn(&IssuedRecord) -> AuditEvent + Sync),
     ) -> impl Future<Output = StoreResult<Revocation>> + Send;
+    /// Keeps a CRL certgate signed, for `/pki/*.crl` to serve.
     fn insert_published_crl(
         &self,
         crl: &PublishedCrl,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The newest published CRL of an authority and kind.
     fn latest_published_crl(
         &self,
         authority: AuthorityId,
         kind: CrlKind,
     ) -> impl Future<Output = StoreResult<Option<PublishedCrl>>> + Send;
+}
 
-    // ---- Audit log ----------------------------------------------------------------------------
+/// The audit log: every change an administrator or the server made, append-only.
+pub trait AuditLog: Send + Sync + 'static {
+    /// Appends one event.
     fn append_audit(&self, event: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
     /// The newest `limit` events, newest first.
     fn audit_events(&self, limit: i64)
