@@ -421,8 +421,6 @@ pub enum HostDecision {
     /// Another name: 421 Misdirected Request (RFC 9110 §15.5.20), as for a server that does
     /// not answer for that name.
     Refuse {
-        /// 421.
-        status: u16,
         /// `front-door-host-not-allowed`.
         code: &'static str,
         /// What the client is told.
@@ -445,7 +443,6 @@ impl PublishedHosts {
             HostDecision::Published
         } else {
             HostDecision::Refuse {
-                status: 421,
                 code: "front-door-host-not-allowed",
                 message: "This server does not publish the host name the request was sent to. Use the address your administrator gave you.",
             }
@@ -557,10 +554,9 @@ pub struct ForwardedIdentity {
 pub enum Admission {
     /// Forward, with this identity (None: no identity headers).
     Forward(Option<ForwardedIdentity>),
-    /// Refuse with this HTTP status, reason code and message.
+    /// Refuse (the HTTP layer answers 403 Forbidden, as IIS does) with this reason code and
+    /// message.
     Refuse {
-        /// HTTP status (403, 413, 421, ...).
-        status: u16,
         /// Reason code, one of [`CODES`] or the refused sign-in's.
         code: String,
         /// What the client is told.
@@ -599,7 +595,6 @@ pub const CODES: &[ReasonCode] = &[
 pub fn admit(vdir: &VirtualDirectory, certificate: &CertificateOutcome, basic: bool) -> Admission {
     if basic && !vdir.basic_passthrough {
         return Admission::Refuse {
-            status: 403,
             code: "front-door-basic-disabled".into(),
             message: format!(
                 "Password sign-in (HTTP Basic) is turned off for {}: sign in with your certificate.",
@@ -611,7 +606,6 @@ pub fn admit(vdir: &VirtualDirectory, certificate: &CertificateOutcome, basic: b
         (ClientCertificates::Ignore, _) => Admission::Forward(None),
         (ClientCertificates::Accept, CertificateOutcome::None) => Admission::Forward(None),
         (ClientCertificates::Require, CertificateOutcome::None) => Admission::Refuse {
-            status: 403,
             code: "front-door-certificate-required".into(),
             message: format!(
                 "{} requires a client certificate and your device or browser sent none. Choose your certificate when asked, or ask your administrator for one (403.7).",
@@ -622,7 +616,6 @@ pub fn admit(vdir: &VirtualDirectory, certificate: &CertificateOutcome, basic: b
             message: message.clone(),
         },
         (_, CertificateOutcome::Refused { code, message }) => Admission::Refuse {
-            status: 403,
             code: code.clone(),
             message: message.clone(),
         },
@@ -722,7 +715,7 @@ mod tests {
 
     #[test]
     fn only_published_hosts_are_forwarded() {
-        let refused = |decision: HostDecision| matches!(decision, HostDecision::Refuse { status: 421, code, .. } if code == "front-door-host-not-allowed");
+        let refused = |decision: HostDecision| matches!(decision, HostDecision::Refuse { code, .. } if code == "front-door-host-not-allowed");
         // allowed_hosts wins over public_host.
         let allowed = check_allowed_hosts(
             &[
@@ -827,7 +820,7 @@ mod tests {
         let valid = CertificateOutcome::Valid(Some(identity()));
         // Require.
         assert!(matches!(admit(&vdir, &CertificateOutcome::None, false),
-            Admission::Refuse { status: 403, ref code, .. } if code == "front-door-certificate-required"));
+            Admission::Refuse { ref code, .. } if code == "front-door-certificate-required"));
         assert!(matches!(admit(&vdir, &refused, false),
             Admission::Refuse { ref code, .. } if code == "cert-revoked"));
         assert_eq!(

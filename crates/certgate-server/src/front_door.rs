@@ -309,15 +309,7 @@ where
         certificate_outcome(&front_door.signin, &client, vdir).await
     };
     match admit(vdir, &outcome, basic) {
-        Admission::Refuse {
-            status,
-            code,
-            message,
-        } => refusal(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
-            &code,
-            &message,
-        ),
+        Admission::Refuse { code, message } => refusal(StatusCode::FORBIDDEN, &code, &message),
         Admission::Unavailable { message } => answered(Refusal::store_unavailable(&message)),
         Admission::Forward(identity) => {
             forward(
@@ -379,15 +371,10 @@ fn checked_host(
     match published.decide(&name) {
         HostDecision::Published => Ok(Some(value)),
         HostDecision::NotForwarded => Ok(None),
-        HostDecision::Refuse {
-            status,
-            code,
-            message,
-        } => Err((
-            StatusCode::from_u16(status).unwrap_or(StatusCode::MISDIRECTED_REQUEST),
-            code,
-            message.into(),
-        )),
+        // RFC 9110 §15.5.20: a name this server does not answer for.
+        HostDecision::Refuse { code, message } => {
+            Err((StatusCode::MISDIRECTED_REQUEST, code, message.into()))
+        }
     }
 }
 
