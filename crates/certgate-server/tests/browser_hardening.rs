@@ -23,12 +23,10 @@ use certgate_oidc::{
     OPENID,
 };
 use certgate_pki::UnixTime;
-use certgate_server::app::{start, CertAuthConfig, RunningServer, ServerConfig, WebConfig};
-use certgate_server::crl_refresh::CrlSettings;
-use certgate_server::federation_http::FederationSettings;
+use certgate_server::app::{start, RunningServer};
 use certgate_store::SqlStore;
 use certgate_testpki::{TestPki, VALIDATION_TIME};
-use common::{Backend, TestDatabase, TrustedPki};
+use common::{Backend, TestDatabase, TestServer, TrustedPki};
 
 const IDP_ORIGIN: &str = "https://idp.test";
 const REDIRECT_URI: &str = "https://app.test/callback";
@@ -127,31 +125,10 @@ impl Fixture {
         let server = start(
             Arc::clone(&store),
             Arc::clone(&clock) as Arc<dyn Clock>,
-            ServerConfig {
-                listen: "127.0.0.1:0".parse().expect("address"),
-                crl: CrlSettings::default(),
-                pki: None,
-                tick: Duration::from_millis(200),
-                certauth: Some(CertAuthConfig {
-                    listen: "127.0.0.1:0".parse().expect("address"),
-                    identity,
-                }),
-                web: Some(WebConfig {
-                    listen: "127.0.0.1:0".parse().expect("address"),
-                    public_origin: IDP_ORIGIN.into(),
-                    certauth_public_origin: None,
-                    issuer: IDP_ORIGIN.into(),
-                    organization: "Corp".into(),
-                    passphrase: zeroize::Zeroizing::new(PASSPHRASE.to_vec()),
-                    demo: None,
-                    federation: Some(FederationSettings {
-                        entity_id: format!("{IDP_ORIGIN}/federation"),
-                        public_origin: IDP_ORIGIN.into(),
-                        clock_skew_seconds: 120,
-                    }),
-                }),
-                front_door: None,
-            },
+            TestServer::new()
+                .certauth(identity)
+                .web(IDP_ORIGIN, PASSPHRASE, true)
+                .config(),
         )
         .await
         .expect("server starts");

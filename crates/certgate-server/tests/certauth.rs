@@ -6,18 +6,16 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use certgate_ca::{issue_client_certificate, Authority, KeyAlgorithm};
 use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::signin::{SignInLog, SignInQuery};
 use certgate_pki::UnixTime;
-use certgate_server::app::{start, CertAuthConfig, RunningServer, ServerConfig};
-use certgate_server::crl_refresh::CrlSettings;
+use certgate_server::app::{start, RunningServer};
 use certgate_store::SqlStore;
 use certgate_testpki::{TestPki, VALIDATION_TIME};
-use common::{client_request, Backend, Credential, Response, TestDatabase, TrustedPki};
+use common::{client_request, Backend, Credential, Response, TestDatabase, TestServer, TrustedPki};
 use rustls::pki_types::CertificateDer;
 
 struct Fixture {
@@ -75,18 +73,7 @@ impl Fixture {
         let server = start(
             Arc::clone(&store),
             clock,
-            ServerConfig {
-                listen: "127.0.0.1:0".parse().expect("address"),
-                crl: CrlSettings::default(),
-                pki: None,
-                tick: Duration::from_millis(200),
-                certauth: Some(CertAuthConfig {
-                    listen: "127.0.0.1:0".parse().expect("address"),
-                    identity,
-                }),
-                web: None,
-                front_door: None,
-            },
+            TestServer::new().certauth(identity).config(),
         )
         .await
         .expect("server starts");
@@ -420,18 +407,7 @@ async fn a_forged_authority_key_identifier_does_not_make_a_sign_in_multi_factor(
     let server = start(
         Arc::clone(&store),
         clock,
-        ServerConfig {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            crl: CrlSettings::default(),
-            pki: None,
-            tick: Duration::from_millis(200),
-            certauth: Some(CertAuthConfig {
-                listen: "127.0.0.1:0".parse().expect("address"),
-                identity,
-            }),
-            web: None,
-            front_door: None,
-        },
+        TestServer::new().certauth(identity).config(),
     )
     .await
     .expect("server starts");

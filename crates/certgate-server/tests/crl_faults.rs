@@ -22,14 +22,14 @@ use certgate_core::crl_cache::{compare_crl_numbers, CrlKind};
 use certgate_core::crl_fetch::{FetchLimits, NoProgress};
 use certgate_core::trusted_ca::{add_cas, AuthorityType, CaId, CaSettings};
 use certgate_pki::{Certificate, UnixTime};
-use certgate_server::app::{self, ServerConfig};
+use certgate_server::app::{self};
 use certgate_server::crl_refresh::{
     CrlService, CrlSettings, CrlStatusRow, RefreshOutcome, RefreshReport, Urgency,
 };
 use certgate_server::HttpCrlFetcher;
 use certgate_store::SqlStore;
 use certgate_testpki::{at, instants, ChainSpec, KeyKind, TestPki, VALIDATION_TIME};
-use common::{read_and_record, Request};
+use common::{read_and_record, Request, TestServer};
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -943,21 +943,15 @@ async fn second_refresh_sends_if_none_match_and_a_304_is_not_modified() {
 async fn running_server_answers_healthz_and_keeps_validating_during_a_slow_drip_refresh() {
     let fixture = &Fixture::with_good_crls().await;
     let background_cap = Duration::from_secs(2);
-    let config = ServerConfig {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        crl: CrlSettings {
+    let config = TestServer::new()
+        .crl(CrlSettings {
             background: FetchLimits {
                 max_bytes: MAX_BYTES,
                 max_duration: background_cap,
             },
             ..settings()
-        },
-        pki: None,
-        tick: Duration::from_millis(200),
-        certauth: None,
-        web: None,
-        front_door: None,
-    };
+        })
+        .config();
     let clock: Arc<dyn Clock> = fixture.clock.clone();
     let server = app::start(Arc::clone(&fixture.store), clock, config)
         .await

@@ -15,7 +15,6 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine as _;
 use certgate_core::admin_token::create_admin_token;
@@ -29,10 +28,10 @@ use certgate_core::signin::{SignInLog, SignInQuery};
 use certgate_core::store::{AuditLog, CrlCacheStore, OwnCaStore, TrustedCaStore};
 use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
 use certgate_pki::{Crl, UnixTime};
-use certgate_server::app::{start, CertAuthConfig, RunningServer, ServerConfig};
+use certgate_server::app::{start, RunningServer};
 use certgate_server::crl_refresh::CrlSettings;
 use certgate_store::SqlStore;
-use common::{Backend, TestDatabase};
+use common::{Backend, TestDatabase, TestServer};
 use serde_json::Value;
 
 const NOW: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -214,18 +213,10 @@ impl Fixture {
         let server = start(
             Arc::clone(&store),
             Arc::clone(&clock) as Arc<dyn Clock>,
-            ServerConfig {
-                listen: "127.0.0.1:0".parse().expect("address"),
-                crl: CrlSettings::default(),
-                pki: Some(settings.clone()),
-                tick: Duration::from_millis(200),
-                certauth: Some(CertAuthConfig {
-                    listen: "127.0.0.1:0".parse().expect("address"),
-                    identity,
-                }),
-                web: None,
-                front_door: None,
-            },
+            TestServer::new()
+                .pki(settings.clone())
+                .certauth(identity)
+                .config(),
         )
         .await
         .expect("server starts");

@@ -23,11 +23,10 @@ use certgate_core::front_door::{ClientCertificates, VirtualDirectory};
 use certgate_core::signin::{SignInLog, SignInQuery};
 use certgate_core::store::TrustedCaStore;
 use certgate_pki::{Certificate, UnixTime};
-use certgate_server::app::{start, CertAuthConfig, FrontDoorConfig, RunningServer, ServerConfig};
-use certgate_server::crl_refresh::CrlSettings;
+use certgate_server::app::{start, RunningServer};
 use certgate_store::SqlStore;
 use certgate_testpki::{CrlSpec, TestPki, VALIDATION_TIME};
-use common::{Backend, Credential, TestDatabase, TrustedPki};
+use common::{Backend, Credential, TestDatabase, TestServer, TrustedPki};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
@@ -212,25 +211,17 @@ impl Fixture {
         let server = start(
             Arc::clone(&store),
             clock,
-            ServerConfig {
-                listen: "127.0.0.1:0".parse().expect("address"),
-                crl: CrlSettings::default(),
-                pki: None,
-                tick: Duration::from_millis(100),
-                certauth: Some(CertAuthConfig {
-                    listen: "127.0.0.1:0".parse().expect("address"),
-                    identity: identity.clone(),
-                }),
-                web: None,
-                front_door: Some(FrontDoorConfig {
-                    listen: "127.0.0.1:0".parse().expect("address"),
+            TestServer::new()
+                .tick(Duration::from_millis(100))
+                .certauth(identity.clone())
+                // `/legacy` preserves Host: the names clients may use must be listed.
+                .front_door(
                     identity,
-                    virtual_directories: vec![owa, eas, public, legacy, small],
-                    public_host: None,
-                    // `/legacy` preserves Host: the names clients may use must be listed.
-                    allowed_hosts: vec!["mail.corp.example".into()],
-                }),
-            },
+                    vec![owa, eas, public, legacy, small],
+                    None,
+                    vec!["mail.corp.example".into()],
+                )
+                .config(),
         )
         .await
         .expect("server starts");
@@ -675,21 +666,10 @@ async fn https_upstreams_are_trusted_only_through_their_configured_ca() {
     let server = start(
         Arc::clone(&store),
         Arc::new(FixedClock::at(VALIDATION_TIME)) as Arc<dyn Clock>,
-        ServerConfig {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            crl: CrlSettings::default(),
-            pki: None,
-            tick: Duration::from_millis(100),
-            certauth: None,
-            web: None,
-            front_door: Some(FrontDoorConfig {
-                listen: "127.0.0.1:0".parse().expect("address"),
-                identity,
-                virtual_directories: vec![trusted, untrusted],
-                public_host: None,
-                allowed_hosts: Vec::new(),
-            }),
-        },
+        TestServer::new()
+            .tick(Duration::from_millis(100))
+            .front_door(identity, vec![trusted, untrusted], None, Vec::new())
+            .config(),
     )
     .await
     .expect("server starts");
@@ -928,21 +908,15 @@ async fn start_front_door_with_hosts(
     let server = start(
         store,
         Arc::new(FixedClock::at(VALIDATION_TIME)) as Arc<dyn Clock>,
-        ServerConfig {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            crl: CrlSettings::default(),
-            pki: None,
-            tick: Duration::from_millis(100),
-            certauth: None,
-            web: None,
-            front_door: Some(FrontDoorConfig {
-                listen: "127.0.0.1:0".parse().expect("address"),
+        TestServer::new()
+            .tick(Duration::from_millis(100))
+            .front_door(
                 identity,
-                virtual_directories: vec![public],
-                public_host: public_host.map(str::to_owned),
-                allowed_hosts: allowed_hosts.iter().map(|h| (*h).to_owned()).collect(),
-            }),
-        },
+                vec![public],
+                public_host.map(str::to_owned),
+                allowed_hosts.iter().map(|h| (*h).to_owned()).collect(),
+            )
+            .config(),
     )
     .await
     .expect("server starts");

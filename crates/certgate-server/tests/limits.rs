@@ -18,10 +18,7 @@ use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::rate_limit::{Rate, RateLimitSettings};
 use certgate_pki::UnixTime;
-use certgate_server::app::{
-    start_with_limits, CertAuthConfig, RunningServer, ServerConfig, WebConfig,
-};
-use certgate_server::crl_refresh::CrlSettings;
+use certgate_server::app::{start_with_limits, RunningServer};
 use certgate_server::limits::{Limits, ListenerLimits};
 use certgate_store::SqlStore;
 use certgate_testpki::{TestPki, VALIDATION_TIME};
@@ -29,7 +26,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use common::{Backend, Credential, TestDatabase, TrustedPki};
+use common::{Backend, Credential, TestDatabase, TestServer, TrustedPki};
 
 /// How long any one close may take before the test calls the limit missing.
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -84,26 +81,14 @@ impl Fixture {
         let server = start_with_limits(
             Arc::clone(&store),
             clock,
-            ServerConfig {
-                listen: "127.0.0.1:0".parse().expect("address"),
-                crl: CrlSettings::default(),
-                pki: None,
-                tick: Duration::from_millis(200),
-                certauth: Some(CertAuthConfig {
-                    listen: "127.0.0.1:0".parse().expect("address"),
-                    identity,
-                }),
-                web: web.then(|| WebConfig {
-                    listen: "127.0.0.1:0".parse().expect("address"),
-                    public_origin: "https://localhost".into(),
-                    certauth_public_origin: None,
-                    issuer: "https://localhost".into(),
-                    organization: "Corp".into(),
-                    passphrase: zeroize::Zeroizing::new(b"test passphrase".to_vec()),
-                    demo: None,
-                    federation: None,
-                }),
-                front_door: None,
+            {
+                let server = TestServer::new().certauth(identity);
+                if web {
+                    server.web("https://localhost", b"test passphrase", false)
+                } else {
+                    server
+                }
+                .config()
             },
             limits(),
         )

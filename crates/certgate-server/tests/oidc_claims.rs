@@ -16,11 +16,10 @@ use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_oidc::{ClientId, ClientKind, ConsentPrompt, NewClient, ScopeSet, TokenLifetimes};
 use certgate_pki::UnixTime;
-use certgate_server::app::{start, CertAuthConfig, RunningServer, ServerConfig, WebConfig};
-use certgate_server::crl_refresh::CrlSettings;
+use certgate_server::app::{start, RunningServer};
 use certgate_store::SqlStore;
 use certgate_testpki::{TestPki, VALIDATION_TIME};
-use common::{Backend, TestDatabase, TrustedPki};
+use common::{Backend, TestDatabase, TestServer, TrustedPki};
 use serde_json::Value;
 
 const ORIGIN: &str = "https://idp.test";
@@ -78,27 +77,10 @@ impl Fixture {
         let server = start(
             Arc::clone(&store),
             Arc::clone(&clock) as Arc<dyn Clock>,
-            ServerConfig {
-                listen: "127.0.0.1:0".parse().expect("address"),
-                crl: CrlSettings::default(),
-                pki: None,
-                tick: Duration::from_millis(200),
-                certauth: Some(CertAuthConfig {
-                    listen: "127.0.0.1:0".parse().expect("address"),
-                    identity,
-                }),
-                web: Some(WebConfig {
-                    listen: "127.0.0.1:0".parse().expect("address"),
-                    public_origin: ORIGIN.into(),
-                    certauth_public_origin: None,
-                    issuer: ORIGIN.into(),
-                    organization: "Corp".into(),
-                    passphrase: zeroize::Zeroizing::new(b"test passphrase".to_vec()),
-                    demo: None,
-                    federation: None,
-                }),
-                front_door: None,
-            },
+            TestServer::new()
+                .certauth(identity)
+                .web(ORIGIN, b"test passphrase", false)
+                .config(),
         )
         .await
         .expect("server starts");

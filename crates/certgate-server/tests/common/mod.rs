@@ -468,3 +468,94 @@ pub(crate) fn response_head(status: &str, headers: &[impl AsRef<str>]) -> String
     head.push_str("\r\n");
     head
 }
+
+/// The one description of a test server: every listener on 127.0.0.1 port 0 (the running
+/// server says which port it got), the default CRL settings, a 200 ms job tick, and only the
+/// plain listener until the test adds others.
+pub(crate) struct TestServer(certgate_server::app::ServerConfig);
+
+/// 127.0.0.1, a port the system chooses.
+pub(crate) fn any_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+impl TestServer {
+    pub(crate) fn new() -> TestServer {
+        TestServer(certgate_server::app::ServerConfig {
+            listen: any_port(),
+            crl: certgate_server::crl_refresh::CrlSettings::default(),
+            pki: None,
+            tick: std::time::Duration::from_millis(200),
+            certauth: None,
+            web: None,
+            front_door: None,
+        })
+    }
+
+    pub(crate) fn crl(mut self, crl: certgate_server::crl_refresh::CrlSettings) -> TestServer {
+        self.0.crl = crl;
+        self
+    }
+
+    /// certgate's own CA, publishing its CRLs on schedule.
+    pub(crate) fn pki(mut self, settings: certgate_core::authority::PkiSettings) -> TestServer {
+        self.0.pki = Some(settings);
+        self
+    }
+
+    pub(crate) fn tick(mut self, tick: std::time::Duration) -> TestServer {
+        self.0.tick = tick;
+        self
+    }
+
+    /// The certificate sign-in listener with this TLS identity.
+    pub(crate) fn certauth(mut self, identity: ServerIdentity) -> TestServer {
+        self.0.certauth = Some(certgate_server::app::CertAuthConfig {
+            listen: any_port(),
+            identity,
+        });
+        self
+    }
+
+    /// The web listener at `origin` (also the OpenID Connect issuer), its keys sealed with
+    /// `passphrase`; the federation service too when `federation` is set.
+    pub(crate) fn web(mut self, origin: &str, passphrase: &[u8], federation: bool) -> TestServer {
+        self.0.web = Some(certgate_server::app::WebConfig {
+            listen: any_port(),
+            public_origin: origin.into(),
+            certauth_public_origin: None,
+            issuer: origin.into(),
+            organization: "Corp".into(),
+            passphrase: zeroize::Zeroizing::new(passphrase.to_vec()),
+            demo: None,
+            federation: federation.then(|| certgate_server::federation_http::FederationSettings {
+                entity_id: format!("{origin}/federation"),
+                public_origin: origin.into(),
+                clock_skew_seconds: 120,
+            }),
+        });
+        self
+    }
+
+    /// The mail front door with these virtual directories and host names.
+    pub(crate) fn front_door(
+        mut self,
+        identity: ServerIdentity,
+        virtual_directories: Vec<certgate_core::front_door::VirtualDirectory>,
+        public_host: Option<String>,
+        allowed_hosts: Vec<String>,
+    ) -> TestServer {
+        self.0.front_door = Some(certgate_server::app::FrontDoorConfig {
+            listen: any_port(),
+            identity,
+            virtual_directories,
+            public_host,
+            allowed_hosts,
+        });
+        self
+    }
+
+    pub(crate) fn config(self) -> certgate_server::app::ServerConfig {
+        self.0
+    }
+}
