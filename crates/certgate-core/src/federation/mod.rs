@@ -5,6 +5,7 @@
 //! certgate-server.
 
 pub mod claims;
+pub mod refusal;
 pub mod relying_party;
 pub mod request;
 pub mod signing_keys;
@@ -16,14 +17,15 @@ use certgate_pki::{ReasonCode, UnixTime};
 use crate::audit::AuditEvent;
 use crate::store::{StoreError, StoreResult};
 pub use claims::{ClaimRule, ClaimSource, IssuedClaim, SignInFacts};
+pub use refusal::{FederationRefusal, RefusalKind, RequestKind, SpFailure};
 pub use relying_party::{
     microsoft365, prepare_relying_party, NameIdFormat, PasswordRequests, Protocol, RelyingParty,
     RelyingPartyDraft,
 };
 pub use request::{
     accept_authn_request, accept_logout_request, accept_wsfed_sign_in, AcceptedSignIn,
-    AuthnContextNeed, AuthnRequestFacts, AuthnRequestOutcome, Endpoint, FederationRefusal,
-    LogoutRequestFacts, RefusalKind, ReplayCache, SignatureCheck, SpFailure, WsFedAuthentication,
+    AuthnContextNeed, AuthnRequestFacts, AuthnRequestOutcome, Endpoint, LogoutRequestFacts,
+    ReplayCache, SignatureCheck, WsFedAuthentication,
 };
 pub use signing_keys::{generate_token_signing_key, KeyState, PublishedKeys, TokenSigningKey};
 
