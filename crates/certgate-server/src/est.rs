@@ -44,6 +44,7 @@ use certgate_core::totp::TotpStore;
 use serde_json::json;
 
 use crate::certauth::TlsClient;
+use crate::refusal::wants_json;
 use crate::signin_http::{sign_in_and_record, RecordedSignIn, SignInContext};
 
 /// Largest request body accepted: a base64 PKCS#10 request is well under 4 KiB even for
@@ -196,13 +197,6 @@ impl Refusal {
         }
         response
     }
-}
-
-fn wants_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"))
 }
 
 /// A base64 certs-only SignedData response (RFC 7030 §4.1.3, §4.2.3; RFC 8951 §3: base64

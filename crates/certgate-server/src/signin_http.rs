@@ -29,7 +29,7 @@ use serde_json::json;
 use crate::certauth::TlsClient;
 use crate::flow::{browser_flow, step_after_certificate};
 use crate::metrics::Metrics;
-use crate::refusal::Refusal;
+use crate::refusal::{wants_json, Refusal};
 use crate::signin_recorder::SignInRecorder;
 
 /// What the sign-in handlers need.
@@ -114,13 +114,6 @@ pub fn routes<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
     Router::new()
         .route("/certauth", get(certauth::<S>))
         .with_state(context)
-}
-
-fn wants_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"))
 }
 
 /// What a person should do about a rejection: the reason-code reference's advice.
