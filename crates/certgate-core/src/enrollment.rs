@@ -27,7 +27,7 @@ use crate::authority::{
     ParentCertificate, PkiError, PkiSettings,
 };
 use crate::clock::{rfc3339, Clock};
-use crate::directory::{DirectoryStore, User, UserId};
+use crate::directory::{User, UserId, UserStore};
 use crate::signin::ValidCertificate;
 use crate::store::{Store, StoreError, StoreResult};
 
@@ -338,7 +338,7 @@ pub trait EnrollmentCodeStore: Send + Sync + 'static {
 }
 
 /// Makes a code for the user with `upn`; the secret returned is the only copy there will be.
-pub async fn create_enrollment_code<S: EnrollmentCodeStore + DirectoryStore>(
+pub async fn create_enrollment_code<S: EnrollmentCodeStore + UserStore>(
     store: &S,
     upn: &str,
     valid_hours: u32,
@@ -441,7 +441,7 @@ pub struct Enrolled {
 
 impl<S, C> Enrollment<'_, S, C>
 where
-    S: Store + DirectoryStore + EnrollmentCodeStore,
+    S: Store + UserStore + EnrollmentCodeStore,
     C: Clock,
 {
     /// `simpleenroll` (RFC 7030 §4.2.1) with an enrollment code: checks the CSR, the code and

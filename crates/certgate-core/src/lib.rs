@@ -7,7 +7,8 @@
 //!   swapped atomically when something changes.
 //! - [`authority`]: certgate's own CA (issue, revoke, publish base and delta CRLs).
 //! - [`directory`]: users (Entra's user attributes, StsRefreshTokensValidFrom), CSV import, and
-//!   the [`directory::DirectoryStore`] port; [`binding`]: which user a certificate signs in as
+//!   the directory's ports ([`directory::UserStore`], [`directory::BindingRuleStore`],
+//!   [`directory::StrengthRuleStore`]); [`binding`]: which user a certificate signs in as
 //!   ([`binding::match_user`]); [`strength`]: single- or multi-factor ([`strength::evaluate`]).
 //! - [`access_pass`]: the administrator's Temporary Access Pass, which alone unlocks a user's
 //!   first authenticator enrollment.

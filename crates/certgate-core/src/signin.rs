@@ -11,7 +11,7 @@ use certgate_pki::{Certificate, Identity, Reason, ReasonCode, Rejection, UnixTim
 use serde::Serialize;
 
 use crate::binding::{match_user, BindingError, BindingMatch, BindingPolicy, UserLookup};
-use crate::directory::DirectoryStore;
+use crate::directory::{BindingRuleStore, StrengthRuleStore};
 use crate::store::{StoreError, StoreResult};
 use crate::strength::{evaluate, StrengthDecision, StrengthInput, StrengthRule};
 use crate::validation_state::ValidationState;
@@ -119,7 +119,9 @@ pub struct SignInRules {
 
 impl SignInRules {
     /// Reads both rule sets from the directory.
-    pub async fn load<S: DirectoryStore>(directory: &S) -> StoreResult<SignInRules> {
+    pub async fn load<S: BindingRuleStore + StrengthRuleStore>(
+        directory: &S,
+    ) -> StoreResult<SignInRules> {
         Ok(SignInRules {
             binding: directory.binding_policy().await?,
             strength: directory.strength_rules().await?,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use certgate_core::clock::Clock;
-use certgate_core::directory::{DirectoryStore, UserId};
+use certgate_core::directory::{UserId, UserStore};
 use certgate_core::validation_state::{CrlStatus, SharedState};
 use certgate_oidc::{
     AccountState, CertificateRef, CertificateStatus, ObjectId, PolicyUnavailable, RefreshPolicy,
@@ -22,7 +22,7 @@ pub struct DirectoryRefreshPolicy<S> {
     pub clock: Arc<dyn Clock>,
 }
 
-impl<S: DirectoryStore> RefreshPolicy for DirectoryRefreshPolicy<S> {
+impl<S: UserStore> RefreshPolicy for DirectoryRefreshPolicy<S> {
     async fn user_status(&self, user: &ObjectId) -> Result<Option<UserStatus>, PolicyUnavailable> {
         let Some(id) = UserId::parse(user.as_str()) else {
             return Ok(None);

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certgate_core::clock::{Clock, FixedClock};
-use certgate_core::directory::{add_user, DirectoryStore, UserDraft};
+use certgate_core::directory::{add_user, UserDraft, UserStore};
 use certgate_core::federation::{add_relying_party, microsoft365, Protocol};
 use certgate_core::totp::{code_at, TotpService, TotpSettings, WhenEnrolled};
 use certgate_oidc::{

@@ -661,7 +661,7 @@ async fn admin_api_answers_with_the_device_file(fixture: Fixture) {
 async fn self_service_page_asks_for_the_authenticator_code_of_a_person_who_has_one(
     fixture: Fixture,
 ) {
-    use certgate_core::directory::DirectoryStore;
+    use certgate_core::directory::UserStore;
     use certgate_core::totp::{code_at, TotpService, TotpSettings, WhenEnrolled};
     let alice = fixture
         .store

@@ -1063,7 +1063,7 @@ async fn token_signing_keys_roll_over_before_the_current_one_expires() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wsfed_multi_factor_request_asks_for_the_code_and_states_multipleauthn() {
-    use certgate_core::directory::DirectoryStore;
+    use certgate_core::directory::UserStore;
     use certgate_core::totp::{code_at, TotpService, TotpSettings, WhenEnrolled};
     let fixture = Fixture::new(Backend::Sqlite).await;
     let user = fixture
@@ -1172,7 +1172,7 @@ async fn multi_factor_wsfed_sign_in(fixture: &Fixture) -> (String, String, Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_alone_cannot_mint_the_second_factor() {
     use certgate_core::access_pass::AccessPassService;
-    use certgate_core::directory::DirectoryStore;
+    use certgate_core::directory::UserStore;
     use certgate_core::totp::{code_at, Digits, TotpAlgorithm, TotpSecret};
     let fixture = Fixture::new(Backend::Sqlite).await;
     let user = fixture
@@ -1605,7 +1605,7 @@ async fn exact_password_class_follows_the_relying_party_password_setting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stronger_than_certificate_requests_need_the_second_factor() {
-    use certgate_core::directory::DirectoryStore;
+    use certgate_core::directory::UserStore;
     use certgate_core::totp::{code_at, TotpService, TotpSettings, WhenEnrolled};
     let fixture = Fixture::new(Backend::Sqlite).await;
     let now = VALIDATION_TIME;

@@ -1,5 +1,6 @@
-//! The directory on SQL: users with their multi-valued attributes in child tables, binding
-//! rules, strength rules and the directory settings.
+//! The directory on SQL ([`UserStore`], [`BindingRuleStore`], [`StrengthRuleStore`]): users
+//! with their multi-valued attributes in child tables, binding rules, strength rules and the
+//! directory settings.
 //!
 //! A user is read in one snapshot (REPEATABLE READ on PostgreSQL; a read transaction on
 //! SQLite in WAL mode), so a concurrent update never shows a user half old and half new.
@@ -11,7 +12,9 @@ use certgate_core::binding::{
     fold_case, proxy_address_part, Affinity, BindingPolicy, BindingRule, CertificateField,
     UserAttribute, UserLookup,
 };
-use certgate_core::directory::{certificate_user_id_key, DirectoryStore, Upn, User, UserId};
+use certgate_core::directory::{
+    certificate_user_id_key, BindingRuleStore, StrengthRuleStore, Upn, User, UserId, UserStore,
+};
 use certgate_core::store::{StoreError, StoreResult};
 use certgate_core::strength::{
     IssuerSelector, Strength, StrengthRule, StrengthRuleId, StrengthRuleSpec,
@@ -280,7 +283,7 @@ impl UserLookup for SqlStore {
     }
 }
 
-impl DirectoryStore for SqlStore {
+impl UserStore for SqlStore {
     async fn list_users(&self) -> StoreResult<Vec<User>> {
         self.load_users(Selection::all()).await
     }
@@ -393,7 +396,9 @@ impl DirectoryStore for SqlStore {
         }
         finish(tx, audit).await
     }
+}
 
+impl BindingRuleStore for SqlStore {
     async fn binding_policy(&self) -> StoreResult<BindingPolicy> {
         let mut conn = self.pool().acquire().await.map_err(unavailable)?;
         let rules = sqlx::query(
@@ -475,7 +480,9 @@ impl DirectoryStore for SqlStore {
             .map_err(unavailable)?;
         finish(tx, audit).await
     }
+}
 
+impl StrengthRuleStore for SqlStore {
     async fn strength_rules(&self) -> StoreResult<Vec<StrengthRule>> {
         sqlx::query(
             "SELECT id, issuer_ski, issuer_subject, policy_oid, strength, created_at \

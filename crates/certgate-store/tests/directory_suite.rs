@@ -1,5 +1,5 @@
 //! The directory suite: users, their uniqueness rules, StsRefreshTokensValidFrom, binding and
-//! strength rules, through certgate-core's services and the `DirectoryStore` port, written once
+//! strength rules, through certgate-core's services and the directory's ports, written once
 //! and run against both backends. SQLite uses a file in a temporary directory; PostgreSQL gets
 //! a fresh database per test on the server at 127.0.0.1:5432 (user `postgres`, database
 //! `test`), or on the server named by `CERTGATE_TEST_POSTGRES_URL`. PostgreSQL is required:
@@ -16,8 +16,8 @@ use certgate_core::binding::{
 use certgate_core::directory::{
     add_binding_rule, add_strength_rule, add_user, find_user, import_users, parse_users_csv,
     prepare_user, remove_binding_rule, remove_strength_rule, remove_user, revoke_sessions,
-    set_default_required_affinity, set_sts_refresh_tokens_valid_from, set_user, DirectoryStore,
-    User, UserDraft, UserId,
+    set_default_required_affinity, set_sts_refresh_tokens_valid_from, set_user, BindingRuleStore,
+    StrengthRuleStore, User, UserDraft, UserId, UserStore,
 };
 use certgate_core::store::{AuditLog, CrlCacheStore, StoreError};
 use certgate_core::strength::{

@@ -8,7 +8,7 @@ use certgate_ca::{KeyAlgorithm, ServerCertificateRequest};
 use certgate_core::authority::{AuthorityRole, BuiltInCa, InitRequest, IssueRequest};
 use certgate_core::clock::{Clock, SystemClock};
 use certgate_core::crl_cache::CrlKind;
-use certgate_core::directory::{add_user, DirectoryStore, UserDraft};
+use certgate_core::directory::{add_user, UserDraft, UserStore};
 use certgate_core::store::OwnCaStore;
 use certgate_core::totp::{code_at, TotpService, TotpSettings, WhenEnrolled};
 use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};

@@ -3,7 +3,7 @@
 
 use certgate_pki::UnixTime;
 
-use super::DirectoryStore;
+use super::BindingRuleStore;
 use crate::audit::AuditEvent;
 use crate::binding::{
     Affinity, BindingPolicy, BindingRule, BindingRuleError, CertificateField, UserAttribute,
@@ -11,14 +11,14 @@ use crate::binding::{
 use crate::store::StoreError;
 
 /// The configured binding rules (none: Entra's defaults apply) and the default required affinity.
-pub async fn binding_policy<S: DirectoryStore>(
+pub async fn binding_policy<S: BindingRuleStore>(
     store: &S,
 ) -> Result<BindingPolicy, BindingRuleError> {
     Ok(store.binding_policy().await?)
 }
 
 /// Adds a rule; without a priority, after the last configured rule.
-pub async fn add_binding_rule<S: DirectoryStore>(
+pub async fn add_binding_rule<S: BindingRuleStore>(
     store: &S,
     certificate_field: CertificateField,
     user_attribute: UserAttribute,
@@ -75,7 +75,7 @@ pub async fn add_binding_rule<S: DirectoryStore>(
 
 /// Removes the rule with `priority` and returns it; with the last rule gone, the default rules
 /// apply again. `binding-rule-not-found` when no rule has that priority.
-pub async fn remove_binding_rule<S: DirectoryStore>(
+pub async fn remove_binding_rule<S: BindingRuleStore>(
     store: &S,
     priority: u32,
     now: UnixTime,
@@ -118,7 +118,7 @@ pub async fn remove_binding_rule<S: DirectoryStore>(
 
 /// Sets the default required affinity (Entra's x509CertificateDefaultRequiredAffinityLevel) and
 /// records it in the audit log.
-pub async fn set_default_required_affinity<S: DirectoryStore>(
+pub async fn set_default_required_affinity<S: BindingRuleStore>(
     store: &S,
     affinity: Affinity,
     now: UnixTime,

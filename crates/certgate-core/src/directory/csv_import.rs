@@ -3,7 +3,7 @@
 
 use certgate_pki::UnixTime;
 
-use super::{add_user, DirectoryError, DirectoryStore, User, UserDraft};
+use super::{add_user, DirectoryError, User, UserDraft, UserStore};
 
 /// Columns of `certgate user import`, by Microsoft Graph name (case-insensitive).
 /// Multi-valued cells separate values with `;` (a `;` inside a certificateUserIds value is
@@ -224,7 +224,7 @@ pub struct ImportedRow {
 
 /// Adds every usable row, each in its own transaction; a refused row is reported and the
 /// others are kept. Returns one entry per row, in file order.
-pub async fn import_users<S: DirectoryStore>(
+pub async fn import_users<S: UserStore>(
     store: &S,
     rows: Vec<CsvUserRow>,
     now: UnixTime,

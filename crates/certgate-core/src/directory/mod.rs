@@ -1,8 +1,9 @@
 //! The directory: users with the attributes certificate sign-in and federation read
 //! (Microsoft Graph's userPrincipalName, onPremisesImmutableId, displayName, mail,
 //! proxyAddresses, authorizationInfo.certificateUserIds, accountEnabled, and the per-user
-//! token epoch StsRefreshTokensValidFrom), the [`DirectoryStore`] port that keeps them with the
-//! binding and strength rules, and the services that change them.
+//! token epoch StsRefreshTokensValidFrom), the ports that keep them with the binding and
+//! strength rules ([`UserStore`], [`BindingRuleStore`], [`StrengthRuleStore`];
+//! [`DirectoryStore`] is all three), and the services that change them.
 //!
 //! Every change is one transaction that also appends its audit event and bumps the store's
 //! generation, so other nodes see it.
@@ -47,13 +48,23 @@ use crate::binding::{Affinity, BindingPolicy, BindingRule, UserLookup};
 use crate::store::StoreResult;
 use crate::strength::{StrengthRule, StrengthRuleId, StrengthRuleSpec};
 
-/// The directory's storage port: users, binding rules, strength rules.
+/// The directory's storage ports together: users ([`UserStore`]), binding rules
+/// ([`BindingRuleStore`]) and strength rules ([`StrengthRuleStore`]). What callers that need
+/// the whole directory take; a service that needs one concern takes only its port.
+///
+/// Every write of the three is one transaction that also appends `audit` and bumps the
+/// generation.
+pub trait DirectoryStore: UserStore + BindingRuleStore + StrengthRuleStore {}
+
+impl<T: UserStore + BindingRuleStore + StrengthRuleStore> DirectoryStore for T {}
+
+/// The users of the directory.
 ///
 /// Every write is one transaction that also appends `audit` and bumps the generation.
 /// Uniqueness (UPN case-insensitively, immutable ID, proxy addresses case-insensitively,
 /// certificateUserIds exactly) is enforced by the store itself, so two nodes writing at once
 /// cannot both win: the loser gets `StoreError::Conflict`.
-pub trait DirectoryStore: UserLookup + 'static {
+pub trait UserStore: UserLookup + 'static {
     /// Ordered by UPN.
     fn list_users(&self) -> impl Future<Output = StoreResult<Vec<User>>> + Send;
     /// The user with this object ID, if any.
@@ -91,8 +102,15 @@ pub trait DirectoryStore: UserLookup + 'static {
         valid_from: UnixTime,
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+}
 
-    /// The configured rules (empty: the defaults apply) and the default required affinity.
+/// The username-binding rules (which user a certificate signs in as) and the default
+/// required affinity.
+///
+/// Every write is one transaction that also appends `audit` and bumps the generation.
+pub trait BindingRuleStore: Send + Sync + 'static {
+    /// The configured rules (empty: the defaults apply), ordered by priority, and the default
+    /// required affinity.
     fn binding_policy(&self) -> impl Future<Output = StoreResult<BindingPolicy>> + Send;
     /// `Conflict` when the priority is taken.
     fn insert_binding_rule(
@@ -114,7 +132,12 @@ pub trait DirectoryStore: UserLookup + 'static {
         affinity: Affinity,
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+}
 
+/// The authentication-strength rules (which certificates count as multi-factor).
+///
+/// Every write is one transaction that also appends `audit` and bumps the generation.
+pub trait StrengthRuleStore: Send + Sync + 'static {
     /// Ordered by id.
     fn strength_rules(&self) -> impl Future<Output = StoreResult<Vec<StrengthRule>>> + Send;
     /// Stores a new rule under an id the store assigns, and returns it. Duplicates are the caller's

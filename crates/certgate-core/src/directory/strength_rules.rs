@@ -3,20 +3,20 @@
 
 use certgate_pki::UnixTime;
 
-use super::DirectoryStore;
+use super::StrengthRuleStore;
 use crate::audit::AuditEvent;
 use crate::store::StoreError;
 use crate::strength::{StrengthRule, StrengthRuleError, StrengthRuleId, StrengthRuleSpec};
 
 /// The configured strength rules, ordered by id.
-pub async fn strength_rules<S: DirectoryStore>(
+pub async fn strength_rules<S: StrengthRuleStore>(
     store: &S,
 ) -> Result<Vec<StrengthRule>, StrengthRuleError> {
     Ok(store.strength_rules().await?)
 }
 
 /// Adds a rule; refuses one whose issuer and policy OID are those of an existing rule.
-pub async fn add_strength_rule<S: DirectoryStore>(
+pub async fn add_strength_rule<S: StrengthRuleStore>(
     store: &S,
     spec: StrengthRuleSpec,
     now: UnixTime,
@@ -48,7 +48,7 @@ pub async fn add_strength_rule<S: DirectoryStore>(
 /// Removes the rule `id` and returns it;
 /// [`StrengthRuleError::NotFound`](crate::strength::StrengthRuleError::NotFound) when there is no
 /// such rule.
-pub async fn remove_strength_rule<S: DirectoryStore>(
+pub async fn remove_strength_rule<S: StrengthRuleStore>(
     store: &S,
     id: StrengthRuleId,
     now: UnixTime,

@@ -6,19 +6,19 @@ use std::future::Future;
 
 use certgate_pki::UnixTime;
 
-use super::{prepare_user, DirectoryError, DirectoryStore, User, UserDraft, UserId};
+use super::{prepare_user, DirectoryError, User, UserDraft, UserId, UserStore};
 use crate::audit::AuditEvent;
 use crate::binding::{fold_case, proxy_address_part, UserAttribute};
 use crate::clock::rfc3339;
 use crate::store::{StoreError, StoreResult};
 
 /// All users, ordered by UPN.
-pub async fn list_users<S: DirectoryStore>(store: &S) -> Result<Vec<User>, DirectoryError> {
+pub async fn list_users<S: UserStore>(store: &S) -> Result<Vec<User>, DirectoryError> {
     Ok(store.list_users().await?)
 }
 
 /// A user by object ID or UPN (case-insensitive).
-pub async fn find_user<S: DirectoryStore>(store: &S, key: &str) -> Result<User, DirectoryError> {
+pub async fn find_user<S: UserStore>(store: &S, key: &str) -> Result<User, DirectoryError> {
     let found = match UserId::parse(key) {
         Some(id) => store.user_by_id(&id).await?,
         None => None,
@@ -34,7 +34,7 @@ pub async fn find_user<S: DirectoryStore>(store: &S, key: &str) -> Result<User, 
 
 /// Adds a user: checks the draft, refuses a taken UPN, immutable ID, proxy address or
 /// certificateUserIds value (naming the user who has it), then writes.
-pub async fn add_user<S: DirectoryStore>(
+pub async fn add_user<S: UserStore>(
     store: &S,
     draft: UserDraft,
     now: UnixTime,
@@ -55,7 +55,7 @@ pub async fn add_user<S: DirectoryStore>(
 }
 
 /// Changes a user: `change` gets the current attributes and returns the new ones.
-pub async fn set_user<S: DirectoryStore>(
+pub async fn set_user<S: UserStore>(
     store: &S,
     key: &str,
     change: impl FnOnce(UserDraft) -> UserDraft,
@@ -91,7 +91,7 @@ pub async fn set_user<S: DirectoryStore>(
 }
 
 /// Removes a user.
-pub async fn remove_user<S: DirectoryStore>(
+pub async fn remove_user<S: UserStore>(
     store: &S,
     key: &str,
     now: UnixTime,
@@ -118,7 +118,7 @@ pub async fn remove_user<S: DirectoryStore>(
 /// `Set-MsolUser -StsRefreshTokensValidFrom DATE`, exactly as Microsoft documents it: a date
 /// that is not in the future is refused and nothing changes; a future date sets the value to
 /// *now* (not to the date given).
-pub async fn set_sts_refresh_tokens_valid_from<S: DirectoryStore>(
+pub async fn set_sts_refresh_tokens_valid_from<S: UserStore>(
     store: &S,
     key: &str,
     date: UnixTime,
@@ -141,7 +141,7 @@ pub async fn set_sts_refresh_tokens_valid_from<S: DirectoryStore>(
 }
 
 /// Revokes the user's refresh tokens and sessions now (StsRefreshTokensValidFrom = now).
-pub async fn revoke_sessions<S: DirectoryStore>(
+pub async fn revoke_sessions<S: UserStore>(
     store: &S,
     key: &str,
     now: UnixTime,
@@ -159,7 +159,7 @@ pub async fn revoke_sessions<S: DirectoryStore>(
     .await
 }
 
-async fn store_sts<S: DirectoryStore>(
+async fn store_sts<S: UserStore>(
     store: &S,
     user: User,
     now: UnixTime,
@@ -192,7 +192,7 @@ async fn store_sts<S: DirectoryStore>(
 
 /// Runs a write; a `Conflict` (another writer took a unique value between the check and the
 /// write) is reported as precisely as the check would have.
-async fn write_checked<S: DirectoryStore>(
+async fn write_checked<S: UserStore>(
     store: &S,
     user: &User,
     write: impl Future<Output = StoreResult<()>>,
@@ -208,7 +208,7 @@ async fn write_checked<S: DirectoryStore>(
 }
 
 /// Refuses values that another user already has.
-async fn check_unique<S: DirectoryStore>(store: &S, user: &User) -> Result<(), DirectoryError> {
+async fn check_unique<S: UserStore>(store: &S, user: &User) -> Result<(), DirectoryError> {
     let others = |users: Vec<User>| users.into_iter().filter(|other| other.id != user.id);
     if let Some(other) = others(
         store

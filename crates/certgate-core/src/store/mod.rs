@@ -2,7 +2,7 @@
 //! concern ([`TrustedCaStore`], [`CrlCacheStore`], [`OwnCaStore`], [`AuditLog`]; [`Store`] is
 //! all four). certgate-store implements them on SQLite (the embedded default) and PostgreSQL
 //! (several nodes); one test suite runs against both. The directory, sign-in, federation and
-//! other concerns have their ports next to their domain (`directory::DirectoryStore`, ...).
+//! other concerns have their ports next to their domain (`directory::UserStore`, ...).
 //!
 //! Every method is a single transaction. A write that returned `Ok` is durable (SQLite in WAL
 //! mode with `synchronous=FULL`, PostgreSQL with its default synchronous commit).
