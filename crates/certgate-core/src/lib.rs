@@ -16,7 +16,9 @@
 //!   profile with an Exchange ActiveSync account, an Android / MDM JSON profile or a PKCS#12.
 //! - [`private_file`]: the data directory (0700), the database and every key it writes (0600).
 //! - Ports: [`store::Store`] (SQLite and PostgreSQL live in certgate-store),
-//!   [`crl_fetch::CrlFetcher`] (HTTP lives in certgate-server), [`clock::Clock`].
+//!   [`crl_fetch::CrlFetcher`] (HTTP lives in certgate-server), [`clock::Clock`]; with the
+//!   `testing` feature, `testing::MemoryStore` keeps every storage port but the federation and
+//!   OIDC ones in memory, so each domain rule is tested once, without a database.
 //!
 //! No async runtime, database or HTTP client here: services are generic over the ports.
 
@@ -48,6 +50,8 @@ pub mod retention;
 pub mod signin;
 pub mod store;
 pub mod strength;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod totp;
 pub mod trusted_ca;
 pub mod validation_state;
