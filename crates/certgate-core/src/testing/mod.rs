@@ -200,3 +200,6 @@ impl Wake for Unparker {
         self.0.unpark();
     }
 }
+
+#[cfg(test)]
+mod tests;
