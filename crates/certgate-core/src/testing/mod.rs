@@ -200,6 +200,3 @@ impl Wake for Unparker {
         self.0.unpark();
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,22 +1,28 @@
-//! The in-memory store's own contracts, where the services' tests do not reach them: what it
-//! refuses by itself, its compare-and-set operations, its cascades, its orders and purges.
+//! `testing::MemoryStore`'s own contracts, where the services' tests (the other files here) do
+//! not reach them: what it refuses by itself, its compare-and-set operations, its cascades, its
+//! orders and purges, as the trait documentation states them and certgate-store's SQL adapter
+//! keeps them.
 
 use certgate_pki::UnixTime;
 use certgate_testpki::{ChainSpec, CrlSpec, KeyKind, TestPki};
 
-use super::{block_on, MemoryStore};
-use crate::admin_token::{AdminTokenHash, AdminTokenName, AdminTokenRecord, AdminTokenStore};
-use crate::audit::AuditEvent;
-use crate::authority::{
+use certgate_core::admin_token::{
+    AdminTokenHash, AdminTokenName, AdminTokenRecord, AdminTokenStore,
+};
+use certgate_core::audit::AuditEvent;
+use certgate_core::authority::{
     AuthorityId, AuthorityRecord, AuthorityRole, IssuedRecord, ParentCertificate,
 };
-use crate::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
-use crate::directory::{prepare_user, UserDraft, UserId, UserStore};
-use crate::login_flow::{secret_hash, FlowStep, LoginFlow, LoginFlowStore};
-use crate::signin::{SignInLog, SignInQuery, SignInRecord, SignInResult};
-use crate::store::{AuditLog, CrlCacheStore, OwnCaStore, StoreError, TrustedCaStore};
-use crate::totp::{Digits, NewTotpSecret, SwapOutcome, TotpAlgorithm, TotpCounters, TotpStore};
-use crate::trusted_ca::{AuthorityType, CaFacts, CaId, CaSettings, NewCa};
+use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
+use certgate_core::directory::{prepare_user, UserDraft, UserId, UserStore};
+use certgate_core::login_flow::{secret_hash, FlowStep, LoginFlow, LoginFlowStore};
+use certgate_core::signin::{SignInLog, SignInQuery, SignInRecord, SignInResult};
+use certgate_core::store::{AuditLog, CrlCacheStore, OwnCaStore, StoreError, TrustedCaStore};
+use certgate_core::testing::{block_on, MemoryStore};
+use certgate_core::totp::{
+    Digits, NewTotpSecret, SwapOutcome, TotpAlgorithm, TotpCounters, TotpStore,
+};
+use certgate_core::trusted_ca::{AuthorityType, CaFacts, CaId, CaSettings, NewCa};
 
 const T0: i64 = 1_700_000_000;
 
@@ -268,8 +274,9 @@ fn revoking_a_certificate_takes_its_descendants_once_and_refuses_children_of_rev
             store.insert_issued(&original).await,
             Err(StoreError::Conflict { .. })
         ));
-        let audit =
-            |record: &IssuedRecord| event(&format!("revoke {}", crate::hex(&record.serial)));
+        let audit = |record: &IssuedRecord| {
+            event(&format!("revoke {}", certgate_core::hex(&record.serial)))
+        };
         let revocation = store
             .revoke_issued(&original.serial, UnixTime(T0 + 40), "keyCompromise", &audit)
             .await
@@ -360,7 +367,7 @@ fn crl_numbers_count_up_from_one_per_authority_and_the_latest_crl_is_the_highest
             store.allocate_crl_number(AuthorityId(99)).await,
             Err(StoreError::NotFound { .. })
         ));
-        let crl = |number, kind| crate::authority::PublishedCrl {
+        let crl = |number, kind| certgate_core::authority::PublishedCrl {
             authority: issuing,
             kind,
             crl_number: number,
@@ -441,7 +448,7 @@ fn the_store_refuses_a_taken_unique_user_value_by_itself_and_keeps_the_token_epo
             .set_sts_refresh_tokens_valid_from(&alice.id, UnixTime(T0 + 5), &event("user.sts"))
             .await
             .expect("epoch");
-        let renamed = crate::directory::User {
+        let renamed = certgate_core::directory::User {
             display_name: "Alice".into(),
             created_at: UnixTime(0),
             sts_refresh_tokens_valid_from: None,
