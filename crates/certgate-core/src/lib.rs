@@ -13,6 +13,8 @@
 //!   first authenticator enrollment.
 //! - [`device`]: device provisioning — a new certificate packed as an Apple configuration
 //!   profile with an Exchange ActiveSync account, an Android / MDM JSON profile or a PKCS#12.
+//! - [`key_rollover`]: the token-signing keys' life cycle (Next → Current → Retired, when to
+//!   rotate, what is published), shared by the federation service and the OIDC provider.
 //! - [`private_file`]: the data directory (0700), the database and every key it writes (0600).
 //! - Ports: [`store::Store`] (SQLite and PostgreSQL live in certgate-store),
 //!   [`crl_fetch::CrlFetcher`] (HTTP lives in certgate-server), [`clock::Clock`].
@@ -40,6 +42,7 @@ pub mod directory;
 pub mod enrollment;
 pub mod federation;
 pub mod front_door;
+pub mod key_rollover;
 pub mod login_flow;
 pub mod private_file;
 pub mod rate_limit;
