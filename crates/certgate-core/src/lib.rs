@@ -184,6 +184,10 @@ pub fn reason_codes() -> Vec<certgate_pki::CodeList> {
             federation::SpFailure::CODES,
         ),
         (
+            "certgate_core::federation::IssuanceRefusal",
+            federation::IssuanceRefusal::CODES,
+        ),
+        (
             "certgate_core::admin_token::AdminTokenError",
             admin_token::AdminTokenError::CODES,
         ),

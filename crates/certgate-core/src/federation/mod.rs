@@ -1,10 +1,12 @@
 //! The federation service's domain (the AD FS role): relying parties and their claim rules,
-//! token-signing keys with rollover, and the replay cache for SAML request IDs; the
+//! token-signing keys with rollover, the replay cache for SAML request IDs, whether a request
+//! is taken on ([`request`]) and what token a finished sign-in gets ([`issuance`]); the
 //! [`FederationStore`] port and the services that use it. The documents themselves (SAML 2.0
 //! and 1.1 assertions, metadata) are written by certgate-saml; the endpoints live in
 //! certgate-server.
 
 pub mod claims;
+pub mod issuance;
 pub mod refusal;
 pub mod relying_party;
 pub mod request;
@@ -18,7 +20,11 @@ use crate::audit::AuditEvent;
 use crate::key_rollover::{self, RolloverError};
 use crate::store::{StoreError, StoreResult};
 pub use claims::{ClaimRule, ClaimSource, IssuedClaim, SignInFacts};
-pub use refusal::{FederationRefusal, RefusalKind, RequestKind, SpFailure};
+pub use issuance::{
+    prepare_issuance, record_issuance, AuthnStatement, Issuance, IssuanceRequest, IssuedNameId,
+    RequestedContext, TokenService, TokenValidity,
+};
+pub use refusal::{FederationRefusal, IssuanceRefusal, RefusalKind, RequestKind, SpFailure};
 pub use relying_party::{
     microsoft365, prepare_relying_party, NameIdFormat, PasswordRequests, Protocol, RelyingParty,
     RelyingPartyDraft,
