@@ -14,6 +14,8 @@
 //!   first authenticator enrollment.
 //! - [`device`]: device provisioning — a new certificate packed as an Apple configuration
 //!   profile with an Exchange ActiveSync account, an Android / MDM JSON profile or a PKCS#12.
+//! - [`key_rollover`]: the token-signing keys' life cycle (Next → Current → Retired, when to
+//!   rotate, what is published), shared by the federation service and the OIDC provider.
 //! - [`private_file`]: the data directory (0700), the database and every key it writes (0600).
 //! - Ports: [`store::Store`] (SQLite and PostgreSQL live in certgate-store),
 //!   [`crl_fetch::CrlFetcher`] (HTTP lives in certgate-server), [`clock::Clock`]; with the
@@ -43,6 +45,7 @@ pub mod directory;
 pub mod enrollment;
 pub mod federation;
 pub mod front_door;
+pub mod key_rollover;
 pub mod login_flow;
 pub mod private_file;
 pub mod rate_limit;
@@ -184,6 +187,10 @@ pub fn reason_codes() -> Vec<certgate_pki::CodeList> {
         (
             "certgate_core::federation::SpFailure",
             federation::SpFailure::CODES,
+        ),
+        (
+            "certgate_core::federation::IssuanceRefusal",
+            federation::IssuanceRefusal::CODES,
         ),
         (
             "certgate_core::admin_token::AdminTokenError",

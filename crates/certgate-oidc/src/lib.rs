@@ -77,8 +77,8 @@ pub use sign_in::{
     ACR_CERTIFICATE, ACR_MFA,
 };
 pub use signing_key::{
-    initial_keys, plan_rotation, Jwk, JwkSet, KeyError, KeyId, KeyRing, KeyRotation, KeyState,
-    SigningKeyRecord, TokenInvalid, SIGNING_ALGORITHM,
+    initial_keys, plan_rotation, rollover_policy, Jwk, JwkSet, KeyError, KeyId, KeyRing,
+    KeyRotation, KeyState, SigningKeyRecord, TokenInvalid, KEY_ROTATION_PERIOD, SIGNING_ALGORITHM,
 };
 pub use store::OidcStore;
 pub use token::{

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use certgate_core::audit::AuditEvent;
+use certgate_core::key_rollover::{self, RolloverPolicy};
 use certgate_core::store::StoreError;
 use certgate_pki::{ReasonCode, UnixTime};
 
@@ -21,7 +22,8 @@ use crate::policy::RefreshPolicy;
 use crate::secret::{RandomUnavailable, Secret};
 use crate::sign_in::Authentication;
 use crate::signing_key::{
-    initial_keys, plan_rotation, JwkSet, KeyError, KeyRing, KeyRotation, KeyState, SigningKeyRecord,
+    initial_keys, plan_rotation, rollover_policy, JwkSet, KeyError, KeyRing, KeyRotation, KeyState,
+    SigningKeyRecord,
 };
 use crate::store::OidcStore;
 
@@ -158,6 +160,19 @@ impl<S: OidcStore, P: RefreshPolicy> Provider<S, P> {
         self.keys.load().jwks(now)
     }
 
+    /// The rollover rules of the provider's signing keys (when a rotation is due, how long a
+    /// Retired key stays published).
+    pub fn rollover_policy(&self) -> RolloverPolicy {
+        rollover_policy(self.config.max_token_lifetime)
+    }
+
+    /// Whether the stored signing keys are due for rotation at `now` (the Current key has been
+    /// Current for [`KEY_ROTATION_PERIOD`](crate::KEY_ROTATION_PERIOD)).
+    pub async fn rotation_due(&self, now: UnixTime) -> Result<bool, ProviderError> {
+        let records = self.store.signing_keys().await?;
+        Ok(self.rollover_policy().rotation_due(&records, now))
+    }
+
     /// The keys in use (for signing in tests and for the admin view).
     pub fn key_ring(&self) -> Arc<KeyRing> {
         self.keys.load_full()
@@ -168,11 +183,7 @@ impl<S: OidcStore, P: RefreshPolicy> Provider<S, P> {
     pub async fn reload_keys(&self, passphrase: &[u8]) -> Result<(), ProviderError> {
         let records = self.store.signing_keys().await?;
         let ring = self.keys.load();
-        let unchanged = {
-            let mut stored: Vec<_> = records.iter().map(|r| (r.kid.clone(), r.state)).collect();
-            stored.sort();
-            stored == ring.published_states()
-        };
+        let unchanged = key_rollover::states(&records) == ring.published_states();
         if !unchanged {
             let ring = KeyRing::load(&records, passphrase, self.config.max_token_lifetime)?;
             self.keys.store(Arc::new(ring));

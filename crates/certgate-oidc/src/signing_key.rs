@@ -4,10 +4,13 @@
 //! store as PKCS#8 sealed with `certgate_ca::sealed_key` under the caller's passphrase; the
 //! public point is stored beside it so that listing keys needs no passphrase.
 //!
-//! A key goes Next → Current → Retired. Next is published before it signs anything, so relying
-//! parties that cache the JWKS already know it when a rotation makes it Current; Retired stays
-//! published until every token it signed has expired (`retired_at + max_token_lifetime`), so a
-//! rotation never invalidates a token in flight. The `kid` is the key's RFC 7638 thumbprint.
+//! A key goes Next → Current → Retired, through the life cycle the federation service's keys
+//! share ([`certgate_core::key_rollover`]); this provider's rules are [`rollover_policy`].
+//! Next is published before it signs anything, so relying parties that cache the JWKS already
+//! know it when a rotation makes it Current; Retired stays published until every token it
+//! signed has expired (`retired_at + max_token_lifetime`), so a rotation never invalidates a
+//! token in flight, and the next rotation after that deletes it. The `kid` is the key's RFC
+//! 7638 thumbprint.
 //!
 //! JWTs are signed and verified with `jsonwebtoken`; its JWK helpers are not used because the
 //! public point is at hand (aws-lc-rs gives it uncompressed) and the JWKS shape is part of
@@ -19,6 +22,10 @@ use std::time::Duration;
 
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use certgate_ca::CaError;
+use certgate_core::key_rollover::{
+    self, Lifecycle, RetiredKeys, RolloverError, RolloverKey, RolloverPolicy, Rotation,
+    RotationSchedule,
+};
 use certgate_pki::{ReasonCode, UnixTime};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::de::DeserializeOwned;
@@ -30,35 +37,18 @@ use crate::secret::{base64url, RandomUnavailable};
 /// The one JWS algorithm certgate signs with.
 pub const SIGNING_ALGORITHM: &str = "ES256";
 
-/// Where a key is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum KeyState {
-    /// Published, not yet signing: becomes Current at the next rotation.
-    Next,
-    /// Signs every new token.
-    Current,
-    /// Signs nothing; published while tokens it signed may still be unexpired.
-    Retired,
-}
+pub use certgate_core::key_rollover::KeyState;
 
-impl KeyState {
-    /// The state's name as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyState::Next => "next",
-            KeyState::Current => "current",
-            KeyState::Retired => "retired",
-        }
-    }
+/// How long a key stays Current before the next one takes over (the next key is published in
+/// the JWKS from the start, so relying parties that cache it see no gap).
+pub const KEY_ROTATION_PERIOD: Duration = Duration::from_secs(30 * 86_400);
 
-    /// From the stored name; None for an unknown one.
-    pub fn parse(text: &str) -> Option<KeyState> {
-        match text {
-            "next" => Some(KeyState::Next),
-            "current" => Some(KeyState::Current),
-            "retired" => Some(KeyState::Retired),
-            _ => None,
-        }
+/// The provider's rollover rules: a Retired key stays published `max_token_lifetime` after its
+/// retirement (then a rotation deletes it); the keys rotate every [`KEY_ROTATION_PERIOD`].
+pub fn rollover_policy(max_token_lifetime: Duration) -> RolloverPolicy {
+    RolloverPolicy {
+        retired: RetiredKeys::PublishedFor(max_token_lifetime),
+        rotation: RotationSchedule::AfterCurrentFor(KEY_ROTATION_PERIOD),
     }
 }
 
@@ -110,15 +100,16 @@ impl SigningKeyRecord {
         );
         let public_key = pair.public_key().as_ref().to_vec();
         let point = EcPoint::from_uncompressed(&public_key).ok_or(KeyError::GenerationFailed)?;
+        let lifecycle = Lifecycle::new(state, now);
         Ok(SigningKeyRecord {
             kid: point.thumbprint(),
-            state,
+            state: lifecycle.state,
             public_key,
             sealed_private_key: certgate_ca::sealed_key::seal(&pkcs8, passphrase)
                 .map_err(seal_failed)?,
-            created_at: now,
-            activated_at: (state == KeyState::Current).then_some(now),
-            retired_at: None,
+            created_at: lifecycle.created_at,
+            activated_at: lifecycle.activated_at,
+            retired_at: lifecycle.retired_at,
         })
     }
 
@@ -132,93 +123,56 @@ impl SigningKeyRecord {
     }
 }
 
+impl RolloverKey for SigningKeyRecord {
+    type Id = KeyId;
+
+    fn key_id(&self) -> KeyId {
+        self.kid.clone()
+    }
+
+    fn lifecycle(&self) -> Lifecycle {
+        Lifecycle {
+            state: self.state,
+            created_at: self.created_at,
+            activated_at: self.activated_at,
+            retired_at: self.retired_at,
+        }
+    }
+
+    fn set_lifecycle(&mut self, lifecycle: Lifecycle) {
+        self.state = lifecycle.state;
+        self.created_at = lifecycle.created_at;
+        self.activated_at = lifecycle.activated_at;
+        self.retired_at = lifecycle.retired_at;
+    }
+}
+
 /// The first two keys of a provider: Current and Next.
 pub fn initial_keys(passphrase: &[u8], now: UnixTime) -> Result<[SigningKeyRecord; 2], KeyError> {
-    Ok([
-        SigningKeyRecord::generate(passphrase, KeyState::Current, now)?,
-        SigningKeyRecord::generate(passphrase, KeyState::Next, now)?,
-    ])
+    key_rollover::initial_keys(|state| SigningKeyRecord::generate(passphrase, state, now))
 }
 
 /// One rotation, as the store applies it in a single transaction: `retire` (Current) becomes
 /// Retired, `promote` (Next) becomes Current, `insert` is the new Next, and `purge` lists the
 /// Retired keys whose tokens have all expired.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyRotation {
-    /// When the rotation happens; the retired key's `retired_at` and the promoted key's
-    /// `activated_at`.
-    pub at: UnixTime,
-    /// The Current key, to become Retired.
-    pub retire: KeyId,
-    /// The Next key, to become Current.
-    pub promote: KeyId,
-    /// The new Next key.
-    pub insert: SigningKeyRecord,
-    /// Retired keys whose tokens have all expired, to delete.
-    pub purge: Vec<KeyId>,
-}
+pub type KeyRotation = Rotation<SigningKeyRecord>;
 
-impl KeyRotation {
-    /// `records` as they are after the rotation (what the store holds once it committed).
-    pub fn apply_to(&self, records: &[SigningKeyRecord]) -> Vec<SigningKeyRecord> {
-        let mut after: Vec<SigningKeyRecord> = records
-            .iter()
-            .filter(|record| !self.purge.contains(&record.kid))
-            .cloned()
-            .map(|mut record| {
-                if record.kid == self.retire && record.state == KeyState::Current {
-                    record.state = KeyState::Retired;
-                    record.retired_at = Some(self.at);
-                } else if record.kid == self.promote && record.state == KeyState::Next {
-                    record.state = KeyState::Current;
-                    record.activated_at = Some(self.at);
-                }
-                record
-            })
-            .collect();
-        after.push(self.insert.clone());
-        after
-    }
-}
-
-/// Plans a rotation of `records` (the stored keys) at `now`.
+/// Plans a rotation of `records` (the stored keys) at `now` under
+/// [`rollover_policy`]`(max_token_lifetime)`.
 pub fn plan_rotation(
     records: &[SigningKeyRecord],
     new_next: SigningKeyRecord,
     now: UnixTime,
     max_token_lifetime: Duration,
 ) -> Result<KeyRotation, KeyError> {
-    let current = only_one(records, KeyState::Current)?;
-    let next = only_one(records, KeyState::Next)?;
-    if new_next.state != KeyState::Next {
-        return Err(KeyError::Inconsistent {
-            detail: "the key to insert at a rotation must be in state next".into(),
-        });
-    }
-    let purge = records
-        .iter()
-        .filter(|r| r.state == KeyState::Retired && !still_published(r, now, max_token_lifetime))
-        .map(|r| r.kid.clone())
-        .collect();
-    Ok(KeyRotation {
-        at: now,
-        retire: current.kid.clone(),
-        promote: next.kid.clone(),
-        insert: new_next,
-        purge,
-    })
+    rollover_policy(max_token_lifetime)
+        .plan_rotation(records, new_next, now)
+        .map_err(inconsistent)
 }
 
-fn only_one(records: &[SigningKeyRecord], state: KeyState) -> Result<&SigningKeyRecord, KeyError> {
-    let mut matching = records.iter().filter(|r| r.state == state);
-    match (matching.next(), matching.next()) {
-        (Some(record), None) => Ok(record),
-        (None, _) => Err(KeyError::Inconsistent {
-            detail: format!("no {} signing key", state.as_str()),
-        }),
-        (Some(_), Some(_)) => Err(KeyError::Inconsistent {
-            detail: format!("more than one {} signing key", state.as_str()),
-        }),
+fn inconsistent(error: RolloverError<KeyId>) -> KeyError {
+    KeyError::Inconsistent {
+        detail: error.to_string(),
     }
 }
 
@@ -226,23 +180,6 @@ fn seal_failed(error: CaError) -> KeyError {
     KeyError::Seal {
         code: error.code(),
         detail: error.to_string(),
-    }
-}
-
-fn seconds(duration: Duration) -> i64 {
-    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
-}
-
-/// Whether a key's tokens may still be unexpired at `now`.
-fn still_published(record: &SigningKeyRecord, now: UnixTime, max_token_lifetime: Duration) -> bool {
-    match record.state {
-        KeyState::Next | KeyState::Current => true,
-        // A Retired key without a retirement time is treated as retired at its creation
-        // (fail closed: it stops being trusted sooner, never later).
-        KeyState::Retired => {
-            let retired_at = record.retired_at.unwrap_or(record.created_at);
-            retired_at.0.saturating_add(seconds(max_token_lifetime)) > now.0
-        }
     }
 }
 
@@ -491,11 +428,25 @@ impl TokenInvalid {
 }
 
 struct PublishedKey {
-    record_state: KeyState,
-    retired_at: Option<UnixTime>,
-    created_at: UnixTime,
+    lifecycle: Lifecycle,
     jwk: Jwk,
     decoding: DecodingKey,
+}
+
+impl RolloverKey for PublishedKey {
+    type Id = KeyId;
+
+    fn key_id(&self) -> KeyId {
+        KeyId(self.jwk.kid.clone())
+    }
+
+    fn lifecycle(&self) -> Lifecycle {
+        self.lifecycle
+    }
+
+    fn set_lifecycle(&mut self, lifecycle: Lifecycle) {
+        self.lifecycle = lifecycle;
+    }
 }
 
 /// The keys in memory: the Current private key (opened once, at load) and every published
@@ -505,6 +456,7 @@ pub struct KeyRing {
     current: EncodingKey,
     published: Vec<PublishedKey>,
     max_token_lifetime: Duration,
+    policy: RolloverPolicy,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -531,8 +483,7 @@ impl KeyRing {
         passphrase: &[u8],
         max_token_lifetime: Duration,
     ) -> Result<KeyRing, KeyError> {
-        let current = only_one(records, KeyState::Current)?;
-        only_one(records, KeyState::Next)?;
+        let (current, _) = key_rollover::current_and_next(records).map_err(inconsistent)?;
         let pkcs8 = certgate_ca::sealed_key::open(&current.sealed_private_key, passphrase)
             .map_err(seal_failed)?;
         let pair =
@@ -558,9 +509,7 @@ impl KeyRing {
                 }
             })?;
             published.push(PublishedKey {
-                record_state: record.state,
-                retired_at: record.retired_at,
-                created_at: record.created_at,
+                lifecycle: record.lifecycle(),
                 jwk,
                 decoding,
             });
@@ -570,6 +519,7 @@ impl KeyRing {
             current: EncodingKey::from_ec_der(&pkcs8),
             published,
             max_token_lifetime,
+            policy: rollover_policy(max_token_lifetime),
         })
     }
 
@@ -583,47 +533,27 @@ impl KeyRing {
         self.max_token_lifetime
     }
 
-    /// Every key the ring was built from with its state, sorted (to tell whether the store
-    /// changed since).
-    pub fn published_states(&self) -> Vec<(KeyId, KeyState)> {
-        let mut states: Vec<_> = self
-            .published
-            .iter()
-            .map(|key| (KeyId(key.jwk.kid.clone()), key.record_state))
-            .collect();
-        states.sort();
-        states
+    /// The rollover rules the ring publishes its keys by.
+    pub fn rollover_policy(&self) -> RolloverPolicy {
+        self.policy
     }
 
-    fn is_published(&self, key: &PublishedKey, now: UnixTime) -> bool {
-        match key.record_state {
-            KeyState::Next | KeyState::Current => true,
-            KeyState::Retired => {
-                let retired_at = key.retired_at.unwrap_or(key.created_at);
-                retired_at
-                    .0
-                    .saturating_add(seconds(self.max_token_lifetime))
-                    > now.0
-            }
-        }
+    /// Every key the ring was built from with its state, sorted (to tell whether the store
+    /// changed since: compare with [`key_rollover::states`] of the stored keys).
+    pub fn published_states(&self) -> Vec<(KeyId, KeyState)> {
+        key_rollover::states(&self.published)
     }
 
     /// The JWK Set at `now`: Current, Next, and the Retired keys whose tokens may still be
     /// unexpired. Current first.
     pub fn jwks(&self, now: UnixTime) -> JwkSet {
-        let rank = |state: KeyState| match state {
-            KeyState::Current => 0,
-            KeyState::Next => 1,
-            KeyState::Retired => 2,
-        };
-        let mut keys: Vec<&PublishedKey> = self
-            .published
-            .iter()
-            .filter(|key| self.is_published(key, now))
-            .collect();
-        keys.sort_by_key(|key| (rank(key.record_state), std::cmp::Reverse(key.created_at.0)));
         JwkSet {
-            keys: keys.into_iter().map(|key| key.jwk.clone()).collect(),
+            keys: self
+                .policy
+                .published(&self.published, now)
+                .into_iter()
+                .map(|key| key.jwk.clone())
+                .collect(),
         }
     }
 
@@ -666,7 +596,7 @@ impl KeyRing {
             .and_then(|kid| {
                 self.published
                     .iter()
-                    .find(|key| key.jwk.kid == kid && self.is_published(key, now))
+                    .find(|key| key.jwk.kid == kid && self.policy.publishes(&key.lifecycle, now))
             })
             .ok_or(TokenInvalid::UnknownKey {
                 kid: header.kid.clone(),

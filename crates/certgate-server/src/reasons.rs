@@ -111,16 +111,6 @@ pub const FEDERATION_CODES: &[ReasonCode] = &[
         "Use the sign-in address your administrator gave you. Administrators: the federation service runs with the web listener: configure `[web]` in certgate.toml and restart `certgate serve`.",
     ),
     ReasonCode::new(
-        "federation-name-id-missing",
-        "The user has no value for the attribute the relying party's name identifier comes from (its name ID source, such as user.mail or user.immutableId), so no token was issued.",
-        "Administrators: give the user that value (`certgate user set USER --mail ...` or `--immutable-id ...`), or change the source with `certgate rp set RP --name-id-source SOURCE`.",
-    ),
-    ReasonCode::new(
-        "federation-reply-url-not-registered",
-        "The reply address the sign-in was to deliver its token to was removed from the relying party while the person signed in, so the token was not sent there.",
-        "Go back to the application and sign in again. Administrators: check the addresses registered for it (`certgate rp show RP`) and set them with `certgate rp set RP --reply URL`.",
-    ),
-    ReasonCode::new(
         "rp-disabled",
         "The relying party (SAML service provider or WS-Federation application) that sent the request is registered with certgate but disabled.",
         "Administrators: if it should be used, enable it with `certgate rp set RP --enabled`.",

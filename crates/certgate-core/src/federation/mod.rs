@@ -1,10 +1,12 @@
 //! The federation service's domain (the AD FS role): relying parties and their claim rules,
-//! token-signing keys with rollover, and the replay cache for SAML request IDs; the
+//! token-signing keys with rollover, the replay cache for SAML request IDs, whether a request
+//! is taken on ([`request`]) and what token a finished sign-in gets ([`issuance`]); the
 //! [`FederationStore`] port and the services that use it. The documents themselves (SAML 2.0
 //! and 1.1 assertions, metadata) are written by certgate-saml; the endpoints live in
 //! certgate-server.
 
 pub mod claims;
+pub mod issuance;
 pub mod refusal;
 pub mod relying_party;
 pub mod request;
@@ -15,9 +17,14 @@ use std::future::Future;
 use certgate_pki::{ReasonCode, UnixTime};
 
 use crate::audit::AuditEvent;
+use crate::key_rollover::{self, RolloverError};
 use crate::store::{StoreError, StoreResult};
 pub use claims::{ClaimRule, ClaimSource, IssuedClaim, SignInFacts};
-pub use refusal::{FederationRefusal, RefusalKind, RequestKind, SpFailure};
+pub use issuance::{
+    prepare_issuance, record_issuance, AuthnStatement, Issuance, IssuanceRequest, IssuedNameId,
+    RequestedContext, TokenService, TokenValidity,
+};
+pub use refusal::{FederationRefusal, IssuanceRefusal, RefusalKind, RequestKind, SpFailure};
 pub use relying_party::{
     microsoft365, prepare_relying_party, NameIdFormat, PasswordRequests, Protocol, RelyingParty,
     RelyingPartyDraft,
@@ -365,17 +372,12 @@ pub async fn ensure_token_signing_keys<S: FederationStore>(
     actor: &str,
 ) -> Result<PublishedKeys, FederationError> {
     let keys = store.token_signing_keys().await?;
-    if let Some(published) = PublishedKeys::from_keys(&keys) {
+    if let Some(published) = PublishedKeys::from_keys(&keys, now) {
         return Ok(published);
     }
-    let current = generate_token_signing_key(
-        TOKEN_SIGNING_COMMON_NAME,
-        KeyState::Current,
-        passphrase,
-        now,
-    )?;
-    let next =
-        generate_token_signing_key(TOKEN_SIGNING_COMMON_NAME, KeyState::Next, passphrase, now)?;
+    let [current, next] = key_rollover::initial_keys(|state| {
+        generate_token_signing_key(TOKEN_SIGNING_COMMON_NAME, state, passphrase, now)
+    })?;
     let audit = AuditEvent::new(
         now,
         actor,
@@ -391,7 +393,7 @@ pub async fn ensure_token_signing_keys<S: FederationStore>(
     store
         .insert_initial_token_signing_keys(&current, &next, &audit)
         .await?;
-    PublishedKeys::from_keys(&store.token_signing_keys().await?)
+    PublishedKeys::from_keys(&store.token_signing_keys().await?, now)
         .ok_or(FederationError::NoSigningKey)
 }
 
@@ -403,42 +405,60 @@ pub async fn rotate_token_signing_keys<S: FederationStore>(
     actor: &str,
 ) -> Result<PublishedKeys, FederationError> {
     let keys = store.token_signing_keys().await?;
-    let published = PublishedKeys::from_keys(&keys).ok_or(FederationError::NoSigningKey)?;
-    // A store without a Next key (cannot happen through certgate) is refused rather than
-    // rotated: the rotation must never activate a key nobody has seen in the metadata.
-    let Some(next) = published.next else {
-        return Err(FederationError::KeyCorrupt {
-            thumbprint: published.current.thumbprint,
-            why: "there is no Next key to roll over to".into(),
-        });
-    };
+    // Checked before a new key is generated. A store without a Next key (cannot happen
+    // through certgate) is refused rather than rotated: the rotation must never activate a
+    // key nobody has seen in the metadata.
+    let (_, next) = key_rollover::current_and_next(&keys).map_err(not_rotatable)?;
     // The new Next must open with the same passphrase as the keys it joins.
     next.open(passphrase)?;
     let new_next =
         generate_token_signing_key(TOKEN_SIGNING_COMMON_NAME, KeyState::Next, passphrase, now)?;
+    let rotation = signing_keys::ROLLOVER
+        .plan_rotation(&keys, new_next, now)
+        .map_err(not_rotatable)?;
     let audit = AuditEvent::new(
         now,
         actor,
         "federation.keys.rotate",
-        &next.thumbprint,
+        &rotation.promote,
         "ok",
         format!(
             "token-signing key {} is now current; {} retired; {} published as next",
-            next.thumbprint, published.current.thumbprint, new_next.thumbprint
+            rotation.promote, rotation.retire, rotation.insert.thumbprint
         ),
     );
     if !store
         .rotate_token_signing_keys(
-            &published.current.thumbprint,
-            &next.thumbprint,
-            &new_next,
-            now,
+            &rotation.retire,
+            &rotation.promote,
+            &rotation.insert,
+            rotation.at,
             &audit,
         )
         .await?
     {
         return Err(FederationError::RotationRaced);
     }
-    PublishedKeys::from_keys(&store.token_signing_keys().await?)
+    PublishedKeys::from_keys(&store.token_signing_keys().await?, now)
         .ok_or(FederationError::NoSigningKey)
+}
+
+/// The federation's answer to keys that break the life cycle's rules.
+fn not_rotatable(error: RolloverError<String>) -> FederationError {
+    match error {
+        RolloverError::Missing(KeyState::Current) => FederationError::NoSigningKey,
+        RolloverError::NoNext { current } => FederationError::KeyCorrupt {
+            thumbprint: current,
+            why: "there is no Next key to roll over to".into(),
+        },
+        RolloverError::Several { ref first, .. } => FederationError::KeyCorrupt {
+            thumbprint: first.clone(),
+            why: error.to_string(),
+        },
+        RolloverError::NewKeyNotNext { ref key } => FederationError::KeyCorrupt {
+            thumbprint: key.clone(),
+            why: error.to_string(),
+        },
+        RolloverError::Missing(_) => FederationError::NoSigningKey,
+    }
 }

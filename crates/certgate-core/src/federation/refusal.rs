@@ -1,6 +1,7 @@
 //! What certgate answers a relying party's request with when it does not take it on:
 //! [`FederationRefusal`] (a page with its reason code) or [`SpFailure`] (a signed SAML failure
-//! Response to the service provider), each with its codes.
+//! Response to the service provider), each with its codes; and [`IssuanceRefusal`], why a
+//! finished sign-in gets no token.
 
 use certgate_pki::ReasonCode;
 
@@ -94,8 +95,10 @@ pub enum RefusalKind {
     BadRequest,
     /// The request is well formed and not allowed.
     Forbidden,
-    /// certgate could not decide (its database).
+    /// certgate could not decide (its database, or no token-signing key loaded).
     Unavailable,
+    /// certgate cannot read back what it stored itself (a sign-in flow).
+    Internal,
 }
 
 /// A request certgate does not take on. The messages say what to do.
@@ -365,6 +368,130 @@ impl FederationRefusal {
             | FederationRefusal::BindingUnsupported { .. }
             | FederationRefusal::Replayed { .. } => RefusalKind::BadRequest,
             FederationRefusal::Store { .. } => RefusalKind::Unavailable,
+        }
+    }
+}
+
+/// Why no token is issued at the end of a sign-in. The messages say what to do.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IssuanceRefusal {
+    /// The relying party or the user could not be read.
+    #[error("certgate cannot read its configuration right now. Try again in a minute.")]
+    Store {
+        /// The store failure; its code is answered.
+        error: StoreError,
+    },
+    /// The relying party was removed or disabled during the sign-in.
+    #[error(
+        "The application was removed or disabled while you signed in. Ask your administrator."
+    )]
+    RelyingPartyGone,
+    /// The reply address was removed from the relying party during the sign-in (a
+    /// compromised ACS or wreply): the token does not follow it there.
+    #[error("The address this sign-in was to be delivered to ({reply_url}) was removed from {rp} while you signed in, so certgate does not send your token there. Go back to the application and sign in again; if this happens again, ask your administrator to check the addresses registered for it (`certgate rp show \"{rp}\"`).")]
+    ReplyUrlRemoved {
+        /// The address the flow kept.
+        reply_url: String,
+        /// The relying party's name.
+        rp: String,
+    },
+    /// The flow's user ID does not read.
+    #[error("certgate cannot read this sign-in.")]
+    IdentityUnreadable,
+    /// The user was removed or disabled during the sign-in.
+    #[error("Your account was removed or disabled while you signed in. Ask your administrator.")]
+    UserGone,
+    /// The flow has no (readable) certificate.
+    #[error(
+        "This sign-in has no certificate on record. Go back to the application and sign in again."
+    )]
+    CertificateMissing,
+    /// The user has no value for the relying party's NameID source.
+    #[error("Your account has no value for {name_id_source}, which this application receives as your name identifier. Ask your administrator.")]
+    NameIdMissing {
+        /// The relying party's NameID source (`user.immutableId`, ...).
+        name_id_source: String,
+    },
+    /// No token-signing key is loaded.
+    #[error(
+        "certgate has no token-signing key loaded. Ask your administrator to check the server log."
+    )]
+    NoSigningKey,
+    /// The RequestedAuthnContext kept with the flow does not read back.
+    #[error("certgate cannot read this sign-in. Go back to the application and sign in again.")]
+    RequestUnreadable,
+    /// No true statement of this sign-in meets the RequestedAuthnContext (it was decided
+    /// satisfiable before the sign-in; certgate refuses rather than state a class the SP did
+    /// not accept).
+    #[error("The application asked for a sign-in of the kind {class_refs} ({comparison}), which this sign-in does not meet. Go back to the application and sign in again.")]
+    AuthnContextUnmet {
+        /// The classes asked for, comma-separated.
+        class_refs: String,
+        /// The comparison.
+        comparison: String,
+    },
+    /// The issued token could not be recorded: it is not issued (fail closed).
+    #[error("certgate cannot record the sign-in right now. Try again in a minute.")]
+    AuditUnavailable {
+        /// The store failure; its code is answered.
+        error: StoreError,
+    },
+}
+
+impl IssuanceRefusal {
+    /// Every code [`IssuanceRefusal::code`] answers with of its own. The others are listed
+    /// where they are also answered: `rp-not-found` and `federation-no-signing-key` by
+    /// [`FederationError`](super::FederationError), `saml-authn-context-unsatisfiable` by
+    /// [`SpFailure`], `user-disabled` by the directory's errors,
+    /// `flow-unreadable` and `flow-certificate-missing` with the sign-in flow's codes
+    /// (certgate-server), and the store's by [`StoreError`].
+    pub const CODES: &'static [ReasonCode] = &[
+        ReasonCode::new(
+            "federation-name-id-missing",
+            "The user has no value for the attribute the relying party's name identifier comes from (its name ID source, such as user.mail or user.immutableId), so no token was issued.",
+            "Administrators: give the user that value (`certgate user set USER --mail ...` or `--immutable-id ...`), or change the source with `certgate rp set RP --name-id-source SOURCE`.",
+        ),
+        ReasonCode::new(
+            "federation-reply-url-not-registered",
+            "The reply address the sign-in was to deliver its token to was removed from the relying party while the person signed in, so the token was not sent there.",
+            "Go back to the application and sign in again. Administrators: check the addresses registered for it (`certgate rp show RP`) and set them with `certgate rp set RP --reply URL`.",
+        ),
+    ];
+
+    /// The stable reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IssuanceRefusal::Store { error } | IssuanceRefusal::AuditUnavailable { error } => {
+                error.code()
+            }
+            IssuanceRefusal::RelyingPartyGone => "rp-not-found",
+            IssuanceRefusal::ReplyUrlRemoved { .. } => "federation-reply-url-not-registered",
+            IssuanceRefusal::IdentityUnreadable | IssuanceRefusal::RequestUnreadable => {
+                "flow-unreadable"
+            }
+            IssuanceRefusal::UserGone => "user-disabled",
+            IssuanceRefusal::CertificateMissing => "flow-certificate-missing",
+            IssuanceRefusal::NameIdMissing { .. } => "federation-name-id-missing",
+            IssuanceRefusal::NoSigningKey => "federation-no-signing-key",
+            IssuanceRefusal::AuthnContextUnmet { .. } => "saml-authn-context-unsatisfiable",
+        }
+    }
+
+    /// How the HTTP layer answers it: 400, 403, 500 or 503.
+    pub fn kind(&self) -> RefusalKind {
+        match self {
+            IssuanceRefusal::Store { .. }
+            | IssuanceRefusal::NoSigningKey
+            | IssuanceRefusal::AuditUnavailable { .. } => RefusalKind::Unavailable,
+            IssuanceRefusal::RelyingPartyGone
+            | IssuanceRefusal::ReplyUrlRemoved { .. }
+            | IssuanceRefusal::UserGone
+            | IssuanceRefusal::NameIdMissing { .. }
+            | IssuanceRefusal::AuthnContextUnmet { .. } => RefusalKind::Forbidden,
+            IssuanceRefusal::CertificateMissing => RefusalKind::BadRequest,
+            IssuanceRefusal::IdentityUnreadable | IssuanceRefusal::RequestUnreadable => {
+                RefusalKind::Internal
+            }
         }
     }
 }

@@ -3,48 +3,23 @@
 //! certgate's passphrase (`certgate_ca::sealed_key`), and rolled over without breaking relying
 //! parties.
 //!
-//! A key goes Next → Current → Retired, as certgate's OIDC keys do. Next is published in the
+//! A key goes Next → Current → Retired, through the life cycle the OIDC keys share
+//! ([`crate::key_rollover`]); this service's rules are [`ROLLOVER`]. Next is published in the
 //! metadata (SAML and FederationMetadata.xml) before it signs anything: Entra ID reads
 //! `nextSigningCertificate` from the metadata and switches by itself when the rollover comes,
 //! and SAML service providers that refresh metadata learn it ahead. Retired keys are no longer
-//! published: an assertion is consumed within minutes of its issue.
+//! published (an assertion is consumed within minutes of its issue) but stay in the store.
+
+use std::time::Duration;
 
 use certgate_ca::sealed_key;
 use certgate_pki::{Certificate, UnixTime};
 use zeroize::Zeroizing;
 
+pub use crate::key_rollover::KeyState;
+use crate::key_rollover::{Lifecycle, RetiredKeys, RolloverKey, RolloverPolicy, RotationSchedule};
+
 use super::FederationError;
-
-/// Where a key is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum KeyState {
-    /// Published in the metadata, not signing yet: relying parties learn it ahead of the rollover.
-    Next,
-    /// Signs the tokens; listed first in the metadata.
-    Current,
-    /// Rolled over; no longer published or used.
-    Retired,
-}
-
-impl KeyState {
-    /// `next`, `current` or `retired`, as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyState::Next => "next",
-            KeyState::Current => "current",
-            KeyState::Retired => "retired",
-        }
-    }
-    /// Reads the name [`as_str`](Self::as_str) writes; `None` for anything else.
-    pub fn parse(text: &str) -> Option<KeyState> {
-        match text {
-            "next" => Some(KeyState::Next),
-            "current" => Some(KeyState::Current),
-            "retired" => Some(KeyState::Retired),
-            _ => None,
-        }
-    }
-}
 
 /// A token-signing key as stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -84,6 +59,44 @@ pub const TOKEN_SIGNING_VALIDITY_DAYS: u32 = 365;
 /// metadata 30 days before expiry; rotating at 20 leaves it those 10 days to have done so).
 pub const AUTOMATIC_ROTATION_BEFORE_EXPIRY_SECONDS: i64 = 20 * 86_400;
 
+/// The federation service's rollover rules: a Retired key is unpublished at once and kept in
+/// the store; the keys rotate [`AUTOMATIC_ROTATION_BEFORE_EXPIRY_SECONDS`] before Current's
+/// certificate expires.
+pub const ROLLOVER: RolloverPolicy = RolloverPolicy {
+    retired: RetiredKeys::KeptUnpublished,
+    rotation: RotationSchedule::BeforeExpiry(Duration::from_secs(
+        AUTOMATIC_ROTATION_BEFORE_EXPIRY_SECONDS as u64,
+    )),
+};
+
+impl RolloverKey for TokenSigningKey {
+    type Id = String;
+
+    fn key_id(&self) -> String {
+        self.thumbprint.clone()
+    }
+
+    fn lifecycle(&self) -> Lifecycle {
+        Lifecycle {
+            state: self.state,
+            created_at: self.created_at,
+            activated_at: self.activated_at,
+            retired_at: self.retired_at,
+        }
+    }
+
+    fn set_lifecycle(&mut self, lifecycle: Lifecycle) {
+        self.state = lifecycle.state;
+        self.created_at = lifecycle.created_at;
+        self.activated_at = lifecycle.activated_at;
+        self.retired_at = lifecycle.retired_at;
+    }
+
+    fn not_after(&self) -> Option<UnixTime> {
+        Some(self.not_after)
+    }
+}
+
 /// Generates a key and its self-signed certificate (`CN=<common_name>`), sealed.
 pub fn generate_token_signing_key(
     common_name: &str,
@@ -103,15 +116,16 @@ pub fn generate_token_signing_key(
     .map_err(FederationError::Key)?;
     let sealed = sealed_key::seal(&issued.private_key_pkcs8_der, passphrase)
         .map_err(FederationError::Key)?;
+    let lifecycle = Lifecycle::new(state, now);
     Ok(TokenSigningKey {
         thumbprint: thumbprint(&issued.certificate_der),
-        state,
+        state: lifecycle.state,
         not_after: UnixTime(issued.not_after.unix_timestamp()),
         certificate_der: issued.certificate_der,
         sealed_private_key: sealed,
-        created_at: now,
-        activated_at: (state == KeyState::Current).then_some(now),
-        retired_at: None,
+        created_at: lifecycle.created_at,
+        activated_at: lifecycle.activated_at,
+        retired_at: lifecycle.retired_at,
     })
 }
 
@@ -142,7 +156,8 @@ pub fn thumbprint(certificate_der: &[u8]) -> String {
     .to_ascii_uppercase()
 }
 
-/// The keys to publish, Current first then Next; and the one that signs.
+/// The keys to publish, Current first then Next ([`ROLLOVER`] publishes no Retired key); and
+/// the one that signs.
 #[derive(Clone, Debug)]
 pub struct PublishedKeys {
     /// The key that signs.
@@ -152,11 +167,15 @@ pub struct PublishedKeys {
 }
 
 impl PublishedKeys {
-    /// `None` when no key is Current (the service was never initialized).
-    pub fn from_keys(keys: &[TokenSigningKey]) -> Option<PublishedKeys> {
-        let current = keys.iter().find(|k| k.state == KeyState::Current)?.clone();
-        let next = keys.iter().find(|k| k.state == KeyState::Next).cloned();
-        Some(PublishedKeys { current, next })
+    /// The keys [`ROLLOVER`] publishes at `now`; `None` when no key is Current (the service
+    /// was never initialized).
+    pub fn from_keys(keys: &[TokenSigningKey], now: UnixTime) -> Option<PublishedKeys> {
+        let published = ROLLOVER.published(keys, now);
+        let in_state = |state: KeyState| published.iter().find(|k| k.state == state).copied();
+        Some(PublishedKeys {
+            current: in_state(KeyState::Current)?.clone(),
+            next: in_state(KeyState::Next).cloned(),
+        })
     }
 
     /// The certificates for metadata: Current, then Next.
@@ -169,9 +188,9 @@ impl PublishedKeys {
     }
 
     /// Whether the automatic rollover is due: Current expires within
-    /// [`AUTOMATIC_ROTATION_BEFORE_EXPIRY_SECONDS`].
+    /// [`AUTOMATIC_ROTATION_BEFORE_EXPIRY_SECONDS`] ([`ROLLOVER`]).
     pub fn rotation_due(&self, now: UnixTime) -> bool {
-        self.current.not_after.0 - now.0 < AUTOMATIC_ROTATION_BEFORE_EXPIRY_SECONDS
+        ROLLOVER.rotation_due(std::slice::from_ref(&self.current), now)
     }
 }
 
@@ -197,13 +216,49 @@ mod tests {
         );
         assert_eq!(key.activated_at, None);
         let keys = vec![key.clone()];
-        assert!(PublishedKeys::from_keys(&keys).is_none(), "no Current key");
+        let now = UnixTime(1_767_225_600);
+        assert!(
+            PublishedKeys::from_keys(&keys, now).is_none(),
+            "no Current key"
+        );
         let current = TokenSigningKey {
             state: KeyState::Current,
             ..key
         };
-        let published = PublishedKeys::from_keys(std::slice::from_ref(&current)).unwrap();
+        let published = PublishedKeys::from_keys(std::slice::from_ref(&current), now).unwrap();
         assert!(!published.rotation_due(UnixTime(1_767_225_600)));
         assert!(published.rotation_due(UnixTime(current.not_after.0 - 86_400)));
+    }
+
+    #[test]
+    fn retired_keys_are_kept_but_not_published_and_a_rotation_deletes_none() {
+        let now = UnixTime(1_767_225_600);
+        let generate = |state| generate_token_signing_key("t", state, b"pass", now).unwrap();
+        let [current, next] =
+            crate::key_rollover::initial_keys(|state| Ok::<_, ()>(generate(state))).unwrap();
+        let mut retired = generate(KeyState::Retired);
+        retired.retired_at = Some(now);
+        let keys = vec![retired.clone(), next.clone(), current.clone()];
+        let published = PublishedKeys::from_keys(&keys, now).unwrap();
+        assert_eq!(published.current.thumbprint, current.thumbprint);
+        assert_eq!(published.next.as_ref().unwrap().thumbprint, next.thumbprint);
+        assert_eq!(
+            published.certificates(),
+            vec![
+                current.certificate_der.clone(),
+                next.certificate_der.clone()
+            ]
+        );
+        let rotation = ROLLOVER
+            .plan_rotation(
+                &keys,
+                generate(KeyState::Next),
+                UnixTime(now.0 + 10 * 365 * 86_400),
+            )
+            .unwrap();
+        assert_eq!(
+            (rotation.retire, rotation.promote, rotation.purge),
+            (current.thumbprint, next.thumbprint, vec![])
+        );
     }
 }

@@ -62,9 +62,6 @@ pub(super) async fn publish_when_due<S: Store>(
 
 /// How often the OpenID Connect housekeeping runs.
 pub(super) const OIDC_MAINTENANCE: Duration = Duration::from_secs(60);
-/// How long a signing key stays Current before the next one takes over (the next key is
-/// published in the JWKS from the start, so relying parties that cache it see no gap).
-pub(super) const SIGNING_KEY_ROTATION: i64 = 30 * 86_400;
 
 /// Picks up key rotations made by other nodes, rotates the signing key when it is due, and
 /// removes expired codes, grants and sign-in flows.
@@ -76,18 +73,14 @@ pub(super) async fn oidc_maintenance(
     mut stop: watch::Receiver<bool>,
 ) {
     use certgate_core::login_flow::LoginFlowStore;
-    use certgate_oidc::{KeyState, OidcStore};
+    use certgate_oidc::OidcStore;
     loop {
         let now = clock.now();
         if let Err(error) = provider.reload_keys(&passphrase).await {
             tracing::warn!(code = error.code(), %error, "reloading the OIDC signing keys failed");
         }
-        let due = store.signing_keys().await.ok().is_some_and(|keys| {
-            keys.iter().any(|key| {
-                key.state == KeyState::Current
-                    && now.0 - key.activated_at.unwrap_or(key.created_at).0 >= SIGNING_KEY_ROTATION
-            })
-        });
+        // Due when the Current key has been Current for certgate_oidc::KEY_ROTATION_PERIOD.
+        let due = provider.rotation_due(now).await.unwrap_or(false);
         if due {
             match provider.rotate_keys(&passphrase, now, "scheduler").await {
                 Ok(rotation) => tracing::info!(

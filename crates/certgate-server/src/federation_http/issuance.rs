@@ -1,114 +1,42 @@
-//! Token issuance at the end of a federation sign-in: the claims, the SAML Response or the
-//! WS-Fed RSTR, signed, posted to the registered reply address.
+//! Token issuance at the end of a federation sign-in: `certgate_core::federation::issuance`
+//! decides the token; here certgate-saml writes and signs it (a SAML Response or a WS-Fed
+//! RSTR), and it is posted to the registered reply address.
 
 use super::*;
+use certgate_core::federation::{
+    prepare_issuance, record_issuance, AuthnStatement, Issuance, IssuanceRefusal, IssuanceRequest,
+    RequestedContext, TokenService,
+};
 
-/// Everything needed to write the token for a finished sign-in.
-pub(super) struct Issuance {
-    rp: RelyingParty,
-    /// The user's UPN (for an issuer per UPN domain).
-    upn: String,
-    name_id: String,
-    claims: Vec<certgate_core::federation::IssuedClaim>,
-    multi_factor: bool,
-    authenticated_at: UnixTime,
-    certificate_serial: String,
+/// The page of a token that is not issued.
+fn issuance_refused(refused: &IssuanceRefusal) -> Response {
+    refusal(
+        status_of(refused.kind()),
+        refused.code(),
+        &refused.to_string(),
+    )
 }
 
-pub(super) async fn prepare_issuance<S>(
-    store: &S,
-    request: &FederationRequest,
-    identity: &FlowIdentity,
-) -> Result<Issuance, (StatusCode, &'static str, String)>
-where
-    S: FederationStore + DirectoryStore,
-{
-    let unavailable = |code: &'static str| {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            code,
-            "certgate cannot read its configuration right now. Try again in a minute.".to_owned(),
-        )
+/// What the flow kept of the SAML RequestedAuthnContext, as certgate-saml's class ordering
+/// reads it for the issuance to decide.
+pub(super) fn requested_context(request: &FederationRequest) -> RequestedContext {
+    let Some(kept) = &request.requested_authn_context else {
+        return RequestedContext::None;
     };
-    let rp = store
-        .relying_party(&request.relying_party)
-        .await
-        .map_err(|e| unavailable(e.code()))?
-        .filter(|rp| rp.enabled)
-        .ok_or((
-            StatusCode::FORBIDDEN,
-            "rp-not-found",
-            "The application was removed or disabled while you signed in. Ask your administrator."
-                .to_owned(),
-        ))?;
-    // The reply address was checked when the sign-in started; an administrator may have
-    // removed it since (a compromised ACS or wreply), and a token must not follow it there.
-    if rp.reply_url(Some(&request.reply_url)).is_none() {
-        return Err((
-            StatusCode::FORBIDDEN,
-            "federation-reply-url-not-registered",
-            format!(
-                "The address this sign-in was to be delivered to ({}) was removed from {} while you signed in, so certgate does not send your token there. Go back to the application and sign in again; if this happens again, ask your administrator to check the addresses registered for it (`certgate rp show \"{}\"`).",
-                request.reply_url, rp.name, rp.name
-            ),
-        ));
+    let Some(requested) = kept.requested_authn_context() else {
+        return RequestedContext::Unreadable;
+    };
+    let statement = |context: AuthnContext| match context {
+        AuthnContext::X509 => AuthnStatement::X509,
+        AuthnContext::TlsClient => AuthnStatement::TlsClient,
+        AuthnContext::MultipleAuthn => AuthnStatement::MultipleAuthn,
+    };
+    RequestedContext::Asked {
+        after_multi_factor: requested.statement_for(true).map(statement),
+        after_single_factor: requested.statement_for(false).map(statement),
+        class_refs: kept.class_refs.join(", "),
+        comparison: kept.comparison.clone(),
     }
-    let user_id = UserId::parse(&identity.user_id).ok_or((
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "flow-unreadable",
-        "certgate cannot read this sign-in.".to_owned(),
-    ))?;
-    let user = store
-        .user_by_id(&user_id)
-        .await
-        .map_err(|e| unavailable(e.code()))?
-        .filter(|user| user.enabled)
-        .ok_or((
-            StatusCode::FORBIDDEN,
-            "user-disabled",
-            "Your account was removed or disabled while you signed in. Ask your administrator."
-                .to_owned(),
-        ))?;
-    let certificate = identity
-        .certificate_der
-        .as_deref()
-        .and_then(|der| Certificate::from_der(der).ok())
-        .ok_or((
-            StatusCode::BAD_REQUEST,
-            "flow-certificate-missing",
-            "This sign-in has no certificate on record. Go back to the application and sign in again.".to_owned(),
-        ))?;
-    let multi_factor = identity.is_multi_factor();
-    let facts = SignInFacts {
-        user: &user,
-        certificate: &certificate,
-        certificate_issuer: &identity.certificate_issuer,
-        authenticated_at: identity.auth_time,
-        multi_factor,
-    };
-    let name_id = source_values(&rp.name_id_source, &facts)
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            (
-                StatusCode::FORBIDDEN,
-                "federation-name-id-missing",
-                format!(
-                    "Your account has no value for {}, which this application receives as your name identifier. Ask your administrator.",
-                    rp.name_id_source.as_string()
-                ),
-            )
-        })?;
-    let claims = issue_claims(&rp.claims, &facts);
-    Ok(Issuance {
-        upn: user.upn.to_string(),
-        rp,
-        name_id,
-        claims,
-        multi_factor,
-        authenticated_at: identity.auth_time,
-        certificate_serial: identity.certificate_serial.clone(),
-    })
 }
 
 /// Writes and posts the token for a finished sign-in (the flow is already marked done).
@@ -122,23 +50,31 @@ pub async fn finish<S>(
 where
     S: FederationStore + DirectoryStore + Store,
 {
-    let issuance = match prepare_issuance(store, request, identity).await {
+    let keys = service.keys();
+    let requested_authn_context = requested_context(request);
+    let sign_in = IssuanceRequest {
+        relying_party: &request.relying_party,
+        reply_url: &request.reply_url,
+        request_id: request.request_id.as_deref(),
+        requested_authn_context: &requested_authn_context,
+        identity,
+    };
+    let token_service = TokenService {
+        entity_id: &service.settings.entity_id,
+        clock_skew_seconds: service.settings.clock_skew_seconds,
+        signing_key: keys.as_deref().map(|keys| keys.thumbprint.as_str()),
+    };
+    let issuance = match prepare_issuance(store, &sign_in, &token_service, now).await {
         Ok(issuance) => issuance,
-        Err((status, code, message)) => return refusal(status, code, &message),
+        Err(refused) => return issuance_refused(&refused),
     };
-    let keys = match loaded_keys(service) {
-        Ok(keys) => keys,
-        Err(response) => return response,
+    // The issuance was decided with this key: it is loaded.
+    let Some(keys) = keys else {
+        return issuance_refused(&IssuanceRefusal::NoSigningKey);
     };
-    let written = match issuance.rp.protocol {
-        Protocol::Saml => {
-            let stated = match saml_statement(request, issuance.multi_factor) {
-                Ok(stated) => stated,
-                Err(response) => return response,
-            };
-            saml_response(service, &keys, request, &issuance, stated, now)
-        }
-        Protocol::WsFed => wsfed_response(service, &keys, request, &issuance, now),
+    let written = match issuance.relying_party.protocol {
+        Protocol::Saml => saml_response(&keys, request, &issuance),
+        Protocol::WsFed => wsfed_response(&keys, request, &issuance),
     };
     let (fields, assertion_id) = match written {
         Ok(written) => written,
@@ -150,125 +86,69 @@ where
             )
         }
     };
-    let audit = AuditEvent::new(
-        now,
-        &format!("user:{}", identity.upn),
-        "federation.issue",
-        &issuance.rp.id,
-        "ok",
-        format!(
-            "{} token {assertion_id} for {} to {} ({}), name id {}, certificate {}, {}, signed by {}",
-            issuance.rp.protocol.as_str(),
-            identity.upn,
-            issuance.rp.name,
-            request.reply_url,
-            issuance.name_id,
-            issuance.certificate_serial,
-            if issuance.multi_factor { "multi-factor" } else { "single-factor" },
-            keys.thumbprint
-        ),
-    );
     // Fail closed: a token that cannot be recorded is not issued.
-    if let Err(error) = store.append_audit(&audit).await {
-        return refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            error.code(),
-            "certgate cannot record the sign-in right now. Try again in a minute.",
-        );
+    if let Err(refused) = record_issuance(store, &issuance, &assertion_id, now).await {
+        return issuance_refused(&refused);
     }
     let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    auto_post(&request.reply_url, &fields)
+    auto_post(&issuance.recipient, &fields)
 }
 
 type Written = (Vec<(&'static str, String)>, String);
 
-/// The AuthnContextClassRef a SAML assertion states: one that meets the SP's
-/// RequestedAuthnContext, or without one, how the user signed in (multipleauthn after a
-/// multi-factor sign-in, else X509).
-pub(super) fn saml_statement(
-    request: &FederationRequest,
-    multi_factor: bool,
-) -> Result<AuthnContext, Response> {
-    let Some(kept) = &request.requested_authn_context else {
-        return Ok(if multi_factor {
-            AuthnContext::MultipleAuthn
-        } else {
-            AuthnContext::X509
-        });
-    };
-    let Some(requested) = kept.requested_authn_context() else {
-        return Err(refusal(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "flow-unreadable",
-            "certgate cannot read this sign-in. Go back to the application and sign in again.",
-        ));
-    };
-    // The request was decided satisfiable before the sign-in, and a sign-in that needed the
-    // second factor had it; this refuses rather than state a class the SP did not accept.
-    requested.statement_for(multi_factor).ok_or_else(|| {
-        refusal(
-            StatusCode::FORBIDDEN,
-            "saml-authn-context-unsatisfiable",
-            &format!(
-                "The application asked for a sign-in of the kind {} ({}), which this sign-in does not meet. Go back to the application and sign in again.",
-                kept.class_refs.join(", "),
-                kept.comparison
-            ),
-        )
-    })
+fn name_id_format(format: NameIdFormat) -> certgate_saml::NameIdFormat {
+    match format {
+        NameIdFormat::Persistent => certgate_saml::NameIdFormat::Persistent,
+        NameIdFormat::EmailAddress => certgate_saml::NameIdFormat::EmailAddress,
+        NameIdFormat::Unspecified => certgate_saml::NameIdFormat::Unspecified,
+    }
+}
+
+fn validity(issuance: &Issuance) -> certgate_saml::Validity {
+    certgate_saml::Validity {
+        issue_instant: issuance.validity.issued_at,
+        not_before: issuance.validity.not_before,
+        not_on_or_after: issuance.validity.not_on_or_after,
+    }
 }
 
 pub(super) fn saml_response(
-    service: &FederationService,
     keys: &LoadedKeys,
     request: &FederationRequest,
     issuance: &Issuance,
-    stated: AuthnContext,
-    now: UnixTime,
 ) -> Result<Written, certgate_saml::SamlError> {
     use base64::Engine as _;
     use certgate_saml::{
         Assertion, Attribute, Authentication, ImmutableId, NameId, Response, ResponseSigning,
-        Validity,
     };
-    let rp = &issuance.rp;
-    let format = match rp.name_id_format {
-        NameIdFormat::Persistent => certgate_saml::NameIdFormat::Persistent,
-        NameIdFormat::EmailAddress => certgate_saml::NameIdFormat::EmailAddress,
-        NameIdFormat::Unspecified => certgate_saml::NameIdFormat::Unspecified,
-    };
-    // Entra ID requires the immutable ID encoded (`+` → `.2B`, ...) in the SAML 2.0 NameID.
-    let name_id = if rp.name_id_source == ClaimSource::User(UserField::ImmutableId)
-        && format == certgate_saml::NameIdFormat::Persistent
-    {
-        ImmutableId::encode(&issuance.name_id)?.as_str().to_owned()
+    let name_id = if issuance.name_id.encode_immutable_id {
+        ImmutableId::encode(&issuance.name_id.value)?
+            .as_str()
+            .to_owned()
     } else {
-        issuance.name_id.clone()
-    };
-    let skew = service.settings.clock_skew_seconds;
-    let validity = Validity {
-        issue_instant: now,
-        not_before: UnixTime(now.0 - skew),
-        not_on_or_after: UnixTime(now.0 + rp.token_lifetime_seconds),
+        issuance.name_id.value.clone()
     };
     let assertion_id = MessageId::random()?;
     let session_index = MessageId::random()?;
     let assertion = Assertion {
         id: assertion_id.clone(),
-        issuer: service.issuer_for(rp, Some(&issuance.upn)),
+        issuer: issuance.issuer.clone(),
         name_id: NameId {
-            format,
+            format: name_id_format(issuance.name_id.format),
             value: name_id,
         },
-        audience: rp.identifier.clone(),
-        recipient: request.reply_url.clone(),
-        in_response_to: request.request_id.clone(),
-        validity,
+        audience: issuance.audience().to_owned(),
+        recipient: issuance.recipient.clone(),
+        in_response_to: issuance.in_response_to.clone(),
+        validity: validity(issuance),
         authentication: Authentication {
             authn_instant: issuance.authenticated_at,
             session_index: session_index.as_str().to_owned(),
-            // One value only (Entra reads just this element for MFA).
-            context: stated,
+            context: match issuance.authn_statement {
+                AuthnStatement::X509 => AuthnContext::X509,
+                AuthnStatement::TlsClient => AuthnContext::TlsClient,
+                AuthnStatement::MultipleAuthn => AuthnContext::MultipleAuthn,
+            },
         },
         attributes: issuance
             .claims
@@ -286,12 +166,12 @@ pub(super) fn saml_response(
     let signed = assertion.sign(&keys.signing)?;
     let response = Response {
         id: MessageId::random()?,
-        issuer: service.issuer_for(rp, Some(&issuance.upn)),
-        destination: request.reply_url.clone(),
-        in_response_to: request.request_id.clone(),
-        issue_instant: now,
+        issuer: issuance.issuer.clone(),
+        destination: issuance.recipient.clone(),
+        in_response_to: issuance.in_response_to.clone(),
+        issue_instant: issuance.validity.issued_at,
     };
-    let signing = if rp.sign_response {
+    let signing = if issuance.relying_party.sign_response {
         ResponseSigning::AssertionAndResponse
     } else {
         ResponseSigning::AssertionOnly
@@ -308,21 +188,12 @@ pub(super) fn saml_response(
 }
 
 pub(super) fn wsfed_response(
-    service: &FederationService,
     keys: &LoadedKeys,
     request: &FederationRequest,
     issuance: &Issuance,
-    now: UnixTime,
 ) -> Result<Written, certgate_saml::SamlError> {
     use certgate_saml::wsfed::{AuthenticationMethod, Claim, ClaimType, Saml11Assertion};
-    use certgate_saml::{NameId, Validity};
-    let rp = &issuance.rp;
-    let format = match rp.name_id_format {
-        NameIdFormat::Persistent => certgate_saml::NameIdFormat::Persistent,
-        NameIdFormat::EmailAddress => certgate_saml::NameIdFormat::EmailAddress,
-        NameIdFormat::Unspecified => certgate_saml::NameIdFormat::Unspecified,
-    };
-    let skew = service.settings.clock_skew_seconds;
+    use certgate_saml::NameId;
     let assertion_id = MessageId::random()?;
     let claims = issuance
         .claims
@@ -336,23 +207,17 @@ pub(super) fn wsfed_response(
         .collect::<Result<Vec<_>, certgate_saml::SamlError>>()?;
     let assertion = Saml11Assertion {
         id: assertion_id.clone(),
-        issuer: service.issuer_for(rp, Some(&issuance.upn)),
+        issuer: issuance.issuer.clone(),
         name_identifier: NameId {
-            format,
-            value: issuance.name_id.clone(),
+            format: name_id_format(issuance.name_id.format),
+            value: issuance.name_id.value.clone(),
         },
-        audience: rp.identifier.clone(),
-        validity: Validity {
-            issue_instant: now,
-            not_before: UnixTime(now.0 - skew),
-            not_on_or_after: UnixTime(now.0 + rp.token_lifetime_seconds),
-        },
-        // AD FS states the certificate sign-in as TLS client; multipleauthn when a second
-        // factor was used (what Entra ID reads for MFA, anchors §3).
-        authentication_method: if issuance.multi_factor {
-            AuthenticationMethod::MultipleAuthn
-        } else {
-            AuthenticationMethod::TlsClient
+        audience: issuance.audience().to_owned(),
+        validity: validity(issuance),
+        authentication_method: match issuance.authn_statement {
+            AuthnStatement::MultipleAuthn => AuthenticationMethod::MultipleAuthn,
+            // The issuance states a WS-Federation sign-in as TLS client or multipleauthn only.
+            AuthnStatement::TlsClient | AuthnStatement::X509 => AuthenticationMethod::TlsClient,
         },
         authentication_instant: issuance.authenticated_at,
         claims,
@@ -384,19 +249,12 @@ mod tests {
         assert!(request.wants_mfa);
         assert_eq!(request.requested_authn_context, None);
         // Such a flow states the class as before: multipleauthn after a multi-factor sign-in.
-        assert_eq!(
-            saml_statement(&request, true).ok(),
-            Some(AuthnContext::MultipleAuthn)
-        );
-        assert_eq!(
-            saml_statement(&request, false).ok(),
-            Some(AuthnContext::X509)
-        );
+        assert_eq!(requested_context(&request), RequestedContext::None);
     }
 
     #[test]
     fn the_requested_authn_context_survives_the_flow() {
-        let request = FederationRequest {
+        let mut request = FederationRequest {
             protocol: "saml".into(),
             relying_party: "rp_1".into(),
             reply_url: "https://sp.test/acs".into(),
@@ -413,6 +271,19 @@ mod tests {
             FederationRequest::of(&request.serialize().expect("serialized")).expect("readable");
         assert_eq!(read, request);
         // A multi-factor sign-in is stated no stronger than asked.
-        assert_eq!(saml_statement(&read, true).ok(), Some(AuthnContext::X509));
+        assert_eq!(
+            requested_context(&read),
+            RequestedContext::Asked {
+                after_multi_factor: Some(AuthnStatement::X509),
+                after_single_factor: Some(AuthnStatement::X509),
+                class_refs: "urn:oasis:names:tc:SAML:2.0:ac:classes:X509".into(),
+                comparison: "maximum".into(),
+            }
+        );
+        // A comparison certgate did not write (a flow changed in the store) does not read.
+        if let Some(kept) = &mut request.requested_authn_context {
+            kept.comparison = "sideways".into();
+        }
+        assert_eq!(requested_context(&request), RequestedContext::Unreadable);
     }
 }

@@ -24,10 +24,8 @@ use std::sync::Arc;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use certgate_core::audit::AuditEvent;
-use certgate_core::directory::{DirectoryStore, UserId};
-use certgate_core::federation::claims::{
-    authentication_method, issue_claims, source_values, ClaimSource, SignInFacts, UserField,
-};
+use certgate_core::directory::DirectoryStore;
+use certgate_core::federation::claims::authentication_method;
 use certgate_core::federation::{
     accept_authn_request, accept_logout_request, accept_wsfed_sign_in, AcceptedSignIn,
     AuthnContextNeed, AuthnRequestFacts, AuthnRequestOutcome, Endpoint, FederationRefusal,
@@ -36,7 +34,7 @@ use certgate_core::federation::{
 };
 use certgate_core::login_flow::FlowIdentity;
 use certgate_core::store::Store;
-use certgate_pki::{Certificate, UnixTime};
+use certgate_pki::UnixTime;
 use certgate_saml::MessageId;
 
 use crate::federation_service::LoadedKeys;
@@ -121,14 +119,23 @@ fn request_refused(error: &SamlError) -> Response {
     )
 }
 
-/// The page of a refused federation request.
-fn federation_refused(refused: &FederationRefusal) -> Response {
-    let status = match refused.kind() {
+/// How a federation refusal of certgate-core is answered.
+fn status_of(kind: RefusalKind) -> StatusCode {
+    match kind {
         RefusalKind::BadRequest => StatusCode::BAD_REQUEST,
         RefusalKind::Forbidden => StatusCode::FORBIDDEN,
         RefusalKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    refusal(status, refused.code(), &refused.to_string())
+        RefusalKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The page of a refused federation request.
+fn federation_refused(refused: &FederationRefusal) -> Response {
+    refusal(
+        status_of(refused.kind()),
+        refused.code(),
+        &refused.to_string(),
+    )
 }
 
 /// A password request answered with a fresh certificate sign-in (as the relying party's
