@@ -21,11 +21,11 @@ use base64::Engine as _;
 use certgate_core::audit::AuditEvent;
 use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::directory::{add_user, UserDraft};
-use certgate_core::federation::claims::{certificate_context_rules, ClaimRule, ClaimSource};
 use certgate_core::federation::{
     add_relying_party, microsoft365, set_relying_party, PasswordRequests, Protocol,
     RelyingPartyDraft,
 };
+use certgate_core::federation::{certificate_context_rules, ClaimRule, ClaimSource};
 use certgate_core::store::AuditLog;
 use certgate_pki::UnixTime;
 use certgate_server::app::{start, RunningServer};
@@ -83,7 +83,7 @@ impl Fixture {
             vec![SP_ACS.into(), "https://sp.test/acs2".into()],
         );
         sp.name_id_format = certgate_core::federation::NameIdFormat::EmailAddress;
-        sp.name_id_source = ClaimSource::User(certgate_core::federation::claims::UserField::Mail);
+        sp.name_id_source = ClaimSource::User(certgate_core::federation::UserField::Mail);
         sp.claims
             .push(ClaimRule::parse("groups=user.groups").expect("rule"));
         sp.claims.extend(certificate_context_rules());

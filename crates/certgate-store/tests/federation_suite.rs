@@ -8,7 +8,7 @@
 mod common;
 
 use certgate_core::audit::AuditEvent;
-use certgate_core::federation::claims::certificate_context_rules;
+use certgate_core::federation::certificate_context_rules;
 use certgate_core::federation::{
     self, generate_token_signing_key, microsoft365, prepare_relying_party, ClaimRule,
     FederationStore, KeyState, NameIdFormat, PasswordRequests, Protocol, RelyingParty,

@@ -8,12 +8,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use certgate_core::clock::{Clock, SystemClock};
-use certgate_core::federation::claims::{certificate_context_rules, UserField};
 use certgate_core::federation::{
     self, add_relying_party, find_relying_party, list_relying_parties, microsoft365,
     remove_relying_party, set_relying_party, ClaimRule, FederationError, Protocol,
     RelyingPartyDraft,
 };
+use certgate_core::federation::{certificate_context_rules, UserField};
 use certgate_saml::SpMetadata;
 use certgate_server::admin_api::resource::{
     Collection, NewRelyingParty, RelyingParty, RelyingPartyClaim, RelyingPartyPatch,

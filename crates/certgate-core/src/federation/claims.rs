@@ -277,7 +277,7 @@ impl ClaimRule {
 }
 
 /// AD FS's certificate-context claim types and the fields they carry.
-pub const CERTIFICATE_CONTEXT_CLAIMS: &[(&str, CertificateField)] = &[
+pub(crate) const CERTIFICATE_CONTEXT_CLAIMS: &[(&str, CertificateField)] = &[
     (
         "http://schemas.microsoft.com/2012/12/certificatecontext/field/issuer",
         CertificateField::Issuer,
@@ -330,10 +330,10 @@ pub fn certificate_context_rules() -> Vec<ClaimRule> {
 
 /// `http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/tlsclient`: what
 /// WIF and AD FS call a TLS client-certificate sign-in.
-pub const METHOD_TLS_CLIENT: &str =
+pub(crate) const METHOD_TLS_CLIENT: &str =
     "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/tlsclient";
 /// Entra ID's multi-factor method (anchors §3).
-pub const METHOD_MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
+pub(crate) const METHOD_MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
 
 /// What a sign-in established, for the claim rules.
 pub struct SignInFacts<'a> {
@@ -362,7 +362,7 @@ pub struct IssuedClaim {
 
 /// The claims `rules` give for a sign-in, in rule order; a rule whose source has no value
 /// (no mail address, no EKU extension) issues nothing. Rules naming the same claim are merged.
-pub fn issue_claims(rules: &[ClaimRule], facts: &SignInFacts<'_>) -> Vec<IssuedClaim> {
+pub(crate) fn issue_claims(rules: &[ClaimRule], facts: &SignInFacts<'_>) -> Vec<IssuedClaim> {
     let mut issued: Vec<IssuedClaim> = Vec::new();
     for rule in rules {
         let values = source_values(&rule.source, facts);
@@ -387,7 +387,7 @@ pub fn issue_claims(rules: &[ClaimRule], facts: &SignInFacts<'_>) -> Vec<IssuedC
 }
 
 /// The values of one source for a sign-in.
-pub fn source_values(source: &ClaimSource, facts: &SignInFacts<'_>) -> Vec<String> {
+pub(crate) fn source_values(source: &ClaimSource, facts: &SignInFacts<'_>) -> Vec<String> {
     let user = facts.user;
     let certificate = facts.certificate;
     match source {

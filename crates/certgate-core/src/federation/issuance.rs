@@ -197,7 +197,7 @@ where
 
 /// The relying party as found again (`found`), if it may still get the token: enabled, and
 /// `reply_url` still one of its registered addresses.
-pub fn relying_party_for(
+pub(crate) fn relying_party_for(
     found: Option<RelyingParty>,
     reply_url: &str,
 ) -> Result<RelyingParty, IssuanceRefusal> {
@@ -215,7 +215,7 @@ pub fn relying_party_for(
 
 /// The token `rp` gets for `user` (as found again by the flow's user ID), once the relying
 /// party is known to be usable ([`relying_party_for`]).
-pub fn decide_issuance(
+pub(crate) fn decide_issuance(
     rp: RelyingParty,
     user: Option<User>,
     request: &IssuanceRequest<'_>,
@@ -287,7 +287,7 @@ pub fn decide_issuance(
 /// The AuthnContextClassRef a SAML assertion states (one value only: Entra ID reads just this
 /// element for MFA): one that meets the SP's RequestedAuthnContext, or without one, how the
 /// user signed in (multipleauthn after a multi-factor sign-in, else X509).
-pub fn saml_statement(
+pub(crate) fn saml_statement(
     requested: &RequestedContext,
     multi_factor: bool,
 ) -> Result<AuthnStatement, IssuanceRefusal> {

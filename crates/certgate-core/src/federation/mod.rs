@@ -1,16 +1,16 @@
 //! The federation service's domain (the AD FS role): relying parties and their claim rules,
 //! token-signing keys with rollover, the replay cache for SAML request IDs, whether a request
-//! is taken on ([`request`]) and what token a finished sign-in gets ([`issuance`]); the
+//! is taken on ([`accept_authn_request`] and its kin) and what token a finished sign-in gets ([`prepare_issuance`]); the
 //! [`FederationStore`] port and the services that use it. The documents themselves (SAML 2.0
 //! and 1.1 assertions, metadata) are written by certgate-saml; the endpoints live in
 //! certgate-server.
 
-pub mod claims;
-pub mod issuance;
-pub mod refusal;
-pub mod relying_party;
-pub mod request;
-pub mod signing_keys;
+mod claims;
+mod issuance;
+mod refusal;
+mod relying_party;
+mod request;
+mod signing_keys;
 
 use std::future::Future;
 
@@ -19,7 +19,10 @@ use certgate_pki::{ReasonCode, UnixTime};
 use crate::audit::AuditEvent;
 use crate::key_rollover::{self, RolloverError};
 use crate::store::{StoreError, StoreResult};
-pub use claims::{ClaimRule, ClaimSource, IssuedClaim, SignInFacts};
+pub use claims::{
+    authentication_method, certificate_context_rules, ClaimRule, ClaimSource, IssuedClaim,
+    SignInFacts, UserField,
+};
 pub use issuance::{
     prepare_issuance, record_issuance, AuthnStatement, Issuance, IssuanceRequest, IssuedNameId,
     RequestedContext, TokenService, TokenValidity,

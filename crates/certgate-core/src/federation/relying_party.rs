@@ -156,7 +156,7 @@ pub struct RelyingParty {
 }
 
 /// Default token lifetime: AD FS's default for relying party trusts (60 minutes).
-pub const DEFAULT_TOKEN_LIFETIME_SECONDS: i64 = 3600;
+pub(crate) const DEFAULT_TOKEN_LIFETIME_SECONDS: i64 = 3600;
 const MAX_REPLY_URLS: usize = 20;
 const MAX_CLAIMS: usize = 64;
 const MAX_REQUEST_CERTIFICATES: usize = 4;
@@ -385,7 +385,7 @@ pub fn prepare_relying_party(
 }
 
 /// In an issuer: the signed-in user's UPN suffix, lower case.
-pub const UPN_DOMAIN_PLACEHOLDER: &str = "{upn-domain}";
+pub(crate) const UPN_DOMAIN_PLACEHOLDER: &str = "{upn-domain}";
 
 impl RelyingParty {
     /// The Issuer towards this relying party for a user (`upn`, when known): the registered
@@ -536,9 +536,9 @@ pub fn microsoft365(protocol: Protocol, issuer: Option<String>) -> RelyingPartyD
 }
 
 /// Microsoft 365's SAML audience and WS-Fed realm.
-pub const MICROSOFT365_IDENTIFIER: &str = "urn:federation:MicrosoftOnline";
+pub(crate) const MICROSOFT365_IDENTIFIER: &str = "urn:federation:MicrosoftOnline";
 /// Microsoft 365's AssertionConsumerService and WS-Fed reply address.
-pub const MICROSOFT365_REPLY_URL: &str = "https://login.microsoftonline.com/login.srf";
+pub(crate) const MICROSOFT365_REPLY_URL: &str = "https://login.microsoftonline.com/login.srf";
 
 #[cfg(test)]
 mod tests {

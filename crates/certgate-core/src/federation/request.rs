@@ -13,7 +13,7 @@ use super::{NameIdFormat, PasswordRequests, RelyingParty};
 use crate::store::StoreResult;
 
 /// How long after its IssueInstant a request is accepted (plus the clock skew).
-pub const REQUEST_LIFETIME_SECONDS: i64 = 300;
+pub(crate) const REQUEST_LIFETIME_SECONDS: i64 = 300;
 
 /// The only response binding certgate answers by.
 const HTTP_POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
@@ -145,7 +145,7 @@ pub enum AuthnRequestOutcome {
 
 /// The request's IssueInstant against the clock: not from the future, not older than
 /// [`REQUEST_LIFETIME_SECONDS`], each with the skew.
-pub fn check_issue_instant(
+pub(crate) fn check_issue_instant(
     issued: UnixTime,
     now: UnixTime,
     skew: i64,
@@ -166,7 +166,7 @@ pub fn check_issue_instant(
 }
 
 /// Until when a request ID is remembered: as long as the request could still be accepted.
-pub fn replay_window_end(issued: UnixTime, skew: i64) -> UnixTime {
+pub(crate) fn replay_window_end(issued: UnixTime, skew: i64) -> UnixTime {
     UnixTime(issued.0 + REQUEST_LIFETIME_SECONDS + 2 * skew)
 }
 

@@ -54,15 +54,15 @@ impl std::fmt::Debug for TokenSigningKey {
 }
 
 /// How long a token-signing certificate is valid: AD FS's default (one year).
-pub const TOKEN_SIGNING_VALIDITY_DAYS: u32 = 365;
+pub(crate) const TOKEN_SIGNING_VALIDITY_DAYS: u32 = 365;
 /// Rotate automatically when Current has less than this left (Entra ID rolls over from
 /// metadata 30 days before expiry; rotating at 20 leaves it those 10 days to have done so).
-pub const AUTOMATIC_ROTATION_BEFORE_EXPIRY_SECONDS: i64 = 20 * 86_400;
+pub(crate) const AUTOMATIC_ROTATION_BEFORE_EXPIRY_SECONDS: i64 = 20 * 86_400;
 
 /// The federation service's rollover rules: a Retired key is unpublished at once and kept in
 /// the store; the keys rotate [`AUTOMATIC_ROTATION_BEFORE_EXPIRY_SECONDS`] before Current's
 /// certificate expires.
-pub const ROLLOVER: RolloverPolicy = RolloverPolicy {
+pub(crate) const ROLLOVER: RolloverPolicy = RolloverPolicy {
     retired: RetiredKeys::KeptUnpublished,
     rotation: RotationSchedule::BeforeExpiry(Duration::from_secs(
         AUTOMATIC_ROTATION_BEFORE_EXPIRY_SECONDS as u64,
@@ -145,7 +145,7 @@ impl TokenSigningKey {
 }
 
 /// The upper-case hex SHA-1 of a DER certificate.
-pub fn thumbprint(certificate_der: &[u8]) -> String {
+pub(crate) fn thumbprint(certificate_der: &[u8]) -> String {
     crate::hex(
         aws_lc_rs::digest::digest(
             &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,

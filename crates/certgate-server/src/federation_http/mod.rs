@@ -25,7 +25,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use certgate_core::audit::AuditEvent;
 use certgate_core::directory::DirectoryStore;
-use certgate_core::federation::claims::authentication_method;
+use certgate_core::federation::authentication_method;
 use certgate_core::federation::{
     accept_authn_request, accept_logout_request, accept_wsfed_sign_in, AcceptedSignIn,
     AuthnContextNeed, AuthnRequestFacts, AuthnRequestOutcome, Endpoint, FederationRefusal,
