@@ -20,7 +20,7 @@ use certgate_core::admin_token::{create_admin_token, revoke_admin_token, AdminTo
 use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::signin::{SignInLog, SignInQuery};
-use certgate_core::store::{CrlCacheStore, TrustedCaStore};
+use certgate_core::store::CrlCacheStore;
 use certgate_core::trusted_ca::CaRecord;
 use certgate_core::validation_state::SharedState;
 use certgate_oidc::{Issuer, Provider, ProviderConfig};
@@ -328,6 +328,20 @@ impl Answer {
         conforms(schema, &self.body);
     }
 
+    /// An error answer with this status and code, in Graph's shape, whose message is the
+    /// person-readable one (it says `saying`).
+    #[track_caller]
+    fn refused_saying(&self, status: u16, code: &str, saying: &str) {
+        self.refused(status, code);
+        assert!(
+            self.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(saying)),
+            "{:#}",
+            self.body
+        );
+    }
+
     /// An error answer with this status and code, in Graph's shape.
     #[track_caller]
     fn refused(&self, status: u16, code: &str) {
@@ -615,7 +629,8 @@ async fn trusted_cas_round_trip_with_graph_names(fixture: Fixture) {
     assert_eq!(added[1]["certificateRevocationListUrl"], Value::Null);
     let id = added[1]["id"].as_i64().expect("id");
 
-    // All or nothing: a bundle with one CA already trusted adds none.
+    // The service's refusal (its rules are certgate-core's tests/trusted_cas.rs), with its
+    // status and message.
     let third = TestPki::three_level(&ChainSpec {
         serial_seed: 0x0B22,
         ..ChainSpec::with_key(KeyKind::EcdsaP256)
@@ -629,46 +644,14 @@ async fn trusted_cas_round_trip_with_graph_names(fixture: Fixture) {
             Some(json!({"certificate": b64(mixed.as_bytes())})),
         )
         .await
-        .refused(409, "ca-duplicate");
-    let count = fixture.store.list_cas().await.expect("CAs").len();
-    assert_eq!(count, 4);
+        .refused_saying(409, "ca-duplicate", "is already trusted as CA");
 
-    // Refusals, each with its code.
+    // The API's own refusals: what the request body carries and how.
     for (body, status, code) in [
-        (
-            json!({"certificate": b64(&third.leaf.der)}),
-            400,
-            "ca-not-a-ca",
-        ),
         (
             json!({"certificate": "not base64!"}),
             400,
             "ca-certificate-malformed",
-        ),
-        (
-            json!({"certificate": b64(b"junk")}),
-            400,
-            "ca-certificate-malformed",
-        ),
-        (
-            json!({"certificate": b64(&third.root.der), "certificateRevocationListUrl": "ldap://dc1/crl"}),
-            400,
-            "ca-url-not-http",
-        ),
-        (
-            json!({"certificate": b64(&third.root.der), "certificateRevocationListUrl": "http://[::1"}),
-            400,
-            "ca-url-malformed",
-        ),
-        (
-            json!({"certificate": b64(&third.root.der), "displayName": "Evil\u{1b}]0;owned\u{7}"}),
-            400,
-            "ca-name-invalid",
-        ),
-        (
-            json!({"certificate": b64(&third.root.der), "deltaCertificateRevocationListUrl": "http://x/d.crl"}),
-            400,
-            "ca-delta-without-base",
         ),
         (
             json!({"certificate": b64(mixed.as_bytes()), "certificateRevocationListUrl": "http://x/r.crl"}),
@@ -724,7 +707,11 @@ async fn trusted_cas_round_trip_with_graph_names(fixture: Fixture) {
             Some(json!({"certificateRevocationListUrl": null})),
         )
         .await
-        .refused(400, "ca-delta-without-base");
+        .refused_saying(
+            400,
+            "ca-delta-without-base",
+            "a delta CRL URL needs a base CRL URL",
+        );
     let cleared = fixture
         .call(
             Method::PATCH,
@@ -758,18 +745,10 @@ async fn trusted_cas_round_trip_with_graph_names(fixture: Fixture) {
         fixture
             .call(method, &format!("/certificateAuthorities/{id}"), None)
             .await
-            .refused(404, "ca-not-found");
+            .refused_saying(404, "ca-not-found", &format!("no trusted CA has id {id}"));
     }
     fixture
         .call(Method::GET, "/certificateAuthorities/not-a-number", None)
-        .await
-        .refused(404, "ca-not-found");
-    fixture
-        .call(
-            Method::PATCH,
-            "/certificateAuthorities/999",
-            Some(json!({})),
-        )
         .await
         .refused(404, "ca-not-found");
 
@@ -845,27 +824,21 @@ async fn users_round_trip_with_graph_names(fixture: Fixture) {
         ]
     );
 
-    // Refusals.
+    // Refusals: the service's, one per status (the directory's rules are certgate-core's
+    // tests/directory.rs), and the API's own for the request body.
+    fixture
+        .call(
+            Method::POST,
+            "/users",
+            Some(json!({"userPrincipalName": "Bob@corp.example"})),
+        )
+        .await
+        .refused_saying(409, "user-upn-taken", "is already used by bob@corp.example");
     for (body, status, code) in [
         (
             json!({"userPrincipalName": "not-a-upn"}),
             400,
             "user-upn-invalid",
-        ),
-        (
-            json!({"userPrincipalName": "Bob@corp.example"}),
-            409,
-            "user-upn-taken",
-        ),
-        (
-            json!({"userPrincipalName": "dave@corp.example", "authorizationInfo": {"certificateUserIds": ["X509:<SKI>0a1b2c3d"]}}),
-            409,
-            "user-certificate-user-id-taken",
-        ),
-        (
-            json!({"userPrincipalName": "dave@corp.example", "authorizationInfo": {"certificateUserIds": ["nonsense"]}}),
-            400,
-            "user-certificate-user-id-invalid",
         ),
         (
             json!({"userPrincipalName": "dave@corp.example", "acountEnabled": false}),
@@ -1104,11 +1077,6 @@ async fn binding_and_strength_rules_round_trip(fixture: Fixture) {
             json!({"x509CertificateAuthenticationMode": "single-factor"}),
             400,
             "strength-rule-empty",
-        ),
-        (
-            json!({"policyOidIdentifier": "not.an.oid", "x509CertificateAuthenticationMode": "single-factor"}),
-            400,
-            "strength-policy-oid-invalid",
         ),
         (
             json!({"issuerSubjectKeyIdentifier": "zz", "x509CertificateAuthenticationMode": "single-factor"}),

@@ -94,23 +94,22 @@ fn access_pass_and_reset(env: &Env) {
         !printed.contains(&text),
         "a new pass replaces the old: {printed}"
     );
-    for (lifetime, code) in [("9m", Some(1)), ("9h", Some(1)), ("soon", Some(2))] {
-        assert_eq!(
-            exit_code(
-                env,
-                &[
-                    "user",
-                    "access-pass",
-                    "create",
-                    "erin@contoso.example",
-                    "--lifetime",
-                    lifetime
-                ]
-            ),
-            code,
-            "{lifetime}"
-        );
-    }
+    // A lifetime that is no duration is a usage error (exit 2); one out of range is the
+    // service's refusal (exit 1; the bounds are certgate-core's tests/access_pass.rs).
+    assert_eq!(
+        exit_code(
+            env,
+            &[
+                "user",
+                "access-pass",
+                "create",
+                "erin@contoso.example",
+                "--lifetime",
+                "soon"
+            ]
+        ),
+        Some(2)
+    );
     let refused = env.json(
         &[
             "user",
@@ -124,6 +123,12 @@ fn access_pass_and_reset(env: &Env) {
         1,
     );
     assert_eq!(refused["code"], "access-pass-lifetime-invalid");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("an access pass lives between 10 and 480 minutes")),
+        "{refused}"
+    );
     let refused = env.json(
         &[
             "user",
@@ -261,8 +266,6 @@ fn directory_commands(env: &Env) {
     let text = env.run(&["user", "add", "ALICE@contoso.example"]);
     assert_eq!(text.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&text.stderr).contains("(user-upn-taken)"));
-    let invalid = env.json(&["user", "add", "bob", "--json"], 1);
-    assert_eq!(invalid["code"], "user-upn-invalid");
 
     env.json(
         &["user", "add", "bob@contoso.example", "--disabled", "--json"],
@@ -322,18 +325,6 @@ fn directory_commands(env: &Env) {
     );
     assert_eq!(refused["code"], "user-field-invalid");
     assert_eq!(env.json(&["user", "get", &id, "--json"], 0), changed);
-    // The freed value can go to bob now.
-    env.json(
-        &[
-            "user",
-            "set",
-            "bob@contoso.example",
-            "--add-certificate-user-id",
-            "X509:<SKI>abcdef",
-            "--json",
-        ],
-        0,
-    );
 
     let list = env.json(&["user", "list", "--json"], 0);
     let upns: Vec<&str> = list["value"]
@@ -484,20 +475,25 @@ fn csv_import(env: &Env) {
 fn sts_refresh_tokens_valid_from(env: &Env) {
     env.json(&["user", "add", "alice@contoso.example", "--json"], 0);
 
-    // A date that is not in the future: refused, nothing changes.
-    for past in ["2001-01-01", "2020-06-01T12:00:00Z"] {
-        let refused = env.json(
-            &[
-                "user",
-                "set-sts-refresh-tokens-valid-from",
-                "alice@contoso.example",
-                past,
-                "--json",
-            ],
-            1,
-        );
-        assert_eq!(refused["code"], "sts-date-not-in-future", "{past}");
-    }
+    // A date that is not in the future: refused, nothing changes (the rule is certgate-core's
+    // tests/directory.rs).
+    let refused = env.json(
+        &[
+            "user",
+            "set-sts-refresh-tokens-valid-from",
+            "alice@contoso.example",
+            "2020-06-01T12:00:00Z",
+            "--json",
+        ],
+        1,
+    );
+    assert_eq!(refused["code"], "sts-date-not-in-future");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("StsRefreshTokensValidFrom must be a date in the future")),
+        "{refused}"
+    );
     let alice = env.json(&["user", "get", "alice@contoso.example", "--json"], 0);
     assert_eq!(alice["signInSessionsValidFromDateTime"], Value::Null);
 
@@ -526,22 +522,6 @@ fn sts_refresh_tokens_valid_from(env: &Env) {
     assert_eq!(
         parse_time(&alice["signInSessionsValidFromDateTime"]),
         stored
-    );
-
-    // A refused date leaves the stored value alone.
-    env.json(
-        &[
-            "user",
-            "set-sts-refresh-tokens-valid-from",
-            "alice@contoso.example",
-            "2001-01-01",
-            "--json",
-        ],
-        1,
-    );
-    assert_eq!(
-        env.json(&["user", "get", "alice@contoso.example", "--json"], 0),
-        alice
     );
 
     // revoke-sessions stores now directly.
@@ -666,19 +646,12 @@ fn binding_and_strength_rules(env: &Env) {
         1,
     );
     assert_eq!(taken["code"], "binding-priority-taken");
-    let invalid = env.json(
-        &[
-            "binding",
-            "add",
-            "--field",
-            "Subject",
-            "--attribute",
-            "userPrincipalName",
-            "--json",
-        ],
-        1,
+    assert!(
+        taken["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("priority 5 is already used by")),
+        "{taken}"
     );
-    assert_eq!(invalid["code"], "binding-rule-invalid");
     assert_eq!(
         exit_code(
             env,
@@ -765,24 +738,12 @@ fn binding_and_strength_rules(env: &Env) {
         1,
     );
     assert_eq!(duplicate["code"], "strength-rule-duplicate");
-    let empty = env.json(
-        &["strength", "add", "--strength", "multi-factor", "--json"],
-        1,
+    assert!(
+        duplicate["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("already applies to")),
+        "{duplicate}"
     );
-    assert_eq!(empty["code"], "strength-rule-empty");
-    let bad_oid = env.json(
-        &[
-            "strength",
-            "add",
-            "--policy-oid",
-            "banana",
-            "--strength",
-            "multi-factor",
-            "--json",
-        ],
-        1,
-    );
-    assert_eq!(bad_oid["code"], "strength-policy-oid-invalid");
     let list = env.json(&["strength", "list", "--json"], 0);
     assert_eq!(list["rules"].as_array().expect("rules").len(), 2);
     let id = by_ski["id"].as_i64().expect("id").to_string();
