@@ -1,7 +1,7 @@
 //! `testing::MemoryStore`'s own contracts, where the services' tests (the other files here) do
 //! not reach them: what it refuses by itself, its compare-and-set operations, its cascades, its
 //! orders and purges, as the trait documentation states them and certgate-store's SQL adapter
-//! keeps them.
+//! keeps them (the federation store's as its suite, federation_suite.rs, checks them on SQL).
 
 use certgate_pki::UnixTime;
 use certgate_testpki::{ChainSpec, CrlSpec, KeyKind, TestPki};
@@ -15,6 +15,10 @@ use certgate_core::authority::{
 };
 use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
 use certgate_core::directory::{prepare_user, UserDraft, UserId, UserStore};
+use certgate_core::federation::{
+    generate_token_signing_key, prepare_relying_party, FederationStore, KeyState, Protocol,
+    RelyingParty, RelyingPartyDraft, TokenSigningKey,
+};
 use certgate_core::login_flow::{secret_hash, FlowStep, LoginFlow, LoginFlowStore};
 use certgate_core::signin::{SignInLog, SignInQuery, SignInRecord, SignInResult};
 use certgate_core::store::{AuditLog, CrlCacheStore, OwnCaStore, StoreError, TrustedCaStore};
@@ -812,5 +816,243 @@ fn sign_ins_and_audit_events_are_listed_newest_first_and_purged_oldest_first_in_
             actions(store.audit_events(10).await.expect("audit")),
             ["e3", "e2"]
         );
+    });
+}
+
+// ---- Federation -------------------------------------------------------------------------------
+
+fn relying_party(id: &str, name: &str, protocol: Protocol, identifier: &str) -> RelyingParty {
+    let draft = RelyingPartyDraft::new(
+        name,
+        protocol,
+        identifier,
+        vec!["https://app.example/".into()],
+    );
+    prepare_relying_party(draft, id.into(), UnixTime(T0), UnixTime(T0)).expect("valid")
+}
+
+fn signing_key(state: KeyState) -> TokenSigningKey {
+    generate_token_signing_key("memory store", state, b"passphrase", UnixTime(T0)).expect("key")
+}
+
+fn audited_actions(store: &MemoryStore) -> Vec<String> {
+    block_on(store.audit_events(100))
+        .expect("audit")
+        .into_iter()
+        .rev()
+        .map(|event| event.action)
+        .collect()
+}
+
+fn expect_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    assert!(
+        matches!(result, Err(StoreError::Conflict { .. })),
+        "{result:?}"
+    );
+}
+
+fn expect_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    assert!(
+        matches!(result, Err(StoreError::NotFound { .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn relying_party_ids_names_in_any_case_and_identifiers_per_protocol_are_unique() {
+    block_on(async {
+        let store = MemoryStore::new();
+        let payroll = relying_party("rp_1", "Payroll", Protocol::WsFed, "urn:payroll");
+        store
+            .insert_relying_party(&payroll, &event("rp.add"))
+            .await
+            .expect("inserted");
+        for clash in [
+            relying_party("rp_2", "PAYROLL", Protocol::WsFed, "urn:other"),
+            relying_party("rp_3", "Payroll 2", Protocol::WsFed, "urn:payroll"),
+            relying_party("rp_1", "Payroll 3", Protocol::WsFed, "urn:payroll3"),
+        ] {
+            expect_conflict(store.insert_relying_party(&clash, &event("rp.add")).await);
+        }
+        // The same identifier under the other protocol is another relying party.
+        let saml = relying_party("rp_4", "another", Protocol::Saml, "urn:payroll");
+        store
+            .insert_relying_party(&saml, &event("rp.add"))
+            .await
+            .expect("other protocol");
+        assert_eq!(
+            store.relying_parties().await.expect("list"),
+            [saml.clone(), payroll.clone()],
+            "ordered by name, in any case"
+        );
+        assert_eq!(
+            store
+                .relying_party_by_identifier(Protocol::Saml, "urn:payroll")
+                .await
+                .expect("read"),
+            Some(saml.clone())
+        );
+        assert_eq!(
+            store
+                .relying_party_by_identifier(Protocol::WsFed, "urn:PAYROLL")
+                .await
+                .expect("read"),
+            None,
+            "identifiers are compared exactly"
+        );
+
+        // Updates meet the same constraints, keep created_at and need the relying party.
+        let mut renamed = saml.clone();
+        renamed.name = "payroll".into();
+        expect_conflict(store.update_relying_party(&renamed, &event("rp.set")).await);
+        let mut moved = saml.clone();
+        moved.protocol = Protocol::WsFed;
+        expect_conflict(store.update_relying_party(&moved, &event("rp.set")).await);
+        let mut recased = saml.clone();
+        recased.name = "ANOTHER".into();
+        recased.created_at = UnixTime(0);
+        recased.updated_at = UnixTime(T0 + 5);
+        store
+            .update_relying_party(&recased, &event("rp.set"))
+            .await
+            .expect("its own name in another case");
+        let stored = store.relying_party("rp_4").await.expect("read");
+        assert_eq!(
+            stored.map(|rp| (rp.name, rp.created_at, rp.updated_at)),
+            Some(("ANOTHER".to_owned(), UnixTime(T0), UnixTime(T0 + 5)))
+        );
+        let mut missing = saml.clone();
+        missing.id = "rp_missing".into();
+        expect_not_found(store.update_relying_party(&missing, &event("rp.set")).await);
+        store
+            .delete_relying_party("rp_4", &event("rp.remove"))
+            .await
+            .expect("deleted");
+        expect_not_found(
+            store
+                .delete_relying_party("rp_4", &event("rp.remove"))
+                .await,
+        );
+        assert_eq!(store.relying_party("rp_4").await.expect("read"), None);
+        assert_eq!(
+            audited_actions(&store),
+            ["rp.add", "rp.add", "rp.set", "rp.remove"],
+            "each write that happened, and only those"
+        );
+    });
+}
+
+#[test]
+fn the_first_keys_go_in_once_and_a_rotation_holds_only_while_its_expectation_does() {
+    block_on(async {
+        let store = MemoryStore::new();
+        let (current, next) = (signing_key(KeyState::Current), signing_key(KeyState::Next));
+        assert!(store
+            .insert_initial_token_signing_keys(&current, &next, &event("federation.keys.init"))
+            .await
+            .expect("first"));
+        assert!(!store
+            .insert_initial_token_signing_keys(
+                &signing_key(KeyState::Current),
+                &signing_key(KeyState::Next),
+                &event("federation.keys.init"),
+            )
+            .await
+            .expect("keys exist"));
+        // Two keys the schema cannot hold together are refused as a lost race: nothing stored.
+        let empty = MemoryStore::new();
+        let twin = signing_key(KeyState::Current);
+        assert!(!empty
+            .insert_initial_token_signing_keys(&twin, &twin, &event("federation.keys.init"))
+            .await
+            .expect("one thumbprint twice"));
+        assert!(empty.token_signing_keys().await.expect("keys").is_empty());
+        assert!(audited_actions(&empty).is_empty());
+
+        let new_next = signing_key(KeyState::Next);
+        let at = UnixTime(T0 + 100);
+        assert!(store
+            .rotate_token_signing_keys(
+                &current.thumbprint,
+                &next.thumbprint,
+                &new_next,
+                at,
+                &event("federation.keys.rotate"),
+            )
+            .await
+            .expect("rotated"));
+        let keys = store.token_signing_keys().await.expect("keys");
+        let by = |thumbprint: &str| {
+            keys.iter()
+                .find(|k| k.thumbprint == thumbprint)
+                .map(|k| (k.state, k.activated_at, k.retired_at))
+        };
+        assert_eq!(
+            by(&current.thumbprint),
+            Some((KeyState::Retired, Some(UnixTime(T0)), Some(at)))
+        );
+        assert_eq!(
+            by(&next.thumbprint),
+            Some((KeyState::Current, Some(at), None))
+        );
+        assert!(keys.iter().any(|k| *k == new_next));
+
+        // Stale, half stale (right Current, wrong Next), or a new key that is already stored:
+        // nothing changes, nothing is audited.
+        let before = store.token_signing_keys().await.expect("keys");
+        for (expected_current, expected_next, candidate) in [
+            (
+                &current.thumbprint,
+                &next.thumbprint,
+                signing_key(KeyState::Next),
+            ),
+            (
+                &next.thumbprint,
+                &current.thumbprint,
+                signing_key(KeyState::Next),
+            ),
+            (&next.thumbprint, &new_next.thumbprint, new_next.clone()),
+        ] {
+            assert!(!store
+                .rotate_token_signing_keys(
+                    expected_current,
+                    expected_next,
+                    &candidate,
+                    UnixTime(T0 + 200),
+                    &event("federation.keys.rotate"),
+                )
+                .await
+                .expect("refused"));
+            assert!(store.token_signing_keys().await.expect("keys") == before);
+        }
+        assert_eq!(
+            audited_actions(&store),
+            ["federation.keys.init", "federation.keys.rotate"]
+        );
+    });
+}
+
+#[test]
+fn request_ids_are_remembered_once_per_issuer_until_purged_after_they_expire() {
+    block_on(async {
+        let store = MemoryStore::new();
+        let sp = "https://sp.example/metadata";
+        let remember = |issuer: &'static str, id: &'static str, expires: i64| {
+            block_on(store.remember_request_id(issuer, id, UnixTime(T0 + expires)))
+                .expect("remember")
+        };
+        assert!(remember(sp, "_id1", 300));
+        assert!(!remember(sp, "_id1", 600), "a replay");
+        assert!(remember("https://other.example/", "_id1", 300));
+        assert!(remember(sp, "_id2", 900));
+        assert!(
+            !remember(sp, "_id1", 1200),
+            "expired but not purged: still seen"
+        );
+        let purge = |at: i64| block_on(store.purge_request_ids(UnixTime(T0 + at))).expect("purge");
+        assert_eq!(purge(300), 0, "not before expiry");
+        assert_eq!(purge(301), 2);
+        assert!(remember(sp, "_id1", 1200), "purged, so new again");
+        assert!(!remember(sp, "_id2", 1200));
     });
 }

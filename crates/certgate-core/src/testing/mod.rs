@@ -12,8 +12,9 @@
 //! [`TotpStore`](crate::totp::TotpStore), [`AccessPassStore`](crate::access_pass::AccessPassStore),
 //! [`EnrollmentCodeStore`](crate::enrollment::EnrollmentCodeStore),
 //! [`LoginFlowStore`](crate::login_flow::LoginFlowStore),
-//! [`AdminTokenStore`](crate::admin_token::AdminTokenStore) and
-//! [`SignInLog`](crate::signin::SignInLog). It keeps the contracts those traits state, as
+//! [`AdminTokenStore`](crate::admin_token::AdminTokenStore),
+//! [`SignInLog`](crate::signin::SignInLog) and
+//! [`FederationStore`](crate::federation::FederationStore). It keeps the contracts those traits state, as
 //! certgate-store's SQL adapters do: the same uniqueness rules answered with
 //! `StoreError::Conflict`, `NotFound` where a trait says so, one audit event per write in the
 //! same step as the write, the generation bumped where the SQL store bumps it, the
@@ -27,13 +28,15 @@
 //! call is atomic and isolated like the SQL store's single transaction: a call checks
 //! everything that can refuse it before it changes anything.
 //!
-//! The federation and OIDC ports are not here (their token-signing keys are being reworked).
+//! The OIDC service's port (`OidcStore`) belongs to certgate-oidc, not to certgate-core, and
+//! is not here.
 //!
 //! The services are `async` over the ports; [`block_on`] runs one to completion on the calling
 //! thread, which is all a test over this store needs (its futures are ready when first polled).
 
 mod credentials;
 mod directory;
+mod federation;
 mod own_ca;
 mod second_factor;
 mod sign_in;
@@ -44,6 +47,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
+use certgate_pki::UnixTime;
+
 use crate::access_pass::StoredAccessPass;
 use crate::admin_token::AdminTokenRecord;
 use crate::audit::AuditEvent;
@@ -52,13 +57,14 @@ use crate::binding::{Affinity, BindingPolicy, BindingRule};
 use crate::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
 use crate::directory::User;
 use crate::enrollment::EnrollmentCodeRecord;
+use crate::federation::{RelyingParty, TokenSigningKey};
 use crate::login_flow::LoginFlow;
 use crate::signin::SignInRecord;
 use crate::strength::StrengthRule;
 use crate::totp::StoredTotpSecret;
 use crate::trusted_ca::{CaId, CaRecord};
 
-/// Every storage port of certgate-core but the federation and OIDC ones, in memory. See the
+/// Every storage port of certgate-core, in memory. See the
 /// [module documentation](self) for the contracts it keeps.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -120,6 +126,13 @@ struct State {
     admin_tokens: Vec<AdminTokenRecord>,
     /// In the order appended.
     signins: Vec<SignInRecord>,
+
+    /// By id.
+    relying_parties: BTreeMap<String, RelyingParty>,
+    /// In the order inserted.
+    token_signing_keys: Vec<TokenSigningKey>,
+    /// When each (issuer, request ID) may be forgotten.
+    request_ids: BTreeMap<(String, String), UnixTime>,
 }
 
 /// x509CertificateDefaultRequiredAffinityLevel, low until set (the SQL store's initial row).
