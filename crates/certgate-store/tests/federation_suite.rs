@@ -1,6 +1,9 @@
 //! The federation store suite: every behaviour of the `FederationStore` port (relying parties,
 //! token-signing keys, the SAML request-ID replay cache) and the login flow's sign-in
-//! certificate, written once and run against both backends (see common/mod.rs).
+//! certificate, written once and run against both backends (see common/mod.rs): round trips,
+//! the unique constraints, the rollback of a stale rotation, two nodes racing. The federation
+//! service's rules on top of the port are certgate-core's tests/federation.rs, on the
+//! in-memory store.
 //!
 //! The key races run two initializations (and two rotations) from two connection pools at
 //! once: exactly one may win, and the loser changes nothing.
@@ -10,9 +13,8 @@ mod common;
 use certgate_core::audit::AuditEvent;
 use certgate_core::federation::certificate_context_rules;
 use certgate_core::federation::{
-    self, generate_token_signing_key, microsoft365, prepare_relying_party, ClaimRule,
-    FederationStore, KeyState, NameIdFormat, PasswordRequests, Protocol, RelyingParty,
-    RelyingPartyDraft, TokenSigningKey,
+    self, generate_token_signing_key, prepare_relying_party, ClaimRule, FederationStore, KeyState,
+    NameIdFormat, PasswordRequests, Protocol, RelyingParty, RelyingPartyDraft, TokenSigningKey,
 };
 use certgate_core::login_flow::{FlowIdentity, FlowStep, LoginFlow, LoginFlowStore};
 use certgate_core::store::{AuditLog, StoreError};
@@ -28,9 +30,6 @@ on_both_backends! {
     relying_party_names_and_identifiers_are_unique
         => sqlite_relying_party_names_and_identifiers_are_unique,
            postgres_relying_party_names_and_identifiers_are_unique;
-    relying_party_services_refuse_duplicates_with_rp_taken
-        => sqlite_relying_party_services_refuse_duplicates_with_rp_taken,
-           postgres_relying_party_services_refuse_duplicates_with_rp_taken;
     first_keys_are_inserted_once_even_by_two_nodes_at_once
         => sqlite_first_keys_are_inserted_once_even_by_two_nodes_at_once,
            postgres_first_keys_are_inserted_once_even_by_two_nodes_at_once;
@@ -328,85 +327,6 @@ async fn relying_party_names_and_identifiers_are_unique(db: &TestDb) {
     );
 }
 
-async fn relying_party_services_refuse_duplicates_with_rp_taken(db: &TestDb) {
-    let store = db.open().await;
-    let added = federation::add_relying_party(
-        &store,
-        microsoft365(
-            Protocol::WsFed,
-            Some("http://contoso.example/services/trust/".into()),
-        ),
-        at(0),
-        "admin",
-    )
-    .await
-    .expect("preset");
-    assert_eq!(
-        federation::find_relying_party(&store, "microsoft 365")
-            .await
-            .unwrap(),
-        added
-    );
-    assert_eq!(
-        federation::find_relying_party(&store, "urn:federation:MicrosoftOnline")
-            .await
-            .unwrap(),
-        added
-    );
-    let again =
-        federation::add_relying_party(&store, microsoft365(Protocol::WsFed, None), at(1), "admin")
-            .await
-            .unwrap_err();
-    assert_eq!(again.code(), "rp-taken");
-    let mut draft = microsoft365(Protocol::Saml, None);
-    draft.name = "Microsoft 365 SAML".into();
-    let saml = federation::add_relying_party(&store, draft, at(2), "admin")
-        .await
-        .expect("the same audience under SAML");
-    let renamed = federation::set_relying_party(
-        &store,
-        &saml.id,
-        |mut draft| {
-            draft.name = "MICROSOFT 365".into();
-            Ok(draft)
-        },
-        at(3),
-        "admin",
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(renamed.code(), "rp-taken");
-    let disabled = federation::set_relying_party(
-        &store,
-        "Microsoft 365 SAML",
-        |mut draft| {
-            draft.enabled = false;
-            Ok(draft)
-        },
-        at(4),
-        "admin",
-    )
-    .await
-    .expect("set");
-    assert!(!disabled.enabled);
-    assert_eq!(disabled.created_at, at(2));
-    assert_eq!(disabled.updated_at, at(4));
-    federation::remove_relying_party(&store, &added.id, at(5), "admin")
-        .await
-        .expect("remove");
-    assert_eq!(
-        federation::remove_relying_party(&store, &added.id, at(6), "admin")
-            .await
-            .unwrap_err()
-            .code(),
-        "rp-not-found"
-    );
-    assert_eq!(
-        federation::list_relying_parties(&store).await.unwrap(),
-        vec![disabled]
-    );
-}
-
 // ---- Token-signing keys -------------------------------------------------------------------
 
 async fn first_keys_are_inserted_once_even_by_two_nodes_at_once(db: &TestDb) {
@@ -455,24 +375,10 @@ async fn first_keys_are_inserted_once_even_by_two_nodes_at_once(db: &TestDb) {
         states(&node_a.token_signing_keys().await.unwrap()),
         states(&keys)
     );
-
-    // The service on top returns what is there, whoever created it.
-    let published = federation::ensure_token_signing_keys(&node_b, PASSPHRASE, at(9), "b")
-        .await
-        .expect("ensure");
-    assert_eq!(published.current.thumbprint, current.thumbprint);
-    assert_eq!(published.next.map(|k| k.thumbprint), Some(next.thumbprint));
 }
 
 async fn rotation_moves_next_to_current_and_a_stale_one_changes_nothing(db: &TestDb) {
     let store = db.open().await;
-    assert_eq!(
-        federation::rotate_token_signing_keys(&store, PASSPHRASE, at(0), "admin")
-            .await
-            .unwrap_err()
-            .code(),
-        "federation-no-signing-key"
-    );
     let first = federation::ensure_token_signing_keys(&store, PASSPHRASE, at(0), "admin")
         .await
         .expect("init");
@@ -502,7 +408,6 @@ async fn rotation_moves_next_to_current_and_a_stale_one_changes_nothing(db: &Tes
 
     // The same expectation again is stale now: nothing changes, nothing is audited.
     let before = store.token_signing_keys().await.unwrap();
-    let audited = audit_actions(&store).await;
     assert!(!store
         .rotate_token_signing_keys(
             &old_current,
@@ -525,27 +430,9 @@ async fn rotation_moves_next_to_current_and_a_stale_one_changes_nothing(db: &Tes
         .await
         .expect("half-stale rotation"));
     assert!(store.token_signing_keys().await.unwrap() == before);
-    assert_eq!(audit_actions(&store).await, audited);
-
-    // The service rotates again from what is stored.
-    let published = federation::rotate_token_signing_keys(&store, PASSPHRASE, at(300), "admin")
-        .await
-        .expect("service rotation");
-    assert_eq!(published.current.thumbprint, new_next.thumbprint);
-    assert_eq!(
-        federation::rotate_token_signing_keys(&store, b"wrong passphrase", at(400), "admin")
-            .await
-            .unwrap_err()
-            .code(),
-        "ca-key-seal-broken"
-    );
     assert_eq!(
         audit_actions(&store).await,
-        vec![
-            "federation.keys.init",
-            "federation.keys.rotate",
-            "federation.keys.rotate"
-        ]
+        vec!["federation.keys.init", "federation.keys.rotate"]
     );
 }
 
