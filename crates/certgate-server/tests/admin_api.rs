@@ -1339,7 +1339,7 @@ async fn relying_parties_round_trip_and_duplicates_are_refused(fixture: Fixture)
     assert_eq!(body["enabled"], true);
     let id = body["id"].as_str().expect("id").to_owned();
 
-    for key in [id.as_str(), "payroll", "PAYROLL"] {
+    for key in [id.as_str(), "payroll"] {
         let one = fixture
             .call(Method::GET, &format!("/relyingParties/{key}"), None)
             .await;
@@ -1368,26 +1368,24 @@ async fn relying_parties_round_trip_and_duplicates_are_refused(fixture: Fixture)
         .collect();
     assert_eq!(names, ["Expenses", "Payroll"]);
 
+    // The service's refusal (its rules, uniqueness and what a setting may be, are
+    // certgate-core's tests/federation.rs), with its status and message.
+    fixture
+        .call(
+            Method::POST,
+            "/relyingParties",
+            Some(wsfed_body("EXPENSES", "urn:other")),
+        )
+        .await
+        .refused_saying(
+            409,
+            "rp-taken",
+            "the name \"EXPENSES\" is already registered",
+        );
+    // The API's own refusals: what the request body carries and how.
     for (body, status, code) in [
-        (wsfed_body("EXPENSES", "urn:other"), 409, "rp-taken"),
-        (wsfed_body("Expenses 2", "urn:expenses"), 409, "rp-taken"),
-        (
-            json!({"displayName": "Bad", "protocol": "wsfed", "identifier": "urn:bad", "replyUrls": ["http://app.corp.example/"]}),
-            400,
-            "rp-field-invalid",
-        ),
         (
             json!({"displayName": "Bad", "protocol": "oidc", "identifier": "urn:bad", "replyUrls": ["https://app.corp.example/"]}),
-            400,
-            "rp-field-invalid",
-        ),
-        (
-            json!({"displayName": "Bad", "protocol": "saml", "identifier": "urn:bad", "replyUrls": ["https://app.corp.example/"], "claims": [{"claimType": "x", "source": "user.password"}]}),
-            400,
-            "rp-field-invalid",
-        ),
-        (
-            json!({"displayName": "Bad", "protocol": "saml", "identifier": "urn:bad", "replyUrls": ["https://app.corp.example/"], "requireSignedRequests": true}),
             400,
             "rp-field-invalid",
         ),
@@ -1435,14 +1433,6 @@ async fn relying_parties_round_trip_and_duplicates_are_refused(fixture: Fixture)
         .call(
             Method::PATCH,
             "/relyingParties/payroll",
-            Some(json!({"displayName": "expenses"})),
-        )
-        .await
-        .refused(409, "rp-taken");
-    fixture
-        .call(
-            Method::PATCH,
-            "/relyingParties/payroll",
             Some(json!({"requestCertificates": ["not base64!"]})),
         )
         .await
@@ -1454,7 +1444,11 @@ async fn relying_parties_round_trip_and_duplicates_are_refused(fixture: Fixture)
             Some(json!({"enabled": true})),
         )
         .await
-        .refused(404, "rp-not-found");
+        .refused_saying(
+            404,
+            "rp-not-found",
+            "no relying party is named or has the ID \"nobody\"",
+        );
 
     let removed = fixture
         .call(Method::DELETE, &format!("/relyingParties/{id}"), None)
@@ -1465,7 +1459,11 @@ async fn relying_parties_round_trip_and_duplicates_are_refused(fixture: Fixture)
         fixture
             .call(method, &format!("/relyingParties/{id}"), None)
             .await
-            .refused(404, "rp-not-found");
+            .refused_saying(
+                404,
+                "rp-not-found",
+                &format!("no relying party is named or has the ID \"{id}\""),
+            );
     }
     let actions: Vec<String> = fixture
         .audit()
@@ -1491,7 +1489,11 @@ async fn token_signing_keys_are_listed_and_rotated(fixture: Fixture) {
     fixture
         .call(Method::POST, "/federation/signingKeys/rotate", None)
         .await
-        .refused(409, "federation-no-signing-key");
+        .refused_saying(
+            409,
+            "federation-no-signing-key",
+            "the federation service has no token-signing key yet",
+        );
 
     let first = certgate_core::federation::ensure_token_signing_keys(
         &*fixture.store,
