@@ -995,7 +995,7 @@ fn the_first_keys_go_in_once_and_a_rotation_holds_only_while_its_expectation_doe
             by(&next.thumbprint),
             Some((KeyState::Current, Some(at), None))
         );
-        assert!(keys.iter().any(|k| *k == new_next));
+        assert!(keys.contains(&new_next));
 
         // Stale, half stale (right Current, wrong Next), or a new key that is already stored:
         // nothing changes, nothing is audited.
