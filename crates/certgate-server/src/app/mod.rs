@@ -192,16 +192,7 @@ pub async fn start_with_limits(
     limits: Limits,
 ) -> Result<RunningServer<SqlStore>, ServeError> {
     let listener_limits = limits.listeners;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Listen {
-            addr: config.listen,
-            source,
-        })?;
-    let local_addr = listener.local_addr().map_err(|source| ServeError::Listen {
-        addr: config.listen,
-        source,
-    })?;
+    let (listener, local_addr) = bind(config.listen).await?;
     let crl = Arc::new(CrlService::new(
         Arc::clone(&store),
         HttpCrlFetcher::new()?,
@@ -281,25 +272,8 @@ pub async fn start_with_limits(
                 CertAuthTls::new(certauth.identity, ClientCertificates::Request)
                     .map_err(ServeError::Tls)?,
             );
-            let listener =
-                TcpListener::bind(certauth.listen)
-                    .await
-                    .map_err(|source| ServeError::Listen {
-                        addr: certauth.listen,
-                        source,
-                    })?;
-            let addr = listener.local_addr().map_err(|source| ServeError::Listen {
-                addr: certauth.listen,
-                source,
-            })?;
-            let mut context = SignInContext::new(
-                Arc::clone(crl.state()),
-                Arc::clone(&clock),
-                Arc::clone(&store),
-                SignInRecorder::start(Arc::clone(&store)),
-                metrics.clone(),
-            );
-            context.store_timeout = listener_limits.store_timeout;
+            let (listener, addr) = bind(certauth.listen).await?;
+            let mut context = sign_in_context(&store, &crl, &clock, &metrics, &listener_limits);
             if let (Some((web_config, _)), Some((_, totp))) = (&web, &web_parts) {
                 context.web = Some((web_config.public_origin.clone(), totp.clone()));
             }
@@ -355,15 +329,13 @@ pub async fn start_with_limits(
                     .max(largest_header_limit.saturating_mul(2)),
                 ..listener_limits
             };
-            let mut signin = SignInContext::new(
-                Arc::clone(crl.state()),
-                Arc::clone(&clock),
-                Arc::clone(&store),
-                SignInRecorder::start(Arc::clone(&store)),
-                metrics.clone(),
-            );
-            signin.store_timeout = listener_limits.store_timeout;
-            let signin = Arc::new(signin);
+            let signin = Arc::new(sign_in_context(
+                &store,
+                &crl,
+                &clock,
+                &metrics,
+                &listener_limits,
+            ));
             let proxy = crate::front_door::FrontDoor::new(
                 signin,
                 front_door.virtual_directories,
@@ -375,16 +347,7 @@ pub async fn start_with_limits(
                 CertAuthTls::new(front_door.identity, ClientCertificates::Request)
                     .map_err(ServeError::Tls)?,
             );
-            let listener = TcpListener::bind(front_door.listen)
-                .await
-                .map_err(|source| ServeError::Listen {
-                    addr: front_door.listen,
-                    source,
-                })?;
-            let addr = listener.local_addr().map_err(|source| ServeError::Listen {
-                addr: front_door.listen,
-                source,
-            })?;
+            let (listener, addr) = bind(front_door.listen).await?;
             tasks.push(tokio::spawn(crate::certauth::serve_with_limits(
                 listener,
                 tls,
@@ -409,16 +372,7 @@ pub async fn start_with_limits(
         let tls = Arc::new(
             CertAuthTls::new(identity, ClientCertificates::Ignore).map_err(ServeError::Tls)?,
         );
-        let listener = TcpListener::bind(web_config.listen)
-            .await
-            .map_err(|source| ServeError::Listen {
-                addr: web_config.listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| ServeError::Listen {
-            addr: web_config.listen,
-            source,
-        })?;
+        let (listener, addr) = bind(web_config.listen).await?;
         let certauth_origin = web_config
             .certauth_public_origin
             .clone()
@@ -551,4 +505,32 @@ pub async fn start_with_limits(
         shutdown,
         tasks,
     })
+}
+
+/// Binds `addr`; the listener and the address it got (the port the system chose for 0).
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServeError> {
+    let listen_error = |source| ServeError::Listen { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(listen_error)?;
+    let local_addr = listener.local_addr().map_err(listen_error)?;
+    Ok((listener, local_addr))
+}
+
+/// The certificate sign-in of a listener that asks for client certificates (the certificate
+/// sign-in listener, the front door): the shared validation state, its own sign-in recorder.
+fn sign_in_context(
+    store: &Arc<SqlStore>,
+    crl: &CrlService<SqlStore, HttpCrlFetcher, Arc<dyn Clock>>,
+    clock: &Arc<dyn Clock>,
+    metrics: &Metrics,
+    limits: &crate::limits::ListenerLimits,
+) -> SignInContext<SqlStore> {
+    let mut context = SignInContext::new(
+        Arc::clone(crl.state()),
+        Arc::clone(clock),
+        Arc::clone(store),
+        SignInRecorder::start(Arc::clone(store)),
+        metrics.clone(),
+    );
+    context.store_timeout = limits.store_timeout;
+    context
 }
