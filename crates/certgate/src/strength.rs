@@ -71,14 +71,23 @@ fn describe(rule: &AuthenticationModeRule) -> String {
     spec.to_string()
 }
 
-/// `strength add`'s flags as a rule: `--issuer` is a DN when it has an `=`, else hex.
-fn spec_of(
+/// `strength add`'s flags as a rule (`--issuer` is a DN when it has an `=`, else hex), or the
+/// refusal to exit with.
+fn rule_of(
     issuer: Option<&str>,
     policy_oid: Option<String>,
     strength: Strength,
-) -> Result<StrengthRuleSpec, StrengthRuleError> {
+    json: bool,
+) -> Result<StrengthRuleSpec, ExitCode> {
+    let issuer =
+        issuer
+            .map(IssuerSelector::parse)
+            .transpose()
+            .map_err(|error: StrengthRuleError| {
+                refused("strength", error.code(), &error.to_string(), json)
+            })?;
     Ok(StrengthRuleSpec {
-        issuer: issuer.map(IssuerSelector::parse).transpose()?,
+        issuer,
         policy_oid: policy_oid.map(|oid| oid.trim().to_owned()),
         strength,
     })
@@ -146,9 +155,9 @@ pub(crate) async fn run(command: StrengthCommand, global: GlobalArgs) -> anyhow:
             strength,
             json,
         } => {
-            let spec = match spec_of(issuer.as_deref(), policy_oid, strength) {
+            let spec = match rule_of(issuer.as_deref(), policy_oid, strength, json) {
                 Ok(spec) => spec,
-                Err(error) => return Ok(refuse(error, json)),
+                Err(exit) => return Ok(exit),
             };
             match add_strength_rule(&store, spec, now, &actor).await {
                 Ok(rule) => print_added(&(&rule).into(), json),
@@ -185,13 +194,10 @@ async fn run_remote(command: StrengthCommand, remote: Remote) -> anyhow::Result<
             json,
         } => {
             // The same reading of the flags as locally.
-            let spec = match spec_of(issuer.as_deref(), policy_oid, strength) {
-                Ok(spec) => spec,
-                Err(error) => {
-                    return Ok(refused("strength", error.code(), &error.to_string(), json))
-                }
+            let new = match rule_of(issuer.as_deref(), policy_oid, strength, json) {
+                Ok(spec) => NewAuthenticationModeRule::from(&spec),
+                Err(exit) => return Ok(exit),
             };
-            let new = NewAuthenticationModeRule::from(&spec);
             match remote
                 .post::<_, AuthenticationModeRule>("/authenticationModeRules", Some(&new))
                 .await?

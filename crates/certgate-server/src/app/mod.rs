@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::certauth::{CertAuthTls, ClientCertificates, ServerIdentity};
 use crate::crl_refresh::{CrlService, CrlSettings};
-use crate::limits::{with_body_read_timeout, Limits};
+use crate::limits::{with_body_read_timeout, Limits, ListenerLimits};
 use crate::metrics::Metrics;
 use crate::oidc_policy::DirectoryRefreshPolicy;
 use crate::signin_http::SignInContext;
@@ -296,16 +296,15 @@ pub async fn start_with_limits(
                 ))
                 .nest("/api/v1", crate::admin_api::routes(Arc::clone(&admin)))
                 .route("/healthz", axum::routing::get(|| async { "ok\n" }));
-            let app = crate::refusal::answer_by_accept(app, metrics.clone());
-            let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::Https);
-            tasks.push(tokio::spawn(crate::certauth::serve_with_limits(
+            tasks.push(spawn_https(
                 listener,
                 tls,
-                Arc::clone(crl.state()),
-                with_body_read_timeout(app, listener_limits.body_read_timeout),
+                crl.state(),
+                app,
+                &metrics,
                 listener_limits,
                 shutdown.subscribe(),
-            )));
+            ));
             tracing::info!(%addr, "certificate sign-in listener");
             Some(addr)
         }
@@ -323,7 +322,7 @@ pub async fn start_with_limits(
                 .map(|vdir| vdir.max_request_header_bytes)
                 .max()
                 .unwrap_or(0);
-            let front_door_limits = crate::limits::ListenerLimits {
+            let front_door_limits = ListenerLimits {
                 max_header_bytes: listener_limits
                     .max_header_bytes
                     .max(largest_header_limit.saturating_mul(2)),
@@ -426,16 +425,15 @@ pub async fn start_with_limits(
             Arc::clone(&clock),
             crate::limits::ANONYMOUS_WRITE_PATHS,
         );
-        let app = crate::refusal::answer_by_accept(app, metrics.clone());
-        let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::Https);
-        tasks.push(tokio::spawn(crate::certauth::serve_with_limits(
+        tasks.push(spawn_https(
             listener,
             tls,
-            Arc::clone(crl.state()),
-            with_body_read_timeout(app, listener_limits.body_read_timeout),
+            crl.state(),
+            app,
+            &metrics,
             listener_limits,
             shutdown.subscribe(),
-        )));
+        ));
         tracing::info!(%addr, "web listener (OpenID Connect)");
         web_addr = Some(addr);
     }
@@ -522,7 +520,7 @@ fn sign_in_context(
     crl: &CrlService<SqlStore, HttpCrlFetcher, Arc<dyn Clock>>,
     clock: &Arc<dyn Clock>,
     metrics: &Metrics,
-    limits: &crate::limits::ListenerLimits,
+    limits: &ListenerLimits,
 ) -> SignInContext<SqlStore> {
     let mut context = SignInContext::new(
         Arc::clone(crl.state()),
@@ -533,4 +531,28 @@ fn sign_in_context(
     );
     context.store_timeout = limits.store_timeout;
     context
+}
+
+/// Serves `app` on an HTTPS listener that people's browsers reach (the certificate sign-in
+/// listener, the web listener): refusals in the form the client accepts, the browser
+/// hardening headers, a deadline on request bodies, and the listener limits.
+fn spawn_https(
+    listener: TcpListener,
+    tls: Arc<CertAuthTls>,
+    state: &Arc<SharedState>,
+    app: axum::Router,
+    metrics: &Metrics,
+    limits: ListenerLimits,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let app = crate::refusal::answer_by_accept(app, metrics.clone());
+    let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::Https);
+    tokio::spawn(crate::certauth::serve_with_limits(
+        listener,
+        tls,
+        Arc::clone(state),
+        with_body_read_timeout(app, limits.body_read_timeout),
+        limits,
+        shutdown,
+    ))
 }
