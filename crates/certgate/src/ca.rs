@@ -294,17 +294,22 @@ pub(crate) async fn run(command: CaCommand, global: GlobalArgs) -> anyhow::Resul
     }
 }
 
+/// `--root` / `--intermediate` as the API's `isRootAuthority`; neither leaves it unset.
+fn is_root_authority(root: bool, intermediate: bool) -> Option<bool> {
+    if root {
+        Some(true)
+    } else if intermediate {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// `ca set`'s flags as the admin API's PATCH: `--no-crl-url` removes the delta URL too.
 fn patch_of(args: SetArgs) -> (i64, CertificateAuthorityPatch) {
     let mut patch = CertificateAuthorityPatch {
         display_name: args.name,
-        is_root_authority: if args.root {
-            Some(true)
-        } else if args.intermediate {
-            Some(false)
-        } else {
-            None
-        },
+        is_root_authority: is_root_authority(args.root, args.intermediate),
         is_exempt_from_crl_validation: args.exempt_from_crl_validation,
         is_issuer_hint_enabled: args.issuer_hint,
         ..CertificateAuthorityPatch::default()
@@ -329,13 +334,7 @@ fn patch_of(args: SetArgs) -> (i64, CertificateAuthorityPatch) {
 fn new_authority(args: &AddArgs, bytes: &[u8]) -> NewCertificateAuthority {
     NewCertificateAuthority {
         certificate: base64::engine::general_purpose::STANDARD.encode(bytes),
-        is_root_authority: if args.root {
-            Some(true)
-        } else if args.intermediate {
-            Some(false)
-        } else {
-            None
-        },
+        is_root_authority: is_root_authority(args.root, args.intermediate),
         certificate_revocation_list_url: args.crl_url.clone(),
         delta_certificate_revocation_list_url: args.delta_crl_url.clone(),
         display_name: args.name.clone(),
