@@ -68,3 +68,37 @@ pub fn rfc3339(at: UnixTime) -> String {
         })
         .unwrap_or_else(|| format!("@{}", at.0))
 }
+
+/// A point in time as an administrator types it: RFC 3339 (`2026-12-01T08:00:00Z`) or a date
+/// (`2026-12-01`, midnight UTC). The CLI and the admin API read dates alike.
+pub fn parse_rfc3339_or_date(text: &str) -> Option<UnixTime> {
+    use time::format_description::well_known::Rfc3339;
+    let text = text.trim();
+    if let Ok(at) = time::OffsetDateTime::parse(text, &Rfc3339) {
+        return Some(UnixTime(at.unix_timestamp()));
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, &format)
+        .ok()
+        .map(|date| UnixTime(date.midnight().assume_utc().unix_timestamp()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_rfc3339_or_a_day_at_midnight_utc() {
+        assert_eq!(
+            parse_rfc3339_or_date("2026-01-01"),
+            Some(UnixTime(1_767_225_600))
+        );
+        assert_eq!(
+            parse_rfc3339_or_date("2026-01-01T01:00:00+01:00"),
+            Some(UnixTime(1_767_225_600))
+        );
+        assert_eq!(parse_rfc3339_or_date("01/01/2026"), None);
+        assert_eq!(parse_rfc3339_or_date("2026-1-1"), None);
+        assert_eq!(parse_rfc3339_or_date("tomorrow"), None);
+    }
+}

@@ -89,6 +89,22 @@ pub fn hex(bytes: &[u8]) -> String {
         })
 }
 
+/// `random` as a version 4 UUID (RFC 9562 §5.4) in its lowercase 8-4-4-4-12 form: the
+/// version and variant bits are set, the other 122 bits are `random`'s.
+pub fn uuid_v4(mut random: [u8; 16]) -> String {
+    random[6] = (random[6] & 0x0f) | 0x40;
+    random[8] = (random[8] & 0x3f) | 0x80;
+    let hex = hex(&random);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
 /// Parses hex (upper or lower case, optional `:` or space separators, as certutil and openssl
 /// print serials). `None` when anything else is in it or it is empty.
 pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
@@ -203,6 +219,14 @@ pub fn reason_codes() -> Vec<certgate_pki::CodeList> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uuid_v4_sets_the_version_and_variant_bits_and_keeps_the_rest() {
+        assert_eq!(uuid_v4([0; 16]), "00000000-0000-4000-8000-000000000000");
+        assert_eq!(uuid_v4([0xff; 16]), "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        let counting: [u8; 16] = std::array::from_fn(|i| i as u8);
+        assert_eq!(uuid_v4(counting), "00010203-0405-4607-8809-0a0b0c0d0e0f");
+    }
 
     #[test]
     fn control_characters_are_escaped_for_terminals() {

@@ -424,17 +424,7 @@ pub fn correlation_id() -> String {
     // Without system randomness the ID is all zeros: it only correlates log lines, it grants
     // nothing.
     let _ = aws_lc_rs::rand::fill(&mut bytes);
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex = crate::hex(&bytes);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    crate::uuid_v4(bytes)
 }
 
 #[cfg(test)]

@@ -18,7 +18,10 @@ use x509_parser::x509::AlgorithmIdentifier;
 use crate::name::Name;
 use crate::oid::Oid;
 use crate::reason_code::ReasonCode;
-use crate::signature::rsa_modulus_bits;
+use crate::signature::{
+    rsa_modulus_bits, CURVE_P256, CURVE_P384, ECDSA_SHA256, ECDSA_SHA384, EC_PUBLIC_KEY,
+    RSA_ENCRYPTION, SHA256_WITH_RSA, SHA384_WITH_RSA, SHA512_WITH_RSA,
+};
 
 /// Largest request accepted, DER. An RSA-8192 request with a long subject is under 2 KiB;
 /// the bound keeps hostile input from costing more than a small, fixed amount of work.
@@ -28,16 +31,6 @@ pub const MAX_CSR_DER_BYTES: usize = 12 * 1024;
 pub const MIN_CSR_RSA_BITS: usize = 2048;
 /// Largest RSA modulus accepted (what aws-lc verifies).
 const MAX_CSR_RSA_BITS: usize = 8192;
-
-const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
-const SHA256_WITH_RSA: &str = "1.2.840.113549.1.1.11";
-const SHA384_WITH_RSA: &str = "1.2.840.113549.1.1.12";
-const SHA512_WITH_RSA: &str = "1.2.840.113549.1.1.13";
-const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
-const ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
-const CURVE_P256: &str = "1.2.840.10045.3.1.7";
-const CURVE_P384: &str = "1.3.132.0.34";
 
 /// The public key a request asks to have certified, in the only forms certgate writes into
 /// certificates.

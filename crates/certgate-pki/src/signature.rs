@@ -42,18 +42,18 @@ impl Default for AlgorithmPolicy {
     }
 }
 
-const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+pub(crate) const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 const RSA_PSS: &str = "1.2.840.113549.1.1.10";
 const SHA1_WITH_RSA: &str = "1.2.840.113549.1.1.5";
-const SHA256_WITH_RSA: &str = "1.2.840.113549.1.1.11";
-const SHA384_WITH_RSA: &str = "1.2.840.113549.1.1.12";
-const SHA512_WITH_RSA: &str = "1.2.840.113549.1.1.13";
-const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
-const ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
+pub(crate) const SHA256_WITH_RSA: &str = "1.2.840.113549.1.1.11";
+pub(crate) const SHA384_WITH_RSA: &str = "1.2.840.113549.1.1.12";
+pub(crate) const SHA512_WITH_RSA: &str = "1.2.840.113549.1.1.13";
+pub(crate) const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+pub(crate) const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
+pub(crate) const ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
 const ECDSA_SHA512: &str = "1.2.840.10045.4.3.4";
-const CURVE_P256: &str = "1.2.840.10045.3.1.7";
-const CURVE_P384: &str = "1.3.132.0.34";
+pub(crate) const CURVE_P256: &str = "1.2.840.10045.3.1.7";
+pub(crate) const CURVE_P384: &str = "1.3.132.0.34";
 const ED25519: &str = "1.3.101.112";
 const DSA_KEY: &str = "1.2.840.10040.4.1";
 const DSA_SHA1: &str = "1.2.840.10040.4.3";

@@ -93,6 +93,24 @@ pub struct Validity {
     pub not_on_or_after: UnixTime,
 }
 
+impl Validity {
+    /// IssueInstant, NotBefore and NotOnOrAfter as xs:dateTime text, for a window that is
+    /// not empty (SAML 2.0 and SAML 1.1 assertions alike).
+    pub(crate) fn instants(&self) -> Result<[String; 3], SamlError> {
+        if self.not_before >= self.not_on_or_after {
+            return Err(SamlError::EmptyValidity {
+                not_before: self.not_before.0,
+                not_on_or_after: self.not_on_or_after.0,
+            });
+        }
+        Ok([
+            instant::format("issue_instant", self.issue_instant)?,
+            instant::format("not_before", self.not_before)?,
+            instant::format("not_on_or_after", self.not_on_or_after)?,
+        ])
+    }
+}
+
 /// The sign-in the assertion reports (AuthnStatement).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Authentication {
@@ -175,16 +193,7 @@ impl Assertion {
                 check_text("attribute value", value)?;
             }
         }
-        let v = &self.validity;
-        if v.not_before >= v.not_on_or_after {
-            return Err(SamlError::EmptyValidity {
-                not_before: v.not_before.0,
-                not_on_or_after: v.not_on_or_after.0,
-            });
-        }
-        let issue_instant = instant::format("issue_instant", v.issue_instant)?;
-        let not_before = instant::format("not_before", v.not_before)?;
-        let not_on_or_after = instant::format("not_on_or_after", v.not_on_or_after)?;
+        let [issue_instant, not_before, not_on_or_after] = self.validity.instants()?;
         let authn_instant = instant::format("authn_instant", self.authentication.authn_instant)?;
 
         let mut head = Writer::new();

@@ -55,26 +55,7 @@ impl Writer {
         namespace: Option<(&str, &str)>,
         attributes: &[(&str, &str)],
     ) {
-        self.out.push('<');
-        self.out.push_str(name);
-        if let Some((prefix, uri)) = namespace {
-            self.out.push_str(" xmlns:");
-            self.out.push_str(prefix);
-            self.out.push_str("=\"");
-            escape_attribute(&mut self.out, uri);
-            self.out.push('"');
-        }
-        let mut sorted: Vec<&(&str, &str)> = attributes.iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(b.0));
-        for (attribute, value) in sorted {
-            debug_assert!(!attribute.contains(':'), "prefixed attribute {attribute}");
-            self.out.push(' ');
-            self.out.push_str(attribute);
-            self.out.push_str("=\"");
-            escape_attribute(&mut self.out, value);
-            self.out.push('"');
-        }
-        self.out.push('>');
+        self.open_qualified(name, namespace.as_slice(), attributes, &[]);
     }
 
     /// A start tag that declares several prefixes and may carry namespace-qualified

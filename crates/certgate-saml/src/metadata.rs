@@ -70,29 +70,35 @@ impl IdpMetadata {
             signing_certificates: &self.signing_certificates,
         };
         descriptor.check()?;
-        let valid_until = self
-            .valid_until
-            .map(|at| instant::format("valid_until", at))
-            .transpose()?;
-
-        let mut attributes = vec![
-            ("ID", self.id.as_str()),
-            ("entityID", self.entity_id.as_str()),
-        ];
-        if let Some(valid_until) = &valid_until {
-            attributes.push(("validUntil", valid_until));
-        }
-        let mut head = Writer::new();
-        head.open("md:EntityDescriptor", Some(("md", MD)), &attributes);
+        let head = entity_descriptor_start(&self.id, &self.entity_id, self.valid_until)?;
 
         let mut w = Writer::new();
         descriptor.write(&mut w);
         w.close("md:EntityDescriptor");
         Ok(Unsigned {
-            head: head.finish(),
+            head,
             tail: w.finish(),
         })
     }
+}
+
+/// The `md:EntityDescriptor` start tag (SAML metadata §2.3.2) of certgate's metadata
+/// documents: its `ID`, `entityID` and optional `validUntil`.
+pub(crate) fn entity_descriptor_start(
+    id: &MessageId,
+    entity_id: &str,
+    valid_until: Option<UnixTime>,
+) -> Result<String, SamlError> {
+    let valid_until = valid_until
+        .map(|at| instant::format("valid_until", at))
+        .transpose()?;
+    let mut attributes = vec![("ID", id.as_str()), ("entityID", entity_id)];
+    if let Some(valid_until) = &valid_until {
+        attributes.push(("validUntil", valid_until));
+    }
+    let mut head = Writer::new();
+    head.open("md:EntityDescriptor", Some(("md", MD)), &attributes);
+    Ok(head.finish())
 }
 
 /// The `md:IDPSSODescriptor` (SAML metadata §2.4.3), shared by [`IdpMetadata`] and the

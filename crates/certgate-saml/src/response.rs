@@ -57,22 +57,7 @@ impl Response {
                 "the Response and its Assertion need distinct IDs",
             ));
         }
-        let issue_instant = instant::format("issue_instant", self.issue_instant)?;
-
-        let mut attributes = vec![
-            ("Destination", self.destination.as_str()),
-            ("ID", self.id.as_str()),
-            ("IssueInstant", issue_instant.as_str()),
-            ("Version", "2.0"),
-        ];
-        if let Some(request_id) = &self.in_response_to {
-            attributes.push(("InResponseTo", request_id));
-        }
-        let mut head = Writer::new();
-        head.open("samlp:Response", Some(("samlp", SAMLP)), &attributes);
-        // exc-c14n renders `saml` where it is first used: on the Issuer, and again on the
-        // Assertion, a sibling of the Issuer rather than its descendant.
-        head.leaf("saml:Issuer", Some(("saml", SAML)), &[], &self.issuer);
+        let head = self.head()?;
 
         let mut tail = Writer::new();
         tail.open("samlp:Status", None, &[]);
@@ -89,6 +74,28 @@ impl Response {
             ResponseSigning::AssertionOnly => Ok(unsigned.head + &unsigned.tail),
             ResponseSigning::AssertionAndResponse => unsigned.sign(&self.id, key),
         }
+    }
+}
+
+impl Response {
+    /// The Response's start tag and its Issuer, the same whatever the Response carries.
+    fn head(&self) -> Result<Writer, SamlError> {
+        let issue_instant = instant::format("issue_instant", self.issue_instant)?;
+        let mut attributes = vec![
+            ("Destination", self.destination.as_str()),
+            ("ID", self.id.as_str()),
+            ("IssueInstant", issue_instant.as_str()),
+            ("Version", "2.0"),
+        ];
+        if let Some(request_id) = &self.in_response_to {
+            attributes.push(("InResponseTo", request_id));
+        }
+        let mut head = Writer::new();
+        head.open("samlp:Response", Some(("samlp", SAMLP)), &attributes);
+        // exc-c14n renders `saml` where it is first used: on the Issuer, and again on the
+        // Assertion, a sibling of the Issuer rather than its descendant.
+        head.leaf("saml:Issuer", Some(("saml", SAML)), &[], &self.issuer);
+        Ok(head)
     }
 }
 
@@ -141,20 +148,8 @@ impl Response {
         if let Some(request_id) = &self.in_response_to {
             check_ncname("in_response_to", request_id)?;
         }
-        let issue_instant = instant::format("issue_instant", self.issue_instant)?;
-        let mut attributes = vec![
-            ("Destination", self.destination.as_str()),
-            ("ID", self.id.as_str()),
-            ("IssueInstant", issue_instant.as_str()),
-            ("Version", "2.0"),
-        ];
-        if let Some(request_id) = &self.in_response_to {
-            attributes.push(("InResponseTo", request_id));
-        }
+        let head = self.head()?;
         let (top, second) = status.codes();
-        let mut head = Writer::new();
-        head.open("samlp:Response", Some(("samlp", SAMLP)), &attributes);
-        head.leaf("saml:Issuer", Some(("saml", SAML)), &[], &self.issuer);
         let mut tail = Writer::new();
         tail.open("samlp:Status", None, &[]);
         tail.open("samlp:StatusCode", None, &[("Value", top)]);

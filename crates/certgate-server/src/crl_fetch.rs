@@ -6,20 +6,19 @@
 //! and one that drips bytes slowly is cut off by a single deadline covering connect, headers
 //! and body alike (a per-read timeout would let it stretch the download forever).
 
-use std::error::Error as StdError;
 use std::time::Duration;
 
 use certgate_core::crl_fetch::{
     Conditional, CrlFetcher, FetchError, FetchLimits, FetchOutcome, FetchProgress,
 };
 use reqwest::header::{self, HeaderMap, HeaderValue};
-use reqwest::{redirect, Client, StatusCode, Url};
+use reqwest::{Client, StatusCode, Url};
+
+use crate::outbound_http::{client_builder, error_chain};
 
 /// The most a download reserves up front from an announced Content-Length: the announcement
 /// is the remote party's word, so a larger body grows the buffer as bytes actually arrive.
 const MAX_PREALLOCATION: u64 = 1024 * 1024;
-
-const USER_AGENT: &str = concat!("certgate/", env!("CARGO_PKG_VERSION"));
 
 /// Downloads CRLs over http:// and https:// (TLS verified against the platform's roots).
 ///
@@ -37,10 +36,7 @@ impl HttpCrlFetcher {
     /// certificate verifier failed to initialise). The port has no variant for that, so it is
     /// reported as every CRL URL being unreachable, which is what it amounts to.
     pub fn new() -> Result<Self, FetchError> {
-        let client = Client::builder()
-            .no_proxy()
-            .redirect(redirect::Policy::none())
-            .user_agent(USER_AGENT)
+        let client = client_builder()
             .build()
             .map_err(|error| FetchError::Unreachable {
                 url: "any CRL URL".into(),
@@ -233,22 +229,6 @@ fn send_error(url: &str, error: reqwest::Error) -> FetchError {
         url: url.to_owned(),
         detail: error_chain(&error.without_url()),
     }
-}
-
-/// The error and its causes, outermost first, as one line: reqwest's own message ("error
-/// sending request") says little, the OS or TLS error at the bottom says what went wrong.
-fn error_chain(error: &reqwest::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
-    while let Some(e) = current {
-        let text = e.to_string();
-        // Some layers repeat their cause in their own message.
-        if !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
-        current = e.source();
-    }
-    parts.join(": ")
 }
 
 fn whole_seconds_rounded_up(duration: Duration) -> u64 {

@@ -31,6 +31,7 @@ pub mod front_door;
 pub mod limits;
 pub mod metrics;
 pub mod oidc_policy;
+mod outbound_http;
 mod pages;
 pub mod publish;
 pub mod reasons;

@@ -12,7 +12,6 @@
 //! as `second-factor-unknown-challenge`.
 
 use std::collections::HashMap;
-use std::error::Error as StdError;
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -22,10 +21,10 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use certgate_core::clock::{rfc3339, Clock};
 use certgate_pki::{ReasonCode, UnixTime};
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
-use reqwest::{redirect, Client, Url};
+use reqwest::{Client, Url};
 use serde_json::json;
 
-const USER_AGENT: &str = concat!("certgate/", env!("CARGO_PKG_VERSION"));
+use crate::outbound_http::{client_builder, error_chain};
 
 /// Digits in a delivered code: what people expect from an SMS code.
 const CODE_DIGITS: usize = 6;
@@ -357,12 +356,9 @@ impl<C: Clock> WebhookProvider<C> {
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(not_allowed());
         }
-        let client = Client::builder()
-            .no_proxy()
-            .redirect(redirect::Policy::none())
+        let client = client_builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
-            .user_agent(USER_AGENT)
             .build()
             .map_err(|error| SecondFactorError::ClientUnavailable {
                 detail: format!(
@@ -553,19 +549,6 @@ fn random_code() -> Result<String, SecondFactorError> {
             return Ok(format!("{:0CODE_DIGITS$}", draw % MODULUS));
         }
     }
-}
-
-fn error_chain(error: &reqwest::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
-    while let Some(e) = current {
-        let text = e.to_string();
-        if !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
-        current = e.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

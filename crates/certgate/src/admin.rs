@@ -10,7 +10,7 @@ use certgate_core::clock::{rfc3339, Clock, SystemClock};
 use clap::Subcommand;
 use serde_json::{json, Value};
 
-use crate::user::refused;
+use crate::output::refused;
 use crate::{cli_actor, GlobalArgs};
 
 #[derive(Subcommand)]

@@ -5,7 +5,6 @@
 use std::process::ExitCode;
 
 use certgate_core::binding::{Affinity, CertificateField, UserAttribute};
-use certgate_core::clock::{Clock, SystemClock};
 use certgate_core::directory::{
     add_binding_rule, binding_policy, remove_binding_rule, set_default_required_affinity,
 };
@@ -16,9 +15,9 @@ use certgate_server::admin_api::resource::{
 use clap::Subcommand;
 use serde_json::json;
 
+use crate::output::{self, refused};
 use crate::remote::Remote;
-use crate::user::refused;
-use crate::{cli_actor, GlobalArgs};
+use crate::{GlobalArgs, Local};
 
 #[derive(Subcommand)]
 pub(crate) enum BindingCommand {
@@ -115,9 +114,7 @@ fn print_added(
     was_default: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    if json {
-        outln!("{}", serde_json::to_string_pretty(rule)?);
-    } else {
+    output::record(rule, json, |rule| {
         outln!(
             "added binding rule {}: {}->{} ({} affinity)",
             rule.priority,
@@ -128,22 +125,18 @@ fn print_added(
         if was_default {
             outln!("note: the configured rules now replace the default rules; add the defaults you still want");
         }
-    }
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn print_removed(rule: &CertificateUserBinding, json: bool) -> anyhow::Result<ExitCode> {
-    if json {
-        outln!("{}", json!({ "ok": true, "removed": rule }));
-    } else {
-        outln!(
+    output::removed(
+        rule,
+        json,
+        format_args!(
             "removed binding rule {}: {}->{}",
-            rule.priority,
-            rule.x509_certificate_field,
-            rule.user_property
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+            rule.priority, rule.x509_certificate_field, rule.user_property
+        ),
+    )
 }
 
 fn print_affinity(affinity: Affinity, json: bool) -> anyhow::Result<ExitCode> {
@@ -162,10 +155,9 @@ pub(crate) async fn run(command: BindingCommand, global: GlobalArgs) -> anyhow::
     if let Some(remote) = global.remote()? {
         return run_remote(command, remote).await;
     }
-    let config = global.load()?;
-    let store = config.open_store().await?;
-    let now = SystemClock.now();
-    let actor = cli_actor();
+    let Local {
+        store, now, actor, ..
+    } = global.local().await?;
     let refuse = |error: certgate_core::binding::BindingRuleError, json| {
         refused("binding", error.code(), &error.to_string(), json)
     };

@@ -7,21 +7,18 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use base64::Engine as _;
-use certgate_core::clock::{Clock, SystemClock};
 use certgate_core::escape_control;
 use certgate_core::store::TrustedCaStore;
-use certgate_core::trusted_ca::{
-    add_cas, remove_ca, set_ca, AuthorityType, CaId, CaSettings, TrustError,
-};
+use certgate_core::trusted_ca::{add_cas, remove_ca, set_ca, AuthorityType, CaId, TrustError};
 use certgate_pki::{parse_certificates, Certificate};
 use certgate_server::admin_api::resource::{
     CertificateAuthority, CertificateAuthorityPatch, Collection, NewCertificateAuthority,
 };
 use clap::{ArgAction, Args, Subcommand};
-use serde_json::json;
 
+use crate::output;
 use crate::remote::Remote;
-use crate::{cli_actor, GlobalArgs};
+use crate::{GlobalArgs, Local};
 
 #[derive(Subcommand)]
 pub(crate) enum CaCommand {
@@ -99,57 +96,51 @@ pub(crate) struct SetArgs {
     json: bool,
 }
 
-fn print_table(cas: &[CertificateAuthority]) {
-    if cas.is_empty() {
-        outln!("no trusted CAs (add one with `certgate ca add FILE`)");
-        return;
-    }
-    for ca in cas {
-        // Names and URLs are escaped: a record from before names were checked, or a subject
-        // DN from a certificate, must not put control sequences on the operator's terminal.
-        outln!(
-            "{}  {} \"{}\"",
-            ca.id,
-            authority_type(ca),
-            escape_control(&ca.display_name)
-        );
-        outln!("    issuer     {}", escape_control(&ca.issuer));
-        outln!(
-            "    issuer SKI {}",
-            ca.issuer_ski.as_deref().unwrap_or("(none)")
-        );
-        outln!("    sha256     {}", ca.sha256_thumbprint);
-        outln!("    valid      {} .. {}", ca.not_before, ca.not_after);
-        outln!(
-            "    CRL        {}",
-            escape_control(
-                ca.certificate_revocation_list_url
-                    .as_deref()
-                    .unwrap_or("(none)")
-            )
-        );
-        outln!(
-            "    delta CRL  {}",
-            escape_control(
-                ca.delta_certificate_revocation_list_url
-                    .as_deref()
-                    .unwrap_or("(none)")
-            )
-        );
-        outln!(
-            "    flags      {}{}",
-            if ca.is_exempt_from_crl_validation {
-                "exempt-from-crl-validation "
-            } else {
-                ""
-            },
-            if ca.is_issuer_hint_enabled {
-                "issuer-hint"
-            } else {
-                ""
-            }
-        );
-    }
+fn print_ca(ca: &CertificateAuthority) {
+    // Names and URLs are escaped: a record from before names were checked, or a subject DN
+    // from a certificate, must not put control sequences on the operator's terminal.
+    outln!(
+        "{}  {} \"{}\"",
+        ca.id,
+        authority_type(ca),
+        escape_control(&ca.display_name)
+    );
+    outln!("    issuer     {}", escape_control(&ca.issuer));
+    outln!(
+        "    issuer SKI {}",
+        ca.issuer_ski.as_deref().unwrap_or("(none)")
+    );
+    outln!("    sha256     {}", ca.sha256_thumbprint);
+    outln!("    valid      {} .. {}", ca.not_before, ca.not_after);
+    outln!(
+        "    CRL        {}",
+        escape_control(
+            ca.certificate_revocation_list_url
+                .as_deref()
+                .unwrap_or("(none)")
+        )
+    );
+    outln!(
+        "    delta CRL  {}",
+        escape_control(
+            ca.delta_certificate_revocation_list_url
+                .as_deref()
+                .unwrap_or("(none)")
+        )
+    );
+    outln!(
+        "    flags      {}{}",
+        if ca.is_exempt_from_crl_validation {
+            "exempt-from-crl-validation "
+        } else {
+            ""
+        },
+        if ca.is_issuer_hint_enabled {
+            "issuer-hint"
+        } else {
+            ""
+        }
+    );
 }
 
 fn authority_type(ca: &CertificateAuthority) -> &'static str {
@@ -162,7 +153,7 @@ fn authority_type(ca: &CertificateAuthority) -> &'static str {
 
 /// Prints a refusal with its code; exit 1.
 fn refused(code: &str, message: &str, json: bool) -> ExitCode {
-    crate::user::refused("ca", code, message, json)
+    output::refused("ca", code, message, json)
 }
 
 fn trust_refused(error: &TrustError, json: bool) -> ExitCode {
@@ -170,61 +161,50 @@ fn trust_refused(error: &TrustError, json: bool) -> ExitCode {
 }
 
 fn print_list(cas: &[CertificateAuthority], json: bool) -> anyhow::Result<ExitCode> {
-    if json {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "certificateAuthorities": cas }))?
-        );
-    } else {
-        print_table(cas);
-    }
-    Ok(ExitCode::SUCCESS)
+    output::list(
+        "certificateAuthorities",
+        cas,
+        json,
+        "no trusted CAs (add one with `certgate ca add FILE`)",
+        print_ca,
+    )
 }
 
 fn print_added(records: &[CertificateAuthority], json: bool) -> anyhow::Result<ExitCode> {
     if json {
+        return print_list(records, json);
+    }
+    for record in records {
         outln!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "certificateAuthorities": records }))?
+            "added CA {}: {} \"{}\"",
+            record.id,
+            authority_type(record),
+            escape_control(&record.issuer)
         );
-    } else {
-        for record in records {
-            outln!(
-                "added CA {}: {} \"{}\"",
-                record.id,
-                authority_type(record),
-                escape_control(&record.issuer)
-            );
-        }
-        if records.iter().any(|r| {
-            r.certificate_revocation_list_url.is_none() && !r.is_exempt_from_crl_validation
-        }) {
-            outln!("note: a CA without a CRL URL and not exempt makes its certificates fail with crl-unavailable; set one with `certgate ca set ID --crl-url URL`");
-        }
+    }
+    if records
+        .iter()
+        .any(|r| r.certificate_revocation_list_url.is_none() && !r.is_exempt_from_crl_validation)
+    {
+        outln!("note: a CA without a CRL URL and not exempt makes its certificates fail with crl-unavailable; set one with `certgate ca set ID --crl-url URL`");
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_changed(record: &CertificateAuthority, json: bool) -> anyhow::Result<ExitCode> {
-    if json {
-        outln!("{}", serde_json::to_string_pretty(record)?);
-    } else {
-        print_table(std::slice::from_ref(record));
-    }
-    Ok(ExitCode::SUCCESS)
+    output::record(record, json, print_ca)
 }
 
 fn print_removed(record: &CertificateAuthority, json: bool) -> anyhow::Result<ExitCode> {
-    if json {
-        outln!("{}", json!({ "ok": true, "removed": record }));
-    } else {
-        outln!(
+    output::removed(
+        record,
+        json,
+        format_args!(
             "removed CA {}: \"{}\"",
             record.id,
             escape_control(&record.issuer)
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+        ),
+    )
 }
 
 /// A file's bytes and the certificates in it.
@@ -258,10 +238,9 @@ pub(crate) async fn run(command: CaCommand, global: GlobalArgs) -> anyhow::Resul
     if let Some(remote) = global.remote()? {
         return run_remote(command, remote).await;
     }
-    let config = global.load()?;
-    let store = config.open_store().await?;
-    let now = SystemClock.now();
-    let actor = cli_actor();
+    let Local {
+        store, now, actor, ..
+    } = global.local().await?;
     match command {
         CaCommand::List { json } => {
             let cas: Vec<CertificateAuthority> =
@@ -269,28 +248,16 @@ pub(crate) async fn run(command: CaCommand, global: GlobalArgs) -> anyhow::Resul
             print_list(&cas, json)
         }
         CaCommand::Add(args) => {
-            let certificates = match read_certificates(&args)? {
-                Ok(file) => file.certificates,
+            let file = match read_certificates(&args)? {
+                Ok(file) => file,
                 Err(error) => return Ok(trust_refused(&error, args.json)),
             };
-            let ders = certificates.iter().map(|c| c.der().to_vec()).collect();
+            let new = new_authority(&args, &file.bytes);
+            let ders = file.certificates.iter().map(|c| c.der().to_vec()).collect();
             let result = add_cas(
                 &store,
                 ders,
-                |certificate| CaSettings {
-                    display_name: args.name.clone().unwrap_or_default(),
-                    authority_type: if args.root
-                        || (!args.intermediate && certificate.is_self_issued())
-                    {
-                        AuthorityType::Root
-                    } else {
-                        AuthorityType::Intermediate
-                    },
-                    crl_url: args.crl_url.clone(),
-                    delta_crl_url: args.delta_crl_url.clone(),
-                    exempt_from_crl_validation: args.exempt_from_crl_validation,
-                    send_as_issuer_hint: !args.no_issuer_hint,
-                },
+                |certificate| new.settings_for(certificate),
                 now,
                 &actor,
             )
@@ -310,32 +277,7 @@ pub(crate) async fn run(command: CaCommand, global: GlobalArgs) -> anyhow::Resul
             let result = set_ca(
                 &store,
                 CaId(patch.0),
-                |mut settings| {
-                    let patch = patch.1;
-                    if let Some(name) = patch.display_name {
-                        settings.display_name = name;
-                    }
-                    if let Some(root) = patch.is_root_authority {
-                        settings.authority_type = if root {
-                            AuthorityType::Root
-                        } else {
-                            AuthorityType::Intermediate
-                        };
-                    }
-                    if let Some(url) = patch.certificate_revocation_list_url {
-                        settings.crl_url = url;
-                    }
-                    if let Some(url) = patch.delta_certificate_revocation_list_url {
-                        settings.delta_crl_url = url;
-                    }
-                    if let Some(exempt) = patch.is_exempt_from_crl_validation {
-                        settings.exempt_from_crl_validation = exempt;
-                    }
-                    if let Some(hint) = patch.is_issuer_hint_enabled {
-                        settings.send_as_issuer_hint = hint;
-                    }
-                    settings
-                },
+                |settings| patch.1.apply(settings),
                 now,
                 &actor,
             )
@@ -352,17 +294,22 @@ pub(crate) async fn run(command: CaCommand, global: GlobalArgs) -> anyhow::Resul
     }
 }
 
+/// `--root` / `--intermediate` as the API's `isRootAuthority`; neither leaves it unset.
+fn is_root_authority(root: bool, intermediate: bool) -> Option<bool> {
+    if root {
+        Some(true)
+    } else if intermediate {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// `ca set`'s flags as the admin API's PATCH: `--no-crl-url` removes the delta URL too.
 fn patch_of(args: SetArgs) -> (i64, CertificateAuthorityPatch) {
     let mut patch = CertificateAuthorityPatch {
         display_name: args.name,
-        is_root_authority: if args.root {
-            Some(true)
-        } else if args.intermediate {
-            Some(false)
-        } else {
-            None
-        },
+        is_root_authority: is_root_authority(args.root, args.intermediate),
         is_exempt_from_crl_validation: args.exempt_from_crl_validation,
         is_issuer_hint_enabled: args.issuer_hint,
         ..CertificateAuthorityPatch::default()
@@ -383,6 +330,19 @@ fn patch_of(args: SetArgs) -> (i64, CertificateAuthorityPatch) {
     (args.id, patch)
 }
 
+/// `ca add`'s flags as the admin API's POST, for the certificates in `bytes`.
+fn new_authority(args: &AddArgs, bytes: &[u8]) -> NewCertificateAuthority {
+    NewCertificateAuthority {
+        certificate: base64::engine::general_purpose::STANDARD.encode(bytes),
+        is_root_authority: is_root_authority(args.root, args.intermediate),
+        certificate_revocation_list_url: args.crl_url.clone(),
+        delta_certificate_revocation_list_url: args.delta_crl_url.clone(),
+        display_name: args.name.clone(),
+        is_exempt_from_crl_validation: Some(args.exempt_from_crl_validation),
+        is_issuer_hint_enabled: Some(!args.no_issuer_hint),
+    }
+}
+
 async fn run_remote(command: CaCommand, remote: Remote) -> anyhow::Result<ExitCode> {
     match command {
         CaCommand::List { json } => {
@@ -399,21 +359,7 @@ async fn run_remote(command: CaCommand, remote: Remote) -> anyhow::Result<ExitCo
                 Ok(file) => file.bytes,
                 Err(error) => return Ok(trust_refused(&error, args.json)),
             };
-            let new = NewCertificateAuthority {
-                certificate: base64::engine::general_purpose::STANDARD.encode(bytes),
-                is_root_authority: if args.root {
-                    Some(true)
-                } else if args.intermediate {
-                    Some(false)
-                } else {
-                    None
-                },
-                certificate_revocation_list_url: args.crl_url.clone(),
-                delta_certificate_revocation_list_url: args.delta_crl_url.clone(),
-                display_name: args.name.clone(),
-                is_exempt_from_crl_validation: Some(args.exempt_from_crl_validation),
-                is_issuer_hint_enabled: Some(!args.no_issuer_hint),
-            };
+            let new = new_authority(&args, &bytes);
             match remote
                 .post::<_, Collection<CertificateAuthority>>("/certificateAuthorities", Some(&new))
                 .await?

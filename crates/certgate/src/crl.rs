@@ -199,7 +199,7 @@ pub(crate) async fn run(command: CrlCommand, global: GlobalArgs) -> anyhow::Resu
 
 async fn run_remote(command: CrlCommand, remote: Remote) -> anyhow::Result<ExitCode> {
     let refused = |refusal: crate::remote::Refusal, json| {
-        crate::user::refused("crl", &refusal.code, &refusal.message, json)
+        crate::output::refused("crl", &refusal.code, &refusal.message, json)
     };
     match command {
         CrlCommand::Status { json } => {

@@ -5,13 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use certgate_ca::{KeyAlgorithm, ServerCertificateRequest};
-use certgate_core::authority::{AuthorityRole, BuiltInCa, InitRequest, IssueRequest};
+use certgate_core::authority::{BuiltInCa, InitRequest, IssueRequest};
 use certgate_core::clock::{Clock, SystemClock};
-use certgate_core::crl_cache::CrlKind;
 use certgate_core::directory::{add_user, UserDraft, UserStore};
 use certgate_core::store::OwnCaStore;
 use certgate_core::totp::{code_at, TotpService, TotpSettings, WhenEnrolled};
-use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
+use certgate_core::trusted_ca::add_cas;
 use certgate_oidc::{
     register_client, ClientId, ClientKind, ConsentPrompt, NewClient, OidcStore, ScopeSet,
     TokenLifetimes,
@@ -114,17 +113,7 @@ pub(crate) async fn prepare(config: &mut Config, store: &SqlStore) -> anyhow::Re
             add_cas(
                 store,
                 vec![record.certificate_der.clone()],
-                |_| CaSettings {
-                    display_name: String::new(),
-                    authority_type: match role {
-                        AuthorityRole::Root => AuthorityType::Root,
-                        AuthorityRole::Issuing => AuthorityType::Intermediate,
-                    },
-                    crl_url: Some(settings.urls.crl(role, CrlKind::Base)),
-                    delta_crl_url: Some(settings.urls.crl(role, CrlKind::Delta)),
-                    exempt_from_crl_validation: false,
-                    send_as_issuer_hint: true,
-                },
+                |_| settings.urls.trusted_ca_settings(role),
                 clock.now(),
                 "demo",
             )

@@ -12,7 +12,7 @@ use certgate_core::enrollment::{
 use clap::Subcommand;
 use serde_json::{json, Value};
 
-use crate::user::refused;
+use crate::output::refused;
 use crate::{cli_actor, GlobalArgs};
 
 #[derive(Subcommand)]

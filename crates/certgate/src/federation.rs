@@ -4,7 +4,6 @@
 
 use std::process::ExitCode;
 
-use certgate_core::clock::{Clock, SystemClock};
 use certgate_core::federation::{
     ensure_token_signing_keys, rotate_token_signing_keys, FederationStore,
 };
@@ -12,9 +11,9 @@ use certgate_server::admin_api::resource::{Collection, TokenSigningKey};
 use clap::Subcommand;
 use serde_json::json;
 
+use crate::output::{refused, usage};
 use crate::remote::Remote;
-use crate::user::{refused, usage};
-use crate::{cli_actor, GlobalArgs};
+use crate::{GlobalArgs, Local};
 
 #[derive(Subcommand)]
 pub(crate) enum FederationCommand {
@@ -85,10 +84,12 @@ pub(crate) async fn run(
     if let Some(remote) = global.remote()? {
         return run_remote(command, remote).await;
     }
-    let config = global.load()?;
-    let store = config.open_store().await?;
-    let now = SystemClock.now();
-    let actor = cli_actor();
+    let Local {
+        config,
+        store,
+        now,
+        actor,
+    } = global.local().await?;
     let (json, result, verb) = match command {
         FederationCommand::Keys { json } => {
             let keys = store.token_signing_keys().await?;

@@ -10,6 +10,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use certgate_core::clock::{Clock, SystemClock};
 use clap::{Args, Parser, Subcommand};
 
 /// `println!` for the command's results, through [`output::line`]: a reader that has gone
@@ -90,6 +91,28 @@ impl GlobalArgs {
     pub(crate) fn load(&self) -> anyhow::Result<config::Config> {
         config::Config::load(&self.data_dir, self.config.as_deref())
     }
+
+    /// The configuration and its store, opened, for a command that works on the local store.
+    pub(crate) async fn local(&self) -> anyhow::Result<Local> {
+        let config = self.load()?;
+        let store = config.open_store().await?;
+        Ok(Local {
+            config,
+            store,
+            now: SystemClock.now(),
+            actor: cli_actor(),
+        })
+    }
+}
+
+/// What a command that works on the local store starts from.
+pub(crate) struct Local {
+    pub(crate) config: config::Config,
+    pub(crate) store: certgate_store::SqlStore,
+    /// When the command runs: what it changes is dated so.
+    pub(crate) now: certgate_pki::UnixTime,
+    /// Who its audit events name.
+    pub(crate) actor: String,
 }
 
 #[derive(Subcommand)]
@@ -229,7 +252,7 @@ async fn audit(args: AuditArgs, global: GlobalArgs) -> anyhow::Result<ExitCode> 
             match remote.get::<Collection<DirectoryAudit>>(&path).await? {
                 Ok(list) => list.value,
                 Err(refusal) => {
-                    return Ok(user::refused(
+                    return Ok(output::refused(
                         "audit",
                         &refusal.code,
                         &refusal.message,

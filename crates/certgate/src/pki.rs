@@ -12,7 +12,8 @@ use certgate_core::authority::{
 };
 use certgate_core::clock::{rfc3339, Clock, SystemClock};
 use certgate_core::crl_cache::CrlKind;
-use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
+use certgate_core::device::file_stem;
+use certgate_core::trusted_ca::add_cas;
 use certgate_server::admin_api::resource::{
     CertificateRevocation, Collection, IssuedCertificate, PublishedCrl, RevocationRequest,
 };
@@ -183,19 +184,6 @@ pub(crate) fn random_password() -> anyhow::Result<String> {
         .collect())
 }
 
-/// A file name from a UPN: letters, digits, `@`, `.`, `-`, `_` kept, the rest `_`.
-fn file_stem(upn: &str) -> String {
-    upn.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "@.-_".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Result<ExitCode> {
     if let Some(remote) = global.remote()? {
         return run_remote(command, remote).await;
@@ -256,17 +244,7 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                     let added = add_cas(
                         &store,
                         vec![record.certificate_der.clone()],
-                        |_| CaSettings {
-                            display_name: String::new(),
-                            authority_type: match role {
-                                AuthorityRole::Root => AuthorityType::Root,
-                                AuthorityRole::Issuing => AuthorityType::Intermediate,
-                            },
-                            crl_url: Some(urls.crl(role, CrlKind::Base)),
-                            delta_crl_url: Some(urls.crl(role, CrlKind::Delta)),
-                            exempt_from_crl_validation: false,
-                            send_as_issuer_hint: true,
-                        },
+                        |_| urls.trusted_ca_settings(role),
                         now,
                         &actor,
                     )

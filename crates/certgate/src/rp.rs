@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use certgate_core::clock::{Clock, SystemClock};
 use certgate_core::federation::{
     self, add_relying_party, find_relying_party, list_relying_parties, microsoft365,
     remove_relying_party, set_relying_party, ClaimRule, FederationError, Protocol,
@@ -19,11 +18,10 @@ use certgate_server::admin_api::resource::{
     Collection, NewRelyingParty, RelyingParty, RelyingPartyClaim, RelyingPartyPatch,
 };
 use clap::{ArgAction, Args, Subcommand, ValueEnum};
-use serde_json::json;
 
+use crate::output::{self, refused};
 use crate::remote::{segment, Remote};
-use crate::user::refused;
-use crate::{cli_actor, GlobalArgs};
+use crate::{GlobalArgs, Local};
 
 #[derive(Subcommand)]
 pub(crate) enum RpCommand {
@@ -552,27 +550,21 @@ fn print_rp(rp: &RelyingParty) {
 }
 
 fn print_one(rp: &RelyingParty, json: bool, verb: &str) -> anyhow::Result<ExitCode> {
-    if json {
-        outln!("{}", serde_json::to_string_pretty(rp)?);
-    } else {
+    output::record(rp, json, |rp| {
         if !verb.is_empty() {
             outln!("{verb} relying party {} ({})", rp.display_name, rp.id);
         }
         print_rp(rp);
-    }
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn print_list(parties: &[RelyingParty], json: bool) -> anyhow::Result<ExitCode> {
-    if json {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "value": parties }))?
-        );
-    } else if parties.is_empty() {
-        outln!("no relying parties (add one with `certgate rp add microsoft365|saml|wsfed`)");
-    } else {
-        for rp in parties {
+    output::list(
+        "value",
+        parties,
+        json,
+        "no relying parties (add one with `certgate rp add microsoft365|saml|wsfed`)",
+        |rp| {
             outln!(
                 "{}  {:<5} {:<8} {:<28} {}",
                 rp.id,
@@ -581,18 +573,16 @@ fn print_list(parties: &[RelyingParty], json: bool) -> anyhow::Result<ExitCode> 
                 format!("\"{}\"", rp.display_name),
                 rp.identifier
             );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+        },
+    )
 }
 
 fn print_removed(rp: &RelyingParty, json: bool) -> anyhow::Result<ExitCode> {
-    if json {
-        outln!("{}", json!({ "ok": true, "removed": rp }));
-    } else {
-        outln!("removed relying party {} ({})", rp.display_name, rp.id);
-    }
-    Ok(ExitCode::SUCCESS)
+    output::removed(
+        rp,
+        json,
+        format_args!("removed relying party {} ({})", rp.display_name, rp.id),
+    )
 }
 
 fn rp_refused(error: &FederationError, json: bool) -> ExitCode {
@@ -603,10 +593,9 @@ pub(crate) async fn run(command: RpCommand, global: GlobalArgs) -> anyhow::Resul
     if let Some(remote) = global.remote()? {
         return run_remote(command, remote).await;
     }
-    let config = global.load()?;
-    let store = config.open_store().await?;
-    let now = SystemClock.now();
-    let actor = cli_actor();
+    let Local {
+        store, now, actor, ..
+    } = global.local().await?;
     match command {
         RpCommand::Add(add) => {
             let json = add.json();

@@ -112,7 +112,7 @@ async fn run_remote(
     let path = format!("/auditLogs/signIns?{}", query.join("&"));
     match remote.get::<Collection<SignIn>>(&path).await? {
         Ok(list) => print(&list.value, args.json),
-        Err(refusal) => Ok(crate::user::refused(
+        Err(refusal) => Ok(crate::output::refused(
             "signins",
             &refusal.code,
             &refusal.message,

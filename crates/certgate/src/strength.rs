@@ -4,7 +4,6 @@
 
 use std::process::ExitCode;
 
-use certgate_core::clock::{Clock, SystemClock};
 use certgate_core::directory::{add_strength_rule, remove_strength_rule, strength_rules};
 use certgate_core::strength::{
     IssuerSelector, Strength, StrengthRuleError, StrengthRuleId, StrengthRuleSpec,
@@ -15,9 +14,9 @@ use certgate_server::admin_api::resource::{
 use clap::Subcommand;
 use serde_json::json;
 
+use crate::output::{self, refused};
 use crate::remote::Remote;
-use crate::user::refused;
-use crate::{cli_actor, GlobalArgs};
+use crate::{GlobalArgs, Local};
 
 #[derive(Subcommand)]
 pub(crate) enum StrengthCommand {
@@ -72,6 +71,28 @@ fn describe(rule: &AuthenticationModeRule) -> String {
     spec.to_string()
 }
 
+/// `strength add`'s flags as a rule (`--issuer` is a DN when it has an `=`, else hex), or the
+/// refusal to exit with.
+fn rule_of(
+    issuer: Option<&str>,
+    policy_oid: Option<String>,
+    strength: Strength,
+    json: bool,
+) -> Result<StrengthRuleSpec, ExitCode> {
+    let issuer =
+        issuer
+            .map(IssuerSelector::parse)
+            .transpose()
+            .map_err(|error: StrengthRuleError| {
+                refused("strength", error.code(), &error.to_string(), json)
+            })?;
+    Ok(StrengthRuleSpec {
+        issuer,
+        policy_oid: policy_oid.map(|oid| oid.trim().to_owned()),
+        strength,
+    })
+}
+
 fn print_list(rules: &[AuthenticationModeRule], json: bool) -> anyhow::Result<ExitCode> {
     if json {
         outln!(
@@ -97,31 +118,26 @@ fn print_list(rules: &[AuthenticationModeRule], json: bool) -> anyhow::Result<Ex
 }
 
 fn print_added(rule: &AuthenticationModeRule, json: bool) -> anyhow::Result<ExitCode> {
-    if json {
-        outln!("{}", serde_json::to_string_pretty(rule)?);
-    } else {
+    output::record(rule, json, |rule| {
         outln!("added strength rule {}: {}", rule.id, describe(rule));
-    }
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn print_removed(rule: &AuthenticationModeRule, json: bool) -> anyhow::Result<ExitCode> {
-    if json {
-        outln!("{}", json!({ "ok": true, "removed": rule }));
-    } else {
-        outln!("removed strength rule {}: {}", rule.id, describe(rule));
-    }
-    Ok(ExitCode::SUCCESS)
+    output::removed(
+        rule,
+        json,
+        format_args!("removed strength rule {}: {}", rule.id, describe(rule)),
+    )
 }
 
 pub(crate) async fn run(command: StrengthCommand, global: GlobalArgs) -> anyhow::Result<ExitCode> {
     if let Some(remote) = global.remote()? {
         return run_remote(command, remote).await;
     }
-    let config = global.load()?;
-    let store = config.open_store().await?;
-    let now = SystemClock.now();
-    let actor = cli_actor();
+    let Local {
+        store, now, actor, ..
+    } = global.local().await?;
     let refuse = |error: StrengthRuleError, json| {
         refused("strength", error.code(), &error.to_string(), json)
     };
@@ -139,14 +155,9 @@ pub(crate) async fn run(command: StrengthCommand, global: GlobalArgs) -> anyhow:
             strength,
             json,
         } => {
-            let issuer = match issuer.as_deref().map(IssuerSelector::parse).transpose() {
-                Ok(issuer) => issuer,
-                Err(error) => return Ok(refuse(error, json)),
-            };
-            let spec = StrengthRuleSpec {
-                issuer,
-                policy_oid: policy_oid.map(|oid| oid.trim().to_owned()),
-                strength,
+            let spec = match rule_of(issuer.as_deref(), policy_oid, strength, json) {
+                Ok(spec) => spec,
+                Err(exit) => return Ok(exit),
             };
             match add_strength_rule(&store, spec, now, &actor).await {
                 Ok(rule) => print_added(&(&rule).into(), json),
@@ -182,23 +193,10 @@ async fn run_remote(command: StrengthCommand, remote: Remote) -> anyhow::Result<
             strength,
             json,
         } => {
-            // The same reading of --issuer as locally: a DN when it has an `=`, else hex.
-            let issuer = match issuer.as_deref().map(IssuerSelector::parse).transpose() {
-                Ok(issuer) => issuer,
-                Err(error) => {
-                    return Ok(refused("strength", error.code(), &error.to_string(), json))
-                }
-            };
-            let (subject, ski) = match issuer {
-                Some(IssuerSelector::Subject(dn)) => (Some(dn), None),
-                Some(IssuerSelector::SubjectKeyIdentifier(ski)) => (None, Some(ski)),
-                None => (None, None),
-            };
-            let new = NewAuthenticationModeRule {
-                issuer_subject_identifier: subject,
-                issuer_subject_key_identifier: ski,
-                policy_oid_identifier: policy_oid.map(|oid| oid.trim().to_owned()),
-                x509_certificate_authentication_mode: strength.graph_name().to_owned(),
+            // The same reading of the flags as locally.
+            let new = match rule_of(issuer.as_deref(), policy_oid, strength, json) {
+                Ok(spec) => NewAuthenticationModeRule::from(&spec),
+                Err(exit) => return Ok(exit),
             };
             match remote
                 .post::<_, AuthenticationModeRule>("/authenticationModeRules", Some(&new))

@@ -5,6 +5,7 @@ use zeroize::Zeroizing;
 
 use super::AuthorityRole;
 use crate::crl_cache::CrlKind;
+use crate::trusted_ca::{AuthorityType, CaSettings};
 
 /// Where certgate publishes its CA certificates and CRLs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +34,21 @@ impl PublicationUrls {
     /// The URL of `role`'s CA certificate (the AIA caIssuers URL): `<base>/pki/<role>.crt`.
     pub fn certificate(&self, role: AuthorityRole) -> String {
         format!("{}/pki/{}.crt", self.base, role.as_str())
+    }
+    /// How certgate's own `role` CA is trusted, so that its sign-in accepts the certificates
+    /// the CA issues: revocation from the CRLs published here, named as an issuer hint.
+    pub fn trusted_ca_settings(&self, role: AuthorityRole) -> CaSettings {
+        CaSettings {
+            display_name: String::new(),
+            authority_type: match role {
+                AuthorityRole::Root => AuthorityType::Root,
+                AuthorityRole::Issuing => AuthorityType::Intermediate,
+            },
+            crl_url: Some(self.crl(role, CrlKind::Base)),
+            delta_crl_url: Some(self.crl(role, CrlKind::Delta)),
+            exempt_from_crl_validation: false,
+            send_as_issuer_hint: true,
+        }
     }
 }
 

@@ -29,17 +29,7 @@ impl UserId {
     pub fn generate() -> Result<UserId, DirectoryError> {
         let mut bytes = [0u8; 16];
         aws_lc_rs::rand::fill(&mut bytes).map_err(|_| DirectoryError::RandomnessUnavailable)?;
-        bytes[6] = (bytes[6] & 0x0f) | 0x40;
-        bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        let hex = crate::hex(&bytes);
-        Ok(UserId(format!(
-            "{}-{}-{}-{}-{}",
-            &hex[0..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..32]
-        )))
+        Ok(UserId(crate::uuid_v4(bytes)))
     }
 
     /// A UUID in 8-4-4-4-12 hex form (any case; kept lowercase).

@@ -29,8 +29,9 @@ use crate::assertion::NameIdFormat;
 use crate::canonical::{check_required, Writer};
 use crate::error::SamlError;
 use crate::id::MessageId;
-use crate::instant;
-use crate::metadata::{check_signing_certificates, write_key_descriptors, IdpSsoDescriptor, MD};
+use crate::metadata::{
+    check_signing_certificates, entity_descriptor_start, write_key_descriptors, IdpSsoDescriptor,
+};
 use crate::signature::{SigningKey, Unsigned};
 use crate::wsfed::rstr::ADDRESSING;
 use crate::wsfed::saml11::SAML11;
@@ -126,20 +127,7 @@ impl FederationMetadata {
         if let Some(descriptor) = &saml2_idp {
             descriptor.check()?;
         }
-        let valid_until = self
-            .valid_until
-            .map(|at| instant::format("valid_until", at))
-            .transpose()?;
-
-        let mut attributes = vec![
-            ("ID", self.id.as_str()),
-            ("entityID", self.entity_id.as_str()),
-        ];
-        if let Some(valid_until) = &valid_until {
-            attributes.push(("validUntil", valid_until));
-        }
-        let mut head = Writer::new();
-        head.open("md:EntityDescriptor", Some(("md", MD)), &attributes);
+        let head = entity_descriptor_start(&self.id, &self.entity_id, self.valid_until)?;
 
         let mut w = Writer::new();
         // `fed` is declared here, where the inclusive PrefixList rule renders it (the first
@@ -186,7 +174,7 @@ impl FederationMetadata {
         }
         w.close("md:EntityDescriptor");
         Ok(Unsigned {
-            head: head.finish(),
+            head,
             tail: w.finish(),
         })
     }

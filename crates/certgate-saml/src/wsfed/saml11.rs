@@ -173,16 +173,7 @@ impl Saml11Assertion {
                 check_text("claim value", value)?;
             }
         }
-        let v = &self.validity;
-        if v.not_before >= v.not_on_or_after {
-            return Err(SamlError::EmptyValidity {
-                not_before: v.not_before.0,
-                not_on_or_after: v.not_on_or_after.0,
-            });
-        }
-        let issue_instant = instant::format("issue_instant", v.issue_instant)?;
-        let not_before = instant::format("not_before", v.not_before)?;
-        let not_on_or_after = instant::format("not_on_or_after", v.not_on_or_after)?;
+        let [issue_instant, not_before, not_on_or_after] = self.validity.instants()?;
         let authentication_instant =
             instant::format("authentication_instant", self.authentication_instant)?;
 

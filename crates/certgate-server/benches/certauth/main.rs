@@ -36,16 +36,15 @@ mod load;
 mod report;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::common::certgate_process::{self, recorded_successes, CertgateProcess, Listener};
+use crate::common::certgate_process::{self, recorded_successes, Listener};
 use crate::common::cpu::Accounting;
 use crate::common::load::{self as load_generator, Client, Series, Timing};
-use crate::common::mtls_fixture::{self as fixture, ENTRY_BYTES};
-use crate::common::nginx::{self, Nginx, Site};
+use crate::common::nginx::Site;
 use crate::common::settings::Settings;
+use crate::common::side_by_side::Stage;
 use crate::load::{sign_in, Expect, SignIns, Target};
 use crate::report::{Checked, Run, Summary};
 
@@ -57,44 +56,9 @@ fn main() -> Result<()> {
         return served;
     }
     let settings = Settings::from_env()?;
-    let entries = settings.crl_bytes / ENTRY_BYTES;
-    let Some(nginx_binary) = nginx::binary() else {
-        bail!(
-            "nginx is not installed: `apt-get install -y nginx-light` (or nginx), then run again"
-        );
-    };
-    eprintln!(
-        "certauth: certgate vs nginx, {entries}-entry issuing CRL, {} load tasks",
-        settings.concurrency
-    );
-    let load_average = common::proc::load_average();
-    let fixture = fixture::load_or_generate(&common::cache_root(), entries)?;
-
-    // One server identity for both: ECDSA P-256, self-signed, for "localhost".
-    let server_key = rcgen::KeyPair::generate().context("the server key")?;
-    let server_certificate = rcgen::CertificateParams::new(vec!["localhost".into()])?
-        .self_signed(&server_key)
-        .context("the server certificate")?;
-    let (server_pem, server_key_pem) = (server_certificate.pem(), server_key.serialize_pem());
-
-    let certgate_dir = tempfile::tempdir().context("certgate's temp dir")?;
-    std::fs::write(certgate_dir.path().join("server.pem"), &server_pem)?;
-    std::fs::write(certgate_dir.path().join("server.key"), &server_key_pem)?;
-    let nginx_dir = tempfile::tempdir().context("nginx's temp dir")?;
-
-    let certgate =
-        CertgateProcess::start(&fixture.directory, certgate_dir.path(), &Listener::CertAuth)?;
-    eprintln!(
-        "  certgate listening on {} (pid {})",
-        certgate.addr,
-        certgate.pid()
-    );
-    let nginx = Nginx::start(
-        &nginx_binary,
-        nginx_dir.path(),
-        &fixture,
-        &server_pem,
-        &server_key_pem,
+    let servers = Stage::prepare(&settings, "certauth: certgate vs nginx")?.start(
+        &Listener::CertAuth,
+        "certgate",
         &Site {
             http: String::new(),
             server: r#"        location /certauth {
@@ -105,48 +69,36 @@ fn main() -> Result<()> {
             .into(),
         },
     )?;
-    eprintln!(
-        "  nginx workers: {:?} (master {})",
-        nginx.workers(),
-        nginx.pid()
-    );
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("load")
-        .build()
-        .context("starting the load generator's runtime")?;
-    let (client, revoked_client) = fixture.clients(server_certificate.der())?;
-    let client = Arc::new(client);
-    let serial = fixture.leaf_serial()?;
+    let (client, revoked_client) = (&servers.client, &servers.revoked_client);
+    let serial = servers.fixture.leaf_serial()?;
     let targets = [
         Arc::new(Target {
             name: "certgate",
-            addr: certgate.addr,
+            addr: servers.certgate.addr,
             expect: Expect::Certgate,
             accounting: Accounting {
-                pids: vec![certgate.pid()],
+                pids: vec![servers.certgate.pid()],
                 with_children: false,
                 apart_threads: None,
             },
         }),
         Arc::new(Target {
             name: "nginx",
-            addr: nginx.addr,
+            addr: servers.nginx.addr,
             expect: Expect::Nginx {
                 body: format!("SUCCESS {}\n", certgate_core::hex(&serial).to_uppercase()),
             },
             accounting: Accounting {
-                pids: vec![nginx.pid()],
+                pids: vec![servers.nginx.pid()],
                 with_children: true,
                 apart_threads: None,
             },
         }),
     ];
-    let checks = runtime.block_on(async {
+    let checks = servers.runtime.block_on(async {
         let mut checks = Vec::new();
         for target in &targets {
-            checks.push(check(target, &client, &revoked_client, &serial).await?);
+            checks.push(check(target, client, revoked_client, &serial).await?);
         }
         anyhow::Ok(checks)
     })?;
@@ -165,9 +117,9 @@ fn main() -> Result<()> {
                 timing.measure.as_secs_f64(),
                 timing.warm_up.as_secs_f64()
             );
-            let segment = runtime.block_on(load_generator::run_segment(
+            let segment = servers.runtime.block_on(load_generator::run_segment(
                 Arc::new(SignIns {
-                    client: Arc::clone(&client),
+                    client: Arc::clone(client),
                     target: Arc::clone(target),
                 }),
                 &target.accounting,
@@ -181,33 +133,16 @@ fn main() -> Result<()> {
             done.segments.push(segment);
         }
     }
-    runtime.shutdown_timeout(Duration::from_secs(5));
 
-    let nginx_version = nginx.version.clone();
-    let nginx_log = nginx.directory.join("error.log");
-    nginx.stop()?;
-    let database = certgate.database.clone();
-    certgate.stop()?;
+    let stopped = servers.stop()?;
     let [certgate_series, nginx_series] = series;
     let [certgate_checked, nginx_checked] =
         <[Checked; 2]>::try_from(checks).map_err(|_| anyhow!("expected one check per server"))?;
     let seen = certgate_series.all_successes();
-    let recorded = recorded_successes(&database)?;
+    let recorded = recorded_successes(&stopped.database)?;
 
     let run = Run {
-        quick: settings.quick,
-        concurrency: settings.concurrency,
-        warm_up: settings.warm_up,
-        per_target: settings.per_target,
-        rounds: ROUNDS,
-        load_average,
-        crl_entries: fixture.entries,
-        issuing_crl_bytes: fixture.issuing_crl.len(),
-        root_crl_bytes: fixture.root_crl.len(),
-        crl_window: fixture.crl_window,
-        fixture_directory: fixture.directory.clone(),
-        fixture_generated: fixture.generated_in,
-        nginx_version,
+        facts: stopped.facts(&settings, ROUNDS),
         certgate: Summary {
             name: "certgate",
             checked: certgate_checked,
@@ -231,16 +166,7 @@ fn main() -> Result<()> {
         "seen_by_client": seen + 1,
     });
     common::write_json("certauth", &json)?;
-
-    let errors = run.certgate.errors() + run.nginx.errors();
-    if errors > 0 {
-        let log = std::fs::read_to_string(&nginx_log).unwrap_or_default();
-        if !log.trim().is_empty() {
-            eprintln!("nginx's error log:\n{log}");
-        }
-        bail!("{errors} sign-ins failed under load");
-    }
-    Ok(())
+    stopped.fail_on_errors(run.certgate.errors() + run.nginx.errors(), "sign-ins")
 }
 
 /// The valid client signs in; the revoked one is refused because the CRL lists it. Both over

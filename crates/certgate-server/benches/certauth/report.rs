@@ -1,12 +1,10 @@
 //! The figures of one run: a table for people, JSON for machines.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
-use crate::common::format::{human_bytes, machine, ms, percentile};
+use crate::common::format::{ms, percentile, rates, short};
 use crate::common::load::{Exchange, Series};
+use crate::common::side_by_side::RunFacts;
 
 /// The target: certgate signs in at least this many times nginx's rate.
 pub(crate) const TARGET_RATIO: f64 = 1.5;
@@ -78,19 +76,7 @@ impl Summary {
 }
 
 pub(crate) struct Run {
-    pub(crate) quick: bool,
-    pub(crate) concurrency: usize,
-    pub(crate) warm_up: Duration,
-    pub(crate) per_target: Duration,
-    pub(crate) rounds: usize,
-    pub(crate) load_average: Option<f64>,
-    pub(crate) crl_entries: usize,
-    pub(crate) issuing_crl_bytes: usize,
-    pub(crate) root_crl_bytes: usize,
-    pub(crate) crl_window: (i64, i64),
-    pub(crate) fixture_directory: PathBuf,
-    pub(crate) fixture_generated: Option<Duration>,
-    pub(crate) nginx_version: String,
+    pub(crate) facts: RunFacts,
     pub(crate) certgate: Summary,
     pub(crate) nginx: Summary,
 }
@@ -111,29 +97,16 @@ impl Run {
     }
 
     pub(crate) fn print(&self) {
+        let facts = &self.facts;
         println!();
         println!(
             "mTLS sign-in (new TCP connection + full TLS 1.3 handshake + GET /certauth), {} tasks, {:.0} s per server in {} interleaved rounds{}",
-            self.concurrency,
-            self.per_target.as_secs_f64(),
-            self.rounds,
-            if self.quick { " (quick run)" } else { "" }
+            facts.concurrency,
+            facts.per_target.as_secs_f64(),
+            facts.rounds,
+            facts.quick_note()
         );
-        println!(
-            "client chain: RSA-2048 leaf + issuing CA; server certificate: ECDSA P-256; issuing CRL {} entries ({}), root CRL {}",
-            self.crl_entries + 1,
-            human_bytes(self.issuing_crl_bytes as u64),
-            human_bytes(self.root_crl_bytes as u64),
-        );
-        println!(
-            "TLS: {} {} {}; nginx: {}; load average at start: {}",
-            self.certgate.checked.valid.protocol,
-            self.certgate.checked.valid.cipher_suite,
-            self.certgate.checked.valid.key_exchange,
-            self.nginx_version,
-            self.load_average
-                .map_or_else(|| "n/a".into(), |l| format!("{l:.2}"))
-        );
+        facts.print_setting(&self.certgate.checked.valid, "");
         println!();
         println!(
             "| server | sign-ins/s | p50 | p99 | max | errors | server CPU / sign-in | cores used: server, load generator, others | rounds (/s) |"
@@ -152,12 +125,7 @@ impl Run {
                 ms(latencies.last().copied().unwrap_or(0)),
                 series.errors(),
                 series.server_cpu_us(),
-                series
-                    .segment_rates()
-                    .iter()
-                    .map(|rate| format!("{rate:.0}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                rates(&series.segment_rates()),
             );
         }
         println!();
@@ -179,59 +147,30 @@ impl Run {
         }
         println!(
             "checks: certgate valid → {}; revoked → HTTP {} {}",
-            summary_line(&self.certgate.checked.valid),
+            short(&self.certgate.checked.valid.body_text(), 120),
             self.certgate.checked.revoked.status,
-            summary_line(&self.certgate.checked.revoked)
+            short(&self.certgate.checked.revoked.body_text(), 120)
         );
         println!(
             "        nginx valid → {}; revoked → {}",
-            summary_line(&self.nginx.checked.valid),
-            summary_line(&self.nginx.checked.revoked)
+            short(&self.nginx.checked.valid.body_text(), 120),
+            short(&self.nginx.checked.revoked.body_text(), 120)
         );
     }
 
     pub(crate) fn to_json(&self) -> Value {
-        json!({
-            "benchmark": "certauth",
-            "quick": self.quick,
-            "machine": machine(),
-            "load_average": self.load_average,
-            "settings": {
-                "concurrency": self.concurrency,
-                "warm_up_s": self.warm_up.as_secs_f64(),
-                "seconds_per_server": self.per_target.as_secs_f64(),
-                "rounds": self.rounds,
-                "client_chain": "RSA-2048 leaf + RSA-2048 issuing CA (certgate-testpki three-level)",
-                "server_certificate": "ECDSA P-256, self-signed, localhost",
-                "tls": "TLS 1.3, X25519, no resumption",
-                "request": "GET /certauth HTTP/1.1, Connection: close",
-            },
-            "fixture": {
-                "directory": self.fixture_directory,
-                "generated_s": self.fixture_generated.map(|d| d.as_secs_f64()),
-                "issuing_crl_entries": self.crl_entries + 1,
-                "issuing_crl_bytes": self.issuing_crl_bytes,
-                "root_crl_bytes": self.root_crl_bytes,
-                "crl_this_update": self.crl_window.0,
-                "crl_next_update": self.crl_window.1,
-            },
-            "nginx_version": self.nginx_version,
-            "certgate": self.certgate.to_json(),
-            "nginx": self.nginx.to_json(),
-            "ratio": self.ratio(),
-            "target_ratio": TARGET_RATIO,
-            "pass": self.pass(),
-            "server_cpu_ratio": self.cpu_ratio(),
-        })
-    }
-}
-
-fn summary_line(exchange: &Exchange) -> String {
-    let text = exchange.body_text();
-    let short: String = text.chars().take(120).collect();
-    if short.len() < text.len() {
-        format!("{short}…")
-    } else {
-        short
+        self.facts.to_json(
+            "certauth",
+            "seconds_per_server",
+            json!({ "request": "GET /certauth HTTP/1.1, Connection: close" }),
+            json!({
+                "certgate": self.certgate.to_json(),
+                "nginx": self.nginx.to_json(),
+                "ratio": self.ratio(),
+                "target_ratio": TARGET_RATIO,
+                "pass": self.pass(),
+                "server_cpu_ratio": self.cpu_ratio(),
+            }),
+        )
     }
 }

@@ -1,8 +1,9 @@
-//! The fixture cache both benchmarks keep under the target directory: rcgen takes a while to
-//! sign a CRL of hundreds of thousands of entries, so a benchmark's PKI and CRLs are written
-//! once per cache version and entry count and read back on later runs. A cache is used only
-//! when its manifest matches the spec and the benchmark's checks pass; anything else makes it
-//! again.
+//! The fixture cache the benchmarks keep under the target directory (certgate's validation
+//! benchmark includes this file too, with `#[path]`): rcgen takes a while to sign a CRL of
+//! hundreds of thousands of entries, so a benchmark's PKI and CRLs are written once per cache
+//! version and entry count and read back on later runs. A cache is used only when the
+//! benchmark's checks pass (and, where it keeps one, its manifest matches the spec); anything
+//! else makes it again.
 
 use std::path::Path;
 
@@ -20,18 +21,18 @@ pub(crate) const ROOT_ENTRIES: usize = 1_000;
 pub(crate) const DAY: i64 = 86_400;
 
 /// The benchmark's fixture of `entries` CRL entries as `read` finds it in its cache directory
-/// (`<cache_root>/<benchmark>-<version>-certgate<crate version>-rsa2048-<entries>`), or, when
-/// there is none or it is unusable (said on stderr), a new one that `generate` makes there.
+/// (`<cache_root>/<name>-certgate<crate version>-rsa2048-<entries>`, `name` naming the
+/// benchmark and its cache version), or, when there is none or it is unusable (said on
+/// stderr), a new one that `generate` makes there.
 pub(crate) fn load_or_generate<F>(
     cache_root: &Path,
-    benchmark: &str,
-    version: &str,
+    name: &str,
     entries: usize,
     read: impl FnOnce(&Path, usize) -> Result<F>,
     generate: impl FnOnce(&Path, usize) -> Result<F>,
 ) -> Result<F> {
     let directory = cache_root.join(format!(
-        "{benchmark}-{version}-certgate{}-rsa2048-{entries}",
+        "{name}-certgate{}-rsa2048-{entries}",
         env!("CARGO_PKG_VERSION")
     ));
     match read(&directory, entries) {
@@ -75,13 +76,13 @@ pub(crate) fn read_file(directory: &Path, name: &str) -> Result<Vec<u8>> {
     std::fs::read(directory.join(name)).with_context(|| format!("reading {name}"))
 }
 
-/// Writes `files` and `manifest` into a scratch directory and renames it into place, so that
-/// an interrupted run leaves no half-written cache behind.
+/// Writes `files` and the `manifest` (when the benchmark keeps one) into a scratch directory
+/// and renames it into place, so that an interrupted run leaves no half-written cache behind.
 pub(crate) fn write(
     directory: &Path,
     benchmark: &str,
     files: &[(&str, &[u8])],
-    manifest: &Value,
+    manifest: Option<&Value>,
 ) -> Result<()> {
     let parent = directory
         .parent()
@@ -93,10 +94,12 @@ pub(crate) fn write(
     for (name, bytes) in files {
         std::fs::write(scratch.join(name), bytes)?;
     }
-    std::fs::write(
-        scratch.join("manifest.json"),
-        serde_json::to_string_pretty(manifest)? + "\n",
-    )?;
+    if let Some(manifest) = manifest {
+        std::fs::write(
+            scratch.join("manifest.json"),
+            serde_json::to_string_pretty(manifest)? + "\n",
+        )?;
+    }
     let _ = std::fs::remove_dir_all(directory);
     std::fs::rename(&scratch, directory)
         .with_context(|| format!("moving the cache into {}", directory.display()))?;

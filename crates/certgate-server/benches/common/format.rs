@@ -23,6 +23,25 @@ pub(crate) fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// `text` cut to `max` characters, with `…` when it was longer.
+pub(crate) fn short(text: &str, max: usize) -> String {
+    let cut: String = text.chars().take(max).collect();
+    if cut.len() < text.len() {
+        format!("{cut}…")
+    } else {
+        cut
+    }
+}
+
+/// Per-segment rates, whole numbers, for a table cell.
+pub(crate) fn rates(rates: &[f64]) -> String {
+    rates
+        .iter()
+        .map(|rate| format!("{rate:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The `q` quantile (nearest rank) of `sorted`; 0 when it is empty.
 pub(crate) fn percentile(sorted: &[u64], q: f64) -> u64 {
     if sorted.is_empty() {

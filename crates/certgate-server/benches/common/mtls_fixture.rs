@@ -115,14 +115,8 @@ fn now() -> i64 {
 }
 
 pub(crate) fn load_or_generate(cache_root: &Path, entries: usize) -> Result<Fixture> {
-    cache::load_or_generate(
-        cache_root,
-        BENCHMARK,
-        CACHE_VERSION,
-        entries,
-        read,
-        generate,
-    )
+    let name = format!("{BENCHMARK}-{CACHE_VERSION}");
+    cache::load_or_generate(cache_root, &name, entries, read, generate)
 }
 
 fn generate(directory: &Path, entries: usize) -> Result<Fixture> {
@@ -202,7 +196,7 @@ fn generate(directory: &Path, entries: usize) -> Result<Fixture> {
         directory,
         BENCHMARK,
         &fixture.files(),
-        &manifest(fixture.entries, day),
+        Some(&manifest(fixture.entries, day)),
     )?;
     Ok(fixture)
 }

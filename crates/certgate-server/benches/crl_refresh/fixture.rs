@@ -75,14 +75,8 @@ fn manifest(entries: usize) -> Value {
 }
 
 pub(crate) fn load_or_generate(cache_root: &Path, entries: usize) -> Result<Fixture> {
-    cache::load_or_generate(
-        cache_root,
-        BENCHMARK,
-        CACHE_VERSION,
-        entries,
-        read,
-        generate,
-    )
+    let name = format!("{BENCHMARK}-{CACHE_VERSION}");
+    cache::load_or_generate(cache_root, &name, entries, read, generate)
 }
 
 fn generate(directory: &Path, entries: usize) -> Result<Fixture> {
@@ -136,7 +130,12 @@ fn generate(directory: &Path, entries: usize) -> Result<Fixture> {
         directory: directory.to_owned(),
     };
     check(&fixture).context("the freshly generated fixture")?;
-    cache::write(directory, BENCHMARK, &fixture.files(), &manifest(entries))?;
+    cache::write(
+        directory,
+        BENCHMARK,
+        &fixture.files(),
+        Some(&manifest(entries)),
+    )?;
     Ok(fixture)
 }
 

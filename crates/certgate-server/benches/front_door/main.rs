@@ -42,18 +42,15 @@ mod upstream;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 
-use crate::common::certgate_process::{
-    self, recorded_successes, CertgateProcess, Listener, ACTIVESYNC,
-};
+use crate::common::certgate_process::{self, recorded_successes, Listener, ACTIVESYNC};
 use crate::common::cpu::Accounting;
 use crate::common::load::{self as load_generator, Client, Exchange, Series, Timing};
-use crate::common::mtls_fixture::{self as fixture, ENTRY_BYTES};
-use crate::common::nginx::{self, Nginx, Site};
+use crate::common::nginx::Site;
 use crate::common::settings::Settings;
+use crate::common::side_by_side::Stage;
 use crate::load::{one_request, Mode, Proxied, Target};
 use crate::report::{Checked, Run, Scenario};
 use crate::upstream::Upstream;
@@ -120,91 +117,45 @@ fn main() -> Result<()> {
         return served;
     }
     let settings = Settings::from_env()?;
-    let entries = settings.crl_bytes / ENTRY_BYTES;
-    let Some(nginx_binary) = nginx::binary() else {
-        bail!(
-            "nginx is not installed: `apt-get install -y nginx-light` (or nginx), then run again"
-        );
-    };
-    eprintln!(
-        "front_door: certgate vs nginx as the ActiveSync reverse proxy, {entries}-entry issuing CRL, {} load tasks",
-        settings.concurrency
-    );
-    let load_average = common::proc::load_average();
-    let fixture = fixture::load_or_generate(&common::cache_root(), entries)?;
+    let stage = Stage::prepare(
+        &settings,
+        "front_door: certgate vs nginx as the ActiveSync reverse proxy",
+    )?;
     let upstream = Upstream::start()?;
     eprintln!("  upstream listening on {}", upstream.addr);
-
-    // One server identity for both: ECDSA P-256, self-signed, for "localhost".
-    let server_key = rcgen::KeyPair::generate().context("the server key")?;
-    let server_certificate = rcgen::CertificateParams::new(vec!["localhost".into()])?
-        .self_signed(&server_key)
-        .context("the server certificate")?;
-    let (server_pem, server_key_pem) = (server_certificate.pem(), server_key.serialize_pem());
-
-    let certgate_dir = tempfile::tempdir().context("certgate's temp dir")?;
-    std::fs::write(certgate_dir.path().join("server.pem"), &server_pem)?;
-    std::fs::write(certgate_dir.path().join("server.key"), &server_key_pem)?;
-    let nginx_dir = tempfile::tempdir().context("nginx's temp dir")?;
-
-    let certgate = CertgateProcess::start(
-        &fixture.directory,
-        certgate_dir.path(),
+    let servers = stage.start(
         &Listener::FrontDoor {
             upstream: upstream.url(),
         },
-    )?;
-    eprintln!(
-        "  certgate's front door listening on {} (pid {})",
-        certgate.addr,
-        certgate.pid()
-    );
-    let nginx = Nginx::start(
-        &nginx_binary,
-        nginx_dir.path(),
-        &fixture,
-        &server_pem,
-        &server_key_pem,
+        "certgate's front door",
         &nginx_site(upstream.addr),
     )?;
-    eprintln!(
-        "  nginx workers: {:?} (master {})",
-        nginx.workers(),
-        nginx.pid()
-    );
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("load")
-        .build()
-        .context("starting the load generator's runtime")?;
-    let (client, revoked_client) = fixture.clients(server_certificate.der())?;
-    let client = Arc::new(client);
-    let serial = certgate_core::hex(&fixture.leaf_serial()?).to_uppercase();
+    let (client, revoked_client) = (&servers.client, &servers.revoked_client);
+    let serial = certgate_core::hex(&servers.fixture.leaf_serial()?).to_uppercase();
     let targets = [
         Target {
             name: "certgate",
-            addr: certgate.addr,
+            addr: servers.certgate.addr,
             accounting: Accounting {
-                pids: vec![certgate.pid()],
+                pids: vec![servers.certgate.pid()],
                 with_children: false,
                 apart_threads: Some(upstream::THREADS),
             },
         },
         Target {
             name: "nginx",
-            addr: nginx.addr,
+            addr: servers.nginx.addr,
             accounting: Accounting {
-                pids: vec![nginx.pid()],
+                pids: vec![servers.nginx.pid()],
                 with_children: true,
                 apart_threads: Some(upstream::THREADS),
             },
         },
     ];
-    let checks = runtime.block_on(async {
+    let checks = servers.runtime.block_on(async {
         let mut checks = Vec::new();
         for target in &targets {
-            checks.push(check(target, &client, &revoked_client, &serial).await?);
+            checks.push(check(target, client, revoked_client, &serial).await?);
         }
         anyhow::Ok(checks)
     })?;
@@ -227,8 +178,8 @@ fn main() -> Result<()> {
                     timing.measure.as_secs_f64(),
                     timing.warm_up.as_secs_f64()
                 );
-                let workload = Arc::new(Proxied::new(Arc::clone(&client), target.addr, mode));
-                let segment = runtime.block_on(load_generator::run_segment(
+                let workload = Arc::new(Proxied::new(Arc::clone(client), target.addr, mode));
+                let segment = servers.runtime.block_on(load_generator::run_segment(
                     Arc::clone(&workload),
                     &target.accounting,
                     timing,
@@ -255,48 +206,21 @@ fn main() -> Result<()> {
             connections,
         });
     }
-    runtime.shutdown_timeout(Duration::from_secs(5));
-
-    let nginx_version = nginx.version.clone();
-    let nginx_log = nginx.directory.join("error.log");
-    nginx.stop()?;
-    let database = certgate.database.clone();
-    certgate.stop()?;
+    let stopped = servers.stop()?;
     drop(upstream);
     let [certgate_checked, nginx_checked] =
         <[Checked; 2]>::try_from(checks).map_err(|_| anyhow!("expected one check per proxy"))?;
-    let recorded = recorded_successes(&database)?;
+    let recorded = recorded_successes(&stopped.database)?;
 
     let run = Run {
-        quick: settings.quick,
-        concurrency: settings.concurrency,
-        warm_up: settings.warm_up,
-        per_target: settings.per_target,
-        rounds: ROUNDS,
-        load_average,
-        crl_entries: fixture.entries,
-        issuing_crl_bytes: fixture.issuing_crl.len(),
-        root_crl_bytes: fixture.root_crl.len(),
-        crl_window: fixture.crl_window,
-        fixture_directory: fixture.directory.clone(),
-        fixture_generated: fixture.generated_in,
-        nginx_version,
+        facts: stopped.facts(&settings, ROUNDS),
         checked: [certgate_checked, nginx_checked],
         scenarios,
         recorded_validations: recorded,
     };
     run.print();
     common::write_json("front_door", &run.to_json())?;
-
-    let errors = run.errors();
-    if errors > 0 {
-        let log = std::fs::read_to_string(&nginx_log).unwrap_or_default();
-        if !log.trim().is_empty() {
-            eprintln!("nginx's error log:\n{log}");
-        }
-        bail!("{errors} requests failed under load");
-    }
-    Ok(())
+    stopped.fail_on_errors(run.errors(), "requests")
 }
 
 /// The valid client's request reaches the upstream with its identity in the headers; the

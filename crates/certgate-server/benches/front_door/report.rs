@@ -1,12 +1,10 @@
 //! The figures of one run: tables for people, JSON for machines.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
-use crate::common::format::{human_bytes, machine, ms, percentile};
+use crate::common::format::{ms, percentile, rates, short};
 use crate::common::load::{Exchange, Series};
+use crate::common::side_by_side::RunFacts;
 use crate::load::{Mode, LOAD_PATH, REQUEST_BODY_BYTES};
 use crate::upstream::BODY_BYTES;
 
@@ -79,19 +77,7 @@ impl Scenario {
 }
 
 pub(crate) struct Run {
-    pub(crate) quick: bool,
-    pub(crate) concurrency: usize,
-    pub(crate) warm_up: Duration,
-    pub(crate) per_target: Duration,
-    pub(crate) rounds: usize,
-    pub(crate) load_average: Option<f64>,
-    pub(crate) crl_entries: usize,
-    pub(crate) issuing_crl_bytes: usize,
-    pub(crate) root_crl_bytes: usize,
-    pub(crate) crl_window: (i64, i64),
-    pub(crate) fixture_directory: PathBuf,
-    pub(crate) fixture_generated: Option<Duration>,
-    pub(crate) nginx_version: String,
+    pub(crate) facts: RunFacts,
     /// certgate's, then nginx's.
     pub(crate) checked: [Checked; 2],
     pub(crate) scenarios: Vec<Scenario>,
@@ -113,30 +99,16 @@ impl Run {
     }
 
     pub(crate) fn print(&self) {
+        let facts = &self.facts;
         println!();
         println!(
             "ActiveSync through the front door: POST {LOAD_PATH} ({REQUEST_BODY_BYTES}-byte body, {BODY_BYTES}-byte answer), {} tasks, {:.0} s per proxy and scenario in {} interleaved rounds{}",
-            self.concurrency,
-            self.per_target.as_secs_f64(),
-            self.rounds,
-            if self.quick { " (quick run)" } else { "" }
+            facts.concurrency,
+            facts.per_target.as_secs_f64(),
+            facts.rounds,
+            facts.quick_note()
         );
-        println!(
-            "client chain: RSA-2048 leaf + issuing CA; server certificate: ECDSA P-256; issuing CRL {} entries ({}), root CRL {}",
-            self.crl_entries + 1,
-            human_bytes(self.issuing_crl_bytes as u64),
-            human_bytes(self.root_crl_bytes as u64),
-        );
-        let tls = &self.checked[0].valid;
-        println!(
-            "TLS: {} {} {}, no resumption; nginx: {}; load average at start: {}",
-            tls.protocol,
-            tls.cipher_suite,
-            tls.key_exchange,
-            self.nginx_version,
-            self.load_average
-                .map_or_else(|| "n/a".into(), |l| format!("{l:.2}"))
-        );
+        facts.print_setting(&self.checked[0].valid, ", no resumption");
         println!();
         println!(
             "| scenario | proxy | requests/s | p50 | p90 | p99 | max | errors | server CPU / request | cores used: server, load generator, upstream, others | rounds (/s) |"
@@ -156,12 +128,7 @@ impl Run {
                     ms(latencies.last().copied().unwrap_or(0)),
                     series.errors(),
                     series.server_cpu_us(),
-                    series
-                        .segment_rates()
-                        .iter()
-                        .map(|rate| format!("{rate:.0}"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    rates(&series.segment_rates()),
                 );
             }
         }
@@ -222,60 +189,34 @@ impl Run {
         for scenario in &self.scenarios {
             scenarios.insert(scenario.mode.key().into(), scenario.to_json());
         }
-        json!({
-            "benchmark": "front_door",
-            "quick": self.quick,
-            "machine": machine(),
-            "load_average": self.load_average,
-            "settings": {
-                "concurrency": self.concurrency,
-                "warm_up_s": self.warm_up.as_secs_f64(),
-                "seconds_per_proxy_and_scenario": self.per_target.as_secs_f64(),
-                "rounds": self.rounds,
-                "client_chain": "RSA-2048 leaf + RSA-2048 issuing CA (certgate-testpki three-level)",
-                "server_certificate": "ECDSA P-256, self-signed, localhost",
-                "tls": "TLS 1.3, X25519, no resumption",
+        self.facts.to_json(
+            "front_door",
+            "seconds_per_proxy_and_scenario",
+            json!({
                 "request": format!("POST {LOAD_PATH}, {REQUEST_BODY_BYTES}-byte body, HTTP/1.1"),
                 "upstream": format!("hyper HTTP/1.1 in the benchmark process, {BODY_BYTES}-byte answer"),
-            },
-            "fixture": {
-                "directory": self.fixture_directory,
-                "generated_s": self.fixture_generated.map(|d| d.as_secs_f64()),
-                "issuing_crl_entries": self.crl_entries + 1,
-                "issuing_crl_bytes": self.issuing_crl_bytes,
-                "root_crl_bytes": self.root_crl_bytes,
-                "crl_this_update": self.crl_window.0,
-                "crl_next_update": self.crl_window.1,
-            },
-            "nginx_version": self.nginx_version,
-            "tls": {
-                "protocol": self.checked[0].valid.protocol,
-                "cipher_suite": self.checked[0].valid.cipher_suite,
-                "key_exchange": self.checked[0].valid.key_exchange,
-            },
-            "checks": {
-                "certgate": checks(&self.checked[0]),
-                "nginx": checks(&self.checked[1]),
-            },
-            "scenarios": scenarios,
-            "certgate_sign_in_log": {
-                "recorded_validations": self.recorded_validations,
-                "connections_with_valid_certificate": self.certgate_connections(),
-            },
-            "differences": [
-                "nginx cannot map a certificate to a directory user: its X-Certgate-UPN is the subject DN, and it sends no mail or immutable ID",
-                "Client-Cert: certgate sends RFC 9440 (base64 DER) plus Client-Cert-Chain; nginx sends the URL-encoded PEM of the leaf only",
-                "certgate records every validation in its sign-in log (SQLite); nginx has access_log off",
-            ],
-        })
-    }
-}
-
-fn short(text: &str, max: usize) -> String {
-    let cut: String = text.chars().take(max).collect();
-    if cut.len() < text.len() {
-        format!("{cut}…")
-    } else {
-        cut
+            }),
+            json!({
+                "tls": {
+                    "protocol": self.checked[0].valid.protocol,
+                    "cipher_suite": self.checked[0].valid.cipher_suite,
+                    "key_exchange": self.checked[0].valid.key_exchange,
+                },
+                "checks": {
+                    "certgate": checks(&self.checked[0]),
+                    "nginx": checks(&self.checked[1]),
+                },
+                "scenarios": scenarios,
+                "certgate_sign_in_log": {
+                    "recorded_validations": self.recorded_validations,
+                    "connections_with_valid_certificate": self.certgate_connections(),
+                },
+                "differences": [
+                    "nginx cannot map a certificate to a directory user: its X-Certgate-UPN is the subject DN, and it sends no mail or immutable ID",
+                    "Client-Cert: certgate sends RFC 9440 (base64 DER) plus Client-Cert-Chain; nginx sends the URL-encoded PEM of the leaf only",
+                    "certgate records every validation in its sign-in log (SQLite); nginx has access_log off",
+                ],
+            }),
+        )
     }
 }

@@ -162,18 +162,8 @@ fn random_app_id() -> Result<ClientId, ApiError> {
             "the system's random number generator failed; no appId could be made",
         )
     })?;
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex = certgate_core::hex(&bytes);
-    let text = format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    );
-    ClientId::parse(&text).map_err(|error| ApiError::bad_request(error.code(), error.to_string()))
+    ClientId::parse(&certgate_core::uuid_v4(bytes))
+        .map_err(|error| ApiError::bad_request(error.code(), error.to_string()))
 }
 
 fn new_client(new: NewApplication) -> Result<NewClient, ApiError> {

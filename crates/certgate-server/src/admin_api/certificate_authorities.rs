@@ -9,9 +9,7 @@ use base64::Engine as _;
 use certgate_core::audit::AuditEvent;
 use certgate_core::crl_fetch::NoProgress;
 use certgate_core::store::StoreError;
-use certgate_core::trusted_ca::{
-    add_cas, remove_ca, set_ca, AuthorityType, CaId, CaSettings, TrustError,
-};
+use certgate_core::trusted_ca::{add_cas, remove_ca, set_ca, CaId, TrustError};
 use certgate_pki::parse_certificates;
 use serde::Deserialize;
 
@@ -196,19 +194,7 @@ pub(super) async fn add<S: AdminStore>(
     let records = add_cas(
         &*context.store,
         ders,
-        |certificate| CaSettings {
-            display_name: new.display_name.clone().unwrap_or_default(),
-            authority_type: match new.is_root_authority {
-                Some(true) => AuthorityType::Root,
-                Some(false) => AuthorityType::Intermediate,
-                None if certificate.is_self_issued() => AuthorityType::Root,
-                None => AuthorityType::Intermediate,
-            },
-            crl_url: new.certificate_revocation_list_url.clone(),
-            delta_crl_url: new.delta_certificate_revocation_list_url.clone(),
-            exempt_from_crl_validation: new.is_exempt_from_crl_validation.unwrap_or(false),
-            send_as_issuer_hint: new.is_issuer_hint_enabled.unwrap_or(true),
-        },
+        |certificate| new.settings_for(certificate),
         context.clock.now(),
         admin.actor(),
     )
@@ -231,31 +217,7 @@ pub(super) async fn update<S: AdminStore>(
     let record = set_ca(
         &*context.store,
         id,
-        |mut settings| {
-            if let Some(name) = patch.display_name {
-                settings.display_name = name;
-            }
-            if let Some(root) = patch.is_root_authority {
-                settings.authority_type = if root {
-                    AuthorityType::Root
-                } else {
-                    AuthorityType::Intermediate
-                };
-            }
-            if let Some(url) = patch.certificate_revocation_list_url {
-                settings.crl_url = url;
-            }
-            if let Some(url) = patch.delta_certificate_revocation_list_url {
-                settings.delta_crl_url = url;
-            }
-            if let Some(exempt) = patch.is_exempt_from_crl_validation {
-                settings.exempt_from_crl_validation = exempt;
-            }
-            if let Some(hint) = patch.is_issuer_hint_enabled {
-                settings.send_as_issuer_hint = hint;
-            }
-            settings
-        },
+        |settings| patch.apply(settings),
         context.clock.now(),
         admin.actor(),
     )

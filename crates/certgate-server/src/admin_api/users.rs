@@ -4,11 +4,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use certgate_core::access_pass::AccessPassService;
-use certgate_core::clock::rfc3339;
+use certgate_core::clock::parse_rfc3339_or_date;
 use certgate_core::directory::{
     self, add_user, find_user, list_users, remove_user, set_sts_refresh_tokens_valid_from, set_user,
 };
-use certgate_pki::UnixTime;
 
 use super::extract::{body, Body};
 use super::resource::{
@@ -228,7 +227,7 @@ pub(super) async fn set_sts<S: AdminStore>(
     request: Body<StsRefreshTokensValidFrom>,
 ) -> Result<Json<User>, ApiError> {
     let request = body(request)?;
-    let date = parse_date(&request.date).ok_or_else(|| {
+    let date = parse_rfc3339_or_date(&request.date).ok_or_else(|| {
         ApiError::bad_request(
             "date-invalid",
             format!(
@@ -264,16 +263,7 @@ pub(super) async fn create_access_pass<S: AdminStore>(
     let issued = AccessPassService::new(&*context.store, &context.clock, admin.actor())
         .create(user.id.as_str(), user.upn.as_str(), lifetime)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AccessPass {
-            temporary_access_pass: issued.pass.to_string(),
-            created_date_time: rfc3339(issued.created_at),
-            expires_date_time: rfc3339(issued.expires_at),
-            lifetime_in_minutes: (issued.expires_at.0 - issued.created_at.0) / 60,
-            is_usable_once: true,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(AccessPass::from(&issued))))
 }
 
 /// Removes the user's authenticator app and any access pass.
@@ -286,38 +276,5 @@ pub(super) async fn reset_second_factor<S: AdminStore>(
     let reset = AccessPassService::new(&*context.store, &context.clock, admin.actor())
         .reset_second_factor(user.id.as_str(), user.upn.as_str())
         .await?;
-    Ok(Json(SecondFactorReset {
-        authenticator_removed: reset.authenticator_removed,
-        access_pass_removed: reset.access_pass_removed,
-    }))
-}
-
-/// RFC 3339 (`2026-12-01T08:00:00Z`) or a date (`2026-12-01`, midnight UTC), as the CLI
-/// reads them.
-fn parse_date(text: &str) -> Option<UnixTime> {
-    use time::format_description::well_known::Rfc3339;
-    let text = text.trim();
-    if let Ok(at) = time::OffsetDateTime::parse(text, &Rfc3339) {
-        return Some(UnixTime(at.unix_timestamp()));
-    }
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(text, &format)
-        .ok()
-        .map(|date| UnixTime(date.midnight().assume_utc().unix_timestamp()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_are_rfc3339_or_a_day_at_midnight_utc() {
-        assert_eq!(parse_date("2026-01-01"), Some(UnixTime(1_767_225_600)));
-        assert_eq!(
-            parse_date("2026-01-01T01:00:00+01:00"),
-            Some(UnixTime(1_767_225_600))
-        );
-        assert_eq!(parse_date("01/01/2026"), None);
-        assert_eq!(parse_date("2026-1-1"), None);
-    }
+    Ok(Json(reset.into()))
 }

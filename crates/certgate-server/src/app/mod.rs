@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::certauth::{CertAuthTls, ClientCertificates, ServerIdentity};
 use crate::crl_refresh::{CrlService, CrlSettings};
-use crate::limits::{with_body_read_timeout, Limits};
+use crate::limits::{with_body_read_timeout, Limits, ListenerLimits};
 use crate::metrics::Metrics;
 use crate::oidc_policy::DirectoryRefreshPolicy;
 use crate::signin_http::SignInContext;
@@ -192,16 +192,7 @@ pub async fn start_with_limits(
     limits: Limits,
 ) -> Result<RunningServer<SqlStore>, ServeError> {
     let listener_limits = limits.listeners;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Listen {
-            addr: config.listen,
-            source,
-        })?;
-    let local_addr = listener.local_addr().map_err(|source| ServeError::Listen {
-        addr: config.listen,
-        source,
-    })?;
+    let (listener, local_addr) = bind(config.listen).await?;
     let crl = Arc::new(CrlService::new(
         Arc::clone(&store),
         HttpCrlFetcher::new()?,
@@ -281,25 +272,8 @@ pub async fn start_with_limits(
                 CertAuthTls::new(certauth.identity, ClientCertificates::Request)
                     .map_err(ServeError::Tls)?,
             );
-            let listener =
-                TcpListener::bind(certauth.listen)
-                    .await
-                    .map_err(|source| ServeError::Listen {
-                        addr: certauth.listen,
-                        source,
-                    })?;
-            let addr = listener.local_addr().map_err(|source| ServeError::Listen {
-                addr: certauth.listen,
-                source,
-            })?;
-            let mut context = SignInContext::new(
-                Arc::clone(crl.state()),
-                Arc::clone(&clock),
-                Arc::clone(&store),
-                SignInRecorder::start(Arc::clone(&store)),
-                metrics.clone(),
-            );
-            context.store_timeout = listener_limits.store_timeout;
+            let (listener, addr) = bind(certauth.listen).await?;
+            let mut context = sign_in_context(&store, &crl, &clock, &metrics, &listener_limits);
             if let (Some((web_config, _)), Some((_, totp))) = (&web, &web_parts) {
                 context.web = Some((web_config.public_origin.clone(), totp.clone()));
             }
@@ -322,16 +296,15 @@ pub async fn start_with_limits(
                 ))
                 .nest("/api/v1", crate::admin_api::routes(Arc::clone(&admin)))
                 .route("/healthz", axum::routing::get(|| async { "ok\n" }));
-            let app = crate::refusal::answer_by_accept(app, metrics.clone());
-            let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::Https);
-            tasks.push(tokio::spawn(crate::certauth::serve_with_limits(
+            tasks.push(spawn_https(
                 listener,
                 tls,
-                Arc::clone(crl.state()),
-                with_body_read_timeout(app, listener_limits.body_read_timeout),
+                crl.state(),
+                app,
+                &metrics,
                 listener_limits,
                 shutdown.subscribe(),
-            )));
+            ));
             tracing::info!(%addr, "certificate sign-in listener");
             Some(addr)
         }
@@ -349,21 +322,19 @@ pub async fn start_with_limits(
                 .map(|vdir| vdir.max_request_header_bytes)
                 .max()
                 .unwrap_or(0);
-            let front_door_limits = crate::limits::ListenerLimits {
+            let front_door_limits = ListenerLimits {
                 max_header_bytes: listener_limits
                     .max_header_bytes
                     .max(largest_header_limit.saturating_mul(2)),
                 ..listener_limits
             };
-            let mut signin = SignInContext::new(
-                Arc::clone(crl.state()),
-                Arc::clone(&clock),
-                Arc::clone(&store),
-                SignInRecorder::start(Arc::clone(&store)),
-                metrics.clone(),
-            );
-            signin.store_timeout = listener_limits.store_timeout;
-            let signin = Arc::new(signin);
+            let signin = Arc::new(sign_in_context(
+                &store,
+                &crl,
+                &clock,
+                &metrics,
+                &listener_limits,
+            ));
             let proxy = crate::front_door::FrontDoor::new(
                 signin,
                 front_door.virtual_directories,
@@ -375,16 +346,7 @@ pub async fn start_with_limits(
                 CertAuthTls::new(front_door.identity, ClientCertificates::Request)
                     .map_err(ServeError::Tls)?,
             );
-            let listener = TcpListener::bind(front_door.listen)
-                .await
-                .map_err(|source| ServeError::Listen {
-                    addr: front_door.listen,
-                    source,
-                })?;
-            let addr = listener.local_addr().map_err(|source| ServeError::Listen {
-                addr: front_door.listen,
-                source,
-            })?;
+            let (listener, addr) = bind(front_door.listen).await?;
             tasks.push(tokio::spawn(crate::certauth::serve_with_limits(
                 listener,
                 tls,
@@ -409,16 +371,7 @@ pub async fn start_with_limits(
         let tls = Arc::new(
             CertAuthTls::new(identity, ClientCertificates::Ignore).map_err(ServeError::Tls)?,
         );
-        let listener = TcpListener::bind(web_config.listen)
-            .await
-            .map_err(|source| ServeError::Listen {
-                addr: web_config.listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| ServeError::Listen {
-            addr: web_config.listen,
-            source,
-        })?;
+        let (listener, addr) = bind(web_config.listen).await?;
         let certauth_origin = web_config
             .certauth_public_origin
             .clone()
@@ -472,16 +425,15 @@ pub async fn start_with_limits(
             Arc::clone(&clock),
             crate::limits::ANONYMOUS_WRITE_PATHS,
         );
-        let app = crate::refusal::answer_by_accept(app, metrics.clone());
-        let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::Https);
-        tasks.push(tokio::spawn(crate::certauth::serve_with_limits(
+        tasks.push(spawn_https(
             listener,
             tls,
-            Arc::clone(crl.state()),
-            with_body_read_timeout(app, listener_limits.body_read_timeout),
+            crl.state(),
+            app,
+            &metrics,
             listener_limits,
             shutdown.subscribe(),
-        )));
+        ));
         tracing::info!(%addr, "web listener (OpenID Connect)");
         web_addr = Some(addr);
     }
@@ -551,4 +503,56 @@ pub async fn start_with_limits(
         shutdown,
         tasks,
     })
+}
+
+/// Binds `addr`; the listener and the address it got (the port the system chose for 0).
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServeError> {
+    let listen_error = |source| ServeError::Listen { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(listen_error)?;
+    let local_addr = listener.local_addr().map_err(listen_error)?;
+    Ok((listener, local_addr))
+}
+
+/// The certificate sign-in of a listener that asks for client certificates (the certificate
+/// sign-in listener, the front door): the shared validation state, its own sign-in recorder.
+fn sign_in_context(
+    store: &Arc<SqlStore>,
+    crl: &CrlService<SqlStore, HttpCrlFetcher, Arc<dyn Clock>>,
+    clock: &Arc<dyn Clock>,
+    metrics: &Metrics,
+    limits: &ListenerLimits,
+) -> SignInContext<SqlStore> {
+    let mut context = SignInContext::new(
+        Arc::clone(crl.state()),
+        Arc::clone(clock),
+        Arc::clone(store),
+        SignInRecorder::start(Arc::clone(store)),
+        metrics.clone(),
+    );
+    context.store_timeout = limits.store_timeout;
+    context
+}
+
+/// Serves `app` on an HTTPS listener that people's browsers reach (the certificate sign-in
+/// listener, the web listener): refusals in the form the client accepts, the browser
+/// hardening headers, a deadline on request bodies, and the listener limits.
+fn spawn_https(
+    listener: TcpListener,
+    tls: Arc<CertAuthTls>,
+    state: &Arc<SharedState>,
+    app: axum::Router,
+    metrics: &Metrics,
+    limits: ListenerLimits,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let app = crate::refusal::answer_by_accept(app, metrics.clone());
+    let app = crate::browser_headers::harden(app, crate::browser_headers::Listener::Https);
+    tokio::spawn(crate::certauth::serve_with_limits(
+        listener,
+        tls,
+        Arc::clone(state),
+        with_body_read_timeout(app, limits.body_read_timeout),
+        limits,
+        shutdown,
+    ))
 }

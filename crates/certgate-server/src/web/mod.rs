@@ -22,7 +22,7 @@ use axum::Router;
 use certgate_core::access_pass::{AccessPassError, AccessPassService, AccessPassStore};
 use certgate_core::clock::Clock;
 use certgate_core::login_flow::{
-    FlowStep, LoginFlow, LoginFlowStore, SECOND_FACTOR_ACCESS_PASS, SECOND_FACTOR_OTP,
+    FlowIdentity, FlowStep, LoginFlow, LoginFlowStore, SECOND_FACTOR_ACCESS_PASS, SECOND_FACTOR_OTP,
 };
 use certgate_core::totp::{TotpService, TotpStore, WhenEnrolled};
 use certgate_oidc::{

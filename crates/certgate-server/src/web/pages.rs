@@ -215,11 +215,7 @@ where
         Err(response) => return response,
     };
     let Some(mut identity) = flow.identity.clone() else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "flow-incomplete",
-            "This sign-in has no certificate sign-in yet.",
-        );
+        return flow_incomplete();
     };
     let enrolled = TotpService::new(&*context.store, &context.clock, &context.totp, "web")
         .status(&identity.user_id)

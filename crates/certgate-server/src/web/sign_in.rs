@@ -20,34 +20,10 @@ where
     P: RefreshPolicy,
 {
     let now = context.clock.now();
-    let Some(identity) = flow.identity.clone() else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "flow-incomplete",
-            "This sign-in has no certificate sign-in yet.",
-        );
+    let identity = match mark_done(context, flow, expected).await {
+        Ok(identity) => identity,
+        Err(page) => return page,
     };
-    let done = LoginFlow {
-        step: FlowStep::Done,
-        ..flow
-    };
-    match context.store.advance_flow(&done, expected).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return error_page(
-                StatusCode::CONFLICT,
-                "flow-step-taken",
-                "This step of the sign-in was already taken (a second tab or a double click). Go back to the application.",
-            )
-        }
-        Err(error) => {
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                error.code(),
-                "certgate cannot store the sign-in right now. Try again in a minute.",
-            )
-        }
-    }
     // The `email` scope releases the user's mail as the directory holds it now (the code's
     // grant keeps it for the ID token and userinfo).
     let email = match certgate_core::directory::UserId::parse(&identity.user_id) {
@@ -102,6 +78,48 @@ where
     }
 }
 
+/// Moves a signed-in flow from `expected` to done, once (the store's compare-and-set: a
+/// second tab or a double click finds the step taken); the identity it signed in as, or the
+/// page to answer instead.
+async fn mark_done<S, P>(
+    context: &WebContext<S, P>,
+    flow: LoginFlow,
+    expected: FlowStep,
+) -> Result<FlowIdentity, Response>
+where
+    S: LoginFlowStore,
+{
+    let Some(identity) = flow.identity.clone() else {
+        return Err(flow_incomplete());
+    };
+    let done = LoginFlow {
+        step: FlowStep::Done,
+        ..flow
+    };
+    match context.store.advance_flow(&done, expected).await {
+        Ok(true) => Ok(identity),
+        Ok(false) => Err(error_page(
+            StatusCode::CONFLICT,
+            "flow-step-taken",
+            "This step of the sign-in was already taken (a second tab or a double click). Go back to the application.",
+        )),
+        Err(error) => Err(error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error.code(),
+            "certgate cannot store the sign-in right now. Try again in a minute.",
+        )),
+    }
+}
+
+/// A flow asked to go on before its certificate sign-in.
+pub(super) fn flow_incomplete() -> Response {
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "flow-incomplete",
+        "This sign-in has no certificate sign-in yet.",
+    )
+}
+
 /// Marks a federation flow done and posts its token to the relying party. There is no
 /// "continue as" page: choosing the certificate for this application was the decision.
 pub(super) async fn finish_federation<S, P>(
@@ -120,34 +138,10 @@ where
             "The federation service is not enabled on this server.",
         );
     };
-    let Some(identity) = flow.identity.clone() else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "flow-incomplete",
-            "This sign-in has no certificate sign-in yet.",
-        );
+    let identity = match mark_done(context, flow, FlowStep::Confirmation).await {
+        Ok(identity) => identity,
+        Err(page) => return page,
     };
-    let done = LoginFlow {
-        step: FlowStep::Done,
-        ..flow
-    };
-    match context.store.advance_flow(&done, FlowStep::Confirmation).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return error_page(
-                StatusCode::CONFLICT,
-                "flow-step-taken",
-                "This step of the sign-in was already taken (a second tab or a double click). Go back to the application.",
-            )
-        }
-        Err(error) => {
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                error.code(),
-                "certgate cannot store the sign-in right now. Try again in a minute.",
-            )
-        }
-    }
     crate::federation_http::finish(
         service,
         &*context.store,

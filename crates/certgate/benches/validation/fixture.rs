@@ -35,20 +35,10 @@ pub(crate) struct RevocationFixture {
 const CERTIFICATES: [&str; 3] = ["root", "intermediate", "leaf"];
 
 pub(crate) fn load_or_generate(cache_root: &Path, entries: usize) -> Result<RevocationFixture> {
-    let directory = cache_root.join(format!(
-        "{CACHE_VERSION}-certgate{}-rsa2048-{entries}",
-        env!("CARGO_PKG_VERSION")
-    ));
-    match read(&directory, entries) {
-        Ok(fixture) => return Ok(fixture),
-        Err(error) if directory.exists() => {
-            eprintln!(
-                "  cache at {} unusable ({error:#}); regenerating",
-                directory.display()
-            );
-        }
-        Err(_) => {}
-    }
+    crate::cache::load_or_generate(cache_root, CACHE_VERSION, entries, read, generate)
+}
+
+fn generate(directory: &Path, entries: usize) -> Result<RevocationFixture> {
     eprintln!(
         "  generating the test PKI and a CRL of {entries} entries (cached for later runs)..."
     );
@@ -74,14 +64,14 @@ pub(crate) fn load_or_generate(cache_root: &Path, entries: usize) -> Result<Revo
     )
     .context("the large CRL")?;
     let generated_in = started.elapsed();
-    write(&directory, &pki, &root_crl, &big_crl)?;
+    write(directory, &pki, &root_crl, &big_crl)?;
     Ok(RevocationFixture {
         pki,
         root_crl,
         big_crl,
         entries,
         generated_in: Some(generated_in),
-        directory,
+        directory: directory.to_owned(),
     })
 }
 
@@ -125,30 +115,21 @@ fn read(directory: &Path, entries: usize) -> Result<RevocationFixture> {
     })
 }
 
-/// Writes into a scratch directory and renames it into place, so that an interrupted run
-/// leaves no half-written cache behind.
+/// Writes the chain, its keys and both CRLs into the cache (see `cache::write`).
 fn write(directory: &Path, pki: &TestPki, root_crl: &[u8], big_crl: &[u8]) -> Result<()> {
-    let parent = directory
-        .parent()
-        .ok_or_else(|| anyhow!("cache directory has no parent"))?;
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let scratch = parent.join(format!(".partial-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch)?;
+    let mut names: Vec<(String, &[u8])> = Vec::new();
     for (name, issued) in CERTIFICATES
         .into_iter()
         .zip([&pki.root, &pki.intermediate, &pki.leaf])
     {
-        std::fs::write(scratch.join(format!("{name}.pem")), &issued.pem)?;
-        std::fs::write(
-            scratch.join(format!("{name}.key.der")),
-            &issued.key_pkcs8_der,
-        )?;
+        names.push((format!("{name}.pem"), issued.pem.as_bytes()));
+        names.push((format!("{name}.key.der"), &issued.key_pkcs8_der));
     }
-    std::fs::write(scratch.join("root.crl"), root_crl)?;
-    std::fs::write(scratch.join("intermediate.crl"), big_crl)?;
-    let _ = std::fs::remove_dir_all(directory);
-    std::fs::rename(&scratch, directory)
-        .with_context(|| format!("moving the cache into {}", directory.display()))?;
-    Ok(())
+    names.push(("root.crl".into(), root_crl));
+    names.push(("intermediate.crl".into(), big_crl));
+    let files: Vec<(&str, &[u8])> = names
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), *bytes))
+        .collect();
+    crate::cache::write(directory, "validation", &files, None)
 }

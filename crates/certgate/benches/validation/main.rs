@@ -17,9 +17,19 @@ mod measure;
 mod report;
 mod revocation;
 
-use std::path::PathBuf;
+// Shared with certgate-server's benchmarks: where the cache and the JSON go, how figures and
+// the machine are shown, and the fixture cache's steps.
+#[allow(dead_code)] // this benchmark uses a part
+#[path = "../../../certgate-server/benches/common/fixture.rs"]
+mod cache;
+#[allow(dead_code)]
+#[path = "../../../certgate-server/benches/common/environment.rs"]
+mod environment;
+#[allow(dead_code)]
+#[path = "../../../certgate-server/benches/common/format.rs"]
+mod format;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::json;
 
 use crate::measure::Budget;
@@ -29,7 +39,7 @@ fn main() -> Result<()> {
     if let Some(result) = revocation::child() {
         return result;
     }
-    let quick = std::env::var_os("CERTGATE_BENCH_QUICK").is_some_and(|v| v != "0" && !v.is_empty());
+    let quick = environment::quick();
     let budget = if quick {
         Budget::quick()
     } else {
@@ -38,7 +48,7 @@ fn main() -> Result<()> {
 
     let mut report = Report::default();
     report.context("quick", json!(quick));
-    report.context("machine", machine());
+    report.context("machine", format::machine());
     report.context(
         "date",
         json!(time::OffsetDateTime::now_utc()
@@ -67,44 +77,5 @@ fn main() -> Result<()> {
     revocation::run(&mut report, budget, &settings)?;
 
     report.print();
-    let path = json_path();
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let text = serde_json::to_string_pretty(&report.to_json())?;
-    std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
-    println!("JSON: {}", path.display());
-    Ok(())
-}
-
-fn json_path() -> PathBuf {
-    match std::env::var_os("CERTGATE_BENCH_JSON") {
-        Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => target_dir().join("certgate-bench").join("validation.json"),
-    }
-}
-
-/// The cargo target directory: cargo gives benchmarks a scratch directory inside it.
-pub(crate) fn target_dir() -> PathBuf {
-    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().map(PathBuf::from).unwrap_or(tmp)
-}
-
-/// What the figures were measured on.
-fn machine() -> serde_json::Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split(':').nth(1))
-                .map(|model| model.trim().to_owned())
-        })
-        .unwrap_or_default();
-    json!({
-        "cpu": cpu,
-        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        "os": std::env::consts::OS,
-        "arch": std::env::consts::ARCH,
-    })
+    environment::write_json("validation", &report.to_json())
 }

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+use crate::format::human_bytes;
 use crate::measure::Throughput;
 
 /// One measured figure.
@@ -248,14 +249,5 @@ fn human_ns(ns: f64) -> String {
         format!("{:.2} µs", ns / 1e3)
     } else {
         format!("{ns:.0} ns")
-    }
-}
-
-fn human_bytes(bytes: u64) -> String {
-    let mb = bytes as f64 / 1e6;
-    if mb >= 1.0 {
-        format!("{mb:.1} MB")
-    } else {
-        format!("{:.1} kB", bytes as f64 / 1e3)
     }
 }

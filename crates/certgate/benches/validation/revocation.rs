@@ -42,8 +42,7 @@ pub(crate) fn run(report: &mut Report, budget: Budget, settings: &Settings) -> R
         "Revocation: RSA-2048 chain, root and intermediate CRLs of {} entries each",
         settings.entries
     ));
-    let cache = crate::target_dir().join("certgate-bench").join("cache");
-    let fixture = fixture::load_or_generate(&cache, settings.entries)?;
+    let fixture = fixture::load_or_generate(&crate::environment::cache_root(), settings.entries)?;
     report.context("crl_entries", json!(fixture.entries));
     report.context(
         "crl_fixture",

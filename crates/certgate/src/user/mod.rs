@@ -14,17 +14,15 @@ mod set;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use certgate_core::clock::{Clock, SystemClock};
 use certgate_core::directory::{
     add_user, find_user, list_users, remove_user, DirectoryError, UserDraft,
 };
-use certgate_pki::UnixTime;
 use certgate_server::admin_api::resource::{Collection, NewUser, User};
 use clap::{Args, Subcommand};
-use serde_json::json;
 
+use crate::output::{self, refused};
 use crate::remote::{segment, Remote};
-use crate::{cli_actor, GlobalArgs};
+use crate::{GlobalArgs, Local};
 use second_factor::AccessPassCommand;
 use set::SetArgs;
 
@@ -157,19 +155,6 @@ fn print_user(user: &User) {
     }
 }
 
-/// Prints a refusal with its code; exit 1.
-pub(crate) fn refused(command: &str, code: &str, message: &str, json: bool) -> ExitCode {
-    if json {
-        outln!(
-            "{}",
-            json!({ "ok": false, "code": code, "message": message })
-        );
-    } else {
-        eprintln!("certgate {command}: {message} ({code})");
-    }
-    ExitCode::FAILURE
-}
-
 fn directory_refused(error: &DirectoryError, json: bool) -> ExitCode {
     refused("user", error.code(), &error.to_string(), json)
 }
@@ -178,54 +163,22 @@ fn remote_refused(refusal: &crate::remote::Refusal, json: bool) -> ExitCode {
     refused("user", &refusal.code, &refusal.message, json)
 }
 
-/// A usage error (exit 2), as clap reports its own.
-pub(crate) fn usage(command: &str, message: &str) -> ExitCode {
-    eprintln!("certgate {command}: {message}");
-    ExitCode::from(2)
-}
-
-/// RFC 3339 (`2026-12-01T08:00:00Z`) or a date (`2026-12-01`, midnight UTC).
-pub(crate) fn parse_date(text: &str) -> Option<UnixTime> {
-    use time::format_description::well_known::Rfc3339;
-    if let Ok(at) = time::OffsetDateTime::parse(text, &Rfc3339) {
-        return Some(UnixTime(at.unix_timestamp()));
-    }
-    let mut parts = text.split('-');
-    let (Some(year), Some(month), Some(day), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    if year.len() != 4 || month.len() != 2 || day.len() != 2 {
-        return None;
-    }
-    let month = time::Month::try_from(month.parse::<u8>().ok()?).ok()?;
-    let date = time::Date::from_calendar_date(year.parse().ok()?, month, day.parse().ok()?).ok()?;
-    Some(UnixTime(date.midnight().assume_utc().unix_timestamp()))
-}
-
 fn print_one(user: &User, json: bool, verb: &str) -> anyhow::Result<ExitCode> {
-    if json {
-        outln!("{}", serde_json::to_string_pretty(user)?);
-    } else {
+    output::record(user, json, |user| {
         if !verb.is_empty() {
             outln!("{verb} {} ({})", user.user_principal_name, user.id);
         }
         print_user(user);
-    }
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn print_list(users: &[User], json: bool) -> anyhow::Result<ExitCode> {
-    if json {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "value": users }))?
-        );
-    } else if users.is_empty() {
-        outln!("no users (add one with `certgate user add UPN`)");
-    } else {
-        for user in users {
+    output::list(
+        "value",
+        users,
+        json,
+        "no users (add one with `certgate user add UPN`)",
+        |user| {
             outln!(
                 "{}  {:<40} {:<9} {} certificateUserIds  \"{}\"",
                 user.id,
@@ -238,28 +191,25 @@ fn print_list(users: &[User], json: bool) -> anyhow::Result<ExitCode> {
                 user.authorization_info.certificate_user_ids.len(),
                 certgate_core::escape_control(&user.display_name)
             );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+        },
+    )
 }
 
 fn print_removed(user: &User, json: bool) -> anyhow::Result<ExitCode> {
-    if json {
-        outln!("{}", json!({ "ok": true, "removed": user }));
-    } else {
-        outln!("removed user {} ({})", user.user_principal_name, user.id);
-    }
-    Ok(ExitCode::SUCCESS)
+    output::removed(
+        user,
+        json,
+        format_args!("removed user {} ({})", user.user_principal_name, user.id),
+    )
 }
 
 pub(crate) async fn run(command: UserCommand, global: GlobalArgs) -> anyhow::Result<ExitCode> {
     if let Some(remote) = global.remote()? {
         return run_remote(command, remote).await;
     }
-    let config = global.load()?;
-    let store = config.open_store().await?;
-    let now = SystemClock.now();
-    let actor = cli_actor();
+    let Local {
+        store, now, actor, ..
+    } = global.local().await?;
     match command {
         UserCommand::List { json } => match list_users(&store).await {
             Ok(users) => {
@@ -361,21 +311,5 @@ async fn run_remote(command: UserCommand, remote: Remote) -> anyhow::Result<Exit
         UserCommand::RevokeSessions { user, json } => {
             sessions::revoke_remote(&remote, user, json).await
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_are_rfc3339_or_a_day_at_midnight_utc() {
-        assert_eq!(parse_date("2026-01-01"), Some(UnixTime(1_767_225_600)));
-        assert_eq!(
-            parse_date("2026-01-01T01:00:00+01:00"),
-            Some(UnixTime(1_767_225_600))
-        );
-        assert_eq!(parse_date("01/01/2026"), None);
-        assert_eq!(parse_date("tomorrow"), None);
     }
 }

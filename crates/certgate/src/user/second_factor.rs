@@ -5,14 +5,15 @@
 use std::process::ExitCode;
 
 use certgate_core::access_pass::{parse_lifetime, AccessPassService};
-use certgate_core::clock::{rfc3339, SystemClock};
+use certgate_core::clock::SystemClock;
 use certgate_core::directory::find_user;
 use certgate_server::admin_api::resource::{AccessPass, NewAccessPass, SecondFactorReset};
 use certgate_store::SqlStore;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{directory_refused, refused, remote_refused, usage};
+use super::{directory_refused, remote_refused};
+use crate::output::{refused, usage};
 use crate::remote::{segment, Remote};
 
 #[derive(Subcommand)]
@@ -34,13 +35,8 @@ pub(super) async fn access_pass(
     command: AccessPassCommand,
     actor: &str,
 ) -> anyhow::Result<ExitCode> {
-    let AccessPassCommand::Create {
-        user,
-        lifetime,
-        json,
-    } = command;
-    let lifetime = match access_pass_lifetime(&lifetime) {
-        Ok(seconds) => seconds,
+    let (user, lifetime, json) = match create_args(command) {
+        Ok(args) => args,
         Err(exit) => return Ok(exit),
     };
     let user = match find_user(store, &user).await {
@@ -51,17 +47,7 @@ pub(super) async fn access_pass(
         .create(user.id.as_str(), user.upn.as_str(), Some(lifetime))
         .await
     {
-        Ok(issued) => print_access_pass(
-            user.upn.as_str(),
-            &AccessPass {
-                temporary_access_pass: issued.pass.to_string(),
-                created_date_time: rfc3339(issued.created_at),
-                expires_date_time: rfc3339(issued.expires_at),
-                lifetime_in_minutes: (issued.expires_at.0 - issued.created_at.0) / 60,
-                is_usable_once: true,
-            },
-            json,
-        ),
+        Ok(issued) => print_access_pass(user.upn.as_str(), &(&issued).into(), json),
         Err(error) => Ok(refused("user", error.code(), &error.to_string(), json)),
     }
 }
@@ -70,13 +56,8 @@ pub(super) async fn access_pass_remote(
     remote: &Remote,
     command: AccessPassCommand,
 ) -> anyhow::Result<ExitCode> {
-    let AccessPassCommand::Create {
-        user,
-        lifetime,
-        json,
-    } = command;
-    let lifetime = match access_pass_lifetime(&lifetime) {
-        Ok(seconds) => seconds,
+    let (user, lifetime, json) = match create_args(command) {
+        Ok(args) => args,
         Err(exit) => return Ok(exit),
     };
     // The API takes whole minutes (Graph's lifetimeInMinutes).
@@ -109,14 +90,7 @@ pub(super) async fn reset(
         .reset_second_factor(user.id.as_str(), user.upn.as_str())
         .await
     {
-        Ok(reset) => print_reset(
-            user.upn.as_str(),
-            &SecondFactorReset {
-                authenticator_removed: reset.authenticator_removed,
-                access_pass_removed: reset.access_pass_removed,
-            },
-            json,
-        ),
+        Ok(reset) => print_reset(user.upn.as_str(), &reset.into(), json),
         Err(error) => Ok(refused("user", error.code(), &error.to_string(), json)),
     }
 }
@@ -138,16 +112,23 @@ pub(super) async fn reset_remote(
     }
 }
 
-/// `--lifetime` in seconds, or the usage error to exit with.
-fn access_pass_lifetime(text: &str) -> Result<i64, ExitCode> {
-    parse_lifetime(text).ok_or_else(|| {
+/// `access-pass create`'s user, `--lifetime` in seconds and `--json`; or the usage error to
+/// exit with.
+fn create_args(command: AccessPassCommand) -> Result<(String, i64, bool), ExitCode> {
+    let AccessPassCommand::Create {
+        user,
+        lifetime,
+        json,
+    } = command;
+    let seconds = parse_lifetime(&lifetime).ok_or_else(|| {
         usage(
             "user access-pass create",
             &format!(
-                "\"{text}\" is not a lifetime: use minutes or hours, such as 90m, 1h or 2h30m"
+                "\"{lifetime}\" is not a lifetime: use minutes or hours, such as 90m, 1h or 2h30m"
             ),
         )
-    })
+    })?;
+    Ok((user, seconds, json))
 }
 
 fn print_access_pass(upn: &str, pass: &AccessPass, json: bool) -> anyhow::Result<ExitCode> {

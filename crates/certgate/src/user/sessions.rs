@@ -3,18 +3,15 @@
 
 use std::process::ExitCode;
 
-use certgate_core::clock::rfc3339;
+use certgate_core::clock::{parse_rfc3339_or_date, rfc3339};
 use certgate_core::directory::{revoke_sessions, set_sts_refresh_tokens_valid_from};
 use certgate_pki::UnixTime;
 use certgate_server::admin_api::resource::{StsRefreshTokensValidFrom, User};
 use certgate_store::SqlStore;
 
-use super::{directory_refused, parse_date, print_one, remote_refused, usage};
+use super::{directory_refused, print_one, remote_refused};
+use crate::output::usage;
 use crate::remote::{segment, Remote};
-
-fn parse_sts_date(text: &str) -> Option<UnixTime> {
-    parse_date(text)
-}
 
 fn bad_sts_date(text: &str) -> ExitCode {
     usage(
@@ -31,7 +28,7 @@ pub(super) async fn set_valid_from(
     now: UnixTime,
     actor: &str,
 ) -> anyhow::Result<ExitCode> {
-    let Some(date) = parse_sts_date(&date) else {
+    let Some(date) = parse_rfc3339_or_date(&date) else {
         return Ok(bad_sts_date(&date));
     };
     match set_sts_refresh_tokens_valid_from(store, &user, date, now, actor).await {
@@ -50,7 +47,7 @@ pub(super) async fn set_valid_from_remote(
     date: String,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let Some(date) = parse_sts_date(&date) else {
+    let Some(date) = parse_rfc3339_or_date(&date) else {
         return Ok(bad_sts_date(&date));
     };
     let request = StsRefreshTokensValidFrom {

@@ -94,11 +94,7 @@ impl From<&federation::RelyingParty> for RelyingParty {
             claims: rp.claims.iter().map(Into::into).collect(),
             sign_response: rp.sign_response,
             require_signed_requests: rp.require_signed_requests,
-            request_certificates: rp
-                .request_certificates
-                .iter()
-                .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
-                .collect(),
+            request_certificates: base64_certificates(&rp.request_certificates),
             password_requests: rp.password_requests.as_str().to_owned(),
             issuer: rp.issuer.clone(),
             token_lifetime_seconds: rp.token_lifetime_seconds,
@@ -283,13 +279,7 @@ impl From<&federation::RelyingPartyDraft> for RelyingPartyPatch {
             claims: Some(draft.claims.iter().map(Into::into).collect()),
             sign_response: Some(draft.sign_response),
             require_signed_requests: Some(draft.require_signed_requests),
-            request_certificates: Some(
-                draft
-                    .request_certificates
-                    .iter()
-                    .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
-                    .collect(),
-            ),
+            request_certificates: Some(base64_certificates(&draft.request_certificates)),
             password_requests: Some(draft.password_requests.as_str().to_owned()),
             issuer: Some(draft.issuer.clone()),
             token_lifetime_seconds: Some(draft.token_lifetime_seconds),
@@ -371,6 +361,13 @@ impl RelyingPartyPatch {
         }
         Ok(draft)
     }
+}
+
+/// Request-signing certificates as the API carries them: base64 of each DER.
+fn base64_certificates(ders: &[Vec<u8>]) -> Vec<String> {
+    ders.iter()
+        .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
+        .collect()
 }
 
 fn parse_protocol(text: &str) -> Result<federation::Protocol, FederationError> {

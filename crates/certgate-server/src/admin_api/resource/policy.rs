@@ -108,11 +108,7 @@ pub struct AuthenticationModeRule {
 impl From<&strength::StrengthRule> for AuthenticationModeRule {
     fn from(rule: &strength::StrengthRule) -> Self {
         let spec = &rule.spec;
-        let (subject, ski) = match &spec.issuer {
-            Some(IssuerSelector::Subject(dn)) => (Some(dn.clone()), None),
-            Some(IssuerSelector::SubjectKeyIdentifier(ski)) => (None, Some(ski.clone())),
-            None => (None, None),
-        };
+        let (subject, ski) = issuer_identifiers(spec.issuer.as_ref());
         let precedence = spec.precedence();
         let identifier = match precedence {
             Precedence::PolicyOid => spec.policy_oid.clone(),
@@ -129,6 +125,15 @@ impl From<&strength::StrengthRule> for AuthenticationModeRule {
             x509_certificate_authentication_mode: spec.strength.graph_name().to_owned(),
             created_date_time: rfc3339(rule.created_at),
         }
+    }
+}
+
+/// The issuer as Graph names it: by its DN, or by its subject key identifier.
+fn issuer_identifiers(issuer: Option<&IssuerSelector>) -> (Option<String>, Option<String>) {
+    match issuer {
+        Some(IssuerSelector::Subject(dn)) => (Some(dn.clone()), None),
+        Some(IssuerSelector::SubjectKeyIdentifier(ski)) => (None, Some(ski.clone())),
+        None => (None, None),
     }
 }
 
@@ -159,4 +164,18 @@ pub struct NewAuthenticationModeRule {
     /// `x509CertificateSingleFactor`, `x509CertificateMultiFactor` (or `single-factor`,
     /// `multi-factor`).
     pub x509_certificate_authentication_mode: String,
+}
+
+/// A rule as a request (what the CLI's remote mode sends: it reads its flags as the local
+/// mode does).
+impl From<&strength::StrengthRuleSpec> for NewAuthenticationModeRule {
+    fn from(spec: &strength::StrengthRuleSpec) -> Self {
+        let (subject, ski) = issuer_identifiers(spec.issuer.as_ref());
+        NewAuthenticationModeRule {
+            issuer_subject_identifier: subject,
+            issuer_subject_key_identifier: ski,
+            policy_oid_identifier: spec.policy_oid.clone(),
+            x509_certificate_authentication_mode: spec.strength.graph_name().to_owned(),
+        }
+    }
 }

@@ -4,7 +4,8 @@
 
 use base64::Engine as _;
 use certgate_core::clock::rfc3339;
-use certgate_core::trusted_ca::{AuthorityType, CaRecord};
+use certgate_core::trusted_ca::{AuthorityType, CaRecord, CaSettings};
+use certgate_pki::Certificate;
 use serde::{Deserialize, Serialize};
 
 use super::{present, Patch};
@@ -94,6 +95,26 @@ pub struct NewCertificateAuthority {
     pub is_issuer_hint_enabled: Option<bool>,
 }
 
+impl NewCertificateAuthority {
+    /// The settings `certificate` (one of the request's) is trusted with; absent fields take
+    /// their defaults (a root when self-signed, not exempt, named as an issuer hint).
+    pub fn settings_for(&self, certificate: &Certificate) -> CaSettings {
+        CaSettings {
+            display_name: self.display_name.clone().unwrap_or_default(),
+            authority_type: match self.is_root_authority {
+                Some(true) => AuthorityType::Root,
+                Some(false) => AuthorityType::Intermediate,
+                None if certificate.is_self_issued() => AuthorityType::Root,
+                None => AuthorityType::Intermediate,
+            },
+            crl_url: self.certificate_revocation_list_url.clone(),
+            delta_crl_url: self.delta_certificate_revocation_list_url.clone(),
+            exempt_from_crl_validation: self.is_exempt_from_crl_validation.unwrap_or(false),
+            send_as_issuer_hint: self.is_issuer_hint_enabled.unwrap_or(true),
+        }
+    }
+}
+
 /// `PATCH /certificateAuthorities/{id}`: absent fields stay; `null` removes a URL.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -124,6 +145,35 @@ pub struct CertificateAuthorityPatch {
     /// Whether the CA is named in the TLS CertificateRequest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_issuer_hint_enabled: Option<bool>,
+}
+
+impl CertificateAuthorityPatch {
+    /// The CA's settings after the patch (checked when they are stored).
+    pub fn apply(self, mut settings: CaSettings) -> CaSettings {
+        if let Some(name) = self.display_name {
+            settings.display_name = name;
+        }
+        if let Some(root) = self.is_root_authority {
+            settings.authority_type = if root {
+                AuthorityType::Root
+            } else {
+                AuthorityType::Intermediate
+            };
+        }
+        if let Some(url) = self.certificate_revocation_list_url {
+            settings.crl_url = url;
+        }
+        if let Some(url) = self.delta_certificate_revocation_list_url {
+            settings.delta_crl_url = url;
+        }
+        if let Some(exempt) = self.is_exempt_from_crl_validation {
+            settings.exempt_from_crl_validation = exempt;
+        }
+        if let Some(hint) = self.is_issuer_hint_enabled {
+            settings.send_as_issuer_hint = hint;
+        }
+        settings
+    }
 }
 
 // ---- CRL status -------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 //! one, and the per-user actions (sessions cut-off, Temporary Access Pass, second-factor
 //! reset, device profiles).
 
+use certgate_core::access_pass;
 use certgate_core::clock::rfc3339;
 use certgate_core::directory;
 use serde::{Deserialize, Serialize};
@@ -228,6 +229,18 @@ pub struct AccessPass {
     pub is_usable_once: bool,
 }
 
+impl From<&access_pass::IssuedAccessPass> for AccessPass {
+    fn from(issued: &access_pass::IssuedAccessPass) -> Self {
+        AccessPass {
+            temporary_access_pass: issued.pass.to_string(),
+            created_date_time: rfc3339(issued.created_at),
+            expires_date_time: rfc3339(issued.expires_at),
+            lifetime_in_minutes: (issued.expires_at.0 - issued.created_at.0) / 60,
+            is_usable_once: true,
+        }
+    }
+}
+
 /// The answer to `POST /users/{idOrUpn}/resetSecondFactor`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -236,6 +249,15 @@ pub struct SecondFactorReset {
     pub authenticator_removed: bool,
     /// A Temporary Access Pass not yet used was removed.
     pub access_pass_removed: bool,
+}
+
+impl From<access_pass::SecondFactorReset> for SecondFactorReset {
+    fn from(reset: access_pass::SecondFactorReset) -> Self {
+        SecondFactorReset {
+            authenticator_removed: reset.authenticator_removed,
+            access_pass_removed: reset.access_pass_removed,
+        }
+    }
 }
 
 /// `POST /users/{idOrUpn}/deviceProfiles`: a new certificate for the user, packed for a
