@@ -4,8 +4,8 @@
 //!
 //! [`provision_device`] is the service (the CLI, the admin API and the self-service page all
 //! call it): it checks the request, issues the certificate through the built-in CA (so it is
-//! recorded and revocable like any other), packs it, writes the profile ([`apple`],
-//! [`android`]: pure writers) and records an audit event. Everything a request can get wrong is
+//! recorded and revocable like any other), packs it, writes the profile (`apple`,
+//! `android`: pure writers) and records an audit event. Everything a request can get wrong is
 //! refused before a certificate is issued.
 
 mod android;

@@ -275,7 +275,7 @@ impl SharedState {
     pub fn load(&self) -> Arc<ValidationState> {
         self.current.load_full()
     }
-    /// Swaps `state` in. The state it replaces is freed by [`retire`], away from the
+    /// Swaps `state` in. The state it replaces is freed by `retire`, away from the
     /// validations that may still be using it.
     pub fn replace(&self, state: ValidationState) {
         retire(self.current.swap(Arc::new(state)));

@@ -1,16 +1,16 @@
 //! The admin REST API, mounted under `/api/v1`: trusted CAs, CRL status, users, username
 //! bindings, authentication-strength rules, OpenID Connect clients, the federation service's
 //! relying parties and token-signing keys, device profiles, the sign-in and audit logs. Handlers are thin: extract, call one certgate-core (or provider) service with the
-//! admin as the audit actor, map the error ([`error`]). JSON follows Microsoft Graph's names
-//! ([`resource`]); the OpenAPI 3.1 document ([`openapi`], served at `/api/v1/openapi.json` and
+//! admin as the audit actor, map the error (`error`). JSON follows Microsoft Graph's names
+//! ([`resource`]); the OpenAPI 3.1 document (`openapi`, served at `/api/v1/openapi.json` and
 //! checked in as docs/openapi.json) is generated from the same route table the router is
 //! built from, so neither can have a route the other lacks.
 //!
-//! Access: see [`access`]. Every change is in the audit log under the admin's actor.
+//! Access: see `access`. Every change is in the audit log under the admin's actor.
 //!
-//! Layout: [`route`] is the route table's vocabulary and each resource module holds its
-//! routes beside its handlers; [`access`] authenticates, [`context`] is what handlers get,
-//! [`extract`] reads bodies. This file joins the routes into one table and builds the router.
+//! Layout: `route` is the route table's vocabulary and each resource module holds its
+//! routes beside its handlers; `access` authenticates, `context` is what handlers get,
+//! `extract` reads bodies. This file joins the routes into one table and builds the router.
 
 mod access;
 mod applications;

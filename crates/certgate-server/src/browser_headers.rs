@@ -18,13 +18,13 @@ use base64::Engine as _;
 
 /// The one stylesheet of certgate's pages (`templates/layout.html`), inline and allowed
 /// by its hash: no page needs a style from anywhere else, and no injected style runs.
-pub const PAGE_STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}dt{font-weight:600}code{word-break:break-all}";
+pub(crate) const PAGE_STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}dt{font-weight:600}code{word-break:break-all}";
 
 /// Where the web listener serves the script of the auto-posting federation form.
-pub const AUTOPOST_SCRIPT_PATH: &str = "/static/autopost.js";
+pub(crate) const AUTOPOST_SCRIPT_PATH: &str = "/static/autopost.js";
 
 /// The script: submits the page's form (a button stays for browsers without scripts).
-pub const AUTOPOST_SCRIPT: &str = "document.getElementById(\"autopost\").submit();\n";
+pub(crate) const AUTOPOST_SCRIPT: &str = "document.getElementById(\"autopost\").submit();\n";
 
 /// HSTS (RFC 6797) for one year, without `includeSubDomains`: certgate does not own the
 /// other hosts of its domain (AD FS's default).
@@ -53,18 +53,18 @@ static AUTOPOST_POLICY: LazyLock<String> =
     LazyLock::new(|| format!("{}; script-src 'self'", *PAGE_POLICY));
 
 /// The Content-Security-Policy of certgate's pages.
-pub fn page_policy() -> &'static str {
+pub(crate) fn page_policy() -> &'static str {
     &PAGE_POLICY
 }
 
 /// The Content-Security-Policy of the auto-posting form (allows `/static/autopost.js`).
-pub fn autopost_policy() -> &'static str {
+pub(crate) fn autopost_policy() -> &'static str {
     &AUTOPOST_POLICY
 }
 
 /// Which listener a response leaves from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Listener {
+pub(crate) enum Listener {
     /// The plain HTTP listener (CRLs, CA certificates, health, metrics): published files
     /// stay cacheable, and HSTS means nothing over HTTP (RFC 6797 §8.1).
     PlainHttp,
@@ -81,7 +81,7 @@ fn insert_absent(headers: &mut HeaderMap, name: HeaderName, value: &str) {
 }
 
 /// Adds the hardening headers that `headers` does not set already.
-pub fn apply(headers: &mut HeaderMap, listener: Listener) {
+pub(crate) fn apply(headers: &mut HeaderMap, listener: Listener) {
     insert_absent(headers, header::CONTENT_SECURITY_POLICY, page_policy());
     // For browsers without CSP Level 2 (RFC 7034).
     insert_absent(headers, header::X_FRAME_OPTIONS, "DENY");
@@ -100,7 +100,7 @@ pub fn apply(headers: &mut HeaderMap, listener: Listener) {
 }
 
 /// `router` with the headers on every response.
-pub fn harden(router: Router, listener: Listener) -> Router {
+pub(crate) fn harden(router: Router, listener: Listener) -> Router {
     router.layer(axum::middleware::map_response(
         move |mut response: Response| async move {
             apply(response.headers_mut(), listener);
@@ -110,7 +110,7 @@ pub fn harden(router: Router, listener: Listener) -> Router {
 }
 
 /// `GET /static/autopost.js`.
-pub async fn autopost_script() -> Response {
+pub(crate) async fn autopost_script() -> Response {
     use axum::response::IntoResponse;
     (
         [

@@ -49,7 +49,7 @@ use crate::refusal::Refusal;
 use crate::signin_http::{failed_sign_in, sign_in_and_record, RecordedSignIn, SignInContext};
 
 /// The page's path.
-pub const DEVICE_PATH: &str = "/my/device";
+pub(crate) const DEVICE_PATH: &str = "/my/device";
 
 /// What the sign-in log calls this page.
 const APPLICATION: &str = "device-provisioning";
@@ -83,7 +83,7 @@ struct DeviceSignIn {
 /// says so); `default_eas_host` pre-fills the form (for example the front door's public host
 /// name). Authenticator codes are checked with the web listener's TOTP settings when it runs,
 /// otherwise with the CA's key passphrase (the same passphrase seals both).
-pub fn routes<S>(
+pub(crate) fn routes<S>(
     signin: Arc<SignInContext<S>>,
     pki: Option<PkiSettings>,
     default_eas_host: Option<String>,

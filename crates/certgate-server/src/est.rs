@@ -50,13 +50,13 @@ use crate::signin_http::{sign_in_and_record, RecordedSignIn, SignInContext};
 /// Largest request body accepted: a base64 PKCS#10 request is well under 4 KiB even for
 /// RSA-8192; 16 KiB leaves room for line breaks and attributes and bounds the work a
 /// caller can cause before it has authenticated.
-pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_REQUEST_BYTES: usize = 16 * 1024;
 
 /// What RFC 7030 §3.2.3 tells a client that must authenticate with HTTP Basic.
 const BASIC_CHALLENGE: &str = "Basic realm=\"certgate EST\", charset=\"UTF-8\"";
 
 /// What the EST handlers need.
-pub struct EstContext<S> {
+pub(crate) struct EstContext<S> {
     /// The certificate sign-in (re-enrollment signs in exactly as `/certauth`), its log and
     /// metrics.
     pub signin: Arc<SignInContext<S>>,
@@ -74,7 +74,7 @@ pub struct EstContext<S> {
 impl<S> EstContext<S> {
     /// A context whose certificates are valid for [`DEFAULT_EST_VALIDITY_DAYS`] days (set
     /// `validity_days` for another validity).
-    pub fn new(
+    pub(crate) fn new(
         signin: Arc<SignInContext<S>>,
         store: Arc<S>,
         clock: Arc<dyn Clock>,
@@ -91,7 +91,7 @@ impl<S> EstContext<S> {
 }
 
 /// The bounds the handlers need of the store.
-pub trait EstStore:
+pub(crate) trait EstStore:
     Store + DirectoryStore + UserLookup + LoginFlowStore + TotpStore + EnrollmentCodeStore
 {
 }
@@ -102,7 +102,7 @@ impl<S> EstStore for S where
 }
 
 /// The EST routes (RFC 7030 §3.2.2, without the optional CA label).
-pub fn routes<S: EstStore>(context: Arc<EstContext<S>>) -> Router {
+pub(crate) fn routes<S: EstStore>(context: Arc<EstContext<S>>) -> Router {
     Router::new()
         .route("/.well-known/est/cacerts", get(cacerts::<S>))
         .route("/.well-known/est/simpleenroll", post(simpleenroll::<S>))

@@ -20,7 +20,7 @@ use std::sync::Arc;
 /// sign-ins in two tabs do not trip over each other. The `__Host-` prefix (RFC 6265bis
 /// §4.1.3.2) makes the browser refuse it unless it comes from this very host over HTTPS with
 /// `Path=/` and no `Domain`: a sibling subdomain or a plain-HTTP answer cannot plant it.
-pub fn flow_cookie_name(flow_id: &str) -> String {
+pub(crate) fn flow_cookie_name(flow_id: &str) -> String {
     format!(
         "__Host-certgate_flow_{}",
         &certgate_core::hex(&secret_hash(flow_id))[..12]
@@ -32,7 +32,11 @@ pub fn flow_cookie_name(flow_id: &str) -> String {
 /// listener takes an authentication step (the secret is new at each one, see
 /// [`LoginFlow::authenticated`]); the certificate sign-in listener is the same host on
 /// another port, and cookies are per host.
-pub fn flow_cookie(flow_id: &str, browser_secret: &str, max_age: i64) -> Option<HeaderValue> {
+pub(crate) fn flow_cookie(
+    flow_id: &str,
+    browser_secret: &str,
+    max_age: i64,
+) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!(
         "{}={browser_secret}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=Lax",
         flow_cookie_name(flow_id)
@@ -41,7 +45,7 @@ pub fn flow_cookie(flow_id: &str, browser_secret: &str, max_age: i64) -> Option<
 }
 
 /// The value of cookie `name`, if the request carries it.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -53,7 +57,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The flow named by `flow_id`, if this browser started it and it has not expired.
-pub async fn browser_flow<S: LoginFlowStore>(
+pub(crate) async fn browser_flow<S: LoginFlowStore>(
     store: &S,
     headers: &HeaderMap,
     flow_id: &str,
@@ -98,7 +102,7 @@ pub async fn browser_flow<S: LoginFlowStore>(
 /// Starts a sign-in for an application (OpenID Connect, SAML or WS-Federation): keeps the
 /// validated request in a new flow bound to this browser by a cookie, and shows the start page
 /// that sends the browser to the certificate sign-in listener.
-pub async fn start_flow<S: LoginFlowStore>(
+pub(crate) async fn start_flow<S: LoginFlowStore>(
     store: &S,
     certauth_origin: &str,
     serialized_request: String,
@@ -147,7 +151,7 @@ pub async fn start_flow<S: LoginFlowStore>(
 /// Decides the step after a successful certificate sign-in: a one-time code when the user
 /// has one enrolled or the application asks for multi-factor, unless the certificate itself
 /// is multi-factor.
-pub async fn step_after_certificate<S: TotpStore>(
+pub(crate) async fn step_after_certificate<S: TotpStore>(
     store: &S,
     clock: &Arc<dyn Clock>,
     totp: &TotpSettings,
@@ -258,7 +262,7 @@ impl FederationRequest {
 }
 
 /// Whether an OpenID Connect application asks for multi-factor (`acr_values`).
-pub fn wants_mfa(request: &AuthorizationRequest) -> bool {
+pub(crate) fn wants_mfa(request: &AuthorizationRequest) -> bool {
     request
         .acr_values
         .iter()

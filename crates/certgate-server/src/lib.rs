@@ -1,11 +1,17 @@
 //! certgate-server: the only crate that wires tokio, HTTP and the store together.
 //!
-//! - [`crl_refresh`]: the CRL service (download, accept, persist, swap the validation state);
-//! - [`HttpCrlFetcher`]: the HTTP adapter of certgate-core's CRL fetcher port;
-//! - [`publish`]: the HTTP endpoints that publish certgate's own CA certificates and CRLs;
-//! - [`device_http`]: `/my/device`, the self-service device provisioning page;
-//! - [`browser_headers`]: the security headers of every page certgate writes;
-//! - [`app`]: `certgate serve`, the listener and the background jobs.
+//! What the CLI and the tests use is public:
+//! - [`app`]: `certgate serve`, the four listeners and the background jobs;
+//! - [`crl_refresh`]: the CRL service (download, accept, persist, swap the validation state),
+//!   with [`HttpCrlFetcher`], the HTTP adapter of certgate-core's CRL fetcher port;
+//! - [`admin_api`]: the admin API's routes and its resource types (what `--server` speaks);
+//! - [`certauth`], [`federation_http`], [`limits`], [`oidc_policy`], [`second_factor`],
+//!   [`reasons`], [`demo`]: the settings and services `serve` and the CLI build them from.
+//!
+//! Everything else is private to the crate: the web listener's pages and flow (`web`, `flow`,
+//! `web_context`), the front door (`front_door`), EST (`est`), device pages (`device_http`),
+//! publication of certgate's own CA (`publish`), the one refusal type (`refusal`), security
+//! headers (`browser_headers`), metrics and the sign-in recorder.
 
 // Outside tests nothing may panic on a value it did not check: untrusted input reaches
 // every crate, and a panic in a request is a denial of service at best.
@@ -17,30 +23,30 @@
 
 pub mod admin_api;
 pub mod app;
-pub mod browser_headers;
+mod browser_headers;
 pub mod certauth;
 mod crl_fetch;
 pub mod crl_refresh;
 pub mod demo;
-pub mod device_http;
-pub mod est;
+mod device_http;
+mod est;
 pub mod federation_http;
-pub mod federation_service;
-pub mod flow;
-pub mod front_door;
+mod federation_service;
+mod flow;
+mod front_door;
 pub mod limits;
-pub mod metrics;
+mod metrics;
 pub mod oidc_policy;
 mod outbound_http;
 mod pages;
-pub mod publish;
+mod publish;
 pub mod reasons;
-pub mod refusal;
+mod refusal;
 pub mod second_factor;
-pub mod signin_http;
-pub mod signin_recorder;
-pub mod tls_client;
-pub mod web;
-pub mod web_context;
+mod signin_http;
+mod signin_recorder;
+mod tls_client;
+mod web;
+mod web_context;
 
 pub use crl_fetch::HttpCrlFetcher;

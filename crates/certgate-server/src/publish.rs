@@ -14,7 +14,7 @@ use certgate_core::crl_cache::CrlKind;
 use certgate_core::store::Store;
 
 /// Routes for `/pki/...`.
-pub fn routes<S: Store>(store: Arc<S>) -> Router {
+pub(crate) fn routes<S: Store>(store: Arc<S>) -> Router {
     Router::new()
         .route("/pki/{file}", get(pki_file::<S>))
         .with_state(store)

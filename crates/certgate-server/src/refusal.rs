@@ -17,11 +17,11 @@ use axum::Router;
 use crate::metrics::Metrics;
 
 /// The code every listener answers a store outage with.
-pub const STORE_UNAVAILABLE: &str = "store-unavailable";
+pub(crate) const STORE_UNAVAILABLE: &str = "store-unavailable";
 
 /// A refused request.
 #[derive(Clone, Debug)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     /// The HTTP status of the answer.
     pub status: StatusCode,
     /// The stable reason code, shown on the page, in the JSON, the log and `/metrics`.
@@ -43,7 +43,7 @@ pub struct Refusal {
 
 impl Refusal {
     /// A refusal with a new correlation ID.
-    pub fn new(
+    pub(crate) fn new(
         status: StatusCode,
         code: impl Into<Cow<'static, str>>,
         message: impl Into<Cow<'static, str>>,
@@ -62,7 +62,7 @@ impl Refusal {
 
     /// 503 `store-unavailable`: the database did not answer (in time). `detail` goes to the
     /// server log, not to the client.
-    pub fn store_unavailable(detail: &dyn std::fmt::Display) -> Refusal {
+    pub(crate) fn store_unavailable(detail: &dyn std::fmt::Display) -> Refusal {
         let mut refusal = Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             STORE_UNAVAILABLE,
@@ -75,7 +75,7 @@ impl Refusal {
 
     /// 503 for a store error met while answering: `store-unavailable` for an outage, the
     /// error's own code otherwise (`store-corrupt`, ...). The detail goes to the server log.
-    pub fn of_store(error: &certgate_core::store::StoreError) -> Refusal {
+    pub(crate) fn of_store(error: &certgate_core::store::StoreError) -> Refusal {
         if let certgate_core::store::StoreError::Unavailable { .. } = error {
             return Refusal::store_unavailable(error);
         }
@@ -90,25 +90,25 @@ impl Refusal {
     }
 
     /// Replaces the page's heading ("Request refused").
-    pub fn heading(mut self, heading: &'static str) -> Refusal {
+    pub(crate) fn heading(mut self, heading: &'static str) -> Refusal {
         self.heading = heading;
         self
     }
 
     /// Adds what the person should do about it.
-    pub fn next_step(mut self, next_step: impl Into<Cow<'static, str>>) -> Refusal {
+    pub(crate) fn next_step(mut self, next_step: impl Into<Cow<'static, str>>) -> Refusal {
         self.next_step = Some(next_step.into());
         self
     }
 
     /// The correlation ID of the sign-in this refusal ends (instead of a new one).
-    pub fn correlation(mut self, correlation: impl Into<String>) -> Refusal {
+    pub(crate) fn correlation(mut self, correlation: impl Into<String>) -> Refusal {
         self.correlation = correlation.into();
         self
     }
 
     /// Adds a link to the page, for example back to the form.
-    pub fn link(mut self, href: &'static str, label: &'static str) -> Refusal {
+    pub(crate) fn link(mut self, href: &'static str, label: &'static str) -> Refusal {
         self.link = Some((href, label));
         self
     }
@@ -157,7 +157,7 @@ impl Refusal {
 impl Refusal {
     /// The refusal answered as `headers` ask (page or JSON) here, for code that runs outside
     /// the routers that [`answer_by_accept`] wraps (connection-level limits).
-    pub fn answer(self, headers: &HeaderMap) -> Response {
+    pub(crate) fn answer(self, headers: &HeaderMap) -> Response {
         if !wants_json(headers) {
             return self.into_response();
         }
@@ -186,12 +186,12 @@ impl IntoResponse for Refusal {
 
 /// The reason code of a refused response, for the layer to count.
 #[derive(Clone, Debug)]
-pub struct Refused(pub Cow<'static, str>);
+pub(crate) struct Refused(pub Cow<'static, str>);
 
 /// Whether the client prefers JSON to HTML: `application/json` (or `application/*`) named
 /// with a quality above zero and at least that of `text/html` (or `text/*`, `*/*`). A browser
 /// (`text/html,…,*/*;q=0.8`) gets the page; `curl` without `Accept` too.
-pub fn wants_json(headers: &HeaderMap) -> bool {
+pub(crate) fn wants_json(headers: &HeaderMap) -> bool {
     let mut json = 0.0_f32;
     let mut html = 0.0_f32;
     for value in headers.get_all(header::ACCEPT) {
@@ -216,7 +216,7 @@ pub fn wants_json(headers: &HeaderMap) -> bool {
 
 /// Answers refusals as JSON to clients that asked for JSON, and counts every refusal (and
 /// admin API error) in the metrics by reason code. On every listener.
-pub fn answer_by_accept(router: Router, metrics: Metrics) -> Router {
+pub(crate) fn answer_by_accept(router: Router, metrics: Metrics) -> Router {
     router.layer(axum::middleware::from_fn(
         move |request: Request, next: Next| {
             let metrics = metrics.clone();

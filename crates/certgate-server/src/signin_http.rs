@@ -33,7 +33,7 @@ use crate::refusal::{wants_json, Refusal};
 use crate::signin_recorder::SignInRecorder;
 
 /// What the sign-in handlers need.
-pub struct SignInContext<S> {
+pub(crate) struct SignInContext<S> {
     /// The validation state (trusted CAs, CRLs) every presented chain is checked against.
     pub state: Arc<SharedState>,
     /// The time of validation and of the sign-in log's records.
@@ -65,7 +65,7 @@ pub(crate) fn store_timed_out(timeout: std::time::Duration) -> certgate_core::st
 
 impl<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore> SignInContext<S> {
     /// A context with no cached rules, no web listener, and the default store timeout.
-    pub fn new(
+    pub(crate) fn new(
         state: Arc<SharedState>,
         clock: Arc<dyn Clock>,
         directory: Arc<S>,
@@ -108,7 +108,7 @@ impl<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore> SignInContext<
 }
 
 /// Routes of the certificate sign-in listener.
-pub fn routes<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
+pub(crate) fn routes<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
     context: Arc<SignInContext<S>>,
 ) -> Router {
     Router::new()

@@ -18,13 +18,13 @@ type Pending = (SignInRecord, oneshot::Sender<StoreResult<()>>);
 
 /// Hands sign-in records to the writer task and waits for their commit.
 #[derive(Clone)]
-pub struct SignInRecorder {
+pub(crate) struct SignInRecorder {
     queue: mpsc::Sender<Pending>,
 }
 
 impl SignInRecorder {
     /// Starts the writer task on the current runtime; it ends when every recorder is dropped.
-    pub fn start<L: SignInLog>(log: Arc<L>) -> SignInRecorder {
+    pub(crate) fn start<L: SignInLog>(log: Arc<L>) -> SignInRecorder {
         let (queue, mut incoming) = mpsc::channel::<Pending>(QUEUE);
         tokio::spawn(async move {
             let mut batch: Vec<Pending> = Vec::with_capacity(BATCH);
@@ -40,7 +40,7 @@ impl SignInRecorder {
     }
 
     /// Returns once `record` is committed.
-    pub async fn record(&self, record: SignInRecord) -> StoreResult<()> {
+    pub(crate) async fn record(&self, record: SignInRecord) -> StoreResult<()> {
         let (reply, committed) = oneshot::channel();
         self.queue
             .try_send((record, reply))

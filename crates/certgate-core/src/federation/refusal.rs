@@ -168,7 +168,7 @@ pub enum FederationRefusal {
         /// The skew allowed, in seconds.
         skew: i64,
     },
-    /// IssueInstant is older than [`REQUEST_LIFETIME_SECONDS`] plus the skew.
+    /// IssueInstant is older than `REQUEST_LIFETIME_SECONDS` plus the skew.
     #[error("The sign-in request was issued {seconds} seconds ago; certgate accepts requests for {REQUEST_LIFETIME_SECONDS} seconds (plus {skew} seconds of clock skew). Go back to the application and sign in again.")]
     Stale {
         /// How long ago it was issued.

@@ -156,7 +156,7 @@ pub(crate) fn thumbprint(certificate_der: &[u8]) -> String {
     .to_ascii_uppercase()
 }
 
-/// The keys to publish, Current first then Next ([`ROLLOVER`] publishes no Retired key); and
+/// The keys to publish, Current first then Next (`ROLLOVER` publishes no Retired key); and
 /// the one that signs.
 #[derive(Clone, Debug)]
 pub struct PublishedKeys {
@@ -167,7 +167,7 @@ pub struct PublishedKeys {
 }
 
 impl PublishedKeys {
-    /// The keys [`ROLLOVER`] publishes at `now`; `None` when no key is Current (the service
+    /// The keys `ROLLOVER` publishes at `now`; `None` when no key is Current (the service
     /// was never initialized).
     pub fn from_keys(keys: &[TokenSigningKey], now: UnixTime) -> Option<PublishedKeys> {
         let published = ROLLOVER.published(keys, now);
@@ -188,7 +188,7 @@ impl PublishedKeys {
     }
 
     /// Whether the automatic rollover is due: Current expires within
-    /// [`AUTOMATIC_ROTATION_BEFORE_EXPIRY_SECONDS`] ([`ROLLOVER`]).
+    /// `AUTOMATIC_ROTATION_BEFORE_EXPIRY_SECONDS` (`ROLLOVER`).
     pub fn rotation_due(&self, now: UnixTime) -> bool {
         ROLLOVER.rotation_due(std::slice::from_ref(&self.current), now)
     }

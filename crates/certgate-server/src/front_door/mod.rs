@@ -69,7 +69,7 @@ struct Route {
 }
 
 /// The front door's state.
-pub struct FrontDoor<S> {
+pub(crate) struct FrontDoor<S> {
     signin: Arc<SignInContext<S>>,
     routes: Vec<Route>,
     /// Header names no client may set, on any directory: every directory's identity headers,
@@ -84,7 +84,7 @@ impl<S> FrontDoor<S> {
     /// Builds the upstream clients; fails when a directory's settings or CA file are unusable,
     /// an allowed or public host is not a host name, or a directory preserves `Host` while no
     /// host name is published.
-    pub fn new(
+    pub(crate) fn new(
         signin: Arc<SignInContext<S>>,
         virtual_directories: Vec<VirtualDirectory>,
         allowed_hosts: &[String],
@@ -163,7 +163,7 @@ impl<S> FrontDoor<S> {
 }
 
 /// The front door's routes: every path goes through [`proxy`].
-pub fn routes<S>(front_door: Arc<FrontDoor<S>>) -> Router
+pub(crate) fn routes<S>(front_door: Arc<FrontDoor<S>>) -> Router
 where
     S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
 {

@@ -34,14 +34,14 @@ use serde_json::json;
 
 use crate::flow::*;
 use crate::refusal::Refusal;
-pub use crate::web_context::{WebContext, WebStore};
+pub(crate) use crate::web_context::{WebContext, WebStore};
 use certgate_core::directory::DirectoryStore;
 use oidc::*;
 use pages::*;
 use sign_in::*;
 
 /// The routes of the web listener.
-pub fn routes<S, P>(context: Arc<WebContext<S, P>>) -> Router
+pub(crate) fn routes<S, P>(context: Arc<WebContext<S, P>>) -> Router
 where
     S: WebStore,
     P: RefreshPolicy + 'static,

@@ -18,7 +18,7 @@ pub struct Application {
     pub redirect_uris: Vec<String>,
     /// Where RP-initiated logout may return to.
     pub post_logout_redirect_uris: Vec<String>,
-    /// Whether the "continue as <user>" page is shown: `show` or `skip`.
+    /// Whether the "continue as `<user>`" page is shown: `show` or `skip`.
     pub consent_prompt: String,
     /// The scopes the client may ask for.
     pub allowed_scopes: Vec<String>,
