@@ -19,8 +19,13 @@
 //! - [`private_file`]: the data directory (0700), the database and every key it writes (0600).
 //! - Ports: [`store::Store`] (SQLite and PostgreSQL live in certgate-store),
 //!   [`crl_fetch::CrlFetcher`] (HTTP lives in certgate-server), [`clock::Clock`]; with the
-//!   `testing` feature, `testing::MemoryStore` keeps every storage port but the federation and
-//!   OIDC ones in memory, so each domain rule is tested once, without a database.
+//!   `testing` feature, `testing::MemoryStore` keeps every storage port of this crate in
+//!   memory (the OIDC store is certgate-oidc's), so each domain rule is tested once, in
+//!   `tests/`, without a database.
+//!
+//! The modules above are the public namespaces, one per domain area. What an area is made
+//! of (its files) is private, and each area re-exports the items it offers with a curated
+//! `pub use`, so a file can be split or renamed without changing the API.
 //!
 //! No async runtime, database or HTTP client here: services are generic over the ports.
 
