@@ -46,7 +46,7 @@ impl AccessPassStore for SqlStore {
         pass: &StoredAccessPass,
         audit: &AuditEvent,
     ) -> StoreResult<()> {
-        let mut tx = self.write_transaction().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM access_passes WHERE user_id = $1")
             .bind(&pass.user_id)
             .execute(&mut *tx)
@@ -66,8 +66,7 @@ impl AccessPassStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| translate(&format!("an access pass for user {}", pass.user_id), e))?;
-        crate::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(unavailable)?;
+        crate::commit_audited(tx, audit).await?;
         Ok(())
     }
 
@@ -79,7 +78,7 @@ impl AccessPassStore for SqlStore {
         max_failed_attempts: u32,
         audit: &AuditEvent,
     ) -> StoreResult<bool> {
-        let mut tx = self.write_transaction().await?;
+        let mut tx = self.begin_write().await?;
         let changed = sqlx::query(
             "UPDATE access_passes SET consumed_at = $1 WHERE user_id = $2 AND pass_hash = $3 \
              AND consumed_at IS NULL AND expires_at > $1 AND failed_attempts < $4",
@@ -95,8 +94,7 @@ impl AccessPassStore for SqlStore {
         if changed != 1 {
             return Ok(false);
         }
-        crate::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(unavailable)?;
+        crate::commit_audited(tx, audit).await?;
         Ok(true)
     }
 
@@ -105,7 +103,7 @@ impl AccessPassStore for SqlStore {
         user_id: &str,
         audit: &AuditEvent,
     ) -> StoreResult<()> {
-        let mut tx = self.write_transaction().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE access_passes SET failed_attempts = failed_attempts + 1 \
              WHERE user_id = $1 AND consumed_at IS NULL",
@@ -114,8 +112,7 @@ impl AccessPassStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
-        crate::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(unavailable)?;
+        crate::commit_audited(tx, audit).await?;
         Ok(())
     }
 
@@ -124,7 +121,7 @@ impl AccessPassStore for SqlStore {
         user_id: &str,
         audit: &AuditEvent,
     ) -> StoreResult<SecondFactorReset> {
-        let mut tx = self.write_transaction().await?;
+        let mut tx = self.begin_write().await?;
         let authenticators = sqlx::query("DELETE FROM totp_secrets WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
@@ -144,8 +141,7 @@ impl AccessPassStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
-        crate::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(unavailable)?;
+        crate::commit_audited(tx, audit).await?;
         Ok(SecondFactorReset {
             authenticator_removed: authenticators > 0,
             access_pass_removed: passes > 0,

@@ -62,8 +62,7 @@ impl AdminTokenStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| translate(&format!("the admin token {}", token.name), e))?;
-        crate::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(unavailable)
+        crate::commit_audited(tx, audit).await
     }
 
     async fn admin_tokens(&self) -> StoreResult<Vec<AdminTokenRecord>> {
@@ -126,8 +125,7 @@ impl AdminTokenStore for SqlStore {
             });
         };
         let record = token_from_row(&row)?;
-        crate::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(unavailable)?;
+        crate::commit_audited(tx, audit).await?;
         Ok(record)
     }
 

@@ -30,6 +30,16 @@ pub(crate) async fn insert_audit(
     Ok(())
 }
 
+/// Appends the change's audit event and commits: the end of a write that touches no trust
+/// material (those also bump the generation, see directory.rs).
+pub(crate) async fn commit_audited(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    event: &AuditEvent,
+) -> StoreResult<()> {
+    insert_audit(&mut tx, event).await?;
+    tx.commit().await.map_err(unavailable)
+}
+
 impl SqlStore {
     pub(crate) async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
         let mut conn = self.pool.acquire().await.map_err(unavailable)?;

@@ -164,21 +164,17 @@ async fn insert_children(conn: &mut AnyConnection, user: &User) -> StoreResult<(
 }
 
 async fn delete_children(conn: &mut AnyConnection, id: &UserId) -> StoreResult<()> {
-    // Explicit deletes rather than ON DELETE CASCADE alone, as in lib.rs.
-    for table in [
-        "user_proxy_addresses",
-        "user_certificate_user_ids",
-        "user_groups",
-    ] {
-        sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM {table} WHERE user_id = $1"
-        )))
-        .bind(id.as_str())
-        .execute(&mut *conn)
-        .await
-        .map_err(unavailable)?;
-    }
-    Ok(())
+    crate::delete_dependants(
+        conn,
+        &[
+            "user_proxy_addresses",
+            "user_certificate_user_ids",
+            "user_groups",
+        ],
+        "user_id",
+        id.as_str(),
+    )
+    .await
 }
 
 /// Audit, generation, commit: the end of every directory write.
@@ -360,17 +356,12 @@ impl UserStore for SqlStore {
     async fn delete_user(&self, id: &UserId, audit: &AuditEvent) -> StoreResult<()> {
         let mut tx = self.pool().begin().await.map_err(unavailable)?;
         delete_children(&mut tx, id).await?;
-        let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::NotFound {
-                what: format!("user {id}"),
-            });
-        }
+        crate::change_one(
+            &mut tx,
+            sqlx::query("DELETE FROM users WHERE id = $1").bind(id.as_str()),
+            || format!("user {id}"),
+        )
+        .await?;
         finish(tx, audit).await
     }
 
@@ -381,19 +372,14 @@ impl UserStore for SqlStore {
         audit: &AuditEvent,
     ) -> StoreResult<()> {
         let mut tx = self.pool().begin().await.map_err(unavailable)?;
-        let updated =
+        crate::change_one(
+            &mut tx,
             sqlx::query("UPDATE users SET sts_refresh_tokens_valid_from = $1 WHERE id = $2")
                 .bind(valid_from.0)
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?
-                .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::NotFound {
-                what: format!("user {id}"),
-            });
-        }
+                .bind(id.as_str()),
+            || format!("user {id}"),
+        )
+        .await?;
         finish(tx, audit).await
     }
 }
@@ -453,17 +439,12 @@ impl BindingRuleStore for SqlStore {
 
     async fn delete_binding_rule(&self, priority: u32, audit: &AuditEvent) -> StoreResult<()> {
         let mut tx = self.pool().begin().await.map_err(unavailable)?;
-        let deleted = sqlx::query("DELETE FROM binding_rules WHERE priority = $1")
-            .bind(i64::from(priority))
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::NotFound {
-                what: format!("binding rule {priority}"),
-            });
-        }
+        crate::change_one(
+            &mut tx,
+            sqlx::query("DELETE FROM binding_rules WHERE priority = $1").bind(i64::from(priority)),
+            || format!("binding rule {priority}"),
+        )
+        .await?;
         finish(tx, audit).await
     }
 
@@ -536,17 +517,12 @@ impl StrengthRuleStore for SqlStore {
         audit: &AuditEvent,
     ) -> StoreResult<()> {
         let mut tx = self.pool().begin().await.map_err(unavailable)?;
-        let deleted = sqlx::query("DELETE FROM strength_rules WHERE id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::NotFound {
-                what: format!("strength rule {id}"),
-            });
-        }
+        crate::change_one(
+            &mut tx,
+            sqlx::query("DELETE FROM strength_rules WHERE id = $1").bind(id.0),
+            || format!("strength rule {id}"),
+        )
+        .await?;
         finish(tx, audit).await
     }
 }

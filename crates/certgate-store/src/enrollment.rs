@@ -138,8 +138,7 @@ impl EnrollmentCodeStore for SqlStore {
             tx.rollback().await.map_err(unavailable)?;
             return Ok(false);
         }
-        crate::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(unavailable)?;
+        crate::commit_audited(tx, audit).await?;
         Ok(true)
     }
 

@@ -17,19 +17,9 @@ use certgate_core::store::{StoreError, StoreResult};
 use certgate_pki::UnixTime;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyConnection, AssertSqlSafe, Row, Transaction};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use crate::{corrupt, flag, translate, unavailable, Backend, SqlStore};
-
-/// A transaction that writes: on SQLite it takes the write lock at BEGIN, so that it waits
-/// (busy timeout) for another writer instead of failing when it upgrades from reading.
-async fn begin_write(store: &SqlStore) -> StoreResult<Transaction<'static, Any>> {
-    match store.backend() {
-        Backend::Sqlite => store.pool().begin_with("BEGIN IMMEDIATE").await,
-        Backend::Postgres => store.pool().begin().await,
-    }
-    .map_err(unavailable)
-}
+use crate::{corrupt, flag, translate, unavailable, SqlStore};
 
 // ---- Relying parties ------------------------------------------------------------------------
 
@@ -121,6 +111,31 @@ struct RpValues {
     reply_urls: String,
     claims: String,
     request_certificates: String,
+}
+
+/// Binds the relying party's own fields, name to enabled, in the order both the INSERT and the
+/// UPDATE list them (`RP_COLUMNS` after the ID).
+fn bind_fields<'q>(
+    statement: crate::statement::Statement<'q>,
+    rp: &RelyingParty,
+    values: RpValues,
+) -> crate::statement::Statement<'q> {
+    statement
+        .bind(&rp.name)
+        .bind(rp.protocol.as_str())
+        .bind(&rp.identifier)
+        .bind(values.reply_urls)
+        .bind(&rp.logout_url)
+        .bind(rp.name_id_format.as_str())
+        .bind(rp.name_id_source.as_string())
+        .bind(values.claims)
+        .bind(rp.sign_response)
+        .bind(rp.require_signed_requests)
+        .bind(values.request_certificates)
+        .bind(rp.password_requests.as_str())
+        .bind(&rp.issuer)
+        .bind(rp.token_lifetime_seconds)
+        .bind(rp.enabled)
 }
 
 fn rp_values(rp: &RelyingParty) -> StoreResult<RpValues> {
@@ -277,28 +292,17 @@ impl FederationStore for SqlStore {
 
     async fn insert_relying_party(&self, rp: &RelyingParty, audit: &AuditEvent) -> StoreResult<()> {
         let values = rp_values(rp)?;
-        let mut tx = begin_write(self).await?;
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO relying_parties ({RP_COLUMNS}, name_lower, identifier_key) VALUES \
+        let mut tx = self.begin_write().await?;
+        bind_fields(
+            sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO relying_parties ({RP_COLUMNS}, name_lower, identifier_key) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
              $19, $20)"
-        )))
-        .bind(&rp.id)
-        .bind(&rp.name)
-        .bind(rp.protocol.as_str())
-        .bind(&rp.identifier)
-        .bind(values.reply_urls)
-        .bind(&rp.logout_url)
-        .bind(rp.name_id_format.as_str())
-        .bind(rp.name_id_source.as_string())
-        .bind(values.claims)
-        .bind(rp.sign_response)
-        .bind(rp.require_signed_requests)
-        .bind(values.request_certificates)
-        .bind(rp.password_requests.as_str())
-        .bind(&rp.issuer)
-        .bind(rp.token_lifetime_seconds)
-        .bind(rp.enabled)
+            )))
+            .bind(&rp.id),
+            rp,
+            values,
+        )
         .bind(rp.created_at.0)
         .bind(rp.updated_at.0)
         .bind(name_key(&rp.name))
@@ -306,37 +310,25 @@ impl FederationStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| translate(&rp_conflict(rp), e))?;
-        crate::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(unavailable)
+        crate::commit_audited(tx, audit).await
     }
 
     async fn update_relying_party(&self, rp: &RelyingParty, audit: &AuditEvent) -> StoreResult<()> {
         let values = rp_values(rp)?;
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         // created_at is kept as stored: it is not the caller's to change.
-        let updated = sqlx::query(
-            "UPDATE relying_parties SET name = $1, protocol = $2, identifier = $3, \
+        let updated = bind_fields(
+            sqlx::query(
+                "UPDATE relying_parties SET name = $1, protocol = $2, identifier = $3, \
              reply_urls = $4, logout_url = $5, name_id_format = $6, name_id_source = $7, \
              claims = $8, sign_response = $9, require_signed_requests = $10, \
              request_certificates = $11, password_requests = $12, issuer = $13, \
              token_lifetime_seconds = $14, enabled = $15, updated_at = $16, name_lower = $17, \
              identifier_key = $18 WHERE id = $19",
+            ),
+            rp,
+            values,
         )
-        .bind(&rp.name)
-        .bind(rp.protocol.as_str())
-        .bind(&rp.identifier)
-        .bind(values.reply_urls)
-        .bind(&rp.logout_url)
-        .bind(rp.name_id_format.as_str())
-        .bind(rp.name_id_source.as_string())
-        .bind(values.claims)
-        .bind(rp.sign_response)
-        .bind(rp.require_signed_requests)
-        .bind(values.request_certificates)
-        .bind(rp.password_requests.as_str())
-        .bind(&rp.issuer)
-        .bind(rp.token_lifetime_seconds)
-        .bind(rp.enabled)
         .bind(rp.updated_at.0)
         .bind(name_key(&rp.name))
         .bind(identifier_key(&rp.identifier))
@@ -350,25 +342,18 @@ impl FederationStore for SqlStore {
                 what: format!("relying party {}", rp.id),
             });
         }
-        crate::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(unavailable)
+        crate::commit_audited(tx, audit).await
     }
 
     async fn delete_relying_party(&self, id: &str, audit: &AuditEvent) -> StoreResult<()> {
-        let mut tx = begin_write(self).await?;
-        let deleted = sqlx::query("DELETE FROM relying_parties WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
-        if deleted != 1 {
-            return Err(StoreError::NotFound {
-                what: format!("relying party {id}"),
-            });
-        }
-        crate::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(unavailable)
+        let mut tx = self.begin_write().await?;
+        crate::change_one(
+            &mut tx,
+            sqlx::query("DELETE FROM relying_parties WHERE id = $1").bind(id),
+            || format!("relying party {id}"),
+        )
+        .await?;
+        crate::commit_audited(tx, audit).await
     }
 
     async fn token_signing_keys(&self) -> StoreResult<Vec<TokenSigningKey>> {
@@ -387,7 +372,7 @@ impl FederationStore for SqlStore {
         next: &TokenSigningKey,
         audit: &AuditEvent,
     ) -> StoreResult<bool> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM token_signing_keys")
             .fetch_one(&mut *tx)
             .await
@@ -420,7 +405,7 @@ impl FederationStore for SqlStore {
         now: UnixTime,
         audit: &AuditEvent,
     ) -> StoreResult<bool> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         // Each update matches only the state this node saw: on PostgreSQL a concurrent
         // rotation's update waits for the first to commit and then matches nothing. Dropping
         // the transaction without commit rolls back whatever part already ran.

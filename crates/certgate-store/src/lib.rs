@@ -27,6 +27,7 @@ mod migrate;
 mod oidc;
 mod own_ca;
 mod signin;
+mod statement;
 mod store_impl;
 mod totp;
 mod trusted_cas;
@@ -39,7 +40,8 @@ use certgate_core::store::{StoreError, StoreResult};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
-pub(crate) use audit::insert_audit;
+pub(crate) use audit::{commit_audited, insert_audit};
+pub(crate) use statement::{change_one, delete_dependants};
 
 /// Which database is behind the URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,7 +199,7 @@ impl SqlStore {
     /// A transaction that writes: on SQLite it takes the write lock at BEGIN, so that it
     /// waits (busy timeout) for another writer instead of failing when it upgrades from
     /// reading, and so that write transactions run one after another.
-    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+    pub(crate) async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
         match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,

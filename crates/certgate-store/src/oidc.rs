@@ -15,21 +15,11 @@ use certgate_oidc::{
 };
 use certgate_pki::UnixTime;
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyConnection, AssertSqlSafe, Row, Transaction};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use crate::{corrupt, flag, translate, unavailable, Backend, SqlStore};
+use crate::{corrupt, flag, translate, unavailable, SqlStore};
 
 mod grants;
-
-/// A transaction that writes: on SQLite it takes the write lock at BEGIN, so that it waits
-/// (busy timeout) for another writer instead of failing when it upgrades from reading.
-async fn begin_write(store: &SqlStore) -> StoreResult<Transaction<'static, Any>> {
-    match store.backend() {
-        Backend::Sqlite => store.pool().begin_with("BEGIN IMMEDIATE").await,
-        Backend::Postgres => store.pool().begin().await,
-    }
-    .map_err(unavailable)
-}
 
 fn seconds(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
@@ -188,12 +178,11 @@ impl OidcStore for SqlStore {
         keys: &[SigningKeyRecord],
         audit: &AuditEvent,
     ) -> StoreResult<()> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         for key in keys {
             insert_key(&mut tx, key).await?;
         }
-        crate::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(unavailable)
+        crate::commit_audited(tx, audit).await
     }
 
     async fn rotate_signing_keys(
@@ -201,7 +190,7 @@ impl OidcStore for SqlStore {
         rotation: &KeyRotation,
         audit: &AuditEvent,
     ) -> StoreResult<()> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let moved = || StoreError::Conflict {
             what: "a concurrent rotation of the OIDC signing keys".into(),
         };
@@ -248,12 +237,11 @@ impl OidcStore for SqlStore {
                 .await
                 .map_err(unavailable)?;
         }
-        crate::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(unavailable)
+        crate::commit_audited(tx, audit).await
     }
 
     async fn insert_client(&self, client: &Client, audit: &AuditEvent) -> StoreResult<()> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let (client_type, secret_hash) = match &client.client_type {
             ClientType::Confidential { secret_hash } => {
                 ("confidential", Some(secret_hash.to_hex()))
@@ -295,8 +283,7 @@ impl OidcStore for SqlStore {
                 .map_err(|e| translate(&format!("redirect URI {uri}"), e))?;
             }
         }
-        crate::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(unavailable)
+        crate::commit_audited(tx, audit).await
     }
 
     async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>> {
@@ -328,9 +315,9 @@ impl OidcStore for SqlStore {
     }
 
     async fn delete_client(&self, id: &ClientId, audit: &AuditEvent) -> StoreResult<()> {
-        let mut tx = begin_write(self).await?;
-        // Explicit rather than left to ON DELETE CASCADE alone, which SQLite only honours
-        // with PRAGMA foreign_keys on.
+        let mut tx = self.begin_write().await?;
+        // The refresh tokens hang off the client's grants: deleted first, like the rest of
+        // what depends on the client (see `delete_dependants` for why explicitly).
         sqlx::query(
             "DELETE FROM oidc_refresh_tokens WHERE grant_id IN \
              (SELECT id FROM oidc_grants WHERE client_id = $1)",
@@ -339,32 +326,24 @@ impl OidcStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
-        for table in [
-            "oidc_grants",
-            "oidc_authorization_codes",
-            "oidc_client_redirect_uris",
-        ] {
-            sqlx::query(AssertSqlSafe(format!(
-                "DELETE FROM {table} WHERE client_id = $1"
-            )))
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        }
-        let deleted = sqlx::query("DELETE FROM oidc_clients WHERE client_id = $1")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::NotFound {
-                what: format!("client {id}"),
-            });
-        }
-        crate::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(unavailable)
+        crate::delete_dependants(
+            &mut tx,
+            &[
+                "oidc_grants",
+                "oidc_authorization_codes",
+                "oidc_client_redirect_uris",
+            ],
+            "client_id",
+            id.as_str(),
+        )
+        .await?;
+        crate::change_one(
+            &mut tx,
+            sqlx::query("DELETE FROM oidc_clients WHERE client_id = $1").bind(id.as_str()),
+            || format!("client {id}"),
+        )
+        .await?;
+        crate::commit_audited(tx, audit).await
     }
 
     // Codes, grants and refresh tokens: oidc/grants.rs.

@@ -13,9 +13,9 @@ use certgate_core::totp::{
 };
 use certgate_pki::UnixTime;
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyConnection, AssertSqlSafe, Row, Transaction};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use crate::{corrupt, translate, unavailable, Backend, SqlStore};
+use crate::{corrupt, translate, unavailable, SqlStore};
 
 const COLUMNS: &str = "id, user_id, slot, sealed_secret, algorithm, digits, last_used_step, \
      failures, locked_until, revision, created_at, updated_at";
@@ -96,18 +96,6 @@ async fn swap_counters(
     Ok(result.rows_affected() == 1)
 }
 
-impl SqlStore {
-    /// A transaction that writes: on SQLite it takes the write lock at BEGIN, so it waits
-    /// (busy timeout) for another writer instead of failing when it upgrades from reading.
-    pub(crate) async fn write_transaction(&self) -> StoreResult<Transaction<'static, Any>> {
-        match self.backend() {
-            Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool().begin().await,
-        }
-        .map_err(unavailable)
-    }
-}
-
 impl TotpStore for SqlStore {
     async fn totp_secrets(&self, user_id: &str) -> StoreResult<TotpSecrets> {
         let rows = sqlx::query(AssertSqlSafe(format!(
@@ -135,7 +123,7 @@ impl TotpStore for SqlStore {
         now: UnixTime,
         audit: &AuditEvent,
     ) -> StoreResult<StoredTotpSecret> {
-        let mut tx = self.write_transaction().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM totp_secrets WHERE user_id = $1 AND slot = 'pending'")
             .bind(user_id)
             .execute(&mut *tx)
@@ -155,8 +143,7 @@ impl TotpStore for SqlStore {
         .await
         .map_err(|e| translate(&format!("a pending TOTP enrollment for user {user_id}"), e))?;
         let stored = secret_from_row(&row)?;
-        crate::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(unavailable)?;
+        crate::commit_audited(tx, audit).await?;
         Ok(stored)
     }
 
@@ -169,7 +156,7 @@ impl TotpStore for SqlStore {
         now: UnixTime,
         audit: Option<&AuditEvent>,
     ) -> StoreResult<SwapOutcome> {
-        let mut tx = self.write_transaction().await?;
+        let mut tx = self.begin_write().await?;
         if !swap_counters(&mut tx, user_id, id, None, expected_revision, counters, now).await? {
             return Ok(SwapOutcome::Stale);
         }
@@ -189,7 +176,7 @@ impl TotpStore for SqlStore {
         now: UnixTime,
         audit: &AuditEvent,
     ) -> StoreResult<SwapOutcome> {
-        let mut tx = self.write_transaction().await?;
+        let mut tx = self.begin_write().await?;
         let swapped = swap_counters(
             &mut tx,
             user_id,
@@ -213,13 +200,12 @@ impl TotpStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| translate(&format!("an active TOTP secret for user {user_id}"), e))?;
-        crate::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(unavailable)?;
+        crate::commit_audited(tx, audit).await?;
         Ok(SwapOutcome::Applied)
     }
 
     async fn delete_totp(&self, user_id: &str, audit: &AuditEvent) -> StoreResult<bool> {
-        let mut tx = self.write_transaction().await?;
+        let mut tx = self.begin_write().await?;
         let deleted = sqlx::query("DELETE FROM totp_secrets WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)

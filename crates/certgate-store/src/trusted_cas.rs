@@ -121,28 +121,14 @@ impl SqlStore {
 
     pub(crate) async fn delete_ca(&self, id: CaId) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        // Explicit deletes rather than relying on ON DELETE CASCADE alone: SQLite enforces
-        // foreign keys only when the pragma is on for that connection.
-        for table in ["crl_cache", "crl_fetch_status"] {
-            sqlx::query(AssertSqlSafe(format!(
-                "DELETE FROM {table} WHERE ca_id = $1"
-            )))
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        }
-        let deleted = sqlx::query("DELETE FROM trusted_cas WHERE id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::NotFound {
-                what: format!("trusted CA {id}"),
-            });
-        }
+        crate::delete_dependants(&mut tx, &["crl_cache", "crl_fetch_status"], "ca_id", id.0)
+            .await?;
+        crate::change_one(
+            &mut tx,
+            sqlx::query("DELETE FROM trusted_cas WHERE id = $1").bind(id.0),
+            || format!("trusted CA {id}"),
+        )
+        .await?;
         bump_generation(&mut tx).await.map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)
     }

@@ -19,7 +19,7 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Row};
 
-use super::{begin_write, hash_from, scopes_from};
+use super::{hash_from, scopes_from};
 use crate::{corrupt, translate, unavailable, SqlStore};
 
 const AUTHENTICATION_COLUMNS: &str = "object_id, upn, display_name, email, auth_time, \
@@ -170,6 +170,27 @@ fn refresh_from_row(row: &AnyRow) -> StoreResult<RefreshTokenRecord> {
     })
 }
 
+/// Marks the one-time secret whose hash is `hash` in `table` used at `at`, if nobody has: true
+/// when this call did (see the module's comment for why the database decides).
+async fn mark_used(
+    conn: &mut AnyConnection,
+    table: &str,
+    hash_column: &str,
+    hash: &SecretHash,
+    at: UnixTime,
+) -> StoreResult<bool> {
+    let marked = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE {table} SET used_at = $1 WHERE {hash_column} = $2 AND used_at IS NULL"
+    )))
+    .bind(at.0)
+    .bind(hash.to_hex())
+    .execute(conn)
+    .await
+    .map_err(unavailable)?
+    .rows_affected();
+    Ok(marked == 1)
+}
+
 async fn insert_refresh(conn: &mut AnyConnection, token: &RefreshTokenRecord) -> StoreResult<()> {
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO oidc_refresh_tokens ({REFRESH_COLUMNS}) VALUES ($1, $2, $3, $4)"
@@ -248,18 +269,8 @@ impl SqlStore {
         grant: &GrantRecord,
         refresh: Option<&RefreshTokenRecord>,
     ) -> StoreResult<CodeRedemption> {
-        let mut tx = begin_write(self).await?;
-        let marked = sqlx::query(
-            "UPDATE oidc_authorization_codes SET used_at = $1 \
-             WHERE code_hash = $2 AND used_at IS NULL",
-        )
-        .bind(at.0)
-        .bind(hash.to_hex())
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?
-        .rows_affected();
-        if marked == 1 {
+        let mut tx = self.begin_write().await?;
+        if mark_used(&mut tx, "oidc_authorization_codes", "code_hash", hash, at).await? {
             insert_grant(&mut tx, grant).await?;
             if let Some(refresh) = refresh {
                 insert_refresh(&mut tx, refresh).await?;
@@ -297,7 +308,7 @@ impl SqlStore {
         at: UnixTime,
         reason: &str,
     ) -> StoreResult<u64> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let revoked = revoke_grants_where(&mut tx, "code_hash", &hash.to_hex(), at, reason).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(revoked)
@@ -338,18 +349,8 @@ impl SqlStore {
         at: UnixTime,
         replacement: &RefreshTokenRecord,
     ) -> StoreResult<RefreshRotation> {
-        let mut tx = begin_write(self).await?;
-        let marked = sqlx::query(
-            "UPDATE oidc_refresh_tokens SET used_at = $1 \
-             WHERE token_hash = $2 AND used_at IS NULL",
-        )
-        .bind(at.0)
-        .bind(used.to_hex())
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?
-        .rows_affected();
-        if marked == 1 {
+        let mut tx = self.begin_write().await?;
+        if mark_used(&mut tx, "oidc_refresh_tokens", "token_hash", used, at).await? {
             insert_refresh(&mut tx, replacement).await?;
             tx.commit().await.map_err(unavailable)?;
             return Ok(RefreshRotation::Rotated);
@@ -379,7 +380,7 @@ impl SqlStore {
         at: UnixTime,
         reason: &str,
     ) -> StoreResult<()> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let revoked = revoke_grants_where(&mut tx, "id", id.as_str(), at, reason).await?;
         if revoked == 0 {
             let exists = sqlx::query("SELECT 1 AS one FROM oidc_grants WHERE id = $1")
@@ -398,7 +399,7 @@ impl SqlStore {
     }
 
     pub(super) async fn delete_expired(&self, before: UnixTime) -> StoreResult<u64> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let mut deleted = 0;
         for sql in [
             "DELETE FROM oidc_authorization_codes WHERE expires_at < $1",
