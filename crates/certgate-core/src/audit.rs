@@ -1,7 +1,9 @@
 //! The audit log: every change to trust, the built-in CA and the CRL cache, with the exact
 //! reason for every refusal.
 
+use crate::store::StoreResult;
 use certgate_pki::UnixTime;
+use std::future::Future;
 
 /// One entry of the audit log, as the store appends it and `certgate audit` lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,4 +41,20 @@ impl AuditEvent {
             detail: detail.into(),
         }
     }
+}
+
+/// The audit log: every change an administrator or the server made, append-only.
+pub trait AuditLog: Send + Sync + 'static {
+    /// Appends one event.
+    fn append_audit(&self, event: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The newest `limit` events, newest first.
+    fn audit_events(&self, limit: i64)
+        -> impl Future<Output = StoreResult<Vec<AuditEvent>>> + Send;
+    /// Deletes at most `max_rows` of the oldest events recorded before `before`; returns how
+    /// many (retention: see the `retention` module, which calls this).
+    fn purge_audit_events(
+        &self,
+        before: UnixTime,
+        max_rows: u32,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 }

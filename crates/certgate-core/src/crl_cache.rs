@@ -8,7 +8,9 @@ use certgate_pki::{parse_crls, AlgorithmPolicy, Certificate, Crl, Reason, Reason
 use serde::Serialize;
 
 use crate::crl_fetch::FetchError;
+use crate::store::StoreResult;
 use crate::trusted_ca::CaId;
+use std::future::Future;
 
 /// Which of a CA's two CRL URLs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -397,6 +399,42 @@ pub fn compare_crl_numbers(a: &[u8], b: &[u8]) -> Ordering {
     }
     let (a, b) = (trimmed(a), trimmed(b));
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// The CRLs fetched for the trusted CAs, and each URL's fetch status.
+pub trait CrlCacheStore: Send + Sync + 'static {
+    /// Every cached CRL, DER included (what the validation state is built from).
+    fn cached_crls(&self) -> impl Future<Output = StoreResult<Vec<CachedCrl>>> + Send;
+    /// The cached CRL of one CA and kind (base or delta), if any.
+    fn cached_crl(
+        &self,
+        ca: CaId,
+        kind: CrlKind,
+    ) -> impl Future<Output = StoreResult<Option<CachedCrl>>> + Send;
+    /// What is cached, without the CRLs' bytes (status pages, metrics, scheduling).
+    fn cached_crl_summaries(
+        &self,
+    ) -> impl Future<Output = StoreResult<Vec<CachedCrlSummary>>> + Send;
+    /// Replaces the cached CRL and records the successful attempt, atomically. In the same
+    /// transaction, every unrevoked certificate derived from a certificate of that CA
+    /// (`ParentCertificate::trusted_ca`) which the CRL lists is revoked with its descendants
+    /// and audited (`authority::ParentRevocations`).
+    fn put_cached_crl(
+        &self,
+        crl: &CachedCrl,
+        status: &CrlFetchStatus,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Records an attempt that did not replace the CRL (failed, or not modified).
+    fn put_fetch_status(
+        &self,
+        status: &CrlFetchStatus,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The fetch status of every CRL URL.
+    fn fetch_statuses(&self) -> impl Future<Output = StoreResult<Vec<CrlFetchStatus>>> + Send;
+
+    /// A number that grows whenever the trust store or the CRL cache changes, so that other
+    /// processes on the same database know when to rebuild their validation state.
+    fn generation(&self) -> impl Future<Output = StoreResult<i64>> + Send;
 }
 
 #[cfg(test)]

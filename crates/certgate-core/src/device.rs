@@ -11,6 +11,7 @@
 mod android;
 mod apple;
 
+use crate::Store;
 pub use android::ANDROID_PROFILE_TYPE;
 
 use certgate_ca::{KeyAlgorithm, Pkcs12Encryption};
@@ -23,7 +24,7 @@ use crate::authority::{
 };
 use crate::clock::Clock;
 use crate::directory::User;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// What the device receives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

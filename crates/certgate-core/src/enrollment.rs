@@ -13,6 +13,7 @@
 //! consumed by one compare-and-set in the store, so two nodes presented the same code at the
 //! same moment cannot both issue. Every creation, use and refusal is in the audit log.
 
+use crate::Store;
 use std::fmt;
 use std::future::Future;
 
@@ -29,7 +30,7 @@ use crate::authority::{
 use crate::clock::{rfc3339, Clock};
 use crate::directory::{User, UserId, UserStore};
 use crate::signin::ValidCertificate;
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult};
 
 /// Validity of a new code unless the administrator says otherwise.
 pub const DEFAULT_CODE_VALID_HOURS: u32 = 24;

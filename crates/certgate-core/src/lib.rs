@@ -7,8 +7,7 @@
 //!   swapped atomically when something changes.
 //! - [`authority`]: certgate's own CA (issue, revoke, publish base and delta CRLs).
 //! - [`directory`]: users (Entra's user attributes, StsRefreshTokensValidFrom), CSV import, and
-//!   the directory's ports ([`directory::UserStore`], [`directory::BindingRuleStore`],
-//!   [`directory::StrengthRuleStore`]); [`binding`]: which user a certificate signs in as
+//!   the users' port ([`directory::UserStore`]); [`binding`]: which user a certificate signs in as
 //!   ([`binding::match_user`]); [`strength`]: single- or multi-factor ([`strength::evaluate`]).
 //! - [`access_pass`]: the administrator's Temporary Access Pass, which alone unlocks a user's
 //!   first authenticator enrollment.
@@ -17,7 +16,7 @@
 //! - [`key_rollover`]: the token-signing keys' life cycle (Next → Current → Retired, when to
 //!   rotate, what is published), shared by the federation service and the OIDC provider.
 //! - [`private_file`]: the data directory (0700), the database and every key it writes (0600).
-//! - Ports: [`store::Store`] (SQLite and PostgreSQL live in certgate-store),
+//! - Ports: [`Store`] and [`DirectoryStore`] (SQLite and PostgreSQL live in certgate-store),
 //!   [`crl_fetch::CrlFetcher`] (HTTP lives in certgate-server), [`clock::Clock`]; with the
 //!   `testing` feature, `testing::MemoryStore` keeps every storage port of this crate in
 //!   memory (the OIDC store is certgate-oidc's), so each domain rule is tested once, in
@@ -63,6 +62,39 @@ pub mod testing;
 pub mod totp;
 pub mod trusted_ca;
 pub mod validation_state;
+
+/// Every storage port of trust, revocation, certgate's own CA and the audit log: what the CRL
+/// service, the validation state and the CLI's local commands take. A service that needs one
+/// concern takes only its port.
+pub trait Store:
+    trusted_ca::TrustedCaStore + crl_cache::CrlCacheStore + authority::OwnCaStore + audit::AuditLog
+{
+}
+
+impl<T> Store for T where
+    T: trusted_ca::TrustedCaStore
+        + crl_cache::CrlCacheStore
+        + authority::OwnCaStore
+        + audit::AuditLog
+{
+}
+
+/// The directory's storage ports together: users ([`directory::UserStore`]), binding rules
+/// ([`binding::BindingRuleStore`]) and strength rules ([`strength::StrengthRuleStore`]). What
+/// callers that need the whole directory take; a service that needs one concern takes only
+/// its port.
+///
+/// Every write of the three is one transaction that also appends `audit` and bumps the
+/// generation.
+pub trait DirectoryStore:
+    directory::UserStore + binding::BindingRuleStore + strength::StrengthRuleStore
+{
+}
+
+impl<T> DirectoryStore for T where
+    T: directory::UserStore + binding::BindingRuleStore + strength::StrengthRuleStore
+{
+}
 
 /// `text` with every control character written as a Rust-style escape (`\u{1b}`), for output
 /// to a terminal: an ESC or BEL in a name that came from a certificate or an old record must

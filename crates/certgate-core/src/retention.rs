@@ -6,13 +6,14 @@
 //! IDs are useless once expired and go at the next run. Deletion runs in bounded batches so a
 //! first run over years of rows does not hold a long transaction or lock the table.
 
+use crate::Store;
 use certgate_pki::UnixTime;
 
 use crate::audit::AuditEvent;
 use crate::federation::FederationStore;
 use crate::login_flow::LoginFlowStore;
 use crate::signin::SignInLog;
-use crate::store::{Store, StoreResult};
+use crate::store::StoreResult;
 
 const DAY: i64 = 86_400;
 

@@ -5,15 +5,15 @@
 //! person gets a page that says what is wrong; the decision is made here, against the current
 //! validation state.
 
+use crate::directory::UserLookup;
 use std::future::Future;
 
 use certgate_pki::{Certificate, Identity, Reason, ReasonCode, Rejection, UnixTime};
 use serde::Serialize;
 
-use crate::binding::{match_user, BindingError, BindingMatch, BindingPolicy, UserLookup};
-use crate::directory::{BindingRuleStore, StrengthRuleStore};
+use crate::binding::{match_user, BindingError, BindingMatch, BindingPolicy, BindingRuleStore};
 use crate::store::{StoreError, StoreResult};
-use crate::strength::{evaluate, StrengthDecision, StrengthInput, StrengthRule};
+use crate::strength::{evaluate, StrengthDecision, StrengthInput, StrengthRule, StrengthRuleStore};
 use crate::validation_state::ValidationState;
 
 /// A certificate that validated, with the fields sign-in records and tokens carry.
@@ -410,7 +410,7 @@ pub trait SignInLog: Send + Sync + 'static {
         query: &SignInQuery,
     ) -> impl Future<Output = StoreResult<Vec<SignInRecord>>> + Send;
     /// Deletes at most `max_rows` of the oldest records made before `before`; returns how many
-    /// (retention: see [`crate::retention`]).
+    /// (retention: see the `retention` module, which calls this).
     fn purge_signins(
         &self,
         before: UnixTime,

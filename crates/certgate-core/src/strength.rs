@@ -16,6 +16,12 @@ use serde::Serialize;
 
 use crate::store::StoreError;
 
+mod rule_service;
+
+pub use rule_service::{
+    add_strength_rule, remove_strength_rule, strength_rules, StrengthRuleStore,
+};
+
 /// Entra's `x509CertificateAuthenticationMode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -9,6 +9,8 @@ use certgate_pki::{
 use serde::Serialize;
 
 use crate::store::StoreError;
+use crate::store::StoreResult;
+use std::future::Future;
 
 /// Entra's `authorityType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -410,7 +412,7 @@ pub fn prepare_new_ca(
 /// Adds every certificate of a bundle (a .cer or a .p7b), all or nothing: each is checked
 /// first, then all are written in one transaction. `settings_for` chooses each CA's settings
 /// (e.g. root when self-issued).
-pub async fn add_cas<S: crate::store::Store>(
+pub async fn add_cas<S: crate::Store>(
     store: &S,
     certificates_der: Vec<Vec<u8>>,
     settings_for: impl Fn(&Certificate) -> CaSettings,
@@ -461,7 +463,7 @@ pub async fn add_cas<S: crate::store::Store>(
 }
 
 /// Changes a CA's settings (the certificate itself never changes: remove and add instead).
-pub async fn set_ca<S: crate::store::Store>(
+pub async fn set_ca<S: crate::Store>(
     store: &S,
     id: CaId,
     change: impl FnOnce(CaSettings) -> CaSettings,
@@ -480,7 +482,7 @@ pub async fn set_ca<S: crate::store::Store>(
 }
 
 /// Removes a CA and its cached CRLs.
-pub async fn remove_ca<S: crate::store::Store>(
+pub async fn remove_ca<S: crate::Store>(
     store: &S,
     id: CaId,
     now: UnixTime,
@@ -495,7 +497,7 @@ pub async fn remove_ca<S: crate::store::Store>(
     Ok(current)
 }
 
-async fn find_ca<S: crate::store::Store>(store: &S, id: CaId) -> Result<CaRecord, TrustError> {
+async fn find_ca<S: crate::Store>(store: &S, id: CaId) -> Result<CaRecord, TrustError> {
     store
         .list_cas()
         .await?
@@ -504,7 +506,7 @@ async fn find_ca<S: crate::store::Store>(store: &S, id: CaId) -> Result<CaRecord
         .ok_or(TrustError::NotFound(id))
 }
 
-async fn audit<S: crate::store::Store>(
+async fn audit<S: crate::Store>(
     store: &S,
     now: UnixTime,
     actor: &str,
@@ -531,6 +533,27 @@ async fn audit<S: crate::store::Store>(
             ),
         ))
         .await
+}
+
+/// The trusted root and intermediate CAs (the Entra ID certificate-authority list).
+pub trait TrustedCaStore: Send + Sync + 'static {
+    /// Every trusted CA, in the order they were added.
+    fn list_cas(&self) -> impl Future<Output = StoreResult<Vec<CaRecord>>> + Send;
+    /// Adds CAs in one transaction: all or none. `Conflict` when a certificate is already
+    /// trusted.
+    fn insert_cas(
+        &self,
+        cas: &[NewCa],
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<Vec<CaRecord>>> + Send;
+    /// Replaces a CA's settings (CRL URLs, hints, type); `NotFound` for an unknown ID.
+    fn update_ca(
+        &self,
+        id: CaId,
+        settings: &CaSettings,
+    ) -> impl Future<Output = StoreResult<CaRecord>> + Send;
+    /// Also removes the CA's cached CRLs and their status.
+    fn delete_ca(&self, id: CaId) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! holds, its compare-and-set on its own, racing redemptions on two nodes) is certgate-store's
 //! access pass suite.
 
+use certgate_core::audit::AuditLog;
 use std::future::Future;
 
 use certgate_core::access_pass::{
@@ -12,7 +13,6 @@ use certgate_core::access_pass::{
     MIN_LIFETIME_SECONDS,
 };
 use certgate_core::clock::FixedClock;
-use certgate_core::store::AuditLog;
 use certgate_core::testing::{block_on, MemoryStore};
 use certgate_core::totp::{TotpService, TotpSettings, TotpStore, WhenEnrolled};
 use certgate_pki::UnixTime;

@@ -7,7 +7,7 @@ use certgate_core::admin_token::{
     authenticate_admin_token, create_admin_token, list_admin_tokens, revoke_admin_token,
     LAST_USED_GRANULARITY_SECONDS,
 };
-use certgate_core::store::AuditLog;
+use certgate_core::audit::AuditLog;
 use certgate_core::testing::{block_on, MemoryStore};
 use certgate_pki::UnixTime;
 

@@ -8,17 +8,17 @@
 //! per-user lock across nodes) is certgate-store's suite; the API and the CLI keep one
 //! success and one refusal per route or command.
 
+use certgate_core::audit::AuditLog;
 use std::future::Future;
 
 use certgate_ca::KeyAlgorithm;
 use certgate_core::authority::{
-    BaseCrl, BuiltInCa, DerivedFor, InitRequest, IssueRequest, Issued, ParentCertificate,
-    PkiSettings, PublicationUrls,
+    BaseCrl, BuiltInCa, DerivedFor, InitRequest, IssueRequest, Issued, OwnCaStore,
+    ParentCertificate, PkiSettings, PublicationUrls,
 };
 use certgate_core::clock::FixedClock;
 use certgate_core::crl_cache::CrlKind;
 use certgate_core::signin::ValidCertificate;
-use certgate_core::store::{AuditLog, OwnCaStore};
 use certgate_core::strength::{IssuerFacts, StrengthInput};
 use certgate_core::testing::{block_on, MemoryStore};
 use certgate_core::trusted_ca::{add_cas, set_ca, AuthorityType, CaSettings};

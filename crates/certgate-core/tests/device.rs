@@ -8,11 +8,12 @@
 //! device_provisioning and certgate's device_cli tests, which keep one success and one refusal
 //! per route or command.
 
+use certgate_core::audit::AuditLog;
 use std::future::Future;
 
 use certgate_ca::KeyAlgorithm;
 use certgate_core::authority::{
-    BuiltInCa, DerivedFor, InitRequest, IssueRequest, PkiSettings, PublicationUrls,
+    BuiltInCa, DerivedFor, InitRequest, IssueRequest, OwnCaStore, PkiSettings, PublicationUrls,
 };
 use certgate_core::clock::FixedClock;
 use certgate_core::device::{
@@ -20,7 +21,6 @@ use certgate_core::device::{
 };
 use certgate_core::directory::{add_user, set_user, User, UserDraft};
 use certgate_core::signin::ValidCertificate;
-use certgate_core::store::{AuditLog, OwnCaStore};
 use certgate_core::strength::{IssuerFacts, StrengthInput};
 use certgate_core::testing::{block_on, MemoryStore};
 use certgate_pki::{Certificate, Identity, UnixTime};

@@ -4,22 +4,23 @@
 //! a certificate signs in as. What the SQL store itself guarantees (its unique indexes, racing
 //! writers, round trips) is certgate-store's directory suite.
 
+use certgate_core::audit::AuditLog;
+use certgate_core::crl_cache::CrlCacheStore;
 use std::future::Future;
 use std::sync::OnceLock;
 
 use certgate_core::binding::{
-    match_user, Affinity, BindingPolicy, CertificateField, UserAttribute,
+    add_binding_rule, binding_policy, match_user, remove_binding_rule,
+    set_default_required_affinity, BindingPolicy,
 };
 use certgate_core::directory::{
-    add_binding_rule, add_strength_rule, add_user, binding_policy, find_user, import_users,
-    parse_users_csv, remove_binding_rule, remove_strength_rule, remove_user, revoke_sessions,
-    set_default_required_affinity, set_sts_refresh_tokens_valid_from, set_user, strength_rules,
-    User, UserDraft, UserStore,
+    add_user, find_user, import_users, parse_users_csv, remove_user, revoke_sessions,
+    set_sts_refresh_tokens_valid_from, set_user, Affinity, CertificateField, User, UserAttribute,
+    UserDraft, UserStore,
 };
-use certgate_core::store::{AuditLog, CrlCacheStore};
 use certgate_core::strength::{
-    evaluate, IssuerFacts, IssuerSelector, Strength, StrengthInput, StrengthRuleId,
-    StrengthRuleSpec,
+    add_strength_rule, evaluate, remove_strength_rule, strength_rules, IssuerFacts, IssuerSelector,
+    Strength, StrengthInput, StrengthRuleId, StrengthRuleSpec,
 };
 use certgate_core::testing::{block_on, MemoryStore};
 use certgate_pki::{Certificate, Identity, UnixTime};

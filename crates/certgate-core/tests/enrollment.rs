@@ -9,15 +9,14 @@
 use std::future::Future;
 
 use certgate_ca::KeyAlgorithm;
-use certgate_core::audit::AuditEvent;
-use certgate_core::authority::{BuiltInCa, InitRequest, PkiSettings, PublicationUrls};
+use certgate_core::audit::{AuditEvent, AuditLog};
+use certgate_core::authority::{BuiltInCa, InitRequest, OwnCaStore, PkiSettings, PublicationUrls};
 use certgate_core::clock::{Clock as _, FixedClock};
 use certgate_core::directory::{add_user, set_user, UserDraft};
 use certgate_core::enrollment::{
     create_enrollment_code, usable_enrollment_codes, Enrollment, EnrollmentCodeHash,
     EnrollmentCodeStore, EnrollmentError,
 };
-use certgate_core::store::{AuditLog, OwnCaStore};
 use certgate_core::testing::{block_on, MemoryStore};
 use certgate_pki::{Certificate, Identity, UnixTime};
 use zeroize::Zeroizing;

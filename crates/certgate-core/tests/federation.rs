@@ -8,6 +8,7 @@
 //! success and one refusal per route and command; certgate-store's suite keeps what SQL
 //! guarantees (round trips, constraints, two nodes racing).
 
+use certgate_core::audit::AuditLog;
 use certgate_pki::UnixTime;
 
 use certgate_core::directory::{add_user, remove_user, set_user, UserDraft};
@@ -21,7 +22,6 @@ use certgate_core::federation::{
     RelyingPartyDraft, RequestedContext, SignatureCheck, TokenService,
 };
 use certgate_core::login_flow::FlowIdentity;
-use certgate_core::store::AuditLog;
 use certgate_core::testing::{block_on, MemoryStore};
 use certgate_testpki::{ChainSpec, TestPki};
 
@@ -369,7 +369,7 @@ fn thumbprints_by_state(store: &MemoryStore) -> Vec<(KeyState, String)> {
     let mut states: Vec<(KeyState, String)> = block_on(store.token_signing_keys())
         .expect("keys")
         .into_iter()
-        .map(|key| (key.state, key.thumbprint))
+        .map(|key| (key.lifecycle.state, key.thumbprint))
         .collect();
     states.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
     states
@@ -383,10 +383,10 @@ fn the_first_keys_are_created_once_and_whoever_created_them_they_are_used() {
             .await
             .expect("created");
         let next = first.next.clone().expect("a Next key is published");
-        assert_eq!(first.current.state, KeyState::Current);
-        assert_eq!(first.current.activated_at, Some(at(0)));
-        assert_eq!(next.state, KeyState::Next);
-        assert_eq!(next.activated_at, None);
+        assert_eq!(first.current.lifecycle.state, KeyState::Current);
+        assert_eq!(first.current.lifecycle.activated_at, Some(at(0)));
+        assert_eq!(next.lifecycle.state, KeyState::Next);
+        assert_eq!(next.lifecycle.activated_at, None);
         assert_eq!(first.current.thumbprint.len(), 40);
         assert_eq!(
             first.certificates(),
@@ -452,7 +452,7 @@ fn a_rotation_promotes_next_retires_current_and_publishes_a_new_next() {
             .await
             .expect("rotated");
         assert_eq!(rotated.current.thumbprint, old_next.thumbprint);
-        assert_eq!(rotated.current.activated_at, Some(at(500)));
+        assert_eq!(rotated.current.lifecycle.activated_at, Some(at(500)));
         let new_next = rotated.next.clone().expect("a new Next");
         assert_ne!(new_next.thumbprint, first.current.thumbprint);
         assert_ne!(new_next.thumbprint, old_next.thumbprint);
@@ -463,9 +463,9 @@ fn a_rotation_promotes_next_retires_current_and_publishes_a_new_next() {
             .iter()
             .find(|k| k.thumbprint == first.current.thumbprint)
             .expect("kept");
-        assert_eq!(retired.state, KeyState::Retired);
-        assert_eq!(retired.retired_at, Some(at(500)));
-        assert_eq!(retired.activated_at, Some(at(0)));
+        assert_eq!(retired.lifecycle.state, KeyState::Retired);
+        assert_eq!(retired.lifecycle.retired_at, Some(at(500)));
+        assert_eq!(retired.lifecycle.activated_at, Some(at(0)));
         assert!(!rotated
             .certificates()
             .contains(&first.current.certificate_der));

@@ -9,11 +9,11 @@ use certgate_testpki::{ChainSpec, CrlSpec, KeyKind, TestPki};
 use certgate_core::admin_token::{
     AdminTokenHash, AdminTokenName, AdminTokenRecord, AdminTokenStore,
 };
-use certgate_core::audit::AuditEvent;
+use certgate_core::audit::{AuditEvent, AuditLog};
 use certgate_core::authority::{
-    AuthorityId, AuthorityRecord, AuthorityRole, IssuedRecord, ParentCertificate,
+    AuthorityId, AuthorityRecord, AuthorityRole, IssuedRecord, OwnCaStore, ParentCertificate,
 };
-use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
+use certgate_core::crl_cache::{CachedCrl, CrlCacheStore, CrlFetchStatus, CrlKind};
 use certgate_core::directory::{prepare_user, UserDraft, UserId, UserStore};
 use certgate_core::federation::{
     generate_token_signing_key, prepare_relying_party, FederationStore, KeyState, Protocol,
@@ -21,12 +21,12 @@ use certgate_core::federation::{
 };
 use certgate_core::login_flow::{secret_hash, FlowStep, LoginFlow, LoginFlowStore};
 use certgate_core::signin::{SignInLog, SignInQuery, SignInRecord, SignInResult};
-use certgate_core::store::{AuditLog, CrlCacheStore, OwnCaStore, StoreError, TrustedCaStore};
+use certgate_core::store::StoreError;
 use certgate_core::testing::{block_on, MemoryStore};
 use certgate_core::totp::{
     Digits, NewTotpSecret, SwapOutcome, TotpAlgorithm, TotpCounters, TotpStore,
 };
-use certgate_core::trusted_ca::{AuthorityType, CaFacts, CaId, CaSettings, NewCa};
+use certgate_core::trusted_ca::{AuthorityType, CaFacts, CaId, CaSettings, NewCa, TrustedCaStore};
 
 const T0: i64 = 1_700_000_000;
 
@@ -983,9 +983,13 @@ fn the_first_keys_go_in_once_and_a_rotation_holds_only_while_its_expectation_doe
             .expect("rotated"));
         let keys = store.token_signing_keys().await.expect("keys");
         let by = |thumbprint: &str| {
-            keys.iter()
-                .find(|k| k.thumbprint == thumbprint)
-                .map(|k| (k.state, k.activated_at, k.retired_at))
+            keys.iter().find(|k| k.thumbprint == thumbprint).map(|k| {
+                (
+                    k.lifecycle.state,
+                    k.lifecycle.activated_at,
+                    k.lifecycle.retired_at,
+                )
+            })
         };
         assert_eq!(
             by(&current.thumbprint),

@@ -5,12 +5,11 @@
 //! in the audit log. certgate-store's retention suite keeps the SQL purge statements (cutoffs,
 //! batch bounds, oldest first) on both databases.
 
-use certgate_core::audit::AuditEvent;
+use certgate_core::audit::{AuditEvent, AuditLog};
 use certgate_core::federation::FederationStore;
 use certgate_core::login_flow::{secret_hash, FlowStep, LoginFlow, LoginFlowStore};
 use certgate_core::retention::{purge, Purged, RetentionSettings};
 use certgate_core::signin::{SignInLog, SignInQuery, SignInRecord, SignInResult};
-use certgate_core::store::AuditLog;
 use certgate_core::testing::{block_on, MemoryStore};
 use certgate_pki::UnixTime;
 

@@ -6,10 +6,10 @@
 //! compare-and-set, racing verifications on two nodes, a lockout seen by another node) is
 //! certgate-store's TOTP suite.
 
+use certgate_core::audit::AuditLog;
 use std::future::Future;
 
 use certgate_core::clock::{Clock as _, FixedClock};
-use certgate_core::store::AuditLog;
 use certgate_core::testing::{block_on, MemoryStore};
 use certgate_core::totp::{
     code_at, time_step, Digits, Enrollment, TotpAlgorithm, TotpError, TotpService,

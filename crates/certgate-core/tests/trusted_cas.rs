@@ -8,11 +8,11 @@
 //! tests in src/trusted_ca.rs; the SQL store's part is certgate-store's suite; the API and
 //! the CLI keep one success and one refusal per route or command.
 
+use certgate_core::audit::AuditLog;
 use certgate_core::crl_cache::{accept_downloaded_crl, Accepted, CrlKind, Previous};
-use certgate_core::store::{AuditLog, TrustedCaStore};
 use certgate_core::testing::{block_on, MemoryStore};
 use certgate_core::trusted_ca::{
-    add_cas, remove_ca, set_ca, AuthorityType, CaId, CaSettings, TrustError,
+    add_cas, remove_ca, set_ca, AuthorityType, CaId, CaSettings, TrustError, TrustedCaStore,
 };
 use certgate_pki::{Certificate, UnixTime};
 use certgate_testpki::{at, instants, ChainSpec, CrlSpec, Edit, KeyKind, TestPki};

@@ -69,18 +69,12 @@ impl KeyId {
 pub struct SigningKeyRecord {
     /// The key's `kid` (its RFC 7638 thumbprint).
     pub kid: KeyId,
-    /// Next, Current or Retired.
-    pub state: KeyState,
     /// The uncompressed P-256 point (SEC 1 §2.3.3: `04 | x | y`, 65 bytes).
     pub public_key: Vec<u8>,
     /// PKCS#8, sealed with `certgate_ca::sealed_key::seal`.
     pub sealed_private_key: Vec<u8>,
-    /// When the key was generated.
-    pub created_at: UnixTime,
-    /// When it became Current.
-    pub activated_at: Option<UnixTime>,
-    /// When it stopped being Current.
-    pub retired_at: Option<UnixTime>,
+    /// Its state (Next, Current or Retired) and when it was generated, activated and retired.
+    pub lifecycle: Lifecycle,
 }
 
 impl SigningKeyRecord {
@@ -103,13 +97,10 @@ impl SigningKeyRecord {
         let lifecycle = Lifecycle::new(state, now);
         Ok(SigningKeyRecord {
             kid: point.thumbprint(),
-            state: lifecycle.state,
             public_key,
             sealed_private_key: certgate_ca::sealed_key::seal(&pkcs8, passphrase)
                 .map_err(seal_failed)?,
-            created_at: lifecycle.created_at,
-            activated_at: lifecycle.activated_at,
-            retired_at: lifecycle.retired_at,
+            lifecycle,
         })
     }
 
@@ -131,19 +122,11 @@ impl RolloverKey for SigningKeyRecord {
     }
 
     fn lifecycle(&self) -> Lifecycle {
-        Lifecycle {
-            state: self.state,
-            created_at: self.created_at,
-            activated_at: self.activated_at,
-            retired_at: self.retired_at,
-        }
+        self.lifecycle
     }
 
     fn set_lifecycle(&mut self, lifecycle: Lifecycle) {
-        self.state = lifecycle.state;
-        self.created_at = lifecycle.created_at;
-        self.activated_at = lifecycle.activated_at;
-        self.retired_at = lifecycle.retired_at;
+        self.lifecycle = lifecycle;
     }
 }
 
@@ -629,10 +612,10 @@ mod tests {
     #[test]
     fn generated_keys_have_thumbprint_kids_and_sealed_private_keys() {
         let [current, next] = initial_keys(PASSPHRASE, UnixTime(1000)).expect("keys");
-        assert_eq!(current.state, KeyState::Current);
-        assert_eq!(current.activated_at, Some(UnixTime(1000)));
-        assert_eq!(next.state, KeyState::Next);
-        assert_eq!(next.activated_at, None);
+        assert_eq!(current.lifecycle.state, KeyState::Current);
+        assert_eq!(current.lifecycle.activated_at, Some(UnixTime(1000)));
+        assert_eq!(next.lifecycle.state, KeyState::Next);
+        assert_eq!(next.lifecycle.activated_at, None);
         assert_ne!(current.kid, next.kid);
         assert_eq!(current.kid.0.len(), 43);
         assert!(certgate_ca::sealed_key::is_sealed(
@@ -676,7 +659,7 @@ mod tests {
             KeyRing::load(std::slice::from_ref(&current), PASSPHRASE, HOUR).expect_err("no next");
         assert_eq!(error.code(), "oidc-keys-inconsistent");
         let mut second_current = next.clone();
-        second_current.state = KeyState::Current;
+        second_current.lifecycle.state = KeyState::Current;
         let error = KeyRing::load(&[current, next, second_current], PASSPHRASE, HOUR)
             .expect_err("two current");
         assert!(error.to_string().contains("more than one current"));
@@ -730,10 +713,10 @@ mod tests {
         let [current, next] = initial_keys(PASSPHRASE, UnixTime(0)).expect("keys");
         let mut old =
             SigningKeyRecord::generate(PASSPHRASE, KeyState::Retired, UnixTime(0)).expect("key");
-        old.retired_at = Some(UnixTime(100));
+        old.lifecycle.retired_at = Some(UnixTime(100));
         let mut recent = old.clone();
         recent.kid = KeyId("recent".into());
-        recent.retired_at = Some(UnixTime(5000));
+        recent.lifecycle.retired_at = Some(UnixTime(5000));
         let new_next =
             SigningKeyRecord::generate(PASSPHRASE, KeyState::Next, UnixTime(6000)).expect("key");
         let records = [current.clone(), next.clone(), old.clone(), recent];

@@ -59,7 +59,7 @@ async fn jwks_lists_current_then_next_as_p256_signing_keys() {
     let stored = fixture.provider.store().signing_keys().await.expect("keys");
     let current = stored
         .iter()
-        .find(|k| k.state == KeyState::Current)
+        .find(|k| k.lifecycle.state == KeyState::Current)
         .expect("current");
     assert_eq!(keys[0]["kid"], current.kid.as_str());
     assert_eq!(fixture.provider.key_ring().current_kid(), &current.kid);

@@ -2,6 +2,7 @@
 //! only CRLs that pass certgate-core's rules, persists them, and swaps a new validation state
 //! in. Validations never wait for any of it.
 
+use certgate_core::Store;
 use std::sync::Arc;
 
 use certgate_core::audit::AuditEvent;
@@ -11,7 +12,7 @@ use certgate_core::crl_cache::{
     CrlRefusal, Previous,
 };
 use certgate_core::crl_fetch::{Conditional, CrlFetcher, FetchLimits, FetchOutcome, FetchProgress};
-use certgate_core::store::{Store, StoreError, StoreResult};
+use certgate_core::store::{StoreError, StoreResult};
 use certgate_core::trusted_ca::{CaId, CaRecord};
 use certgate_core::validation_state::{build_state_with, ParsedCrls, SharedState};
 use certgate_pki::{Certificate, UnixTime};

@@ -21,6 +21,8 @@
 //! or an `Origin` that is not this listener) is refused with `device-cross-site-request`
 //! before anything else happens, as the admin API does for certificate-authenticated changes.
 
+use certgate_core::DirectoryStore;
+use certgate_core::Store;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -31,15 +33,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use certgate_core::authority::{BuiltInCa, DerivedFor, PkiSettings};
-use certgate_core::binding::UserLookup;
 use certgate_core::device::{
     check_pkcs12_password, provision_device, DeviceError, DeviceProfileRequest, EasHost, Platform,
     ProfileSigning, MIN_PASSWORD_CHARS,
 };
-use certgate_core::directory::{DirectoryStore, User};
+use certgate_core::directory::{User, UserLookup};
 use certgate_core::login_flow::LoginFlowStore;
 use certgate_core::signin::{correlation_id, ValidCertificate};
-use certgate_core::store::Store;
 use certgate_core::strength::Strength;
 use certgate_core::totp::{TotpService, TotpServiceError, TotpSettings, TotpStore};
 use zeroize::Zeroizing;

@@ -21,6 +21,9 @@
 //! `certgate_core::enrollment`'s. Every attempt goes to the sign-in log (application
 //! `est-simpleenroll` / `est-simplereenroll`), every refusal and issuance to the audit log.
 
+use certgate_core::directory::UserLookup;
+use certgate_core::DirectoryStore;
+use certgate_core::Store;
 use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
@@ -31,15 +34,12 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use base64::Engine as _;
 use certgate_core::authority::{AuthorityRole, PkiSettings};
-use certgate_core::binding::UserLookup;
 use certgate_core::clock::Clock;
-use certgate_core::directory::DirectoryStore;
 use certgate_core::enrollment::{
     Enrolled, Enrollment, EnrollmentCodeStore, EnrollmentError, DEFAULT_EST_VALIDITY_DAYS,
 };
 use certgate_core::login_flow::LoginFlowStore;
 use certgate_core::signin::{correlation_id, SignInError, SignInRecord, SignInResult};
-use certgate_core::store::Store;
 use certgate_core::totp::TotpStore;
 use serde_json::json;
 

@@ -2,6 +2,7 @@
 //! written into the CRL distribution point and AIA extensions of every certificate it issues
 //! (`/pki/root.crl`, `/pki/issuing-delta.crl`, `/pki/issuing.crt`, ...).
 
+use certgate_core::Store;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -11,7 +12,6 @@ use axum::routing::get;
 use axum::Router;
 use certgate_core::authority::{AuthorityRole, PublishedCrl};
 use certgate_core::crl_cache::CrlKind;
-use certgate_core::store::Store;
 
 /// Routes for `/pki/...`.
 pub(crate) fn routes<S: Store>(store: Arc<S>) -> Router {

@@ -3,6 +3,8 @@
 //! with a page (or JSON for `Accept: application/json`) that gives the result, the reason
 //! code, a correlation ID and what to do next.
 
+use certgate_core::directory::UserLookup;
+use certgate_core::DirectoryStore;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -13,9 +15,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
-use certgate_core::binding::UserLookup;
 use certgate_core::clock::Clock;
-use certgate_core::directory::DirectoryStore;
 use certgate_core::login_flow::{FlowIdentity, FlowStep, LoginFlow, LoginFlowStore};
 use certgate_core::signin::{
     attempt_sign_in, correlation_id, AttemptContext, CertificateRejection, SignInAttempt,

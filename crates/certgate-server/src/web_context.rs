@@ -2,14 +2,14 @@
 //! OpenID Connect pages, the federation endpoints and the demo application all read it, so
 //! it sits below them and depends on none of them.
 
+use certgate_core::DirectoryStore;
+use certgate_core::Store;
 use std::sync::Arc;
 
 use certgate_core::access_pass::AccessPassStore;
 use certgate_core::clock::Clock;
-use certgate_core::directory::DirectoryStore;
 use certgate_core::federation::FederationStore;
 use certgate_core::login_flow::LoginFlowStore;
-use certgate_core::store::Store;
 use certgate_core::totp::{TotpSettings, TotpStore};
 use certgate_oidc::{OidcStore, Provider};
 

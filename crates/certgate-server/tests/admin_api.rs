@@ -9,6 +9,7 @@
 
 mod common;
 
+use certgate_core::crl_cache::CrlCacheStore;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,7 +21,6 @@ use certgate_core::admin_token::{create_admin_token, revoke_admin_token, AdminTo
 use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::signin::{SignInLog, SignInQuery};
-use certgate_core::store::CrlCacheStore;
 use certgate_core::trusted_ca::CaRecord;
 use certgate_core::validation_state::SharedState;
 use certgate_oidc::{Issuer, Provider, ProviderConfig};

@@ -339,8 +339,7 @@ async fn a_forged_authority_key_identifier_does_not_make_a_sign_in_multi_factor_
 /// leaf's authorityKeyIdentifier. The strength rule "issuer SKI of the first CA ->
 /// multi-factor" must not apply to that leaf: the issuer is the CA on the validated path.
 async fn a_forged_authority_key_identifier_does_not_make_a_sign_in_multi_factor(backend: Backend) {
-    use certgate_core::directory::add_strength_rule;
-    use certgate_core::strength::{IssuerSelector, Strength, StrengthRuleSpec};
+    use certgate_core::strength::{add_strength_rule, IssuerSelector, Strength, StrengthRuleSpec};
     use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
     use certgate_testpki::{ChainSpec, KeyKind};
 

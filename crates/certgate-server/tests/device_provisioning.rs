@@ -12,6 +12,7 @@
 
 mod common;
 
+use certgate_core::audit::AuditLog;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -19,14 +20,14 @@ use std::sync::Arc;
 use base64::Engine as _;
 use certgate_core::admin_token::create_admin_token;
 use certgate_core::authority::{
-    BaseCrl, BuiltInCa, InitRequest, IssueRequest, PkiSettings, PublicationUrls, Revocation,
+    BaseCrl, BuiltInCa, InitRequest, IssueRequest, OwnCaStore, PkiSettings, PublicationUrls,
+    Revocation,
 };
 use certgate_core::clock::{Clock, FixedClock};
-use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
+use certgate_core::crl_cache::{CachedCrl, CrlCacheStore, CrlFetchStatus, CrlKind};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::signin::{SignInLog, SignInQuery};
-use certgate_core::store::{AuditLog, CrlCacheStore, OwnCaStore, TrustedCaStore};
-use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
+use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings, TrustedCaStore};
 use certgate_pki::{Crl, UnixTime};
 use certgate_server::app::{start, RunningServer};
 use certgate_server::crl_refresh::CrlSettings;

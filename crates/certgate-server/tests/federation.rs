@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use certgate_core::audit::AuditEvent;
+use certgate_core::audit::{AuditEvent, AuditLog};
 use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::federation::{
@@ -26,7 +26,6 @@ use certgate_core::federation::{
     RelyingPartyDraft,
 };
 use certgate_core::federation::{certificate_context_rules, ClaimRule, ClaimSource};
-use certgate_core::store::AuditLog;
 use certgate_pki::UnixTime;
 use certgate_server::app::{start, RunningServer};
 use certgate_server::federation_http::FederationSettings;
@@ -1016,12 +1015,12 @@ async fn token_signing_keys_roll_over_before_the_current_one_expires() {
     let keys = store.token_signing_keys().await.expect("keys");
     let current = keys
         .iter()
-        .find(|k| k.state == KeyState::Current)
+        .find(|k| k.lifecycle.state == KeyState::Current)
         .expect("current")
         .clone();
     let next = keys
         .iter()
-        .find(|k| k.state == KeyState::Next)
+        .find(|k| k.lifecycle.state == KeyState::Next)
         .expect("next")
         .clone();
     // Far from expiry: nothing changes.
@@ -1040,12 +1039,17 @@ async fn token_signing_keys_roll_over_before_the_current_one_expires() {
     let state_of = |thumbprint: &str| {
         keys.iter()
             .find(|k| k.thumbprint == thumbprint)
-            .map(|k| k.state)
+            .map(|k| k.lifecycle.state)
             .expect("key")
     };
     assert_eq!(state_of(&current.thumbprint), KeyState::Retired);
     assert_eq!(state_of(&next.thumbprint), KeyState::Current);
-    assert_eq!(keys.iter().filter(|k| k.state == KeyState::Next).count(), 1);
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.lifecycle.state == KeyState::Next)
+            .count(),
+        1
+    );
     // A wrong passphrase cannot load the keys: fail closed.
     let other = FederationService::open(
         FederationSettings {

@@ -11,6 +11,7 @@
 
 mod common;
 
+use certgate_core::trusted_ca::TrustedCaStore;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,6 @@ use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::front_door::{ClientCertificates, VirtualDirectory};
 use certgate_core::signin::{SignInLog, SignInQuery};
-use certgate_core::store::TrustedCaStore;
 use certgate_pki::{Certificate, UnixTime};
 use certgate_server::app::{start, RunningServer};
 use certgate_store::SqlStore;

@@ -8,16 +8,14 @@
 use std::collections::HashMap;
 
 use certgate_core::audit::AuditEvent;
-use certgate_core::binding::{
-    fold_case, proxy_address_part, Affinity, BindingPolicy, BindingRule, CertificateField,
-    UserAttribute, UserLookup,
-};
+use certgate_core::binding::{BindingPolicy, BindingRule, BindingRuleStore};
 use certgate_core::directory::{
-    certificate_user_id_key, BindingRuleStore, StrengthRuleStore, Upn, User, UserId, UserStore,
+    certificate_user_id_key, fold_case, proxy_address_part, Affinity, CertificateField, Upn, User,
+    UserAttribute, UserId, UserLookup, UserStore,
 };
 use certgate_core::store::{StoreError, StoreResult};
 use certgate_core::strength::{
-    IssuerSelector, Strength, StrengthRule, StrengthRuleId, StrengthRuleSpec,
+    IssuerSelector, Strength, StrengthRule, StrengthRuleId, StrengthRuleSpec, StrengthRuleStore,
 };
 use certgate_pki::UnixTime;
 use sqlx::any::AnyRow;

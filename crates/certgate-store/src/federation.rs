@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
+use crate::key_lifecycle::{bind_lifecycle, lifecycle_from_row, move_key};
 use crate::{corrupt, flag, translate, unavailable, SqlStore};
 
 // ---- Relying parties ------------------------------------------------------------------------
@@ -37,7 +38,7 @@ struct StoredClaim {
 
 /// The case-folded name that `name_lower` makes unique.
 fn name_key(name: &str) -> String {
-    certgate_core::binding::fold_case(name)
+    certgate_core::directory::fold_case(name)
 }
 
 /// The SHA-256 of an identifier, which `UNIQUE (protocol, identifier_key)` compares: an
@@ -170,71 +171,39 @@ fn rp_conflict(rp: &RelyingParty) -> String {
 
 // ---- Token-signing keys ---------------------------------------------------------------------
 
-const KEY_COLUMNS: &str = "thumbprint, state, certificate, sealed_private_key, not_after, \
-     created_at, activated_at, retired_at";
+/// The key's own columns, then the life cycle's in the order `bind_lifecycle` binds them.
+const KEY_COLUMNS: &str = "thumbprint, certificate, sealed_private_key, not_after, \
+     state, created_at, activated_at, retired_at";
 
 fn key_from_row(row: &AnyRow) -> StoreResult<TokenSigningKey> {
     let get = |e: sqlx::Error| corrupt(format!("token_signing_keys: {e}"));
-    let state: String = row.try_get("state").map_err(get)?;
-    let optional_time = |column: &str| -> StoreResult<Option<UnixTime>> {
-        Ok(row
-            .try_get::<Option<i64>, _>(column)
-            .map_err(get)?
-            .map(UnixTime))
-    };
     Ok(TokenSigningKey {
         thumbprint: row.try_get("thumbprint").map_err(get)?,
-        state: KeyState::parse(&state)
-            .ok_or_else(|| corrupt(format!("token_signing_keys: state {state}")))?,
         certificate_der: row.try_get("certificate").map_err(get)?,
         sealed_private_key: row.try_get("sealed_private_key").map_err(get)?,
         not_after: UnixTime(row.try_get("not_after").map_err(get)?),
-        created_at: UnixTime(row.try_get("created_at").map_err(get)?),
-        activated_at: optional_time("activated_at")?,
-        retired_at: optional_time("retired_at")?,
+        lifecycle: lifecycle_from_row(row, "token_signing_keys")?,
     })
 }
 
 async fn insert_key(conn: &mut AnyConnection, key: &TokenSigningKey) -> StoreResult<()> {
-    sqlx::query(AssertSqlSafe(format!(
+    let statement = sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO token_signing_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
     )))
     .bind(&key.thumbprint)
-    .bind(key.state.as_str())
     .bind(&key.certificate_der)
     .bind(&key.sealed_private_key)
-    .bind(key.not_after.0)
-    .bind(key.created_at.0)
-    .bind(key.activated_at.map(|t| t.0))
-    .bind(key.retired_at.map(|t| t.0))
-    .execute(conn)
-    .await
-    .map_err(|e| translate(&format!("a {} token-signing key", key.state.as_str()), e))?;
+    .bind(key.not_after.0);
+    bind_lifecycle(statement, &key.lifecycle)
+        .execute(conn)
+        .await
+        .map_err(|e| {
+            translate(
+                &format!("a {} token-signing key", key.lifecycle.state.as_str()),
+                e,
+            )
+        })?;
     Ok(())
-}
-
-/// Moves the key `thumbprint` from `from` to `to`, stamping `column`; whether it was there.
-async fn move_key(
-    conn: &mut AnyConnection,
-    thumbprint: &str,
-    from: KeyState,
-    to: KeyState,
-    column: &'static str,
-    at: UnixTime,
-) -> StoreResult<bool> {
-    let changed = sqlx::query(AssertSqlSafe(format!(
-        "UPDATE token_signing_keys SET state = $1, {column} = $2 \
-         WHERE thumbprint = $3 AND state = $4"
-    )))
-    .bind(to.as_str())
-    .bind(at.0)
-    .bind(thumbprint)
-    .bind(from.as_str())
-    .execute(conn)
-    .await
-    .map_err(|e| translate("a token-signing key state", e))?
-    .rows_affected();
-    Ok(changed == 1)
 }
 
 /// The outcome of a key transaction: `Conflict` means another node got there first.
@@ -411,9 +380,10 @@ impl FederationStore for SqlStore {
         // the transaction without commit rolls back whatever part already ran.
         if !move_key(
             &mut tx,
+            "token_signing_keys",
+            "thumbprint",
             expected_current,
-            KeyState::Current,
-            KeyState::Retired,
+            (KeyState::Current, KeyState::Retired),
             "retired_at",
             now,
         )
@@ -423,9 +393,10 @@ impl FederationStore for SqlStore {
         }
         if !move_key(
             &mut tx,
+            "token_signing_keys",
+            "thumbprint",
             expected_next,
-            KeyState::Next,
-            KeyState::Current,
+            (KeyState::Next, KeyState::Current),
             "activated_at",
             now,
         )

@@ -1,4 +1,4 @@
-//! certgate-store: the [`Store`](certgate_core::store::Store) port on SQLite (the embedded
+//! certgate-store: the [`Store`](certgate_core::Store) port on SQLite (the embedded
 //! default: one file in the data directory) and PostgreSQL (for several nodes), through sqlx's
 //! `Any` driver so that every query is written once. The SQL sticks to what both understand
 //! (`$n` parameters, `ON CONFLICT`, `RETURNING`); the schema differs only in three column types
@@ -22,6 +22,7 @@ mod crl_cache;
 mod directory;
 mod enrollment;
 mod federation;
+mod key_lifecycle;
 mod login_flow;
 mod migrate;
 mod oidc;

@@ -17,6 +17,7 @@ use certgate_pki::UnixTime;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
+use crate::key_lifecycle::{bind_lifecycle, lifecycle_from_row, move_key};
 use crate::{corrupt, flag, translate, unavailable, SqlStore};
 
 mod grants;
@@ -40,45 +41,37 @@ fn scopes_from(text: &str, table: &str) -> StoreResult<ScopeSet> {
 
 // ---- Signing keys ---------------------------------------------------------------------------
 
+/// The key's own columns, then the life cycle's in the order `bind_lifecycle` binds them.
 const KEY_COLUMNS: &str =
-    "kid, state, public_key, private_key, created_at, activated_at, retired_at";
+    "kid, public_key, private_key, state, created_at, activated_at, retired_at";
 
 fn key_from_row(row: &AnyRow) -> StoreResult<SigningKeyRecord> {
     let get = |e: sqlx::Error| corrupt(format!("oidc_signing_keys: {e}"));
-    let state: String = row.try_get("state").map_err(get)?;
     Ok(SigningKeyRecord {
         kid: KeyId(row.try_get("kid").map_err(get)?),
-        state: KeyState::parse(&state)
-            .ok_or_else(|| corrupt(format!("oidc_signing_keys: state {state}")))?,
         public_key: row.try_get("public_key").map_err(get)?,
         sealed_private_key: row.try_get("private_key").map_err(get)?,
-        created_at: UnixTime(row.try_get("created_at").map_err(get)?),
-        activated_at: row
-            .try_get::<Option<i64>, _>("activated_at")
-            .map_err(get)?
-            .map(UnixTime),
-        retired_at: row
-            .try_get::<Option<i64>, _>("retired_at")
-            .map_err(get)?
-            .map(UnixTime),
+        lifecycle: lifecycle_from_row(row, "oidc_signing_keys")?,
     })
 }
 
 async fn insert_key(conn: &mut AnyConnection, key: &SigningKeyRecord) -> StoreResult<()> {
-    sqlx::query(AssertSqlSafe(format!(
+    let statement = sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO oidc_signing_keys (algorithm, {KEY_COLUMNS}) \
          VALUES ('ES256', $1, $2, $3, $4, $5, $6, $7)"
     )))
     .bind(key.kid.as_str())
-    .bind(key.state.as_str())
     .bind(&key.public_key)
-    .bind(&key.sealed_private_key)
-    .bind(key.created_at.0)
-    .bind(key.activated_at.map(|t| t.0))
-    .bind(key.retired_at.map(|t| t.0))
-    .execute(conn)
-    .await
-    .map_err(|e| translate(&format!("a {} OIDC signing key", key.state.as_str()), e))?;
+    .bind(&key.sealed_private_key);
+    bind_lifecycle(statement, &key.lifecycle)
+        .execute(conn)
+        .await
+        .map_err(|e| {
+            translate(
+                &format!("a {} OIDC signing key", key.lifecycle.state.as_str()),
+                e,
+            )
+        })?;
     Ok(())
 }
 
@@ -208,19 +201,17 @@ impl OidcStore for SqlStore {
                 "activated_at",
             ),
         ] {
-            let changed = sqlx::query(AssertSqlSafe(format!(
-                "UPDATE oidc_signing_keys SET state = $1, {column} = $2 \
-                 WHERE kid = $3 AND state = $4"
-            )))
-            .bind(to.as_str())
-            .bind(rotation.at.0)
-            .bind(kid.as_str())
-            .bind(from.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
-            if changed != 1 {
+            let moved_here = move_key(
+                &mut tx,
+                "oidc_signing_keys",
+                "kid",
+                kid.as_str(),
+                (from, to),
+                column,
+                rotation.at,
+            )
+            .await?;
+            if !moved_here {
                 return Err(moved());
             }
         }

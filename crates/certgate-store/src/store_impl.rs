@@ -1,15 +1,17 @@
-//! certgate-core's storage ports ([`certgate_core::store::Store`]) on [`SqlStore`], one `impl`
+//! certgate-core's storage ports ([`certgate_core::Store`]) on [`SqlStore`], one `impl`
 //! per port, each method handing over to the inherent method of the same name in the
 //! module of its concern, where the SQL lives. An inherent method takes precedence over a
 //! trait's, so `self.list_cas()` below calls `SqlStore::list_cas` of trusted_cas.rs.
 
-use certgate_core::audit::AuditEvent;
+use certgate_core::audit::{AuditEvent, AuditLog};
 use certgate_core::authority::{
-    AuthorityId, AuthorityRecord, IssuedRecord, PublishedCrl, Revocation,
+    AuthorityId, AuthorityRecord, IssuedRecord, OwnCaStore, PublishedCrl, Revocation,
 };
-use certgate_core::crl_cache::{CachedCrl, CachedCrlSummary, CrlFetchStatus, CrlKind};
-use certgate_core::store::{AuditLog, CrlCacheStore, OwnCaStore, StoreResult, TrustedCaStore};
-use certgate_core::trusted_ca::{CaId, CaRecord, CaSettings, NewCa};
+use certgate_core::crl_cache::{
+    CachedCrl, CachedCrlSummary, CrlCacheStore, CrlFetchStatus, CrlKind,
+};
+use certgate_core::store::StoreResult;
+use certgate_core::trusted_ca::{CaId, CaRecord, CaSettings, NewCa, TrustedCaStore};
 use certgate_pki::UnixTime;
 
 use crate::SqlStore;

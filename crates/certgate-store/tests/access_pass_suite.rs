@@ -11,9 +11,8 @@ mod common;
 use std::sync::Arc;
 
 use certgate_core::access_pass::{AccessPassService, AccessPassStore, StoredAccessPass};
-use certgate_core::audit::AuditEvent;
+use certgate_core::audit::{AuditEvent, AuditLog};
 use certgate_core::clock::FixedClock;
-use certgate_core::store::AuditLog;
 use certgate_core::totp::{Digits, NewTotpSecret, TotpAlgorithm, TotpStore};
 use certgate_pki::UnixTime;
 use certgate_store::SqlStore;

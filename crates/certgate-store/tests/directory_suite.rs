@@ -10,18 +10,19 @@
 
 mod common;
 
+use certgate_core::crl_cache::CrlCacheStore;
 use std::sync::OnceLock;
 
-use certgate_core::audit::AuditEvent;
-use certgate_core::binding::{
-    Affinity, BindingPolicy, BindingRule, CertificateField, UserAttribute, UserLookup,
-};
+use certgate_core::audit::{AuditEvent, AuditLog};
+use certgate_core::binding::{BindingPolicy, BindingRule, BindingRuleStore};
 use certgate_core::directory::{
-    add_user, find_user, prepare_user, remove_user, BindingRuleStore, StrengthRuleStore, Upn, User,
-    UserDraft, UserId, UserStore,
+    add_user, find_user, prepare_user, remove_user, Affinity, CertificateField, Upn, User,
+    UserAttribute, UserDraft, UserId, UserLookup, UserStore,
 };
-use certgate_core::store::{AuditLog, CrlCacheStore, StoreError};
-use certgate_core::strength::{IssuerSelector, Strength, StrengthRuleId, StrengthRuleSpec};
+use certgate_core::store::StoreError;
+use certgate_core::strength::{
+    IssuerSelector, Strength, StrengthRuleId, StrengthRuleSpec, StrengthRuleStore,
+};
 use certgate_pki::{Certificate, Identity, UnixTime};
 use certgate_store::SqlStore;
 use certgate_testpki::{ChainSpec, KeyKind, TestPki, VALIDATION_TIME};

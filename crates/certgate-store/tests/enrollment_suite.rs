@@ -7,13 +7,12 @@
 
 mod common;
 
-use certgate_core::audit::AuditEvent;
+use certgate_core::audit::{AuditEvent, AuditLog};
 use certgate_core::directory::{add_user, remove_user, UserDraft};
 use certgate_core::enrollment::{
     create_enrollment_code, EnrollmentCodeHash, EnrollmentCodeId, EnrollmentCodeRecord,
     EnrollmentCodeStore,
 };
-use certgate_core::store::AuditLog;
 use certgate_pki::UnixTime;
 use certgate_store::SqlStore;
 

@@ -10,14 +10,14 @@
 
 mod common;
 
-use certgate_core::audit::AuditEvent;
+use certgate_core::audit::{AuditEvent, AuditLog};
 use certgate_core::federation::certificate_context_rules;
 use certgate_core::federation::{
     self, generate_token_signing_key, prepare_relying_party, ClaimRule, FederationStore, KeyState,
     NameIdFormat, PasswordRequests, Protocol, RelyingParty, RelyingPartyDraft, TokenSigningKey,
 };
 use certgate_core::login_flow::{FlowIdentity, FlowStep, LoginFlow, LoginFlowStore};
-use certgate_core::store::{AuditLog, StoreError};
+use certgate_core::store::StoreError;
 use certgate_pki::UnixTime;
 use certgate_store::SqlStore;
 
@@ -144,7 +144,7 @@ async fn audit_actions(store: &SqlStore) -> Vec<String> {
 fn states(keys: &[TokenSigningKey]) -> Vec<(String, KeyState)> {
     let mut states: Vec<_> = keys
         .iter()
-        .map(|k| (k.thumbprint.clone(), k.state))
+        .map(|k| (k.thumbprint.clone(), k.lifecycle.state))
         .collect();
     states.sort();
     states
@@ -351,15 +351,21 @@ async fn first_keys_are_inserted_once_even_by_two_nodes_at_once(db: &TestDb) {
     };
     let keys = node_a.token_signing_keys().await.unwrap();
     assert_eq!(keys.len(), 2, "the loser inserted nothing");
-    let stored_current = keys.iter().find(|k| k.state == KeyState::Current).unwrap();
-    let stored_next = keys.iter().find(|k| k.state == KeyState::Next).unwrap();
+    let stored_current = keys
+        .iter()
+        .find(|k| k.lifecycle.state == KeyState::Current)
+        .unwrap();
+    let stored_next = keys
+        .iter()
+        .find(|k| k.lifecycle.state == KeyState::Next)
+        .unwrap();
     assert!(
         *stored_current == current,
         "every field of Current round-trips"
     );
     assert!(*stored_next == next, "every field of Next round-trips");
-    assert_eq!(stored_current.activated_at, Some(at(0)));
-    assert_eq!(stored_next.activated_at, None);
+    assert_eq!(stored_current.lifecycle.activated_at, Some(at(0)));
+    assert_eq!(stored_next.lifecycle.activated_at, None);
     assert_eq!(audit_actions(&node_a).await, vec!["federation.keys.init"]);
 
     // Later attempts find keys and change nothing.
@@ -398,12 +404,12 @@ async fn rotation_moves_next_to_current_and_a_stale_one_changes_nothing(db: &Tes
         .expect("rotate"));
     let keys = store.token_signing_keys().await.unwrap();
     let by = |thumbprint: &str| keys.iter().find(|k| k.thumbprint == thumbprint).unwrap();
-    assert_eq!(by(&old_current).state, KeyState::Retired);
-    assert_eq!(by(&old_current).retired_at, Some(at(100)));
-    assert_eq!(by(&old_current).activated_at, Some(at(0)), "kept");
-    assert_eq!(by(&old_next).state, KeyState::Current);
-    assert_eq!(by(&old_next).activated_at, Some(at(100)));
-    assert_eq!(by(&old_next).retired_at, None);
+    assert_eq!(by(&old_current).lifecycle.state, KeyState::Retired);
+    assert_eq!(by(&old_current).lifecycle.retired_at, Some(at(100)));
+    assert_eq!(by(&old_current).lifecycle.activated_at, Some(at(0)), "kept");
+    assert_eq!(by(&old_next).lifecycle.state, KeyState::Current);
+    assert_eq!(by(&old_next).lifecycle.activated_at, Some(at(100)));
+    assert_eq!(by(&old_next).lifecycle.retired_at, None);
     assert!(*by(&new_next.thumbprint) == new_next);
 
     // The same expectation again is stale now: nothing changes, nothing is audited.
@@ -446,8 +452,14 @@ async fn concurrent_rotations_have_exactly_one_winner(db: &TestDb) {
     for round in 0..3 {
         let (new_a, new_b) = (key(KeyState::Next), key(KeyState::Next));
         let keys = node_a.token_signing_keys().await.unwrap();
-        let current_now = keys.iter().find(|k| k.state == KeyState::Current).unwrap();
-        let next_now = keys.iter().find(|k| k.state == KeyState::Next).unwrap();
+        let current_now = keys
+            .iter()
+            .find(|k| k.lifecycle.state == KeyState::Current)
+            .unwrap();
+        let next_now = keys
+            .iter()
+            .find(|k| k.lifecycle.state == KeyState::Next)
+            .unwrap();
         if round == 0 {
             assert_eq!(
                 (&current_now.thumbprint, &next_now.thumbprint),
@@ -475,7 +487,7 @@ async fn concurrent_rotations_have_exactly_one_winner(db: &TestDb) {
         let (won_a, won_b) = (won_a.expect("node a"), won_b.expect("node b"));
         assert!(won_a ^ won_b, "round {round}: a={won_a} b={won_b}");
         let keys = node_a.token_signing_keys().await.unwrap();
-        let count = |state| keys.iter().filter(|k| k.state == state).count();
+        let count = |state| keys.iter().filter(|k| k.lifecycle.state == state).count();
         assert_eq!(count(KeyState::Current), 1);
         assert_eq!(count(KeyState::Next), 1);
         let winner = if won_a { &new_a } else { &new_b };

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use certgate_core::audit::AuditEvent;
-use certgate_core::store::{AuditLog, StoreError};
+use certgate_core::audit::{AuditEvent, AuditLog};
+use certgate_core::store::StoreError;
 use certgate_oidc::*;
 use certgate_pki::UnixTime;
 use certgate_store::SqlStore;

@@ -4,12 +4,11 @@
 
 mod common;
 
-use certgate_core::audit::AuditEvent;
+use certgate_core::audit::{AuditEvent, AuditLog};
 use certgate_core::federation::FederationStore;
 use certgate_core::login_flow::{secret_hash, FlowStep, LoginFlow, LoginFlowStore};
 use certgate_core::retention::{purge, Purged, RetentionSettings};
 use certgate_core::signin::{SignInLog, SignInQuery, SignInRecord, SignInResult};
-use certgate_core::store::AuditLog;
 use certgate_pki::UnixTime;
 
 use common::{on_both_backends, TestDb};

@@ -15,15 +15,18 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-use certgate_core::audit::AuditEvent;
+use certgate_core::audit::{AuditEvent, AuditLog};
 use certgate_core::authority::{
-    AuthorityId, AuthorityRecord, AuthorityRole, IssuedRecord, ParentCertificate, PublishedCrl,
+    AuthorityId, AuthorityRecord, AuthorityRole, IssuedRecord, OwnCaStore, ParentCertificate,
+    PublishedCrl,
 };
-use certgate_core::crl_cache::{CachedCrl, CachedCrlSummary, CrlFetchStatus, CrlKind};
-use certgate_core::store::{
-    AuditLog, CrlCacheStore, OwnCaStore, StoreError, StoreResult, TrustedCaStore,
+use certgate_core::crl_cache::{
+    CachedCrl, CachedCrlSummary, CrlCacheStore, CrlFetchStatus, CrlKind,
 };
-use certgate_core::trusted_ca::{prepare_new_ca, AuthorityType, CaId, CaSettings, NewCa};
+use certgate_core::store::{StoreError, StoreResult};
+use certgate_core::trusted_ca::{
+    prepare_new_ca, AuthorityType, CaId, CaSettings, NewCa, TrustedCaStore,
+};
 use certgate_pki::UnixTime;
 use certgate_store::{Backend, SqlStore};
 use certgate_testpki::{instants, ChainSpec, CrlSpec, Issued, KeyKind, TestPki, VALIDATION_TIME};

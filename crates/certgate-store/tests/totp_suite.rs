@@ -11,9 +11,8 @@ mod common;
 
 use std::sync::Arc;
 
-use certgate_core::audit::AuditEvent;
+use certgate_core::audit::{AuditEvent, AuditLog};
 use certgate_core::clock::FixedClock;
-use certgate_core::store::AuditLog;
 use certgate_core::totp::{
     code_at, time_step, Digits, Enrollment, NewTotpSecret, SwapOutcome, TotpAlgorithm,
     TotpCounters, TotpService, TotpServiceError, TotpSettings, TotpStore, Verified, WhenEnrolled,

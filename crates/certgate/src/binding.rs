@@ -2,12 +2,12 @@
 //! Entra's `certificateUserBindings` and `x509CertificateDefaultRequiredAffinityLevel`. JSON
 //! field names follow Microsoft Graph.
 
-use std::process::ExitCode;
-
-use certgate_core::binding::{Affinity, CertificateField, UserAttribute};
-use certgate_core::directory::{
+use certgate_core::binding::{
     add_binding_rule, binding_policy, remove_binding_rule, set_default_required_affinity,
 };
+use certgate_core::directory::{Affinity, CertificateField, UserAttribute};
+use std::process::ExitCode;
+
 use certgate_server::admin_api::resource::{
     CertificateUserBinding, CertificateUserBindings, CertificateUserBindingsPatch,
     NewCertificateUserBinding,

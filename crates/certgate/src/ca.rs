@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use base64::Engine as _;
 use certgate_core::escape_control;
-use certgate_core::store::TrustedCaStore;
-use certgate_core::trusted_ca::{add_cas, remove_ca, set_ca, AuthorityType, CaId, TrustError};
+use certgate_core::trusted_ca::{
+    add_cas, remove_ca, set_ca, AuthorityType, CaId, TrustError, TrustedCaStore,
+};
 use certgate_pki::{parse_certificates, Certificate};
 use certgate_server::admin_api::resource::{
     CertificateAuthority, CertificateAuthorityPatch, Collection, NewCertificateAuthority,

@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use certgate_ca::{KeyAlgorithm, ServerCertificateRequest};
-use certgate_core::authority::{BuiltInCa, InitRequest, IssueRequest};
+use certgate_core::authority::{BuiltInCa, InitRequest, IssueRequest, OwnCaStore};
 use certgate_core::clock::{Clock, SystemClock};
 use certgate_core::directory::{add_user, UserDraft, UserStore};
-use certgate_core::store::OwnCaStore;
 use certgate_core::totp::{code_at, TotpService, TotpSettings, WhenEnrolled};
 use certgate_core::trusted_ca::add_cas;
 use certgate_oidc::{

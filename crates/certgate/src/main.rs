@@ -244,7 +244,7 @@ fn main() -> ExitCode {
 }
 
 async fn audit(args: AuditArgs, global: GlobalArgs) -> anyhow::Result<ExitCode> {
-    use certgate_core::store::AuditLog;
+    use certgate_core::audit::AuditLog;
     use certgate_server::admin_api::resource::{Collection, DirectoryAudit};
     let events: Vec<DirectoryAudit> = match global.remote()? {
         Some(remote) => {

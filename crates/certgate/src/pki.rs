@@ -407,7 +407,7 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                 Ok(published) => published,
                 Err(error) => return Ok(refused(&error)),
             };
-            let authorities = certgate_core::store::OwnCaStore::authorities(&store).await?;
+            let authorities = certgate_core::authority::OwnCaStore::authorities(&store).await?;
             print_published(&PublishedCrl::list(
                 &published,
                 &authorities,
@@ -451,7 +451,7 @@ pub(crate) async fn run(command: PkiCommand, global: GlobalArgs) -> anyhow::Resu
                 Ok(current) => current,
                 Err(error) => return Ok(refused(&error)),
             };
-            let authorities = certgate_core::store::OwnCaStore::authorities(&store).await?;
+            let authorities = certgate_core::authority::OwnCaStore::authorities(&store).await?;
             print_crls(
                 &PublishedCrl::list(&current, &authorities, &settings.urls),
                 json,

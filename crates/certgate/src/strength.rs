@@ -4,9 +4,9 @@
 
 use std::process::ExitCode;
 
-use certgate_core::directory::{add_strength_rule, remove_strength_rule, strength_rules};
 use certgate_core::strength::{
-    IssuerSelector, Strength, StrengthRuleError, StrengthRuleId, StrengthRuleSpec,
+    add_strength_rule, remove_strength_rule, strength_rules, IssuerSelector, Strength,
+    StrengthRuleError, StrengthRuleId, StrengthRuleSpec,
 };
 use certgate_server::admin_api::resource::{
     AuthenticationModeRule, AuthenticationModeRules, NewAuthenticationModeRule,

@@ -1,10 +1,11 @@
 //! `certgate verify`: the validation engine for people and scripts.
 
+use certgate_core::crl_cache::CrlCacheStore;
+use certgate_core::trusted_ca::TrustedCaStore;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use certgate_core::store::{CrlCacheStore, TrustedCaStore};
 use certgate_pki::{
     parse_certificates, parse_crl_bundle, validate_explained, CaKind, Certificate, ExpectedName,
     Explanation, Identity, LegacyAlgorithms, MissingEku, Oid, PolicySettings, Purpose, Rejection,

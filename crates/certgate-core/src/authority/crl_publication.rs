@@ -1,13 +1,13 @@
 //! CRL publication: each CA's base and delta CRLs, signed with its key, stored, and served at
 //! the URLs written into every certificate.
 
+use crate::Store;
 use certgate_ca::{sign_crl, Authority, CrlRequest, RevokedSerial};
 use certgate_pki::{Crl, RevocationReason, UnixTime};
 
 use super::{to_offset, AuthorityId, AuthorityRecord, AuthorityRole, BuiltInCa, PkiError};
 use crate::clock::Clock;
 use crate::crl_cache::CrlKind;
-use crate::store::Store;
 
 /// A CRL certgate published.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,12 +1,12 @@
 //! Derivation: which certificate that just signed in may obtain a new one, and the parent the
 //! new one is recorded with.
 
+use crate::Store;
 use certgate_pki::Certificate;
 
 use super::{BuiltInCa, ParentCertificate, PkiError};
 use crate::clock::Clock;
 use crate::signin::ValidCertificate;
-use crate::store::Store;
 
 /// What a certificate is derived for: the rule of [`BuiltInCa::derivation_parent`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,12 +1,12 @@
 //! `pki init`: creating certgate's root and issuing CA, storing them with their keys sealed,
 //! and publishing their first CRLs.
 
+use crate::Store;
 use certgate_ca::{create_hierarchy, HierarchyRequest, KeyAlgorithm};
 
 use super::{subject_of, to_offset, AuthorityRecord, AuthorityRole, BaseCrl, BuiltInCa, PkiError};
 use crate::clock::Clock;
 use crate::crl_cache::CrlKind;
-use crate::store::Store;
 
 /// What `pki init` asks for.
 #[derive(Clone, Debug)]

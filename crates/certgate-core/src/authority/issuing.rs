@@ -2,6 +2,7 @@
 //! certificates for certgate's listeners, and CMS signatures with the issuing CA's key. Every
 //! client certificate is on record before it leaves the service.
 
+use crate::Store;
 use certgate_ca::{
     issue_client_certificate, issue_client_certificate_for_key, ClientCertificateRequest,
     KeyAlgorithm,
@@ -16,7 +17,7 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::crl_cache::CrlKind;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// What `pki issue` asks for.
 #[derive(Clone, Debug)]

@@ -1,13 +1,13 @@
 //! The CA records and their private keys: sealed with the configured passphrase when stored,
 //! unsealed only to sign.
 
+use crate::Store;
 use certgate_ca::{sealed_key, Authority};
 use certgate_pki::UnixTime;
 use zeroize::Zeroizing;
 
 use super::{AuthorityId, AuthorityRecord, AuthorityRole, BuiltInCa, PkiError};
 use crate::clock::Clock;
-use crate::store::Store;
 
 impl<'a, S: Store, C: Clock> BuiltInCa<'a, S, C> {
     pub(super) fn record_for(

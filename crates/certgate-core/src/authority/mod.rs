@@ -21,15 +21,18 @@ mod error;
 mod hierarchy;
 mod issuing;
 mod keys;
+mod own_ca_store;
 mod records;
 mod revocation;
 mod settings;
 
+use crate::Store;
 pub use crl_publication::{BaseCrl, PublishedCrl};
 pub use derivation::DerivedFor;
 pub use error::PkiError;
 pub use hierarchy::InitRequest;
 pub use issuing::{common_name_for_display_name, IssueRequest, Issued, IssuedForKey, ServerIssued};
+pub use own_ca_store::OwnCaStore;
 pub use records::{AuthorityId, AuthorityRecord, AuthorityRole, IssuedRecord, ParentCertificate};
 pub use revocation::{ParentRevocations, Revocation};
 pub use settings::{PkiSettings, PublicationUrls, DEFAULT_MAX_DERIVED_CERTIFICATES_PER_USER};
@@ -39,7 +42,7 @@ use time::OffsetDateTime;
 
 use crate::audit::AuditEvent;
 use crate::clock::Clock;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// The built-in CA service.
 pub struct BuiltInCa<'a, S, C> {

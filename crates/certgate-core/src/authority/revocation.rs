@@ -2,12 +2,13 @@
 //! from it, and what a trusted CA's CRL means for the certificates derived from its
 //! certificates.
 
+use crate::Store;
 use certgate_pki::{Crl, RevocationReason, UnixTime};
 
 use super::{BuiltInCa, IssuedRecord, PkiError};
 use crate::audit::AuditEvent;
 use crate::clock::Clock;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use crate::trusted_ca::CaId;
 
 /// The outcome of [`BuiltInCa::revoke`]: the certificate named and every certificate

@@ -16,19 +16,17 @@
 //!   rules kept with the users.
 //! - `error`: [`DirectoryError`].
 
-mod binding_rules;
+mod attributes;
 mod csv_import;
 mod error;
-mod strength_rules;
 mod user_service;
 mod users;
 
-pub use binding_rules::{
-    add_binding_rule, binding_policy, remove_binding_rule, set_default_required_affinity,
+pub use attributes::{
+    fold_case, proxy_address_part, Affinity, CertificateField, UserAttribute, UserLookup,
 };
 pub use csv_import::{import_users, parse_users_csv, CsvUserRow, ImportedRow, IMPORT_COLUMNS};
 pub use error::DirectoryError;
-pub use strength_rules::{add_strength_rule, remove_strength_rule, strength_rules};
 pub use user_service::{
     add_user, find_user, list_users, remove_user, revoke_sessions,
     set_sts_refresh_tokens_valid_from, set_user,
@@ -44,19 +42,7 @@ use std::future::Future;
 use certgate_pki::UnixTime;
 
 use crate::audit::AuditEvent;
-use crate::binding::{Affinity, BindingPolicy, BindingRule, UserLookup};
 use crate::store::StoreResult;
-use crate::strength::{StrengthRule, StrengthRuleId, StrengthRuleSpec};
-
-/// The directory's storage ports together: users ([`UserStore`]), binding rules
-/// ([`BindingRuleStore`]) and strength rules ([`StrengthRuleStore`]). What callers that need
-/// the whole directory take; a service that needs one concern takes only its port.
-///
-/// Every write of the three is one transaction that also appends `audit` and bumps the
-/// generation.
-pub trait DirectoryStore: UserStore + BindingRuleStore + StrengthRuleStore {}
-
-impl<T: UserStore + BindingRuleStore + StrengthRuleStore> DirectoryStore for T {}
 
 /// The users of the directory.
 ///
@@ -100,58 +86,6 @@ pub trait UserStore: UserLookup + 'static {
         &self,
         id: &UserId,
         valid_from: UnixTime,
-        audit: &AuditEvent,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-}
-
-/// The username-binding rules (which user a certificate signs in as) and the default
-/// required affinity.
-///
-/// Every write is one transaction that also appends `audit` and bumps the generation.
-pub trait BindingRuleStore: Send + Sync + 'static {
-    /// The configured rules (empty: the defaults apply), ordered by priority, and the default
-    /// required affinity.
-    fn binding_policy(&self) -> impl Future<Output = StoreResult<BindingPolicy>> + Send;
-    /// `Conflict` when the priority is taken.
-    fn insert_binding_rule(
-        &self,
-        rule: &BindingRule,
-        now: UnixTime,
-        audit: &AuditEvent,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// `NotFound` when no rule has this priority.
-    fn delete_binding_rule(
-        &self,
-        priority: u32,
-        audit: &AuditEvent,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Sets x509CertificateDefaultRequiredAffinityLevel, which applies to certificates no rule
-    /// matches by affinity.
-    fn set_default_required_affinity(
-        &self,
-        affinity: Affinity,
-        audit: &AuditEvent,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-}
-
-/// The authentication-strength rules (which certificates count as multi-factor).
-///
-/// Every write is one transaction that also appends `audit` and bumps the generation.
-pub trait StrengthRuleStore: Send + Sync + 'static {
-    /// Ordered by id.
-    fn strength_rules(&self) -> impl Future<Output = StoreResult<Vec<StrengthRule>>> + Send;
-    /// Stores a new rule under an id the store assigns, and returns it. Duplicates are the caller's
-    /// check ([`add_strength_rule`]).
-    fn insert_strength_rule(
-        &self,
-        rule: &StrengthRuleSpec,
-        now: UnixTime,
-        audit: &AuditEvent,
-    ) -> impl Future<Output = StoreResult<StrengthRule>> + Send;
-    /// `NotFound` when there is no such rule.
-    fn delete_strength_rule(
-        &self,
-        id: StrengthRuleId,
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 }

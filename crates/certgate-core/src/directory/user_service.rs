@@ -2,13 +2,13 @@
 //! epoch (StsRefreshTokensValidFrom). Each write refuses values another user already has and
 //! records what changed in the audit log.
 
+use crate::directory::{fold_case, proxy_address_part, UserAttribute};
 use std::future::Future;
 
 use certgate_pki::UnixTime;
 
 use super::{prepare_user, DirectoryError, User, UserDraft, UserId, UserStore};
 use crate::audit::AuditEvent;
-use crate::binding::{fold_case, proxy_address_part, UserAttribute};
 use crate::clock::rfc3339;
 use crate::store::{StoreError, StoreResult};
 

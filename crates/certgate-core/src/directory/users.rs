@@ -2,12 +2,12 @@
 //! values they may take: [`prepare_user`] checks and normalizes a [`UserDraft`], and the
 //! certificateUserIds forms are parsed here.
 
+use crate::directory::{fold_case, CertificateField};
 use std::fmt;
 
 use certgate_pki::UnixTime;
 
 use super::DirectoryError;
-use crate::binding::{fold_case, CertificateField};
 
 /// Entra's limit on certificateUserIds values per user.
 pub const MAX_CERTIFICATE_USER_IDS: usize = 10;

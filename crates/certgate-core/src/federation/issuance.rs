@@ -7,6 +7,7 @@
 //! [`record_issuance`] and posts it; a refusal is an [`IssuanceRefusal`], with its code and
 //! message, answered as its [`RefusalKind`](super::RefusalKind) says.
 
+use crate::DirectoryStore;
 use certgate_pki::{Certificate, UnixTime};
 
 use super::claims::{
@@ -14,10 +15,9 @@ use super::claims::{
 };
 use super::refusal::IssuanceRefusal;
 use super::{FederationStore, NameIdFormat, Protocol, RelyingParty};
-use crate::audit::AuditEvent;
-use crate::directory::{DirectoryStore, User, UserId};
+use crate::audit::{AuditEvent, AuditLog};
+use crate::directory::{User, UserId};
 use crate::login_flow::FlowIdentity;
-use crate::store::AuditLog;
 
 /// How a token states the way the user signed in: a SAML 2.0 AuthnContextClassRef, or a
 /// WS-Federation (SAML 1.1) AuthenticationMethod.

@@ -27,27 +27,21 @@ pub struct TokenSigningKey {
     /// SHA-1 thumbprint of the certificate, upper-case hex (how Windows, AD FS and Entra name
     /// a signing certificate).
     pub thumbprint: String,
-    /// Next, Current or Retired.
-    pub state: KeyState,
     /// The self-signed certificate, DER, as published in the metadata.
     pub certificate_der: Vec<u8>,
     /// PKCS#8, sealed with `certgate_ca::sealed_key`.
     pub sealed_private_key: Vec<u8>,
     /// The certificate's notAfter.
     pub not_after: UnixTime,
-    /// When it was generated.
-    pub created_at: UnixTime,
-    /// When it became Current (None while Next).
-    pub activated_at: Option<UnixTime>,
-    /// When it was retired (None until then).
-    pub retired_at: Option<UnixTime>,
+    /// Its state (Next, Current or Retired) and when it was generated, activated and retired.
+    pub lifecycle: Lifecycle,
 }
 
 impl std::fmt::Debug for TokenSigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenSigningKey")
             .field("thumbprint", &self.thumbprint)
-            .field("state", &self.state)
+            .field("state", &self.lifecycle.state)
             .field("not_after", &self.not_after)
             .finish_non_exhaustive()
     }
@@ -77,19 +71,11 @@ impl RolloverKey for TokenSigningKey {
     }
 
     fn lifecycle(&self) -> Lifecycle {
-        Lifecycle {
-            state: self.state,
-            created_at: self.created_at,
-            activated_at: self.activated_at,
-            retired_at: self.retired_at,
-        }
+        self.lifecycle
     }
 
     fn set_lifecycle(&mut self, lifecycle: Lifecycle) {
-        self.state = lifecycle.state;
-        self.created_at = lifecycle.created_at;
-        self.activated_at = lifecycle.activated_at;
-        self.retired_at = lifecycle.retired_at;
+        self.lifecycle = lifecycle;
     }
 
     fn not_after(&self) -> Option<UnixTime> {
@@ -116,16 +102,12 @@ pub fn generate_token_signing_key(
     .map_err(FederationError::Key)?;
     let sealed = sealed_key::seal(&issued.private_key_pkcs8_der, passphrase)
         .map_err(FederationError::Key)?;
-    let lifecycle = Lifecycle::new(state, now);
     Ok(TokenSigningKey {
         thumbprint: thumbprint(&issued.certificate_der),
-        state: lifecycle.state,
         not_after: UnixTime(issued.not_after.unix_timestamp()),
         certificate_der: issued.certificate_der,
         sealed_private_key: sealed,
-        created_at: lifecycle.created_at,
-        activated_at: lifecycle.activated_at,
-        retired_at: lifecycle.retired_at,
+        lifecycle: Lifecycle::new(state, now),
     })
 }
 
@@ -171,7 +153,12 @@ impl PublishedKeys {
     /// was never initialized).
     pub fn from_keys(keys: &[TokenSigningKey], now: UnixTime) -> Option<PublishedKeys> {
         let published = ROLLOVER.published(keys, now);
-        let in_state = |state: KeyState| published.iter().find(|k| k.state == state).copied();
+        let in_state = |state: KeyState| {
+            published
+                .iter()
+                .find(|k| k.lifecycle.state == state)
+                .copied()
+        };
         Some(PublishedKeys {
             current: in_state(KeyState::Current)?.clone(),
             next: in_state(KeyState::Next).cloned(),
@@ -214,7 +201,7 @@ mod tests {
             key.certificate().unwrap().subject().to_rfc4514(),
             "CN=certgate token signing"
         );
-        assert_eq!(key.activated_at, None);
+        assert_eq!(key.lifecycle.activated_at, None);
         let keys = vec![key.clone()];
         let now = UnixTime(1_767_225_600);
         assert!(
@@ -222,7 +209,10 @@ mod tests {
             "no Current key"
         );
         let current = TokenSigningKey {
-            state: KeyState::Current,
+            lifecycle: Lifecycle {
+                state: KeyState::Current,
+                ..key.lifecycle
+            },
             ..key
         };
         let published = PublishedKeys::from_keys(std::slice::from_ref(&current), now).unwrap();
@@ -237,7 +227,7 @@ mod tests {
         let [current, next] =
             crate::key_rollover::initial_keys(|state| Ok::<_, ()>(generate(state))).unwrap();
         let mut retired = generate(KeyState::Retired);
-        retired.retired_at = Some(now);
+        retired.lifecycle.retired_at = Some(now);
         let keys = vec![retired.clone(), next.clone(), current.clone()];
         let published = PublishedKeys::from_keys(&keys, now).unwrap();
         assert_eq!(published.current.thumbprint, current.thumbprint);

@@ -5,12 +5,10 @@ use certgate_pki::UnixTime;
 
 use super::{MemoryStore, State};
 use crate::audit::AuditEvent;
-use crate::binding::{
-    attribute_matches, fold_case, Affinity, BindingPolicy, BindingRule, UserAttribute, UserLookup,
-};
-use crate::directory::{BindingRuleStore, StrengthRuleStore, User, UserId, UserStore};
+use crate::binding::{attribute_matches, BindingPolicy, BindingRule, BindingRuleStore};
+use crate::directory::{fold_case, Affinity, User, UserAttribute, UserId, UserLookup, UserStore};
 use crate::store::{StoreError, StoreResult};
-use crate::strength::{StrengthRule, StrengthRuleId, StrengthRuleSpec};
+use crate::strength::{StrengthRule, StrengthRuleId, StrengthRuleSpec, StrengthRuleStore};
 
 fn unknown_user(id: &UserId) -> StoreError {
     StoreError::NotFound {

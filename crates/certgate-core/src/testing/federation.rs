@@ -9,11 +9,11 @@
 //! changes nothing. None of these writes bumps the generation (the SQL store's do not: the
 //! federation service reloads its keys itself, nothing else caches them).
 
+use crate::directory::fold_case;
 use certgate_pki::UnixTime;
 
 use super::{MemoryStore, State};
 use crate::audit::AuditEvent;
-use crate::binding::fold_case;
 use crate::federation::{FederationStore, KeyState, Protocol, RelyingParty, TokenSigningKey};
 use crate::store::{StoreError, StoreResult};
 
@@ -46,16 +46,17 @@ fn relying_party_conflict(rp: &RelyingParty) -> StoreError {
 /// Current or Next key, no other key in that state (the partial unique index
 /// `token_signing_keys_one_per_state`).
 fn key_fits(keys: &[TokenSigningKey], key: &TokenSigningKey) -> bool {
-    let one_per_state = matches!(key.state, KeyState::Current | KeyState::Next);
+    let one_per_state = matches!(key.lifecycle.state, KeyState::Current | KeyState::Next);
     !keys.iter().any(|stored| {
-        stored.thumbprint == key.thumbprint || (one_per_state && stored.state == key.state)
+        stored.thumbprint == key.thumbprint
+            || (one_per_state && stored.lifecycle.state == key.lifecycle.state)
     })
 }
 
 /// The position of the key `thumbprint` when it is in `state`.
 fn key_in_state(keys: &[TokenSigningKey], thumbprint: &str, state: KeyState) -> Option<usize> {
     keys.iter()
-        .position(|key| key.thumbprint == thumbprint && key.state == state)
+        .position(|key| key.thumbprint == thumbprint && key.lifecycle.state == state)
 }
 
 impl FederationStore for MemoryStore {
@@ -128,7 +129,9 @@ impl FederationStore for MemoryStore {
 
     async fn token_signing_keys(&self) -> StoreResult<Vec<TokenSigningKey>> {
         let mut keys = self.state().token_signing_keys.clone();
-        keys.sort_by(|a, b| (a.created_at, &a.thumbprint).cmp(&(b.created_at, &b.thumbprint)));
+        keys.sort_by(|a, b| {
+            (a.lifecycle.created_at, &a.thumbprint).cmp(&(b.lifecycle.created_at, &b.thumbprint))
+        });
         Ok(keys)
     }
 
@@ -169,13 +172,13 @@ impl FederationStore for MemoryStore {
         let Some(retiring) = key_in_state(&keys, expected_current, KeyState::Current) else {
             return Ok(false);
         };
-        keys[retiring].state = KeyState::Retired;
-        keys[retiring].retired_at = Some(now);
+        keys[retiring].lifecycle.state = KeyState::Retired;
+        keys[retiring].lifecycle.retired_at = Some(now);
         let Some(promoted) = key_in_state(&keys, expected_next, KeyState::Next) else {
             return Ok(false);
         };
-        keys[promoted].state = KeyState::Current;
-        keys[promoted].activated_at = Some(now);
+        keys[promoted].lifecycle.state = KeyState::Current;
+        keys[promoted].lifecycle.activated_at = Some(now);
         if !key_fits(&keys, new_next) {
             return Ok(false);
         }

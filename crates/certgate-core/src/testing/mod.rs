@@ -1,14 +1,14 @@
 //! An in-memory implementation of certgate-core's storage ports, for testing the domain's
 //! rules without a database (the `testing` feature; always on for certgate-core's own tests).
 //!
-//! [`MemoryStore`] implements [`TrustedCaStore`](crate::store::TrustedCaStore),
-//! [`CrlCacheStore`](crate::store::CrlCacheStore), [`OwnCaStore`](crate::store::OwnCaStore) and
-//! [`AuditLog`](crate::store::AuditLog) (so [`Store`](crate::store::Store)), the directory's
-//! ports ([`UserLookup`](crate::binding::UserLookup),
+//! [`MemoryStore`] implements [`TrustedCaStore`](crate::trusted_ca::TrustedCaStore),
+//! [`CrlCacheStore`](crate::crl_cache::CrlCacheStore), [`OwnCaStore`](crate::authority::OwnCaStore) and
+//! [`AuditLog`](crate::audit::AuditLog) (so [`Store`](crate::Store)), the directory's
+//! ports ([`UserLookup`](crate::directory::UserLookup),
 //! [`UserStore`](crate::directory::UserStore),
-//! [`BindingRuleStore`](crate::directory::BindingRuleStore),
-//! [`StrengthRuleStore`](crate::directory::StrengthRuleStore), so
-//! [`DirectoryStore`](crate::directory::DirectoryStore)),
+//! [`BindingRuleStore`](crate::binding::BindingRuleStore),
+//! [`StrengthRuleStore`](crate::strength::StrengthRuleStore), so
+//! [`DirectoryStore`](crate::DirectoryStore)),
 //! [`TotpStore`](crate::totp::TotpStore), [`AccessPassStore`](crate::access_pass::AccessPassStore),
 //! [`EnrollmentCodeStore`](crate::enrollment::EnrollmentCodeStore),
 //! [`LoginFlowStore`](crate::login_flow::LoginFlowStore),
@@ -53,9 +53,9 @@ use crate::access_pass::StoredAccessPass;
 use crate::admin_token::AdminTokenRecord;
 use crate::audit::AuditEvent;
 use crate::authority::{AuthorityRecord, IssuedRecord, PublishedCrl};
-use crate::binding::{Affinity, BindingPolicy, BindingRule};
+use crate::binding::{BindingPolicy, BindingRule};
 use crate::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
-use crate::directory::User;
+use crate::directory::{Affinity, User};
 use crate::enrollment::EnrollmentCodeRecord;
 use crate::federation::{RelyingParty, TokenSigningKey};
 use crate::login_flow::LoginFlow;

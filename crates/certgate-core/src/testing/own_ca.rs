@@ -7,9 +7,11 @@ use certgate_pki::UnixTime;
 
 use super::{MemoryStore, State, StoredAuthority};
 use crate::audit::AuditEvent;
-use crate::authority::{AuthorityId, AuthorityRecord, IssuedRecord, PublishedCrl, Revocation};
+use crate::authority::{
+    AuthorityId, AuthorityRecord, IssuedRecord, OwnCaStore, PublishedCrl, Revocation,
+};
 use crate::crl_cache::CrlKind;
-use crate::store::{OwnCaStore, StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult};
 
 fn unknown_authority(id: AuthorityId) -> StoreError {
     StoreError::NotFound {

@@ -1,9 +1,9 @@
 //! Sign-ins in memory: the flows in progress and the sign-in log.
 
+use crate::directory::fold_case;
 use certgate_pki::UnixTime;
 
 use super::{purge_oldest, MemoryStore};
-use crate::binding::fold_case;
 use crate::login_flow::{FlowStep, LoginFlow, LoginFlowStore};
 use crate::signin::{SignInLog, SignInQuery, SignInRecord};
 use crate::store::{StoreError, StoreResult};

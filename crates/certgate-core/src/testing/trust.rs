@@ -3,11 +3,11 @@
 use certgate_pki::UnixTime;
 
 use super::{purge_oldest, MemoryStore, State};
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, AuditLog};
 use crate::authority::{IssuedRecord, ParentRevocations};
-use crate::crl_cache::{CachedCrl, CachedCrlSummary, CrlFetchStatus, CrlKind};
-use crate::store::{AuditLog, CrlCacheStore, StoreError, StoreResult, TrustedCaStore};
-use crate::trusted_ca::{CaId, CaRecord, CaSettings, NewCa};
+use crate::crl_cache::{CachedCrl, CachedCrlSummary, CrlCacheStore, CrlFetchStatus, CrlKind};
+use crate::store::{StoreError, StoreResult};
+use crate::trusted_ca::{CaId, CaRecord, CaSettings, NewCa, TrustedCaStore};
 
 fn unknown_ca(id: CaId) -> StoreError {
     StoreError::NotFound {

@@ -85,7 +85,11 @@ impl OidcStore for MemoryStore {
         audit: &AuditEvent,
     ) -> StoreResult<()> {
         let mut state = self.state();
-        if state.keys.iter().any(|k| k.state != KeyState::Retired) {
+        if state
+            .keys
+            .iter()
+            .any(|k| k.lifecycle.state != KeyState::Retired)
+        {
             return Err(StoreError::Conflict {
                 what: "signing keys".into(),
             });
@@ -105,7 +109,7 @@ impl OidcStore for MemoryStore {
             state
                 .keys
                 .iter()
-                .any(|k| &k.kid == kid && k.state == key_state)
+                .any(|k| &k.kid == kid && k.lifecycle.state == key_state)
         };
         if !has(&rotation.retire, KeyState::Current) || !has(&rotation.promote, KeyState::Next) {
             return Err(StoreError::Conflict {

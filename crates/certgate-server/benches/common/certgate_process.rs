@@ -22,11 +22,10 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use certgate_core::clock::{Clock, SystemClock};
-use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
+use certgate_core::crl_cache::{CachedCrl, CrlCacheStore, CrlFetchStatus, CrlKind};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::front_door::VirtualDirectory;
 use certgate_core::signin::{SignInLog, SignInQuery, SignInResult};
-use certgate_core::store::CrlCacheStore;
 use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
 use certgate_pki::{Certificate, Crl, UnixTime};
 use certgate_server::app::{start, CertAuthConfig, FrontDoorConfig, ServerConfig};

@@ -29,9 +29,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use certgate_core::clock::{Clock, FixedClock};
-use certgate_core::crl_cache::CrlKind;
+use certgate_core::crl_cache::{CrlCacheStore, CrlKind};
 use certgate_core::crl_fetch::{FetchLimits, FetchProgress};
-use certgate_core::store::CrlCacheStore;
 use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
 use certgate_core::validation_state::SharedState;
 use certgate_pki::{Certificate, RevocationStatus, UnixTime};

@@ -1,15 +1,15 @@
 //! What every admin handler gets: the [`AdminStore`] the API works on and the
 //! [`AdminContext`] the router hands each request as its state.
 
+use certgate_core::DirectoryStore;
+use certgate_core::Store;
 use std::sync::Arc;
 
 use certgate_core::access_pass::AccessPassStore;
 use certgate_core::admin_token::AdminTokenStore;
 use certgate_core::clock::Clock;
-use certgate_core::directory::DirectoryStore;
 use certgate_core::federation::FederationStore;
 use certgate_core::signin::SignInLog;
-use certgate_core::store::Store;
 
 use super::access::DEFAULT_ADMIN_GROUP;
 use super::applications::Applications;

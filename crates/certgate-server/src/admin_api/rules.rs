@@ -4,13 +4,13 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use certgate_core::binding::{Affinity, CertificateField, UserAttribute};
-use certgate_core::directory::{
-    add_binding_rule, add_strength_rule, binding_policy, remove_binding_rule, remove_strength_rule,
-    set_default_required_affinity, strength_rules,
+use certgate_core::binding::{
+    add_binding_rule, binding_policy, remove_binding_rule, set_default_required_affinity,
 };
+use certgate_core::directory::{Affinity, CertificateField, UserAttribute};
 use certgate_core::strength::{
-    IssuerSelector, Strength, StrengthRuleError, StrengthRuleId, StrengthRuleSpec,
+    add_strength_rule, remove_strength_rule, strength_rules, IssuerSelector, Strength,
+    StrengthRuleError, StrengthRuleId, StrengthRuleSpec,
 };
 
 use super::extract::{body, Body};

@@ -8,14 +8,14 @@
 
 mod jobs;
 
+use certgate_core::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use certgate_core::authority::{AuthorityRole, BaseCrl, BuiltInCa, PkiSettings};
 use certgate_core::clock::Clock;
-use certgate_core::crl_cache::CrlKind;
-use certgate_core::store::{CrlCacheStore, Store};
+use certgate_core::crl_cache::{CrlCacheStore, CrlKind};
 use certgate_core::validation_state::SharedState;
 use tokio::net::TcpListener;
 use tokio::sync::watch;

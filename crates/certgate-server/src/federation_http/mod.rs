@@ -19,12 +19,13 @@ mod metadata;
 mod saml;
 mod wsfed;
 
+use certgate_core::DirectoryStore;
+use certgate_core::Store;
 use std::sync::Arc;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use certgate_core::audit::AuditEvent;
-use certgate_core::directory::DirectoryStore;
 use certgate_core::federation::authentication_method;
 use certgate_core::federation::{
     accept_authn_request, accept_logout_request, accept_wsfed_sign_in, AcceptedSignIn,
@@ -33,7 +34,6 @@ use certgate_core::federation::{
     SignatureCheck, SpFailure, WsFedAuthentication,
 };
 use certgate_core::login_flow::FlowIdentity;
-use certgate_core::store::Store;
 use certgate_pki::UnixTime;
 use certgate_saml::MessageId;
 

@@ -30,6 +30,8 @@
 mod certificate;
 mod upstream;
 
+use certgate_core::directory::UserLookup;
+use certgate_core::DirectoryStore;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,8 +42,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use certgate_core::binding::UserLookup;
-use certgate_core::directory::DirectoryStore;
 use certgate_core::front_door::{
     admit, authorization_forwarded, canonical_path, check_allowed_hosts, is_basic_authorization,
     request_host, Admission, CertificateOutcome, ClientCertificates, ForwardedIdentity,

@@ -11,6 +11,7 @@ mod oidc;
 mod pages;
 mod sign_in;
 
+use certgate_core::DirectoryStore;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -35,7 +36,6 @@ use serde_json::json;
 use crate::flow::*;
 use crate::refusal::Refusal;
 pub(crate) use crate::web_context::{WebContext, WebStore};
-use certgate_core::directory::DirectoryStore;
 use oidc::*;
 use pages::*;
 use sign_in::*;

@@ -7,8 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use certgate_ca::{issue_client_certificate, Authority, ClientCertificateRequest, KeyAlgorithm};
-use certgate_core::crl_cache::{CachedCrl, CrlFetchStatus, CrlKind};
-use certgate_core::store::CrlCacheStore;
+use certgate_core::crl_cache::{CachedCrl, CrlCacheStore, CrlFetchStatus, CrlKind};
 use certgate_core::trusted_ca::{add_cas, AuthorityType, CaRecord, CaSettings};
 use certgate_pki::{Certificate, Crl, UnixTime};
 use certgate_server::certauth::ServerIdentity;

@@ -407,12 +407,12 @@ impl From<&federation::TokenSigningKey> for TokenSigningKey {
     fn from(key: &federation::TokenSigningKey) -> Self {
         TokenSigningKey {
             thumbprint: key.thumbprint.clone(),
-            state: key.state.as_str().to_owned(),
+            state: key.lifecycle.state.as_str().to_owned(),
             certificate: base64::engine::general_purpose::STANDARD.encode(&key.certificate_der),
             not_after: rfc3339(key.not_after),
-            created_date_time: rfc3339(key.created_at),
-            activated_date_time: key.activated_at.map(rfc3339),
-            retired_date_time: key.retired_at.map(rfc3339),
+            created_date_time: rfc3339(key.lifecycle.created_at),
+            activated_date_time: key.lifecycle.activated_at.map(rfc3339),
+            retired_date_time: key.lifecycle.retired_at.map(rfc3339),
         }
     }
 }

@@ -3,10 +3,33 @@
 
 use certgate_pki::UnixTime;
 
-use super::StrengthRuleStore;
+use std::future::Future;
+
+use super::{StrengthRule, StrengthRuleError, StrengthRuleId, StrengthRuleSpec};
 use crate::audit::AuditEvent;
-use crate::store::StoreError;
-use crate::strength::{StrengthRule, StrengthRuleError, StrengthRuleId, StrengthRuleSpec};
+use crate::store::{StoreError, StoreResult};
+
+/// The authentication-strength rules (which certificates count as multi-factor).
+///
+/// Every write is one transaction that also appends `audit` and bumps the generation.
+pub trait StrengthRuleStore: Send + Sync + 'static {
+    /// Ordered by id.
+    fn strength_rules(&self) -> impl Future<Output = StoreResult<Vec<StrengthRule>>> + Send;
+    /// Stores a new rule under an id the store assigns, and returns it. Duplicates are the caller's
+    /// check ([`add_strength_rule`]).
+    fn insert_strength_rule(
+        &self,
+        rule: &StrengthRuleSpec,
+        now: UnixTime,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<StrengthRule>> + Send;
+    /// `NotFound` when there is no such rule.
+    fn delete_strength_rule(
+        &self,
+        id: StrengthRuleId,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
 
 /// The configured strength rules, ordered by id.
 pub async fn strength_rules<S: StrengthRuleStore>(

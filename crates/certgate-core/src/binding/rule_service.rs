@@ -3,12 +3,42 @@
 
 use certgate_pki::UnixTime;
 
-use super::BindingRuleStore;
+use std::future::Future;
+
+use super::{BindingPolicy, BindingRule, BindingRuleError};
 use crate::audit::AuditEvent;
-use crate::binding::{
-    Affinity, BindingPolicy, BindingRule, BindingRuleError, CertificateField, UserAttribute,
-};
-use crate::store::StoreError;
+use crate::directory::{Affinity, CertificateField, UserAttribute};
+use crate::store::{StoreError, StoreResult};
+
+/// The username-binding rules (which user a certificate signs in as) and the default
+/// required affinity.
+///
+/// Every write is one transaction that also appends `audit` and bumps the generation.
+pub trait BindingRuleStore: Send + Sync + 'static {
+    /// The configured rules (empty: the defaults apply), ordered by priority, and the default
+    /// required affinity.
+    fn binding_policy(&self) -> impl Future<Output = StoreResult<BindingPolicy>> + Send;
+    /// `Conflict` when the priority is taken.
+    fn insert_binding_rule(
+        &self,
+        rule: &BindingRule,
+        now: UnixTime,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// `NotFound` when no rule has this priority.
+    fn delete_binding_rule(
+        &self,
+        priority: u32,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Sets x509CertificateDefaultRequiredAffinityLevel, which applies to certificates no rule
+    /// matches by affinity.
+    fn set_default_required_affinity(
+        &self,
+        affinity: Affinity,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
 
 /// The configured binding rules (none: Entra's defaults apply) and the default required affinity.
 pub async fn binding_policy<S: BindingRuleStore>(
