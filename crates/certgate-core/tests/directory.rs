@@ -875,3 +875,98 @@ fn a_csv_import_adds_the_good_rows_and_reports_each_bad_one_by_line() {
         assert!(!get(&store, "carol@contoso.example").await.enabled);
     });
 }
+
+/// A user with these values, as the index takes it (the index checks nothing the store did).
+fn indexed_user(n: usize, upn: &str, proxies: &[&str], ids: &[&str]) -> User {
+    User {
+        id: certgate_core::directory::UserId::parse(&format!("00000000-0000-4000-8000-{n:012}"))
+            .expect("a UUID"),
+        upn: certgate_core::directory::Upn::parse(upn).expect("a valid UPN"),
+        immutable_id: format!("immutable-{n}"),
+        display_name: format!("User {n}"),
+        mail: None,
+        proxy_addresses: proxies.iter().map(|p| p.to_string()).collect(),
+        certificate_user_ids: ids.iter().map(|p| p.to_string()).collect(),
+        enabled: n % 7 != 0,
+        groups: Vec::new(),
+        sts_refresh_tokens_valid_from: None,
+        created_at: now(),
+    }
+}
+
+#[test]
+fn the_in_memory_index_finds_exactly_the_users_the_binding_rules_match() {
+    use certgate_core::binding::attribute_matches;
+    use certgate_core::directory::{UserIndex, UserLookup};
+
+    // Generated users whose values overlap in case, type prefix and between users, so that
+    // every branch of the comparison rules is met.
+    let mut users = Vec::new();
+    let mut values = Vec::new();
+    for n in 0..240 {
+        let upn = if n % 3 == 0 {
+            format!("User{n}@Corp.Example")
+        } else {
+            format!("user{n}@corp.example")
+        };
+        let proxies = [
+            format!("SMTP:mail{}@corp.example", n % 50),
+            format!("smtp:Alias{n}@corp.example"),
+            format!("sip:user{n}@corp.example"),
+            format!("untyped{}@corp.example", n % 11),
+        ];
+        let ids = [
+            format!("X509:<PN>user{}@corp.example", n % 40),
+            format!("X509:<SKI>{:04x}", n),
+        ];
+        let proxy_refs: Vec<&str> = proxies.iter().map(String::as_str).collect();
+        let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        users.push(indexed_user(n, &upn, &proxy_refs[..1 + n % 4], &id_refs));
+        values.push(upn.to_uppercase());
+        values.push(upn.clone());
+        values.extend(proxies.iter().map(|p| {
+            p.split_once(':')
+                .map_or(p.as_str(), |(_, a)| a)
+                .to_uppercase()
+        }));
+        values.extend(proxies.iter().cloned());
+        values.extend(ids.iter().cloned());
+        values.extend(ids.iter().map(|id| id.to_lowercase()));
+    }
+    values.push("nobody@corp.example".into());
+    values.push(String::new());
+    let index = UserIndex::new(users.clone()).expect("below the limit");
+    assert_eq!(index.len(), users.len());
+    let mut compared = 0;
+    for attribute in [
+        UserAttribute::UserPrincipalName,
+        UserAttribute::ProxyAddresses,
+        UserAttribute::CertificateUserIds,
+    ] {
+        for value in &values {
+            let mut expected: Vec<String> = users
+                .iter()
+                .filter(|user| attribute_matches(user, attribute, value))
+                .map(|user| user.id.to_string())
+                .collect();
+            let mut found: Vec<String> = block_on(index.find_users(attribute, value))
+                .expect("an index lookup cannot fail")
+                .into_iter()
+                .map(|user| user.id.to_string())
+                .collect();
+            expected.sort();
+            found.sort();
+            assert_eq!(found, expected, "{attribute:?} = {value:?}");
+            compared += usize::from(!expected.is_empty());
+        }
+    }
+    assert!(compared > 1_000, "the values found users ({compared})");
+}
+
+#[test]
+fn a_directory_larger_than_the_index_limit_is_not_indexed() {
+    use certgate_core::directory::{UserIndex, MAX_INDEXED_USERS};
+    let user = indexed_user(1, "one@corp.example", &[], &[]);
+    assert!(UserIndex::new(vec![user.clone(); MAX_INDEXED_USERS]).is_some());
+    assert!(UserIndex::new(vec![user; MAX_INDEXED_USERS + 1]).is_none());
+}

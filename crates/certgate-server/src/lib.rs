@@ -29,6 +29,7 @@ mod crl_fetch;
 pub mod crl_refresh;
 pub mod demo;
 mod device_http;
+mod directory_snapshot;
 mod est;
 pub mod federation_http;
 mod federation_service;

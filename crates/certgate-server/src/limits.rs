@@ -49,6 +49,11 @@ use crate::tls_client::TlsClient;
 pub struct ListenerLimits {
     /// Open connections at most; a connection over the cap is closed at once.
     pub max_connections: usize,
+    /// Connections the system queues for the listener before certgate accepts them (the
+    /// `listen(2)` backlog; Linux caps it at `net.core.somaxconn`). A burst of new
+    /// connections larger than the queue is refused by the system or retried by the client
+    /// after a second, so it is sized for a burst of sign-ins, not for the steady rate.
+    pub listen_backlog: u32,
     /// Time for the TLS handshake.
     pub handshake_timeout: Duration,
     /// Time for a request's headers to arrive, and for the first request on a new connection.
@@ -72,6 +77,7 @@ impl Default for ListenerLimits {
     fn default() -> Self {
         ListenerLimits {
             max_connections: 512,
+            listen_backlog: 1024,
             handshake_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),

@@ -5,7 +5,7 @@
 
 use certgate_core::directory::UserLookup;
 use certgate_core::DirectoryStore;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use std::collections::HashMap;
@@ -18,15 +18,14 @@ use axum::{Extension, Router};
 use certgate_core::clock::Clock;
 use certgate_core::login_flow::{FlowIdentity, FlowStep, LoginFlow, LoginFlowStore};
 use certgate_core::signin::{
-    attempt_sign_in, correlation_id, AttemptContext, CertificateRejection, SignInAttempt,
-    SignInError, SignInRules, SignedIn,
+    correlation_id, AttemptContext, CertificateRejection, SignInAttempt, SignInError, SignedIn,
 };
-use certgate_core::store::StoreResult;
 use certgate_core::totp::{TotpSettings, TotpStore};
-use certgate_core::validation_state::SharedState;
+use certgate_core::validation_state::{SharedState, ValidationState};
 use serde_json::json;
 
 use crate::certauth::TlsClient;
+use crate::directory_snapshot::DirectorySnapshots;
 use crate::flow::{browser_flow, step_after_certificate};
 use crate::metrics::Metrics;
 use crate::refusal::{wants_json, Refusal};
@@ -44,8 +43,9 @@ pub(crate) struct SignInContext<S> {
     pub recorder: SignInRecorder,
     /// Counts attempts by result and reason code, and times validations.
     pub metrics: Metrics,
-    /// The binding and strength rules, for the store generation they were read at.
-    pub rules: Mutex<Option<(i64, Arc<SignInRules>)>>,
+    /// The binding and strength rules and the users, for the store generation they were read
+    /// at.
+    pub directory_snapshots: DirectorySnapshots,
     /// When the web listener runs: its origin (to send the browser back to after an OpenID
     /// Connect sign-in) and the TOTP settings (to decide whether a code is needed).
     pub web: Option<(String, TotpSettings)>,
@@ -78,32 +78,24 @@ impl<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore> SignInContext<
             directory,
             recorder,
             metrics,
-            rules: Mutex::new(None),
+            directory_snapshots: DirectorySnapshots::default(),
             web: None,
             store_timeout: crate::limits::DEFAULT_STORE_TIMEOUT,
         }
     }
 
-    /// The sign-in rules for `generation`, read from the directory when it changed (every
-    /// directory write moves the generation).
-    pub(crate) async fn rules(&self, generation: i64) -> StoreResult<Arc<SignInRules>> {
-        if let Some((cached, rules)) = self
-            .rules
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
-        {
-            if *cached == generation {
-                return Ok(Arc::clone(rules));
-            }
-        }
-        let rules = Arc::new(SignInRules::load(&*self.directory).await?);
-        *self
-            .rules
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some((generation, Arc::clone(&rules)));
-        Ok(rules)
+    /// One sign-in attempt with `chain` against `state`: validated, mapped to a user with
+    /// the rules and users of `state`'s generation (in memory when indexed), strength decided.
+    /// Not recorded yet.
+    pub(crate) async fn attempt(
+        &self,
+        state: &ValidationState,
+        chain: &[Vec<u8>],
+        context: AttemptContext<'_>,
+    ) -> SignInAttempt {
+        self.directory_snapshots
+            .attempt(&self.directory, state, chain, context)
+            .await
     }
 }
 
@@ -327,21 +319,9 @@ pub(crate) async fn sign_in_and_record<
     // when the database is down the answer comes after that, not after each query's.
     let deadline = tokio::time::Instant::now() + context.store_timeout;
     let attempt = tokio::time::timeout_at(deadline, async {
-        match context.rules(state.generation()).await {
-            Ok(rules) => {
-                attempt_sign_in(
-                    &state,
-                    &client.chain,
-                    &rules,
-                    &*context.directory,
-                    attempt_context,
-                )
-                .await
-            }
-            Err(error) => {
-                SignInAttempt::refused(attempt_context, &client.chain, SignInError::Store(error))
-            }
-        }
+        context
+            .attempt(&state, &client.chain, attempt_context)
+            .await
     })
     .await
     .unwrap_or_else(|_| {

@@ -75,6 +75,8 @@ pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     pool: AnyPool,
+    /// Where the sign-in log is appended (see `connect_with_timeout`).
+    signin_log_pool: AnyPool,
     backend: Backend,
 }
 
@@ -156,33 +158,41 @@ impl SqlStore {
                 })?;
             }
         }
-        let options = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 4,
-                Backend::Postgres => 8,
-            })
-            .acquire_timeout(acquire_timeout)
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL",
-                            "PRAGMA synchronous = FULL",
-                            "PRAGMA foreign_keys = ON",
-                            "PRAGMA busy_timeout = 10000",
-                        ] {
-                            sqlx::query(pragma).execute(&mut *conn).await?;
+        let options = |max_connections: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(acquire_timeout)
+                // A SQLite connection is a file handle in this process: there is no link to
+                // lose, so the round trip to its worker thread that a ping before every use
+                // costs buys nothing. A PostgreSQL connection can die with its server, so it
+                // is pinged.
+                .test_before_acquire(backend == Backend::Postgres)
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA synchronous = FULL",
+                                "PRAGMA foreign_keys = ON",
+                                "PRAGMA busy_timeout = 10000",
+                            ] {
+                                sqlx::query(pragma).execute(&mut *conn).await?;
+                            }
                         }
-                    }
-                    Ok(())
+                        Ok(())
+                    })
                 })
-            });
-        let pool = options
-            .connect(&url)
-            .await
-            .map_err(|error| StoreError::Unavailable {
-                detail: format!("cannot open {}: {error}", redact(&url)),
-            })?;
+        };
+        let open_error = |error: sqlx::Error| StoreError::Unavailable {
+            detail: format!("cannot open {}: {error}", redact(&url)),
+        };
+        let pool = options(match backend {
+            Backend::Sqlite => 4,
+            Backend::Postgres => 8,
+        })
+        .connect(&url)
+        .await
+        .map_err(open_error)?;
         let mut conn = pool.acquire().await.map_err(unavailable)?;
         migrate::run(&mut conn, backend)
             .await
@@ -190,11 +200,30 @@ impl SqlStore {
                 detail: format!("migrating the schema failed: {error}"),
             })?;
         drop(conn);
-        Ok(SqlStore { pool, backend })
+        // On a SQLite file the sign-in log, written on every sign-in, has a connection of its
+        // own: SQLite drops a connection's page cache whenever another connection wrote, so a
+        // log that went through whichever pooled connection was free would read its pages back
+        // from the file on almost every write. (An in-memory database is one per connection,
+        // and PostgreSQL keeps its cache in the server: both use the one pool.)
+        let signin_log_pool = match backend {
+            Backend::Sqlite if sqlite_file(&url).is_some() => {
+                options(1).connect(&url).await.map_err(open_error)?
+            }
+            _ => pool.clone(),
+        };
+        Ok(SqlStore {
+            pool,
+            signin_log_pool,
+            backend,
+        })
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    pub(crate) fn signin_log_pool(&self) -> &AnyPool {
+        &self.signin_log_pool
     }
 
     /// A transaction that writes: on SQLite it takes the write lock at BEGIN, so that it

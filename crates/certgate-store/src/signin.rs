@@ -13,9 +13,18 @@ impl SignInLog for SqlStore {
     }
 
     async fn append_signins(&self, records: &[SignInRecord]) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(crate::unavailable)?;
-        for record in records {
-            insert(&mut tx, record).await?;
+        // One statement per batch, all rows or none: a single round trip to the database
+        // (and on SQLite to its worker thread) where a transaction around one INSERT per
+        // record took three more. Larger batches than a statement takes (the recorder's are
+        // not) are one transaction of several statements.
+        let pool = self.signin_log_pool();
+        if records.len() <= ROWS_PER_STATEMENT {
+            let mut conn = pool.acquire().await.map_err(crate::unavailable)?;
+            return insert_rows(&mut conn, records).await;
+        }
+        let mut tx = pool.begin().await.map_err(crate::unavailable)?;
+        for chunk in records.chunks(ROWS_PER_STATEMENT) {
+            insert_rows(&mut tx, chunk).await?;
         }
         tx.commit().await.map_err(crate::unavailable)
     }
@@ -109,32 +118,51 @@ impl SignInLog for SqlStore {
     }
 }
 
-async fn insert(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    record: &SignInRecord,
-) -> StoreResult<()> {
-    sqlx::query(
+/// The sign-in log's columns, in the order `insert_rows` binds them.
+const COLUMNS: usize = 14;
+
+/// Rows per INSERT at most: 14 parameters each keeps a statement far below SQLite's limit
+/// of 32,766 bound parameters.
+const ROWS_PER_STATEMENT: usize = 512;
+
+async fn insert_rows(conn: &mut sqlx::AnyConnection, records: &[SignInRecord]) -> StoreResult<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from(
         "INSERT INTO signin_log (at, correlation_id, client_address, application, \
-             certificate_subject, certificate_issuer, certificate_serial, certificate_thumbprint, \
-             user_principal, binding_rule, strength, result, reason_code, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind(record.at.0)
-    .bind(&record.correlation_id)
-    .bind(&record.client_address)
-    .bind(&record.application)
-    .bind(&record.certificate_subject)
-    .bind(&record.certificate_issuer)
-    .bind(&record.certificate_serial)
-    .bind(&record.certificate_thumbprint)
-    .bind(&record.user)
-    .bind(&record.binding_rule)
-    .bind(&record.strength)
-    .bind(record.result.as_str())
-    .bind(&record.reason_code)
-    .bind(&record.detail)
-    .execute(&mut **tx)
-    .await
-    .map_err(crate::unavailable)?;
+         certificate_subject, certificate_issuer, certificate_serial, certificate_thumbprint, \
+         user_principal, binding_rule, strength, result, reason_code, detail) VALUES ",
+    );
+    for row in 0..records.len() {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..COLUMNS {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(row * COLUMNS + column + 1).to_string());
+        }
+        sql.push(')');
+    }
+    let mut statement = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for record in records {
+        statement = statement
+            .bind(record.at.0)
+            .bind(&record.correlation_id)
+            .bind(&record.client_address)
+            .bind(&record.application)
+            .bind(&record.certificate_subject)
+            .bind(&record.certificate_issuer)
+            .bind(&record.certificate_serial)
+            .bind(&record.certificate_thumbprint)
+            .bind(&record.user)
+            .bind(&record.binding_rule)
+            .bind(&record.strength)
+            .bind(record.result.as_str())
+            .bind(&record.reason_code)
+            .bind(&record.detail);
+    }
+    statement.execute(conn).await.map_err(crate::unavailable)?;
     Ok(())
 }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub(crate) struct LimitsFileConfig {
     max_connections: Option<u64>,
+    listen_backlog: Option<u64>,
     tls_handshake_timeout_seconds: Option<u64>,
     header_read_timeout_seconds: Option<u64>,
     idle_timeout_seconds: Option<u64>,
@@ -86,6 +87,14 @@ pub(crate) fn settings(
         limits.max_connections,
         l.max_connections as u64,
         1..=1_000_000,
+    )?);
+    out.listeners.listen_backlog = to_u32(setting(
+        env,
+        "limits",
+        "listen_backlog",
+        limits.listen_backlog,
+        l.listen_backlog.into(),
+        1..=65_535,
     )?);
     out.listeners.handshake_timeout = seconds(
         "tls_handshake_timeout_seconds",

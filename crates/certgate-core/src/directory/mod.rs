@@ -19,6 +19,7 @@
 mod attributes;
 mod csv_import;
 mod error;
+mod user_index;
 mod user_service;
 mod users;
 
@@ -27,6 +28,7 @@ pub use attributes::{
 };
 pub use csv_import::{import_users, parse_users_csv, CsvUserRow, ImportedRow, IMPORT_COLUMNS};
 pub use error::DirectoryError;
+pub use user_index::{UserIndex, MAX_INDEXED_USERS};
 pub use user_service::{
     add_user, find_user, list_users, remove_user, revoke_sessions,
     set_sts_refresh_tokens_valid_from, set_user,

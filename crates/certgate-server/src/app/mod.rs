@@ -192,7 +192,7 @@ pub async fn start_with_limits(
     limits: Limits,
 ) -> Result<RunningServer<SqlStore>, ServeError> {
     let listener_limits = limits.listeners;
-    let (listener, local_addr) = bind(config.listen).await?;
+    let (listener, local_addr) = bind(config.listen, listener_limits.listen_backlog).await?;
     let crl = Arc::new(CrlService::new(
         Arc::clone(&store),
         HttpCrlFetcher::new()?,
@@ -272,7 +272,7 @@ pub async fn start_with_limits(
                 CertAuthTls::new(certauth.identity, ClientCertificates::Request)
                     .map_err(ServeError::Tls)?,
             );
-            let (listener, addr) = bind(certauth.listen).await?;
+            let (listener, addr) = bind(certauth.listen, listener_limits.listen_backlog).await?;
             let mut context = sign_in_context(&store, &crl, &clock, &metrics, &listener_limits);
             if let (Some((web_config, _)), Some((_, totp))) = (&web, &web_parts) {
                 context.web = Some((web_config.public_origin.clone(), totp.clone()));
@@ -346,7 +346,7 @@ pub async fn start_with_limits(
                 CertAuthTls::new(front_door.identity, ClientCertificates::Request)
                     .map_err(ServeError::Tls)?,
             );
-            let (listener, addr) = bind(front_door.listen).await?;
+            let (listener, addr) = bind(front_door.listen, listener_limits.listen_backlog).await?;
             tasks.push(tokio::spawn(crate::certauth::serve_with_limits(
                 listener,
                 tls,
@@ -371,7 +371,7 @@ pub async fn start_with_limits(
         let tls = Arc::new(
             CertAuthTls::new(identity, ClientCertificates::Ignore).map_err(ServeError::Tls)?,
         );
-        let (listener, addr) = bind(web_config.listen).await?;
+        let (listener, addr) = bind(web_config.listen, listener_limits.listen_backlog).await?;
         let certauth_origin = web_config
             .certauth_public_origin
             .clone()
@@ -505,10 +505,21 @@ pub async fn start_with_limits(
     })
 }
 
-/// Binds `addr`; the listener and the address it got (the port the system chose for 0).
-async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServeError> {
+/// Binds `addr` with a queue of `backlog` connections not yet accepted; the listener and the
+/// address it got (the port the system chose for 0).
+async fn bind(addr: SocketAddr, backlog: u32) -> Result<(TcpListener, SocketAddr), ServeError> {
     let listen_error = |source| ServeError::Listen { addr, source };
-    let listener = TcpListener::bind(addr).await.map_err(listen_error)?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(listen_error)?;
+    // As std's and tokio's own bind do: a restarted server takes its port back at once rather
+    // than waiting out the old connections' TIME_WAIT.
+    socket.set_reuseaddr(true).map_err(listen_error)?;
+    socket.bind(addr).map_err(listen_error)?;
+    let listener = socket.listen(backlog).map_err(listen_error)?;
     let local_addr = listener.local_addr().map_err(listen_error)?;
     Ok((listener, local_addr))
 }

@@ -98,14 +98,7 @@ where
     let deadline = tokio::time::Instant::now() + signin.store_timeout;
     let (outcome, record) = if vdir.certificate_mapping {
         let SignInAttempt { decision, record } = tokio::time::timeout_at(deadline, async {
-            match signin.rules(state.generation()).await {
-                Ok(rules) => {
-                    attempt_sign_in(state, &client.chain, &rules, &*signin.directory, context).await
-                }
-                Err(error) => {
-                    SignInAttempt::refused(context, &client.chain, SignInError::Store(error))
-                }
-            }
+            signin.attempt(state, &client.chain, context).await
         })
         .await
         .unwrap_or_else(|_| {

@@ -49,8 +49,7 @@ use certgate_core::front_door::{
 };
 use certgate_core::login_flow::LoginFlowStore;
 use certgate_core::signin::{
-    attempt_sign_in, check_certificate, correlation_id, AttemptContext, SignInAttempt, SignInError,
-    SignInRecord,
+    check_certificate, correlation_id, AttemptContext, SignInAttempt, SignInError, SignInRecord,
 };
 use certgate_core::totp::TotpStore;
 use certgate_pki::UnixTime;
