@@ -887,7 +887,7 @@ fn indexed_user(n: usize, upn: &str, proxies: &[&str], ids: &[&str]) -> User {
         mail: None,
         proxy_addresses: proxies.iter().map(|p| p.to_string()).collect(),
         certificate_user_ids: ids.iter().map(|p| p.to_string()).collect(),
-        enabled: n % 7 != 0,
+        enabled: !n.is_multiple_of(7),
         groups: Vec::new(),
         sts_refresh_tokens_valid_from: None,
         created_at: now(),
