@@ -120,9 +120,17 @@ impl Run {
             .sum()
     }
 
-    /// Connections to certgate with the valid certificate: the check's and the load's.
+    /// Connections to certgate whose certificate it accepted: the valid client's check, the
+    /// revoked client's check when no CRL says it is revoked, the load's, and ab's (one per
+    /// concurrent client, kept alive).
     fn certgate_connections(&self) -> u64 {
-        1 + self.scenarios.iter().map(|s| s.connections[0]).sum::<u64>()
+        let revoked_check = u64::from(self.facts.revocation == Revocation::NoCrl);
+        let ab = if self.independent.is_some() {
+            self.facts.concurrency as u64
+        } else {
+            0
+        };
+        1 + revoked_check + ab + self.scenarios.iter().map(|s| s.connections[0]).sum::<u64>()
     }
 
     pub(crate) fn print(&self) {
@@ -192,7 +200,7 @@ impl Run {
             );
         }
         println!(
-            "certgate's sign-in log: {} successful certificate validations for {} connections with the valid certificate ({} requests): one validation per connection",
+            "certgate's sign-in log: {} successful certificate validations for {} connections with an accepted certificate ({} requests by the benchmark's client): one validation per connection",
             self.recorded_validations,
             self.certgate_connections(),
             1 + self
