@@ -549,11 +549,13 @@ pub struct ForwardedIdentity {
     pub certificate_thumbprint: String,
 }
 
-/// What the front door does with a request.
+/// What the front door does with a request. The identity is borrowed from the certificate
+/// outcome: a connection's requests reuse one outcome, and a keep-alive request should not
+/// copy the identity it forwards.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Admission {
+pub enum Admission<'a> {
     /// Forward, with this identity (None: no identity headers).
-    Forward(Option<ForwardedIdentity>),
+    Forward(Option<&'a ForwardedIdentity>),
     /// Refuse (the HTTP layer answers 403 Forbidden, as IIS does) with this reason code and
     /// message.
     Refuse {
@@ -592,7 +594,11 @@ pub const CODES: &[ReasonCode] = &[
 
 /// Decides a request from the virtual directory's settings, the certificate outcome and
 /// whether it carries HTTP Basic credentials.
-pub fn admit(vdir: &VirtualDirectory, certificate: &CertificateOutcome, basic: bool) -> Admission {
+pub fn admit<'a>(
+    vdir: &VirtualDirectory,
+    certificate: &'a CertificateOutcome,
+    basic: bool,
+) -> Admission<'a> {
     if basic && !vdir.basic_passthrough {
         return Admission::Refuse {
             code: "front-door-basic-disabled".into(),
@@ -620,7 +626,7 @@ pub fn admit(vdir: &VirtualDirectory, certificate: &CertificateOutcome, basic: b
             message: message.clone(),
         },
         (_, CertificateOutcome::Valid(identity)) => Admission::Forward(if vdir.certificate_mapping {
-            identity.clone()
+            identity.as_ref()
         } else {
             None
         }),
@@ -825,7 +831,7 @@ mod tests {
             Admission::Refuse { ref code, .. } if code == "cert-revoked"));
         assert_eq!(
             admit(&vdir, &valid, false),
-            Admission::Forward(Some(identity()))
+            Admission::Forward(Some(&identity()))
         );
         // Basic is refused unless enabled, whatever the certificate.
         assert!(matches!(admit(&vdir, &valid, true),

@@ -2,6 +2,7 @@
 //! the address, the certificate chain it presented, and a memo the connection's requests
 //! share. The connection layer (`limits`) attaches it; handlers read it.
 
+use std::any::Any;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -18,26 +19,48 @@ pub struct TlsClient {
     pub memo: ConnectionMemo,
 }
 
-/// One value a handler keeps for the life of a connection.
+/// Values handlers keep for the life of a connection, at most one of each type (the front
+/// door keeps its certificate decision and its upstream connections here).
 #[derive(Clone, Default)]
-pub struct ConnectionMemo(Arc<Mutex<Option<Arc<dyn std::any::Any + Send + Sync>>>>);
+pub struct ConnectionMemo(Arc<Mutex<Vec<Arc<dyn Any + Send + Sync>>>>);
 
 impl ConnectionMemo {
-    /// The value, if one of type `T` was kept.
-    pub fn get<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+    fn values(&self) -> std::sync::MutexGuard<'_, Vec<Arc<dyn Any + Send + Sync>>> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-            .and_then(|value| value.downcast::<T>().ok())
     }
 
-    /// Keeps `value` for the connection's later requests, in place of any value kept before.
-    pub fn set<T: std::any::Any + Send + Sync>(&self, value: Arc<T>) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(value);
+    /// The value of type `T`, if one was kept.
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.values()
+            .iter()
+            .find(|value| value.is::<T>())
+            .and_then(|value| Arc::clone(value).downcast::<T>().ok())
+    }
+
+    /// Keeps `value` for the connection's later requests, in place of any `T` kept before.
+    pub fn set<T: Any + Send + Sync>(&self, value: Arc<T>) {
+        let mut values = self.values();
+        match values.iter_mut().find(|kept| kept.is::<T>()) {
+            Some(kept) => *kept = value,
+            None => values.push(value),
+        }
+    }
+
+    /// The value of type `T`, kept first from `make` when there is none.
+    pub fn get_or_insert_with<T: Any + Send + Sync>(&self, make: impl FnOnce() -> T) -> Arc<T> {
+        let mut values = self.values();
+        if let Some(kept) = values
+            .iter()
+            .find(|value| value.is::<T>())
+            .and_then(|value| Arc::clone(value).downcast::<T>().ok())
+        {
+            return kept;
+        }
+        let made = Arc::new(make());
+        values.push(Arc::clone(&made) as Arc<dyn Any + Send + Sync>);
+        made
     }
 }
 

@@ -43,6 +43,8 @@ struct Upstream {
     second_part: Notify,
     /// Requests received.
     received: std::sync::atomic::AtomicUsize,
+    /// Connections accepted.
+    connections: std::sync::atomic::AtomicUsize,
 }
 
 async fn upstream_handler(
@@ -144,6 +146,9 @@ async fn start_upstream() -> (String, Arc<Upstream>) {
             let Ok((tcp, _)) = listener.accept().await else {
                 return;
             };
+            shared
+                .connections
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let shared = Arc::clone(&shared);
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |request| {
@@ -898,11 +903,22 @@ async fn start_front_door_with_hosts(
     Arc<Upstream>,
     TestDatabase,
 ) {
+    let (upstream_url, upstream) = start_upstream().await;
+    let (server, client, database) =
+        start_front_door_to(&upstream_url, public_host, allowed_hosts).await;
+    (server, client, upstream, database)
+}
+
+/// A front door with one Accept directory, `/public`, on `upstream_url`.
+async fn start_front_door_to(
+    upstream_url: &str,
+    public_host: Option<&str>,
+    allowed_hosts: &[&str],
+) -> (RunningServer<SqlStore>, FrontDoorClient, TestDatabase) {
     let TrustedPki {
         store, database, ..
     } = TrustedPki::new(Backend::Sqlite, "mallory@corp.example", |_| true).await;
-    let (upstream_url, upstream) = start_upstream().await;
-    let mut public = VirtualDirectory::new("/public", &upstream_url);
+    let mut public = VirtualDirectory::new("/public", upstream_url);
     public.client_certificates = ClientCertificates::Accept;
     let (identity, server_certificate) = common::localhost_identity();
     let server = start(
@@ -924,7 +940,7 @@ async fn start_front_door_with_hosts(
         addr: server.front_door_addr.expect("front door"),
         server_certificate,
     };
-    (server, client, upstream, database)
+    (server, client, database)
 }
 
 /// Without `allowed_hosts`, `public_host` is the only host: another name the client makes up
@@ -969,7 +985,7 @@ async fn without_any_published_host_the_clients_host_is_not_forwarded() {
 }
 
 /// `basic_passthrough` passes the Basic scheme only: NTLM and Negotiate authenticate the
-/// pooled upstream connection (shared between users), and Bearer is not Basic.
+/// upstream connection rather than the request (and a connection outlives its request), and Bearer is not Basic.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_passthrough_passes_only_the_basic_scheme() {
     let fixture = Fixture::new().await;
@@ -987,4 +1003,70 @@ async fn basic_passthrough_passes_only_the_basic_scheme() {
     let (status, echo) = get(&mut anonymous, "/legacy/x", &[("authorization", basic)]).await;
     assert_eq!(status, 200, "{echo}");
     assert_eq!(header(&echo, "authorization"), Some(basic));
+}
+
+/// A device connection's requests go over one upstream connection (made at its first request
+/// and kept), and another device connection gets its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_requests_share_one_upstream_connection() {
+    let fixture = Fixture::new().await;
+    let connections = || {
+        fixture
+            .upstream
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    let mut device = fixture.connect(Some(&fixture.alice())).await;
+    for command in ["FolderSync", "Sync", "Ping"] {
+        let path = format!("/Microsoft-Server-ActiveSync?Cmd={command}");
+        let (status, echo) = get(&mut device, &path, &[]).await;
+        assert_eq!(status, 200, "{echo}");
+        assert_eq!(header(&echo, "x-certgate-upn"), Some("alice@corp.example"));
+    }
+    assert_eq!(connections(), 1, "three requests, one upstream connection");
+    let mut other = fixture.connect(Some(&fixture.alice())).await;
+    let (status, echo) = get(&mut other, "/Microsoft-Server-ActiveSync?Cmd=Sync", &[]).await;
+    assert_eq!(status, 200, "{echo}");
+    assert_eq!(connections(), 2, "the second device connection has its own");
+    fixture.server.stop().await;
+}
+
+/// An upstream that closes its connection after every answer without saying so (as one whose
+/// keep-alive timeout just ran out does): each request still gets its answer, on a new
+/// upstream connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_connection_the_upstream_closed_is_replaced() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("upstream");
+    let addr = listener.local_addr().expect("address");
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tcp.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let _ = tcp
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+                // Dropped: closed with no `Connection: close`.
+            });
+        }
+    });
+    let (server, client, _database) =
+        start_front_door_to(&format!("http://{addr}"), None, &[]).await;
+    let mut device = client.connect(None).await;
+    for _ in 0..3 {
+        let (status, body) = get(&mut device, "/public/", &[]).await;
+        assert_eq!((status, body.as_str()), (200, Some("ok")), "{body}");
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+    server.stop().await;
 }

@@ -39,6 +39,18 @@ const SERVER_ENV: &str = "CERTGATE_BENCH_SERVER";
 const FIXTURE_ENV: &str = "CERTGATE_BENCH_FIXTURE";
 /// Set in the child's environment for the front door: the upstream's URL.
 const FRONT_DOOR_UPSTREAM_ENV: &str = "CERTGATE_BENCH_FRONT_DOOR_UPSTREAM";
+/// Set in the child when the CAs are trusted without CRLs ([`Revocation::NoCrl`]).
+const NO_CRL_ENV: &str = "CERTGATE_BENCH_NO_CRL";
+
+/// Whether the servers check revocation against the fixture's CRLs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Revocation {
+    /// Both CRLs loaded: certgate from its CRL cache, nginx with `ssl_crl`.
+    Crl,
+    /// No CRL at all: the CAs are exempt from CRL validation in certgate, nginx has no
+    /// `ssl_crl` (the revoked client is accepted by both).
+    NoCrl,
+}
 
 /// The ActiveSync virtual directory the front door serves in the benchmark.
 pub(crate) const ACTIVESYNC: &str = "/Microsoft-Server-ActiveSync";
@@ -69,10 +81,15 @@ impl CertgateProcess {
         fixture: &Path,
         scratch: &Path,
         listener: &Listener,
+        revocation: Revocation,
     ) -> Result<CertgateProcess> {
         let exe = std::env::current_exe().context("locating the benchmark binary")?;
         let mut command = Command::new(exe);
         command.env(SERVER_ENV, scratch).env(FIXTURE_ENV, fixture);
+        match revocation {
+            Revocation::Crl => command.env_remove(NO_CRL_ENV),
+            Revocation::NoCrl => command.env(NO_CRL_ENV, "1"),
+        };
         match listener {
             Listener::CertAuth => command.env_remove(FRONT_DOOR_UPSTREAM_ENV),
             Listener::FrontDoor { upstream } => command.env(FRONT_DOOR_UPSTREAM_ENV, upstream),
@@ -145,6 +162,11 @@ pub(crate) fn serve_if_child() -> Option<Result<()>> {
         Ok(upstream) => Listener::FrontDoor { upstream },
         Err(_) => Listener::CertAuth,
     };
+    let revocation = if std::env::var_os(NO_CRL_ENV).is_some() {
+        Revocation::NoCrl
+    } else {
+        Revocation::Crl
+    };
     Some((|| {
         let fixture = fixture.ok_or_else(|| anyhow!("{FIXTURE_ENV} is not set"))?;
         // As `certgate serve` builds its runtime.
@@ -152,11 +174,16 @@ pub(crate) fn serve_if_child() -> Option<Result<()>> {
             .enable_all()
             .build()
             .context("starting the tokio runtime")?;
-        runtime.block_on(serve(&fixture, &scratch, listener))
+        runtime.block_on(serve(&fixture, &scratch, listener, revocation))
     })())
 }
 
-async fn serve(fixture: &Path, scratch: &Path, listener: Listener) -> Result<()> {
+async fn serve(
+    fixture: &Path,
+    scratch: &Path,
+    listener: Listener,
+    revocation: Revocation,
+) -> Result<()> {
     let file = |dir: &Path, name: &str| {
         std::fs::read(dir.join(name)).with_context(|| format!("reading {name}"))
     };
@@ -187,7 +214,7 @@ async fn serve(fixture: &Path, scratch: &Path, listener: Listener) -> Result<()>
                 },
                 crl_url: None,
                 delta_crl_url: None,
-                exempt_from_crl_validation: false,
+                exempt_from_crl_validation: revocation == Revocation::NoCrl,
                 send_as_issuer_hint: root,
             }
         },
@@ -196,6 +223,10 @@ async fn serve(fixture: &Path, scratch: &Path, listener: Listener) -> Result<()>
     )
     .await
     .context("trusting the test CAs")?;
+    let crls = match revocation {
+        Revocation::Crl => crls.to_vec(),
+        Revocation::NoCrl => Vec::new(),
+    };
     for (ca_der, der) in crls {
         let ca = records
             .iter()

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use super::certgate_process::Revocation;
 use super::mtls_fixture::Fixture;
 
 /// nginx's start-up reads and indexes the 20 MB CRL; allow it plenty of time.
@@ -50,8 +51,13 @@ pub(crate) struct Site {
     pub(crate) server: String,
 }
 
-fn config(directory: &Path, port: u16, site: &Site) -> String {
+fn config(directory: &Path, port: u16, site: &Site, revocation: Revocation) -> String {
     let d = directory.display();
+    let crl = match revocation {
+        // Root CRL and the large issuing CRL: with ssl_crl OpenSSL checks the whole chain.
+        Revocation::Crl => format!("ssl_crl {d}/crls.pem;"),
+        Revocation::NoCrl => "# no ssl_crl: revocation is not checked".to_owned(),
+    };
     let (http, server) = (&site.http, &site.server);
     format!(
         r#"daemon off;
@@ -85,8 +91,7 @@ http {{
         ssl_trusted_certificate {d}/issuing-ca.pem;
         ssl_verify_depth 2;
         ssl_verify_client optional;
-        # Root CRL and the large issuing CRL: with ssl_crl OpenSSL checks the whole chain.
-        ssl_crl {d}/crls.pem;
+        {crl}
         # certgate does no resumption either: every connection is a full handshake.
         ssl_session_cache off;
         ssl_session_tickets off;
@@ -114,6 +119,7 @@ impl Nginx {
         server_pem: &str,
         server_key_pem: &str,
         site: &Site,
+        revocation: Revocation,
     ) -> Result<Nginx> {
         // "nginx version: nginx/1.22.1" and "built with OpenSSL ... (running with ...)".
         let version = Command::new(binary)
@@ -146,7 +152,7 @@ impl Nginx {
         }
         let port = free_port()?;
         let conf = directory.join("nginx.conf");
-        std::fs::write(&conf, config(directory, port, site))?;
+        std::fs::write(&conf, config(directory, port, site, revocation))?;
         let mut prefix = directory.as_os_str().to_owned();
         prefix.push("/");
         let mut child = Command::new(binary)

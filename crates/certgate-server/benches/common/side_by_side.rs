@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use super::certgate_process::{CertgateProcess, Listener};
+use super::certgate_process::{CertgateProcess, Listener, Revocation};
 use super::format::{human_bytes, machine};
 use super::load::{Client, Exchange};
 use super::mtls_fixture::{self, Fixture, ENTRY_BYTES};
@@ -26,22 +26,41 @@ pub(crate) struct Stage {
     server_der: Vec<u8>,
     server_pem: String,
     server_key_pem: String,
+    revocation: Revocation,
 }
 
 impl Stage {
     /// Finds nginx, says what the run compares (`what`), then reads or makes the fixture and
     /// makes the server identity.
     pub(crate) fn prepare(settings: &Settings, what: &str) -> Result<Stage> {
-        let entries = settings.crl_bytes / ENTRY_BYTES;
+        Stage::prepare_with(settings, what, settings.crl_bytes, Revocation::Crl)
+    }
+
+    /// [`Stage::prepare`] with an issuing CRL of about `crl_bytes` instead of the settings',
+    /// loaded by both servers or not at all (`revocation`; the fixture's certificates are
+    /// used either way).
+    pub(crate) fn prepare_with(
+        settings: &Settings,
+        what: &str,
+        crl_bytes: usize,
+        revocation: Revocation,
+    ) -> Result<Stage> {
+        let entries = crl_bytes / ENTRY_BYTES;
         let Some(nginx_binary) = nginx::binary() else {
             bail!(
                 "nginx is not installed: `apt-get install -y nginx-light` (or nginx), then run again"
             );
         };
-        eprintln!(
-            "{what}, {entries}-entry issuing CRL, {} load tasks",
-            settings.concurrency
-        );
+        match revocation {
+            Revocation::Crl => eprintln!(
+                "{what}, {entries}-entry issuing CRL, {} load tasks",
+                settings.concurrency
+            ),
+            Revocation::NoCrl => eprintln!(
+                "{what}, no CRL (revocation not checked), {} load tasks",
+                settings.concurrency
+            ),
+        }
         let load_average = super::proc::load_average();
         let fixture = mtls_fixture::load_or_generate(&super::cache_root(), entries)?;
         let server_key = rcgen::KeyPair::generate().context("the server key")?;
@@ -55,6 +74,7 @@ impl Stage {
             server_der: server_certificate.der().to_vec(),
             server_pem: server_certificate.pem(),
             server_key_pem: server_key.serialize_pem(),
+            revocation,
         })
     }
 
@@ -71,8 +91,12 @@ impl Stage {
         std::fs::write(certgate_dir.path().join("server.key"), &self.server_key_pem)?;
         let nginx_dir = tempfile::tempdir().context("nginx's temp dir")?;
 
-        let certgate =
-            CertgateProcess::start(&self.fixture.directory, certgate_dir.path(), listener)?;
+        let certgate = CertgateProcess::start(
+            &self.fixture.directory,
+            certgate_dir.path(),
+            listener,
+            self.revocation,
+        )?;
         eprintln!(
             "  {certgate_name} listening on {} (pid {})",
             certgate.addr,
@@ -85,6 +109,7 @@ impl Stage {
             &self.server_pem,
             &self.server_key_pem,
             site,
+            self.revocation,
         )?;
         eprintln!(
             "  nginx workers: {:?} (master {})",
@@ -100,6 +125,7 @@ impl Stage {
         let (client, revoked_client) = self.fixture.clients(&self.server_der)?;
         Ok(Servers {
             load_average: self.load_average,
+            revocation: self.revocation,
             fixture: self.fixture,
             certgate,
             nginx,
@@ -114,6 +140,7 @@ impl Stage {
 /// Both servers running, and the load generator's runtime.
 pub(crate) struct Servers {
     pub(crate) load_average: Option<f64>,
+    pub(crate) revocation: Revocation,
     pub(crate) fixture: Fixture,
     pub(crate) certgate: CertgateProcess,
     pub(crate) nginx: Nginx,
@@ -131,6 +158,7 @@ impl Servers {
     pub(crate) fn stop(self) -> Result<Stopped> {
         let Servers {
             load_average,
+            revocation,
             fixture,
             certgate,
             nginx,
@@ -146,6 +174,7 @@ impl Servers {
         certgate.stop()?;
         Ok(Stopped {
             load_average,
+            revocation,
             fixture,
             nginx_version,
             nginx_log,
@@ -158,6 +187,7 @@ impl Servers {
 /// Both servers stopped: what a run reports from them.
 pub(crate) struct Stopped {
     load_average: Option<f64>,
+    revocation: Revocation,
     fixture: Fixture,
     nginx_version: String,
     nginx_log: PathBuf,
@@ -169,6 +199,7 @@ pub(crate) struct Stopped {
 impl Stopped {
     /// The run's facts besides its figures.
     pub(crate) fn facts(&self, settings: &Settings, rounds: usize) -> RunFacts {
+        let loaded = self.revocation == Revocation::Crl;
         RunFacts {
             quick: settings.quick,
             concurrency: settings.concurrency,
@@ -176,9 +207,18 @@ impl Stopped {
             per_target: settings.per_target,
             rounds,
             load_average: self.load_average,
-            crl_entries: self.fixture.entries,
-            issuing_crl_bytes: self.fixture.issuing_crl.len(),
-            root_crl_bytes: self.fixture.root_crl.len(),
+            crl_entries: if loaded { self.fixture.entries } else { 0 },
+            issuing_crl_bytes: if loaded {
+                self.fixture.issuing_crl.len()
+            } else {
+                0
+            },
+            root_crl_bytes: if loaded {
+                self.fixture.root_crl.len()
+            } else {
+                0
+            },
+            revocation: self.revocation,
             crl_window: self.fixture.crl_window,
             fixture_directory: self.fixture.directory.clone(),
             fixture_generated: self.fixture.generated_in,
@@ -208,7 +248,9 @@ pub(crate) struct RunFacts {
     pub(crate) per_target: Duration,
     pub(crate) rounds: usize,
     pub(crate) load_average: Option<f64>,
+    /// Generated issuing CRL entries (0: no CRL loaded).
     pub(crate) crl_entries: usize,
+    pub(crate) revocation: Revocation,
     pub(crate) issuing_crl_bytes: usize,
     pub(crate) root_crl_bytes: usize,
     pub(crate) crl_window: (i64, i64),
@@ -230,12 +272,17 @@ impl RunFacts {
     /// The lines under the headline: the PKI and CRLs, then TLS as `tls` negotiated it
     /// (`tls_note` after it), nginx's version and the load at the start.
     pub(crate) fn print_setting(&self, tls: &Exchange, tls_note: &str) {
-        println!(
-            "client chain: RSA-2048 leaf + issuing CA; server certificate: ECDSA P-256; issuing CRL {} entries ({}), root CRL {}",
-            self.crl_entries + 1,
-            human_bytes(self.issuing_crl_bytes as u64),
-            human_bytes(self.root_crl_bytes as u64),
-        );
+        match self.revocation {
+            Revocation::Crl => println!(
+                "client chain: RSA-2048 leaf + issuing CA; server certificate: ECDSA P-256; issuing CRL {} entries ({}), root CRL {}",
+                self.crl_entries + 1,
+                human_bytes(self.issuing_crl_bytes as u64),
+                human_bytes(self.root_crl_bytes as u64),
+            ),
+            Revocation::NoCrl => println!(
+                "client chain: RSA-2048 leaf + issuing CA; server certificate: ECDSA P-256; no CRL (revocation not checked)"
+            ),
+        }
         println!(
             "TLS: {} {} {}{tls_note}; nginx: {}; load average at start: {}",
             tls.protocol,
@@ -276,7 +323,8 @@ impl RunFacts {
             "fixture": {
                 "directory": self.fixture_directory,
                 "generated_s": self.fixture_generated.map(|d| d.as_secs_f64()),
-                "issuing_crl_entries": self.crl_entries + 1,
+                "crl_loaded": self.revocation == Revocation::Crl,
+                "issuing_crl_entries": if self.revocation == Revocation::Crl { self.crl_entries + 1 } else { 0 },
                 "issuing_crl_bytes": self.issuing_crl_bytes,
                 "root_crl_bytes": self.root_crl_bytes,
                 "crl_this_update": self.crl_window.0,

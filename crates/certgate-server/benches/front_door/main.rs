@@ -25,8 +25,15 @@
 //! (handshake and validation every time). Server CPU per request is reported beside the rates,
 //! as the figure that does not depend on how the shared cores were split.
 //!
+//! All of it three times, with both proxies started afresh: with the 20 MB issuing CRL, with
+//! a 700 kB one, and with no CRL at all (the CAs exempt from CRL validation in certgate, no
+//! `ssl_crl` in nginx; the revoked client must then be forwarded by both). nginx writes its
+//! access log to a file, as certgate records its sign-ins. The top-level `scenarios` of the
+//! JSON are the 20 MB CRL's; `crl_variants` has all three.
+//!
 //! Environment:
-//! - `CERTGATE_BENCH_QUICK=1`: a 20,000-entry CRL and 2 s per proxy and scenario, a smoke run.
+//! - `CERTGATE_BENCH_QUICK=1`: 700 kB and 70 kB CRLs and 2 s per proxy and scenario, a smoke
+//!   run.
 //! - `CERTGATE_BENCH_CONCURRENCY=n`: load tasks, i.e. connections in keep-alive (default 16).
 //! - `CERTGATE_BENCH_JSON=path`: where the machine-readable figures go (default:
 //!   `<target dir>/certgate-bench/front_door.json`).
@@ -36,6 +43,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod independent;
 mod load;
 mod report;
 mod upstream;
@@ -45,7 +53,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Result};
 
-use crate::common::certgate_process::{self, recorded_successes, Listener, ACTIVESYNC};
+use crate::common::certgate_process::{self, recorded_successes, Listener, Revocation, ACTIVESYNC};
 use crate::common::cpu::Accounting;
 use crate::common::load::{self as load_generator, Client, Exchange, Series, Timing};
 use crate::common::nginx::Site;
@@ -74,7 +82,10 @@ fn nginx_site(upstream: std::net::SocketAddr) -> Site {
 "#
         ),
         server: format!(
-            r#"        # ActiveSync devices keep their connection: nginx's default closes it after
+            r#"        # certgate records every sign-in: nginx writes its access log (relative to
+        # the prefix, its temp dir), one line per request.
+        access_log access.log;
+        # ActiveSync devices keep their connection: nginx's default closes it after
         # 1,000 requests or 75 s idle.
         keepalive_requests 1000000;
         keepalive_timeout 300s;
@@ -112,17 +123,66 @@ fn nginx_site(upstream: std::net::SocketAddr) -> Site {
     }
 }
 
+/// The issuing CRLs a run compares, largest first: the settings' (20 MB; 700 kB in a quick
+/// run), a tenth-or-so of it (700 kB; 70 kB in a quick run), and none. The top-level figures
+/// (`scenarios`) are the largest CRL's.
+fn crl_variants(settings: &Settings) -> [(usize, Revocation); 3] {
+    let medium = if settings.quick { 70_000 } else { 700_000 };
+    [
+        (settings.crl_bytes, Revocation::Crl),
+        (medium, Revocation::Crl),
+        // The certificates of the smallest fixture; no CRL is loaded.
+        (medium, Revocation::NoCrl),
+    ]
+}
+
 fn main() -> Result<()> {
     if let Some(served) = certgate_process::serve_if_child() {
         return served;
     }
     let settings = Settings::from_env()?;
-    let stage = Stage::prepare(
-        &settings,
-        "front_door: certgate vs nginx as the ActiveSync reverse proxy",
-    )?;
     let upstream = Upstream::start()?;
-    eprintln!("  upstream listening on {}", upstream.addr);
+    eprintln!("upstream listening on {}", upstream.addr);
+    let ab = independent::ab();
+    if ab.is_none() {
+        eprintln!("ab (apache2-utils) is not installed: no cross-check with an independent client");
+    }
+    let mut runs = Vec::new();
+    for (index, (crl_bytes, revocation)) in crl_variants(&settings).into_iter().enumerate() {
+        // The cross-check runs with the largest CRL only.
+        let ab = ab.as_deref().filter(|_| index == 0);
+        runs.push(measure(&settings, &upstream, crl_bytes, revocation, ab)?);
+    }
+    drop(upstream);
+    for run in &runs {
+        run.print();
+    }
+    report::print_summary(&runs);
+    let mut json = runs[0].to_json();
+    json["crl_variants"] = runs.iter().map(Run::variant_json).collect();
+    common::write_json("front_door", &json)?;
+    let errors: u64 = runs.iter().map(Run::errors).sum();
+    if errors > 0 {
+        bail!("{errors} requests failed under load");
+    }
+    Ok(())
+}
+
+/// Both proxies with the issuing CRL of about `crl_bytes` (or none), checked, then measured in
+/// both scenarios.
+fn measure(
+    settings: &Settings,
+    upstream: &Upstream,
+    crl_bytes: usize,
+    revocation: Revocation,
+    ab: Option<&std::path::Path>,
+) -> Result<Run> {
+    let stage = Stage::prepare_with(
+        settings,
+        "front_door: certgate vs nginx as the ActiveSync reverse proxy",
+        crl_bytes,
+        revocation,
+    )?;
     let servers = stage.start(
         &Listener::FrontDoor {
             upstream: upstream.url(),
@@ -155,7 +215,7 @@ fn main() -> Result<()> {
     let checks = servers.runtime.block_on(async {
         let mut checks = Vec::new();
         for target in &targets {
-            checks.push(check(target, client, revoked_client, &serial).await?);
+            checks.push(check(target, client, revoked_client, &serial, revocation).await?);
         }
         anyhow::Ok(checks)
     })?;
@@ -206,21 +266,51 @@ fn main() -> Result<()> {
             connections,
         });
     }
+    let independent = match ab {
+        Some(ab) => {
+            let files = independent::AbFiles::new(&servers.fixture)?;
+            let mut runs = Vec::new();
+            for target in &targets {
+                eprintln!(
+                    "  keep-alive with ab: {} for {} s",
+                    target.name,
+                    settings.per_target.as_secs()
+                );
+                let run = independent::run(
+                    ab,
+                    &files,
+                    target,
+                    settings.concurrency,
+                    settings.per_target.as_secs().max(1),
+                )?;
+                eprintln!(
+                    "    {:.0} requests/s, {} failed, {} not 2xx",
+                    run.rate(),
+                    run.failed,
+                    run.non_2xx
+                );
+                runs.push(run);
+            }
+            <[independent::AbRun; 2]>::try_from(runs).ok()
+        }
+        None => None,
+    };
     let stopped = servers.stop()?;
-    drop(upstream);
     let [certgate_checked, nginx_checked] =
         <[Checked; 2]>::try_from(checks).map_err(|_| anyhow!("expected one check per proxy"))?;
     let recorded = recorded_successes(&stopped.database)?;
-
     let run = Run {
-        facts: stopped.facts(&settings, ROUNDS),
+        facts: stopped.facts(settings, ROUNDS),
         checked: [certgate_checked, nginx_checked],
         scenarios,
         recorded_validations: recorded,
+        independent,
     };
-    run.print();
-    common::write_json("front_door", &run.to_json())?;
-    stopped.fail_on_errors(run.errors(), "requests")
+    if run.errors() > 0 {
+        // nginx's error log says why; certgate's went to stderr already.
+        let _ = stopped.fail_on_errors(run.errors(), "requests");
+    }
+    Ok(run)
 }
 
 /// The valid client's request reaches the upstream with its identity in the headers; the
@@ -231,6 +321,7 @@ async fn check(
     client: &Client,
     revoked_client: &Client,
     serial: &str,
+    revocation: Revocation,
 ) -> Result<Checked> {
     let whoami = format!("{ACTIVESYNC}/whoami");
     let valid = one_request(client, target.addr, &whoami)
@@ -285,12 +376,20 @@ async fn check(
                 .is_ok_and(|body| body["code"] == "cert-revoked"),
             _ => text.contains("revoked"),
         };
-    if !refused {
-        bail!(
+    match revocation {
+        Revocation::Crl if !refused => bail!(
             "{}: the revoked client was not refused as revoked: HTTP {} {text}",
             target.name,
             revoked.status,
-        );
+        ),
+        // Without a CRL nothing says the certificate is revoked: both proxies forward it,
+        // proof that no revocation check runs in this variant.
+        Revocation::NoCrl if revoked.status != 200 => bail!(
+            "{}: without a CRL the revoked client should be forwarded: HTTP {} {text}",
+            target.name,
+            revoked.status,
+        ),
+        _ => {}
     }
     eprintln!(
         "  {}: valid → upstream saw X-Certgate-UPN {upn:?}; revoked → HTTP {} {:?}",

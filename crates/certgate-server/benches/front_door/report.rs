@@ -2,9 +2,11 @@
 
 use serde_json::{json, Value};
 
-use crate::common::format::{ms, percentile, rates, short};
+use crate::common::certgate_process::Revocation;
+use crate::common::format::{human_bytes, ms, percentile, rates, short};
 use crate::common::load::{Exchange, Series};
 use crate::common::side_by_side::RunFacts;
+use crate::independent::AbRun;
 use crate::load::{Mode, LOAD_PATH, REQUEST_BODY_BYTES};
 use crate::upstream::BODY_BYTES;
 
@@ -83,9 +85,34 @@ pub(crate) struct Run {
     pub(crate) scenarios: Vec<Scenario>,
     /// Successful certificate validations in certgate's sign-in log.
     pub(crate) recorded_validations: usize,
+    /// Keep-alive measured with ab (certgate's, then nginx's), when it ran.
+    pub(crate) independent: Option<[AbRun; 2]>,
 }
 
 impl Run {
+    /// The issuing CRL both proxies had: its size, or "no CRL".
+    fn crl_label(&self) -> String {
+        match self.facts.revocation {
+            Revocation::Crl => format!("{} CRL", human_bytes(self.facts.issuing_crl_bytes as u64)),
+            Revocation::NoCrl => "no CRL".into(),
+        }
+    }
+
+    /// This run's figures under `crl_variants`: the CRL, then each scenario's.
+    pub(crate) fn variant_json(&self) -> Value {
+        let mut scenarios = serde_json::Map::new();
+        for scenario in &self.scenarios {
+            scenarios.insert(scenario.mode.key().into(), scenario.to_json());
+        }
+        json!({
+            "crl": self.crl_label(),
+            "crl_loaded": self.facts.revocation == Revocation::Crl,
+            "issuing_crl_bytes": self.facts.issuing_crl_bytes,
+            "issuing_crl_entries": if self.facts.revocation == Revocation::Crl { self.facts.crl_entries + 1 } else { 0 },
+            "scenarios": scenarios,
+        })
+    }
+
     pub(crate) fn errors(&self) -> u64 {
         self.scenarios
             .iter()
@@ -93,14 +120,23 @@ impl Run {
             .sum()
     }
 
-    /// Connections to certgate with the valid certificate: the check's and the load's.
+    /// Connections to certgate whose certificate it accepted: the valid client's check, the
+    /// revoked client's check when no CRL says it is revoked, the load's, and ab's (one per
+    /// concurrent client, kept alive).
     fn certgate_connections(&self) -> u64 {
-        1 + self.scenarios.iter().map(|s| s.connections[0]).sum::<u64>()
+        let revoked_check = u64::from(self.facts.revocation == Revocation::NoCrl);
+        let ab = if self.independent.is_some() {
+            self.facts.concurrency as u64
+        } else {
+            0
+        };
+        1 + revoked_check + ab + self.scenarios.iter().map(|s| s.connections[0]).sum::<u64>()
     }
 
     pub(crate) fn print(&self) {
         let facts = &self.facts;
         println!();
+        println!("## {}", self.crl_label());
         println!(
             "ActiveSync through the front door: POST {LOAD_PATH} ({REQUEST_BODY_BYTES}-byte body, {BODY_BYTES}-byte answer), {} tasks, {:.0} s per proxy and scenario in {} interleaved rounds{}",
             facts.concurrency,
@@ -148,8 +184,23 @@ impl Run {
                 }
             }
         }
+        if let Some([certgate, nginx]) = &self.independent {
+            println!(
+                "keep-alive with ab (ApacheBench, HTTP/1.0 keep-alive, OpenSSL): certgate {:.0} /s, {:.1} µs CPU per request ({} failed, {} not 2xx); nginx {:.0} /s, {:.1} µs ({} failed, {} not 2xx); rate {:.2}×, CPU per request nginx/certgate {:.2}×",
+                certgate.rate(),
+                certgate.server_cpu_us(),
+                certgate.failed,
+                certgate.non_2xx,
+                nginx.rate(),
+                nginx.server_cpu_us(),
+                nginx.failed,
+                nginx.non_2xx,
+                certgate.rate() / nginx.rate().max(1e-9),
+                nginx.server_cpu_us() / certgate.server_cpu_us().max(1e-9),
+            );
+        }
         println!(
-            "certgate's sign-in log: {} successful certificate validations for {} connections with the valid certificate ({} requests): one validation per connection",
+            "certgate's sign-in log: {} successful certificate validations for {} connections with an accepted certificate ({} requests by the benchmark's client): one validation per connection",
             self.recorded_validations,
             self.certgate_connections(),
             1 + self
@@ -207,6 +258,11 @@ impl Run {
                     "nginx": checks(&self.checked[1]),
                 },
                 "scenarios": scenarios,
+                "independent_keep_alive": self.independent.as_ref().map(|[certgate, nginx]| json!({
+                    "client": "ab (ApacheBench, apache2-utils): -k -c <concurrency> -t <seconds> -E <client chain and key>, HTTP/1.0 keep-alive",
+                    "certgate": certgate.to_json(),
+                    "nginx": nginx.to_json(),
+                })),
                 "certgate_sign_in_log": {
                     "recorded_validations": self.recorded_validations,
                     "connections_with_valid_certificate": self.certgate_connections(),
@@ -214,9 +270,38 @@ impl Run {
                 "differences": [
                     "nginx cannot map a certificate to a directory user: its X-Certgate-UPN is the subject DN, and it sends no mail or immutable ID",
                     "Client-Cert: certgate sends RFC 9440 (base64 DER) plus Client-Cert-Chain; nginx sends the URL-encoded PEM of the leaf only",
-                    "certgate records every validation in its sign-in log (SQLite); nginx has access_log off",
+                    "certgate records every validation (one per connection decision) in its sign-in log (SQLite); nginx writes an access_log line per request to a file",
                 ],
             }),
         )
     }
+}
+
+/// One table over every CRL variant: rates and server CPU per request side by side, with the
+/// two ratios named apart (a rate ratio depends on how the two shared cores were split
+/// between server, load generator and upstream; CPU per request does not).
+pub(crate) fn print_summary(runs: &[Run]) {
+    println!();
+    println!(
+        "| CRL | scenario | certgate requests/s | nginx requests/s | rate certgate/nginx | certgate CPU µs/request | nginx CPU µs/request | CPU per request nginx/certgate |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for run in runs {
+        for scenario in &run.scenarios {
+            println!(
+                "| {} | {} | {:.0} | {:.0} | {:.2}× | {:.1} | {:.1} | {:.2}× |",
+                run.crl_label(),
+                scenario.mode.key(),
+                scenario.certgate.rate(),
+                scenario.nginx.rate(),
+                scenario.ratio(),
+                scenario.certgate.server_cpu_us(),
+                scenario.nginx.server_cpu_us(),
+                scenario.cpu_ratio(),
+            );
+        }
+    }
+    println!(
+        "rate certgate/nginx > 1: certgate serves more requests per second; CPU per request nginx/certgate > 1: certgate spends less server CPU per request"
+    );
 }

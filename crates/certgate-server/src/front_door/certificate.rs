@@ -2,6 +2,7 @@
 //! mapped once, reused while current), and the sign-in record of each decision.
 
 use super::*;
+use std::sync::OnceLock;
 
 /// How long a connection's certificate decision is reused at most, even when nothing changed:
 /// bounds how late a change in the directory (a disabled user) reaches an open connection.
@@ -15,64 +16,131 @@ pub(super) struct ConnectionDecision {
     validated: Option<CertificateOutcome>,
     /// Validation and mapping.
     mapped: Option<CertificateOutcome>,
+    /// Each route's identity headers for the mapped identity, built by the first request
+    /// that forwards it: a keep-alive request only clones them.
+    identity_headers: Box<[OnceLock<IdentityHeaderList>]>,
 }
 
-/// The connection's certificate outcome for `vdir`: from the connection's memo while it is
-/// current, else validated (and mapped when the directory maps) now and recorded in the
-/// sign-in log.
+/// Identity headers ready to insert.
+pub(super) type IdentityHeaderList = Arc<[(HeaderName, HeaderValue)]>;
+
+/// A valid certificate on a directory without mapping, when only a mapped success is kept.
+static VALID_UNMAPPED: CertificateOutcome = CertificateOutcome::Valid(None);
+static NO_CERTIFICATE: CertificateOutcome = CertificateOutcome::None;
+
+/// A request's certificate outcome: the connection's kept decision (shared, not copied), or
+/// one that is not kept.
+pub(super) enum Decided {
+    Kept {
+        decision: Arc<ConnectionDecision>,
+        mapped: bool,
+    },
+    ValidUnmapped,
+    NoCertificate,
+    /// Not a decision about the certificate (the store did not answer).
+    Unkept(CertificateOutcome),
+}
+
+impl Decided {
+    pub(super) fn outcome(&self) -> &CertificateOutcome {
+        match self {
+            Decided::Kept { decision, mapped } => {
+                let kept = if *mapped {
+                    &decision.mapped
+                } else {
+                    &decision.validated
+                };
+                // `Kept` is made only for an outcome that is there.
+                kept.as_ref().unwrap_or(&NO_CERTIFICATE)
+            }
+            Decided::ValidUnmapped => &VALID_UNMAPPED,
+            Decided::NoCertificate => &NO_CERTIFICATE,
+            Decided::Unkept(outcome) => outcome,
+        }
+    }
+
+    /// Route `route`'s identity headers for `identity` (this outcome's), built once per
+    /// connection decision.
+    pub(super) fn identity_headers(
+        &self,
+        route: usize,
+        build: impl FnOnce() -> Vec<(HeaderName, HeaderValue)>,
+    ) -> IdentityHeaderList {
+        match self {
+            Decided::Kept { decision, .. } => match decision.identity_headers.get(route) {
+                Some(cell) => Arc::clone(cell.get_or_init(|| build().into())),
+                None => build().into(),
+            },
+            _ => build().into(),
+        }
+    }
+}
+
+/// The connection's certificate outcome for `vdir` (route `route` of `routes`): from the
+/// connection's memo while it is current, else validated (and mapped when the directory
+/// maps) now and recorded in the sign-in log.
 pub(super) async fn certificate_outcome<S>(
     signin: &SignInContext<S>,
     client: &TlsClient,
     vdir: &VirtualDirectory,
-) -> CertificateOutcome
+    routes: usize,
+) -> Decided
 where
     S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
 {
     if client.chain.is_empty() {
-        return CertificateOutcome::None;
+        return Decided::NoCertificate;
     }
     let state = signin.state.load();
     let now = signin.clock.now();
     let memo = client.memo.get::<ConnectionDecision>();
-    let current = memo.as_ref().filter(|d| {
+    let current = memo.filter(|d| {
         d.generation == state.generation() && now.0 - d.decided_at.0 < DECISION_MAX_AGE_SECONDS
     });
-    let cached = current.and_then(|d| {
+    if let Some(decision) = &current {
         if vdir.certificate_mapping {
-            d.mapped.clone()
-        } else {
-            d.validated.clone().or_else(|| {
-                // A mapped success implies a valid certificate.
-                d.mapped
-                    .clone()
-                    .filter(|o| matches!(o, CertificateOutcome::Valid(_)))
-                    .map(|_| CertificateOutcome::Valid(None))
-            })
+            if decision.mapped.is_some() {
+                return Decided::Kept {
+                    decision: Arc::clone(decision),
+                    mapped: true,
+                };
+            }
+        } else if decision.validated.is_some() {
+            return Decided::Kept {
+                decision: Arc::clone(decision),
+                mapped: false,
+            };
+        } else if matches!(decision.mapped, Some(CertificateOutcome::Valid(_))) {
+            // A mapped success implies a valid certificate.
+            return Decided::ValidUnmapped;
         }
-    });
-    if let Some(outcome) = cached {
-        return outcome;
     }
     let outcome = decide(signin, client, vdir, &state, now).await;
     if matches!(outcome, CertificateOutcome::Unavailable { .. }) {
         // Not a decision about the certificate: the next request asks again.
-        return outcome;
+        return Decided::Unkept(outcome);
     }
     let (mut validated, mut mapped) = current
+        .as_ref()
         .map(|d| (d.validated.clone(), d.mapped.clone()))
         .unwrap_or((None, None));
     if vdir.certificate_mapping {
-        mapped = Some(outcome.clone());
+        mapped = Some(outcome);
     } else {
-        validated = Some(outcome.clone());
+        validated = Some(outcome);
     }
-    client.memo.set(Arc::new(ConnectionDecision {
+    let decision = Arc::new(ConnectionDecision {
         generation: state.generation(),
-        decided_at: current.map_or(now, |d| d.decided_at),
+        decided_at: current.as_ref().map_or(now, |d| d.decided_at),
         validated,
         mapped,
-    }));
-    outcome
+        identity_headers: (0..routes).map(|_| OnceLock::new()).collect(),
+    });
+    client.memo.set(Arc::clone(&decision));
+    Decided::Kept {
+        decision,
+        mapped: vdir.certificate_mapping,
+    }
 }
 
 /// Validates (and maps) the connection's certificate and records the attempt.

@@ -28,16 +28,18 @@
 //!   `uploadReadAheadSize` fix) get 413 with a message saying so.
 
 mod certificate;
+mod connection;
 mod upstream;
 
 use certgate_core::directory::UserLookup;
 use certgate_core::DirectoryStore;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use base64::engine::general_purpose::STANDARD;
@@ -58,31 +60,37 @@ use crate::certauth::TlsClient;
 use crate::refusal::Refusal;
 use crate::signin_http::{store_timed_out, SignInContext};
 use certificate::*;
+use connection::*;
 use upstream::*;
 
-/// A virtual directory with its upstream client.
+/// A virtual directory and where its requests go.
 struct Route {
     vdir: VirtualDirectory,
-    upstream: reqwest::Url,
-    client: reqwest::Client,
+    /// Its upstream, in [`FrontDoor::origins`].
+    origin: usize,
+    /// The upstream URL's path, put in front of the request's (no trailing `/`).
+    base_path: String,
 }
 
 /// The front door's state.
 pub(crate) struct FrontDoor<S> {
     signin: Arc<SignInContext<S>>,
     routes: Vec<Route>,
-    /// Header names no client may set, on any directory: every directory's identity headers,
-    /// certgate's default names and RFC 9440's, whatever one directory renamed or turned off
-    /// (an upstream may trust a name for the whole host).
-    protected: Vec<HeaderName>,
+    /// The upstreams, each once however many directories it serves.
+    origins: Vec<Origin>,
+    /// Header names no client may pass on, on any directory: hop-by-hop headers, `Host`
+    /// (certgate sets it), other edges' identity and forwarding headers, and every
+    /// directory's identity headers, certgate's default names and RFC 9440's, whatever one
+    /// directory renamed or turned off (an upstream may trust a name for the whole host).
+    dropped_headers: HashSet<HeaderName>,
     /// The host names clients may ask for and that may reach the upstream.
     published_hosts: PublishedHosts,
 }
 
 impl<S> FrontDoor<S> {
-    /// Builds the upstream clients; fails when a directory's settings or CA file are unusable,
-    /// an allowed or public host is not a host name, or a directory preserves `Host` while no
-    /// host name is published.
+    /// Reads each upstream and its TLS settings; fails when a directory's settings, upstream or
+    /// CA file are unusable, an allowed or public host is not a host name, or a directory
+    /// preserves `Host` while no host name is published.
     pub(crate) fn new(
         signin: Arc<SignInContext<S>>,
         virtual_directories: Vec<VirtualDirectory>,
@@ -92,52 +100,41 @@ impl<S> FrontDoor<S> {
         let published_hosts =
             check_allowed_hosts(allowed_hosts, public_host, &virtual_directories)?;
         let mut routes = Vec::new();
+        let mut origins: Vec<Origin> = Vec::new();
         for vdir in virtual_directories {
             certgate_core::front_door::check_virtual_directory(&vdir)?;
-            let upstream = reqwest::Url::parse(&vdir.upstream)
-                .map_err(|e| format!("{}: the upstream {}: {e}", vdir.prefix, vdir.upstream))?;
-            let mut builder = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(UPSTREAM_CONNECT_TIMEOUT)
-                .read_timeout(UPSTREAM_READ_TIMEOUT)
-                .no_proxy();
-            if let Some(path) = &vdir.upstream_ca_file {
-                let pem = std::fs::read(path).map_err(|e| {
-                    format!(
-                        "{}: reading the upstream CA file {}: {e}",
-                        vdir.prefix,
-                        path.display()
-                    )
-                })?;
-                let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                    format!(
-                        "{}: the upstream CA file {}: {e}",
-                        vdir.prefix,
-                        path.display()
-                    )
-                })?;
-                if certificates.is_empty() {
-                    return Err(format!(
-                        "{}: the upstream CA file {} holds no certificate",
-                        vdir.prefix,
-                        path.display()
-                    ));
+            let ParsedUpstream { origin, base_path } = Origin::parse(
+                &vdir.prefix,
+                &vdir.upstream,
+                vdir.upstream_ca_file.as_deref(),
+            )?;
+            let origin = match origins.iter().position(|known| known.same_as(&origin)) {
+                Some(index) => index,
+                None => {
+                    origins.push(origin);
+                    origins.len() - 1
                 }
-                builder = builder.tls_certs_only(certificates);
-            }
-            let client = builder
-                .build()
-                .map_err(|e| format!("{}: the upstream client: {e}", vdir.prefix))?;
+            };
             routes.push(Route {
                 vdir,
-                upstream,
-                client,
+                origin,
+                base_path,
             });
         }
         if routes.is_empty() {
             return Err("the front door has no virtual directory".into());
         }
-        let mut protected: Vec<HeaderName> = Vec::new();
+        #[allow(
+            clippy::mutable_key_type,
+            reason = "a HeaderName's buffer is shared through an atomic pointer; its hash and equality are of the name, which never changes"
+        )]
+        let mut dropped_headers: HashSet<HeaderName> = HOP_BY_HOP
+            .iter()
+            .chain(OTHER_EDGES_HEADERS)
+            .chain(&["host", "forwarded"])
+            .copied()
+            .map(HeaderName::from_static)
+            .collect();
         let defaults = IdentityHeaders::default();
         for names in routes
             .iter()
@@ -146,16 +143,15 @@ impl<S> FrontDoor<S> {
         {
             for name in names {
                 if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
-                    if !protected.contains(&name) {
-                        protected.push(name);
-                    }
+                    dropped_headers.insert(name);
                 }
             }
         }
         Ok(FrontDoor {
             signin,
             routes,
-            protected,
+            origins,
+            dropped_headers,
             published_hosts,
         })
     }
@@ -220,7 +216,7 @@ where
             )
         }
     };
-    let Some(route) = longest_route(&front_door.routes, &path) else {
+    let Some((route_index, route)) = longest_route(&front_door.routes, &path) else {
         return refusal(
             StatusCode::NOT_FOUND,
             "front-door-no-route",
@@ -244,25 +240,21 @@ where
         .get_all(header::AUTHORIZATION)
         .iter()
         .any(|value| is_basic_authorization(value.as_bytes()));
-    let outcome = if vdir.client_certificates == ClientCertificates::Ignore {
-        CertificateOutcome::None
+    let decided = if vdir.client_certificates == ClientCertificates::Ignore {
+        Decided::NoCertificate
     } else {
-        certificate_outcome(&front_door.signin, &client, vdir).await
+        certificate_outcome(&front_door.signin, &client, vdir, front_door.routes.len()).await
     };
-    match admit(vdir, &outcome, basic) {
+    match admit(vdir, decided.outcome(), basic) {
         Admission::Refuse { code, message } => refusal(StatusCode::FORBIDDEN, &code, &message),
         Admission::Unavailable { message } => answered(Refusal::store_unavailable(&message)),
         Admission::Forward(identity) => {
-            forward(
-                route,
-                &front_door.protected,
-                &client,
-                identity.as_ref(),
-                &path,
-                host,
-                request,
-            )
-            .await
+            let identity = identity.map(|identity| {
+                decided.identity_headers(route_index, || {
+                    identity_headers(&vdir.identity_headers, identity, &client.chain)
+                })
+            });
+            forward(&front_door, route, &client, identity, &path, host, request).await
         }
     }
 }
@@ -319,10 +311,12 @@ fn checked_host(
     }
 }
 
-/// The route of the longest prefix that contains `path` (as `certgate_core::front_door::select`).
-fn longest_route<'a>(routes: &'a [Route], path: &str) -> Option<&'a Route> {
+/// The route (and its index) of the longest prefix that contains `path` (as
+/// `certgate_core::front_door::select`).
+fn longest_route<'a>(routes: &'a [Route], path: &str) -> Option<(usize, &'a Route)> {
     routes
         .iter()
-        .filter(|route| route.vdir.contains(path))
-        .max_by_key(|route| route.vdir.prefix.trim_end_matches('/').len())
+        .enumerate()
+        .filter(|(_, route)| route.vdir.contains(path))
+        .max_by_key(|(_, route)| route.vdir.prefix.trim_end_matches('/').len())
 }

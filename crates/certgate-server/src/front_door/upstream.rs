@@ -125,100 +125,69 @@ pub(super) fn identity_headers(
     out
 }
 
-/// Sends the request on to the upstream and streams the answer back.
-pub(super) async fn forward(
+/// Sends the request on to route `route`'s upstream and streams the answer back.
+pub(super) async fn forward<S>(
+    front_door: &FrontDoor<S>,
     route: &Route,
-    protected: &[HeaderName],
     client: &TlsClient,
-    identity: Option<&ForwardedIdentity>,
+    identity: Option<IdentityHeaderList>,
     path: &str,
     host: Option<HeaderValue>,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let mut url = route.upstream.clone();
-    let base = url.path().trim_end_matches('/').to_owned();
-    let forwarded_path = format!("{base}{path}");
-    url.set_path(&forwarded_path);
-    url.set_query(parts.uri.query());
-    // The upstream must act on exactly the path the directory was chosen for: should the URL
-    // layer rewrite it in any way (it resolves dot segments, re-encodes characters), refuse.
-    if url.path() != forwarded_path {
+    let Some(uri) = upstream_uri(&route.base_path, path, parts.uri.query()) else {
         return refusal(
             StatusCode::BAD_REQUEST,
             "front-door-path-refused",
             "This address cannot be used: it does not survive being forwarded unchanged.",
         );
-    }
-
-    let mut headers = HeaderMap::new();
-    for (name, value) in &parts.headers {
-        let lower = name.as_str();
-        let dropped = HOP_BY_HOP.contains(&lower)
-            || name == header::HOST
-            || protected.contains(name)
-            // `X_Certgate_UPN` is `X-Certgate-UPN` to IIS/CGI-style readers
-            // (HTTP_X_CERTGATE_UPN): names with underscores are dropped, as nginx does.
-            || lower.contains('_')
-            // certgate is the edge: forwarding information comes from it alone.
-            || lower == "forwarded"
-            || lower.starts_with("x-forwarded-")
-            || OTHER_EDGES_HEADERS.contains(&lower)
-            || (name == header::AUTHORIZATION
-                && !authorization_forwarded(&route.vdir, value.as_bytes()));
-        if !dropped {
-            headers.append(name.clone(), value.clone());
+    };
+    let device = DeviceConnection::of(client);
+    let headers = || {
+        upstream_headers(
+            front_door,
+            route,
+            &parts.headers,
+            host.as_ref(),
+            identity.as_deref(),
+            &device,
+        )
+    };
+    let sent_again = (hyper::body::Body::is_end_stream(&body)
+        && matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS))
+    .then_some(|| {
+        // Built again rather than kept: the retry is rare, the copy would be made each time.
+        let uri = upstream_uri(&route.base_path, path, parts.uri.query()).unwrap_or_default();
+        upstream_request(&parts.method, uri, headers(), Body::empty())
+    });
+    let request = upstream_request(&parts.method, uri, headers(), body);
+    match exchange(
+        &device,
+        &front_door.origins,
+        route.origin,
+        request,
+        sent_again,
+    )
+    .await
+    {
+        Ok(mut response) => {
+            // The device's protocol is the device connection's, not the upstream's.
+            *response.version_mut() = axum::http::Version::default();
+            response.extensions_mut().clear();
+            strip_hop_by_hop(response.headers_mut());
+            response
         }
-    }
-    // What the connection header names is hop-by-hop too (RFC 9110 §7.6.1).
-    for value in parts.headers.get_all(header::CONNECTION) {
-        for name in value.to_str().unwrap_or_default().split(',') {
-            if let Ok(name) = HeaderName::from_bytes(name.trim().as_bytes()) {
-                headers.remove(name);
-            }
-        }
-    }
-    if let Some(host) = host {
-        if route.vdir.preserve_host {
-            // The HTTP client keeps a Host it is given and fills in the upstream's otherwise.
-            headers.insert(header::HOST, host.clone());
-        }
-        headers.insert(HeaderName::from_static("x-forwarded-host"), host);
-    }
-    headers.insert(
-        HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_static("https"),
-    );
-    if let Ok(value) = HeaderValue::from_str(&client.address.ip().to_string()) {
-        headers.insert(HeaderName::from_static("x-forwarded-for"), value);
-    }
-    if let Some(identity) = identity {
-        for (name, value) in identity_headers(&route.vdir.identity_headers, identity, &client.chain)
-        {
-            headers.insert(name, value);
-        }
-    }
-
-    let upstream = route
-        .client
-        .request(parts.method, url)
-        .headers(headers)
-        .body(reqwest::Body::wrap_stream(body.into_data_stream()))
-        .send()
-        .await;
-    let upstream = match upstream {
-        Ok(response) => response,
         Err(error) => {
             let (status, code) = if error.is_timeout() {
                 (StatusCode::GATEWAY_TIMEOUT, "front-door-upstream-timeout")
             } else {
                 (StatusCode::BAD_GATEWAY, "front-door-upstream-unavailable")
             };
-            // Without the URL: its query can carry what must not be logged (ActiveSync's
+            // The error names no URL: a query can carry what must not be logged (ActiveSync's
             // User and DeviceId, OWA canaries, tokens).
-            let error = error.without_url();
             tracing::warn!(prefix = %route.vdir.prefix, %error, "the upstream failed");
-            return refusal(
+            refusal(
                 status,
                 code,
                 &format!(
@@ -226,18 +195,118 @@ pub(super) async fn forward(
                     route.vdir.prefix,
                     if error.is_timeout() { "timeout" } else { "unreachable or refused" }
                 ),
-            );
-        }
-    };
-    let mut response = Response::builder().status(upstream.status());
-    if let Some(response_headers) = response.headers_mut() {
-        for (name, value) in upstream.headers() {
-            if !HOP_BY_HOP.contains(&name.as_str()) {
-                response_headers.append(name.clone(), value.clone());
-            }
+            )
         }
     }
-    response
-        .body(Body::from_stream(upstream.bytes_stream()))
-        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+}
+
+/// The upstream's request target: the upstream URL's path, the canonical path, the query;
+/// `None` when it would not reach the upstream exactly as built (the upstream must act on
+/// exactly the path the directory was chosen for).
+fn upstream_uri(base_path: &str, path: &str, query: Option<&str>) -> Option<Uri> {
+    let mut target =
+        String::with_capacity(base_path.len() + path.len() + query.map_or(0, |q| q.len() + 1));
+    target.push_str(base_path);
+    target.push_str(path);
+    if let Some(query) = query {
+        target.push('?');
+        target.push_str(query);
+    }
+    let uri = Uri::try_from(target).ok()?;
+    let unchanged = uri.path().strip_prefix(base_path) == Some(path) && uri.query() == query;
+    unchanged.then_some(uri)
+}
+
+fn upstream_request(method: &Method, uri: Uri, headers: HeaderMap, body: Body) -> Request {
+    let mut request = Request::new(body);
+    *request.method_mut() = method.clone();
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    request
+}
+
+/// The headers the upstream gets: the client's, less those that never pass, then certgate's
+/// own (`Host`, forwarding, identity).
+fn upstream_headers<S>(
+    front_door: &FrontDoor<S>,
+    route: &Route,
+    client_headers: &HeaderMap,
+    host: Option<&HeaderValue>,
+    identity: Option<&[(HeaderName, HeaderValue)]>,
+    device: &DeviceConnection,
+) -> HeaderMap {
+    let ours = 5 + identity.map_or(0, <[_]>::len);
+    let mut headers = HeaderMap::with_capacity(client_headers.len() + ours);
+    let has_connection = client_headers.contains_key(header::CONNECTION);
+    for (name, value) in client_headers {
+        // Header names are lowercase in `http`.
+        let lower = name.as_str();
+        let dropped = front_door.dropped_headers.contains(name)
+            // `X_Certgate_UPN` is `X-Certgate-UPN` to IIS/CGI-style readers
+            // (HTTP_X_CERTGATE_UPN): names with underscores are dropped, as nginx does.
+            || lower.contains('_')
+            // certgate is the edge: forwarding information comes from it alone.
+            || lower.starts_with("x-forwarded-")
+            || (name == header::AUTHORIZATION
+                && !authorization_forwarded(&route.vdir, value.as_bytes()))
+            // What the connection header names is hop-by-hop too (RFC 9110 §7.6.1).
+            || (has_connection && named_by_connection(client_headers, lower));
+        if !dropped {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    let origin = &front_door.origins[route.origin];
+    match host {
+        Some(host) if route.vdir.preserve_host => {
+            headers.insert(header::HOST, host.clone());
+        }
+        _ => {
+            headers.insert(header::HOST, origin.authority.clone());
+        }
+    }
+    if let Some(host) = host {
+        headers.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
+    }
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static("https"),
+    );
+    if let Some(address) = &device.forwarded_for {
+        headers.insert(HeaderName::from_static("x-forwarded-for"), address.clone());
+    }
+    for (name, value) in identity.unwrap_or_default() {
+        headers.insert(name.clone(), value.clone());
+    }
+    headers
+}
+
+/// Whether a `Connection` header of `headers` names `name` (lowercase).
+fn named_by_connection(headers: &HeaderMap, name: &str) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|value| {
+        value
+            .to_str()
+            .unwrap_or_default()
+            .split(',')
+            .any(|listed| listed.trim().eq_ignore_ascii_case(name))
+    })
+}
+
+/// Removes the hop-by-hop headers of an upstream's answer, and those its `Connection` names.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<String> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(|name| name.trim().to_ascii_lowercase())
+            .filter(|name| !name.is_empty())
+            .collect();
+        for name in named {
+            headers.remove(name.as_str());
+        }
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
 }
