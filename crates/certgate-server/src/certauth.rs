@@ -16,11 +16,12 @@ use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::Acceptor;
 use rustls::server::NoServerSessionStorage;
 use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::LazyConfigAcceptor;
 
 use crate::limits::ListenerLimits;
 
@@ -129,7 +130,59 @@ pub struct CertAuthTls {
     identity: ServerIdentity,
     client_certificates: ClientCertificates,
     provider: Arc<CryptoProvider>,
-    current: Mutex<Option<(i64, Arc<ServerConfig>)>>,
+    current: Mutex<Option<(i64, Configs)>>,
+}
+
+/// The two configurations of one generation, which differ only in who picks the cipher suite.
+#[derive(Clone)]
+struct Configs {
+    /// AES-128-GCM with SHA-256 first, whatever the client prefers.
+    server_order: Arc<ServerConfig>,
+    /// The client's order, for a client that puts ChaCha20-Poly1305 first.
+    client_order: Arc<ServerConfig>,
+}
+
+impl Configs {
+    /// The cipher suite choice Go's TLS server makes: a client that lists ChaCha20-Poly1305
+    /// first says it has no AES hardware and gets its own order; every other client gets
+    /// AES-128-GCM, whose SHA-256 key schedule and transcript hash run in hardware on current
+    /// CPUs where AES-256-GCM's SHA-384 does not (OpenSSL clients list AES-256-GCM first).
+    /// All three TLS 1.3 suites are of equal standing in RFC 8446 and every current profile.
+    fn for_client(&self, hello: &rustls::server::ClientHello<'_>) -> Arc<ServerConfig> {
+        let chacha_first = hello.cipher_suites().first().is_some_and(|suite| {
+            matches!(
+                suite,
+                rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
+                    | rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+                    | rustls::CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+            )
+        });
+        Arc::clone(if chacha_first {
+            &self.client_order
+        } else {
+            &self.server_order
+        })
+    }
+}
+
+/// aws-lc-rs's suites with AES-128-GCM before AES-256-GCM (TLS 1.3 and 1.2 alike), the rest
+/// in its order.
+fn aes128_first(mut provider: CryptoProvider) -> CryptoProvider {
+    let rank = |suite: rustls::CipherSuite| match suite {
+        rustls::CipherSuite::TLS13_AES_128_GCM_SHA256 => 0,
+        rustls::CipherSuite::TLS13_AES_256_GCM_SHA384 => 1,
+        _ => 2,
+    };
+    provider.cipher_suites.sort_by_key(|suite| {
+        let suite = suite.suite();
+        let tls12_aes128 = matches!(
+            suite,
+            rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+                | rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+        );
+        (rank(suite), !tls12_aes128)
+    });
+    provider
 }
 
 impl CertAuthTls {
@@ -150,7 +203,22 @@ impl CertAuthTls {
         Ok(tls)
     }
 
-    fn build(&self, state: &ValidationState) -> Result<Arc<ServerConfig>, String> {
+    fn build(&self, state: &ValidationState) -> Result<Configs, String> {
+        let client_order = self.build_with(state, Arc::clone(&self.provider))?;
+        let mut server_order =
+            (*self.build_with(state, Arc::new(aes128_first((*self.provider).clone())))?).clone();
+        server_order.ignore_client_order = true;
+        Ok(Configs {
+            server_order: Arc::new(server_order),
+            client_order,
+        })
+    }
+
+    fn build_with(
+        &self,
+        state: &ValidationState,
+        provider: Arc<CryptoProvider>,
+    ) -> Result<Arc<ServerConfig>, String> {
         let verifier = AnyClientCertificate {
             hints: state
                 .issuer_hints()
@@ -159,7 +227,7 @@ impl CertAuthTls {
                 .collect(),
             algorithms: self.provider.signature_verification_algorithms,
         };
-        let builder = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
+        let builder = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| format!("TLS versions: {e}"))?;
         let builder = match self.client_certificates {
@@ -176,25 +244,25 @@ impl CertAuthTls {
         Ok(Arc::new(config))
     }
 
-    /// The configuration for the state's generation.
-    fn config_for(&self, state: &ValidationState) -> Option<Arc<ServerConfig>> {
+    /// The configurations for the state's generation.
+    fn config_for(&self, state: &ValidationState) -> Option<Configs> {
         let mut current = self
             .current
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((generation, config)) = current.as_ref() {
             if *generation == state.generation() {
-                return Some(Arc::clone(config));
+                return Some(config.clone());
             }
         }
         match self.build(state) {
             Ok(config) => {
-                *current = Some((state.generation(), Arc::clone(&config)));
+                *current = Some((state.generation(), config.clone()));
                 Some(config)
             }
             Err(error) => {
                 tracing::error!(%error, "building the TLS configuration failed");
-                current.as_ref().map(|(_, config)| Arc::clone(config))
+                current.as_ref().map(|(_, config)| config.clone())
             }
         }
     }
@@ -237,12 +305,12 @@ pub async fn serve_with_limits(
         };
         let app = app.clone();
         tokio::spawn(async move {
-            let stream = match tokio::time::timeout(
-                limits.handshake_timeout,
-                TlsAcceptor::from(config).accept(tcp),
-            )
-            .await
-            {
+            let handshake = async {
+                let start = LazyConfigAcceptor::new(Acceptor::default(), tcp).await?;
+                let config = config.for_client(&start.client_hello());
+                start.into_stream(config).await
+            };
+            let stream = match tokio::time::timeout(limits.handshake_timeout, handshake).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(error)) => {
                     tracing::debug!(%address, %error, "TLS handshake failed");

@@ -440,3 +440,69 @@ async fn a_forged_authority_key_identifier_does_not_make_a_sign_in_multi_factor(
     assert_eq!(log[0].strength.as_deref(), Some("multi-factor"));
     server.stop().await;
 }
+
+/// The cipher suite a client offering `suites` (in its order of preference) gets.
+async fn negotiated_suite(
+    fixture: &Fixture,
+    suites: &[rustls::CipherSuite],
+) -> rustls::CipherSuite {
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider.cipher_suites = suites
+        .iter()
+        .map(|wanted| {
+            *rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES
+                .iter()
+                .find(|suite| suite.suite() == *wanted)
+                .expect("a suite aws-lc-rs has")
+        })
+        .collect();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(fixture.server_certificate.clone()))
+        .expect("server root");
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(fixture.server.certauth_addr.expect("listener"))
+        .await
+        .expect("connect");
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").expect("name"),
+            tcp,
+        )
+        .await
+        .expect("TLS handshake");
+    tls.get_ref()
+        .1
+        .negotiated_cipher_suite()
+        .expect("a suite")
+        .suite()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aes_128_gcm_is_chosen_unless_the_client_puts_chacha20_first() {
+    use rustls::CipherSuite::{
+        TLS13_AES_128_GCM_SHA256 as AES128, TLS13_AES_256_GCM_SHA384 as AES256,
+        TLS13_CHACHA20_POLY1305_SHA256 as CHACHA,
+    };
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    // OpenSSL's order: AES-256 first. The server picks AES-128 (SHA-256 in hardware).
+    assert_eq!(
+        negotiated_suite(&fixture, &[AES256, CHACHA, AES128]).await,
+        AES128
+    );
+    assert_eq!(
+        negotiated_suite(&fixture, &[AES128, AES256, CHACHA]).await,
+        AES128
+    );
+    // A client without AES hardware says so by putting ChaCha20 first, and gets it.
+    assert_eq!(
+        negotiated_suite(&fixture, &[CHACHA, AES128, AES256]).await,
+        CHACHA
+    );
+    // What the client offers bounds the choice.
+    assert_eq!(negotiated_suite(&fixture, &[AES256]).await, AES256);
+}
