@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 
+use super::certgate_process::Revocation;
+
 /// How long and how hard a run measures.
 pub(crate) struct Settings {
     pub(crate) quick: bool,
@@ -43,5 +45,18 @@ impl Settings {
                 concurrency,
             }
         })
+    }
+
+    /// The issuing CRLs a run compares, largest first: the settings' (20 MB; 700 kB in a
+    /// quick run), a tenth-or-so of it (700 kB; 70 kB in a quick run), and none. A benchmark's
+    /// top-level figures are the largest CRL's.
+    pub(crate) fn crl_variants(&self) -> [(usize, Revocation); 3] {
+        let medium = if self.quick { 70_000 } else { 700_000 };
+        [
+            (self.crl_bytes, Revocation::Crl),
+            (medium, Revocation::Crl),
+            // The certificates of the smallest fixture; no CRL is loaded.
+            (medium, Revocation::NoCrl),
+        ]
     }
 }

@@ -123,19 +123,6 @@ fn nginx_site(upstream: std::net::SocketAddr) -> Site {
     }
 }
 
-/// The issuing CRLs a run compares, largest first: the settings' (20 MB; 700 kB in a quick
-/// run), a tenth-or-so of it (700 kB; 70 kB in a quick run), and none. The top-level figures
-/// (`scenarios`) are the largest CRL's.
-fn crl_variants(settings: &Settings) -> [(usize, Revocation); 3] {
-    let medium = if settings.quick { 70_000 } else { 700_000 };
-    [
-        (settings.crl_bytes, Revocation::Crl),
-        (medium, Revocation::Crl),
-        // The certificates of the smallest fixture; no CRL is loaded.
-        (medium, Revocation::NoCrl),
-    ]
-}
-
 fn main() -> Result<()> {
     if let Some(served) = certgate_process::serve_if_child() {
         return served;
@@ -148,7 +135,7 @@ fn main() -> Result<()> {
         eprintln!("ab (apache2-utils) is not installed: no cross-check with an independent client");
     }
     let mut runs = Vec::new();
-    for (index, (crl_bytes, revocation)) in crl_variants(&settings).into_iter().enumerate() {
+    for (index, (crl_bytes, revocation)) in settings.crl_variants().into_iter().enumerate() {
         // The cross-check runs with the largest CRL only.
         let ab = ab.as_deref().filter(|_| index == 0);
         runs.push(measure(&settings, &upstream, crl_bytes, revocation, ab)?);
