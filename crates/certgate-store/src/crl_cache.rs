@@ -17,6 +17,7 @@
 
 use certgate_core::authority::ParentRevocations;
 use std::future::poll_fn;
+use std::time::{Duration, Instant};
 
 use certgate_core::crl_cache::{CachedCrl, CachedCrlSummary, CrlFetchStatus, CrlKind, CrlToCache};
 use certgate_core::store::StoreResult;
@@ -38,6 +39,9 @@ const DER_CHUNK_BYTES: usize = 256 * 1024;
 /// Chunks written (or deleted) per transaction: 1 MiB, a few milliseconds of SQLite's write
 /// lock, so that sign-ins recording themselves meanwhile barely wait.
 const CHUNKS_PER_TRANSACTION: usize = 4;
+
+/// The longest pause between two chunk transactions (see `let_other_writers_in`).
+const MAX_WRITER_PAUSE: Duration = Duration::from_millis(30);
 
 /// The version a DER's chunks are stored under: the first 8 bytes of its SHA-256. Equal
 /// content gets the same version (two nodes caching the same CRL write the same rows);
@@ -317,6 +321,7 @@ impl SqlStore {
     async fn stage_der(&self, crl: &CrlToCache<'_>, version: i64) -> StoreResult<()> {
         let chunks: Vec<&[u8]> = crl.der.chunks(DER_CHUNK_BYTES).collect();
         for (batch_index, batch) in chunks.chunks(CHUNKS_PER_TRANSACTION).enumerate() {
+            let started = Instant::now();
             let mut tx = self.begin_write().await?;
             for (index, chunk) in batch.iter().enumerate() {
                 let seq = i64::try_from(batch_index * CHUNKS_PER_TRANSACTION + index)
@@ -335,8 +340,21 @@ impl SqlStore {
                 .map_err(|e| translate("a cached CRL", e))?;
             }
             tx.commit().await.map_err(unavailable)?;
+            self.let_other_writers_in(started.elapsed()).await;
         }
         Ok(())
+    }
+
+    /// Pauses between two of the short transactions that stage or remove chunks, three times
+    /// as long as the last one took (SQLite only). A writer that found SQLite's write lock
+    /// taken does not queue: it sleeps and tries again (1, 2, 5, 10... ms), so transactions
+    /// following each other back to back would keep every sign-in (which records itself
+    /// before it answers) out until the last chunk is written. With the lock free three
+    /// quarters of the time, a waiting writer gets in within its first tries.
+    async fn let_other_writers_in(&self, last: Duration) {
+        if self.backend() == crate::Backend::Sqlite {
+            tokio::time::sleep((last * 3).min(MAX_WRITER_PAUSE)).await;
+        }
     }
 
     /// The cached CRL's chunk version for `crl`'s CA and kind, its row locked until `tx`
@@ -367,6 +385,7 @@ impl SqlStore {
     /// CRL's, or what an interrupted attempt staged), a few per transaction.
     async fn remove_other_versions(&self, crl: &CrlToCache<'_>) -> StoreResult<()> {
         loop {
+            let started = Instant::now();
             let mut tx = self.begin_write().await?;
             let Some(version) = self.cached_version_locked(&mut tx, crl).await? else {
                 // The CA went (its chunks with it) while this ran.
@@ -400,6 +419,7 @@ impl SqlStore {
                 .map_err(unavailable)?;
             }
             tx.commit().await.map_err(unavailable)?;
+            self.let_other_writers_in(started.elapsed()).await;
         }
     }
 
