@@ -68,6 +68,84 @@ pub struct CachedCrl {
     pub fetched_at: UnixTime,
 }
 
+impl CachedCrl {
+    /// What [`CrlCacheStore::put_cached_crl`] writes to cache this CRL.
+    pub fn to_cache(&self) -> CrlToCache<'_> {
+        CrlToCache {
+            ca_id: self.ca_id,
+            kind: self.kind,
+            url: &self.url,
+            der: &self.der,
+            der_sha256: der_sha256(&self.der),
+            crl_number: &self.crl_number,
+            this_update: self.this_update,
+            next_update: self.next_update,
+            entry_count: self.entry_count,
+            etag: self.etag.as_deref(),
+            last_modified: self.last_modified.as_deref(),
+            fetched_at: self.fetched_at,
+        }
+    }
+}
+
+/// A CRL to cache, borrowing its DER: the refresh stores the bytes its parsed CRL holds, so
+/// that a 150 MB CRL is never copied on its way into the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CrlToCache<'a> {
+    /// The trusted CA it belongs to.
+    pub ca_id: CaId,
+    /// Base or delta.
+    pub kind: CrlKind,
+    /// The URL it was downloaded from.
+    pub url: &'a str,
+    /// The CRL, DER.
+    pub der: &'a [u8],
+    /// SHA-256 of `der` ([`der_sha256`]): what tells the same CRL downloaded again from a
+    /// reused number without reading the cached bytes back.
+    pub der_sha256: [u8; 32],
+    /// Its cRLNumber, INTEGER content octets.
+    pub crl_number: &'a [u8],
+    /// Its thisUpdate.
+    pub this_update: UnixTime,
+    /// Its nextUpdate.
+    pub next_update: UnixTime,
+    /// How many revoked certificates it lists.
+    pub entry_count: i64,
+    /// The download's `ETag`.
+    pub etag: Option<&'a str>,
+    /// The download's `Last-Modified`.
+    pub last_modified: Option<&'a str>,
+    /// When it was downloaded and accepted.
+    pub fetched_at: UnixTime,
+}
+
+impl CrlToCache<'_> {
+    /// The cached record it becomes (a copy of the DER: for in-memory stores).
+    pub fn to_cached(&self) -> CachedCrl {
+        CachedCrl {
+            ca_id: self.ca_id,
+            kind: self.kind,
+            url: self.url.to_owned(),
+            der: self.der.to_vec(),
+            crl_number: self.crl_number.to_vec(),
+            this_update: self.this_update,
+            next_update: self.next_update,
+            entry_count: self.entry_count,
+            etag: self.etag.map(str::to_owned),
+            last_modified: self.last_modified.map(str::to_owned),
+            fetched_at: self.fetched_at,
+        }
+    }
+}
+
+/// SHA-256 of a CRL's DER, as [`CrlToCache::der_sha256`] and [`Previous::der_sha256`] hold it.
+pub fn der_sha256(der: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
 /// The cached CRL without its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CachedCrlSummary {
@@ -87,6 +165,8 @@ pub struct CachedCrlSummary {
     pub entry_count: i64,
     /// Its size in bytes (DER).
     pub bytes: i64,
+    /// SHA-256 of its DER; `None` for a CRL cached before certgate kept the digest.
+    pub der_sha256: Option<Vec<u8>>,
     /// The download's `ETag`.
     pub etag: Option<String>,
     /// The download's `Last-Modified`.
@@ -272,8 +352,9 @@ impl CrlRefusal {
 pub struct Previous<'a> {
     /// The cached CRL's number, INTEGER content octets.
     pub crl_number: &'a [u8],
-    /// The cached CRL, DER, to tell a reused number from the same CRL.
-    pub der: &'a [u8],
+    /// SHA-256 of the cached CRL's DER ([`der_sha256`]), to tell a reused number from the
+    /// same CRL without holding the cached bytes beside the download.
+    pub der_sha256: &'a [u8],
 }
 
 /// The result of a download that passed every check.
@@ -343,7 +424,9 @@ pub fn accept_downloaded_crl(
             }
             // The cached CRL again: still checked for currency below, so that a CA serving
             // the same CRL past its nextUpdate is reported as `crl-stale`, not as a success.
-            Ordering::Equal if crl.der() == previous.der => unchanged = true,
+            Ordering::Equal if der_sha256(crl.der()).as_slice() == previous.der_sha256 => {
+                unchanged = true
+            }
             Ordering::Equal => {
                 return Err(CrlRefusal::NumberReused {
                     number: crate::hex(number),
@@ -415,13 +498,14 @@ pub trait CrlCacheStore: Send + Sync + 'static {
     fn cached_crl_summaries(
         &self,
     ) -> impl Future<Output = StoreResult<Vec<CachedCrlSummary>>> + Send;
-    /// Replaces the cached CRL and records the successful attempt, atomically. In the same
+    /// Replaces the cached CRL and records the successful attempt, atomically. The DER is
+    /// written without being copied whole (a CRL can be 150 MB). In the same
     /// transaction, every unrevoked certificate derived from a certificate of that CA
     /// (`ParentCertificate::trusted_ca`) which the CRL lists is revoked with its descendants
     /// and audited (`authority::ParentRevocations`).
     fn put_cached_crl(
         &self,
-        crl: &CachedCrl,
+        crl: &CrlToCache<'_>,
         status: &CrlFetchStatus,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Records an attempt that did not replace the CRL (failed, or not modified).

@@ -199,7 +199,7 @@ fn wrong_passes_void_the_live_one_until_a_new_one_is_issued() {
 #[test]
 fn a_second_factor_reset_removes_the_authenticator_and_the_pass_and_is_always_audited() {
     on_a_new_store(|store, clock| async move {
-        let settings = TotpSettings::new("Contoso", b"passphrase".to_vec());
+        let settings = TotpSettings::new("Contoso", test_sealing(b"passphrase"));
         TotpService::new(&store, &clock, &settings, "test")
             .begin_enrollment(ALICE, ALICE_UPN, WhenEnrolled::Refuse)
             .await
@@ -234,4 +234,11 @@ fn a_second_factor_reset_removes_the_authenticator_and_the_pass_and_is_always_au
         assert!(!reset.authenticator_removed && !reset.access_pass_removed);
         assert_eq!(outcomes(&store, "second_factor.reset").await, ["ok", "ok"]);
     });
+}
+
+/// The sealing keys of `passphrase` with a fixed salt (a deployment's comes from its store).
+fn test_sealing(passphrase: &[u8]) -> std::sync::Arc<certgate_core::totp::TotpSealing> {
+    std::sync::Arc::new(
+        certgate_core::totp::TotpSealing::derive(passphrase, &[7; 16]).expect("sealing key"),
+    )
 }

@@ -165,12 +165,15 @@ fn trusted_cas_are_added_all_or_none_and_a_removed_one_takes_its_crls() {
 
         let ca = added[0].id;
         store
-            .put_cached_crl(&cached_crl(ca, vec![0x30], T0), &fetched(ca, T0))
+            .put_cached_crl(&cached_crl(ca, vec![0x30], T0).to_cache(), &fetched(ca, T0))
             .await
             .expect("cached");
         assert!(matches!(
             store
-                .put_cached_crl(&cached_crl(CaId(9), vec![0x30], T0), &fetched(CaId(9), T0))
+                .put_cached_crl(
+                    &cached_crl(CaId(9), vec![0x30], T0).to_cache(),
+                    &fetched(CaId(9), T0)
+                )
                 .await,
             Err(StoreError::NotFound { .. })
         ));
@@ -232,14 +235,20 @@ fn a_crl_listing_a_foreign_parent_revokes_its_children_and_theirs_with_the_cache
         // A CRL that does not parse refuses the update before anything changes.
         assert!(matches!(
             store
-                .put_cached_crl(&cached_crl(ca, vec![0x30, 0x00], T0 + 50), &fetched(ca, T0))
+                .put_cached_crl(
+                    &cached_crl(ca, vec![0x30, 0x00], T0 + 50).to_cache(),
+                    &fetched(ca, T0)
+                )
                 .await,
             Err(StoreError::Corrupt { .. })
         ));
         assert!(store.cached_crls().await.expect("crls").is_empty());
 
         store
-            .put_cached_crl(&cached_crl(ca, der, T0 + 50), &fetched(ca, T0 + 50))
+            .put_cached_crl(
+                &cached_crl(ca, der, T0 + 50).to_cache(),
+                &fetched(ca, T0 + 50),
+            )
             .await
             .expect("cached");
         for record in [&device, &renewal] {

@@ -32,7 +32,7 @@ fn on_a_new_store<F: Future<Output = ()>>(
 }
 
 fn settings() -> TotpSettings {
-    TotpSettings::new("Contoso", PASSPHRASE.to_vec())
+    TotpSettings::new("Contoso", test_sealing(PASSPHRASE))
 }
 
 fn service<'a>(
@@ -248,7 +248,7 @@ fn a_secret_is_sealed_with_the_passphrase_and_unreadable_without_it() {
         assert_eq!(stored.algorithm, TotpAlgorithm::Sha1);
         assert_eq!(stored.digits, Digits::Six);
 
-        let wrong = TotpSettings::new("Contoso", b"another passphrase".to_vec());
+        let wrong = TotpSettings::new("Contoso", test_sealing(b"another passphrase"));
         let error = service(&store, &clock, &wrong)
             .verify(ALICE, &code_now(&enrollment, &clock))
             .await
@@ -358,4 +358,106 @@ fn a_reset_removes_both_secrets_and_is_audited_only_when_there_was_something() {
             .count();
         assert_eq!(resets, 1);
     });
+}
+
+#[test]
+fn a_secret_sealed_in_the_first_format_still_opens_and_is_resealed_on_its_next_use() {
+    use certgate_core::audit::AuditEvent;
+    use certgate_core::totp::{is_current_format, NewTotpSecret, TotpCounters, TotpSecret};
+    on_a_new_store(|store, clock, settings| async move {
+        // An active secret as certgate sealed them before: `certgate_ca::sealed_key`, with a
+        // PBKDF2 salt of its own.
+        let secret =
+            TotpSecret::from_key(b"12345678901234567890", TotpAlgorithm::Sha1, Digits::Six)
+                .expect("key");
+        let legacy = certgate_ca::sealed_key::seal(secret.key(), PASSPHRASE).expect("seal");
+        assert!(!is_current_format(&legacy));
+        let event = || AuditEvent::new(clock.now(), "test", "totp.enroll", ALICE, "ok", "");
+        let pending = store
+            .put_pending_totp(
+                ALICE,
+                &NewTotpSecret {
+                    sealed_secret: legacy.clone(),
+                    algorithm: TotpAlgorithm::Sha1,
+                    digits: Digits::Six,
+                },
+                clock.now(),
+                &event(),
+            )
+            .await
+            .expect("store the secret");
+        store
+            .confirm_pending_totp(
+                ALICE,
+                pending.id,
+                pending.revision,
+                &TotpCounters::default(),
+                clock.now(),
+                &event(),
+            )
+            .await
+            .expect("make it the active one");
+
+        let totp = service(&store, &clock, &settings);
+        totp.verify(ALICE, &code_at(&secret, clock.now()))
+            .await
+            .expect("a code of the first-format secret is accepted");
+        let stored = store
+            .totp_secrets(ALICE)
+            .await
+            .expect("secrets")
+            .active
+            .expect("active");
+        assert!(
+            is_current_format(&stored.sealed_secret),
+            "re-sealed in the current format"
+        );
+        assert_eq!(
+            &*settings
+                .sealing
+                .current()
+                .open(&stored.sealed_secret)
+                .expect("opens with the derived key alone"),
+            secret.key()
+        );
+        assert_eq!(stored.id, pending.id, "the same secret, sealed anew");
+
+        // The next code opens the re-sealed secret; the code already used stays used.
+        assert_eq!(
+            refusal(totp.verify(ALICE, &code_at(&secret, clock.now())).await),
+            "totp-replayed"
+        );
+        clock.advance(STEP);
+        totp.verify(ALICE, &code_at(&secret, clock.now()))
+            .await
+            .expect("the next code");
+    });
+}
+
+#[test]
+fn the_sealing_salt_is_made_once_and_every_start_derives_the_same_key() {
+    on_a_new_store(|store, _clock, _settings| async move {
+        let first = certgate_core::totp::open_sealing(&store, PASSPHRASE)
+            .await
+            .expect("first start");
+        let second = certgate_core::totp::open_sealing(&store, PASSPHRASE)
+            .await
+            .expect("second start");
+        let sealed = first.current().seal(b"12345678901234567890").expect("seal");
+        assert_eq!(
+            &*second.current().open(&sealed).expect("open"),
+            b"12345678901234567890"
+        );
+        let salt = store.totp_sealing_salt(&[9; 16]).await.expect("salt");
+        assert_eq!(salt.len(), 16);
+        assert_ne!(salt, [9; 16], "the salt stored first stays");
+        assert_eq!(&sealed[5..21], salt.as_slice());
+    });
+}
+
+/// The sealing keys of `passphrase` with a fixed salt (a deployment's comes from its store).
+fn test_sealing(passphrase: &[u8]) -> std::sync::Arc<certgate_core::totp::TotpSealing> {
+    std::sync::Arc::new(
+        certgate_core::totp::TotpSealing::derive(passphrase, &[7; 16]).expect("sealing key"),
+    )
 }

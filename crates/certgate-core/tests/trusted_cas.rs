@@ -9,7 +9,7 @@
 //! the CLI keep one success and one refusal per route or command.
 
 use certgate_core::audit::AuditLog;
-use certgate_core::crl_cache::{accept_downloaded_crl, Accepted, CrlKind, Previous};
+use certgate_core::crl_cache::{accept_downloaded_crl, der_sha256, Accepted, CrlKind, Previous};
 use certgate_core::testing::{block_on, MemoryStore};
 use certgate_core::trusted_ca::{
     add_cas, remove_ca, set_ca, AuthorityType, CaId, CaSettings, TrustError, TrustedCaStore,
@@ -304,7 +304,7 @@ fn a_crl_of_the_ca_numbered_above_the_cached_one_replaces_it_and_the_same_crl_is
     ));
     let cached = Previous {
         crl_number: &[3],
-        der: &three,
+        der_sha256: &der_sha256(&three),
     };
     assert!(matches!(
         accept(&pki, four, CrlKind::Base, Some(cached)),
@@ -328,7 +328,7 @@ fn a_crl_numbered_below_the_cached_one_or_reusing_its_number_is_refused() {
     let (three, four) = (crl(&pki.intermediate, 3), crl(&pki.intermediate, 4));
     let cached = Previous {
         crl_number: &[4],
-        der: &four,
+        der_sha256: &der_sha256(&four),
     };
     assert_eq!(
         accept(&pki, three, CrlKind::Base, Some(cached)).err(),
@@ -351,7 +351,7 @@ fn a_crl_numbered_below_the_cached_one_or_reusing_its_number_is_refused() {
     // Leading zero octets do not make a number larger.
     let padded = Previous {
         crl_number: &[0, 0, 4],
-        der: &four,
+        der_sha256: &der_sha256(&four),
     };
     assert!(matches!(
         accept(&pki, four.clone(), CrlKind::Base, Some(padded)),
@@ -479,7 +479,7 @@ fn a_crl_from_the_future_beyond_the_clock_skew_or_past_its_next_update_is_refuse
     let cached = issued_at(instants::CRL_THIS_UPDATE, NOW - 1);
     let previous = Previous {
         crl_number: &[1],
-        der: &cached,
+        der_sha256: &der_sha256(&cached),
     };
     assert_eq!(
         accept_downloaded_crl(

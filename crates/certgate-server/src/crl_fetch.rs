@@ -16,10 +16,6 @@ use reqwest::{Client, StatusCode, Url};
 
 use crate::outbound_http::{client_builder, error_chain};
 
-/// The most a download reserves up front from an announced Content-Length: the announcement
-/// is the remote party's word, so a larger body grows the buffer as bytes actually arrive.
-const MAX_PREALLOCATION: u64 = 1024 * 1024;
-
 /// Downloads CRLs over http:// and https:// (TLS verified against the platform's roots).
 ///
 /// Never uses a proxy from the environment: the CRL URLs come from trusted-CA records, and a
@@ -102,7 +98,10 @@ impl HttpCrlFetcher {
 
         progress.started(&shown, announced);
         *started = true;
-        let capacity = announced.unwrap_or(0).min(MAX_PREALLOCATION);
+        // One buffer of the announced length (already checked against the limit), so that a
+        // 150 MB CRL is never regrown and copied on the way in; what the remote party
+        // announces but does not send is address space the kernel never backs.
+        let capacity = announced.unwrap_or(0).min(limits.max_bytes);
         let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
         loop {
             let chunk = match response.chunk().await {
@@ -137,6 +136,8 @@ impl HttpCrlFetcher {
             });
         }
 
+        // A body without a Content-Length grew by doubling: give back the unused tail.
+        body.shrink_to_fit();
         Ok(FetchOutcome::Fetched {
             body,
             etag,

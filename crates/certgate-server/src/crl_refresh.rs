@@ -1,6 +1,12 @@
 //! The CRL service: downloads each trusted CA's configured CRL URLs within limits, accepts
 //! only CRLs that pass certgate-core's rules, persists them, and swaps a new validation state
 //! in. Validations never wait for any of it.
+//!
+//! Two kinds of refresh: the scheduler's (background limits, failures back off, see
+//! [`schedule`]) and those a person asks for (`certgate crl refresh`, the admin API: the
+//! interactive limits, and a failure does not postpone the scheduler's next attempt).
+
+pub mod schedule;
 
 use certgate_core::Store;
 use std::sync::Arc;
@@ -8,22 +14,26 @@ use std::sync::Arc;
 use certgate_core::audit::AuditEvent;
 use certgate_core::clock::Clock;
 use certgate_core::crl_cache::{
-    accept_downloaded_crl, Accepted, CachedCrl, CachedCrlSummary, CrlFetchStatus, CrlKind,
-    CrlRefusal, Previous,
+    accept_downloaded_crl, der_sha256, Accepted, CachedCrlSummary, CrlFetchStatus, CrlKind,
+    CrlRefusal, CrlToCache, Previous,
 };
-use certgate_core::crl_fetch::{Conditional, CrlFetcher, FetchLimits, FetchOutcome, FetchProgress};
+use certgate_core::crl_fetch::{
+    Conditional, CrlFetcher, FetchError, FetchLimits, FetchOutcome, FetchProgress,
+};
 use certgate_core::store::{StoreError, StoreResult};
 use certgate_core::trusted_ca::{CaId, CaRecord};
 use certgate_core::validation_state::{build_state_with, ParsedCrls, SharedState};
-use certgate_pki::{Certificate, UnixTime};
+use certgate_pki::{Certificate, Crl, UnixTime};
+
+use schedule::Jitter;
 
 /// Limits and timing of CRL refreshes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CrlSettings {
-    /// For a CA with no usable CRL yet (its users cannot sign in until it arrives) and for
-    /// refreshes an administrator asked for.
+    /// For refreshes a person asked for and waits on (`certgate crl refresh`, the admin API).
     pub interactive: FetchLimits,
-    /// For scheduled refreshes of a CRL that is still current.
+    /// For the scheduler's refreshes, a CA's first CRL included: a CRL too large for the
+    /// interactive limits still loads in the background (Entra's 150 MB).
     pub background: FetchLimits,
     /// How far ahead of ours a CA's clock may be (thisUpdate in the future).
     pub clock_skew_seconds: i64,
@@ -51,13 +61,25 @@ impl Default for CrlSettings {
     }
 }
 
-/// Which limits a refresh runs under.
+/// Who asked for a refresh, which decides its limits and what a failure does to the schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Urgency {
-    /// Someone waits: a CA with no usable CRL yet, or a refresh an administrator asked for.
+    /// A person waits (`certgate crl refresh`, the admin API): the interactive limits. A
+    /// failure is reported and recorded but leaves the scheduler's backoff and next attempt
+    /// alone, so asking by hand never delays the automatic retry.
     Interactive,
-    /// A scheduled refresh of a CRL that is still current.
+    /// The scheduler: the background limits; failures back off (never past the cached CRL's
+    /// nextUpdate).
     Background,
+}
+
+/// A CRL a refresh accepted, parsed once: stored from its bytes, then shared with the
+/// validation state.
+struct NewCrl {
+    crl: Arc<Crl>,
+    der_sha256: [u8; 32],
+    etag: Option<String>,
+    last_modified: Option<String>,
 }
 
 /// What happened to one CRL URL.
@@ -238,24 +260,21 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
         let mut reports = Vec::new();
         for ca in cas.iter().filter(|ca| only.is_none_or(|id| ca.id == id)) {
             for (kind, url) in urls_of(ca) {
-                let limits = match urgency {
-                    Urgency::Interactive => self.settings.interactive,
-                    Urgency::Background => self.settings.background,
-                };
-                reports.push(self.refresh_one(ca, kind, url, limits, progress).await?);
+                reports.push(self.refresh_one(ca, kind, url, urgency, progress).await?);
             }
         }
         self.rebuild().await?;
         Ok(reports)
     }
 
-    /// Refreshes the URLs whose scheduled time has come. A CA without any cached CRL gets
-    /// the interactive limits: its users cannot sign in until the CRL arrives.
+    /// Refreshes the URLs whose scheduled time has come, under the background limits, a CA's
+    /// first CRL included: nobody waits on the scheduler, and a CRL larger than the
+    /// interactive limit would otherwise never load (its CA's users refused with
+    /// `crl-unavailable` for good).
     pub async fn refresh_due(&self) -> StoreResult<Vec<RefreshReport>> {
         let now = self.clock.now();
         let cas = self.store.list_cas().await?;
         let statuses = self.store.fetch_statuses().await?;
-        let summaries = self.store.cached_crl_summaries().await?;
         let mut reports = Vec::new();
         for ca in &cas {
             for (kind, url) in urls_of(ca) {
@@ -266,15 +285,15 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
                 if !due {
                     continue;
                 }
-                let cached = summaries.iter().any(|s| s.ca_id == ca.id && s.kind == kind);
-                let limits = if cached {
-                    self.settings.background
-                } else {
-                    self.settings.interactive
-                };
                 reports.push(
-                    self.refresh_one(ca, kind, url, limits, &certgate_core::crl_fetch::NoProgress)
-                        .await?,
+                    self.refresh_one(
+                        ca,
+                        kind,
+                        url,
+                        Urgency::Background,
+                        &certgate_core::crl_fetch::NoProgress,
+                    )
+                    .await?,
                 );
             }
         }
@@ -292,10 +311,28 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
         ca: &CaRecord,
         kind: CrlKind,
         url: &str,
-        limits: FetchLimits,
+        urgency: Urgency,
         progress: &dyn FetchProgress,
     ) -> StoreResult<RefreshReport> {
-        let cached = self.store.cached_crl(ca.id, kind).await?;
+        let limits = match urgency {
+            Urgency::Interactive => self.settings.interactive,
+            Urgency::Background => self.settings.background,
+        };
+        // The cached CRL's particulars, never its bytes: holding a 150 MB cached CRL beside
+        // a 150 MB download would double what a refresh needs.
+        let cached = self
+            .store
+            .cached_crl_summaries()
+            .await?
+            .into_iter()
+            .find(|c| c.ca_id == ca.id && c.kind == kind);
+        let previous = match &cached {
+            Some(summary) => Some((
+                summary.crl_number.clone(),
+                self.cached_der_sha256(summary).await?,
+            )),
+            None => None,
+        };
         // Validators only when the cached copy came from the same URL.
         let conditional = cached
             .as_ref()
@@ -316,7 +353,7 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
             .await?
             .into_iter()
             .find(|s| s.ca_id == ca.id && s.kind == kind);
-        let result: Result<(RefreshOutcome, Option<CachedCrl>), CrlRefusal> = match fetched {
+        let result: Result<(RefreshOutcome, Option<NewCrl>), CrlRefusal> = match fetched {
             Err(error) => Err(error.into()),
             // "Not modified" does not make an expired cached CRL current again: the CA is
             // not publishing, which `status()` must say.
@@ -339,18 +376,25 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
                 let skew = self.settings.clock_skew_seconds;
                 // Parsing and the signature check of a 20 MB CRL take a good part of a second:
                 // not on an async worker.
+                // The body moves into the parsed CRL, which is what is stored and what
+                // validations use: the download is held once, never copied.
                 let ca_der = ca.certificate_der.clone();
-                let previous = cached
-                    .as_ref()
-                    .map(|c| (c.crl_number.clone(), c.der.clone()));
                 let accepted = tokio::task::spawn_blocking(move || {
                     let certificate =
                         Certificate::from_der(&ca_der).map_err(CrlRefusal::Malformed)?;
-                    let previous = previous.as_ref().map(|(number, der)| Previous {
+                    let previous = previous.as_ref().map(|(number, digest)| Previous {
                         crl_number: number,
-                        der,
+                        der_sha256: digest,
                     });
-                    accept_downloaded_crl(body, kind, &certificate, previous, now, skew)
+                    accept_downloaded_crl(body, kind, &certificate, previous, now, skew).map(
+                        |accepted| match accepted {
+                            Accepted::New(crl) => {
+                                let digest = der_sha256(crl.der());
+                                Some((Arc::<Crl>::from(crl), digest))
+                            }
+                            Accepted::Unchanged => None,
+                        },
+                    )
                 })
                 .await
                 .map_err(|error| StoreError::Unavailable {
@@ -358,39 +402,32 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
                 })?;
                 match accepted {
                     Err(refusal) => Err(refusal),
-                    Ok(Accepted::Unchanged) => Ok((RefreshOutcome::Unchanged, None)),
-                    Ok(Accepted::New(crl)) => {
-                        let crl_number = crl.crl_number().unwrap_or_default().to_vec();
-                        let entries = crl.entry_count();
-                        let record = CachedCrl {
-                            ca_id: ca.id,
-                            kind,
-                            url: url.to_owned(),
-                            der: crl.der().to_vec(),
-                            crl_number: crl_number.clone(),
-                            this_update: crl.this_update(),
-                            next_update: crl.next_update().unwrap_or(now),
-                            entry_count: entries as i64,
+                    Ok(None) => Ok((RefreshOutcome::Unchanged, None)),
+                    Ok(Some((crl, der_sha256))) => Ok((
+                        RefreshOutcome::Updated {
+                            crl_number: crl.crl_number().unwrap_or_default().to_vec(),
+                            entries: crl.entry_count(),
+                            bytes,
+                        },
+                        Some(NewCrl {
+                            crl,
+                            der_sha256,
                             etag,
                             last_modified,
-                            fetched_at: now,
-                        };
-                        self.parsed.insert(ca.id, kind, Arc::from(crl));
-                        Ok((
-                            RefreshOutcome::Updated {
-                                crl_number,
-                                entries,
-                                bytes,
-                            },
-                            Some(record),
-                        ))
-                    }
+                        }),
+                    )),
                 }
             }
         };
         let outcome = match result {
-            Ok((outcome, record)) => {
-                let current = record.as_ref().or(cached.as_ref());
+            Ok((outcome, new)) => {
+                let validity = match (&new, &cached) {
+                    (Some(new), _) => {
+                        Some((new.crl.this_update(), new.crl.next_update().unwrap_or(now)))
+                    }
+                    (None, Some(cached)) => Some((cached.this_update, cached.next_update)),
+                    (None, None) => None,
+                };
                 let status = CrlFetchStatus {
                     ca_id: ca.id,
                     kind,
@@ -398,10 +435,33 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
                     last_success_at: Some(now),
                     last_error: None,
                     consecutive_failures: 0,
-                    next_attempt_at: self.next_after_success(current, now),
+                    next_attempt_at: schedule::next_after_success(
+                        &self.settings,
+                        validity,
+                        now,
+                        Jitter::random(),
+                    ),
                 };
-                match &record {
-                    Some(record) => self.store.put_cached_crl(record, &status).await?,
+                match new {
+                    Some(new) => {
+                        let crl = &new.crl;
+                        let record = CrlToCache {
+                            ca_id: ca.id,
+                            kind,
+                            url,
+                            der: crl.der(),
+                            der_sha256: new.der_sha256,
+                            crl_number: crl.crl_number().unwrap_or_default(),
+                            this_update: crl.this_update(),
+                            next_update: crl.next_update().unwrap_or(now),
+                            entry_count: i64::try_from(crl.entry_count()).unwrap_or(i64::MAX),
+                            etag: new.etag.as_deref(),
+                            last_modified: new.last_modified.as_deref(),
+                            fetched_at: now,
+                        };
+                        self.store.put_cached_crl(&record, &status).await?;
+                        self.parsed.insert(ca.id, kind, new.crl);
+                    }
                     None => self.store.put_fetch_status(&status).await?,
                 }
                 if let RefreshOutcome::Updated {
@@ -424,18 +484,27 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
                 outcome
             }
             Err(refusal) => {
-                let failures = previous_status
-                    .as_ref()
-                    .map_or(0, |s| s.consecutive_failures)
-                    + 1;
+                let background_will_load = urgency == Urgency::Interactive
+                    && matches!(
+                        &refusal,
+                        CrlRefusal::Fetch(FetchError::TooLarge { size, .. })
+                            if *size <= self.settings.background.max_bytes
+                    );
+                let (consecutive_failures, next_attempt_at) = self.schedule_after_failure(
+                    urgency,
+                    previous_status.as_ref(),
+                    cached.as_ref().map(|c| c.next_update),
+                    background_will_load,
+                    now,
+                );
                 let status = CrlFetchStatus {
                     ca_id: ca.id,
                     kind,
                     last_attempt_at: now,
                     last_success_at: previous_status.as_ref().and_then(|s| s.last_success_at),
                     last_error: Some((refusal.code().to_owned(), refusal.to_string())),
-                    consecutive_failures: failures,
-                    next_attempt_at: self.next_after_failure(failures, now),
+                    consecutive_failures,
+                    next_attempt_at,
                 };
                 self.store.put_fetch_status(&status).await?;
                 let kept_cached = cached.is_some();
@@ -449,6 +518,14 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
                         certgate_core::clock::rfc3339(c.next_update)
                     ),
                     None => " (no CRL is cached: certificates from this CA are refused with crl-unavailable until one arrives)".to_owned(),
+                };
+                let consequence = if background_will_load {
+                    format!(
+                        "{consequence}; the background refresh of `certgate serve` loads CRLs up to {} bytes and fetches this one at its next run",
+                        self.settings.background.max_bytes
+                    )
+                } else {
+                    consequence
                 };
                 self.audit(
                     ca,
@@ -472,31 +549,57 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
         })
     }
 
-    /// Next check after a success: three quarters into the CRL's validity (well before
-    /// nextUpdate, as Entra pre-fetches), clamped to the configured interval, with jitter so
-    /// that many nodes do not hit the CA's server in the same second.
-    fn next_after_success(&self, current: Option<&CachedCrl>, now: UnixTime) -> UnixTime {
-        let settings = &self.settings;
-        let target = match current {
-            Some(crl) => {
-                let period = (crl.next_update.0 - crl.this_update.0).max(0);
-                crl.this_update.0 + period * 3 / 4
-            }
-            None => now.0 + settings.min_interval_seconds,
-        };
-        let wait =
-            (target - now.0).clamp(settings.min_interval_seconds, settings.max_interval_seconds);
-        UnixTime(now.0 + jittered(wait))
+    /// SHA-256 of the cached CRL's DER, to tell the same CRL downloaded again from a reused
+    /// number. CRLs cached before the digest was kept are read back once for it, and the
+    /// bytes dropped before the download starts.
+    async fn cached_der_sha256(&self, summary: &CachedCrlSummary) -> StoreResult<Vec<u8>> {
+        if let Some(digest) = &summary.der_sha256 {
+            return Ok(digest.clone());
+        }
+        Ok(self
+            .store
+            .cached_crl(summary.ca_id, summary.kind)
+            .await?
+            .map(|cached| der_sha256(&cached.der).to_vec())
+            .unwrap_or_default())
     }
 
-    fn next_after_failure(&self, failures: i64, now: UnixTime) -> UnixTime {
-        let settings = &self.settings;
-        let exponent = u32::try_from(failures.clamp(1, 16) - 1).unwrap_or(0);
-        let wait = settings
-            .retry_seconds
-            .saturating_mul(1 << exponent)
-            .min(settings.max_retry_seconds);
-        UnixTime(now.0 + jittered(wait))
+    /// The failure count and next attempt to record after a failed refresh. The scheduler's
+    /// own failures back off ([`schedule::next_after_failure`]); one a person asked for
+    /// changes neither, so that trying by hand while an endpoint is down never pushes the
+    /// automatic retry back. When the CRL was only too large for the interactive limits, the
+    /// scheduler is due at once: it loads it under the background limits.
+    fn schedule_after_failure(
+        &self,
+        urgency: Urgency,
+        previous: Option<&CrlFetchStatus>,
+        cached_next_update: Option<UnixTime>,
+        background_will_load: bool,
+        now: UnixTime,
+    ) -> (i64, UnixTime) {
+        let failures = previous.map_or(0, |s| s.consecutive_failures);
+        match urgency {
+            Urgency::Background => {
+                let failures = failures + 1;
+                let next = schedule::next_after_failure(
+                    &self.settings,
+                    failures,
+                    cached_next_update,
+                    now,
+                    Jitter::random(),
+                );
+                (failures, next)
+            }
+            Urgency::Interactive => {
+                let scheduled = previous.map_or(now, |s| s.next_attempt_at);
+                let next = if background_will_load {
+                    UnixTime(scheduled.0.min(now.0))
+                } else {
+                    scheduled
+                };
+                (failures, next)
+            }
+        }
     }
 
     /// Joins the CAs, their cached CRLs and the fetch history.
@@ -554,18 +657,4 @@ fn urls_of(ca: &CaRecord) -> impl Iterator<Item = (CrlKind, &str)> {
     ]
     .into_iter()
     .filter_map(|(kind, url)| Some((kind, url?)))
-}
-
-/// `seconds` ± up to 10 %.
-fn jittered(seconds: i64) -> i64 {
-    let mut byte = [0u8; 2];
-    if aws_lc_rs::rand::fill(&mut byte).is_err() {
-        return seconds;
-    }
-    let spread = seconds / 10;
-    if spread == 0 {
-        return seconds;
-    }
-    let offset = i64::from(u16::from_le_bytes(byte)) % (2 * spread + 1) - spread;
-    (seconds + offset).max(1)
 }

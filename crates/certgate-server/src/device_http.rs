@@ -81,24 +81,17 @@ struct DeviceSignIn {
 ///
 /// `pki` is the built-in CA's settings (`None` when the server does not run it: the page then
 /// says so); `default_eas_host` pre-fills the form (for example the front door's public host
-/// name). Authenticator codes are checked with the web listener's TOTP settings when it runs,
-/// otherwise with the CA's key passphrase (the same passphrase seals both).
+/// name). `totp` checks authenticator codes (`None`: a person with an authenticator is
+/// refused with `device-second-factor-unavailable`).
 pub(crate) fn routes<S>(
     signin: Arc<SignInContext<S>>,
     pki: Option<PkiSettings>,
+    totp: Option<TotpSettings>,
     default_eas_host: Option<String>,
 ) -> Router
 where
     S: Store + DirectoryStore + UserLookup + LoginFlowStore + TotpStore,
 {
-    let totp = match (&signin.web, &pki) {
-        (Some((_, totp)), _) => Some(totp.clone()),
-        (None, Some(pki)) => pki
-            .key_passphrase
-            .clone()
-            .map(|passphrase| TotpSettings::new("certgate", passphrase)),
-        (None, None) => None,
-    };
     let context = Arc::new(DeviceContext {
         signin,
         pki,

@@ -379,6 +379,10 @@ struct Fixture {
 
 impl Fixture {
     async fn new(requirement: CrlRequirement) -> Fixture {
+        Fixture::with_settings(requirement, settings()).await
+    }
+
+    async fn with_settings(requirement: CrlRequirement, settings: CrlSettings) -> Fixture {
         let pki = TestPki::three_level(&ChainSpec::with_key(KeyKind::EcdsaP256)).expect("PKI");
         let root = Authority::from_parts(pki.root.der.clone(), &pki.root.key_pkcs8_der)
             .expect("root authority");
@@ -429,7 +433,7 @@ impl Fixture {
             HttpCrlFetcher::new().expect("HTTP client"),
             Arc::clone(&clock),
             Arc::default(),
-            settings(),
+            settings,
             "test",
         );
         service.rebuild().await.expect("initial state");
@@ -543,7 +547,10 @@ impl Fixture {
             "{:?}",
             fetch.last_error
         );
-        assert_eq!(fetch.consecutive_failures, 1);
+        assert_eq!(
+            fetch.consecutive_failures, 0,
+            "a refresh asked for by hand does not feed the scheduler's backoff"
+        );
         assert_eq!(fetch.last_success_at, Some(UnixTime(VALIDATION_TIME)));
         let cached = row.cached.expect("the good CRL is still cached");
         assert_eq!(
@@ -1033,4 +1040,257 @@ async fn restarted_service_validates_from_the_persisted_cache_with_the_endpoint_
     restarted.rebuild().await.expect("load from the store");
     assert_eq!(validate_leaf_in(restarted.state(), &fixture), Ok(()));
     assert_eq!(restarted.state().load().revocation().len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scheduler: background limits for a CA's first CRL; retries never outlast the cached CRL.
+
+/// The interactive limit of [`settings`] (4 KiB) and a background limit far above it.
+fn settings_with_larger_background_limit() -> CrlSettings {
+    CrlSettings {
+        background: FetchLimits {
+            max_bytes: 64 * 1024,
+            max_duration: CAP,
+        },
+        ..settings()
+    }
+}
+
+/// An issuing CRL over the interactive limit (4 KiB) and under the background one (64 KiB).
+fn crl_between_the_limits(fixture: &Fixture, number: u64) -> Vec<u8> {
+    let serials: Vec<Vec<u8>> = (0..200)
+        .map(|i| certgate_testpki::revoked_serial(7, i))
+        .collect();
+    let large = crl(&fixture.issuing, number, &serials);
+    assert!(
+        large.len() as u64 > MAX_BYTES && large.len() < 64 * 1024,
+        "{} bytes",
+        large.len()
+    );
+    large
+}
+
+impl Fixture {
+    async fn issuing_fetch_status(&self) -> certgate_core::crl_cache::CrlFetchStatus {
+        self.issuing_status()
+            .await
+            .fetch
+            .expect("the attempt is recorded")
+    }
+
+    /// When the scheduler next asks any of the CAs' URLs.
+    async fn next_scheduled(&self) -> i64 {
+        self.service
+            .status()
+            .await
+            .expect("status")
+            .iter()
+            .filter_map(|row| row.fetch.as_ref().map(|f| f.next_attempt_at.0))
+            .min()
+            .expect("attempts are recorded")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduler_loads_a_first_crl_larger_than_the_interactive_limit() {
+    let fixture = Fixture::with_settings(
+        CrlRequirement::Required,
+        settings_with_larger_background_limit(),
+    )
+    .await;
+    fixture.answer(ROOT_CRL, Answer::crl(crl(&fixture.root, GOOD_NUMBER, &[])));
+    let large = crl_between_the_limits(&fixture, GOOD_NUMBER);
+    fixture.answer(ISSUING_CRL, Answer::crl(large.clone()));
+    assert_eq!(fixture.validate_leaf(), Err("crl-unavailable"));
+
+    let reports = fixture.service.refresh_due().await.expect("refresh due");
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    for report in &reports {
+        assert!(
+            matches!(report.outcome, RefreshOutcome::Updated { .. }),
+            "{report:?}"
+        );
+    }
+    let cached = fixture.issuing_status().await.cached.expect("cached");
+    assert_eq!(cached.bytes, large.len() as i64);
+    assert_eq!(fixture.validate_leaf(), Ok(()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_by_hand_refuses_a_crl_over_the_interactive_limit_and_leaves_it_to_the_scheduler() {
+    let fixture = Fixture::with_settings(
+        CrlRequirement::Required,
+        settings_with_larger_background_limit(),
+    )
+    .await;
+    fixture.answer(ROOT_CRL, Answer::crl(crl(&fixture.root, GOOD_NUMBER, &[])));
+    fixture.answer(
+        ISSUING_CRL,
+        Answer::crl(crl_between_the_limits(&fixture, GOOD_NUMBER)),
+    );
+
+    let report = fixture.refresh_issuing().await;
+    match &report.outcome {
+        RefreshOutcome::Failed {
+            code,
+            message,
+            kept_cached,
+        } => {
+            assert_eq!(code, "crl-too-large", "{message}");
+            assert!(!kept_cached);
+            assert!(
+                message.contains("the background refresh of `certgate serve` loads CRLs up to 65536 bytes and fetches this one at its next run"),
+                "{message}"
+            );
+        }
+        other => panic!("expected crl-too-large, got {other:?}"),
+    }
+    let fetch = fixture.issuing_fetch_status().await;
+    assert_eq!(fetch.consecutive_failures, 0);
+    assert!(
+        fetch.next_attempt_at.0 <= fixture.clock.now().0,
+        "the scheduler is due at once: {:?}",
+        fetch.next_attempt_at
+    );
+
+    let reports = fixture.service.refresh_due().await.expect("refresh due");
+    let issuing = reports
+        .iter()
+        .find(|r| r.ca_id == fixture.issuing_id)
+        .expect("the scheduler asked the issuing CA's URL");
+    assert!(
+        matches!(issuing.outcome, RefreshOutcome::Updated { .. }),
+        "{issuing:?}"
+    );
+    assert_eq!(fixture.validate_leaf(), Ok(()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crl_over_the_background_limit_is_refused_by_the_scheduler_too() {
+    // The interactive and background limits of `settings()` are both 4 KiB.
+    let fixture = Fixture::new(CrlRequirement::Required).await;
+    fixture.answer(ROOT_CRL, Answer::crl(crl(&fixture.root, GOOD_NUMBER, &[])));
+    let serials: Vec<Vec<u8>> = (0..200)
+        .map(|i| certgate_testpki::revoked_serial(7, i))
+        .collect();
+    fixture.answer(
+        ISSUING_CRL,
+        Answer::crl(crl(&fixture.issuing, GOOD_NUMBER, &serials)),
+    );
+    let reports = fixture.service.refresh_due().await.expect("refresh due");
+    let issuing = reports
+        .iter()
+        .find(|r| r.ca_id == fixture.issuing_id)
+        .expect("the issuing CA's URL");
+    match &issuing.outcome {
+        RefreshOutcome::Failed { code, message, .. } => {
+            assert_eq!(code, "crl-too-large");
+            assert!(!message.contains("background refresh"), "{message}");
+        }
+        other => panic!("expected crl-too-large, got {other:?}"),
+    }
+    assert_eq!(fixture.issuing_fetch_status().await.consecutive_failures, 1);
+    assert_eq!(fixture.validate_leaf(), Err("crl-unavailable"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshes_by_hand_that_fail_leave_the_scheduled_retry_where_it_was() {
+    let fixture = Fixture::with_good_crls().await;
+    fixture.answer(ISSUING_CRL, Answer::status(503));
+    // The scheduler fails once (both URLs are due within the hour): its retry is set.
+    fixture.clock.advance(2 * 3600);
+    fixture.service.refresh_due().await.expect("refresh due");
+    let scheduled = fixture.issuing_fetch_status().await;
+    assert_eq!(scheduled.consecutive_failures, 1);
+    // An administrator tries by hand, three times, while the endpoint is still down.
+    for _ in 0..3 {
+        fixture.clock.advance(5);
+        let report = fixture.refresh_issuing().await;
+        assert!(
+            matches!(&report.outcome, RefreshOutcome::Failed { code, .. } if code == "crl-fetch-http-status"),
+            "{report:?}"
+        );
+    }
+    let after = fixture.issuing_fetch_status().await;
+    assert_eq!(
+        after.consecutive_failures, 1,
+        "no backoff from the manual attempts"
+    );
+    assert_eq!(after.next_attempt_at, scheduled.next_attempt_at);
+    assert_eq!(after.last_attempt_at, fixture.clock.now());
+    assert_eq!(
+        after.last_error.as_ref().map(|(code, _)| code.as_str()),
+        Some("crl-fetch-http-status")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_retries_reach_a_repaired_endpoint_before_the_cached_crl_expires() {
+    let fixture = Fixture::with_good_crls().await;
+    let expires = instants::CRL_NEXT_UPDATE;
+    // The endpoint fails from 20 minutes before the cached CRLs expire and is repaired 200 s
+    // before: a doubling backoff (30 s, 1, 2, 4, 8, then 15 min) would sleep through the
+    // repair and past nextUpdate.
+    let repaired_at = expires - 200;
+    fixture.clock.set(expires - 1200);
+    fixture.answer(ROOT_CRL, Answer::status(503));
+    fixture.answer(ISSUING_CRL, Answer::status(503));
+    let mut attempts = Vec::new();
+    let mut updated = std::collections::HashSet::new();
+    loop {
+        let now = fixture.clock.now().0;
+        assert!(
+            now < expires,
+            "no attempt reached the repaired endpoint before nextUpdate: attempts at {attempts:?} s before it"
+        );
+        if now >= repaired_at {
+            let current_until = expires + 30 * 86_400;
+            fixture.answer(
+                ROOT_CRL,
+                Answer::crl(crl_valid_between(
+                    &fixture.root,
+                    GOOD_NUMBER + 1,
+                    now - 60,
+                    current_until,
+                    &[],
+                )),
+            );
+            fixture.answer(
+                ISSUING_CRL,
+                Answer::crl(crl_valid_between(
+                    &fixture.issuing,
+                    GOOD_NUMBER + 1,
+                    now - 60,
+                    current_until,
+                    &[],
+                )),
+            );
+        }
+        attempts.push(expires - now);
+        let reports = fixture.service.refresh_due().await.expect("refresh due");
+        assert!(!reports.is_empty(), "nothing was due at {now}");
+        updated.extend(
+            reports
+                .iter()
+                .filter(|r| matches!(r.outcome, RefreshOutcome::Updated { .. }))
+                .map(|r| r.ca_id),
+        );
+        if updated.len() == 2 {
+            break;
+        }
+        let next = fixture.next_scheduled().await;
+        assert!(
+            next > now,
+            "the next attempt {next} is after this one {now}"
+        );
+        fixture.clock.set(next);
+    }
+    assert!(attempts.len() > 5, "{attempts:?}");
+    fixture.clock.set(expires + 1);
+    fixture.service.rebuild().await.expect("rebuild");
+    assert_eq!(
+        fixture.validate_leaf(),
+        Ok(()),
+        "the CRLs fetched before the old ones expired are current"
+    );
 }

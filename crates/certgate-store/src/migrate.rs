@@ -78,6 +78,16 @@ const MIGRATIONS: &[Migration] = &[
         description: "parents issued by other trusted CAs",
         sql: include_str!("migrations/0012_foreign_parents.sql"),
     },
+    Migration {
+        version: 13,
+        description: "cached CRLs in chunks",
+        sql: include_str!("migrations/0013_crl_der_chunks.sql"),
+    },
+    Migration {
+        version: 14,
+        description: "TOTP sealing salt",
+        sql: include_str!("migrations/0014_totp_sealing_salt.sql"),
+    },
 ];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.

@@ -8,7 +8,7 @@ use certgate_core::authority::{
     AuthorityId, AuthorityRecord, IssuedRecord, OwnCaStore, PublishedCrl, Revocation,
 };
 use certgate_core::crl_cache::{
-    CachedCrl, CachedCrlSummary, CrlCacheStore, CrlFetchStatus, CrlKind,
+    CachedCrl, CachedCrlSummary, CrlCacheStore, CrlFetchStatus, CrlKind, CrlToCache,
 };
 use certgate_core::store::StoreResult;
 use certgate_core::trusted_ca::{CaId, CaRecord, CaSettings, NewCa, TrustedCaStore};
@@ -49,7 +49,11 @@ impl CrlCacheStore for SqlStore {
         self.cached_crl_summaries().await
     }
 
-    async fn put_cached_crl(&self, crl: &CachedCrl, status: &CrlFetchStatus) -> StoreResult<()> {
+    async fn put_cached_crl(
+        &self,
+        crl: &CrlToCache<'_>,
+        status: &CrlFetchStatus,
+    ) -> StoreResult<()> {
         self.put_cached_crl(crl, status).await
     }
 

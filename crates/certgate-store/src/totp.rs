@@ -218,4 +218,52 @@ impl TotpStore for SqlStore {
         tx.commit().await.map_err(unavailable)?;
         Ok(deleted > 0)
     }
+
+    async fn reseal_totp(
+        &self,
+        user_id: &str,
+        id: TotpSecretId,
+        expected_revision: i64,
+        sealed_secret: &[u8],
+        now: UnixTime,
+    ) -> StoreResult<SwapOutcome> {
+        let result = sqlx::query(
+            "UPDATE totp_secrets SET sealed_secret = $1, revision = revision + 1, updated_at = $2 \
+             WHERE id = $3 AND user_id = $4 AND revision = $5",
+        )
+        .bind(sealed_secret)
+        .bind(now.0)
+        .bind(id.0)
+        .bind(user_id)
+        .bind(expected_revision)
+        .execute(self.pool())
+        .await
+        .map_err(unavailable)?;
+        Ok(if result.rows_affected() == 1 {
+            SwapOutcome::Applied
+        } else {
+            SwapOutcome::Stale
+        })
+    }
+
+    async fn totp_sealing_salt(&self, candidate: &[u8]) -> StoreResult<Vec<u8>> {
+        // Two nodes starting together both offer a salt; the first write wins and both read
+        // it back.
+        sqlx::query(
+            "UPDATE certgate_state SET totp_sealing_salt = $1 \
+             WHERE id = 1 AND totp_sealing_salt IS NULL",
+        )
+        .bind(candidate)
+        .execute(self.pool())
+        .await
+        .map_err(unavailable)?;
+        let salt: Option<Vec<u8>> =
+            sqlx::query("SELECT totp_sealing_salt FROM certgate_state WHERE id = 1")
+                .fetch_one(self.pool())
+                .await
+                .map_err(unavailable)?
+                .try_get("totp_sealing_salt")
+                .map_err(|e| corrupt(format!("certgate_state: {e}")))?;
+        salt.ok_or_else(|| corrupt("certgate_state: no TOTP sealing salt after storing one"))
+    }
 }

@@ -121,8 +121,13 @@ impl SqlStore {
 
     pub(crate) async fn delete_ca(&self, id: CaId) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        crate::delete_dependants(&mut tx, &["crl_cache", "crl_fetch_status"], "ca_id", id.0)
-            .await?;
+        crate::delete_dependants(
+            &mut tx,
+            &["crl_cache_der", "crl_cache", "crl_fetch_status"],
+            "ca_id",
+            id.0,
+        )
+        .await?;
         crate::change_one(
             &mut tx,
             sqlx::query("DELETE FROM trusted_cas WHERE id = $1").bind(id.0),

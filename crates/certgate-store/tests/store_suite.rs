@@ -21,7 +21,7 @@ use certgate_core::authority::{
     PublishedCrl,
 };
 use certgate_core::crl_cache::{
-    CachedCrl, CachedCrlSummary, CrlCacheStore, CrlFetchStatus, CrlKind,
+    der_sha256, CachedCrl, CachedCrlSummary, CrlCacheStore, CrlFetchStatus, CrlKind,
 };
 use certgate_core::store::{StoreError, StoreResult};
 use certgate_core::trusted_ca::{
@@ -52,6 +52,9 @@ on_both_backends! {
     put_cached_crl_replaces_by_ca_and_kind
         => sqlite_put_cached_crl_replaces_by_ca_and_kind,
            postgres_put_cached_crl_replaces_by_ca_and_kind;
+    a_cached_crl_of_many_chunks_round_trips_and_a_smaller_one_replaces_it_whole
+        => sqlite_a_cached_crl_of_many_chunks_round_trips_and_a_smaller_one_replaces_it_whole,
+           postgres_a_cached_crl_of_many_chunks_round_trips_and_a_smaller_one_replaces_it_whole;
     crl_der_round_trips_byte_exact
         => sqlite_crl_der_round_trips_byte_exact, postgres_crl_der_round_trips_byte_exact;
     fetch_status_round_trips_with_and_without_error
@@ -247,6 +250,7 @@ fn summary_of(crl: &CachedCrl) -> CachedCrlSummary {
         next_update: crl.next_update,
         entry_count: crl.entry_count,
         bytes: i64::try_from(crl.der.len()).expect("a small CRL"),
+        der_sha256: Some(der_sha256(&crl.der).to_vec()),
         etag: crl.etag.clone(),
         last_modified: crl.last_modified.clone(),
         fetched_at: crl.fetched_at,
@@ -564,7 +568,7 @@ async fn delete_ca_removes_its_cached_crls_and_fetch_status(db: &TestDb) {
         for (kind, der) in [(CrlKind::Base, &f.small_crl), (CrlKind::Delta, &f.root_crl)] {
             store
                 .put_cached_crl(
-                    &cached_crl(ca, kind, der, &[1]),
+                    &cached_crl(ca, kind, der, &[1]).to_cache(),
                     &success_status(ca, kind, now()),
                 )
                 .await
@@ -636,7 +640,10 @@ async fn generation_grows_on_trust_and_crl_changes_only(db: &TestDb) {
 
     let first = cached_crl(ca.id, CrlKind::Base, &f.small_crl, &[1]);
     store
-        .put_cached_crl(&first, &success_status(ca.id, CrlKind::Base, now()))
+        .put_cached_crl(
+            &first.to_cache(),
+            &success_status(ca.id, CrlKind::Base, now()),
+        )
         .await
         .expect("cache a CRL");
     let g3 = generation().await;
@@ -644,7 +651,10 @@ async fn generation_grows_on_trust_and_crl_changes_only(db: &TestDb) {
 
     let second = cached_crl(ca.id, CrlKind::Base, &f.large_crl, &[2]);
     store
-        .put_cached_crl(&second, &success_status(ca.id, CrlKind::Base, later(60)))
+        .put_cached_crl(
+            &second.to_cache(),
+            &success_status(ca.id, CrlKind::Base, later(60)),
+        )
         .await
         .expect("replace the CRL");
     let g4 = generation().await;
@@ -681,6 +691,50 @@ async fn generation_grows_on_trust_and_crl_changes_only(db: &TestDb) {
 
 // ---- CRL cache ----------------------------------------------------------------------------
 
+/// The DER is stored in chunks of 256 KiB: a CRL of several chunks (the last one partial)
+/// reads back byte for byte, and a smaller CRL replacing it leaves none of its chunks behind.
+async fn a_cached_crl_of_many_chunks_round_trips_and_a_smaller_one_replaces_it_whole(db: &TestDb) {
+    let f = fixtures();
+    let store = db.open().await;
+    let ca = store
+        .insert_cas(&three_new_cas()[1..2], now())
+        .await
+        .expect("insert")
+        .remove(0);
+    // The store keeps the bytes it is given (the CRL service checked them); a pattern with no
+    // period of a chunk's length shows any chunk out of order.
+    let large: Vec<u8> = (0..1_000_003u32).map(|i| (i % 251) as u8).collect();
+    let big = cached_crl(ca.id, CrlKind::Base, &large, &[1]);
+    store
+        .put_cached_crl(
+            &big.to_cache(),
+            &success_status(ca.id, CrlKind::Base, now()),
+        )
+        .await
+        .expect("cache a CRL of four chunks");
+    assert_eq!(
+        store.cached_crl(ca.id, CrlKind::Base).await.expect("read"),
+        Some(big.clone())
+    );
+    assert_eq!(
+        store.cached_crl_summaries().await.expect("summaries"),
+        [summary_of(&big)]
+    );
+    let small = cached_crl(ca.id, CrlKind::Base, &f.small_crl, &[2]);
+    store
+        .put_cached_crl(
+            &small.to_cache(),
+            &success_status(ca.id, CrlKind::Base, later(60)),
+        )
+        .await
+        .expect("replace it");
+    assert_eq!(
+        store.cached_crl(ca.id, CrlKind::Base).await.expect("read"),
+        Some(small.clone())
+    );
+    assert_eq!(store.cached_crls().await.expect("all"), [small]);
+}
+
 async fn put_cached_crl_replaces_by_ca_and_kind(db: &TestDb) {
     let f = fixtures();
     let store = db.open().await;
@@ -692,7 +746,10 @@ async fn put_cached_crl_replaces_by_ca_and_kind(db: &TestDb) {
 
     let first = cached_crl(ca.id, CrlKind::Base, &f.small_crl, &[1]);
     store
-        .put_cached_crl(&first, &success_status(ca.id, CrlKind::Base, now()))
+        .put_cached_crl(
+            &first.to_cache(),
+            &success_status(ca.id, CrlKind::Base, now()),
+        )
         .await
         .expect("cache the base CRL");
     let delta = CachedCrl {
@@ -700,7 +757,10 @@ async fn put_cached_crl_replaces_by_ca_and_kind(db: &TestDb) {
         ..cached_crl(ca.id, CrlKind::Delta, &f.root_crl, &[7])
     };
     store
-        .put_cached_crl(&delta, &success_status(ca.id, CrlKind::Delta, now()))
+        .put_cached_crl(
+            &delta.to_cache(),
+            &success_status(ca.id, CrlKind::Delta, now()),
+        )
         .await
         .expect("cache the delta CRL");
     assert_eq!(
@@ -722,7 +782,7 @@ async fn put_cached_crl_replaces_by_ca_and_kind(db: &TestDb) {
     };
     let second_status = success_status(ca.id, CrlKind::Base, later(60));
     store
-        .put_cached_crl(&second, &second_status)
+        .put_cached_crl(&second.to_cache(), &second_status)
         .await
         .expect("replace the base CRL");
 
@@ -783,7 +843,7 @@ async fn crl_der_round_trips_byte_exact(db: &TestDb) {
     let delta = cached_crl(ca.id, CrlKind::Delta, &every_byte, &[0xff; 20]);
     for crl in [&base, &delta] {
         store
-            .put_cached_crl(crl, &success_status(ca.id, crl.kind, now()))
+            .put_cached_crl(&crl.to_cache(), &success_status(ca.id, crl.kind, now()))
             .await
             .expect("cache");
     }
@@ -888,11 +948,14 @@ async fn absent_optional_fields_stay_absent(db: &TestDb) {
         ..success_status(ca.id, CrlKind::Base, now())
     };
     store
-        .put_cached_crl(&bare, &never_succeeded)
+        .put_cached_crl(&bare.to_cache(), &never_succeeded)
         .await
         .expect("cache");
     store
-        .put_cached_crl(&empty, &success_status(ca.id, CrlKind::Delta, now()))
+        .put_cached_crl(
+            &empty.to_cache(),
+            &success_status(ca.id, CrlKind::Delta, now()),
+        )
         .await
         .expect("cache");
     assert_eq!(
@@ -1222,7 +1285,10 @@ async fn a_crl_listing_a_foreign_parent_revokes_its_children_in_the_cache_update
 
     // A cache update that fails (its status names no trusted CA) takes nothing with it.
     let failed = store
-        .put_cached_crl(&crl, &success_status(CaId(9_999), CrlKind::Base, later(50)))
+        .put_cached_crl(
+            &crl.to_cache(),
+            &success_status(CaId(9_999), CrlKind::Base, later(50)),
+        )
         .await;
     assert!(failed.is_err(), "{failed:?}");
     assert_eq!(
@@ -1238,7 +1304,7 @@ async fn a_crl_listing_a_foreign_parent_revokes_its_children_in_the_cache_update
 
     store
         .put_cached_crl(
-            &crl,
+            &crl.to_cache(),
             &success_status(rsa_issuing_ca, CrlKind::Base, later(50)),
         )
         .await
@@ -1276,7 +1342,7 @@ async fn a_crl_listing_a_foreign_parent_revokes_its_children_in_the_cache_update
     // The same CRL again (a later refresh) revokes nothing more and records nothing more.
     store
         .put_cached_crl(
-            &crl,
+            &crl.to_cache(),
             &success_status(rsa_issuing_ca, CrlKind::Base, later(60)),
         )
         .await
@@ -1968,7 +2034,10 @@ async fn reopening_sees_the_data(db: &TestDb) {
             .expect("insert");
         let crl = cached_crl(cas[1].id, CrlKind::Base, &f.large_crl, &[2]);
         store
-            .put_cached_crl(&crl, &success_status(cas[1].id, CrlKind::Base, now()))
+            .put_cached_crl(
+                &crl.to_cache(),
+                &success_status(cas[1].id, CrlKind::Base, now()),
+            )
             .await
             .expect("cache");
         let (_, issuing) = insert_authorities(&store).await;

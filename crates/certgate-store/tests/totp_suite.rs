@@ -47,6 +47,12 @@ on_both_backends! {
     counters_round_trip
         => sqlite_counters_round_trip,
            postgres_counters_round_trip;
+    a_reseal_replaces_the_sealed_bytes_once_per_revision
+        => sqlite_a_reseal_replaces_the_sealed_bytes_once_per_revision,
+           postgres_a_reseal_replaces_the_sealed_bytes_once_per_revision;
+    the_sealing_salt_is_stored_once_for_every_node
+        => sqlite_the_sealing_salt_is_stored_once_for_every_node,
+           postgres_the_sealing_salt_is_stored_once_for_every_node;
 }
 
 // ---- Fixtures -----------------------------------------------------------------------------
@@ -59,7 +65,7 @@ const ALICE: &str = "6f2a1c3e-0000-4000-8000-00000000a11c";
 const ALICE_UPN: &str = "alice@contoso.com";
 
 fn settings() -> TotpSettings {
-    TotpSettings::new("Contoso", PASSPHRASE.to_vec())
+    TotpSettings::new("Contoso", test_sealing(PASSPHRASE))
 }
 
 fn service<'a>(
@@ -459,4 +465,79 @@ fn new_secret() -> NewTotpSecret {
         algorithm: TotpAlgorithm::Sha256,
         digits: Digits::Eight,
     }
+}
+
+async fn a_reseal_replaces_the_sealed_bytes_once_per_revision(db: &TestDb) {
+    let stores = [db.open().await, db.open().await];
+    let pending = stores[0]
+        .put_pending_totp(ALICE, &new_secret(), UnixTime(START), &event("totp.enroll"))
+        .await
+        .expect("put");
+    let resealed = b"resealed bytes".to_vec();
+    assert_eq!(
+        stores[1]
+            .reseal_totp(
+                ALICE,
+                pending.id,
+                pending.revision + 1,
+                &resealed,
+                UnixTime(START + 5)
+            )
+            .await
+            .expect("reseal"),
+        SwapOutcome::Stale,
+        "a revision that is not the row's"
+    );
+    assert_eq!(
+        stores[1]
+            .reseal_totp(
+                ALICE,
+                pending.id,
+                pending.revision,
+                &resealed,
+                UnixTime(START + 5)
+            )
+            .await
+            .expect("reseal"),
+        SwapOutcome::Applied
+    );
+    assert_eq!(
+        stores[0]
+            .reseal_totp(
+                ALICE,
+                pending.id,
+                pending.revision,
+                b"again",
+                UnixTime(START + 6)
+            )
+            .await
+            .expect("reseal"),
+        SwapOutcome::Stale,
+        "the revision moved"
+    );
+    let after = stores[0]
+        .totp_secrets(ALICE)
+        .await
+        .expect("secrets")
+        .pending
+        .expect("pending");
+    assert_eq!(after.sealed_secret, resealed);
+    assert_eq!(after.revision, pending.revision + 1);
+    assert_eq!(after.updated_at, UnixTime(START + 5));
+    assert_eq!(after.counters, pending.counters);
+}
+
+async fn the_sealing_salt_is_stored_once_for_every_node(db: &TestDb) {
+    let stores = [db.open().await, db.open().await];
+    let first = stores[0].totp_sealing_salt(&[1; 16]).await.expect("salt");
+    assert_eq!(first, [1; 16]);
+    let other_node = stores[1].totp_sealing_salt(&[2; 16]).await.expect("salt");
+    assert_eq!(other_node, [1; 16], "the salt stored first stays");
+}
+
+/// The sealing keys of `passphrase` with a fixed salt (a deployment's comes from its store).
+fn test_sealing(passphrase: &[u8]) -> std::sync::Arc<certgate_core::totp::TotpSealing> {
+    std::sync::Arc::new(
+        certgate_core::totp::TotpSealing::derive(passphrase, &[7; 16]).expect("sealing key"),
+    )
 }

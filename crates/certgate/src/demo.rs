@@ -189,7 +189,10 @@ pub(crate) async fn prepare(config: &mut Config, store: &SqlStore) -> anyhow::Re
         .await?
         .ok_or_else(|| anyhow::anyhow!("the demo user disappeared"))?;
     let passphrase = config.ca_key_passphrase.clone().unwrap_or_default();
-    let totp_settings = TotpSettings::new("Contoso (certgate demo)", passphrase);
+    let sealing = certgate_core::totp::open_sealing(store, &passphrase)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
+    let totp_settings = TotpSettings::new("Contoso (certgate demo)", std::sync::Arc::new(sealing));
     let totp = TotpService::new(store, &clock, &totp_settings, "demo");
     if !totp_file.exists() || !totp.status(user.id.as_str()).await?.enrolled {
         let enrollment = totp

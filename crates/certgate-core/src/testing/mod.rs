@@ -116,6 +116,8 @@ struct State {
 
     totp_secrets: Vec<StoredTotpSecret>,
     totp_secret_ids: Sequence,
+    /// `certgate_state.totp_sealing_salt`.
+    totp_sealing_salt: Option<Vec<u8>>,
     /// By user ID.
     access_passes: BTreeMap<String, StoredAccessPass>,
     /// By id.

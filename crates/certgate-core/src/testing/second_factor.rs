@@ -139,6 +139,36 @@ impl TotpStore for MemoryStore {
         }
         Ok(deleted)
     }
+
+    async fn reseal_totp(
+        &self,
+        user_id: &str,
+        id: TotpSecretId,
+        expected_revision: i64,
+        sealed_secret: &[u8],
+        now: UnixTime,
+    ) -> StoreResult<SwapOutcome> {
+        let mut state = self.state();
+        let Some(secret) = state
+            .totp_secrets
+            .iter_mut()
+            .find(|s| s.id == id && s.user_id == user_id && s.revision == expected_revision)
+        else {
+            return Ok(SwapOutcome::Stale);
+        };
+        secret.sealed_secret = sealed_secret.to_vec();
+        secret.revision += 1;
+        secret.updated_at = now;
+        Ok(SwapOutcome::Applied)
+    }
+
+    async fn totp_sealing_salt(&self, candidate: &[u8]) -> StoreResult<Vec<u8>> {
+        Ok(self
+            .state()
+            .totp_sealing_salt
+            .get_or_insert_with(|| candidate.to_vec())
+            .clone())
+    }
 }
 
 impl AccessPassStore for MemoryStore {

@@ -5,7 +5,9 @@ use certgate_pki::UnixTime;
 use super::{purge_oldest, MemoryStore, State};
 use crate::audit::{AuditEvent, AuditLog};
 use crate::authority::{IssuedRecord, ParentRevocations};
-use crate::crl_cache::{CachedCrl, CachedCrlSummary, CrlCacheStore, CrlFetchStatus, CrlKind};
+use crate::crl_cache::{
+    der_sha256, CachedCrl, CachedCrlSummary, CrlCacheStore, CrlFetchStatus, CrlKind, CrlToCache,
+};
 use crate::store::{StoreError, StoreResult};
 use crate::trusted_ca::{CaId, CaRecord, CaSettings, NewCa, TrustedCaStore};
 
@@ -29,7 +31,7 @@ impl State {
     /// derived from a certificate of that CA which the CRL lists is revoked, with its
     /// descendants, each audited (`ParentRevocations`). `Corrupt`, before anything changed,
     /// when there are candidates and the CRL does not parse.
-    fn revoke_children_of_listed_parents(&mut self, crl: &CachedCrl) -> StoreResult<()> {
+    fn revoke_children_of_listed_parents(&mut self, crl: &CrlToCache<'_>) -> StoreResult<()> {
         let mut candidates: Vec<(String, Vec<u8>, UnixTime)> = self
             .issued
             .iter()
@@ -49,7 +51,7 @@ impl State {
             return Ok(());
         }
         candidates.sort_by(|a, b| (a.2, &a.0).cmp(&(b.2, &b.0)));
-        let listed = ParentRevocations::of_crl(&crl.der).ok_or_else(|| StoreError::Corrupt {
+        let listed = ParentRevocations::of_crl(crl.der).ok_or_else(|| StoreError::Corrupt {
             detail: format!(
                 "the CRL of trusted CA {} to be cached does not parse",
                 crl.ca_id
@@ -154,6 +156,7 @@ impl CrlCacheStore for MemoryStore {
                 next_update: crl.next_update,
                 entry_count: crl.entry_count,
                 bytes: crl.der.len() as i64,
+                der_sha256: Some(der_sha256(&crl.der).to_vec()),
                 etag: crl.etag.clone(),
                 last_modified: crl.last_modified.clone(),
                 fetched_at: crl.fetched_at,
@@ -161,13 +164,17 @@ impl CrlCacheStore for MemoryStore {
             .collect())
     }
 
-    async fn put_cached_crl(&self, crl: &CachedCrl, status: &CrlFetchStatus) -> StoreResult<()> {
+    async fn put_cached_crl(
+        &self,
+        crl: &CrlToCache<'_>,
+        status: &CrlFetchStatus,
+    ) -> StoreResult<()> {
         let mut state = self.state();
         state.require_ca(crl.ca_id)?;
         state.require_ca(status.ca_id)?;
         // Refuses (unparsable CRL) before it changes anything; nothing after it fails.
         state.revoke_children_of_listed_parents(crl)?;
-        state.crls.insert((crl.ca_id, crl.kind), crl.clone());
+        state.crls.insert((crl.ca_id, crl.kind), crl.to_cached());
         state
             .fetch_statuses
             .insert((status.ca_id, status.kind), status.clone());

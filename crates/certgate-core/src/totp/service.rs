@@ -3,9 +3,10 @@
 //! The store keeps at most two secrets per user: the active one (confirmed, used at sign-in)
 //! and a pending one (shown on the enrollment page, not yet proven). A pending secret becomes
 //! the active one, replacing the old, only when a code from it has been accepted; until then
-//! the old one keeps working. Secrets are sealed at rest with certgate's key passphrase
-//! (`certgate_ca::sealed_key`, AES-256-GCM under a PBKDF2 key): the store only ever sees
-//! ciphertext, and the service seals and opens.
+//! the old one keeps working. Secrets are sealed at rest under a key derived from certgate's
+//! key passphrase once per process ([`TotpSealing`], AES-256-GCM): the store only ever sees
+//! ciphertext, and the service seals and opens. Secrets sealed in the first format (a PBKDF2
+//! per secret) are re-sealed in the current one on their next successful use.
 //!
 //! Concurrency: every change is a compare-and-set on the secret's row id and revision (the
 //! revision grows by one with every write), so two verifications racing on two nodes cannot
@@ -15,7 +16,8 @@
 
 use std::future::Future;
 
-use certgate_ca::sealed_key;
+use std::sync::Arc;
+
 use certgate_pki::{ReasonCode, UnixTime};
 use zeroize::Zeroizing;
 
@@ -24,6 +26,7 @@ use crate::clock::{rfc3339, Clock};
 use crate::store::{StoreError, StoreResult};
 
 use super::enrollment::{otpauth_uri, qr_svg};
+use super::sealing::{is_current_format, TotpSealing, TotpSealingKey};
 use super::secret::{Digits, RandomUnavailable, TotpAlgorithm, TotpSecret};
 use super::verification::{verify, TotpCounters, TotpError, TotpPolicy, TotpState, Verified};
 
@@ -77,7 +80,8 @@ pub struct StoredTotpSecret {
     pub user_id: String,
     /// Active or pending.
     pub slot: TotpSlot,
-    /// `certgate_ca::sealed_key` ciphertext of the raw key.
+    /// The raw key sealed by [`TotpSealing`] (or, for secrets from before it, by
+    /// `certgate_ca::sealed_key`).
     pub sealed_secret: Vec<u8>,
     /// The HMAC its codes use.
     pub algorithm: TotpAlgorithm,
@@ -96,7 +100,7 @@ pub struct StoredTotpSecret {
 /// A secret to store as the user's pending one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewTotpSecret {
-    /// `certgate_ca::sealed_key` ciphertext of the raw key; the service seals, never the store.
+    /// The raw key sealed by [`TotpSealing`]; the service seals, never the store.
     pub sealed_secret: Vec<u8>,
     /// The HMAC its codes use.
     pub algorithm: TotpAlgorithm,
@@ -180,6 +184,39 @@ pub trait TotpStore: Send + Sync + 'static {
         user_id: &str,
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Replaces the sealed bytes of secret `id` (the same key, sealed in the current format)
+    /// if its revision is still `expected_revision`, growing the revision.
+    fn reseal_totp(
+        &self,
+        user_id: &str,
+        id: TotpSecretId,
+        expected_revision: i64,
+        sealed_secret: &[u8],
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<SwapOutcome>> + Send;
+
+    /// The deployment's salt for the TOTP sealing key: `candidate` is stored by the first
+    /// call ever, and every later call, on any node, returns what was stored.
+    fn totp_sealing_salt(
+        &self,
+        candidate: &[u8],
+    ) -> impl Future<Output = StoreResult<Vec<u8>>> + Send;
+}
+
+/// The deployment's TOTP sealing keys: its salt from `store` (made on first use), and the
+/// key derived from `passphrase` with it, once. Runs PBKDF2 (~22 ms of CPU) on the calling
+/// thread: call it at start, not per request.
+pub async fn open_sealing<S: TotpStore>(
+    store: &S,
+    passphrase: &[u8],
+) -> Result<TotpSealing, TotpServiceError> {
+    let sealing_error = |e: super::sealing::SealError| TotpServiceError::Sealing {
+        detail: e.to_string(),
+    };
+    let candidate = TotpSealingKey::random_salt().map_err(sealing_error)?;
+    let salt = store.totp_sealing_salt(&candidate).await?;
+    TotpSealing::derive(passphrase, &salt).map_err(sealing_error)
 }
 
 /// How the TOTP service runs.
@@ -187,8 +224,9 @@ pub trait TotpStore: Send + Sync + 'static {
 pub struct TotpSettings {
     /// The issuer shown in authenticator apps ("Contoso").
     pub issuer: String,
-    /// Seals secrets at rest: certgate's CA key passphrase from the configuration.
-    pub passphrase: Zeroizing<Vec<u8>>,
+    /// Seals secrets at rest: derived from certgate's key passphrase once, at start
+    /// ([`open_sealing`]).
+    pub sealing: Arc<TotpSealing>,
     /// Lockout rules for code checks.
     pub policy: TotpPolicy,
     /// For new enrollments. SHA-1 by default: some apps (Google Authenticator among them)
@@ -198,10 +236,10 @@ pub struct TotpSettings {
 
 impl TotpSettings {
     /// Settings for `issuer` with the default [`TotpPolicy`] and SHA-1 for new secrets.
-    pub fn new(issuer: impl Into<String>, passphrase: impl Into<Zeroizing<Vec<u8>>>) -> Self {
+    pub fn new(issuer: impl Into<String>, sealing: Arc<TotpSealing>) -> Self {
         TotpSettings {
             issuer: issuer.into(),
-            passphrase: passphrase.into(),
+            sealing,
             policy: TotpPolicy::default(),
             algorithm: TotpAlgorithm::Sha1,
         }
@@ -407,11 +445,14 @@ impl<'a, S: TotpStore, C: Clock> TotpService<'a, S, C> {
         // The labels are bounded above, so the URI (at most ~9 KB percent-encoded) only fails
         // to fit for names made of multi-byte characters; say so rather than panic.
         let qr_svg = qr_svg(&uri).ok_or(TotpServiceError::LabelTooLong)?;
-        let sealed = sealed_key::seal(secret.key(), &self.settings.passphrase).map_err(|e| {
-            TotpServiceError::Sealing {
+        let sealed = self
+            .settings
+            .sealing
+            .current()
+            .seal(secret.key())
+            .map_err(|e| TotpServiceError::Sealing {
                 detail: e.to_string(),
-            }
-        })?;
+            })?;
         let now = self.clock.now();
         let audit = self.event(
             now,
@@ -476,22 +517,23 @@ impl<'a, S: TotpStore, C: Clock> TotpService<'a, S, C> {
         slot: TotpSlot,
         code: &str,
     ) -> Result<Verified, TotpServiceError> {
-        // The opened secret, kept across retries: a row id's sealed bytes never change.
-        let mut opened: Option<(TotpSecretId, TotpSecret)> = None;
+        // The opened secret, kept across retries: a row id's key never changes (a re-seal
+        // changes only how it is sealed). `true` with it: sealed in the first format.
+        let mut opened: Option<(TotpSecretId, TotpSecret, bool)> = None;
         for _ in 0..MAX_RACE_RETRIES {
             let secrets = self.store.totp_secrets(user_id).await?;
             let stored = match (slot, &opened) {
                 // A concurrent confirmation promoted the pending secret being checked: judge
                 // the code against it as the active secret it now is (`totp-replayed` for the
                 // same code) rather than report that no enrollment is pending.
-                (TotpSlot::Pending, Some((id, _))) if secrets.pending.is_none() => {
+                (TotpSlot::Pending, Some((id, ..))) if secrets.pending.is_none() => {
                     secrets.active.as_ref().filter(|active| active.id == *id)
                 }
                 _ => secrets.slot(slot),
             }
             .ok_or(TotpError::NotEnrolled)?;
-            let secret = match opened.take() {
-                Some((id, secret)) if id == stored.id => secret,
+            let (secret, legacy) = match opened.take() {
+                Some((id, secret, legacy)) if id == stored.id => (secret, legacy),
                 _ => self.open(stored)?,
             };
             let state =
@@ -562,8 +604,13 @@ impl<'a, S: TotpStore, C: Clock> TotpService<'a, S, C> {
                 }
             };
             match outcome {
-                SwapOutcome::Applied => return result.map_err(Into::into),
-                SwapOutcome::Stale => opened = Some((stored.id, next.secret)),
+                SwapOutcome::Applied => {
+                    if legacy && result.is_ok() {
+                        self.reseal(user_id, stored, &next.secret, now).await;
+                    }
+                    return result.map_err(Into::into);
+                }
+                SwapOutcome::Stale => opened = Some((stored.id, next.secret, legacy)),
             }
         }
         Err(TotpServiceError::Contended {
@@ -571,13 +618,53 @@ impl<'a, S: TotpStore, C: Clock> TotpService<'a, S, C> {
         })
     }
 
-    fn open(&self, stored: &StoredTotpSecret) -> Result<TotpSecret, TotpServiceError> {
+    /// The stored secret, and whether it is sealed in the first format. A current-format
+    /// secret opens with the derived key alone; only a first-format one costs a PBKDF2.
+    fn open(&self, stored: &StoredTotpSecret) -> Result<(TotpSecret, bool), TotpServiceError> {
         let unreadable = || TotpServiceError::SecretUnreadable {
             user_id: stored.user_id.clone(),
         };
-        let key = sealed_key::open(&stored.sealed_secret, &self.settings.passphrase)
-            .map_err(|_| unreadable())?;
-        TotpSecret::from_key(&key, stored.algorithm, stored.digits).ok_or_else(unreadable)
+        let sealing = &self.settings.sealing;
+        let legacy = !is_current_format(&stored.sealed_secret);
+        let key = if legacy {
+            sealing.legacy().open(&stored.sealed_secret)
+        } else {
+            sealing.current().open(&stored.sealed_secret)
+        }
+        .map_err(|_| unreadable())?;
+        let secret =
+            TotpSecret::from_key(&key, stored.algorithm, stored.digits).ok_or_else(unreadable)?;
+        Ok((secret, legacy))
+    }
+
+    /// Seals a first-format secret in the current format after a code from it was
+    /// accepted (the write just made grew its revision by one). Best effort: the code stays
+    /// accepted whatever happens, and a secret not re-sealed now is on its next use.
+    async fn reseal(
+        &self,
+        user_id: &str,
+        stored: &StoredTotpSecret,
+        secret: &TotpSecret,
+        now: UnixTime,
+    ) {
+        let sealed = match self.settings.sealing.current().seal(secret.key()) {
+            Ok(sealed) => sealed,
+            Err(error) => {
+                tracing::warn!(user_id, %error, "re-sealing an authenticator secret failed");
+                return;
+            }
+        };
+        let revision = stored.revision + 1;
+        match self
+            .store
+            .reseal_totp(user_id, stored.id, revision, &sealed, now)
+            .await
+        {
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(user_id, code = error.code(), %error, "re-sealing an authenticator secret failed")
+            }
+        }
     }
 
     fn event(

@@ -258,7 +258,7 @@ async fn serve(
             next_attempt_at: UnixTime(now.0 + 86_400),
         };
         store
-            .put_cached_crl(&cached, &status)
+            .put_cached_crl(&cached.to_cache(), &status)
             .await
             .context("caching a CRL")?;
     }

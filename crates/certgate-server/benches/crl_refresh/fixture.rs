@@ -20,7 +20,7 @@ use crate::common::fixture::{
 };
 
 /// Bump when the generator or the fixture layout changes.
-const CACHE_VERSION: &str = "v1";
+const CACHE_VERSION: &str = "v2";
 const BENCHMARK: &str = "crl-refresh";
 
 /// CRL #2 lists this certificate serial on top of CRL #1's entries, so the refreshed state is
@@ -31,6 +31,8 @@ pub(crate) struct Fixture {
     pub(crate) root_der: Vec<u8>,
     pub(crate) intermediate_der: Vec<u8>,
     pub(crate) leaf_der: Vec<u8>,
+    /// The leaf's private key (PKCS#8 DER), for sign-ins through the certauth listener.
+    pub(crate) leaf_key: Vec<u8>,
     pub(crate) root_crl: Vec<u8>,
     /// The issuing CA's CRL number 1: `entries` serials, not the leaf.
     pub(crate) issuing_crl_1: Vec<u8>,
@@ -45,11 +47,12 @@ pub(crate) struct Fixture {
 
 impl Fixture {
     /// The cache's files.
-    fn files(&self) -> [(&'static str, &[u8]); 6] {
+    fn files(&self) -> [(&'static str, &[u8]); 7] {
         [
             ("root.der", &self.root_der),
             ("intermediate.der", &self.intermediate_der),
             ("leaf.der", &self.leaf_der),
+            ("leaf.key", &self.leaf_key),
             ("root.crl", &self.root_crl),
             ("issuing-1.crl", &self.issuing_crl_1),
             ("issuing-2.crl", &self.issuing_crl_2),
@@ -121,6 +124,7 @@ fn generate(directory: &Path, entries: usize) -> Result<Fixture> {
         root_der: pki.root.der,
         intermediate_der: pki.intermediate.der,
         leaf_der: pki.leaf.der,
+        leaf_key: pki.leaf.key_pkcs8_der,
         root_crl,
         issuing_crl_1,
         issuing_crl_2,
@@ -148,6 +152,7 @@ fn read(directory: &Path, entries: usize) -> Result<Fixture> {
         root_der: file("root.der")?,
         intermediate_der: file("intermediate.der")?,
         leaf_der: file("leaf.der")?,
+        leaf_key: file("leaf.key")?,
         root_crl: file("root.crl")?,
         issuing_crl_1: file("issuing-1.crl")?,
         issuing_crl_2: file("issuing-2.crl")?,

@@ -13,14 +13,22 @@
 //! - `CERTGATE_BENCH_JSON=path`: where the machine-readable figures go (default:
 //!   `<target dir>/certgate-bench/crl_refresh.json`).
 //!
-//! Exits non-zero only when a validation failed (or the set-up did); a missed latency target
-//! is reported, not fatal, so that a slow shared machine does not break anything.
+//! Then, with certgate serving (see `served.rs`): the peak memory of `crl refresh` and of the
+//! server's scheduler loading a CA's first CRL, for a 20 MB and a 150 MB CRL (each in a child
+//! process), and TLS sign-ins at the certauth listener back to back while the server
+//! refreshes the 150 MB CRL (failures, slowest sign-in, longest gap between two). Quick runs
+//! use the 2 MB CRLs for all of it.
+//!
+//! Exits non-zero only when a validation or sign-in failed (or the set-up did); a missed
+//! latency target is reported, not fatal, so that a slow shared machine does not break
+//! anything.
 
 #[path = "../common/mod.rs"]
 mod common;
 mod fixture;
 mod load;
 mod report;
+mod served;
 mod server;
 
 use std::path::{Path, PathBuf};
@@ -57,7 +65,16 @@ struct Settings {
 
 type Service = CrlService<SqlStore, HttpCrlFetcher, Arc<FixedClock>>;
 
+/// The large CRL of the served part (Entra's background limit is 150 MB).
+const LARGE_CRL_BYTES: usize = 150_000_000;
+
+/// Sign-in clients during the served refresh.
+const SIGN_IN_CLIENTS: usize = 2;
+
 fn main() -> Result<()> {
+    if let Some(done) = served::child_if_asked() {
+        return done;
+    }
     let quick = common::quick();
     let settings = if quick {
         Settings {
@@ -201,12 +218,59 @@ fn main() -> Result<()> {
         target_ns,
     };
     run.print();
-    common::write_json("crl_refresh", &run.to_json())?;
-
     drop(world);
+
+    // certgate serving: memory per CRL size, then sign-ins during the large refresh.
+    let mut memory = Vec::new();
+    eprintln!(
+        "memory: {} CRL",
+        common::format::human_bytes(fixture.issuing_crl_1.len() as u64)
+    );
+    let crl_server = runtime.block_on(server::CrlServer::start(
+        fixture.root_crl.clone(),
+        fixture.issuing_crl_1.clone(),
+    ))?;
+    memory.push(served::memory_row(&fixture, &crl_server)?);
+    let large = if quick {
+        fixture
+    } else {
+        drop(fixture);
+        let large =
+            fixture::load_or_generate(&common::cache_root(), LARGE_CRL_BYTES / ENTRY_BYTES)?;
+        eprintln!(
+            "memory: {} CRL",
+            common::format::human_bytes(large.issuing_crl_1.len() as u64)
+        );
+        let crl_server = runtime.block_on(server::CrlServer::start(
+            large.root_crl.clone(),
+            large.issuing_crl_1.clone(),
+        ))?;
+        memory.push(served::memory_row(&large, &crl_server)?);
+        large
+    };
+    let crl_server = runtime.block_on(server::CrlServer::start(
+        large.root_crl.clone(),
+        large.issuing_crl_1.clone(),
+    ))?;
+    let sign_ins = served::sign_ins_during_refresh(
+        &large,
+        &crl_server,
+        SIGN_IN_CLIENTS,
+        settings.phase,
+        TARGET_MAX_WAIT,
+    )?;
+    served::print(&memory, &sign_ins);
+    let mut json = run.to_json();
+    json["served"] = served::to_json(&memory, &sign_ins);
+    common::write_json("crl_refresh", &json)?;
+
     runtime.shutdown_timeout(Duration::from_secs(5));
-    if run.failures > 0 {
-        eprintln!("{} validations failed", run.failures);
+    if run.failures > 0 || sign_ins.failures() > 0 {
+        eprintln!(
+            "{} validations and {} sign-ins failed",
+            run.failures,
+            sign_ins.failures()
+        );
         std::process::exit(1);
     }
     Ok(())
@@ -412,7 +476,7 @@ async fn store_costs(database: &Path, issuing_url: &str) -> Result<report::Store
         .ok_or_else(|| anyhow!("no fetch status for the issuing CRL"))?;
     let started = Instant::now();
     store
-        .put_cached_crl(&issuing, &status)
+        .put_cached_crl(&issuing.to_cache(), &status)
         .await
         .context("rewriting the issuing CRL")?;
     let write_one = started.elapsed();

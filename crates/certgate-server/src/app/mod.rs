@@ -30,7 +30,7 @@ use crate::signin_http::SignInContext;
 use crate::signin_recorder::SignInRecorder;
 use crate::web_context::WebContext;
 use crate::HttpCrlFetcher;
-use certgate_core::totp::TotpSettings;
+use certgate_core::totp::{TotpSealing, TotpServiceError, TotpSettings, TotpStore};
 use certgate_oidc::{Issuer, Provider, ProviderConfig};
 use certgate_store::SqlStore;
 use jobs::*;
@@ -173,6 +173,24 @@ pub enum ServeError {
     Tls(String),
 }
 
+/// The TOTP sealing keys of `passphrase` and the deployment's salt: derived here, once per
+/// process, so that checking a one-time code never runs PBKDF2.
+async fn totp_sealing<S: TotpStore>(
+    store: &S,
+    passphrase: &[u8],
+) -> Result<Arc<TotpSealing>, ServeError> {
+    certgate_core::totp::open_sealing(store, passphrase)
+        .await
+        .map(Arc::new)
+        .map_err(|error| match error {
+            TotpServiceError::Store(error) => ServeError::Store(error),
+            other => ServeError::Tls(format!(
+                "the authenticator secrets' sealing key: {other} ({})",
+                other.code()
+            )),
+        })
+}
+
 /// Binds the listener, loads the validation state from the store (no network needed: the
 /// CRL cache is persisted) and starts the jobs, under the default [`Limits`].
 pub async fn start(
@@ -239,7 +257,7 @@ pub async fn start_with_limits(
             })?;
             let totp = TotpSettings::new(
                 web_config.organization.clone(),
-                web_config.passphrase.clone(),
+                totp_sealing(&*store, &web_config.passphrase).await?,
             );
             Some((Arc::new(provider), totp))
         }
@@ -274,6 +292,19 @@ pub async fn start_with_limits(
             );
             let (listener, addr) = bind(certauth.listen, listener_limits.listen_backlog).await?;
             let mut context = sign_in_context(&store, &crl, &clock, &metrics, &listener_limits);
+            // The device page checks authenticator codes with the web listener's settings,
+            // or else with the CA's key passphrase (the same passphrase seals both).
+            let device_totp = match (&web_parts, &config.pki) {
+                (Some((_, totp)), _) => Some(totp.clone()),
+                (None, Some(pki)) => match &pki.key_passphrase {
+                    Some(passphrase) => Some(TotpSettings::new(
+                        "certgate",
+                        totp_sealing(&*store, passphrase).await?,
+                    )),
+                    None => None,
+                },
+                (None, None) => None,
+            };
             if let (Some((web_config, _)), Some((_, totp))) = (&web, &web_parts) {
                 context.web = Some((web_config.public_origin.clone(), totp.clone()));
             }
@@ -288,6 +319,7 @@ pub async fn start_with_limits(
                 .merge(crate::device_http::routes(
                     context,
                     config.pki.clone(),
+                    device_totp,
                     // The ActiveSync host devices are given: the front door's public name.
                     config
                         .front_door

@@ -306,7 +306,7 @@ pub(crate) async fn cache_crl(
         next_attempt_at: UnixTime(now.0 + 3600),
     };
     store
-        .put_cached_crl(&cached, &status)
+        .put_cached_crl(&cached.to_cache(), &status)
         .await
         .expect("cache CRL");
 }
