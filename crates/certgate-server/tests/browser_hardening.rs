@@ -240,7 +240,10 @@ impl Fixture {
             .await
             .expect("store")
             .expect("alice");
-        let settings = TotpSettings::new("Corp", store_sealing(&*self.store, PASSPHRASE).await);
+        let settings = TotpSettings::new(
+            "Corp",
+            common::store_sealing(&*self.store, PASSPHRASE).await,
+        );
         let clock: Arc<dyn Clock> = Arc::clone(&self.clock) as Arc<dyn Clock>;
         let service = TotpService::new(&*self.store, &clock, &settings, "test");
         let enrollment = service
@@ -594,16 +597,4 @@ async fn the_auto_posting_form_runs_certgate_s_static_script_and_no_inline_one()
         .contains("getElementById(\"autopost\").submit()"));
     assert!(posted.body.contains("id=\"autopost\""));
     fixture.server.stop().await;
-}
-
-/// The deployment's sealing keys, as the server derives them (the salt is in the store).
-async fn store_sealing<S: certgate_core::totp::TotpStore>(
-    store: &S,
-    passphrase: &[u8],
-) -> std::sync::Arc<certgate_core::totp::TotpSealing> {
-    std::sync::Arc::new(
-        certgate_core::totp::open_sealing(store, passphrase)
-            .await
-            .expect("sealing key"),
-    )
 }

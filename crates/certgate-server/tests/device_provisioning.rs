@@ -682,7 +682,7 @@ async fn self_service_page_asks_for_the_authenticator_code_of_a_person_who_has_o
         .expect("alice");
     let settings = TotpSettings::new(
         "Contoso",
-        store_sealing(&*fixture.store, b"device test passphrase").await,
+        common::store_sealing(&*fixture.store, b"device test passphrase").await,
     );
     let clock: Arc<dyn Clock> = Arc::clone(&fixture.clock) as Arc<dyn Clock>;
     let service = TotpService::new(&*fixture.store, &clock, &settings, "test");
@@ -1254,16 +1254,4 @@ async fn a_foreign_child_ends_with_its_parent_and_falls_with_it_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_child_ends_with_its_parent_and_falls_with_it_on_postgres() {
     a_foreign_child_ends_with_its_parent_and_falls_with_it(Backend::Postgres).await;
-}
-
-/// The deployment's sealing keys, as the server derives them (the salt is in the store).
-async fn store_sealing<S: certgate_core::totp::TotpStore>(
-    store: &S,
-    passphrase: &[u8],
-) -> std::sync::Arc<certgate_core::totp::TotpSealing> {
-    std::sync::Arc::new(
-        certgate_core::totp::open_sealing(store, passphrase)
-            .await
-            .expect("sealing key"),
-    )
 }

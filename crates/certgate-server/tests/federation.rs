@@ -1078,7 +1078,7 @@ async fn wsfed_multi_factor_request_asks_for_the_code_and_states_multipleauthn()
         .expect("alice");
     let settings = TotpSettings::new(
         "Corp",
-        store_sealing(&*fixture.store, b"test passphrase").await,
+        common::store_sealing(&*fixture.store, b"test passphrase").await,
     );
     let clock: Arc<dyn Clock> = Arc::clone(&fixture.clock) as Arc<dyn Clock>;
     let service = TotpService::new(&*fixture.store, &clock, &settings, "test");
@@ -1608,7 +1608,7 @@ async fn stronger_than_certificate_requests_need_the_second_factor() {
         .expect("alice");
     let settings = TotpSettings::new(
         "Corp",
-        store_sealing(&*fixture.store, b"test passphrase").await,
+        common::store_sealing(&*fixture.store, b"test passphrase").await,
     );
     let clock: Arc<dyn Clock> = Arc::clone(&fixture.clock) as Arc<dyn Clock>;
     let service = TotpService::new(&*fixture.store, &clock, &settings, "test");
@@ -1717,16 +1717,4 @@ async fn token_is_not_posted_to_a_reply_url_removed_during_the_sign_in() {
         .await;
     assert!(page.contains(&format!("action=\"{SP_ACS}\"")), "{page}");
     fixture.server.stop().await;
-}
-
-/// The deployment's sealing keys, as the server derives them (the salt is in the store).
-async fn store_sealing<S: certgate_core::totp::TotpStore>(
-    store: &S,
-    passphrase: &[u8],
-) -> std::sync::Arc<certgate_core::totp::TotpSealing> {
-    std::sync::Arc::new(
-        certgate_core::totp::open_sealing(store, passphrase)
-            .await
-            .expect("sealing key"),
-    )
 }

@@ -20,13 +20,14 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::trust::TestCas;
 use anyhow::{anyhow, bail, Context, Result};
 use certgate_core::clock::{Clock, SystemClock};
 use certgate_core::crl_cache::{CachedCrl, CrlCacheStore, CrlFetchStatus, CrlKind};
 use certgate_core::directory::{add_user, UserDraft};
 use certgate_core::front_door::VirtualDirectory;
 use certgate_core::signin::{SignInLog, SignInQuery, SignInResult};
-use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
+use certgate_core::trusted_ca::add_cas;
 use certgate_pki::{Certificate, Crl, UnixTime};
 use certgate_server::app::{start, CertAuthConfig, FrontDoorConfig, ServerConfig};
 use certgate_server::certauth::ServerIdentity;
@@ -204,19 +205,12 @@ async fn serve(
         &*store,
         vec![root, intermediate],
         |certificate: &Certificate| {
-            let root = certificate.is_self_issued();
-            CaSettings {
-                display_name: String::new(),
-                authority_type: if root {
-                    AuthorityType::Root
-                } else {
-                    AuthorityType::Intermediate
-                },
-                crl_url: None,
-                delta_crl_url: None,
-                exempt_from_crl_validation: revocation == Revocation::NoCrl,
-                send_as_issuer_hint: root,
+            TestCas {
+                crl_urls: (None, None),
+                exempt: revocation == Revocation::NoCrl,
+                hint_issuing: false,
             }
+            .settings(certificate)
         },
         now,
         "bench",

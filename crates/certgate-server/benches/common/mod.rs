@@ -17,5 +17,6 @@ pub(crate) mod nginx;
 pub(crate) mod proc;
 pub(crate) mod settings;
 pub(crate) mod side_by_side;
+pub(crate) mod trust;
 
 pub(crate) use environment::{cache_root, quick, write_json};

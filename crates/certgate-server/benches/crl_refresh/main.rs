@@ -39,7 +39,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::crl_cache::{CrlCacheStore, CrlKind};
 use certgate_core::crl_fetch::{FetchLimits, FetchProgress};
-use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
+use certgate_core::trusted_ca::add_cas;
 use certgate_core::validation_state::SharedState;
 use certgate_pki::{Certificate, RevocationStatus, UnixTime};
 use certgate_server::crl_refresh::{CrlService, CrlSettings, RefreshOutcome, Urgency};
@@ -47,6 +47,7 @@ use certgate_server::HttpCrlFetcher;
 use certgate_store::SqlStore;
 use certgate_testpki::VALIDATION_TIME;
 
+use crate::common::trust::TestCas;
 use crate::fixture::Fixture;
 use crate::load::{phase_stats, Validators};
 use crate::report::{Refresh, Run};
@@ -300,19 +301,12 @@ impl World {
             &*store,
             vec![fixture.root_der.clone(), fixture.intermediate_der.clone()],
             |certificate: &Certificate| {
-                let root = certificate.is_self_issued();
-                CaSettings {
-                    display_name: String::new(),
-                    authority_type: if root {
-                        AuthorityType::Root
-                    } else {
-                        AuthorityType::Intermediate
-                    },
-                    crl_url: Some(if root { &root_url } else { &issuing_url }.clone()),
-                    delta_crl_url: None,
-                    exempt_from_crl_validation: false,
-                    send_as_issuer_hint: true,
+                TestCas {
+                    crl_urls: (Some(&root_url), Some(&issuing_url)),
+                    exempt: false,
+                    hint_issuing: true,
                 }
+                .settings(certificate)
             },
             clock.now(),
             "bench",

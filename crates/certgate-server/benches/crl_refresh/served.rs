@@ -23,7 +23,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use certgate_core::clock::{Clock, FixedClock};
 use certgate_core::crl_fetch::{FetchLimits, NoProgress};
 use certgate_core::directory::{add_user, UserDraft};
-use certgate_core::trusted_ca::{add_cas, AuthorityType, CaSettings};
+use certgate_core::trusted_ca::add_cas;
 use certgate_core::validation_state::SharedState;
 use certgate_pki::{Certificate, UnixTime};
 use certgate_server::app::{start, CertAuthConfig, RunningServer, ServerConfig};
@@ -36,6 +36,7 @@ use serde_json::{json, Value};
 
 use crate::common::format::{human_bytes, ms};
 use crate::common::load::Client;
+use crate::common::trust::TestCas;
 use crate::fixture::Fixture;
 use crate::server::CrlServer;
 
@@ -132,19 +133,12 @@ async fn store_with_cas(
         &*store,
         vec![file("root.der")?, file("intermediate.der")?],
         |certificate: &Certificate| {
-            let root = certificate.is_self_issued();
-            CaSettings {
-                display_name: String::new(),
-                authority_type: if root {
-                    AuthorityType::Root
-                } else {
-                    AuthorityType::Intermediate
-                },
-                crl_url: Some(if root { &urls.0 } else { &urls.1 }.clone()),
-                delta_crl_url: None,
-                exempt_from_crl_validation: false,
-                send_as_issuer_hint: true,
+            TestCas {
+                crl_urls: (Some(&urls.0), Some(&urls.1)),
+                exempt: false,
+                hint_issuing: true,
             }
+            .settings(certificate)
         },
         UnixTime(VALIDATION_TIME),
         "bench",

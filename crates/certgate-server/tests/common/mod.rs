@@ -558,3 +558,15 @@ impl TestServer {
         self.0
     }
 }
+
+/// The deployment's sealing keys, as the server derives them (the salt is in the store).
+pub(crate) async fn store_sealing<S: certgate_core::totp::TotpStore>(
+    store: &S,
+    passphrase: &[u8],
+) -> std::sync::Arc<certgate_core::totp::TotpSealing> {
+    std::sync::Arc::new(
+        certgate_core::totp::open_sealing(store, passphrase)
+            .await
+            .expect("sealing key"),
+    )
+}
