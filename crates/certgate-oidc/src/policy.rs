@@ -146,8 +146,11 @@ pub fn judge(
     if user.account == AccountState::Disabled {
         return Err(GrantRefusal::UserDisabled);
     }
+    // A sign-in in the same second as StsRefreshTokensValidFrom counts as before it: both are
+    // kept in whole seconds, and a revocation must not miss the session of a sign-in made just
+    // before it (fail closed; someone who signs in again within that second signs in once more).
     if let Some(valid_from) = user.sts_refresh_tokens_valid_from {
-        if authentication.auth_time < valid_from {
+        if authentication.auth_time <= valid_from {
             return Err(GrantRefusal::RevokedBySts {
                 auth_time: authentication.auth_time.0,
                 valid_from: valid_from.0,
@@ -227,7 +230,14 @@ mod tests {
         };
         let cases: &[(i64, Option<UserStatus>, &CertificateStatus, Option<&str>)] = &[
             (100, Some(enabled(None)), &good, None),
-            (100, Some(enabled(Some(100))), &good, None),
+            // The same second counts as before: the revocation wins.
+            (
+                100,
+                Some(enabled(Some(100))),
+                &good,
+                Some("refresh-token-revoked-by-sts"),
+            ),
+            (100, Some(enabled(Some(99))), &good, None),
             (100, Some(enabled(Some(50))), &good, None),
             (
                 100,

@@ -576,6 +576,22 @@ async fn sts_valid_from_before_the_sign_in_does_not_refuse() {
 }
 
 #[tokio::test]
+async fn a_revocation_in_the_same_second_as_the_sign_in_refuses_its_tokens() {
+    // Both times are whole seconds: a sign-in at 60 and a revocation at 60 cannot be ordered,
+    // so the revocation wins.
+    let fixture = fixture().await;
+    let tokens = web_tokens(&fixture, at(60)).await;
+    fixture
+        .provider
+        .policy()
+        .set_user(USER, enabled_with(Some(60)));
+    let error = refresh_web(&fixture, &tokens.refresh_token.expect("refresh"), at(61))
+        .await
+        .expect_err("revoked in the second of the sign-in");
+    assert_eq!(error.reason, "refresh-token-revoked-by-sts");
+}
+
+#[tokio::test]
 async fn a_code_is_refused_when_the_user_was_disabled_after_signing_in() {
     let fixture = fixture().await;
     let code = web_code(&fixture, at(0), &[]).await;
