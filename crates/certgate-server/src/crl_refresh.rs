@@ -8,6 +8,7 @@
 
 pub mod schedule;
 
+use crate::background_thread::run_at_low_priority;
 use certgate_core::Store;
 use std::sync::Arc;
 
@@ -226,7 +227,7 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
             }
         }
         let parsed = Arc::clone(&self.parsed);
-        let state = tokio::task::spawn_blocking(move || {
+        let state = run_at_low_priority("crl-state", move || {
             crls.extend(
                 to_parse
                     .into_iter()
@@ -379,7 +380,7 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
                 // The body moves into the parsed CRL, which is what is stored and what
                 // validations use: the download is held once, never copied.
                 let ca_der = ca.certificate_der.clone();
-                let accepted = tokio::task::spawn_blocking(move || {
+                let accepted = run_at_low_priority("crl-parse", move || {
                     let certificate =
                         Certificate::from_der(&ca_der).map_err(CrlRefusal::Malformed)?;
                     let previous = previous.as_ref().map(|(number, digest)| Previous {

@@ -23,6 +23,7 @@
 
 pub mod admin_api;
 pub mod app;
+mod background_thread;
 mod browser_headers;
 pub mod certauth;
 mod crl_fetch;

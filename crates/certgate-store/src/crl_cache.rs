@@ -321,6 +321,7 @@ impl SqlStore {
     async fn stage_der(&self, crl: &CrlToCache<'_>, version: i64) -> StoreResult<()> {
         let chunks: Vec<&[u8]> = crl.der.chunks(DER_CHUNK_BYTES).collect();
         for (batch_index, batch) in chunks.chunks(CHUNKS_PER_TRANSACTION).enumerate() {
+            let turn = self.sqlite_write_turn().await;
             let started = Instant::now();
             let mut tx = self.begin_write().await?;
             for (index, chunk) in batch.iter().enumerate() {
@@ -340,6 +341,7 @@ impl SqlStore {
                 .map_err(|e| translate("a cached CRL", e))?;
             }
             tx.commit().await.map_err(unavailable)?;
+            drop(turn);
             self.let_other_writers_in(started.elapsed()).await;
         }
         Ok(())
@@ -385,6 +387,7 @@ impl SqlStore {
     /// CRL's, or what an interrupted attempt staged), a few per transaction.
     async fn remove_other_versions(&self, crl: &CrlToCache<'_>) -> StoreResult<()> {
         loop {
+            let turn = self.sqlite_write_turn().await;
             let started = Instant::now();
             let mut tx = self.begin_write().await?;
             let Some(version) = self.cached_version_locked(&mut tx, crl).await? else {
@@ -419,6 +422,7 @@ impl SqlStore {
                 .map_err(unavailable)?;
             }
             tx.commit().await.map_err(unavailable)?;
+            drop(turn);
             self.let_other_writers_in(started.elapsed()).await;
         }
     }

@@ -34,6 +34,7 @@ mod totp;
 mod trusted_cas;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use certgate_core::crl_cache::CrlKind;
@@ -77,6 +78,9 @@ pub struct SqlStore {
     pool: AnyPool,
     /// Where the sign-in log is appended (see `connect_with_timeout`).
     signin_log_pool: AnyPool,
+    /// On SQLite, the queue for the write lock between the sign-in log and the bulk writes
+    /// of a large CRL (see [`SqlStore::sqlite_write_turn`]).
+    sqlite_write_queue: Arc<tokio::sync::Mutex<()>>,
     backend: Backend,
 }
 
@@ -214,6 +218,7 @@ impl SqlStore {
         Ok(SqlStore {
             pool,
             signin_log_pool,
+            sqlite_write_queue: Arc::default(),
             backend,
         })
     }
@@ -224,6 +229,21 @@ impl SqlStore {
 
     pub(crate) fn signin_log_pool(&self) -> &AnyPool {
         &self.signin_log_pool
+    }
+
+    /// On SQLite, a turn at the write lock in this process, first come first served; `None`
+    /// on PostgreSQL, whose writers do not exclude each other. A SQLite writer that finds the
+    /// lock taken does not queue for it: its busy handler sleeps and tries again, sleeping
+    /// longer each time (up to 100 ms), so while a 150 MB CRL is written in short
+    /// transactions a sign-in, recorded before it is answered, could sleep through several of
+    /// them. Holding a turn, the sign-in log waits for at most the one CRL transaction ahead
+    /// of it. Writers in other processes (the CLI) still meet the busy handler.
+    pub(crate) async fn sqlite_write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            // tokio's mutex hands the lock over in the order it was asked for.
+            Backend::Sqlite => Some(self.sqlite_write_queue.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     /// A transaction that writes: on SQLite it takes the write lock at BEGIN, so that it

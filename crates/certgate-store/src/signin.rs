@@ -18,6 +18,7 @@ impl SignInLog for SqlStore {
         // record took three more. Larger batches than a statement takes (the recorder's are
         // not) are one transaction of several statements.
         let pool = self.signin_log_pool();
+        let _turn = self.sqlite_write_turn().await;
         if records.len() <= ROWS_PER_STATEMENT {
             let mut conn = pool.acquire().await.map_err(crate::unavailable)?;
             return insert_rows(&mut conn, records).await;

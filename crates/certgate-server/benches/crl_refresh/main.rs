@@ -10,6 +10,8 @@
 //!
 //! Environment:
 //! - `CERTGATE_BENCH_QUICK=1`: 2 MB CRLs and 1 s phases, a smoke run.
+//! - `CERTGATE_BENCH_SIGN_INS_ONLY=1`: only the sign-ins during the 150 MB refresh (the
+//!   part to repeat while working on pauses); prints its table, writes no JSON.
 //! - `CERTGATE_BENCH_JSON=path`: where the machine-readable figures go (default:
 //!   `<target dir>/certgate-bench/crl_refresh.json`).
 //!
@@ -77,6 +79,9 @@ fn main() -> Result<()> {
         return done;
     }
     let quick = common::quick();
+    if std::env::var_os("CERTGATE_BENCH_SIGN_INS_ONLY").is_some() {
+        return sign_ins_only(quick);
+    }
     let settings = if quick {
         Settings {
             crl_bytes: 2_000_000,
@@ -423,6 +428,38 @@ impl World {
 
 /// The CPU-bound part of the refresh, measured alone with nothing else running in the
 /// benchmark: parsing CRL #2 and checking its signature, as the refresh does.
+/// `CERTGATE_BENCH_SIGN_INS_ONLY`: the served sign-ins during the large refresh, alone.
+fn sign_ins_only(quick: bool) -> Result<()> {
+    let (bytes, phase) = if quick {
+        (2_000_000, Duration::from_secs(1))
+    } else {
+        (LARGE_CRL_BYTES, Duration::from_secs(3))
+    };
+    let fixture = fixture::load_or_generate(&common::cache_root(), bytes / ENTRY_BYTES)?;
+    // The CRL server's tasks run on it while the sign-ins do: not a current-thread runtime.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let crl_server = runtime.block_on(server::CrlServer::start(
+        fixture.root_crl.clone(),
+        fixture.issuing_crl_1.clone(),
+    ))?;
+    let sign_ins = served::sign_ins_during_refresh(
+        &fixture,
+        &crl_server,
+        SIGN_IN_CLIENTS,
+        phase,
+        TARGET_MAX_WAIT,
+    )?;
+    served::print(&[], &sign_ins);
+    if sign_ins.failures() > 0 {
+        bail!("{} sign-ins failed", sign_ins.failures());
+    }
+    Ok(())
+}
+
 fn check_alone(fixture: &Fixture) -> Result<Duration> {
     let issuer = Certificate::from_der(&fixture.intermediate_der)
         .map_err(|e| anyhow!("intermediate: {e}"))?;
