@@ -227,7 +227,7 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
             }
         }
         let parsed = Arc::clone(&self.parsed);
-        let state = run_at_low_priority("crl-state", move || {
+        let state = run_at_low_priority("certgate-crl-state", move || {
             crls.extend(
                 to_parse
                     .into_iter()
@@ -380,7 +380,7 @@ impl<S: Store, F: CrlFetcher, C: Clock> CrlService<S, F, C> {
                 // The body moves into the parsed CRL, which is what is stored and what
                 // validations use: the download is held once, never copied.
                 let ca_der = ca.certificate_der.clone();
-                let accepted = run_at_low_priority("crl-parse", move || {
+                let accepted = run_at_low_priority("certgate-crl-parse", move || {
                     let certificate =
                         Certificate::from_der(&ca_der).map_err(CrlRefusal::Malformed)?;
                     let previous = previous.as_ref().map(|(number, digest)| Previous {

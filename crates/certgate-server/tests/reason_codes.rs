@@ -227,6 +227,9 @@ const NOT_CODES: &[&str] = &[
     // Authentication strengths.
     "multi-factor",
     "single-factor",
+    // Names of background threads.
+    "certgate-crl-parse",
+    "certgate-crl-state",
 ];
 
 #[test]
