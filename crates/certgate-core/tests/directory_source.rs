@@ -104,3 +104,178 @@ fn an_rdn_order_as_ldap_writes_it_does_not_bind() {
         Some(identity_value(&identity, "Subject"))
     );
 }
+
+// ---- A plan applied through the user services -----------------------------------------------
+
+mod applied {
+    use std::time::Duration;
+
+    use certgate_core::audit::AuditLog;
+    use certgate_core::directory::{add_user, list_users, UserDraft, UserStore};
+    use certgate_core::directory_source::{
+        apply_sync, map_entries, plan_sync, AttributeMap, DirectoryEntry, KnownUser, SourceLink,
+        SyncOutcome, UserOrigin,
+    };
+    use certgate_core::testing::{block_on, MemoryStore};
+    use certgate_pki::UnixTime;
+
+    const ACTOR: &str = "directory-sync";
+    const GRACE: Duration = Duration::from_secs(7 * 86_400);
+
+    fn account(cn: &str, guid_byte: u8, flags: &str) -> DirectoryEntry {
+        DirectoryEntry::new(format!("CN={cn},OU=Staff,DC=contoso,DC=example"))
+            .with(
+                "userPrincipalName",
+                &[format!("{cn}@contoso.example").as_bytes()],
+            )
+            .with("objectGUID", &[&[guid_byte; 16]])
+            .with("userAccountControl", &[flags.as_bytes()])
+    }
+
+    /// One sync as the scheduler will run it: plan against the store's users (their origin
+    /// as the caller keeps it), apply, and return the outcome.
+    async fn sync(
+        store: &MemoryStore,
+        origins: &[(String, UserOrigin)],
+        directory: &[DirectoryEntry],
+        now: UnixTime,
+    ) -> SyncOutcome {
+        let known: Vec<KnownUser> = list_users(store)
+            .await
+            .expect("users")
+            .into_iter()
+            .map(|user| {
+                let origin = origins
+                    .iter()
+                    .find(|(immutable_id, _)| *immutable_id == user.immutable_id)
+                    .map_or(UserOrigin::Local, |(_, origin)| *origin);
+                KnownUser { user, origin }
+            })
+            .collect();
+        let mapped = map_entries(directory, &AttributeMap::active_directory());
+        let plan = plan_sync(&known, mapped, now, GRACE);
+        apply_sync(store, &plan, now, ACTOR).await
+    }
+
+    #[test]
+    fn a_sync_adds_updates_disables_and_removes_with_an_audit_event_each() {
+        block_on(async {
+            let store = MemoryStore::new();
+            let t0 = UnixTime(1_800_000_000);
+            let directory = [account("alice", 1, "512"), account("bob", 2, "512")];
+            let first = sync(&store, &[], &directory, t0).await;
+            assert_eq!(first.failed, []);
+            assert_eq!(first.applied.len(), 2);
+            assert!(first.applied.iter().all(|a| a.link == SourceLink::Present));
+            let synced: Vec<(String, UserOrigin)> = list_users(&store)
+                .await
+                .expect("users")
+                .into_iter()
+                .map(|user| {
+                    (
+                        user.immutable_id,
+                        UserOrigin::Directory {
+                            missing_since: None,
+                        },
+                    )
+                })
+                .collect();
+            assert_eq!(synced.len(), 2);
+
+            // alice is disabled in AD, bob is deleted from it.
+            let t1 = UnixTime(t0.0 + 60);
+            let second = sync(&store, &synced, &[account("alice", 1, "514")], t1).await;
+            assert_eq!(second.failed, []);
+            let links: Vec<SourceLink> = second.applied.iter().map(|a| a.link).collect();
+            assert_eq!(links, [SourceLink::MissingSince(t1), SourceLink::Present]);
+            let users = list_users(&store).await.expect("users");
+            assert!(users.iter().all(|user| !user.enabled), "{users:#?}");
+
+            // Past the grace, bob is removed.
+            let bob_missing: Vec<(String, UserOrigin)> = synced
+                .iter()
+                .map(|(id, origin)| {
+                    let bob = store_user_upn(&users, id) == "bob@contoso.example";
+                    let origin = if bob {
+                        UserOrigin::Directory {
+                            missing_since: Some(t1),
+                        }
+                    } else {
+                        *origin
+                    };
+                    (id.clone(), origin)
+                })
+                .collect();
+            let t2 = UnixTime(t1.0 + GRACE.as_secs() as i64);
+            let third = sync(&store, &bob_missing, &[account("alice", 1, "514")], t2).await;
+            assert_eq!(third.failed, []);
+            assert_eq!(third.applied.len(), 1);
+            assert_eq!(third.applied[0].link, SourceLink::Removed);
+            let upns: Vec<String> = list_users(&store)
+                .await
+                .expect("users")
+                .iter()
+                .map(|user| user.upn.to_string())
+                .collect();
+            assert_eq!(upns, ["alice@contoso.example"]);
+
+            let actions: Vec<(String, String)> = store
+                .audit_events(100)
+                .await
+                .expect("audit")
+                .into_iter()
+                .filter(|event| event.actor == ACTOR)
+                .map(|event| (event.action, event.outcome))
+                .collect();
+            assert_eq!(actions.len(), 5, "{actions:?}");
+            assert!(actions.iter().all(|(_, outcome)| outcome == "ok"));
+            for action in ["user.add", "user.set", "user.remove"] {
+                assert!(
+                    actions.iter().any(|(a, _)| a == action),
+                    "{action}: {actions:?}"
+                );
+            }
+        });
+    }
+
+    fn store_user_upn(users: &[certgate_core::directory::User], immutable_id: &str) -> String {
+        users
+            .iter()
+            .find(|user| user.immutable_id == immutable_id)
+            .map(|user| user.upn.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_change_refused_by_the_user_service_does_not_stop_the_others() {
+        block_on(async {
+            let store = MemoryStore::new();
+            let now = UnixTime(1_800_000_000);
+            let known: Vec<KnownUser> = Vec::new();
+            let mapped = map_entries(
+                &[account("alice", 1, "512"), account("bob", 2, "512")],
+                &AttributeMap::active_directory(),
+            );
+            let plan = plan_sync(&known, mapped, now, GRACE);
+            // Someone adds bob by hand between the plan and its application.
+            add_user(
+                &store,
+                UserDraft::new("bob@contoso.example"),
+                now,
+                "cli:admin",
+            )
+            .await
+            .expect("added by hand");
+            let outcome = apply_sync(&store, &plan, now, ACTOR).await;
+            assert_eq!(outcome.applied.len(), 1);
+            assert_eq!(outcome.failed.len(), 1);
+            assert_eq!(outcome.failed[0].error.code(), "user-upn-taken");
+            let alice = store
+                .user_by_upn("alice@contoso.example")
+                .await
+                .expect("store")
+                .expect("alice was added");
+            assert_eq!(alice.immutable_id, "AQEBAQEBAQEBAQEBAQEBAQ==");
+        });
+    }
+}

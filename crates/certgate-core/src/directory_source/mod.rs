@@ -4,7 +4,9 @@
 //! A sync reads every entry the source selects ([`DirectorySource`], implemented over LDAP by
 //! certgate-ldap), maps each to the user it describes ([`map_entries`] under an
 //! [`AttributeMap`]), and compares them with the users certgate has ([`plan_sync`]) to get
-//! the changes ([`SyncPlan`]). Everything here but the port is pure: no I/O, no clock.
+//! the changes ([`SyncPlan`]), which [`apply_sync`] writes through the user services. No
+//! I/O and no clock here: the LDAP client is behind the port, the store behind its ports,
+//! and the time is passed in.
 //!
 //! - `entry`: [`DirectoryEntry`], an entry as the server sent it (values as bytes).
 //! - `attribute_map`: [`AttributeMap`] with the Active Directory and generic LDAP profiles.
@@ -12,8 +14,10 @@
 //! - `certificate_mapping`: altSecurityIdentities `X509:` mappings as certificateUserIds.
 //! - `mapping`: [`map_entry`], with the caps on untrusted values.
 //! - `diff`: [`plan_sync`].
+//! - `apply`: [`apply_sync`], the plan written through the audited user services.
 //! - `error`: [`EntryError`] (one entry skipped) and [`SourceError`] (the read failed).
 
+mod apply;
 mod attribute_map;
 mod certificate_mapping;
 mod diff;
@@ -22,6 +26,7 @@ mod error;
 mod immutable_id;
 mod mapping;
 
+pub use apply::{apply_sync, AppliedChange, FailedChange, SourceLink, SyncOutcome};
 pub use attribute_map::{AccountStateSource, AttributeMap, ImmutableIdSource, Profile, UpnSource};
 pub use certificate_mapping::certificate_user_id_from_mapping;
 pub use diff::{plan_sync, KnownUser, SourcedField, SyncChange, SyncPlan, UserOrigin};

@@ -1,0 +1,105 @@
+//! Carrying out a [`SyncPlan`] through the directory's user services ([`apply_sync`]), so a
+//! synchronised change is checked, written and audited exactly as one made by hand.
+
+use certgate_pki::UnixTime;
+
+use super::{SyncChange, SyncPlan};
+use crate::directory::{add_user, remove_user, set_user, DirectoryError, UserId, UserStore};
+
+/// Where a user stands with the directory source after a change: what the caller keeps with
+/// the user as its [`UserOrigin`](super::UserOrigin) for the next plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceLink {
+    /// Its entry is in the directory.
+    Present,
+    /// Its entry has been gone since this time; the user is disabled.
+    MissingSince(UnixTime),
+    /// The user was removed.
+    Removed,
+}
+
+/// A change that was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedChange {
+    /// The change.
+    pub change: SyncChange,
+    /// The user it wrote (a new user's object ID for an addition).
+    pub user_id: UserId,
+    /// The user's standing with the source now.
+    pub link: SourceLink,
+}
+
+/// A change the user services refused (another writer took a value since the plan, the user
+/// was removed by hand, the store failed); the others were still written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedChange {
+    /// The change.
+    pub change: SyncChange,
+    /// Why it was refused; its code is the user service's.
+    pub error: DirectoryError,
+}
+
+/// What [`apply_sync`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncOutcome {
+    /// The changes written, in the plan's order.
+    pub applied: Vec<AppliedChange>,
+    /// The changes refused.
+    pub failed: Vec<FailedChange>,
+}
+
+/// Writes each change of `plan` in its order through [`add_user`], [`set_user`] and
+/// [`remove_user`], as `actor` at `now`: each is its own transaction with its audit event, and
+/// one refused change does not stop the others.
+pub async fn apply_sync<S: UserStore>(
+    store: &S,
+    plan: &SyncPlan,
+    now: UnixTime,
+    actor: &str,
+) -> SyncOutcome {
+    let mut outcome = SyncOutcome::default();
+    for change in &plan.changes {
+        let written = match change {
+            SyncChange::Add { draft, .. } => add_user(store, draft.clone(), now, actor)
+                .await
+                .map(|user| (user.id, SourceLink::Present)),
+            SyncChange::Update { user_id, draft, .. } => {
+                let draft = draft.clone();
+                set_user(store, user_id.as_str(), |_| draft, now, actor)
+                    .await
+                    .map(|user| (user.id, SourceLink::Present))
+            }
+            SyncChange::Disable {
+                user_id,
+                missing_since,
+                ..
+            } => set_user(
+                store,
+                user_id.as_str(),
+                |mut draft| {
+                    draft.enabled = false;
+                    draft
+                },
+                now,
+                actor,
+            )
+            .await
+            .map(|user| (user.id, SourceLink::MissingSince(*missing_since))),
+            SyncChange::Remove { user_id, .. } => remove_user(store, user_id.as_str(), now, actor)
+                .await
+                .map(|user| (user.id, SourceLink::Removed)),
+        };
+        match written {
+            Ok((user_id, link)) => outcome.applied.push(AppliedChange {
+                change: change.clone(),
+                user_id,
+                link,
+            }),
+            Err(error) => outcome.failed.push(FailedChange {
+                change: change.clone(),
+                error,
+            }),
+        }
+    }
+    outcome
+}
