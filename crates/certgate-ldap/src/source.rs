@@ -326,3 +326,93 @@ fn is_tls_error(error: &std::io::Error) -> bool {
 fn whole_seconds(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PasswordSource;
+
+    fn config(url: &str, transport: Transport) -> LdapSourceConfig {
+        LdapSourceConfig::new(
+            url,
+            transport,
+            "/nonexistent/ca.pem",
+            "CN=sync,DC=contoso,DC=example",
+            PasswordSource::Environment("UNUSED".into()),
+            "DC=contoso,DC=example",
+        )
+    }
+
+    fn refusal(config: LdapSourceConfig) -> &'static str {
+        LdapDirectory::new(config).expect_err("refused").code()
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_refused_before_anything_is_sent() {
+        let table: Vec<(LdapSourceConfig, &str)> = vec![
+            (
+                config("ldap://dc.contoso.example", Transport::PlainRefused),
+                "directory-source-plaintext-bind-refused",
+            ),
+            (
+                config("ldaps://dc.contoso.example", Transport::PlainRefused),
+                "directory-source-plaintext-bind-refused",
+            ),
+            (
+                config("ldap://dc.contoso.example", Transport::Ldaps),
+                "directory-source-config-invalid",
+            ),
+            (
+                config("ldaps://dc.contoso.example", Transport::StartTls),
+                "directory-source-config-invalid",
+            ),
+            (
+                config("https://dc.contoso.example", Transport::Ldaps),
+                "directory-source-config-invalid",
+            ),
+            (
+                LdapSourceConfig {
+                    base_dn: " ".into(),
+                    ..config("ldaps://dc.contoso.example", Transport::Ldaps)
+                },
+                "directory-source-config-invalid",
+            ),
+            (
+                LdapSourceConfig {
+                    filter: "(objectClass=user".into(),
+                    ..config("ldaps://dc.contoso.example", Transport::Ldaps)
+                },
+                "directory-source-config-invalid",
+            ),
+            (
+                LdapSourceConfig {
+                    page_size: 0,
+                    ..config("ldaps://dc.contoso.example", Transport::Ldaps)
+                },
+                "directory-source-config-invalid",
+            ),
+            (
+                LdapSourceConfig {
+                    operation_timeout: Duration::ZERO,
+                    ..config("ldaps://dc.contoso.example", Transport::Ldaps)
+                },
+                "directory-source-config-invalid",
+            ),
+            // Everything else right: the CA file is read last.
+            (
+                config("ldaps://dc.contoso.example", Transport::Ldaps),
+                "directory-source-ca-file-invalid",
+            ),
+        ];
+        for (config, code) in table {
+            let url = config.url.clone();
+            assert_eq!(refusal(config), code, "{url}");
+        }
+    }
+
+    #[test]
+    fn timeouts_round_up_to_whole_seconds() {
+        assert_eq!(whole_seconds(Duration::from_millis(1500)), 2);
+        assert_eq!(whole_seconds(Duration::from_secs(3)), 3);
+    }
+}

@@ -291,6 +291,44 @@ async fn nothing_listening_is_unreachable() {
 }
 
 #[tokio::test]
+async fn a_server_that_accepts_but_never_answers_times_out() {
+    // A real socket that takes the connection and then says nothing, as a hung server does:
+    // the TLS handshake (LDAPS) or the StartTLS request never gets an answer.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = silent.local_addr().expect("address").port();
+    let held = std::thread::spawn(move || {
+        let connections: Vec<_> = silent.incoming().take(2).collect();
+        // Longer than the second attempt's timeout (the first one's ran out before it came).
+        std::thread::sleep(Duration::from_secs(1));
+        drop(connections);
+    });
+    let dc = dc();
+    for (url, transport) in [
+        (format!("ldaps://127.0.0.1:{port}"), Transport::Ldaps),
+        (format!("ldap://127.0.0.1:{port}"), Transport::StartTls),
+    ] {
+        let config = LdapSourceConfig {
+            url,
+            transport,
+            connect_timeout: Duration::from_millis(500),
+            ..ldaps_config(dc, STAFF_OU)
+        };
+        let started = std::time::Instant::now();
+        let error = read(config).await.expect_err("times out");
+        assert!(
+            error.starts_with("directory-source-timeout"),
+            "{transport:?}: {error}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    held.join().expect("the silent server");
+}
+
+#[tokio::test]
 async fn a_missing_password_is_reported_before_connecting() {
     let dc = dc();
     let unset = LdapSourceConfig {
