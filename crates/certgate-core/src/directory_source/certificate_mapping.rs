@@ -538,6 +538,102 @@ mod tests {
         );
     }
 
+    /// Generated mappings, shaped like the six forms but with DN types, values, escapes,
+    /// quotes and spacing drawn at random: whatever they convert to is a valid
+    /// certificateUserIds value that converts to itself again (the rendering is a fixed point,
+    /// so a synced value never drifts between syncs).
+    #[test]
+    fn every_conversion_is_a_valid_value_and_a_fixed_point() {
+        const TYPES: &[&str] = &[
+            "CN",
+            "cn",
+            "O",
+            "OU",
+            "C",
+            "S",
+            "ST",
+            "E",
+            "emailAddress",
+            "DC",
+            "OID.2.5.4.10",
+            "1.2.3.4",
+            "title",
+            "nickname",
+        ];
+        const VALUE_PIECES: &[&str] = &[
+            "a", "Bob", " ", "\\,", "\\2C", "\\ ", "\\#", "\\\\", "\\<", "\\\"", "#", "+", ",",
+            "<", "\"", "\u{e9}", "=", "\\c3\\a9", "\\ff",
+        ];
+        const HEX: &[&str] = &["0A", "ff", " ", ":", "1200000000AC11000000002B", "zz", ""];
+        // A fixed linear congruential generator: the same cases every run.
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |bound: usize| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 33) as usize) % bound
+        };
+        let dn = |next: &mut dyn FnMut(usize) -> usize| {
+            let mut text = String::new();
+            for rdn in 0..1 + next(4) {
+                if rdn > 0 {
+                    text.push_str([",", ", ", ";", " + "][next(4)]);
+                }
+                text.push_str(TYPES[next(TYPES.len())]);
+                text.push_str(["=", " = "][next(2)]);
+                let quoted = next(4) == 0;
+                if quoted {
+                    text.push('"');
+                }
+                for _ in 0..1 + next(4) {
+                    text.push_str(VALUE_PIECES[next(VALUE_PIECES.len())]);
+                }
+                if quoted {
+                    text.push('"');
+                }
+            }
+            text
+        };
+        let (mut converted, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            let value = match next(6) {
+                0 => format!("X509:<I>{}<S>{}", dn(&mut next), dn(&mut next)),
+                1 => format!("X509:<I>{}<SR>{}", dn(&mut next), HEX[next(HEX.len())]),
+                2 => format!("X509:<S>{}", dn(&mut next)),
+                3 => format!("X509:<SKI>{}{}", HEX[next(HEX.len())], HEX[next(HEX.len())]),
+                4 => format!("X509:<SHA1-PUKEY>{}", "ab".repeat(18 + next(4))),
+                _ => format!("X509:<RFC822>{}", ["a@b", "a b@c", "@", "x@y@z"][next(4)]),
+            };
+            match certificate_user_id_from_mapping(&value) {
+                Ok(Some(output)) => {
+                    converted += 1;
+                    assert!(
+                        crate::directory::normalize_certificate_user_id(&output).is_ok(),
+                        "{value:?} -> {output:?} is not a certificateUserIds value"
+                    );
+                    assert_eq!(
+                        certificate_user_id_from_mapping(&output),
+                        Ok(Some(output.clone())),
+                        "{value:?}"
+                    );
+                }
+                Ok(None) => panic!("{value:?} is an X509 mapping"),
+                Err(error) => {
+                    refused += 1;
+                    assert_eq!(
+                        error.code(),
+                        "directory-entry-certificate-mapping-unparseable"
+                    );
+                }
+            }
+        }
+        // Both paths must be well exercised, or the test shows little.
+        assert!(
+            converted > 3_000 && refused > 3_000,
+            "{converted} converted, {refused} refused"
+        );
+    }
+
     #[test]
     fn an_escaped_angle_bracket_does_not_start_a_tag() {
         assert_eq!(
