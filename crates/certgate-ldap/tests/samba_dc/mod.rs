@@ -50,7 +50,7 @@ pub(crate) struct SambaDc {
     pub(crate) admin_password_file: PathBuf,
     /// What `samba-tool user show dave` printed as dave's objectGUID.
     pub(crate) dave_guid_text: String,
-    _samba: Child,
+    samba: Child,
     _samba_stdin: ChildStdin,
     _lock: std::fs::File,
 }
@@ -98,14 +98,16 @@ pub(crate) fn dc() -> &'static SambaDc {
 
 fn start() -> SambaDc {
     let started = Instant::now();
-    for tool in ["samba", "samba-tool", "ldapadd", "ldapsearch"] {
-        assert!(
-            on_path(tool),
-            "`{tool}` is not installed: the LDAP directory tests run a real Samba AD DC. \
-             Install it with `apt-get install samba samba-ad-dc ldap-utils winbind` \
-             (scripts/setup.sh does)"
-        );
-    }
+    let [samba_binary, samba_tool, _, _] =
+        ["samba", "samba-tool", "ldapadd", "ldapsearch"].map(|tool| {
+            installed(tool).unwrap_or_else(|| {
+                panic!(
+                    "`{tool}` is not installed: the LDAP directory tests run a real Samba AD DC. \
+                     Install it with `apt-get install samba samba-ad-dc ldap-utils winbind` \
+                     (scripts/setup.sh does)"
+                )
+            })
+        });
     let lock = std::fs::File::create(std::env::temp_dir().join("certgate-samba-dc.lock"))
         .expect("create the Samba DC lock file");
     // Another test process may be using the ports: wait for it to finish.
@@ -130,7 +132,7 @@ fn start() -> SambaDc {
 
     let target = dir.join("dc");
     let tls_path = |name: &str| tls.join(name).display().to_string();
-    run(Command::new("samba-tool")
+    run(Command::new(&samba_tool)
         .args(["domain", "provision"])
         .arg(format!("--realm={REALM}"))
         .args([
@@ -153,7 +155,7 @@ fn start() -> SambaDc {
         .arg(format!("--option=tls cafile={}", tls_path("ca.pem"))));
 
     let log = std::fs::File::create(dir.join("samba.out")).expect("create the Samba log");
-    let mut samba = Command::new("samba")
+    let mut samba = Command::new(&samba_binary)
         .arg("-s")
         .arg(target.join("etc/smb.conf"))
         .args(["-i", "-M", "single"])
@@ -167,20 +169,19 @@ fn start() -> SambaDc {
     let admin_password_file = dir.join("admin-password");
     std::fs::write(&admin_password_file, format!("{ADMIN_PASSWORD}\n"))
         .expect("write the password file");
-    let dc = SambaDc {
+    let mut dc = SambaDc {
         dir: dir.clone(),
         ca_file,
         unrelated_ca_file,
         admin_password_file,
         dave_guid_text: String::new(),
-        _samba: samba,
+        samba,
         _samba_stdin: samba_stdin,
         _lock: lock,
     };
-    let mut dc = dc;
     wait_until_ldaps_answers(&mut dc);
     add_fixtures(&dc);
-    dc.dave_guid_text = create_dave_with_samba_tool();
+    dc.dave_guid_text = create_dave_with_samba_tool(&samba_tool);
     eprintln!(
         "test Samba DC ready in {:.1} s ({})",
         started.elapsed().as_secs_f64(),
@@ -189,11 +190,14 @@ fn start() -> SambaDc {
     dc
 }
 
-fn on_path(tool: &str) -> bool {
+/// Where `tool` is: on the PATH, or in /usr/sbin (where Debian puts `samba`, and which a
+/// non-login PATH may lack).
+fn installed(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .any(|dir| dir.join(tool).is_file())
+        .map(|dir| dir.join(tool))
+        .find(|candidate| candidate.is_file())
 }
 
 /// Runs a command to completion; panics with its output when it fails.
@@ -260,7 +264,7 @@ fn write_certificates(tls: &Path) -> (PathBuf, PathBuf) {
 fn wait_until_ldaps_answers(dc: &mut SambaDc) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Some(status) = dc._samba.try_wait().expect("samba's status") {
+        if let Some(status) = dc.samba.try_wait().expect("samba's status") {
             panic!(
                 "samba exited ({status}) before answering:\n{}",
                 std::fs::read_to_string(dc.dir.join("samba.out")).unwrap_or_default()
@@ -380,10 +384,10 @@ fn add_fixtures(dc: &SambaDc) {
 
 /// dave, as an administrator creates accounts: with samba-tool (over signed and sealed LDAP:
 /// samba-tool cannot use LDAPS). Returns the objectGUID samba-tool shows for him.
-fn create_dave_with_samba_tool() -> String {
+fn create_dave_with_samba_tool(samba_tool: &Path) -> String {
     let admin = ["-H", "ldap://127.0.0.1", "-U", "Administrator"];
     let password = format!("--password={ADMIN_PASSWORD}");
-    run(Command::new("samba-tool")
+    run(Command::new(samba_tool)
         .args([
             "user",
             "create",
@@ -394,7 +398,7 @@ fn create_dave_with_samba_tool() -> String {
         .args(["--userou=OU=Staff", "--mail-address=dave@certgate.test"])
         .args(admin)
         .arg(&password));
-    let shown = run(Command::new("samba-tool")
+    let shown = run(Command::new(samba_tool)
         .args(["user", "show", "dave", "--attributes=objectGUID"])
         .args(admin)
         .arg(&password));
