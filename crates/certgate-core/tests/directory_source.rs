@@ -113,8 +113,8 @@ mod applied {
     use certgate_core::audit::AuditLog;
     use certgate_core::directory::{add_user, list_users, UserDraft, UserStore};
     use certgate_core::directory_source::{
-        apply_sync, map_entries, plan_sync, AttributeMap, DirectoryEntry, KnownUser, SourceLink,
-        SyncOutcome, UserOrigin,
+        apply_sync, map_entries, plan_sync, AttributeMap, DirectoryEntry, SourceLink, SyncOutcome,
+        UserOrigin,
     };
     use certgate_core::testing::{block_on, MemoryStore};
     use certgate_pki::UnixTime;
@@ -132,82 +132,87 @@ mod applied {
             .with("userAccountControl", &[flags.as_bytes()])
     }
 
-    /// One sync as the scheduler will run it: plan against the store's users (their origin
-    /// as the caller keeps it), apply, and return the outcome.
-    async fn sync(
-        store: &MemoryStore,
-        origins: &[(String, UserOrigin)],
-        directory: &[DirectoryEntry],
-        now: UnixTime,
-    ) -> SyncOutcome {
-        let known: Vec<KnownUser> = list_users(store)
-            .await
-            .expect("users")
-            .into_iter()
-            .map(|user| {
-                let origin = origins
-                    .iter()
-                    .find(|(immutable_id, _)| *immutable_id == user.immutable_id)
-                    .map_or(UserOrigin::Local, |(_, origin)| *origin);
-                KnownUser { user, origin }
-            })
-            .collect();
+    /// One sync as the scheduler will run it: plan against the store's users (each with the
+    /// origin the previous syncs stored), apply, and return the outcome.
+    async fn sync(store: &MemoryStore, directory: &[DirectoryEntry], now: UnixTime) -> SyncOutcome {
+        let known = list_users(store).await.expect("users");
         let mapped = map_entries(directory, &AttributeMap::active_directory());
         let plan = plan_sync(&known, mapped, now, GRACE);
         apply_sync(store, &plan, now, ACTOR).await
+    }
+
+    async fn origin_of(store: &MemoryStore, upn: &str) -> UserOrigin {
+        store
+            .user_by_upn(upn)
+            .await
+            .expect("store")
+            .unwrap_or_else(|| panic!("{upn} is there"))
+            .origin
     }
 
     #[test]
     fn a_sync_adds_updates_disables_and_removes_with_an_audit_event_each() {
         block_on(async {
             let store = MemoryStore::new();
+            add_user(
+                &store,
+                UserDraft::new("carol@contoso.example"),
+                UnixTime(1),
+                "cli:admin",
+            )
+            .await
+            .expect("a local user");
             let t0 = UnixTime(1_800_000_000);
             let directory = [account("alice", 1, "512"), account("bob", 2, "512")];
-            let first = sync(&store, &[], &directory, t0).await;
+            let first = sync(&store, &directory, t0).await;
             assert_eq!(first.failed, []);
             assert_eq!(first.applied.len(), 2);
             assert!(first.applied.iter().all(|a| a.link == SourceLink::Present));
-            let synced: Vec<(String, UserOrigin)> = list_users(&store)
-                .await
-                .expect("users")
-                .into_iter()
-                .map(|user| {
-                    (
-                        user.immutable_id,
-                        UserOrigin::Directory {
-                            missing_since: None,
-                        },
-                    )
-                })
-                .collect();
-            assert_eq!(synced.len(), 2);
+            assert_eq!(
+                origin_of(&store, "alice@contoso.example").await,
+                UserOrigin::present_in_directory("CN=alice,OU=Staff,DC=contoso,DC=example")
+            );
+            assert_eq!(
+                origin_of(&store, "carol@contoso.example").await,
+                UserOrigin::Local
+            );
+            assert_eq!(sync(&store, &directory, t0).await, SyncOutcome::default());
 
             // alice is disabled in AD, bob is deleted from it.
             let t1 = UnixTime(t0.0 + 60);
-            let second = sync(&store, &synced, &[account("alice", 1, "514")], t1).await;
+            let second = sync(&store, &[account("alice", 1, "514")], t1).await;
             assert_eq!(second.failed, []);
             let links: Vec<SourceLink> = second.applied.iter().map(|a| a.link).collect();
             assert_eq!(links, [SourceLink::MissingSince(t1), SourceLink::Present]);
             let users = list_users(&store).await.expect("users");
-            assert!(users.iter().all(|user| !user.enabled), "{users:#?}");
-
-            // Past the grace, bob is removed.
-            let bob_missing: Vec<(String, UserOrigin)> = synced
+            let enabled: Vec<(&str, bool)> = users
                 .iter()
-                .map(|(id, origin)| {
-                    let bob = store_user_upn(&users, id) == "bob@contoso.example";
-                    let origin = if bob {
-                        UserOrigin::Directory {
-                            missing_since: Some(t1),
-                        }
-                    } else {
-                        *origin
-                    };
-                    (id.clone(), origin)
-                })
+                .map(|user| (user.upn.as_str(), user.enabled))
                 .collect();
+            assert_eq!(
+                enabled,
+                [
+                    ("alice@contoso.example", false),
+                    ("bob@contoso.example", false),
+                    ("carol@contoso.example", true)
+                ]
+            );
+            assert_eq!(
+                origin_of(&store, "bob@contoso.example").await,
+                UserOrigin::Directory {
+                    dn: "CN=bob,OU=Staff,DC=contoso,DC=example".into(),
+                    missing_since: Some(t1),
+                }
+            );
+
+            // Within the grace, nothing more happens; past it, bob is removed.
+            let within = UnixTime(t1.0 + GRACE.as_secs() as i64 - 1);
+            assert_eq!(
+                sync(&store, &[account("alice", 1, "514")], within).await,
+                SyncOutcome::default()
+            );
             let t2 = UnixTime(t1.0 + GRACE.as_secs() as i64);
-            let third = sync(&store, &bob_missing, &[account("alice", 1, "514")], t2).await;
+            let third = sync(&store, &[account("alice", 1, "514")], t2).await;
             assert_eq!(third.failed, []);
             assert_eq!(third.applied.len(), 1);
             assert_eq!(third.applied[0].link, SourceLink::Removed);
@@ -217,7 +222,7 @@ mod applied {
                 .iter()
                 .map(|user| user.upn.to_string())
                 .collect();
-            assert_eq!(upns, ["alice@contoso.example"]);
+            assert_eq!(upns, ["alice@contoso.example", "carol@contoso.example"]);
 
             let actions: Vec<(String, String)> = store
                 .audit_events(100)
@@ -238,12 +243,27 @@ mod applied {
         });
     }
 
-    fn store_user_upn(users: &[certgate_core::directory::User], immutable_id: &str) -> String {
-        users
-            .iter()
-            .find(|user| user.immutable_id == immutable_id)
-            .map(|user| user.upn.to_string())
-            .unwrap_or_default()
+    #[test]
+    fn an_entry_back_within_the_grace_is_enabled_and_its_missing_mark_cleared() {
+        block_on(async {
+            let store = MemoryStore::new();
+            let t0 = UnixTime(1_800_000_000);
+            sync(&store, &[account("bob", 2, "512")], t0).await;
+            sync(&store, &[], UnixTime(t0.0 + 60)).await;
+            let back = sync(&store, &[account("bob", 2, "512")], UnixTime(t0.0 + 120)).await;
+            assert_eq!(back.failed, []);
+            assert_eq!(back.applied.len(), 1);
+            let bob = store
+                .user_by_upn("bob@contoso.example")
+                .await
+                .expect("store")
+                .expect("bob is kept");
+            assert!(bob.enabled);
+            assert_eq!(
+                bob.origin,
+                UserOrigin::present_in_directory("CN=bob,OU=Staff,DC=contoso,DC=example")
+            );
+        });
     }
 
     #[test]
@@ -251,7 +271,7 @@ mod applied {
         block_on(async {
             let store = MemoryStore::new();
             let now = UnixTime(1_800_000_000);
-            let known: Vec<KnownUser> = Vec::new();
+            let known = Vec::new();
             let mapped = map_entries(
                 &[account("alice", 1, "512"), account("bob", 2, "512")],
                 &AttributeMap::active_directory(),

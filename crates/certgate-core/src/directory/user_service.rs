@@ -7,7 +7,7 @@ use std::future::Future;
 
 use certgate_pki::UnixTime;
 
-use super::{prepare_user, DirectoryError, User, UserDraft, UserId, UserStore};
+use super::{prepare_user, DirectoryError, User, UserDraft, UserId, UserOrigin, UserStore};
 use crate::audit::AuditEvent;
 use crate::clock::rfc3339;
 use crate::store::{StoreError, StoreResult};
@@ -40,7 +40,23 @@ pub async fn add_user<S: UserStore>(
     now: UnixTime,
     actor: &str,
 ) -> Result<User, DirectoryError> {
-    let user = prepare_user(draft, UserId::generate()?, now, None)?;
+    add_user_with_origin(store, draft, UserOrigin::Local, now, actor).await
+}
+
+/// [`add_user`] for a user the directory source brings: the same checks and audit event, and
+/// the origin written with the user in the same transaction (a user added without it would be
+/// a local user holding the entry's immutable ID, and every later sync would skip the entry).
+pub(crate) async fn add_user_with_origin<S: UserStore>(
+    store: &S,
+    draft: UserDraft,
+    origin: UserOrigin,
+    now: UnixTime,
+    actor: &str,
+) -> Result<User, DirectoryError> {
+    let user = User {
+        origin,
+        ..prepare_user(draft, UserId::generate()?, now, None)?
+    };
     check_unique(store, &user).await?;
     let audit = AuditEvent::new(
         now,
@@ -62,14 +78,39 @@ pub async fn set_user<S: UserStore>(
     now: UnixTime,
     actor: &str,
 ) -> Result<User, DirectoryError> {
+    set_user_with_origin(
+        store,
+        key,
+        change,
+        |current| current.origin.clone(),
+        now,
+        actor,
+    )
+    .await
+}
+
+/// [`set_user`] that also sets where the user comes from (`origin` gets the current user):
+/// how a sync writes a synchronised user, its origin changing in the same transaction as its
+/// attributes.
+pub(crate) async fn set_user_with_origin<S: UserStore>(
+    store: &S,
+    key: &str,
+    change: impl FnOnce(UserDraft) -> UserDraft,
+    origin: impl FnOnce(&User) -> UserOrigin,
+    now: UnixTime,
+    actor: &str,
+) -> Result<User, DirectoryError> {
     let current = find_user(store, key).await?;
     let draft = change(UserDraft::from(&current));
-    let user = prepare_user(
-        draft,
-        current.id.clone(),
-        current.created_at,
-        current.sts_refresh_tokens_valid_from,
-    )?;
+    let user = User {
+        origin: origin(&current),
+        ..prepare_user(
+            draft,
+            current.id.clone(),
+            current.created_at,
+            current.sts_refresh_tokens_valid_from,
+        )?
+    };
     check_unique(store, &user).await?;
     let audit = AuditEvent::new(
         now,
@@ -274,7 +315,7 @@ fn user_target(user: &User) -> String {
 
 fn describe(user: &User) -> String {
     format!(
-        "displayName \"{}\", immutableId {}, mail {}, enabled {}, proxyAddresses [{}], certificateUserIds [{}], groups [{}]",
+        "displayName \"{}\", immutableId {}, mail {}, enabled {}, proxyAddresses [{}], certificateUserIds [{}], groups [{}], origin {}",
         user.display_name,
         user.immutable_id,
         user.mail.as_deref().unwrap_or("none"),
@@ -282,7 +323,22 @@ fn describe(user: &User) -> String {
         user.proxy_addresses.join(", "),
         user.certificate_user_ids.join(", "),
         user.groups.join(", "),
+        describe_origin(&user.origin),
     )
+}
+
+fn describe_origin(origin: &UserOrigin) -> String {
+    match origin {
+        UserOrigin::Local => "local".into(),
+        UserOrigin::Directory {
+            dn,
+            missing_since: None,
+        } => format!("directory entry {dn}"),
+        UserOrigin::Directory {
+            dn,
+            missing_since: Some(since),
+        } => format!("directory entry {dn}, missing since {}", rfc3339(*since)),
+    }
 }
 
 /// What changed, for the audit log.
@@ -328,6 +384,11 @@ fn changes(before: &User, after: &User) -> String {
         "groups",
         format!("{:?}", before.groups),
         format!("{:?}", after.groups),
+    );
+    diff(
+        "origin",
+        describe_origin(&before.origin),
+        describe_origin(&after.origin),
     );
     if out.is_empty() {
         "no change".into()

@@ -1,13 +1,18 @@
 //! Carrying out a [`SyncPlan`] through the directory's user services ([`apply_sync`]), so a
-//! synchronised change is checked, written and audited exactly as one made by hand.
+//! synchronised change is checked, written and audited exactly as one made by hand, and the
+//! user's [`UserOrigin`] (its entry's DN, since when the entry has been missing) is written in
+//! the same transaction as its attributes.
 
 use certgate_pki::UnixTime;
 
 use super::{SyncChange, SyncPlan};
-use crate::directory::{add_user, remove_user, set_user, DirectoryError, UserId, UserStore};
+use crate::directory::{
+    add_user_with_origin, remove_user, set_user_with_origin, DirectoryError, User, UserId,
+    UserOrigin, UserStore,
+};
 
-/// Where a user stands with the directory source after a change: what the caller keeps with
-/// the user as its [`UserOrigin`](super::UserOrigin) for the next plan.
+/// Where a user stands with the directory source after a change (what its stored
+/// [`UserOrigin`] now says), for reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SourceLink {
     /// Its entry is in the directory.
@@ -48,9 +53,10 @@ pub struct SyncOutcome {
     pub failed: Vec<FailedChange>,
 }
 
-/// Writes each change of `plan` in its order through [`add_user`], [`set_user`] and
-/// [`remove_user`], as `actor` at `now`: each is its own transaction with its audit event, and
-/// one refused change does not stop the others.
+/// Writes each change of `plan` in its order through the user services (those of
+/// [`add_user`](crate::directory::add_user), [`set_user`](crate::directory::set_user) and
+/// [`remove_user`] with the user's origin), as `actor` at `now`: each is its own transaction
+/// with its audit event, and one refused change does not stop the others.
 pub async fn apply_sync<S: UserStore>(
     store: &S,
     plan: &SyncPlan,
@@ -60,26 +66,42 @@ pub async fn apply_sync<S: UserStore>(
     let mut outcome = SyncOutcome::default();
     for change in &plan.changes {
         let written = match change {
-            SyncChange::Add { draft, .. } => add_user(store, draft.clone(), now, actor)
-                .await
-                .map(|user| (user.id, SourceLink::Present)),
-            SyncChange::Update { user_id, draft, .. } => {
+            SyncChange::Add { dn, draft } => add_user_with_origin(
+                store,
+                draft.clone(),
+                UserOrigin::present_in_directory(dn.as_str()),
+                now,
+                actor,
+            )
+            .await
+            .map(|user| (user.id, SourceLink::Present)),
+            SyncChange::Update {
+                dn, user_id, draft, ..
+            } => {
                 let draft = draft.clone();
-                set_user(store, user_id.as_str(), |_| draft, now, actor)
-                    .await
-                    .map(|user| (user.id, SourceLink::Present))
+                set_user_with_origin(
+                    store,
+                    user_id.as_str(),
+                    |_| draft,
+                    |_| UserOrigin::present_in_directory(dn.as_str()),
+                    now,
+                    actor,
+                )
+                .await
+                .map(|user| (user.id, SourceLink::Present))
             }
             SyncChange::Disable {
                 user_id,
                 missing_since,
                 ..
-            } => set_user(
+            } => set_user_with_origin(
                 store,
                 user_id.as_str(),
                 |mut draft| {
                     draft.enabled = false;
                     draft
                 },
+                |current| missing_from_directory(current, *missing_since),
                 now,
                 actor,
             )
@@ -102,4 +124,18 @@ pub async fn apply_sync<S: UserStore>(
         }
     }
     outcome
+}
+
+/// A disabled user's origin: its entry's last DN, missing since `since`.
+fn missing_from_directory(current: &User, since: UnixTime) -> UserOrigin {
+    let dn = match &current.origin {
+        UserOrigin::Directory { dn, .. } => dn.clone(),
+        // The plan disables only synchronised users; a user made local by hand since the plan
+        // keeps no DN worth showing.
+        UserOrigin::Local => String::new(),
+    };
+    UserOrigin::Directory {
+        dn,
+        missing_since: Some(since),
+    }
 }

@@ -9,29 +9,7 @@ use std::time::Duration;
 use certgate_pki::UnixTime;
 
 use super::{EntryError, EntryProblem, MappedEntries, MappedEntry};
-use crate::directory::{fold_case, User, UserDraft, UserId};
-
-/// Where a certgate user came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UserOrigin {
-    /// Added by hand (CLI, API, CSV import): a sync never changes it, but its unique values
-    /// still block an entry that would take them.
-    Local,
-    /// Synchronised from the directory source.
-    Directory {
-        /// When a sync first found its entry gone from the directory; `None` while present.
-        missing_since: Option<UnixTime>,
-    },
-}
-
-/// A certgate user and where it came from: the "before" of a sync.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KnownUser {
-    /// The user as stored.
-    pub user: User,
-    /// Local, or synchronised.
-    pub origin: UserOrigin,
-}
+use crate::directory::{fold_case, User, UserDraft, UserId, UserOrigin};
 
 /// A user attribute that comes from the directory (Microsoft Graph's names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,7 +58,8 @@ pub enum SyncChange {
         /// The user to add.
         draft: UserDraft,
     },
-    /// An entry whose user differs from it, or came back after having gone missing.
+    /// An entry whose user differs from it, came back after having gone missing, or moved
+    /// (its DN changed; the user keeps the new DN as its origin).
     Update {
         /// The entry's DN.
         dn: String,
@@ -138,7 +117,7 @@ pub struct SyncPlan {
 /// user whose entry is gone is disabled at once and removed once `now` is `removal_grace`
 /// past the time it was first found missing.
 pub fn plan_sync(
-    known: &[KnownUser],
+    known: &[User],
     mapped: MappedEntries,
     now: UnixTime,
     removal_grace: Duration,
@@ -148,10 +127,10 @@ pub fn plan_sync(
         mut problems,
     } = mapped;
 
-    let synced_by_id: HashMap<&str, &KnownUser> = known
+    let synced_by_id: HashMap<&str, &User> = known
         .iter()
         .filter(|known| matches!(known.origin, UserOrigin::Directory { .. }))
-        .map(|known| (known.user.immutable_id.as_str(), known))
+        .map(|known| (known.immutable_id.as_str(), known))
         .collect();
     // Every entry the directory still has, mapped or not, keeps its user from being treated
     // as gone.
@@ -189,11 +168,12 @@ pub fn plan_sync(
 
     let removed: HashSet<&UserId> = known
         .iter()
-        .filter(|known| !present.contains(known.user.immutable_id.as_str()))
+        .filter(|known| !present.contains(known.immutable_id.as_str()))
         .filter_map(|known| match known.origin {
             UserOrigin::Directory {
                 missing_since: Some(since),
-            } if grace_over(since, now, removal_grace) => Some(&known.user.id),
+                ..
+            } if grace_over(since, now, removal_grace) => Some(&known.id),
             _ => None,
         })
         .collect();
@@ -219,20 +199,20 @@ pub fn plan_sync(
 
     let mut changes = Vec::new();
     for known in known {
-        let UserOrigin::Directory { missing_since } = known.origin else {
+        let UserOrigin::Directory { missing_since, .. } = known.origin else {
             continue;
         };
-        if present.contains(known.user.immutable_id.as_str()) {
+        if present.contains(known.immutable_id.as_str()) {
             continue;
         }
-        let (user_id, upn) = (known.user.id.clone(), known.user.upn.to_string());
+        let (user_id, upn) = (known.id.clone(), known.upn.to_string());
         match missing_since {
-            Some(since) if removed.contains(&known.user.id) => changes.push(SyncChange::Remove {
+            Some(since) if removed.contains(&known.id) => changes.push(SyncChange::Remove {
                 user_id,
                 upn,
                 missing_since: since,
             }),
-            Some(since) if known.user.enabled => changes.push(SyncChange::Disable {
+            Some(since) if known.enabled => changes.push(SyncChange::Disable {
                 user_id,
                 upn,
                 missing_since: since,
@@ -255,19 +235,19 @@ pub fn plan_sync(
                 draft: entry.draft.clone(),
             }),
             Some(known) => {
-                let changed = changed_fields(&known.user, &entry.draft);
-                let returned = matches!(
-                    known.origin,
-                    UserOrigin::Directory {
-                        missing_since: Some(_)
+                let changed = changed_fields(known, &entry.draft);
+                let (returned, moved) = match &known.origin {
+                    UserOrigin::Directory { dn, missing_since } => {
+                        (missing_since.is_some(), *dn != entry.dn)
                     }
-                );
-                if !changed.is_empty() || returned {
+                    UserOrigin::Local => (false, false),
+                };
+                if !changed.is_empty() || returned || moved {
                     changes.push(SyncChange::Update {
                         dn: entry.dn.clone(),
-                        user_id: known.user.id.clone(),
-                        upn: known.user.upn.to_string(),
-                        draft: updated_draft(&known.user, &entry.draft),
+                        user_id: known.id.clone(),
+                        upn: known.upn.to_string(),
+                        draft: updated_draft(known, &entry.draft),
                         changed,
                         returned,
                     });
@@ -362,10 +342,10 @@ enum Holder {
 /// The accepted entries that take a value another holder has after the sync, each with why.
 /// An entry is only blamed for values its user does not already hold.
 fn collisions(
-    known: &[KnownUser],
+    known: &[User],
     entries: &[MappedEntry],
     accepted: &[bool],
-    synced_by_id: &HashMap<&str, &KnownUser>,
+    synced_by_id: &HashMap<&str, &User>,
     removed: &HashSet<&UserId>,
 ) -> Vec<(usize, EntryError)> {
     let replaced: HashSet<&UserId> = entries
@@ -373,14 +353,14 @@ fn collisions(
         .zip(accepted)
         .filter(|(_, ok)| **ok)
         .filter_map(|(entry, _)| synced_by_id.get(entry.immutable_id.as_str()))
-        .map(|known| &known.user.id)
+        .map(|known| &known.id)
         .collect();
     let mut holders: BTreeMap<UniqueValue, Vec<Holder>> = BTreeMap::new();
     for (index, known) in known.iter().enumerate() {
-        if replaced.contains(&known.user.id) || removed.contains(&known.user.id) {
+        if replaced.contains(&known.id) || removed.contains(&known.id) {
             continue;
         }
-        for value in user_values(&known.user) {
+        for value in user_values(known) {
             holders.entry(value).or_default().push(Holder::User(index));
         }
     }
@@ -405,7 +385,7 @@ fn collisions(
             };
             let already_held = synced_by_id
                 .get(entries[index].immutable_id.as_str())
-                .is_some_and(|known| user_values(&known.user).contains(value));
+                .is_some_and(|known| user_values(known).contains(value));
             if already_held || blamed.contains_key(&index) {
                 continue;
             }
@@ -425,7 +405,7 @@ fn collisions(
                 (_, Holder::User(other)) => EntryError::ValueTaken {
                     attribute: value.attribute(),
                     value: value.text().to_owned(),
-                    holder: format!("the user {}", known[*other].user.upn),
+                    holder: format!("the user {}", known[*other].upn),
                 },
             };
             blamed.insert(index, error);
@@ -492,17 +472,22 @@ mod tests {
         prepare_user(draft, UserId::generate().expect("id"), UnixTime(1), None).expect("valid")
     }
 
-    fn synced(user: User, missing_since: Option<UnixTime>) -> KnownUser {
-        KnownUser {
-            user,
-            origin: UserOrigin::Directory { missing_since },
+    /// `user` as synchronised from the entry `CN=<local part of its UPN>`.
+    fn synced(user: User, missing_since: Option<UnixTime>) -> User {
+        let cn = user.upn.as_str().split('@').next().unwrap_or_default();
+        User {
+            origin: UserOrigin::Directory {
+                dn: format!("CN={cn}"),
+                missing_since,
+            },
+            ..user
         }
     }
 
-    fn local(user: User) -> KnownUser {
-        KnownUser {
-            user,
+    fn local(user: User) -> User {
+        User {
             origin: UserOrigin::Local,
+            ..user
         }
     }
 
@@ -519,7 +504,7 @@ mod tests {
         }
     }
 
-    fn plan(known: &[KnownUser], entries: Vec<MappedEntry>) -> SyncPlan {
+    fn plan(known: &[User], entries: Vec<MappedEntry>) -> SyncPlan {
         plan_sync(
             known,
             MappedEntries {
@@ -582,7 +567,7 @@ mod tests {
 
         type Case = (
             &'static str,
-            Vec<KnownUser>,
+            Vec<User>,
             Vec<MappedEntry>,
             &'static [&'static str],
             &'static [&'static str],
@@ -598,6 +583,7 @@ mod tests {
                 &[],
             ),
             ("a rename keeps the user (matched by immutable ID)", vec![synced(alice.clone(), None)], vec![entry("CN=alice", "alice.archer@contoso.example", "A")], &["update alice@contoso.example -> alice.archer@contoso.example [userPrincipalName displayName]"], &[]),
+            ("a moved entry keeps its user and records the new DN", vec![synced(alice.clone(), None)], vec![entry("CN=alice,OU=Moved", "alice@contoso.example", "A")], &["update alice@contoso.example -> alice@contoso.example []"], &[]),
             ("a missing entry disables at once", vec![synced(bob.clone(), None)], vec![], &["disable bob@contoso.example since 10000000"], &[]),
             ("missing and disabled within the grace: nothing", vec![synced(disabled_bob.clone(), Some(within))], vec![], &[], &[]),
             ("missing and enabled again within the grace: disabled again", vec![synced(bob.clone(), Some(within))], vec![], &["disable bob@contoso.example since 7408001"], &[]),

@@ -26,10 +26,11 @@ mod error;
 mod immutable_id;
 mod mapping;
 
+pub use crate::directory::UserOrigin;
 pub use apply::{apply_sync, AppliedChange, FailedChange, SourceLink, SyncOutcome};
 pub use attribute_map::{AccountStateSource, AttributeMap, ImmutableIdSource, Profile, UpnSource};
 pub use certificate_mapping::certificate_user_id_from_mapping;
-pub use diff::{plan_sync, KnownUser, SourcedField, SyncChange, SyncPlan, UserOrigin};
+pub use diff::{plan_sync, SourcedField, SyncChange, SyncPlan};
 pub use entry::DirectoryEntry;
 pub use error::{EntryError, SourceError};
 pub use immutable_id::{guid_text, immutable_id_from_guid};
