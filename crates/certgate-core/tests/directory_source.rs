@@ -299,3 +299,131 @@ mod applied {
         });
     }
 }
+
+// ---- One run: read, plan, apply, record ------------------------------------------------------
+
+mod run {
+    use certgate_core::clock::FixedClock;
+    use certgate_core::directory::{list_users, UserStore};
+    use certgate_core::directory_source::{
+        synchronize, AttributeMap, DirectoryEntry, DirectorySource, SourceError, SyncMode,
+        SyncRunResult, SyncRunStore, SyncSettings,
+    };
+    use certgate_core::testing::{block_on, MemoryStore};
+
+    /// The directory as a list of entries, or a directory that cannot be reached: the port's
+    /// two answers. (The LDAP implementation is tested against Samba in certgate-ldap and,
+    /// end to end, in the CLI's directory_sync_cli tests.)
+    struct Listed(Result<Vec<DirectoryEntry>, SourceError>);
+
+    impl DirectorySource for Listed {
+        async fn read_entries(
+            &self,
+            _attributes: &[String],
+        ) -> Result<Vec<DirectoryEntry>, SourceError> {
+            self.0.clone()
+        }
+    }
+
+    fn account(cn: &str, guid_byte: u8) -> DirectoryEntry {
+        DirectoryEntry::new(format!("CN={cn},DC=contoso,DC=example"))
+            .with(
+                "userPrincipalName",
+                &[format!("{cn}@contoso.example").as_bytes()],
+            )
+            .with("objectGUID", &[&[guid_byte; 16]])
+            .with("userAccountControl", &[b"512"])
+    }
+
+    fn settings() -> SyncSettings {
+        SyncSettings {
+            attributes: AttributeMap::active_directory(),
+            removal_grace: SyncSettings::DEFAULT_REMOVAL_GRACE,
+        }
+    }
+
+    #[test]
+    fn a_dry_run_plans_and_writes_nothing_not_even_its_record() {
+        block_on(async {
+            let store = MemoryStore::new();
+            let clock = FixedClock::at(1_800_000_000);
+            let source = Listed(Ok(vec![account("alice", 1), account("bob", 2)]));
+            let report = synchronize(
+                &source,
+                &store,
+                &settings(),
+                SyncMode::DryRun,
+                &clock,
+                "test",
+                &mut |_| {},
+            )
+            .await
+            .expect("read");
+            assert_eq!(report.counts().added, 2);
+            assert_eq!(report.outcome, None);
+            assert!(list_users(&store).await.expect("users").is_empty());
+            assert_eq!(store.sync_status().await.expect("status").last_run, None);
+        });
+    }
+
+    #[test]
+    fn an_applied_run_is_recorded_and_a_failed_read_changes_nothing() {
+        block_on(async {
+            let store = MemoryStore::new();
+            let clock = FixedClock::at(1_800_000_000);
+            let source = Listed(Ok(vec![account("alice", 1)]));
+            let report = synchronize(
+                &source,
+                &store,
+                &settings(),
+                SyncMode::Apply,
+                &clock,
+                "test",
+                &mut |_| {},
+            )
+            .await
+            .expect("read");
+            let counts = report.counts();
+            assert_eq!((counts.entries, counts.added, counts.failed), (1, 1, 0));
+            let status = store.sync_status().await.expect("status");
+            assert_eq!(
+                status.last_completed.as_ref().map(|run| &run.result),
+                Some(&SyncRunResult::Completed(counts))
+            );
+
+            // The directory cannot be reached: alice is not disabled as if she had vanished.
+            clock.set(1_800_000_060);
+            let unreachable = Listed(Err(SourceError::Unreachable {
+                url: "ldaps://dc.contoso.example".into(),
+                detail: "connection refused".into(),
+            }));
+            let error = synchronize(
+                &unreachable,
+                &store,
+                &settings(),
+                SyncMode::Apply,
+                &clock,
+                "test",
+                &mut |_| {},
+            )
+            .await
+            .expect_err("the read fails");
+            assert_eq!(error.code(), "directory-source-unreachable");
+            let alice = store
+                .user_by_upn("alice@contoso.example")
+                .await
+                .expect("store")
+                .expect("alice is kept");
+            assert!(alice.enabled);
+            let status = store.sync_status().await.expect("status");
+            assert!(matches!(
+                status.last_run.as_ref().map(|run| &run.result),
+                Some(SyncRunResult::Failed { code, .. }) if code == "directory-source-unreachable"
+            ));
+            assert_eq!(
+                status.last_completed.map(|run| run.started_at.0),
+                Some(1_800_000_000)
+            );
+        });
+    }
+}

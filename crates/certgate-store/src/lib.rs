@@ -20,6 +20,7 @@ mod admin_token;
 mod audit;
 mod crl_cache;
 mod directory;
+mod directory_sync;
 mod enrollment;
 mod federation;
 mod key_lifecycle;

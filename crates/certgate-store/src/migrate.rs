@@ -93,6 +93,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "user origin",
         sql: include_str!("migrations/0015_user_origin.sql"),
     },
+    Migration {
+        version: 16,
+        description: "directory sync runs",
+        sql: include_str!("migrations/0016_directory_sync_runs.sql"),
+    },
 ];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.

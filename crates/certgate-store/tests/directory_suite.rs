@@ -80,6 +80,9 @@ on_both_backends! {
     a_half_described_origin_is_refused_as_corrupt
         => sqlite_a_half_described_origin_is_refused_as_corrupt,
            postgres_a_half_described_origin_is_refused_as_corrupt;
+    sync_runs_keep_the_last_run_and_the_last_completed_one
+        => sqlite_sync_runs_keep_the_last_run_and_the_last_completed_one,
+           postgres_sync_runs_keep_the_last_run_and_the_last_completed_one;
 }
 
 // ---- Fixtures -----------------------------------------------------------------------------
@@ -821,4 +824,46 @@ async fn a_half_described_origin_is_refused_as_corrupt(db: &TestDb) {
             .await
             .is_err()
     );
+}
+
+async fn sync_runs_keep_the_last_run_and_the_last_completed_one(db: &TestDb) {
+    use certgate_core::directory_source::{
+        SyncCounts, SyncRun, SyncRunResult, SyncRunStore, SyncStatus,
+    };
+    let store = db.open().await;
+    assert_eq!(
+        store.sync_status().await.expect("status"),
+        SyncStatus::default()
+    );
+    let completed = SyncRun {
+        started_at: now(),
+        finished_at: UnixTime(now().0 + 3),
+        result: SyncRunResult::Completed(SyncCounts {
+            entries: 12,
+            added: 1,
+            updated: 2,
+            disabled: 3,
+            removed: 4,
+            skipped: 5,
+            failed: 6,
+        }),
+    };
+    store.record_sync_run(&completed).await.expect("recorded");
+    let status = store.sync_status().await.expect("status");
+    assert_eq!(status.last_run.as_ref(), Some(&completed));
+    assert_eq!(status.last_completed.as_ref(), Some(&completed));
+
+    let failed = SyncRun {
+        started_at: UnixTime(now().0 + 60),
+        finished_at: UnixTime(now().0 + 70),
+        result: SyncRunResult::Failed {
+            code: "directory-source-unreachable".into(),
+            message: "could not connect".into(),
+        },
+    };
+    store.record_sync_run(&failed).await.expect("recorded");
+    // A failed run is the last run, and the last completed one is still there.
+    let status = db.open().await.sync_status().await.expect("status");
+    assert_eq!(status.last_run, Some(failed));
+    assert_eq!(status.last_completed, Some(completed));
 }

@@ -15,6 +15,8 @@
 //! - `mapping`: [`map_entry`], with the caps on untrusted values.
 //! - `diff`: [`plan_sync`].
 //! - `apply`: [`apply_sync`], the plan written through the audited user services.
+//! - `sync`: [`synchronize`], one run from the read to the record of how it went
+//!   ([`SyncRunStore`]).
 //! - `error`: [`EntryError`] (one entry skipped) and [`SourceError`] (the read failed).
 
 mod apply;
@@ -25,6 +27,7 @@ mod entry;
 mod error;
 mod immutable_id;
 mod mapping;
+mod sync;
 
 pub use crate::directory::UserOrigin;
 pub use apply::{apply_sync, AppliedChange, FailedChange, SourceLink, SyncOutcome};
@@ -37,6 +40,10 @@ pub use immutable_id::{guid_text, immutable_id_from_guid};
 pub use mapping::{
     map_entries, map_entry, EntryProblem, MappedEntries, MappedEntry,
     MAX_CERTIFICATE_MAPPING_VALUES, MAX_PROXY_ADDRESS_VALUES, MAX_TEXT_VALUE_BYTES,
+};
+pub use sync::{
+    synchronize, SyncCounts, SyncError, SyncMode, SyncProgress, SyncReport, SyncRun, SyncRunResult,
+    SyncRunStore, SyncSettings, SyncStatus,
 };
 
 use std::future::Future;

@@ -7,6 +7,7 @@ use super::{MemoryStore, State};
 use crate::audit::AuditEvent;
 use crate::binding::{attribute_matches, BindingPolicy, BindingRule, BindingRuleStore};
 use crate::directory::{fold_case, Affinity, User, UserAttribute, UserId, UserLookup, UserStore};
+use crate::directory_source::{SyncRun, SyncRunResult, SyncRunStore, SyncStatus};
 use crate::store::{StoreError, StoreResult};
 use crate::strength::{StrengthRule, StrengthRuleId, StrengthRuleSpec, StrengthRuleStore};
 
@@ -160,6 +161,21 @@ impl UserStore for MemoryStore {
         user.sts_refresh_tokens_valid_from = Some(valid_from);
         state.directory_written(audit);
         Ok(())
+    }
+}
+
+impl SyncRunStore for MemoryStore {
+    async fn record_sync_run(&self, run: &SyncRun) -> StoreResult<()> {
+        let mut state = self.state();
+        if matches!(run.result, SyncRunResult::Completed(_)) {
+            state.sync_status.last_completed = Some(run.clone());
+        }
+        state.sync_status.last_run = Some(run.clone());
+        Ok(())
+    }
+
+    async fn sync_status(&self) -> StoreResult<SyncStatus> {
+        Ok(self.state().sync_status.clone())
     }
 }
 

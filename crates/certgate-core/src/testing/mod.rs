@@ -107,6 +107,8 @@ struct State {
 
     /// By object ID.
     users: BTreeMap<String, User>,
+    /// `directory_sync_runs`.
+    sync_status: crate::directory_source::SyncStatus,
     /// By priority.
     binding_rules: BTreeMap<u32, BindingRule>,
     default_required_affinity: DefaultRequiredAffinity,

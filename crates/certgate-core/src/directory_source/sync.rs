@@ -1,0 +1,272 @@
+//! One sync from start to end ([`synchronize`]): read the directory, map its entries, plan
+//! against the users certgate has, apply (unless it is a dry run) and record how the run went
+//! ([`SyncRunStore`]) for `certgate directory status`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use certgate_pki::UnixTime;
+
+use super::{
+    apply_sync, map_entries, plan_sync, AttributeMap, DirectorySource, SourceError, SyncChange,
+    SyncOutcome, SyncPlan,
+};
+use crate::clock::Clock;
+use crate::directory::UserStore;
+use crate::store::{StoreError, StoreResult};
+
+/// How the directory is read and how long a vanished entry's user is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncSettings {
+    /// Which LDAP attribute each user attribute comes from.
+    pub attributes: AttributeMap,
+    /// How long a user whose entry is gone stays (disabled) before it is removed.
+    pub removal_grace: Duration,
+}
+
+impl SyncSettings {
+    /// Entra Connect's default for deleted objects is a 30-day soft delete; certgate keeps a
+    /// vanished entry's user disabled as long before removing it.
+    pub const DEFAULT_REMOVAL_GRACE: Duration = Duration::from_secs(30 * 86_400);
+}
+
+/// Whether the plan is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncMode {
+    /// Read and plan only: nothing is written, not even the run's record.
+    DryRun,
+    /// Read, plan and apply, and record the run.
+    Apply,
+}
+
+/// How many of each kind of change a run planned or made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncCounts {
+    /// Entries read from the directory.
+    pub entries: u64,
+    /// Users added.
+    pub added: u64,
+    /// Users updated (attributes, a returning entry, a move).
+    pub updated: u64,
+    /// Users disabled because their entry is gone.
+    pub disabled: u64,
+    /// Users removed after the grace period.
+    pub removed: u64,
+    /// Entries skipped, each with its DN and reason.
+    pub skipped: u64,
+    /// Planned changes the user services refused when they were written.
+    pub failed: u64,
+}
+
+impl SyncCounts {
+    fn of(entries: usize, changes: &[&SyncChange], skipped: usize, failed: usize) -> SyncCounts {
+        let count = |kind: fn(&SyncChange) -> bool| {
+            changes.iter().filter(|change| kind(change)).count() as u64
+        };
+        SyncCounts {
+            entries: entries as u64,
+            added: count(|c| matches!(c, SyncChange::Add { .. })),
+            updated: count(|c| matches!(c, SyncChange::Update { .. })),
+            disabled: count(|c| matches!(c, SyncChange::Disable { .. })),
+            removed: count(|c| matches!(c, SyncChange::Remove { .. })),
+            skipped: skipped as u64,
+            failed: failed as u64,
+        }
+    }
+}
+
+/// What one run read, planned and did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Dry run or applied.
+    pub mode: SyncMode,
+    /// How many entries the directory sent.
+    pub entries_read: usize,
+    /// The changes and the skipped entries.
+    pub plan: SyncPlan,
+    /// What was written (`None` for a dry run).
+    pub outcome: Option<SyncOutcome>,
+}
+
+impl SyncReport {
+    /// The changes planned (dry run) or written (applied), by kind.
+    pub fn counts(&self) -> SyncCounts {
+        match &self.outcome {
+            None => SyncCounts::of(
+                self.entries_read,
+                &self.plan.changes.iter().collect::<Vec<_>>(),
+                self.plan.problems.len(),
+                0,
+            ),
+            Some(outcome) => SyncCounts::of(
+                self.entries_read,
+                &outcome
+                    .applied
+                    .iter()
+                    .map(|applied| &applied.change)
+                    .collect::<Vec<_>>(),
+                self.plan.problems.len(),
+                outcome.failed.len(),
+            ),
+        }
+    }
+}
+
+/// Why a run changed nothing at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncError {
+    /// The directory could not be read (in full).
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// certgate's own users could not be read, or the run not recorded.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// The stable reason code: the source's or the store's.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::Source(error) => error.code(),
+            SyncError::Store(error) => error.code(),
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncRunResult {
+    /// The directory was read and the plan applied (some entries may have been skipped or
+    /// changes refused: the counts say).
+    Completed(SyncCounts),
+    /// Nothing was applied.
+    Failed {
+        /// The reason code.
+        code: String,
+        /// The message.
+        message: String,
+    },
+}
+
+/// One applied run, as `certgate directory status` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncRun {
+    /// When it started.
+    pub started_at: UnixTime,
+    /// When it ended.
+    pub finished_at: UnixTime,
+    /// Completed with its counts, or failed with why.
+    pub result: SyncRunResult,
+}
+
+/// The last runs of the directory sync.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// The last run, however it ended.
+    pub last_run: Option<SyncRun>,
+    /// The last run that completed (the directory state certgate's users reflect).
+    pub last_completed: Option<SyncRun>,
+}
+
+/// Where the sync's runs are recorded.
+pub trait SyncRunStore: Send + Sync {
+    /// Records a run as the last one (and as the last completed one when it completed).
+    fn record_sync_run(&self, run: &SyncRun) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The last run and the last completed run.
+    fn sync_status(&self) -> impl Future<Output = StoreResult<SyncStatus>> + Send;
+}
+
+/// Where a run is, for a progress line on long runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncProgress {
+    /// The directory is being read.
+    Reading,
+    /// The directory was read and the plan made.
+    Planned {
+        /// Entries read.
+        entries: usize,
+        /// Changes planned.
+        changes: usize,
+        /// Entries skipped.
+        skipped: usize,
+    },
+}
+
+/// One sync: reads every entry of `source`, maps them under `settings`, plans against the
+/// users in `store` at the time `clock` gives at the start (the time every change and the
+/// missing marks are dated with), and in [`SyncMode::Apply`] writes the plan through the audited user
+/// services as `actor` and records the run. A read that fails changes nothing (and is
+/// recorded as a failed run when applying); a bad entry is skipped and reported, never
+/// stopping the run.
+pub async fn synchronize<D, S>(
+    source: &D,
+    store: &S,
+    settings: &SyncSettings,
+    mode: SyncMode,
+    clock: &dyn Clock,
+    actor: &str,
+    progress: &mut (dyn FnMut(SyncProgress) + Send),
+) -> Result<SyncReport, SyncError>
+where
+    D: DirectorySource,
+    S: UserStore + SyncRunStore,
+{
+    let started_at = clock.now();
+    progress(SyncProgress::Reading);
+    let read = async {
+        let entries = source
+            .read_entries(&settings.attributes.requested_attributes())
+            .await?;
+        let known = store.list_users().await?;
+        Ok::<_, SyncError>((entries, known))
+    }
+    .await;
+    let (entries, known) = match read {
+        Ok(read) => read,
+        Err(error) => {
+            if mode == SyncMode::Apply {
+                let run = SyncRun {
+                    started_at,
+                    finished_at: clock.now(),
+                    result: SyncRunResult::Failed {
+                        code: error.code().to_owned(),
+                        message: error.to_string(),
+                    },
+                };
+                // The read's error is the one to report; a store that cannot record it is
+                // most likely why the read failed too.
+                let _ = store.record_sync_run(&run).await;
+            }
+            return Err(error);
+        }
+    };
+    let plan = plan_sync(
+        &known,
+        map_entries(&entries, &settings.attributes),
+        started_at,
+        settings.removal_grace,
+    );
+    progress(SyncProgress::Planned {
+        entries: entries.len(),
+        changes: plan.changes.len(),
+        skipped: plan.problems.len(),
+    });
+    let mut report = SyncReport {
+        mode,
+        entries_read: entries.len(),
+        plan,
+        outcome: None,
+    };
+    if mode == SyncMode::Apply {
+        let outcome = apply_sync(store, &report.plan, started_at, actor).await;
+        report.outcome = Some(outcome);
+        store
+            .record_sync_run(&SyncRun {
+                started_at,
+                finished_at: clock.now(),
+                result: SyncRunResult::Completed(report.counts()),
+            })
+            .await?;
+    }
+    Ok(report)
+}
