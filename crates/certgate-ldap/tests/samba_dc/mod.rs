@@ -1,5 +1,7 @@
 //! A throw-away Samba Active Directory domain controller on 127.0.0.1 for the tests: one per
 //! test binary, provisioned and started on first use ([`dc`]), with its fixture accounts.
+//! certgate-ldap's tests and the CLI's `directory` tests (crates/certgate/tests/
+//! directory_sync_cli.rs, which includes this file by path) share it.
 //!
 //! Samba listens on the fixed ports 389 and 636, so only one DC can run on a machine at a
 //! time: a lock file serialises test processes, and within a process every test shares the one
@@ -10,6 +12,8 @@
 //!
 //! Samba runs in the foreground (`-i`) with its standard input a pipe held by this process; it
 //! stops when that pipe closes, that is when the test process ends, however it ends.
+
+#![allow(dead_code)] // each test binary that includes the harness uses a part of it
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
@@ -88,6 +92,35 @@ impl SambaDc {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 }
+
+impl SambaDc {
+    /// Applies LDIF change records (`changetype: add|modify|delete`) over LDAPS as
+    /// Administrator, as an administrator changes the directory between two syncs.
+    pub(crate) fn ldapmodify(&self, ldif: &str) {
+        let path = self.dir.join(format!(
+            "change-{}-{}.ldif",
+            std::process::id(),
+            CHANGE_FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::write(&path, ldif).expect("write the LDIF changes");
+        run(Command::new("ldapmodify")
+            .env("LDAPTLS_CACERT", &self.ca_file)
+            .env("LDAPTLS_REQCERT", "demand")
+            .args([
+                "-H",
+                "ldaps://127.0.0.1",
+                "-D",
+                &self.admin_bind_dn(),
+                "-w",
+                ADMIN_PASSWORD,
+            ])
+            .arg("-f")
+            .arg(&path));
+    }
+}
+
+/// Names the LDIF files of [`SambaDc::ldapmodify`] apart.
+static CHANGE_FILES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The DC, started on first use. Panics with the reason (Samba missing, a port taken, a
 /// provisioning failure with its output) so that a test run without a DC fails loudly.
