@@ -427,3 +427,137 @@ mod run {
         });
     }
 }
+
+// ---- Attributes that come from the directory are not edited by hand ---------------------------
+
+mod hand_edits {
+    use std::time::Duration;
+
+    use certgate_core::directory::{add_user, list_users, set_user, UserDraft, UserStore};
+    use certgate_core::directory_source::{
+        apply_sync, map_entries, plan_sync, AttributeMap, DirectoryEntry,
+    };
+    use certgate_core::testing::{block_on, MemoryStore};
+    use certgate_pki::UnixTime;
+
+    const NOW: UnixTime = UnixTime(1_800_000_000);
+
+    async fn synced_alice(store: &MemoryStore) {
+        let entry = DirectoryEntry::new("CN=alice,DC=contoso,DC=example")
+            .with("userPrincipalName", &[b"alice@contoso.example"])
+            .with("objectGUID", &[&[1; 16]])
+            .with("userAccountControl", &[b"512"])
+            .with("altSecurityIdentities", &[b"X509:<SKI>0102"]);
+        let known = list_users(store).await.expect("users");
+        let plan = plan_sync(
+            &known,
+            map_entries(&[entry], &AttributeMap::active_directory()),
+            NOW,
+            Duration::from_secs(86_400),
+        );
+        let outcome = apply_sync(store, &plan, NOW, "directory-sync").await;
+        assert_eq!(outcome.failed, []);
+    }
+
+    #[test]
+    fn each_sourced_attribute_of_a_synced_user_is_refused_and_nothing_is_written() {
+        block_on(async {
+            let store = MemoryStore::new();
+            synced_alice(&store).await;
+            let before = store
+                .user_by_upn("alice@contoso.example")
+                .await
+                .expect("store")
+                .expect("alice");
+            type Edit = fn(&mut UserDraft);
+            let edits: [(&str, Edit); 7] = [
+                ("userPrincipalName", |d| {
+                    d.upn = "alice2@contoso.example".into()
+                }),
+                ("onPremisesImmutableId", |d| {
+                    d.immutable_id = Some("other".into())
+                }),
+                ("displayName", |d| d.display_name = Some("Alice A.".into())),
+                ("mail", |d| d.mail = Some("alice@contoso.example".into())),
+                ("proxyAddresses", |d| {
+                    d.proxy_addresses = vec!["SMTP:alice@contoso.example".into()]
+                }),
+                ("certificateUserIds", |d| d.certificate_user_ids.clear()),
+                ("accountEnabled", |d| d.enabled = false),
+            ];
+            for (attribute, edit) in edits {
+                let error = set_user(
+                    &store,
+                    "alice@contoso.example",
+                    |mut draft| {
+                        edit(&mut draft);
+                        draft
+                    },
+                    NOW,
+                    "cli:admin",
+                )
+                .await
+                .expect_err(attribute);
+                assert_eq!(error.code(), "user-attribute-from-directory", "{attribute}");
+                assert!(error.to_string().contains(attribute), "{error}");
+                assert!(
+                    error.to_string().contains("CN=alice,DC=contoso,DC=example"),
+                    "{error}"
+                );
+            }
+            let after = store
+                .user_by_upn("alice@contoso.example")
+                .await
+                .expect("store")
+                .expect("alice");
+            assert_eq!(after, before);
+        });
+    }
+
+    #[test]
+    fn groups_of_a_synced_user_and_every_attribute_of_a_local_user_stay_editable() {
+        block_on(async {
+            let store = MemoryStore::new();
+            synced_alice(&store).await;
+            let alice = set_user(
+                &store,
+                "alice@contoso.example",
+                |mut draft| {
+                    draft.groups = vec!["vpn-users".into()];
+                    // Listing the same values in another order is no change.
+                    draft.certificate_user_ids.reverse();
+                    draft
+                },
+                NOW,
+                "cli:admin",
+            )
+            .await
+            .expect("groups are certgate's own");
+            assert_eq!(alice.groups, ["vpn-users"]);
+            assert!(alice.origin.is_directory());
+
+            add_user(
+                &store,
+                UserDraft::new("carol@contoso.example"),
+                NOW,
+                "cli:admin",
+            )
+            .await
+            .expect("local");
+            let carol = set_user(
+                &store,
+                "carol@contoso.example",
+                |mut draft| {
+                    draft.display_name = Some("Carol C.".into());
+                    draft.enabled = false;
+                    draft
+                },
+                NOW,
+                "cli:admin",
+            )
+            .await
+            .expect("a local user is edited by hand");
+            assert_eq!(carol.display_name, "Carol C.");
+        });
+    }
+}

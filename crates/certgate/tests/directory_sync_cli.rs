@@ -190,10 +190,60 @@ fn directory_sync(env: &Env, tag: &str, ski_byte: &str) {
         "{audit}"
     );
 
-    // Nothing changed in AD: a second sync is a no-op.
+    // Attributes that come from AD are not edited by hand; groups, certgate's own, are.
+    let refused = env.json(
+        &[
+            "user",
+            "set",
+            &upn("erin"),
+            "--display-name",
+            "Erin E.",
+            "--json",
+        ],
+        1,
+    );
+    assert_eq!(refused["code"], "user-attribute-from-directory");
+    let refused = env.json(
+        &["user", "set", &upn("gina"), "--enabled", "true", "--json"],
+        1,
+    );
+    assert_eq!(refused["code"], "user-attribute-from-directory");
+    let grouped = env.json(
+        &[
+            "user",
+            "set",
+            &upn("erin"),
+            "--add-group",
+            "vpn-users",
+            "--json",
+        ],
+        0,
+    );
+    assert_eq!(grouped["groups"], serde_json::json!(["vpn-users"]));
+    assert_eq!(grouped["onPremisesSyncEnabled"], true);
+    assert_eq!(
+        grouped["onPremisesDistinguishedName"],
+        format!("CN=erin,{base}")
+    );
+    let shown = env.ok(&["user", "get", &upn("erin")]);
+    assert!(
+        shown.contains(&format!("synchronised from          CN=erin,{base}")),
+        "{shown}"
+    );
+    env.ok(&[
+        "user",
+        "set",
+        "local.admin@certgate.test",
+        "--display-name",
+        "Admin",
+    ]);
+
+    // Nothing changed in AD: a second sync is a no-op (and keeps erin's groups).
     let second = env.json(&["directory", "sync", "--json"], 0);
     assert_eq!(actions(&second), Vec::<String>::new());
     assert_eq!(second["counts"]["skipped"], 1);
+    let erin = env.json(&["user", "get", &upn("erin"), "--json"], 0);
+    assert_eq!(erin["groups"], serde_json::json!(["vpn-users"]));
 
     // frank is deleted in AD: disabled at once, kept for the grace period, then removed.
     dc.ldapmodify(&format!("dn: CN=frank,{base}\nchangetype: delete\n\n"));

@@ -70,7 +70,10 @@ pub(crate) async fn add_user_with_origin<S: UserStore>(
     Ok(user)
 }
 
-/// Changes a user: `change` gets the current attributes and returns the new ones.
+/// Changes a user by hand: `change` gets the current attributes and returns the new ones. A
+/// user synchronised from the directory source keeps the attributes that come from the
+/// directory (`user-attribute-from-directory`, nothing written); its groups, which certgate
+/// alone keeps, can change.
 pub async fn set_user<S: UserStore>(
     store: &S,
     key: &str,
@@ -78,15 +81,62 @@ pub async fn set_user<S: UserStore>(
     now: UnixTime,
     actor: &str,
 ) -> Result<User, DirectoryError> {
-    set_user_with_origin(
+    set_user_checked(
         store,
         key,
         change,
+        |current, changed| match sourced_attribute_changed(current, changed) {
+            Some(refusal) => Err(refusal),
+            None => Ok(()),
+        },
         |current| current.origin.clone(),
         now,
         actor,
     )
     .await
+}
+
+/// The refusal of a hand edit that changes what the directory source owns, if it does.
+fn sourced_attribute_changed(current: &User, changed: &User) -> Option<DirectoryError> {
+    let UserOrigin::Directory { dn, .. } = &current.origin else {
+        return None;
+    };
+    // Multi-valued attributes are sets: a new order is not a change.
+    let sorted = |values: &[String]| {
+        let mut values = values.to_vec();
+        values.sort();
+        values
+    };
+    let touched: Vec<&str> = [
+        (
+            "userPrincipalName",
+            current.upn.as_str() != changed.upn.as_str(),
+        ),
+        (
+            "onPremisesImmutableId",
+            current.immutable_id != changed.immutable_id,
+        ),
+        ("displayName", current.display_name != changed.display_name),
+        ("mail", current.mail != changed.mail),
+        (
+            "proxyAddresses",
+            sorted(&current.proxy_addresses) != sorted(&changed.proxy_addresses),
+        ),
+        (
+            "certificateUserIds",
+            sorted(&current.certificate_user_ids) != sorted(&changed.certificate_user_ids),
+        ),
+        ("accountEnabled", current.enabled != changed.enabled),
+    ]
+    .into_iter()
+    .filter(|(_, differs)| *differs)
+    .map(|(name, _)| name)
+    .collect();
+    (!touched.is_empty()).then(|| DirectoryError::SourcedAttributeChanged {
+        upn: current.upn.to_string(),
+        dn: dn.clone(),
+        attributes: touched.join(", "),
+    })
 }
 
 /// [`set_user`] that also sets where the user comes from (`origin` gets the current user):
@@ -96,6 +146,20 @@ pub(crate) async fn set_user_with_origin<S: UserStore>(
     store: &S,
     key: &str,
     change: impl FnOnce(UserDraft) -> UserDraft,
+    origin: impl FnOnce(&User) -> UserOrigin,
+    now: UnixTime,
+    actor: &str,
+) -> Result<User, DirectoryError> {
+    set_user_checked(store, key, change, |_, _| Ok(()), origin, now, actor).await
+}
+
+/// The one write path of a user change: `check` sees the current and the new user (checked
+/// and normalized) and can refuse the change before anything is written.
+async fn set_user_checked<S: UserStore>(
+    store: &S,
+    key: &str,
+    change: impl FnOnce(UserDraft) -> UserDraft,
+    check: impl FnOnce(&User, &User) -> Result<(), DirectoryError>,
     origin: impl FnOnce(&User) -> UserOrigin,
     now: UnixTime,
     actor: &str,
@@ -111,6 +175,7 @@ pub(crate) async fn set_user_with_origin<S: UserStore>(
             current.sts_refresh_tokens_valid_from,
         )?
     };
+    check(&current, &user)?;
     check_unique(store, &user).await?;
     let audit = AuditEvent::new(
         now,
