@@ -206,6 +206,10 @@ pub fn reason_codes() -> Vec<certgate_pki::CodeList> {
             directory_source::SourceError::CODES,
         ),
         (
+            "certgate_core::directory_source::SyncError",
+            directory_source::SyncError::CODES,
+        ),
+        (
             "certgate_core::binding::BindingRuleError",
             binding::BindingRuleError::CODES,
         ),

@@ -21,6 +21,7 @@ mod audit;
 mod crl_cache;
 mod directory;
 mod directory_sync;
+pub use directory_sync::SqlSyncLock;
 mod enrollment;
 mod federation;
 mod key_lifecycle;
@@ -79,6 +80,8 @@ pub struct SqlStore {
     /// Where the sign-in log is appended (see `connect_with_timeout`).
     signin_log_pool: AnyPool,
     backend: Backend,
+    /// The SQLite database file, when it is one (the directory sync's lock file sits beside it).
+    sqlite_path: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn unavailable(error: sqlx::Error) -> StoreError {
@@ -216,6 +219,7 @@ impl SqlStore {
             pool,
             signin_log_pool,
             backend,
+            sqlite_path: sqlite_file(&url),
         })
     }
 

@@ -83,6 +83,9 @@ on_both_backends! {
     sync_runs_keep_the_last_run_and_the_last_completed_one
         => sqlite_sync_runs_keep_the_last_run_and_the_last_completed_one,
            postgres_sync_runs_keep_the_last_run_and_the_last_completed_one;
+    two_nodes_never_hold_the_sync_lock_at_once
+        => sqlite_two_nodes_never_hold_the_sync_lock_at_once,
+           postgres_two_nodes_never_hold_the_sync_lock_at_once;
 }
 
 // ---- Fixtures -----------------------------------------------------------------------------
@@ -866,4 +869,109 @@ async fn sync_runs_keep_the_last_run_and_the_last_completed_one(db: &TestDb) {
     let status = db.open().await.sync_status().await.expect("status");
     assert_eq!(status.last_run, Some(failed));
     assert_eq!(status.last_completed, Some(completed));
+}
+
+/// Two nodes (two stores, each with its pool, on one database) try to start a sync at the
+/// same moment, many times over: exactly one gets the lock each time; the other's sync is
+/// refused and changes nothing; a lock dropped without release (a run that died) is freed.
+async fn two_nodes_never_hold_the_sync_lock_at_once(db: &TestDb) {
+    use certgate_core::clock::FixedClock;
+    use certgate_core::directory_source::{
+        synchronize, AttributeMap, DirectoryEntry, DirectorySource, SourceError, SyncLock,
+        SyncMode, SyncSettings,
+    };
+
+    let (first, second) = (db.open().await, db.open().await);
+    for round in 0..20 {
+        let (a, b) = tokio::join!(first.try_lock_sync(), second.try_lock_sync());
+        let (a, b) = (a.expect("lock A"), b.expect("lock B"));
+        assert!(
+            a.is_some() != b.is_some(),
+            "round {round}: exactly one node holds the lock (A {}, B {})",
+            a.is_some(),
+            b.is_some()
+        );
+        if let Some(held) = a {
+            first.release_sync_lock(held).await.expect("released");
+        }
+        if let Some(held) = b {
+            second.release_sync_lock(held).await.expect("released");
+        }
+    }
+
+    /// One account, for a sync that would add it.
+    struct OneAccount;
+    impl DirectorySource for OneAccount {
+        async fn read_entries(
+            &self,
+            _attributes: &[String],
+        ) -> Result<Vec<DirectoryEntry>, SourceError> {
+            Ok(vec![DirectoryEntry::new("CN=zoe,DC=contoso,DC=example")
+                .with("userPrincipalName", &[b"zoe@contoso.example"])
+                .with("objectGUID", &[&[9; 16]])
+                .with("userAccountControl", &[b"512"])])
+        }
+    }
+    let settings = SyncSettings {
+        attributes: AttributeMap::active_directory(),
+        removal_grace: SyncSettings::DEFAULT_REMOVAL_GRACE,
+    };
+    let clock = FixedClock::at(now().0);
+    let held = first.try_lock_sync().await.expect("lock").expect("free");
+    let refused = synchronize(
+        &OneAccount,
+        &second,
+        &settings,
+        SyncMode::Apply,
+        &clock,
+        ACTOR,
+        &mut |_| {},
+    )
+    .await
+    .expect_err("another node holds the lock");
+    assert_eq!(refused.code(), "directory-sync-already-running");
+    assert!(second.list_users().await.expect("users").is_empty());
+    // A dry run writes nothing and is not held up.
+    let dry = synchronize(
+        &OneAccount,
+        &second,
+        &settings,
+        SyncMode::DryRun,
+        &clock,
+        ACTOR,
+        &mut |_| {},
+    )
+    .await
+    .expect("a dry run");
+    assert_eq!(dry.counts().added, 1);
+
+    // The holder dies without releasing: the lock is freed with its session or file.
+    drop(held);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let held = loop {
+        if let Some(held) = second.try_lock_sync().await.expect("lock") {
+            break held;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a dropped lock was not freed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    second.release_sync_lock(held).await.expect("released");
+    let applied = synchronize(
+        &OneAccount,
+        &first,
+        &settings,
+        SyncMode::Apply,
+        &clock,
+        ACTOR,
+        &mut |_| {},
+    )
+    .await
+    .expect("the lock is free again");
+    assert_eq!(applied.counts().added, 1);
+    // And the run let go of it.
+    let again = second.try_lock_sync().await.expect("lock").expect("free");
+    second.release_sync_lock(again).await.expect("released");
 }

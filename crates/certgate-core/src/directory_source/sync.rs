@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use certgate_pki::UnixTime;
+use certgate_pki::{ReasonCode, UnixTime};
 
 use super::{
     apply_sync, map_entries, plan_sync, AttributeMap, DirectorySource, SourceError, SyncChange,
@@ -121,14 +121,26 @@ pub enum SyncError {
     /// certgate's own users could not be read, or the run not recorded.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another sync is being applied (by `serve` on this or another node, or by
+    /// `certgate directory sync`); this one changed nothing.
+    #[error("another directory sync is running (on this or another certgate node); nothing was changed, and the next sync will bring the directory's changes")]
+    AlreadyRunning,
 }
 
 impl SyncError {
+    /// The code [`SyncError::code`] adds to the source's and the store's.
+    pub const CODES: &'static [ReasonCode] = &[ReasonCode::new(
+        "directory-sync-already-running",
+        "Another directory sync was being applied (the scheduled sync of `certgate serve` on this or another node, or `certgate directory sync`) when this one started; it changed nothing.",
+        "Wait for the running sync to finish (`certgate directory status` shows the last run) and run `certgate directory sync` again if needed; the scheduled sync catches up on its own.",
+    )];
+
     /// The stable reason code: the source's or the store's.
     pub fn code(&self) -> &'static str {
         match self {
             SyncError::Source(error) => error.code(),
             SyncError::Store(error) => error.code(),
+            SyncError::AlreadyRunning => "directory-sync-already-running",
         }
     }
 }
@@ -176,6 +188,19 @@ pub trait SyncRunStore: Send + Sync {
     fn sync_status(&self) -> impl Future<Output = StoreResult<SyncStatus>> + Send;
 }
 
+/// One applied sync at a time across every node that shares the store: a second run that
+/// started while one is applying would plan against users the first is changing.
+pub trait SyncLock: Send + Sync {
+    /// Proof that this process holds the lock; give it back with
+    /// [`SyncLock::release_sync_lock`]. Dropping it without doing so must still free the lock
+    /// (a run that panicked or was cancelled cannot keep every other node from syncing).
+    type Held: Send;
+    /// The lock, or `None` when another run (on this or another node) holds it.
+    fn try_lock_sync(&self) -> impl Future<Output = StoreResult<Option<Self::Held>>> + Send;
+    /// Frees the lock.
+    fn release_sync_lock(&self, held: Self::Held) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
 /// Where a run is, for a progress line on long runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncProgress {
@@ -195,10 +220,45 @@ pub enum SyncProgress {
 /// One sync: reads every entry of `source`, maps them under `settings`, plans against the
 /// users in `store` at the time `clock` gives at the start (the time every change and the
 /// missing marks are dated with), and in [`SyncMode::Apply`] writes the plan through the audited user
-/// services as `actor` and records the run. A read that fails changes nothing (and is
+/// services as `actor` and records the run, holding the [`SyncLock`] throughout
+/// (`directory-sync-already-running` when another run holds it). A read that fails changes
+/// nothing (and is
 /// recorded as a failed run when applying); a bad entry is skipped and reported, never
 /// stopping the run.
 pub async fn synchronize<D, S>(
+    source: &D,
+    store: &S,
+    settings: &SyncSettings,
+    mode: SyncMode,
+    clock: &dyn Clock,
+    actor: &str,
+    progress: &mut (dyn FnMut(SyncProgress) + Send),
+) -> Result<SyncReport, SyncError>
+where
+    D: DirectorySource,
+    S: UserStore + SyncRunStore + SyncLock,
+{
+    // A dry run writes nothing and may run beside an applied one.
+    let held = match mode {
+        SyncMode::DryRun => None,
+        SyncMode::Apply => match store.try_lock_sync().await? {
+            Some(held) => Some(held),
+            None => return Err(SyncError::AlreadyRunning),
+        },
+    };
+    let result = synchronize_holding(source, store, settings, mode, clock, actor, progress).await;
+    if let Some(held) = held {
+        let released = store.release_sync_lock(held).await;
+        // The run's own error says more than a failed release, whose lock the store frees
+        // with the connection anyway.
+        if result.is_ok() {
+            released?;
+        }
+    }
+    result
+}
+
+async fn synchronize_holding<D, S>(
     source: &D,
     store: &S,
     settings: &SyncSettings,

@@ -7,7 +7,7 @@ use super::{MemoryStore, State};
 use crate::audit::AuditEvent;
 use crate::binding::{attribute_matches, BindingPolicy, BindingRule, BindingRuleStore};
 use crate::directory::{fold_case, Affinity, User, UserAttribute, UserId, UserLookup, UserStore};
-use crate::directory_source::{SyncRun, SyncRunResult, SyncRunStore, SyncStatus};
+use crate::directory_source::{SyncLock, SyncRun, SyncRunResult, SyncRunStore, SyncStatus};
 use crate::store::{StoreError, StoreResult};
 use crate::strength::{StrengthRule, StrengthRuleId, StrengthRuleSpec, StrengthRuleStore};
 
@@ -176,6 +176,29 @@ impl SyncRunStore for MemoryStore {
 
     async fn sync_status(&self) -> StoreResult<SyncStatus> {
         Ok(self.state().sync_status.clone())
+    }
+}
+
+/// The in-memory sync lock, held. Unlike the SQL store's, it stays held when dropped without
+/// being released: a test that forgets to release it finds out.
+#[derive(Debug)]
+pub struct MemorySyncLock(());
+
+impl SyncLock for MemoryStore {
+    type Held = MemorySyncLock;
+
+    async fn try_lock_sync(&self) -> StoreResult<Option<MemorySyncLock>> {
+        let mut state = self.state();
+        if state.sync_locked {
+            return Ok(None);
+        }
+        state.sync_locked = true;
+        Ok(Some(MemorySyncLock(())))
+    }
+
+    async fn release_sync_lock(&self, _held: MemorySyncLock) -> StoreResult<()> {
+        self.state().sync_locked = false;
+        Ok(())
     }
 }
 
