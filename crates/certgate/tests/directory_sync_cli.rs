@@ -3,7 +3,8 @@
 //! file) and certgate on SQLite and on PostgreSQL: a dry run changes nothing, a sync adds the
 //! accounts and reports a bad entry with its DN and reason, a second sync is a no-op, an
 //! account deleted in AD is disabled at once and removed after the grace period, a wrong bind
-//! password fails the run with its code and changes nothing.
+//! password fails the run with its code and changes nothing; and `serve`'s scheduled sync on
+//! two nodes.
 //!
 //! Needs root (Samba binds ports 389 and 636), Samba and ldap-utils, and PostgreSQL at
 //! 127.0.0.1:5432 (or CERTGATE_TEST_POSTGRES_URL).
@@ -296,4 +297,52 @@ fn directory_sync(env: &Env, tag: &str, ski_byte: &str) {
             ("local.admin@certgate.test".to_owned(), true),
         ]
     );
+}
+
+/// Two `serve` nodes on one PostgreSQL database, each with the directory source and a
+/// 10-second interval: the accounts arrive without anyone running `directory sync`, each added
+/// once, and the runs are recorded. (That two nodes never apply a sync at once is the store
+/// suite's `two_nodes_never_hold_the_sync_lock_at_once`, on both databases.)
+#[test]
+fn two_serve_nodes_bring_the_accounts_on_schedule() {
+    let env = Env::postgres();
+    let dc = samba_dc::dc();
+    let base = add_accounts(dc, "sv", "03");
+    write_config(&env, dc, &base, &dc.admin_password_file);
+    let config = env.dir.path().join("data/certgate.toml");
+    let mut text = std::fs::read_to_string(&config).expect("certgate.toml");
+    text.push_str("sync_interval_seconds = 10\n");
+    std::fs::write(&config, text).expect("certgate.toml");
+
+    let _first = env.serve();
+    let second_port = common::free_port();
+    let _second = env.serve_with(&[("CERTGATE_LISTEN", format!("127.0.0.1:{second_port}"))]);
+    let expected = [
+        ("erin.sv@certgate.test".to_owned(), true),
+        ("frank.sv@certgate.test".to_owned(), true),
+        ("gina.sv@certgate.test".to_owned(), false),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while upns(&env) != expected {
+        assert!(
+            Instant::now() < deadline,
+            "the scheduled sync did not bring the accounts"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Let both nodes' schedules come round again at least once.
+    std::thread::sleep(Duration::from_secs(12));
+    let status = env.json(&["directory", "status", "--json"], 0);
+    assert_eq!(status["lastRun"]["result"], "completed");
+    assert_eq!(status["syncIntervalSeconds"], 10);
+    let audit = env.ok(&["audit", "--limit", "200"]);
+    assert_eq!(
+        audit
+            .lines()
+            .filter(|line| line.contains("directory-sync") && line.contains("user.add"))
+            .count(),
+        3,
+        "{audit}"
+    );
+    assert_eq!(upns(&env), expected);
 }

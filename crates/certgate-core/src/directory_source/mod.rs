@@ -42,8 +42,8 @@ pub use mapping::{
     MAX_CERTIFICATE_MAPPING_VALUES, MAX_PROXY_ADDRESS_VALUES, MAX_TEXT_VALUE_BYTES,
 };
 pub use sync::{
-    synchronize, SyncCounts, SyncError, SyncLock, SyncMode, SyncProgress, SyncReport, SyncRun,
-    SyncRunResult, SyncRunStore, SyncSettings, SyncStatus,
+    sync_due, synchronize, SyncCounts, SyncError, SyncLock, SyncMode, SyncProgress, SyncReport,
+    SyncRun, SyncRunResult, SyncRunStore, SyncSettings, SyncStatus,
 };
 
 use std::future::Future;

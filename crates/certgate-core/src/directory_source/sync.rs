@@ -201,6 +201,22 @@ pub trait SyncLock: Send + Sync {
     fn release_sync_lock(&self, held: Self::Held) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// Whether a scheduled sync is due at `now`: when no run (on any node: the status is the
+/// store's) started within the last `interval`. Every node checks often and the first to find
+/// it due runs it, so a cluster syncs about once per interval, not once per node.
+pub fn sync_due(status: &SyncStatus, now: UnixTime, interval: Duration) -> bool {
+    let interval = i64::try_from(interval.as_secs()).unwrap_or(i64::MAX);
+    match &status.last_run {
+        None => true,
+        // A last run in the future (a node's clock ahead) does not stop the schedule for long:
+        // once `now` is an interval past it, it is due again; one that far behind is due too.
+        Some(run) => {
+            now.0.saturating_sub(run.started_at.0) >= interval
+                || run.started_at.0 > now.0.saturating_add(interval)
+        }
+    }
+}
+
 /// Where a run is, for a progress line on long runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncProgress {
@@ -329,4 +345,38 @@ where
             .await?;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last_run_at(seconds: i64) -> SyncStatus {
+        let run = SyncRun {
+            started_at: UnixTime(seconds),
+            finished_at: UnixTime(seconds),
+            result: SyncRunResult::Failed {
+                code: "directory-source-timeout".into(),
+                message: "slow".into(),
+            },
+        };
+        SyncStatus {
+            last_run: Some(run),
+            last_completed: None,
+        }
+    }
+
+    #[test]
+    fn a_sync_is_due_once_an_interval_has_passed_since_any_nodes_last_run() {
+        let interval = Duration::from_secs(600);
+        let now = UnixTime(1_000_000);
+        assert!(sync_due(&SyncStatus::default(), now, interval));
+        assert!(!sync_due(&last_run_at(now.0 - 599), now, interval));
+        assert!(sync_due(&last_run_at(now.0 - 600), now, interval));
+        // A failed run counts as a run: a broken directory is not hammered every tick.
+        assert!(!sync_due(&last_run_at(now.0 - 1), now, interval));
+        // A run stamped far in the future by a node with a wrong clock does not stop syncs.
+        assert!(!sync_due(&last_run_at(now.0 + 600), now, interval));
+        assert!(sync_due(&last_run_at(now.0 + 601), now, interval));
+    }
 }
