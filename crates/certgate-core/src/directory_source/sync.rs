@@ -208,8 +208,8 @@ pub fn sync_due(status: &SyncStatus, now: UnixTime, interval: Duration) -> bool 
     let interval = i64::try_from(interval.as_secs()).unwrap_or(i64::MAX);
     match &status.last_run {
         None => true,
-        // A last run in the future (a node's clock ahead) does not stop the schedule for long:
-        // once `now` is an interval past it, it is due again; one that far behind is due too.
+        // A last run stamped more than an interval ahead of `now` (by a node whose clock was
+        // wrong) would stop every sync until the clocks caught up: it counts as due.
         Some(run) => {
             now.0.saturating_sub(run.started_at.0) >= interval
                 || run.started_at.0 > now.0.saturating_add(interval)
@@ -235,12 +235,11 @@ pub enum SyncProgress {
 
 /// One sync: reads every entry of `source`, maps them under `settings`, plans against the
 /// users in `store` at the time `clock` gives at the start (the time every change and the
-/// missing marks are dated with), and in [`SyncMode::Apply`] writes the plan through the audited user
-/// services as `actor` and records the run, holding the [`SyncLock`] throughout
+/// missing marks are dated with), and in [`SyncMode::Apply`] writes the plan through the
+/// audited user services as `actor` and records the run, holding the [`SyncLock`] throughout
 /// (`directory-sync-already-running` when another run holds it). A read that fails changes
-/// nothing (and is
-/// recorded as a failed run when applying); a bad entry is skipped and reported, never
-/// stopping the run.
+/// nothing (and is recorded as a failed run when applying); a bad entry is skipped and
+/// reported, never stopping the run.
 pub async fn synchronize<D, S>(
     source: &D,
     store: &S,
