@@ -15,6 +15,10 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v xmlsec1 >/dev/null 2>&1 || need_apt+=(xmlsec1)
 command -v xmllint >/dev/null 2>&1 || need_apt+=(libxml2-utils)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
+# Samba as the Active Directory domain controller of the LDAP directory-source tests
+# (crates/certgate-ldap/tests), and ldapsearch to compare with what they read.
+{ command -v samba && command -v samba-tool; } >/dev/null 2>&1 || need_apt+=(samba samba-ad-dc winbind)
+command -v ldapsearch >/dev/null 2>&1 || need_apt+=(ldap-utils)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt"
   apt-get update -qq

@@ -530,6 +530,7 @@ mod tests {
             groups: Vec::new(),
             sts_refresh_tokens_valid_from: None,
             created_at: UnixTime(0),
+            origin: crate::directory::UserOrigin::Local,
         }
     }
 

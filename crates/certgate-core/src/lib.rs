@@ -9,6 +9,8 @@
 //! - [`directory`]: users (Entra's user attributes, StsRefreshTokensValidFrom), CSV import, and
 //!   the users' port ([`directory::UserStore`]); [`binding`]: which user a certificate signs in as
 //!   ([`binding::match_user`]); [`strength`]: single- or multi-factor ([`strength::evaluate`]).
+//! - [`directory_source`]: Active Directory or another LDAP directory as the source of the
+//!   users: the attribute mapping (ImmutableID, altSecurityIdentities) and the sync plan.
 //! - [`access_pass`]: the administrator's Temporary Access Pass, which alone unlocks a user's
 //!   first authenticator enrollment.
 //! - [`device`]: device provisioning — a new certificate packed as an Apple configuration
@@ -46,6 +48,7 @@ pub mod crl_cache;
 pub mod crl_fetch;
 pub mod device;
 pub mod directory;
+pub mod directory_source;
 pub mod enrollment;
 pub mod federation;
 pub mod front_door;
@@ -193,6 +196,18 @@ pub fn reason_codes() -> Vec<certgate_pki::CodeList> {
         (
             "certgate_core::directory::DirectoryError",
             directory::DirectoryError::CODES,
+        ),
+        (
+            "certgate_core::directory_source::EntryError",
+            directory_source::EntryError::CODES,
+        ),
+        (
+            "certgate_core::directory_source::SourceError",
+            directory_source::SourceError::CODES,
+        ),
+        (
+            "certgate_core::directory_source::SyncError",
+            directory_source::SyncError::CODES,
         ),
         (
             "certgate_core::binding::BindingRuleError",

@@ -891,6 +891,7 @@ fn indexed_user(n: usize, upn: &str, proxies: &[&str], ids: &[&str]) -> User {
         groups: Vec::new(),
         sts_refresh_tokens_valid_from: None,
         created_at: now(),
+        origin: certgate_core::directory::UserOrigin::Local,
     }
 }
 

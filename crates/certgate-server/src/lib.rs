@@ -31,6 +31,7 @@ pub mod crl_refresh;
 pub mod demo;
 mod device_http;
 mod directory_snapshot;
+pub mod directory_sync;
 mod est;
 pub mod federation_http;
 mod federation_service;

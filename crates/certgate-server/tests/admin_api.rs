@@ -438,6 +438,9 @@ on_both_backends! {
     users_round_trip_with_graph_names
         => users_round_trip_with_graph_names_on_sqlite,
            users_round_trip_with_graph_names_on_postgres;
+    a_synchronised_user_takes_only_group_changes
+        => a_synchronised_user_takes_only_group_changes_on_sqlite,
+           a_synchronised_user_takes_only_group_changes_on_postgres;
     binding_and_strength_rules_round_trip
         => binding_and_strength_rules_round_trip_on_sqlite,
            binding_and_strength_rules_round_trip_on_postgres;
@@ -771,6 +774,66 @@ async fn trusted_cas_round_trip_with_graph_names(fixture: Fixture) {
 }
 
 // ---- Users ------------------------------------------------------------------------------------
+
+/// A user the directory sync brought: shown with its origin, its directory attributes refused
+/// (409) and left as they were, its groups changed. (The rule itself is certgate-core's
+/// tests/directory_source.rs.)
+async fn a_synchronised_user_takes_only_group_changes(fixture: Fixture) {
+    use certgate_core::directory::UserStore;
+    use certgate_core::directory_source::{
+        apply_sync, map_entries, plan_sync, AttributeMap, DirectoryEntry,
+    };
+    let dn = "CN=erin,OU=Staff,DC=corp,DC=example";
+    let entry = DirectoryEntry::new(dn)
+        .with("userPrincipalName", &[b"erin@corp.example"])
+        .with("objectGUID", &[&[7; 16]])
+        .with("userAccountControl", &[b"512"]);
+    let known = fixture.store.list_users().await.expect("users");
+    let plan = plan_sync(
+        &known,
+        map_entries(&[entry], &AttributeMap::active_directory()),
+        now(),
+        std::time::Duration::from_secs(86_400),
+    );
+    let outcome = apply_sync(fixture.store.as_ref(), &plan, now(), "directory-sync").await;
+    assert_eq!(outcome.failed, []);
+
+    let erin = fixture
+        .call(Method::GET, "/users/erin@corp.example", None)
+        .await;
+    erin.ok(200, "User");
+    assert_eq!(erin.body["onPremisesSyncEnabled"], true);
+    assert_eq!(erin.body["onPremisesDistinguishedName"], dn);
+    let bob = fixture
+        .call(Method::GET, "/users/bob@corp.example", None)
+        .await;
+    assert_eq!(bob.body["onPremisesSyncEnabled"], false);
+    assert_eq!(bob.body["onPremisesDistinguishedName"], Value::Null);
+
+    fixture
+        .call(
+            Method::PATCH,
+            "/users/erin@corp.example",
+            Some(json!({"displayName": "Erin E.", "accountEnabled": false})),
+        )
+        .await
+        .refused_saying(
+            409,
+            "user-attribute-from-directory",
+            "change displayName, accountEnabled in the directory",
+        );
+    let patched = fixture
+        .call(
+            Method::PATCH,
+            "/users/erin@corp.example",
+            Some(json!({"groups": ["vpn-users"]})),
+        )
+        .await;
+    patched.ok(200, "User");
+    assert_eq!(patched.body["groups"], json!(["vpn-users"]));
+    assert_eq!(patched.body["displayName"], erin.body["displayName"]);
+    assert_eq!(patched.body["accountEnabled"], true);
+}
 
 async fn users_round_trip_with_graph_names(fixture: Fixture) {
     let cuid = "X509:<SKI>0A1B2C3D";

@@ -224,6 +224,8 @@ const NOT_CODES: &[&str] = &[
     "not-modified",
     // The default admin group.
     "certgate-admins",
+    // The actor the directory sync's audit events name.
+    "directory-sync",
     // Authentication strengths.
     "multi-factor",
     "single-factor",

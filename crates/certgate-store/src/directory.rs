@@ -11,7 +11,7 @@ use certgate_core::audit::AuditEvent;
 use certgate_core::binding::{BindingPolicy, BindingRule, BindingRuleStore};
 use certgate_core::directory::{
     certificate_user_id_key, fold_case, proxy_address_part, Affinity, CertificateField, Upn, User,
-    UserAttribute, UserId, UserLookup, UserStore,
+    UserAttribute, UserId, UserLookup, UserOrigin, UserStore,
 };
 use certgate_core::store::{StoreError, StoreResult};
 use certgate_core::strength::{
@@ -24,7 +24,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row};
 use crate::{bump_generation, corrupt, flag, translate, unavailable, Backend, SqlStore};
 
 const USER_COLUMNS: &str = "id, upn, immutable_id, display_name, mail, enabled, \
-     sts_refresh_tokens_valid_from, created_at";
+     sts_refresh_tokens_valid_from, created_at, origin, source_dn, source_missing_since";
 
 /// Which users to read: a condition on `users` with at most one text parameter (`$1`).
 struct Selection {
@@ -118,7 +118,35 @@ fn user_from_row(row: &AnyRow) -> StoreResult<User> {
             .map_err(get)?
             .map(UnixTime),
         created_at: UnixTime(row.try_get("created_at").map_err(get)?),
+        origin: origin_from_row(row, &id)?,
     })
+}
+
+fn origin_from_row(row: &AnyRow, id: &str) -> StoreResult<UserOrigin> {
+    let get = |e: sqlx::Error| corrupt(format!("users: {e}"));
+    let origin: String = row.try_get("origin").map_err(get)?;
+    let dn: Option<String> = row.try_get("source_dn").map_err(get)?;
+    let missing_since: Option<i64> = row.try_get("source_missing_since").map_err(get)?;
+    match (origin.as_str(), dn) {
+        ("local", None) if missing_since.is_none() => Ok(UserOrigin::Local),
+        ("directory", Some(dn)) => Ok(UserOrigin::Directory {
+            dn,
+            missing_since: missing_since.map(UnixTime),
+        }),
+        // Reading a half-described origin as local would let a sync skip or a person edit a
+        // synchronised user: refuse it instead.
+        _ => Err(corrupt(format!("the origin of user {id}"))),
+    }
+}
+
+/// The origin's columns: `origin`, `source_dn`, `source_missing_since`.
+fn origin_columns(origin: &UserOrigin) -> (&'static str, Option<&str>, Option<i64>) {
+    match origin {
+        UserOrigin::Local => ("local", None, None),
+        UserOrigin::Directory { dn, missing_since } => {
+            ("directory", Some(dn.as_str()), missing_since.map(|t| t.0))
+        }
+    }
 }
 
 async fn insert_children(conn: &mut AnyConnection, user: &User) -> StoreResult<()> {
@@ -305,8 +333,10 @@ impl UserStore for SqlStore {
 
     async fn insert_user(&self, user: &User, audit: &AuditEvent) -> StoreResult<()> {
         let mut tx = self.pool().begin().await.map_err(unavailable)?;
+        let (origin, source_dn, source_missing_since) = origin_columns(&user.origin);
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO users ({USER_COLUMNS}, upn_lower) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO users ({USER_COLUMNS}, upn_lower) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         )))
         .bind(user.id.as_str())
         .bind(user.upn.as_str())
@@ -316,6 +346,9 @@ impl UserStore for SqlStore {
         .bind(user.enabled)
         .bind(user.sts_refresh_tokens_valid_from.map(|t| t.0))
         .bind(user.created_at.0)
+        .bind(origin)
+        .bind(source_dn)
+        .bind(source_missing_since)
         .bind(fold_case(user.upn.as_str()))
         .execute(&mut *tx)
         .await
@@ -326,9 +359,11 @@ impl UserStore for SqlStore {
 
     async fn update_user(&self, user: &User, audit: &AuditEvent) -> StoreResult<()> {
         let mut tx = self.pool().begin().await.map_err(unavailable)?;
+        let (origin, source_dn, source_missing_since) = origin_columns(&user.origin);
         let updated = sqlx::query(
             "UPDATE users SET upn = $1, upn_lower = $2, immutable_id = $3, display_name = $4, \
-             mail = $5, enabled = $6 WHERE id = $7",
+             mail = $5, enabled = $6, origin = $7, source_dn = $8, source_missing_since = $9 \
+             WHERE id = $10",
         )
         .bind(user.upn.as_str())
         .bind(fold_case(user.upn.as_str()))
@@ -336,6 +371,9 @@ impl UserStore for SqlStore {
         .bind(&user.display_name)
         .bind(&user.mail)
         .bind(user.enabled)
+        .bind(origin)
+        .bind(source_dn)
+        .bind(source_missing_since)
         .bind(user.id.as_str())
         .execute(&mut *tx)
         .await

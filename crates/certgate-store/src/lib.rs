@@ -20,6 +20,8 @@ mod admin_token;
 mod audit;
 mod crl_cache;
 mod directory;
+mod directory_sync;
+pub use directory_sync::SqlSyncLock;
 mod enrollment;
 mod federation;
 mod key_lifecycle;
@@ -40,7 +42,7 @@ use std::time::Duration;
 use certgate_core::crl_cache::CrlKind;
 use certgate_core::store::{StoreError, StoreResult};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Connection, Row};
 
 pub(crate) use audit::{commit_audited, insert_audit};
 pub(crate) use statement::{change_one, delete_dependants};
@@ -82,6 +84,8 @@ pub struct SqlStore {
     /// of a large CRL (see [`SqlStore::sqlite_write_turn`]).
     sqlite_write_queue: Arc<tokio::sync::Mutex<()>>,
     backend: Backend,
+    /// The SQLite database file, when it is one (the directory sync's lock file sits beside it).
+    sqlite_path: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn unavailable(error: sqlx::Error) -> StoreError {
@@ -220,7 +224,30 @@ impl SqlStore {
             signin_log_pool,
             sqlite_write_queue: Arc::default(),
             backend,
+            sqlite_path: sqlite_file(&url),
         })
+    }
+
+    /// Brings the database at `url` to schema version `last_version` and no further, as an
+    /// older release left it: for tests of a later migration on the data such a release
+    /// wrote. Not for production use (a store connected later runs the remaining migrations).
+    #[doc(hidden)]
+    pub async fn migrate_until_for_tests(url: &str, last_version: i64) -> StoreResult<()> {
+        let backend = Backend::of_url(url).ok_or_else(|| StoreError::Unavailable {
+            detail: format!("unsupported database URL \"{url}\""),
+        })?;
+        sqlx::any::install_default_drivers();
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_owned(),
+        };
+        let mut conn = AnyConnection::connect(&url).await.map_err(unavailable)?;
+        migrate::run_until(&mut conn, backend, last_version)
+            .await
+            .map_err(unavailable)?;
+        conn.close().await.map_err(unavailable)
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {

@@ -88,6 +88,16 @@ const MIGRATIONS: &[Migration] = &[
         description: "TOTP sealing salt",
         sql: include_str!("migrations/0014_totp_sealing_salt.sql"),
     },
+    Migration {
+        version: 15,
+        description: "user origin",
+        sql: include_str!("migrations/0015_user_origin.sql"),
+    },
+    Migration {
+        version: 16,
+        description: "directory sync runs",
+        sql: include_str!("migrations/0016_directory_sync_runs.sql"),
+    },
 ];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.
@@ -122,13 +132,22 @@ fn statements(sql: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 pub(crate) async fn run(conn: &mut AnyConnection, backend: Backend) -> Result<(), sqlx::Error> {
+    run_until(conn, backend, i64::MAX).await
+}
+
+/// [`run`], applying the migrations up to `last_version` only.
+pub(crate) async fn run_until(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    last_version: i64,
+) -> Result<(), sqlx::Error> {
     if backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_lock($1)")
             .bind(PG_MIGRATION_LOCK)
             .execute(&mut *conn)
             .await?;
     }
-    let result = apply(conn, backend).await;
+    let result = apply(conn, backend, last_version).await;
     if backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_unlock($1)")
             .bind(PG_MIGRATION_LOCK)
@@ -138,13 +157,20 @@ pub(crate) async fn run(conn: &mut AnyConnection, backend: Backend) -> Result<()
     result
 }
 
-async fn apply(conn: &mut AnyConnection, backend: Backend) -> Result<(), sqlx::Error> {
+async fn apply(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    last_version: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS certgate_schema (version BIGINT PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)",
     )
     .execute(&mut *conn)
     .await?;
-    for migration in MIGRATIONS {
+    for migration in MIGRATIONS
+        .iter()
+        .take_while(|migration| migration.version <= last_version)
+    {
         let mut tx = match backend {
             // Take SQLite's write lock before reading the version table. A deferred
             // transaction that reads and then writes cannot wait for a concurrent writer (the

@@ -17,7 +17,7 @@ use certgate_core::audit::{AuditEvent, AuditLog};
 use certgate_core::binding::{BindingPolicy, BindingRule, BindingRuleStore};
 use certgate_core::directory::{
     add_user, find_user, prepare_user, remove_user, Affinity, CertificateField, Upn, User,
-    UserAttribute, UserDraft, UserId, UserLookup, UserStore,
+    UserAttribute, UserDraft, UserId, UserLookup, UserOrigin, UserStore,
 };
 use certgate_core::store::StoreError;
 use certgate_core::strength::{
@@ -68,6 +68,24 @@ on_both_backends! {
     strength_rules_round_trip_with_each_issuer_selector_in_id_order
         => sqlite_strength_rules_round_trip_with_each_issuer_selector_in_id_order,
            postgres_strength_rules_round_trip_with_each_issuer_selector_in_id_order;
+    a_users_origin_round_trips_and_changes_with_the_user
+        => sqlite_a_users_origin_round_trips_and_changes_with_the_user,
+           postgres_a_users_origin_round_trips_and_changes_with_the_user;
+    a_sync_keeps_each_users_origin_so_the_next_sync_disables_then_removes
+        => sqlite_a_sync_keeps_each_users_origin_so_the_next_sync_disables_then_removes,
+           postgres_a_sync_keeps_each_users_origin_so_the_next_sync_disables_then_removes;
+    the_origin_migration_makes_existing_users_local
+        => sqlite_the_origin_migration_makes_existing_users_local,
+           postgres_the_origin_migration_makes_existing_users_local;
+    a_half_described_origin_is_refused_as_corrupt
+        => sqlite_a_half_described_origin_is_refused_as_corrupt,
+           postgres_a_half_described_origin_is_refused_as_corrupt;
+    sync_runs_keep_the_last_run_and_the_last_completed_one
+        => sqlite_sync_runs_keep_the_last_run_and_the_last_completed_one,
+           postgres_sync_runs_keep_the_last_run_and_the_last_completed_one;
+    two_nodes_never_hold_the_sync_lock_at_once
+        => sqlite_two_nodes_never_hold_the_sync_lock_at_once,
+           postgres_two_nodes_never_hold_the_sync_lock_at_once;
 }
 
 // ---- Fixtures -----------------------------------------------------------------------------
@@ -599,4 +617,361 @@ async fn strength_rules_round_trip_with_each_issuer_selector_in_id_order(db: &Te
             .await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+// ---- Where users come from (migration 15) ----------------------------------------------------
+
+/// The schema version before users had an origin.
+const SCHEMA_BEFORE_USER_ORIGIN: i64 = 14;
+
+async fn raw_connection(db: &TestDb) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    sqlx::AnyConnection::connect(db.url())
+        .await
+        .expect("a raw connection")
+}
+
+async fn a_users_origin_round_trips_and_changes_with_the_user(db: &TestDb) {
+    let store = db.open().await;
+    let local = add(&store, UserDraft::new("carol@contoso.example")).await;
+    assert_eq!(local.origin, UserOrigin::Local);
+    assert_eq!(get(&store, "carol@contoso.example").await, local);
+
+    let synced = User {
+        origin: UserOrigin::present_in_directory("CN=Alice Zürich,OU=Staff,DC=contoso,DC=example"),
+        ..prepare_user(full_draft(), UserId::generate().expect("id"), now(), None).expect("valid")
+    };
+    store
+        .insert_user(&synced, &audit("user.add"))
+        .await
+        .expect("inserted");
+    assert_eq!(get(&store, synced.id.as_str()).await, synced);
+
+    let missing = User {
+        enabled: false,
+        origin: UserOrigin::Directory {
+            dn: "CN=Alice Zürich,OU=Staff,DC=contoso,DC=example".into(),
+            missing_since: Some(UnixTime(now().0 + 60)),
+        },
+        ..synced.clone()
+    };
+    store
+        .update_user(&missing, &audit("user.set"))
+        .await
+        .expect("updated");
+    assert_eq!(get(&store, synced.id.as_str()).await, missing);
+    // Finding a user by any attribute reads its origin too.
+    let found = store
+        .find_users(UserAttribute::UserPrincipalName, "alice@contoso.example")
+        .await
+        .expect("lookup");
+    assert_eq!(found, [missing]);
+}
+
+async fn a_sync_keeps_each_users_origin_so_the_next_sync_disables_then_removes(db: &TestDb) {
+    use certgate_core::directory_source::{
+        apply_sync, map_entries, plan_sync, AttributeMap, DirectoryEntry, SourceLink,
+    };
+    use std::time::Duration;
+
+    const GRACE: Duration = Duration::from_secs(86_400);
+    let account = |cn: &str, guid: u8| {
+        DirectoryEntry::new(format!("CN={cn},OU=Staff,DC=contoso,DC=example"))
+            .with(
+                "userPrincipalName",
+                &[format!("{cn}@contoso.example").as_bytes()],
+            )
+            .with("objectGUID", &[&[guid; 16]])
+            .with("userAccountControl", &[b"512"])
+    };
+    // Each sync starts from a store opened afresh, so what it knows can only come from the
+    // database.
+    let sync = |entries: Vec<DirectoryEntry>, at: UnixTime| async move {
+        let store = db.open().await;
+        let known = store.list_users().await.expect("users");
+        let plan = plan_sync(
+            &known,
+            map_entries(&entries, &AttributeMap::active_directory()),
+            at,
+            GRACE,
+        );
+        let outcome = apply_sync(&store, &plan, at, "directory-sync").await;
+        store.close().await;
+        outcome
+    };
+
+    let store = db.open().await;
+    add(&store, UserDraft::new("carol@contoso.example")).await;
+    let t0 = now();
+    let first = sync(vec![account("alice", 1), account("bob", 2)], t0).await;
+    assert_eq!((first.applied.len(), first.failed.len()), (2, 0));
+    let bob = get(&store, "bob@contoso.example").await;
+    assert_eq!(
+        bob.origin,
+        UserOrigin::present_in_directory("CN=bob,OU=Staff,DC=contoso,DC=example")
+    );
+    assert_eq!(
+        get(&store, "carol@contoso.example").await.origin,
+        UserOrigin::Local
+    );
+
+    let again = sync(vec![account("alice", 1), account("bob", 2)], t0).await;
+    assert_eq!((again.applied.len(), again.failed.len()), (0, 0));
+
+    let t1 = UnixTime(t0.0 + 60);
+    let gone = sync(vec![account("alice", 1)], t1).await;
+    assert_eq!(gone.failed, []);
+    let links: Vec<SourceLink> = gone.applied.iter().map(|change| change.link).collect();
+    assert_eq!(links, [SourceLink::MissingSince(t1)]);
+    let bob = get(&store, "bob@contoso.example").await;
+    assert!(!bob.enabled);
+    assert_eq!(
+        bob.origin,
+        UserOrigin::Directory {
+            dn: "CN=bob,OU=Staff,DC=contoso,DC=example".into(),
+            missing_since: Some(t1),
+        }
+    );
+
+    let within = sync(vec![account("alice", 1)], UnixTime(t1.0 + 3600)).await;
+    assert_eq!((within.applied.len(), within.failed.len()), (0, 0));
+    let past = sync(vec![account("alice", 1)], UnixTime(t1.0 + 86_400)).await;
+    assert_eq!(past.failed, []);
+    let links: Vec<SourceLink> = past.applied.iter().map(|change| change.link).collect();
+    assert_eq!(links, [SourceLink::Removed]);
+    let upns: Vec<String> = store
+        .list_users()
+        .await
+        .expect("users")
+        .iter()
+        .map(|user| user.upn.to_string())
+        .collect();
+    assert_eq!(upns, ["alice@contoso.example", "carol@contoso.example"]);
+}
+
+async fn the_origin_migration_makes_existing_users_local(db: &TestDb) {
+    SqlStore::migrate_until_for_tests(db.url(), SCHEMA_BEFORE_USER_ORIGIN)
+        .await
+        .expect("the schema of the release before");
+    let mut conn = raw_connection(db).await;
+    // A user as that release wrote it (its columns only), with a certificateUserIds value.
+    let enabled = if db.url().starts_with("sqlite") {
+        "1"
+    } else {
+        "TRUE"
+    };
+    for statement in [
+        format!(
+            "INSERT INTO users (id, upn, upn_lower, immutable_id, display_name, mail, enabled, \
+             sts_refresh_tokens_valid_from, created_at) VALUES \
+             ('00000000-0000-4000-8000-000000000001', 'Dave@contoso.example', \
+             'dave@contoso.example', 'ZGF2ZQ==', 'Dave', NULL, {enabled}, NULL, 1700000000)"
+        ),
+        "INSERT INTO user_certificate_user_ids (user_id, position, value, value_key) VALUES \
+         ('00000000-0000-4000-8000-000000000001', 0, 'X509:<SKI>abcd', 'key-abcd')"
+            .to_owned(),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut conn)
+            .await
+            .expect("written with the old schema");
+    }
+    drop(conn);
+
+    let store = db.open().await;
+    let dave = get(&store, "dave@contoso.example").await;
+    assert_eq!(dave.origin, UserOrigin::Local);
+    assert_eq!(dave.immutable_id, "ZGF2ZQ==");
+    assert_eq!(dave.certificate_user_ids, ["X509:<SKI>abcd"]);
+    assert_eq!(dave.created_at, UnixTime(1_700_000_000));
+    // The migrated user is a user like any other: the services can change it.
+    let renamed = certgate_core::directory::set_user(
+        &store,
+        "dave@contoso.example",
+        |mut draft| {
+            draft.display_name = Some("Dave Jones".into());
+            draft
+        },
+        now(),
+        ACTOR,
+    )
+    .await
+    .expect("changed");
+    assert_eq!(renamed.origin, UserOrigin::Local);
+    assert_eq!(
+        get(&store, "dave@contoso.example").await.display_name,
+        "Dave Jones"
+    );
+}
+
+async fn a_half_described_origin_is_refused_as_corrupt(db: &TestDb) {
+    let store = db.open().await;
+    let alice = add(&store, UserDraft::new("alice@contoso.example")).await;
+    let mut conn = raw_connection(db).await;
+    // A synchronised user without its DN, written behind certgate's back.
+    sqlx::query("UPDATE users SET origin = 'directory' WHERE id = $1")
+        .bind(alice.id.as_str())
+        .execute(&mut conn)
+        .await
+        .expect("written");
+    assert!(matches!(
+        store.user_by_id(&alice.id).await,
+        Err(StoreError::Corrupt { .. })
+    ));
+    // And the column itself takes only the two origins.
+    assert!(
+        sqlx::query("UPDATE users SET origin = 'imported' WHERE id = $1")
+            .bind(alice.id.as_str())
+            .execute(&mut conn)
+            .await
+            .is_err()
+    );
+}
+
+async fn sync_runs_keep_the_last_run_and_the_last_completed_one(db: &TestDb) {
+    use certgate_core::directory_source::{
+        SyncCounts, SyncRun, SyncRunResult, SyncRunStore, SyncStatus,
+    };
+    let store = db.open().await;
+    assert_eq!(
+        store.sync_status().await.expect("status"),
+        SyncStatus::default()
+    );
+    let completed = SyncRun {
+        started_at: now(),
+        finished_at: UnixTime(now().0 + 3),
+        result: SyncRunResult::Completed(SyncCounts {
+            entries: 12,
+            added: 1,
+            updated: 2,
+            disabled: 3,
+            removed: 4,
+            skipped: 5,
+            failed: 6,
+        }),
+    };
+    store.record_sync_run(&completed).await.expect("recorded");
+    let status = store.sync_status().await.expect("status");
+    assert_eq!(status.last_run.as_ref(), Some(&completed));
+    assert_eq!(status.last_completed.as_ref(), Some(&completed));
+
+    let failed = SyncRun {
+        started_at: UnixTime(now().0 + 60),
+        finished_at: UnixTime(now().0 + 70),
+        result: SyncRunResult::Failed {
+            code: "directory-source-unreachable".into(),
+            message: "could not connect".into(),
+        },
+    };
+    store.record_sync_run(&failed).await.expect("recorded");
+    // A failed run is the last run, and the last completed one is still there.
+    let status = db.open().await.sync_status().await.expect("status");
+    assert_eq!(status.last_run, Some(failed));
+    assert_eq!(status.last_completed, Some(completed));
+}
+
+/// Two nodes (two stores, each with its pool, on one database) try to start a sync at the
+/// same moment, many times over: exactly one gets the lock each time; the other's sync is
+/// refused and changes nothing; a lock dropped without release (a run that died) is freed.
+async fn two_nodes_never_hold_the_sync_lock_at_once(db: &TestDb) {
+    use certgate_core::clock::FixedClock;
+    use certgate_core::directory_source::{
+        synchronize, AttributeMap, DirectoryEntry, DirectorySource, SourceError, SyncLock,
+        SyncMode, SyncSettings,
+    };
+
+    let (first, second) = (db.open().await, db.open().await);
+    for round in 0..20 {
+        let (a, b) = tokio::join!(first.try_lock_sync(), second.try_lock_sync());
+        let (a, b) = (a.expect("lock A"), b.expect("lock B"));
+        assert!(
+            a.is_some() != b.is_some(),
+            "round {round}: exactly one node holds the lock (A {}, B {})",
+            a.is_some(),
+            b.is_some()
+        );
+        if let Some(held) = a {
+            first.release_sync_lock(held).await.expect("released");
+        }
+        if let Some(held) = b {
+            second.release_sync_lock(held).await.expect("released");
+        }
+    }
+
+    /// One account, for a sync that would add it.
+    struct OneAccount;
+    impl DirectorySource for OneAccount {
+        async fn read_entries(
+            &self,
+            _attributes: &[String],
+        ) -> Result<Vec<DirectoryEntry>, SourceError> {
+            Ok(vec![DirectoryEntry::new("CN=zoe,DC=contoso,DC=example")
+                .with("userPrincipalName", &[b"zoe@contoso.example"])
+                .with("objectGUID", &[&[9; 16]])
+                .with("userAccountControl", &[b"512"])])
+        }
+    }
+    let settings = SyncSettings {
+        attributes: AttributeMap::active_directory(),
+        removal_grace: SyncSettings::DEFAULT_REMOVAL_GRACE,
+    };
+    let clock = FixedClock::at(now().0);
+    let held = first.try_lock_sync().await.expect("lock").expect("free");
+    let refused = synchronize(
+        &OneAccount,
+        &second,
+        &settings,
+        SyncMode::Apply,
+        &clock,
+        ACTOR,
+        &mut |_| {},
+    )
+    .await
+    .expect_err("another node holds the lock");
+    assert_eq!(refused.code(), "directory-sync-already-running");
+    assert!(second.list_users().await.expect("users").is_empty());
+    // A dry run writes nothing and is not held up.
+    let dry = synchronize(
+        &OneAccount,
+        &second,
+        &settings,
+        SyncMode::DryRun,
+        &clock,
+        ACTOR,
+        &mut |_| {},
+    )
+    .await
+    .expect("a dry run");
+    assert_eq!(dry.counts().added, 1);
+
+    // The holder dies without releasing: the lock is freed with its session or file.
+    drop(held);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let held = loop {
+        if let Some(held) = second.try_lock_sync().await.expect("lock") {
+            break held;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a dropped lock was not freed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    second.release_sync_lock(held).await.expect("released");
+    let applied = synchronize(
+        &OneAccount,
+        &first,
+        &settings,
+        SyncMode::Apply,
+        &clock,
+        ACTOR,
+        &mut |_| {},
+    )
+    .await
+    .expect("the lock is free again");
+    assert_eq!(applied.counts().added, 1);
+    // And the run let go of it.
+    let again = second.try_lock_sync().await.expect("lock").expect("free");
+    second.release_sync_lock(again).await.expect("released");
 }

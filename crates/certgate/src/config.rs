@@ -40,6 +40,8 @@ struct FileConfig {
     limits: crate::limits_config::LimitsFileConfig,
     #[serde(default)]
     retention: crate::limits_config::RetentionFileConfig,
+    #[serde(default)]
+    directory: crate::directory_config::DirectoryFileConfig,
 }
 
 /// The web listener: OpenID Connect and the sign-in pages.
@@ -100,6 +102,8 @@ pub(crate) struct Config {
     pub(crate) front_door: Option<crate::front_door_config::FrontDoorSettings>,
     /// `[limits]` and `[retention]`.
     pub(crate) limits: certgate_server::limits::Limits,
+    /// `[directory.ldap]`: where users come from, when not added by hand.
+    pub(crate) directory: Option<crate::directory_config::DirectorySourceSettings>,
 }
 
 pub(crate) struct WebSettings {
@@ -284,7 +288,12 @@ impl Config {
         if front_door.as_ref().is_some_and(|f| f.tls.is_none()) && certauth.is_none() {
             bail!("the front door needs a TLS certificate: set [front_door] tls_certificate and tls_key, or configure the certificate sign-in listener ([certauth]) whose certificate it then shares");
         }
+        let directory = file
+            .directory
+            .settings()
+            .with_context(|| format!("reading {}", file_path.display()))?;
         Ok(Config {
+            directory,
             limits,
             front_door,
             web,

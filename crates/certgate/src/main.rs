@@ -32,6 +32,8 @@ mod config;
 mod crl;
 mod demo;
 mod device;
+mod directory;
+mod directory_config;
 mod est;
 mod federation;
 mod front_door_config;
@@ -142,6 +144,10 @@ enum Command {
     /// The directory: users, their certificateUserIds, StsRefreshTokensValidFrom.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// The directory source (`[directory.ldap]`): Active Directory or LDAP as where users
+    /// come from. `status`, and `sync [--dry-run]`.
+    #[command(subcommand)]
+    Directory(directory::DirectoryCommand),
     /// Username-binding rules: which user a certificate signs in as.
     #[command(subcommand)]
     Binding(binding::BindingCommand),
@@ -233,6 +239,7 @@ fn main() -> ExitCode {
         Command::Signins(args) => run_async(signins::run(args, global)),
         Command::Client(command) => run_async(client::run(command, global)),
         Command::User(command) => run_async(user::run(command, global)),
+        Command::Directory(command) => run_async(directory::run(command, global)),
         Command::Binding(command) => run_async(binding::run(command, global)),
         Command::Strength(command) => run_async(strength::run(command, global)),
         Command::Admin(command) => run_async(admin::run(command, global)),

@@ -218,6 +218,7 @@ pub(crate) fn why_not(command: &crate::Command) -> Option<&'static str> {
         Command::Pki(pki) => pki.why_not_remote(),
         Command::Verify(_) => Some("`verify` checks certificates on this machine (with --store, against the local store) and changes nothing"),
         Command::Serve(_) => Some("`serve` runs the server here"),
+        Command::Directory(_) => Some("`directory` reads the directory source with the bind password of this machine's configuration; run it on a certgate node"),
         Command::Admin(_) => Some("admin tokens are made on the server's machine, from its store: no token can make tokens, so a stolen one cannot make itself others"),
         Command::Client(_) => Some("`client` does not drive the admin API's /api/v1/applications yet; run it on the server's machine, or call the API"),
         Command::Est(_) => Some("EST enrollment codes are made on the server's machine: the admin API has no route for them"),

@@ -36,6 +36,17 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
         None
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // Checked before any listener opens: a directory source that cannot be used would leave
+    // users deleted in the directory able to sign in.
+    let directory_sync = match &config.directory {
+        Some(settings) => Some(certgate_server::directory_sync::ScheduledSync {
+            source: certgate_ldap::LdapDirectory::new(settings.ldap.clone())
+                .map_err(|error| anyhow::anyhow!("[directory.ldap]: {error} ({})", error.code()))?,
+            settings: settings.sync.clone(),
+            interval: settings.sync_interval,
+        }),
+        None => None,
+    };
     let certauth = match &config.certauth {
         Some((listen, certificate, key)) => {
             let chain = std::fs::read(certificate)
@@ -102,8 +113,8 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
         }
     }
     let server = start_with_limits(
-        store,
-        clock,
+        store.clone(),
+        clock.clone(),
         ServerConfig {
             listen: args.listen.unwrap_or(config.listen),
             crl: config.crl,
@@ -166,7 +177,24 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
             bound.push_str(&format!(" {name}={addr}"));
         }
     }
+    let directory_sync = directory_sync.map(|sync| {
+        outln!(
+            "  directory sync: {} every {} s",
+            sync.source.config().url,
+            sync.interval.as_secs()
+        );
+        tokio::spawn(certgate_server::directory_sync::run_scheduled(
+            sync,
+            store.clone(),
+            clock.clone(),
+        ))
+    });
     outln!("{bound}");
     server.run_until_signal().await;
+    // A sync cut short keeps every change it wrote whole and frees its lock with its
+    // connection.
+    if let Some(task) = directory_sync {
+        task.abort();
+    }
     Ok(ExitCode::SUCCESS)
 }

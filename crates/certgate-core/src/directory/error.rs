@@ -113,6 +113,17 @@ pub enum DirectoryError {
         /// Which values it takes, for the message.
         why: String,
     },
+    /// A change by hand (CLI, admin API) to attributes of a user synchronised from the
+    /// directory source: they come from the directory, and the next sync would undo it.
+    #[error("{upn} comes from the directory (entry {dn}): change {attributes} in the directory and run `certgate directory sync`; only its groups can be changed in certgate")]
+    SourcedAttributeChanged {
+        /// The user's UPN.
+        upn: String,
+        /// Its directory entry.
+        dn: String,
+        /// The attributes the change touched that come from the directory (Graph names).
+        attributes: String,
+    },
     /// No user has this UPN (case-insensitively) or object ID.
     #[error("no user has the UPN or object ID \"{key}\"; `certgate user list` shows the users")]
     UserNotFound {
@@ -218,6 +229,11 @@ impl DirectoryError {
             "Correct the value the message names (accountEnabled takes true or false) and save or import again.",
         ),
         ReasonCode::new(
+            "user-attribute-from-directory",
+            "The user is synchronised from the directory source (Active Directory or LDAP), and the change touches attributes that come from the directory (userPrincipalName, onPremisesImmutableId, displayName, mail, proxyAddresses, certificateUserIds, accountEnabled); nothing was changed, since the next sync would undo it.",
+            "Change the attribute on the user's entry in the directory and run `certgate directory sync` (or wait for the scheduled sync); only the user's groups are edited in certgate. To cut a user off at once, `certgate user revoke-sessions` works for synchronised users too.",
+        ),
+        ReasonCode::new(
             "user-not-found",
             "No user in certgate's directory has the given UPN or object ID.",
             "Check the UPN or object ID: `certgate user list` shows the users, and `certgate user add` adds one.",
@@ -262,6 +278,7 @@ impl DirectoryError {
             DirectoryError::CertificateUserIdTaken { .. } => "user-certificate-user-id-taken",
             DirectoryError::GroupInvalid { .. } => "user-group-invalid",
             DirectoryError::FieldInvalid { .. } => "user-field-invalid",
+            DirectoryError::SourcedAttributeChanged { .. } => "user-attribute-from-directory",
             DirectoryError::UserNotFound { .. } => "user-not-found",
             DirectoryError::StsDateNotInFuture { .. } => "sts-date-not-in-future",
             DirectoryError::ImportHeader { .. } => "import-header-invalid",

@@ -33,9 +33,10 @@ pub use user_service::{
     add_user, find_user, list_users, remove_user, revoke_sessions,
     set_sts_refresh_tokens_valid_from, set_user,
 };
+pub(crate) use user_service::{add_user_with_origin, set_user_with_origin};
 pub use users::{
     certificate_user_id_key, normalize_certificate_user_id, normalize_certificate_user_ids,
-    prepare_user, Upn, User, UserDraft, UserId, MAX_CERTIFICATE_USER_IDS,
+    prepare_user, Upn, User, UserDraft, UserId, UserOrigin, MAX_CERTIFICATE_USER_IDS,
     MAX_CERTIFICATE_USER_ID_CHARS, MAX_IMMUTABLE_ID_CHARS, MAX_TEXT_CHARS, MAX_UPN_CHARS,
 };
 

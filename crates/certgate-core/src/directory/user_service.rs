@@ -7,7 +7,7 @@ use std::future::Future;
 
 use certgate_pki::UnixTime;
 
-use super::{prepare_user, DirectoryError, User, UserDraft, UserId, UserStore};
+use super::{prepare_user, DirectoryError, User, UserDraft, UserId, UserOrigin, UserStore};
 use crate::audit::AuditEvent;
 use crate::clock::rfc3339;
 use crate::store::{StoreError, StoreResult};
@@ -40,7 +40,23 @@ pub async fn add_user<S: UserStore>(
     now: UnixTime,
     actor: &str,
 ) -> Result<User, DirectoryError> {
-    let user = prepare_user(draft, UserId::generate()?, now, None)?;
+    add_user_with_origin(store, draft, UserOrigin::Local, now, actor).await
+}
+
+/// [`add_user`] for a user the directory source brings: the same checks and audit event, and
+/// the origin written with the user in the same transaction (a user added without it would be
+/// a local user holding the entry's immutable ID, and every later sync would skip the entry).
+pub(crate) async fn add_user_with_origin<S: UserStore>(
+    store: &S,
+    draft: UserDraft,
+    origin: UserOrigin,
+    now: UnixTime,
+    actor: &str,
+) -> Result<User, DirectoryError> {
+    let user = User {
+        origin,
+        ..prepare_user(draft, UserId::generate()?, now, None)?
+    };
     check_unique(store, &user).await?;
     let audit = AuditEvent::new(
         now,
@@ -54,7 +70,10 @@ pub async fn add_user<S: UserStore>(
     Ok(user)
 }
 
-/// Changes a user: `change` gets the current attributes and returns the new ones.
+/// Changes a user by hand: `change` gets the current attributes and returns the new ones. A
+/// user synchronised from the directory source keeps the attributes that come from the
+/// directory (`user-attribute-from-directory`, nothing written); its groups, which certgate
+/// alone keeps, can change.
 pub async fn set_user<S: UserStore>(
     store: &S,
     key: &str,
@@ -62,14 +81,101 @@ pub async fn set_user<S: UserStore>(
     now: UnixTime,
     actor: &str,
 ) -> Result<User, DirectoryError> {
+    set_user_checked(
+        store,
+        key,
+        change,
+        |current, changed| match sourced_attribute_changed(current, changed) {
+            Some(refusal) => Err(refusal),
+            None => Ok(()),
+        },
+        |current| current.origin.clone(),
+        now,
+        actor,
+    )
+    .await
+}
+
+/// The refusal of a hand edit that changes what the directory source owns, if it does.
+fn sourced_attribute_changed(current: &User, changed: &User) -> Option<DirectoryError> {
+    let UserOrigin::Directory { dn, .. } = &current.origin else {
+        return None;
+    };
+    // Multi-valued attributes are sets: a new order is not a change.
+    let sorted = |values: &[String]| {
+        let mut values = values.to_vec();
+        values.sort();
+        values
+    };
+    let touched: Vec<&str> = [
+        (
+            "userPrincipalName",
+            current.upn.as_str() != changed.upn.as_str(),
+        ),
+        (
+            "onPremisesImmutableId",
+            current.immutable_id != changed.immutable_id,
+        ),
+        ("displayName", current.display_name != changed.display_name),
+        ("mail", current.mail != changed.mail),
+        (
+            "proxyAddresses",
+            sorted(&current.proxy_addresses) != sorted(&changed.proxy_addresses),
+        ),
+        (
+            "certificateUserIds",
+            sorted(&current.certificate_user_ids) != sorted(&changed.certificate_user_ids),
+        ),
+        ("accountEnabled", current.enabled != changed.enabled),
+    ]
+    .into_iter()
+    .filter(|(_, differs)| *differs)
+    .map(|(name, _)| name)
+    .collect();
+    (!touched.is_empty()).then(|| DirectoryError::SourcedAttributeChanged {
+        upn: current.upn.to_string(),
+        dn: dn.clone(),
+        attributes: touched.join(", "),
+    })
+}
+
+/// [`set_user`] that also sets where the user comes from (`origin` gets the current user):
+/// how a sync writes a synchronised user, its origin changing in the same transaction as its
+/// attributes.
+pub(crate) async fn set_user_with_origin<S: UserStore>(
+    store: &S,
+    key: &str,
+    change: impl FnOnce(UserDraft) -> UserDraft,
+    origin: impl FnOnce(&User) -> UserOrigin,
+    now: UnixTime,
+    actor: &str,
+) -> Result<User, DirectoryError> {
+    set_user_checked(store, key, change, |_, _| Ok(()), origin, now, actor).await
+}
+
+/// The one write path of a user change: `check` sees the current and the new user (checked
+/// and normalized) and can refuse the change before anything is written.
+async fn set_user_checked<S: UserStore>(
+    store: &S,
+    key: &str,
+    change: impl FnOnce(UserDraft) -> UserDraft,
+    check: impl FnOnce(&User, &User) -> Result<(), DirectoryError>,
+    origin: impl FnOnce(&User) -> UserOrigin,
+    now: UnixTime,
+    actor: &str,
+) -> Result<User, DirectoryError> {
     let current = find_user(store, key).await?;
     let draft = change(UserDraft::from(&current));
-    let user = prepare_user(
-        draft,
-        current.id.clone(),
-        current.created_at,
-        current.sts_refresh_tokens_valid_from,
-    )?;
+    let user = User {
+        origin: origin(&current),
+        ..prepare_user(
+            draft,
+            current.id.clone(),
+            current.created_at,
+            current.sts_refresh_tokens_valid_from,
+        )?
+    };
+    check(&current, &user)?;
     check_unique(store, &user).await?;
     let audit = AuditEvent::new(
         now,
@@ -274,7 +380,7 @@ fn user_target(user: &User) -> String {
 
 fn describe(user: &User) -> String {
     format!(
-        "displayName \"{}\", immutableId {}, mail {}, enabled {}, proxyAddresses [{}], certificateUserIds [{}], groups [{}]",
+        "displayName \"{}\", immutableId {}, mail {}, enabled {}, proxyAddresses [{}], certificateUserIds [{}], groups [{}], origin {}",
         user.display_name,
         user.immutable_id,
         user.mail.as_deref().unwrap_or("none"),
@@ -282,7 +388,22 @@ fn describe(user: &User) -> String {
         user.proxy_addresses.join(", "),
         user.certificate_user_ids.join(", "),
         user.groups.join(", "),
+        describe_origin(&user.origin),
     )
+}
+
+fn describe_origin(origin: &UserOrigin) -> String {
+    match origin {
+        UserOrigin::Local => "local".into(),
+        UserOrigin::Directory {
+            dn,
+            missing_since: None,
+        } => format!("directory entry {dn}"),
+        UserOrigin::Directory {
+            dn,
+            missing_since: Some(since),
+        } => format!("directory entry {dn}, missing since {}", rfc3339(*since)),
+    }
 }
 
 /// What changed, for the audit log.
@@ -328,6 +449,11 @@ fn changes(before: &User, after: &User) -> String {
         "groups",
         format!("{:?}", before.groups),
         format!("{:?}", after.groups),
+    );
+    diff(
+        "origin",
+        describe_origin(&before.origin),
+        describe_origin(&after.origin),
     );
     if out.is_empty() {
         "no change".into()

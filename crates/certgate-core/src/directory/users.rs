@@ -120,6 +120,40 @@ pub struct User {
     pub sts_refresh_tokens_valid_from: Option<UnixTime>,
     /// When the user was added.
     pub created_at: UnixTime,
+    /// Added by hand, or synchronised from the directory source.
+    pub origin: UserOrigin,
+}
+
+/// Where a user came from, kept with the user so that a sync knows which users are its own
+/// and since when their entries have been gone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserOrigin {
+    /// Added by hand (CLI, API, CSV import): a sync never changes it, but its unique values
+    /// still block an entry that would take them.
+    Local,
+    /// Synchronised from the directory source. Its entry is found again by the user's
+    /// immutable ID (the anchor that survives renames and moves); the DN is for people.
+    Directory {
+        /// The entry's DN when the sync last wrote the user.
+        dn: String,
+        /// When a sync first found its entry gone from the directory; `None` while present.
+        missing_since: Option<UnixTime>,
+    },
+}
+
+impl UserOrigin {
+    /// A synchronised user whose entry was present at the last sync.
+    pub fn present_in_directory(dn: impl Into<String>) -> UserOrigin {
+        UserOrigin::Directory {
+            dn: dn.into(),
+            missing_since: None,
+        }
+    }
+
+    /// Whether the user comes from the directory source.
+    pub fn is_directory(&self) -> bool {
+        matches!(self, UserOrigin::Directory { .. })
+    }
 }
 
 impl User {
@@ -186,7 +220,7 @@ impl From<&User> for UserDraft {
 }
 
 /// Checks a draft and builds the user it describes, keeping `id`, `created_at` and the token
-/// epoch. certificateUserIds come out normalized (hex in lowercase without separators), so
+/// epoch; the user is [`UserOrigin::Local`] (a caller writing a synchronised user sets it). certificateUserIds come out normalized (hex in lowercase without separators), so
 /// they compare exactly with what [`certgate_pki::Identity`] produces.
 pub fn prepare_user(
     draft: UserDraft,
@@ -245,6 +279,7 @@ pub fn prepare_user(
         groups,
         sts_refresh_tokens_valid_from,
         created_at,
+        origin: UserOrigin::Local,
     })
 }
 

@@ -7,6 +7,7 @@ use super::{MemoryStore, State};
 use crate::audit::AuditEvent;
 use crate::binding::{attribute_matches, BindingPolicy, BindingRule, BindingRuleStore};
 use crate::directory::{fold_case, Affinity, User, UserAttribute, UserId, UserLookup, UserStore};
+use crate::directory_source::{SyncLock, SyncRun, SyncRunResult, SyncRunStore, SyncStatus};
 use crate::store::{StoreError, StoreResult};
 use crate::strength::{StrengthRule, StrengthRuleId, StrengthRuleSpec, StrengthRuleStore};
 
@@ -159,6 +160,44 @@ impl UserStore for MemoryStore {
             .ok_or_else(|| unknown_user(id))?;
         user.sts_refresh_tokens_valid_from = Some(valid_from);
         state.directory_written(audit);
+        Ok(())
+    }
+}
+
+impl SyncRunStore for MemoryStore {
+    async fn record_sync_run(&self, run: &SyncRun) -> StoreResult<()> {
+        let mut state = self.state();
+        if matches!(run.result, SyncRunResult::Completed(_)) {
+            state.sync_status.last_completed = Some(run.clone());
+        }
+        state.sync_status.last_run = Some(run.clone());
+        Ok(())
+    }
+
+    async fn sync_status(&self) -> StoreResult<SyncStatus> {
+        Ok(self.state().sync_status.clone())
+    }
+}
+
+/// The in-memory sync lock, held. Unlike the SQL store's, it stays held when dropped without
+/// being released: a test that forgets to release it finds out.
+#[derive(Debug)]
+pub struct MemorySyncLock(());
+
+impl SyncLock for MemoryStore {
+    type Held = MemorySyncLock;
+
+    async fn try_lock_sync(&self) -> StoreResult<Option<MemorySyncLock>> {
+        let mut state = self.state();
+        if state.sync_locked {
+            return Ok(None);
+        }
+        state.sync_locked = true;
+        Ok(Some(MemorySyncLock(())))
+    }
+
+    async fn release_sync_lock(&self, _held: MemorySyncLock) -> StoreResult<()> {
+        self.state().sync_locked = false;
         Ok(())
     }
 }

@@ -36,6 +36,7 @@
 
 mod credentials;
 mod directory;
+pub use directory::MemorySyncLock;
 mod federation;
 mod own_ca;
 mod second_factor;
@@ -107,6 +108,10 @@ struct State {
 
     /// By object ID.
     users: BTreeMap<String, User>,
+    /// `directory_sync_runs`.
+    sync_status: crate::directory_source::SyncStatus,
+    /// Whether a sync holds the lock (the SQL store's advisory lock or lock file).
+    sync_locked: bool,
     /// By priority.
     binding_rules: BTreeMap<u32, BindingRule>,
     default_required_affinity: DefaultRequiredAffinity,

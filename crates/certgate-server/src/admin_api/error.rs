@@ -167,6 +167,8 @@ impl From<DirectoryError> for ApiError {
             | DirectoryError::ImmutableIdTaken { .. }
             | DirectoryError::ProxyAddressTaken { .. }
             | DirectoryError::CertificateUserIdTaken { .. } => StatusCode::CONFLICT,
+            // The user's state (synchronised from the directory) forbids the change.
+            DirectoryError::SourcedAttributeChanged { .. } => StatusCode::CONFLICT,
             DirectoryError::RandomnessUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };

@@ -72,7 +72,7 @@ pub(super) const ROUTES: &[Route] = &[
         access: Access::Admin,
         operation_id: "updateUser",
         tag: "users",
-        summary: "Change a user: absent fields stay, lists are replaced whole, `\"mail\": null` removes the mail address.",
+        summary: "Change a user: absent fields stay, lists are replaced whole, `\"mail\": null` removes the mail address. A user synchronised from the directory source (onPremisesSyncEnabled) takes changes to its groups only: user-attribute-from-directory (409).",
         parameters: &[USER_KEY],
         request: Some("UserPatch"),
         response: (200, "User"),

@@ -153,6 +153,12 @@ fn print_user(user: &User) {
     if !user.groups.is_empty() {
         outln!("    groups                     {}", user.groups.join(", "));
     }
+    if let Some(dn) = &user.on_premises_distinguished_name {
+        outln!(
+            "    synchronised from          {} (change it there; only groups here)",
+            certgate_core::escape_control(dn)
+        );
+    }
 }
 
 fn directory_refused(error: &DirectoryError, json: bool) -> ExitCode {

@@ -29,6 +29,8 @@ pub(super) fn schemas() -> Value {
             "signInSessionsValidFromDateTime": nullable_time("StsRefreshTokensValidFrom: refresh tokens and sessions from before are refused."),
             "groups": strings("certgate-admins may use the admin API with a client certificate."),
             "createdDateTime": time(""),
+            "onPremisesSyncEnabled": boolean("True when the user is synchronised from the directory source: its attributes other than groups are changed in the directory (a change here is refused, user-attribute-from-directory)."),
+            "onPremisesDistinguishedName": nullable("The directory entry of a synchronised user."),
         })),
         "NewUser": request("A user to add.", &["userPrincipalName"], json!({
             "userPrincipalName": string(""),

@@ -46,6 +46,13 @@ pub struct User {
     pub groups: Vec<String>,
     /// When the user was added.
     pub created_date_time: String,
+    /// Synchronised from the directory source (its attributes other than groups are changed
+    /// there).
+    #[serde(default)]
+    pub on_premises_sync_enabled: bool,
+    /// The directory entry of a synchronised user.
+    #[serde(default)]
+    pub on_premises_distinguished_name: Option<String>,
 }
 
 impl From<&directory::User> for User {
@@ -64,6 +71,11 @@ impl From<&directory::User> for User {
             sign_in_sessions_valid_from_date_time: user.sts_refresh_tokens_valid_from.map(rfc3339),
             groups: user.groups.clone(),
             created_date_time: rfc3339(user.created_at),
+            on_premises_sync_enabled: user.origin.is_directory(),
+            on_premises_distinguished_name: match &user.origin {
+                directory::UserOrigin::Directory { dn, .. } => Some(dn.clone()),
+                directory::UserOrigin::Local => None,
+            },
         }
     }
 }

@@ -1,0 +1,60 @@
+//! The directory source: Active Directory or another LDAP directory as where certgate's users
+//! come from.
+//!
+//! A sync reads every entry the source selects ([`DirectorySource`], implemented over LDAP by
+//! certgate-ldap), maps each to the user it describes ([`map_entries`] under an
+//! [`AttributeMap`]), and compares them with the users certgate has ([`plan_sync`]) to get
+//! the changes ([`SyncPlan`]), which [`apply_sync`] writes through the user services. No
+//! I/O and no clock here: the LDAP client is behind the port, the store behind its ports,
+//! and the time is passed in.
+//!
+//! - `entry`: [`DirectoryEntry`], an entry as the server sent it (values as bytes).
+//! - `attribute_map`: [`AttributeMap`] with the Active Directory and generic LDAP profiles.
+//! - `immutable_id`: the ImmutableID as Entra Connect derives it from a GUID.
+//! - `certificate_mapping`: altSecurityIdentities `X509:` mappings as certificateUserIds.
+//! - `mapping`: [`map_entry`], with the caps on untrusted values.
+//! - `diff`: [`plan_sync`].
+//! - `apply`: [`apply_sync`], the plan written through the audited user services.
+//! - `sync`: [`synchronize`], one run from the read to the record of how it went
+//!   ([`SyncRunStore`]).
+//! - `error`: [`EntryError`] (one entry skipped) and [`SourceError`] (the read failed).
+
+mod apply;
+mod attribute_map;
+mod certificate_mapping;
+mod diff;
+mod entry;
+mod error;
+mod immutable_id;
+mod mapping;
+mod sync;
+
+pub use crate::directory::UserOrigin;
+pub use apply::{apply_sync, AppliedChange, FailedChange, SourceLink, SyncOutcome};
+pub use attribute_map::{AccountStateSource, AttributeMap, ImmutableIdSource, Profile, UpnSource};
+pub use certificate_mapping::certificate_user_id_from_mapping;
+pub use diff::{plan_sync, SourcedField, SyncChange, SyncPlan};
+pub use entry::DirectoryEntry;
+pub use error::{EntryError, SourceError};
+pub use immutable_id::{guid_text, immutable_id_from_guid};
+pub use mapping::{
+    map_entries, map_entry, EntryProblem, MappedEntries, MappedEntry,
+    MAX_CERTIFICATE_MAPPING_VALUES, MAX_PROXY_ADDRESS_VALUES, MAX_TEXT_VALUE_BYTES,
+};
+pub use sync::{
+    sync_due, synchronize, SyncCounts, SyncError, SyncLock, SyncMode, SyncProgress, SyncReport,
+    SyncRun, SyncRunResult, SyncRunStore, SyncSettings, SyncStatus,
+};
+
+use std::future::Future;
+
+/// Reads the directory: every entry the configured base DN and filter select, all of them or
+/// an error (a sync never works from part of the directory, or it would disable the users it
+/// did not see).
+pub trait DirectorySource: Send + Sync {
+    /// Every selected entry with (at least) `attributes`, in the server's order.
+    fn read_entries(
+        &self,
+        attributes: &[String],
+    ) -> impl Future<Output = Result<Vec<DirectoryEntry>, SourceError>> + Send;
+}

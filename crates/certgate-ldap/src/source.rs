@@ -1,0 +1,418 @@
+//! [`LdapDirectory`]: the [`DirectorySource`] port over LDAP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ldap3::controls::{MakeCritical, PagedResults, RawControl};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+
+use certgate_core::directory_source::{DirectoryEntry, DirectorySource, SourceError};
+
+use crate::config::{LdapSourceConfig, Transport};
+use crate::wire::{directory_entry, paged_results_cookie, PAGED_RESULTS_OID};
+
+/// LDAP result code invalidCredentials (RFC 4511 §4.1.9).
+const INVALID_CREDENTIALS: u32 = 49;
+
+/// A directory read over LDAPS or StartTLS, its server verified against the configured CA.
+#[derive(Clone)]
+pub struct LdapDirectory {
+    config: LdapSourceConfig,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl std::fmt::Debug for LdapDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LdapDirectory")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LdapDirectory {
+    /// Checks the configuration and loads the CA file; nothing is sent yet. Refuses a plain
+    /// LDAP transport (`directory-source-plaintext-bind-refused`).
+    pub fn new(config: LdapSourceConfig) -> Result<LdapDirectory, SourceError> {
+        let invalid = |why: String| SourceError::ConfigInvalid { why };
+        let scheme = config
+            .url
+            .split_once("://")
+            .map(|(scheme, _)| scheme.to_ascii_lowercase());
+        match (scheme.as_deref(), config.transport) {
+            (_, Transport::PlainRefused) => {
+                return Err(SourceError::PlaintextBindRefused {
+                    url: config.url.clone(),
+                })
+            }
+            (Some("ldaps"), Transport::Ldaps) | (Some("ldap"), Transport::StartTls) => {}
+            (Some("ldap"), Transport::Ldaps) => {
+                return Err(invalid(format!(
+                    "{} is an ldap:// URL: use ldaps:// for LDAPS, or StartTLS with ldap://",
+                    config.url
+                )))
+            }
+            (Some("ldaps"), Transport::StartTls) => {
+                return Err(invalid(format!(
+                    "{} is an ldaps:// URL, which is already TLS: StartTLS goes with ldap://",
+                    config.url
+                )))
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "{} is not an ldaps:// or ldap:// URL",
+                    config.url
+                )))
+            }
+        }
+        if config.base_dn.trim().is_empty() {
+            return Err(invalid("the base DN is empty".into()));
+        }
+        if config.bind_dn.trim().is_empty() {
+            return Err(invalid("the bind DN is empty".into()));
+        }
+        ldap3::parse_filter(&config.filter).map_err(|_| {
+            invalid(format!(
+                "the filter {:?} does not parse (RFC 4515)",
+                config.filter
+            ))
+        })?;
+        if config.page_size == 0 || i32::try_from(config.page_size).is_err() {
+            return Err(invalid(
+                "the page size must be between 1 and 2147483647".into(),
+            ));
+        }
+        if config.max_entries == 0
+            || config.connect_timeout.is_zero()
+            || config.operation_timeout.is_zero()
+        {
+            return Err(invalid(
+                "the timeouts and the entry limit must be above 0".into(),
+            ));
+        }
+        let tls = Arc::new(client_tls(&config)?);
+        Ok(LdapDirectory { config, tls })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LdapSourceConfig {
+        &self.config
+    }
+
+    async fn connect(&self) -> Result<Ldap, SourceError> {
+        let settings = LdapConnSettings::new()
+            .set_conn_timeout(self.config.connect_timeout)
+            .set_config(self.tls.clone())
+            .set_starttls(self.config.transport == Transport::StartTls);
+        let (connection, ldap) = LdapConnAsync::with_settings(settings, &self.config.url)
+            .await
+            .map_err(|error| self.connect_error(error))?;
+        ldap3::drive!(connection);
+        Ok(ldap)
+    }
+
+    fn connect_error(&self, error: LdapError) -> SourceError {
+        let url = self.config.url.clone();
+        match error {
+            LdapError::Timeout { .. } => SourceError::Timeout {
+                url,
+                limit_seconds: whole_seconds(self.config.connect_timeout),
+                during: "connect",
+            },
+            LdapError::Rustls { source } => SourceError::TlsFailed {
+                url,
+                detail: source.to_string(),
+            },
+            LdapError::Io { source } if is_tls_error(&source) => SourceError::TlsFailed {
+                url,
+                detail: source.to_string(),
+            },
+            LdapError::Io { source } => SourceError::Unreachable {
+                url,
+                detail: source.to_string(),
+            },
+            LdapError::LdapResult { result } => SourceError::TlsFailed {
+                url,
+                detail: format!(
+                    "the server refused StartTLS: LDAP result {} ({})",
+                    result.rc, result.text
+                ),
+            },
+            LdapError::DNSName { source } => SourceError::ConfigInvalid {
+                why: format!(
+                    "the host of {url} cannot be checked against a certificate ({source}); \
+                     write a DNS name or an IPv4 address (IPv6 literals are not supported)"
+                ),
+            },
+            LdapError::UrlParsing { source } => SourceError::ConfigInvalid {
+                why: format!("{url} is not a URL: {source}"),
+            },
+            other => SourceError::Unreachable {
+                url,
+                detail: other.to_string(),
+            },
+        }
+    }
+
+    async fn bind(&self, ldap: &mut Ldap, password: &str) -> Result<(), SourceError> {
+        let bind_dn = self.config.bind_dn.clone();
+        let result = ldap
+            .with_timeout(self.config.operation_timeout)
+            .simple_bind(&self.config.bind_dn, password)
+            .await;
+        match result {
+            Ok(result) if result.rc == 0 => Ok(()),
+            Ok(result) if result.rc == INVALID_CREDENTIALS => Err(SourceError::BindRejected {
+                bind_dn,
+                detail: result.text,
+            }),
+            Ok(result) => Err(SourceError::BindFailed {
+                bind_dn,
+                result_code: result.rc,
+                detail: result.text,
+            }),
+            Err(LdapError::Timeout { .. }) => Err(SourceError::Timeout {
+                url: self.config.url.clone(),
+                limit_seconds: whole_seconds(self.config.operation_timeout),
+                during: "bind",
+            }),
+            Err(other) => Err(SourceError::Unreachable {
+                url: self.config.url.clone(),
+                detail: other.to_string(),
+            }),
+        }
+    }
+
+    /// Every entry, page after page; any failure fails the whole read.
+    async fn search(
+        &self,
+        ldap: &mut Ldap,
+        attributes: &[String],
+    ) -> Result<Vec<DirectoryEntry>, SourceError> {
+        let search_failed = |detail: String| SourceError::SearchFailed {
+            base_dn: self.config.base_dn.clone(),
+            detail,
+        };
+        let page_size = i32::try_from(self.config.page_size)
+            .map_err(|_| search_failed("the page size is too large".into()))?;
+        let mut entries = Vec::new();
+        let mut cookie = Vec::new();
+        loop {
+            // Critical: a server that cannot page must refuse rather than answer a partial
+            // list (AD stops at MaxPageSize without paging).
+            let control: RawControl = PagedResults {
+                size: page_size,
+                cookie,
+            }
+            .critical()
+            .into();
+            let result = ldap
+                .with_controls(control)
+                .with_timeout(self.config.operation_timeout)
+                .search(
+                    &self.config.base_dn,
+                    Scope::Subtree,
+                    &self.config.filter,
+                    attributes,
+                )
+                .await
+                .map_err(|error| match error {
+                    LdapError::Timeout { .. } => SourceError::Timeout {
+                        url: self.config.url.clone(),
+                        limit_seconds: whole_seconds(self.config.operation_timeout),
+                        during: "search",
+                    },
+                    other => search_failed(other.to_string()),
+                })?;
+            let (page, done) = result.success().map_err(|error| match error {
+                LdapError::LdapResult { result } => search_failed(format!(
+                    "LDAP result {} ({}){}",
+                    result.rc,
+                    result.text,
+                    if result.matched.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; the closest existing DN is {}", result.matched)
+                    }
+                )),
+                other => search_failed(other.to_string()),
+            })?;
+            for item in page {
+                // Referrals (AD answers one per other naming context) and intermediate
+                // responses are not entries.
+                if item.is_ref() || item.is_intermediate() {
+                    continue;
+                }
+                if entries.len() >= self.config.max_entries {
+                    return Err(SourceError::TooManyEntries {
+                        limit: self.config.max_entries,
+                    });
+                }
+                entries.push(directory_entry(item.0)?);
+            }
+            let control = done
+                .ctrls
+                .iter()
+                .find(|control| control.1.ctype == PAGED_RESULTS_OID);
+            cookie = match control.and_then(|control| control.1.val.as_deref()) {
+                Some(value) => paged_results_cookie(value)?,
+                // A server that answered without the control sent everything at once.
+                None => Vec::new(),
+            };
+            if cookie.is_empty() {
+                return Ok(entries);
+            }
+        }
+    }
+}
+
+impl DirectorySource for LdapDirectory {
+    async fn read_entries(
+        &self,
+        attributes: &[String],
+    ) -> Result<Vec<DirectoryEntry>, SourceError> {
+        // The password first: a missing one needs no connection to report.
+        let password = self.config.bind_password.read()?;
+        let mut ldap = self.connect().await?;
+        let read = async {
+            self.bind(&mut ldap, &password).await?;
+            self.search(&mut ldap, attributes).await
+        }
+        .await;
+        // The connection ends either way; a failed unbind changes nothing that was read.
+        let _ = ldap.unbind().await;
+        read
+    }
+}
+
+/// Trusts only the configured CA file's certificates, with aws-lc-rs as the provider (the
+/// one the rest of certgate uses).
+fn client_tls(config: &LdapSourceConfig) -> Result<rustls::ClientConfig, SourceError> {
+    let path = config.ca_file.display().to_string();
+    let invalid = |why: String| SourceError::CaFileInvalid {
+        path: path.clone(),
+        why,
+    };
+    let pem = std::fs::read(&config.ca_file).map_err(|error| invalid(error.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(&pem) {
+        let certificate = certificate.map_err(|error| invalid(error.to_string()))?;
+        roots
+            .add(certificate)
+            .map_err(|error| invalid(error.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(invalid("it holds no PEM certificate".into()));
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| SourceError::ConfigInvalid {
+            why: format!("the TLS settings: {error}"),
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// Whether an I/O error from the handshake is rustls refusing (tokio-rustls wraps TLS
+/// errors, certificate verification included, in `io::Error`).
+fn is_tls_error(error: &std::io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+}
+
+fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PasswordSource;
+
+    fn config(url: &str, transport: Transport) -> LdapSourceConfig {
+        LdapSourceConfig::new(
+            url,
+            transport,
+            "/nonexistent/ca.pem",
+            "CN=sync,DC=contoso,DC=example",
+            PasswordSource::Environment("UNUSED".into()),
+            "DC=contoso,DC=example",
+        )
+    }
+
+    fn refusal(config: LdapSourceConfig) -> &'static str {
+        LdapDirectory::new(config).expect_err("refused").code()
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_refused_before_anything_is_sent() {
+        let table: Vec<(LdapSourceConfig, &str)> = vec![
+            (
+                config("ldap://dc.contoso.example", Transport::PlainRefused),
+                "directory-source-plaintext-bind-refused",
+            ),
+            (
+                config("ldaps://dc.contoso.example", Transport::PlainRefused),
+                "directory-source-plaintext-bind-refused",
+            ),
+            (
+                config("ldap://dc.contoso.example", Transport::Ldaps),
+                "directory-source-config-invalid",
+            ),
+            (
+                config("ldaps://dc.contoso.example", Transport::StartTls),
+                "directory-source-config-invalid",
+            ),
+            (
+                config("https://dc.contoso.example", Transport::Ldaps),
+                "directory-source-config-invalid",
+            ),
+            (
+                LdapSourceConfig {
+                    base_dn: " ".into(),
+                    ..config("ldaps://dc.contoso.example", Transport::Ldaps)
+                },
+                "directory-source-config-invalid",
+            ),
+            (
+                LdapSourceConfig {
+                    filter: "(objectClass=user".into(),
+                    ..config("ldaps://dc.contoso.example", Transport::Ldaps)
+                },
+                "directory-source-config-invalid",
+            ),
+            (
+                LdapSourceConfig {
+                    page_size: 0,
+                    ..config("ldaps://dc.contoso.example", Transport::Ldaps)
+                },
+                "directory-source-config-invalid",
+            ),
+            (
+                LdapSourceConfig {
+                    operation_timeout: Duration::ZERO,
+                    ..config("ldaps://dc.contoso.example", Transport::Ldaps)
+                },
+                "directory-source-config-invalid",
+            ),
+            // Everything else right: the CA file is read last.
+            (
+                config("ldaps://dc.contoso.example", Transport::Ldaps),
+                "directory-source-ca-file-invalid",
+            ),
+        ];
+        for (config, code) in table {
+            let url = config.url.clone();
+            assert_eq!(refusal(config), code, "{url}");
+        }
+    }
+
+    #[test]
+    fn timeouts_round_up_to_whole_seconds() {
+        assert_eq!(whole_seconds(Duration::from_millis(1500)), 2);
+        assert_eq!(whole_seconds(Duration::from_secs(3)), 3);
+    }
+}
