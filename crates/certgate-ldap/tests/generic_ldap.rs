@@ -15,7 +15,8 @@ use certgate_core::testing::MemoryStore;
 use certgate_ldap::{LdapDirectory, LdapSourceConfig, PasswordSource, Transport};
 
 use openldap::{
-    server, Slapd, ADA_UUID, GROUPS, NUMBERED_PEOPLE, PEOPLE, SIZE_LIMIT, SUFFIX, SYNC_DN,
+    server, Slapd, ADA_UUID, GROUPS, MANY_GROUPS, NUMBERED_PEOPLE, PEOPLE, SIZE_LIMIT, SUFFIX,
+    SYNC_DN,
 };
 
 fn config(slapd: &Slapd, base_dn: &str) -> LdapSourceConfig {
@@ -143,7 +144,38 @@ async fn group_of_names_memberships_are_followed_through_nesting() {
     // ada is in staff, staff in everyone.
     assert_eq!(groups("ada@example.test"), ["everyone", "staff"]);
     assert_eq!(groups("person01@example.test"), ["everyone"]);
-    assert_eq!(groups("person02@example.test"), Vec::<String>::new());
+    let mut clubs: Vec<String> = (1..=MANY_GROUPS)
+        .map(|index| format!("club{index}"))
+        .collect();
+    // Sorted by name, as text.
+    clubs.sort();
+    assert_eq!(groups("person02@example.test"), clubs);
+    assert_eq!(groups("person03@example.test"), Vec::<String>::new());
+
+    // With a cap of 5, person02's lookup stops inside its second page and gives the rest of
+    // the paged search up; the lookups after it, on the same connection, still work.
+    let capped = read_memberships(
+        &directory,
+        &entries,
+        map_entries(&entries, &map),
+        &GroupMembership {
+            max_groups_per_user: SIZE_LIMIT,
+            ..GroupMembership::group_of_names()
+        },
+    )
+    .await
+    .expect("memberships");
+    let skipped: Vec<(&str, &str)> = capped
+        .problems
+        .iter()
+        .map(|problem| (problem.dn.as_str(), problem.error.code()))
+        .collect();
+    let person02 = format!("uid=person02,{PEOPLE}");
+    assert_eq!(
+        skipped,
+        [(person02.as_str(), "directory-entry-too-many-groups")]
+    );
+    assert_eq!(capped.entries.len(), NUMBERED_PEOPLE);
 }
 
 #[tokio::test]

@@ -42,6 +42,8 @@ pub(crate) const NUMBERED_PEOPLE: usize = 12;
 /// The most entries `cn=sync` gets from one search, or from one page of a paged one
 /// (`olcLimits size.soft/size.hard/size.pr`); the paged total is unlimited.
 pub(crate) const SIZE_LIMIT: usize = 5;
+/// How many groups person02 is in directly: more than two pages.
+pub(crate) const MANY_GROUPS: usize = 12;
 /// ada's entryUUID.
 pub(crate) const ADA_UUID: &str = "6f1c2a9e-4b7d-4e0a-9c3b-2d5e8f7a1b0c";
 
@@ -203,7 +205,7 @@ fn config_ldif(dir: &Path) -> String {
 
 /// The suffix's entries: `cn=sync`, ada (fixed entryUUID, no displayName: her cn is shown),
 /// the numbered people, and the groups (ada in staff, staff in everyone; person01 in
-/// everyone directly).
+/// everyone directly; person02 in [`MANY_GROUPS`] clubs).
 fn content_ldif() -> String {
     let mut ldif = format!(
         "dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n\
@@ -226,6 +228,13 @@ fn content_ldif() -> String {
          dn: cn=everyone,{GROUPS}\nobjectClass: groupOfNames\ncn: everyone\n\
          member: cn=staff,{GROUPS}\nmember: uid=person01,{PEOPLE}\n\n"
     ));
+    // person02 is in more groups than one page of cn=sync holds.
+    for index in 1..=MANY_GROUPS {
+        ldif.push_str(&format!(
+            "dn: cn=club{index},{GROUPS}\nobjectClass: groupOfNames\ncn: club{index}\n\
+             member: uid=person02,{PEOPLE}\n\n"
+        ));
+    }
     ldif
 }
 
