@@ -593,15 +593,19 @@ mod membership {
     /// directly. Nesting is certgate's to follow (the in-chain rule of Active Directory is
     /// tested against Samba in certgate-ldap).
     struct Groups {
+        people: Vec<DirectoryEntry>,
         groups: Vec<DirectoryEntry>,
         lookups: AtomicUsize,
+        ended: AtomicUsize,
     }
 
     impl Groups {
         fn new(groups: Vec<DirectoryEntry>) -> Groups {
             Groups {
+                people: Vec::new(),
                 groups,
                 lookups: AtomicUsize::new(0),
+                ended: AtomicUsize::new(0),
             }
         }
     }
@@ -611,7 +615,11 @@ mod membership {
             &self,
             _attributes: &[String],
         ) -> Result<Vec<DirectoryEntry>, SourceError> {
-            Ok(Vec::new())
+            Ok(self.people.clone())
+        }
+
+        async fn end_read(&self) {
+            self.ended.fetch_add(1, Ordering::SeqCst);
         }
 
         async fn read_groups(
@@ -814,5 +822,51 @@ mod membership {
             mapped.problems[0].error.code(),
             "directory-entry-group-unreadable"
         );
+    }
+
+    #[test]
+    fn a_sync_ends_its_read_whether_the_lookups_succeed_or_not() {
+        use certgate_core::clock::FixedClock;
+        use certgate_core::directory_source::{synchronize, SyncMode, SyncSettings};
+        use certgate_core::testing::MemoryStore;
+
+        let ada = "uid=ada,ou=people,dc=example,dc=test";
+        let sync = |max_lookups_per_run: usize| {
+            let source = Groups {
+                people: vec![person("ada", 'a'), person("bo", 'b')],
+                ..Groups::new(vec![group("G1", &[ada])])
+            };
+            let mut attributes = AttributeMap::generic_ldap();
+            attributes.groups = Some(GroupMembership {
+                max_lookups_per_run,
+                ..GroupMembership::group_of_names()
+            });
+            let settings = SyncSettings {
+                attributes,
+                removal_grace: SyncSettings::DEFAULT_REMOVAL_GRACE,
+            };
+            let store = MemoryStore::new();
+            let result = block_on(synchronize(
+                &source,
+                &store,
+                &settings,
+                SyncMode::Apply,
+                &FixedClock::at(1_800_000_000),
+                "test",
+                &mut |_| {},
+            ));
+            (
+                result.map(|report| report.counts().added),
+                source.ended.load(Ordering::SeqCst),
+            )
+        };
+        let (added, ended) = sync(3);
+        assert_eq!((added.expect("synchronised"), ended), (2, 1));
+        let (refused, ended) = sync(2);
+        assert_eq!(
+            refused.expect_err("over the cap").code(),
+            "directory-source-group-lookup-limit"
+        );
+        assert_eq!(ended, 1);
     }
 }

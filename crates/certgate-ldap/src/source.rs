@@ -35,8 +35,9 @@ enum Overflow {
 pub struct LdapDirectory {
     config: LdapSourceConfig,
     tls: Arc<rustls::ClientConfig>,
-    /// The bound connection of the last read, kept for its group lookups: one TLS handshake
-    /// and bind per sync rather than one per user. Each read of the entries replaces it.
+    /// The bound connection of the current read, kept for its group lookups: one TLS
+    /// handshake and bind per sync rather than one per user. Closed by `end_read`, and by the
+    /// next read of the entries should a run not have ended its read.
     session: Arc<Mutex<Option<Ldap>>>,
 }
 
@@ -384,6 +385,10 @@ impl DirectorySource for LdapDirectory {
             .await;
         self.keep_session(ldap);
         groups
+    }
+
+    async fn end_read(&self) {
+        self.close_session().await;
     }
 }
 

@@ -68,4 +68,10 @@ pub trait DirectorySource: Send + Sync {
         &self,
         query: &GroupQuery<'_>,
     ) -> impl Future<Output = Result<Vec<DirectoryEntry>, SourceError>> + Send;
+
+    /// The run's reads are over: a source that kept a connection for them closes it, rather
+    /// than leave a bound session open until the next sync.
+    fn end_read(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }

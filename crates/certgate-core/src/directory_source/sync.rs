@@ -289,14 +289,23 @@ where
     let started_at = clock.now();
     progress(SyncProgress::Reading);
     let read = async {
-        let entries = source
+        let entries = match source
             .read_entries(&settings.attributes.requested_attributes())
-            .await?;
+            .await
+        {
+            Ok(entries) => entries,
+            Err(error) => {
+                source.end_read().await;
+                return Err(error.into());
+            }
+        };
         let mapped = map_entries(&entries, &settings.attributes);
         let mapped = match &settings.attributes.groups {
-            Some(groups) => read_memberships(source, &entries, mapped, groups).await?,
-            None => mapped,
+            Some(groups) => read_memberships(source, &entries, mapped, groups).await,
+            None => Ok(mapped),
         };
+        source.end_read().await;
+        let mapped = mapped?;
         let known = store.list_users().await?;
         Ok::<_, SyncError>((entries.len(), mapped, known))
     }
