@@ -1780,6 +1780,52 @@ async fn crl_status_and_refresh_on_request(fixture: Fixture) {
     );
 }
 
+/// The admin group counts only when assigned in certgate: a directory group of that name (a
+/// directory administrator's doing, or a name clash) does not make its members certgate
+/// administrators.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_group_named_like_the_admin_group_grants_nothing() {
+    use certgate_core::directory::UserStore;
+    use certgate_core::directory_source::{
+        apply_sync, map_entries, plan_sync, AttributeMap, DirectoryEntry,
+    };
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let entry = DirectoryEntry::new("CN=erin,OU=Staff,DC=corp,DC=example")
+        .with("userPrincipalName", &[b"erin@corp.example"])
+        .with("objectGUID", &[&[7; 16]])
+        .with("userAccountControl", &[b"512"]);
+    let known = fixture.store.list_users().await.expect("users");
+    let mut mapped = map_entries(&[entry], &AttributeMap::active_directory());
+    mapped.entries[0].directory_groups = vec!["certgate-admins".into()];
+    let plan = plan_sync(
+        &known,
+        mapped,
+        now(),
+        std::time::Duration::from_secs(86_400),
+    );
+    let outcome = apply_sync(fixture.store.as_ref(), &plan, now(), "directory-sync").await;
+    assert_eq!(outcome.failed, []);
+
+    let erin = fixture.credential("erin@corp.example");
+    fixture
+        .call_tls(Method::GET, "/users", None, Some(&erin), None)
+        .await
+        .refused(403, "admin-group-missing");
+    // The same name assigned in certgate does.
+    fixture
+        .call(
+            Method::PATCH,
+            "/users/erin@corp.example",
+            Some(json!({"groups": ["certgate-admins"]})),
+        )
+        .await
+        .ok(200, "User");
+    fixture
+        .call_tls(Method::GET, "/users", None, Some(&erin), None)
+        .await
+        .ok(200, "UserCollection");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sign_in_log_is_queryable_with_filters() {
     let fixture = Fixture::new(Backend::Sqlite).await;
