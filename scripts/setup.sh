@@ -19,6 +19,10 @@ command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 # (crates/certgate-ldap/tests), and ldapsearch to compare with what they read.
 { command -v samba && command -v samba-tool; } >/dev/null 2>&1 || need_apt+=(samba samba-ad-dc winbind)
 command -v ldapsearch >/dev/null 2>&1 || need_apt+=(ldap-utils)
+# OpenLDAP for the generic-profile tests (crates/certgate-ldap/tests/generic_ldap.rs). They run
+# their own slapd (own config directory and port); the package's system instance is not used,
+# and DEBIAN_FRONTEND=noninteractive below keeps its postinst from asking questions.
+{ [ -x /usr/sbin/slapd ] && [ -x /usr/sbin/slapadd ]; } || need_apt+=(slapd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt"
   apt-get update -qq

@@ -170,7 +170,10 @@ mod applied {
             assert!(first.applied.iter().all(|a| a.link == SourceLink::Present));
             assert_eq!(
                 origin_of(&store, "alice@contoso.example").await,
-                UserOrigin::present_in_directory("CN=alice,OU=Staff,DC=contoso,DC=example")
+                UserOrigin::present_in_directory(
+                    "CN=alice,OU=Staff,DC=contoso,DC=example",
+                    Vec::new()
+                )
             );
             assert_eq!(
                 origin_of(&store, "carol@contoso.example").await,
@@ -202,6 +205,7 @@ mod applied {
                 UserOrigin::Directory {
                     dn: "CN=bob,OU=Staff,DC=contoso,DC=example".into(),
                     missing_since: Some(t1),
+                    groups: Vec::new(),
                 }
             );
 
@@ -261,7 +265,10 @@ mod applied {
             assert!(bob.enabled);
             assert_eq!(
                 bob.origin,
-                UserOrigin::present_in_directory("CN=bob,OU=Staff,DC=contoso,DC=example")
+                UserOrigin::present_in_directory(
+                    "CN=bob,OU=Staff,DC=contoso,DC=example",
+                    Vec::new()
+                )
             );
         });
     }
@@ -306,8 +313,8 @@ mod run {
     use certgate_core::clock::FixedClock;
     use certgate_core::directory::{list_users, UserStore};
     use certgate_core::directory_source::{
-        synchronize, AttributeMap, DirectoryEntry, DirectorySource, SourceError, SyncMode,
-        SyncRunResult, SyncRunStore, SyncSettings,
+        synchronize, AttributeMap, DirectoryEntry, DirectorySource, GroupQuery, SourceError,
+        SyncMode, SyncRunResult, SyncRunStore, SyncSettings,
     };
     use certgate_core::testing::{block_on, MemoryStore};
 
@@ -322,6 +329,14 @@ mod run {
             _attributes: &[String],
         ) -> Result<Vec<DirectoryEntry>, SourceError> {
             self.0.clone()
+        }
+
+        // No account of these tests is in a group.
+        async fn read_groups(
+            &self,
+            _query: &GroupQuery<'_>,
+        ) -> Result<Vec<DirectoryEntry>, SourceError> {
+            Ok(Vec::new())
         }
     }
 
@@ -559,5 +574,299 @@ mod hand_edits {
             .expect("a local user is edited by hand");
             assert_eq!(carol.display_name, "Carol C.");
         });
+    }
+}
+
+// ---- Group memberships, nested groups included -----------------------------------------------
+
+mod membership {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use certgate_core::directory_source::{
+        map_entries, read_memberships, AttributeMap, DirectoryEntry, DirectorySource,
+        GroupMembership, GroupMembershipRule, GroupQuery, MappedEntries, SourceError,
+    };
+    use certgate_core::testing::block_on;
+
+    /// A directory of groupOfNames entries held in memory, answering a lookup as a server
+    /// answers `(&(objectClass=groupOfNames)(member=<DN>))`: the groups that list the DN
+    /// directly. Nesting is certgate's to follow (the in-chain rule of Active Directory is
+    /// tested against Samba in certgate-ldap).
+    struct Groups {
+        people: Vec<DirectoryEntry>,
+        groups: Vec<DirectoryEntry>,
+        lookups: AtomicUsize,
+        ended: AtomicUsize,
+    }
+
+    impl Groups {
+        fn new(groups: Vec<DirectoryEntry>) -> Groups {
+            Groups {
+                people: Vec::new(),
+                groups,
+                lookups: AtomicUsize::new(0),
+                ended: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    impl DirectorySource for Groups {
+        async fn read_entries(
+            &self,
+            _attributes: &[String],
+        ) -> Result<Vec<DirectoryEntry>, SourceError> {
+            Ok(self.people.clone())
+        }
+
+        async fn end_read(&self) {
+            self.ended.fetch_add(1, Ordering::SeqCst);
+        }
+
+        async fn read_groups(
+            &self,
+            query: &GroupQuery<'_>,
+        ) -> Result<Vec<DirectoryEntry>, SourceError> {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            let GroupMembershipRule::MemberAttribute {
+                member_attribute, ..
+            } = query.rule
+            else {
+                panic!("these tests use the member attribute rule");
+            };
+            Ok(self
+                .groups
+                .iter()
+                .filter(|group| {
+                    group.values(member_attribute).iter().any(|member| {
+                        String::from_utf8_lossy(member).eq_ignore_ascii_case(query.member_dn)
+                    })
+                })
+                .take(query.at_most)
+                .cloned()
+                .collect())
+        }
+    }
+
+    fn group(cn: &str, members: &[&str]) -> DirectoryEntry {
+        let members: Vec<&[u8]> = members.iter().map(|member| member.as_bytes()).collect();
+        DirectoryEntry::new(dn(cn))
+            .with("cn", &[cn.as_bytes()])
+            .with("member", &members)
+    }
+
+    fn dn(cn: &str) -> String {
+        format!("cn={cn},ou=groups,dc=example,dc=test")
+    }
+
+    fn person(uid: &str, uuid_byte: char) -> DirectoryEntry {
+        let uuid = format!(
+            "{0}{0}{0}{0}{0}{0}{0}{0}-0000-4000-8000-000000000000",
+            uuid_byte
+        );
+        DirectoryEntry::new(format!("uid={uid},ou=people,dc=example,dc=test"))
+            .with("mail", &[format!("{uid}@example.test").as_bytes()])
+            .with("entryUUID", &[uuid.as_bytes()])
+    }
+
+    fn read(
+        source: &Groups,
+        people: &[DirectoryEntry],
+        settings: &GroupMembership,
+    ) -> Result<MappedEntries, SourceError> {
+        let mapped = map_entries(people, &AttributeMap::generic_ldap());
+        assert_eq!(mapped.problems, [], "the people map");
+        block_on(read_memberships(source, people, mapped, settings))
+    }
+
+    fn groups_of(mapped: &MappedEntries) -> Vec<(String, Vec<String>)> {
+        mapped
+            .entries
+            .iter()
+            .map(|entry| (entry.draft.upn.clone(), entry.directory_groups.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn nested_groups_are_followed_and_a_cycle_is_walked_once() {
+        let ada = "uid=ada,ou=people,dc=example,dc=test";
+        // ada is in G1; G1 in G2; G2 in G3, and G3 back in G1.
+        let source = Groups::new(vec![
+            group("G1", &[ada, &dn("G3")]),
+            group("G2", &[&dn("G1")]),
+            group("G3", &[&dn("G2")]),
+            group("Other", &["uid=bob,ou=people,dc=example,dc=test"]),
+        ]);
+        let mapped = read(
+            &source,
+            &[person("ada", 'a'), person("cy", 'c')],
+            &GroupMembership::group_of_names(),
+        )
+        .expect("read");
+        assert_eq!(
+            groups_of(&mapped),
+            [
+                (
+                    "ada@example.test".to_owned(),
+                    vec!["G1".to_owned(), "G2".to_owned(), "G3".to_owned()]
+                ),
+                ("cy@example.test".to_owned(), Vec::new()),
+            ]
+        );
+        // ada: herself and each of the three groups once; cy: herself.
+        assert_eq!(source.lookups.load(Ordering::SeqCst), 5);
+    }
+
+    #[test]
+    fn a_user_in_more_groups_than_the_cap_is_skipped_with_its_code() {
+        let ada = "uid=ada,ou=people,dc=example,dc=test";
+        let source = Groups::new(vec![
+            group("G1", &[ada]),
+            group("G2", &[&dn("G1")]),
+            group("G3", &[&dn("G2")]),
+        ]);
+        let settings = GroupMembership {
+            max_groups_per_user: 2,
+            ..GroupMembership::group_of_names()
+        };
+        let mapped = read(&source, &[person("ada", 'a')], &settings).expect("read");
+        assert!(mapped.entries.is_empty());
+        assert_eq!(mapped.problems.len(), 1);
+        assert_eq!(
+            mapped.problems[0].error.code(),
+            "directory-entry-too-many-groups"
+        );
+        assert_eq!(mapped.problems[0].dn, ada);
+        // The entry is still identified, so its user is kept rather than treated as gone.
+        assert!(mapped.problems[0].immutable_id.is_some());
+        // Exactly the cap is fine.
+        let settings = GroupMembership {
+            max_groups_per_user: 3,
+            ..GroupMembership::group_of_names()
+        };
+        let mapped = read(&source, &[person("ada", 'a')], &settings).expect("read");
+        assert_eq!(mapped.entries[0].directory_groups, ["G1", "G2", "G3"]);
+    }
+
+    #[test]
+    fn more_lookups_than_the_run_allows_fail_the_whole_read() {
+        let source = Groups::new(vec![group("G1", &["uid=ada,ou=people,dc=example,dc=test"])]);
+        let settings = GroupMembership {
+            max_lookups_per_run: 2,
+            ..GroupMembership::group_of_names()
+        };
+        let people = [person("ada", 'a'), person("bo", 'b')];
+        // ada needs two lookups (herself, G1), bo a third.
+        let error = read(&source, &people, &settings).expect_err("over the cap");
+        assert_eq!(error.code(), "directory-source-group-lookup-limit");
+        let settings = GroupMembership {
+            max_lookups_per_run: 3,
+            ..GroupMembership::group_of_names()
+        };
+        assert!(read(&source, &people, &settings).is_ok());
+    }
+
+    #[test]
+    fn a_group_without_a_usable_name_skips_its_members() {
+        let ada = "uid=ada,ou=people,dc=example,dc=test";
+        let nameless = DirectoryEntry::new(dn("nameless")).with("member", &[ada.as_bytes()]);
+        let named = |name: &[&[u8]]| {
+            DirectoryEntry::new(dn("bad"))
+                .with("cn", name)
+                .with("member", &[ada.as_bytes()])
+        };
+        let control = named(&[b"Evil\x1b[31m"]);
+        let not_utf8 = named(&[b"\xff\xfe"]);
+        let two_names = named(&[b"A", b"B"]);
+        let too_long = named(&[&[b'x'; 300]]);
+        for bad in [nameless, control, not_utf8, two_names, too_long] {
+            let source = Groups::new(vec![group("G1", &[ada]), bad]);
+            let mapped = read(
+                &source,
+                &[person("ada", 'a')],
+                &GroupMembership::group_of_names(),
+            )
+            .expect("read");
+            assert!(mapped.entries.is_empty());
+            assert_eq!(
+                mapped.problems[0].error.code(),
+                "directory-entry-group-unreadable"
+            );
+        }
+    }
+
+    #[test]
+    fn groups_are_named_by_the_configured_attribute_and_kept_once_when_names_repeat() {
+        let ada = "uid=ada,ou=people,dc=example,dc=test";
+        // Two groups called Staff in different OUs are one group in certgate.
+        let source = Groups::new(vec![
+            group("Staff", &[ada]),
+            DirectoryEntry::new("cn=Staff,ou=paris,dc=example,dc=test")
+                .with("cn", &[b"Staff"])
+                .with("description", &[b"Paris staff"])
+                .with("member", &[ada.as_bytes()]),
+        ]);
+        let mapped = read(
+            &source,
+            &[person("ada", 'a')],
+            &GroupMembership::group_of_names(),
+        )
+        .expect("read");
+        assert_eq!(mapped.entries[0].directory_groups, ["Staff"]);
+        let by_description = GroupMembership {
+            name_attribute: "description".into(),
+            ..GroupMembership::group_of_names()
+        };
+        let mapped = read(&source, &[person("ada", 'a')], &by_description).expect("read");
+        // The first group has no description: its members cannot be told apart.
+        assert_eq!(
+            mapped.problems[0].error.code(),
+            "directory-entry-group-unreadable"
+        );
+    }
+
+    #[test]
+    fn a_sync_ends_its_read_whether_the_lookups_succeed_or_not() {
+        use certgate_core::clock::FixedClock;
+        use certgate_core::directory_source::{synchronize, SyncMode, SyncSettings};
+        use certgate_core::testing::MemoryStore;
+
+        let ada = "uid=ada,ou=people,dc=example,dc=test";
+        let sync = |max_lookups_per_run: usize| {
+            let source = Groups {
+                people: vec![person("ada", 'a'), person("bo", 'b')],
+                ..Groups::new(vec![group("G1", &[ada])])
+            };
+            let mut attributes = AttributeMap::generic_ldap();
+            attributes.groups = Some(GroupMembership {
+                max_lookups_per_run,
+                ..GroupMembership::group_of_names()
+            });
+            let settings = SyncSettings {
+                attributes,
+                removal_grace: SyncSettings::DEFAULT_REMOVAL_GRACE,
+            };
+            let store = MemoryStore::new();
+            let result = block_on(synchronize(
+                &source,
+                &store,
+                &settings,
+                SyncMode::Apply,
+                &FixedClock::at(1_800_000_000),
+                "test",
+                &mut |_| {},
+            ));
+            (
+                result.map(|report| report.counts().added),
+                source.ended.load(Ordering::SeqCst),
+            )
+        };
+        let (added, ended) = sync(3);
+        assert_eq!((added.expect("synchronised"), ended), (2, 1));
+        let (refused, ended) = sync(2);
+        assert_eq!(
+            refused.expect_err("over the cap").code(),
+            "directory-source-group-lookup-limit"
+        );
+        assert_eq!(ended, 1);
     }
 }

@@ -86,6 +86,8 @@ pub struct LdapSourceConfig {
     pub base_dn: String,
     /// Which entries are users (RFC 4515).
     pub filter: String,
+    /// Where group lookups start; `None`: the base DN.
+    pub group_base_dn: Option<String>,
     /// Entries per page of the simple paged results control (RFC 2696); AD answers at most
     /// 1,000 (its MaxPageSize).
     pub page_size: u32,
@@ -130,6 +132,7 @@ impl LdapSourceConfig {
             bind_password,
             base_dn: base_dn.into(),
             filter: Self::ACTIVE_DIRECTORY_FILTER.into(),
+            group_base_dn: None,
             page_size: Self::DEFAULT_PAGE_SIZE,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             operation_timeout: Self::DEFAULT_OPERATION_TIMEOUT,

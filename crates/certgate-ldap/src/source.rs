@@ -1,6 +1,6 @@
 //! [`LdapDirectory`]: the [`DirectorySource`] port over LDAP.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ldap3::controls::{MakeCritical, PagedResults, RawControl};
@@ -8,19 +8,37 @@ use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
-use certgate_core::directory_source::{DirectoryEntry, DirectorySource, SourceError};
+use certgate_core::directory_source::{
+    DirectoryEntry, DirectorySource, GroupMembershipRule, GroupQuery, SourceError,
+};
 
 use crate::config::{LdapSourceConfig, Transport};
 use crate::wire::{directory_entry, paged_results_cookie, PAGED_RESULTS_OID};
 
 /// LDAP result code invalidCredentials (RFC 4511 §4.1.9).
 const INVALID_CREDENTIALS: u32 = 49;
+/// Active Directory's LDAP_MATCHING_RULE_IN_CHAIN: matches through nested groups.
+const MATCHING_RULE_IN_CHAIN: &str = "1.2.840.113556.1.4.1941";
+
+/// What a paged search does with more entries than it takes.
+#[derive(Clone, Copy, Debug)]
+enum Overflow {
+    /// The read fails (`directory-source-too-many-entries`): the users' search.
+    Refuse(usize),
+    /// The search stops there: a group lookup, whose caller only needs to know the cap was
+    /// crossed.
+    Stop(usize),
+}
 
 /// A directory read over LDAPS or StartTLS, its server verified against the configured CA.
 #[derive(Clone)]
 pub struct LdapDirectory {
     config: LdapSourceConfig,
     tls: Arc<rustls::ClientConfig>,
+    /// The bound connection of the current read, kept for its group lookups: one TLS
+    /// handshake and bind per sync rather than one per user. Closed by `end_read`, and by the
+    /// next read of the entries should a run not have ended its read.
+    session: Arc<Mutex<Option<Ldap>>>,
 }
 
 impl std::fmt::Debug for LdapDirectory {
@@ -92,7 +110,11 @@ impl LdapDirectory {
             ));
         }
         let tls = Arc::new(client_tls(&config)?);
-        Ok(LdapDirectory { config, tls })
+        Ok(LdapDirectory {
+            config,
+            tls,
+            session: Arc::new(Mutex::new(None)),
+        })
     }
 
     /// The configuration.
@@ -184,20 +206,25 @@ impl LdapDirectory {
         }
     }
 
-    /// Every entry, page after page; any failure fails the whole read.
+    /// Every entry under `base_dn` that `filter` selects, page after page; any failure fails
+    /// the whole read.
     async fn search(
         &self,
         ldap: &mut Ldap,
+        base_dn: &str,
+        filter: &str,
         attributes: &[String],
+        overflow: Overflow,
     ) -> Result<Vec<DirectoryEntry>, SourceError> {
         let search_failed = |detail: String| SourceError::SearchFailed {
-            base_dn: self.config.base_dn.clone(),
+            base_dn: base_dn.to_owned(),
             detail,
         };
         let page_size = i32::try_from(self.config.page_size)
             .map_err(|_| search_failed("the page size is too large".into()))?;
         let mut entries = Vec::new();
         let mut cookie = Vec::new();
+        let mut stopped = false;
         loop {
             // Critical: a server that cannot page must refuse rather than answer a partial
             // list (AD stops at MaxPageSize without paging).
@@ -210,12 +237,7 @@ impl LdapDirectory {
             let result = ldap
                 .with_controls(control)
                 .with_timeout(self.config.operation_timeout)
-                .search(
-                    &self.config.base_dn,
-                    Scope::Subtree,
-                    &self.config.filter,
-                    attributes,
-                )
+                .search(base_dn, Scope::Subtree, filter, attributes)
                 .await
                 .map_err(|error| match error {
                     LdapError::Timeout { .. } => SourceError::Timeout {
@@ -244,10 +266,15 @@ impl LdapDirectory {
                 if item.is_ref() || item.is_intermediate() {
                     continue;
                 }
-                if entries.len() >= self.config.max_entries {
-                    return Err(SourceError::TooManyEntries {
-                        limit: self.config.max_entries,
-                    });
+                match overflow {
+                    Overflow::Refuse(limit) if entries.len() >= limit => {
+                        return Err(SourceError::TooManyEntries { limit })
+                    }
+                    Overflow::Stop(limit) if entries.len() >= limit => {
+                        stopped = true;
+                        break;
+                    }
+                    _ => {}
                 }
                 entries.push(directory_entry(item.0)?);
             }
@@ -263,6 +290,18 @@ impl LdapDirectory {
             if cookie.is_empty() {
                 return Ok(entries);
             }
+            if stopped {
+                // A page size of 0 with the cookie abandons the paged search (RFC 2696 §3):
+                // AD keeps at most MaxResultSetsPerConn (10) of them open per connection,
+                // and the connection serves every group lookup of the sync.
+                let control: RawControl = PagedResults { size: 0, cookie }.into();
+                let _ = ldap
+                    .with_controls(control)
+                    .with_timeout(self.config.operation_timeout)
+                    .search(base_dn, Scope::Subtree, filter, attributes)
+                    .await;
+                return Ok(entries);
+            }
         }
     }
 }
@@ -274,15 +313,105 @@ impl DirectorySource for LdapDirectory {
     ) -> Result<Vec<DirectoryEntry>, SourceError> {
         // The password first: a missing one needs no connection to report.
         let password = self.config.bind_password.read()?;
+        self.close_session().await;
         let mut ldap = self.connect().await?;
         let read = async {
             self.bind(&mut ldap, &password).await?;
-            self.search(&mut ldap, attributes).await
+            self.search(
+                &mut ldap,
+                &self.config.base_dn,
+                &self.config.filter,
+                attributes,
+                Overflow::Refuse(self.config.max_entries),
+            )
+            .await
         }
         .await;
-        // The connection ends either way; a failed unbind changes nothing that was read.
-        let _ = ldap.unbind().await;
-        read
+        match read {
+            Ok(entries) => {
+                self.keep_session(ldap);
+                Ok(entries)
+            }
+            Err(error) => {
+                // A failed unbind changes nothing that was read.
+                let _ = ldap.unbind().await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn read_groups(
+        &self,
+        query: &GroupQuery<'_>,
+    ) -> Result<Vec<DirectoryEntry>, SourceError> {
+        // Values inside a filter are escaped (RFC 4515 §3): a DN holding `*` or `)` must not
+        // widen the search.
+        let member = ldap3::ldap_escape(query.member_dn);
+        let filter = match query.rule {
+            GroupMembershipRule::InChain => {
+                format!("(&(objectClass=group)(member:{MATCHING_RULE_IN_CHAIN}:={member}))")
+            }
+            GroupMembershipRule::MemberAttribute {
+                object_class,
+                member_attribute,
+            } => format!(
+                "(&(objectClass={})({}={member}))",
+                ldap3::ldap_escape(object_class.as_str()),
+                ldap3::ldap_escape(member_attribute.as_str())
+            ),
+        };
+        let mut ldap = match self.take_session() {
+            Some(ldap) => ldap,
+            None => {
+                let password = self.config.bind_password.read()?;
+                let mut ldap = self.connect().await?;
+                self.bind(&mut ldap, &password).await?;
+                ldap
+            }
+        };
+        let base_dn = self
+            .config
+            .group_base_dn
+            .as_deref()
+            .unwrap_or(&self.config.base_dn);
+        let groups = self
+            .search(
+                &mut ldap,
+                base_dn,
+                &filter,
+                &[query.name_attribute.to_owned()],
+                Overflow::Stop(query.at_most),
+            )
+            .await;
+        self.keep_session(ldap);
+        groups
+    }
+
+    async fn end_read(&self) {
+        self.close_session().await;
+    }
+}
+
+impl LdapDirectory {
+    fn take_session(&self) -> Option<Ldap> {
+        // A poisoned lock only means another lookup panicked: the slot is still an Option.
+        self.session
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+
+    fn keep_session(&self, ldap: Ldap) {
+        *self
+            .session
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(ldap);
+    }
+
+    async fn close_session(&self) {
+        if let Some(mut ldap) = self.take_session() {
+            let _ = ldap.unbind().await;
+        }
     }
 }
 

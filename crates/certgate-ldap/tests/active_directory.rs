@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use certgate_core::directory_source::{
-    guid_text, immutable_id_from_guid, map_entries, plan_sync, AttributeMap, DirectoryEntry,
-    DirectorySource, MappedEntries, SyncChange,
+    guid_text, immutable_id_from_guid, map_entries, plan_sync, read_memberships, AttributeMap,
+    DirectoryEntry, DirectorySource, GroupMembership, MappedEntries, SourceError, SyncChange,
 };
 use certgate_ldap::{LdapDirectory, LdapSourceConfig, PasswordSource, Transport};
 use certgate_pki::UnixTime;
@@ -126,6 +126,112 @@ fn active_directory_accounts_map_to_users() {
         "directory-entry-certificate-mapping-unparseable"
     );
     assert!(problem.immutable_id.is_some());
+}
+
+/// The staff's groups as the sync reads them: the users under `STAFF_OU`, their groups
+/// looked up across the domain.
+async fn staff_groups(settings: &GroupMembership) -> Result<MappedEntries, SourceError> {
+    let config = LdapSourceConfig {
+        group_base_dn: Some(BASE_DN.into()),
+        ..ldaps_config(dc(), STAFF_OU)
+    };
+    let map = AttributeMap::active_directory();
+    let directory = LdapDirectory::new(config)?;
+    let entries = directory.read_entries(&map.requested_attributes()).await?;
+    read_memberships(&directory, &entries, map_entries(&entries, &map), settings).await
+}
+
+fn groups_by_upn(mapped: &MappedEntries) -> Vec<(String, Vec<String>)> {
+    let mut groups: Vec<(String, Vec<String>)> = mapped
+        .entries
+        .iter()
+        .map(|entry| (entry.draft.upn.clone(), entry.directory_groups.clone()))
+        .collect();
+    groups.sort();
+    groups
+}
+
+#[tokio::test]
+async fn nested_group_memberships_are_read_with_the_in_chain_rule() {
+    let mapped = staff_groups(&GroupMembership::active_directory())
+        .await
+        .expect("read");
+    let strings = |names: &[&str]| names.iter().map(|name| name.to_string()).collect();
+    assert_eq!(
+        groups_by_upn(&mapped),
+        [
+            // Sales directly, All Staff through Sales.
+            (
+                "alice@certgate.test".to_owned(),
+                strings(&["All Staff", "Sales"])
+            ),
+            // A distribution group counts as much as a security group.
+            ("bob@certgate.test".to_owned(), strings(&["VPN Notices"])),
+            // Inner and Outer contain each other: each is listed once.
+            (
+                "carol@certgate.test".to_owned(),
+                strings(&["Inner", "Outer"])
+            ),
+            // Only in Domain Users, his primary group, which AD does not keep in `member`.
+            ("dave@certgate.test".to_owned(), Vec::new()),
+        ]
+    );
+    // mallory's mapping does not parse: no lookup is spent on her.
+    assert_eq!(mapped.problems.len(), 1, "{mapped:#?}");
+}
+
+#[tokio::test]
+async fn the_group_caps_skip_a_user_or_fail_the_read_with_their_codes() {
+    let one_group = GroupMembership {
+        max_groups_per_user: 1,
+        ..GroupMembership::active_directory()
+    };
+    let mapped = staff_groups(&one_group).await.expect("read");
+    let mut skipped: Vec<(&str, &str)> = mapped
+        .problems
+        .iter()
+        .map(|problem| (problem.dn.as_str(), problem.error.code()))
+        .collect();
+    skipped.sort();
+    let alice = format!("CN=alice,{STAFF_OU}");
+    let carol = format!("CN=carol,{STAFF_OU}");
+    let mallory = format!("CN=mallory,{STAFF_OU}");
+    assert_eq!(
+        skipped,
+        [
+            (alice.as_str(), "directory-entry-too-many-groups"),
+            (carol.as_str(), "directory-entry-too-many-groups"),
+            (
+                mallory.as_str(),
+                "directory-entry-certificate-mapping-unparseable"
+            ),
+        ]
+    );
+    assert_eq!(
+        groups_by_upn(&mapped),
+        [
+            (
+                "bob@certgate.test".to_owned(),
+                vec!["VPN Notices".to_owned()]
+            ),
+            ("dave@certgate.test".to_owned(), Vec::new()),
+        ]
+    );
+
+    // One lookup per user with the in-chain rule: four users need four.
+    let three_lookups = GroupMembership {
+        max_lookups_per_run: 3,
+        ..GroupMembership::active_directory()
+    };
+    let error = staff_groups(&three_lookups)
+        .await
+        .expect_err("over the cap");
+    assert_eq!(error.code(), "directory-source-group-lookup-limit");
+    let four_lookups = GroupMembership {
+        max_lookups_per_run: 4,
+        ..GroupMembership::active_directory()
+    };
+    assert!(staff_groups(&four_lookups).await.is_ok());
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {

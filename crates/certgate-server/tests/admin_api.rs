@@ -775,8 +775,9 @@ async fn trusted_cas_round_trip_with_graph_names(fixture: Fixture) {
 
 // ---- Users ------------------------------------------------------------------------------------
 
-/// A user the directory sync brought: shown with its origin, its directory attributes refused
-/// (409) and left as they were, its groups changed. (The rule itself is certgate-core's
+/// A user the directory sync brought: shown with its origin and directory groups, its
+/// directory attributes refused (409) and left as they were, its groups changed, its directory
+/// groups not writable. (The rule itself is certgate-core's
 /// tests/directory_source.rs.)
 async fn a_synchronised_user_takes_only_group_changes(fixture: Fixture) {
     use certgate_core::directory::UserStore;
@@ -789,9 +790,11 @@ async fn a_synchronised_user_takes_only_group_changes(fixture: Fixture) {
         .with("objectGUID", &[&[7; 16]])
         .with("userAccountControl", &[b"512"]);
     let known = fixture.store.list_users().await.expect("users");
+    let mut mapped = map_entries(&[entry], &AttributeMap::active_directory());
+    mapped.entries[0].directory_groups = vec!["Sales".into()];
     let plan = plan_sync(
         &known,
-        map_entries(&[entry], &AttributeMap::active_directory()),
+        mapped,
         now(),
         std::time::Duration::from_secs(86_400),
     );
@@ -804,6 +807,8 @@ async fn a_synchronised_user_takes_only_group_changes(fixture: Fixture) {
     erin.ok(200, "User");
     assert_eq!(erin.body["onPremisesSyncEnabled"], true);
     assert_eq!(erin.body["onPremisesDistinguishedName"], dn);
+    assert_eq!(erin.body["directoryGroups"], json!(["Sales"]));
+    assert_eq!(erin.body["groups"], json!([]));
     let bob = fixture
         .call(Method::GET, "/users/bob@corp.example", None)
         .await;
@@ -831,6 +836,16 @@ async fn a_synchronised_user_takes_only_group_changes(fixture: Fixture) {
         .await;
     patched.ok(200, "User");
     assert_eq!(patched.body["groups"], json!(["vpn-users"]));
+    assert_eq!(patched.body["directoryGroups"], json!(["Sales"]));
+    // Directory groups are the sync's alone: the API has no way to write them.
+    fixture
+        .call(
+            Method::PATCH,
+            "/users/erin@corp.example",
+            Some(json!({"directoryGroups": ["certgate-admins"]})),
+        )
+        .await
+        .refused_saying(400, "request-body-invalid", "directoryGroups");
     assert_eq!(patched.body["displayName"], erin.body["displayName"]);
     assert_eq!(patched.body["accountEnabled"], true);
 }
@@ -1763,6 +1778,52 @@ async fn crl_status_and_refresh_on_request(fixture: Fixture) {
             (format!("ca {issuing}").as_str(), "success")
         ]
     );
+}
+
+/// The admin group counts only when assigned in certgate: a directory group of that name (a
+/// directory administrator's doing, or a name clash) does not make its members certgate
+/// administrators.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_group_named_like_the_admin_group_grants_nothing() {
+    use certgate_core::directory::UserStore;
+    use certgate_core::directory_source::{
+        apply_sync, map_entries, plan_sync, AttributeMap, DirectoryEntry,
+    };
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let entry = DirectoryEntry::new("CN=erin,OU=Staff,DC=corp,DC=example")
+        .with("userPrincipalName", &[b"erin@corp.example"])
+        .with("objectGUID", &[&[7; 16]])
+        .with("userAccountControl", &[b"512"]);
+    let known = fixture.store.list_users().await.expect("users");
+    let mut mapped = map_entries(&[entry], &AttributeMap::active_directory());
+    mapped.entries[0].directory_groups = vec!["certgate-admins".into()];
+    let plan = plan_sync(
+        &known,
+        mapped,
+        now(),
+        std::time::Duration::from_secs(86_400),
+    );
+    let outcome = apply_sync(fixture.store.as_ref(), &plan, now(), "directory-sync").await;
+    assert_eq!(outcome.failed, []);
+
+    let erin = fixture.credential("erin@corp.example");
+    fixture
+        .call_tls(Method::GET, "/users", None, Some(&erin), None)
+        .await
+        .refused(403, "admin-group-missing");
+    // The same name assigned in certgate does.
+    fixture
+        .call(
+            Method::PATCH,
+            "/users/erin@corp.example",
+            Some(json!({"groups": ["certgate-admins"]})),
+        )
+        .await
+        .ok(200, "User");
+    fixture
+        .call_tls(Method::GET, "/users", None, Some(&erin), None)
+        .await
+        .ok(200, "UserCollection");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -132,6 +132,8 @@ fn origin_from_row(row: &AnyRow, id: &str) -> StoreResult<UserOrigin> {
         ("directory", Some(dn)) => Ok(UserOrigin::Directory {
             dn,
             missing_since: missing_since.map(UnixTime),
+            // Filled from user_directory_groups with the other child rows.
+            groups: Vec::new(),
         }),
         // Reading a half-described origin as local would let a sync skip or a person edit a
         // synchronised user: refuse it instead.
@@ -143,9 +145,9 @@ fn origin_from_row(row: &AnyRow, id: &str) -> StoreResult<UserOrigin> {
 fn origin_columns(origin: &UserOrigin) -> (&'static str, Option<&str>, Option<i64>) {
     match origin {
         UserOrigin::Local => ("local", None, None),
-        UserOrigin::Directory { dn, missing_since } => {
-            ("directory", Some(dn.as_str()), missing_since.map(|t| t.0))
-        }
+        UserOrigin::Directory {
+            dn, missing_since, ..
+        } => ("directory", Some(dn.as_str()), missing_since.map(|t| t.0)),
     }
 }
 
@@ -186,6 +188,18 @@ async fn insert_children(conn: &mut AnyConnection, user: &User) -> StoreResult<(
             .await
             .map_err(unavailable)?;
     }
+    for (position, group) in user.origin.directory_groups().iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO user_directory_groups (user_id, position, group_name) \
+             VALUES ($1, $2, $3)",
+        )
+        .bind(user.id.as_str())
+        .bind(position as i64)
+        .bind(group.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(unavailable)?;
+    }
     Ok(())
 }
 
@@ -196,6 +210,7 @@ async fn delete_children(conn: &mut AnyConnection, id: &UserId) -> StoreResult<(
             "user_proxy_addresses",
             "user_certificate_user_ids",
             "user_groups",
+            "user_directory_groups",
         ],
         "user_id",
         id.as_str(),
@@ -282,11 +297,23 @@ impl SqlStore {
             let mut ids =
                 children(&mut tx, "user_certificate_user_ids", "value", &selection).await?;
             let mut groups = children(&mut tx, "user_groups", "group_name", &selection).await?;
+            let mut directory_groups =
+                children(&mut tx, "user_directory_groups", "group_name", &selection).await?;
             for user in &mut users {
                 let id = user.id.as_str();
                 user.proxy_addresses = proxies.remove(id).unwrap_or_default();
                 user.certificate_user_ids = ids.remove(id).unwrap_or_default();
                 user.groups = groups.remove(id).unwrap_or_default();
+                let listed = directory_groups.remove(id).unwrap_or_default();
+                match &mut user.origin {
+                    UserOrigin::Directory { groups, .. } => *groups = listed,
+                    // Directory groups on a local user: a row written by something other than
+                    // certgate, which must not give a hand-made user directory memberships.
+                    UserOrigin::Local if !listed.is_empty() => {
+                        return Err(corrupt(format!("the directory groups of user {id}")));
+                    }
+                    UserOrigin::Local => {}
+                }
             }
         }
         tx.rollback().await.map_err(unavailable)?;

@@ -98,6 +98,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "directory sync runs",
         sql: include_str!("migrations/0016_directory_sync_runs.sql"),
     },
+    Migration {
+        version: 17,
+        description: "user directory groups",
+        sql: include_str!("migrations/0017_user_directory_groups.sql"),
+    },
 ];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.

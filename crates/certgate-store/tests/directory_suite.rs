@@ -71,6 +71,12 @@ on_both_backends! {
     a_users_origin_round_trips_and_changes_with_the_user
         => sqlite_a_users_origin_round_trips_and_changes_with_the_user,
            postgres_a_users_origin_round_trips_and_changes_with_the_user;
+    directory_groups_are_kept_apart_from_the_groups_assigned_in_certgate
+        => sqlite_directory_groups_are_kept_apart_from_the_groups_assigned_in_certgate,
+           postgres_directory_groups_are_kept_apart_from_the_groups_assigned_in_certgate;
+    directory_groups_on_a_local_user_are_refused_as_corrupt
+        => sqlite_directory_groups_on_a_local_user_are_refused_as_corrupt,
+           postgres_directory_groups_on_a_local_user_are_refused_as_corrupt;
     a_sync_keeps_each_users_origin_so_the_next_sync_disables_then_removes
         => sqlite_a_sync_keeps_each_users_origin_so_the_next_sync_disables_then_removes,
            postgres_a_sync_keeps_each_users_origin_so_the_next_sync_disables_then_removes;
@@ -639,7 +645,10 @@ async fn a_users_origin_round_trips_and_changes_with_the_user(db: &TestDb) {
     assert_eq!(get(&store, "carol@contoso.example").await, local);
 
     let synced = User {
-        origin: UserOrigin::present_in_directory("CN=Alice Zürich,OU=Staff,DC=contoso,DC=example"),
+        origin: UserOrigin::present_in_directory(
+            "CN=Alice Zürich,OU=Staff,DC=contoso,DC=example",
+            vec!["VPN Users".into(), "Staff".into()],
+        ),
         ..prepare_user(full_draft(), UserId::generate().expect("id"), now(), None).expect("valid")
     };
     store
@@ -653,6 +662,7 @@ async fn a_users_origin_round_trips_and_changes_with_the_user(db: &TestDb) {
         origin: UserOrigin::Directory {
             dn: "CN=Alice Zürich,OU=Staff,DC=contoso,DC=example".into(),
             missing_since: Some(UnixTime(now().0 + 60)),
+            groups: vec!["Staff".into()],
         },
         ..synced.clone()
     };
@@ -667,6 +677,103 @@ async fn a_users_origin_round_trips_and_changes_with_the_user(db: &TestDb) {
         .await
         .expect("lookup");
     assert_eq!(found, [missing]);
+}
+
+async fn directory_groups_are_kept_apart_from_the_groups_assigned_in_certgate(db: &TestDb) {
+    use certgate_core::directory::set_user;
+    use certgate_core::directory_source::{
+        apply_sync, map_entries, plan_sync, AttributeMap, DirectoryEntry, SourcedField, SyncChange,
+        SyncSettings,
+    };
+
+    let entry = DirectoryEntry::new("CN=dora,OU=Staff,DC=contoso,DC=example")
+        .with("userPrincipalName", &[b"dora@contoso.example"])
+        .with("objectGUID", &[&[7; 16]])
+        .with("userAccountControl", &[b"512"]);
+    // Each sync opens the store afresh: what it compares against comes from the database.
+    let sync = |groups: &[&str], at: UnixTime| {
+        let groups: Vec<String> = groups.iter().map(|group| group.to_string()).collect();
+        let entry = entry.clone();
+        async move {
+            let store = db.open().await;
+            let known = store.list_users().await.expect("users");
+            let mut mapped = map_entries(&[entry], &AttributeMap::active_directory());
+            mapped.entries[0].directory_groups = groups;
+            let plan = plan_sync(&known, mapped, at, SyncSettings::DEFAULT_REMOVAL_GRACE);
+            let outcome = apply_sync(&store, &plan, at, "directory-sync").await;
+            assert_eq!(outcome.failed, []);
+            store.close().await;
+            plan.changes
+        }
+    };
+
+    let store = db.open().await;
+    sync(&["G1", "G2"], now()).await;
+    let dora = get(&store, "dora@contoso.example").await;
+    assert_eq!(dora.origin.directory_groups(), ["G1", "G2"]);
+    assert!(dora.groups.is_empty());
+
+    // A group assigned by hand is stored as a local group, whatever its name.
+    let dora = set_user(
+        &store,
+        "dora@contoso.example",
+        |mut draft| {
+            draft.groups = vec!["certgate-admins".into(), "G3".into()];
+            draft
+        },
+        now(),
+        ACTOR,
+    )
+    .await
+    .expect("groups stay editable");
+    assert_eq!(dora.groups, ["certgate-admins", "G3"]);
+    assert_eq!(dora.origin.directory_groups(), ["G1", "G2"]);
+    assert_eq!(
+        dora.effective_groups(),
+        ["certgate-admins", "G3", "G1", "G2"]
+    );
+
+    // The directory's change replaces the directory groups only, and the audit event names
+    // the memberships that changed.
+    let later = UnixTime(now().0 + 60);
+    let changes = sync(&["G2", "G3"], later).await;
+    let [SyncChange::Update { changed, .. }] = changes.as_slice() else {
+        panic!("one update, not {changes:?}");
+    };
+    assert_eq!(changed, &[SourcedField::DirectoryGroups]);
+    let dora = get(&store, "dora@contoso.example").await;
+    assert_eq!(dora.groups, ["certgate-admins", "G3"]);
+    assert_eq!(dora.origin.directory_groups(), ["G2", "G3"]);
+    let event = store.audit_events(1).await.expect("audit").remove(0);
+    assert_eq!(event.actor, "directory-sync");
+    assert!(
+        event
+            .detail
+            .contains("directoryGroups: joined [G3], left [G1]"),
+        "{}",
+        event.detail
+    );
+    // The same memberships again: nothing to change.
+    assert_eq!(sync(&["G3", "G2"], later).await, []);
+}
+
+async fn directory_groups_on_a_local_user_are_refused_as_corrupt(db: &TestDb) {
+    let store = db.open().await;
+    let carol = add(&store, UserDraft::new("carol@contoso.example")).await;
+    let mut conn = raw_connection(db).await;
+    // Written around certgate: a local user must not gain directory memberships this way.
+    sqlx::query(
+        "INSERT INTO user_directory_groups (user_id, position, group_name) VALUES ($1, 0, $2)",
+    )
+    .bind(carol.id.as_str())
+    .bind("certgate-admins")
+    .execute(&mut conn)
+    .await
+    .expect("inserted");
+    assert!(matches!(
+        store.user_by_id(&carol.id).await,
+        Err(StoreError::Corrupt { .. })
+    ));
 }
 
 async fn a_sync_keeps_each_users_origin_so_the_next_sync_disables_then_removes(db: &TestDb) {
@@ -709,7 +816,7 @@ async fn a_sync_keeps_each_users_origin_so_the_next_sync_disables_then_removes(d
     let bob = get(&store, "bob@contoso.example").await;
     assert_eq!(
         bob.origin,
-        UserOrigin::present_in_directory("CN=bob,OU=Staff,DC=contoso,DC=example")
+        UserOrigin::present_in_directory("CN=bob,OU=Staff,DC=contoso,DC=example", Vec::new())
     );
     assert_eq!(
         get(&store, "carol@contoso.example").await.origin,
@@ -731,6 +838,7 @@ async fn a_sync_keeps_each_users_origin_so_the_next_sync_disables_then_removes(d
         UserOrigin::Directory {
             dn: "CN=bob,OU=Staff,DC=contoso,DC=example".into(),
             missing_since: Some(t1),
+            groups: Vec::new(),
         }
     );
 
@@ -877,8 +985,8 @@ async fn sync_runs_keep_the_last_run_and_the_last_completed_one(db: &TestDb) {
 async fn two_nodes_never_hold_the_sync_lock_at_once(db: &TestDb) {
     use certgate_core::clock::FixedClock;
     use certgate_core::directory_source::{
-        synchronize, AttributeMap, DirectoryEntry, DirectorySource, SourceError, SyncLock,
-        SyncMode, SyncSettings,
+        synchronize, AttributeMap, DirectoryEntry, DirectorySource, GroupQuery, SourceError,
+        SyncLock, SyncMode, SyncSettings,
     };
 
     let (first, second) = (db.open().await, db.open().await);
@@ -910,6 +1018,13 @@ async fn two_nodes_never_hold_the_sync_lock_at_once(db: &TestDb) {
                 .with("userPrincipalName", &[b"zoe@contoso.example"])
                 .with("objectGUID", &[&[9; 16]])
                 .with("userAccountControl", &[b"512"])])
+        }
+
+        async fn read_groups(
+            &self,
+            _query: &GroupQuery<'_>,
+        ) -> Result<Vec<DirectoryEntry>, SourceError> {
+            Ok(Vec::new())
         }
     }
     let settings = SyncSettings {

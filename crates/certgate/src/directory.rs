@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use certgate_core::clock::{rfc3339, SystemClock};
 use certgate_core::directory_source::{
-    synchronize, SyncChange, SyncCounts, SyncMode, SyncProgress, SyncReport, SyncRun,
+    synchronize, SourcedField, SyncChange, SyncCounts, SyncMode, SyncProgress, SyncReport, SyncRun,
     SyncRunResult, SyncRunStore,
 };
 use certgate_ldap::LdapDirectory;
@@ -221,21 +221,28 @@ async fn sync(global: &GlobalArgs, dry_run: bool, json: bool) -> anyhow::Result<
 
 fn change_json(change: &SyncChange) -> Value {
     match change {
-        SyncChange::Add { dn, draft } => json!({
+        SyncChange::Add {
+            dn,
+            draft,
+            directory_groups,
+        } => json!({
             "action": "add", "dn": dn, "userPrincipalName": draft.upn,
             "onPremisesImmutableId": draft.immutable_id,
+            "directoryGroups": directory_groups,
         }),
         SyncChange::Update {
             dn,
             user_id,
             upn,
             draft,
+            directory_groups,
             changed,
             returned,
         } => json!({
             "action": "update", "dn": dn, "id": user_id.as_str(), "userPrincipalName": upn,
             "newUserPrincipalName": draft.upn,
             "changed": changed.iter().map(|field| field.as_str()).collect::<Vec<_>>(),
+            "directoryGroups": directory_groups,
             "returned": returned,
         }),
         SyncChange::Disable {
@@ -304,16 +311,37 @@ fn report_json(report: &SyncReport) -> Value {
 
 fn change_line(change: &SyncChange) -> String {
     match change {
-        SyncChange::Add { dn, draft } => format!("add      {}  ({dn})", draft.upn),
+        SyncChange::Add {
+            dn,
+            draft,
+            directory_groups,
+        } if directory_groups.is_empty() => format!("add      {}  ({dn})", draft.upn),
+        SyncChange::Add {
+            dn,
+            draft,
+            directory_groups,
+        } => format!(
+            "add      {}, directoryGroups [{}]  ({dn})",
+            draft.upn,
+            directory_groups.join(", ")
+        ),
         SyncChange::Update {
             dn,
             upn,
             draft,
+            directory_groups,
             changed,
             returned,
             ..
         } => {
-            let mut what: Vec<&str> = changed.iter().map(|field| field.as_str()).collect();
+            let groups = format!("directoryGroups -> [{}]", directory_groups.join(", "));
+            let mut what: Vec<&str> = changed
+                .iter()
+                .map(|field| match field {
+                    SourcedField::DirectoryGroups => groups.as_str(),
+                    other => other.as_str(),
+                })
+                .collect();
             if *returned {
                 what.push("back in the directory");
             }

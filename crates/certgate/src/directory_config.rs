@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use anyhow::bail;
 use certgate_core::directory_source::{
-    AccountStateSource, AttributeMap, ImmutableIdSource, Profile, SyncSettings, UpnSource,
+    AccountStateSource, AttributeMap, GroupMembershipRule, ImmutableIdSource, Profile,
+    SyncSettings, UpnSource,
 };
 use certgate_ldap::{LdapSourceConfig, PasswordSource, Transport};
 use serde::Deserialize;
@@ -41,6 +42,24 @@ struct LdapFileConfig {
     sync_interval_seconds: Option<u64>,
     #[serde(default)]
     attributes: AttributesFileConfig,
+    #[serde(default)]
+    groups: GroupsFileConfig,
+}
+
+/// `[directory.ldap.groups]`: which group memberships are read, and their caps.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupsFileConfig {
+    /// `false` reads no memberships (the users' directory groups are then emptied).
+    enabled: Option<bool>,
+    /// Where group lookups start (default: `base_dn`).
+    base_dn: Option<String>,
+    name_attribute: Option<String>,
+    /// Generic profile only: the groups' object class and member attribute.
+    object_class: Option<String>,
+    member_attribute: Option<String>,
+    max_groups_per_user: Option<u64>,
+    max_lookups_per_run: Option<u64>,
 }
 
 /// Overrides of the profile's attribute map. An empty string turns an optional attribute off.
@@ -188,10 +207,15 @@ impl LdapFileConfig {
             }
             None => DEFAULT_SYNC_INTERVAL,
         };
+        if let Some(base_dn) = &self.groups.base_dn {
+            ldap.group_base_dn = Some(non_empty("groups.base_dn", base_dn)?);
+        }
+        let mut attributes = self.attributes.apply(AttributeMap::for_profile(profile))?;
+        attributes.groups = self.groups.apply(attributes.groups)?;
         Ok(DirectorySourceSettings {
             ldap,
             sync: SyncSettings {
-                attributes: self.attributes.apply(AttributeMap::for_profile(profile))?,
+                attributes,
                 removal_grace,
             },
             sync_interval,
@@ -297,6 +321,65 @@ impl AttributesFileConfig {
     }
 }
 
+impl GroupsFileConfig {
+    fn apply(
+        &self,
+        groups: Option<certgate_core::directory_source::GroupMembership>,
+    ) -> anyhow::Result<Option<certgate_core::directory_source::GroupMembership>> {
+        let (Some(mut groups), true) = (groups, self.enabled.unwrap_or(true)) else {
+            return Ok(None);
+        };
+        let attribute = |setting: &str, value: &str| -> anyhow::Result<String> {
+            let value = value.trim();
+            if value.is_empty()
+                || !value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
+                bail!(
+                    "[directory.ldap.groups] {setting} {value:?} is not an LDAP name (letters, digits, hyphens)"
+                );
+            }
+            Ok(value.to_owned())
+        };
+        if let Some(name) = &self.name_attribute {
+            groups.name_attribute = attribute("name_attribute", name)?;
+        }
+        match &mut groups.rule {
+            GroupMembershipRule::MemberAttribute {
+                object_class,
+                member_attribute,
+            } => {
+                if let Some(name) = &self.object_class {
+                    *object_class = attribute("object_class", name)?;
+                }
+                if let Some(name) = &self.member_attribute {
+                    *member_attribute = attribute("member_attribute", name)?;
+                }
+            }
+            // Active Directory's in-chain rule works on `member` of `group` objects only.
+            GroupMembershipRule::InChain => {
+                if self.object_class.is_some() || self.member_attribute.is_some() {
+                    bail!(
+                        "[directory.ldap.groups] object_class and member_attribute are for the generic profile; Active Directory's groups are found with the in-chain rule on member"
+                    );
+                }
+            }
+        }
+        if let Some(cap) = self.max_groups_per_user {
+            groups.max_groups_per_user =
+                usize::try_from(within("groups.max_groups_per_user", cap, 1..=100_000)?)
+                    .unwrap_or(usize::MAX);
+        }
+        if let Some(cap) = self.max_lookups_per_run {
+            groups.max_lookups_per_run =
+                usize::try_from(within("groups.max_lookups_per_run", cap, 1..=100_000_000)?)
+                    .unwrap_or(usize::MAX);
+        }
+        Ok(Some(groups))
+    }
+}
+
 fn non_empty_in_attributes(setting: &str, value: &str) -> anyhow::Result<String> {
     if value.trim().is_empty() || value.contains('@') || value.chars().any(char::is_whitespace) {
         bail!(
@@ -328,6 +411,56 @@ bind_dn = "svc-certgate@contoso.example"
 bind_password_env = "CERTGATE_LDAP_PASSWORD"
 base_dn = "DC=contoso,DC=example"
 "#;
+
+    #[test]
+    fn group_memberships_follow_the_profile_and_their_settings() {
+        use certgate_core::directory_source::GroupMembership;
+        let settings = parse(MINIMAL).expect("parses").expect("configured");
+        assert_eq!(
+            settings.sync.attributes.groups,
+            Some(GroupMembership::active_directory())
+        );
+        assert_eq!(settings.ldap.group_base_dn, None);
+
+        let generic = format!(
+            "{MINIMAL}profile = \"generic\"\n[directory.ldap.groups]\nbase_dn = \"ou=groups,dc=example,dc=test\"\n\
+             object_class = \"groupOfUniqueNames\"\nmember_attribute = \"uniqueMember\"\n\
+             name_attribute = \"description\"\nmax_groups_per_user = 50\nmax_lookups_per_run = 500\n"
+        );
+        let settings = parse(&generic).expect("parses").expect("configured");
+        assert_eq!(
+            settings.ldap.group_base_dn.as_deref(),
+            Some("ou=groups,dc=example,dc=test")
+        );
+        assert_eq!(
+            settings.sync.attributes.groups,
+            Some(GroupMembership {
+                rule: GroupMembershipRule::MemberAttribute {
+                    object_class: "groupOfUniqueNames".into(),
+                    member_attribute: "uniqueMember".into(),
+                },
+                name_attribute: "description".into(),
+                max_groups_per_user: 50,
+                max_lookups_per_run: 500,
+            })
+        );
+
+        let off = format!("{MINIMAL}[directory.ldap.groups]\nenabled = false\n");
+        let settings = parse(&off).expect("parses").expect("configured");
+        assert_eq!(settings.sync.attributes.groups, None);
+
+        for (bad, says) in [
+            ("member_attribute = \"member\"", "for the generic profile"),
+            ("name_attribute = \"c n\"", "name_attribute"),
+            ("max_groups_per_user = 0", "max_groups_per_user"),
+            ("max_lookups_per_run = 0", "max_lookups_per_run"),
+            ("base_dn = \" \"", "base_dn"),
+        ] {
+            let text = format!("{MINIMAL}[directory.ldap.groups]\n{bad}\n");
+            let error = parse(&text).expect_err(bad).to_string();
+            assert!(error.contains(says), "{bad}: {error}");
+        }
+    }
 
     #[test]
     fn no_section_means_no_source() {

@@ -34,7 +34,8 @@ fn directory_sync_against_samba_on_postgres() {
 /// The accounts of one test, in an OU of its own (`OU=CliSync-<tag>`) so that the tests share
 /// the DC but not its entries: erin (enabled, proxy addresses and a certificate mapping with
 /// the subject key identifier `0a0b0c0d<ski_byte>`), frank (enabled), gina (disabled in AD)
-/// and henry (an altSecurityIdentities value that does not parse). Returns the OU's DN.
+/// and henry (an altSecurityIdentities value that does not parse); erin is in the group G1,
+/// and G1 in G2. Returns the OU's DN.
 fn add_accounts(dc: &samba_dc::SambaDc, tag: &str, ski_byte: &str) -> String {
     let base = format!("OU=CliSync-{tag},{}", samba_dc::BASE_DN);
     dc.ldapmodify(&format!(
@@ -50,7 +51,11 @@ fn add_accounts(dc: &samba_dc::SambaDc, tag: &str, ski_byte: &str) -> String {
          userPrincipalName: gina.{tag}@certgate.test\nuserAccountControl: 514\n\n\
          dn: CN=henry,{base}\nchangetype: add\nobjectClass: user\nsAMAccountName: henry-{tag}\n\
          userPrincipalName: henry.{tag}@certgate.test\n\
-         altSecurityIdentities: X509:<SKI>not-hex\nuserAccountControl: 512\n\n"
+         altSecurityIdentities: X509:<SKI>not-hex\nuserAccountControl: 512\n\n\
+         dn: CN=G1,{base}\nchangetype: add\nobjectClass: group\nsAMAccountName: g1-{tag}\n\
+         member: CN=erin,{base}\n\n\
+         dn: CN=G2,{base}\nchangetype: add\nobjectClass: group\nsAMAccountName: g2-{tag}\n\
+         member: CN=G1,{base}\n\n"
     ));
     base
 }
@@ -181,6 +186,9 @@ fn directory_sync(env: &Env, tag: &str, ski_byte: &str) {
         erin["proxyAddresses"],
         serde_json::json!([format!("SMTP:{}", upn("erin"))])
     );
+    // G1 directly, G2 through G1; none assigned in certgate.
+    assert_eq!(erin["directoryGroups"], serde_json::json!(["G1", "G2"]));
+    assert_eq!(erin["groups"], serde_json::json!([]));
     let audit = env.ok(&["audit", "--limit", "20"]);
     assert_eq!(
         audit
@@ -221,6 +229,7 @@ fn directory_sync(env: &Env, tag: &str, ski_byte: &str) {
         0,
     );
     assert_eq!(grouped["groups"], serde_json::json!(["vpn-users"]));
+    assert_eq!(grouped["directoryGroups"], serde_json::json!(["G1", "G2"]));
     assert_eq!(grouped["onPremisesSyncEnabled"], true);
     assert_eq!(
         grouped["onPremisesDistinguishedName"],
@@ -245,6 +254,39 @@ fn directory_sync(env: &Env, tag: &str, ski_byte: &str) {
     assert_eq!(second["counts"]["skipped"], 1);
     let erin = env.json(&["user", "get", &upn("erin"), "--json"], 0);
     assert_eq!(erin["groups"], serde_json::json!(["vpn-users"]));
+
+    // erin leaves G1 (and with it G2) and joins G3 in AD: an update of her directory groups
+    // alone, named in its audit event; the group assigned in certgate stays.
+    dc.ldapmodify(&format!(
+        "dn: CN=G1,{base}\nchangetype: modify\ndelete: member\nmember: CN=erin,{base}\n-\n\n\
+         dn: CN=G3,{base}\nchangetype: add\nobjectClass: group\nsAMAccountName: g3-{tag}\n\
+         member: CN=erin,{base}\n\n"
+    ));
+    let dry = env.ok(&["directory", "sync", "--dry-run"]);
+    assert!(
+        dry.contains(&format!(
+            "update   {}: directoryGroups -> [G3]  (CN=erin,{base})",
+            upn("erin")
+        )),
+        "{dry}"
+    );
+    let regrouped = env.json(&["directory", "sync", "--json"], 0);
+    assert_eq!(actions(&regrouped), [format!("update {}", upn("erin"))]);
+    assert_eq!(
+        regrouped["changes"][0]["changed"],
+        serde_json::json!(["directoryGroups"])
+    );
+    let erin = env.json(&["user", "get", &upn("erin"), "--json"], 0);
+    assert_eq!(erin["groups"], serde_json::json!(["vpn-users"]));
+    assert_eq!(erin["directoryGroups"], serde_json::json!(["G3"]));
+    let shown = env.ok(&["user", "get", &upn("erin")]);
+    assert!(shown.contains("directoryGroups            G3\n"), "{shown}");
+    let audit = env.ok(&["audit", "--limit", "5"]);
+    assert!(
+        audit.lines().any(|line| line.contains("directory-sync")
+            && line.contains("directoryGroups: joined [G3], left [G1, G2]")),
+        "{audit}"
+    );
 
     // frank is deleted in AD: disabled at once, kept for the grace period, then removed.
     dc.ldapmodify(&format!("dn: CN=frank,{base}\nchangetype: delete\n\n"));

@@ -380,7 +380,7 @@ fn user_target(user: &User) -> String {
 
 fn describe(user: &User) -> String {
     format!(
-        "displayName \"{}\", immutableId {}, mail {}, enabled {}, proxyAddresses [{}], certificateUserIds [{}], groups [{}], origin {}",
+        "displayName \"{}\", immutableId {}, mail {}, enabled {}, proxyAddresses [{}], certificateUserIds [{}], groups [{}], directoryGroups [{}], origin {}",
         user.display_name,
         user.immutable_id,
         user.mail.as_deref().unwrap_or("none"),
@@ -388,6 +388,7 @@ fn describe(user: &User) -> String {
         user.proxy_addresses.join(", "),
         user.certificate_user_ids.join(", "),
         user.groups.join(", "),
+        user.origin.directory_groups().join(", "),
         describe_origin(&user.origin),
     )
 }
@@ -398,10 +399,12 @@ fn describe_origin(origin: &UserOrigin) -> String {
         UserOrigin::Directory {
             dn,
             missing_since: None,
+            ..
         } => format!("directory entry {dn}"),
         UserOrigin::Directory {
             dn,
             missing_since: Some(since),
+            ..
         } => format!("directory entry {dn}, missing since {}", rfc3339(*since)),
     }
 }
@@ -450,6 +453,33 @@ fn changes(before: &User, after: &User) -> String {
         format!("{:?}", before.groups),
         format!("{:?}", after.groups),
     );
+    // Named one by one, so the audit event says which memberships the directory changed.
+    let (before_groups, after_groups) = (
+        before.origin.directory_groups(),
+        after.origin.directory_groups(),
+    );
+    let joined: Vec<String> = after_groups
+        .iter()
+        .filter(|group| !before_groups.contains(group))
+        .cloned()
+        .collect();
+    let left: Vec<String> = before_groups
+        .iter()
+        .filter(|group| !after_groups.contains(group))
+        .cloned()
+        .collect();
+    if !joined.is_empty() || !left.is_empty() {
+        out.push(format!(
+            "directoryGroups: joined [{}], left [{}]",
+            joined.join(", "),
+            left.join(", ")
+        ));
+    }
+    let mut diff = |name: &str, old: String, new: String| {
+        if old != new {
+            out.push(format!("{name}: {old} -> {new}"));
+        }
+    };
     diff(
         "origin",
         describe_origin(&before.origin),

@@ -114,7 +114,9 @@ pub struct User {
     pub certificate_user_ids: Vec<String>,
     /// accountEnabled: a disabled user cannot sign in (`user-disabled`).
     pub enabled: bool,
-    /// Group names (trimmed, no duplicates), for federation's `user.groups` claim source.
+    /// Group names assigned in certgate (trimmed, no duplicates): by hand, CSV or the admin
+    /// API. A sync never changes them; the groups the directory source reports are kept apart
+    /// in [`UserOrigin::Directory`], so neither can overwrite or fake the other.
     pub groups: Vec<String>,
     /// Refresh tokens and sessions issued at or before this instant are no longer accepted.
     pub sts_refresh_tokens_valid_from: Option<UnixTime>,
@@ -138,15 +140,29 @@ pub enum UserOrigin {
         dn: String,
         /// When a sync first found its entry gone from the directory; `None` while present.
         missing_since: Option<UnixTime>,
+        /// The groups the directory says the user is in, nested ones included (their names as
+        /// the directory source spells them), as the last sync read them. Only a sync writes
+        /// them: they live here rather than in [`User::groups`] so that a sync never erases a
+        /// group assigned in certgate and a hand edit never fakes a directory membership.
+        groups: Vec<String>,
     },
 }
 
 impl UserOrigin {
     /// A synchronised user whose entry was present at the last sync.
-    pub fn present_in_directory(dn: impl Into<String>) -> UserOrigin {
+    pub fn present_in_directory(dn: impl Into<String>, groups: Vec<String>) -> UserOrigin {
         UserOrigin::Directory {
             dn: dn.into(),
             missing_since: None,
+            groups,
+        }
+    }
+
+    /// The groups the directory source reports (none for a local user).
+    pub fn directory_groups(&self) -> &[String] {
+        match self {
+            UserOrigin::Local => &[],
+            UserOrigin::Directory { groups, .. } => groups,
         }
     }
 
@@ -157,6 +173,18 @@ impl UserOrigin {
 }
 
 impl User {
+    /// Every group the user is in: those assigned in certgate, then those from the directory
+    /// that are not already among them. What federation's `user.groups` claim sends.
+    pub fn effective_groups(&self) -> Vec<String> {
+        let mut groups = self.groups.clone();
+        for group in self.origin.directory_groups() {
+            if !groups.contains(group) {
+                groups.push(group.clone());
+            }
+        }
+        groups
+    }
+
     /// Whether a refresh token or session issued at `issued_at` survives the user's
     /// StsRefreshTokensValidFrom. Issued in the same second counts as before: the store keeps
     /// seconds, and a revocation must not miss a token issued just before it.

@@ -66,24 +66,32 @@ pub async fn apply_sync<S: UserStore>(
     let mut outcome = SyncOutcome::default();
     for change in &plan.changes {
         let written = match change {
-            SyncChange::Add { dn, draft } => add_user_with_origin(
+            SyncChange::Add {
+                dn,
+                draft,
+                directory_groups,
+            } => add_user_with_origin(
                 store,
                 draft.clone(),
-                UserOrigin::present_in_directory(dn.as_str()),
+                UserOrigin::present_in_directory(dn.as_str(), directory_groups.clone()),
                 now,
                 actor,
             )
             .await
             .map(|user| (user.id, SourceLink::Present)),
             SyncChange::Update {
-                dn, user_id, draft, ..
+                dn,
+                user_id,
+                draft,
+                directory_groups,
+                ..
             } => {
                 let draft = draft.clone();
                 set_user_with_origin(
                     store,
                     user_id.as_str(),
                     |_| draft,
-                    |_| UserOrigin::present_in_directory(dn.as_str()),
+                    |_| UserOrigin::present_in_directory(dn.as_str(), directory_groups.clone()),
                     now,
                     actor,
                 )
@@ -137,5 +145,7 @@ fn missing_from_directory(current: &User, since: UnixTime) -> UserOrigin {
     UserOrigin::Directory {
         dn,
         missing_since: Some(since),
+        // Kept while the user is disabled: a returning entry's update compares against them.
+        groups: current.origin.directory_groups().to_vec(),
     }
 }

@@ -1,6 +1,8 @@
 //! [`AttributeMap`]: which LDAP attribute each certgate user attribute comes from, with the
 //! Active Directory and generic LDAP (inetOrgPerson) profiles as starting points.
 
+use super::GroupMembership;
+
 /// Which kind of directory the defaults are for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Profile {
@@ -89,12 +91,16 @@ pub struct AttributeMap {
     /// Active Directory's explicit certificate mappings (`altSecurityIdentities`, `X509:<...>`
     /// values), converted to certificateUserIds.
     pub certificate_mappings: Option<String>,
+    /// Group memberships (nested included), kept apart from the groups assigned in certgate;
+    /// `None` reads none.
+    pub groups: Option<GroupMembership>,
 }
 
 impl AttributeMap {
     /// Active Directory, as Entra Connect maps it: userPrincipalName, displayName, mail,
     /// proxyAddresses (SMTP), the sourceAnchor from mS-DS-ConsistencyGuid or objectGUID,
-    /// userAccountControl's ACCOUNTDISABLE, and altSecurityIdentities.
+    /// userAccountControl's ACCOUNTDISABLE, altSecurityIdentities, and group memberships by
+    /// the in-chain matching rule.
     pub fn active_directory() -> AttributeMap {
         AttributeMap {
             profile: Profile::ActiveDirectory,
@@ -111,6 +117,7 @@ impl AttributeMap {
                 attribute: "userAccountControl".into(),
             },
             certificate_mappings: Some("altSecurityIdentities".into()),
+            groups: Some(GroupMembership::active_directory()),
         }
     }
 
@@ -131,6 +138,7 @@ impl AttributeMap {
             },
             account_state: AccountStateSource::FilterSelectsEnabledAccounts,
             certificate_mappings: None,
+            groups: Some(GroupMembership::group_of_names()),
         }
     }
 

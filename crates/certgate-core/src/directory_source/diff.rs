@@ -26,6 +26,9 @@ pub enum SourcedField {
     CertificateUserIds,
     /// accountEnabled.
     AccountEnabled,
+    /// The groups the directory says the user is in (nested included), kept apart from the
+    /// groups assigned in certgate.
+    DirectoryGroups,
 }
 
 impl SourcedField {
@@ -38,6 +41,7 @@ impl SourcedField {
             SourcedField::ProxyAddresses => "proxyAddresses",
             SourcedField::CertificateUserIds => "certificateUserIds",
             SourcedField::AccountEnabled => "accountEnabled",
+            SourcedField::DirectoryGroups => "directoryGroups",
         }
     }
 }
@@ -57,6 +61,8 @@ pub enum SyncChange {
         dn: String,
         /// The user to add.
         draft: UserDraft,
+        /// Its groups in the directory.
+        directory_groups: Vec<String>,
     },
     /// An entry whose user differs from it, came back after having gone missing, or moved
     /// (its DN changed; the user keeps the new DN as its origin).
@@ -70,6 +76,8 @@ pub enum SyncChange {
         /// The user's new attributes: the synchronised ones from the entry, the local ones
         /// (groups) as they were.
         draft: UserDraft,
+        /// Its groups in the directory after the change.
+        directory_groups: Vec<String>,
         /// Which synchronised attributes change.
         changed: Vec<SourcedField>,
         /// The entry had gone missing and is back: the user's missing mark is cleared.
@@ -233,13 +241,14 @@ pub fn plan_sync(
             None => changes.push(SyncChange::Add {
                 dn: entry.dn.clone(),
                 draft: entry.draft.clone(),
+                directory_groups: entry.directory_groups.clone(),
             }),
             Some(known) => {
-                let changed = changed_fields(known, &entry.draft);
+                let changed = changed_fields(known, entry);
                 let (returned, moved) = match &known.origin {
-                    UserOrigin::Directory { dn, missing_since } => {
-                        (missing_since.is_some(), *dn != entry.dn)
-                    }
+                    UserOrigin::Directory {
+                        dn, missing_since, ..
+                    } => (missing_since.is_some(), *dn != entry.dn),
                     UserOrigin::Local => (false, false),
                 };
                 if !changed.is_empty() || returned || moved {
@@ -248,6 +257,7 @@ pub fn plan_sync(
                         user_id: known.id.clone(),
                         upn: known.upn.to_string(),
                         draft: updated_draft(known, &entry.draft),
+                        directory_groups: entry.directory_groups.clone(),
                         changed,
                         returned,
                     });
@@ -414,7 +424,8 @@ fn collisions(
     blamed.into_iter().collect()
 }
 
-fn changed_fields(user: &User, draft: &UserDraft) -> Vec<SourcedField> {
+fn changed_fields(user: &User, entry: &MappedEntry) -> Vec<SourcedField> {
+    let draft = &entry.draft;
     // Multi-valued LDAP attributes are sets: their order may change between reads.
     let sorted = |values: &[String]| {
         let mut values = values.to_vec();
@@ -439,6 +450,9 @@ fn changed_fields(user: &User, draft: &UserDraft) -> Vec<SourcedField> {
     }
     if user.enabled != draft.enabled {
         changed.push(SourcedField::AccountEnabled);
+    }
+    if sorted(user.origin.directory_groups()) != sorted(&entry.directory_groups) {
+        changed.push(SourcedField::DirectoryGroups);
     }
     changed
 }
@@ -479,6 +493,7 @@ mod tests {
             origin: UserOrigin::Directory {
                 dn: format!("CN={cn}"),
                 missing_since,
+                groups: vec!["G1".into(), "G2".into()],
             },
             ..user
         }
@@ -501,6 +516,8 @@ mod tests {
                 display_name: Some(upn.into()),
                 ..UserDraft::new(upn)
             },
+            // As `synced` users are: an entry with other groups is a change.
+            directory_groups: vec!["G2".into(), "G1".into()],
         }
     }
 
@@ -560,6 +577,10 @@ mod tests {
         let mut with_cert = entry("CN=alice", "alice@contoso.example", "A");
         with_cert.draft.certificate_user_ids = vec!["X509:<SKI>0102".into()];
         with_cert.draft.display_name = Some("Alice Archer".into());
+        let mut regrouped = entry("CN=alice", "alice@contoso.example", "A");
+        regrouped.directory_groups = vec!["G1".into(), "G3".into()];
+        let mut local_groups = synced(alice.clone(), None);
+        local_groups.groups = vec!["G3".into(), "certgate-admins".into()];
         let mut disabled_bob = bob.clone();
         disabled_bob.enabled = false;
         let over = UnixTime(NOW.0 - GRACE.as_secs() as i64);
@@ -580,6 +601,20 @@ mod tests {
                 vec![synced(alice.clone(), None)],
                 vec![with_cert.clone()],
                 &["update alice@contoso.example -> alice@contoso.example [displayName certificateUserIds]"],
+                &[],
+            ),
+            (
+                "a changed group membership is an update of directoryGroups",
+                vec![synced(alice.clone(), None)],
+                vec![regrouped.clone()],
+                &["update alice@contoso.example -> alice@contoso.example [directoryGroups]"],
+                &[],
+            ),
+            (
+                "groups assigned in certgate are not the directory's",
+                vec![local_groups],
+                vec![regrouped.clone()],
+                &["update alice@contoso.example -> alice@contoso.example [directoryGroups]"],
                 &[],
             ),
             ("a rename keeps the user (matched by immutable ID)", vec![synced(alice.clone(), None)], vec![entry("CN=alice", "alice.archer@contoso.example", "A")], &["update alice@contoso.example -> alice.archer@contoso.example [userPrincipalName displayName]"], &[]),
@@ -645,6 +680,25 @@ mod tests {
             assert_eq!(got_changes, changes, "{name}: changes");
             assert_eq!(got_problems, problems, "{name}: problems");
         }
+    }
+
+    #[test]
+    fn an_update_carries_the_directory_groups_and_keeps_the_local_ones() {
+        let mut alice = synced(user("alice@contoso.example", "A"), None);
+        alice.groups = vec!["certgate-admins".into()];
+        let mut regrouped = entry("CN=alice", "alice@contoso.example", "A");
+        regrouped.directory_groups = vec!["G3".into()];
+        let plan = plan(&[alice], vec![regrouped]);
+        let [SyncChange::Update {
+            draft,
+            directory_groups,
+            ..
+        }] = plan.changes.as_slice()
+        else {
+            panic!("one update, not {:?}", plan.changes);
+        };
+        assert_eq!(draft.groups, ["certgate-admins"]);
+        assert_eq!(directory_groups, &["G3"]);
     }
 
     #[test]

@@ -91,6 +91,21 @@ pub enum EntryError {
         /// Who holds it: a user's UPN, or another entry's DN.
         holder: String,
     },
+    /// The entry is in more groups (nested included) than certgate reads for one user.
+    #[error("the entry is in more than {limit} groups (nested groups included)")]
+    TooManyGroups {
+        /// The cap (`max_groups_per_user`).
+        limit: usize,
+    },
+    /// A group the entry is in has no usable name (its name attribute is missing, not text,
+    /// blank or too long): the membership cannot be told, so the entry keeps its last values.
+    #[error("the entry is in the group {group_dn}, whose name cannot be read: {why}")]
+    GroupUnreadable {
+        /// The group's DN (control characters escaped).
+        group_dn: String,
+        /// What is wrong with its name.
+        why: String,
+    },
 }
 
 impl EntryError {
@@ -142,6 +157,16 @@ impl EntryError {
             "A directory entry maps to a user principal name, immutable ID, proxy address or certificateUserIds value that another certgate user (or another entry) already holds, and these must be unique; the entry was skipped.",
             "Remove the value from the holder the report names (a local user: `certgate user set`; an entry: in the directory), or from this entry, and sync again.",
         ),
+        ReasonCode::new(
+            "directory-entry-too-many-groups",
+            "A directory entry is in more groups, nested groups included, than certgate reads for one user (`max_groups_per_user`); the entry was skipped and its certgate user keeps its last synchronised values.",
+            "Take the account out of groups it does not need in the directory, or raise `max_groups_per_user` in `[directory.ldap.groups]`, and sync again.",
+        ),
+        ReasonCode::new(
+            "directory-entry-group-unreadable",
+            "A directory entry is in a group whose name certgate cannot read (the name attribute, `cn` by default, is missing, not plain text, blank or over 256 characters); the entry was skipped and its certgate user keeps its last synchronised values.",
+            "Give the group the report names a plain name in the directory, or name groups by another attribute (`name_attribute` in `[directory.ldap.groups]`), and sync again.",
+        ),
     ];
 
     /// The stable reason code (listed in [`Self::CODES`], or [`DirectoryError::CODES`]).
@@ -159,6 +184,8 @@ impl EntryError {
             EntryError::UpnCollision { .. } => "directory-entry-upn-collision",
             EntryError::ImmutableIdCollision { .. } => "directory-entry-immutable-id-collision",
             EntryError::ValueTaken { .. } => "directory-entry-value-taken",
+            EntryError::TooManyGroups { .. } => "directory-entry-too-many-groups",
+            EntryError::GroupUnreadable { .. } => "directory-entry-group-unreadable",
         }
     }
 }
@@ -268,6 +295,15 @@ pub enum SourceError {
         /// The limit.
         limit: usize,
     },
+    /// Reading group memberships took more lookups than certgate makes in one sync; the
+    /// users not reached would lose their groups, so nothing is applied.
+    #[error(
+        "reading group memberships needed more than {limit} directory lookups; nothing was applied"
+    )]
+    GroupLookupLimit {
+        /// The cap (`max_lookups_per_run`).
+        limit: usize,
+    },
 }
 
 impl SourceError {
@@ -333,6 +369,11 @@ impl SourceError {
             "The directory search returned more entries than certgate reads in one sync; nothing was applied.",
             "Narrow the base DN or the filter of the directory source to the accounts that sign in with certgate.",
         ),
+        ReasonCode::new(
+            "directory-source-group-lookup-limit",
+            "Reading the users' group memberships (nested groups included) needed more directory lookups than certgate makes in one sync (`max_lookups_per_run`); nothing was applied, since the users not reached would have lost their groups.",
+            "Raise `max_lookups_per_run` in `[directory.ldap.groups]`, flatten deep group nesting, or narrow the users' base DN or filter, and sync again.",
+        ),
     ];
 
     /// The stable reason code (listed in [`Self::CODES`]).
@@ -352,6 +393,7 @@ impl SourceError {
             SourceError::SearchFailed { .. } => "directory-source-search-failed",
             SourceError::ProtocolViolation { .. } => "directory-source-protocol-violation",
             SourceError::TooManyEntries { .. } => "directory-source-too-many-entries",
+            SourceError::GroupLookupLimit { .. } => "directory-source-group-lookup-limit",
         }
     }
 }

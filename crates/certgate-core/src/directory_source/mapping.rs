@@ -26,7 +26,7 @@ pub const MAX_PROXY_ADDRESS_VALUES: usize = 500;
 pub const MAX_CERTIFICATE_MAPPING_VALUES: usize = 100;
 
 /// An entry as the certgate user it describes: the draft of its synchronised attributes, its
-/// immutable ID set. Groups are not synchronised yet and stay empty.
+/// immutable ID set, and the groups the directory says it is in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MappedEntry {
     /// The entry's DN, for reports.
@@ -35,8 +35,13 @@ pub struct MappedEntry {
     pub immutable_id: String,
     /// The user's attributes, already normalised as [`prepare_user`] stores them
     /// (certificateUserIds in lower-case hex, displayName defaulted to the UPN), so a diff
-    /// against a stored user compares like with like.
+    /// against a stored user compares like with like. Its `groups` stay empty: those are
+    /// assigned in certgate only.
     pub draft: UserDraft,
+    /// The groups the directory says the user is in, nested included; empty until the
+    /// memberships are read ([`MappedEntries::with_memberships`]) or when group memberships
+    /// are not read at all.
+    pub directory_groups: Vec<String>,
 }
 
 /// An entry that was skipped, with why.
@@ -89,6 +94,7 @@ pub fn map_entry(entry: &DirectoryEntry, map: &AttributeMap) -> Result<MappedEnt
         dn,
         immutable_id,
         draft,
+        directory_groups: Vec::new(),
     })
 }
 
@@ -260,7 +266,10 @@ fn single_value<'a>(
     }
 }
 
-fn single_text(entry: &DirectoryEntry, attribute: &str) -> Result<Option<String>, EntryError> {
+pub(super) fn single_text(
+    entry: &DirectoryEntry,
+    attribute: &str,
+) -> Result<Option<String>, EntryError> {
     single_value(entry, attribute, MAX_TEXT_VALUE_BYTES)?
         .map(|bytes| text(attribute, bytes))
         .transpose()

@@ -13,6 +13,7 @@
 //! - `immutable_id`: the ImmutableID as Entra Connect derives it from a GUID.
 //! - `certificate_mapping`: altSecurityIdentities `X509:` mappings as certificateUserIds.
 //! - `mapping`: [`map_entry`], with the caps on untrusted values.
+//! - `membership`: [`read_memberships`], the groups of each user (nested included).
 //! - `diff`: [`plan_sync`].
 //! - `apply`: [`apply_sync`], the plan written through the audited user services.
 //! - `sync`: [`synchronize`], one run from the read to the record of how it went
@@ -27,6 +28,7 @@ mod entry;
 mod error;
 mod immutable_id;
 mod mapping;
+mod membership;
 mod sync;
 
 pub use crate::directory::UserOrigin;
@@ -41,6 +43,7 @@ pub use mapping::{
     map_entries, map_entry, EntryProblem, MappedEntries, MappedEntry,
     MAX_CERTIFICATE_MAPPING_VALUES, MAX_PROXY_ADDRESS_VALUES, MAX_TEXT_VALUE_BYTES,
 };
+pub use membership::{read_memberships, GroupMembership, GroupMembershipRule, GroupQuery};
 pub use sync::{
     sync_due, synchronize, SyncCounts, SyncError, SyncLock, SyncMode, SyncProgress, SyncReport,
     SyncRun, SyncRunResult, SyncRunStore, SyncSettings, SyncStatus,
@@ -57,4 +60,18 @@ pub trait DirectorySource: Send + Sync {
         &self,
         attributes: &[String],
     ) -> impl Future<Output = Result<Vec<DirectoryEntry>, SourceError>> + Send;
+
+    /// The groups `query.member_dn` is a member of under `query.rule` (for
+    /// [`GroupMembershipRule::InChain`], nested ones too), each with `query.name_attribute`;
+    /// the source may stop after `query.at_most` of them. All of them or an error.
+    fn read_groups(
+        &self,
+        query: &GroupQuery<'_>,
+    ) -> impl Future<Output = Result<Vec<DirectoryEntry>, SourceError>> + Send;
+
+    /// The run's reads are over: a source that kept a connection for them closes it, rather
+    /// than leave a bound session open until the next sync.
+    fn end_read(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use certgate_pki::{ReasonCode, UnixTime};
 
 use super::{
-    apply_sync, map_entries, plan_sync, AttributeMap, DirectorySource, SourceError, SyncChange,
-    SyncOutcome, SyncPlan,
+    apply_sync, map_entries, plan_sync, read_memberships, AttributeMap, DirectorySource,
+    SourceError, SyncChange, SyncOutcome, SyncPlan,
 };
 use crate::clock::Clock;
 use crate::directory::UserStore;
@@ -289,14 +289,28 @@ where
     let started_at = clock.now();
     progress(SyncProgress::Reading);
     let read = async {
-        let entries = source
+        let entries = match source
             .read_entries(&settings.attributes.requested_attributes())
-            .await?;
+            .await
+        {
+            Ok(entries) => entries,
+            Err(error) => {
+                source.end_read().await;
+                return Err(error.into());
+            }
+        };
+        let mapped = map_entries(&entries, &settings.attributes);
+        let mapped = match &settings.attributes.groups {
+            Some(groups) => read_memberships(source, &entries, mapped, groups).await,
+            None => Ok(mapped),
+        };
+        source.end_read().await;
+        let mapped = mapped?;
         let known = store.list_users().await?;
-        Ok::<_, SyncError>((entries, known))
+        Ok::<_, SyncError>((entries.len(), mapped, known))
     }
     .await;
-    let (entries, known) = match read {
+    let (entries_read, mapped, known) = match read {
         Ok(read) => read,
         Err(error) => {
             if mode == SyncMode::Apply {
@@ -315,20 +329,15 @@ where
             return Err(error);
         }
     };
-    let plan = plan_sync(
-        &known,
-        map_entries(&entries, &settings.attributes),
-        started_at,
-        settings.removal_grace,
-    );
+    let plan = plan_sync(&known, mapped, started_at, settings.removal_grace);
     progress(SyncProgress::Planned {
-        entries: entries.len(),
+        entries: entries_read,
         changes: plan.changes.len(),
         skipped: plan.problems.len(),
     });
     let mut report = SyncReport {
         mode,
-        entries_read: entries.len(),
+        entries_read,
         plan,
         outcome: None,
     };

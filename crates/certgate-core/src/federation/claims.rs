@@ -397,7 +397,7 @@ pub(crate) fn source_values(source: &ClaimSource, facts: &SignInFacts<'_>) -> Ve
             UserField::ImmutableId => vec![user.immutable_id.clone()],
             UserField::ObjectId => vec![user.id.as_str().to_owned()],
             UserField::DisplayName => vec![user.display_name.clone()],
-            UserField::Groups => user.groups.clone(),
+            UserField::Groups => user.effective_groups(),
             UserField::ProxyAddresses => user
                 .proxy_addresses
                 .iter()
@@ -697,6 +697,23 @@ mod tests {
             ..facts
         };
         assert!(issue_claims(&[ClaimRule::parse("m=user.mail").unwrap()], &facts).is_empty());
+        // A synchronised user: the groups assigned in certgate, then the directory's that are
+        // not among them.
+        let synced = crate::directory::User {
+            origin: crate::directory::UserOrigin::present_in_directory(
+                "CN=alice,DC=corp,DC=example",
+                vec!["All Staff".into(), "VPN".into()],
+            ),
+            ..user.clone()
+        };
+        let facts = SignInFacts {
+            user: &synced,
+            ..facts
+        };
+        assert_eq!(
+            source_values(&ClaimSource::parse("user.groups").unwrap(), &facts),
+            ["Sales", "VPN", "All Staff"]
+        );
     }
 
     #[test]

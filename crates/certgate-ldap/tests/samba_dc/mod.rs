@@ -33,6 +33,9 @@ pub(crate) const BASE_DN: &str = "DC=certgate,DC=test";
 pub(crate) const STAFF_OU: &str = "OU=Staff,DC=certgate,DC=test";
 /// More accounts than one small page, for the paging test.
 pub(crate) const PAGING_OU: &str = "OU=Paging,DC=certgate,DC=test";
+/// The fixture groups: alice in Sales, Sales in All Staff (nested), bob in the distribution
+/// group VPN Notices, and Outer in Inner in Outer (a cycle) with carol in Inner.
+pub(crate) const GROUPS_OU: &str = "OU=Groups,DC=certgate,DC=test";
 /// How many accounts `PAGING_OU` holds.
 pub(crate) const PAGING_ACCOUNTS: usize = 12;
 /// The Administrator's password (Samba's default policy wants upper, lower, digit, symbol).
@@ -354,7 +357,8 @@ fn base64(bytes: &[u8]) -> String {
 fn add_fixtures(dc: &SambaDc) {
     let mut ldif = format!(
         "dn: {STAFF_OU}\nobjectClass: organizationalUnit\n\n\
-         dn: {PAGING_OU}\nobjectClass: organizationalUnit\n\n"
+         dn: {PAGING_OU}\nobjectClass: organizationalUnit\n\n\
+         dn: {GROUPS_OU}\nobjectClass: organizationalUnit\n\n"
     );
     // alice: enabled, every attribute, SMTP and X500 proxy addresses, four X509 mappings
     // written the Windows way and a Kerberos one.
@@ -391,6 +395,22 @@ fn add_fixtures(dc: &SambaDc) {
         "dn: CN=mallory,{STAFF_OU}\nobjectClass: user\nsAMAccountName: mallory\n\
          userPrincipalName: mallory@certgate.test\n\
          altSecurityIdentities: X509:<SKI>not-hex\nuserAccountControl: 514\n\n"
+    ));
+    // The groups, after their members. groupType 2 is a global distribution group (not a
+    // security group: it is not in the account's token, yet the in-chain rule finds it).
+    ldif.push_str(&format!(
+        "dn: CN=Sales,{GROUPS_OU}\nobjectClass: group\nsAMAccountName: sales\n\
+         member: CN=alice,{STAFF_OU}\n\n\
+         dn: CN=All Staff,{GROUPS_OU}\nobjectClass: group\nsAMAccountName: all-staff\n\
+         member: CN=Sales,{GROUPS_OU}\n\n\
+         dn: CN=VPN Notices,{GROUPS_OU}\nobjectClass: group\nsAMAccountName: vpn-notices\n\
+         groupType: 2\nmember: CN=bob,{STAFF_OU}\n\n\
+         dn: CN=Inner,{GROUPS_OU}\nobjectClass: group\nsAMAccountName: inner\n\
+         member: CN=carol,{STAFF_OU}\n\n\
+         dn: CN=Outer,{GROUPS_OU}\nobjectClass: group\nsAMAccountName: outer\n\
+         member: CN=Inner,{GROUPS_OU}\n\n\
+         dn: CN=Inner,{GROUPS_OU}\nchangetype: modify\nadd: member\n\
+         member: CN=Outer,{GROUPS_OU}\n-\n\n"
     ));
     for index in 1..=PAGING_ACCOUNTS {
         ldif.push_str(&format!(

@@ -153,6 +153,12 @@ fn print_user(user: &User) {
     if !user.groups.is_empty() {
         outln!("    groups                     {}", user.groups.join(", "));
     }
+    if !user.directory_groups.is_empty() {
+        outln!(
+            "    directoryGroups            {}",
+            user.directory_groups.join(", ")
+        );
+    }
     if let Some(dn) = &user.on_premises_distinguished_name {
         outln!(
             "    synchronised from          {} (change it there; only groups here)",

@@ -41,9 +41,13 @@ pub struct User {
     pub account_enabled: bool,
     /// StsRefreshTokensValidFrom: refresh tokens and sessions from before are refused.
     pub sign_in_sessions_valid_from_date_time: Option<String>,
-    /// Group names; members of `certgate-admins` may use the admin API with a client
-    /// certificate.
+    /// Group names assigned in certgate; members of `certgate-admins` may use the admin API
+    /// with a client certificate.
     pub groups: Vec<String>,
+    /// The groups the directory source says a synchronised user is in, nested included (set
+    /// by the sync only; not the admin group's membership).
+    #[serde(default)]
+    pub directory_groups: Vec<String>,
     /// When the user was added.
     pub created_date_time: String,
     /// Synchronised from the directory source (its attributes other than groups are changed
@@ -70,6 +74,7 @@ impl From<&directory::User> for User {
             account_enabled: user.enabled,
             sign_in_sessions_valid_from_date_time: user.sts_refresh_tokens_valid_from.map(rfc3339),
             groups: user.groups.clone(),
+            directory_groups: user.origin.directory_groups().to_vec(),
             created_date_time: rfc3339(user.created_at),
             on_premises_sync_enabled: user.origin.is_directory(),
             on_premises_distinguished_name: match &user.origin {
