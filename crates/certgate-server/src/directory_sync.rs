@@ -1,6 +1,8 @@
 //! The scheduled directory sync of `serve`: every node checks often whether a sync is due
 //! (certgate-core's `sync_due`, against the runs any node recorded) and runs it under the
-//! store's sync lock, so a cluster syncs about once per interval and never twice at once.
+//! store's sync lock, so a cluster syncs about once per interval and never twice at once. A
+//! failed run is retried sooner, with a backoff that doubles up to the interval
+//! (`retry_delay`); a completed run resets it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,8 +10,8 @@ use std::time::Duration;
 use certgate_core::clock::Clock;
 use certgate_core::directory::UserStore;
 use certgate_core::directory_source::{
-    sync_due, synchronize, DirectorySource, SyncError, SyncLock, SyncMode, SyncRunStore,
-    SyncSettings,
+    next_sync_delay, sync_due, synchronize, DirectorySource, FailureStreak, SyncError, SyncLock,
+    SyncMode, SyncRunStore, SyncSettings, SyncStatus,
 };
 
 /// Who the audit events of a scheduled sync name.
@@ -31,6 +33,29 @@ fn check_period(interval: Duration) -> Duration {
     (interval / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
 }
 
+/// How long to sleep before the next look: the check period, or less when the retry of a
+/// failed run falls due sooner (a 30 s retry must not wait for a 60 s check).
+fn next_check(
+    status: Option<&SyncStatus>,
+    streak: &FailureStreak,
+    now: certgate_pki::UnixTime,
+    interval: Duration,
+) -> Duration {
+    let period = check_period(interval);
+    let Some(status) = status else {
+        return period;
+    };
+    let (Some(run), Some(delay)) = (
+        status.last_run.as_ref(),
+        next_sync_delay(status, streak, interval),
+    ) else {
+        return period;
+    };
+    let elapsed = u64::try_from(now.0.saturating_sub(run.started_at.0)).unwrap_or(0);
+    let remaining = delay.saturating_sub(Duration::from_secs(elapsed));
+    period.min(remaining).max(Duration::from_secs(1))
+}
+
 /// Runs until the task is dropped or aborted (a sync cut short leaves each change it wrote
 /// whole, and the store frees the lock with the connection that held it).
 pub async fn run_scheduled<D, S>(sync: ScheduledSync<D>, store: Arc<S>, clock: Arc<dyn Clock>)
@@ -38,18 +63,33 @@ where
     D: DirectorySource,
     S: UserStore + SyncRunStore + SyncLock,
 {
+    // The failed runs in a row, as this node saw them in the store (any node's runs count).
+    let mut streak = FailureStreak::default();
     loop {
-        let due = match store.sync_status().await {
-            Ok(status) => sync_due(&status, clock.now(), sync.interval),
-            Err(error) => {
-                tracing::warn!(code = error.code(), %error, "reading the directory sync status failed");
-                false
+        let mut status = read_status(store.as_ref()).await;
+        if let Some(seen) = &status {
+            streak.observe(seen);
+            if sync_due(seen, &streak, clock.now(), sync.interval) {
+                run_once(&sync, store.as_ref(), clock.as_ref()).await;
+                // Read again, so that the pause follows the run just recorded.
+                status = read_status(store.as_ref()).await;
+                if let Some(seen) = &status {
+                    streak.observe(seen);
+                }
             }
-        };
-        if due {
-            run_once(&sync, store.as_ref(), clock.as_ref()).await;
         }
-        tokio::time::sleep(check_period(sync.interval)).await;
+        let pause = next_check(status.as_ref(), &streak, clock.now(), sync.interval);
+        tokio::time::sleep(pause).await;
+    }
+}
+
+async fn read_status<S: SyncRunStore>(store: &S) -> Option<SyncStatus> {
+    match store.sync_status().await {
+        Ok(status) => Some(status),
+        Err(error) => {
+            tracing::warn!(code = error.code(), %error, "reading the directory sync status failed");
+            None
+        }
     }
 }
 
@@ -96,5 +136,57 @@ where
         Err(error) => {
             tracing::warn!(code = error.code(), %error, "directory sync failed; the users stay as last synchronised");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use certgate_core::directory_source::{SyncRun, SyncRunResult};
+    use certgate_pki::UnixTime;
+
+    fn failed_at(seconds: i64) -> SyncStatus {
+        let run = SyncRun {
+            started_at: UnixTime(seconds),
+            finished_at: UnixTime(seconds),
+            result: SyncRunResult::Failed {
+                code: "directory-source-unavailable".into(),
+                message: "down".into(),
+            },
+        };
+        SyncStatus {
+            last_run: Some(run),
+            last_completed: None,
+        }
+    }
+
+    #[test]
+    fn the_check_after_a_failed_run_comes_when_its_retry_falls_due() {
+        let interval = Duration::from_secs(1800);
+        let now = UnixTime(10_000);
+        let mut streak = FailureStreak::default();
+        let status = failed_at(now.0 - 5);
+        streak.observe(&status);
+        // First failure: retried 30 s after it started, sooner than the 60 s check period.
+        assert_eq!(
+            next_check(Some(&status), &streak, now, interval),
+            Duration::from_secs(25)
+        );
+        // The next failures wait longer, but never past the check period.
+        streak.observe(&failed_at(now.0 - 4));
+        streak.observe(&failed_at(now.0 - 3));
+        assert_eq!(
+            next_check(Some(&failed_at(now.0 - 3)), &streak, now, interval),
+            Duration::from_secs(60)
+        );
+        // A retry already due still leaves a second between reads.
+        assert_eq!(
+            next_check(Some(&failed_at(now.0 - 500)), &streak, now, interval),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            next_check(None, &streak, now, interval),
+            Duration::from_secs(60)
+        );
     }
 }

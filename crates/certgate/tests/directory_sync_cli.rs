@@ -4,7 +4,7 @@
 //! accounts and reports a bad entry with its DN and reason, a second sync is a no-op, an
 //! account deleted in AD is disabled at once and removed after the grace period, a wrong bind
 //! password fails the run with its code and changes nothing; and `serve`'s scheduled sync on
-//! two nodes.
+//! two nodes, and its retry of a failed run 30 s later rather than one interval later.
 //!
 //! Needs root (Samba binds ports 389 and 636), Samba and ldap-utils, and PostgreSQL at
 //! 127.0.0.1:5432 (or CERTGATE_TEST_POSTGRES_URL).
@@ -387,4 +387,55 @@ fn two_serve_nodes_bring_the_accounts_on_schedule() {
         "{audit}"
     );
     assert_eq!(upns(&env), expected);
+}
+
+/// `serve` with a wrong bind password and an hour's interval: the first scheduled run fails
+/// at start and is tried again about 30 s later (the first step of the backoff), not an
+/// hour later; both failures are recorded with their code and nothing is added.
+#[test]
+fn a_failed_scheduled_sync_is_retried_after_thirty_seconds() {
+    let env = Env::sqlite();
+    let dc = samba_dc::dc();
+    let base = add_accounts(dc, "bo", "04");
+    let wrong = env.path("wrong-password");
+    std::fs::write(&wrong, "not-the-password\n").expect("write the wrong password");
+    write_config(&env, dc, &base, &wrong);
+    let config = env.dir.path().join("data/certgate.toml");
+    let mut text = std::fs::read_to_string(&config).expect("certgate.toml");
+    text.push_str("sync_interval_seconds = 3600\n");
+    std::fs::write(&config, text).expect("certgate.toml");
+
+    let _server = env.serve();
+    let last_failed_run = || {
+        let status = env.json(&["directory", "status", "--json"], 0);
+        if status["lastRun"]["result"] != "failed" {
+            return None;
+        }
+        assert_eq!(status["lastRun"]["code"], "directory-source-bind-rejected");
+        Some(status["lastRun"]["startedDateTime"].as_str()?.to_owned())
+    };
+    let wait_for = |previous: Option<&str>, within: Duration| {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(started) = last_failed_run() {
+                if Some(started.as_str()) != previous {
+                    return (started, Instant::now());
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no new failed run within {within:?} after {previous:?}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    let (first, first_seen) = wait_for(None, Duration::from_secs(30));
+    let (second, second_seen) = wait_for(Some(&first), Duration::from_secs(60));
+    let gap = second_seen - first_seen;
+    // 30 s, give or take a check period's second, the CLI's polling and the bind itself.
+    assert!(
+        gap >= Duration::from_secs(27) && gap <= Duration::from_secs(45),
+        "retried {gap:?} after the first failure ({first} then {second})"
+    );
+    assert!(upns(&env).is_empty(), "{:?}", upns(&env));
 }

@@ -45,8 +45,9 @@ pub use mapping::{
 };
 pub use membership::{read_memberships, GroupMembership, GroupMembershipRule, GroupQuery};
 pub use sync::{
-    sync_due, synchronize, SyncCounts, SyncError, SyncLock, SyncMode, SyncProgress, SyncReport,
-    SyncRun, SyncRunResult, SyncRunStore, SyncSettings, SyncStatus,
+    next_sync_delay, retry_delay, sync_due, synchronize, FailureStreak, SyncCounts, SyncError,
+    SyncLock, SyncMode, SyncProgress, SyncReport, SyncRun, SyncRunResult, SyncRunStore,
+    SyncSettings, SyncStatus, FIRST_RETRY_DELAY,
 };
 
 use std::future::Future;

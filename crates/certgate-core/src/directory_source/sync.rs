@@ -201,20 +201,98 @@ pub trait SyncLock: Send + Sync {
     fn release_sync_lock(&self, held: Self::Held) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
-/// Whether a scheduled sync is due at `now`: when no run (on any node: the status is the
-/// store's) started within the last `interval`. Every node checks often and the first to find
-/// it due runs it, so a cluster syncs about once per interval, not once per node.
-pub fn sync_due(status: &SyncStatus, now: UnixTime, interval: Duration) -> bool {
-    let interval = i64::try_from(interval.as_secs()).unwrap_or(i64::MAX);
-    match &status.last_run {
-        None => true,
-        // A last run stamped more than an interval ahead of `now` (by a node whose clock was
-        // wrong) would stop every sync until the clocks caught up: it counts as due.
-        Some(run) => {
-            now.0.saturating_sub(run.started_at.0) >= interval
-                || run.started_at.0 > now.0.saturating_add(interval)
+/// How soon a scheduled sync is tried again after the first of a row of failed runs: soon
+/// enough that a directory that was down for a moment is read again within a minute, not one
+/// interval later.
+pub const FIRST_RETRY_DELAY: Duration = Duration::from_secs(30);
+
+/// How long after a failed run the next is due, when it was the `consecutive_failures`-th
+/// failed run in a row: [`FIRST_RETRY_DELAY`] after the first, doubling with each further
+/// failure, never more than `interval` (a directory that stays down is tried as often as a
+/// healthy one is read, and no more). No failure: `interval`.
+pub fn retry_delay(consecutive_failures: u32, interval: Duration) -> Duration {
+    if consecutive_failures == 0 {
+        return interval;
+    }
+    // 2^31 × 30 s is beyond any interval: the shift is capped before it can overflow.
+    let factor = 1u32 << (consecutive_failures - 1).min(31);
+    FIRST_RETRY_DELAY
+        .checked_mul(factor)
+        .unwrap_or(Duration::MAX)
+        .min(interval)
+}
+
+/// The failed runs in a row that the last runs recorded in the store (by any node) show, as
+/// one node sees them by looking at [`SyncStatus`] from time to time: a completed run ends
+/// the row, each failed run not seen before lengthens it. Kept by the scheduler, so the
+/// store needs no column for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FailureStreak {
+    consecutive_failures: u32,
+    last_failure_started_at: Option<UnixTime>,
+}
+
+impl FailureStreak {
+    /// Takes in the status read from the store.
+    pub fn observe(&mut self, status: &SyncStatus) {
+        match status.last_run.as_ref() {
+            Some(SyncRun {
+                started_at,
+                result: SyncRunResult::Failed { .. },
+                ..
+            }) => {
+                if self.last_failure_started_at != Some(*started_at) {
+                    self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                    self.last_failure_started_at = Some(*started_at);
+                }
+            }
+            // No run yet, or the last one completed: a success resets the backoff.
+            _ => *self = Self::default(),
         }
     }
+
+    /// Failed runs in a row seen so far.
+    pub fn consecutive_failures(&self) -> u32 {
+        self.consecutive_failures
+    }
+}
+
+/// How long after any node's last run the next scheduled sync is due: `interval` after a
+/// completed run, [`retry_delay`] after a failed one. `None` when no run was recorded.
+pub fn next_sync_delay(
+    status: &SyncStatus,
+    streak: &FailureStreak,
+    interval: Duration,
+) -> Option<Duration> {
+    let run = status.last_run.as_ref()?;
+    Some(match run.result {
+        SyncRunResult::Completed(_) => interval,
+        // At least one failure: the streak may not have seen this run yet (a fresh node).
+        SyncRunResult::Failed { .. } => retry_delay(streak.consecutive_failures.max(1), interval),
+    })
+}
+
+/// Whether a scheduled sync is due at `now`: when no run (on any node: the status is the
+/// store's) started within the last [`next_sync_delay`]. Every node checks often and the
+/// first to find it due runs it, so a cluster syncs about once per interval, not once per
+/// node, and a failing directory is retried after 30 s, 1 min, 2 min, ... up to the interval.
+pub fn sync_due(
+    status: &SyncStatus,
+    streak: &FailureStreak,
+    now: UnixTime,
+    interval: Duration,
+) -> bool {
+    let (Some(run), Some(delay)) = (
+        status.last_run.as_ref(),
+        next_sync_delay(status, streak, interval),
+    ) else {
+        return true;
+    };
+    let delay = i64::try_from(delay.as_secs()).unwrap_or(i64::MAX);
+    // A last run stamped more than a delay ahead of `now` (by a node whose clock was wrong)
+    // would stop every sync until the clocks caught up: it counts as due.
+    now.0.saturating_sub(run.started_at.0) >= delay
+        || run.started_at.0 > now.0.saturating_add(delay)
 }
 
 /// Where a run is, for a progress line on long runs.
@@ -359,7 +437,7 @@ where
 mod tests {
     use super::*;
 
-    fn last_run_at(seconds: i64) -> SyncStatus {
+    fn failed_at(seconds: i64) -> SyncStatus {
         let run = SyncRun {
             started_at: UnixTime(seconds),
             finished_at: UnixTime(seconds),
@@ -374,17 +452,115 @@ mod tests {
         }
     }
 
+    fn completed_at(seconds: i64) -> SyncStatus {
+        let run = SyncRun {
+            started_at: UnixTime(seconds),
+            finished_at: UnixTime(seconds),
+            result: SyncRunResult::Completed(SyncCounts::default()),
+        };
+        SyncStatus {
+            last_run: Some(run.clone()),
+            last_completed: Some(run),
+        }
+    }
+
+    fn streak_of(failures: u32) -> FailureStreak {
+        FailureStreak {
+            consecutive_failures: failures,
+            last_failure_started_at: None,
+        }
+    }
+
     #[test]
-    fn a_sync_is_due_once_an_interval_has_passed_since_any_nodes_last_run() {
+    fn retry_delay_doubles_from_thirty_seconds_up_to_the_interval() {
+        let interval = Duration::from_secs(1800);
+        let table: [(u32, u64); 10] = [
+            (0, 1800),
+            (1, 30),
+            (2, 60),
+            (3, 120),
+            (4, 240),
+            (5, 480),
+            (6, 960),
+            (7, 1800),
+            (40, 1800),
+            (u32::MAX, 1800),
+        ];
+        for (failures, seconds) in table {
+            assert_eq!(
+                retry_delay(failures, interval),
+                Duration::from_secs(seconds),
+                "after {failures} failures"
+            );
+        }
+        // An interval shorter than the first retry delay bounds it too.
+        assert_eq!(
+            retry_delay(1, Duration::from_secs(10)),
+            Duration::from_secs(10)
+        );
+    }
+
+    #[test]
+    fn a_sync_is_due_once_its_delay_has_passed_since_any_nodes_last_run() {
         let interval = Duration::from_secs(600);
-        let now = UnixTime(1_000_000);
-        assert!(sync_due(&SyncStatus::default(), now, interval));
-        assert!(!sync_due(&last_run_at(now.0 - 599), now, interval));
-        assert!(sync_due(&last_run_at(now.0 - 600), now, interval));
-        // A failed run counts as a run: a broken directory is not hammered every tick.
-        assert!(!sync_due(&last_run_at(now.0 - 1), now, interval));
-        // A run stamped far in the future by a node with a wrong clock does not stop syncs.
-        assert!(!sync_due(&last_run_at(now.0 + 600), now, interval));
-        assert!(sync_due(&last_run_at(now.0 + 601), now, interval));
+        let now = 1_000_000;
+        // (last run, failures in a row seen, due)
+        let table: [(SyncStatus, u32, bool); 14] = [
+            (SyncStatus::default(), 0, true),
+            (completed_at(now - 599), 0, false),
+            (completed_at(now - 600), 0, true),
+            // A failed run is retried sooner than an interval, but not at every check.
+            (failed_at(now - 1), 1, false),
+            (failed_at(now - 29), 1, false),
+            (failed_at(now - 30), 1, true),
+            (failed_at(now - 59), 2, false),
+            (failed_at(now - 60), 2, true),
+            (failed_at(now - 479), 5, false),
+            (failed_at(now - 480), 5, true),
+            (failed_at(now - 599), 9, false),
+            (failed_at(now - 600), 9, true),
+            // A node that has not seen the failure yet still retries it soon.
+            (failed_at(now - 30), 0, true),
+            // A run stamped far in the future by a node with a wrong clock does not stop syncs.
+            (completed_at(now + 601), 0, true),
+        ];
+        for (status, failures, due) in table {
+            assert_eq!(
+                sync_due(&status, &streak_of(failures), UnixTime(now), interval),
+                due,
+                "{status:?} after {failures} failures"
+            );
+        }
+        assert!(!sync_due(
+            &completed_at(now + 600),
+            &FailureStreak::default(),
+            UnixTime(now),
+            interval
+        ));
+        assert!(sync_due(
+            &failed_at(now + 31),
+            &streak_of(1),
+            UnixTime(now),
+            interval
+        ));
+    }
+
+    #[test]
+    fn the_failure_streak_counts_each_failed_run_once_and_a_completed_run_ends_it() {
+        let mut streak = FailureStreak::default();
+        streak.observe(&failed_at(100));
+        assert_eq!(streak.consecutive_failures(), 1);
+        // The same run read again at the next check is not a second failure.
+        streak.observe(&failed_at(100));
+        assert_eq!(streak.consecutive_failures(), 1);
+        streak.observe(&failed_at(130));
+        streak.observe(&failed_at(190));
+        assert_eq!(streak.consecutive_failures(), 3);
+        streak.observe(&completed_at(310));
+        assert_eq!(streak, FailureStreak::default());
+        streak.observe(&failed_at(2110));
+        assert_eq!(streak.consecutive_failures(), 1);
+        streak.observe(&SyncStatus::default());
+        assert_eq!(streak.consecutive_failures(), 0);
     }
 }
