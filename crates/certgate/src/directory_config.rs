@@ -229,21 +229,24 @@ fn optional(value: &str) -> Option<String> {
     (!value.is_empty()).then(|| value.to_owned())
 }
 
+/// `value` of `setting` in `section` as an LDAP attribute or object class name: its
+/// descriptor form (RFC 4512 §1.4: letters, digits, hyphens), so nothing else reaches a filter.
+fn ldap_name(section: &str, setting: &str, value: &str) -> anyhow::Result<String> {
+    let value = value.trim();
+    if value.is_empty()
+        || !value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        bail!("{section} {setting} {value:?} is not an LDAP name (letters, digits, hyphens)");
+    }
+    Ok(value.to_owned())
+}
+
 impl AttributesFileConfig {
     fn apply(&self, mut map: AttributeMap) -> anyhow::Result<AttributeMap> {
-        let attribute = |setting: &str, value: &str| -> anyhow::Result<String> {
-            let value = value.trim();
-            if value.is_empty()
-                || !value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            {
-                bail!(
-                    "[directory.ldap.attributes] {setting} {value:?} is not an LDAP attribute name (letters, digits, hyphens)"
-                );
-            }
-            Ok(value.to_owned())
-        };
+        let attribute =
+            |setting: &str, value: &str| ldap_name("[directory.ldap.attributes]", setting, value);
         let upn_attribute = match (&self.user_principal_name, &map.user_principal_name) {
             (Some(name), _) => attribute("user_principal_name", name)?,
             (
@@ -329,19 +332,8 @@ impl GroupsFileConfig {
         let (Some(mut groups), true) = (groups, self.enabled.unwrap_or(true)) else {
             return Ok(None);
         };
-        let attribute = |setting: &str, value: &str| -> anyhow::Result<String> {
-            let value = value.trim();
-            if value.is_empty()
-                || !value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            {
-                bail!(
-                    "[directory.ldap.groups] {setting} {value:?} is not an LDAP name (letters, digits, hyphens)"
-                );
-            }
-            Ok(value.to_owned())
-        };
+        let attribute =
+            |setting: &str, value: &str| ldap_name("[directory.ldap.groups]", setting, value);
         if let Some(name) = &self.name_attribute {
             groups.name_attribute = attribute("name_attribute", name)?;
         }
@@ -575,7 +567,7 @@ immutable_id_format = "text-uuid"
             (with("bind_pasword_env = \"X\"\n"), "unknown field"),
             (
                 with("[directory.ldap.attributes]\nmail = \"mail; rm\"\n"),
-                "mail \"mail; rm\" is not an LDAP attribute name",
+                "mail \"mail; rm\" is not an LDAP name",
             ),
             (
                 with("[directory.ldap.attributes]\nimmutable_id_format = \"text-uuid\"\n"),
