@@ -1,5 +1,6 @@
 //! [`LdapDirectory`]: the [`DirectorySource`] port over LDAP.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use ldap3::controls::{MakeCritical, PagedResults, RawControl};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
+use tokio::time::Instant;
 
 use certgate_core::directory_source::{
     DirectoryEntry, DirectorySource, GroupMembershipRule, GroupQuery, SourceError,
@@ -39,6 +41,9 @@ pub struct LdapDirectory {
     /// handshake and bind per sync rather than one per user. Closed by `end_read`, and by the
     /// next read of the entries should a run not have ended its read.
     session: Arc<Mutex<Option<Ldap>>>,
+    /// When the current read must be over (`read_timeout` after `read_entries` started): the
+    /// group lookups that follow the users' search count against the same limit.
+    read_deadline: Arc<Mutex<Option<Instant>>>,
 }
 
 impl std::fmt::Debug for LdapDirectory {
@@ -104,6 +109,7 @@ impl LdapDirectory {
         if config.max_entries == 0
             || config.connect_timeout.is_zero()
             || config.operation_timeout.is_zero()
+            || config.read_timeout.is_zero()
         {
             return Err(invalid(
                 "the timeouts and the entry limit must be above 0".into(),
@@ -114,6 +120,7 @@ impl LdapDirectory {
             config,
             tls,
             session: Arc::new(Mutex::new(None)),
+            read_deadline: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -199,11 +206,50 @@ impl LdapDirectory {
                 limit_seconds: whole_seconds(self.config.operation_timeout),
                 during: "bind",
             }),
-            Err(other) => Err(SourceError::Unreachable {
+            Err(other) => Err(self.connection_lost("bind", other)),
+        }
+    }
+
+    /// The connection was set up and then closed or broke: ldap3 answers an operation whose
+    /// connection is gone with an I/O, channel or end-of-stream error.
+    fn connection_lost(&self, during: &'static str, error: LdapError) -> SourceError {
+        SourceError::ConnectionLost {
+            url: self.config.url.clone(),
+            during,
+            detail: error.to_string(),
+        }
+    }
+
+    /// `read` cut short at `deadline`: ldap3's timeouts bound each message, so a server that
+    /// sends every message just in time (or trickles its bytes) could otherwise keep one read
+    /// going for as long as it likes.
+    async fn before_deadline<T>(
+        &self,
+        deadline: Instant,
+        read: impl Future<Output = Result<T, SourceError>>,
+    ) -> Result<T, SourceError> {
+        match tokio::time::timeout_at(deadline, read).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(SourceError::Timeout {
                 url: self.config.url.clone(),
-                detail: other.to_string(),
+                limit_seconds: whole_seconds(self.config.read_timeout),
+                during: "the whole read",
             }),
         }
+    }
+
+    fn read_deadline(&self) -> Option<Instant> {
+        *self
+            .read_deadline
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn set_read_deadline(&self, deadline: Option<Instant>) {
+        *self
+            .read_deadline
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = deadline;
     }
 
     /// Every entry under `base_dn` that `filter` selects, page after page; any failure fails
@@ -245,6 +291,13 @@ impl LdapDirectory {
                         limit_seconds: whole_seconds(self.config.operation_timeout),
                         during: "search",
                     },
+                    // A connection that closes between two pages or in the middle of one
+                    // (the paging cookie is then lost with it).
+                    other @ (LdapError::Io { .. }
+                    | LdapError::OpSend { .. }
+                    | LdapError::ResultRecv { .. }
+                    | LdapError::IdScrubSend { .. }
+                    | LdapError::EndOfStream) => self.connection_lost("search", other),
                     other => search_failed(other.to_string()),
                 })?;
             let (page, done) = result.success().map_err(|error| match error {
@@ -314,19 +367,22 @@ impl DirectorySource for LdapDirectory {
         // The password first: a missing one needs no connection to report.
         let password = self.config.bind_password.read()?;
         self.close_session().await;
-        let mut ldap = self.connect().await?;
-        let read = async {
-            self.bind(&mut ldap, &password).await?;
-            self.search(
-                &mut ldap,
-                &self.config.base_dn,
-                &self.config.filter,
-                attributes,
-                Overflow::Refuse(self.config.max_entries),
-            )
-            .await
-        }
-        .await;
+        let deadline = Instant::now() + self.config.read_timeout;
+        self.set_read_deadline(Some(deadline));
+        let mut ldap = self.before_deadline(deadline, self.connect()).await?;
+        let read = self
+            .before_deadline(deadline, async {
+                self.bind(&mut ldap, &password).await?;
+                self.search(
+                    &mut ldap,
+                    &self.config.base_dn,
+                    &self.config.filter,
+                    attributes,
+                    Overflow::Refuse(self.config.max_entries),
+                )
+                .await
+            })
+            .await;
         match read {
             Ok(entries) => {
                 self.keep_session(ldap);
@@ -360,12 +416,23 @@ impl DirectorySource for LdapDirectory {
                 ldap3::ldap_escape(member_attribute.as_str())
             ),
         };
+        // The lookups belong to the read `read_entries` started; one made on its own gets a
+        // read of its own.
+        let deadline = match self.read_deadline() {
+            Some(deadline) => deadline,
+            None => {
+                let deadline = Instant::now() + self.config.read_timeout;
+                self.set_read_deadline(Some(deadline));
+                deadline
+            }
+        };
         let mut ldap = match self.take_session() {
             Some(ldap) => ldap,
             None => {
                 let password = self.config.bind_password.read()?;
-                let mut ldap = self.connect().await?;
-                self.bind(&mut ldap, &password).await?;
+                let mut ldap = self.before_deadline(deadline, self.connect()).await?;
+                self.before_deadline(deadline, self.bind(&mut ldap, &password))
+                    .await?;
                 ldap
             }
         };
@@ -375,20 +442,34 @@ impl DirectorySource for LdapDirectory {
             .as_deref()
             .unwrap_or(&self.config.base_dn);
         let groups = self
-            .search(
-                &mut ldap,
-                base_dn,
-                &filter,
-                &[query.name_attribute.to_owned()],
-                Overflow::Stop(query.at_most),
+            .before_deadline(
+                deadline,
+                self.search(
+                    &mut ldap,
+                    base_dn,
+                    &filter,
+                    &[query.name_attribute.to_owned()],
+                    Overflow::Stop(query.at_most),
+                ),
             )
             .await;
-        self.keep_session(ldap);
-        groups
+        match groups {
+            Ok(groups) => {
+                self.keep_session(ldap);
+                Ok(groups)
+            }
+            Err(error) => {
+                // The run fails with this error: a connection cut mid-search (or past its
+                // deadline) is not one to reuse.
+                let _ = ldap.unbind().await;
+                Err(error)
+            }
+        }
     }
 
     async fn end_read(&self) {
         self.close_session().await;
+        self.set_read_deadline(None);
     }
 }
 
@@ -523,6 +604,13 @@ mod tests {
             (
                 LdapSourceConfig {
                     operation_timeout: Duration::ZERO,
+                    ..config("ldaps://dc.contoso.example", Transport::Ldaps)
+                },
+                "directory-source-config-invalid",
+            ),
+            (
+                LdapSourceConfig {
+                    read_timeout: Duration::ZERO,
                     ..config("ldaps://dc.contoso.example", Transport::Ldaps)
                 },
                 "directory-source-config-invalid",

@@ -37,6 +37,7 @@ struct LdapFileConfig {
     page_size: Option<u32>,
     connect_timeout_seconds: Option<u64>,
     operation_timeout_seconds: Option<u64>,
+    read_timeout_seconds: Option<u64>,
     max_entries: Option<u64>,
     removal_grace_seconds: Option<u64>,
     sync_interval_seconds: Option<u64>,
@@ -188,6 +189,10 @@ impl LdapFileConfig {
         if let Some(seconds) = self.operation_timeout_seconds {
             ldap.operation_timeout =
                 Duration::from_secs(within("operation_timeout_seconds", seconds, 1..=3600)?);
+        }
+        if let Some(seconds) = self.read_timeout_seconds {
+            ldap.read_timeout =
+                Duration::from_secs(within("read_timeout_seconds", seconds, 1..=86_400)?);
         }
         if let Some(entries) = self.max_entries {
             let entries = within("max_entries", entries, 1..=100_000_000)?;
@@ -494,6 +499,7 @@ profile = "generic"
 page_size = 500
 connect_timeout_seconds = 5
 operation_timeout_seconds = 20
+read_timeout_seconds = 600
 max_entries = 50000
 removal_grace_seconds = 86400
 sync_interval_seconds = 600
@@ -510,6 +516,7 @@ immutable_id_format = "text-uuid"
         assert_eq!(settings.ldap.page_size, 500);
         assert_eq!(settings.ldap.connect_timeout, Duration::from_secs(5));
         assert_eq!(settings.ldap.operation_timeout, Duration::from_secs(20));
+        assert_eq!(settings.ldap.read_timeout, Duration::from_secs(600));
         assert_eq!(settings.ldap.max_entries, 50_000);
         assert_eq!(
             settings.ldap.bind_password,

@@ -241,15 +241,28 @@ pub enum SourceError {
         /// The TLS library's error, for the log.
         detail: String,
     },
-    /// The connection or an operation took longer than its configured limit.
+    /// The connection, an operation, or the whole read took longer than its configured limit.
     #[error("the directory server {url} did not answer within {limit_seconds} s ({during})")]
     Timeout {
         /// The URL as configured.
         url: String,
         /// The limit that was crossed, in whole seconds.
         limit_seconds: u64,
-        /// What certgate was waiting for (`connect`, `bind`, `search`).
+        /// What certgate was waiting for (`connect`, `bind`, `search`, or `the whole read`
+        /// when the server answered each message in time but the read as a whole ran over).
         during: &'static str,
+    },
+    /// The connection closed (or broke) after it was set up and before the read was over: the
+    /// server restarted, a firewall or load balancer cut the connection, or the network
+    /// failed. Nothing is applied from the part that was read.
+    #[error("the connection to the directory server {url} was lost during the {during}: {detail}")]
+    ConnectionLost {
+        /// The URL as configured.
+        url: String,
+        /// What certgate was doing (`bind`, `search`).
+        during: &'static str,
+        /// The underlying error, for the log.
+        detail: String,
     },
     /// The server refused the bind DN and password (LDAP result 49, invalidCredentials).
     #[error("the directory server refused the bind as {bind_dn}: wrong DN or password ({detail})")]
@@ -341,8 +354,13 @@ impl SourceError {
         ),
         ReasonCode::new(
             "directory-source-timeout",
-            "The directory server did not accept the connection or answer an operation within the configured time.",
-            "Check the directory server's load and the network, or raise the connect or operation timeout; certgate keeps the last synchronised users meanwhile.",
+            "The directory server did not accept the connection, answer an operation, or finish sending the whole read within the configured time.",
+            "Check the directory server's load and the network, or raise the connect, operation or read timeout; certgate keeps the last synchronised users meanwhile.",
+        ),
+        ReasonCode::new(
+            "directory-source-connection-lost",
+            "The connection to the directory server closed or broke in the middle of the read (the server restarted, a firewall or load balancer cut it, or the network failed); nothing was applied from the part that was read.",
+            "Check the directory server and the network path to it (idle or session timeouts of firewalls and load balancers); certgate keeps the last synchronised users meanwhile and the next sync reads everything again.",
         ),
         ReasonCode::new(
             "directory-source-bind-rejected",
@@ -388,6 +406,7 @@ impl SourceError {
             SourceError::Unreachable { .. } => "directory-source-unreachable",
             SourceError::TlsFailed { .. } => "directory-source-tls-failed",
             SourceError::Timeout { .. } => "directory-source-timeout",
+            SourceError::ConnectionLost { .. } => "directory-source-connection-lost",
             SourceError::BindRejected { .. } => "directory-source-bind-rejected",
             SourceError::BindFailed { .. } => "directory-source-bind-failed",
             SourceError::SearchFailed { .. } => "directory-source-search-failed",
