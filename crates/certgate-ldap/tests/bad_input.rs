@@ -327,3 +327,188 @@ async fn a_connection_that_breaks_mid_search_applies_nothing_and_the_next_sync_a
         Some(SyncRunResult::Completed(_))
     ));
 }
+
+/// One hostile value: the account, the LDIF that writes the value into AD, and the code its
+/// entry is skipped with.
+struct Hostile {
+    name: &'static str,
+    change: String,
+    code: &'static str,
+}
+
+fn hostile_values(base: &str) -> Vec<Hostile> {
+    let replace = |name: &str, attribute: &str, values: &[Vec<u8>]| {
+        let mut ldif = format!("dn: CN={name},{base}\nchangetype: modify\nreplace: {attribute}\n");
+        for value in values {
+            ldif.push_str(&format!("{attribute}:: {}\n", base64(value)));
+        }
+        ldif.push_str("-\n\n");
+        ldif
+    };
+    let one = |text: &str| vec![text.as_bytes().to_vec()];
+    vec![
+        Hostile {
+            name: "h-escape",
+            change: replace("h-escape", "displayName", &one("Eve \x1b[31mRed\x1b[0m")),
+            code: "directory-entry-attribute-not-text",
+        },
+        Hostile {
+            name: "h-crlf",
+            change: replace(
+                "h-crlf",
+                "proxyAddresses",
+                &one("SMTP:h-crlf@certgate.test\r\nBcc: mallory@evil.example"),
+            ),
+            code: "directory-entry-attribute-not-text",
+        },
+        Hostile {
+            name: "h-nul",
+            change: replace("h-nul", "displayName", &one("Nul\0Byte")),
+            code: "directory-entry-attribute-not-text",
+        },
+        // AD's schema caps displayName at 256 characters (Samba refuses a longer one): the
+        // ~1 MB value goes into jpegPhoto, which has no cap and is mapped before displayName.
+        Hostile {
+            name: "h-huge",
+            change: replace("h-huge", "jpegPhoto", &[vec![b'A'; 1024 * 1024]]),
+            code: "directory-entry-attribute-too-large",
+        },
+        Hostile {
+            name: "h-many",
+            change: replace(
+                "h-many",
+                "proxyAddresses",
+                &(0..3000)
+                    .map(|index| format!("smtp:alias{index}@certgate.test").into_bytes())
+                    .collect::<Vec<_>>(),
+            ),
+            code: "directory-entry-attribute-too-large",
+        },
+        // Samba refuses bytes that are not UTF-8 in displayName: the start of a JPEG in
+        // jpegPhoto, a binary attribute mapped as text.
+        Hostile {
+            name: "h-binary",
+            change: replace(
+                "h-binary",
+                "jpegPhoto",
+                &[vec![0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10]],
+            ),
+            code: "directory-entry-attribute-not-text",
+        },
+        Hostile {
+            name: "h-mapping",
+            change: replace(
+                "h-mapping",
+                "altSecurityIdentities",
+                &one("X509:<NOPE>\u{202e}garbage<I><S><SR>"),
+            ),
+            code: "directory-entry-certificate-mapping-unparseable",
+        },
+        Hostile {
+            name: "h-mapping-huge",
+            change: replace(
+                "h-mapping-huge",
+                "altSecurityIdentities",
+                &one(&format!("X509:<SKI>{}", "ab".repeat(50_000))),
+            ),
+            code: "directory-entry-attribute-too-large",
+        },
+        Hostile {
+            name: "h-upn-space",
+            change: replace(
+                "h-upn-space",
+                "userPrincipalName",
+                &one(" h-upn-space@certgate.test "),
+            ),
+            code: "user-upn-invalid",
+        },
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_values_skip_their_entry_with_its_code_and_keep_its_last_synced_user() {
+    let dc = dc();
+    let base = format!("OU=Hostile,{BASE_DN}");
+    let hostile = hostile_values(&base);
+    // Every account starts clean and is synchronised.
+    let mut ldif = format!("dn: {base}\nchangetype: add\nobjectClass: organizationalUnit\n\n");
+    for name in hostile.iter().map(|h| h.name).chain(["h-good"]) {
+        ldif.push_str(&format!(
+            "dn: CN={name},{base}\nchangetype: add\nobjectClass: user\nsAMAccountName: {name}\n\
+             userPrincipalName: {name}@certgate.test\ndisplayName: Clean {name}\n\
+             proxyAddresses: SMTP:{name}@certgate.test\n\
+             altSecurityIdentities: X509:<RFC822>{name}@certgate.test\n\
+             userAccountControl: 514\n\n"
+        ));
+    }
+    ldapmodify(dc, "hostile-fixtures", &ldif);
+    let store = store(dc, "hostile").await;
+    let settings = settings(AttributeMap {
+        display_name: vec!["jpegPhoto".into(), "displayName".into()],
+        ..AttributeMap::active_directory()
+    });
+    let direct = config(dc, "ldaps://127.0.0.1", &base);
+    let first = sync(&store, direct.clone(), &settings)
+        .await
+        .expect("the first sync");
+    assert_eq!(first.counts().added, hostile.len() as u64 + 1, "{first:#?}");
+    let before = snapshot(&store).await;
+
+    // Then the values turn hostile, and h-good is renamed.
+    for value in &hostile {
+        ldapmodify(dc, value.name, &value.change);
+    }
+    ldapmodify(
+        dc,
+        "h-good",
+        &format!(
+            "dn: CN=h-good,{base}\nchangetype: modify\nreplace: displayName\n\
+             displayName: Renamed good\n-\n\n"
+        ),
+    );
+    let report = sync(&store, direct, &settings)
+        .await
+        .expect("a sync with hostile entries completes");
+
+    let mut skipped: Vec<(String, &str)> = report
+        .plan
+        .problems
+        .iter()
+        .map(|problem| (problem.dn.clone(), problem.error.code()))
+        .collect();
+    skipped.sort();
+    let mut expected: Vec<(String, &str)> = hostile
+        .iter()
+        .map(|value| (format!("CN={},{base}", value.name), value.code))
+        .collect();
+    expected.sort();
+    assert_eq!(skipped, expected);
+    // What the report prints of them is safe for a terminal and a log line: no control
+    // character from the directory, and not the megabyte.
+    for problem in &report.plan.problems {
+        let message = problem.error.to_string();
+        assert!(
+            !message.chars().any(char::is_control) && message.len() < 1024,
+            "{}: {message:?}",
+            problem.dn
+        );
+    }
+    let counts = report.counts();
+    assert_eq!((counts.updated, counts.skipped), (1, hostile.len() as u64));
+    let status = store.sync_status().await.expect("status");
+    match status.last_run.map(|run| run.result) {
+        Some(SyncRunResult::Completed(recorded)) => assert_eq!(recorded, counts),
+        other => panic!("the run was not recorded as completed: {other:?}"),
+    }
+    // Each skipped entry's user is what the first sync made of it, still enabled or not as
+    // it was, not disabled as gone; h-good has its new name.
+    let after = snapshot(&store).await;
+    assert_eq!(after.users.len(), before.users.len());
+    for (old, new) in before.users.iter().zip(&after.users) {
+        if old.upn.as_str() == "h-good@certgate.test" {
+            assert_eq!(new.display_name, "Renamed good");
+        } else {
+            assert_eq!(old, new, "a skipped entry's user changed");
+        }
+    }
+}
