@@ -12,6 +12,16 @@ use certgate_core::escape_control;
 /// The OID of the simple paged results control (RFC 2696).
 pub(crate) const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
 
+/// The most bytes of one value kept from a search result entry: far above every cap of the
+/// mapping (1 KiB for a text value, 4 KiB for a certificate mapping), which refuses the
+/// attribute all the same, so a bigger value is not held for the rest of the read (a sync
+/// keeps every entry until it has planned). ldap3 has no limit on the size of one message, so
+/// the message itself is read whole; what it costs is one message, not the directory.
+pub(crate) const MAX_KEPT_VALUE_BYTES: usize = 64 * 1024;
+/// The most bytes of all the values of one attribute kept (500 proxy addresses, the
+/// mapping's cap, of 1 KiB each fit).
+pub(crate) const MAX_KEPT_ATTRIBUTE_BYTES: usize = 1024 * 1024;
+
 fn malformed(what: &str) -> SourceError {
     SourceError::ProtocolViolation {
         detail: format!("a malformed {what}"),
@@ -68,9 +78,38 @@ pub(crate) fn directory_entry(tag: StructureTag) -> Result<DirectoryEntry, Sourc
                 .collect::<Result<Vec<_>, _>>()?,
             None => Vec::new(),
         };
-        entry.push_values(&name, values);
+        if entry.dropped_values(&name).is_some() {
+            continue;
+        }
+        let total: usize = values.iter().map(Vec::len).sum();
+        let largest = values.iter().map(Vec::len).max().unwrap_or(0);
+        if largest > MAX_KEPT_VALUE_BYTES {
+            entry.drop_values(
+                &name,
+                format!(
+                    "a value of {largest} bytes, over the {MAX_KEPT_VALUE_BYTES} bytes certgate \
+                     keeps of one value"
+                ),
+            );
+        } else if total + total_kept(&entry, &name) > MAX_KEPT_ATTRIBUTE_BYTES {
+            entry.drop_values(
+                &name,
+                format!(
+                    "{} values, over the {MAX_KEPT_ATTRIBUTE_BYTES} bytes certgate keeps of one \
+                     attribute",
+                    values.len() + entry.values(&name).len()
+                ),
+            );
+        } else {
+            entry.push_values(&name, values);
+        }
     }
     Ok(entry)
+}
+
+/// Bytes already kept of `name` (an attribute the server sent twice in one entry).
+fn total_kept(entry: &DirectoryEntry, name: &str) -> usize {
+    entry.values(name).iter().map(Vec::len).sum()
 }
 
 /// The cookie of a paged results response control value: `SEQUENCE { size INTEGER, cookie
@@ -126,6 +165,44 @@ mod tests {
         let entry = directory_entry(tag).expect("entry");
         assert_eq!(entry.dn(), "CN=Alice\\u{1b},DC=contoso");
         assert_eq!(entry.values("objectguid"), [guid.to_vec()]);
+    }
+
+    fn attribute(name: &str, values: &[Vec<u8>]) -> Tag {
+        Tag::Sequence(Sequence {
+            inner: vec![
+                octets(name.as_bytes()),
+                Tag::Set(Set {
+                    inner: values.iter().map(|value| octets(value)).collect(),
+                    ..Default::default()
+                }),
+            ],
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn values_over_what_certgate_keeps_are_dropped_and_noted() {
+        let huge = vec![b'a'; MAX_KEPT_VALUE_BYTES + 1];
+        let many = vec![vec![b'b'; 1000]; MAX_KEPT_ATTRIBUTE_BYTES / 1000 + 1];
+        let tag = entry_tag(vec![
+            attribute("displayName", &[huge]),
+            attribute("proxyAddresses", &many),
+            attribute("mail", &[vec![b'c'; MAX_KEPT_VALUE_BYTES]]),
+        ]);
+        let entry = directory_entry(tag).expect("entry");
+        assert!(entry.values("displayName").is_empty());
+        assert_eq!(
+            entry.dropped_values("displayName"),
+            Some("a value of 65537 bytes, over the 65536 bytes certgate keeps of one value")
+        );
+        assert!(entry.values("proxyAddresses").is_empty());
+        assert_eq!(
+            entry.dropped_values("proxyAddresses"),
+            Some("1049 values, over the 1048576 bytes certgate keeps of one attribute")
+        );
+        // At the limit: kept, for the mapping to judge.
+        assert_eq!(entry.values("mail").len(), 1);
+        assert_eq!(entry.dropped_values("mail"), None);
     }
 
     #[test]

@@ -483,6 +483,20 @@ async fn hostile_values_skip_their_entry_with_its_code_and_keep_its_last_synced_
         .collect();
     expected.sort();
     assert_eq!(skipped, expected);
+    // The megabyte was not kept past its message (what the reader notes says so).
+    let huge = report
+        .plan
+        .problems
+        .iter()
+        .find(|problem| problem.dn.starts_with("CN=h-huge,"))
+        .expect("h-huge was skipped");
+    assert!(
+        huge.error
+            .to_string()
+            .contains("a value of 1048576 bytes, over the 65536 bytes certgate keeps"),
+        "{}",
+        huge.error
+    );
     // What the report prints of them is safe for a terminal and a log line: no control
     // character from the directory, and not the megabyte.
     for problem in &report.plan.problems {

@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 pub struct DirectoryEntry {
     dn: String,
     attributes: BTreeMap<String, Vec<Vec<u8>>>,
+    /// Attributes whose values the reader dropped as too large to hold, with what was too
+    /// large: the mapping refuses them as it refuses a value over its own caps.
+    dropped: BTreeMap<String, String>,
 }
 
 impl DirectoryEntry {
@@ -20,6 +23,7 @@ impl DirectoryEntry {
         DirectoryEntry {
             dn: dn.into(),
             attributes: BTreeMap::new(),
+            dropped: BTreeMap::new(),
         }
     }
 
@@ -29,6 +33,22 @@ impl DirectoryEntry {
             .entry(name.to_ascii_lowercase())
             .or_default()
             .extend(values);
+    }
+
+    /// Records that the reader dropped the values of `name` because `what` (for the report)
+    /// is over what it keeps: a sync holds every entry until it has planned, so a value far
+    /// beyond any mapping's cap is not kept only to be refused later.
+    pub fn drop_values(&mut self, name: &str, what: impl Into<String>) {
+        let name = name.to_ascii_lowercase();
+        self.attributes.remove(&name);
+        self.dropped.insert(name, what.into());
+    }
+
+    /// Why the values of `name` were dropped, if they were ([`DirectoryEntry::drop_values`]).
+    pub fn dropped_values(&self, name: &str) -> Option<&str> {
+        self.dropped
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 
     /// The entry with `values` added to `name`: for building entries in tests and examples.

@@ -245,6 +245,7 @@ fn single_value<'a>(
     attribute: &str,
     max_bytes: usize,
 ) -> Result<Option<&'a [u8]>, EntryError> {
+    refuse_dropped_values(entry, attribute)?;
     if entry.has_ranged_values(attribute) {
         return Err(too_many_values(attribute));
     }
@@ -289,6 +290,7 @@ fn texts(
     max_values: usize,
     max_bytes: usize,
 ) -> Result<Vec<String>, EntryError> {
+    refuse_dropped_values(entry, attribute)?;
     let values = entry.values(attribute);
     if values.len() > max_values || entry.has_ranged_values(attribute) {
         return Err(EntryError::AttributeTooLarge {
@@ -311,6 +313,17 @@ fn texts(
             text(attribute, value)
         })
         .collect()
+}
+
+/// Values the reader did not keep (far over every cap here) are too large as well.
+fn refuse_dropped_values(entry: &DirectoryEntry, attribute: &str) -> Result<(), EntryError> {
+    match entry.dropped_values(attribute) {
+        Some(what) => Err(EntryError::AttributeTooLarge {
+            attribute: attribute.to_owned(),
+            what: what.to_owned(),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn too_many_values(attribute: &str) -> EntryError {
@@ -529,6 +542,30 @@ mod tests {
             map(&ranged).err().as_deref(),
             Some("directory-entry-attribute-too-large")
         );
+    }
+
+    #[test]
+    fn values_the_reader_dropped_as_too_large_skip_the_entry() {
+        for attribute in [
+            "displayName",
+            "proxyAddresses",
+            "objectGUID",
+            "userAccountControl",
+        ] {
+            let mut entry = ad_user();
+            entry.drop_values(attribute, "a value of 5000000 bytes");
+            assert!(entry.values(attribute).is_empty());
+            let problem =
+                map_entry(&entry, &AttributeMap::active_directory()).expect_err("refused");
+            assert_eq!(
+                problem.error,
+                EntryError::AttributeTooLarge {
+                    attribute: attribute.to_owned(),
+                    what: "a value of 5000000 bytes".into(),
+                },
+                "{attribute}"
+            );
+        }
     }
 
     #[test]
