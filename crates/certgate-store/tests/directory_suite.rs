@@ -92,6 +92,12 @@ on_both_backends! {
     two_nodes_never_hold_the_sync_lock_at_once
         => sqlite_two_nodes_never_hold_the_sync_lock_at_once,
            postgres_two_nodes_never_hold_the_sync_lock_at_once;
+    two_syncs_started_together_on_two_nodes_apply_once
+        => sqlite_two_syncs_started_together_on_two_nodes_apply_once,
+           postgres_two_syncs_started_together_on_two_nodes_apply_once;
+    a_read_that_fails_after_entries_arrived_applies_nothing_and_is_recorded
+        => sqlite_a_read_that_fails_after_entries_arrived_applies_nothing_and_is_recorded,
+           postgres_a_read_that_fails_after_entries_arrived_applies_nothing_and_is_recorded;
 }
 
 // ---- Fixtures -----------------------------------------------------------------------------
@@ -1089,4 +1095,198 @@ async fn two_nodes_never_hold_the_sync_lock_at_once(db: &TestDb) {
     // And the run let go of it.
     let again = second.try_lock_sync().await.expect("lock").expect("free");
     second.release_sync_lock(again).await.expect("released");
+}
+
+/// One account (zoe, with a directory group), or a read that fails at the step `fails_at`.
+struct ScriptedSource {
+    fails_at: Option<ReadStep>,
+    /// Holds the read until notified: a run that is applying, for as long as a test needs.
+    gate: Option<tokio::sync::Notify>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReadStep {
+    Entries,
+    Groups,
+}
+
+impl ScriptedSource {
+    const DN: &'static str = "CN=zoe,DC=contoso,DC=example";
+
+    fn lost(&self) -> certgate_core::directory_source::SourceError {
+        certgate_core::directory_source::SourceError::ConnectionLost {
+            url: "ldaps://dc.contoso.example".into(),
+            during: "search",
+            detail: "the test's connection broke".into(),
+        }
+    }
+}
+
+impl certgate_core::directory_source::DirectorySource for ScriptedSource {
+    async fn read_entries(
+        &self,
+        _attributes: &[String],
+    ) -> Result<
+        Vec<certgate_core::directory_source::DirectoryEntry>,
+        certgate_core::directory_source::SourceError,
+    > {
+        if let Some(gate) = &self.gate {
+            gate.notified().await;
+        }
+        if self.fails_at == Some(ReadStep::Entries) {
+            return Err(self.lost());
+        }
+        Ok(vec![certgate_core::directory_source::DirectoryEntry::new(
+            Self::DN,
+        )
+        .with("userPrincipalName", &[b"zoe@contoso.example"])
+        .with("displayName", &[b"Zoe"])
+        .with("objectGUID", &[&[9; 16]])
+        .with("userAccountControl", &[b"512"])])
+    }
+
+    async fn read_groups(
+        &self,
+        _query: &certgate_core::directory_source::GroupQuery<'_>,
+    ) -> Result<
+        Vec<certgate_core::directory_source::DirectoryEntry>,
+        certgate_core::directory_source::SourceError,
+    > {
+        if self.fails_at == Some(ReadStep::Groups) {
+            return Err(self.lost());
+        }
+        Ok(vec![certgate_core::directory_source::DirectoryEntry::new(
+            "CN=Sales,DC=contoso,DC=example",
+        )
+        .with("cn", &[b"Sales"])])
+    }
+}
+
+fn sync_settings() -> certgate_core::directory_source::SyncSettings {
+    certgate_core::directory_source::SyncSettings {
+        attributes: certgate_core::directory_source::AttributeMap::active_directory(),
+        removal_grace: certgate_core::directory_source::SyncSettings::DEFAULT_REMOVAL_GRACE,
+    }
+}
+
+async fn apply(
+    source: &ScriptedSource,
+    store: &SqlStore,
+) -> Result<certgate_core::directory_source::SyncReport, certgate_core::directory_source::SyncError>
+{
+    certgate_core::directory_source::synchronize(
+        source,
+        store,
+        &sync_settings(),
+        certgate_core::directory_source::SyncMode::Apply,
+        &certgate_core::clock::FixedClock::at(now().0),
+        "directory-sync",
+        &mut |_| {},
+    )
+    .await
+}
+
+/// Two nodes start a sync at the same moment, each through `synchronize` on its own store
+/// handle: the one that takes the lock applies while the other is refused
+/// (`directory-sync-already-running`) and writes nothing, not even a run record; the user is
+/// added once, with one audit event.
+async fn two_syncs_started_together_on_two_nodes_apply_once(db: &TestDb) {
+    use certgate_core::directory_source::{SyncRunResult, SyncRunStore};
+
+    let (first, second) = (db.open().await, db.open().await);
+    let source = ScriptedSource {
+        fails_at: None,
+        gate: Some(tokio::sync::Notify::new()),
+    };
+    let gate = source.gate.as_ref().expect("the gate");
+    // The refused run lets the winner go on; were both to hold the lock, both would wait in
+    // the read and the test's deadline would say so.
+    let node = |store| {
+        let source = &source;
+        async move {
+            let result = apply(source, store).await;
+            if result.is_err() {
+                gate.notify_one();
+            }
+            result
+        }
+    };
+    let (a, b) = tokio::join!(node(&first), node(&second));
+    let (applied, refused) = match (a, b) {
+        (Ok(applied), Err(refused)) | (Err(refused), Ok(applied)) => (applied, refused),
+        (a, b) => panic!("exactly one node applies: {a:?} / {b:?}"),
+    };
+    assert_eq!(refused.code(), "directory-sync-already-running");
+    assert_eq!(applied.counts().added, 1);
+    let users = first.list_users().await.expect("users");
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].upn.as_str(), "zoe@contoso.example");
+    let adds = first
+        .audit_events(100)
+        .await
+        .expect("audit")
+        .iter()
+        .filter(|event| event.action == "user.add")
+        .count();
+    assert_eq!(adds, 1);
+    let status = second.sync_status().await.expect("status");
+    assert!(matches!(
+        status.last_run.map(|run| run.result),
+        Some(SyncRunResult::Completed(counts)) if counts.added == 1
+    ));
+}
+
+/// A read that breaks after the users' entries arrived (while their group memberships are
+/// read) applies none of them: the store holds what the last completed run left, with no
+/// audit event, and the run is recorded as failed with the source's code.
+async fn a_read_that_fails_after_entries_arrived_applies_nothing_and_is_recorded(db: &TestDb) {
+    use certgate_core::directory_source::{SyncRunResult, SyncRunStore};
+
+    let store = db.open().await;
+    let failing = |step| ScriptedSource {
+        fails_at: Some(step),
+        gate: None,
+    };
+    for step in [ReadStep::Entries, ReadStep::Groups] {
+        let error = apply(&failing(step), &store)
+            .await
+            .expect_err("a broken read fails the run");
+        assert_eq!(error.code(), "directory-source-connection-lost");
+        assert!(store.list_users().await.expect("users").is_empty());
+        assert!(store.audit_events(100).await.expect("audit").is_empty());
+        let status = db.open().await.sync_status().await.expect("status");
+        assert!(matches!(
+            status.last_run.map(|run| run.result),
+            Some(SyncRunResult::Failed { code, .. }) if code == "directory-source-connection-lost"
+        ));
+        assert_eq!(status.last_completed, None);
+    }
+
+    // A healthy read applies; a broken one after it keeps the user and the completed run.
+    let healthy = ScriptedSource {
+        fails_at: None,
+        gate: None,
+    };
+    apply(&healthy, &store).await.expect("a healthy sync");
+    let users = store.list_users().await.expect("users");
+    let events = store.audit_events(100).await.expect("audit").len();
+    let completed = store.sync_status().await.expect("status").last_completed;
+    assert!(completed.is_some());
+    for step in [ReadStep::Entries, ReadStep::Groups] {
+        apply(&failing(step), &store)
+            .await
+            .expect_err("a broken read fails the run");
+        let reopened = db.open().await;
+        assert_eq!(reopened.list_users().await.expect("users"), users);
+        assert_eq!(
+            reopened.audit_events(100).await.expect("audit").len(),
+            events
+        );
+        let status = reopened.sync_status().await.expect("status");
+        assert_eq!(status.last_completed, completed);
+        assert!(matches!(
+            status.last_run.map(|run| run.result),
+            Some(SyncRunResult::Failed { .. })
+        ));
+    }
 }
