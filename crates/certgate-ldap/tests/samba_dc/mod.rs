@@ -148,12 +148,19 @@ fn start() -> SambaDc {
         .expect("create the Samba DC lock file");
     // Another test process may be using the ports: wait for it to finish.
     lock.lock().expect("lock the Samba DC lock file");
+    // The previous holder's DC stops when that process's end closes its stdin, which is after
+    // the lock is released: give it a while to let go of the ports before calling them taken.
     for port in [389, 636] {
-        if let Err(error) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
-            panic!(
-                "127.0.0.1:{port} is not free ({error}): the Samba DC of the LDAP tests needs \
-                 ports 389 and 636; stop whatever listens there (`ss -ltnp`) and run again"
-            );
+        let waiting_since = Instant::now();
+        while let Err(error) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+            if waiting_since.elapsed() > Duration::from_secs(60) {
+                panic!(
+                    "127.0.0.1:{port} is not free ({error}): the Samba DC of the LDAP tests \
+                     needs ports 389 and 636; stop whatever listens there (`ss -ltnp`) and run \
+                     again"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 
