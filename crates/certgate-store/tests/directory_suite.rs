@@ -92,6 +92,9 @@ on_both_backends! {
     two_nodes_never_hold_the_sync_lock_at_once
         => sqlite_two_nodes_never_hold_the_sync_lock_at_once,
            postgres_two_nodes_never_hold_the_sync_lock_at_once;
+    the_change_mark_round_trips_and_is_replaced_whole
+        => sqlite_the_change_mark_round_trips_and_is_replaced_whole,
+           postgres_the_change_mark_round_trips_and_is_replaced_whole;
 }
 
 // ---- Fixtures -----------------------------------------------------------------------------
@@ -939,7 +942,7 @@ async fn a_half_described_origin_is_refused_as_corrupt(db: &TestDb) {
 
 async fn sync_runs_keep_the_last_run_and_the_last_completed_one(db: &TestDb) {
     use certgate_core::directory_source::{
-        SyncCounts, SyncRun, SyncRunResult, SyncRunStore, SyncStatus,
+        SyncCounts, SyncRun, SyncRunResult, SyncRunStore, SyncScope, SyncStatus,
     };
     let store = db.open().await;
     assert_eq!(
@@ -947,6 +950,7 @@ async fn sync_runs_keep_the_last_run_and_the_last_completed_one(db: &TestDb) {
         SyncStatus::default()
     );
     let completed = SyncRun {
+        scope: SyncScope::Incremental,
         started_at: now(),
         finished_at: UnixTime(now().0 + 3),
         result: SyncRunResult::Completed(SyncCounts {
@@ -965,6 +969,7 @@ async fn sync_runs_keep_the_last_run_and_the_last_completed_one(db: &TestDb) {
     assert_eq!(status.last_completed.as_ref(), Some(&completed));
 
     let failed = SyncRun {
+        scope: SyncScope::Full,
         started_at: UnixTime(now().0 + 60),
         finished_at: UnixTime(now().0 + 70),
         result: SyncRunResult::Failed {
@@ -1089,4 +1094,49 @@ async fn two_nodes_never_hold_the_sync_lock_at_once(db: &TestDb) {
     // And the run let go of it.
     let again = second.try_lock_sync().await.expect("lock").expect("free");
     second.release_sync_lock(again).await.expect("released");
+}
+
+/// The mark incremental syncs continue from: none at first, then exactly what was saved (the
+/// whole row replaced, a 63-bit USN included), seen by another node; a USN no DC can have is
+/// refused and leaves the stored mark.
+async fn the_change_mark_round_trips_and_is_replaced_whole(db: &TestDb) {
+    use certgate_core::directory_source::{ChangeMark, ChangeMarkStore};
+    let store = db.open().await;
+    assert_eq!(store.change_mark().await.expect("read"), None);
+    let first = ChangeMark {
+        server: "CN=NTDS Settings,CN=DC1,CN=Servers,CN=Default-First-Site-Name,CN=Sites,CN=Configuration,DC=contoso,DC=example".into(),
+        invocation_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
+        highest_committed_usn: 12_345,
+        settings_fingerprint: "a".repeat(64),
+        full_sync_started_at: now(),
+    };
+    store.save_change_mark(&first).await.expect("saved");
+    assert_eq!(
+        db.open().await.change_mark().await.expect("read"),
+        Some(first.clone())
+    );
+
+    let second = ChangeMark {
+        server: "CN=NTDS Settings,CN=DC2".into(),
+        invocation_id: "00".into(),
+        highest_committed_usn: i64::MAX as u64,
+        settings_fingerprint: "b".repeat(64),
+        full_sync_started_at: UnixTime(now().0 + 86_400),
+    };
+    store.save_change_mark(&second).await.expect("replaced");
+    assert_eq!(
+        db.open().await.change_mark().await.expect("read"),
+        Some(second.clone())
+    );
+
+    let impossible = ChangeMark {
+        highest_committed_usn: u64::MAX,
+        ..first
+    };
+    let error = store
+        .save_change_mark(&impossible)
+        .await
+        .expect_err("no DC has such a USN");
+    assert_eq!(error.code(), "store-conflict");
+    assert_eq!(store.change_mark().await.expect("read"), Some(second));
 }
