@@ -385,6 +385,49 @@ async fn an_incremental_sync_applies_exactly_what_changed_since_the_mark() {
         .is_empty());
     assert_eq!(left.entries_read, 3);
 
+    // A new account given still01's immutable ID (its objectGUID copied into
+    // mS-DS-ConsistencyGuid): both entries are read and skipped as a collision, as a full
+    // sync would, and still01's user stays as it was.
+    let ldif = dc.ldapsearch(BASE, "(sAMAccountName=still01)", &["objectGUID"]);
+    let guid = ldif
+        .lines()
+        .find_map(|line| line.strip_prefix("objectGUID:: "))
+        .expect("still01's objectGUID")
+        .to_owned();
+    dc.ldapmodify(&format!(
+        "dn: CN=imp,{BASE}\nchangetype: add\nobjectClass: user\nsAMAccountName: imp\n\
+         userPrincipalName: imp@certgate.test\nmS-DS-ConsistencyGuid:: {guid}\n\
+         userAccountControl: 514\n\n"
+    ));
+    let still01 = user(&store, "still01").await;
+    let copied = run(&store, &source, &settings, INCREMENTAL, START + 280)
+        .await
+        .expect("collision run");
+    assert_eq!(copied.scope, SyncScope::Incremental);
+    assert!(changes(&copied).is_empty());
+    let mut skipped: Vec<(String, &str)> = copied
+        .plan
+        .problems
+        .iter()
+        .map(|problem| (problem.dn.clone(), problem.error.code()))
+        .collect();
+    skipped.sort();
+    assert_eq!(
+        skipped,
+        [
+            (
+                format!("CN=imp,{BASE}"),
+                "directory-entry-immutable-id-collision"
+            ),
+            (
+                format!("CN=still01,{BASE}"),
+                "directory-entry-immutable-id-collision"
+            ),
+        ]
+    );
+    assert_eq!(user(&store, "still01").await, still01);
+    dc.ldapmodify(&format!("dn: CN=imp,{BASE}\nchangetype: delete\n\n"));
+
     // A mark of another DC, or of another copy of this DC's database: a full run, which
     // leaves a mark of this DC again.
     let current = store.change_mark().await.expect("mark").expect("a mark");

@@ -343,13 +343,20 @@ pub(crate) async fn read_changes<D: DirectorySource>(
     // Where each listed immutable ID is; an entry whose ID cannot be read is re-read so that
     // it is reported as a full sync would report it.
     let mut present: HashMap<String, &str> = HashMap::new();
-    let mut unreadable: Vec<&str> = Vec::new();
+    // Entries read again whatever their user's state: an ID that cannot be read, and every
+    // entry of an ID listed more than once (an ms-DS-ConsistencyGuid copied to another
+    // account), so that the plan sees the collision a full sync would see instead of letting
+    // the changed one of them take over the user.
+    let mut again: Vec<String> = Vec::new();
     for entry in &listing {
         match immutable_id(entry, &attributes.immutable_id) {
             Ok(id) => {
-                present.insert(id, entry.dn());
+                if let Some(first) = present.insert(id, entry.dn()) {
+                    again.push(first.to_owned());
+                    again.push(entry.dn().to_owned());
+                }
             }
-            Err(_) => unreadable.push(entry.dn()),
+            Err(_) => again.push(entry.dn().to_owned()),
         }
     }
 
@@ -420,7 +427,6 @@ pub(crate) async fn read_changes<D: DirectorySource>(
         .filter(|user| matches!(user.origin, UserOrigin::Directory { .. }))
         .map(|user| (user.immutable_id.as_str(), user))
         .collect();
-    let mut again: Vec<String> = unreadable.iter().map(|dn| (*dn).to_owned()).collect();
     for (id, dn) in &present {
         let needs_reading = match synced.get(id.as_str()) {
             None => true,
@@ -544,6 +550,16 @@ mod tests {
         })
     }
 
+    /// (request, stored mark, the DC now, fingerprint now, time, incremental from or why not)
+    type Case = (
+        SyncRequest,
+        Option<ChangeMark>,
+        ChangeTracking,
+        &'static str,
+        UnixTime,
+        Result<u64, &'static str>,
+    );
+
     #[test]
     fn a_run_is_incremental_only_from_a_mark_of_the_same_dc_copy_and_mapping() {
         let day = Duration::from_secs(86_400);
@@ -552,14 +568,7 @@ mod tests {
         };
         let dc1 = "CN=NTDS Settings,CN=DC1,CN=Servers";
         let now = UnixTime(1_000_000 + 3600);
-        let table: Vec<(
-            SyncRequest,
-            Option<ChangeMark>,
-            ChangeTracking,
-            &str,
-            UnixTime,
-            Result<u64, &str>,
-        )> = vec![
+        let table: Vec<Case> = vec![
             (
                 incremental,
                 Some(mark()),
