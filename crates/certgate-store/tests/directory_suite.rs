@@ -95,6 +95,9 @@ on_both_backends! {
     the_change_mark_round_trips_and_is_replaced_whole
         => sqlite_the_change_mark_round_trips_and_is_replaced_whole,
            postgres_the_change_mark_round_trips_and_is_replaced_whole;
+    runs_recorded_before_incremental_syncs_read_as_full_and_leave_no_mark
+        => sqlite_runs_recorded_before_incremental_syncs_read_as_full_and_leave_no_mark,
+           postgres_runs_recorded_before_incremental_syncs_read_as_full_and_leave_no_mark;
 }
 
 // ---- Fixtures -----------------------------------------------------------------------------
@@ -1139,4 +1142,40 @@ async fn the_change_mark_round_trips_and_is_replaced_whole(db: &TestDb) {
         .expect_err("no DC has such a USN");
     assert_eq!(error.code(), "store-conflict");
     assert_eq!(store.change_mark().await.expect("read"), Some(second));
+}
+
+/// The last schema without incremental syncs.
+const SCHEMA_BEFORE_CHANGE_MARKS: i64 = 17;
+
+/// A run recorded by the release before incremental syncs reads as a full run, and there is
+/// no mark, so the first sync after the upgrade is a full one.
+async fn runs_recorded_before_incremental_syncs_read_as_full_and_leave_no_mark(db: &TestDb) {
+    use certgate_core::directory_source::{
+        ChangeMarkStore, SyncRunResult, SyncRunStore, SyncScope,
+    };
+    SqlStore::migrate_until_for_tests(db.url(), SCHEMA_BEFORE_CHANGE_MARKS)
+        .await
+        .expect("the schema of the release before");
+    let mut conn = raw_connection(db).await;
+    sqlx::query(
+        "INSERT INTO directory_sync_runs (slot, started_at, finished_at, result, code, message, \
+         entries, added, updated, disabled, removed, skipped, failed) VALUES \
+         ('last', 1700000000, 1700000005, 'completed', NULL, NULL, 7, 1, 2, 0, 0, 0, 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("written with the old schema");
+    drop(conn);
+
+    let store = db.open().await;
+    let last = store
+        .sync_status()
+        .await
+        .expect("status")
+        .last_run
+        .expect("the old run");
+    assert_eq!(last.scope, SyncScope::Full);
+    assert_eq!(last.started_at, UnixTime(1_700_000_000));
+    assert!(matches!(last.result, SyncRunResult::Completed(counts) if counts.entries == 7));
+    assert_eq!(store.change_mark().await.expect("mark"), None);
 }
