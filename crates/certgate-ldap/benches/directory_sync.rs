@@ -1,24 +1,27 @@
 //! How long a directory sync takes and how much memory it needs, against the test Samba AD
 //! DC (the harness of the tests, included by path): a full sync of 1,000 and of 10,000 users
-//! into a fresh SQLite store, a second sync of the 10,000 after 10 changes in AD (every sync
-//! is a full read today: there is no incremental sync yet), and a read of the 10,000 alone,
-//! to tell the LDAP read from the mapping and from the store's writes.
+//! into a fresh SQLite store and into a fresh PostgreSQL database, a read of the 10,000 alone
+//! (to tell the LDAP read from the mapping and from the store's writes), an incremental sync
+//! of the 10,000 after 10 changes in AD on each backend, and, for comparison, a full-read sync
+//! of the 10,000 after 10 more changes.
 //!
 //! `cargo bench -p certgate-ldap --bench directory_sync` (needs root, Samba and ldap-utils, as
-//! the tests do). Each measured run is a child process of its own (this binary again, told
-//! what to do by `CERTGATE_BENCH_RUN`), so the peak resident memory it reports (VmHWM) is that
-//! run's alone and not the DC harness's or an earlier run's. Nothing here asserts a timing.
+//! the tests do, and `psql` with the PostgreSQL server at 127.0.0.1:5432, user postgres,
+//! database test, trust authentication; `CERTGATE_BENCH_POSTGRES_URL` names another). Each
+//! measured run is a child process of its own (this binary again, told what to do by
+//! `CERTGATE_BENCH_RUN`), so the peak resident memory it reports (VmHWM) is that run's alone
+//! and not the DC harness's or an earlier run's. Nothing here asserts a timing.
 
 #[path = "../tests/samba_dc/mod.rs"]
 mod samba_dc;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use certgate_core::clock::SystemClock;
 use certgate_core::directory_source::{
-    map_entries, synchronize, AttributeMap, DirectorySource, SyncMode, SyncProgress, SyncSettings,
+    map_entries, synchronize_with, AttributeMap, DirectorySource, SyncMode, SyncProgress,
+    SyncRequest, SyncSettings,
 };
 use certgate_ldap::{LdapDirectory, LdapSourceConfig, PasswordSource, Transport};
 use certgate_store::SqlStore;
@@ -58,6 +61,40 @@ fn add_users(dc: &samba_dc::SambaDc, users: usize) {
     dc.ldapmodify(&ldif);
 }
 
+/// The PostgreSQL server's URL without a database name, and a fresh database on it for one
+/// run (dropped first if an earlier run left it).
+fn fresh_postgres_database(name: &str) -> String {
+    let server = std::env::var("CERTGATE_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        let status = Command::new("psql")
+            .args([server.as_str(), "-q", "-c", &statement])
+            .status()
+            .expect("run psql");
+        assert!(status.success(), "psql {statement} failed");
+    }
+    let (base, _) = server
+        .rsplit_once('/')
+        .expect("a postgres://.../database URL");
+    format!("{base}/{name}")
+}
+
+/// `CHANGES` displayName changes to the accounts `first..first + CHANGES` of the large OU.
+fn change_accounts(dc: &samba_dc::SambaDc, first: usize, label: &str) {
+    let mut ldif = String::new();
+    for index in first..first + CHANGES {
+        ldif.push_str(&format!(
+            "dn: CN=u{LARGE}-{index:05},{}\nchangetype: modify\nreplace: displayName\n\
+             displayName: {label} {index}\n-\n\n",
+            ou(LARGE)
+        ));
+    }
+    dc.ldapmodify(&ldif);
+}
+
 fn parent() {
     let dc = samba_dc::dc();
     let work = dc.dir.join("bench");
@@ -74,42 +111,61 @@ fn parent() {
         );
     }
 
-    let small_db = work.join("small.db");
-    let large_db = work.join("large.db");
-    report(
-        "full sync, 1,000 users, fresh store",
-        SMALL,
-        &run_child(dc, "sync", SMALL, &small_db),
-    );
-    report(
-        "full sync, 10,000 users, fresh store",
-        LARGE,
-        &run_child(dc, "sync", LARGE, &large_db),
-    );
+    let small_sqlite = format!("sqlite://{}", work.join("small.db").display());
+    let large_sqlite = format!("sqlite://{}", work.join("large.db").display());
+    let small_postgres = fresh_postgres_database("certgate_bench_small");
+    let large_postgres = fresh_postgres_database("certgate_bench_large");
+    for (name, users, database) in [
+        (
+            "full sync, 1,000 users, fresh SQLite store",
+            SMALL,
+            &small_sqlite,
+        ),
+        (
+            "full sync, 10,000 users, fresh SQLite store",
+            LARGE,
+            &large_sqlite,
+        ),
+        (
+            "full sync, 1,000 users, fresh PostgreSQL database",
+            SMALL,
+            &small_postgres,
+        ),
+        (
+            "full sync, 10,000 users, fresh PostgreSQL database",
+            LARGE,
+            &large_postgres,
+        ),
+    ] {
+        report(name, users, &run_child(dc, "full", users, database));
+    }
     report(
         "read + map only, 10,000 users (no store)",
         LARGE,
-        &run_child(dc, "read", LARGE, &large_db),
+        &run_child(dc, "read", LARGE, &large_sqlite),
     );
 
-    let mut ldif = String::new();
-    for index in 0..CHANGES {
-        ldif.push_str(&format!(
-            "dn: CN=u{LARGE}-{index:05},{}\nchangetype: modify\nreplace: displayName\n\
-             displayName: Changed {index}\n-\n\n",
-            ou(LARGE)
-        ));
-    }
-    dc.ldapmodify(&ldif);
+    change_accounts(dc, 0, "Changed");
     report(
-        "second sync after 10 changes, 10,000 users (a full read)",
+        "incremental sync after 10 changes, 10,000 users, SQLite",
         LARGE,
-        &run_child(dc, "sync", LARGE, &large_db),
+        &run_child(dc, "incremental", LARGE, &large_sqlite),
+    );
+    report(
+        "incremental sync after 10 changes, 10,000 users, PostgreSQL",
+        LARGE,
+        &run_child(dc, "incremental", LARGE, &large_postgres),
+    );
+    change_accounts(dc, CHANGES, "Changed again");
+    report(
+        "full-read sync after 10 more changes, 10,000 users, SQLite (--full)",
+        LARGE,
+        &run_child(dc, "full", LARGE, &large_sqlite),
     );
 }
 
 /// Runs this binary as a child for one run and returns what it printed.
-fn run_child(dc: &samba_dc::SambaDc, run: &str, users: usize, database: &Path) -> String {
+fn run_child(dc: &samba_dc::SambaDc, run: &str, users: usize, database: &str) -> String {
     let output = Command::new(std::env::current_exe().expect("the benchmark's own path"))
         .env("CERTGATE_BENCH_RUN", run)
         .env("CERTGATE_BENCH_BASE", ou(users))
@@ -155,7 +211,13 @@ fn child(run: &str) {
     );
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     match run {
-        "sync" => runtime.block_on(sync(config)),
+        "full" => runtime.block_on(sync(config, SyncRequest::Full)),
+        "incremental" => runtime.block_on(sync(
+            config,
+            SyncRequest::Incremental {
+                full_sync_every: Duration::from_secs(86_400),
+            },
+        )),
         "read" => runtime.block_on(read(config)),
         other => panic!("unknown run {other}"),
     }
@@ -164,11 +226,9 @@ fn child(run: &str) {
 
 /// A whole `certgate directory sync` as the CLI runs it: read, map, memberships, plan, and
 /// every change written through the audited user services.
-async fn sync(config: LdapSourceConfig) {
+async fn sync(config: LdapSourceConfig, request: SyncRequest) {
     let database = env("CERTGATE_BENCH_DATABASE");
-    let store = SqlStore::connect(&format!("sqlite://{database}"))
-        .await
-        .expect("open the SQLite store");
+    let store = SqlStore::connect(&database).await.expect("open the store");
     let source = LdapDirectory::new(config).expect("the LDAP source");
     let settings = SyncSettings {
         attributes: AttributeMap::active_directory(),
@@ -176,10 +236,11 @@ async fn sync(config: LdapSourceConfig) {
     };
     let started = Instant::now();
     let mut planned_after = Duration::ZERO;
-    let report = synchronize(
+    let report = synchronize_with(
         &source,
         &store,
         &settings,
+        request,
         SyncMode::Apply,
         &SystemClock,
         "directory-sync",
@@ -194,6 +255,15 @@ async fn sync(config: LdapSourceConfig) {
     let total = started.elapsed();
     let counts = report.counts();
     println!("total_s={:.3}", total.as_secs_f64());
+    println!(
+        "scope={} full_reason={} entries_listed={}",
+        report.scope.as_str(),
+        report
+            .full_reason
+            .as_ref()
+            .map_or("-", |reason| reason.as_str()),
+        report.entries_listed
+    );
     println!(
         "read_map_groups_plan_s={:.3} apply_s={:.3}",
         planned_after.as_secs_f64(),

@@ -24,4 +24,4 @@ mod source;
 mod wire;
 
 pub use config::{LdapSourceConfig, PasswordSource, Transport};
-pub use source::LdapDirectory;
+pub use source::{LdapDirectory, PageObserver};

@@ -11,7 +11,8 @@ use rustls::pki_types::CertificateDer;
 use tokio::time::Instant;
 
 use certgate_core::directory_source::{
-    DirectoryEntry, DirectorySource, GroupMembershipRule, GroupQuery, SourceError,
+    ChangePosition, ChangeTracking, DirectoryEntry, DirectorySource, EntrySelection,
+    GroupMembershipRule, GroupQuery, SourceError,
 };
 
 use crate::config::{LdapSourceConfig, Transport};
@@ -30,13 +31,21 @@ enum Overflow {
     /// The search stops there: a group lookup, whose caller only needs to know the cap was
     /// crossed.
     Stop(usize),
+    /// As `Refuse`, for a listing of groups: not reported to the page observer, which counts
+    /// user entries.
+    RefuseUnobserved(usize),
 }
+
+/// Told after each page of a read of user entries: entries so far, pages so far.
+pub type PageObserver = Arc<dyn Fn(usize, usize) + Send + Sync>;
 
 /// A directory read over LDAPS or StartTLS, its server verified against the configured CA.
 #[derive(Clone)]
 pub struct LdapDirectory {
     config: LdapSourceConfig,
     tls: Arc<rustls::ClientConfig>,
+    /// For a progress bar: the reads of user entries report their pages here.
+    page_observer: Option<PageObserver>,
     /// The bound connection of the current read, kept for its group lookups: one TLS
     /// handshake and bind per sync rather than one per user. Closed by `end_read`, and by the
     /// next read of the entries should a run not have ended its read.
@@ -119,9 +128,17 @@ impl LdapDirectory {
         Ok(LdapDirectory {
             config,
             tls,
+            page_observer: None,
             session: Arc::new(Mutex::new(None)),
             read_deadline: Arc::new(Mutex::new(None)),
         })
+    }
+
+    /// Reports each page of every read of user entries (not the group lookups) to
+    /// `observer`, for a progress bar.
+    pub fn with_page_observer(mut self, observer: PageObserver) -> LdapDirectory {
+        self.page_observer = Some(observer);
+        self
     }
 
     /// The configuration.
@@ -271,6 +288,7 @@ impl LdapDirectory {
         let mut entries = Vec::new();
         let mut cookie = Vec::new();
         let mut stopped = false;
+        let mut pages = 0usize;
         loop {
             // Critical: a server that cannot page must refuse rather than answer a partial
             // list (AD stops at MaxPageSize without paging).
@@ -320,7 +338,9 @@ impl LdapDirectory {
                     continue;
                 }
                 match overflow {
-                    Overflow::Refuse(limit) if entries.len() >= limit => {
+                    Overflow::Refuse(limit) | Overflow::RefuseUnobserved(limit)
+                        if entries.len() >= limit =>
+                    {
                         return Err(SourceError::TooManyEntries { limit })
                     }
                     Overflow::Stop(limit) if entries.len() >= limit => {
@@ -330,6 +350,10 @@ impl LdapDirectory {
                     _ => {}
                 }
                 entries.push(directory_entry(item.0)?);
+            }
+            pages += 1;
+            if let (Overflow::Refuse(_), Some(observer)) = (overflow, &self.page_observer) {
+                observer(entries.len(), pages);
             }
             let control = done
                 .ctrls
@@ -359,7 +383,212 @@ impl LdapDirectory {
     }
 }
 
+impl LdapDirectory {
+    /// The one entry `dn` names, with `attributes` (a base-scope search, not paged: the
+    /// rootDSE and the NTDS Settings object are single entries). `None` when the server
+    /// answers without it.
+    async fn read_base(
+        &self,
+        ldap: &mut Ldap,
+        dn: &str,
+        attributes: &[&str],
+    ) -> Result<Option<DirectoryEntry>, SourceError> {
+        let search_failed = |detail: String| SourceError::SearchFailed {
+            base_dn: if dn.is_empty() {
+                "the rootDSE".to_owned()
+            } else {
+                dn.to_owned()
+            },
+            detail,
+        };
+        let result = ldap
+            .with_timeout(self.config.operation_timeout)
+            .search(dn, Scope::Base, "(objectClass=*)", attributes)
+            .await
+            .map_err(|error| match error {
+                LdapError::Timeout { .. } => SourceError::Timeout {
+                    url: self.config.url.clone(),
+                    limit_seconds: whole_seconds(self.config.operation_timeout),
+                    during: "search",
+                },
+                other => search_failed(other.to_string()),
+            })?;
+        let (entries, _) = result.success().map_err(|error| match error {
+            LdapError::LdapResult { result } => {
+                search_failed(format!("LDAP result {} ({})", result.rc, result.text))
+            }
+            other => search_failed(other.to_string()),
+        })?;
+        match entries
+            .into_iter()
+            .find(|item| !item.is_ref() && !item.is_intermediate())
+        {
+            Some(item) => Ok(Some(directory_entry(item.0)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The session of the current read, or a new bound one.
+    async fn session(&self) -> Result<Ldap, SourceError> {
+        if let Some(ldap) = self.take_session() {
+            return Ok(ldap);
+        }
+        let password = self.config.bind_password.read()?;
+        let mut ldap = self.connect().await?;
+        if let Err(error) = self.bind(&mut ldap, &password).await {
+            let _ = ldap.unbind().await;
+            return Err(error);
+        }
+        Ok(ldap)
+    }
+
+    /// The configured filter, with parentheses (RFC 4515 lets a lone item go without).
+    fn user_filter(&self) -> String {
+        let filter = self.config.filter.trim();
+        if filter.starts_with('(') {
+            filter.to_owned()
+        } else {
+            format!("({filter})")
+        }
+    }
+}
+
+/// `value` as hex, for an invocationId.
+fn hex(value: &[u8]) -> String {
+    value.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// One text value of `name`, if the entry has exactly one that is UTF-8.
+fn single_text(entry: &DirectoryEntry, name: &str) -> Option<String> {
+    match entry.values(name) {
+        [value] => String::from_utf8(value.clone()).ok(),
+        _ => None,
+    }
+}
+
 impl DirectorySource for LdapDirectory {
+    /// Active Directory's rootDSE (`highestCommittedUSN`, `dsServiceName`) and the
+    /// `invocationId` of the NTDS Settings object it names, read on the connection the run's
+    /// searches then use, before any of them (Microsoft, "Polling for Changes Using the
+    /// USNChanged Attribute"). A server without them (not AD) cannot be read incrementally.
+    async fn change_position(&self) -> Result<ChangeTracking, SourceError> {
+        let password = self.config.bind_password.read()?;
+        self.close_session().await;
+        let mut ldap = self.connect().await?;
+        let read = async {
+            self.bind(&mut ldap, &password).await?;
+            let root = self
+                .read_base(&mut ldap, "", &["highestCommittedUSN", "dsServiceName"])
+                .await?;
+            let unavailable = |why: &str| ChangeTracking::Unavailable { why: why.to_owned() };
+            let Some(root) = root else {
+                return Ok(unavailable("the server did not answer its rootDSE"));
+            };
+            let (Some(usn), Some(server)) = (
+                single_text(&root, "highestCommittedUSN"),
+                single_text(&root, "dsServiceName"),
+            ) else {
+                return Ok(unavailable(
+                    "the rootDSE has no highestCommittedUSN or dsServiceName (not Active Directory)",
+                ));
+            };
+            let highest_committed_usn = usn.trim().parse::<u64>().map_err(|_| {
+                SourceError::ProtocolViolation {
+                    detail: format!("a highestCommittedUSN that is not a number: {usn:?}"),
+                }
+            })?;
+            let settings = self.read_base(&mut ldap, &server, &["invocationId"]).await;
+            let invocation_id = match settings {
+                Ok(Some(settings)) => match settings.values("invocationId") {
+                    [value] if value.len() == 16 => hex(value),
+                    _ => {
+                        return Ok(unavailable(
+                            "the domain controller's NTDS Settings object has no readable invocationId",
+                        ))
+                    }
+                },
+                // The bind account may not read the configuration partition: full syncs then.
+                Ok(None) | Err(SourceError::SearchFailed { .. }) => {
+                    return Ok(unavailable(
+                        "the domain controller's NTDS Settings object (its invocationId) cannot be read by the bind account",
+                    ))
+                }
+                Err(other) => return Err(other),
+            };
+            Ok(ChangeTracking::Available(ChangePosition {
+                server,
+                invocation_id,
+                highest_committed_usn,
+            }))
+        }
+        .await;
+        match read {
+            Ok(tracking) => {
+                self.keep_session(ldap);
+                Ok(tracking)
+            }
+            Err(error) => {
+                let _ = ldap.unbind().await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn read_selected(
+        &self,
+        selection: &EntrySelection<'_>,
+        attributes: &[String],
+    ) -> Result<Vec<DirectoryEntry>, SourceError> {
+        let users = self.user_filter();
+        // Every value inside a filter is escaped (RFC 4515 §3).
+        let (base_dn, filter) = match selection {
+            EntrySelection::All => (self.config.base_dn.as_str(), users),
+            EntrySelection::ChangedSince(usn) => (
+                self.config.base_dn.as_str(),
+                format!("(&{users}(uSNChanged>={usn}))"),
+            ),
+            EntrySelection::MembersOfGroup(group_dn) => (
+                self.config.base_dn.as_str(),
+                format!(
+                    "(&{users}(memberOf:{MATCHING_RULE_IN_CHAIN}:={}))",
+                    ldap3::ldap_escape(*group_dn)
+                ),
+            ),
+            EntrySelection::Dns(dns) => {
+                if dns.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let any: String = dns
+                    .iter()
+                    .map(|dn| format!("(distinguishedName={})", ldap3::ldap_escape(dn.as_str())))
+                    .collect();
+                (self.config.base_dn.as_str(), format!("(&{users}(|{any}))"))
+            }
+            EntrySelection::AllGroups => (
+                self.config
+                    .group_base_dn
+                    .as_deref()
+                    .unwrap_or(&self.config.base_dn),
+                "(objectClass=group)".to_owned(),
+            ),
+        };
+        let overflow = match selection {
+            EntrySelection::AllGroups => Overflow::RefuseUnobserved(self.config.max_entries),
+            _ => Overflow::Refuse(self.config.max_entries),
+        };
+        let mut ldap = self.session().await?;
+        let entries = self
+            .search(&mut ldap, base_dn, &filter, attributes, overflow)
+            .await;
+        match &entries {
+            Ok(_) => self.keep_session(ldap),
+            Err(_) => {
+                let _ = ldap.unbind().await;
+            }
+        }
+        entries
+    }
+
     async fn read_entries(
         &self,
         attributes: &[String],

@@ -252,3 +252,48 @@ fn the_test_server_refuses_a_bind_without_tls() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("Confidentiality required"), "{stderr}");
 }
+
+/// The generic profile has no uSNChanged: a sync asked to be incremental reads everything,
+/// says why, and leaves no mark, run after run.
+#[tokio::test]
+async fn the_generic_profile_always_runs_a_full_sync() {
+    use certgate_core::directory_source::{
+        synchronize_with, ChangeMarkStore, SyncRequest, SyncScope,
+    };
+    let slapd = server();
+    let directory = LdapDirectory::new(LdapSourceConfig {
+        group_base_dn: Some(SUFFIX.into()),
+        ..config(slapd, PEOPLE)
+    })
+    .expect("config");
+    let store = MemoryStore::new();
+    let settings = SyncSettings {
+        attributes: AttributeMap::generic_ldap(),
+        removal_grace: SyncSettings::DEFAULT_REMOVAL_GRACE,
+    };
+    for (round, added) in [(0, 13), (1, 0)] {
+        let report = synchronize_with(
+            &directory,
+            &store,
+            &settings,
+            SyncRequest::Incremental {
+                full_sync_every: std::time::Duration::from_secs(86_400),
+            },
+            SyncMode::Apply,
+            &FixedClock::at(1_800_000_000 + round * 60),
+            "directory-sync",
+            &mut |_| {},
+        )
+        .await
+        .expect("synchronised");
+        assert_eq!(report.scope, SyncScope::Full);
+        assert_eq!(
+            report.full_reason.as_ref().map(|reason| reason.as_str()),
+            Some("no-change-tracking")
+        );
+        assert_eq!(report.entries_read, 13);
+        assert_eq!(report.counts().added, added);
+        assert_eq!(report.new_mark, None);
+        assert_eq!(store.change_mark().await.expect("mark"), None);
+    }
+}

@@ -2,7 +2,9 @@
 //! (certgate-core's `sync_due`, against the runs any node recorded) and runs it under the
 //! store's sync lock, so a cluster syncs about once per interval and never twice at once. A
 //! failed run is retried sooner, with a backoff that doubles up to the interval
-//! (`retry_delay`); a completed run resets it.
+//! (`retry_delay`); a completed run resets it. Each run is incremental when the last run's
+//! mark allows (Active Directory's `uSNChanged`), and a full one every `full_sync_interval`
+//! to repair whatever an incremental one could have missed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,8 +12,8 @@ use std::time::Duration;
 use certgate_core::clock::Clock;
 use certgate_core::directory::UserStore;
 use certgate_core::directory_source::{
-    next_sync_delay, sync_due, synchronize, DirectorySource, FailureStreak, SyncError, SyncLock,
-    SyncMode, SyncRunStore, SyncSettings, SyncStatus,
+    next_sync_delay, sync_due, synchronize_with, ChangeMarkStore, DirectorySource, FailureStreak,
+    SyncError, SyncLock, SyncMode, SyncRequest, SyncRunStore, SyncSettings, SyncStatus,
 };
 
 /// Who the audit events of a scheduled sync name.
@@ -25,6 +27,8 @@ pub struct ScheduledSync<D> {
     pub settings: SyncSettings,
     /// How long after any node's last run the next is due.
     pub interval: Duration,
+    /// How long after the last full run an otherwise incremental run reads everything.
+    pub full_sync_interval: Duration,
 }
 
 /// How often a node looks whether a sync is due: often enough that a cluster's syncs stay
@@ -61,7 +65,7 @@ fn next_check(
 pub async fn run_scheduled<D, S>(sync: ScheduledSync<D>, store: Arc<S>, clock: Arc<dyn Clock>)
 where
     D: DirectorySource,
-    S: UserStore + SyncRunStore + SyncLock,
+    S: UserStore + SyncRunStore + SyncLock + ChangeMarkStore,
 {
     // The failed runs in a row, as this node saw them in the store (any node's runs count).
     let mut streak = FailureStreak::default();
@@ -96,12 +100,15 @@ async fn read_status<S: SyncRunStore>(store: &S) -> Option<SyncStatus> {
 async fn run_once<D, S>(sync: &ScheduledSync<D>, store: &S, clock: &dyn Clock)
 where
     D: DirectorySource,
-    S: UserStore + SyncRunStore + SyncLock,
+    S: UserStore + SyncRunStore + SyncLock + ChangeMarkStore,
 {
-    let report = synchronize(
+    let report = synchronize_with(
         &sync.source,
         store,
         &sync.settings,
+        SyncRequest::Incremental {
+            full_sync_every: sync.full_sync_interval,
+        },
         SyncMode::Apply,
         clock,
         SCHEDULED_SYNC_ACTOR,
@@ -112,7 +119,10 @@ where
         Ok(report) => {
             let counts = report.counts();
             tracing::info!(
+                scope = report.scope.as_str(),
+                full_reason = report.full_reason.as_ref().map(|reason| reason.as_str()),
                 entries = counts.entries,
+                listed = report.entries_listed,
                 added = counts.added,
                 updated = counts.updated,
                 disabled = counts.disabled,
@@ -142,11 +152,12 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use certgate_core::directory_source::{SyncRun, SyncRunResult};
+    use certgate_core::directory_source::{SyncRun, SyncRunResult, SyncScope};
     use certgate_pki::UnixTime;
 
     fn failed_at(seconds: i64) -> SyncStatus {
         let run = SyncRun {
+            scope: SyncScope::Incremental,
             started_at: UnixTime(seconds),
             finished_at: UnixTime(seconds),
             result: SyncRunResult::Failed {

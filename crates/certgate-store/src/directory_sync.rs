@@ -1,9 +1,11 @@
 //! The directory sync on SQL: its run records ([`SyncRunStore`]: two rows, the last run and
-//! the last completed run, replaced in one transaction) and its lock ([`SyncLock`]: one
-//! applied sync at a time across every node).
+//! the last completed run, replaced in one transaction), its lock ([`SyncLock`]: one applied
+//! sync at a time across every node) and the mark incremental runs continue from
+//! ([`ChangeMarkStore`]: one row).
 
 use certgate_core::directory_source::{
-    SyncCounts, SyncLock, SyncRun, SyncRunResult, SyncRunStore, SyncStatus,
+    ChangeMark, ChangeMarkStore, SyncCounts, SyncLock, SyncRun, SyncRunResult, SyncRunStore,
+    SyncScope, SyncStatus,
 };
 use certgate_core::store::StoreError;
 use certgate_core::store::StoreResult;
@@ -105,8 +107,8 @@ impl SyncLock for SqlStore {
     }
 }
 
-const COLUMNS: &str = "started_at, finished_at, result, code, message, entries, added, updated, \
-     disabled, removed, skipped, failed";
+const COLUMNS: &str = "scope, started_at, finished_at, result, code, message, entries, added, \
+     updated, disabled, removed, skipped, failed";
 
 fn count(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
@@ -141,7 +143,14 @@ fn run_from_row(row: &AnyRow) -> StoreResult<SyncRun> {
         },
         other => return Err(corrupt(format!("directory sync result {other}"))),
     };
+    let scope: String = row.try_get("scope").map_err(get)?;
+    let scope = match scope.as_str() {
+        "full" => SyncScope::Full,
+        "incremental" => SyncScope::Incremental,
+        other => return Err(corrupt(format!("directory sync scope {other}"))),
+    };
     Ok(SyncRun {
+        scope,
         started_at: UnixTime(row.try_get("started_at").map_err(get)?),
         finished_at: UnixTime(row.try_get("finished_at").map_err(get)?),
         result,
@@ -167,8 +176,9 @@ impl SyncRunStore for SqlStore {
         for slot in slots {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO directory_sync_runs (slot, {COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-                 ON CONFLICT (slot) DO UPDATE SET started_at = excluded.started_at, \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                 ON CONFLICT (slot) DO UPDATE SET scope = excluded.scope, \
+                 started_at = excluded.started_at, \
                  finished_at = excluded.finished_at, result = excluded.result, \
                  code = excluded.code, message = excluded.message, entries = excluded.entries, \
                  added = excluded.added, updated = excluded.updated, \
@@ -176,6 +186,7 @@ impl SyncRunStore for SqlStore {
                  skipped = excluded.skipped, failed = excluded.failed"
             )))
             .bind(*slot)
+            .bind(run.scope.as_str())
             .bind(run.started_at.0)
             .bind(run.finished_at.0)
             .bind(result)
@@ -215,5 +226,63 @@ impl SyncRunStore for SqlStore {
             }
         }
         Ok(status)
+    }
+}
+
+impl ChangeMarkStore for SqlStore {
+    async fn change_mark(&self) -> StoreResult<Option<ChangeMark>> {
+        let row = sqlx::query(
+            "SELECT server, invocation_id, highest_committed_usn, settings_fingerprint, \
+             full_sync_started_at FROM directory_change_marks WHERE slot = 'current'",
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(unavailable)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let get = |e: sqlx::Error| corrupt(format!("directory_change_marks: {e}"));
+        let usn: i64 = row.try_get("highest_committed_usn").map_err(get)?;
+        Ok(Some(ChangeMark {
+            server: row.try_get("server").map_err(get)?,
+            invocation_id: row.try_get("invocation_id").map_err(get)?,
+            highest_committed_usn: u64::try_from(usn).map_err(|_| {
+                corrupt(format!(
+                    "directory_change_marks.highest_committed_usn {usn}"
+                ))
+            })?,
+            settings_fingerprint: row.try_get("settings_fingerprint").map_err(get)?,
+            full_sync_started_at: UnixTime(row.try_get("full_sync_started_at").map_err(get)?),
+        }))
+    }
+
+    async fn save_change_mark(&self, mark: &ChangeMark) -> StoreResult<()> {
+        // AD's USNs are 64-bit signed (LARGE_INTEGER): one above i64::MAX cannot come from a DC.
+        let usn = i64::try_from(mark.highest_committed_usn).map_err(|_| StoreError::Conflict {
+            what: format!(
+                "a highest committed USN of {} (above the largest a domain controller uses)",
+                mark.highest_committed_usn
+            ),
+        })?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO directory_change_marks (slot, server, invocation_id, \
+             highest_committed_usn, settings_fingerprint, full_sync_started_at) \
+             VALUES ('current', $1, $2, $3, $4, $5) \
+             ON CONFLICT (slot) DO UPDATE SET server = excluded.server, \
+             invocation_id = excluded.invocation_id, \
+             highest_committed_usn = excluded.highest_committed_usn, \
+             settings_fingerprint = excluded.settings_fingerprint, \
+             full_sync_started_at = excluded.full_sync_started_at",
+        )
+        .bind(&mark.server)
+        .bind(&mark.invocation_id)
+        .bind(usn)
+        .bind(&mark.settings_fingerprint)
+        .bind(mark.full_sync_started_at.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)
     }
 }

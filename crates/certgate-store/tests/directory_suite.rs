@@ -98,6 +98,12 @@ on_both_backends! {
     a_read_that_fails_after_entries_arrived_applies_nothing_and_is_recorded
         => sqlite_a_read_that_fails_after_entries_arrived_applies_nothing_and_is_recorded,
            postgres_a_read_that_fails_after_entries_arrived_applies_nothing_and_is_recorded;
+    the_change_mark_round_trips_and_is_replaced_whole
+        => sqlite_the_change_mark_round_trips_and_is_replaced_whole,
+           postgres_the_change_mark_round_trips_and_is_replaced_whole;
+    runs_recorded_before_incremental_syncs_read_as_full_and_leave_no_mark
+        => sqlite_runs_recorded_before_incremental_syncs_read_as_full_and_leave_no_mark,
+           postgres_runs_recorded_before_incremental_syncs_read_as_full_and_leave_no_mark;
 }
 
 // ---- Fixtures -----------------------------------------------------------------------------
@@ -945,7 +951,7 @@ async fn a_half_described_origin_is_refused_as_corrupt(db: &TestDb) {
 
 async fn sync_runs_keep_the_last_run_and_the_last_completed_one(db: &TestDb) {
     use certgate_core::directory_source::{
-        SyncCounts, SyncRun, SyncRunResult, SyncRunStore, SyncStatus,
+        SyncCounts, SyncRun, SyncRunResult, SyncRunStore, SyncScope, SyncStatus,
     };
     let store = db.open().await;
     assert_eq!(
@@ -953,6 +959,7 @@ async fn sync_runs_keep_the_last_run_and_the_last_completed_one(db: &TestDb) {
         SyncStatus::default()
     );
     let completed = SyncRun {
+        scope: SyncScope::Incremental,
         started_at: now(),
         finished_at: UnixTime(now().0 + 3),
         result: SyncRunResult::Completed(SyncCounts {
@@ -971,6 +978,7 @@ async fn sync_runs_keep_the_last_run_and_the_last_completed_one(db: &TestDb) {
     assert_eq!(status.last_completed.as_ref(), Some(&completed));
 
     let failed = SyncRun {
+        scope: SyncScope::Full,
         started_at: UnixTime(now().0 + 60),
         finished_at: UnixTime(now().0 + 70),
         result: SyncRunResult::Failed {
@@ -1289,4 +1297,85 @@ async fn a_read_that_fails_after_entries_arrived_applies_nothing_and_is_recorded
             Some(SyncRunResult::Failed { .. })
         ));
     }
+}
+
+/// The mark incremental syncs continue from: none at first, then exactly what was saved (the
+/// whole row replaced, a 63-bit USN included), seen by another node; a USN no DC can have is
+/// refused and leaves the stored mark.
+async fn the_change_mark_round_trips_and_is_replaced_whole(db: &TestDb) {
+    use certgate_core::directory_source::{ChangeMark, ChangeMarkStore};
+    let store = db.open().await;
+    assert_eq!(store.change_mark().await.expect("read"), None);
+    let first = ChangeMark {
+        server: "CN=NTDS Settings,CN=DC1,CN=Servers,CN=Default-First-Site-Name,CN=Sites,CN=Configuration,DC=contoso,DC=example".into(),
+        invocation_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
+        highest_committed_usn: 12_345,
+        settings_fingerprint: "a".repeat(64),
+        full_sync_started_at: now(),
+    };
+    store.save_change_mark(&first).await.expect("saved");
+    assert_eq!(
+        db.open().await.change_mark().await.expect("read"),
+        Some(first.clone())
+    );
+
+    let second = ChangeMark {
+        server: "CN=NTDS Settings,CN=DC2".into(),
+        invocation_id: "00".into(),
+        highest_committed_usn: i64::MAX as u64,
+        settings_fingerprint: "b".repeat(64),
+        full_sync_started_at: UnixTime(now().0 + 86_400),
+    };
+    store.save_change_mark(&second).await.expect("replaced");
+    assert_eq!(
+        db.open().await.change_mark().await.expect("read"),
+        Some(second.clone())
+    );
+
+    let impossible = ChangeMark {
+        highest_committed_usn: u64::MAX,
+        ..first
+    };
+    let error = store
+        .save_change_mark(&impossible)
+        .await
+        .expect_err("no DC has such a USN");
+    assert_eq!(error.code(), "store-conflict");
+    assert_eq!(store.change_mark().await.expect("read"), Some(second));
+}
+
+/// The last schema without incremental syncs.
+const SCHEMA_BEFORE_CHANGE_MARKS: i64 = 17;
+
+/// A run recorded by the release before incremental syncs reads as a full run, and there is
+/// no mark, so the first sync after the upgrade is a full one.
+async fn runs_recorded_before_incremental_syncs_read_as_full_and_leave_no_mark(db: &TestDb) {
+    use certgate_core::directory_source::{
+        ChangeMarkStore, SyncRunResult, SyncRunStore, SyncScope,
+    };
+    SqlStore::migrate_until_for_tests(db.url(), SCHEMA_BEFORE_CHANGE_MARKS)
+        .await
+        .expect("the schema of the release before");
+    let mut conn = raw_connection(db).await;
+    sqlx::query(
+        "INSERT INTO directory_sync_runs (slot, started_at, finished_at, result, code, message, \
+         entries, added, updated, disabled, removed, skipped, failed) VALUES \
+         ('last', 1700000000, 1700000005, 'completed', NULL, NULL, 7, 1, 2, 0, 0, 0, 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("written with the old schema");
+    drop(conn);
+
+    let store = db.open().await;
+    let last = store
+        .sync_status()
+        .await
+        .expect("status")
+        .last_run
+        .expect("the old run");
+    assert_eq!(last.scope, SyncScope::Full);
+    assert_eq!(last.started_at, UnixTime(1_700_000_000));
+    assert!(matches!(last.result, SyncRunResult::Completed(counts) if counts.entries == 7));
+    assert_eq!(store.change_mark().await.expect("mark"), None);
 }

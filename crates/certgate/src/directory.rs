@@ -2,15 +2,19 @@
 //! (`[directory.ldap]`) as the source of certgate's users. The run itself is certgate-core's
 //! `directory_source::synchronize`; this prints what it planned and did.
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use certgate_core::clock::{rfc3339, SystemClock};
 use certgate_core::directory_source::{
-    synchronize, SourcedField, SyncChange, SyncCounts, SyncMode, SyncProgress, SyncReport, SyncRun,
-    SyncRunResult, SyncRunStore,
+    change_tracking_supported, synchronize_with, ChangeMark, ChangeMarkStore, SourcedField,
+    SyncChange, SyncCounts, SyncMode, SyncProgress, SyncReport, SyncRequest, SyncRun,
+    SyncRunResult, SyncRunStore, SyncScope,
 };
 use certgate_ldap::LdapDirectory;
 use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 
 use crate::output::refused;
@@ -23,13 +27,17 @@ pub(crate) enum DirectoryCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Read the directory now, print the changes (and the entries skipped, with their DN and
-    /// reason) and apply them. Exit 0 when the run completed (skipped entries included), 1
-    /// when the directory could not be read or a change was refused.
+    /// Read the directory now (only what changed since the last run when Active Directory's
+    /// update sequence numbers allow), print the changes (and the entries skipped, with their
+    /// DN and reason) and apply them. Exit 0 when the run completed (skipped entries
+    /// included), 1 when the directory could not be read or a change was refused.
     Sync {
         /// Print the changes without applying any.
         #[arg(long)]
         dry_run: bool,
+        /// Read the whole directory even when an incremental sync is possible.
+        #[arg(long)]
+        full: bool,
         #[arg(long)]
         json: bool,
     },
@@ -41,7 +49,11 @@ pub(crate) const SYNC_ACTOR: &str = "directory-sync";
 pub(crate) async fn run(command: DirectoryCommand, global: GlobalArgs) -> anyhow::Result<ExitCode> {
     match command {
         DirectoryCommand::Status { json } => status(&global, json).await,
-        DirectoryCommand::Sync { dry_run, json } => sync(&global, dry_run, json).await,
+        DirectoryCommand::Sync {
+            dry_run,
+            full,
+            json,
+        } => sync(&global, dry_run, full, json).await,
     }
 }
 
@@ -50,7 +62,10 @@ const NOT_CONFIGURED: &str = "no directory source is configured: add a [director
 async fn status(global: &GlobalArgs, json: bool) -> anyhow::Result<ExitCode> {
     let local = global.local().await?;
     let status = local.store.sync_status().await?;
+    let mark = local.store.change_mark().await?;
     let source = local.config.directory.as_ref();
+    // Why every sync of this source is a full one, if it is.
+    let always_full = source.and_then(|s| change_tracking_supported(&s.sync.attributes).err());
     if json {
         outln!(
             "{}",
@@ -59,7 +74,11 @@ async fn status(global: &GlobalArgs, json: bool) -> anyhow::Result<ExitCode> {
                 "url": source.map(|s| s.ldap.url.clone()),
                 "baseDn": source.map(|s| s.ldap.base_dn.clone()),
                 "syncIntervalSeconds": source.map(|s| s.sync_interval.as_secs()),
+                "fullSyncIntervalSeconds": source.map(|s| s.full_sync_interval.as_secs()),
+                "incrementalSync": source.map(|_| always_full.is_none()),
+                "incrementalSyncUnavailable": always_full,
                 "removalGraceSeconds": source.map(|s| s.sync.removal_grace.as_secs()),
+                "changeMark": mark.as_ref().map(mark_json),
                 "lastRun": status.last_run.as_ref().map(run_json),
                 "lastCompletedRun": status.last_completed.as_ref().map(run_json),
             }))?
@@ -78,6 +97,13 @@ async fn status(global: &GlobalArgs, json: bool) -> anyhow::Result<ExitCode> {
                 source.sync_interval.as_secs(),
                 source.sync.removal_grace.as_secs()
             );
+            match &always_full {
+                None => outln!(
+                    "    incremental (Active Directory uSNChanged); a full sync every {} s",
+                    source.full_sync_interval.as_secs()
+                ),
+                Some(why) => outln!("    every sync is a full one: {why}"),
+            }
         }
         None => outln!("directory source  not configured (users are added by hand)"),
     }
@@ -90,7 +116,26 @@ async fn status(global: &GlobalArgs, json: bool) -> anyhow::Result<ExitCode> {
             outln!("last completed    {}", run_line(run));
         }
     }
+    match &mark {
+        None => outln!("change mark       none (the next sync is a full one)"),
+        Some(mark) => outln!(
+            "change mark       USN {} on {} (invocation ID {}); last full sync {}",
+            mark.highest_committed_usn,
+            certgate_core::escape_control(&mark.server),
+            mark.invocation_id,
+            rfc3339(mark.full_sync_started_at)
+        ),
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn mark_json(mark: &ChangeMark) -> Value {
+    json!({
+        "server": mark.server,
+        "invocationId": mark.invocation_id,
+        "highestCommittedUsn": mark.highest_committed_usn,
+        "fullSyncStartedDateTime": rfc3339(mark.full_sync_started_at),
+    })
 }
 
 fn counts_json(counts: &SyncCounts) -> Value {
@@ -122,6 +167,7 @@ fn run_json(run: &SyncRun) -> Value {
         }
     };
     json!({
+        "scope": run.scope.as_str(),
         "startedDateTime": rfc3339(run.started_at),
         "finishedDateTime": rfc3339(run.finished_at),
         "result": result, "counts": counts, "code": code, "message": message,
@@ -131,19 +177,26 @@ fn run_json(run: &SyncRun) -> Value {
 fn run_line(run: &SyncRun) -> String {
     match &run.result {
         SyncRunResult::Completed(counts) => format!(
-            "{} completed: {}",
+            "{} {} completed: {}",
             rfc3339(run.started_at),
+            run.scope.as_str(),
             counts_line(counts)
         ),
         SyncRunResult::Failed { code, message } => format!(
-            "{} FAILED {code}: {}",
+            "{} {} FAILED {code}: {}",
             rfc3339(run.started_at),
+            run.scope.as_str(),
             certgate_core::escape_control(message)
         ),
     }
 }
 
-async fn sync(global: &GlobalArgs, dry_run: bool, json: bool) -> anyhow::Result<ExitCode> {
+async fn sync(
+    global: &GlobalArgs,
+    dry_run: bool,
+    full: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let local = global.local().await?;
     let Some(settings) = local.config.directory.clone() else {
         return Ok(refused(
@@ -153,8 +206,14 @@ async fn sync(global: &GlobalArgs, dry_run: bool, json: bool) -> anyhow::Result<
             json,
         ));
     };
+    // The bar only on a terminal and never with --json; elsewhere (logs, pipes) a line per
+    // step.
+    let bar = (!json && std::io::stderr().is_terminal()).then(SyncBar::new);
     let source = match LdapDirectory::new(settings.ldap) {
-        Ok(source) => source,
+        Ok(source) => match &bar {
+            Some(bar) => source.with_page_observer(bar.page_observer()),
+            None => source,
+        },
         Err(error) => {
             return Ok(refused(
                 "directory sync",
@@ -169,30 +228,32 @@ async fn sync(global: &GlobalArgs, dry_run: bool, json: bool) -> anyhow::Result<
     } else {
         SyncMode::Apply
     };
-    let mut progress = |step: SyncProgress| {
-        match step {
-        SyncProgress::Reading => eprintln!("certgate directory sync: reading the directory ..."),
-        SyncProgress::Planned {
-            entries,
-            changes,
-            skipped,
-        } => eprintln!(
-            "certgate directory sync: {entries} entries read, {changes} changes planned, {skipped} entries skipped{}",
-            if dry_run || changes == 0 { "" } else { "; applying ..." }
-        ),
-    }
+    let request = if full {
+        SyncRequest::Full
+    } else {
+        SyncRequest::Incremental {
+            full_sync_every: settings.full_sync_interval,
+        }
     };
-    let report = match synchronize(
+    let mut progress = |step: SyncProgress| match &bar {
+        Some(bar) => bar.show(step),
+        None => progress_line(step, dry_run),
+    };
+    let result = synchronize_with(
         &source,
         &local.store,
         &settings.sync,
+        request,
         mode,
         &SystemClock,
         SYNC_ACTOR,
         &mut progress,
     )
-    .await
-    {
+    .await;
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    let report = match result {
         Ok(report) => report,
         Err(error) => {
             return Ok(refused(
@@ -217,6 +278,104 @@ async fn sync(global: &GlobalArgs, dry_run: bool, json: bool) -> anyhow::Result<
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The progress of a run as one line per step, on standard error (not a terminal).
+fn progress_line(step: SyncProgress, dry_run: bool) {
+    match step {
+        SyncProgress::Reading => eprintln!("certgate directory sync: reading the directory ..."),
+        SyncProgress::ReadingScope(scope) => {
+            eprintln!("certgate directory sync: {} read", scope.as_str())
+        }
+        SyncProgress::Planned {
+            entries,
+            changes,
+            skipped,
+        } => eprintln!(
+            "certgate directory sync: {entries} entries read, {changes} changes planned, {skipped} entries skipped{}",
+            if dry_run || changes == 0 { "" } else { "; applying ..." }
+        ),
+        SyncProgress::EntriesRead { .. }
+        | SyncProgress::ReadingGroups { .. }
+        | SyncProgress::Applying { .. } => {}
+    }
+}
+
+/// A progress bar on standard error for long runs: entries and pages read, group
+/// memberships read (N of M users), changes applied (N of M).
+struct SyncBar(ProgressBar);
+
+impl SyncBar {
+    fn new() -> SyncBar {
+        let bar = ProgressBar::new_spinner();
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        SyncBar(bar)
+    }
+
+    fn spinner(&self, message: String) {
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+            self.0.set_style(style);
+        }
+        self.0.set_message(message);
+    }
+
+    fn counted(&self, message: &str, done: usize, total: usize) {
+        if self.0.length() != Some(total as u64) {
+            if let Ok(style) =
+                ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({elapsed}, {eta} left)")
+            {
+                self.0.set_style(style.progress_chars("=> "));
+            }
+            self.0.set_length(total as u64);
+            self.0.set_message(message.to_owned());
+        }
+        self.0.set_position(done as u64);
+    }
+
+    /// Told by the LDAP source after each page of entries.
+    fn page_observer(&self) -> certgate_ldap::PageObserver {
+        let bar = self.0.clone();
+        Arc::new(move |entries, pages| {
+            bar.set_message(format!(
+                "reading the directory: {entries} entries, {pages} pages"
+            ))
+        })
+    }
+
+    fn show(&self, step: SyncProgress) {
+        match step {
+            SyncProgress::Reading => self.spinner("reading the directory's position".to_owned()),
+            SyncProgress::ReadingScope(scope) => self.spinner(format!(
+                "reading the directory ({})",
+                match scope {
+                    SyncScope::Full => "full",
+                    SyncScope::Incremental => "changes since the last sync",
+                }
+            )),
+            SyncProgress::EntriesRead { entries } => {
+                self.spinner(format!("{entries} entries read; reading group memberships"))
+            }
+            SyncProgress::ReadingGroups { done, total } => {
+                self.counted("group memberships", done, total)
+            }
+            SyncProgress::Planned {
+                entries,
+                changes,
+                skipped,
+            } => {
+                self.0.set_length(0);
+                self.spinner(format!(
+                    "{entries} entries read, {changes} changes planned, {skipped} skipped"
+                ))
+            }
+            SyncProgress::Applying { done, total } => self.counted("applying", done, total),
+        }
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
 }
 
 fn change_json(change: &SyncChange) -> Value {
@@ -302,6 +461,12 @@ fn report_json(report: &SyncReport) -> Value {
     json!({
         "ok": failed.is_empty(),
         "dryRun": report.mode == SyncMode::DryRun,
+        "scope": report.scope.as_str(),
+        "fullSyncReason": report.full_reason.as_ref().map(|reason| reason.as_str()),
+        "fullSyncReasonMessage": report.full_reason.as_ref().map(|reason| reason.to_string()),
+        "sinceUsn": report.since_usn,
+        "entriesListed": report.entries_listed,
+        "changeMark": report.new_mark.as_ref().map(mark_json),
         "counts": counts_json(&report.counts()),
         "changes": changes,
         "skipped": skipped,
@@ -372,6 +537,7 @@ fn change_line(change: &SyncChange) -> String {
 
 fn print_report(report: &SyncReport) {
     let escape = certgate_core::escape_control;
+
     match &report.outcome {
         None => {
             outln!("dry run: nothing was changed");
@@ -400,6 +566,14 @@ fn print_report(report: &SyncReport) {
             escape(&problem.error.to_string()),
             problem.error.code()
         );
+    }
+    match (&report.full_reason, report.since_usn) {
+        (Some(reason), _) => outln!("full sync: {}", escape(&reason.to_string())),
+        (None, Some(usn)) => outln!(
+            "incremental sync: the changes since USN {usn} ({} entries listed to find those gone)",
+            report.entries_listed
+        ),
+        (None, None) => {}
     }
     outln!("{}", counts_line(&report.counts()));
 }

@@ -41,6 +41,7 @@ struct LdapFileConfig {
     max_entries: Option<u64>,
     removal_grace_seconds: Option<u64>,
     sync_interval_seconds: Option<u64>,
+    full_sync_interval_seconds: Option<u64>,
     #[serde(default)]
     attributes: AttributesFileConfig,
     #[serde(default)]
@@ -88,10 +89,15 @@ pub(crate) struct DirectorySourceSettings {
     pub(crate) sync: SyncSettings,
     /// How often `serve` synchronises.
     pub(crate) sync_interval: Duration,
+    /// How long after the last full sync an otherwise incremental one reads everything.
+    pub(crate) full_sync_interval: Duration,
 }
 
 /// The default interval between scheduled syncs: Entra Connect's default cycle.
 const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(30 * 60);
+/// The default interval between full syncs when the others are incremental: a day, so that
+/// whatever an incremental sync could have missed is repaired within one.
+const DEFAULT_FULL_SYNC_INTERVAL: Duration = Duration::from_secs(86_400);
 /// At most ten years: longer is a typo, not a policy.
 const MAX_REMOVAL_GRACE_SECONDS: u64 = 10 * 365 * 86_400;
 
@@ -212,6 +218,14 @@ impl LdapFileConfig {
             }
             None => DEFAULT_SYNC_INTERVAL,
         };
+        let full_sync_interval = match self.full_sync_interval_seconds {
+            Some(seconds) => Duration::from_secs(within(
+                "full_sync_interval_seconds",
+                seconds,
+                sync_interval.as_secs()..=30 * 86_400,
+            )?),
+            None => DEFAULT_FULL_SYNC_INTERVAL.max(sync_interval),
+        };
         if let Some(base_dn) = &self.groups.base_dn {
             ldap.group_base_dn = Some(non_empty("groups.base_dn", base_dn)?);
         }
@@ -224,6 +238,7 @@ impl LdapFileConfig {
                 removal_grace,
             },
             sync_interval,
+            full_sync_interval,
         })
     }
 }
@@ -482,6 +497,7 @@ base_dn = "DC=contoso,DC=example"
             SyncSettings::DEFAULT_REMOVAL_GRACE
         );
         assert_eq!(settings.sync_interval, DEFAULT_SYNC_INTERVAL);
+        assert_eq!(settings.full_sync_interval, DEFAULT_FULL_SYNC_INTERVAL);
     }
 
     #[test]
@@ -503,6 +519,7 @@ read_timeout_seconds = 600
 max_entries = 50000
 removal_grace_seconds = 86400
 sync_interval_seconds = 600
+full_sync_interval_seconds = 7200
 [directory.ldap.attributes]
 user_principal_name = "uid"
 user_principal_name_domain = "contoso.example"
@@ -524,6 +541,7 @@ immutable_id_format = "text-uuid"
         );
         assert_eq!(settings.sync.removal_grace, Duration::from_secs(86_400));
         assert_eq!(settings.sync_interval, Duration::from_secs(600));
+        assert_eq!(settings.full_sync_interval, Duration::from_secs(7200));
         let map = &settings.sync.attributes;
         assert_eq!(map.profile, Profile::GenericLdap);
         assert_eq!(
@@ -570,6 +588,11 @@ immutable_id_format = "text-uuid"
             (
                 with("sync_interval_seconds = 1\n"),
                 "sync_interval_seconds must be 10 to",
+            ),
+            (
+                // A full sync interval shorter than the sync interval would make every sync full.
+                with("full_sync_interval_seconds = 60\n"),
+                "full_sync_interval_seconds must be 1800 to 2592000, not 60",
             ),
             (with("bind_pasword_env = \"X\"\n"), "unknown field"),
             (

@@ -44,6 +44,7 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
                 .map_err(|error| anyhow::anyhow!("[directory.ldap]: {error} ({})", error.code()))?,
             settings: settings.sync.clone(),
             interval: settings.sync_interval,
+            full_sync_interval: settings.full_sync_interval,
         }),
         None => None,
     };

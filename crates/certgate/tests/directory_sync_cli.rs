@@ -164,6 +164,15 @@ fn directory_sync(env: &Env, tag: &str, ski_byte: &str) {
     // The sync itself: the accounts are added (gina disabled, as in AD), henry is skipped.
     let first = env.json(&["directory", "sync", "--json"], 0);
     assert_eq!(first["dryRun"], false);
+    // No mark yet: a full run, which leaves one.
+    assert_eq!(first["scope"], "full");
+    assert_eq!(first["fullSyncReason"], "no-mark");
+    assert!(
+        first["changeMark"]["highestCommittedUsn"]
+            .as_u64()
+            .is_some(),
+        "{first}"
+    );
     assert_eq!(actions(&first), actions(&dry));
     assert_eq!(first["counts"]["entries"], 4);
     assert_eq!(first["counts"]["skipped"], 1);
@@ -252,6 +261,21 @@ fn directory_sync(env: &Env, tag: &str, ski_byte: &str) {
     let second = env.json(&["directory", "sync", "--json"], 0);
     assert_eq!(actions(&second), Vec::<String>::new());
     assert_eq!(second["counts"]["skipped"], 1);
+    // Incremental: only henry, whom no user holds, is read again (and skipped again).
+    assert_eq!(second["scope"], "incremental");
+    assert_eq!(second["fullSyncReason"], Value::Null);
+    assert_eq!(second["counts"]["entries"], 1);
+    assert_eq!(second["entriesListed"], 4);
+    let status = env.json(&["directory", "status", "--json"], 0);
+    assert_eq!(status["incrementalSync"], true);
+    assert_eq!(status["fullSyncIntervalSeconds"], 86_400);
+    assert_eq!(status["lastRun"]["scope"], "incremental");
+    assert_eq!(status["changeMark"], second["changeMark"]);
+    let forced = env.json(&["directory", "sync", "--full", "--json"], 0);
+    assert_eq!(forced["scope"], "full");
+    assert_eq!(forced["fullSyncReason"], "requested");
+    assert_eq!(forced["counts"]["entries"], 4);
+    assert_eq!(actions(&forced), Vec::<String>::new());
     let erin = env.json(&["user", "get", &upn("erin"), "--json"], 0);
     assert_eq!(erin["groups"], serde_json::json!(["vpn-users"]));
 
@@ -315,7 +339,7 @@ fn directory_sync(env: &Env, tag: &str, ski_byte: &str) {
     let text = env.ok(&["directory", "status"]);
     assert!(
         text.contains(
-            "completed: 3 entries: 0 added, 0 updated, 0 disabled, 1 removed, 1 skipped, 0 failed"
+            "incremental completed: 1 entries: 0 added, 0 updated, 0 disabled, 1 removed, 1 skipped, 0 failed"
         ),
         "{text}"
     );

@@ -63,8 +63,21 @@ pub async fn apply_sync<S: UserStore>(
     now: UnixTime,
     actor: &str,
 ) -> SyncOutcome {
+    apply_sync_reporting(store, plan, now, actor, &mut |_, _| {}).await
+}
+
+/// [`apply_sync`], telling `progress` how many changes were written (done, total) after each.
+pub(crate) async fn apply_sync_reporting<S: UserStore>(
+    store: &S,
+    plan: &SyncPlan,
+    now: UnixTime,
+    actor: &str,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> SyncOutcome {
     let mut outcome = SyncOutcome::default();
-    for change in &plan.changes {
+    let total = plan.changes.len();
+    for (done, change) in plan.changes.iter().enumerate() {
+        progress(done, total);
         let written = match change {
             SyncChange::Add {
                 dn,

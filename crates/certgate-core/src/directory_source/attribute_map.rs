@@ -150,6 +150,19 @@ impl AttributeMap {
         }
     }
 
+    /// The attributes the immutable ID is read from: all a listing of the entries that are
+    /// in scope needs (an incremental sync's check for entries that left it).
+    pub fn immutable_id_attributes(&self) -> Vec<String> {
+        match &self.immutable_id {
+            ImmutableIdSource::ConsistencyGuidOrObjectGuid {
+                consistency_guid,
+                object_guid,
+            } => vec![consistency_guid.clone(), object_guid.clone()],
+            ImmutableIdSource::BinaryGuid { attribute }
+            | ImmutableIdSource::TextUuid { attribute } => vec![attribute.clone()],
+        }
+    }
+
     /// Every attribute the search must ask for. Operational attributes such as `entryUUID`
     /// are only returned when named, so the list is always explicit.
     pub fn requested_attributes(&self) -> Vec<String> {

@@ -198,7 +198,10 @@ fn draft(
     })
 }
 
-fn immutable_id(entry: &DirectoryEntry, source: &ImmutableIdSource) -> Result<String, EntryError> {
+pub(crate) fn immutable_id(
+    entry: &DirectoryEntry,
+    source: &ImmutableIdSource,
+) -> Result<String, EntryError> {
     let guid = |attribute: &str| -> Result<Option<String>, EntryError> {
         match single_value(entry, attribute, 16)? {
             None => Ok(None),

@@ -108,6 +108,18 @@ pub async fn read_memberships<D: DirectorySource>(
     mapped: MappedEntries,
     settings: &GroupMembership,
 ) -> Result<MappedEntries, SourceError> {
+    read_memberships_reporting(source, entries, mapped, settings, &mut |_, _| {}).await
+}
+
+/// [`read_memberships`], telling `progress` how many of the users have had their groups
+/// read (done, total) after each one.
+pub(crate) async fn read_memberships_reporting<D: DirectorySource>(
+    source: &D,
+    entries: &[DirectoryEntry],
+    mapped: MappedEntries,
+    settings: &GroupMembership,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> Result<MappedEntries, SourceError> {
     // The mapped entries carry their DN with control characters escaped; the lookup needs it
     // as the directory sent it.
     let mut raw_dns: HashMap<String, Option<&str>> = HashMap::new();
@@ -123,7 +135,9 @@ pub async fn read_memberships<D: DirectorySource>(
     } = mapped;
     let mut lookups = 0usize;
     let mut kept = Vec::with_capacity(users.len());
-    for mut user in users {
+    let total = users.len();
+    for (done, mut user) in users.into_iter().enumerate() {
+        progress(done, total);
         let groups = match raw_dns.get(&user.dn).copied().flatten() {
             Some(dn) => groups_of(source, dn, settings, &mut lookups).await?,
             // Two DNs that read the same once escaped: which one is this user's is unknown.

@@ -16,6 +16,8 @@
 //! - `membership`: [`read_memberships`], the groups of each user (nested included).
 //! - `diff`: [`plan_sync`].
 //! - `apply`: [`apply_sync`], the plan written through the audited user services.
+//! - `changes`: incremental runs over Active Directory's `uSNChanged` ([`choose_scope`],
+//!   [`ChangeMark`]): why that and not DirSync, and how deletions and group changes are found.
 //! - `sync`: [`synchronize`], one run from the read to the record of how it went
 //!   ([`SyncRunStore`]).
 //! - `error`: [`EntryError`] (one entry skipped) and [`SourceError`] (the read failed).
@@ -23,6 +25,7 @@
 mod apply;
 mod attribute_map;
 mod certificate_mapping;
+mod changes;
 mod diff;
 mod entry;
 mod error;
@@ -35,6 +38,10 @@ pub use crate::directory::UserOrigin;
 pub use apply::{apply_sync, AppliedChange, FailedChange, SourceLink, SyncOutcome};
 pub use attribute_map::{AccountStateSource, AttributeMap, ImmutableIdSource, Profile, UpnSource};
 pub use certificate_mapping::certificate_user_id_from_mapping;
+pub use changes::{
+    change_tracking_supported, choose_scope, settings_fingerprint, ChangeMark, ChangeMarkStore,
+    ChangePosition, ChangeTracking, EntrySelection, FullSyncReason, SyncRequest, SyncScope,
+};
 pub use diff::{plan_sync, SourcedField, SyncChange, SyncPlan};
 pub use entry::DirectoryEntry;
 pub use error::{EntryError, SourceError};
@@ -45,9 +52,9 @@ pub use mapping::{
 };
 pub use membership::{read_memberships, GroupMembership, GroupMembershipRule, GroupQuery};
 pub use sync::{
-    next_sync_delay, retry_delay, sync_due, synchronize, FailureStreak, SyncCounts, SyncError,
-    SyncLock, SyncMode, SyncProgress, SyncReport, SyncRun, SyncRunResult, SyncRunStore,
-    SyncSettings, SyncStatus, FIRST_RETRY_DELAY,
+    next_sync_delay, retry_delay, sync_due, synchronize, synchronize_with, FailureStreak,
+    SyncCounts, SyncError, SyncLock, SyncMode, SyncProgress, SyncReport, SyncRun, SyncRunResult,
+    SyncRunStore, SyncSettings, SyncStatus, FIRST_RETRY_DELAY,
 };
 
 use std::future::Future;
@@ -69,6 +76,33 @@ pub trait DirectorySource: Send + Sync {
         &self,
         query: &GroupQuery<'_>,
     ) -> impl Future<Output = Result<Vec<DirectoryEntry>, SourceError>> + Send;
+
+    /// Where the directory stands in its history of changes, read before any search of an
+    /// incremental or full run ([`ChangeTracking::Unavailable`] for a directory that cannot
+    /// tell what changed: every run is then a full one). The default: unavailable.
+    fn change_position(&self) -> impl Future<Output = Result<ChangeTracking, SourceError>> + Send {
+        async {
+            Ok(ChangeTracking::Unavailable {
+                why: "this directory source does not track changes".into(),
+            })
+        }
+    }
+
+    /// The entries `selection` names, with (at least) `attributes`; all of them or an error.
+    /// Only called after [`DirectorySource::change_position`] answered
+    /// [`ChangeTracking::Available`]; the default refuses.
+    fn read_selected(
+        &self,
+        selection: &EntrySelection<'_>,
+        attributes: &[String],
+    ) -> impl Future<Output = Result<Vec<DirectoryEntry>, SourceError>> + Send {
+        let _ = (selection, attributes);
+        async {
+            Err(SourceError::ProtocolViolation {
+                detail: "this directory source cannot read selected entries".into(),
+            })
+        }
+    }
 
     /// The run's reads are over: a source that kept a connection for them closes it, rather
     /// than leave a bound session open until the next sync.

@@ -7,9 +7,13 @@ use std::time::Duration;
 
 use certgate_pki::{ReasonCode, UnixTime};
 
+use super::apply::apply_sync_reporting;
+use super::changes::read_changes;
+use super::membership::read_memberships_reporting;
 use super::{
-    apply_sync, map_entries, plan_sync, read_memberships, AttributeMap, DirectorySource,
-    SourceError, SyncChange, SyncOutcome, SyncPlan,
+    change_tracking_supported, choose_scope, map_entries, plan_sync, settings_fingerprint,
+    AttributeMap, ChangeMark, ChangeMarkStore, ChangeTracking, DirectorySource, FullSyncReason,
+    SourceError, SyncChange, SyncOutcome, SyncPlan, SyncRequest, SyncScope,
 };
 use crate::clock::Clock;
 use crate::directory::UserStore;
@@ -80,8 +84,22 @@ impl SyncCounts {
 pub struct SyncReport {
     /// Dry run or applied.
     pub mode: SyncMode,
-    /// How many entries the directory sent.
+    /// Whether the whole directory was read.
+    pub scope: SyncScope,
+    /// Why a run that was asked to be incremental read everything (`None` when it was
+    /// incremental).
+    pub full_reason: Option<FullSyncReason>,
+    /// The mark an incremental run continued from (its highest committed USN).
+    pub since_usn: Option<u64>,
+    /// The mark this run left for the next one (`None`: a dry run, a directory that does not
+    /// track changes, or a run with refused changes, which leaves the old mark so that the
+    /// next run reads those changes again).
+    pub new_mark: Option<ChangeMark>,
+    /// How many entries the directory sent in full (with every mapped attribute).
     pub entries_read: usize,
+    /// How many entries an incremental run listed by immutable ID only, to find the ones
+    /// that are gone (0 for a full run).
+    pub entries_listed: usize,
     /// The changes and the skipped entries.
     pub plan: SyncPlan,
     /// What was written (`None` for a dry run).
@@ -163,6 +181,9 @@ pub enum SyncRunResult {
 /// One applied run, as `certgate directory status` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyncRun {
+    /// Whether it read the whole directory (a failed run: what it was reading when it failed,
+    /// or what was asked for when it failed before it could choose).
+    pub scope: SyncScope,
     /// When it started.
     pub started_at: UnixTime,
     /// When it ended.
@@ -295,11 +316,32 @@ pub fn sync_due(
         || run.started_at.0 > now.0.saturating_add(delay)
 }
 
-/// Where a run is, for a progress line on long runs.
+/// Where a run is, for a progress bar on long runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncProgress {
-    /// The directory is being read.
+    /// The run started: the directory's position is being read.
     Reading,
+    /// The run chose how much to read, and reads it.
+    ReadingScope(SyncScope),
+    /// The entries were read (before their group memberships).
+    EntriesRead {
+        /// Entries read in full.
+        entries: usize,
+    },
+    /// The group memberships of `done` of `total` users were read.
+    ReadingGroups {
+        /// Users done.
+        done: usize,
+        /// Users to do.
+        total: usize,
+    },
+    /// `done` of `total` changes were written.
+    Applying {
+        /// Changes written (or refused) so far.
+        done: usize,
+        /// Changes planned.
+        total: usize,
+    },
     /// The directory was read and the plan made.
     Planned {
         /// Entries read.
@@ -311,13 +353,7 @@ pub enum SyncProgress {
     },
 }
 
-/// One sync: reads every entry of `source`, maps them under `settings`, plans against the
-/// users in `store` at the time `clock` gives at the start (the time every change and the
-/// missing marks are dated with), and in [`SyncMode::Apply`] writes the plan through the
-/// audited user services as `actor` and records the run, holding the [`SyncLock`] throughout
-/// (`directory-sync-already-running` when another run holds it). A read that fails changes
-/// nothing (and is recorded as a failed run when applying); a bad entry is skipped and
-/// reported, never stopping the run.
+/// One full sync ([`synchronize_with`] asked for [`SyncRequest::Full`]).
 pub async fn synchronize<D, S>(
     source: &D,
     store: &S,
@@ -329,7 +365,44 @@ pub async fn synchronize<D, S>(
 ) -> Result<SyncReport, SyncError>
 where
     D: DirectorySource,
-    S: UserStore + SyncRunStore + SyncLock,
+    S: UserStore + SyncRunStore + SyncLock + ChangeMarkStore,
+{
+    synchronize_with(
+        source,
+        store,
+        settings,
+        SyncRequest::Full,
+        mode,
+        clock,
+        actor,
+        progress,
+    )
+    .await
+}
+
+/// One sync: reads the directory (all of it, or under [`SyncRequest::Incremental`] only what
+/// changed since the last run's [`ChangeMark`] when [`choose_scope`] allows), maps the
+/// entries under `settings`, plans against the users in `store` at the time `clock` gives at
+/// the start (the time every change and the missing marks are dated with), and in
+/// [`SyncMode::Apply`] writes the plan through the audited user services as `actor`, records
+/// the run and, when every change was written, the new mark; all under the [`SyncLock`]
+/// (`directory-sync-already-running` when another run holds it). A read that fails changes
+/// nothing and leaves the mark (and is recorded as a failed run when applying); a bad entry
+/// is skipped and reported, never stopping the run.
+#[allow(clippy::too_many_arguments)] // each is a different thing the run needs; a struct would only rename them
+pub async fn synchronize_with<D, S>(
+    source: &D,
+    store: &S,
+    settings: &SyncSettings,
+    request: SyncRequest,
+    mode: SyncMode,
+    clock: &dyn Clock,
+    actor: &str,
+    progress: &mut (dyn FnMut(SyncProgress) + Send),
+) -> Result<SyncReport, SyncError>
+where
+    D: DirectorySource,
+    S: UserStore + SyncRunStore + SyncLock + ChangeMarkStore,
 {
     // A dry run writes nothing and may run beside an applied one.
     let held = match mode {
@@ -339,7 +412,10 @@ where
             None => return Err(SyncError::AlreadyRunning),
         },
     };
-    let result = synchronize_holding(source, store, settings, mode, clock, actor, progress).await;
+    let result = synchronize_holding(
+        source, store, settings, request, mode, clock, actor, progress,
+    )
+    .await;
     if let Some(held) = held {
         let released = store.release_sync_lock(held).await;
         // The run's own error says more than a failed release, whose lock the store frees
@@ -351,10 +427,25 @@ where
     result
 }
 
+/// What a run read, before planning.
+struct Read {
+    scope: SyncScope,
+    full_reason: Option<FullSyncReason>,
+    since_usn: Option<u64>,
+    tracking: ChangeTracking,
+    mark: Option<ChangeMark>,
+    entries_read: usize,
+    entries_listed: usize,
+    mapped: super::MappedEntries,
+    known: Vec<crate::directory::User>,
+}
+
+#[allow(clippy::too_many_arguments)] // as synchronize_with
 async fn synchronize_holding<D, S>(
     source: &D,
     store: &S,
     settings: &SyncSettings,
+    request: SyncRequest,
     mode: SyncMode,
     clock: &dyn Clock,
     actor: &str,
@@ -362,37 +453,69 @@ async fn synchronize_holding<D, S>(
 ) -> Result<SyncReport, SyncError>
 where
     D: DirectorySource,
-    S: UserStore + SyncRunStore,
+    S: UserStore + SyncRunStore + ChangeMarkStore,
 {
     let started_at = clock.now();
     progress(SyncProgress::Reading);
+    let fingerprint = settings_fingerprint(&settings.attributes);
+    // What the run was reading when it failed (before it chose: what was asked for).
+    let mut scope_tried = match request {
+        SyncRequest::Full => SyncScope::Full,
+        SyncRequest::Incremental { .. } => SyncScope::Incremental,
+    };
     let read = async {
-        let entries = match source
-            .read_entries(&settings.attributes.requested_attributes())
-            .await
-        {
-            Ok(entries) => entries,
+        let known = store.list_users().await?;
+        let mark = store.change_mark().await?;
+        // The position comes before any search: everything changed after it has a higher
+        // uSNChanged, so the next run's search cannot miss what this one's did not see.
+        let tracking = match change_tracking_supported(&settings.attributes) {
+            Ok(()) => source.change_position().await,
+            Err(why) => Ok(ChangeTracking::Unavailable { why }),
+        };
+        let tracking = match tracking {
+            Ok(tracking) => tracking,
             Err(error) => {
                 source.end_read().await;
                 return Err(error.into());
             }
         };
-        let mapped = map_entries(&entries, &settings.attributes);
-        let mapped = match &settings.attributes.groups {
-            Some(groups) => read_memberships(source, &entries, mapped, groups).await,
-            None => Ok(mapped),
+        let chosen = choose_scope(request, mark.as_ref(), &tracking, &fingerprint, started_at);
+        let (scope, full_reason, since_usn) = match chosen {
+            Ok(since) => (SyncScope::Incremental, None, Some(since)),
+            Err(reason) => (SyncScope::Full, Some(reason), None),
+        };
+        scope_tried = scope;
+        progress(SyncProgress::ReadingScope(scope));
+        let read = match since_usn {
+            Some(since) => read_changes(source, &known, &settings.attributes, since, progress)
+                .await
+                .map(|changes| (changes.mapped, changes.entries_read, changes.entries_listed))
+                .map_err(SyncError::from),
+            None => read_everything(source, &settings.attributes, progress)
+                .await
+                .map(|(mapped, entries)| (mapped, entries, 0)),
         };
         source.end_read().await;
-        let mapped = mapped?;
-        let known = store.list_users().await?;
-        Ok::<_, SyncError>((entries.len(), mapped, known))
+        let (mapped, entries_read, entries_listed) = read?;
+        Ok::<_, SyncError>(Read {
+            scope,
+            full_reason,
+            since_usn,
+            tracking,
+            mark,
+            entries_read,
+            entries_listed,
+            mapped,
+            known,
+        })
     }
     .await;
-    let (entries_read, mapped, known) = match read {
+    let read = match read {
         Ok(read) => read,
         Err(error) => {
             if mode == SyncMode::Apply {
                 let run = SyncRun {
+                    scope: scope_tried,
                     started_at,
                     finished_at: clock.now(),
                     result: SyncRunResult::Failed {
@@ -407,30 +530,87 @@ where
             return Err(error);
         }
     };
-    let plan = plan_sync(&known, mapped, started_at, settings.removal_grace);
+    let plan = plan_sync(&read.known, read.mapped, started_at, settings.removal_grace);
     progress(SyncProgress::Planned {
-        entries: entries_read,
+        entries: read.entries_read,
         changes: plan.changes.len(),
         skipped: plan.problems.len(),
     });
     let mut report = SyncReport {
         mode,
-        entries_read,
+        scope: read.scope,
+        full_reason: read.full_reason,
+        since_usn: read.since_usn,
+        new_mark: None,
+        entries_read: read.entries_read,
+        entries_listed: read.entries_listed,
         plan,
         outcome: None,
     };
     if mode == SyncMode::Apply {
-        let outcome = apply_sync(store, &report.plan, started_at, actor).await;
+        let outcome = apply_sync_reporting(
+            store,
+            &report.plan,
+            started_at,
+            actor,
+            &mut |done, total| progress(SyncProgress::Applying { done, total }),
+        )
+        .await;
+        let every_change_written = outcome.failed.is_empty();
         report.outcome = Some(outcome);
         store
             .record_sync_run(&SyncRun {
+                scope: read.scope,
                 started_at,
                 finished_at: clock.now(),
                 result: SyncRunResult::Completed(report.counts()),
             })
             .await?;
+        // Only after the changes are written, and only when all were: a refused change must
+        // be read again by the next run, which a newer mark would skip.
+        if let (ChangeTracking::Available(position), true) = (&read.tracking, every_change_written)
+        {
+            let full_sync_started_at = match (read.scope, &read.mark) {
+                (SyncScope::Incremental, Some(mark)) => mark.full_sync_started_at,
+                _ => started_at,
+            };
+            let mark = ChangeMark {
+                server: position.server.clone(),
+                invocation_id: position.invocation_id.clone(),
+                highest_committed_usn: position.highest_committed_usn,
+                settings_fingerprint: fingerprint,
+                full_sync_started_at,
+            };
+            store.save_change_mark(&mark).await?;
+            report.new_mark = Some(mark);
+        }
     }
     Ok(report)
+}
+
+/// A full read: every entry, mapped, with its memberships.
+async fn read_everything<D: DirectorySource>(
+    source: &D,
+    attributes: &AttributeMap,
+    progress: &mut (dyn FnMut(SyncProgress) + Send),
+) -> Result<(super::MappedEntries, usize), SyncError> {
+    let entries = source
+        .read_entries(&attributes.requested_attributes())
+        .await?;
+    progress(SyncProgress::EntriesRead {
+        entries: entries.len(),
+    });
+    let mapped = map_entries(&entries, attributes);
+    let mapped = match &attributes.groups {
+        Some(groups) => {
+            read_memberships_reporting(source, &entries, mapped, groups, &mut |done, total| {
+                progress(SyncProgress::ReadingGroups { done, total })
+            })
+            .await?
+        }
+        None => mapped,
+    };
+    Ok((mapped, entries.len()))
 }
 
 #[cfg(test)]
@@ -439,6 +619,7 @@ mod tests {
 
     fn failed_at(seconds: i64) -> SyncStatus {
         let run = SyncRun {
+            scope: SyncScope::Full,
             started_at: UnixTime(seconds),
             finished_at: UnixTime(seconds),
             result: SyncRunResult::Failed {
@@ -454,6 +635,7 @@ mod tests {
 
     fn completed_at(seconds: i64) -> SyncStatus {
         let run = SyncRun {
+            scope: SyncScope::Full,
             started_at: UnixTime(seconds),
             finished_at: UnixTime(seconds),
             result: SyncRunResult::Completed(SyncCounts::default()),

@@ -7,7 +7,9 @@ use super::{MemoryStore, State};
 use crate::audit::AuditEvent;
 use crate::binding::{attribute_matches, BindingPolicy, BindingRule, BindingRuleStore};
 use crate::directory::{fold_case, Affinity, User, UserAttribute, UserId, UserLookup, UserStore};
-use crate::directory_source::{SyncLock, SyncRun, SyncRunResult, SyncRunStore, SyncStatus};
+use crate::directory_source::{
+    ChangeMark, ChangeMarkStore, SyncLock, SyncRun, SyncRunResult, SyncRunStore, SyncStatus,
+};
 use crate::store::{StoreError, StoreResult};
 use crate::strength::{StrengthRule, StrengthRuleId, StrengthRuleSpec, StrengthRuleStore};
 
@@ -176,6 +178,17 @@ impl SyncRunStore for MemoryStore {
 
     async fn sync_status(&self) -> StoreResult<SyncStatus> {
         Ok(self.state().sync_status.clone())
+    }
+}
+
+impl ChangeMarkStore for MemoryStore {
+    async fn change_mark(&self) -> StoreResult<Option<ChangeMark>> {
+        Ok(self.state().change_mark.clone())
+    }
+
+    async fn save_change_mark(&self, mark: &ChangeMark) -> StoreResult<()> {
+        self.state().change_mark = Some(mark.clone());
+        Ok(())
     }
 }
 

@@ -112,6 +112,8 @@ struct State {
     sync_status: crate::directory_source::SyncStatus,
     /// Whether a sync holds the lock (the SQL store's advisory lock or lock file).
     sync_locked: bool,
+    /// `directory_change_marks`.
+    change_mark: Option<crate::directory_source::ChangeMark>,
     /// By priority.
     binding_rules: BTreeMap<u32, BindingRule>,
     default_required_affinity: DefaultRequiredAffinity,
