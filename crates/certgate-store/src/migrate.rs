@@ -103,6 +103,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "user directory groups",
         sql: include_str!("migrations/0017_user_directory_groups.sql"),
     },
+    Migration {
+        version: 18,
+        description: "domain password step of login flows",
+        sql: include_str!("migrations/0018_login_flow_domain_password.sql"),
+    },
 ];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.
