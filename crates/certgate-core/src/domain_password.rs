@@ -118,6 +118,10 @@ pub enum DomainPasswordError {
         /// When passwords are checked again.
         until: UnixTime,
     },
+    /// A check of this user's password is already running (a second tab, a double click, or
+    /// parallel guesses): one check per user at a time keeps the lockout count exact.
+    #[error("your password is already being checked; wait a moment and try again")]
+    CheckInProgress,
     /// The user came from no directory entry a generic LDAP directory can bind as.
     #[error("your account is not in the directory, so a domain password cannot be checked; ask your administrator")]
     AccountNotInDirectory,
@@ -201,6 +205,11 @@ impl DomainPasswordError {
             "Wait until the time the page gives and try again.",
         ),
         ReasonCode::new(
+            "domain-password-check-in-progress",
+            "A check of this user's domain password was still running when another arrived (a second tab, a double click, or parallel guesses); certgate checks one password per user at a time so that its lockout counts every guess. Nothing was sent to the directory.",
+            "Wait a moment and send the password again.",
+        ),
+        ReasonCode::new(
             "domain-password-account-not-in-directory",
             "The user was added in certgate, not synchronised from the directory, and the generic LDAP profile can bind only by an entry's DN, so there is no account to check the password of.",
             "Administrators: have the user come from the directory sync (`certgate directory sync`), or do not ask this relying party for the domain password.",
@@ -240,6 +249,7 @@ impl DomainPasswordError {
             DomainPasswordError::AccountExpired => "domain-password-account-expired",
             DomainPasswordError::LogonRestricted => "domain-password-logon-restricted",
             DomainPasswordError::LockedOut { .. } => "domain-password-locked-out",
+            DomainPasswordError::CheckInProgress => "domain-password-check-in-progress",
             DomainPasswordError::AccountNotInDirectory => {
                 "domain-password-account-not-in-directory"
             }
@@ -336,7 +346,10 @@ struct Failures {
 }
 
 /// The wrong-password counts per user. Pure: the caller passes the time and keeps the value
-/// (the server keeps one per process, behind a lock).
+/// (the server keeps one per process, behind a lock). It holds one entry per user with a
+/// wrong password since their last success, and only users who signed in with a certificate
+/// reach the password step, so its size is bounded by the directory's users; a lockout that
+/// ended is kept so that the next wrong password locks again at once.
 #[derive(Debug, Default)]
 pub struct PasswordLockout {
     policy: LockoutPolicy,
@@ -390,13 +403,6 @@ impl PasswordLockout {
             }
             Err(error) => Err(error),
         }
-    }
-
-    /// Forgets the users whose last lockout ended before `now` and who have no failures that
-    /// still count toward the next: bounds the map.
-    pub fn forget_settled(&mut self, now: UnixTime) {
-        self.users
-            .retain(|_, failures| failures.locked_until.is_none_or(|until| now < until));
     }
 }
 
@@ -531,19 +537,6 @@ mod tests {
     }
 
     #[test]
-    fn settled_users_are_forgotten() {
-        let mut lockout = PasswordLockout::new(LockoutPolicy {
-            max_failures: NonZeroU32::MIN,
-            lockout_seconds: 10,
-        });
-        let _ = lockout.record("u1", Err(DomainPasswordError::Wrong), UnixTime(0));
-        lockout.forget_settled(UnixTime(5));
-        assert!(lockout.check("u1", UnixTime(5)).is_err());
-        lockout.forget_settled(UnixTime(10));
-        assert_eq!(lockout.users.len(), 0);
-    }
-
-    #[test]
     fn every_code_is_listed_once() {
         let listed: Vec<&str> = DomainPasswordError::CODES.iter().map(|c| c.code).collect();
         let mut unique = listed.clone();
@@ -561,6 +554,7 @@ mod tests {
             DomainPasswordError::AccountExpired,
             DomainPasswordError::LogonRestricted,
             DomainPasswordError::LockedOut { until: UnixTime(0) },
+            DomainPasswordError::CheckInProgress,
             DomainPasswordError::AccountNotInDirectory,
             DomainPasswordError::DirectoryUnreachable { detail: "".into() },
             DomainPasswordError::DirectoryTlsFailed { detail: "".into() },

@@ -195,6 +195,10 @@ pub fn reason_codes() -> Vec<certgate_pki::CodeList> {
             "certgate_core::access_pass::AccessPassError",
             access_pass::AccessPassError::CODES,
         ),
+        (
+            "certgate_core::domain_password::DomainPasswordError",
+            domain_password::DomainPasswordError::CODES,
+        ),
         // The directory and its rules.
         (
             "certgate_core::directory::DirectoryError",

@@ -13,6 +13,7 @@ use certgate_core::login_flow::LoginFlowStore;
 use certgate_core::totp::{TotpSettings, TotpStore};
 use certgate_oidc::{OidcStore, Provider};
 
+use crate::domain_password::DomainPasswordCheck;
 use crate::federation_service::FederationService;
 
 /// Everything the web listener's handlers read and write.
@@ -56,6 +57,8 @@ pub struct WebContext<S, P> {
     pub demo: Option<DemoClient>,
     /// The federation service (SAML 2.0, WS-Federation), when enabled.
     pub federation: Option<Arc<FederationService>>,
+    /// Checks domain passwords against the directory source, when one is configured.
+    pub domain_password: Option<Arc<DomainPasswordCheck>>,
 }
 
 /// The demo client's registration.

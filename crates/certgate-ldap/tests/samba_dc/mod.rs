@@ -148,8 +148,16 @@ fn start() -> SambaDc {
         .expect("create the Samba DC lock file");
     // Another test process may be using the ports: wait for it to finish.
     lock.lock().expect("lock the Samba DC lock file");
+    // The previous holder's Samba may still be closing its listeners when the lock is freed
+    // (it stops when its test process's pipe closes): give it a few seconds.
     for port in [389, 636] {
-        if let Err(error) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+        let free_by = Instant::now() + Duration::from_secs(15);
+        let mut bound = TcpListener::bind((Ipv4Addr::LOCALHOST, port));
+        while bound.is_err() && Instant::now() < free_by {
+            std::thread::sleep(Duration::from_millis(200));
+            bound = TcpListener::bind((Ipv4Addr::LOCALHOST, port));
+        }
+        if let Err(error) = bound {
             panic!(
                 "127.0.0.1:{port} is not free ({error}): the Samba DC of the LDAP tests needs \
                  ports 389 and 636; stop whatever listens there (`ss -ltnp`) and run again"
