@@ -347,7 +347,11 @@ impl RelyingPartyPatch {
         if let Some(requests) = self.password_requests {
             draft.password_requests =
                 federation::PasswordRequests::parse(&requests).ok_or_else(|| {
-                    field_invalid("passwordRequests", &requests, "refuse, fresh-certificate or domain-password")
+                    field_invalid(
+                        "passwordRequests",
+                        &requests,
+                        "refuse, fresh-certificate or domain-password",
+                    )
                 })?;
         }
         if let Some(issuer) = self.issuer {
