@@ -10,6 +10,7 @@ use certgate_core::access_pass::AccessPassStore;
 use certgate_core::clock::Clock;
 use certgate_core::federation::FederationStore;
 use certgate_core::login_flow::LoginFlowStore;
+use certgate_core::signin::SignInLog;
 use certgate_core::totp::{TotpSettings, TotpStore};
 use certgate_oidc::{OidcStore, Provider};
 
@@ -24,6 +25,7 @@ pub trait WebStore:
     + AccessPassStore
     + FederationStore
     + DirectoryStore
+    + SignInLog
     + Store
     + Clone
 {
@@ -35,6 +37,7 @@ impl<T> WebStore for T where
         + AccessPassStore
         + FederationStore
         + DirectoryStore
+        + SignInLog
         + Store
         + Clone
 {

@@ -1959,6 +1959,43 @@ async fn wsfed_password_request_is_met_by_certificate_and_domain_password() {
     assert!(events
         .iter()
         .all(|e| !e.detail.contains(DOMAIN_PASSWORD) && !e.detail.contains("Not-the-Passw0rd")));
+    // The sign-in log: the certificate sign-in and each password check, under one
+    // correlation ID, with the exact reason code.
+    use certgate_core::signin::{SignInLog, SignInQuery};
+    let signins = fixture
+        .store
+        .signins(&SignInQuery {
+            user: Some("alice@corp.example".into()),
+            result: None,
+            reason_code: None,
+            since: None,
+            limit: 20,
+        })
+        .await
+        .expect("sign-in log");
+    let password_steps: Vec<(&str, &str)> = signins
+        .iter()
+        .filter(|record| record.application == "domain-password")
+        .map(|record| (record.reason_code.as_str(), record.correlation_id.as_str()))
+        .collect();
+    assert_eq!(
+        password_steps
+            .iter()
+            .map(|(code, _)| *code)
+            .collect::<Vec<_>>(),
+        ["ok", "domain-password-empty", "domain-password-wrong"],
+        "newest first"
+    );
+    let certificate_step = signins
+        .iter()
+        .find(|record| record.application != "domain-password")
+        .expect("the certificate sign-in");
+    assert!(password_steps
+        .iter()
+        .all(|(_, correlation)| *correlation == certificate_step.correlation_id));
+    assert!(signins
+        .iter()
+        .all(|record| !record.detail.contains(DOMAIN_PASSWORD)));
     fixture.server.stop().await;
 }
 

@@ -27,6 +27,7 @@ use certgate_core::domain_password::{DomainAccount, DomainPassword, DomainPasswo
 use certgate_core::login_flow::{
     FlowIdentity, FlowStep, LoginFlow, LoginFlowStore, SECOND_FACTOR_ACCESS_PASS, SECOND_FACTOR_OTP,
 };
+use certgate_core::signin::{SignInRecord, SignInResult};
 use certgate_core::totp::{TotpService, TotpStore, WhenEnrolled};
 use certgate_oidc::{
     Assurance, Authentication, AuthorizationError, AuthorizationErrorCode, AuthorizationRequest,

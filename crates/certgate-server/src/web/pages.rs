@@ -328,6 +328,7 @@ pub(super) struct DomainPasswordForm {
 /// and its reason code.
 pub(super) async fn domain_password<S, P>(
     State(context): State<Arc<WebContext<S, P>>>,
+    client: Option<axum::Extension<crate::tls_client::TlsClient>>,
     headers: HeaderMap,
     Form(form): Form<DomainPasswordForm>,
 ) -> Response
@@ -369,8 +370,39 @@ where
                 .unwrap_or("no correlation id"),
         ),
     );
+    // The sign-in log shows the step next to the certificate sign-in it follows (same
+    // correlation ID), with the exact reason code of a refusal.
+    let record = SignInRecord {
+        at: now,
+        correlation_id: flow.correlation_id.clone().unwrap_or_default(),
+        client_address: client
+            .map(|client| client.address.ip().to_string())
+            .unwrap_or_default(),
+        application: "domain-password".into(),
+        certificate_subject: None,
+        certificate_issuer: Some(identity.certificate_issuer.clone()),
+        certificate_serial: Some(identity.certificate_serial.clone()),
+        certificate_thumbprint: None,
+        user: Some(identity.upn.clone()),
+        binding_rule: None,
+        strength: Some(identity.strength.clone()),
+        result: if outcome.is_ok() {
+            SignInResult::Success
+        } else {
+            SignInResult::Failure
+        },
+        reason_code: result.to_owned(),
+        detail: match &outcome {
+            Ok(()) => "the directory accepted the domain password".into(),
+            Err(error) => format!("{error}{detail}"),
+        },
+    };
     // Fail closed: a password check that cannot be recorded does not sign anyone in.
-    if let Err(error) = context.store.append_audit(&audit).await {
+    let recorded = match context.store.append_audit(&audit).await {
+        Ok(()) => context.store.append_signins(&[record]).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = recorded {
         return error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             error.code(),
