@@ -11,6 +11,8 @@
 //!   ([`binding::match_user`]); [`strength`]: single- or multi-factor ([`strength::evaluate`]).
 //! - [`directory_source`]: Active Directory or another LDAP directory as the source of the
 //!   users: the attribute mapping (ImmutableID, altSecurityIdentities) and the sync plan.
+//! - [`domain_password`]: the user's directory password as a factor after the certificate,
+//!   checked by a bind as the user ([`domain_password::DomainPasswordVerifier`]).
 //! - [`access_pass`]: the administrator's Temporary Access Pass, which alone unlocks a user's
 //!   first authenticator enrollment.
 //! - [`device`]: device provisioning — a new certificate packed as an Apple configuration
@@ -49,6 +51,7 @@ pub mod crl_fetch;
 pub mod device;
 pub mod directory;
 pub mod directory_source;
+pub mod domain_password;
 pub mod enrollment;
 pub mod federation;
 pub mod front_door;
@@ -191,6 +194,10 @@ pub fn reason_codes() -> Vec<certgate_pki::CodeList> {
         (
             "certgate_core::access_pass::AccessPassError",
             access_pass::AccessPassError::CODES,
+        ),
+        (
+            "certgate_core::domain_password::DomainPasswordError",
+            domain_password::DomainPasswordError::CODES,
         ),
         // The directory and its rules.
         (

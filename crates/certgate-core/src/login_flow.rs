@@ -23,6 +23,9 @@ pub const FLOW_LIFETIME_SECONDS: i64 = 600;
 pub enum FlowStep {
     /// Waiting for the certificate sign-in listener.
     Certificate,
+    /// The certificate signed in; the relying party asked for a password, so the user's
+    /// domain password is checked next (see [`crate::domain_password`]).
+    DomainPassword,
     /// The certificate signed in; a one-time code (TOTP) is required next.
     SecondFactor,
     /// Waiting for the person to confirm "continue as".
@@ -38,6 +41,7 @@ impl FlowStep {
     pub fn as_str(self) -> &'static str {
         match self {
             FlowStep::Certificate => "certificate",
+            FlowStep::DomainPassword => "domain-password",
             FlowStep::SecondFactor => "second-factor",
             FlowStep::Confirmation => "confirmation",
             FlowStep::Done => "done",
@@ -48,6 +52,7 @@ impl FlowStep {
     pub fn parse(text: &str) -> Option<FlowStep> {
         Some(match text {
             "certificate" => FlowStep::Certificate,
+            "domain-password" => FlowStep::DomainPassword,
             "second-factor" => FlowStep::SecondFactor,
             "confirmation" => FlowStep::Confirmation,
             "done" => FlowStep::Done,
@@ -85,6 +90,10 @@ pub struct FlowIdentity {
     /// The DER certificate the user signed in with: federation claim rules read its fields
     /// (AD FS's certificate-context claims).
     pub certificate_der: Option<Vec<u8>>,
+    /// When the directory accepted the user's domain password in this flow (a bind as the
+    /// user after the certificate): the token then states a password sign-in next to the
+    /// certificate.
+    pub domain_password_verified_at: Option<UnixTime>,
 }
 
 /// `second_factor` when the sign-in passed an enrolled authenticator's code.
@@ -94,11 +103,13 @@ pub const SECOND_FACTOR_ACCESS_PASS: &str = "access-pass";
 
 impl FlowIdentity {
     /// Whether this sign-in is multi-factor: a certificate the strength rules call
-    /// multi-factor, or a certificate plus a second factor (an enrolled authenticator's code, or
-    /// an administrator's Temporary Access Pass). Enrolling an authenticator is not a factor by
-    /// itself: `second_factor` is set only by those two paths.
+    /// multi-factor, or a certificate plus a second factor (an enrolled authenticator's code, an
+    /// administrator's Temporary Access Pass, or the domain password the directory accepted:
+    /// something the user knows next to the certificate they have). Enrolling an
+    /// authenticator is not a factor by itself: `second_factor` is set only by those two paths.
     pub fn is_multi_factor(&self) -> bool {
         self.strength == "multi-factor"
+            || self.domain_password_verified_at.is_some()
             || matches!(
                 self.second_factor.as_deref(),
                 Some(SECOND_FACTOR_OTP | SECOND_FACTOR_ACCESS_PASS)
@@ -251,6 +262,7 @@ mod tests {
     fn steps_round_trip() {
         for step in [
             FlowStep::Certificate,
+            FlowStep::DomainPassword,
             FlowStep::SecondFactor,
             FlowStep::Confirmation,
             FlowStep::Done,

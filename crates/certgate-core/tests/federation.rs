@@ -687,6 +687,7 @@ fn signed_in() -> SignedIn {
             auth_time: at(30),
             second_factor: None,
             access_pass_redeemed_at: None,
+            domain_password_verified_at: None,
             certificate_der: Some(pki.leaf.der.clone()),
         };
         SignedIn {

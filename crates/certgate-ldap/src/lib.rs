@@ -8,6 +8,10 @@
 //! filter selects, page by page (RFC 2696), every value as bytes. The mapping to users and
 //! the sync plan are certgate-core's (`certgate_core::directory_source`).
 //!
+//! [`LdapPasswordVerifier`] implements the
+//! [`DomainPasswordVerifier`](certgate_core::domain_password::DomainPasswordVerifier) port: the
+//! user's domain password checked by a bind as the user, over the same verified TLS.
+//!
 //! This is the only crate with an LDAP client; its failures are
 //! [`SourceError`](certgate_core::directory_source::SourceError)s with stable reason codes.
 
@@ -20,8 +24,10 @@
 #![warn(missing_docs)]
 
 mod config;
+mod password;
 mod source;
 mod wire;
 
 pub use config::{LdapSourceConfig, PasswordSource, Transport};
+pub use password::{BindName, LdapPasswordVerifier};
 pub use source::{LdapDirectory, PageObserver};

@@ -146,7 +146,7 @@ impl LdapDirectory {
         &self.config
     }
 
-    async fn connect(&self) -> Result<Ldap, SourceError> {
+    pub(crate) async fn connect(&self) -> Result<Ldap, SourceError> {
         let settings = LdapConnSettings::new()
             .set_conn_timeout(self.config.connect_timeout)
             .set_config(self.tls.clone())

@@ -56,6 +56,10 @@ pub enum AuthnContext {
     TlsClient,
     /// `http://schemas.microsoft.com/claims/multipleauthn`: the sign-in was multi-factor.
     MultipleAuthn,
+    /// `urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport` (§3.4.20): a
+    /// password over TLS. certgate states it only after the directory checked the user's
+    /// domain password (the certificate was the first factor).
+    PasswordProtectedTransport,
 }
 
 impl AuthnContext {
@@ -65,6 +69,9 @@ impl AuthnContext {
             AuthnContext::X509 => "urn:oasis:names:tc:SAML:2.0:ac:classes:X509",
             AuthnContext::TlsClient => "urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient",
             AuthnContext::MultipleAuthn => "http://schemas.microsoft.com/claims/multipleauthn",
+            AuthnContext::PasswordProtectedTransport => {
+                "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+            }
         }
     }
 }

@@ -61,6 +61,7 @@ fn strength_stated(context: AuthnContext) -> Strength {
     match context {
         AuthnContext::X509 | AuthnContext::TlsClient => Strength::Certificate,
         AuthnContext::MultipleAuthn => Strength::MultiFactor,
+        AuthnContext::PasswordProtectedTransport => Strength::Password,
     }
 }
 

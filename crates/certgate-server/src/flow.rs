@@ -148,10 +148,28 @@ pub(crate) async fn start_flow<S: LoginFlowStore>(
     }
 }
 
-/// Decides the step after a successful certificate sign-in: a one-time code when the user
-/// has one enrolled or the application asks for multi-factor, unless the certificate itself
-/// is multi-factor.
+/// Decides the step after a successful certificate sign-in: the domain password when the
+/// relying party's request asked for a password and its settings meet that with the domain
+/// password (whatever the certificate's strength: the token will say a password was checked),
+/// else [`step_after_domain_password`].
 pub(crate) async fn step_after_certificate<S: TotpStore>(
+    store: &S,
+    clock: &Arc<dyn Clock>,
+    totp: &TotpSettings,
+    request: &str,
+    user_id: &str,
+    strength: &str,
+) -> FlowStep {
+    if FederationRequest::of(request).is_some_and(|federation| federation.wants_domain_password) {
+        return FlowStep::DomainPassword;
+    }
+    step_after_domain_password(store, clock, totp, request, user_id, strength).await
+}
+
+/// The step after the certificate and, when one was asked for, the domain password: a
+/// one-time code when the user has one enrolled or the application asks for multi-factor,
+/// unless the certificate itself is multi-factor.
+pub(crate) async fn step_after_domain_password<S: TotpStore>(
     store: &S,
     clock: &Arc<dyn Clock>,
     totp: &TotpSettings,
@@ -206,6 +224,11 @@ pub struct FederationRequest {
     /// in flows started before certgate kept it, hence the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_authn_context: Option<RequestedClasses>,
+    /// The request asked for a password and the relying party meets that with the domain
+    /// password: the sign-in asks for it after the certificate. Absent (false) in flows
+    /// started before certgate had the step.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wants_domain_password: bool,
 }
 
 /// A SAML RequestedAuthnContext as kept in a login flow.

@@ -6,6 +6,7 @@
 //!   with [`HttpCrlFetcher`], the HTTP adapter of certgate-core's CRL fetcher port;
 //! - [`admin_api`]: the admin API's routes and its resource types (what `--server` speaks);
 //! - [`certauth`], [`federation_http`], [`limits`], [`oidc_policy`], [`second_factor`],
+//!   [`domain_password`],
 //!   [`reasons`], [`demo`]: the settings and services `serve` and the CLI build them from.
 //!
 //! Everything else is private to the crate: the web listener's pages and flow (`web`, `flow`,
@@ -32,6 +33,7 @@ pub mod demo;
 mod device_http;
 mod directory_snapshot;
 pub mod directory_sync;
+pub mod domain_password;
 mod est;
 pub mod federation_http;
 mod federation_service;

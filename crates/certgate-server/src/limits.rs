@@ -100,12 +100,15 @@ pub struct Limits {
 }
 
 /// The web listener's paths that anyone can call and that write rows: each starts a sign-in
-/// flow or keeps a SAML request ID for replay detection.
+/// flow or keeps a SAML request ID for replay detection. The domain password page is limited
+/// the same way per client address: each post binds to the directory and writes an audit
+/// event, and the per-user lockout alone would let one address try many users' passwords.
 pub const ANONYMOUS_WRITE_PATHS: &[&str] = &[
     certgate_oidc::AUTHORIZATION_PATH,
     crate::federation_http::SAML_SSO_PATH,
     crate::federation_http::SAML_SLO_PATH,
     crate::federation_http::WSFED_PATH,
+    crate::web::DOMAIN_PASSWORD_PATH,
 ];
 
 /// How often the retention job runs.

@@ -82,6 +82,16 @@ pub(crate) struct TotpPage<'a> {
     pub problem: Option<&'a str>,
 }
 
+/// The domain password after the certificate.
+#[derive(Template)]
+#[template(path = "domain_password.html")]
+pub(crate) struct DomainPasswordPage<'a> {
+    pub title: &'a str,
+    pub flow: &'a str,
+    pub upn: &'a str,
+    pub problem: Option<&'a str>,
+}
+
 /// The key of a new authenticator (shown once, at the first step of an enrollment).
 pub(crate) struct NewKey<'a> {
     /// An SVG certgate drew from the key: inserted as it is.

@@ -181,6 +181,7 @@ async fn certauth<S: DirectoryStore + UserLookup + LoginFlowStore + TotpStore>(
                         second_factor: None,
                         access_pass_redeemed_at: None,
                         certificate_der: client.chain.first().map(|der| der.to_vec()),
+                        domain_password_verified_at: None,
                     }),
                     correlation_id: Some(correlation.clone()),
                     ..flow

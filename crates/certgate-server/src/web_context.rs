@@ -10,9 +10,11 @@ use certgate_core::access_pass::AccessPassStore;
 use certgate_core::clock::Clock;
 use certgate_core::federation::FederationStore;
 use certgate_core::login_flow::LoginFlowStore;
+use certgate_core::signin::SignInLog;
 use certgate_core::totp::{TotpSettings, TotpStore};
 use certgate_oidc::{OidcStore, Provider};
 
+use crate::domain_password::DomainPasswordCheck;
 use crate::federation_service::FederationService;
 
 /// Everything the web listener's handlers read and write.
@@ -23,6 +25,7 @@ pub trait WebStore:
     + AccessPassStore
     + FederationStore
     + DirectoryStore
+    + SignInLog
     + Store
     + Clone
 {
@@ -34,6 +37,7 @@ impl<T> WebStore for T where
         + AccessPassStore
         + FederationStore
         + DirectoryStore
+        + SignInLog
         + Store
         + Clone
 {
@@ -56,6 +60,8 @@ pub struct WebContext<S, P> {
     pub demo: Option<DemoClient>,
     /// The federation service (SAML 2.0, WS-Federation), when enabled.
     pub federation: Option<Arc<FederationService>>,
+    /// Checks domain passwords against the directory source, when one is configured.
+    pub domain_password: Option<Arc<DomainPasswordCheck>>,
 }
 
 /// The demo client's registration.

@@ -8,6 +8,11 @@
 //! request, password wauth) each come with their reason code. A SAML RequestedAuthnContext is
 //! met (and the class stated in the assertion meets it), leads to the second factor, or is
 //! answered with NoAuthnContext; a reply address removed during a sign-in gets no token.
+//! A password request (WS-Fed `wauth` password, SAML PasswordProtectedTransport) from a
+//! relying party set to `domain-password` asks for the domain password after the certificate,
+//! checked by binds against a real Samba AD DC (certgate-ldap's harness), and the token states
+//! it; wrong passwords lock the step, and a missing, unreachable or untrusted directory is a
+//! clear refusal.
 
 mod common;
 
@@ -28,6 +33,7 @@ use certgate_core::federation::{
 use certgate_core::federation::{certificate_context_rules, ClaimRule, ClaimSource};
 use certgate_pki::UnixTime;
 use certgate_server::app::{start, RunningServer};
+use certgate_server::domain_password::DomainPasswordCheck;
 use certgate_server::federation_http::FederationSettings;
 use certgate_store::SqlStore;
 use certgate_testpki::{TestPki, VALIDATION_TIME};
@@ -54,6 +60,14 @@ struct Fixture {
 
 impl Fixture {
     async fn new(backend: Backend) -> Fixture {
+        Fixture::with_domain_password(backend, None).await
+    }
+
+    /// With domain passwords checked by `check` (none: no directory source).
+    async fn with_domain_password(
+        backend: Backend,
+        check: Option<Arc<DomainPasswordCheck>>,
+    ) -> Fixture {
         let TrustedPki {
             pki,
             store,
@@ -127,6 +141,7 @@ impl Fixture {
             TestServer::new()
                 .certauth(identity)
                 .web(IDP_ORIGIN, b"test passphrase", true)
+                .domain_password(check)
                 .config(),
         )
         .await
@@ -1717,4 +1732,431 @@ async fn token_is_not_posted_to_a_reply_url_removed_during_the_sign_in() {
         .await;
     assert!(page.contains(&format!("action=\"{SP_ACS}\"")), "{page}");
     fixture.server.stop().await;
+}
+
+// ---- The domain password after the certificate, checked by a real Samba AD DC ------------------
+
+#[path = "../../certgate-ldap/tests/samba_dc/mod.rs"]
+mod samba_dc;
+
+/// alice's domain password in the test DC.
+const DOMAIN_PASSWORD: &str = "Al1ce-Domain!pw";
+/// certgate's lockout in these tests: three wrong passwords in a row.
+const LOCKOUT_AFTER: u32 = 3;
+const WSFED_PASSWORD_REQUEST: &str = "/federation/wsfed?wa=wsignin1.0&wtrealm=urn%3Afederation%3AMicrosoftOnline&wfresh=0&wauth=urn%3Aoasis%3Anames%3Atc%3ASAML%3A1.0%3Aam%3Apassword&wctx=ctx-1";
+
+/// The test DC with an account whose UPN is the test PKI's alice (alice@corp.example: AD takes
+/// any UPN suffix written over LDAP), created once per test binary.
+fn domain_controller() -> &'static samba_dc::SambaDc {
+    static ACCOUNT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    let dc = samba_dc::dc();
+    ACCOUNT.get_or_init(|| {
+        let password: Vec<u8> = format!("\"{DOMAIN_PASSWORD}\"")
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        dc.ldapmodify(&format!(
+            "dn: CN=alice-corp,{}\nchangetype: add\nobjectClass: user\nsAMAccountName: alice-corp\n\
+             userPrincipalName: alice@corp.example\nunicodePwd:: {}\nuserAccountControl: 512\n\n",
+            samba_dc::STAFF_OU,
+            STANDARD.encode(password)
+        ));
+    });
+    dc
+}
+
+/// certgate-ldap's verifier against `url`, trusting `ca_file`, with certgate's lockout after
+/// [`LOCKOUT_AFTER`] wrong passwords.
+fn domain_password_check(url: &str, ca_file: &Path) -> Arc<DomainPasswordCheck> {
+    use certgate_ldap::{BindName, LdapDirectory, LdapPasswordVerifier, LdapSourceConfig};
+    let mut config = LdapSourceConfig::new(
+        url,
+        certgate_ldap::Transport::Ldaps,
+        ca_file,
+        "CN=unused-for-password-checks",
+        certgate_ldap::PasswordSource::Environment("UNUSED".into()),
+        samba_dc::BASE_DN,
+    );
+    config.connect_timeout = std::time::Duration::from_secs(2);
+    config.operation_timeout = std::time::Duration::from_secs(2);
+    Arc::new(DomainPasswordCheck::new(
+        LdapPasswordVerifier::new(LdapDirectory::new(config).expect("settings"), BindName::Upn),
+        certgate_core::domain_password::LockoutPolicy {
+            max_failures: std::num::NonZeroU32::new(LOCKOUT_AFTER).expect("non-zero"),
+            lockout_seconds: 900,
+        },
+    ))
+}
+
+async fn set_password_requests(fixture: &Fixture, rp: &str, requests: PasswordRequests) {
+    set_relying_party(
+        &*fixture.store,
+        rp,
+        |mut draft| {
+            draft.password_requests = requests;
+            Ok(draft)
+        },
+        UnixTime(VALIDATION_TIME),
+        "test",
+    )
+    .await
+    .expect("set");
+}
+
+/// A fixture whose Microsoft 365 (WS-Fed) and Test SP (SAML) meet password requests with the
+/// domain password, checked by the test DC.
+async fn domain_password_fixture() -> Fixture {
+    let dc = domain_controller();
+    let fixture = Fixture::with_domain_password(
+        Backend::Sqlite,
+        Some(domain_password_check("ldaps://127.0.0.1", &dc.ca_file)),
+    )
+    .await;
+    for rp in ["Microsoft 365", "Test SP"] {
+        set_password_requests(&fixture, rp, PasswordRequests::DomainPassword).await;
+    }
+    fixture
+}
+
+/// A sign-in started at `start` up to the page after the certificate: the cookie the
+/// certificate step set, the flow ID and that page (the domain password form).
+async fn to_the_password_page(fixture: &Fixture, start: &str) -> (String, String, String) {
+    let started = fixture.get(start, None).await;
+    let (status, page, cookie) = fixture.continue_sign_in_with_cookie(started).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("action=\"/signin/domain-password\"") && page.contains("type=\"password\""),
+        "the password is asked for: {page}"
+    );
+    let flow = between(&page, "name=\"flow\" value=\"", "\"").to_owned();
+    (cookie, flow, page)
+}
+
+/// The reason code at the end of the password page's alert: `message (code)`.
+fn alert_code(page: &str) -> String {
+    between(page, "role=\"alert\">", "</p>")
+        .rsplit_once('(')
+        .and_then(|(_, code)| code.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no reason code in {page}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wsfed_password_request_is_met_by_certificate_and_domain_password() {
+    let fixture = domain_password_fixture().await;
+    let started = fixture.get(WSFED_PASSWORD_REQUEST, None).await;
+    let planted = started.1.clone().expect("the start's cookie");
+    let (status, page, mut cookie) = fixture.continue_sign_in_with_cookie(started).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("action=\"/signin/domain-password\""),
+        "{page}"
+    );
+    let flow = between(&page, "name=\"flow\" value=\"", "\"").to_owned();
+
+    // The cookie from before the certificate step is worthless now.
+    let mut stale = planted;
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut stale,
+        &[("flow", &flow), ("password", DOMAIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 403, "{page}");
+    assert!(
+        page.contains("<code>flow-not-this-browser</code>"),
+        "{page}"
+    );
+    // The continue page of a flow waiting for the password shows the password form again,
+    // never the token.
+    let (status, _, page) = fixture
+        .get(&format!("/signin/continue?flow={flow}"), Some(&cookie))
+        .await;
+    assert_eq!(status, 200);
+    assert!(!page.contains("wresult"), "{page}");
+
+    // A wrong password, then an empty one, then the right one.
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut cookie,
+        &[("flow", &flow), ("password", "Not-the-Passw0rd")],
+    )
+    .await;
+    assert_eq!(status, 401, "{page}");
+    assert!(page.contains("(domain-password-wrong)"), "{page}");
+    assert!(!page.contains("Not-the-Passw0rd"));
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut cookie,
+        &[("flow", &flow), ("password", "")],
+    )
+    .await;
+    assert_eq!(status, 401, "{page}");
+    assert!(page.contains("(domain-password-empty)"), "{page}");
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut cookie,
+        &[("flow", &flow), ("password", DOMAIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(form_field(&page, "wctx"), "ctx-1");
+    let rstr = form_field(&page, "wresult");
+    // The method asked for and really used, with every method in authnmethodsreferences.
+    assert!(
+        rstr.contains("AuthenticationMethod=\"urn:oasis:names:tc:SAML:1.0:am:password\""),
+        "{rstr}"
+    );
+    for method in [
+        "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/tlsclient",
+        "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password",
+        "http://schemas.microsoft.com/claims/multipleauthn",
+    ] {
+        assert!(
+            rstr.contains(&format!(
+                "<saml:AttributeValue>{method}</saml:AttributeValue>"
+            )),
+            "{method} missing from {rstr}"
+        );
+    }
+    assert!(!rstr.contains(DOMAIN_PASSWORD));
+    let certificate = fixture.signing_certificate_pem().await;
+    let document = fixture.write("rstr-password.xml", rstr.as_bytes());
+    let (ok, output) = xmlsec_verify(
+        &document,
+        &certificate,
+        "AssertionID|urn:oasis:names:tc:SAML:1.0:assertion:Assertion",
+    );
+    assert!(ok, "{output}");
+
+    // The audit log has the request, each check with its code, and the token; never the
+    // password.
+    let events: Vec<AuditEvent> = fixture.store.audit_events(100).await.expect("audit");
+    assert!(events
+        .iter()
+        .any(|e| e.action == "federation.domain-password-requested"));
+    let checks: Vec<&str> = events
+        .iter()
+        .filter(|e| e.action == "signin.domain-password")
+        .map(|e| e.outcome.as_str())
+        .collect();
+    for outcome in ["domain-password-wrong", "domain-password-empty", "ok"] {
+        assert!(checks.contains(&outcome), "{outcome} in {checks:?}");
+    }
+    let issued = events
+        .iter()
+        .find(|e| e.action == "federation.issue")
+        .expect("issued");
+    assert!(
+        issued.detail.contains("+ domain password"),
+        "{}",
+        issued.detail
+    );
+    assert!(events
+        .iter()
+        .all(|e| !e.detail.contains(DOMAIN_PASSWORD) && !e.detail.contains("Not-the-Passw0rd")));
+    // The sign-in log: the certificate sign-in and each password check, under one
+    // correlation ID, with the exact reason code.
+    use certgate_core::signin::{SignInLog, SignInQuery};
+    let signins = fixture
+        .store
+        .signins(&SignInQuery {
+            user: Some("alice@corp.example".into()),
+            result: None,
+            reason_code: None,
+            since: None,
+            limit: 20,
+        })
+        .await
+        .expect("sign-in log");
+    let password_steps: Vec<(&str, &str)> = signins
+        .iter()
+        .filter(|record| record.application == "domain-password")
+        .map(|record| (record.reason_code.as_str(), record.correlation_id.as_str()))
+        .collect();
+    assert_eq!(
+        password_steps
+            .iter()
+            .map(|(code, _)| *code)
+            .collect::<Vec<_>>(),
+        ["ok", "domain-password-empty", "domain-password-wrong"],
+        "newest first"
+    );
+    let certificate_step = signins
+        .iter()
+        .find(|record| record.application != "domain-password")
+        .expect("the certificate sign-in");
+    assert!(password_steps
+        .iter()
+        .all(|(_, correlation)| *correlation == certificate_step.correlation_id));
+    assert!(signins
+        .iter()
+        .all(|record| !record.detail.contains(DOMAIN_PASSWORD)));
+    fixture.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saml_password_protected_transport_is_met_by_certificate_and_domain_password() {
+    let fixture = domain_password_fixture().await;
+    let request = authn_request(
+        "_ppt_domain",
+        SP_ENTITY,
+        SP_ACS,
+        VALIDATION_TIME,
+        &requested_authn_context(Some("exact"), &[PPT_CLASS]),
+    );
+    let start = format!("/federation/saml/sso?{}", redirect_query(&request, None));
+    let (mut cookie, flow, _) = to_the_password_page(&fixture, &start).await;
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut cookie,
+        &[("flow", &flow), ("password", DOMAIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let response = posted_saml_response(&page);
+    assert!(
+        response.contains("InResponseTo=\"_ppt_domain\""),
+        "{response}"
+    );
+    assert_eq!(stated_class(&response), PPT_CLASS);
+    let certificate = fixture.signing_certificate_pem().await;
+    let document = fixture.write("ppt.xml", response.as_bytes());
+    let (ok, output) = xmlsec_verify(
+        &document,
+        &certificate,
+        "ID|urn:oasis:names:tc:SAML:2.0:protocol:Response",
+    );
+    assert!(ok, "{output}");
+    let (ok, output) = xmllint_schema(&document, "saml-schema-protocol-2.0.xsd");
+    assert!(ok, "{output}");
+    fixture.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_domain_passwords_lock_the_step_at_certgate() {
+    let fixture = domain_password_fixture().await;
+    let (mut cookie, flow, _) = to_the_password_page(&fixture, WSFED_PASSWORD_REQUEST).await;
+    let mut codes = Vec::new();
+    for _ in 0..LOCKOUT_AFTER {
+        let (_, page) = post_in_flow(
+            &fixture,
+            "/signin/domain-password",
+            &mut cookie,
+            &[("flow", &flow), ("password", "Wr0ng-password")],
+        )
+        .await;
+        codes.push(alert_code(&page));
+    }
+    assert_eq!(
+        codes,
+        [
+            "domain-password-wrong",
+            "domain-password-wrong",
+            "domain-password-locked-out"
+        ]
+    );
+    // Locked: even the right password is not checked, in this flow or a new one.
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut cookie,
+        &[("flow", &flow), ("password", DOMAIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 429, "{page}");
+    assert!(page.contains("(domain-password-locked-out)"), "{page}");
+    let (mut cookie, flow, _) = to_the_password_page(&fixture, WSFED_PASSWORD_REQUEST).await;
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut cookie,
+        &[("flow", &flow), ("password", DOMAIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 429, "{page}");
+    // The lockout ends with its time (the clock is the test's).
+    fixture.clock.advance(901);
+    let (mut cookie, flow, _) = to_the_password_page(&fixture, WSFED_PASSWORD_REQUEST).await;
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut cookie,
+        &[("flow", &flow), ("password", DOMAIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("name=\"wresult\""), "{page}");
+    fixture.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domain_password_request_without_a_directory_is_refused() {
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    set_password_requests(&fixture, "Microsoft 365", PasswordRequests::DomainPassword).await;
+    refused(
+        &fixture,
+        WSFED_PASSWORD_REQUEST,
+        503,
+        "domain-password-not-configured",
+    )
+    .await;
+    // A request that asks for no password signs in with the certificate as before.
+    let page = fixture
+        .sign_in("/federation/wsfed?wa=wsignin1.0&wtrealm=urn%3Afederation%3AMicrosoftOnline")
+        .await;
+    assert!(page.contains("name=\"wresult\""), "{page}");
+    fixture.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_directory_or_an_untrusted_one_is_a_clear_refusal() {
+    let dc = domain_controller();
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let dead = format!(
+        "ldaps://127.0.0.1:{}",
+        free.local_addr().expect("addr").port()
+    );
+    drop(free);
+    for (url, ca_file, code) in [
+        (
+            dead.as_str(),
+            &dc.ca_file,
+            "domain-password-directory-unreachable",
+        ),
+        (
+            "ldaps://127.0.0.1",
+            &dc.unrelated_ca_file,
+            "domain-password-directory-tls-failed",
+        ),
+    ] {
+        let fixture = Fixture::with_domain_password(
+            Backend::Sqlite,
+            Some(domain_password_check(url, ca_file)),
+        )
+        .await;
+        set_password_requests(&fixture, "Microsoft 365", PasswordRequests::DomainPassword).await;
+        let (mut cookie, flow, _) = to_the_password_page(&fixture, WSFED_PASSWORD_REQUEST).await;
+        let (status, page) = post_in_flow(
+            &fixture,
+            "/signin/domain-password",
+            &mut cookie,
+            &[("flow", &flow), ("password", DOMAIN_PASSWORD)],
+        )
+        .await;
+        assert_eq!(status, 503, "{url}: {page}");
+        assert!(page.contains(&format!("({code})")), "{url}: {page}");
+        // The flow still waits for the password: nothing was issued.
+        let events: Vec<AuditEvent> = fixture.store.audit_events(50).await.expect("audit");
+        assert!(!events.iter().any(|e| e.action == "federation.issue"));
+        assert!(events
+            .iter()
+            .any(|e| e.action == "signin.domain-password" && e.outcome == code));
+        fixture.server.stop().await;
+    }
 }

@@ -221,6 +221,7 @@ const NOT_CODES: &[&str] = &[
     "date-time",
     "exchange-activesync",
     "fresh-certificate",
+    "domain-password",
     "not-modified",
     // The default admin group.
     "certgate-admins",

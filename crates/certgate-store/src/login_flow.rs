@@ -29,6 +29,10 @@ fn flow_from_row(row: &AnyRow) -> StoreResult<LoginFlow> {
                 .map_err(get)?
                 .map(UnixTime),
             certificate_der: row.try_get("certificate").map_err(get)?,
+            domain_password_verified_at: row
+                .try_get::<Option<i64>, _>("domain_password_verified_at")
+                .map_err(get)?
+                .map(UnixTime),
         }),
         None => None,
     };
@@ -82,7 +86,8 @@ impl LoginFlowStore for SqlStore {
             "UPDATE login_flows SET step = $1, user_id = $2, upn = $3, display_name = $4, \
              certificate_serial = $5, certificate_issuer = $6, strength = $7, auth_time = $8, \
              second_factor = $9, certificate = $10, correlation_id = $11, \
-             access_pass_redeemed_at = $12, browser_hash = $15 WHERE id_hash = $13 AND step = $14",
+             access_pass_redeemed_at = $12, browser_hash = $15, domain_password_verified_at = $16 \
+             WHERE id_hash = $13 AND step = $14",
         )
         .bind(flow.step.as_str())
         .bind(identity.map(|i| i.user_id.clone()))
@@ -100,6 +105,7 @@ impl LoginFlowStore for SqlStore {
         .bind(expected.as_str())
         // The browser binding moves with the step (a new secret at each authentication step).
         .bind(&flow.browser_hash)
+        .bind(identity.and_then(|i| i.domain_password_verified_at.map(|t| t.0)))
         .execute(self.pool())
         .await
         .map_err(unavailable)?

@@ -108,6 +108,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "directory change marks",
         sql: include_str!("migrations/0018_directory_change_marks.sql"),
     },
+    Migration {
+        version: 19,
+        description: "domain password step of login flows",
+        sql: include_str!("migrations/0019_login_flow_domain_password.sql"),
+    },
 ];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.

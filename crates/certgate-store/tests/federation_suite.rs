@@ -581,6 +581,7 @@ async fn login_flows_keep_the_sign_in_certificate(db: &TestDb) {
         second_factor: None,
         access_pass_redeemed_at: Some(at(6)),
         certificate_der: Some(certificate),
+        domain_password_verified_at: Some(at(7)),
     });
     assert!(store
         .advance_flow(&signed_in, FlowStep::Certificate)

@@ -100,6 +100,10 @@ enum PasswordRequestsArg {
     Refuse,
     /// Answer with a fresh certificate sign-in (the token says what really happened).
     FreshCertificate,
+    /// Ask for the domain password after the certificate, checked by the directory source
+    /// (`[directory.ldap]`); the token states the password. Refused at sign-in without a
+    /// directory source.
+    DomainPassword,
 }
 
 impl PasswordRequestsArg {
@@ -107,6 +111,7 @@ impl PasswordRequestsArg {
         match self {
             PasswordRequestsArg::Refuse => "refuse",
             PasswordRequestsArg::FreshCertificate => "fresh-certificate",
+            PasswordRequestsArg::DomainPassword => "domain-password",
         }
     }
 }

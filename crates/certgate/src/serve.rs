@@ -7,10 +7,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use certgate_core::clock::{Clock, SystemClock};
+use certgate_core::directory_source::Profile;
+use certgate_core::domain_password::LockoutPolicy;
+use certgate_ldap::{BindName, LdapPasswordVerifier};
 use certgate_server::app::{
     start_with_limits, CertAuthConfig, FrontDoorConfig, ServerConfig, WebConfig,
 };
 use certgate_server::certauth::ServerIdentity;
+use certgate_server::domain_password::DomainPasswordCheck;
 use clap::Args;
 
 use crate::GlobalArgs;
@@ -48,6 +52,21 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
         }),
         None => None,
     };
+    // The same directory checks domain passwords, over the same verified TLS: by UPN for
+    // Active Directory, by the DN the sync recorded for a generic LDAP directory.
+    let domain_password = match (&directory_sync, &config.directory) {
+        (Some(sync), Some(settings)) => {
+            let bind_name = match settings.sync.attributes.profile {
+                Profile::ActiveDirectory => BindName::Upn,
+                Profile::GenericLdap => BindName::EntryDn,
+            };
+            Some(Arc::new(DomainPasswordCheck::new(
+                LdapPasswordVerifier::new(sync.source.clone(), bind_name),
+                LockoutPolicy::default(),
+            )))
+        }
+        _ => None,
+    };
     let certauth = match &config.certauth {
         Some((listen, certificate, key)) => {
             let chain = std::fs::read(certificate)
@@ -71,6 +90,7 @@ pub(crate) async fn run(args: ServeArgs, global: GlobalArgs) -> anyhow::Result<E
                 anyhow::anyhow!("the web listener seals OpenID Connect keys and TOTP secrets with CERTGATE_CA_KEY_PASSPHRASE; set it")
             })?,
             demo: demo.as_ref().map(|d| d.client.clone()),
+            domain_password: domain_password.clone(),
             federation: Some(certgate_server::federation_http::FederationSettings {
                 entity_id: web.federation_entity_id.clone(),
                 public_origin: web.public_url.clone(),

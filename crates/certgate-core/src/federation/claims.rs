@@ -334,6 +334,13 @@ pub(crate) const METHOD_TLS_CLIENT: &str =
     "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/tlsclient";
 /// Entra ID's multi-factor method (anchors §3).
 pub(crate) const METHOD_MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
+/// SAML 1.1's password method (SAML 1.1 core §7.1): what Entra ID sends as `wauth` under
+/// PromptLoginBehavior TranslateToFreshPasswordAuth, stated once the domain password was
+/// really checked.
+pub(crate) const METHOD_SAML11_PASSWORD: &str = "urn:oasis:names:tc:SAML:1.0:am:password";
+/// WIF's and AD FS's name of a password sign-in, listed in authnmethodsreferences.
+pub(crate) const METHOD_PASSWORD: &str =
+    "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password";
 
 /// What a sign-in established, for the claim rules.
 pub struct SignInFacts<'a> {
@@ -349,6 +356,8 @@ pub struct SignInFacts<'a> {
     pub authenticated_at: UnixTime,
     /// A second factor was used, or the certificate counts as multi-factor.
     pub multi_factor: bool,
+    /// The directory accepted the user's domain password after the certificate.
+    pub domain_password: bool,
 }
 
 /// One claim with its values, as issued.
@@ -413,9 +422,14 @@ pub(crate) fn source_values(source: &ClaimSource, facts: &SignInFacts<'_>) -> Ve
         }
         ClaimSource::Certificate(field) => certificate_values(*field, certificate),
         ClaimSource::Authentication(field) => match field {
-            AuthenticationField::Method => vec![authentication_method(facts.multi_factor).into()],
+            AuthenticationField::Method => {
+                vec![authentication_method(facts.multi_factor, facts.domain_password).into()]
+            }
             AuthenticationField::MethodsReferences => {
                 let mut methods = vec![METHOD_TLS_CLIENT.to_owned()];
+                if facts.domain_password {
+                    methods.push(METHOD_PASSWORD.to_owned());
+                }
                 if facts.multi_factor {
                     methods.push(METHOD_MULTIPLE_AUTHN.to_owned());
                 }
@@ -427,9 +441,14 @@ pub(crate) fn source_values(source: &ClaimSource, facts: &SignInFacts<'_>) -> Ve
     }
 }
 
-/// The one authentication method a token states.
-pub fn authentication_method(multi_factor: bool) -> &'static str {
-    if multi_factor {
+/// The one authentication method a WS-Federation token states: the password method once the
+/// domain password was checked (the sign-in a password request asked for; the certificate
+/// and, when more than one factor was used, multipleauthn are in authnmethodsreferences),
+/// else multipleauthn after a multi-factor sign-in, else the TLS-client method.
+pub fn authentication_method(multi_factor: bool, domain_password: bool) -> &'static str {
+    if domain_password {
+        METHOD_SAML11_PASSWORD
+    } else if multi_factor {
         METHOD_MULTIPLE_AUTHN
     } else {
         METHOD_TLS_CLIENT
@@ -617,6 +636,7 @@ mod tests {
             certificate_issuer: "CN=Issuing CA On The Path, O=certgate Test",
             authenticated_at: UnixTime(1_772_366_400),
             multi_factor: true,
+            domain_password: false,
         };
         let value = |source: &str| source_values(&ClaimSource::parse(source).unwrap(), &facts);
         let serial = value("certificate.serialNumber");
@@ -656,6 +676,38 @@ mod tests {
                 METHOD_TLS_CLIENT.to_owned(),
                 METHOD_MULTIPLE_AUTHN.to_owned()
             ]
+        );
+        // Certificate plus domain password: the password method is stated, and every method
+        // used is listed.
+        let with_password = SignInFacts {
+            domain_password: true,
+            ..facts
+        };
+        let stated =
+            |source: &str| source_values(&ClaimSource::parse(source).unwrap(), &with_password);
+        assert_eq!(
+            stated("auth.method"),
+            vec![METHOD_SAML11_PASSWORD.to_owned()]
+        );
+        assert_eq!(
+            stated("auth.methodsReferences"),
+            vec![
+                METHOD_TLS_CLIENT.to_owned(),
+                METHOD_PASSWORD.to_owned(),
+                METHOD_MULTIPLE_AUTHN.to_owned()
+            ]
+        );
+        let certificate_only = SignInFacts {
+            multi_factor: false,
+            ..facts
+        };
+        assert_eq!(
+            source_values(
+                &ClaimSource::parse("auth.methodsReferences").unwrap(),
+                &certificate_only
+            ),
+            vec![METHOD_TLS_CLIENT.to_owned()],
+            "no password method without a password"
         );
         assert_eq!(
             value("user.proxyAddresses"),

@@ -31,6 +31,14 @@ pub enum AuthnStatement {
     /// A multi-factor sign-in: `http://schemas.microsoft.com/claims/multipleauthn`, in either
     /// protocol (what Entra ID reads for MFA).
     MultipleAuthn,
+    /// The certificate plus the domain password the directory accepted, as SAML 2.0's
+    /// `PasswordProtectedTransport` class (the password went over TLS): stated only after a
+    /// password request was met by a real password check.
+    PasswordProtectedTransport,
+    /// The same in WS-Federation: SAML 1.1's `urn:oasis:names:tc:SAML:1.0:am:password`, the
+    /// method Entra ID asks for by `wauth`. The certificate (and multipleauthn) are listed in
+    /// the authnmethodsreferences claim.
+    Password,
 }
 
 /// The SAML RequestedAuthnContext kept with the sign-in, as the protocol layer reads it
@@ -125,6 +133,8 @@ pub struct Issuance {
     pub claims: Vec<IssuedClaim>,
     /// The sign-in was multi-factor.
     pub multi_factor: bool,
+    /// The directory accepted the user's domain password in this sign-in.
+    pub domain_password: bool,
     /// How the token states the sign-in.
     pub authn_statement: AuthnStatement,
     /// When the certificate sign-in happened.
@@ -155,13 +165,14 @@ impl Issuance {
             &rp.id,
             "ok",
             format!(
-                "{} token {token_id} for {} to {} ({}), name id {}, certificate {}, {}, signed by {}",
+                "{} token {token_id} for {} to {} ({}), name id {}, certificate {}{}, {}, signed by {}",
                 rp.protocol.as_str(),
                 self.signed_in_as,
                 rp.name,
                 self.recipient,
                 self.name_id.value,
                 self.certificate_serial,
+                if self.domain_password { " + domain password" } else { "" },
                 if self.multi_factor { "multi-factor" } else { "single-factor" },
                 self.signed_by
             ),
@@ -238,6 +249,7 @@ pub(crate) fn decide_issuance(
         certificate_issuer: &identity.certificate_issuer,
         authenticated_at: identity.auth_time,
         multi_factor,
+        domain_password: identity.domain_password_verified_at.is_some(),
     };
     let name_id = source_values(&rp.name_id_source, &facts)
         .into_iter()
@@ -250,8 +262,17 @@ pub(crate) fn decide_issuance(
         .signing_key
         .ok_or(IssuanceRefusal::NoSigningKey)?
         .to_owned();
+    let domain_password = identity.domain_password_verified_at.is_some();
     let authn_statement = match rp.protocol {
+        // A password class was asked (a request for one is not kept for the statement) and
+        // the directory checked the password: the class is true.
+        Protocol::Saml
+            if domain_password && *request.requested_authn_context == RequestedContext::None =>
+        {
+            AuthnStatement::PasswordProtectedTransport
+        }
         Protocol::Saml => saml_statement(request.requested_authn_context, multi_factor)?,
+        Protocol::WsFed if domain_password => AuthnStatement::Password,
         // AD FS states the certificate sign-in as TLS client; multipleauthn when a second
         // factor was used (what Entra ID reads for MFA).
         Protocol::WsFed if multi_factor => AuthnStatement::MultipleAuthn,
@@ -270,6 +291,7 @@ pub(crate) fn decide_issuance(
         },
         claims,
         multi_factor,
+        domain_password,
         authn_statement,
         authenticated_at: identity.auth_time,
         validity: TokenValidity {
@@ -386,6 +408,7 @@ mod tests {
             second_factor: second_factor.map(str::to_owned),
             access_pass_redeemed_at: None,
             certificate_der: Some(pki.leaf.der.clone()),
+            domain_password_verified_at: None,
         }
     }
 
@@ -534,6 +557,53 @@ mod tests {
             // The immutable ID is encoded in SAML 2.0 only.
             assert!(!wsfed_issuance.name_id.encode_immutable_id);
         }
+    }
+
+    #[test]
+    fn a_checked_domain_password_is_stated_as_a_password_sign_in_next_to_the_certificate() {
+        let user = user(true);
+        let requested = RequestedContext::None;
+        let wsfed = rp(RelyingPartyDraft::new(
+            "WS-Fed app",
+            Protocol::WsFed,
+            "urn:app",
+            vec![ACS.into()],
+        ));
+        let mut identity = identity(&user, None);
+        identity.domain_password_verified_at = Some(SIGNED_IN_AT);
+        let issue = |rp: RelyingParty| {
+            decide_issuance(
+                rp,
+                Some(user.clone()),
+                &request(&identity, &requested),
+                &SERVICE,
+                NOW,
+            )
+            .expect("issued")
+        };
+        let saml = issue(saml_sp());
+        assert_eq!(
+            saml.authn_statement,
+            AuthnStatement::PasswordProtectedTransport
+        );
+        assert!(saml.multi_factor, "certificate + password: two factors");
+        let ws = issue(wsfed);
+        assert_eq!(ws.authn_statement, AuthnStatement::Password);
+        assert!(ws
+            .audit_event("_a1", NOW)
+            .detail
+            .contains("certificate 0a1b + domain password, multi-factor"));
+        // Without the check, no password is stated, whatever was asked.
+        identity.domain_password_verified_at = None;
+        let saml = decide_issuance(
+            saml_sp(),
+            Some(user.clone()),
+            &request(&identity, &requested),
+            &SERVICE,
+            NOW,
+        )
+        .expect("issued");
+        assert_eq!(saml.authn_statement, AuthnStatement::X509);
     }
 
     #[test]

@@ -214,7 +214,7 @@ pub enum FederationRefusal {
         uri: String,
     },
     /// A password sign-in was asked for and the relying party is set to refuse such requests.
-    #[error("{rp} asked for a password sign-in ({asked}). certgate signs in with certificates only. Microsoft 365 sends this when the federated domain's PromptLoginBehavior is TranslateToFreshPasswordAuth (its default): an administrator sets it to Disabled (Update-MgDomainFederationConfiguration -PromptLoginBehavior Disabled), or allows certgate to answer with a fresh certificate sign-in (`certgate rp set \"{rp}\" --password-requests fresh-certificate`).")]
+    #[error("{rp} asked for a password sign-in ({asked}). certgate signs in with certificates only. Microsoft 365 sends this when the federated domain's PromptLoginBehavior is TranslateToFreshPasswordAuth (its default): an administrator sets it to Disabled (Update-MgDomainFederationConfiguration -PromptLoginBehavior Disabled), or has certgate ask for the certificate plus the domain password (`certgate rp set \"{rp}\" --password-requests domain-password`, with a directory source), or allows certgate to answer with a fresh certificate sign-in (`--password-requests fresh-certificate`).")]
     PasswordRequested {
         /// The relying party's name.
         rp: String,
@@ -303,12 +303,12 @@ impl FederationRefusal {
         ReasonCode::new(
             "saml-password-requested",
             "The service provider's RequestedAuthnContext asks for a password sign-in, and the relying party is set to refuse such requests.",
-            "Microsoft 365: set the domain's PromptLoginBehavior to Disabled, or allow a fresh certificate sign-in instead: `certgate rp set NAME --password-requests fresh-certificate`.",
+            "Microsoft 365: set the domain's PromptLoginBehavior to Disabled, or meet it with the certificate plus the domain password (needs `[directory.ldap]`): `certgate rp set NAME --password-requests domain-password`, or allow a fresh certificate sign-in instead: `--password-requests fresh-certificate`.",
         ),
         ReasonCode::new(
             "wsfed-password-requested",
             "The relying party sent wauth=password, and it is set to refuse such requests (Microsoft 365 sends it when the domain's PromptLoginBehavior is TranslateToFreshPasswordAuth).",
-            "Set the domain's PromptLoginBehavior to Disabled (Update-MgDomainFederationConfiguration), or allow a fresh certificate sign-in instead: `certgate rp set NAME --password-requests fresh-certificate`.",
+            "Set the domain's PromptLoginBehavior to Disabled (Update-MgDomainFederationConfiguration), or meet it with the certificate plus the domain password (needs `[directory.ldap]`): `certgate rp set NAME --password-requests domain-password`, or allow a fresh certificate sign-in instead: `--password-requests fresh-certificate`.",
         ),
         ReasonCode::new(
             "saml-request-replayed",

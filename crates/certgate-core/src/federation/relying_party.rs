@@ -87,14 +87,20 @@ pub enum PasswordRequests {
     /// Satisfy it with a fresh certificate sign-in (the token says how the user really signed
     /// in), and log that the requested method was replaced.
     FreshCertificate,
+    /// Meet it with the certificate plus the user's domain password, checked by the directory
+    /// source (a bind as the user): the token states the password truthfully. Needs a
+    /// `[directory.ldap]` source; without one the request is refused
+    /// (`domain-password-not-configured`).
+    DomainPassword,
 }
 
 impl PasswordRequests {
-    /// `refuse` or `fresh-certificate`, as stored.
+    /// `refuse`, `fresh-certificate` or `domain-password`, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             PasswordRequests::Refuse => "refuse",
             PasswordRequests::FreshCertificate => "fresh-certificate",
+            PasswordRequests::DomainPassword => "domain-password",
         }
     }
     /// Reads the name [`as_str`](Self::as_str) writes; `None` for anything else.
@@ -102,6 +108,7 @@ impl PasswordRequests {
         match text {
             "refuse" => Some(PasswordRequests::Refuse),
             "fresh-certificate" => Some(PasswordRequests::FreshCertificate),
+            "domain-password" => Some(PasswordRequests::DomainPassword),
             _ => None,
         }
     }

@@ -127,6 +127,27 @@ pub struct AcceptedSignIn {
     /// The request asked for a password, and the relying party's settings answer it with a
     /// fresh certificate sign-in: what was asked, for the audit log.
     pub password_request_replaced: Option<String>,
+    /// The request asked for a password, and the relying party's settings answer it with the
+    /// certificate plus the domain password: what was asked, for the audit log. The sign-in
+    /// then asks for the password after the certificate.
+    pub domain_password_requested: Option<String>,
+}
+
+/// How a password request is met, as the relying party's settings say.
+enum PasswordAnswer {
+    FreshCertificate(String),
+    DomainPassword(String),
+}
+
+impl PasswordAnswer {
+    /// (`password_request_replaced`, `domain_password_requested`) of [`AcceptedSignIn`].
+    fn split(answer: Option<PasswordAnswer>) -> (Option<String>, Option<String>) {
+        match answer {
+            None => (None, None),
+            Some(PasswordAnswer::FreshCertificate(asked)) => (Some(asked), None),
+            Some(PasswordAnswer::DomainPassword(asked)) => (None, Some(asked)),
+        }
+    }
 }
 
 /// What becomes of an AuthnRequest that is not refused.
@@ -197,19 +218,21 @@ async fn accept_once(
 }
 
 /// The relying party's answer to a request for a password sign-in: refused, or (as its
-/// settings allow) met by a fresh certificate sign-in, which the caller audits.
+/// settings allow) met by a fresh certificate sign-in or by the certificate plus the domain
+/// password, which the caller audits.
 fn password_request(
     rp: &RelyingParty,
     asked: String,
     kind: RequestKind,
-) -> Result<String, FederationRefusal> {
+) -> Result<PasswordAnswer, FederationRefusal> {
     match rp.password_requests {
         PasswordRequests::Refuse => Err(FederationRefusal::PasswordRequested {
             rp: rp.name.clone(),
             asked,
             kind,
         }),
-        PasswordRequests::FreshCertificate => Ok(asked),
+        PasswordRequests::FreshCertificate => Ok(PasswordAnswer::FreshCertificate(asked)),
+        PasswordRequests::DomainPassword => Ok(PasswordAnswer::DomainPassword(asked)),
     }
 }
 
@@ -318,14 +341,17 @@ pub async fn accept_authn_request(
         "sign-in",
     )
     .await?;
-    let password_request_replaced = password_asked
-        .map(|asked| password_request(rp, asked, RequestKind::SamlSignIn))
-        .transpose()?;
+    let (password_request_replaced, domain_password_requested) = PasswordAnswer::split(
+        password_asked
+            .map(|asked| password_request(rp, asked, RequestKind::SamlSignIn))
+            .transpose()?,
+    );
     Ok(AuthnRequestOutcome::SignIn(AcceptedSignIn {
         reply_url,
         wants_mfa,
         keep_requested_context,
         password_request_replaced,
+        domain_password_requested,
     }))
 }
 
@@ -441,7 +467,7 @@ pub fn accept_wsfed_sign_in(
             rp: rp.name.clone(),
         });
     };
-    let (wants_mfa, password_request_replaced) = match authentication {
+    let (wants_mfa, password_answer) = match authentication {
         WsFedAuthentication::Certificate => (false, None),
         WsFedAuthentication::MultiFactor => (true, None),
         WsFedAuthentication::Password => (
@@ -459,10 +485,13 @@ pub fn accept_wsfed_sign_in(
             })
         }
     };
+    let (password_request_replaced, domain_password_requested) =
+        PasswordAnswer::split(password_answer);
     Ok(AcceptedSignIn {
         reply_url,
         wants_mfa,
         keep_requested_context: false,
         password_request_replaced,
+        domain_password_requested,
     })
 }

@@ -75,7 +75,8 @@ pub struct Claim {
 }
 
 /// `AuthenticationStatement@AuthenticationMethod` (SAML 1.1 core §2.4.3, identifiers in §7.1).
-/// Only the ways certgate actually signs people in: certgate never asserts a password.
+/// Only the ways certgate actually signs people in: a password only once the directory checked
+/// the user's domain password.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AuthenticationMethod {
     /// `http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/tlsclient`: the
@@ -88,6 +89,10 @@ pub enum AuthenticationMethod {
     /// `http://schemas.microsoft.com/claims/multipleauthn`: the sign-in was multi-factor
     /// (Entra reads this as "MFA done by the federated IdP", anchors §3).
     MultipleAuthn,
+    /// `urn:oasis:names:tc:SAML:1.0:am:password` (SAML 1.1 core §7.1): the domain password was
+    /// checked after the certificate; what Entra asks for by `wauth` under
+    /// PromptLoginBehavior TranslateToFreshPasswordAuth.
+    Password,
 }
 
 impl AuthenticationMethod {
@@ -101,6 +106,7 @@ impl AuthenticationMethod {
             AuthenticationMethod::MultipleAuthn => {
                 "http://schemas.microsoft.com/claims/multipleauthn"
             }
+            AuthenticationMethod::Password => "urn:oasis:names:tc:SAML:1.0:am:password",
         }
     }
 }

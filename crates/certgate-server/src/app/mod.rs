@@ -95,6 +95,9 @@ pub struct WebConfig {
     pub demo: Option<crate::web_context::DemoClient>,
     /// The federation service (SAML 2.0 and WS-Federation) on this listener, when enabled.
     pub federation: Option<crate::federation_service::FederationSettings>,
+    /// Checks domain passwords against the directory source (`[directory.ldap]`), for relying
+    /// parties that meet password requests with the certificate plus the domain password.
+    pub domain_password: Option<Arc<crate::domain_password::DomainPasswordCheck>>,
 }
 
 /// The certificate sign-in listener: its own host or port, like AD FS's certauth host or
@@ -447,6 +450,7 @@ pub async fn start_with_limits(
             certauth_origin,
             demo: web_config.demo.clone(),
             federation,
+            domain_password: web_config.domain_password.clone(),
         });
         let app = crate::web::routes(context)
             .nest("/api/v1", crate::admin_api::routes(Arc::clone(&admin)))

@@ -30,6 +30,7 @@ pub(super) fn requested_context(request: &FederationRequest) -> RequestedContext
         AuthnContext::X509 => AuthnStatement::X509,
         AuthnContext::TlsClient => AuthnStatement::TlsClient,
         AuthnContext::MultipleAuthn => AuthnStatement::MultipleAuthn,
+        AuthnContext::PasswordProtectedTransport => AuthnStatement::PasswordProtectedTransport,
     };
     RequestedContext::Asked {
         after_multi_factor: requested.statement_for(true).map(statement),
@@ -148,6 +149,11 @@ pub(super) fn saml_response(
                 AuthnStatement::X509 => AuthnContext::X509,
                 AuthnStatement::TlsClient => AuthnContext::TlsClient,
                 AuthnStatement::MultipleAuthn => AuthnContext::MultipleAuthn,
+                // The issuance states a password only in these two forms: SAML 2.0 gets the
+                // class, and a WS-Federation statement never reaches a SAML 2.0 assertion.
+                AuthnStatement::PasswordProtectedTransport | AuthnStatement::Password => {
+                    AuthnContext::PasswordProtectedTransport
+                }
             },
         },
         attributes: issuance
@@ -216,6 +222,9 @@ pub(super) fn wsfed_response(
         validity: validity(issuance),
         authentication_method: match issuance.authn_statement {
             AuthnStatement::MultipleAuthn => AuthenticationMethod::MultipleAuthn,
+            AuthnStatement::Password | AuthnStatement::PasswordProtectedTransport => {
+                AuthenticationMethod::Password
+            }
             // The issuance states a WS-Federation sign-in as TLS client or multipleauthn only.
             AuthnStatement::TlsClient | AuthnStatement::X509 => AuthenticationMethod::TlsClient,
         },
@@ -224,7 +233,7 @@ pub(super) fn wsfed_response(
     };
     debug_assert_eq!(
         assertion.authentication_method.uri(),
-        authentication_method(issuance.multi_factor)
+        authentication_method(issuance.multi_factor, issuance.domain_password)
     );
     let signed = assertion.sign(&keys.signing)?;
     let mut fields = vec![
@@ -262,6 +271,7 @@ mod tests {
             relay_state: None,
             wants_mfa: false,
             relying_party_name: "SP".into(),
+            wants_domain_password: false,
             requested_authn_context: Some(RequestedClasses::of(&RequestedAuthnContext {
                 comparison: AuthnContextComparison::Maximum,
                 class_refs: vec!["urn:oasis:names:tc:SAML:2.0:ac:classes:X509".into()],

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use certgate_core::audit::AuditEvent;
+use certgate_core::domain_password::DomainPasswordError;
 use certgate_core::federation::authentication_method;
 use certgate_core::federation::{
     accept_authn_request, accept_logout_request, accept_wsfed_sign_in, AcceptedSignIn,
@@ -139,28 +140,55 @@ fn federation_refused(refused: &FederationRefusal) -> Response {
 }
 
 /// A password request answered with a fresh certificate sign-in (as the relying party's
-/// settings allow) is on record before the sign-in starts.
+/// settings allow) is on record before the sign-in starts. One to be met with the domain
+/// password needs a directory to check it: without one it is refused (fail closed: the
+/// token would otherwise not carry the password the relying party asked for).
 async fn audit_password_request<S: WebStore, P>(
     context: &WebContext<S, P>,
     rp: &RelyingParty,
     accepted: &AcceptedSignIn,
     now: UnixTime,
 ) -> Result<(), Response> {
-    let Some(asked) = &accepted.password_request_replaced else {
-        return Ok(());
+    if accepted.domain_password_requested.is_some() && context.domain_password.is_none() {
+        let refused = DomainPasswordError::NotConfigured;
+        tracing::warn!(relying_party = %rp.name, code = refused.code(), "a domain password was asked for, and no directory source is configured");
+        return Err(refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            refused.code(),
+            &format!(
+                "{} asked for a password sign-in, met here by the certificate and your domain password, and {refused}.",
+                rp.name
+            ),
+        ));
+    }
+    let (asked, action, answered) = match (
+        &accepted.password_request_replaced,
+        &accepted.domain_password_requested,
+    ) {
+        (Some(asked), _) => (
+            asked,
+            "federation.password-request-replaced",
+            "answered with a fresh certificate sign-in as its settings allow",
+        ),
+        (None, Some(asked)) => (
+            asked,
+            "federation.domain-password-requested",
+            "to be met by the certificate plus the domain password, checked by the directory",
+        ),
+        (None, None) => return Ok(()),
     };
     let audit = AuditEvent::new(
         now,
         "server",
-        "federation.password-request-replaced",
+        action,
         &rp.id,
         "ok",
         format!(
-            "{} asked for password authentication ({asked}); answered with a fresh certificate sign-in as its settings allow",
+            "{} asked for password authentication ({asked}); {answered}",
             rp.name
         ),
     );
-    tracing::info!(relying_party = %rp.name, asked, "password request answered with a fresh certificate sign-in");
+    tracing::info!(relying_party = %rp.name, asked, answered, "password request");
     context.store.append_audit(&audit).await.map_err(|error| {
         refusal(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -140,6 +140,7 @@ pub(super) async fn saml_sso<S: WebStore, P: RefreshPolicy>(
         relay_state: received.relay_state().map(str::to_owned),
         wants_mfa: accepted.wants_mfa,
         relying_party_name: rp.name.clone(),
+        wants_domain_password: accepted.domain_password_requested.is_some(),
         requested_authn_context: request
             .requested_authn_context
             .as_ref()

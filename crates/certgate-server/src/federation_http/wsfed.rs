@@ -70,6 +70,7 @@ pub(super) async fn wsfed<S: WebStore, P: RefreshPolicy>(
         relay_state: sign_in.context.clone(),
         wants_mfa: accepted.wants_mfa,
         relying_party_name: rp.name.clone(),
+        wants_domain_password: accepted.domain_password_requested.is_some(),
         requested_authn_context: None,
     };
     begin(context, &pending, now).await

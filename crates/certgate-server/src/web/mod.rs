@@ -1,6 +1,6 @@
 //! The web listener: OpenID Connect (discovery, JWKS, authorize, token, userinfo, logout) and
 //! the sign-in pages that finish what the certificate sign-in listener started (the one-time
-//! code, TOTP enrollment, "continue as").
+//! domain password, the one-time code, TOTP enrollment, "continue as").
 //!
 //! A sign-in crosses both listeners (see certgate_core::login_flow): `/oauth2/authorize`
 //! validates the application's request, keeps it in a flow bound to this browser by a cookie,
@@ -21,10 +21,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use certgate_core::access_pass::{AccessPassError, AccessPassService, AccessPassStore};
+use certgate_core::audit::AuditEvent;
 use certgate_core::clock::Clock;
+use certgate_core::domain_password::{DomainAccount, DomainPassword, DomainPasswordError};
 use certgate_core::login_flow::{
     FlowIdentity, FlowStep, LoginFlow, LoginFlowStore, SECOND_FACTOR_ACCESS_PASS, SECOND_FACTOR_OTP,
 };
+use certgate_core::signin::{SignInRecord, SignInResult};
 use certgate_core::totp::{TotpService, TotpStore, WhenEnrolled};
 use certgate_oidc::{
     Assurance, Authentication, AuthorizationError, AuthorizationErrorCode, AuthorizationRequest,
@@ -39,6 +42,9 @@ pub(crate) use crate::web_context::{WebContext, WebStore};
 use oidc::*;
 use pages::*;
 use sign_in::*;
+
+/// Where the domain password form posts.
+pub(crate) const DOMAIN_PASSWORD_PATH: &str = "/signin/domain-password";
 
 /// The routes of the web listener.
 pub(crate) fn routes<S, P>(context: Arc<WebContext<S, P>>) -> Router
@@ -60,6 +66,7 @@ where
         .route("/signin/totp", post(totp::<S, P>))
         .route("/signin/totp/enroll", post(totp_enroll::<S, P>))
         .route("/signin/access-pass", post(access_pass::<S, P>))
+        .route(DOMAIN_PASSWORD_PATH, post(domain_password::<S, P>))
         .route("/signin/confirm", post(confirm::<S, P>))
         .route(
             crate::browser_headers::AUTOPOST_SCRIPT_PATH,

@@ -12,6 +12,22 @@ pub(super) fn totp_form(flow_id: &str, upn: &str, problem: Option<&str>) -> Resp
     })
 }
 
+/// Asks for the domain password after the certificate; `problem` is the last refusal (its
+/// message and code).
+pub(super) fn domain_password_form(flow_id: &str, upn: &str, problem: Option<&str>) -> Response {
+    let mut response = crate::pages::render(&crate::pages::DomainPasswordPage {
+        title: "Enter your domain password",
+        flow: flow_id,
+        upn,
+        problem,
+    });
+    // The page holds no secret, but a form that takes a password is never cached.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 pub(super) fn confirm_form(
     flow_id: &str,
     request: &AuthorizationRequest,
@@ -246,7 +262,14 @@ where
     flow.identity = Some(identity);
     // Redeeming the pass is an authentication step (the enrollment that follows can only be
     // confirmed in this browser).
-    authentication_step(&context, flow, &form.flow, FlowStep::SecondFactor).await
+    authentication_step(
+        &context,
+        flow,
+        &form.flow,
+        FlowStep::SecondFactor,
+        FlowStep::SecondFactor,
+    )
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -291,4 +314,167 @@ where
         ));
     }
     finish(&context, flow, &request, FlowStep::Confirmation).await
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct DomainPasswordForm {
+    flow: String,
+    password: String,
+}
+
+/// Checks the domain password of a flow waiting for it (the certificate step was taken in
+/// this browser: the flow's cookie says so) and moves on to the one-time code or the end.
+/// The password goes to the directory only; the audit log and the server log get the outcome
+/// and its reason code.
+pub(super) async fn domain_password<S, P>(
+    State(context): State<Arc<WebContext<S, P>>>,
+    client: Option<axum::Extension<crate::tls_client::TlsClient>>,
+    headers: HeaderMap,
+    Form(form): Form<DomainPasswordForm>,
+) -> Response
+where
+    S: WebStore,
+    P: RefreshPolicy,
+{
+    let DomainPasswordForm {
+        flow: flow_id,
+        password,
+    } = form;
+    let mut flow = match flow_at(&context, &headers, &flow_id, FlowStep::DomainPassword).await {
+        Ok(flow) => flow,
+        Err(response) => return response,
+    };
+    let Some(mut identity) = flow.identity.clone() else {
+        return flow_incomplete();
+    };
+    let now = context.clock.now();
+    let outcome = check_domain_password(&context, &identity, password, now).await;
+    let (result, detail) = match &outcome {
+        Ok(()) => ("ok", String::new()),
+        Err(error) => (
+            error.code(),
+            error.detail().map(|d| format!(": {d}")).unwrap_or_default(),
+        ),
+    };
+    let audit = AuditEvent::new(
+        now,
+        &format!("user:{}", identity.upn),
+        "signin.domain-password",
+        &identity.user_id,
+        result,
+        format!(
+            "domain password after certificate {} ({}){detail}",
+            identity.certificate_serial,
+            flow.correlation_id
+                .as_deref()
+                .unwrap_or("no correlation id"),
+        ),
+    );
+    // The sign-in log shows the step next to the certificate sign-in it follows (same
+    // correlation ID), with the exact reason code of a refusal.
+    let record = SignInRecord {
+        at: now,
+        correlation_id: flow.correlation_id.clone().unwrap_or_default(),
+        client_address: client
+            .map(|client| client.address.ip().to_string())
+            .unwrap_or_default(),
+        application: "domain-password".into(),
+        certificate_subject: None,
+        certificate_issuer: Some(identity.certificate_issuer.clone()),
+        certificate_serial: Some(identity.certificate_serial.clone()),
+        certificate_thumbprint: None,
+        user: Some(identity.upn.clone()),
+        binding_rule: None,
+        strength: Some(identity.strength.clone()),
+        result: if outcome.is_ok() {
+            SignInResult::Success
+        } else {
+            SignInResult::Failure
+        },
+        reason_code: result.to_owned(),
+        detail: match &outcome {
+            Ok(()) => "the directory accepted the domain password".into(),
+            Err(error) => format!("{error}{detail}"),
+        },
+    };
+    // Fail closed: a password check that cannot be recorded does not sign anyone in.
+    let recorded = match context.store.append_audit(&audit).await {
+        Ok(()) => context.store.append_signins(&[record]).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = recorded {
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error.code(),
+            "certgate cannot record the sign-in right now. Try again in a minute.",
+        );
+    }
+    if let Err(error) = outcome {
+        tracing::info!(code = error.code(), upn = %identity.upn, detail = error.detail().unwrap_or_default(), "domain password refused");
+        let message = format!("{} ({})", error, error.code());
+        let mut response = domain_password_form(&flow_id, &identity.upn, Some(&message));
+        *response.status_mut() = match error {
+            DomainPasswordError::DirectoryUnreachable { .. }
+            | DomainPasswordError::DirectoryTlsFailed { .. }
+            | DomainPasswordError::DirectoryRefused { .. }
+            | DomainPasswordError::NotConfigured => StatusCode::SERVICE_UNAVAILABLE,
+            DomainPasswordError::LockedOut { .. } | DomainPasswordError::CheckInProgress => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        return response;
+    }
+    identity.domain_password_verified_at = Some(now);
+    let next = crate::flow::step_after_domain_password(
+        &*context.store,
+        &context.clock,
+        &context.totp,
+        &flow.request,
+        &identity.user_id,
+        &identity.strength,
+    )
+    .await;
+    flow.identity = Some(identity);
+    authentication_step(&context, flow, &flow_id, FlowStep::DomainPassword, next).await
+}
+
+/// The directory's answer for `identity`'s password, with certgate's lockout around it.
+async fn check_domain_password<S, P>(
+    context: &WebContext<S, P>,
+    identity: &FlowIdentity,
+    typed: String,
+    now: certgate_pki::UnixTime,
+) -> Result<(), DomainPasswordError>
+where
+    S: WebStore,
+{
+    let check = context
+        .domain_password
+        .as_ref()
+        .ok_or(DomainPasswordError::NotConfigured)?;
+    let password = DomainPassword::new(typed)?;
+    // The DN the last sync recorded, for a directory that binds by DN.
+    let dn = match certgate_core::directory::UserId::parse(&identity.user_id) {
+        Some(id) => match context.store.user_by_id(&id).await {
+            Ok(Some(user)) => match user.origin {
+                certgate_core::directory::UserOrigin::Directory { dn, .. } => Some(dn),
+                certgate_core::directory::UserOrigin::Local => None,
+            },
+            Ok(None) => None,
+            Err(error) => {
+                return Err(DomainPasswordError::DirectoryRefused {
+                    detail: format!("the user could not be read: {error}"),
+                })
+            }
+        },
+        None => None,
+    };
+    let account = DomainAccount {
+        upn: identity.upn.clone(),
+        dn,
+    };
+    check
+        .verify(&identity.user_id, &account, &password, now)
+        .await
 }

@@ -181,6 +181,7 @@ where
             "{}/certauth?flow={flow_id}",
             context.certauth_origin
         )),
+        FlowStep::DomainPassword => domain_password_form(flow_id, &upn, None),
         FlowStep::SecondFactor => {
             let (user_id, redeemed) = flow
                 .identity
@@ -274,16 +275,25 @@ where
     if let Some(identity) = flow.identity.as_mut() {
         identity.second_factor = Some(factor.into());
     }
-    authentication_step(context, flow, flow_id, FlowStep::Confirmation).await
+    authentication_step(
+        context,
+        flow,
+        flow_id,
+        FlowStep::SecondFactor,
+        FlowStep::Confirmation,
+    )
+    .await
 }
 
-/// Takes an authentication step of a flow waiting at the second factor: the flow moves to
-/// `next` bound to a new secret in this browser (set as its cookie on the next page), in one
-/// compare-and-set, so a cookie from before the step is worthless after it.
+/// Takes an authentication step of a flow waiting at `from` (the domain password or the
+/// second factor): the flow moves to `next` bound to a new secret in this browser (set as its
+/// cookie on the next page), in one compare-and-set, so a cookie from before the step is
+/// worthless after it.
 pub(super) async fn authentication_step<S, P>(
     context: &WebContext<S, P>,
     flow: LoginFlow,
     flow_id: &str,
+    from: FlowStep,
     next: FlowStep,
 ) -> Response
 where
@@ -308,11 +318,7 @@ where
             "certgate could not continue the sign-in.",
         );
     };
-    match context
-        .store
-        .advance_flow(&flow, FlowStep::SecondFactor)
-        .await
-    {
+    match context.store.advance_flow(&flow, from).await {
         Ok(true) => {
             let mut response = next_page(context, flow, flow_id).await;
             response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -527,12 +527,24 @@ impl TestServer {
             organization: "Corp".into(),
             passphrase: zeroize::Zeroizing::new(passphrase.to_vec()),
             demo: None,
+            domain_password: None,
             federation: federation.then(|| certgate_server::federation_http::FederationSettings {
                 entity_id: format!("{origin}/federation"),
                 public_origin: origin.into(),
                 clock_skew_seconds: 120,
             }),
         });
+        self
+    }
+
+    /// Domain passwords checked by `check` on the web listener (set [`TestServer::web`] first).
+    pub(crate) fn domain_password(
+        mut self,
+        check: Option<std::sync::Arc<certgate_server::domain_password::DomainPasswordCheck>>,
+    ) -> TestServer {
+        if let Some(web) = self.0.web.as_mut() {
+            web.domain_password = check;
+        }
         self
     }
 

@@ -10,7 +10,7 @@ use super::{
 
 const PROTOCOLS: [&str; 2] = ["saml", "wsfed"];
 const NAME_ID_FORMATS: [&str; 3] = ["persistent", "email", "unspecified"];
-const PASSWORD_REQUESTS: [&str; 2] = ["refuse", "fresh-certificate"];
+const PASSWORD_REQUESTS: [&str; 3] = ["refuse", "fresh-certificate", "domain-password"];
 const CLAIM_SOURCES: &str = "user.upn, user.mail, user.immutableId, user.objectId, user.displayName, user.groups, user.proxyAddresses, certificate.issuer, certificate.subject, certificate.serialNumber, certificate.notBefore, certificate.notAfter, certificate.rawData, certificate.eku, certificate.san, certificate.subjectKeyIdentifier, certificate.thumbprint, auth.method, auth.methodsReferences, auth.instant, or const:VALUE.";
 
 /// The federation service's schemas (a json! of their own: one macro call for every schema

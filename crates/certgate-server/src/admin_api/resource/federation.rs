@@ -66,7 +66,7 @@ pub struct RelyingParty {
     pub require_signed_requests: bool,
     /// Base64 of the DER certificates that sign the service provider's requests.
     pub request_certificates: Vec<String>,
-    /// `refuse` or `fresh-certificate`.
+    /// `refuse`, `fresh-certificate` or `domain-password`.
     pub password_requests: String,
     /// The Issuer towards this relying party; null = the service's own entity ID.
     pub issuer: Option<String>,
@@ -139,7 +139,7 @@ pub struct NewRelyingParty {
     /// Base64 of DER certificates, at most 4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_certificates: Option<Vec<String>>,
-    /// `refuse` (default) or `fresh-certificate`.
+    /// `refuse` (default), `fresh-certificate` or `domain-password`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_requests: Option<String>,
     /// Default: the service's entity ID.
@@ -248,7 +248,7 @@ pub struct RelyingPartyPatch {
     /// Replaces the request-signing certificates (base64 of DER).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_certificates: Option<Vec<String>>,
-    /// `refuse` or `fresh-certificate`.
+    /// `refuse`, `fresh-certificate` or `domain-password`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_requests: Option<String>,
     /// A new Issuer towards this relying party; `null`: the service's entity ID.
@@ -347,7 +347,11 @@ impl RelyingPartyPatch {
         if let Some(requests) = self.password_requests {
             draft.password_requests =
                 federation::PasswordRequests::parse(&requests).ok_or_else(|| {
-                    field_invalid("passwordRequests", &requests, "refuse or fresh-certificate")
+                    field_invalid(
+                        "passwordRequests",
+                        &requests,
+                        "refuse, fresh-certificate or domain-password",
+                    )
                 })?;
         }
         if let Some(issuer) = self.issuer {
