@@ -2157,6 +2157,7 @@ fn request_schemas_name_exactly_the_fields_the_api_reads() {
                 id_token_lifetime_seconds: Some(1),
                 access_token_lifetime_seconds: Some(1),
                 refresh_token_lifetime_seconds: Some(1),
+                require_domain_password: Some(true),
             }),
         ),
     ];
@@ -2176,6 +2177,7 @@ fn request_schemas_name_exactly_the_fields_the_api_reads() {
                 require_signed_requests: Some(true),
                 request_certificates: Some(vec![]),
                 password_requests: text(),
+                require_domain_password: Some(true),
                 issuer: text(),
                 token_lifetime_seconds: Some(60),
                 enabled: Some(true),
@@ -2195,6 +2197,7 @@ fn request_schemas_name_exactly_the_fields_the_api_reads() {
                 require_signed_requests: Some(true),
                 request_certificates: Some(vec![]),
                 password_requests: text(),
+                require_domain_password: Some(false),
                 issuer: Some(text()),
                 token_lifetime_seconds: Some(60),
                 enabled: Some(true),

@@ -386,6 +386,37 @@ fn relying_party_commands(env: &Env) {
     );
     assert_eq!(claim_types(&replaced).len(), 1, "--claim replaces the list");
     assert_eq!(replaced["displayName"], "Intranet portal");
+    assert_eq!(replaced["requireDomainPassword"], false);
+    // Asking every sign-in for the domain password: set, with a warning on stderr when this
+    // certgate.toml has no directory source (the nodes that take sign-ins refuse them
+    // without one), then switched off.
+    let output = env.run(&[
+        "rp",
+        "set",
+        "Intranet portal",
+        "--require-domain-password",
+        "--json",
+    ]);
+    assert!(output.status.success());
+    let always: Value = serde_json::from_slice(&output.stdout).expect("JSON output");
+    assert_eq!(always["requireDomainPassword"], true);
+    let warning = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        warning.contains("no [directory.ldap]")
+            && warning.contains("domain-password-not-configured"),
+        "{warning}"
+    );
+    let off = env.json(
+        &[
+            "rp",
+            "set",
+            "Intranet portal",
+            "--require-domain-password=false",
+            "--json",
+        ],
+        0,
+    );
+    assert_eq!(off["requireDomainPassword"], false);
     refused(
         env,
         &["rp", "set", "nobody", "--enabled"],
@@ -454,6 +485,8 @@ fn relying_party_commands(env: &Env) {
         actions,
         [
             "rp.remove",
+            "rp.set",
+            "rp.set",
             "rp.set",
             "rp.set",
             "rp.add",
