@@ -12,7 +12,10 @@
 //! relying party set to `domain-password` asks for the domain password after the certificate,
 //! checked by binds against a real Samba AD DC (certgate-ldap's harness), and the token states
 //! it; wrong passwords lock the step, and a missing, unreachable or untrusted directory is a
-//! clear refusal.
+//! clear refusal. A relying party or an OpenID Connect client set to ask every sign-in for the
+//! domain password (`require_domain_password`) gets the password page with no request for it
+//! (the OIDC token's `amr` then says `pwd` and `mfa`, also after a refresh), and is refused on
+//! a server without a directory source.
 
 mod common;
 
@@ -2269,6 +2272,30 @@ async fn a_relying_party_that_always_asks_gets_the_domain_password_without_a_req
         stated_class(&response),
         "urn:oasis:names:tc:SAML:2.0:ac:classes:X509"
     );
+
+    // With the setting, the same SAML request goes through the password page, and the
+    // assertion states the two factors.
+    set_require_domain_password(&fixture, "Test SP", true).await;
+    let request = authn_request("_always_password", SP_ENTITY, SP_ACS, VALIDATION_TIME, "");
+    let start = format!("/federation/saml/sso?{}", redirect_query(&request, None));
+    let (mut cookie, flow, _) = to_the_password_page(&fixture, &start).await;
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut cookie,
+        &[("flow", &flow), ("password", DOMAIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let response = posted_saml_response(&page);
+    assert_eq!(stated_class(&response), MULTIPLE_AUTHN_CLASS);
+    let document = fixture.write("always-saml.xml", response.as_bytes());
+    let (ok, output) = xmlsec_verify(
+        &document,
+        &certificate,
+        "ID|urn:oasis:names:tc:SAML:2.0:protocol:Response",
+    );
+    assert!(ok, "{output}");
 
     // Switched off: the plain WS-Fed sign-in needs no password again.
     set_require_domain_password(&fixture, "Microsoft 365", false).await;

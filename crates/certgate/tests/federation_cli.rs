@@ -25,6 +25,60 @@ fn relying_party_commands_on_postgres() {
     relying_party_commands(&Env::postgres());
 }
 
+/// An OpenID Connect client that asks every sign-in for the domain password: registered with
+/// `--require-domain-password` (a warning on stderr, this certgate.toml having no directory
+/// source), listed with the setting; one without it lists false.
+#[test]
+fn a_client_that_asks_for_the_domain_password_on_sqlite() {
+    let env = Env::sqlite();
+    let output = env.run(&[
+        "client",
+        "add",
+        "mail-always",
+        "--kind",
+        "public",
+        "--redirect-uri",
+        "com.corp.mail:/always",
+        "--require-domain-password",
+        "--json",
+    ]);
+    assert!(output.status.success());
+    let warning = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        warning.contains("no [directory.ldap]")
+            && warning.contains("domain-password-not-configured"),
+        "{warning}"
+    );
+    let output = env.run(&[
+        "client",
+        "add",
+        "mail-plain",
+        "--kind",
+        "public",
+        "--redirect-uri",
+        "com.corp.mail:/plain",
+        "--json",
+    ]);
+    assert!(output.status.success());
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("warning"),
+        "no warning without the setting"
+    );
+    let list = env.json(&["client", "list", "--json"], 0);
+    let settings: Vec<(&str, bool)> = list
+        .as_array()
+        .expect("clients")
+        .iter()
+        .map(|client| {
+            (
+                client["clientId"].as_str().expect("id"),
+                client["requireDomainPassword"].as_bool().expect("setting"),
+            )
+        })
+        .collect();
+    assert_eq!(settings, [("mail-always", true), ("mail-plain", false)]);
+}
+
 #[test]
 fn token_signing_keys_on_sqlite() {
     token_signing_keys(&Env::sqlite());
