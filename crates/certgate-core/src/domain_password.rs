@@ -231,8 +231,8 @@ impl DomainPasswordError {
         ),
         ReasonCode::new(
             "domain-password-not-configured",
-            "A domain password was asked for, but this server has no directory source (`[directory.ldap]` in certgate.toml) to check it with; the request is refused rather than met without the password.",
-            "Administrators: configure `[directory.ldap]`, or set the relying party's `--password-requests` back to `refuse` or `fresh-certificate`.",
+            "A domain password was asked for (by the relying party's request, or by an application that asks every sign-in for it), but this server has no directory source (`[directory.ldap]` in certgate.toml) to check it with; the sign-in is refused rather than done without the password.",
+            "Administrators: configure `[directory.ldap]` on every node that takes sign-ins, or set the relying party's `--password-requests` back to `refuse` or `fresh-certificate` and turn off `--require-domain-password` on the relying party or OpenID Connect client.",
         ),
     ];
 

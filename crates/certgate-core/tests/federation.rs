@@ -715,6 +715,7 @@ fn issuance_request<'a>(
         request_id: Some("_r1"),
         requested_authn_context: &RequestedContext::None,
         identity,
+        password_requested: false,
     }
 }
 

@@ -221,6 +221,10 @@ pub struct AuthorizationRequest {
     pub acr_values: Vec<String>,
     /// Copied from the client at validation.
     pub consent: ConsentPrompt,
+    /// Copied from the client at validation: the sign-in asks for the domain password after
+    /// the certificate. Absent (false) in requests kept before certgate had the setting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_domain_password: bool,
     /// When the request arrived: a sign-in at or after this instant is "fresh".
     #[serde(with = "crate::unix_time")]
     pub received_at: UnixTime,
@@ -550,6 +554,7 @@ impl AuthorizationParameters {
             login_hint,
             acr_values,
             consent: client.consent,
+            require_domain_password: client.require_domain_password,
             received_at: now,
             issuer: issuer.as_str().to_owned(),
         })

@@ -149,6 +149,8 @@ pub struct NewClient {
     pub allowed_scopes: ScopeSet,
     /// ID, access and refresh token lifetimes.
     pub lifetimes: TokenLifetimes,
+    /// Every sign-in asks for the user's domain password after the certificate.
+    pub require_domain_password: bool,
 }
 
 /// A registered client.
@@ -170,6 +172,11 @@ pub struct Client {
     pub allowed_scopes: ScopeSet,
     /// ID, access and refresh token lifetimes.
     pub lifetimes: TokenLifetimes,
+    /// Every sign-in to this client asks for the user's domain password after the certificate
+    /// (checked by a bind as the user against the directory source), whatever the request
+    /// says; the tokens then carry `pwd` in `amr`. Without a directory source on the node that
+    /// takes the sign-in, the sign-in is refused (`domain-password-not-configured`).
+    pub require_domain_password: bool,
     /// When the client was registered.
     pub created_at: UnixTime,
 }
@@ -298,6 +305,7 @@ pub fn register(
             consent: new.consent,
             allowed_scopes: new.allowed_scopes,
             lifetimes,
+            require_domain_password: new.require_domain_password,
             created_at: now,
         },
         secret,
@@ -490,6 +498,7 @@ mod tests {
             consent: ConsentPrompt::Show,
             allowed_scopes: ScopeSet::of(&[OPENID]),
             lifetimes: TokenLifetimes::default(),
+            require_domain_password: false,
         }
     }
 

@@ -207,6 +207,7 @@ mod tests {
             },
             certificate_kind: CertificateKind::Software,
             second_factor: None,
+            domain_password: false,
             assurance: Assurance::SingleFactor,
         }
     }

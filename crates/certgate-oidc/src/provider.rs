@@ -353,11 +353,16 @@ pub async fn register_client<S: OidcStore>(
         client.client_id.as_str(),
         "ok",
         format!(
-            "registered {:?} client \"{}\" ({}) with redirect URIs {}",
+            "registered {:?} client \"{}\" ({}) with redirect URIs {}{}",
             client.kind(),
             client.client_id,
             client.display_name,
-            client.redirect_uris.join(" ")
+            client.redirect_uris.join(" "),
+            if client.require_domain_password {
+                "; every sign-in asks for the domain password"
+            } else {
+                ""
+            }
         ),
     );
     store.insert_client(client, &audit).await?;

@@ -187,15 +187,24 @@ pub struct Authentication {
     pub certificate_kind: CertificateKind,
     /// The factor used after the certificate, if any.
     pub second_factor: Option<SecondFactor>,
+    /// The directory accepted the user's domain password in this sign-in (after the
+    /// certificate): `pwd` in `amr`. Absent (false) in sign-ins kept before certgate had the
+    /// step.
+    #[serde(default)]
+    pub domain_password: bool,
     /// The strength reached; decides `acr`.
     pub assurance: Assurance,
 }
 
 impl Authentication {
     /// RFC 8176 authentication method references: the certificate (`swk`, `hwk` or `sc`),
-    /// then the second factor (`otp`, `sms`, `tel`), then `mfa` for a multi-factor sign-in.
+    /// then `pwd` when the domain password was checked, then the second factor (`otp`, `sms`,
+    /// `tel`), then `mfa` for a multi-factor sign-in.
     pub fn amr(&self) -> Vec<&'static str> {
         let mut amr = vec![self.certificate_kind.amr()];
+        if self.domain_password {
+            amr.push("pwd");
+        }
         if let Some(factor) = self.second_factor {
             amr.push(factor.amr());
         }
@@ -234,6 +243,7 @@ mod tests {
             },
             certificate_kind: kind,
             second_factor,
+            domain_password: false,
             assurance,
         }
     }
@@ -281,6 +291,27 @@ mod tests {
             assert_eq!(authentication.amr(), *amr, "{kind:?} {factor:?}");
             assert_eq!(authentication.acr(), *acr);
         }
+    }
+
+    #[test]
+    fn a_checked_domain_password_is_pwd_next_to_the_certificate() {
+        // Certificate + domain password: two factors.
+        let mut with_password =
+            authentication(CertificateKind::Software, None, Assurance::MultiFactor);
+        with_password.domain_password = true;
+        assert_eq!(with_password.amr(), ["swk", "pwd", "mfa"]);
+        assert_eq!(with_password.acr(), ACR_MFA);
+        // Certificate + domain password + one-time code.
+        with_password.second_factor = Some(SecondFactor::Totp);
+        assert_eq!(with_password.amr(), ["swk", "pwd", "otp", "mfa"]);
+        // A sign-in kept before the step reads as one without the password.
+        let mut kept = serde_json::to_value(&with_password).expect("serialized");
+        kept.as_object_mut()
+            .expect("an object")
+            .remove("domain_password");
+        let read: Authentication = serde_json::from_value(kept).expect("readable");
+        assert!(!read.domain_password);
+        assert_eq!(read.amr(), ["swk", "otp", "mfa"]);
     }
 
     #[test]

@@ -800,6 +800,7 @@ async fn clients_are_registered_with_an_audit_event_and_unique_ids() {
                     access_token: Duration::from_secs(600),
                     ..TokenLifetimes::default()
                 },
+                require_domain_password: false,
             },
             at(1),
             "cli:admin",

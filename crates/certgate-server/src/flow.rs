@@ -149,8 +149,10 @@ pub(crate) async fn start_flow<S: LoginFlowStore>(
 }
 
 /// Decides the step after a successful certificate sign-in: the domain password when the
+/// application asks every sign-in for it (a relying party's or an OpenID Connect client's
+/// `require_domain_password`, copied into the request when the flow started), or when the
 /// relying party's request asked for a password and its settings meet that with the domain
-/// password (whatever the certificate's strength: the token will say a password was checked),
+/// password (whatever the certificate's strength: the token will say a password was checked);
 /// else [`step_after_domain_password`].
 pub(crate) async fn step_after_certificate<S: TotpStore>(
     store: &S,
@@ -160,10 +162,22 @@ pub(crate) async fn step_after_certificate<S: TotpStore>(
     user_id: &str,
     strength: &str,
 ) -> FlowStep {
-    if FederationRequest::of(request).is_some_and(|federation| federation.wants_domain_password) {
+    if asks_domain_password(request) {
         return FlowStep::DomainPassword;
     }
     step_after_domain_password(store, clock, totp, request, user_id, strength).await
+}
+
+/// Whether the flow's request (federation or OpenID Connect) asks for the domain password
+/// after the certificate. A request that cannot be read asks for it: the later steps refuse
+/// such a flow anyway, and a reading error must not skip a factor.
+pub(crate) fn asks_domain_password(request: &str) -> bool {
+    match FederationRequest::of(request) {
+        Some(federation) => federation.wants_domain_password || federation.domain_password_always,
+        None => serde_json::from_str::<AuthorizationRequest>(request)
+            .map(|request| request.require_domain_password)
+            .unwrap_or(true),
+    }
 }
 
 /// The step after the certificate and, when one was asked for, the domain password: a
@@ -229,6 +243,13 @@ pub struct FederationRequest {
     /// started before certgate had the step.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub wants_domain_password: bool,
+    /// The relying party asks every sign-in for the domain password
+    /// (`require_domain_password`), whatever the request said: the sign-in asks for it after
+    /// the certificate, and the token states it as a second factor (`wants_domain_password`
+    /// alone says a password sign-in was asked for). Absent (false) in flows started before
+    /// certgate had the setting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub domain_password_always: bool,
 }
 
 /// A SAML RequestedAuthnContext as kept in a login flow.

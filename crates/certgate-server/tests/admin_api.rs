@@ -1247,6 +1247,26 @@ async fn applications_round_trip_and_the_secret_is_shown_once(fixture: Fixture) 
     public.ok(201, "CreatedApplication");
     assert_eq!(public.body["clientSecret"], Value::Null);
     assert_eq!(public.body["appId"].as_str().expect("id").len(), 36);
+    assert_eq!(public.body["requireDomainPassword"], false, "the default");
+    let always = fixture
+        .call(
+            Method::POST,
+            "/applications",
+            Some(json!({
+                "appId": "mail-always",
+                "displayName": "Mail with the domain password",
+                "clientType": "public",
+                "redirectUris": ["com.corp.mail:/always"],
+                "requireDomainPassword": true,
+            })),
+        )
+        .await;
+    always.ok(201, "CreatedApplication");
+    let stored = fixture
+        .call(Method::GET, "/applications/mail-always", None)
+        .await;
+    stored.ok(200, "Application");
+    assert_eq!(stored.body["requireDomainPassword"], true);
 
     let one = fixture
         .call(Method::GET, "/applications/mail-app", None)
@@ -1255,7 +1275,7 @@ async fn applications_round_trip_and_the_secret_is_shown_once(fixture: Fixture) 
     assert!(!one.body.to_string().contains(secret));
     let list = fixture.call(Method::GET, "/applications", None).await;
     list.ok(200, "ApplicationCollection");
-    assert_eq!(list.body["value"].as_array().expect("apps").len(), 2);
+    assert_eq!(list.body["value"].as_array().expect("apps").len(), 3);
 
     for (body, status, code) in [
         (
@@ -1304,6 +1324,7 @@ async fn applications_round_trip_and_the_secret_is_shown_once(fixture: Fixture) 
         actions,
         [
             "oidc.client.delete",
+            "oidc.client.register",
             "oidc.client.register",
             "oidc.client.register"
         ]
@@ -1491,11 +1512,14 @@ async fn relying_parties_round_trip_and_duplicates_are_refused(fixture: Fixture)
                 "claims": [{"claimType": "http://schemas.xmlsoap.org/claims/UPN", "source": "user.upn"}],
                 "requestCertificates": [certificate],
                 "requireSignedRequests": true,
+                "requireDomainPassword": true,
                 "enabled": false,
             })),
         )
         .await;
     changed.ok(200, "RelyingParty");
+    assert_eq!(changed.body["requireDomainPassword"], true);
+    assert_eq!(added.body["requireDomainPassword"], false, "the default");
     assert_eq!(changed.body["logoutUrl"], Value::Null);
     assert_eq!(changed.body["issuer"], Value::Null);
     assert_eq!(changed.body["claims"].as_array().expect("claims").len(), 1);
@@ -2157,6 +2181,7 @@ fn request_schemas_name_exactly_the_fields_the_api_reads() {
                 id_token_lifetime_seconds: Some(1),
                 access_token_lifetime_seconds: Some(1),
                 refresh_token_lifetime_seconds: Some(1),
+                require_domain_password: Some(true),
             }),
         ),
     ];
@@ -2176,6 +2201,7 @@ fn request_schemas_name_exactly_the_fields_the_api_reads() {
                 require_signed_requests: Some(true),
                 request_certificates: Some(vec![]),
                 password_requests: text(),
+                require_domain_password: Some(true),
                 issuer: text(),
                 token_lifetime_seconds: Some(60),
                 enabled: Some(true),
@@ -2195,6 +2221,7 @@ fn request_schemas_name_exactly_the_fields_the_api_reads() {
                 require_signed_requests: Some(true),
                 request_certificates: Some(vec![]),
                 password_requests: text(),
+                require_domain_password: Some(false),
                 issuer: Some(text()),
                 token_lifetime_seconds: Some(60),
                 enabled: Some(true),

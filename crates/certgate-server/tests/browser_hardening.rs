@@ -112,6 +112,7 @@ impl Fixture {
                 consent: ConsentPrompt::Show,
                 allowed_scopes: ScopeSet::of(&[OPENID]),
                 lifetimes: TokenLifetimes::default(),
+                require_domain_password: false,
             },
             Duration::from_secs(86_400),
             now,

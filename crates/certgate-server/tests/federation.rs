@@ -12,7 +12,10 @@
 //! relying party set to `domain-password` asks for the domain password after the certificate,
 //! checked by binds against a real Samba AD DC (certgate-ldap's harness), and the token states
 //! it; wrong passwords lock the step, and a missing, unreachable or untrusted directory is a
-//! clear refusal.
+//! clear refusal. A relying party or an OpenID Connect client set to ask every sign-in for the
+//! domain password (`require_domain_password`) gets the password page with no request for it
+//! (the OIDC token's `amr` then says `pwd` and `mfa`, also after a refresh), and is refused on
+//! a server without a directory source.
 
 mod common;
 
@@ -2159,4 +2162,463 @@ async fn an_unreachable_directory_or_an_untrusted_one_is_a_clear_refusal() {
             .any(|e| e.action == "signin.domain-password" && e.outcome == code));
         fixture.server.stop().await;
     }
+}
+
+// ---- Applications that ask every sign-in for the domain password -------------------------
+
+async fn set_require_domain_password(fixture: &Fixture, rp: &str, require: bool) {
+    set_relying_party(
+        &*fixture.store,
+        rp,
+        |mut draft| {
+            draft.require_domain_password = require;
+            Ok(draft)
+        },
+        UnixTime(VALIDATION_TIME),
+        "test",
+    )
+    .await
+    .expect("set");
+}
+
+const WSFED_PLAIN_SIGN_IN: &str =
+    "/federation/wsfed?wa=wsignin1.0&wtrealm=urn%3Afederation%3AMicrosoftOnline&wctx=ctx-2";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relying_party_that_always_asks_gets_the_domain_password_without_a_request() {
+    let dc = domain_controller();
+    let fixture = Fixture::with_domain_password(
+        Backend::Sqlite,
+        Some(domain_password_check("ldaps://127.0.0.1", &dc.ca_file)),
+    )
+    .await;
+    // Password requests stay refused (the default): the setting alone asks for it.
+    set_require_domain_password(&fixture, "Microsoft 365", true).await;
+
+    // No wauth at all: the password page after the certificate.
+    let (mut cookie, flow, _) = to_the_password_page(&fixture, WSFED_PLAIN_SIGN_IN).await;
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut cookie,
+        &[("flow", &flow), ("password", "Not-the-Passw0rd")],
+    )
+    .await;
+    assert_eq!(status, 401, "{page}");
+    assert!(page.contains("(domain-password-wrong)"), "{page}");
+    assert!(!page.contains("wresult"), "{page}");
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut cookie,
+        &[("flow", &flow), ("password", DOMAIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(form_field(&page, "wctx"), "ctx-2");
+    let rstr = form_field(&page, "wresult");
+    // Nobody asked for a password sign-in: certificate + password are stated as the two
+    // factors they are, each method listed.
+    assert!(
+        rstr.contains("AuthenticationMethod=\"http://schemas.microsoft.com/claims/multipleauthn\""),
+        "{rstr}"
+    );
+    for method in [
+        "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/tlsclient",
+        "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password",
+        "http://schemas.microsoft.com/claims/multipleauthn",
+    ] {
+        assert!(
+            rstr.contains(&format!(
+                "<saml:AttributeValue>{method}</saml:AttributeValue>"
+            )),
+            "{method} missing from {rstr}"
+        );
+    }
+    assert!(!rstr.contains(DOMAIN_PASSWORD));
+    let certificate = fixture.signing_certificate_pem().await;
+    let document = fixture.write("rstr-always.xml", rstr.as_bytes());
+    let (ok, output) = xmlsec_verify(
+        &document,
+        &certificate,
+        "AssertionID|urn:oasis:names:tc:SAML:1.0:assertion:Assertion",
+    );
+    assert!(ok, "{output}");
+
+    // A password request, which `refuse` would refuse, is met by the password the setting
+    // asks anyway, and stated as asked.
+    let (mut cookie, flow, _) = to_the_password_page(&fixture, WSFED_PASSWORD_REQUEST).await;
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut cookie,
+        &[("flow", &flow), ("password", DOMAIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let rstr = form_field(&page, "wresult");
+    assert!(
+        rstr.contains("AuthenticationMethod=\"urn:oasis:names:tc:SAML:1.0:am:password\""),
+        "{rstr}"
+    );
+
+    // A relying party without the setting signs in with the certificate as before.
+    let request = authn_request("_no_password", SP_ENTITY, SP_ACS, VALIDATION_TIME, "");
+    let start = format!("/federation/saml/sso?{}", redirect_query(&request, None));
+    let page = fixture.sign_in(&start).await;
+    assert!(!page.contains("/signin/domain-password"), "{page}");
+    let response = posted_saml_response(&page);
+    assert_eq!(
+        stated_class(&response),
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:X509"
+    );
+
+    // With the setting, the same SAML request goes through the password page, and the
+    // assertion states the two factors.
+    set_require_domain_password(&fixture, "Test SP", true).await;
+    let request = authn_request("_always_password", SP_ENTITY, SP_ACS, VALIDATION_TIME, "");
+    let start = format!("/federation/saml/sso?{}", redirect_query(&request, None));
+    let (mut cookie, flow, _) = to_the_password_page(&fixture, &start).await;
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut cookie,
+        &[("flow", &flow), ("password", DOMAIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let response = posted_saml_response(&page);
+    assert_eq!(stated_class(&response), MULTIPLE_AUTHN_CLASS);
+    let document = fixture.write("always-saml.xml", response.as_bytes());
+    let (ok, output) = xmlsec_verify(
+        &document,
+        &certificate,
+        "ID|urn:oasis:names:tc:SAML:2.0:protocol:Response",
+    );
+    assert!(ok, "{output}");
+
+    // Switched off: the plain WS-Fed sign-in needs no password again.
+    set_require_domain_password(&fixture, "Microsoft 365", false).await;
+    let page = fixture.sign_in(WSFED_PLAIN_SIGN_IN).await;
+    assert!(page.contains("name=\"wresult\""), "{page}");
+    fixture.server.stop().await;
+}
+
+const OIDC_REDIRECT: &str = "https://mail-app.test/callback";
+const PKCE_VERIFIER: &str = "a-verifier-that-is-long-enough-for-rfc-7636-section-4-1-xyz";
+
+/// Registers a public OpenID Connect client (PKCE, no confirmation page, refresh tokens).
+async fn register_oidc_client(fixture: &Fixture, client_id: &str, require_domain_password: bool) {
+    use certgate_oidc::{ClientId, ClientKind, ConsentPrompt, NewClient, ScopeSet, TokenLifetimes};
+    certgate_oidc::register_client(
+        &*fixture.store,
+        NewClient {
+            client_id: ClientId::parse(client_id).expect("client id"),
+            display_name: format!("Mail app {client_id}"),
+            kind: ClientKind::Public,
+            redirect_uris: vec![OIDC_REDIRECT.into()],
+            post_logout_redirect_uris: vec![],
+            consent: ConsentPrompt::Skip,
+            allowed_scopes: ScopeSet::parse("openid profile offline_access").expect("scopes"),
+            lifetimes: TokenLifetimes::default(),
+            require_domain_password,
+        },
+        std::time::Duration::from_secs(3600),
+        UnixTime(VALIDATION_TIME),
+        "test",
+    )
+    .await
+    .expect("client");
+}
+
+fn oidc_authorize(client_id: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let challenge = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        PKCE_VERIFIER.as_bytes(),
+    ));
+    format!(
+        "/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope={}&state=s1&nonce=n1&code_challenge={challenge}&code_challenge_method=S256",
+        encode(OIDC_REDIRECT),
+        encode("openid profile offline_access")
+    )
+}
+
+/// POSTs a form in a flow and answers the redirect's location (the cookie follows the flow).
+async fn post_for_location(
+    fixture: &Fixture,
+    path: &str,
+    cookie: &mut String,
+    form: &[(&str, &str)],
+) -> String {
+    let response = fixture
+        .client(false)
+        .post(fixture.web(path))
+        .header("cookie", cookie.as_str())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            form.iter()
+                .map(|(name, value)| format!("{name}={}", encode(value)))
+                .collect::<Vec<_>>()
+                .join("&"),
+        )
+        .send()
+        .await
+        .expect("request");
+    if let Some(set) = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+    {
+        *cookie = set.to_owned();
+    }
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match location {
+        Some(location) if status == 303 => location,
+        _ => panic!("{status}: {}", response.text().await.unwrap_or_default()),
+    }
+}
+
+/// The token endpoint's answer to `form` (a public client: no authentication).
+async fn token_request(fixture: &Fixture, form: &[(&str, &str)]) -> serde_json::Value {
+    let body = fixture
+        .client(false)
+        .post(fixture.web("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            form.iter()
+                .map(|(name, value)| format!("{name}={}", encode(value)))
+                .collect::<Vec<_>>()
+                .join("&"),
+        )
+        .send()
+        .await
+        .expect("token request")
+        .text()
+        .await
+        .expect("token response");
+    serde_json::from_str(&body).unwrap_or_else(|_| panic!("token JSON: {body}"))
+}
+
+/// The claims of the ID token in a token response.
+fn id_token_claims(tokens: &serde_json::Value) -> serde_json::Value {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let id_token = tokens["id_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ID token in {tokens}"));
+    let payload = id_token.split('.').nth(1).expect("payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("json")
+}
+
+/// The value of `name` in a URL's query.
+fn query_value(url: &str, name: &str) -> String {
+    reqwest::Url::parse(url)
+        .expect("url")
+        .query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_else(|| panic!("no {name} in {url}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oidc_client_that_always_asks_states_pwd_and_mfa_in_amr() {
+    use certgate_core::directory::UserStore;
+    use certgate_core::totp::{code_at, TotpService, TotpSettings, WhenEnrolled};
+    let dc = domain_controller();
+    let fixture = Fixture::with_domain_password(
+        Backend::Sqlite,
+        Some(domain_password_check("ldaps://127.0.0.1", &dc.ca_file)),
+    )
+    .await;
+    register_oidc_client(&fixture, "mail-always", true).await;
+    register_oidc_client(&fixture, "mail-plain", false).await;
+    // Alice has an authenticator: the one-time code comes after the password.
+    let user = fixture
+        .store
+        .user_by_upn("alice@corp.example")
+        .await
+        .expect("store")
+        .expect("alice");
+    let settings = TotpSettings::new(
+        "Corp",
+        common::store_sealing(&*fixture.store, b"test passphrase").await,
+    );
+    let clock: Arc<dyn Clock> = Arc::clone(&fixture.clock) as Arc<dyn Clock>;
+    let service = TotpService::new(&*fixture.store, &clock, &settings, "test");
+    let enrollment = service
+        .begin_enrollment(user.id.as_str(), "alice@corp.example", WhenEnrolled::Refuse)
+        .await
+        .expect("enrollment");
+    service
+        .confirm_enrollment(user.id.as_str(), &code_at(&enrollment.secret, clock.now()))
+        .await
+        .expect("confirmed");
+
+    // certificate → domain password → one-time code → the authorization code.
+    fixture.clock.advance(30);
+    let (mut cookie, flow, _) =
+        to_the_password_page(&fixture, &oidc_authorize("mail-always")).await;
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut cookie,
+        &[("flow", &flow), ("password", DOMAIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("action=\"/signin/totp\""),
+        "the one-time code comes next: {page}"
+    );
+    let code = code_at(&enrollment.secret, clock.now());
+    let location = post_for_location(
+        &fixture,
+        "/signin/totp",
+        &mut cookie,
+        &[("flow", &flow), ("code", &code)],
+    )
+    .await;
+    assert!(location.starts_with(OIDC_REDIRECT), "{location}");
+    let tokens = token_request(
+        &fixture,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &query_value(&location, "code")),
+            ("redirect_uri", OIDC_REDIRECT),
+            ("client_id", "mail-always"),
+            ("code_verifier", PKCE_VERIFIER),
+        ],
+    )
+    .await;
+    let claims = id_token_claims(&tokens);
+    assert_eq!(
+        claims["amr"],
+        serde_json::json!(["swk", "pwd", "otp", "mfa"]),
+        "{claims}"
+    );
+    assert_eq!(claims["acr"], certgate_oidc::ACR_MFA, "{claims}");
+    // A refresh states what the sign-in did, no more and no less.
+    let refresh_token = tokens["refresh_token"].as_str().expect("refresh token");
+    fixture.clock.advance(60);
+    let refreshed = token_request(
+        &fixture,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", "mail-always"),
+        ],
+    )
+    .await;
+    let claims = id_token_claims(&refreshed);
+    assert_eq!(
+        claims["amr"],
+        serde_json::json!(["swk", "pwd", "otp", "mfa"]),
+        "{claims}"
+    );
+
+    // A wrong password issues nothing: the flow waits at the password.
+    fixture.clock.advance(30);
+    let (mut cookie, flow, _) =
+        to_the_password_page(&fixture, &oidc_authorize("mail-always")).await;
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut cookie,
+        &[("flow", &flow), ("password", "Not-the-Passw0rd")],
+    )
+    .await;
+    assert_eq!(status, 401, "{page}");
+    assert!(page.contains("(domain-password-wrong)"), "{page}");
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/totp",
+        &mut cookie,
+        &[
+            ("flow", &flow),
+            ("code", &code_at(&enrollment.secret, clock.now())),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("flow-step-wrong"), "{page}");
+
+    // A client without the setting: no password page, and no pwd in amr.
+    fixture.clock.advance(30);
+    let started = fixture.get(&oidc_authorize("mail-plain"), None).await;
+    let (status, page, mut cookie) = fixture.continue_sign_in_with_cookie(started).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(!page.contains("/signin/domain-password"), "{page}");
+    assert!(page.contains("action=\"/signin/totp\""), "{page}");
+    let flow = between(&page, "name=\"flow\" value=\"", "\"").to_owned();
+    let code = code_at(&enrollment.secret, clock.now());
+    let location = post_for_location(
+        &fixture,
+        "/signin/totp",
+        &mut cookie,
+        &[("flow", &flow), ("code", &code)],
+    )
+    .await;
+    let tokens = token_request(
+        &fixture,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &query_value(&location, "code")),
+            ("redirect_uri", OIDC_REDIRECT),
+            ("client_id", "mail-plain"),
+            ("code_verifier", PKCE_VERIFIER),
+        ],
+    )
+    .await;
+    let claims = id_token_claims(&tokens);
+    assert_eq!(
+        claims["amr"],
+        serde_json::json!(["swk", "otp", "mfa"]),
+        "{claims}"
+    );
+    fixture.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_that_always_asks_is_refused_without_a_directory() {
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    set_require_domain_password(&fixture, "Microsoft 365", true).await;
+    refused(
+        &fixture,
+        WSFED_PLAIN_SIGN_IN,
+        503,
+        "domain-password-not-configured",
+    )
+    .await;
+    register_oidc_client(&fixture, "mail-always", true).await;
+    let (status, _, body) = fixture.get(&oidc_authorize("mail-always"), None).await;
+    assert_eq!(status, 303, "{body}");
+    let response = fixture
+        .client(false)
+        .get(fixture.web(&oidc_authorize("mail-always")))
+        .send()
+        .await
+        .expect("authorize");
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(location.starts_with(OIDC_REDIRECT), "{location}");
+    assert_eq!(query_value(&location, "error"), "temporarily_unavailable");
+    assert!(
+        query_value(&location, "error_description").starts_with("domain-password-not-configured"),
+        "{location}"
+    );
+    // No flow was started: nothing to sign in to.
+    assert!(!body.contains("/certauth?flow="), "{body}");
+    // Without the setting, both sign in with the certificate as before.
+    set_require_domain_password(&fixture, "Microsoft 365", false).await;
+    let page = fixture.sign_in(WSFED_PLAIN_SIGN_IN).await;
+    assert!(page.contains("name=\"wresult\""), "{page}");
+    fixture.server.stop().await;
 }

@@ -65,6 +65,7 @@ impl Fixture {
                 consent: ConsentPrompt::Skip,
                 allowed_scopes: ScopeSet::parse("openid profile email").expect("scopes"),
                 lifetimes: TokenLifetimes::default(),
+                require_domain_password: false,
             },
             Duration::from_secs(3600),
             now,

@@ -27,7 +27,7 @@ use crate::{corrupt, flag, translate, unavailable, SqlStore};
 const RP_COLUMNS: &str = "id, name, protocol, identifier, reply_urls, logout_url, \
      name_id_format, name_id_source, claims, sign_response, require_signed_requests, \
      request_certificates, password_requests, issuer, token_lifetime_seconds, enabled, \
-     created_at, updated_at";
+     require_domain_password, created_at, updated_at";
 
 /// One claim rule in the `claims` JSON column.
 #[derive(Serialize, Deserialize)]
@@ -102,6 +102,7 @@ fn rp_from_row(row: &AnyRow) -> StoreResult<RelyingParty> {
         issuer: row.try_get("issuer").map_err(get)?,
         token_lifetime_seconds: row.try_get("token_lifetime_seconds").map_err(get)?,
         enabled: flag(row, "enabled").map_err(get)?,
+        require_domain_password: flag(row, "require_domain_password").map_err(get)?,
         created_at: UnixTime(row.try_get("created_at").map_err(get)?),
         updated_at: UnixTime(row.try_get("updated_at").map_err(get)?),
     })
@@ -114,7 +115,7 @@ struct RpValues {
     request_certificates: String,
 }
 
-/// Binds the relying party's own fields, name to enabled, in the order both the INSERT and the
+/// Binds the relying party's own fields, name to require_domain_password, in the order both the INSERT and the
 /// UPDATE list them (`RP_COLUMNS` after the ID).
 fn bind_fields<'q>(
     statement: crate::statement::Statement<'q>,
@@ -137,6 +138,7 @@ fn bind_fields<'q>(
         .bind(&rp.issuer)
         .bind(rp.token_lifetime_seconds)
         .bind(rp.enabled)
+        .bind(rp.require_domain_password)
 }
 
 fn rp_values(rp: &RelyingParty) -> StoreResult<RpValues> {
@@ -266,7 +268,7 @@ impl FederationStore for SqlStore {
             sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO relying_parties ({RP_COLUMNS}, name_lower, identifier_key) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-             $19, $20)"
+             $19, $20, $21)"
             )))
             .bind(&rp.id),
             rp,
@@ -292,8 +294,8 @@ impl FederationStore for SqlStore {
              reply_urls = $4, logout_url = $5, name_id_format = $6, name_id_source = $7, \
              claims = $8, sign_response = $9, require_signed_requests = $10, \
              request_certificates = $11, password_requests = $12, issuer = $13, \
-             token_lifetime_seconds = $14, enabled = $15, updated_at = $16, name_lower = $17, \
-             identifier_key = $18 WHERE id = $19",
+             token_lifetime_seconds = $14, enabled = $15, require_domain_password = $16, \
+             updated_at = $17, name_lower = $18, identifier_key = $19 WHERE id = $20",
             ),
             rp,
             values,

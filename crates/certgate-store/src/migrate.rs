@@ -113,6 +113,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "domain password step of login flows",
         sql: include_str!("migrations/0019_login_flow_domain_password.sql"),
     },
+    Migration {
+        version: 20,
+        description: "domain password on every sign-in; pwd in OIDC sign-ins",
+        sql: include_str!("migrations/0020_domain_password_always.sql"),
+    },
 ];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.

@@ -79,7 +79,7 @@ async fn insert_key(conn: &mut AnyConnection, key: &SigningKeyRecord) -> StoreRe
 
 const CLIENT_COLUMNS: &str = "client_id, display_name, client_type, secret_hash, \
      require_consent, allowed_scopes, id_token_lifetime, access_token_lifetime, \
-     refresh_token_lifetime, created_at";
+     refresh_token_lifetime, created_at, require_domain_password";
 
 /// Redirect URIs per client: (login, logout), each in registration order.
 type RedirectUris = HashMap<String, (Vec<String>, Vec<String>)>;
@@ -116,6 +116,7 @@ fn client_from_row(row: &AnyRow, uris: &mut RedirectUris) -> StoreResult<Client>
             access_token: duration(row, "access_token_lifetime").map_err(get)?,
             refresh_token: duration(row, "refresh_token_lifetime").map_err(get)?,
         },
+        require_domain_password: flag(row, "require_domain_password").map_err(get)?,
         created_at: UnixTime(row.try_get("created_at").map_err(get)?),
     })
 }
@@ -241,7 +242,7 @@ impl OidcStore for SqlStore {
         };
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO oidc_clients ({CLIENT_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         )))
         .bind(client.client_id.as_str())
         .bind(&client.display_name)
@@ -253,6 +254,7 @@ impl OidcStore for SqlStore {
         .bind(seconds(client.lifetimes.access_token))
         .bind(seconds(client.lifetimes.refresh_token))
         .bind(client.created_at.0)
+        .bind(client.require_domain_password)
         .execute(&mut *tx)
         .await
         .map_err(|e| translate(&format!("client {}", client.client_id), e))?;

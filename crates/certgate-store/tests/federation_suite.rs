@@ -98,6 +98,7 @@ fn every_field_rp(id: &str, name: &str, identifier: &str) -> RelyingParty {
         require_signed_requests: true,
         request_certificates: vec![certificate],
         password_requests: PasswordRequests::FreshCertificate,
+        require_domain_password: true,
         issuer: Some("https://idp.example/tenant-b".into()),
         token_lifetime_seconds: 900,
         enabled: false,

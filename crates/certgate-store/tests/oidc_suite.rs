@@ -100,6 +100,7 @@ fn confidential_client(id: &str) -> RegisteredClient {
                 access_token: Duration::from_secs(900),
                 refresh_token: Duration::from_secs(86_400),
             },
+            require_domain_password: true,
         },
         HOUR,
         at(0),
@@ -118,6 +119,7 @@ fn public_client(id: &str) -> RegisteredClient {
             consent: ConsentPrompt::Show,
             allowed_scopes: ScopeSet::of(&[OPENID]),
             lifetimes: TokenLifetimes::default(),
+            require_domain_password: false,
         },
         HOUR,
         at(0),
@@ -146,6 +148,7 @@ fn authentication(every_field: bool) -> Authentication {
             CertificateKind::Software
         },
         second_factor: every_field.then_some(SecondFactor::Totp),
+        domain_password: every_field,
         assurance: if every_field {
             Assurance::MultiFactor
         } else {
@@ -811,6 +814,7 @@ async fn provider_runs_end_to_end_on_sql(db: &TestDb) {
                 consent: ConsentPrompt::Skip,
                 allowed_scopes: ScopeSet::of(&[OPENID, OFFLINE_ACCESS]),
                 lifetimes: TokenLifetimes::default(),
+                require_domain_password: false,
             },
             at(0),
             "cli:admin",

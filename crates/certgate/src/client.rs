@@ -55,6 +55,11 @@ pub(crate) struct AddArgs {
     /// Skip the "continue as <user>" page for this client.
     #[arg(long)]
     skip_confirmation: bool,
+    /// Ask every sign-in to this client for the user's domain password after the
+    /// certificate (checked by the directory source, `[directory.ldap]`; refused at sign-in on
+    /// a node without one). The tokens then carry `pwd` in `amr`.
+    #[arg(long)]
+    require_domain_password: bool,
     #[arg(long)]
     json: bool,
 }
@@ -86,9 +91,15 @@ pub(crate) async fn run(command: ClientCommand, global: GlobalArgs) -> anyhow::R
                 },
                 allowed_scopes: scopes,
                 lifetimes: TokenLifetimes::default(),
+                require_domain_password: args.require_domain_password,
             };
             match register_client(&store, new, Duration::from_secs(3600), now, &actor).await {
                 Ok(registered) => {
+                    crate::rp::warn_without_directory(
+                        &registered.client.display_name,
+                        registered.client.require_domain_password,
+                        &config,
+                    );
                     let secret = registered.secret.as_ref().map(|s| s.expose().to_owned());
                     if args.json {
                         outln!(
@@ -121,6 +132,7 @@ pub(crate) async fn run(command: ClientCommand, global: GlobalArgs) -> anyhow::R
                             "redirectUris": c.redirect_uris,
                             "postLogoutRedirectUris": c.post_logout_redirect_uris,
                             "confirmation": c.consent == ConsentPrompt::Show,
+                            "requireDomainPassword": c.require_domain_password,
                             "createdDateTime": rfc3339(c.created_at),
                         })
                     })

@@ -237,6 +237,7 @@ pub(crate) async fn prepare(config: &mut Config, store: &SqlStore) -> anyhow::Re
                 allowed_scopes: ScopeSet::parse("openid profile email offline_access")
                     .map_err(|e| anyhow::anyhow!("{e}"))?,
                 lifetimes: TokenLifetimes::default(),
+                require_domain_password: false,
             },
             Duration::from_secs(3600),
             clock.now(),

@@ -150,6 +150,11 @@ struct Settings {
     /// What a WS-Federation request for password authentication gets.
     #[arg(long, value_enum)]
     password_requests: Option<PasswordRequestsArg>,
+    /// Ask every sign-in for the user's domain password after the certificate, whatever the
+    /// request says (checked by the directory source, `[directory.ldap]`; refused at sign-in
+    /// on a node without one). `--require-domain-password=false` turns it off.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_name = "true|false")]
+    require_domain_password: Option<bool>,
     /// The Issuer certgate uses towards this relying party (default: the service's entity
     /// ID). Microsoft 365 wants the IssuerUri set on the federated domain; with several
     /// domains, `{upn-domain}` in it is replaced by the user's UPN suffix.
@@ -196,6 +201,7 @@ impl Settings {
             sign_response: self.sign_response,
             require_signed_requests: self.require_signed_requests,
             password_requests: self.password_requests.map(|p| p.as_str().to_owned()),
+            require_domain_password: self.require_domain_password,
             issuer: self.issuer.clone().map(Some),
             token_lifetime_seconds: self.token_lifetime,
             enabled: match (self.enabled, self.disabled) {
@@ -540,6 +546,10 @@ fn print_rp(rp: &RelyingParty) {
     );
     row("passwordRequests", &rp.password_requests);
     row(
+        "requireDomainPassword",
+        &rp.require_domain_password.to_string(),
+    );
+    row(
         "issuer",
         rp.issuer.as_deref().unwrap_or("(the service's entity ID)"),
     );
@@ -599,7 +609,10 @@ pub(crate) async fn run(command: RpCommand, global: GlobalArgs) -> anyhow::Resul
         return run_remote(command, remote).await;
     }
     let Local {
-        store, now, actor, ..
+        store,
+        now,
+        actor,
+        config,
     } = global.local().await?;
     match command {
         RpCommand::Add(add) => {
@@ -609,7 +622,10 @@ pub(crate) async fn run(command: RpCommand, global: GlobalArgs) -> anyhow::Resul
                 Err(refusal) => return Ok(refusal.print(json)),
             };
             match add_relying_party(&store, draft, now, &actor).await {
-                Ok(rp) => print_one(&(&rp).into(), json, "added"),
+                Ok(rp) => {
+                    warn_without_directory(&rp.name, rp.require_domain_password, &config);
+                    print_one(&(&rp).into(), json, "added")
+                }
                 Err(error) => Ok(rp_refused(&error, json)),
             }
         }
@@ -641,7 +657,10 @@ pub(crate) async fn run(command: RpCommand, global: GlobalArgs) -> anyhow::Resul
             match set_relying_party(&store, &current.id, |draft| patch.apply(draft), now, &actor)
                 .await
             {
-                Ok(rp) => print_one(&(&rp).into(), args.json, "changed"),
+                Ok(rp) => {
+                    warn_without_directory(&rp.name, rp.require_domain_password, &config);
+                    print_one(&(&rp).into(), args.json, "changed")
+                }
                 Err(error) => Ok(rp_refused(&error, args.json)),
             }
         }
@@ -651,6 +670,23 @@ pub(crate) async fn run(command: RpCommand, global: GlobalArgs) -> anyhow::Resul
                 Err(error) => Ok(rp_refused(&error, json)),
             }
         }
+    }
+}
+
+/// Warns (on stderr, so that `--json` output stays whole) when an application asks every
+/// sign-in for the domain password and this node's certgate.toml has no directory source to
+/// check it. A warning, not a refusal: the nodes that take sign-ins may have their own
+/// configuration, and each refuses such a sign-in without one
+/// (`domain-password-not-configured`).
+pub(crate) fn warn_without_directory(
+    application: &str,
+    requires: bool,
+    config: &crate::config::Config,
+) {
+    if requires && config.directory.is_none() {
+        eprintln!(
+            "certgate: warning: {application} asks every sign-in for the domain password, and this certgate.toml has no [directory.ldap]: a node without one refuses those sign-ins (domain-password-not-configured)"
+        );
     }
 }
 

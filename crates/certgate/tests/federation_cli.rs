@@ -25,6 +25,60 @@ fn relying_party_commands_on_postgres() {
     relying_party_commands(&Env::postgres());
 }
 
+/// An OpenID Connect client that asks every sign-in for the domain password: registered with
+/// `--require-domain-password` (a warning on stderr, this certgate.toml having no directory
+/// source), listed with the setting; one without it lists false.
+#[test]
+fn a_client_that_asks_for_the_domain_password_on_sqlite() {
+    let env = Env::sqlite();
+    let output = env.run(&[
+        "client",
+        "add",
+        "mail-always",
+        "--kind",
+        "public",
+        "--redirect-uri",
+        "com.corp.mail:/always",
+        "--require-domain-password",
+        "--json",
+    ]);
+    assert!(output.status.success());
+    let warning = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        warning.contains("no [directory.ldap]")
+            && warning.contains("domain-password-not-configured"),
+        "{warning}"
+    );
+    let output = env.run(&[
+        "client",
+        "add",
+        "mail-plain",
+        "--kind",
+        "public",
+        "--redirect-uri",
+        "com.corp.mail:/plain",
+        "--json",
+    ]);
+    assert!(output.status.success());
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("warning"),
+        "no warning without the setting"
+    );
+    let list = env.json(&["client", "list", "--json"], 0);
+    let settings: Vec<(&str, bool)> = list
+        .as_array()
+        .expect("clients")
+        .iter()
+        .map(|client| {
+            (
+                client["clientId"].as_str().expect("id"),
+                client["requireDomainPassword"].as_bool().expect("setting"),
+            )
+        })
+        .collect();
+    assert_eq!(settings, [("mail-always", true), ("mail-plain", false)]);
+}
+
 #[test]
 fn token_signing_keys_on_sqlite() {
     token_signing_keys(&Env::sqlite());
@@ -386,6 +440,37 @@ fn relying_party_commands(env: &Env) {
     );
     assert_eq!(claim_types(&replaced).len(), 1, "--claim replaces the list");
     assert_eq!(replaced["displayName"], "Intranet portal");
+    assert_eq!(replaced["requireDomainPassword"], false);
+    // Asking every sign-in for the domain password: set, with a warning on stderr when this
+    // certgate.toml has no directory source (the nodes that take sign-ins refuse them
+    // without one), then switched off.
+    let output = env.run(&[
+        "rp",
+        "set",
+        "Intranet portal",
+        "--require-domain-password",
+        "--json",
+    ]);
+    assert!(output.status.success());
+    let always: Value = serde_json::from_slice(&output.stdout).expect("JSON output");
+    assert_eq!(always["requireDomainPassword"], true);
+    let warning = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        warning.contains("no [directory.ldap]")
+            && warning.contains("domain-password-not-configured"),
+        "{warning}"
+    );
+    let off = env.json(
+        &[
+            "rp",
+            "set",
+            "Intranet portal",
+            "--require-domain-password=false",
+            "--json",
+        ],
+        0,
+    );
+    assert_eq!(off["requireDomainPassword"], false);
     refused(
         env,
         &["rp", "set", "nobody", "--enabled"],
@@ -454,6 +539,8 @@ fn relying_party_commands(env: &Env) {
         actions,
         [
             "rp.remove",
+            "rp.set",
+            "rp.set",
             "rp.set",
             "rp.set",
             "rp.add",

@@ -358,6 +358,10 @@ pub struct SignInFacts<'a> {
     pub multi_factor: bool,
     /// The directory accepted the user's domain password after the certificate.
     pub domain_password: bool,
+    /// The request asked for a password sign-in (which the domain password met): the
+    /// authentication method is then the password. Without it, a domain password the relying
+    /// party asks on every sign-in is one factor of a multi-factor sign-in.
+    pub password_requested: bool,
 }
 
 /// One claim with its values, as issued.
@@ -423,7 +427,11 @@ pub(crate) fn source_values(source: &ClaimSource, facts: &SignInFacts<'_>) -> Ve
         ClaimSource::Certificate(field) => certificate_values(*field, certificate),
         ClaimSource::Authentication(field) => match field {
             AuthenticationField::Method => {
-                vec![authentication_method(facts.multi_factor, facts.domain_password).into()]
+                vec![authentication_method(
+                    facts.multi_factor,
+                    facts.domain_password && facts.password_requested,
+                )
+                .into()]
             }
             AuthenticationField::MethodsReferences => {
                 let mut methods = vec![METHOD_TLS_CLIENT.to_owned()];
@@ -442,11 +450,12 @@ pub(crate) fn source_values(source: &ClaimSource, facts: &SignInFacts<'_>) -> Ve
 }
 
 /// The one authentication method a WS-Federation token states: the password method once the
-/// domain password was checked (the sign-in a password request asked for; the certificate
-/// and, when more than one factor was used, multipleauthn are in authnmethodsreferences),
-/// else multipleauthn after a multi-factor sign-in, else the TLS-client method.
-pub fn authentication_method(multi_factor: bool, domain_password: bool) -> &'static str {
-    if domain_password {
+/// domain password was checked for a request that asked for a password (`password_stated`;
+/// the certificate and, when more than one factor was used, multipleauthn are in
+/// authnmethodsreferences), else multipleauthn after a multi-factor sign-in, else the
+/// TLS-client method.
+pub fn authentication_method(multi_factor: bool, password_stated: bool) -> &'static str {
+    if password_stated {
         METHOD_SAML11_PASSWORD
     } else if multi_factor {
         METHOD_MULTIPLE_AUTHN
@@ -637,6 +646,7 @@ mod tests {
             authenticated_at: UnixTime(1_772_366_400),
             multi_factor: true,
             domain_password: false,
+            password_requested: false,
         };
         let value = |source: &str| source_values(&ClaimSource::parse(source).unwrap(), &facts);
         let serial = value("certificate.serialNumber");
@@ -681,6 +691,7 @@ mod tests {
         // used is listed.
         let with_password = SignInFacts {
             domain_password: true,
+            password_requested: true,
             ..facts
         };
         let stated =

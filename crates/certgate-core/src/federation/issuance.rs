@@ -78,6 +78,12 @@ pub struct IssuanceRequest<'a> {
     pub requested_authn_context: &'a RequestedContext,
     /// Who signed in, with which certificate and factors.
     pub identity: &'a FlowIdentity,
+    /// The request asked for a password sign-in (WS-Fed `wauth` password, a SAML password
+    /// class) and the domain password met it: a checked password is then stated as the
+    /// password sign-in asked for. A domain password asked by the relying party's own setting
+    /// (`require_domain_password`) is a second factor next to the certificate, stated as
+    /// multi-factor.
+    pub password_requested: bool,
 }
 
 /// The issuing side: the service's own settings and the key it signs with.
@@ -250,6 +256,7 @@ pub(crate) fn decide_issuance(
         authenticated_at: identity.auth_time,
         multi_factor,
         domain_password: identity.domain_password_verified_at.is_some(),
+        password_requested: request.password_requested,
     };
     let name_id = source_values(&rp.name_id_source, &facts)
         .into_iter()
@@ -263,16 +270,17 @@ pub(crate) fn decide_issuance(
         .ok_or(IssuanceRefusal::NoSigningKey)?
         .to_owned();
     let domain_password = identity.domain_password_verified_at.is_some();
+    let password_stated = domain_password && request.password_requested;
     let authn_statement = match rp.protocol {
         // A password class was asked (a request for one is not kept for the statement) and
         // the directory checked the password: the class is true.
         Protocol::Saml
-            if domain_password && *request.requested_authn_context == RequestedContext::None =>
+            if password_stated && *request.requested_authn_context == RequestedContext::None =>
         {
             AuthnStatement::PasswordProtectedTransport
         }
         Protocol::Saml => saml_statement(request.requested_authn_context, multi_factor)?,
-        Protocol::WsFed if domain_password => AuthnStatement::Password,
+        Protocol::WsFed if password_stated => AuthnStatement::Password,
         // AD FS states the certificate sign-in as TLS client; multipleauthn when a second
         // factor was used (what Entra ID reads for MFA).
         Protocol::WsFed if multi_factor => AuthnStatement::MultipleAuthn,
@@ -422,6 +430,7 @@ mod tests {
             request_id: Some("_r1"),
             requested_authn_context: requested,
             identity,
+            password_requested: true,
         }
     }
 
@@ -604,6 +613,38 @@ mod tests {
         )
         .expect("issued");
         assert_eq!(saml.authn_statement, AuthnStatement::X509);
+    }
+
+    #[test]
+    fn a_domain_password_the_relying_party_always_asks_is_stated_as_the_second_factor() {
+        let user = user(true);
+        let requested = RequestedContext::None;
+        let wsfed = rp(RelyingPartyDraft::new(
+            "WS-Fed app",
+            Protocol::WsFed,
+            "urn:app",
+            vec![ACS.into()],
+        ));
+        let mut identity = identity(&user, None);
+        identity.domain_password_verified_at = Some(SIGNED_IN_AT);
+        let unrequested = IssuanceRequest {
+            password_requested: false,
+            ..request(&identity, &requested)
+        };
+        let issue = |rp: RelyingParty| {
+            decide_issuance(rp, Some(user.clone()), &unrequested, &SERVICE, NOW).expect("issued")
+        };
+        // Nobody asked for a password: certificate + password are two factors, stated as the
+        // multi-factor sign-in they are (what Entra ID reads for MFA).
+        let saml = issue(saml_sp());
+        assert_eq!(saml.authn_statement, AuthnStatement::MultipleAuthn);
+        assert!(saml.domain_password && saml.multi_factor);
+        let ws = issue(wsfed);
+        assert_eq!(ws.authn_statement, AuthnStatement::MultipleAuthn);
+        assert!(ws
+            .audit_event("_a1", NOW)
+            .detail
+            .contains("certificate 0a1b + domain password, multi-factor"));
     }
 
     #[test]

@@ -292,7 +292,7 @@ fn conflict_or(error: StoreError, rp: &RelyingParty) -> FederationError {
 
 fn describe(rp: &RelyingParty) -> String {
     format!(
-        "{} {} identifier={} replies={} name-id={}:{} claims=[{}] sign-response={} signed-requests={} password-requests={} enabled={}",
+        "{} {} identifier={} replies={} name-id={}:{} claims=[{}] sign-response={} signed-requests={} password-requests={} require-domain-password={} enabled={}",
         rp.protocol.as_str(),
         rp.name,
         rp.identifier,
@@ -303,6 +303,7 @@ fn describe(rp: &RelyingParty) -> String {
         rp.sign_response,
         rp.require_signed_requests,
         rp.password_requests.as_str(),
+        rp.require_domain_password,
         rp.enabled,
     )
 }

@@ -147,6 +147,11 @@ pub struct RelyingParty {
     pub request_certificates: Vec<Vec<u8>>,
     /// What to do with a WS-Federation request for password authentication.
     pub password_requests: PasswordRequests,
+    /// Every sign-in asks for the user's domain password after the certificate, whatever the
+    /// request says (a request for a password is then met by it too). Needs a
+    /// `[directory.ldap]` source on the node that takes the sign-in; without one the sign-in
+    /// is refused (`domain-password-not-configured`).
+    pub require_domain_password: bool,
     /// The Issuer certgate uses towards this relying party; None = the service's entity ID.
     /// Microsoft 365 needs one issuer URI per federated top-level domain: `{upn-domain}` in it
     /// is replaced by the signed-in user's UPN suffix (AD FS's `SupportMultipleDomain`, e.g.
@@ -195,6 +200,8 @@ pub struct RelyingPartyDraft {
     pub request_certificates: Vec<Vec<u8>>,
     /// As [`RelyingParty::password_requests`].
     pub password_requests: PasswordRequests,
+    /// As [`RelyingParty::require_domain_password`].
+    pub require_domain_password: bool,
     /// As [`RelyingParty::issuer`]; `{upn-domain}` is the only placeholder allowed.
     pub issuer: Option<String>,
     /// As [`RelyingParty::token_lifetime_seconds`]: 60 to 86400.
@@ -231,6 +238,7 @@ impl RelyingPartyDraft {
             require_signed_requests: false,
             request_certificates: Vec::new(),
             password_requests: PasswordRequests::Refuse,
+            require_domain_password: false,
             issuer: None,
             token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME_SECONDS,
             enabled: true,
@@ -253,6 +261,7 @@ impl From<&RelyingParty> for RelyingPartyDraft {
             require_signed_requests: rp.require_signed_requests,
             request_certificates: rp.request_certificates.clone(),
             password_requests: rp.password_requests,
+            require_domain_password: rp.require_domain_password,
             issuer: rp.issuer.clone(),
             token_lifetime_seconds: rp.token_lifetime_seconds,
             enabled: rp.enabled,
@@ -383,6 +392,7 @@ pub fn prepare_relying_party(
         require_signed_requests: draft.require_signed_requests,
         request_certificates: draft.request_certificates,
         password_requests: draft.password_requests,
+        require_domain_password: draft.require_domain_password,
         issuer,
         token_lifetime_seconds: draft.token_lifetime_seconds,
         enabled: draft.enabled,

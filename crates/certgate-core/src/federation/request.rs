@@ -225,6 +225,11 @@ fn password_request(
     asked: String,
     kind: RequestKind,
 ) -> Result<PasswordAnswer, FederationRefusal> {
+    // A relying party that asks every sign-in for the domain password meets a password
+    // request truthfully, whatever `password_requests` says.
+    if rp.require_domain_password {
+        return Ok(PasswordAnswer::DomainPassword(asked));
+    }
     match rp.password_requests {
         PasswordRequests::Refuse => Err(FederationRefusal::PasswordRequested {
             rp: rp.name.clone(),

@@ -389,6 +389,7 @@ pub(crate) fn authentication(auth_time: UnixTime) -> Authentication {
         },
         certificate_kind: CertificateKind::Software,
         second_factor: Some(SecondFactor::Totp),
+        domain_password: false,
         assurance: Assurance::MultiFactor,
     }
 }
@@ -424,6 +425,7 @@ pub(crate) async fn fixture() -> Fixture {
                 consent: ConsentPrompt::Skip,
                 allowed_scopes: ScopeSet::of(&[OPENID, PROFILE, EMAIL, OFFLINE_ACCESS]),
                 lifetimes: TokenLifetimes::default(),
+                require_domain_password: false,
             },
             at(0),
             "cli:admin",
@@ -441,6 +443,7 @@ pub(crate) async fn fixture() -> Fixture {
                 consent: ConsentPrompt::Show,
                 allowed_scopes: ScopeSet::of(&[OPENID, OFFLINE_ACCESS]),
                 lifetimes: TokenLifetimes::default(),
+                require_domain_password: false,
             },
             at(0),
             "cli:admin",

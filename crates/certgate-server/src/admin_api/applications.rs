@@ -218,6 +218,7 @@ fn new_client(new: NewApplication) -> Result<NewClient, ApiError> {
         consent,
         allowed_scopes,
         lifetimes,
+        require_domain_password: new.require_domain_password.unwrap_or(false),
     })
 }
 

@@ -59,6 +59,7 @@ where
         request_id: request.request_id.as_deref(),
         requested_authn_context: &requested_authn_context,
         identity,
+        password_requested: request.wants_domain_password,
     };
     let token_service = TokenService {
         entity_id: &service.settings.entity_id,
@@ -233,7 +234,10 @@ pub(super) fn wsfed_response(
     };
     debug_assert_eq!(
         assertion.authentication_method.uri(),
-        authentication_method(issuance.multi_factor, issuance.domain_password)
+        authentication_method(
+            issuance.multi_factor,
+            issuance.authn_statement == AuthnStatement::Password
+        )
     );
     let signed = assertion.sign(&keys.signing)?;
     let mut fields = vec![
@@ -272,6 +276,7 @@ mod tests {
             wants_mfa: false,
             relying_party_name: "SP".into(),
             wants_domain_password: false,
+            domain_password_always: false,
             requested_authn_context: Some(RequestedClasses::of(&RequestedAuthnContext {
                 comparison: AuthnContextComparison::Maximum,
                 class_refs: vec!["urn:oasis:names:tc:SAML:2.0:ac:classes:X509".into()],

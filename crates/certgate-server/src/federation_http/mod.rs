@@ -141,24 +141,33 @@ fn federation_refused(refused: &FederationRefusal) -> Response {
 
 /// A password request answered with a fresh certificate sign-in (as the relying party's
 /// settings allow) is on record before the sign-in starts. One to be met with the domain
-/// password needs a directory to check it: without one it is refused (fail closed: the
-/// token would otherwise not carry the password the relying party asked for).
+/// password, and any sign-in to a relying party that asks every sign-in for it, needs a
+/// directory to check it: without one it is refused (fail closed: the token would otherwise
+/// not carry the password the relying party asked for).
 async fn audit_password_request<S: WebStore, P>(
     context: &WebContext<S, P>,
     rp: &RelyingParty,
     accepted: &AcceptedSignIn,
     now: UnixTime,
 ) -> Result<(), Response> {
-    if accepted.domain_password_requested.is_some() && context.domain_password.is_none() {
+    let needs_password = accepted.domain_password_requested.is_some() || rp.require_domain_password;
+    if needs_password && context.domain_password.is_none() {
         let refused = DomainPasswordError::NotConfigured;
         tracing::warn!(relying_party = %rp.name, code = refused.code(), "a domain password was asked for, and no directory source is configured");
         return Err(refusal(
             StatusCode::SERVICE_UNAVAILABLE,
             refused.code(),
-            &format!(
-                "{} asked for a password sign-in, met here by the certificate and your domain password, and {refused}.",
-                rp.name
-            ),
+            &if accepted.domain_password_requested.is_some() {
+                format!(
+                    "{} asked for a password sign-in, met here by the certificate and your domain password, and {refused}.",
+                    rp.name
+                )
+            } else {
+                format!(
+                    "Signing in to {} takes the certificate and your domain password, and {refused}.",
+                    rp.name
+                )
+            },
         ));
     }
     let (asked, action, answered) = match (

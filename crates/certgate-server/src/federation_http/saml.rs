@@ -141,6 +141,7 @@ pub(super) async fn saml_sso<S: WebStore, P: RefreshPolicy>(
         wants_mfa: accepted.wants_mfa,
         relying_party_name: rp.name.clone(),
         wants_domain_password: accepted.domain_password_requested.is_some(),
+        domain_password_always: rp.require_domain_password,
         requested_authn_context: request
             .requested_authn_context
             .as_ref()

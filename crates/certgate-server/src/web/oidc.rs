@@ -51,6 +51,21 @@ where
     if let Err(error) = request.sign_in_step(None, now) {
         return authorization_error(error);
     }
+    // Fail closed: a client that asks every sign-in for the domain password gets no sign-in
+    // without it, and this node has no directory to check it (the setting is shared by every
+    // node, the directory source is each node's own configuration).
+    if request.require_domain_password && context.domain_password.is_none() {
+        let refused = DomainPasswordError::NotConfigured;
+        tracing::warn!(client = %request.client_id, code = refused.code(), "the client asks every sign-in for the domain password, and no directory source is configured");
+        return authorization_error(request.error(
+            AuthorizationErrorCode::TemporarilyUnavailable,
+            refused.code(),
+            &format!(
+                "signing in to {} takes the certificate and the domain password, and {refused}",
+                request.client_name
+            ),
+        ));
+    }
     let serialized = match serde_json::to_string(&request) {
         Ok(text) => text,
         Err(_) => {

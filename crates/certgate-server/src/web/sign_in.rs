@@ -66,6 +66,7 @@ where
         },
         certificate_kind: CertificateKind::Software,
         second_factor,
+        domain_password: identity.domain_password_verified_at.is_some(),
         assurance,
     };
     match context

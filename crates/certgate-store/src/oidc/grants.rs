@@ -20,10 +20,10 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Row};
 
 use super::{hash_from, scopes_from};
-use crate::{corrupt, translate, unavailable, SqlStore};
+use crate::{corrupt, flag, translate, unavailable, SqlStore};
 
 const AUTHENTICATION_COLUMNS: &str = "object_id, upn, display_name, email, auth_time, \
-     certificate_issuer, certificate_serial, certificate_kind, second_factor, assurance";
+     certificate_issuer, certificate_serial, certificate_kind, second_factor, assurance, domain_password";
 
 fn bind_authentication<'q>(
     query: Query<'q, Any, AnyArguments>,
@@ -41,6 +41,7 @@ fn bind_authentication<'q>(
         .bind(authentication.certificate_kind.as_str())
         .bind(authentication.second_factor.map(SecondFactor::as_str))
         .bind(authentication.assurance.as_str())
+        .bind(authentication.domain_password)
 }
 
 fn authentication_from_row(row: &AnyRow, table: &str) -> StoreResult<Authentication> {
@@ -68,6 +69,7 @@ fn authentication_from_row(row: &AnyRow, table: &str) -> StoreResult<Authenticat
                     .ok_or_else(|| corrupt(format!("{table}: second factor {text}")))
             })
             .transpose()?,
+        domain_password: flag(row, "domain_password").map_err(get)?,
         assurance: Assurance::parse(&assurance)
             .ok_or_else(|| corrupt(format!("{table}: assurance {assurance}")))?,
     })
@@ -136,7 +138,8 @@ fn grant_from_row(row: &AnyRow) -> StoreResult<GrantRecord> {
 async fn insert_grant(conn: &mut AnyConnection, grant: &GrantRecord) -> StoreResult<()> {
     let query = sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO oidc_grants ({GRANT_COLUMNS}, {AUTHENTICATION_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+         $19)"
     )))
     .bind(grant.id.as_str())
     .bind(grant.code_hash.to_hex())
@@ -230,7 +233,7 @@ impl SqlStore {
         let query = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO oidc_authorization_codes ({CODE_COLUMNS}, {AUTHENTICATION_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19)"
+             $17, $18, $19, $20)"
         )))
         .bind(code.hash.to_hex())
         .bind(code.client_id.as_str())

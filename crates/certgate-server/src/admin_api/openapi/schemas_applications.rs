@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{integer, nullable, one_of, request, resource, string, strings, time};
+use super::{boolean, integer, nullable, one_of, request, resource, string, strings, time};
 
 /// Registered clients, the body that registers one, and the answer with its secret.
 pub(super) fn schemas() -> Value {
@@ -17,6 +17,7 @@ pub(super) fn schemas() -> Value {
         "idTokenLifetimeSeconds": integer(""),
         "accessTokenLifetimeSeconds": integer(""),
         "refreshTokenLifetimeSeconds": integer("Counted from the sign-in; rotation does not extend it."),
+        "requireDomainPassword": boolean("Every sign-in asks for the user's domain password after the certificate; refused (domain-password-not-configured) on a node without a directory source. The tokens then carry pwd in amr."),
         "createdDateTime": time(""),
     });
     let mut created_application = application.clone();
@@ -37,6 +38,7 @@ pub(super) fn schemas() -> Value {
             "idTokenLifetimeSeconds": integer("Default 3600."),
             "accessTokenLifetimeSeconds": integer("Default 3600."),
             "refreshTokenLifetimeSeconds": integer("Default 604800."),
+            "requireDomainPassword": boolean("Default false."),
         })),
     })
 }

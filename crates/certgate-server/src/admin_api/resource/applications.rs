@@ -28,6 +28,9 @@ pub struct Application {
     pub access_token_lifetime_seconds: u64,
     /// Counted from the sign-in; rotation does not extend it.
     pub refresh_token_lifetime_seconds: u64,
+    /// Every sign-in asks for the user's domain password after the certificate (refused on a
+    /// node without a directory source); the tokens then carry `pwd` in `amr`.
+    pub require_domain_password: bool,
     /// When the client was registered.
     pub created_date_time: String,
 }
@@ -53,6 +56,7 @@ impl From<&certgate_oidc::Client> for Application {
             id_token_lifetime_seconds: client.lifetimes.id_token.as_secs(),
             access_token_lifetime_seconds: client.lifetimes.access_token.as_secs(),
             refresh_token_lifetime_seconds: client.lifetimes.refresh_token.as_secs(),
+            require_domain_password: client.require_domain_password,
             created_date_time: rfc3339(client.created_at),
         }
     }
@@ -90,6 +94,9 @@ pub struct NewApplication {
     /// Default 604800 (7 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_lifetime_seconds: Option<u64>,
+    /// Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_domain_password: Option<bool>,
 }
 
 /// The answer to `POST /applications`: the client secret of a confidential client, shown

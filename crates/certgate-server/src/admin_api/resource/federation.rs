@@ -68,6 +68,9 @@ pub struct RelyingParty {
     pub request_certificates: Vec<String>,
     /// `refuse`, `fresh-certificate` or `domain-password`.
     pub password_requests: String,
+    /// Every sign-in asks for the user's domain password after the certificate, whatever the
+    /// request says (refused on a node without a directory source).
+    pub require_domain_password: bool,
     /// The Issuer towards this relying party; null = the service's own entity ID.
     pub issuer: Option<String>,
     /// How long an assertion may be used (NotOnOrAfter − NotBefore).
@@ -96,6 +99,7 @@ impl From<&federation::RelyingParty> for RelyingParty {
             require_signed_requests: rp.require_signed_requests,
             request_certificates: base64_certificates(&rp.request_certificates),
             password_requests: rp.password_requests.as_str().to_owned(),
+            require_domain_password: rp.require_domain_password,
             issuer: rp.issuer.clone(),
             token_lifetime_seconds: rp.token_lifetime_seconds,
             enabled: rp.enabled,
@@ -142,6 +146,10 @@ pub struct NewRelyingParty {
     /// `refuse` (default), `fresh-certificate` or `domain-password`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_requests: Option<String>,
+    /// Default false: the domain password is asked only when a request asks for a password
+    /// (and `passwordRequests` is `domain-password`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_domain_password: Option<bool>,
     /// Default: the service's entity ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
@@ -171,6 +179,7 @@ impl From<federation::RelyingPartyDraft> for NewRelyingParty {
             require_signed_requests: settings.require_signed_requests,
             request_certificates: settings.request_certificates,
             password_requests: settings.password_requests,
+            require_domain_password: settings.require_domain_password,
             issuer: draft.issuer,
             token_lifetime_seconds: settings.token_lifetime_seconds,
             enabled: settings.enabled,
@@ -201,6 +210,7 @@ impl TryFrom<NewRelyingParty> for federation::RelyingPartyDraft {
             require_signed_requests: new.require_signed_requests,
             request_certificates: new.request_certificates,
             password_requests: new.password_requests,
+            require_domain_password: new.require_domain_password,
             token_lifetime_seconds: new.token_lifetime_seconds,
             enabled: new.enabled,
             ..RelyingPartyPatch::default()
@@ -251,6 +261,9 @@ pub struct RelyingPartyPatch {
     /// `refuse`, `fresh-certificate` or `domain-password`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_requests: Option<String>,
+    /// Whether every sign-in asks for the domain password after the certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_domain_password: Option<bool>,
     /// A new Issuer towards this relying party; `null`: the service's entity ID.
     #[serde(
         default,
@@ -281,6 +294,7 @@ impl From<&federation::RelyingPartyDraft> for RelyingPartyPatch {
             require_signed_requests: Some(draft.require_signed_requests),
             request_certificates: Some(base64_certificates(&draft.request_certificates)),
             password_requests: Some(draft.password_requests.as_str().to_owned()),
+            require_domain_password: Some(draft.require_domain_password),
             issuer: Some(draft.issuer.clone()),
             token_lifetime_seconds: Some(draft.token_lifetime_seconds),
             enabled: Some(draft.enabled),
@@ -353,6 +367,9 @@ impl RelyingPartyPatch {
                         "refuse, fresh-certificate or domain-password",
                     )
                 })?;
+        }
+        if let Some(require) = self.require_domain_password {
+            draft.require_domain_password = require;
         }
         if let Some(issuer) = self.issuer {
             draft.issuer = issuer;
