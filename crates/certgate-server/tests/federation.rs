@@ -1910,31 +1910,13 @@ async fn wsfed_password_request_is_met_by_certificate_and_domain_password() {
     assert_eq!(form_field(&page, "wctx"), "ctx-1");
     let rstr = form_field(&page, "wresult");
     // The method asked for and really used, with every method in authnmethodsreferences.
-    assert!(
-        rstr.contains("AuthenticationMethod=\"urn:oasis:names:tc:SAML:1.0:am:password\""),
-        "{rstr}"
-    );
-    for method in [
-        "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/tlsclient",
-        "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password",
-        "http://schemas.microsoft.com/claims/multipleauthn",
-    ] {
-        assert!(
-            rstr.contains(&format!(
-                "<saml:AttributeValue>{method}</saml:AttributeValue>"
-            )),
-            "{method} missing from {rstr}"
-        );
-    }
-    assert!(!rstr.contains(DOMAIN_PASSWORD));
-    let certificate = fixture.signing_certificate_pem().await;
-    let document = fixture.write("rstr-password.xml", rstr.as_bytes());
-    let (ok, output) = xmlsec_verify(
-        &document,
-        &certificate,
-        "AssertionID|urn:oasis:names:tc:SAML:1.0:assertion:Assertion",
-    );
-    assert!(ok, "{output}");
+    assert_signed_token_of_certificate_and_password(
+        &fixture,
+        &rstr,
+        "urn:oasis:names:tc:SAML:1.0:am:password",
+        "rstr-password.xml",
+    )
+    .await;
 
     // The audit log has the request, each check with its code, and the token; never the
     // password.
@@ -2219,31 +2201,13 @@ async fn a_relying_party_that_always_asks_gets_the_domain_password_without_a_req
     let rstr = form_field(&page, "wresult");
     // Nobody asked for a password sign-in: certificate + password are stated as the two
     // factors they are, each method listed.
-    assert!(
-        rstr.contains("AuthenticationMethod=\"http://schemas.microsoft.com/claims/multipleauthn\""),
-        "{rstr}"
-    );
-    for method in [
-        "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/tlsclient",
-        "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password",
+    assert_signed_token_of_certificate_and_password(
+        &fixture,
+        &rstr,
         "http://schemas.microsoft.com/claims/multipleauthn",
-    ] {
-        assert!(
-            rstr.contains(&format!(
-                "<saml:AttributeValue>{method}</saml:AttributeValue>"
-            )),
-            "{method} missing from {rstr}"
-        );
-    }
-    assert!(!rstr.contains(DOMAIN_PASSWORD));
-    let certificate = fixture.signing_certificate_pem().await;
-    let document = fixture.write("rstr-always.xml", rstr.as_bytes());
-    let (ok, output) = xmlsec_verify(
-        &document,
-        &certificate,
-        "AssertionID|urn:oasis:names:tc:SAML:1.0:assertion:Assertion",
-    );
-    assert!(ok, "{output}");
+        "rstr-always.xml",
+    )
+    .await;
 
     // A password request, which `refuse` would refuse, is met by the password the setting
     // asks anyway, and stated as asked.
@@ -2290,6 +2254,7 @@ async fn a_relying_party_that_always_asks_gets_the_domain_password_without_a_req
     let response = posted_saml_response(&page);
     assert_eq!(stated_class(&response), MULTIPLE_AUTHN_CLASS);
     let document = fixture.write("always-saml.xml", response.as_bytes());
+    let certificate = fixture.signing_certificate_pem().await;
     let (ok, output) = xmlsec_verify(
         &document,
         &certificate,
@@ -2621,4 +2586,40 @@ async fn an_application_that_always_asks_is_refused_without_a_directory() {
     let page = fixture.sign_in(WSFED_PLAIN_SIGN_IN).await;
     assert!(page.contains("name=\"wresult\""), "{page}");
     fixture.server.stop().await;
+}
+
+/// A WS-Fed token after certificate + domain password: `stated` as its AuthenticationMethod,
+/// every method used in authnmethodsreferences, signed (xmlsec1 verifies it), and never the
+/// password itself.
+async fn assert_signed_token_of_certificate_and_password(
+    fixture: &Fixture,
+    rstr: &str,
+    stated: &str,
+    file_name: &str,
+) {
+    assert!(
+        rstr.contains(&format!("AuthenticationMethod=\"{stated}\"")),
+        "{rstr}"
+    );
+    for method in [
+        "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/tlsclient",
+        "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password",
+        "http://schemas.microsoft.com/claims/multipleauthn",
+    ] {
+        assert!(
+            rstr.contains(&format!(
+                "<saml:AttributeValue>{method}</saml:AttributeValue>"
+            )),
+            "{method} missing from {rstr}"
+        );
+    }
+    assert!(!rstr.contains(DOMAIN_PASSWORD));
+    let certificate = fixture.signing_certificate_pem().await;
+    let document = fixture.write(file_name, rstr.as_bytes());
+    let (ok, output) = xmlsec_verify(
+        &document,
+        &certificate,
+        "AssertionID|urn:oasis:names:tc:SAML:1.0:assertion:Assertion",
+    );
+    assert!(ok, "{output}");
 }
