@@ -11,10 +11,12 @@
 //! - [`DomainPasswordError`]: every way the check fails, each with its stable code.
 //! - [`bind_refusal`]: Active Directory's invalidCredentials (49) diagnostic message (`…,
 //!   data 52e, …`) read as the reason it carries.
-//! - [`PasswordLockout`]: certgate's own lockout after failed passwords, a pure state machine
-//!   with the same policy as the one-time code's (5 failures, 15 minutes).
+//! - [`LockoutPolicy`]: certgate's own lockout after failed passwords, pure rules over one
+//!   user's [`LockoutState`] with the same policy as the one-time code's (5 failures, 15
+//!   minutes). The state lives in the store ([`DomainPasswordLockoutStore`]), shared by every
+//!   node and kept across restarts; the caller loads it, asks the policy, and writes the
+//!   answer back with a compare-and-set.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::num::NonZeroU32;
 
@@ -22,6 +24,8 @@ use certgate_pki::{ReasonCode, UnixTime};
 use zeroize::Zeroizing;
 
 use crate::clock::rfc3339;
+use crate::store::StoreResult;
+use crate::totp::SwapOutcome;
 
 /// The longest password certgate sends to the directory. AD's own limit is 256 characters
 /// (512 bytes of UTF-16); anything longer is not a password anyone types.
@@ -144,6 +148,14 @@ pub enum DomainPasswordError {
         /// The LDAP result and message, for the log.
         detail: String,
     },
+    /// certgate's lockout state could not be read or written (the store failed, or kept
+    /// changing under concurrent checks): refused without a bind, since a check that is not
+    /// counted would let a guesser past the lockout.
+    #[error("certgate cannot check passwords right now; try again in a minute")]
+    LockoutUnavailable {
+        /// What failed, for the log.
+        detail: String,
+    },
     /// No directory source is configured: there is nothing to check a domain password with.
     #[error(
         "this server has no directory to check a domain password with; tell your administrator"
@@ -230,6 +242,11 @@ impl DomainPasswordError {
             "Try again. Administrators: the server log has the LDAP result and the directory's message.",
         ),
         ReasonCode::new(
+            "domain-password-lockout-unavailable",
+            "certgate could not read or write its own count of wrong domain passwords for this user (the database failed, or kept changing under checks running at the same time on several nodes). The password is then not sent to the directory, or, when the directory already answered, the sign-in is refused, since a check that is not counted would let a guesser past the lockout.",
+            "Try again in a minute. Administrators: check that SQLite's file is writable or that PostgreSQL is reachable; the server log has the store error and its code.",
+        ),
+        ReasonCode::new(
             "domain-password-not-configured",
             "A domain password was asked for (by the relying party's request, or by an application that asks every sign-in for it), but this server has no directory source (`[directory.ldap]` in certgate.toml) to check it with; the sign-in is refused rather than done without the password.",
             "Administrators: configure `[directory.ldap]` on every node that takes sign-ins, or set the relying party's `--password-requests` back to `refuse` or `fresh-certificate` and turn off `--require-domain-password` on the relying party or OpenID Connect client.",
@@ -260,6 +277,7 @@ impl DomainPasswordError {
                 "domain-password-directory-tls-failed"
             }
             DomainPasswordError::DirectoryRefused { .. } => "domain-password-directory-refused",
+            DomainPasswordError::LockoutUnavailable { .. } => "domain-password-lockout-unavailable",
             DomainPasswordError::NotConfigured => "domain-password-not-configured",
         }
     }
@@ -277,7 +295,8 @@ impl DomainPasswordError {
         match self {
             DomainPasswordError::DirectoryUnreachable { detail }
             | DomainPasswordError::DirectoryTlsFailed { detail }
-            | DomainPasswordError::DirectoryRefused { detail } => Some(detail),
+            | DomainPasswordError::DirectoryRefused { detail }
+            | DomainPasswordError::LockoutUnavailable { detail } => Some(detail),
             _ => None,
         }
     }
@@ -339,71 +358,105 @@ impl Default for LockoutPolicy {
     }
 }
 
+/// One user's wrong-password state, as the store keeps it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Failures {
-    count: u32,
-    locked_until: Option<UnixTime>,
+pub struct LockoutState {
+    /// Wrong passwords in a row since the last success.
+    pub failures: u32,
+    /// Until when passwords are not checked; a lockout that ended is kept so that the next
+    /// wrong password locks again at once.
+    pub locked_until: Option<UnixTime>,
 }
 
-/// The wrong-password counts per user. Pure: the caller passes the time and keeps the value
-/// (the server keeps one per process, behind a lock). It holds one entry per user with a
-/// wrong password since their last success, and only users who signed in with a certificate
-/// reach the password step, so its size is bounded by the directory's users; a lockout that
-/// ended is kept so that the next wrong password locks again at once.
-#[derive(Debug, Default)]
-pub struct PasswordLockout {
-    policy: LockoutPolicy,
-    users: HashMap<String, Failures>,
+/// A user's [`LockoutState`] read from the store, with the revision a write compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredLockout {
+    /// The state.
+    pub state: LockoutState,
+    /// Grows with every write of this user's row.
+    pub revision: i64,
 }
 
-impl PasswordLockout {
-    /// No failures yet, under `policy`.
-    pub fn new(policy: LockoutPolicy) -> PasswordLockout {
-        PasswordLockout {
-            policy,
-            users: HashMap::new(),
-        }
-    }
+/// What [`LockoutPolicy::record`] decided for one check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    /// The state to write back; `None` when nothing changes (an outcome that does not
+    /// count, or a success with nothing to reset), so that most sign-ins write nothing.
+    pub next: Option<LockoutState>,
+    /// What to report to the person.
+    pub reported: Result<(), DomainPasswordError>,
+}
 
-    /// `Err(LockedOut)` while `user_id`'s passwords are not checked.
-    pub fn check(&self, user_id: &str, now: UnixTime) -> Result<(), DomainPasswordError> {
-        match self
-            .users
-            .get(user_id)
-            .and_then(|failures| failures.locked_until)
-        {
+impl LockoutPolicy {
+    /// `Err(LockedOut)` while `state` says passwords are not checked at `now`.
+    pub fn check(&self, state: &LockoutState, now: UnixTime) -> Result<(), DomainPasswordError> {
+        match state.locked_until {
             Some(until) if now < until => Err(DomainPasswordError::LockedOut { until }),
             _ => Ok(()),
         }
     }
 
-    /// Records the outcome of a check for `user_id` and returns the error to report: a wrong
-    /// password that reaches the limit becomes `LockedOut`; a success clears the count.
+    /// The outcome of a check at `now` applied to `state`: a wrong password counts, and one
+    /// that reaches the limit locks and is reported as `LockedOut`; a success clears the
+    /// count; anything else changes nothing.
     pub fn record(
-        &mut self,
-        user_id: &str,
+        &self,
+        state: &LockoutState,
         outcome: Result<(), DomainPasswordError>,
         now: UnixTime,
-    ) -> Result<(), DomainPasswordError> {
+    ) -> Recorded {
         match outcome {
-            Ok(()) => {
-                self.users.remove(user_id);
-                Ok(())
-            }
+            Ok(()) => Recorded {
+                next: (*state != LockoutState::default()).then(LockoutState::default),
+                reported: Ok(()),
+            },
             Err(error) if error.counts_as_failure() => {
-                let failures = self.users.entry(user_id.to_owned()).or_default();
-                failures.count = failures.count.saturating_add(1);
-                if failures.count >= self.policy.max_failures.get() {
-                    let until =
-                        UnixTime(now.0.saturating_add(i64::from(self.policy.lockout_seconds)));
-                    failures.locked_until = Some(until);
-                    return Err(DomainPasswordError::LockedOut { until });
+                let failures = state.failures.saturating_add(1);
+                if failures >= self.max_failures.get() {
+                    let until = UnixTime(now.0.saturating_add(i64::from(self.lockout_seconds)));
+                    return Recorded {
+                        next: Some(LockoutState {
+                            failures,
+                            locked_until: Some(until),
+                        }),
+                        reported: Err(DomainPasswordError::LockedOut { until }),
+                    };
                 }
-                Err(error)
+                Recorded {
+                    next: Some(LockoutState {
+                        failures,
+                        locked_until: state.locked_until,
+                    }),
+                    reported: Err(error),
+                }
             }
-            Err(error) => Err(error),
+            Err(error) => Recorded {
+                next: None,
+                reported: Err(error),
+            },
         }
     }
+}
+
+/// Where certgate keeps each user's [`LockoutState`]: one row per user in the shared
+/// database, so that every node counts the same failures and a restart forgets none.
+pub trait DomainPasswordLockoutStore: Send + Sync {
+    /// `user_id`'s state; `None` when they never had a wrong password.
+    fn password_lockout(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<StoredLockout>>> + Send;
+
+    /// Writes `state` for `user_id` if their row is still at `expected_revision` (`None`:
+    /// there is no row yet). `Stale` when another check wrote first: the caller reads again
+    /// and re-applies its outcome, so that two nodes recording a failure together both count.
+    fn swap_password_lockout(
+        &self,
+        user_id: &str,
+        expected_revision: Option<i64>,
+        state: &LockoutState,
+        now: UnixTime,
+    ) -> impl Future<Output = StoreResult<SwapOutcome>> + Send;
 }
 
 #[cfg(test)]
@@ -487,53 +540,102 @@ mod tests {
         assert!(!format!("{password:?}").contains("S3cret"));
     }
 
+    /// Applies `outcome` to `state` as the server does, and returns what is reported.
+    fn apply(
+        policy: &LockoutPolicy,
+        state: &mut LockoutState,
+        outcome: Result<(), DomainPasswordError>,
+        now: UnixTime,
+    ) -> Result<(), DomainPasswordError> {
+        let recorded = policy.record(state, outcome, now);
+        if let Some(next) = recorded.next {
+            *state = next;
+        }
+        recorded.reported
+    }
+
     #[test]
     fn wrong_passwords_lock_after_the_limit_and_a_success_resets() {
-        let mut lockout = PasswordLockout::new(LockoutPolicy::default());
+        let policy = LockoutPolicy::default();
+        let mut state = LockoutState::default();
         let now = UnixTime(1_000);
         for _ in 0..4 {
             assert_eq!(
-                lockout.record("u1", Err(DomainPasswordError::Wrong), now),
+                apply(&policy, &mut state, Err(DomainPasswordError::Wrong), now),
                 Err(DomainPasswordError::Wrong)
             );
         }
-        // Directory trouble and account states do not count.
+        assert_eq!(state.failures, 4);
+        // Directory trouble and account states do not count, and change nothing to write.
         for error in [
             DomainPasswordError::DirectoryUnreachable {
                 detail: "down".into(),
             },
             DomainPasswordError::AccountLocked,
         ] {
-            assert_eq!(lockout.record("u1", Err(error.clone()), now), Err(error));
+            let recorded = policy.record(&state, Err(error.clone()), now);
+            assert_eq!(recorded.next, None);
+            assert_eq!(recorded.reported, Err(error));
         }
-        assert_eq!(lockout.check("u1", now), Ok(()));
+        assert_eq!(policy.check(&state, now), Ok(()));
         let until = UnixTime(1_000 + 900);
         assert_eq!(
-            lockout.record("u1", Err(DomainPasswordError::Wrong), now),
+            apply(&policy, &mut state, Err(DomainPasswordError::Wrong), now),
             Err(DomainPasswordError::LockedOut { until })
         );
         assert_eq!(
-            lockout.check("u1", UnixTime(1_899)),
+            policy.check(&state, UnixTime(1_899)),
             Err(DomainPasswordError::LockedOut { until })
         );
         assert_eq!(
-            lockout.check("u2", now),
+            policy.check(&LockoutState::default(), now),
             Ok(()),
-            "another user is not locked"
+            "a user without failures is not locked"
         );
         // After the lockout: one more wrong password locks again at once.
-        assert_eq!(lockout.check("u1", until), Ok(()));
+        assert_eq!(policy.check(&state, until), Ok(()));
         assert_eq!(
-            lockout.record("u1", Err(DomainPasswordError::Wrong), until),
+            apply(&policy, &mut state, Err(DomainPasswordError::Wrong), until),
             Err(DomainPasswordError::LockedOut {
                 until: UnixTime(until.0 + 900)
             })
         );
-        assert_eq!(lockout.record("u1", Ok(()), UnixTime(3_000)), Ok(()));
+        assert_eq!(apply(&policy, &mut state, Ok(()), UnixTime(3_000)), Ok(()));
+        assert_eq!(state, LockoutState::default());
         assert_eq!(
-            lockout.record("u1", Err(DomainPasswordError::Wrong), UnixTime(3_000)),
+            apply(
+                &policy,
+                &mut state,
+                Err(DomainPasswordError::Wrong),
+                UnixTime(3_000)
+            ),
             Err(DomainPasswordError::Wrong)
         );
+    }
+
+    #[test]
+    fn a_success_without_failures_writes_nothing_and_a_huge_count_does_not_overflow() {
+        let policy = LockoutPolicy::default();
+        assert_eq!(
+            policy.record(&LockoutState::default(), Ok(()), UnixTime(5)),
+            Recorded {
+                next: None,
+                reported: Ok(())
+            }
+        );
+        // A row written by a hostile or broken peer: saturates, still locks.
+        let state = LockoutState {
+            failures: u32::MAX,
+            locked_until: None,
+        };
+        let recorded = policy.record(&state, Err(DomainPasswordError::Wrong), UnixTime(i64::MAX));
+        assert_eq!(
+            recorded.reported,
+            Err(DomainPasswordError::LockedOut {
+                until: UnixTime(i64::MAX)
+            })
+        );
+        assert_eq!(recorded.next.map(|s| s.failures), Some(u32::MAX));
     }
 
     #[test]
@@ -559,6 +661,7 @@ mod tests {
             DomainPasswordError::DirectoryUnreachable { detail: "".into() },
             DomainPasswordError::DirectoryTlsFailed { detail: "".into() },
             DomainPasswordError::DirectoryRefused { detail: "".into() },
+            DomainPasswordError::LockoutUnavailable { detail: "".into() },
             DomainPasswordError::NotConfigured,
         ] {
             assert!(listed.contains(&error.code()), "{}", error.code());

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use certgate_core::access_pass::AccessPassStore;
 use certgate_core::clock::Clock;
+use certgate_core::domain_password::DomainPasswordLockoutStore;
 use certgate_core::federation::FederationStore;
 use certgate_core::login_flow::LoginFlowStore;
 use certgate_core::signin::SignInLog;
@@ -25,6 +26,7 @@ pub trait WebStore:
     + AccessPassStore
     + FederationStore
     + DirectoryStore
+    + DomainPasswordLockoutStore
     + SignInLog
     + Store
     + Clone
@@ -37,6 +39,7 @@ impl<T> WebStore for T where
         + AccessPassStore
         + FederationStore
         + DirectoryStore
+        + DomainPasswordLockoutStore
         + SignInLog
         + Store
         + Clone

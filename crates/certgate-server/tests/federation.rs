@@ -2080,6 +2080,96 @@ async fn wrong_domain_passwords_lock_the_step_at_certgate() {
     fixture.server.stop().await;
 }
 
+/// certgate's lockout lives in the store: failures recorded by two checks (two nodes, or one
+/// node before and after a restart) on one database count together, a lockout one of them set
+/// refuses the right password on the other and on the web listener, and a success anywhere
+/// after it ends resets the count for all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lockout_is_shared_by_nodes_and_survives_a_restart() {
+    use certgate_core::directory::UserStore as _;
+    use certgate_core::domain_password::{
+        DomainAccount, DomainPassword, DomainPasswordError, DomainPasswordLockoutStore as _,
+        LockoutState,
+    };
+    let dc = domain_controller();
+    let fixture = domain_password_fixture().await;
+    let alice = fixture
+        .store
+        .user_by_upn("alice@corp.example")
+        .await
+        .expect("read")
+        .expect("alice");
+    let user_id = alice.id.as_str();
+    let account = DomainAccount {
+        upn: "alice@corp.example".into(),
+        dn: None,
+    };
+    let wrong = DomainPassword::new("Wr0ng-password".into()).expect("password");
+    let right = DomainPassword::new(DOMAIN_PASSWORD.into()).expect("password");
+    let now = fixture.clock.now();
+    let node_a = domain_password_check("ldaps://127.0.0.1", &dc.ca_file);
+    let node_b = domain_password_check("ldaps://127.0.0.1", &dc.ca_file);
+    let store = &*fixture.store;
+
+    // Wrong passwords alternate between the nodes: the third one, wherever it lands, locks.
+    assert_eq!(
+        node_a.verify(store, user_id, &account, &wrong, now).await,
+        Err(DomainPasswordError::Wrong)
+    );
+    assert_eq!(
+        node_b.verify(store, user_id, &account, &wrong, now).await,
+        Err(DomainPasswordError::Wrong)
+    );
+    let until = UnixTime(now.0 + 900);
+    assert_eq!(
+        node_a.verify(store, user_id, &account, &wrong, now).await,
+        Err(DomainPasswordError::LockedOut { until })
+    );
+    // Node B never saw the third failure, and a restarted node A (a new check) saw none: both
+    // refuse the right password.
+    drop(node_a);
+    let restarted_a = domain_password_check("ldaps://127.0.0.1", &dc.ca_file);
+    for check in [&node_b, &restarted_a] {
+        assert_eq!(
+            check.verify(store, user_id, &account, &right, now).await,
+            Err(DomainPasswordError::LockedOut { until })
+        );
+    }
+    // So does the web listener, whose check is yet another one on the same store.
+    let (mut cookie, flow, _) = to_the_password_page(&fixture, WSFED_PASSWORD_REQUEST).await;
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut cookie,
+        &[("flow", &flow), ("password", DOMAIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 429, "{page}");
+    assert!(page.contains("(domain-password-locked-out)"), "{page}");
+
+    // After the lockout the right password on one node resets the count for every node.
+    let later = UnixTime(until.0 + 1);
+    assert_eq!(
+        node_b.verify(store, user_id, &account, &right, later).await,
+        Ok(())
+    );
+    assert_eq!(
+        store
+            .password_lockout(user_id)
+            .await
+            .expect("read")
+            .map(|stored| stored.state),
+        Some(LockoutState::default())
+    );
+    assert_eq!(
+        restarted_a
+            .verify(store, user_id, &account, &wrong, later)
+            .await,
+        Err(DomainPasswordError::Wrong)
+    );
+    fixture.server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_domain_password_request_without_a_directory_is_refused() {
     let fixture = Fixture::new(Backend::Sqlite).await;

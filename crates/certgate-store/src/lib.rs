@@ -21,6 +21,7 @@ mod audit;
 mod crl_cache;
 mod directory;
 mod directory_sync;
+mod domain_password;
 pub use directory_sync::SqlSyncLock;
 mod enrollment;
 mod federation;

@@ -118,6 +118,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "domain password on every sign-in; pwd in OIDC sign-ins",
         sql: include_str!("migrations/0020_domain_password_always.sql"),
     },
+    Migration {
+        version: 21,
+        description: "domain password lockouts",
+        sql: include_str!("migrations/0021_domain_password_lockouts.sql"),
+    },
 ];
 
 /// An arbitrary constant naming certgate's migration lock in `pg_advisory_lock`.

@@ -417,6 +417,7 @@ where
             DomainPasswordError::DirectoryUnreachable { .. }
             | DomainPasswordError::DirectoryTlsFailed { .. }
             | DomainPasswordError::DirectoryRefused { .. }
+            | DomainPasswordError::LockoutUnavailable { .. }
             | DomainPasswordError::NotConfigured => StatusCode::SERVICE_UNAVAILABLE,
             DomainPasswordError::LockedOut { .. } | DomainPasswordError::CheckInProgress => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -475,6 +476,6 @@ where
         dn,
     };
     check
-        .verify(&identity.user_id, &account, &password, now)
+        .verify(&*context.store, &identity.user_id, &account, &password, now)
         .await
 }
