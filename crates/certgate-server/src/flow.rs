@@ -165,7 +165,7 @@ pub(crate) async fn step_after_certificate<S: TotpStore>(
     if asks_domain_password(request) {
         return FlowStep::DomainPassword;
     }
-    step_after_domain_password(store, clock, totp, request, user_id, strength).await
+    step_after_domain_password(store, clock, totp, request, user_id, strength, false).await
 }
 
 /// Whether the flow's request (federation or OpenID Connect) asks for the domain password
@@ -181,8 +181,11 @@ pub(crate) fn asks_domain_password(request: &str) -> bool {
 }
 
 /// The step after the certificate and, when one was asked for, the domain password: a
-/// one-time code when the user has one enrolled or the application asks for multi-factor,
-/// unless the certificate itself is multi-factor.
+/// one-time code when the user has one enrolled, or when the application asks for
+/// multi-factor and nothing has met it yet. The certificate itself when it is multi-factor,
+/// or a domain password the directory accepted (`domain_password_verified`: something the
+/// user knows next to the certificate they have, stated as two factors in the token), meets
+/// such a request; an enrolled user still gives their code, as after a certificate alone.
 pub(crate) async fn step_after_domain_password<S: TotpStore>(
     store: &S,
     clock: &Arc<dyn Clock>,
@@ -190,16 +193,18 @@ pub(crate) async fn step_after_domain_password<S: TotpStore>(
     request: &str,
     user_id: &str,
     strength: &str,
+    domain_password_verified: bool,
 ) -> FlowStep {
     if strength == "multi-factor" {
         return FlowStep::Confirmation;
     }
-    let mfa_requested = match FederationRequest::of(request) {
-        Some(federation) => federation.wants_mfa,
-        None => serde_json::from_str::<AuthorizationRequest>(request)
-            .map(|r| wants_mfa(&r))
-            .unwrap_or(true),
-    };
+    let mfa_requested = !domain_password_verified
+        && match FederationRequest::of(request) {
+            Some(federation) => federation.wants_mfa,
+            None => serde_json::from_str::<AuthorizationRequest>(request)
+                .map(|r| wants_mfa(&r))
+                .unwrap_or(true),
+        };
     let enrolled = TotpService::new(store, clock, totp, "certauth")
         .status(user_id)
         .await

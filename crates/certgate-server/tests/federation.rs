@@ -2299,6 +2299,30 @@ async fn a_relying_party_that_always_asks_gets_the_domain_password_without_a_req
     )
     .await;
 
+    // The relying party asks for multi-factor (wauth multipleauthn, what Entra sends when it
+    // leaves MFA to the federation service): certificate + domain password meet it, so a user
+    // with no authenticator gets the token, not the access pass page.
+    let asks_mfa = "/federation/wsfed?wa=wsignin1.0&wtrealm=urn%3Afederation%3AMicrosoftOnline&wctx=ctx-3&wauth=http%3A%2F%2Fschemas.microsoft.com%2Fclaims%2Fmultipleauthn";
+    let (mut cookie, flow, _) = to_the_password_page(&fixture, asks_mfa).await;
+    let (status, page) = post_in_flow(
+        &fixture,
+        "/signin/domain-password",
+        &mut cookie,
+        &[("flow", &flow), ("password", DOMAIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        !page.contains("second-factor-enrollment-requires-access-pass"),
+        "{page}"
+    );
+    assert_eq!(form_field(&page, "wctx"), "ctx-3", "{page}");
+    let rstr = form_field(&page, "wresult");
+    assert!(
+        rstr.contains("AuthenticationMethod=\"http://schemas.microsoft.com/claims/multipleauthn\""),
+        "{rstr}"
+    );
+
     // A password request, which `refuse` would refuse, is met by the password the setting
     // asks anyway, and stated as asked.
     let (mut cookie, flow, _) = to_the_password_page(&fixture, WSFED_PASSWORD_REQUEST).await;

@@ -434,6 +434,7 @@ where
         &flow.request,
         &identity.user_id,
         &identity.strength,
+        true,
     )
     .await;
     flow.identity = Some(identity);
