@@ -1085,29 +1085,10 @@ async fn token_signing_keys_roll_over_before_the_current_one_expires() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wsfed_multi_factor_request_asks_for_the_code_and_states_multipleauthn() {
-    use certgate_core::directory::UserStore;
-    use certgate_core::totp::{code_at, TotpService, TotpSettings, WhenEnrolled};
+    use certgate_core::totp::code_at;
     let fixture = Fixture::new(Backend::Sqlite).await;
-    let user = fixture
-        .store
-        .user_by_upn("alice@corp.example")
-        .await
-        .expect("store")
-        .expect("alice");
-    let settings = TotpSettings::new(
-        "Corp",
-        common::store_sealing(&*fixture.store, b"test passphrase").await,
-    );
+    let enrollment = enroll_alice_in_totp(&fixture).await;
     let clock: Arc<dyn Clock> = Arc::clone(&fixture.clock) as Arc<dyn Clock>;
-    let service = TotpService::new(&*fixture.store, &clock, &settings, "test");
-    let enrollment = service
-        .begin_enrollment(user.id.as_str(), "alice@corp.example", WhenEnrolled::Refuse)
-        .await
-        .expect("enrollment");
-    service
-        .confirm_enrollment(user.id.as_str(), &code_at(&enrollment.secret, clock.now()))
-        .await
-        .expect("confirmed");
     // A code is accepted once: the sign-in uses the next time step.
     fixture.clock.advance(30);
 
@@ -1587,8 +1568,7 @@ async fn exact_password_class_follows_the_relying_party_password_setting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stronger_than_certificate_requests_need_the_second_factor() {
-    use certgate_core::directory::UserStore;
-    use certgate_core::totp::{code_at, TotpService, TotpSettings, WhenEnrolled};
+    use certgate_core::totp::code_at;
     let fixture = Fixture::new(Backend::Sqlite).await;
     let now = VALIDATION_TIME;
     // Without a second factor enrolled, `better` X509 and multipleauthn lead to the
@@ -1618,26 +1598,8 @@ async fn stronger_than_certificate_requests_need_the_second_factor() {
         assert!(!page.contains("SAMLResponse"), "{id}: {page}");
     }
 
-    let user = fixture
-        .store
-        .user_by_upn("alice@corp.example")
-        .await
-        .expect("store")
-        .expect("alice");
-    let settings = TotpSettings::new(
-        "Corp",
-        common::store_sealing(&*fixture.store, b"test passphrase").await,
-    );
+    let enrollment = enroll_alice_in_totp(&fixture).await;
     let clock: Arc<dyn Clock> = Arc::clone(&fixture.clock) as Arc<dyn Clock>;
-    let service = TotpService::new(&*fixture.store, &clock, &settings, "test");
-    let enrollment = service
-        .begin_enrollment(user.id.as_str(), "alice@corp.example", WhenEnrolled::Refuse)
-        .await
-        .expect("enrollment");
-    service
-        .confirm_enrollment(user.id.as_str(), &code_at(&enrollment.secret, clock.now()))
-        .await
-        .expect("confirmed");
     // With the code: `better` X509 states multipleauthn; `maximum` X509 states X509 although
     // the sign-in was multi-factor (a class no stronger than asked).
     for (id, comparison, class, stated) in [
@@ -2507,8 +2469,7 @@ fn query_value(url: &str, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oidc_client_that_always_asks_states_pwd_and_mfa_in_amr() {
-    use certgate_core::directory::UserStore;
-    use certgate_core::totp::{code_at, TotpService, TotpSettings, WhenEnrolled};
+    use certgate_core::totp::code_at;
     let dc = domain_controller();
     let fixture = Fixture::with_domain_password(
         Backend::Sqlite,
@@ -2518,26 +2479,8 @@ async fn an_oidc_client_that_always_asks_states_pwd_and_mfa_in_amr() {
     register_oidc_client(&fixture, "mail-always", true).await;
     register_oidc_client(&fixture, "mail-plain", false).await;
     // Alice has an authenticator: the one-time code comes after the password.
-    let user = fixture
-        .store
-        .user_by_upn("alice@corp.example")
-        .await
-        .expect("store")
-        .expect("alice");
-    let settings = TotpSettings::new(
-        "Corp",
-        common::store_sealing(&*fixture.store, b"test passphrase").await,
-    );
+    let enrollment = enroll_alice_in_totp(&fixture).await;
     let clock: Arc<dyn Clock> = Arc::clone(&fixture.clock) as Arc<dyn Clock>;
-    let service = TotpService::new(&*fixture.store, &clock, &settings, "test");
-    let enrollment = service
-        .begin_enrollment(user.id.as_str(), "alice@corp.example", WhenEnrolled::Refuse)
-        .await
-        .expect("enrollment");
-    service
-        .confirm_enrollment(user.id.as_str(), &code_at(&enrollment.secret, clock.now()))
-        .await
-        .expect("confirmed");
 
     // certificate → domain password → one-time code → the authorization code.
     fixture.clock.advance(30);
@@ -2736,4 +2679,32 @@ async fn assert_signed_token_of_certificate_and_password(
         "AssertionID|urn:oasis:names:tc:SAML:1.0:assertion:Assertion",
     );
     assert!(ok, "{output}");
+}
+
+/// Enrolls alice in a one-time-code authenticator through the TOTP service, as the
+/// self-service page would, and returns the enrollment (its secret makes her codes).
+async fn enroll_alice_in_totp(fixture: &Fixture) -> certgate_core::totp::Enrollment {
+    use certgate_core::directory::UserStore;
+    use certgate_core::totp::{code_at, TotpService, TotpSettings, WhenEnrolled};
+    let user = fixture
+        .store
+        .user_by_upn("alice@corp.example")
+        .await
+        .expect("store")
+        .expect("alice");
+    let settings = TotpSettings::new(
+        "Corp",
+        common::store_sealing(&*fixture.store, b"test passphrase").await,
+    );
+    let clock: Arc<dyn Clock> = Arc::clone(&fixture.clock) as Arc<dyn Clock>;
+    let service = TotpService::new(&*fixture.store, &clock, &settings, "test");
+    let enrollment = service
+        .begin_enrollment(user.id.as_str(), "alice@corp.example", WhenEnrolled::Refuse)
+        .await
+        .expect("enrollment");
+    service
+        .confirm_enrollment(user.id.as_str(), &code_at(&enrollment.secret, clock.now()))
+        .await
+        .expect("confirmed");
+    enrollment
 }
